@@ -1,0 +1,16 @@
+// The single public entry point: explicit named exports only.
+
+// PostgreSQL exporter (issue: PostgresSpanExporter)
+export { PostgresSpanExporter } from './postgres/PostgresSpanExporter.js';
+export type { PostgresSpanExporterOptions } from './postgres/PostgresSpanExporter.js';
+
+// Span markers shared by every exporter
+export {
+  ATTR_SPAN_STATE,
+  ATTR_CRASH_REASON,
+  ATTR_END_TIME_ESTIMATED,
+  ATTR_DROPPED_SPANS,
+  OVERFLOW_SPAN_NAME,
+} from './spanMarkers.js';
+export type { SpanState } from './spanMarkers.js';
+export { InvalidOptionError } from './options/validate.js';

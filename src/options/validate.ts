@@ -1,0 +1,55 @@
+// Bad options passed in code throw a sentence naming the option, what was expected and
+// what was given. (Environment values warn and fall back instead: see environment.ts.)
+
+export class InvalidOptionError extends TypeError {
+  constructor(option: string, expected: string, given: unknown) {
+    super(`Invalid option ${option}: expected ${expected}, got ${describe(given)}.`);
+    this.name = 'InvalidOptionError';
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  return typeof value;
+}
+
+export function nonNegativeInteger(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidOptionError(option, 'a non-negative integer', value);
+  }
+  return value;
+}
+
+export function positiveInteger(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidOptionError(option, 'a positive integer', value);
+  }
+  return value;
+}
+
+export function oneOf<T extends string>(option: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) {
+    throw new InvalidOptionError(option, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value;
+}
+
+export function booleanOption(option: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidOptionError(option, 'true or false', value);
+  return value;
+}
+
+export function nonEmptyString(option: string, value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidOptionError(option, 'a non-empty string', value);
+  }
+  return value;
+}
