@@ -14,3 +14,8 @@ export {
 } from './spanMarkers.js';
 export type { SpanState } from './spanMarkers.js';
 export { InvalidOptionError } from './options/validate.js';
+
+// Journal span processor (issue: JournalSpanProcessor)
+export { JournalSpanProcessor } from './processor/JournalSpanProcessor.js';
+export type { JournalProcessorStats } from './processor/JournalSpanProcessor.js';
+export type { JournalSpanProcessorOptions, DurabilityLevel } from './processor/processorOptions.js';

@@ -1,0 +1,132 @@
+// The export side of a live journal: reads this process's own SPAN_END records in order,
+// batch by batch, and after the exporter commits a batch writes the COMMIT watermark and
+// deletes the segments left behind. The backlog waits here on disk, not in memory.
+import { diag } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { segmentPath } from './journalPaths.js';
+import type { JournalPosition, JournalWriter } from './JournalWriter.js';
+import { readableSpanFromRecord } from './readableSpanFromRecord.js';
+import { readSegment } from './readSegment.js';
+import type { JournalRecord } from './readSegment.js';
+import { RecordType } from './recordTypes.js';
+import type { ResourceRecord, SpanEndRecord } from './recordTypes.js';
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+const wanted = (type: number): boolean => type === RecordType.SpanEnd || type === RecordType.Resource;
+
+export interface JournalBatch {
+  spans: ReadableSpan[];
+  /** Where reading stopped: committing the batch moves the watermark here. */
+  until: JournalPosition;
+}
+
+export class JournalTail {
+  private readonly writer: JournalWriter;
+  private position: JournalPosition = { segment: 1, offset: 0 };
+  /** Parsed records read past the end of the last batch, consumed first next time. */
+  private pending: JournalRecord[] = [];
+  private readonly resources = new Map<number, Resource>();
+  /** SPAN_END records handed out in batches, and how many of those are committed. */
+  endsRead = 0;
+  endsCommitted = 0;
+
+  constructor(writer: JournalWriter) {
+    this.writer = writer;
+  }
+
+  /** SPAN_END records written but not yet handed out. */
+  get backlog(): number {
+    return this.writer.endsWritten - this.endsRead;
+  }
+
+  nextBatch(maxSpans: number): JournalBatch | undefined {
+    const spans: ReadableSpan[] = [];
+    let until = this.position;
+    while (spans.length < maxSpans) {
+      const record = this.pending.shift() ?? this.readMore();
+      if (!record) break;
+      until = { segment: this.position.segment, offset: record.end };
+      if (record.type === RecordType.Resource) this.rememberResource(record.payload as ResourceRecord);
+      if (record.type !== RecordType.SpanEnd) continue;
+      const end = record.payload as SpanEndRecord;
+      spans.push(readableSpanFromRecord(end, this.resources.get(end.r) ?? resourceFromAttributes({})));
+    }
+    if (spans.length === 0) return undefined;
+    this.endsRead += spans.length;
+    return { spans, until };
+  }
+
+  /** The exporter committed everything up to `until`. */
+  committed(batch: JournalBatch): void {
+    this.endsCommitted += batch.spans.length;
+    this.writer.appendCommit(batch.until);
+    this.writer.deleteSegmentsBefore(batch.until.segment);
+  }
+
+  private rememberResource(record: ResourceRecord): void {
+    if (!this.resources.has(record.id)) this.resources.set(record.id, resourceFromAttributes(record.a));
+  }
+
+  /** Reads on from the current position, moving to the next segment at the end of a closed one. */
+  private readMore(): JournalRecord | undefined {
+    let chunkBytes = READ_CHUNK_BYTES;
+    for (;;) {
+      const chunk = this.readChunk(chunkBytes);
+      if (chunk === undefined) return undefined;
+      const contents = readSegment(chunk, this.position.offset, wanted);
+      for (const range of contents.damaged) {
+        diag.warn(`otel-blackbox: skipped ${range.length} damaged journal bytes (${range.reason}) at ${range.offset}`);
+      }
+      const progressed = contents.nextOffset > this.position.offset;
+      this.position = { segment: this.position.segment, offset: contents.nextOffset };
+      const useful = contents.records.filter((record) => wanted(record.type));
+      if (useful.length > 0) {
+        this.pending = useful;
+        return this.pending.shift();
+      }
+      if (progressed) continue;
+      // Nothing whole in the chunk: a record larger than the chunk, or a torn tail.
+      if (chunk.length === chunkBytes) {
+        chunkBytes *= 2;
+        continue;
+      }
+      if (!this.advanceSegment()) return undefined;
+    }
+  }
+
+  /** Up to `maxBytes` of the current segment from the read position; undefined when nothing is left to read. */
+  private readChunk(maxBytes: number): Buffer | undefined {
+    for (;;) {
+      const path = segmentPath(this.writer.writerDir, this.position.segment);
+      let fd: number;
+      try {
+        fd = openSync(path, 'r');
+      } catch {
+        if (this.advanceSegment()) continue;
+        return undefined;
+      }
+      try {
+        const available = fstatSync(fd).size - this.position.offset;
+        if (available > 0) {
+          const buffer = Buffer.allocUnsafe(Math.min(available, maxBytes));
+          const read = readSync(fd, buffer, 0, buffer.length, this.position.offset);
+          return buffer.subarray(0, read);
+        }
+      } finally {
+        closeSync(fd);
+      }
+      if (!this.advanceSegment()) return undefined;
+    }
+  }
+
+  /** Moves to the next segment once the current one is closed; false while it is still live. */
+  private advanceSegment(): boolean {
+    if (this.position.segment >= this.writer.currentSegment) return false;
+    this.position = { segment: this.position.segment + 1, offset: 0 };
+    return true;
+  }
+}

@@ -1,0 +1,262 @@
+// The write side of one writer's journal: a directory of numbered segments, appended to
+// synchronously. Spans still open when a segment rotates are written again at the head
+// of the next one, so a segment can be deleted as soon as the exporter has committed past
+// it, however long some span stays open.
+import { diag } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { SEGMENT_MAGIC, encodeFrame } from './frame.js';
+import { segmentPath } from './journalPaths.js';
+import { RecordType } from './recordTypes.js';
+import type { CommitRecord, ProcessExitRecord, SegmentHeader } from './recordTypes.js';
+import { endRecord, recordJson, startRecord } from './spanRecords.js';
+import { SyncFileAppender, realFileSystem } from './SyncFileAppender.js';
+import type { AppenderFileSystem } from './SyncFileAppender.js';
+import type { WriterIdentity } from './writerIdentity.js';
+
+export type Durability = 'process' | 'host';
+
+export interface JournalWriterOptions {
+  journalDir: string;
+  identity: WriterIdentity;
+  durability: Durability;
+  maxSegmentBytes: number;
+  maxJournalBytes: number;
+  groupCommitMillis: number;
+  heartbeatIntervalMs: number;
+  fs?: AppenderFileSystem;
+}
+
+export interface JournalPosition {
+  segment: number;
+  offset: number;
+}
+
+export type AppendResult = 'written' | 'full' | 'broken';
+
+export class JournalWriter {
+  readonly writerDir: string;
+  private readonly options: JournalWriterOptions;
+  private readonly fs: AppenderFileSystem;
+  private appender: SyncFileAppender | undefined;
+  private segment = 0;
+  /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
+  private liveBytes = 0;
+  private readonly segmentBytes = new Map<number, number>();
+  /** START frames of spans that have not ended, keyed by span id: carried into new segments. */
+  private readonly openStarts = new Map<string, Buffer>();
+  private readonly resourceIds = new Map<Resource, number>();
+  private readonly resourceFrames: Buffer[] = [];
+  private brokenError: unknown;
+  private syncScheduled = false;
+  private syncInFlight = false;
+  /** SPAN_END records written so far: the export side compares its own count to this. */
+  endsWritten = 0;
+
+  /** Creates the writer's directory and first segment; throws if the directory is unusable. */
+  constructor(options: JournalWriterOptions) {
+    this.options = options;
+    this.fs = options.fs ?? realFileSystem;
+    mkdirSync(options.journalDir, { recursive: true, mode: 0o700 });
+    this.writerDir = join(options.journalDir, options.identity.writerId);
+    mkdirSync(this.writerDir, { mode: 0o700 });
+    this.openNextSegment();
+  }
+
+  get broken(): boolean {
+    return this.brokenError !== undefined;
+  }
+
+  get currentSegment(): number {
+    return this.segment;
+  }
+
+  get openSpanCount(): number {
+    return this.openStarts.size;
+  }
+
+  get bytesOnDisk(): number {
+    return this.liveBytes;
+  }
+
+  position(): JournalPosition {
+    return { segment: this.segment, offset: this.appender?.bytes ?? 0 };
+  }
+
+  appendStart(span: ReadableSpan): AppendResult {
+    if (this.brokenError !== undefined) return 'broken';
+    const resourceId = this.resourceIdFor(span.resource);
+    const frame = encodeFrame(RecordType.SpanStart, recordJson(startRecord(span, resourceId)));
+    if (this.liveBytes + frame.length > this.options.maxJournalBytes) return 'full';
+    if (!this.append(frame)) return 'broken';
+    this.openStarts.set(span.spanContext().spanId, frame);
+    return 'written';
+  }
+
+  /** A span whose START was journaled may pass the cap: its END is what ends the record. */
+  appendEnd(span: ReadableSpan): AppendResult {
+    if (this.brokenError !== undefined) return 'broken';
+    const spanId = span.spanContext().spanId;
+    const resourceId = this.resourceIdFor(span.resource);
+    const frame = encodeFrame(RecordType.SpanEnd, recordJson(endRecord(span, resourceId)));
+    const started = this.openStarts.delete(spanId);
+    if (!started && this.liveBytes + frame.length > this.options.maxJournalBytes) return 'full';
+    if (!this.append(frame)) return 'broken';
+    this.endsWritten += 1;
+    if ((this.appender?.bytes ?? 0) >= this.options.maxSegmentBytes) this.rotate();
+    return 'written';
+  }
+
+  appendHeartbeat(): void {
+    if (this.brokenError === undefined) this.append(encodeFrame(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() })));
+  }
+
+  appendProcessExit(record: ProcessExitRecord): void {
+    if (this.brokenError === undefined) this.append(encodeFrame(RecordType.ProcessExit, recordJson(record)));
+  }
+
+  appendCommit(position: JournalPosition): void {
+    const record: CommitRecord = { ms: Date.now(), segment: position.segment, offset: position.offset };
+    if (this.brokenError === undefined) this.append(encodeFrame(RecordType.Commit, JSON.stringify(record)));
+  }
+
+  /** Deletes closed segments numbered below `segment`: everything in them is committed. */
+  deleteSegmentsBefore(segment: number): void {
+    for (const [number, bytes] of this.segmentBytes) {
+      if (number >= segment || number === this.segment) continue;
+      try {
+        unlinkSync(segmentPath(this.writerDir, number));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') continue;
+      }
+      this.segmentBytes.delete(number);
+      this.liveBytes -= bytes;
+    }
+  }
+
+  /** After a failure: start a fresh segment. Returns whether the journal works again. */
+  tryRepair(): boolean {
+    if (this.brokenError === undefined) return true;
+    const previous = this.brokenError;
+    this.brokenError = undefined;
+    this.rotate();
+    if (this.brokenError === undefined) diag.info(`otel-blackbox: journal ${this.writerDir} writable again`);
+    else this.brokenError = previous;
+    return this.brokenError === undefined;
+  }
+
+  /** Flushes to disk if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
+  close(options: { removeIfDone: boolean }): void {
+    if (this.options.durability === 'host') this.syncNow();
+    this.appender?.close();
+    this.appender = undefined;
+    if (options.removeIfDone && this.openStarts.size === 0) {
+      rmSync(this.writerDir, { recursive: true, force: true });
+      this.segmentBytes.clear();
+      this.liveBytes = 0;
+    }
+  }
+
+  syncNow(): void {
+    try {
+      this.appender?.syncDataNow();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private resourceIdFor(resource: Resource): number {
+    const known = this.resourceIds.get(resource);
+    if (known !== undefined) return known;
+    const id = this.resourceIds.size + 1;
+    this.resourceIds.set(resource, id);
+    const frame = encodeFrame(RecordType.Resource, recordJson({ id, a: resource.attributes }));
+    this.resourceFrames.push(frame);
+    this.append(frame);
+    return id;
+  }
+
+  private header(): SegmentHeader {
+    const { identity, heartbeatIntervalMs } = this.options;
+    return { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
+  }
+
+  private rotate(): void {
+    if (this.options.durability === 'host') this.syncNow();
+    this.appender?.close();
+    this.appender = undefined;
+    this.openNextSegment();
+  }
+
+  private openNextSegment(): void {
+    this.segment += 1;
+    try {
+      this.appender = new SyncFileAppender(segmentPath(this.writerDir, this.segment), this.fs);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.segmentBytes.set(this.segment, 0);
+    const head = [SEGMENT_MAGIC, encodeFrame(RecordType.SegmentHeader, JSON.stringify(this.header()))];
+    this.append(Buffer.concat([...head, ...this.resourceFrames, ...this.openStarts.values()]));
+    if (this.options.durability === 'host') this.syncDirectory();
+  }
+
+  private append(data: Buffer): boolean {
+    const appender = this.appender;
+    if (!appender) return false;
+    try {
+      appender.append(data);
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+    this.liveBytes += data.length;
+    this.segmentBytes.set(this.segment, appender.bytes);
+    if (this.options.durability === 'host') this.scheduleGroupCommit();
+    return true;
+  }
+
+  /** Group commit: one fdatasync on the thread pool covers every record of the window. */
+  private scheduleGroupCommit(): void {
+    if (this.syncScheduled) return;
+    this.syncScheduled = true;
+    setTimeout(() => {
+      this.syncScheduled = false;
+      const appender = this.appender;
+      if (!appender || this.syncInFlight) {
+        if (appender) this.scheduleGroupCommit();
+        return;
+      }
+      this.syncInFlight = true;
+      appender.syncDataInBackground((error) => {
+        this.syncInFlight = false;
+        if (error) this.fail(error);
+      });
+    }, this.options.groupCommitMillis).unref();
+  }
+
+  private syncDirectory(): void {
+    try {
+      const fd = openSync(this.writerDir, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // Not every filesystem lets a directory be fsync'ed; the file's own data still is.
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.brokenError !== undefined) return;
+    this.brokenError = error;
+    diag.error(
+      `otel-blackbox: journal ${this.writerDir} cannot be written (${(error as Error)?.message ?? error}); ` +
+        'spans are exported from memory until it can be written again',
+    );
+  }
+}

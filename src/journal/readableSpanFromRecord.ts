@@ -1,0 +1,69 @@
+// Journal payload -> ReadableSpan, so spans read back from disk can go to any
+// SpanExporter (ours, OTLP, console) exactly as the SDK would have handed them over.
+import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
+import { TraceState, hrTimeDuration } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { LinkRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
+
+function traceStateOf(serialized: string | undefined): TraceState | undefined {
+  return serialized ? new TraceState(serialized) : undefined;
+}
+
+function linkFrom(record: LinkRecord): Link {
+  const context: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: true };
+  const traceState = traceStateOf(record.ts);
+  if (traceState) context.traceState = traceState;
+  const link: Link = { context, attributes: record.a ?? {} };
+  if (record.d) link.droppedAttributesCount = record.d;
+  return link;
+}
+
+export interface SpanOverrides {
+  endTime?: HrTime;
+  status?: SpanStatus;
+  extraAttributes?: Attributes;
+}
+
+/** A ReadableSpan from an END record, or — for crash records — from a START plus overrides. */
+export function readableSpanFromRecord(
+  record: SpanStartRecord | SpanEndRecord,
+  resource: Resource,
+  overrides: SpanOverrides = {},
+): ReadableSpan {
+  const end = 'et' in record ? record : undefined;
+  const spanContext: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: false };
+  const traceState = traceStateOf(record.ts);
+  if (traceState) spanContext.traceState = traceState;
+  const parentSpanContext: SpanContext | undefined = record.p
+    ? { traceId: record.t, spanId: record.p, traceFlags: record.f, isRemote: record.pr === 1 }
+    : undefined;
+  const endTime = overrides.endTime ?? end?.et ?? record.st;
+  const status: SpanStatus = overrides.status ?? (end ? { code: end.sx.c, message: end.sx.m } : { code: 0 });
+  const attributes = overrides.extraAttributes ? { ...record.a, ...overrides.extraAttributes } : record.a;
+  const events: TimedEvent[] = (end?.ev ?? []).map((event) => ({
+    name: event.n,
+    time: event.t,
+    attributes: event.a ?? {},
+    droppedAttributesCount: event.d ?? 0,
+  }));
+  return {
+    name: record.n,
+    kind: record.k,
+    spanContext: () => spanContext,
+    parentSpanContext,
+    startTime: record.st,
+    endTime,
+    status,
+    attributes,
+    links: (end?.l ?? []).map(linkFrom),
+    events,
+    duration: hrTimeDuration(record.st, endTime),
+    ended: true,
+    resource,
+    instrumentationScope: { name: record.sc.n, version: record.sc.v, schemaUrl: record.sc.u },
+    droppedAttributesCount: end?.da ?? 0,
+    droppedEventsCount: end?.de ?? 0,
+    droppedLinksCount: end?.dl ?? 0,
+  };
+}

@@ -1,0 +1,114 @@
+// The kinds of record a journal segment holds, and what each payload carries. Payloads
+// are JSON; field names are short because a START record is written on the caller's
+// thread for every sampled span.
+import type { Attributes, HrTime } from '@opentelemetry/api';
+
+export const enum RecordType {
+  SegmentHeader = 1,
+  Resource = 2,
+  SpanStart = 3,
+  SpanEnd = 4,
+  Heartbeat = 5,
+  ProcessExit = 6,
+  Commit = 7,
+}
+
+export const RECORD_TYPE_NAMES: Record<number, string> = {
+  1: 'SEGMENT_HEADER',
+  2: 'RESOURCE',
+  3: 'SPAN_START',
+  4: 'SPAN_END',
+  5: 'HEARTBEAT',
+  6: 'PROCESS_EXIT',
+  7: 'COMMIT',
+};
+
+/** Who wrote a segment: enough to decide later whether that writer is still alive. */
+export interface SegmentHeader {
+  v: 1;
+  writerId: string;
+  segment: number;
+  pid: number;
+  threadId: number;
+  hostname: string;
+  /** Linux `/proc/sys/kernel/random/boot_id`; null where it cannot be read. */
+  bootId: string | null;
+  /** Field 22 of `/proc/<pid>/stat` (clock ticks since boot); null off Linux. */
+  procStartTicks: string | null;
+  /** Wall-clock process start, milliseconds since the epoch. */
+  processStartMs: number;
+  createdMs: number;
+  heartbeatIntervalMs: number;
+}
+
+export interface ScopeRecord {
+  n: string;
+  v?: string;
+  u?: string;
+}
+
+/** Written by onStart: what is known when a span starts. `r` names its resource record. */
+export interface SpanStartRecord {
+  t: string;
+  s: string;
+  p?: string;
+  pr?: 1;
+  ts?: string;
+  f: number;
+  n: string;
+  k: number;
+  st: HrTime;
+  a: Attributes;
+  sc: ScopeRecord;
+  r: number;
+}
+
+export interface EventRecord {
+  n: string;
+  t: HrTime;
+  a?: Attributes;
+  d?: number;
+}
+
+export interface LinkRecord {
+  t: string;
+  s: string;
+  f: number;
+  ts?: string;
+  a?: Attributes;
+  d?: number;
+}
+
+/** Written by onEnd: the whole span, enough to rebuild a ReadableSpan. */
+export interface SpanEndRecord extends SpanStartRecord {
+  et: HrTime;
+  sx: { c: number; m?: string };
+  ev: EventRecord[];
+  l: LinkRecord[];
+  da: number;
+  de: number;
+  dl: number;
+}
+
+export interface ResourceRecord {
+  id: number;
+  a: Attributes;
+}
+
+export interface HeartbeatRecord {
+  ms: number;
+}
+
+export interface ProcessExitRecord {
+  ms: number;
+  code?: number;
+  signal?: string;
+  error?: { name: string; message: string; stack?: string };
+}
+
+/** Every SPAN_END before this position of this writer has been committed by the exporter. */
+export interface CommitRecord {
+  ms: number;
+  segment: number;
+  offset: number;
+}

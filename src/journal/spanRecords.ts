@@ -1,0 +1,90 @@
+// ReadableSpan -> journal payloads. This runs on the application's thread inside onStart
+// and onEnd, so it builds plain objects for one JSON.stringify and nothing more; the rare
+// value JSON cannot take (a bigint, a cycle) falls back to a slower, forgiving encoding.
+import type { Attributes, Link, SpanContext } from '@opentelemetry/api';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { EventRecord, LinkRecord, ScopeRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
+
+function scopeOf(span: ReadableSpan): ScopeRecord {
+  const scope = span.instrumentationScope;
+  const record: ScopeRecord = { n: scope.name };
+  if (scope.version !== undefined) record.v = scope.version;
+  if (scope.schemaUrl !== undefined) record.u = scope.schemaUrl;
+  return record;
+}
+
+export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRecord {
+  const context = span.spanContext();
+  const record: SpanStartRecord = {
+    t: context.traceId,
+    s: context.spanId,
+    f: context.traceFlags,
+    n: span.name,
+    k: span.kind,
+    st: span.startTime,
+    a: span.attributes,
+    sc: scopeOf(span),
+    r: resourceId,
+  };
+  const parent = span.parentSpanContext;
+  if (parent) {
+    record.p = parent.spanId;
+    if (parent.isRemote) record.pr = 1;
+  }
+  const traceState = context.traceState?.serialize();
+  if (traceState) record.ts = traceState;
+  return record;
+}
+
+function eventRecord(event: TimedEvent): EventRecord {
+  const record: EventRecord = { n: event.name, t: event.time };
+  if (event.attributes && Object.keys(event.attributes).length > 0) record.a = event.attributes;
+  if (event.droppedAttributesCount) record.d = event.droppedAttributesCount;
+  return record;
+}
+
+function linkRecord(link: Link): LinkRecord {
+  const context: SpanContext = link.context;
+  const record: LinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags };
+  const traceState = context.traceState?.serialize();
+  if (traceState) record.ts = traceState;
+  if (link.attributes && Object.keys(link.attributes).length > 0) record.a = link.attributes;
+  if (link.droppedAttributesCount) record.d = link.droppedAttributesCount;
+  return record;
+}
+
+export function endRecord(span: ReadableSpan, resourceId: number): SpanEndRecord {
+  const record = startRecord(span, resourceId) as SpanEndRecord;
+  record.et = span.endTime;
+  record.sx = span.status.message === undefined ? { c: span.status.code } : { c: span.status.code, m: span.status.message };
+  record.ev = span.events.map(eventRecord);
+  record.l = span.links.map(linkRecord);
+  record.da = span.droppedAttributesCount;
+  record.de = span.droppedEventsCount;
+  record.dl = span.droppedLinksCount;
+  return record;
+}
+
+/**
+ * JSON for a record. Attribute values outside the API's types (bigint, cycles) would make
+ * JSON.stringify throw in the application's call; they are stringified instead. Non-finite
+ * numbers become strings so 'NaN' is not silently turned into null.
+ */
+export function recordJson(record: unknown): string {
+  try {
+    return JSON.stringify(record);
+  } catch {
+    const seen = new WeakSet<object>();
+    return JSON.stringify(record, (_key, value: unknown) => {
+      if (typeof value === 'bigint') return value.toString();
+      if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+      if (typeof value === 'object' && value !== null) {
+        if (seen.has(value)) return '[Circular]';
+        seen.add(value);
+      }
+      return value;
+    });
+  }
+}
+
+export type { Attributes };

@@ -1,0 +1,59 @@
+// Who is writing a journal: the facts recovery later uses to decide whether that writer
+// is provably dead (another boot, a pid that is gone or reused, or silence).
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
+
+export interface WriterIdentity {
+  writerId: string;
+  pid: number;
+  threadId: number;
+  hostname: string;
+  bootId: string | null;
+  procStartTicks: string | null;
+  processStartMs: number;
+}
+
+export function readBootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Field 22 of /proc/<pid>/stat: the process start time in clock ticks since boot. Two
+ * processes that share a pid (a container restarted as pid 1) differ here. The command
+ * name (field 2) may contain spaces and parentheses, so fields are counted after the last ')'.
+ */
+export function readProcStartTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A writer id sorts by creation time and never collides: pid and host are not enough
+ * (containers sharing a volume are all pid 1; hosts share names), so 64 random bits join them.
+ */
+export function newWriterId(now = Date.now()): string {
+  return `w${now.toString(36).padStart(9, '0')}-${process.pid}-${threadId}-${randomBytes(8).toString('hex')}`;
+}
+
+export function currentWriterIdentity(): WriterIdentity {
+  return {
+    writerId: newWriterId(),
+    pid: process.pid,
+    threadId,
+    hostname: hostname(),
+    bootId: readBootId(),
+    procStartTicks: readProcStartTicks(process.pid),
+    processStartMs: Math.round(Date.now() - process.uptime() * 1000),
+  };
+}

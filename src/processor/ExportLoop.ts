@@ -1,0 +1,227 @@
+// The asynchronous half of the processor: forms batches from the memory queue and the
+// journal, exports them one at a time, retries a failed batch with backoff for as long as
+// the process lives, and only then marks it committed. One batch in flight keeps the
+// journal's commit watermark a single increasing position.
+import { diag } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { JournalBatch, JournalTail } from '../journal/JournalTail.js';
+import { retryDelayMillis } from './backoff.js';
+import type { DropCounter, DropEpisode } from './DropCounter.js';
+import { exportBatch } from './exportBatch.js';
+import type { MemorySpanQueue } from './MemorySpanQueue.js';
+import { overflowSpan } from './overflowSpan.js';
+
+export interface ExportLoopOptions {
+  exporter: SpanExporter;
+  queue: MemorySpanQueue;
+  drops: DropCounter;
+  /** The journal's tail, when there is a journal (there may be none yet, or ever). */
+  tail: () => JournalTail | undefined;
+  /** SPAN_END records the journal has written: what a flush must see committed. */
+  journalEndsWritten: () => number;
+  /** The resource the overflow marker carries: the application's, once a span was seen. */
+  resource: () => Resource;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+}
+
+interface Batch {
+  spans: ReadableSpan[];
+  fromQueue: number;
+  journal?: JournalBatch;
+  drops?: DropEpisode;
+}
+
+interface FlushWaiter {
+  journalEnds: number;
+  queueAccepted: number;
+  resolve: (done: boolean) => void;
+}
+
+export class ExportLoop {
+  private readonly options: ExportLoopOptions;
+  private wakeUp: (() => void) | undefined;
+  private interruptBackoff: (() => void) | undefined;
+  private urgent = false;
+  private stopping = false;
+  private stopDeadline = Number.POSITIVE_INFINITY;
+  private failing = false;
+  private running: Promise<void> | undefined;
+  private waiters: FlushWaiter[] = [];
+
+  constructor(options: ExportLoopOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** A full batch is waiting (or a flush was asked for): export now rather than at the next tick. */
+  notify(): void {
+    this.urgent = true;
+    this.wakeUp?.();
+  }
+
+  /** Resolves true once everything ended before this call is committed, false at the timeout. */
+  flush(timeoutMillis: number): Promise<boolean> {
+    const waiter: FlushWaiter = {
+      journalEnds: this.options.journalEndsWritten(),
+      queueAccepted: this.options.queue.accepted,
+      resolve: () => {},
+    };
+    if (this.isFlushed(waiter)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMillis);
+      timer.unref();
+      waiter.resolve = (done) => {
+        clearTimeout(timer);
+        resolve(done);
+      };
+      this.waiters.push(waiter);
+      this.notify();
+    });
+  }
+
+  /** Drains what it can before the deadline, then stops. What is left stays in the journal. */
+  async stop(timeoutMillis: number): Promise<void> {
+    this.stopping = true;
+    this.stopDeadline = Date.now() + timeoutMillis;
+    this.notify();
+    this.interruptBackoff?.();
+    // An export whose callback never comes is bounded by exportTimeoutMillis; the stop is
+    // bounded by its own deadline as well.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMillis + 100);
+      timer.unref();
+    });
+    await Promise.race([this.running, deadline]);
+    clearTimeout(timer);
+  }
+
+  private isFlushed(waiter: FlushWaiter): boolean {
+    const committed = this.options.tail()?.endsCommitted ?? 0;
+    return committed >= waiter.journalEnds && this.options.queue.settled >= waiter.queueAccepted;
+  }
+
+  private settleWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const still: FlushWaiter[] = [];
+    for (const waiter of this.waiters) {
+      if (this.isFlushed(waiter)) waiter.resolve(true);
+      else still.push(waiter);
+    }
+    this.waiters = still;
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      const batch = this.nextBatch();
+      if (batch) {
+        const committed = await this.exportWithRetry(batch);
+        this.settleWaiters();
+        if (!committed) return;
+        continue;
+      }
+      this.settleWaiters();
+      if (this.stopping) return;
+      if (!this.urgent) await this.sleep(this.options.scheduledDelayMillis);
+      this.urgent = false;
+    }
+  }
+
+  private nextBatch(): Batch | undefined {
+    const { queue, drops, maxExportBatchSize } = this.options;
+    const spans = queue.take(maxExportBatchSize);
+    const fromQueue = spans.length;
+    const batch: Batch = { spans, fromQueue };
+    const episode = drops.take();
+    if (episode) {
+      batch.drops = episode;
+      spans.push(overflowSpan(episode, this.options.resource()));
+    }
+    if (spans.length < maxExportBatchSize) {
+      const journal = this.options.tail()?.nextBatch(maxExportBatchSize - spans.length);
+      if (journal) {
+        batch.journal = journal;
+        for (const span of journal.spans) spans.push(span);
+      }
+    }
+    return spans.length > 0 ? batch : undefined;
+  }
+
+  /** True once committed; false only when a stop deadline passed first. */
+  private async exportWithRetry(batch: Batch): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await exportBatch(this.options.exporter, batch.spans, this.options.exportTimeoutMillis);
+      if (outcome.ok) {
+        this.committed(batch);
+        return true;
+      }
+      if (!this.failing) {
+        this.failing = true;
+        diag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${outcome.error.message}`);
+      }
+      const remaining = this.stopDeadline - Date.now();
+      if (this.stopping && remaining <= 0) {
+        this.giveUp(batch, outcome.error);
+        return false;
+      }
+      await this.backoff(Math.min(retryDelayMillis(attempt), remaining));
+    }
+  }
+
+  private committed(batch: Batch): void {
+    if (this.failing) {
+      this.failing = false;
+      diag.info('otel-blackbox: export recovered');
+    }
+    if (batch.journal) this.options.tail()?.committed(batch.journal);
+    this.options.queue.settle(batch.fromQueue);
+    if (batch.drops) diag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
+  }
+
+  /** Only at shutdown: journaled spans stay on disk for recovery; queued ones are lost and said so. */
+  private giveUp(batch: Batch, error: Error): void {
+    this.options.queue.settle(batch.fromQueue);
+    if (batch.drops) this.options.drops.restore(batch.drops);
+    const inMemory = batch.fromQueue + (batch.drops?.count ?? 0);
+    diag.error(
+      `otel-blackbox: shutdown deadline passed while the exporter failed (${error.message}); ` +
+        `${batch.journal?.spans.length ?? 0} journaled spans stay on disk for recovery` +
+        (inMemory > 0 ? `, ${inMemory} spans held only in memory are lost` : ''),
+    );
+  }
+
+  private sleep(millis: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, millis);
+      timer.unref();
+      this.wakeUp = done;
+    });
+  }
+
+  private backoff(millis: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.interruptBackoff = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, millis);
+      timer.unref();
+      this.interruptBackoff = done;
+    });
+  }
+}

@@ -1,0 +1,193 @@
+// A SpanProcessor whose queue is a journal on disk. onStart and onEnd append a record
+// with write(2) before they return, so a span that started is on disk even if the process
+// is killed the next instant; an export loop sends ended spans from the journal to any
+// SpanExporter and marks them committed. Nothing here throws into the application.
+import { TraceFlags, diag } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { JournalTail } from '../journal/JournalTail.js';
+import { JournalWriter } from '../journal/JournalWriter.js';
+import { currentWriterIdentity } from '../journal/writerIdentity.js';
+import { DropCounter } from './DropCounter.js';
+import { ExportLoop } from './ExportLoop.js';
+import { MemorySpanQueue } from './MemorySpanQueue.js';
+import { resolveProcessorOptions } from './processorOptions.js';
+import type { JournalSpanProcessorOptions, ResolvedProcessorOptions } from './processorOptions.js';
+import { SignsOfLife } from './signsOfLife.js';
+
+/** How often a broken or missing journal is tried again. */
+const JOURNAL_RETRY_MILLIS = 1000;
+
+export interface JournalProcessorStats {
+  /** Whether spans are being journaled right now. */
+  journalHealthy: boolean;
+  journalBytes: number;
+  /** Ended spans on disk not yet handed to the exporter. */
+  journalBacklog: number;
+  /** Ended spans held in memory because they could not be journaled. */
+  memoryQueueLength: number;
+  spansDropped: number;
+  /** Errors caught in onStart/onEnd instead of reaching the application. */
+  hotPathErrors: number;
+}
+
+type State = 'running' | 'stopping' | 'shutdown';
+
+export class JournalSpanProcessor implements SpanProcessor {
+  private readonly options: ResolvedProcessorOptions;
+  private readonly queue: MemorySpanQueue;
+  private readonly drops = new DropCounter();
+  private readonly loop: ExportLoop;
+  private readonly signsOfLife: SignsOfLife;
+  private writer: JournalWriter | undefined;
+  private tail: JournalTail | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastResource: Resource | undefined;
+  private state: State = 'running';
+  private hotPathErrors = 0;
+  private shutdownPromise: Promise<void> | undefined;
+
+  /** Throws only for invalid options; an unusable journal directory degrades to memory. */
+  constructor(options: JournalSpanProcessorOptions) {
+    this.options = resolveProcessorOptions(options);
+    this.queue = new MemorySpanQueue(this.options.maxQueueSize);
+    this.loop = new ExportLoop({
+      exporter: this.options.exporter,
+      queue: this.queue,
+      drops: this.drops,
+      tail: () => this.tail,
+      journalEndsWritten: () => this.writer?.endsWritten ?? 0,
+      resource: () => this.lastResource ?? resourceFromAttributes({}),
+      maxExportBatchSize: this.options.maxExportBatchSize,
+      scheduledDelayMillis: this.options.scheduledDelayMillis,
+      exportTimeoutMillis: this.options.exportTimeoutMillis,
+    });
+    this.signsOfLife = new SignsOfLife({
+      heartbeat: () => this.writer?.appendHeartbeat(),
+      processExit: (record) => this.writer?.appendProcessExit(record),
+    });
+    if (this.options.durability !== 'none') {
+      this.openJournal();
+      this.retryTimer = setInterval(() => this.retryJournal(), JOURNAL_RETRY_MILLIS);
+      this.retryTimer.unref();
+      this.signsOfLife.start(this.options.heartbeatIntervalMillis);
+    }
+    this.loop.start();
+  }
+
+  onStart(span: Span, _parentContext: Context): void {
+    if (this.state !== 'running' || this.writer === undefined) return;
+    try {
+      // Spans that are recorded but not sampled are never exported: journaling their start
+      // would turn them into crash records later.
+      if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      this.lastResource = span.resource;
+      this.writer.appendStart(span);
+    } catch (error) {
+      this.hotPathError(error);
+    }
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if (this.state === 'shutdown') return;
+    try {
+      if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      const writer = this.writer;
+      if (writer !== undefined && writer.appendEnd(span) === 'written') {
+        if (this.tail !== undefined && this.tail.backlog >= this.options.maxExportBatchSize) this.loop.notify();
+        return;
+      }
+      if (this.queue.offer(span)) {
+        if (this.queue.length >= this.options.maxExportBatchSize) this.loop.notify();
+        return;
+      }
+      this.drops.add(this.dropReason());
+    } catch (error) {
+      this.hotPathError(error);
+    }
+  }
+
+  async forceFlush(): Promise<void> {
+    const done = await this.loop.flush(this.options.flushTimeoutMillis);
+    if (!done) {
+      diag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
+    }
+    await this.options.exporter.forceFlush?.().catch((error: unknown) => diag.error('otel-blackbox: exporter forceFlush failed', error));
+  }
+
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.shutdownOnce();
+    return this.shutdownPromise;
+  }
+
+  stats(): JournalProcessorStats {
+    return {
+      journalHealthy: this.writer !== undefined && !this.writer.broken,
+      journalBytes: this.writer?.bytesOnDisk ?? 0,
+      journalBacklog: this.tail?.backlog ?? 0,
+      memoryQueueLength: this.queue.length,
+      spansDropped: this.drops.total,
+      hotPathErrors: this.hotPathErrors,
+    };
+  }
+
+  private async shutdownOnce(): Promise<void> {
+    this.state = 'stopping';
+    clearInterval(this.retryTimer);
+    await this.loop.stop(this.options.flushTimeoutMillis);
+    this.signsOfLife.stop();
+    this.state = 'shutdown';
+    if (this.writer) {
+      const drained = (this.tail?.endsCommitted ?? 0) >= this.writer.endsWritten;
+      this.writer.close({ removeIfDone: drained });
+    }
+    try {
+      await this.options.exporter.shutdown();
+    } catch (error) {
+      diag.error('otel-blackbox: exporter shutdown failed', error);
+    }
+  }
+
+  private openJournal(): void {
+    try {
+      this.writer = new JournalWriter({
+        journalDir: this.options.journalDir,
+        identity: currentWriterIdentity(),
+        durability: this.options.durability === 'host' ? 'host' : 'process',
+        maxSegmentBytes: this.options.maxSegmentBytes,
+        maxJournalBytes: this.options.maxJournalBytes,
+        groupCommitMillis: this.options.groupCommitMillis,
+        heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
+      });
+      this.tail = new JournalTail(this.writer);
+    } catch (error) {
+      this.writer = undefined;
+      diag.error(
+        `otel-blackbox: cannot use journalDir ${JSON.stringify(this.options.journalDir)} ` +
+          `(${(error as Error).message}); spans are exported from memory without crash protection`,
+      );
+    }
+  }
+
+  private retryJournal(): void {
+    try {
+      if (this.writer === undefined) this.openJournal();
+      else if (this.writer.broken) this.writer.tryRepair();
+    } catch (error) {
+      this.hotPathError(error);
+    }
+  }
+
+  private dropReason(): string {
+    if (this.options.durability === 'none') return 'memory queue full (durability none)';
+    if (this.writer === undefined || this.writer.broken) return 'journal unavailable and memory queue full';
+    return 'journal at maxJournalBytes and memory queue full';
+  }
+
+  private hotPathError(error: unknown): void {
+    this.hotPathErrors += 1;
+    if (this.hotPathErrors === 1) diag.error('otel-blackbox: error caught in the span processor (further ones are counted)', error);
+  }
+}

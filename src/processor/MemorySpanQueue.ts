@@ -1,0 +1,39 @@
+// Ended spans that could not be journaled (durability 'none', a broken or full journal)
+// wait here. Bounded: past maxQueueSize a span is refused and the caller counts it.
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+
+export class MemorySpanQueue {
+  private spans: ReadableSpan[] = [];
+  private readonly capacity: number;
+  /** Spans ever accepted, and how many of those are committed or given up: flush targets. */
+  accepted = 0;
+  settled = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get length(): number {
+    return this.spans.length;
+  }
+
+  offer(span: ReadableSpan): boolean {
+    if (this.spans.length >= this.capacity) return false;
+    this.spans.push(span);
+    this.accepted += 1;
+    return true;
+  }
+
+  take(max: number): ReadableSpan[] {
+    if (this.spans.length <= max) {
+      const all = this.spans;
+      this.spans = [];
+      return all;
+    }
+    return this.spans.splice(0, max);
+  }
+
+  settle(count: number): void {
+    this.settled += count;
+  }
+}

@@ -1,0 +1,9 @@
+// Retry delays with "full jitter": uniform in [0, min(cap, base * 2^attempt)], so many
+// processes that lost the same database do not come back in lockstep.
+export const RETRY_BASE_MILLIS = 100;
+export const RETRY_CAP_MILLIS = 30_000;
+
+export function retryDelayMillis(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RETRY_CAP_MILLIS, RETRY_BASE_MILLIS * 2 ** Math.min(attempt, 20));
+  return Math.max(RETRY_BASE_MILLIS / 2, Math.round(random() * ceiling));
+}

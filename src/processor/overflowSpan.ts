@@ -1,0 +1,38 @@
+// The marker span that makes dropped spans visible wherever spans are stored.
+import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { randomBytes } from 'node:crypto';
+import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../spanMarkers.js';
+import type { DropEpisode } from './DropCounter.js';
+
+export function overflowSpan(episode: DropEpisode, resource: Resource): ReadableSpan {
+  const spanContext = {
+    traceId: randomBytes(16).toString('hex'),
+    spanId: randomBytes(8).toString('hex'),
+    traceFlags: TraceFlags.SAMPLED,
+  };
+  const startTime = millisToHrTime(episode.firstMs);
+  const endTime = millisToHrTime(episode.lastMs);
+  const message = `${episode.count} spans dropped: ${episode.reasons.join('; ')}`;
+  return {
+    name: OVERFLOW_SPAN_NAME,
+    kind: SpanKind.INTERNAL,
+    spanContext: () => spanContext,
+    parentSpanContext: undefined,
+    startTime,
+    endTime,
+    status: { code: SpanStatusCode.ERROR, message },
+    attributes: { [ATTR_DROPPED_SPANS]: episode.count, 'otel_blackbox.drop.reasons': episode.reasons },
+    links: [],
+    events: [],
+    duration: hrTimeDuration(startTime, endTime),
+    ended: true,
+    resource,
+    instrumentationScope: { name: 'otel-blackbox' },
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}
