@@ -56,6 +56,13 @@ function frameAt(
   }
 }
 
+function validFrameAfter(buffer: Buffer, from: number, parse: ParseFilter): boolean {
+  for (let offset = from; offset + FRAME_HEADER_BYTES <= buffer.length; offset++) {
+    if ('record' in frameAt(buffer, offset, parse)) return true;
+  }
+  return false;
+}
+
 /**
  * Parses `buffer`: a segment's bytes from `baseOffset` on (the magic is checked only when
  * reading from 0). An incomplete last frame is reported in `tornTailBytes` and left out of
@@ -91,7 +98,9 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
       lastGoodEnd = offset;
       continue;
     }
-    if ('torn' in result && damageStart < 0) break;
+    // A frame running past the end is a torn tail only if nothing valid follows it; a
+    // corrupted length field looks the same, and must not hide the records after it.
+    if ('torn' in result && damageStart < 0 && !validFrameAfter(buffer, offset + 1, parse)) break;
     // Damage (or a "torn" frame inside damage, which is just garbage): resync byte by byte.
     if (damageStart < 0) {
       damageStart = offset;

@@ -1,0 +1,149 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, test } from 'vitest';
+import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
+import type { SpanStartRecord } from '../../src/journal/recordTypes.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
+import { FaultyFileSystem } from '../helpers/faultyFileSystem.js';
+import type { Fault } from '../helpers/faultyFileSystem.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+
+/** Real spans from a real tracer; `open` ones are started and not ended. */
+function makeSpans(count: number): ReadableSpan[] {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracer = provider.getTracer('writer-test');
+  for (let i = 0; i < count; i++) tracer.startSpan(`span-${i}`, { attributes: { i, pad: 'x'.repeat(200) } }).end();
+  return exporter.getFinishedSpans();
+}
+
+function writerIn(dir: string, overrides: Partial<JournalWriterOptions> = {}): JournalWriter {
+  return new JournalWriter({
+    journalDir: join(dir, 'journal'),
+    identity: currentWriterIdentity(),
+    durability: 'process',
+    maxSegmentBytes: 1024 * 1024,
+    maxJournalBytes: 1024 * 1024 * 1024,
+    groupCommitMillis: 5,
+    heartbeatIntervalMs: 1000,
+    ...overrides,
+  });
+}
+
+function recordsOf(writer: JournalWriter): { type: number; payload: unknown }[] {
+  return readdirSync(writer.writerDir)
+    .sort()
+    .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records);
+}
+
+describe('JournalWriter', () => {
+  test('creates the directories 0700 and segments 0600', () => {
+    const writer = writerIn(tempDir());
+    const segment = join(writer.writerDir, readdirSync(writer.writerDir)[0]);
+    expect(statSync(join(writer.writerDir, '..')).mode & 0o777).toBe(0o700);
+    expect(statSync(writer.writerDir).mode & 0o777).toBe(0o700);
+    expect(statSync(segment).mode & 0o777).toBe(0o600);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a segment starts with a header that names its writer', () => {
+    const writer = writerIn(tempDir());
+    const [header] = recordsOf(writer);
+    expect(header.type).toBe(RecordType.SegmentHeader);
+    expect(header.payload).toMatchObject({ pid: process.pid, segment: 1, writerId: writer.writerDir.split('/').pop() });
+    writer.close({ removeIfDone: false });
+  });
+
+  test('rotation carries still-open spans forward, so committed segments can be deleted', () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    const [longRunning, ...others] = makeSpans(60);
+    writer.appendStart(longRunning);
+    for (const span of others) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    expect(writer.currentSegment).toBeGreaterThan(3);
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    const remaining = readdirSync(writer.writerDir);
+    expect(remaining).toHaveLength(1);
+    const records = recordsOf(writer);
+    const ids = (type: RecordType): string[] =>
+      records.filter((r) => r.type === type).map((r) => (r.payload as SpanStartRecord).s);
+    const ended = new Set(ids(RecordType.SpanEnd));
+    const openInLastSegment = ids(RecordType.SpanStart).filter((id) => !ended.has(id));
+    expect(openInLastSegment).toEqual([longRunning.spanContext().spanId]);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('at maxJournalBytes new spans are refused, while spans already started can still end', () => {
+    const writer = writerIn(tempDir(), { maxJournalBytes: 4000 });
+    const spans = makeSpans(40);
+    const started = spans.filter((span) => writer.appendStart(span) === 'written');
+    expect(started.length).toBeGreaterThan(0);
+    expect(started.length).toBeLessThan(40);
+    for (const span of started) expect(writer.appendEnd(span)).toBe('written');
+    const notStarted = spans.find((span) => !started.includes(span))!;
+    expect(writer.appendEnd(notStarted)).toBe('full');
+    writer.close({ removeIfDone: false });
+  });
+
+  test('close removes the journal once nothing in it is needed', () => {
+    const dir = tempDir();
+    const writer = writerIn(dir);
+    const [span] = makeSpans(1);
+    writer.appendStart(span);
+    writer.appendEnd(span);
+    writer.close({ removeIfDone: true });
+    expect(readdirSync(join(dir, 'journal'))).toEqual([]);
+  });
+});
+
+describe.each<Fault>(['short-writes', 'eagain'])('JournalWriter under %s', (fault) => {
+  test('every record still arrives whole', () => {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs });
+    fs.fault = fault;
+    const spans = makeSpans(30);
+    for (const span of spans) {
+      expect(writer.appendStart(span)).toBe('written');
+      expect(writer.appendEnd(span)).toBe('written');
+    }
+    const ends = recordsOf(writer).filter((r) => r.type === RecordType.SpanEnd);
+    expect(ends).toHaveLength(30);
+    writer.close({ removeIfDone: false });
+  });
+});
+
+describe.each<Fault>(['enospc', 'enospc-midway', 'fsync-eio'])('JournalWriter under %s', (fault) => {
+  test('reports broken without throwing, leaves no partial frame, and repairs when the fault clears', async () => {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs, durability: fault === 'fsync-eio' ? 'host' : 'process' });
+    const spans = makeSpans(4);
+    expect(writer.appendStart(spans[0])).toBe('written');
+    fs.fault = fault;
+    if (fault === 'fsync-eio') {
+      writer.appendStart(spans[1]);
+      await expect.poll(() => writer.broken).toBe(true);
+    } else {
+      expect(writer.appendStart(spans[1])).toBe('broken');
+    }
+    expect(writer.broken).toBe(true);
+    const contents = readdirSync(writer.writerDir).map((name) => readSegment(readFileSync(join(writer.writerDir, name))));
+    for (const segment of contents) {
+      expect(segment.damaged).toEqual([]);
+      expect(segment.tornTailBytes).toBe(0);
+    }
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    expect(writer.appendStart(spans[2])).toBe('written');
+    expect(writer.appendEnd(spans[2])).toBe('written');
+    writer.close({ removeIfDone: false });
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, test } from 'vitest';
+import { SEGMENT_MAGIC, encodeFrame } from '../../src/journal/frame.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
+
+function segmentOf(count: number): { bytes: Buffer; ends: number[] } {
+  const parts: Buffer[] = [SEGMENT_MAGIC];
+  const ends: number[] = [];
+  let offset = SEGMENT_MAGIC.length;
+  for (let i = 0; i < count; i++) {
+    const frame = encodeFrame(RecordType.Heartbeat, JSON.stringify({ ms: i, pad: 'x'.repeat(i % 37) }));
+    parts.push(frame);
+    offset += frame.length;
+    ends.push(offset);
+  }
+  return { bytes: Buffer.concat(parts), ends };
+}
+
+/** Deterministic pseudo-random numbers, so a failure can be replayed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe('readSegment', () => {
+  test('reads every whole record of an intact segment', () => {
+    const { bytes } = segmentOf(50);
+    const contents = readSegment(bytes);
+    expect(contents.records.map((r) => (r.payload as { ms: number }).ms)).toEqual([...Array(50).keys()]);
+    expect(contents.damaged).toEqual([]);
+    expect(contents.tornTailBytes).toBe(0);
+    expect(contents.nextOffset).toBe(bytes.length);
+  });
+
+  test('a segment truncated at any offset yields every record before the cut, without throwing', () => {
+    const { bytes, ends } = segmentOf(40);
+    const next = random(7);
+    for (let round = 0; round < 500; round++) {
+      const cut = Math.floor(next() * bytes.length);
+      const contents = readSegment(bytes.subarray(0, cut));
+      const whole = ends.filter((end) => end <= cut).length;
+      expect(contents.records).toHaveLength(whole);
+      expect(contents.damaged).toEqual([]);
+      const lastEnd = whole === 0 ? Math.min(cut, SEGMENT_MAGIC.length) : ends[whole - 1];
+      expect(contents.tornTailBytes).toBe(cut < SEGMENT_MAGIC.length ? cut : cut - lastEnd);
+    }
+  });
+
+  test('a flipped byte loses at most the record it hits; the range is counted as damage', () => {
+    const { bytes, ends } = segmentOf(40);
+    const next = random(11);
+    for (let round = 0; round < 300; round++) {
+      const damaged = Buffer.from(bytes);
+      const at = SEGMENT_MAGIC.length + Math.floor(next() * (bytes.length - SEGMENT_MAGIC.length));
+      damaged[at] ^= 1 + Math.floor(next() * 255);
+      const contents = readSegment(damaged);
+      expect(contents.records.length).toBeGreaterThanOrEqual(39);
+      expect(contents.damaged.length + (contents.tornTailBytes > 0 ? 1 : 0)).toBeGreaterThanOrEqual(1);
+      const hit = ends.findIndex((end) => end > at);
+      const survivors = new Set(contents.records.map((r) => (r.payload as { ms: number }).ms));
+      for (let i = 0; i < 40; i++) if (i !== hit) expect(survivors.has(i)).toBe(true);
+    }
+  });
+
+  test('a file that is not a segment is reported, not thrown', () => {
+    const contents = readSegment(Buffer.from('hello, this is not a journal segment at all'));
+    expect(contents.records).toEqual([]);
+    expect(contents.damaged[0]?.reason).toBe('bad-magic');
+  });
+});

@@ -1,0 +1,161 @@
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { existsSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { afterEach, describe, expect, test } from 'vitest';
+import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
+import type { DurabilityLevel } from '../../src/processor/processorOptions.js';
+import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+const providers: BasicTracerProvider[] = [];
+afterEach(async () => {
+  for (const provider of providers.splice(0)) await provider.shutdown();
+});
+
+function setup(options: { durability?: DurabilityLevel; journalDir?: string; maxJournalBytes?: number; maxQueueSize?: number; maxExportBatchSize?: number } = {}) {
+  const exporter = new CollectingExporter();
+  const journalDir = options.journalDir ?? join(tempDir(), 'journal');
+  const processor = new JournalSpanProcessor({ exporter, journalDir, scheduledDelayMillis: 50, ...options });
+  const provider = providerWith(processor);
+  providers.push(provider);
+  return { exporter, processor, provider, journalDir, tracer: provider.getTracer('processor-test', '1.2.3') };
+}
+
+describe.each<DurabilityLevel>(['process', 'host', 'none'])('JournalSpanProcessor with durability %s', (durability) => {
+  test('forceFlush resolves once every span ended before it is exported, whole', async () => {
+    const { exporter, processor, tracer } = setup({ durability });
+    const ids: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const parent = tracer.startSpan(`parent-${i}`, { attributes: { i } });
+      const child = tracer.startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, parent));
+      child.addEvent('work', { step: i });
+      child.setStatus({ code: 2, message: 'failed on purpose' });
+      child.end();
+      parent.end();
+      ids.push(parent.spanContext().spanId, child.spanContext().spanId);
+      if (durability === 'none' && i % 500 === 499) await processor.forceFlush();
+    }
+    await processor.forceFlush();
+    expect(exporter.spanIds().sort()).toEqual(ids.sort());
+    const child = exporter.spans.find((span) => span.name === 'child')!;
+    const parent = exporter.spans.find((span) => span.spanContext().spanId === child.parentSpanContext?.spanId);
+    expect(parent?.name).toMatch(/^parent-/);
+    expect(child.spanContext().traceId).toBe(parent?.spanContext().traceId);
+    expect(child.events[0]).toMatchObject({ name: 'work', attributes: { step: expect.any(Number) } });
+    expect(child.status).toEqual({ code: 2, message: 'failed on purpose' });
+    expect(child.instrumentationScope).toMatchObject({ name: 'processor-test', version: '1.2.3' });
+    expect(child.resource.attributes['service.name']).toBe('test-service');
+  });
+});
+
+describe('JournalSpanProcessor', () => {
+  test('an exporter that fails for a while loses nothing: the backlog waits on disk and drains', async () => {
+    const { exporter, processor, tracer } = setup({ maxExportBatchSize: 100 });
+    exporter.failing = true;
+    const ids = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const span = tracer.startSpan(`op-${i}`);
+      span.end();
+      ids.add(span.spanContext().spanId);
+    }
+    await expect.poll(() => exporter.calls).toBeGreaterThan(2);
+    expect(processor.stats().journalBacklog).toBeGreaterThan(2500);
+    expect(processor.stats().memoryQueueLength).toBe(0);
+    exporter.failing = false;
+    await processor.forceFlush();
+    expect(new Set(exporter.spanIds())).toEqual(ids);
+    expect(exporter.spans).toHaveLength(3000);
+    expect(processor.stats().spansDropped).toBe(0);
+  });
+
+  test('an unusable journal directory keeps the application running, exports from memory, and heals', async () => {
+    const base = tempDir();
+    const blocker = join(base, 'not-a-directory');
+    writeFileSync(blocker, 'a file where the journal directory should be');
+    const journalDir = join(blocker, 'journal');
+    const { exporter, processor, tracer } = setup({ journalDir });
+    expect(() => tracer.startSpan('before').end()).not.toThrow();
+    await processor.forceFlush();
+    expect(exporter.spans.map((span) => span.name)).toEqual(['before']);
+    expect(processor.stats().journalHealthy).toBe(false);
+
+    rmSync(blocker);
+    mkdirSync(blocker);
+    await expect.poll(() => processor.stats().journalHealthy, { timeout: 5000 }).toBe(true);
+    tracer.startSpan('after').end();
+    expect(readdirSync(journalDir)).toHaveLength(1);
+    await processor.forceFlush();
+    expect(exporter.spans.map((span) => span.name)).toEqual(['before', 'after']);
+  });
+
+  test('onStart and onEnd never throw into the application, whatever the span holds', async () => {
+    const { exporter, processor, tracer } = setup();
+    const span = tracer.startSpan('odd values', { attributes: { nan: Number.NaN, inf: Number.POSITIVE_INFINITY, list: [1, null, 3] } });
+    expect(() => span.end()).not.toThrow();
+    // Values the SDK itself would refuse, handed straight to onEnd as another SDK might.
+    const template = exporter.spans[0] ?? (await processor.forceFlush(), exporter.spans[0]);
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const odd = { ...template, spanContext: () => ({ ...template.spanContext(), spanId: '00000000000000aa' }), attributes: { big: 10n, circular } };
+    expect(() => processor.onEnd(odd as never)).not.toThrow();
+    const broken = { ...template, spanContext: () => { throw new Error('a span from a broken SDK'); } };
+    expect(() => processor.onStart(broken as never, ROOT_CONTEXT)).not.toThrow();
+    expect(() => processor.onEnd(broken as never)).not.toThrow();
+    await processor.forceFlush();
+    expect(exporter.spans[0].attributes).toEqual({ nan: 'NaN', inf: 'Infinity', list: [1, null, 3] });
+    expect(exporter.spans[1].attributes).toEqual({ big: '10', circular: { self: '[Circular]' } });
+    expect(processor.stats().hotPathErrors).toBe(2);
+  });
+
+  test('spans that are recorded but not sampled are not journaled', async () => {
+    const exporter = new CollectingExporter();
+    const journalDir = join(tempDir(), 'journal');
+    const processor = new JournalSpanProcessor({ exporter, journalDir });
+    const provider = new BasicTracerProvider({
+      sampler: { shouldSample: () => ({ decision: SamplingDecision.RECORD }), toString: () => 'record-only' },
+      spanProcessors: [processor],
+    });
+    providers.push(provider);
+    provider.getTracer('t').startSpan('recorded, not sampled');
+    expect(processor.stats().journalBytes).toBeLessThan(1000);
+    await processor.forceFlush();
+    expect(exporter.spans).toEqual([]);
+  });
+
+  test('when the journal is full and the queue too, the loss is counted and exported as a marker span', async () => {
+    const { exporter, processor, tracer } = setup({ maxJournalBytes: 8 * 1024, maxQueueSize: 10, maxExportBatchSize: 10 });
+    exporter.failing = true;
+    for (let i = 0; i < 200; i++) tracer.startSpan(`op-${i}`, { attributes: { pad: 'x'.repeat(100) } }).end();
+    const dropped = processor.stats().spansDropped;
+    expect(dropped).toBeGreaterThan(0);
+    exporter.failing = false;
+    await processor.forceFlush();
+    await expect.poll(() => exporter.spans.filter((span) => span.name === OVERFLOW_SPAN_NAME).length).toBe(1);
+    const marker = exporter.spans.find((span) => span.name === OVERFLOW_SPAN_NAME)!;
+    expect(marker.attributes[ATTR_DROPPED_SPANS]).toBe(dropped);
+    expect(exporter.spans.filter((span) => span.name !== OVERFLOW_SPAN_NAME)).toHaveLength(200 - dropped);
+  });
+
+  test('shutdown flushes, shuts the exporter down once, removes a drained journal, and is safe twice', async () => {
+    const { exporter, processor, tracer, journalDir } = setup();
+    tracer.startSpan('last words').end();
+    await processor.shutdown();
+    await processor.shutdown();
+    expect(exporter.spans.map((span) => span.name)).toEqual(['last words']);
+    expect(exporter.shutdownCalls).toBe(1);
+    expect(existsSync(journalDir) ? readdirSync(journalDir) : []).toEqual([]);
+    expect(() => tracer.startSpan('after shutdown').end()).not.toThrow();
+  });
+
+  test('invalid options throw a sentence naming the option', () => {
+    const exporter = new CollectingExporter();
+    expect(() => new JournalSpanProcessor({ exporter, durability: 'disk' as DurabilityLevel })).toThrow(/Invalid option durability: expected one of 'process', 'host', 'none', got "disk"/);
+    expect(() => new JournalSpanProcessor({ exporter, maxExportBatchSize: -1 })).toThrow(/maxExportBatchSize/);
+    expect(() => new JournalSpanProcessor({ exporter: undefined as never })).toThrow(/Invalid option exporter/);
+  });
+});
