@@ -19,3 +19,7 @@ export { InvalidOptionError } from './options/validate.js';
 export { JournalSpanProcessor } from './processor/JournalSpanProcessor.js';
 export type { JournalProcessorStats } from './processor/JournalSpanProcessor.js';
 export type { JournalSpanProcessorOptions, DurabilityLevel } from './processor/processorOptions.js';
+
+// Recovery of dead processes' journals (issue: crash records)
+export { recoverJournals } from './recovery/recoverJournals.js';
+export type { RecoverJournalsOptions, RecoveryReport, JournalRecoveryProgress } from './recovery/recoverJournals.js';

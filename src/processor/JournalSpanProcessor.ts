@@ -10,6 +10,8 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { JournalTail } from '../journal/JournalTail.js';
 import { JournalWriter } from '../journal/JournalWriter.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
+import type { WriterIdentity } from '../journal/writerIdentity.js';
+import { recoverJournals } from '../recovery/recoverJournals.js';
 import { DropCounter } from './DropCounter.js';
 import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
@@ -19,6 +21,8 @@ import { SignsOfLife } from './signsOfLife.js';
 
 /** How often a broken or missing journal is tried again. */
 const JOURNAL_RETRY_MILLIS = 1000;
+/** How often the journal directory is scanned for writers that died while we run (siblings sharing it). */
+const RECOVERY_SCAN_MILLIS = 60_000;
 
 export interface JournalProcessorStats {
   /** Whether spans are being journaled right now. */
@@ -43,7 +47,10 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly signsOfLife: SignsOfLife;
   private writer: JournalWriter | undefined;
   private tail: JournalTail | undefined;
+  private readonly identity: WriterIdentity = currentWriterIdentity();
   private retryTimer: NodeJS.Timeout | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recovery: Promise<void> | undefined;
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
@@ -73,6 +80,12 @@ export class JournalSpanProcessor implements SpanProcessor {
       this.retryTimer = setInterval(() => this.retryJournal(), JOURNAL_RETRY_MILLIS);
       this.retryTimer.unref();
       this.signsOfLife.start(this.options.heartbeatIntervalMillis);
+      if (this.options.recover) {
+        // In the background: the application's start never waits for recovery.
+        setImmediate(() => this.recoverDeadJournals());
+        this.recoveryTimer = setInterval(() => this.recoverDeadJournals(), RECOVERY_SCAN_MILLIS);
+        this.recoveryTimer.unref();
+      }
     }
     this.loop.start();
   }
@@ -136,6 +149,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private async shutdownOnce(): Promise<void> {
     this.state = 'stopping';
     clearInterval(this.retryTimer);
+    clearInterval(this.recoveryTimer);
+    await this.recovery;
     await this.loop.stop(this.options.flushTimeoutMillis);
     this.signsOfLife.stop();
     this.state = 'shutdown';
@@ -154,7 +169,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     try {
       this.writer = new JournalWriter({
         journalDir: this.options.journalDir,
-        identity: currentWriterIdentity(),
+        identity: this.identity,
         durability: this.options.durability === 'host' ? 'host' : 'process',
         maxSegmentBytes: this.options.maxSegmentBytes,
         maxJournalBytes: this.options.maxJournalBytes,
@@ -169,6 +184,29 @@ export class JournalSpanProcessor implements SpanProcessor {
           `(${(error as Error).message}); spans are exported from memory without crash protection`,
       );
     }
+  }
+
+  private recoverDeadJournals(): void {
+    if (this.recovery || this.state !== 'running') return;
+    this.recovery = recoverJournals({
+      journalDir: this.options.journalDir,
+      exporter: this.options.exporter,
+      claimer: this.identity,
+      maxExportBatchSize: this.options.maxExportBatchSize,
+      exportTimeoutMillis: this.options.exportTimeoutMillis,
+    })
+      .then((report) => {
+        if (report.journals > 0) {
+          diag.info(
+            `otel-blackbox: recovered ${report.journals} journals of dead processes: ` +
+              `${report.spansEnded} ended spans, ${report.spansCrashed} crash records`,
+          );
+        }
+      })
+      .catch((error: unknown) => diag.error('otel-blackbox: journal recovery failed', error))
+      .finally(() => {
+        this.recovery = undefined;
+      });
   }
 
   private retryJournal(): void {

@@ -1,0 +1,42 @@
+// A span that started and never ended in a dead process becomes a crash record: the same
+// span, status ERROR, ended at the writer's last sign of life (an estimate, and marked as
+// one), with the reason the process died. Built deterministically from the journal alone,
+// so recovering the same journal twice yields the same rows.
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
+import type { SpanStartRecord } from '../journal/recordTypes.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../spanMarkers.js';
+import type { WriterJournal } from './readWriterJournal.js';
+
+export function crashReason(journal: WriterJournal): string {
+  const exit = journal.exit;
+  if (exit?.error) {
+    const { name, message, stack } = exit.error;
+    return stack && stack.includes(message) ? `uncaught ${stack}` : `uncaught ${name}: ${message}${stack ? `\n${stack}` : ''}`;
+  }
+  if (exit?.code !== undefined) return `process exited with code ${exit.code} while the span was open`;
+  const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
+  return `process vanished; last heartbeat at ${new Date(last).toISOString()}`;
+}
+
+function laterOf(a: HrTime, b: HrTime): HrTime {
+  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? a : b;
+}
+
+export function crashRecord(start: SpanStartRecord, journal: WriterJournal, resource: Resource, reason: string): ReadableSpan {
+  // Never before the span's own start, even if a clock stepped back.
+  const endTime = laterOf(millisToHrTime(journal.lastSignOfLifeMs), start.st);
+  return readableSpanFromRecord(start, resource, {
+    endTime,
+    status: { code: SpanStatusCode.ERROR, message: reason },
+    extraAttributes: {
+      [ATTR_SPAN_STATE]: 'crashed',
+      [ATTR_CRASH_REASON]: reason,
+      [ATTR_END_TIME_ESTIMATED]: true,
+    },
+  });
+}

@@ -1,0 +1,170 @@
+// Recovers the journals of dead writers in a directory: every span that ended but was not
+// committed is exported as it was, every span that started and never ended is exported as
+// a crash record. Used in the background by JournalSpanProcessor at start, and on demand
+// by `otel-blackbox recover`.
+import { diag } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
+import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
+import { currentWriterIdentity } from '../journal/writerIdentity.js';
+import type { WriterIdentity } from '../journal/writerIdentity.js';
+import { InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
+import { retryDelayMillis } from '../processor/backoff.js';
+import { exportBatch } from '../processor/exportBatch.js';
+import { claimDirectory, readClaim, releaseClaim } from './claimJournal.js';
+import { crashReason, crashRecord } from './crashRecords.js';
+import { probeWriter } from './probeWriter.js';
+import { readWriterJournal } from './readWriterJournal.js';
+import { writerLiveness } from './writerLiveness.js';
+
+export interface RecoverJournalsOptions {
+  /** The journal directory to scan. Default `'.otel-journal'`. */
+  journalDir?: string;
+  /** Where recovered spans go. Required. */
+  exporter: SpanExporter;
+  /** Where a writer's process cannot be checked (another host), silence this long means dead. Default 300000 ms. */
+  staleAfterMillis?: number;
+  /** Spans per export() call. Default 512. */
+  maxExportBatchSize?: number;
+  /** One export() may take this long. Default 30000 ms. */
+  exportTimeoutMillis?: number;
+  /** Attempts per batch before the journal is given back for a later recovery. Default 5. */
+  maxAttempts?: number;
+  /** Called after each journal, e.g. for a progress line. */
+  onJournal?: (progress: JournalRecoveryProgress) => void;
+  /** @internal The recovering processor's own identity, so it never claims its own journal. */
+  claimer?: WriterIdentity;
+}
+
+export interface JournalRecoveryProgress {
+  dir: string;
+  spansEnded: number;
+  spansCrashed: number;
+  outcome: 'recovered' | 'failed';
+  error?: string;
+}
+
+export interface RecoveryReport {
+  /** Dead writers' journals recovered and removed. */
+  journals: number;
+  segments: number;
+  spansEnded: number;
+  spansCrashed: number;
+  /** Bytes of damaged records skipped, and of torn final records. */
+  corruptBytes: number;
+  tornBytes: number;
+  /** Journals left alone because their writer is alive (or was claimed by another live process). */
+  liveJournals: number;
+  failures: { dir: string; error: string }[];
+}
+
+export async function recoverJournals(options: RecoverJournalsOptions): Promise<RecoveryReport> {
+  const journalDir = nonEmptyString('journalDir', options.journalDir, '.otel-journal');
+  if (typeof options.exporter?.export !== 'function') {
+    throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', options.exporter);
+  }
+  const settings = {
+    staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, 300_000),
+    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, 512),
+    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, 30_000),
+    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 5),
+  };
+  const claimer = options.claimer ?? currentWriterIdentity();
+  const report: RecoveryReport = {
+    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, failures: [],
+  };
+  let names: string[];
+  try {
+    names = (await readdir(journalDir)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return report;
+    throw error;
+  }
+  for (const name of names) {
+    if (name === claimer.writerId) continue;
+    const dir = join(journalDir, name);
+    const dead = await isAbandoned(dir, name, settings.staleAfterMillis);
+    if (dead === undefined) continue;
+    if (!dead) {
+      report.liveJournals += 1;
+      continue;
+    }
+    const claimed = await claimDirectory(journalDir, name, claimer);
+    if (!claimed) continue;
+    try {
+      await recoverOne(claimed, options.exporter, settings, report, options.onJournal);
+    } catch (error) {
+      const message = (error as Error).message;
+      report.failures.push({ dir, error: message });
+      options.onJournal?.({ dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
+      diag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
+      await releaseClaim(journalDir, claimed);
+    }
+  }
+  return report;
+}
+
+/** true: dead, recover it; false: alive, leave it; undefined: not a journal at all. */
+async function isAbandoned(dir: string, name: string, staleAfterMillis: number): Promise<boolean | undefined> {
+  try {
+    if (isWriterDirName(name)) {
+      const probe = await probeWriter(dir);
+      return !writerLiveness({ header: probe.header, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis }).alive;
+    }
+    if (parseClaimedDirName(name)) {
+      const claim = await readClaim(dir);
+      const lastSignOfLifeMs = claim?.claimedMs ?? (await stat(dir)).mtimeMs;
+      return !writerLiveness({ header: claim, lastSignOfLifeMs, staleAfterMillis }).alive;
+    }
+  } catch {
+    // Vanished while we looked: another process recovered or removed it.
+  }
+  return undefined;
+}
+
+interface RecoverySettings {
+  batchSize: number;
+  exportTimeoutMillis: number;
+  maxAttempts: number;
+}
+
+async function recoverOne(
+  dir: string,
+  exporter: SpanExporter,
+  settings: RecoverySettings,
+  report: RecoveryReport,
+  onJournal: RecoverJournalsOptions['onJournal'],
+): Promise<void> {
+  const journal = await readWriterJournal(dir);
+  const resources = new Map([...journal.resources].map(([id, attributes]) => [id, resourceFromAttributes(attributes)]));
+  const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
+  const reason = crashReason(journal);
+  const spans: ReadableSpan[] = [];
+  for (const end of journal.uncommittedEnds.values()) spans.push(readableSpanFromRecord(end, resourceOf(end.r)));
+  for (const start of journal.openStarts.values()) spans.push(crashRecord(start, journal, resourceOf(start.r), reason));
+  for (let from = 0; from < spans.length; from += settings.batchSize) {
+    await exportWithAttempts(exporter, spans.slice(from, from + settings.batchSize), settings);
+  }
+  await rm(dir, { recursive: true, force: true });
+  report.journals += 1;
+  report.segments += journal.segments;
+  report.spansEnded += journal.uncommittedEnds.size;
+  report.spansCrashed += journal.openStarts.size;
+  report.corruptBytes += journal.damagedBytes;
+  report.tornBytes += journal.tornBytes;
+  onJournal?.({ dir, spansEnded: journal.uncommittedEnds.size, spansCrashed: journal.openStarts.size, outcome: 'recovered' });
+}
+
+async function exportWithAttempts(exporter: SpanExporter, spans: ReadableSpan[], settings: RecoverySettings): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await exportBatch(exporter, spans, settings.exportTimeoutMillis);
+    if (outcome.ok) return;
+    if (attempt + 1 >= settings.maxAttempts) throw outcome.error;
+    // Not unref'd: the CLI awaits this, and an unref'd timer would let it exit mid-recovery.
+    // The attempts are bounded, so it never holds a process for long.
+    await new Promise((resolve) => setTimeout(resolve, retryDelayMillis(attempt)));
+  }
+}

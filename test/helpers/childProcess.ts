@@ -1,0 +1,56 @@
+// Runs a fixture as a real child process and waits for what it says or how it dies.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface RunningChild {
+  child: ChildProcess;
+  /** Resolves with the JSON after "READY " on the child's stdout. */
+  ready: Promise<Record<string, string>>;
+  /** Resolves when the child has exited, with its code or signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+export function runFixture(path: string, env: Record<string, string>, nodeArgs: string[] = []): RunningChild {
+  const child = spawn(process.execPath, [...nodeArgs, path], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
+  );
+  const ready = new Promise<Record<string, string>>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /READY (.*)\n/.exec(stdout);
+      if (match) resolve(JSON.parse(match[1]));
+    });
+    void exited.then(({ code, signal }) => reject(new Error(`child exited (${code ?? signal}) before READY: ${stderr}`)));
+  });
+  ready.catch(() => {});
+  return { child, ready, exited };
+}
+
+export interface LedgerEntry {
+  event: 'start' | 'end';
+  traceId: string;
+  spanId: string;
+  name?: string;
+  parent?: string;
+}
+
+/** What the child's own ledger says it started and ended. */
+export function readLedger(path: string): { started: Map<string, LedgerEntry>; ended: Set<string> } {
+  const started = new Map<string, LedgerEntry>();
+  const ended = new Set<string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const entry = JSON.parse(line) as LedgerEntry;
+    if (entry.event === 'start') started.set(entry.spanId, entry);
+    else ended.add(entry.spanId);
+  }
+  return { started, ended };
+}

@@ -1,0 +1,53 @@
+// The contract every crash test checks: each span the child's ledger says it started is
+// in PostgreSQL exactly once, 'ended' if the ledger says it ended, otherwise 'crashed'
+// with its parent link, status ERROR, an estimated end time and a reason.
+import { expect } from 'vitest';
+import type { TestDatabase } from './database.js';
+import { readLedger } from './childProcess.js';
+
+export interface SpanRow {
+  span_id: string;
+  parent_span_id: string | null;
+  trace_id: string;
+  name: string;
+  state: string;
+  status_code: string;
+  status_message: string | null;
+  crash_reason: string | null;
+  end_time_estimated: boolean | null;
+  start_time_unix_nano: string;
+  end_time_unix_nano: string;
+}
+
+export async function expectEveryStartedSpanOnce(db: TestDatabase, schema: string, ledgerPath: string): Promise<SpanRow[]> {
+  const { started, ended } = readLedger(ledgerPath);
+  const ids = [...started.keys()];
+  const rows = await db.query<SpanRow>(
+    `SELECT span_id, parent_span_id, trace_id, name, state, status_code, status_message, crash_reason,
+            end_time_estimated, start_time_unix_nano::text, end_time_unix_nano::text
+       FROM "${schema}".spans WHERE span_id = ANY($1)`,
+    [ids],
+  );
+  expect(rows.length).toBe(ids.length);
+  expect(new Set(rows.map((row) => row.span_id)).size).toBe(ids.length);
+  for (const row of rows) {
+    const entry = started.get(row.span_id)!;
+    expect(row.trace_id).toBe(entry.traceId);
+    expect(row.parent_span_id ?? undefined).toBe(entry.parent);
+    if (ended.has(row.span_id)) {
+      expect(row.state).toBe('ended');
+    } else {
+      expect(row.state).toBe('crashed');
+      expect(row.status_code).toBe('ERROR');
+      expect(row.end_time_estimated).toBe(true);
+      expect(row.crash_reason).toBeTruthy();
+      expect(row.status_message).toBe(row.crash_reason);
+      expect(BigInt(row.end_time_unix_nano)).toBeGreaterThanOrEqual(BigInt(row.start_time_unix_nano));
+    }
+  }
+  const orphans = await db.count(
+    `SELECT count(*) FROM "${schema}".spans s WHERE NOT EXISTS (SELECT 1 FROM "${schema}".traces t WHERE t.trace_id = s.trace_id)`,
+  );
+  expect(orphans).toBe(0);
+  return rows;
+}
