@@ -10,7 +10,12 @@ const tsc = require.resolve('typescript/bin/tsc');
 
 rmSync('dist', { recursive: true, force: true });
 for (const project of ['tsconfig.build.json', 'tsconfig.build.cjs.json']) {
-  execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
+  try {
+    execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
+  } catch {
+    console.error(`build failed: tsc -p ${project} reported the errors above`);
+    process.exit(1);
+  }
 }
 // The package is "type": "module"; this marks the CommonJS tree as such for Node.
 mkdirSync('dist/cjs', { recursive: true });

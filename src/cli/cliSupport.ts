@@ -1,0 +1,79 @@
+// What every command shares: argument parsing with --help, exit codes, the database
+// connection, and output (data on stdout, diagnostics on stderr).
+import pg from 'pg';
+import type { ParseArgsConfig } from 'node:util';
+import { validSchemaName } from '../postgres/schemaName.js';
+import { describeTarget } from '../postgres/redact.js';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = {
+  ok: 0,
+  /** The command ran and failed: database unreachable, recovery incomplete. */
+  failed: 1,
+  /** The command line was wrong. */
+  usage: 2,
+  /** `inspect` read the file but found damaged or torn records. */
+  damaged: 3,
+} as const;
+
+export class UsageError extends Error {}
+
+export interface CommandIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Whether stderr is a terminal: progress lines only then. */
+  interactive: boolean;
+}
+
+export const processIo: CommandIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  interactive: Boolean(process.stderr.isTTY),
+};
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const DATABASE_OPTIONS = {
+  database: { type: 'string', short: 'd' },
+  schema: { type: 'string', short: 's' },
+} as const satisfies Options;
+
+export const DATABASE_HELP = `  -d, --database URL   PostgreSQL connection string (default: DATABASE_URL, else PG* variables)
+  -s, --schema NAME    schema of the otel-blackbox tables (default: otel)`;
+
+export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
+
+/** Runs a parseArgs call, turning its errors (unknown option, missing value) into usage errors. */
+export function parseOrUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function schemaFrom(value: string | undefined): string {
+  try {
+    return validSchemaName('--schema', value ?? process.env.OTEL_BLACKBOX_SCHEMA ?? 'otel');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function connectionStringFrom(value: string | undefined): string | undefined {
+  return value ?? process.env.DATABASE_URL;
+}
+
+/** A small pool for one command; the target is described without its password. */
+export function openPool(connectionString: string | undefined): { pool: pg.Pool; target: string } {
+  const pool = new pg.Pool({ connectionString, max: 2, application_name: 'otel-blackbox-cli' });
+  pool.on('error', () => {});
+  return { pool, target: describeTarget(connectionString) };
+}
+
+export function positiveIntegerArg(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new UsageError(`--${name} expects a positive whole number, got ${JSON.stringify(value)}`);
+  return number;
+}

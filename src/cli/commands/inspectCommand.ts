@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { readSegment } from '../../journal/readSegment.js';
+import { RECORD_TYPE_NAMES } from '../../journal/recordTypes.js';
+import { EXIT, UsageError, HELP_OPTION, parseOrUsage } from '../cliSupport.js';
+import type { CommandIo } from '../cliSupport.js';
+
+export const inspectHelp = `Usage: otel-blackbox inspect <segment-file>
+
+Prints every record of a journal segment as one JSON line: {"offset", "type", "record"}.
+Damaged ranges and a torn final record are printed as lines of their own:
+{"offset", "damaged": <bytes>, "reason"} and {"offset", "torn": <bytes>}.
+
+Options:
+  -h, --help   show this help
+
+Exit status: 0 for an intact segment, 3 when damaged or torn bytes were found,
+1 when the file cannot be read.`;
+
+export async function inspectCommand(args: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseOrUsage(() => parseArgs({ args, strict: true, allowPositionals: true, options: HELP_OPTION }));
+  if (values.help) {
+    io.out(inspectHelp);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('inspect takes exactly one segment file');
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(positionals[0]);
+  } catch (error) {
+    io.err(`otel-blackbox inspect: cannot read ${positionals[0]}: ${(error as Error).message}`);
+    return EXIT.failed;
+  }
+  const contents = readSegment(bytes);
+  const lines: { offset: number; line: string }[] = [];
+  for (const record of contents.records) {
+    lines.push({ offset: record.offset, line: JSON.stringify({ offset: record.offset, type: RECORD_TYPE_NAMES[record.type], record: record.payload }) });
+  }
+  for (const range of contents.damaged) {
+    lines.push({ offset: range.offset, line: JSON.stringify({ offset: range.offset, damaged: range.length, reason: range.reason }) });
+  }
+  if (contents.tornTailBytes > 0) {
+    const offset = bytes.length - contents.tornTailBytes;
+    lines.push({ offset, line: JSON.stringify({ offset, torn: contents.tornTailBytes }) });
+  }
+  for (const { line } of lines.sort((a, b) => a.offset - b.offset)) io.out(line);
+  return contents.damaged.length > 0 || contents.tornTailBytes > 0 ? EXIT.damaged : EXIT.ok;
+}

@@ -1,0 +1,72 @@
+import { parseArgs } from 'node:util';
+import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
+import { recoverJournals } from '../../recovery/recoverJournals.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
+import type { CommandIo } from '../cliSupport.js';
+
+export const recoverHelp = `Usage: otel-blackbox recover [options]
+
+Recovers the journals of dead processes in a journal directory into PostgreSQL now:
+ended spans not yet committed are written as they were, spans that were still open
+become crash records. Journals of live processes are left alone. Suited to an
+operator, or to ExecStopPost= in a systemd unit.
+
+Options:
+  -j, --journal-dir DIR    journal directory (default: OTEL_BLACKBOX_JOURNAL_DIR, else .otel-journal)
+${DATABASE_HELP}
+      --stale-after MS     where a writer cannot be checked (another host), silence this
+                           long means dead (default: 300000)
+      --json               print the report as JSON
+  -h, --help               show this help
+
+Exit status: 0 when every dead journal was recovered, 1 when one could not be.`;
+
+export async function recoverCommand(args: string[], io: CommandIo): Promise<number> {
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args,
+      strict: true,
+      options: {
+        ...HELP_OPTION,
+        ...DATABASE_OPTIONS,
+        'journal-dir': { type: 'string', short: 'j' },
+        'stale-after': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    }),
+  );
+  if (values.help) {
+    io.out(recoverHelp);
+    return EXIT.ok;
+  }
+  const journalDir = values['journal-dir'] ?? process.env.OTEL_BLACKBOX_JOURNAL_DIR ?? '.otel-journal';
+  const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], 300_000);
+  const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema) });
+  try {
+    const report = await recoverJournals({
+      journalDir,
+      exporter,
+      staleAfterMillis,
+      onJournal: (progress) => {
+        if (!io.interactive) return;
+        io.err(
+          progress.outcome === 'recovered'
+            ? `recovered ${progress.dir}: ${progress.spansEnded} ended, ${progress.spansCrashed} crashed`
+            : `failed ${progress.dir}: ${progress.error}`,
+        );
+      },
+    });
+    if (values.json) io.out(JSON.stringify(report));
+    else {
+      io.out(
+        `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
+          `${report.spansCrashed} crash records; ${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
+          `${report.liveJournals} live journals left alone`,
+      );
+      for (const failure of report.failures) io.err(`not recovered: ${failure.dir}: ${failure.error}`);
+    }
+    return report.failures.length === 0 ? EXIT.ok : EXIT.failed;
+  } finally {
+    await exporter.shutdown();
+  }
+}

@@ -1,0 +1,49 @@
+// `npx otel-blackbox <command>`: returns an exit code instead of calling process.exit, so
+// output is flushed and the commands are testable in-process.
+import { EXIT, UsageError, processIo } from './cliSupport.js';
+import type { CommandIo } from './cliSupport.js';
+import { crashesCommand } from './commands/crashesCommand.js';
+import { inspectCommand } from './commands/inspectCommand.js';
+import { migrateCommand } from './commands/migrateCommand.js';
+import { recoverCommand } from './commands/recoverCommand.js';
+
+const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number>> = {
+  migrate: migrateCommand,
+  recover: recoverCommand,
+  inspect: inspectCommand,
+  crashes: crashesCommand,
+};
+
+export const mainHelp = `Usage: otel-blackbox <command> [options]
+
+Commands:
+  migrate    create or upgrade the PostgreSQL schema
+  recover    recover the journals of dead processes into PostgreSQL now
+  inspect    print a journal segment's records as JSON lines
+  crashes    list recent crash records from PostgreSQL
+
+Run 'otel-blackbox <command> --help' for a command's options.
+Exit status: 0 success, 1 failure, 2 usage error, 3 damaged journal (inspect).`;
+
+export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    (command === undefined ? io.err : io.out)(mainHelp);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    io.err(`otel-blackbox: unknown command ${JSON.stringify(command)}\n\n${mainHelp}`);
+    return EXIT.usage;
+  }
+  try {
+    return await run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`otel-blackbox ${command}: ${error.message}\nRun 'otel-blackbox ${command} --help' for usage.`);
+      return EXIT.usage;
+    }
+    io.err(`otel-blackbox ${command}: ${(error as Error).message}`);
+    return EXIT.failed;
+  }
+}
