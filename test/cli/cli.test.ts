@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runFixture } from '../helpers/childProcess.js';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const bin = join(import.meta.dirname, '../../bin/otel-blackbox.cjs');
+const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('cli');
+});
+afterAll(() => db.close());
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { env: { ...process.env, DATABASE_URL: db.url } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('otel-blackbox CLI', () => {
+  test('--help everywhere, and usage errors exit 2 on stderr', async () => {
+    for (const command of ['migrate', 'recover', 'inspect', 'crashes']) {
+      const help = await cli(command, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: otel-blackbox ${command}`);
+    }
+    const unknown = await cli('explode');
+    expect(unknown).toMatchObject({ code: 2, stdout: '' });
+    expect(unknown.stderr).toContain('unknown command "explode"');
+    expect((await cli('crashes', '--limit', 'many')).code).toBe(2);
+    expect((await cli('migrate', '--schema', 'Robert"); DROP')).stderr).toMatch(/Invalid option --schema/);
+  });
+
+  test('migrate creates the schema once, and --dry-run prints SQL without touching the database', async () => {
+    const dry = await cli('migrate', '--schema', `${schema}_dry`, '--dry-run');
+    expect(dry.stdout).toContain(`CREATE TABLE "${schema}_dry".spans`);
+    expect(await db.count(`SELECT count(*) FROM pg_namespace WHERE nspname = $1`, [`${schema}_dry`])).toBe(0);
+    expect((await cli('migrate', '--schema', schema)).stdout).toContain('applied migrations 1');
+    expect((await cli('migrate', '--schema', schema)).stdout).toContain('is up to date');
+  });
+
+  test('a database that refuses connections: exit 1, and the password is not printed', async () => {
+    const result = await cli('migrate', '--database', 'postgres://otel:hunter2-secret@127.0.0.1:1/otel');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('127.0.0.1:1');
+    expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
+  });
+
+  test('recover, crashes and inspect on the journal of a killed process', async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    const child = runFixture(fixture, { DATABASE_URL: db.url, SCHEMA: schema, JOURNAL_DIR: journalDir, LEDGER: join(dir, 'ledger'), SERVICE: 'cli-service' });
+    await child.ready;
+    child.child.kill('SIGKILL');
+    await child.exited;
+
+    const [writer] = readdirSync(journalDir);
+    const segment = join(journalDir, writer, readdirSync(join(journalDir, writer))[0]);
+    const inspect = await cli('inspect', segment);
+    expect(inspect.code).toBe(0);
+    const records = inspect.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(records[0]).toMatchObject({ offset: 8, type: 'SEGMENT_HEADER', record: { pid: child.child.pid } });
+    expect(records.filter((r) => r.type === 'SPAN_START').map((r) => r.record.n)).toContain('call payment gateway');
+
+    const recover = await cli('recover', '--journal-dir', journalDir, '--schema', schema, '--json');
+    expect(recover.code).toBe(0);
+    expect(JSON.parse(recover.stdout)).toMatchObject({ journals: 1, spansCrashed: 3, failures: [] });
+
+    const crashes = await cli('crashes', '--schema', schema, '--json', '--limit', '50');
+    const rows = crashes.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const ours = rows.filter((row) => row.service_name === 'cli-service');
+    expect(ours.map((row) => row.name).sort()).toEqual(['POST /checkout', 'call payment gateway', 'charge card']);
+    expect(ours[0].crash_reason).toMatch(/^process vanished; last heartbeat at/);
+  });
+
+  test('inspect shows a torn tail and exits 3', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { SEGMENT_MAGIC, encodeFrame } = await import('../../src/journal/frame.js');
+    const path = join(tempDir(), 'torn.seg');
+    const frame = encodeFrame(5, JSON.stringify({ ms: 1 }));
+    writeFileSync(path, Buffer.concat([SEGMENT_MAGIC, frame, frame.subarray(0, 5)]));
+    const result = await cli('inspect', path);
+    expect(result.code).toBe(3);
+    expect(result.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([
+      { offset: 8, type: 'HEARTBEAT', record: { ms: 1 } },
+      { offset: 8 + frame.length, torn: 5 },
+    ]);
+  });
+});
