@@ -68,7 +68,7 @@ export function connectionStringFrom(value: string | undefined): string | undefi
 export function openPool(connectionString: string | undefined): { pool: pg.Pool; target: string } {
   const pool = new pg.Pool({ connectionString, max: 2, application_name: 'otel-blackbox-cli' });
   pool.on('error', () => {});
-  return { pool, target: describeTarget(connectionString) };
+  return { pool, target: describeTarget({ connectionString }) };
 }
 
 export function positiveIntegerArg(name: string, value: string | undefined, fallback: number): number {

@@ -1,0 +1,45 @@
+// Tracing setup for any Node.js service, loaded before the application:
+//
+//   node -r ./examples/tracing.cjs app.js          (CommonJS)
+//   node --import ./examples/tracing.mjs app.mjs   (ESM: same code with import)
+//
+// Spans are journaled synchronously by JournalSpanProcessor and committed to PostgreSQL
+// by PostgresSpanExporter; if the process dies, the next start (or `npx otel-blackbox
+// recover`) turns its open spans into crash records.
+'use strict';
+const { NodeSDK } = require('@opentelemetry/sdk-node');
+const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
+const { JournalSpanProcessor, PostgresSpanExporter } = require('otel-blackbox');
+
+const exporter = new PostgresSpanExporter({
+  connectionString: process.env.DATABASE_URL,
+  schema: process.env.OTEL_BLACKBOX_SCHEMA, // default 'otel'
+});
+
+const sdk = new NodeSDK({
+  serviceName: process.env.OTEL_SERVICE_NAME || 'example-service',
+  spanProcessors: [
+    new JournalSpanProcessor({
+      exporter,
+      journalDir: process.env.OTEL_BLACKBOX_JOURNAL_DIR || '.otel-journal',
+    }),
+  ],
+  // The exporter's own queries run with tracing suppressed: pg instrumentation does not
+  // trace them, so telemetry never feeds back into itself.
+  // Traces only. Left unset, NodeSDK would also start OTLP metric and log exporters
+  // (OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER default to otlp), and its shutdown would
+  // wait on a collector that may not exist.
+  metricReaders: [],
+  logRecordProcessors: [],
+  instrumentations: [new HttpInstrumentation(), new PgInstrumentation()],
+});
+sdk.start();
+
+// A clean stop flushes every ended span to PostgreSQL.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.once(signal, () => {
+    sdk.shutdown().finally(() => process.exit(0));
+  });
+}
+module.exports = { sdk };

@@ -1,0 +1,44 @@
+// The README's NodeSDK registration, run for real with HTTP and pg auto-instrumentation:
+// the application's spans arrive, and the exporter's own queries produce none.
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { runFixture } from '../helpers/childProcess.js';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+beforeAll(async () => {
+  schema = await db.freshSchema('node_sdk_example');
+});
+afterAll(() => db.close());
+
+test('examples/tracing.cjs with HTTP and pg instrumentation: app spans arrive, exporter queries are never traced', async () => {
+  const service = join(import.meta.dirname, '../../examples/crash-demo/service.cjs');
+  const run = runFixture(service, {
+    DATABASE_URL: db.url,
+    OTEL_BLACKBOX_SCHEMA: schema,
+    OTEL_BLACKBOX_JOURNAL_DIR: join(tempDir(), 'journal'),
+    OTEL_SERVICE_NAME: 'example-under-test',
+    DEMO_MODE: 'restart',
+  }, ['-r', join(import.meta.dirname, '../../examples/tracing.cjs')]);
+  const exit = await run.exited;
+  expect(exit).toMatchObject({ code: 0, signal: null });
+
+  const spans = await db.query<{ name: string; kind: string; attributes: Record<string, unknown>; scope_name: string }>(
+    `SELECT name, kind, attributes, scope_name FROM "${schema}".spans WHERE service_name = 'example-under-test'`,
+  );
+  const names = spans.map((span) => span.name);
+  expect(names).toContain('load cart');
+  expect(names).toContain('price items');
+  expect(spans.some((span) => span.kind === 'SERVER' && span.scope_name === '@opentelemetry/instrumentation-http')).toBe(true);
+
+  const pgQueries = spans.filter((span) => span.scope_name === '@opentelemetry/instrumentation-pg' && span.name.startsWith('pg.query'));
+  // Exactly the application's one query: the exporter's BEGIN/INSERT/COMMIT never show up.
+  expect(pgQueries).toHaveLength(1);
+  const statement = String(pgQueries[0].attributes['db.statement'] ?? pgQueries[0].attributes['db.query.text']);
+  expect(statement).toContain('SELECT $1::int * 2');
+  const everyText = JSON.stringify(spans);
+  expect(everyText).not.toMatch(/INSERT INTO|BEGIN|COMMIT|pg_advisory/);
+});
