@@ -1,7 +1,8 @@
 // The asynchronous half of the processor: forms batches from the memory queue and the
-// journal, exports them one at a time, retries a failed batch with backoff for as long as
-// the process lives, and only then marks it committed. One batch in flight keeps the
-// journal's commit watermark a single increasing position.
+// journal, exports up to maxConcurrentExports of them at once, retries a failed batch with
+// backoff for as long as the process lives, and marks batches committed strictly in the
+// order they were read, so the journal's commit watermark is one increasing position even
+// when a later batch commits first.
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -23,8 +24,15 @@ export interface ExportLoopOptions {
   /** The resource the overflow marker carries: the application's, once a span was seen. */
   resource: () => Resource;
   maxExportBatchSize: number;
+  maxConcurrentExports: number;
   scheduledDelayMillis: number;
   exportTimeoutMillis: number;
+}
+
+interface InFlight {
+  batch: Batch;
+  /** undefined while exporting; true once committed; false when given up at shutdown. */
+  outcome: boolean | undefined;
 }
 
 interface Batch {
@@ -50,6 +58,11 @@ export class ExportLoop {
   private failing = false;
   private running: Promise<void> | undefined;
   private waiters: FlushWaiter[] = [];
+  private inFlight: InFlight[] = [];
+  private gaveUp = false;
+  /** Failed export attempts, and spans the exporter has accepted: for stats(). */
+  exportFailures = 0;
+  spansExported = 0;
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
@@ -122,17 +135,37 @@ export class ExportLoop {
 
   private async run(): Promise<void> {
     for (;;) {
-      const batch = this.nextBatch();
-      if (batch) {
-        const committed = await this.exportWithRetry(batch);
-        this.settleWaiters();
-        if (!committed) return;
-        continue;
+      while (!this.gaveUp && this.inFlight.length < this.options.maxConcurrentExports) {
+        const batch = this.nextBatch();
+        if (!batch) break;
+        this.launch(batch);
       }
-      this.settleWaiters();
-      if (this.stopping) return;
+      if (this.inFlight.length === 0) {
+        this.settleWaiters();
+        if (this.stopping) return;
+      }
       if (!this.urgent) await this.sleep(this.options.scheduledDelayMillis);
       this.urgent = false;
+    }
+  }
+
+  private launch(batch: Batch): void {
+    const entry: InFlight = { batch, outcome: undefined };
+    this.inFlight.push(entry);
+    void this.exportWithRetry(batch).then((committed) => {
+      entry.outcome = committed;
+      if (!committed) this.gaveUp = true;
+      this.markCommittedInOrder();
+      this.settleWaiters();
+      this.notify();
+    });
+  }
+
+  /** Journal batches are marked committed oldest first, only past a contiguous run of finished ones. */
+  private markCommittedInOrder(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0].outcome !== undefined) {
+      const { batch, outcome } = this.inFlight.shift()!;
+      if (outcome && !this.gaveUp && batch.journal) this.options.tail()?.committed(batch.journal);
     }
   }
 
@@ -164,6 +197,7 @@ export class ExportLoop {
         this.committed(batch);
         return true;
       }
+      this.exportFailures += 1;
       if (!this.failing) {
         this.failing = true;
         diag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${outcome.error.message}`);
@@ -182,7 +216,7 @@ export class ExportLoop {
       this.failing = false;
       diag.info('otel-blackbox: export recovered');
     }
-    if (batch.journal) this.options.tail()?.committed(batch.journal);
+    this.spansExported += batch.spans.length;
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) diag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
   }

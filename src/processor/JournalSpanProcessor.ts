@@ -33,6 +33,9 @@ export interface JournalProcessorStats {
   /** Ended spans held in memory because they could not be journaled. */
   memoryQueueLength: number;
   spansDropped: number;
+  /** Spans the exporter has accepted, and export attempts that failed (each retried). */
+  spansExported: number;
+  exportFailures: number;
   /** Errors caught in onStart/onEnd instead of reaching the application. */
   hotPathErrors: number;
 }
@@ -68,6 +71,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalEndsWritten: () => this.writer?.endsWritten ?? 0,
       resource: () => this.lastResource ?? resourceFromAttributes({}),
       maxExportBatchSize: this.options.maxExportBatchSize,
+      maxConcurrentExports: this.options.maxConcurrentExports,
       scheduledDelayMillis: this.options.scheduledDelayMillis,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
     });
@@ -142,6 +146,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalBacklog: this.tail?.backlog ?? 0,
       memoryQueueLength: this.queue.length,
       spansDropped: this.drops.total,
+      spansExported: this.loop.spansExported,
+      exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
     };
   }

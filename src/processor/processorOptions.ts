@@ -19,6 +19,11 @@ export interface JournalSpanProcessorOptions {
   durability?: DurabilityLevel;
   /** Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 512. */
   maxExportBatchSize?: number;
+  /**
+   * Batches exported at the same time. More than one lets PostgreSQL commit one batch while
+   * the next is read from the journal; the commit watermark still advances in order. Default 2.
+   */
+  maxConcurrentExports?: number;
   /** Longest wait before a partial batch is exported. Default `OTEL_BSP_SCHEDULE_DELAY`, else 1000 ms. */
   scheduledDelayMillis?: number;
   /** How long one export() may take before it counts as failed and is retried. Default `OTEL_BSP_EXPORT_TIMEOUT`, else 30000 ms. */
@@ -57,6 +62,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     journalDir: nonEmptyString('journalDir', options.journalDir, envString('OTEL_BLACKBOX_JOURNAL_DIR') ?? '.otel-journal'),
     durability: oneOf('durability', options.durability, DURABILITY_LEVELS, envDurability && DURABILITY_LEVELS.includes(envDurability) ? envDurability : 'process'),
     maxExportBatchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, envPositive('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512),
+    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, 2),
     scheduledDelayMillis: nonNegativeInteger('scheduledDelayMillis', options.scheduledDelayMillis, envNonNegativeInteger('OTEL_BSP_SCHEDULE_DELAY') ?? 1000),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, envPositive('OTEL_BSP_EXPORT_TIMEOUT') ?? 30_000),
     maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envPositive('OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048),
