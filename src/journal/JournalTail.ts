@@ -44,6 +44,8 @@ export class JournalTail {
   }
 
   nextBatch(maxSpans: number): JournalBatch | undefined {
+    // END records may still wait for their write(2); the file must hold them before we read.
+    if (this.pending.length === 0) this.writer.flush();
     const spans: ReadableSpan[] = [];
     let until = this.position;
     while (spans.length < maxSpans) {

@@ -1,14 +1,16 @@
 // The write side of one writer's journal: a directory of numbered segments, appended to
-// synchronously. Spans still open when a segment rotates are written again at the head
-// of the next one, so a segment can be deleted as soon as the exporter has committed past
-// it, however long some span stays open.
+// synchronously. A START reaches the kernel before appendStart returns; an END is written
+// with the next START or at the end of the event-loop turn (see PendingWrites). Spans
+// still open when a segment rotates are written again at the head of the next one, so a
+// segment can be deleted as soon as the exporter has committed past it.
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { SEGMENT_MAGIC, encodeFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { segmentPath } from './journalPaths.js';
+import { PendingWrites } from './PendingWrites.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, ProcessExitRecord, SegmentHeader } from './recordTypes.js';
 import { endRecord, recordJson, startRecord } from './spanRecords.js';
@@ -26,6 +28,8 @@ export interface JournalWriterOptions {
   maxJournalBytes: number;
   groupCommitMillis: number;
   heartbeatIntervalMs: number;
+  /** Ended spans whose END could not be written after all: the caller must keep them elsewhere. */
+  onUnwrittenEnds?: (spans: ReadableSpan[]) => void;
   fs?: AppenderFileSystem;
 }
 
@@ -41,18 +45,20 @@ export class JournalWriter {
   private readonly options: JournalWriterOptions;
   private readonly fs: AppenderFileSystem;
   private appender: SyncFileAppender | undefined;
+  private readonly pending = new PendingWrites();
+  private flushScheduled = false;
   private segment = 0;
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
-  /** START frames of spans that have not ended, keyed by span id: carried into new segments. */
-  private readonly openStarts = new Map<string, Buffer>();
+  /** START payloads of spans that have not ended, by span id: carried into new segments. */
+  private readonly openStarts = new Map<string, string>();
   private readonly resourceIds = new Map<Resource, number>();
-  private readonly resourceFrames: Buffer[] = [];
+  private readonly resourceJson: string[] = [];
   private brokenError: unknown;
   private syncScheduled = false;
   private syncInFlight = false;
-  /** SPAN_END records written so far: the export side compares its own count to this. */
+  /** SPAN_END records accepted so far: the export side compares its own count to this. */
   endsWritten = 0;
 
   /** Creates the writer's directory and first segment; throws if the directory is unusable. */
@@ -63,6 +69,7 @@ export class JournalWriter {
     this.writerDir = join(options.journalDir, options.identity.writerId);
     mkdirSync(this.writerDir, { mode: 0o700 });
     this.openNextSegment();
+    if (this.brokenError !== undefined) throw this.brokenError;
   }
 
   get broken(): boolean {
@@ -78,48 +85,62 @@ export class JournalWriter {
   }
 
   get bytesOnDisk(): number {
-    return this.liveBytes;
+    return this.liveBytes + this.pending.bytes;
   }
 
+  /** Where the file ends once waiting records are written: call flush() first when reading. */
   position(): JournalPosition {
     return { segment: this.segment, offset: this.appender?.bytes ?? 0 };
   }
 
   appendStart(span: ReadableSpan): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
-    const resourceId = this.resourceIdFor(span.resource);
-    const frame = encodeFrame(RecordType.SpanStart, recordJson(startRecord(span, resourceId)));
-    if (this.liveBytes + frame.length > this.options.maxJournalBytes) return 'full';
-    if (!this.append(frame)) return 'broken';
-    this.openStarts.set(span.spanContext().spanId, frame);
+    const json = recordJson(startRecord(span, this.resourceIdFor(span.resource)));
+    if (this.overCap(json)) return 'full';
+    if (!this.add(RecordType.SpanStart, json) || !this.flush()) return 'broken';
+    this.openStarts.set(span.spanContext().spanId, json);
     return 'written';
   }
 
   /** A span whose START was journaled may pass the cap: its END is what ends the record. */
   appendEnd(span: ReadableSpan): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
-    const spanId = span.spanContext().spanId;
-    const resourceId = this.resourceIdFor(span.resource);
-    const frame = encodeFrame(RecordType.SpanEnd, recordJson(endRecord(span, resourceId)));
-    const started = this.openStarts.delete(spanId);
-    if (!started && this.liveBytes + frame.length > this.options.maxJournalBytes) return 'full';
-    if (!this.append(frame)) return 'broken';
+    const json = recordJson(endRecord(span, this.resourceIdFor(span.resource)));
+    const started = this.openStarts.delete(span.spanContext().spanId);
+    if (!started && this.overCap(json)) return 'full';
+    if (!this.add(RecordType.SpanEnd, json, span)) return 'broken';
     this.endsWritten += 1;
-    if ((this.appender?.bytes ?? 0) >= this.options.maxSegmentBytes) this.rotate();
+    this.scheduleFlush();
     return 'written';
   }
 
   appendHeartbeat(): void {
-    if (this.brokenError === undefined) this.append(encodeFrame(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() })));
+    this.appendNow(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() }));
   }
 
   appendProcessExit(record: ProcessExitRecord): void {
-    if (this.brokenError === undefined) this.append(encodeFrame(RecordType.ProcessExit, recordJson(record)));
+    this.appendNow(RecordType.ProcessExit, recordJson(record));
+    if (this.options.durability === 'host') this.syncNow();
   }
 
   appendCommit(position: JournalPosition): void {
     const record: CommitRecord = { ms: Date.now(), segment: position.segment, offset: position.offset };
-    if (this.brokenError === undefined) this.append(encodeFrame(RecordType.Commit, JSON.stringify(record)));
+    this.appendNow(RecordType.Commit, JSON.stringify(record));
+  }
+
+  /** Writes every waiting record now. False when the journal is broken. */
+  flush(): boolean {
+    if (this.pending.empty) return this.brokenError === undefined;
+    const { data, spans } = this.pending.take();
+    if (!this.write(data)) {
+      if (spans.length > 0) {
+        this.endsWritten -= spans.length;
+        this.options.onUnwrittenEnds?.(spans);
+      }
+      return false;
+    }
+    if ((this.appender?.bytes ?? 0) >= this.options.maxSegmentBytes) this.rotate();
+    return true;
   }
 
   /** Deletes closed segments numbered below `segment`: everything in them is committed. */
@@ -147,8 +168,9 @@ export class JournalWriter {
     return this.brokenError === undefined;
   }
 
-  /** Flushes to disk if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
+  /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
+    this.flush();
     if (this.options.durability === 'host') this.syncNow();
     this.appender?.close();
     this.appender = undefined;
@@ -167,14 +189,43 @@ export class JournalWriter {
     }
   }
 
+  private overCap(json: string): boolean {
+    return this.liveBytes + this.pending.bytes + FRAME_HEADER_BYTES + json.length > this.options.maxJournalBytes;
+  }
+
+  /** Queues a frame; a frame too large for the buffer is written on its own. */
+  private add(type: RecordType, json: string, endedSpan?: ReadableSpan): boolean {
+    if (this.pending.add(type, json, endedSpan)) return true;
+    if (!this.flush()) return false;
+    if (this.pending.add(type, json, endedSpan)) return true;
+    if (this.write(encodeFrame(type, json))) return true;
+    if (endedSpan) this.options.onUnwrittenEnds?.([endedSpan]);
+    return false;
+  }
+
+  private appendNow(type: RecordType, json: string): void {
+    if (this.brokenError === undefined && this.add(type, json)) this.flush();
+  }
+
+  private readonly flushSoon = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushSoon);
+  }
+
   private resourceIdFor(resource: Resource): number {
     const known = this.resourceIds.get(resource);
     if (known !== undefined) return known;
     const id = this.resourceIds.size + 1;
     this.resourceIds.set(resource, id);
-    const frame = encodeFrame(RecordType.Resource, recordJson({ id, a: resource.attributes }));
-    this.resourceFrames.push(frame);
-    this.append(frame);
+    const json = recordJson({ id, a: resource.attributes });
+    this.resourceJson.push(json);
+    this.add(RecordType.Resource, json);
     return id;
   }
 
@@ -199,14 +250,19 @@ export class JournalWriter {
       return;
     }
     this.segmentBytes.set(this.segment, 0);
-    const head = [SEGMENT_MAGIC, encodeFrame(RecordType.SegmentHeader, JSON.stringify(this.header()))];
-    this.append(Buffer.concat([...head, ...this.resourceFrames, ...this.openStarts.values()]));
+    const head = [
+      SEGMENT_MAGIC,
+      encodeFrame(RecordType.SegmentHeader, JSON.stringify(this.header())),
+      ...this.resourceJson.map((json) => encodeFrame(RecordType.Resource, json)),
+      ...[...this.openStarts.values()].map((json) => encodeFrame(RecordType.SpanStart, json)),
+    ];
+    this.write(Buffer.concat(head));
     if (this.options.durability === 'host') this.syncDirectory();
   }
 
-  private append(data: Buffer): boolean {
+  private write(data: Buffer): boolean {
     const appender = this.appender;
-    if (!appender) return false;
+    if (!appender || this.brokenError !== undefined) return false;
     try {
       appender.append(data);
     } catch (error) {

@@ -1,6 +1,7 @@
 // Record framing: | u32 LE payload length | u32 LE crc32(type + payload) | u8 type | payload |
-// The checksum covers the type byte too, so a flipped type is caught like a flipped byte
-// of JSON. crc32 comes from node:zlib (Node >= 20.15): no dependency.
+// The type byte sits right before the payload so one crc32 call covers both, and a
+// flipped type is caught like a flipped byte of JSON. crc32 comes from node:zlib
+// (Node >= 20.15): no dependency.
 import { crc32 } from 'node:zlib';
 import type { RecordType } from './recordTypes.js';
 
@@ -10,17 +11,28 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 /** The first bytes of every segment file, so `inspect` can refuse a file that is not one. */
 export const SEGMENT_MAGIC = Buffer.from('OTELBBJ1', 'latin1');
 
-export function frameChecksum(type: number, payload: Uint8Array): number {
-  return crc32(payload, crc32(Uint8Array.of(type)));
+/** Checksum of a frame whose type byte is at `typeOffset`, followed by `length` payload bytes. */
+export function frameChecksum(buffer: Buffer, typeOffset: number, length: number): number {
+  return crc32(buffer.subarray(typeOffset, typeOffset + 1 + length));
+}
+
+/**
+ * Encodes a frame into `target` at `offset` without allocating; returns the frame's
+ * length, or -1 when it does not fit (the caller flushes and retries, or allocates).
+ */
+export function encodeFrameInto(target: Buffer, offset: number, type: RecordType, json: string): number {
+  const room = target.length - offset - FRAME_HEADER_BYTES;
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: below that bound, write() cannot truncate.
+  if (room < json.length * 3 && room < Buffer.byteLength(json)) return -1;
+  const length = target.write(json, offset + FRAME_HEADER_BYTES, 'utf8');
+  target.writeUInt32LE(length, offset);
+  target[offset + 8] = type;
+  target.writeUInt32LE(frameChecksum(target, offset + 8, length), offset + 4);
+  return FRAME_HEADER_BYTES + length;
 }
 
 export function encodeFrame(type: RecordType, json: string): Buffer {
-  const payloadBytes = Buffer.byteLength(json);
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadBytes);
-  frame.write(json, FRAME_HEADER_BYTES, 'utf8');
-  const payload = frame.subarray(FRAME_HEADER_BYTES);
-  frame.writeUInt32LE(payloadBytes, 0);
-  frame.writeUInt32LE(frameChecksum(type, payload), 4);
-  frame.writeUInt8(type, 8);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + Buffer.byteLength(json));
+  encodeFrameInto(frame, 0, type, json);
   return frame;
 }

@@ -44,9 +44,9 @@ function frameAt(
   if (length > MAX_PAYLOAD_BYTES) return { bad: 'bad-length' };
   const end = offset + FRAME_HEADER_BYTES + length;
   if (end > buffer.length) return { torn: true };
-  const type = buffer.readUInt8(offset + 8);
+  const type = buffer[offset + 8];
+  if (frameChecksum(buffer, offset + 8, length) !== buffer.readUInt32LE(offset + 4)) return { bad: 'checksum' };
   const payload = buffer.subarray(offset + FRAME_HEADER_BYTES, end);
-  if (frameChecksum(type, payload) !== buffer.readUInt32LE(offset + 4)) return { bad: 'checksum' };
   if (!(type in RECORD_TYPE_NAMES)) return { bad: 'bad-type' };
   if (!parse(type)) return { record: { type, offset, end, payload: undefined } };
   try {

@@ -116,14 +116,18 @@ export class JournalSpanProcessor implements SpanProcessor {
         if (this.tail !== undefined && this.tail.backlog >= this.options.maxExportBatchSize) this.loop.notify();
         return;
       }
-      if (this.queue.offer(span)) {
-        if (this.queue.length >= this.options.maxExportBatchSize) this.loop.notify();
-        return;
-      }
-      this.drops.add(this.dropReason());
+      this.keepInMemory(span);
     } catch (error) {
       this.hotPathError(error);
     }
+  }
+
+  private keepInMemory(span: ReadableSpan): void {
+    if (this.queue.offer(span)) {
+      if (this.queue.length >= this.options.maxExportBatchSize) this.loop.notify();
+      return;
+    }
+    this.drops.add(this.dropReason());
   }
 
   async forceFlush(): Promise<void> {
@@ -181,6 +185,9 @@ export class JournalSpanProcessor implements SpanProcessor {
         maxJournalBytes: this.options.maxJournalBytes,
         groupCommitMillis: this.options.groupCommitMillis,
         heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
+        onUnwrittenEnds: (spans) => {
+          for (const span of spans) this.keepInMemory(span);
+        },
       });
       this.tail = new JournalTail(this.writer);
     } catch (error) {

@@ -38,6 +38,7 @@ function writerIn(dir: string, overrides: Partial<JournalWriterOptions> = {}): J
 }
 
 function recordsOf(writer: JournalWriter): { type: number; payload: unknown }[] {
+  writer.flush();
   return readdirSync(writer.writerDir)
     .sort()
     .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records);
@@ -91,6 +92,39 @@ describe('JournalWriter', () => {
     for (const span of started) expect(writer.appendEnd(span)).toBe('written');
     const notStarted = spans.find((span) => !started.includes(span))!;
     expect(writer.appendEnd(notStarted)).toBe('full');
+    writer.close({ removeIfDone: false });
+  });
+
+  test('an END waits for the next write(2): the next START carries it, or the end of the event-loop turn', async () => {
+    const writer = writerIn(tempDir());
+    const [first, second, third] = makeSpans(3);
+    const onDisk = (): number[] =>
+      readdirSync(writer.writerDir).flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records.map((r) => r.type));
+    writer.appendStart(first);
+    writer.appendEnd(first);
+    expect(onDisk().filter((type) => type === RecordType.SpanEnd)).toHaveLength(0);
+    writer.appendStart(second);
+    expect(onDisk().filter((type) => type === RecordType.SpanEnd)).toHaveLength(1);
+    writer.appendEnd(second);
+    writer.appendStart(third);
+    writer.appendEnd(third);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(onDisk().filter((type) => type === RecordType.SpanEnd)).toHaveLength(3);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('ENDs whose write fails are handed back, not lost', () => {
+    const fs = new FaultyFileSystem();
+    const handedBack: string[] = [];
+    const writer = writerIn(tempDir(), { fs, onUnwrittenEnds: (spans) => handedBack.push(...spans.map((s) => s.spanContext().spanId)) });
+    const spans = makeSpans(3);
+    for (const span of spans) writer.appendStart(span);
+    for (const span of spans) expect(writer.appendEnd(span)).toBe('written');
+    expect(writer.endsWritten).toBe(3);
+    fs.fault = 'enospc';
+    expect(writer.flush()).toBe(false);
+    expect(handedBack).toEqual(spans.map((s) => s.spanContext().spanId));
+    expect(writer.endsWritten).toBe(0);
     writer.close({ removeIfDone: false });
   });
 

@@ -1,0 +1,103 @@
+// Nanoseconds a span costs the application (startSpan + end) with JournalSpanProcessor,
+// against the stock BatchSpanProcessor with the same no-op exporter, in the same run.
+// Spans are produced in chunks with a yield between them, so both processors run in their
+// steady state (exporting) rather than the stock one's cheaper drop-when-full path. Only
+// the synchronous time inside the chunks is the application's cost; background export
+// work is reported separately as wall time.
+import { mkdtempSync, rmSync, writeSync, openSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { JournalSpanProcessor } from '../dist/esm/index.js';
+import { encodeFrame } from '../dist/esm/journal/frame.js';
+import { endRecord, recordJson, startRecord } from '../dist/esm/journal/spanRecords.js';
+import { NoopExporter, fmt, summary, yieldToEventLoop } from './benchSupport.mjs';
+
+const SPANS = Number(process.env.BENCH_SPANS ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CHUNK = 256;
+const resource = resourceFromAttributes({ 'service.name': 'bench', 'service.version': '1.0.0', 'host.name': 'bench-host' });
+const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
+
+async function measure(makeProcessor) {
+  const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
+  const processor = makeProcessor(join(dir, 'journal'));
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+  const tracer = provider.getTracer('bench', '1.0.0');
+  let callerNs = 0n;
+  const wallStart = process.hrtime.bigint();
+  for (let done = 0; done < SPANS; done += CHUNK) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < CHUNK; i++) {
+      const span = tracer.startSpan('GET /orders/:id', { attributes });
+      span.end();
+    }
+    callerNs += process.hrtime.bigint() - start;
+    await yieldToEventLoop();
+  }
+  await provider.forceFlush();
+  const wallNs = process.hrtime.bigint() - wallStart;
+  await provider.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+  return { callerNsPerSpan: Number(callerNs) / SPANS, wallNsPerSpan: Number(wallNs) / SPANS };
+}
+
+const contenders = {
+  'stock BatchSpanProcessor': () => new BatchSpanProcessor(new NoopExporter()),
+  "JournalSpanProcessor 'process'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'process', recover: false }),
+  "JournalSpanProcessor 'host'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'host', recover: false }),
+  "JournalSpanProcessor 'none'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'none', recover: false }),
+};
+
+/** Where the time of one span goes: the pieces of onStart and onEnd measured alone. */
+async function breakdown() {
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const tracer = provider.getTracer('bench', '1.0.0');
+  for (let i = 0; i < 1000; i++) {
+    const span = tracer.startSpan('GET /orders/:id', { attributes });
+    span.end();
+  }
+  const spans = memory.getFinishedSpans();
+  const time = (label, fn, n = 200_000) => {
+    for (let i = 0; i < 10_000; i++) fn(i);
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn(i);
+    return [label, Number(process.hrtime.bigint() - start) / n];
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
+  const fd = openSync(join(dir, 'probe'), 'w');
+  const frame = encodeFrame(3, recordJson(startRecord(spans[0], 1)));
+  const endFrame = encodeFrame(4, recordJson(endRecord(spans[0], 1)));
+  const rows = [
+    time('span start record: build + JSON.stringify', (i) => recordJson(startRecord(spans[i % 1000], 1))),
+    time('span end record: build + JSON.stringify', (i) => recordJson(endRecord(spans[i % 1000], 1))),
+    time('frame: length + crc32 + copy (start record)', () => encodeFrame(3, '{"t":"0af7651916cd43dd8448eb211c80319c","s":"b7ad6b7169203331"}')),
+    time(`writeSync of one start frame (${frame.length} B)`, () => writeSync(fd, frame), 100_000),
+    time(`writeSync of one end frame (${endFrame.length} B)`, () => writeSync(fd, endFrame), 100_000),
+  ];
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  await provider.shutdown();
+  return rows;
+}
+
+const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, make] of Object.entries(contenders)) results[name].push(await measure(make));
+}
+const baseline = summary(results['stock BatchSpanProcessor'].map((r) => r.callerNsPerSpan));
+console.log(`processor overhead: ${fmt(SPANS)} spans x ${ROUNDS} rounds, start+end per span, same no-op exporter (node ${process.version})`);
+for (const [name, rounds] of Object.entries(results)) {
+  const caller = summary(rounds.map((r) => r.callerNsPerSpan));
+  const wall = summary(rounds.map((r) => r.wallNsPerSpan));
+  const added = caller.median - baseline.median;
+  console.log(
+    `  ${name.padEnd(32)} caller ${fmt(caller.median)} ns/span (min ${fmt(caller.min)}, max ${fmt(caller.max)})` +
+      `${name.startsWith('stock') ? '  [baseline]' : `  added ${fmt(added)} ns = ${fmt(caller.median / baseline.median, 2)}x`}` +
+      `  | wall incl. export ${fmt(wall.median)} ns/span`,
+  );
+}
+console.log('  where the time goes (each piece alone, ns per call):');
+for (const [label, ns] of await breakdown()) console.log(`    ${label.padEnd(48)} ${fmt(ns)} ns`);

@@ -1,0 +1,42 @@
+// Frames waiting for the next write(2), encoded into one reusable buffer so a record costs
+// no allocation. END records wait here until the next START (whose write carries them),
+// the end of the event-loop turn, or an explicit flush: one system call instead of two
+// per span. The END spans are kept alongside so a failed write can hand them back rather
+// than lose them.
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { encodeFrameInto } from './frame.js';
+import type { RecordType } from './recordTypes.js';
+
+/** 64 KiB: well under a pipe's or a page cache write's sweet spot, far above one span. */
+const BUFFER_BYTES = 64 * 1024;
+
+export class PendingWrites {
+  private readonly buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  private length = 0;
+  private spans: ReadableSpan[] = [];
+
+  get bytes(): number {
+    return this.length;
+  }
+
+  get empty(): boolean {
+    return this.length === 0;
+  }
+
+  /** Adds a frame; false when it does not fit beside what is already waiting. */
+  add(type: RecordType, json: string, endedSpan?: ReadableSpan): boolean {
+    const written = encodeFrameInto(this.buffer, this.length, type, json);
+    if (written < 0) return false;
+    this.length += written;
+    if (endedSpan) this.spans.push(endedSpan);
+    return true;
+  }
+
+  /** Everything waiting, emptied. The bytes are valid only until the next add(). */
+  take(): { data: Buffer; spans: ReadableSpan[] } {
+    const taken = { data: this.buffer.subarray(0, this.length), spans: this.spans };
+    this.length = 0;
+    this.spans = [];
+    return taken;
+  }
+}
