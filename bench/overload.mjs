@@ -1,0 +1,63 @@
+// End to end, tracer -> committed rows, when the producer outruns PostgreSQL: the stock
+// BatchSpanProcessor and JournalSpanProcessor, same PostgresSpanExporter, same spans, in
+// the same run. Counts the spans that reach the database; the stock processor drops what
+// does not fit its in-memory queue, ours must drop none. Reports spans/s committed.
+//
+// Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_SPANS (200000).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import pg from 'pg';
+import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
+import { databaseUrl, fmt, yieldToEventLoop } from './benchSupport.mjs';
+
+const SPANS = Number(process.env.BENCH_SPANS ?? 200_000);
+const url = databaseUrl();
+const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
+
+async function run(label, schema, makeProcessor) {
+  const admin = new pg.Pool({ connectionString: url, max: 1 });
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  const exporter = new PostgresSpanExporter({ connectionString: url, schema });
+  const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
+  const processor = makeProcessor(exporter, join(dir, 'journal'));
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'overload' }), spanProcessors: [processor] });
+  const tracer = provider.getTracer('bench');
+  const rssBefore = process.memoryUsage.rss();
+  let peakRss = rssBefore;
+  const start = performance.now();
+  // As fast as the application can go, yielding only every 5,000 spans: a burst the
+  // database cannot absorb as it happens.
+  for (let done = 0; done < SPANS; done += 5000) {
+    for (let i = 0; i < 5000; i++) {
+      const span = tracer.startSpan('GET /orders/:id', { attributes });
+      span.addEvent('cache miss', { key: 'order:12345' });
+      span.end();
+    }
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    await yieldToEventLoop();
+  }
+  const produced = performance.now() - start;
+  await provider.forceFlush();
+  const committedAt = performance.now() - start;
+  await provider.shutdown();
+  const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".spans`);
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+  rmSync(dir, { recursive: true, force: true });
+  const committed = rows[0].n;
+  console.log(
+    `  ${label.padEnd(42)} produced in ${fmt(produced / 1000, 2)} s; committed ${fmt(committed)} of ${fmt(SPANS)} ` +
+      `(dropped ${fmt(SPANS - committed)}) by ${fmt(committedAt / 1000, 2)} s = ${fmt(committed / (committedAt / 1000))} spans/s; ` +
+      `peak RSS +${fmt((peakRss - rssBefore) / 2 ** 20)} MiB`,
+  );
+  return { committed, spansPerSecond: committed / (committedAt / 1000) };
+}
+
+console.log(`overload: ${fmt(SPANS)} spans with 6 attributes and 1 event, produced in bursts of 5,000, into PostgreSQL`);
+const stock = await run('stock BatchSpanProcessor (defaults)', `bench_overload_stock_${process.pid}`, (exporter) => new BatchSpanProcessor(exporter));
+const ours = await run("JournalSpanProcessor 'process'", `bench_overload_journal_${process.pid}`, (exporter, journalDir) => new JournalSpanProcessor({ exporter, journalDir, recover: false }));
+console.log(`  dropped: stock ${fmt(SPANS - stock.committed)}, ours ${fmt(SPANS - ours.committed)}; end-to-end ours ${fmt(ours.spansPerSecond)} spans/s`);
+if (ours.committed !== SPANS) process.exitCode = 1;
