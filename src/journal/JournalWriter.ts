@@ -68,7 +68,10 @@ export class JournalWriter {
     mkdirSync(options.journalDir, { recursive: true, mode: 0o700 });
     this.writerDir = join(options.journalDir, options.identity.writerId);
     mkdirSync(this.writerDir, { mode: 0o700 });
-    this.openNextSegment();
+    // Here a failure throws (the caller decides how to report it); later ones degrade.
+    this.appender = new SyncFileAppender(segmentPath(this.writerDir, 1), this.fs);
+    this.segment = 1;
+    this.startSegment();
     if (this.brokenError !== undefined) throw this.brokenError;
   }
 
@@ -249,6 +252,11 @@ export class JournalWriter {
       this.fail(error);
       return;
     }
+    this.startSegment();
+  }
+
+  /** Writes a new segment's head: magic, header, resources, and the spans still open. */
+  private startSegment(): void {
     this.segmentBytes.set(this.segment, 0);
     const head = [
       SEGMENT_MAGIC,

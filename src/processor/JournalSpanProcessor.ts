@@ -50,13 +50,16 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly signsOfLife: SignsOfLife;
   private writer: JournalWriter | undefined;
   private tail: JournalTail | undefined;
-  private readonly identity: WriterIdentity = currentWriterIdentity();
+  /** Renewed at each attempt to open a journal: a half-created one must not block the next. */
+  private identity: WriterIdentity = currentWriterIdentity();
   private retryTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovery: Promise<void> | undefined;
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
+  /** Reported once per episode, not at every retry. */
+  private journalUnavailable = false;
   private shutdownPromise: Promise<void> | undefined;
 
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
@@ -190,11 +193,16 @@ export class JournalSpanProcessor implements SpanProcessor {
         },
       });
       this.tail = new JournalTail(this.writer);
+      if (this.journalUnavailable) diag.info(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
+      this.journalUnavailable = false;
     } catch (error) {
       this.writer = undefined;
+      this.identity = currentWriterIdentity();
+      if (this.journalUnavailable) return;
+      this.journalUnavailable = true;
       diag.error(
         `otel-blackbox: cannot use journalDir ${JSON.stringify(this.options.journalDir)} ` +
-          `(${(error as Error).message}); spans are exported from memory without crash protection`,
+          `(${(error as Error).message}); spans are exported from memory without crash protection until it can be used`,
       );
     }
   }

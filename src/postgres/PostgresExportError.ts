@@ -1,0 +1,62 @@
+// What an export callback receives with FAILED: a sentence that says what happened, to
+// which database, and what to do, with the driver's error as `cause`.
+import { classifyError, sqlStateOf, SQLSTATE, type ErrorKind } from './sqlState.js';
+
+export class PostgresExportError extends Error {
+  /** `transient`: retry later. Otherwise a change (configuration, schema, role) is needed first. */
+  readonly kind: ErrorKind;
+  readonly sqlState: string | undefined;
+
+  constructor(message: string, kind: ErrorKind, sqlState: string | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PostgresExportError';
+    this.kind = kind;
+    this.sqlState = sqlState;
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'transient';
+  }
+}
+
+export interface FailureContext {
+  /** What was being done, e.g. "write 512 spans to PostgreSQL at db:5432/app". */
+  action: string;
+  schema: string;
+  /** The error as it may be shown: secrets already removed. */
+  cause: unknown;
+}
+
+export function exportError({ action, schema, cause }: FailureContext): PostgresExportError {
+  const kind = classifyError(cause);
+  const sqlState = sqlStateOf(cause);
+  const reason = reasonOf(cause, sqlState);
+  const message = `PostgresSpanExporter could not ${action}: ${reason}. ${advice(kind, sqlState, schema)}`;
+  return new PostgresExportError(message, kind, sqlState, { cause });
+}
+
+function reasonOf(cause: unknown, sqlState: string | undefined): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (sqlState !== undefined) return `${message} (SQLSTATE ${sqlState})`;
+  if (typeof code === 'string' && !message.includes(code)) return `${message} (${code})`;
+  return message || (typeof code === 'string' ? code : 'unknown error');
+}
+
+function advice(kind: ErrorKind, sqlState: string | undefined, schema: string): string {
+  if (kind === 'transient') return 'Nothing was written; the batch can be retried.';
+  switch (sqlState) {
+    case SQLSTATE.UNDEFINED_TABLE:
+    case SQLSTATE.INVALID_SCHEMA_NAME:
+    case SQLSTATE.UNDEFINED_COLUMN:
+      return `Nothing was written. The schema "${schema}" is missing or out of date: run the migrations (option migrate: true, or \`npx otel-blackbox migrate\`).`;
+    case SQLSTATE.INSUFFICIENT_PRIVILEGE:
+      return `Nothing was written. Grant the exporter's role USAGE on schema "${schema}" and SELECT, INSERT, UPDATE on its tables.`;
+    case SQLSTATE.INVALID_PASSWORD:
+    case SQLSTATE.INVALID_AUTHORIZATION:
+    case SQLSTATE.INVALID_CATALOG_NAME:
+      return 'Nothing was written. Check the connection settings (user, password, database).';
+    default:
+      return 'Nothing was written.';
+  }
+}

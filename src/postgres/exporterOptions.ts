@@ -1,0 +1,91 @@
+// Options of PostgresSpanExporter: their documentation, validation, and defaults, all in
+// one place. Precedence: code, then environment (DATABASE_URL), then default.
+import { diag } from '@opentelemetry/api';
+import type pg from 'pg';
+import { envString } from '../options/environment.js';
+import { booleanOption, InvalidOptionError, nonEmptyString, nonNegativeInteger, positiveInteger } from '../options/validate.js';
+import { isValidSchemaName, validSchemaName } from './schemaName.js';
+
+export interface PostgresSpanExporterOptions {
+  /**
+   * PostgreSQL connection URI, e.g. `postgres://user:password@host:5432/db`.
+   * Default: `process.env.DATABASE_URL`; when that is unset too, node-postgres reads the
+   * `PG*` environment variables (PGHOST, PGUSER, PGPASSWORD, PGDATABASE, ...).
+   * Not allowed together with `pool`.
+   */
+  connectionString?: string;
+  /**
+   * A pool of your own (e.g. with TLS settings). The exporter checks out one connection per
+   * batch and never ends it: `shutdown()` leaves it open for you. Default: none; the
+   * exporter creates, and on shutdown ends, its own pool.
+   */
+  pool?: pg.Pool;
+  /**
+   * Schema of the tables; a plain lowercase identifier (`^[a-z_][a-z0-9_]{0,62}$`).
+   * Default: `process.env.OTEL_BLACKBOX_SCHEMA` (as the CLI reads it), else `'otel'`.
+   */
+  schema?: string;
+  /**
+   * Create or upgrade the schema before the first batch. Set `false` for a runtime role
+   * that may only write, and migrate with `npx otel-blackbox migrate`. Default: `true`.
+   */
+  migrate?: boolean;
+  /** Connections in the exporter's own pool (concurrent batches beyond it queue). Default: `4`. */
+  maxConnections?: number;
+  /** `application_name` the exporter's own connections show in pg_stat_activity. Default: `'otel-blackbox'`. */
+  applicationName?: string;
+  /**
+   * How long a batch waits for a connection of the exporter's own pool before it fails
+   * as transient; `0` waits forever. Default: `10000` (milliseconds).
+   */
+  connectionTimeoutMillis?: number;
+}
+
+export interface ResolvedExporterOptions {
+  connectionString: string | undefined;
+  pool: pg.Pool | undefined;
+  schema: string;
+  migrate: boolean;
+  maxConnections: number;
+  applicationName: string;
+  connectionTimeoutMillis: number;
+}
+
+const OWN_POOL_OPTIONS = ['connectionString', 'maxConnections', 'applicationName', 'connectionTimeoutMillis'] as const;
+
+export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}): ResolvedExporterOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'an object', options);
+  }
+  const pool = options.pool;
+  if (pool !== undefined) {
+    if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function') {
+      throw new InvalidOptionError('pool', 'a pg.Pool', pool);
+    }
+    for (const option of OWN_POOL_OPTIONS) {
+      if (options[option] !== undefined) {
+        // Never echo the value: a connection string may hold a password.
+        throw new InvalidOptionError(option, `no value when pool is given (it configures the exporter's own pool)`, 'a value');
+      }
+    }
+  }
+  const connectionString = options.connectionString ?? (pool === undefined ? envString('DATABASE_URL') : undefined);
+  if (connectionString !== undefined) nonEmptyString('connectionString', connectionString, '');
+  return {
+    connectionString,
+    pool,
+    schema: validSchemaName('schema', options.schema ?? envSchema() ?? 'otel'),
+    migrate: booleanOption('migrate', options.migrate, true),
+    maxConnections: positiveInteger('maxConnections', options.maxConnections, 4),
+    applicationName: nonEmptyString('applicationName', options.applicationName, 'otel-blackbox'),
+    connectionTimeoutMillis: nonNegativeInteger('connectionTimeoutMillis', options.connectionTimeoutMillis, 10_000),
+  };
+}
+
+/** A bad environment value warns and falls back: a deployment typo must not stop the app. */
+function envSchema(): string | undefined {
+  const value = envString('OTEL_BLACKBOX_SCHEMA');
+  if (value === undefined || isValidSchemaName(value)) return value;
+  diag.warn(`otel-blackbox: ignoring OTEL_BLACKBOX_SCHEMA=${JSON.stringify(value)}: expected a plain lowercase identifier.`);
+  return undefined;
+}

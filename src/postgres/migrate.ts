@@ -1,0 +1,76 @@
+// Versioned migrations, applied in one transaction under a transaction-level advisory
+// lock. A session lock would not survive PgBouncer's transaction pooling (the unlock can
+// land on another server connection); `pg_advisory_xact_lock` is released by COMMIT or
+// ROLLBACK wherever they run. Concurrent installers queue on the lock, and each finds the
+// work done by the one before.
+import type pg from 'pg';
+import { bootstrapSql } from './migrations/bootstrap.js';
+import * as initial from './migrations/0001_initial.js';
+import { quoteSchema, type QuotedSchema } from './schemaName.js';
+
+interface Migration {
+  version: number;
+  name: string;
+  sql(schema: QuotedSchema): string;
+}
+
+const MIGRATIONS: readonly Migration[] = [initial];
+
+// Two-key advisory locks: this constant ('otbb') keeps ours apart from the application's.
+const LOCK_NAMESPACE = 0x6f746262;
+
+/** The SQL each migration would run, in order: for a dry run or a DBA's review. */
+export function migrationStatements(schema: string): { version: number; name: string; sql: string }[] {
+  const quoted = quoteSchema(schema);
+  return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: m.sql(quoted) }));
+}
+
+/** Creates or upgrades `schema`; safe to run again and from many processes at once. */
+export async function migrateSchema(pool: pg.Pool, schema: string): Promise<{ applied: number[] }> {
+  const quoted = quoteSchema(schema);
+  // Up to date is the usual case, and it is answered without DDL or a lock, so a role
+  // that may only write can start with migrations on once the schema is installed.
+  if ((await pendingMigrations(pool, quoted)).length === 0) return { applied: [] };
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lockKey(schema)]);
+    await client.query(bootstrapSql(quoted));
+    const applied: number[] = [];
+    for (const migration of await pendingMigrations(client, quoted)) {
+      await client.query(migration.sql(quoted));
+      await client.query(`INSERT INTO ${quoted}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+    return { applied };
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
+    throw error;
+  } finally {
+    client.off('error', onError);
+    client.release(broken);
+  }
+}
+
+async function pendingMigrations(db: pg.Pool | pg.PoolClient, quoted: QuotedSchema): Promise<Migration[]> {
+  const table = `${quoted}.migrations`;
+  const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);
+  if (!rows[0]?.present) return [...MIGRATIONS];
+  const applied = await db.query<{ version: number }>(`SELECT version FROM ${table}`);
+  const versions = new Set(applied.rows.map((row) => row.version));
+  return MIGRATIONS.filter((m) => !versions.has(m.version));
+}
+
+/** 32-bit FNV-1a of the schema name: one lock per schema, the same in every process. */
+function lockKey(schema: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < schema.length; i++) {
+    hash ^= schema.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}

@@ -1,0 +1,114 @@
+// PostgreSQL refuses NUL in text (22021) and `\u0000` in jsonb (22P05), and lone UTF-16
+// surrogates in jsonb (22P02). One bad attribute must not cost a whole batch, so every
+// string and object key is repaired here, before JSON.stringify: afterwards a NUL is six
+// characters of escape text that no replace can find any more.
+
+/** ES2024 string methods; Node ≥ 20 has them, our `lib` setting (ES2023) does not declare them. */
+interface WellFormedString {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
+
+const REPLACEMENT = '\uFFFD';
+// Deeper nesting than this is stored as a marker instead of recursing (stack safety).
+const MAX_DEPTH = 32;
+
+export function sanitizeString(value: string): string {
+  const clean = value.indexOf('\0') === -1 && (value as unknown as WellFormedString).isWellFormed();
+  if (clean) return value;
+  return (value.replaceAll('\0', REPLACEMENT) as unknown as WellFormedString).toWellFormed();
+}
+
+export function sanitizeOptionalString(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return sanitizeString(typeof value === 'string' ? value : String(value));
+}
+
+/**
+ * JSON text for an attribute map, or for any value a caller managed to put in one:
+ * non-finite numbers become `'NaN'`/`'Infinity'`, bigints their decimal string,
+ * `undefined` null, cycles `'[Circular]'`. Never throws.
+ */
+export function toJsonText(value: unknown): string {
+  try {
+    // The common case (flat attributes of clean primitives) is checked without allocating.
+    if (isClean(value, 0)) return JSON.stringify(value) ?? 'null';
+  } catch {
+    // A throwing getter: the careful path below contains it.
+  }
+  return JSON.stringify(toJsonValue(value, new Set(), 0)) ?? 'null';
+}
+
+function isClean(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return value.indexOf('\0') === -1 && (value as unknown as WellFormedString).isWellFormed();
+    case 'number':
+      return Number.isFinite(value);
+    case 'boolean':
+      return true;
+    case 'object': {
+      if (value === null) return true;
+      if (depth > 1) return false;
+      // Only arrays and plain objects are checked; anything else takes the careful path.
+      if (Array.isArray(value)) return value.every((v) => isClean(v, depth + 1));
+      if (Object.getPrototypeOf(value) !== Object.prototype || 'toJSON' in value) return false;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key) || !isClean(key, depth)) return false;
+        if (!isClean((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export function toJsonValue(value: unknown, ancestors: Set<object>, depth: number): JsonValue {
+  switch (typeof value) {
+    case 'string':
+      return sanitizeString(value);
+    case 'number':
+      return Number.isFinite(value) ? value : String(value);
+    case 'boolean':
+      return value;
+    case 'bigint':
+      return value.toString();
+    case 'symbol':
+      return sanitizeString(value.toString());
+    case 'undefined':
+    case 'function':
+      return null;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (ancestors.has(object)) return '[Circular]';
+  if (depth >= MAX_DEPTH) return '[Too deep]';
+  ancestors.add(object);
+  try {
+    return objectToJsonValue(object, ancestors, depth + 1);
+  } finally {
+    ancestors.delete(object);
+  }
+}
+
+function objectToJsonValue(object: object, ancestors: Set<object>, depth: number): JsonValue {
+  try {
+    if (Array.isArray(object)) return Array.from(object, (item) => toJsonValue(item, ancestors, depth));
+    const toJSON = (object as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return toJsonValue(toJSON.call(object), ancestors, depth);
+    if (object instanceof Map) return toJsonValue(Object.fromEntries(object), ancestors, depth);
+    if (object instanceof Set) return toJsonValue([...object], ancestors, depth);
+    // A null prototype, so a sanitised `__proto__` key stays an ordinary key.
+    const result: { [key: string]: JsonValue } = Object.create(null);
+    for (const key of Object.keys(object)) {
+      result[sanitizeString(key)] = toJsonValue((object as Record<string, unknown>)[key], ancestors, depth);
+    }
+    return result;
+  } catch {
+    // A throwing getter or toJSON: keep the rest of the record.
+    return '[Unserializable]';
+  }
+}

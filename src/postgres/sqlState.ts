@@ -1,0 +1,114 @@
+// PostgreSQL errors are classified by SQLSTATE, never by message text: messages are
+// translated (lc_messages) and reworded between releases, codes are not.
+// https://www.postgresql.org/docs/current/errcodes-appendix.html
+
+export const SQLSTATE = {
+  READ_ONLY_SQL_TRANSACTION: '25006',
+  INVALID_AUTHORIZATION: '28000',
+  INVALID_PASSWORD: '28P01',
+  INVALID_CATALOG_NAME: '3D000',
+  INVALID_SCHEMA_NAME: '3F000',
+  SERIALIZATION_FAILURE: '40001',
+  DEADLOCK_DETECTED: '40P01',
+  INSUFFICIENT_PRIVILEGE: '42501',
+  UNDEFINED_TABLE: '42P01',
+  UNDEFINED_COLUMN: '42703',
+  LOCK_NOT_AVAILABLE: '55P03',
+  QUERY_CANCELED: '57014',
+  ADMIN_SHUTDOWN: '57P01',
+  CRASH_SHUTDOWN: '57P02',
+  CANNOT_CONNECT_NOW: '57P03',
+  CHECK_VIOLATION: '23514',
+  PROGRAM_LIMIT_EXCEEDED: '54000',
+} as const;
+
+/** The first two characters of a SQLSTATE name its class. */
+const SQLSTATE_CLASS = {
+  CONNECTION_EXCEPTION: '08',
+  DATA_EXCEPTION: '22',
+  INTEGRITY_CONSTRAINT_VIOLATION: '23',
+  INSUFFICIENT_RESOURCES: '53',
+  PROGRAM_LIMIT_EXCEEDED: '54',
+  SYSTEM_ERROR: '58',
+} as const;
+
+const TRANSIENT_STATES: ReadonlySet<string> = new Set([
+  SQLSTATE.READ_ONLY_SQL_TRANSACTION, // connected to a standby during a failover
+  SQLSTATE.SERIALIZATION_FAILURE,
+  SQLSTATE.DEADLOCK_DETECTED,
+  SQLSTATE.LOCK_NOT_AVAILABLE,
+  SQLSTATE.QUERY_CANCELED, // statement_timeout, or pg_cancel_backend
+  SQLSTATE.ADMIN_SHUTDOWN,
+  SQLSTATE.CRASH_SHUTDOWN,
+  SQLSTATE.CANNOT_CONNECT_NOW,
+]);
+
+const TRANSIENT_CLASSES: ReadonlySet<string> = new Set([
+  SQLSTATE_CLASS.CONNECTION_EXCEPTION,
+  SQLSTATE_CLASS.INSUFFICIENT_RESOURCES, // too many connections, disk full, out of memory
+  SQLSTATE_CLASS.SYSTEM_ERROR,
+]);
+
+const RECORD_CLASSES: ReadonlySet<string> = new Set([
+  SQLSTATE_CLASS.DATA_EXCEPTION,
+  SQLSTATE_CLASS.INTEGRITY_CONSTRAINT_VIOLATION,
+  SQLSTATE_CLASS.PROGRAM_LIMIT_EXCEEDED, // e.g. index row too big
+]);
+
+// Node's socket errors reach us from pg without a SQLSTATE.
+const TRANSIENT_SOCKET_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+// node-postgres reports a lost connection and a pool checkout timeout as plain Errors with
+// neither a SQLSTATE nor a socket code (pg/lib/client.js, pg-pool/index.js), so these
+// few fixed English messages, which pg does not translate, are the only signal there is.
+const PG_CONNECTION_LOST_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error and is not queryable',
+];
+
+/**
+ * - `transient`: retrying later can succeed (connection lost, timeout, serialization).
+ * - `record`: one record is unstorable (bad value, too large, constraint): isolate it.
+ * - `permanent`: configuration or programming error: retrying without a change is futile.
+ */
+export type ErrorKind = 'transient' | 'record' | 'permanent';
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The SQLSTATE of a server error; socket errors such as `EPIPE` are not SQLSTATEs. */
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = codeOf(error);
+  if (code === undefined || TRANSIENT_SOCKET_CODES.has(code)) return undefined;
+  return /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export function classifyError(error: unknown): ErrorKind {
+  const code = codeOf(error);
+  if (code !== undefined && TRANSIENT_SOCKET_CODES.has(code)) return 'transient';
+  const state = sqlStateOf(error);
+  if (state !== undefined) {
+    if (TRANSIENT_STATES.has(state) || TRANSIENT_CLASSES.has(state.slice(0, 2))) return 'transient';
+    if (RECORD_CLASSES.has(state.slice(0, 2))) return 'record';
+    return 'permanent';
+  }
+  if (error instanceof AggregateError && error.errors.some((e) => classifyError(e) === 'transient')) {
+    return 'transient'; // Node's happy-eyeballs connect reports every address it tried
+  }
+  const message = error instanceof Error ? error.message : '';
+  if (PG_CONNECTION_LOST_MESSAGES.some((m) => message.startsWith(m))) return 'transient';
+  return 'permanent';
+}
