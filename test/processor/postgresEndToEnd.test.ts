@@ -2,8 +2,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
-import { TcpProxy } from '../helpers/TcpProxy.js';
+import { TcpProxy } from '../helpers/TcpProxy.mjs';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
@@ -12,6 +13,7 @@ const db = new TestDatabase();
 let schema: string;
 beforeAll(async () => {
   schema = await db.freshSchema('processor_end_to_end');
+  await migrateSchema(db.pool, schema);
 });
 afterAll(() => db.close());
 
