@@ -3,7 +3,7 @@
 // the same run. Counts the spans that reach the database; the stock processor drops what
 // does not fit its in-memory queue, ours must drop none. Reports spans/s committed.
 //
-// Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_SPANS (200000).
+// Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_SPANS (1000000).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
 import { databaseUrl, fmt, yieldToEventLoop } from './benchSupport.mjs';
 
-const SPANS = Number(process.env.BENCH_SPANS ?? 200_000);
+const SPANS = Number(process.env.BENCH_SPANS ?? 1_000_000);
 const url = databaseUrl();
 const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 

@@ -1,0 +1,85 @@
+// End to end, tracer -> committed rows: JournalSpanProcessor with PostgresSpanExporter,
+// the same processor with a naive one-INSERT-per-span exporter, and the raw ceiling (COPY
+// of the same rows), in the same run, over several rounds.
+//
+// Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
+// BENCH_SPANS (50000 per round), BENCH_ROUNDS (3).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import pg from 'pg';
+import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
+import { migrateSchema } from '../dist/esm/postgres/migrate.js';
+import { databaseUrl, fmt, summary, yieldToEventLoop } from './benchSupport.mjs';
+import { copyCeiling } from './copyCeiling.mjs';
+import { NaiveSpanExporter } from './NaiveSpanExporter.mjs';
+
+const SPANS = Number(process.env.BENCH_SPANS ?? 50_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const url = databaseUrl();
+const schema = `bench_end_to_end_${process.pid}`;
+const resource = resourceFromAttributes({ 'service.name': 'end-to-end', 'service.version': '1.0.0' });
+const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
+
+function produce(tracer) {
+  const span = tracer.startSpan('GET /orders/:id', { attributes });
+  span.addEvent('cache miss', { key: 'order:12345' });
+  span.end();
+}
+
+/** Seconds from the first span started to the last one committed. */
+async function throughProcessor(pool, exporter) {
+  await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
+  const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
+  const processor = new JournalSpanProcessor({ exporter, journalDir: join(dir, 'journal'), recover: false });
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+  const tracer = provider.getTracer('bench');
+  const started = performance.now();
+  for (let done = 0; done < SPANS; done += 1000) {
+    for (let i = 0; i < 1000; i++) produce(tracer);
+    await yieldToEventLoop();
+  }
+  await processor.forceFlush();
+  const seconds = (performance.now() - started) / 1000;
+  await provider.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".spans`);
+  if (rows[0].n !== SPANS) throw new Error(`expected ${SPANS} rows, found ${rows[0].n}`);
+  return seconds;
+}
+
+async function ceiling(pool) {
+  await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const tracer = provider.getTracer('bench');
+  for (let i = 0; i < SPANS; i++) produce(tracer);
+  return copyCeiling(pool, schema, memory.getFinishedSpans());
+}
+
+const pool = new pg.Pool({ connectionString: url, max: 4 });
+try {
+  await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await migrateSchema(pool, schema);
+  const contenders = {
+    'ours: JournalSpanProcessor + PostgresSpanExporter': () => throughProcessor(pool, new PostgresSpanExporter({ connectionString: url, schema })),
+    'naive: JournalSpanProcessor + one INSERT per span': () => throughProcessor(pool, new NaiveSpanExporter(pool, schema)),
+    'ceiling: COPY of the same rows, one transaction': () => ceiling(pool),
+  };
+  const rates = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, run] of Object.entries(contenders)) rates[name].push(SPANS / (await run()));
+  }
+  console.log(`end to end: ${fmt(SPANS)} spans (6 attributes, 1 event) per round, ${ROUNDS} rounds, tracer -> committed rows`);
+  const [ours, naive, copy] = Object.values(rates).map(summary);
+  for (const [name, values] of Object.entries(rates)) {
+    const { median, min, max } = summary(values);
+    console.log(`  ${name.padEnd(52)} ${fmt(median)} spans/s (min ${fmt(min)}, max ${fmt(max)})`);
+  }
+  console.log(`  ours vs naive: ${fmt(ours.median / naive.median, 1)}x; ours vs COPY ceiling: ${fmt((ours.median / copy.median) * 100)}% of it`);
+} finally {
+  await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await pool.end();
+}
