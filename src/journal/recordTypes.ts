@@ -2,6 +2,7 @@
 // are JSON; field names are short because a START record is written on the caller's
 // thread for every sampled span.
 import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { WriterIdentity } from './writerIdentity.js';
 
 export const enum RecordType {
   SegmentHeader = 1,
@@ -24,19 +25,9 @@ export const RECORD_TYPE_NAMES: Record<number, string> = {
 };
 
 /** Who wrote a segment: enough to decide later whether that writer is still alive. */
-export interface SegmentHeader {
+export interface SegmentHeader extends WriterIdentity {
   v: 1;
-  writerId: string;
   segment: number;
-  pid: number;
-  threadId: number;
-  hostname: string;
-  /** Linux `/proc/sys/kernel/random/boot_id`; null where it cannot be read. */
-  bootId: string | null;
-  /** Field 22 of `/proc/<pid>/stat` (clock ticks since boot); null off Linux. */
-  procStartTicks: string | null;
-  /** Wall-clock process start, milliseconds since the epoch. */
-  processStartMs: number;
   createdMs: number;
   heartbeatIntervalMs: number;
 }

@@ -10,8 +10,11 @@ export interface WriterIdentity {
   pid: number;
   threadId: number;
   hostname: string;
+  /** Linux `/proc/sys/kernel/random/boot_id`; null where it cannot be read. */
   bootId: string | null;
+  /** Field 22 of `/proc/<pid>/stat` (clock ticks since boot); null off Linux. */
   procStartTicks: string | null;
+  /** Wall-clock process start, milliseconds since the epoch. */
   processStartMs: number;
 }
 

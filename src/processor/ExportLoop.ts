@@ -234,28 +234,27 @@ export class ExportLoop {
   }
 
   private sleep(millis: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, millis);
-      timer.unref();
-      this.wakeUp = done;
-    });
+    return interruptibleDelay(millis, (wake) => (this.wakeUp = wake));
   }
 
   private backoff(millis: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.interruptBackoff = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, millis);
-      timer.unref();
-      this.interruptBackoff = done;
-    });
+    return interruptibleDelay(millis, (wake) => (this.interruptBackoff = wake));
   }
+}
+
+/**
+ * Resolves after `millis`, or as soon as the function handed to `expose` is called. The
+ * timer is unref'd: waiting to export never keeps the process alive.
+ */
+function interruptibleDelay(millis: number, expose: (wake: (() => void) | undefined) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clearTimeout(timer);
+      expose(undefined);
+      resolve();
+    };
+    const timer = setTimeout(wake, millis);
+    timer.unref();
+    expose(wake);
+  });
 }
