@@ -145,9 +145,16 @@ async function recoverOne(
   const spans: ReadableSpan[] = [];
   for (const end of journal.uncommittedEnds.values()) spans.push(readableSpanFromRecord(end, resourceOf(end.r)));
   for (const start of journal.openStarts.values()) spans.push(crashRecord(start, journal, resourceOf(start.r), reason));
-  for (let from = 0; from < spans.length; from += settings.batchSize) {
-    await exportWithAttempts(exporter, spans.slice(from, from + settings.batchSize), settings);
-  }
+  // Two batches in flight, like the export loop: PostgreSQL commits one while the next is sent.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < spans.length) {
+      const from = next;
+      next += settings.batchSize;
+      await exportWithAttempts(exporter, spans.slice(from, from + settings.batchSize), settings);
+    }
+  };
+  await Promise.all([worker(), worker()]);
   await rm(dir, { recursive: true, force: true });
   report.journals += 1;
   report.segments += journal.segments;

@@ -1,0 +1,32 @@
+// The package as users load it: by name, from ESM and from CommonJS, and as a tracing
+// setup preloaded with `node --import` and `node -r`.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect, test } from 'vitest';
+
+const run = promisify(execFile);
+const EXPORTS = ['ATTR_CRASH_REASON', 'ATTR_SPAN_STATE', 'InvalidOptionError', 'JournalSpanProcessor', 'PostgresSpanExporter', 'recoverJournals'];
+
+test.each([
+  ['ESM import', ['--input-type=module', '-e', "const m = await import('otel-blackbox'); console.log(JSON.stringify(Object.keys(m).sort()))"]],
+  ['CommonJS require', ['-e', "console.log(JSON.stringify(Object.keys(require('otel-blackbox')).sort()))"]],
+])('%s of the package name gives the public API', async (_label, args) => {
+  const { stdout } = await run(process.execPath, args);
+  expect(JSON.parse(stdout)).toEqual(expect.arrayContaining(EXPORTS));
+});
+
+test.each([
+  ['node --import', ['--import', './examples/tracing.mjs']],
+  ['node -r', ['-r', './examples/tracing.cjs']],
+])('a tracing setup preloaded with %s starts, traces and shuts down', async (_label, preload) => {
+  const script = `
+    const { trace } = require('@opentelemetry/api');
+    const span = trace.getTracer('shape').startSpan('preloaded');
+    span.end();
+    console.log(span.spanContext().traceFlags);
+    process.exit(0);`;
+  const { stdout } = await run(process.execPath, [...preload, '-e', script], {
+    env: { ...process.env, DATABASE_URL: 'postgres://127.0.0.1:1/none', OTEL_BLACKBOX_JOURNAL_DIR: '/tmp/otel-blackbox-shape-journal' },
+  });
+  expect(stdout.trim()).toBe('1');
+});
