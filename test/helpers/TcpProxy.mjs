@@ -1,6 +1,7 @@
 // A TCP proxy between the exporter and PostgreSQL that the test steers: stop listening
-// (connections refused), listen again, cut every open connection, or cut a connection as
-// soon as the client sends a chosen statement (mid-transaction faults).
+// (connections refused), listen again, cut every open connection, delay traffic (a slow
+// database), or cut a connection when the client sends a chosen statement — before it
+// reaches PostgreSQL, or just after (a COMMIT that is applied but whose reply is lost).
 import { createServer, connect } from 'node:net';
 
 // Plain JavaScript so the benchmarks can use it too; types in TcpProxy.d.mts.
@@ -8,8 +9,9 @@ export class TcpProxy {
   #target;
   #server;
   #sockets = new Set();
-  /** When set, a client packet containing this text closes that connection before it is forwarded. */
-  cutWhenClientSends = undefined;
+  #faults = [];
+  /** Client packets wait this long before they are forwarded. */
+  delayMillis = 0;
   cuts = 0;
 
   constructor(port, target) {
@@ -49,6 +51,14 @@ export class TcpProxy {
     if (server) await new Promise((resolve) => server.close(resolve));
   }
 
+  /**
+   * The next `times` client packets containing `text` cut their connection: before the
+   * packet is forwarded, or with `afterForwarding` once PostgreSQL has it (its reply is lost).
+   */
+  cutOn(text, { times = 1, afterForwarding = false } = {}) {
+    this.#faults.push({ text, remaining: times, afterForwarding });
+  }
+
   cutAll() {
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
@@ -65,12 +75,21 @@ export class TcpProxy {
       this.#sockets.delete(upstream);
     };
     client.on('data', (chunk) => {
-      if (this.cutWhenClientSends && chunk.includes(this.cutWhenClientSends)) {
+      const fault = this.#faults.find((f) => f.remaining > 0 && chunk.includes(f.text));
+      if (fault) {
+        fault.remaining -= 1;
         this.cuts += 1;
-        close();
+        if (fault.afterForwarding) {
+          // PostgreSQL receives the statement, then end-of-stream; the client never hears back.
+          client.destroy();
+          upstream.end(chunk);
+        } else {
+          close();
+        }
         return;
       }
-      upstream.write(chunk);
+      if (this.delayMillis > 0) setTimeout(() => upstream.write(chunk), this.delayMillis);
+      else upstream.write(chunk);
     });
     upstream.on('data', (chunk) => client.write(chunk));
     client.on('error', close).on('close', close);
