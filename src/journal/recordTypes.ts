@@ -92,6 +92,8 @@ export interface HeartbeatRecord {
 
 export interface ProcessExitRecord {
   ms: number;
+  /** The span processor shut down (the process may live on); spans still open never end. */
+  shutdown?: true;
   code?: number;
   signal?: string;
   error?: { name: string; message: string; stack?: string };

@@ -168,6 +168,8 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.signsOfLife.stop();
     this.state = 'shutdown';
     if (this.writer) {
+      // Spans still open now never reach onEnd: say so for the recovery that will find them.
+      if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
       const drained = (this.tail?.endsCommitted ?? 0) >= this.writer.endsWritten;
       this.writer.close({ removeIfDone: drained });
     }

@@ -19,6 +19,7 @@ export function crashReason(journal: WriterJournal): string {
     return stack && stack.includes(message) ? `uncaught ${stack}` : `uncaught ${name}: ${message}${stack ? `\n${stack}` : ''}`;
   }
   if (exit?.code !== undefined) return `process exited with code ${exit.code} while the span was open`;
+  if (exit?.shutdown) return 'the span was still open when the span processor shut down; it never ended';
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
   return `process vanished; last heartbeat at ${new Date(last).toISOString()}`;
 }

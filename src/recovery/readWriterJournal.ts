@@ -112,7 +112,7 @@ export async function readWriterJournal(dir: string): Promise<WriterJournal> {
         case RecordType.ProcessExit: {
           const exit = record.payload as ProcessExitRecord;
           // An uncaught exception is followed by the exit it causes: keep the error.
-          journal.exit = { ...journal.exit, ...exit, error: exit.error ?? journal.exit?.error };
+          journal.exit = { ...journal.exit, ...exit, error: exit.error ?? journal.exit?.error, code: exit.code ?? journal.exit?.code };
           alive(exit.ms);
           break;
         }
