@@ -19,11 +19,16 @@ export const realFileSystem: AppenderFileSystem = nodeFs;
 
 const MAX_EAGAIN_RETRIES = 10;
 
+type State = 'open' | 'closing' | 'closed';
+
 export class SyncFileAppender {
   readonly path: string;
-  private fd: number;
+  private readonly fd: number;
   private size: number;
   private readonly fs: AppenderFileSystem;
+  /** 'closing': no more appends, but a background fdatasync still uses the descriptor. */
+  private state: State = 'open';
+  private backgroundSyncs = 0;
 
   /** Creates the file (0600, must not exist) and fails here if it cannot. */
   constructor(path: string, fs: AppenderFileSystem = realFileSystem) {
@@ -38,12 +43,12 @@ export class SyncFileAppender {
   }
 
   get closed(): boolean {
-    return this.fd < 0;
+    return this.state !== 'open';
   }
 
   /** Writes all of `data` or throws; after a throw the file ends at a record boundary. */
   append(data: Uint8Array): void {
-    if (this.fd < 0) throw new Error(`journal segment ${this.path} is closed`);
+    if (this.state !== 'open') throw new Error(`journal segment ${this.path} is closed`);
     let written = 0;
     let eagain = 0;
     try {
@@ -71,21 +76,35 @@ export class SyncFileAppender {
   }
 
   syncDataNow(): void {
-    if (this.fd >= 0) this.fs.fdatasyncSync(this.fd);
+    if (this.state === 'open') this.fs.fdatasyncSync(this.fd);
   }
 
   /** fdatasync on the thread pool: the caller does not wait for the disk. */
   syncDataInBackground(callback: (error: NodeJS.ErrnoException | null) => void): void {
-    if (this.fd < 0) return callback(null);
-    this.fs.fdatasync(this.fd, callback);
+    if (this.state !== 'open') return callback(null);
+    this.backgroundSyncs += 1;
+    this.fs.fdatasync(this.fd, (error) => {
+      this.backgroundSyncs -= 1;
+      if (this.state === 'closing' && this.backgroundSyncs === 0) this.closeDescriptor();
+      callback(error);
+    });
   }
 
+  /**
+   * Closes the file. A background fdatasync still in flight keeps the descriptor open until
+   * it finishes: closing under it would fail it with EBADF, or sync whatever file reused
+   * the number.
+   */
   close(): void {
-    if (this.fd < 0) return;
-    const fd = this.fd;
-    this.fd = -1;
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    if (this.backgroundSyncs === 0) this.closeDescriptor();
+  }
+
+  private closeDescriptor(): void {
+    this.state = 'closed';
     try {
-      this.fs.closeSync(fd);
+      this.fs.closeSync(this.fd);
     } catch {
       // Nothing useful to do: the data was already written.
     }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import type { AppenderFileSystem } from '../../src/journal/SyncFileAppender.js';
 
-export type Fault = 'none' | 'short-writes' | 'eagain' | 'enospc' | 'enospc-midway' | 'fsync-eio';
+export type Fault = 'none' | 'short-writes' | 'eagain' | 'enospc' | 'enospc-midway' | 'fsync-eio' | 'slow-fsync';
 
 function errno(code: string): NodeJS.ErrnoException {
   const error = new Error(`${code}: injected by test`) as NodeJS.ErrnoException;
@@ -15,8 +15,14 @@ export class FaultyFileSystem implements AppenderFileSystem {
   fault: Fault = 'none';
   private toggle = false;
 
+  /** Bumped at each close of a descriptor: a late operation on a closed one is detected. */
+  private readonly generations = new Map<number, number>();
+
   openSync = fs.openSync;
-  closeSync = fs.closeSync;
+  closeSync = (fd: number): void => {
+    this.generations.set(fd, (this.generations.get(fd) ?? 0) + 1);
+    fs.closeSync(fd);
+  };
   ftruncateSync = fs.ftruncateSync;
   fsyncSync = fs.fsyncSync;
 
@@ -46,6 +52,15 @@ export class FaultyFileSystem implements AppenderFileSystem {
 
   fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
     if (this.fault === 'fsync-eio') return callback(errno('EIO'));
+    // A slow disk: the sync is still in flight when the writer moves on (e.g. rotates).
+    if (this.fault === 'slow-fsync') {
+      // The kernel would act on whatever the number means by then; a closed one is EBADF.
+      const generation = this.generations.get(fd) ?? 0;
+      return void setTimeout(() => {
+        if ((this.generations.get(fd) ?? 0) !== generation) return callback(errno('EBADF'));
+        fs.fdatasync(fd, callback);
+      }, 30);
+    }
     fs.fdatasync(fd, callback);
   };
 }

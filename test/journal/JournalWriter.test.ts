@@ -139,6 +139,21 @@ describe('JournalWriter', () => {
   });
 });
 
+test("durability 'host': rotating while a group-commit fdatasync is in flight does not break the journal", async () => {
+  const fs = new FaultyFileSystem();
+  fs.fault = 'slow-fsync';
+  const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 1 });
+  for (const span of makeSpans(40)) {
+    writer.appendStart(span);
+    writer.appendEnd(span);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  expect(writer.currentSegment).toBeGreaterThan(5);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(writer.broken).toBe(false);
+  writer.close({ removeIfDone: false });
+});
+
 describe.each<Fault>(['short-writes', 'eagain'])('JournalWriter under %s', (fault) => {
   test('every record still arrives whole', () => {
     const fs = new FaultyFileSystem();
