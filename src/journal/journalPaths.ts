@@ -1,7 +1,9 @@
 // Layout of a journal directory: one sub-directory per writer (process or worker thread),
 // holding numbered segment files. A whole writer directory is the unit recovery claims,
 // with one atomic rename.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { WriterIdentity } from './writerIdentity.js';
 
 const SEGMENT_PATTERN = /^(\d{8})\.seg$/;
 const CLAIM_MARKER = '.recovering-';
@@ -24,15 +26,45 @@ export function isWriterDirName(name: string): boolean {
   return /^w[0-9a-z]{9}-\d+-\d+-[0-9a-f]{16}$/.test(name);
 }
 
-export function claimedDirName(writerDirName: string, claimerId: string): string {
-  return `${writerDirName}${CLAIM_MARKER}${claimerId}`;
+/** Eight hex characters standing for a longer value (a hostname, a boot id) in a file name. */
+export function shortHash(value: string | null): string {
+  return value === null ? '00000000' : createHash('sha256').update(value).digest('hex').slice(0, 8);
 }
 
-/** For a claimed directory, the writer it holds and who claimed it. */
-export function parseClaimedDirName(name: string): { writerId: string; claimerId: string } | undefined {
+/** What a claimed directory's name says of its claimer: enough to check it is alive. */
+export interface ClaimName {
+  writerId: string;
+  claimerId: string;
+  claimerPid: number;
+  claimerStartTicks: string | null;
+  claimerHostHash: string;
+  claimerBootHash: string;
+}
+
+/**
+ * `<writer id>.recovering-<claimer id>.<start ticks>.<host hash>.<boot hash>`: the rename
+ * that claims a directory names the claimer completely, so no later step can be missing.
+ */
+export function claimedDirName(writerDirName: string, claimer: WriterIdentity): string {
+  const ticks = claimer.procStartTicks ?? 'x';
+  return `${writerDirName}${CLAIM_MARKER}${claimer.writerId}.${ticks}.${shortHash(claimer.hostname)}.${shortHash(claimer.bootId)}`;
+}
+
+export function parseClaimedDirName(name: string): ClaimName | undefined {
   const at = name.indexOf(CLAIM_MARKER);
   if (at < 0) return undefined;
   const writerId = name.slice(0, at);
-  const claimerId = name.slice(at + CLAIM_MARKER.length);
-  return isWriterDirName(writerId) && isWriterDirName(claimerId) ? { writerId, claimerId } : undefined;
+  const [claimerId, ticks, claimerHostHash, claimerBootHash, ...rest] = name.slice(at + CLAIM_MARKER.length).split('.');
+  if (!isWriterDirName(writerId) || !isWriterDirName(claimerId) || rest.length > 0) return undefined;
+  if (!/^(\d+|x)$/.test(ticks ?? '') || !/^[0-9a-f]{8}$/.test(claimerHostHash ?? '') || !/^[0-9a-f]{8}$/.test(claimerBootHash ?? '')) {
+    return undefined;
+  }
+  return {
+    writerId,
+    claimerId,
+    claimerPid: Number(claimerId.split('-')[1]),
+    claimerStartTicks: ticks === 'x' ? null : ticks,
+    claimerHostHash,
+    claimerBootHash,
+  };
 }

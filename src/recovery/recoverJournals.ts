@@ -14,11 +14,11 @@ import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { retryDelayMillis } from '../processor/backoff.js';
 import { exportBatch } from '../processor/exportBatch.js';
-import { claimDirectory, readClaim, releaseClaim } from './claimJournal.js';
+import { claimDirectory, releaseClaim } from './claimJournal.js';
 import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter } from './probeWriter.js';
 import { readWriterJournal } from './readWriterJournal.js';
-import { writerLiveness } from './writerLiveness.js';
+import { claimerLiveness, writerLiveness } from './writerLiveness.js';
 
 export interface RecoverJournalsOptions {
   /** The journal directory to scan. Default `'.otel-journal'`. */
@@ -114,10 +114,11 @@ async function isAbandoned(dir: string, name: string, staleAfterMillis: number):
       const probe = await probeWriter(dir);
       return !writerLiveness({ header: probe.header, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis }).alive;
     }
-    if (parseClaimedDirName(name)) {
-      const claim = await readClaim(dir);
-      const lastSignOfLifeMs = claim?.claimedMs ?? (await stat(dir)).mtimeMs;
-      return !writerLiveness({ header: claim, lastSignOfLifeMs, staleAfterMillis }).alive;
+    const claim = parseClaimedDirName(name);
+    if (claim) {
+      // The rename that made the claim set the directory's ctime.
+      const { ctimeMs } = await stat(dir);
+      return !claimerLiveness(claim, ctimeMs, staleAfterMillis).alive;
     }
   } catch {
     // Vanished while we looked: another process recovered or removed it.

@@ -2,6 +2,8 @@
 // recovered, so every doubt resolves to "alive" except silence beyond staleAfterMillis
 // where nothing else can be checked (another host on a shared volume).
 import { hostname } from 'node:os';
+import { shortHash } from '../journal/journalPaths.js';
+import type { ClaimName } from '../journal/journalPaths.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
 import { readBootId, readProcStartTicks } from '../journal/writerIdentity.js';
 
@@ -15,6 +17,21 @@ export interface LivenessFacts {
   lastSignOfLifeMs: number;
   staleAfterMillis: number;
   now?: number;
+}
+
+/** Liveness of the process that claimed a directory, from what the claim's name says. */
+export function claimerLiveness(claim: ClaimName, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
+  const sameHost = claim.claimerHostHash === shortHash(hostname());
+  const bootId = readBootId();
+  const header: ProcessIdentity | undefined = sameHost
+    ? {
+        hostname: hostname(),
+        bootId: claim.claimerBootHash === shortHash(bootId) ? bootId : `another boot (${claim.claimerBootHash})`,
+        pid: claim.claimerPid,
+        procStartTicks: claim.claimerStartTicks,
+      }
+    : undefined;
+  return writerLiveness({ header, lastSignOfLifeMs: claimedMs, staleAfterMillis, now });
 }
 
 export function writerLiveness({ header, lastSignOfLifeMs, staleAfterMillis, now = Date.now() }: LivenessFacts): Liveness {

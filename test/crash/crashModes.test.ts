@@ -1,7 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { claimedDirName } from '../../src/journal/journalPaths.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -92,6 +96,34 @@ describe('recovery', () => {
     const again = await recover(journalDir);
     expect(again).toMatchObject({ journals: 0, spansCrashed: 0 });
     expect(await expectEveryStartedSpanOnce(db, schema, ledger)).toEqual(expect.arrayContaining(before));
+  });
+
+  test('a claim left by a recoverer that died is taken over at once; a live claimer keeps its claim', async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    const ledger = join(dir, 'ledger.jsonl');
+    const child = runFixture(fixture, { DATABASE_URL: db.url, SCHEMA: schema, JOURNAL_DIR: journalDir, LEDGER: ledger, SERVICE: 'claim-takeover' });
+    await child.ready;
+    child.child.kill('SIGKILL');
+    await child.exited;
+    const [writerDir] = readdirSync(journalDir);
+
+    // A live claimer (this process) keeps its claim.
+    const live = claimedDirName(writerDir, currentWriterIdentity());
+    renameSync(join(journalDir, writerDir), join(journalDir, live));
+    expect(await recover(journalDir)).toMatchObject({ journals: 0, liveJournals: 1 });
+
+    // A claimer that died right after its rename: a real process, gone now.
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--input-type=module', '-e',
+      `import { currentWriterIdentity } from ${JSON.stringify(join(import.meta.dirname, '../../dist/esm/journal/writerIdentity.js'))};
+       console.log(JSON.stringify(currentWriterIdentity()));`,
+    ]);
+    const deadClaimer = JSON.parse(stdout);
+    renameSync(join(journalDir, live), join(journalDir, claimedDirName(writerDir, deadClaimer)));
+    expect(await recover(journalDir)).toMatchObject({ journals: 1, spansCrashed: 3 });
+    expect(readdirSync(journalDir)).toEqual([]);
+    await expectEveryStartedSpanOnce(db, schema, ledger);
   });
 
   test('a process killed while its export was in flight: no span lost, none twice', async () => {
