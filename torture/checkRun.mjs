@@ -1,0 +1,132 @@
+// Holds PostgreSQL against one run's ledger, after recovery. Every query is scoped to the
+// run's traces (the ledger's trace ids, plus any trace row of the run's service.name in
+// case a root span started but was killed before its ledger line), and goes through a key
+// that starts with trace_id, so a run's check stays fast however many runs came before.
+import { readLedger } from './ledger.mjs';
+import { emptyStats } from './runStats.mjs';
+
+/** Kills land between span.end() and its ledger line at most once per run; so do starts. */
+const AT_MOST_ONE_PER_RUN = 1;
+
+/**
+ * @returns {Promise<{ stats: import('./runStats.mjs').RunStats, findings: string[] }>}
+ */
+export async function checkRun({ pool, schema, ledgerPath, service, mode }) {
+  const q = `"${schema}"`;
+  const ledger = readLedger(ledgerPath);
+  const traceIds = new Set([...ledger.starts.values()].map((start) => start.traceId));
+  const serviceTraces = await pool.query(`SELECT trace_id FROM ${q}.traces WHERE service_name = $1`, [service]);
+  for (const row of serviceTraces.rows) traceIds.add(row.trace_id);
+  const ids = [...traceIds];
+
+  const [spans, traces, logs, deadLetters] = await Promise.all([
+    pool.query(
+      `SELECT trace_id, span_id, parent_span_id, state, status_code, status_message, crash_reason, end_time_estimated,
+              start_time_unix_nano::text AS start_ns, end_time_unix_nano::text AS end_ns
+         FROM ${q}.spans WHERE trace_id = ANY($1::text[])`,
+      [ids],
+    ),
+    pool.query(`SELECT trace_id FROM ${q}.traces WHERE trace_id = ANY($1::text[])`, [ids]),
+    pool.query(`SELECT trace_id, span_id, count(*)::int AS events FROM ${q}.logs WHERE trace_id = ANY($1::text[]) GROUP BY 1, 2`, [ids]),
+    pool.query(`SELECT span_id, error_message FROM ${q}.dead_letters WHERE trace_id = ANY($1::text[])`, [ids]),
+  ]);
+
+  // Every finding is described in `findings`; lost, duplicated and orphans have their own
+  // counts, every other broken promise counts as a problem.
+  const findings = [];
+  const stats = { ...emptyStats(), runs: 1 };
+  const problem = (text) => {
+    stats.problems += 1;
+    findings.push(text);
+  };
+
+  const rowsBySpan = new Map();
+  for (const row of spans.rows) {
+    const same = rowsBySpan.get(row.span_id);
+    if (same) same.push(row);
+    else rowsBySpan.set(row.span_id, [row]);
+  }
+  for (const [spanId, rows] of rowsBySpan) {
+    if (rows.length > 1) {
+      stats.duplicated += rows.length - 1;
+      findings.push(`span ${spanId} has ${rows.length} rows: ${rows.map((row) => `${row.trace_id}/${row.state}`).join(', ')}`);
+    }
+  }
+
+  const eventsBySpan = new Map(logs.rows.map((row) => [`${row.trace_id}/${row.span_id}`, row.events]));
+  const lostIds = [];
+  let endedUnledgered = 0;
+  for (const [spanId, start] of ledger.starts) {
+    const row = rowsBySpan.get(spanId)?.[0];
+    if (!start.sampled) {
+      if (row) problem(`span ${spanId} was recorded but not sampled, yet PostgreSQL has it (state ${row.state})`);
+      continue;
+    }
+    stats.started += 1;
+    if (!row) {
+      stats.lost += 1;
+      lostIds.push(spanId);
+      continue;
+    }
+    if (row.trace_id !== start.traceId) problem(`span ${spanId}: trace ${row.trace_id} in PostgreSQL, ${start.traceId} in the ledger`);
+    if ((row.parent_span_id ?? null) !== start.parent) {
+      problem(`span ${spanId}: parent ${row.parent_span_id} in PostgreSQL, ${start.parent} in the ledger`);
+    }
+    const endedInLedger = ledger.ends.has(spanId);
+    if (row.state === 'ended') {
+      stats.ended += 1;
+      if (endedInLedger) {
+        const events = ledger.ends.get(spanId);
+        const stored = eventsBySpan.get(`${row.trace_id}/${spanId}`) ?? 0;
+        if (stored !== events) problem(`span ${spanId} ended with ${events} events; PostgreSQL has ${stored} log rows for it`);
+      } else {
+        endedUnledgered += 1;
+      }
+    } else if (row.state === 'crashed') {
+      stats.crashed += 1;
+      if (endedInLedger) stats.endedButCrashed += 1;
+      const wrong = crashRecordFault(row, mode);
+      if (wrong) problem(`crash record ${spanId}: ${wrong}`);
+    } else {
+      problem(`span ${spanId} has state ${JSON.stringify(row.state)}`);
+    }
+  }
+  if (lostIds.length > 0) findings.push(`${lostIds.length} started spans are not in PostgreSQL, e.g. ${lostIds.slice(0, 5).join(', ')}`);
+  if (endedUnledgered > AT_MOST_ONE_PER_RUN) {
+    problem(`${endedUnledgered} spans are 'ended' in PostgreSQL but their end is not in the ledger (a kill explains one)`);
+  }
+  // On an uncaught exception the journal flushes synchronously: every END the ledger saw
+  // (written after span.end() returned) must be on disk. Only a kill that runs no
+  // JavaScript (SIGKILL, abort, OOM) may take an END of the current turn with it.
+  if (mode === 'uncaught' && stats.endedButCrashed > 0) {
+    problem(`${stats.endedButCrashed} spans ended before the uncaught exception but are crash records: their END was not flushed`);
+  }
+
+  const unledgered = [...rowsBySpan.keys()].filter((spanId) => !ledger.starts.has(spanId));
+  stats.unledgered = unledgered.length;
+  if (unledgered.length > AT_MOST_ONE_PER_RUN) {
+    problem(`${unledgered.length} spans of this run are in PostgreSQL but not in the ledger (a kill explains one): ${unledgered.slice(0, 5).join(', ')}`);
+  }
+
+  const traceRows = new Set(traces.rows.map((row) => row.trace_id));
+  const orphanSpans = spans.rows.filter((row) => !traceRows.has(row.trace_id));
+  const orphanLogs = logs.rows.filter((row) => !rowsBySpan.get(row.span_id)?.some((span) => span.trace_id === row.trace_id));
+  stats.orphans = orphanSpans.length + orphanLogs.length;
+  if (orphanSpans.length > 0) findings.push(`${orphanSpans.length} spans without their trace row, e.g. trace ${orphanSpans[0].trace_id}`);
+  if (orphanLogs.length > 0) findings.push(`${orphanLogs.length} spans' events without the span row, e.g. span ${orphanLogs[0].span_id}`);
+
+  for (const row of deadLetters.rows) problem(`span ${row.span_id} went to dead_letters: ${row.error_message}`);
+  if (ledger.tornLines > 1) problem(`${ledger.tornLines} unreadable ledger lines (a kill explains one)`);
+  return { stats, findings };
+}
+
+/** What is wrong with a crash record, or undefined. */
+function crashRecordFault(row, mode) {
+  if (row.status_code !== 'ERROR') return `status ${row.status_code}, expected ERROR`;
+  if (row.end_time_estimated !== true) return 'end time not marked as an estimate';
+  if (!row.crash_reason || row.status_message !== row.crash_reason) return `reason ${JSON.stringify(row.crash_reason)}, status message ${JSON.stringify(row.status_message)}`;
+  if (row.end_ns === null || BigInt(row.end_ns) < BigInt(row.start_ns)) return `ends (${row.end_ns}) before it starts (${row.start_ns})`;
+  const expected = mode === 'uncaught' ? /^uncaught [\s\S]*torture: uncaught exception/ : /^process vanished; last heartbeat at \d{4}-/;
+  if (!expected.test(row.crash_reason)) return `reason ${JSON.stringify(row.crash_reason.slice(0, 200))} does not match ${expected}`;
+  return undefined;
+}

@@ -1,0 +1,65 @@
+// The workload's own record of what it started and ended, written with writeSync right
+// after each startSpan() and span.end() and independent of the journal under test. The
+// torture run holds PostgreSQL against it after recovery.
+//
+// Lines (one JSON object each, short keys: a child writes thousands of them a second):
+//   {"e":"s","t":traceId,"s":spanId,"p":parentSpanId|null,"u":1?}  started ("u": not sampled)
+//   {"e":"e","s":spanId,"n":eventCount}                            ended, with its span events
+import { openSync, readFileSync, writeSync } from 'node:fs';
+
+export class LedgerWriter {
+  #fd;
+
+  constructor(path) {
+    this.#fd = openSync(path, 'a');
+  }
+
+  started(span, parent) {
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    const sampled = (traceFlags & 1) === 1;
+    const line = { e: 's', t: traceId, s: spanId, p: parent?.spanContext().spanId ?? null };
+    if (!sampled) line.u = 1;
+    this.#write(line);
+  }
+
+  ended(span, eventCount) {
+    this.#write({ e: 'e', s: span.spanContext().spanId, n: eventCount });
+  }
+
+  #write(line) {
+    const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
+    // A write to a regular file is not cut short in practice, but loop as sonic-boom does.
+    for (let at = 0; at < bytes.length; ) at += writeSync(this.#fd, bytes, at);
+  }
+}
+
+/**
+ * What a ledger says. A line cut off by the kill (there can only be the last one) is
+ * counted in `tornLines`, not thrown.
+ */
+export function readLedger(path) {
+  /** @type {Map<string, { traceId: string, parent: string | null, sampled: boolean }>} */
+  const starts = new Map();
+  /** @type {Map<string, number>} span id → number of span events it ended with */
+  const ends = new Map();
+  let tornLines = 0;
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      tornLines += 1;
+      continue;
+    }
+    if (entry.e === 's') starts.set(entry.s, { traceId: entry.t, parent: entry.p, sampled: entry.u !== 1 });
+    else if (entry.e === 'e') ends.set(entry.s, entry.n);
+  }
+  return { starts, ends, tornLines };
+}
