@@ -1,6 +1,8 @@
-// The export side of a live journal: reads this process's own SPAN_END records in order,
-// batch by batch, and after the exporter commits a batch writes the COMMIT watermark and
-// deletes the segments left behind. The backlog waits here on disk, not in memory.
+// The export side of a live journal: hands out this process's own SPAN_END records in
+// order, batch by batch, and after the exporter commits a batch writes the COMMIT
+// watermark and deletes the segments left behind. The backlog waits on disk, not in
+// memory: while the tail keeps up it takes the span objects the writer just wrote (see
+// RecentEnds), and when it has fallen behind it reads them back from the segments.
 import { diag } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
@@ -44,8 +46,12 @@ export class JournalTail {
   }
 
   nextBatch(maxSpans: number): JournalBatch | undefined {
-    // END records may still wait for their write(2); the file must hold them before we read.
-    if (this.pending.length === 0) this.writer.flush();
+    if (this.pending.length === 0) {
+      // END records may still wait for their write(2); the file must hold them first.
+      this.writer.flush();
+      const recent = this.writer.recentEnds.takeAfter(this.position, maxSpans);
+      if (recent !== undefined) return this.handOut(recent.map((entry) => entry.span), recent.at(-1));
+    }
     const spans: ReadableSpan[] = [];
     let until = this.position;
     while (spans.length < maxSpans) {
@@ -55,11 +61,19 @@ export class JournalTail {
       if (record.type === RecordType.Resource) this.rememberResource(record.payload as ResourceRecord);
       if (record.type !== RecordType.SpanEnd) continue;
       const end = record.payload as SpanEndRecord;
-      spans.push(readableSpanFromRecord(end, this.resources.get(end.r) ?? resourceFromAttributes({})));
+      const resource = this.writer.resourceById(end.r) ?? this.resources.get(end.r) ?? resourceFromAttributes({});
+      spans.push(readableSpanFromRecord(end, resource));
     }
     if (spans.length === 0) return undefined;
     this.endsRead += spans.length;
     return { spans, until };
+  }
+
+  private handOut(spans: ReadableSpan[], last: { segment: number; end: number } | undefined): JournalBatch | undefined {
+    if (!last) return undefined;
+    this.position = { segment: last.segment, offset: last.end };
+    this.endsRead += spans.length;
+    return { spans, until: this.position };
   }
 
   /** The exporter committed everything up to `until`. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { segmentPath } from './journalPaths.js';
 import { PendingWrites } from './PendingWrites.js';
+import { RecentEnds } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, ProcessExitRecord, SegmentHeader } from './recordTypes.js';
 import { endRecord, recordJson, startRecord } from './spanRecords.js';
@@ -30,6 +31,8 @@ export interface JournalWriterOptions {
   heartbeatIntervalMs: number;
   /** Ended spans whose END could not be written after all: the caller must keep them elsewhere. */
   onUnwrittenEnds?: (spans: ReadableSpan[]) => void;
+  /** How many recently written ENDs to keep as span objects for the export side. Default 4096. */
+  recentEndsCapacity?: number;
   fs?: AppenderFileSystem;
 }
 
@@ -46,6 +49,8 @@ export class JournalWriter {
   private readonly fs: AppenderFileSystem;
   private appender: SyncFileAppender | undefined;
   private readonly pending = new PendingWrites();
+  /** Recently written ENDs as span objects: the export side takes them without reading back. */
+  readonly recentEnds: RecentEnds;
   private flushScheduled = false;
   private segment = 0;
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
@@ -54,6 +59,7 @@ export class JournalWriter {
   /** START payloads of spans that have not ended, by span id: carried into new segments. */
   private readonly openStarts = new Map<string, string>();
   private readonly resourceIds = new Map<Resource, number>();
+  private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
   private brokenError: unknown;
   private syncScheduled = false;
@@ -65,6 +71,7 @@ export class JournalWriter {
   constructor(options: JournalWriterOptions) {
     this.options = options;
     this.fs = options.fs ?? realFileSystem;
+    this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 4096);
     mkdirSync(options.journalDir, { recursive: true, mode: 0o700 });
     this.writerDir = join(options.journalDir, options.identity.writerId);
     mkdirSync(this.writerDir, { mode: 0o700 });
@@ -134,14 +141,17 @@ export class JournalWriter {
   /** Writes every waiting record now. False when the journal is broken. */
   flush(): boolean {
     if (this.pending.empty) return this.brokenError === undefined;
-    const { data, spans } = this.pending.take();
+    const { data, ends } = this.pending.take();
+    const segment = this.segment;
+    const base = this.appender?.bytes ?? 0;
     if (!this.write(data)) {
-      if (spans.length > 0) {
-        this.endsWritten -= spans.length;
-        this.options.onUnwrittenEnds?.(spans);
+      if (ends.length > 0) {
+        this.endsWritten -= ends.length;
+        this.options.onUnwrittenEnds?.(ends.map((entry) => entry.span));
       }
       return false;
     }
+    for (const { span, end } of ends) this.recentEnds.push({ span, segment, end: base + end });
     if ((this.appender?.bytes ?? 0) >= this.options.maxSegmentBytes) this.rotate();
     return true;
   }
@@ -201,7 +211,11 @@ export class JournalWriter {
     if (this.pending.add(type, json, endedSpan)) return true;
     if (!this.flush()) return false;
     if (this.pending.add(type, json, endedSpan)) return true;
-    if (this.write(encodeFrame(type, json))) return true;
+    if (this.write(encodeFrame(type, json))) {
+      // Written around the recent-ENDs window: readers must go to disk for it.
+      if (endedSpan) this.recentEnds.forgetBefore(this.position());
+      return true;
+    }
     if (endedSpan) this.options.onUnwrittenEnds?.([endedSpan]);
     return false;
   }
@@ -221,11 +235,17 @@ export class JournalWriter {
     setImmediate(this.flushSoon);
   }
 
+  /** The resource a record's id stands for, as the application's own object. */
+  resourceById(id: number): Resource | undefined {
+    return this.resources[id - 1];
+  }
+
   private resourceIdFor(resource: Resource): number {
     const known = this.resourceIds.get(resource);
     if (known !== undefined) return known;
     const id = this.resourceIds.size + 1;
     this.resourceIds.set(resource, id);
+    this.resources.push(resource);
     const json = recordJson({ id, a: resource.attributes });
     this.resourceJson.push(json);
     this.add(RecordType.Resource, json);

@@ -13,7 +13,7 @@ const BUFFER_BYTES = 64 * 1024;
 export class PendingWrites {
   private readonly buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   private length = 0;
-  private spans: ReadableSpan[] = [];
+  private ends: { span: ReadableSpan; end: number }[] = [];
 
   get bytes(): number {
     return this.length;
@@ -28,15 +28,18 @@ export class PendingWrites {
     const written = encodeFrameInto(this.buffer, this.length, type, json);
     if (written < 0) return false;
     this.length += written;
-    if (endedSpan) this.spans.push(endedSpan);
+    if (endedSpan) this.ends.push({ span: endedSpan, end: this.length });
     return true;
   }
 
-  /** Everything waiting, emptied. The bytes are valid only until the next add(). */
-  take(): { data: Buffer; spans: ReadableSpan[] } {
-    const taken = { data: this.buffer.subarray(0, this.length), spans: this.spans };
+  /**
+   * Everything waiting, emptied: the bytes (valid only until the next add()) and the END
+   * spans with the offset just past each one's frame in those bytes.
+   */
+  take(): { data: Buffer; ends: { span: ReadableSpan; end: number }[] } {
+    const taken = { data: this.buffer.subarray(0, this.length), ends: this.ends };
     this.length = 0;
-    this.spans = [];
+    this.ends = [];
     return taken;
   }
 }

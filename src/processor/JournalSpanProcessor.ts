@@ -190,6 +190,8 @@ export class JournalSpanProcessor implements SpanProcessor {
         maxJournalBytes: this.options.maxJournalBytes,
         groupCommitMillis: this.options.groupCommitMillis,
         heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
+        // Enough for every batch in flight and the next ones; beyond it the tail reads back from disk.
+        recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
         onUnwrittenEnds: (spans) => {
           for (const span of spans) this.keepInMemory(span);
         },

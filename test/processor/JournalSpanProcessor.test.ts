@@ -1,11 +1,14 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { existsSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, test } from 'vitest';
 import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
 import type { DurabilityLevel } from '../../src/processor/processorOptions.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
+import type { SpanEndRecord } from '../../src/journal/recordTypes.js';
 import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -94,7 +97,7 @@ describe('JournalSpanProcessor', () => {
   });
 
   test('onStart and onEnd never throw into the application, whatever the span holds', async () => {
-    const { exporter, processor, tracer } = setup();
+    const { exporter, processor, tracer, journalDir } = setup();
     const span = tracer.startSpan('odd values', { attributes: { nan: Number.NaN, inf: Number.POSITIVE_INFINITY, list: [1, null, 3] } });
     expect(() => span.end()).not.toThrow();
     // Values the SDK itself would refuse, handed straight to onEnd as another SDK might.
@@ -107,8 +110,13 @@ describe('JournalSpanProcessor', () => {
     expect(() => processor.onStart(broken as never, ROOT_CONTEXT)).not.toThrow();
     expect(() => processor.onEnd(broken as never)).not.toThrow();
     await processor.forceFlush();
-    expect(exporter.spans[0].attributes).toEqual({ nan: 'NaN', inf: 'Infinity', list: [1, null, 3] });
-    expect(exporter.spans[1].attributes).toEqual({ big: '10', circular: { self: '[Circular]' } });
+    // The exporter gets the spans as they were; the journal holds what JSON can say of them.
+    expect(exporter.spans[0].attributes).toEqual({ nan: Number.NaN, inf: Number.POSITIVE_INFINITY, list: [1, null, 3] });
+    expect(exporter.spans[1].attributes.big).toBe(10n);
+    const ends = readdirSync(journalDir).flatMap((writer) =>
+      readdirSync(join(journalDir, writer)).flatMap((file) => readSegment(readFileSync(join(journalDir, writer, file))).records),
+    ).filter((record) => record.type === RecordType.SpanEnd).map((record) => (record.payload as SpanEndRecord).a);
+    expect(ends).toEqual([{ nan: 'NaN', inf: 'Infinity', list: [1, null, 3] }, { big: '10', circular: { self: '[Circular]' } }]);
     expect(processor.stats().hotPathErrors).toBe(2);
   });
 

@@ -1,0 +1,73 @@
+// The most recently written END records, kept as the span objects they were written from,
+// with their positions in the journal. While the export side keeps up, it takes spans from
+// here instead of reading back and parsing what was just written; when it falls behind
+// (an outage, a burst), the oldest entries are let go and it reads from disk as before.
+// The journal on disk is unchanged either way: this only saves the read-back.
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+
+export interface Position {
+  segment: number;
+  offset: number;
+}
+
+export interface RecentEnd {
+  span: ReadableSpan;
+  segment: number;
+  /** Offset just past the END frame: where a reader stands after it. */
+  end: number;
+}
+
+export function isAtOrAfter(a: Position, b: Position): boolean {
+  return a.segment > b.segment || (a.segment === b.segment && a.offset >= b.offset);
+}
+
+export class RecentEnds {
+  private entries: RecentEnd[] = [];
+  private head = 0;
+  /** Every END written after this position is held here (until taken). */
+  private from: Position = { segment: 1, offset: 0 };
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  push(entry: RecentEnd): void {
+    this.entries.push(entry);
+    if (this.entries.length - this.head > this.capacity) {
+      const dropped = this.entries[this.head++];
+      this.from = { segment: dropped.segment, offset: dropped.end };
+    }
+    if (this.head > 4096 && this.head * 2 > this.entries.length) this.compact();
+  }
+
+  /** An END was written without passing through here: nothing before `position` is held. */
+  forgetBefore(position: Position): void {
+    this.entries = [];
+    this.head = 0;
+    this.from = position;
+  }
+
+  /**
+   * Up to `max` ENDs written right after `position`, or undefined when some END after
+   * `position` is not held here (the reader must go to disk).
+   */
+  takeAfter(position: Position, max: number): RecentEnd[] | undefined {
+    if (!isAtOrAfter(position, this.from)) return undefined;
+    while (this.head < this.entries.length && isAtOrAfter(position, { segment: this.entries[this.head].segment, offset: this.entries[this.head].end })) {
+      this.head += 1;
+    }
+    const taken = this.entries.slice(this.head, this.head + max);
+    this.head += taken.length;
+    if (taken.length > 0) {
+      const last = taken[taken.length - 1];
+      this.from = { segment: last.segment, offset: last.end };
+    }
+    return taken;
+  }
+
+  private compact(): void {
+    this.entries = this.entries.slice(this.head);
+    this.head = 0;
+  }
+}

@@ -1,0 +1,60 @@
+// The tail hands out every END exactly once and in order, whether it takes the span
+// objects the writer just wrote or reads them back from disk after falling behind.
+import { join } from 'node:path';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, test } from 'vitest';
+import { JournalTail } from '../../src/journal/JournalTail.js';
+import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+
+describe.each([0, 1, 7, 100_000])('JournalTail with %i recent ENDs kept in memory', (recentEndsCapacity) => {
+  test('every END once, in order, across rotations, with its resource', () => {
+    const writer = new JournalWriter({
+      journalDir: join(tempDir(), 'journal'),
+      identity: currentWriterIdentity(),
+      durability: 'process',
+      maxSegmentBytes: 8 * 1024,
+      maxJournalBytes: 1024 ** 3,
+      groupCommitMillis: 10,
+      heartbeatIntervalMs: 1000,
+      recentEndsCapacity,
+    });
+    const tail = new JournalTail(writer);
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'tail-test' }),
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('tail');
+    const ended: string[] = [];
+    const handedOut: ReadableSpan[] = [];
+    // Interleave writing and reading in uneven steps, so the tail is sometimes caught up
+    // and sometimes far behind the recent window.
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < (round * 7) % 23; i++) {
+        const span = tracer.startSpan(`r${round}-${i}`, { attributes: { round, i } });
+        span.end();
+        ended.push(span.spanContext().spanId);
+        if (i % 9 === 0) writer.appendHeartbeat();
+      }
+      for (let batch = tail.nextBatch(1 + (round % 5)); batch; batch = round % 3 ? undefined : tail.nextBatch(4)) {
+        handedOut.push(...batch.spans);
+        tail.committed(batch);
+      }
+    }
+    for (let batch = tail.nextBatch(10); batch; batch = tail.nextBatch(10)) {
+      handedOut.push(...batch.spans);
+      tail.committed(batch);
+    }
+    expect(writer.currentSegment).toBeGreaterThan(3);
+    expect(handedOut.map((span) => span.spanContext().spanId)).toEqual(ended);
+    expect(handedOut.every((span) => span.resource.attributes['service.name'] === 'tail-test')).toBe(true);
+    expect(tail.endsCommitted).toBe(ended.length);
+    expect(tail.backlog).toBe(0);
+    writer.close({ removeIfDone: true });
+  });
+});
