@@ -42,7 +42,12 @@ export class JournalTail {
 
   /** SPAN_END records written but not yet handed out. */
   get backlog(): number {
-    return this.writer.endsWritten - this.endsRead;
+    return this.writer.endsWritten - this.writer.endsHandedBack - this.endsRead;
+  }
+
+  /** ENDs the journal is done with: committed, or handed back to be exported from memory. */
+  get settledEnds(): number {
+    return this.endsCommitted + this.writer.endsHandedBack;
   }
 
   nextBatch(maxSpans: number): JournalBatch | undefined {

@@ -149,6 +149,8 @@ export class PostgresSpanExporter implements SpanExporter {
       connectionTimeoutMillis: resolved.connectionTimeoutMillis,
       // Telemetry must not keep a finished application alive.
       allowExitOnIdle: true,
+      // Notice a silently dropped connection (a NAT timeout, a failover) instead of waiting on it.
+      keepAlive: true,
     });
     // Without a listener, an idle connection dropped by the server crashes the process.
     pool.on('error', (error) => diag.warn(`PostgresSpanExporter: an idle connection to ${this.#target} failed: ${this.#redacted(error)}`));

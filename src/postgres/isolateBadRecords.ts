@@ -1,27 +1,35 @@
 // When PostgreSQL refuses one record for good (a class 22/23/54 error), the batch is
 // written again in halves, each under a SAVEPOINT inside one transaction, until every
 // refused span stands alone; that span goes to dead_letters with its SQLSTATE and the
-// rest commits. A batch of n spans with one bad record costs about 2·log2(n) attempts.
+// rest commits. A batch of n spans with one bad record costs about 2·log2(n) attempts,
+// each a statement per table on fewer rows.
 import type pg from 'pg';
 import { classifyError, sqlStateOf } from './sqlState.js';
 import type { SpanRow } from './spanRows.js';
 import type { Statements } from './statements.js';
+import { unixNanoText } from './unixNano.js';
 import { writeRows } from './writeRows.js';
 
 const SAVEPOINT = 'otel_blackbox_split';
 
-/** Writes `spans` inside the caller's open transaction; returns how many were dead-lettered. */
-export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, spans: readonly SpanRow[]): Promise<number> {
-  const error = await attempt(client, () => writeRows(client, statements, spans));
-  if (error === undefined) return 0;
+/**
+ * Called inside the caller's open transaction after PostgreSQL refused `spans` as a whole
+ * with `refusal`: writes what it can, dead-letters the rest, returns how many it refused.
+ */
+export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, spans: readonly SpanRow[], refusal: unknown): Promise<number> {
   if (spans.length === 1) {
-    await deadLetter(client, statements, spans[0]!, error);
+    await deadLetter(client, statements, spans[0]!, refusal);
     return 1;
   }
   const middle = Math.ceil(spans.length / 2);
-  const left = await isolateBadRecords(client, statements, spans.slice(0, middle));
-  const right = await isolateBadRecords(client, statements, spans.slice(middle));
+  const left = await writeOrIsolate(client, statements, spans.slice(0, middle));
+  const right = await writeOrIsolate(client, statements, spans.slice(middle));
   return left + right;
+}
+
+async function writeOrIsolate(client: pg.PoolClient, statements: Statements, spans: readonly SpanRow[]): Promise<number> {
+  const refusal = await attempt(client, () => writeRows(client, statements, spans, 'upsert'));
+  return refusal === undefined ? 0 : isolateBadRecords(client, statements, spans, refusal);
 }
 
 /**
@@ -54,15 +62,17 @@ async function deadLetter(client: pg.PoolClient, statements: Statements, span: S
 
 /** The span as one JSON document, its JSON columns nested rather than quoted. */
 export function deadLetterRecord(span: SpanRow): string {
-  const { attributes, resource, scope, links, events, ...columns } = span;
+  const { attributes, resource, scope, links, events, startTime, endTime, ...columns } = span;
   return JSON.stringify({
     ...columns,
+    startTimeUnixNano: unixNanoText(startTime),
+    endTimeUnixNano: endTime === null ? null : unixNanoText(endTime),
     serviceName: resource.serviceName,
     scopeName: scope.name,
     scopeVersion: scope.version,
     attributes: JSON.parse(attributes),
     resource: JSON.parse(resource.json),
     links: JSON.parse(links),
-    events: events.map((event) => ({ ...event, attributes: JSON.parse(event.attributes) })),
+    events: events.map(({ time, ...event }) => ({ ...event, timeUnixNano: unixNanoText(time), attributes: JSON.parse(event.attributes) })),
   });
 }

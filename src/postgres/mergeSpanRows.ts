@@ -9,13 +9,24 @@ import type { SpanRow } from './spanRows.js';
  * transactions lock shared trace rows in one order, so they queue instead of deadlocking.
  */
 export function mergeSpanRows(rows: readonly SpanRow[]): SpanRow[] {
-  const byKey = new Map<string, SpanRow>();
-  for (const row of rows) {
-    const key = `${row.traceId}/${row.spanId}`;
-    const kept = byKey.get(key);
-    // Strictly higher wins; on a tie the first stays, as it does against the table.
-    if (kept === undefined || STATE_RANK[row.state] > STATE_RANK[kept.state]) byKey.set(key, row);
+  // Stable: rows with one key keep their arrival order.
+  const sorted = [...rows].sort(compareKeys);
+  const merged: SpanRow[] = [];
+  for (const row of sorted) {
+    const last = merged[merged.length - 1];
+    if (last === undefined || last.traceId !== row.traceId || last.spanId !== row.spanId) {
+      merged.push(row);
+    } else if (STATE_RANK[row.state] > STATE_RANK[last.state]) {
+      // Strictly higher wins; on a tie the first stays, as it does against the table.
+      merged[merged.length - 1] = row;
+    }
   }
-  const keys = [...byKey.keys()].sort();
-  return keys.map((key) => byKey.get(key)!);
+  return merged;
+}
+
+/** Code-unit order, which for hex ids is the "C" collation's byte order in the indexes. */
+function compareKeys(a: SpanRow, b: SpanRow): number {
+  if (a.traceId !== b.traceId) return a.traceId < b.traceId ? -1 : 1;
+  if (a.spanId !== b.spanId) return a.spanId < b.spanId ? -1 : 1;
+  return 0;
 }

@@ -5,11 +5,11 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
-import { unixNano, unixNanoOrNull } from './unixNano.js';
+import { toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 
 export interface EventRow {
   eventIndex: number;
-  timeUnixNano: string;
+  time: UnixNano;
   name: string;
   attributes: string;
   droppedAttributesCount: number;
@@ -23,8 +23,8 @@ export interface SpanRow {
   name: string;
   kind: (typeof SPAN_KINDS)[number];
   state: SpanState;
-  startUnixNano: string;
-  endUnixNano: string | null;
+  startTime: UnixNano;
+  endTime: UnixNano | null;
   statusCode: (typeof STATUS_CODES)[number];
   statusMessage: string | null;
   attributes: string;
@@ -71,8 +71,8 @@ export class SpanRowConverter {
       name: sanitizeString(String(span.name ?? '')),
       kind: SPAN_KINDS[span.kind] ?? 'INTERNAL',
       state: spanState(attributes[ATTR_SPAN_STATE]),
-      startUnixNano: unixNano(span.startTime),
-      endUnixNano: unixNanoOrNull(span.endTime),
+      startTime: toUnixNano(span.startTime),
+      endTime: toUnixNanoOrNull(span.endTime),
       statusCode: STATUS_CODES[span.status?.code ?? SpanStatusCode.UNSET] ?? 'UNSET',
       statusMessage: sanitizeOptionalString(span.status?.message),
       attributes: toJsonText(attributes),
@@ -155,7 +155,7 @@ function linksJson(span: ReadableSpan): string {
 function eventRow(event: TimedEvent, eventIndex: number): EventRow {
   return {
     eventIndex,
-    timeUnixNano: unixNano(event.time),
+    time: toUnixNano(event.time),
     name: sanitizeString(String(event.name ?? '')),
     attributes: toJsonText(event.attributes ?? {}),
     droppedAttributesCount: count(event.droppedAttributesCount),

@@ -1,9 +1,9 @@
 // Statements with their parameters for a set of rows: one array per column, in the
 // binary array format (binaryArray.ts), matching the SQL in statementSql.ts.
-import { bigintArray, booleanArray, integerArray, jsonbArray, textArray } from './binaryArray.js';
+import { booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from './binaryArray.js';
 import { positions, SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
-import type { ResourceColumns, ScopeColumns, SpanRow } from './spanRows.js';
+import type { EventRow, ResourceColumns, ScopeColumns, SpanRow } from './spanRows.js';
 import { STATE_RANK } from './statePrecedence.js';
 import { deadLetterSql, logsSql, spansSql, tracesSql } from './statementSql.js';
 import type { TraceRow } from './traceRows.js';
@@ -16,16 +16,22 @@ export interface Statement {
 const KIND_POSITIONS = positions(SPAN_KINDS);
 const STATUS_POSITIONS = positions(STATUS_CODES);
 
+/**
+ * How spans and events meet rows already stored: `upsert` merges by precedence (and
+ * skips stored events); `fail` is a plain INSERT that fails with 23505 on any stored row.
+ */
+export type ConflictMode = 'upsert' | 'fail';
+
 export class Statements {
   readonly #traces: string;
-  readonly #spans: string;
-  readonly #logs: string;
+  readonly #spans: Record<ConflictMode, string>;
+  readonly #logs: Record<ConflictMode, string>;
   readonly #deadLetter: string;
 
   constructor(schema: QuotedSchema) {
     this.#traces = tracesSql(schema);
-    this.#spans = spansSql(schema);
-    this.#logs = logsSql(schema);
+    this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail') };
+    this.#logs = { upsert: logsSql(schema, 'upsert'), fail: logsSql(schema, 'fail') };
     this.#deadLetter = deadLetterSql(schema);
   }
 
@@ -37,19 +43,19 @@ export class Statements {
         textArray(traces.map((t) => t.serviceName)),
         textArray(traces.map((t) => t.rootSpanId)),
         textArray(traces.map((t) => t.rootSpanName)),
-        bigintArray(traces.map((t) => t.startUnixNano)),
-        bigintArray(traces.map((t) => t.endUnixNano)),
+        unixNanoArray(traces.map((t) => t.startTime)),
+        unixNanoArray(traces.map((t) => t.endTime)),
       ],
     };
   }
 
-  upsertSpans(spans: readonly SpanRow[]): Statement {
+  writeSpans(spans: readonly SpanRow[], mode: ConflictMode): Statement {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
     const text = (pick: (s: SpanRow) => string | null) => textArray(spans.map(pick));
     const integer = (pick: (s: SpanRow) => number) => integerArray(spans.map(pick));
     return {
-      text: this.#spans,
+      text: this.#spans[mode],
       values: [
         text((s) => s.traceId),
         text((s) => s.spanId),
@@ -61,11 +67,11 @@ export class Statements {
         integer((s) => STATUS_POSITIONS[s.statusCode]),
         integer((s) => resources.positionOf(s.resource)),
         integer((s) => scopes.positionOf(s.scope)),
-        bigintArray(spans.map((s) => s.startUnixNano)),
-        bigintArray(spans.map((s) => s.endUnixNano)),
+        unixNanoArray(spans.map((s) => s.startTime)),
+        unixNanoArray(spans.map((s) => s.endTime)),
         text((s) => s.statusMessage),
-        jsonbArray(spans.map((s) => s.attributes)),
-        jsonbArray(spans.map((s) => s.links)),
+        text((s) => s.attributes),
+        text((s) => s.links),
         integer((s) => s.droppedAttributesCount),
         integer((s) => s.droppedEventsCount),
         integer((s) => s.droppedLinksCount),
@@ -79,19 +85,26 @@ export class Statements {
     };
   }
 
-  insertLogs(spans: readonly SpanRow[]): Statement | undefined {
-    const events = spans.flatMap((span) => span.events.map((event) => ({ span, event })));
+  writeLogs(spans: readonly SpanRow[], mode: ConflictMode): Statement | undefined {
+    const owners: SpanRow[] = [];
+    const events: EventRow[] = [];
+    for (const span of spans) {
+      for (const event of span.events) {
+        owners.push(span);
+        events.push(event);
+      }
+    }
     if (events.length === 0) return undefined;
     return {
-      text: this.#logs,
+      text: this.#logs[mode],
       values: [
-        textArray(events.map((e) => e.span.traceId)),
-        textArray(events.map((e) => e.span.spanId)),
-        integerArray(events.map((e) => e.event.eventIndex)),
-        bigintArray(events.map((e) => e.event.timeUnixNano)),
-        textArray(events.map((e) => e.event.name)),
-        jsonbArray(events.map((e) => e.event.attributes)),
-        integerArray(events.map((e) => e.event.droppedAttributesCount)),
+        textArray(owners.map((s) => s.traceId)),
+        textArray(owners.map((s) => s.spanId)),
+        integerArray(events.map((e) => e.eventIndex)),
+        unixNanoArray(events.map((e) => e.time)),
+        textArray(events.map((e) => e.name)),
+        textArray(events.map((e) => e.attributes)),
+        integerArray(events.map((e) => e.droppedAttributesCount)),
       ],
     };
   }

@@ -2,14 +2,15 @@
 // it with what is stored (earliest start, latest end, first known root), so writing a
 // batch in parts gives the same row as writing it whole.
 import type { SpanRow } from './spanRows.js';
+import { compareUnixNano, type UnixNano } from './unixNano.js';
 
 export interface TraceRow {
   traceId: string;
   serviceName: string | null;
   rootSpanId: string | null;
   rootSpanName: string | null;
-  startUnixNano: string;
-  endUnixNano: string | null;
+  startTime: UnixNano;
+  endTime: UnixNano | null;
 }
 
 /** Rows come out in the order their trace ids first appear (sorted input stays sorted). */
@@ -24,8 +25,8 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
         serviceName: span.resource.serviceName,
         rootSpanId: isRoot ? span.spanId : null,
         rootSpanName: isRoot ? span.name : null,
-        startUnixNano: span.startUnixNano,
-        endUnixNano: span.endUnixNano,
+        startTime: span.startTime,
+        endTime: span.endTime,
       });
       continue;
     }
@@ -34,16 +35,10 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
       trace.rootSpanId = span.spanId;
       trace.rootSpanName = span.name;
     }
-    if (compareDecimal(span.startUnixNano, trace.startUnixNano) < 0) trace.startUnixNano = span.startUnixNano;
-    if (span.endUnixNano !== null && (trace.endUnixNano === null || compareDecimal(span.endUnixNano, trace.endUnixNano) > 0)) {
-      trace.endUnixNano = span.endUnixNano;
+    if (compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
+    if (span.endTime !== null && (trace.endTime === null || compareUnixNano(span.endTime, trace.endTime) > 0)) {
+      trace.endTime = span.endTime;
     }
   }
   return [...traces.values()];
-}
-
-/** Compares non-negative decimal strings without BigInt: longer is larger, else lexically. */
-export function compareDecimal(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,11 +1,18 @@
-// One batch, one transaction. The fast path writes everything at once; only when
-// PostgreSQL refuses a record is the batch rolled back and written again, record errors
-// isolated (isolateBadRecords.ts), in a second transaction. Any other failure rolls back
-// and is thrown: nothing of the batch is left half-written.
+// One batch, one transaction. Any failure rolls the whole transaction back; what happens
+// next depends on the error:
+//
+// 1. New rows are the common case, so the batch is first written with plain INSERTs for
+//    spans and events: skipping ON CONFLICT's index pre-check and speculative insertion
+//    cost the server 15–20% less CPU per span (measured with bench/exporter-throughput.mjs).
+// 2. 23505 (a row already stored: a replay, a crash record meeting its real end) → the
+//    batch is written again in a new transaction with upserts that apply precedence.
+// 3. Another error PostgreSQL raises for one record (class 22/23/54) → written again with
+//    the refused records isolated into dead_letters (isolateBadRecords.ts).
+// 4. Anything else (transient or configuration) is thrown: nothing of the batch remains.
 import type pg from 'pg';
 import { isolateBadRecords } from './isolateBadRecords.js';
-import { classifyError, sqlStateOf } from './sqlState.js';
 import type { SpanRow } from './spanRows.js';
+import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
 import type { Statements } from './statements.js';
 import { writeRows } from './writeRows.js';
 
@@ -22,15 +29,21 @@ export async function writeBatch(pool: pg.Pool, statements: Statements, spans: r
   let broken: Error | undefined;
   const markBroken = (error: unknown) => (broken ??= error instanceof Error ? error : new Error(String(error)));
   client.on('error', markBroken);
+  const transaction = (work: () => Promise<void>) => inTransaction(client, markBroken, work);
   try {
-    const firstError = await inTransaction(client, markBroken, () => writeRows(client, statements, spans));
-    if (firstError === undefined) return { written: spans.length, deadLettered: 0 };
-    if (classifyError(firstError) !== 'record') throw firstError;
+    let error = await transaction(() => writeRows(client, statements, spans, 'fail'));
+    if (error === undefined) return { written: spans.length, deadLettered: 0 };
+    if (sqlStateOf(error) === SQLSTATE.UNIQUE_VIOLATION) {
+      error = await transaction(() => writeRows(client, statements, spans, 'upsert'));
+      if (error === undefined) return { written: spans.length, deadLettered: 0 };
+    }
+    if (classifyError(error) !== 'record') throw error;
+    const refusal = error;
     let deadLettered = 0;
-    const secondError = await inTransaction(client, markBroken, async () => {
-      deadLettered = await isolateBadRecords(client, statements, spans);
+    error = await transaction(async () => {
+      deadLettered = await isolateBadRecords(client, statements, spans, refusal);
     });
-    if (secondError !== undefined) throw secondError;
+    if (error !== undefined) throw error;
     return { written: spans.length - deadLettered, deadLettered };
   } catch (error) {
     // A driver or socket error (no SQLSTATE) leaves the connection in an unknown state.

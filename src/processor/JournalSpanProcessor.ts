@@ -134,6 +134,9 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   async forceFlush(): Promise<void> {
+    // ENDs queued for the end of this turn are written (or handed to memory) first, so the
+    // flush waits for exactly what has ended so far.
+    this.writer?.flush();
     const done = await this.loop.flush(this.options.flushTimeoutMillis);
     if (!done) {
       diag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
@@ -170,7 +173,8 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.writer) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
-      const drained = (this.tail?.endsCommitted ?? 0) >= this.writer.endsWritten;
+      this.writer.flush();
+      const drained = (this.tail?.settledEnds ?? 0) >= this.writer.endsWritten;
       this.writer.close({ removeIfDone: drained });
     }
     try {

@@ -139,6 +139,7 @@ describe('JournalSpanProcessor', () => {
     const { exporter, processor, tracer } = setup({ maxJournalBytes: 8 * 1024, maxQueueSize: 10, maxExportBatchSize: 10 });
     exporter.failing = true;
     for (let i = 0; i < 200; i++) tracer.startSpan(`op-${i}`, { attributes: { pad: 'x'.repeat(100) } }).end();
+    await new Promise((resolve) => setImmediate(resolve)); // the ENDs of this turn are written now
     const dropped = processor.stats().spansDropped;
     expect(dropped).toBeGreaterThan(0);
     exporter.failing = false;

@@ -1,0 +1,57 @@
+// The binary arrays the statements send, read back by a real server.
+import { afterAll, describe, expect, it } from 'vitest';
+import { booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from '../../src/postgres/binaryArray.js';
+import { toUnixNano, unixNanoText, type UnixNano } from '../../src/postgres/unixNano.js';
+import { TestDatabase } from '../helpers/database.js';
+
+const db = new TestDatabase();
+
+afterAll(async () => {
+  await db.close();
+});
+
+describe('binary arrays', () => {
+  it('carry nanosecond times exactly, across word boundaries and before 1970', async () => {
+    const times: (UnixNano | null)[] = [
+      [0, 0],
+      [1, 999_999_999],
+      [65_535, 999_999_999],
+      [65_536, 0],
+      [1_763_790_123, 456_789_123],
+      [4_294_967_295, 999_999_999], // the last second written without BigInt
+      [4_294_967_296, 1],
+      [-1, 500_000_000],
+      null,
+      toUnixNano([1_700_000_000.5, 250]), // a hand-built fractional HrTime
+    ];
+    const [row] = await db.query<{ values: (string | null)[] }>('SELECT $1::bigint[] AS values', [unixNanoArray(times)]);
+    expect(row!.values).toEqual(times.map((t) => (t === null ? null : unixNanoText(t))));
+    expect(row!.values[9]).toBe('1700000000500000250');
+  });
+
+  it('carry text, JSON, integers and booleans with NULLs and multi-byte characters', async () => {
+    const [row] = await db.query(
+      'SELECT $1::text[] AS texts, $2::jsonb[] AS documents, $3::int[] AS integers, $4::boolean[] AS booleans',
+      [
+        textArray(['plain', null, 'é€😀', '', '"quoted" \\ back\nslash']),
+        jsonbArray(['{"a":[1,"ü"]}', null]),
+        integerArray([0, -1, 2_147_483_647, null]),
+        booleanArray([true, false, null]),
+      ],
+    );
+    expect(row).toEqual({
+      texts: ['plain', null, 'é€😀', '', '"quoted" \\ back\nslash'],
+      documents: [{ a: [1, 'ü'] }, null],
+      integers: [0, -1, 2_147_483_647, null],
+      booleans: [true, false, null],
+    });
+  });
+
+  it('carry an array larger than the reusable scratch buffer', async () => {
+    const big = 'x'.repeat(2 * 1024 * 1024);
+    const [row] = await db.query<{ lengths: number[] }>('SELECT array(SELECT length(v) FROM unnest($1::text[]) v) AS lengths', [
+      textArray([big, 'y', big]),
+    ]);
+    expect(row!.lengths).toEqual([big.length, 1, big.length]);
+  });
+});

@@ -1,0 +1,87 @@
+// A record PostgreSQL refuses for good goes to dead_letters alone; the rest of its batch
+// commits and the export succeeds.
+import { randomBytes } from 'node:crypto';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { TestDatabase } from '../helpers/database.js';
+import { exportSpans, ids, traceOf, withAttributes } from './spanFixtures.js';
+
+const db = new TestDatabase();
+let schema: string;
+let exporter: PostgresSpanExporter;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('dead_letters');
+  await migrateSchema(db.pool, schema);
+  // Stands in for any value PostgreSQL refuses for one record (SQLSTATE class 23).
+  await db.query(`ALTER TABLE "${schema}".spans ADD CONSTRAINT no_poison CHECK (NOT attributes ? 'poison')`);
+  // Class 54 (program limit): an index entry too big to store.
+  await db.query(`CREATE INDEX spans_status_message_idx ON "${schema}".spans (status_message)`);
+  exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+});
+
+afterAll(async () => {
+  await exporter.shutdown();
+  await db.close();
+});
+
+function poisoned(span: ReadableSpan): ReadableSpan {
+  return withAttributes(span, { ...span.attributes, poison: true });
+}
+
+async function countIn(table: string, traceId: string): Promise<number> {
+  return db.count(`SELECT count(*) FROM "${schema}".${table} WHERE trace_id = $1`, [traceId]);
+}
+
+describe('dead letters', () => {
+  it('stores the one refused span with its SQLSTATE and commits the other 99', async () => {
+    const spans = await traceOf(100, 'poison');
+    const victim = spans[37]!;
+    const batch = spans.map((s) => (s === victim ? poisoned(s) : s));
+    const { traceId, spanId } = ids(victim);
+
+    expect(await exportSpans(exporter, batch)).toEqual({ code: ExportResultCode.SUCCESS });
+
+    expect(await countIn('spans', traceId)).toBe(99);
+    expect(await countIn('logs', traceId)).toBe(99);
+    expect(await countIn('traces', traceId)).toBe(1);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE span_id = $1`, [spanId])).toBe(0);
+    const letters = await db.query(`SELECT * FROM "${schema}".dead_letters WHERE trace_id = $1`, [traceId]);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ span_id: spanId, sql_state: '23514', attempts: 1 });
+    expect(letters[0]!.error_message).toContain('no_poison');
+    expect(letters[0]!.record).toMatchObject({ traceId, spanId, name: victim.name, attributes: { poison: true } });
+    expect(letters[0]!.record.events).toHaveLength(1);
+  });
+
+  it('keeps one dead_letters row when the poison record is replayed', async () => {
+    const spans = await traceOf(4, 'replayed-poison');
+    const batch = [poisoned(spans[0]!), ...spans.slice(1)];
+    const { traceId } = ids(spans[0]!);
+
+    expect((await exportSpans(exporter, batch)).code).toBe(ExportResultCode.SUCCESS);
+    expect((await exportSpans(exporter, batch)).code).toBe(ExportResultCode.SUCCESS);
+
+    const letters = await db.query(`SELECT attempts FROM "${schema}".dead_letters WHERE trace_id = $1`, [traceId]);
+    expect(letters).toEqual([{ attempts: 2 }]);
+    expect(await countIn('spans', traceId)).toBe(3);
+  });
+
+  it('isolates every refused record of a batch, of different kinds', async () => {
+    const spans = await traceOf(64, 'several');
+    // Random text does not compress below btree's limit of about 2.7 kB per entry.
+    const huge = withAttributes(spans[5]!, spans[5]!.attributes, { status: { code: 2, message: randomBytes(4000).toString('base64') } });
+    const batch = spans.map((s, i) => (i === 5 ? huge : i === 0 || i === 63 ? poisoned(s) : s));
+    const { traceId } = ids(spans[0]!);
+
+    expect(await exportSpans(exporter, batch)).toEqual({ code: ExportResultCode.SUCCESS });
+
+    expect(await countIn('spans', traceId)).toBe(61);
+    const letters = await db.query(`SELECT span_id, sql_state FROM "${schema}".dead_letters WHERE trace_id = $1 ORDER BY sql_state`, [traceId]);
+    expect(letters.map((l) => l.sql_state)).toEqual(['23514', '23514', '54000']);
+    expect(letters.map((l) => l.span_id).sort()).toEqual([0, 5, 63].map((i) => ids(spans[i]!).spanId).sort());
+  });
+});

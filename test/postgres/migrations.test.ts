@@ -1,0 +1,86 @@
+// Fresh install, a second run that does nothing, and ten installers racing.
+import { ExportResultCode } from '@opentelemetry/core';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
+import { migrateSchema, migrationStatements } from '../../src/postgres/migrate.js';
+import { TestDatabase } from '../helpers/database.js';
+import { exportSpans, traceOf } from './spanFixtures.js';
+
+const db = new TestDatabase();
+
+afterAll(async () => {
+  await db.close();
+});
+
+async function tablesOf(schema: string): Promise<string[]> {
+  const rows = await db.query<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+    [schema],
+  );
+  return rows.map((r) => r.table_name);
+}
+
+const TABLES = ['dead_letters', 'logs', 'migrations', 'spans', 'traces'];
+
+describe('migrations', () => {
+  it('installs the schema, then a second run changes nothing', async () => {
+    const schema = await db.freshSchema('migrations_fresh');
+
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1] });
+    expect(await tablesOf(schema)).toEqual(TABLES);
+    const [first] = await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations`);
+    expect(first).toMatchObject({ version: 1, name: 'initial' });
+
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
+    expect(await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations`)).toEqual([first]);
+  });
+
+  it('ends with one schema and no error when 10 pools migrate at once', async () => {
+    const schema = await db.freshSchema('migrations_race');
+    const pools = Array.from({ length: 10 }, () => new pg.Pool({ connectionString: db.url, max: 1 }));
+    try {
+      const results = await Promise.allSettled(pools.map((pool) => migrateSchema(pool, schema)));
+      expect(results.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
+      const applied = results.map((r) => (r as PromiseFulfilledResult<{ applied: number[] }>).value.applied);
+      expect(applied.filter((a) => a.length > 0)).toEqual([[1]]);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+    expect(await tablesOf(schema)).toEqual(TABLES);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(1);
+  });
+
+  it('offers each migration as SQL for a dry run, for the schema asked for', () => {
+    const statements = migrationStatements('audit');
+    expect(statements.map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial' }]);
+    expect(statements[0]!.sql).toContain('CREATE TABLE "audit".spans');
+    expect(() => migrationStatements('Audit; DROP')).toThrow(/schema/);
+  });
+
+  it('lets an exporter with migrate: false fail clearly against a missing schema', async () => {
+    const schema = await db.freshSchema('migrations_missing');
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, migrate: false });
+    try {
+      const result = await exportSpans(exporter, await traceOf(2));
+      expect(result.code).toBe(ExportResultCode.FAILED);
+      expect(result.error).toMatchObject({ kind: 'permanent', sqlState: '42P01' });
+      expect(result.error!.message).toContain(`schema "${schema}" is missing or out of date: run the migrations`);
+      expect(result.error!.cause).toMatchObject({ code: '42P01' });
+      expect(await db.count(`SELECT count(*) FROM pg_namespace WHERE nspname = $1`, [schema])).toBe(0);
+    } finally {
+      await exporter.shutdown();
+    }
+  });
+
+  it('migrates on the first export by default', async () => {
+    const schema = await db.freshSchema('migrations_on_export');
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    try {
+      expect((await exportSpans(exporter, await traceOf(2))).code).toBe(ExportResultCode.SUCCESS);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
+    } finally {
+      await exporter.shutdown();
+    }
+  });
+});

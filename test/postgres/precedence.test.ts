@@ -1,0 +1,100 @@
+// `ended` > `crashed` > `started`, whatever order the records arrive in, and crash records
+// land with the columns lifted from the processor's marker attributes.
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { TestDatabase } from '../helpers/database.js';
+import { exportSpans, ids, recordSpans, withAttributes } from './spanFixtures.js';
+
+const db = new TestDatabase();
+let schema: string;
+let exporter: PostgresSpanExporter;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('precedence');
+  exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+});
+
+afterAll(async () => {
+  await exporter.shutdown();
+  await db.close();
+});
+
+async function oneSpan(name: string): Promise<ReadableSpan> {
+  const [span] = await recordSpans((tracer) => {
+    tracer.startSpan(name, { attributes: { 'order.id': 42 } }).end();
+  });
+  return span!;
+}
+
+function crashed(span: ReadableSpan): ReadableSpan {
+  return withAttributes(span, {
+    ...span.attributes,
+    [ATTR_SPAN_STATE]: 'crashed',
+    [ATTR_CRASH_REASON]: 'uncaught TypeError: boom',
+    [ATTR_END_TIME_ESTIMATED]: true,
+  });
+}
+
+function started(span: ReadableSpan): ReadableSpan {
+  return withAttributes(span, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false });
+}
+
+async function stored(span: ReadableSpan) {
+  const { traceId, spanId } = ids(span);
+  const rows = await db.query(
+    `SELECT state, crash_reason, end_time_estimated, attributes, end_time_unix_nano
+       FROM "${schema}".spans WHERE trace_id = $1 AND span_id = $2`,
+    [traceId, spanId],
+  );
+  expect(rows).toHaveLength(1);
+  return rows[0]!;
+}
+
+async function write(...spans: ReadableSpan[]): Promise<void> {
+  expect(await exportSpans(exporter, spans)).toEqual({ code: ExportResultCode.SUCCESS });
+}
+
+describe('state precedence', () => {
+  it('lands a crash record with state, crash_reason and end_time_estimated (markers kept in attributes)', async () => {
+    const span = await oneSpan('crash-only');
+    await write(crashed(span));
+    const row = await stored(span);
+    expect(row).toMatchObject({ state: 'crashed', crash_reason: 'uncaught TypeError: boom', end_time_estimated: true });
+    expect(row.attributes).toMatchObject({ [ATTR_SPAN_STATE]: 'crashed', 'order.id': 42 });
+  });
+
+  it('keeps ended when a crash record arrives later', async () => {
+    const span = await oneSpan('ended-then-crashed');
+    await write(span);
+    await write(crashed(span));
+    expect(await stored(span)).toMatchObject({ state: 'ended', crash_reason: null, end_time_estimated: false });
+  });
+
+  it('replaces a crash record by the real end', async () => {
+    const span = await oneSpan('crashed-then-ended');
+    await write(crashed(span));
+    await write(span);
+    expect(await stored(span)).toMatchObject({ state: 'ended', crash_reason: null, end_time_estimated: false });
+  });
+
+  it('replaces started by crashed, and never crashed by started', async () => {
+    const span = await oneSpan('started-crashed-started');
+    await write(started(span));
+    expect(await stored(span)).toMatchObject({ state: 'started', end_time_unix_nano: null });
+    await write(crashed(span));
+    await write(started(span));
+    expect(await stored(span)).toMatchObject({ state: 'crashed' });
+  });
+
+  it.each([
+    { order: 'crashed first', batch: (s: ReadableSpan) => [crashed(s), s] },
+    { order: 'ended first', batch: (s: ReadableSpan) => [s, crashed(s)] },
+  ])('keeps ended when one batch holds both versions ($order)', async ({ batch }) => {
+    const span = await oneSpan('both-in-one-batch');
+    await write(...batch(span));
+    expect(await stored(span)).toMatchObject({ state: 'ended' });
+  });
+});

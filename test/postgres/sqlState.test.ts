@@ -1,0 +1,71 @@
+// Error classification, on errors produced by a real server and a real refused socket.
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { classifyError, sqlStateOf, type ErrorKind } from '../../src/postgres/sqlState.js';
+import { TestDatabase } from '../helpers/database.js';
+
+const db = new TestDatabase();
+
+afterAll(async () => {
+  await db.close();
+});
+
+async function raised(sqlState: string): Promise<unknown> {
+  return db.query(`DO $$ BEGIN RAISE EXCEPTION 'raised for a test' USING ERRCODE = '${sqlState}'; END $$`).then(
+    () => expect.unreachable('the statement should have failed'),
+    (error: unknown) => error,
+  );
+}
+
+describe('classifyError', () => {
+  it.each<[string, ErrorKind]>([
+    ['08006', 'transient'], // connection_failure
+    ['57P01', 'transient'], // admin_shutdown
+    ['57P03', 'transient'], // cannot_connect_now
+    ['40001', 'transient'], // serialization_failure
+    ['40P01', 'transient'], // deadlock_detected
+    ['53300', 'transient'], // too_many_connections
+    ['57014', 'transient'], // query_canceled
+    ['22021', 'record'], // character_not_in_repertoire
+    ['22P02', 'record'], // invalid_text_representation
+    ['23514', 'record'], // check_violation
+    ['54000', 'record'], // program_limit_exceeded
+    ['42P01', 'permanent'], // undefined_table
+    ['42501', 'permanent'], // insufficient_privilege
+    ['28P01', 'permanent'], // invalid_password
+  ])('classifies SQLSTATE %s as %s', async (sqlState, kind) => {
+    const error = await raised(sqlState);
+    expect(sqlStateOf(error)).toBe(sqlState);
+    expect(classifyError(error)).toBe(kind);
+  });
+
+  it('classifies a refused connection as transient', async () => {
+    const client = new pg.Client({ host: '127.0.0.1', port: 1 });
+    const error = await client.connect().then(() => expect.unreachable(), (e: unknown) => e);
+    expect(sqlStateOf(error)).toBeUndefined();
+    expect(classifyError(error)).toBe('transient');
+  });
+
+  it('classifies a connection killed under an idle client as transient', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    // The server says why (57P01), then the socket closes: pg reports both.
+    const events: unknown[] = [];
+    const failed = new Promise((resolve) => client.once('error', resolve));
+    const ended = new Promise((resolve) => client.once('end', resolve));
+    client.on('error', (error) => events.push(error));
+    await client.connect();
+    const [{ pid }] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+    await db.query('SELECT pg_terminate_backend($1)', [pid]);
+    expect(classifyError(await failed)).toBe('transient');
+    await ended;
+    expect(events.map(classifyError)).toEqual(events.map(() => 'transient'));
+    const error = await client.query('SELECT 1').then(() => expect.unreachable(), (e: unknown) => e);
+    expect(sqlStateOf(error)).toBeUndefined();
+    expect(classifyError(error)).toBe('transient');
+  });
+
+  it('classifies programming errors as permanent', () => {
+    expect(classifyError(new TypeError('x is not a function'))).toBe('permanent');
+    expect(classifyError(undefined)).toBe('permanent');
+  });
+});
