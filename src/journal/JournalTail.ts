@@ -42,18 +42,11 @@ export class JournalTail {
 
   /** SPAN_END records written but not yet handed out. */
   get backlog(): number {
-    return this.writer.endsWritten - this.writer.endsHandedBack - this.endsRead;
-  }
-
-  /** ENDs the journal is done with: committed, or handed back to be exported from memory. */
-  get settledEnds(): number {
-    return this.endsCommitted + this.writer.endsHandedBack;
+    return this.writer.endsWritten - this.endsRead;
   }
 
   nextBatch(maxSpans: number): JournalBatch | undefined {
     if (this.pending.length === 0) {
-      // END records may still wait for their write(2); the file must hold them first.
-      this.writer.flush();
       const recent = this.writer.recentEnds.takeAfter(this.position, maxSpans);
       if (recent !== undefined) return this.handOut(recent.map((entry) => entry.span), recent.at(-1));
     }

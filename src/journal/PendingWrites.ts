@@ -1,8 +1,6 @@
-// Frames waiting for the next write(2), encoded into one reusable buffer so a record costs
-// no allocation. END records wait here until the next START (whose write carries them),
-// the end of the event-loop turn, or an explicit flush: one system call instead of two
-// per span. The END spans are kept alongside so a failed write can hand them back rather
-// than lose them.
+// Frames about to be written, encoded into one reusable buffer so a record costs no
+// allocation; the END spans among them are kept with their offsets, so the writer knows
+// where each landed once the write(2) is done.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { encodeFrameInto } from './frame.js';
 import type { RecordType } from './recordTypes.js';

@@ -2,8 +2,8 @@
 // next depends on the error:
 //
 // 1. New rows are the common case, so the batch is first written with plain INSERTs for
-//    spans and events: skipping ON CONFLICT's index pre-check and speculative insertion
-//    cost the server 15–20% less CPU per span (measured with bench/exporter-throughput.mjs).
+//    spans and events: without ON CONFLICT's index pre-check and speculative insertion,
+//    the server spent 15–20% less CPU per span (the benchmark's spans, PostgreSQL 15).
 // 2. 23505 (a row already stored: a replay, a crash record meeting its real end) → the
 //    batch is written again in a new transaction with upserts that apply precedence.
 // 3. Another error PostgreSQL raises for one record (class 22/23/54) → written again with

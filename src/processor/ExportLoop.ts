@@ -119,8 +119,8 @@ export class ExportLoop {
   }
 
   private isFlushed(waiter: FlushWaiter): boolean {
-    const settled = this.options.tail()?.settledEnds ?? 0;
-    return settled >= waiter.journalEnds && this.options.queue.settled >= waiter.queueAccepted;
+    const committed = this.options.tail()?.endsCommitted ?? 0;
+    return committed >= waiter.journalEnds && this.options.queue.settled >= waiter.queueAccepted;
   }
 
   private settleWaiters(): void {

@@ -134,9 +134,6 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   async forceFlush(): Promise<void> {
-    // ENDs queued for the end of this turn are written (or handed to memory) first, so the
-    // flush waits for exactly what has ended so far.
-    this.writer?.flush();
     const done = await this.loop.flush(this.options.flushTimeoutMillis);
     if (!done) {
       diag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
@@ -173,8 +170,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.writer) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
-      this.writer.flush();
-      const drained = (this.tail?.settledEnds ?? 0) >= this.writer.endsWritten;
+      const drained = (this.tail?.endsCommitted ?? 0) >= this.writer.endsWritten;
       this.writer.close({ removeIfDone: drained });
     }
     try {
@@ -196,9 +192,6 @@ export class JournalSpanProcessor implements SpanProcessor {
         heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
         // Enough for every batch in flight and the next ones; beyond it the tail reads back from disk.
         recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
-        onUnwrittenEnds: (spans) => {
-          for (const span of spans) this.keepInMemory(span);
-        },
       });
       this.tail = new JournalTail(this.writer);
       if (this.journalUnavailable) diag.info(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);

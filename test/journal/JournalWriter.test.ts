@@ -90,51 +90,35 @@ describe('JournalWriter', () => {
     const started = spans.filter((span) => writer.appendStart(span) === 'written');
     expect(started.length).toBeGreaterThan(0);
     expect(started.length).toBeLessThan(40);
-    const handedBack: ReadableSpan[] = [];
-    const capped = writerIn(tempDir(), { maxJournalBytes: 4000, onUnwrittenEnds: (s) => handedBack.push(...s) });
-    const startedInCapped = spans.filter((span) => capped.appendStart(span) === 'written');
-    for (const span of startedInCapped) expect(capped.appendEnd(span)).toBe('written');
-    const notStarted = spans.find((span) => !startedInCapped.includes(span))!;
-    capped.appendEnd(notStarted);
-    expect(capped.flush()).toBe(true);
-    // The END of a span never journaled is refused at the cap, handed back for memory.
-    expect(handedBack).toEqual([notStarted]);
-    expect(recordsOf(capped).filter((r) => r.type === RecordType.SpanEnd)).toHaveLength(startedInCapped.length);
-    capped.close({ removeIfDone: false });
+    for (const span of started) expect(writer.appendEnd(span)).toBe('written');
+    const notStarted = spans.find((span) => !started.includes(span))!;
+    expect(writer.appendEnd(notStarted)).toBe('full');
     writer.close({ removeIfDone: false });
   });
 
-  test('ENDs of one synchronous run are written together when it completes; a START is written at once', async () => {
+  test('a START and an END each reach the file before the call returns', () => {
     const writer = writerIn(tempDir());
-    const [first, second] = makeSpans(2);
+    const [span] = makeSpans(1);
     const onDisk = (type: RecordType): number =>
       readdirSync(writer.writerDir)
         .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records)
         .filter((r) => r.type === type).length;
-    writer.appendStart(first);
+    writer.appendStart(span);
     expect(onDisk(RecordType.SpanStart)).toBe(1);
-    writer.appendEnd(first);
-    writer.appendStart(second);
-    writer.appendEnd(second);
-    expect(onDisk(RecordType.SpanStart)).toBe(2);
-    expect(onDisk(RecordType.SpanEnd)).toBe(0);
-    await Promise.resolve();
-    expect(onDisk(RecordType.SpanEnd)).toBe(2);
+    writer.appendEnd(span);
+    expect(onDisk(RecordType.SpanEnd)).toBe(1);
     writer.close({ removeIfDone: false });
   });
 
-  test('ENDs whose write fails are handed back, not lost', () => {
+  test('an END that cannot be written is reported broken, and its span no longer counts as open', () => {
     const fs = new FaultyFileSystem();
-    const handedBack: string[] = [];
-    const writer = writerIn(tempDir(), { fs, onUnwrittenEnds: (spans) => handedBack.push(...spans.map((s) => s.spanContext().spanId)) });
-    const spans = makeSpans(3);
-    for (const span of spans) writer.appendStart(span);
-    for (const span of spans) expect(writer.appendEnd(span)).toBe('written');
-    expect(writer.endsWritten).toBe(3);
+    const writer = writerIn(tempDir(), { fs });
+    const [span] = makeSpans(1);
+    writer.appendStart(span);
     fs.fault = 'enospc';
-    expect(writer.flush()).toBe(false);
-    expect(handedBack).toEqual(spans.map((s) => s.spanContext().spanId));
-    expect(writer.endsHandedBack).toBe(3);
+    expect(writer.appendEnd(span)).toBe('broken');
+    expect(writer.openSpanCount).toBe(0);
+    expect(writer.endsWritten).toBe(0);
     writer.close({ removeIfDone: false });
   });
 
