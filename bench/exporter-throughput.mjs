@@ -18,6 +18,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import pg from 'pg';
 import { PostgresSpanExporter } from '../dist/esm/index.js';
+import { NaiveSpanExporter } from './NaiveSpanExporter.mjs';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const total = Number(process.env.BENCH_SPANS ?? 100_000);
@@ -109,34 +110,9 @@ function exportOnce(exporter, batch) {
 }
 
 async function naive(batches, pool) {
-  await truncate(pool);
-  const sql = `INSERT INTO "${schema}".spans (trace_id, span_id, parent_span_id, name, kind, state,
-      start_time, start_time_unix_nano, end_time, end_time_unix_nano, duration_ns, status_code,
-      attributes, resource, service_name, scope_name, scope_version)
-    VALUES ($1, $2, $3, $4, $5, 'ended', to_timestamp($6::bigint / 1e9), $6, to_timestamp($7::bigint / 1e9), $7,
-      $7::bigint - $6::bigint, 'UNSET', $8, $9, $10, $11, $12)`;
-  const nanos = ([s, ns]) => (BigInt(s) * 1_000_000_000n + BigInt(ns)).toString();
-  return runBatches(batches, async (batch) => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      for (const span of batch) {
-        const { traceId, spanId } = span.spanContext();
-        await client.query(sql, [
-          traceId, spanId, span.parentSpanContext?.spanId ?? null, span.name, String(span.kind),
-          nanos(span.startTime), nanos(span.endTime), JSON.stringify(span.attributes),
-          JSON.stringify(span.resource.attributes), span.resource.attributes['service.name'],
-          span.instrumentationScope.name, span.instrumentationScope.version,
-        ]);
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
-  });
+  await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
+  const exporter = new NaiveSpanExporter(pool, schema);
+  return runBatches(batches, (batch) => exportOnce(exporter, batch));
 }
 
 const spans = await makeSpans();

