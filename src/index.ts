@@ -3,6 +3,8 @@
 // PostgreSQL exporter (issue: PostgresSpanExporter)
 export { PostgresSpanExporter } from './postgres/PostgresSpanExporter.js';
 export type { PostgresSpanExporterOptions } from './postgres/PostgresSpanExporter.js';
+export { PostgresExportError } from './postgres/PostgresExportError.js';
+export type { ErrorKind } from './postgres/sqlState.js';
 
 // Span markers shared by every exporter
 export {

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 
 const run = promisify(execFile);
-const EXPORTS = ['ATTR_CRASH_REASON', 'ATTR_SPAN_STATE', 'InvalidOptionError', 'JournalSpanProcessor', 'PostgresSpanExporter', 'recoverJournals'];
+const EXPORTS = ['ATTR_CRASH_REASON', 'ATTR_SPAN_STATE', 'InvalidOptionError', 'JournalSpanProcessor', 'PostgresExportError', 'PostgresSpanExporter', 'recoverJournals'];
 
 test.each([
   ['ESM import', ['--input-type=module', '-e', "const m = await import('otel-blackbox'); console.log(JSON.stringify(Object.keys(m).sort()))"]],
