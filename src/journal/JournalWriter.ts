@@ -52,6 +52,8 @@ export class JournalWriter {
   /** Recently written ENDs as span objects: the export side takes them without reading back. */
   readonly recentEnds: RecentEnds;
   private segment = 0;
+  /** Bytes of the current segment's head (header, resources, carried-forward STARTs). */
+  private headBytes = 0;
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
@@ -146,7 +148,9 @@ export class JournalWriter {
     const base = this.appender?.bytes ?? 0;
     if (!this.write(data)) return false;
     for (const { span, end } of ends) this.recentEnds.push({ span, segment, end: base + end });
-    if ((this.appender?.bytes ?? 0) >= this.options.maxSegmentBytes) this.rotate();
+    // Only records written after the head count: with many spans open, the carried-forward
+    // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
+    if ((this.appender?.bytes ?? 0) - this.headBytes >= this.options.maxSegmentBytes) this.rotate();
     return true;
   }
 
@@ -265,6 +269,7 @@ export class JournalWriter {
       ...[...this.openStarts.values()].map((json) => encodeFrame(RecordType.SpanStart, json)),
     ];
     this.write(Buffer.concat(head));
+    this.headBytes = this.appender?.bytes ?? 0;
     if (this.options.durability === 'host') this.syncDirectory();
   }
 

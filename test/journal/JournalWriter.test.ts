@@ -84,6 +84,23 @@ describe('JournalWriter', () => {
     writer.close({ removeIfDone: false });
   });
 
+  test('many open spans carried forward do not make every later write rotate again', () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 8192 });
+    const spans = makeSpans(300);
+    // 200 open spans: their STARTs alone are several times the segment size.
+    for (const span of spans.slice(0, 200)) writer.appendStart(span);
+    const afterOpening = writer.currentSegment;
+    for (const span of spans.slice(200)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    // 100 spans of ~1 KiB start+end is ~12 segments' worth of new records, not one per record.
+    expect(writer.currentSegment - afterOpening).toBeLessThan(20);
+    const starts = new Set(recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s));
+    for (const span of spans.slice(0, 200)) expect(starts.has(span.spanContext().spanId)).toBe(true);
+    writer.close({ removeIfDone: false });
+  });
+
   test('at maxJournalBytes new spans are refused, while spans already started can still end', () => {
     const writer = writerIn(tempDir(), { maxJournalBytes: 4000 });
     const spans = makeSpans(40);
