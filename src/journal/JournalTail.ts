@@ -4,21 +4,22 @@
 // memory: while the tail keeps up it takes the span objects the writer just wrote (see
 // RecentEnds), and when it has fallen behind it reads them back from the segments.
 import { diag } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { segmentPath } from './journalPaths.js';
-import type { JournalPosition, JournalWriter } from './JournalWriter.js';
+import type { JournalPosition } from './JournalPosition.js';
+import type { JournalWriter } from './JournalWriter.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import { readSegment } from './readSegment.js';
 import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
-import type { ResourceRecord, SpanEndRecord } from './recordTypes.js';
+import type { SpanEndRecord } from './recordTypes.js';
+import type { RecentEnd } from './RecentEnds.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-const wanted = (type: number): boolean => type === RecordType.SpanEnd || type === RecordType.Resource;
+// Only ENDs are parsed: resources are the writer's own objects (resourceById), in this process.
+const wanted = (type: number): boolean => type === RecordType.SpanEnd;
 
 export interface JournalBatch {
   spans: ReadableSpan[];
@@ -31,7 +32,6 @@ export class JournalTail {
   private position: JournalPosition = { segment: 1, offset: 0 };
   /** Parsed records read past the end of the last batch, consumed first next time. */
   private pending: JournalRecord[] = [];
-  private readonly resources = new Map<number, Resource>();
   /** SPAN_END records handed out in batches, and how many of those are committed. */
   endsRead = 0;
   endsCommitted = 0;
@@ -56,18 +56,15 @@ export class JournalTail {
       const record = this.pending.shift() ?? this.readMore();
       if (!record) break;
       until = { segment: this.position.segment, offset: record.end };
-      if (record.type === RecordType.Resource) this.rememberResource(record.payload as ResourceRecord);
-      if (record.type !== RecordType.SpanEnd) continue;
       const end = record.payload as SpanEndRecord;
-      const resource = this.writer.resourceById(end.r) ?? this.resources.get(end.r) ?? resourceFromAttributes({});
-      spans.push(readableSpanFromRecord(end, resource));
+      spans.push(readableSpanFromRecord(end, this.writer.resourceById(end.r)));
     }
     if (spans.length === 0) return undefined;
     this.endsRead += spans.length;
     return { spans, until };
   }
 
-  private handOut(spans: ReadableSpan[], last: { segment: number; end: number } | undefined): JournalBatch | undefined {
+  private handOut(spans: ReadableSpan[], last: RecentEnd | undefined): JournalBatch | undefined {
     if (!last) return undefined;
     this.position = { segment: last.segment, offset: last.end };
     this.endsRead += spans.length;
@@ -81,9 +78,6 @@ export class JournalTail {
     this.writer.deleteSegmentsBefore(batch.until.segment);
   }
 
-  private rememberResource(record: ResourceRecord): void {
-    if (!this.resources.has(record.id)) this.resources.set(record.id, resourceFromAttributes(record.a));
-  }
 
   /** Reads on from the current position, moving to the next segment at the end of a closed one. */
   private readMore(): JournalRecord | undefined {

@@ -12,6 +12,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'n
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { segmentPath } from './journalPaths.js';
+import type { JournalPosition } from './JournalPosition.js';
 import { PendingWrites } from './PendingWrites.js';
 import { RecentEnds } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
@@ -36,10 +37,7 @@ export interface JournalWriterOptions {
   fs?: AppenderFileSystem;
 }
 
-export interface JournalPosition {
-  segment: number;
-  offset: number;
-}
+export type { JournalPosition };
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
@@ -96,10 +94,10 @@ export class JournalWriter {
   }
 
   get bytesOnDisk(): number {
-    return this.liveBytes + this.pending.bytes;
+    return this.liveBytes;
   }
 
-  /** Where the file ends once waiting records are written: call flush() first when reading. */
+  /** Where the current segment ends: every record appended so far is before it. */
   position(): JournalPosition {
     return { segment: this.segment, offset: this.appender?.bytes ?? 0 };
   }
@@ -140,8 +138,8 @@ export class JournalWriter {
     this.appendNow(RecordType.Commit, JSON.stringify(record));
   }
 
-  /** Writes every waiting record now. False when the journal is broken. */
-  flush(): boolean {
+  /** Writes the records encoded by this call. False when the journal is broken. */
+  private flush(): boolean {
     if (this.pending.empty) return this.brokenError === undefined;
     const { data, ends } = this.pending.take();
     const segment = this.segment;
@@ -201,7 +199,7 @@ export class JournalWriter {
   }
 
   private overCap(recordChars: number): boolean {
-    return this.liveBytes + this.pending.bytes + FRAME_HEADER_BYTES + recordChars > this.options.maxJournalBytes;
+    return this.liveBytes + FRAME_HEADER_BYTES + recordChars > this.options.maxJournalBytes;
   }
 
   /** Queues an encoded frame; a frame too large for the buffer is written on its own. */
@@ -220,7 +218,8 @@ export class JournalWriter {
   }
 
   /** The resource a record's id stands for, as the application's own object. */
-  resourceById(id: number): Resource | undefined {
+  // Every id in this writer's segments was assigned here, so the lookup cannot miss.
+  resourceById(id: number): Resource {
     return this.resources[id - 1];
   }
 

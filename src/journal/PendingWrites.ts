@@ -13,10 +13,6 @@ export class PendingWrites {
   private length = 0;
   private ends: { span: ReadableSpan; end: number }[] = [];
 
-  get bytes(): number {
-    return this.length;
-  }
-
   get empty(): boolean {
     return this.length === 0;
   }

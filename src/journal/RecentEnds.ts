@@ -4,11 +4,8 @@
 // (an outage, a burst), the oldest entries are let go and it reads from disk as before.
 // The journal on disk is unchanged either way: this only saves the read-back.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-
-export interface Position {
-  segment: number;
-  offset: number;
-}
+import { isAtOrAfter } from './JournalPosition.js';
+import type { JournalPosition } from './JournalPosition.js';
 
 export interface RecentEnd {
   span: ReadableSpan;
@@ -17,15 +14,11 @@ export interface RecentEnd {
   end: number;
 }
 
-export function isAtOrAfter(a: Position, b: Position): boolean {
-  return a.segment > b.segment || (a.segment === b.segment && a.offset >= b.offset);
-}
-
 export class RecentEnds {
   private entries: RecentEnd[] = [];
   private head = 0;
   /** Every END written after this position is held here (until taken). */
-  private from: Position = { segment: 1, offset: 0 };
+  private from: JournalPosition = { segment: 1, offset: 0 };
   private readonly capacity: number;
 
   constructor(capacity: number) {
@@ -42,7 +35,7 @@ export class RecentEnds {
   }
 
   /** An END was written without passing through here: nothing before `position` is held. */
-  forgetBefore(position: Position): void {
+  forgetBefore(position: JournalPosition): void {
     this.entries = [];
     this.head = 0;
     this.from = position;
@@ -52,7 +45,7 @@ export class RecentEnds {
    * Up to `max` ENDs written right after `position`, or undefined when some END after
    * `position` is not held here (the reader must go to disk).
    */
-  takeAfter(position: Position, max: number): RecentEnd[] | undefined {
+  takeAfter(position: JournalPosition, max: number): RecentEnd[] | undefined {
     if (!isAtOrAfter(position, this.from)) return undefined;
     while (this.head < this.entries.length && isAtOrAfter(position, { segment: this.entries[this.head].segment, offset: this.entries[this.head].end })) {
       this.head += 1;

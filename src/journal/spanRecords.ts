@@ -90,4 +90,3 @@ export function recordJson(record: unknown): string {
   });
 }
 
-export type { Attributes };

@@ -4,6 +4,8 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSegmentFileName } from '../journal/journalPaths.js';
+import { isAtOrAfter } from '../journal/JournalPosition.js';
+import type { JournalPosition } from '../journal/JournalPosition.js';
 import { readSegment } from '../journal/readSegment.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type {
@@ -38,14 +40,9 @@ function hrTimeToMs(time: HrTime): number {
   return time[0] * 1000 + time[1] / 1e6;
 }
 
-interface Position {
-  segment: number;
-  offset: number;
-}
-
-function isCommitted(at: Position, watermark: Position | undefined): boolean {
-  if (!watermark) return false;
-  return at.segment < watermark.segment || (at.segment === watermark.segment && at.offset <= watermark.offset);
+/** An END at `at` is committed when the highest COMMIT watermark is at or after it. */
+function isCommitted(at: JournalPosition, watermark: JournalPosition | undefined): boolean {
+  return watermark !== undefined && isAtOrAfter(watermark, at);
 }
 
 export async function readWriterJournal(dir: string): Promise<WriterJournal> {
@@ -64,8 +61,8 @@ export async function readWriterJournal(dir: string): Promise<WriterJournal> {
     tornBytes: 0,
   };
   const starts = new Map<string, SpanStartRecord>();
-  const ends: { record: SpanEndRecord; at: Position }[] = [];
-  let watermark: Position | undefined;
+  const ends: { record: SpanEndRecord; at: JournalPosition }[] = [];
+  let watermark: JournalPosition | undefined;
   const alive = (ms: number): void => {
     if (ms > journal.lastSignOfLifeMs) journal.lastSignOfLifeMs = ms;
   };

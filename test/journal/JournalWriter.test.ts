@@ -38,7 +38,6 @@ function writerIn(dir: string, overrides: Partial<JournalWriterOptions> = {}): J
 }
 
 function recordsOf(writer: JournalWriter): { type: number; payload: unknown }[] {
-  writer.flush();
   return readdirSync(writer.writerDir)
     .sort()
     .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records);
@@ -69,7 +68,6 @@ describe('JournalWriter', () => {
     for (const span of others) {
       writer.appendStart(span);
       writer.appendEnd(span);
-      writer.flush(); // the end of an event-loop turn
     }
     expect(writer.currentSegment).toBeGreaterThan(3);
     writer.deleteSegmentsBefore(writer.currentSegment);
