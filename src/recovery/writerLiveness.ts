@@ -19,40 +19,65 @@ export interface LivenessFacts {
   now?: number;
 }
 
+/**
+ * What can be known of a process from here: whether it ran on this host and in this boot
+ * (undefined where a boot id cannot be read), its pid and its start time.
+ */
+interface ProcessFacts {
+  onThisHost: boolean;
+  sameBoot: boolean | undefined;
+  pid: number;
+  procStartTicks: string | null;
+}
+
+function factsOfHeader(header: ProcessIdentity): ProcessFacts {
+  const bootId = readBootId();
+  return {
+    onThisHost: header.hostname === hostname(),
+    sameBoot: header.bootId && bootId ? header.bootId === bootId : undefined,
+    pid: header.pid,
+    procStartTicks: header.procStartTicks,
+  };
+}
+
+/** A claim's name carries hashes of the claimer's host and boot id (see journalPaths). */
+function factsOfClaim(claim: ClaimName): ProcessFacts {
+  const bootId = readBootId();
+  const claimerHadBootId = claim.claimerBootHash !== shortHash(null);
+  return {
+    onThisHost: claim.claimerHostHash === shortHash(hostname()),
+    sameBoot: bootId && claimerHadBootId ? claim.claimerBootHash === shortHash(bootId) : undefined,
+    pid: claim.claimerPid,
+    procStartTicks: claim.claimerStartTicks,
+  };
+}
+
 /** Liveness of the process that claimed a directory, from what the claim's name says. */
 export function claimerLiveness(claim: ClaimName, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
-  const sameHost = claim.claimerHostHash === shortHash(hostname());
-  const bootId = readBootId();
-  const header: ProcessIdentity | undefined = sameHost
-    ? {
-        hostname: hostname(),
-        bootId: claim.claimerBootHash === shortHash(bootId) ? bootId : `another boot (${claim.claimerBootHash})`,
-        pid: claim.claimerPid,
-        procStartTicks: claim.claimerStartTicks,
-      }
-    : undefined;
-  return writerLiveness({ header, lastSignOfLifeMs: claimedMs, staleAfterMillis, now });
+  return processLiveness(factsOfClaim(claim), claimedMs, staleAfterMillis, now);
 }
 
 export function writerLiveness({ header, lastSignOfLifeMs, staleAfterMillis, now = Date.now() }: LivenessFacts): Liveness {
+  return processLiveness(header && factsOfHeader(header), lastSignOfLifeMs, staleAfterMillis, now);
+}
+
+function processLiveness(facts: ProcessFacts | undefined, lastSignOfLifeMs: number, staleAfterMillis: number, now: number): Liveness {
   const silentFor = now - lastSignOfLifeMs;
   const silence = (): Liveness =>
     silentFor > staleAfterMillis
       ? { alive: false, why: `no sign of life for ${Math.round(silentFor / 1000)} s` }
       : { alive: true, why: `cannot check the process; last sign of life ${Math.round(silentFor / 1000)} s ago` };
-  if (!header) return silence();
-  if (header.hostname !== hostname()) return silence();
-  const bootId = readBootId();
-  if (header.bootId && bootId && header.bootId !== bootId) return { alive: false, why: 'the host has rebooted since' };
-  if (!header.bootId || !bootId) return silence();
-  if (header.pid === process.pid) {
+  if (!facts || !facts.onThisHost) return silence();
+  if (facts.sameBoot === false) return { alive: false, why: 'the host has rebooted since' };
+  if (facts.sameBoot === undefined) return silence();
+  if (facts.pid === process.pid) {
     // This very process (another provider, or a worker thread): alive by definition.
     return { alive: true, why: 'written by this process' };
   }
-  const ticks = readProcStartTicks(header.pid);
-  if (ticks === null) return { alive: false, why: `pid ${header.pid} no longer runs` };
-  if (header.procStartTicks !== null && ticks !== header.procStartTicks) {
-    return { alive: false, why: `pid ${header.pid} now belongs to another process` };
+  const ticks = readProcStartTicks(facts.pid);
+  if (ticks === null) return { alive: false, why: `pid ${facts.pid} no longer runs` };
+  if (facts.procStartTicks !== null && ticks !== facts.procStartTicks) {
+    return { alive: false, why: `pid ${facts.pid} now belongs to another process` };
   }
-  return { alive: true, why: `pid ${header.pid} is still running` };
+  return { alive: true, why: `pid ${facts.pid} is still running` };
 }
