@@ -2,6 +2,8 @@
 // connection, and output (data on stdout, diagnostics on stderr).
 import pg from 'pg';
 import type { ParseArgsConfig } from 'node:util';
+import { ENV, EXPORTER_DEFAULTS } from '../options/defaults.js';
+import { envString } from '../options/environment.js';
 import { validSchemaName } from '../postgres/schemaName.js';
 import { describeTarget } from '../postgres/redact.js';
 
@@ -54,14 +56,14 @@ export function parseOrUsage<T>(parse: () => T): T {
 
 export function schemaFrom(value: string | undefined): string {
   try {
-    return validSchemaName('--schema', value ?? process.env.OTEL_BLACKBOX_SCHEMA ?? 'otel');
+    return validSchemaName('--schema', value ?? envString(ENV.schema) ?? EXPORTER_DEFAULTS.schema);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
 }
 
 export function connectionStringFrom(value: string | undefined): string | undefined {
-  return value ?? process.env.DATABASE_URL;
+  return value ?? envString(ENV.databaseUrl);
 }
 
 /** A small pool for one command; the target is described without its password. */

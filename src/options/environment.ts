@@ -1,7 +1,9 @@
 // Environment values are the fallback between code and defaults. A bad value warns
 // through diag and falls back to the default: a typo in a deployment's environment must
-// not take the application down.
+// not take the application down. Names come from defaults.ts (ENV).
 import { diag } from '@opentelemetry/api';
+import { DURABILITY_LEVELS, ENV } from './defaults.js';
+import type { DurabilityLevel } from './defaults.js';
 
 export function envNonNegativeInteger(name: string): number | undefined {
   const raw = process.env[name];
@@ -14,7 +16,27 @@ export function envNonNegativeInteger(name: string): number | undefined {
   return value;
 }
 
+/** A positive integer; 0 means "unset", as for the OTEL_BSP_* variables. */
+export function envPositiveInteger(name: string): number | undefined {
+  const value = envNonNegativeInteger(name);
+  return value === 0 ? undefined : value;
+}
+
 export function envString(name: string): string | undefined {
   const raw = process.env[name];
   return raw === undefined || raw.trim() === '' ? undefined : raw;
+}
+
+export function envJournalDir(): string | undefined {
+  return envString(ENV.journalDir);
+}
+
+export function envDurability(): DurabilityLevel | undefined {
+  const raw = envString(ENV.durability);
+  if (raw === undefined) return undefined;
+  if ((DURABILITY_LEVELS as readonly string[]).includes(raw)) return raw as DurabilityLevel;
+  diag.warn(
+    `otel-blackbox: ignoring ${ENV.durability}=${JSON.stringify(raw)}: expected one of ${DURABILITY_LEVELS.map((l) => `'${l}'`).join(', ')}.`,
+  );
+  return undefined;
 }

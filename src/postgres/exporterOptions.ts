@@ -2,6 +2,7 @@
 // one place. Precedence: code, then environment (DATABASE_URL), then default.
 import { diag } from '@opentelemetry/api';
 import type pg from 'pg';
+import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
 import { booleanOption, InvalidOptionError, nonEmptyString, nonNegativeInteger, positiveInteger } from '../options/validate.js';
 import { isValidSchemaName, validSchemaName } from './schemaName.js';
@@ -69,23 +70,23 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
       }
     }
   }
-  const connectionString = options.connectionString ?? (pool === undefined ? envString('DATABASE_URL') : undefined);
+  const connectionString = options.connectionString ?? (pool === undefined ? envString(ENV.databaseUrl) : undefined);
   if (connectionString !== undefined) nonEmptyString('connectionString', connectionString, '');
   return {
     connectionString,
     pool,
-    schema: validSchemaName('schema', options.schema ?? envSchema() ?? 'otel'),
-    migrate: booleanOption('migrate', options.migrate, true),
-    maxConnections: positiveInteger('maxConnections', options.maxConnections, 4),
-    applicationName: nonEmptyString('applicationName', options.applicationName, 'otel-blackbox'),
-    connectionTimeoutMillis: nonNegativeInteger('connectionTimeoutMillis', options.connectionTimeoutMillis, 10_000),
+    schema: validSchemaName('schema', options.schema ?? envSchema() ?? D.schema),
+    migrate: booleanOption('migrate', options.migrate, D.migrate),
+    maxConnections: positiveInteger('maxConnections', options.maxConnections, D.maxConnections),
+    applicationName: nonEmptyString('applicationName', options.applicationName, D.applicationName),
+    connectionTimeoutMillis: nonNegativeInteger('connectionTimeoutMillis', options.connectionTimeoutMillis, D.connectionTimeoutMillis),
   };
 }
 
 /** A bad environment value warns and falls back: a deployment typo must not stop the app. */
 function envSchema(): string | undefined {
-  const value = envString('OTEL_BLACKBOX_SCHEMA');
+  const value = envString(ENV.schema);
   if (value === undefined || isValidSchemaName(value)) return value;
-  diag.warn(`otel-blackbox: ignoring OTEL_BLACKBOX_SCHEMA=${JSON.stringify(value)}: expected a plain lowercase identifier.`);
+  diag.warn(`otel-blackbox: ignoring ${ENV.schema}=${JSON.stringify(value)}: expected a plain lowercase identifier.`);
   return undefined;
 }

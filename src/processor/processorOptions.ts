@@ -1,10 +1,11 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { envNonNegativeInteger, envString } from '../options/environment.js';
+import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
+import type { DurabilityLevel } from '../options/defaults.js';
+import { envDurability, envJournalDir, envNonNegativeInteger, envPositiveInteger } from '../options/environment.js';
 import { InvalidOptionError, nonEmptyString, nonNegativeInteger, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
 
-export type DurabilityLevel = 'process' | 'host' | 'none';
-const DURABILITY_LEVELS: readonly DurabilityLevel[] = ['process', 'host', 'none'];
+export type { DurabilityLevel };
 
 export interface JournalSpanProcessorOptions {
   /** Where spans go once committed to the journal. Any SpanExporter works. Required. */
@@ -56,22 +57,21 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   if (typeof exporter !== 'object' || exporter === null || typeof exporter.export !== 'function') {
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', exporter);
   }
-  const envDurability = envString('OTEL_BLACKBOX_DURABILITY') as DurabilityLevel | undefined;
   const resolved: ResolvedProcessorOptions = {
     exporter,
-    journalDir: nonEmptyString('journalDir', options.journalDir, envString('OTEL_BLACKBOX_JOURNAL_DIR') ?? '.otel-journal'),
-    durability: oneOf('durability', options.durability, DURABILITY_LEVELS, envDurability && DURABILITY_LEVELS.includes(envDurability) ? envDurability : 'process'),
-    maxExportBatchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, envPositive('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512),
-    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, 2),
-    scheduledDelayMillis: nonNegativeInteger('scheduledDelayMillis', options.scheduledDelayMillis, envNonNegativeInteger('OTEL_BSP_SCHEDULE_DELAY') ?? 1000),
-    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, envPositive('OTEL_BSP_EXPORT_TIMEOUT') ?? 30_000),
-    maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envPositive('OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048),
-    maxJournalBytes: positiveInteger('maxJournalBytes', options.maxJournalBytes, envPositive('OTEL_BLACKBOX_MAX_JOURNAL_BYTES') ?? 1024 ** 3),
-    maxSegmentBytes: positiveInteger('maxSegmentBytes', options.maxSegmentBytes, 8 * 1024 * 1024),
-    groupCommitMillis: positiveInteger('groupCommitMillis', options.groupCommitMillis, 10),
-    heartbeatIntervalMillis: positiveInteger('heartbeatIntervalMillis', options.heartbeatIntervalMillis, 2000),
-    flushTimeoutMillis: positiveInteger('flushTimeoutMillis', options.flushTimeoutMillis, 30_000),
-    recover: booleanOption('recover', options.recover, true),
+    journalDir: nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir),
+    durability: oneOf('durability', options.durability, DURABILITY_LEVELS, envDurability() ?? D.durability),
+    maxExportBatchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, envPositiveInteger(ENV.maxExportBatchSize) ?? D.maxExportBatchSize),
+    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, D.maxConcurrentExports),
+    scheduledDelayMillis: nonNegativeInteger('scheduledDelayMillis', options.scheduledDelayMillis, envNonNegativeInteger(ENV.scheduledDelayMillis) ?? D.scheduledDelayMillis),
+    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, envPositiveInteger(ENV.exportTimeoutMillis) ?? D.exportTimeoutMillis),
+    maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envPositiveInteger(ENV.maxQueueSize) ?? D.maxQueueSize),
+    maxJournalBytes: positiveInteger('maxJournalBytes', options.maxJournalBytes, envPositiveInteger(ENV.maxJournalBytes) ?? D.maxJournalBytes),
+    maxSegmentBytes: positiveInteger('maxSegmentBytes', options.maxSegmentBytes, D.maxSegmentBytes),
+    groupCommitMillis: positiveInteger('groupCommitMillis', options.groupCommitMillis, D.groupCommitMillis),
+    heartbeatIntervalMillis: positiveInteger('heartbeatIntervalMillis', options.heartbeatIntervalMillis, D.heartbeatIntervalMillis),
+    flushTimeoutMillis: positiveInteger('flushTimeoutMillis', options.flushTimeoutMillis, D.flushTimeoutMillis),
+    recover: booleanOption('recover', options.recover, D.recover),
   };
   if (resolved.maxExportBatchSize > resolved.maxQueueSize && options.maxQueueSize !== undefined) {
     throw new InvalidOptionError('maxExportBatchSize', `at most maxQueueSize (${resolved.maxQueueSize})`, resolved.maxExportBatchSize);
@@ -79,7 +79,3 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   return resolved;
 }
 
-function envPositive(name: string): number | undefined {
-  const value = envNonNegativeInteger(name);
-  return value === 0 ? undefined : value;
-}

@@ -11,6 +11,8 @@ import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
+import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
+import { envJournalDir } from '../options/environment.js';
 import { InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { retryDelayMillis } from '../processor/backoff.js';
 import { exportBatch } from '../processor/exportBatch.js';
@@ -21,7 +23,7 @@ import { readWriterJournal } from './readWriterJournal.js';
 import { claimerLiveness, writerLiveness } from './writerLiveness.js';
 
 export interface RecoverJournalsOptions {
-  /** The journal directory to scan. Default `'.otel-journal'`. */
+  /** The journal directory to scan. Default `OTEL_BLACKBOX_JOURNAL_DIR`, else `'.otel-journal'` (as the processor). */
   journalDir?: string;
   /** Where recovered spans go. Required. */
   exporter: SpanExporter;
@@ -62,15 +64,15 @@ export interface RecoveryReport {
 }
 
 export async function recoverJournals(options: RecoverJournalsOptions): Promise<RecoveryReport> {
-  const journalDir = nonEmptyString('journalDir', options.journalDir, '.otel-journal');
+  const journalDir = nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir);
   if (typeof options.exporter?.export !== 'function') {
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', options.exporter);
   }
   const settings = {
-    staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, 300_000),
-    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, 512),
-    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, 30_000),
-    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 5),
+    staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis),
+    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
+    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
+    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {

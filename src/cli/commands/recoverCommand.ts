@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { RECOVERY_DEFAULTS } from '../../options/defaults.js';
+import { envJournalDir } from '../../options/environment.js';
 import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
 import { recoverJournals } from '../../recovery/recoverJournals.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
@@ -39,8 +41,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
     io.out(recoverHelp);
     return EXIT.ok;
   }
-  const journalDir = values['journal-dir'] ?? process.env.OTEL_BLACKBOX_JOURNAL_DIR ?? '.otel-journal';
-  const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], 300_000);
+  const journalDir = values['journal-dir'] ?? envJournalDir() ?? RECOVERY_DEFAULTS.journalDir;
+  const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], RECOVERY_DEFAULTS.staleAfterMillis);
   const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema) });
   try {
     const report = await recoverJournals({

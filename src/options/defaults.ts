@@ -1,0 +1,61 @@
+// Every default and every environment variable name, declared once. Options modules,
+// recovery and the CLI import these, so `recoverJournals()` scans the directory the
+// processor writes to, and the CLI migrates the schema the exporter writes to.
+// (Three copies of '.otel-journal' and 'otel' drifted apart before: issue #12.)
+
+/** Environment variable names. Precedence everywhere: code, then environment, then default. */
+export const ENV = {
+  /** Journal directory of the processor, of `recoverJournals()` and of `otel-blackbox recover`. */
+  journalDir: 'OTEL_BLACKBOX_JOURNAL_DIR',
+  /** 'process' | 'host' | 'none'. */
+  durability: 'OTEL_BLACKBOX_DURABILITY',
+  maxJournalBytes: 'OTEL_BLACKBOX_MAX_JOURNAL_BYTES',
+  /** Schema of the tables, for the exporter and the CLI. */
+  schema: 'OTEL_BLACKBOX_SCHEMA',
+  /** Connection string of the exporter and the CLI (else node-postgres reads PG*). */
+  databaseUrl: 'DATABASE_URL',
+  // The BatchSpanProcessor's variables from the OpenTelemetry specification, honoured alike.
+  maxExportBatchSize: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+  scheduledDelayMillis: 'OTEL_BSP_SCHEDULE_DELAY',
+  exportTimeoutMillis: 'OTEL_BSP_EXPORT_TIMEOUT',
+  maxQueueSize: 'OTEL_BSP_MAX_QUEUE_SIZE',
+} as const;
+
+export type DurabilityLevel = 'process' | 'host' | 'none';
+export const DURABILITY_LEVELS: readonly DurabilityLevel[] = ['process', 'host', 'none'];
+
+/** Defaults of JournalSpanProcessor (see JournalSpanProcessorOptions for what each means). */
+export const PROCESSOR_DEFAULTS = {
+  journalDir: '.otel-journal',
+  durability: 'process' as DurabilityLevel,
+  maxExportBatchSize: 512,
+  maxConcurrentExports: 2,
+  scheduledDelayMillis: 1000,
+  exportTimeoutMillis: 30_000,
+  maxQueueSize: 2048,
+  maxJournalBytes: 1024 ** 3,
+  maxSegmentBytes: 8 * 1024 * 1024,
+  groupCommitMillis: 10,
+  heartbeatIntervalMillis: 2000,
+  flushTimeoutMillis: 30_000,
+  recover: true,
+} as const;
+
+/** Defaults of recoverJournals() and `otel-blackbox recover`. */
+export const RECOVERY_DEFAULTS = {
+  journalDir: PROCESSOR_DEFAULTS.journalDir,
+  staleAfterMillis: 300_000,
+  maxExportBatchSize: PROCESSOR_DEFAULTS.maxExportBatchSize,
+  exportTimeoutMillis: PROCESSOR_DEFAULTS.exportTimeoutMillis,
+  maxAttempts: 5,
+  recoverForeignJournals: false,
+} as const;
+
+/** Defaults of PostgresSpanExporter and of the CLI's database commands. */
+export const EXPORTER_DEFAULTS = {
+  schema: 'otel',
+  migrate: true,
+  maxConnections: 4,
+  applicationName: 'otel-blackbox',
+  connectionTimeoutMillis: 10_000,
+} as const;

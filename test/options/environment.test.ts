@@ -1,0 +1,72 @@
+// Environment variables are read in one place (src/options/defaults.ts names them): the
+// processor, recoverJournals() and the CLI agree on them, and a bad value warns through
+// diag instead of being ignored silently.
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import type { DiagLogger } from '@opentelemetry/api';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+const crashingService = join(import.meta.dirname, '../fixtures/crashingService.mjs');
+
+function collectDiag(): string[] {
+  const lines: string[] = [];
+  const note = (message: string, ...args: unknown[]) => lines.push([message, ...args].join(' '));
+  const logger: DiagLogger = { error: note, warn: note, info: () => {}, debug: () => {}, verbose: () => {} };
+  diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  return lines;
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  diag.disable();
+});
+
+describe('OTEL_BLACKBOX_DURABILITY', () => {
+  it.each(['disk', 'PROCESS', 'fsync'])('warns through diag about %j and falls back to the default', async (value) => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BLACKBOX_DURABILITY', value);
+    const exporter = new CollectingExporter();
+    const journalDir = join(tempDir(), 'journal');
+    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes('OTEL_BLACKBOX_DURABILITY'))).toEqual([
+      `otel-blackbox: ignoring OTEL_BLACKBOX_DURABILITY=${JSON.stringify(value)}: expected one of 'process', 'host', 'none'.`,
+    ]);
+  });
+
+  it('takes a valid level without a warning', async () => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BLACKBOX_DURABILITY', 'host');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes('OTEL_BLACKBOX_DURABILITY'))).toEqual([]);
+  });
+});
+
+describe('OTEL_BLACKBOX_JOURNAL_DIR', () => {
+  it('is where recoverJournals() looks when no journalDir is given, as the processor writes there', async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const child = runFixture(crashingService, {
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      JOURNAL_DIR: journalDir,
+      LEDGER: join(tempDir(), 'ledger.jsonl'),
+      CRASH_MODE: 'exit3',
+      ENDED: '0',
+    });
+    await child.ready;
+    expect((await child.exited).code).toBe(3);
+
+    vi.stubEnv('OTEL_BLACKBOX_JOURNAL_DIR', journalDir);
+    const exporter = new CollectingExporter();
+    const report = await recoverJournals({ exporter });
+    expect(report.journals).toBe(1);
+    // The fixture leaves three spans open (request, payment, gateway) and one ended.
+    expect(report.spansCrashed).toBe(3);
+    expect(exporter.spans.map((span) => span.name).sort()).toEqual(['POST /checkout', 'call payment gateway', 'charge card', 'validate cart']);
+  });
+});
