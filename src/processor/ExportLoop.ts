@@ -7,9 +7,9 @@ import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { JournalBatch, JournalTail } from '../journal/JournalTail.js';
-import { retryDelayMillis } from './backoff.js';
+import { retryDelayMillis } from '../export/backoff.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
-import { exportBatch } from './exportBatch.js';
+import { exportBatch } from '../export/exportBatch.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
 

@@ -14,8 +14,7 @@ import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
 import { InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
-import { retryDelayMillis } from '../processor/backoff.js';
-import { exportBatch } from '../processor/exportBatch.js';
+import { exportWithRetry } from '../export/exportWithRetry.js';
 import { claimDirectory, releaseClaim } from './claimJournal.js';
 import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter } from './probeWriter.js';
@@ -37,6 +36,8 @@ export interface RecoverJournalsOptions {
   maxAttempts?: number;
   /** Called after each journal, e.g. for a progress line. */
   onJournal?: (progress: JournalRecoveryProgress) => void;
+  /** Stops recovery: no export starts once it aborts, and the journal in hand is given back for a later run. */
+  signal?: AbortSignal;
   /** @internal The recovering processor's own identity, so it never claims its own journal. */
   claimer?: WriterIdentity;
 }
@@ -73,6 +74,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
     maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
+    signal: options.signal,
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
@@ -86,6 +88,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw error;
   }
   for (const name of names) {
+    if (settings.signal?.aborted) break;
     if (name === claimer.writerId) continue;
     const dir = join(journalDir, name);
     const dead = await isAbandoned(dir, name, settings.staleAfterMillis);
@@ -132,6 +135,7 @@ interface RecoverySettings {
   batchSize: number;
   exportTimeoutMillis: number;
   maxAttempts: number;
+  signal: AbortSignal | undefined;
 }
 
 async function recoverOne(
@@ -169,12 +173,13 @@ async function recoverOne(
 }
 
 async function exportWithAttempts(exporter: SpanExporter, spans: ReadableSpan[], settings: RecoverySettings): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const outcome = await exportBatch(exporter, spans, settings.exportTimeoutMillis);
-    if (outcome.ok) return;
-    if (attempt + 1 >= settings.maxAttempts) throw outcome.error;
-    // Not unref'd: the CLI awaits this, and an unref'd timer would let it exit mid-recovery.
-    // The attempts are bounded, so it never holds a process for long.
-    await new Promise((resolve) => setTimeout(resolve, retryDelayMillis(attempt)));
-  }
+  const outcome = await exportWithRetry(exporter, spans, {
+    exportTimeoutMillis: settings.exportTimeoutMillis,
+    maxAttempts: settings.maxAttempts,
+    signal: settings.signal,
+    // The CLI awaits recovery: an unref'd backoff would let it exit mid-recovery. The
+    // attempts are bounded, so it never holds a process for long.
+    keepAlive: true,
+  });
+  if (!outcome.ok) throw outcome.error;
 }
