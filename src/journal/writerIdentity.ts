@@ -26,19 +26,35 @@ export function readBootId(): string | null {
   }
 }
 
+/** What /proc/<pid>/stat says of a running (or not yet reaped) process. */
+export interface ProcStat {
+  /** Field 3: R, S, D, T, Z (zombie: exited, not yet reaped), X (dead), ... */
+  state: string;
+  /**
+   * Field 22: the process start time in clock ticks since boot. Two processes that share
+   * a pid (a container restarted as pid 1) differ here.
+   */
+  startTicks: string;
+}
+
 /**
- * Field 22 of /proc/<pid>/stat: the process start time in clock ticks since boot. Two
- * processes that share a pid (a container restarted as pid 1) differ here. The command
- * name (field 2) may contain spaces and parentheses, so fields are counted after the last ')'.
+ * Fields of /proc/<pid>/stat; null when the pid does not exist or /proc cannot be read.
+ * The command name (field 2) may contain spaces and parentheses, so fields are counted
+ * after the last ')'.
  */
-export function readProcStartTicks(pid: number): string | null {
+export function readProcStat(pid: number): ProcStat | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
+    const [state, startTicks] = [fields[0], fields[19]];
+    return state && startTicks ? { state, startTicks } : null;
   } catch {
     return null;
   }
+}
+
+export function readProcStartTicks(pid: number): string | null {
+  return readProcStat(pid)?.startTicks ?? null;
 }
 
 /**

@@ -19,7 +19,7 @@ import { claimDirectory, releaseClaim } from './claimJournal.js';
 import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter } from './probeWriter.js';
 import { readWriterJournal } from './readWriterJournal.js';
-import { claimerLiveness, writerLiveness } from './writerLiveness.js';
+import { claimerLiveness, writerLiveness } from './livenessFacts.js';
 
 export interface RecoverJournalsOptions {
   /** The journal directory to scan. Default `OTEL_BLACKBOX_JOURNAL_DIR`, else `'.otel-journal'` (as the processor). */

@@ -1,83 +1,71 @@
-// Decides whether a journal's writer is provably dead. A live process's journal is never
-// recovered, so every doubt resolves to "alive" except silence beyond staleAfterMillis
-// where nothing else can be checked (another host on a shared volume).
-import { hostname } from 'node:os';
-import { shortHash } from '../journal/journalPaths.js';
-import type { ClaimName } from '../journal/journalPaths.js';
-import type { SegmentHeader } from '../journal/recordTypes.js';
-import { readBootId, readProcStartTicks } from '../journal/writerIdentity.js';
+// The rule that decides whether a journal's writer is provably dead, as one pure function:
+// facts in, verdict out, no /proc or os reads inside (livenessFacts.ts gathers the facts).
+// A live process's journal is never recovered, so every doubt resolves to "alive" except
+// silence beyond staleAfterMillis where nothing else can be checked (another host on a
+// shared volume, or no boot id to compare).
 
 export type Liveness = { alive: true; why: string } | { alive: false; why: string };
 
-/** The parts of a segment header (or a recovery claim) that identify a process. */
-export type ProcessIdentity = Pick<SegmentHeader, 'hostname' | 'bootId' | 'pid' | 'procStartTicks'>;
-
-export interface LivenessFacts {
-  header: ProcessIdentity | undefined;
-  lastSignOfLifeMs: number;
-  staleAfterMillis: number;
-  now?: number;
-}
-
-/**
- * What can be known of a process from here: whether it ran on this host and in this boot
- * (undefined where a boot id cannot be read), its pid and its start time.
- */
-interface ProcessFacts {
+/** What the journal (its segment header, or a claim's name) says of the process that wrote it. */
+export interface WriterFacts {
+  /** Its hostname is this host's. */
   onThisHost: boolean;
+  /** Its boot id equals this boot's; undefined where either boot id is unknown. */
   sameBoot: boolean | undefined;
   pid: number;
+  /** Its start time in clock ticks since boot, as recorded then; null where it could not be read. */
   procStartTicks: string | null;
 }
 
-function factsOfHeader(header: ProcessIdentity): ProcessFacts {
-  const bootId = readBootId();
-  return {
-    onThisHost: header.hostname === hostname(),
-    sameBoot: header.bootId && bootId ? header.bootId === bootId : undefined,
-    pid: header.pid,
-    procStartTicks: header.procStartTicks,
-  };
+/**
+ * What this host says now of the writer's pid: null when no process has that pid; else
+ * its state letter and start ticks from /proc/<pid>/stat.
+ */
+export type PidNow = { state: string; startTicks: string } | null;
+
+export interface LivenessFacts {
+  /** undefined: the journal says nothing of its writer (no readable segment header). */
+  writer: WriterFacts | undefined;
+  /** undefined: not looked up (only a process on this host and in this boot is looked up). */
+  pidNow: PidNow | undefined;
+  /** The pid of the process asking, to name "this process" in the verdict. */
+  ownPid: number;
+  /** Time since the writer's last sign of life (a heartbeat, a file's modification). */
+  silentForMillis: number;
+  staleAfterMillis: number;
 }
 
-/** A claim's name carries hashes of the claimer's host and boot id (see journalPaths). */
-function factsOfClaim(claim: ClaimName): ProcessFacts {
-  const bootId = readBootId();
-  const claimerHadBootId = claim.claimerBootHash !== shortHash(null);
-  return {
-    onThisHost: claim.claimerHostHash === shortHash(hostname()),
-    sameBoot: bootId && claimerHadBootId ? claim.claimerBootHash === shortHash(bootId) : undefined,
-    pid: claim.claimerPid,
-    procStartTicks: claim.claimerStartTicks,
-  };
+/** Whether the writer's pid must be looked up on this host for decideLiveness to use it. */
+export function needsPidLookup(writer: WriterFacts | undefined): writer is WriterFacts {
+  return writer !== undefined && writer.onThisHost && writer.sameBoot === true;
 }
 
-/** Liveness of the process that claimed a directory, from what the claim's name says. */
-export function claimerLiveness(claim: ClaimName, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
-  return processLiveness(factsOfClaim(claim), claimedMs, staleAfterMillis, now);
-}
-
-export function writerLiveness({ header, lastSignOfLifeMs, staleAfterMillis, now = Date.now() }: LivenessFacts): Liveness {
-  return processLiveness(header && factsOfHeader(header), lastSignOfLifeMs, staleAfterMillis, now);
-}
-
-function processLiveness(facts: ProcessFacts | undefined, lastSignOfLifeMs: number, staleAfterMillis: number, now: number): Liveness {
-  const silentFor = now - lastSignOfLifeMs;
-  const silence = (): Liveness =>
-    silentFor > staleAfterMillis
-      ? { alive: false, why: `no sign of life for ${Math.round(silentFor / 1000)} s` }
-      : { alive: true, why: `cannot check the process; last sign of life ${Math.round(silentFor / 1000)} s ago` };
-  if (!facts || !facts.onThisHost) return silence();
-  if (facts.sameBoot === false) return { alive: false, why: 'the host has rebooted since' };
-  if (facts.sameBoot === undefined) return silence();
-  if (facts.pid === process.pid) {
-    // This very process (another provider, or a worker thread): alive by definition.
-    return { alive: true, why: 'written by this process' };
+export function decideLiveness(facts: LivenessFacts): Liveness {
+  const { writer, pidNow } = facts;
+  if (!writer) return bySilence(facts, 'the journal does not say which process wrote it');
+  if (!writer.onThisHost) return bySilence(facts, 'written on another host');
+  if (writer.sameBoot === false) return { alive: false, why: 'the host has rebooted since' };
+  if (writer.sameBoot === undefined) return bySilence(facts, 'no boot id to compare');
+  if (pidNow === undefined) return bySilence(facts, `pid ${writer.pid} was not looked up`);
+  if (pidNow === null) return { alive: false, why: `pid ${writer.pid} no longer runs` };
+  if (writer.procStartTicks !== null && pidNow.startTicks !== writer.procStartTicks) {
+    // Also a container restarted as pid 1: the new pid 1 (perhaps the process asking)
+    // started later than the one that wrote the journal.
+    return { alive: false, why: `pid ${writer.pid} now belongs to another process` };
   }
-  const ticks = readProcStartTicks(facts.pid);
-  if (ticks === null) return { alive: false, why: `pid ${facts.pid} no longer runs` };
-  if (facts.procStartTicks !== null && ticks !== facts.procStartTicks) {
-    return { alive: false, why: `pid ${facts.pid} now belongs to another process` };
+  // A zombie (Z) has exited and only waits for its parent to reap it; X is dead outright.
+  // Neither can write to its journal again, and a parent that never reaps (a pid 1 that is
+  // not an init) would otherwise keep the journal "alive" forever, its spans unrecovered.
+  if (pidNow.state === 'Z' || pidNow.state === 'X') {
+    return { alive: false, why: `pid ${writer.pid} has exited (a zombie not yet reaped by its parent)` };
   }
-  return { alive: true, why: `pid ${facts.pid} is still running` };
+  if (writer.pid === facts.ownPid) return { alive: true, why: 'written by this process' };
+  return { alive: true, why: `pid ${writer.pid} is still running` };
+}
+
+function bySilence({ silentForMillis, staleAfterMillis }: LivenessFacts, because: string): Liveness {
+  const seconds = Math.round(silentForMillis / 1000);
+  return silentForMillis > staleAfterMillis
+    ? { alive: false, why: `${because}; no sign of life for ${seconds} s` }
+    : { alive: true, why: `${because}; last sign of life ${seconds} s ago` };
 }

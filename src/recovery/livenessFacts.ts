@@ -1,0 +1,61 @@
+// Gathers what decideLiveness needs: what a segment header or a claim's name says of its
+// writer, compared with this host and boot, and what /proc says of that pid now.
+import { hostname } from 'node:os';
+import { shortHash } from '../journal/journalPaths.js';
+import type { ClaimName } from '../journal/journalPaths.js';
+import type { SegmentHeader } from '../journal/recordTypes.js';
+import { readBootId, readProcStat } from '../journal/writerIdentity.js';
+import { decideLiveness, needsPidLookup } from './writerLiveness.js';
+import type { Liveness, WriterFacts } from './writerLiveness.js';
+
+/** The parts of a segment header that identify a process. */
+export type ProcessIdentity = Pick<SegmentHeader, 'hostname' | 'bootId' | 'pid' | 'procStartTicks'>;
+
+function factsOfHeader(header: ProcessIdentity): WriterFacts {
+  const bootId = readBootId();
+  return {
+    onThisHost: header.hostname === hostname(),
+    sameBoot: header.bootId && bootId ? header.bootId === bootId : undefined,
+    pid: header.pid,
+    procStartTicks: header.procStartTicks,
+  };
+}
+
+/** A claim's name carries hashes of the claimer's host and boot id (see journalPaths). */
+function factsOfClaim(claim: ClaimName): WriterFacts {
+  const bootId = readBootId();
+  const claimerHadBootId = claim.claimerBootHash !== shortHash(null);
+  return {
+    onThisHost: claim.claimerHostHash === shortHash(hostname()),
+    sameBoot: bootId && claimerHadBootId ? claim.claimerBootHash === shortHash(bootId) : undefined,
+    pid: claim.claimerPid,
+    procStartTicks: claim.claimerStartTicks,
+  };
+}
+
+function livenessOf(writer: WriterFacts | undefined, lastSignOfLifeMs: number, staleAfterMillis: number, now: number): Liveness {
+  return decideLiveness({
+    writer,
+    pidNow: needsPidLookup(writer) ? readProcStat(writer.pid) : undefined,
+    ownPid: process.pid,
+    silentForMillis: now - lastSignOfLifeMs,
+    staleAfterMillis,
+  });
+}
+
+export interface WriterLivenessInput {
+  header: ProcessIdentity | undefined;
+  lastSignOfLifeMs: number;
+  staleAfterMillis: number;
+  now?: number;
+}
+
+/** Liveness of the process that wrote a journal, from its first segment's header. */
+export function writerLiveness({ header, lastSignOfLifeMs, staleAfterMillis, now = Date.now() }: WriterLivenessInput): Liveness {
+  return livenessOf(header && factsOfHeader(header), lastSignOfLifeMs, staleAfterMillis, now);
+}
+
+/** Liveness of the process that claimed a directory, from what the claim's name says. */
+export function claimerLiveness(claim: ClaimName, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
+  return livenessOf(factsOfClaim(claim), claimedMs, staleAfterMillis, now);
+}

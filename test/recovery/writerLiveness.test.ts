@@ -1,0 +1,142 @@
+// The liveness rule, one test per branch: facts in, verdict out. The last test makes a
+// real unreaped zombie and checks that recovery treats its journal as dead.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { recoverJournals } from '../../src/index.js';
+import { decideLiveness } from '../../src/recovery/writerLiveness.js';
+import type { LivenessFacts, WriterFacts } from '../../src/recovery/writerLiveness.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+const STALE = 300_000;
+const here: WriterFacts = { onThisHost: true, sameBoot: true, pid: 4242, procStartTicks: '1000' };
+
+function facts(overrides: Partial<LivenessFacts>): LivenessFacts {
+  return { writer: here, pidNow: { state: 'S', startTicks: '1000' }, ownPid: 7, silentForMillis: 1_000, staleAfterMillis: STALE, ...overrides };
+}
+
+describe('decideLiveness', () => {
+  it.each<{ branch: string; facts: LivenessFacts; alive: boolean; why: RegExp }>([
+    { branch: 'the same process still runs', facts: facts({}), alive: true, why: /^pid 4242 is still running$/ },
+    {
+      branch: 'the same process still runs, silent for long (silence alone proves nothing here)',
+      facts: facts({ silentForMillis: 10 * STALE }),
+      alive: true,
+      why: /^pid 4242 is still running$/,
+    },
+    { branch: 'this very process (another provider, a worker thread)', facts: facts({ ownPid: 4242 }), alive: true, why: /^written by this process$/ },
+    { branch: 'another boot', facts: facts({ writer: { ...here, sameBoot: false }, pidNow: undefined }), alive: false, why: /rebooted/ },
+    { branch: 'pid gone', facts: facts({ pidNow: null }), alive: false, why: /^pid 4242 no longer runs$/ },
+    {
+      branch: 'pid reused (start time differs)',
+      facts: facts({ pidNow: { state: 'S', startTicks: '2000' } }),
+      alive: false,
+      why: /^pid 4242 now belongs to another process$/,
+    },
+    {
+      branch: 'container restarted as pid 1 (the asking process is the new pid 1)',
+      facts: facts({ writer: { ...here, pid: 1 }, ownPid: 1, pidNow: { state: 'S', startTicks: '5000' } }),
+      alive: false,
+      why: /^pid 1 now belongs to another process$/,
+    },
+    {
+      branch: 'zombie (exited, not reaped)',
+      facts: facts({ pidNow: { state: 'Z', startTicks: '1000' } }),
+      alive: false,
+      why: /zombie/,
+    },
+    { branch: 'dead (X)', facts: facts({ pidNow: { state: 'X', startTicks: '1000' } }), alive: false, why: /has exited/ },
+    {
+      branch: 'start time not recorded, pid runs (cannot tell reuse)',
+      facts: facts({ writer: { ...here, procStartTicks: null }, pidNow: { state: 'S', startTicks: '9' } }),
+      alive: true,
+      why: /still running/,
+    },
+    {
+      branch: 'another host and stale',
+      facts: facts({ writer: { ...here, onThisHost: false }, pidNow: undefined, silentForMillis: STALE + 1 }),
+      alive: false,
+      why: /^written on another host; no sign of life for 300 s$/,
+    },
+    {
+      branch: 'another host and fresh',
+      facts: facts({ writer: { ...here, onThisHost: false }, pidNow: undefined, silentForMillis: STALE }),
+      alive: true,
+      why: /^written on another host; last sign of life 300 s ago$/,
+    },
+    {
+      branch: 'another host, even when a local pid has the same number',
+      facts: facts({ writer: { ...here, onThisHost: false }, silentForMillis: 5 }),
+      alive: true,
+      why: /another host/,
+    },
+    {
+      branch: 'nothing checkable (no header), stale',
+      facts: facts({ writer: undefined, pidNow: undefined, silentForMillis: STALE + 1 }),
+      alive: false,
+      why: /does not say which process wrote it; no sign of life/,
+    },
+    {
+      branch: 'nothing checkable (no header), fresh',
+      facts: facts({ writer: undefined, pidNow: undefined, silentForMillis: 0 }),
+      alive: true,
+      why: /does not say which process wrote it; last sign of life/,
+    },
+    {
+      branch: 'no boot id to compare, stale',
+      facts: facts({ writer: { ...here, sameBoot: undefined }, pidNow: undefined, silentForMillis: STALE + 1 }),
+      alive: false,
+      why: /no boot id/,
+    },
+    {
+      branch: 'no boot id to compare, fresh',
+      facts: facts({ writer: { ...here, sameBoot: undefined }, pidNow: undefined }),
+      alive: true,
+      why: /no boot id/,
+    },
+  ])('$branch → alive: $alive', ({ facts, alive, why }) => {
+    const verdict = decideLiveness(facts);
+    expect(verdict.alive).toBe(alive);
+    expect(verdict.why).toMatch(why);
+  });
+});
+
+function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+  } catch {
+    return null;
+  }
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+describe('a writer that exited but was never reaped (zombie)', () => {
+  it.runIf(process.platform === 'linux')('is dead: its journal is recovered', async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
+    // `exec sleep` replaces the shell, so the backgrounded writer becomes the child of a
+    // process that never calls wait(): when the writer exits it stays a zombie.
+    const parent = spawn('sh', ['-c', `"${process.execPath}" "${fixture}" >/dev/null 2>&1 & echo $!; exec sleep 600`], {
+      env: { ...process.env, DATABASE_URL: 'postgres://127.0.0.1:1/none', JOURNAL_DIR: journalDir, LEDGER: join(tempDir(), 'ledger.jsonl'), CRASH_MODE: 'exit3', ENDED: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const writerPid = await new Promise<number>((resolve) => parent.stdout!.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
+      await until(() => procState(writerPid) === 'Z');
+
+      const exporter = new CollectingExporter();
+      const report = await recoverJournals({ journalDir, exporter });
+      expect(report).toMatchObject({ journals: 1, liveJournals: 0, spansCrashed: 3 });
+      expect(procState(writerPid)).toBe('Z'); // still unreaped while recovery decided
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+});
