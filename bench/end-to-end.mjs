@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
 import { migrateSchema } from '../dist/esm/postgres/migrate.js';
@@ -53,7 +53,7 @@ async function throughProcessor(pool, exporter) {
 async function ceiling(pool) {
   await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
   const tracer = provider.getTracer('bench');
   for (let i = 0; i < SPANS; i++) produce(tracer);
   return copyCeiling(pool, schema, memory.getFinishedSpans());

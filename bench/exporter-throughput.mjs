@@ -15,7 +15,7 @@
 // BENCH_SPANS (100000), BENCH_BATCH (512), BENCH_IN_FLIGHT (4), BENCH_ROUNDS (3).
 import { context, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { PostgresSpanExporter } from '../dist/esm/index.js';
 import { NaiveSpanExporter } from './NaiveSpanExporter.mjs';
@@ -44,7 +44,7 @@ async function makeSpans() {
       'telemetry.sdk.language': 'nodejs',
       'telemetry.sdk.version': '2.12.1',
     }),
-    spanProcessors: [new SimpleSpanProcessor(memory)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
   });
   const tracer = provider.getTracer('@opentelemetry/instrumentation-http', '0.57.0');
   for (let t = 0; t < total / 10; t++) {

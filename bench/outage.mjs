@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
 import { migrateSchema } from '../dist/esm/postgres/migrate.js';

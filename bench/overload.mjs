@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
 import { databaseUrl, fmt, yieldToEventLoop } from './benchSupport.mjs';
@@ -58,7 +58,7 @@ async function run(label, schema, makeProcessor) {
 }
 
 console.log(`overload: ${fmt(SPANS)} spans with 6 attributes and 1 event, produced in bursts of 5,000, into PostgreSQL`);
-const stock = await run('stock BatchSpanProcessor (defaults)', `bench_overload_stock_${process.pid}`, (exporter) => new BatchSpanProcessor(exporter));
+const stock = await run('stock BatchSpanProcessor (defaults)', `bench_overload_stock_${process.pid}`, (exporter) => new BatchSpanProcessor({ exporter }));
 const ours = await run("JournalSpanProcessor 'process'", `bench_overload_journal_${process.pid}`, (exporter, journalDir) => new JournalSpanProcessor({ exporter, journalDir, recover: false, flushTimeoutMillis: 30 * 60_000 }));
 console.log(`  dropped: stock ${fmt(SPANS - stock.committed)}, ours ${fmt(SPANS - ours.committed)}; end-to-end ours ${fmt(ours.spansPerSecond)} spans/s`);
 if (ours.committed !== SPANS) process.exitCode = 1;

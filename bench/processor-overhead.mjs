@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { JournalSpanProcessor } from '../dist/esm/index.js';
 import { encodeFrame } from '../dist/esm/journal/frame.js';
@@ -45,7 +45,7 @@ async function measure(makeProcessor) {
 }
 
 const contenders = {
-  'stock BatchSpanProcessor': () => new BatchSpanProcessor(new NoopExporter()),
+  'stock BatchSpanProcessor': () => new BatchSpanProcessor({ exporter: new NoopExporter() }),
   "JournalSpanProcessor 'process'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'process', recover: false }),
   "JournalSpanProcessor 'host'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'host', recover: false }),
   "JournalSpanProcessor 'none'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'none', recover: false }),
@@ -54,7 +54,7 @@ const contenders = {
 /** Where the time of one span goes: the pieces of onStart and onEnd measured alone. */
 async function breakdown() {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
   const tracer = provider.getTracer('bench', '1.0.0');
   for (let i = 0; i < 1000; i++) {
     const span = tracer.startSpan('GET /orders/:id', { attributes });

@@ -15,7 +15,7 @@
 // TORTURE_WORKERS, TORTURE_DURABILITY.
 import { DiagConsoleLogger, DiagLogLevel, ROOT_CONTEXT, SpanStatusCode, diag, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider, SamplingDecision } from '@opentelemetry/sdk-trace';
 import { writeSync } from 'node:fs';
 import { setImmediate as nextTurn, setTimeout as after } from 'node:timers/promises';
 import { LedgerWriter } from './ledger.mjs';

@@ -6,7 +6,7 @@
 // export() after shutdown().
 import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 export type ExportOutcome = { ok: true } | { ok: false; error: Error; aborted: boolean };
 

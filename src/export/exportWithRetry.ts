@@ -1,7 +1,7 @@
 // Exports one batch until it commits, retrying failures with jittered backoff. Shared by
 // the processor's export loop (unlimited attempts until its stop signal) and recovery
 // (a few attempts, then the journal is given back for a later run).
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from './abortableDelay.js';
 import { retryDelayMillis } from './backoff.js';
 import { exportBatch } from './exportBatch.js';

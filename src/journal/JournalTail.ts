@@ -4,7 +4,7 @@
 // memory: while the tail keeps up it takes the span objects the writer just wrote (see
 // RecentEnds), and when it has fallen behind it reads them back from the segments.
 import { diag } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { segmentPath } from './journalPaths.js';
 import type { JournalPosition } from './JournalPosition.js';

@@ -1,7 +1,7 @@
 // Frames about to be written, encoded into one reusable buffer so a record costs no
 // allocation; the END spans among them are kept with their offsets, so the writer knows
 // where each landed once the write(2) is done.
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { encodeFrameInto } from './frame.js';
 import type { RecordType } from './recordTypes.js';
 

@@ -3,7 +3,7 @@
 // here instead of reading back and parsing what was just written; when it falls behind
 // (an outage, a burst), the oldest entries are let go and it reads from disk as before.
 // The journal on disk is unchanged either way: this only saves the read-back.
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 

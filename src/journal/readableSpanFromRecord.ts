@@ -3,7 +3,7 @@
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import { TraceState, hrTimeDuration } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import type { LinkRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 
 function traceStateOf(serialized: string | undefined): TraceState | undefined {

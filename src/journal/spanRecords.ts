@@ -2,7 +2,7 @@
 // and onEnd, so it builds plain objects for one JSON.stringify and nothing more; the rare
 // value JSON cannot take (a bigint, a cycle) falls back to a slower, forgiving encoding.
 import type { Attributes, Link, SpanContext } from '@opentelemetry/api';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import type { EventRecord, LinkRecord, ScopeRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 
 function scopeOf(span: ReadableSpan): ScopeRecord {

@@ -3,7 +3,7 @@
 // retries from the journal) or the stock BatchSpanProcessor.
 import { context, diag } from '@opentelemetry/api';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';

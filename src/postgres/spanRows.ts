@@ -1,7 +1,7 @@
 // ReadableSpan → the values of one `spans` row and its `logs` rows, sanitised and with
 // JSON columns already serialised, so statements only arrange them into column arrays.
 import { SpanStatusCode, type Attributes, type SpanContext } from '@opentelemetry/api';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';

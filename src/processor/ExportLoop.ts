@@ -5,7 +5,7 @@
 // when a later batch commits first.
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { JournalBatch, JournalTail } from '../journal/JournalTail.js';
 import { retryDelayMillis } from '../export/backoff.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';

@@ -6,7 +6,7 @@ import { TraceFlags, diag } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { JournalTail } from '../journal/JournalTail.js';
 import { JournalWriter } from '../journal/JournalWriter.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';

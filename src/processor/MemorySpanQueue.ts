@@ -1,6 +1,6 @@
 // Ended spans that could not be journaled (durability 'none', a broken or full journal)
 // wait here. Bounded: past maxQueueSize a span is refused and the caller counts it.
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
 export class MemorySpanQueue {
   private spans: ReadableSpan[] = [];

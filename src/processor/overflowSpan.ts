@@ -2,7 +2,7 @@
 import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { randomBytes } from 'node:crypto';
 import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../spanMarkers.js';
 import type { DropEpisode } from './DropCounter.js';

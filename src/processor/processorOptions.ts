@@ -1,5 +1,5 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envDurability, envJournalDir, envNonNegativeInteger, envPositiveInteger } from '../options/environment.js';

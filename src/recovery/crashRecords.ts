@@ -6,7 +6,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import type { HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../spanMarkers.js';

@@ -4,7 +4,7 @@
 // by `otel-blackbox recover`.
 import { diag } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';

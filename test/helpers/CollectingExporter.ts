@@ -3,7 +3,7 @@
 // that is down, and counts every call.
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 export class CollectingExporter implements SpanExporter {
   readonly spans: ReadableSpan[] = [];

@@ -1,5 +1,5 @@
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
 /** A real tracer provider around the processor under test. */

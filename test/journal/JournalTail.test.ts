@@ -2,8 +2,8 @@
 // objects the writer just wrote or reads them back from disk after falling behind.
 import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalTail } from '../../src/journal/JournalTail.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';

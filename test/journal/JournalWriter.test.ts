@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
@@ -18,7 +18,7 @@ const tempDir = useTempDirs();
 /** Real spans from a real tracer; `open` ones are started and not ended. */
 function makeSpans(count: number): ReadableSpan[] {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const tracer = provider.getTracer('writer-test');
   for (let i = 0; i < count; i++) tracer.startSpan(`span-${i}`, { attributes: { i, pad: 'x'.repeat(200) } }).end();
   return exporter.getFinishedSpans();

@@ -3,7 +3,7 @@
 // and the damage is counted. A failing case prints its seed, so it can be replayed.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { readSegment } from '../../src/journal/readSegment.js';

@@ -2,7 +2,7 @@
 // gets its own connection from the pool (or waits for one), and every span is committed.
 import { context, trace, type Tracer } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -59,7 +59,7 @@ describe('concurrent exports', () => {
 
   it('commits all 5,000 spans through BatchSpanProcessor.forceFlush()', async () => {
     const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 10_000, maxExportBatchSize: 100, scheduledDelayMillis: 60_000 });
+    const processor = new BatchSpanProcessor({ exporter, maxQueueSize: 10_000, maxExportBatchSize: 100, scheduledDelayMillis: 60_000 });
     const provider = new BasicTracerProvider({ resource: TEST_RESOURCE, spanProcessors: [processor] });
 
     startInterleavedTraces(provider.getTracer('concurrency'), 'bsp');

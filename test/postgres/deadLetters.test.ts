@@ -2,7 +2,7 @@
 // commits and the export succeeds.
 import { randomBytes } from 'node:crypto';
 import { ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';

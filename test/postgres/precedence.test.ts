@@ -1,7 +1,7 @@
 // `ended` > `crashed` > `started`, whatever order the records arrive in, and crash records
 // land with the columns lifted from the processor's marker attributes.
 import { ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';

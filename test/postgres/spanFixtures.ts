@@ -4,19 +4,19 @@ import { context, trace, type Attributes, type Span, type Tracer } from '@opente
 import type { ExportResult } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
-  BasicTracerProvider,
+  TracerProvider as BasicTracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
   type ReadableSpan,
   type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace';
 
 export const TEST_RESOURCE = resourceFromAttributes({ 'service.name': 'checkout', 'service.version': '1.2.3' });
 
 /** Runs `body` with a tracer and returns every span it ended, in end order. */
 export async function recordSpans(body: (tracer: Tracer) => void | Promise<void>, resource: Resource = TEST_RESOURCE): Promise<ReadableSpan[]> {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
   await body(provider.getTracer('otel-blackbox-test', '0.0.1'));
   await provider.forceFlush();
   const spans = memory.getFinishedSpans();

@@ -1,8 +1,8 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { SamplingDecision } from '@opentelemetry/sdk-trace';
+import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, test } from 'vitest';
 import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
 import type { DurabilityLevel } from '../../src/processor/processorOptions.js';
