@@ -97,6 +97,15 @@ export class JournalWriter {
     return this.liveBytes;
   }
 
+  get segmentsOnDisk(): number {
+    return this.segmentBytes.size;
+  }
+
+  /** How records reach the file: write(2) per record until the mmap segment file lands. */
+  get writePath(): 'mmap' | 'write' {
+    return 'write';
+  }
+
   /** Where the current segment ends: every record appended so far is before it. */
   position(): JournalPosition {
     return { segment: this.segment, offset: this.appender?.bytes ?? 0 };

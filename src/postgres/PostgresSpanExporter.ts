@@ -29,6 +29,8 @@ export class PostgresSpanExporter implements SpanExporter {
   readonly #secrets: string[];
   readonly #inFlight = new Set<Promise<void>>();
   #schemaReady: Promise<void> | undefined;
+  /** Spans PostgreSQL refused for good and that went to dead_letters (read by the processor's metrics). */
+  deadLettered = 0;
   #shutdown: Promise<void> | undefined;
 
   constructor(options: PostgresSpanExporterOptions = {}) {
@@ -89,6 +91,7 @@ export class PostgresSpanExporter implements SpanExporter {
     try {
       const { deadLettered } = await writeBatch(this.#pool, this.#statements, rows);
       if (deadLettered > 0) {
+        this.deadLettered += deadLettered;
         diag.warn(
           `PostgresSpanExporter: PostgreSQL refused ${deadLettered} of ${rows.length} spans; they are in "${this.#schema}".dead_letters with the error, and the rest were committed.`,
         );

@@ -13,9 +13,12 @@ export class DropCounter {
   private episode: DropEpisode | undefined;
   /** Every span dropped since the processor started. */
   total = 0;
+  /** The same, by reason (for the processor's own metrics). */
+  readonly byReason: Record<string, number> = {};
 
   add(reason: string): void {
     this.total += 1;
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
     const now = Date.now();
     if (!this.episode) {
       this.episode = { count: 0, firstMs: now, lastMs: now, reasons: [] };

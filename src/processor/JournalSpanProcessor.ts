@@ -17,6 +17,7 @@ import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
 import { resolveProcessorOptions } from './processorOptions.js';
 import type { JournalSpanProcessorOptions, ResolvedProcessorOptions } from './processorOptions.js';
+import { reportSelfMetrics } from './selfMetrics.js';
 import { SignsOfLife } from './signsOfLife.js';
 
 /** How often a broken or missing journal is tried again. */
@@ -38,6 +39,17 @@ export interface JournalProcessorStats {
   exportFailures: number;
   /** Errors caught in onStart/onEnd instead of reaching the application. */
   hotPathErrors: number;
+  journalSegments: number;
+  /** 'memory' while the journal cannot be used, 'none' with durability none. */
+  journalWritePath: 'mmap' | 'write' | 'memory' | 'none';
+  spansDroppedByReason: Readonly<Record<string, number>>;
+  /** Log records the exporter has accepted, once log records travel with spans. */
+  logRecordsExported?: number;
+  /** Spans the exporter sent to dead_letters, when it counts them (PostgresSpanExporter does). */
+  deadLetters: number;
+  /** Ended spans and crash records that recovery of dead processes' journals exported. */
+  spansRecovered: number;
+  crashRecordsWritten: number;
 }
 
 type State = 'running' | 'stopping' | 'shutdown';
@@ -58,6 +70,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
+  private spansRecovered = 0;
+  private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
   private journalUnavailable = false;
   private shutdownPromise: Promise<void> | undefined;
@@ -95,6 +109,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       }
     }
     this.loop.start();
+    reportSelfMetrics(() => this.stats());
   }
 
   onStart(span: Span, _parentContext: Context): void {
@@ -156,6 +171,12 @@ export class JournalSpanProcessor implements SpanProcessor {
       spansExported: this.loop.spansExported,
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
+      journalSegments: this.writer?.segmentsOnDisk ?? 0,
+      journalWritePath: this.options.durability === 'none' ? 'none' : this.writer === undefined || this.writer.broken ? 'memory' : this.writer.writePath,
+      spansDroppedByReason: { ...this.drops.byReason },
+      deadLetters: deadLettersOf(this.options.exporter),
+      spansRecovered: this.spansRecovered,
+      crashRecordsWritten: this.crashRecordsWritten,
     };
   }
 
@@ -218,6 +239,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       exportTimeoutMillis: this.options.exportTimeoutMillis,
     })
       .then((report) => {
+        this.spansRecovered += report.spansEnded;
+        this.crashRecordsWritten += report.spansCrashed;
         if (report.journals > 0) {
           diag.info(
             `otel-blackbox: recovered ${report.journals} journals of dead processes: ` +
@@ -250,4 +273,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.hotPathErrors += 1;
     if (this.hotPathErrors === 1) diag.error('otel-blackbox: error caught in the span processor (further ones are counted)', error);
   }
+}
+
+/** Any exporter may count its dead letters in a numeric `deadLettered` field, as PostgresSpanExporter does. */
+function deadLettersOf(exporter: object): number {
+  const count = (exporter as { deadLettered?: unknown }).deadLettered;
+  return typeof count === 'number' ? count : 0;
 }

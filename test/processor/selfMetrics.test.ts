@@ -1,0 +1,166 @@
+// The processor's own metrics, read the way an application would: a real MeterProvider
+// with an in-memory metric exporter, registered through the global metrics API.
+import { metrics } from '@opentelemetry/api';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { SELF_METRICS } from '../../src/processor/selfMetrics.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  metrics.disable();
+});
+
+interface Point {
+  value: number;
+  attributes: Record<string, unknown>;
+}
+
+/** Registers a MeterProvider globally; `collect()` returns the points by metric name. */
+function meterProvider() {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  // Exports only when the test asks (forceFlush): an hour is "never" for a test.
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({ readers: [reader] });
+  cleanups.push(() => provider.shutdown());
+  return {
+    provider,
+    register: () => metrics.setGlobalMeterProvider(provider),
+    async collect(): Promise<Map<string, Point[]>> {
+      exporter.reset();
+      await reader.forceFlush();
+      const points = new Map<string, Point[]>();
+      for (const resourceMetrics of exporter.getMetrics()) {
+        for (const scope of resourceMetrics.scopeMetrics) {
+          for (const metric of scope.metrics) {
+            points.set(
+              metric.descriptor.name,
+              metric.dataPoints.map((point) => ({ value: point.value as number, attributes: point.attributes })),
+            );
+          }
+        }
+      }
+      return points;
+    },
+  };
+}
+
+function value(points: Map<string, Point[]>, name: string, attributes: Record<string, unknown> = {}): number | undefined {
+  return points.get(name)?.find((point) => Object.entries(attributes).every(([key, wanted]) => point.attributes[key] === wanted))?.value;
+}
+
+function track(provider: BasicTracerProvider): BasicTracerProvider {
+  cleanups.push(() => provider.shutdown());
+  return provider;
+}
+
+describe('the processor reports its own metrics through a registered MeterProvider', () => {
+  test('journal size, write path, backlog and exported spans', async () => {
+    const meters = meterProvider();
+    meters.register();
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+    const tracer = track(providerWith(processor)).getTracer('metrics-test');
+    for (let i = 0; i < 25; i++) tracer.startSpan(`span-${i}`).end();
+    await processor.forceFlush();
+
+    const points = await meters.collect();
+    expect(value(points, SELF_METRICS.spansExported.name)).toBe(25);
+    expect(value(points, SELF_METRICS.journalBytes.name)).toBe(processor.stats().journalBytes);
+    expect(value(points, SELF_METRICS.journalBytes.name)).toBeGreaterThan(0);
+    expect(value(points, SELF_METRICS.journalSegments.name)).toBe(1);
+    expect(value(points, SELF_METRICS.journalWritePath.name, { path: 'write' })).toBe(1);
+    expect(value(points, SELF_METRICS.journalWritePath.name, { path: 'memory' })).toBe(0);
+    expect(value(points, SELF_METRICS.backlog.name, { queue: 'journal' })).toBe(0);
+    expect(value(points, SELF_METRICS.backlog.name, { queue: 'memory' })).toBe(0);
+    expect(value(points, SELF_METRICS.exportFailures.name)).toBe(0);
+    expect(value(points, SELF_METRICS.hotPathErrors.name)).toBe(0);
+    // Every listed instrument is reported (dropped only once something was dropped).
+    const reported = [...points.keys()].sort();
+    const listed = Object.values(SELF_METRICS).map((spec) => spec.name).filter((name) => name !== SELF_METRICS.spansDropped.name);
+    expect(reported).toEqual(listed.sort());
+  });
+
+  test('a MeterProvider registered after the processor, as NodeSDK.start() does, still gets the metrics', async () => {
+    const meters = meterProvider();
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+    meters.register();
+    const tracer = track(providerWith(processor)).getTracer('metrics-test');
+    for (let i = 0; i < 3; i++) tracer.startSpan(`span-${i}`).end();
+    await processor.forceFlush();
+    expect(value(await meters.collect(), SELF_METRICS.spansExported.name)).toBe(3);
+  });
+
+  test('dropped spans are counted by reason, and failed exports counted', async () => {
+    const meters = meterProvider();
+    meters.register();
+    const exporter = new CollectingExporter();
+    exporter.failing = true;
+    const processor = new JournalSpanProcessor({ exporter, durability: 'none', maxQueueSize: 2, maxExportBatchSize: 2, scheduledDelayMillis: 20 });
+    const tracer = track(providerWith(processor)).getTracer('metrics-test');
+    for (let i = 0; i < 10; i++) tracer.startSpan(`span-${i}`).end();
+    await vi.waitFor(() => expect(processor.stats().exportFailures).toBeGreaterThan(0));
+
+    const points = await meters.collect();
+    expect(value(points, SELF_METRICS.spansDropped.name, { reason: 'memory queue full (durability none)' })).toBe(8);
+    expect(value(points, SELF_METRICS.exportFailures.name)).toBeGreaterThan(0);
+    expect(value(points, SELF_METRICS.journalWritePath.name, { path: 'none' })).toBe(1);
+    exporter.failing = false;
+  });
+});
+
+describe('with PostgreSQL: recovery and dead letters', () => {
+  const db = new TestDatabase();
+  let schema: string;
+  beforeAll(async () => {
+    schema = await db.freshSchema('self_metrics');
+    await migrateSchema(db.pool, schema);
+    // Stands in for any value PostgreSQL refuses for one record (as in deadLetters.test.ts).
+    await db.query(`ALTER TABLE "${schema}".spans ADD CONSTRAINT no_poison CHECK (NOT attributes ? 'poison')`);
+  });
+  afterAll(() => db.close());
+
+  test('spans recovered and crash records written for a dead process, dead letters for a refused span', async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    // Ends 11 spans, leaves 3 open and exits with code 3 before its export loop ever runs.
+    const child = runFixture(join(import.meta.dirname, '../fixtures/crashingService.mjs'), {
+      DATABASE_URL: db.url,
+      SCHEMA: schema,
+      JOURNAL_DIR: journalDir,
+      LEDGER: join(dir, 'ledger.jsonl'),
+      CRASH_MODE: 'exit3',
+    });
+    await child.ready;
+    expect((await child.exited).code).toBe(3);
+
+    const meters = meterProvider();
+    meters.register();
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const processor = new JournalSpanProcessor({ exporter, journalDir, scheduledDelayMillis: 20 });
+    const tracer = track(providerWith(processor)).getTracer('metrics-test');
+    await vi.waitFor(async () => expect(value(await meters.collect(), SELF_METRICS.crashRecords.name)).toBe(3), { timeout: 30_000, interval: 50 });
+
+    tracer.startSpan('refused', { attributes: { poison: true } }).end();
+    tracer.startSpan('accepted').end();
+    await processor.forceFlush();
+
+    const points = await meters.collect();
+    expect(value(points, SELF_METRICS.spansRecovered.name)).toBe(11);
+    expect(value(points, SELF_METRICS.crashRecords.name)).toBe(3);
+    expect(value(points, SELF_METRICS.deadLetters.name)).toBe(1);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters`)).toBe(1);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'crashed'`)).toBe(3);
+  });
+});
