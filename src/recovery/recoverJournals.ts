@@ -13,9 +13,10 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { exportWithRetry } from '../export/exportWithRetry.js';
 import { claimDirectory, releaseClaim } from './claimJournal.js';
+import { ownedByAnotherUser, warnAboutForeignJournal, warnAboutJournalDir } from './journalOwnership.js';
 import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter } from './probeWriter.js';
 import { readWriterJournal } from './readWriterJournal.js';
@@ -34,6 +35,12 @@ export interface RecoverJournalsOptions {
   exportTimeoutMillis?: number;
   /** Attempts per batch before the journal is given back for a later recovery. Default 5. */
   maxAttempts?: number;
+  /**
+   * Recover journals (writer directories) owned by another user too. Default false: they
+   * are left alone and counted in `foreignJournals`, since another user may have planted
+   * them. Set it when, say, root recovers the journals of a service's own user.
+   */
+  recoverForeignJournals?: boolean;
   /** Called after each journal, e.g. for a progress line. */
   onJournal?: (progress: JournalRecoveryProgress) => void;
   /** Stops recovery: no export starts once it aborts, and the journal in hand is given back for a later run. */
@@ -61,6 +68,8 @@ export interface RecoveryReport {
   tornBytes: number;
   /** Journals left alone because their writer is alive (or was claimed by another live process). */
   liveJournals: number;
+  /** Journals of dead writers left alone because another user owns them (see `recoverForeignJournals`). */
+  foreignJournals: number;
   failures: { dir: string; error: string }[];
 }
 
@@ -74,11 +83,12 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
     maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
+    recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     signal: options.signal,
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
-    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, failures: [],
+    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, failures: [],
   };
   let names: string[];
   try {
@@ -87,6 +97,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return report;
     throw error;
   }
+  await warnAboutJournalDir(journalDir);
   for (const name of names) {
     if (settings.signal?.aborted) break;
     if (name === claimer.writerId) continue;
@@ -95,6 +106,10 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if (dead === undefined) continue;
     if (!dead) {
       report.liveJournals += 1;
+      continue;
+    }
+    if (!settings.recoverForeignJournals && (await isForeign(dir))) {
+      report.foreignJournals += 1;
       continue;
     }
     const claimed = await claimDirectory(journalDir, name, claimer);
@@ -110,6 +125,17 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
   }
   return report;
+}
+
+async function isForeign(dir: string): Promise<boolean> {
+  try {
+    const stats = await stat(dir);
+    if (!ownedByAnotherUser(stats)) return false;
+    warnAboutForeignJournal(dir, stats.uid);
+    return true;
+  } catch {
+    return false; // Vanished: claimDirectory will find it gone.
+  }
 }
 
 /** true: dead, recover it; false: alive, leave it; undefined: not a journal at all. */

@@ -18,6 +18,9 @@ Options:
 ${DATABASE_HELP}
       --stale-after MS     where a writer cannot be checked (another host), silence this
                            long means dead (default: 300000)
+      --recover-foreign-journals
+                           also recover journals owned by another user (left alone
+                           by default: another user may have planted them)
       --json               print the report as JSON
   -h, --help               show this help
 
@@ -33,6 +36,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         ...DATABASE_OPTIONS,
         'journal-dir': { type: 'string', short: 'j' },
         'stale-after': { type: 'string' },
+        'recover-foreign-journals': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     }),
@@ -49,6 +53,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       journalDir,
       exporter,
       staleAfterMillis,
+      recoverForeignJournals: values['recover-foreign-journals'] ?? RECOVERY_DEFAULTS.recoverForeignJournals,
       onJournal: (progress) => {
         if (!io.interactive) return;
         io.err(
@@ -63,7 +68,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       io.out(
         `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
           `${report.spansCrashed} crash records; ${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
-          `${report.liveJournals} live journals left alone`,
+          `${report.liveJournals} live journals left alone` +
+          (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : ''),
       );
       for (const failure of report.failures) io.err(`not recovered: ${failure.dir}: ${failure.error}`);
     }

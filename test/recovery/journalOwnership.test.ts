@@ -1,0 +1,118 @@
+// A journal directory other users can write into, and journals another user owns: warn
+// once, and leave foreign journals alone unless recoverForeignJournals says otherwise.
+// Needs root to chown to `nobody`; CI runs as root, so these run there.
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import type { DiagLogger } from '@opentelemetry/api';
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { recoverJournals } from '../../src/index.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+const crashingService = join(import.meta.dirname, '../fixtures/crashingService.mjs');
+const bin = join(import.meta.dirname, '../../bin/otel-blackbox.cjs');
+const NOBODY = 65534;
+const isRoot = process.getuid?.() === 0;
+
+function collectWarnings(): string[] {
+  const lines: string[] = [];
+  const note = (message: string) => lines.push(message);
+  const logger: DiagLogger = { error: note, warn: note, info: () => {}, debug: () => {}, verbose: () => {} };
+  diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  return lines;
+}
+
+afterEach(() => diag.disable());
+
+/** A journal of a process that died with three spans open, in a fresh journalDir. */
+async function deadJournal(): Promise<string> {
+  const journalDir = join(tempDir(), 'journal');
+  const child = runFixture(crashingService, {
+    DATABASE_URL: 'postgres://127.0.0.1:1/none',
+    JOURNAL_DIR: journalDir,
+    LEDGER: join(tempDir(), 'ledger.jsonl'),
+    CRASH_MODE: 'exit3',
+    ENDED: '0',
+  });
+  await child.ready;
+  expect((await child.exited).code).toBe(3);
+  return journalDir;
+}
+
+function chownTree(dir: string, uid: number): void {
+  chownSync(dir, uid, uid);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) chownTree(path, uid);
+    else chownSync(path, uid, uid);
+  }
+}
+
+describe.skipIf(!isRoot)('journals of another user (as root)', () => {
+  it('are left alone, counted and warned about once; recoverForeignJournals recovers them', async () => {
+    const journalDir = await deadJournal();
+    for (const writerDir of readdirSync(journalDir)) chownTree(join(journalDir, writerDir), NOBODY);
+    const warnings = collectWarnings();
+
+    const exporter = new CollectingExporter();
+    const refused = await recoverJournals({ journalDir, exporter });
+    const again = await recoverJournals({ journalDir, exporter });
+    expect(refused).toMatchObject({ journals: 0, foreignJournals: 1, spansCrashed: 0 });
+    expect(again).toMatchObject({ journals: 0, foreignJournals: 1 });
+    expect(exporter.spans).toEqual([]);
+    expect(warnings.filter((line) => line.includes('owned by uid 65534'))).toHaveLength(1);
+    expect(readdirSync(journalDir)).toHaveLength(1);
+
+    const allowed = await recoverJournals({ journalDir, exporter, recoverForeignJournals: true });
+    expect(allowed).toMatchObject({ journals: 1, foreignJournals: 0, spansCrashed: 3 });
+    expect(exporter.spans).toHaveLength(4);
+  });
+
+  it('the CLI refuses them too, and --recover-foreign-journals recovers them', async () => {
+    const journalDir = await deadJournal();
+    for (const writerDir of readdirSync(journalDir)) chownTree(join(journalDir, writerDir), NOBODY);
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [bin, 'recover', '--journal-dir', journalDir, '--json', ...args], {
+        env: { ...process.env, DATABASE_URL: 'postgres://127.0.0.1:1/none' },
+      });
+    const refused = JSON.parse((await run()).stdout);
+    expect(refused).toMatchObject({ journals: 0, foreignJournals: 1 });
+    // Allowed, the recovery now reaches the (unreachable) database and fails: exit 1.
+    await expect(run('--recover-foreign-journals')).rejects.toMatchObject({ code: 1 });
+  });
+});
+
+describe.skipIf(process.getuid === undefined)('a journal directory other users can write into', () => {
+  it.each([['0777', 0o777], ['0770', 0o770], ['1777', 0o1777]])('mode %s: warns once through diag, still recovers own journals', async (_, mode) => {
+    const journalDir = await deadJournal();
+    chmodSync(journalDir, mode);
+    const warnings = collectWarnings();
+    const exporter = new CollectingExporter();
+    const report = await recoverJournals({ journalDir, exporter });
+    await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: 1, spansCrashed: 3 });
+    const about = warnings.filter((line) => line.startsWith(`otel-blackbox: journal directory ${journalDir} `));
+    expect(about).toHaveLength(1);
+    expect(about[0]).toMatch(mode & 0o002 ? /world-writable/ : /group-writable/);
+  });
+
+  it.skipIf(!isRoot)('owned by another user: warns', async () => {
+    const journalDir = await deadJournal();
+    chownSync(journalDir, NOBODY, NOBODY);
+    const warnings = collectWarnings();
+    await recoverJournals({ journalDir, exporter: new CollectingExporter() });
+    expect(warnings.filter((line) => line.includes(`journal directory ${journalDir} is owned by uid 65534`))).toHaveLength(1);
+  });
+
+  it('mode 0700 and our own: no warning', async () => {
+    const journalDir = await deadJournal();
+    const warnings = collectWarnings();
+    await recoverJournals({ journalDir, exporter: new CollectingExporter() });
+    expect(warnings.filter((line) => line.includes('journal directory'))).toEqual([]);
+  });
+});
