@@ -1,9 +1,11 @@
 // A SpanExporter that commits each batch to PostgreSQL in one transaction: traces, spans
 // and span events together, or nothing. Works behind JournalSpanProcessor (crash records,
-// retries from the journal) or the stock BatchSpanProcessor.
+// retries from the journal) or the stock BatchSpanProcessor. exportBatch() takes log
+// records along with spans and commits them in the same transaction as their span's row.
 import { context, diag } from '@opentelemetry/api';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { KeyedLogRecord, SpansAndLogs, SpansAndLogsExporter } from '../export/SpansAndLogs.js';
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
@@ -11,15 +13,17 @@ import { migrateSchema } from './migrate.js';
 import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts, type TargetFacts } from './redact.js';
 import { quoteSchema } from './schemaName.js';
-import { SpanRowConverter, type SpanRow } from './spanRows.js';
+import { toLogRow, type LogRow } from './logRows.js';
+import { SpanRowConverter } from './spanRows.js';
 import { Statements } from './statements.js';
 import { writeBatch } from './writeBatch.js';
+import type { RowBatch } from './writeRows.js';
 
 export type { PostgresSpanExporterOptions } from './exporterOptions.js';
 
 type PoolFacts = TargetFacts & ConnectionFacts;
 
-export class PostgresSpanExporter implements SpanExporter {
+export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #schema: string;
@@ -48,6 +52,15 @@ export class PostgresSpanExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.exportBatch({ spans, logs: [] }, resultCallback);
+  }
+
+  /**
+   * Spans and log records in one transaction. A log record whose span the batch does not
+   * carry, and which has no row yet, gets a `'started'` row for that span, so a log row is
+   * never without its span's row; the span's own row replaces it later.
+   */
+  exportBatch(batch: SpansAndLogs, resultCallback: (result: ExportResult) => void): void {
     if (this.#shutdown !== undefined) {
       const error = new PostgresExportError('PostgresSpanExporter is shut down; the batch was not written.', 'permanent', undefined);
       deliver(resultCallback, { code: ExportResultCode.FAILED, error });
@@ -55,7 +68,7 @@ export class PostgresSpanExporter implements SpanExporter {
     }
     // The exporter's own queries must never be traced: pg instrumentation would feed them
     // back into this exporter.
-    const work = context.with(suppressTracing(context.active()), () => this.#write(spans));
+    const work = context.with(suppressTracing(context.active()), () => this.#write(batch.spans, batch.logs ?? []));
     this.#track(work);
     work.then(
       () => deliver(resultCallback, { code: ExportResultCode.SUCCESS }),
@@ -84,43 +97,37 @@ export class PostgresSpanExporter implements SpanExporter {
     }
   }
 
-  async #write(spans: ReadableSpan[]): Promise<void> {
-    const rows = await this.#rows(spans);
-    if (rows.length === 0) return;
+  async #write(spans: ReadableSpan[], logs: KeyedLogRecord[]): Promise<void> {
+    const rows = await this.#rows(spans, logs);
+    const records = rows.spans.length + rows.logs.length;
+    if (records === 0) return;
     await this.#ensureSchema();
     try {
       const { deadLettered } = await writeBatch(this.#pool, this.#statements, rows);
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         diag.warn(
-          `PostgresSpanExporter: PostgreSQL refused ${deadLettered} of ${rows.length} spans; they are in "${this.#schema}".dead_letters with the error, and the rest were committed.`,
+          `PostgresSpanExporter: PostgreSQL refused ${deadLettered} of ${records} records; they are in "${this.#schema}".dead_letters with the error, and the rest were committed.`,
         );
       }
     } catch (error) {
-      throw this.#failure(`write ${rows.length} spans to ${this.#target}`, error);
+      throw this.#failure(`write ${describeCount(rows)} to ${this.#target}`, error);
     }
   }
 
-  async #rows(spans: ReadableSpan[]): Promise<SpanRow[]> {
+  async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[]): Promise<RowBatch> {
     // Resource detectors may still be running; their attributes belong in the rows.
-    const pending = new Set(spans.map((span) => span.resource).filter((resource) => resource?.asyncAttributesPending));
+    const resources = [...spans.map((span) => span.resource), ...logs.map((log) => log.logRecord?.resource)];
+    const pending = new Set(resources.filter((resource) => resource?.asyncAttributesPending));
     await Promise.all([...pending].map((resource) => resource.waitForAsyncAttributes?.()));
     const converter = new SpanRowConverter();
-    const rows: SpanRow[] = [];
-    let unreadable: unknown;
-    let unreadableCount = 0;
-    for (const span of spans) {
-      try {
-        rows.push(converter.toRow(span));
-      } catch (error) {
-        unreadable ??= error;
-        unreadableCount++;
-      }
+    const unreadable = new Unreadable();
+    const spanRows = spans.flatMap((span) => unreadable.attempt(() => converter.toRow(span)));
+    const logRows: LogRow[] = logs.flatMap((log) => unreadable.attempt(() => toLogRow(log, converter)));
+    if (unreadable.count > 0) {
+      diag.error(`PostgresSpanExporter: skipped ${unreadable.count} spans or log records that could not be read: ${this.#redacted(unreadable.first)}`);
     }
-    if (unreadableCount > 0) {
-      diag.error(`PostgresSpanExporter: skipped ${unreadableCount} spans that could not be read: ${this.#redacted(unreadable)}`);
-    }
-    return mergeSpanRows(rows);
+    return { spans: mergeSpanRows(spanRows), logs: logRows };
   }
 
   #ensureSchema(): Promise<void> {
@@ -178,4 +185,24 @@ function deliver(resultCallback: (result: ExportResult) => void, result: ExportR
   } catch (error) {
     globalErrorHandler(error as Error);
   }
+}
+
+/** Records that could not be converted: skipped, counted, and the first error kept for the report. */
+class Unreadable {
+  count = 0;
+  first: unknown;
+
+  attempt<T>(convert: () => T): T[] {
+    try {
+      return [convert()];
+    } catch (error) {
+      if (this.count === 0) this.first = error;
+      this.count++;
+      return [];
+    }
+  }
+}
+
+function describeCount({ spans, logs }: RowBatch): string {
+  return logs.length === 0 ? `${spans.length} spans` : `${spans.length} spans and ${logs.length} log records`;
 }

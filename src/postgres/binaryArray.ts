@@ -135,3 +135,18 @@ export function booleanArray(values: readonly (boolean | null)[]): Buffer {
   }
   return buffer.subarray(0, offset);
 }
+
+/** `bigint[]` of safe integers (JS numbers below 2^53). */
+export function bigintArray(values: readonly (number | null)[]): Buffer {
+  const buffer = startArray(HEADER_BYTES + values.length * 12, values.length, OID.int8);
+  let offset = HEADER_BYTES;
+  for (const value of values) {
+    if (value === null) {
+      offset = writeNull(buffer, offset);
+      continue;
+    }
+    buffer.writeInt32BE(8, offset);
+    offset = buffer.writeBigInt64BE(BigInt(value), offset + 4);
+  }
+  return buffer.subarray(0, offset);
+}

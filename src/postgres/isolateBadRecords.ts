@@ -1,35 +1,76 @@
 // When PostgreSQL refuses one record for good (a class 22/23/54 error), the batch is
 // written again in halves, each under a SAVEPOINT inside one transaction, until every
-// refused span stands alone; that span goes to dead_letters with its SQLSTATE and the
-// rest commits. A batch of n spans with one bad record costs about 2·log2(n) attempts,
-// each a statement per table on fewer rows.
+// refused record (a span or a log record) stands alone; that record goes to dead_letters
+// with its SQLSTATE and the rest commits. A batch of n records with one bad record costs
+// about 2·log2(n) attempts, each a statement per table on fewer rows. A span's log records
+// follow it in the order halved, so they usually stay in its half.
 import type pg from 'pg';
+import type { LogRow } from './logRows.js';
 import { classifyError, sqlStateOf } from './sqlState.js';
 import type { SpanRow } from './spanRows.js';
 import type { Statements } from './statements.js';
 import { unixNanoText } from './unixNano.js';
-import { writeRows } from './writeRows.js';
+import { writeRows, type RowBatch } from './writeRows.js';
 
 const SAVEPOINT = 'otel_blackbox_split';
 
+type Item = { span: SpanRow; log?: undefined } | { log: LogRow; span?: undefined };
+
 /**
- * Called inside the caller's open transaction after PostgreSQL refused `spans` as a whole
+ * Called inside the caller's open transaction after PostgreSQL refused `batch` as a whole
  * with `refusal`: writes what it can, dead-letters the rest, returns how many it refused.
  */
-export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, spans: readonly SpanRow[], refusal: unknown): Promise<number> {
-  if (spans.length === 1) {
-    await deadLetter(client, statements, spans[0]!, refusal);
+export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<number> {
+  return isolate(client, statements, itemsOf(batch), refusal);
+}
+
+async function isolate(client: pg.PoolClient, statements: Statements, items: readonly Item[], refusal: unknown): Promise<number> {
+  if (items.length === 1) {
+    await deadLetter(client, statements, items[0]!, refusal);
     return 1;
   }
-  const middle = Math.ceil(spans.length / 2);
-  const left = await writeOrIsolate(client, statements, spans.slice(0, middle));
-  const right = await writeOrIsolate(client, statements, spans.slice(middle));
+  const middle = Math.ceil(items.length / 2);
+  const left = await writeOrIsolate(client, statements, items.slice(0, middle));
+  const right = await writeOrIsolate(client, statements, items.slice(middle));
   return left + right;
 }
 
-async function writeOrIsolate(client: pg.PoolClient, statements: Statements, spans: readonly SpanRow[]): Promise<number> {
-  const refusal = await attempt(client, () => writeRows(client, statements, spans, 'upsert'));
-  return refusal === undefined ? 0 : isolateBadRecords(client, statements, spans, refusal);
+async function writeOrIsolate(client: pg.PoolClient, statements: Statements, items: readonly Item[]): Promise<number> {
+  const refusal = await attempt(client, () => writeRows(client, statements, batchOf(items), 'upsert'));
+  return refusal === undefined ? 0 : isolate(client, statements, items, refusal);
+}
+
+/** Each span followed by its log records, then the log records whose span is not in the batch. */
+function itemsOf({ spans, logs }: RowBatch): Item[] {
+  const logsBySpan = new Map<string, LogRow[]>();
+  const rest: Item[] = [];
+  const spanKeys = new Set(spans.map((s) => `${s.traceId}/${s.spanId}`));
+  for (const log of logs) {
+    const key = `${log.traceId}/${log.spanId}`;
+    if (log.traceId !== null && spanKeys.has(key)) {
+      const list = logsBySpan.get(key) ?? [];
+      list.push(log);
+      logsBySpan.set(key, list);
+    } else {
+      rest.push({ log });
+    }
+  }
+  const items: Item[] = [];
+  for (const span of spans) {
+    items.push({ span });
+    for (const log of logsBySpan.get(`${span.traceId}/${span.spanId}`) ?? []) items.push({ log });
+  }
+  return items.concat(rest);
+}
+
+function batchOf(items: readonly Item[]): RowBatch {
+  const spans: SpanRow[] = [];
+  const logs: LogRow[] = [];
+  for (const item of items) {
+    if (item.span !== undefined) spans.push(item.span);
+    else logs.push(item.log);
+  }
+  return { spans, logs };
 }
 
 /**
@@ -50,14 +91,17 @@ async function attempt(client: pg.PoolClient, work: () => Promise<void>): Promis
   return undefined;
 }
 
-async function deadLetter(client: pg.PoolClient, statements: Statements, span: SpanRow, error: unknown): Promise<void> {
+async function deadLetter(client: pg.PoolClient, statements: Statements, item: Item, error: unknown): Promise<void> {
   const sqlState = sqlStateOf(error) ?? null;
   const message = error instanceof Error ? error.message : String(error);
-  const stored = await attempt(client, () =>
-    client.query(statements.upsertDeadLetter(span.traceId, span.spanId, deadLetterRecord(span), sqlState, message)).then(() => {}),
-  );
+  const statement = (record: string | null) =>
+    item.span !== undefined
+      ? statements.upsertDeadLetter(item.span.traceId, item.span.spanId, record, sqlState, message)
+      : statements.upsertLogDeadLetter(item.log, record, sqlState, message);
+  const record = item.span !== undefined ? deadLetterRecord(item.span) : logDeadLetterRecord(item.log);
+  const stored = await attempt(client, () => client.query(statement(record)).then(() => {}));
   // If even the record cannot be stored as JSON, keep the ids and the reason.
-  if (stored !== undefined) await client.query(statements.upsertDeadLetter(span.traceId, span.spanId, null, sqlState, message));
+  if (stored !== undefined) await client.query(statement(null));
 }
 
 /** The span as one JSON document, its JSON columns nested rather than quoted. */
@@ -74,5 +118,21 @@ export function deadLetterRecord(span: SpanRow): string {
     resource: JSON.parse(resource.json),
     links: JSON.parse(links),
     events: events.map(({ time, ...event }) => ({ ...event, timeUnixNano: unixNanoText(time), attributes: JSON.parse(event.attributes) })),
+  });
+}
+
+/** The log record as one JSON document, like deadLetterRecord. */
+export function logDeadLetterRecord(log: LogRow): string {
+  const { attributes, body, resource, scope, time, observedTime, ...columns } = log;
+  return JSON.stringify({
+    ...columns,
+    timeUnixNano: unixNanoText(time),
+    observedTimeUnixNano: observedTime === null ? null : unixNanoText(observedTime),
+    serviceName: resource.serviceName,
+    scopeName: scope.name,
+    scopeVersion: scope.version,
+    body: body === null ? null : JSON.parse(body),
+    attributes: JSON.parse(attributes),
+    resource: JSON.parse(resource.json),
   });
 }

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { bootstrapSql } from './migrations/bootstrap.js';
 import * as initial from './migrations/0001_initial.js';
+import * as logRecords from './migrations/0002_log_records.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 
 interface Migration {
@@ -14,7 +15,7 @@ interface Migration {
   sql(schema: QuotedSchema): string;
 }
 
-const MIGRATIONS: readonly Migration[] = [initial];
+const MIGRATIONS: readonly Migration[] = [initial, logRecords];
 
 // Two-key advisory locks: this constant ('otbb') keeps ours apart from the application's.
 const LOCK_NAMESPACE = 0x6f746262;

@@ -1,6 +1,8 @@
 // ReadableSpan → the values of one `spans` row and its `logs` rows, sanitised and with
 // JSON columns already serialised, so statements only arrange them into column arrays.
 import { SpanStatusCode, type Attributes, type SpanContext } from '@opentelemetry/api';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
@@ -76,8 +78,8 @@ export class SpanRowConverter {
       statusCode: STATUS_CODES[span.status?.code ?? SpanStatusCode.UNSET] ?? 'UNSET',
       statusMessage: sanitizeOptionalString(span.status?.message),
       attributes: toJsonText(attributes),
-      resource: this.#resourceColumns(span),
-      scope: this.#scopeColumns(span),
+      resource: this.resourceColumns(span.resource),
+      scope: this.scopeColumns(span.instrumentationScope),
       links: linksJson(span),
       droppedAttributesCount: count(span.droppedAttributesCount),
       droppedEventsCount: count(span.droppedEventsCount),
@@ -88,22 +90,22 @@ export class SpanRowConverter {
     };
   }
 
-  #resourceColumns(span: ReadableSpan): ResourceColumns {
-    const key: object = span.resource ?? SpanRowConverter;
+  /** Shared with log records (logRows.ts): a span and a log line of one process share one resource. */
+  resourceColumns(resource: Resource | undefined): ResourceColumns {
+    const key: object = resource ?? SpanRowConverter;
     let columns = this.#resources.get(key);
     if (columns === undefined) {
-      const attributes: Attributes = span.resource?.attributes ?? {};
+      const attributes: Attributes = resource?.attributes ?? {};
       columns = { json: toJsonText(attributes), serviceName: sanitizeOptionalString(attributes['service.name']) };
       this.#resources.set(key, columns);
     }
     return columns;
   }
 
-  #scopeColumns(span: ReadableSpan): ScopeColumns {
-    const key: object = span.instrumentationScope ?? SpanRowConverter;
+  scopeColumns(scope: InstrumentationScope | undefined): ScopeColumns {
+    const key: object = scope ?? SpanRowConverter;
     let columns = this.#scopes.get(key);
     if (columns === undefined) {
-      const scope = span.instrumentationScope;
       columns = { name: sanitizeOptionalString(scope?.name), version: sanitizeOptionalString(scope?.version) };
       this.#scopes.set(key, columns);
     }
@@ -112,7 +114,7 @@ export class SpanRowConverter {
 }
 
 /** Ids are stored as the lowercase hex users see in their logs. */
-function hexId(id: unknown): string {
+export function hexId(id: unknown): string {
   return sanitizeString(String(id ?? '')).toLowerCase();
 }
 
@@ -130,7 +132,7 @@ function spanState(marker: unknown): SpanState {
   return marker === 'crashed' || marker === 'started' ? marker : 'ended';
 }
 
-function count(value: unknown): number {
+export function count(value: unknown): number {
   // Stored as integer; a count beyond 2^31 - 1 is clamped rather than refused.
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? Math.min(value, 2_147_483_647) : 0;
 }

@@ -70,7 +70,7 @@ const SPAN_UPDATES = SPAN_COLUMNS.split(',')
  * travels as text and is cast row by row: received as jsonb[], all of a batch's parsed
  * documents were alive at once, and the server's page faults cost about 15% of its time.
  */
-export function spansSql(s: QuotedSchema, onConflict: 'upsert' | 'fail'): string {
+export function spansSql(s: QuotedSchema, onConflict: 'upsert' | 'fail' | 'keep'): string {
   const insert = `INSERT INTO ${s}.spans AS t
   (${SPAN_COLUMNS})
 SELECT r.trace_id, r.span_id, r.parent_span_id, r.trace_state, r.name,
@@ -103,6 +103,10 @@ FROM ${unnestRows({
     end_time_estimated: '$24::boolean[]',
   })}`;
   if (onConflict === 'fail') return insert;
+  // 'keep': rows that stand for a span known only from its log records; any stored row of
+  // that span, whatever its state, knows more.
+  if (onConflict === 'keep') return `${insert}
+ON CONFLICT (trace_id, span_id) DO NOTHING`;
   return `${insert}
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
   ${SPAN_UPDATES},
@@ -127,13 +131,58 @@ FROM ${unnestRows({
     dropped_attributes: '$7::int[]',
   })}`;
   return onConflict === 'fail' ? insert : `${insert}
-ON CONFLICT (trace_id, span_id, event_index) DO NOTHING`;
+ON CONFLICT (trace_id, span_id, event_index) WHERE kind = 'event' DO NOTHING`;
+}
+
+// Log records are immutable too, keyed by the writer that journaled them and their
+// sequence there: a replay or a second recovery stores nothing new. $13–$16 hold each
+// distinct resource and scope once, like the spans statement.
+export function logRecordsSql(s: QuotedSchema, onConflict: 'upsert' | 'fail'): string {
+  const insert = `INSERT INTO ${s}.logs
+  (kind, writer_id, sequence, trace_id, span_id, trace_flags, time, time_unix_nano,
+   observed_time, observed_time_unix_nano, severity_number, severity_text, body, attributes,
+   event_name, dropped_attributes_count, resource, service_name, scope_name, scope_version)
+SELECT 'log', r.writer_id, r.sequence, r.trace_id, r.span_id, r.trace_flags, ${timestampSql('r.time_ns')}, r.time_ns,
+  ${timestampSql('r.observed_ns')}, r.observed_ns, r.severity_number, r.severity_text, r.body::jsonb, r.attributes::jsonb,
+  r.event_name, r.dropped_attributes, ($13::jsonb[])[r.resource_position], ($14::text[])[r.resource_position],
+  ($15::text[])[r.scope_position], ($16::text[])[r.scope_position]
+FROM ${unnestRows({
+    writer_id: '$1::text[]',
+    sequence: '$2::bigint[]',
+    trace_id: '$3::text[]',
+    span_id: '$4::text[]',
+    trace_flags: '$5::int[]',
+    time_ns: '$6::bigint[]',
+    observed_ns: '$7::bigint[]',
+    severity_number: '$8::int[]',
+    severity_text: '$9::text[]',
+    body: '$10::text[]',
+    attributes: '$11::text[]',
+    event_name: '$12::text[]',
+    dropped_attributes: '$17::int[]',
+    resource_position: '$18::int[]',
+    scope_position: '$19::int[]',
+  })}`;
+  return onConflict === 'fail' ? insert : `${insert}
+ON CONFLICT (writer_id, sequence) WHERE kind = 'log' DO NOTHING`;
 }
 
 export function deadLetterSql(s: QuotedSchema): string {
   return `INSERT INTO ${s}.dead_letters AS d (trace_id, span_id, record, sql_state, error_message)
 VALUES ($1, $2, $3::jsonb, $4, $5)
-ON CONFLICT (trace_id, span_id) DO UPDATE SET
+ON CONFLICT (trace_id, span_id) WHERE kind = 'span' DO UPDATE SET
+  record = EXCLUDED.record,
+  sql_state = EXCLUDED.sql_state,
+  error_message = EXCLUDED.error_message,
+  attempts = d.attempts + 1,
+  last_seen_at = now()`;
+}
+
+
+export function logDeadLetterSql(s: QuotedSchema): string {
+  return `INSERT INTO ${s}.dead_letters AS d (kind, writer_id, sequence, trace_id, span_id, record, sql_state, error_message)
+VALUES ('log', $1, $2, $3, $4, $5::jsonb, $6, $7)
+ON CONFLICT (writer_id, sequence) WHERE kind = 'log' DO UPDATE SET
   record = EXCLUDED.record,
   sql_state = EXCLUDED.sql_state,
   error_message = EXCLUDED.error_message,

@@ -1,11 +1,12 @@
 // Statements with their parameters for a set of rows: one array per column, in the
 // binary array format (binaryArray.ts), matching the SQL in statementSql.ts.
-import { booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from './binaryArray.js';
+import { bigintArray, booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from './binaryArray.js';
 import { positions, SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
 import type { EventRow, ResourceColumns, ScopeColumns, SpanRow } from './spanRows.js';
 import { STATE_RANK } from './statePrecedence.js';
-import { deadLetterSql, logsSql, spansSql, tracesSql } from './statementSql.js';
+import { deadLetterSql, logDeadLetterSql, logRecordsSql, logsSql, spansSql, tracesSql } from './statementSql.js';
+import type { LogRow } from './logRows.js';
 import type { TraceRow } from './traceRows.js';
 
 export interface Statement {
@@ -24,15 +25,19 @@ export type ConflictMode = 'upsert' | 'fail';
 
 export class Statements {
   readonly #traces: string;
-  readonly #spans: Record<ConflictMode, string>;
+  readonly #spans: Record<ConflictMode | 'keep', string>;
   readonly #logs: Record<ConflictMode, string>;
+  readonly #logRecords: Record<ConflictMode, string>;
   readonly #deadLetter: string;
+  readonly #logDeadLetter: string;
 
   constructor(schema: QuotedSchema) {
     this.#traces = tracesSql(schema);
-    this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail') };
+    this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail'), keep: spansSql(schema, 'keep') };
     this.#logs = { upsert: logsSql(schema, 'upsert'), fail: logsSql(schema, 'fail') };
+    this.#logRecords = { upsert: logRecordsSql(schema, 'upsert'), fail: logRecordsSql(schema, 'fail') };
     this.#deadLetter = deadLetterSql(schema);
+    this.#logDeadLetter = logDeadLetterSql(schema);
   }
 
   upsertTraces(traces: readonly TraceRow[]): Statement {
@@ -49,7 +54,8 @@ export class Statements {
     };
   }
 
-  writeSpans(spans: readonly SpanRow[], mode: ConflictMode): Statement {
+  /** `keep`: insert only spans with no stored row (rows standing for spans known from their logs). */
+  writeSpans(spans: readonly SpanRow[], mode: ConflictMode | 'keep'): Statement {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
     const text = (pick: (s: SpanRow) => string | null) => textArray(spans.map(pick));
@@ -107,6 +113,45 @@ export class Statements {
         integerArray(events.map((e) => e.droppedAttributesCount)),
       ],
     };
+  }
+
+  writeLogRecords(logs: readonly LogRow[], mode: ConflictMode): Statement | undefined {
+    if (logs.length === 0) return undefined;
+    const resources = new Distinct<ResourceColumns>();
+    const scopes = new Distinct<ScopeColumns>();
+    const text = (pick: (l: LogRow) => string | null) => textArray(logs.map(pick));
+    const integer = (pick: (l: LogRow) => number | null) => integerArray(logs.map(pick));
+    // The positions first: they fill the distinct lists sent as $13–$16.
+    const resourcePositions = integer((l) => resources.positionOf(l.resource));
+    const scopePositions = integer((l) => scopes.positionOf(l.scope));
+    return {
+      text: this.#logRecords[mode],
+      values: [
+        text((l) => l.writerId),
+        bigintArray(logs.map((l) => l.sequence)),
+        text((l) => l.traceId),
+        text((l) => l.spanId),
+        integer((l) => l.traceFlags),
+        unixNanoArray(logs.map((l) => l.time)),
+        unixNanoArray(logs.map((l) => l.observedTime)),
+        integer((l) => l.severityNumber),
+        text((l) => l.severityText),
+        text((l) => l.body),
+        text((l) => l.attributes),
+        text((l) => l.eventName),
+        jsonbArray(resources.values.map((r) => r.json)),
+        textArray(resources.values.map((r) => r.serviceName)),
+        textArray(scopes.values.map((s) => s.name)),
+        textArray(scopes.values.map((s) => s.version)),
+        integer((l) => l.droppedAttributesCount),
+        resourcePositions,
+        scopePositions,
+      ],
+    };
+  }
+
+  upsertLogDeadLetter(log: LogRow, record: string | null, sqlState: string | null, message: string): Statement {
+    return { text: this.#logDeadLetter, values: [log.writerId, log.sequence, log.traceId, log.spanId, record, sqlState, message] };
   }
 
   upsertDeadLetter(traceId: string, spanId: string, record: string | null, sqlState: string | null, message: string): Statement {

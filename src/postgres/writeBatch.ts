@@ -11,17 +11,18 @@
 // 4. Anything else (transient or configuration) is thrown: nothing of the batch remains.
 import type pg from 'pg';
 import { isolateBadRecords } from './isolateBadRecords.js';
-import type { SpanRow } from './spanRows.js';
 import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
 import type { Statements } from './statements.js';
-import { writeRows } from './writeRows.js';
+import { writeRows, type RowBatch } from './writeRows.js';
 
 export interface BatchResult {
+  /** Spans and log records. */
   written: number;
   deadLettered: number;
 }
 
-export async function writeBatch(pool: pg.Pool, statements: Statements, spans: readonly SpanRow[]): Promise<BatchResult> {
+export async function writeBatch(pool: pg.Pool, statements: Statements, batch: RowBatch): Promise<BatchResult> {
+  const records = batch.spans.length + batch.logs.length;
   // Each batch checks out its own connection: concurrent exports (BatchSpanProcessor's
   // forceFlush starts them all at once) queue in the pool, never share a transaction.
   const client = await pool.connect();
@@ -31,20 +32,20 @@ export async function writeBatch(pool: pg.Pool, statements: Statements, spans: r
   client.on('error', markBroken);
   const transaction = (work: () => Promise<void>) => inTransaction(client, markBroken, work);
   try {
-    let error = await transaction(() => writeRows(client, statements, spans, 'fail'));
-    if (error === undefined) return { written: spans.length, deadLettered: 0 };
+    let error = await transaction(() => writeRows(client, statements, batch, 'fail'));
+    if (error === undefined) return { written: records, deadLettered: 0 };
     if (sqlStateOf(error) === SQLSTATE.UNIQUE_VIOLATION) {
-      error = await transaction(() => writeRows(client, statements, spans, 'upsert'));
-      if (error === undefined) return { written: spans.length, deadLettered: 0 };
+      error = await transaction(() => writeRows(client, statements, batch, 'upsert'));
+      if (error === undefined) return { written: records, deadLettered: 0 };
     }
     if (classifyError(error) !== 'record') throw error;
     const refusal = error;
     let deadLettered = 0;
     error = await transaction(async () => {
-      deadLettered = await isolateBadRecords(client, statements, spans, refusal);
+      deadLettered = await isolateBadRecords(client, statements, batch, refusal);
     });
     if (error !== undefined) throw error;
-    return { written: spans.length - deadLettered, deadLettered };
+    return { written: records - deadLettered, deadLettered };
   } catch (error) {
     // A driver or socket error (no SQLSTATE) leaves the connection in an unknown state.
     if (sqlStateOf(error) === undefined) markBroken(error);

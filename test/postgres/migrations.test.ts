@@ -27,13 +27,16 @@ describe('migrations', () => {
   it('installs the schema, then a second run changes nothing', async () => {
     const schema = await db.freshSchema('migrations_fresh');
 
-    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1] });
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1, 2] });
     expect(await tablesOf(schema)).toEqual(TABLES);
-    const [first] = await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations`);
-    expect(first).toMatchObject({ version: 1, name: 'initial' });
+    const applied = await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations ORDER BY version`);
+    expect(applied).toMatchObject([
+      { version: 1, name: 'initial' },
+      { version: 2, name: 'log_records' },
+    ]);
 
     expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
-    expect(await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations`)).toEqual([first]);
+    expect(await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations ORDER BY version`)).toEqual(applied);
   });
 
   it('ends with one schema and no error when 10 pools migrate at once', async () => {
@@ -43,17 +46,20 @@ describe('migrations', () => {
       const results = await Promise.allSettled(pools.map((pool) => migrateSchema(pool, schema)));
       expect(results.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
       const applied = results.map((r) => (r as PromiseFulfilledResult<{ applied: number[] }>).value.applied);
-      expect(applied.filter((a) => a.length > 0)).toEqual([[1]]);
+      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2]]);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
     }
     expect(await tablesOf(schema)).toEqual(TABLES);
-    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(1);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(2);
   });
 
   it('offers each migration as SQL for a dry run, for the schema asked for', () => {
     const statements = migrationStatements('audit');
-    expect(statements.map(({ version, name }) => ({ version, name }))).toEqual([{ version: 1, name: 'initial' }]);
+    expect(statements.map(({ version, name }) => ({ version, name }))).toEqual([
+      { version: 1, name: 'initial' },
+      { version: 2, name: 'log_records' },
+    ]);
     expect(statements[0]!.sql).toContain('CREATE TABLE "audit".spans');
     expect(() => migrationStatements('Audit; DROP')).toThrow(/schema/);
   });

@@ -1,0 +1,33 @@
+// How log records travel with spans to an exporter that can commit them together. The
+// SpanExporter contract stays as OpenTelemetry defines it; an exporter that also has
+// exportBatch() (PostgresSpanExporter) is handed each batch's log records with its spans,
+// so a log row and the row of its span land in one transaction.
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+
+/** A log record with the key that makes storing it again (a replay, a second recovery) change nothing. */
+export interface KeyedLogRecord {
+  logRecord: ReadableLogRecord;
+  /** Who recorded it: the journal writer's id. */
+  writerId: string;
+  /** Its position among that writer's log records; with writerId, unique. */
+  sequence: number;
+}
+
+export interface SpansAndLogs {
+  /**
+   * Ended spans, crash records, and `'started'` rows (a span marked with the
+   * `otel_blackbox.state` attribute `'started'`) for open spans whose log records are in `logs`.
+   */
+  spans: ReadableSpan[];
+  logs: KeyedLogRecord[];
+}
+
+export interface SpansAndLogsExporter extends SpanExporter {
+  exportBatch(batch: SpansAndLogs, resultCallback: (result: ExportResult) => void): void;
+}
+
+export function exportsLogs(exporter: SpanExporter): exporter is SpansAndLogsExporter {
+  return typeof (exporter as Partial<SpansAndLogsExporter>).exportBatch === 'function';
+}

@@ -1,0 +1,112 @@
+// A log record → the values of one `logs` row (kind 'log'), sanitised, JSON already
+// serialised; and the 'started' row a log record's span gets when the batch does not
+// carry that span, so no log row is ever committed without a row of its span.
+import { TraceFlags } from '@opentelemetry/api';
+import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
+import { count, hexId, type ResourceColumns, type ScopeColumns, type SpanRow, type SpanRowConverter } from './spanRows.js';
+import { sanitizeOptionalString, toJsonText } from './sanitize.js';
+import { toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
+
+export interface LogRow {
+  writerId: string;
+  sequence: number;
+  /** Both null for a record emitted outside any span. */
+  traceId: string | null;
+  spanId: string | null;
+  traceFlags: number | null;
+  time: UnixNano;
+  observedTime: UnixNano | null;
+  severityNumber: number | null;
+  severityText: string | null;
+  /** JSON text, or null when the record has no body. */
+  body: string | null;
+  attributes: string;
+  eventName: string | null;
+  droppedAttributesCount: number;
+  resource: ResourceColumns;
+  scope: ScopeColumns;
+}
+
+/** Name of the row that stands for a span known only from its log records. */
+export const SPAN_KNOWN_FROM_LOGS_NAME = 'otel_blackbox.span_known_from_logs';
+
+const INVALID_TRACE_ID = '00000000000000000000000000000000';
+const INVALID_SPAN_ID = '0000000000000000';
+
+export function toLogRow(keyed: KeyedLogRecord, spans: SpanRowConverter): LogRow {
+  const record = keyed.logRecord;
+  const context = record.spanContext;
+  let traceId: string | null = null;
+  let spanId: string | null = null;
+  if (context !== undefined) {
+    traceId = hexId(context.traceId);
+    spanId = hexId(context.spanId);
+    if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID || traceId === '' || spanId === '') traceId = spanId = null;
+  }
+  const time = toUnixNanoOrNull(record.hrTime) ?? toUnixNano(record.hrTimeObserved);
+  const severity = record.severityNumber;
+  return {
+    writerId: sanitizeOptionalString(keyed.writerId) ?? '',
+    sequence: keyed.sequence,
+    traceId,
+    spanId,
+    traceFlags: traceId === null ? null : (context?.traceFlags ?? TraceFlags.NONE) & 0xff,
+    time,
+    observedTime: toUnixNanoOrNull(record.hrTimeObserved),
+    severityNumber: typeof severity === 'number' && Number.isInteger(severity) ? severity : null,
+    severityText: sanitizeOptionalString(record.severityText),
+    body: record.body === undefined ? null : toJsonText(anyValueForJson(record.body)),
+    attributes: toJsonText(anyValueForJson(record.attributes ?? {})),
+    eventName: sanitizeOptionalString(record.eventName),
+    droppedAttributesCount: count(record.droppedAttributesCount),
+    resource: spans.resourceColumns(record.resource),
+    scope: spans.scopeColumns(record.instrumentationScope),
+  };
+}
+
+/**
+ * The 'started' row for a span the batch does not carry, from what its log record tells.
+ * It never replaces a stored row (the statement inserts it only where none exists), and
+ * the span's own row, started, ended or crashed, replaces it later by precedence.
+ */
+export function spanRowFromLog(log: LogRow): SpanRow {
+  return {
+    traceId: log.traceId!,
+    spanId: log.spanId!,
+    parentSpanId: null,
+    traceState: null,
+    name: SPAN_KNOWN_FROM_LOGS_NAME,
+    kind: 'INTERNAL',
+    state: 'started',
+    startTime: log.time,
+    endTime: null,
+    statusCode: 'UNSET',
+    statusMessage: null,
+    attributes: '{}',
+    resource: log.resource,
+    scope: log.scope,
+    links: '[]',
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+    crashReason: null,
+    endTimeEstimated: false,
+    events: [],
+  };
+}
+
+// AnyValue bytes as base64, as OTLP/JSON does. Only arrays and plain objects are walked:
+// a body is usually a string, and then this returns at once.
+function anyValueForJson(value: unknown, depth = 0): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (typeof value !== 'object' || value === null || depth > 32) return value;
+  if (Array.isArray(value)) return value.some(isContainer) ? value.map((v) => anyValueForJson(v, depth + 1)) : value;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const entries = Object.entries(value);
+  if (!entries.some(([, v]) => isContainer(v))) return value;
+  return Object.fromEntries(entries.map(([k, v]) => [k, anyValueForJson(v, depth + 1)]));
+}
+
+function isContainer(value: unknown): boolean {
+  return typeof value === 'object' && value !== null;
+}

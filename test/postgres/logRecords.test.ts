@@ -1,0 +1,191 @@
+// Log records committed with their spans: one transaction, every column, a 'started' row
+// for a span the batch does not carry, idempotent replays, sanitising, dead letters.
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import { ExportResultCode } from '@opentelemetry/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { ATTR_CRASH_REASON, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { TestDatabase } from '../helpers/database.js';
+import { exportBatch, logRecords } from './logFixtures.js';
+import { ids, traceOf, withAttributes } from './spanFixtures.js';
+
+const db = new TestDatabase();
+let schema: string;
+let exporter: PostgresSpanExporter;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('log_records');
+  await migrateSchema(db.pool, schema);
+  // Stands in for any value PostgreSQL refuses for one record (SQLSTATE class 23).
+  await db.query(`ALTER TABLE "${schema}".logs ADD CONSTRAINT no_poison CHECK (NOT attributes ? 'poison')`);
+  exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+});
+
+afterAll(async () => {
+  await exporter.shutdown();
+  await db.close();
+});
+
+const orphans = () =>
+  db.count(
+    `SELECT count(*) FROM "${schema}".logs l WHERE l.trace_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM "${schema}".spans s WHERE s.trace_id = l.trace_id AND s.span_id = l.span_id)`,
+  );
+
+describe('log records', () => {
+  it('stores every column of a log record with its span, nanoseconds kept', async () => {
+    const [root, child] = await traceOf(2, 'logged');
+    const spanContext = root!.spanContext();
+    const logs = await logRecords([
+      {
+        record: {
+          timestamp: [1763790123, 456789123],
+          observedTimestamp: [1763790124, 7],
+          severityNumber: SeverityNumber.WARN,
+          severityText: 'WARN',
+          body: { msg: 'charging card', amount: 12.5, tags: ['a', 'b'], raw: new Uint8Array([1, 2, 255]) },
+          attributes: { 'order.id': 'o-1', retries: 2 },
+          eventName: 'payment.attempt',
+        },
+        in: spanContext,
+      },
+      { record: { body: 'plain line', severityNumber: SeverityNumber.INFO }, in: spanContext },
+      { record: { body: null as unknown as string } },
+    ]);
+
+    expect(await exportBatch(exporter, [root!, child!], logs)).toEqual({ code: ExportResultCode.SUCCESS });
+
+    const rows = await db.query(
+      `SELECT kind, writer_id, sequence, trace_id, span_id, trace_flags, time_unix_nano, observed_time_unix_nano,
+              to_char(time AT TIME ZONE 'UTC', 'HH24:MI:SS.US') AS time_text, severity_number, severity_text, body,
+              attributes, event_name, service_name, resource, scope_name, scope_version, event_index
+         FROM "${schema}".logs WHERE writer_id = $1 ORDER BY sequence`,
+      [logs[0]!.writerId],
+    );
+    expect(rows[0]).toEqual({
+      kind: 'log',
+      writer_id: logs[0]!.writerId,
+      sequence: '0',
+      trace_id: spanContext.traceId,
+      span_id: spanContext.spanId,
+      trace_flags: 1,
+      time_unix_nano: '1763790123456789123',
+      observed_time_unix_nano: '1763790124000000007',
+      time_text: '05:42:03.456789',
+      severity_number: SeverityNumber.WARN,
+      severity_text: 'WARN',
+      body: { msg: 'charging card', amount: 12.5, tags: ['a', 'b'], raw: 'AQL/' },
+      attributes: { 'order.id': 'o-1', retries: 2 },
+      event_name: 'payment.attempt',
+      service_name: 'checkout',
+      resource: { 'service.name': 'checkout', 'service.version': '1.2.3' },
+      scope_name: 'otel-blackbox-test-logs',
+      scope_version: '0.0.2',
+      event_index: null,
+    });
+    expect(rows[1]).toMatchObject({ sequence: '1', body: 'plain line', severity_number: SeverityNumber.INFO, severity_text: null, event_name: null });
+    // Outside any span: stored, with null ids; a null body is kept as JSON null.
+    expect(rows[2]).toMatchObject({ sequence: '2', trace_id: null, span_id: null, trace_flags: null, body: null });
+    const [nullBody] = await db.query(`SELECT body IS NULL AS sql_null, jsonb_typeof(body) AS type FROM "${schema}".logs WHERE writer_id = $1 AND sequence = 2`, [
+      logs[0]!.writerId,
+    ]);
+    expect(nullBody).toEqual({ sql_null: false, type: 'null' });
+    // The span events are still there beside the log records.
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE kind = 'event' AND trace_id = $1`, [spanContext.traceId])).toBe(2);
+    expect(await orphans()).toBe(0);
+  });
+
+  it("gives a log record's span a 'started' row when the batch does not carry it, and the span's own row replaces it in place", async () => {
+    const [root, child] = await traceOf(2, 'started-from-log');
+    const logs = await logRecords([{ record: { body: 'still working' }, in: child!.spanContext() }]);
+
+    expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
+    const { traceId, spanId } = ids(child!);
+    const spanRow = () => db.query(`SELECT state, name, end_time_unix_nano FROM "${schema}".spans WHERE trace_id = $1 AND span_id = $2`, [traceId, spanId]);
+    expect(await spanRow()).toEqual([{ state: 'started', name: 'otel_blackbox.span_known_from_logs', end_time_unix_nano: null }]);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".traces WHERE trace_id = $1`, [traceId])).toBe(1);
+    expect(await orphans()).toBe(0);
+
+    expect((await exportBatch(exporter, [root!, child!], [])).code).toBe(ExportResultCode.SUCCESS);
+    expect(await spanRow()).toEqual([{ state: 'ended', name: child!.name, end_time_unix_nano: expect.any(String) }]);
+
+    // A later log record of the ended span leaves its row as it is.
+    const late = await logRecords([{ record: { body: 'late line' }, in: child!.spanContext() }]);
+    expect((await exportBatch(exporter, [], late)).code).toBe(ExportResultCode.SUCCESS);
+    expect(await spanRow()).toEqual([{ state: 'ended', name: child!.name, end_time_unix_nano: expect.any(String) }]);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE kind = 'log' AND span_id = $1`, [spanId])).toBe(2);
+  });
+
+  it('stores log records with the crash record of their span, and a crash record replaces a started row', async () => {
+    const [root] = await traceOf(1, 'crashing');
+    const logs = await logRecords([
+      { record: { body: 'step 1' }, in: root!.spanContext() },
+      { record: { body: 'last words' }, in: root!.spanContext() },
+    ]);
+    const started = withAttributes(root!, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0] });
+    const crashed = withAttributes(root!, { [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'SIGKILL' });
+
+    expect((await exportBatch(exporter, [started], logs.slice(0, 1))).code).toBe(ExportResultCode.SUCCESS);
+    expect((await exportBatch(exporter, [crashed], logs)).code).toBe(ExportResultCode.SUCCESS);
+
+    const { traceId, spanId } = ids(root!);
+    const rows = await db.query(
+      `SELECT s.state, s.crash_reason, array_agg(l.body #>> '{}' ORDER BY l.sequence) AS lines
+         FROM "${schema}".spans s JOIN "${schema}".logs l USING (trace_id, span_id)
+        WHERE s.trace_id = $1 AND s.span_id = $2 AND l.kind = 'log' GROUP BY 1, 2`,
+      [traceId, spanId],
+    );
+    expect(rows).toEqual([{ state: 'crashed', crash_reason: 'SIGKILL', lines: ['step 1', 'last words'] }]);
+  });
+
+  it('changes nothing when a batch is written again', async () => {
+    const spans = await traceOf(3, 'replayed-logs');
+    const logs = await logRecords(spans.map((s, i) => ({ record: { body: `line ${i}` }, in: s.spanContext() })).concat([{ record: { body: 'outside' } }]));
+    const snapshot = () =>
+      db.query(`SELECT to_jsonb(l) - 'inserted_at' AS row FROM "${schema}".logs l WHERE writer_id = $1 OR trace_id = $2 ORDER BY (to_jsonb(l) - 'inserted_at')::text`, [
+        logs[0]!.writerId,
+        ids(spans[0]!).traceId,
+      ]);
+
+    expect((await exportBatch(exporter, spans, logs)).code).toBe(ExportResultCode.SUCCESS);
+    const first = await snapshot();
+    expect(first).toHaveLength(4 + 3);
+    expect((await exportBatch(exporter, spans, logs)).code).toBe(ExportResultCode.SUCCESS);
+    expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
+    expect(await snapshot()).toEqual(first);
+  });
+
+  it('repairs NUL and lone surrogates in bodies, attributes and keys', async () => {
+    const BAD = 'a\u0000b\uD800c';
+    const FIXED = 'a\uFFFDb\uFFFDc';
+    const logs = await logRecords([{ record: { body: { [`k${BAD}`]: BAD, list: [BAD] }, severityText: BAD, attributes: { [`key${BAD}`]: BAD }, eventName: BAD } }]);
+    expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
+    const [row] = await db.query(`SELECT body, attributes, severity_text, event_name FROM "${schema}".logs WHERE writer_id = $1`, [logs[0]!.writerId]);
+    expect(row).toEqual({ body: { [`k${FIXED}`]: FIXED, list: [FIXED] }, attributes: { [`key${FIXED}`]: FIXED }, severity_text: FIXED, event_name: FIXED });
+  });
+
+  it('sends a log record PostgreSQL refuses to dead_letters and commits the rest of the batch', async () => {
+    const spans = await traceOf(4, 'poisoned-log');
+    const logs = await logRecords([
+      ...spans.map((s, i) => ({ record: { body: `line ${i}`, attributes: i === 2 ? { poison: true } : {} }, in: s.spanContext() })),
+      { record: { body: 'outside, poisoned', attributes: { poison: 1 } } },
+    ]);
+    const { traceId } = ids(spans[0]!);
+
+    expect(await exportBatch(exporter, spans, logs)).toEqual({ code: ExportResultCode.SUCCESS });
+    expect((await exportBatch(exporter, spans, logs)).code).toBe(ExportResultCode.SUCCESS);
+
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE trace_id = $1 AND state = 'ended'`, [traceId])).toBe(4);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE writer_id = $1`, [logs[0]!.writerId])).toBe(3);
+    const letters = await db.query(
+      `SELECT kind, sequence, trace_id, span_id, sql_state, attempts, record FROM "${schema}".dead_letters WHERE writer_id = $1 ORDER BY sequence`,
+      [logs[0]!.writerId],
+    );
+    expect(letters).toMatchObject([
+      { kind: 'log', sequence: '2', trace_id: traceId, span_id: ids(spans[2]!).spanId, sql_state: '23514', attempts: 2, record: { body: 'line 2', attributes: { poison: true } } },
+      { kind: 'log', sequence: '4', trace_id: null, span_id: null, sql_state: '23514', attempts: 2 },
+    ]);
+    expect(await orphans()).toBe(0);
+  });
+});
