@@ -141,7 +141,7 @@ describe('log records', () => {
 
   it('changes nothing when a batch is written again', async () => {
     const spans = await traceOf(3, 'replayed-logs');
-    const logs = await logRecords(spans.map((s, i) => ({ record: { body: `line ${i}` }, in: s.spanContext() })).concat([{ record: { body: 'outside' } }]));
+    const logs = await logRecords([...spans.map((s, i) => ({ record: { body: `line ${i}` }, in: s.spanContext() })), { record: { body: 'outside' } }]);
     const snapshot = () =>
       db.query(`SELECT to_jsonb(l) - 'inserted_at' AS row FROM "${schema}".logs l WHERE writer_id = $1 OR trace_id = $2 ORDER BY (to_jsonb(l) - 'inserted_at')::text`, [
         logs[0]!.writerId,
