@@ -1,26 +1,30 @@
-// Recovery of a dead process's journal: SPANS spans, half ended (not yet committed) and
-// half still open, written by a real child process that is then SIGKILLed. Times
-// recoverJournals() from the first read to the last row committed, over several rounds.
+// Recovery of a dead process's journal inside a running application with a small heap:
+// SPANS spans, one in OPEN_EVERY left open, written by a real child process while the
+// database was unreachable (so nothing is committed), then SIGKILLed. Another child,
+// started with --max-old-space-size=HEAP_MIB, recovers it while a 1 ms timer runs, and
+// reports the time, its peak RSS and the longest event-loop stall. Every row is checked.
 //
 // Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
-// BENCH_SPANS (100000), BENCH_ROUNDS (3).
+// BENCH_SPANS (400000), BENCH_OPEN_EVERY (10), BENCH_HEAP_MIB (160), BENCH_ROUNDS (1).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { PostgresSpanExporter, recoverJournals } from '../dist/esm/index.js';
 import { migrateSchema } from '../dist/esm/postgres/migrate.js';
 import { databaseUrl, fmt, summary } from './benchSupport.mjs';
 
-const SPANS = Number(process.env.BENCH_SPANS ?? 100_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SPANS = Number(process.env.BENCH_SPANS ?? 400_000);
+const OPEN_EVERY = Number(process.env.BENCH_OPEN_EVERY ?? 10);
+const HEAP_MIB = Number(process.env.BENCH_HEAP_MIB ?? 160);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const OPEN = Math.ceil(SPANS / OPEN_EVERY);
 const url = databaseUrl();
 const schema = `bench_recovery_${process.pid}`;
 
 async function deadJournal(journalDir) {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/deadJournalWriter.mjs')], {
-    env: { ...process.env, JOURNAL_DIR: journalDir, SPANS: String(SPANS) },
+    env: { ...process.env, JOURNAL_DIR: journalDir, SPANS: String(SPANS), OPEN_EVERY: String(OPEN_EVERY) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
@@ -32,31 +36,60 @@ async function deadJournal(journalDir) {
   await exited;
 }
 
+function journalBytes(journalDir) {
+  let bytes = 0;
+  for (const writer of readdirSync(journalDir)) {
+    for (const name of readdirSync(join(journalDir, writer))) bytes += statSync(join(journalDir, writer, name)).size;
+  }
+  return bytes;
+}
+
+function recoverInApp(journalDir) {
+  const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MIB}`, join(import.meta.dirname, 'fixtures/recoveringApp.mjs')], {
+    env: { ...process.env, JOURNAL_DIR: journalDir, DATABASE_URL: url, SCHEMA: schema },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code, signal) => {
+      const match = /RESULT (.*)\n/.exec(output);
+      if (code === 0 && match) resolve(JSON.parse(match[1]));
+      else reject(new Error(`recovering application died (${code ?? signal}) with --max-old-space-size=${HEAP_MIB}`));
+    }),
+  );
+}
+
 const pool = new pg.Pool({ connectionString: url, max: 2 });
-const seconds = [];
-let last;
+const rounds = [];
+let bytes = 0;
 try {
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await migrateSchema(pool, schema);
   for (let round = 0; round < ROUNDS; round++) {
     await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
     const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
-    await deadJournal(join(dir, 'journal'));
-    const exporter = new PostgresSpanExporter({ connectionString: url, schema });
-    const started = performance.now();
-    last = await recoverJournals({ journalDir: join(dir, 'journal'), exporter });
-    seconds.push((performance.now() - started) / 1000);
-    await exporter.shutdown();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await deadJournal(join(dir, 'journal'));
+      bytes = journalBytes(join(dir, 'journal'));
+      rounds.push(await recoverInApp(join(dir, 'journal')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const { rows } = await pool.query(`SELECT state, count(*)::int AS n FROM "${schema}".spans GROUP BY state ORDER BY state`);
     const byState = Object.fromEntries(rows.map((row) => [row.state, row.n]));
-    if (byState.ended !== SPANS / 2 || byState.crashed !== SPANS / 2) throw new Error(`unexpected rows ${JSON.stringify(byState)}`);
+    if (byState.ended !== SPANS - OPEN || byState.crashed !== OPEN) throw new Error(`unexpected rows ${JSON.stringify(byState)}`);
   }
-  const { median, min, max } = summary(seconds);
-  console.log(`recovery: dead journal of ${fmt(SPANS)} spans (half ended, half open), ${ROUNDS} rounds`);
+  const { median, min, max } = summary(rounds.map((r) => r.seconds));
+  const last = rounds.at(-1);
+  console.log(`recovery: dead journal of ${fmt(SPANS)} spans (${fmt(OPEN)} open), ${fmt(bytes / 2 ** 20)} MiB, recovered inside a running application with --max-old-space-size=${HEAP_MIB}, ${ROUNDS} round(s)`);
   console.log(
-    `  recoverJournals: ${fmt(last.spansEnded)} ended + ${fmt(last.spansCrashed)} crash records committed in ${fmt(median, 2)} s ` +
-      `(min ${fmt(min, 2)}, max ${fmt(max, 2)}) = ${fmt(SPANS / median)} spans/s; ${fmt(last.segments)} segments, ${fmt(last.tornBytes)} torn bytes`,
+    `  recoverJournals: ${fmt(last.report.spansEnded)} ended + ${fmt(last.report.spansCrashed)} crash records committed in ${fmt(median, 2)} s ` +
+      `(min ${fmt(min, 2)}, max ${fmt(max, 2)}) = ${fmt(SPANS / median)} spans/s; ${fmt(last.report.segments)} segments; every row checked`,
+  );
+  console.log(
+    `  recovering application: peak RSS ${fmt(Math.max(...rounds.map((r) => r.peakRssMiB)))} MiB (at start ${fmt(last.startRssMiB)} MiB); ` +
+      `longest event-loop stall ${fmt(Math.max(...rounds.map((r) => r.maxStallMs)), 1)} ms (p99 ${fmt(last.p99StallMs, 1)} ms)`,
   );
 } finally {
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

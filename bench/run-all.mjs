@@ -14,7 +14,7 @@ const BENCHMARKS = [
   ['End to end (tracer -> committed rows, vs naive exporter and COPY ceiling)', 'end-to-end.mjs'],
   ['Overload (producer outruns PostgreSQL: drops and memory)', 'overload.mjs'],
   ['Outage (PostgreSQL unreachable while spans are produced)', 'outage.mjs'],
-  ['Recovery (dead journal, half ended and half open)', 'recovery.mjs'],
+  ['Recovery (dead journal, 10% of spans open, small heap, inside a running application)', 'recovery.mjs'],
 ];
 
 function run(script) {

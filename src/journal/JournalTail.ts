@@ -5,18 +5,15 @@
 // RecentEnds), and when it has fallen behind it reads them back from the segments.
 import { diag } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { segmentPath } from './journalPaths.js';
 import type { JournalPosition } from './JournalPosition.js';
 import type { JournalWriter } from './JournalWriter.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
-import { readSegment } from './readSegment.js';
+import { readSegmentChunkSync } from './SegmentFileReader.js';
 import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { SpanEndRecord } from './recordTypes.js';
 import type { RecentEnd } from './RecentEnds.js';
-
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 // Only ENDs are parsed: resources are the writer's own objects (resourceById), in this process.
 const wanted = (type: number): boolean => type === RecordType.SpanEnd;
@@ -81,52 +78,24 @@ export class JournalTail {
 
   /** Reads on from the current position, moving to the next segment at the end of a closed one. */
   private readMore(): JournalRecord | undefined {
-    let chunkBytes = READ_CHUNK_BYTES;
     for (;;) {
-      const chunk = this.readChunk(chunkBytes);
-      if (chunk === undefined) return undefined;
-      const contents = readSegment(chunk, this.position.offset, wanted);
-      for (const range of contents.damaged) {
+      const from = this.position.offset;
+      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: wanted });
+      if (chunk === undefined) {
+        // Deleted (committed) or never created: nothing of it is still wanted.
+        if (this.advanceSegment()) continue;
+        return undefined;
+      }
+      for (const range of chunk.damaged) {
         diag.warn(`otel-blackbox: skipped ${range.length} damaged journal bytes (${range.reason}) at ${range.offset}`);
       }
-      const progressed = contents.nextOffset > this.position.offset;
-      this.position = { segment: this.position.segment, offset: contents.nextOffset };
-      const useful = contents.records.filter((record) => wanted(record.type));
+      this.position = { segment: this.position.segment, offset: chunk.nextOffset };
+      const useful = chunk.records.filter((record) => wanted(record.type));
       if (useful.length > 0) {
         this.pending = useful;
         return this.pending.shift();
       }
-      if (progressed) continue;
-      // Nothing whole in the chunk: a record larger than the chunk, or a torn tail.
-      if (chunk.length === chunkBytes) {
-        chunkBytes *= 2;
-        continue;
-      }
-      if (!this.advanceSegment()) return undefined;
-    }
-  }
-
-  /** Up to `maxBytes` of the current segment from the read position; undefined when nothing is left to read. */
-  private readChunk(maxBytes: number): Buffer | undefined {
-    for (;;) {
-      const path = segmentPath(this.writer.writerDir, this.position.segment);
-      let fd: number;
-      try {
-        fd = openSync(path, 'r');
-      } catch {
-        if (this.advanceSegment()) continue;
-        return undefined;
-      }
-      try {
-        const available = fstatSync(fd).size - this.position.offset;
-        if (available > 0) {
-          const buffer = Buffer.allocUnsafe(Math.min(available, maxBytes));
-          const read = readSync(fd, buffer, 0, buffer.length, this.position.offset);
-          return buffer.subarray(0, read);
-        }
-      } finally {
-        closeSync(fd);
-      }
+      if (chunk.nextOffset > from) continue;
       if (!this.advanceSegment()) return undefined;
     }
   }

@@ -1,7 +1,10 @@
 // Reads the records of a segment without ever throwing. A torn last record is the normal
 // result of a crash; a damaged range in the middle is skipped by scanning for the next
 // frame whose checksum holds, and counted. (etcd's WAL Repair and RocksDB's
-// kTolerateCorruptedTailRecords make the same choice.)
+// kTolerateCorruptedTailRecords make the same choice.) A preallocated segment ends in
+// zeros: a zero-filled tail (length 0 and crc 0, nothing but zeros after it) is the end
+// of the records, not damage; zeros with data after them are a damaged range. This parses one buffer; SegmentFileReader.ts feeds it a
+// file in bounded chunks.
 import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT_MAGIC, frameChecksum } from './frame.js';
 import { RECORD_TYPE_NAMES } from './recordTypes.js';
 
@@ -12,12 +15,14 @@ export interface JournalRecord {
   /** Byte offset just past the frame. */
   end: number;
   payload: unknown;
+  /** The payload's bytes (a view into the chunk read): lets a reader pick a field without parsing. */
+  bytes: Buffer;
 }
 
 export interface DamagedRange {
   offset: number;
   length: number;
-  reason: 'checksum' | 'bad-length' | 'bad-type' | 'bad-json' | 'bad-magic';
+  reason: 'checksum' | 'bad-length' | 'bad-type' | 'bad-json' | 'bad-magic' | 'zeroed';
 }
 
 export interface SegmentContents {
@@ -27,6 +32,10 @@ export interface SegmentContents {
   tornTailBytes: number;
   /** Where the next read should start: the end of the last whole frame. */
   nextOffset: number;
+  /** The records ended in a zero-filled tail at `nextOffset`: nothing more to read until a writer stores more. */
+  zeroTail: boolean;
+  /** In a chunk (`final: false`): zeros from `nextOffset` to the end of the chunk; the rest of the file decides. */
+  zeroRun: boolean;
 }
 
 /** Which record types get their JSON parsed; others keep `payload` undefined (cheaper). */
@@ -48,12 +57,31 @@ function frameAt(
   if (frameChecksum(buffer, offset + 8, length) !== buffer.readUInt32LE(offset + 4)) return { bad: 'checksum' };
   const payload = buffer.subarray(offset + FRAME_HEADER_BYTES, end);
   if (!(type in RECORD_TYPE_NAMES)) return { bad: 'bad-type' };
-  if (!parse(type)) return { record: { type, offset, end, payload: undefined } };
+  if (!parse(type)) return { record: { type, offset, end, payload: undefined, bytes: payload } };
   try {
-    return { record: { type, offset, end, payload: JSON.parse(payload.toString('utf8')) } };
+    return { record: { type, offset, end, payload: JSON.parse(payload.toString('utf8')), bytes: payload } };
   } catch {
     return { bad: 'bad-json' };
   }
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** The first byte at or after `from` that is not zero, or `buffer.length` (memcmp against a zero page: fast over megabytes). */
+export function firstNonZero(buffer: Buffer, from: number): number {
+  let at = from;
+  while (at < buffer.length) {
+    const end = Math.min(buffer.length, at + ZEROS.length);
+    if (!buffer.subarray(at, end).equals(ZEROS.subarray(0, end - at))) break;
+    at = end;
+  }
+  while (at < buffer.length && buffer[at] === 0) at++;
+  return at;
+}
+
+/** Zero length and zero crc: unwritten bytes of a preallocated segment, or a zeroed range. */
+function isZeroHeader(buffer: Buffer, offset: number): boolean {
+  return offset + FRAME_HEADER_BYTES <= buffer.length && buffer.readUInt32LE(offset) === 0 && buffer.readUInt32LE(offset + 4) === 0;
 }
 
 function validFrameAfter(buffer: Buffer, from: number, parse: ParseFilter): boolean {
@@ -67,14 +95,16 @@ function validFrameAfter(buffer: Buffer, from: number, parse: ParseFilter): bool
  * Parses `buffer`: a segment's bytes from `baseOffset` on (the magic is checked only when
  * reading from 0). An incomplete last frame is reported in `tornTailBytes` and left out of
  * `nextOffset`, so a reader tailing a live segment simply reads it again next time.
+ * `final: false` says more of the file follows the buffer (a chunk): a frame or a damaged
+ * range that runs into the end of the buffer is left for the next chunk, not judged here.
  */
-export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter = parseAll): SegmentContents {
+export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter = parseAll, final = true): SegmentContents {
   const records: JournalRecord[] = [];
   const damaged: DamagedRange[] = [];
   let offset = 0;
   if (baseOffset === 0) {
     if (buffer.length < SEGMENT_MAGIC.length) {
-      return { records, damaged, tornTailBytes: buffer.length, nextOffset: 0 };
+      return { records, damaged, tornTailBytes: buffer.length, nextOffset: 0, zeroTail: false, zeroRun: false };
     }
     if (!buffer.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) {
       damaged.push({ offset: 0, length: SEGMENT_MAGIC.length, reason: 'bad-magic' });
@@ -84,7 +114,31 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
   let damageStart = -1;
   let damageReason: DamagedRange['reason'] = 'checksum';
   let lastGoodEnd = offset;
+  let zeroTail = false;
+  let zeroRun = false;
   while (offset < buffer.length) {
+    if (isZeroHeader(buffer, offset)) {
+      // Zeros to the end are the unwritten tail; zeros followed by data are damage, skipped
+      // in one step rather than byte by byte. A frame's length may begin with up to three
+      // zero bytes, so the scan resumes three bytes before the first non-zero one.
+      const nonZero = firstNonZero(buffer, offset);
+      if (nonZero === buffer.length) {
+        if (damageStart >= 0) {
+          damaged.push({ offset: baseOffset + damageStart, length: offset - damageStart, reason: damageReason });
+          damageStart = -1;
+        }
+        lastGoodEnd = offset;
+        if (final) zeroTail = true;
+        else zeroRun = true;
+        break;
+      }
+      if (damageStart < 0) {
+        damageStart = offset;
+        damageReason = 'zeroed';
+      }
+      offset = Math.max(offset + 1, nonZero - 3);
+      continue;
+    }
     const result = frameAt(buffer, offset, parse);
     if ('record' in result) {
       if (damageStart >= 0) {
@@ -101,6 +155,8 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
     // A frame running past the end is a torn tail only if nothing valid follows it; a
     // corrupted length field looks the same, and must not hide the records after it.
     if ('torn' in result && damageStart < 0 && !validFrameAfter(buffer, offset + 1, parse)) break;
+    // In a chunk, a frame that may run on past its end is read again with the next chunk.
+    if (!final && 'torn' in result) break;
     // Damage (or a "torn" frame inside damage, which is just garbage): resync byte by byte.
     if (damageStart < 0) {
       damageStart = offset;
@@ -109,13 +165,16 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
     offset += 1;
   }
   if (damageStart >= 0) {
-    damaged.push({ offset: baseOffset + damageStart, length: buffer.length - damageStart, reason: damageReason });
-    lastGoodEnd = buffer.length;
+    const damageEnd = final ? buffer.length : offset;
+    damaged.push({ offset: baseOffset + damageStart, length: damageEnd - damageStart, reason: damageReason });
+    lastGoodEnd = damageEnd;
   }
   return {
     records,
     damaged,
-    tornTailBytes: buffer.length - lastGoodEnd,
+    tornTailBytes: zeroTail ? 0 : buffer.length - lastGoodEnd,
     nextOffset: baseOffset + lastGoodEnd,
+    zeroTail,
+    zeroRun,
   };
 }

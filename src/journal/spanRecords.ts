@@ -13,6 +13,31 @@ function scopeOf(span: ReadableSpan): ScopeRecord {
   return record;
 }
 
+// Span records begin {"t":"<32 hex>","s":"<16 hex>" (startRecord sets t and s first), so a
+// reader that only needs the span id takes it from these bytes without parsing the JSON:
+// 0.1 µs instead of ~2.5 µs for a 400-byte record (bench/recovery.mjs reads 400,000).
+const TRACE_PREFIX = Buffer.from('{"t":"');
+const SPAN_PREFIX = Buffer.from('","s":"');
+const SPAN_AT = TRACE_PREFIX.length + 32 + SPAN_PREFIX.length;
+
+/** The span id of a START or END payload, or undefined when it has no span id. */
+export function spanIdOfRecord(payload: Buffer): string | undefined {
+  if (
+    payload.length > SPAN_AT + 16 &&
+    payload.compare(TRACE_PREFIX, 0, TRACE_PREFIX.length, 0, TRACE_PREFIX.length) === 0 &&
+    payload.compare(SPAN_PREFIX, 0, SPAN_PREFIX.length, SPAN_AT - SPAN_PREFIX.length, SPAN_AT) === 0 &&
+    payload[SPAN_AT + 16] === 0x22
+  ) {
+    return payload.toString('latin1', SPAN_AT, SPAN_AT + 16);
+  }
+  try {
+    const spanId = (JSON.parse(payload.toString('utf8')) as { s?: unknown }).s;
+    return typeof spanId === 'string' ? spanId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRecord {
   const context = span.spanContext();
   const record: SpanStartRecord = {

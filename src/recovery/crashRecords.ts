@@ -10,9 +10,9 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../spanMarkers.js';
-import type { WriterJournal } from './readWriterJournal.js';
+import type { JournalFacts } from './readWriterJournal.js';
 
-export function crashReason(journal: WriterJournal): string {
+export function crashReason(journal: JournalFacts): string {
   const exit = journal.exit;
   if (exit?.error) {
     const { name, message, stack } = exit.error;
@@ -28,7 +28,7 @@ function laterOf(a: HrTime, b: HrTime): HrTime {
   return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? a : b;
 }
 
-export function crashRecord(start: SpanStartRecord, journal: WriterJournal, resource: Resource, reason: string): ReadableSpan {
+export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resource: Resource, reason: string): ReadableSpan {
   // Never before the span's own start, even if a clock stepped back.
   const endTime = laterOf(millisToHrTime(journal.lastSignOfLifeMs), start.st);
   return readableSpanFromRecord(start, resource, {

@@ -1,12 +1,22 @@
-// Everything a dead writer's journal says, folded into one picture: which spans ended
-// and are not yet committed, which started and never ended, and the writer's last sign of
-// life. Reading never throws on damage; what was skipped is counted.
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parseSegmentFileName } from '../journal/journalPaths.js';
+// Reads a dead writer's journal in bounded memory, in two streaming passes over its
+// segments (chunks of 1 MiB, awaiting between them so a host's event loop keeps running):
+//
+// 1. Facts: the header, resources, heartbeats, exit, the highest COMMIT watermark, and
+//    which spans are still open at the end, kept as span id -> position of the START's
+//    latest copy. Span records are not parsed here: the span id sits at a fixed place at
+//    the start of their JSON. Memory: one number per span open at the same time.
+// 2. Spans, in journal order from the earlier of the watermark and the first open START:
+//    every END past the watermark, and every open START at its recorded position, are
+//    parsed and handed out in small groups as they are read.
+//
+// The watermark is needed before the first END can be judged and may be written long
+// after it (a COMMIT lands after the batch it covers), hence the first pass. Reading
+// never throws on damage; what was skipped is counted.
+import type { HrTime } from '@opentelemetry/api';
+import { readdir, stat } from 'node:fs/promises';
+import { parseSegmentFileName, segmentPath } from '../journal/journalPaths.js';
 import { isAtOrAfter } from '../journal/JournalPosition.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
-import { readSegment } from '../journal/readSegment.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type {
   CommitRecord,
@@ -17,117 +27,200 @@ import type {
   SpanEndRecord,
   SpanStartRecord,
 } from '../journal/recordTypes.js';
-import type { HrTime } from '@opentelemetry/api';
+import { readSegmentFile } from '../journal/SegmentFileReader.js';
+import type { JournalRecord } from '../journal/readSegment.js';
+import { spanIdOfRecord } from '../journal/spanRecords.js';
 
-export interface WriterJournal {
+export interface JournalFacts {
   dir: string;
   header: SegmentHeader | undefined;
   resources: Map<number, ResourceRecord['a']>;
-  /** SPAN_END records not covered by a COMMIT watermark, by span id. */
-  uncommittedEnds: Map<string, SpanEndRecord>;
-  /** SPAN_START records with no SPAN_END anywhere in the journal, by span id. */
-  openStarts: Map<string, SpanStartRecord>;
   exit: ProcessExitRecord | undefined;
   lastHeartbeatMs: number | undefined;
   /** The latest moment the writer is known to have been alive. */
   lastSignOfLifeMs: number;
-  segments: number;
+  /** Every SPAN_END before this position was committed by the writer's own export. */
+  watermark: JournalPosition | undefined;
+  /** Spans that started and never ended: span id -> where the latest copy of their START is. */
+  openStarts: Map<string, JournalPosition>;
+  segments: number[];
   damagedBytes: number;
   tornBytes: number;
 }
+
+/** A group of spans read in pass 2, and where in the journal reading stopped. */
+export interface RecoveredSpans {
+  ended: SpanEndRecord[];
+  open: SpanStartRecord[];
+  until: JournalPosition;
+}
+
+/** What pass 1 parses: small records that are rare (span records are only located). */
+const factTypes = (type: number): boolean => type !== RecordType.SpanStart && type !== RecordType.SpanEnd;
+const parseNone = (): boolean => false;
 
 function hrTimeToMs(time: HrTime): number {
   return time[0] * 1000 + time[1] / 1e6;
 }
 
 /** An END at `at` is committed when the highest COMMIT watermark is at or after it. */
-function isCommitted(at: JournalPosition, watermark: JournalPosition | undefined): boolean {
+export function isCommitted(at: JournalPosition, watermark: JournalPosition | undefined): boolean {
   return watermark !== undefined && isAtOrAfter(watermark, at);
 }
 
-export async function readWriterJournal(dir: string): Promise<WriterJournal> {
-  const names = (await readdir(dir)).filter((name) => parseSegmentFileName(name) !== undefined).sort();
-  const journal: WriterJournal = {
+async function segmentNumbers(dir: string): Promise<number[]> {
+  return (await readdir(dir))
+    .map(parseSegmentFileName)
+    .filter((segment): segment is number => segment !== undefined)
+    .sort((a, b) => a - b);
+}
+
+/** Pass 1. */
+export async function readJournalFacts(dir: string): Promise<JournalFacts> {
+  const facts: JournalFacts = {
     dir,
     header: undefined,
     resources: new Map(),
-    uncommittedEnds: new Map(),
-    openStarts: new Map(),
     exit: undefined,
     lastHeartbeatMs: undefined,
     lastSignOfLifeMs: 0,
-    segments: names.length,
+    watermark: undefined,
+    openStarts: new Map(),
+    segments: await segmentNumbers(dir),
     damagedBytes: 0,
     tornBytes: 0,
   };
-  const starts = new Map<string, SpanStartRecord>();
-  const ends: { record: SpanEndRecord; at: JournalPosition }[] = [];
-  let watermark: JournalPosition | undefined;
   const alive = (ms: number): void => {
-    if (ms > journal.lastSignOfLifeMs) journal.lastSignOfLifeMs = ms;
+    if (ms > facts.lastSignOfLifeMs) facts.lastSignOfLifeMs = ms;
   };
-
-  for (const name of names) {
-    const segment = parseSegmentFileName(name)!;
-    const path = join(dir, name);
-    const bytes = await readFile(path);
+  // The last span record read: its start or end time is a sign of life (parsed once, at the end).
+  let lastSpanRecord: { type: number; bytes: Buffer } | undefined;
+  for (const segment of facts.segments) {
+    const path = segmentPath(dir, segment);
     alive((await stat(path)).mtimeMs);
-    const contents = readSegment(bytes);
-    journal.damagedBytes += contents.damaged.reduce((sum, range) => sum + range.length, 0);
-    journal.tornBytes += contents.tornTailBytes;
-    for (const record of contents.records) {
-      switch (record.type) {
-        case RecordType.SegmentHeader: {
-          const header = record.payload as SegmentHeader;
-          journal.header ??= header;
-          alive(header.createdMs);
-          break;
-        }
-        case RecordType.Resource: {
-          const resource = record.payload as ResourceRecord;
-          journal.resources.set(resource.id, resource.a);
-          break;
-        }
-        case RecordType.SpanStart: {
-          const start = record.payload as SpanStartRecord;
-          starts.set(start.s, start);
-          alive(hrTimeToMs(start.st));
-          break;
-        }
-        case RecordType.SpanEnd: {
-          const end = record.payload as SpanEndRecord;
-          ends.push({ record: end, at: { segment, offset: record.end } });
-          alive(hrTimeToMs(end.et));
-          break;
-        }
-        case RecordType.Heartbeat: {
-          const beat = record.payload as HeartbeatRecord;
-          journal.lastHeartbeatMs = Math.max(journal.lastHeartbeatMs ?? 0, beat.ms);
-          alive(beat.ms);
-          break;
-        }
-        case RecordType.ProcessExit: {
-          const exit = record.payload as ProcessExitRecord;
-          // An uncaught exception is followed by the exit it causes: keep the error.
-          journal.exit = { ...journal.exit, ...exit, error: exit.error ?? journal.exit?.error, code: exit.code ?? journal.exit?.code };
-          alive(exit.ms);
-          break;
-        }
-        case RecordType.Commit: {
-          const commit = record.payload as CommitRecord;
-          const at = { segment: commit.segment, offset: commit.offset };
-          if (!watermark || !isCommitted(at, watermark)) watermark = at;
-          alive(commit.ms);
-          break;
+    for await (const chunk of readSegmentFile(path, { parse: factTypes })) {
+      facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
+      facts.tornBytes += chunk.tornTailBytes;
+      let lastInChunk: JournalRecord | undefined;
+      for (const record of chunk.records) {
+        if (record.type === RecordType.SpanStart) {
+          const spanId = spanIdOfRecord(record.bytes);
+          if (spanId !== undefined) facts.openStarts.set(spanId, { segment, offset: record.offset });
+          lastInChunk = record;
+        } else if (record.type === RecordType.SpanEnd) {
+          const spanId = spanIdOfRecord(record.bytes);
+          if (spanId !== undefined) facts.openStarts.delete(spanId);
+          lastInChunk = record;
+        } else {
+          takeFact(facts, record, alive);
         }
       }
+      if (lastInChunk) lastSpanRecord = { type: lastInChunk.type, bytes: Buffer.from(lastInChunk.bytes) };
     }
   }
-  const ended = new Set<string>();
-  for (const { record, at } of ends) {
-    ended.add(record.s);
-    if (!isCommitted(at, watermark)) journal.uncommittedEnds.set(record.s, record);
+  if (lastSpanRecord) {
+    try {
+      const record = JSON.parse(lastSpanRecord.bytes.toString('utf8')) as SpanEndRecord;
+      alive(hrTimeToMs(lastSpanRecord.type === RecordType.SpanEnd && record.et ? record.et : record.st));
+    } catch {
+      // Its checksum held, so this cannot happen; the segment times still count.
+    }
   }
-  for (const [spanId, start] of starts) if (!ended.has(spanId)) journal.openStarts.set(spanId, start);
-  return journal;
+  return facts;
+}
+
+function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number) => void): void {
+  switch (record.type) {
+    case RecordType.SegmentHeader: {
+      const header = record.payload as SegmentHeader;
+      facts.header ??= header;
+      alive(header.createdMs);
+      break;
+    }
+    case RecordType.Resource: {
+      const resource = record.payload as ResourceRecord;
+      facts.resources.set(resource.id, resource.a);
+      break;
+    }
+    case RecordType.Heartbeat: {
+      const beat = record.payload as HeartbeatRecord;
+      facts.lastHeartbeatMs = Math.max(facts.lastHeartbeatMs ?? 0, beat.ms);
+      alive(beat.ms);
+      break;
+    }
+    case RecordType.ProcessExit: {
+      const exit = record.payload as ProcessExitRecord;
+      // An uncaught exception is followed by the exit it causes: keep the error.
+      facts.exit = { ...facts.exit, ...exit, error: exit.error ?? facts.exit?.error, code: exit.code ?? facts.exit?.code };
+      alive(exit.ms);
+      break;
+    }
+    case RecordType.Commit: {
+      const commit = record.payload as CommitRecord;
+      const at = { segment: commit.segment, offset: commit.offset };
+      if (!isCommitted(at, facts.watermark)) facts.watermark = at;
+      alive(commit.ms);
+      break;
+    }
+  }
+}
+
+/** Where pass 2 starts: nothing before it is exported. */
+function firstNeeded(facts: JournalFacts): JournalPosition {
+  let from: JournalPosition = facts.watermark ?? { segment: 0, offset: 0 };
+  for (const position of facts.openStarts.values()) if (!isAtOrAfter(position, from)) from = position;
+  return from;
+}
+
+/**
+ * Pass 2: the spans to export, a chunk's worth at a time, starting after `resumeAt` when
+ * given (a position a previous call's group ended at). Only the current chunk and the
+ * group handed out are in memory.
+ */
+export async function* readRecoverableSpans(facts: JournalFacts, resumeAt?: JournalPosition): AsyncGenerator<RecoveredSpans> {
+  let from = firstNeeded(facts);
+  if (resumeAt && isAtOrAfter(resumeAt, from)) from = resumeAt;
+  for (const segment of facts.segments) {
+    if (segment < from.segment) continue;
+    const start = segment === from.segment ? from.offset : 0;
+    for await (const chunk of readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone })) {
+      const ended: SpanEndRecord[] = [];
+      const open: SpanStartRecord[] = [];
+      for (const record of chunk.records) {
+        if (record.type === RecordType.SpanEnd) {
+          if (isCommitted({ segment, offset: record.end }, facts.watermark)) continue;
+          const end = parseRecord<SpanEndRecord>(record);
+          if (end) ended.push(end);
+        } else if (record.type === RecordType.SpanStart) {
+          const spanId = spanIdOfRecord(record.bytes);
+          const latest = spanId === undefined ? undefined : facts.openStarts.get(spanId);
+          if (latest === undefined || latest.segment !== segment || latest.offset !== record.offset) continue;
+          const startRecord = parseRecord<SpanStartRecord>(record);
+          if (startRecord) open.push(startRecord);
+        }
+      }
+      if (ended.length > 0 || open.length > 0 || chunk.done) yield { ended, open, until: { segment, offset: chunk.nextOffset } };
+    }
+  }
+}
+
+function parseRecord<T>(record: JournalRecord): T | undefined {
+  try {
+    return JSON.parse(record.bytes.toString('utf8')) as T;
+  } catch {
+    // The checksum held, so the writer wrote it this way; nothing to recover from it.
+    return undefined;
+  }
+}
+
+/** Sugar for tests and small journals: both passes, everything in memory. */
+export async function readWriterJournal(dir: string): Promise<JournalFacts & { uncommittedEnds: Map<string, SpanEndRecord>; openStartRecords: Map<string, SpanStartRecord> }> {
+  const facts = await readJournalFacts(dir);
+  const uncommittedEnds = new Map<string, SpanEndRecord>();
+  const openStartRecords = new Map<string, SpanStartRecord>();
+  for await (const group of readRecoverableSpans(facts)) {
+    for (const end of group.ended) uncommittedEnds.set(end.s, end);
+    for (const start of group.open) openStartRecords.set(start.s, start);
+  }
+  return { ...facts, uncommittedEnds, openStartRecords };
 }

@@ -19,7 +19,7 @@ import { claimDirectory, releaseClaim } from './claimJournal.js';
 import { ownedByAnotherUser, warnAboutForeignJournal, warnAboutJournalDir } from './journalOwnership.js';
 import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter } from './probeWriter.js';
-import { readWriterJournal } from './readWriterJournal.js';
+import { readJournalFacts, readRecoverableSpans } from './readWriterJournal.js';
 import { claimerLiveness, writerLiveness } from './livenessFacts.js';
 
 export interface RecoverJournalsOptions {
@@ -164,6 +164,14 @@ interface RecoverySettings {
   signal: AbortSignal | undefined;
 }
 
+/** Export batches in flight at once, like the export loop: PostgreSQL commits one while the next is sent. */
+const BATCHES_IN_FLIGHT = 2;
+
+/**
+ * Streams one claimed journal into the exporter (see readWriterJournal.ts): memory holds a
+ * read chunk, the batches in flight, and one position per open span, whatever the
+ * journal's size. Between chunks the reads are awaited, so a host's event loop runs.
+ */
 async function recoverOne(
   dir: string,
   exporter: SpanExporter,
@@ -171,31 +179,50 @@ async function recoverOne(
   report: RecoveryReport,
   onJournal: RecoverJournalsOptions['onJournal'],
 ): Promise<void> {
-  const journal = await readWriterJournal(dir);
-  const resources = new Map([...journal.resources].map(([id, attributes]) => [id, resourceFromAttributes(attributes)]));
+  const facts = await readJournalFacts(dir);
+  const resources = new Map([...facts.resources].map(([id, attributes]) => [id, resourceFromAttributes(attributes)]));
   const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
-  const reason = crashReason(journal);
-  const spans: ReadableSpan[] = [];
-  for (const end of journal.uncommittedEnds.values()) spans.push(readableSpanFromRecord(end, resourceOf(end.r)));
-  for (const start of journal.openStarts.values()) spans.push(crashRecord(start, journal, resourceOf(start.r), reason));
-  // Two batches in flight, like the export loop: PostgreSQL commits one while the next is sent.
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < spans.length) {
-      const from = next;
-      next += settings.batchSize;
-      await exportWithAttempts(exporter, spans.slice(from, from + settings.batchSize), settings);
-    }
+  const reason = crashReason(facts);
+  let spansEnded = 0;
+  let spansCrashed = 0;
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  const send = async (spans: ReadableSpan[]): Promise<void> => {
+    while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+    if (failure !== undefined) throw failure;
+    const exported: Promise<void> = exportWithAttempts(exporter, spans, settings).then(
+      () => void inFlight.delete(exported),
+      (error: unknown) => {
+        inFlight.delete(exported);
+        failure ??= error;
+      },
+    );
+    inFlight.add(exported);
   };
-  await Promise.all([worker(), worker()]);
+  const batch: ReadableSpan[] = [];
+  for await (const group of readRecoverableSpans(facts)) {
+    for (const end of group.ended) {
+      batch.push(readableSpanFromRecord(end, resourceOf(end.r)));
+      spansEnded += 1;
+      if (batch.length >= settings.batchSize) await send(batch.splice(0));
+    }
+    for (const start of group.open) {
+      batch.push(crashRecord(start, facts, resourceOf(start.r), reason));
+      spansCrashed += 1;
+      if (batch.length >= settings.batchSize) await send(batch.splice(0));
+    }
+  }
+  if (batch.length > 0) await send(batch);
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
   await rm(dir, { recursive: true, force: true });
   report.journals += 1;
-  report.segments += journal.segments;
-  report.spansEnded += journal.uncommittedEnds.size;
-  report.spansCrashed += journal.openStarts.size;
-  report.corruptBytes += journal.damagedBytes;
-  report.tornBytes += journal.tornBytes;
-  onJournal?.({ dir, spansEnded: journal.uncommittedEnds.size, spansCrashed: journal.openStarts.size, outcome: 'recovered' });
+  report.segments += facts.segments.length;
+  report.spansEnded += spansEnded;
+  report.spansCrashed += spansCrashed;
+  report.corruptBytes += facts.damagedBytes;
+  report.tornBytes += facts.tornBytes;
+  onJournal?.({ dir, spansEnded, spansCrashed, outcome: 'recovered' });
 }
 
 async function exportWithAttempts(exporter: SpanExporter, spans: ReadableSpan[], settings: RecoverySettings): Promise<void> {

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { readSegment } from '../../journal/readSegment.js';
+import { readSegmentFile } from '../../journal/SegmentFileReader.js';
 import { RECORD_TYPE_NAMES } from '../../journal/recordTypes.js';
 import { EXIT, UsageError, HELP_OPTION, parseOrUsage } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
@@ -24,25 +23,26 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one segment file');
-  let bytes: Buffer;
+  let damagedOrTorn = false;
   try {
-    bytes = readFileSync(positionals[0]);
+    // Chunk by chunk, so a segment of any size is inspected in bounded memory.
+    for await (const chunk of readSegmentFile(positionals[0])) {
+      const lines: { offset: number; line: string }[] = [];
+      for (const record of chunk.records) {
+        lines.push({ offset: record.offset, line: JSON.stringify({ offset: record.offset, type: RECORD_TYPE_NAMES[record.type], record: record.payload }) });
+      }
+      for (const range of chunk.damaged) {
+        lines.push({ offset: range.offset, line: JSON.stringify({ offset: range.offset, damaged: range.length, reason: range.reason }) });
+      }
+      if (chunk.tornTailBytes > 0) {
+        lines.push({ offset: chunk.nextOffset, line: JSON.stringify({ offset: chunk.nextOffset, torn: chunk.tornTailBytes }) });
+      }
+      for (const { line } of lines.sort((a, b) => a.offset - b.offset)) io.out(line);
+      if (chunk.damaged.length > 0 || chunk.tornTailBytes > 0) damagedOrTorn = true;
+    }
   } catch (error) {
     io.err(`otel-blackbox inspect: cannot read ${positionals[0]}: ${(error as Error).message}`);
     return EXIT.failed;
   }
-  const contents = readSegment(bytes);
-  const lines: { offset: number; line: string }[] = [];
-  for (const record of contents.records) {
-    lines.push({ offset: record.offset, line: JSON.stringify({ offset: record.offset, type: RECORD_TYPE_NAMES[record.type], record: record.payload }) });
-  }
-  for (const range of contents.damaged) {
-    lines.push({ offset: range.offset, line: JSON.stringify({ offset: range.offset, damaged: range.length, reason: range.reason }) });
-  }
-  if (contents.tornTailBytes > 0) {
-    const offset = bytes.length - contents.tornTailBytes;
-    lines.push({ offset, line: JSON.stringify({ offset, torn: contents.tornTailBytes }) });
-  }
-  for (const { line } of lines.sort((a, b) => a.offset - b.offset)) io.out(line);
-  return contents.damaged.length > 0 || contents.tornTailBytes > 0 ? EXIT.damaged : EXIT.ok;
+  return damagedOrTorn ? EXIT.damaged : EXIT.ok;
 }
