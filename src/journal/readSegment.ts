@@ -172,7 +172,7 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
   return {
     records,
     damaged,
-    tornTailBytes: zeroTail ? 0 : buffer.length - lastGoodEnd,
+    tornTailBytes: zeroTail || zeroRun ? 0 : buffer.length - lastGoodEnd,
     nextOffset: baseOffset + lastGoodEnd,
     zeroTail,
     zeroRun,

@@ -1,0 +1,75 @@
+// The streaming reader gives the same records as reading a segment whole, whatever the
+// chunk size (frames straddling chunk ends, damage straddling them), and a preallocated
+// segment's zero-filled tail is the end of the records, not damage.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { SEGMENT_MAGIC, encodeFrame } from '../../src/journal/frame.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
+import { readSegmentChunkSync, readSegmentFile } from '../../src/journal/SegmentFileReader.js';
+import type { SegmentChunk } from '../../src/journal/SegmentFileReader.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+
+function segmentOf(count: number): Buffer {
+  const parts: Buffer[] = [SEGMENT_MAGIC];
+  for (let i = 0; i < count; i++) parts.push(encodeFrame(RecordType.Heartbeat, JSON.stringify({ ms: i, pad: 'x'.repeat((i * 37) % 300) })));
+  return Buffer.concat(parts);
+}
+
+async function readAll(path: string, chunkBytes: number): Promise<SegmentChunk[]> {
+  const chunks: SegmentChunk[] = [];
+  for await (const chunk of readSegmentFile(path, { chunkBytes })) chunks.push(chunk);
+  return chunks;
+}
+
+const summary = (chunks: SegmentChunk[]) => ({
+  records: chunks.flatMap((c) => c.records.map((r) => `${r.offset}-${r.end}`)),
+  damagedBytes: chunks.flatMap((c) => c.damaged).reduce((sum, range) => sum + range.length, 0),
+  tornTailBytes: chunks.at(-1)!.tornTailBytes,
+});
+
+describe.each([64, 100, 1000, 1024 * 1024])('readSegmentFile in chunks of %i bytes', (chunkBytes) => {
+  test('intact, torn and damaged segments read exactly as when read whole', async () => {
+    const intact = segmentOf(200);
+    const cases: Buffer[] = [intact, intact.subarray(0, intact.length - 50)];
+    for (const at of [20, 1000, 5000, intact.length - 400]) {
+      const damaged = Buffer.from(intact);
+      damaged[at] ^= 0x5a;
+      damaged.fill(0xff, at + 100, at + 140);
+      cases.push(damaged);
+    }
+    for (const [index, bytes] of cases.entries()) {
+      const path = join(tempDir(), `case-${index}.seg`);
+      writeFileSync(path, bytes);
+      const whole = readSegment(bytes);
+      const streamed = summary(await readAll(path, chunkBytes));
+      expect(streamed.records, `case ${index}`).toEqual(whole.records.map((r) => `${r.offset}-${r.end}`));
+      expect(streamed.damagedBytes, `case ${index}`).toBe(whole.damaged.reduce((sum, range) => sum + range.length, 0));
+      expect(streamed.tornTailBytes, `case ${index}`).toBe(whole.tornTailBytes);
+    }
+  });
+
+  test('a zero-filled tail ends the records without damage; zeros with records after them are damage', async () => {
+    const records = segmentOf(50);
+    const preallocated = Buffer.concat([records, Buffer.alloc(256 * 1024)]);
+    const path = join(tempDir(), 'preallocated.seg');
+    writeFileSync(path, preallocated);
+    const chunks = await readAll(path, chunkBytes);
+    expect(summary(chunks)).toEqual({ records: readSegment(records).records.map((r) => `${r.offset}-${r.end}`), damagedBytes: 0, tornTailBytes: 0 });
+    expect(chunks.at(-1)!.zeroTail).toBe(true);
+    expect(chunks.at(-1)!.nextOffset).toBe(records.length);
+    const tail = readSegmentChunkSync(path, { from: records.length, chunkBytes });
+    expect(tail).toMatchObject({ records: [], damaged: [], nextOffset: records.length, done: true, zeroTail: true });
+
+    const after = encodeFrame(RecordType.Heartbeat, JSON.stringify({ ms: 999 }));
+    const holed = Buffer.concat([records, Buffer.alloc(10_000), after]);
+    const holedPath = join(tempDir(), 'holed.seg');
+    writeFileSync(holedPath, holed);
+    const holedChunks = summary(await readAll(holedPath, chunkBytes));
+    expect(holedChunks.records).toHaveLength(51);
+    expect(holedChunks.damagedBytes).toBe(10_000);
+  });
+});
