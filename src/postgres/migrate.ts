@@ -2,7 +2,10 @@
 // lock. A session lock would not survive PgBouncer's transaction pooling (the unlock can
 // land on another server connection); `pg_advisory_xact_lock` is released by COMMIT or
 // ROLLBACK wherever they run. Concurrent installers queue on the lock, and each finds the
-// work done by the one before.
+// work done by the one before. The bootstrap (schema and migrations table) runs once, by
+// the runner, before any migration; migrations never repeat it. A schema that is newer
+// than this code is refused, as graphile-worker does: running old code against it could
+// write rows the newer code does not expect.
 import type pg from 'pg';
 import { bootstrapSql } from './migrations/bootstrap.js';
 import * as initial from './migrations/0001_initial.js';
@@ -15,10 +18,27 @@ interface Migration {
   sql(schema: QuotedSchema): string;
 }
 
+/** In order of version; add a migration by importing its module and appending it here. */
 const MIGRATIONS: readonly Migration[] = [initial, logRecords];
+const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+
+export class SchemaTooNewError extends Error {
+  constructor(schema: string, databaseVersion: number) {
+    super(
+      `Schema "${schema}" is at migration version ${databaseVersion}, but this otel-blackbox knows migrations up to version ${LATEST_VERSION}: ` +
+        `a newer otel-blackbox has upgraded it. Upgrade otel-blackbox here too (or use another schema); refusing to write to it.`,
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
 
 // Two-key advisory locks: this constant ('otbb') keeps ours apart from the application's.
 const LOCK_NAMESPACE = 0x6f746262;
+
+/** The SQL the runner executes before any migration (idempotent), for a dry run. */
+export function bootstrapStatement(schema: string): string {
+  return bootstrapSql(quoteSchema(schema));
+}
 
 /** The SQL each migration would run, in order: for a dry run or a DBA's review. */
 export function migrationStatements(schema: string): { version: number; name: string; sql: string }[] {
@@ -31,7 +51,7 @@ export async function migrateSchema(pool: pg.Pool, schema: string): Promise<{ ap
   const quoted = quoteSchema(schema);
   // Up to date is the usual case, and it is answered without DDL or a lock, so a role
   // that may only write can start with migrations on once the schema is installed.
-  if ((await pendingMigrations(pool, quoted)).length === 0) return { applied: [] };
+  if ((await pendingMigrations(pool, schema, quoted)).length === 0) return { applied: [] };
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (error: Error) => (broken = error);
@@ -41,7 +61,7 @@ export async function migrateSchema(pool: pg.Pool, schema: string): Promise<{ ap
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lockKey(schema)]);
     await client.query(bootstrapSql(quoted));
     const applied: number[] = [];
-    for (const migration of await pendingMigrations(client, quoted)) {
+    for (const migration of await pendingMigrations(client, schema, quoted)) {
       await client.query(migration.sql(quoted));
       await client.query(`INSERT INTO ${quoted}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
       applied.push(migration.version);
@@ -57,12 +77,15 @@ export async function migrateSchema(pool: pg.Pool, schema: string): Promise<{ ap
   }
 }
 
-async function pendingMigrations(db: pg.Pool | pg.PoolClient, quoted: QuotedSchema): Promise<Migration[]> {
+/** The migrations not applied yet; throws SchemaTooNewError when the database is ahead of this code. */
+async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, quoted: QuotedSchema): Promise<Migration[]> {
   const table = `${quoted}.migrations`;
   const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);
   if (!rows[0]?.present) return [...MIGRATIONS];
   const applied = await db.query<{ version: number }>(`SELECT version FROM ${table}`);
   const versions = new Set(applied.rows.map((row) => row.version));
+  const newest = Math.max(0, ...versions);
+  if (newest > LATEST_VERSION) throw new SchemaTooNewError(schema, newest);
   return MIGRATIONS.filter((m) => !versions.has(m.version));
 }
 

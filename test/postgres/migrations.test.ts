@@ -3,7 +3,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
-import { migrateSchema, migrationStatements } from '../../src/postgres/migrate.js';
+import { migrateSchema, migrationStatements, SchemaTooNewError } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, traceOf } from './spanFixtures.js';
 
@@ -37,6 +37,46 @@ describe('migrations', () => {
 
     expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
     expect(await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations ORDER BY version`)).toEqual(applied);
+  });
+
+  it('runs the bootstrap once: a fresh install draws no "already exists, skipping" notice', async () => {
+    const schema = await db.freshSchema('migrations_bootstrap_once');
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    const notices: string[] = [];
+    pool.on('connect', (client) => client.on('notice', (notice) => notices.push(notice.message ?? '')));
+    try {
+      await migrateSchema(pool, schema);
+    } finally {
+      await pool.end();
+    }
+    expect(await tablesOf(schema)).toEqual(TABLES);
+    expect(notices.filter((message) => /already exists, skipping/.test(message))).toEqual([]);
+  });
+
+  it('refuses a schema that a newer version has migrated, naming both versions', async () => {
+    const schema = await db.freshSchema('migrations_newer');
+    await migrateSchema(db.pool, schema);
+    const latest = Math.max(...migrationStatements(schema).map((m) => m.version));
+    const future = latest + 7;
+    await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, 'from the future')`, [future]);
+
+    const attempt = migrateSchema(db.pool, schema);
+    await expect(attempt).rejects.toThrow(SchemaTooNewError);
+    await expect(attempt).rejects.toThrow(
+      `Schema "${schema}" is at migration version ${future}, but this otel-blackbox knows migrations up to version ${latest}: ` +
+        'a newer otel-blackbox has upgraded it. Upgrade otel-blackbox here too (or use another schema); refusing to write to it.',
+    );
+
+    // The exporter migrates on its first batch, so it refuses to write too, and says why.
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    try {
+      const result = await exportSpans(exporter, await traceOf(2));
+      expect(result.code).toBe(ExportResultCode.FAILED);
+      expect(`${result.error?.message} ${(result.error?.cause as Error | undefined)?.message}`).toContain(`at migration version ${future}`);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(0);
+    } finally {
+      await exporter.shutdown();
+    }
   });
 
   it('ends with one schema and no error when 10 pools migrate at once', async () => {

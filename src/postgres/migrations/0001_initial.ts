@@ -4,15 +4,13 @@
 // locale rules in the hottest indexes). No foreign keys: the exporter writes traces, spans
 // and logs of a batch in one transaction, and a per-row check would tax every insert.
 import type { QuotedSchema } from '../schemaName.js';
-import { bootstrapSql } from './bootstrap.js';
 
 export const version = 1;
 export const name = 'initial';
 
 export function sql(s: QuotedSchema): string {
-  return `${bootstrapSql(s)}
-
-CREATE TABLE ${s}.traces (
+  // The schema and the migrations table come first, from bootstrap.ts, run by migrate.ts.
+  return `CREATE TABLE ${s}.traces (
   trace_id text COLLATE "C" PRIMARY KEY,
   service_name text,
   root_span_id text COLLATE "C",
