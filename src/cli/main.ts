@@ -6,6 +6,7 @@ import { crashesCommand } from './commands/crashesCommand.js';
 import { inspectCommand } from './commands/inspectCommand.js';
 import { migrateCommand } from './commands/migrateCommand.js';
 import { recoverCommand } from './commands/recoverCommand.js';
+import { jsonLine, printable } from './terminalText.js';
 
 const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number>> = {
   migrate: migrateCommand,
@@ -33,17 +34,17 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
   }
   const run = COMMANDS[command];
   if (!run) {
-    io.err(`otel-blackbox: unknown command ${JSON.stringify(command)}\n\n${mainHelp}`);
+    io.err(`otel-blackbox: unknown command ${jsonLine(command)}\n\n${mainHelp}`);
     return EXIT.usage;
   }
   try {
     return await run(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`otel-blackbox ${command}: ${error.message}\nRun 'otel-blackbox ${command} --help' for usage.`);
+      io.err(`otel-blackbox ${command}: ${printable(error.message)}\nRun 'otel-blackbox ${command} --help' for usage.`);
       return EXIT.usage;
     }
-    io.err(`otel-blackbox ${command}: ${(error as Error).message}`);
+    io.err(`otel-blackbox ${command}: ${printable((error as Error).message)}`);
     return EXIT.failed;
   }
 }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { quoteSchema } from '../../postgres/schemaName.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
+import { jsonLine, printable } from '../terminalText.js';
 
 export const crashesHelp = `Usage: otel-blackbox crashes [options]
 
@@ -46,14 +47,15 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
       [limit],
     );
     for (const row of rows) {
+      // Names and reasons come from whoever made the span: escaped, never raw (terminalText.ts).
       const reason = (row.crash_reason ?? '').split('\n')[0];
-      if (values.json) io.out(JSON.stringify({ ...row, end_time: row.end_time.toISOString() }));
-      else io.out([row.end_time.toISOString(), row.service_name ?? '-', row.name, row.trace_id, reason].join('  '));
+      if (values.json) io.out(jsonLine({ ...row, end_time: row.end_time.toISOString() }));
+      else io.out([row.end_time.toISOString(), row.service_name ?? '-', row.name, row.trace_id, reason].map(printable).join('  '));
     }
     if (rows.length === 0 && !values.json) io.err('no crash records');
     return EXIT.ok;
   } catch (error) {
-    io.err(`otel-blackbox crashes: cannot query ${target}: ${(error as Error).message}`);
+    io.err(`otel-blackbox crashes: cannot query ${printable(target)}: ${printable((error as Error).message)}`);
     return EXIT.failed;
   } finally {
     await pool.end();

@@ -3,6 +3,7 @@ import { readSegmentFile } from '../../journal/SegmentFileReader.js';
 import { RECORD_TYPE_NAMES } from '../../journal/recordTypes.js';
 import { EXIT, UsageError, HELP_OPTION, parseOrUsage } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
+import { jsonLine, printable } from '../terminalText.js';
 
 export const inspectHelp = `Usage: otel-blackbox inspect <segment-file>
 
@@ -29,7 +30,7 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
     for await (const chunk of readSegmentFile(positionals[0])) {
       const lines: { offset: number; line: string }[] = [];
       for (const record of chunk.records) {
-        lines.push({ offset: record.offset, line: JSON.stringify({ offset: record.offset, type: RECORD_TYPE_NAMES[record.type], record: record.payload }) });
+        lines.push({ offset: record.offset, line: jsonLine({ offset: record.offset, type: RECORD_TYPE_NAMES[record.type], record: record.payload }) });
       }
       for (const range of chunk.damaged) {
         lines.push({ offset: range.offset, line: JSON.stringify({ offset: range.offset, damaged: range.length, reason: range.reason }) });
@@ -41,7 +42,7 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
       if (chunk.damaged.length > 0 || chunk.tornTailBytes > 0) damagedOrTorn = true;
     }
   } catch (error) {
-    io.err(`otel-blackbox inspect: cannot read ${positionals[0]}: ${(error as Error).message}`);
+    io.err(`otel-blackbox inspect: cannot read ${printable(positionals[0])}: ${printable((error as Error).message)}`);
     return EXIT.failed;
   }
   return damagedOrTorn ? EXIT.damaged : EXIT.ok;

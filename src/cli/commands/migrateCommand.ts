@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { bootstrapStatement, migrateSchema, migrationStatements } from '../../postgres/migrate.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
+import { printable } from '../terminalText.js';
 
 export const migrateHelp = `Usage: otel-blackbox migrate [options]
 
@@ -35,7 +36,7 @@ export async function migrateCommand(args: string[], io: CommandIo): Promise<num
     io.out(applied.length === 0 ? `schema ${schema} is up to date` : `schema ${schema}: applied migrations ${applied.join(', ')}`);
     return EXIT.ok;
   } catch (error) {
-    io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${target}: ${(error as Error).message}`);
+    io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${printable(target)}: ${printable((error as Error).message)}`);
     return EXIT.failed;
   } finally {
     await pool.end();

@@ -5,6 +5,7 @@ import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
 import { recoverJournals } from '../../recovery/recoverJournals.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
+import { jsonLine, printable } from '../terminalText.js';
 
 export const recoverHelp = `Usage: otel-blackbox recover [options]
 
@@ -58,12 +59,12 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         if (!io.interactive) return;
         io.err(
           progress.outcome === 'recovered'
-            ? `recovered ${progress.dir}: ${progress.spansEnded} ended, ${progress.spansCrashed} crashed`
-            : `failed ${progress.dir}: ${progress.error}`,
+            ? `recovered ${printable(progress.dir)}: ${progress.spansEnded} ended, ${progress.spansCrashed} crashed`
+            : `failed ${printable(progress.dir)}: ${printable(progress.error)}`,
         );
       },
     });
-    if (values.json) io.out(JSON.stringify(report));
+    if (values.json) io.out(jsonLine(report));
     else {
       io.out(
         `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
@@ -71,7 +72,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
           `${report.liveJournals} live journals left alone` +
           (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : ''),
       );
-      for (const failure of report.failures) io.err(`not recovered: ${failure.dir}: ${failure.error}`);
+      for (const failure of report.failures) io.err(`not recovered: ${printable(failure.dir)}: ${printable(failure.error)}`);
     }
     return report.failures.length === 0 ? EXIT.ok : EXIT.failed;
   } finally {
