@@ -13,6 +13,7 @@ export {
   ATTR_CRASH_REASON,
   ATTR_END_TIME_ESTIMATED,
   ATTR_DROPPED_SPANS,
+  ATTR_TRUNCATED,
   OVERFLOW_SPAN_NAME,
 } from './spanMarkers.js';
 export type { SpanState } from './spanMarkers.js';

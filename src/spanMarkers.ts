@@ -11,6 +11,9 @@ export const ATTR_END_TIME_ESTIMATED = 'otel_blackbox.end_time.estimated';
 /** Number of spans that were not journaled because the journal hit its byte cap. */
 export const ATTR_DROPPED_SPANS = 'otel_blackbox.dropped_spans';
 
+/** On a span whose journal record was cut to fit one frame (64 MiB): how many values were shortened or left out. */
+export { ATTR_TRUNCATED } from './journal/recordCap.js';
+
 /** Name of the synthetic span that makes journal overflow visible in the database. */
 export const OVERFLOW_SPAN_NAME = 'otel_blackbox.journal_overflow';
 

@@ -17,7 +17,7 @@ import { PendingWrites } from './PendingWrites.js';
 import { RecentEnds } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, ProcessExitRecord, SegmentHeader } from './recordTypes.js';
-import { endRecord, recordJson, startRecord } from './spanRecords.js';
+import { endRecord, recordJson, resourceRecord, startRecord } from './spanRecords.js';
 import { SyncFileAppender, realFileSystem } from './SyncFileAppender.js';
 import type { AppenderFileSystem } from './SyncFileAppender.js';
 import type { WriterIdentity } from './writerIdentity.js';
@@ -238,7 +238,7 @@ export class JournalWriter {
     const id = this.resourceIds.size + 1;
     this.resourceIds.set(resource, id);
     this.resources.push(resource);
-    const json = recordJson({ id, a: resource.attributes });
+    const json = recordJson(resourceRecord(id, resource.attributes));
     this.resourceJson.push(json);
     this.add(RecordType.Resource, json);
     return id;

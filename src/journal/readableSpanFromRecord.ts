@@ -4,6 +4,7 @@ import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentel
 import { TraceState, hrTimeDuration } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { decodeAttributes } from './attributeValues.js';
 import type { LinkRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 
 function traceStateOf(serialized: string | undefined): TraceState | undefined {
@@ -14,7 +15,7 @@ function linkFrom(record: LinkRecord): Link {
   const context: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: true };
   const traceState = traceStateOf(record.ts);
   if (traceState) context.traceState = traceState;
-  const link: Link = { context, attributes: record.a ?? {} };
+  const link: Link = { context, attributes: decodeAttributes(record) };
   if (record.d) link.droppedAttributesCount = record.d;
   return link;
 }
@@ -40,11 +41,12 @@ export function readableSpanFromRecord(
     : undefined;
   const endTime = overrides.endTime ?? end?.et ?? record.st;
   const status: SpanStatus = overrides.status ?? (end ? { code: end.sx.c, message: end.sx.m } : { code: 0 });
-  const attributes = overrides.extraAttributes ? { ...record.a, ...overrides.extraAttributes } : record.a;
+  const recorded = decodeAttributes(record);
+  const attributes = overrides.extraAttributes ? { ...recorded, ...overrides.extraAttributes } : recorded;
   const events: TimedEvent[] = (end?.ev ?? []).map((event) => ({
     name: event.n,
     time: event.t,
-    attributes: event.a ?? {},
+    attributes: decodeAttributes(event),
     droppedAttributesCount: event.d ?? 0,
   }));
   return {

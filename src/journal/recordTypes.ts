@@ -2,6 +2,7 @@
 // are JSON; field names are short because a START record is written on the caller's
 // thread for every sampled span.
 import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { BytesPath } from './attributeValues.js';
 import type { WriterIdentity } from './writerIdentity.js';
 
 export const enum RecordType {
@@ -50,6 +51,8 @@ export interface SpanStartRecord {
   k: number;
   st: HrTime;
   a: Attributes;
+  /** Where `a` holds bytes as base64 text (attributeValues.ts); absent when nowhere. */
+  ab?: BytesPath[];
   sc: ScopeRecord;
   r: number;
 }
@@ -58,6 +61,7 @@ export interface EventRecord {
   n: string;
   t: HrTime;
   a?: Attributes;
+  ab?: BytesPath[];
   d?: number;
 }
 
@@ -67,6 +71,7 @@ export interface LinkRecord {
   f: number;
   ts?: string;
   a?: Attributes;
+  ab?: BytesPath[];
   d?: number;
 }
 
@@ -84,6 +89,7 @@ export interface SpanEndRecord extends SpanStartRecord {
 export interface ResourceRecord {
   id: number;
   a: Attributes;
+  ab?: BytesPath[];
 }
 
 export interface HeartbeatRecord {

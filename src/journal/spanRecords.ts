@@ -1,9 +1,13 @@
 // ReadableSpan -> journal payloads. This runs on the application's thread inside onStart
-// and onEnd, so it builds plain objects for one JSON.stringify and nothing more; the rare
-// value JSON cannot take (a bigint, a cycle) falls back to a slower, forgiving encoding.
+// and onEnd, so it builds plain objects for one JSON.stringify and nothing more; attribute
+// values JSON cannot store as they are (bytes, maps, a bigint, a cycle, a throwing getter)
+// take the careful copy of attributeValues.ts, and a record too large for one frame is cut
+// down by recordCap.ts.
 import type { Attributes, Link, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
-import type { EventRecord, LinkRecord, ScopeRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
+import { putAttributes, jsonSafe } from './attributeValues.js';
+import { cappedRecordJson, fitsInFrame } from './recordCap.js';
+import type { EventRecord, LinkRecord, ResourceRecord, ScopeRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 
 function scopeOf(span: ReadableSpan): ScopeRecord {
   const scope = span.instrumentationScope;
@@ -51,6 +55,7 @@ export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRe
     sc: scopeOf(span),
     r: resourceId,
   };
+  putAttributes(record, span.attributes);
   const parent = span.parentSpanContext;
   if (parent) {
     record.p = parent.spanId;
@@ -63,7 +68,7 @@ export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRe
 
 function eventRecord(event: TimedEvent): EventRecord {
   const record: EventRecord = { n: event.name, t: event.time };
-  if (event.attributes && Object.keys(event.attributes).length > 0) record.a = event.attributes;
+  if (event.attributes && Object.keys(event.attributes).length > 0) putAttributes(record, event.attributes);
   if (event.droppedAttributesCount) record.d = event.droppedAttributesCount;
   return record;
 }
@@ -73,7 +78,7 @@ function linkRecord(link: Link): LinkRecord {
   const record: LinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags };
   const traceState = context.traceState?.serialize();
   if (traceState) record.ts = traceState;
-  if (link.attributes && Object.keys(link.attributes).length > 0) record.a = link.attributes;
+  if (link.attributes && Object.keys(link.attributes).length > 0) putAttributes(record, link.attributes);
   if (link.droppedAttributesCount) record.d = link.droppedAttributesCount;
   return record;
 }
@@ -90,28 +95,25 @@ export function endRecord(span: ReadableSpan, resourceId: number): SpanEndRecord
   return record;
 }
 
-/**
- * JSON for a record. Attribute values outside the API's types (bigint, cycles) would make
- * JSON.stringify throw in the application's call, and non-finite numbers would silently
- * become null; both take the slower, forgiving encoding. Scanning the result for "null"
- * is far cheaper than a replacer on every record, and null is rare in spans.
- */
-export function recordJson(record: unknown): string {
-  try {
-    const json = JSON.stringify(record);
-    if (!json.includes('null')) return json;
-  } catch {
-    // fall through to the forgiving encoding
-  }
-  const seen = new WeakSet<object>();
-  return JSON.stringify(record, (_key, value: unknown) => {
-    if (typeof value === 'bigint') return value.toString();
-    if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-    if (typeof value === 'object' && value !== null) {
-      if (seen.has(value)) return '[Circular]';
-      seen.add(value);
-    }
-    return value;
-  });
+export function resourceRecord(id: number, attributes: Attributes): ResourceRecord {
+  const record: ResourceRecord = { id, a: attributes };
+  putAttributes(record, attributes);
+  return record;
 }
 
+/**
+ * JSON for a record, never throwing and never larger than one frame. Attribute maps were
+ * made JSON-safe when the record was built; anything else JSON.stringify cannot take
+ * (a record built elsewhere) is copied carefully.
+ */
+export function recordJson(record: unknown): string {
+  let safe = record;
+  let json: string;
+  try {
+    json = JSON.stringify(record);
+  } catch {
+    safe = jsonSafe(record);
+    json = JSON.stringify(safe);
+  }
+  return fitsInFrame(json) ? json : cappedRecordJson(safe);
+}

@@ -10,6 +10,8 @@ interface WellFormedString {
 }
 
 const REPLACEMENT = '\uFFFD';
+/** Stored in place of a value that could not be read (a throwing getter or toJSON). */
+const UNSERIALIZABLE = '[Unserializable]';
 // Deeper nesting than this is stored as a marker instead of recursing (stack safety).
 const MAX_DEPTH = 32;
 
@@ -25,9 +27,11 @@ export function sanitizeOptionalString(value: unknown): string | null {
 }
 
 /**
- * JSON text for an attribute map, or for any value a caller managed to put in one:
- * non-finite numbers become `'NaN'`/`'Infinity'`, bigints their decimal string,
- * `undefined` null, cycles `'[Circular]'`. Never throws.
+ * JSON text for an attribute map, or for any value a caller managed to put in one. api
+ * 1.10 AnyValue: bytes (Uint8Array) become base64 text, as OTLP/JSON encodes them; maps
+ * objects, mixed arrays arrays, `null` null. Beyond that: non-finite numbers become
+ * `'NaN'`/`'Infinity'`, bigints their decimal string, `undefined` null, cycles
+ * `'[Circular]'`, a value whose getter or toJSON throws `'[Unserializable]'`. Never throws.
  */
 export function toJsonText(value: unknown): string {
   try {
@@ -97,18 +101,29 @@ export function toJsonValue(value: unknown, ancestors: Set<object>, depth: numbe
 function objectToJsonValue(object: object, ancestors: Set<object>, depth: number): JsonValue {
   try {
     if (Array.isArray(object)) return Array.from(object, (item) => toJsonValue(item, ancestors, depth));
+    // Before toJSON: a Buffer's toJSON would give { type: 'Buffer', data: [...] }.
+    if (object instanceof Uint8Array) return Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
     const toJSON = (object as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return toJsonValue(toJSON.call(object), ancestors, depth);
     if (object instanceof Map) return toJsonValue(Object.fromEntries(object), ancestors, depth);
     if (object instanceof Set) return toJsonValue([...object], ancestors, depth);
     // A null prototype, so a sanitised `__proto__` key stays an ordinary key.
     const result: { [key: string]: JsonValue } = Object.create(null);
-    for (const key of Object.keys(object)) {
-      result[sanitizeString(key)] = toJsonValue((object as Record<string, unknown>)[key], ancestors, depth);
-    }
+    for (const key of Object.keys(object)) result[sanitizeString(key)] = readValue(object, key, ancestors, depth);
     return result;
   } catch {
-    // A throwing getter or toJSON: keep the rest of the record.
-    return '[Unserializable]';
+    // A throwing toJSON or Proxy: keep the rest of the record.
+    return UNSERIALIZABLE;
   }
+}
+
+/** `object[key]`: a getter that throws costs that value alone (stored as the placeholder). */
+function readValue(object: object, key: string, ancestors: Set<object>, depth: number): JsonValue {
+  let value: unknown;
+  try {
+    value = (object as Record<string, unknown>)[key];
+  } catch {
+    return UNSERIALIZABLE;
+  }
+  return toJsonValue(value, ancestors, depth);
 }

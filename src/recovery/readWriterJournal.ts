@@ -14,6 +14,7 @@
 // never throws on damage; what was skipped is counted.
 import type { HrTime } from '@opentelemetry/api';
 import { readdir, stat } from 'node:fs/promises';
+import { decodeAttributes } from '../journal/attributeValues.js';
 import { parseSegmentFileName, segmentPath } from '../journal/journalPaths.js';
 import { isAtOrAfter } from '../journal/JournalPosition.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
@@ -139,7 +140,7 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
     }
     case RecordType.Resource: {
       const resource = record.payload as ResourceRecord;
-      facts.resources.set(resource.id, resource.a);
+      facts.resources.set(resource.id, decodeAttributes(resource));
       break;
     }
     case RecordType.Heartbeat: {

@@ -1,0 +1,198 @@
+// Attribute values as the journal stores them. api 1.10 widened them to AnyValue: bytes
+// (Uint8Array), maps, mixed arrays and null, and a caller can force anything at all into
+// span.attributes. JSON.stringify would turn bytes into {"0":1,...}, throw on a bigint, a
+// throwing getter or 20,000-deep nesting, and store NaN as null. So a cheap scan sends the
+// common case (strings, finite numbers, booleans, null, flat arrays of them) straight to
+// JSON.stringify, and everything else through a careful copy that never throws. Bytes are
+// stored as base64 text (as OTLP/JSON does) and their places listed beside the map, so a
+// span read back from disk hands any exporter the bytes again. Strings are kept exactly:
+// sanitising for PostgreSQL happens in the exporter, not in the journal.
+import type { Attributes } from '@opentelemetry/api';
+
+/** From an attribute key down into nested maps and arrays: where base64 text stands for bytes. */
+export type BytesPath = (string | number)[];
+
+/** An attribute map ready for JSON, and where it holds bytes (absent when nowhere). */
+export interface EncodedAttributes {
+  a: Attributes;
+  ab?: BytesPath[];
+}
+
+/** Stored in place of a value that could not be read (a throwing getter or toJSON). */
+export const UNSERIALIZABLE = '[Unserializable]';
+export const CIRCULAR = '[Circular]';
+export const TOO_DEEP = '[Too deep]';
+/** Levels of nesting kept, the attribute map counting as one (as in the exporter); deeper values become TOO_DEEP (stack safety). */
+export const MAX_DEPTH = 32;
+
+/** True when JSON.stringify stores these attributes exactly as they are. Never throws. */
+export function isPlainAttributes(attributes: object): boolean {
+  try {
+    // A class instance may carry an inherited toJSON, which JSON.stringify would call.
+    if (Object.getPrototypeOf(attributes) !== Object.prototype) return false;
+    for (const key in attributes) {
+      const value: unknown = (attributes as Record<string, unknown>)[key];
+      if (!isPlainScalar(value) && !(Array.isArray(value) && isPlainArray(value))) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isPlainScalar(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      // NaN and ±Infinity: JSON would store null.
+      return value - value === 0;
+    default:
+      return value === null;
+  }
+}
+
+function isPlainArray(values: unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) if (!isPlainScalar(values[i])) return false;
+  return true;
+}
+
+/** The attributes as `{ a, ab? }`: the same object when plain, else a careful copy. */
+export function encodeAttributes(attributes: Attributes | undefined): EncodedAttributes {
+  if (attributes === undefined || attributes === null) return { a: {} };
+  if (isPlainAttributes(attributes)) return { a: attributes };
+  const bytes: BytesPath[] = [];
+  const copy = new CarefulCopy(bytes).attributes(attributes);
+  return bytes.length > 0 ? { a: copy, ab: bytes } : { a: copy };
+}
+
+/** Sets `record.a` (and `record.ab` when there are bytes) without allocating in the plain case. */
+export function putAttributes(record: { a?: Attributes; ab?: BytesPath[] }, attributes: Attributes | undefined): void {
+  if (attributes !== undefined && attributes !== null && isPlainAttributes(attributes)) {
+    record.a = attributes;
+    return;
+  }
+  const encoded = encodeAttributes(attributes);
+  record.a = encoded.a;
+  if (encoded.ab !== undefined) record.ab = encoded.ab;
+}
+
+/** Any value as JSON-safe data (bytes as base64, untagged): for records outside the span shapes. */
+export function jsonSafe(value: unknown): unknown {
+  return new CarefulCopy(undefined).value(value, 0);
+}
+
+/** The attributes of a record read back from disk, with their bytes as Uint8Array again. */
+export function decodeAttributes(encoded: { a?: Attributes; ab?: BytesPath[] }): Attributes {
+  const attributes = encoded.a ?? {};
+  if (encoded.ab === undefined) return attributes;
+  for (const path of encoded.ab) {
+    let holder: any = attributes;
+    for (let i = 0; i < path.length - 1 && holder !== null && typeof holder === 'object'; i++) holder = holder[path[i]!];
+    const last = path[path.length - 1]!;
+    // A capped record may have cut the value short or dropped it: decode what is there.
+    if (holder !== null && typeof holder === 'object' && typeof holder[last] === 'string') {
+      holder[last] = new Uint8Array(Buffer.from(holder[last] as string, 'base64'));
+    }
+  }
+  return attributes;
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** One walk over one attribute map; `bytes` collects the paths of Uint8Array values when given. */
+class CarefulCopy {
+  private readonly ancestors = new Set<object>();
+  private readonly path: (string | number)[] = [];
+
+  constructor(private readonly bytes: BytesPath[] | undefined) {}
+
+  attributes(attributes: object): Attributes {
+    const copy: Record<string, unknown> = Object.create(null);
+    let keys: string[];
+    try {
+      keys = Object.keys(attributes);
+    } catch {
+      return { [UNSERIALIZABLE]: UNSERIALIZABLE };
+    }
+    for (const key of keys) {
+      this.path.push(key);
+      const value = this.read(attributes, key, 1);
+      this.path.pop();
+      if (value !== undefined) copy[key] = value;
+    }
+    return copy as Attributes;
+  }
+
+  /** `holder[key]`, copied; a getter that throws stores the placeholder instead. */
+  private read(holder: object, key: string | number, depth: number): unknown {
+    let value: unknown;
+    try {
+      value = (holder as Record<string | number, unknown>)[key];
+    } catch {
+      return UNSERIALIZABLE;
+    }
+    return this.value(value, depth);
+  }
+
+  value(value: unknown, depth: number): unknown {
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return value;
+      case 'number':
+        return Number.isFinite(value) ? value : String(value);
+      case 'bigint':
+        return value.toString();
+      case 'symbol':
+        return value.toString();
+      case 'undefined':
+      case 'function':
+        return undefined;
+    }
+    if (value === null) return null;
+    if (value instanceof Uint8Array) {
+      this.bytes?.push([...this.path]);
+      return base64(value);
+    }
+    const object = value as object;
+    if (this.ancestors.has(object)) return CIRCULAR;
+    if (depth >= MAX_DEPTH) return TOO_DEEP;
+    this.ancestors.add(object);
+    try {
+      return this.object(object, depth + 1);
+    } catch {
+      return UNSERIALIZABLE;
+    } finally {
+      this.ancestors.delete(object);
+    }
+  }
+
+  private object(object: object, depth: number): unknown {
+    if (Array.isArray(object)) {
+      const copy = new Array<unknown>(object.length);
+      for (let i = 0; i < object.length; i++) {
+        this.path.push(i);
+        copy[i] = this.read(object, i, depth) ?? null;
+        this.path.pop();
+      }
+      return copy;
+    }
+    const toJSON = (object as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return this.value(toJSON.call(object), depth);
+    if (object instanceof Map) return this.object(Object.fromEntries(object), depth);
+    if (object instanceof Set) return this.object([...object], depth);
+    // A null prototype, so a `__proto__` key stays an ordinary key.
+    const copy: Record<string, unknown> = Object.create(null);
+    for (const key of Object.keys(object)) {
+      this.path.push(key);
+      const value = this.read(object, key, depth);
+      this.path.pop();
+      if (value !== undefined) copy[key] = value;
+    }
+    return copy;
+  }
+}
