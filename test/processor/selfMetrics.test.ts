@@ -2,7 +2,7 @@
 // with an in-memory metric exporter, registered through the global metrics API.
 import { metrics } from '@opentelemetry/api';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
