@@ -67,6 +67,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private retryTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovery: Promise<void> | undefined;
+  /** Stops a recovery that waits for the database: it keeps retrying until shutdown. */
+  private readonly recoveryStop = new AbortController();
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
@@ -184,6 +186,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.state = 'stopping';
     clearInterval(this.retryTimer);
     clearInterval(this.recoveryTimer);
+    this.recoveryStop.abort();
     await this.recovery;
     await this.loop.stop(this.options.flushTimeoutMillis);
     this.signsOfLife.stop();
@@ -237,6 +240,11 @@ export class JournalSpanProcessor implements SpanProcessor {
       claimer: this.identity,
       maxExportBatchSize: this.options.maxExportBatchSize,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
+      // While the database is down, keep the claim and retry the batch in hand with backoff
+      // (like the export loop) rather than give the journal back and read it again from the
+      // start at the next scan; shutdown aborts the wait and gives it back.
+      maxAttempts: Number.POSITIVE_INFINITY,
+      signal: this.recoveryStop.signal,
     })
       .then((report) => {
         this.spansRecovered += report.spansEnded;

@@ -33,7 +33,7 @@ export interface RecoverJournalsOptions {
   maxExportBatchSize?: number;
   /** One export() may take this long. Default 30000 ms. */
   exportTimeoutMillis?: number;
-  /** Attempts per batch before the journal is given back for a later recovery. Default 5. */
+  /** Attempts per batch before the journal is given back for a later recovery. Default 5; `Infinity` retries until `signal` aborts. */
   maxAttempts?: number;
   /**
    * Recover journals (writer directories) owned by another user too. Default false: they
@@ -82,7 +82,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis),
     batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
-    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
+    maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     signal: options.signal,
   };
@@ -230,9 +230,10 @@ async function exportWithAttempts(exporter: SpanExporter, spans: ReadableSpan[],
     exportTimeoutMillis: settings.exportTimeoutMillis,
     maxAttempts: settings.maxAttempts,
     signal: settings.signal,
-    // The CLI awaits recovery: an unref'd backoff would let it exit mid-recovery. The
-    // attempts are bounded, so it never holds a process for long.
-    keepAlive: true,
+    // The CLI awaits recovery: an unref'd backoff would let it exit mid-recovery. Bounded
+    // attempts never hold a process for long; unbounded ones (inside an application, until
+    // its shutdown aborts them) must never keep it alive.
+    keepAlive: Number.isFinite(settings.maxAttempts),
   });
   if (!outcome.ok) throw outcome.error;
 }

@@ -1,0 +1,54 @@
+// The journal of a dead writer, made in-process: a JournalWriter with the identity of a
+// pid that cannot exist (above Linux's pid_max of 2^22) is written to and abandoned
+// without close(), as a killed process leaves it. Nothing in it is committed.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
+import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
+
+const DEAD_PID = 2 ** 22 + 7;
+
+export interface DeadJournal {
+  writerDir: string;
+  bytes: number;
+  ended: number;
+  open: number;
+}
+
+export function writeDeadJournal(journalDir: string, spans: number, options: { openEvery?: number; padding?: number } = {}): DeadJournal {
+  const openEvery = options.openEvery ?? 10;
+  const writer = new JournalWriter({
+    journalDir,
+    identity: { ...currentWriterIdentity(), pid: DEAD_PID, procStartTicks: '1', writerId: `w${'0'.repeat(9)}-${DEAD_PID}-1-${'ab'.repeat(8)}` },
+    durability: 'process',
+    maxSegmentBytes: 8 * 1024 * 1024,
+    maxJournalBytes: 8 * 1024 ** 3,
+    groupCommitMillis: 10,
+    heartbeatIntervalMs: 1000,
+  });
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'dead-writer' }),
+    spanProcessors: [
+      {
+        onStart: (span: Span) => void writer.appendStart(span),
+        onEnd: (span: ReadableSpan) => void writer.appendEnd(span),
+        forceFlush: async () => {},
+        shutdown: async () => {},
+      },
+    ],
+  });
+  const tracer = provider.getTracer('dead-writer');
+  const padding = 'x'.repeat(options.padding ?? 0);
+  let open = 0;
+  for (let i = 0; i < spans; i++) {
+    const span = tracer.startSpan('GET /orders/:id', { attributes: { i, padding, 'http.route': '/orders/:id' } });
+    span.addEvent('cache miss', { key: `order:${i}` });
+    if (i % openEvery === 0) open += 1;
+    else span.end();
+  }
+  const bytes = readdirSync(writer.writerDir).reduce((sum, name) => sum + statSync(join(writer.writerDir, name)).size, 0);
+  return { writerDir: writer.writerDir, bytes, ended: spans - open, open };
+}
