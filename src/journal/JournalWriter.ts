@@ -238,10 +238,19 @@ export class JournalWriter {
     const id = this.resourceIds.size + 1;
     this.resourceIds.set(resource, id);
     this.resources.push(resource);
-    const json = recordJson(resourceRecord(id, resource.attributes));
+    const json = recordJson(resourceRecord(id, resource));
     this.resourceJson.push(json);
     this.add(RecordType.Resource, json);
+    // Until the async attributes settle, the record holds those already known; then the
+    // whole resource is journaled again under the same id (readers keep the last one).
+    if (resource.asyncAttributesPending) void resource.waitForAsyncAttributes?.().then(() => this.resourceSettled(id, resource), () => {});
     return id;
+  }
+
+  private resourceSettled(id: number, resource: Resource): void {
+    const json = recordJson(resourceRecord(id, resource));
+    this.resourceJson[id - 1] = json;
+    this.appendNow(RecordType.Resource, json);
   }
 
   private header(): SegmentHeader {

@@ -4,6 +4,7 @@
 // take the careful copy of attributeValues.ts, and a record too large for one frame is cut
 // down by recordCap.ts.
 import type { Attributes, Link, SpanContext } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { putAttributes, jsonSafe } from './attributeValues.js';
 import { cappedRecordJson, fitsInFrame } from './recordCap.js';
@@ -95,7 +96,14 @@ export function endRecord(span: ReadableSpan, resourceId: number): SpanEndRecord
   return record;
 }
 
-export function resourceRecord(id: number, attributes: Attributes): ResourceRecord {
+/**
+ * The RESOURCE record of `resource`. While its async attributes are pending, reading
+ * `resource.attributes` makes the SDK print "Accessing resource attributes before async
+ * attributes settled" (at the application's first span): only the attributes that have
+ * settled are taken then, from the raw list, the first value of a key winning as in the SDK.
+ */
+export function resourceRecord(id: number, resource: Resource): ResourceRecord {
+  const attributes = resource.asyncAttributesPending ? settledAttributes(resource) : resource.attributes;
   const record: ResourceRecord = { id, a: attributes };
   putAttributes(record, attributes);
   return record;
@@ -116,4 +124,14 @@ export function recordJson(record: unknown): string {
     json = JSON.stringify(safe);
   }
   return fitsInFrame(json) ? json : cappedRecordJson(safe);
+}
+
+function settledAttributes(resource: Resource): Attributes {
+  const attributes: Attributes = {};
+  for (const [key, value] of resource.getRawAttributes?.() ?? []) {
+    if (value === null || value === undefined || Object.hasOwn(attributes, key)) continue;
+    if (typeof (value as { then?: unknown }).then === 'function') continue;
+    attributes[key] = value as Attributes[string];
+  }
+  return attributes;
 }
