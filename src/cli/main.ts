@@ -6,6 +6,7 @@ import { crashesCommand } from './commands/crashesCommand.js';
 import { inspectCommand } from './commands/inspectCommand.js';
 import { migrateCommand } from './commands/migrateCommand.js';
 import { recoverCommand } from './commands/recoverCommand.js';
+import { uiCommand } from './commands/uiCommand.js';
 import { jsonLine, printable } from './terminalText.js';
 
 const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number>> = {
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number
   recover: recoverCommand,
   inspect: inspectCommand,
   crashes: crashesCommand,
+  ui: uiCommand,
 };
 
 export const mainHelp = `Usage: otel-blackbox <command> [options]
@@ -22,6 +24,7 @@ Commands:
   recover    recover the journals of dead processes into PostgreSQL now
   inspect    print a journal segment's records as JSON lines
   crashes    list recent crash records from PostgreSQL
+  ui         serve a read-only trace viewer in the browser
 
 Run 'otel-blackbox <command> --help' for a command's options.
 Exit status: 0 success, 1 failure, 2 usage error, 3 damaged journal (inspect).`;

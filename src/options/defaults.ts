@@ -59,3 +59,9 @@ export const EXPORTER_DEFAULTS = {
   applicationName: 'otel-blackbox',
   connectionTimeoutMillis: 10_000,
 } as const;
+
+/** Defaults of `otel-blackbox ui`. Loopback only: the viewer has no authentication. */
+export const VIEWER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 4455,
+} as const;

@@ -1,0 +1,98 @@
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { VIEWER_DEFAULTS } from '../../options/defaults.js';
+import { describeTarget, secretsOf } from '../../postgres/redact.js';
+import { quoteSchema } from '../../postgres/schemaName.js';
+import { createViewerServer } from '../../ui/viewerServer.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectionStringFrom, parseOrUsage, schemaFrom } from '../cliSupport.js';
+import type { CommandIo } from '../cliSupport.js';
+
+export const uiHelp = `Usage: otel-blackbox ui [options]
+
+Serves a read-only trace viewer over the schema: recent crashes and traces, and each
+trace as a waterfall with its spans' attributes, events and log records. Runs until
+interrupted (Ctrl-C).
+
+Options:
+${DATABASE_HELP}
+  -p, --port N         TCP port to listen on (default: ${VIEWER_DEFAULTS.port}; 0 picks a free one)
+      --host ADDR      address to bind (default: ${VIEWER_DEFAULTS.host}). The viewer has no
+                       authentication: any other address lets everyone who can reach it
+                       read your traces
+  -h, --help           show this help`;
+
+/** Set by tests: resolves once the server listens, with its URL; the command then waits for `stop`. */
+export interface UiRunControl {
+  listening?: (url: string) => void;
+  stop?: AbortSignal;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export async function uiCommand(args: string[], io: CommandIo, control: UiRunControl = {}): Promise<number> {
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args,
+      strict: true,
+      options: { ...HELP_OPTION, ...DATABASE_OPTIONS, port: { type: 'string', short: 'p' }, host: { type: 'string' } },
+    }),
+  );
+  if (values.help) {
+    io.out(uiHelp);
+    return EXIT.ok;
+  }
+  const schemaName = schemaFrom(values.schema);
+  const schema = quoteSchema(schemaName);
+  const port = portArg(values.port);
+  const host = values.host ?? VIEWER_DEFAULTS.host;
+  if (host.length === 0) throw new UsageError('--host expects an address, got ""');
+  const connectionString = connectionStringFrom(values.database);
+  const secrets = secretsOf({ connectionString });
+  const target = describeTarget({ connectionString });
+  const pool = new pg.Pool({
+    connectionString,
+    max: 4,
+    application_name: 'otel-blackbox-ui',
+    // Read-only at the session level too: the viewer can never change a row.
+    options: '-c default_transaction_read_only=on -c statement_timeout=15000',
+  });
+  pool.on('error', () => {});
+  const server = createViewerServer({ pool, schema, secrets, logError: io.err });
+  try {
+    server.listen(port, host);
+    await once(server, 'listening');
+  } catch (error) {
+    await pool.end();
+    throw new Error(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  }
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/`;
+  io.out(`otel-blackbox ui: ${url} (schema "${schemaName}" in ${target}); Ctrl-C stops it`);
+  if (!LOOPBACK.has(host)) {
+    io.err(`otel-blackbox ui: WARNING: listening on ${host}, not on loopback. The viewer has no authentication: anyone who can reach this address can read every trace, span attribute and log in the schema.`);
+  }
+  control.listening?.(url);
+  const stop = control.stop ?? signalStop();
+  if (!stop.aborted) await once(stop, 'abort');
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await pool.end();
+  return EXIT.ok;
+}
+
+function portArg(value: string | undefined): number {
+  if (value === undefined) return VIEWER_DEFAULTS.port;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`--port expects a whole number from 0 to 65535, got ${JSON.stringify(value)}`);
+  return port;
+}
+
+function signalStop(): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return controller.signal;
+}

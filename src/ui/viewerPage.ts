@@ -1,0 +1,70 @@
+// The viewer's page and style sheet, shipped as text inside the package: no build step,
+// no CDN, works offline. The page is a static shell; viewer.js fills it from the JSON API.
+
+export const VIEWER_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>otel-blackbox</title>
+<link rel="stylesheet" href="/viewer.css">
+</head>
+<body>
+<header><a href="/" class="home">otel-blackbox</a><span id="subtitle"></span></header>
+<main id="main"><p class="muted">Loading…</p></main>
+<script src="/viewer.js"></script>
+</body>
+</html>
+`;
+
+export const VIEWER_CSS = String.raw`
+:root { --crashed: #c62828; --started: #1565c0; --ended: #6d8f3c; --error: #ef6c00; --line: #e0e0e0; --muted: #757575; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 13px/1.4 system-ui, sans-serif; color: #212121; background: #fafafa; }
+header { display: flex; gap: 16px; align-items: baseline; padding: 10px 16px; background: #263238; color: #eceff1; }
+header .home { color: #fff; font-weight: 600; text-decoration: none; font-size: 15px; }
+#subtitle { color: #b0bec5; font-family: ui-monospace, monospace; }
+main { padding: 12px 16px; }
+h2 { font-size: 14px; margin: 18px 0 6px; }
+.muted { color: var(--muted); }
+.mono { font-family: ui-monospace, monospace; }
+form.filters { display: flex; flex-wrap: wrap; gap: 10px; align-items: end; background: #fff; border: 1px solid var(--line); padding: 8px 10px; }
+form.filters label { display: flex; flex-direction: column; font-size: 11px; color: var(--muted); }
+table.list { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
+table.list th, table.list td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+table.list th { font-weight: 600; font-size: 12px; background: #f5f5f5; }
+table.list td.reason { color: var(--crashed); max-width: 40em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.state { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; color: #fff; }
+.state.crashed { background: var(--crashed); } .state.started { background: var(--started); } .state.ended { background: var(--ended); }
+button.more { margin: 6px 0; }
+.trace-head { display: flex; flex-wrap: wrap; gap: 18px; margin-bottom: 8px; }
+.layout { display: grid; grid-template-columns: minmax(0, 1fr) 380px; gap: 12px; align-items: start; }
+.waterfall { background: #fff; border: 1px solid var(--line); }
+.axis, .span-row { display: grid; grid-template-columns: 320px minmax(0, 1fr); }
+.axis { position: sticky; top: 0; background: #f5f5f5; border-bottom: 1px solid var(--line); z-index: 1; }
+.axis .ticks { position: relative; height: 20px; }
+.axis .tick { position: absolute; top: 3px; font-size: 11px; color: var(--muted); transform: translateX(-50%); white-space: nowrap; }
+.axis .tick:first-child { transform: none; } .axis .tick:last-child { transform: translateX(-100%); }
+.span-row { cursor: pointer; border-bottom: 1px solid #f3f3f3; }
+.span-row:hover { background: #f5f9ff; }
+.span-row.selected { background: #e3f2fd; }
+.span-row .label { padding: 2px 6px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+.span-row .label .reason { color: var(--crashed); margin-left: 6px; }
+.span-row .track { position: relative; height: 20px; }
+.bar { position: absolute; top: 4px; height: 12px; min-width: 2px; border-radius: 2px; background: var(--ended); }
+.bar.error { background: var(--error); }
+.bar.crashed { background: var(--crashed); }
+.bar.started { background: linear-gradient(to right, var(--started), rgba(21, 101, 192, 0.15)); border-radius: 2px 0 0 2px; }
+.estimate { position: absolute; top: 0; height: 20px; border-left: 2px dashed var(--crashed); }
+.estimate span { position: absolute; left: 3px; top: 2px; font-size: 10px; color: var(--crashed); }
+.details { background: #fff; border: 1px solid var(--line); padding: 8px 10px; position: sticky; top: 8px; max-height: calc(100vh - 16px); overflow: auto; }
+.details h3 { margin: 0 0 6px; font-size: 14px; word-break: break-all; }
+.details dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 10px; margin: 0 0 8px; }
+.details dt { color: var(--muted); } .details dd { margin: 0; word-break: break-all; }
+.details pre.crash { white-space: pre-wrap; color: var(--crashed); background: #fff5f5; border: 1px solid #ffcdd2; padding: 6px; margin: 4px 0 8px; }
+.log { border-top: 1px solid var(--line); padding: 4px 0; }
+.log .severity { font-weight: 600; margin-right: 6px; }
+.log .severity.ERROR, .log .severity.FATAL { color: var(--crashed); } .log .severity.WARN { color: var(--error); }
+.log .attrs { color: var(--muted); font-family: ui-monospace, monospace; font-size: 11px; white-space: pre-wrap; word-break: break-all; }
+.error-box { color: var(--crashed); }
+`;

@@ -1,0 +1,215 @@
+// The viewer's read-only queries. Every value is a bind parameter; the only text spliced
+// into SQL is the schema name, validated and quoted by quoteSchema. Lists page by keyset
+// (the last row's sort key), never OFFSET, so page 1,000 costs what page 1 does.
+import type pg from 'pg';
+import type { QuotedSchema } from '../postgres/schemaName.js';
+
+export const PAGE_SIZE = 50;
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+/** `<start_time_unix_nano>.<trace id>[.<span id>]`: the sort key of a list's last row. */
+const CURSOR = /^(\d{1,20})\.([0-9a-f]{32})(?:\.([0-9a-f]{16}))?$/;
+export const TRACE_STATES = ['crashed', 'started', 'ended'] as const;
+export type TraceState = (typeof TRACE_STATES)[number];
+
+export class BadRequest extends Error {}
+
+export function isTraceId(value: string): boolean {
+  return TRACE_ID.test(value);
+}
+
+export function isSpanId(value: string): boolean {
+  return SPAN_ID.test(value);
+}
+
+export interface ListFilter {
+  service?: string;
+  state?: TraceState;
+  /** Only rows that started at or after / before these instants. */
+  from?: Date;
+  to?: Date;
+  /** The cursor of the previous page's last row. */
+  after?: string;
+}
+
+/** Reads a filter from a query string; anything malformed is a BadRequest naming the parameter. */
+export function filterFrom(params: URLSearchParams): ListFilter {
+  const filter: ListFilter = {};
+  const service = params.get('service');
+  if (service) filter.service = service;
+  const state = params.get('state');
+  if (state) {
+    if (!(TRACE_STATES as readonly string[]).includes(state)) throw new BadRequest(`state must be one of ${TRACE_STATES.join(', ')}`);
+    filter.state = state as TraceState;
+  }
+  for (const key of ['from', 'to'] as const) {
+    const text = params.get(key);
+    if (!text) continue;
+    const date = new Date(text);
+    if (Number.isNaN(date.getTime())) throw new BadRequest(`${key} must be a date and time`);
+    filter[key] = date;
+  }
+  const after = params.get('after');
+  if (after) {
+    if (!CURSOR.test(after)) throw new BadRequest('after must be a cursor returned by a previous page');
+    filter.after = after;
+  }
+  return filter;
+}
+
+function cursorParts(after: string | undefined): [string | null, string | null, string | null] {
+  const match = after === undefined ? null : CURSOR.exec(after);
+  return match ? [match[1]!, match[2]!, match[3] ?? null] : [null, null, null];
+}
+
+export interface Page<T> {
+  rows: T[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+export interface CrashRow {
+  trace_id: string;
+  span_id: string;
+  name: string;
+  service_name: string | null;
+  crash_reason: string | null;
+  start_time: string;
+  end_time: string | null;
+  start_time_unix_nano: string;
+}
+
+export async function listCrashes(pool: pg.Pool, schema: QuotedSchema, filter: ListFilter): Promise<Page<CrashRow>> {
+  const [nanos, traceId, spanId] = cursorParts(filter.after);
+  const { rows } = await pool.query<CrashRow>(
+    `SELECT trace_id, span_id, name, service_name, crash_reason,
+            start_time, end_time, start_time_unix_nano::text AS start_time_unix_nano
+       FROM ${schema}.spans
+      WHERE state = 'crashed'
+        AND ($1::text IS NULL OR service_name = $1)
+        AND ($2::timestamptz IS NULL OR start_time >= $2)
+        AND ($3::timestamptz IS NULL OR start_time < $3)
+        AND ($4::bigint IS NULL OR (start_time_unix_nano, trace_id, span_id) < ($4::bigint, $5::text COLLATE "C", $6::text COLLATE "C"))
+      ORDER BY start_time_unix_nano DESC, trace_id DESC, span_id DESC
+      LIMIT ${PAGE_SIZE + 1}`,
+    [filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, traceId, spanId ?? ''],
+  );
+  return page(rows, (row) => `${row.start_time_unix_nano}.${row.trace_id}.${row.span_id}`);
+}
+
+export interface TraceRow {
+  trace_id: string;
+  service_name: string | null;
+  root_span_name: string | null;
+  start_time: string;
+  end_time: string | null;
+  start_time_unix_nano: string;
+  duration_ns: string | null;
+  span_count: number;
+  state: TraceState;
+}
+
+export async function listTraces(pool: pg.Pool, schema: QuotedSchema, filter: ListFilter): Promise<Page<TraceRow>> {
+  const [nanos, traceId] = cursorParts(filter.after);
+  // A trace is 'crashed' if any span crashed, else 'started' while any span is in flight.
+  const { rows } = await pool.query<TraceRow>(
+    `SELECT t.trace_id, t.service_name, t.root_span_name, t.start_time, t.end_time,
+            t.start_time_unix_nano::text AS start_time_unix_nano,
+            (t.end_time_unix_nano - t.start_time_unix_nano)::text AS duration_ns,
+            s.span_count, s.state
+       FROM ${schema}.traces t
+       CROSS JOIN LATERAL (
+         SELECT count(*)::int AS span_count,
+                CASE WHEN bool_or(state = 'crashed') THEN 'crashed'
+                     WHEN bool_or(state = 'started') THEN 'started'
+                     ELSE 'ended' END AS state
+           FROM ${schema}.spans WHERE trace_id = t.trace_id) s
+      WHERE ($1::text IS NULL OR t.service_name = $1)
+        AND ($2::timestamptz IS NULL OR t.start_time >= $2)
+        AND ($3::timestamptz IS NULL OR t.start_time < $3)
+        AND ($4::text IS NULL OR s.state = $4)
+        AND ($5::bigint IS NULL OR (t.start_time_unix_nano, t.trace_id) < ($5::bigint, $6::text COLLATE "C"))
+      ORDER BY t.start_time_unix_nano DESC, t.trace_id DESC
+      LIMIT ${PAGE_SIZE + 1}`,
+    [filter.service ?? null, filter.from ?? null, filter.to ?? null, filter.state ?? null, nanos, traceId ?? ''],
+  );
+  return page(rows, (row) => `${row.start_time_unix_nano}.${row.trace_id}`);
+}
+
+function page<T>(rows: T[], cursorOf: (row: T) => string): Page<T> {
+  const more = rows.length > PAGE_SIZE;
+  const shown = more ? rows.slice(0, PAGE_SIZE) : rows;
+  return { rows: shown, next: more ? cursorOf(shown[shown.length - 1]!) : null };
+}
+
+export async function listServices(pool: pg.Pool, schema: QuotedSchema): Promise<string[]> {
+  // Distinct over the traces table's recent rows: bounded, and enough for a filter menu.
+  const { rows } = await pool.query<{ service_name: string }>(
+    `SELECT DISTINCT service_name FROM (
+       SELECT service_name FROM ${schema}.traces ORDER BY start_time DESC LIMIT 10000) recent
+      WHERE service_name IS NOT NULL ORDER BY service_name LIMIT 500`,
+  );
+  return rows.map((row) => row.service_name);
+}
+
+export interface SpanDetail {
+  span_id: string;
+  parent_span_id: string | null;
+  name: string;
+  kind: string;
+  state: string;
+  start_time_unix_nano: string;
+  end_time_unix_nano: string | null;
+  status_code: string;
+  status_message: string | null;
+  attributes: unknown;
+  resource: unknown;
+  service_name: string | null;
+  scope_name: string | null;
+  scope_version: string | null;
+  links: unknown;
+  crash_reason: string | null;
+  end_time_estimated: boolean;
+}
+
+/** Spans cap per trace view: 5,000 render in well under a second (see test/ui); beyond this the page says so. */
+export const MAX_TRACE_SPANS = 20_000;
+
+export async function traceSpans(pool: pg.Pool, schema: QuotedSchema, traceId: string): Promise<{ spans: SpanDetail[]; truncated: boolean }> {
+  const { rows } = await pool.query<SpanDetail>(
+    `SELECT span_id, parent_span_id, name, kind, state,
+            start_time_unix_nano::text AS start_time_unix_nano, end_time_unix_nano::text AS end_time_unix_nano,
+            status_code, status_message, attributes, resource, service_name, scope_name, scope_version,
+            links, crash_reason, end_time_estimated
+       FROM ${schema}.spans WHERE trace_id = $1
+      ORDER BY start_time_unix_nano, span_id
+      LIMIT ${MAX_TRACE_SPANS + 1}`,
+    [traceId],
+  );
+  const truncated = rows.length > MAX_TRACE_SPANS;
+  return { spans: truncated ? rows.slice(0, MAX_TRACE_SPANS) : rows, truncated };
+}
+
+/** A row of the logs table: span events and log records. */
+export interface LogDetail {
+  time_unix_nano: string;
+  /** Every other column as stored, including those later migrations add (severity, body, ...). */
+  fields: Record<string, unknown>;
+}
+
+export const MAX_SPAN_LOGS = 1000;
+
+export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<LogDetail[]> {
+  // to_jsonb(row) rather than a column list: it shows what migrations after 0001 add
+  // (log record kind, severity, body, scope) without this query knowing about them.
+  const { rows } = await pool.query<LogDetail>(
+    `SELECT l.time_unix_nano::text AS time_unix_nano,
+            to_jsonb(l) - 'time_unix_nano' - 'trace_id' - 'span_id' - 'inserted_at' AS fields
+       FROM ${schema}.logs l WHERE l.trace_id = $1 AND l.span_id = $2
+      ORDER BY l.time_unix_nano
+      LIMIT ${MAX_SPAN_LOGS}`,
+    [traceId, spanId],
+  );
+  return rows;
+}

@@ -1,0 +1,352 @@
+// The viewer's browser script, shipped as text inside the package. Every value that comes
+// from the database reaches the page through textContent or a computed style, never as
+// HTML: el() has no way to set innerHTML, and the server's CSP forbids inline script.
+// Plain ES2020 without a build step; String.raw keeps its backslashes as written.
+
+export const VIEWER_SCRIPT = String.raw`'use strict';
+(function () {
+  var main = document.getElementById('main');
+  var subtitle = document.getElementById('subtitle');
+
+  function el(tag, props, children) {
+    var node = document.createElement(tag);
+    if (props) {
+      for (var key in props) {
+        var value = props[key];
+        if (value === undefined || value === null) continue;
+        if (key === 'text') node.textContent = String(value);
+        else if (key === 'className') node.className = value;
+        else if (key === 'style') for (var s in value) node.style[s] = value[s];
+        else node.setAttribute(key, String(value));
+      }
+    }
+    if (children) for (var i = 0; i < children.length; i++) {
+      var child = children[i];
+      if (child === null || child === undefined) continue;
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function getJson(url) {
+    return fetch(url, { headers: { accept: 'application/json' } }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) throw new Error(body && body.error ? body.error : 'HTTP ' + response.status);
+        return body;
+      });
+    });
+  }
+
+  function showError(where, error) {
+    where.appendChild(el('p', { className: 'error-box', text: 'Could not load: ' + error.message }));
+  }
+
+  function formatNanos(ns) {
+    if (ns === null || ns === undefined || !isFinite(ns)) return '–';
+    var abs = Math.abs(ns);
+    if (abs < 1e3) return ns.toFixed(0) + ' ns';
+    if (abs < 1e6) return (ns / 1e3).toFixed(abs < 1e4 ? 2 : 1) + ' µs';
+    if (abs < 1e9) return (ns / 1e6).toFixed(abs < 1e7 ? 2 : 1) + ' ms';
+    if (abs < 6e10) return (ns / 1e9).toFixed(2) + ' s';
+    return (ns / 6e10).toFixed(1) + ' min';
+  }
+
+  function isoFromNanos(nanos) {
+    if (nanos === null || nanos === undefined) return '';
+    return new Date(Number(BigInt(nanos) / BigInt(1000000))).toISOString();
+  }
+
+  function firstLine(text) { return text ? String(text).split('\n')[0] : ''; }
+
+  function valueText(value) { return typeof value === 'string' ? value : JSON.stringify(value); }
+
+  function traceHref(traceId, spanId) {
+    return '/traces/' + encodeURIComponent(traceId) + (spanId ? '#span=' + encodeURIComponent(spanId) : '');
+  }
+
+  // ---------- list page ----------
+
+  function listPage() {
+    subtitle.textContent = 'crashes and traces';
+    clear(main);
+    var params = new URLSearchParams(location.search);
+    var form = filterForm(params);
+    main.appendChild(form);
+    var crashes = el('section', { id: 'crashes' });
+    var traces = el('section', { id: 'traces' });
+    main.appendChild(crashes);
+    main.appendChild(traces);
+    var state = params.get('state');
+    if (!state || state === 'crashed') {
+      pagedTable(crashes, 'Recent crashes', '/api/crashes', params, ['time', 'service', 'span', 'reason', 'trace id'], function (row) {
+        return el('tr', { className: 'crash-row' }, [
+          el('td', { className: 'mono', text: row.end_time || row.start_time, title: 'start ' + row.start_time }),
+          el('td', { text: row.service_name || '–' }),
+          el('td', {}, [el('a', { href: traceHref(row.trace_id, row.span_id), text: row.name })]),
+          el('td', { className: 'reason', text: firstLine(row.crash_reason), title: row.crash_reason || '' }),
+          el('td', { className: 'mono' }, [el('a', { href: traceHref(row.trace_id, row.span_id), text: row.trace_id })]),
+        ]);
+      });
+    }
+    pagedTable(traces, 'Recent traces', '/api/traces', params, ['start', 'root span', 'service', 'duration', 'spans', 'state'], function (row) {
+      return el('tr', { className: 'trace-row' }, [
+        el('td', { className: 'mono', text: row.start_time }),
+        el('td', {}, [el('a', { href: traceHref(row.trace_id), text: row.root_span_name || '(root not recorded)' })]),
+        el('td', { text: row.service_name || '–' }),
+        el('td', { text: row.duration_ns === null ? 'in flight' : formatNanos(Number(row.duration_ns)) }),
+        el('td', { text: String(row.span_count) }),
+        el('td', {}, [el('span', { className: 'state ' + row.state, text: row.state })]),
+      ]);
+    });
+  }
+
+  function filterForm(params) {
+    function input(name, type) {
+      return el('input', { name: name, type: type, value: params.get(name) || '' });
+    }
+    var service = el('select', { name: 'service' }, [el('option', { value: '', text: 'any service' })]);
+    getJson('/api/services').then(function (body) {
+      body.services.forEach(function (name) {
+        var option = el('option', { value: name, text: name });
+        if (name === params.get('service')) option.selected = true;
+        service.appendChild(option);
+      });
+    }).catch(function () {});
+    var state = el('select', { name: 'state' }, ['', 'crashed', 'started', 'ended'].map(function (value) {
+      var option = el('option', { value: value, text: value || 'any state' });
+      if (value === (params.get('state') || '')) option.selected = true;
+      return option;
+    }));
+    var form = el('form', { className: 'filters', method: 'get', action: '/' }, [
+      el('label', {}, ['service', service]),
+      el('label', {}, ['state', state]),
+      el('label', {}, ['from (UTC)', input('from', 'datetime-local')]),
+      el('label', {}, ['to (UTC)', input('to', 'datetime-local')]),
+      el('button', { type: 'submit', text: 'Filter' }),
+    ]);
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var query = new URLSearchParams();
+      new FormData(form).forEach(function (value, key) { if (value) query.set(key, key === 'from' || key === 'to' ? value + 'Z' : value); });
+      location.search = query.toString();
+    });
+    // datetime-local shows local-less text; the URL holds UTC with a Z.
+    ['from', 'to'].forEach(function (key) {
+      var value = params.get(key);
+      if (value) form.elements[key].value = value.replace(/Z$/, '').slice(0, 16);
+    });
+    return form;
+  }
+
+  function pagedTable(section, title, url, params, headings, rowOf) {
+    section.appendChild(el('h2', { text: title }));
+    var body = el('tbody');
+    var table = el('table', { className: 'list' }, [el('thead', {}, [el('tr', {}, headings.map(function (h) { return el('th', { text: h }); }))]), body]);
+    section.appendChild(table);
+    var more = el('button', { className: 'more', type: 'button', text: 'Older…' });
+    more.hidden = true;
+    section.appendChild(more);
+    var after = null;
+    function load() {
+      var query = new URLSearchParams(params);
+      if (after) query.set('after', after);
+      more.disabled = true;
+      getJson(url + '?' + query.toString()).then(function (page) {
+        page.rows.forEach(function (row) { body.appendChild(rowOf(row)); });
+        if (page.rows.length === 0 && !after) body.appendChild(el('tr', {}, [el('td', { className: 'muted', colspan: headings.length, text: 'none' })]));
+        after = page.next;
+        more.hidden = !after;
+        more.disabled = false;
+        section.dataset.loaded = 'true';
+      }).catch(function (error) { showError(section, error); });
+    }
+    more.addEventListener('click', load);
+    load();
+  }
+
+  // ---------- trace page ----------
+
+  function tracePage(traceId) {
+    subtitle.textContent = 'trace ' + traceId;
+    document.title = 'trace ' + traceId + ' · otel-blackbox';
+    var started = performance.now();
+    getJson('/api/traces/' + encodeURIComponent(traceId)).then(function (body) {
+      var fetched = performance.now();
+      renderTrace(traceId, body);
+      void document.body.offsetHeight; // include layout in the measurement
+      var rendered = performance.now();
+      main.dataset.fetchMs = (fetched - started).toFixed(1);
+      main.dataset.renderMs = (rendered - fetched).toFixed(1);
+      main.dataset.ready = 'true';
+    }).catch(function (error) {
+      clear(main);
+      showError(main, error);
+      main.dataset.ready = 'true';
+    });
+  }
+
+  function spanOrder(spans) {
+    var byId = new Map();
+    spans.forEach(function (span) { byId.set(span.span_id, { span: span, children: [] }); });
+    var roots = [];
+    byId.forEach(function (node) {
+      var parent = node.span.parent_span_id && byId.get(node.span.parent_span_id);
+      if (parent && parent !== node) parent.children.push(node); else roots.push(node);
+    });
+    // Spans arrive sorted by start time, so children lists are already in order.
+    var order = [];
+    var stack = roots.slice().reverse().map(function (node) { return { node: node, depth: 0 }; });
+    var seen = new Set();
+    while (stack.length > 0) {
+      var item = stack.pop();
+      if (seen.has(item.node)) continue;
+      seen.add(item.node);
+      order.push({ span: item.node.span, depth: item.depth });
+      for (var i = item.node.children.length - 1; i >= 0; i--) stack.push({ node: item.node.children[i], depth: item.depth + 1 });
+    }
+    return order;
+  }
+
+  function renderTrace(traceId, body) {
+    clear(main);
+    var spans = body.spans;
+    var origin = BigInt(spans[0].start_time_unix_nano);
+    var rel = function (nanos) { return Number(BigInt(nanos) - origin); };
+    var extent = 1;
+    spans.forEach(function (span) {
+      var end = span.end_time_unix_nano === null ? rel(span.start_time_unix_nano) : rel(span.end_time_unix_nano);
+      if (end > extent) extent = end;
+    });
+    var counts = { ended: 0, crashed: 0, started: 0 };
+    spans.forEach(function (span) { counts[span.state] = (counts[span.state] || 0) + 1; });
+
+    main.appendChild(el('div', { className: 'trace-head' }, [
+      el('span', { className: 'mono', text: traceId }),
+      el('span', { text: spans.length + ' spans' + (body.truncated ? ' (first ' + spans.length + ' shown)' : '') }),
+      el('span', { text: 'duration ' + formatNanos(extent) }),
+      el('span', { text: counts.ended + ' ended, ' + counts.crashed + ' crashed, ' + counts.started + ' in flight' }),
+      el('span', { text: 'started ' + isoFromNanos(spans[0].start_time_unix_nano) }),
+    ]));
+
+    var ticks = el('div', { className: 'ticks' });
+    for (var t = 0; t <= 4; t++) ticks.appendChild(el('span', { className: 'tick', style: { left: (t * 25) + '%' }, text: formatNanos(extent * t / 4) }));
+    var rows = el('div', { className: 'rows' });
+    var waterfall = el('div', { className: 'waterfall' }, [el('div', { className: 'axis' }, [el('div', { className: 'label', text: 'span' }), ticks]), rows]);
+    var details = el('aside', { className: 'details', id: 'details' });
+    main.appendChild(el('div', { className: 'layout' }, [waterfall, details]));
+
+    var order = spanOrder(spans);
+    var rowBySpan = new Map();
+    var fragment = document.createDocumentFragment();
+    order.forEach(function (item) {
+      var span = item.span;
+      var start = rel(span.start_time_unix_nano);
+      var open = span.end_time_unix_nano === null;
+      var end = open ? extent : rel(span.end_time_unix_nano);
+      var left = (start / extent) * 100;
+      var width = Math.max(0, ((end - start) / extent) * 100);
+      var classes = 'bar ' + span.state + (span.status_code === 'ERROR' ? ' error' : '');
+      var track = el('div', { className: 'track' }, [el('div', {
+        className: classes,
+        style: { left: left + '%', width: width + '%' },
+        title: span.name + ' · ' + (open ? 'in flight (no end yet)' : formatNanos(end - start)) + (span.end_time_estimated ? ' (end estimated)' : ''),
+      })]);
+      if (span.state === 'crashed' && span.end_time_estimated) {
+        track.appendChild(el('div', { className: 'estimate', style: { left: Math.min(100, left + width) + '%' }, title: 'estimated end: the last sign of life of its process' }, [el('span', { text: 'est. end' })]));
+      }
+      var label = el('div', { className: 'label', style: { paddingLeft: (6 + Math.min(item.depth, 30) * 12) + 'px' }, title: span.name }, [el('span', { className: 'name', text: span.name })]);
+      if (span.state === 'crashed') label.appendChild(el('span', { className: 'reason', text: firstLine(span.crash_reason) }));
+      if (span.state === 'started') label.appendChild(el('span', { className: 'muted', text: ' (in flight)' }));
+      var row = el('div', { className: 'span-row state-' + span.state, 'data-span-id': span.span_id }, [label, track]);
+      rowBySpan.set(span.span_id, { row: row, span: span });
+      fragment.appendChild(row);
+    });
+    rows.appendChild(fragment);
+
+    var selected = null;
+    function select(spanId, scroll) {
+      var entry = rowBySpan.get(spanId);
+      if (!entry) return;
+      if (selected) selected.row.classList.remove('selected');
+      selected = entry;
+      entry.row.classList.add('selected');
+      if (scroll) entry.row.scrollIntoView({ block: 'center' });
+      history.replaceState(null, '', '#span=' + encodeURIComponent(spanId));
+      showDetails(details, traceId, entry.span, rel);
+    }
+    rows.addEventListener('click', function (event) {
+      var row = event.target.closest('.span-row');
+      if (row) select(row.getAttribute('data-span-id'), false);
+    });
+
+    var wanted = new URLSearchParams(location.hash.slice(1)).get('span');
+    if (!wanted || !rowBySpan.has(wanted)) {
+      // Where it stopped: the deepest crashed span, else the first span.
+      var deepest = null;
+      order.forEach(function (item) { if (item.span.state === 'crashed' && (!deepest || item.depth > deepest.depth)) deepest = item; });
+      wanted = (deepest || order[0]).span.span_id;
+    }
+    select(wanted, true);
+  }
+
+  function showDetails(details, traceId, span, rel) {
+    clear(details);
+    details.appendChild(el('h3', { text: span.name }));
+    var open = span.end_time_unix_nano === null;
+    var facts = [
+      ['state', span.state],
+      ['service', span.service_name || '–'],
+      ['kind', span.kind],
+      ['status', span.status_code + (span.status_message ? ': ' + span.status_message : '')],
+      ['span id', span.span_id],
+      ['parent', span.parent_span_id || '(root)'],
+      ['start', isoFromNanos(span.start_time_unix_nano) + ' (+' + formatNanos(rel(span.start_time_unix_nano)) + ')'],
+      ['end', open ? 'not ended yet (in flight)' : isoFromNanos(span.end_time_unix_nano) + (span.end_time_estimated ? ' (estimated: last sign of life)' : '')],
+      ['duration', open ? '–' : formatNanos(rel(span.end_time_unix_nano) - rel(span.start_time_unix_nano)) + (span.end_time_estimated ? ' (estimated)' : '')],
+      ['scope', (span.scope_name || '–') + (span.scope_version ? ' ' + span.scope_version : '')],
+    ];
+    details.appendChild(el('dl', {}, facts.reduce(function (list, pair) { list.push(el('dt', { text: pair[0] }), el('dd', { text: pair[1] })); return list; }, [])));
+    if (span.crash_reason) {
+      details.appendChild(el('div', { className: 'muted', text: 'crash reason' }));
+      details.appendChild(el('pre', { className: 'crash', id: 'crash-reason', text: span.crash_reason }));
+    }
+    details.appendChild(keyValues('attributes', span.attributes));
+    if (Array.isArray(span.links) && span.links.length > 0) details.appendChild(keyValues('links', span.links));
+    var resource = keyValues('resource', span.resource);
+    details.appendChild(el('details', {}, [el('summary', { text: 'resource' }), resource]));
+    var logs = el('section', { id: 'logs' }, [el('h2', { text: 'events and logs' })]);
+    details.appendChild(logs);
+    getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id) + '/logs').then(function (body) {
+      if (body.logs.length === 0) logs.appendChild(el('p', { className: 'muted', text: 'none' }));
+      body.logs.forEach(function (log) { logs.appendChild(logLine(log, rel)); });
+      logs.dataset.loaded = 'true';
+    }).catch(function (error) { showError(logs, error); });
+  }
+
+  function keyValues(title, object) {
+    var rows = [];
+    if (object && typeof object === 'object') {
+      Object.keys(object).forEach(function (key) { rows.push(el('dt', { text: key }), el('dd', { className: 'mono', text: valueText(object[key]) })); });
+    }
+    return el('div', {}, [el('div', { className: 'muted', text: title + (rows.length === 0 ? ': none' : '') }), el('dl', {}, rows)]);
+  }
+
+  function logLine(log, rel) {
+    var f = log.fields || {};
+    var severity = f.severity_text || (f.severity_number ? 'SEV' + f.severity_number : null);
+    var text = f.body !== undefined && f.body !== null ? valueText(f.body) : f.event_name || '(event)';
+    var attributes = f.attributes && Object.keys(f.attributes).length > 0 ? JSON.stringify(f.attributes) : '';
+    return el('div', { className: 'log' + (severity ? ' record' : ' event') }, [
+      el('span', { className: 'muted mono', text: '+' + formatNanos(rel(log.time_unix_nano)) + ' ' }),
+      severity ? el('span', { className: 'severity ' + String(severity).toUpperCase().replace(/[^A-Z]/g, ''), text: severity }) : el('span', { className: 'severity', text: 'event' }),
+      el('span', { className: 'text', text: text }),
+      attributes ? el('div', { className: 'attrs', text: attributes }) : null,
+    ]);
+  }
+
+  var traceMatch = /^\/traces\/([0-9a-f]{32})$/.exec(location.pathname);
+  if (traceMatch) tracePage(traceMatch[1]); else listPage();
+})();
+`;

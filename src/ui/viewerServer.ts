@@ -1,0 +1,83 @@
+// The viewer's HTTP server: Node's own http, a page and a read-only JSON API. Nothing from
+// the database is turned into HTML here or in the page (the page builds its DOM with
+// textContent), and the Content-Security-Policy forbids inline script as a second wall.
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type pg from 'pg';
+import type { QuotedSchema } from '../postgres/schemaName.js';
+import { redact } from '../postgres/redact.js';
+import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
+import { VIEWER_SCRIPT } from './viewerScript.js';
+import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, spanLogs, traceSpans } from './viewerQueries.js';
+
+export interface ViewerServerOptions {
+  pool: pg.Pool;
+  schema: QuotedSchema;
+  /** Replaced by **** in every error message the server prints or sends. */
+  secrets: readonly string[];
+  /** Where server-side errors are reported (already redacted). */
+  logError: (line: string) => void;
+}
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+};
+
+export function createViewerServer(options: ViewerServerOptions): Server {
+  return createServer((request, response) => {
+    route(request, response, options).catch((error: unknown) => {
+      const message = redact((error as Error)?.message ?? String(error), options.secrets);
+      options.logError(`otel-blackbox ui: ${request.method} ${request.url}: ${message}`);
+      if (!response.headersSent) send(response, 500, 'application/json', JSON.stringify({ error: message }));
+      else response.end();
+    });
+  });
+}
+
+async function route(request: IncomingMessage, response: ServerResponse, options: ViewerServerOptions): Promise<void> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    send(response, 405, 'application/json', JSON.stringify({ error: 'read-only: GET only' }), { Allow: 'GET, HEAD' });
+    return;
+  }
+  const url = new URL(request.url ?? '/', 'http://viewer');
+  const path = url.pathname;
+  const { pool, schema } = options;
+  if (path === '/' || /^\/traces\/[0-9a-f]{32}$/.test(path)) return send(response, 200, 'text/html; charset=utf-8', VIEWER_HTML);
+  if (path === '/viewer.js') return send(response, 200, 'text/javascript; charset=utf-8', VIEWER_SCRIPT);
+  if (path === '/viewer.css') return send(response, 200, 'text/css; charset=utf-8', VIEWER_CSS);
+  try {
+    if (path === '/api/services') return json(response, { services: await listServices(pool, schema) });
+    if (path === '/api/crashes') return json(response, await listCrashes(pool, schema, filterFrom(url.searchParams)));
+    if (path === '/api/traces') return json(response, await listTraces(pool, schema, filterFrom(url.searchParams)));
+    const traceMatch = /^\/api\/traces\/([^/]+)$/.exec(path);
+    if (traceMatch) {
+      const traceId = traceMatch[1]!;
+      if (!isTraceId(traceId)) throw new BadRequest('a trace id is 32 lowercase hex digits');
+      const { spans, truncated } = await traceSpans(pool, schema, traceId);
+      if (spans.length === 0) return send(response, 404, 'application/json', JSON.stringify({ error: 'no spans for this trace id' }));
+      return json(response, { traceId, spans, truncated });
+    }
+    const logsMatch = /^\/api\/traces\/([^/]+)\/spans\/([^/]+)\/logs$/.exec(path);
+    if (logsMatch) {
+      const [, traceId, spanId] = logsMatch as unknown as [string, string, string];
+      if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
+      return json(response, { logs: await spanLogs(pool, schema, traceId, spanId) });
+    }
+  } catch (error) {
+    if (error instanceof BadRequest) return send(response, 400, 'application/json', JSON.stringify({ error: error.message }));
+    throw error;
+  }
+  send(response, 404, 'application/json', JSON.stringify({ error: 'not found' }));
+}
+
+function json(response: ServerResponse, body: unknown): void {
+  send(response, 200, 'application/json', JSON.stringify(body));
+}
+
+function send(response: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
+  response.writeHead(status, { ...SECURITY_HEADERS, ...extra, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}

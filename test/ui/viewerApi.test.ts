@@ -1,0 +1,155 @@
+// The viewer's JSON API and command line over real rows: filters, keyset pages, hostile
+// input that must stay data, the bind address warning, and no password in any output.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { HOSTILE_NAME, seedBigTrace, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import type { RunningViewer } from './viewerFixture.js';
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+const PASSWORD = 'pw-Zq81-not-for-pages';
+let schema: string;
+let shop: { traceId: string; hostileSpanId: string };
+let viewer: RunningViewer;
+
+/** The test database's URL with a password in it (trust authentication ignores it). */
+function urlWithPassword(): string {
+  const url = new URL(db.url);
+  url.password = PASSWORD;
+  return url.toString();
+}
+
+beforeAll(async () => {
+  schema = await db.freshSchema('viewer_api');
+  shop = await seedShopCrash(db.url, schema, tempDir());
+  await seedBigTrace(db.url, schema, 130);
+  // 120 more one-span traces, so the trace list has three pages.
+  await seedSmallTraces(db.url, schema, 120);
+  viewer = await startViewer(['--database', urlWithPassword(), '--schema', schema]);
+});
+afterAll(async () => {
+  await viewer?.stop();
+  await db.close();
+});
+
+async function get(path: string): Promise<{ status: number; body: any; text: string; headers: Headers }> {
+  const response = await fetch(new URL(path, viewer.url));
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, body, text, headers: response.headers };
+}
+
+describe('otel-blackbox ui API', () => {
+  test('lists the crash records newest first with their reason', async () => {
+    const { status, body } = await get('/api/crashes');
+    expect(status).toBe(200);
+    expect(body.rows.map((row: any) => row.name).sort()).toEqual([HOSTILE_NAME, 'POST /checkout', 'charge card'].sort());
+    expect(body.rows[0].crash_reason).toContain('TypeError: card declined: payment gateway timed out');
+    expect(body.rows.every((row: any) => row.trace_id === shop.traceId)).toBe(true);
+    expect(body.next).toBeNull();
+  });
+
+  test('pages through every trace by keyset, each exactly once, filtered by state and service', async () => {
+    const all = await db.count(`SELECT count(*) FROM "${schema}".traces`);
+    expect(all).toBeGreaterThan(50);
+    const seen: string[] = [];
+    let after: string | null = '';
+    let pages = 0;
+    while (after !== null) {
+      const { body } = await get(`/api/traces${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+      seen.push(...body.rows.map((row: any) => row.trace_id));
+      after = body.next;
+      pages += 1;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.length).toBe(all);
+
+    const crashed = await get('/api/traces?state=crashed');
+    expect(crashed.body.rows).toEqual([expect.objectContaining({ trace_id: shop.traceId, state: 'crashed', span_count: 4, service_name: 'shop' })]);
+    const shopEnded = await get('/api/traces?state=ended&service=shop');
+    expect(shopEnded.body.rows).toHaveLength(3);
+    expect(shopEnded.body.rows.every((row: any) => row.root_span_name === 'GET /products' && row.span_count === 2)).toBe(true);
+    const future = await get(`/api/traces?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`);
+    expect(future.body.rows).toEqual([]);
+  });
+
+  test('a trace comes with every span, and a span with its events', async () => {
+    const { body } = await get(`/api/traces/${shop.traceId}`);
+    const byName = new Map(body.spans.map((span: any) => [span.name, span]));
+    expect([...byName.keys()].sort()).toEqual([HOSTILE_NAME, 'POST /checkout', 'charge card', 'load cart'].sort());
+    const cart: any = byName.get('load cart');
+    expect(cart.state).toBe('ended');
+    const hostile: any = byName.get(HOSTILE_NAME);
+    expect(hostile).toMatchObject({ state: 'crashed', end_time_estimated: true, span_id: shop.hostileSpanId });
+    const logs = await get(`/api/traces/${shop.traceId}/spans/${cart.span_id}/logs`);
+    expect(logs.body.logs.map((log: any) => log.fields.event_name)).toEqual(['cart loaded', 'coupon rejected']);
+    expect(logs.body.logs[0].fields.attributes).toEqual({ items: 3, total: '59.90 EUR' });
+  });
+
+  test('hostile input stays data: bind parameters, validated ids and cursors', async () => {
+    for (const service of ["shop' OR '1'='1", "'; DROP TABLE spans; --", HOSTILE_NAME]) {
+      const { status, body } = await get(`/api/traces?service=${encodeURIComponent(service)}`);
+      expect(status).toBe(200);
+      expect(body.rows).toEqual([]);
+    }
+    expect((await get(`/api/traces/${encodeURIComponent("x' OR '1'='1")}`)).status).toBe(400);
+    expect((await get(`/api/traces?after=${encodeURIComponent("1.abc' --")}`)).status).toBe(400);
+    expect((await get('/api/traces?state=lost')).status).toBe(400);
+    expect((await get('/api/crashes?from=yesterday')).status).toBe(400);
+    expect((await get(`/api/traces/${'0'.repeat(32)}`)).status).toBe(404);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBeGreaterThan(0);
+    const post = await fetch(new URL('/api/traces', viewer.url), { method: 'POST' });
+    expect(post.status).toBe(405);
+  });
+
+  test('the page is served with a CSP that forbids inline script, and never contains data', async () => {
+    const page = await get(`/traces/${shop.traceId}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.text).not.toContain('charge card');
+    expect((await get('/viewer.js')).status).toBe(200);
+  });
+
+  test('prints its URL, binds to loopback without a warning, and never prints the password', async () => {
+    expect(viewer.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(viewer.out.join('\n')).toContain(viewer.url);
+    expect(viewer.err.join('\n')).not.toContain('WARNING');
+    // A failing query (a schema that does not exist) reports an error, still without the password.
+    const broken = await startViewer(['--database', urlWithPassword(), '--schema', 'no_such_schema']);
+    const failed = await fetch(new URL('/api/traces', broken.url));
+    expect(failed.status).toBe(500);
+    const failedText = await failed.text();
+    await broken.stop();
+    expect(broken.err.join('\n')).toContain('no_such_schema');
+    for (const text of [viewer.out.join('\n'), viewer.err.join('\n'), broken.out.join('\n'), broken.err.join('\n'), failedText]) {
+      expect(text).not.toContain(PASSWORD);
+    }
+  });
+
+  test('--host other than loopback warns that there is no authentication', async () => {
+    const open = await startViewer(['--database', db.url, '--schema', schema, '--host', '0.0.0.0']);
+    await open.stop();
+    expect(open.err.join('\n')).toMatch(/WARNING: listening on 0\.0\.0\.0.*no authentication/);
+  });
+
+  test('--help documents every option; bad options are usage errors naming them', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (line: string) => out.push(line), err: (line: string) => err.push(line), interactive: false };
+    expect(await main(['ui', '--help'], io)).toBe(0);
+    for (const option of ['--database URL', '--schema NAME', '--port N', '--host ADDR', '--help']) expect(out.join('\n')).toContain(option);
+    expect(out.join('\n')).toContain('4455');
+    expect(await main(['ui', '--port', 'eighty'], io)).toBe(2);
+    expect(err.join('\n')).toContain('--port');
+    expect(await main(['ui', '--schema', 'Robert"); DROP'], io)).toBe(2);
+    expect(err.join('\n')).toContain('--schema');
+  });
+});

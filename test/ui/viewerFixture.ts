@@ -1,0 +1,89 @@
+// What the viewer's tests share: real rows (a real child process that crashes, recovered
+// through the public API; a big trace through the public exporter) and a running viewer.
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { uiCommand } from '../../src/cli/commands/uiCommand.js';
+import { runFixture } from '../helpers/childProcess.js';
+
+export const HOSTILE_NAME = '<img src=x onerror="window.__xss=1">';
+
+/** Runs the crashing shop as a child process, then recovers its journal: crash records with real reasons. */
+export async function seedShopCrash(databaseUrl: string, schema: string, dir: string): Promise<{ traceId: string; hostileSpanId: string }> {
+  const journalDir = join(dir, 'journal');
+  const child = runFixture(join(import.meta.dirname, 'fixtures/crashingShop.mjs'), { DATABASE_URL: databaseUrl, SCHEMA: schema, JOURNAL_DIR: journalDir, HOSTILE_NAME });
+  const ready = await child.ready;
+  const exit = await child.exited;
+  expect(exit.code).not.toBe(0);
+  const exporter = new PostgresSpanExporter({ connectionString: databaseUrl, schema });
+  try {
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report.spansCrashed).toBe(3);
+  } finally {
+    await exporter.shutdown();
+  }
+  return { traceId: ready.traceId!, hostileSpanId: ready.hostile! };
+}
+
+/** One trace of `count` spans, nested up to ~10 levels, exported through the public processor. */
+export async function seedBigTrace(databaseUrl: string, schema: string, count: number): Promise<string> {
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: databaseUrl, schema }), durability: 'none', maxQueueSize: count + 10, maxExportBatchSize: Math.min(1000, count + 10) });
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'batch-importer' }), spanProcessors: [processor] });
+  const tracer = provider.getTracer('big-trace');
+  const root = tracer.startSpan('import catalogue');
+  const open: Span[] = [root];
+  const all: Span[] = [];
+  for (let i = 1; i < count; i++) {
+    // A parent among the last few open spans: a realistic mix of depth and breadth.
+    const parent = open[Math.max(0, open.length - 1 - (i % 3))]!;
+    const span = tracer.startSpan(`item ${i}`, { attributes: { i } }, trace.setSpan(ROOT_CONTEXT, parent));
+    all.push(span);
+    if (i % 4 === 0 && open.length < 10) open.push(span);
+    else if (open.length > 1 && i % 7 === 0) open.pop()!.end();
+  }
+  for (const span of all) if (span.isRecording()) span.end();
+  root.end();
+  await provider.forceFlush();
+  await provider.shutdown();
+  return root.spanContext().traceId;
+}
+
+/** `count` traces of one span each, of service 'cron', through the public exporter. */
+export async function seedSmallTraces(databaseUrl: string, schema: string, count: number): Promise<void> {
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: databaseUrl, schema }), durability: 'none', maxQueueSize: count + 10, maxExportBatchSize: count + 10 });
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'cron' }), spanProcessors: [processor] });
+  const tracer = provider.getTracer('small-traces');
+  for (let i = 0; i < count; i++) tracer.startSpan(`tick ${i}`).end();
+  await provider.shutdown();
+}
+
+export interface RunningViewer {
+  url: string;
+  out: string[];
+  err: string[];
+  stop: () => Promise<number>;
+}
+
+/** Runs `otel-blackbox ui` in-process (as the CLI does) on a free port. */
+export async function startViewer(args: string[]): Promise<RunningViewer> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stopper = new AbortController();
+  let listening!: (url: string) => void;
+  const url = new Promise<string>((resolve) => (listening = resolve));
+  const exit = uiCommand(['--port', '0', ...args], { out: (line) => out.push(line), err: (line) => err.push(line), interactive: false }, { listening, stop: stopper.signal });
+  const first = await Promise.race([url, exit.then((code) => { throw new Error(`ui exited with ${code}: ${err.join('\n')}`); })]);
+  return {
+    url: first,
+    out,
+    err,
+    stop: () => {
+      stopper.abort();
+      return exit;
+    },
+  };
+}
