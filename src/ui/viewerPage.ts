@@ -46,6 +46,8 @@ button.more { margin: 6px 0; }
 .axis .tick { position: absolute; top: 3px; font-size: 11px; color: var(--muted); transform: translateX(-50%); white-space: nowrap; }
 .axis .tick:first-child { transform: none; } .axis .tick:last-child { transform: translateX(-100%); }
 .span-row { cursor: pointer; border-bottom: 1px solid #f3f3f3; }
+/* Rows off screen skip layout and paint: a 5,000-span trace renders in a fraction of the time (see test/ui). */
+.span-row { content-visibility: auto; contain-intrinsic-size: auto 21px; }
 .span-row:hover { background: #f5f9ff; }
 .span-row.selected { background: #e3f2fd; }
 .span-row .label { padding: 2px 6px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
@@ -56,11 +58,11 @@ button.more { margin: 6px 0; }
 .bar.crashed { background: var(--crashed); }
 .bar.started { background: linear-gradient(to right, var(--started), rgba(21, 101, 192, 0.15)); border-radius: 2px 0 0 2px; }
 .estimate { position: absolute; top: 0; height: 20px; border-left: 2px dashed var(--crashed); }
-.estimate span { position: absolute; left: 3px; top: 2px; font-size: 10px; color: var(--crashed); }
+.estimate span { position: absolute; right: 4px; top: 4px; font-size: 9px; line-height: 12px; color: #fff; white-space: nowrap; }
 .details { background: #fff; border: 1px solid var(--line); padding: 8px 10px; position: sticky; top: 8px; max-height: calc(100vh - 16px); overflow: auto; }
 .details h3 { margin: 0 0 6px; font-size: 14px; word-break: break-all; }
-.details dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 10px; margin: 0 0 8px; }
-.details dt { color: var(--muted); } .details dd { margin: 0; word-break: break-all; }
+.details dl { display: grid; grid-template-columns: fit-content(45%) minmax(0, 1fr); gap: 2px 10px; margin: 0 0 8px; }
+.details dt { color: var(--muted); word-break: break-all; } .details dd { margin: 0; word-break: break-all; }
 .details pre.crash { white-space: pre-wrap; color: var(--crashed); background: #fff5f5; border: 1px solid #ffcdd2; padding: 6px; margin: 4px 0 8px; }
 .log { border-top: 1px solid var(--line); padding: 4px 0; }
 .log .severity { font-weight: 600; margin-right: 6px; }

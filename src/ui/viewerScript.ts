@@ -215,8 +215,10 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     var origin = BigInt(spans[0].start_time_unix_nano);
     var rel = function (nanos) { return Number(BigInt(nanos) - origin); };
     var extent = 1;
+    // A 'started' row may carry an end time of its last export; it is in flight all the same.
+    var isOpen = function (span) { return span.state === 'started' || span.end_time_unix_nano === null; };
     spans.forEach(function (span) {
-      var end = span.end_time_unix_nano === null ? rel(span.start_time_unix_nano) : rel(span.end_time_unix_nano);
+      var end = isOpen(span) ? rel(span.start_time_unix_nano) : rel(span.end_time_unix_nano);
       if (end > extent) extent = end;
     });
     var counts = { ended: 0, crashed: 0, started: 0 };
@@ -243,7 +245,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     order.forEach(function (item) {
       var span = item.span;
       var start = rel(span.start_time_unix_nano);
-      var open = span.end_time_unix_nano === null;
+      var open = isOpen(span);
       var end = open ? extent : rel(span.end_time_unix_nano);
       var left = (start / extent) * 100;
       var width = Math.max(0, ((end - start) / extent) * 100);
@@ -274,7 +276,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       entry.row.classList.add('selected');
       if (scroll) entry.row.scrollIntoView({ block: 'center' });
       history.replaceState(null, '', '#span=' + encodeURIComponent(spanId));
-      showDetails(details, traceId, entry.span, rel);
+      showDetails(details, traceId, entry.span, rel, isOpen(entry.span));
     }
     rows.addEventListener('click', function (event) {
       var row = event.target.closest('.span-row');
@@ -289,17 +291,21 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       wanted = (deepest || order[0]).span.span_id;
     }
     select(wanted, true);
+    // A shared link to another span of the same trace changes only the hash.
+    window.addEventListener('hashchange', function () {
+      var spanId = new URLSearchParams(location.hash.slice(1)).get('span');
+      if (spanId && (!selected || selected.span.span_id !== spanId)) select(spanId, true);
+    });
   }
 
-  function showDetails(details, traceId, span, rel) {
+  function showDetails(details, traceId, span, rel, open) {
     clear(details);
     details.appendChild(el('h3', { text: span.name }));
-    var open = span.end_time_unix_nano === null;
     var facts = [
       ['state', span.state],
       ['service', span.service_name || '–'],
       ['kind', span.kind],
-      ['status', span.status_code + (span.status_message ? ': ' + span.status_message : '')],
+      ['status', span.status_code + (span.status_message ? ': ' + firstLine(span.status_message) : '')],
       ['span id', span.span_id],
       ['parent', span.parent_span_id || '(root)'],
       ['start', isoFromNanos(span.start_time_unix_nano) + ' (+' + formatNanos(rel(span.start_time_unix_nano)) + ')'],

@@ -48,6 +48,8 @@ async function route(request: IncomingMessage, response: ServerResponse, options
   if (path === '/' || /^\/traces\/[0-9a-f]{32}$/.test(path)) return send(response, 200, 'text/html; charset=utf-8', VIEWER_HTML);
   if (path === '/viewer.js') return send(response, 200, 'text/javascript; charset=utf-8', VIEWER_SCRIPT);
   if (path === '/viewer.css') return send(response, 200, 'text/css; charset=utf-8', VIEWER_CSS);
+  // Browsers ask for it unprompted; an empty answer keeps their consoles free of 404s.
+  if (path === '/favicon.ico') return send(response, 204, 'image/x-icon', '');
   try {
     if (path === '/api/services') return json(response, { services: await listServices(pool, schema) });
     if (path === '/api/crashes') return json(response, await listCrashes(pool, schema, filterFrom(url.searchParams)));

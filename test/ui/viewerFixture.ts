@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { uiCommand } from '../../src/cli/commands/uiCommand.js';
+import { ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { runFixture } from '../helpers/childProcess.js';
 
 export const HOSTILE_NAME = '<img src=x onerror="window.__xss=1">';
@@ -59,6 +60,23 @@ export async function seedSmallTraces(databaseUrl: string, schema: string, count
   const tracer = provider.getTracer('small-traces');
   for (let i = 0; i < count; i++) tracer.startSpan(`tick ${i}`).end();
   await provider.shutdown();
+}
+
+/**
+ * A trace still in flight: its root exported as a 'started' row (the state marker the
+ * exporter stores, as the processor does for long-running spans), a child that ended.
+ */
+export async function seedInFlightTrace(databaseUrl: string, schema: string): Promise<string> {
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: databaseUrl, schema }), durability: 'none' });
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'reports' }), spanProcessors: [processor] });
+  const tracer = provider.getTracer('in-flight');
+  const t0 = Date.now();
+  const root = tracer.startSpan('GET /report', { startTime: t0, attributes: { [ATTR_SPAN_STATE]: 'started' } });
+  const child = tracer.startSpan('render pdf', { startTime: t0 + 5 }, trace.setSpan(ROOT_CONTEXT, root));
+  child.end(t0 + 40);
+  root.end(t0 + 1);
+  await provider.shutdown();
+  return root.spanContext().traceId;
 }
 
 export interface RunningViewer {

@@ -1,0 +1,169 @@
+// The viewer in a real browser: Debian's Chromium driven by playwright-core. Opens the
+// list, clicks into the crashed trace of a real child process, checks the waterfall (bars,
+// the red crash with its reason and estimated end, the events), that a span named like an
+// HTML injection is shown as text and ran nothing, and how long 5,000 spans take to render.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { HOSTILE_NAME, seedBigTrace, seedInFlightTrace, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import type { RunningViewer } from './viewerFixture.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const BIG_TRACE_SPANS = 5000;
+/** Where the screenshot goes; docs/viewer-crash.png is a copy of one. */
+const SCREENSHOT = join(tmpdir(), 'otel-blackbox-viewer-crash.png');
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+let shop: { traceId: string; hostileSpanId: string };
+let bigTraceId: string;
+let inFlightTraceId: string;
+let viewer: RunningViewer;
+let profile: string;
+let browser: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+/** What the functions evaluated in the page use (the test's own compilation has no DOM types). */
+interface InPage {
+  getComputedStyle(node: unknown): { paddingLeft: string; backgroundColor: string };
+}
+
+beforeAll(async () => {
+  schema = await db.freshSchema('viewer_browser');
+  await seedSmallTraces(db.url, schema, 5);
+  shop = await seedShopCrash(db.url, schema, tempDir());
+  inFlightTraceId = await seedInFlightTrace(db.url, schema);
+  bigTraceId = await seedBigTrace(db.url, schema, BIG_TRACE_SPANS);
+  viewer = await startViewer(['--database', db.url, '--schema', schema]);
+  profile = mkdtempSync(join(tmpdir(), 'otel-blackbox-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 760 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await viewer?.stop();
+  await db.close();
+});
+
+describe('the viewer in Chromium', () => {
+  test('from the crash list into the crashed trace: bars, red crash, reason, estimated end, events', async () => {
+    await page.goto(viewer.url);
+    const crashRows = page.locator('#crashes tr.crash-row');
+    await expect.poll(() => crashRows.count()).toBe(3);
+    await expect.poll(() => page.locator('#crashes').textContent()).toContain('TypeError: card declined: payment gateway timed out');
+    await expect.poll(() => page.locator('#traces tr.trace-row').count()).toBe(5 + 3 + 1 + 1 + 1);
+
+    await page.locator('#crashes tr.crash-row a', { hasText: 'charge card' }).first().click();
+    await page.waitForURL(`**/traces/${shop.traceId}*`);
+    await page.waitForSelector('main[data-ready="true"]');
+
+    const rows = page.locator('.span-row');
+    expect(await rows.count()).toBe(4);
+    // Nested by parent: the root first, its children indented below it.
+    const names = await page.locator('.span-row .name').allTextContents();
+    expect(names[0]).toBe('POST /checkout');
+    expect(names).toEqual(expect.arrayContaining(['load cart', 'charge card', HOSTILE_NAME]));
+    expect(names.indexOf(HOSTILE_NAME)).toBe(names.indexOf('charge card') + 1);
+    const indent = (name: string) => page.locator('.span-row .label', { hasText: name }).first().evaluate((node) => parseFloat((globalThis as unknown as InPage).getComputedStyle(node).paddingLeft));
+    expect(await indent('charge card')).toBeGreaterThan(await indent('POST /checkout'));
+    expect(await indent(HOSTILE_NAME)).toBeGreaterThan(await indent('charge card'));
+
+    // One bar per span on the shared axis; the crashed ones red with an estimated end.
+    expect(await page.locator('.span-row .bar').count()).toBe(4);
+    const crashedBars = page.locator('.bar.crashed');
+    expect(await crashedBars.count()).toBe(3);
+    expect(await crashedBars.first().evaluate((node) => (globalThis as unknown as InPage).getComputedStyle(node).backgroundColor)).toBe('rgb(198, 40, 40)');
+    expect(await page.locator('.estimate').count()).toBe(3);
+    expect(await page.locator('.span-row.state-ended .bar').evaluate((node) => (globalThis as unknown as InPage).getComputedStyle(node).backgroundColor)).not.toBe('rgb(198, 40, 40)');
+    await expect.poll(() => page.locator('.span-row.state-crashed .reason').first().textContent()).toContain('card declined');
+
+    // The span clicked in the list is selected, with its reason in full.
+    expect(await page.locator('.span-row.selected .name').textContent()).toBe('charge card');
+    expect(await page.locator('#crash-reason').textContent()).toContain('TypeError: card declined: payment gateway timed out');
+
+    // Events of a span that ended before the crash.
+    await page.locator('.span-row', { hasText: 'load cart' }).click();
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    const logLines = await page.locator('#logs .log').allTextContents();
+    expect(logLines).toHaveLength(2);
+    expect(logLines[0]).toContain('cart loaded');
+    expect(logLines[0]).toContain('59.90 EUR');
+    expect(logLines[1]).toContain('coupon rejected');
+
+    await page.locator('.span-row', { hasText: 'charge card' }).click();
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    await page.screenshot({ path: SCREENSHOT, fullPage: false });
+    console.log(`viewer screenshot: ${SCREENSHOT}`);
+    expect(pageErrors).toEqual([]);
+  });
+
+  test('a span named like an HTML injection is shown as text and runs nothing', async () => {
+    // Without a span in the URL, the deepest crashed span (where it stopped) is selected.
+    await page.goto(`${viewer.url}traces/${shop.traceId}`);
+    await page.waitForSelector('main[data-ready="true"]');
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    expect(page.url()).toContain(`#span=${shop.hostileSpanId}`);
+    expect(await page.locator('.details h3').textContent()).toBe(HOSTILE_NAME);
+    expect(await page.locator('.span-row .name', { hasText: 'onerror' }).textContent()).toBe(HOSTILE_NAME);
+    expect(await page.locator('.details').textContent()).toContain(`note${HOSTILE_NAME}`);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+    // Also on the list page, where the name appears in a crash row.
+    await page.goto(viewer.url);
+    await expect.poll(() => page.locator('#crashes tr.crash-row').count()).toBe(3);
+    expect(await page.locator('#crashes a', { hasText: 'onerror' }).first().textContent()).toBe(HOSTILE_NAME);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+  });
+
+  test("a span in flight ('started') is drawn open-ended to the end of the axis", async () => {
+    await page.goto(`${viewer.url}traces/${inFlightTraceId}`);
+    await page.waitForSelector('main[data-ready="true"]');
+    const open = page.locator('.span-row.state-started');
+    expect(await open.locator('.name').textContent()).toBe('GET /report');
+    expect(await open.textContent()).toContain('in flight');
+    const bar = await open.locator('.bar.started').boundingBox();
+    const track = await open.locator('.track').boundingBox();
+    const child = await page.locator('.span-row.state-ended .bar').boundingBox();
+    // Open-ended: from its start to the right edge of the axis, past the child that ended.
+    expect(Math.round(bar!.x + bar!.width)).toBe(Math.round(track!.x + track!.width));
+    expect(bar!.x + bar!.width).toBeGreaterThanOrEqual(child!.x + child!.width - 1);
+    expect(await page.locator('.details').textContent()).toContain('not ended yet (in flight)');
+  });
+
+  test(`a trace of ${BIG_TRACE_SPANS} spans renders and stays usable`, async () => {
+    const opened = Date.now();
+    await page.goto(`${viewer.url}traces/${bigTraceId}`);
+    await page.waitForSelector('main[data-ready="true"]', { timeout: 60_000 });
+    const loadedMs = Date.now() - opened;
+    const main = page.locator('main');
+    const fetchMs = await main.getAttribute('data-fetch-ms');
+    const renderMs = await main.getAttribute('data-render-ms');
+    console.log(`viewer: ${BIG_TRACE_SPANS}-span trace: API ${fetchMs} ms, DOM render + layout ${renderMs} ms, navigation to ready ${loadedMs} ms`);
+    expect(await page.locator('.span-row').count()).toBe(BIG_TRACE_SPANS);
+    // Usable: a span far down the list can be selected and shows its details.
+    const last = page.locator('.span-row').nth(BIG_TRACE_SPANS - 1);
+    await last.scrollIntoViewIfNeeded();
+    await last.click();
+    await expect.poll(() => page.locator('.span-row.selected').count()).toBe(1);
+    expect(await page.locator('.details h3').textContent()).toBe(await last.locator('.name').textContent());
+    expect(pageErrors).toEqual([]);
+  });
+});
