@@ -3,7 +3,7 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
