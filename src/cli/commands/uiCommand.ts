@@ -5,6 +5,7 @@ import { VIEWER_DEFAULTS } from '../../options/defaults.js';
 import { describeTarget, secretsOf } from '../../postgres/redact.js';
 import { quoteSchema } from '../../postgres/schemaName.js';
 import { createViewerServer } from '../../ui/viewerServer.js';
+import { printable } from '../terminalText.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectionStringFrom, parseOrUsage, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 
@@ -58,7 +59,8 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
     options: '-c default_transaction_read_only=on -c statement_timeout=15000',
   });
   pool.on('error', () => {});
-  const server = createViewerServer({ pool, schema, secrets, logError: io.err });
+  // Errors may quote values from the database: escaped before they reach a terminal.
+  const server = createViewerServer({ pool, schema, secrets, logError: (line) => io.err(printable(line)) });
   try {
     server.listen(port, host);
     await once(server, 'listening');
