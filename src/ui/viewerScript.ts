@@ -320,11 +320,12 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     }
     details.appendChild(keyValues('attributes', span.attributes));
     if (Array.isArray(span.links) && span.links.length > 0) details.appendChild(keyValues('links', span.links));
-    var resource = keyValues('resource', span.resource);
-    details.appendChild(el('details', {}, [el('summary', { text: 'resource' }), resource]));
+    var resource = el('details', {}, [el('summary', { text: 'resource' })]);
+    details.appendChild(resource);
     var logs = el('section', { id: 'logs' }, [el('h2', { text: 'events and logs' })]);
     details.appendChild(logs);
-    getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id) + '/logs').then(function (body) {
+    getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
+      resource.appendChild(keyValues('resource', body.resource));
       if (body.logs.length === 0) logs.appendChild(el('p', { className: 'muted', text: 'none' }));
       body.logs.forEach(function (log) { logs.appendChild(logLine(log, rel)); });
       logs.dataset.loaded = 'true';

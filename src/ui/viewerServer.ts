@@ -8,7 +8,7 @@ import type { QuotedSchema } from '../postgres/schemaName.js';
 import { redact } from '../postgres/redact.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
 import { VIEWER_SCRIPT } from './viewerScript.js';
-import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, spanLogs, traceSpans } from './viewerQueries.js';
+import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, spanLogs, spanResource, traceSpans } from './viewerQueries.js';
 
 export interface ViewerServerOptions {
   pool: pg.Pool;
@@ -62,11 +62,12 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       if (spans.length === 0) return send(response, 404, 'application/json', JSON.stringify({ error: 'no spans for this trace id' }));
       return json(response, { traceId, spans, truncated });
     }
-    const logsMatch = /^\/api\/traces\/([^/]+)\/spans\/([^/]+)\/logs$/.exec(path);
-    if (logsMatch) {
-      const [, traceId, spanId] = logsMatch as unknown as [string, string, string];
+    const spanMatch = /^\/api\/traces\/([^/]+)\/spans\/([^/]+)$/.exec(path);
+    if (spanMatch) {
+      const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
       if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
-      return json(response, { logs: await spanLogs(pool, schema, traceId, spanId) });
+      const [resource, logs] = await Promise.all([spanResource(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
+      return json(response, { resource, logs });
     }
   } catch (error) {
     if (error instanceof BadRequest) return send(response, 400, 'application/json', JSON.stringify({ error: error.message }));

@@ -89,7 +89,8 @@ describe('otel-blackbox ui API', () => {
     expect(cart.state).toBe('ended');
     const hostile: any = byName.get(HOSTILE_NAME);
     expect(hostile).toMatchObject({ state: 'crashed', end_time_estimated: true, span_id: shop.hostileSpanId });
-    const logs = await get(`/api/traces/${shop.traceId}/spans/${cart.span_id}/logs`);
+    const logs = await get(`/api/traces/${shop.traceId}/spans/${cart.span_id}`);
+    expect(logs.body.resource).toMatchObject({ 'service.name': 'shop' });
     expect(logs.body.logs.map((log: any) => log.fields.event_name)).toEqual(['cart loaded', 'coupon rejected']);
     expect(logs.body.logs[0].fields.attributes).toEqual({ items: 3, total: '59.90 EUR' });
   });
