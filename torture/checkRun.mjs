@@ -95,11 +95,12 @@ export async function checkRun({ pool, schema, ledgerPath, service, mode }) {
   if (endedUnledgered > AT_MOST_ONE_PER_RUN) {
     problem(`${endedUnledgered} spans are 'ended' in PostgreSQL but their end is not in the ledger (a kill explains one)`);
   }
-  // On an uncaught exception the journal flushes synchronously: every END the ledger saw
-  // (written after span.end() returned) must be on disk. Only a kill that runs no
-  // JavaScript (SIGKILL, abort, OOM) may take an END of the current turn with it.
-  if (mode === 'uncaught' && stats.endedButCrashed > 0) {
-    problem(`${stats.endedButCrashed} spans ended before the uncaught exception but are crash records: their END was not flushed`);
+  // END is written to the journal before onEnd returns, so before span.end() returns and
+  // before the ledger line that follows it: an END the ledger saw is on disk in every
+  // mode, including deaths that run no JavaScript (SIGKILL, abort, OOM). One such span is
+  // a lost END, whatever the mode.
+  if (stats.endedButCrashed > 0) {
+    problem(`${stats.endedButCrashed} spans ended (the ledger saw span.end() return) but are crash records: their END was not in the journal (${mode})`);
   }
 
   const unledgered = [...rowsBySpan.keys()].filter((spanId) => !ledger.starts.has(spanId));

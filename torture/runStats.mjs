@@ -11,10 +11,11 @@
  * @property {number} duplicated rows beyond the first for one span id
  * @property {number} orphans spans without their trace row, span events without their span row
  * @property {number} problems every other broken promise (wrong parent, bad crash record,
- *   lost span events, an END lost on an uncaught exception, a failed recovery, a child that
+ *   lost span events, an END lost (ended-but-crashed), a failed recovery, a child that
  *   died of something other than its mode, ...), each described in the run's findings
- * @property {number} endedButCrashed ended in the ledger, crash record in PostgreSQL: the
- *   documented trade-off of an END waiting for the end of its turn when a kill runs no JavaScript
+ * @property {number} endedButCrashed ended in the ledger, crash record in PostgreSQL: an END
+ *   that span.end() returned from but that never reached the journal. Must be 0 in every
+ *   mode; each one is also counted in `problems`
  * @property {number} unledgered in PostgreSQL, not in the ledger: killed between
  *   startSpan() returning and the ledger line (at most one a run)
  */

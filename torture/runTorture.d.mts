@@ -15,7 +15,7 @@ export interface RunStats {
   orphans: number;
   /** Every other broken promise, each described in the run's findings. */
   problems: number;
-  /** Ended in the ledger, a crash record in PostgreSQL: the documented trade-off for kills that run no JavaScript. */
+  /** Ended in the ledger, a crash record in PostgreSQL: an END lost. Must be 0 in every mode (also counted in problems). */
   endedButCrashed: number;
   /** In PostgreSQL, not in the ledger: killed between startSpan() and the ledger line. */
   unledgered: number;

@@ -1,0 +1,63 @@
+// The torture checker itself: it must call an END that the ledger saw but PostgreSQL holds
+// as a crash record a problem in every mode (SIGKILL, abort and OOM included), since END
+// is journaled before span.end() returns. A checker that shrugs is no safety net.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { checkRun } from '../../torture/checkRun.mjs';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const db = new TestDatabase();
+const tempDir = useTempDirs();
+let schema: string;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('torture_check_run');
+  await migrateSchema(db.pool, schema);
+});
+afterAll(() => db.close());
+
+const REASONS: Record<string, string> = {
+  sigkill: 'process vanished; last heartbeat at 2026-01-01T00:00:00.000Z',
+  abort: 'process vanished; last heartbeat at 2026-01-01T00:00:00.000Z',
+  oom: 'process vanished; last heartbeat at 2026-01-01T00:00:00.000Z',
+  uncaught: 'uncaught Error: torture: uncaught exception',
+};
+
+describe.each(Object.keys(REASONS))('mode %s', (mode) => {
+  async function runWith(crashedSpanEndedInLedger: boolean) {
+    // One trace per mode and case, so the cases never see each other's rows.
+    const traceId = `${Object.keys(REASONS).indexOf(mode)}${crashedSpanEndedInLedger ? 1 : 0}`.padStart(32, 'c');
+    const [root, child] = ['aaaaaaaaaaaaaaa1', 'aaaaaaaaaaaaaaa2'];
+    await db.query(`DELETE FROM "${schema}".spans WHERE trace_id = $1`, [traceId]);
+    await db.query(`DELETE FROM "${schema}".traces WHERE trace_id = $1`, [traceId]);
+    await db.query(`INSERT INTO "${schema}".traces (trace_id, start_time, start_time_unix_nano) VALUES ($1, now(), 1)`, [traceId]);
+    const reason = REASONS[mode]!;
+    await db.query(
+      `INSERT INTO "${schema}".spans (trace_id, span_id, parent_span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano,
+                                      status_code, status_message, crash_reason, end_time_estimated)
+       VALUES ($1, $2, NULL, 'root', 'SERVER', 'crashed', now(), 1, now(), 2, 'ERROR', $4, $4, true),
+              ($1, $3, $2, 'child', 'INTERNAL', 'crashed', now(), 1, now(), 2, 'ERROR', $4, $4, true)`,
+      [traceId, root, child, reason],
+    );
+    const ledger = [{ e: 's', t: traceId, s: root, p: null }, { e: 's', t: traceId, s: child, p: root }];
+    if (crashedSpanEndedInLedger) ledger.push({ e: 'e', s: child, n: 0 } as never);
+    const ledgerPath = join(tempDir(), 'ledger.jsonl');
+    writeFileSync(ledgerPath, ledger.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    return checkRun({ pool: db.pool, schema, ledgerPath, service: `check-${mode}`, mode });
+  }
+
+  it('passes two honest crash records', async () => {
+    const { stats, findings } = await runWith(false);
+    expect(findings).toEqual([]);
+    expect(stats).toMatchObject({ started: 2, crashed: 2, problems: 0, endedButCrashed: 0 });
+  });
+
+  it('calls a span that ended in the ledger but is a crash record a problem', async () => {
+    const { stats, findings } = await runWith(true);
+    expect(stats).toMatchObject({ started: 2, crashed: 2, endedButCrashed: 1, problems: 1 });
+    expect(findings.join('\n')).toMatch(/1 spans ended .* but are crash records/);
+  });
+});
