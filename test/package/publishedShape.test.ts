@@ -5,14 +5,29 @@ import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 
 const run = promisify(execFile);
-const EXPORTS = ['ATTR_CRASH_REASON', 'ATTR_SPAN_STATE', 'InvalidOptionError', 'JournalSpanProcessor', 'PostgresExportError', 'PostgresSpanExporter', 'recoverJournals'];
+// Every value export, exactly: an export added by accident (a helper, an internal class)
+// becomes public API that must be kept, so this list changes only on purpose, with the
+// README and CHANGELOG. Types are not values and do not appear here.
+const EXPORTS = [
+  'ATTR_CRASH_REASON',
+  'ATTR_DROPPED_SPANS',
+  'ATTR_END_TIME_ESTIMATED',
+  'ATTR_SPAN_STATE',
+  'ATTR_TRUNCATED',
+  'InvalidOptionError',
+  'JournalSpanProcessor',
+  'OVERFLOW_SPAN_NAME',
+  'PostgresExportError',
+  'PostgresSpanExporter',
+  'recoverJournals',
+];
 
 test.each([
   ['ESM import', ['--input-type=module', '-e', "const m = await import('otel-blackbox'); console.log(JSON.stringify(Object.keys(m).sort()))"]],
   ['CommonJS require', ['-e', "console.log(JSON.stringify(Object.keys(require('otel-blackbox')).sort()))"]],
 ])('%s of the package name gives the public API', async (_label, args) => {
   const { stdout } = await run(process.execPath, args);
-  expect(JSON.parse(stdout)).toEqual(expect.arrayContaining(EXPORTS));
+  expect(JSON.parse(stdout)).toEqual(EXPORTS);
 });
 
 test.each([
