@@ -1,14 +1,18 @@
 // Damage to a real journal, thousands of seeded cases: flipped bytes, zeroed ranges,
 // truncation. Reading never throws, every record whose bytes were not touched comes back,
 // and the damage is counted. A failing case prints its seed, so it can be replayed.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { ATTR_SPAN_STATE, recoverJournals } from '../../src/index.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
-import { readWriterJournal } from '../../src/recovery/readWriterJournal.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
@@ -82,8 +86,7 @@ function damage(original: Buffer, next: () => number): Damage {
 }
 
 describe('journal damage', () => {
-  const { file, bytes } = realSegment();
-  const segmentName = basename(file);
+  const { bytes } = realSegment();
   const intact = readSegment(bytes).records;
 
   test('the undamaged segment holds every record', () => {
@@ -103,15 +106,96 @@ describe('journal damage', () => {
     }
   });
 
-  test('recovery reads damaged journals without throwing and counts what it skipped', async () => {
+});
+
+// Through public behaviour only (a real process's journal, `otel-blackbox inspect` for the
+// pristine records, recoverJournals() for the damaged copies), so it holds whatever the
+// reader looks like inside: every span whose END survived is exported as ended, every
+// span whose START survived and never ended (or whose END was hit) is exported, and none
+// twice.
+describe('recovery of damaged journals', () => {
+  const bin = join(import.meta.dirname, '../../bin/otel-blackbox.cjs');
+  const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
+  const ENDED_REQUESTS = 40;
+  let writerName: string;
+  let segmentName: string;
+  let pristine: Buffer;
+  let records: { offset: number; end: number; type: string; spanId: string }[];
+
+  beforeAll(async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    const child = runFixture(fixture, {
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      JOURNAL_DIR: journalDir,
+      LEDGER: join(dir, 'ledger.jsonl'),
+      CRASH_MODE: 'exit3',
+      ENDED: String(ENDED_REQUESTS),
+    });
+    await child.ready;
+    expect((await child.exited).code).toBe(3);
+    [writerName] = readdirSync(journalDir);
+    const segments = readdirSync(join(journalDir, writerName!));
+    expect(segments).toHaveLength(1);
+    segmentName = segments[0]!;
+    const path = join(journalDir, writerName!, segmentName);
+    pristine = readFileSync(path);
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'inspect', path], { maxBuffer: 64 * 1024 * 1024 });
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { offset: number; type: string; record: { s?: string } });
+    records = lines.map((line, i) => ({
+      offset: line.offset,
+      end: lines[i + 1]?.offset ?? pristine.length,
+      type: line.type,
+      spanId: line.record.s ?? '',
+    }));
+  });
+
+  test('the undamaged journal: every span once, the open ones as crash records', async () => {
+    const starts = records.filter((r) => r.type === 'SPAN_START');
+    const ends = records.filter((r) => r.type === 'SPAN_END');
+    // Per request 2 spans; then 4 more, one of them ended.
+    expect(starts).toHaveLength(ENDED_REQUESTS * 2 + 4);
+    expect(ends).toHaveLength(ENDED_REQUESTS * 2 + 1);
+    const { exporter } = await recoverCopy(pristine);
+    expect(exporter.spans).toHaveLength(starts.length);
+    expect(exporter.spans.filter((span) => span.attributes[ATTR_SPAN_STATE] === 'crashed')).toHaveLength(3);
+  });
+
+  test('200 damaged copies: every span with an intact record is recovered, once, and the damage is counted', async () => {
     for (let seed = 1; seed <= 200; seed++) {
-      const { bytes: damaged } = damage(bytes, random(seed * 7919));
-      const copy = join(tempDir(), 'writer');
-      mkdirSync(copy);
-      writeFileSync(join(copy, segmentName), damaged);
-      const journal = await readWriterJournal(copy);
-      expect(journal.openStarts.size + journal.uncommittedEnds.size, `seed ${seed * 7919}`).toBeLessThanOrEqual(150);
-      if (!damaged.equals(bytes)) expect(journal.damagedBytes + journal.tornBytes, `seed ${seed * 7919}`).toBeGreaterThan(0);
+      const { bytes: damaged, touched } = damage(pristine, random(seed * 7919));
+      const label = `seed ${seed * 7919}`;
+      const { exporter, report } = await recoverCopy(damaged);
+      const intact = records.filter((r) => !touched(r.offset, r.end));
+      const intactEnds = new Set(intact.filter((r) => r.type === 'SPAN_END').map((r) => r.spanId));
+      const intactStarts = new Set(intact.filter((r) => r.type === 'SPAN_START').map((r) => r.spanId));
+
+      const exported = exporter.spans.map((span) => span.spanContext().spanId);
+      expect(exported.length, `${label}: a span exported twice`).toBe(new Set(exported).size);
+      const stateOf = new Map(exporter.spans.map((span) => [span.spanContext().spanId, span.attributes[ATTR_SPAN_STATE] ?? 'ended']));
+      for (const spanId of intactEnds) expect(stateOf.get(spanId), `${label}: span ${spanId} (END intact)`).toBe('ended');
+      for (const spanId of intactStarts) expect(stateOf.has(spanId), `${label}: span ${spanId} (START intact)`).toBe(true);
+      const known = new Set(records.map((r) => r.spanId));
+      for (const spanId of exported) expect(known.has(spanId), `${label}: span ${spanId} was never journaled`).toBe(true);
+
+      if (!damaged.equals(pristine)) expect(report.corruptBytes + report.tornBytes, label).toBeGreaterThan(0);
     }
   });
+
+  /** The bytes as the only segment of a dead writer's journal, recovered into a collecting exporter. */
+  async function recoverCopy(bytes: Buffer) {
+    const journalDir = join(tempDir(), 'journal');
+    const writerDir = join(journalDir, writerName);
+    mkdirSync(writerDir, { recursive: true });
+    const path = join(writerDir, segmentName);
+    writeFileSync(path, bytes);
+    // With its header damaged, the writer can only be judged dead by silence: make it old.
+    const longAgo = new Date('2020-01-01T00:00:00Z');
+    utimesSync(path, longAgo, longAgo);
+    utimesSync(writerDir, longAgo, longAgo);
+    const exporter = new CollectingExporter();
+    const report = await recoverJournals({ journalDir, exporter, staleAfterMillis: 60_000 });
+    expect(report).toMatchObject({ journals: 1, failures: [] });
+    return { exporter, report };
+  }
 });
