@@ -23,6 +23,8 @@ export { InvalidOptionError } from './options/validate.js';
 export { JournalSpanProcessor } from './processor/JournalSpanProcessor.js';
 export type { JournalProcessorStats } from './processor/JournalSpanProcessor.js';
 export type { JournalSpanProcessorOptions, DurabilityLevel } from './processor/processorOptions.js';
+export { JournalLogRecordProcessor } from './processor/JournalLogRecordProcessor.js';
+export type { JournalLogRecordProcessorOptions } from './processor/JournalLogRecordProcessor.js';
 
 // Recovery of dead processes' journals (issue: crash records)
 export { recoverJournals } from './recovery/recoverJournals.js';

@@ -4,7 +4,9 @@
 // memory: while the tail keeps up it takes the span objects the writer just wrote (see
 // RecentEnds), and when it has fallen behind it reads them back from the segments.
 import { diag } from '@opentelemetry/api';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { readableLogFromRecord } from './logRecords.js';
 import { segmentPath } from './journalPaths.js';
 import type { JournalPosition } from './JournalPosition.js';
 import type { JournalWriter } from './JournalWriter.js';
@@ -12,16 +14,29 @@ import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import { readSegmentChunkSync } from './SegmentFileReader.js';
 import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
-import type { SpanEndRecord } from './recordTypes.js';
+import type { LogRecordPayload, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 import type { RecentEnd } from './RecentEnds.js';
 
-// Only ENDs are parsed: resources are the writer's own objects (resourceById), in this process.
-const wanted = (type: number): boolean => type === RecordType.SpanEnd;
+// Only ENDs and LOGs are parsed: resources are the writer's own objects (resourceById), in this process.
+const wanted = (type: number): boolean => type === RecordType.SpanEnd || type === RecordType.LogRecord;
 
 export interface JournalBatch {
   spans: ReadableSpan[];
+  /** Log records journaled before `until`, keyed by this writer's id and their sequence. */
+  logs: JournalLog[];
+  /**
+   * Spans still open (START without END so far) that a log record of the batch belongs
+   * to, as they were at start: their row must commit with the log.
+   */
+  openSpans: ReadableSpan[];
   /** Where reading stopped: committing the batch moves the watermark here. */
   until: JournalPosition;
+}
+
+export interface JournalLog {
+  logRecord: ReadableLogRecord;
+  writerId: string;
+  sequence: number;
 }
 
 export class JournalTail {
@@ -32,45 +47,84 @@ export class JournalTail {
   /** SPAN_END records handed out in batches, and how many of those are committed. */
   endsRead = 0;
   endsCommitted = 0;
+  /** LOG records handed out in batches, and how many of those are committed. */
+  logsRead = 0;
+  logsCommitted = 0;
 
   constructor(writer: JournalWriter) {
     this.writer = writer;
   }
 
-  /** SPAN_END records written but not yet handed out. */
+  /** SPAN_END and LOG records written but not yet handed out. */
   get backlog(): number {
-    return this.writer.endsWritten - this.endsRead;
+    return this.writer.endsWritten + this.writer.logsWritten - this.endsRead - this.logsRead;
   }
 
-  nextBatch(maxSpans: number): JournalBatch | undefined {
+  /** Up to `maxRecords` ENDs and LOGs, in journal order. */
+  nextBatch(maxRecords: number): JournalBatch | undefined {
     if (this.pending.length === 0) {
-      const recent = this.writer.recentEnds.takeAfter(this.position, maxSpans);
-      if (recent !== undefined) return this.handOut(recent.map((entry) => entry.span), recent.at(-1));
+      const recent = this.writer.recentEnds.takeAfter(this.position, maxRecords);
+      if (recent !== undefined) return this.handOut(recent);
     }
     const spans: ReadableSpan[] = [];
+    const logs: JournalLog[] = [];
     let until = this.position;
-    while (spans.length < maxSpans) {
+    while (spans.length + logs.length < maxRecords) {
       const record = this.pending.shift() ?? this.readMore();
       if (!record) break;
       until = { segment: this.position.segment, offset: record.end };
+      if (record.type === RecordType.LogRecord) {
+        const payload = record.payload as LogRecordPayload;
+        logs.push({ logRecord: readableLogFromRecord(payload, this.writer.resourceById(payload.r)), writerId: this.writer.writerId, sequence: payload.q });
+        continue;
+      }
       const end = record.payload as SpanEndRecord;
       spans.push(readableSpanFromRecord(end, this.writer.resourceById(end.r)));
     }
-    if (spans.length === 0) return undefined;
-    this.endsRead += spans.length;
-    return { spans, until };
+    return this.batch(spans, logs, until);
   }
 
-  private handOut(spans: ReadableSpan[], last: RecentEnd | undefined): JournalBatch | undefined {
+  private handOut(recent: RecentEnd[]): JournalBatch | undefined {
+    const last = recent.at(-1);
     if (!last) return undefined;
     this.position = { segment: last.segment, offset: last.end };
+    const spans: ReadableSpan[] = [];
+    const logs: JournalLog[] = [];
+    for (const entry of recent) {
+      if (entry.span) spans.push(entry.span);
+      else if (entry.log) logs.push({ logRecord: entry.log.logRecord, writerId: this.writer.writerId, sequence: entry.log.sequence });
+    }
+    return this.batch(spans, logs, this.position);
+  }
+
+  private batch(spans: ReadableSpan[], logs: JournalLog[], until: JournalPosition): JournalBatch | undefined {
+    if (spans.length + logs.length === 0) return undefined;
     this.endsRead += spans.length;
-    return { spans, until: this.position };
+    this.logsRead += logs.length;
+    return { spans, logs, openSpans: this.openSpansOf(logs, spans), until };
+  }
+
+  /** The spans of `logs` that are neither in `spans` nor ended yet, as they were at start. */
+  private openSpansOf(logs: JournalLog[], spans: ReadableSpan[]): ReadableSpan[] {
+    if (logs.length === 0) return [];
+    const carried = new Set(spans.map((span) => span.spanContext().spanId));
+    const open: ReadableSpan[] = [];
+    for (const { logRecord } of logs) {
+      const spanId = logRecord.spanContext?.spanId;
+      if (spanId === undefined || carried.has(spanId)) continue;
+      carried.add(spanId);
+      const json = this.writer.openStartJson(spanId);
+      if (json === undefined) continue;
+      const start = JSON.parse(json) as SpanStartRecord;
+      open.push(readableSpanFromRecord(start, this.writer.resourceById(start.r)));
+    }
+    return open;
   }
 
   /** The exporter committed everything up to `until`. */
   committed(batch: JournalBatch): void {
     this.endsCommitted += batch.spans.length;
+    this.logsCommitted += batch.logs.length;
     this.writer.appendCommit(batch.until);
     this.writer.deleteSegmentsBefore(batch.until.segment);
   }

@@ -7,13 +7,15 @@
 // so a segment can be deleted as soon as the exporter has committed past it.
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { segmentPath } from './journalPaths.js';
 import type { JournalPosition } from './JournalPosition.js';
-import { PendingWrites } from './PendingWrites.js';
+import { logRecordJson } from './logRecords.js';
+import { PendingWrites, type HeldLog } from './PendingWrites.js';
 import { RecentEnds } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, ProcessExitRecord, SegmentHeader } from './recordTypes.js';
@@ -65,6 +67,8 @@ export class JournalWriter {
   private syncInFlight = false;
   /** SPAN_END records written so far: the export side compares its own count to this. */
   endsWritten = 0;
+  /** LOG records written so far; also the next log record's sequence number. */
+  logsWritten = 0;
 
   /** Creates the writer's directory and first segment; throws if the directory is unusable. */
   constructor(options: JournalWriterOptions) {
@@ -79,6 +83,10 @@ export class JournalWriter {
     this.segment = 1;
     this.startSegment();
     if (this.brokenError !== undefined) throw this.brokenError;
+  }
+
+  get writerId(): string {
+    return this.options.identity.writerId;
   }
 
   get broken(): boolean {
@@ -133,6 +141,25 @@ export class JournalWriter {
     return 'written';
   }
 
+  /**
+   * A LOG record, written before this returns like an END. Its sequence number (with the
+   * writer id, the record's key in the database) is taken only once it is written.
+   */
+  appendLog(logRecord: ReadableLogRecord): AppendResult {
+    if (this.brokenError !== undefined) return 'broken';
+    const sequence = this.logsWritten;
+    const json = logRecordJson(logRecord, sequence, this.resourceIdFor(logRecord.resource));
+    if (this.overCap(json.length)) return 'full';
+    if (!this.add(RecordType.LogRecord, json, undefined, { logRecord, sequence }) || !this.flush()) return 'broken';
+    this.logsWritten += 1;
+    return 'written';
+  }
+
+  /** The START payload of a span still open in this process, by span id. */
+  openStartJson(spanId: string): string | undefined {
+    return this.openStarts.get(spanId);
+  }
+
   appendHeartbeat(): void {
     this.appendNow(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() }));
   }
@@ -154,7 +181,7 @@ export class JournalWriter {
     const segment = this.segment;
     const base = this.appender?.bytes ?? 0;
     if (!this.write(data)) return false;
-    for (const { span, end } of ends) this.recentEnds.push({ span, segment, end: base + end });
+    for (const { span, log, end } of ends) this.recentEnds.push({ span, log, segment, end: base + end });
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
     if ((this.appender?.bytes ?? 0) - this.headBytes >= this.options.maxSegmentBytes) this.rotate();
@@ -212,13 +239,13 @@ export class JournalWriter {
   }
 
   /** Queues an encoded frame; a frame too large for the buffer is written on its own. */
-  private add(type: RecordType, json: string, endedSpan?: ReadableSpan): boolean {
-    if (this.pending.add(type, json, endedSpan)) return true;
+  private add(type: RecordType, json: string, endedSpan?: ReadableSpan, log?: HeldLog): boolean {
+    if (this.pending.add(type, json, endedSpan, log)) return true;
     if (!this.flush()) return false;
-    if (this.pending.add(type, json, endedSpan)) return true;
+    if (this.pending.add(type, json, endedSpan, log)) return true;
     if (!this.write(encodeFrame(type, json))) return false;
     // Written around the recent-ENDs window: readers must go to disk for it.
-    if (endedSpan) this.recentEnds.forgetBefore(this.position());
+    if (endedSpan || log) this.recentEnds.forgetBefore(this.position());
     return true;
   }
 

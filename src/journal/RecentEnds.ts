@@ -1,4 +1,4 @@
-// The most recently written END records, kept as the span objects they were written from,
+// The most recently written END (and LOG) records, kept as the objects they were written from,
 // with their positions in the journal. While the export side keeps up, it takes spans from
 // here instead of reading back and parsing what was just written; when it falls behind
 // (an outage, a burst), the oldest entries are let go and it reads from disk as before.
@@ -6,9 +6,12 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
+import type { HeldLog } from './PendingWrites.js';
 
 export interface RecentEnd {
-  span: ReadableSpan;
+  /** One of the two: an ended span, or a log record. */
+  span?: ReadableSpan;
+  log?: HeldLog;
   segment: number;
   /** Offset just past the END frame: where a reader stands after it. */
   end: number;

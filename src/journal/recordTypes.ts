@@ -13,6 +13,8 @@ export const enum RecordType {
   Heartbeat = 5,
   ProcessExit = 6,
   Commit = 7,
+  /** A log record (logRecords.ts). */
+  LogRecord = 8,
 }
 
 export const RECORD_TYPE_NAMES: Record<number, string> = {
@@ -23,6 +25,7 @@ export const RECORD_TYPE_NAMES: Record<number, string> = {
   5: 'HEARTBEAT',
   6: 'PROCESS_EXIT',
   7: 'COMMIT',
+  8: 'LOG',
 };
 
 /** Who wrote a segment: enough to decide later whether that writer is still alive. */
@@ -110,4 +113,26 @@ export interface CommitRecord {
   ms: number;
   segment: number;
   offset: number;
+}
+
+/** Written by JournalLogRecordProcessor.onEmit: one OpenTelemetry log record. */
+export interface LogRecordPayload {
+  /** Sequence number among this writer's log records: with the writer id, the record's key. */
+  q: number;
+  /** Time and observed time. */
+  t: HrTime;
+  o: HrTime;
+  /** Trace id, span id, trace flags of the span it was emitted in; absent outside any span. */
+  tr?: string;
+  s?: string;
+  f?: number;
+  sn?: number;
+  sv?: string;
+  /** Body: any AnyValue; bytes as `{ "$b": base64 }` (logRecords.ts). */
+  b?: unknown;
+  a: Attributes;
+  e?: string;
+  d?: number;
+  sc: ScopeRecord;
+  r: number;
 }

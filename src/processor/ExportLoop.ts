@@ -5,21 +5,24 @@
 // when a later batch commits first.
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { JournalBatch, JournalTail } from '../journal/JournalTail.js';
 import { retryDelayMillis } from '../export/backoff.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
-import { exportBatch } from '../export/exportBatch.js';
+import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
 
 export interface ExportLoopOptions {
   exporter: SpanExporter;
+  /** Where the journal's log records go when `exporter` cannot take them with spans. */
+  logExporter?: LogRecordExporter;
   queue: MemorySpanQueue;
   drops: DropCounter;
   /** The journal's tail, when there is a journal (there may be none yet, or ever). */
   tail: () => JournalTail | undefined;
-  /** SPAN_END records the journal has written: what a flush must see committed. */
+  /** SPAN_END and LOG records the journal has written: what a flush must see committed. */
   journalEndsWritten: () => number;
   /** The resource the overflow marker carries: the application's, once a span was seen. */
   resource: () => Resource;
@@ -119,7 +122,8 @@ export class ExportLoop {
   }
 
   private isFlushed(waiter: FlushWaiter): boolean {
-    const committed = this.options.tail()?.endsCommitted ?? 0;
+    const tail = this.options.tail();
+    const committed = (tail?.endsCommitted ?? 0) + (tail?.logsCommitted ?? 0);
     return committed >= waiter.journalEnds && this.options.queue.settled >= waiter.queueAccepted;
   }
 
@@ -186,13 +190,13 @@ export class ExportLoop {
         for (const span of journal.spans) spans.push(span);
       }
     }
-    return spans.length > 0 ? batch : undefined;
+    return spans.length > 0 || (batch.journal?.logs.length ?? 0) > 0 ? batch : undefined;
   }
 
   /** True once committed; false only when a stop deadline passed first. */
   private async exportWithRetry(batch: Batch): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
-      const outcome = await exportBatch(this.options.exporter, batch.spans, this.options.exportTimeoutMillis);
+      const outcome = await exportWithLogs(this.options.exporter, this.options.logExporter, batch.spans, batch.journal, this.options.exportTimeoutMillis);
       if (outcome.ok) {
         this.committed(batch);
         return true;

@@ -6,7 +6,9 @@ import { TraceFlags, diag } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { exportsLogs } from '../export/SpansAndLogs.js';
 import { JournalTail } from '../journal/JournalTail.js';
 import { JournalWriter } from '../journal/JournalWriter.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
@@ -72,6 +74,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
+  private logRecordsDropped = 0;
   private spansRecovered = 0;
   private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
@@ -84,10 +87,11 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
     this.loop = new ExportLoop({
       exporter: this.options.exporter,
+      logExporter: this.options.logExporter,
       queue: this.queue,
       drops: this.drops,
       tail: () => this.tail,
-      journalEndsWritten: () => this.writer?.endsWritten ?? 0,
+      journalEndsWritten: () => (this.writer?.endsWritten ?? 0) + (this.writer?.logsWritten ?? 0),
       resource: () => this.lastResource ?? resourceFromAttributes({}),
       maxExportBatchSize: this.options.maxExportBatchSize,
       maxConcurrentExports: this.options.maxConcurrentExports,
@@ -142,6 +146,36 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
   }
 
+  /**
+   * @internal For JournalLogRecordProcessor: journals a log record before returning, like
+   * onEnd; it is exported with the next batch. Never throws.
+   */
+  journalLogRecord(logRecord: ReadableLogRecord): void {
+    if (this.state === 'shutdown') return;
+    try {
+      const result = this.writer?.appendLog(withSampledSpanOnly(logRecord)) ?? 'broken';
+      if (result === 'written') {
+        if (this.tail !== undefined && this.tail.backlog >= this.options.maxExportBatchSize) this.loop.notify();
+        return;
+      }
+      this.logRecordsDropped += 1;
+      if (this.logRecordsDropped === 1 || this.logRecordsDropped % 10_000 === 0) {
+        diag.error(`otel-blackbox: ${this.logRecordsDropped} log records not journaled so far (journal ${result === 'full' ? 'at maxJournalBytes' : 'unavailable'}); they are lost`);
+      }
+    } catch (error) {
+      this.hotPathError(error);
+    }
+  }
+
+  /** @internal Why log records could not be exported from this processor, or undefined when they can. */
+  logRecordsRefusal(): string | undefined {
+    if (this.options.durability === 'none') {
+      return "its durability is 'none', so there is no journal to write log records to: use the SDK's BatchLogRecordProcessor instead";
+    }
+    if (exportsLogs(this.options.exporter) || this.options.logExporter !== undefined) return undefined;
+    return 'its exporter cannot store log records and it has no `logExporter`: give JournalSpanProcessor a `logExporter` (any LogRecordExporter, e.g. OTLP), or use PostgresSpanExporter';
+  }
+
   private keepInMemory(span: ReadableSpan): void {
     if (this.queue.offer(span)) {
       if (this.queue.length >= this.options.maxExportBatchSize) this.loop.notify();
@@ -156,6 +190,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       diag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
     }
     await this.options.exporter.forceFlush?.().catch((error: unknown) => diag.error('otel-blackbox: exporter forceFlush failed', error));
+    await this.options.logExporter?.forceFlush?.().catch((error: unknown) => diag.error('otel-blackbox: logExporter forceFlush failed', error));
   }
 
   shutdown(): Promise<void> {
@@ -194,7 +229,8 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.writer) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
-      const drained = (this.tail?.endsCommitted ?? 0) >= this.writer.endsWritten;
+      const drained =
+        (this.tail?.endsCommitted ?? 0) >= this.writer.endsWritten && (this.tail?.logsCommitted ?? 0) >= this.writer.logsWritten;
       this.writer.close({ removeIfDone: drained });
     }
     try {
@@ -202,6 +238,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     } catch (error) {
       diag.error('otel-blackbox: exporter shutdown failed', error);
     }
+    await this.options.logExporter?.shutdown().catch((error: unknown) => diag.error('otel-blackbox: logExporter shutdown failed', error));
   }
 
   private openJournal(): void {
@@ -287,4 +324,26 @@ export class JournalSpanProcessor implements SpanProcessor {
 function deadLettersOf(exporter: object): number {
   const count = (exporter as { deadLettered?: unknown }).deadLettered;
   return typeof count === 'number' ? count : 0;
+}
+
+/**
+ * A span that is recorded but not sampled is never journaled or exported; a log record
+ * emitted in it is kept as a record outside any span, or its span row would be a 'started'
+ * row that never ends.
+ */
+function withSampledSpanOnly(logRecord: ReadableLogRecord): ReadableLogRecord {
+  const context = logRecord.spanContext;
+  if (context === undefined || (context.traceFlags & TraceFlags.SAMPLED) !== 0) return logRecord;
+  return {
+    hrTime: logRecord.hrTime,
+    hrTimeObserved: logRecord.hrTimeObserved,
+    severityText: logRecord.severityText,
+    severityNumber: logRecord.severityNumber,
+    body: logRecord.body,
+    eventName: logRecord.eventName,
+    resource: logRecord.resource,
+    instrumentationScope: logRecord.instrumentationScope,
+    attributes: logRecord.attributes,
+    droppedAttributesCount: logRecord.droppedAttributesCount,
+  };
 }

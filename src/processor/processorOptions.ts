@@ -1,4 +1,5 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
@@ -43,10 +44,17 @@ export interface JournalSpanProcessorOptions {
   flushTimeoutMillis?: number;
   /** Recover journals of dead processes from `journalDir` in the background at start. Default true. */
   recover?: boolean;
+  /**
+   * Where log records from a `JournalLogRecordProcessor` go when `exporter` cannot take them
+   * with its spans (any exporter but PostgresSpanExporter, e.g. OTLP): any LogRecordExporter.
+   * Default none: PostgresSpanExporter needs none.
+   */
+  logExporter?: LogRecordExporter;
 }
 
-export interface ResolvedProcessorOptions extends Required<Omit<JournalSpanProcessorOptions, 'exporter'>> {
+export interface ResolvedProcessorOptions extends Required<Omit<JournalSpanProcessorOptions, 'exporter' | 'logExporter'>> {
   exporter: SpanExporter;
+  logExporter: LogRecordExporter | undefined;
 }
 
 export function resolveProcessorOptions(options: JournalSpanProcessorOptions): ResolvedProcessorOptions {
@@ -57,8 +65,13 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   if (typeof exporter !== 'object' || exporter === null || typeof exporter.export !== 'function') {
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', exporter);
   }
+  const logExporter = options.logExporter;
+  if (logExporter !== undefined && (typeof logExporter !== 'object' || logExporter === null || typeof logExporter.export !== 'function')) {
+    throw new InvalidOptionError('logExporter', 'a LogRecordExporter (an object with export())', logExporter);
+  }
   const resolved: ResolvedProcessorOptions = {
     exporter,
+    logExporter,
     journalDir: nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir),
     durability: oneOf('durability', options.durability, DURABILITY_LEVELS, envDurability() ?? D.durability),
     maxExportBatchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, envPositiveInteger(ENV.maxExportBatchSize) ?? D.maxExportBatchSize),

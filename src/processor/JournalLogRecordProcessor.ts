@@ -1,0 +1,54 @@
+// A LogRecordProcessor (@opentelemetry/sdk-logs 0.2xx and 3.x: onEmit, forceFlush,
+// shutdown) that writes each log record to a JournalSpanProcessor's journal before onEmit
+// returns, at that processor's durability level: a logger.emit() — or a pino line through
+// @opentelemetry/instrumentation-pino — right before a SIGKILL is on disk, and recovery
+// stores it with the crash record of its span. Exported by the span processor's export
+// loop, in the same transaction as its span's row (PostgresSpanExporter) or through its
+// `logExporter`.
+import type { Context } from '@opentelemetry/api';
+import type { LogRecordProcessor, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { InvalidOptionError } from '../options/validate.js';
+import { JournalSpanProcessor } from './JournalSpanProcessor.js';
+
+export interface JournalLogRecordProcessorOptions {
+  /** The JournalSpanProcessor whose journal, export loop and exporter the log records share. Required. */
+  spanProcessor: JournalSpanProcessor;
+}
+
+export class JournalLogRecordProcessor implements LogRecordProcessor {
+  readonly #spanProcessor: JournalSpanProcessor;
+  #shutdown = false;
+
+  /** Throws when the span processor cannot export log records (no Postgres exporter and no `logExporter`). */
+  constructor(options: JournalLogRecordProcessorOptions) {
+    const spanProcessor = (options as Partial<JournalLogRecordProcessorOptions> | undefined)?.spanProcessor;
+    if (!(spanProcessor instanceof JournalSpanProcessor)) {
+      throw new InvalidOptionError('spanProcessor', 'the JournalSpanProcessor whose journal log records share', spanProcessor);
+    }
+    const refusal = spanProcessor.logRecordsRefusal();
+    if (refusal !== undefined) {
+      throw new Error(`JournalLogRecordProcessor: the span processor cannot export log records: ${refusal}.`);
+    }
+    this.#spanProcessor = spanProcessor;
+  }
+
+  onEmit(logRecord: ReadableLogRecord, _context?: Context): void {
+    if (this.#shutdown) return;
+    this.#spanProcessor.journalLogRecord(logRecord);
+  }
+
+  /** Resolves once every log record emitted so far is exported (or the span processor's flush timeout passed). */
+  forceFlush(): Promise<void> {
+    return this.#spanProcessor.forceFlush();
+  }
+
+  /**
+   * Stops taking log records. The journal and the export loop belong to the span processor,
+   * which the SDK shuts down on its own; this flushes what was emitted so far.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#shutdown) return;
+    this.#shutdown = true;
+    await this.#spanProcessor.forceFlush();
+  }
+}

@@ -1,0 +1,116 @@
+// JournalLogRecordProcessor: log records journaled before onEmit returns and committed with
+// their spans (a 'started' row for a span still open, replaced in place when it ends), a
+// record outside any span stored with null ids, a logExporter behind other exporters, and
+// constructors that refuse a setup which would drop log records.
+import { context, trace } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+beforeAll(async () => {
+  schema = await db.freshSchema('journal_log_record_processor');
+  await migrateSchema(db.pool, schema);
+});
+afterAll(() => db.close());
+
+function loggerFor(spanProcessor: JournalSpanProcessor, service: string) {
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': service }),
+    processors: [new JournalLogRecordProcessor({ spanProcessor })],
+  });
+  return { provider, logger: provider.getLogger('app-logs', '1.0.0') };
+}
+
+describe('JournalLogRecordProcessor', () => {
+  it('refuses a span processor that could not export log records, naming logExporter', () => {
+    const dir = tempDir();
+    const other = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: dir, recover: false });
+    expect(() => new JournalLogRecordProcessor({ spanProcessor: other })).toThrow(/`logExporter`/);
+    const none = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: new InMemoryLogRecordExporter() });
+    expect(() => new JournalLogRecordProcessor({ spanProcessor: none })).toThrow(/durability is 'none'/);
+    expect(() => new JournalLogRecordProcessor({ spanProcessor: {} as JournalSpanProcessor })).toThrow(/spanProcessor/);
+    expect(() => new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: {} as InMemoryLogRecordExporter })).toThrow(/logExporter/);
+    return Promise.all([other.shutdown(), none.shutdown()]);
+  });
+
+  it('journals a log record before onEmit returns', async () => {
+    const journalDir = tempDir();
+    const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: new InMemoryLogRecordExporter(), journalDir, recover: false, scheduledDelayMillis: 60_000 });
+    const { provider, logger } = loggerFor(spans, 'journaled');
+    logger.emit({ body: 'written before emit returns: marker-7f3a', severityNumber: SeverityNumber.INFO });
+    const [writerDir] = readdirSync(journalDir);
+    const segments = readdirSync(join(journalDir, writerDir!));
+    const bytes = segments.map((name) => readFileSync(join(journalDir, writerDir!, name), 'latin1')).join('');
+    expect(bytes).toContain('marker-7f3a');
+    await provider.shutdown();
+    await spans.shutdown();
+  });
+
+  it("commits log records with their span's row: final, 'started' while open and then ended in place, null ids outside a span", async () => {
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const spans = new JournalSpanProcessor({ exporter, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+    const tracerProvider = providerWith(spans, 'logs-with-spans');
+    const tracer = tracerProvider.getTracer('app');
+    const { provider, logger } = loggerFor(spans, 'logs-with-spans');
+
+    const done = tracer.startSpan('charge card');
+    logger.emit({ body: 'charging', context: trace.setSpan(context.active(), done) });
+    done.end();
+    const open = tracer.startSpan('long job', { attributes: { 'job.id': 42 } });
+    logger.emit({ body: { step: 1, of: 3 }, severityText: 'INFO', context: trace.setSpan(context.active(), open) });
+    logger.emit({ body: 'no span here' });
+    await provider.forceFlush();
+
+    const rowsOf = (spanId: string) =>
+      db.query(
+        `SELECT s.state, s.name, s.attributes ->> 'job.id' AS job, array_agg(l.body ORDER BY l.sequence) AS bodies
+           FROM "${schema}".spans s JOIN "${schema}".logs l USING (trace_id, span_id)
+          WHERE s.span_id = $1 AND l.kind = 'log' GROUP BY 1, 2, 3`,
+        [spanId],
+      );
+    expect(await rowsOf(done.spanContext().spanId)).toEqual([{ state: 'ended', name: 'charge card', job: null, bodies: ['charging'] }]);
+    expect(await rowsOf(open.spanContext().spanId)).toEqual([{ state: 'started', name: 'long job', job: '42', bodies: [{ step: 1, of: 3 }] }]);
+    const outside = await db.query(`SELECT trace_id, span_id, service_name FROM "${schema}".logs WHERE kind = 'log' AND body = '"no span here"'`);
+    expect(outside).toEqual([{ trace_id: null, span_id: null, service_name: 'logs-with-spans' }]);
+
+    open.end();
+    await tracerProvider.forceFlush();
+    expect(await rowsOf(open.spanContext().spanId)).toEqual([{ state: 'ended', name: 'long job', job: '42', bodies: [{ step: 1, of: 3 }] }]);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE span_id = $1`, [open.spanContext().spanId])).toBe(1);
+    await provider.shutdown();
+    await tracerProvider.shutdown();
+  });
+
+  it('sends log records to the logExporter behind an exporter that is not ours', async () => {
+    const spansOut = new CollectingExporter();
+    const logsOut = new InMemoryLogRecordExporter();
+    const spans = new JournalSpanProcessor({ exporter: spansOut, logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+    const tracerProvider = providerWith(spans, 'otlp-like');
+    const { provider, logger } = loggerFor(spans, 'otlp-like');
+    const span = tracerProvider.getTracer('app').startSpan('work');
+    logger.emit({ body: 'inside', context: trace.setSpan(context.active(), span), attributes: { raw: new Uint8Array([0, 255]) } });
+    span.end();
+    logger.emit({ body: 'after' });
+    await provider.forceFlush();
+
+    expect(spansOut.spans.map((s) => s.name)).toEqual(['work']);
+    const records = logsOut.getFinishedLogRecords();
+    expect(records.map((r) => r.body)).toEqual(['inside', 'after']);
+    expect(records[0]!.spanContext?.spanId).toBe(span.spanContext().spanId);
+    expect(records[0]!.attributes.raw).toEqual(new Uint8Array([0, 255]));
+    await provider.shutdown();
+    await tracerProvider.shutdown();
+  });
+});
