@@ -50,6 +50,10 @@ export class JournalTail {
   /** LOG records handed out in batches, and how many of those are committed. */
   logsRead = 0;
   logsCommitted = 0;
+  /** SPAN_END records written but never read: damaged, or deleted with their directory. */
+  endsLost = 0;
+  /** SPAN_END records handed out, by the segment they were read from. */
+  private readonly readIn = new Map<number, number>();
 
   constructor(writer: JournalWriter) {
     this.writer = writer;
@@ -57,14 +61,28 @@ export class JournalTail {
 
   /** SPAN_END and LOG records written but not yet handed out. */
   get backlog(): number {
-    return this.writer.endsWritten + this.writer.logsWritten - this.endsRead - this.logsRead;
+    return this.writer.endsWritten + this.writer.logsWritten - this.endsRead - this.logsRead - this.endsLost;
+  }
+
+  /**
+   * ENDs committed, or known lost: what a flush waits for. Counting only committed ones made
+   * every forceFlush wait out its timeout after one damaged record, and kept the journal
+   * from being removed at shutdown.
+   */
+  get endsSettled(): number {
+    return this.endsCommitted + this.endsLost;
   }
 
   /** Up to `maxRecords` ENDs and LOGs, in journal order. */
   nextBatch(maxRecords: number): JournalBatch | undefined {
     if (this.pending.length === 0) {
       const recent = this.writer.recentEnds.takeAfter(this.position, maxRecords);
-      if (recent !== undefined) return this.handOut(recent);
+      if (recent !== undefined) {
+        for (const entry of recent) if (entry.span) this.countRead(entry.segment);
+        const batch = this.handOut(recent);
+        this.settlePassedSegments();
+        return batch;
+      }
     }
     const spans: ReadableSpan[] = [];
     const logs: JournalLog[] = [];
@@ -79,9 +97,27 @@ export class JournalTail {
         continue;
       }
       const end = record.payload as SpanEndRecord;
+      this.countRead(this.position.segment);
       spans.push(readableSpanFromRecord(end, this.writer.resourceById(end.r)));
     }
+    this.settlePassedSegments();
     return this.batch(spans, logs, until);
+  }
+
+  private countRead(segment: number): void {
+    this.readIn.set(segment, (this.readIn.get(segment) ?? 0) + 1);
+  }
+
+  /** Once past a segment, ENDs written into it and never read are counted lost, and said so. */
+  private settlePassedSegments(): void {
+    for (const segment of [...this.writer.segmentsWithEnds()]) {
+      if (segment >= this.position.segment) continue;
+      const lost = this.writer.takeEndsWrittenIn(segment) - (this.readIn.get(segment) ?? 0);
+      this.readIn.delete(segment);
+      if (lost <= 0) continue;
+      this.endsLost += lost;
+      diag.error(`otel-blackbox: ${lost} ended spans in journal segment ${segment} could not be read back (damaged or deleted); they are lost`);
+    }
   }
 
   private handOut(recent: RecentEnd[]): JournalBatch | undefined {

@@ -9,10 +9,11 @@ import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { segmentPath } from './journalPaths.js';
+import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordJson } from './logRecords.js';
 import { PendingWrites, type HeldLog } from './PendingWrites.js';
@@ -63,6 +64,13 @@ export class JournalWriter {
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
   private brokenError: unknown;
+  /** A broken journal is reported once per episode, not at every repair attempt. */
+  private episodeReported = false;
+  /** Where the last END written ends, and the highest COMMIT watermark written. */
+  private lastEndAt: JournalPosition | undefined;
+  private committedAt: JournalPosition | undefined;
+  /** SPAN_END records written into each segment: the tail settles what damage made it miss. */
+  private readonly endsBySegment = new Map<number, number>();
   private syncScheduled = false;
   private syncInFlight = false;
   /** SPAN_END records written so far: the export side compares its own count to this. */
@@ -136,8 +144,11 @@ export class JournalWriter {
     if (!this.openStarts.has(spanId) && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openStarts.delete(spanId);
+    const segment = this.segment;
     if (!this.add(RecordType.SpanEnd, json, span) || !this.flush()) return 'broken';
     this.endsWritten += 1;
+    this.endsBySegment.set(segment, (this.endsBySegment.get(segment) ?? 0) + 1);
+    this.lastEndAt = this.position();
     return 'written';
   }
 
@@ -170,6 +181,7 @@ export class JournalWriter {
   }
 
   appendCommit(position: JournalPosition): void {
+    this.committedAt = position;
     const record: CommitRecord = { ms: Date.now(), segment: position.segment, offset: position.offset };
     this.appendNow(RecordType.Commit, JSON.stringify(record));
   }
@@ -202,15 +214,77 @@ export class JournalWriter {
     }
   }
 
-  /** After a failure: start a fresh segment. Returns whether the journal works again. */
+  /** Segments with SPAN_END records the tail has not settled yet. */
+  segmentsWithEnds(): IterableIterator<number> {
+    return this.endsBySegment.keys();
+  }
+
+  /** SPAN_END records written into `segment`, forgotten once asked: the tail asks once it has read past it. */
+  takeEndsWrittenIn(segment: number): number {
+    const ends = this.endsBySegment.get(segment) ?? 0;
+    this.endsBySegment.delete(segment);
+    return ends;
+  }
+
+  /**
+   * Called every second or so: notices a segment deleted under the writer (its directory
+   * removed by a cleanup job: writes into an unlinked file succeed and protect nothing),
+   * and repairs a broken journal. Returns whether the journal works.
+   */
+  maintain(): boolean {
+    const current = this.appender;
+    if (this.brokenError === undefined && current && !existsSync(current.path)) {
+      this.fail(new Error(`segment ${current.path} was deleted`));
+    }
+    return this.tryRepair();
+  }
+
+  /**
+   * After a failure: make the directory again if it is gone, free what is no longer needed,
+   * and start a fresh segment carrying the spans still open. Quiet until it works again:
+   * the failure was reported once, at the start of the episode.
+   */
   tryRepair(): boolean {
     if (this.brokenError === undefined) return true;
     const previous = this.brokenError;
+    this.appender?.close();
+    const closed = this.appender;
+    this.appender = undefined;
+    // Every END in the current segment committed: nothing in it is needed any more (the
+    // spans still open are carried into the next), so a full disk gets its room back here
+    // instead of waiting for 8 MiB of new records that cannot be written.
+    if (closed && (this.lastEndAt === undefined || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, this.lastEndAt)))) {
+      this.forgetSegment(this.segment, true);
+    }
+    for (const segment of [...this.segmentBytes.keys()]) {
+      if (!existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
+    }
     this.brokenError = undefined;
-    this.rotate();
-    if (this.brokenError === undefined) diag.info(`otel-blackbox: journal ${this.writerDir} writable again`);
-    else this.brokenError = previous;
-    return this.brokenError === undefined;
+    try {
+      mkdirSync(this.writerDir, { recursive: true, mode: 0o700 });
+      this.openNextSegment();
+    } catch (error) {
+      this.brokenError ??= error;
+    }
+    if (this.brokenError === undefined) {
+      this.episodeReported = false;
+      diag.info(`otel-blackbox: journal ${this.writerDir} writable again`);
+      return true;
+    }
+    this.brokenError = previous;
+    return false;
+  }
+
+  private forgetSegment(segment: number, unlink: boolean): void {
+    if (unlink) {
+      try {
+        unlinkSync(segmentPath(this.writerDir, segment));
+      } catch {
+        // Gone already: the accounting below is what matters.
+      }
+    }
+    this.liveBytes -= this.segmentBytes.get(segment) ?? 0;
+    this.segmentBytes.delete(segment);
   }
 
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
@@ -301,6 +375,13 @@ export class JournalWriter {
       return;
     }
     this.startSegment();
+    if (this.brokenError !== undefined) {
+      // Its head could not be written (a full disk): remove it rather than leave an empty
+      // file behind at every attempt.
+      this.appender?.close();
+      this.appender = undefined;
+      this.forgetSegment(this.segment, true);
+    }
   }
 
   /** Writes a new segment's head: magic, header, resources, and the spans still open. */
@@ -367,6 +448,8 @@ export class JournalWriter {
   private fail(error: unknown): void {
     if (this.brokenError !== undefined) return;
     this.brokenError = error;
+    if (this.episodeReported) return;
+    this.episodeReported = true;
     diag.error(
       `otel-blackbox: journal ${this.writerDir} cannot be written (${(error as Error)?.message ?? error}); ` +
         'spans are exported from memory until it can be written again',

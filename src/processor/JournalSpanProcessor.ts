@@ -230,7 +230,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
       const drained =
-        (this.tail?.endsCommitted ?? 0) >= this.writer.endsWritten && (this.tail?.logsCommitted ?? 0) >= this.writer.logsWritten;
+        (this.tail?.endsSettled ?? 0) >= this.writer.endsWritten && (this.tail?.logsCommitted ?? 0) >= this.writer.logsWritten;
       this.writer.close({ removeIfDone: drained });
     }
     try {
@@ -302,7 +302,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private retryJournal(): void {
     try {
       if (this.writer === undefined) this.openJournal();
-      else if (this.writer.broken) this.writer.tryRepair();
+      else this.writer.maintain();
     } catch (error) {
       this.hotPathError(error);
     }

@@ -1,0 +1,131 @@
+// The journal repairs itself (issue #12): a journal directory deleted under a running
+// process, a small disk that fills up, and a damaged END record each left the process
+// without crash protection (or with a flush that never settles) for the rest of its life.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { JournalSpanProcessor } from '../../src/index.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+
+function segmentFiles(journalDir: string): string[] {
+  let writers: string[];
+  try {
+    writers = readdirSync(journalDir);
+  } catch {
+    return [];
+  }
+  return writers.flatMap((writer) => readdirSync(join(journalDir, writer)).map((name) => join(journalDir, writer, name)));
+}
+
+function spanIdsOnDisk(journalDir: string, type: RecordType): string[] {
+  return segmentFiles(journalDir).flatMap((file) =>
+    readSegment(readFileSync(file))
+      .records.filter((record) => record.type === type)
+      .map((record) => (record.payload as { s: string }).s),
+  );
+}
+
+const errors: string[] = [];
+const warnings: string[] = [];
+function captureDiag(): void {
+  errors.length = 0;
+  warnings.length = 0;
+  diag.setLogger(
+    {
+      error: (message: string) => void errors.push(message),
+      warn: (message: string) => void warnings.push(message),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+}
+afterEach(() => diag.disable());
+
+describe('journal self-repair', () => {
+  test('a journal directory deleted under a running process is made again, with the spans still open', async () => {
+    captureDiag();
+    const journalDir = join(tempDir(), 'journal');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir, recover: false });
+    const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('repair');
+    try {
+      const open = tracer.startSpan('open across the deletion');
+      rmSync(journalDir, { recursive: true, force: true });
+      await vi.waitFor(() => expect(spanIdsOnDisk(journalDir, RecordType.SpanStart)).toContain(open.spanContext().spanId), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      const later = tracer.startSpan('after the repair');
+      expect(spanIdsOnDisk(journalDir, RecordType.SpanStart)).toContain(later.spanContext().spanId);
+      later.end();
+      open.end();
+    } finally {
+      await processor.shutdown();
+    }
+  });
+
+  test('a damaged END does not make forceFlush wait out its timeout, and the journal is still removed at shutdown', async () => {
+    captureDiag();
+    const journalDir = join(tempDir(), 'journal');
+    const exporter = new CollectingExporter();
+    exporter.failing = true;
+    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, maxSegmentBytes: 64 * 1024, flushTimeoutMillis: 20_000 });
+    const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('damage');
+    // Far more than the tail keeps in memory, so the early ones are read back from disk.
+    for (let i = 0; i < 12_000; i++) tracer.startSpan(`span ${i}`, { attributes: { i } }).end();
+    // Damage one END in an early, closed segment: a flipped byte in its payload.
+    const [early] = segmentFiles(journalDir).sort().slice(2, 3);
+    const bytes = readFileSync(early);
+    const end = readSegment(bytes).records.find((record) => record.type === RecordType.SpanEnd)!;
+    bytes[end.end - 5] ^= 0x20;
+    writeFileSync(early, bytes);
+    exporter.failing = false;
+    await processor.forceFlush();
+    expect(warnings.filter((message) => message.includes('forceFlush timed out'))).toEqual([]);
+    expect(exporter.spans.length).toBe(12_000 - 1);
+    await processor.shutdown();
+    expect(readdirSync(journalDir)).toEqual([]);
+  }, 60_000);
+
+  test.skipIf(process.getuid?.() !== 0)('a full disk: the committed live segment is deleted, no empty segments leak, one error per episode', async () => {
+    captureDiag();
+    const mountPoint = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint]);
+    const journalDir = join(mountPoint, 'journal');
+    mkdirSync(journalDir, { mode: 0o700 });
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false });
+    const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('disk-full');
+    try {
+      const padding = 'x'.repeat(2048);
+      let spans = 0;
+      while (processor.stats().journalHealthy && spans < 5000) {
+        tracer.startSpan(`span ${spans++}`, { attributes: { padding } }).end();
+      }
+      expect(processor.stats().journalHealthy).toBe(false);
+      await processor.forceFlush();
+      expect(exporter.spans.length).toBe(spans);
+      // Everything is committed: the journal makes room for itself and works again.
+      await vi.waitFor(() => expect(processor.stats().journalHealthy).toBe(true), { timeout: 15_000, interval: 100 });
+      const after = tracer.startSpan('after the disk was full');
+      expect(spanIdsOnDisk(journalDir, RecordType.SpanStart)).toContain(after.spanContext().spanId);
+      after.end();
+      const files = segmentFiles(journalDir);
+      expect(files.filter((file) => statSync(file).size === 0)).toEqual([]);
+      expect(files.length).toBeLessThanOrEqual(2);
+      expect(errors.filter((message) => message.includes('cannot be written'))).toHaveLength(1);
+    } finally {
+      await processor.shutdown();
+      execFileSync('umount', ['-l', mountPoint]);
+    }
+  }, 60_000);
+});
