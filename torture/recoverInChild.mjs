@@ -1,6 +1,6 @@
 // A recovery in a process of its own, which the torture run SIGKILLs at a random moment
 // before it recovers the same journal again itself: "a crash during recovery loses
-// nothing" (DESIGN.md, Crash records). Small batches, so a kill can land between them.
+// nothing" (docs/guarantees.md, Crash records). Small batches, so a kill can land between them.
 //
 // Environment: DATABASE_URL, TORTURE_SCHEMA, TORTURE_JOURNAL_DIR, TORTURE_LIBRARY,
 // TORTURE_RECOVERY_BATCH_SIZE. Prints READY before it starts, REPORT {json} when done.

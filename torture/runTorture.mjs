@@ -1,7 +1,7 @@
 // The crash-torture run: a traced workload (workload.mjs) is started in a child process
 // again and again and killed at random moments; after each death its journal is recovered
 // here, and PostgreSQL is held against the ledger the child kept of what it started and
-// ended. The promise under test (DESIGN.md): every span that started is in PostgreSQL
+// ended. The promise under test (docs/guarantees.md): every span that started is in PostgreSQL
 // exactly once, as 'ended' if it ended and as a crash record if its process died first;
 // no span without its trace row, no span event without its span.
 import { execFile } from 'node:child_process';
