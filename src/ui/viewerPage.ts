@@ -61,9 +61,10 @@ button.more { margin: 6px 0; }
 .estimate span { position: absolute; right: 4px; top: 4px; font-size: 9px; line-height: 12px; color: #fff; white-space: nowrap; }
 .details { background: #fff; border: 1px solid var(--line); padding: 8px 10px; position: sticky; top: 8px; max-height: calc(100vh - 16px); overflow: auto; }
 .details h3 { margin: 0 0 6px; font-size: 14px; word-break: break-all; }
+.details h2 { margin: 8px 0 4px; font-size: 13px; }
 .details dl { display: grid; grid-template-columns: fit-content(45%) minmax(0, 1fr); gap: 2px 10px; margin: 0 0 8px; }
 .details dt { color: var(--muted); word-break: break-all; } .details dd { margin: 0; word-break: break-all; }
-.details pre.crash { white-space: pre-wrap; color: var(--crashed); background: #fff5f5; border: 1px solid #ffcdd2; padding: 6px; margin: 4px 0 8px; }
+.details pre.crash { max-height: 10em; overflow: auto; white-space: pre-wrap; color: var(--crashed); background: #fff5f5; border: 1px solid #ffcdd2; padding: 6px; margin: 4px 0 8px; }
 .log { border-top: 1px solid var(--line); padding: 4px 0; }
 .log .severity { font-weight: 600; margin-right: 6px; }
 .log .severity.ERROR, .log .severity.FATAL { color: var(--crashed); } .log .severity.WARN { color: var(--error); }

@@ -318,18 +318,27 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       details.appendChild(el('div', { className: 'muted', text: 'crash reason' }));
       details.appendChild(el('pre', { className: 'crash', id: 'crash-reason', text: span.crash_reason }));
     }
-    details.appendChild(keyValues('attributes', span.attributes));
+    // What the span logged comes first: after a crash it is what people look for.
+    var logs = el('section', { id: 'logs' }, [el('h2', { text: 'events and logs' })]);
+    details.appendChild(logs);
+    details.appendChild(keyValues('attributes', withoutMarkers(span.attributes)));
     if (Array.isArray(span.links) && span.links.length > 0) details.appendChild(keyValues('links', span.links));
     var resource = el('details', {}, [el('summary', { text: 'resource' })]);
     details.appendChild(resource);
-    var logs = el('section', { id: 'logs' }, [el('h2', { text: 'events and logs' })]);
-    details.appendChild(logs);
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
       resource.appendChild(keyValues('resource', body.resource));
       if (body.logs.length === 0) logs.appendChild(el('p', { className: 'muted', text: 'none' }));
       body.logs.forEach(function (log) { logs.appendChild(logLine(log, rel)); });
       logs.dataset.loaded = 'true';
     }).catch(function (error) { showError(logs, error); });
+  }
+
+  // The state, crash reason and estimated-end markers are shown above as facts already.
+  var MARKERS = ['otel_blackbox.state', 'otel_blackbox.crash.reason', 'otel_blackbox.end_time.estimated'];
+  function withoutMarkers(attributes) {
+    var shown = {};
+    if (attributes && typeof attributes === 'object') Object.keys(attributes).forEach(function (key) { if (MARKERS.indexOf(key) < 0) shown[key] = attributes[key]; });
+    return shown;
   }
 
   function keyValues(title, object) {
