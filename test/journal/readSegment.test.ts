@@ -70,4 +70,58 @@ describe('readSegment', () => {
     expect(contents.records).toEqual([]);
     expect(contents.damaged[0]?.reason).toBe('bad-magic');
   });
+
+  // A memory-mapped segment is preallocated: after the last record the file is zeros.
+  describe('preallocated (zero-filled) tail', () => {
+    const withZeros = (bytes: Buffer, zeros: number): Buffer => Buffer.concat([bytes, Buffer.alloc(zeros)]);
+
+    test('the zeros after the last record are the end of the records, not damage', () => {
+      const { bytes } = segmentOf(30);
+      const contents = readSegment(withZeros(bytes, 64 * 1024));
+      expect(contents.records).toHaveLength(30);
+      expect(contents.damaged).toEqual([]);
+      expect(contents.tornTailBytes).toBe(0);
+      expect(contents.zeroTailBytes).toBe(64 * 1024);
+      expect(contents.nextOffset).toBe(bytes.length);
+    });
+
+    test('read from an offset, as the live tail does, the zeros are not damage either', () => {
+      const { bytes, ends } = segmentOf(30);
+      const contents = readSegment(withZeros(bytes, 5000).subarray(ends[9]), ends[9]);
+      expect(contents.records).toHaveLength(20);
+      expect(contents.damaged).toEqual([]);
+      expect(contents.nextOffset).toBe(bytes.length);
+    });
+
+    test('a freshly preallocated segment (all zeros, or part of the magic) holds no records and no damage', () => {
+      for (const magicBytes of [0, 3, SEGMENT_MAGIC.length]) {
+        const bytes = withZeros(SEGMENT_MAGIC.subarray(0, magicBytes), 4096);
+        const contents = readSegment(bytes);
+        expect(contents.records).toEqual([]);
+        expect(contents.damaged).toEqual([]);
+      }
+    });
+
+    test('a record cut anywhere by a crash mid-copy, zeros after it: every record before the cut, no damage', () => {
+      const { bytes, ends } = segmentOf(40);
+      const next = random(13);
+      for (let round = 0; round < 500; round++) {
+        const cut = SEGMENT_MAGIC.length + Math.floor(next() * (bytes.length - SEGMENT_MAGIC.length));
+        const contents = readSegment(withZeros(bytes.subarray(0, cut), 8192));
+        const whole = ends.filter((end) => end <= cut).length;
+        expect(contents.records).toHaveLength(whole);
+        expect(contents.damaged).toEqual([]);
+        expect(contents.nextOffset).toBe(whole === 0 ? SEGMENT_MAGIC.length : ends[whole - 1]);
+      }
+    });
+
+    test('zeros in the middle, with records after them, are still damage and the later records are read', () => {
+      const { bytes, ends } = segmentOf(30);
+      const damaged = Buffer.from(bytes);
+      damaged.fill(0, ends[9], ends[12]);
+      const contents = readSegment(damaged);
+      expect(contents.damaged).toHaveLength(1);
+      expect(contents.records.map((r) => (r.payload as { ms: number }).ms)).toEqual([...Array(30).keys()].filter((i) => i < 10 || i > 12));
+    });
+  });
 });
