@@ -1,9 +1,17 @@
 // Builds the two published shapes from one source tree: ESM for `node --import` and
 // `import`, CommonJS for `node -r` and `require`. Source files avoid `import.meta` so the
 // same code compiles to both.
+//
+// Then the native addon for the memory-mapped journal (native/segment_io.c), when this
+// machine has a C toolchain: compiled with the node-gyp that ships with npm against the
+// headers of the installed Node (no download), and copied to prebuilds/<platform>-<arch>/
+// in prebuildify's layout, which is what the package ships. The package has no install
+// script: where no prebuilt binary loads, the journal writes with write(2). Without a
+// toolchain the build still succeeds, and says that this build has no addon.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
@@ -20,3 +28,56 @@ for (const project of ['tsconfig.build.json', 'tsconfig.build.cjs.json']) {
 // The package is "type": "module"; this marks the CommonJS tree as such for Node.
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
+// The ESM tree has no __dirname: its copy of moduleDirectory reads import.meta.url.
+writeFileSync(
+  'dist/esm/journal/segmentFile/moduleDirectory.js',
+  "import { dirname } from 'node:path';\nimport { fileURLToPath } from 'node:url';\n" +
+    '// Written by scripts/build.mjs: the ESM build of src/journal/segmentFile/moduleDirectory.ts.\n' +
+    'export const moduleDirectory = dirname(fileURLToPath(import.meta.url));\n',
+);
+
+buildAddon();
+
+function buildAddon() {
+  const target = join('prebuilds', `${process.platform}-${process.arch}`);
+  // prebuildify's name for an N-API binary linked against glibc: node-gyp-build skips it on musl.
+  const binary = join(target, 'node.napi.glibc.node');
+  rmSync(target, { recursive: true, force: true });
+  if (process.platform !== 'linux') return withoutAddon(`the addon is Linux-only (this is ${process.platform})`);
+  const nodeGyp = findNodeGyp();
+  if (!nodeGyp) return withoutAddon("npm's node-gyp was not found");
+  const nodedir = findNodedir();
+  if (!nodedir) return withoutAddon('no Node headers (include/node/node_api.h) next to this Node or in `npm config get nodedir`');
+  try {
+    execFileSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.trim().split('\n').slice(-8).join('\n');
+    return withoutAddon(`node-gyp could not compile native/segment_io.c (no C toolchain?):\n${output}`);
+  }
+  mkdirSync(target, { recursive: true });
+  copyFileSync(join('build', 'Release', 'otel_blackbox_segment_io.node'), binary);
+  console.log(`build: native addon ${binary} (journal segments are memory-mapped)`);
+}
+
+function withoutAddon(reason) {
+  console.warn(`build: no native addon, ${reason}. The journal will write with write(2); tests run on that path.`);
+}
+
+function findNodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
+  return candidates.find((path) => path && existsSync(path));
+}
+
+// node-gyp downloads headers unless told where they are; the installed Node has them.
+function findNodedir() {
+  const candidates = [process.env.npm_config_nodedir, join(dirname(process.execPath), '..')];
+  try {
+    candidates.push(execFileSync('npm', ['config', 'get', 'nodedir'], { encoding: 'utf8' }).trim());
+  } catch {
+    // npm not on PATH: the other candidates remain.
+  }
+  return candidates.find((dir) => dir && existsSync(join(dir, 'include', 'node', 'node_api.h')));
+}

@@ -170,7 +170,10 @@ export class JournalTail {
   private readMore(): JournalRecord | undefined {
     for (;;) {
       const from = this.position.offset;
-      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: wanted });
+      // A memory-mapped live segment is preallocated: past the writer's position lie only zeros.
+      const live = this.writer.position();
+      const end = this.position.segment === live.segment ? live.offset : undefined;
+      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: wanted, end });
       if (chunk === undefined) {
         // Deleted (committed) or never created: nothing of it is still wanted.
         if (this.advanceSegment()) continue;

@@ -21,8 +21,8 @@ import { RecentEnds } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, ProcessExitRecord, SegmentHeader } from './recordTypes.js';
 import { endRecord, recordJson, resourceRecord, startRecord } from './spanRecords.js';
-import { SyncFileAppender, realFileSystem } from './SyncFileAppender.js';
-import type { AppenderFileSystem } from './SyncFileAppender.js';
+import { openSegmentFile } from './segmentFile/openSegmentFile.js';
+import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
 
 export type Durability = 'process' | 'host';
@@ -37,18 +37,21 @@ export interface JournalWriterOptions {
   heartbeatIntervalMs: number;
   /** How many recently written ENDs to keep as span objects for the export side. Default 4096. */
   recentEndsCapacity?: number;
-  fs?: AppenderFileSystem;
+  /** File operations for the write(2) path; passing one selects that path (tests inject faults). */
+  fs?: SegmentFileSystem;
 }
 
 export type { JournalPosition };
+
+/** Room past maxSegmentBytes for the write that crosses it: one PendingWrites buffer. */
+const PENDING_WRITE_BYTES = 64 * 1024;
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
 export class JournalWriter {
   readonly writerDir: string;
   private readonly options: JournalWriterOptions;
-  private readonly fs: AppenderFileSystem;
-  private appender: SyncFileAppender | undefined;
+  private appender: SegmentFile | undefined;
   private readonly pending = new PendingWrites();
   /** Recently written ENDs as span objects: the export side takes them without reading back. */
   readonly recentEnds: RecentEnds;
@@ -81,15 +84,15 @@ export class JournalWriter {
   /** Creates the writer's directory and first segment; throws if the directory is unusable. */
   constructor(options: JournalWriterOptions) {
     this.options = options;
-    this.fs = options.fs ?? realFileSystem;
     this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 4096);
     mkdirSync(options.journalDir, { recursive: true, mode: 0o700 });
     this.writerDir = join(options.journalDir, options.identity.writerId);
     mkdirSync(this.writerDir, { mode: 0o700 });
     // Here a failure throws (the caller decides how to report it); later ones degrade.
-    this.appender = new SyncFileAppender(segmentPath(this.writerDir, 1), this.fs);
     this.segment = 1;
-    this.startSegment();
+    const head = this.segmentHead();
+    this.appender = this.openSegment(head);
+    this.startSegment(head);
     if (this.brokenError !== undefined) throw this.brokenError;
   }
 
@@ -99,6 +102,11 @@ export class JournalWriter {
 
   get broken(): boolean {
     return this.brokenError !== undefined;
+  }
+
+  /** How the current segment is written: memory-mapped, or write(2). */
+  get writePath(): SegmentFileKind {
+    return this.appender?.kind ?? 'write';
   }
 
   get currentSegment(): number {
@@ -115,11 +123,6 @@ export class JournalWriter {
 
   get segmentsOnDisk(): number {
     return this.segmentBytes.size;
-  }
-
-  /** How records reach the file: write(2) per record until the mmap segment file lands. */
-  get writePath(): 'mmap' | 'write' {
-    return 'write';
   }
 
   /** Where the current segment ends: every record appended so far is before it. */
@@ -190,6 +193,7 @@ export class JournalWriter {
   private flush(): boolean {
     if (this.pending.empty) return this.brokenError === undefined;
     const { data, ends } = this.pending.take();
+    this.makeRoomFor(data.length);
     const segment = this.segment;
     const base = this.appender?.bytes ?? 0;
     if (!this.write(data)) return false;
@@ -317,7 +321,9 @@ export class JournalWriter {
     if (this.pending.add(type, json, endedSpan, log)) return true;
     if (!this.flush()) return false;
     if (this.pending.add(type, json, endedSpan, log)) return true;
-    if (!this.write(encodeFrame(type, json))) return false;
+    const frame = encodeFrame(type, json);
+    this.makeRoomFor(frame.length);
+    if (!this.write(frame)) return false;
     // Written around the recent-ENDs window: readers must go to disk for it.
     if (endedSpan || log) this.recentEnds.forgetBefore(this.position());
     return true;
@@ -359,22 +365,29 @@ export class JournalWriter {
     return { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
   }
 
-  private rotate(): void {
+  /** A memory-mapped segment has a fixed capacity: rotate before a write that would pass it. */
+  private makeRoomFor(bytes: number): void {
+    const appender = this.appender;
+    if (appender && appender.bytes + bytes > appender.capacity) this.rotate(bytes);
+  }
+
+  private rotate(nextWriteBytes = 0): void {
     if (this.options.durability === 'host') this.syncNow();
     this.appender?.close();
     this.appender = undefined;
-    this.openNextSegment();
+    this.openNextSegment(nextWriteBytes);
   }
 
-  private openNextSegment(): void {
+  private openNextSegment(nextWriteBytes = 0): void {
     this.segment += 1;
+    const head = this.segmentHead();
     try {
-      this.appender = new SyncFileAppender(segmentPath(this.writerDir, this.segment), this.fs);
+      this.appender = this.openSegment(head, nextWriteBytes);
     } catch (error) {
       this.fail(error);
       return;
     }
-    this.startSegment();
+    this.startSegment(head);
     if (this.brokenError !== undefined) {
       // Its head could not be written (a full disk): remove it rather than leave an empty
       // file behind at every attempt.
@@ -384,16 +397,25 @@ export class JournalWriter {
     }
   }
 
-  /** Writes a new segment's head: magic, header, resources, and the spans still open. */
-  private startSegment(): void {
-    this.segmentBytes.set(this.segment, 0);
-    const head = [
+  /** Room for the head, maxSegmentBytes of records, and the write that crosses that mark (or a larger one). */
+  private openSegment(head: Buffer, nextWriteBytes = 0): SegmentFile {
+    const preallocateBytes = head.length + this.options.maxSegmentBytes + Math.max(nextWriteBytes, PENDING_WRITE_BYTES);
+    return openSegmentFile(segmentPath(this.writerDir, this.segment), { preallocateBytes, fs: this.options.fs });
+  }
+
+  /** A new segment's head: magic, header, resources, and the spans still open. */
+  private segmentHead(): Buffer {
+    return Buffer.concat([
       SEGMENT_MAGIC,
       encodeFrame(RecordType.SegmentHeader, JSON.stringify(this.header())),
       ...this.resourceJson.map((json) => encodeFrame(RecordType.Resource, json)),
       ...[...this.openStarts.values()].map((json) => encodeFrame(RecordType.SpanStart, json)),
-    ];
-    this.write(Buffer.concat(head));
+    ]);
+  }
+
+  private startSegment(head: Buffer): void {
+    this.segmentBytes.set(this.segment, 0);
+    this.write(head);
     this.headBytes = this.appender?.bytes ?? 0;
     if (this.options.durability === 'host') this.syncDirectory();
   }
@@ -402,7 +424,8 @@ export class JournalWriter {
     const appender = this.appender;
     if (!appender || this.brokenError !== undefined) return false;
     try {
-      appender.append(data);
+      // The segment was opened with room for its head and for every write makeRoomFor let through.
+      if (appender.append(data) === 'no-room') throw new Error(`journal segment ${appender.path} has no room for ${data.length} bytes`);
     } catch (error) {
       this.fail(error);
       return false;

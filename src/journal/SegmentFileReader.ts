@@ -17,6 +17,8 @@ export interface ReadOptions {
   from?: number;
   chunkBytes?: number;
   parse?: ParseFilter;
+  /** Read no further: the writer's own position in its live segment, which past it is preallocated zeros. */
+  end?: number;
 }
 
 /** A chunk's records; `done` once the segment's end (file end, or a zero-filled tail) is reached. */
@@ -97,7 +99,7 @@ export function readSegmentChunkSync(path: string, options: ReadOptions): Segmen
     return undefined;
   }
   try {
-    const size = fstatSync(fd).size;
+    const size = Math.min(fstatSync(fd).size, options.end ?? Infinity);
     return stepOnce(size, options, (position, length) => {
       const buffer = Buffer.allocUnsafe(length);
       const read = readSync(fd, buffer, 0, length, position);

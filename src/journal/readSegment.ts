@@ -3,7 +3,8 @@
 // frame whose checksum holds, and counted. (etcd's WAL Repair and RocksDB's
 // kTolerateCorruptedTailRecords make the same choice.) A preallocated segment ends in
 // zeros: a zero-filled tail (length 0 and crc 0, nothing but zeros after it) is the end
-// of the records, not damage; zeros with data after them are a damaged range. This parses one buffer; SegmentFileReader.ts feeds it a
+// of the records, not damage; zeros with data after them are a damaged range. The frame
+// right before the zeros that does not check is one a crash cut mid-copy: a torn tail. This parses one buffer; SegmentFileReader.ts feeds it a
 // file in bounded chunks.
 import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT_MAGIC, frameChecksum } from './frame.js';
 import { RECORD_TYPE_NAMES } from './recordTypes.js';
@@ -106,7 +107,12 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
     if (buffer.length < SEGMENT_MAGIC.length) {
       return { records, damaged, tornTailBytes: buffer.length, nextOffset: 0, zeroTail: false, zeroRun: false };
     }
-    if (!buffer.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) {
+    const magic = magicPrefixBytes(buffer);
+    if (magic < SEGMENT_MAGIC.length && firstNonZero(buffer, magic) === buffer.length) {
+      // Preallocated, and the writer died before (or while) storing the magic: no records yet.
+      return { records, damaged, tornTailBytes: magic, nextOffset: 0, zeroTail: final, zeroRun: !final };
+    }
+    if (magic < SEGMENT_MAGIC.length) {
       damaged.push({ offset: 0, length: SEGMENT_MAGIC.length, reason: 'bad-magic' });
     }
     offset = SEGMENT_MAGIC.length;
@@ -116,6 +122,7 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
   let lastGoodEnd = offset;
   let zeroTail = false;
   let zeroRun = false;
+  let tornBeforeZeros = 0;
   while (offset < buffer.length) {
     if (isZeroHeader(buffer, offset)) {
       // Zeros to the end are the unwritten tail; zeros followed by data are damage, skipped
@@ -123,6 +130,15 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
       // zero bytes, so the scan resumes three bytes before the first non-zero one.
       const nonZero = firstNonZero(buffer, offset);
       if (nonZero === buffer.length) {
+        if (damageStart >= 0 && damageStart === lastGoodEnd && damageReason !== 'zeroed') {
+          // The last frame, cut by a crash while it was copied into a preallocated
+          // segment: a torn tail, as a half-done write(2) would be.
+          tornBeforeZeros = offset - damageStart;
+          damageStart = -1;
+          if (final) zeroTail = true;
+          else zeroRun = true;
+          break;
+        }
         if (damageStart >= 0) {
           damaged.push({ offset: baseOffset + damageStart, length: offset - damageStart, reason: damageReason });
           damageStart = -1;
@@ -172,9 +188,16 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
   return {
     records,
     damaged,
-    tornTailBytes: zeroTail || zeroRun ? 0 : buffer.length - lastGoodEnd,
+    tornTailBytes: zeroTail || zeroRun ? tornBeforeZeros : buffer.length - lastGoodEnd,
     nextOffset: baseOffset + lastGoodEnd,
     zeroTail,
     zeroRun,
   };
+}
+
+/** How many leading bytes match the segment magic. */
+function magicPrefixBytes(buffer: Buffer): number {
+  let matching = 0;
+  while (matching < SEGMENT_MAGIC.length && buffer[matching] === SEGMENT_MAGIC[matching]) matching++;
+  return matching;
 }

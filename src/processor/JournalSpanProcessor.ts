@@ -12,6 +12,7 @@ import { exportsLogs } from '../export/SpansAndLogs.js';
 import { JournalTail } from '../journal/JournalTail.js';
 import { JournalWriter } from '../journal/JournalWriter.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
+import { journalWritePath } from '../journal/segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { recoverJournals } from '../recovery/recoverJournals.js';
 import { DropCounter } from './DropCounter.js';
@@ -79,6 +80,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
   private journalUnavailable = false;
+  private writePathSaid = false;
   private shutdownPromise: Promise<void> | undefined;
 
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
@@ -255,6 +257,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
       });
       this.tail = new JournalTail(this.writer);
+      this.sayWritePathOnce(this.writer);
       if (this.journalUnavailable) diag.info(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
       this.journalUnavailable = false;
     } catch (error) {
@@ -267,6 +270,17 @@ export class JournalSpanProcessor implements SpanProcessor {
           `(${(error as Error).message}); spans are exported from memory without crash protection until it can be used`,
       );
     }
+  }
+
+  private sayWritePathOnce(writer: JournalWriter): void {
+    if (this.writePathSaid) return;
+    this.writePathSaid = true;
+    const { reason } = journalWritePath();
+    diag.info(
+      writer.writePath === 'mmap'
+        ? `otel-blackbox: journal ${writer.writerDir} writes into memory-mapped segments`
+        : `otel-blackbox: journal ${writer.writerDir} writes with write(2)${reason ? ` (${reason})` : ''}`,
+    );
   }
 
   private recoverDeadJournals(): void {

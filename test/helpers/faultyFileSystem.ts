@@ -1,7 +1,7 @@
 // A real file system with faults injected on demand: short writes, EAGAIN, ENOSPC,
 // fdatasync errors. The bytes that do get written reach the real file.
 import * as fs from 'node:fs';
-import type { AppenderFileSystem } from '../../src/journal/SyncFileAppender.js';
+import type { SegmentFileSystem } from '../../src/journal/segmentFile/SegmentFile.js';
 
 export type Fault = 'none' | 'short-writes' | 'eagain' | 'enospc' | 'enospc-midway' | 'fsync-eio' | 'slow-fsync';
 
@@ -11,7 +11,7 @@ function errno(code: string): NodeJS.ErrnoException {
   return error;
 }
 
-export class FaultyFileSystem implements AppenderFileSystem {
+export class FaultyFileSystem implements SegmentFileSystem {
   fault: Fault = 'none';
   private toggle = false;
 

@@ -8,11 +8,13 @@ import { describe, expect, test } from 'vitest';
 import { JournalTail } from '../../src/journal/JournalTail.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
+import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 
-describe.each([0, 1, 7, 100_000])('JournalTail with %i recent ENDs kept in memory', (recentEndsCapacity) => {
+describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity) => [io, capacity] as const)))('JournalTail writing with %s, %i recent ENDs kept in memory', (io, recentEndsCapacity) => {
+  useJournalIo(io);
   test('every END once, in order, across rotations, with its resource', () => {
     const writer = new JournalWriter({
       journalDir: join(tempDir(), 'journal'),

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { DiagLogLevel, ROOT_CONTEXT, diag, trace } from '@opentelemetry/api';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
@@ -11,6 +11,7 @@ import { RecordType } from '../../src/journal/recordTypes.js';
 import type { SpanEndRecord } from '../../src/journal/recordTypes.js';
 import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
@@ -53,6 +54,27 @@ describe.each<DurabilityLevel>(['process', 'host', 'none'])('JournalSpanProcesso
     expect(child.status).toEqual({ code: 2, message: 'failed on purpose' });
     expect(child.instrumentationScope).toMatchObject({ name: 'processor-test', version: '1.2.3' });
     expect(child.resource.attributes['service.name']).toBe('test-service');
+  });
+});
+
+describe.each(JOURNAL_IO_PATHS)('JournalSpanProcessor writing with %s', (io) => {
+  useJournalIo(io);
+
+  test('stats() says which write path is in use, and diag.info says it once at start', async () => {
+    const infos: string[] = [];
+    const log = (message: string) => void infos.push(message);
+    diag.setLogger({ info: log, error: () => {}, warn: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.INFO);
+    try {
+      const { exporter, processor, tracer } = setup();
+      expect(processor.stats().journalWritePath).toBe(expectedJournalIo(io));
+      for (let i = 0; i < 50; i++) tracer.startSpan(`span-${i}`).end();
+      await processor.forceFlush();
+      expect(exporter.spans).toHaveLength(50);
+      const said = infos.filter((message) => /memory-mapped segments|with write\(2\)/.test(message));
+      expect(said).toEqual([expect.stringMatching(expectedJournalIo(io) === 'mmap' ? /memory-mapped/ : /write\(2\)/)]);
+    } finally {
+      diag.disable();
+    }
   });
 });
 

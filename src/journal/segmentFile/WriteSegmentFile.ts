@@ -2,36 +2,27 @@
 // sync path: loop until every byte is written (short writes happen), retry EAGAIN a
 // bounded number of times, and on failure cut the file back to the last whole record so
 // a half-written frame never sits in front of later ones.
-import * as nodeFs from 'node:fs';
-
-/** The file operations the appender uses; tests pass a faulty one to inject errors. */
-export interface AppenderFileSystem {
-  openSync: typeof nodeFs.openSync;
-  writeSync: (fd: number, buffer: Uint8Array, offset: number, length: number) => number;
-  fsyncSync: (fd: number) => void;
-  fdatasyncSync: (fd: number) => void;
-  fdatasync: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
-  ftruncateSync: (fd: number, length: number) => void;
-  closeSync: (fd: number) => void;
-}
-
-export const realFileSystem: AppenderFileSystem = nodeFs;
+// The path wherever the memory-mapped one is not available (see openSegmentFile).
+import { realFileSystem } from './SegmentFile.js';
+import type { SegmentFile, SegmentFileSystem } from './SegmentFile.js';
 
 const MAX_EAGAIN_RETRIES = 10;
 
 type State = 'open' | 'closing' | 'closed';
 
-export class SyncFileAppender {
+export class WriteSegmentFile implements SegmentFile {
   readonly path: string;
+  readonly kind = 'write';
+  readonly capacity = Infinity;
   private readonly fd: number;
   private size: number;
-  private readonly fs: AppenderFileSystem;
+  private readonly fs: SegmentFileSystem;
   /** 'closing': no more appends, but a background fdatasync still uses the descriptor. */
   private state: State = 'open';
   private backgroundSyncs = 0;
 
   /** Creates the file (0600, must not exist) and fails here if it cannot. */
-  constructor(path: string, fs: AppenderFileSystem = realFileSystem) {
+  constructor(path: string, fs: SegmentFileSystem = realFileSystem) {
     this.path = path;
     this.fs = fs;
     this.fd = fs.openSync(path, 'wx', 0o600);
@@ -47,7 +38,7 @@ export class SyncFileAppender {
   }
 
   /** Writes all of `data` or throws; after a throw the file ends at a record boundary. */
-  append(data: Uint8Array): void {
+  append(data: Uint8Array): 'written' {
     if (this.state !== 'open') throw new Error(`journal segment ${this.path} is closed`);
     let written = 0;
     let eagain = 0;
@@ -65,6 +56,7 @@ export class SyncFileAppender {
       throw error;
     }
     this.size += data.length;
+    return 'written';
   }
 
   private cutBackTo(length: number): void {

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "otel_blackbox_segment_io",
+      "sources": ["native/segment_io.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"],
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS"]
+    }
+  ]
+}

@@ -1,0 +1,159 @@
+// A segment preallocated to its capacity and mapped MAP_SHARED: append() is a copy into
+// the mapping, no system call. A store into a shared file mapping is in the page cache
+// when it is made, so it survives SIGKILL, OOM kill, segfault and abort() as write(2) does.
+//
+// Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
+// the file is mapped, only on filesystems that write preallocated blocks in place, and
+// the file is cut to its records (ftruncate) only after munmap.
+import { closeSync, fdatasync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import type { SegmentFile } from './SegmentFile.js';
+import { markAddonUnusable } from './segmentIoAddon.js';
+import type { SegmentIoAddon } from './segmentIoAddon.js';
+
+// statfs f_type values (linux/magic.h) of filesystems where a store into a page whose
+// blocks fallocate() allocated never needs a new block. Copy-on-write filesystems (btrfs,
+// zfs), network ones and overlayfs (whose upper layer we cannot see) are left to write(2).
+const MAPPABLE_FILESYSTEMS = new Map<number, string>([
+  [0xef53, 'ext4'],
+  [0x58465342, 'xfs'],
+  [0x01021994, 'tmpfs'],
+]);
+
+const PAGE_BYTES = 4096;
+/**
+ * Pages are faulted in this far ahead of the writer, a window at a time, so a segment
+ * costs page cache as it fills rather than at once, and a job is short (256 pages).
+ */
+const POPULATE_WINDOW_BYTES = 1024 * 1024;
+
+type State = 'open' | 'closing' | 'closed';
+
+export class MmapSegmentFile implements SegmentFile {
+  readonly kind = 'mmap';
+  readonly path: string;
+  readonly capacity: number;
+  private readonly fd: number;
+  private readonly addon: SegmentIoAddon;
+  private readonly mapping: ArrayBuffer;
+  private readonly view: Uint8Array;
+  private size = 0;
+  private state: State = 'open';
+  /** busy[0] is 1 while a thread-pool job faults pages of the mapping in (see native/segment_io.c). */
+  private readonly busy = new Int32Array(1);
+  /** Pages below this offset are faulted in, or being faulted in. */
+  private populatedTo = 0;
+  private unmapped = false;
+  /** Background fdatasyncs still using the descriptor. */
+  private syncs = 0;
+
+  /**
+   * Creates the file (0600, must not exist; that failure throws, as on the write(2) path)
+   * and maps it. Returns why not, instead, when this segment must use write(2); the file
+   * is then removed again.
+   */
+  static open(path: string, preallocateBytes: number, addon: SegmentIoAddon): MmapSegmentFile | string {
+    const capacity = Math.ceil(Math.max(preallocateBytes, PAGE_BYTES) / PAGE_BYTES) * PAGE_BYTES;
+    const fd = openSync(path, 'wx+', 0o600);
+    let mapping: ArrayBuffer;
+    try {
+      const type = addon.filesystemType(fd);
+      if (!MAPPABLE_FILESYSTEMS.has(type)) throw Object.assign(new Error(`filesystem type 0x${type.toString(16)} is not one where preallocated blocks are written in place`), { code: 'FS' });
+      addon.fallocate(fd, capacity);
+      mapping = addon.map(fd, capacity);
+    } catch (error) {
+      closeSync(fd);
+      unlinkSync(path);
+      const { code, message } = error as NodeJS.ErrnoException;
+      if (code === 'EXTERNAL_BUFFER_REFUSED') markAddonUnusable(message);
+      return message;
+    }
+    return new MmapSegmentFile(path, fd, mapping, addon);
+  }
+
+  private constructor(path: string, fd: number, mapping: ArrayBuffer, addon: SegmentIoAddon) {
+    this.path = path;
+    this.fd = fd;
+    this.addon = addon;
+    this.mapping = mapping;
+    this.view = new Uint8Array(mapping);
+    this.capacity = mapping.byteLength;
+    this.populateAhead();
+  }
+
+  /** The first store into each fresh page costs 7-8 µs here (issue #9): fault them in on the thread pool, ahead of the writer. */
+  private populateAhead(): void {
+    if (this.busy[0] !== 0 || this.populatedTo >= this.capacity) return;
+    const from = this.populatedTo;
+    this.populatedTo = Math.min(this.capacity, Math.max(from, this.size) + POPULATE_WINDOW_BYTES);
+    try {
+      this.addon.populate(this.mapping, from, this.populatedTo - from, this.busy, () => {
+        if (this.state === 'closing') this.release();
+      });
+    } catch {
+      // Only a cost: the writer faults the pages itself.
+    }
+  }
+
+  get bytes(): number {
+    return this.size;
+  }
+
+  get closed(): boolean {
+    return this.state !== 'open';
+  }
+
+  append(data: Uint8Array): 'written' | 'no-room' {
+    if (this.state !== 'open') throw new Error(`journal segment ${this.path} is closed`);
+    if (this.size + data.length > this.capacity) return 'no-room';
+    this.view.set(data, this.size);
+    this.size += data.length;
+    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.populateAhead();
+    return 'written';
+  }
+
+  syncDataNow(): void {
+    if (this.state === 'open') this.addon.msync(this.mapping);
+  }
+
+  // On Linux, fdatasync writes back the pages dirtied through a shared mapping of the file
+  // too (msync(MS_SYNC) is the same call underneath), and Node runs it on the thread pool.
+  syncDataInBackground(callback: (error: NodeJS.ErrnoException | null) => void): void {
+    if (this.state !== 'open') return callback(null);
+    this.syncs += 1;
+    fdatasync(this.fd, (error) => {
+      this.syncs -= 1;
+      if (this.state === 'closing') this.release();
+      callback(error);
+    });
+  }
+
+  /**
+   * Unmaps, cuts the file to its records and closes it: at once when no thread-pool job
+   * uses the mapping or the descriptor (the usual case), else when the last one is done.
+   */
+  close(): void {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.release();
+  }
+
+  private release(): void {
+    if (!this.unmapped && Atomics.load(this.busy, 0) === 0) {
+      this.unmapped = true;
+      try {
+        this.addon.unmap(this.mapping);
+        // Only now that nothing maps it: the zeros past the records go back to the disk.
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // Left as it is: readers take a zero tail as the end of the records.
+      }
+    }
+    if (!this.unmapped || this.syncs > 0) return;
+    this.state = 'closed';
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Nothing useful to do: the data is in the page cache.
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// One journal segment file, open for appending. The writer opens segments only through
+// openSegmentFile(), which picks the implementation: a memory-mapped, preallocated file
+// (MmapSegmentFile) or write(2) (WriteSegmentFile). Both leave the same bytes in the file;
+// the mapped one is followed by zeros up to its capacity, which readSegment reads as the
+// end of the records.
+import * as nodeFs from 'node:fs';
+
+export type SegmentFileKind = 'mmap' | 'write';
+
+export interface SegmentFile {
+  readonly path: string;
+  readonly kind: SegmentFileKind;
+  /** Bytes appended so far. */
+  readonly bytes: number;
+  /** Bytes the file can hold; Infinity for write(2). */
+  readonly capacity: number;
+  /**
+   * Appends all of `data`, or nothing: 'no-room' when it would pass `capacity` (the writer
+   * rotates). Throws on an I/O failure; after a throw the file still ends at a record boundary.
+   */
+  append(data: Uint8Array): 'written' | 'no-room';
+  syncDataNow(): void;
+  /** fdatasync on the thread pool: the caller does not wait for the disk. */
+  syncDataInBackground(callback: (error: NodeJS.ErrnoException | null) => void): void;
+  /** Closes the file once background work on it has finished. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** The file operations of the write(2) path; tests pass a faulty one to inject errors. */
+export interface SegmentFileSystem {
+  openSync: typeof nodeFs.openSync;
+  writeSync: (fd: number, buffer: Uint8Array, offset: number, length: number) => number;
+  fsyncSync: (fd: number) => void;
+  fdatasyncSync: (fd: number) => void;
+  fdatasync: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
+  ftruncateSync: (fd: number, length: number) => void;
+  closeSync: (fd: number) => void;
+}
+
+export const realFileSystem: SegmentFileSystem = nodeFs;

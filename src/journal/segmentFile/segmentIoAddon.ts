@@ -1,0 +1,71 @@
+// Loads our native addon (native/segment_io.c) with node-gyp-build, which looks in
+// build/Release (built in this checkout) and then prebuilds/<platform>-<arch>/ (shipped in
+// the package). Loading never throws: without the addon the journal writes with write(2).
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { moduleDirectory } from './moduleDirectory.js';
+
+export interface SegmentIoAddon {
+  /** statfs f_type of the file's filesystem. */
+  filesystemType(fd: number): number;
+  /** Allocates blocks for the first `bytes` of the file, or throws (code ENOSPC, EOPNOTSUPP, ...). */
+  fallocate(fd: number, bytes: number): void;
+  /** A MAP_SHARED read/write mapping of the first `bytes`; throws EXTERNAL_BUFFER_REFUSED where the runtime refuses external buffers. */
+  map(fd: number, bytes: number): ArrayBuffer;
+  /** Detaches the buffer (views over it become empty) and munmaps it. */
+  unmap(buffer: ArrayBuffer): void;
+  msync(buffer: ArrayBuffer): void;
+  /**
+   * Faults the pages of [from, from + bytes) in for writing, on the thread pool; sets
+   * busy[0] to 1 now and to 0 once the thread no longer touches the mapping.
+   */
+  populate(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
+}
+
+export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined } | { addon: undefined; reason: string };
+
+let loaded: AddonLoad | undefined;
+
+/** The addon, or why it is not available; loaded once per process (per thread). */
+export function loadSegmentIoAddon(): AddonLoad {
+  loaded ??= tryLoad();
+  return loaded;
+}
+
+/** After the runtime refused an external ArrayBuffer: every later segment uses write(2). */
+export function markAddonUnusable(reason: string): void {
+  loaded = { addon: undefined, reason };
+}
+
+function tryLoad(): AddonLoad {
+  const root = packageRoot();
+  if (root === undefined) return { addon: undefined, reason: 'the otel-blackbox package directory was not found' };
+  try {
+    const require = createRequire(join(root, 'package.json'));
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => SegmentIoAddon;
+    return { addon: nodeGypBuild(root) };
+  } catch (error) {
+    const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
+    return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})` };
+  }
+}
+
+function packageRoot(): string | undefined {
+  let dir = moduleDirectory;
+  while (dir !== undefined) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && isOurs(manifest)) return dir;
+    const parent = dirname(dir);
+    dir = parent === dir ? undefined : parent;
+  }
+  return undefined;
+}
+
+function isOurs(manifest: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'otel-blackbox';
+  } catch {
+    return false;
+  }
+}
