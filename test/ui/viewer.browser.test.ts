@@ -1,6 +1,6 @@
 // The viewer in a real browser: Debian's Chromium driven by playwright-core. Opens the
 // list, clicks into the crashed trace of a real child process, checks the waterfall (bars,
-// the red crash with its reason and estimated end, the events), that a span named like an
+// the red crash with its reason and estimated end, events and log records), that a span named like an
 // HTML injection is shown as text and ran nothing, and how long 5,000 spans take to render.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +63,7 @@ afterAll(async () => {
 });
 
 describe('the viewer in Chromium', () => {
-  test('from the crash list into the crashed trace: bars, red crash, reason, estimated end, events', async () => {
+  test('from the crash list into the crashed trace: bars, red crash, reason, estimated end, events, log lines', async () => {
     await page.goto(viewer.url);
     const crashRows = page.locator('#crashes tr.crash-row');
     await expect.poll(() => crashRows.count()).toBe(3);
@@ -107,8 +107,15 @@ describe('the viewer in Chromium', () => {
     expect(logLines[0]).toContain('59.90 EUR');
     expect(logLines[1]).toContain('coupon rejected');
 
+    // What the crashed span logged last, journaled in the child and stored with its crash record.
     await page.locator('.span-row', { hasText: 'charge card' }).click();
     await page.waitForSelector('#logs[data-loaded="true"]');
+    const records = page.locator('#logs .log.record');
+    expect(await records.count()).toBe(2);
+    expect(await records.locator('.severity').allTextContents()).toEqual(['INFO', 'WARN']);
+    expect(await records.nth(0).textContent()).toContain('charging card ending 4242');
+    expect(await records.nth(1).textContent()).toContain('payment gateway slow: retrying');
+    expect(await records.nth(1).textContent()).toContain('"attempt":2');
     await page.screenshot({ path: SCREENSHOT, fullPage: false });
     console.log(`viewer screenshot: ${SCREENSHOT}`);
     expect(pageErrors).toEqual([]);
