@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runFixture } from '../helpers/childProcess.js';
+import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
-const bin = join(import.meta.dirname, '../../bin/otel-blackbox.cjs');
 const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
 const tempDir = useTempDirs();
 const db = new TestDatabase();
@@ -18,15 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { env: { ...process.env, DATABASE_URL: db.url } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli({ DATABASE_URL: db.url }, ...args);
 
 describe('otel-blackbox CLI', () => {
   test('--help everywhere, and usage errors exit 2 on stderr', async () => {

@@ -9,10 +9,10 @@ import { jsonLine, printable } from '../../src/cli/terminalText.js';
 import { SEGMENT_MAGIC, encodeFrame } from '../../src/journal/frame.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
+import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
-const bin = join(import.meta.dirname, '../../bin/otel-blackbox.cjs');
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
@@ -33,15 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { env: { ...process.env, DATABASE_URL: db.url } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli({ DATABASE_URL: db.url }, ...args);
 
 function outputLines(stdout: string): string[] {
   expect(stdout.endsWith('\n')).toBe(true);

@@ -1,18 +1,17 @@
 // Damage to a real journal, thousands of seeded cases: flipped bytes, zeroed ranges,
 // truncation. Reading never throws, every record whose bytes were not touched comes back,
 // and the damage is counted. A failing case prints its seed, so it can be replayed.
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ATTR_SPAN_STATE, recoverJournals } from '../../src/index.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
-import { runFixture } from '../helpers/childProcess.js';
+import { runCli } from '../helpers/cli.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { exitedProcessJournal } from '../helpers/exitedProcessJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
@@ -114,8 +113,6 @@ describe('journal damage', () => {
 // span whose START survived and never ended (or whose END was hit) is exported, and none
 // twice.
 describe('recovery of damaged journals', () => {
-  const bin = join(import.meta.dirname, '../../bin/otel-blackbox.cjs');
-  const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
   const ENDED_REQUESTS = 40;
   let writerName: string;
   let segmentName: string;
@@ -123,17 +120,7 @@ describe('recovery of damaged journals', () => {
   let records: { offset: number; end: number; type: string; spanId: string }[];
 
   beforeAll(async () => {
-    const dir = tempDir();
-    const journalDir = join(dir, 'journal');
-    const child = runFixture(fixture, {
-      DATABASE_URL: 'postgres://127.0.0.1:1/none',
-      JOURNAL_DIR: journalDir,
-      LEDGER: join(dir, 'ledger.jsonl'),
-      CRASH_MODE: 'exit3',
-      ENDED: String(ENDED_REQUESTS),
-    });
-    await child.ready;
-    expect((await child.exited).code).toBe(3);
+    const journalDir = await exitedProcessJournal(tempDir(), ENDED_REQUESTS);
     [writerName] = readdirSync(journalDir);
     const segments = readdirSync(join(journalDir, writerName!));
     expect(segments).toHaveLength(1);
@@ -146,7 +133,7 @@ describe('recovery of damaged journals', () => {
     let recordsEnd = file.length;
     while (recordsEnd > 0 && file[recordsEnd - 1] === 0) recordsEnd--;
     pristine = file.subarray(0, recordsEnd);
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'inspect', path], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await runCli({}, 'inspect', path);
     const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { offset: number; type: string; record: { s?: string } });
     records = lines.map((line, i) => ({
       offset: line.offset,

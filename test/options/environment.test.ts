@@ -1,25 +1,16 @@
 // Environment variables are read in one place (src/options/defaults.ts names them): the
 // processor, recoverJournals() and the CLI agree on them, and a bad value warns through
 // diag instead of being ignored silently.
-import { diag, DiagLogLevel } from '@opentelemetry/api';
-import type { DiagLogger } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
-import { runFixture } from '../helpers/childProcess.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { exitedProcessJournal } from '../helpers/exitedProcessJournal.js';
+import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
-const crashingService = join(import.meta.dirname, '../fixtures/crashingService.mjs');
-
-function collectDiag(): string[] {
-  const lines: string[] = [];
-  const note = (message: string, ...args: unknown[]) => lines.push([message, ...args].join(' '));
-  const logger: DiagLogger = { error: note, warn: note, info: () => {}, debug: () => {}, verbose: () => {} };
-  diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
-  return lines;
-}
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -50,16 +41,7 @@ describe('OTEL_BLACKBOX_DURABILITY', () => {
 
 describe('OTEL_BLACKBOX_JOURNAL_DIR', () => {
   it('is where recoverJournals() looks when no journalDir is given, as the processor writes there', async () => {
-    const journalDir = join(tempDir(), 'journal');
-    const child = runFixture(crashingService, {
-      DATABASE_URL: 'postgres://127.0.0.1:1/none',
-      JOURNAL_DIR: journalDir,
-      LEDGER: join(tempDir(), 'ledger.jsonl'),
-      CRASH_MODE: 'exit3',
-      ENDED: '0',
-    });
-    await child.ready;
-    expect((await child.exited).code).toBe(3);
+    const journalDir = await exitedProcessJournal(tempDir());
 
     vi.stubEnv('OTEL_BLACKBOX_JOURNAL_DIR', journalDir);
     const exporter = new CollectingExporter();
