@@ -4,7 +4,7 @@
 // rows commit together. Behind any other SpanExporter the spans go to it and the log
 // records to the processor's logExporter; the batch counts as exported once both have
 // succeeded (a retry sends both again: at-least-once for such exporters).
-import type { ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
@@ -17,38 +17,51 @@ export interface LogsOfBatch {
   openSpans: ReadableSpan[];
 }
 
-export async function exportWithLogs(
+export function exportWithLogs(
   exporter: SpanExporter,
   logExporter: LogRecordExporter | undefined,
   spans: ReadableSpan[],
-  withLogs: LogsOfBatch | undefined,
+  batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
 ): Promise<ExportOutcome> {
-  if (withLogs === undefined || withLogs.logs.length === 0) return exportBatch(exporter, spans, timeoutMillis);
-  const { logs, openSpans } = withLogs;
+  if (batchLogs === undefined || batchLogs.logs.length === 0) return exportBatch(exporter, spans, timeoutMillis);
+  const { logs, openSpans } = batchLogs;
+  const together = exportsLogs(exporter) ? [...spans, ...openSpans.map(asStarted)] : spans;
+  return exportBatch(withLogs(exporter, logExporter, logs), together, timeoutMillis);
+}
+
+/**
+ * A SpanExporter that sends `logs` along with the spans of each export() call: in one
+ * call to an exporter that takes both, else the spans first and then the log records to
+ * `logExporter` (failing if either fails). Also used by recovery.
+ */
+export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter | undefined, logs: KeyedLogRecord[]): SpanExporter {
+  if (logs.length === 0) return exporter;
   if (exportsLogs(exporter)) {
-    const together = [...spans, ...openSpans.map(asStarted)];
-    const adapter: SpanExporter = {
-      export: (all, resultCallback) => exporter.exportBatch({ spans: all, logs }, resultCallback),
+    return {
+      export: (spans, resultCallback) => exporter.exportBatch({ spans, logs }, resultCallback),
       shutdown: () => exporter.shutdown(),
     };
-    return exportBatch(adapter, together, timeoutMillis);
   }
-  if (spans.length > 0) {
-    const outcome = await exportBatch(exporter, spans, timeoutMillis);
-    if (!outcome.ok) return outcome;
-  }
-  if (logExporter === undefined) return { ok: true };
   const records = logs.map((log) => log.logRecord);
-  const adapter: SpanExporter = {
-    export: (_spans, resultCallback: (result: ExportResult) => void) => logExporter.export(records, resultCallback),
-    shutdown: () => logExporter.shutdown(),
+  const exportLogs = (resultCallback: (result: ExportResult) => void): void => {
+    if (logExporter === undefined) resultCallback({ code: ExportResultCode.SUCCESS });
+    else logExporter.export(records, resultCallback);
   };
-  return exportBatch(adapter, [], timeoutMillis);
+  return {
+    export: (spans, resultCallback) => {
+      if (spans.length === 0) {
+        exportLogs(resultCallback);
+        return;
+      }
+      exporter.export(spans, (result) => (result.code === ExportResultCode.SUCCESS ? exportLogs(resultCallback) : resultCallback(result)));
+    },
+    shutdown: () => exporter.shutdown(),
+  };
 }
 
 /** The span as its `'started'` row: marked, and not ended. */
-function asStarted(span: ReadableSpan): ReadableSpan {
+export function asStarted(span: ReadableSpan): ReadableSpan {
   return {
     name: span.name,
     kind: span.kind,

@@ -169,6 +169,11 @@ export class JournalWriter {
     return 'written';
   }
 
+  /** Spans still open, oldest start first: span id and START payload. */
+  openStartEntries(): IterableIterator<[string, string]> {
+    return this.openStarts.entries();
+  }
+
   /** The START payload of a span still open in this process, by span id. */
   openStartJson(spanId: string): string | undefined {
     return this.openStarts.get(spanId);

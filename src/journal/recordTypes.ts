@@ -128,9 +128,11 @@ export interface LogRecordPayload {
   f?: number;
   sn?: number;
   sv?: string;
-  /** Body: any AnyValue; bytes as `{ "$b": base64 }` (logRecords.ts). */
+  /** Body: any AnyValue, encoded as an attribute value (attributeValues.ts); `bb` where it holds bytes. */
   b?: unknown;
+  bb?: BytesPath[];
   a: Attributes;
+  ab?: BytesPath[];
   e?: string;
   d?: number;
   sc: ScopeRecord;

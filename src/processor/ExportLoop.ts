@@ -24,6 +24,8 @@ export interface ExportLoopOptions {
   tail: () => JournalTail | undefined;
   /** SPAN_END and LOG records the journal has written: what a flush must see committed. */
   journalEndsWritten: () => number;
+  /** 'started' rows for spans open longer than pendingSpanMillis, not yet sent: exported with the next batch. */
+  pendingSpans?: (max: number) => ReadableSpan[];
   /** The resource the overflow marker carries: the application's, once a span was seen. */
   resource: () => Resource;
   maxExportBatchSize: number;
@@ -182,6 +184,9 @@ export class ExportLoop {
     if (episode) {
       batch.drops = episode;
       spans.push(overflowSpan(episode, this.options.resource()));
+    }
+    if (spans.length < maxExportBatchSize) {
+      for (const span of this.options.pendingSpans?.(maxExportBatchSize - spans.length) ?? []) spans.push(span);
     }
     if (spans.length < maxExportBatchSize) {
       const journal = this.options.tail()?.nextBatch(maxExportBatchSize - spans.length);

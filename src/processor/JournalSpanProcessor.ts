@@ -9,6 +9,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { exportsLogs } from '../export/SpansAndLogs.js';
+import { PendingSpans } from './PendingSpans.js';
 import { JournalTail } from '../journal/JournalTail.js';
 import { JournalWriter } from '../journal/JournalWriter.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
@@ -76,6 +77,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private state: State = 'running';
   private hotPathErrors = 0;
   private logRecordsDropped = 0;
+  private readonly pendingSpans: PendingSpans;
   private spansRecovered = 0;
   private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
@@ -87,6 +89,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   constructor(options: JournalSpanProcessorOptions) {
     this.options = resolveProcessorOptions(options);
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
+    // 'started' rows only where the exporter stores them by precedence (PostgresSpanExporter).
+    this.pendingSpans = new PendingSpans(exportsLogs(this.options.exporter) ? this.options.pendingSpanMillis : 0);
     this.loop = new ExportLoop({
       exporter: this.options.exporter,
       logExporter: this.options.logExporter,
@@ -94,6 +98,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       drops: this.drops,
       tail: () => this.tail,
       journalEndsWritten: () => (this.writer?.endsWritten ?? 0) + (this.writer?.logsWritten ?? 0),
+      pendingSpans: (max) => this.pendingSpans.take(this.writer, max),
       resource: () => this.lastResource ?? resourceFromAttributes({}),
       maxExportBatchSize: this.options.maxExportBatchSize,
       maxConcurrentExports: this.options.maxConcurrentExports,
@@ -288,6 +293,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.recovery = recoverJournals({
       journalDir: this.options.journalDir,
       exporter: this.options.exporter,
+      logExporter: this.options.logExporter,
       claimer: this.identity,
       maxExportBatchSize: this.options.maxExportBatchSize,
       exportTimeoutMillis: this.options.exportTimeoutMillis,

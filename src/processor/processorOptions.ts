@@ -45,6 +45,13 @@ export interface JournalSpanProcessorOptions {
   /** Recover journals of dead processes from `journalDir` in the background at start. Default true. */
   recover?: boolean;
   /**
+   * A span open longer than this gets a `'started'` row (what it had at start) while its
+   * process lives, so long jobs are visible as they run; the same row becomes `'ended'` or
+   * `'crashed'` later. Only with PostgresSpanExporter (other exporters would receive the span
+   * twice). 0 turns it off. Default 10000 ms.
+   */
+  pendingSpanMillis?: number;
+  /**
    * Where log records from a `JournalLogRecordProcessor` go when `exporter` cannot take them
    * with its spans (any exporter but PostgresSpanExporter, e.g. OTLP): any LogRecordExporter.
    * Default none: PostgresSpanExporter needs none.
@@ -85,6 +92,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     heartbeatIntervalMillis: positiveInteger('heartbeatIntervalMillis', options.heartbeatIntervalMillis, D.heartbeatIntervalMillis),
     flushTimeoutMillis: positiveInteger('flushTimeoutMillis', options.flushTimeoutMillis, D.flushTimeoutMillis),
     recover: booleanOption('recover', options.recover, D.recover),
+    pendingSpanMillis: nonNegativeInteger('pendingSpanMillis', options.pendingSpanMillis, D.pendingSpanMillis),
   };
   if (resolved.maxExportBatchSize > resolved.maxQueueSize && options.maxQueueSize !== undefined) {
     throw new InvalidOptionError('maxExportBatchSize', `at most maxQueueSize (${resolved.maxQueueSize})`, resolved.maxExportBatchSize);

@@ -22,6 +22,7 @@ import { RecordType } from '../journal/recordTypes.js';
 import type {
   CommitRecord,
   HeartbeatRecord,
+  LogRecordPayload,
   ProcessExitRecord,
   ResourceRecord,
   SegmentHeader,
@@ -53,11 +54,13 @@ export interface JournalFacts {
 export interface RecoveredSpans {
   ended: SpanEndRecord[];
   open: SpanStartRecord[];
+  /** LOG records past the watermark: not committed by the writer's own export. */
+  logs: LogRecordPayload[];
   until: JournalPosition;
 }
 
 /** What pass 1 parses: small records that are rare (span records are only located). */
-const factTypes = (type: number): boolean => type !== RecordType.SpanStart && type !== RecordType.SpanEnd;
+const factTypes = (type: number): boolean => type !== RecordType.SpanStart && type !== RecordType.SpanEnd && type !== RecordType.LogRecord;
 const parseNone = (): boolean => false;
 
 function hrTimeToMs(time: HrTime): number {
@@ -187,8 +190,14 @@ export async function* readRecoverableSpans(facts: JournalFacts, resumeAt?: Jour
     for await (const chunk of readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone })) {
       const ended: SpanEndRecord[] = [];
       const open: SpanStartRecord[] = [];
+      const logs: LogRecordPayload[] = [];
       for (const record of chunk.records) {
-        if (record.type === RecordType.SpanEnd) {
+        if (record.type === RecordType.LogRecord) {
+          // A COMMIT covers the LOG records before it as it covers the ENDs (JournalTail).
+          if (isCommitted({ segment, offset: record.end }, facts.watermark)) continue;
+          const log = parseRecord<LogRecordPayload>(record);
+          if (log) logs.push(log);
+        } else if (record.type === RecordType.SpanEnd) {
           if (isCommitted({ segment, offset: record.end }, facts.watermark)) continue;
           const end = parseRecord<SpanEndRecord>(record);
           if (end) ended.push(end);
@@ -200,7 +209,7 @@ export async function* readRecoverableSpans(facts: JournalFacts, resumeAt?: Jour
           if (startRecord) open.push(startRecord);
         }
       }
-      if (ended.length > 0 || open.length > 0 || chunk.done) yield { ended, open, until: { segment, offset: chunk.nextOffset } };
+      if (ended.length > 0 || open.length > 0 || logs.length > 0 || chunk.done) yield { ended, open, logs, until: { segment, offset: chunk.nextOffset } };
     }
   }
 }

@@ -6,7 +6,11 @@ import { diag } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { readableLogFromRecord } from '../journal/logRecords.js';
+import { withLogs } from '../export/exportWithLogs.js';
+import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
@@ -45,6 +49,8 @@ export interface RecoverJournalsOptions {
   onJournal?: (progress: JournalRecoveryProgress) => void;
   /** Stops recovery: no export starts once it aborts, and the journal in hand is given back for a later run. */
   signal?: AbortSignal;
+  /** Where recovered log records go when `exporter` cannot take them with spans (see JournalSpanProcessor's `logExporter`). */
+  logExporter?: LogRecordExporter;
   /** @internal The recovering processor's own identity, so it never claims its own journal. */
   claimer?: WriterIdentity;
 }
@@ -63,6 +69,8 @@ export interface RecoveryReport {
   segments: number;
   spansEnded: number;
   spansCrashed: number;
+  /** Log records exported with the spans (those the writer had not committed). */
+  logRecords: number;
   /** Bytes of damaged records skipped, and of torn final records. */
   corruptBytes: number;
   tornBytes: number;
@@ -85,10 +93,11 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     signal: options.signal,
+    logExporter: options.logExporter,
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
-    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, failures: [],
+    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, failures: [],
   };
   let names: string[];
   try {
@@ -158,6 +167,7 @@ async function isAbandoned(dir: string, name: string, staleAfterMillis: number):
 }
 
 interface RecoverySettings {
+  logExporter: LogRecordExporter | undefined;
   batchSize: number;
   exportTimeoutMillis: number;
   maxAttempts: number;
@@ -191,10 +201,11 @@ async function recoverOne(
   let spansCrashed = 0;
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
-  const send = async (spans: ReadableSpan[]): Promise<void> => {
+  const send = async (spans: ReadableSpan[], logs: KeyedLogRecord[]): Promise<void> => {
     while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
     if (failure !== undefined) throw failure;
-    const exported: Promise<void> = exportWithAttempts(exporter, spans, settings).then(
+    const target = withLogs(exporter, settings.logExporter, logs);
+    const exported: Promise<void> = exportWithAttempts(target, spans, settings).then(
       () => void inFlight.delete(exported),
       (error: unknown) => {
         inFlight.delete(exported);
@@ -203,20 +214,32 @@ async function recoverOne(
     );
     inFlight.add(exported);
   };
+  // Log records are keyed by the writer that journaled them, as its own export did.
+  const writerId = facts.header?.writerId ?? basename(dir);
+  let logRecords = 0;
   const batch: ReadableSpan[] = [];
+  const logs: KeyedLogRecord[] = [];
+  const full = () => batch.length + logs.length >= settings.batchSize;
   for await (const group of readRecoverableSpans(facts)) {
     for (const end of group.ended) {
       batch.push(readableSpanFromRecord(end, resourceOf(end.r)));
       spansEnded += 1;
-      if (batch.length >= settings.batchSize) await send(batch.splice(0));
+      if (full()) await send(batch.splice(0), logs.splice(0));
     }
     for (const start of group.open) {
       batch.push(crashRecord(start, facts, resourceOf(start.r), reason));
       spansCrashed += 1;
-      if (batch.length >= settings.batchSize) await send(batch.splice(0));
+      if (full()) await send(batch.splice(0), logs.splice(0));
+    }
+    // A log record whose crash record or END is not in its batch gets a 'started' row
+    // from the exporter (PostgresSpanExporter), which that span's own row then replaces.
+    for (const log of group.logs) {
+      logs.push({ logRecord: readableLogFromRecord(log, resourceOf(log.r)), writerId, sequence: log.q });
+      logRecords += 1;
+      if (full()) await send(batch.splice(0), logs.splice(0));
     }
   }
-  if (batch.length > 0) await send(batch);
+  if (batch.length + logs.length > 0) await send(batch, logs);
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure;
   await rm(dir, { recursive: true, force: true });
@@ -224,6 +247,7 @@ async function recoverOne(
   report.segments += facts.segments.length;
   report.spansEnded += spansEnded;
   report.spansCrashed += spansCrashed;
+  report.logRecords += logRecords;
   report.corruptBytes += facts.damagedBytes;
   report.tornBytes += facts.tornBytes;
   onJournal?.({ dir, spansEnded, spansCrashed, outcome: 'recovered' });
