@@ -68,6 +68,7 @@ export class ExportLoop {
   /** Failed export attempts, and spans the exporter has accepted: for stats(). */
   exportFailures = 0;
   spansExported = 0;
+  logRecordsExported = 0;
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
@@ -226,6 +227,7 @@ export class ExportLoop {
       diag.info('otel-blackbox: export recovered');
     }
     this.spansExported += batch.spans.length;
+    this.logRecordsExported += batch.journal?.logs.length ?? 0;
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) diag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
   }

@@ -47,8 +47,9 @@ export interface JournalProcessorStats {
   /** 'memory' while the journal cannot be used, 'none' with durability none. */
   journalWritePath: 'mmap' | 'write' | 'memory' | 'none';
   spansDroppedByReason: Readonly<Record<string, number>>;
-  /** Log records the exporter has accepted, once log records travel with spans. */
-  logRecordsExported?: number;
+  /** Log records the exporter has accepted, and those that could not be journaled (lost), by reason. */
+  logRecordsExported: number;
+  logRecordsDroppedByReason: Readonly<Record<string, number>>;
   /** Spans the exporter sent to dead_letters, when it counts them (PostgresSpanExporter does). */
   deadLetters: number;
   /** Ended spans and crash records that recovery of dead processes' journals exported. */
@@ -78,6 +79,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private hotPathErrors = 0;
   private logRecordsDropped = 0;
   private readonly pendingSpans: PendingSpans;
+  private readonly logRecordsDroppedByReason: Record<string, number> = {};
   private spansRecovered = 0;
   private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
@@ -166,6 +168,8 @@ export class JournalSpanProcessor implements SpanProcessor {
         return;
       }
       this.logRecordsDropped += 1;
+      const reason = result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable';
+      this.logRecordsDroppedByReason[reason] = (this.logRecordsDroppedByReason[reason] ?? 0) + 1;
       if (this.logRecordsDropped === 1 || this.logRecordsDropped % 10_000 === 0) {
         diag.error(`otel-blackbox: ${this.logRecordsDropped} log records not journaled so far (journal ${result === 'full' ? 'at maxJournalBytes' : 'unavailable'}); they are lost`);
       }
@@ -213,6 +217,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       memoryQueueLength: this.queue.length,
       spansDropped: this.drops.total,
       spansExported: this.loop.spansExported,
+      logRecordsExported: this.loop.logRecordsExported,
+      logRecordsDroppedByReason: { ...this.logRecordsDroppedByReason },
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
       journalSegments: this.writer?.segmentsOnDisk ?? 0,

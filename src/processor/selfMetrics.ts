@@ -16,6 +16,7 @@ export const SELF_METRICS = {
   backlog: { name: 'otel_blackbox.export.backlog', kind: 'updowncounter', unit: '{span}', description: "Ended spans waiting for the exporter (attribute 'queue': journal or memory)" },
   spansExported: { name: 'otel_blackbox.spans.exported', kind: 'counter', unit: '{span}', description: 'Spans the exporter accepted' },
   logRecordsExported: { name: 'otel_blackbox.log_records.exported', kind: 'counter', unit: '{log_record}', description: 'Log records the exporter accepted' },
+  logRecordsDropped: { name: 'otel_blackbox.log_records.dropped', kind: 'counter', unit: '{log_record}', description: "Log records that could not be journaled and are lost (attribute 'reason')" },
   spansDropped: { name: 'otel_blackbox.spans.dropped', kind: 'counter', unit: '{span}', description: "Spans neither journaled nor queued (attribute 'reason')" },
   exportFailures: { name: 'otel_blackbox.export.failures', kind: 'counter', unit: '{export}', description: 'Export attempts that failed (each is retried)' },
   deadLetters: { name: 'otel_blackbox.dead_letters', kind: 'counter', unit: '{span}', description: 'Spans the database refused for good, written to dead_letters' },
@@ -62,7 +63,8 @@ function observe(result: BatchObservableResult, i: Record<keyof typeof SELF_METR
   result.observe(i.backlog, s.journalBacklog, { queue: 'journal' });
   result.observe(i.backlog, s.memoryQueueLength, { queue: 'memory' });
   result.observe(i.spansExported, s.spansExported);
-  result.observe(i.logRecordsExported, s.logRecordsExported ?? 0);
+  result.observe(i.logRecordsExported, s.logRecordsExported);
+  for (const [reason, count] of Object.entries(s.logRecordsDroppedByReason)) result.observe(i.logRecordsDropped, count, { reason });
   for (const [reason, count] of Object.entries(s.spansDroppedByReason)) result.observe(i.spansDropped, count, { reason });
   result.observe(i.exportFailures, s.exportFailures);
   result.observe(i.deadLetters, s.deadLetters);

@@ -1,11 +1,13 @@
 // The processor's own metrics, read the way an application would: a real MeterProvider
 // with an in-memory metric exporter, registered through the global metrics API.
-import { metrics } from '@opentelemetry/api';
+import { context, metrics, trace } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
-import { JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
+import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { SELF_METRICS } from '../../src/processor/selfMetrics.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -89,7 +91,8 @@ describe('the processor reports its own metrics through a registered MeterProvid
     expect(value(points, SELF_METRICS.hotPathErrors.name)).toBe(0);
     // Every listed instrument is reported (dropped only once something was dropped).
     const reported = [...points.keys()].sort();
-    const listed = Object.values(SELF_METRICS).map((spec) => spec.name).filter((name) => name !== SELF_METRICS.spansDropped.name);
+    const dropCounters: string[] = [SELF_METRICS.spansDropped.name, SELF_METRICS.logRecordsDropped.name];
+    const listed = Object.values(SELF_METRICS).map((spec) => spec.name).filter((name) => !dropCounters.includes(name));
     expect(reported).toEqual(listed.sort());
   });
 
@@ -122,6 +125,35 @@ describe('the processor reports its own metrics through a registered MeterProvid
   });
 });
 
+function loggerOf(spanProcessor: JournalSpanProcessor) {
+  const provider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor })] });
+  cleanups.push(() => provider.shutdown());
+  return provider.getLogger('metrics-test');
+}
+
+test('log records that find the journal full are counted as dropped, by reason', async () => {
+  const meters = meterProvider();
+  meters.register();
+  const exporter = new CollectingExporter();
+  exporter.failing = true;
+  const processor = new JournalSpanProcessor({
+    exporter,
+    logExporter: new InMemoryLogRecordExporter(),
+    journalDir: join(tempDir(), 'journal'),
+    maxJournalBytes: 64 * 1024,
+    scheduledDelayMillis: 20,
+    recover: false,
+  });
+  track(providerWith(processor));
+  const logger = loggerOf(processor);
+  // Nothing is ever committed (the exporter fails), so 64 KiB of journal fill up.
+  for (let i = 0; i < 1000; i++) logger.emit({ body: `line ${i} ${'x'.repeat(200)}`, severityNumber: SeverityNumber.INFO });
+  const dropped = value(await meters.collect(), SELF_METRICS.logRecordsDropped.name, { reason: 'journal at maxJournalBytes' });
+  expect(dropped).toBeGreaterThan(0);
+  expect(dropped).toBeLessThan(1000);
+  exporter.failing = false;
+});
+
 describe('with PostgreSQL: recovery and dead letters', () => {
   const db = new TestDatabase();
   let schema: string;
@@ -133,7 +165,7 @@ describe('with PostgreSQL: recovery and dead letters', () => {
   });
   afterAll(() => db.close());
 
-  test('spans recovered and crash records written for a dead process, dead letters for a refused span', async () => {
+  test('spans recovered and crash records written for a dead process, dead letters for a refused span, log records exported', async () => {
     const dir = tempDir();
     const journalDir = join(dir, 'journal');
     // Ends 11 spans, leaves 3 open and exits with code 3 before its export loop ever runs.
@@ -155,13 +187,17 @@ describe('with PostgreSQL: recovery and dead letters', () => {
     await vi.waitFor(async () => expect(value(await meters.collect(), SELF_METRICS.crashRecords.name)).toBe(3), { timeout: 30_000, interval: 50 });
 
     tracer.startSpan('refused', { attributes: { poison: true } }).end();
-    tracer.startSpan('accepted').end();
+    const accepted = tracer.startSpan('accepted');
+    const logger = loggerOf(processor);
+    for (const body of ['first', 'second']) logger.emit({ body, severityText: 'INFO', context: trace.setSpan(context.active(), accepted) });
+    accepted.end();
     await processor.forceFlush();
 
     const points = await meters.collect();
     expect(value(points, SELF_METRICS.spansRecovered.name)).toBe(11);
     expect(value(points, SELF_METRICS.crashRecords.name)).toBe(3);
     expect(value(points, SELF_METRICS.deadLetters.name)).toBe(1);
+    expect(value(points, SELF_METRICS.logRecordsExported.name)).toBe(2);
     expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters`)).toBe(1);
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'crashed'`)).toBe(3);
   });
