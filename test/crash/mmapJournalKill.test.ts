@@ -1,0 +1,68 @@
+// A child writing thousands of spans through each journal write path is SIGKILLed while
+// its export cannot reach the database: every START and END it journaled must come back
+// from its segments alone, including the live memory-mapped one the kill left with its
+// preallocated zero tail, and reach PostgreSQL once.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
+import { TestDatabase } from '../helpers/database.js';
+import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('mmap_journal_kill');
+});
+afterAll(async () => {
+  await db.close();
+});
+
+const REQUESTS = 2000;
+
+describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s', (io) => {
+  useJournalIo(io);
+
+  test('every START and END it journaled reaches PostgreSQL once, from the journal alone', async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    const ledger = join(dir, 'ledger.jsonl');
+    const child = runFixture(fixture, {
+      // Nothing is exported live: what reaches the database comes from the journal.
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable',
+      SCHEMA: schema,
+      JOURNAL_DIR: journalDir,
+      LEDGER: ledger,
+      CRASH_MODE: 'sigkill',
+      ENDED: String(REQUESTS),
+      MAX_SEGMENT_BYTES: String(64 * 1024),
+      SERVICE: `kill-${io}`,
+    });
+    const ready = await child.ready;
+    expect(ready.writePath).toBe(expectedJournalIo(io));
+    child.child.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+
+    const [writer] = readdirSync(journalDir);
+    const segments = readdirSync(join(journalDir, writer!)).sort();
+    expect(segments.length).toBeGreaterThan(5);
+    const live = readSegment(readFileSync(join(journalDir, writer!, segments.at(-1)!)));
+    // The kill left the live mapped segment preallocated: records, then zeros, no damage.
+    expect(live.zeroTail).toBe(expectedJournalIo(io) === 'mmap');
+    expect(live.damaged).toEqual([]);
+
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const report = await recoverJournals({ journalDir, exporter });
+    await exporter.shutdown();
+    expect(report).toMatchObject({ journals: 1, spansEnded: REQUESTS * 2 + 1, spansCrashed: 3, failures: [] });
+    const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
+    expect(rows).toHaveLength(REQUESTS * 2 + 4);
+  });
+});
