@@ -11,6 +11,7 @@ import { TracerProvider as BasicTracerProvider, BatchSpanProcessor, InMemorySpan
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { JournalSpanProcessor } from '../dist/esm/index.js';
 import { encodeFrame } from '../dist/esm/journal/frame.js';
+import { openSegmentFile } from '../dist/esm/journal/segmentFile/openSegmentFile.js';
 import { endRecord, recordJson, startRecord } from '../dist/esm/journal/spanRecords.js';
 import { NoopExporter, fmt, summary, yieldToEventLoop } from './benchSupport.mjs';
 
@@ -21,9 +22,14 @@ const CHUNK = 64;
 const resource = resourceFromAttributes({ 'service.name': 'bench', 'service.version': '1.0.0', 'host.name': 'bench-host' });
 const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
-async function measure(makeProcessor) {
+async function measure(makeProcessor, journalIo) {
+  // The journal's write path is chosen per segment from OTEL_BLACKBOX_JOURNAL_IO: set for
+  // the whole run (rotations included), so both paths run side by side in one process.
+  if (journalIo) process.env.OTEL_BLACKBOX_JOURNAL_IO = journalIo;
+  else delete process.env.OTEL_BLACKBOX_JOURNAL_IO;
   const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
   const processor = makeProcessor(join(dir, 'journal'));
+  const writePath = processor.stats?.().journalWritePath;
   const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
   const tracer = provider.getTracer('bench', '1.0.0');
   let callerNs = 0n;
@@ -41,13 +47,17 @@ async function measure(makeProcessor) {
   const wallNs = process.hrtime.bigint() - wallStart;
   await provider.shutdown();
   rmSync(dir, { recursive: true, force: true });
-  return { callerNsPerSpan: Number(callerNs) / SPANS, wallNsPerSpan: Number(wallNs) / SPANS };
+  return { callerNsPerSpan: Number(callerNs) / SPANS, wallNsPerSpan: Number(wallNs) / SPANS, writePath };
 }
+
+const journal = (durability) => (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability, recover: false });
 
 const contenders = {
   'stock BatchSpanProcessor': () => new BatchSpanProcessor({ exporter: new NoopExporter() }),
-  "JournalSpanProcessor 'process'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'process', recover: false }),
-  "JournalSpanProcessor 'host'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'host', recover: false }),
+  "JournalSpanProcessor 'process' mmap": journal('process'),
+  "JournalSpanProcessor 'process' write(2)": journal('process'),
+  "JournalSpanProcessor 'host' mmap": journal('host'),
+  "JournalSpanProcessor 'host' write(2)": journal('host'),
   "JournalSpanProcessor 'none'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'none', recover: false }),
 };
 
@@ -79,6 +89,16 @@ async function breakdown() {
     time(`writeSync of one end frame (${endFrame.length} B)`, () => writeSync(fd, endFrame), 100_000),
   ];
   closeSync(fd);
+  delete process.env.OTEL_BLACKBOX_JOURNAL_IO;
+  const segment = openSegmentFile(join(dir, 'mapped'), { preallocateBytes: 64 * 1024 * 1024 });
+  if (segment.kind === 'mmap') {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the first window of pages be faulted in
+    // Within the first window of pages the populate job faulted in (1 MiB): the writer's steady state.
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < 2000; i++) segment.append(frame);
+    rows.push(['copy of one start frame into a mapped segment', Number(process.hrtime.bigint() - start) / 2000]);
+  }
+  segment.close();
   rmSync(dir, { recursive: true, force: true });
   await provider.shutdown();
   return rows;
@@ -86,7 +106,7 @@ async function breakdown() {
 
 const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, make] of Object.entries(contenders)) results[name].push(await measure(make));
+  for (const [name, make] of Object.entries(contenders)) results[name].push(await measure(make, name.endsWith('write(2)') ? 'write' : 'mmap'));
 }
 const baseline = summary(results['stock BatchSpanProcessor'].map((r) => r.callerNsPerSpan));
 console.log(`processor overhead: ${fmt(SPANS)} spans x ${ROUNDS} rounds, start+end per span, same no-op exporter (node ${process.version})`);
@@ -94,8 +114,11 @@ for (const [name, rounds] of Object.entries(results)) {
   const caller = summary(rounds.map((r) => r.callerNsPerSpan));
   const wall = summary(rounds.map((r) => r.wallNsPerSpan));
   const added = caller.median - baseline.median;
+  // Where the addon is not built, the 'mmap' rows ran on write(2): the row says so.
+  const path = rounds[0].writePath;
+  const label = name.endsWith('mmap') && path !== 'mmap' ? `${name} (ran on ${path}: no addon)` : name;
   console.log(
-    `  ${name.padEnd(32)} caller ${fmt(caller.median)} ns/span (min ${fmt(caller.min)}, max ${fmt(caller.max)})` +
+    `  ${label.padEnd(40)} caller ${fmt(caller.median)} ns/span (min ${fmt(caller.min)}, max ${fmt(caller.max)})` +
       `${name.startsWith('stock') ? '  [baseline]' : `  added ${fmt(added)} ns = ${fmt(caller.median / baseline.median, 2)}x`}` +
       `  | wall incl. export ${fmt(wall.median)} ns/span`,
   );
