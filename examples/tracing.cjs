@@ -10,28 +10,28 @@
 const { NodeSDK } = require('@opentelemetry/sdk-node');
 const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
 const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
-const { JournalSpanProcessor, PostgresSpanExporter } = require('otel-blackbox');
+const { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } = require('otel-blackbox');
 
 const exporter = new PostgresSpanExporter({
   connectionString: process.env.DATABASE_URL,
   schema: process.env.OTEL_BLACKBOX_SCHEMA, // default 'otel'
 });
 
+const spanProcessor = new JournalSpanProcessor({
+  exporter,
+  journalDir: process.env.OTEL_BLACKBOX_JOURNAL_DIR || '.otel-journal',
+});
 const sdk = new NodeSDK({
   serviceName: process.env.OTEL_SERVICE_NAME || 'example-service',
-  spanProcessors: [
-    new JournalSpanProcessor({
-      exporter,
-      journalDir: process.env.OTEL_BLACKBOX_JOURNAL_DIR || '.otel-journal',
-    }),
-  ],
+  spanProcessors: [spanProcessor],
+  // Log records (logger.emit(), or pino/bunyan lines through their instrumentation) go
+  // through the same journal and are committed with their spans.
+  logRecordProcessors: [new JournalLogRecordProcessor({ spanProcessor })],
   // The exporter's own queries run with tracing suppressed: pg instrumentation does not
   // trace them, so telemetry never feeds back into itself.
-  // Traces only. Left unset, NodeSDK would also start OTLP metric and log exporters
-  // (OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER default to otlp), and its shutdown would
-  // wait on a collector that may not exist.
+  // Left unset, NodeSDK would also start an OTLP metric exporter (OTEL_METRICS_EXPORTER
+  // defaults to otlp), and its shutdown would wait on a collector that may not exist.
   metricReaders: [],
-  logRecordProcessors: [],
   instrumentations: [new HttpInstrumentation(), new PgInstrumentation()],
 });
 sdk.start();

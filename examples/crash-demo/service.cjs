@@ -5,10 +5,13 @@
 'use strict';
 const http = require('node:http');
 const { trace, SpanStatusCode } = require('@opentelemetry/api');
+const { logs, SeverityNumber } = require('@opentelemetry/api-logs');
 const pg = require('pg');
 const { sdk } = require('../tracing.cjs');
 
 const tracer = trace.getTracer('checkout-service', '1.0.0');
+const logger = logs.getLogger('checkout-service', '1.0.0');
+const log = (severityNumber, severityText, body) => logger.emit({ severityNumber, severityText, body });
 const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
 
 async function loadCart(id) {
@@ -28,8 +31,10 @@ async function loadCart(id) {
 function checkout() {
   tracer.startActiveSpan('charge card', { attributes: { 'payment.method': 'card' } }, (charge) => {
     charge.addEvent('card validated');
+    log(SeverityNumber.INFO, 'INFO', 'charging card ending 4242, 59.90 EUR');
     tracer.startActiveSpan('call payment gateway', { attributes: { 'peer.service': 'acme-pay' } }, (gateway) => {
       gateway.addEvent('request sent');
+      log(SeverityNumber.WARN, 'WARN', 'acme-pay slow to answer, retrying once');
       // The process dies here, mid-request: no exit handler, no flush, nothing.
       process.kill(process.pid, 'SIGKILL');
     });

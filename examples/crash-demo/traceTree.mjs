@@ -3,7 +3,9 @@
 const DEMO_QUERY = (schema) => `
   SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.state, s.crash_reason,
          s.start_time_unix_nano::text AS start_ns, s.duration_ns::text AS duration_ns,
-         (SELECT count(*) FROM "${schema}".logs l WHERE l.trace_id = s.trace_id AND l.span_id = s.span_id)::int AS events
+         (SELECT count(*) FROM "${schema}".logs l WHERE l.trace_id = s.trace_id AND l.span_id = s.span_id AND l.kind = 'event')::int AS events,
+         (SELECT json_agg(json_build_object('severity', l.severity_text, 'line', l.body #>> '{}') ORDER BY l.time_unix_nano)
+            FROM "${schema}".logs l WHERE l.trace_id = s.trace_id AND l.span_id = s.span_id AND l.kind = 'log') AS log_lines
     FROM "${schema}".spans s
    WHERE s.service_name = $1
    ORDER BY s.start_time_unix_nano`;
@@ -38,6 +40,7 @@ export async function printTraceTrees(pool, schema, serviceName, write = (line) 
     const walk = (parent, indent) => {
       for (const span of children.get(parent) ?? []) {
         write(`${indent}${label(span)}`);
+        for (const entry of span.log_lines ?? []) write(`${indent}   | ${entry.severity ?? '-'} ${entry.line}`);
         walk(span.span_id, `${indent}   `);
       }
     };

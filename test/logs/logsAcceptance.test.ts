@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
+import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -132,6 +133,20 @@ describe('logs acceptance', () => {
 
       const outside = await db.query(`SELECT trace_id, span_id, severity_text FROM "${schema}".logs WHERE service_name = $1 AND body = '"outside any span"'`, [service]);
       expect(outside).toEqual([{ trace_id: null, span_id: null, severity_text: 'warn' }]);
+
+      // `otel-blackbox crashes` prints each crash's last log lines under it.
+      const table = await runCli({ DATABASE_URL: db.url }, 'crashes', '--schema', schema, '--lines', '1');
+      expect(table.code).toBe(0);
+      const crashLine = table.stdout.split('\n').findIndex((line) => line.includes('nightly job'));
+      expect(crashLine).toBeGreaterThanOrEqual(0);
+      expect(table.stdout.split('\n')[crashLine + 1]).toMatch(/^ {4}\S+ {2}error {2}about to die$/);
+      expect(table.stdout).not.toContain('job started');
+      const json = await runCli({ DATABASE_URL: db.url }, 'crashes', '--schema', schema, '--json');
+      const record = json.stdout.trim().split('\n').map((line) => JSON.parse(line)).find((r) => r.span_id === job);
+      expect(record.log_lines.map((l: { severity_text: string; body: unknown }) => [l.severity_text, l.body])).toEqual([
+        ['info', 'job started'],
+        ['error', 'about to die'],
+      ]);
 
       const again = await recover(copyDir);
       expect(again).toMatchObject({ journals: 1, spansCrashed: 1 });

@@ -7,11 +7,12 @@ import { jsonLine, printable } from '../terminalText.js';
 export const crashesHelp = `Usage: otel-blackbox crashes [options]
 
 Lists the most recent crash records: the spans that were running when their process
-died, newest first.
+died, newest first, each with the last log lines journaled in that span.
 
 Options:
 ${DATABASE_HELP}
   -n, --limit N        how many (default: 20)
+      --lines N        log lines shown under each crash, the last ones (default: 5; 0: none)
       --json           one JSON object per line instead of a table
   -h, --help           show this help`;
 
@@ -22,6 +23,13 @@ interface CrashRow {
   trace_id: string;
   span_id: string;
   crash_reason: string | null;
+  log_lines: LogLine[];
+}
+
+interface LogLine {
+  time: string;
+  severity_text: string | null;
+  body: unknown;
 }
 
 export async function crashesCommand(args: string[], io: CommandIo): Promise<number> {
@@ -29,7 +37,7 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
     parseArgs({
       args,
       strict: true,
-      options: { ...HELP_OPTION, ...DATABASE_OPTIONS, limit: { type: 'string', short: 'n' }, json: { type: 'boolean' } },
+      options: { ...HELP_OPTION, ...DATABASE_OPTIONS, limit: { type: 'string', short: 'n' }, lines: { type: 'string' }, json: { type: 'boolean' } },
     }),
   );
   if (values.help) {
@@ -38,19 +46,28 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   }
   const schema = quoteSchema(schemaFrom(values.schema));
   const limit = positiveIntegerArg('limit', values.limit, 20);
+  const lines = values.lines === '0' ? 0 : positiveIntegerArg('lines', values.lines, 5);
   const { pool, target } = openPool(connectionStringFrom(values.database));
   try {
     const { rows } = await pool.query<CrashRow>(
-      `SELECT end_time, service_name, name, trace_id, span_id, crash_reason
-         FROM ${schema}.spans WHERE state = 'crashed'
-        ORDER BY start_time DESC LIMIT $1`,
-      [limit],
+      // The last $2 log records of each crash, oldest first (logs_span_idx serves the lookup).
+      `SELECT s.end_time, s.service_name, s.name, s.trace_id, s.span_id, s.crash_reason,
+              COALESCE((SELECT json_agg(json_build_object('time', l.time, 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
+                          FROM (SELECT time, time_unix_nano, sequence, severity_text, body FROM ${schema}.logs
+                                 WHERE trace_id = s.trace_id AND span_id = s.span_id AND kind = 'log'
+                                 ORDER BY time_unix_nano DESC, sequence DESC LIMIT $2) l), '[]') AS log_lines
+         FROM ${schema}.spans s WHERE s.state = 'crashed'
+        ORDER BY s.start_time DESC LIMIT $1`,
+      [limit, lines],
     );
     for (const row of rows) {
       // Names and reasons come from whoever made the span: escaped, never raw (terminalText.ts).
       const reason = (row.crash_reason ?? '').split('\n')[0];
       if (values.json) io.out(jsonLine({ ...row, end_time: row.end_time.toISOString() }));
-      else io.out([row.end_time.toISOString(), row.service_name ?? '-', row.name, row.trace_id, reason].map(printable).join('  '));
+      else {
+        io.out([row.end_time.toISOString(), row.service_name ?? '-', row.name, row.trace_id, reason].map(printable).join('  '));
+        for (const line of row.log_lines) io.out(`    ${[String(line.time), line.severity_text ?? '-', bodyText(line.body)].map(printable).join('  ')}`);
+      }
     }
     if (rows.length === 0 && !values.json) io.err('no crash records');
     return EXIT.ok;
@@ -60,4 +77,9 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   } finally {
     await pool.end();
   }
+}
+
+/** A log body on one line: a string as it is, anything else as JSON. */
+function bodyText(body: unknown): string {
+  return typeof body === 'string' ? body : JSON.stringify(body) ?? '';
 }
