@@ -15,6 +15,7 @@ const EXPORTS = [
   'ATTR_SPAN_STATE',
   'ATTR_TRUNCATED',
   'InvalidOptionError',
+  'JournalLogRecordProcessor',
   'JournalSpanProcessor',
   'OVERFLOW_SPAN_NAME',
   'PostgresExportError',
