@@ -2,6 +2,7 @@
 // recovery and the CLI import these, so `recoverJournals()` scans the directory the
 // processor writes to, and the CLI migrates the schema the exporter writes to.
 // (Three copies of '.otel-journal' and 'otel' drifted apart before: issue #12.)
+import { JOURNAL_IO_ENV } from '../journal/segmentFile/openSegmentFile.js';
 
 /** Environment variable names. Precedence everywhere: code, then environment, then default. */
 export const ENV = {
@@ -10,6 +11,8 @@ export const ENV = {
   /** 'process' | 'host' | 'none'. */
   durability: 'OTEL_BLACKBOX_DURABILITY',
   maxJournalBytes: 'OTEL_BLACKBOX_MAX_JOURNAL_BYTES',
+  /** 'write' forces the journal's write(2) path; 'auto' (or unset) maps segments where it can. Read where segments are opened (journal/ imports nothing of ours). */
+  journalIo: JOURNAL_IO_ENV,
   /** Schema of the tables, for the exporter and the CLI. */
   schema: 'OTEL_BLACKBOX_SCHEMA',
   /** Connection string of the exporter and the CLI (else node-postgres reads PG*). */

@@ -33,7 +33,7 @@ export function journalWritePath(): JournalWritePath {
   const requested = process.env[JOURNAL_IO_ENV];
   if (requested === 'write') return { path: 'write', reason: `${JOURNAL_IO_ENV}=write` };
   if (requested !== undefined && requested !== '' && requested !== 'mmap' && requested !== 'auto') {
-    warnOnce(`otel-blackbox: ${JOURNAL_IO_ENV}=${JSON.stringify(requested)} is not one of 'auto', 'mmap', 'write'; using 'auto'`);
+    warnOnce(`otel-blackbox: ignoring ${JOURNAL_IO_ENV}=${JSON.stringify(requested)}: expected one of 'auto', 'mmap', 'write'.`);
   }
   const load = loadSegmentIoAddon();
   return load.addon ? { path: 'mmap' } : { path: 'write', reason: load.reason };

@@ -1,0 +1,70 @@
+// Which path a new segment takes, and what each leaves in the file.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { diag } from '@opentelemetry/api';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { JOURNAL_IO_ENV, openSegmentFile } from '../../src/journal/segmentFile/openSegmentFile.js';
+import { collectDiag } from '../helpers/diagLines.js';
+import { expectedJournalIo } from '../helpers/journalIo.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+afterEach(() => {
+  vi.unstubAllEnvs();
+  diag.disable();
+});
+
+describe('openSegmentFile', () => {
+  test(`${JOURNAL_IO_ENV}=write selects write(2); unset, the mapped path where the addon loads`, () => {
+    vi.stubEnv(JOURNAL_IO_ENV, 'write');
+    const written = openSegmentFile(join(tempDir(), 'a.seg'), { preallocateBytes: 1 << 20 });
+    expect(written.kind).toBe('write');
+    expect(written.capacity).toBe(Infinity);
+    written.close();
+    vi.stubEnv(JOURNAL_IO_ENV, '');
+    const mapped = openSegmentFile(join(tempDir(), 'b.seg'), { preallocateBytes: 1 << 20 });
+    expect(mapped.kind).toBe(expectedJournalIo('mmap'));
+    mapped.close();
+  });
+
+  test('a bad value warns once through diag and maps as if unset', () => {
+    const warnings = collectDiag();
+    vi.stubEnv(JOURNAL_IO_ENV, 'mmap-please');
+    for (const name of ['a.seg', 'b.seg']) openSegmentFile(join(tempDir(), name), { preallocateBytes: 4096 }).close();
+    expect(warnings.filter((line) => line.includes(JOURNAL_IO_ENV))).toEqual([
+      `otel-blackbox: ignoring ${JOURNAL_IO_ENV}="mmap-please": expected one of 'auto', 'mmap', 'write'.`,
+    ]);
+  });
+
+  test('a mapped segment holds its capacity on disk while open and is cut to its records at close', async () => {
+    const path = join(tempDir(), 'c.seg');
+    const segment = openSegmentFile(path, { preallocateBytes: 100_000 });
+    expect(segment.append(Buffer.from('0123456789'))).toBe('written');
+    if (segment.kind === 'mmap') {
+      expect(statSync(path).size).toBe(segment.capacity);
+      expect(segment.append(Buffer.alloc(segment.capacity))).toBe('no-room');
+    }
+    segment.close();
+    await expect.poll(() => statSync(path).size).toBe(10);
+    expect(readFileSync(path).toString()).toBe('0123456789');
+  });
+
+  test('on a filesystem where preallocated blocks are not promised (ramfs), segments use write(2)', (context) => {
+    const dir = join(tempDir(), 'ramfs');
+    mkdirSync(dir);
+    try {
+      execFileSync('mount', ['-t', 'ramfs', 'ramfs', dir], { stdio: 'pipe' });
+    } catch {
+      context.skip();
+    }
+    try {
+      const segment = openSegmentFile(join(dir, 'd.seg'), { preallocateBytes: 1 << 20 });
+      expect(segment.kind).toBe('write');
+      segment.append(Buffer.from('x'));
+      segment.close();
+    } finally {
+      execFileSync('umount', [dir], { stdio: 'pipe' });
+    }
+  });
+});
