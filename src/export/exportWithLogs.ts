@@ -23,11 +23,12 @@ export function exportWithLogs(
   spans: ReadableSpan[],
   batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
+  signal?: AbortSignal,
 ): Promise<ExportOutcome> {
-  if (batchLogs === undefined || batchLogs.logs.length === 0) return exportBatch(exporter, spans, timeoutMillis);
+  if (batchLogs === undefined || batchLogs.logs.length === 0) return exportBatch(exporter, spans, timeoutMillis, signal);
   const { logs, openSpans } = batchLogs;
   const together = exportsLogs(exporter) ? [...spans, ...openSpans.map(asStarted)] : spans;
-  return exportBatch(withLogs(exporter, logExporter, logs), together, timeoutMillis);
+  return exportBatch(withLogs(exporter, logExporter, logs), together, timeoutMillis, signal);
 }
 
 /**

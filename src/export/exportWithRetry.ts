@@ -4,10 +4,9 @@
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from './abortableDelay.js';
 import { retryDelayMillis } from './backoff.js';
-import { exportBatch } from './exportBatch.js';
+import { exportBatch, type ExportOutcome } from './exportBatch.js';
 
 export interface RetryPolicy {
-  exportTimeoutMillis: number;
   /** Attempts before giving up. Default: unlimited (until `signal` aborts). */
   maxAttempts?: number;
   /** Ends the current export wait and every backoff; no attempt starts once it has aborted. */
@@ -23,16 +22,25 @@ export type RetryOutcome =
   /** `aborted`: the signal stopped it; otherwise the attempts ran out. */
   | { ok: false; error: Error; aborted: boolean; attempts: number };
 
-export async function exportWithRetry(exporter: SpanExporter, spans: ReadableSpan[], policy: RetryPolicy): Promise<RetryOutcome> {
+export function exportWithRetry(
+  exporter: SpanExporter,
+  spans: ReadableSpan[],
+  policy: RetryPolicy & { exportTimeoutMillis: number },
+): Promise<RetryOutcome> {
+  return retryWithBackoff(() => exportBatch(exporter, spans, policy.exportTimeoutMillis, policy.signal), policy);
+}
+
+/** `attempt` is one export that always settles (exportBatch, exportWithLogs) and honours `policy.signal`. */
+export async function retryWithBackoff(attempt: () => Promise<ExportOutcome>, policy: RetryPolicy): Promise<RetryOutcome> {
   const maxAttempts = policy.maxAttempts ?? Number.POSITIVE_INFINITY;
-  for (let attempt = 0; ; attempt++) {
-    const outcome = await exportBatch(exporter, spans, policy.exportTimeoutMillis, policy.signal);
-    if (outcome.ok) return { ok: true, attempts: attempt + 1 };
-    if (outcome.aborted || policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: attempt + 1 };
-    if (attempt + 1 >= maxAttempts) return { ok: false, error: outcome.error, aborted: false, attempts: attempt + 1 };
-    policy.onRetry?.(outcome.error, attempt);
-    await abortableDelay(retryDelayMillis(attempt), policy.signal, policy.keepAlive);
+  for (let n = 0; ; n++) {
+    const outcome = await attempt();
+    if (outcome.ok) return { ok: true, attempts: n + 1 };
+    if (outcome.aborted || policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
+    if (n + 1 >= maxAttempts) return { ok: false, error: outcome.error, aborted: false, attempts: n + 1 };
+    policy.onRetry?.(outcome.error, n);
+    await abortableDelay(retryDelayMillis(n), policy.signal, policy.keepAlive);
     // Stopped during the backoff: report the failure that was real, not the abandonment.
-    if (policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: attempt + 1 };
+    if (policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
   }
 }

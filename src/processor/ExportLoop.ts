@@ -3,12 +3,17 @@
 // backoff for as long as the process lives, and marks batches committed strictly in the
 // order they were read, so the journal's commit watermark is one increasing position even
 // when a later batch commits first.
+//
+// Stopping has one cancellation path: the `signal` the owner aborts when its stop deadline
+// passes. Every export wait, backoff and idle tick races it; once it has aborted no batch
+// is formed and export() is never called again, so the owner may shut the exporter down.
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { abortableDelay } from '../export/abortableDelay.js';
+import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { JournalBatch, JournalTail } from '../journal/JournalTail.js';
-import { retryDelayMillis } from '../export/backoff.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
@@ -32,11 +37,13 @@ export interface ExportLoopOptions {
   maxConcurrentExports: number;
   scheduledDelayMillis: number;
   exportTimeoutMillis: number;
+  /** Aborted by the owner when its stop deadline passes (see the header). */
+  signal: AbortSignal;
 }
 
 interface InFlight {
   batch: Batch;
-  /** undefined while exporting; true once committed; false when given up at shutdown. */
+  /** undefined while exporting; true once committed; false when abandoned at the stop deadline. */
   outcome: boolean | undefined;
 }
 
@@ -55,16 +62,16 @@ interface FlushWaiter {
 
 export class ExportLoop {
   private readonly options: ExportLoopOptions;
+  private readonly signal: AbortSignal;
+  /** Ends the current idle wait early: new work arrived. Not a cancellation: see `signal`. */
   private wakeUp: (() => void) | undefined;
-  private interruptBackoff: (() => void) | undefined;
   private urgent = false;
   private stopping = false;
-  private stopDeadline = Number.POSITIVE_INFINITY;
+  private stopped = false;
   private failing = false;
   private running: Promise<void> | undefined;
   private waiters: FlushWaiter[] = [];
   private inFlight: InFlight[] = [];
-  private gaveUp = false;
   /** Failed export attempts, and spans the exporter has accepted: for stats(). */
   exportFailures = 0;
   spansExported = 0;
@@ -72,6 +79,8 @@ export class ExportLoop {
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
+    this.signal = options.signal;
+    this.signal.addEventListener('abort', () => this.wakeUp?.(), { once: true });
   }
 
   start(): void {
@@ -84,7 +93,11 @@ export class ExportLoop {
     this.wakeUp?.();
   }
 
-  /** Resolves true once everything ended before this call is committed, false at the timeout. */
+  /**
+   * Resolves true once everything ended before this call is committed, false at the timeout
+   * or when the loop stopped first. Its timer is ref'd: a caller awaiting a flush keeps the
+   * process alive until it settles, within `timeoutMillis`.
+   */
   flush(timeoutMillis: number): Promise<boolean> {
     const waiter: FlushWaiter = {
       journalEnds: this.options.journalEndsWritten(),
@@ -92,12 +105,12 @@ export class ExportLoop {
       resolve: () => {},
     };
     if (this.isFlushed(waiter)) return Promise.resolve(true);
+    if (this.stopped || this.signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         resolve(false);
       }, timeoutMillis);
-      timer.unref();
       waiter.resolve = (done) => {
         clearTimeout(timer);
         resolve(done);
@@ -107,21 +120,15 @@ export class ExportLoop {
     });
   }
 
-  /** Drains what it can before the deadline, then stops. What is left stays in the journal. */
-  async stop(timeoutMillis: number): Promise<void> {
+  /**
+   * Drains what it can, then stops: resolves once nothing is left to export, or once
+   * `signal` has aborted and the batches in flight are abandoned. What is left stays in
+   * the journal. The owner bounds it by aborting the signal at its deadline.
+   */
+  stop(): Promise<void> {
     this.stopping = true;
-    this.stopDeadline = Date.now() + timeoutMillis;
     this.notify();
-    this.interruptBackoff?.();
-    // An export whose callback never comes is bounded by exportTimeoutMillis; the stop is
-    // bounded by its own deadline as well.
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMillis + 100);
-      timer.unref();
-    });
-    await Promise.race([this.running, deadline]);
-    clearTimeout(timer);
+    return this.running ?? Promise.resolve();
   }
 
   private isFlushed(waiter: FlushWaiter): boolean {
@@ -142,18 +149,23 @@ export class ExportLoop {
 
   private async run(): Promise<void> {
     for (;;) {
-      while (!this.gaveUp && this.inFlight.length < this.options.maxConcurrentExports) {
+      while (!this.signal.aborted && this.inFlight.length < this.options.maxConcurrentExports) {
         const batch = this.nextBatch();
         if (!batch) break;
         this.launch(batch);
       }
       if (this.inFlight.length === 0) {
         this.settleWaiters();
-        if (this.stopping) return;
+        if (this.stopping || this.signal.aborted) break;
       }
-      if (!this.urgent) await this.sleep(this.options.scheduledDelayMillis);
+      // Once aborted, the batches in flight end at once: wait for them, not for a timer.
+      if (!this.urgent) await this.sleep(this.signal.aborted ? undefined : this.options.scheduledDelayMillis);
       this.urgent = false;
     }
+    this.stopped = true;
+    // Nothing will be committed any more: a flush still waiting is told so now.
+    for (const waiter of this.waiters) waiter.resolve(this.isFlushed(waiter));
+    this.waiters = [];
   }
 
   private launch(batch: Batch): void {
@@ -161,7 +173,6 @@ export class ExportLoop {
     this.inFlight.push(entry);
     void this.exportWithRetry(batch).then((committed) => {
       entry.outcome = committed;
-      if (!committed) this.gaveUp = true;
       this.markCommittedInOrder();
       this.settleWaiters();
       this.notify();
@@ -172,7 +183,7 @@ export class ExportLoop {
   private markCommittedInOrder(): void {
     while (this.inFlight.length > 0 && this.inFlight[0].outcome !== undefined) {
       const { batch, outcome } = this.inFlight.shift()!;
-      if (outcome && !this.gaveUp && batch.journal) this.options.tail()?.committed(batch.journal);
+      if (outcome && !this.signal.aborted && batch.journal) this.options.tail()?.committed(batch.journal);
     }
   }
 
@@ -199,30 +210,32 @@ export class ExportLoop {
     return spans.length > 0 || (batch.journal?.logs.length ?? 0) > 0 ? batch : undefined;
   }
 
-  /** True once committed; false only when a stop deadline passed first. */
+  /** True once committed; false only when the stop signal aborted first. */
   private async exportWithRetry(batch: Batch): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      const outcome = await exportWithLogs(this.options.exporter, this.options.logExporter, batch.spans, batch.journal, this.options.exportTimeoutMillis);
-      if (outcome.ok) {
-        this.committed(batch);
-        return true;
-      }
-      this.exportFailures += 1;
-      if (!this.failing) {
-        this.failing = true;
-        diag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${outcome.error.message}`);
-      }
-      const remaining = this.stopDeadline - Date.now();
-      if (this.stopping && remaining <= 0) {
-        this.giveUp(batch, outcome.error);
-        return false;
-      }
-      await this.backoff(Math.min(retryDelayMillis(attempt), remaining));
+    const { exporter, logExporter, exportTimeoutMillis } = this.options;
+    const attempt = () => exportWithLogs(exporter, logExporter, batch.spans, batch.journal, exportTimeoutMillis, this.signal);
+    const outcome = await retryWithBackoff(attempt, {
+      signal: this.signal,
+      onRetry: (error) => this.failedAttempt(error),
+    });
+    if (outcome.ok) {
+      this.committed(batch);
+      return true;
     }
+    this.exportFailures += 1;
+    this.giveUp(batch, outcome.error);
+    return false;
+  }
+
+  private failedAttempt(error: Error): void {
+    this.exportFailures += 1;
+    if (this.failing) return;
+    this.failing = true;
+    diag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`);
   }
 
   private committed(batch: Batch): void {
-    if (this.failing) {
+    if (this.failing && !this.signal.aborted) {
       this.failing = false;
       diag.info('otel-blackbox: export recovered');
     }
@@ -232,40 +245,31 @@ export class ExportLoop {
     if (batch.drops) diag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
   }
 
-  /** Only at shutdown: journaled spans stay on disk for recovery; queued ones are lost and said so. */
+  /**
+   * Only at the stop deadline. Journaled spans stay on disk for recovery; a drop episode
+   * goes back to the counter for the owner to record; queued spans may have reached the
+   * exporter (its export was still running), so they are said to be possibly lost.
+   */
   private giveUp(batch: Batch, error: Error): void {
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) this.options.drops.restore(batch.drops);
-    const inMemory = batch.fromQueue + (batch.drops?.count ?? 0);
+    const journaled = batch.journal?.spans.length ?? 0;
     diag.error(
-      `otel-blackbox: shutdown deadline passed while the exporter failed (${error.message}); ` +
-        `${batch.journal?.spans.length ?? 0} journaled spans stay on disk for recovery` +
-        (inMemory > 0 ? `, ${inMemory} spans held only in memory are lost` : ''),
+      `otel-blackbox: stop deadline passed before a batch of ${batch.spans.length} spans was committed (${error.message}); ` +
+        `${journaled} journaled spans stay on disk for recovery` +
+        (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held only in memory may be lost` : ''),
     );
   }
 
-  private sleep(millis: number): Promise<void> {
-    return interruptibleDelay(millis, (wake) => (this.wakeUp = wake));
+  /** Resolves after `millis` (never, if undefined), when new work arrives, or when the signal aborts. */
+  private sleep(millis: number | undefined): Promise<void> {
+    const woken = new AbortController();
+    this.wakeUp = () => woken.abort();
+    const waits = [new Promise<void>((resolve) => woken.signal.addEventListener('abort', () => resolve(), { once: true }))];
+    if (millis !== undefined) waits.push(abortableDelay(millis, AbortSignal.any([this.signal, woken.signal])));
+    return Promise.race(waits).finally(() => {
+      this.wakeUp = undefined;
+      woken.abort();
+    });
   }
-
-  private backoff(millis: number): Promise<void> {
-    return interruptibleDelay(millis, (wake) => (this.interruptBackoff = wake));
-  }
-}
-
-/**
- * Resolves after `millis`, or as soon as the function handed to `expose` is called. The
- * timer is unref'd: waiting to export never keeps the process alive.
- */
-function interruptibleDelay(millis: number, expose: (wake: (() => void) | undefined) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const wake = (): void => {
-      clearTimeout(timer);
-      expose(undefined);
-      resolve();
-    };
-    const timer = setTimeout(wake, millis);
-    timer.unref();
-    expose(wake);
-  });
 }

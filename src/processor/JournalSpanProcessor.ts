@@ -21,6 +21,8 @@ import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
 import { resolveProcessorOptions } from './processorOptions.js';
 import type { JournalSpanProcessorOptions, ResolvedProcessorOptions } from './processorOptions.js';
+import { overflowSpan } from './overflowSpan.js';
+import { settleWithin } from './settleWithin.js';
 import { reportSelfMetrics } from './selfMetrics.js';
 import { SignsOfLife } from './signsOfLife.js';
 
@@ -28,6 +30,11 @@ import { SignsOfLife } from './signsOfLife.js';
 const JOURNAL_RETRY_MILLIS = 1000;
 /** How often the journal directory is scanned for writers that died while we run (siblings sharing it). */
 const RECOVERY_SCAN_MILLIS = 60_000;
+/**
+ * After flushTimeoutMillis, how long forceFlush() and shutdown() still wait for the
+ * exporter's own forceFlush()/shutdown(): the documented margin on top of the timeout.
+ */
+export const EXPORTER_GRACE_MILLIS = 1000;
 
 export interface JournalProcessorStats {
   /** Whether spans are being journaled right now. */
@@ -86,6 +93,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private journalUnavailable = false;
   private writePathSaid = false;
   private shutdownPromise: Promise<void> | undefined;
+  /** Aborted when shutdown's deadline passes: the one cancellation path of the export loop and recovery. */
+  private readonly stopController = new AbortController();
 
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
   constructor(options: JournalSpanProcessorOptions) {
@@ -106,6 +115,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       maxConcurrentExports: this.options.maxConcurrentExports,
       scheduledDelayMillis: this.options.scheduledDelayMillis,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
+      signal: this.stopController.signal,
     });
     this.signsOfLife = new SignsOfLife({
       heartbeat: () => this.writer?.appendHeartbeat(),
@@ -128,12 +138,14 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   onStart(span: Span, _parentContext: Context): void {
-    if (this.state !== 'running' || this.writer === undefined) return;
+    if (this.state !== 'running') return;
     try {
       // Spans that are recorded but not sampled are never exported: journaling their start
       // would turn them into crash records later.
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      // Before the journal check: with durability 'none' the overflow marker needs it too.
       this.lastResource = span.resource;
+      if (this.writer === undefined) return;
       this.writer.appendStart(span);
     } catch (error) {
       this.hotPathError(error);
@@ -195,13 +207,24 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.drops.add(this.dropReason());
   }
 
+  /**
+   * Settles within flushTimeoutMillis for the spans, plus EXPORTER_GRACE_MILLIS for the
+   * exporter's own forceFlush(); keeps the process alive while it is awaited.
+   */
   async forceFlush(): Promise<void> {
+    if (this.state === 'shutdown') return;
+    const deadline = Date.now() + this.options.flushTimeoutMillis;
     const done = await this.loop.flush(this.options.flushTimeoutMillis);
     if (!done) {
       diag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
     }
-    await this.options.exporter.forceFlush?.().catch((error: unknown) => diag.error('otel-blackbox: exporter forceFlush failed', error));
-    await this.options.logExporter?.forceFlush?.().catch((error: unknown) => diag.error('otel-blackbox: logExporter forceFlush failed', error));
+    const flushing = Promise.all([
+      Promise.resolve(this.options.exporter.forceFlush?.()).catch((error: unknown) => diag.error('otel-blackbox: exporter forceFlush failed', error)),
+      Promise.resolve(this.options.logExporter?.forceFlush?.()).catch((error: unknown) => diag.error('otel-blackbox: logExporter forceFlush failed', error)),
+    ]);
+    if ((await settleWithin(flushing, deadline - Date.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
+      diag.warn('otel-blackbox: the exporter\'s forceFlush did not finish in time; not waiting for it');
+    }
   }
 
   shutdown(): Promise<void> {
@@ -230,15 +253,30 @@ export class JournalSpanProcessor implements SpanProcessor {
     };
   }
 
+  /**
+   * Drains to the exporter until flushTimeoutMillis, then abandons what is in flight (it
+   * stays in the journal), then gives the exporter what remains of the timeout plus
+   * EXPORTER_GRACE_MILLIS to shut down. The deadline timer is ref'd: while shutdown is
+   * pending the process stays alive, so code after `await processor.shutdown()` runs.
+   */
   private async shutdownOnce(): Promise<void> {
     this.state = 'stopping';
     clearInterval(this.retryTimer);
     clearInterval(this.recoveryTimer);
+    // Recovery is the next start's job once we stop: give its journal back now.
     this.recoveryStop.abort();
-    await this.recovery;
-    await this.loop.stop(this.options.flushTimeoutMillis);
+    const deadline = Date.now() + this.options.flushTimeoutMillis;
+    const deadlineTimer = setTimeout(() => this.stopController.abort(), this.options.flushTimeoutMillis);
+    try {
+      await Promise.all([this.loop.stop(), this.recovery]);
+    } finally {
+      clearTimeout(deadlineTimer);
+      // Drained or not, nothing may call export() from here on: the exporter shuts down next.
+      this.stopController.abort();
+    }
     this.signsOfLife.stop();
     this.state = 'shutdown';
+    this.recordUnsentDrops();
     if (this.writer) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
@@ -246,12 +284,42 @@ export class JournalSpanProcessor implements SpanProcessor {
         (this.tail?.endsSettled ?? 0) >= this.writer.endsWritten && (this.tail?.logsCommitted ?? 0) >= this.writer.logsWritten;
       this.writer.close({ removeIfDone: drained });
     }
-    try {
-      await this.options.exporter.shutdown();
-    } catch (error) {
-      diag.error('otel-blackbox: exporter shutdown failed', error);
+    const closing = Promise.all([
+      Promise.resolve()
+        .then(() => this.options.exporter.shutdown())
+        .catch((error: unknown) => diag.error('otel-blackbox: exporter shutdown failed', error)),
+      Promise.resolve()
+        .then(() => this.options.logExporter?.shutdown())
+        .catch((error: unknown) => diag.error('otel-blackbox: logExporter shutdown failed', error)),
+    ]);
+    if ((await settleWithin(closing, deadline - Date.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
+      diag.warn('otel-blackbox: the exporter\'s shutdown did not finish in time; not waiting for it');
     }
-    await this.options.logExporter?.shutdown().catch((error: unknown) => diag.error('otel-blackbox: logExporter shutdown failed', error));
+  }
+
+  /**
+   * A drop episode the exporter could not take before the deadline (the database is down)
+   * must survive the process: journal its marker, which recovery exports later; only when
+   * the journal cannot take it either is the count left to diag alone.
+   */
+  private recordUnsentDrops(): void {
+    const episode = this.drops.take();
+    if (!episode) return;
+    const marker = overflowSpan(episode, this.lastResource ?? resourceFromAttributes({}));
+    let result: string = 'no journal';
+    try {
+      if (this.writer) result = this.writer.appendEnd(marker);
+    } catch (error) {
+      result = (error as Error).message;
+    }
+    if (result === 'written') {
+      diag.warn(`otel-blackbox: ${episode.count} dropped spans recorded as an overflow marker in the journal; recovery will export it`);
+      return;
+    }
+    diag.error(
+      `otel-blackbox: ${episode.count} spans were dropped (${episode.reasons.join('; ')}) and the overflow marker could be ` +
+        `neither exported nor journaled (${result}); this message is the only record of them`,
+    );
   }
 
   private openJournal(): void {

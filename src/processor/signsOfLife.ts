@@ -13,7 +13,7 @@ export class SignsOfLife {
   private readonly target: SignsOfLifeTarget;
   private timer: NodeJS.Timeout | undefined;
   private readonly onExit = (code: number): void => {
-    this.target.processExit({ ms: Date.now(), code });
+    this.target.processExit({ ms: Date.now(), code: exitCodeOf(code) });
   };
   private readonly onUncaught = (error: unknown, origin: string): void => {
     const err = error instanceof Error ? error : new Error(String(error));
@@ -39,4 +39,14 @@ export class SignsOfLife {
     process.off('exit', this.onExit);
     process.off('uncaughtExceptionMonitor', this.onUncaught);
   }
+}
+
+/**
+ * The code the process really exits with. Node 20 hands 'exit' listeners 0 when an ESM
+ * top-level await never settled, yet exits with 13 (process.exitCode is already 13 then);
+ * process.exit(n) and an assigned process.exitCode are in process.exitCode as well.
+ */
+function exitCodeOf(code: number): number {
+  const assigned = Number(process.exitCode);
+  return process.exitCode !== undefined && process.exitCode !== null && Number.isInteger(assigned) ? assigned : code;
 }
