@@ -65,6 +65,7 @@ export const EXPORTER_DEFAULTS = {
   maxConnections: 4,
   applicationName: 'otel-blackbox',
   connectionTimeoutMillis: 10_000,
+  exportTimeoutMillis: PROCESSOR_DEFAULTS.exportTimeoutMillis,
 } as const;
 
 /** Defaults of `otel-blackbox ui`. Loopback only: the viewer has no authentication. */

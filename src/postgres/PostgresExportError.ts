@@ -19,6 +19,22 @@ export class PostgresExportError extends Error {
   }
 }
 
+/**
+ * COMMIT was sent and its reply never came (the connection broke): the server may or may
+ * not have applied it. Carries the driver error's message and code, so it classifies as
+ * that error does (transient), and is the one failure not reported as "Nothing was written".
+ */
+export class CommitOutcomeUnknownError extends Error {
+  readonly code: string | undefined;
+
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'CommitOutcomeUnknownError';
+    const code = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
 export interface FailureContext {
   /** What was being done, e.g. "write 512 spans to PostgreSQL at db:5432/app". */
   action: string;
@@ -31,7 +47,9 @@ export function exportError({ action, schema, cause }: FailureContext): Postgres
   const kind = classifyError(cause);
   const sqlState = sqlStateOf(cause);
   const reason = reasonOf(cause, sqlState);
-  const message = `PostgresSpanExporter could not ${action}: ${reason}. ${advice(kind, sqlState, schema)}`;
+  // By name: withoutSecrets may have copied the error.
+  const next = (cause as Error | null)?.name === 'CommitOutcomeUnknownError' ? COMMIT_UNKNOWN_ADVICE : advice(kind, sqlState, schema);
+  const message = `PostgresSpanExporter could not ${action}: ${reason}. ${next}`;
   return new PostgresExportError(message, kind, sqlState, { cause });
 }
 
@@ -42,6 +60,10 @@ function reasonOf(cause: unknown, sqlState: string | undefined): string {
   if (typeof code === 'string' && !message.includes(code)) return `${message} (${code})`;
   return message || (typeof code === 'string' ? code : 'unknown error');
 }
+
+const COMMIT_UNKNOWN_ADVICE =
+  'The connection was lost after COMMIT was sent, so the batch may or may not have been written; ' +
+  'retrying it is safe (rows are upserted, never duplicated).';
 
 function advice(kind: ErrorKind, sqlState: string | undefined, schema: string): string {
   if (kind === 'transient') return 'Nothing was written; the batch can be retried.';

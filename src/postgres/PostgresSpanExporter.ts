@@ -31,6 +31,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #statements: Statements;
   readonly #target: string;
   readonly #secrets: string[];
+  readonly #exportTimeoutMillis: number;
   readonly #inFlight = new Set<Promise<void>>();
   #schemaReady: Promise<void> | undefined;
   /** Spans PostgreSQL refused for good and that went to dead_letters (read by the processor's metrics). */
@@ -41,6 +42,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     const resolved = resolveExporterOptions(options);
     this.#schema = resolved.schema;
     this.#migrate = resolved.migrate;
+    this.#exportTimeoutMillis = resolved.exportTimeoutMillis;
     this.#statements = new Statements(quoteSchema(resolved.schema));
     this.#ownsPool = resolved.pool === undefined;
     // pg-pool keeps its options on the pool: the only way to name a caller's pool's server.
@@ -81,7 +83,10 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  /** Waits for in-flight batches, then ends the pool if the exporter created it. Safe to call again. */
+  /**
+   * Waits for in-flight batches (each ends within exportTimeoutMillis), then ends the pool
+   * if the exporter created it. Safe to call again.
+   */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#close();
     return this.#shutdown;
@@ -103,7 +108,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     if (records === 0) return;
     await this.#ensureSchema();
     try {
-      const { deadLettered } = await writeBatch(this.#pool, this.#statements, rows);
+      const { deadLettered } = await writeBatch(this.#pool, this.#statements, rows, this.#exportTimeoutMillis);
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         diag.warn(
@@ -156,7 +161,9 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       connectionString: resolved.connectionString,
       max: resolved.maxConnections,
       application_name: resolved.applicationName,
-      connectionTimeoutMillis: resolved.connectionTimeoutMillis,
+      // Never longer than a batch may take: 0 (no limit of its own) still ends there, and
+      // pg-pool then destroys the half-open socket of a server that never answered.
+      connectionTimeoutMillis: Math.min(resolved.connectionTimeoutMillis || Number.POSITIVE_INFINITY, resolved.exportTimeoutMillis),
       // Telemetry must not keep a finished application alive.
       allowExitOnIdle: true,
       // Notice a silently dropped connection (a NAT timeout, a failover) instead of waiting on it.

@@ -37,9 +37,20 @@ export interface PostgresSpanExporterOptions {
   applicationName?: string;
   /**
    * How long a batch waits for a connection of the exporter's own pool before it fails
-   * as transient; `0` waits forever. Default: `10000` (milliseconds).
+   * as transient; `0` sets no limit of its own, and the wait is still bounded by
+   * `exportTimeoutMillis`. Default: `10000` (milliseconds).
    */
   connectionTimeoutMillis?: number;
+  /**
+   * How long one batch may take, from waiting for a connection to COMMIT. Each transaction
+   * runs with `SET LOCAL statement_timeout` set to what remains of it, and at the end the
+   * connection is closed: a batch its caller stopped waiting for (an export that timed out,
+   * a processor that shut down) frees its connection in the pool and on the server. The
+   * batch then fails as transient and can be retried; the retry is idempotent. Keep it at
+   * or below the span processor's `exportTimeoutMillis`. Default: `30000` (milliseconds,
+   * the processor's default).
+   */
+  exportTimeoutMillis?: number;
 }
 
 export interface ResolvedExporterOptions {
@@ -50,6 +61,7 @@ export interface ResolvedExporterOptions {
   maxConnections: number;
   applicationName: string;
   connectionTimeoutMillis: number;
+  exportTimeoutMillis: number;
 }
 
 const OWN_POOL_OPTIONS = ['connectionString', 'maxConnections', 'applicationName', 'connectionTimeoutMillis'] as const;
@@ -80,6 +92,7 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
     maxConnections: positiveInteger('maxConnections', options.maxConnections, D.maxConnections),
     applicationName: nonEmptyString('applicationName', options.applicationName, D.applicationName),
     connectionTimeoutMillis: nonNegativeInteger('connectionTimeoutMillis', options.connectionTimeoutMillis, D.connectionTimeoutMillis),
+    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
   };
 }
 

@@ -8,12 +8,25 @@
 //    batch is written again in a new transaction with upserts that apply precedence.
 // 3. Another error PostgreSQL raises for one record (class 22/23/54) → written again with
 //    the refused records isolated into dead_letters (isolateBadRecords.ts).
-// 4. Anything else (transient or configuration) is thrown: nothing of the batch remains.
+// 4. Anything else (transient or configuration) is thrown: nothing of the batch remains,
+//    except after a COMMIT whose reply was lost (CommitOutcomeUnknownError): it may have
+//    been applied, and the retry's upsert makes that harmless.
+//
+// A batch is bounded by `timeoutMillis` from checkout to COMMIT: each transaction runs
+// with `SET LOCAL statement_timeout` set to what remains (the server ends a statement
+// stuck behind a lock and frees its backend, with a clean error on a connection that stays
+// usable), and CUTOFF_GRACE_MILLIS later the connection is closed (the client stops waiting
+// on a server that no longer answers). A caller that gave up on the batch thus never leaves
+// a connection behind.
 import type pg from 'pg';
 import { isolateBadRecords } from './isolateBadRecords.js';
+import { CommitOutcomeUnknownError } from './PostgresExportError.js';
 import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
 import type { Statements } from './statements.js';
 import { writeRows, type RowBatch } from './writeRows.js';
+
+/** After the deadline, how long the server's own statement_timeout has to end a statement first. */
+const CUTOFF_GRACE_MILLIS = 250;
 
 export interface BatchResult {
   /** Spans and log records. */
@@ -21,16 +34,25 @@ export interface BatchResult {
   deadLettered: number;
 }
 
-export async function writeBatch(pool: pg.Pool, statements: Statements, batch: RowBatch): Promise<BatchResult> {
+export async function writeBatch(pool: pg.Pool, statements: Statements, batch: RowBatch, timeoutMillis: number): Promise<BatchResult> {
   const records = batch.spans.length + batch.logs.length;
+  const deadline = Date.now() + timeoutMillis;
   // Each batch checks out its own connection: concurrent exports (BatchSpanProcessor's
   // forceFlush starts them all at once) queue in the pool, never share a transaction.
-  const client = await pool.connect();
+  const client = await connectBefore(pool, deadline, timeoutMillis);
   // While checked out, a client's connection error has no pool listener to go to.
   let broken: Error | undefined;
   const markBroken = (error: unknown) => (broken ??= error instanceof Error ? error : new Error(String(error)));
   client.on('error', markBroken);
-  const transaction = (work: () => Promise<void>) => inTransaction(client, markBroken, work);
+  let timedOut: Error | undefined;
+  const cutoff = setTimeout(() => {
+    timedOut = batchTimeout(timeoutMillis);
+    markBroken(timedOut);
+    // With a statement in flight, end() destroys the socket and that statement fails.
+    client.end().catch(() => {});
+  }, Math.max(0, deadline - Date.now()) + CUTOFF_GRACE_MILLIS);
+  cutoff.unref();
+  const transaction = (work: () => Promise<void>) => inTransaction(client, markBroken, deadline, work);
   try {
     let error = await transaction(() => writeRows(client, statements, batch, 'fail'));
     if (error === undefined) return { written: records, deadLettered: 0 };
@@ -49,24 +71,70 @@ export async function writeBatch(pool: pg.Pool, statements: Statements, batch: R
   } catch (error) {
     // A driver or socket error (no SQLSTATE) leaves the connection in an unknown state.
     if (sqlStateOf(error) === undefined) markBroken(error);
+    if (timedOut && !(error instanceof CommitOutcomeUnknownError)) throw timedOut;
     throw error;
   } finally {
+    clearTimeout(cutoff);
     client.off('error', markBroken);
     // release(error) destroys the connection instead of returning it to the pool.
     client.release(broken);
   }
 }
 
-/** BEGIN … COMMIT; on failure ROLLBACK and return the error (undefined on success). */
-async function inTransaction(client: pg.PoolClient, markBroken: (error: unknown) => void, work: () => Promise<void>): Promise<unknown> {
+/**
+ * BEGIN … COMMIT; on failure ROLLBACK and return the error (undefined on success). A COMMIT
+ * that fails without a SQLSTATE lost its reply: the server may have applied it.
+ */
+async function inTransaction(
+  client: pg.PoolClient,
+  markBroken: (error: unknown) => void,
+  deadline: number,
+  work: () => Promise<void>,
+): Promise<unknown> {
   try {
-    await client.query('BEGIN');
+    // One round trip, as plain BEGIN was: the number is ours, never user input.
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, deadline - Date.now())}`);
     await work();
-    await client.query('COMMIT');
-    return undefined;
   } catch (error) {
     // If even ROLLBACK fails the connection is gone (the server rolls back on its own).
     await client.query('ROLLBACK').catch(markBroken);
     return error;
   }
+  try {
+    await client.query('COMMIT');
+    return undefined;
+  } catch (error) {
+    if (sqlStateOf(error) === undefined) return new CommitOutcomeUnknownError(error);
+    await client.query('ROLLBACK').catch(markBroken);
+    return error;
+  }
+}
+
+/**
+ * pool.connect() within the batch's deadline, even with a pool that waits forever
+ * (connectionTimeoutMillis 0, or a caller's pool): a connection that arrives late is
+ * handed straight back.
+ */
+async function connectBefore(pool: pg.Pool, deadline: number, timeoutMillis: number): Promise<pg.PoolClient> {
+  const connecting = pool.connect();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(batchTimeout(timeoutMillis)), Math.max(0, deadline - Date.now()));
+    timer.unref();
+  });
+  try {
+    return await Promise.race([connecting, late]);
+  } catch (error) {
+    connecting.then((client) => client.release(), () => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Transient (ETIMEDOUT): the retry may well succeed once the lock or the outage is gone. */
+function batchTimeout(timeoutMillis: number): Error {
+  return Object.assign(new Error(`the batch did not finish within exportTimeoutMillis (${timeoutMillis} ms); its connection was closed`), {
+    code: 'ETIMEDOUT',
+  });
 }

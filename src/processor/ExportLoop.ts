@@ -138,7 +138,8 @@ export class ExportLoop {
   }
 
   private settleWaiters(): void {
-    if (this.waiters.length === 0) return;
+    // Spans abandoned at the deadline count as settled in the queue, but were not flushed.
+    if (this.waiters.length === 0 || this.signal.aborted) return;
     const still: FlushWaiter[] = [];
     for (const waiter of this.waiters) {
       if (this.isFlushed(waiter)) waiter.resolve(true);
@@ -163,8 +164,9 @@ export class ExportLoop {
       this.urgent = false;
     }
     this.stopped = true;
-    // Nothing will be committed any more: a flush still waiting is told so now.
-    for (const waiter of this.waiters) waiter.resolve(this.isFlushed(waiter));
+    // Nothing will be committed any more: a flush still waiting is told so now. (Only an
+    // abort leaves one waiting: a drained stop settled them all above.)
+    for (const waiter of this.waiters) waiter.resolve(false);
     this.waiters = [];
   }
 

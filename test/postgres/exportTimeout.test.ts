@@ -1,0 +1,88 @@
+// A batch is bounded by the exporter's exportTimeoutMillis: behind a lock, the server ends
+// the statement (SET LOCAL statement_timeout) and the connection is freed while the lock is
+// still held; a server that never answers is left at the deadline; the retry afterwards
+// stores the batch once. And a COMMIT whose reply was lost is not reported as "Nothing was
+// written".
+import { ExportResultCode } from '@opentelemetry/core';
+import { createServer, type Socket } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
+import { PostgresExportError } from '../../src/postgres/PostgresExportError.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { TestDatabase } from '../helpers/database.js';
+import { TcpProxy } from '../helpers/TcpProxy.mjs';
+import { exportSpans, traceOf } from './spanFixtures.js';
+
+const db = new TestDatabase();
+let schema: string;
+beforeAll(async () => {
+  schema = await db.freshSchema('export_timeout');
+  await migrateSchema(db.pool, schema);
+});
+afterAll(() => db.close());
+
+const backendsOf = (applicationName: string) =>
+  db.count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'`, [applicationName]);
+
+test('behind a table lock: the export fails as transient, its statement is ended on the server while the lock is held, and the retry writes once', async () => {
+  const applicationName = `export-timeout-lock-${process.pid}`;
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, applicationName, exportTimeoutMillis: 500, maxConnections: 1 });
+  const spans = await traceOf(3, 'locked');
+  const locker = new pg.Client({ connectionString: db.url });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${schema}".spans IN ACCESS EXCLUSIVE MODE`);
+    const result = await exportSpans(exporter, spans);
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    expect((result.error as PostgresExportError).kind).toBe('transient');
+    expect(result.error?.message).toContain('Nothing was written');
+    // Nothing of ours still runs on the server, though the lock is still held.
+    expect(await backendsOf(applicationName)).toBe(0);
+  } finally {
+    await locker.query('ROLLBACK');
+    await locker.end();
+  }
+  expect((await exportSpans(exporter, spans)).code).toBe(ExportResultCode.SUCCESS);
+  expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE name LIKE 'locked%'`)).toBe(3);
+  await exporter.shutdown();
+});
+
+test('a caller pool that waits forever for a server that never answers: the export still fails at exportTimeoutMillis', async () => {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => sockets.add(socket.on('error', () => {})));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 0 });
+  pool.on('error', () => {});
+  const exporter = new PostgresSpanExporter({ pool, schema, migrate: false, exportTimeoutMillis: 300 });
+  try {
+    const result = await exportSpans(exporter, await traceOf(1, 'silent'));
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    expect(result.error?.message).toContain('exportTimeoutMillis (300 ms)');
+    expect((result.error as PostgresExportError).kind).toBe('transient');
+  } finally {
+    await exporter.shutdown();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('a COMMIT applied but whose reply was lost: the error says the batch may have been written, and the retry stores it once', async () => {
+  const proxy = await TcpProxy.create(db.url);
+  await proxy.listen();
+  const exporter = new PostgresSpanExporter({ connectionString: proxy.urlFor(db.url), schema, migrate: false });
+  const spans = await traceOf(2, 'commit-lost');
+  proxy.cutOn('COMMIT', { times: 1, afterForwarding: true });
+  const result = await exportSpans(exporter, spans);
+  expect(result.code).toBe(ExportResultCode.FAILED);
+  expect(result.error?.message).not.toContain('Nothing was written');
+  expect(result.error?.message).toContain('may or may not have been written');
+  expect((result.error as PostgresExportError).kind).toBe('transient');
+  // Whether the server applied it (it usually has by now, but that is its timing), the retry stores the batch once.
+  expect((await exportSpans(exporter, spans)).code).toBe(ExportResultCode.SUCCESS);
+  expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE name LIKE 'commit-lost%'`)).toBe(2);
+  await exporter.shutdown();
+  await proxy.refuse();
+});

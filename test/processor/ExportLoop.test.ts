@@ -1,0 +1,161 @@
+// The export loop on its own: memory queue in, exporter out, one AbortSignal to stop it.
+// The shutdown race of issue #12 (export() after the exporter's shutdown, "export
+// recovered" after giving up, a drop count lost at the deadline) shows here directly.
+import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { DropCounter } from '../../src/processor/DropCounter.js';
+import { ExportLoop } from '../../src/processor/ExportLoop.js';
+import { MemorySpanQueue } from '../../src/processor/MemorySpanQueue.js';
+import { OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
+import { traceOf } from '../postgres/spanFixtures.js';
+
+type Behaviour = 'succeed' | 'fail' | 'hang';
+
+/** An exporter told how to answer, counting calls; `called(n)` resolves at the n-th call. */
+class ScriptedExporter implements SpanExporter {
+  behaviour: Behaviour;
+  calls = 0;
+  callsAfterShutdown = 0;
+  isShutdown = false;
+  readonly exported: ReadableSpan[] = [];
+  private readonly waiting = new Map<number, () => void>();
+
+  constructor(behaviour: Behaviour) {
+    this.behaviour = behaviour;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.calls += 1;
+    if (this.isShutdown) this.callsAfterShutdown += 1;
+    this.waiting.get(this.calls)?.();
+    if (this.behaviour === 'hang') return;
+    const behaviour = this.behaviour;
+    setImmediate(() => {
+      if (behaviour === 'fail') return resultCallback({ code: ExportResultCode.FAILED, error: new Error('database down (test)') });
+      this.exported.push(...spans);
+      resultCallback({ code: ExportResultCode.SUCCESS });
+    });
+  }
+
+  called(times: number): Promise<void> {
+    if (this.calls >= times) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.set(times, resolve));
+  }
+
+  async shutdown(): Promise<void> {
+    this.isShutdown = true;
+  }
+}
+
+const messages: string[] = [];
+beforeEach(() => {
+  messages.length = 0;
+  const record = (message: string) => messages.push(message);
+  const logger: DiagLogger = { error: record, warn: record, info: record, debug: () => {}, verbose: () => {} };
+  diag.setLogger(logger, DiagLogLevel.INFO);
+});
+afterEach(() => diag.disable());
+
+function loopWith(exporter: SpanExporter, options: { maxConcurrentExports?: number } = {}) {
+  const queue = new MemorySpanQueue(1000);
+  const drops = new DropCounter();
+  const controller = new AbortController();
+  const loop = new ExportLoop({
+    exporter,
+    queue,
+    drops,
+    tail: () => undefined,
+    journalEndsWritten: () => 0,
+    resource: () => resourceFromAttributes({ 'service.name': 'loop-test' }),
+    maxExportBatchSize: 2,
+    maxConcurrentExports: options.maxConcurrentExports ?? 2,
+    scheduledDelayMillis: 5,
+    exportTimeoutMillis: 60_000,
+    signal: controller.signal,
+  });
+  loop.start();
+  return { loop, queue, drops, controller };
+}
+
+async function enqueue(queue: MemorySpanQueue, loop: ExportLoop, count: number): Promise<void> {
+  for (const span of await traceOf(count, 'queued')) queue.offer(span);
+  loop.notify();
+}
+
+test('a healthy exporter: stop() drains every queued span before it resolves, without an abort', async () => {
+  const exporter = new ScriptedExporter('succeed');
+  const { loop, queue } = loopWith(exporter);
+  await enqueue(queue, loop, 7);
+  await loop.stop();
+  expect(exporter.exported).toHaveLength(7);
+  expect(queue.settled).toBe(7);
+  expect(await loop.flush(1000)).toBe(true);
+});
+
+test.each(['hang', 'fail'] as const)(
+  'an exporter that %s: the abort ends stop(), no export() afterwards, nothing "recovered", queued spans said to be possibly lost',
+  async (behaviour) => {
+    const exporter = new ScriptedExporter(behaviour);
+    const { loop, queue, controller } = loopWith(exporter, { maxConcurrentExports: 2 });
+    await enqueue(queue, loop, 4);
+    // Two batches in flight (hang), or retries under way (fail).
+    await exporter.called(2);
+    const stopped = loop.stop();
+    controller.abort();
+    await stopped;
+    await exporter.shutdown();
+    const callsAtShutdown = exporter.calls;
+    // Anything the loop might still start would start from a timer or a late callback.
+    loop.notify();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(exporter.calls).toBe(callsAtShutdown);
+    expect(exporter.callsAfterShutdown).toBe(0);
+    expect(queue.settled).toBe(4);
+    expect(messages.some((m) => m.includes('stop deadline passed') && m.includes('may be lost'))).toBe(true);
+    expect(messages.some((m) => m.includes('export recovered'))).toBe(false);
+  },
+);
+
+test('a flush waiting when the loop is aborted resolves false at once, and a flush after the stop does not wait', async () => {
+  const exporter = new ScriptedExporter('hang');
+  const { loop, queue, controller } = loopWith(exporter);
+  await enqueue(queue, loop, 2);
+  // An hour: only the abort can end this flush within the test's timeout.
+  const flushing = loop.flush(3_600_000);
+  await exporter.called(1);
+  const stopped = loop.stop();
+  controller.abort();
+  expect(await flushing).toBe(false);
+  await stopped;
+  await enqueue(queue, loop, 1);
+  expect(await loop.flush(3_600_000)).toBe(false);
+});
+
+test('a drop episode whose marker was not exported by the deadline goes back to the drop counter', async () => {
+  const exporter = new ScriptedExporter('fail');
+  const { loop, drops, controller } = loopWith(exporter);
+  drops.add('test: journal full and memory queue full');
+  drops.add('test: journal full and memory queue full');
+  loop.notify();
+  await exporter.called(2);
+  const stopped = loop.stop();
+  controller.abort();
+  await stopped;
+  expect(drops.take()?.count).toBe(2);
+});
+
+test('the overflow marker is exported once the exporter recovers, and "export recovered" is said then', async () => {
+  const exporter = new ScriptedExporter('fail');
+  const { loop, drops } = loopWith(exporter);
+  drops.add('test: memory queue full');
+  loop.notify();
+  await exporter.called(2);
+  exporter.behaviour = 'succeed';
+  await loop.stop();
+  expect(exporter.exported.map((span) => span.name)).toEqual([OVERFLOW_SPAN_NAME]);
+  expect(exporter.exported[0].resource.attributes['service.name']).toBe('loop-test');
+  expect(messages).toContain('otel-blackbox: export recovered');
+});

@@ -1,0 +1,53 @@
+// The overflow marker says which service dropped spans, whatever the durability, and a
+// drop count the exporter could not take by the shutdown deadline is not lost silently.
+import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { afterEach, expect, test } from 'vitest';
+import { JournalSpanProcessor } from '../../src/index.js';
+import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+afterEach(() => diag.disable());
+
+test("durability 'none': the overflow marker carries the application's service.name", async () => {
+  const exporter = new CollectingExporter();
+  exporter.failing = true;
+  const processor = new JournalSpanProcessor({ exporter, durability: 'none', maxQueueSize: 2, maxExportBatchSize: 2, scheduledDelayMillis: 5, flushTimeoutMillis: 10_000 });
+  const tracer = providerWith(processor, 'checkout').getTracer('overflow');
+  for (let i = 0; i < 5; i++) tracer.startSpan(`op ${i}`).end();
+  expect(processor.stats().spansDropped).toBeGreaterThan(0);
+  exporter.failing = false;
+  await processor.forceFlush();
+  const marker = exporter.spans.find((span) => span.name === OVERFLOW_SPAN_NAME);
+  expect(marker?.resource.attributes['service.name']).toBe('checkout');
+  expect(marker?.attributes[ATTR_DROPPED_SPANS]).toBe(processor.stats().spansDropped);
+  await processor.shutdown();
+});
+
+test('a drop count the exporter never took by the shutdown deadline is reported with its count, not lost silently', async () => {
+  const messages: string[] = [];
+  diag.setLogger({ error: (m) => messages.push(m), warn: (m) => messages.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+  const exporter = new CollectingExporter();
+  exporter.failing = true;
+  const processor = new JournalSpanProcessor({
+    exporter,
+    journalDir: tempDir(),
+    // Room for a few spans only, and a memory queue of one: the rest is dropped.
+    maxJournalBytes: 2048,
+    maxQueueSize: 1,
+    maxExportBatchSize: 1,
+    scheduledDelayMillis: 5,
+    flushTimeoutMillis: 300,
+    recover: false,
+  });
+  const tracer = providerWith(processor, 'checkout').getTracer('overflow');
+  for (let i = 0; i < 40; i++) tracer.startSpan(`op ${i}`, { attributes: { padding: 'x'.repeat(100) } }).end();
+  const dropped = processor.stats().spansDropped;
+  expect(dropped).toBeGreaterThan(0);
+  await processor.shutdown();
+  expect(exporter.spans).toHaveLength(0);
+  // Journaled as a marker for recovery when the journal has room; else this message is its record.
+  expect(messages.some((m) => m.includes(`${dropped} dropped spans recorded as an overflow marker in the journal`) || m.includes(`${dropped} spans were dropped`))).toBe(true);
+});
