@@ -40,8 +40,8 @@ export const DATABASE_OPTIONS = {
   schema: { type: 'string', short: 's' },
 } as const satisfies Options;
 
-export const DATABASE_HELP = `  -d, --database URL   PostgreSQL connection string (default: DATABASE_URL, else PG* variables)
-  -s, --schema NAME    schema of the otel-blackbox tables (default: otel)`;
+export const DATABASE_HELP = `  -d, --database URL   PostgreSQL connection string (default: ${ENV.databaseUrl}, else PG* variables)
+  -s, --schema NAME    schema of the otel-blackbox tables (default: ${ENV.schema}, else ${EXPORTER_DEFAULTS.schema})`;
 
 export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { RECOVERY_DEFAULTS } from '../../options/defaults.js';
+import { ENV, RECOVERY_DEFAULTS } from '../../options/defaults.js';
 import { envJournalDir } from '../../options/environment.js';
 import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
 import { recoverJournals } from '../../recovery/recoverJournals.js';
@@ -15,10 +15,10 @@ become crash records. Journals of live processes are left alone. Suited to an
 operator, or to ExecStopPost= in a systemd unit.
 
 Options:
-  -j, --journal-dir DIR    journal directory (default: OTEL_BLACKBOX_JOURNAL_DIR, else .otel-journal)
+  -j, --journal-dir DIR    journal directory (default: ${ENV.journalDir}, else ${RECOVERY_DEFAULTS.journalDir})
 ${DATABASE_HELP}
       --stale-after MS     where a writer cannot be checked (another host), silence this
-                           long means dead (default: 300000)
+                           long means dead (default: ${RECOVERY_DEFAULTS.staleAfterMillis})
       --recover-foreign-journals
                            also recover journals owned by another user (left alone
                            by default: another user may have planted them)
