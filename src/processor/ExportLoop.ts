@@ -11,7 +11,6 @@ import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { JournalBatch, JournalTail } from '../journal/JournalTail.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
@@ -263,15 +262,23 @@ export class ExportLoop {
     );
   }
 
-  /** Resolves after `millis` (never, if undefined), when new work arrives, or when the signal aborts. */
+  /**
+   * Resolves after `millis` (never, if undefined), when new work arrives, or when the signal
+   * aborts (its listener, set in the constructor, calls wakeUp). The timer is unref'd: the
+   * loop's idle tick never keeps the process alive. A plain timer rather than
+   * AbortSignal.any() per tick: one dependent signal a second for the life of the process.
+   */
   private sleep(millis: number | undefined): Promise<void> {
-    const woken = new AbortController();
-    this.wakeUp = () => woken.abort();
-    const waits = [new Promise<void>((resolve) => woken.signal.addEventListener('abort', () => resolve(), { once: true }))];
-    if (millis !== undefined) waits.push(abortableDelay(millis, AbortSignal.any([this.signal, woken.signal])));
-    return Promise.race(waits).finally(() => {
-      this.wakeUp = undefined;
-      woken.abort();
+    if (this.signal.aborted && millis !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = millis === undefined ? undefined : setTimeout(wake, millis);
+      timer?.unref();
+      this.wakeUp = wake;
     });
   }
 }
