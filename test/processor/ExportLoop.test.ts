@@ -50,6 +50,7 @@ class ScriptedExporter implements SpanExporter {
   }
 }
 
+// At INFO, unlike helpers/diagLines: "export recovered" is an info line.
 const messages: string[] = [];
 beforeEach(() => {
   messages.length = 0;

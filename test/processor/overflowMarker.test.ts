@@ -1,10 +1,11 @@
 // The overflow marker says which service dropped spans, whatever the durability, and a
 // drop count the exporter could not take by the shutdown deadline is not lost silently.
-import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import { afterEach, expect, test } from 'vitest';
 import { JournalSpanProcessor } from '../../src/index.js';
 import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
@@ -27,8 +28,7 @@ test("durability 'none': the overflow marker carries the application's service.n
 });
 
 test('a drop count the exporter never took by the shutdown deadline is reported with its count, not lost silently', async () => {
-  const messages: string[] = [];
-  diag.setLogger({ error: (m) => messages.push(m), warn: (m) => messages.push(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+  const messages = collectDiag();
   const exporter = new CollectingExporter();
   exporter.failing = true;
   const processor = new JournalSpanProcessor({
