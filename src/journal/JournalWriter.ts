@@ -140,11 +140,15 @@ export class JournalWriter {
   }
 
   /** A span whose START was journaled may pass the cap: its END is what ends the record. */
-  appendEnd(span: ReadableSpan): AppendResult {
+  /**
+   * `pastCap`: for the overflow marker at shutdown only (JournalSpanProcessor): one small
+   * record past maxJournalBytes beats losing the count of what the cap dropped.
+   */
+  appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
     const spanId = span.spanContext().spanId;
     const json = recordJson(endRecord(span, this.resourceIdFor(span.resource)));
-    if (!this.openStarts.has(spanId) && this.overCap(json.length)) return 'full';
+    if (!options?.pastCap && !this.openStarts.has(spanId) && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openStarts.delete(spanId);
     const segment = this.segment;

@@ -308,7 +308,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     const marker = overflowSpan(episode, this.lastResource ?? resourceFromAttributes({}));
     let result: string = 'no journal';
     try {
-      if (this.writer) result = this.writer.appendEnd(marker);
+      if (this.writer) result = this.writer.appendEnd(marker, { pastCap: true });
     } catch (error) {
       result = (error as Error).message;
     }

@@ -3,6 +3,9 @@
 import { diag } from '@opentelemetry/api';
 import { afterEach, expect, test } from 'vitest';
 import { JournalSpanProcessor } from '../../src/index.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readWriterJournal } from '../../src/recovery/readWriterJournal.js';
 import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { collectDiag } from '../helpers/diagLines.js';
@@ -27,13 +30,14 @@ test("durability 'none': the overflow marker carries the application's service.n
   await processor.shutdown();
 });
 
-test('a drop count the exporter never took by the shutdown deadline is reported with its count, not lost silently', async () => {
+test('a full journal, the database down: the drop count the exporter never took by the shutdown deadline is journaled as the overflow marker', async () => {
   const messages = collectDiag();
   const exporter = new CollectingExporter();
   exporter.failing = true;
+  const journalDir = tempDir();
   const processor = new JournalSpanProcessor({
     exporter,
-    journalDir: tempDir(),
+    journalDir,
     // Room for a few spans only, and a memory queue of one: the rest is dropped.
     maxJournalBytes: 2048,
     maxQueueSize: 1,
@@ -48,6 +52,11 @@ test('a drop count the exporter never took by the shutdown deadline is reported 
   expect(dropped).toBeGreaterThan(0);
   await processor.shutdown();
   expect(exporter.spans).toHaveLength(0);
-  // Journaled as a marker for recovery when the journal has room; else this message is its record.
-  expect(messages.some((m) => m.includes(`${dropped} dropped spans recorded as an overflow marker in the journal`) || m.includes(`${dropped} spans were dropped`))).toBe(true);
+  expect(messages.some((m) => m.includes(`${dropped} dropped spans recorded as an overflow marker in the journal`))).toBe(true);
+  // Recovery will find it there, uncommitted, with the count.
+  const [writerDir] = readdirSync(journalDir);
+  const journal = await readWriterJournal(join(journalDir, writerDir));
+  const markers = [...journal.uncommittedEnds.values()].filter((end) => end.n === OVERFLOW_SPAN_NAME);
+  expect(markers).toHaveLength(1);
+  expect(markers[0].a?.[ATTR_DROPPED_SPANS]).toBe(dropped);
 });
