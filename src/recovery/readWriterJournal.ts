@@ -1,5 +1,5 @@
 // Reads a dead writer's journal in bounded memory, in two streaming passes over its
-// segments (chunks of 1 MiB, awaiting between them so a host's event loop keeps running):
+// segments (chunks of 64 KiB, awaiting between them so a host's event loop keeps running):
 //
 // 1. Facts: the header, resources, heartbeats, exit, the highest COMMIT watermark, and
 //    which spans are still open at the end, kept as span id -> position of the START's
