@@ -29,7 +29,7 @@ function chownTree(dir: string, uid: number): void {
   }
 }
 
-describe.skipIf(!isRoot)('journals of another user (as root)', () => {
+describe.skipIf(!isRoot)('journals of another user (needs root to chown to nobody; skipped otherwise)', () => {
   it('are left alone, counted and warned about once; recoverForeignJournals recovers them', async () => {
     const journalDir = await deadJournal();
     for (const writerDir of readdirSync(journalDir)) chownTree(join(journalDir, writerDir), NOBODY);
@@ -76,7 +76,7 @@ describe.skipIf(process.getuid === undefined)('a journal directory other users c
     expect(about[0]).toMatch(mode & 0o002 ? /world-writable/ : /group-writable/);
   });
 
-  it.skipIf(!isRoot)('owned by another user: warns', async () => {
+  it.skipIf(!isRoot)('owned by another user: warns (needs root to chown; skipped otherwise)', async () => {
     const journalDir = await deadJournal();
     chownSync(journalDir, NOBODY, NOBODY);
     const warnings = collectWarnings();
