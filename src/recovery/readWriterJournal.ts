@@ -115,6 +115,9 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
           const spanId = spanIdOfRecord(record.bytes);
           if (spanId !== undefined) facts.openStarts.delete(spanId);
           lastInChunk = record;
+        } else if (record.type === RecordType.LogRecord) {
+          // A log line right before a SIGKILL is the last sign of life a crash record can get.
+          lastInChunk = record;
         } else {
           takeFact(facts, record, alive);
         }
@@ -124,8 +127,9 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
   }
   if (lastSpanRecord) {
     try {
-      const record = JSON.parse(lastSpanRecord.bytes.toString('utf8')) as SpanEndRecord;
-      alive(hrTimeToMs(lastSpanRecord.type === RecordType.SpanEnd && record.et ? record.et : record.st));
+      const record = JSON.parse(lastSpanRecord.bytes.toString('utf8')) as SpanEndRecord & Partial<LogRecordPayload>;
+      if (lastSpanRecord.type === RecordType.LogRecord) alive(hrTimeToMs(record.t as HrTime));
+      else alive(hrTimeToMs(lastSpanRecord.type === RecordType.SpanEnd && record.et ? record.et : record.st));
     } catch {
       // Its checksum held, so this cannot happen; the segment times still count.
     }

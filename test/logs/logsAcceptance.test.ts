@@ -121,6 +121,13 @@ describe('logs acceptance', () => {
       );
       expect(crash).toMatchObject({ state: 'crashed', name: 'nightly job', lines: ['job started', 'about to die'], levels: ['info', 'error'] });
       expect(crash!.crash_reason).toMatch(/vanished/);
+      // The last line is a sign of life: the crash record's estimated end is not before it.
+      const [times] = await db.query(
+        `SELECT s.end_time_unix_nano::numeric >= max(l.time_unix_nano)::numeric AS ends_after_last_line FROM "${schema}".spans s
+           JOIN "${schema}".logs l USING (trace_id, span_id) WHERE s.span_id = $1 AND l.kind = 'log' GROUP BY s.end_time_unix_nano`,
+        [job],
+      );
+      expect(times).toEqual({ ends_after_last_line: true });
 
       const requests = await db.query(
         `SELECT s.state, l.body #>> '{}' AS line, l.attributes ->> 'request' AS request FROM "${schema}".spans s
