@@ -151,11 +151,12 @@ export class JournalWriter {
     if (!options?.pastCap && !this.openStarts.has(spanId) && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openStarts.delete(spanId);
-    const segment = this.segment;
     if (!this.add(RecordType.SpanEnd, json, span) || !this.flush()) return 'broken';
     this.endsWritten += 1;
-    this.endsBySegment.set(segment, (this.endsBySegment.get(segment) ?? 0) + 1);
-    this.lastEndAt = this.position();
+    // Counted where the frame landed (set by the write), not where the writer stood before
+    // it: a write may rotate first, and the tail settles each segment's ENDs as it passes it.
+    const at = this.lastEndAt!;
+    this.endsBySegment.set(at.segment, (this.endsBySegment.get(at.segment) ?? 0) + 1);
     return 'written';
   }
 
@@ -206,7 +207,10 @@ export class JournalWriter {
     const segment = this.segment;
     const base = this.appender?.bytes ?? 0;
     if (!this.write(data)) return false;
-    for (const { span, log, end } of ends) this.recentEnds.push({ span, log, segment, end: base + end });
+    for (const { span, log, end } of ends) {
+      this.recentEnds.push({ span, log, segment, end: base + end });
+      if (span) this.lastEndAt = { segment, offset: base + end };
+    }
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
     if ((this.appender?.bytes ?? 0) - this.headBytes >= this.options.maxSegmentBytes) this.rotate();
@@ -333,6 +337,7 @@ export class JournalWriter {
     const frame = encodeFrame(type, json);
     this.makeRoomFor(frame.length);
     if (!this.write(frame)) return false;
+    if (endedSpan) this.lastEndAt = this.position();
     // Written around the recent-ENDs window: readers must go to disk for it.
     if (endedSpan || log) this.recentEnds.forgetBefore(this.position());
     return true;
