@@ -50,9 +50,9 @@ export class JournalTail {
   /** LOG records handed out in batches, and how many of those are committed. */
   logsRead = 0;
   logsCommitted = 0;
-  /** SPAN_END records written but never read: damaged, or deleted with their directory. */
-  endsLost = 0;
-  /** SPAN_END records handed out, by the segment they were read from. */
+  /** SPAN_END and LOG records written but never read: damaged, or deleted with their directory. */
+  recordsLost = 0;
+  /** SPAN_END and LOG records handed out, by the segment they were read from. */
   private readonly readIn = new Map<number, number>();
 
   constructor(writer: JournalWriter) {
@@ -61,16 +61,16 @@ export class JournalTail {
 
   /** SPAN_END and LOG records written but not yet handed out. */
   get backlog(): number {
-    return this.writer.endsWritten + this.writer.logsWritten - this.endsRead - this.logsRead - this.endsLost;
+    return this.writer.endsWritten + this.writer.logsWritten - this.endsRead - this.logsRead - this.recordsLost;
   }
 
   /**
-   * ENDs committed, or known lost: what a flush waits for. Counting only committed ones made
-   * every forceFlush wait out its timeout after one damaged record, and kept the journal
-   * from being removed at shutdown.
+   * ENDs and LOGs committed, or known lost: what a flush waits for. Counting only committed
+   * ones made every forceFlush wait out its timeout after one damaged record, and kept the
+   * journal from being removed at shutdown.
    */
-  get endsSettled(): number {
-    return this.endsCommitted + this.endsLost;
+  get settled(): number {
+    return this.endsCommitted + this.logsCommitted + this.recordsLost;
   }
 
   /** Up to `maxRecords` ENDs and LOGs, in journal order. */
@@ -78,7 +78,7 @@ export class JournalTail {
     if (this.pending.length === 0) {
       const recent = this.writer.recentEnds.takeAfter(this.position, maxRecords);
       if (recent !== undefined) {
-        for (const entry of recent) if (entry.span) this.countRead(entry.segment);
+        for (const entry of recent) if (entry.span || entry.log) this.countRead(entry.segment);
         const batch = this.handOut(recent);
         this.settlePassedSegments();
         return batch;
@@ -91,13 +91,13 @@ export class JournalTail {
       const record = this.pending.shift() ?? this.readMore();
       if (!record) break;
       until = { segment: this.position.segment, offset: record.end };
+      this.countRead(this.position.segment);
       if (record.type === RecordType.LogRecord) {
         const payload = record.payload as LogRecordPayload;
         logs.push({ logRecord: readableLogFromRecord(payload, this.writer.resourceById(payload.r)), writerId: this.writer.writerId, sequence: payload.q });
         continue;
       }
       const end = record.payload as SpanEndRecord;
-      this.countRead(this.position.segment);
       spans.push(readableSpanFromRecord(end, this.writer.resourceById(end.r)));
     }
     this.settlePassedSegments();
@@ -108,15 +108,15 @@ export class JournalTail {
     this.readIn.set(segment, (this.readIn.get(segment) ?? 0) + 1);
   }
 
-  /** Once past a segment, ENDs written into it and never read are counted lost, and said so. */
+  /** Once past a segment, ENDs and LOGs written into it and never read are counted lost, and said so. */
   private settlePassedSegments(): void {
-    for (const segment of [...this.writer.segmentsWithEnds()]) {
+    for (const segment of [...this.writer.segmentsWithExports()]) {
       if (segment >= this.position.segment) continue;
-      const lost = this.writer.takeEndsWrittenIn(segment) - (this.readIn.get(segment) ?? 0);
+      const lost = this.writer.takeExportsWrittenIn(segment) - (this.readIn.get(segment) ?? 0);
       this.readIn.delete(segment);
       if (lost <= 0) continue;
-      this.endsLost += lost;
-      diag.error(`otel-blackbox: ${lost} ended spans in journal segment ${segment} could not be read back (damaged or deleted); they are lost`);
+      this.recordsLost += lost;
+      diag.error(`otel-blackbox: ${lost} ended spans or log records in journal segment ${segment} could not be read back (damaged or deleted); they are lost`);
     }
   }
 

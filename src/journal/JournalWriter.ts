@@ -70,10 +70,11 @@ export class JournalWriter {
   /** A broken journal is reported once per episode, not at every repair attempt. */
   private episodeReported = false;
   /** Where the last END written ends, and the highest COMMIT watermark written. */
-  private lastEndAt: JournalPosition | undefined;
+  /** Where the last END or LOG landed: the records the exporter must commit. */
+  private lastExportAt: JournalPosition | undefined;
   private committedAt: JournalPosition | undefined;
   /** SPAN_END records written into each segment: the tail settles what damage made it miss. */
-  private readonly endsBySegment = new Map<number, number>();
+  private readonly exportsBySegment = new Map<number, number>();
   private syncScheduled = false;
   private syncInFlight = false;
   /** SPAN_END records written so far: the export side compares its own count to this. */
@@ -155,8 +156,7 @@ export class JournalWriter {
     this.endsWritten += 1;
     // Counted where the frame landed (set by the write), not where the writer stood before
     // it: a write may rotate first, and the tail settles each segment's ENDs as it passes it.
-    const at = this.lastEndAt!;
-    this.endsBySegment.set(at.segment, (this.endsBySegment.get(at.segment) ?? 0) + 1);
+    this.countExportIn(this.lastExportAt!.segment);
     return 'written';
   }
 
@@ -171,6 +171,7 @@ export class JournalWriter {
     if (this.overCap(json.length)) return 'full';
     if (!this.add(RecordType.LogRecord, json, undefined, { logRecord, sequence }) || !this.flush()) return 'broken';
     this.logsWritten += 1;
+    this.countExportIn(this.lastExportAt!.segment);
     return 'written';
   }
 
@@ -209,7 +210,7 @@ export class JournalWriter {
     if (!this.write(data)) return false;
     for (const { span, log, end } of ends) {
       this.recentEnds.push({ span, log, segment, end: base + end });
-      if (span) this.lastEndAt = { segment, offset: base + end };
+      if (span || log) this.lastExportAt = { segment, offset: base + end };
     }
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
@@ -231,15 +232,19 @@ export class JournalWriter {
     }
   }
 
-  /** Segments with SPAN_END records the tail has not settled yet. */
-  segmentsWithEnds(): IterableIterator<number> {
-    return this.endsBySegment.keys();
+  private countExportIn(segment: number): void {
+    this.exportsBySegment.set(segment, (this.exportsBySegment.get(segment) ?? 0) + 1);
   }
 
-  /** SPAN_END records written into `segment`, forgotten once asked: the tail asks once it has read past it. */
-  takeEndsWrittenIn(segment: number): number {
-    const ends = this.endsBySegment.get(segment) ?? 0;
-    this.endsBySegment.delete(segment);
+  /** Segments with SPAN_END or LOG records the tail has not settled yet. */
+  segmentsWithExports(): IterableIterator<number> {
+    return this.exportsBySegment.keys();
+  }
+
+  /** SPAN_END and LOG records written into `segment`, forgotten once asked: the tail asks once it has read past it. */
+  takeExportsWrittenIn(segment: number): number {
+    const ends = this.exportsBySegment.get(segment) ?? 0;
+    this.exportsBySegment.delete(segment);
     return ends;
   }
 
@@ -267,10 +272,10 @@ export class JournalWriter {
     this.appender?.close();
     const closed = this.appender;
     this.appender = undefined;
-    // Every END in the current segment committed: nothing in it is needed any more (the
+    // Every END and LOG in the current segment committed: nothing in it is needed any more (the
     // spans still open are carried into the next), so a full disk gets its room back here
     // instead of waiting for 8 MiB of new records that cannot be written.
-    if (closed && (this.lastEndAt === undefined || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, this.lastEndAt)))) {
+    if (closed && (this.lastExportAt === undefined || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, this.lastExportAt)))) {
       this.forgetSegment(this.segment, true);
     }
     for (const segment of [...this.segmentBytes.keys()]) {
@@ -337,7 +342,7 @@ export class JournalWriter {
     const frame = encodeFrame(type, json);
     this.makeRoomFor(frame.length);
     if (!this.write(frame)) return false;
-    if (endedSpan) this.lastEndAt = this.position();
+    if (endedSpan || log) this.lastExportAt = this.position();
     // Written around the recent-ENDs window: readers must go to disk for it.
     if (endedSpan || log) this.recentEnds.forgetBefore(this.position());
     return true;

@@ -132,7 +132,7 @@ export class ExportLoop {
 
   private isFlushed(waiter: FlushWaiter): boolean {
     const tail = this.options.tail();
-    const committed = (tail?.endsSettled ?? 0) + (tail?.logsCommitted ?? 0);
+    const committed = tail?.settled ?? 0;
     return committed >= waiter.journalEnds && this.options.queue.settled >= waiter.queueAccepted;
   }
 

@@ -280,8 +280,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.writer) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
-      const drained =
-        (this.tail?.endsSettled ?? 0) >= this.writer.endsWritten && (this.tail?.logsCommitted ?? 0) >= this.writer.logsWritten;
+      const drained = (this.tail?.settled ?? 0) >= this.writer.endsWritten + this.writer.logsWritten;
       this.writer.close({ removeIfDone: drained });
     }
     const closing = Promise.all([

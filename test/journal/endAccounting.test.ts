@@ -47,7 +47,7 @@ describe.each(JOURNAL_IO_PATHS)('END accounting writing with %s', (io) => {
     }
     for (let batch = tail.nextBatch(50); batch; batch = tail.nextBatch(50)) tail.committed(batch);
     expect(writer.currentSegment).toBeGreaterThan(10);
-    expect(tail.endsLost).toBe(0);
+    expect(tail.recordsLost).toBe(0);
     expect(tail.endsCommitted).toBe(ended);
     expect(tail.backlog).toBe(0);
     writer.close({ removeIfDone: true });
