@@ -4,8 +4,11 @@
 //   DEMO_MODE=restart  start again (recovering the dead journal), serve one cart, stop cleanly
 'use strict';
 const http = require('node:http');
-const { trace, SpanStatusCode } = require('@opentelemetry/api');
-const { logs, SeverityNumber } = require('@opentelemetry/api-logs');
+const api = require('@opentelemetry/api');
+// The logs API is part of @opentelemetry/api from 1.10 (the 3.x line, whose NodeSDK registers
+// its logger provider there); the 2.x line has it in @opentelemetry/api-logs.
+const { logs, SeverityNumber } = api.logs ? api : require('@opentelemetry/api-logs');
+const { trace, SpanStatusCode } = api;
 const pg = require('pg');
 const { sdk } = require('../tracing.cjs');
 
