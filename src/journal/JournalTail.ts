@@ -61,7 +61,7 @@ export class JournalTail {
 
   /** SPAN_END and LOG records written but not yet handed out. */
   get backlog(): number {
-    return this.writer.endsWritten + this.writer.logsWritten - this.endsRead - this.logsRead - this.recordsLost;
+    return this.writer.exportRecordsWritten - this.endsRead - this.logsRead - this.recordsLost;
   }
 
   /**

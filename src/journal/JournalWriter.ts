@@ -140,8 +140,8 @@ export class JournalWriter {
     return 'written';
   }
 
-  /** A span whose START was journaled may pass the cap: its END is what ends the record. */
   /**
+   * A span whose START was journaled may pass the cap: its END is what ends the record.
    * `pastCap`: for the overflow marker at shutdown only (JournalSpanProcessor): one small
    * record past maxJournalBytes beats losing the count of what the cap dropped.
    */
@@ -173,6 +173,11 @@ export class JournalWriter {
     this.logsWritten += 1;
     this.countExportIn(this.lastExportAt!.segment);
     return 'written';
+  }
+
+  /** ENDs and LOGs written: the records the exporter must commit (or the tail count lost). */
+  get exportRecordsWritten(): number {
+    return this.endsWritten + this.logsWritten;
   }
 
   /** Spans still open, oldest start first: span id and START payload. */

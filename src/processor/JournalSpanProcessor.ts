@@ -108,7 +108,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       queue: this.queue,
       drops: this.drops,
       tail: () => this.tail,
-      journalEndsWritten: () => (this.writer?.endsWritten ?? 0) + (this.writer?.logsWritten ?? 0),
+      journalEndsWritten: () => this.writer?.exportRecordsWritten ?? 0,
       pendingSpans: (max) => this.pendingSpans.take(this.writer, max),
       resource: () => this.lastResource ?? resourceFromAttributes({}),
       maxExportBatchSize: this.options.maxExportBatchSize,
@@ -183,7 +183,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       const reason = result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable';
       this.logRecordsDroppedByReason[reason] = (this.logRecordsDroppedByReason[reason] ?? 0) + 1;
       if (this.logRecordsDropped === 1 || this.logRecordsDropped % 10_000 === 0) {
-        diag.error(`otel-blackbox: ${this.logRecordsDropped} log records not journaled so far (journal ${result === 'full' ? 'at maxJournalBytes' : 'unavailable'}); they are lost`);
+        diag.error(`otel-blackbox: ${this.logRecordsDropped} log records not journaled so far (${reason}); they are lost`);
       }
     } catch (error) {
       this.hotPathError(error);
@@ -280,7 +280,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.writer) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
-      const drained = (this.tail?.settled ?? 0) >= this.writer.endsWritten + this.writer.logsWritten;
+      const drained = (this.tail?.settled ?? 0) >= this.writer.exportRecordsWritten;
       this.writer.close({ removeIfDone: drained });
     }
     const closing = Promise.all([
