@@ -14,7 +14,7 @@ import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import { readSegmentChunkSync } from './SegmentFileReader.js';
 import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
-import type { LogRecordPayload, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
+import type { LogRecordPayload, SpanEndRecord } from './recordTypes.js';
 import type { RecentEnd } from './RecentEnds.js';
 
 // Only ENDs and LOGs are parsed: resources are the writer's own objects (resourceById), in this process.
@@ -26,7 +26,7 @@ export interface JournalBatch {
   logs: JournalLog[];
   /**
    * Spans still open (START without END so far) that a log record of the batch belongs
-   * to, as they were at start: their row must commit with the log.
+   * to: their 'started' row must commit with the log (exportWithLogs makes it).
    */
   openSpans: ReadableSpan[];
   /** Where reading stopped: committing the batch moves the watermark here. */
@@ -140,7 +140,7 @@ export class JournalTail {
     return { spans, logs, openSpans: this.openSpansOf(logs, spans), until };
   }
 
-  /** The spans of `logs` that are neither in `spans` nor ended yet, as they were at start. */
+  /** The spans of `logs` that are neither in `spans` nor ended yet (the application's live objects). */
   private openSpansOf(logs: JournalLog[], spans: ReadableSpan[]): ReadableSpan[] {
     if (logs.length === 0) return [];
     const carried = new Set(spans.map((span) => span.spanContext().spanId));
@@ -149,10 +149,8 @@ export class JournalTail {
       const spanId = logRecord.spanContext?.spanId;
       if (spanId === undefined || carried.has(spanId)) continue;
       carried.add(spanId);
-      const json = this.writer.openStartJson(spanId);
-      if (json === undefined) continue;
-      const start = JSON.parse(json) as SpanStartRecord;
-      open.push(readableSpanFromRecord(start, this.writer.resourceById(start.r)));
+      const span = this.writer.openSpan(spanId);
+      if (span !== undefined) open.push(span);
     }
     return open;
   }

@@ -4,23 +4,26 @@
 // next. (Deferring ENDs to the end of the synchronous run saved ~1.5 µs a span but, in the
 // crash-torture run, reported 3.4% of spans that had ended as crashed; see the README.)
 // Spans still open when a segment rotates are written again at the head of the next one,
-// so a segment can be deleted as soon as the exporter has committed past it.
+// so a segment can be deleted as soon as the exporter has committed past it. Each record
+// is encoded straight into the segment (a mapped page, or a write(2) of one frame): no
+// queue, no copy; the only per-span state is the open span itself, by id, until it ends.
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
+import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import { segmentPath } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
-import { logRecordJson } from './logRecords.js';
-import { PendingWrites, type HeldLog } from './PendingWrites.js';
-import { RecentEnds } from './RecentEnds.js';
+import { logRecordJson, readableLogFromRecord } from './logRecords.js';
+import { RecentEnds, type HeldLog } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
-import type { CommitRecord, ProcessExitRecord, SegmentHeader } from './recordTypes.js';
-import { endRecord, recordJson, resourceRecord, startRecord } from './spanRecords.js';
+import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
+import { recordJson, resourceRecord } from './spanRecords.js';
+import { endRecordJson, startRecordJson } from './spanRecordJson.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
@@ -43,8 +46,10 @@ export interface JournalWriterOptions {
 
 export type { JournalPosition };
 
-/** Room past maxSegmentBytes for the write that crosses it: one PendingWrites buffer. */
-const PENDING_WRITE_BYTES = 64 * 1024;
+/** Room past maxSegmentBytes for the record that crosses it (a larger one gets a segment sized for it). */
+const CROSSING_RECORD_BYTES = 64 * 1024;
+/** Below this many characters a record is never capped: at 3 UTF-8 bytes each it fits MAX_PAYLOAD_BYTES. */
+const MAY_BE_CAPPED_CHARS = MAX_PAYLOAD_BYTES / 4;
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
@@ -52,7 +57,6 @@ export class JournalWriter {
   readonly writerDir: string;
   private readonly options: JournalWriterOptions;
   private appender: SegmentFile | undefined;
-  private readonly pending = new PendingWrites();
   /** Recently written ENDs as span objects: the export side takes them without reading back. */
   readonly recentEnds: RecentEnds;
   private segment = 0;
@@ -61,17 +65,21 @@ export class JournalWriter {
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
-  /** START payloads of spans that have not ended, by span id: carried into new segments. */
-  private readonly openStarts = new Map<string, string>();
+  /** Spans whose START is journaled and END not yet, by span id, oldest first: carried into new segments. */
+  private readonly openSpans = new Map<string, ReadableSpan>();
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
   private brokenError: unknown;
   /** A broken journal is reported once per episode, not at every repair attempt. */
   private episodeReported = false;
-  /** Where the last END written ends, and the highest COMMIT watermark written. */
-  /** Where the last END or LOG landed: the records the exporter must commit. */
-  private lastExportAt: JournalPosition | undefined;
+  /** Where the last record written ends (segment, offset): set by writeRecord. */
+  private writtenSegment = 0;
+  private writtenEnd = 0;
+  /** Where the last END or LOG landed (segment 0: none yet): the records the exporter must commit. */
+  private exportedSegment = 0;
+  private exportedEnd = 0;
+  /** The highest COMMIT watermark written. */
   private committedAt: JournalPosition | undefined;
   /** SPAN_END records written into each segment: the tail settles what damage made it miss. */
   private readonly exportsBySegment = new Map<number, number>();
@@ -115,7 +123,7 @@ export class JournalWriter {
   }
 
   get openSpanCount(): number {
-    return this.openStarts.size;
+    return this.openSpans.size;
   }
 
   get bytesOnDisk(): number {
@@ -133,10 +141,10 @@ export class JournalWriter {
 
   appendStart(span: ReadableSpan): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
-    const json = recordJson(startRecord(span, this.resourceIdFor(span.resource)));
+    const json = startRecordJson(span, this.resourceIdFor(span.resource));
     if (this.overCap(json.length)) return 'full';
-    if (!this.add(RecordType.SpanStart, json) || !this.flush()) return 'broken';
-    this.openStarts.set(span.spanContext().spanId, json);
+    if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
+    this.openSpans.set(span.spanContext().spanId, span);
     return 'written';
   }
 
@@ -148,15 +156,15 @@ export class JournalWriter {
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
     const spanId = span.spanContext().spanId;
-    const json = recordJson(endRecord(span, this.resourceIdFor(span.resource)));
-    if (!options?.pastCap && !this.openStarts.has(spanId) && this.overCap(json.length)) return 'full';
+    const json = endRecordJson(span, this.resourceIdFor(span.resource));
+    if (!options?.pastCap && !this.openSpans.has(spanId) && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
-    this.openStarts.delete(spanId);
-    if (!this.add(RecordType.SpanEnd, json, span) || !this.flush()) return 'broken';
+    this.openSpans.delete(spanId);
+    if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';
     this.endsWritten += 1;
-    // Counted where the frame landed (set by the write), not where the writer stood before
-    // it: a write may rotate first, and the tail settles each segment's ENDs as it passes it.
-    this.countExportIn(this.lastExportAt!.segment);
+    // A record this large may have been cut down to fit one frame (recordCap.ts): the
+    // export side must get what the journal holds, as it would reading it back.
+    this.exportRecordWritten(json.length < MAY_BE_CAPPED_CHARS ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined);
     return 'written';
   }
 
@@ -169,9 +177,10 @@ export class JournalWriter {
     const sequence = this.logsWritten;
     const json = logRecordJson(logRecord, sequence, this.resourceIdFor(logRecord.resource));
     if (this.overCap(json.length)) return 'full';
-    if (!this.add(RecordType.LogRecord, json, undefined, { logRecord, sequence }) || !this.flush()) return 'broken';
+    if (!this.writeRecord(RecordType.LogRecord, json)) return 'broken';
     this.logsWritten += 1;
-    this.countExportIn(this.lastExportAt!.segment);
+    const held = json.length < MAY_BE_CAPPED_CHARS ? logRecord : readableLogFromRecord(JSON.parse(json) as LogRecordPayload, logRecord.resource);
+    this.exportRecordWritten(undefined, { logRecord: held, sequence });
     return 'written';
   }
 
@@ -180,46 +189,72 @@ export class JournalWriter {
     return this.endsWritten + this.logsWritten;
   }
 
-  /** Spans still open, oldest start first: span id and START payload. */
-  openStartEntries(): IterableIterator<[string, string]> {
-    return this.openStarts.entries();
+  /**
+   * Records where an END or LOG landed: counted in that segment (not where the writer
+   * stands now: a write may rotate after it, and the tail settles each segment's records as
+   * it passes it), and held as the object it was written from for the tail.
+   */
+  private exportRecordWritten(span: ReadableSpan | undefined, log: HeldLog | undefined): void {
+    const segment = this.writtenSegment;
+    const end = this.writtenEnd;
+    this.exportedSegment = segment;
+    this.exportedEnd = end;
+    this.exportsBySegment.set(segment, (this.exportsBySegment.get(segment) ?? 0) + 1);
+    this.recentEnds.push(span ? { span, segment, end } : { log, segment, end });
   }
 
-  /** The START payload of a span still open in this process, by span id. */
-  openStartJson(spanId: string): string | undefined {
-    return this.openStarts.get(spanId);
+  /** Spans still open (the application's own objects), oldest start first, by span id. */
+  openSpanEntries(): IterableIterator<[string, ReadableSpan]> {
+    return this.openSpans.entries();
+  }
+
+  /** A span still open in this process, by span id. */
+  openSpan(spanId: string): ReadableSpan | undefined {
+    return this.openSpans.get(spanId);
   }
 
   appendHeartbeat(): void {
-    this.appendNow(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() }));
+    this.writeRecord(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() }));
   }
 
   appendProcessExit(record: ProcessExitRecord): void {
-    this.appendNow(RecordType.ProcessExit, recordJson(record));
+    this.writeRecord(RecordType.ProcessExit, recordJson(record));
     if (this.options.durability === 'host') this.syncNow();
   }
 
   appendCommit(position: JournalPosition): void {
     this.committedAt = position;
     const record: CommitRecord = { ms: Date.now(), segment: position.segment, offset: position.offset };
-    this.appendNow(RecordType.Commit, JSON.stringify(record));
+    this.writeRecord(RecordType.Commit, JSON.stringify(record));
   }
 
-  /** Writes the records encoded by this call. False when the journal is broken. */
-  private flush(): boolean {
-    if (this.pending.empty) return this.brokenError === undefined;
-    const { data, ends } = this.pending.take();
-    this.makeRoomFor(data.length);
-    const segment = this.segment;
-    const base = this.appender?.bytes ?? 0;
-    if (!this.write(data)) return false;
-    for (const { span, log, end } of ends) {
-      this.recentEnds.push({ span, log, segment, end: base + end });
-      if (span || log) this.lastExportAt = { segment, offset: base + end };
+  /**
+   * Writes one record into the current segment, rotating first when a mapped segment has
+   * no room for it, and after it when the segment is full. False when the journal is broken.
+   */
+  private writeRecord(type: RecordType, json: string): boolean {
+    let appender = this.appender;
+    if (appender === undefined || this.brokenError !== undefined) return false;
+    try {
+      let before = appender.bytes;
+      if (appender.appendFrame(type, json) === 'no-room') {
+        this.rotate(FRAME_HEADER_BYTES + json.length * 3);
+        appender = this.appender;
+        if (appender === undefined || this.brokenError !== undefined) return false;
+        before = appender.bytes;
+        if (appender.appendFrame(type, json) === 'no-room') throw new Error(`journal segment ${appender.path} has no room for a ${json.length}-character record`);
+      }
+      this.liveBytes += appender.bytes - before;
+    } catch (error) {
+      this.fail(error);
+      return false;
     }
+    this.writtenSegment = this.segment;
+    this.writtenEnd = appender.bytes;
+    if (this.options.durability === 'host') this.scheduleGroupCommit();
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
-    if ((this.appender?.bytes ?? 0) - this.headBytes >= this.options.maxSegmentBytes) this.rotate();
+    if (appender.bytes - this.headBytes >= this.options.maxSegmentBytes) this.rotate();
     return true;
   }
 
@@ -235,10 +270,6 @@ export class JournalWriter {
       this.segmentBytes.delete(number);
       this.liveBytes -= bytes;
     }
-  }
-
-  private countExportIn(segment: number): void {
-    this.exportsBySegment.set(segment, (this.exportsBySegment.get(segment) ?? 0) + 1);
   }
 
   /** Segments with SPAN_END or LOG records the tail has not settled yet. */
@@ -274,13 +305,13 @@ export class JournalWriter {
   tryRepair(): boolean {
     if (this.brokenError === undefined) return true;
     const previous = this.brokenError;
-    this.appender?.close();
     const closed = this.appender;
-    this.appender = undefined;
+    this.closeAppender();
     // Every END and LOG in the current segment committed: nothing in it is needed any more (the
     // spans still open are carried into the next), so a full disk gets its room back here
     // instead of waiting for 8 MiB of new records that cannot be written.
-    if (closed && (this.lastExportAt === undefined || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, this.lastExportAt)))) {
+    const lastExportAt = { segment: this.exportedSegment, offset: this.exportedEnd };
+    if (closed && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)))) {
       this.forgetSegment(this.segment, true);
     }
     for (const segment of [...this.segmentBytes.keys()]) {
@@ -316,11 +347,9 @@ export class JournalWriter {
 
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
-    this.flush();
     if (this.options.durability === 'host') this.syncNow();
-    this.appender?.close();
-    this.appender = undefined;
-    if (options.removeIfDone && this.openStarts.size === 0) {
+    this.closeAppender();
+    if (options.removeIfDone && this.openSpans.size === 0) {
       rmSync(this.writerDir, { recursive: true, force: true });
       this.segmentBytes.clear();
       this.liveBytes = 0;
@@ -339,24 +368,6 @@ export class JournalWriter {
     return this.liveBytes + FRAME_HEADER_BYTES + recordChars > this.options.maxJournalBytes;
   }
 
-  /** Queues an encoded frame; a frame too large for the buffer is written on its own. */
-  private add(type: RecordType, json: string, endedSpan?: ReadableSpan, log?: HeldLog): boolean {
-    if (this.pending.add(type, json, endedSpan, log)) return true;
-    if (!this.flush()) return false;
-    if (this.pending.add(type, json, endedSpan, log)) return true;
-    const frame = encodeFrame(type, json);
-    this.makeRoomFor(frame.length);
-    if (!this.write(frame)) return false;
-    if (endedSpan || log) this.lastExportAt = this.position();
-    // Written around the recent-ENDs window: readers must go to disk for it.
-    if (endedSpan || log) this.recentEnds.forgetBefore(this.position());
-    return true;
-  }
-
-  private appendNow(type: RecordType, json: string): void {
-    if (this.brokenError === undefined && this.add(type, json)) this.flush();
-  }
-
   /** The resource a record's id stands for, as the application's own object. */
   // Every id in this writer's segments was assigned here, so the lookup cannot miss.
   resourceById(id: number): Resource {
@@ -371,7 +382,7 @@ export class JournalWriter {
     this.resources.push(resource);
     const json = recordJson(resourceRecord(id, resource));
     this.resourceJson.push(json);
-    this.add(RecordType.Resource, json);
+    this.writeRecord(RecordType.Resource, json);
     // Until the async attributes settle, the record holds those already known; then the
     // whole resource is journaled again under the same id (readers keep the last one).
     if (resource.asyncAttributesPending) void resource.waitForAsyncAttributes?.().then(() => this.resourceSettled(id, resource), () => {});
@@ -381,7 +392,7 @@ export class JournalWriter {
   private resourceSettled(id: number, resource: Resource): void {
     const json = recordJson(resourceRecord(id, resource));
     this.resourceJson[id - 1] = json;
-    this.appendNow(RecordType.Resource, json);
+    this.writeRecord(RecordType.Resource, json);
   }
 
   private header(): SegmentHeader {
@@ -389,17 +400,19 @@ export class JournalWriter {
     return { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
   }
 
-  /** A memory-mapped segment has a fixed capacity: rotate before a write that would pass it. */
-  private makeRoomFor(bytes: number): void {
-    const appender = this.appender;
-    if (appender && appender.bytes + bytes > appender.capacity) this.rotate(bytes);
-  }
-
   private rotate(nextWriteBytes = 0): void {
     if (this.options.durability === 'host') this.syncNow();
-    this.appender?.close();
-    this.appender = undefined;
+    this.closeAppender();
     this.openNextSegment(nextWriteBytes);
+  }
+
+  /** Closes the current segment, its size on disk now final for the maxJournalBytes cap. */
+  private closeAppender(): void {
+    const appender = this.appender;
+    if (appender === undefined) return;
+    this.segmentBytes.set(this.segment, appender.bytes);
+    appender.close();
+    this.appender = undefined;
   }
 
   private openNextSegment(nextWriteBytes = 0): void {
@@ -415,15 +428,14 @@ export class JournalWriter {
     if (this.brokenError !== undefined) {
       // Its head could not be written (a full disk): remove it rather than leave an empty
       // file behind at every attempt.
-      this.appender?.close();
-      this.appender = undefined;
+      this.closeAppender();
       this.forgetSegment(this.segment, true);
     }
   }
 
   /** Room for the head, maxSegmentBytes of records, and the write that crosses that mark (or a larger one). */
   private openSegment(head: Buffer, nextWriteBytes = 0): SegmentFile {
-    const preallocateBytes = head.length + this.options.maxSegmentBytes + Math.max(nextWriteBytes, PENDING_WRITE_BYTES);
+    const preallocateBytes = head.length + this.options.maxSegmentBytes + Math.max(nextWriteBytes, CROSSING_RECORD_BYTES);
     return openSegmentFile(segmentPath(this.writerDir, this.segment), { preallocateBytes, fs: this.options.fs });
   }
 
@@ -433,31 +445,30 @@ export class JournalWriter {
       SEGMENT_MAGIC,
       encodeFrame(RecordType.SegmentHeader, JSON.stringify(this.header())),
       ...this.resourceJson.map((json) => encodeFrame(RecordType.Resource, json)),
-      ...[...this.openStarts.values()].map((json) => encodeFrame(RecordType.SpanStart, json)),
+      // Written again from the span itself: attributes set since its start come along.
+      ...[...this.openSpans.values()].map((span) => encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource)))),
     ]);
   }
 
   private startSegment(head: Buffer): void {
     this.segmentBytes.set(this.segment, 0);
-    this.write(head);
+    this.writeHead(head);
     this.headBytes = this.appender?.bytes ?? 0;
     if (this.options.durability === 'host') this.syncDirectory();
   }
 
-  private write(data: Buffer): boolean {
+  private writeHead(head: Buffer): void {
     const appender = this.appender;
-    if (!appender || this.brokenError !== undefined) return false;
+    if (!appender || this.brokenError !== undefined) return;
     try {
-      // The segment was opened with room for its head and for every write makeRoomFor let through.
-      if (appender.append(data) === 'no-room') throw new Error(`journal segment ${appender.path} has no room for ${data.length} bytes`);
+      // The segment was opened with room for its head.
+      if (appender.append(head) === 'no-room') throw new Error(`journal segment ${appender.path} has no room for its ${head.length}-byte head`);
     } catch (error) {
       this.fail(error);
-      return false;
+      return;
     }
-    this.liveBytes += data.length;
-    this.segmentBytes.set(this.segment, appender.bytes);
+    this.liveBytes += head.length;
     if (this.options.durability === 'host') this.scheduleGroupCommit();
-    return true;
   }
 
   /** Group commit: one fdatasync on the thread pool covers every record of the window. */

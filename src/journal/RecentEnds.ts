@@ -6,7 +6,13 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
-import type { HeldLog } from './PendingWrites.js';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+
+/** A log record as the application emitted it, with its sequence number in the journal. */
+export interface HeldLog {
+  logRecord: ReadableLogRecord;
+  sequence: number;
+}
 
 export interface RecentEnd {
   /** One of the two: an ended span, or a log record. */
@@ -35,13 +41,6 @@ export class RecentEnds {
       this.from = { segment: dropped.segment, offset: dropped.end };
     }
     if (this.head > 4096 && this.head * 2 > this.entries.length) this.compact();
-  }
-
-  /** An END was written without passing through here: nothing before `position` is held. */
-  forgetBefore(position: JournalPosition): void {
-    this.entries = [];
-    this.head = 0;
-    this.from = position;
   }
 
   /**

@@ -10,7 +10,7 @@ import { putAttributes, jsonSafe } from './attributeValues.js';
 import { cappedRecordJson, fitsInFrame } from './recordCap.js';
 import type { EventRecord, LinkRecord, ResourceRecord, ScopeRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 
-function scopeOf(span: ReadableSpan): ScopeRecord {
+export function scopeOf(span: ReadableSpan): ScopeRecord {
   const scope = span.instrumentationScope;
   const record: ScopeRecord = { n: scope.name };
   if (scope.version !== undefined) record.v = scope.version;

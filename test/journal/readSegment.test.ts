@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { SEGMENT_MAGIC, encodeFrame } from '../../src/journal/frame.js';
+import { SEGMENT_MAGIC, encodeFrame, encodeFrameInto } from '../../src/journal/frame.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 
@@ -113,6 +113,37 @@ describe('readSegment', () => {
         expect(contents.damaged).toEqual([]);
         expect(contents.nextOffset).toBe(whole === 0 ? SEGMENT_MAGIC.length : ends[whole - 1]);
       }
+    });
+
+    test('a frame being encoded in place, stopped between any two of its stores: every record before it, no damage', () => {
+      const { bytes } = segmentOf(10);
+      const json = JSON.stringify({ ms: 99, pad: 'y'.repeat(300) });
+      const finished = Buffer.alloc(1024);
+      const length = encodeFrameInto(finished, 0, RecordType.Heartbeat, json);
+      // encodeFrameInto's stores in order: the unfinished length, the payload byte by byte,
+      // the type, the checksum, the real length. Each prefix of that sequence is a state a
+      // SIGKILL can leave in a mapped segment.
+      const states: Buffer[] = [];
+      const state = Buffer.alloc(length);
+      state.writeUInt32LE(0xffffffff, 0);
+      states.push(Buffer.from(state));
+      for (let at = 9; at < length; at += 17) {
+        finished.copy(state, 9, 9, at);
+        states.push(Buffer.from(state));
+      }
+      finished.copy(state, 9, 9, length);
+      state[8] = finished[8];
+      states.push(Buffer.from(state));
+      finished.copy(state, 4, 4, 8);
+      states.push(Buffer.from(state));
+      for (const partial of states) {
+        const contents = readSegment(withZeros(Buffer.concat([bytes, partial]), 8192));
+        expect(contents.records).toHaveLength(10);
+        expect(contents.damaged).toEqual([]);
+        expect(contents.nextOffset).toBe(bytes.length);
+      }
+      finished.copy(state, 0, 0, 4);
+      expect(readSegment(withZeros(Buffer.concat([bytes, state]), 8192)).records).toHaveLength(11);
     });
 
     test('zeros in the middle, with records after them, are still damage and the later records are read', () => {

@@ -6,6 +6,8 @@
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
 import { closeSync, fdatasync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { encodeFrameInto } from '../frame.js';
+import type { RecordType } from '../recordTypes.js';
 import type { SegmentFile } from './SegmentFile.js';
 import { markAddonUnusable } from './segmentIoAddon.js';
 import type { SegmentIoAddon } from './segmentIoAddon.js';
@@ -35,7 +37,8 @@ export class MmapSegmentFile implements SegmentFile {
   private readonly fd: number;
   private readonly addon: SegmentIoAddon;
   private readonly mapping: ArrayBuffer;
-  private readonly view: Uint8Array;
+  /** The mapping as a Buffer: frames are encoded straight into it. */
+  private readonly view: Buffer;
   private size = 0;
   private state: State = 'open';
   /** busy[0] is 1 while a thread-pool job faults pages of the mapping in (see native/segment_io.c). */
@@ -75,7 +78,7 @@ export class MmapSegmentFile implements SegmentFile {
     this.fd = fd;
     this.addon = addon;
     this.mapping = mapping;
-    this.view = new Uint8Array(mapping);
+    this.view = Buffer.from(mapping);
     this.capacity = mapping.byteLength;
     this.populateAhead();
   }
@@ -107,6 +110,16 @@ export class MmapSegmentFile implements SegmentFile {
     if (this.size + data.length > this.capacity) return 'no-room';
     this.view.set(data, this.size);
     this.size += data.length;
+    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.populateAhead();
+    return 'written';
+  }
+
+  /** Encodes the frame in place: no copy, no system call. */
+  appendFrame(type: RecordType, json: string): 'written' | 'no-room' {
+    if (this.state !== 'open') throw new Error(`journal segment ${this.path} is closed`);
+    const length = encodeFrameInto(this.view, this.size, type, json);
+    if (length < 0) return 'no-room';
+    this.size += length;
     if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.populateAhead();
     return 'written';
   }

@@ -4,6 +4,7 @@
 // the mapped one is followed by zeros up to its capacity, which readSegment reads as the
 // end of the records.
 import * as nodeFs from 'node:fs';
+import type { RecordType } from '../recordTypes.js';
 
 export type SegmentFileKind = 'mmap' | 'write';
 
@@ -19,6 +20,8 @@ export interface SegmentFile {
    * rotates). Throws on an I/O failure; after a throw the file still ends at a record boundary.
    */
   append(data: Uint8Array): 'written' | 'no-room';
+  /** Encodes one frame of `json` at the end, as append() would write it: 'no-room' likewise. */
+  appendFrame(type: RecordType, json: string): 'written' | 'no-room';
   syncDataNow(): void;
   /** fdatasync on the thread pool: the caller does not wait for the disk. */
   syncDataInBackground(callback: (error: NodeJS.ErrnoException | null) => void): void;

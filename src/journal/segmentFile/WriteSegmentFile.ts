@@ -3,10 +3,14 @@
 // bounded number of times, and on failure cut the file back to the last whole record so
 // a half-written frame never sits in front of later ones.
 // The path wherever the memory-mapped one is not available (see openSegmentFile).
+import { encodeFrame, encodeFrameInto } from '../frame.js';
+import type { RecordType } from '../recordTypes.js';
 import { realFileSystem } from './SegmentFile.js';
 import type { SegmentFile, SegmentFileSystem } from './SegmentFile.js';
 
 const MAX_EAGAIN_RETRIES = 10;
+/** Frames are encoded here before their write(2); larger ones get a buffer of their own. */
+const staging = Buffer.allocUnsafe(64 * 1024);
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -57,6 +61,11 @@ export class WriteSegmentFile implements SegmentFile {
     }
     this.size += data.length;
     return 'written';
+  }
+
+  appendFrame(type: RecordType, json: string): 'written' {
+    const length = encodeFrameInto(staging, 0, type, json);
+    return this.append(length < 0 ? encodeFrame(type, json) : staging.subarray(0, length));
   }
 
   private cutBackTo(length: number): void {

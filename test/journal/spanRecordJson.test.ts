@@ -1,0 +1,77 @@
+// The text path (spanRecordJson.ts) must write what the object path (spanRecords.ts) writes:
+// same keys, same values, once parsed. Spans come from a real tracer, with every shape a
+// record can take, and some the text path must hand to the object path.
+import { SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { describe, expect, test } from 'vitest';
+import { spanIdOfRecord, endRecord, recordJson, startRecord } from '../../src/journal/spanRecords.js';
+import { endRecordJson, startRecordJson } from '../../src/journal/spanRecordJson.js';
+
+function finishedSpans(make: (tracer: ReturnType<TracerProvider['getTracer']>) => void): ReadableSpan[] {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': 'json' }), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  make(provider.getTracer('record-json', '2.1.0'));
+  make(provider.getTracer('record-json-no-version'));
+  return exporter.getFinishedSpans();
+}
+
+const shapes = finishedSpans((tracer) => {
+  tracer.startSpan('plain').end();
+  const root = tracer.startSpan('root "quoted" \\ name \u2028 ünïcödé 😀', { kind: SpanKind.SERVER, attributes: { s: 'v', n: 1.5, b: true, list: ['a', 'b'], nums: [1, 2], empty: [], nil: null as never } });
+  const child = tracer.startSpan('child', { attributes: { 'k\n"': 'line\nbreak "q"' } }, trace.setSpan(context.active(), root));
+  child.addEvent('no attributes');
+  child.addEvent('with attributes', { a: 1, 'b"': 'x' });
+  child.addEvent('empty attributes', {});
+  child.setStatus({ code: SpanStatusCode.ERROR, message: 'it "broke"' });
+  child.setAttribute('set.after.start', 42);
+  child.updateName('renamed');
+  child.end();
+  root.setStatus({ code: SpanStatusCode.OK });
+  root.end();
+  const remoteParent = trace.setSpanContext(context.active(), {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+    traceState: new TraceState('vendor=a,other=b'),
+  });
+  tracer.startSpan('remote child', {}, remoteParent).end();
+  tracer.startSpan('with link', { links: [{ context: { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 }, attributes: { l: 1 } }] }).end();
+  tracer.startSpan('bytes', { attributes: { bytes: new Uint8Array([1, 2, 255]) as never } }).end();
+  tracer.startSpan('map', { attributes: { map: { nested: ['x', 1] } as never } }).end();
+  tracer.startSpan('not a number', { attributes: { nan: Number.NaN, inf: Number.POSITIVE_INFINITY } }).end();
+  const limited = tracer.startSpan('dropped events');
+  for (let i = 0; i < 200; i++) limited.addEvent(`event ${i}`);
+  limited.end();
+});
+
+describe('span record JSON by text', () => {
+  test.each(shapes.map((span) => [span.name, span] as const))('%s: START and END parse to what the object path writes', (_name, span) => {
+    const start = startRecordJson(span, 3);
+    const end = endRecordJson(span, 3);
+    expect(JSON.parse(start)).toEqual(JSON.parse(recordJson(startRecord(span, 3))));
+    expect(JSON.parse(end)).toEqual(JSON.parse(recordJson(endRecord(span, 3))));
+    // Readers locate the span id without parsing: t and s lead every span record.
+    expect(spanIdOfRecord(Buffer.from(start))).toBe(span.spanContext().spanId);
+    expect(spanIdOfRecord(Buffer.from(end))).toBe(span.spanContext().spanId);
+  });
+
+  test('what the text path cannot vouch for goes to the object path: ids not in hex, a name that is not a string', () => {
+    const [span] = finishedSpans((tracer) => tracer.startSpan('odd').end());
+    const odd = { ...span, name: 7 as never, spanContext: () => ({ ...span.spanContext(), spanId: 'b7ad"b7169203331' }) } as ReadableSpan;
+    const start = JSON.parse(startRecordJson(odd, 1)) as { s: string; n: unknown };
+    expect(start.s).toBe('b7ad"b7169203331');
+    expect(start.n).toBe(7);
+    expect(JSON.parse(endRecordJson(odd, 1))).toEqual(JSON.parse(recordJson(endRecord(odd, 1))));
+  });
+
+  test('a record too large for one frame is capped as by the object path', () => {
+    const [span] = finishedSpans((tracer) => tracer.startSpan('huge', { attributes: { big: 'x'.repeat(23 * 1024 * 1024) } }).end());
+    const start = startRecordJson(span, 1);
+    expect(start).toBe(recordJson(startRecord(span, 1)));
+    expect(Buffer.byteLength(start)).toBeLessThan(64 * 1024 * 1024);
+  });
+});
