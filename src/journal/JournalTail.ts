@@ -76,7 +76,7 @@ export class JournalTail {
   /** Up to `maxRecords` ENDs and LOGs, in journal order. */
   nextBatch(maxRecords: number): JournalBatch | undefined {
     if (this.pending.length === 0) {
-      const recent = this.writer.recentEnds.takeAfter(this.position, maxRecords);
+      const recent = this.writer.takeRecentAfter(this.position, maxRecords);
       if (recent !== undefined) {
         for (const entry of recent) if (entry.span || entry.log) this.countRead(entry.segment);
         const batch = this.handOut(recent);

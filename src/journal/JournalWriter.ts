@@ -19,7 +19,7 @@ import { segmentPath } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordJson, readableLogFromRecord } from './logRecords.js';
-import { RecentEnds, type HeldLog } from './RecentEnds.js';
+import { RecentEnds, type HeldLog, type RecentEnd } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
@@ -57,8 +57,8 @@ export class JournalWriter {
   readonly writerDir: string;
   private readonly options: JournalWriterOptions;
   private appender: SegmentFile | undefined;
-  /** Recently written ENDs as span objects: the export side takes them without reading back. */
-  readonly recentEnds: RecentEnds;
+  /** Recently written ENDs and LOGs as objects: the export side takes them without reading back. */
+  private readonly recentEnds: RecentEnds;
   private segment = 0;
   /** Bytes of the current segment's head (header, resources, carried-forward STARTs). */
   private headBytes = 0;
@@ -201,6 +201,11 @@ export class JournalWriter {
     this.exportedEnd = end;
     this.exportsBySegment.set(segment, (this.exportsBySegment.get(segment) ?? 0) + 1);
     this.recentEnds.push(span ? { span, segment, end } : { log, segment, end });
+  }
+
+  /** Up to `max` ENDs and LOGs written right after `position`, or undefined when the tail must read them from disk (see RecentEnds). */
+  takeRecentAfter(position: JournalPosition, max: number): RecentEnd[] | undefined {
+    return this.recentEnds.takeAfter(position, max);
   }
 
   /** Spans still open (the application's own objects), oldest start first, by span id. */

@@ -12,7 +12,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
-import type { JournalBatch, JournalTail } from '../journal/JournalTail.js';
+import type { Journal, JournalBatch } from '../journal/Journal.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
@@ -24,10 +24,8 @@ export interface ExportLoopOptions {
   logExporter?: LogRecordExporter;
   queue: MemorySpanQueue;
   drops: DropCounter;
-  /** The journal's tail, when there is a journal (there may be none yet, or ever). */
-  tail: () => JournalTail | undefined;
-  /** SPAN_END and LOG records the journal has written: what a flush must see committed. */
-  journalEndsWritten: () => number;
+  /** The journal, when there is one (there may be none yet, or ever). */
+  journal: () => Journal | undefined;
   /** 'started' rows for spans open longer than pendingSpanMillis, not yet sent: exported with the next batch. */
   pendingSpans?: (max: number) => ReadableSpan[];
   /** The resource the overflow marker carries: the application's, once a span was seen. */
@@ -99,7 +97,7 @@ export class ExportLoop {
    */
   flush(timeoutMillis: number): Promise<boolean> {
     const waiter: FlushWaiter = {
-      journalEnds: this.options.journalEndsWritten(),
+      journalEnds: this.options.journal()?.recordsWritten ?? 0,
       queueAccepted: this.options.queue.accepted,
       resolve: () => {},
     };
@@ -131,8 +129,7 @@ export class ExportLoop {
   }
 
   private isFlushed(waiter: FlushWaiter): boolean {
-    const tail = this.options.tail();
-    const committed = tail?.settled ?? 0;
+    const committed = this.options.journal()?.settled ?? 0;
     return committed >= waiter.journalEnds && this.options.queue.settled >= waiter.queueAccepted;
   }
 
@@ -184,7 +181,7 @@ export class ExportLoop {
   private markCommittedInOrder(): void {
     while (this.inFlight.length > 0 && this.inFlight[0].outcome !== undefined) {
       const { batch, outcome } = this.inFlight.shift()!;
-      if (outcome && !this.signal.aborted && batch.journal) this.options.tail()?.committed(batch.journal);
+      if (outcome && !this.signal.aborted && batch.journal) this.options.journal()?.committed(batch.journal);
     }
   }
 
@@ -202,7 +199,7 @@ export class ExportLoop {
       for (const span of this.options.pendingSpans?.(maxExportBatchSize - spans.length) ?? []) spans.push(span);
     }
     if (spans.length < maxExportBatchSize) {
-      const journal = this.options.tail()?.nextBatch(maxExportBatchSize - spans.length);
+      const journal = this.options.journal()?.nextBatch(maxExportBatchSize - spans.length);
       if (journal) {
         batch.journal = journal;
         for (const span of journal.spans) spans.push(span);

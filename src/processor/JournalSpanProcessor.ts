@@ -10,8 +10,7 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { exportsLogs } from '../export/SpansAndLogs.js';
 import { PendingSpans } from './PendingSpans.js';
-import { JournalTail } from '../journal/JournalTail.js';
-import { JournalWriter } from '../journal/JournalWriter.js';
+import { Journal } from '../journal/Journal.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import { journalWritePath } from '../journal/segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
@@ -72,8 +71,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly drops = new DropCounter();
   private readonly loop: ExportLoop;
   private readonly signsOfLife: SignsOfLife;
-  private writer: JournalWriter | undefined;
-  private tail: JournalTail | undefined;
+  private journal: Journal | undefined;
   /** Renewed at each attempt to open a journal: a half-created one must not block the next. */
   private identity: WriterIdentity = currentWriterIdentity();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -107,9 +105,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       logExporter: this.options.logExporter,
       queue: this.queue,
       drops: this.drops,
-      tail: () => this.tail,
-      journalEndsWritten: () => this.writer?.exportRecordsWritten ?? 0,
-      pendingSpans: (max) => this.pendingSpans.take(this.writer, max),
+      journal: () => this.journal,
+      pendingSpans: (max) => this.pendingSpans.take(this.journal, max),
       resource: () => this.lastResource ?? resourceFromAttributes({}),
       maxExportBatchSize: this.options.maxExportBatchSize,
       maxConcurrentExports: this.options.maxConcurrentExports,
@@ -118,8 +115,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       signal: this.stopController.signal,
     });
     this.signsOfLife = new SignsOfLife({
-      heartbeat: () => this.writer?.appendHeartbeat(),
-      processExit: (record) => this.writer?.appendProcessExit(record),
+      heartbeat: () => this.journal?.appendHeartbeat(),
+      processExit: (record) => this.journal?.appendProcessExit(record),
     });
     if (this.options.durability !== 'none') {
       this.openJournal();
@@ -145,8 +142,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       // Before the journal check: with durability 'none' the overflow marker needs it too.
       this.lastResource = span.resource;
-      if (this.writer === undefined) return;
-      this.writer.appendStart(span);
+      if (this.journal === undefined) return;
+      this.journal.appendStart(span);
     } catch (error) {
       this.hotPathError(error);
     }
@@ -156,9 +153,9 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.state === 'shutdown') return;
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-      const writer = this.writer;
-      if (writer !== undefined && writer.appendEnd(span) === 'written') {
-        if (this.tail !== undefined && this.tail.backlog >= this.options.maxExportBatchSize) this.loop.notify();
+      const journal = this.journal;
+      if (journal !== undefined && journal.appendEnd(span) === 'written') {
+        if (journal.backlog >= this.options.maxExportBatchSize) this.loop.notify();
         return;
       }
       this.keepInMemory(span);
@@ -174,9 +171,10 @@ export class JournalSpanProcessor implements SpanProcessor {
   journalLogRecord(logRecord: ReadableLogRecord): void {
     if (this.state === 'shutdown') return;
     try {
-      const result = this.writer?.appendLog(withSampledSpanOnly(logRecord)) ?? 'broken';
+      const journal = this.journal;
+      const result = journal?.appendLog(withSampledSpanOnly(logRecord)) ?? 'broken';
       if (result === 'written') {
-        if (this.tail !== undefined && this.tail.backlog >= this.options.maxExportBatchSize) this.loop.notify();
+        if (journal!.backlog >= this.options.maxExportBatchSize) this.loop.notify();
         return;
       }
       this.logRecordsDropped += 1;
@@ -234,9 +232,9 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   stats(): JournalProcessorStats {
     return {
-      journalHealthy: this.writer !== undefined && !this.writer.broken,
-      journalBytes: this.writer?.bytesOnDisk ?? 0,
-      journalBacklog: this.tail?.backlog ?? 0,
+      journalHealthy: this.journal !== undefined && !this.journal.broken,
+      journalBytes: this.journal?.bytesOnDisk ?? 0,
+      journalBacklog: this.journal?.backlog ?? 0,
       memoryQueueLength: this.queue.length,
       spansDropped: this.drops.total,
       spansExported: this.loop.spansExported,
@@ -244,8 +242,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       logRecordsDroppedByReason: { ...this.logRecordsDroppedByReason },
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
-      journalSegments: this.writer?.segmentsOnDisk ?? 0,
-      journalWritePath: this.options.durability === 'none' ? 'none' : this.writer === undefined || this.writer.broken ? 'memory' : this.writer.writePath,
+      journalSegments: this.journal?.segmentsOnDisk ?? 0,
+      journalWritePath: this.options.durability === 'none' ? 'none' : this.journal === undefined || this.journal.broken ? 'memory' : this.journal.writePath,
       spansDroppedByReason: { ...this.drops.byReason },
       deadLetters: deadLettersOf(this.options.exporter),
       spansRecovered: this.spansRecovered,
@@ -277,11 +275,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.signsOfLife.stop();
     this.state = 'shutdown';
     this.recordUnsentDrops();
-    if (this.writer) {
+    if (this.journal) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
-      if (this.writer.openSpanCount > 0) this.writer.appendProcessExit({ ms: Date.now(), shutdown: true });
-      const drained = (this.tail?.settled ?? 0) >= this.writer.exportRecordsWritten;
-      this.writer.close({ removeIfDone: drained });
+      if (this.journal.openSpanCount > 0) this.journal.appendProcessExit({ ms: Date.now(), shutdown: true });
+      this.journal.close();
     }
     const closing = Promise.all([
       Promise.resolve()
@@ -307,7 +304,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     const marker = overflowSpan(episode, this.lastResource ?? resourceFromAttributes({}));
     let result: string = 'no journal';
     try {
-      if (this.writer) result = this.writer.appendEnd(marker, { pastCap: true });
+      if (this.journal) result = this.journal.appendEnd(marker, { pastCap: true });
     } catch (error) {
       result = (error as Error).message;
     }
@@ -323,7 +320,7 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private openJournal(): void {
     try {
-      this.writer = new JournalWriter({
+      this.journal = new Journal({
         journalDir: this.options.journalDir,
         identity: this.identity,
         durability: this.options.durability === 'host' ? 'host' : 'process',
@@ -334,12 +331,11 @@ export class JournalSpanProcessor implements SpanProcessor {
         // Enough for every batch in flight and the next ones; beyond it the tail reads back from disk.
         recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
       });
-      this.tail = new JournalTail(this.writer);
-      this.sayWritePathOnce(this.writer);
+      this.sayWritePathOnce(this.journal);
       if (this.journalUnavailable) diag.info(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
       this.journalUnavailable = false;
     } catch (error) {
-      this.writer = undefined;
+      this.journal = undefined;
       this.identity = currentWriterIdentity();
       if (this.journalUnavailable) return;
       this.journalUnavailable = true;
@@ -350,14 +346,14 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
   }
 
-  private sayWritePathOnce(writer: JournalWriter): void {
+  private sayWritePathOnce(journal: Journal): void {
     if (this.writePathSaid) return;
     this.writePathSaid = true;
     const { reason } = journalWritePath();
     diag.info(
-      writer.writePath === 'mmap'
-        ? `otel-blackbox: journal ${writer.writerDir} writes into memory-mapped segments`
-        : `otel-blackbox: journal ${writer.writerDir} writes with write(2)${reason ? ` (${reason})` : ''}`,
+      journal.writePath === 'mmap'
+        ? `otel-blackbox: journal ${journal.directory} writes into memory-mapped segments`
+        : `otel-blackbox: journal ${journal.directory} writes with write(2)${reason ? ` (${reason})` : ''}`,
     );
   }
 
@@ -394,8 +390,8 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private retryJournal(): void {
     try {
-      if (this.writer === undefined) this.openJournal();
-      else this.writer.maintain();
+      if (this.journal === undefined) this.openJournal();
+      else this.journal.maintain();
     } catch (error) {
       this.hotPathError(error);
     }
@@ -403,7 +399,7 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private dropReason(): string {
     if (this.options.durability === 'none') return 'memory queue full (durability none)';
-    if (this.writer === undefined || this.writer.broken) return 'journal unavailable and memory queue full';
+    if (this.journal === undefined || this.journal.broken) return 'journal unavailable and memory queue full';
     return 'journal at maxJournalBytes and memory queue full';
   }
 

@@ -1,0 +1,121 @@
+// This process's journal, as the processor sees it: records go in (appendStart, appendEnd,
+// appendLog, heartbeats, the exit), batches of ended spans and log records come out
+// (nextBatch), and a batch the exporter committed is marked so (committed). Behind it the
+// write side (JournalWriter) and the export side (JournalTail) share one directory of
+// segments; nothing outside src/journal/ touches either.
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { JournalTail } from './JournalTail.js';
+import type { JournalBatch } from './JournalTail.js';
+import { JournalWriter } from './JournalWriter.js';
+import type { AppendResult, JournalWriterOptions } from './JournalWriter.js';
+import type { ProcessExitRecord } from './recordTypes.js';
+import type { SegmentFileKind } from './segmentFile/openSegmentFile.js';
+
+export type { AppendResult, JournalBatch, JournalWriterOptions };
+
+export class Journal {
+  readonly #writer: JournalWriter;
+  readonly #tail: JournalTail;
+
+  /** Creates the writer's directory and first segment; throws if the directory is unusable. */
+  constructor(options: JournalWriterOptions) {
+    this.#writer = new JournalWriter(options);
+    this.#tail = new JournalTail(this.#writer);
+  }
+
+  // The application's side: each returns once the record is in the journal (or says why not).
+
+  appendStart(span: ReadableSpan): AppendResult {
+    return this.#writer.appendStart(span);
+  }
+
+  /** `pastCap`: the overflow marker at shutdown may pass maxJournalBytes (see JournalWriter.appendEnd). */
+  appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
+    return this.#writer.appendEnd(span, options);
+  }
+
+  appendLog(logRecord: ReadableLogRecord): AppendResult {
+    return this.#writer.appendLog(logRecord);
+  }
+
+  appendHeartbeat(): void {
+    this.#writer.appendHeartbeat();
+  }
+
+  appendProcessExit(record: ProcessExitRecord): void {
+    this.#writer.appendProcessExit(record);
+  }
+
+  // The export side.
+
+  /** Up to `maxRecords` ENDs and LOGs, in journal order, or undefined when none wait. */
+  nextBatch(maxRecords: number): JournalBatch | undefined {
+    return this.#tail.nextBatch(maxRecords);
+  }
+
+  /** The exporter committed `batch` (and every batch before it). */
+  committed(batch: JournalBatch): void {
+    this.#tail.committed(batch);
+  }
+
+  /** ENDs and LOGs written but not yet handed out. */
+  get backlog(): number {
+    return this.#tail.backlog;
+  }
+
+  /** ENDs and LOGs written so far: a flush waits until `settled` reaches this. */
+  get recordsWritten(): number {
+    return this.#writer.exportRecordsWritten;
+  }
+
+  /** ENDs and LOGs committed, or known lost. */
+  get settled(): number {
+    return this.#tail.settled;
+  }
+
+  /** Spans still open (the application's own objects), oldest start first, by span id. */
+  openSpanEntries(): IterableIterator<[string, ReadableSpan]> {
+    return this.#writer.openSpanEntries();
+  }
+
+  openSpan(spanId: string): ReadableSpan | undefined {
+    return this.#writer.openSpan(spanId);
+  }
+
+  get openSpanCount(): number {
+    return this.#writer.openSpanCount;
+  }
+
+  // Health.
+
+  get broken(): boolean {
+    return this.#writer.broken;
+  }
+
+  get writePath(): SegmentFileKind {
+    return this.#writer.writePath;
+  }
+
+  get directory(): string {
+    return this.#writer.writerDir;
+  }
+
+  get bytesOnDisk(): number {
+    return this.#writer.bytesOnDisk;
+  }
+
+  get segmentsOnDisk(): number {
+    return this.#writer.segmentsOnDisk;
+  }
+
+  /** Every second or so: notices a deleted segment, repairs a broken journal. */
+  maintain(): void {
+    this.#writer.maintain();
+  }
+
+  /** Closes the journal; removes it when nothing in it is needed any more (everything settled, no span open). */
+  close(): void {
+    this.#writer.close({ removeIfDone: this.#tail.settled >= this.#writer.exportRecordsWritten });
+  }
+}
