@@ -1,8 +1,11 @@
 // The most recently written END (and LOG) records, kept as the objects they were written from,
 // with their positions in the journal. While the export side keeps up, it takes spans from
 // here instead of reading back and parsing what was just written; when it falls behind
-// (an outage, a burst), the oldest entries are let go and it reads from disk as before.
-// The journal on disk is unchanged either way: this only saves the read-back.
+// (an outage, a burst), everything held is let go and nothing more is held until it has
+// read from disk up to the writer again: spans held for a reader that will not take them
+// live long enough to reach the old generation, and under sustained overload that garbage
+// was most of the processor's memory growth (bench/overload.mjs). The journal on disk is
+// unchanged either way: this only saves the read-back.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
@@ -28,6 +31,8 @@ export class RecentEnds {
   private head = 0;
   /** Every END written after this position is held here (until taken). */
   private from: JournalPosition = { segment: 1, offset: 0 };
+  /** False from the moment the reader falls a whole window behind until it catches up. */
+  private holding = true;
   private readonly capacity: number;
 
   constructor(capacity: number) {
@@ -35,12 +40,17 @@ export class RecentEnds {
   }
 
   push(entry: RecentEnd): void {
-    this.entries.push(entry);
-    if (this.entries.length - this.head > this.capacity) {
-      const dropped = this.entries[this.head++];
-      this.from = { segment: dropped.segment, offset: dropped.end };
+    if (this.holding) {
+      this.entries.push(entry);
+      if (this.entries.length - this.head <= this.capacity) {
+        if (this.head > 4096 && this.head * 2 > this.entries.length) this.compact();
+        return;
+      }
+      this.holding = false;
+      this.entries = [];
+      this.head = 0;
     }
-    if (this.head > 4096 && this.head * 2 > this.entries.length) this.compact();
+    this.from = { segment: entry.segment, offset: entry.end };
   }
 
   /**
@@ -49,6 +59,8 @@ export class RecentEnds {
    */
   takeAfter(position: JournalPosition, max: number): RecentEnd[] | undefined {
     if (!isAtOrAfter(position, this.from)) return undefined;
+    // Caught up with the writer: hold what it writes from now on.
+    this.holding = true;
     while (this.head < this.entries.length && isAtOrAfter(position, { segment: this.entries[this.head].segment, offset: this.entries[this.head].end })) {
       this.head += 1;
     }
