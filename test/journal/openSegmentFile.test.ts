@@ -4,6 +4,9 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { SEGMENT_MAGIC } from '../../src/journal/frame.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
 import { JOURNAL_IO_ENV, openSegmentFile } from '../../src/journal/segmentFile/openSegmentFile.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { expectedJournalIo } from '../helpers/journalIo.js';
@@ -48,6 +51,28 @@ describe('openSegmentFile', () => {
     segment.close();
     await expect.poll(() => statSync(path).size).toBe(10);
     expect(readFileSync(path).toString()).toBe('0123456789');
+  });
+
+  test("'host' group commit: background syncs of what was written since the last one; close waits for the one in flight", async () => {
+    const path = join(tempDir(), 'e.seg');
+    const segment = openSegmentFile(path, { preallocateBytes: 1 << 20 });
+    const sync = () => new Promise<NodeJS.ErrnoException | null>((resolve) => segment.syncDataInBackground(resolve));
+    const records: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 50; i++) {
+        const json = JSON.stringify({ round, i, pad: 'p'.repeat(100) });
+        records.push(json);
+        expect(segment.appendFrame(RecordType.Heartbeat, json)).toBe('written');
+      }
+      expect(await sync()).toBeNull();
+    }
+    const inFlight = sync();
+    segment.close();
+    expect(await inFlight).toBeNull();
+    await expect.poll(() => statSync(path).size).toBe(segment.bytes);
+    const read = readSegment(Buffer.concat([SEGMENT_MAGIC, readFileSync(path)]));
+    expect(read.damaged).toEqual([]);
+    expect(read.records.map((record) => JSON.stringify(record.payload))).toEqual(records);
   });
 
   test('on a filesystem where preallocated blocks are not promised (ramfs), segments use write(2)', (context) => {

@@ -41,8 +41,11 @@ export class MmapSegmentFile implements SegmentFile {
   private readonly view: Buffer;
   private size = 0;
   private state: State = 'open';
-  /** busy[0] is 1 while a thread-pool job faults pages of the mapping in (see native/segment_io.c). */
-  private readonly busy = new Int32Array(1);
+  /** 1 while a thread-pool job uses the mapping (see native/segment_io.c): one faults pages in, the other syncs. */
+  private readonly populating = new Int32Array(1);
+  private readonly syncing = new Int32Array(1);
+  /** Bytes below this offset were synced by a finished background sync. */
+  private syncedTo = 0;
   /** Pages below this offset are faulted in, or being faulted in. */
   private populatedTo = 0;
   private unmapped = false;
@@ -85,11 +88,11 @@ export class MmapSegmentFile implements SegmentFile {
 
   /** The first store into each fresh page costs 7-8 µs here (issue #9): fault them in on the thread pool, ahead of the writer. */
   private populateAhead(): void {
-    if (this.busy[0] !== 0 || this.populatedTo >= this.capacity) return;
+    if (this.populating[0] !== 0 || this.populatedTo >= this.capacity) return;
     const from = this.populatedTo;
     this.populatedTo = Math.min(this.capacity, Math.max(from, this.size) + POPULATE_WINDOW_BYTES);
     try {
-      this.addon.populate(this.mapping, from, this.populatedTo - from, this.busy, () => {
+      this.addon.populate(this.mapping, from, this.populatedTo - from, this.populating, () => {
         if (this.state === 'closing') this.release();
       });
     } catch {
@@ -128,16 +131,31 @@ export class MmapSegmentFile implements SegmentFile {
     if (this.state === 'open') this.addon.msync(this.mapping);
   }
 
-  // On Linux, fdatasync writes back the pages dirtied through a shared mapping of the file
-  // too (msync(MS_SYNC) is the same call underneath), and Node runs it on the thread pool.
+  /**
+   * The 'host' group commit: msync(MS_SYNC) of the pages written since the last one, on the
+   * thread pool. Only those: fdatasync of the file also wrote back the pages faulted in
+   * ahead of the writer (zeros) and write-protected them, so the writer faulted on each of
+   * them again. (msync with MS_SYNC is fdatasync of the range on Linux: the data and the
+   * metadata needed to read it back.) The caller runs one at a time.
+   */
   syncDataInBackground(callback: (error: NodeJS.ErrnoException | null) => void): void {
     if (this.state !== 'open') return callback(null);
+    const from = this.syncedTo;
+    const to = this.size;
     this.syncs += 1;
-    fdatasync(this.fd, (error) => {
+    const done = (error: NodeJS.ErrnoException | null): void => {
       this.syncs -= 1;
+      if (error === null) this.syncedTo = Math.max(this.syncedTo, to);
       if (this.state === 'closing') this.release();
       callback(error);
-    });
+    };
+    try {
+      this.addon.syncRange(this.mapping, from, to - from, this.syncing, done);
+    } catch {
+      // An addon without syncRange: the whole file, as before.
+      this.syncing[0] = 0;
+      fdatasync(this.fd, done);
+    }
   }
 
   /**
@@ -151,7 +169,7 @@ export class MmapSegmentFile implements SegmentFile {
   }
 
   private release(): void {
-    if (!this.unmapped && Atomics.load(this.busy, 0) === 0) {
+    if (!this.unmapped && Atomics.load(this.populating, 0) === 0 && Atomics.load(this.syncing, 0) === 0) {
       this.unmapped = true;
       try {
         this.addon.unmap(this.mapping);

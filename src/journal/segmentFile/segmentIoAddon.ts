@@ -21,6 +21,8 @@ export interface SegmentIoAddon {
    * busy[0] to 1 now and to 0 once the thread no longer touches the mapping.
    */
   populate(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
+  /** msync(MS_SYNC) of the pages of [from, from + bytes), on the thread pool; `busy` as for populate. */
+  syncRange(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
 }
 
 export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined } | { addon: undefined; reason: string };
