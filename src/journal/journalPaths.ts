@@ -22,6 +22,14 @@ export function parseSegmentFileName(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/**
+ * Where a recovery keeps how far it got in the writer directory it claimed
+ * (recovery/RecoveryProgress.ts), so a recovery that is stopped and started again resumes
+ * there. Written as the temporary name, then renamed over. Neither name is a segment.
+ */
+export const RECOVERY_PROGRESS_FILE = 'recovery-progress.json';
+export const RECOVERY_PROGRESS_TEMP_FILE = `${RECOVERY_PROGRESS_FILE}.tmp`;
+
 export function isWriterDirName(name: string): boolean {
   return /^w[0-9a-z]{9}-\d+-\d+-[0-9a-f]{16}$/.test(name);
 }

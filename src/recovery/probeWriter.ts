@@ -2,7 +2,7 @@
 // header and the files' modification times — without reading a live journal whole.
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseSegmentFileName } from '../journal/journalPaths.js';
+import { parseSegmentFileName, RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
 import { readSegment } from '../journal/readSegment.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
@@ -16,8 +16,13 @@ export interface WriterProbe {
 }
 
 export async function probeWriter(dir: string): Promise<WriterProbe> {
-  const names = (await readdir(dir)).filter((name) => parseSegmentFileName(name) !== undefined).sort();
-  let lastModifiedMs = (await stat(dir)).mtimeMs;
+  const entries = await readdir(dir);
+  const names = entries.filter((name) => parseSegmentFileName(name) !== undefined).sort();
+  // A recovery that gave this journal back saved its progress in it (RecoveryProgress.ts):
+  // the directory's time is then that save, no sign of life of the writer, which would
+  // otherwise look alive for staleAfterMillis after every attempt to recover it.
+  const recoveredBefore = entries.some((name) => name === RECOVERY_PROGRESS_FILE || name === RECOVERY_PROGRESS_TEMP_FILE);
+  let lastModifiedMs = recoveredBefore ? 0 : (await stat(dir)).mtimeMs;
   let header: SegmentHeader | undefined;
   for (const name of names) {
     const path = join(dir, name);

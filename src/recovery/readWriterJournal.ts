@@ -6,12 +6,14 @@
 //    latest copy. Span records are not parsed here: the span id sits at a fixed place at
 //    the start of their JSON. Memory: one number per span open at the same time.
 // 2. Spans, in journal order from the earlier of the watermark and the first open START:
-//    every END past the watermark, and every open START at its recorded position, are
-//    parsed and handed out in small groups as they are read.
+//    every END and LOG past the watermark, and every open START at its recorded position,
+//    are parsed and handed out in journal order, in small groups as they are read.
 //
 // The watermark is needed before the first END can be judged and may be written long
-// after it (a COMMIT lands after the batch it covers), hence the first pass. Reading
-// never throws on damage; what was skipped is counted.
+// after it (a COMMIT lands after the batch it covers), hence the first pass. It is the
+// later of the writer's highest COMMIT and the position an earlier recovery of this
+// journal reached before it was stopped (RecoveryProgress.ts). Reading never throws on
+// damage; what was skipped is counted.
 import type { HrTime } from '@opentelemetry/api';
 import { readdir, stat } from 'node:fs/promises';
 import { decodeAttributes } from '../journal/attributeValues.js';
@@ -32,6 +34,7 @@ import type {
 import { readSegmentFile } from '../journal/SegmentFileReader.js';
 import type { JournalRecord } from '../journal/readSegment.js';
 import { spanIdOfRecord } from '../journal/spanRecords.js';
+import { readRecoveryProgress } from './RecoveryProgress.js';
 
 export interface JournalFacts {
   dir: string;
@@ -41,7 +44,10 @@ export interface JournalFacts {
   lastHeartbeatMs: number | undefined;
   /** The latest moment the writer is known to have been alive. */
   lastSignOfLifeMs: number;
-  /** Every SPAN_END before this position was committed by the writer's own export. */
+  /**
+   * Every SPAN_END and LOG before this position was committed: by the writer's own export
+   * (its highest COMMIT), or by an earlier recovery that was stopped (its progress file).
+   */
   watermark: JournalPosition | undefined;
   /** Spans that started and never ended: span id -> where the latest copy of their START is. */
   openStarts: Map<string, JournalPosition>;
@@ -50,12 +56,18 @@ export interface JournalFacts {
   tornBytes: number;
 }
 
-/** A group of spans read in pass 2, and where in the journal reading stopped. */
+/**
+ * A record pass 2 hands out: an END or LOG past the watermark (with the position just
+ * past it: once it is committed, the watermark may move there), or an open START.
+ */
+export type RecoverableRecord =
+  | { kind: 'end'; record: SpanEndRecord; after: JournalPosition }
+  | { kind: 'log'; record: LogRecordPayload; after: JournalPosition }
+  | { kind: 'open'; record: SpanStartRecord };
+
+/** A group of records read in pass 2, in journal order, and where in the journal reading stopped. */
 export interface RecoveredSpans {
-  ended: SpanEndRecord[];
-  open: SpanStartRecord[];
-  /** LOG records past the watermark: not committed by the writer's own export. */
-  logs: LogRecordPayload[];
+  records: RecoverableRecord[];
   until: JournalPosition;
 }
 
@@ -99,9 +111,12 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
   };
   // The last span record read: its start or end time is a sign of life (parsed once, at the end).
   let lastSpanRecord: { type: number; bytes: Buffer } | undefined;
+  const segmentBytes = new Map<number, number>();
   for (const segment of facts.segments) {
     const path = segmentPath(dir, segment);
-    alive((await stat(path)).mtimeMs);
+    const { mtimeMs, size } = await stat(path);
+    alive(mtimeMs);
+    segmentBytes.set(segment, size);
     for await (const chunk of readSegmentFile(path, { parse: factTypes })) {
       facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
       facts.tornBytes += chunk.tornTailBytes;
@@ -134,6 +149,8 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
       // Its checksum held, so this cannot happen; the segment times still count.
     }
   }
+  const progress = await readRecoveryProgress(dir, segmentBytes);
+  if (progress !== undefined && !isCommitted(progress, facts.watermark)) facts.watermark = progress;
   return facts;
 }
 
@@ -192,28 +209,28 @@ export async function* readRecoverableSpans(facts: JournalFacts, resumeAt?: Jour
     if (segment < from.segment) continue;
     const start = segment === from.segment ? from.offset : 0;
     for await (const chunk of readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone })) {
-      const ended: SpanEndRecord[] = [];
-      const open: SpanStartRecord[] = [];
-      const logs: LogRecordPayload[] = [];
+      const records: RecoverableRecord[] = [];
       for (const record of chunk.records) {
-        if (record.type === RecordType.LogRecord) {
+        if (record.type === RecordType.LogRecord || record.type === RecordType.SpanEnd) {
           // A COMMIT covers the LOG records before it as it covers the ENDs (JournalTail).
-          if (isCommitted({ segment, offset: record.end }, facts.watermark)) continue;
-          const log = parseRecord<LogRecordPayload>(record);
-          if (log) logs.push(log);
-        } else if (record.type === RecordType.SpanEnd) {
-          if (isCommitted({ segment, offset: record.end }, facts.watermark)) continue;
-          const end = parseRecord<SpanEndRecord>(record);
-          if (end) ended.push(end);
+          const after = { segment, offset: record.end };
+          if (isCommitted(after, facts.watermark)) continue;
+          if (record.type === RecordType.LogRecord) {
+            const log = parseRecord<LogRecordPayload>(record);
+            if (log) records.push({ kind: 'log', record: log, after });
+          } else {
+            const end = parseRecord<SpanEndRecord>(record);
+            if (end) records.push({ kind: 'end', record: end, after });
+          }
         } else if (record.type === RecordType.SpanStart) {
           const spanId = spanIdOfRecord(record.bytes);
           const latest = spanId === undefined ? undefined : facts.openStarts.get(spanId);
           if (latest === undefined || latest.segment !== segment || latest.offset !== record.offset) continue;
           const startRecord = parseRecord<SpanStartRecord>(record);
-          if (startRecord) open.push(startRecord);
+          if (startRecord) records.push({ kind: 'open', record: startRecord });
         }
       }
-      if (ended.length > 0 || open.length > 0 || logs.length > 0 || chunk.done) yield { ended, open, logs, until: { segment, offset: chunk.nextOffset } };
+      if (records.length > 0 || chunk.done) yield { records, until: { segment, offset: chunk.nextOffset } };
     }
   }
 }
@@ -233,8 +250,10 @@ export async function readWriterJournal(dir: string): Promise<JournalFacts & { u
   const uncommittedEnds = new Map<string, SpanEndRecord>();
   const openStartRecords = new Map<string, SpanStartRecord>();
   for await (const group of readRecoverableSpans(facts)) {
-    for (const end of group.ended) uncommittedEnds.set(end.s, end);
-    for (const start of group.open) openStartRecords.set(start.s, start);
+    for (const item of group.records) {
+      if (item.kind === 'end') uncommittedEnds.set(item.record.s, item.record);
+      else if (item.kind === 'open') openStartRecords.set(item.record.s, item.record);
+    }
   }
   return { ...facts, uncommittedEnds, openStartRecords };
 }

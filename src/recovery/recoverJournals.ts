@@ -12,6 +12,7 @@ import { readableLogFromRecord } from '../journal/logRecords.js';
 import { withLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
+import type { JournalPosition } from '../journal/JournalPosition.js';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
@@ -24,6 +25,7 @@ import { ownedByAnotherUser, warnAboutForeignJournal, warnAboutJournalDir } from
 import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter } from './probeWriter.js';
 import { readJournalFacts, readRecoverableSpans } from './readWriterJournal.js';
+import { RecoveryProgress } from './RecoveryProgress.js';
 import { claimerLiveness, writerLiveness } from './livenessFacts.js';
 
 export interface RecoverJournalsOptions {
@@ -156,7 +158,8 @@ async function isAbandoned(dir: string, name: string, staleAfterMillis: number):
     }
     const claim = parseClaimedDirName(name);
     if (claim) {
-      // The rename that made the claim set the directory's ctime.
+      // The rename that made the claim set the directory's ctime, and so does each save of
+      // the claimer's progress (RecoveryProgress.ts): a claimer that is working stays fresh.
       const { ctimeMs } = await stat(dir);
       return !claimerLiveness(claim, ctimeMs, staleAfterMillis).alive;
     }
@@ -184,7 +187,9 @@ const BATCHES_IN_FLIGHT = 4;
 /**
  * Streams one claimed journal into the exporter (see readWriterJournal.ts): memory holds a
  * read chunk, the batches in flight, and one position per open span, whatever the
- * journal's size. Between chunks the reads are awaited, so a host's event loop runs.
+ * journal's size. Between chunks the reads are awaited, so a host's event loop runs. How
+ * far the committed batches reach is saved in the directory (RecoveryProgress.ts), so a
+ * recovery that is given back or killed resumes there.
  */
 async function recoverOne(
   dir: string,
@@ -201,12 +206,17 @@ async function recoverOne(
   let spansCrashed = 0;
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
-  const send = async (spans: ReadableSpan[], logs: KeyedLogRecord[]): Promise<void> => {
+  const progress = new RecoveryProgress(dir, facts.watermark);
+  const send = async (spans: ReadableSpan[], logs: KeyedLogRecord[], covers: JournalPosition | undefined): Promise<void> => {
     while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
     if (failure !== undefined) throw failure;
     const target = withLogs(exporter, settings.logExporter, logs);
+    const sent = progress.sent(covers);
     const exported: Promise<void> = exportWithAttempts(target, spans, settings).then(
-      () => void inFlight.delete(exported),
+      () => {
+        inFlight.delete(exported);
+        progress.committed(sent);
+      },
       (error: unknown) => {
         inFlight.delete(exported);
         failure ??= error;
@@ -220,27 +230,37 @@ async function recoverOne(
   const batch: ReadableSpan[] = [];
   const logs: KeyedLogRecord[] = [];
   const full = () => batch.length + logs.length >= settings.batchSize;
-  for await (const group of readRecoverableSpans(facts)) {
-    for (const end of group.ended) {
-      batch.push(readableSpanFromRecord(end, resourceOf(end.r)));
-      spansEnded += 1;
-      if (full()) await send(batch.splice(0), logs.splice(0));
+  // In journal order, so every END and LOG before `covered` is in a batch already sent or
+  // the one being filled.
+  let covered: JournalPosition | undefined;
+  let finished = false;
+  try {
+    for await (const group of readRecoverableSpans(facts)) {
+      for (const item of group.records) {
+        if (item.kind === 'end') {
+          batch.push(readableSpanFromRecord(item.record, resourceOf(item.record.r)));
+          spansEnded += 1;
+          covered = item.after;
+        } else if (item.kind === 'open') {
+          batch.push(crashRecord(item.record, facts, resourceOf(item.record.r), reason));
+          spansCrashed += 1;
+        } else {
+          // A log record whose crash record or END is not in its batch gets a 'started' row
+          // from the exporter (PostgresSpanExporter), which that span's own row then replaces.
+          logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
+          logRecords += 1;
+          covered = item.after;
+        }
+        if (full()) await send(batch.splice(0), logs.splice(0), covered);
+      }
     }
-    for (const start of group.open) {
-      batch.push(crashRecord(start, facts, resourceOf(start.r), reason));
-      spansCrashed += 1;
-      if (full()) await send(batch.splice(0), logs.splice(0));
-    }
-    // A log record whose crash record or END is not in its batch gets a 'started' row
-    // from the exporter (PostgresSpanExporter), which that span's own row then replaces.
-    for (const log of group.logs) {
-      logs.push({ logRecord: readableLogFromRecord(log, resourceOf(log.r)), writerId, sequence: log.q });
-      logRecords += 1;
-      if (full()) await send(batch.splice(0), logs.splice(0));
-    }
+    if (batch.length + logs.length > 0) await send(batch, logs, covered);
+    finished = true;
+  } finally {
+    // Never give a journal back with its exports still running; then keep what committed.
+    await Promise.all(inFlight);
+    await progress.stop(!finished || failure !== undefined);
   }
-  if (batch.length + logs.length > 0) await send(batch, logs);
-  await Promise.all(inFlight);
   if (failure !== undefined) throw failure;
   await rm(dir, { recursive: true, force: true });
   report.journals += 1;
