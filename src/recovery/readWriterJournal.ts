@@ -198,13 +198,13 @@ function firstNeeded(facts: JournalFacts): JournalPosition {
 }
 
 /**
- * Pass 2: the spans to export, a chunk's worth at a time, starting after `resumeAt` when
- * given (a position a previous call's group ended at). Only the current chunk and the
- * group handed out are in memory.
+ * Pass 2: the records to export, a chunk's worth at a time, from the earlier of the
+ * watermark and the first open START (an interrupted recovery resumes through the
+ * watermark: see RecoveryProgress.ts). Only the current chunk and the group handed out
+ * are in memory.
  */
-export async function* readRecoverableSpans(facts: JournalFacts, resumeAt?: JournalPosition): AsyncGenerator<RecoveredSpans> {
-  let from = firstNeeded(facts);
-  if (resumeAt && isAtOrAfter(resumeAt, from)) from = resumeAt;
+export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator<RecoveredSpans> {
+  const from = firstNeeded(facts);
   for (const segment of facts.segments) {
     if (segment < from.segment) continue;
     const start = segment === from.segment ? from.offset : 0;
