@@ -53,6 +53,19 @@ function realSegment(): { dir: string; file: string; bytes: Buffer } {
   return { dir: writer.writerDir, file, bytes: readFileSync(file) };
 }
 
+/**
+ * A copy that is the original up to where a frame begins and then ends, or holds only zeros
+ * (the unwritten tail of a preallocated segment): a journal whose records simply end there,
+ * which no reader can tell from one that was never longer. (The timestamps in the records
+ * change their lengths from run to run, so now and then a seed's cut or zeroed range lands
+ * exactly there.)
+ */
+function endsAtFrameBoundary(copy: Buffer, original: Buffer, frames: { offset: number }[]): boolean {
+  return frames.some(
+    ({ offset }) => offset <= copy.length && original.subarray(0, offset).equals(copy.subarray(0, offset)) && copy.subarray(offset).every((byte) => byte === 0),
+  );
+}
+
 interface Damage {
   bytes: Buffer;
   touched: (start: number, end: number) => boolean;
@@ -101,7 +114,7 @@ describe('journal damage', () => {
       const missing = intact.filter((r) => !touched(r.offset, r.end) && !found.has(`${r.offset}:${r.type}`));
       expect(missing, `seed ${seed}`).toEqual([]);
       const changed = damaged.length !== bytes.length || !damaged.equals(bytes);
-      if (changed) expect(contents.damaged.length + contents.tornTailBytes, `seed ${seed}`).toBeGreaterThan(0);
+      if (changed && !endsAtFrameBoundary(damaged, bytes, intact)) expect(contents.damaged.length + contents.tornTailBytes, `seed ${seed}`).toBeGreaterThan(0);
     }
   });
 
@@ -171,7 +184,7 @@ describe('recovery of damaged journals', () => {
       const known = new Set(records.map((r) => r.spanId));
       for (const spanId of exported) expect(known.has(spanId), `${label}: span ${spanId} was never journaled`).toBe(true);
 
-      if (!damaged.equals(pristine)) expect(report.corruptBytes + report.tornBytes, label).toBeGreaterThan(0);
+      if (!damaged.equals(pristine) && !endsAtFrameBoundary(damaged, pristine, records)) expect(report.corruptBytes + report.tornBytes, label).toBeGreaterThan(0);
     }
   });
 
