@@ -57,6 +57,10 @@ export async function runTorture(options) {
   const library = snapshotLibrary();
   try {
     const { PostgresSpanExporter, recoverJournals } = await import(library.esmUrl);
+    // The children inherit this environment and this copy of the library: the path they journal on.
+    const { journalWritePath } = await import(new URL('journal/segmentFile/openSegmentFile.js', library.esmUrl).href);
+    const { path, reason } = journalWritePath();
+    log(`torture: journals written on the ${path === 'mmap' ? 'memory-mapped' : 'write(2)'} path${reason ? ` (${reason})` : ''}`);
     await promisify(execFile)(process.execPath, ['-e', RUN_CLI, library.cliMain, 'migrate', '--database', databaseUrl, '--schema', schema]);
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
     pool.on('error', () => {});
