@@ -23,7 +23,7 @@ import { RecentEnds, type HeldLog, type RecentEnd } from './RecentEnds.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
-import { endRecordJson, startRecordJson } from './spanRecordJson.js';
+import { endRecordJson, hasHexIds, startRecordJson } from './spanRecordJson.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
@@ -67,6 +67,8 @@ export class JournalWriter {
   private readonly segmentBytes = new Map<number, number>();
   /** Spans whose START is journaled and END not yet, by span id, oldest first: carried into new segments. */
   private readonly openSpans = new Map<string, ReadableSpan>();
+  /** The rare open spans whose ids are not lowercase hex (a custom id generator): their END is checked again. */
+  private readonly openSpansWithOddIds = new Set<ReadableSpan>();
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
@@ -141,10 +143,12 @@ export class JournalWriter {
 
   appendStart(span: ReadableSpan): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
-    const json = startRecordJson(span, this.resourceIdFor(span.resource));
+    const hexIds = hasHexIds(span);
+    const json = startRecordJson(span, this.resourceIdFor(span.resource), hexIds);
     if (this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
     this.openSpans.set(span.spanContext().spanId, span);
+    if (!hexIds) this.openSpansWithOddIds.add(span);
     return 'written';
   }
 
@@ -156,8 +160,11 @@ export class JournalWriter {
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
     const spanId = span.spanContext().spanId;
-    const json = endRecordJson(span, this.resourceIdFor(span.resource));
-    if (!options?.pastCap && !this.openSpans.has(spanId) && this.overCap(json.length)) return 'full';
+    const open = this.openSpans.get(spanId);
+    // Ids checked at its START hold for its END: they never change.
+    const hexIds = open === span ? this.openSpansWithOddIds.size === 0 || !this.openSpansWithOddIds.delete(span) : hasHexIds(span);
+    const json = endRecordJson(span, this.resourceIdFor(span.resource), hexIds);
+    if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openSpans.delete(spanId);
     if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';

@@ -38,22 +38,31 @@ function hrTimeText(time: HrTime): string | undefined {
   return Array.isArray(time) && isFiniteNumber(time[0]) && isFiniteNumber(time[1]) ? `[${time[0]},${time[1]}]` : undefined;
 }
 
+/**
+ * Whether the span's own, its trace's and its parent's ids are lowercase hex of the right
+ * length (as every SDK id generator makes them): then they go into the text unescaped. A
+ * span's ids never change, so the writer asks once, at its START, and tells the END.
+ */
+export function hasHexIds(span: ReadableSpan): boolean {
+  const { traceId, spanId } = span.spanContext();
+  const parent = span.parentSpanContext;
+  return TRACE_ID.test(traceId) && SPAN_ID.test(spanId) && (parent === undefined || SPAN_ID.test(parent.spanId));
+}
+
 function hasKeys(object: object): boolean {
   for (const _ in object) return true;
   return false;
 }
 
 /** The START fields, without the closing brace; undefined when the object path must write it. */
-function startFields(span: ReadableSpan, resourceId: number): string | undefined {
+function startFields(span: ReadableSpan, resourceId: number, hexIds: boolean): string | undefined {
   const context = span.spanContext();
   const { traceId, spanId, traceFlags } = context;
   const parent = span.parentSpanContext;
   const startTime = hrTimeText(span.startTime);
   const attributes = span.attributes;
   if (
-    !TRACE_ID.test(traceId) ||
-    !SPAN_ID.test(spanId) ||
-    (parent !== undefined && !SPAN_ID.test(parent.spanId)) ||
+    !hexIds ||
     !isFiniteNumber(traceFlags) ||
     !isFiniteNumber(span.kind) ||
     typeof span.name !== 'string' ||
@@ -94,21 +103,24 @@ function eventsText(events: TimedEvent[]): string | undefined {
   return `${text}]`;
 }
 
-/** The SPAN_START payload of `span`: the same JSON as recordJson(startRecord(span, resourceId)). */
-export function startRecordJson(span: ReadableSpan, resourceId: number): string {
-  const fields = startFields(span, resourceId);
+/**
+ * The SPAN_START payload of `span`: the same JSON as recordJson(startRecord(span, resourceId)).
+ * `hexIds`: hasHexIds(span), when the caller has it already.
+ */
+export function startRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span)): string {
+  const fields = startFields(span, resourceId, hexIds);
   const json = fields === undefined ? undefined : `${fields}}`;
   return json !== undefined && fitsInFrame(json) ? json : recordJson(startRecord(span, resourceId));
 }
 
-/** The SPAN_END payload of `span`: the same JSON as recordJson(endRecord(span, resourceId)). */
-export function endRecordJson(span: ReadableSpan, resourceId: number): string {
-  const json = span.links.length === 0 ? endText(span, resourceId) : undefined;
+/** The SPAN_END payload of `span`: the same JSON as recordJson(endRecord(span, resourceId)); `hexIds` as for START. */
+export function endRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span)): string {
+  const json = span.links.length === 0 ? endText(span, resourceId, hexIds) : undefined;
   return json !== undefined && fitsInFrame(json) ? json : recordJson(endRecord(span, resourceId));
 }
 
-function endText(span: ReadableSpan, resourceId: number): string | undefined {
-  const fields = startFields(span, resourceId);
+function endText(span: ReadableSpan, resourceId: number, hexIds: boolean): string | undefined {
+  const fields = startFields(span, resourceId, hexIds);
   const endTime = hrTimeText(span.endTime);
   const events = eventsText(span.events);
   const { code, message } = span.status;

@@ -6,9 +6,18 @@ import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
+import { useTempDirs } from '../helpers/tempDir.js';
 import { spanIdOfRecord, endRecord, recordJson, startRecord } from '../../src/journal/spanRecords.js';
 import { endRecordJson, startRecordJson } from '../../src/journal/spanRecordJson.js';
+
+const tempDir = useTempDirs();
 
 function finishedSpans(make: (tracer: ReturnType<TracerProvider['getTracer']>) => void): ReadableSpan[] {
   const exporter = new InMemorySpanExporter();
@@ -66,6 +75,35 @@ describe('span record JSON by text', () => {
     expect(start.s).toBe('b7ad"b7169203331');
     expect(start.n).toBe(7);
     expect(JSON.parse(endRecordJson(odd, 1))).toEqual(JSON.parse(recordJson(endRecord(odd, 1))));
+  });
+
+  test('through the writer, spans from an id generator that is not lowercase hex: START and END read back with their ids', () => {
+    let next = 0;
+    const odd = { generateTraceId: () => `TRACE"${String(next++).padStart(26, '0')}`, generateSpanId: () => `S\\${String(next++).padStart(14, '0')}` };
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({ idGenerator: odd, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const tracer = provider.getTracer('odd-ids');
+    const parent = tracer.startSpan('parent');
+    const child = tracer.startSpan('child', {}, trace.setSpan(context.active(), parent));
+    child.end();
+    parent.end();
+    const writer = new JournalWriter({
+      journalDir: join(tempDir(), 'journal'),
+      identity: currentWriterIdentity(),
+      durability: 'process',
+      maxSegmentBytes: 1 << 20,
+      maxJournalBytes: 1 << 30,
+      groupCommitMillis: 5,
+      heartbeatIntervalMs: 1000,
+    });
+    const [childSpan, parentSpan] = exporter.getFinishedSpans();
+    for (const span of [parentSpan, childSpan]) writer.appendStart(span);
+    for (const span of [childSpan, parentSpan]) writer.appendEnd(span);
+    writer.close({ removeIfDone: false });
+    const records = readdirSync(writer.writerDir).flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records);
+    const spanRecords = records.filter((record) => record.type === RecordType.SpanStart || record.type === RecordType.SpanEnd);
+    expect(spanRecords.map((record) => (record.payload as { s: string }).s)).toEqual([parentSpan, childSpan, childSpan, parentSpan].map((span) => span.spanContext().spanId));
+    expect(records.every((record) => record.payload !== undefined)).toBe(true);
   });
 
   test('a record too large for one frame is capped as by the object path', () => {
