@@ -4,6 +4,7 @@
 // rows commit together. Behind any other SpanExporter the spans go to it and the log
 // records to the processor's logExporter; the batch counts as exported once both have
 // succeeded (a retry sends both again: at-least-once for such exporters).
+import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -46,8 +47,16 @@ export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter 
   }
   const records = logs.map((log) => log.logRecord);
   const exportLogs = (resultCallback: (result: ExportResult) => void): void => {
-    if (logExporter === undefined) resultCallback({ code: ExportResultCode.SUCCESS });
-    else logExporter.export(records, resultCallback);
+    if (logExporter !== undefined) return logExporter.export(records, resultCallback);
+    // Only recovery gets here (JournalLogRecordProcessor refuses a span processor that could
+    // not export log records): a dead journal holding log records, recovered with a span
+    // exporter that cannot store them and no logExporter. Failing would hold its spans back
+    // for ever; the records are dropped, and said so with their count.
+    diag.error(
+      `otel-blackbox: ${records.length} log records from a recovered journal are dropped: the exporter cannot store log records ` +
+        'and no logExporter was given (pass one to recoverJournals, or recover with PostgresSpanExporter)',
+    );
+    resultCallback({ code: ExportResultCode.SUCCESS });
   };
   return {
     export: (spans, resultCallback) => {

@@ -3,7 +3,9 @@
 // without close(), as a killed process leaves it. Nothing in it is committed.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { context, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
@@ -16,9 +18,11 @@ export interface DeadJournal {
   bytes: number;
   ended: number;
   open: number;
+  logs: number;
 }
 
-export function writeDeadJournal(journalDir: string, spans: number, options: { openEvery?: number; padding?: number } = {}): DeadJournal {
+/** `logs`: that many log records too, one inside each of the first spans (default none). */
+export function writeDeadJournal(journalDir: string, spans: number, options: { openEvery?: number; padding?: number; logs?: number } = {}): DeadJournal {
   const openEvery = options.openEvery ?? 10;
   const writer = new JournalWriter({
     journalDir,
@@ -41,14 +45,19 @@ export function writeDeadJournal(journalDir: string, spans: number, options: { o
     ],
   });
   const tracer = provider.getTracer('dead-writer');
+  const logger = new LoggerProvider({
+    processors: [{ onEmit: (record) => void writer.appendLog(record), forceFlush: async () => {}, shutdown: async () => {} }],
+  }).getLogger('dead-writer');
+  const logs = Math.min(options.logs ?? 0, spans);
   const padding = 'x'.repeat(options.padding ?? 0);
   let open = 0;
   for (let i = 0; i < spans; i++) {
     const span = tracer.startSpan('GET /orders/:id', { attributes: { i, padding, 'http.route': '/orders/:id' } });
     span.addEvent('cache miss', { key: `order:${i}` });
+    if (i < logs) logger.emit({ body: `order ${i} looked up`, context: trace.setSpan(context.active(), span) });
     if (i % openEvery === 0) open += 1;
     else span.end();
   }
   const bytes = readdirSync(writer.writerDir).reduce((sum, name) => sum + statSync(join(writer.writerDir, name)).size, 0);
-  return { writerDir: writer.writerDir, bytes, ended: spans - open, open };
+  return { writerDir: writer.writerDir, bytes, ended: spans - open, open, logs };
 }
