@@ -32,6 +32,11 @@ export const PROCESSOR_DEFAULTS = {
   journalDir: '.otel-journal',
   durability: 'process' as DurabilityLevel,
   maxExportBatchSize: 512,
+  // Behind PostgresSpanExporter (an exporter that takes spans and logs in one transaction):
+  // fewer, larger transactions cost PostgreSQL less per span. bench/end-to-end.mjs, same
+  // run: 30,900 spans/s with 512, 37,500 with 2048 (51% and 62% of a COPY of the rows).
+  // 512 stays the default elsewhere: network exporters have message size limits.
+  maxExportBatchSizeForPostgres: 2048,
   maxConcurrentExports: 2,
   scheduledDelayMillis: 1000,
   exportTimeoutMillis: 30_000,

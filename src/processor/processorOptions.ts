@@ -1,6 +1,7 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import { exportsLogs } from '../export/SpansAndLogs.js';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envDurability, envJournalDir, envNonNegativeInteger, envPositiveInteger } from '../options/environment.js';
@@ -81,7 +82,11 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     logExporter,
     journalDir: nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir),
     durability: oneOf('durability', options.durability, DURABILITY_LEVELS, envDurability() ?? D.durability),
-    maxExportBatchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, envPositiveInteger(ENV.maxExportBatchSize) ?? D.maxExportBatchSize),
+    maxExportBatchSize: positiveInteger(
+      'maxExportBatchSize',
+      options.maxExportBatchSize,
+      envPositiveInteger(ENV.maxExportBatchSize) ?? (exportsLogs(exporter) ? D.maxExportBatchSizeForPostgres : D.maxExportBatchSize),
+    ),
     maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, D.maxConcurrentExports),
     scheduledDelayMillis: nonNegativeInteger('scheduledDelayMillis', options.scheduledDelayMillis, envNonNegativeInteger(ENV.scheduledDelayMillis) ?? D.scheduledDelayMillis),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, envPositiveInteger(ENV.exportTimeoutMillis) ?? D.exportTimeoutMillis),
