@@ -77,8 +77,6 @@ export class JournalSpanProcessor implements SpanProcessor {
   private retryTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovery: Promise<void> | undefined;
-  /** Stops a recovery that waits for the database: it keeps retrying until shutdown. */
-  private readonly recoveryStop = new AbortController();
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
@@ -261,8 +259,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.state = 'stopping';
     clearInterval(this.retryTimer);
     clearInterval(this.recoveryTimer);
-    // Recovery is the next start's job once we stop: give its journal back now.
-    this.recoveryStop.abort();
+    // A recovery under way drains like the export loop until the deadline (then gives its
+    // journal back): aborting it at once left the journal of a dead process unrecovered by
+    // every process that starts and stops within the time recovery takes (a short job, a
+    // crash loop), and lost the rows of a batch already on its way.
     const deadline = Date.now() + this.options.flushTimeoutMillis;
     const deadlineTimer = setTimeout(() => this.stopController.abort(), this.options.flushTimeoutMillis);
     try {
@@ -367,10 +367,10 @@ export class JournalSpanProcessor implements SpanProcessor {
       maxExportBatchSize: this.options.maxExportBatchSize,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
       // While the database is down, keep the claim and retry the batch in hand with backoff
-      // (like the export loop) rather than give the journal back and read it again from the
-      // start at the next scan; shutdown aborts the wait and gives it back.
+      // (like the export loop) rather than give the journal back and read it again at the
+      // next scan; shutdown's deadline aborts the wait and gives it back.
       maxAttempts: Number.POSITIVE_INFINITY,
-      signal: this.recoveryStop.signal,
+      signal: this.stopController.signal,
     })
       .then((report) => {
         this.spansRecovered += report.spansEnded;

@@ -2,7 +2,8 @@
 // retries the batch in hand with backoff, like the export loop, instead of giving the
 // journal back after a few attempts and reading it again from the start at the next scan
 // (once a minute: a 1.5 s stall and 940 MiB of heap each time for a 453 MiB journal).
-// At shutdown it stops at once and gives the journal back for a later run.
+// At shutdown it drains like the export loop until flushTimeoutMillis, then stops and gives
+// the journal back for a later run.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
@@ -26,6 +27,17 @@ class FlakyExporter extends CollectingExporter {
   }
 }
 
+/** Keeps what it is given, each call answering after `delayMillis`. */
+class SlowExporter extends CollectingExporter {
+  constructor(private readonly delayMillis: number) {
+    super();
+  }
+
+  override export(...args: Parameters<CollectingExporter['export']>): void {
+    setTimeout(() => super.export(...args), this.delayMillis);
+  }
+}
+
 describe('recovery while the database is down', () => {
   test('retries the same batch past maxAttempts instead of giving the journal back, then recovers every span once', async () => {
     const journalDir = join(tempDir(), 'journal');
@@ -44,7 +56,19 @@ describe('recovery while the database is down', () => {
     }
   }, 60_000);
 
-  test('shutdown stops a recovery that is waiting for the database, and gives the journal back', async () => {
+  test('a process that shuts down while recovery is under way still recovers the dead journal (it drains until the deadline)', async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const dead = writeDeadJournal(journalDir, 2000);
+    // A slow database: 40 batches of 50 ms, 4 at a time: shutdown comes while recovery is exporting.
+    const exporter = new SlowExporter(50);
+    const processor = new JournalSpanProcessor({ exporter, journalDir, maxExportBatchSize: 50, flushTimeoutMillis: 20_000 });
+    await vi.waitFor(() => expect(exporter.calls).toBeGreaterThan(0), { timeout: 30_000, interval: 5 });
+    await processor.shutdown();
+    expect(new Set(exporter.spanIds()).size).toBe(dead.ended + dead.open);
+    expect(readdirSync(journalDir).filter((name) => name.startsWith(`w${'0'.repeat(9)}`))).toEqual([]);
+  }, 60_000);
+
+  test('shutdown stops a recovery that is waiting for the database at its deadline, and gives the journal back', async () => {
     const journalDir = join(tempDir(), 'journal');
     const dead = writeDeadJournal(journalDir, 50);
     const exporter = new FlakyExporter(Number.POSITIVE_INFINITY);
