@@ -1,6 +1,6 @@
 // A SpanProcessor whose queue is a journal on disk. onStart and onEnd append a record
-// with write(2) before they return, so a span that started is on disk even if the process
-// is killed the next instant; an export loop sends ended spans from the journal to any
+// (a store into a memory-mapped segment, or write(2)) before they return, so a span that
+// started is in the journal even if the process is killed the next instant; an export loop sends ended spans from the journal to any
 // SpanExporter and marks them committed. Nothing here throws into the application.
 import { TraceFlags, diag } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';

@@ -15,12 +15,17 @@ export interface JournalSpanProcessorOptions {
   /** Directory of the journal. Default `OTEL_BLACKBOX_JOURNAL_DIR`, else `'.otel-journal'`. */
   journalDir?: string;
   /**
-   * `'process'` (default): one write(2) per record; survives any death of the process, not
-   * power loss. `'host'`: also fdatasync'ed by group commit within `groupCommitMillis`.
+   * `'process'` (default): each record reaches the kernel before the call that made it
+   * returns (a store into a memory-mapped segment, or one write(2)); survives any death of
+   * the process, not power loss. `'host'`: also synced to disk by group commit within
+   * `groupCommitMillis`.
    * `'none'`: no journal, in-memory batching only. Env `OTEL_BLACKBOX_DURABILITY`.
    */
   durability?: DurabilityLevel;
-  /** Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 512. */
+  /**
+   * Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 2048 with
+   * PostgresSpanExporter (fewer, larger transactions) and 512 with any other exporter.
+   */
   maxExportBatchSize?: number;
   /**
    * Batches exported at the same time. More than one lets PostgreSQL commit one batch while
