@@ -13,7 +13,7 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import { segmentPath } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
@@ -24,6 +24,7 @@ import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
 import { endRecordJson, hasHexIds, startRecordJson } from './spanRecordJson.js';
+import { cappedRecordCount } from './recordCap.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
@@ -48,8 +49,6 @@ export type { JournalPosition };
 
 /** Room past maxSegmentBytes for the record that crosses it (a larger one gets a segment sized for it). */
 const CROSSING_RECORD_BYTES = 64 * 1024;
-/** Below this many characters a record is never capped: at 3 UTF-8 bytes each it fits MAX_PAYLOAD_BYTES. */
-const MAY_BE_CAPPED_CHARS = MAX_PAYLOAD_BYTES / 4;
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
@@ -163,15 +162,16 @@ export class JournalWriter {
     const open = this.openSpans.get(spanId);
     // Ids checked at its START hold for its END: they never change.
     const hexIds = open === span ? this.openSpansWithOddIds.size === 0 || !this.openSpansWithOddIds.delete(span) : hasHexIds(span);
+    const capped = cappedRecordCount();
     const json = endRecordJson(span, this.resourceIdFor(span.resource), hexIds);
     if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openSpans.delete(spanId);
     if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';
     this.endsWritten += 1;
-    // A record this large may have been cut down to fit one frame (recordCap.ts): the
-    // export side must get what the journal holds, as it would reading it back.
-    this.exportRecordWritten(json.length < MAY_BE_CAPPED_CHARS ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined);
+    // A record cut down to fit one frame (recordCap.ts): the export side must get what the
+    // journal holds, as it would reading it back.
+    this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined);
     return 'written';
   }
 
@@ -182,11 +182,12 @@ export class JournalWriter {
   appendLog(logRecord: ReadableLogRecord): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
     const sequence = this.logsWritten;
+    const capped = cappedRecordCount();
     const json = logRecordJson(logRecord, sequence, this.resourceIdFor(logRecord.resource));
     if (this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.LogRecord, json)) return 'broken';
     this.logsWritten += 1;
-    const held = json.length < MAY_BE_CAPPED_CHARS ? logRecord : readableLogFromRecord(JSON.parse(json) as LogRecordPayload, logRecord.resource);
+    const held = cappedRecordCount() === capped ? logRecord : readableLogFromRecord(JSON.parse(json) as LogRecordPayload, logRecord.resource);
     this.exportRecordWritten(undefined, { logRecord: held, sequence });
     return 'written';
   }

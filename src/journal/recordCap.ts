@@ -18,12 +18,25 @@ export function fitsInFrame(json: string): boolean {
   return json.length * 3 <= MAX_PAYLOAD_BYTES || Buffer.byteLength(json) <= MAX_PAYLOAD_BYTES;
 }
 
+/** Records cut down so far in this process (see cappedRecordCount). */
+let recordsCapped = 0;
+
+/**
+ * How many records have been cut down so far: a caller that reads it before and after
+ * encoding a record knows whether that record was, whichever way it was encoded and
+ * however small the result came out (a record with its attributes left out is small).
+ */
+export function cappedRecordCount(): number {
+  return recordsCapped;
+}
+
 /**
  * JSON of `record` (JSON-safe data) cut down to fit one frame. A record with attributes
  * (`a`) gets ATTR_TRUNCATED there; when even the smallest limit is not enough, its
  * attributes, events and links are left out and only the span itself is kept.
  */
 export function cappedRecordJson(record: unknown): string {
+  recordsCapped += 1;
   for (let limit = FIRST_LIMIT; limit >= LAST_LIMIT; limit /= 4) {
     const cap = new Cap(limit);
     const json = JSON.stringify(marked(cap.value(record), cap.shortened));

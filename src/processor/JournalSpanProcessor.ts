@@ -1,7 +1,8 @@
 // A SpanProcessor whose queue is a journal on disk. onStart and onEnd append a record
 // (a store into a memory-mapped segment, or write(2)) before they return, so a span that
-// started is in the journal even if the process is killed the next instant; an export loop sends ended spans from the journal to any
-// SpanExporter and marks them committed. Nothing here throws into the application.
+// started is in the journal even if the process is killed the next instant; an export
+// loop sends ended spans from the journal to any SpanExporter and marks them committed.
+// Nothing here throws into the application.
 import { TraceFlags, diag } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';

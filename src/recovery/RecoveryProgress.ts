@@ -23,7 +23,7 @@ import { diag } from '@opentelemetry/api';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
-import { isAtOrAfter } from '../journal/JournalPosition.js';
+import { laterOf } from '../journal/JournalPosition.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
 
 const FORMAT_VERSION = 1;
@@ -45,12 +45,6 @@ export interface SentBatch {
   /** Every END and LOG before it is in this batch or an earlier one; undefined while none is. */
   readonly covers: JournalPosition | undefined;
   committed: boolean;
-}
-
-function laterOf(a: JournalPosition | undefined, b: JournalPosition | undefined): JournalPosition | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return isAtOrAfter(a, b) ? a : b;
 }
 
 export class RecoveryProgress {
@@ -98,7 +92,8 @@ export class RecoveryProgress {
   }
 
   #moved(): boolean {
-    return this.#committed !== undefined && (this.#saved === undefined || !isAtOrAfter(this.#saved, this.#committed));
+    // Moved when the committed position is strictly later than the one saved.
+    return laterOf(this.#saved, this.#committed) !== this.#saved;
   }
 
   #schedule(): void {

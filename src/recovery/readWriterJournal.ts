@@ -18,7 +18,7 @@ import type { HrTime } from '@opentelemetry/api';
 import { readdir, stat } from 'node:fs/promises';
 import { decodeAttributes } from '../journal/attributeValues.js';
 import { parseSegmentFileName, segmentPath } from '../journal/journalPaths.js';
-import { isAtOrAfter } from '../journal/JournalPosition.js';
+import { isAtOrAfter, laterOf } from '../journal/JournalPosition.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type {
@@ -150,7 +150,7 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
     }
   }
   const progress = await readRecoveryProgress(dir, segmentBytes);
-  if (progress !== undefined && !isCommitted(progress, facts.watermark)) facts.watermark = progress;
+  facts.watermark = laterOf(facts.watermark, progress);
   return facts;
 }
 
@@ -183,7 +183,7 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
     case RecordType.Commit: {
       const commit = record.payload as CommitRecord;
       const at = { segment: commit.segment, offset: commit.offset };
-      if (!isCommitted(at, facts.watermark)) facts.watermark = at;
+      facts.watermark = laterOf(facts.watermark, at);
       alive(commit.ms);
       break;
     }

@@ -15,6 +15,7 @@ import { RecordType } from '../../src/journal/recordTypes.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { spanIdOfRecord, endRecord, recordJson, startRecord } from '../../src/journal/spanRecords.js';
+import { cappedRecordCount } from '../../src/journal/recordCap.js';
 import { endRecordJson, startRecordJson } from '../../src/journal/spanRecordJson.js';
 
 const tempDir = useTempDirs();
@@ -104,6 +105,16 @@ describe('span record JSON by text', () => {
     const spanRecords = records.filter((record) => record.type === RecordType.SpanStart || record.type === RecordType.SpanEnd);
     expect(spanRecords.map((record) => (record.payload as { s: string }).s)).toEqual([parentSpan, childSpan, childSpan, parentSpan].map((span) => span.spanContext().spanId));
     expect(records.every((record) => record.payload !== undefined)).toBe(true);
+  });
+
+  test('cappedRecordCount moves exactly when a record is cut down, however small the result', () => {
+    const [span] = finishedSpans((tracer) => tracer.startSpan('huge', { attributes: { big: 'é'.repeat(34 * 1024 * 1024) } }).end());
+    const before = cappedRecordCount();
+    startRecordJson(finishedSpans((tracer) => tracer.startSpan('small').end())[0], 1);
+    expect(cappedRecordCount()).toBe(before);
+    const capped = endRecordJson(span, 1);
+    expect(cappedRecordCount()).toBe(before + 1);
+    expect(Buffer.byteLength(capped)).toBeLessThanOrEqual(64 * 1024 * 1024);
   });
 
   test('a record too large for one frame is capped as by the object path', () => {
