@@ -188,20 +188,27 @@ typedef struct {
   int error;
 } range_job;
 
-static void populate(range_job* job) {
-  if (job->bytes > 0 && madvise(job->addr, job->bytes, MADV_POPULATE_WRITE) != 0) {
-    if (errno == EINVAL) {
-      // Kernels before 5.14: touch each page with an atomic add of zero. It faults the
-      // page in for writing and, being one indivisible read-modify-write, cannot undo a
-      // record the main thread stores into the same page meanwhile.
-      long page = sysconf(_SC_PAGESIZE);
-      for (size_t offset = 0; offset < job->bytes; offset += (size_t)page) {
-        __atomic_fetch_add((uint64_t*)(job->addr + offset), 0, __ATOMIC_RELAXED);
-      }
-    } else {
-      job->error = errno;
-    }
+// Touches each page with an atomic add of zero: one indivisible read-modify-write, so it
+// cannot undo a record the main thread stores into the same page meanwhile.
+static void touch_pages(range_job* job) {
+  long page = sysconf(_SC_PAGESIZE);
+  for (size_t offset = 0; offset < job->bytes; offset += (size_t)page) {
+    __atomic_fetch_add((uint64_t*)(job->addr + offset), 0, __ATOMIC_RELAXED);
   }
+}
+
+static void populate(range_job* job) {
+  if (job->bytes == 0) return;
+  // madvise faults the pages in (Linux >= 5.14; before, the touch below does it). The touch
+  // is needed as well: measured on our VM, after MADV_POPULATE_WRITE alone the main
+  // thread's first store to each page still cost 6-7 µs without a guest page fault (the
+  // hypervisor maps a page for a user address only when that address is used); after a
+  // store through the same address from this thread it costs 0.03 µs.
+  if (madvise(job->addr, job->bytes, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+    job->error = errno;
+    return;
+  }
+  touch_pages(job);
 }
 
 static void range_execute(napi_env env, void* data) {
