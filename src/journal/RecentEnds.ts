@@ -26,6 +26,9 @@ export interface RecentEnd {
   end: number;
 }
 
+/** What a slot before the head holds once its entry was taken or skipped. */
+const RELEASED: RecentEnd = { segment: 0, end: 0 };
+
 export class RecentEnds {
   private entries: RecentEnd[] = [];
   private head = 0;
@@ -61,6 +64,7 @@ export class RecentEnds {
     if (!isAtOrAfter(position, this.from)) return undefined;
     // Caught up with the writer: hold what it writes from now on.
     this.holding = true;
+    const first = this.head;
     while (this.head < this.entries.length && isAtOrAfter(position, { segment: this.entries[this.head].segment, offset: this.entries[this.head].end })) {
       this.head += 1;
     }
@@ -70,7 +74,23 @@ export class RecentEnds {
       const last = taken[taken.length - 1];
       this.from = { segment: last.segment, offset: last.end };
     }
+    this.release(first);
     return taken;
+  }
+
+  /**
+   * Lets go of the entries before the head at once. Kept until compaction, they kept every
+   * span already taken alive: each scavenge copied thousands of dead spans and promoted
+   * them (in bench/processor-overhead.mjs a scavenge took 4.7 ms against the stock
+   * processor's 0.7 ms, about 2 µs per span).
+   */
+  private release(from: number): void {
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    } else {
+      this.entries.fill(RELEASED, from, this.head);
+    }
   }
 
   private compact(): void {
