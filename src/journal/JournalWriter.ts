@@ -20,6 +20,7 @@ import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordJson, readableLogFromRecord } from './logRecords.js';
 import { RecentEnds, type HeldLog, type RecentEnd } from './RecentEnds.js';
+import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
@@ -49,6 +50,8 @@ export type { JournalPosition };
 
 /** Room past maxSegmentBytes for the record that crosses it (a larger one gets a segment sized for it). */
 const CROSSING_RECORD_BYTES = 64 * 1024;
+/** Room in a spare segment for spans opened after it was made, whose STARTs its head carries. */
+const SPARE_HEAD_MARGIN_BYTES = 256 * 1024;
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
@@ -58,6 +61,8 @@ export class JournalWriter {
   private appender: SegmentFile | undefined;
   /** Recently written ENDs and LOGs as objects: the export side takes them without reading back. */
   private readonly recentEnds: RecentEnds;
+  /** The next mapped segment, made while this one fills: a rotation then only writes its head. */
+  private readonly spare = new SpareSegment();
   private segment = 0;
   /** Bytes of the current segment's head (header, resources, carried-forward STARTs). */
   private headBytes = 0;
@@ -267,7 +272,9 @@ export class JournalWriter {
     if (this.options.durability === 'host') this.scheduleGroupCommit();
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
-    if (appender.bytes - this.headBytes >= this.options.maxSegmentBytes) this.rotate();
+    const recordBytes = appender.bytes - this.headBytes;
+    if (recordBytes >= this.options.maxSegmentBytes) this.rotate();
+    else if (recordBytes >= this.options.maxSegmentBytes / 2 && appender.kind === 'mmap' && !this.spare.askedFor(this.segment + 1)) this.prepareSpare();
     return true;
   }
 
@@ -361,6 +368,7 @@ export class JournalWriter {
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
     if (this.options.durability === 'host') this.syncNow();
+    this.spare.clear();
     this.closeAppender();
     if (options.removeIfDone && this.openSpans.size === 0) {
       rmSync(this.writerDir, { recursive: true, force: true });
@@ -432,7 +440,7 @@ export class JournalWriter {
     this.segment += 1;
     const head = this.segmentHead();
     try {
-      this.appender = this.openSegment(head, nextWriteBytes);
+      this.appender = this.spare.take(segmentPath(this.writerDir, this.segment), this.segmentCapacity(head.length, nextWriteBytes)) ?? this.openSegment(head, nextWriteBytes);
     } catch (error) {
       this.fail(error);
       return;
@@ -447,9 +455,19 @@ export class JournalWriter {
   }
 
   /** Room for the head, maxSegmentBytes of records, and the write that crosses that mark (or a larger one). */
+  private segmentCapacity(headBytes: number, nextWriteBytes = 0): number {
+    return headBytes + this.options.maxSegmentBytes + Math.max(nextWriteBytes, CROSSING_RECORD_BYTES);
+  }
+
   private openSegment(head: Buffer, nextWriteBytes = 0): SegmentFile {
-    const preallocateBytes = head.length + this.options.maxSegmentBytes + Math.max(nextWriteBytes, CROSSING_RECORD_BYTES);
-    return openSegmentFile(segmentPath(this.writerDir, this.segment), { preallocateBytes, fs: this.options.fs });
+    return openSegmentFile(segmentPath(this.writerDir, this.segment), { preallocateBytes: this.segmentCapacity(head.length, nextWriteBytes), fs: this.options.fs });
+  }
+
+  /** Halfway through a mapped segment: the next one, with room for a head as large as this one's plus a margin. */
+  private prepareSpare(): void {
+    if (this.options.fs !== undefined) return;
+    const next = this.segment + 1;
+    this.spare.prepareSoon(next, segmentPath(this.writerDir, next), this.segmentCapacity(this.headBytes + SPARE_HEAD_MARGIN_BYTES));
   }
 
   /** A new segment's head: magic, header, resources, and the spans still open. */
@@ -519,6 +537,8 @@ export class JournalWriter {
   private fail(error: unknown): void {
     if (this.brokenError !== undefined) return;
     this.brokenError = error;
+    // On a full disk its preallocated blocks are room the repair may need.
+    this.spare.clear();
     if (this.episodeReported) return;
     this.episodeReported = true;
     diag.error(

@@ -53,15 +53,17 @@ describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s',
     const [writer] = readdirSync(journalDir);
     const segments = readdirSync(join(journalDir, writer!)).sort();
     expect(segments.length).toBeGreaterThan(5);
-    const live = readSegment(readFileSync(join(journalDir, writer!, segments.at(-1)!)));
+    const contents = segments.map((name) => readSegment(readFileSync(join(journalDir, writer!, name))));
+    for (const segment of contents) expect(segment.damaged).toEqual([]);
+    // The last file may be the spare made ahead of the next rotation: all zeros, no records yet.
+    const live = contents.filter((segment) => segment.records.length > 0).at(-1)!;
     // The kill left the live mapped segment preallocated: records, then zeros, no damage.
     expect(live.zeroTail).toBe(expectedJournalIo(io) === 'mmap');
-    expect(live.damaged).toEqual([]);
 
     const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
     const report = await recoverJournals({ journalDir, exporter });
     await exporter.shutdown();
-    expect(report).toMatchObject({ journals: 1, spansEnded: REQUESTS * 2 + 1, spansCrashed: 3, failures: [] });
+    expect(report).toMatchObject({ journals: 1, spansEnded: REQUESTS * 2 + 1, spansCrashed: 3, corruptBytes: 0, failures: [] });
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 4);
   });

@@ -233,3 +233,51 @@ describe.each<Fault>(['enospc', 'enospc-midway', 'fsync-eio'])('JournalWriter un
     writer.close({ removeIfDone: false });
   });
 });
+
+describe('the spare segment of the mapped path', () => {
+  useJournalIo('mmap');
+  const idle = () => new Promise((resolve) => setImmediate(resolve));
+
+  test('is made halfway through a segment, all zeros (read as no records yet), used by the rotation, and removed at close', async (context) => {
+    if (expectedJournalIo('mmap') !== 'mmap') return context.skip();
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 64 * 1024 });
+    const spans = makeSpans(400);
+    let written = 0;
+    const writeOne = () => {
+      writer.appendStart(spans[written]!);
+      writer.appendEnd(spans[written]!);
+      written += 1;
+    };
+    const files = () => readdirSync(writer.writerDir).sort();
+    while (files().length < 2) {
+      writeOne();
+      await idle();
+      expect(written).toBeLessThan(400);
+    }
+    expect(writer.currentSegment).toBe(1);
+    const sparePath = join(writer.writerDir, files()[1]!);
+    const spare = readFileSync(sparePath);
+    expect(spare.length).toBeGreaterThan(64 * 1024);
+    expect(spare.every((byte) => byte === 0)).toBe(true);
+    expect(readSegment(spare)).toMatchObject({ records: [], damaged: [], zeroTail: true });
+    const { ino } = statSync(sparePath);
+
+    // Synchronously on to the rotation: the spare is the segment written next.
+    while (writer.currentSegment === 1) writeOne();
+    expect(statSync(sparePath).ino).toBe(ino);
+    const second = readSegment(readFileSync(sparePath));
+    expect(second.records[0]!.type).toBe(RecordType.SegmentHeader);
+    expect(second.damaged).toEqual([]);
+
+    while (written < 400) {
+      writeOne();
+      await idle();
+    }
+    writer.close({ removeIfDone: false });
+    // No spare is left behind: every file holds a segment header.
+    for (const name of files()) expect(readSegment(readFileSync(join(writer.writerDir, name))).records[0]?.type).toBe(RecordType.SegmentHeader);
+    const records = recordsOf(writer);
+    expect(records.filter((r) => r.type === RecordType.SpanStart).length).toBeGreaterThanOrEqual(400);
+    expect(new Set(records.filter((r) => r.type === RecordType.SpanEnd).map((r) => (r.payload as SpanStartRecord).s)).size).toBe(400);
+  });
+});

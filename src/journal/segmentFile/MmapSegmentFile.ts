@@ -5,7 +5,7 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
 import { encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import type { SegmentFile } from './SegmentFile.js';
@@ -159,8 +159,9 @@ export class MmapSegmentFile implements SegmentFile {
   }
 
   /**
-   * Unmaps, cuts the file to its records and closes it: at once when no thread-pool job
-   * uses the mapping or the descriptor (the usual case), else when the last one is done.
+   * Unmaps, cuts the file to its records and closes it: on the thread pool once no other
+   * job uses the mapping or the descriptor (at once, in the usual case), else when the last
+   * one is done.
    */
   close(): void {
     if (this.state !== 'open') return;
@@ -168,8 +169,30 @@ export class MmapSegmentFile implements SegmentFile {
     this.release();
   }
 
+  /** Whether the file still has a name: a spare made ahead is not used if its directory was removed meanwhile. */
+  isLinked(): boolean {
+    try {
+      return this.state === 'open' && fstatSync(this.fd).nlink > 0;
+    } catch {
+      return false;
+    }
+  }
+
   private release(): void {
-    if (!this.unmapped && Atomics.load(this.populating, 0) === 0 && Atomics.load(this.syncing, 0) === 0) {
+    if (this.state === 'closed') return;
+    const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0;
+    if (!this.unmapped && !jobRunning && this.syncs === 0 && this.addon.release !== undefined) {
+      try {
+        // Nothing useful to do with a failure: the records are in the page cache either way.
+        this.addon.release(this.mapping, this.fd, this.size, () => {});
+        this.unmapped = true;
+        this.state = 'closed';
+        return;
+      } catch {
+        // Not queued: unmapped here instead, below.
+      }
+    }
+    if (!this.unmapped && !jobRunning) {
       this.unmapped = true;
       try {
         this.addon.unmap(this.mapping);

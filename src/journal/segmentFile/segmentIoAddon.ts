@@ -23,6 +23,11 @@ export interface SegmentIoAddon {
   populate(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
   /** msync(MS_SYNC) of the pages of [from, from + bytes), on the thread pool; `busy` as for populate. */
   syncRange(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
+  /**
+   * Detaches the buffer now, then on the thread pool munmaps it, cuts the file to `size`
+   * bytes and closes `fd`. No other job may use the mapping or the descriptor meanwhile.
+   */
+  release?(buffer: ArrayBuffer, fd: number, size: number, callback: (error: Error | null) => void): void;
 }
 
 export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined } | { addon: undefined; reason: string };
