@@ -168,9 +168,10 @@ export class JournalTail {
   private readMore(): JournalRecord | undefined {
     for (;;) {
       const from = this.position.offset;
-      // A memory-mapped live segment is preallocated: past the writer's position lie only zeros.
+      // A memory-mapped segment is preallocated: past the writer's position in the live one,
+      // and past the records of a closed one until it is cut, lie only zeros.
       const live = this.writer.position();
-      const end = this.position.segment === live.segment ? live.offset : undefined;
+      const end = this.position.segment === live.segment ? live.offset : this.writer.closedSegmentEnd(this.position.segment);
       const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: wanted, end });
       if (chunk === undefined) {
         // Deleted (committed) or never created: nothing of it is still wanted.

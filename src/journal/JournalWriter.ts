@@ -140,6 +140,14 @@ export class JournalWriter {
     return this.segmentBytes.size;
   }
 
+  /**
+   * Where a closed segment's records end: its file may hold preallocated zeros past them
+   * until it is cut on the thread pool. undefined for the live segment and unknown ones.
+   */
+  closedSegmentEnd(segment: number): number | undefined {
+    return segment === this.segment ? undefined : this.segmentBytes.get(segment);
+  }
+
   /** Where the current segment ends: every record appended so far is before it. */
   position(): JournalPosition {
     return { segment: this.segment, offset: this.appender?.bytes ?? 0 };

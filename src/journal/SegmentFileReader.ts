@@ -36,15 +36,19 @@ export interface SegmentChunk extends SegmentContents {
  * frame longer than the chunk makes the next chunk larger (up to the largest frame); a
  * zero run at a chunk's end is looked past before it is called the end of the records.
  */
-function* chunkSteps(size: number, options: ReadOptions): Generator<[number, number], SegmentChunk | undefined, Buffer> {
+function* chunkSteps(fileSize: number, options: ReadOptions): Generator<[number, number], SegmentChunk | undefined, Buffer> {
   const parse = options.parse ?? (() => true);
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   let offset = options.from ?? 0;
   let want = chunkBytes;
+  let size = fileSize;
   for (;;) {
     if (offset >= size) return { records: [], damaged: [], tornTailBytes: 0, nextOffset: offset, zeroTail: false, zeroRun: false, done: true };
     const length = Math.min(want, size - offset);
     const buffer: Buffer = yield [offset, length];
+    // A short read: the file is shorter than it was (a closed mapped segment is cut to its
+    // records on the thread pool, maybe while it is read). Its end is where the read stopped.
+    if (buffer.length < length) size = offset + buffer.length;
     const final = offset + buffer.length >= size;
     let contents = readSegment(buffer, offset, parse, final);
     if (contents.zeroRun) {
@@ -52,13 +56,15 @@ function* chunkSteps(size: number, options: ReadOptions): Generator<[number, num
       let at = offset + buffer.length;
       let nonZero = size;
       while (at < size) {
-        const probe: Buffer = yield [at, Math.min(chunkBytes, size - at)];
+        const asked = Math.min(chunkBytes, size - at);
+        const probe: Buffer = yield [at, asked];
         const found = firstNonZero(probe, 0);
         if (found < probe.length) {
           nonZero = at + found;
           break;
         }
         at += probe.length;
+        if (probe.length < asked) size = nonZero = at;
       }
       if (nonZero === size) return { ...contents, zeroTail: true, zeroRun: false, done: true };
       // Data after the zeros: read across them so the parse counts them as damage.

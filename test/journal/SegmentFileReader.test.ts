@@ -1,7 +1,7 @@
 // The streaming reader gives the same records as reading a segment whole, whatever the
 // chunk size (frames straddling chunk ends, damage straddling them), and a preallocated
 // segment's zero-filled tail is the end of the records, not damage.
-import { writeFileSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { SEGMENT_MAGIC, encodeFrame } from '../../src/journal/frame.js';
@@ -72,4 +72,19 @@ describe.each([64, 100, 1000, 1024 * 1024])('readSegmentFile in chunks of %i byt
     expect(holedChunks.records).toHaveLength(51);
     expect(holedChunks.damagedBytes).toBe(10_000);
   });
+});
+
+test('a segment cut to its records while it is read (a closed mapped segment) ends where the file now ends', async () => {
+  const records = segmentOf(400);
+  const path = join(tempDir(), 'cut.seg');
+  writeFileSync(path, Buffer.concat([records, Buffer.alloc(256 * 1024)]));
+  const chunks: SegmentChunk[] = [];
+  for await (const chunk of readSegmentFile(path, { chunkBytes: 4096 })) {
+    chunks.push(chunk);
+    // The reader took the file's size before this: the rest of it is now gone.
+    if (chunks.length === 1) truncateSync(path, records.length);
+    expect(chunks.length).toBeLessThan(1000);
+  }
+  expect(chunks.at(-1)!.done).toBe(true);
+  expect(summary(chunks)).toEqual({ ...summary([{ ...readSegment(records), done: true }]), tornTailBytes: 0 });
 });
