@@ -6,7 +6,8 @@
 // Spans still open when a segment rotates are written again at the head of the next one,
 // so a segment can be deleted as soon as the exporter has committed past it. Each record
 // is encoded straight into the segment (a mapped page, or a write(2) of one frame): no
-// queue, no copy; the only per-span state is the open span itself, by id, until it ends.
+// queue, no copy; the only per-span state is the open span itself, by id, until it ends, with the
+// text its START wrote before the attributes (the END reuses it unless the span was renamed).
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
@@ -24,7 +25,7 @@ import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
-import { endRecordJson, hasHexIds, startRecordJson } from './spanRecordJson.js';
+import { endRecordJson, hasHexIds, startPrefix, startRecordJson } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
@@ -55,6 +56,14 @@ const SPARE_HEAD_MARGIN_BYTES = 256 * 1024;
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
+/** A span whose START is journaled, and what of that START its END can reuse. */
+interface OpenSpan {
+  span: ReadableSpan;
+  /** startPrefix() as the START was written, and the name it holds. */
+  prefix: string | undefined;
+  name: string;
+}
+
 export class JournalWriter {
   readonly writerDir: string;
   private readonly options: JournalWriterOptions;
@@ -70,7 +79,7 @@ export class JournalWriter {
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
   /** Spans whose START is journaled and END not yet, by span id, oldest first: carried into new segments. */
-  private readonly openSpans = new Map<string, ReadableSpan>();
+  private readonly openSpans = new Map<string, OpenSpan>();
   /** The rare open spans whose ids are not lowercase hex (a custom id generator): their END is checked again. */
   private readonly openSpansWithOddIds = new Set<ReadableSpan>();
   private readonly resourceIds = new Map<Resource, number>();
@@ -156,10 +165,11 @@ export class JournalWriter {
   appendStart(span: ReadableSpan): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
     const hexIds = hasHexIds(span);
-    const json = startRecordJson(span, this.resourceIdFor(span.resource), hexIds);
+    const prefix = startPrefix(span, hexIds);
+    const json = startRecordJson(span, this.resourceIdFor(span.resource), hexIds, prefix);
     if (this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
-    this.openSpans.set(span.spanContext().spanId, span);
+    this.openSpans.set(span.spanContext().spanId, { span, prefix, name: span.name });
     if (!hexIds) this.openSpansWithOddIds.add(span);
     return 'written';
   }
@@ -173,10 +183,13 @@ export class JournalWriter {
     if (this.brokenError !== undefined) return 'broken';
     const spanId = span.spanContext().spanId;
     const open = this.openSpans.get(spanId);
+    const mine = open?.span === span;
     // Ids checked at its START hold for its END: they never change.
-    const hexIds = open === span ? this.openSpansWithOddIds.size === 0 || !this.openSpansWithOddIds.delete(span) : hasHexIds(span);
+    const hexIds = mine ? this.openSpansWithOddIds.size === 0 || !this.openSpansWithOddIds.delete(span) : hasHexIds(span);
     const capped = cappedRecordCount();
-    const json = endRecordJson(span, this.resourceIdFor(span.resource), hexIds);
+    // What the START wrote before its attributes holds for the END unless the span was renamed.
+    const prefix = mine && open.name === span.name ? open.prefix : undefined;
+    const json = endRecordJson(span, this.resourceIdFor(span.resource), hexIds, prefix);
     if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openSpans.delete(spanId);
@@ -230,13 +243,13 @@ export class JournalWriter {
   }
 
   /** Spans still open (the application's own objects), oldest start first, by span id. */
-  openSpanEntries(): IterableIterator<[string, ReadableSpan]> {
-    return this.openSpans.entries();
+  *openSpanEntries(): IterableIterator<[string, ReadableSpan]> {
+    for (const [spanId, open] of this.openSpans) yield [spanId, open.span];
   }
 
   /** A span still open in this process, by span id. */
   openSpan(spanId: string): ReadableSpan | undefined {
-    return this.openSpans.get(spanId);
+    return this.openSpans.get(spanId)?.span;
   }
 
   appendHeartbeat(): void {
@@ -485,7 +498,7 @@ export class JournalWriter {
       encodeFrame(RecordType.SegmentHeader, JSON.stringify(this.header())),
       ...this.resourceJson.map((json) => encodeFrame(RecordType.Resource, json)),
       // Written again from the span itself: attributes set since its start come along.
-      ...[...this.openSpans.values()].map((span) => encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource)))),
+      ...[...this.openSpans.values()].map(({ span }) => encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource)))),
     ]);
   }
 

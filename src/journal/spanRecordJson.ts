@@ -54,30 +54,31 @@ function hasKeys(object: object): boolean {
   return false;
 }
 
-/** The START fields, without the closing brace; undefined when the object path must write it. */
-function startFields(span: ReadableSpan, resourceId: number, hexIds: boolean): string | undefined {
+/**
+ * The START's fields before the attributes' value, up to and including `"a":`; undefined
+ * when the object path must write the span. Nothing in it changes after the start but the
+ * name (updateName), so the writer keeps it for the END of a span whose name is unchanged.
+ */
+export function startPrefix(span: ReadableSpan, hexIds: boolean): string | undefined {
   const context = span.spanContext();
   const { traceId, spanId, traceFlags } = context;
   const parent = span.parentSpanContext;
   const startTime = hrTimeText(span.startTime);
-  const attributes = span.attributes;
-  if (
-    !hexIds ||
-    !isFiniteNumber(traceFlags) ||
-    !isFiniteNumber(span.kind) ||
-    typeof span.name !== 'string' ||
-    startTime === undefined ||
-    typeof attributes !== 'object' ||
-    attributes === null ||
-    !isPlainAttributes(attributes)
-  ) {
+  if (!hexIds || !isFiniteNumber(traceFlags) || !isFiniteNumber(span.kind) || typeof span.name !== 'string' || startTime === undefined) {
     return undefined;
   }
   let text = `{"t":"${traceId}","s":"${spanId}"`;
   if (parent !== undefined) text += parent.isRemote ? `,"p":"${parent.spanId}","pr":1` : `,"p":"${parent.spanId}"`;
   const traceState = context.traceState?.serialize();
   if (traceState) text += `,"ts":${JSON.stringify(traceState)}`;
-  return `${text},"f":${traceFlags},"n":${JSON.stringify(span.name)},"k":${span.kind},"st":${startTime},"a":${JSON.stringify(attributes)}${scopeFragment(span)}${resourceId}`;
+  return `${text},"f":${traceFlags},"n":${JSON.stringify(span.name)},"k":${span.kind},"st":${startTime},"a":`;
+}
+
+/** The START fields from the attributes on, without the closing brace; undefined when the object path must write it. */
+function attributesAndScope(span: ReadableSpan, resourceId: number): string | undefined {
+  const attributes = span.attributes;
+  if (typeof attributes !== 'object' || attributes === null || !isPlainAttributes(attributes)) return undefined;
+  return `${JSON.stringify(attributes)}${scopeFragment(span)}${resourceId}`;
 }
 
 /** `[{...},...]` of the events, or undefined when one of them needs the object path. */
@@ -105,28 +106,31 @@ function eventsText(events: TimedEvent[]): string | undefined {
 
 /**
  * The SPAN_START payload of `span`: the same JSON as recordJson(startRecord(span, resourceId)).
- * `hexIds`: hasHexIds(span), when the caller has it already.
+ * `hexIds`: hasHexIds(span), and `prefix`: startPrefix(span, hexIds), when the caller has them.
  */
-export function startRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span)): string {
-  const fields = startFields(span, resourceId, hexIds);
-  const json = fields === undefined ? undefined : `${fields}}`;
+export function startRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span), prefix = startPrefix(span, hexIds)): string {
+  const rest = prefix === undefined ? undefined : attributesAndScope(span, resourceId);
+  const json = rest === undefined ? undefined : `${prefix}${rest}}`;
   return json !== undefined && fitsInFrame(json) ? json : recordJson(startRecord(span, resourceId));
 }
 
-/** The SPAN_END payload of `span`: the same JSON as recordJson(endRecord(span, resourceId)); `hexIds` as for START. */
-export function endRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span)): string {
-  const json = span.links.length === 0 ? endText(span, resourceId, hexIds) : undefined;
+/**
+ * The SPAN_END payload of `span`: the same JSON as recordJson(endRecord(span, resourceId));
+ * `hexIds` as for START; `prefix`: the one its START was written with, when the name is unchanged.
+ */
+export function endRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span), prefix?: string): string {
+  const json = span.links.length === 0 ? endText(span, resourceId, prefix ?? startPrefix(span, hexIds)) : undefined;
   return json !== undefined && fitsInFrame(json) ? json : recordJson(endRecord(span, resourceId));
 }
 
-function endText(span: ReadableSpan, resourceId: number, hexIds: boolean): string | undefined {
-  const fields = startFields(span, resourceId, hexIds);
+function endText(span: ReadableSpan, resourceId: number, prefix: string | undefined): string | undefined {
+  const rest = prefix === undefined ? undefined : attributesAndScope(span, resourceId);
   const endTime = hrTimeText(span.endTime);
   const events = eventsText(span.events);
   const { code, message } = span.status;
   const { droppedAttributesCount, droppedEventsCount, droppedLinksCount } = span;
   if (
-    fields === undefined ||
+    rest === undefined ||
     endTime === undefined ||
     events === undefined ||
     !isFiniteNumber(code) ||
@@ -138,5 +142,5 @@ function endText(span: ReadableSpan, resourceId: number, hexIds: boolean): strin
     return undefined;
   }
   const status = message === undefined ? `{"c":${code}}` : `{"c":${code},"m":${JSON.stringify(message)}}`;
-  return `${fields},"et":${endTime},"sx":${status},"ev":${events},"l":[],"da":${droppedAttributesCount},"de":${droppedEventsCount},"dl":${droppedLinksCount}}`;
+  return `${prefix}${rest},"et":${endTime},"sx":${status},"ev":${events},"l":[],"da":${droppedAttributesCount},"de":${droppedEventsCount},"dl":${droppedLinksCount}}`;
 }

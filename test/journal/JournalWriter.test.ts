@@ -7,7 +7,7 @@ import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
-import type { SpanStartRecord } from '../../src/journal/recordTypes.js';
+import type { SpanEndRecord, SpanStartRecord } from '../../src/journal/recordTypes.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { FaultyFileSystem } from '../helpers/faultyFileSystem.js';
 import type { Fault } from '../helpers/faultyFileSystem.js';
@@ -162,6 +162,29 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     expect(writer.appendEnd(span)).toBe('broken');
     expect(writer.openSpanCount).toBe(0);
     expect(writer.endsWritten).toBe(0);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('an END carries what changed since its START: attributes set and a name given after it', () => {
+    const writer = writerIn(tempDir());
+    const provider = new BasicTracerProvider({
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('writer-test');
+    const renamed = tracer.startSpan('GET', { attributes: { early: 1 } });
+    renamed.updateName('GET /orders/:id');
+    renamed.setAttribute('late', 'yes');
+    renamed.end();
+    const kept = tracer.startSpan('kept', { attributes: { early: 2 } });
+    kept.setAttribute('early', 3);
+    kept.end();
+    const records = recordsOf(writer);
+    const startOf = (span: typeof kept) => records.find((r) => r.type === RecordType.SpanStart && (r.payload as SpanStartRecord).s === span.spanContext().spanId)!.payload as SpanStartRecord;
+    const endOf = (span: typeof kept) => records.find((r) => r.type === RecordType.SpanEnd && (r.payload as SpanEndRecord).s === span.spanContext().spanId)!.payload as SpanEndRecord;
+    expect(startOf(renamed)).toMatchObject({ n: 'GET', a: { early: 1 } });
+    expect(endOf(renamed)).toMatchObject({ n: 'GET /orders/:id', a: { early: 1, late: 'yes' } });
+    expect(startOf(kept)).toMatchObject({ n: 'kept', a: { early: 2 } });
+    expect(endOf(kept)).toMatchObject({ n: 'kept', a: { early: 3 } });
     writer.close({ removeIfDone: false });
   });
 
