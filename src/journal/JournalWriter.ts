@@ -12,7 +12,7 @@ import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, unlink, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
@@ -300,16 +300,19 @@ export class JournalWriter {
   }
 
   /** Deletes closed segments numbered below `segment`: everything in them is committed. */
+  // On the thread pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here
+  // (freeing its page cache). It counts as gone at once; one that could not be removed
+  // (not ENOENT) counts again and is retried at the next commit.
   deleteSegmentsBefore(segment: number): void {
     for (const [number, bytes] of this.segmentBytes) {
       if (number >= segment || number === this.segment) continue;
-      try {
-        unlinkSync(segmentPath(this.writerDir, number));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') continue;
-      }
       this.segmentBytes.delete(number);
       this.liveBytes -= bytes;
+      unlink(segmentPath(this.writerDir, number), (error) => {
+        if (error === null || error.code === 'ENOENT') return;
+        this.segmentBytes.set(number, bytes);
+        this.liveBytes += bytes;
+      });
     }
   }
 
