@@ -89,7 +89,8 @@ try {
   );
   console.log(
     `  recovering application: peak RSS ${fmt(Math.max(...rounds.map((r) => r.peakRssMiB)))} MiB (at start ${fmt(last.startRssMiB)} MiB); ` +
-      `longest event-loop stall ${fmt(Math.max(...rounds.map((r) => r.maxStallMs)), 1)} ms (p99 ${fmt(last.p99StallMs, 1)} ms)`,
+      `longest event-loop stall ${fmt(Math.max(...rounds.map((r) => r.maxStallMs)), 1)} ms (p99 ${fmt(last.p99StallMs, 1)} ms); ` +
+      `longest GC pause ${fmt(Math.max(...rounds.map((r) => r.maxGcMs)), 1)} ms`,
   );
 } finally {
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
