@@ -59,6 +59,8 @@ export type AppendResult = 'written' | 'full' | 'broken';
 /** A span whose START is journaled, and what of that START its END can reuse. */
 interface OpenSpan {
   span: ReadableSpan;
+  /** hasHexIds() as checked at the START: ids never change. */
+  hexIds: boolean;
   /** startPrefix() as the START was written, and the name it holds. */
   prefix: string | undefined;
   name: string;
@@ -80,8 +82,6 @@ export class JournalWriter {
   private readonly segmentBytes = new Map<number, number>();
   /** Spans whose START is journaled and END not yet, by span id, oldest first: carried into new segments. */
   private readonly openSpans = new Map<string, OpenSpan>();
-  /** The rare open spans whose ids are not lowercase hex (a custom id generator): their END is checked again. */
-  private readonly openSpansWithOddIds = new Set<ReadableSpan>();
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
@@ -169,8 +169,7 @@ export class JournalWriter {
     const json = startRecordJson(span, this.resourceIdFor(span.resource), hexIds, prefix);
     if (this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
-    this.openSpans.set(span.spanContext().spanId, { span, prefix, name: span.name });
-    if (!hexIds) this.openSpansWithOddIds.add(span);
+    this.openSpans.set(span.spanContext().spanId, { span, hexIds, prefix, name: span.name });
     return 'written';
   }
 
@@ -183,13 +182,11 @@ export class JournalWriter {
     if (this.brokenError !== undefined) return 'broken';
     const spanId = span.spanContext().spanId;
     const open = this.openSpans.get(spanId);
-    const mine = open?.span === span;
-    // Ids checked at its START hold for its END: they never change.
-    const hexIds = mine ? this.openSpansWithOddIds.size === 0 || !this.openSpansWithOddIds.delete(span) : hasHexIds(span);
+    const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
     // What the START wrote before its attributes holds for the END unless the span was renamed.
-    const prefix = mine && open.name === span.name ? open.prefix : undefined;
-    const json = endRecordJson(span, this.resourceIdFor(span.resource), hexIds, prefix);
+    const prefix = mine !== undefined && mine.name === span.name ? mine.prefix : undefined;
+    const json = endRecordJson(span, this.resourceIdFor(span.resource), mine?.hexIds ?? hasHexIds(span), prefix);
     if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openSpans.delete(spanId);
@@ -299,10 +296,12 @@ export class JournalWriter {
     return true;
   }
 
-  /** Deletes closed segments numbered below `segment`: everything in them is committed. */
-  // On the thread pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here
-  // (freeing its page cache). It counts as gone at once; one that could not be removed
-  // (not ENOENT) counts again and is retried at the next commit.
+  /**
+   * Deletes closed segments numbered below `segment`: everything in them is committed. On
+   * the thread pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here (freeing
+   * its page cache). It counts as gone at once; one that could not be removed (not ENOENT)
+   * counts again and is retried at the next commit.
+   */
   deleteSegmentsBefore(segment: number): void {
     for (const [number, bytes] of this.segmentBytes) {
       if (number >= segment || number === this.segment) continue;
@@ -489,7 +488,6 @@ export class JournalWriter {
 
   /** Halfway through a mapped segment: the next one, with room for a head as large as this one's plus a margin. */
   private prepareSpare(): void {
-    if (this.options.fs !== undefined) return;
     const next = this.segment + 1;
     this.spare.prepareSoon(next, segmentPath(this.writerDir, next), this.segmentCapacity(this.headBytes + SPARE_HEAD_MARGIN_BYTES));
   }

@@ -37,10 +37,9 @@ export class SpareSegment {
   }
 
   private prepare(path: string, preallocateBytes: number): void {
-    const addon = loadSegmentIoAddon().addon;
-    if (this.spare !== undefined || addon === undefined || journalWritePath().path !== 'mmap') return;
+    if (this.spare !== undefined || journalWritePath().path !== 'mmap') return;
     try {
-      const opened = MmapSegmentFile.open(path, preallocateBytes, addon);
+      const opened = MmapSegmentFile.open(path, preallocateBytes, loadSegmentIoAddon().addon!);
       // A reason instead (a full disk, say): the rotation opens the segment itself, and
       // says what it falls back to.
       if (typeof opened !== 'string') this.spare = opened;
@@ -54,34 +53,31 @@ export class SpareSegment {
    * room for `capacity` bytes; otherwise undefined, and a spare that does not fit is removed.
    */
   take(path: string, capacity: number): MmapSegmentFile | undefined {
-    this.cancel();
-    const spare = this.spare;
-    this.spare = undefined;
-    if (spare === undefined) return undefined;
-    if (spare.path === path && spare.capacity >= capacity && spare.isLinked()) return spare;
-    discard(spare.path, () => spare.close());
+    const spare = this.detach();
+    if (spare === undefined || (spare.path === path && spare.capacity >= capacity && spare.isLinked())) return spare;
+    discard(spare);
     return undefined;
   }
 
   /** Removes the spare and forgets one on its way: at close, and when the journal breaks. */
   clear(): void {
-    this.cancel();
-    const spare = this.spare;
-    this.spare = undefined;
-    if (spare !== undefined) discard(spare.path, () => spare.close());
+    const spare = this.detach();
+    if (spare !== undefined) discard(spare);
   }
 
-  private cancel(): void {
-    if (this.pending === undefined) return;
-    clearImmediate(this.pending);
+  private detach(): MmapSegmentFile | undefined {
+    if (this.pending !== undefined) clearImmediate(this.pending);
     this.pending = undefined;
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare;
   }
 }
 
-function discard(path: string, close: () => void): void {
-  close();
+function discard(spare: MmapSegmentFile): void {
+  spare.close();
   try {
-    unlinkSync(path);
+    unlinkSync(spare.path);
   } catch {
     // Gone already (its directory was removed).
   }
