@@ -25,7 +25,8 @@ import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
-import { endRecordJson, hasHexIds, startPrefix, startRecordJson } from './spanRecordJson.js';
+import { endRecordJson, startRecordJson, startText } from './spanRecordJson.js';
+import type { StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
@@ -56,16 +57,6 @@ const SPARE_HEAD_MARGIN_BYTES = 256 * 1024;
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
-/** A span whose START is journaled, and what of that START its END can reuse. */
-interface OpenSpan {
-  span: ReadableSpan;
-  /** hasHexIds() as checked at the START: ids never change. */
-  hexIds: boolean;
-  /** startPrefix() as the START was written, and the name it holds. */
-  prefix: string | undefined;
-  name: string;
-}
-
 export class JournalWriter {
   readonly writerDir: string;
   private readonly options: JournalWriterOptions;
@@ -81,7 +72,7 @@ export class JournalWriter {
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
   /** Spans whose START is journaled and END not yet, by span id, oldest first: carried into new segments. */
-  private readonly openSpans = new Map<string, OpenSpan>();
+  private readonly openSpans = new Map<string, StartText>();
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
@@ -164,12 +155,11 @@ export class JournalWriter {
 
   appendStart(span: ReadableSpan): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
-    const hexIds = hasHexIds(span);
-    const prefix = startPrefix(span, hexIds);
-    const json = startRecordJson(span, this.resourceIdFor(span.resource), hexIds, prefix);
+    const start = startText(span);
+    const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
     if (this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
-    this.openSpans.set(span.spanContext().spanId, { span, hexIds, prefix, name: span.name });
+    this.openSpans.set(span.spanContext().spanId, start);
     return 'written';
   }
 
@@ -184,9 +174,7 @@ export class JournalWriter {
     const open = this.openSpans.get(spanId);
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
-    // What the START wrote before its attributes holds for the END unless the span was renamed.
-    const prefix = mine !== undefined && mine.name === span.name ? mine.prefix : undefined;
-    const json = endRecordJson(span, this.resourceIdFor(span.resource), mine?.hexIds ?? hasHexIds(span), prefix);
+    const json = endRecordJson(span, this.resourceIdFor(span.resource), mine);
     if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
     this.openSpans.delete(spanId);

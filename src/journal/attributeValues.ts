@@ -40,6 +40,45 @@ export function isPlainAttributes(attributes: object): boolean {
   }
 }
 
+/**
+ * The keys and values of plain attributes holding no array, in order: what they were when
+ * this was taken, for unchangedSince(). Undefined otherwise: an array can change inside
+ * without being set again, and what is not plain goes through the careful copy anyway.
+ * Never throws.
+ */
+export function attributesSnapshot(attributes: object): unknown[] | undefined {
+  try {
+    if (Object.getPrototypeOf(attributes) !== Object.prototype) return undefined;
+    const snapshot: unknown[] = [];
+    for (const key in attributes) {
+      const value: unknown = (attributes as Record<string, unknown>)[key];
+      if (!isPlainScalar(value)) return undefined;
+      snapshot.push(key, value);
+    }
+    return snapshot;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when `attributes` hold exactly the keys and values of `snapshot`, in the same order:
+ * then their JSON is the one written when it was taken. Never throws.
+ */
+export function unchangedSince(attributes: object, snapshot: unknown[]): boolean {
+  try {
+    if (Object.getPrototypeOf(attributes) !== Object.prototype) return false;
+    let i = 0;
+    for (const key in attributes) {
+      if (snapshot[i] !== key || snapshot[i + 1] !== (attributes as Record<string, unknown>)[key]) return false;
+      i += 2;
+    }
+    return i === snapshot.length;
+  } catch {
+    return false;
+  }
+}
+
 function isPlainScalar(value: unknown): boolean {
   switch (typeof value) {
     case 'string':

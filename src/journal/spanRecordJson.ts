@@ -7,9 +7,13 @@
 // copies carefully and caps: an id that is not lowercase hex, a time that is not a finite
 // number, a name that is not a string, attributes that are not plain, links, a record too
 // large for one frame. Readers cannot tell the two paths apart (test/journal/spanRecordJson.test.ts).
+// An END repeats its START's text (readers need no START to read an END), but reuses what
+// the START wrote while it still holds: the fields before the attributes unless the span
+// was renamed, and the attributes' JSON unless they changed (a snapshot of their keys and
+// values tells, at a tenth of the cost of serialising them again).
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
-import { isPlainAttributes } from './attributeValues.js';
+import { attributesSnapshot, isPlainAttributes, unchangedSince } from './attributeValues.js';
 import { fitsInFrame } from './recordCap.js';
 import { endRecord, recordJson, scopeOf, startRecord } from './spanRecords.js';
 
@@ -74,11 +78,41 @@ export function startPrefix(span: ReadableSpan, hexIds: boolean): string | undef
   return `${text},"f":${traceFlags},"n":${JSON.stringify(span.name)},"k":${span.kind},"st":${startTime},"a":`;
 }
 
-/** The START fields from the attributes on, without the closing brace; undefined when the object path must write it. */
-function attributesAndScope(span: ReadableSpan, resourceId: number): string | undefined {
-  const attributes = span.attributes;
-  if (typeof attributes !== 'object' || attributes === null || !isPlainAttributes(attributes)) return undefined;
-  return `${JSON.stringify(attributes)}${scopeFragment(span)}${resourceId}`;
+/**
+ * What a span's START was written with, kept by the writer while the span is open: what
+ * its END can reuse of it.
+ */
+export interface StartText {
+  readonly span: ReadableSpan;
+  /** hasHexIds(span): ids never change. */
+  readonly hexIds: boolean;
+  /** startPrefix() as the START was written, and the name it holds. */
+  readonly prefix: string | undefined;
+  readonly name: string;
+  /** The attributes' JSON as the START wrote it, and their keys and values then; undefined when they hold arrays or are not plain. */
+  readonly attributes: string | undefined;
+  readonly snapshot: unknown[] | undefined;
+}
+
+export function startText(span: ReadableSpan): StartText {
+  const hexIds = hasHexIds(span);
+  const prefix = startPrefix(span, hexIds);
+  const attributes: unknown = span.attributes;
+  const snapshot = prefix !== undefined && typeof attributes === 'object' && attributes !== null ? attributesSnapshot(attributes) : undefined;
+  return { span, hexIds, prefix, name: span.name, attributes: snapshot === undefined ? undefined : JSON.stringify(attributes), snapshot };
+}
+
+/**
+ * The START fields from the attributes on, without the closing brace; undefined when the
+ * object path must write it. `attributesJson`: their JSON when the caller knows it.
+ */
+function attributesAndScope(span: ReadableSpan, resourceId: number, attributesJson: string | undefined): string | undefined {
+  if (attributesJson === undefined) {
+    const attributes = span.attributes;
+    if (typeof attributes !== 'object' || attributes === null || !isPlainAttributes(attributes)) return undefined;
+    attributesJson = JSON.stringify(attributes);
+  }
+  return `${attributesJson}${scopeFragment(span)}${resourceId}`;
 }
 
 /** `[{...},...]` of the events, or undefined when one of them needs the object path. */
@@ -106,25 +140,31 @@ function eventsText(events: TimedEvent[]): string | undefined {
 
 /**
  * The SPAN_START payload of `span`: the same JSON as recordJson(startRecord(span, resourceId)).
- * `hexIds`: hasHexIds(span), and `prefix`: startPrefix(span, hexIds), when the caller has them.
+ * `start`: startText(span), when the caller keeps it for the END.
  */
-export function startRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span), prefix = startPrefix(span, hexIds)): string {
-  const rest = prefix === undefined ? undefined : attributesAndScope(span, resourceId);
-  const json = rest === undefined ? undefined : `${prefix}${rest}}`;
+export function startRecordJson(span: ReadableSpan, resourceId: number, start = startText(span)): string {
+  const rest = start.prefix === undefined ? undefined : attributesAndScope(span, resourceId, start.attributes);
+  const json = rest === undefined ? undefined : `${start.prefix}${rest}}`;
   return json !== undefined && fitsInFrame(json) ? json : recordJson(startRecord(span, resourceId));
 }
 
 /**
- * The SPAN_END payload of `span`: the same JSON as recordJson(endRecord(span, resourceId));
- * `hexIds` as for START; `prefix`: the one its START was written with, when the name is unchanged.
+ * The SPAN_END payload of `span`: the same JSON as recordJson(endRecord(span, resourceId)).
+ * `start`: what its START was written with (startText of this very span), when known.
  */
-export function endRecordJson(span: ReadableSpan, resourceId: number, hexIds = hasHexIds(span), prefix?: string): string {
-  const json = span.links.length === 0 ? endText(span, resourceId, prefix ?? startPrefix(span, hexIds)) : undefined;
+export function endRecordJson(span: ReadableSpan, resourceId: number, start?: StartText): string {
+  let json: string | undefined;
+  if (span.links.length === 0) {
+    const renamed = start === undefined || start.name !== span.name;
+    const prefix = renamed ? startPrefix(span, start?.hexIds ?? hasHexIds(span)) : start.prefix;
+    const attributes = start?.snapshot !== undefined && unchangedSince(span.attributes, start.snapshot) ? start.attributes : undefined;
+    json = endText(span, resourceId, prefix, attributes);
+  }
   return json !== undefined && fitsInFrame(json) ? json : recordJson(endRecord(span, resourceId));
 }
 
-function endText(span: ReadableSpan, resourceId: number, prefix: string | undefined): string | undefined {
-  const rest = prefix === undefined ? undefined : attributesAndScope(span, resourceId);
+function endText(span: ReadableSpan, resourceId: number, prefix: string | undefined, attributesJson: string | undefined): string | undefined {
+  const rest = prefix === undefined ? undefined : attributesAndScope(span, resourceId, attributesJson);
   const endTime = hrTimeText(span.endTime);
   const events = eventsText(span.events);
   const { code, message } = span.status;

@@ -180,6 +180,22 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     const kept = tracer.startSpan('kept', { attributes: { early: 2 } });
     kept.setAttribute('early', 3);
     kept.end();
+    // The END reuses the START's attribute JSON only while the keys and values are the same.
+    const inPlace = tracer.startSpan('in place', { attributes: { list: ['a'], same: 'x' } });
+    // The SDK keeps its own copy of an array; a caller can still reach and change it.
+    ((inPlace as unknown as { attributes: { list: string[] } }).attributes.list).push('b');
+    inPlace.end();
+    const swapped = tracer.startSpan('swapped', { attributes: { gone: 1, same: 'x' } });
+    // Same values in the same order under other keys: only the keys tell.
+    const swappedAttributes = (swapped as unknown as { attributes: Record<string, unknown> }).attributes;
+    delete swappedAttributes.gone;
+    delete swappedAttributes.same;
+    swapped.setAttribute('added', 1);
+    swapped.setAttribute('same', 'x');
+    swapped.end();
+    const unchanged = tracer.startSpan('unchanged', { attributes: { same: 'x', n: 1 } });
+    unchanged.setAttribute('n', 1);
+    unchanged.end();
     const records = recordsOf(writer);
     const startOf = (span: typeof kept) => records.find((r) => r.type === RecordType.SpanStart && (r.payload as SpanStartRecord).s === span.spanContext().spanId)!.payload as SpanStartRecord;
     const endOf = (span: typeof kept) => records.find((r) => r.type === RecordType.SpanEnd && (r.payload as SpanEndRecord).s === span.spanContext().spanId)!.payload as SpanEndRecord;
@@ -187,6 +203,9 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     expect(endOf(renamed)).toMatchObject({ n: 'GET /orders/:id', a: { early: 1, late: 'yes' } });
     expect(startOf(kept)).toMatchObject({ n: 'kept', a: { early: 2 } });
     expect(endOf(kept)).toMatchObject({ n: 'kept', a: { early: 3 } });
+    expect(endOf(inPlace).a).toEqual({ list: ['a', 'b'], same: 'x' });
+    expect(endOf(swapped).a).toEqual({ added: 1, same: 'x' });
+    expect(endOf(unchanged).a).toEqual({ same: 'x', n: 1 });
     writer.close({ removeIfDone: false });
   });
 
