@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "otel_blackbox_segment_io",
-      "sources": ["native/segment_io.c"],
+      "sources": ["native/segment_io.c", "native/crc32.c"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS"]
     }

@@ -21,6 +21,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "crc32.h"
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
@@ -335,6 +337,64 @@ static napi_value release_file(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// encodeFrame(buffer, offset, type, json) -> the frame's length, or -1 when it does not fit
+// in the mapping: | u32 LE payload length | u32 LE crc32(type + payload) | u8 type | payload |
+// (src/journal/frame.ts writes the same bytes in JavaScript). One call instead of
+// Buffer.write, a subarray and zlib.crc32, each a call out of JavaScript with its checks:
+// 0.3-0.4 µs a record on our VM. The length word is stored first as one no frame can have
+// and last as the real one, so a crash between any two stores leaves a torn tail, never
+// zeros followed by data; the fences keep the compiler from reordering those stores.
+#define FRAME_HEADER_BYTES 9
+#define UNFINISHED_LENGTH 0xffffffffu
+
+static void store_u32le(uint8_t* at, uint32_t value) {
+  at[0] = (uint8_t)value;
+  at[1] = (uint8_t)(value >> 8);
+  at[2] = (uint8_t)(value >> 16);
+  at[3] = (uint8_t)(value >> 24);
+}
+
+static napi_value encode_frame(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  void* addr;
+  size_t bytes;
+  int64_t offset;
+  uint32_t type;
+  if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
+  CHECK(napi_get_value_int64(env, argv[1], &offset));
+  CHECK(napi_get_value_uint32(env, argv[2], &type));
+  napi_value result;
+  if (addr == NULL || offset < 0 || (uint64_t)offset + FRAME_HEADER_BYTES >= bytes) {
+    CHECK(napi_create_int32(env, -1, &result));
+    return result;
+  }
+  // The payload and the NUL napi writes after it (into the next frame's zeros) must fit.
+  size_t room = bytes - (size_t)offset - FRAME_HEADER_BYTES;
+  size_t units;
+  CHECK(napi_get_value_string_utf16(env, argv[3], NULL, 0, &units));
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: below that bound, measure.
+  if (room <= units * 3) {
+    size_t needed;
+    CHECK(napi_get_value_string_utf8(env, argv[3], NULL, 0, &needed));
+    if (needed >= room) {
+      CHECK(napi_create_int32(env, -1, &result));
+      return result;
+    }
+  }
+  uint8_t* frame = (uint8_t*)addr + offset;
+  store_u32le(frame, UNFINISHED_LENGTH);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  size_t length;
+  CHECK(napi_get_value_string_utf8(env, argv[3], (char*)frame + FRAME_HEADER_BYTES, room, &length));
+  frame[8] = (uint8_t)type;
+  store_u32le(frame + 4, crc32_of(frame + 8, length + 1));
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  store_u32le(frame, (uint32_t)length);
+  CHECK(napi_create_int32(env, (int32_t)(FRAME_HEADER_BYTES + length), &result));
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"filesystemType", NULL, filesystem_type, NULL, NULL, NULL, napi_default, NULL},
@@ -345,6 +405,7 @@ NAPI_MODULE_INIT() {
       {"populate", NULL, populate_file, NULL, NULL, NULL, napi_default, NULL},
       {"syncRange", NULL, sync_range, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, release_file, NULL, NULL, NULL, napi_default, NULL},
+      {"encodeFrame", NULL, encode_frame, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   return exports;

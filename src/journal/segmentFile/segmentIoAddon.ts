@@ -28,6 +28,11 @@ export interface SegmentIoAddon {
    * bytes and closes `fd`. No other job may use the mapping or the descriptor meanwhile.
    */
   release?(buffer: ArrayBuffer, fd: number, size: number, callback: (error: Error | null) => void): void;
+  /**
+   * Encodes a frame (frame.ts) into the mapping at `offset`: its length, or -1 when it
+   * does not fit (with one byte to spare).
+   */
+  encodeFrame?(buffer: ArrayBuffer, offset: number, type: number, json: string): number;
 }
 
 export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined } | { addon: undefined; reason: string };

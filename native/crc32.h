@@ -1,0 +1,9 @@
+// CRC-32 (IEEE 802.3, reflected, as zlib.crc32 computes it) of a frame, for encodeFrame.
+#ifndef OTEL_BLACKBOX_CRC32_H
+#define OTEL_BLACKBOX_CRC32_H
+#include <stddef.h>
+#include <stdint.h>
+
+uint32_t crc32_of(const uint8_t* data, size_t length);
+
+#endif
