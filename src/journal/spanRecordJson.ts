@@ -4,7 +4,7 @@
 // µs and 1.2-1.6 µs (bench/processor-overhead.mjs prints both): the fixed parts are
 // written as text, the scope once per scope, and only the attribute maps go through
 // JSON.stringify. Whatever this path cannot vouch for is left to the object path, which
-// copies carefully and caps: an id that is not lowercase hex, a time that is not a finite
+// copies carefully and caps: an id that is not a string, a time that is not a finite
 // number, a name that is not a string, attributes that are not plain, links, a record too
 // large for one frame. Readers cannot tell the two paths apart (test/journal/spanRecordJson.test.ts).
 // An END repeats its START's text (readers need no START to read an END), but reuses what
@@ -16,9 +16,6 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { attributesSnapshot, isPlainAttributes, unchangedSince } from './attributeValues.js';
 import { fitsInFrame } from './recordCap.js';
 import { endRecord, recordJson, scopeOf, startRecord } from './spanRecords.js';
-
-const TRACE_ID = /^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
 
 /** `,"sc":{...},"r":` for a scope: one per tracer, written once. */
 const scopeText = new WeakMap<ReadableSpan['instrumentationScope'], string>();
@@ -42,17 +39,6 @@ function hrTimeText(time: HrTime): string | undefined {
   return Array.isArray(time) && isFiniteNumber(time[0]) && isFiniteNumber(time[1]) ? `[${time[0]},${time[1]}]` : undefined;
 }
 
-/**
- * Whether the span's own, its trace's and its parent's ids are lowercase hex of the right
- * length (as every SDK id generator makes them): then they go into the text unescaped. A
- * span's ids never change, so the writer asks once, at its START, and tells the END.
- */
-export function hasHexIds(span: ReadableSpan): boolean {
-  const { traceId, spanId } = span.spanContext();
-  const parent = span.parentSpanContext;
-  return TRACE_ID.test(traceId) && SPAN_ID.test(spanId) && (parent === undefined || SPAN_ID.test(parent.spanId));
-}
-
 function hasKeys(object: object): boolean {
   for (const _ in object) return true;
   return false;
@@ -62,17 +48,26 @@ function hasKeys(object: object): boolean {
  * The START's fields before the attributes' value, up to and including `"a":`; undefined
  * when the object path must write the span. Nothing in it changes after the start but the
  * name (updateName), so the writer keeps it for the END of a span whose name is unchanged.
+ * Ids go through JSON.stringify like the object path's: faster than proving them hex.
  */
-export function startPrefix(span: ReadableSpan, hexIds: boolean): string | undefined {
+export function startPrefix(span: ReadableSpan): string | undefined {
   const context = span.spanContext();
   const { traceId, spanId, traceFlags } = context;
   const parent = span.parentSpanContext;
   const startTime = hrTimeText(span.startTime);
-  if (!hexIds || !isFiniteNumber(traceFlags) || !isFiniteNumber(span.kind) || typeof span.name !== 'string' || startTime === undefined) {
+  if (
+    typeof traceId !== 'string' ||
+    typeof spanId !== 'string' ||
+    (parent && typeof parent.spanId !== 'string') ||
+    !isFiniteNumber(traceFlags) ||
+    !isFiniteNumber(span.kind) ||
+    typeof span.name !== 'string' ||
+    startTime === undefined
+  ) {
     return undefined;
   }
-  let text = `{"t":"${traceId}","s":"${spanId}"`;
-  if (parent !== undefined) text += parent.isRemote ? `,"p":"${parent.spanId}","pr":1` : `,"p":"${parent.spanId}"`;
+  let text = `{"t":${JSON.stringify(traceId)},"s":${JSON.stringify(spanId)}`;
+  if (parent) text += parent.isRemote ? `,"p":${JSON.stringify(parent.spanId)},"pr":1` : `,"p":${JSON.stringify(parent.spanId)}`;
   const traceState = context.traceState?.serialize();
   if (traceState) text += `,"ts":${JSON.stringify(traceState)}`;
   return `${text},"f":${traceFlags},"n":${JSON.stringify(span.name)},"k":${span.kind},"st":${startTime},"a":`;
@@ -84,8 +79,6 @@ export function startPrefix(span: ReadableSpan, hexIds: boolean): string | undef
  */
 export interface StartText {
   readonly span: ReadableSpan;
-  /** hasHexIds(span): ids never change. */
-  readonly hexIds: boolean;
   /** startPrefix() as the START was written, and the name it holds. */
   readonly prefix: string | undefined;
   readonly name: string;
@@ -95,11 +88,10 @@ export interface StartText {
 }
 
 export function startText(span: ReadableSpan): StartText {
-  const hexIds = hasHexIds(span);
-  const prefix = startPrefix(span, hexIds);
+  const prefix = startPrefix(span);
   const attributes: unknown = span.attributes;
   const snapshot = prefix !== undefined && typeof attributes === 'object' && attributes !== null ? attributesSnapshot(attributes) : undefined;
-  return { span, hexIds, prefix, name: span.name, attributes: snapshot === undefined ? undefined : JSON.stringify(attributes), snapshot };
+  return { span, prefix, name: span.name, attributes: snapshot === undefined ? undefined : JSON.stringify(attributes), snapshot };
 }
 
 /**
@@ -156,7 +148,7 @@ export function endRecordJson(span: ReadableSpan, resourceId: number, start?: St
   let json: string | undefined;
   if (span.links.length === 0) {
     const renamed = start === undefined || start.name !== span.name;
-    const prefix = renamed ? startPrefix(span, start?.hexIds ?? hasHexIds(span)) : start.prefix;
+    const prefix = renamed ? startPrefix(span) : start.prefix;
     const attributes = start?.snapshot !== undefined && unchangedSince(span.attributes, start.snapshot) ? start.attributes : undefined;
     json = endText(span, resourceId, prefix, attributes);
   }

@@ -69,13 +69,26 @@ describe('span record JSON by text', () => {
     expect(spanIdOfRecord(Buffer.from(end))).toBe(span.spanContext().spanId);
   });
 
-  test('what the text path cannot vouch for goes to the object path: ids not in hex, a name that is not a string', () => {
+  test('ids that are not hex are escaped as the object path escapes them', () => {
+    const [span] = finishedSpans((tracer) => tracer.startSpan('odd ids', { attributes: { a: 1 } }).end());
+    const ids = { traceId: 'TRACE\\"\n\u2028id', spanId: 'b7ad"b7169203331' };
+    const odd = { ...span, parentSpanContext: { ...span.spanContext(), spanId: 'p"\\' }, spanContext: () => ({ ...span.spanContext(), ...ids }) } as ReadableSpan;
+    const start = JSON.parse(startRecordJson(odd, 1)) as { t: string; s: string; p: string };
+    expect(start).toMatchObject({ t: ids.traceId, s: ids.spanId, p: 'p"\\' });
+    expect(start).toEqual(JSON.parse(recordJson(startRecord(odd, 1))));
+    expect(JSON.parse(endRecordJson(odd, 1))).toEqual(JSON.parse(recordJson(endRecord(odd, 1))));
+  });
+
+  test('what the text path cannot vouch for goes to the object path: an id that is not a string, a name that is not a string', () => {
     const [span] = finishedSpans((tracer) => tracer.startSpan('odd').end());
     const odd = { ...span, name: 7 as never, spanContext: () => ({ ...span.spanContext(), spanId: 'b7ad"b7169203331' }) } as ReadableSpan;
     const start = JSON.parse(startRecordJson(odd, 1)) as { s: string; n: unknown };
     expect(start.s).toBe('b7ad"b7169203331');
     expect(start.n).toBe(7);
     expect(JSON.parse(endRecordJson(odd, 1))).toEqual(JSON.parse(recordJson(endRecord(odd, 1))));
+    const numbered = { ...span, spanContext: () => ({ ...span.spanContext(), traceId: 12 as never }) } as ReadableSpan;
+    expect(JSON.parse(startRecordJson(numbered, 1))).toEqual(JSON.parse(recordJson(startRecord(numbered, 1))));
+    expect(JSON.parse(endRecordJson(numbered, 1))).toEqual(JSON.parse(recordJson(endRecord(numbered, 1))));
   });
 
   test('through the writer, spans from an id generator that is not lowercase hex: START and END read back with their ids', () => {
