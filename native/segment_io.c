@@ -190,30 +190,40 @@ typedef struct {
   /* RANGE_RELEASE: the descriptor to cut to `size` bytes and close once unmapped. */
   int fd;
   int64_t size;
+  /* RANGE_RELEASE: fdatasync the file before closing it ('host' durability at rotation). */
+  bool sync;
   int error;
 } range_job;
 
-// Touches each page with an atomic add of zero: one indivisible read-modify-write, so it
-// cannot undo a record the main thread stores into the same page meanwhile.
-static void touch_pages(range_job* job) {
-  long page = sysconf(_SC_PAGESIZE);
-  for (size_t offset = 0; offset < job->bytes; offset += (size_t)page) {
-    __atomic_fetch_add((uint64_t*)(job->addr + offset), 0, __ATOMIC_RELAXED);
+// Touches each page of [addr, addr + bytes) with an atomic add of zero: one indivisible
+// read-modify-write, so it cannot undo a record the main thread stores into the same page
+// meanwhile.
+static void touch_pages(char* addr, size_t bytes, size_t page) {
+  for (size_t offset = 0; offset < bytes; offset += page) {
+    __atomic_fetch_add((uint64_t*)(addr + offset), 0, __ATOMIC_RELAXED);
   }
 }
 
+// Pages faulted in per madvise call. madvise holds the process's memory-map lock while it
+// faults, and V8 needs that lock to map and unmap its own heap: a whole 1 MiB window at
+// once (~2 ms of faults on our VM) made the application's thread wait for it in GC.
+#define POPULATE_STEP_BYTES (64 * 1024)
+
 static void populate(range_job* job) {
-  if (job->bytes == 0) return;
   // madvise faults the pages in (Linux >= 5.14; before, the touch below does it). The touch
   // is needed as well: measured on our VM, after MADV_POPULATE_WRITE alone the main
   // thread's first store to each page still cost 6-7 µs without a guest page fault (the
   // hypervisor maps a page for a user address only when that address is used); after a
   // store through the same address from this thread it costs 0.03 µs.
-  if (madvise(job->addr, job->bytes, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
-    job->error = errno;
-    return;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  for (size_t done = 0; done < job->bytes; done += POPULATE_STEP_BYTES) {
+    size_t step = job->bytes - done < POPULATE_STEP_BYTES ? job->bytes - done : POPULATE_STEP_BYTES;
+    if (madvise(job->addr + done, step, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+      job->error = errno;
+      return;
+    }
+    touch_pages(job->addr + done, step, page);
   }
-  touch_pages(job);
 }
 
 static void range_execute(napi_env env, void* data) {
@@ -226,6 +236,8 @@ static void range_execute(napi_env env, void* data) {
     // back to the disk. Each step is tried; the first failure is reported.
     if (munmap(job->addr, job->bytes) != 0) job->error = errno;
     else if (ftruncate(job->fd, (off_t)job->size) != 0) job->error = errno;
+    // The pages stay dirty in the page cache after munmap: this writes them and the new size.
+    if (job->sync && fdatasync(job->fd) != 0 && job->error == 0) job->error = errno;
     if (close(job->fd) != 0 && job->error == 0) job->error = errno;
   } else {
     populate(job);
@@ -299,21 +311,32 @@ static napi_value sync_range(napi_env env, napi_callback_info info) {
   return queue_range_job(env, info, RANGE_SYNC);
 }
 
-// release(buffer, fd, size, callback): detaches the ArrayBuffer (views over it become
-// empty, not dangling), then on the thread pool munmaps it, cuts the file to `size` bytes
-// and closes the descriptor. Unmapping 8 MiB of written pages and freeing the preallocated
+// release(buffer, fd, size, callback, sync): detaches the ArrayBuffer (views over it become
+// empty, not dangling), then on the thread pool munmaps it, cuts the file to `size` bytes,
+// with `sync` fdatasyncs it (a 'host' journal's rotation: an msync of the whole segment on
+// the application's thread stalled it for milliseconds), and closes the descriptor. Unmapping 8 MiB of written pages and freeing the preallocated
 // tail took ~2 ms on the application's thread at every rotation (bench/processor-overhead.mjs).
 // The caller must not start it while another job uses the mapping or the descriptor.
 static napi_value release_file(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  // Five slots: napi fills the ones not passed (`sync`, from older callers) with undefined.
+  napi_value argv[5];
+  size_t argc = 5;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "EINVAL", "missing arguments");
+    return NULL;
+  }
   void* addr;
   size_t bytes;
   int32_t fd;
   int64_t size;
+  bool sync = false;
   if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
   CHECK(napi_get_value_int32(env, argv[1], &fd));
   CHECK(napi_get_value_int64(env, argv[2], &size));
+  napi_valuetype sync_type;
+  CHECK(napi_typeof(env, argv[4], &sync_type));
+  if (sync_type == napi_boolean) CHECK(napi_get_value_bool(env, argv[4], &sync));
   if (addr == NULL || bytes == 0) {
     napi_throw_error(env, "EINVAL", "the mapping was released already");
     return NULL;
@@ -325,6 +348,7 @@ static napi_value release_file(napi_env env, napi_callback_info info) {
   job->op = RANGE_RELEASE;
   job->fd = fd;
   job->size = size;
+  job->sync = sync;
   napi_value name;
   if (napi_create_reference(env, argv[3], 1, &job->callback) != napi_ok ||
       napi_create_string_utf8(env, "otel-blackbox:release", NAPI_AUTO_LENGTH, &name) != napi_ok ||
@@ -408,5 +432,8 @@ NAPI_MODULE_INIT() {
       {"encodeFrame", NULL, encode_frame, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
+  // What JavaScript may ask of this build: a stale build/Release addon lacks the newer ones.
+  napi_value yes;
+  if (napi_get_boolean(env, true, &yes) != napi_ok || napi_set_named_property(env, exports, "releaseSyncs", yes) != napi_ok) return NULL;
   return exports;
 }

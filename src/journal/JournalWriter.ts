@@ -12,7 +12,7 @@ import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, unlink, unlinkSync } from 'node:fs';
+import { close, existsSync, fsync, mkdirSync, open, rmSync, unlink, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
@@ -91,6 +91,8 @@ export class JournalWriter {
   private readonly exportsBySegment = new Map<number, number>();
   private syncScheduled = false;
   private syncInFlight = false;
+  /** Background syncs of a rotation under 'host' (the closed segment, the directory) not yet done. */
+  private rotationSyncs = 0;
   /** SPAN_END records written so far: the export side compares its own count to this. */
   endsWritten = 0;
   /** LOG records written so far; also the next log record's sequence number. */
@@ -432,19 +434,33 @@ export class JournalWriter {
     return { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
   }
 
+  /**
+   * Closes the current segment and opens the next. Under 'host' the closed segment is
+   * synced on the thread pool, not here: an msync of the whole segment on the application's
+   * thread stalled it for milliseconds at every rotation (bench/processor-overhead.mjs).
+   */
   private rotate(nextWriteBytes = 0): void {
-    if (this.options.durability === 'host') this.syncNow();
-    this.closeAppender();
+    this.closeAppender(this.options.durability === 'host');
     this.openNextSegment(nextWriteBytes);
   }
 
   /** Closes the current segment, its size on disk now final for the maxJournalBytes cap. */
-  private closeAppender(): void {
+  private closeAppender(sync = false): void {
     const appender = this.appender;
     if (appender === undefined) return;
     this.segmentBytes.set(this.segment, appender.bytes);
-    appender.close();
+    if (sync) {
+      this.rotationSyncs += 1;
+      appender.closeAndSync((error) => this.rotationSynced(error));
+    } else {
+      appender.close();
+    }
     this.appender = undefined;
+  }
+
+  private rotationSynced(error: NodeJS.ErrnoException | null): void {
+    this.rotationSyncs -= 1;
+    if (error !== null) this.fail(error);
   }
 
   private openNextSegment(nextWriteBytes = 0): void {
@@ -498,6 +514,16 @@ export class JournalWriter {
     if (this.options.durability === 'host') this.syncDirectory();
   }
 
+  /** fsync of the journal directory on the thread pool: the new segment's name reaches the disk. */
+  private syncDirectory(): void {
+    this.rotationSyncs += 1;
+    // Not every filesystem lets a directory be fsync'ed; the file's own data still is.
+    open(this.writerDir, 'r', (openError, fd) => {
+      if (openError !== null) return this.rotationSynced(null);
+      fsync(fd, () => close(fd, () => this.rotationSynced(null)));
+    });
+  }
+
   private writeHead(head: Buffer): void {
     const appender = this.appender;
     if (!appender || this.brokenError !== undefined) return;
@@ -519,7 +545,9 @@ export class JournalWriter {
     setTimeout(() => {
       this.syncScheduled = false;
       const appender = this.appender;
-      if (!appender || this.syncInFlight) {
+      // After the syncs of a rotation: no record of the new segment reaches the disk by us
+      // before those of the segment before it.
+      if (!appender || this.syncInFlight || this.rotationSyncs > 0) {
         if (appender) this.scheduleGroupCommit();
         return;
       }
@@ -531,18 +559,6 @@ export class JournalWriter {
     }, this.options.groupCommitMillis).unref();
   }
 
-  private syncDirectory(): void {
-    try {
-      const fd = openSync(this.writerDir, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // Not every filesystem lets a directory be fsync'ed; the file's own data still is.
-    }
-  }
 
   private fail(error: unknown): void {
     if (this.brokenError !== undefined) return;

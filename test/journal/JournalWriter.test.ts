@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import * as fsSync from 'node:fs';
 import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -233,6 +234,64 @@ test("durability 'host': rotating while a group-commit fdatasync is in flight do
   await new Promise((resolve) => setTimeout(resolve, 100));
   expect(writer.broken).toBe(false);
   writer.close({ removeIfDone: false });
+});
+
+describe("durability 'host': a rotation syncs the closed segment on the thread pool", () => {
+  /** Counts the syncs the application's thread waits for, and which descriptors were synced before they were closed. */
+  class CountingFileSystem extends FaultyFileSystem {
+    syncsWaitedFor = 0;
+    private readonly syncedFds = new Set<number>();
+    closedUnsynced = 0;
+    closedSynced = 0;
+    override fdatasyncSync = (fd: number): void => {
+      this.syncsWaitedFor += 1;
+      fsSync.fdatasyncSync(fd);
+    };
+    override fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+      if (this.fault === 'fsync-eio') return callback(Object.assign(new Error('EIO'), { code: 'EIO' }));
+      fsSync.fdatasync(fd, (error) => {
+        if (error === null) this.syncedFds.add(fd);
+        callback(error);
+      });
+    };
+    override closeSync = (fd: number): void => {
+      if (this.syncedFds.delete(fd)) this.closedSynced += 1;
+      else this.closedUnsynced += 1;
+      fsSync.closeSync(fd);
+    };
+  }
+
+  test('the application never waits for the disk before close, and every closed segment was synced', async () => {
+    const fs = new CountingFileSystem();
+    // No group commit in the test's time: only the rotations sync.
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
+    for (const span of makeSpans(40)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    const rotations = writer.currentSegment - 1;
+    expect(rotations).toBeGreaterThan(5);
+    expect(fs.syncsWaitedFor).toBe(0);
+    await expect.poll(() => fs.closedSynced).toBe(rotations);
+    expect(fs.closedUnsynced).toBe(0);
+    expect(writer.broken).toBe(false);
+    writer.close({ removeIfDone: false });
+    expect(fs.syncsWaitedFor).toBe(1);
+  });
+
+  test('a closed segment that cannot be synced breaks the journal, as a failed group commit does', async () => {
+    const fs = new CountingFileSystem();
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
+    fs.fault = 'fsync-eio';
+    const spans = makeSpans(20);
+    for (const span of spans) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    expect(writer.currentSegment).toBeGreaterThan(1);
+    await expect.poll(() => writer.broken).toBe(true);
+    writer.close({ removeIfDone: false });
+  });
 });
 
 describe.each<Fault>(['short-writes', 'eagain'])('JournalWriter under %s', (fault) => {

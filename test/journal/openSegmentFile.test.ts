@@ -53,6 +53,22 @@ describe('openSegmentFile', () => {
     expect(readFileSync(path).toString()).toBe('0123456789');
   });
 
+  test('closeAndSync: synced on the thread pool, then cut to its records and closed, on both paths', async () => {
+    for (const io of ['mmap', 'write'] as const) {
+      vi.stubEnv(JOURNAL_IO_ENV, io);
+      const path = join(tempDir(), `${io}.seg`);
+      const segment = openSegmentFile(path, { preallocateBytes: 100_000 });
+      expect(segment.kind).toBe(expectedJournalIo(io));
+      expect(segment.append(SEGMENT_MAGIC)).toBe('written');
+      expect(segment.appendFrame(RecordType.Heartbeat, '{"ms":1}')).toBe('written');
+      const synced = await new Promise<NodeJS.ErrnoException | null>((resolve) => segment.closeAndSync(resolve));
+      expect(synced).toBeNull();
+      expect(segment.closed).toBe(true);
+      await expect.poll(() => statSync(path).size).toBe(segment.bytes);
+      expect(readSegment(readFileSync(path)).records.map((record) => record.type)).toEqual([RecordType.Heartbeat]);
+    }
+  });
+
   test("'host' group commit: background syncs of what was written since the last one; close waits for the one in flight", async () => {
     const path = join(tempDir(), 'e.seg');
     const segment = openSegmentFile(path, { preallocateBytes: 1 << 20 });

@@ -5,7 +5,7 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
 import { encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import type { SegmentFile } from './SegmentFile.js';
@@ -49,6 +49,8 @@ export class MmapSegmentFile implements SegmentFile {
   /** Pages below this offset are faulted in, or being faulted in. */
   private populatedTo = 0;
   private unmapped = false;
+  /** closeAndSync's callback: the release syncs the file to disk before closing it. */
+  private synced: ((error: NodeJS.ErrnoException | null) => void) | undefined;
   /** Background fdatasyncs still using the descriptor. */
   private syncs = 0;
 
@@ -171,6 +173,12 @@ export class MmapSegmentFile implements SegmentFile {
     this.release();
   }
 
+  closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void {
+    if (this.state !== 'open') return synced(null);
+    this.synced = synced;
+    this.close();
+  }
+
   /** Whether the file still has a name: a spare made ahead is not used if its directory was removed meanwhile. */
   isLinked(): boolean {
     try {
@@ -183,10 +191,12 @@ export class MmapSegmentFile implements SegmentFile {
   private release(): void {
     if (this.state === 'closed') return;
     const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0;
-    if (!this.unmapped && !jobRunning && this.syncs === 0 && this.addon.release !== undefined) {
+    const synced = this.synced;
+    if (!this.unmapped && !jobRunning && this.syncs === 0 && this.addon.release !== undefined && (synced === undefined || this.addon.releaseSyncs === true)) {
       try {
-        // Nothing useful to do with a failure: the records are in the page cache either way.
-        this.addon.release(this.mapping, this.fd, this.size, () => {});
+        // Without a sync asked for, nothing useful to do with a failure: the records are in
+        // the page cache either way.
+        this.addon.release(this.mapping, this.fd, this.size, (error) => synced?.(error as NodeJS.ErrnoException | null), synced !== undefined);
         this.unmapped = true;
         this.state = 'closed';
         return;
@@ -206,6 +216,16 @@ export class MmapSegmentFile implements SegmentFile {
     }
     if (!this.unmapped || this.syncs > 0) return;
     this.state = 'closed';
+    if (synced !== undefined) {
+      // Here only when the addon could not release on the thread pool: synced right here.
+      let error: NodeJS.ErrnoException | null = null;
+      try {
+        fdatasyncSync(this.fd);
+      } catch (caught) {
+        error = caught as NodeJS.ErrnoException;
+      }
+      process.nextTick(synced, error);
+    }
     try {
       closeSync(this.fd);
     } catch {

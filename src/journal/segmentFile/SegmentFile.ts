@@ -27,6 +27,11 @@ export interface SegmentFile {
   syncDataInBackground(callback: (error: NodeJS.ErrnoException | null) => void): void;
   /** Closes the file once background work on it has finished. */
   close(): void;
+  /**
+   * Closes it like close(), syncing its data to disk first on the thread pool: `synced` is
+   * called once that is done or failed. The writer's rotation under 'host' durability.
+   */
+  closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void;
   readonly closed: boolean;
 }
 

@@ -102,6 +102,12 @@ export class WriteSegmentFile implements SegmentFile {
     if (this.backgroundSyncs === 0) this.closeDescriptor();
   }
 
+  closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void {
+    if (this.state !== 'open') return synced(null);
+    this.syncDataInBackground(synced);
+    this.close();
+  }
+
   private closeDescriptor(): void {
     this.state = 'closed';
     try {
