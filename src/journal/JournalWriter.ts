@@ -221,7 +221,7 @@ export class JournalWriter {
     this.exportedSegment = segment;
     this.exportedEnd = end;
     this.exportsBySegment.set(segment, (this.exportsBySegment.get(segment) ?? 0) + 1);
-    this.recentEnds.push(span ? { span, segment, end } : { log, segment, end });
+    this.recentEnds.push(span, log, segment, end);
   }
 
   /** Up to `max` ENDs and LOGs written right after `position`, or undefined when the tail must read them from disk (see RecentEnds). */
@@ -558,7 +558,6 @@ export class JournalWriter {
       });
     }, this.options.groupCommitMillis).unref();
   }
-
 
   private fail(error: unknown): void {
     if (this.brokenError !== undefined) return;

@@ -32,8 +32,9 @@ const RELEASED: RecentEnd = { segment: 0, end: 0 };
 export class RecentEnds {
   private entries: RecentEnd[] = [];
   private head = 0;
-  /** Every END written after this position is held here (until taken). */
-  private from: JournalPosition = { segment: 1, offset: 0 };
+  /** Every END written after this position (segment, offset) is held here (until taken): two numbers, not an object per END. */
+  private fromSegment = 1;
+  private fromOffset = 0;
   /** False from the moment the reader falls a whole window behind until it catches up. */
   private holding = true;
   private readonly capacity: number;
@@ -42,9 +43,10 @@ export class RecentEnds {
     this.capacity = capacity;
   }
 
-  push(entry: RecentEnd): void {
+  /** An END (`span`) or LOG (`log`) written to end at `end` in `segment`: held while holding, else only its position is kept. */
+  push(span: ReadableSpan | undefined, log: HeldLog | undefined, segment: number, end: number): void {
     if (this.holding) {
-      this.entries.push(entry);
+      this.entries.push(span ? { span, segment, end } : { log, segment, end });
       if (this.entries.length - this.head <= this.capacity) {
         if (this.head > 4096 && this.head * 2 > this.entries.length) this.compact();
         return;
@@ -53,7 +55,8 @@ export class RecentEnds {
       this.entries = [];
       this.head = 0;
     }
-    this.from = { segment: entry.segment, offset: entry.end };
+    this.fromSegment = segment;
+    this.fromOffset = end;
   }
 
   /**
@@ -61,7 +64,7 @@ export class RecentEnds {
    * `position` is not held here (the reader must go to disk).
    */
   takeAfter(position: JournalPosition, max: number): RecentEnd[] | undefined {
-    if (!isAtOrAfter(position, this.from)) return undefined;
+    if (!isAtOrAfter(position, { segment: this.fromSegment, offset: this.fromOffset })) return undefined;
     // Caught up with the writer: hold what it writes from now on.
     this.holding = true;
     const first = this.head;
@@ -72,7 +75,8 @@ export class RecentEnds {
     this.head += taken.length;
     if (taken.length > 0) {
       const last = taken[taken.length - 1];
-      this.from = { segment: last.segment, offset: last.end };
+      this.fromSegment = last.segment;
+      this.fromOffset = last.end;
     }
     this.release(first);
     return taken;
