@@ -3,7 +3,7 @@
 // succeeds, and a claimer that dies mid-recovery is seen dead by the same rules as any
 // writer. Its claim is then taken over with another rename; replays are idempotent, so
 // the second recovery writes the same rows.
-import { rename } from 'node:fs/promises';
+import { chmod, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { claimedDirName, parseClaimedDirName } from '../journal/journalPaths.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
@@ -31,4 +31,26 @@ export async function releaseClaim(journalDir: string, claimedDir: string): Prom
   } catch {
     // Left claimed: once this process is gone, the claim is stale and taken over.
   }
+}
+
+/**
+ * Keeps a claim looking alive while its recovery runs, until the returned function is
+ * called. A claimer on another host is judged by its claim directory's ctime (a pid cannot
+ * be checked there), which the progress saves (RecoveryProgress.ts) refresh only while
+ * batches commit: during a database outage a live claimer went stale after
+ * staleAfterMillis, and another host's process took the journal over mid-recovery. So the
+ * directory gets a chmod to the mode it has, four times per staleAfterMillis: that sets its
+ * ctime and nothing else (its mtime stays what a given-back journal is judged by).
+ */
+export function keepClaimFresh(claimedDir: string, staleAfterMillis: number): () => void {
+  const touch = (): void => {
+    stat(claimedDir)
+      .then(({ mode }) => chmod(claimedDir, mode & 0o7777))
+      .catch(() => {
+        // Gone or renamed: the recovery finds out by itself.
+      });
+  };
+  // Unref'd: never what keeps a process alive.
+  const timer = setInterval(touch, Math.max(100, Math.floor(staleAfterMillis / 4))).unref();
+  return () => clearInterval(timer);
 }

@@ -20,7 +20,7 @@ import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
 import { booleanOption, InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { exportWithRetry } from '../export/exportWithRetry.js';
-import { claimDirectory, releaseClaim } from './claimJournal.js';
+import { claimDirectory, keepClaimFresh, releaseClaim } from './claimJournal.js';
 import { ownedByAnotherUser, warnAboutForeignJournal, warnAboutJournalDir } from './journalOwnership.js';
 import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter } from './probeWriter.js';
@@ -125,6 +125,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
     const claimed = await claimDirectory(journalDir, name, claimer);
     if (!claimed) continue;
+    const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
       await recoverOne(claimed, options.exporter, settings, report, options.onJournal);
     } catch (error) {
@@ -133,6 +134,8 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       options.onJournal?.({ dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
       diag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
       await releaseClaim(journalDir, claimed);
+    } finally {
+      stopKeepingFresh();
     }
   }
   return report;

@@ -1,0 +1,67 @@
+// A claimer on another host is judged alive by its claim directory's ctime. While a
+// recovery runs, its claim must stay fresh even when nothing commits (a database outage),
+// or another host's process takes the journal over mid-recovery; and the directory's mtime
+// must not move, since a journal given back is judged by it.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { expect, test } from 'vitest';
+import { recoverJournals } from '../../src/index.js';
+import { keepClaimFresh } from '../../src/recovery/claimJournal.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+
+/** A database that refuses every batch. */
+class Refusing implements SpanExporter {
+  calls = 0;
+  export(_spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.calls += 1;
+    setImmediate(() => resultCallback({ code: ExportResultCode.FAILED, error: new Error('database down (test)') }));
+  }
+  async shutdown(): Promise<void> {}
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('keepClaimFresh moves the directory ctime, not its mtime, until stopped', async () => {
+  const dir = tempDir();
+  const before = statSync(dir);
+  const stop = keepClaimFresh(dir, 200);
+  await sleep(400);
+  const during = statSync(dir);
+  expect(during.ctimeMs).toBeGreaterThan(before.ctimeMs);
+  expect(during.mtimeMs).toBe(before.mtimeMs);
+  expect(during.mode).toBe(before.mode);
+  stop();
+  await sleep(100);
+  const stopped = statSync(dir).ctimeMs;
+  await sleep(300);
+  expect(statSync(dir).ctimeMs).toBe(stopped);
+});
+
+test('a recovery whose exports all fail keeps its claim fresh for as long as it retries', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  writeDeadJournal(journalDir, 50);
+  const exporter = new Refusing();
+  const controller = new AbortController();
+  const staleAfterMillis = 1000;
+  const running = recoverJournals({ journalDir, exporter, staleAfterMillis, maxAttempts: Number.POSITIVE_INFINITY, signal: controller.signal });
+  await expect.poll(() => readdirSync(journalDir).find((name) => name.includes('.recovering-'))).toBeDefined();
+  const claimed = join(journalDir, readdirSync(journalDir).find((name) => name.includes('.recovering-'))!);
+  // Two and a half times staleAfterMillis with nothing committed: the claim is never older than stale.
+  const deadline = Date.now() + 2.5 * staleAfterMillis;
+  let oldest = 0;
+  while (Date.now() < deadline) {
+    await sleep(50);
+    oldest = Math.max(oldest, Date.now() - statSync(claimed).ctimeMs);
+  }
+  expect(exporter.calls).toBeGreaterThan(1);
+  expect(oldest).toBeLessThan(staleAfterMillis);
+  controller.abort();
+  const report = await running;
+  expect(report.failures).toHaveLength(1);
+});
