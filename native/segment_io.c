@@ -314,9 +314,10 @@ static napi_value sync_range(napi_env env, napi_callback_info info) {
 // release(buffer, fd, size, callback, sync): detaches the ArrayBuffer (views over it become
 // empty, not dangling), then on the thread pool munmaps it, cuts the file to `size` bytes,
 // with `sync` fdatasyncs it (a 'host' journal's rotation: an msync of the whole segment on
-// the application's thread stalled it for milliseconds), and closes the descriptor. Unmapping 8 MiB of written pages and freeing the preallocated
-// tail took ~2 ms on the application's thread at every rotation (bench/processor-overhead.mjs).
-// The caller must not start it while another job uses the mapping or the descriptor.
+// the application's thread stalled it for milliseconds), and closes the descriptor.
+// Unmapping 8 MiB of written pages and freeing the preallocated tail took ~2 ms on the
+// application's thread at every rotation (bench/processor-overhead.mjs). The caller must
+// not start it while another job uses the mapping or the descriptor.
 static napi_value release_file(napi_env env, napi_callback_info info) {
   // Five slots: napi fills the ones not passed (`sync`, from older callers) with undefined.
   napi_value argv[5];
