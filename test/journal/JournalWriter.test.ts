@@ -272,7 +272,7 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     const rotations = writer.currentSegment - 1;
     expect(rotations).toBeGreaterThan(5);
     expect(fs.syncsWaitedFor).toBe(0);
-    await expect.poll(() => fs.closedSynced).toBe(rotations);
+    await expect.poll(() => fs.closedSynced, { timeout: 20_000 }).toBe(rotations);
     expect(fs.closedUnsynced).toBe(0);
     expect(writer.broken).toBe(false);
     writer.close({ removeIfDone: false });

@@ -50,7 +50,7 @@ test('a recovery whose exports all fail keeps its claim fresh for as long as it 
   const controller = new AbortController();
   const staleAfterMillis = 1000;
   const running = recoverJournals({ journalDir, exporter, staleAfterMillis, maxAttempts: Number.POSITIVE_INFINITY, signal: controller.signal });
-  await expect.poll(() => readdirSync(journalDir).find((name) => name.includes('.recovering-'))).toBeDefined();
+  await expect.poll(() => readdirSync(journalDir).find((name) => name.includes('.recovering-')), { timeout: 20_000 }).toBeDefined();
   const claimed = join(journalDir, readdirSync(journalDir).find((name) => name.includes('.recovering-'))!);
   // Two and a half times staleAfterMillis with nothing committed: the claim is never older than stale.
   const deadline = Date.now() + 2.5 * staleAfterMillis;
