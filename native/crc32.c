@@ -101,7 +101,7 @@ __attribute__((target("sse4.1,pclmul"))) static uint32_t crc32_clmul(const uint8
 }
 #endif
 
-static void init(void) {
+static void build(void) {
   for (uint32_t n = 0; n < 256; n++) {
     uint32_t c = n;
     for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
@@ -130,8 +130,13 @@ static uint32_t crc32_table(uint32_t crc, const uint8_t* data, size_t length) {
   return crc;
 }
 
+void crc32_init(void) {
+  // Once per process, whichever thread's module initialisation comes first (workers load
+  // the addon too).
+  pthread_once(&once, build);
+}
+
 uint32_t crc32_of(const uint8_t* data, size_t length) {
-  pthread_once(&once, init);
   uint32_t crc = 0xffffffffu;
 #ifdef HAVE_CLMUL_PATH
   if (use_clmul && length >= 64) {

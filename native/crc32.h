@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Builds the tables and checks the CPU, once per process: call before crc32_of. */
+void crc32_init(void);
+
 uint32_t crc32_of(const uint8_t* data, size_t length);
 
 #endif

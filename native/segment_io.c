@@ -64,9 +64,11 @@ static napi_value throw_errno(napi_env env, int err, const char* syscall) {
   return NULL;
 }
 
-static napi_value get_args(napi_env env, napi_callback_info info, size_t expected, napi_value* argv) {
-  size_t argc = expected;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < expected) {
+// The first `capacity` arguments into argv (napi fills the ones not passed with
+// undefined); throws unless at least `required` were passed.
+static napi_value get_args(napi_env env, napi_callback_info info, size_t required, size_t capacity, napi_value* argv) {
+  size_t argc = capacity;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < required) {
     napi_throw_type_error(env, "EINVAL", "missing arguments");
     return NULL;
   }
@@ -76,7 +78,7 @@ static napi_value get_args(napi_env env, napi_callback_info info, size_t expecte
 // filesystemType(fd) -> statfs f_type, for the JavaScript allow-list.
 static napi_value filesystem_type(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!get_args(env, info, 1, 1, argv)) return NULL;
   int32_t fd;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   struct statfs fs;
@@ -89,7 +91,7 @@ static napi_value filesystem_type(napi_env env, napi_callback_info info) {
 // fallocate(fd, bytes): every block the mapping will touch is allocated, or this throws.
 static napi_value fallocate_file(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_args(env, info, 2, 2, argv)) return NULL;
   int32_t fd;
   int64_t bytes;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
@@ -109,7 +111,7 @@ static void no_finalize(napi_env env, void* data, void* hint) {
 // map(fd, bytes) -> ArrayBuffer over a MAP_SHARED read/write mapping of the file.
 static napi_value map_file(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_args(env, info, 2, 2, argv)) return NULL;
   int32_t fd;
   int64_t bytes;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
@@ -142,7 +144,7 @@ static napi_value buffer_of(napi_env env, napi_value value, void** addr, size_t*
 // munmaps it.
 static napi_value unmap_file(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!get_args(env, info, 1, 1, argv)) return NULL;
   void* addr;
   size_t bytes;
   if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
@@ -155,7 +157,7 @@ static napi_value unmap_file(napi_env env, napi_callback_info info) {
 // msync(buffer): MS_SYNC over the whole mapping ('host' durability at close and exit).
 static napi_value msync_file(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!get_args(env, info, 1, 1, argv)) return NULL;
   void* addr;
   size_t bytes;
   if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
@@ -267,7 +269,7 @@ static void range_complete(napi_env env, napi_status status, void* data) {
 
 static napi_value queue_range_job(napi_env env, napi_callback_info info, enum range_op op) {
   napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
+  if (!get_args(env, info, 5, 5, argv)) return NULL;
   void* addr;
   size_t bytes;
   int64_t from, length;
@@ -319,14 +321,9 @@ static napi_value sync_range(napi_env env, napi_callback_info info) {
 // application's thread at every rotation (bench/processor-overhead.mjs). The caller must
 // not start it while another job uses the mapping or the descriptor.
 static napi_value release_file(napi_env env, napi_callback_info info) {
-  // Five slots: napi fills the ones not passed (`sync`, from older callers) with undefined.
+  // `sync` is optional: older callers pass four arguments.
   napi_value argv[5];
-  size_t argc = 5;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "EINVAL", "missing arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 4, 5, argv)) return NULL;
   void* addr;
   size_t bytes;
   int32_t fd;
@@ -381,7 +378,7 @@ static void store_u32le(uint8_t* at, uint32_t value) {
 
 static napi_value encode_frame(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!get_args(env, info, 4, 4, argv)) return NULL;
   void* addr;
   size_t bytes;
   int64_t offset;
@@ -421,6 +418,7 @@ static napi_value encode_frame(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
+  crc32_init();
   napi_property_descriptor functions[] = {
       {"filesystemType", NULL, filesystem_type, NULL, NULL, NULL, napi_default, NULL},
       {"fallocate", NULL, fallocate_file, NULL, NULL, NULL, napi_default, NULL},

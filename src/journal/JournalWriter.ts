@@ -6,8 +6,8 @@
 // Spans still open when a segment rotates are written again at the head of the next one,
 // so a segment can be deleted as soon as the exporter has committed past it. Each record
 // is encoded straight into the segment (a mapped page, or a write(2) of one frame): no
-// queue, no copy; the only per-span state is the open span itself, by id, until it ends, with the
-// text its START wrote before the attributes (the END reuses it unless the span was renamed).
+// queue, no copy; the only per-span state is the open span itself, by id, until it ends, with
+// what its END can reuse of the START's text (StartText in spanRecordJson.ts).
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';

@@ -1,7 +1,7 @@
 // START and END payloads as JSON text, built by concatenation on the application's thread.
-// Building a record object and JSON.stringify-ing it (spanRecords.ts) cost 1.3-1.8 µs for a
-// START and 2.3-3.0 µs for an END of the bench span; this writes the same keys in 0.6-1.2
-// µs and 1.2-1.6 µs (bench/processor-overhead.mjs prints both): the fixed parts are
+// Building a record object and JSON.stringify-ing it (spanRecords.ts) costs 1.0 µs for a
+// START and 1.4 µs for an END of the bench span; this writes the same keys in 0.9 µs and,
+// reusing the START's text, 0.17 µs (bench/processor-overhead.mjs prints all four): the fixed parts are
 // written as text, the scope once per scope, and only the attribute maps go through
 // JSON.stringify. Whatever this path cannot vouch for is left to the object path, which
 // copies carefully and caps: an id that is not a string, a time that is not a finite

@@ -1,5 +1,4 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import * as fsSync from 'node:fs';
 import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -240,25 +239,29 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
   /** Counts the syncs the application's thread waits for, and which descriptors were synced before they were closed. */
   class CountingFileSystem extends FaultyFileSystem {
     syncsWaitedFor = 0;
-    private readonly syncedFds = new Set<number>();
     closedUnsynced = 0;
     closedSynced = 0;
-    override fdatasyncSync = (fd: number): void => {
-      this.syncsWaitedFor += 1;
-      fsSync.fdatasyncSync(fd);
-    };
-    override fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
-      if (this.fault === 'fsync-eio') return callback(Object.assign(new Error('EIO'), { code: 'EIO' }));
-      fsSync.fdatasync(fd, (error) => {
-        if (error === null) this.syncedFds.add(fd);
-        callback(error);
-      });
-    };
-    override closeSync = (fd: number): void => {
-      if (this.syncedFds.delete(fd)) this.closedSynced += 1;
-      else this.closedUnsynced += 1;
-      fsSync.closeSync(fd);
-    };
+    private readonly syncedFds = new Set<number>();
+
+    constructor() {
+      super();
+      // The fault-injecting operations (instance properties), wrapped.
+      const { fdatasyncSync, fdatasync, closeSync } = this;
+      this.fdatasyncSync = (fd) => {
+        this.syncsWaitedFor += 1;
+        fdatasyncSync(fd);
+      };
+      this.fdatasync = (fd, callback) =>
+        fdatasync(fd, (error) => {
+          if (error === null) this.syncedFds.add(fd);
+          callback(error);
+        });
+      this.closeSync = (fd) => {
+        if (this.syncedFds.delete(fd)) this.closedSynced += 1;
+        else this.closedUnsynced += 1;
+        closeSync(fd);
+      };
+    }
   }
 
   test('the application never waits for the disk before close, and every closed segment was synced', async () => {
