@@ -160,9 +160,14 @@ export class JournalWriter {
     const start = startText(span);
     const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
     if (this.overCap(json.length)) return 'full';
-    if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
-    this.openSpans.set(span.spanContext().spanId, start);
-    return 'written';
+    // Open before it is written: a START that fills its segment rotates right after it, and
+    // the next segment's head must carry it (else, once the old segment is deleted, a crash
+    // leaves the span with no START: lost, found by the crash torture).
+    const spanId = span.spanContext().spanId;
+    this.openSpans.set(spanId, start);
+    if (this.writeRecord(RecordType.SpanStart, json)) return 'written';
+    this.openSpans.delete(spanId);
+    return 'broken';
   }
 
   /**

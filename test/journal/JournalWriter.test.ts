@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
 import { readSegment } from '../../src/journal/readSegment.js';
+import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import type { SpanEndRecord, SpanStartRecord } from '../../src/journal/recordTypes.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
@@ -164,6 +165,31 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     expect(writer.appendEnd(span)).toBe('broken');
     expect(writer.openSpanCount).toBe(0);
     expect(writer.endsWritten).toBe(0);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a START that fills its segment is carried into the next one while its span is open', () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    // Records of varied sizes, so that some START is the one that crosses the limit.
+    const exporter = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer('writer-test');
+    for (let i = 0; i < 100; i++) tracer.startSpan(`span-${i}`, { attributes: { pad: 'x'.repeat((i * 37) % 300) } }).end();
+    // Each span ends right after its start, but the one whose START is the record that fills
+    // its segment: that span is open at the rotation the START itself causes.
+    let crossing: ReadableSpan | undefined;
+    for (const span of exporter.getFinishedSpans()) {
+      const before = writer.currentSegment;
+      expect(writer.appendStart(span)).toBe('written');
+      if (writer.currentSegment !== before) {
+        crossing = span;
+        break;
+      }
+      writer.appendEnd(span);
+    }
+    expect(crossing).toBeDefined();
+    const head = readSegment(readFileSync(join(writer.writerDir, segmentFileName(writer.currentSegment)))).records;
+    const carried = head.filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
+    expect(carried).toEqual([crossing!.spanContext().spanId]);
     writer.close({ removeIfDone: false });
   });
 
