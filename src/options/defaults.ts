@@ -58,6 +58,8 @@ export const RECOVERY_DEFAULTS = {
   journalDir: PROCESSOR_DEFAULTS.journalDir,
   staleAfterMillis: 300_000,
   maxExportBatchSize: PROCESSOR_DEFAULTS.maxExportBatchSize,
+  // As the processor's: fewer, larger transactions behind an exporter of spans and logs.
+  maxExportBatchSizeForPostgres: PROCESSOR_DEFAULTS.maxExportBatchSizeForPostgres,
   exportTimeoutMillis: PROCESSOR_DEFAULTS.exportTimeoutMillis,
   maxAttempts: 5,
   recoverForeignJournals: false,

@@ -14,6 +14,29 @@ export interface Statement {
   values: unknown[];
 }
 
+/**
+ * A statement over a batch of rows: its parameters, one array per column, are encoded
+ * column by column by `bindColumns`, which lets the host's event loop run between them
+ * (a 2048-span batch's spans statement took 10–25 ms to encode in one go).
+ */
+export interface BulkStatement {
+  text: string;
+  /** Evaluated in order: a column may rely on those before it. */
+  columns: (() => unknown)[];
+}
+
+/** Columns encoded between two turns of the event loop. */
+const COLUMNS_PER_TURN = 4;
+
+export async function bindColumns(statement: BulkStatement): Promise<Statement> {
+  const values: unknown[] = [];
+  for (const column of statement.columns) {
+    if (values.length > 0 && values.length % COLUMNS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    values.push(column());
+  }
+  return { text: statement.text, values };
+}
+
 const KIND_POSITIONS = positions(SPAN_KINDS);
 const STATUS_POSITIONS = positions(STATUS_CODES);
 
@@ -40,29 +63,29 @@ export class Statements {
     this.#logDeadLetter = logDeadLetterSql(schema);
   }
 
-  upsertTraces(traces: readonly TraceRow[]): Statement {
+  upsertTraces(traces: readonly TraceRow[]): BulkStatement {
     return {
       text: this.#traces,
-      values: [
-        textArray(traces.map((t) => t.traceId)),
-        textArray(traces.map((t) => t.serviceName)),
-        textArray(traces.map((t) => t.rootSpanId)),
-        textArray(traces.map((t) => t.rootSpanName)),
-        unixNanoArray(traces.map((t) => t.startTime)),
-        unixNanoArray(traces.map((t) => t.endTime)),
+      columns: [
+        () => textArray(traces.map((t) => t.traceId)),
+        () => textArray(traces.map((t) => t.serviceName)),
+        () => textArray(traces.map((t) => t.rootSpanId)),
+        () => textArray(traces.map((t) => t.rootSpanName)),
+        () => unixNanoArray(traces.map((t) => t.startTime)),
+        () => unixNanoArray(traces.map((t) => t.endTime)),
       ],
     };
   }
 
   /** `keep`: insert only spans with no stored row (rows standing for spans known from their logs). */
-  writeSpans(spans: readonly SpanRow[], mode: ConflictMode | 'keep'): Statement {
+  writeSpans(spans: readonly SpanRow[], mode: ConflictMode | 'keep'): BulkStatement {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
-    const text = (pick: (s: SpanRow) => string | null) => textArray(spans.map(pick));
-    const integer = (pick: (s: SpanRow) => number) => integerArray(spans.map(pick));
+    const text = (pick: (s: SpanRow) => string | null) => () => textArray(spans.map(pick));
+    const integer = (pick: (s: SpanRow) => number) => () => integerArray(spans.map(pick));
     return {
       text: this.#spans[mode],
-      values: [
+      columns: [
         text((s) => s.traceId),
         text((s) => s.spanId),
         text((s) => s.parentSpanId),
@@ -73,8 +96,8 @@ export class Statements {
         integer((s) => STATUS_POSITIONS[s.statusCode]),
         integer((s) => resources.positionOf(s.resource)),
         integer((s) => scopes.positionOf(s.scope)),
-        unixNanoArray(spans.map((s) => s.startTime)),
-        unixNanoArray(spans.map((s) => s.endTime)),
+        () => unixNanoArray(spans.map((s) => s.startTime)),
+        () => unixNanoArray(spans.map((s) => s.endTime)),
         text((s) => s.statusMessage),
         text((s) => s.attributes),
         text((s) => s.links),
@@ -82,16 +105,16 @@ export class Statements {
         integer((s) => s.droppedEventsCount),
         integer((s) => s.droppedLinksCount),
         text((s) => s.crashReason),
-        jsonbArray(resources.values.map((r) => r.json)),
-        textArray(resources.values.map((r) => r.serviceName)),
-        textArray(scopes.values.map((s) => s.name)),
-        textArray(scopes.values.map((s) => s.version)),
-        booleanArray(spans.map((s) => s.endTimeEstimated)),
+        () => jsonbArray(resources.values.map((r) => r.json)),
+        () => textArray(resources.values.map((r) => r.serviceName)),
+        () => textArray(scopes.values.map((s) => s.name)),
+        () => textArray(scopes.values.map((s) => s.version)),
+        () => booleanArray(spans.map((s) => s.endTimeEstimated)),
       ],
     };
   }
 
-  writeLogs(spans: readonly SpanRow[], mode: ConflictMode): Statement | undefined {
+  writeLogs(spans: readonly SpanRow[], mode: ConflictMode): BulkStatement | undefined {
     const owners: SpanRow[] = [];
     const events: EventRow[] = [];
     for (const span of spans) {
@@ -103,46 +126,51 @@ export class Statements {
     if (events.length === 0) return undefined;
     return {
       text: this.#logs[mode],
-      values: [
-        textArray(owners.map((s) => s.traceId)),
-        textArray(owners.map((s) => s.spanId)),
-        integerArray(events.map((e) => e.eventIndex)),
-        unixNanoArray(events.map((e) => e.time)),
-        textArray(events.map((e) => e.name)),
-        textArray(events.map((e) => e.attributes)),
-        integerArray(events.map((e) => e.droppedAttributesCount)),
+      columns: [
+        () => textArray(owners.map((s) => s.traceId)),
+        () => textArray(owners.map((s) => s.spanId)),
+        () => integerArray(events.map((e) => e.eventIndex)),
+        () => unixNanoArray(events.map((e) => e.time)),
+        () => textArray(events.map((e) => e.name)),
+        () => textArray(events.map((e) => e.attributes)),
+        () => integerArray(events.map((e) => e.droppedAttributesCount)),
       ],
     };
   }
 
-  writeLogRecords(logs: readonly LogRow[], mode: ConflictMode): Statement | undefined {
+  writeLogRecords(logs: readonly LogRow[], mode: ConflictMode): BulkStatement | undefined {
     if (logs.length === 0) return undefined;
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
-    const text = (pick: (l: LogRow) => string | null) => textArray(logs.map(pick));
-    const integer = (pick: (l: LogRow) => number | null) => integerArray(logs.map(pick));
-    // The positions first: they fill the distinct lists sent as $13–$16.
-    const resourcePositions = integer((l) => resources.positionOf(l.resource));
-    const scopePositions = integer((l) => scopes.positionOf(l.scope));
+    const text = (pick: (l: LogRow) => string | null) => () => textArray(logs.map(pick));
+    const integer = (pick: (l: LogRow) => number | null) => () => integerArray(logs.map(pick));
+    // The positions fill the distinct lists sent as $13–$16, so the first of those
+    // columns computes them (once), though they are sent later, as $18 and $19.
+    const resourcePositions = once(integer((l) => resources.positionOf(l.resource)));
+    const scopePositions = once(integer((l) => scopes.positionOf(l.scope)));
     return {
       text: this.#logRecords[mode],
-      values: [
+      columns: [
         text((l) => l.writerId),
-        bigintArray(logs.map((l) => l.sequence)),
+        () => bigintArray(logs.map((l) => l.sequence)),
         text((l) => l.traceId),
         text((l) => l.spanId),
         integer((l) => l.traceFlags),
-        unixNanoArray(logs.map((l) => l.time)),
-        unixNanoArray(logs.map((l) => l.observedTime)),
+        () => unixNanoArray(logs.map((l) => l.time)),
+        () => unixNanoArray(logs.map((l) => l.observedTime)),
         integer((l) => l.severityNumber),
         text((l) => l.severityText),
         text((l) => l.body),
         text((l) => l.attributes),
         text((l) => l.eventName),
-        jsonbArray(resources.values.map((r) => r.json)),
-        textArray(resources.values.map((r) => r.serviceName)),
-        textArray(scopes.values.map((s) => s.name)),
-        textArray(scopes.values.map((s) => s.version)),
+        () => {
+          resourcePositions();
+          scopePositions();
+          return jsonbArray(resources.values.map((r) => r.json));
+        },
+        () => textArray(resources.values.map((r) => r.serviceName)),
+        () => textArray(scopes.values.map((s) => s.name)),
+        () => textArray(scopes.values.map((s) => s.version)),
         integer((l) => l.droppedAttributesCount),
         resourcePositions,
         scopePositions,
@@ -157,6 +185,18 @@ export class Statements {
   upsertDeadLetter(traceId: string, spanId: string, record: string | null, sqlState: string | null, message: string): Statement {
     return { text: this.#deadLetter, values: [traceId, spanId, record, sqlState, message] };
   }
+}
+
+function once<T>(compute: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = compute();
+      done = true;
+    }
+    return value;
+  };
 }
 
 /** Each distinct object once, with its 1-based position (SQL arrays count from 1). */

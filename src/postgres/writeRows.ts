@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { spanRowFromLog, type LogRow } from './logRows.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
 import type { SpanRow } from './spanRows.js';
-import type { ConflictMode, Statements } from './statements.js';
+import { bindColumns, type ConflictMode, type Statements } from './statements.js';
 import { traceRows } from './traceRows.js';
 
 export interface RowBatch {
@@ -21,7 +21,7 @@ export async function writeRows(client: pg.PoolClient, statements: Statements, b
   const allSpans = knownFromLogs.length === 0 ? spans : mergeSpanRows([...spans, ...knownFromLogs]);
   // Each statement is encoded while the server runs the one before. Only one query is in
   // flight at a time: queueing several on one client is deprecated in pg 8.
-  let running: Promise<unknown> = started(client.query(statements.upsertTraces(traceRows(allSpans))));
+  let running: Promise<unknown> = started(client.query(await bindColumns(statements.upsertTraces(traceRows(allSpans)))));
   const next = [
     spans.length > 0 ? () => statements.writeSpans(spans, mode) : undefined,
     knownFromLogs.length > 0 ? () => statements.writeSpans(knownFromLogs, 'keep') : undefined,
@@ -29,8 +29,9 @@ export async function writeRows(client: pg.PoolClient, statements: Statements, b
     () => statements.writeLogRecords(logs, mode),
   ];
   for (const build of next) {
-    const statement = build?.();
-    if (statement === undefined) continue;
+    const bulk = build?.();
+    if (bulk === undefined) continue;
+    const statement = await bindColumns(bulk);
     await running;
     running = started(client.query(statement));
   }

@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { withLogs } from '../export/exportWithLogs.js';
+import { exportsLogs } from '../export/SpansAndLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
@@ -35,7 +36,7 @@ export interface RecoverJournalsOptions {
   exporter: SpanExporter;
   /** Where a writer's process cannot be checked (another host), silence this long means dead. Default 300000 ms. */
   staleAfterMillis?: number;
-  /** Spans per export() call. Default 512. */
+  /** Spans per export() call. Default 2048 behind PostgresSpanExporter (as the processor's), else 512. */
   maxExportBatchSize?: number;
   /** One export() may take this long. Default 30000 ms. */
   exportTimeoutMillis?: number;
@@ -90,7 +91,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   }
   const settings = {
     staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis),
-    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
+    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, exportsLogs(options.exporter) ? D.maxExportBatchSizeForPostgres : D.maxExportBatchSize),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
@@ -181,11 +182,19 @@ interface RecoverySettings {
 }
 
 /**
- * Export batches in flight at once: PostgreSQL commits one while the next are sent. 4, as
- * bench/exporter-throughput.mjs measures the exporter at (48,700 spans/s against 33,900
- * with one in flight); memory stays at 4 batches.
+ * Export batches in flight at once: PostgreSQL commits one while the next are sent. Up to
+ * 4, as bench/exporter-throughput.mjs measures the exporter at (48,700 spans/s against
+ * 33,900 with one in flight), and up to MAX_SPANS_IN_FLIGHT spans: inside an application
+ * with a small heap, 4 batches of 2048 spans kept ~40 MB alive, and the collector's full
+ * pauses grew with them (bench/recovery.mjs: event-loop stalls of 60–90 ms, against 40–60
+ * with 2 in flight, at the same rate).
  */
-const BATCHES_IN_FLIGHT = 4;
+const MAX_BATCHES_IN_FLIGHT = 4;
+const MAX_SPANS_IN_FLIGHT = 4096;
+
+function batchesInFlight(batchSize: number): number {
+  return Math.max(1, Math.min(MAX_BATCHES_IN_FLIGHT, Math.floor(MAX_SPANS_IN_FLIGHT / batchSize)));
+}
 
 /**
  * Streams one claimed journal into the exporter (see readWriterJournal.ts): memory holds a
@@ -208,10 +217,11 @@ async function recoverOne(
   let spansEnded = 0;
   let spansCrashed = 0;
   const inFlight = new Set<Promise<void>>();
+  const maxInFlight = batchesInFlight(settings.batchSize);
   let failure: unknown;
   const progress = new RecoveryProgress(dir, facts.watermark);
   const send = async (spans: ReadableSpan[], logs: KeyedLogRecord[], covers: JournalPosition | undefined): Promise<void> => {
-    while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
     if (failure !== undefined) throw failure;
     const target = withLogs(exporter, settings.logExporter, logs);
     const sent = progress.sent(covers);

@@ -1,0 +1,74 @@
+// Recovery sends batches of the size the processor would: 2048 spans behind an exporter
+// that takes spans and logs in one transaction (PostgresSpanExporter), where fewer, larger
+// transactions cost the database less per span, and OpenTelemetry's 512 behind any other.
+// Counted at a real PostgresSpanExporter over a real journal; the rows are checked too.
+import { join } from 'node:path';
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { afterAll, expect, test } from 'vitest';
+import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import type { SpansAndLogs, SpansAndLogsExporter } from '../../src/export/SpansAndLogs.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { TestDatabase } from '../helpers/database.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+const exporters: PostgresSpanExporter[] = [];
+afterAll(async () => {
+  await Promise.all(exporters.map((exporter) => exporter.shutdown()));
+  await db.close();
+});
+
+async function postgresExporter(label: string): Promise<{ schema: string; exporter: PostgresSpanExporter }> {
+  const schema = await db.freshSchema(label);
+  await migrateSchema(db.pool, schema);
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  exporters.push(exporter);
+  return { schema, exporter };
+}
+
+async function spanRows(schema: string): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".spans`);
+  return rows[0]!.n;
+}
+
+test('behind an exporter of spans and logs, batches are 2048 spans by default', async () => {
+  const { schema, exporter } = await postgresExporter('recovery_batch_postgres');
+  const sizes: number[] = [];
+  const counting: SpansAndLogsExporter = {
+    export: (spans: ReadableSpan[], done: (result: ExportResult) => void) => {
+      sizes.push(spans.length);
+      exporter.export(spans, done);
+    },
+    exportBatch: (batch: SpansAndLogs, done: (result: ExportResult) => void) => {
+      sizes.push(batch.spans.length + batch.logs.length);
+      exporter.exportBatch(batch, done);
+    },
+    shutdown: async () => {},
+  };
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 5000);
+  const report = await recoverJournals({ journalDir, exporter: counting });
+  expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+  expect(sizes).toEqual([2048, 2048, 904]);
+  expect(await spanRows(schema)).toBe(5000);
+});
+
+test('behind any other exporter, batches are 512 spans by default', async () => {
+  const { schema, exporter } = await postgresExporter('recovery_batch_plain');
+  const sizes: number[] = [];
+  const plain: SpanExporter = {
+    export: (spans, done) => {
+      sizes.push(spans.length);
+      exporter.export(spans, done);
+    },
+    shutdown: async () => {},
+  };
+  const journalDir = join(tempDir(), 'journal');
+  writeDeadJournal(journalDir, 1100);
+  await recoverJournals({ journalDir, exporter: plain });
+  expect(sizes).toEqual([512, 512, 76]);
+  expect(await spanRows(schema)).toBe(1100);
+});
