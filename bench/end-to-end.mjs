@@ -65,7 +65,7 @@ try {
   await migrateSchema(pool, schema);
   const contenders = {
     'ours: JournalSpanProcessor + PostgresSpanExporter': () => throughProcessor(pool, new PostgresSpanExporter({ connectionString: url, schema })),
-    // Behind PostgresSpanExporter the default batch is 2048 spans (PROCESSOR_DEFAULTS):
+    // Behind PostgresSpanExporter the default batch is 1024 spans (PROCESSOR_DEFAULTS):
     // this row is the OpenTelemetry default of 512, for comparison.
     'ours, maxExportBatchSize 512': () => throughProcessor(pool, new PostgresSpanExporter({ connectionString: url, schema }), { maxExportBatchSize: 512 }),
     'naive: JournalSpanProcessor + one INSERT per span': () => throughProcessor(pool, new NaiveSpanExporter(pool, schema)),

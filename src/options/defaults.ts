@@ -33,10 +33,15 @@ export const PROCESSOR_DEFAULTS = {
   durability: 'process' as DurabilityLevel,
   maxExportBatchSize: 512,
   // Behind PostgresSpanExporter (an exporter that takes spans and logs in one transaction):
-  // fewer, larger transactions cost PostgreSQL less per span. bench/end-to-end.mjs, same
-  // run: 30,900 spans/s with 512, 37,500 with 2048 (51% and 62% of a COPY of the rows).
-  // 512 stays the default elsewhere: network exporters have message size limits.
-  maxExportBatchSizeForPostgres: 2048,
+  // fewer, larger transactions cost PostgreSQL less per span, up to a point.
+  // bench/end-to-end.mjs, same run: 30,900 spans/s with 512, 37,500 with 2048 (51% and 62%
+  // of a COPY of the rows). 1024 rather than 2048: end to end the same within this VM's
+  // noise (10 interleaved rounds: 19,700–23,900 against 18,300–23,600 spans/s), while the
+  // batches in flight hold half as much, and under overload that memory reaches the old
+  // generation (bench/overload.mjs, 1M spans, own process: peak RSS +117 MiB against +151,
+  // at 4% fewer spans/s). 512 stays the default elsewhere: network exporters have message
+  // size limits.
+  maxExportBatchSizeForPostgres: 1024,
   maxConcurrentExports: 2,
   scheduledDelayMillis: 1000,
   exportTimeoutMillis: 30_000,

@@ -23,7 +23,7 @@ export interface JournalSpanProcessorOptions {
    */
   durability?: DurabilityLevel;
   /**
-   * Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 2048 with
+   * Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 1024 with
    * PostgresSpanExporter (fewer, larger transactions) and 512 with any other exporter.
    */
   maxExportBatchSize?: number;

@@ -1,4 +1,4 @@
-// Recovery sends batches of the size the processor would: 2048 spans behind an exporter
+// Recovery sends batches of the size the processor would: 1024 spans behind an exporter
 // that takes spans and logs in one transaction (PostgresSpanExporter), where fewer, larger
 // transactions cost the database less per span, and OpenTelemetry's 512 behind any other.
 // Counted at a real PostgresSpanExporter over a real journal; the rows are checked too.
@@ -34,7 +34,7 @@ async function spanRows(schema: string): Promise<number> {
   return rows[0]!.n;
 }
 
-test('behind an exporter of spans and logs, batches are 2048 spans by default', async () => {
+test('behind an exporter of spans and logs, batches are 1024 spans by default', async () => {
   const { schema, exporter } = await postgresExporter('recovery_batch_postgres');
   const sizes: number[] = [];
   const counting: SpansAndLogsExporter = {
@@ -52,7 +52,7 @@ test('behind an exporter of spans and logs, batches are 2048 spans by default', 
   const dead = writeDeadJournal(journalDir, 5000);
   const report = await recoverJournals({ journalDir, exporter: counting });
   expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
-  expect(sizes).toEqual([2048, 2048, 904]);
+  expect(sizes).toEqual([1024, 1024, 1024, 1024, 904]);
   expect(await spanRows(schema)).toBe(5000);
 });
 
