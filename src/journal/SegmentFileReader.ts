@@ -3,6 +3,7 @@
 // The export tail (synchronously, on a live segment), recovery and `inspect` (both
 // asynchronously, yielding to the event loop between chunks) all read through here.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MAX_PAYLOAD_BYTES, FRAME_HEADER_BYTES } from './frame.js';
 import { firstNonZero, readSegment } from './readSegment.js';
 import type { ParseFilter, SegmentContents } from './readSegment.js';
@@ -132,7 +133,7 @@ async function stepYielding(size: number, options: ReadOptions, read: (position:
   const steps = chunkSteps(size, options);
   let step = steps.next();
   for (let reads = 1; !step.done; reads++) {
-    if (reads % READS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (reads % READS_PER_TURN === 0) await nextTurn();
     const [position, length] = step.value;
     step = steps.next(read(position, length));
   }
@@ -152,7 +153,7 @@ export async function* readSegmentFile(path: string, options: ReadOptions = {}):
     const size = fstatSync(fd).size;
     let from = options.from ?? 0;
     for (;;) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
       const chunk = await stepYielding(size, { ...options, from }, (position, length) => {
         const buffer = Buffer.allocUnsafe(length);
         const read = readSync(fd, buffer, 0, length, position);

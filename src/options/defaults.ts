@@ -58,13 +58,18 @@ export const PROCESSOR_DEFAULTS = {
   recover: true,
 } as const;
 
+/**
+ * The default `maxExportBatchSize` of the processor and of recovery: larger behind an
+ * exporter that takes spans and logs in one transaction (`exportsLogs`, PostgresSpanExporter).
+ */
+export function defaultExportBatchSize(exportsSpansAndLogs: boolean): number {
+  return exportsSpansAndLogs ? PROCESSOR_DEFAULTS.maxExportBatchSizeForPostgres : PROCESSOR_DEFAULTS.maxExportBatchSize;
+}
+
 /** Defaults of recoverJournals() and `otel-blackbox recover`. */
 export const RECOVERY_DEFAULTS = {
   journalDir: PROCESSOR_DEFAULTS.journalDir,
   staleAfterMillis: 300_000,
-  maxExportBatchSize: PROCESSOR_DEFAULTS.maxExportBatchSize,
-  // As the processor's: fewer, larger transactions behind an exporter of spans and logs.
-  maxExportBatchSizeForPostgres: PROCESSOR_DEFAULTS.maxExportBatchSizeForPostgres,
   exportTimeoutMillis: PROCESSOR_DEFAULTS.exportTimeoutMillis,
   maxAttempts: 5,
   recoverForeignJournals: false,

@@ -6,6 +6,7 @@ import { context, diag } from '@opentelemetry/api';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { KeyedLogRecord, SpansAndLogs, SpansAndLogsExporter } from '../export/SpansAndLogs.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
@@ -21,7 +22,6 @@ import type { RowBatch } from './writeRows.js';
 
 /** Spans (or log records) converted to rows between two turns of the event loop. */
 const CONVERT_SLICE = 256;
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export type { PostgresSpanExporterOptions } from './exporterOptions.js';
 
@@ -136,11 +136,11 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // In slices, yielding between them: a 2048-span batch converted in one go kept the
     // host's event loop for ~10 ms (bench/recovery.mjs, which measures the stall).
     for (let from = 0; from < spans.length; from += CONVERT_SLICE) {
-      if (from > 0) await yieldToEventLoop();
+      if (from > 0) await nextTurn();
       for (const span of spans.slice(from, from + CONVERT_SLICE)) unreadable.attempt(() => converter.toRow(span), spanRows);
     }
     for (let from = 0; from < logs.length; from += CONVERT_SLICE) {
-      if (from > 0 || spans.length > 0) await yieldToEventLoop();
+      if (from > 0 || spans.length > 0) await nextTurn();
       for (const log of logs.slice(from, from + CONVERT_SLICE)) unreadable.attempt(() => toLogRow(log, converter), logRows);
     }
     if (unreadable.count > 0) {

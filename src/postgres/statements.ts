@@ -1,5 +1,6 @@
 // Statements with their parameters for a set of rows: one array per column, in the
 // binary array format (binaryArray.ts), matching the SQL in statementSql.ts.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { bigintArray, booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from './binaryArray.js';
 import { positions, SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
@@ -8,6 +9,7 @@ import { STATE_RANK } from './statePrecedence.js';
 import { deadLetterSql, logDeadLetterSql, logRecordsSql, logsSql, spansSql, tracesSql } from './statementSql.js';
 import type { LogRow } from './logRows.js';
 import type { TraceRow } from './traceRows.js';
+import type { UnixNano } from './unixNano.js';
 
 export interface Statement {
   text: string;
@@ -31,7 +33,7 @@ const COLUMNS_PER_TURN = 4;
 export async function bindColumns(statement: BulkStatement): Promise<Statement> {
   const values: unknown[] = [];
   for (const column of statement.columns) {
-    if (values.length > 0 && values.length % COLUMNS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (values.length > 0 && values.length % COLUMNS_PER_TURN === 0) await nextTurn();
     values.push(column());
   }
   return { text: statement.text, values };
@@ -64,15 +66,16 @@ export class Statements {
   }
 
   upsertTraces(traces: readonly TraceRow[]): BulkStatement {
+    const t = columnsOf(traces);
     return {
       text: this.#traces,
       columns: [
-        () => textArray(traces.map((t) => t.traceId)),
-        () => textArray(traces.map((t) => t.serviceName)),
-        () => textArray(traces.map((t) => t.rootSpanId)),
-        () => textArray(traces.map((t) => t.rootSpanName)),
-        () => unixNanoArray(traces.map((t) => t.startTime)),
-        () => unixNanoArray(traces.map((t) => t.endTime)),
+        t.text((r) => r.traceId),
+        t.text((r) => r.serviceName),
+        t.text((r) => r.rootSpanId),
+        t.text((r) => r.rootSpanName),
+        t.unixNano((r) => r.startTime),
+        t.unixNano((r) => r.endTime),
       ],
     };
   }
@@ -81,35 +84,32 @@ export class Statements {
   writeSpans(spans: readonly SpanRow[], mode: ConflictMode | 'keep'): BulkStatement {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
-    const text = (pick: (s: SpanRow) => string | null) => () => textArray(spans.map(pick));
-    const integer = (pick: (s: SpanRow) => number) => () => integerArray(spans.map(pick));
+    const s = columnsOf(spans);
     return {
       text: this.#spans[mode],
       columns: [
-        text((s) => s.traceId),
-        text((s) => s.spanId),
-        text((s) => s.parentSpanId),
-        text((s) => s.traceState),
-        text((s) => s.name),
-        integer((s) => KIND_POSITIONS[s.kind]),
-        integer((s) => STATE_RANK[s.state]),
-        integer((s) => STATUS_POSITIONS[s.statusCode]),
-        integer((s) => resources.positionOf(s.resource)),
-        integer((s) => scopes.positionOf(s.scope)),
-        () => unixNanoArray(spans.map((s) => s.startTime)),
-        () => unixNanoArray(spans.map((s) => s.endTime)),
-        text((s) => s.statusMessage),
-        text((s) => s.attributes),
-        text((s) => s.links),
-        integer((s) => s.droppedAttributesCount),
-        integer((s) => s.droppedEventsCount),
-        integer((s) => s.droppedLinksCount),
-        text((s) => s.crashReason),
-        () => jsonbArray(resources.values.map((r) => r.json)),
-        () => textArray(resources.values.map((r) => r.serviceName)),
-        () => textArray(scopes.values.map((s) => s.name)),
-        () => textArray(scopes.values.map((s) => s.version)),
-        () => booleanArray(spans.map((s) => s.endTimeEstimated)),
+        s.text((r) => r.traceId),
+        s.text((r) => r.spanId),
+        s.text((r) => r.parentSpanId),
+        s.text((r) => r.traceState),
+        s.text((r) => r.name),
+        s.integer((r) => KIND_POSITIONS[r.kind]),
+        s.integer((r) => STATE_RANK[r.state]),
+        s.integer((r) => STATUS_POSITIONS[r.statusCode]),
+        // These two fill the distinct lists sent as $20–$23, encoded after them.
+        s.integer((r) => resources.positionOf(r.resource)),
+        s.integer((r) => scopes.positionOf(r.scope)),
+        s.unixNano((r) => r.startTime),
+        s.unixNano((r) => r.endTime),
+        s.text((r) => r.statusMessage),
+        s.text((r) => r.attributes),
+        s.text((r) => r.links),
+        s.integer((r) => r.droppedAttributesCount),
+        s.integer((r) => r.droppedEventsCount),
+        s.integer((r) => r.droppedLinksCount),
+        s.text((r) => r.crashReason),
+        ...distinctColumns(resources, scopes),
+        s.boolean((r) => r.endTimeEstimated),
       ],
     };
   }
@@ -124,16 +124,18 @@ export class Statements {
       }
     }
     if (events.length === 0) return undefined;
+    const o = columnsOf(owners);
+    const e = columnsOf(events);
     return {
       text: this.#logs[mode],
       columns: [
-        () => textArray(owners.map((s) => s.traceId)),
-        () => textArray(owners.map((s) => s.spanId)),
-        () => integerArray(events.map((e) => e.eventIndex)),
-        () => unixNanoArray(events.map((e) => e.time)),
-        () => textArray(events.map((e) => e.name)),
-        () => textArray(events.map((e) => e.attributes)),
-        () => integerArray(events.map((e) => e.droppedAttributesCount)),
+        o.text((r) => r.traceId),
+        o.text((r) => r.spanId),
+        e.integer((r) => r.eventIndex),
+        e.unixNano((r) => r.time),
+        e.text((r) => r.name),
+        e.text((r) => r.attributes),
+        e.integer((r) => r.droppedAttributesCount),
       ],
     };
   }
@@ -142,38 +144,29 @@ export class Statements {
     if (logs.length === 0) return undefined;
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
-    const text = (pick: (l: LogRow) => string | null) => () => textArray(logs.map(pick));
-    const integer = (pick: (l: LogRow) => number | null) => () => integerArray(logs.map(pick));
-    // The positions fill the distinct lists sent as $13–$16, so the first of those
-    // columns computes them (once), though they are sent later, as $18 and $19.
-    const resourcePositions = once(integer((l) => resources.positionOf(l.resource)));
-    const scopePositions = once(integer((l) => scopes.positionOf(l.scope)));
+    const l = columnsOf(logs);
+    // Encoded here, first: they fill the distinct lists sent as $13–$16, before them.
+    const resourcePositions = l.integer((r) => resources.positionOf(r.resource))();
+    const scopePositions = l.integer((r) => scopes.positionOf(r.scope))();
     return {
       text: this.#logRecords[mode],
       columns: [
-        text((l) => l.writerId),
-        () => bigintArray(logs.map((l) => l.sequence)),
-        text((l) => l.traceId),
-        text((l) => l.spanId),
-        integer((l) => l.traceFlags),
-        () => unixNanoArray(logs.map((l) => l.time)),
-        () => unixNanoArray(logs.map((l) => l.observedTime)),
-        integer((l) => l.severityNumber),
-        text((l) => l.severityText),
-        text((l) => l.body),
-        text((l) => l.attributes),
-        text((l) => l.eventName),
-        () => {
-          resourcePositions();
-          scopePositions();
-          return jsonbArray(resources.values.map((r) => r.json));
-        },
-        () => textArray(resources.values.map((r) => r.serviceName)),
-        () => textArray(scopes.values.map((s) => s.name)),
-        () => textArray(scopes.values.map((s) => s.version)),
-        integer((l) => l.droppedAttributesCount),
-        resourcePositions,
-        scopePositions,
+        l.text((r) => r.writerId),
+        l.bigint((r) => r.sequence),
+        l.text((r) => r.traceId),
+        l.text((r) => r.spanId),
+        l.integer((r) => r.traceFlags),
+        l.unixNano((r) => r.time),
+        l.unixNano((r) => r.observedTime),
+        l.integer((r) => r.severityNumber),
+        l.text((r) => r.severityText),
+        l.text((r) => r.body),
+        l.text((r) => r.attributes),
+        l.text((r) => r.eventName),
+        ...distinctColumns(resources, scopes),
+        l.integer((r) => r.droppedAttributesCount),
+        () => resourcePositions,
+        () => scopePositions,
       ],
     };
   }
@@ -187,16 +180,26 @@ export class Statements {
   }
 }
 
-function once<T>(compute: () => T): () => T {
-  let done = false;
-  let value: T;
-  return () => {
-    if (!done) {
-      value = compute();
-      done = true;
-    }
-    return value;
+/**
+ * Column thunks over a batch's rows: each maps the rows by `pick` into one binary array
+ * when bindColumns evaluates it (not before: a column may rely on those before it).
+ */
+function columnsOf<R>(rows: readonly R[]) {
+  return {
+    text: (pick: (row: R) => string | null) => () => textArray(rows.map(pick)),
+    jsonb: (pick: (row: R) => string | null) => () => jsonbArray(rows.map(pick)),
+    integer: (pick: (row: R) => number | null) => () => integerArray(rows.map(pick)),
+    bigint: (pick: (row: R) => number | null) => () => bigintArray(rows.map(pick)),
+    unixNano: (pick: (row: R) => UnixNano | null) => () => unixNanoArray(rows.map(pick)),
+    boolean: (pick: (row: R) => boolean | null) => () => booleanArray(rows.map(pick)),
   };
+}
+
+/** Each distinct resource (JSON, service name) and scope (name, version) of a batch, once. */
+function distinctColumns(resources: Distinct<ResourceColumns>, scopes: Distinct<ScopeColumns>): (() => unknown)[] {
+  const r = columnsOf(resources.values);
+  const s = columnsOf(scopes.values);
+  return [r.jsonb((v) => v.json), r.text((v) => v.serviceName), s.text((v) => v.name), s.text((v) => v.version)];
 }
 
 /** Each distinct object once, with its 1-based position (SQL arrays count from 1). */

@@ -2,7 +2,7 @@
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { exportsLogs } from '../export/SpansAndLogs.js';
-import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
+import { defaultExportBatchSize, DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envDurability, envJournalDir, envNonNegativeInteger, envPositiveInteger } from '../options/environment.js';
 import { InvalidOptionError, nonEmptyString, nonNegativeInteger, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
@@ -90,7 +90,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     maxExportBatchSize: positiveInteger(
       'maxExportBatchSize',
       options.maxExportBatchSize,
-      envPositiveInteger(ENV.maxExportBatchSize) ?? (exportsLogs(exporter) ? D.maxExportBatchSizeForPostgres : D.maxExportBatchSize),
+      envPositiveInteger(ENV.maxExportBatchSize) ?? defaultExportBatchSize(exportsLogs(exporter)),
     ),
     maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, D.maxConcurrentExports),
     scheduledDelayMillis: nonNegativeInteger('scheduledDelayMillis', options.scheduledDelayMillis, envNonNegativeInteger(ENV.scheduledDelayMillis) ?? D.scheduledDelayMillis),

@@ -17,7 +17,7 @@ import type { JournalPosition } from '../journal/JournalPosition.js';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
-import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
+import { defaultExportBatchSize, RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
 import { booleanOption, InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { exportWithRetry } from '../export/exportWithRetry.js';
@@ -91,7 +91,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   }
   const settings = {
     staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis),
-    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, exportsLogs(options.exporter) ? D.maxExportBatchSizeForPostgres : D.maxExportBatchSize),
+    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, defaultExportBatchSize(exportsLogs(options.exporter))),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
