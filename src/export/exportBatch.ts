@@ -5,7 +5,7 @@
 // processor may already have shut its exporter down, and the SpanExporter contract forbids
 // export() after shutdown().
 import { context } from '@opentelemetry/api';
-import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
+import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 export type ExportOutcome = { ok: true } | { ok: false; error: Error; aborted: boolean };
@@ -16,34 +16,44 @@ export function exportBatch(
   timeoutMillis: number,
   signal?: AbortSignal,
 ): Promise<ExportOutcome> {
-  if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(spans.length), aborted: true });
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (outcome: ExportOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(outcome);
-    };
-    const onAbort = (): void => settle({ ok: false, error: abortError(spans.length), aborted: true });
-    const timer = setTimeout(
-      () => settle({ ok: false, error: new Error(`export of ${spans.length} spans timed out after ${timeoutMillis} ms`), aborted: false }),
-      timeoutMillis,
-    );
-    timer.unref();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      context.with(suppressTracing(context.active()), () =>
-        exporter.export(spans, (result) => {
-          if (result.code === ExportResultCode.SUCCESS) settle({ ok: true });
-          else settle({ ok: false, error: result.error ?? new Error('exporter reported FAILED'), aborted: false });
-        }),
-      );
-    } catch (error) {
-      settle({ ok: false, error: error instanceof Error ? error : new Error(String(error)), aborted: false });
-    }
-  });
+  // No closure here refers to `spans`: one that did would keep the batch alive (through the
+  // timer, the abort listener) while the exporter waits on its database, so the exporter
+  // could not let go of spans it has already turned into rows (see JournalBatch).
+  const count = spans.length;
+  if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(count), aborted: true });
+  const { outcome, settle } = settledOnce(count, timeoutMillis, signal);
+  const done = (result: ExportResult): void => {
+    if (result.code === ExportResultCode.SUCCESS) settle({ ok: true });
+    else settle({ ok: false, error: result.error ?? new Error('exporter reported FAILED'), aborted: false });
+  };
+  try {
+    context.with(suppressTracing(context.active()), exporter.export, exporter, spans, done);
+  } catch (error) {
+    settle({ ok: false, error: error instanceof Error ? error : new Error(String(error)), aborted: false });
+  }
+  return outcome;
+}
+
+/** An outcome settled by the first of: `settle`, the timeout, the abort signal. */
+function settledOnce(count: number, timeoutMillis: number, signal: AbortSignal | undefined) {
+  let resolve!: (outcome: ExportOutcome) => void;
+  const outcome = new Promise<ExportOutcome>((r) => (resolve = r));
+  let settled = false;
+  const settle = (result: ExportOutcome): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    resolve(result);
+  };
+  const onAbort = (): void => settle({ ok: false, error: abortError(count), aborted: true });
+  const timer = setTimeout(
+    () => settle({ ok: false, error: new Error(`export of ${count} spans timed out after ${timeoutMillis} ms`), aborted: false }),
+    timeoutMillis,
+  );
+  timer.unref();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return { outcome, settle };
 }
 
 function abortError(spanCount: number): Error {

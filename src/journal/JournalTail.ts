@@ -10,39 +10,25 @@ import { readableLogFromRecord } from './logRecords.js';
 import { segmentPath } from './journalPaths.js';
 import type { JournalPosition } from './JournalPosition.js';
 import type { JournalWriter } from './JournalWriter.js';
-import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import { readSegmentChunkSync } from './SegmentFileReader.js';
 import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
-import type { LogRecordPayload, SpanEndRecord } from './recordTypes.js';
+import type { LogRecordPayload } from './recordTypes.js';
+import { JournalBatch, SpanPayloads, type JournalLog } from './JournalBatch.js';
 import type { RecentEnd } from './RecentEnds.js';
 
-// Only ENDs and LOGs are parsed: resources are the writer's own objects (resourceById), in this process.
+// Only ENDs and LOGs are wanted: resources are the writer's own objects (resourceById), in
+// this process. Nothing is parsed as it is read: an END's bytes go into its batch as they
+// are (JournalBatch), a LOG is parsed when it is handed out.
 const wanted = (type: number): boolean => type === RecordType.SpanEnd || type === RecordType.LogRecord;
+const parseNone = (): boolean => false;
 
-export interface JournalBatch {
-  spans: ReadableSpan[];
-  /** Log records journaled before `until`, keyed by this writer's id and their sequence. */
-  logs: JournalLog[];
-  /**
-   * Spans still open (START without END so far) that a log record of the batch belongs
-   * to: their 'started' row must commit with the log (exportWithLogs makes it).
-   */
-  openSpans: ReadableSpan[];
-  /** Where reading stopped: committing the batch moves the watermark here. */
-  until: JournalPosition;
-}
-
-export interface JournalLog {
-  logRecord: ReadableLogRecord;
-  writerId: string;
-  sequence: number;
-}
+export { JournalBatch, type JournalLog };
 
 export class JournalTail {
   private readonly writer: JournalWriter;
   private position: JournalPosition = { segment: 1, offset: 0 };
-  /** Parsed records read past the end of the last batch, consumed first next time. */
+  /** Records (unparsed) read past the end of the last batch, consumed first next time. */
   private pending: JournalRecord[] = [];
   /** SPAN_END records handed out in batches, and how many of those are committed. */
   endsRead = 0;
@@ -84,24 +70,36 @@ export class JournalTail {
         return batch;
       }
     }
-    const spans: ReadableSpan[] = [];
+    const payloads: Buffer[] = [];
     const logs: JournalLog[] = [];
     let until = this.position;
-    while (spans.length + logs.length < maxRecords) {
+    while (payloads.length + logs.length < maxRecords) {
       const record = this.pending.shift() ?? this.readMore();
       if (!record) break;
       until = { segment: this.position.segment, offset: record.end };
-      this.countRead(this.position.segment);
-      if (record.type === RecordType.LogRecord) {
-        const payload = record.payload as LogRecordPayload;
-        logs.push({ logRecord: readableLogFromRecord(payload, this.writer.resourceById(payload.r)), writerId: this.writer.writerId, sequence: payload.q });
+      if (record.type === RecordType.SpanEnd) {
+        payloads.push(record.bytes);
+        this.countRead(this.position.segment);
         continue;
       }
-      const end = record.payload as SpanEndRecord;
-      spans.push(readableSpanFromRecord(end, this.writer.resourceById(end.r)));
+      const log = this.parseLog(record.bytes);
+      // Not counted as read: settlePassedSegments counts it lost, as any damaged record.
+      if (log === undefined) continue;
+      logs.push(log);
+      this.countRead(this.position.segment);
     }
     this.settlePassedSegments();
-    return this.batch(spans, logs, until);
+    return this.batch([], payloads.length > 0 ? new SpanPayloads(payloads, (id) => this.writer.resourceById(id)) : undefined, logs, until);
+  }
+
+  private parseLog(bytes: Buffer): JournalLog | undefined {
+    try {
+      const payload = JSON.parse(bytes.toString('utf8')) as LogRecordPayload;
+      return { logRecord: readableLogFromRecord(payload, this.writer.resourceById(payload.r)), writerId: this.writer.writerId, sequence: payload.q };
+    } catch {
+      diag.warn('otel-blackbox: skipped a journal log record that could not be parsed (its checksum held)');
+      return undefined;
+    }
   }
 
   private countRead(segment: number): void {
@@ -130,19 +128,20 @@ export class JournalTail {
       if (entry.span) spans.push(entry.span);
       else if (entry.log) logs.push({ logRecord: entry.log.logRecord, writerId: this.writer.writerId, sequence: entry.log.sequence });
     }
-    return this.batch(spans, logs, this.position);
+    return this.batch(spans, undefined, logs, this.position);
   }
 
-  private batch(spans: ReadableSpan[], logs: JournalLog[], until: JournalPosition): JournalBatch | undefined {
-    if (spans.length + logs.length === 0) return undefined;
-    this.endsRead += spans.length;
+  private batch(held: ReadableSpan[], payloads: SpanPayloads | undefined, logs: JournalLog[], until: JournalPosition): JournalBatch | undefined {
+    const batch = new JournalBatch(held, payloads, logs, until);
+    if (batch.spanCount + logs.length === 0) return undefined;
+    this.endsRead += batch.spanCount;
     this.logsRead += logs.length;
-    return { spans, logs, openSpans: this.openSpansOf(logs, spans), until };
+    if (logs.length > 0) batch.openSpans = this.openSpansOf(logs, batch.spans());
+    return batch;
   }
 
   /** The spans of `logs` that are neither in `spans` nor ended yet (the application's live objects). */
   private openSpansOf(logs: JournalLog[], spans: ReadableSpan[]): ReadableSpan[] {
-    if (logs.length === 0) return [];
     const carried = new Set(spans.map((span) => span.spanContext().spanId));
     const open: ReadableSpan[] = [];
     for (const { logRecord } of logs) {
@@ -157,7 +156,9 @@ export class JournalTail {
 
   /** The exporter committed everything up to `until`. */
   committed(batch: JournalBatch): void {
-    this.endsCommitted += batch.spans.length;
+    // Records that did not parse were not exported: lost, not committed.
+    this.endsCommitted += batch.spanCount - batch.unreadable;
+    this.recordsLost += batch.unreadable;
     this.logsCommitted += batch.logs.length;
     this.writer.appendCommit(batch.until);
     this.writer.deleteSegmentsBefore(batch.until.segment);
@@ -172,7 +173,7 @@ export class JournalTail {
       // and past the records of a closed one until it is cut, lie only zeros.
       const live = this.writer.position();
       const end = this.position.segment === live.segment ? live.offset : this.writer.closedSegmentEnd(this.position.segment);
-      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: wanted, end });
+      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: parseNone, end });
       if (chunk === undefined) {
         // Deleted (committed) or never created: nothing of it is still wanted.
         if (this.advanceSegment()) continue;

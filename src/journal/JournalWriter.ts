@@ -21,6 +21,7 @@ import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordJson, readableLogFromRecord } from './logRecords.js';
 import { RecentEnds, type HeldLog, type RecentEnd } from './RecentEnds.js';
+import { OpenSpanTable } from './OpenSpanTable.js';
 import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
@@ -72,7 +73,7 @@ export class JournalWriter {
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
   /** Spans whose START is journaled and END not yet, by span id, oldest first: carried into new segments. */
-  private readonly openSpans = new Map<string, StartText>();
+  private readonly openSpans = new OpenSpanTable<StartText>();
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
@@ -236,7 +237,7 @@ export class JournalWriter {
 
   /** Spans still open (the application's own objects), oldest start first, by span id. */
   *openSpanEntries(): IterableIterator<[string, ReadableSpan]> {
-    for (const [spanId, open] of this.openSpans) yield [spanId, open.span];
+    for (const [spanId, open] of this.openSpans.entries()) yield [spanId, open.span];
   }
 
   /** A span still open in this process, by span id. */

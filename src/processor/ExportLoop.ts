@@ -45,6 +45,7 @@ interface InFlight {
 }
 
 interface Batch {
+  /** Spans held in memory (the queue's, an overflow marker, 'started' rows): the journal's come from `journal`. */
   spans: ReadableSpan[];
   fromQueue: number;
   journal?: JournalBatch;
@@ -198,20 +199,15 @@ export class ExportLoop {
     if (spans.length < maxExportBatchSize) {
       for (const span of this.options.pendingSpans?.(maxExportBatchSize - spans.length) ?? []) spans.push(span);
     }
-    if (spans.length < maxExportBatchSize) {
-      const journal = this.options.journal()?.nextBatch(maxExportBatchSize - spans.length);
-      if (journal) {
-        batch.journal = journal;
-        for (const span of journal.spans) spans.push(span);
-      }
-    }
-    return spans.length > 0 || (batch.journal?.logs.length ?? 0) > 0 ? batch : undefined;
+    if (spans.length < maxExportBatchSize) batch.journal = this.options.journal()?.nextBatch(maxExportBatchSize - spans.length);
+    return spans.length > 0 || batch.journal !== undefined ? batch : undefined;
   }
 
   /** True once committed; false only when the stop signal aborted first. */
   private async exportWithRetry(batch: Batch): Promise<boolean> {
     const { exporter, logExporter, exportTimeoutMillis } = this.options;
-    const attempt = () => exportWithLogs(exporter, logExporter, batch.spans, batch.journal, exportTimeoutMillis, this.signal);
+    // The journal's spans are made anew for each attempt, not kept while the exporter works (JournalBatch).
+    const attempt = () => exportWithLogs(exporter, logExporter, spansOf(batch), batch.journal, exportTimeoutMillis, this.signal);
     const outcome = await retryWithBackoff(attempt, {
       signal: this.signal,
       onRetry: (error) => this.failedAttempt(error),
@@ -237,7 +233,7 @@ export class ExportLoop {
       this.failing = false;
       diag.info('otel-blackbox: export recovered');
     }
-    this.spansExported += batch.spans.length;
+    this.spansExported += spanCount(batch);
     this.logRecordsExported += batch.journal?.logs.length ?? 0;
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) diag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
@@ -251,9 +247,9 @@ export class ExportLoop {
   private giveUp(batch: Batch, error: Error): void {
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) this.options.drops.restore(batch.drops);
-    const journaled = batch.journal?.spans.length ?? 0;
+    const journaled = batch.journal?.spanCount ?? 0;
     diag.error(
-      `otel-blackbox: stop deadline passed before a batch of ${batch.spans.length} spans was committed (${error.message}); ` +
+      `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was committed (${error.message}); ` +
         `${journaled} journaled spans stay on disk for recovery` +
         (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held only in memory may be lost` : ''),
     );
@@ -278,4 +274,12 @@ export class ExportLoop {
       this.wakeUp = wake;
     });
   }
+}
+
+function spansOf(batch: Batch): ReadableSpan[] {
+  return batch.journal === undefined ? batch.spans : [...batch.spans, ...batch.journal.spans()];
+}
+
+function spanCount(batch: Batch): number {
+  return batch.spans.length + (batch.journal?.spanCount ?? 0);
 }

@@ -44,12 +44,12 @@ describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity)
         if (i % 9 === 0) writer.appendHeartbeat();
       }
       for (let batch = tail.nextBatch(1 + (round % 5)); batch; batch = round % 3 ? undefined : tail.nextBatch(4)) {
-        handedOut.push(...batch.spans);
+        handedOut.push(...batch.spans());
         tail.committed(batch);
       }
     }
     for (let batch = tail.nextBatch(10); batch; batch = tail.nextBatch(10)) {
-      handedOut.push(...batch.spans);
+      handedOut.push(...batch.spans());
       tail.committed(batch);
     }
     expect(writer.currentSegment).toBeGreaterThan(3);

@@ -1,0 +1,103 @@
+// A batch of the journal's ENDs and LOGs as the export side holds it while the exporter
+// works on it, which under overload means while it waits on the database for 100 ms or
+// more. Spans read back from disk are held as their records' bytes, copied into one
+// buffer, and parsed anew each time the batch is exported: held as parsed ReadableSpans,
+// they outlived several scavenges, were promoted, and the old generation grew with them
+// (bench/overload.mjs: the parsed spans and their JSON were half of the garbage that
+// reached the old generation). Spans taken from RecentEnds are the application's own
+// objects, already made: those are held as they are.
+import { diag } from '@opentelemetry/api';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { JournalPosition } from './JournalPosition.js';
+import { readableSpanFromRecord } from './readableSpanFromRecord.js';
+import type { SpanEndRecord } from './recordTypes.js';
+
+export interface JournalLog {
+  logRecord: ReadableLogRecord;
+  writerId: string;
+  sequence: number;
+}
+
+/** The payloads of SPAN_END records read from disk, in one buffer. */
+export class SpanPayloads {
+  readonly #bytes: Buffer;
+  /** Where each payload ends in `#bytes` (each starts where the one before ends). */
+  readonly #ends: number[];
+  readonly #resourceById: (id: number) => Resource;
+
+  constructor(payloads: readonly Buffer[], resourceById: (id: number) => Resource) {
+    this.#bytes = Buffer.concat(payloads);
+    let end = 0;
+    this.#ends = payloads.map((payload) => (end += payload.length));
+    this.#resourceById = resourceById;
+  }
+
+  get count(): number {
+    return this.#ends.length;
+  }
+
+  /** Parses every payload; one that does not parse (a writer's bug: its checksum held) is skipped and counted. */
+  parse(into: ReadableSpan[]): number {
+    let unreadable = 0;
+    let start = 0;
+    for (const end of this.#ends) {
+      try {
+        const record = JSON.parse(this.#bytes.toString('utf8', start, end)) as SpanEndRecord;
+        into.push(readableSpanFromRecord(record, this.#resourceById(record.r)));
+      } catch {
+        unreadable += 1;
+      }
+      start = end;
+    }
+    return unreadable;
+  }
+}
+
+export class JournalBatch {
+  /** Log records journaled before `until`, keyed by this writer's id and their sequence. */
+  readonly logs: JournalLog[];
+  /**
+   * Spans still open (START without END so far) that a log record of the batch belongs
+   * to: their 'started' row must commit with the log (exportWithLogs makes it).
+   */
+  openSpans: ReadableSpan[] = [];
+  /** Where reading stopped: committing the batch moves the watermark here. */
+  readonly until: JournalPosition;
+  readonly #held: readonly ReadableSpan[];
+  readonly #payloads: SpanPayloads | undefined;
+  /** Spans whose record did not parse: known after the first `spans()`. */
+  #unreadable = 0;
+  #parsed = false;
+
+  constructor(held: readonly ReadableSpan[], payloads: SpanPayloads | undefined, logs: JournalLog[], until: JournalPosition) {
+    this.#held = held;
+    this.#payloads = payloads;
+    this.logs = logs;
+    this.until = until;
+  }
+
+  /** SPAN_END records in the batch. */
+  get spanCount(): number {
+    return this.#held.length + (this.#payloads?.count ?? 0);
+  }
+
+  /** Records of the batch that turned out unreadable when parsed: lost, not committed. */
+  get unreadable(): number {
+    return this.#unreadable;
+  }
+
+  /** The batch's ended spans, in journal order: for each export attempt (see the header). */
+  spans(): ReadableSpan[] {
+    const spans = [...this.#held];
+    if (this.#payloads === undefined) return spans;
+    const unreadable = this.#payloads.parse(spans);
+    if (!this.#parsed && unreadable > 0) {
+      diag.error(`otel-blackbox: ${unreadable} ended spans in the journal could not be parsed (their checksum held); they are lost`);
+    }
+    this.#parsed = true;
+    this.#unreadable = unreadable;
+    return spans;
+  }
+}

@@ -1,0 +1,170 @@
+// The spans whose START is journaled and whose END is not yet, by span id, in the order
+// they started. A Map did this until an allocation profile of bench/overload.mjs showed
+// it: a long-lived Map's table sits in the old generation, and V8 rebuilds it there every
+// few set/delete pairs (deleted slots fill it up; an emptied table shrinks), so a span
+// started and ended cost a Map 100–280 ns and ~145 bytes of old-generation garbage, 60% of
+// what the application's side promoted. This table allocates nothing once grown: open
+// addressing with linear probing and backward-shift deletion (no tombstones, so no
+// rebuilds), over entries that keep their index for life and are linked in start order.
+const EMPTY = -1;
+const MIN_CAPACITY = 16;
+
+export class OpenSpanTable<V> {
+  /** Hash slots: an entry's index, or EMPTY. Twice the entries' capacity (load ≤ 1/2). */
+  #slots = new Int32Array(2 * MIN_CAPACITY).fill(EMPTY);
+  #keys: (string | undefined)[] = new Array<string | undefined>(MIN_CAPACITY).fill(undefined);
+  #values: (V | undefined)[] = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
+  #hashes = new Int32Array(MIN_CAPACITY);
+  /** Start order: a doubly linked list of entry indexes. Free entries are chained by #next. */
+  #prev = new Int32Array(MIN_CAPACITY);
+  #next = new Int32Array(MIN_CAPACITY);
+  #head = EMPTY;
+  #tail = EMPTY;
+  #free = EMPTY;
+  #used = 0;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.#find(key, hashOf(key));
+    return entry === EMPTY ? undefined : this.#values[entry];
+  }
+
+  /** A key already present keeps its place in start order (as Map does) and gets `value`. */
+  set(key: string, value: V): void {
+    const hash = hashOf(key);
+    const found = this.#find(key, hash);
+    if (found !== EMPTY) {
+      this.#values[found] = value;
+      return;
+    }
+    if (this.#size === this.#keys.length) this.#grow();
+    const entry = this.#allocate();
+    this.#keys[entry] = key;
+    this.#values[entry] = value;
+    this.#hashes[entry] = hash;
+    this.#link(entry);
+    this.#place(entry, hash);
+    this.#size += 1;
+  }
+
+  delete(key: string): boolean {
+    const mask = this.#slots.length - 1;
+    let slot = hashOf(key) & mask;
+    for (;;) {
+      const entry = this.#slots[slot];
+      if (entry === EMPTY) return false;
+      if (this.#keys[entry] === key) {
+        this.#removeSlot(slot);
+        this.#release(entry);
+        this.#size -= 1;
+        return true;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /** Oldest first. Deleting the entry just yielded is safe; other changes during iteration are not. */
+  *entries(): IterableIterator<[string, V]> {
+    for (let entry = this.#head; entry !== EMPTY; ) {
+      const next = this.#next[entry];
+      yield [this.#keys[entry]!, this.#values[entry]!];
+      entry = next;
+    }
+  }
+
+  *values(): IterableIterator<V> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  #find(key: string, hash: number): number {
+    const mask = this.#slots.length - 1;
+    let slot = hash & mask;
+    for (;;) {
+      const entry = this.#slots[slot];
+      if (entry === EMPTY || this.#keys[entry] === key) return entry;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  #place(entry: number, hash: number): void {
+    const mask = this.#slots.length - 1;
+    let slot = hash & mask;
+    while (this.#slots[slot] !== EMPTY) slot = (slot + 1) & mask;
+    this.#slots[slot] = entry;
+  }
+
+  /** Empties `slot` and moves later entries of its probe run back, so every lookup still finds them. */
+  #removeSlot(slot: number): void {
+    const mask = this.#slots.length - 1;
+    let hole = slot;
+    for (let at = (hole + 1) & mask; this.#slots[at] !== EMPTY; at = (at + 1) & mask) {
+      const home = this.#hashes[this.#slots[at]] & mask;
+      // The entry at `at` may move into the hole only if its home is not in (hole, at] (cyclically).
+      const homeAfterHole = hole <= at ? home > hole && home <= at : home > hole || home <= at;
+      if (homeAfterHole) continue;
+      this.#slots[hole] = this.#slots[at];
+      hole = at;
+    }
+    this.#slots[hole] = EMPTY;
+  }
+
+  #allocate(): number {
+    if (this.#free !== EMPTY) {
+      const entry = this.#free;
+      this.#free = this.#next[entry];
+      return entry;
+    }
+    return this.#used++;
+  }
+
+  #link(entry: number): void {
+    this.#prev[entry] = this.#tail;
+    this.#next[entry] = EMPTY;
+    if (this.#tail === EMPTY) this.#head = entry;
+    else this.#next[this.#tail] = entry;
+    this.#tail = entry;
+  }
+
+  #release(entry: number): void {
+    const prev = this.#prev[entry];
+    const next = this.#next[entry];
+    if (prev === EMPTY) this.#head = next;
+    else this.#next[prev] = next;
+    if (next === EMPTY) this.#tail = prev;
+    else this.#prev[next] = prev;
+    this.#keys[entry] = undefined;
+    this.#values[entry] = undefined;
+    this.#next[entry] = this.#free;
+    this.#free = entry;
+  }
+
+  /** Doubles every array; entries keep their indexes, the slots are filled anew. */
+  #grow(): void {
+    const capacity = this.#keys.length * 2;
+    const widen = (array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+      const wider = new Int32Array(capacity);
+      wider.set(array);
+      return wider;
+    };
+    this.#keys.length = capacity;
+    this.#values.length = capacity;
+    this.#keys.fill(undefined, capacity / 2);
+    this.#values.fill(undefined, capacity / 2);
+    this.#hashes = widen(this.#hashes);
+    this.#prev = widen(this.#prev);
+    this.#next = widen(this.#next);
+    this.#slots = new Int32Array(2 * capacity).fill(EMPTY);
+    for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) this.#place(entry, this.#hashes[entry]);
+  }
+}
+
+/** FNV-1a over the id's characters: span ids are random, but an id generator of the application's may not be. */
+function hashOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return hash;
+}
