@@ -1,0 +1,73 @@
+// Under overload a batch waits on PostgreSQL for 100 ms and more. Spans kept through that
+// wait outlive several scavenges and are promoted, and the old generation grows with them
+// (bench/overload.mjs). Once the exporter has turned them into rows it must keep none of
+// them: checked with weak references and a real collection while a real transaction is
+// held up behind a table lock. Before this was fixed, every span was still alive here.
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { exportBatch } from '../../src/export/exportBatch.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
+import { TestDatabase } from '../helpers/database.js';
+import { traceOf } from './spanFixtures.js';
+
+const db = new TestDatabase();
+let schema: string;
+beforeAll(async () => {
+  schema = await db.freshSchema('spans_let_go');
+  await migrateSchema(db.pool, schema);
+});
+afterAll(() => db.close());
+
+/** The collector, on demand (the flag must be set before the function is made). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** Plain copies, so nothing but the export holds them (the SDK's own objects are shared with its provider). */
+function copies(spans: ReadableSpan[]): ReadableSpan[] {
+  return spans.map((span) => {
+    const context = { ...span.spanContext() };
+    return { ...span, spanContext: () => context, attributes: { ...span.attributes }, events: span.events.map((e) => ({ ...e })) };
+  });
+}
+
+test('while its transaction waits on the database, the exporter (through exportBatch) holds none of the spans it was given', async () => {
+  const gc = collector();
+  const applicationName = `spans-let-go-${process.pid}`;
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, applicationName, maxConnections: 1, exportTimeoutMillis: 30_000 });
+  const locker = new pg.Client({ connectionString: db.url });
+  await locker.connect();
+  try {
+    const original = await traceOf(200, 'let-go');
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${schema}".spans IN ACCESS EXCLUSIVE MODE`);
+    const alive: WeakRef<ReadableSpan>[] = [];
+    const outcome = (() => {
+      const spans = copies(original);
+      for (const span of spans) alive.push(new WeakRef(span));
+      return exportBatch(exporter, spans, 30_000);
+    })();
+    // The spans statement is waiting on the lock: the batch's rows are made and sent.
+    await expect
+      .poll(() => db.count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]), {
+        timeout: 20_000,
+      })
+      .toBe(1);
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(alive.filter((ref) => ref.deref() !== undefined).length).toBe(0);
+    await locker.query('ROLLBACK');
+    expect(await outcome).toEqual({ ok: true });
+    const traceId = original[0].spanContext().traceId;
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE trace_id = $1`, [traceId])).toBe(200);
+  } finally {
+    await locker.end();
+    await exporter.shutdown();
+  }
+});
