@@ -179,7 +179,7 @@ static napi_value msync_file(napi_env env, napi_callback_info info) {
 //
 // `busy` (an Int32Array) is set to 0 when the thread is done with the mapping, so
 // JavaScript can unmap without waiting for the callback; until then it must keep the mapping.
-enum range_op { RANGE_POPULATE, RANGE_SYNC, RANGE_RELEASE };
+enum range_op { RANGE_POPULATE, RANGE_SYNC, RANGE_RELEASE, RANGE_DROP };
 
 typedef struct {
   napi_async_work work;
@@ -233,6 +233,10 @@ static void range_execute(napi_env env, void* data) {
   range_job* job = data;
   if (job->op == RANGE_SYNC) {
     if (job->bytes > 0 && msync(job->addr, job->bytes, MS_SYNC) != 0) job->error = errno;
+  } else if (job->op == RANGE_DROP) {
+    // Of a shared file mapping, MADV_DONTNEED only unmaps the pages: their data (dirty or
+    // not) stays in the page cache, as a write(2)'s would, and a later access maps it again.
+    if (job->bytes > 0 && madvise(job->addr, job->bytes, MADV_DONTNEED) != 0) job->error = errno;
   } else if (job->op == RANGE_RELEASE) {
     // Only now that nothing maps it may the file shrink: the zeros past the records go
     // back to the disk. Each step is tried; the first failure is reported.
@@ -298,7 +302,7 @@ static napi_value queue_range_job(napi_env env, napi_callback_info info, enum ra
   napi_value name;
   CHECK(napi_create_reference(env, argv[3], 1, &job->busy_ref));
   CHECK(napi_create_reference(env, argv[4], 1, &job->callback));
-  CHECK(napi_create_string_utf8(env, op == RANGE_SYNC ? "otel-blackbox:sync" : "otel-blackbox:populate", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_string_utf8(env, op == RANGE_SYNC ? "otel-blackbox:sync" : op == RANGE_DROP ? "otel-blackbox:drop" : "otel-blackbox:populate", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, range_execute, range_complete, job, &job->work));
   __atomic_store_n(job->busy, 1, __ATOMIC_RELEASE);
   CHECK(napi_queue_async_work(env, job->work));
@@ -311,6 +315,14 @@ static napi_value populate_file(napi_env env, napi_callback_info info) {
 
 static napi_value sync_range(napi_env env, napi_callback_info info) {
   return queue_range_job(env, info, RANGE_SYNC);
+}
+
+// drop(buffer, from, bytes, busy, callback): lets go of the written pages of [from, from +
+// bytes) from the mapping, on the thread pool. A mapped page counts in the process's RSS
+// until unmapped: without this, up to a whole segment (8 MiB) of pages the writer had
+// passed. `from` and `bytes` should be whole pages.
+static napi_value drop_range(napi_env env, napi_callback_info info) {
+  return queue_range_job(env, info, RANGE_DROP);
 }
 
 // release(buffer, fd, size, callback, sync): detaches the ArrayBuffer (views over it become
@@ -427,6 +439,7 @@ NAPI_MODULE_INIT() {
       {"msync", NULL, msync_file, NULL, NULL, NULL, napi_default, NULL},
       {"populate", NULL, populate_file, NULL, NULL, NULL, napi_default, NULL},
       {"syncRange", NULL, sync_range, NULL, NULL, NULL, napi_default, NULL},
+      {"drop", NULL, drop_range, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, release_file, NULL, NULL, NULL, napi_default, NULL},
       {"encodeFrame", NULL, encode_frame, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -91,6 +91,37 @@ describe('openSegmentFile', () => {
     expect(read.records.map((record) => JSON.stringify(record.payload))).toEqual(records);
   });
 
+  test('the pages a mapped segment has passed are unmapped as it fills (not counted in RSS), and every record is in the file', async (context) => {
+    const path = join(tempDir(), 'f.seg');
+    const segment = openSegmentFile(path, { preallocateBytes: 8 << 20 });
+    if (segment.kind !== 'mmap') context.skip();
+    const records: string[] = [];
+    expect(segment.append(SEGMENT_MAGIC)).toBe('written');
+    for (let i = 0; segment.bytes < 6 << 20; i++) {
+      const json = JSON.stringify({ i, pad: 'p'.repeat(400) });
+      records.push(json);
+      expect(segment.appendFrame(RecordType.Heartbeat, json)).toBe('written');
+      if (i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve)); // the thread-pool jobs run
+    }
+    // The kernel's own count of this file's pages mapped into the process (/proc/self/smaps).
+    const mappedKiB = () => {
+      let inSegment = false;
+      let kib = 0;
+      for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inSegment = line.endsWith(path);
+        else if (inSegment && line.startsWith('Rss:')) kib += Number(line.split(/\s+/)[1]);
+      }
+      return kib;
+    };
+    // 6 MiB written: at most the last step behind the writer and the window ahead of it stay mapped.
+    await expect.poll(mappedKiB, { timeout: 20_000 }).toBeLessThanOrEqual(3 * 1024);
+    segment.close();
+    await expect.poll(() => statSync(path).size, { timeout: 20_000 }).toBe(segment.bytes);
+    const read = readSegment(readFileSync(path));
+    expect(read.damaged).toEqual([]);
+    expect(read.records.map((record) => JSON.stringify(record.payload))).toEqual(records);
+  });
+
   test('on a filesystem where preallocated blocks are not promised (ramfs), segments use write(2)', (context) => {
     const dir = join(tempDir(), 'ramfs');
     mkdirSync(dir);

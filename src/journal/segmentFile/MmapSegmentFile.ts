@@ -27,6 +27,14 @@ const PAGE_BYTES = 4096;
  * costs page cache as it fills rather than at once, and a job is short (256 pages).
  */
 const POPULATE_WINDOW_BYTES = 1024 * 1024;
+/**
+ * Pages the writer has passed are unmapped (their data stays in the page cache) once this
+ * many have gathered: a mapped page counts in the process's RSS, and a whole segment of
+ * them did (8 MiB) until rotation unmapped it. Whole 64 KiB blocks: a page on every page
+ * size Linux uses.
+ */
+const DROP_STEP_BYTES = 1024 * 1024;
+const DROP_ALIGN_BYTES = 64 * 1024;
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -41,9 +49,12 @@ export class MmapSegmentFile implements SegmentFile {
   private readonly view: Buffer;
   private size = 0;
   private state: State = 'open';
-  /** 1 while a thread-pool job uses the mapping (see native/segment_io.c): one faults pages in, the other syncs. */
+  /** 1 while a thread-pool job uses the mapping (see native/segment_io.c): one faults pages in, one syncs, one unmaps pages behind the writer. */
   private readonly populating = new Int32Array(1);
   private readonly syncing = new Int32Array(1);
+  private readonly dropping = new Int32Array(1);
+  /** Pages below this offset are unmapped, or being unmapped (see DROP_STEP_BYTES). */
+  private droppedTo = 0;
   /** Bytes below this offset were synced by a finished background sync. */
   private syncedTo = 0;
   /** Pages below this offset are faulted in, or being faulted in. */
@@ -102,6 +113,23 @@ export class MmapSegmentFile implements SegmentFile {
     }
   }
 
+  /** Unmaps the pages the writer has passed (see DROP_STEP_BYTES); called with populateAhead, every half window. */
+  private dropBehind(): void {
+    if (this.addon.drop === undefined || this.dropping[0] !== 0) return;
+    const to = Math.floor(this.size / DROP_ALIGN_BYTES) * DROP_ALIGN_BYTES;
+    if (to - this.droppedTo < DROP_STEP_BYTES) return;
+    const from = this.droppedTo;
+    this.droppedTo = to;
+    try {
+      this.addon.drop(this.mapping, from, to - from, this.dropping, () => {
+        if (this.state === 'closing') this.release();
+      });
+    } catch {
+      // Only memory: the pages stay mapped until the segment is released.
+      this.droppedTo = this.capacity;
+    }
+  }
+
   get bytes(): number {
     return this.size;
   }
@@ -115,7 +143,7 @@ export class MmapSegmentFile implements SegmentFile {
     if (this.size + data.length > this.capacity) return 'no-room';
     this.view.set(data, this.size);
     this.size += data.length;
-    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.populateAhead();
+    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.aheadAndBehind();
     return 'written';
   }
 
@@ -127,8 +155,13 @@ export class MmapSegmentFile implements SegmentFile {
     const length = this.addon.encodeFrame !== undefined ? this.addon.encodeFrame(this.mapping, this.size, type, json) : encodeFrameInto(this.view, this.size, type, json);
     if (length < 0) return 'no-room';
     this.size += length;
-    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.populateAhead();
+    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.aheadAndBehind();
     return 'written';
+  }
+
+  private aheadAndBehind(): void {
+    this.populateAhead();
+    this.dropBehind();
   }
 
   syncDataNow(): void {
@@ -190,7 +223,7 @@ export class MmapSegmentFile implements SegmentFile {
 
   private release(): void {
     if (this.state === 'closed') return;
-    const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0;
+    const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
     const synced = this.synced;
     if (!this.unmapped && !jobRunning && this.syncs === 0 && this.addon.release !== undefined && (synced === undefined || this.addon.releaseSyncs === true)) {
       try {

@@ -24,6 +24,11 @@ export interface SegmentIoAddon {
   /** msync(MS_SYNC) of the pages of [from, from + bytes), on the thread pool; `busy` as for populate. */
   syncRange(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
   /**
+   * Unmaps the pages of [from, from + bytes) (whole pages), on the thread pool; their data
+   * stays in the page cache. `busy` as for populate. A build/Release addon from before it lacks it.
+   */
+  drop?(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
+  /**
    * Detaches the buffer now, then on the thread pool munmaps it, cuts the file to `size`
    * bytes, fdatasyncs it when `sync` is true (where `releaseSyncs`), and closes `fd`. No
    * other job may use the mapping or the descriptor meanwhile.
