@@ -1,7 +1,7 @@
 // Journal payload -> ReadableSpan, so spans read back from disk can go to any
 // SpanExporter (ours, OTLP, console) exactly as the SDK would have handed them over.
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
-import { TraceState, hrTimeDuration } from '@opentelemetry/core';
+import { TraceState, hrTimeDuration, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { decodeAttributes } from './attributeValues.js';
@@ -18,6 +18,27 @@ function linkFrom(record: LinkRecord): Link {
   const link: Link = { context, attributes: decodeAttributes(record) };
   if (record.d) link.droppedAttributesCount = record.d;
   return link;
+}
+
+/**
+ * One scope object per distinct scope, as the SDK gives every span of a tracer the same
+ * one: exporters group by scope object (ours converts each once per batch), and a new
+ * object per span read back made a batch of 1024 spans carry 1024 "distinct" scopes.
+ * Bounded: emptied when it holds this many (an application has a handful).
+ */
+const MAX_SCOPES = 256;
+const scopes = new Map<string, InstrumentationScope>();
+
+function scopeOf(record: SpanStartRecord | SpanEndRecord): InstrumentationScope {
+  // U+0001 stands for a missing version or schema URL, so one never meets an empty one.
+  const key = `${record.sc.n}\u0000${record.sc.v ?? '\u0001'}\u0000${record.sc.u ?? '\u0001'}`;
+  let scope = scopes.get(key);
+  if (scope === undefined) {
+    if (scopes.size >= MAX_SCOPES) scopes.clear();
+    scope = { name: record.sc.n, version: record.sc.v, schemaUrl: record.sc.u };
+    scopes.set(key, scope);
+  }
+  return scope;
 }
 
 export interface SpanOverrides {
@@ -63,7 +84,7 @@ export function readableSpanFromRecord(
     duration: hrTimeDuration(record.st, endTime),
     ended: true,
     resource,
-    instrumentationScope: { name: record.sc.n, version: record.sc.v, schemaUrl: record.sc.u },
+    instrumentationScope: scopeOf(record),
     droppedAttributesCount: end?.da ?? 0,
     droppedEventsCount: end?.de ?? 0,
     droppedLinksCount: end?.dl ?? 0,

@@ -55,6 +55,9 @@ describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity)
     expect(writer.currentSegment).toBeGreaterThan(3);
     expect(handedOut.map((span) => span.spanContext().spanId)).toEqual(ended);
     expect(handedOut.every((span) => span.resource.attributes['service.name'] === 'tail-test')).toBe(true);
+    // The tracer's own scope object, and one for every span of it read back: exporters group by it.
+    expect(new Set(handedOut.map((span) => span.instrumentationScope)).size).toBeLessThanOrEqual(2);
+    expect(handedOut[0].instrumentationScope.name).toBe('tail');
     expect(tail.endsCommitted).toBe(ended.length);
     expect(tail.backlog).toBe(0);
     writer.close({ removeIfDone: true });
