@@ -1,7 +1,8 @@
 // A schema per test file (named after it), so files run in parallel and never see each
 // other's rows. The schema is dropped before use, so a rerun starts clean.
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { migrateSchema } from '../../src/postgres/migrate.js';
 
 export function databaseUrl(): string {
   return inject('databaseUrl');
@@ -41,4 +42,17 @@ export class TestDatabase {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * For a test file: a fresh schema with our tables, made before its tests and handed to
+ * `ready`; the file's connections are closed after its tests.
+ */
+export function useMigratedSchema(db: TestDatabase, label: string, ready: (schema: string) => void): void {
+  beforeAll(async () => {
+    const schema = await db.freshSchema(label);
+    await migrateSchema(db.pool, schema);
+    ready(schema);
+  });
+  afterAll(() => db.close());
 }

@@ -6,23 +6,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
 import { runCli } from '../helpers/cli.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/loggingService.cjs');
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-
-beforeAll(async () => {
-  schema = await db.freshSchema('logs_acceptance');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'logs_acceptance', (name) => (schema = name));
 
 interface Child {
   child: ChildProcess;

@@ -6,21 +6,16 @@
 import { ExportResultCode } from '@opentelemetry/core';
 import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { PostgresExportError } from '../../src/postgres/PostgresExportError.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { TcpProxy } from '../helpers/TcpProxy.mjs';
 import { exportSpans, traceOf } from './spanFixtures.js';
 
 const db = new TestDatabase();
 let schema: string;
-beforeAll(async () => {
-  schema = await db.freshSchema('export_timeout');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'export_timeout', (name) => (schema = name));
 
 const backendsOf = (applicationName: string) =>
   db.count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'`, [applicationName]);

@@ -7,20 +7,15 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { exportBatch } from '../../src/export/exportBatch.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { traceOf } from './spanFixtures.js';
 
 const db = new TestDatabase();
 let schema: string;
-beforeAll(async () => {
-  schema = await db.freshSchema('spans_let_go');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'spans_let_go', (name) => (schema = name));
 
 /** The collector, on demand (the flag must be set before the function is made). */
 function collector(): () => void {

@@ -8,22 +8,17 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-beforeAll(async () => {
-  schema = await db.freshSchema('journal_log_record_processor');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'journal_log_record_processor', (name) => (schema = name));
 
 function loggerFor(spanProcessor: JournalSpanProcessor, service: string) {
   const provider = new LoggerProvider({

@@ -6,23 +6,18 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { exportSpans } from '../postgres/spanFixtures.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-beforeAll(async () => {
-  schema = await db.freshSchema('attribute_values');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'attribute_values', (name) => (schema = name));
 
 /** Resources of the 2.x line keep any value; those of 3.x keep simple values only (OTEP 4485) and drop bytes. */
 const RESOURCES_KEEP_BYTES = resourceFromAttributes({ k: new Uint8Array(1) } as unknown as Attributes).attributes.k !== undefined;

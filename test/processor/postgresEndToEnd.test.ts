@@ -1,9 +1,8 @@
 // JournalSpanProcessor + PostgresSpanExporter against a real PostgreSQL.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { TcpProxy } from '../helpers/TcpProxy.mjs';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
@@ -11,11 +10,7 @@ import { providerWith } from '../helpers/tracing.js';
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-beforeAll(async () => {
-  schema = await db.freshSchema('processor_end_to_end');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'processor_end_to_end', (name) => (schema = name));
 
 async function spansOf(service: string): Promise<{ total: number; distinct: number }> {
   const [row] = await db.query<{ total: string; distinct: string }>(

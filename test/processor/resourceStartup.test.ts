@@ -4,22 +4,17 @@
 // the hot path must not, and the exported span still carries the settled resource. The
 // journal holds what had settled at the first span, and the whole resource once it has.
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { runFixture } from '../helpers/childProcess.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-beforeAll(async () => {
-  schema = await db.freshSchema('resource_startup');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'resource_startup', (name) => (schema = name));
 
 test('the first span of a plain NodeSDK app prints no diag message, and its row has the settled resource', async () => {
   const child = runFixture(join(import.meta.dirname, '../fixtures/nodeSdkStartup.mjs'), {

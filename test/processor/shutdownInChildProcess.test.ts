@@ -8,21 +8,16 @@ import { readdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
-import { migrateSchema } from '../../src/postgres/migrate.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-beforeAll(async () => {
-  schema = await db.freshSchema('shutdown_in_child_process');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'shutdown_in_child_process', (name) => (schema = name));
 
 interface ChildResult {
   code: number | null;

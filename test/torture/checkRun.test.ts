@@ -3,21 +3,15 @@
 // is journaled before span.end() returns. A checker that shrugs is no safety net.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateSchema } from '../../src/postgres/migrate.js';
+import { describe, expect, it } from 'vitest';
 import { checkRun } from '../../torture/checkRun.mjs';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const db = new TestDatabase();
 const tempDir = useTempDirs();
 let schema: string;
-
-beforeAll(async () => {
-  schema = await db.freshSchema('torture_check_run');
-  await migrateSchema(db.pool, schema);
-});
-afterAll(() => db.close());
+useMigratedSchema(db, 'torture_check_run', (name) => (schema = name));
 
 const REASONS: Record<string, string> = {
   sigkill: 'process vanished; last heartbeat at 2026-01-01T00:00:00.000Z',
