@@ -156,8 +156,10 @@ export class JournalTail {
 
   /** The exporter committed everything up to `until`. */
   committed(batch: JournalBatch): void {
-    // Records that did not parse were not exported: lost, not committed.
+    // Records that did not parse were not exported: lost, not committed (nor read, so the
+    // backlog does not count them twice).
     this.endsCommitted += batch.spanCount - batch.unreadable;
+    this.endsRead -= batch.unreadable;
     this.recordsLost += batch.unreadable;
     this.logsCommitted += batch.logs.length;
     this.writer.appendCommit(batch.until);

@@ -3,11 +3,16 @@
 // segment) used to be counted in the segment before: once the tail passed that segment it
 // reported the END as "could not be read back … lost" (a false alarm seen in the crash
 // torture), and flush accounting and the backlog went wrong by one.
+import { openSync, readFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
+import { frameChecksum } from '../../src/journal/frame.js';
+import { segmentPath } from '../../src/journal/journalPaths.js';
 import { JournalTail } from '../../src/journal/JournalTail.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
@@ -49,6 +54,44 @@ describe.each(JOURNAL_IO_PATHS)('END accounting writing with %s', (io) => {
     expect(writer.currentSegment).toBeGreaterThan(10);
     expect(tail.recordsLost).toBe(0);
     expect(tail.endsCommitted).toBe(ended);
+    expect(tail.backlog).toBe(0);
+    writer.close({ removeIfDone: true });
+  });
+
+  test('an END whose checksum holds but whose JSON does not parse: counted lost once, the rest committed, backlog 0', () => {
+    const writer = new JournalWriter({
+      journalDir: join(tempDir(), 'journal'),
+      identity: currentWriterIdentity(),
+      durability: 'process',
+      maxSegmentBytes: 1024 * 1024,
+      maxJournalBytes: 1024 ** 3,
+      groupCommitMillis: 10,
+      heartbeatIntervalMs: 1000,
+      recentEndsCapacity: 0,
+    });
+    const tail = new JournalTail(writer);
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'end-accounting' }),
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('accounting');
+    for (let i = 0; i < 10; i++) tracer.startSpan(`s${i}`).end();
+    // Break the third END's JSON and give its frame a checksum that holds again: a writer's bug, not damage.
+    const path = segmentPath(writer.writerDir, 1);
+    const bytes = readFileSync(path);
+    const end = readSegment(bytes).records.filter((record) => record.type === RecordType.SpanEnd)[2];
+    bytes[end.offset + 9] = 'x'.charCodeAt(0);
+    bytes.writeUInt32LE(frameChecksum(bytes, end.offset + 8, end.end - end.offset - 9), end.offset + 4);
+    const fd = openSync(path, 'r+');
+    writeSync(fd, bytes, end.offset, 9 + 1, end.offset);
+    closeSync(fd);
+    const batch = tail.nextBatch(50)!;
+    expect(batch.spanCount).toBe(10);
+    expect(batch.spans().map((span) => span.name)).toEqual(['s0', 's1', 's3', 's4', 's5', 's6', 's7', 's8', 's9']);
+    tail.committed(batch);
+    expect(tail.recordsLost).toBe(1);
+    expect(tail.endsCommitted).toBe(9);
+    expect(tail.settled).toBe(writer.exportRecordsWritten);
     expect(tail.backlog).toBe(0);
     writer.close({ removeIfDone: true });
   });
