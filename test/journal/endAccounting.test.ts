@@ -20,25 +20,29 @@ import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 
+/** A journal read by no RecentEnds (every END comes back from disk), and a tracer writing into it. */
+function journalAndTracer(maxSegmentBytes: number) {
+  const writer = new JournalWriter({
+    journalDir: join(tempDir(), 'journal'),
+    identity: currentWriterIdentity(),
+    durability: 'process',
+    maxSegmentBytes,
+    maxJournalBytes: 1024 ** 3,
+    groupCommitMillis: 10,
+    heartbeatIntervalMs: 1000,
+    recentEndsCapacity: 0,
+  });
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'end-accounting' }),
+    spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+  });
+  return { writer, tail: new JournalTail(writer), tracer: provider.getTracer('accounting') };
+}
+
 describe.each(JOURNAL_IO_PATHS)('END accounting writing with %s', (io) => {
   useJournalIo(io);
   test('large records that force a rotation before their write: no END counted lost, backlog 0', () => {
-    const writer = new JournalWriter({
-      journalDir: join(tempDir(), 'journal'),
-      identity: currentWriterIdentity(),
-      durability: 'process',
-      maxSegmentBytes: 16 * 1024,
-      maxJournalBytes: 1024 ** 3,
-      groupCommitMillis: 10,
-      heartbeatIntervalMs: 1000,
-      recentEndsCapacity: 0,
-    });
-    const tail = new JournalTail(writer);
-    const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': 'end-accounting' }),
-      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
-    });
-    const tracer = provider.getTracer('accounting');
+    const { writer, tail, tracer } = journalAndTracer(16 * 1024);
     let ended = 0;
     for (let i = 0; i < 400; i++) {
       const span = tracer.startSpan(`s${i}`);
@@ -59,22 +63,7 @@ describe.each(JOURNAL_IO_PATHS)('END accounting writing with %s', (io) => {
   });
 
   test('an END whose checksum holds but whose JSON does not parse: counted lost once, the rest committed, backlog 0', () => {
-    const writer = new JournalWriter({
-      journalDir: join(tempDir(), 'journal'),
-      identity: currentWriterIdentity(),
-      durability: 'process',
-      maxSegmentBytes: 1024 * 1024,
-      maxJournalBytes: 1024 ** 3,
-      groupCommitMillis: 10,
-      heartbeatIntervalMs: 1000,
-      recentEndsCapacity: 0,
-    });
-    const tail = new JournalTail(writer);
-    const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': 'end-accounting' }),
-      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
-    });
-    const tracer = provider.getTracer('accounting');
+    const { writer, tail, tracer } = journalAndTracer(1024 * 1024);
     for (let i = 0; i < 10; i++) tracer.startSpan(`s${i}`).end();
     // Break the third END's JSON and give its frame a checksum that holds again: a writer's bug, not damage.
     const path = segmentPath(writer.writerDir, 1);
