@@ -4,7 +4,6 @@
 // memory: while the tail keeps up it takes the span objects the writer just wrote (see
 // RecentEnds), and when it has fallen behind it reads them back from the segments.
 import { diag } from '@opentelemetry/api';
-import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readableLogFromRecord } from './logRecords.js';
 import { segmentPath } from './journalPaths.js';
