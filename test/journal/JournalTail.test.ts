@@ -13,19 +13,23 @@ import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 
+function newWriter(maxSegmentBytes: number, recentEndsCapacity: number): JournalWriter {
+  return new JournalWriter({
+    journalDir: join(tempDir(), 'journal'),
+    identity: currentWriterIdentity(),
+    durability: 'process',
+    maxSegmentBytes,
+    maxJournalBytes: 1024 ** 3,
+    groupCommitMillis: 10,
+    heartbeatIntervalMs: 1000,
+    recentEndsCapacity,
+  });
+}
+
 describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity) => [io, capacity] as const)))('JournalTail writing with %s, %i recent ENDs kept in memory', (io, recentEndsCapacity) => {
   useJournalIo(io);
   test('every END once, in order, across rotations, with its resource', () => {
-    const writer = new JournalWriter({
-      journalDir: join(tempDir(), 'journal'),
-      identity: currentWriterIdentity(),
-      durability: 'process',
-      maxSegmentBytes: 8 * 1024,
-      maxJournalBytes: 1024 ** 3,
-      groupCommitMillis: 10,
-      heartbeatIntervalMs: 1000,
-      recentEndsCapacity,
-    });
+    const writer = newWriter(8 * 1024, recentEndsCapacity);
     const tail = new JournalTail(writer);
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'tail-test' }),
@@ -60,6 +64,28 @@ describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity)
     expect(handedOut[0].instrumentationScope.name).toBe('tail');
     expect(tail.endsCommitted).toBe(ended.length);
     expect(tail.backlog).toBe(0);
+    writer.close({ removeIfDone: true });
+  });
+});
+
+describe.each(JOURNAL_IO_PATHS)('a batch read back from disk, writing with %s', (io) => {
+  useJournalIo(io);
+  test('holds bytes, not spans: each export attempt gets spans parsed anew, the same ones', () => {
+    const writer = newWriter(1024 * 1024, 0);
+    const tail = new JournalTail(writer);
+    const provider = new BasicTracerProvider({
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('attempts');
+    for (let i = 0; i < 5; i++) tracer.startSpan(`a${i}`, { attributes: { i } }).end();
+    const batch = tail.nextBatch(10)!;
+    const first = batch.spans();
+    const retry = batch.spans();
+    expect(retry.map((span) => span.name)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+    expect(retry.map((span) => span.attributes.i)).toEqual([0, 1, 2, 3, 4]);
+    expect(retry.every((span, i) => span !== first[i])).toBe(true);
+    tail.committed(batch);
+    expect(tail.endsCommitted).toBe(5);
     writer.close({ removeIfDone: true });
   });
 });
