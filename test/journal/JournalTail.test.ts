@@ -1,35 +1,21 @@
 // The tail hands out every END exactly once and in order, whether it takes the span
 // objects the writer just wrote or reads them back from disk after falling behind.
-import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalTail } from '../../src/journal/JournalTail.js';
-import { JournalWriter } from '../../src/journal/JournalWriter.js';
-import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
+import { testJournalWriter } from '../helpers/testJournalWriter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 
-function newWriter(maxSegmentBytes: number, recentEndsCapacity: number): JournalWriter {
-  return new JournalWriter({
-    journalDir: join(tempDir(), 'journal'),
-    identity: currentWriterIdentity(),
-    durability: 'process',
-    maxSegmentBytes,
-    maxJournalBytes: 1024 ** 3,
-    groupCommitMillis: 10,
-    heartbeatIntervalMs: 1000,
-    recentEndsCapacity,
-  });
-}
 
 describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity) => [io, capacity] as const)))('JournalTail writing with %s, %i recent ENDs kept in memory', (io, recentEndsCapacity) => {
   useJournalIo(io);
   test('every END once, in order, across rotations, with its resource', () => {
-    const writer = newWriter(8 * 1024, recentEndsCapacity);
+    const writer = testJournalWriter(tempDir(), 8 * 1024, recentEndsCapacity);
     const tail = new JournalTail(writer);
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'tail-test' }),
@@ -71,7 +57,7 @@ describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity)
 describe.each(JOURNAL_IO_PATHS)('a batch read back from disk, writing with %s', (io) => {
   useJournalIo(io);
   test('holds bytes, not spans: each export attempt gets spans parsed anew, the same ones', () => {
-    const writer = newWriter(1024 * 1024, 0);
+    const writer = testJournalWriter(tempDir(), 1024 * 1024, 0);
     const tail = new JournalTail(writer);
     const provider = new BasicTracerProvider({
       spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],

@@ -4,7 +4,6 @@
 // reported the END as "could not be read back … lost" (a false alarm seen in the crash
 // torture), and flush accounting and the backlog went wrong by one.
 import { openSync, readFileSync, writeSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
@@ -13,25 +12,15 @@ import { segmentPath } from '../../src/journal/journalPaths.js';
 import { JournalTail } from '../../src/journal/JournalTail.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
-import { JournalWriter } from '../../src/journal/JournalWriter.js';
-import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
+import { testJournalWriter } from '../helpers/testJournalWriter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 
 /** A journal read by no RecentEnds (every END comes back from disk), and a tracer writing into it. */
 function journalAndTracer(maxSegmentBytes: number) {
-  const writer = new JournalWriter({
-    journalDir: join(tempDir(), 'journal'),
-    identity: currentWriterIdentity(),
-    durability: 'process',
-    maxSegmentBytes,
-    maxJournalBytes: 1024 ** 3,
-    groupCommitMillis: 10,
-    heartbeatIntervalMs: 1000,
-    recentEndsCapacity: 0,
-  });
+  const writer = testJournalWriter(tempDir(), maxSegmentBytes, 0);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'end-accounting' }),
     spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
