@@ -62,42 +62,42 @@ export class JournalBatch {
    * Spans still open (START without END so far) that a log record of the batch belongs
    * to: their 'started' row must commit with the log (exportWithLogs makes it).
    */
-  openSpans: ReadableSpan[] = [];
+  readonly openSpans: ReadableSpan[];
   /** Where reading stopped: committing the batch moves the watermark here. */
   readonly until: JournalPosition;
-  readonly #held: readonly ReadableSpan[];
-  readonly #payloads: SpanPayloads | undefined;
-  /** Spans whose record did not parse: known after the first `spans()`. */
-  #unreadable = 0;
-  #parsed = false;
+  /** The ENDs: the application's span objects (taken from RecentEnds), or bytes read from disk. */
+  readonly #ends: readonly ReadableSpan[] | SpanPayloads;
+  /** ENDs whose record did not parse: known after the first `spansInto()`. */
+  #unreadable: number | undefined;
 
-  constructor(held: readonly ReadableSpan[], payloads: SpanPayloads | undefined, logs: JournalLog[], until: JournalPosition) {
-    this.#held = held;
-    this.#payloads = payloads;
+  constructor(ends: readonly ReadableSpan[] | SpanPayloads, logs: JournalLog[], openSpans: ReadableSpan[], until: JournalPosition) {
+    this.#ends = ends;
     this.logs = logs;
+    this.openSpans = openSpans;
     this.until = until;
   }
 
   /** SPAN_END records in the batch. */
   get spanCount(): number {
-    return this.#held.length + (this.#payloads?.count ?? 0);
+    return this.#ends instanceof SpanPayloads ? this.#ends.count : this.#ends.length;
   }
 
   /** Records of the batch that turned out unreadable when parsed: lost, not committed. */
   get unreadable(): number {
-    return this.#unreadable;
+    return this.#unreadable ?? 0;
   }
 
-  /** The batch's ended spans, in journal order: for each export attempt (see the header). */
-  spans(): ReadableSpan[] {
-    const spans = [...this.#held];
-    if (this.#payloads === undefined) return spans;
-    const unreadable = this.#payloads.parse(spans);
-    if (!this.#parsed && unreadable > 0) {
+  /** Appends the batch's ended spans to `into`, in journal order: for each export attempt (see the header). */
+  spansInto(into: ReadableSpan[]): ReadableSpan[] {
+    if (!(this.#ends instanceof SpanPayloads)) {
+      for (const span of this.#ends) into.push(span);
+      return into;
+    }
+    const unreadable = this.#ends.parse(into);
+    if (this.#unreadable === undefined && unreadable > 0) {
       diag.error(`otel-blackbox: ${unreadable} ended spans in the journal could not be parsed (their checksum held); they are lost`);
     }
-    this.#parsed = true;
     this.#unreadable = unreadable;
-    return spans;
+    return into;
   }
 }

@@ -88,7 +88,7 @@ export class JournalTail {
       this.countRead(this.position.segment);
     }
     this.settlePassedSegments();
-    return this.batch([], payloads.length > 0 ? new SpanPayloads(payloads, (id) => this.writer.resourceById(id)) : undefined, logs, until);
+    return this.batch(new SpanPayloads(payloads, (id) => this.writer.resourceById(id)), logs, until);
   }
 
   private parseLog(bytes: Buffer): JournalLog | undefined {
@@ -127,26 +127,29 @@ export class JournalTail {
       if (entry.span) spans.push(entry.span);
       else if (entry.log) logs.push({ logRecord: entry.log.logRecord, writerId: this.writer.writerId, sequence: entry.log.sequence });
     }
-    return this.batch(spans, undefined, logs, this.position);
+    return this.batch(spans, logs, this.position);
   }
 
-  private batch(held: ReadableSpan[], payloads: SpanPayloads | undefined, logs: JournalLog[], until: JournalPosition): JournalBatch | undefined {
-    const batch = new JournalBatch(held, payloads, logs, until);
+  private batch(ends: ReadableSpan[] | SpanPayloads, logs: JournalLog[], until: JournalPosition): JournalBatch | undefined {
+    const batch = new JournalBatch(ends, logs, this.openSpansOf(logs), until);
     if (batch.spanCount + logs.length === 0) return undefined;
     this.endsRead += batch.spanCount;
     this.logsRead += logs.length;
-    if (logs.length > 0) batch.openSpans = this.openSpansOf(logs, batch.spans());
     return batch;
   }
 
-  /** The spans of `logs` that are neither in `spans` nor ended yet (the application's live objects). */
-  private openSpansOf(logs: JournalLog[], spans: ReadableSpan[]): ReadableSpan[] {
-    const carried = new Set(spans.map((span) => span.spanContext().spanId));
+  /**
+   * The spans of `logs` not ended yet (the application's live objects), once each. A span
+   * whose END the batch carries is not among them: the writer lets go of a span before it
+   * writes its END.
+   */
+  private openSpansOf(logs: JournalLog[]): ReadableSpan[] {
     const open: ReadableSpan[] = [];
+    const seen = new Set<string>();
     for (const { logRecord } of logs) {
       const spanId = logRecord.spanContext?.spanId;
-      if (spanId === undefined || carried.has(spanId)) continue;
-      carried.add(spanId);
+      if (spanId === undefined || seen.has(spanId)) continue;
+      seen.add(spanId);
       const span = this.writer.openSpan(spanId);
       if (span !== undefined) open.push(span);
     }

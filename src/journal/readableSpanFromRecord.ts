@@ -29,7 +29,7 @@ function linkFrom(record: LinkRecord): Link {
 const MAX_SCOPES = 256;
 const scopes = new Map<string, InstrumentationScope>();
 
-function scopeOf(record: SpanStartRecord | SpanEndRecord): InstrumentationScope {
+function sharedScope(record: SpanStartRecord | SpanEndRecord): InstrumentationScope {
   // U+0001 stands for a missing version or schema URL, so one never meets an empty one.
   const key = `${record.sc.n}\u0000${record.sc.v ?? '\u0001'}\u0000${record.sc.u ?? '\u0001'}`;
   let scope = scopes.get(key);
@@ -84,7 +84,7 @@ export function readableSpanFromRecord(
     duration: hrTimeDuration(record.st, endTime),
     ended: true,
     resource,
-    instrumentationScope: scopeOf(record),
+    instrumentationScope: sharedScope(record),
     droppedAttributesCount: end?.da ?? 0,
     droppedEventsCount: end?.de ?? 0,
     droppedLinksCount: end?.dl ?? 0,

@@ -277,7 +277,7 @@ export class ExportLoop {
 }
 
 function spansOf(batch: Batch): ReadableSpan[] {
-  return batch.journal === undefined ? batch.spans : [...batch.spans, ...batch.journal.spans()];
+  return batch.journal === undefined ? batch.spans : batch.journal.spansInto([...batch.spans]);
 }
 
 function spanCount(batch: Batch): number {

@@ -34,12 +34,12 @@ describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity)
         if (i % 9 === 0) writer.appendHeartbeat();
       }
       for (let batch = tail.nextBatch(1 + (round % 5)); batch; batch = round % 3 ? undefined : tail.nextBatch(4)) {
-        handedOut.push(...batch.spans());
+        handedOut.push(...batch.spansInto([]));
         tail.committed(batch);
       }
     }
     for (let batch = tail.nextBatch(10); batch; batch = tail.nextBatch(10)) {
-      handedOut.push(...batch.spans());
+      handedOut.push(...batch.spansInto([]));
       tail.committed(batch);
     }
     expect(writer.currentSegment).toBeGreaterThan(3);
@@ -65,8 +65,8 @@ describe.each(JOURNAL_IO_PATHS)('a batch read back from disk, writing with %s', 
     const tracer = provider.getTracer('attempts');
     for (let i = 0; i < 5; i++) tracer.startSpan(`a${i}`, { attributes: { i } }).end();
     const batch = tail.nextBatch(10)!;
-    const first = batch.spans();
-    const retry = batch.spans();
+    const first = batch.spansInto([]);
+    const retry = batch.spansInto([]);
     expect(retry.map((span) => span.name)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
     expect(retry.map((span) => span.attributes.i)).toEqual([0, 1, 2, 3, 4]);
     expect(retry.every((span, i) => span !== first[i])).toBe(true);
