@@ -19,8 +19,11 @@ export interface SpansAndLogs {
   /**
    * Ended spans, crash records, and `'started'` rows (a span marked with the
    * `otel_blackbox.state` attribute `'started'`) for open spans whose log records are in `logs`.
+   * Or a function that makes them, called each time the exporter needs them (once, and
+   * again only for a batch it must write record by record): the exporter then keeps none
+   * of them while it waits on its database.
    */
-  spans: ReadableSpan[];
+  spans: ReadableSpan[] | (() => ReadableSpan[]);
   logs: KeyedLogRecord[];
 }
 

@@ -7,6 +7,7 @@
 import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { SpansAndLogs, SpansAndLogsExporter } from './SpansAndLogs.js';
 
 export type ExportOutcome = { ok: true } | { ok: false; error: Error; aborted: boolean };
 
@@ -16,10 +17,31 @@ export function exportBatch(
   timeoutMillis: number,
   signal?: AbortSignal,
 ): Promise<ExportOutcome> {
-  // No closure here refers to `spans`: one that did would keep the batch alive (through the
+  return exportCall(spans.length, exporter.export, exporter, spans, timeoutMillis, signal);
+}
+
+/** One exportBatch() call of an exporter that takes log records with the spans; `count` spans. */
+export function exportSpansAndLogs(
+  exporter: SpansAndLogsExporter,
+  batch: SpansAndLogs,
+  count: number,
+  timeoutMillis: number,
+  signal?: AbortSignal,
+): Promise<ExportOutcome> {
+  return exportCall(count, exporter.exportBatch, exporter, batch, timeoutMillis, signal);
+}
+
+function exportCall<T>(
+  count: number,
+  call: (batch: T, resultCallback: (result: ExportResult) => void) => void,
+  exporter: SpanExporter,
+  batch: T,
+  timeoutMillis: number,
+  signal: AbortSignal | undefined,
+): Promise<ExportOutcome> {
+  // No closure here refers to the batch: one that did would keep it alive (through the
   // timer, the abort listener) while the exporter waits on its database, so the exporter
   // could not let go of spans it has already turned into rows (see JournalBatch).
-  const count = spans.length;
   if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(count), aborted: true });
   const { outcome, settle } = settledOnce(count, timeoutMillis, signal);
   const done = (result: ExportResult): void => {
@@ -27,7 +49,7 @@ export function exportBatch(
     else settle({ ok: false, error: result.error ?? new Error('exporter reported FAILED'), aborted: false });
   };
   try {
-    context.with(suppressTracing(context.active()), exporter.export, exporter, spans, done);
+    context.with(suppressTracing(context.active()), call, exporter, batch, done);
   } catch (error) {
     settle({ ok: false, error: error instanceof Error ? error : new Error(String(error)), aborted: false });
   }

@@ -9,7 +9,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
-import { exportBatch, type ExportOutcome } from './exportBatch.js';
+import { exportBatch, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
 import { exportsLogs, type KeyedLogRecord } from './SpansAndLogs.js';
 
 export interface LogsOfBatch {
@@ -18,18 +18,27 @@ export interface LogsOfBatch {
   openSpans: ReadableSpan[];
 }
 
+/**
+ * `spans` makes the batch's spans (`count` of them). An exporter that takes log records
+ * with spans is handed the function itself, so it can let go of the spans once they are
+ * rows and make them again should it need them (SpansAndLogs); any other gets them made once.
+ */
 export function exportWithLogs(
   exporter: SpanExporter,
   logExporter: LogRecordExporter | undefined,
-  spans: ReadableSpan[],
+  spans: () => ReadableSpan[],
+  count: number,
   batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
   signal?: AbortSignal,
 ): Promise<ExportOutcome> {
-  if (batchLogs === undefined || batchLogs.logs.length === 0) return exportBatch(exporter, spans, timeoutMillis, signal);
-  const { logs, openSpans } = batchLogs;
-  const together = exportsLogs(exporter) ? [...spans, ...openSpans.map(asStarted)] : spans;
-  return exportBatch(withLogs(exporter, logExporter, logs), together, timeoutMillis, signal);
+  const logs = batchLogs?.logs ?? [];
+  if (exportsLogs(exporter)) {
+    const started = logs.length === 0 ? [] : (batchLogs?.openSpans ?? []).map(asStarted);
+    const made = started.length === 0 ? spans : () => [...spans(), ...started];
+    return exportSpansAndLogs(exporter, { spans: made, logs }, count + started.length, timeoutMillis, signal);
+  }
+  return exportBatch(withLogs(exporter, logExporter, logs), spans(), timeoutMillis, signal);
 }
 
 /**

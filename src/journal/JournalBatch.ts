@@ -8,51 +8,14 @@
 // objects, already made: those are held as they are.
 import { diag } from '@opentelemetry/api';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { JournalPosition } from './JournalPosition.js';
-import { readableSpanFromRecord } from './readableSpanFromRecord.js';
-import type { SpanEndRecord } from './recordTypes.js';
+import { SpanPayloads } from './SpanPayloads.js';
 
 export interface JournalLog {
   logRecord: ReadableLogRecord;
   writerId: string;
   sequence: number;
-}
-
-/** The payloads of SPAN_END records read from disk, in one buffer. */
-export class SpanPayloads {
-  readonly #bytes: Buffer;
-  /** Where each payload ends in `#bytes` (each starts where the one before ends). */
-  readonly #ends: number[];
-  readonly #resourceById: (id: number) => Resource;
-
-  constructor(payloads: readonly Buffer[], resourceById: (id: number) => Resource) {
-    this.#bytes = Buffer.concat(payloads);
-    let end = 0;
-    this.#ends = payloads.map((payload) => (end += payload.length));
-    this.#resourceById = resourceById;
-  }
-
-  get count(): number {
-    return this.#ends.length;
-  }
-
-  /** Parses every payload; one that does not parse (a writer's bug: its checksum held) is skipped and counted. */
-  parse(into: ReadableSpan[]): number {
-    let unreadable = 0;
-    let start = 0;
-    for (const end of this.#ends) {
-      try {
-        const record = JSON.parse(this.#bytes.toString('utf8', start, end)) as SpanEndRecord;
-        into.push(readableSpanFromRecord(record, this.#resourceById(record.r)));
-      } catch {
-        unreadable += 1;
-      }
-      start = end;
-    }
-    return unreadable;
-  }
 }
 
 export class JournalBatch {
@@ -99,5 +62,10 @@ export class JournalBatch {
     }
     this.#unreadable = unreadable;
     return into;
+  }
+
+  /** Committed: what the batch read back goes back for the next batches (it is not read again). */
+  release(): void {
+    if (this.#ends instanceof SpanPayloads) this.#ends.release();
   }
 }

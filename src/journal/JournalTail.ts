@@ -9,16 +9,18 @@ import { readableLogFromRecord } from './logRecords.js';
 import { segmentPath } from './journalPaths.js';
 import type { JournalPosition } from './JournalPosition.js';
 import type { JournalWriter } from './JournalWriter.js';
-import { readSegmentChunkSync } from './SegmentFileReader.js';
+import { DEFAULT_CHUNK_BYTES, readSegmentChunkSync } from './SegmentFileReader.js';
 import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { LogRecordPayload } from './recordTypes.js';
-import { JournalBatch, SpanPayloads, type JournalLog } from './JournalBatch.js';
+import { JournalBatch, type JournalLog } from './JournalBatch.js';
+import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder } from './SpanPayloads.js';
 import type { RecentEnd } from './RecentEnds.js';
 
 // Only ENDs and LOGs are wanted: resources are the writer's own objects (resourceById), in
-// this process. Nothing is parsed as it is read: an END's bytes go into its batch as they
-// are (JournalBatch), a LOG is parsed when it is handed out.
+// this process. Nothing is parsed as it is read: an END's bytes are copied into its batch
+// (SpanPayloads), a LOG is parsed when it is handed out; so the bytes read are not needed
+// past the next read, and one read buffer serves every chunk.
 const wanted = (type: number): boolean => type === RecordType.SpanEnd || type === RecordType.LogRecord;
 const parseNone = (): boolean => false;
 
@@ -39,6 +41,9 @@ export class JournalTail {
   recordsLost = 0;
   /** SPAN_END and LOG records handed out, by the segment they were read from. */
   private readonly readIn = new Map<number, number>();
+  /** Every chunk is read into this (the records in `pending` point into it until the next read). */
+  private readonly readBuffer = Buffer.allocUnsafe(DEFAULT_CHUNK_BYTES);
+  private readonly payloadBuffers = new PayloadBuffers();
 
   constructor(writer: JournalWriter) {
     this.writer = writer;
@@ -69,15 +74,15 @@ export class JournalTail {
         return batch;
       }
     }
-    const payloads: Buffer[] = [];
+    const ends = new SpanPayloadsBuilder(this.payloadBuffers);
     const logs: JournalLog[] = [];
     let until = this.position;
-    while (payloads.length + logs.length < maxRecords) {
+    while (ends.count + logs.length < maxRecords) {
       const record = this.pending.shift() ?? this.readMore();
       if (!record) break;
       until = { segment: this.position.segment, offset: record.end };
       if (record.type === RecordType.SpanEnd) {
-        payloads.push(record.bytes);
+        ends.add(record.bytes);
         this.countRead(this.position.segment);
         continue;
       }
@@ -88,7 +93,7 @@ export class JournalTail {
       this.countRead(this.position.segment);
     }
     this.settlePassedSegments();
-    return this.batch(new SpanPayloads(payloads, (id) => this.writer.resourceById(id)), logs, until);
+    return this.batch(ends.build((id) => this.writer.resourceById(id)), logs, until);
   }
 
   private parseLog(bytes: Buffer): JournalLog | undefined {
@@ -166,6 +171,7 @@ export class JournalTail {
     this.logsCommitted += batch.logs.length;
     this.writer.appendCommit(batch.until);
     this.writer.deleteSegmentsBefore(batch.until.segment);
+    batch.release();
   }
 
 
@@ -177,7 +183,7 @@ export class JournalTail {
       // and past the records of a closed one until it is cut, lie only zeros.
       const live = this.writer.position();
       const end = this.position.segment === live.segment ? live.offset : this.writer.closedSegmentEnd(this.position.segment);
-      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: parseNone, end });
+      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: parseNone, end, into: this.readBuffer });
       if (chunk === undefined) {
         // Deleted (committed) or never created: nothing of it is still wanted.
         if (this.advanceSegment()) continue;

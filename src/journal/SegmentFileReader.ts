@@ -24,6 +24,11 @@ export interface ReadOptions {
   parse?: ParseFilter;
   /** Read no further: the writer's own position in its live segment, which past it is preallocated zeros. */
   end?: number;
+  /**
+   * readSegmentChunkSync only: read the chunk into this buffer when it fits, so the
+   * records returned point into it. The caller must be done with the previous chunk's.
+   */
+  into?: Buffer;
 }
 
 /** A chunk's records; `done` once the segment's end (file end, or a zero-filled tail) is reached. */
@@ -111,8 +116,12 @@ export function readSegmentChunkSync(path: string, options: ReadOptions): Segmen
   }
   try {
     const size = Math.min(fstatSync(fd).size, options.end ?? Infinity);
+    let reads = 0;
     return stepOnce(size, options, (position, length) => {
-      const buffer = Buffer.allocUnsafe(length);
+      // Only the step's first read may use `into`: a later one (looking past a run of
+      // zeros) is read while the first one's records are still wanted.
+      const into = reads++ === 0 ? options.into : undefined;
+      const buffer = into !== undefined && into.length >= length ? into : Buffer.allocUnsafe(length);
       const read = readSync(fd, buffer, 0, length, position);
       return buffer.subarray(0, read);
     });

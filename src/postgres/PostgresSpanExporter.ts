@@ -18,7 +18,7 @@ import { toLogRow, type LogRow } from './logRows.js';
 import { SpanRowConverter, type SpanRow } from './spanRows.js';
 import { Statements } from './statements.js';
 import { writeBatch } from './writeBatch.js';
-import type { RowBatch } from './writeRows.js';
+import { bindRows, type RowBatch } from './writeRows.js';
 
 /**
  * Spans (or log records) converted to rows between two turns of the event loop: a batch
@@ -81,8 +81,9 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // The exporter's own queries must never be traced: pg instrumentation would feed them
     // back into this exporter. The batch is handed over without a closure: the callbacks
     // below live until the transaction ends, and one that kept the batch would keep its
-    // spans past their conversion to rows (bench/overload.mjs: they reached the old generation).
-    const work = context.with(suppressTracing(context.active()), this.#write, this, new Handover(batch.spans, batch.logs ?? []));
+    // spans (made by a function: see SpansAndLogs) past their conversion to rows
+    // (bench/overload.mjs: they reached the old generation).
+    const work = context.with(suppressTracing(context.active()), this.#write, this, new BatchSource(batch.spans, batch.logs ?? []));
     this.#track(work);
     work.then(
       () => deliver(resultCallback, { code: ExportResultCode.SUCCESS }),
@@ -114,13 +115,16 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     }
   }
 
-  async #write(batch: Handover): Promise<void> {
-    const rows = await this.#rows(...batch.take());
-    const records = rows.spans.length + rows.logs.length;
+  async #write(batch: BatchSource): Promise<void> {
+    // Bound, the batch is its statements' parameters: the rows are let go before the round
+    // trip, and made again only if PostgreSQL refuses records one by one (writeBatch).
+    const rowsAgain = () => this.#rows(batch.spans(), batch.logs);
+    const bound = await bindRows(this.#statements, await rowsAgain());
+    const records = bound.spans + bound.logs;
     if (records === 0) return;
     await this.#ensureSchema();
     try {
-      const { deadLettered } = await writeBatch(this.#pool, this.#statements, rows, this.#exportTimeoutMillis);
+      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, this.#exportTimeoutMillis);
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         diag.warn(
@@ -128,7 +132,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
         );
       }
     } catch (error) {
-      throw this.#failure(`write ${describeCount(rows)} to ${this.#target}`, error);
+      throw this.#failure(`write ${describeCount(bound)} to ${this.#target}`, error);
     }
   }
 
@@ -217,18 +221,18 @@ function deliver(resultCallback: (result: ExportResult) => void, result: ExportR
   }
 }
 
-/** A batch's spans and log records, given once: whoever takes them decides how long they live. */
-class Handover {
-  #contents: [ReadableSpan[], KeyedLogRecord[]] | undefined;
+/** A batch's spans, as given or made anew on each call (SpansAndLogs), and its log records. */
+class BatchSource {
+  readonly #spans: SpansAndLogs['spans'];
+  readonly logs: KeyedLogRecord[];
 
-  constructor(spans: ReadableSpan[], logs: KeyedLogRecord[]) {
-    this.#contents = [spans, logs];
+  constructor(spans: SpansAndLogs['spans'], logs: KeyedLogRecord[]) {
+    this.#spans = spans;
+    this.logs = logs;
   }
 
-  take(): [ReadableSpan[], KeyedLogRecord[]] {
-    const contents = this.#contents ?? [[], []];
-    this.#contents = undefined;
-    return contents;
+  spans(): ReadableSpan[] {
+    return typeof this.#spans === 'function' ? this.#spans() : this.#spans;
   }
 }
 
@@ -247,6 +251,6 @@ class Unreadable {
   }
 }
 
-function describeCount({ spans, logs }: RowBatch): string {
-  return logs.length === 0 ? `${spans.length} spans` : `${spans.length} spans and ${logs.length} log records`;
+function describeCount({ spans, logs }: { spans: number; logs: number }): string {
+  return logs === 0 ? `${spans} spans` : `${spans} spans and ${logs} log records`;
 }

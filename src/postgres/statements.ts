@@ -17,26 +17,39 @@ export interface Statement {
 }
 
 /**
+ * A statement's SQL for each way of meeting stored rows: the parameters are the same, so
+ * a batch bound once can be sent as plain INSERTs and, if rows were already stored, again
+ * as upserts.
+ */
+export type StatementSql = Record<ConflictMode, string>;
+
+/** A statement whose parameters are binary arrays, one per column (sent by queryBinary). */
+export interface BoundStatement {
+  sql: StatementSql;
+  values: Buffer[];
+}
+
+/**
  * A statement over a batch of rows: its parameters, one array per column, are encoded
  * column by column by `bindColumns`, which lets the host's event loop run between them
  * (a 2048-span batch's spans statement took 10–25 ms to encode in one go).
  */
 export interface BulkStatement {
-  text: string;
+  sql: StatementSql;
   /** Evaluated in order: a column may rely on those before it. */
-  columns: (() => unknown)[];
+  columns: (() => Buffer)[];
 }
 
 /** Columns encoded between two turns of the event loop. */
 const COLUMNS_PER_TURN = 4;
 
-export async function bindColumns(statement: BulkStatement): Promise<Statement> {
-  const values: unknown[] = [];
+export async function bindColumns(statement: BulkStatement): Promise<BoundStatement> {
+  const values: Buffer[] = [];
   for (const column of statement.columns) {
     if (values.length > 0 && values.length % COLUMNS_PER_TURN === 0) await nextTurn();
     values.push(column());
   }
-  return { text: statement.text, values };
+  return { sql: statement.sql, values };
 }
 
 const KIND_POSITIONS = positions(SPAN_KINDS);
@@ -49,16 +62,20 @@ const STATUS_POSITIONS = positions(STATUS_CODES);
 export type ConflictMode = 'upsert' | 'fail';
 
 export class Statements {
-  readonly #traces: string;
-  readonly #spans: Record<ConflictMode | 'keep', string>;
-  readonly #logs: Record<ConflictMode, string>;
-  readonly #logRecords: Record<ConflictMode, string>;
+  readonly #traces: StatementSql;
+  readonly #spans: StatementSql;
+  readonly #knownSpans: StatementSql;
+  readonly #logs: StatementSql;
+  readonly #logRecords: StatementSql;
   readonly #deadLetter: string;
   readonly #logDeadLetter: string;
 
   constructor(schema: QuotedSchema) {
-    this.#traces = tracesSql(schema);
-    this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail'), keep: spansSql(schema, 'keep') };
+    const traces = tracesSql(schema);
+    const keep = spansSql(schema, 'keep');
+    this.#traces = { upsert: traces, fail: traces };
+    this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail') };
+    this.#knownSpans = { upsert: keep, fail: keep };
     this.#logs = { upsert: logsSql(schema, 'upsert'), fail: logsSql(schema, 'fail') };
     this.#logRecords = { upsert: logRecordsSql(schema, 'upsert'), fail: logRecordsSql(schema, 'fail') };
     this.#deadLetter = deadLetterSql(schema);
@@ -68,7 +85,7 @@ export class Statements {
   upsertTraces(traces: readonly TraceRow[]): BulkStatement {
     const t = columnsOf(traces);
     return {
-      text: this.#traces,
+      sql: this.#traces,
       columns: [
         t.text((r) => r.traceId),
         t.text((r) => r.serviceName),
@@ -80,13 +97,21 @@ export class Statements {
     };
   }
 
-  /** `keep`: insert only spans with no stored row (rows standing for spans known from their logs). */
-  writeSpans(spans: readonly SpanRow[], mode: ConflictMode | 'keep'): BulkStatement {
+  writeSpans(spans: readonly SpanRow[]): BulkStatement {
+    return this.#spansStatement(spans, this.#spans);
+  }
+
+  /** Rows standing for spans known only from their log records: inserted where the span has no row yet. */
+  writeKnownSpans(spans: readonly SpanRow[]): BulkStatement {
+    return this.#spansStatement(spans, this.#knownSpans);
+  }
+
+  #spansStatement(spans: readonly SpanRow[], sql: StatementSql): BulkStatement {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
     const s = columnsOf(spans);
     return {
-      text: this.#spans[mode],
+      sql,
       columns: [
         s.text((r) => r.traceId),
         s.text((r) => r.spanId),
@@ -114,7 +139,7 @@ export class Statements {
     };
   }
 
-  writeLogs(spans: readonly SpanRow[], mode: ConflictMode): BulkStatement | undefined {
+  writeLogs(spans: readonly SpanRow[]): BulkStatement | undefined {
     const owners: SpanRow[] = [];
     const events: EventRow[] = [];
     for (const span of spans) {
@@ -127,7 +152,7 @@ export class Statements {
     const o = columnsOf(owners);
     const e = columnsOf(events);
     return {
-      text: this.#logs[mode],
+      sql: this.#logs,
       columns: [
         o.text((r) => r.traceId),
         o.text((r) => r.spanId),
@@ -140,7 +165,7 @@ export class Statements {
     };
   }
 
-  writeLogRecords(logs: readonly LogRow[], mode: ConflictMode): BulkStatement | undefined {
+  writeLogRecords(logs: readonly LogRow[]): BulkStatement | undefined {
     if (logs.length === 0) return undefined;
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
@@ -149,7 +174,7 @@ export class Statements {
     const resourcePositions = l.integer((r) => resources.positionOf(r.resource))();
     const scopePositions = l.integer((r) => scopes.positionOf(r.scope))();
     return {
-      text: this.#logRecords[mode],
+      sql: this.#logRecords,
       columns: [
         l.text((r) => r.writerId),
         l.bigint((r) => r.sequence),
@@ -196,7 +221,7 @@ function columnsOf<R>(rows: readonly R[]) {
 }
 
 /** Each distinct resource (JSON, service name) and scope (name, version) of a batch, once. */
-function distinctColumns(resources: Distinct<ResourceColumns>, scopes: Distinct<ScopeColumns>): (() => unknown)[] {
+function distinctColumns(resources: Distinct<ResourceColumns>, scopes: Distinct<ScopeColumns>): (() => Buffer)[] {
   const r = columnsOf(resources.values);
   const s = columnsOf(scopes.values);
   return [r.jsonb((v) => v.json), r.text((v) => v.serviceName), s.text((v) => v.name), s.text((v) => v.version)];

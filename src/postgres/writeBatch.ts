@@ -1,13 +1,15 @@
-// One batch, one transaction. Any failure rolls the whole transaction back; what happens
-// next depends on the error:
+// One batch, one transaction. The batch arrives bound (bindRows): its rows were let go,
+// and only a batch PostgreSQL refuses record by record makes them again (`rowsAgain`).
+// Any failure rolls the whole transaction back; what happens next depends on the error:
 //
 // 1. New rows are the common case, so the batch is first written with plain INSERTs for
 //    spans and events: without ON CONFLICT's index pre-check and speculative insertion,
 //    the server spent 15–20% less CPU per span (the benchmark's spans, PostgreSQL 15).
 // 2. 23505 (a row already stored: a replay, a crash record meeting its real end) → the
-//    batch is written again in a new transaction with upserts that apply precedence.
-// 3. Another error PostgreSQL raises for one record (class 22/23/54) → written again with
-//    the refused records isolated into dead_letters (isolateBadRecords.ts).
+//    batch is written again in a new transaction with upserts that apply precedence (the
+//    same parameters, other SQL).
+// 3. Another error PostgreSQL raises for one record (class 22/23/54) → the rows are made
+//    again and written with the refused records isolated into dead_letters (isolateBadRecords.ts).
 // 4. Anything else (transient or configuration) is thrown: nothing of the batch remains,
 //    except after a COMMIT whose reply was lost (CommitOutcomeUnknownError): it may have
 //    been applied, and the retry's upsert makes that harmless.
@@ -23,7 +25,7 @@ import { isolateBadRecords } from './isolateBadRecords.js';
 import { CommitOutcomeUnknownError } from './PostgresExportError.js';
 import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
 import type { Statements } from './statements.js';
-import { writeRows, type RowBatch } from './writeRows.js';
+import { sendRows, type BoundRows, type RowBatch } from './writeRows.js';
 
 /** After the deadline, how long the server's own statement_timeout has to end a statement first. */
 const CUTOFF_GRACE_MILLIS = 250;
@@ -34,8 +36,14 @@ export interface BatchResult {
   deadLettered: number;
 }
 
-export async function writeBatch(pool: pg.Pool, statements: Statements, batch: RowBatch, timeoutMillis: number): Promise<BatchResult> {
-  const records = batch.spans.length + batch.logs.length;
+export async function writeBatch(
+  pool: pg.Pool,
+  statements: Statements,
+  batch: BoundRows,
+  rowsAgain: () => Promise<RowBatch>,
+  timeoutMillis: number,
+): Promise<BatchResult> {
+  const records = batch.spans + batch.logs;
   const deadline = Date.now() + timeoutMillis;
   // Each batch checks out its own connection: concurrent exports (BatchSpanProcessor's
   // forceFlush starts them all at once) queue in the pool, never share a transaction.
@@ -54,17 +62,18 @@ export async function writeBatch(pool: pg.Pool, statements: Statements, batch: R
   cutoff.unref();
   const transaction = (work: () => Promise<void>) => inTransaction(client, markBroken, deadline, work);
   try {
-    let error = await transaction(() => writeRows(client, statements, batch, 'fail'));
+    let error = await transaction(() => sendRows(client, batch, 'fail'));
     if (error === undefined) return { written: records, deadLettered: 0 };
     if (sqlStateOf(error) === SQLSTATE.UNIQUE_VIOLATION) {
-      error = await transaction(() => writeRows(client, statements, batch, 'upsert'));
+      error = await transaction(() => sendRows(client, batch, 'upsert'));
       if (error === undefined) return { written: records, deadLettered: 0 };
     }
     if (classifyError(error) !== 'record') throw error;
     const refusal = error;
     let deadLettered = 0;
+    const rows = await rowsAgain();
     error = await transaction(async () => {
-      deadLettered = await isolateBadRecords(client, statements, batch, refusal);
+      deadLettered = await isolateBadRecords(client, statements, rows, refusal);
     });
     if (error !== undefined) throw error;
     return { written: records - deadLettered, deadLettered };

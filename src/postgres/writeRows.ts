@@ -1,12 +1,17 @@
 // The statements that store a batch: traces first, then spans (and a 'started' row for each
 // span known only from a log record of the batch), then span events, then log records.
-// Callers wrap them in a transaction (or a savepoint) so they land together: a log row is
-// never committed without a row of its span.
+// They are bound once (bindRows): their parameters, a few hundred bytes per span in binary
+// arrays, are all the batch needs to be sent again, so the rows themselves are let go
+// before the database round trip. Held through it, they outlived the scavenges under
+// overload and were most of what the old generation grew with (bench/overload.mjs).
+// Callers wrap the statements in a transaction (or a savepoint) so they land together: a
+// log row is never committed without a row of its span.
 import type pg from 'pg';
+import { queryBinary } from './binaryParameterQuery.js';
 import { spanRowFromLog, type LogRow } from './logRows.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
 import type { SpanRow } from './spanRows.js';
-import { bindColumns, type ConflictMode, type Statements } from './statements.js';
+import { bindColumns, type BoundStatement, type ConflictMode, type Statements } from './statements.js';
 import { traceRows } from './traceRows.js';
 
 export interface RowBatch {
@@ -15,27 +20,39 @@ export interface RowBatch {
   logs: readonly LogRow[];
 }
 
-export async function writeRows(client: pg.PoolClient, statements: Statements, batch: RowBatch, mode: ConflictMode): Promise<void> {
+/** A batch as statements with their parameters, ready to send in either conflict mode. */
+export interface BoundRows {
+  statements: BoundStatement[];
+  spans: number;
+  logs: number;
+}
+
+export async function bindRows(statements: Statements, batch: RowBatch): Promise<BoundRows> {
   const { spans, logs } = batch;
   const knownFromLogs = spansKnownOnlyFromLogs(batch);
   const allSpans = knownFromLogs.length === 0 ? spans : mergeSpanRows([...spans, ...knownFromLogs]);
-  // Each statement is encoded while the server runs the one before. Only one query is in
-  // flight at a time: queueing several on one client is deprecated in pg 8.
-  let running: Promise<unknown> = started(client.query(await bindColumns(statements.upsertTraces(traceRows(allSpans)))));
-  const next = [
-    spans.length > 0 ? () => statements.writeSpans(spans, mode) : undefined,
-    knownFromLogs.length > 0 ? () => statements.writeSpans(knownFromLogs, 'keep') : undefined,
-    () => statements.writeLogs(spans, mode),
-    () => statements.writeLogRecords(logs, mode),
+  const bulk = [
+    statements.upsertTraces(traceRows(allSpans)),
+    spans.length > 0 ? statements.writeSpans(spans) : undefined,
+    knownFromLogs.length > 0 ? statements.writeKnownSpans(knownFromLogs) : undefined,
+    statements.writeLogs(spans),
+    statements.writeLogRecords(logs),
   ];
-  for (const build of next) {
-    const bulk = build?.();
-    if (bulk === undefined) continue;
-    const statement = await bindColumns(bulk);
-    await running;
-    running = started(client.query(statement));
-  }
-  await running;
+  const bound: BoundStatement[] = [];
+  for (const statement of bulk) if (statement !== undefined) bound.push(await bindColumns(statement));
+  return { statements: bound, spans: spans.length, logs: logs.length };
+}
+
+/** Every statement of the batch in one round trip; rejects with the first error. */
+export function sendRows(client: pg.ClientBase, bound: BoundRows, mode: ConflictMode): Promise<void> {
+  return queryBinary(
+    client,
+    bound.statements.map(({ sql, values }) => ({ text: sql[mode], values })),
+  );
+}
+
+export async function writeRows(client: pg.ClientBase, statements: Statements, batch: RowBatch, mode: ConflictMode): Promise<void> {
+  await sendRows(client, await bindRows(statements, batch), mode);
 }
 
 /** One 'started' row per span that log records of the batch belong to and the batch does not carry. */
@@ -49,10 +66,4 @@ function spansKnownOnlyFromLogs({ spans, logs }: RowBatch): SpanRow[] {
     if (!carried.has(key) && !rows.has(key)) rows.set(key, spanRowFromLog(log));
   }
   return mergeSpanRows([...rows.values()]);
-}
-
-/** Marks a query's failure as handled until it is awaited, should encoding throw first. */
-function started<T>(query: Promise<T>): Promise<T> {
-  query.catch(() => {});
-  return query;
 }

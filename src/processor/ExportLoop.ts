@@ -206,8 +206,9 @@ export class ExportLoop {
   /** True once committed; false only when the stop signal aborted first. */
   private async exportWithRetry(batch: Batch): Promise<boolean> {
     const { exporter, logExporter, exportTimeoutMillis } = this.options;
-    // The journal's spans are made anew for each attempt, not kept while the exporter works (JournalBatch).
-    const attempt = () => exportWithLogs(exporter, logExporter, spansOf(batch), batch.journal, exportTimeoutMillis, this.signal);
+    // The journal's spans are made anew whenever the exporter needs them, not kept while it works (JournalBatch).
+    const spans = () => spansOf(batch);
+    const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal);
     const outcome = await retryWithBackoff(attempt, {
       signal: this.signal,
       onRetry: (error) => this.failedAttempt(error),

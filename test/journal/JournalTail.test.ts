@@ -74,4 +74,38 @@ describe.each(JOURNAL_IO_PATHS)('a batch read back from disk, writing with %s', 
     expect(tail.endsCommitted).toBe(5);
     writer.close({ removeIfDone: true });
   });
+
+  test('batches in flight keep their own bytes while later ones are read (the read buffer and committed batches\' buffers are reused)', () => {
+    const writer = testJournalWriter(tempDir(), 4 * 1024 * 1024, 0);
+    const tail = new JournalTail(writer);
+    const provider = new BasicTracerProvider({
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('in-flight');
+    // ~1 KiB per END: each batch of 300 spans is read from several 64 KiB chunks.
+    const padding = 'x'.repeat(900);
+    const total = 3000;
+    for (let i = 0; i < total; i++) tracer.startSpan(`s${i}`, { attributes: { i, padding } }).end();
+    const names = (spans: ReadableSpan[]) => spans.map((span) => `${span.name}:${span.attributes.i}:${span.attributes.padding === padding}`);
+    const expected = (from: number) => Array.from({ length: 300 }, (_, k) => `s${from + k}:${from + k}:true`);
+    const inFlight = [tail.nextBatch(300)!, tail.nextBatch(300)!, tail.nextBatch(300)!];
+    let next = 900;
+    for (let from = 0; inFlight.length > 0; from += 300) {
+      // The oldest batch, parsed after the later ones were read: its bytes are intact.
+      const oldest = inFlight.shift()!;
+      expect(names(oldest.spansInto([]))).toEqual(expected(from));
+      tail.committed(oldest);
+      // Once committed its buffer serves a later batch: it is not read again.
+      expect(() => oldest.spansInto([])).toThrow(/committed/);
+      const batch = tail.nextBatch(300);
+      if (batch) {
+        inFlight.push(batch);
+        next += 300;
+      }
+    }
+    expect(next).toBe(total);
+    expect(tail.endsCommitted).toBe(total);
+    expect(tail.backlog).toBe(0);
+    writer.close({ removeIfDone: true });
+  });
 });

@@ -57,6 +57,27 @@ describe('dead letters', () => {
     expect(letters[0]!.record.events).toHaveLength(1);
   });
 
+  it('makes the spans again, from the function that made them, to isolate a refused one (the processor\'s batches)', async () => {
+    const spans = await traceOf(50, 'poison-made');
+    const victim = spans[11]!;
+    let made = 0;
+    const batch = {
+      spans: () => {
+        made += 1;
+        return spans.map((s) => (s === victim ? poisoned(s) : s));
+      },
+      logs: [],
+    };
+    const result = await new Promise((resolve) => exporter.exportBatch(batch, resolve));
+    expect(result).toEqual({ code: ExportResultCode.SUCCESS });
+    // Once for the first attempt; the rows were let go, so once more to isolate the refused span.
+    expect(made).toBe(2);
+    const { traceId, spanId } = ids(victim);
+    expect(await countIn('spans', traceId)).toBe(49);
+    const letters = await db.query(`SELECT * FROM "${schema}".dead_letters WHERE trace_id = $1`, [traceId]);
+    expect(letters.map((l) => [l.span_id, l.sql_state])).toEqual([[spanId, '23514']]);
+  });
+
   it('keeps one dead_letters row when the poison record is replayed', async () => {
     const spans = await traceOf(4, 'replayed-poison');
     const batch = [poisoned(spans[0]!), ...spans.slice(1)];
