@@ -87,7 +87,9 @@ class BinaryParameterQuery implements pg.Submittable {
   submit(connection: pg.Connection): Error | null {
     const statements = this.#statements;
     this.#statements = undefined; // the socket holds the chunks until they are written
-    const stream = connection.stream;
+    // pg's native bindings (pg.native) hand over no stream: they are not supported.
+    const stream = (connection as Partial<pg.Connection> | undefined)?.stream;
+    if (stream === undefined) return new Error('PostgresSpanExporter needs node-postgres\' JavaScript client (not pg.native)');
     if (statements === undefined || !stream.writable) return new Error('the connection cannot be written to');
     stream.cork();
     try {
