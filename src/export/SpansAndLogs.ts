@@ -19,9 +19,9 @@ export interface SpansAndLogs {
   /**
    * Ended spans, crash records, and `'started'` rows (a span marked with the
    * `otel_blackbox.state` attribute `'started'`) for open spans whose log records are in `logs`.
-   * Or a function that makes them, called each time the exporter needs them (once, and
-   * again only for a batch it must write record by record): the exporter then keeps none
-   * of them while it waits on its database.
+   * Or, only for an exporter whose `takesSpanMaker` is true, a function that makes them,
+   * called each time the exporter needs them (once, and again only for a batch it must
+   * write record by record): the exporter then keeps none of them while it waits on its database.
    */
   spans: ReadableSpan[] | (() => ReadableSpan[]);
   logs: KeyedLogRecord[];
@@ -29,6 +29,8 @@ export interface SpansAndLogs {
 
 export interface SpansAndLogsExporter extends SpanExporter {
   exportBatch(batch: SpansAndLogs, resultCallback: (result: ExportResult) => void): void;
+  /** true when exportBatch() takes `spans` as a function that makes them too (SpansAndLogs). */
+  readonly takesSpanMaker?: boolean;
 }
 
 export function exportsLogs(exporter: SpanExporter): exporter is SpansAndLogsExporter {

@@ -19,9 +19,10 @@ export interface LogsOfBatch {
 }
 
 /**
- * `spans` makes the batch's spans (`count` of them). An exporter that takes log records
- * with spans is handed the function itself, so it can let go of the spans once they are
- * rows and make them again should it need them (SpansAndLogs); any other gets them made once.
+ * `spans` makes the batch's spans (`count` of them). An exporter that says it takes such a
+ * function (`takesSpanMaker`) is handed the function itself, so it can let go of the spans
+ * once they are rows and make them again should it need them (SpansAndLogs); any other
+ * gets them made once.
  */
 export function exportWithLogs(
   exporter: SpanExporter,
@@ -36,7 +37,8 @@ export function exportWithLogs(
   if (exportsLogs(exporter)) {
     const started = logs.length === 0 ? [] : (batchLogs?.openSpans ?? []).map(asStarted);
     const made = started.length === 0 ? spans : () => [...spans(), ...started];
-    return exportSpansAndLogs(exporter, { spans: made, logs }, count + started.length, timeoutMillis, signal);
+    const batch = { spans: exporter.takesSpanMaker === true ? made : made(), logs };
+    return exportSpansAndLogs(exporter, batch, count + started.length, timeoutMillis, signal);
   }
   return exportBatch(withLogs(exporter, logExporter, logs), spans(), timeoutMillis, signal);
 }

@@ -63,6 +63,9 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     this.#pool = resolved.pool ?? this.#createPool(resolved);
   }
 
+  /** exportBatch() takes the spans as a function that makes them, too (SpansAndLogs): it lets them go once they are rows. */
+  readonly takesSpanMaker = true;
+
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.exportBatch({ spans, logs: [] }, resultCallback);
   }
