@@ -26,6 +26,25 @@ export interface RecentEnd {
   end: number;
 }
 
+/**
+ * A class, not an object literal: entries live until the tail takes them, long enough for
+ * V8 to pretenure a literal's site, and an entry made in the old generation keeps the
+ * application's span alive until a full collection (see ConvertedSpanRow in postgres/spanRows.ts).
+ */
+class HeldEnd implements RecentEnd {
+  readonly span?: ReadableSpan;
+  readonly log?: HeldLog;
+  readonly segment: number;
+  readonly end: number;
+
+  constructor(span: ReadableSpan | undefined, log: HeldLog | undefined, segment: number, end: number) {
+    this.span = span;
+    this.log = log;
+    this.segment = segment;
+    this.end = end;
+  }
+}
+
 /** What a slot before the head holds once its entry was taken or skipped. */
 const RELEASED: RecentEnd = { segment: 0, end: 0 };
 
@@ -46,7 +65,7 @@ export class RecentEnds {
   /** An END (`span`) or LOG (`log`) written to end at `end` in `segment`: held while holding, else only its position is kept. */
   push(span: ReadableSpan | undefined, log: HeldLog | undefined, segment: number, end: number): void {
     if (this.holding) {
-      this.entries.push(span ? { span, segment, end } : { log, segment, end });
+      this.entries.push(new HeldEnd(span, log, segment, end));
       if (this.entries.length - this.head <= this.capacity) {
         if (this.head > 4096 && this.head * 2 > this.entries.length) this.compact();
         return;

@@ -53,40 +53,60 @@ export function readableSpanFromRecord(
   resource: Resource,
   overrides: SpanOverrides = {},
 ): ReadableSpan {
-  const end = 'et' in record ? record : undefined;
-  const spanContext: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: false };
-  const traceState = traceStateOf(record.ts);
-  if (traceState) spanContext.traceState = traceState;
-  const parentSpanContext: SpanContext | undefined = record.p
-    ? { traceId: record.t, spanId: record.p, traceFlags: record.f, isRemote: record.pr === 1 }
-    : undefined;
-  const endTime = overrides.endTime ?? end?.et ?? record.st;
-  const status: SpanStatus = overrides.status ?? (end ? { code: end.sx.c, message: end.sx.m } : { code: 0 });
-  const recorded = decodeAttributes(record);
-  const attributes = overrides.extraAttributes ? { ...recorded, ...overrides.extraAttributes } : recorded;
-  const events: TimedEvent[] = (end?.ev ?? []).map((event) => ({
-    name: event.n,
-    time: event.t,
-    attributes: decodeAttributes(event),
-    droppedAttributesCount: event.d ?? 0,
-  }));
-  return {
-    name: record.n,
-    kind: record.k,
-    spanContext: () => spanContext,
-    parentSpanContext,
-    startTime: record.st,
-    endTime,
-    status,
-    attributes,
-    links: (end?.l ?? []).map(linkFrom),
-    events,
-    duration: hrTimeDuration(record.st, endTime),
-    ended: true,
-    resource,
-    instrumentationScope: sharedScope(record),
-    droppedAttributesCount: end?.da ?? 0,
-    droppedEventsCount: end?.de ?? 0,
-    droppedLinksCount: end?.dl ?? 0,
-  };
+  return new RecordedSpan(record, resource, overrides);
+}
+
+/**
+ * A class, not an object literal: V8 may pretenure an object literal's site (see
+ * ConvertedSpanRow in postgres/spanRows.ts), and a span made in the old generation keeps
+ * the young objects it refers to alive until a full collection. Every field is the
+ * object's own (spanContext too), so a copy made by spreading it is a whole span.
+ */
+class RecordedSpan implements ReadableSpan {
+  readonly name: string;
+  readonly kind: ReadableSpan['kind'];
+  readonly spanContext: () => SpanContext;
+  readonly parentSpanContext: SpanContext | undefined;
+  readonly startTime: HrTime;
+  readonly endTime: HrTime;
+  readonly status: SpanStatus;
+  readonly attributes: Attributes;
+  readonly links: Link[];
+  readonly events: TimedEvent[];
+  readonly duration: HrTime;
+  readonly ended = true;
+  readonly resource: Resource;
+  readonly instrumentationScope: InstrumentationScope;
+  readonly droppedAttributesCount: number;
+  readonly droppedEventsCount: number;
+  readonly droppedLinksCount: number;
+
+  constructor(record: SpanStartRecord | SpanEndRecord, resource: Resource, overrides: SpanOverrides) {
+    const end = 'et' in record ? record : undefined;
+    const spanContext: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: false };
+    const traceState = traceStateOf(record.ts);
+    if (traceState) spanContext.traceState = traceState;
+    this.parentSpanContext = record.p ? { traceId: record.t, spanId: record.p, traceFlags: record.f, isRemote: record.pr === 1 } : undefined;
+    this.endTime = overrides.endTime ?? end?.et ?? record.st;
+    this.status = overrides.status ?? (end ? { code: end.sx.c, message: end.sx.m } : { code: 0 });
+    const recorded = decodeAttributes(record);
+    this.attributes = overrides.extraAttributes ? { ...recorded, ...overrides.extraAttributes } : recorded;
+    this.events = (end?.ev ?? []).map((event) => ({
+      name: event.n,
+      time: event.t,
+      attributes: decodeAttributes(event),
+      droppedAttributesCount: event.d ?? 0,
+    }));
+    this.name = record.n;
+    this.kind = record.k;
+    this.spanContext = () => spanContext;
+    this.startTime = record.st;
+    this.links = (end?.l ?? []).map(linkFrom);
+    this.duration = hrTimeDuration(record.st, this.endTime);
+    this.resource = resource;
+    this.instrumentationScope = sharedScope(record);
+    this.droppedAttributesCount = end?.da ?? 0;
+    this.droppedEventsCount = end?.de ?? 0;
+    this.droppedLinksCount = end?.dl ?? 0;
+  }
 }

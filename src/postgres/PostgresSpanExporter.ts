@@ -18,7 +18,7 @@ import { toLogRow, type LogRow } from './logRows.js';
 import { SpanRowConverter, type SpanRow } from './spanRows.js';
 import { Statements } from './statements.js';
 import { writeBatch } from './writeBatch.js';
-import { bindRows, type RowBatch } from './writeRows.js';
+import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';
 
 /**
  * Spans (or log records) converted to rows between two turns of the event loop: a batch
@@ -123,6 +123,14 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // trip, and made again only if PostgreSQL refuses records one by one (writeBatch).
     const rowsAgain = () => this.#rows(batch.spans(), batch.logs);
     const bound = await bindRows(this.#statements, await rowsAgain());
+    try {
+      await this.#writeBound(bound, rowsAgain);
+    } finally {
+      bound.arena.release();
+    }
+  }
+
+  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>): Promise<void> {
     const records = bound.spans + bound.logs;
     if (records === 0) return;
     await this.#ensureSchema();

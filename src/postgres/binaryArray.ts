@@ -7,6 +7,7 @@
 // Layout: int32 ndim (1), int32 has-nulls flag, int32 element type OID, int32 length,
 // int32 lower bound (1), then per element int32 byte length (-1 for NULL) and the bytes.
 
+import type { ParameterArena } from './ParameterArena.js';
 import type { UnixNano } from './unixNano.js';
 
 const OID = { bool: 16, int8: 20, int4: 23, text: 25, jsonb: 3802 } as const;
@@ -16,8 +17,13 @@ const HEADER_BYTES = 20;
 // The most UTF-8 bytes one UTF-16 code unit can need.
 const MAX_UTF8_PER_UNIT = 3;
 
-function startArray(bytes: number, length: number, elementType: number): Buffer {
-  return writeHeader(Buffer.allocUnsafe(bytes), length, elementType);
+/** A buffer for an array of at most `bytes`: in `arena` when given (finish() keeps what was written). */
+function startArray(bytes: number, length: number, elementType: number, arena: ParameterArena | undefined): Buffer {
+  return writeHeader(arena ? arena.reserve(bytes) : Buffer.allocUnsafe(bytes), length, elementType);
+}
+
+function finish(buffer: Buffer, length: number, arena: ParameterArena | undefined): Buffer {
+  return arena ? arena.commit(buffer, length) : buffer.subarray(0, length);
 }
 
 function writeHeader(buffer: Buffer, length: number, elementType: number): Buffer {
@@ -35,13 +41,13 @@ function writeNull(buffer: Buffer, offset: number): number {
 }
 
 /** `text[]`. Strings must be well-formed (sanitize.ts). */
-export function textArray(values: readonly (string | null)[]): Buffer {
-  return stringArray(values, OID.text, false);
+export function textArray(values: readonly (string | null)[], arena?: ParameterArena): Buffer {
+  return stringArray(values, OID.text, false, arena);
 }
 
 /** `jsonb[]` from JSON texts: parsed by the server once, on receipt. */
-export function jsonbArray(values: readonly (string | null)[]): Buffer {
-  return stringArray(values, OID.jsonb, true);
+export function jsonbArray(values: readonly (string | null)[], arena?: ParameterArena): Buffer {
+  return stringArray(values, OID.jsonb, true, arena);
 }
 
 // Strings are written into one reusable scratch buffer (sized for the worst case of 3
@@ -51,7 +57,7 @@ export function jsonbArray(values: readonly (string | null)[]): Buffer {
 const SCRATCH_LIMIT = 4 * 1024 * 1024;
 let scratch = Buffer.allocUnsafe(256 * 1024);
 
-function stringArray(values: readonly (string | null)[], elementType: number, jsonb: boolean): Buffer {
+function stringArray(values: readonly (string | null)[], elementType: number, jsonb: boolean, arena: ParameterArena | undefined): Buffer {
   const prefix = jsonb ? 1 : 0;
   let bound = HEADER_BYTES;
   for (const value of values) bound += 4 + (value === null ? 0 : prefix + value.length * MAX_UTF8_PER_UNIT);
@@ -69,7 +75,8 @@ function stringArray(values: readonly (string | null)[], elementType: number, js
     buffer.writeInt32BE(written, offset);
     offset += 4 + written;
   }
-  return ownBuffer ? buffer.subarray(0, offset) : Buffer.from(buffer.subarray(0, offset));
+  if (ownBuffer) return buffer.subarray(0, offset);
+  return arena ? arena.copy(buffer.subarray(0, offset)) : Buffer.from(buffer.subarray(0, offset));
 }
 
 const TWO_POW_16 = 0x1_0000;
@@ -81,8 +88,8 @@ const NANOS_PER_SECOND = 1_000_000_000;
  * words computed exactly in doubles (every intermediate stays below 2^53): a third of the
  * cost of building a decimal string and parsing it into a BigInt.
  */
-export function unixNanoArray(values: readonly (UnixNano | null)[]): Buffer {
-  const buffer = startArray(HEADER_BYTES + values.length * 12, values.length, OID.int8);
+export function unixNanoArray(values: readonly (UnixNano | null)[], arena?: ParameterArena): Buffer {
+  const buffer = startArray(HEADER_BYTES + values.length * 12, values.length, OID.int8, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
     if (value === null) {
@@ -104,12 +111,12 @@ export function unixNanoArray(values: readonly (UnixNano | null)[]): Buffer {
     }
     offset += 12;
   }
-  return buffer.subarray(0, offset);
+  return finish(buffer, offset, arena);
 }
 
 /** `integer[]`; values must fit in 32 bits. */
-export function integerArray(values: readonly (number | null)[]): Buffer {
-  const buffer = startArray(HEADER_BYTES + values.length * 8, values.length, OID.int4);
+export function integerArray(values: readonly (number | null)[], arena?: ParameterArena): Buffer {
+  const buffer = startArray(HEADER_BYTES + values.length * 8, values.length, OID.int4, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
     if (value === null) {
@@ -119,11 +126,11 @@ export function integerArray(values: readonly (number | null)[]): Buffer {
     buffer.writeInt32BE(4, offset);
     offset = buffer.writeInt32BE(value, offset + 4);
   }
-  return buffer.subarray(0, offset);
+  return finish(buffer, offset, arena);
 }
 
-export function booleanArray(values: readonly (boolean | null)[]): Buffer {
-  const buffer = startArray(HEADER_BYTES + values.length * 5, values.length, OID.bool);
+export function booleanArray(values: readonly (boolean | null)[], arena?: ParameterArena): Buffer {
+  const buffer = startArray(HEADER_BYTES + values.length * 5, values.length, OID.bool, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
     if (value === null) {
@@ -133,12 +140,12 @@ export function booleanArray(values: readonly (boolean | null)[]): Buffer {
     buffer.writeInt32BE(1, offset);
     offset = buffer.writeUInt8(value ? 1 : 0, offset + 4);
   }
-  return buffer.subarray(0, offset);
+  return finish(buffer, offset, arena);
 }
 
 /** `bigint[]` of safe integers (JS numbers below 2^53). */
-export function bigintArray(values: readonly (number | null)[]): Buffer {
-  const buffer = startArray(HEADER_BYTES + values.length * 12, values.length, OID.int8);
+export function bigintArray(values: readonly (number | null)[], arena?: ParameterArena): Buffer {
+  const buffer = startArray(HEADER_BYTES + values.length * 12, values.length, OID.int8, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
     if (value === null) {
@@ -148,5 +155,5 @@ export function bigintArray(values: readonly (number | null)[]): Buffer {
     buffer.writeInt32BE(8, offset);
     offset = buffer.writeBigInt64BE(BigInt(value), offset + 4);
   }
-  return buffer.subarray(0, offset);
+  return finish(buffer, offset, arena);
 }

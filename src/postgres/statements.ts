@@ -2,6 +2,7 @@
 // binary array format (binaryArray.ts), matching the SQL in statementSql.ts.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { bigintArray, booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from './binaryArray.js';
+import type { ParameterArena } from './ParameterArena.js';
 import { positions, SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
 import type { EventRow, ResourceColumns, ScopeColumns, SpanRow } from './spanRows.js';
@@ -37,17 +38,20 @@ export interface BoundStatement {
 export interface BulkStatement {
   sql: StatementSql;
   /** Evaluated in order: a column may rely on those before it. */
-  columns: (() => Buffer)[];
+  columns: Column[];
 }
+
+/** One column's array, encoded into the batch's arena. */
+type Column = (arena: ParameterArena) => Buffer;
 
 /** Columns encoded between two turns of the event loop. */
 const COLUMNS_PER_TURN = 4;
 
-export async function bindColumns(statement: BulkStatement): Promise<BoundStatement> {
+export async function bindColumns(statement: BulkStatement, arena: ParameterArena): Promise<BoundStatement> {
   const values: Buffer[] = [];
   for (const column of statement.columns) {
     if (values.length > 0 && values.length % COLUMNS_PER_TURN === 0) await nextTurn();
-    values.push(column());
+    values.push(column(arena));
   }
   return { sql: statement.sql, values };
 }
@@ -171,8 +175,8 @@ export class Statements {
     const scopes = new Distinct<ScopeColumns>();
     const l = columnsOf(logs);
     // Encoded here, first: they fill the distinct lists sent as $13–$16, before them.
-    const resourcePositions = l.integer((r) => resources.positionOf(r.resource))();
-    const scopePositions = l.integer((r) => scopes.positionOf(r.scope))();
+    const resourcePositions = l.integer((r) => resources.positionOf(r.resource))(undefined);
+    const scopePositions = l.integer((r) => scopes.positionOf(r.scope))(undefined);
     return {
       sql: this.#logRecords,
       columns: [
@@ -211,17 +215,17 @@ export class Statements {
  */
 function columnsOf<R>(rows: readonly R[]) {
   return {
-    text: (pick: (row: R) => string | null) => () => textArray(rows.map(pick)),
-    jsonb: (pick: (row: R) => string | null) => () => jsonbArray(rows.map(pick)),
-    integer: (pick: (row: R) => number | null) => () => integerArray(rows.map(pick)),
-    bigint: (pick: (row: R) => number | null) => () => bigintArray(rows.map(pick)),
-    unixNano: (pick: (row: R) => UnixNano | null) => () => unixNanoArray(rows.map(pick)),
-    boolean: (pick: (row: R) => boolean | null) => () => booleanArray(rows.map(pick)),
+    text: (pick: (row: R) => string | null) => (arena?: ParameterArena) => textArray(rows.map(pick), arena),
+    jsonb: (pick: (row: R) => string | null) => (arena?: ParameterArena) => jsonbArray(rows.map(pick), arena),
+    integer: (pick: (row: R) => number | null) => (arena?: ParameterArena) => integerArray(rows.map(pick), arena),
+    bigint: (pick: (row: R) => number | null) => (arena?: ParameterArena) => bigintArray(rows.map(pick), arena),
+    unixNano: (pick: (row: R) => UnixNano | null) => (arena?: ParameterArena) => unixNanoArray(rows.map(pick), arena),
+    boolean: (pick: (row: R) => boolean | null) => (arena?: ParameterArena) => booleanArray(rows.map(pick), arena),
   };
 }
 
 /** Each distinct resource (JSON, service name) and scope (name, version) of a batch, once. */
-function distinctColumns(resources: Distinct<ResourceColumns>, scopes: Distinct<ScopeColumns>): (() => Buffer)[] {
+function distinctColumns(resources: Distinct<ResourceColumns>, scopes: Distinct<ScopeColumns>): Column[] {
   const r = columnsOf(resources.values);
   const s = columnsOf(scopes.values);
   return [r.jsonb((v) => v.json), r.text((v) => v.serviceName), s.text((v) => v.name), s.text((v) => v.version)];

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { queryBinary } from './binaryParameterQuery.js';
 import { spanRowFromLog, type LogRow } from './logRows.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
+import { ParameterArena } from './ParameterArena.js';
 import type { SpanRow } from './spanRows.js';
 import { bindColumns, type BoundStatement, type ConflictMode, type Statements } from './statements.js';
 import { traceRows } from './traceRows.js';
@@ -25,6 +26,8 @@ export interface BoundRows {
   statements: BoundStatement[];
   spans: number;
   logs: number;
+  /** Holds the parameters: released once the batch is done (they are not sent again). */
+  arena: ParameterArena;
 }
 
 export async function bindRows(statements: Statements, batch: RowBatch): Promise<BoundRows> {
@@ -38,9 +41,10 @@ export async function bindRows(statements: Statements, batch: RowBatch): Promise
     statements.writeLogs(spans),
     statements.writeLogRecords(logs),
   ];
+  const arena = new ParameterArena();
   const bound: BoundStatement[] = [];
-  for (const statement of bulk) if (statement !== undefined) bound.push(await bindColumns(statement));
-  return { statements: bound, spans: spans.length, logs: logs.length };
+  for (const statement of bulk) if (statement !== undefined) bound.push(await bindColumns(statement, arena));
+  return { statements: bound, spans: spans.length, logs: logs.length, arena };
 }
 
 /** Every statement of the batch in one round trip; rejects with the first error. */
@@ -52,7 +56,12 @@ export function sendRows(client: pg.ClientBase, bound: BoundRows, mode: Conflict
 }
 
 export async function writeRows(client: pg.ClientBase, statements: Statements, batch: RowBatch, mode: ConflictMode): Promise<void> {
-  await sendRows(client, await bindRows(statements, batch), mode);
+  const bound = await bindRows(statements, batch);
+  try {
+    await sendRows(client, bound, mode);
+  } finally {
+    bound.arena.release();
+  }
 }
 
 /** One 'started' row per span that log records of the batch belong to and the batch does not carry. */

@@ -1,6 +1,7 @@
 // The binary arrays the statements send, read back by a real server.
 import { afterAll, describe, expect, it } from 'vitest';
 import { booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from '../../src/postgres/binaryArray.js';
+import { ParameterArena } from '../../src/postgres/ParameterArena.js';
 import { toUnixNano, unixNanoText, type UnixNano } from '../../src/postgres/unixNano.js';
 import { TestDatabase } from '../helpers/database.js';
 
@@ -45,6 +46,28 @@ describe('binary arrays', () => {
       integers: [0, -1, 2_147_483_647, null],
       booleans: [true, false, null],
     });
+  });
+
+  it('in a batch\'s arena, keep their bytes until it is released, and its blocks then serve the next batch', async () => {
+    const arena = new ParameterArena();
+    const names = Array.from({ length: 3000 }, (_, i) => `span-${i}-é`);
+    const texts = textArray(names, arena);
+    const copy = Buffer.from(texts);
+    const integers = integerArray(names.map((_, i) => i), arena);
+    const times = unixNanoArray(names.map((_, i) => [1_700_000_000 + i, i] as UnixNano), arena);
+    const big = textArray(['x'.repeat(600_000), 'y'.repeat(600_000)], arena); // past one block
+    expect(texts.equals(copy)).toBe(true);
+    expect(integers.buffer).toBe(texts.buffer);
+    const [row] = await db.query('SELECT $1::text[] AS t, $2::int[] AS i, $3::bigint[] AS n, array_length($4::text[], 1) AS b', [texts, integers, times, big]);
+    expect(row.t).toEqual(names);
+    expect(row.i).toEqual(names.map((_, i) => i));
+    expect(row.n[2999]).toBe(unixNanoText([1_700_002_999, 2999]));
+    expect(row.b).toBe(2);
+    arena.release();
+    const next = new ParameterArena();
+    const reused = integerArray([1, 2, 3], next);
+    expect([texts.buffer, big.buffer]).toContain(reused.buffer);
+    next.release();
   });
 
   it('carry an array larger than the reusable scratch buffer', async () => {
