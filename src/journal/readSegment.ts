@@ -58,12 +58,27 @@ function frameAt(
   if (frameChecksum(buffer, offset + 8, length) !== buffer.readUInt32LE(offset + 4)) return { bad: 'checksum' };
   const payload = buffer.subarray(offset + FRAME_HEADER_BYTES, end);
   if (!(type in RECORD_TYPE_NAMES)) return { bad: 'bad-type' };
-  if (!parse(type)) return { record: { type, offset, end, payload: undefined, bytes: payload } };
+  if (!parse(type)) return { record: new FrameRecord(type, offset, end, undefined, payload) };
   try {
-    return { record: { type, offset, end, payload: JSON.parse(payload.toString('utf8')), bytes: payload } };
+    return { record: new FrameRecord(type, offset, end, JSON.parse(payload.toString('utf8')), payload) };
   } catch {
     return { bad: 'bad-json' };
   }
+}
+
+/**
+ * A class, not an object literal: V8 may pretenure a literal's site, and a record made in
+ * the old generation keeps its payload's view alive until a full collection (see
+ * ConvertedSpanRow in postgres/spanRows.ts).
+ */
+class FrameRecord implements JournalRecord {
+  constructor(
+    public type: number,
+    public offset: number,
+    public end: number,
+    public payload: unknown,
+    public bytes: Buffer,
+  ) {}
 }
 
 const ZEROS = Buffer.alloc(64 * 1024);

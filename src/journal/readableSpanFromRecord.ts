@@ -83,20 +83,13 @@ class RecordedSpan implements ReadableSpan {
 
   constructor(record: SpanStartRecord | SpanEndRecord, resource: Resource, overrides: SpanOverrides) {
     const end = 'et' in record ? record : undefined;
-    const spanContext: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: false };
-    const traceState = traceStateOf(record.ts);
-    if (traceState) spanContext.traceState = traceState;
-    this.parentSpanContext = record.p ? { traceId: record.t, spanId: record.p, traceFlags: record.f, isRemote: record.pr === 1 } : undefined;
+    const spanContext = new RecordedContext(record.t, record.s, record.f, false, traceStateOf(record.ts));
+    this.parentSpanContext = record.p ? new RecordedContext(record.t, record.p, record.f, record.pr === 1, undefined) : undefined;
     this.endTime = overrides.endTime ?? end?.et ?? record.st;
     this.status = overrides.status ?? (end ? { code: end.sx.c, message: end.sx.m } : { code: 0 });
     const recorded = decodeAttributes(record);
     this.attributes = overrides.extraAttributes ? { ...recorded, ...overrides.extraAttributes } : recorded;
-    this.events = (end?.ev ?? []).map((event) => ({
-      name: event.n,
-      time: event.t,
-      attributes: decodeAttributes(event),
-      droppedAttributesCount: event.d ?? 0,
-    }));
+    this.events = (end?.ev ?? []).map((event) => new RecordedEvent(event.n, event.t, decodeAttributes(event), event.d ?? 0));
     this.name = record.n;
     this.kind = record.k;
     this.spanContext = () => spanContext;
@@ -109,4 +102,28 @@ class RecordedSpan implements ReadableSpan {
     this.droppedEventsCount = end?.de ?? 0;
     this.droppedLinksCount = end?.dl ?? 0;
   }
+}
+
+/** Classes too, for the same reason: the span's context and events refer to its strings. */
+class RecordedContext implements SpanContext {
+  readonly traceState?: TraceState;
+
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly traceFlags: number,
+    readonly isRemote: boolean,
+    traceState: TraceState | undefined,
+  ) {
+    if (traceState) this.traceState = traceState;
+  }
+}
+
+class RecordedEvent implements TimedEvent {
+  constructor(
+    readonly name: string,
+    readonly time: HrTime,
+    readonly attributes: Attributes,
+    readonly droppedAttributesCount: number,
+  ) {}
 }
