@@ -17,13 +17,9 @@ const HEADER_BYTES = 20;
 // The most UTF-8 bytes one UTF-16 code unit can need.
 const MAX_UTF8_PER_UNIT = 3;
 
-/** A buffer for an array of at most `bytes`: in `arena` when given (finish() keeps what was written). */
-function startArray(bytes: number, length: number, elementType: number, arena: ParameterArena | undefined): Buffer {
-  return writeHeader(arena ? arena.reserve(bytes) : Buffer.allocUnsafe(bytes), length, elementType);
-}
-
-function finish(buffer: Buffer, length: number, arena: ParameterArena | undefined): Buffer {
-  return arena ? arena.commit(buffer, length) : buffer.subarray(0, length);
+/** Room in `arena` for an array of at most `bytes`; `arena.commit()` then keeps what was written. */
+function startArray(bytes: number, length: number, elementType: number, arena: ParameterArena): Buffer {
+  return writeHeader(arena.reserve(bytes), length, elementType);
 }
 
 function writeHeader(buffer: Buffer, length: number, elementType: number): Buffer {
@@ -41,29 +37,30 @@ function writeNull(buffer: Buffer, offset: number): number {
 }
 
 /** `text[]`. Strings must be well-formed (sanitize.ts). */
-export function textArray(values: readonly (string | null)[], arena?: ParameterArena): Buffer {
+export function textArray(values: readonly (string | null)[], arena: ParameterArena): Buffer {
   return stringArray(values, OID.text, false, arena);
 }
 
 /** `jsonb[]` from JSON texts: parsed by the server once, on receipt. */
-export function jsonbArray(values: readonly (string | null)[], arena?: ParameterArena): Buffer {
+export function jsonbArray(values: readonly (string | null)[], arena: ParameterArena): Buffer {
   return stringArray(values, OID.jsonb, true, arena);
 }
 
 // Strings are written into one reusable scratch buffer (sized for the worst case of 3
-// bytes per UTF-16 unit) and copied out at their exact length: sizing each array for that
-// worst case instead tripled the allocation and the garbage collector's work. Arrays too
-// big for the scratch limit get a buffer of their own, so one huge batch is not retained.
+// bytes per UTF-16 unit) and copied into the arena at their exact length: reserving that
+// worst case in the arena would waste most of its blocks. Arrays too big for the scratch
+// limit are written straight into the arena (a buffer of their own there), so one huge
+// batch is not retained.
 const SCRATCH_LIMIT = 4 * 1024 * 1024;
 let scratch = Buffer.allocUnsafe(256 * 1024);
 
-function stringArray(values: readonly (string | null)[], elementType: number, jsonb: boolean, arena: ParameterArena | undefined): Buffer {
+function stringArray(values: readonly (string | null)[], elementType: number, jsonb: boolean, arena: ParameterArena): Buffer {
   const prefix = jsonb ? 1 : 0;
   let bound = HEADER_BYTES;
   for (const value of values) bound += 4 + (value === null ? 0 : prefix + value.length * MAX_UTF8_PER_UNIT);
   const ownBuffer = bound > SCRATCH_LIMIT;
   if (!ownBuffer && scratch.length < bound) scratch = Buffer.allocUnsafe(Math.min(SCRATCH_LIMIT, Math.max(bound, scratch.length * 2)));
-  const buffer = writeHeader(ownBuffer ? Buffer.allocUnsafe(bound) : scratch, values.length, elementType);
+  const buffer = writeHeader(ownBuffer ? arena.reserve(bound) : scratch, values.length, elementType);
   let offset = HEADER_BYTES;
   for (const value of values) {
     if (value === null) {
@@ -75,8 +72,7 @@ function stringArray(values: readonly (string | null)[], elementType: number, js
     buffer.writeInt32BE(written, offset);
     offset += 4 + written;
   }
-  if (ownBuffer) return buffer.subarray(0, offset);
-  return arena ? arena.copy(buffer.subarray(0, offset)) : Buffer.from(buffer.subarray(0, offset));
+  return ownBuffer ? arena.commit(buffer, offset) : arena.copy(buffer.subarray(0, offset));
 }
 
 const TWO_POW_16 = 0x1_0000;
@@ -88,7 +84,7 @@ const NANOS_PER_SECOND = 1_000_000_000;
  * words computed exactly in doubles (every intermediate stays below 2^53): a third of the
  * cost of building a decimal string and parsing it into a BigInt.
  */
-export function unixNanoArray(values: readonly (UnixNano | null)[], arena?: ParameterArena): Buffer {
+export function unixNanoArray(values: readonly (UnixNano | null)[], arena: ParameterArena): Buffer {
   const buffer = startArray(HEADER_BYTES + values.length * 12, values.length, OID.int8, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
@@ -111,11 +107,11 @@ export function unixNanoArray(values: readonly (UnixNano | null)[], arena?: Para
     }
     offset += 12;
   }
-  return finish(buffer, offset, arena);
+  return arena.commit(buffer, offset);
 }
 
 /** `integer[]`; values must fit in 32 bits. */
-export function integerArray(values: readonly (number | null)[], arena?: ParameterArena): Buffer {
+export function integerArray(values: readonly (number | null)[], arena: ParameterArena): Buffer {
   const buffer = startArray(HEADER_BYTES + values.length * 8, values.length, OID.int4, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
@@ -126,10 +122,10 @@ export function integerArray(values: readonly (number | null)[], arena?: Paramet
     buffer.writeInt32BE(4, offset);
     offset = buffer.writeInt32BE(value, offset + 4);
   }
-  return finish(buffer, offset, arena);
+  return arena.commit(buffer, offset);
 }
 
-export function booleanArray(values: readonly (boolean | null)[], arena?: ParameterArena): Buffer {
+export function booleanArray(values: readonly (boolean | null)[], arena: ParameterArena): Buffer {
   const buffer = startArray(HEADER_BYTES + values.length * 5, values.length, OID.bool, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
@@ -140,11 +136,11 @@ export function booleanArray(values: readonly (boolean | null)[], arena?: Parame
     buffer.writeInt32BE(1, offset);
     offset = buffer.writeUInt8(value ? 1 : 0, offset + 4);
   }
-  return finish(buffer, offset, arena);
+  return arena.commit(buffer, offset);
 }
 
 /** `bigint[]` of safe integers (JS numbers below 2^53). */
-export function bigintArray(values: readonly (number | null)[], arena?: ParameterArena): Buffer {
+export function bigintArray(values: readonly (number | null)[], arena: ParameterArena): Buffer {
   const buffer = startArray(HEADER_BYTES + values.length * 12, values.length, OID.int8, arena);
   let offset = HEADER_BYTES;
   for (const value of values) {
@@ -155,5 +151,5 @@ export function bigintArray(values: readonly (number | null)[], arena?: Paramete
     buffer.writeInt32BE(8, offset);
     offset = buffer.writeBigInt64BE(BigInt(value), offset + 4);
   }
-  return finish(buffer, offset, arena);
+  return arena.commit(buffer, offset);
 }

@@ -174,9 +174,9 @@ export class Statements {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
     const l = columnsOf(logs);
-    // Encoded here, first: they fill the distinct lists sent as $13–$16, before them.
-    const resourcePositions = l.integer((r) => resources.positionOf(r.resource))(undefined);
-    const scopePositions = l.integer((r) => scopes.positionOf(r.scope))(undefined);
+    // Found here, first: they fill the distinct lists sent as $13–$16, before them.
+    const resourcePositions = logs.map((r) => resources.positionOf(r.resource));
+    const scopePositions = logs.map((r) => scopes.positionOf(r.scope));
     return {
       sql: this.#logRecords,
       columns: [
@@ -194,8 +194,8 @@ export class Statements {
         l.text((r) => r.eventName),
         ...distinctColumns(resources, scopes),
         l.integer((r) => r.droppedAttributesCount),
-        () => resourcePositions,
-        () => scopePositions,
+        (arena) => integerArray(resourcePositions, arena),
+        (arena) => integerArray(scopePositions, arena),
       ],
     };
   }
@@ -215,12 +215,12 @@ export class Statements {
  */
 function columnsOf<R>(rows: readonly R[]) {
   return {
-    text: (pick: (row: R) => string | null) => (arena?: ParameterArena) => textArray(rows.map(pick), arena),
-    jsonb: (pick: (row: R) => string | null) => (arena?: ParameterArena) => jsonbArray(rows.map(pick), arena),
-    integer: (pick: (row: R) => number | null) => (arena?: ParameterArena) => integerArray(rows.map(pick), arena),
-    bigint: (pick: (row: R) => number | null) => (arena?: ParameterArena) => bigintArray(rows.map(pick), arena),
-    unixNano: (pick: (row: R) => UnixNano | null) => (arena?: ParameterArena) => unixNanoArray(rows.map(pick), arena),
-    boolean: (pick: (row: R) => boolean | null) => (arena?: ParameterArena) => booleanArray(rows.map(pick), arena),
+    text: (pick: (row: R) => string | null) => (arena: ParameterArena) => textArray(rows.map(pick), arena),
+    jsonb: (pick: (row: R) => string | null) => (arena: ParameterArena) => jsonbArray(rows.map(pick), arena),
+    integer: (pick: (row: R) => number | null) => (arena: ParameterArena) => integerArray(rows.map(pick), arena),
+    bigint: (pick: (row: R) => number | null) => (arena: ParameterArena) => bigintArray(rows.map(pick), arena),
+    unixNano: (pick: (row: R) => UnixNano | null) => (arena: ParameterArena) => unixNanoArray(rows.map(pick), arena),
+    boolean: (pick: (row: R) => boolean | null) => (arena: ParameterArena) => booleanArray(rows.map(pick), arena),
   };
 }
 

@@ -6,6 +6,8 @@ import { toUnixNano, unixNanoText, type UnixNano } from '../../src/postgres/unix
 import { TestDatabase } from '../helpers/database.js';
 
 const db = new TestDatabase();
+/** The arrays of the tests that do not look at the arena itself. */
+const arena = new ParameterArena();
 
 afterAll(async () => {
   await db.close();
@@ -25,7 +27,7 @@ describe('binary arrays', () => {
       null,
       toUnixNano([1_700_000_000.5, 250]), // a hand-built fractional HrTime
     ];
-    const [row] = await db.query<{ values: (string | null)[] }>('SELECT $1::bigint[] AS values', [unixNanoArray(times)]);
+    const [row] = await db.query<{ values: (string | null)[] }>('SELECT $1::bigint[] AS values', [unixNanoArray(times, arena)]);
     expect(row!.values).toEqual(times.map((t) => (t === null ? null : unixNanoText(t))));
     expect(row!.values[9]).toBe('1700000000500000250');
   });
@@ -34,10 +36,10 @@ describe('binary arrays', () => {
     const [row] = await db.query(
       'SELECT $1::text[] AS texts, $2::jsonb[] AS documents, $3::int[] AS integers, $4::boolean[] AS booleans',
       [
-        textArray(['plain', null, 'é€😀', '', '"quoted" \\ back\nslash']),
-        jsonbArray(['{"a":[1,"ü"]}', null]),
-        integerArray([0, -1, 2_147_483_647, null]),
-        booleanArray([true, false, null]),
+        textArray(['plain', null, 'é€😀', '', '"quoted" \\ back\nslash'], arena),
+        jsonbArray(['{"a":[1,"ü"]}', null], arena),
+        integerArray([0, -1, 2_147_483_647, null], arena),
+        booleanArray([true, false, null], arena),
       ],
     );
     expect(row).toEqual({
@@ -73,7 +75,7 @@ describe('binary arrays', () => {
   it('carry an array larger than the reusable scratch buffer', async () => {
     const big = 'x'.repeat(2 * 1024 * 1024);
     const [row] = await db.query<{ lengths: number[] }>('SELECT array(SELECT length(v) FROM unnest($1::text[]) v) AS lengths', [
-      textArray([big, 'y', big]),
+      textArray([big, 'y', big], arena),
     ]);
     expect(row!.lengths).toEqual([big.length, 1, big.length]);
   });

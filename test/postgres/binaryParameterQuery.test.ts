@@ -7,9 +7,11 @@ import { serialize } from 'pg-protocol';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { textArray, integerArray } from '../../src/postgres/binaryArray.js';
 import { bindMessage, queryBinary } from '../../src/postgres/binaryParameterQuery.js';
+import { ParameterArena } from '../../src/postgres/ParameterArena.js';
 import { TestDatabase } from '../helpers/database.js';
 
 const db = new TestDatabase();
+const arena = new ParameterArena();
 let table: string;
 
 beforeAll(async () => {
@@ -23,7 +25,7 @@ afterAll(() => db.close());
 const insert = () => `INSERT INTO ${table} (id, name) SELECT * FROM unnest($1::integer[], $2::text[])`;
 
 test('the Bind message is byte for byte the one pg would send for the same binary parameters', () => {
-  const values = [integerArray([1, 2, null]), textArray(['a', 'é', null]), Buffer.alloc(0), Buffer.alloc(70_000, 7)];
+  const values = [integerArray([1, 2, null], arena), textArray(['a', 'é', null], arena), Buffer.alloc(0), Buffer.alloc(70_000, 7)];
   const ours = Buffer.concat(bindMessage(values));
   expect(ours.equals(serialize.bind({ values }))).toBe(true);
   expect(Buffer.concat(bindMessage([])).equals(serialize.bind({ values: [] }))).toBe(true);
@@ -32,12 +34,12 @@ test('the Bind message is byte for byte the one pg would send for the same binar
 test('rows are stored, a refused statement rejects with its SQLSTATE, and the connection goes on working', async () => {
   const client = await db.pool.connect();
   try {
-    await queryBinary(client, [{ text: insert(), values: [integerArray([1, 2, 3]), textArray(['one', 'two', 'drei ✓'])] }]);
-    const error = await queryBinary(client, [{ text: insert(), values: [integerArray([4, 1]), textArray(['four', 'again'])] }]).catch((e: unknown) => e);
+    await queryBinary(client, [{ text: insert(), values: [integerArray([1, 2, 3], arena), textArray(['one', 'two', 'drei ✓'], arena)] }]);
+    const error = await queryBinary(client, [{ text: insert(), values: [integerArray([4, 1], arena), textArray(['four', 'again'], arena)] }]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(pg.DatabaseError);
     expect((error as pg.DatabaseError).code).toBe('23505');
     // The failed statement stored nothing; the connection takes the next one.
-    await queryBinary(client, [{ text: insert(), values: [integerArray([5]), textArray([null])] }]);
+    await queryBinary(client, [{ text: insert(), values: [integerArray([5], arena), textArray([null], arena)] }]);
     const { rows } = await client.query(`SELECT id, name FROM ${table} ORDER BY id`);
     expect(rows).toEqual([
       { id: 1, name: 'one' },
@@ -54,8 +56,8 @@ test('inside the caller\'s transaction they are undone with it', async () => {
   const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
-    await queryBinary(client, [{ text: insert(), values: [integerArray([10]), textArray(['ten'])] }]);
-    await queryBinary(client, [{ text: insert(), values: [integerArray([11]), textArray(['eleven'])] }]);
+    await queryBinary(client, [{ text: insert(), values: [integerArray([10], arena), textArray(['ten'], arena)] }]);
+    await queryBinary(client, [{ text: insert(), values: [integerArray([11], arena), textArray(['eleven'], arena)] }]);
     expect((await client.query(`SELECT count(*)::int AS n FROM ${table} WHERE id >= 10`)).rows[0].n).toBe(2);
     await client.query('ROLLBACK');
     expect(await db.count(`SELECT count(*) FROM ${table} WHERE id >= 10`)).toBe(0);
@@ -67,7 +69,7 @@ test('inside the caller\'s transaction they are undone with it', async () => {
 test('several statements go in one round trip and stand or fall together: the first error skips the rest', async () => {
   const client = await db.pool.connect();
   try {
-    const row = (id: number, name: string) => ({ text: insert(), values: [integerArray([id]), textArray([name])] });
+    const row = (id: number, name: string) => ({ text: insert(), values: [integerArray([id], arena), textArray([name], arena)] });
     await queryBinary(client, [row(30, 'thirty'), row(31, 'thirty-one'), row(32, 'thirty-two')]);
     // The second statement is refused: the first is undone with it, the third never runs.
     const error = await queryBinary(client, [row(33, 'a'), row(30, 'again'), row(34, 'b')]).catch((e: unknown) => e);
@@ -89,7 +91,7 @@ test('a connection the server ends while the statement waits makes it reject ins
     await locker.query('BEGIN');
     await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
     const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
-    const waiting = queryBinary(client, [{ text: insert(), values: [integerArray([20]), textArray(['twenty'])] }]).catch((e: unknown) => e);
+    const waiting = queryBinary(client, [{ text: insert(), values: [integerArray([20], arena), textArray(['twenty'], arena)] }]).catch((e: unknown) => e);
     await db.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
     const error = await waiting;
     expect(error).toBeInstanceOf(Error);
@@ -97,7 +99,7 @@ test('a connection the server ends while the statement waits makes it reject ins
     await locker.query('ROLLBACK');
     expect(await db.count(`SELECT count(*) FROM ${table} WHERE id = 20`)).toBe(0);
     // A statement on a connection that is gone rejects at once.
-    expect(await queryBinary(client, [{ text: insert(), values: [integerArray([21]), textArray(['x'])] }]).catch((e: unknown) => e)).toBeInstanceOf(Error);
+    expect(await queryBinary(client, [{ text: insert(), values: [integerArray([21], arena), textArray(['x'], arena)] }]).catch((e: unknown) => e)).toBeInstanceOf(Error);
   } finally {
     await locker.end();
     await client.end().catch(() => {});
