@@ -1,10 +1,9 @@
-// Exports one batch until it commits, retrying failures with jittered backoff. Shared by
+// Retries one batch's export until it commits, with jittered backoff between attempts. Shared by
 // the processor's export loop (unlimited attempts until its stop signal) and recovery
 // (a few attempts, then the journal is given back for a later run).
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from './abortableDelay.js';
 import { retryDelayMillis } from './backoff.js';
-import { exportBatch, type ExportOutcome } from './exportBatch.js';
+import type { ExportOutcome } from './exportBatch.js';
 
 export interface RetryPolicy {
   /** Attempts before giving up. Default: unlimited (until `signal` aborts). */
@@ -21,14 +20,6 @@ export type RetryOutcome =
   | { ok: true; attempts: number }
   /** `aborted`: the signal stopped it; otherwise the attempts ran out. */
   | { ok: false; error: Error; aborted: boolean; attempts: number };
-
-export function exportWithRetry(
-  exporter: SpanExporter,
-  spans: ReadableSpan[],
-  policy: RetryPolicy & { exportTimeoutMillis: number },
-): Promise<RetryOutcome> {
-  return retryWithBackoff(() => exportBatch(exporter, spans, policy.exportTimeoutMillis, policy.signal), policy);
-}
 
 /** `attempt` is one export that always settles (exportBatch, exportWithLogs) and honours `policy.signal`. */
 export async function retryWithBackoff(attempt: () => Promise<ExportOutcome>, policy: RetryPolicy): Promise<RetryOutcome> {

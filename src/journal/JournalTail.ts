@@ -14,7 +14,8 @@ import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { LogRecordPayload } from './recordTypes.js';
 import { JournalBatch, type JournalLog } from './JournalBatch.js';
-import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder } from './SpanPayloads.js';
+import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from './SpanPayloads.js';
+import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import type { RecentEnd } from './RecentEnds.js';
 
 // Only ENDs and LOGs are wanted: resources are the writer's own objects (resourceById), in
@@ -44,6 +45,7 @@ export class JournalTail {
   /** Every chunk is read into this (the records in `pending` point into it until the next read). */
   private readonly readBuffer = Buffer.allocUnsafe(DEFAULT_CHUNK_BYTES);
   private readonly payloadBuffers = new PayloadBuffers();
+  private readonly spanOfRecord: SpanFromRecord = (record) => readableSpanFromRecord(record, this.writer.resourceById(record.r));
 
   constructor(writer: JournalWriter) {
     this.writer = writer;
@@ -93,7 +95,7 @@ export class JournalTail {
       this.countRead(this.position.segment);
     }
     this.settlePassedSegments();
-    return this.batch(ends.build((id) => this.writer.resourceById(id)), logs, until);
+    return this.batch(ends.build(this.spanOfRecord), logs, until);
   }
 
   private parseLog(bytes: Buffer): JournalLog | undefined {

@@ -1,24 +1,36 @@
-// The SPAN_END payloads of a batch read back from disk, in one buffer, parsed anew for
-// each export attempt (JournalBatch says why). The buffers come from a small pool and go
+// The span records of a batch read back from disk (ENDs; for recovery also the STARTs of
+// spans that never ended), in one buffer, parsed anew for each export attempt
+// (JournalBatch says why). The buffers come from a small pool and go
 // back to it once their batch is committed: a batch holds its buffer through the
 // database round trip, so a new one per batch outlived the scavenges and was freed only by
 // a full collection, and until then its memory counted in the process's RSS
 // (bench/overload.mjs: 184 MiB of such buffers per 400,000 spans, with tens of MiB
 // waiting for the collector at any time; the 64 KiB chunks they were copied from, 320
 // MiB more, are now one reused read buffer: JournalTail).
-import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { readableSpanFromRecord } from './readableSpanFromRecord.js';
-import type { SpanEndRecord } from './recordTypes.js';
+import type { SpanEndRecord, SpanStartRecord } from './recordTypes.js';
+
+/**
+ * Makes the span of a parsed record; `tag` is what the record was added with (recovery
+ * tells ENDs from the STARTs it turns into crash records). May throw: the record is then
+ * counted unreadable.
+ */
+export type SpanFromRecord = (record: SpanEndRecord & SpanStartRecord, tag: number) => ReadableSpan;
 
 /** A default batch of ~600-byte ENDs fits; larger ones double it. */
 const FIRST_BUFFER_BYTES = 1024 * 1024;
-/** Buffers kept for reuse: the batches in flight and the one being read, by default. */
+/** Buffers kept for reuse by default: the export loop's batches in flight and the one being read. */
 const BUFFERS_KEPT = 4;
 
 /** Buffers for batches' payloads, kept for the next batches once theirs are committed. */
 export class PayloadBuffers {
   readonly #free: Buffer[] = [];
+  readonly #kept: number;
+
+  /** `kept`: buffers kept for reuse, one per batch in flight plus the one being filled. */
+  constructor(kept = BUFFERS_KEPT) {
+    this.#kept = kept;
+  }
 
   /** The largest free buffer, or a new one of at least `bytes`. */
   take(bytes: number): Buffer {
@@ -28,22 +40,23 @@ export class PayloadBuffers {
     return Buffer.allocUnsafe(Math.max(bytes, FIRST_BUFFER_BYTES));
   }
 
-  /** Keeps `buffer` for reuse; beyond BUFFERS_KEPT the smallest is let go. */
+  /** Keeps `buffer` for reuse; beyond the number kept the smallest is let go. */
   give(buffer: Buffer): void {
     this.#free.push(buffer);
-    if (this.#free.length > BUFFERS_KEPT) {
+    if (this.#free.length > this.#kept) {
       this.#free.sort((a, b) => b.length - a.length);
-      this.#free.length = BUFFERS_KEPT;
+      this.#free.length = this.#kept;
     }
   }
 }
 
-/** Collects a batch's END payloads, copied as they are read (the read buffer is reused). */
+/** Collects a batch's span payloads, copied as they are read (the read buffer is reused). */
 export class SpanPayloadsBuilder {
   readonly #buffers: PayloadBuffers;
   #bytes: Buffer | undefined;
   #length = 0;
   readonly #ends: number[] = [];
+  readonly #tags: number[] = [];
 
   constructor(buffers: PayloadBuffers) {
     this.#buffers = buffers;
@@ -53,7 +66,7 @@ export class SpanPayloadsBuilder {
     return this.#ends.length;
   }
 
-  add(payload: Buffer): void {
+  add(payload: Buffer, tag = 0): void {
     const needed = this.#length + payload.length;
     if (this.#bytes === undefined || this.#bytes.length < needed) {
       const bigger = this.#buffers.take(this.#bytes === undefined ? needed : Math.max(needed, 2 * this.#bytes.length));
@@ -66,25 +79,30 @@ export class SpanPayloadsBuilder {
     payload.copy(this.#bytes, this.#length);
     this.#length = needed;
     this.#ends.push(needed);
+    this.#tags.push(tag);
   }
 
-  build(resourceById: (id: number) => Resource): SpanPayloads {
-    return new SpanPayloads(this.#bytes, this.#ends, resourceById, this.#buffers);
+  build(spanOf: SpanFromRecord): SpanPayloads {
+    return new SpanPayloads(this.#bytes, this.#ends, this.#tags, spanOf, this.#buffers);
   }
 }
 
-/** The payloads of SPAN_END records read from disk, in one buffer. */
+/** The payloads of span records read from disk, in one buffer. */
 export class SpanPayloads {
   #bytes: Buffer | undefined;
   /** Where each payload ends in `#bytes` (each starts where the one before ends). */
   readonly #ends: readonly number[];
-  readonly #resourceById: (id: number) => Resource;
+  readonly #tags: readonly number[];
+  readonly #spanOf: SpanFromRecord;
   readonly #buffers: PayloadBuffers;
+  /** Unreadable records by tag, as the last parse() found them. */
+  #unreadable: Map<number, number> | undefined;
 
-  constructor(bytes: Buffer | undefined, ends: readonly number[], resourceById: (id: number) => Resource, buffers: PayloadBuffers) {
+  constructor(bytes: Buffer | undefined, ends: readonly number[], tags: readonly number[], spanOf: SpanFromRecord, buffers: PayloadBuffers) {
     this.#bytes = bytes;
     this.#ends = ends;
-    this.#resourceById = resourceById;
+    this.#tags = tags;
+    this.#spanOf = spanOf;
     this.#buffers = buffers;
   }
 
@@ -101,16 +119,25 @@ export class SpanPayloads {
     }
     let unreadable = 0;
     let start = 0;
-    for (const end of this.#ends) {
+    this.#unreadable = undefined;
+    for (let i = 0; i < this.#ends.length; i++) {
+      const end = this.#ends[i]!;
+      const tag = this.#tags[i]!;
       try {
-        const record = JSON.parse(bytes.toString('utf8', start, end)) as SpanEndRecord;
-        into.push(readableSpanFromRecord(record, this.#resourceById(record.r)));
+        into.push(this.#spanOf(JSON.parse(bytes.toString('utf8', start, end)) as SpanEndRecord & SpanStartRecord, tag));
       } catch {
         unreadable += 1;
+        this.#unreadable ??= new Map();
+        this.#unreadable.set(tag, (this.#unreadable.get(tag) ?? 0) + 1);
       }
       start = end;
     }
     return unreadable;
+  }
+
+  /** Records added with `tag` that the last parse() could not read. */
+  unreadableWith(tag: number): number {
+    return this.#unreadable?.get(tag) ?? 0;
   }
 
   /** The batch is committed: its buffer goes back for the next batches. */

@@ -7,7 +7,8 @@
 //    the start of their JSON. Memory: one number per span open at the same time.
 // 2. Spans, in journal order from the earlier of the watermark and the first open START:
 //    every END and LOG past the watermark, and every open START at its recorded position,
-//    are parsed and handed out in journal order, in small groups as they are read.
+//    are handed out in journal order, in small groups as they are read: LOGs parsed, span
+//    records as their bytes (recovery parses them when its exporter needs the spans).
 //
 // The watermark is needed before the first END can be judged and may be written long
 // after it (a COMMIT lands after the batch it covers), hence the first pass. It is the
@@ -31,7 +32,7 @@ import type {
   SpanEndRecord,
   SpanStartRecord,
 } from '../journal/recordTypes.js';
-import { readSegmentFile } from '../journal/SegmentFileReader.js';
+import { DEFAULT_CHUNK_BYTES, readSegmentFile } from '../journal/SegmentFileReader.js';
 import type { JournalRecord } from '../journal/readSegment.js';
 import { spanIdOfRecord } from '../journal/spanRecords.js';
 import { readRecoveryProgress } from './RecoveryProgress.js';
@@ -58,12 +59,13 @@ export interface JournalFacts {
 
 /**
  * A record pass 2 hands out: an END or LOG past the watermark (with the position just
- * past it: once it is committed, the watermark may move there), or an open START.
+ * past it: once it is committed, the watermark may move there), or an open START. Span
+ * records come as their payload's bytes (a view into the chunk read, reused for the next group: copy to keep).
  */
 export type RecoverableRecord =
-  | { kind: 'end'; record: SpanEndRecord; after: JournalPosition }
+  | { kind: 'end'; bytes: Buffer; after: JournalPosition }
   | { kind: 'log'; record: LogRecordPayload; after: JournalPosition }
-  | { kind: 'open'; record: SpanStartRecord };
+  | { kind: 'open'; bytes: Buffer };
 
 /** A group of records read in pass 2, in journal order, and where in the journal reading stopped. */
 export interface RecoveredSpans {
@@ -112,12 +114,13 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
   // The last span record read: its start or end time is a sign of life (parsed once, at the end).
   let lastSpanRecord: { type: number; bytes: Buffer } | undefined;
   const segmentBytes = new Map<number, number>();
+  const readBuffer = Buffer.allocUnsafe(DEFAULT_CHUNK_BYTES);
   for (const segment of facts.segments) {
     const path = segmentPath(dir, segment);
     const { mtimeMs, size } = await stat(path);
     alive(mtimeMs);
     segmentBytes.set(segment, size);
-    for await (const chunk of readSegmentFile(path, { parse: factTypes })) {
+    for await (const chunk of readSegmentFile(path, { parse: factTypes, into: readBuffer })) {
       facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
       facts.tornBytes += chunk.tornTailBytes;
       let lastInChunk: JournalRecord | undefined;
@@ -205,10 +208,12 @@ function firstNeeded(facts: JournalFacts): JournalPosition {
  */
 export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator<RecoveredSpans> {
   const from = firstNeeded(facts);
+  const readBuffer = Buffer.allocUnsafe(DEFAULT_CHUNK_BYTES);
   for (const segment of facts.segments) {
     if (segment < from.segment) continue;
     const start = segment === from.segment ? from.offset : 0;
-    for await (const chunk of readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone })) {
+    // The caller is done with a group (it copies what it keeps) before it asks for the next.
+    for await (const chunk of readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone, into: readBuffer })) {
       const records: RecoverableRecord[] = [];
       for (const record of chunk.records) {
         if (record.type === RecordType.LogRecord || record.type === RecordType.SpanEnd) {
@@ -216,18 +221,16 @@ export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator
           const after = { segment, offset: record.end };
           if (isCommitted(after, facts.watermark)) continue;
           if (record.type === RecordType.LogRecord) {
-            const log = parseRecord<LogRecordPayload>(record);
+            const log = parseRecord<LogRecordPayload>(record.bytes);
             if (log) records.push({ kind: 'log', record: log, after });
           } else {
-            const end = parseRecord<SpanEndRecord>(record);
-            if (end) records.push({ kind: 'end', record: end, after });
+            records.push({ kind: 'end', bytes: record.bytes, after });
           }
         } else if (record.type === RecordType.SpanStart) {
           const spanId = spanIdOfRecord(record.bytes);
           const latest = spanId === undefined ? undefined : facts.openStarts.get(spanId);
           if (latest === undefined || latest.segment !== segment || latest.offset !== record.offset) continue;
-          const startRecord = parseRecord<SpanStartRecord>(record);
-          if (startRecord) records.push({ kind: 'open', record: startRecord });
+          records.push({ kind: 'open', bytes: record.bytes });
         }
       }
       if (records.length > 0 || chunk.done) yield { records, until: { segment, offset: chunk.nextOffset } };
@@ -235,9 +238,10 @@ export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator
   }
 }
 
-function parseRecord<T>(record: JournalRecord): T | undefined {
+/** A record's payload parsed, or undefined when it does not parse. */
+export function parseRecord<T>(bytes: Buffer): T | undefined {
   try {
-    return JSON.parse(record.bytes.toString('utf8')) as T;
+    return JSON.parse(bytes.toString('utf8')) as T;
   } catch {
     // The checksum held, so the writer wrote it this way; nothing to recover from it.
     return undefined;
@@ -251,8 +255,13 @@ export async function readWriterJournal(dir: string): Promise<JournalFacts & { u
   const openStartRecords = new Map<string, SpanStartRecord>();
   for await (const group of readRecoverableSpans(facts)) {
     for (const item of group.records) {
-      if (item.kind === 'end') uncommittedEnds.set(item.record.s, item.record);
-      else if (item.kind === 'open') openStartRecords.set(item.record.s, item.record);
+      if (item.kind === 'end') {
+        const end = parseRecord<SpanEndRecord>(item.bytes);
+        if (end) uncommittedEnds.set(end.s, end);
+      } else if (item.kind === 'open') {
+        const start = parseRecord<SpanStartRecord>(item.bytes);
+        if (start) openStartRecords.set(start.s, start);
+      }
     }
   }
   return { ...facts, uncommittedEnds, openStartRecords };
