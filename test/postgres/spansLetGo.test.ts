@@ -4,24 +4,16 @@
 // them: checked with weak references and a real collection while a real transaction is
 // held up behind a table lock. Before this was fixed, every span was still alive here.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import pg from 'pg';
 import { expect, test } from 'vitest';
 import { exportWithLogs } from '../../src/export/exportWithLogs.js';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
+import { collectFully, collector, lockTable, waitingOnLock } from '../helpers/heldBehindLock.js';
 import { traceOf } from './spanFixtures.js';
 
 const db = new TestDatabase();
 let schema: string;
 useMigratedSchema(db, 'spans_let_go', (name) => (schema = name));
-
-/** The collector, on demand (the flag must be set before the function is made). */
-function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 /** Plain copies, so nothing but the export holds them (the SDK's own objects are shared with its provider). */
 function copies(spans: ReadableSpan[]): ReadableSpan[] {
@@ -35,12 +27,9 @@ test('while its transaction waits on the database, the exporter (through exportW
   const gc = collector();
   const applicationName = `spans-let-go-${process.pid}`;
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, applicationName, maxConnections: 1, exportTimeoutMillis: 30_000 });
-  const locker = new pg.Client({ connectionString: db.url });
-  await locker.connect();
+  const original = await traceOf(200, 'let-go');
+  const lock = await lockTable(db, `"${schema}".spans`);
   try {
-    const original = await traceOf(200, 'let-go');
-    await locker.query('BEGIN');
-    await locker.query(`LOCK TABLE "${schema}".spans IN ACCESS EXCLUSIVE MODE`);
     const alive: WeakRef<ReadableSpan>[] = [];
     // As the processor exports a batch read back from its journal: the spans are made by a
     // function, anew each time the exporter asks.
@@ -51,22 +40,16 @@ test('while its transaction waits on the database, the exporter (through exportW
     };
     const outcome = exportWithLogs(exporter, undefined, made, original.length, undefined, 30_000);
     // The spans statement is waiting on the lock: the batch's rows are made and sent.
-    await expect
-      .poll(() => db.count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]), {
-        timeout: 20_000,
-      })
-      .toBe(1);
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
+    await waitingOnLock(db, applicationName);
+    await collectFully(gc);
     expect(alive.length).toBe(200); // made once: no record was refused
     expect(alive.filter((ref) => ref.deref() !== undefined).length).toBe(0);
-    await locker.query('ROLLBACK');
+    await lock.release();
     expect(await outcome).toEqual({ ok: true });
     const traceId = original[0].spanContext().traceId;
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE trace_id = $1`, [traceId])).toBe(200);
   } finally {
-    await locker.end();
+    await lock.end();
     await exporter.shutdown();
   }
 });

@@ -7,25 +7,18 @@
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import pg from 'pg';
 import { expect, test } from 'vitest';
 import type { SpansAndLogs, SpansAndLogsExporter } from '../../src/export/SpansAndLogs.js';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { collectFully, collector, lockTable, waitingOnLock } from '../helpers/heldBehindLock.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
 useMigratedSchema(db, 'recovery_let_go', (name) => (schema = name));
-
-function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 test('while a recovered batch waits on the database, recovery and the exporter hold none of its spans', async () => {
   const gc = collector();
@@ -49,26 +42,17 @@ test('while a recovered batch waits on the database, recovery and the exporter h
     },
     shutdown: () => postgres.shutdown(),
   };
-  const locker = new pg.Client({ connectionString: db.url });
-  await locker.connect();
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 300); // one batch: 270 ended, 30 crash records
+  const lock = await lockTable(db, `"${schema}".spans`);
   try {
-    const journalDir = join(tempDir(), 'journal');
-    const dead = writeDeadJournal(journalDir, 300); // one batch: 270 ended, 30 crash records
-    await locker.query('BEGIN');
-    await locker.query(`LOCK TABLE "${schema}".spans IN ACCESS EXCLUSIVE MODE`);
     const recovery = recoverJournals({ journalDir, exporter: watching });
-    await expect
-      .poll(() => db.count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]), {
-        timeout: 20_000,
-      })
-      .toBe(1);
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
+    await waitingOnLock(db, applicationName);
+    await collectFully(gc);
     expect(makers).toEqual(['function']);
     expect(alive.length).toBe(300); // made once: no record was refused
     expect(alive.filter((ref) => ref.deref() !== undefined).length).toBe(0);
-    await locker.query('ROLLBACK');
+    await lock.release();
     expect(await recovery).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
     const states = await db.pool.query(`SELECT state, count(*)::int AS n FROM "${schema}".spans GROUP BY state ORDER BY state`);
     expect(states.rows).toEqual([
@@ -76,7 +60,7 @@ test('while a recovered batch waits on the database, recovery and the exporter h
       { state: 'ended', n: dead.ended },
     ]);
   } finally {
-    await locker.end();
+    await lock.end();
     await postgres.shutdown();
   }
 });
