@@ -110,17 +110,21 @@ export class SpanPayloads {
     return this.#ends.length;
   }
 
-  /** Parses every payload; one that does not parse (a writer's bug: its checksum held) is skipped and counted. */
-  parse(into: ReadableSpan[]): number {
+  /**
+   * Parses the payloads from `from` to `to` (default: all); one that does not parse (a
+   * writer's bug: its checksum held) is skipped and counted. A pass over the batch may come
+   * in ranges, in order: the counts start again at `from` 0.
+   */
+  parse(into: ReadableSpan[], from = 0, to = this.#ends.length): number {
     const bytes = this.#bytes;
     if (bytes === undefined) {
       if (this.#ends.length === 0) return 0;
       throw new Error('otel-blackbox: a committed journal batch was read again');
     }
     let unreadable = 0;
-    let start = 0;
-    this.#unreadable = undefined;
-    for (let i = 0; i < this.#ends.length; i++) {
+    let start = from === 0 ? 0 : this.#ends[from - 1]!;
+    if (from === 0) this.#unreadable = undefined;
+    for (let i = from; i < Math.min(to, this.#ends.length); i++) {
       const end = this.#ends[i]!;
       const tag = this.#tags[i]!;
       try {
@@ -135,7 +139,7 @@ export class SpanPayloads {
     return unreadable;
   }
 
-  /** Records added with `tag` that the last parse() could not read. */
+  /** Records added with `tag` that the last pass of parse() could not read. */
   unreadableWith(tag: number): number {
     return this.#unreadable?.get(tag) ?? 0;
   }

@@ -6,6 +6,7 @@ import { diag } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rm, stat } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { basename, join } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
@@ -308,16 +309,43 @@ async function recoverOne(
   onJournal?.({ dir, spansEnded, spansCrashed, outcome: 'recovered' });
 }
 
-/** Exports one batch within the attempts allowed; resolves with its unreadable records, once committed. */
-async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings): Promise<number> {
+/**
+ * Records parsed between two turns of the event loop when a batch is about to be sent.
+ * Parsed in the turn that converts them to rows, a 1024-span batch kept the recovering
+ * application's event loop twice as long (bench/recovery.mjs: p99 delay 28 ms, 17 before).
+ */
+const PARSE_SLICE = 256;
+
+/** All of `records` parsed, a slice per turn of the event loop; returns the unreadable count. */
+async function parseInSlices(records: SpanPayloads, into: ReadableSpan[]): Promise<number> {
   let unreadable = 0;
-  const spans = (): ReadableSpan[] => {
-    const made: ReadableSpan[] = [];
-    unreadable = records.parse(made);
-    return made;
-  };
-  const batchLogs = logs.length > 0 ? { logs, openSpans: [] } : undefined;
+  for (let from = 0; from < records.count; from += PARSE_SLICE) {
+    if (from > 0) await nextTurn();
+    unreadable += records.parse(into, from, from + PARSE_SLICE);
+  }
+  return unreadable;
+}
+
+/**
+ * Exports one batch within the attempts allowed; resolves with its unreadable records,
+ * once committed. Its spans are parsed just before the first attempt and handed over
+ * once: the exporter (if it takes a span maker) lets them go as rows, and a later attempt
+ * parses them again.
+ */
+async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings): Promise<number> {
   try {
+    let ready: ReadableSpan[] | undefined = [];
+    let unreadable = await parseInSlices(records, ready);
+    const spans = (): ReadableSpan[] => {
+      let made = ready;
+      ready = undefined;
+      if (made === undefined) {
+        made = [];
+        unreadable = records.parse(made);
+      }
+      return made;
+    };
+    const batchLogs = logs.length > 0 ? { logs, openSpans: [] } : undefined;
     const attempt = () => exportWithLogs(exporter, settings.logExporter, spans, records.count, batchLogs, settings.exportTimeoutMillis, settings.signal);
     const outcome = await retryWithBackoff(attempt, {
       maxAttempts: settings.maxAttempts,

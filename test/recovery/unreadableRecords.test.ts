@@ -37,10 +37,11 @@ function breakJson(path: string, type: RecordType, index: number): void {
 
 test('an END and an open START that do not parse are left out and not counted; the rest is recovered', async () => {
   const journalDir = join(tempDir(), 'journal');
-  const dead = writeDeadJournal(journalDir, 20); // spans 0 and 10 stay open
+  // One batch of 600, parsed in slices of 256 (recoverJournals.ts): the counts add up across them.
+  const dead = writeDeadJournal(journalDir, 600); // every tenth span stays open
   const segment = segmentPath(dead.writerDir, 1);
   breakJson(segment, RecordType.SpanEnd, 3);
-  breakJson(segment, RecordType.SpanStart, 10); // span 10: open
+  breakJson(segment, RecordType.SpanStart, 500); // span 500: open, in the second slice
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
   const lines = collectDiag();
   try {
