@@ -205,10 +205,11 @@ const CRASHED = 1;
 /**
  * Streams one claimed journal into the exporter (see readWriterJournal.ts): memory holds a
  * read chunk, the batches in flight, and one position per open span, whatever the
- * journal's size. A batch in flight holds its span records' bytes and makes the spans
- * only when the exporter asks (SpanPayloads; an exporter that takes a span maker lets
- * them go before its database round trip): held as parsed spans through the round trip,
- * 4 batches in flight were copied by every scavenge and promoted (bench/recovery.mjs).
+ * journal's size. A batch holds its span records' bytes (SpanPayloads) until it is sent,
+ * and its spans are handed to the exporter once (exportWithAttempts; one that takes a span
+ * maker lets them go before its database round trip): held as parsed spans through the
+ * round trip, 4 batches in flight were copied by every scavenge and promoted
+ * (bench/recovery.mjs: 141 MiB per 200,000 spans, 26 now).
  * Between chunks the reads are awaited, so a host's event loop runs. How far the committed
  * batches reach is saved in the directory (RecoveryProgress.ts), so a recovery that is
  * given back or killed resumes there.
