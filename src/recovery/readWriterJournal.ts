@@ -60,7 +60,8 @@ export interface JournalFacts {
 /**
  * A record pass 2 hands out: an END or LOG past the watermark (with the position just
  * past it: once it is committed, the watermark may move there), or an open START. Span
- * records come as their payload's bytes (a view into the chunk read, reused for the next group: copy to keep).
+ * records come as their payload's bytes: a view into the chunk read, which is reused for
+ * the next group (copy to keep).
  */
 export type RecoverableRecord =
   | { kind: 'end'; bytes: Buffer; after: JournalPosition }
