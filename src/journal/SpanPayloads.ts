@@ -11,11 +11,11 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 
 /**
- * Makes the span of a parsed record; `tag` is what the record was added with (recovery
- * tells ENDs from the STARTs it turns into crash records). May throw: the record is then
- * counted unreadable.
+ * Makes the span of a parsed START or END (an END is a START with more); `tag` is what the
+ * record was added with (recovery tells ENDs from the STARTs it turns into crash records).
+ * May throw: the record is then counted unreadable.
  */
-export type SpanFromRecord = (record: SpanEndRecord & SpanStartRecord, tag: number) => ReadableSpan;
+export type SpanFromRecord = (record: SpanStartRecord | SpanEndRecord, tag: number) => ReadableSpan;
 
 /** A default batch of ~600-byte ENDs fits; larger ones double it. */
 const FIRST_BUFFER_BYTES = 1024 * 1024;
@@ -128,7 +128,7 @@ export class SpanPayloads {
       const end = this.#ends[i]!;
       const tag = this.#tags[i]!;
       try {
-        into.push(this.#spanOf(JSON.parse(bytes.toString('utf8', start, end)) as SpanEndRecord & SpanStartRecord, tag));
+        into.push(this.#spanOf(JSON.parse(bytes.toString('utf8', start, end)) as SpanStartRecord | SpanEndRecord, tag));
       } catch {
         unreadable += 1;
         this.#unreadable ??= new Map();

@@ -240,7 +240,7 @@ export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator
 }
 
 /** A record's payload parsed, or undefined when it does not parse. */
-export function parseRecord<T>(bytes: Buffer): T | undefined {
+function parseRecord<T>(bytes: Buffer): T | undefined {
   try {
     return JSON.parse(bytes.toString('utf8')) as T;
   } catch {

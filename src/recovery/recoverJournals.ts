@@ -242,11 +242,14 @@ async function recoverOne(
     }
     const sent = progress.sent(covers);
     const exported: Promise<void> = exportWithAttempts(exporter, records, logs, settings).then(
-      (unreadable) => {
+      () => {
         inFlight.delete(exported);
         // Checksums held but the JSON did not parse (a writer's bug): not recovered, said so.
-        spansEnded -= records.unreadableWith(ENDED);
-        spansCrashed -= records.unreadableWith(CRASHED);
+        const unreadableEnds = records.unreadableWith(ENDED);
+        const unreadableStarts = records.unreadableWith(CRASHED);
+        spansEnded -= unreadableEnds;
+        spansCrashed -= unreadableStarts;
+        const unreadable = unreadableEnds + unreadableStarts;
         if (unreadable > 0) diag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be parsed (their checksum held); they are lost`);
         progress.committed(sent);
       },
@@ -317,33 +320,27 @@ async function recoverOne(
  */
 const PARSE_SLICE = 256;
 
-/** All of `records` parsed, a slice per turn of the event loop; returns the unreadable count. */
-async function parseInSlices(records: SpanPayloads, into: ReadableSpan[]): Promise<number> {
-  let unreadable = 0;
+/** All of `records` parsed, a slice per turn of the event loop (unreadable ones counted by `records`). */
+async function parseInSlices(records: SpanPayloads, into: ReadableSpan[]): Promise<void> {
   for (let from = 0; from < records.count; from += PARSE_SLICE) {
     if (from > 0) await nextTurn();
-    unreadable += records.parse(into, from, from + PARSE_SLICE);
+    records.parse(into, from, from + PARSE_SLICE);
   }
-  return unreadable;
 }
 
 /**
- * Exports one batch within the attempts allowed; resolves with its unreadable records,
- * once committed. Its spans are parsed just before the first attempt and handed over
+ * Exports one batch within the attempts allowed; resolves once it is committed. Its spans are parsed just before the first attempt and handed over
  * once: the exporter (if it takes a span maker) lets them go as rows, and a later attempt
  * parses them again.
  */
-async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings): Promise<number> {
+async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings): Promise<void> {
   try {
     let ready: ReadableSpan[] | undefined = [];
-    let unreadable = await parseInSlices(records, ready);
+    await parseInSlices(records, ready);
     const spans = (): ReadableSpan[] => {
-      let made = ready;
+      const made = ready ?? [];
+      if (ready === undefined) records.parse(made);
       ready = undefined;
-      if (made === undefined) {
-        made = [];
-        unreadable = records.parse(made);
-      }
       return made;
     };
     const batchLogs = logs.length > 0 ? { logs, openSpans: [] } : undefined;
@@ -357,7 +354,6 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
       keepAlive: Number.isFinite(settings.maxAttempts),
     });
     if (!outcome.ok) throw outcome.error;
-    return unreadable;
   } finally {
     records.release();
   }
