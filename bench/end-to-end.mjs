@@ -65,9 +65,9 @@ try {
   await migrateSchema(pool, schema);
   const contenders = {
     'ours: JournalSpanProcessor + PostgresSpanExporter': () => throughProcessor(pool, new PostgresSpanExporter({ connectionString: url, schema })),
-    // Behind PostgresSpanExporter the default batch is 1024 spans (PROCESSOR_DEFAULTS):
-    // this row is the OpenTelemetry default of 512, for comparison.
-    'ours, maxExportBatchSize 512': () => throughProcessor(pool, new PostgresSpanExporter({ connectionString: url, schema }), { maxExportBatchSize: 512 }),
+    // The default batch is 512 spans (PROCESSOR_DEFAULTS says why not larger): this row is
+    // the batch twice that size, for comparison (it was the default behind PostgreSQL once).
+    'ours, maxExportBatchSize 1024': () => throughProcessor(pool, new PostgresSpanExporter({ connectionString: url, schema }), { maxExportBatchSize: 1024 }),
     'naive: JournalSpanProcessor + one INSERT per span': () => throughProcessor(pool, new NaiveSpanExporter(pool, schema)),
     'ceiling: COPY of the same rows, one transaction': () => ceiling(pool),
   };
@@ -76,14 +76,14 @@ try {
     for (const [name, run] of Object.entries(contenders)) rates[name].push(SPANS / (await run()));
   }
   console.log(`end to end: ${fmt(SPANS)} spans (6 attributes, 1 event) per round, ${ROUNDS} rounds, tracer -> committed rows`);
-  const [ours, oursSmall, naive, copy] = Object.values(rates).map(summary);
+  const [ours, oursLarge, naive, copy] = Object.values(rates).map(summary);
   for (const [name, values] of Object.entries(rates)) {
     const { median, min, max } = summary(values);
     console.log(`  ${name.padEnd(52)} ${fmt(median)} spans/s (min ${fmt(min)}, max ${fmt(max)})`);
   }
   console.log(
     `  ours vs naive: ${fmt(ours.median / naive.median, 1)}x; ours vs COPY ceiling: ${fmt((ours.median / copy.median) * 100)}% of it` +
-      ` (with 512-span batches: ${fmt((oursSmall.median / copy.median) * 100)}%)`,
+      ` (with 1024-span batches: ${fmt((oursLarge.median / copy.median) * 100)}%)`,
   );
 } finally {
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

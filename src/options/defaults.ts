@@ -31,17 +31,16 @@ export const DURABILITY_LEVELS: readonly DurabilityLevel[] = ['process', 'host',
 export const PROCESSOR_DEFAULTS = {
   journalDir: '.otel-journal',
   durability: 'process' as DurabilityLevel,
+  // Behind PostgresSpanExporter as behind any other exporter. There, fewer, larger
+  // transactions cost PostgreSQL less per span, up to a point, but the exporter takes a
+  // batch from spans to bound parameters in one turn of the event loop
+  // (postgres/TurnBudget.ts), and that turn grows with the batch. 512: one turn of p50
+  // 4.3 ms, p99 12 ms (1024: 12.5 and 35 ms) under bench/overload.mjs; end to end as fast
+  // as 1024 in the same run (bench/end-to-end.mjs: 64% of a COPY against 61%), recovery as
+  // fast with shorter stalls (bench/recovery.mjs: p99 13–15 ms against 17–18). Before the
+  // exporter bound a batch in one turn, 1024 was the default there (faster then: 71% of a
+  // COPY against 64%). Network exporters have message size limits.
   maxExportBatchSize: 512,
-  // Behind PostgresSpanExporter (an exporter that takes spans and logs in one transaction):
-  // fewer, larger transactions cost PostgreSQL less per span, up to a point.
-  // bench/end-to-end.mjs, same run: 30,900 spans/s with 512, 37,500 with 2048 (51% and 62%
-  // of a COPY of the rows). 1024 rather than 2048: end to end the same within this VM's
-  // noise (10 interleaved rounds: 19,700–23,900 against 18,300–23,600 spans/s), while the
-  // batches in flight hold half as much, and under overload that memory reaches the old
-  // generation (bench/overload.mjs, 1M spans, own process: peak RSS +117 MiB against +151,
-  // at 4% fewer spans/s). 512 stays the default elsewhere: network exporters have message
-  // size limits.
-  maxExportBatchSizeForPostgres: 1024,
   maxConcurrentExports: 2,
   scheduledDelayMillis: 1000,
   exportTimeoutMillis: 30_000,
@@ -58,18 +57,11 @@ export const PROCESSOR_DEFAULTS = {
   recover: true,
 } as const;
 
-/**
- * The default `maxExportBatchSize` of the processor and of recovery: larger behind an
- * exporter that takes spans and logs in one transaction (`exportsLogs`, PostgresSpanExporter).
- */
-export function defaultExportBatchSize(exportsSpansAndLogs: boolean): number {
-  return exportsSpansAndLogs ? PROCESSOR_DEFAULTS.maxExportBatchSizeForPostgres : PROCESSOR_DEFAULTS.maxExportBatchSize;
-}
-
 /** Defaults of recoverJournals() and `otel-blackbox recover`. */
 export const RECOVERY_DEFAULTS = {
   journalDir: PROCESSOR_DEFAULTS.journalDir,
   staleAfterMillis: 300_000,
+  maxExportBatchSize: PROCESSOR_DEFAULTS.maxExportBatchSize,
   exportTimeoutMillis: PROCESSOR_DEFAULTS.exportTimeoutMillis,
   maxAttempts: 5,
   recoverForeignJournals: false,

@@ -6,7 +6,6 @@ import { context, diag } from '@opentelemetry/api';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { KeyedLogRecord, SpansAndLogs, SpansAndLogsExporter } from '../export/SpansAndLogs.js';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
@@ -17,17 +16,18 @@ import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
 import { SpanRowConverter, type SpanRow } from './spanRows.js';
 import { Statements } from './statements.js';
+import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
 import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';
 
 /**
- * Spans (or log records) converted to rows between two turns of the event loop: a batch
- * of the default size (1024 behind this exporter) in one go, ~4 ms here. Slices of 256
- * kept the batch's spans alive across several turns, long enough under load to be
- * promoted: with them, the spans parsed back from the journal were half of the garbage
- * that reached the old generation in bench/overload.mjs; without, a tenth of it.
+ * Spans (or log records) converted to rows between two looks at the batch's turn budget
+ * (TurnBudget.ts). A batch's spans alive across a turn of the event loop are alive when
+ * the host's own work sets off scavenges: slices of 256 in turns of their own made the
+ * spans parsed back from the journal half of what reached the old generation in
+ * bench/overload.mjs.
  */
-const CONVERT_SLICE = 1024;
+const CONVERT_SLICE = 64;
 
 export type { PostgresSpanExporterOptions } from './exporterOptions.js';
 
@@ -121,8 +121,11 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   async #write(batch: BatchSource): Promise<void> {
     // Bound, the batch is its statements' parameters: the rows are let go before the round
     // trip, and made again only if PostgreSQL refuses records one by one (writeBatch).
-    const rowsAgain = () => this.#rows(batch.spans(), batch.logs);
-    const bound = await bindRows(this.#statements, await rowsAgain());
+    // Spans to rows to parameters on one budget: a batch of the default size is done in
+    // the turn it started in, so neither its spans nor its rows outlive that turn.
+    const turn = new TurnBudget();
+    const rowsAgain = () => this.#rows(batch.spans(), batch.logs, turn);
+    const bound = await bindRows(this.#statements, await rowsAgain(), turn);
     try {
       await this.#writeBound(bound, rowsAgain);
     } finally {
@@ -147,7 +150,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     }
   }
 
-  async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[]): Promise<RowBatch> {
+  async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[], turn: TurnBudget): Promise<RowBatch> {
     // Resource detectors may still be running; their attributes belong in the rows.
     const resources = [...spans.map((span) => span.resource), ...logs.map((log) => log.logRecord?.resource)];
     const pending = new Set(resources.filter((resource) => resource?.asyncAttributesPending));
@@ -156,15 +159,15 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     const unreadable = new Unreadable();
     const spanRows: SpanRow[] = [];
     const logRows: LogRow[] = [];
-    // In slices, yielding between them: a 2048-span batch converted in one go kept the
-    // host's event loop for ~10 ms (bench/recovery.mjs, which measures the stall). The
-    // spans are let go of as soon as they are rows (the batch came in a Handover).
+    // Within the turn's budget: a 2048-span batch converted in one go kept the host's
+    // event loop for ~10 ms (bench/recovery.mjs, which measures the stall). The spans are
+    // let go of as soon as they are rows (the batch came in a Handover).
     for (let from = 0; from < spans.length; from += CONVERT_SLICE) {
-      if (from > 0) await nextTurn();
+      await turn.pace();
       for (const span of spans.slice(from, from + CONVERT_SLICE)) unreadable.attempt(() => converter.toRow(span), spanRows);
     }
     for (let from = 0; from < logs.length; from += CONVERT_SLICE) {
-      if (from > 0 || spans.length > 0) await nextTurn();
+      await turn.pace();
       for (const log of logs.slice(from, from + CONVERT_SLICE)) unreadable.attempt(() => toLogRow(log, converter), logRows);
     }
     if (unreadable.count > 0) {

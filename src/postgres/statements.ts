@@ -1,6 +1,5 @@
 // Statements with their parameters for a set of rows: one array per column, in the
 // binary array format (binaryArray.ts), matching the SQL in statementSql.ts.
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { bigintArray, booleanArray, integerArray, jsonbArray, textArray, unixNanoArray } from './binaryArray.js';
 import type { ParameterArena } from './ParameterArena.js';
 import { positions, SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
@@ -10,6 +9,7 @@ import { STATE_RANK } from './statePrecedence.js';
 import { deadLetterSql, logDeadLetterSql, logRecordsSql, logsSql, spansSql, tracesSql } from './statementSql.js';
 import type { LogRow } from './logRows.js';
 import type { TraceRow } from './traceRows.js';
+import type { TurnBudget } from './TurnBudget.js';
 import type { UnixNano } from './unixNano.js';
 
 export interface Statement {
@@ -33,7 +33,8 @@ export interface BoundStatement {
 /**
  * A statement over a batch of rows: its parameters, one array per column, are encoded
  * column by column by `bindColumns`, which lets the host's event loop run between them
- * (a 2048-span batch's spans statement took 10–25 ms to encode in one go).
+ * when the turn has had its time (a 2048-span batch's spans statement took 10–25 ms to
+ * encode in one go).
  */
 export interface BulkStatement {
   sql: StatementSql;
@@ -44,13 +45,10 @@ export interface BulkStatement {
 /** One column's array, encoded into the batch's arena. */
 type Column = (arena: ParameterArena) => Buffer;
 
-/** Columns encoded between two turns of the event loop. */
-const COLUMNS_PER_TURN = 4;
-
-export async function bindColumns(statement: BulkStatement, arena: ParameterArena): Promise<BoundStatement> {
+export async function bindColumns(statement: BulkStatement, arena: ParameterArena, turn: TurnBudget): Promise<BoundStatement> {
   const values: Buffer[] = [];
   for (const column of statement.columns) {
-    if (values.length > 0 && values.length % COLUMNS_PER_TURN === 0) await nextTurn();
+    await turn.pace();
     values.push(column(arena));
   }
   return { sql: statement.sql, values };

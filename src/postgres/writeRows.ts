@@ -14,6 +14,7 @@ import { ParameterArena } from './ParameterArena.js';
 import type { SpanRow } from './spanRows.js';
 import { bindColumns, type BoundStatement, type ConflictMode, type Statements } from './statements.js';
 import { traceRows } from './traceRows.js';
+import { TurnBudget } from './TurnBudget.js';
 
 export interface RowBatch {
   /** Merged and sorted by key (mergeSpanRows). */
@@ -30,7 +31,8 @@ export interface BoundRows {
   arena: ParameterArena;
 }
 
-export async function bindRows(statements: Statements, batch: RowBatch): Promise<BoundRows> {
+/** `turn`: the budget the batch's earlier work (its conversion to rows) already draws on. */
+export async function bindRows(statements: Statements, batch: RowBatch, turn = new TurnBudget()): Promise<BoundRows> {
   const { spans, logs } = batch;
   const knownFromLogs = spansKnownOnlyFromLogs(batch);
   const allSpans = knownFromLogs.length === 0 ? spans : mergeSpanRows([...spans, ...knownFromLogs]);
@@ -43,7 +45,7 @@ export async function bindRows(statements: Statements, batch: RowBatch): Promise
   ];
   const arena = new ParameterArena();
   const bound: BoundStatement[] = [];
-  for (const statement of bulk) if (statement !== undefined) bound.push(await bindColumns(statement, arena));
+  for (const statement of bulk) if (statement !== undefined) bound.push(await bindColumns(statement, arena, turn));
   return { statements: bound, spans: spans.length, logs: logs.length, arena };
 }
 

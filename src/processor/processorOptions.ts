@@ -1,8 +1,7 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
-import { exportsLogs } from '../export/SpansAndLogs.js';
-import { defaultExportBatchSize, DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
+import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envDurability, envJournalDir, envNonNegativeInteger, envPositiveInteger } from '../options/environment.js';
 import { InvalidOptionError, nonEmptyString, nonNegativeInteger, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
@@ -23,8 +22,8 @@ export interface JournalSpanProcessorOptions {
    */
   durability?: DurabilityLevel;
   /**
-   * Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 1024 with
-   * PostgresSpanExporter (fewer, larger transactions) and 512 with any other exporter.
+   * Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 512 (behind
+   * PostgresSpanExporter too: see PROCESSOR_DEFAULTS for why not larger).
    */
   maxExportBatchSize?: number;
   /**
@@ -90,7 +89,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     maxExportBatchSize: positiveInteger(
       'maxExportBatchSize',
       options.maxExportBatchSize,
-      envPositiveInteger(ENV.maxExportBatchSize) ?? defaultExportBatchSize(exportsLogs(exporter)),
+      envPositiveInteger(ENV.maxExportBatchSize) ?? D.maxExportBatchSize,
     ),
     maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, D.maxConcurrentExports),
     scheduledDelayMillis: nonNegativeInteger('scheduledDelayMillis', options.scheduledDelayMillis, envNonNegativeInteger(ENV.scheduledDelayMillis) ?? D.scheduledDelayMillis),

@@ -11,14 +11,13 @@ import { basename, join } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
-import { exportsLogs } from '../export/SpansAndLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
-import { defaultExportBatchSize, RECOVERY_DEFAULTS as D } from '../options/defaults.js';
+import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
 import { booleanOption, InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
@@ -38,7 +37,7 @@ export interface RecoverJournalsOptions {
   exporter: SpanExporter;
   /** Where a writer's process cannot be checked (another host), silence this long means dead. Default 300000 ms. */
   staleAfterMillis?: number;
-  /** Spans per export() call. Default 1024 behind PostgresSpanExporter (as the processor's), else 512. */
+  /** Spans per export() call. Default 512, as the processor's. */
   maxExportBatchSize?: number;
   /** One export() may take this long. Default 30000 ms. */
   exportTimeoutMillis?: number;
@@ -93,7 +92,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   }
   const settings = {
     staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis),
-    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, defaultExportBatchSize(exportsLogs(options.exporter))),
+    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
     exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
@@ -189,7 +188,7 @@ interface RecoverySettings {
  * 33,900 with one in flight), and up to MAX_SPANS_IN_FLIGHT spans: inside an application
  * with a small heap, 4 batches of 2048 spans kept ~40 MB alive, and the collector's full
  * pauses grew with them (bench/recovery.mjs: event-loop stalls of 60–90 ms, against 40–60
- * with 2 in flight, at the same rate). The default 1024-span batches get all 4.
+ * with 2 in flight, at the same rate). The default 512-span batches get all 4.
  */
 const MAX_BATCHES_IN_FLIGHT = 4;
 const MAX_SPANS_IN_FLIGHT = 4096;

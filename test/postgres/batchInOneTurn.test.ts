@@ -1,0 +1,55 @@
+// A batch's spans and rows must not outlive the turn of the event loop its export started
+// in when the batch is small enough: alive across turns while the host's own work sets off
+// scavenges, they are promoted to the old generation (bench/overload.mjs). A batch far
+// beyond that must still let the event loop run (bench/recovery.mjs measures the stall).
+// Seen from outside: between the call that makes the batch's spans and the exporter asking
+// its pool for a connection (after every row is bound), did a setImmediate callback run?
+// Before the exporter bound on a turn budget it yielded every four columns: even 64 spans
+// crossed seven turns.
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import pg from 'pg';
+import { expect, test } from 'vitest';
+import { exportWithLogs } from '../../src/export/exportWithLogs.js';
+import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
+import { traceOf } from './spanFixtures.js';
+
+const db = new TestDatabase();
+let schema: string;
+useMigratedSchema(db, 'batch_one_turn', (name) => (schema = name));
+
+/** Exports `spans` as the processor does (made by a function) and says whether the event loop turned between making them and checking out a connection. */
+async function turnedWhileBinding(spans: ReadableSpan[]): Promise<boolean> {
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  let turned: boolean | undefined;
+  let immediateRan = false;
+  const connect = pool.connect.bind(pool);
+  pool.connect = (() => {
+    turned ??= immediateRan;
+    return connect();
+  }) as typeof pool.connect;
+  const exporter = new PostgresSpanExporter({ pool, schema, migrate: false });
+  try {
+    const made = () => {
+      setImmediate(() => (immediateRan = true));
+      return spans;
+    };
+    expect(await exportWithLogs(exporter, undefined, made, spans.length, undefined, 60_000)).toEqual({ ok: true });
+    const traceId = spans[0].spanContext().traceId;
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE trace_id = $1`, [traceId])).toBe(spans.length);
+    expect(turned).toBeDefined();
+    return turned!;
+  } finally {
+    await exporter.shutdown();
+    await pool.end();
+  }
+}
+
+test('a small batch goes from spans to bound parameters within the turn its export started in', async () => {
+  expect(await turnedWhileBinding(await traceOf(64, 'one-turn'))).toBe(false);
+});
+
+test('a batch far beyond a turn of work lets the event loop run while it is converted and bound', async () => {
+  // 20,000 spans take well over the budget on any machine (~2 µs a span at the very least).
+  expect(await turnedWhileBinding(await traceOf(20_000, 'many-turns'))).toBe(true);
+}, 120_000);
