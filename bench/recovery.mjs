@@ -120,6 +120,14 @@ try {
       `longest event-loop stall ${fmt(Math.max(...rounds.map((r) => r.maxStallMs)), 1)} ms (p99 ${fmt(last.p99StallMs, 1)} ms); ` +
       `longest GC pause ${fmt(Math.max(...rounds.map((r) => r.maxGcMs)), 1)} ms`,
   );
+  // Where the CPU went: recovery keeps both cores busy, so a rate above what the cores give
+  // at this many microseconds a span needs less CPU somewhere, not more parallelism.
+  const ownMicros = (last.ownCpuSeconds / SPANS) * 1e6;
+  const othersMicros = ((last.machineCpuSeconds - last.ownCpuSeconds) / SPANS) * 1e6;
+  console.log(
+    `  CPU per span: ${fmt(ownMicros, 1)} µs in the recovering process, ${fmt(othersMicros, 1)} µs in the rest of the machine (PostgreSQL); ` +
+      `${fmt((last.machineCpuSeconds / (last.seconds * last.cores)) * 100)}% of ${last.cores} cores busy -> at most ${fmt((last.cores * 1e6) / (ownMicros + othersMicros))} spans/s on them`,
+  );
   const copy = summary(ceilings.map((seconds) => SPANS / seconds));
   console.log(
     `  ceiling: COPY of the recovered rows into the emptied tables, one transaction: ${fmt(copy.median)} spans/s; ` +
