@@ -32,14 +32,15 @@ export const PROCESSOR_DEFAULTS = {
   journalDir: '.otel-journal',
   durability: 'process' as DurabilityLevel,
   // Behind PostgresSpanExporter as behind any other exporter. There, fewer, larger
-  // transactions cost PostgreSQL less per span, up to a point, but the exporter takes a
-  // batch from spans to bound parameters in one turn of the event loop
-  // (postgres/TurnBudget.ts), and that turn grows with the batch. 512: one turn of p50
-  // 4.3 ms, p99 12 ms (1024: 12.5 and 35 ms) under bench/overload.mjs; end to end as fast
-  // as 1024 in the same run (bench/end-to-end.mjs: 64% of a COPY against 61%), recovery as
-  // fast with shorter stalls (bench/recovery.mjs: p99 13–15 ms against 17–18). Before the
-  // exporter bound a batch in one turn, 1024 was the default there (faster then: 71% of a
-  // COPY against 64%). Network exporters have message size limits.
+  // transactions cost PostgreSQL less per span, but the exporter takes a batch from spans
+  // to bound parameters in one turn of the event loop (postgres/TurnBudget.ts), and that
+  // turn, and what it promotes under load, grow with the batch. Measured against 1024:
+  // one turn of p50 4.3 ms, p99 12 ms (1024: 12.5 and 35 ms) and 72-75 MiB promoted per
+  // million spans under bench/overload.mjs (1024: 88-106, peak RSS +71 to +97 MiB); recovery
+  // as fast with shorter stalls (bench/recovery.mjs: p99 13-15 ms against 17-18); end to end
+  // slower: 61-71% of a COPY against 61-82% (bench/end-to-end.mjs, four runs, 1024 ahead in
+  // three). An application that wants the throughput and can take the longer turns sets
+  // 1024. Network exporters have message size limits.
   maxExportBatchSize: 512,
   maxConcurrentExports: 2,
   scheduledDelayMillis: 1000,

@@ -5,7 +5,7 @@
 // survives two is promoted to the old generation. Binding a 1024-span batch four columns
 // per turn kept its rows alive across ~7 turns: under overload (bench/overload.mjs, 1M
 // spans) 97 MiB were promoted and peak RSS grew by 59–96 MiB; a 512-span batch in one
-// turn, 73 MiB and 54–59 MiB.
+// turn, 73 MiB and about 60 MiB.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
