@@ -126,7 +126,8 @@ try {
   const othersMicros = ((last.machineCpuSeconds - last.ownCpuSeconds) / SPANS) * 1e6;
   console.log(
     `  CPU per span: ${fmt(ownMicros, 1)} µs in the recovering process, ${fmt(othersMicros, 1)} µs in the rest of the machine (PostgreSQL); ` +
-      `${fmt((last.machineCpuSeconds / (last.seconds * last.cores)) * 100)}% of ${last.cores} cores busy -> at most ${fmt((last.cores * 1e6) / (ownMicros + othersMicros))} spans/s on them`,
+      `${fmt((last.machineCpuSeconds / (last.seconds * last.cores)) * 100)}% of ${last.cores} cores busy, ${fmt((last.stolenCpuSeconds / (last.seconds * last.cores)) * 100)}% stolen by the hypervisor -> ` +
+      `at most ${fmt((last.cores * 1e6) / (ownMicros + othersMicros))} spans/s on them`,
   );
   const copy = summary(ceilings.map((seconds) => SPANS / seconds));
   console.log(
