@@ -122,10 +122,11 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // Bound, the batch is its statements' parameters: the rows are let go before the round
     // trip, and made again only if PostgreSQL refuses records one by one (writeBatch).
     // Spans to rows to parameters on one budget: a batch of the default size is done in
-    // the turn it started in, so neither its spans nor its rows outlive that turn.
+    // the turn it started in, so neither its spans nor its rows outlive that turn. Rows
+    // made again later (writeBatch) start a budget of their own.
+    const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn);
     const turn = new TurnBudget();
-    const rowsAgain = () => this.#rows(batch.spans(), batch.logs, turn);
-    const bound = await bindRows(this.#statements, await rowsAgain(), turn);
+    const bound = await bindRows(this.#statements, await rowsAgain(turn), turn);
     try {
       await this.#writeBound(bound, rowsAgain);
     } finally {
