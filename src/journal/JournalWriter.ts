@@ -3,8 +3,10 @@
 // appendEnd returns, so a span that ended is on disk as ended whatever kills the process
 // next. (Deferring ENDs to the end of the synchronous run saved ~1.5 µs a span but, in the
 // crash-torture run, reported 3.4% of spans that had ended as crashed; see the README.)
-// Spans still open when a segment rotates are written again at the head of the next one,
-// so a segment can be deleted as soon as the exporter has committed past it. Each record
+// A segment the exporter has committed past is deleted once the STARTs of spans still open
+// in it have been written again into the live segment (carried forward, a bounded number
+// per turn), so a span's START is always in the journal while the span is open, and a
+// rotation writes nothing but a small head. Each record
 // is encoded straight into the segment (a mapped page, or a write(2) of one frame): no
 // queue, no copy; the only per-span state is the open span itself, by id, until it ends, with
 // what its END can reuse of the START's text (StartText in spanRecordJson.ts).
@@ -53,8 +55,14 @@ export type { JournalPosition };
 
 /** Room past maxSegmentBytes for the record that crosses it (a larger one gets a segment sized for it). */
 const CROSSING_RECORD_BYTES = 64 * 1024;
-/** Room in a spare segment for spans opened after it was made, whose STARTs its head carries. */
+/** Room in a spare segment for a head larger than this one's (resources first used since). */
 const SPARE_HEAD_MARGIN_BYTES = 256 * 1024;
+
+/**
+ * STARTs of open spans carried forward per turn of the event loop when committed segments
+ * are deleted: each is encoded afresh from its span (~1.5 µs), so a turn stays ~2 ms.
+ */
+export const OPEN_SPANS_CARRIED_PER_TURN = 1000;
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
@@ -67,13 +75,25 @@ export class JournalWriter {
   /** The next mapped segment, made while this one fills: a rotation then only writes its head. */
   private readonly spare = new SpareSegment();
   private segment = 0;
-  /** Bytes of the current segment's head (header, resources, carried-forward STARTs). */
+  /** Bytes of the current segment's head (header, resources; after a repair, the open spans' STARTs). */
   private headBytes = 0;
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
-  /** Spans whose START is journaled and END not yet, by span id, oldest first: carried into new segments. */
+  /**
+   * Spans whose START is journaled and END not yet, by span id, oldest first, each marked
+   * with the segment its START's latest copy is in (or one before it): carried forward
+   * before that segment is deleted.
+   */
   private readonly openSpans = new OpenSpanTable<StartText>();
+  /** Segments below this are committed: deleted once no open span's START is left in them. */
+  private releaseBelow = 0;
+  private releaseTimer: NodeJS.Timeout | undefined;
+  /** 'host': group commits begun, the latest one done, and the one a carried START waits for. */
+  private syncsBegun = 0;
+  private syncedThrough = 0;
+  private carriedNeedsSync = 0;
+  private releaseWaitsForSync = false;
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
@@ -161,11 +181,13 @@ export class JournalWriter {
     const start = startText(span);
     const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
     if (this.overCap(json.length)) return 'full';
-    // Open before it is written: a START that fills its segment rotates right after it, and
-    // the next segment's head must carry it (else, once the old segment is deleted, a crash
-    // leaves the span with no START: lost, found by the crash torture).
+    // Open, and marked with the segment it goes into, before it is written: a START that
+    // fills its segment rotates right after it, and that segment must not be deleted before
+    // the START is carried forward (else a crash leaves the span with no START: lost, found
+    // by the crash torture). A START that rotates first lands in the next segment: marked
+    // with the one before, it is carried a segment early, which is harmless.
     const spanId = span.spanContext().spanId;
-    this.openSpans.set(spanId, start);
+    this.openSpans.set(spanId, start, this.segment);
     if (this.writeRecord(RecordType.SpanStart, json)) return 'written';
     this.openSpans.delete(spanId);
     return 'broken';
@@ -293,12 +315,69 @@ export class JournalWriter {
   }
 
   /**
-   * Deletes closed segments numbered below `segment`: everything in them is committed. On
-   * the thread pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here (freeing
-   * its page cache). It counts as gone at once; one that could not be removed (not ENOENT)
-   * counts again and is retried at the next commit.
+   * Everything the exporter must commit in segments below `segment` is committed: they are
+   * deleted once the spans still open in them are carried forward (releaseSegments).
    */
   deleteSegmentsBefore(segment: number): void {
+    if (segment <= this.releaseBelow) return;
+    this.releaseBelow = segment;
+    this.releaseSegments();
+  }
+
+  /**
+   * Carries forward up to OPEN_SPANS_CARRIED_PER_TURN STARTs of open spans marked with a
+   * committed segment, oldest first, each encoded afresh from its span (attributes set since
+   * come along; readers keep the latest copy), then deletes the committed segments below
+   * the oldest START not yet carried. What is left is carried in later turns, so a
+   * thousand leaked spans cost the event loop a few milliseconds, not one long stall.
+   * Under 'host' the deletion waits for a group commit begun after the copies were written.
+   */
+  private releaseSegments(): void {
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    if (this.appender === undefined && this.brokenError === undefined) return; // closed
+    const below = this.releaseBelow;
+    let budget = OPEN_SPANS_CARRIED_PER_TURN;
+    let keepFrom = below;
+    let carried = false;
+    if (this.openSpans.size > 0) {
+      this.openSpans.remark((start, segment) => {
+        if (segment >= below) return segment;
+        if (budget > 0 && this.brokenError === undefined) {
+          budget -= 1;
+          const carriedTo = this.carryForward(start);
+          if (carriedTo !== undefined) {
+            carried = true;
+            return carriedTo;
+          }
+        }
+        if (segment < keepFrom) keepFrom = segment;
+        return segment;
+      });
+    }
+    if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
+    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegmentsBefore(keepFrom);
+    else this.releaseWaitsForSync = true; // the group commit that syncs the copies calls this again
+    if (keepFrom < below && this.brokenError === undefined) {
+      this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
+      this.releaseTimer.unref();
+    }
+  }
+
+  /** A fresh START of an open span, written into the live segment; the segment it is in, or undefined if it could not be written. */
+  private carryForward(start: StartText): number | undefined {
+    const span = start.span;
+    if (!this.writeRecord(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource)))) return undefined;
+    return this.writtenSegment;
+  }
+
+  /**
+   * Deletes closed segments below `segment`. On the thread pool: unlinking an 8 MiB segment
+   * took ~1.3 ms of the event loop here (freeing its page cache). It counts as gone at
+   * once; one that could not be removed (not ENOENT) counts again and is retried at the
+   * next commit.
+   */
+  private unlinkSegmentsBefore(segment: number): void {
     for (const [number, bytes] of this.segmentBytes) {
       if (number >= segment || number === this.segment) continue;
       this.segmentBytes.delete(number);
@@ -359,7 +438,9 @@ export class JournalWriter {
     this.brokenError = undefined;
     try {
       mkdirSync(this.writerDir, { recursive: true, mode: 0o700 });
-      this.openNextSegment();
+      // The segment just deleted, or others removed under the writer, may hold the only
+      // START of a span still open: the new segment's head carries them all.
+      this.openNextSegment(0, true);
     } catch (error) {
       this.brokenError ??= error;
     }
@@ -469,9 +550,9 @@ export class JournalWriter {
     if (error !== null) this.fail(error);
   }
 
-  private openNextSegment(nextWriteBytes = 0): void {
+  private openNextSegment(nextWriteBytes = 0, carryOpenSpans = false): void {
     this.segment += 1;
-    const head = this.segmentHead();
+    const head = this.segmentHead(carryOpenSpans);
     try {
       this.appender = this.spare.take(segmentPath(this.writerDir, this.segment), this.segmentCapacity(head.length, nextWriteBytes)) ?? this.openSegment(head, nextWriteBytes);
     } catch (error) {
@@ -502,14 +583,21 @@ export class JournalWriter {
     this.spare.prepareSoon(next, segmentPath(this.writerDir, next), this.segmentCapacity(this.headBytes + SPARE_HEAD_MARGIN_BYTES));
   }
 
-  /** A new segment's head: magic, header, resources, and the spans still open. */
-  private segmentHead(): Buffer {
+  /** A new segment's head: magic, header, resources, and after a repair the spans still open. */
+  private segmentHead(carryOpenSpans = false): Buffer {
+    const starts: Buffer[] = [];
+    if (carryOpenSpans) {
+      this.openSpans.remark(({ span }) => {
+        // Written again from the span itself: attributes set since its start come along.
+        starts.push(encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource))));
+        return this.segment;
+      });
+    }
     return Buffer.concat([
       SEGMENT_MAGIC,
       encodeFrame(RecordType.SegmentHeader, JSON.stringify(this.header())),
       ...this.resourceJson.map((json) => encodeFrame(RecordType.Resource, json)),
-      // Written again from the span itself: attributes set since its start come along.
-      ...[...this.openSpans.values()].map(({ span }) => encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource)))),
+      ...starts,
     ]);
   }
 
@@ -558,9 +646,16 @@ export class JournalWriter {
         return;
       }
       this.syncInFlight = true;
+      const begun = ++this.syncsBegun;
       appender.syncDataInBackground((error) => {
         this.syncInFlight = false;
-        if (error) this.fail(error);
+        if (error) return this.fail(error);
+        this.syncedThrough = begun;
+        // STARTs carried forward before this sync began are on disk: their old segments may go.
+        if (this.releaseWaitsForSync && begun >= this.carriedNeedsSync) {
+          this.releaseWaitsForSync = false;
+          this.releaseSegments();
+        }
       });
     }, this.options.groupCommitMillis).unref();
   }

@@ -6,6 +6,8 @@
 // what the application's side promoted. This table allocates nothing once grown: open
 // addressing with linear probing and backward-shift deletion (no tombstones, so no
 // rebuilds), over entries that keep their index for life and are linked in start order.
+// Each entry also holds a number of the caller's, its mark (the journal: the segment that
+// holds the span's START), kept in a typed array so that it costs no allocation either.
 const EMPTY = -1;
 const MIN_CAPACITY = 16;
 
@@ -15,6 +17,7 @@ export class OpenSpanTable<V> {
   #keys: (string | undefined)[] = new Array<string | undefined>(MIN_CAPACITY).fill(undefined);
   #values: (V | undefined)[] = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
   #hashes = new Int32Array(MIN_CAPACITY);
+  #marks = new Int32Array(MIN_CAPACITY);
   /** Start order: a doubly linked list of entry indexes. Free entries are chained by #next. */
   #prev = new Int32Array(MIN_CAPACITY);
   #next = new Int32Array(MIN_CAPACITY);
@@ -33,12 +36,13 @@ export class OpenSpanTable<V> {
     return entry === EMPTY ? undefined : this.#values[entry];
   }
 
-  /** A key already present keeps its place in start order (as Map does) and gets `value`. */
-  set(key: string, value: V): void {
+  /** A key already present keeps its place in start order (as Map does) and gets `value` and `mark`. */
+  set(key: string, value: V, mark = 0): void {
     const hash = hashOf(key);
     const found = this.#find(key, hash);
     if (found !== EMPTY) {
       this.#values[found] = value;
+      this.#marks[found] = mark;
       return;
     }
     if (this.#size === this.#keys.length) this.#grow();
@@ -46,6 +50,7 @@ export class OpenSpanTable<V> {
     this.#keys[entry] = key;
     this.#values[entry] = value;
     this.#hashes[entry] = hash;
+    this.#marks[entry] = mark;
     this.#link(entry);
     this.#place(entry, hash);
     this.#size += 1;
@@ -73,6 +78,16 @@ export class OpenSpanTable<V> {
       const next = this.#next[entry];
       yield [this.#keys[entry]!, this.#values[entry]!];
       entry = next;
+    }
+  }
+
+  /**
+   * Visits every entry, oldest first, with its mark; the mark becomes what `visit` returns.
+   * `visit` must not change the table.
+   */
+  remark(visit: (value: V, mark: number) => number): void {
+    for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) {
+      this.#marks[entry] = visit(this.#values[entry]!, this.#marks[entry]);
     }
   }
 
@@ -155,6 +170,7 @@ export class OpenSpanTable<V> {
     this.#keys.fill(undefined, capacity / 2);
     this.#values.fill(undefined, capacity / 2);
     this.#hashes = widen(this.#hashes);
+    this.#marks = widen(this.#marks);
     this.#prev = widen(this.#prev);
     this.#next = widen(this.#next);
     this.#slots = new Int32Array(2 * capacity).fill(EMPTY);

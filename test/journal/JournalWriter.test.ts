@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
-import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import { JournalWriter, OPEN_SPANS_CARRIED_PER_TURN } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
@@ -98,12 +98,14 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
       writer.appendStart(span);
       writer.appendEnd(span);
     }
-    expect(writer.currentSegment).toBeGreaterThan(3);
-    writer.deleteSegmentsBefore(writer.currentSegment);
-    expect(writer.segmentsOnDisk).toBe(1);
+    const live = writer.currentSegment;
+    expect(live).toBeGreaterThan(3);
+    writer.deleteSegmentsBefore(live);
+    // The live segment, and the next if the START carried into it filled it.
+    expect(writer.segmentsOnDisk).toBe(writer.currentSegment - live + 1);
     // Unlinked on the thread pool; a spare made ahead of the next rotation holds no records.
     const withRecords = () => readdirSync(writer.writerDir).filter((name) => readSegment(readFileSync(join(writer.writerDir, name))).records.length > 0);
-    await expect.poll(withRecords).toHaveLength(1);
+    await expect.poll(withRecords).toHaveLength(writer.currentSegment - live + 1);
     const records = recordsOf(writer);
     const ids = (type: RecordType): string[] =>
       records.filter((r) => r.type === type).map((r) => (r.payload as SpanStartRecord).s);
@@ -168,7 +170,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.close({ removeIfDone: false });
   });
 
-  test('a START that fills its segment is carried into the next one while its span is open', () => {
+  test('a START that fills its segment is carried forward before that segment is deleted', async () => {
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
     // Records of varied sizes, so that some START is the one that crosses the limit.
     const exporter = new InMemorySpanExporter();
@@ -187,9 +189,56 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
       writer.appendEnd(span);
     }
     expect(crossing).toBeDefined();
-    const head = readSegment(readFileSync(join(writer.writerDir, segmentFileName(writer.currentSegment)))).records;
-    const carried = head.filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(writer.currentSegment))).toEqual([]);
+    const carried = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
     expect(carried).toEqual([crossing!.spanContext().spanId]);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a rotation writes no open span again: while its segment stays, a START is in the journal once', () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    const spans = makeSpans(150);
+    const open = spans.slice(0, 50);
+    for (const span of open) writer.appendStart(span);
+    for (const span of spans.slice(50)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    expect(writer.currentSegment).toBeGreaterThan(5);
+    const starts = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
+    expect(starts).toHaveLength(spans.length);
+    expect(new Set(starts).size).toBe(spans.length);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a committed segment is deleted once the spans still open in it are carried forward, a bounded number per turn', async () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 64 * 1024 });
+    const spans = makeSpans(OPEN_SPANS_CARRIED_PER_TURN * 2 + 500);
+    const open = spans.slice(0, OPEN_SPANS_CARRIED_PER_TURN * 2 + 100);
+    for (const span of open) writer.appendStart(span);
+    for (const span of spans.slice(open.length)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    const live = writer.currentSegment;
+    expect(live).toBeGreaterThan(3);
+    const openIds = new Set(open.map((span) => span.spanContext().spanId));
+    const carriedCopies = () =>
+      readdirSync(writer.writerDir)
+        .filter((name) => name >= segmentFileName(live))
+        .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records)
+        .filter((r) => r.type === RecordType.SpanStart && openIds.has((r.payload as SpanStartRecord).s)).length;
+    writer.deleteSegmentsBefore(live);
+    // One turn carries a bounded number, oldest first (the application's event loop runs
+    // between turns), and deletes only the segments no uncarried START is left in...
+    expect(carriedCopies()).toBe(OPEN_SPANS_CARRIED_PER_TURN);
+    expect(writer.segmentsOnDisk).toBeGreaterThan(1);
+    // ...and the rest follow; only then are the segments they were in deleted.
+    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(live))).toEqual([]);
+    expect(carriedCopies()).toBe(open.length);
+    const starts = new Set(recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s));
+    for (const id of openIds) expect(starts.has(id)).toBe(true);
     writer.close({ removeIfDone: false });
   });
 
@@ -412,4 +461,26 @@ describe('the spare segment of the mapped path', () => {
     expect(records.filter((r) => r.type === RecordType.SpanStart).length).toBeGreaterThanOrEqual(400);
     expect(new Set(records.filter((r) => r.type === RecordType.SpanEnd).map((r) => (r.payload as SpanStartRecord).s)).size).toBe(400);
   });
+});
+
+test("durability 'host': a segment whose open spans were carried forward is deleted only after the copies are synced", async () => {
+  const writer = writerIn(tempDir(), { durability: 'host', maxSegmentBytes: 4096, groupCommitMillis: 50 });
+  const [longRunning, ...others] = makeSpans(60);
+  writer.appendStart(longRunning);
+  for (const span of others) {
+    writer.appendStart(span);
+    writer.appendEnd(span);
+  }
+  const live = writer.currentSegment;
+  expect(live).toBeGreaterThan(3);
+  const segments = writer.segmentsOnDisk;
+  writer.deleteSegmentsBefore(live);
+  // Carried at once, but the segments stay until a group commit that began after the copy
+  // was written has synced it ('process' deletes them in this call: see above).
+  expect(writer.segmentsOnDisk).toBeGreaterThanOrEqual(segments);
+  await expect.poll(() => writer.segmentsOnDisk, { timeout: 10_000 }).toBe(writer.currentSegment - live + 1);
+  await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(live))).toEqual([]);
+  const starts = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
+  expect(starts.filter((id) => id === longRunning.spanContext().spanId)).toHaveLength(1);
+  writer.close({ removeIfDone: false });
 });

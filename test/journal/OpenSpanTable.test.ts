@@ -26,7 +26,7 @@ describe('OpenSpanTable', () => {
         // Phases: mostly starts (the table grows), then mostly ends (it empties).
         const startBias = Math.floor(step / 2500) % 2 === 0 ? 0.7 : 0.3;
         if (next() < startBias) {
-          table.set(id, step);
+          table.set(id, step, step % 1000);
           model.set(id, step);
         } else {
           expect(table.delete(id)).toBe(model.delete(id));
@@ -37,6 +37,16 @@ describe('OpenSpanTable', () => {
       }
       expect([...table.entries()]).toEqual([...model.entries()]);
       for (const id of ids) expect(table.get(id)).toBe(model.get(id));
+      // Every entry kept the mark it was last set with, through growing and shrinking.
+      const marks: number[] = [];
+      table.remark((value, mark) => {
+        marks.push(mark);
+        return mark + 1;
+      });
+      expect(marks).toEqual([...model.values()].map((step) => step % 1000));
+      const remarked: number[] = [];
+      table.remark((_, mark) => (remarked.push(mark), mark));
+      expect(remarked).toEqual(marks.map((mark) => mark + 1));
     }
   });
 
