@@ -86,6 +86,12 @@ export class JournalWriter {
    * before that segment is deleted.
    */
   private readonly openSpans = new OpenSpanTable<StartText>();
+  /** Open spans marked with each closed segment, and with the live one. */
+  private readonly openStartsIn = new Map<number, number>();
+  private openStartsInLive = 0;
+  /** Characters of START payloads written, and their number: a START's average size. */
+  private startChars = 0;
+  private startsWritten = 0;
   /** Segments below this are committed: deleted once no open span's START is left in them. */
   private releaseBelow = 0;
   private releaseTimer: NodeJS.Timeout | undefined;
@@ -114,6 +120,8 @@ export class JournalWriter {
   private syncInFlight = false;
   /** Background syncs of a rotation under 'host' (the closed segment, the directory) not yet done. */
   private rotationSyncs = 0;
+  /** Every byte written into segments, heads and carried STARTs included. */
+  bytesWritten = 0;
   /** SPAN_END records written so far: the export side compares its own count to this. */
   endsWritten = 0;
   /** LOG records written so far; also the next log record's sequence number. */
@@ -184,13 +192,20 @@ export class JournalWriter {
     // Open, and marked with the segment it goes into, before it is written: a START that
     // fills its segment rotates right after it, and that segment must not be deleted before
     // the START is carried forward (else a crash leaves the span with no START: lost, found
-    // by the crash torture). A START that rotates first lands in the next segment: marked
-    // with the one before, it is carried a segment early, which is harmless.
+    // by the crash torture).
     const spanId = span.spanContext().spanId;
-    this.openSpans.set(spanId, start, this.segment);
-    if (this.writeRecord(RecordType.SpanStart, json)) return 'written';
-    this.openSpans.delete(spanId);
-    return 'broken';
+    const markedWith = this.segment;
+    this.openSpans.set(spanId, start, markedWith);
+    if (!this.writeRecord(RecordType.SpanStart, json)) {
+      this.openSpans.delete(spanId);
+      return 'broken';
+    }
+    // A START too large for the room left in a mapped segment rotates first: it is in the next one.
+    if (this.writtenSegment !== markedWith) this.openSpans.set(spanId, start, this.writtenSegment);
+    this.countOpenStarts(this.writtenSegment, 1);
+    this.startChars += json.length;
+    this.startsWritten += 1;
+    return 'written';
   }
 
   /**
@@ -207,7 +222,8 @@ export class JournalWriter {
     const json = endRecordJson(span, this.resourceIdFor(span.resource), mine);
     if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
-    this.openSpans.delete(spanId);
+    const segment = this.openSpans.remove(spanId);
+    if (segment >= 0) this.countOpenStarts(segment, -1);
     if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';
     this.endsWritten += 1;
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
@@ -299,6 +315,7 @@ export class JournalWriter {
         if (appender.appendFrame(type, json) === 'no-room') throw new Error(`journal segment ${appender.path} has no room for a ${json.length}-character record`);
       }
       this.liveBytes += appender.bytes - before;
+      this.bytesWritten += appender.bytes - before;
     } catch (error) {
       this.fail(error);
       return false;
@@ -325,43 +342,59 @@ export class JournalWriter {
   }
 
   /**
-   * Carries forward up to OPEN_SPANS_CARRIED_PER_TURN STARTs of open spans marked with a
-   * committed segment, oldest first, each encoded afresh from its span (attributes set since
-   * come along; readers keep the latest copy), then deletes the committed segments below
-   * the oldest START not yet carried. What is left is carried in later turns, so a
-   * thousand leaked spans cost the event loop a few milliseconds, not one long stall.
-   * Under 'host' the deletion waits for a group commit begun after the copies were written.
+   * Deletes the committed segments no open span's START is left in, after carrying forward
+   * the STARTs of those where they are at most half the segment's bytes: up to
+   * OPEN_SPANS_CARRIED_PER_TURN of them, oldest first, each encoded afresh from its span
+   * (attributes set since come along; readers keep the latest copy), the rest in later
+   * turns, so a thousand open spans cost the event loop a few milliseconds at a time. A
+   * segment that is mostly STARTs of spans still open (long jobs, or a leak) stays until
+   * enough of them end: carrying it would write about as much as it frees, and its copies
+   * would be carried again at the next commit, and the next. Under 'host' a deletion after
+   * a carry waits for a group commit begun after the copies were written.
    */
   private releaseSegments(): void {
     clearTimeout(this.releaseTimer);
     this.releaseTimer = undefined;
     if (this.appender === undefined && this.brokenError === undefined) return; // closed
     const below = this.releaseBelow;
+    const startBytes = this.startsWritten === 0 ? 0 : FRAME_HEADER_BYTES + this.startChars / this.startsWritten;
+    const carryFrom = new Set<number>();
+    for (const [segment, bytes] of this.segmentBytes) {
+      const open = this.openStartsIn.get(segment) ?? 0;
+      if (segment < below && segment !== this.segment && open > 0 && open * startBytes * 2 <= bytes) carryFrom.add(segment);
+    }
     let budget = OPEN_SPANS_CARRIED_PER_TURN;
-    let keepFrom = below;
     let carried = false;
-    if (this.openSpans.size > 0) {
+    if (carryFrom.size > 0) {
       this.openSpans.remark((start, segment) => {
-        if (segment >= below) return segment;
-        if (budget > 0 && this.brokenError === undefined) {
-          budget -= 1;
-          const carriedTo = this.carryForward(start);
-          if (carriedTo !== undefined) {
-            carried = true;
-            return carriedTo;
-          }
-        }
-        if (segment < keepFrom) keepFrom = segment;
-        return segment;
+        if (budget === 0 || !carryFrom.has(segment) || this.brokenError !== undefined) return segment;
+        budget -= 1;
+        const carriedTo = this.carryForward(start);
+        if (carriedTo === undefined) return segment;
+        carried = true;
+        this.countOpenStarts(segment, -1);
+        this.countOpenStarts(carriedTo, 1);
+        return carriedTo;
       });
     }
     if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
-    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegmentsBefore(keepFrom);
+    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkCommittedSegments(below);
     else this.releaseWaitsForSync = true; // the group commit that syncs the copies calls this again
-    if (keepFrom < below && this.brokenError === undefined) {
+    if (budget === 0 && this.brokenError === undefined) {
       this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
       this.releaseTimer.unref();
     }
+  }
+
+  /** Open spans whose START's latest copy is in `segment` (by their mark), counted up or down. */
+  private countOpenStarts(segment: number, delta: number): void {
+    if (segment === this.segment) {
+      this.openStartsInLive += delta;
+      return;
+    }
+    const open = (this.openStartsIn.get(segment) ?? 0) + delta;
+    if (open > 0) this.openStartsIn.set(segment, open);
+    else this.openStartsIn.delete(segment);
   }
 
   /** A fresh START of an open span, written into the live segment; the segment it is in, or undefined if it could not be written. */
@@ -372,14 +405,14 @@ export class JournalWriter {
   }
 
   /**
-   * Deletes closed segments below `segment`. On the thread pool: unlinking an 8 MiB segment
-   * took ~1.3 ms of the event loop here (freeing its page cache). It counts as gone at
-   * once; one that could not be removed (not ENOENT) counts again and is retried at the
-   * next commit.
+   * Deletes closed segments below `segment` that hold no open span's START. On the thread
+   * pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here (freeing its page
+   * cache). It counts as gone at once; one that could not be removed (not ENOENT) counts
+   * again and is retried at the next commit.
    */
-  private unlinkSegmentsBefore(segment: number): void {
+  private unlinkCommittedSegments(below: number): void {
     for (const [number, bytes] of this.segmentBytes) {
-      if (number >= segment || number === this.segment) continue;
+      if (number >= below || number === this.segment || this.openStartsIn.has(number)) continue;
       this.segmentBytes.delete(number);
       this.liveBytes -= bytes;
       unlink(segmentPath(this.writerDir, number), (error) => {
@@ -551,6 +584,8 @@ export class JournalWriter {
   }
 
   private openNextSegment(nextWriteBytes = 0, carryOpenSpans = false): void {
+    if (this.openStartsInLive > 0) this.openStartsIn.set(this.segment, this.openStartsInLive);
+    this.openStartsInLive = 0;
     this.segment += 1;
     const head = this.segmentHead(carryOpenSpans);
     try {
@@ -587,6 +622,8 @@ export class JournalWriter {
   private segmentHead(carryOpenSpans = false): Buffer {
     const starts: Buffer[] = [];
     if (carryOpenSpans) {
+      this.openStartsIn.clear();
+      this.openStartsInLive = this.openSpans.size;
       this.openSpans.remark(({ span }) => {
         // Written again from the span itself: attributes set since its start come along.
         starts.push(encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource))));
@@ -629,6 +666,7 @@ export class JournalWriter {
       return;
     }
     this.liveBytes += head.length;
+    this.bytesWritten += head.length;
     if (this.options.durability === 'host') this.scheduleGroupCommit();
   }
 

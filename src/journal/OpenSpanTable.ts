@@ -57,16 +57,22 @@ export class OpenSpanTable<V> {
   }
 
   delete(key: string): boolean {
+    return this.remove(key) !== EMPTY;
+  }
+
+  /** Deletes `key`; the mark it had, or -1 if it was not there. */
+  remove(key: string): number {
     const mask = this.#slots.length - 1;
     let slot = hashOf(key) & mask;
     for (;;) {
       const entry = this.#slots[slot];
-      if (entry === EMPTY) return false;
+      if (entry === EMPTY) return EMPTY;
       if (this.#keys[entry] === key) {
+        const mark = this.#marks[entry];
         this.#removeSlot(slot);
         this.#release(entry);
         this.#size -= 1;
-        return true;
+        return mark;
       }
       slot = (slot + 1) & mask;
     }

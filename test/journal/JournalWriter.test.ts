@@ -196,6 +196,30 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.close({ removeIfDone: false });
   });
 
+  test('a START too large for the room left in its segment, left open, is still in the journal after every commit', async () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    const exporter = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer('writer-test');
+    const large = tracer.startSpan('large', { attributes: { pad: 'x'.repeat(300_000) } }) as unknown as ReadableSpan;
+    const small = makeSpans(40);
+    for (const span of small.slice(0, 5)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    expect(writer.appendStart(large)).toBe('written');
+    for (const span of small.slice(5)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    for (let i = 0; i < 3; i++) {
+      writer.deleteSegmentsBefore(writer.currentSegment);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const starts = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
+    expect(starts).toContain(large.spanContext().spanId);
+    writer.close({ removeIfDone: false });
+  });
+
   test('a rotation writes no open span again: while its segment stays, a START is in the journal once', () => {
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
     const spans = makeSpans(150);
@@ -214,13 +238,15 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
 
   test('a committed segment is deleted once the spans still open in it are carried forward, a bounded number per turn', async () => {
     const writer = writerIn(tempDir(), { maxSegmentBytes: 64 * 1024 });
-    const spans = makeSpans(OPEN_SPANS_CARRIED_PER_TURN * 2 + 500);
-    const open = spans.slice(0, OPEN_SPANS_CARRIED_PER_TURN * 2 + 100);
-    for (const span of open) writer.appendStart(span);
-    for (const span of spans.slice(open.length)) {
+    const openCount = OPEN_SPANS_CARRIED_PER_TURN * 2 + 100;
+    const spans = makeSpans(openCount * 4);
+    // One span left open for three that end: each segment is mostly records already committed.
+    const open: ReadableSpan[] = [];
+    spans.forEach((span, i) => {
       writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+      if (i % 4 === 0) open.push(span);
+      else writer.appendEnd(span);
+    });
     const live = writer.currentSegment;
     expect(live).toBeGreaterThan(3);
     const openIds = new Set(open.map((span) => span.spanContext().spanId));
@@ -229,16 +255,48 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
         .filter((name) => name >= segmentFileName(live))
         .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records)
         .filter((r) => r.type === RecordType.SpanStart && openIds.has((r.payload as SpanStartRecord).s)).length;
+    const segments = writer.segmentsOnDisk;
+    const inLiveAlready = carriedCopies();
     writer.deleteSegmentsBefore(live);
     // One turn carries a bounded number, oldest first (the application's event loop runs
-    // between turns), and deletes only the segments no uncarried START is left in...
-    expect(carriedCopies()).toBe(OPEN_SPANS_CARRIED_PER_TURN);
-    expect(writer.segmentsOnDisk).toBeGreaterThan(1);
+    // between turns), and deletes the segments it emptied of open spans...
+    expect(carriedCopies() - inLiveAlready).toBe(OPEN_SPANS_CARRIED_PER_TURN);
+    expect(writer.segmentsOnDisk).toBeLessThan(segments);
+    expect(writer.segmentsOnDisk).toBeGreaterThan(writer.currentSegment - live + 1);
     // ...and the rest follow; only then are the segments they were in deleted.
     await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(live))).toEqual([]);
     expect(carriedCopies()).toBe(open.length);
     const starts = new Set(recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s));
     for (const id of openIds) expect(starts.has(id)).toBe(true);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('spans left open (a leak) are not written again at every commit: a segment that is mostly their STARTs stays until they end', async () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 8192 });
+    const spans = makeSpans(1200);
+    const leaked = spans.slice(0, 200);
+    for (const span of leaked) writer.appendStart(span);
+    const leakedBytes = writer.bytesWritten;
+    // Traffic goes on and every batch commits, 50 times over.
+    for (let round = 0; round < 50; round++) {
+      for (const span of spans.slice(200 + round * 20, 220 + round * 20)) {
+        writer.appendStart(span);
+        writer.appendEnd(span);
+      }
+      writer.deleteSegmentsBefore(writer.currentSegment);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(writer.currentSegment).toBeGreaterThan(20);
+    // Their STARTs were written once, never carried (their segments are nothing but them):
+    // the journal wrote the leak's bytes once, not once per commit.
+    // (Carried at every commit, they would add 200 STARTs x 50 commits: ~10 STARTs per span of traffic.)
+    const bytesPerSpanOfTraffic = (writer.bytesWritten - leakedBytes) / 1000;
+    const startBytes = leakedBytes / leaked.length;
+    expect(bytesPerSpanOfTraffic).toBeLessThan(startBytes * 3 + 200);
+    // Once they end, the next commit lets their segments go.
+    for (const span of leaked) writer.appendEnd(span);
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(writer.currentSegment))).toEqual([]);
     writer.close({ removeIfDone: false });
   });
 
