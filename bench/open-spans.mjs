@@ -48,9 +48,10 @@ async function measure(contender, open) {
   }
   await provider.forceFlush();
   delay.disable();
+  const written = contender === 'stock' ? 0 : processor.stats().journalBytesWritten;
   await provider.shutdown();
   rmSync(dir, { recursive: true, force: true });
-  return { longest, loopMax: delay.max / 1e6, exported: exporter.exported };
+  return { longest, loopMax: delay.max / 1e6, exported: exporter.exported, bytesPerSpan: written / (SPANS + open) };
 }
 
 if (process.env.OPEN_SPANS_RUN) {
@@ -71,7 +72,8 @@ if (process.env.OPEN_SPANS_RUN) {
           else reject(new Error(`${contender} with ${open} open failed (${code})`));
         });
       });
-      line.push(`${contender === 'stock' ? 'stock' : 'ours'} longest call ${fmt(result.longest, 1)} ms, event loop max ${fmt(result.loopMax, 1)} ms`);
+      const bytes = contender === 'stock' ? '' : `, journal ${fmt(result.bytesPerSpan)} bytes written per span`;
+      line.push(`${contender === 'stock' ? 'stock' : 'ours'} longest call ${fmt(result.longest, 1)} ms, event loop max ${fmt(result.loopMax, 1)} ms${bytes}`);
     }
     console.log(`  ${fmt(open).padStart(6)} open: ${line.join(' | ')}`);
   }

@@ -109,6 +109,11 @@ export class Journal {
     return this.#writer.segmentsOnDisk;
   }
 
+  /** Every byte written into segments (records, heads, carried-forward STARTs). */
+  get bytesWritten(): number {
+    return this.#writer.bytesWritten;
+  }
+
   /** Every second or so: notices a deleted segment, repairs a broken journal. */
   maintain(): void {
     this.#writer.maintain();

@@ -51,6 +51,11 @@ export interface JournalProcessorStats {
   /** Errors caught in onStart/onEnd instead of reaching the application. */
   hotPathErrors: number;
   journalSegments: number;
+  /**
+   * Bytes the journal has written since it was opened, heads and carried-forward STARTs of
+   * long-open spans included: against spans, what each costs the disk.
+   */
+  journalBytesWritten: number;
   /** 'memory' while the journal cannot be used, 'none' with durability none. */
   journalWritePath: 'mmap' | 'write' | 'memory' | 'none';
   spansDroppedByReason: Readonly<Record<string, number>>;
@@ -242,6 +247,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
       journalSegments: this.journal?.segmentsOnDisk ?? 0,
+      journalBytesWritten: this.journal?.bytesWritten ?? 0,
       journalWritePath: this.options.durability === 'none' ? 'none' : this.journal === undefined || this.journal.broken ? 'memory' : this.journal.writePath,
       spansDroppedByReason: { ...this.drops.byReason },
       deadLetters: deadLettersOf(this.options.exporter),

@@ -11,6 +11,7 @@ const METER_NAME = 'otel-blackbox';
 /** Every instrument, for the README and the test: name, kind, unit, what it counts. */
 export const SELF_METRICS = {
   journalBytes: { name: 'otel_blackbox.journal.bytes', kind: 'updowncounter', unit: 'By', description: 'Bytes of journal segments on disk not yet deleted' },
+  journalBytesWritten: { name: 'otel_blackbox.journal.bytes_written', kind: 'counter', unit: 'By', description: 'Bytes the journal has written (records, segment heads, STARTs of long-open spans carried forward)' },
   journalSegments: { name: 'otel_blackbox.journal.segments', kind: 'updowncounter', unit: '{segment}', description: 'Journal segment files on disk' },
   journalWritePath: { name: 'otel_blackbox.journal.write_path', kind: 'gauge', unit: '1', description: "1 for the journal write path in use (attribute 'path': mmap, write, memory or none)" },
   backlog: { name: 'otel_blackbox.export.backlog', kind: 'updowncounter', unit: '{span}', description: "Ended spans waiting for the exporter (attribute 'queue': journal or memory)" },
@@ -59,6 +60,7 @@ function create(meter: Meter, spec: (typeof SELF_METRICS)[keyof typeof SELF_METR
 function observe(result: BatchObservableResult, i: Record<keyof typeof SELF_METRICS, Observable>, s: JournalProcessorStats): void {
   result.observe(i.journalBytes, s.journalBytes);
   result.observe(i.journalSegments, s.journalSegments);
+  result.observe(i.journalBytesWritten, s.journalBytesWritten);
   for (const path of WRITE_PATHS) result.observe(i.journalWritePath, path === s.journalWritePath ? 1 : 0, { path });
   result.observe(i.backlog, s.journalBacklog, { queue: 'journal' });
   result.observe(i.backlog, s.memoryQueueLength, { queue: 'memory' });
