@@ -39,6 +39,17 @@ function writerIn(dir: string, overrides: Partial<JournalWriterOptions> = {}): J
   });
 }
 
+/** The first of `count` spans is left open, the rest start and end after it: several segments' worth. */
+function oneLeftOpenAmong(writer: JournalWriter, count: number): ReadableSpan {
+  const [longRunning, ...others] = makeSpans(count);
+  writer.appendStart(longRunning);
+  for (const span of others) {
+    writer.appendStart(span);
+    writer.appendEnd(span);
+  }
+  return longRunning;
+}
+
 function recordsOf(writer: JournalWriter): { type: number; payload: unknown }[] {
   return readdirSync(writer.writerDir)
     .sort()
@@ -92,12 +103,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
 
   test('rotation carries still-open spans forward, so committed segments can be deleted', async () => {
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
-    const [longRunning, ...others] = makeSpans(60);
-    writer.appendStart(longRunning);
-    for (const span of others) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    const longRunning = oneLeftOpenAmong(writer, 60);
     const live = writer.currentSegment;
     expect(live).toBeGreaterThan(3);
     writer.deleteSegmentsBefore(live);
@@ -523,12 +529,7 @@ describe('the spare segment of the mapped path', () => {
 
 test("durability 'host': a segment whose open spans were carried forward is deleted only after the copies are synced", async () => {
   const writer = writerIn(tempDir(), { durability: 'host', maxSegmentBytes: 4096, groupCommitMillis: 50 });
-  const [longRunning, ...others] = makeSpans(60);
-  writer.appendStart(longRunning);
-  for (const span of others) {
-    writer.appendStart(span);
-    writer.appendEnd(span);
-  }
+  const longRunning = oneLeftOpenAmong(writer, 60);
   const live = writer.currentSegment;
   expect(live).toBeGreaterThan(3);
   const segments = writer.segmentsOnDisk;
