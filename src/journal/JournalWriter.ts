@@ -500,6 +500,7 @@ export class JournalWriter {
 
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
+    clearTimeout(this.releaseTimer);
     if (this.options.durability === 'host') this.syncNow();
     this.spare.clear();
     this.closeAppender();
