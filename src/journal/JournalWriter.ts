@@ -195,7 +195,10 @@ export class JournalWriter {
     // by the crash torture).
     const spanId = span.spanContext().spanId;
     const markedWith = this.segment;
-    this.openSpans.set(spanId, start, markedWith);
+    // A span id already open (an id generator that repeats itself): that START no longer
+    // counts toward keeping its segment; the span's latest START is this one.
+    const replaced = this.openSpans.set(spanId, start, markedWith);
+    if (replaced >= 0) this.countOpenStarts(replaced, -1);
     if (!this.writeRecord(RecordType.SpanStart, json)) {
       this.openSpans.delete(spanId);
       return 'broken';

@@ -36,14 +36,18 @@ export class OpenSpanTable<V> {
     return entry === EMPTY ? undefined : this.#values[entry];
   }
 
-  /** A key already present keeps its place in start order (as Map does) and gets `value` and `mark`. */
-  set(key: string, value: V, mark = 0): void {
+  /**
+   * A key already present keeps its place in start order (as Map does) and gets `value`
+   * and `mark`. Returns the mark the key had, or -1 if it was not there.
+   */
+  set(key: string, value: V, mark = 0): number {
     const hash = hashOf(key);
     const found = this.#find(key, hash);
     if (found !== EMPTY) {
+      const previous = this.#marks[found];
       this.#values[found] = value;
       this.#marks[found] = mark;
-      return;
+      return previous;
     }
     if (this.#size === this.#keys.length) this.#grow();
     const entry = this.#allocate();
@@ -54,6 +58,7 @@ export class OpenSpanTable<V> {
     this.#link(entry);
     this.#place(entry, hash);
     this.#size += 1;
+    return EMPTY;
   }
 
   delete(key: string): boolean {

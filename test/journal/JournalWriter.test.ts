@@ -226,6 +226,25 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.close({ removeIfDone: false });
   });
 
+  test('spans that share an id (an id generator that repeats itself) leave no segment kept once they end', async () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    const exporter = new InMemorySpanExporter();
+    let next = 0;
+    const idGenerator = { generateTraceId: () => (next++).toString(16).padStart(32, '0'), generateSpanId: () => 'aaaaaaaaaaaaaaaa' };
+    const tracer = new BasicTracerProvider({ idGenerator, spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer('writer-test');
+    for (let i = 0; i < 3; i++) tracer.startSpan(`twin-${i}`, { attributes: { pad: 'x'.repeat(200) } }).end();
+    const twins = exporter.getFinishedSpans();
+    for (const span of twins) writer.appendStart(span);
+    for (const span of makeSpans(60)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    for (const span of twins) writer.appendEnd(span);
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(writer.currentSegment))).toEqual([]);
+    writer.close({ removeIfDone: false });
+  });
+
   test('a rotation writes no open span again: while its segment stays, a START is in the journal once', () => {
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
     const spans = makeSpans(150);
