@@ -3,10 +3,11 @@
 // appendEnd returns, so a span that ended is on disk as ended whatever kills the process
 // next. (Deferring ENDs to the end of the synchronous run saved ~1.5 µs a span but, in the
 // crash-torture run, reported 3.4% of spans that had ended as crashed; see the README.)
-// A segment the exporter has committed past is deleted once the STARTs of spans still open
-// in it have been written again into the live segment (carried forward, a bounded number
-// per turn), so a span's START is always in the journal while the span is open, and a
-// rotation writes nothing but a small head. Each record
+// A segment the exporter has committed past is deleted once no START of a span still open
+// is left in it: those STARTs are first written again into the live segment (carried
+// forward, a bounded number per turn), unless they are most of the segment, which then
+// stays until they end. So a span's START is always in the journal while the span is
+// open, and a rotation writes nothing but a small head. Each record
 // is encoded straight into the segment (a mapped page, or a write(2) of one frame): no
 // queue, no copy; the only per-span state is the open span itself, by id, until it ends, with
 // what its END can reuse of the START's text (StartText in spanRecordJson.ts).
@@ -82,8 +83,8 @@ export class JournalWriter {
   private readonly segmentBytes = new Map<number, number>();
   /**
    * Spans whose START is journaled and END not yet, by span id, oldest first, each marked
-   * with the segment its START's latest copy is in (or one before it): carried forward
-   * before that segment is deleted.
+   * with the segment its START's latest copy is in: carried forward before that segment is
+   * deleted.
    */
   private readonly openSpans = new OpenSpanTable<StartText>();
   /** Open spans marked with each closed segment, and with the live one. */
@@ -408,7 +409,7 @@ export class JournalWriter {
   }
 
   /**
-   * Deletes closed segments below `segment` that hold no open span's START. On the thread
+   * Deletes closed segments below `below` that hold no open span's START. On the thread
    * pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here (freeing its page
    * cache). It counts as gone at once; one that could not be removed (not ENOENT) counts
    * again and is retried at the next commit.
