@@ -1,4 +1,6 @@
-// Shared by the benchmarks: statistics over rounds, number formatting, and a no-op exporter.
+// Shared by the benchmarks: statistics over rounds, number formatting, a no-op exporter,
+// and one measurement in a fresh process.
+import { spawn } from 'node:child_process';
 import { ExportResultCode } from '@opentelemetry/core';
 
 export function summary(values) {
@@ -21,6 +23,31 @@ export class NoopExporter {
 }
 
 export const yieldToEventLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Runs `script` again in a fresh process with `env` added (so no measurement starts with a
+ * heap another one grew): its other lines pass through, and what it printed as
+ * `RESULT <json>` (see printResult) comes back.
+ */
+export function resultOfChild(script, env) {
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      const lines = output.split('\n');
+      const result = lines.find((line) => line.startsWith('RESULT '));
+      process.stdout.write(lines.filter((line) => line && !line.startsWith('RESULT ')).map((line) => `${line}\n`).join(''));
+      if (code === 0 && result) resolve(JSON.parse(result.slice('RESULT '.length)));
+      else reject(new Error(`${script} with ${JSON.stringify(env)} failed (${code})`));
+    }),
+  );
+}
+
+/** The child's side of resultOfChild. */
+export function printResult(result) {
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
 
 export function databaseUrl() {
   return process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -7,7 +7,6 @@
 // head, inside whichever span call made the segment rotate (10,000 open: 45-62 ms).
 //
 // Each contender and count runs in a fresh process. Environment: BENCH_SPANS (100000).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { JournalSpanProcessor } from '../dist/esm/index.js';
-import { fmt, NoopExporter, yieldToEventLoop } from './benchSupport.mjs';
+import { fmt, NoopExporter, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 100_000);
 const OPEN_COUNTS = [0, 1_000, 10_000, 40_000];
@@ -56,22 +55,13 @@ async function measure(contender, open) {
 
 if (process.env.OPEN_SPANS_RUN) {
   const [contender, open] = process.env.OPEN_SPANS_RUN.split(':');
-  process.stdout.write(`RESULT ${JSON.stringify(await measure(contender, Number(open)))}\n`);
+  printResult(await measure(contender, Number(open)));
 } else {
   console.log(`open spans: ${fmt(SPANS)} spans started and ended in bursts of ${fmt(BURST)} while others stay open; no-op exporter; each in a fresh process`);
   for (const open of OPEN_COUNTS) {
     const line = [];
     for (const contender of ['stock', 'journal']) {
-      const result = await new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [import.meta.filename], { env: { ...process.env, OPEN_SPANS_RUN: `${contender}:${open}` }, stdio: ['ignore', 'pipe', 'inherit'] });
-        let output = '';
-        child.stdout.on('data', (chunk) => (output += chunk));
-        child.on('exit', (code) => {
-          const found = output.split('\n').find((l) => l.startsWith('RESULT '));
-          if (code === 0 && found) resolve(JSON.parse(found.slice(7)));
-          else reject(new Error(`${contender} with ${open} open failed (${code})`));
-        });
-      });
+      const result = await resultOfChild(import.meta.filename, { OPEN_SPANS_RUN: `${contender}:${open}` });
       const bytes = contender === 'stock' ? '' : `, journal ${fmt(result.bytesPerSpan)} bytes written per span`;
       line.push(`${contender === 'stock' ? 'stock' : 'ours'} longest call ${fmt(result.longest, 1)} ms, event loop max ${fmt(result.loopMax, 1)} ms${bytes}`);
     }

@@ -8,7 +8,6 @@
 // measured from the first's peak (ours showed +84 MiB that way, +149 MiB alone).
 //
 // Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_SPANS (1000000).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
-import { databaseUrl, fmt, yieldToEventLoop } from './benchSupport.mjs';
+import { databaseUrl, fmt, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 1_000_000);
 const url = databaseUrl();
@@ -75,24 +74,11 @@ const contenders = {
 };
 
 /** Runs one contender in a fresh process: its report line passes through, its result comes back. */
-function inChild(name) {
-  const child = spawn(process.execPath, [import.meta.filename], { env: { ...process.env, OVERLOAD_CONTENDER: name }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      const lines = output.split('\n');
-      const result = lines.find((line) => line.startsWith('RESULT '));
-      process.stdout.write(lines.filter((line) => line && !line.startsWith('RESULT ')).map((line) => `${line}\n`).join(''));
-      if (code === 0 && result) resolve(JSON.parse(result.slice('RESULT '.length)));
-      else reject(new Error(`overload contender ${name} failed (${code})`));
-    }),
-  );
-}
+const inChild = (name) => resultOfChild(import.meta.filename, { OVERLOAD_CONTENDER: name });
 
 const only = process.env.OVERLOAD_CONTENDER;
 if (only) {
-  process.stdout.write(`RESULT ${JSON.stringify(await contenders[only]())}\n`);
+  printResult(await contenders[only]());
 } else {
   console.log(`overload: ${fmt(SPANS)} spans with 6 attributes and 1 event, produced in bursts of 5,000, into PostgreSQL; each in a fresh process`);
   const stock = await inChild('stock');

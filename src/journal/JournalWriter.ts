@@ -87,20 +87,16 @@ export class JournalWriter {
    * deleted.
    */
   private readonly openSpans = new OpenSpanTable<StartText>();
-  /** Open spans marked with each closed segment, and with the live one. */
-  private readonly openStartsIn = new Map<number, number>();
-  private openStartsInLive = 0;
   /** Characters of START payloads written, and their number: a START's average size. */
   private startChars = 0;
   private startsWritten = 0;
   /** Segments below this are committed: deleted once no open span's START is left in them. */
   private releaseBelow = 0;
   private releaseTimer: NodeJS.Timeout | undefined;
-  /** 'host': group commits begun, the latest one done, and the one a carried START waits for. */
+  /** 'host': group commits begun, the latest one done, and the one carried STARTs wait for. */
   private syncsBegun = 0;
   private syncedThrough = 0;
   private carriedNeedsSync = 0;
-  private releaseWaitsForSync = false;
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
@@ -190,23 +186,12 @@ export class JournalWriter {
     const start = startText(span);
     const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
     if (this.overCap(json.length)) return 'full';
-    // Open, and marked with the segment it goes into, before it is written: a START that
-    // fills its segment rotates right after it, and that segment must not be deleted before
-    // the START is carried forward (else a crash leaves the span with no START: lost, found
-    // by the crash torture).
-    const spanId = span.spanContext().spanId;
-    const markedWith = this.segment;
-    // A span id already open (an id generator that repeats itself): that START no longer
-    // counts toward keeping its segment; the span's latest START is this one.
-    const replaced = this.openSpans.set(spanId, start, markedWith);
-    if (replaced >= 0) this.countOpenStarts(replaced, -1);
-    if (!this.writeRecord(RecordType.SpanStart, json)) {
-      this.openSpans.delete(spanId);
-      return 'broken';
-    }
-    // A START too large for the room left in a mapped segment rotates first: it is in the next one.
-    if (this.writtenSegment !== markedWith) this.openSpans.set(spanId, start, this.writtenSegment);
-    this.countOpenStarts(this.writtenSegment, 1);
+    if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
+    // Open once written, marked with the segment the START is in (a START too large for the
+    // room left in a mapped segment rotates first): that segment is deleted only after the
+    // START is carried forward (releaseSegments); deleted before, a crash would leave the
+    // span with no START, lost.
+    this.openSpans.set(span.spanContext().spanId, start, this.writtenSegment);
     this.startChars += json.length;
     this.startsWritten += 1;
     return 'written';
@@ -226,8 +211,7 @@ export class JournalWriter {
     const json = endRecordJson(span, this.resourceIdFor(span.resource), mine);
     if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
     // The span has ended either way: written here, or kept in memory by the caller.
-    const segment = this.openSpans.remove(spanId);
-    if (segment >= 0) this.countOpenStarts(segment, -1);
+    this.openSpans.delete(spanId);
     if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';
     this.endsWritten += 1;
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
@@ -337,7 +321,10 @@ export class JournalWriter {
 
   /**
    * Everything the exporter must commit in segments below `segment` is committed: they are
-   * deleted once the spans still open in them are carried forward (releaseSegments).
+   * deleted once the spans still open in them are carried forward (releaseSegments). Called
+   * at every commit, it looks again only once the watermark has entered a later segment:
+   * a look counts the open spans by segment, and with many of them open (a leak), doing it
+   * at every commit would cost more than a segment kept a little longer.
    */
   deleteSegmentsBefore(segment: number): void {
     if (segment <= this.releaseBelow) return;
@@ -361,44 +348,36 @@ export class JournalWriter {
     this.releaseTimer = undefined;
     if (this.appender === undefined && this.brokenError === undefined) return; // closed
     const below = this.releaseBelow;
+    const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment);
+    if (committed.length === 0) return;
+    // Open spans whose START is in each committed segment, counted from their marks.
+    const open = new Map<number, number>();
+    this.openSpans.remark((_, segment) => {
+      if (segment < below) open.set(segment, (open.get(segment) ?? 0) + 1);
+      return segment;
+    });
     const startBytes = this.startsWritten === 0 ? 0 : FRAME_HEADER_BYTES + this.startChars / this.startsWritten;
-    const carryFrom = new Set<number>();
-    for (const [segment, bytes] of this.segmentBytes) {
-      const open = this.openStartsIn.get(segment) ?? 0;
-      if (segment < below && segment !== this.segment && open > 0 && open * startBytes * 2 <= bytes) carryFrom.add(segment);
-    }
+    const carryFrom = new Set(committed.filter((segment) => (open.get(segment) ?? 0) * startBytes * 2 <= this.segmentBytes.get(segment)!));
     let budget = OPEN_SPANS_CARRIED_PER_TURN;
     let carried = false;
-    if (carryFrom.size > 0) {
+    if (open.size > 0) {
       this.openSpans.remark((start, segment) => {
         if (budget === 0 || !carryFrom.has(segment) || this.brokenError !== undefined) return segment;
         budget -= 1;
         const carriedTo = this.carryForward(start);
         if (carriedTo === undefined) return segment;
         carried = true;
-        this.countOpenStarts(segment, -1);
-        this.countOpenStarts(carriedTo, 1);
+        open.set(segment, open.get(segment)! - 1);
         return carriedTo;
       });
     }
     if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
-    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkCommittedSegments(below);
-    else this.releaseWaitsForSync = true; // the group commit that syncs the copies calls this again
+    // Else the group commit that syncs the copies calls this again.
+    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegments(committed.filter((segment) => !open.get(segment)));
     if (budget === 0 && this.brokenError === undefined) {
       this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
       this.releaseTimer.unref();
     }
-  }
-
-  /** Open spans whose START's latest copy is in `segment` (by their mark), counted up or down. */
-  private countOpenStarts(segment: number, delta: number): void {
-    if (segment === this.segment) {
-      this.openStartsInLive += delta;
-      return;
-    }
-    const open = (this.openStartsIn.get(segment) ?? 0) + delta;
-    if (open > 0) this.openStartsIn.set(segment, open);
-    else this.openStartsIn.delete(segment);
   }
 
   /** A fresh START of an open span, written into the live segment; the segment it is in, or undefined if it could not be written. */
@@ -409,14 +388,14 @@ export class JournalWriter {
   }
 
   /**
-   * Deletes closed segments below `below` that hold no open span's START. On the thread
-   * pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here (freeing its page
-   * cache). It counts as gone at once; one that could not be removed (not ENOENT) counts
-   * again and is retried at the next commit.
+   * Deletes these closed segments. On the thread pool: unlinking an 8 MiB segment took
+   * ~1.3 ms of the event loop here (freeing its page cache). Each counts as gone at once;
+   * one that could not be removed (not ENOENT) counts again and is tried again at the next
+   * release.
    */
-  private unlinkCommittedSegments(below: number): void {
-    for (const [number, bytes] of this.segmentBytes) {
-      if (number >= below || number === this.segment || this.openStartsIn.has(number)) continue;
+  private unlinkSegments(segments: readonly number[]): void {
+    for (const number of segments) {
+      const bytes = this.segmentBytes.get(number)!;
       this.segmentBytes.delete(number);
       this.liveBytes -= bytes;
       unlink(segmentPath(this.writerDir, number), (error) => {
@@ -589,8 +568,6 @@ export class JournalWriter {
   }
 
   private openNextSegment(nextWriteBytes = 0, carryOpenSpans = false): void {
-    if (this.openStartsInLive > 0) this.openStartsIn.set(this.segment, this.openStartsInLive);
-    this.openStartsInLive = 0;
     this.segment += 1;
     const head = this.segmentHead(carryOpenSpans);
     try {
@@ -627,8 +604,6 @@ export class JournalWriter {
   private segmentHead(carryOpenSpans = false): Buffer {
     const starts: Buffer[] = [];
     if (carryOpenSpans) {
-      this.openStartsIn.clear();
-      this.openStartsInLive = this.openSpans.size;
       this.openSpans.remark(({ span }) => {
         // Written again from the span itself: attributes set since its start come along.
         starts.push(encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource))));
@@ -693,12 +668,11 @@ export class JournalWriter {
       appender.syncDataInBackground((error) => {
         this.syncInFlight = false;
         if (error) return this.fail(error);
+        // STARTs carried forward before this sync began are on disk: the segments they were
+        // carried out of, waiting for it, may go.
+        const waited = this.syncedThrough < this.carriedNeedsSync;
         this.syncedThrough = begun;
-        // STARTs carried forward before this sync began are on disk: their old segments may go.
-        if (this.releaseWaitsForSync && begun >= this.carriedNeedsSync) {
-          this.releaseWaitsForSync = false;
-          this.releaseSegments();
-        }
+        if (waited && begun >= this.carriedNeedsSync) this.releaseSegments();
       });
     }, this.options.groupCommitMillis).unref();
   }

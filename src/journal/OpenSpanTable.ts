@@ -36,18 +36,14 @@ export class OpenSpanTable<V> {
     return entry === EMPTY ? undefined : this.#values[entry];
   }
 
-  /**
-   * A key already present keeps its place in start order (as Map does) and gets `value`
-   * and `mark`. Returns the mark the key had, or -1 if it was not there.
-   */
-  set(key: string, value: V, mark = 0): number {
+  /** A key already present keeps its place in start order (as Map does) and gets `value` and `mark`. */
+  set(key: string, value: V, mark = 0): void {
     const hash = hashOf(key);
     const found = this.#find(key, hash);
     if (found !== EMPTY) {
-      const previous = this.#marks[found];
       this.#values[found] = value;
       this.#marks[found] = mark;
-      return previous;
+      return;
     }
     if (this.#size === this.#keys.length) this.#grow();
     const entry = this.#allocate();
@@ -58,26 +54,19 @@ export class OpenSpanTable<V> {
     this.#link(entry);
     this.#place(entry, hash);
     this.#size += 1;
-    return EMPTY;
   }
 
   delete(key: string): boolean {
-    return this.remove(key) !== EMPTY;
-  }
-
-  /** Deletes `key`; the mark it had, or -1 if it was not there. */
-  remove(key: string): number {
     const mask = this.#slots.length - 1;
     let slot = hashOf(key) & mask;
     for (;;) {
       const entry = this.#slots[slot];
-      if (entry === EMPTY) return EMPTY;
+      if (entry === EMPTY) return false;
       if (this.#keys[entry] === key) {
-        const mark = this.#marks[entry];
         this.#removeSlot(slot);
         this.#release(entry);
         this.#size -= 1;
-        return mark;
+        return true;
       }
       slot = (slot + 1) & mask;
     }
@@ -100,10 +89,6 @@ export class OpenSpanTable<V> {
     for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) {
       this.#marks[entry] = visit(this.#values[entry]!, this.#marks[entry]);
     }
-  }
-
-  *values(): IterableIterator<V> {
-    for (const [, value] of this.entries()) yield value;
   }
 
   #find(key: string, hash: number): number {

@@ -163,14 +163,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // Within the turn's budget: a 2048-span batch converted in one go kept the host's
     // event loop for ~10 ms (bench/recovery.mjs, which measures the stall). The spans are
     // let go of as soon as they are rows (the batch came in a Handover).
-    for (let from = 0; from < spans.length; from += CONVERT_SLICE) {
-      await turn.pace();
-      for (const span of spans.slice(from, from + CONVERT_SLICE)) unreadable.attempt(() => converter.toRow(span), spanRows);
-    }
-    for (let from = 0; from < logs.length; from += CONVERT_SLICE) {
-      await turn.pace();
-      for (const log of logs.slice(from, from + CONVERT_SLICE)) unreadable.attempt(() => toLogRow(log, converter), logRows);
-    }
+    await unreadable.convertAll(spans, (span) => converter.toRow(span), spanRows, turn);
+    await unreadable.convertAll(logs, (log) => toLogRow(log, converter), logRows, turn);
     if (unreadable.count > 0) {
       diag.error(`PostgresSpanExporter: skipped ${unreadable.count} spans or log records that could not be read: ${this.#redacted(unreadable.first)}`);
     }
@@ -251,17 +245,21 @@ class BatchSource {
   }
 }
 
-/** Records that could not be converted: skipped, counted, and the first error kept for the report. */
+/** Converts records to rows; one that cannot be converted is skipped and counted, and the first error kept for the report. */
 class Unreadable {
   count = 0;
   first: unknown;
 
-  attempt<T>(convert: () => T, into: T[]): void {
-    try {
-      into.push(convert());
-    } catch (error) {
-      if (this.count === 0) this.first = error;
-      this.count++;
+  /** Every item into `into`, looking at the turn's budget every CONVERT_SLICE items. */
+  async convertAll<S, T>(items: readonly S[], convert: (item: S) => T, into: T[], turn: TurnBudget): Promise<void> {
+    for (let i = 0; i < items.length; i++) {
+      if (i % CONVERT_SLICE === 0) await turn.pace();
+      try {
+        into.push(convert(items[i]));
+      } catch (error) {
+        if (this.count === 0) this.first = error;
+        this.count++;
+      }
     }
   }
 }

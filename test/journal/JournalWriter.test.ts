@@ -39,6 +39,11 @@ function writerIn(dir: string, overrides: Partial<JournalWriterOptions> = {}): J
   });
 }
 
+/** Segment files still on disk numbered below `segment`. */
+function filesBefore(writer: JournalWriter, segment: number): string[] {
+  return readdirSync(writer.writerDir).filter((name) => name < segmentFileName(segment));
+}
+
 /** The first of `count` spans is left open, the rest start and end after it: several segments' worth. */
 function oneLeftOpenAmong(writer: JournalWriter, count: number): ReadableSpan {
   const [longRunning, ...others] = makeSpans(count);
@@ -196,7 +201,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     }
     expect(crossing).toBeDefined();
     writer.deleteSegmentsBefore(writer.currentSegment);
-    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(writer.currentSegment))).toEqual([]);
+    await expect.poll(() => filesBefore(writer, writer.currentSegment)).toEqual([]);
     const carried = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
     expect(carried).toEqual([crossing!.spanContext().spanId]);
     writer.close({ removeIfDone: false });
@@ -241,7 +246,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     }
     for (const span of twins) writer.appendEnd(span);
     writer.deleteSegmentsBefore(writer.currentSegment);
-    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(writer.currentSegment))).toEqual([]);
+    await expect.poll(() => filesBefore(writer, writer.currentSegment)).toEqual([]);
     writer.close({ removeIfDone: false });
   });
 
@@ -289,7 +294,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     expect(writer.segmentsOnDisk).toBeLessThan(segments);
     expect(writer.segmentsOnDisk).toBeGreaterThan(writer.currentSegment - live + 1);
     // ...and the rest follow; only then are the segments they were in deleted.
-    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(live))).toEqual([]);
+    await expect.poll(() => filesBefore(writer, live)).toEqual([]);
     expect(carriedCopies()).toBe(open.length);
     const starts = new Set(recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s));
     for (const id of openIds) expect(starts.has(id)).toBe(true);
@@ -321,7 +326,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     // Once they end, the next commit lets their segments go.
     for (const span of leaked) writer.appendEnd(span);
     writer.deleteSegmentsBefore(writer.currentSegment);
-    await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(writer.currentSegment))).toEqual([]);
+    await expect.poll(() => filesBefore(writer, writer.currentSegment)).toEqual([]);
     writer.close({ removeIfDone: false });
   });
 
@@ -557,7 +562,7 @@ test("durability 'host': a segment whose open spans were carried forward is dele
   // was written has synced it ('process' deletes them in this call: see above).
   expect(writer.segmentsOnDisk).toBeGreaterThanOrEqual(segments);
   await expect.poll(() => writer.segmentsOnDisk, { timeout: 10_000 }).toBe(writer.currentSegment - live + 1);
-  await expect.poll(() => readdirSync(writer.writerDir).filter((name) => name < segmentFileName(live))).toEqual([]);
+  await expect.poll(() => filesBefore(writer, live)).toEqual([]);
   const starts = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
   expect(starts.filter((id) => id === longRunning.spanContext().spanId)).toHaveLength(1);
   writer.close({ removeIfDone: false });
