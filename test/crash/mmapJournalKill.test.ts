@@ -1,11 +1,15 @@
 // A child writing thousands of spans through each journal write path is SIGKILLed while
 // its export cannot reach the database: every START and END it journaled must come back
 // from its segments alone, including the live memory-mapped one the kill left with its
-// preallocated zero tail, and reach PostgreSQL once.
+// preallocated zero tail, and reach PostgreSQL once. And a child whose first span runs while
+// thousands of others are exported and their segments deleted (its START carried forward
+// out of each before it goes) is SIGKILLed with that span open: recovery must find the
+// START in what is left and commit it as a crash record.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
@@ -66,5 +70,41 @@ describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s',
     expect(report).toMatchObject({ journals: 1, spansEnded: REQUESTS * 2 + 1, spansCrashed: 3, corruptBytes: 0, failures: [] });
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 4);
+  });
+
+  test('a span that outlived its deleted segment is recovered as a crash record from its carried START; every other span once', async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    const ledger = join(dir, 'ledger.jsonl');
+    const requests = 1500;
+    const child = runFixture(fixture, {
+      DATABASE_URL: db.url,
+      SCHEMA: schema,
+      JOURNAL_DIR: journalDir,
+      LEDGER: ledger,
+      CRASH_MODE: 'sigkill',
+      OPEN_FIRST: '1',
+      ENDED: String(requests),
+      // Exported and committed before the in-flight request starts.
+      FLUSH_FIRST: '1',
+      MAX_SEGMENT_BYTES: String(16 * 1024),
+      SERVICE: `carried-${io}`,
+    });
+    const ready = await child.ready;
+    expect(ready.writePath).toBe(expectedJournalIo(io));
+    const [writer] = readdirSync(journalDir);
+    // The segment the job's START was written into was committed and deleted (unlinked on
+    // the thread pool): the START lives on only as a carried copy.
+    await expect.poll(() => readdirSync(join(journalDir, writer!)), { timeout: 10_000 }).not.toContain(segmentFileName(1));
+    child.child.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const report = await recoverJournals({ journalDir, exporter });
+    await exporter.shutdown();
+    expect(report.failures).toEqual([]);
+    const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
+    expect(rows).toHaveLength(requests * 2 + 5);
+    expect(rows.find((row) => row.span_id === ready.job)).toMatchObject({ name: 'nightly export', state: 'crashed' });
   });
 });
