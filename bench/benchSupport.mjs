@@ -26,11 +26,11 @@ export const yieldToEventLoop = () => new Promise((resolve) => setImmediate(reso
 
 /**
  * Runs `script` again in a fresh process with `env` added (so no measurement starts with a
- * heap another one grew): its other lines pass through, and what it printed as
+ * heap another one grew), and Node's `nodeOptions`: its other lines pass through, and what it printed as
  * `RESULT <json>` (see printResult) comes back.
  */
-export function resultOfChild(script, env) {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+export function resultOfChild(script, env, nodeOptions = []) {
+  const child = spawn(process.execPath, [...nodeOptions, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   return new Promise((resolve, reject) =>

@@ -5,12 +5,18 @@
 // JournalSpanProcessor. The journal must keep every open span's START while segments
 // rotate and are deleted; it used to write all of them again into every new segment's
 // head, inside whichever span call made the segment rotate (10,000 open: 45-62 ms).
+// Also the time the garbage collector paused the application: what the journal keeps
+// for an open span must not make every other span costlier to collect (StartText in
+// src/journal/spanRecordJson.ts: 10,000 open once quadrupled the scavenges' time).
+// And the heap still in use once they are all collected: what the open spans cost in
+// memory, theirs (stock) and ours. The first WARMUP spans are not measured: the first bursts of any tracer run before
+// V8 has compiled its code, 20-40 ms each here, stock or ours; that is paid once.
 //
 // Each contender and count runs in a fresh process. Environment: BENCH_SPANS (100000).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { JournalSpanProcessor } from '../dist/esm/index.js';
@@ -19,6 +25,7 @@ import { fmt, NoopExporter, printResult, resultOfChild, yieldToEventLoop } from 
 const SPANS = Number(process.env.BENCH_SPANS ?? 100_000);
 const OPEN_COUNTS = [0, 1_000, 10_000, 40_000];
 const BURST = 1_000;
+const WARMUP = 20_000;
 const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
 async function measure(contender, open) {
@@ -28,13 +35,41 @@ async function measure(contender, open) {
     contender === 'stock' ? new BatchSpanProcessor({ exporter }) : new JournalSpanProcessor({ exporter, journalDir: join(dir, 'journal'), recover: false });
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'open-spans' }), spanProcessors: [processor] });
   const tracer = provider.getTracer('bench');
+  globalThis.gc();
+  const heapBefore = process.memoryUsage().heapUsed;
   const leaked = [];
   for (let i = 0; i < open; i++) leaked.push(tracer.startSpan('leaked job', { attributes }));
   await yieldToEventLoop();
+  await bursts(tracer, WARMUP);
+  const writtenBefore = contender === 'stock' ? 0 : processor.stats().journalBytesWritten;
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
+  const longest = await bursts(tracer, SPANS);
+  await provider.forceFlush();
+  delay.disable();
+  // Entries are delivered asynchronously: one more turn delivers the last ones.
+  await yieldToEventLoop();
+  gc.disconnect();
+  globalThis.gc();
+  const retainedMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+  // The application holds its open spans until they end: without this, nothing would
+  // refer to them after the loop above, and the stock processor's run would have none.
+  for (const span of leaked) span.end();
+  const written = contender === 'stock' ? 0 : processor.stats().journalBytesWritten - writtenBefore;
+  await provider.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+  return { longest, loopMax: delay.max / 1e6, gcMs, retainedMiB, exported: exporter.exported, bytesPerSpan: written / SPANS };
+}
+
+/** `count` spans in bursts, yielding between them; the longest single start+end, in ms. */
+async function bursts(tracer, count) {
   let longest = 0;
-  for (let done = 0; done < SPANS; done += BURST) {
+  for (let done = 0; done < count; done += BURST) {
     for (let i = 0; i < BURST; i++) {
       const started = performance.now();
       const span = tracer.startSpan('GET /orders/:id', { attributes });
@@ -45,25 +80,20 @@ async function measure(contender, open) {
     }
     await yieldToEventLoop();
   }
-  await provider.forceFlush();
-  delay.disable();
-  const written = contender === 'stock' ? 0 : processor.stats().journalBytesWritten;
-  await provider.shutdown();
-  rmSync(dir, { recursive: true, force: true });
-  return { longest, loopMax: delay.max / 1e6, exported: exporter.exported, bytesPerSpan: written / (SPANS + open) };
+  return longest;
 }
 
 if (process.env.OPEN_SPANS_RUN) {
   const [contender, open] = process.env.OPEN_SPANS_RUN.split(':');
   printResult(await measure(contender, Number(open)));
 } else {
-  console.log(`open spans: ${fmt(SPANS)} spans started and ended in bursts of ${fmt(BURST)} while others stay open; no-op exporter; each in a fresh process`);
+  console.log(`open spans: ${fmt(SPANS)} spans started and ended in bursts of ${fmt(BURST)} (after ${fmt(WARMUP)} unmeasured) while others stay open; no-op exporter; each in a fresh process`);
   for (const open of OPEN_COUNTS) {
     const line = [];
     for (const contender of ['stock', 'journal']) {
-      const result = await resultOfChild(import.meta.filename, { OPEN_SPANS_RUN: `${contender}:${open}` });
+      const result = await resultOfChild(import.meta.filename, { OPEN_SPANS_RUN: `${contender}:${open}` }, ['--expose-gc']);
       const bytes = contender === 'stock' ? '' : `, journal ${fmt(result.bytesPerSpan)} bytes written per span`;
-      line.push(`${contender === 'stock' ? 'stock' : 'ours'} longest call ${fmt(result.longest, 1)} ms, event loop max ${fmt(result.loopMax, 1)} ms${bytes}`);
+      line.push(`${contender === 'stock' ? 'stock' : 'ours'} longest call ${fmt(result.longest, 1)} ms, event loop max ${fmt(result.loopMax, 1)} ms, GC ${fmt(result.gcMs)} ms, heap +${fmt(result.retainedMiB, 1)} MiB${bytes}`);
     }
     console.log(`  ${fmt(open).padStart(6)} open: ${line.join(' | ')}`);
   }

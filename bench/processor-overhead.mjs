@@ -13,7 +13,7 @@ import { JournalSpanProcessor } from '../dist/esm/index.js';
 import { encodeFrame } from '../dist/esm/journal/frame.js';
 import { openSegmentFile } from '../dist/esm/journal/segmentFile/openSegmentFile.js';
 import { endRecord, recordJson, startRecord } from '../dist/esm/journal/spanRecords.js';
-import { endRecordJson, startRecordJson, startText } from '../dist/esm/journal/spanRecordJson.js';
+import { endRecordJson, startRecordJson, StartText } from '../dist/esm/journal/spanRecordJson.js';
 import { NoopExporter, fmt, summary, yieldToEventLoop } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 100_000);
@@ -84,7 +84,7 @@ async function breakdown() {
   const frame = encodeFrame(3, startJson);
   const endFrame = encodeFrame(4, endRecordJson(spans[0], 1));
   // What the writer keeps of each START for its END.
-  const starts = spans.map((span) => startText(span));
+  const starts = spans.map((span) => new StartText(span));
   const rows = [
     time('START payload: JSON text (the writer)', (i) => startRecordJson(spans[i % 1000], 1)),
     time("END payload: JSON text, reusing its START's (the writer)", (i) => endRecordJson(spans[i % 1000], 1, starts[i % 1000])),

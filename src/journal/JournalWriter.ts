@@ -23,14 +23,13 @@ import { segmentPath } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordJson, readableLogFromRecord } from './logRecords.js';
-import { RecentEnds, type HeldLog, type RecentEnd } from './RecentEnds.js';
+import { HeldLog, RecentEnds, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
 import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
-import { endRecordJson, startRecordJson, startText } from './spanRecordJson.js';
-import type { StartText } from './spanRecordJson.js';
+import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
@@ -183,7 +182,7 @@ export class JournalWriter {
 
   appendStart(span: ReadableSpan): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
-    const start = startText(span);
+    const start = new StartText(span);
     const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
     if (this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
@@ -233,7 +232,7 @@ export class JournalWriter {
     if (!this.writeRecord(RecordType.LogRecord, json)) return 'broken';
     this.logsWritten += 1;
     const held = cappedRecordCount() === capped ? logRecord : readableLogFromRecord(JSON.parse(json) as LogRecordPayload, logRecord.resource);
-    this.exportRecordWritten(undefined, { logRecord: held, sequence });
+    this.exportRecordWritten(undefined, new HeldLog(held, sequence));
     return 'written';
   }
 

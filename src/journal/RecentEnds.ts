@@ -11,10 +11,15 @@ import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 
-/** A log record as the application emitted it, with its sequence number in the journal. */
-export interface HeldLog {
-  logRecord: ReadableLogRecord;
-  sequence: number;
+/** A log record as the application emitted it, with its sequence number in the journal (a class: see HeldEnd). */
+export class HeldLog {
+  readonly logRecord: ReadableLogRecord;
+  readonly sequence: number;
+
+  constructor(logRecord: ReadableLogRecord, sequence: number) {
+    this.logRecord = logRecord;
+    this.sequence = sequence;
+  }
 }
 
 export interface RecentEnd {

@@ -74,10 +74,29 @@ export function startPrefix(span: ReadableSpan): string | undefined {
 }
 
 /**
- * What a span's START was written with, kept by the writer while the span is open: what
- * its END can reuse of it.
+ * `text` stored as one piece. A string built with `+` (and JSON.stringify's output, often)
+ * is, in V8, a tree of the pieces it was built from (a rope); kept for as long as a span
+ * stays open, a START's prefix took ~500 bytes as a rope and ~150 flat
+ * (bench/open-spans.mjs prints the heap). Reading a character makes V8 flatten the rope
+ * in place; elsewhere it costs one read.
  */
-export interface StartText {
+function flattened(text: string | undefined): string | undefined {
+  if (text !== undefined) text.charCodeAt(0);
+  return text;
+}
+
+/**
+ * What a span's START was written with, kept by the writer while the span is open: what
+ * its END can reuse of it, and the span, to write its START again (carrying forward).
+ *
+ * A class, not an object literal, like the rows of postgres/spanRows.ts: once spans had
+ * been left open (long jobs, a leak), V8 pretenured the literal's site, every later
+ * span's entry was made in the old generation, and each kept its span, ended or not,
+ * alive through the scavenges until a full collection. With 10,000 spans open the
+ * scavenges took 4x as long and the old generation filled with ended spans
+ * (bench/open-spans.mjs prints the collector's time).
+ */
+export class StartText {
   readonly span: ReadableSpan;
   /** startPrefix() as the START was written, and the name it holds. */
   readonly prefix: string | undefined;
@@ -85,13 +104,15 @@ export interface StartText {
   /** The attributes' JSON as the START wrote it, and their keys and values then; undefined when they hold arrays or are not plain. */
   readonly attributes: string | undefined;
   readonly snapshot: unknown[] | undefined;
-}
 
-export function startText(span: ReadableSpan): StartText {
-  const prefix = startPrefix(span);
-  const attributes: unknown = span.attributes;
-  const snapshot = prefix !== undefined && typeof attributes === 'object' && attributes !== null ? attributesSnapshot(attributes) : undefined;
-  return { span, prefix, name: span.name, attributes: snapshot === undefined ? undefined : JSON.stringify(attributes), snapshot };
+  constructor(span: ReadableSpan) {
+    this.span = span;
+    this.prefix = flattened(startPrefix(span));
+    this.name = span.name;
+    const attributes: unknown = span.attributes;
+    this.snapshot = this.prefix !== undefined && typeof attributes === 'object' && attributes !== null ? attributesSnapshot(attributes) : undefined;
+    this.attributes = this.snapshot === undefined ? undefined : flattened(JSON.stringify(attributes));
+  }
 }
 
 /**
@@ -132,9 +153,9 @@ function eventsText(events: TimedEvent[]): string | undefined {
 
 /**
  * The SPAN_START payload of `span`: the same JSON as recordJson(startRecord(span, resourceId)).
- * `start`: startText(span), when the caller keeps it for the END.
+ * `start`: what the caller keeps for the END, when it does.
  */
-export function startRecordJson(span: ReadableSpan, resourceId: number, start = startText(span)): string {
+export function startRecordJson(span: ReadableSpan, resourceId: number, start = new StartText(span)): string {
   const rest = start.prefix === undefined ? undefined : attributesAndScope(span, resourceId, start.attributes);
   const json = rest === undefined ? undefined : `${start.prefix}${rest}}`;
   return json !== undefined && fitsInFrame(json) ? json : recordJson(startRecord(span, resourceId));
@@ -142,7 +163,7 @@ export function startRecordJson(span: ReadableSpan, resourceId: number, start = 
 
 /**
  * The SPAN_END payload of `span`: the same JSON as recordJson(endRecord(span, resourceId)).
- * `start`: what its START was written with (startText of this very span), when known.
+ * `start`: what its START was written with (the StartText of this very span), when known.
  */
 export function endRecordJson(span: ReadableSpan, resourceId: number, start?: StartText): string {
   let json: string | undefined;
