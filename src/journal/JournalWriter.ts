@@ -349,9 +349,11 @@ export class JournalWriter {
     const below = this.releaseBelow;
     const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment);
     if (committed.length === 0) return;
-    // Open spans whose START is in each committed segment, counted from their marks.
+    // Open spans whose START is in each committed segment, counted from their marks. Those
+    // still open are the long-lived ones: what they keep for their END is compacted.
     const open = new Map<number, number>();
-    this.openSpans.remark((_, segment) => {
+    this.openSpans.remark((start, segment) => {
+      start.compact();
       if (segment < below) open.set(segment, (open.get(segment) ?? 0) + 1);
       return segment;
     });

@@ -74,18 +74,6 @@ export function startPrefix(span: ReadableSpan): string | undefined {
 }
 
 /**
- * `text` stored as one piece. A string built with `+` (and JSON.stringify's output, often)
- * is, in V8, a tree of the pieces it was built from (a rope); kept for as long as a span
- * stays open, a START's prefix took ~500 bytes as a rope and ~150 flat
- * (bench/open-spans.mjs prints the heap). Reading a character makes V8 flatten the rope
- * in place; elsewhere it costs one read.
- */
-function flattened(text: string | undefined): string | undefined {
-  if (text !== undefined) text.charCodeAt(0);
-  return text;
-}
-
-/**
  * What a span's START was written with, kept by the writer while the span is open: what
  * its END can reuse of it, and the span, to write its START again (carrying forward).
  *
@@ -107,11 +95,24 @@ export class StartText {
 
   constructor(span: ReadableSpan) {
     this.span = span;
-    this.prefix = flattened(startPrefix(span));
+    this.prefix = startPrefix(span);
     this.name = span.name;
     const attributes: unknown = span.attributes;
     this.snapshot = this.prefix !== undefined && typeof attributes === 'object' && attributes !== null ? attributesSnapshot(attributes) : undefined;
-    this.attributes = this.snapshot === undefined ? undefined : flattened(JSON.stringify(attributes));
+    this.attributes = this.snapshot === undefined ? undefined : JSON.stringify(attributes);
+  }
+
+  /**
+   * Stores the texts kept for the END as one piece each. A string built with `+` (and
+   * JSON.stringify's output, often) is, in V8, a tree of the pieces it was made from (a
+   * rope): for a span that stays open, its prefix took ~500 bytes as a rope and ~150 flat
+   * (bench/open-spans.mjs prints the heap). Reading a character makes V8 flatten a rope in
+   * place. The writer calls this for the spans still open at a commit, not at every start:
+   * most spans end first, and their ropes go with them.
+   */
+  compact(): void {
+    this.prefix?.charCodeAt(0);
+    this.attributes?.charCodeAt(0);
   }
 }
 
