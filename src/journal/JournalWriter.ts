@@ -64,6 +64,9 @@ const SPARE_HEAD_MARGIN_BYTES = 256 * 1024;
  */
 export const OPEN_SPANS_CARRIED_PER_TURN = 1000;
 
+/** carriedNeedsSync after a failed sync: no later sync makes a deletion safe, only a repair. */
+const NO_SYNC_WILL_DO = Number.POSITIVE_INFINITY;
+
 export type AppendResult = 'written' | 'full' | 'broken';
 
 export class JournalWriter {
@@ -92,7 +95,12 @@ export class JournalWriter {
   /** Segments below this are committed: deleted once no open span's START is left in them. */
   private releaseBelow = 0;
   private releaseTimer: NodeJS.Timeout | undefined;
-  /** 'host': group commits begun, the latest one done, and the one carried STARTs wait for. */
+  /**
+   * 'host': group commits begun, the latest one done, and the one carried STARTs wait for
+   * before the segments they were carried out of may go. After a failed sync, no number:
+   * copies may be in a segment that did not reach the disk, until a repair writes them all
+   * again (NO_SYNC_WILL_DO).
+   */
   private syncsBegun = 0;
   private syncedThrough = 0;
   private carriedNeedsSync = 0;
@@ -202,8 +210,13 @@ export class JournalWriter {
    * record past maxJournalBytes beats losing the count of what the cap dropped.
    */
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
-    if (this.brokenError !== undefined) return 'broken';
     const spanId = span.spanContext().spanId;
+    if (this.brokenError !== undefined) {
+      // Ended all the same, kept in memory by the caller: a repair must not journal its
+      // START again, nor keep a segment for it.
+      this.openSpans.delete(spanId);
+      return 'broken';
+    }
     const open = this.openSpans.get(spanId);
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
@@ -442,32 +455,49 @@ export class JournalWriter {
     const previous = this.brokenError;
     const closed = this.appender;
     this.closeAppender();
-    // Every END and LOG in the current segment committed: nothing in it is needed any more (the
-    // spans still open are carried into the next), so a full disk gets its room back here
-    // instead of waiting for 8 MiB of new records that cannot be written.
+    // Every END and LOG written so far committed: nothing before the new segment is needed
+    // but the STARTs of spans still open, which its head carries.
     const lastExportAt = { segment: this.exportedSegment, offset: this.exportedEnd };
-    if (closed && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)))) {
-      this.forgetSegment(this.segment, true);
-    }
+    const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
+    // Holding no open span's START either, it goes now: a full disk gets its room back here
+    // instead of waiting for records that cannot be written.
+    if (allCommitted && !this.holdsOpenStart(this.segment)) this.forgetSegment(this.segment, true);
     for (const segment of [...this.segmentBytes.keys()]) {
       if (!existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
     }
     this.brokenError = undefined;
     try {
       mkdirSync(this.writerDir, { recursive: true, mode: 0o700 });
-      // The segment just deleted, or others removed under the writer, may hold the only
-      // START of a span still open: the new segment's head carries them all.
+      // Segments removed under the writer may have held the only START of a span still
+      // open: the new segment's head carries them all. No segment holding one is deleted
+      // before that head is written: on a full disk the repair fails and is tried again
+      // (room comes back as committed segments go), and every START stays where it is.
       this.openNextSegment(0, true);
     } catch (error) {
       this.brokenError ??= error;
     }
-    if (this.brokenError === undefined) {
-      this.episodeReported = false;
-      diag.info(`otel-blackbox: journal ${this.writerDir} writable again`);
-      return true;
+    if (this.brokenError !== undefined) {
+      this.brokenError = previous;
+      return false;
     }
-    this.brokenError = previous;
-    return false;
+    this.episodeReported = false;
+    diag.info(`otel-blackbox: journal ${this.writerDir} writable again`);
+    // The segments before it go as committed segments do: under 'host' once a group commit
+    // begun after the head was written has synced it.
+    if (this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
+    if (allCommitted) this.releaseBelow = Math.max(this.releaseBelow, this.segment);
+    this.releaseSegments();
+    return true;
+  }
+
+  /** Whether the START of a span still open is in `segment` (its latest copy, by its mark). */
+  private holdsOpenStart(segment: number): boolean {
+    let found = false;
+    this.openSpans.remark((_, mark) => {
+      if (mark === segment) found = true;
+      return mark;
+    });
+    return found;
   }
 
   private forgetSegment(segment: number, unlink: boolean): void {
@@ -565,7 +595,13 @@ export class JournalWriter {
 
   private rotationSynced(error: NodeJS.ErrnoException | null): void {
     this.rotationSyncs -= 1;
-    if (error !== null) this.fail(error);
+    if (error !== null) this.syncFailed(error);
+  }
+
+  /** 'host': STARTs carried into the segment that failed to sync may not be on disk; their originals stay until a repair. */
+  private syncFailed(error: unknown): void {
+    this.carriedNeedsSync = NO_SYNC_WILL_DO;
+    this.fail(error);
   }
 
   private openNextSegment(nextWriteBytes = 0, carryOpenSpans = false): void {
@@ -583,7 +619,11 @@ export class JournalWriter {
       // file behind at every attempt.
       this.closeAppender();
       this.forgetSegment(this.segment, true);
+      return;
     }
+    // Only now is the head, with a START of every span still open, in the file: marked
+    // before, a commit could delete the segments that hold them while it may never be.
+    if (carryOpenSpans) this.openSpans.remark(() => this.segment);
   }
 
   /** Room for the head, maxSegmentBytes of records, and the write that crosses that mark (or a larger one). */
@@ -605,11 +645,10 @@ export class JournalWriter {
   private segmentHead(carryOpenSpans = false): Buffer {
     const starts: Buffer[] = [];
     if (carryOpenSpans) {
-      this.openSpans.remark(({ span }) => {
+      for (const [, { span }] of this.openSpans.entries()) {
         // Written again from the span itself: attributes set since its start come along.
         starts.push(encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource))));
-        return this.segment;
-      });
+      }
     }
     return Buffer.concat([
       SEGMENT_MAGIC,
@@ -668,7 +707,7 @@ export class JournalWriter {
       const begun = ++this.syncsBegun;
       appender.syncDataInBackground((error) => {
         this.syncInFlight = false;
-        if (error) return this.fail(error);
+        if (error) return this.syncFailed(error);
         // STARTs carried forward before this sync began are on disk: the segments they were
         // carried out of, waiting for it, may go.
         const waited = this.syncedThrough < this.carriedNeedsSync;
@@ -685,9 +724,11 @@ export class JournalWriter {
     this.spare.clear();
     if (this.episodeReported) return;
     this.episodeReported = true;
-    diag.error(
+    // Said once the writer's own call is done: a diag logger of the application's may
+    // start or end spans, and must not find the open spans' table half-visited.
+    const message =
       `otel-blackbox: journal ${this.writerDir} cannot be written (${(error as Error)?.message ?? error}); ` +
-        'spans are exported from memory until it can be written again',
-    );
+      'spans are exported from memory until it can be written again';
+    queueMicrotask(() => diag.error(message));
   }
 }

@@ -1,3 +1,4 @@
+import * as nodeFs from 'node:fs';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
@@ -5,6 +6,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalWriter, OPEN_SPANS_CARRIED_PER_TURN } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
+import type { SegmentFileSystem } from '../../src/journal/segmentFile/SegmentFile.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
@@ -566,4 +568,107 @@ test("durability 'host': a segment whose open spans were carried forward is dele
   const starts = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
   expect(starts.filter((id) => id === longRunning.spanContext().spanId)).toHaveLength(1);
   writer.close({ removeIfDone: false });
+});
+
+// A broken journal (a full disk, a failed sync) must still never leave an open span without
+// a START on disk: its crash record depends on it. The write(2) path, where a full disk
+// shows as ENOSPC on a write (the faulty file system's).
+describe('a broken journal keeps the START of every span still open', () => {
+  const startsOnDisk = (writer: JournalWriter): string[] =>
+    recordsOf(writer)
+      .filter((r) => r.type === RecordType.SpanStart)
+      .map((r) => (r.payload as SpanStartRecord).s);
+
+  test('a repair that fails deletes nothing an open span needs', () => {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs });
+    const [open, other] = makeSpans(2);
+    writer.appendStart(open);
+    fs.fault = 'enospc';
+    expect(writer.appendStart(other)).toBe('broken');
+    expect(writer.tryRepair()).toBe(false);
+    expect(startsOnDisk(writer)).toContain(open.spanContext().spanId);
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    expect(startsOnDisk(writer)).toContain(open.spanContext().spanId);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a commit after a failed repair keeps the segment that holds an open span’s START', async () => {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs, maxSegmentBytes: 4096 });
+    const open = oneLeftOpenAmong(writer, 60);
+    const live = writer.currentSegment;
+    fs.fault = 'enospc';
+    writer.appendStart(makeSpans(1)[0]!);
+    expect(writer.tryRepair()).toBe(false);
+    // A batch handed out before the journal broke commits.
+    writer.deleteSegmentsBefore(live);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(startsOnDisk(writer)).toContain(open.spanContext().spanId);
+    writer.close({ removeIfDone: false });
+  });
+
+  test("'host': nothing is deleted after a repair before the STARTs its new segment carries are synced", async () => {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 4096, groupCommitMillis: 50 });
+    const open = oneLeftOpenAmong(writer, 60);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    fs.fault = 'enospc';
+    writer.appendStart(makeSpans(1)[0]!);
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    const segments = writer.segmentsOnDisk;
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    expect(writer.segmentsOnDisk).toBe(segments);
+    await expect.poll(() => writer.segmentsOnDisk, { timeout: 10_000 }).toBe(1);
+    expect(startsOnDisk(writer)).toContain(open.spanContext().spanId);
+    writer.close({ removeIfDone: false });
+  });
+
+  test("'host': a segment stays when the sync of the segment its open spans were carried into failed", async () => {
+    let failNextSync = false;
+    const fs: SegmentFileSystem = {
+      ...nodeFs,
+      fdatasync: (fd, callback) => {
+        if (!failNextSync) return nodeFs.fdatasync(fd, callback);
+        failNextSync = false;
+        setTimeout(() => callback(Object.assign(new Error('EIO (injected)'), { code: 'EIO' })), 5);
+      },
+    };
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 4096, groupCommitMillis: 30 });
+    const [open, ...others] = makeSpans(120);
+    writer.appendStart(open);
+    for (const span of others.slice(0, 60)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const carriedInto = writer.currentSegment;
+    writer.deleteSegmentsBefore(carriedInto);
+    // The sync of `carriedInto`, closed by the rotation below, fails.
+    failNextSync = true;
+    for (const span of others.slice(60)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+      if (writer.currentSegment > carriedInto) break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(writer.broken).toBe(true);
+    // The copy is in a segment whose sync failed: the synced original must stay.
+    expect(readdirSync(writer.writerDir)).toContain(segmentFileName(1));
+    writer.close({ removeIfDone: false });
+  });
+
+  test('an END that arrives while the journal is broken lets go of its span', () => {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs });
+    const [span, other] = makeSpans(2);
+    writer.appendStart(span);
+    fs.fault = 'enospc';
+    writer.appendStart(other);
+    expect(writer.appendEnd(span)).toBe('broken');
+    expect(writer.openSpanCount).toBe(0);
+    writer.close({ removeIfDone: false });
+  });
 });
