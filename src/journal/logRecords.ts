@@ -50,7 +50,8 @@ export function readableLogFromRecord(payload: LogRecordPayload, resource: Resou
     body: body as ReadableLogRecord['body'],
     eventName: payload.e,
     resource,
-    instrumentationScope: { name: payload.sc.n, version: payload.sc.v, schemaUrl: payload.sc.u },
+    // A record cut down to its first fields (recordCap.ts: a key alone larger than a frame) has no scope.
+    instrumentationScope: { name: payload.sc?.n ?? '', version: payload.sc?.v, schemaUrl: payload.sc?.u },
     attributes: decodeAttributes(payload) as ReadableLogRecord['attributes'],
     droppedAttributesCount: payload.d ?? 0,
   };

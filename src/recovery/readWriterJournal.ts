@@ -15,7 +15,7 @@
 // later of the writer's highest COMMIT and the position an earlier recovery of this
 // journal reached before it was stopped (RecoveryProgress.ts). Reading never throws on
 // damage; what was skipped is counted.
-import type { HrTime } from '@opentelemetry/api';
+import { diag, type HrTime } from '@opentelemetry/api';
 import { readdir, stat } from 'node:fs/promises';
 import { decodeAttributes } from '../journal/attributeValues.js';
 import { parseSegmentFileName, segmentPath } from '../journal/journalPaths.js';
@@ -32,7 +32,7 @@ import type {
   SpanEndRecord,
   SpanStartRecord,
 } from '../journal/recordTypes.js';
-import { DEFAULT_CHUNK_BYTES, readSegmentFile } from '../journal/SegmentFileReader.js';
+import { DEFAULT_CHUNK_BYTES, readSegmentFile, type SegmentChunk } from '../journal/SegmentFileReader.js';
 import type { JournalRecord } from '../journal/readSegment.js';
 import { spanIdOfRecord } from '../journal/spanRecords.js';
 import { readRecoveryProgress } from './RecoveryProgress.js';
@@ -121,7 +121,7 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
     const { mtimeMs, size } = await stat(path);
     alive(mtimeMs);
     segmentBytes.set(segment, size);
-    for await (const chunk of readSegmentFile(path, { parse: factTypes, into: readBuffer })) {
+    for await (const chunk of damageTolerant(readSegmentFile(path, { parse: factTypes, into: readBuffer }), path, size, facts)) {
       facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
       facts.tornBytes += chunk.tornTailBytes;
       let lastInChunk: JournalRecord | undefined;
@@ -194,6 +194,32 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
   }
 }
 
+/**
+ * Errors of a disk that cannot give back what it holds: the rest of the segment is damage,
+ * counted, and reading goes on with the next one, as for a damaged record (a bad sector
+ * must not keep every other segment's spans from being recovered, at every scan). Other
+ * errors (too many open files, a permission) may pass: they end this recovery, to be
+ * tried again.
+ */
+const UNREADABLE_SEGMENT_ERRORS = new Set(['EIO', 'EISDIR', 'ENXIO']);
+
+/** `chunks`, ended early (and the bytes left counted in `facts`) when the segment cannot be read. */
+async function* damageTolerant(chunks: AsyncIterable<SegmentChunk>, path: string, size: number, facts: JournalFacts | undefined): AsyncGenerator<SegmentChunk> {
+  let readTo = 0;
+  try {
+    for await (const chunk of chunks) {
+      readTo = chunk.nextOffset;
+      yield chunk;
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (code === undefined || !UNREADABLE_SEGMENT_ERRORS.has(code)) throw error;
+    if (facts === undefined) return;
+    facts.damagedBytes += Math.max(0, size - readTo);
+    diag.error(`otel-blackbox: journal segment ${path} cannot be read past byte ${readTo} (${code}); the records there are lost`);
+  }
+}
+
 /** Where pass 2 starts: nothing before it is exported. */
 function firstNeeded(facts: JournalFacts): JournalPosition {
   let from: JournalPosition = facts.watermark ?? { segment: 0, offset: 0 };
@@ -214,7 +240,9 @@ export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator
     if (segment < from.segment) continue;
     const start = segment === from.segment ? from.offset : 0;
     // The caller is done with a group (it copies what it keeps) before it asks for the next.
-    for await (const chunk of readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone, into: readBuffer })) {
+    const path = segmentPath(facts.dir, segment);
+    // Damage was counted in pass 1; the rest of an unreadable segment is passed over again.
+    for await (const chunk of damageTolerant(readSegmentFile(path, { from: start, parse: parseNone, into: readBuffer }), path, 0, undefined)) {
       const records: RecoverableRecord[] = [];
       for (const record of chunk.records) {
         if (record.type === RecordType.LogRecord || record.type === RecordType.SpanEnd) {

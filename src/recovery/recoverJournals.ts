@@ -286,8 +286,14 @@ async function recoverOne(
         } else {
           // A log record whose crash record or END is not in its batch gets a 'started' row
           // from the exporter (PostgresSpanExporter), which that span's own row then replaces.
-          logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
-          logRecords += 1;
+          // One the writer wrote in a shape no reader expects is lost, said, and passed: it
+          // must not keep the rest of the journal from being recovered, at every scan.
+          try {
+            logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
+            logRecords += 1;
+          } catch (error) {
+            diag.error(`otel-blackbox: a log record in ${dir} could not be read (${(error as Error)?.message ?? error}); it is lost`);
+          }
           covered = item.after;
         }
         if (batch.count + logs.length >= settings.batchSize) await flush();

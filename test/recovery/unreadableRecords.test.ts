@@ -2,11 +2,11 @@
 // damage: recovery parses span records only when its exporter asks for the spans, and
 // such a record is then left out of the batch and out of the report's counts; every other
 // span of the journal is recovered. Checked on a real journal and real rows.
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { expect, test } from 'vitest';
-import { frameChecksum } from '../../src/journal/frame.js';
+import { encodeFrame, frameChecksum } from '../../src/journal/frame.js';
 import { segmentPath } from '../../src/journal/journalPaths.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
@@ -57,4 +57,48 @@ test('an END and an open START that do not parse are left out and not counted; t
     { state: 'crashed', n: dead.open - 1 },
     { state: 'ended', n: dead.ended - 1 },
   ]);
+});
+
+test('a segment the disk cannot give back is counted as damage; every other segment is recovered', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 300);
+  // read(2) of a later "segment" fails (EISDIR, as EIO would from a bad sector).
+  mkdirSync(segmentPath(dead.writerDir, 7));
+  const count = async (): Promise<number> => (await db.pool.query(`SELECT count(*)::int AS n FROM "${schema}".spans`)).rows[0].n;
+  const before = await count();
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  const lines = collectDiag();
+  try {
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+    expect(lines.join('\n')).toMatch(/segment .*00000007\.seg cannot be read past byte 0 \(EISDIR\)/);
+  } finally {
+    diag.disable();
+    await exporter.shutdown();
+  }
+  expect(existsSync(dead.writerDir)).toBe(false);
+  expect((await count()) - before).toBe(dead.ended + dead.open);
+});
+
+test('a log record written without the fields a reader expects is lost alone, said, and does not keep the journal from being recovered', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 100);
+  // A LOG cut down to its first fields (recordCap.ts, for a key alone larger than a frame): no scope, no resource.
+  const path = segmentPath(dead.writerDir, 1);
+  const end = readSegment(readFileSync(path)).records.at(-1)!.end;
+  const frame = encodeFrame(RecordType.LogRecord, JSON.stringify({ q: 0, t: [1, 0], o: [1, 0], a: {} }));
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, frame, 0, frame.length, end);
+  } finally {
+    closeSync(fd);
+  }
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  try {
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+  } finally {
+    await exporter.shutdown();
+  }
+  expect(existsSync(dead.writerDir)).toBe(false);
 });
