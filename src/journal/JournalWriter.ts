@@ -211,19 +211,15 @@ export class JournalWriter {
    */
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
     const spanId = span.spanContext().spanId;
-    if (this.brokenError !== undefined) {
-      // Ended all the same, kept in memory by the caller: a repair must not journal its
-      // START again, nor keep a segment for it.
-      this.openSpans.delete(spanId);
-      return 'broken';
-    }
     const open = this.openSpans.get(spanId);
+    // The span has ended either way: written here, or kept in memory by the caller (also
+    // while the journal is broken: a repair must not journal its START again).
+    if (open !== undefined) this.openSpans.delete(spanId);
+    if (this.brokenError !== undefined) return 'broken';
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
     const json = endRecordJson(span, this.resourceIdFor(span.resource), mine);
     if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
-    // The span has ended either way: written here, or kept in memory by the caller.
-    this.openSpans.delete(spanId);
     if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';
     this.endsWritten += 1;
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the

@@ -121,7 +121,11 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
     const { mtimeMs, size } = await stat(path);
     alive(mtimeMs);
     segmentBytes.set(segment, size);
-    for await (const chunk of damageTolerant(readSegmentFile(path, { parse: factTypes, into: readBuffer }), path, size, facts)) {
+    const unreadable = (readTo: number, code: string): void => {
+      facts.damagedBytes += Math.max(0, size - readTo);
+      diag.error(`otel-blackbox: journal segment ${path} cannot be read past byte ${readTo} (${code}); the records there are lost`);
+    };
+    for await (const chunk of damageTolerant(readSegmentFile(path, { parse: factTypes, into: readBuffer }), unreadable)) {
       facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
       facts.tornBytes += chunk.tornTailBytes;
       let lastInChunk: JournalRecord | undefined;
@@ -203,8 +207,8 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
  */
 const UNREADABLE_SEGMENT_ERRORS = new Set(['EIO', 'EISDIR', 'ENXIO']);
 
-/** `chunks`, ended early (and the bytes left counted in `facts`) when the segment cannot be read. */
-async function* damageTolerant(chunks: AsyncIterable<SegmentChunk>, path: string, size: number, facts: JournalFacts | undefined): AsyncGenerator<SegmentChunk> {
+/** `chunks`, ended early when the segment cannot be read past `readTo` (then `unreadable` is told). */
+async function* damageTolerant(chunks: AsyncIterable<SegmentChunk>, unreadable: (readTo: number, code: string) => void): AsyncGenerator<SegmentChunk> {
   let readTo = 0;
   try {
     for await (const chunk of chunks) {
@@ -214,9 +218,7 @@ async function* damageTolerant(chunks: AsyncIterable<SegmentChunk>, path: string
   } catch (error) {
     const code = (error as NodeJS.ErrnoException)?.code;
     if (code === undefined || !UNREADABLE_SEGMENT_ERRORS.has(code)) throw error;
-    if (facts === undefined) return;
-    facts.damagedBytes += Math.max(0, size - readTo);
-    diag.error(`otel-blackbox: journal segment ${path} cannot be read past byte ${readTo} (${code}); the records there are lost`);
+    unreadable(readTo, code);
   }
 }
 
@@ -240,9 +242,8 @@ export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator
     if (segment < from.segment) continue;
     const start = segment === from.segment ? from.offset : 0;
     // The caller is done with a group (it copies what it keeps) before it asks for the next.
-    const path = segmentPath(facts.dir, segment);
-    // Damage was counted in pass 1; the rest of an unreadable segment is passed over again.
-    for await (const chunk of damageTolerant(readSegmentFile(path, { from: start, parse: parseNone, into: readBuffer }), path, 0, undefined)) {
+    // Damage was counted and said in pass 1; the rest of an unreadable segment is passed over again.
+    for await (const chunk of damageTolerant(readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone, into: readBuffer }), () => {})) {
       const records: RecoverableRecord[] = [];
       for (const record of chunk.records) {
         if (record.type === RecordType.LogRecord || record.type === RecordType.SpanEnd) {

@@ -57,10 +57,18 @@ function oneLeftOpenAmong(writer: JournalWriter, count: number): ReadableSpan {
   return longRunning;
 }
 
+/** The records in the files on disk; a file unlinked (on the thread pool) while they are read counts as gone. */
 function recordsOf(writer: JournalWriter): { type: number; payload: unknown }[] {
   return readdirSync(writer.writerDir)
     .sort()
-    .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records);
+    .flatMap((name) => {
+      try {
+        return readSegment(readFileSync(join(writer.writerDir, name))).records;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw error;
+      }
+    });
 }
 
 describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
@@ -574,28 +582,24 @@ test("durability 'host': a segment whose open spans were carried forward is dele
 // a START on disk: its crash record depends on it. The write(2) path, where a full disk
 // shows as ENOSPC on a write (the faulty file system's).
 describe('a broken journal keeps the START of every span still open', () => {
-  /** Span ids of the STARTs in the files on disk; a file unlinked (on the thread pool) while they are read counts as gone. */
   const startsOnDisk = (writer: JournalWriter): string[] =>
-    readdirSync(writer.writerDir)
-      .sort()
-      .flatMap((name) => {
-        try {
-          return readSegment(readFileSync(join(writer.writerDir, name))).records;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-          throw error;
-        }
-      })
+    recordsOf(writer)
       .filter((r) => r.type === RecordType.SpanStart)
       .map((r) => (r.payload as SpanStartRecord).s);
 
-  test('a repair that fails deletes nothing an open span needs', () => {
+  /** A writer with `open` started, broken by a full disk at the START of `other`. */
+  function brokenAfterOneStart(): { fs: FaultyFileSystem; writer: JournalWriter; open: ReadableSpan } {
     const fs = new FaultyFileSystem();
     const writer = writerIn(tempDir(), { fs });
     const [open, other] = makeSpans(2);
     writer.appendStart(open);
     fs.fault = 'enospc';
     expect(writer.appendStart(other)).toBe('broken');
+    return { fs, writer, open };
+  }
+
+  test('a repair that fails deletes nothing an open span needs', () => {
+    const { fs, writer, open } = brokenAfterOneStart();
     expect(writer.tryRepair()).toBe(false);
     expect(startsOnDisk(writer)).toContain(open.spanContext().spanId);
     fs.fault = 'none';
@@ -672,13 +676,8 @@ describe('a broken journal keeps the START of every span still open', () => {
   });
 
   test('an END that arrives while the journal is broken lets go of its span', () => {
-    const fs = new FaultyFileSystem();
-    const writer = writerIn(tempDir(), { fs });
-    const [span, other] = makeSpans(2);
-    writer.appendStart(span);
-    fs.fault = 'enospc';
-    writer.appendStart(other);
-    expect(writer.appendEnd(span)).toBe('broken');
+    const { writer, open } = brokenAfterOneStart();
+    expect(writer.appendEnd(open)).toBe('broken');
     expect(writer.openSpanCount).toBe(0);
     writer.close({ removeIfDone: false });
   });
