@@ -74,13 +74,14 @@ export class Journal {
     return this.#tail.settled;
   }
 
-  /** Spans still open (the application's own objects), oldest start first, by span id. */
-  openSpanEntries(): IterableIterator<[string, ReadableSpan]> {
-    return this.#writer.openSpanEntries();
+  /** Spans still open (the application's own objects), oldest start first. */
+  openSpans(): IterableIterator<ReadableSpan> {
+    return this.#writer.openSpanObjects();
   }
 
-  openSpan(spanId: string): ReadableSpan | undefined {
-    return this.#writer.openSpan(spanId);
+  /** A span still open, by its trace id and span id (a span id is unique within its trace only). */
+  openSpan(traceId: string, spanId: string): ReadableSpan | undefined {
+    return this.#writer.openSpan(traceId, spanId);
   }
 
   get openSpanCount(): number {

@@ -151,16 +151,14 @@ export class JournalTail {
    * writes its END.
    */
   private openSpansOf(logs: JournalLog[]): ReadableSpan[] {
-    const open: ReadableSpan[] = [];
-    const seen = new Set<string>();
+    const open = new Set<ReadableSpan>();
     for (const { logRecord } of logs) {
-      const spanId = logRecord.spanContext?.spanId;
-      if (spanId === undefined || seen.has(spanId)) continue;
-      seen.add(spanId);
-      const span = this.writer.openSpan(spanId);
-      if (span !== undefined) open.push(span);
+      const context = logRecord.spanContext;
+      if (context === undefined) continue;
+      const span = this.writer.openSpan(context.traceId, context.spanId);
+      if (span !== undefined) open.add(span);
     }
-    return open;
+    return [...open];
   }
 
   /** The exporter committed everything up to `until`. */

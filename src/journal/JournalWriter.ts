@@ -198,7 +198,8 @@ export class JournalWriter {
     // room left in a mapped segment rotates first): that segment is deleted only after the
     // START is carried forward (releaseSegments); deleted before, a crash would leave the
     // span with no START, lost.
-    this.openSpans.set(span.spanContext().spanId, start, this.writtenSegment);
+    const { traceId, spanId } = span.spanContext();
+    this.openSpans.set(traceId, spanId, start, this.writtenSegment);
     this.startChars += json.length;
     this.startsWritten += 1;
     return 'written';
@@ -210,11 +211,11 @@ export class JournalWriter {
    * record past maxJournalBytes beats losing the count of what the cap dropped.
    */
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
-    const spanId = span.spanContext().spanId;
-    const open = this.openSpans.get(spanId);
+    const { traceId, spanId } = span.spanContext();
+    const open = this.openSpans.get(traceId, spanId);
     // The span has ended either way: written here, or kept in memory by the caller (also
     // while the journal is broken: a repair must not journal its START again).
-    if (open !== undefined) this.openSpans.delete(spanId);
+    if (open !== undefined) this.openSpans.delete(traceId, spanId);
     if (this.brokenError !== undefined) return 'broken';
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
@@ -269,14 +270,14 @@ export class JournalWriter {
     return this.recentEnds.takeAfter(position, max);
   }
 
-  /** Spans still open (the application's own objects), oldest start first, by span id. */
-  *openSpanEntries(): IterableIterator<[string, ReadableSpan]> {
-    for (const [spanId, open] of this.openSpans.entries()) yield [spanId, open.span];
+  /** Spans still open (the application's own objects), oldest start first. */
+  *openSpanObjects(): IterableIterator<ReadableSpan> {
+    for (const open of this.openSpans.values()) yield open.span;
   }
 
-  /** A span still open in this process, by span id. */
-  openSpan(spanId: string): ReadableSpan | undefined {
-    return this.openSpans.get(spanId)?.span;
+  /** A span still open in this process, by its trace id and span id. */
+  openSpan(traceId: string, spanId: string): ReadableSpan | undefined {
+    return this.openSpans.get(traceId, spanId)?.span;
   }
 
   appendHeartbeat(): void {
@@ -641,7 +642,7 @@ export class JournalWriter {
   private segmentHead(carryOpenSpans = false): Buffer {
     const starts: Buffer[] = [];
     if (carryOpenSpans) {
-      for (const [, { span }] of this.openSpans.entries()) {
+      for (const { span } of this.openSpans.values()) {
         // Written again from the span itself: attributes set since its start come along.
         starts.push(encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource))));
       }

@@ -1,5 +1,6 @@
-// The spans whose START is journaled and whose END is not yet, by span id, in the order
-// they started. A Map did this until an allocation profile of bench/overload.mjs showed
+// The spans whose START is journaled and whose END is not yet, by trace id and span id, in
+// the order they started. Both, as the database's key: a span id is unique within its trace
+// only, and a span of another trace that ends under a running span's id must not end it. A Map did this until an allocation profile of bench/overload.mjs showed
 // it: a long-lived Map's table sits in the old generation, and V8 rebuilds it there every
 // few set/delete pairs (deleted slots fill it up; an emptied table shrinks), so a span
 // started and ended cost a Map 100–280 ns and ~145 bytes of old-generation garbage, 60% of
@@ -14,7 +15,8 @@ const MIN_CAPACITY = 16;
 export class OpenSpanTable<V> {
   /** Hash slots: an entry's index, or EMPTY. Twice the entries' capacity (load ≤ 1/2). */
   #slots = new Int32Array(2 * MIN_CAPACITY).fill(EMPTY);
-  #keys: (string | undefined)[] = new Array<string | undefined>(MIN_CAPACITY).fill(undefined);
+  #spanIds: (string | undefined)[] = new Array<string | undefined>(MIN_CAPACITY).fill(undefined);
+  #traceIds: (string | undefined)[] = new Array<string | undefined>(MIN_CAPACITY).fill(undefined);
   #values: (V | undefined)[] = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
   #hashes = new Int32Array(MIN_CAPACITY);
   #marks = new Int32Array(MIN_CAPACITY);
@@ -31,23 +33,24 @@ export class OpenSpanTable<V> {
     return this.#size;
   }
 
-  get(key: string): V | undefined {
-    const entry = this.#find(key, hashOf(key));
+  get(traceId: string, spanId: string): V | undefined {
+    const entry = this.#find(traceId, spanId, hashOf(traceId, spanId));
     return entry === EMPTY ? undefined : this.#values[entry];
   }
 
   /** A key already present keeps its place in start order (as Map does) and gets `value` and `mark`. */
-  set(key: string, value: V, mark = 0): void {
-    const hash = hashOf(key);
-    const found = this.#find(key, hash);
+  set(traceId: string, spanId: string, value: V, mark = 0): void {
+    const hash = hashOf(traceId, spanId);
+    const found = this.#find(traceId, spanId, hash);
     if (found !== EMPTY) {
       this.#values[found] = value;
       this.#marks[found] = mark;
       return;
     }
-    if (this.#size === this.#keys.length) this.#grow();
+    if (this.#size === this.#spanIds.length) this.#grow();
     const entry = this.#allocate();
-    this.#keys[entry] = key;
+    this.#spanIds[entry] = spanId;
+    this.#traceIds[entry] = traceId;
     this.#values[entry] = value;
     this.#hashes[entry] = hash;
     this.#marks[entry] = mark;
@@ -56,13 +59,13 @@ export class OpenSpanTable<V> {
     this.#size += 1;
   }
 
-  delete(key: string): boolean {
+  delete(traceId: string, spanId: string): boolean {
     const mask = this.#slots.length - 1;
-    let slot = hashOf(key) & mask;
+    let slot = hashOf(traceId, spanId) & mask;
     for (;;) {
       const entry = this.#slots[slot];
       if (entry === EMPTY) return false;
-      if (this.#keys[entry] === key) {
+      if (this.#spanIds[entry] === spanId && this.#traceIds[entry] === traceId) {
         this.#removeSlot(slot);
         this.#release(entry);
         this.#size -= 1;
@@ -73,10 +76,10 @@ export class OpenSpanTable<V> {
   }
 
   /** Oldest first. Deleting the entry just yielded is safe; other changes during iteration are not. */
-  *entries(): IterableIterator<[string, V]> {
+  *values(): IterableIterator<V> {
     for (let entry = this.#head; entry !== EMPTY; ) {
       const next = this.#next[entry];
-      yield [this.#keys[entry]!, this.#values[entry]!];
+      yield this.#values[entry]!;
       entry = next;
     }
   }
@@ -91,12 +94,12 @@ export class OpenSpanTable<V> {
     }
   }
 
-  #find(key: string, hash: number): number {
+  #find(traceId: string, spanId: string, hash: number): number {
     const mask = this.#slots.length - 1;
     let slot = hash & mask;
     for (;;) {
       const entry = this.#slots[slot];
-      if (entry === EMPTY || this.#keys[entry] === key) return entry;
+      if (entry === EMPTY || (this.#spanIds[entry] === spanId && this.#traceIds[entry] === traceId)) return entry;
       slot = (slot + 1) & mask;
     }
   }
@@ -147,7 +150,8 @@ export class OpenSpanTable<V> {
     else this.#next[prev] = next;
     if (next === EMPTY) this.#tail = prev;
     else this.#prev[next] = prev;
-    this.#keys[entry] = undefined;
+    this.#spanIds[entry] = undefined;
+    this.#traceIds[entry] = undefined;
     this.#values[entry] = undefined;
     this.#next[entry] = this.#free;
     this.#free = entry;
@@ -155,16 +159,16 @@ export class OpenSpanTable<V> {
 
   /** Doubles every array; entries keep their indexes, the slots are filled anew. */
   #grow(): void {
-    const capacity = this.#keys.length * 2;
+    const capacity = this.#spanIds.length * 2;
     const widen = (array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
       const wider = new Int32Array(capacity);
       wider.set(array);
       return wider;
     };
-    this.#keys.length = capacity;
-    this.#values.length = capacity;
-    this.#keys.fill(undefined, capacity / 2);
-    this.#values.fill(undefined, capacity / 2);
+    for (const array of [this.#spanIds, this.#traceIds, this.#values] as (unknown[])[]) {
+      array.length = capacity;
+      array.fill(undefined, capacity / 2);
+    }
     this.#hashes = widen(this.#hashes);
     this.#marks = widen(this.#marks);
     this.#prev = widen(this.#prev);
@@ -174,9 +178,14 @@ export class OpenSpanTable<V> {
   }
 }
 
-/** FNV-1a over the id's characters: span ids are random, but an id generator of the application's may not be. */
-function hashOf(key: string): number {
+/**
+ * FNV-1a over the span id and the trace id's last 8 characters (W3C puts a trace id's
+ * random part on the right): ids are random, but an id generator of the application's may
+ * not be, and one that repeats span ids across traces must not pile them into one probe run.
+ */
+function hashOf(traceId: string, spanId: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < spanId.length; i++) hash = Math.imul(hash ^ spanId.charCodeAt(i), 0x01000193);
+  for (let i = Math.max(0, traceId.length - 8); i < traceId.length; i++) hash = Math.imul(hash ^ traceId.charCodeAt(i), 0x01000193);
   return hash;
 }

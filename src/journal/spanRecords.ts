@@ -19,8 +19,8 @@ export function scopeOf(span: ReadableSpan): ScopeRecord {
 }
 
 // Span records begin {"t":"<32 hex>","s":"<16 hex>" (startRecord sets t and s first), so a
-// reader that only needs the span id takes it from these bytes without parsing the JSON:
-// 0.1 µs instead of ~2.5 µs for a 400-byte record (bench/recovery.mjs reads 400,000).
+// reader that only needs the span's identity takes it from these bytes without parsing the
+// JSON: 0.1 µs instead of ~2.5 µs for a 400-byte record (bench/recovery.mjs reads 400,000).
 const TRACE_PREFIX = Buffer.from('{"t":"');
 const SPAN_PREFIX = Buffer.from('","s":"');
 const SPAN_AT = TRACE_PREFIX.length + 32 + SPAN_PREFIX.length;
@@ -34,22 +34,32 @@ function bytesAt(payload: Buffer, prefix: Buffer, at: number): boolean {
   return true;
 }
 
-/** The span id of a START or END payload, or undefined when it has no span id. */
-export function spanIdOfRecord(payload: Buffer): string | undefined {
+/**
+ * A START or END payload's trace id and span id as one string, or undefined when it has
+ * none. A span id is unique within its trace only, so a span is known by both. The string
+ * is the record's own text between them, `<trace id>","s":"<span id>`: one slice of the
+ * bytes, which the records parsed the slow way spell the same.
+ */
+export function spanKeyOfRecord(payload: Buffer): string | undefined {
   if (
     payload.length > SPAN_AT + 16 &&
     bytesAt(payload, TRACE_PREFIX, 0) &&
     bytesAt(payload, SPAN_PREFIX, SPAN_AT - SPAN_PREFIX.length) &&
     payload[SPAN_AT + 16] === 0x22
   ) {
-    return payload.toString('latin1', SPAN_AT, SPAN_AT + 16);
+    return payload.toString('latin1', TRACE_PREFIX.length, SPAN_AT + 16);
   }
   try {
-    const spanId = (JSON.parse(payload.toString('utf8')) as { s?: unknown }).s;
-    return typeof spanId === 'string' ? spanId : undefined;
+    const { t, s } = JSON.parse(payload.toString('utf8')) as { t?: unknown; s?: unknown };
+    return typeof t === 'string' && typeof s === 'string' ? spanKey(t, s) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** What spanKeyOfRecord gives for a span of these ids. */
+export function spanKey(traceId: string, spanId: string): string {
+  return `${traceId}","s":"${spanId}`;
 }
 
 export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRecord {

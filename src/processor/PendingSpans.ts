@@ -9,8 +9,8 @@ import type { Journal } from '../journal/Journal.js';
 
 export class PendingSpans {
   readonly #pendingSpanMillis: number;
-  /** Span ids already sent as 'started', while they stay open. */
-  readonly #sent = new Set<string>();
+  /** Spans already sent as 'started', while they stay open. */
+  readonly #sent = new Set<ReadableSpan>();
   #journal: Journal | undefined;
 
   /** 0: never. */
@@ -24,16 +24,19 @@ export class PendingSpans {
       this.#journal = journal;
       this.#sent.clear();
     }
-    for (const spanId of this.#sent) if (journal.openSpan(spanId) === undefined) this.#sent.delete(spanId);
+    for (const span of this.#sent) {
+      const { traceId, spanId } = span.spanContext();
+      if (journal.openSpan(traceId, spanId) !== span) this.#sent.delete(span);
+    }
     const cutoffMs = Date.now() - this.#pendingSpanMillis;
     const spans: ReadableSpan[] = [];
-    for (const [spanId, span] of journal.openSpanEntries()) {
+    for (const span of journal.openSpans()) {
       if (spans.length >= max) break;
-      if (this.#sent.has(spanId)) continue;
+      if (this.#sent.has(span)) continue;
       const [seconds, nanos] = span.startTime;
       if (seconds * 1000 + nanos / 1e6 > cutoffMs) break;
       spans.push(asStarted(span));
-      this.#sent.add(spanId);
+      this.#sent.add(span);
     }
     return spans;
   }

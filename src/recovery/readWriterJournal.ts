@@ -34,7 +34,7 @@ import type {
 } from '../journal/recordTypes.js';
 import { DEFAULT_CHUNK_BYTES, readSegmentFile, type SegmentChunk } from '../journal/SegmentFileReader.js';
 import type { JournalRecord } from '../journal/readSegment.js';
-import { spanIdOfRecord } from '../journal/spanRecords.js';
+import { spanKey, spanKeyOfRecord } from '../journal/spanRecords.js';
 import { readRecoveryProgress } from './RecoveryProgress.js';
 
 export interface JournalFacts {
@@ -50,7 +50,7 @@ export interface JournalFacts {
    * (its highest COMMIT), or by an earlier recovery that was stopped (its progress file).
    */
   watermark: JournalPosition | undefined;
-  /** Spans that started and never ended: span id -> where the latest copy of their START is. */
+  /** Spans that started and never ended: spanKey (trace id and span id) -> where the latest copy of their START is. */
   openStarts: Map<string, JournalPosition>;
   segments: number[];
   damagedBytes: number;
@@ -131,12 +131,12 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
       let lastInChunk: JournalRecord | undefined;
       for (const record of chunk.records) {
         if (record.type === RecordType.SpanStart) {
-          const spanId = spanIdOfRecord(record.bytes);
-          if (spanId !== undefined) facts.openStarts.set(spanId, { segment, offset: record.offset });
+          const key = spanKeyOfRecord(record.bytes);
+          if (key !== undefined) facts.openStarts.set(key, { segment, offset: record.offset });
           lastInChunk = record;
         } else if (record.type === RecordType.SpanEnd) {
-          const spanId = spanIdOfRecord(record.bytes);
-          if (spanId !== undefined) facts.openStarts.delete(spanId);
+          const key = spanKeyOfRecord(record.bytes);
+          if (key !== undefined) facts.openStarts.delete(key);
           lastInChunk = record;
         } else if (record.type === RecordType.LogRecord) {
           // A log line right before a SIGKILL is the last sign of life a crash record can get.
@@ -257,8 +257,8 @@ export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator
             records.push({ kind: 'end', bytes: record.bytes, after });
           }
         } else if (record.type === RecordType.SpanStart) {
-          const spanId = spanIdOfRecord(record.bytes);
-          const latest = spanId === undefined ? undefined : facts.openStarts.get(spanId);
+          const key = spanKeyOfRecord(record.bytes);
+          const latest = key === undefined ? undefined : facts.openStarts.get(key);
           if (latest === undefined || latest.segment !== segment || latest.offset !== record.offset) continue;
           records.push({ kind: 'open', bytes: record.bytes });
         }
@@ -287,10 +287,10 @@ export async function readWriterJournal(dir: string): Promise<JournalFacts & { u
     for (const item of group.records) {
       if (item.kind === 'end') {
         const end = parseRecord<SpanEndRecord>(item.bytes);
-        if (end) uncommittedEnds.set(end.s, end);
+        if (end) uncommittedEnds.set(spanKey(end.t, end.s), end);
       } else if (item.kind === 'open') {
         const start = parseRecord<SpanStartRecord>(item.bytes);
-        if (start) openStartRecords.set(start.s, start);
+        if (start) openStartRecords.set(spanKey(start.t, start.s), start);
       }
     }
   }

@@ -42,15 +42,20 @@ export interface LedgerEntry {
   parent?: string;
 }
 
-/** What the child's own ledger says it started and ended. */
+/** A span's identity: its id is unique within its trace only. */
+export function spanKey(traceId: string, spanId: string): string {
+  return `${traceId}:${spanId}`;
+}
+
+/** What the child's own ledger says it started and ended, by spanKey. */
 export function readLedger(path: string): { started: Map<string, LedgerEntry>; ended: Set<string> } {
   const started = new Map<string, LedgerEntry>();
   const ended = new Set<string>();
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const entry = JSON.parse(line) as LedgerEntry;
-    if (entry.event === 'start') started.set(entry.spanId, entry);
-    else ended.add(entry.spanId);
+    if (entry.event === 'start') started.set(spanKey(entry.traceId, entry.spanId), entry);
+    else ended.add(spanKey(entry.traceId, entry.spanId));
   }
   return { started, ended };
 }

@@ -3,7 +3,7 @@
 // with its parent link, status ERROR, an estimated end time and a reason.
 import { expect } from 'vitest';
 import type { TestDatabase } from './database.js';
-import { readLedger } from './childProcess.js';
+import { readLedger, spanKey } from './childProcess.js';
 
 export interface SpanRow {
   span_id: string;
@@ -21,20 +21,20 @@ export interface SpanRow {
 
 export async function expectEveryStartedSpanOnce(db: TestDatabase, schema: string, ledgerPath: string): Promise<SpanRow[]> {
   const { started, ended } = readLedger(ledgerPath);
-  const ids = [...started.keys()];
+  const entries = [...started.values()];
   const rows = await db.query<SpanRow>(
     `SELECT span_id, parent_span_id, trace_id, name, state, status_code, status_message, crash_reason,
             end_time_estimated, start_time_unix_nano::text, end_time_unix_nano::text
-       FROM "${schema}".spans WHERE span_id = ANY($1)`,
-    [ids],
+       FROM "${schema}".spans WHERE (trace_id, span_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [entries.map((entry) => entry.traceId), entries.map((entry) => entry.spanId)],
   );
-  expect(rows.length).toBe(ids.length);
-  expect(new Set(rows.map((row) => row.span_id)).size).toBe(ids.length);
+  expect(rows.length).toBe(entries.length);
   for (const row of rows) {
-    const entry = started.get(row.span_id)!;
-    expect(row.trace_id).toBe(entry.traceId);
+    const key = spanKey(row.trace_id, row.span_id);
+    const entry = started.get(key)!;
+    expect(entry).toBeDefined();
     expect(row.parent_span_id ?? undefined).toBe(entry.parent);
-    if (ended.has(row.span_id)) {
+    if (ended.has(key)) {
       expect(row.state).toBe('ended');
     } else {
       expect(row.state).toBe('crashed');

@@ -19,24 +19,28 @@ describe('OpenSpanTable', () => {
       const next = random(seed);
       const table = new OpenSpanTable<number>();
       const model = new Map<string, number>();
-      // Few distinct ids, so the same id comes back (a replaced value keeps its place).
-      const ids = Array.from({ length: 300 }, (_, i) => `${(i * 2654435761) >>> 0}`.padStart(16, '0'));
+      // Few distinct ids, so the same id comes back (a replaced value keeps its place), and
+      // span ids shared by three traces, which must stay apart.
+      const spanIds = Array.from({ length: 100 }, (_, i) => `${(i * 2654435761) >>> 0}`.padStart(16, '0'));
+      const traceIds = ['a', 'b', 'c'].map((letter) => letter.repeat(32));
+      const ids = traceIds.flatMap((traceId) => spanIds.map((spanId) => [traceId, spanId] as const));
+      const keyOf = ([traceId, spanId]: readonly [string, string]) => `${traceId}/${spanId}`;
       for (let step = 0; step < 20_000; step++) {
         const id = ids[Math.floor(next() * ids.length)];
         // Phases: mostly starts (the table grows), then mostly ends (it empties).
         const startBias = Math.floor(step / 2500) % 2 === 0 ? 0.7 : 0.3;
         if (next() < startBias) {
-          table.set(id, step, step % 1000);
-          model.set(id, step);
+          table.set(...id, step, step % 1000);
+          model.set(keyOf(id), step);
         } else {
-          expect(table.delete(id)).toBe(model.delete(id));
+          expect(table.delete(...id)).toBe(model.delete(keyOf(id)));
         }
-        expect(table.get(id)).toBe(model.get(id));
+        expect(table.get(...id)).toBe(model.get(keyOf(id)));
         expect(table.size).toBe(model.size);
-        if (step % 97 === 0) expect([...table.entries()]).toEqual([...model.entries()]);
+        if (step % 97 === 0) expect([...table.values()]).toEqual([...model.values()]);
       }
-      expect([...table.entries()]).toEqual([...model.entries()]);
-      for (const id of ids) expect(table.get(id)).toBe(model.get(id));
+      expect([...table.values()]).toEqual([...model.values()]);
+      for (const id of ids) expect(table.get(...id)).toBe(model.get(keyOf(id)));
       // Every entry kept the mark it was last set with, through growing and shrinking.
       const marks: number[] = [];
       table.remark((value, mark) => {
@@ -53,17 +57,31 @@ describe('OpenSpanTable', () => {
   it('finds every key after deletions in the middle of colliding probe runs', () => {
     const table = new OpenSpanTable<string>();
     // Keys that differ only in their last character collide often in a 32-slot table.
+    const trace = '0'.repeat(32);
     const keys = Array.from({ length: 16 }, (_, i) => `00000000000000${String.fromCharCode(65 + i)}`);
-    for (const key of keys) table.set(key, key);
-    for (const key of keys.filter((_, i) => i % 3 === 0)) expect(table.delete(key)).toBe(true);
-    for (const [i, key] of keys.entries()) expect(table.get(key)).toBe(i % 3 === 0 ? undefined : key);
-    expect([...table.entries()].map(([, value]) => value)).toEqual(keys.filter((_, i) => i % 3 !== 0));
+    for (const key of keys) table.set(trace, key, key);
+    for (const key of keys.filter((_, i) => i % 3 === 0)) expect(table.delete(trace, key)).toBe(true);
+    for (const [i, key] of keys.entries()) expect(table.get(trace, key)).toBe(i % 3 === 0 ? undefined : key);
+    expect([...table.values()]).toEqual(keys.filter((_, i) => i % 3 !== 0));
+  });
+
+  it('keeps spans of different traces that share a span id apart', () => {
+    const table = new OpenSpanTable<string>();
+    const spanId = '0000000000000001';
+    const traces = Array.from({ length: 40 }, (_, i) => i.toString(16).padStart(32, '0'));
+    for (const trace of traces) table.set(trace, spanId, trace);
+    expect(table.delete(traces[7]!, spanId)).toBe(true);
+    expect(table.delete(traces[7]!, spanId)).toBe(false);
+    expect(table.get(traces[7]!, spanId)).toBeUndefined();
+    for (const trace of traces.filter((_, i) => i !== 7)) expect(table.get(trace, spanId)).toBe(trace);
+    expect(table.size).toBe(39);
   });
 
   it('lets the entry just yielded be deleted while iterating', () => {
     const table = new OpenSpanTable<number>();
-    for (let i = 0; i < 50; i++) table.set(`id${i}`, i);
-    for (const [key, value] of table.entries()) if (value % 2 === 0) table.delete(key);
-    expect([...table.entries()].map(([, value]) => value)).toEqual(Array.from({ length: 25 }, (_, i) => 2 * i + 1));
+    const trace = '0'.repeat(32);
+    for (let i = 0; i < 50; i++) table.set(trace, `id${i}`, i);
+    for (const value of table.values()) if (value % 2 === 0) table.delete(trace, `id${value}`);
+    expect([...table.values()]).toEqual(Array.from({ length: 25 }, (_, i) => 2 * i + 1));
   });
 });

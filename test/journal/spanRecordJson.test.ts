@@ -14,7 +14,7 @@ import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { spanIdOfRecord, endRecord, recordJson, startRecord } from '../../src/journal/spanRecords.js';
+import { spanKey, spanKeyOfRecord, endRecord, recordJson, startRecord } from '../../src/journal/spanRecords.js';
 import { cappedRecordCount } from '../../src/journal/recordCap.js';
 import { endRecordJson, startRecordJson } from '../../src/journal/spanRecordJson.js';
 
@@ -64,9 +64,10 @@ describe('span record JSON by text', () => {
     const end = endRecordJson(span, 3);
     expect(JSON.parse(start)).toEqual(JSON.parse(recordJson(startRecord(span, 3))));
     expect(JSON.parse(end)).toEqual(JSON.parse(recordJson(endRecord(span, 3))));
-    // Readers locate the span id without parsing: t and s lead every span record.
-    expect(spanIdOfRecord(Buffer.from(start))).toBe(span.spanContext().spanId);
-    expect(spanIdOfRecord(Buffer.from(end))).toBe(span.spanContext().spanId);
+    // Readers locate the trace id and span id without parsing: t and s lead every span record.
+    const { traceId, spanId } = span.spanContext();
+    expect(spanKeyOfRecord(Buffer.from(start))).toBe(spanKey(traceId, spanId));
+    expect(spanKeyOfRecord(Buffer.from(end))).toBe(spanKey(traceId, spanId));
   });
 
   test('ids that are not hex are escaped as the object path escapes them', () => {
@@ -77,6 +78,8 @@ describe('span record JSON by text', () => {
     expect(start).toMatchObject({ t: ids.traceId, s: ids.spanId, p: 'p"\\' });
     expect(start).toEqual(JSON.parse(recordJson(startRecord(odd, 1))));
     expect(JSON.parse(endRecordJson(odd, 1))).toEqual(JSON.parse(recordJson(endRecord(odd, 1))));
+    // Parsed the slow way, the key is the same pair of ids.
+    expect(spanKeyOfRecord(Buffer.from(startRecordJson(odd, 1)))).toBe(spanKey(ids.traceId, ids.spanId));
   });
 
   test('what the text path cannot vouch for goes to the object path: an id that is not a string, a name that is not a string', () => {

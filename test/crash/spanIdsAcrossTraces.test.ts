@@ -1,0 +1,100 @@
+// A span id is unique within its trace only (the OpenTelemetry specification asks no more
+// of an id generator), so two spans of different traces may share one. The journal must
+// tell them apart by trace id and span id, as the database's key does: when a span of
+// another trace ends under the same id as a span still running, the running span's START
+// must stay open, carried across rotations and turned into a crash record when the process
+// dies, and the ended one must be committed as ended.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { segmentFileName } from '../../src/journal/journalPaths.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('span_ids_across_traces');
+});
+afterAll(async () => {
+  await db.close();
+});
+
+// Two spans per request and ids that come back every 1,000 spans: the open job's id is
+// reused by three requests of other traces, each ended before the process dies.
+const REQUESTS = 1500;
+
+describe('span ids reused across traces (SIGKILL)', () => {
+  test('recovery keeps a running span open when a span of another trace with its id ends', async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    const ledger = join(dir, 'ledger.jsonl');
+    const child = runFixture(fixture, {
+      // Nothing is exported live: every row comes from recovery's reading of the journal.
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable',
+      SCHEMA: schema,
+      JOURNAL_DIR: journalDir,
+      LEDGER: ledger,
+      CRASH_MODE: 'sigkill',
+      OPEN_FIRST: '1',
+      SPAN_IDS: 'cycling',
+      ENDED: String(REQUESTS),
+      SERVICE: 'reused-ids-recovery',
+    });
+    const ready = await child.ready;
+    child.child.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const report = await recoverJournals({ journalDir, exporter });
+    await exporter.shutdown();
+    expect(report).toMatchObject({ spansEnded: REQUESTS * 2 + 1, spansCrashed: 4, failures: [] });
+    const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
+    expect(rows).toHaveLength(REQUESTS * 2 + 5);
+    const job = rows.filter((row) => row.trace_id === ready.jobTrace);
+    expect(job).toMatchObject([{ name: 'nightly export', state: 'crashed' }]);
+    // The id is shared: other traces' spans carry it, ended.
+    const namesakes = rows.filter((row) => row.span_id === ready.job && row.trace_id !== ready.jobTrace);
+    expect(namesakes.length).toBeGreaterThanOrEqual(3);
+    for (const row of namesakes) expect(row.state).toBe('ended');
+  });
+
+  test('the writer carries the running span START out of deleted segments though a namesake ended', async () => {
+    const dir = tempDir();
+    const journalDir = join(dir, 'journal');
+    const ledger = join(dir, 'ledger.jsonl');
+    const child = runFixture(fixture, {
+      DATABASE_URL: db.url,
+      SCHEMA: schema,
+      JOURNAL_DIR: journalDir,
+      LEDGER: ledger,
+      CRASH_MODE: 'sigkill',
+      OPEN_FIRST: '1',
+      SPAN_IDS: 'cycling',
+      ENDED: String(REQUESTS),
+      // Exported and committed, and the job's first segment deleted, before the kill.
+      FLUSH_FIRST: '1',
+      MAX_SEGMENT_BYTES: String(16 * 1024),
+      SERVICE: 'reused-ids-carried',
+    });
+    const ready = await child.ready;
+    const [writer] = readdirSync(journalDir);
+    await expect.poll(() => readdirSync(join(journalDir, writer!)), { timeout: 10_000 }).not.toContain(segmentFileName(1));
+    child.child.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const report = await recoverJournals({ journalDir, exporter });
+    await exporter.shutdown();
+    expect(report.failures).toEqual([]);
+    const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
+    expect(rows).toHaveLength(REQUESTS * 2 + 5);
+    expect(rows.filter((row) => row.trace_id === ready.jobTrace)).toMatchObject([{ name: 'nightly export', state: 'crashed' }]);
+  });
+});
