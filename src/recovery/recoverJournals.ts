@@ -125,16 +125,21 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       report.foreignJournals += 1;
       continue;
     }
-    const claimed = await claimDirectory(journalDir, name, claimer);
+    const failed = (error: unknown): void => {
+      const message = (error as Error).message;
+      report.failures.push({ dir, error: message });
+      options.onJournal?.({ dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
+      diag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
+    };
+    // A claim the file system refuses (EPERM, EBUSY, a name too long) fails this journal
+    // alone: the others in the directory are still recovered, at every scan.
+    const claimed = await claimDirectory(journalDir, name, claimer).catch((error: unknown) => void failed(error));
     if (!claimed) continue;
     const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
       await recoverOne(claimed, options.exporter, settings, report, options.onJournal);
     } catch (error) {
-      const message = (error as Error).message;
-      report.failures.push({ dir, error: message });
-      options.onJournal?.({ dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
-      diag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
+      failed(error);
       await releaseClaim(journalDir, claimed);
     } finally {
       stopKeepingFresh();
