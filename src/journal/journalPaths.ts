@@ -3,7 +3,7 @@
 // with one atomic rename.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { WriterIdentity } from './writerIdentity.js';
+import type { OsThread, WriterIdentity } from './writerIdentity.js';
 
 const SEGMENT_PATTERN = /^(\d{8})\.seg$/;
 const CLAIM_MARKER = '.recovering-';
@@ -47,27 +47,33 @@ export interface ClaimName {
   claimerStartTicks: string | null;
   claimerHostHash: string;
   claimerBootHash: string;
+  /** The claimer's worker thread (undefined: its main thread). */
+  claimerThread?: OsThread;
 }
 
 /**
- * `<writer id>.recovering-<claimer id>.<start ticks>.<host hash>.<boot hash>`: the rename
- * that claims a directory names the claimer completely, so no later step can be missing.
+ * `<writer id>.recovering-<claimer id>.<start ticks>.<host hash>.<boot hash>[.<tid>-<thread start ticks>]`:
+ * the rename that claims a directory names the claimer completely, so no later step can be
+ * missing. The last part names the claimer's thread when it is a worker thread.
  */
 export function claimedDirName(writerDirName: string, claimer: WriterIdentity): string {
   const ticks = claimer.procStartTicks ?? 'x';
-  return `${writerDirName}${CLAIM_MARKER}${claimer.writerId}.${ticks}.${shortHash(claimer.hostname)}.${shortHash(claimer.bootId)}`;
+  const thread = claimer.osThread ? `.${claimer.osThread.tid}-${claimer.osThread.startTicks}` : '';
+  return `${writerDirName}${CLAIM_MARKER}${claimer.writerId}.${ticks}.${shortHash(claimer.hostname)}.${shortHash(claimer.bootId)}${thread}`;
 }
 
 export function parseClaimedDirName(name: string): ClaimName | undefined {
   const at = name.indexOf(CLAIM_MARKER);
   if (at < 0) return undefined;
   const writerId = name.slice(0, at);
-  const [claimerId, ticks, claimerHostHash, claimerBootHash, ...rest] = name.slice(at + CLAIM_MARKER.length).split('.');
+  const [claimerId, ticks, claimerHostHash, claimerBootHash, thread, ...rest] = name.slice(at + CLAIM_MARKER.length).split('.');
   if (!isWriterDirName(writerId) || !isWriterDirName(claimerId) || rest.length > 0) return undefined;
   if (!/^(\d+|x)$/.test(ticks ?? '') || !/^[0-9a-f]{8}$/.test(claimerHostHash ?? '') || !/^[0-9a-f]{8}$/.test(claimerBootHash ?? '')) {
     return undefined;
   }
-  return {
+  const threadParts = thread === undefined ? undefined : /^(\d+)-(\d+)$/.exec(thread);
+  if (threadParts === null) return undefined;
+  const claim: ClaimName = {
     writerId,
     claimerId,
     claimerPid: Number(claimerId.split('-')[1]),
@@ -75,4 +81,6 @@ export function parseClaimedDirName(name: string): ClaimName | undefined {
     claimerHostHash,
     claimerBootHash,
   };
+  if (threadParts) claim.claimerThread = { tid: Number(threadParts[1]), startTicks: threadParts[2]! };
+  return claim;
 }

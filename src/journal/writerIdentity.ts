@@ -1,7 +1,7 @@
 // Who is writing a journal: the facts recovery later uses to decide whether that writer
 // is provably dead (another boot, a pid that is gone or reused, or silence).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 
@@ -16,6 +16,18 @@ export interface WriterIdentity {
   procStartTicks: string | null;
   /** Wall-clock process start, milliseconds since the epoch. */
   processStartMs: number;
+  /**
+   * The operating system's thread, when the writer is a worker thread (undefined for the
+   * main thread, off Linux, and in journals written before it was recorded): a worker
+   * thread that ended is dead while its process runs on.
+   */
+  osThread?: OsThread;
+}
+
+/** A thread of this process: its kernel thread id and start time in clock ticks since boot. */
+export interface OsThread {
+  tid: number;
+  startTicks: string;
 }
 
 export function readBootId(): string | null {
@@ -44,12 +56,43 @@ export interface ProcStat {
  */
 export function readProcStat(pid: number): ProcStat | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const [state, startTicks] = [fields[0], fields[19]];
-    return state && startTicks ? { state, startTicks } : null;
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
+  }
+}
+
+function parseStat(stat: string): ProcStat | null {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [state, startTicks] = [fields[0], fields[19]];
+  return state && startTicks ? { state, startTicks } : null;
+}
+
+/**
+ * What /proc/<pid>/task/<tid>/stat says of a thread: null when the process has no such
+ * thread (it has exited), undefined when /proc cannot tell (not Linux, no permission).
+ */
+export function readThreadStat(pid: number, tid: number): ProcStat | null | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ESRCH' ? null : undefined;
+  }
+  return parseStat(stat) ?? undefined;
+}
+
+/** The calling thread, when it is not the process's main thread; undefined off Linux. */
+export function currentOsThread(): OsThread | undefined {
+  try {
+    // "<pid>/task/<tid>", as the calling thread sees it (a synchronous call runs on it).
+    const tid = Number(readlinkSync('/proc/thread-self').split('/')[2]);
+    if (!Number.isInteger(tid) || tid <= 0 || tid === process.pid) return undefined;
+    const startTicks = readThreadStat(process.pid, tid)?.startTicks;
+    return startTicks === undefined ? undefined : { tid, startTicks };
+  } catch {
+    return undefined;
   }
 }
 
@@ -74,5 +117,6 @@ export function currentWriterIdentity(): WriterIdentity {
     bootId: readBootId(),
     procStartTicks: readProcStartTicks(process.pid),
     processStartMs: Math.round(Date.now() - process.uptime() * 1000),
+    osThread: currentOsThread(),
   };
 }

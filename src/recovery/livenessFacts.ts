@@ -4,12 +4,12 @@ import { hostname } from 'node:os';
 import { shortHash } from '../journal/journalPaths.js';
 import type { ClaimName } from '../journal/journalPaths.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
-import { readBootId, readProcStat } from '../journal/writerIdentity.js';
+import { readBootId, readProcStat, readThreadStat } from '../journal/writerIdentity.js';
 import { decideLiveness, needsPidLookup } from './writerLiveness.js';
 import type { Liveness, WriterFacts } from './writerLiveness.js';
 
 /** The parts of a segment header that identify a process. */
-export type ProcessIdentity = Pick<SegmentHeader, 'hostname' | 'bootId' | 'pid' | 'procStartTicks'>;
+export type ProcessIdentity = Pick<SegmentHeader, 'hostname' | 'bootId' | 'pid' | 'procStartTicks' | 'osThread'>;
 
 function factsOfHeader(header: ProcessIdentity): WriterFacts {
   const bootId = readBootId();
@@ -18,6 +18,7 @@ function factsOfHeader(header: ProcessIdentity): WriterFacts {
     sameBoot: header.bootId && bootId ? header.bootId === bootId : undefined,
     pid: header.pid,
     procStartTicks: header.procStartTicks,
+    thread: header.osThread,
   };
 }
 
@@ -30,13 +31,16 @@ function factsOfClaim(claim: ClaimName): WriterFacts {
     sameBoot: bootId && claimerHadBootId ? claim.claimerBootHash === shortHash(bootId) : undefined,
     pid: claim.claimerPid,
     procStartTicks: claim.claimerStartTicks,
+    thread: claim.claimerThread,
   };
 }
 
 function livenessOf(writer: WriterFacts | undefined, lastSignOfLifeMs: number, staleAfterMillis: number, now: number): Liveness {
+  const lookUp = needsPidLookup(writer);
   return decideLiveness({
     writer,
-    pidNow: needsPidLookup(writer) ? readProcStat(writer.pid) : undefined,
+    pidNow: lookUp ? readProcStat(writer.pid) : undefined,
+    threadNow: lookUp && writer.thread ? readThreadStat(writer.pid, writer.thread.tid) : undefined,
     ownPid: process.pid,
     silentForMillis: now - lastSignOfLifeMs,
     staleAfterMillis,

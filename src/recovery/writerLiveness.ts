@@ -15,6 +15,8 @@ export interface WriterFacts {
   pid: number;
   /** Its start time in clock ticks since boot, as recorded then; null where it could not be read. */
   procStartTicks: string | null;
+  /** The worker thread that wrote it (undefined: the main thread, or not recorded). */
+  thread?: { tid: number; startTicks: string };
 }
 
 /**
@@ -28,6 +30,8 @@ export interface LivenessFacts {
   writer: WriterFacts | undefined;
   /** undefined: not looked up (only a process on this host and in this boot is looked up). */
   pidNow: PidNow | undefined;
+  /** The writer's thread now, as pidNow (null: the process has no such thread); undefined: not known. */
+  threadNow?: PidNow;
   /** The pid of the process asking, to name "this process" in the verdict. */
   ownPid: number;
   /** Time since the writer's last sign of life (a heartbeat, a file's modification). */
@@ -58,6 +62,18 @@ export function decideLiveness(facts: LivenessFacts): Liveness {
   // not an init) would otherwise keep the journal "alive" forever, its spans unrecovered.
   if (pidNow.state === 'Z' || pidNow.state === 'X') {
     return { alive: false, why: `pid ${writer.pid} has exited (a zombie not yet reaped by its parent)` };
+  }
+  // A worker thread that ended (terminated, or returned) writes no more, though its process
+  // runs on: its journal is recovered without waiting for the process to exit.
+  const { thread } = writer;
+  const { threadNow } = facts;
+  if (thread !== undefined && threadNow !== undefined) {
+    if (threadNow === null || threadNow.state === 'Z' || threadNow.state === 'X') {
+      return { alive: false, why: `thread ${thread.tid} of pid ${writer.pid} has ended (a worker thread)` };
+    }
+    if (threadNow.startTicks !== thread.startTicks) {
+      return { alive: false, why: `thread ${thread.tid} of pid ${writer.pid} now belongs to another thread` };
+    }
   }
   if (writer.pid === facts.ownPid) return { alive: true, why: 'written by this process' };
   return { alive: true, why: `pid ${writer.pid} is still running` };

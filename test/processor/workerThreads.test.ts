@@ -1,5 +1,8 @@
 // A worker thread with its own provider writes a journal of its own, beside the main
-// thread's, and recovery in the same process treats both as alive.
+// thread's, and recovery in the same process treats both as alive while they run. A worker
+// thread that ended (terminated, or returned without shutting its provider down) is dead
+// though its process runs: its journal, and a journal it was recovering, are recovered by
+// the process's other threads, without waiting for the process to exit.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -8,12 +11,18 @@ import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import type { SegmentHeader } from '../../src/journal/recordTypes.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
 const tempDir = useTempDirs();
 
 const workerScript = join(import.meta.dirname, '../fixtures/journalingWorker.mjs');
+const recoveringWorkerScript = join(import.meta.dirname, '../fixtures/recoveringWorker.mjs');
+
+function nextMessage(worker: Worker): Promise<unknown> {
+  return new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+}
 
 test('a worker thread journals beside the main thread, and its live journal is left alone', async () => {
   const journalDir = join(tempDir(), 'journal');
@@ -31,6 +40,9 @@ test('a worker thread journals beside the main thread, and its live journal is l
     });
     expect(new Set(headers.map((h) => h.pid))).toEqual(new Set([process.pid]));
     expect(headers.map((h) => h.threadId).sort()).toEqual([0, worker.threadId].sort());
+    // The worker's header names its operating-system thread, by which recovery knows when it ended.
+    expect(headers.find((h) => h.threadId === 0)!.osThread).toBeUndefined();
+    expect(headers.find((h) => h.threadId === worker.threadId)!.osThread).toEqual({ tid: expect.any(Number), startTicks: expect.stringMatching(/^\d+$/) });
 
     const report = await recoverJournals({ journalDir, exporter: new CollectingExporter() });
     expect(report).toMatchObject({ journals: 0, liveJournals: 2 });
@@ -38,4 +50,33 @@ test('a worker thread journals beside the main thread, and its live journal is l
     await worker.terminate();
     await provider.shutdown();
   }
+});
+
+test('a terminated worker thread is dead: its journal is recovered while its process runs', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const worker = new Worker(workerScript, { workerData: { journalDir } });
+  await nextMessage(worker);
+  await worker.terminate();
+
+  const exporter = new CollectingExporter();
+  const recovered: string[] = [];
+  const report = await recoverJournals({ journalDir, exporter, onJournal: ({ outcome }) => recovered.push(outcome) });
+  expect(report).toMatchObject({ journals: 1, spansCrashed: 1, liveJournals: 0, failures: [] });
+  expect(exporter.spans.map((span) => span.name)).toEqual(['open in the worker']);
+  expect(readdirSync(journalDir)).toEqual([]);
+});
+
+test('a worker thread terminated mid-recovery leaves a claim that the rest of its process takes over', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 40, { openEvery: 10 });
+  const worker = new Worker(recoveringWorkerScript, { workerData: { journalDir } });
+  await nextMessage(worker);
+  // Its claim is made: the journal was renamed to name the worker's thread as its claimer.
+  expect(readdirSync(journalDir)).toEqual([expect.stringContaining('.recovering-')]);
+  await worker.terminate();
+
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, liveJournals: 0, failures: [] });
+  expect(readdirSync(journalDir)).toEqual([]);
 });

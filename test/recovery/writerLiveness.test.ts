@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
+import { claimedDirName, parseClaimedDirName } from '../../src/journal/journalPaths.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { decideLiveness } from '../../src/recovery/writerLiveness.js';
 import type { LivenessFacts, WriterFacts } from '../../src/recovery/writerLiveness.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -41,6 +43,36 @@ describe('decideLiveness', () => {
       facts: facts({ writer: { ...here, pid: 1 }, ownPid: 1, pidNow: { state: 'S', startTicks: '5000' } }),
       alive: false,
       why: /^pid 1 now belongs to another process$/,
+    },
+    {
+      branch: 'a worker thread of this process that has ended',
+      facts: facts({ writer: { ...here, thread: { tid: 4250, startTicks: '1100' } }, ownPid: 4242, threadNow: null }),
+      alive: false,
+      why: /^thread 4250 of pid 4242 has ended \(a worker thread\)$/,
+    },
+    {
+      branch: 'a worker thread id reused by a later thread',
+      facts: facts({ writer: { ...here, thread: { tid: 4250, startTicks: '1100' } }, threadNow: { state: 'S', startTicks: '1900' } }),
+      alive: false,
+      why: /^thread 4250 of pid 4242 now belongs to another thread$/,
+    },
+    {
+      branch: 'a worker thread still running',
+      facts: facts({ writer: { ...here, thread: { tid: 4250, startTicks: '1100' } }, threadNow: { state: 'S', startTicks: '1100' } }),
+      alive: true,
+      why: /^pid 4242 is still running$/,
+    },
+    {
+      branch: 'a worker thread /proc cannot tell of (judged by its process)',
+      facts: facts({ writer: { ...here, thread: { tid: 4250, startTicks: '1100' } }, threadNow: undefined }),
+      alive: true,
+      why: /^pid 4242 is still running$/,
+    },
+    {
+      branch: 'a worker thread whose process has exited',
+      facts: facts({ writer: { ...here, thread: { tid: 4250, startTicks: '1100' } }, pidNow: null, threadNow: null }),
+      alive: false,
+      why: /^pid 4242 no longer runs$/,
     },
     {
       branch: 'zombie (exited, not reaped)',
@@ -138,5 +170,25 @@ describe('a writer that exited but was never reaped (zombie)', () => {
     } finally {
       parent.kill('SIGKILL');
     }
+  });
+});
+
+describe('claimedDirName', () => {
+  const writerDir = `w${'0'.repeat(9)}-12-0-${'ab'.repeat(8)}`;
+  const claimer = { ...currentWriterIdentity(), osThread: undefined };
+
+  it('names a worker thread claimer by its thread, and reads it back', () => {
+    const name = claimedDirName(writerDir, { ...claimer, osThread: { tid: 4250, startTicks: '1100' } });
+    expect(parseClaimedDirName(name)).toMatchObject({ writerId: writerDir, claimerPid: process.pid, claimerThread: { tid: 4250, startTicks: '1100' } });
+  });
+
+  it('reads a main-thread claim (and one made before threads were named) without a thread', () => {
+    const parsed = parseClaimedDirName(claimedDirName(writerDir, claimer));
+    expect(parsed).toMatchObject({ writerId: writerDir, claimerPid: process.pid });
+    expect(parsed?.claimerThread).toBeUndefined();
+  });
+
+  it('is not a claim when the thread part is malformed', () => {
+    expect(parseClaimedDirName(`${claimedDirName(writerDir, claimer)}.12x-3`)).toBeUndefined();
   });
 });
