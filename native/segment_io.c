@@ -9,7 +9,6 @@
 // length, maps only filesystems where fallocated blocks are written in place (see
 // filesystemType), and never truncates a file while it is mapped.
 #define _GNU_SOURCE
-#define NAPI_VERSION 8
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "crc32.h"
+#include "napi_errors.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
@@ -45,7 +45,7 @@ static napi_value throw_last(napi_env env, const char* what) {
 
 // Throws an Error whose `code` is the errno name, like Node's fs errors, so the caller can
 // tell ENOSPC (disk full) from EOPNOTSUPP (no fallocate here).
-static napi_value throw_errno(napi_env env, int err, const char* syscall) {
+napi_value throw_errno(napi_env env, int err, const char* syscall) {
   const char* name = err == ENOSPC       ? "ENOSPC"
                      : err == EOPNOTSUPP ? "EOPNOTSUPP"
                      : err == EINVAL     ? "EINVAL"
@@ -57,6 +57,11 @@ static napi_value throw_errno(napi_env env, int err, const char* syscall) {
                      : err == EACCES     ? "EACCES"
                      : err == EPERM      ? "EPERM"
                      : err == ENODEV     ? "ENODEV"
+                     : err == ENOENT     ? "ENOENT"
+                     : err == ENOLCK     ? "ENOLCK"
+                     : err == EWOULDBLOCK ? "EWOULDBLOCK"
+                     : err == ELOOP      ? "ELOOP"
+                     : err == EROFS      ? "EROFS"
                                          : "EUNKNOWN";
   char message[256];
   snprintf(message, sizeof message, "%s: %s, %s", name, strerror(err), syscall);
@@ -442,6 +447,9 @@ NAPI_MODULE_INIT() {
       {"drop", NULL, drop_range, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, release_file, NULL, NULL, NULL, napi_default, NULL},
       {"encodeFrame", NULL, encode_frame, NULL, NULL, NULL, napi_default, NULL},
+      {"holdLock", NULL, hold_lock, NULL, NULL, NULL, napi_default, NULL},
+      {"releaseLock", NULL, release_lock, NULL, NULL, NULL, napi_default, NULL},
+      {"probeLock", NULL, probe_lock, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   // What JavaScript may ask of this build: a stale build/Release addon lacks the newer ones.

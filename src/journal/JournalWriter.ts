@@ -34,6 +34,8 @@ import { cappedRecordCount } from './recordCap.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
+import { holdWriterLock } from './writerLock.js';
+import type { WriterLock } from './writerLock.js';
 
 export type Durability = 'process' | 'host';
 
@@ -49,6 +51,11 @@ export interface JournalWriterOptions {
   recentEndsCapacity?: number;
   /** File operations for the write(2) path; passing one selects that path (tests inject faults). */
   fs?: SegmentFileSystem;
+  /**
+   * Hold the writer lock that tells recovery this writer lives (writerLock.ts). Default
+   * true; false only for tests that fake a dead writer's journal inside a live process.
+   */
+  lock?: boolean;
 }
 
 export type { JournalPosition };
@@ -75,6 +82,8 @@ export class JournalWriter {
   private appender: SegmentFile | undefined;
   /** Recently written ENDs and LOGs as objects: the export side takes them without reading back. */
   private readonly recentEnds: RecentEnds;
+  /** Held while this writer's directory exists; undefined where it cannot be (writerLock.ts). */
+  private readonly lock: WriterLock | undefined;
   /** The next mapped segment, made while this one fills: a rotation then only writes its head. */
   private readonly spare = new SpareSegment();
   private segment = 0;
@@ -138,12 +147,17 @@ export class JournalWriter {
     mkdirSync(options.journalDir, { recursive: true, mode: 0o700 });
     this.writerDir = join(options.journalDir, options.identity.writerId);
     mkdirSync(this.writerDir, { mode: 0o700 });
+    // Before the first header, which says whether the writer holds it.
+    this.lock = options.lock === false ? undefined : holdWriterLock(this.writerDir);
     // Here a failure throws (the caller decides how to report it); later ones degrade.
     this.segment = 1;
     const head = this.segmentHead();
     this.appender = this.openSegment(head);
     this.startSegment(head);
-    if (this.brokenError !== undefined) throw this.brokenError;
+    if (this.brokenError !== undefined) {
+      this.lock?.release();
+      throw this.brokenError;
+    }
   }
 
   get writerId(): string {
@@ -517,6 +531,8 @@ export class JournalWriter {
     this.closeAppender();
     if (options.removeIfDone && this.openSpans.size === 0) {
       rmSync(this.writerDir, { recursive: true, force: true });
+      // Not before: a journal still on disk stays alive to recovery while this process runs.
+      this.lock?.release();
       this.segmentBytes.clear();
       this.liveBytes = 0;
     }
@@ -563,7 +579,9 @@ export class JournalWriter {
 
   private header(): SegmentHeader {
     const { identity, heartbeatIntervalMs } = this.options;
-    return { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
+    const header: SegmentHeader = { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
+    if (this.lock !== undefined) header.writerLock = true;
+    return header;
   }
 
   /**

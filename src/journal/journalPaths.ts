@@ -30,6 +30,9 @@ export function parseSegmentFileName(name: string): number | undefined {
 export const RECOVERY_PROGRESS_FILE = 'recovery-progress.json';
 export const RECOVERY_PROGRESS_TEMP_FILE = `${RECOVERY_PROGRESS_FILE}.tmp`;
 
+/** The file whose flock a live writer holds (writerLock.ts). Not a segment. */
+export const WRITER_LOCK_FILE = 'writer.lock';
+
 export function isWriterDirName(name: string): boolean {
   return /^w[0-9a-z]{9}-\d+-\d+-[0-9a-f]{16}$/.test(name);
 }

@@ -34,6 +34,8 @@ export interface SegmentHeader extends WriterIdentity {
   segment: number;
   createdMs: number;
   heartbeatIntervalMs: number;
+  /** The writer holds the flock of its directory's writer.lock while it lives (writerLock.ts). */
+  writerLock?: true;
 }
 
 export interface ScopeRecord {

@@ -35,10 +35,17 @@ function factsOfClaim(claim: ClaimName): WriterFacts {
   };
 }
 
-function livenessOf(writer: WriterFacts | undefined, lastSignOfLifeMs: number, staleAfterMillis: number, now: number): Liveness {
+function livenessOf(
+  writer: WriterFacts | undefined,
+  lock: 'held' | 'free' | undefined,
+  lastSignOfLifeMs: number,
+  staleAfterMillis: number,
+  now: number,
+): Liveness {
   const lookUp = needsPidLookup(writer);
   return decideLiveness({
     writer,
+    lock,
     pidNow: lookUp ? readProcStat(writer.pid) : undefined,
     threadNow: lookUp && writer.thread ? readThreadStat(writer.pid, writer.thread.tid) : undefined,
     ownPid: process.pid,
@@ -49,17 +56,19 @@ function livenessOf(writer: WriterFacts | undefined, lastSignOfLifeMs: number, s
 
 export interface WriterLivenessInput {
   header: ProcessIdentity | undefined;
+  /** What the writer's lock says (probeWriter.ts); undefined where there is none to ask. */
+  lock?: 'held' | 'free';
   lastSignOfLifeMs: number;
   staleAfterMillis: number;
   now?: number;
 }
 
 /** Liveness of the process that wrote a journal, from its first segment's header. */
-export function writerLiveness({ header, lastSignOfLifeMs, staleAfterMillis, now = Date.now() }: WriterLivenessInput): Liveness {
-  return livenessOf(header && factsOfHeader(header), lastSignOfLifeMs, staleAfterMillis, now);
+export function writerLiveness({ header, lock, lastSignOfLifeMs, staleAfterMillis, now = Date.now() }: WriterLivenessInput): Liveness {
+  return livenessOf(header && factsOfHeader(header), lock, lastSignOfLifeMs, staleAfterMillis, now);
 }
 
 /** Liveness of the process that claimed a directory, from what the claim's name says. */
 export function claimerLiveness(claim: ClaimName, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
-  return livenessOf(factsOfClaim(claim), claimedMs, staleAfterMillis, now);
+  return livenessOf(factsOfClaim(claim), undefined, claimedMs, staleAfterMillis, now);
 }

@@ -6,6 +6,7 @@ import { parseSegmentFileName, RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FI
 import { readSegment } from '../journal/readSegment.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
+import { probeWriterLock } from '../journal/writerLock.js';
 
 const HEADER_PROBE_BYTES = 64 * 1024;
 
@@ -13,6 +14,8 @@ export interface WriterProbe {
   header: SegmentHeader | undefined;
   lastModifiedMs: number;
   segments: number;
+  /** What the writer's lock says, when its header says it holds one (writerLock.ts). */
+  lock: 'held' | 'free' | undefined;
 }
 
 export async function probeWriter(dir: string): Promise<WriterProbe> {
@@ -42,5 +45,7 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
       // A segment deleted under us (its writer is alive and committing): nothing to judge by.
     }
   }
-  return { header, lastModifiedMs, segments: names.length };
+  // After the header: a writer takes its lock before it writes its first header, never after.
+  const lock = header?.writerLock === true ? probeWriterLock(dir) : undefined;
+  return { header, lastModifiedMs, segments: names.length, lock };
 }

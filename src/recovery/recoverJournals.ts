@@ -164,7 +164,7 @@ async function isAbandoned(dir: string, name: string, staleAfterMillis: number):
   try {
     if (isWriterDirName(name)) {
       const probe = await probeWriter(dir);
-      return !writerLiveness({ header: probe.header, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis }).alive;
+      return !writerLiveness({ header: probe.header, lock: probe.lock, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis }).alive;
     }
     const claim = parseClaimedDirName(name);
     if (claim) {

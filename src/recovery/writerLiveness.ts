@@ -32,6 +32,8 @@ export interface LivenessFacts {
   pidNow: PidNow | undefined;
   /** The writer's thread now, as pidNow (null: the process has no such thread); undefined: not known. */
   threadNow?: PidNow;
+  /** Whether a process holds the writer's lock (writerLock.ts); undefined: no lock to ask. */
+  lock?: 'held' | 'free';
   /** The pid of the process asking, to name "this process" in the verdict. */
   ownPid: number;
   /** Time since the writer's last sign of life (a heartbeat, a file's modification). */
@@ -46,6 +48,11 @@ export function needsPidLookup(writer: WriterFacts | undefined): writer is Write
 
 export function decideLiveness(facts: LivenessFacts): Liveness {
   const { writer, pidNow } = facts;
+  // The writer's flock is released by the kernel when it dies, and seen from every pid
+  // namespace of this kernel: held, it is alive wherever it runs; free, on this kernel
+  // (same boot id), it is dead. Only then come pids, which another namespace reuses.
+  if (facts.lock === 'held') return { alive: true, why: 'a process holds its journal lock' };
+  if (facts.lock === 'free' && writer?.sameBoot === true) return { alive: false, why: 'no process holds its journal lock' };
   if (!writer) return bySilence(facts, 'the journal does not say which process wrote it');
   if (!writer.onThisHost) return bySilence(facts, 'written on another host');
   if (writer.sameBoot === false) return { alive: false, why: 'the host has rebooted since' };

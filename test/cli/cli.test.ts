@@ -7,6 +7,7 @@ import { runFixture } from '../helpers/childProcess.js';
 import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
 const tempDir = useTempDirs();
@@ -58,7 +59,7 @@ describe('otel-blackbox CLI', () => {
     await child.exited;
 
     const [writer] = readdirSync(journalDir);
-    const segment = join(journalDir, writer, readdirSync(join(journalDir, writer))[0]);
+    const segment = join(journalDir, writer, segmentNames(join(journalDir, writer))[0]);
     const inspect = await cli('inspect', segment);
     expect(inspect.code).toBe(0);
     const records = inspect.stdout.trim().split('\n').map((line) => JSON.parse(line));

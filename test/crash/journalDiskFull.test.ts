@@ -10,6 +10,7 @@ import { readSegment } from '../../src/journal/readSegment.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const fixture = join(import.meta.dirname, '../fixtures/diskFillingService.mjs');
 const tempDir = useTempDirs();
@@ -68,7 +69,7 @@ describe.each(JOURNAL_IO_PATHS)('a journal written with %s on a tmpfs that fills
     expect(exit.stderr).toMatch(/journal .* cannot be written \(.*ENOSPC/);
 
     const [writer] = readdirSync(journalDir);
-    for (const name of readdirSync(join(journalDir, writer!))) {
+    for (const name of segmentNames(join(journalDir, writer!))) {
       const contents = readSegment(readFileSync(join(journalDir, writer!, name)));
       expect(contents.damaged, name).toEqual([]);
       expect(contents.tornTailBytes, name).toBe(0);

@@ -16,6 +16,7 @@ import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
 import { TestDatabase } from '../helpers/database.js';
 import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
 const tempDir = useTempDirs();
@@ -55,7 +56,7 @@ describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s',
     expect((await child.exited).signal).toBe('SIGKILL');
 
     const [writer] = readdirSync(journalDir);
-    const segments = readdirSync(join(journalDir, writer!)).sort();
+    const segments = segmentNames(join(journalDir, writer!)).sort();
     expect(segments.length).toBeGreaterThan(5);
     const contents = segments.map((name) => readSegment(readFileSync(join(journalDir, writer!, name))));
     for (const segment of contents) expect(segment.damaged).toEqual([]);

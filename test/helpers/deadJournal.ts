@@ -32,6 +32,8 @@ export function writeDeadJournal(journalDir: string, spans: number, options: { o
     maxJournalBytes: 8 * 1024 ** 3,
     groupCommitMillis: 10,
     heartbeatIntervalMs: 1000,
+    // This process stays alive: the dead writer is faked by its identity, so no lock.
+    lock: false,
   });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'dead-writer' }),

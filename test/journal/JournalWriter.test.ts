@@ -16,6 +16,7 @@ import { FaultyFileSystem } from '../helpers/faultyFileSystem.js';
 import type { Fault } from '../helpers/faultyFileSystem.js';
 import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const tempDir = useTempDirs();
 
@@ -43,7 +44,7 @@ function writerIn(dir: string, overrides: Partial<JournalWriterOptions> = {}): J
 
 /** Segment files still on disk numbered below `segment`. */
 function filesBefore(writer: JournalWriter, segment: number): string[] {
-  return readdirSync(writer.writerDir).filter((name) => name < segmentFileName(segment));
+  return segmentNames(writer.writerDir).filter((name) => name < segmentFileName(segment));
 }
 
 /** The first of `count` spans is left open, the rest start and end after it: several segments' worth. */
@@ -59,7 +60,7 @@ function oneLeftOpenAmong(writer: JournalWriter, count: number): ReadableSpan {
 
 /** The records in the files on disk; a file unlinked (on the thread pool) while they are read counts as gone. */
 function recordsOf(writer: JournalWriter): { type: number; payload: unknown }[] {
-  return readdirSync(writer.writerDir)
+  return segmentNames(writer.writerDir)
     .sort()
     .flatMap((name) => {
       try {
@@ -95,13 +96,13 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.close({ removeIfDone: false });
     // Closed segments end up holding their records and nothing else (cut once unmapped,
     // which waits for page population still running on the thread pool).
-    const segments = () => readdirSync(writer.writerDir).map((name) => readSegment(readFileSync(join(writer.writerDir, name))));
+    const segments = () => segmentNames(writer.writerDir).map((name) => readSegment(readFileSync(join(writer.writerDir, name))));
     await expect.poll(() => segments().map((contents) => Number(contents.zeroTail) + contents.damaged.length)).toEqual(segments().map(() => 0));
   });
 
   test('creates the directories 0700 and segments 0600', () => {
     const writer = writerIn(tempDir());
-    const segment = join(writer.writerDir, readdirSync(writer.writerDir)[0]);
+    const segment = join(writer.writerDir, segmentNames(writer.writerDir)[0]);
     expect(statSync(join(writer.writerDir, '..')).mode & 0o777).toBe(0o700);
     expect(statSync(writer.writerDir).mode & 0o777).toBe(0o700);
     expect(statSync(segment).mode & 0o777).toBe(0o600);
@@ -125,7 +126,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     // The live segment, and the next if the START carried into it filled it.
     expect(writer.segmentsOnDisk).toBe(writer.currentSegment - live + 1);
     // Unlinked on the thread pool; a spare made ahead of the next rotation holds no records.
-    const withRecords = () => readdirSync(writer.writerDir).filter((name) => readSegment(readFileSync(join(writer.writerDir, name))).records.length > 0);
+    const withRecords = () => segmentNames(writer.writerDir).filter((name) => readSegment(readFileSync(join(writer.writerDir, name))).records.length > 0);
     await expect.poll(withRecords).toHaveLength(writer.currentSegment - live + 1);
     const records = recordsOf(writer);
     const ids = (type: RecordType): string[] =>
@@ -169,7 +170,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     const writer = writerIn(tempDir());
     const [span] = makeSpans(1);
     const onDisk = (type: RecordType): number =>
-      readdirSync(writer.writerDir)
+      segmentNames(writer.writerDir)
         .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records)
         .filter((r) => r.type === type).length;
     writer.appendStart(span);
@@ -291,7 +292,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     expect(live).toBeGreaterThan(3);
     const openIds = new Set(open.map((span) => span.spanContext().spanId));
     const carriedCopies = () =>
-      readdirSync(writer.writerDir)
+      segmentNames(writer.writerDir)
         .filter((name) => name >= segmentFileName(live))
         .flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records)
         .filter((r) => r.type === RecordType.SpanStart && openIds.has((r.payload as SpanStartRecord).s)).length;
@@ -500,7 +501,7 @@ describe.each<Fault>(['enospc', 'enospc-midway', 'fsync-eio'])('JournalWriter un
       expect(writer.appendStart(spans[1])).toBe('broken');
     }
     expect(writer.broken).toBe(true);
-    const contents = readdirSync(writer.writerDir).map((name) => readSegment(readFileSync(join(writer.writerDir, name))));
+    const contents = segmentNames(writer.writerDir).map((name) => readSegment(readFileSync(join(writer.writerDir, name))));
     for (const segment of contents) {
       expect(segment.damaged).toEqual([]);
       expect(segment.tornTailBytes).toBe(0);
@@ -527,7 +528,7 @@ describe('the spare segment of the mapped path', () => {
       writer.appendEnd(spans[written]!);
       written += 1;
     };
-    const files = () => readdirSync(writer.writerDir).sort();
+    const files = () => segmentNames(writer.writerDir).sort();
     while (files().length < 2) {
       writeOne();
       await idle();
@@ -636,7 +637,7 @@ describe('a broken journal keeps the START of every span still open', () => {
     writer.deleteSegmentsBefore(writer.currentSegment);
     expect(writer.segmentsOnDisk).toBe(segments);
     await expect.poll(() => writer.segmentsOnDisk, { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => readdirSync(writer.writerDir)).toHaveLength(1);
+    await expect.poll(() => segmentNames(writer.writerDir)).toHaveLength(1);
     expect(startsOnDisk(writer)).toContain(open.spanContext().spanId);
     writer.close({ removeIfDone: false });
   });

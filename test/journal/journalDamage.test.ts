@@ -13,6 +13,7 @@ import { runCli } from '../helpers/cli.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { exitedProcessJournal } from '../helpers/exitedProcessJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const tempDir = useTempDirs();
 
@@ -49,7 +50,7 @@ function realSegment(): { dir: string; file: string; bytes: Buffer } {
     if (i % 40 === 0) writer.appendHeartbeat();
   }
   writer.close({ removeIfDone: false });
-  const file = join(writer.writerDir, readdirSync(writer.writerDir)[0]);
+  const file = join(writer.writerDir, segmentNames(writer.writerDir)[0]);
   return { dir: writer.writerDir, file, bytes: readFileSync(file) };
 }
 
@@ -135,7 +136,7 @@ describe('recovery of damaged journals', () => {
   beforeAll(async () => {
     const journalDir = await exitedProcessJournal(tempDir(), ENDED_REQUESTS);
     [writerName] = readdirSync(journalDir);
-    const segments = readdirSync(join(journalDir, writerName!));
+    const segments = segmentNames(join(journalDir, writerName!));
     expect(segments).toHaveLength(1);
     segmentName = segments[0]!;
     const path = join(journalDir, writerName!, segmentName);

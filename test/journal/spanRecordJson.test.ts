@@ -17,6 +17,7 @@ import { useTempDirs } from '../helpers/tempDir.js';
 import { spanKey, spanKeyOfRecord, endRecord, recordJson, startRecord } from '../../src/journal/spanRecords.js';
 import { cappedRecordCount } from '../../src/journal/recordCap.js';
 import { endRecordJson, startRecordJson } from '../../src/journal/spanRecordJson.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const tempDir = useTempDirs();
 
@@ -117,7 +118,7 @@ describe('span record JSON by text', () => {
     for (const span of [parentSpan, childSpan]) writer.appendStart(span);
     for (const span of [childSpan, parentSpan]) writer.appendEnd(span);
     writer.close({ removeIfDone: false });
-    const records = readdirSync(writer.writerDir).flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records);
+    const records = segmentNames(writer.writerDir).flatMap((name) => readSegment(readFileSync(join(writer.writerDir, name))).records);
     const spanRecords = records.filter((record) => record.type === RecordType.SpanStart || record.type === RecordType.SpanEnd);
     expect(spanRecords.map((record) => (record.payload as { s: string }).s)).toEqual([parentSpan, childSpan, childSpan, parentSpan].map((span) => span.spanContext().spanId));
     expect(records.every((record) => record.payload !== undefined)).toBe(true);

@@ -14,6 +14,7 @@ import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
@@ -46,7 +47,7 @@ describe('JournalLogRecordProcessor', () => {
     const { provider, logger } = loggerFor(spans, 'journaled');
     logger.emit({ body: 'written before emit returns: marker-7f3a', severityNumber: SeverityNumber.INFO });
     const [writerDir] = readdirSync(journalDir);
-    const segments = readdirSync(join(journalDir, writerDir!));
+    const segments = segmentNames(join(journalDir, writerDir!));
     const bytes = segments.map((name) => readFileSync(join(journalDir, writerDir!, name), 'latin1')).join('');
     expect(bytes).toContain('marker-7f3a');
     await provider.shutdown();

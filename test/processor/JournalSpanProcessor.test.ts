@@ -14,6 +14,7 @@ import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const tempDir = useTempDirs();
 const providers: BasicTracerProvider[] = [];
@@ -136,7 +137,7 @@ describe('JournalSpanProcessor', () => {
     expect(exporter.spans[0].attributes).toEqual({ nan: Number.NaN, inf: Number.POSITIVE_INFINITY, list: [1, null, 3] });
     expect(exporter.spans[1].attributes.big).toBe(10n);
     const ends = readdirSync(journalDir).flatMap((writer) =>
-      readdirSync(join(journalDir, writer)).flatMap((file) => readSegment(readFileSync(join(journalDir, writer, file))).records),
+      segmentNames(join(journalDir, writer)).flatMap((file) => readSegment(readFileSync(join(journalDir, writer, file))).records),
     ).filter((record) => record.type === RecordType.SpanEnd).map((record) => (record.payload as SpanEndRecord).a);
     expect(ends).toEqual([{ nan: 'NaN', inf: 'Infinity', list: [1, null, 3] }, { big: '10', circular: { self: '[Circular]' } }]);
     expect(processor.stats().hotPathErrors).toBe(2);

@@ -12,6 +12,7 @@ import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const tempDir = useTempDirs();
 
@@ -22,7 +23,7 @@ function segmentFiles(journalDir: string): string[] {
   } catch {
     return [];
   }
-  return writers.flatMap((writer) => readdirSync(join(journalDir, writer)).map((name) => join(journalDir, writer, name)));
+  return writers.flatMap((writer) => segmentNames(join(journalDir, writer)).map((name) => join(journalDir, writer, name)));
 }
 
 function spanIdsOnDisk(journalDir: string, type: RecordType): string[] {

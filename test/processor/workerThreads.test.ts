@@ -14,6 +14,7 @@ import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 
 const tempDir = useTempDirs();
 
@@ -35,7 +36,7 @@ test('a worker thread journals beside the main thread, and its live journal is l
     const writers = readdirSync(journalDir);
     expect(writers).toHaveLength(2);
     const headers = writers.map((dir) => {
-      const first = readdirSync(join(journalDir, dir))[0];
+      const first = segmentNames(join(journalDir, dir))[0];
       return readSegment(readFileSync(join(journalDir, dir, first))).records[0].payload as SegmentHeader;
     });
     expect(new Set(headers.map((h) => h.pid))).toEqual(new Set([process.pid]));

@@ -45,6 +45,24 @@ describe('decideLiveness', () => {
       why: /^pid 1 now belongs to another process$/,
     },
     {
+      branch: 'its lock held, though its pid is gone (a writer in another pid namespace)',
+      facts: facts({ lock: 'held', pidNow: null }),
+      alive: true,
+      why: /^a process holds its journal lock$/,
+    },
+    {
+      branch: 'its lock free on this kernel, though its pid runs (a namesake in another pid namespace)',
+      facts: facts({ lock: 'free' }),
+      alive: false,
+      why: /^no process holds its journal lock$/,
+    },
+    {
+      branch: 'its lock free, written under another kernel (the lock says nothing there)',
+      facts: facts({ lock: 'free', writer: { ...here, onThisHost: false, sameBoot: false }, pidNow: undefined }),
+      alive: true,
+      why: /^written on another host; last sign of life/,
+    },
+    {
       branch: 'a worker thread of this process that has ended',
       facts: facts({ writer: { ...here, thread: { tid: 4250, startTicks: '1100' } }, ownPid: 4242, threadNow: null }),
       alive: false,

@@ -1,0 +1,10 @@
+// The segment files of a writer directory, in order: the directory also holds the writer's
+// lock file (writer.lock) and, in a dead writer's, recovery's progress file.
+import { readdirSync } from 'node:fs';
+import { parseSegmentFileName } from '../../src/journal/journalPaths.js';
+
+export function segmentNames(writerDir: string): string[] {
+  return readdirSync(writerDir)
+    .filter((name) => parseSegmentFileName(name) !== undefined)
+    .sort();
+}

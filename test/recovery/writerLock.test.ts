@@ -1,0 +1,66 @@
+// A writer holds a flock on its directory's writer.lock while it lives, and recovery asks
+// it before the pid: a pid names another process in another pid namespace (the containers
+// of one pod, all pid 1, sharing a hostname and a volume), so the pid alone would take a
+// live writer for dead, or a dead one for alive. Both directions, with a real process.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { recoverJournals } from '../../src/index.js';
+import { WRITER_LOCK_FILE } from '../../src/journal/journalPaths.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import type { SegmentHeader } from '../../src/journal/recordTypes.js';
+import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import { currentWriterIdentity, readProcStartTicks } from '../../src/journal/writerIdentity.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+const namesake = join(import.meta.dirname, '../fixtures/namesakeWriter.mjs');
+/** Above Linux's pid_max: no process here has it. */
+const NO_SUCH_PID = 2 ** 22 + 11;
+
+function headerOf(writerDir: string): SegmentHeader {
+  const first = readdirSync(writerDir).filter((name) => name.endsWith('.seg')).sort()[0]!;
+  return readSegment(readFileSync(join(writerDir, first))).records[0]!.payload as SegmentHeader;
+}
+
+test('a live writer whose pid is not a process here is alive while it holds its lock', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const identity = { ...currentWriterIdentity(), pid: NO_SUCH_PID, procStartTicks: '1', writerId: `w${'0'.repeat(9)}-${NO_SUCH_PID}-0-${'ef'.repeat(8)}` };
+  const writer = new JournalWriter({
+    journalDir, identity, durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+  });
+  providerWith({ onStart: (span) => void writer.appendStart(span), onEnd: () => {}, forceFlush: async () => {}, shutdown: async () => {} })
+    .getTracer('t')
+    .startSpan('open in a writer of another pid namespace');
+  const writerDir = join(journalDir, identity.writerId);
+  expect(headerOf(writerDir)).toMatchObject({ pid: NO_SUCH_PID, writerLock: true });
+  expect(readdirSync(writerDir)).toContain(WRITER_LOCK_FILE);
+
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 0, liveJournals: 1 });
+  expect(exporter.spans).toEqual([]);
+  expect(readdirSync(journalDir)).toEqual([identity.writerId]);
+  writer.close({ removeIfDone: false });
+});
+
+test('a killed writer whose pid names a live process here is dead: nobody holds its lock', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  // The header names this very process, as a pid 1 of another namespace would name ours.
+  const child = runFixture(namesake, { JOURNAL_DIR: journalDir, PID: String(process.pid), START_TICKS: readProcStartTicks(process.pid) ?? '' });
+  const { writerId } = await child.ready;
+  expect(headerOf(join(journalDir, writerId!))).toMatchObject({ pid: process.pid, writerLock: true });
+
+  const whileAlive = await recoverJournals({ journalDir, exporter: new CollectingExporter() });
+  expect(whileAlive).toMatchObject({ journals: 0, liveJournals: 1 });
+
+  child.child.kill('SIGKILL');
+  await child.exited;
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 1, spansCrashed: 1, liveJournals: 0, failures: [] });
+  expect(exporter.spans.map((span) => span.name)).toEqual(['open in the namesake']);
+});
