@@ -95,7 +95,7 @@ async function segmentNumbers(dir: string): Promise<number[]> {
 }
 
 /** Pass 1. */
-export async function readJournalFacts(dir: string): Promise<JournalFacts> {
+export async function readJournalFacts(dir: string, signal?: AbortSignal): Promise<JournalFacts> {
   const facts: JournalFacts = {
     dir,
     header: undefined,
@@ -126,6 +126,7 @@ export async function readJournalFacts(dir: string): Promise<JournalFacts> {
       diag.error(`otel-blackbox: journal segment ${path} cannot be read past byte ${readTo} (${code}); the records there are lost`);
     };
     for await (const chunk of damageTolerant(readSegmentFile(path, { parse: factTypes, into: readBuffer }), unreadable)) {
+      stopIfAborted(signal);
       facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
       facts.tornBytes += chunk.tornTailBytes;
       let lastInChunk: JournalRecord | undefined;
@@ -222,6 +223,15 @@ async function* damageTolerant(chunks: AsyncIterable<SegmentChunk>, unreadable: 
   }
 }
 
+/**
+ * Throws once `signal` aborts (the processor's shutdown deadline, the CLI's SIGINT): a
+ * recovery stops within a chunk in either pass, not only between its exports. Pass 1
+ * alone reads the whole journal, seconds for a large one, past any shutdown deadline.
+ */
+function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new Error('recovery stopped: its signal aborted (the process is stopping)');
+}
+
 /** Where pass 2 starts: nothing before it is exported. */
 function firstNeeded(facts: JournalFacts): JournalPosition {
   let from: JournalPosition = facts.watermark ?? { segment: 0, offset: 0 };
@@ -235,7 +245,7 @@ function firstNeeded(facts: JournalFacts): JournalPosition {
  * watermark: see RecoveryProgress.ts). Only the current chunk and the group handed out
  * are in memory.
  */
-export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator<RecoveredSpans> {
+export async function* readRecoverableSpans(facts: JournalFacts, signal?: AbortSignal): AsyncGenerator<RecoveredSpans> {
   const from = firstNeeded(facts);
   const readBuffer = Buffer.allocUnsafe(DEFAULT_CHUNK_BYTES);
   for (const segment of facts.segments) {
@@ -244,6 +254,7 @@ export async function* readRecoverableSpans(facts: JournalFacts): AsyncGenerator
     // The caller is done with a group (it copies what it keeps) before it asks for the next.
     // Damage was counted and said in pass 1; the rest of an unreadable segment is passed over again.
     for await (const chunk of damageTolerant(readSegmentFile(segmentPath(facts.dir, segment), { from: start, parse: parseNone, into: readBuffer }), () => {})) {
+      stopIfAborted(signal);
       const records: RecoverableRecord[] = [];
       for (const record of chunk.records) {
         if (record.type === RecordType.LogRecord || record.type === RecordType.SpanEnd) {

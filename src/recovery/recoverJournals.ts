@@ -129,7 +129,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       const message = (error as Error).message;
       report.failures.push({ dir, error: message });
       options.onJournal?.({ dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
-      diag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
+      // Stopped by its signal (a shutdown), the journal waits for the next start: no error.
+      if (settings.signal?.aborted) diag.warn(`otel-blackbox: recovery of ${dir} stopped; it resumes at the next scan: ${message}`);
+      else diag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
     };
     // A claim the file system refuses (EPERM, EBUSY, a name too long) fails this journal
     // alone: the others in the directory are still recovered, at every scan.
@@ -225,7 +227,7 @@ async function recoverOne(
   report: RecoveryReport,
   onJournal: RecoverJournalsOptions['onJournal'],
 ): Promise<void> {
-  const facts = await readJournalFacts(dir);
+  const facts = await readJournalFacts(dir, settings.signal);
   const resources = new Map([...facts.resources].map(([id, attributes]) => [id, resourceFromAttributes(attributes)]));
   const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
   const reason = crashReason(facts);
@@ -279,7 +281,7 @@ async function recoverOne(
     await send(records, logs.splice(0), covered);
   };
   try {
-    for await (const group of readRecoverableSpans(facts)) {
+    for await (const group of readRecoverableSpans(facts, settings.signal)) {
       for (const item of group.records) {
         if (item.kind === 'end') {
           batch.add(item.bytes, ENDED);
