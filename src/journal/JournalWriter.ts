@@ -31,7 +31,7 @@ import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, 
 import { recordJson, resourceRecord } from './spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
-import { openSegmentFile } from './segmentFile/openSegmentFile.js';
+import { openSegmentFile, realFileSystem } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
 import { holdWriterLock } from './writerLock.js';
@@ -133,6 +133,8 @@ export class JournalWriter {
   private syncInFlight = false;
   /** Background syncs of a rotation under 'host' (the closed segment, the directory) not yet done. */
   private rotationSyncs = 0;
+  /** The segments among them: close() syncs these itself. */
+  private readonly segmentsSyncing = new Set<number>();
   /** Every byte written into segments, heads and carried STARTs included. */
   bytesWritten = 0;
   /** SPAN_END records written so far: the export side compares its own count to this. */
@@ -526,7 +528,10 @@ export class JournalWriter {
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
     clearTimeout(this.releaseTimer);
-    if (this.options.durability === 'host') this.syncNow();
+    if (this.options.durability === 'host') {
+      this.syncNow();
+      this.syncRotatedNow();
+    }
     this.spare.clear();
     this.closeAppender();
     if (options.removeIfDone && this.openSpans.size === 0) {
@@ -600,12 +605,48 @@ export class JournalWriter {
     if (appender === undefined) return;
     this.segmentBytes.set(this.segment, appender.bytes);
     if (sync) {
+      const segment = this.segment;
       this.rotationSyncs += 1;
-      appender.closeAndSync((error) => this.rotationSynced(error));
+      this.segmentsSyncing.add(segment);
+      appender.closeAndSync((error) => {
+        this.segmentsSyncing.delete(segment);
+        this.rotationSynced(error);
+      });
     } else {
       appender.close();
     }
     this.appender = undefined;
+  }
+
+  /**
+   * Under 'host', close() returns with every record on disk. A rotation syncs the segment
+   * it closed on the thread pool; one still in flight at close() would finish after it, or
+   * never if the process exits next. Each is synced here, by its path, and so is the
+   * directory (the new segments' names).
+   */
+  private syncRotatedNow(): void {
+    if (this.rotationSyncs === 0) return;
+    const syncPath = (fs: SegmentFileSystem, path: string): void => {
+      const fd = fs.openSync(path, 'r');
+      try {
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    for (const segment of this.segmentsSyncing) {
+      try {
+        syncPath(this.options.fs ?? realFileSystem, segmentPath(this.writerDir, segment));
+      } catch (error) {
+        // One deleted since (committed) needs no sync.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.fail(error);
+      }
+    }
+    try {
+      syncPath(realFileSystem, this.writerDir);
+    } catch {
+      // Not every filesystem lets a directory be synced (as syncDirectory).
+    }
   }
 
   private rotationSynced(error: NodeJS.ErrnoException | null): void {

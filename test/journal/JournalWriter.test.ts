@@ -456,6 +456,43 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     expect(fs.syncsWaitedFor).toBe(1);
   });
 
+  test('close() syncs the closed segments whose rotation sync is still in flight, before it returns', () => {
+    /** A disk whose background syncs do not finish before close(); which files were synced while the caller waited. */
+    class SlowDisk extends FaultyFileSystem {
+      readonly held: (() => void)[] = [];
+      readonly syncedWhileWaiting = new Set<string>();
+      private readonly paths = new Map<number, string>();
+      constructor() {
+        super();
+        const { openSync, fdatasyncSync, fdatasync } = this;
+        this.openSync = ((path: string, ...rest: unknown[]) => {
+          const fd = (openSync as (...args: unknown[]) => number)(path, ...rest);
+          this.paths.set(fd, path);
+          return fd;
+        }) as typeof openSync;
+        this.fdatasyncSync = (fd) => {
+          fdatasyncSync(fd);
+          this.syncedWhileWaiting.add(this.paths.get(fd)!);
+        };
+        this.fdatasync = (fd, callback) => void this.held.push(() => fdatasync(fd, callback));
+      }
+    }
+    const fs = new SlowDisk();
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
+    for (const span of makeSpans(20)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    const rotated = writer.currentSegment - 1;
+    expect(rotated).toBeGreaterThan(3);
+    expect(fs.held).toHaveLength(rotated);
+    writer.close({ removeIfDone: false });
+    // Every segment is on disk when close() returns: the live one and each rotated one.
+    const segments = Array.from({ length: rotated + 1 }, (_, i) => join(writer.writerDir, segmentFileName(i + 1)));
+    expect([...fs.syncedWhileWaiting].filter((path) => path.endsWith('.seg')).sort()).toEqual(segments);
+    for (const finish of fs.held) finish();
+  });
+
   test('a closed segment that cannot be synced breaks the journal, as a failed group commit does', async () => {
     const fs = new CountingFileSystem();
     const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
