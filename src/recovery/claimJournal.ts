@@ -39,8 +39,9 @@ export async function releaseClaim(journalDir: string, claimedDir: string): Prom
  * be checked there), which the progress saves (RecoveryProgress.ts) refresh only while
  * batches commit: during a database outage a live claimer went stale after
  * staleAfterMillis, and another host's process took the journal over mid-recovery. So the
- * directory gets a chmod to the mode it has, four times per staleAfterMillis: that sets its
- * ctime and nothing else (its mtime stays what a given-back journal is judged by).
+ * directory gets a chmod to the mode it has, four times per staleAfterMillis and at least
+ * every CLAIM_REFRESH_MAX_MILLIS: that sets its ctime and nothing else (its mtime stays
+ * what a given-back journal is judged by).
  */
 export function keepClaimFresh(claimedDir: string, staleAfterMillis: number): () => void {
   const touch = (): void => {
@@ -51,6 +52,18 @@ export function keepClaimFresh(claimedDir: string, staleAfterMillis: number): ()
       });
   };
   // Unref'd: never what keeps a process alive.
-  const timer = setInterval(touch, Math.max(100, Math.floor(staleAfterMillis / 4))).unref();
+  const timer = setInterval(touch, claimRefreshMillis(staleAfterMillis)).unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * The judge of a claim on another host uses its own staleAfterMillis, which may be shorter
+ * than the claimer's (services sharing a volume, configured apart): refreshed only four
+ * times per the claimer's 5 minutes, a live claim looked stale to a judge with 1 minute,
+ * and was taken over mid-recovery. A chmod every 5 s costs nothing.
+ */
+export const CLAIM_REFRESH_MAX_MILLIS = 5_000;
+
+export function claimRefreshMillis(staleAfterMillis: number): number {
+  return Math.max(100, Math.min(CLAIM_REFRESH_MAX_MILLIS, Math.floor(staleAfterMillis / 4)));
 }

@@ -9,7 +9,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
-import { keepClaimFresh } from '../../src/recovery/claimJournal.js';
+import { CLAIM_REFRESH_MAX_MILLIS, claimRefreshMillis, keepClaimFresh } from '../../src/recovery/claimJournal.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -64,4 +64,11 @@ test('a recovery whose exports all fail keeps its claim fresh for as long as it 
   controller.abort();
   const report = await running;
   expect(report.failures).toHaveLength(1);
+});
+
+test('a claim is refreshed often enough for a judge configured with a shorter staleAfterMillis than its claimer', () => {
+  // The default 5 minutes: every 5 s, not every 75 s, so a judge with 1 minute (or 10 s) sees it fresh.
+  expect(claimRefreshMillis(300_000)).toBe(CLAIM_REFRESH_MAX_MILLIS);
+  expect(claimRefreshMillis(1000)).toBe(250);
+  expect(claimRefreshMillis(10)).toBe(100);
 });
