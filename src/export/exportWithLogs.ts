@@ -4,7 +4,7 @@
 // rows commit together. Behind any other SpanExporter the spans go to it and the log
 // records to the processor's logExporter; the batch counts as exported once both have
 // succeeded (a retry sends both again: at-least-once for such exporters).
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -63,7 +63,7 @@ export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter 
     // not export log records): a dead journal holding log records, recovered with a span
     // exporter that cannot store them and no logExporter. Failing would hold its spans back
     // for ever; the records are dropped, and said so with their count.
-    diag.error(
+    safeDiag.error(
       `otel-blackbox: ${records.length} log records from a recovered journal are dropped: the exporter cannot store log records ` +
         'and no logExporter was given (pass one to recoverJournals, or recover with PostgresSpanExporter)',
     );

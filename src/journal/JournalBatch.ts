@@ -6,7 +6,7 @@
 // (bench/overload.mjs: the parsed spans and their JSON were half of the garbage that
 // reached the old generation). Spans taken from RecentEnds are the application's own
 // objects, already made: those are held as they are.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { JournalPosition } from './JournalPosition.js';
@@ -58,7 +58,7 @@ export class JournalBatch {
     }
     const unreadable = this.#ends.parse(into);
     if (this.#unreadable === undefined && unreadable > 0) {
-      diag.error(`otel-blackbox: ${unreadable} ended spans in the journal could not be parsed (their checksum held); they are lost`);
+      safeDiag.error(`otel-blackbox: ${unreadable} ended spans in the journal could not be parsed (their checksum held); they are lost`);
     }
     this.#unreadable = unreadable;
     return into;

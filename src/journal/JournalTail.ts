@@ -3,7 +3,7 @@
 // watermark and deletes the segments left behind. The backlog waits on disk, not in
 // memory: while the tail keeps up it takes the span objects the writer just wrote (see
 // RecentEnds), and when it has fallen behind it reads them back from the segments.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readableLogFromRecord } from './logRecords.js';
 import { segmentPath } from './journalPaths.js';
@@ -103,7 +103,7 @@ export class JournalTail {
       const payload = JSON.parse(bytes.toString('utf8')) as LogRecordPayload;
       return { logRecord: readableLogFromRecord(payload, this.writer.resourceById(payload.r)), writerId: this.writer.writerId, sequence: payload.q };
     } catch {
-      diag.warn('otel-blackbox: skipped a journal log record that could not be parsed (its checksum held)');
+      safeDiag.warn('otel-blackbox: skipped a journal log record that could not be parsed (its checksum held)');
       return undefined;
     }
   }
@@ -120,7 +120,7 @@ export class JournalTail {
       this.readIn.delete(segment);
       if (lost <= 0) continue;
       this.recordsLost += lost;
-      diag.error(`otel-blackbox: ${lost} ended spans or log records in journal segment ${segment} could not be read back (damaged or deleted); they are lost`);
+      safeDiag.error(`otel-blackbox: ${lost} ended spans or log records in journal segment ${segment} could not be read back (damaged or deleted); they are lost`);
     }
   }
 
@@ -190,7 +190,7 @@ export class JournalTail {
         return undefined;
       }
       for (const range of chunk.damaged) {
-        diag.warn(`otel-blackbox: skipped ${range.length} damaged journal bytes (${range.reason}) at ${range.offset}`);
+        safeDiag.warn(`otel-blackbox: skipped ${range.length} damaged journal bytes (${range.reason}) at ${range.offset}`);
       }
       this.position = { segment: this.position.segment, offset: chunk.nextOffset };
       const useful = chunk.records.filter((record) => wanted(record.type));

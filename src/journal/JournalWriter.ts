@@ -11,7 +11,7 @@
 // is encoded straight into the segment (a mapped page, or a write(2) of one frame): no
 // queue, no copy; the only per-span state is the open span itself, by id, until it ends, with
 // what its END can reuse of the START's text (StartText in spanRecordJson.ts).
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -494,7 +494,7 @@ export class JournalWriter {
       return false;
     }
     this.episodeReported = false;
-    diag.info(`otel-blackbox: journal ${this.writerDir} writable again`);
+    safeDiag.info(`otel-blackbox: journal ${this.writerDir} writable again`);
     // The segments before it go as committed segments do: under 'host' once a group commit
     // begun after the head was written has synced it.
     if (this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
@@ -785,6 +785,6 @@ export class JournalWriter {
     const message =
       `otel-blackbox: journal ${this.writerDir} cannot be written (${(error as Error)?.message ?? error}); ` +
       'spans are exported from memory until it can be written again';
-    queueMicrotask(() => diag.error(message));
+    queueMicrotask(() => safeDiag.error(message));
   }
 }

@@ -5,7 +5,7 @@
 // containers of one Kubernetes pod share a hostname and often a volume, and are all pid 1)
 // or on a shared volume mounted by another container of this host. Where the addon does not
 // load, no lock is taken, the segment header says so, and liveness is judged by pid alone.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import { join } from 'node:path';
 import { WRITER_LOCK_FILE } from './journalPaths.js';
 import { loadSegmentIoAddon } from './segmentFile/segmentIoAddon.js';
@@ -32,7 +32,7 @@ export function holdWriterLock(writerDir: string): WriterLock | undefined {
   } catch (error) {
     // A filesystem without flock (ENOLCK): the header will not claim a lock, and liveness
     // falls back to the pid, as without the addon.
-    diag.warn(`otel-blackbox: journal ${writerDir} holds no writer lock (${(error as Error).message}); its liveness is judged by pid alone`);
+    safeDiag.warn(`otel-blackbox: journal ${writerDir} holds no writer lock (${(error as Error).message}); its liveness is judged by pid alone`);
     return undefined;
   }
 }

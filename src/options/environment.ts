@@ -1,7 +1,7 @@
 // Environment values are the fallback between code and defaults. A bad value warns
 // through diag and falls back to the default: a typo in a deployment's environment must
 // not take the application down. Names come from defaults.ts (ENV).
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import { DURABILITY_LEVELS, ENV } from './defaults.js';
 import type { DurabilityLevel } from './defaults.js';
 
@@ -10,7 +10,7 @@ export function envNonNegativeInteger(name: string): number | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) {
-    diag.warn(`otel-blackbox: ignoring ${name}=${JSON.stringify(raw)}: expected a non-negative integer.`);
+    safeDiag.warn(`otel-blackbox: ignoring ${name}=${JSON.stringify(raw)}: expected a non-negative integer.`);
     return undefined;
   }
   return value;
@@ -35,7 +35,7 @@ export function envDurability(): DurabilityLevel | undefined {
   const raw = envString(ENV.durability);
   if (raw === undefined) return undefined;
   if ((DURABILITY_LEVELS as readonly string[]).includes(raw)) return raw as DurabilityLevel;
-  diag.warn(
+  safeDiag.warn(
     `otel-blackbox: ignoring ${ENV.durability}=${JSON.stringify(raw)}: expected one of ${DURABILITY_LEVELS.map((l) => `'${l}'`).join(', ')}.`,
   );
   return undefined;

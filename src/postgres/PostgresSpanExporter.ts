@@ -2,7 +2,8 @@
 // and span events together, or nothing. Works behind JournalSpanProcessor (crash records,
 // retries from the journal) or the stock BatchSpanProcessor. exportBatch() takes log
 // records along with spans and commits them in the same transaction as their span's row.
-import { context, diag } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { KeyedLogRecord, SpansAndLogs, SpansAndLogsExporter } from '../export/SpansAndLogs.js';
@@ -14,7 +15,7 @@ import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts, type TargetFacts } from './redact.js';
 import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
-import { SpanRowConverter, type SpanRow } from './spanRows.js';
+import { hexId, SpanRowConverter, type SpanRow } from './spanRows.js';
 import { Statements } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
@@ -114,7 +115,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     try {
       await this.#pool.end();
     } catch (error) {
-      diag.warn(`PostgresSpanExporter: closing the pool failed: ${this.#redacted(error)}`);
+      safeDiag.warn(`PostgresSpanExporter: closing the pool failed: ${this.#redacted(error)}`);
     }
   }
 
@@ -124,14 +125,39 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // Spans to rows to parameters on one budget: a batch of the default size is done in
     // the turn it started in, so neither its spans nor its rows outlive that turn. Rows
     // made again later (writeBatch) start a budget of their own.
-    const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn);
+    const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn, new Unreadable());
     const turn = new TurnBudget();
-    const bound = await bindRows(this.#statements, await rowsAgain(turn), turn);
+    const unreadable = new Unreadable();
+    const bound = await bindRows(this.#statements, await this.#rows(batch.spans(), batch.logs, turn, unreadable), turn);
     try {
       await this.#writeBound(bound, rowsAgain);
     } finally {
       bound.arena.release();
     }
+    await this.#deadLetter(unreadable);
+  }
+
+  /**
+   * Spans that could not be made rows at all (a getter of a hand-built span that throws)
+   * go to dead_letters with the reason, after their batch committed: the journal commits
+   * past them then, and must not have lost them silently. One whose ids cannot be read
+   * either is only said.
+   */
+  async #deadLetter(unreadable: Unreadable): Promise<void> {
+    if (unreadable.count > 0) {
+      safeDiag.error(`PostgresSpanExporter: ${unreadable.count} spans or log records could not be read: ${this.#redacted(unreadable.first)}`);
+    }
+    if (unreadable.spans.length === 0) return;
+    await this.#ensureSchema();
+    try {
+      for (const { traceId, spanId, message } of unreadable.spans) {
+        await this.#pool.query(this.#statements.upsertDeadLetter(traceId, spanId, null, null, message));
+      }
+    } catch (error) {
+      throw this.#failure(`dead-letter ${unreadable.spans.length} unreadable spans in ${this.#target}`, error);
+    }
+    this.deadLettered += unreadable.spans.length;
+    safeDiag.warn(`PostgresSpanExporter: ${unreadable.spans.length} spans that could not be read are in "${this.#schema}".dead_letters with the reason.`);
   }
 
   async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>): Promise<void> {
@@ -142,7 +168,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, this.#exportTimeoutMillis);
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
-        diag.warn(
+        safeDiag.warn(
           `PostgresSpanExporter: PostgreSQL refused ${deadLettered} of ${records} records; they are in "${this.#schema}".dead_letters with the error, and the rest were committed.`,
         );
       }
@@ -151,23 +177,19 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     }
   }
 
-  async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[], turn: TurnBudget): Promise<RowBatch> {
+  async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[], turn: TurnBudget, unreadable: Unreadable): Promise<RowBatch> {
     // Resource detectors may still be running; their attributes belong in the rows.
     const resources = [...spans.map((span) => span.resource), ...logs.map((log) => log.logRecord?.resource)];
     const pending = new Set(resources.filter((resource) => resource?.asyncAttributesPending));
     await Promise.all([...pending].map((resource) => resource.waitForAsyncAttributes?.()));
     const converter = new SpanRowConverter();
-    const unreadable = new Unreadable();
     const spanRows: SpanRow[] = [];
     const logRows: LogRow[] = [];
     // Within the turn's budget: a 2048-span batch converted in one go kept the host's
     // event loop for ~10 ms (bench/recovery.mjs, which measures the stall). The spans are
     // let go of as soon as they are rows (the batch came in a Handover).
-    await unreadable.convertAll(spans, (span) => converter.toRow(span), spanRows, turn);
+    await unreadable.convertAll(spans, (span) => converter.toRow(span), spanRows, turn, idsOf);
     await unreadable.convertAll(logs, (log) => toLogRow(log, converter), logRows, turn);
-    if (unreadable.count > 0) {
-      diag.error(`PostgresSpanExporter: skipped ${unreadable.count} spans or log records that could not be read: ${this.#redacted(unreadable.first)}`);
-    }
     return { spans: mergeSpanRows(spanRows), logs: logRows };
   }
 
@@ -175,7 +197,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     if (!this.#migrate) return Promise.resolve();
     this.#schemaReady ??= migrateSchema(this.#pool, this.#schema).then(
       ({ applied }) => {
-        if (applied.length > 0) diag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
+        if (applied.length > 0) safeDiag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
       },
       (error: unknown) => {
         this.#schemaReady = undefined; // the next batch tries again
@@ -188,7 +210,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   #failure(action: string, error: unknown): PostgresExportError {
     const failure = exportError({ action, schema: this.#schema, cause: withoutSecrets(error, this.#secrets) });
     failure.message = redact(failure.message, this.#secrets);
-    diag.debug(failure.message);
+    safeDiag.debug(failure.message);
     return failure;
   }
 
@@ -206,7 +228,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       keepAlive: true,
     });
     // Without a listener, an idle connection dropped by the server crashes the process.
-    pool.on('error', (error) => diag.warn(`PostgresSpanExporter: an idle connection to ${this.#target} failed: ${this.#redacted(error)}`));
+    pool.on('error', (error) => safeDiag.warn(`PostgresSpanExporter: an idle connection to ${this.#target} failed: ${this.#redacted(error)}`));
     return pool;
   }
 
@@ -246,12 +268,14 @@ class BatchSource {
 }
 
 /** Converts records to rows; one that cannot be converted is skipped and counted, and the first error kept for the report. */
+/** Records that could not be made rows; the spans among them whose ids can be read, with the reason. */
 class Unreadable {
   count = 0;
   first: unknown;
+  readonly spans: { traceId: string; spanId: string; message: string }[] = [];
 
   /** Every item into `into`, looking at the turn's budget every CONVERT_SLICE items. */
-  async convertAll<S, T>(items: readonly S[], convert: (item: S) => T, into: T[], turn: TurnBudget): Promise<void> {
+  async convertAll<S, T>(items: readonly S[], convert: (item: S) => T, into: T[], turn: TurnBudget, ids?: (item: S) => SpanIds | undefined): Promise<void> {
     for (let i = 0; i < items.length; i++) {
       if (i % CONVERT_SLICE === 0) await turn.pace();
       try {
@@ -259,8 +283,22 @@ class Unreadable {
       } catch (error) {
         if (this.count === 0) this.first = error;
         this.count++;
+        const known = ids?.(items[i]);
+        if (known) this.spans.push({ ...known, message: `the span could not be read: ${(error as Error)?.message ?? String(error)}` });
       }
     }
+  }
+}
+
+type SpanIds = { traceId: string; spanId: string };
+
+/** A span's ids as the database keys them, when they can be read. */
+function idsOf(span: ReadableSpan): SpanIds | undefined {
+  try {
+    const { traceId, spanId } = span.spanContext();
+    return typeof traceId === 'string' && typeof spanId === 'string' && traceId !== '' && spanId !== '' ? { traceId: hexId(traceId), spanId: hexId(spanId) } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,6 +1,6 @@
 // Options of PostgresSpanExporter: their documentation, validation, and defaults, all in
 // one place. Precedence: code, then environment (DATABASE_URL), then default.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type pg from 'pg';
 import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
@@ -100,6 +100,6 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
 function envSchema(): string | undefined {
   const value = envString(ENV.schema);
   if (value === undefined || isValidSchemaName(value)) return value;
-  diag.warn(`otel-blackbox: ignoring ${ENV.schema}=${JSON.stringify(value)}: expected a plain lowercase identifier.`);
+  safeDiag.warn(`otel-blackbox: ignoring ${ENV.schema}=${JSON.stringify(value)}: expected a plain lowercase identifier.`);
   return undefined;
 }

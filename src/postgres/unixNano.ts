@@ -8,6 +8,14 @@ export type UnixNano = readonly [seconds: number, nanos: number];
 
 const NANOS_PER_SECOND = 1_000_000_000;
 const EPOCH: UnixNano = [0, 0];
+/**
+ * The bigint columns' range: 1677-09-21 to 2262-04-11. A time past it (milliseconds given a
+ * million times over, a clock gone wrong) is stored as the nearest one it holds: written as
+ * it was, binding the batch threw, and the whole batch, good spans with it, was retried for
+ * good, never reaching dead_letters (PostgreSQL never saw it).
+ */
+const LATEST: UnixNano = [9_223_372_036, 854_775_807];
+const EARLIEST: UnixNano = [-9_223_372_037, 145_224_192];
 
 /** `null` for a missing time or the SDK's `[0, 0]` "not ended" marker. */
 export function toUnixNanoOrNull(time: HrTime | undefined): UnixNano | null {
@@ -19,12 +27,19 @@ export function toUnixNanoOrNull(time: HrTime | undefined): UnixNano | null {
 export function toUnixNano(time: HrTime): UnixNano {
   if (!Array.isArray(time)) return EPOCH;
   const [seconds, nanos] = time;
-  if (Number.isSafeInteger(seconds) && Number.isInteger(nanos) && nanos >= 0 && nanos < NANOS_PER_SECOND) return time;
+  if (Number.isSafeInteger(seconds) && Number.isInteger(nanos) && nanos >= 0 && nanos < NANOS_PER_SECOND) return withinRange(time);
   // Odd shapes (fractions, negative or carried nanoseconds) from a hand-built span.
   if (!Number.isFinite(seconds) || !Number.isFinite(nanos)) return EPOCH;
   const total = BigInt(Math.trunc(seconds)) * BigInt(NANOS_PER_SECOND) + BigInt(Math.round((seconds % 1) * NANOS_PER_SECOND + nanos));
   const wholeSeconds = total / BigInt(NANOS_PER_SECOND) - (total % BigInt(NANOS_PER_SECOND) < 0n ? 1n : 0n);
-  return [Number(wholeSeconds), Number(total - wholeSeconds * BigInt(NANOS_PER_SECOND))];
+  return withinRange([Number(wholeSeconds), Number(total - wholeSeconds * BigInt(NANOS_PER_SECOND))]);
+}
+
+function withinRange(time: UnixNano): UnixNano {
+  if (time[0] < LATEST[0] && time[0] > EARLIEST[0]) return time;
+  if (compareUnixNano(time, LATEST) > 0) return LATEST;
+  if (compareUnixNano(time, EARLIEST) < 0) return EARLIEST;
+  return time;
 }
 
 export function compareUnixNano(a: UnixNano, b: UnixNano): number {

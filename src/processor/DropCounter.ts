@@ -1,6 +1,6 @@
 // Spans that could be neither journaled nor queued are never lost silently: counted,
 // reported through diag once per episode, and written to the database as a marker span.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 
 export interface DropEpisode {
   count: number;
@@ -22,7 +22,7 @@ export class DropCounter {
     const now = Date.now();
     if (!this.episode) {
       this.episode = { count: 0, firstMs: now, lastMs: now, reasons: [] };
-      diag.error(`otel-blackbox: dropping spans (${reason}); the count will be written to the database as an overflow marker`);
+      safeDiag.error(`otel-blackbox: dropping spans (${reason}); the count will be written to the database as an overflow marker`);
     }
     this.episode.count += 1;
     this.episode.lastMs = now;

@@ -7,7 +7,7 @@
 // Stopping has one cancellation path: the `signal` the owner aborts when its stop deadline
 // passes. Every export wait, backoff and idle tick races it; once it has aborted no batch
 // is formed and export() is never called again, so the owner may shut the exporter down.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -170,12 +170,20 @@ export class ExportLoop {
   private launch(batch: Batch): void {
     const entry: InFlight = { batch, outcome: undefined };
     this.inFlight.push(entry);
-    void this.exportWithRetry(batch).then((committed) => {
-      entry.outcome = committed;
-      this.markCommittedInOrder();
-      this.settleWaiters();
-      this.notify();
-    });
+    // Whatever goes wrong, the entry gets an outcome (or the loop would wait on it forever),
+    // and nothing rejects unhandled (that would end the application's process).
+    void this.exportWithRetry(batch)
+      .catch((error: unknown) => {
+        safeDiag.error('otel-blackbox: a batch could not be exported; its journaled spans stay on disk for recovery', error);
+        return false;
+      })
+      .then((committed) => {
+        entry.outcome = committed;
+        this.markCommittedInOrder();
+        this.settleWaiters();
+        this.notify();
+      })
+      .catch((error: unknown) => safeDiag.error('otel-blackbox: the export loop failed to settle a batch', error));
   }
 
   /** Journal batches are marked committed oldest first, only past a contiguous run of finished ones. */
@@ -226,18 +234,18 @@ export class ExportLoop {
     this.exportFailures += 1;
     if (this.failing) return;
     this.failing = true;
-    diag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`);
+    safeDiag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`);
   }
 
   private committed(batch: Batch): void {
     if (this.failing && !this.signal.aborted) {
       this.failing = false;
-      diag.info('otel-blackbox: export recovered');
+      safeDiag.info('otel-blackbox: export recovered');
     }
     this.spansExported += spanCount(batch);
     this.logRecordsExported += batch.journal?.logs.length ?? 0;
     this.options.queue.settle(batch.fromQueue);
-    if (batch.drops) diag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
+    if (batch.drops) safeDiag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
   }
 
   /**
@@ -249,7 +257,7 @@ export class ExportLoop {
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) this.options.drops.restore(batch.drops);
     const journaled = batch.journal?.spanCount ?? 0;
-    diag.error(
+    safeDiag.error(
       `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was committed (${error.message}); ` +
         `${journaled} journaled spans stay on disk for recovery` +
         (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held only in memory may be lost` : ''),

@@ -3,7 +3,8 @@
 // started is in the journal even if the process is killed the next instant; an export
 // loop sends ended spans from the journal to any SpanExporter and marks them committed.
 // Nothing here throws into the application.
-import { TraceFlags, diag } from '@opentelemetry/api';
+import { TraceFlags } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
@@ -185,7 +186,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       const reason = result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable';
       this.logRecordsDroppedByReason[reason] = (this.logRecordsDroppedByReason[reason] ?? 0) + 1;
       if (this.logRecordsDropped === 1 || this.logRecordsDropped % 10_000 === 0) {
-        diag.error(`otel-blackbox: ${this.logRecordsDropped} log records not journaled so far (${reason}); they are lost`);
+        safeDiag.error(`otel-blackbox: ${this.logRecordsDropped} log records not journaled so far (${reason}); they are lost`);
       }
     } catch (error) {
       this.hotPathError(error);
@@ -218,14 +219,19 @@ export class JournalSpanProcessor implements SpanProcessor {
     const deadline = Date.now() + this.options.flushTimeoutMillis;
     const done = await this.loop.flush(this.options.flushTimeoutMillis);
     if (!done) {
-      diag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
+      safeDiag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
     }
+    // Called inside then(), as shutdown() calls theirs: one that throws synchronously rejects, is caught.
     const flushing = Promise.all([
-      Promise.resolve(this.options.exporter.forceFlush?.()).catch((error: unknown) => diag.error('otel-blackbox: exporter forceFlush failed', error)),
-      Promise.resolve(this.options.logExporter?.forceFlush?.()).catch((error: unknown) => diag.error('otel-blackbox: logExporter forceFlush failed', error)),
+      Promise.resolve()
+        .then(() => this.options.exporter.forceFlush?.())
+        .catch((error: unknown) => safeDiag.error('otel-blackbox: exporter forceFlush failed', error)),
+      Promise.resolve()
+        .then(() => this.options.logExporter?.forceFlush?.())
+        .catch((error: unknown) => safeDiag.error('otel-blackbox: logExporter forceFlush failed', error)),
     ]);
     if ((await settleWithin(flushing, deadline - Date.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
-      diag.warn('otel-blackbox: the exporter\'s forceFlush did not finish in time; not waiting for it');
+      safeDiag.warn('otel-blackbox: the exporter\'s forceFlush did not finish in time; not waiting for it');
     }
   }
 
@@ -290,13 +296,13 @@ export class JournalSpanProcessor implements SpanProcessor {
     const closing = Promise.all([
       Promise.resolve()
         .then(() => this.options.exporter.shutdown())
-        .catch((error: unknown) => diag.error('otel-blackbox: exporter shutdown failed', error)),
+        .catch((error: unknown) => safeDiag.error('otel-blackbox: exporter shutdown failed', error)),
       Promise.resolve()
         .then(() => this.options.logExporter?.shutdown())
-        .catch((error: unknown) => diag.error('otel-blackbox: logExporter shutdown failed', error)),
+        .catch((error: unknown) => safeDiag.error('otel-blackbox: logExporter shutdown failed', error)),
     ]);
     if ((await settleWithin(closing, deadline - Date.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
-      diag.warn('otel-blackbox: the exporter\'s shutdown did not finish in time; not waiting for it');
+      safeDiag.warn('otel-blackbox: the exporter\'s shutdown did not finish in time; not waiting for it');
     }
   }
 
@@ -316,10 +322,10 @@ export class JournalSpanProcessor implements SpanProcessor {
       result = (error as Error).message;
     }
     if (result === 'written') {
-      diag.warn(`otel-blackbox: ${episode.count} dropped spans recorded as an overflow marker in the journal; recovery will export it`);
+      safeDiag.warn(`otel-blackbox: ${episode.count} dropped spans recorded as an overflow marker in the journal; recovery will export it`);
       return;
     }
-    diag.error(
+    safeDiag.error(
       `otel-blackbox: ${episode.count} spans were dropped (${episode.reasons.join('; ')}) and the overflow marker could be ` +
         `neither exported nor journaled (${result}); this message is the only record of them`,
     );
@@ -339,14 +345,14 @@ export class JournalSpanProcessor implements SpanProcessor {
         recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
       });
       this.sayWritePathOnce(this.journal);
-      if (this.journalUnavailable) diag.info(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
+      if (this.journalUnavailable) safeDiag.info(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
       this.journalUnavailable = false;
     } catch (error) {
       this.journal = undefined;
       this.identity = currentWriterIdentity();
       if (this.journalUnavailable) return;
       this.journalUnavailable = true;
-      diag.error(
+      safeDiag.error(
         `otel-blackbox: cannot use journalDir ${JSON.stringify(this.options.journalDir)} ` +
           `(${(error as Error).message}); spans are exported from memory without crash protection until it can be used`,
       );
@@ -357,7 +363,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.writePathSaid) return;
     this.writePathSaid = true;
     const { reason } = journalWritePath();
-    diag.info(
+    safeDiag.info(
       journal.writePath === 'mmap'
         ? `otel-blackbox: journal ${journal.directory} writes into memory-mapped segments`
         : `otel-blackbox: journal ${journal.directory} writes with write(2)${reason ? ` (${reason})` : ''}`,
@@ -383,13 +389,13 @@ export class JournalSpanProcessor implements SpanProcessor {
         this.spansRecovered += report.spansEnded;
         this.crashRecordsWritten += report.spansCrashed;
         if (report.journals > 0) {
-          diag.info(
+          safeDiag.info(
             `otel-blackbox: recovered ${report.journals} journals of dead processes: ` +
               `${report.spansEnded} ended spans, ${report.spansCrashed} crash records`,
           );
         }
       })
-      .catch((error: unknown) => diag.error('otel-blackbox: journal recovery failed', error))
+      .catch((error: unknown) => safeDiag.error('otel-blackbox: journal recovery failed', error))
       .finally(() => {
         this.recovery = undefined;
       });
@@ -412,7 +418,7 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private hotPathError(error: unknown): void {
     this.hotPathErrors += 1;
-    if (this.hotPathErrors === 1) diag.error('otel-blackbox: error caught in the span processor (further ones are counted)', error);
+    if (this.hotPathErrors === 1) safeDiag.error('otel-blackbox: error caught in the span processor (further ones are counted)', error);
   }
 }
 

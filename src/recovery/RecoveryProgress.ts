@@ -19,7 +19,7 @@
 // power loss an old, empty or torn file means work done again, never a record skipped (a
 // file that cannot be used is ignored). Never appended to a segment: a mapped segment ends
 // in a preallocated zero tail, and bytes after zeros read as damage.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
@@ -125,7 +125,7 @@ export class RecoveryProgress {
       // It only saves work: the recovery goes on, and a rerun would redo more.
       if (this.#warned) return;
       this.#warned = true;
-      diag.warn(
+      safeDiag.warn(
         `otel-blackbox: cannot save recovery progress in ${this.#dir}: ${(error as Error).message}; ` +
           `if this recovery is stopped, the next one starts again from the last position saved`,
       );
@@ -171,7 +171,7 @@ export async function readRecoveryProgress(dir: string, segmentBytes: ReadonlyMa
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     problem = (error as Error).message;
   }
-  diag.warn(`otel-blackbox: recovery progress file ${path} ignored (${problem}): recovering from the writer's own commit watermark`);
+  safeDiag.warn(`otel-blackbox: recovery progress file ${path} ignored (${problem}): recovering from the writer's own commit watermark`);
   await rm(path, { force: true }).catch(() => {});
   return undefined;
 }

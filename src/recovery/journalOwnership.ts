@@ -2,7 +2,7 @@
 // them to a database under the recovering process's credentials, so a journal another user
 // could have planted (a group- or world-writable journalDir, or one owned by someone else)
 // is not trusted blindly: root once recovered a journal owned by `nobody` (issue #12).
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 
@@ -39,7 +39,7 @@ export async function warnAboutJournalDir(journalDir: string): Promise<void> {
   }
   if (risk === undefined) return;
   warnedDirs.add(journalDir);
-  diag.warn(
+  safeDiag.warn(
     `otel-blackbox: journal directory ${journalDir} ${risk}: other users may plant journals in it. ` +
       `Journals owned by another user are not recovered unless recoverForeignJournals is set; ` +
       `make the directory 0700 and owned by this user.`,
@@ -50,7 +50,7 @@ export async function warnAboutJournalDir(journalDir: string): Promise<void> {
 export function warnAboutForeignJournal(dir: string, ownerUid: number): void {
   if (warnedDirs.has(dir)) return;
   warnedDirs.add(dir);
-  diag.warn(
+  safeDiag.warn(
     `otel-blackbox: not recovering ${dir}: it is owned by uid ${ownerUid}, not by this process's user ${currentUid()}. ` +
       `Set recoverForeignJournals (CLI: --recover-foreign-journals) to recover it anyway.`,
   );

@@ -15,7 +15,8 @@
 // later of the writer's highest COMMIT and the position an earlier recovery of this
 // journal reached before it was stopped (RecoveryProgress.ts). Reading never throws on
 // damage; what was skipped is counted.
-import { diag, type HrTime } from '@opentelemetry/api';
+import { type HrTime } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import { readdir, stat } from 'node:fs/promises';
 import { decodeAttributes } from '../journal/attributeValues.js';
 import { parseSegmentFileName, segmentPath } from '../journal/journalPaths.js';
@@ -123,7 +124,7 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
     segmentBytes.set(segment, size);
     const unreadable = (readTo: number, code: string): void => {
       facts.damagedBytes += Math.max(0, size - readTo);
-      diag.error(`otel-blackbox: journal segment ${path} cannot be read past byte ${readTo} (${code}); the records there are lost`);
+      safeDiag.error(`otel-blackbox: journal segment ${path} cannot be read past byte ${readTo} (${code}); the records there are lost`);
     };
     for await (const chunk of damageTolerant(readSegmentFile(path, { parse: factTypes, into: readBuffer }), unreadable)) {
       stopIfAborted(signal);

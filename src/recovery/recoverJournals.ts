@@ -2,7 +2,7 @@
 // committed is exported as it was, every span that started and never ended is exported as
 // a crash record. Used in the background by JournalSpanProcessor at start, and on demand
 // by `otel-blackbox recover`.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -130,8 +130,8 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       report.failures.push({ dir, error: message });
       options.onJournal?.({ dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
       // Stopped by its signal (a shutdown), the journal waits for the next start: no error.
-      if (settings.signal?.aborted) diag.warn(`otel-blackbox: recovery of ${dir} stopped; it resumes at the next scan: ${message}`);
-      else diag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
+      if (settings.signal?.aborted) safeDiag.warn(`otel-blackbox: recovery of ${dir} stopped; it resumes at the next scan: ${message}`);
+      else safeDiag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
     };
     // A claim the file system refuses (EPERM, EBUSY, a name too long) fails this journal
     // alone: the others in the directory are still recovered, at every scan.
@@ -256,7 +256,7 @@ async function recoverOne(
         spansEnded -= unreadableEnds;
         spansCrashed -= unreadableStarts;
         const unreadable = unreadableEnds + unreadableStarts;
-        if (unreadable > 0) diag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be parsed (their checksum held); they are lost`);
+        if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be parsed (their checksum held); they are lost`);
         progress.committed(sent);
       },
       (error: unknown) => {
@@ -299,7 +299,7 @@ async function recoverOne(
             logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
             logRecords += 1;
           } catch (error) {
-            diag.error(`otel-blackbox: a log record in ${dir} could not be read (${(error as Error)?.message ?? error}); it is lost`);
+            safeDiag.error(`otel-blackbox: a log record in ${dir} could not be read (${(error as Error)?.message ?? error}); it is lost`);
           }
           covered = item.after;
         }

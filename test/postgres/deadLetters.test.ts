@@ -105,4 +105,26 @@ describe('dead letters', () => {
     expect(letters.map((l) => l.sql_state)).toEqual(['23514', '23514', '54000']);
     expect(letters.map((l) => l.span_id).sort()).toEqual([0, 5, 63].map((i) => ids(spans[i]!).spanId).sort());
   });
+
+  it('dead-letters, with the reason, a span that cannot even be made a row (a getter that throws), and commits the rest', async () => {
+    const spans = await traceOf(20, 'unreadable');
+    const victim = spans[5]!;
+    const unreadable = withAttributes(victim, victim.attributes);
+    Object.defineProperty(unreadable, 'status', {
+      get() {
+        throw new Error('status is not readable (test)');
+      },
+    });
+    const { traceId, spanId } = ids(victim);
+    const before = exporter.deadLettered;
+
+    expect(await exportSpans(exporter, spans.map((s) => (s === victim ? unreadable : s)))).toEqual({ code: ExportResultCode.SUCCESS });
+
+    expect(await countIn('spans', traceId)).toBe(19);
+    const letters = await db.query(`SELECT * FROM "${schema}".dead_letters WHERE trace_id = $1`, [traceId]);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ span_id: spanId, sql_state: null, record: null });
+    expect(letters[0]!.error_message).toContain('status is not readable (test)');
+    expect(exporter.deadLettered).toBe(before + 1);
+  });
 });

@@ -101,4 +101,23 @@ describe('sanitising', () => {
       date: '2025-01-02T03:04:05.000Z',
     });
   });
+
+  it('stores a time beyond what bigint nanoseconds hold at the nearest it can, and the rest of the batch with it', async () => {
+    // Milliseconds given where the SDK takes them, but a million times too many (year ~55,000),
+    // and a time before 1677: neither fits int64 nanoseconds.
+    const spans = await recordSpans((tracer) => {
+      tracer.startSpan('far future', { startTime: Date.now() * 1e6 }).end(Date.now() * 1e6 + 1000);
+      tracer.startSpan('far past', { startTime: -2e13 }).end(-2e13 + 1000);
+      tracer.startSpan('ordinary').end();
+    });
+    expect(await exportSpans(exporter, spans)).toEqual({ code: ExportResultCode.SUCCESS });
+    const rows = await db.query<{ name: string; start: string; end: string }>(
+      `SELECT name, start_time_unix_nano::text AS start, end_time_unix_nano::text AS end FROM "${schema}".spans WHERE trace_id = ANY($1)`,
+      [spans.map((span) => span.spanContext().traceId)],
+    );
+    const byName = new Map(rows.map((row) => [row.name, row]));
+    expect(byName.get('far future')).toMatchObject({ start: '9223372036854775807', end: '9223372036854775807' });
+    expect(byName.get('far past')).toMatchObject({ start: '-9223372036854775808', end: '-9223372036854775808' });
+    expect(byName.has('ordinary')).toBe(true);
+  });
 });

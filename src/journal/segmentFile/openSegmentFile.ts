@@ -3,7 +3,7 @@
 // otherwise, and always when OTEL_BLACKBOX_JOURNAL_IO=write. Both paths write the same
 // format. Measured on a 2-vCPU VM (bench/processor-overhead.mjs): a write(2) of one frame
 // costs 3.0-3.3 µs; a copy into a mapped page that was faulted ahead, well under 1 µs.
-import { diag } from '@opentelemetry/api';
+import { safeDiag } from '../../safeDiag.js';
 import { MmapSegmentFile } from './MmapSegmentFile.js';
 import { realFileSystem } from './SegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './SegmentFile.js';
@@ -57,5 +57,5 @@ function warnOnce(message: string): void {
   const reason = message.replace(/segment \S+ /, '');
   if (reason === lastWarning) return;
   lastWarning = reason;
-  diag.warn(message);
+  safeDiag.warn(message);
 }
