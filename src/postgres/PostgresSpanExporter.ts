@@ -163,9 +163,10 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>): Promise<void> {
     const records = bound.spans + bound.logs;
     if (records === 0) return;
-    await this.#ensureSchema();
+    const deadline = Date.now() + this.#exportTimeoutMillis;
+    await this.#schemaBefore(deadline);
     try {
-      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, this.#exportTimeoutMillis);
+      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, Math.max(1, deadline - Date.now()));
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         safeDiag.warn(
@@ -193,9 +194,30 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     return { spans: mergeSpanRows(spanRows), logs: logRows };
   }
 
+  /**
+   * The schema ready before `deadline`, or a failure then: a migration may wait for another
+   * process's (it holds the lock for as long as its DDL takes), and an export must never
+   * outlive exportTimeoutMillis, nor keep forceFlush() and shutdown() waiting. The
+   * migration itself waits at most as long for its locks, then fails, to be tried again.
+   */
+  async #schemaBefore(deadline: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, new Error(`not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms); another process may be migrating it`))),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([this.#ensureSchema(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #ensureSchema(): Promise<void> {
     if (!this.#migrate) return Promise.resolve();
-    this.#schemaReady ??= migrateSchema(this.#pool, this.#schema).then(
+    this.#schemaReady ??= migrateSchema(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }).then(
       ({ applied }) => {
         if (applied.length > 0) safeDiag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
       },

@@ -46,8 +46,13 @@ export function migrationStatements(schema: string): { version: number; name: st
   return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: m.sql(quoted) }));
 }
 
-/** Creates or upgrades `schema`; safe to run again and from many processes at once. */
-export async function migrateSchema(pool: pg.Pool, schema: string): Promise<{ applied: number[] }> {
+/**
+ * Creates or upgrades `schema`; safe to run again and from many processes at once.
+ * `lockTimeoutMillis`: how long to wait for a lock (another process's migration, a table
+ * another session holds) before failing, to be tried again; unbounded by default. Without
+ * it, an ALTER waiting for a table lock also queues every later reader of that table.
+ */
+export async function migrateSchema(pool: pg.Pool, schema: string, options: { lockTimeoutMillis?: number } = {}): Promise<{ applied: number[] }> {
   const quoted = quoteSchema(schema);
   // Up to date is the usual case, and it is answered without DDL or a lock, so a role
   // that may only write can start with migrations on once the schema is installed.
@@ -58,6 +63,7 @@ export async function migrateSchema(pool: pg.Pool, schema: string): Promise<{ ap
   client.on('error', onError);
   try {
     await client.query('BEGIN');
+    if (options.lockTimeoutMillis !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMillis))}`);
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lockKey(schema)]);
     await client.query(bootstrapSql(quoted));
     const applied: number[] = [];
@@ -87,6 +93,11 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
   const newest = Math.max(0, ...versions);
   if (newest > LATEST_VERSION) throw new SchemaTooNewError(schema, newest);
   return MIGRATIONS.filter((m) => !versions.has(m.version));
+}
+
+/** The advisory lock a migration of `schema` holds: (namespace, key), the same in every process. */
+export function migrationLock(schema: string): [namespace: number, key: number] {
+  return [LOCK_NAMESPACE, lockKey(schema)];
 }
 
 /** 32-bit FNV-1a of the schema name: one lock per schema, the same in every process. */

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { expect, test } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { PostgresExportError } from '../../src/postgres/PostgresExportError.js';
+import { migrationLock } from '../../src/postgres/migrate.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { TcpProxy } from '../helpers/TcpProxy.mjs';
 import { exportSpans, traceOf } from './spanFixtures.js';
@@ -81,3 +82,28 @@ test('a COMMIT applied but whose reply was lost: the error says the batch may ha
   await exporter.shutdown();
   await proxy.refuse();
 });
+
+test('behind another process migrating the schema: the export fails at exportTimeoutMillis, shutdown settles, and the next export migrates and writes', async () => {
+  const fresh = await db.freshSchema('export_timeout_migrating');
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema: fresh, exportTimeoutMillis: 500 });
+  const spans = await traceOf(3, 'migrating');
+  const migrator = new pg.Client({ connectionString: db.url });
+  await migrator.connect();
+  try {
+    // Another process's migration of the same schema holds its advisory lock.
+    await migrator.query('BEGIN');
+    const [namespace, key] = migrationLock(fresh);
+    await migrator.query('SELECT pg_advisory_xact_lock($1, $2)', [namespace, key]);
+    const result = await exportSpans(exporter, spans);
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    expect(result.error?.message).toMatch(/migrat/);
+    // Nothing of the export is left waiting: forceFlush (and so shutdown) settles.
+    await exporter.forceFlush();
+  } finally {
+    await migrator.query('ROLLBACK');
+    await migrator.end();
+  }
+  expect((await exportSpans(exporter, spans)).code).toBe(ExportResultCode.SUCCESS);
+  expect(await db.count(`SELECT count(*) FROM "${fresh}".spans WHERE name LIKE 'migrating%'`)).toBe(3);
+  await exporter.shutdown();
+}, 20_000);
