@@ -17,7 +17,16 @@ export interface ViewerServerOptions {
   secrets: readonly string[];
   /** Where server-side errors are reported (already redacted). */
   logError: (line: string) => void;
+  /**
+   * The host names a request's Host header may carry; undefined: any. A viewer on loopback
+   * answers only to loopback names: otherwise a page of another site, its name rebound to
+   * 127.0.0.1 (DNS rebinding), could read every trace through the visitor's browser.
+   */
+  allowedHostnames?: ReadonlySet<string>;
 }
+
+/** The names a viewer listening on loopback answers to. */
+export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -38,6 +47,11 @@ export function createViewerServer(options: ViewerServerOptions): Server {
 }
 
 async function route(request: IncomingMessage, response: ServerResponse, options: ViewerServerOptions): Promise<void> {
+  if (options.allowedHostnames && !options.allowedHostnames.has(hostnameOf(request.headers.host))) {
+    const names = [...options.allowedHostnames].join(', ');
+    send(response, 403, 'application/json', JSON.stringify({ error: `this viewer answers only to ${names}: open it by one of those names` }));
+    return;
+  }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     send(response, 405, 'application/json', JSON.stringify({ error: 'read-only: GET only' }), { Allow: 'GET, HEAD' });
     return;
@@ -74,6 +88,16 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     throw error;
   }
   send(response, 404, 'application/json', JSON.stringify({ error: 'not found' }));
+}
+
+/** The Host header's name without its port (`[::1]` keeps its brackets); '' when there is none or it does not parse. */
+function hostnameOf(host: string | undefined): string {
+  if (host === undefined) return '';
+  try {
+    return new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
 }
 
 function json(response: ServerResponse, body: unknown): void {

@@ -1,5 +1,6 @@
 // The viewer's JSON API and command line over real rows: filters, keyset pages, hostile
 // input that must stay data, the bind address warning, and no password in any output.
+import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -133,6 +134,25 @@ describe('otel-blackbox ui API', () => {
     for (const text of [viewer.out.join('\n'), viewer.err.join('\n'), broken.out.join('\n'), broken.err.join('\n'), failedText]) {
       expect(text).not.toContain(PASSWORD);
     }
+  });
+
+  test('on loopback it answers only to loopback names: a page of another site rebound to 127.0.0.1 reads nothing', async () => {
+    const ask = (host: string, path: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const url = new URL(path, viewer.url);
+        const request = httpGet({ hostname: url.hostname, port: url.port, path: url.pathname, headers: { Host: host } }, (response) => {
+          let text = '';
+          response.on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, text }));
+        });
+        request.on('error', reject);
+      });
+    const port = new URL(viewer.url).port;
+    for (const path of ['/api/services', '/api/crashes', '/']) {
+      const rebound = await ask(`attacker.example:${port}`, path);
+      expect(rebound.status).toBe(403);
+      expect(rebound.text).not.toContain('checkout');
+    }
+    for (const name of ['localhost', '127.0.0.1', '[::1]']) expect((await ask(`${name}:${port}`, '/api/services')).status).toBe(200);
   });
 
   test('--host other than loopback warns that there is no authentication', async () => {

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { VIEWER_DEFAULTS } from '../../options/defaults.js';
 import { describeTarget, secretsOf } from '../../postgres/redact.js';
 import { quoteSchema } from '../../postgres/schemaName.js';
-import { createViewerServer } from '../../ui/viewerServer.js';
+import { createViewerServer, LOOPBACK_HOSTNAMES } from '../../ui/viewerServer.js';
 import { printable } from '../terminalText.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectionStringFrom, parseOrUsage, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
@@ -60,7 +60,9 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   });
   pool.on('error', () => {});
   // Errors may quote values from the database: escaped before they reach a terminal.
-  const server = createViewerServer({ pool, schema, secrets, logError: (line) => io.err(printable(line)) });
+  // On loopback, only loopback names are answered (DNS rebinding); elsewhere the operator chose the exposure.
+  const allowedHostnames = LOOPBACK.has(host) ? LOOPBACK_HOSTNAMES : undefined;
+  const server = createViewerServer({ pool, schema, secrets, logError: (line) => io.err(printable(line)), allowedHostnames });
   try {
     server.listen(port, host);
     await once(server, 'listening');
