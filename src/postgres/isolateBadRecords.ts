@@ -2,8 +2,11 @@
 // written again in halves, each under a SAVEPOINT inside one transaction, until every
 // refused record (a span or a log record) stands alone; that record goes to dead_letters
 // with its SQLSTATE and the rest commits. A batch of n records with one bad record costs
-// about 2·log2(n) attempts, each a statement per table on fewer rows. A span's log records
-// follow it in the order halved, so they usually stay in its half.
+// about 2·log2(n) attempts, each a statement per table on fewer rows. A span and its log
+// records are halved as one unit: a log record committed without its refused span would
+// have made a 'started' row for it, a span that looks as if it still ran. A refused unit
+// tries its span alone: refused, the span and its log records go to dead_letters together;
+// accepted, its log records are isolated as the rest are.
 import type pg from 'pg';
 import type { LogRow } from './logRows.js';
 import { classifyError, sqlStateOf } from './sqlState.js';
@@ -15,35 +18,54 @@ import { writeRows, type RowBatch } from './writeRows.js';
 const SAVEPOINT = 'otel_blackbox_split';
 
 type Item = { span: SpanRow; log?: undefined } | { log: LogRow; span?: undefined };
+/** What is halved: a span with its log records, or a log record whose span is not in the batch. */
+type Unit = { span: SpanRow; logs: LogRow[] } | { span?: undefined; logs: [LogRow] };
 
 /**
  * Called inside the caller's open transaction after PostgreSQL refused `batch` as a whole
  * with `refusal`: writes what it can, dead-letters the rest, returns how many it refused.
  */
 export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<number> {
-  return isolate(client, statements, itemsOf(batch), refusal);
+  return isolate(client, statements, unitsOf(batch), refusal);
 }
 
-async function isolate(client: pg.PoolClient, statements: Statements, items: readonly Item[], refusal: unknown): Promise<number> {
-  if (items.length === 1) {
-    await deadLetter(client, statements, items[0]!, refusal);
-    return 1;
-  }
-  const middle = Math.ceil(items.length / 2);
-  const left = await writeOrIsolate(client, statements, items.slice(0, middle));
-  const right = await writeOrIsolate(client, statements, items.slice(middle));
+async function isolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refusal: unknown): Promise<number> {
+  if (units.length === 1) return isolateUnit(client, statements, units[0]!, refusal);
+  const middle = Math.ceil(units.length / 2);
+  const left = await writeOrIsolate(client, statements, units.slice(0, middle));
+  const right = await writeOrIsolate(client, statements, units.slice(middle));
   return left + right;
 }
 
-async function writeOrIsolate(client: pg.PoolClient, statements: Statements, items: readonly Item[]): Promise<number> {
-  const refusal = await attempt(client, () => writeRows(client, statements, batchOf(items), 'upsert'));
-  return refusal === undefined ? 0 : isolate(client, statements, items, refusal);
+async function writeOrIsolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[]): Promise<number> {
+  const refusal = await attempt(client, () => writeRows(client, statements, batchOf(units), 'upsert'));
+  return refusal === undefined ? 0 : isolate(client, statements, units, refusal);
 }
 
-/** Each span followed by its log records, then the log records whose span is not in the batch. */
-function itemsOf({ spans, logs }: RowBatch): Item[] {
+/** One refused unit: the record alone is dead-lettered; a span with log records is tried alone first. */
+async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: Unit, refusal: unknown): Promise<number> {
+  if (unit.span === undefined) {
+    await deadLetter(client, statements, { log: unit.logs[0] }, refusal);
+    return 1;
+  }
+  if (unit.logs.length === 0) {
+    await deadLetter(client, statements, { span: unit.span }, refusal);
+    return 1;
+  }
+  const spanRefusal = await attempt(client, () => writeRows(client, statements, { spans: [unit.span], logs: [] }, 'upsert'));
+  if (spanRefusal === undefined) {
+    return isolate(client, statements, unit.logs.map((log) => ({ logs: [log] }) as Unit), refusal);
+  }
+  await deadLetter(client, statements, { span: unit.span }, spanRefusal);
+  const withSpan = Object.assign(new Error(`its span was refused: ${(spanRefusal as Error)?.message ?? String(spanRefusal)}`), { code: sqlStateOf(spanRefusal) });
+  for (const log of unit.logs) await deadLetter(client, statements, { log }, withSpan);
+  return 1 + unit.logs.length;
+}
+
+/** Each span with its log records, then the log records whose span is not in the batch. */
+function unitsOf({ spans, logs }: RowBatch): Unit[] {
   const logsBySpan = new Map<string, LogRow[]>();
-  const rest: Item[] = [];
+  const rest: Unit[] = [];
   const spanKeys = new Set(spans.map((s) => `${s.traceId}/${s.spanId}`));
   for (const log of logs) {
     const key = `${log.traceId}/${log.spanId}`;
@@ -52,23 +74,19 @@ function itemsOf({ spans, logs }: RowBatch): Item[] {
       list.push(log);
       logsBySpan.set(key, list);
     } else {
-      rest.push({ log });
+      rest.push({ logs: [log] });
     }
   }
-  const items: Item[] = [];
-  for (const span of spans) {
-    items.push({ span });
-    for (const log of logsBySpan.get(`${span.traceId}/${span.spanId}`) ?? []) items.push({ log });
-  }
-  return items.concat(rest);
+  const units: Unit[] = spans.map((span) => ({ span, logs: logsBySpan.get(`${span.traceId}/${span.spanId}`) ?? [] }));
+  return units.concat(rest);
 }
 
-function batchOf(items: readonly Item[]): RowBatch {
+function batchOf(units: readonly Unit[]): RowBatch {
   const spans: SpanRow[] = [];
   const logs: LogRow[] = [];
-  for (const item of items) {
-    if (item.span !== undefined) spans.push(item.span);
-    else logs.push(item.log);
+  for (const unit of units) {
+    if (unit.span !== undefined) spans.push(unit.span);
+    logs.push(...unit.logs);
   }
   return { spans, logs };
 }

@@ -19,6 +19,7 @@ beforeAll(async () => {
   await migrateSchema(db.pool, schema);
   // Stands in for any value PostgreSQL refuses for one record (SQLSTATE class 23).
   await db.query(`ALTER TABLE "${schema}".logs ADD CONSTRAINT no_poison CHECK (NOT attributes ? 'poison')`);
+  await db.query(`ALTER TABLE "${schema}".spans ADD CONSTRAINT no_poison_span CHECK (NOT attributes ? 'poison')`);
   exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
 });
 
@@ -187,5 +188,29 @@ describe('log records', () => {
       { kind: 'log', sequence: '4', trace_id: null, span_id: null, sql_state: '23514', attempts: 2 },
     ]);
     expect(await orphans()).toBe(0);
+  });
+
+  it('dead-letters the log records of a span PostgreSQL refuses with it: never a log row without its span row', async () => {
+    const spans = await traceOf(4, 'poisoned-span');
+    // The refused span is the second of four, each with one log record: isolating it halves
+    // the batch until the span and its log record would stand apart.
+    const batch = spans.map((s, i) => (i === 1 ? withAttributes(s, { ...s.attributes, poison: true }) : s));
+    const logs = await logRecords(spans.map((s, i) => ({ record: { body: `line ${i}` }, in: s.spanContext() })));
+    const { traceId } = ids(spans[0]!);
+
+    expect(await exportBatch(exporter, batch, logs)).toEqual({ code: ExportResultCode.SUCCESS });
+
+    expect(await orphans()).toBe(0);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE trace_id = $1`, [traceId])).toBe(3);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE writer_id = $1`, [logs[0]!.writerId])).toBe(3);
+    const letters = await db.query<{ kind: string; span_id: string; sequence: string | null; error_message: string }>(
+      `SELECT kind, span_id, sequence, error_message FROM "${schema}".dead_letters WHERE trace_id = $1 ORDER BY kind DESC`,
+      [traceId],
+    );
+    expect(letters).toMatchObject([
+      { kind: 'span', span_id: ids(spans[1]!).spanId },
+      { kind: 'log', span_id: ids(spans[1]!).spanId, sequence: '1' },
+    ]);
+    expect(letters[1]!.error_message).toContain('its span was refused');
   });
 });
