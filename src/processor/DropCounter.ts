@@ -1,5 +1,6 @@
 // Spans that could be neither journaled nor queued are never lost silently: counted,
 // reported through diag once per episode, and written to the database as a marker span.
+import { randomBytes } from 'node:crypto';
 import { safeDiag } from '../safeDiag.js';
 
 export interface DropEpisode {
@@ -7,10 +8,19 @@ export interface DropEpisode {
   firstMs: number;
   lastMs: number;
   reasons: string[];
+  /**
+   * The ids of its marker span, fixed when the episode begins: an episode handed back
+   * after its export was abandoned at the shutdown deadline may have been committed all
+   * the same, and written again under the same ids it is one row, not a second count.
+   */
+  readonly traceId: string;
+  readonly spanId: string;
 }
 
 export class DropCounter {
   private episode: DropEpisode | undefined;
+  /** Episodes handed back, each kept whole (under its own marker ids), oldest first. */
+  private readonly restored: DropEpisode[] = [];
   /** Every span dropped since the processor started. */
   total = 0;
   /** The same, by reason (for the processor's own metrics). */
@@ -21,7 +31,7 @@ export class DropCounter {
     this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
     const now = Date.now();
     if (!this.episode) {
-      this.episode = { count: 0, firstMs: now, lastMs: now, reasons: [] };
+      this.episode = { count: 0, firstMs: now, lastMs: now, reasons: [], traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
       safeDiag.error(`otel-blackbox: dropping spans (${reason}); the count will be written to the database as an overflow marker`);
     }
     this.episode.count += 1;
@@ -29,20 +39,17 @@ export class DropCounter {
     if (!this.episode.reasons.includes(reason)) this.episode.reasons.push(reason);
   }
 
-  /** Hands the current episode to the exporter; `restore` it if the export fails. */
+  /** Hands an episode to the exporter, those handed back first; `restore` it if the export fails. */
   take(): DropEpisode | undefined {
+    const restored = this.restored.shift();
+    if (restored) return restored;
     const episode = this.episode;
     this.episode = undefined;
     return episode;
   }
 
+  /** Not merged into the current episode: its marker may have been committed under its ids already. */
   restore(episode: DropEpisode): void {
-    if (!this.episode) {
-      this.episode = episode;
-      return;
-    }
-    this.episode.count += episode.count;
-    this.episode.firstMs = Math.min(this.episode.firstMs, episode.firstMs);
-    for (const reason of episode.reasons) if (!this.episode.reasons.includes(reason)) this.episode.reasons.push(reason);
+    this.restored.push(episode);
   }
 }

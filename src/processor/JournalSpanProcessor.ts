@@ -17,7 +17,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import { journalWritePath } from '../journal/segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { recoverJournals } from '../recovery/recoverJournals.js';
-import { DropCounter } from './DropCounter.js';
+import { DropCounter, type DropEpisode } from './DropCounter.js';
 import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
 import { resolveProcessorOptions } from './processorOptions.js';
@@ -312,8 +312,10 @@ export class JournalSpanProcessor implements SpanProcessor {
    * the journal cannot take it either is the count left to diag alone.
    */
   private recordUnsentDrops(): void {
-    const episode = this.drops.take();
-    if (!episode) return;
+    for (let episode = this.drops.take(); episode !== undefined; episode = this.drops.take()) this.recordUnsentEpisode(episode);
+  }
+
+  private recordUnsentEpisode(episode: DropEpisode): void {
     const marker = overflowSpan(episode, this.lastResource ?? resourceFromAttributes({}));
     let result: string = 'no journal';
     try {

@@ -3,16 +3,11 @@ import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { randomBytes } from 'node:crypto';
 import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../spanMarkers.js';
 import type { DropEpisode } from './DropCounter.js';
 
 export function overflowSpan(episode: DropEpisode, resource: Resource): ReadableSpan {
-  const spanContext = {
-    traceId: randomBytes(16).toString('hex'),
-    spanId: randomBytes(8).toString('hex'),
-    traceFlags: TraceFlags.SAMPLED,
-  };
+  const spanContext = { traceId: episode.traceId, spanId: episode.spanId, traceFlags: TraceFlags.SAMPLED };
   const startTime = millisToHrTime(episode.firstMs);
   const endTime = millisToHrTime(episode.lastMs);
   const message = `${episode.count} spans dropped: ${episode.reasons.join('; ')}`;

@@ -2,7 +2,10 @@
 // drop count the exporter could not take by the shutdown deadline is not lost silently.
 import { diag } from '@opentelemetry/api';
 import { afterEach, expect, test } from 'vitest';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { JournalSpanProcessor } from '../../src/index.js';
+import { DropCounter } from '../../src/processor/DropCounter.js';
+import { overflowSpan } from '../../src/processor/overflowSpan.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readWriterJournal } from '../../src/recovery/readWriterJournal.js';
@@ -59,4 +62,25 @@ test('a full journal, the database down: the drop count the exporter never took 
   const markers = [...journal.uncommittedEnds.values()].filter((end) => end.n === OVERFLOW_SPAN_NAME);
   expect(markers).toHaveLength(1);
   expect(markers[0].a?.[ATTR_DROPPED_SPANS]).toBe(dropped);
+});
+
+test('an episode handed back after an abandoned export keeps its marker ids, so written again it is the same row; later drops are an episode of their own', () => {
+  const drops = new DropCounter();
+  for (let i = 0; i < 3; i++) drops.add('queue full');
+  const first = drops.take()!;
+  const resource = resourceFromAttributes({});
+  const exportedIds = overflowSpan(first, resource).spanContext();
+  // The export of its marker was abandoned at the deadline (it may have committed all the same).
+  drops.restore(first);
+  drops.add('journal full');
+  drops.add('journal full');
+
+  const again = drops.take()!;
+  expect(again).toMatchObject({ count: 3, reasons: ['queue full'] });
+  expect(overflowSpan(again, resource).spanContext()).toMatchObject({ traceId: exportedIds.traceId, spanId: exportedIds.spanId });
+  const later = drops.take()!;
+  expect(later).toMatchObject({ count: 2, reasons: ['journal full'] });
+  expect(later.spanId).not.toBe(first.spanId);
+  expect(drops.take()).toBeUndefined();
+  expect(drops.total).toBe(5);
 });
