@@ -62,6 +62,10 @@ napi_value throw_errno(napi_env env, int err, const char* syscall) {
                      : err == EWOULDBLOCK ? "EWOULDBLOCK"
                      : err == ELOOP      ? "ELOOP"
                      : err == EROFS      ? "EROFS"
+                     : err == EMFILE     ? "EMFILE"
+                     : err == ENFILE     ? "ENFILE"
+                     : err == ENOTDIR    ? "ENOTDIR"
+                     : err == ENAMETOOLONG ? "ENAMETOOLONG"
                                          : "EUNKNOWN";
   char message[256];
   snprintf(message, sizeof message, "%s: %s, %s", name, strerror(err), syscall);

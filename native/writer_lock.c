@@ -10,61 +10,113 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "napi_errors.h"
 
-static int path_arg(napi_env env, napi_callback_info info, char* path, size_t capacity) {
+// The path argument into `path` (PATH_MAX + 2 bytes: one more than a path may have, to
+// tell a path that is too long from one that fits).
+static int path_arg(napi_env env, napi_callback_info info, char* path) {
   size_t argc = 1;
   napi_value argv[1];
   size_t length;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], path, capacity, &length) != napi_ok || length + 1 >= capacity) {
+      napi_get_value_string_utf8(env, argv[0], path, PATH_MAX + 2, &length) != napi_ok) {
     napi_throw_type_error(env, "EINVAL", "expected a path");
+    return 0;
+  }
+  if (length >= PATH_MAX) {
+    throw_errno(env, ENAMETOOLONG, "open");
     return 0;
   }
   return 1;
 }
 
-static void close_at_teardown(void* arg) {
-  close((int)(intptr_t)arg);
+// Only a regular file can be the lock: a FIFO or a device planted under the name would
+// block or act on open(2), on the application's thread. Opened O_NONBLOCK for that reason.
+static int open_regular(const char* path, int flags, int* fd) {
+  *fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+  if (*fd < 0) return errno;
+  struct stat info;
+  int err = 0;
+  if (fstat(*fd, &info) != 0) err = errno;
+  else if (!S_ISREG(info.st_mode)) err = EINVAL;
+  if (err != 0) {
+    close(*fd);
+    *fd = -1;
+  }
+  return err;
 }
 
-// holdLock(path) -> fd: creates the file, takes the lock, and closes the descriptor when
-// this thread's environment is torn down, so a worker thread that ends or is terminated
-// releases it as its process's death would. Throws (code EWOULDBLOCK when another holds it).
+// One held lock. The cleanup hook's argument is this struct, unique per lock: Node aborts
+// the process when the same (function, argument) pair is registered twice, which a bare
+// descriptor number could be if anyone else closed ours and the number came back.
+struct held_lock {
+  int fd;
+};
+
+static void close_at_teardown(void* arg) {
+  struct held_lock* lock = arg;
+  close(lock->fd);
+  free(lock);
+}
+
+// holdLock(path) -> handle: creates the file, takes the lock, and closes the descriptor
+// when this thread's environment is torn down, so a worker thread that ends or is
+// terminated releases it as its process's death would. Throws (code EWOULDBLOCK when
+// another holds it). The handle is only for releaseLock: dropping it keeps the lock.
 napi_value hold_lock(napi_env env, napi_callback_info info) {
-  char path[PATH_MAX];
-  if (!path_arg(env, info, path, sizeof path)) return NULL;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return throw_errno(env, errno, "open");
+  char path[PATH_MAX + 2];
+  if (!path_arg(env, info, path)) return NULL;
+  int fd;
+  int err = open_regular(path, O_RDWR | O_CREAT, &fd);
+  if (err != 0) return throw_errno(env, err, "open");
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, err, "flock");
   }
-  if (napi_add_env_cleanup_hook(env, close_at_teardown, (void*)(intptr_t)fd) != napi_ok) {
+  struct held_lock* lock = malloc(sizeof *lock);
+  if (lock == NULL) {
     close(fd);
+    return throw_errno(env, ENOMEM, "malloc");
+  }
+  lock->fd = fd;
+  napi_value handle;
+  if (napi_create_external(env, lock, NULL, NULL, &handle) != napi_ok) {
+    close(fd);
+    free(lock);
+    napi_throw_error(env, "ENAPI", "napi_create_external failed");
+    return NULL;
+  }
+  if (napi_add_env_cleanup_hook(env, close_at_teardown, lock) != napi_ok) {
+    close(fd);
+    free(lock);
     napi_throw_error(env, "ENAPI", "napi_add_env_cleanup_hook failed");
     return NULL;
   }
-  napi_value result;
-  if (napi_create_int32(env, fd, &result) != napi_ok) return NULL;
-  return result;
+  return handle;
 }
 
-// releaseLock(fd): the writer removed its directory; the lock goes with the descriptor.
+// releaseLock(handle): the writer removed its directory; the lock goes with the descriptor.
+// A handle already released is left alone.
 napi_value release_lock(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a descriptor");
+  void* data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a lock handle");
     return NULL;
   }
-  napi_remove_env_cleanup_hook(env, close_at_teardown, (void*)(intptr_t)fd);
-  close(fd);
+  struct held_lock* lock = data;
+  if (lock == NULL || lock->fd < 0) return NULL;
+  napi_remove_env_cleanup_hook(env, close_at_teardown, lock);
+  close(lock->fd);
+  // Not freed: the handle may be passed again; marked released instead (a few bytes per writer).
+  lock->fd = -1;
   return NULL;
 }
 
@@ -72,12 +124,13 @@ napi_value release_lock(napi_env env, napi_callback_info info) {
 // Takes the lock for an instant when it is free: a writer takes its lock once, before it
 // writes its first header, never again, so the probe cannot keep a writer from locking.
 napi_value probe_lock(napi_env env, napi_callback_info info) {
-  char path[PATH_MAX];
-  if (!path_arg(env, info, path, sizeof path)) return NULL;
+  char path[PATH_MAX + 2];
+  if (!path_arg(env, info, path)) return NULL;
   napi_value result;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno != ENOENT) return throw_errno(env, errno, "open");
+  int fd;
+  int err = open_regular(path, O_RDONLY, &fd);
+  if (err != 0) {
+    if (err != ENOENT) return throw_errno(env, err, "open");
     if (napi_get_null(env, &result) != napi_ok) return NULL;
     return result;
   }

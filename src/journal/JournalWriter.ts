@@ -19,7 +19,7 @@ import { close, existsSync, fsync, mkdirSync, open, rmSync, unlink, unlinkSync }
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
-import { segmentPath } from './journalPaths.js';
+import { segmentPath, WRITER_LOCK_FILE } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordJson, readableLogFromRecord } from './logRecords.js';
@@ -34,8 +34,8 @@ import { cappedRecordCount } from './recordCap.js';
 import { openSegmentFile, realFileSystem } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
-import { holdWriterLock } from './writerLock.js';
-import type { WriterLock } from './writerLock.js';
+import { holdWriterLock } from './livenessLocks.js';
+import type { HeldLock } from './livenessLocks.js';
 
 export type Durability = 'process' | 'host';
 
@@ -52,7 +52,7 @@ export interface JournalWriterOptions {
   /** File operations for the write(2) path; passing one selects that path (tests inject faults). */
   fs?: SegmentFileSystem;
   /**
-   * Hold the writer lock that tells recovery this writer lives (writerLock.ts). Default
+   * Hold the writer lock that tells recovery this writer lives (livenessLocks.ts). Default
    * true; false only for tests that fake a dead writer's journal inside a live process.
    */
   lock?: boolean;
@@ -82,8 +82,8 @@ export class JournalWriter {
   private appender: SegmentFile | undefined;
   /** Recently written ENDs and LOGs as objects: the export side takes them without reading back. */
   private readonly recentEnds: RecentEnds;
-  /** Held while this writer's directory exists; undefined where it cannot be (writerLock.ts). */
-  private readonly lock: WriterLock | undefined;
+  /** Held while this writer's directory exists; undefined where it cannot be (livenessLocks.ts). */
+  private lock: HeldLock | undefined;
   /** The next mapped segment, made while this one fills: a rotation then only writes its head. */
   private readonly spare = new SpareSegment();
   private segment = 0;
@@ -151,14 +151,17 @@ export class JournalWriter {
     mkdirSync(this.writerDir, { mode: 0o700 });
     // Before the first header, which says whether the writer holds it.
     this.lock = options.lock === false ? undefined : holdWriterLock(this.writerDir);
-    // Here a failure throws (the caller decides how to report it); later ones degrade.
-    this.segment = 1;
-    const head = this.segmentHead();
-    this.appender = this.openSegment(head);
-    this.startSegment(head);
-    if (this.brokenError !== undefined) {
+    // Here a failure throws (the caller decides how to report it, and retries with a new
+    // writer: the lock goes with this one); later ones degrade.
+    try {
+      this.segment = 1;
+      const head = this.segmentHead();
+      this.appender = this.openSegment(head);
+      this.startSegment(head);
+      if (this.brokenError !== undefined) throw this.brokenError;
+    } catch (error) {
       this.lock?.release();
-      throw this.brokenError;
+      throw error;
     }
   }
 
@@ -481,6 +484,7 @@ export class JournalWriter {
     this.brokenError = undefined;
     try {
       mkdirSync(this.writerDir, { recursive: true, mode: 0o700 });
+      this.relockIfRemoved();
       // Segments removed under the writer may have held the only START of a span still
       // open: the new segment's head carries them all. No segment holding one is deleted
       // before that head is written: on a full disk the repair fails and is tried again
@@ -541,6 +545,18 @@ export class JournalWriter {
       this.segmentBytes.clear();
       this.liveBytes = 0;
     }
+  }
+
+  /**
+   * A directory removed under the writer (a cleanup job) took its lock file with it: the
+   * lock held is on a file no longer there, and the next header would claim a lock nobody
+   * can ask. Taken again on a new file before that header (or, failing that, the header
+   * says there is none).
+   */
+  private relockIfRemoved(): void {
+    if (this.lock === undefined || existsSync(join(this.writerDir, WRITER_LOCK_FILE))) return;
+    this.lock.release();
+    this.lock = holdWriterLock(this.writerDir);
   }
 
   syncNow(): void {

@@ -30,8 +30,13 @@ export function parseSegmentFileName(name: string): number | undefined {
 export const RECOVERY_PROGRESS_FILE = 'recovery-progress.json';
 export const RECOVERY_PROGRESS_TEMP_FILE = `${RECOVERY_PROGRESS_FILE}.tmp`;
 
-/** The file whose flock a live writer holds (writerLock.ts). Not a segment. */
+/** The file whose flock a live writer holds (livenessLocks.ts). Not a segment. */
 export const WRITER_LOCK_FILE = 'writer.lock';
+
+/** The file whose flock a recovery holds in the directory it claimed, named by the claimer. */
+export function claimLockFileName(claimerId: string): string {
+  return `claim-${claimerId}.lock`;
+}
 
 export function isWriterDirName(name: string): boolean {
   return /^w[0-9a-z]{9}-\d+-\d+-[0-9a-f]{16}$/.test(name);

@@ -34,7 +34,7 @@ export interface SegmentHeader extends WriterIdentity {
   segment: number;
   createdMs: number;
   heartbeatIntervalMs: number;
-  /** The writer holds the flock of its directory's writer.lock while it lives (writerLock.ts). */
+  /** The writer holds the flock of its directory's writer.lock while it lives (livenessLocks.ts). */
   writerLock?: true;
 }
 

@@ -16,7 +16,7 @@ import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts
 import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
 import { hexId, SpanRowConverter, type SpanRow } from './spanRows.js';
-import { Statements } from './statements.js';
+import { Statements, type Statement } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
 import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';
@@ -133,44 +133,32 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     const turn = new TurnBudget();
     const unreadable = new Unreadable();
     const bound = await bindRows(this.#statements, await this.#rows(batch.spans(), batch.logs, turn, unreadable), turn);
-    try {
-      await this.#writeBound(bound, rowsAgain);
-    } finally {
-      bound.arena.release();
-    }
-    await this.#deadLetter(unreadable);
-  }
-
-  /**
-   * Spans that could not be made rows at all (a getter of a hand-built span that throws)
-   * go to dead_letters with the reason, after their batch committed: the journal commits
-   * past them then, and must not have lost them silently. One whose ids cannot be read
-   * either is only said.
-   */
-  async #deadLetter(unreadable: Unreadable): Promise<void> {
     if (unreadable.count > 0) {
       safeDiag.error(`PostgresSpanExporter: ${unreadable.count} spans or log records could not be read: ${this.#redacted(unreadable.first)}`);
     }
-    if (unreadable.spans.length === 0) return;
-    await this.#ensureSchema();
+    // Spans that could not be made rows at all (a getter of a hand-built span that throws)
+    // go to dead_letters with the reason, in the batch's transaction: the journal commits
+    // past them with it, and must not have lost them silently. One whose ids cannot be
+    // read either is only said.
+    const deadLetters = unreadable.spans.map(({ traceId, spanId, message }) => this.#statements.upsertDeadLetter(traceId, spanId, null, null, message));
     try {
-      for (const { traceId, spanId, message } of unreadable.spans) {
-        await this.#pool.query(this.#statements.upsertDeadLetter(traceId, spanId, null, null, message));
-      }
-    } catch (error) {
-      throw this.#failure(`dead-letter ${unreadable.spans.length} unreadable spans in ${this.#target}`, error);
+      await this.#writeBound(bound, rowsAgain, deadLetters);
+    } finally {
+      bound.arena.release();
     }
-    this.deadLettered += unreadable.spans.length;
-    safeDiag.warn(`PostgresSpanExporter: ${unreadable.spans.length} spans that could not be read are in "${this.#schema}".dead_letters with the reason.`);
+    if (deadLetters.length > 0) {
+      this.deadLettered += deadLetters.length;
+      safeDiag.warn(`PostgresSpanExporter: ${deadLetters.length} spans that could not be read are in "${this.#schema}".dead_letters with the reason.`);
+    }
   }
 
-  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>): Promise<void> {
+  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[]): Promise<void> {
     const records = bound.spans + bound.logs;
-    if (records === 0) return;
+    if (records === 0 && deadLetters.length === 0) return;
     const deadline = Date.now() + this.#exportTimeoutMillis;
     await this.#schemaBefore(deadline);
     try {
-      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, Math.max(1, deadline - Date.now()));
+      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, Math.max(1, deadline - Date.now()), deadLetters);
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         safeDiag.warn(

@@ -9,13 +9,15 @@ export type UnixNano = readonly [seconds: number, nanos: number];
 const NANOS_PER_SECOND = 1_000_000_000;
 const EPOCH: UnixNano = [0, 0];
 /**
- * The bigint columns' range: 1677-09-21 to 2262-04-11. A time past it (milliseconds given a
- * million times over, a clock gone wrong) is stored as the nearest one it holds: written as
- * it was, binding the batch threw, and the whole batch, good spans with it, was retried for
- * good, never reaching dead_letters (PostgreSQL never saw it).
+ * ±2^62 ns: 1823-11 to 2116-02. A time past it (milliseconds given a million times over, a
+ * clock gone wrong) is stored as the nearest one in it. Past int64 (1677 to 2262), binding
+ * the batch threw, and the whole batch, good spans with it, was retried for good, never
+ * reaching dead_letters (PostgreSQL never saw it); within int64 but past 2^62, a span's
+ * duration_ns (end − start, in SQL) could still overflow and dead-letter it. Between two
+ * times in ±2^62 every difference fits in int64.
  */
-const LATEST: UnixNano = [9_223_372_036, 854_775_807];
-const EARLIEST: UnixNano = [-9_223_372_037, 145_224_192];
+const LATEST: UnixNano = [4_611_686_018, 427_387_903];
+const EARLIEST: UnixNano = [-4_611_686_019, 572_612_096];
 
 /** `null` for a missing time or the SDK's `[0, 0]` "not ended" marker. */
 export function toUnixNanoOrNull(time: HrTime | undefined): UnixNano | null {

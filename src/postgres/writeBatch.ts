@@ -24,7 +24,7 @@ import type pg from 'pg';
 import { isolateBadRecords } from './isolateBadRecords.js';
 import { CommitOutcomeUnknownError } from './PostgresExportError.js';
 import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
-import type { Statements } from './statements.js';
+import type { Statement, Statements } from './statements.js';
 import { sendRows, type BoundRows, type RowBatch } from './writeRows.js';
 
 /** After the deadline, how long the server's own statement_timeout has to end a statement first. */
@@ -36,12 +36,18 @@ export interface BatchResult {
   deadLettered: number;
 }
 
+/**
+ * `alongside`: statements committed in the same transaction as the rows (the dead letters
+ * of records that could not be made rows), so they are written once with the batch, within
+ * its deadline, or not at all.
+ */
 export async function writeBatch(
   pool: pg.Pool,
   statements: Statements,
   batch: BoundRows,
   rowsAgain: () => Promise<RowBatch>,
   timeoutMillis: number,
+  alongside: readonly Statement[] = [],
 ): Promise<BatchResult> {
   const records = batch.spans + batch.logs;
   const deadline = Date.now() + timeoutMillis;
@@ -60,7 +66,11 @@ export async function writeBatch(
     client.end().catch(() => {});
   }, Math.max(0, deadline - Date.now()) + CUTOFF_GRACE_MILLIS);
   cutoff.unref();
-  const transaction = (work: () => Promise<void>) => inTransaction(client, markBroken, deadline, work);
+  const transaction = (work: () => Promise<void>) =>
+    inTransaction(client, markBroken, deadline, async () => {
+      await work();
+      for (const statement of alongside) await client.query(statement);
+    });
   try {
     let error = await transaction(() => sendRows(client, batch, 'fail'));
     if (error === undefined) return { written: records, deadLettered: 0 };

@@ -11,6 +11,7 @@ import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
@@ -57,6 +58,9 @@ interface FlushWaiter {
   queueAccepted: number;
   resolve: (done: boolean) => void;
 }
+
+/** The pause before a batch whose export threw unexpectedly is tried again. */
+const UNEXPECTED_FAILURE_PAUSE_MILLIS = 5_000;
 
 export class ExportLoop {
   private readonly options: ExportLoopOptions;
@@ -170,13 +174,8 @@ export class ExportLoop {
   private launch(batch: Batch): void {
     const entry: InFlight = { batch, outcome: undefined };
     this.inFlight.push(entry);
-    // Whatever goes wrong, the entry gets an outcome (or the loop would wait on it forever),
-    // and nothing rejects unhandled (that would end the application's process).
-    void this.exportWithRetry(batch)
-      .catch((error: unknown) => {
-        safeDiag.error('otel-blackbox: a batch could not be exported; its journaled spans stay on disk for recovery', error);
-        return false;
-      })
+    // Nothing rejects unhandled (that would end the application's process).
+    void this.exportUntilSettled(batch)
       .then((committed) => {
         entry.outcome = committed;
         this.markCommittedInOrder();
@@ -209,6 +208,27 @@ export class ExportLoop {
     }
     if (spans.length < maxExportBatchSize) batch.journal = this.options.journal()?.nextBatch(maxExportBatchSize - spans.length);
     return spans.length > 0 || batch.journal !== undefined ? batch : undefined;
+  }
+
+  /**
+   * exportWithRetry, again after a pause should it throw (a bug of ours or of an
+   * exporter's that escaped its own handling): marked not committed instead, the batch
+   * would be passed over by the next batch's commit, which covers every batch before it,
+   * and its spans deleted unexported. Until the stop signal aborts.
+   */
+  private async exportUntilSettled(batch: Batch): Promise<boolean> {
+    for (;;) {
+      try {
+        return await this.exportWithRetry(batch);
+      } catch (error) {
+        safeDiag.error('otel-blackbox: exporting a batch failed unexpectedly; it is tried again', error);
+        if (this.signal.aborted) {
+          this.options.queue.settle(batch.fromQueue);
+          return false;
+        }
+        await abortableDelay(UNEXPECTED_FAILURE_PAUSE_MILLIS, this.signal);
+      }
+    }
   }
 
   /** True once committed; false only when the stop signal aborted first. */

@@ -69,6 +69,6 @@ export function writerLiveness({ header, lock, lastSignOfLifeMs, staleAfterMilli
 }
 
 /** Liveness of the process that claimed a directory, from what the claim's name says. */
-export function claimerLiveness(claim: ClaimName, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
-  return livenessOf(factsOfClaim(claim), undefined, claimedMs, staleAfterMillis, now);
+export function claimerLiveness(claim: ClaimName, lock: 'held' | 'free' | undefined, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
+  return livenessOf(factsOfClaim(claim), lock, claimedMs, staleAfterMillis, now);
 }

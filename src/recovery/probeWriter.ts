@@ -6,7 +6,7 @@ import { parseSegmentFileName, RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FI
 import { readSegment } from '../journal/readSegment.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
-import { probeWriterLock } from '../journal/writerLock.js';
+import { probeWriterLock } from '../journal/livenessLocks.js';
 
 const HEADER_PROBE_BYTES = 64 * 1024;
 
@@ -14,7 +14,7 @@ export interface WriterProbe {
   header: SegmentHeader | undefined;
   lastModifiedMs: number;
   segments: number;
-  /** What the writer's lock says, when its header says it holds one (writerLock.ts). */
+  /** What the writer's lock says, when its header says it holds one (livenessLocks.ts). */
   lock: 'held' | 'free' | undefined;
 }
 

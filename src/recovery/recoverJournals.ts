@@ -12,7 +12,8 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
-import { isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
+import { claimLockFileName, isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
+import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
@@ -133,18 +134,26 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       if (settings.signal?.aborted) safeDiag.warn(`otel-blackbox: recovery of ${dir} stopped; it resumes at the next scan: ${message}`);
       else safeDiag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
     };
+    // Locked before the rename that claims it: no one sees the claim without its lock.
+    const claimLock = holdClaimLock(dir, claimer.writerId);
     // A claim the file system refuses (EPERM, EBUSY, a name too long) fails this journal
     // alone: the others in the directory are still recovered, at every scan.
     const claimed = await claimDirectory(journalDir, name, claimer).catch((error: unknown) => void failed(error));
-    if (!claimed) continue;
+    if (!claimed) {
+      // Lost the race: the lock file went with the directory to its winner; it is free, and unread.
+      claimLock?.release();
+      continue;
+    }
     const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
       await recoverOne(claimed, options.exporter, settings, report, options.onJournal);
     } catch (error) {
       failed(error);
+      await rm(join(claimed, claimLockFileName(claimer.writerId)), { force: true }).catch(() => {});
       await releaseClaim(journalDir, claimed);
     } finally {
       stopKeepingFresh();
+      claimLock?.release();
     }
   }
   return report;
@@ -173,7 +182,7 @@ async function isAbandoned(dir: string, name: string, staleAfterMillis: number):
       // The rename that made the claim set the directory's ctime, and so does each save of
       // the claimer's progress (RecoveryProgress.ts): a claimer that is working stays fresh.
       const { ctimeMs } = await stat(dir);
-      return !claimerLiveness(claim, ctimeMs, staleAfterMillis).alive;
+      return !claimerLiveness(claim, probeClaimLock(dir, claim.claimerId), ctimeMs, staleAfterMillis).alive;
     }
   } catch {
     // Vanished while we looked: another process recovered or removed it.

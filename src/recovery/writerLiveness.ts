@@ -32,7 +32,7 @@ export interface LivenessFacts {
   pidNow: PidNow | undefined;
   /** The writer's thread now, as pidNow (null: the process has no such thread); undefined: not known. */
   threadNow?: PidNow;
-  /** Whether a process holds the writer's lock (writerLock.ts); undefined: no lock to ask. */
+  /** Whether a process holds the writer's lock (livenessLocks.ts); undefined: no lock to ask. */
   lock?: 'held' | 'free';
   /** The pid of the process asking, to name "this process" in the verdict. */
   ownPid: number;

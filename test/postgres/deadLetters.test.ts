@@ -126,5 +126,12 @@ describe('dead letters', () => {
     expect(letters[0]).toMatchObject({ span_id: spanId, sql_state: null, record: null });
     expect(letters[0]!.error_message).toContain('status is not readable (test)');
     expect(exporter.deadLettered).toBe(before + 1);
+
+    // A batch of nothing else: no rows, the dead letter alone.
+    const [alone] = await traceOf(1, 'unreadable-alone');
+    const broken = withAttributes(alone!, alone!.attributes);
+    Object.defineProperty(broken, 'status', { get: () => { throw new Error('nothing readable (test)'); } });
+    expect(await exportSpans(exporter, [broken])).toEqual({ code: ExportResultCode.SUCCESS });
+    expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE trace_id = $1 AND error_message LIKE '%nothing readable%'`, [ids(alone!).traceId])).toBe(1);
   });
 });

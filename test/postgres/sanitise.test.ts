@@ -102,22 +102,28 @@ describe('sanitising', () => {
     });
   });
 
-  it('stores a time beyond what bigint nanoseconds hold at the nearest it can, and the rest of the batch with it', async () => {
+  it('stores a time beyond ±2^62 ns (1823 to 2116) at the nearest in it, with its duration, and the rest of the batch with it', async () => {
     // Milliseconds given where the SDK takes them, but a million times too many (year ~55,000),
-    // and a time before 1677: neither fits int64 nanoseconds.
+    // and a time before 1677: neither fits int64 nanoseconds. A start in 1716 fits, but its
+    // duration to today does not.
     const spans = await recordSpans((tracer) => {
       tracer.startSpan('far future', { startTime: Date.now() * 1e6 }).end(Date.now() * 1e6 + 1000);
       tracer.startSpan('far past', { startTime: -2e13 }).end(-2e13 + 1000);
+      tracer.startSpan('since 1716', { startTime: Date.UTC(1716, 0, 1) - performance.timeOrigin }).end();
       tracer.startSpan('ordinary').end();
     });
     expect(await exportSpans(exporter, spans)).toEqual({ code: ExportResultCode.SUCCESS });
-    const rows = await db.query<{ name: string; start: string; end: string }>(
-      `SELECT name, start_time_unix_nano::text AS start, end_time_unix_nano::text AS end FROM "${schema}".spans WHERE trace_id = ANY($1)`,
+    const rows = await db.query<{ name: string; start: string; end: string; duration: string }>(
+      `SELECT name, start_time_unix_nano::text AS start, end_time_unix_nano::text AS end, duration_ns::text AS duration
+         FROM "${schema}".spans WHERE trace_id = ANY($1)`,
       [spans.map((span) => span.spanContext().traceId)],
     );
     const byName = new Map(rows.map((row) => [row.name, row]));
-    expect(byName.get('far future')).toMatchObject({ start: '9223372036854775807', end: '9223372036854775807' });
-    expect(byName.get('far past')).toMatchObject({ start: '-9223372036854775808', end: '-9223372036854775808' });
+    expect(byName.get('far future')).toMatchObject({ start: '4611686018427387903', end: '4611686018427387903', duration: '0' });
+    expect(byName.get('far past')).toMatchObject({ start: '-4611686018427387904', end: '-4611686018427387904', duration: '0' });
+    expect(byName.get('since 1716')).toMatchObject({ start: '-4611686018427387904' });
+    expect(BigInt(byName.get('since 1716')!.duration)).toBeGreaterThan(4611686018427387904n);
     expect(byName.has('ordinary')).toBe(true);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE trace_id = ANY($1)`, [spans.map((span) => span.spanContext().traceId)])).toBe(0);
   });
 });

@@ -1,9 +1,11 @@
 // A writer holds a flock on its directory's writer.lock while it lives, and recovery asks
 // it before the pid: a pid names another process in another pid namespace (the containers
 // of one pod, all pid 1, sharing a hostname and a volume), so the pid alone would take a
-// live writer for dead, or a dead one for alive. Both directions, with a real process.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// live writer for dead, or a dead one for alive. Both directions, with a real process; and
+// the same for a recovery's claim, which holds a lock of its own.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
 import { WRITER_LOCK_FILE } from '../../src/journal/journalPaths.js';
@@ -11,6 +13,9 @@ import { readSegment } from '../../src/journal/readSegment.js';
 import type { SegmentHeader } from '../../src/journal/recordTypes.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { currentWriterIdentity, readProcStartTicks } from '../../src/journal/writerIdentity.js';
+import { holdClaimLock, holdWriterLock, probeWriterLock } from '../../src/journal/livenessLocks.js';
+import { claimedDirName } from '../../src/journal/journalPaths.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -63,4 +68,47 @@ test('a killed writer whose pid names a live process here is dead: nobody holds 
   const report = await recoverJournals({ journalDir, exporter });
   expect(report).toMatchObject({ journals: 1, spansCrashed: 1, liveJournals: 0, failures: [] });
   expect(exporter.spans.map((span) => span.name)).toEqual(['open in the namesake']);
+});
+
+test('the lock itself: held, then free once released (twice is harmless), then free to be taken again', () => {
+  const dir = tempDir();
+  const lock = holdWriterLock(dir)!;
+  expect(lock).toBeDefined();
+  expect(probeWriterLock(dir)).toBe('held');
+  // Another holder in this very process is refused: the lock belongs to the open file, not the process.
+  expect(holdWriterLock(dir)).toBeUndefined();
+  lock.release();
+  lock.release();
+  expect(probeWriterLock(dir)).toBe('free');
+  const again = holdWriterLock(dir)!;
+  expect(probeWriterLock(dir)).toBe('held');
+  again.release();
+  expect(probeWriterLock(join(dir, 'nowhere'))).toBeUndefined();
+});
+
+test('a recovery whose claim names a pid that is not a process here is alive while it holds its claim lock, and taken over once it does not', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 30, { openEvery: 10 });
+  // A claimer in another pid namespace: its claim names a pid this process cannot see.
+  const claimer = { ...currentWriterIdentity(), pid: NO_SUCH_PID, procStartTicks: '1', osThread: undefined, writerId: `w${'0'.repeat(9)}-${NO_SUCH_PID}-0-${'cd'.repeat(8)}` };
+  const lock = holdClaimLock(dead.writerDir, claimer.writerId)!;
+  const claimed = join(journalDir, claimedDirName(basename(dead.writerDir), claimer));
+  renameSync(dead.writerDir, claimed);
+
+  const whileHeld = await recoverJournals({ journalDir, exporter: new CollectingExporter() });
+  expect(whileHeld).toMatchObject({ journals: 0, liveJournals: 1 });
+  expect(readdirSync(journalDir)).toEqual([basename(claimed)]);
+
+  lock.release();
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+});
+
+test('a lock file that is not a regular file (a FIFO planted under its name) is not asked, and does not block', () => {
+  const dir = tempDir();
+  execFileSync('mkfifo', [join(dir, WRITER_LOCK_FILE)]);
+  // Opening a FIFO for reading blocks until a writer comes: the probe must not, nor a writer's lock.
+  expect(probeWriterLock(dir)).toBeUndefined();
+  expect(holdWriterLock(dir)).toBeUndefined();
 });

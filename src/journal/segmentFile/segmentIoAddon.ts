@@ -43,14 +43,17 @@ export interface SegmentIoAddon {
   encodeFrame?(buffer: ArrayBuffer, offset: number, type: number, json: string): number;
   /**
    * Creates the file and takes an exclusive flock on it, held until releaseLock, this
-   * thread's end, or the process's (native/writer_lock.c): the descriptor. Throws (code
-   * EWOULDBLOCK when another holds it). A build/Release addon from before it lacks it.
+   * thread's end, or the process's (native/writer_lock.c): a handle for releaseLock.
+   * Throws (code EWOULDBLOCK when another holds it). A build/Release addon from before it lacks it.
    */
-  holdLock?(path: string): number;
-  releaseLock?(fd: number): void;
+  holdLock?(path: string): LockHandle;
+  releaseLock?(handle: LockHandle): void;
   /** true: a live process holds the file's lock; false: none does; null: no such file. */
   probeLock?(path: string): boolean | null;
 }
+
+/** An opaque native handle (an external value) of a held lock. */
+export type LockHandle = object;
 
 export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined } | { addon: undefined; reason: string };
 

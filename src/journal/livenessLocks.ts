@@ -1,0 +1,65 @@
+// Liveness a pid cannot give. A writer holds an exclusive flock on <writer dir>/writer.lock
+// for as long as it lives, and a recovery on <claimed dir>/claim-<claimer id>.lock for as
+// long as its claim (native/writer_lock.c): the kernel releases a lock when its process
+// dies, however it dies, and the addon when a worker thread ends. Recovery asks the lock
+// before it asks /proc, because the lock is right where a pid is not: a process in another
+// pid namespace of this kernel (the containers of one Kubernetes pod share a hostname and
+// often a volume, and are all pid 1) or on a shared volume mounted by another container of
+// this host. Where the addon does not load, no lock is taken, the segment header (or the
+// missing lock file) says so, and liveness is judged by pid alone.
+import { join } from 'node:path';
+import { safeDiag } from '../safeDiag.js';
+import { claimLockFileName, WRITER_LOCK_FILE } from './journalPaths.js';
+import { loadSegmentIoAddon } from './segmentFile/segmentIoAddon.js';
+
+export interface HeldLock {
+  /** Lets go of the lock (again: harmless). */
+  release(): void;
+}
+
+export type LockState = 'held' | 'free';
+
+/** The lock on `writerDir`'s writer.lock, held from now on; undefined where it cannot be taken (then said through diag). */
+export function holdWriterLock(writerDir: string): HeldLock | undefined {
+  return holdLockFile(join(writerDir, WRITER_LOCK_FILE), `journal ${writerDir} holds no writer lock`);
+}
+
+/** What the writer's lock says: 'held' (it lives), 'free' (it is gone), undefined (this process cannot ask). */
+export function probeWriterLock(writerDir: string): LockState | undefined {
+  return probeLockFile(join(writerDir, WRITER_LOCK_FILE));
+}
+
+/** A recovery's lock on the directory it is about to claim: taken before the rename, so a claim is never seen without it. */
+export function holdClaimLock(dir: string, claimerId: string): HeldLock | undefined {
+  return holdLockFile(join(dir, claimLockFileName(claimerId)), `the claim of ${dir} holds no lock`);
+}
+
+export function probeClaimLock(claimedDir: string, claimerId: string): LockState | undefined {
+  return probeLockFile(join(claimedDir, claimLockFileName(claimerId)));
+}
+
+function holdLockFile(path: string, without: string): HeldLock | undefined {
+  const { addon } = loadSegmentIoAddon();
+  if (addon?.holdLock === undefined || addon.releaseLock === undefined) return undefined;
+  const releaseLock = addon.releaseLock;
+  try {
+    const handle = addon.holdLock(path);
+    return { release: () => releaseLock(handle) };
+  } catch (error) {
+    // A filesystem without flock (ENOLCK): liveness falls back to the pid, as without the addon.
+    safeDiag.warn(`otel-blackbox: ${without} (${(error as Error).message}); its liveness is judged by pid alone`);
+    return undefined;
+  }
+}
+
+/** undefined: no addon, no such file, or one that is not a regular file (planted). */
+function probeLockFile(path: string): LockState | undefined {
+  const { addon } = loadSegmentIoAddon();
+  if (addon?.probeLock === undefined) return undefined;
+  try {
+    const held = addon.probeLock(path);
+    return held === null ? undefined : held ? 'held' : 'free';
+  } catch {
+    return undefined;
+  }
+}
