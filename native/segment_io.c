@@ -66,6 +66,8 @@ napi_value throw_errno(napi_env env, int err, const char* syscall) {
                      : err == ENFILE     ? "ENFILE"
                      : err == ENOTDIR    ? "ENOTDIR"
                      : err == ENAMETOOLONG ? "ENAMETOOLONG"
+                     : err == EEXIST     ? "EEXIST"
+                     : err == EXDEV      ? "EXDEV"
                                          : "EUNKNOWN";
   char message[256];
   snprintf(message, sizeof message, "%s: %s, %s", name, strerror(err), syscall);

@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,14 +24,21 @@
 static int path_arg(napi_env env, napi_callback_info info, char* path) {
   size_t argc = 1;
   napi_value argv[1];
+  size_t full;
   size_t length;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], path, PATH_MAX + 2, &length) != napi_ok) {
+      napi_get_value_string_utf8(env, argv[0], NULL, 0, &full) != napi_ok) {
     napi_throw_type_error(env, "EINVAL", "expected a path");
     return 0;
   }
-  if (length >= PATH_MAX) {
+  // Measured whole first: a copy into a short buffer stops at a character boundary, and a
+  // path cut short would lock another file. (Room is left for the temporary suffix.)
+  if (full >= PATH_MAX - 64) {
     throw_errno(env, ENAMETOOLONG, "open");
+    return 0;
+  }
+  if (napi_get_value_string_utf8(env, argv[0], path, PATH_MAX, &length) != napi_ok || length != full || strlen(path) != length) {
+    napi_throw_type_error(env, "EINVAL", "expected a path without NUL characters");
     return 0;
   }
   return 1;
@@ -64,20 +73,30 @@ static void close_at_teardown(void* arg) {
   free(lock);
 }
 
-// holdLock(path) -> handle: creates the file, takes the lock, and closes the descriptor
-// when this thread's environment is torn down, so a worker thread that ends or is
-// terminated releases it as its process's death would. Throws (code EWOULDBLOCK when
-// another holds it). The handle is only for releaseLock: dropping it keeps the lock.
+// holdLock(path) -> handle: takes the lock on a new file and closes the descriptor when
+// this thread's environment is torn down, so a worker thread that ends or is terminated
+// releases it as its process's death would. The file is created under a temporary name,
+// locked, and only then renamed to `path` (over whatever was there): a judge never finds a
+// file of ours under that name that is not locked yet, and a failed attempt leaves none.
+// Throws with the errno's name as code. The handle is only for releaseLock: dropping it
+// keeps the lock.
 napi_value hold_lock(napi_env env, napi_callback_info info) {
-  char path[PATH_MAX + 2];
+  static unsigned long attempts = 0;
+  char path[PATH_MAX];
   if (!path_arg(env, info, path)) return NULL;
+  char temporary[PATH_MAX + 64];
+  snprintf(temporary, sizeof temporary, "%s.%ld.%lu.tmp", path, (long)getpid(), __atomic_add_fetch(&attempts, 1, __ATOMIC_RELAXED));
   int fd;
-  int err = open_regular(path, O_RDWR | O_CREAT, &fd);
+  int err = open_regular(temporary, O_RDWR | O_CREAT | O_EXCL, &fd);
   if (err != 0) return throw_errno(env, err, "open");
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
+  const char* failed = NULL;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) failed = "flock";
+  else if (rename(temporary, path) != 0) failed = "rename";
+  if (failed != NULL) {
+    err = errno;
+    unlink(temporary);
     close(fd);
-    return throw_errno(env, err, "flock");
+    return throw_errno(env, err, failed);
   }
   struct held_lock* lock = malloc(sizeof *lock);
   if (lock == NULL) {
@@ -121,8 +140,8 @@ napi_value release_lock(napi_env env, napi_callback_info info) {
 }
 
 // probeLock(path) -> true: a live process holds it; false: none does; null: no such file.
-// Takes the lock for an instant when it is free: a writer takes its lock once, before it
-// writes its first header, never again, so the probe cannot keep a writer from locking.
+// Takes the lock for an instant when it is free: a holder locks its file before the file
+// has that name (hold_lock), so the probe can never keep a holder from locking.
 napi_value probe_lock(napi_env env, napi_callback_info info) {
   char path[PATH_MAX + 2];
   if (!path_arg(env, info, path)) return NULL;

@@ -29,10 +29,27 @@ export function probeWriterLock(writerDir: string): LockState | undefined {
   return probeLockFile(join(writerDir, WRITER_LOCK_FILE));
 }
 
-/** A recovery's lock on the directory it is about to claim: taken before the rename, so a claim is never seen without it. */
-export function holdClaimLock(dir: string, claimerId: string): HeldLock | undefined {
-  return holdLockFile(join(dir, claimLockFileName(claimerId)), `the claim of ${dir} holds no lock`);
+/**
+ * A recovery's lock on the directory it is about to claim: taken before the rename, so a
+ * claim is never seen without it. 'unsupported': no addon, or a filesystem without flock
+ * (claims are judged by pid there, as judges cannot lock either); 'failed': anything else
+ * (too many open files, the directory renamed by a faster claimer): do not claim now, as a
+ * claim without its lock might be judged by a free file of an earlier attempt.
+ */
+export function holdClaimLock(dir: string, claimerId: string): HeldLock | 'unsupported' | 'failed' {
+  const { addon } = loadSegmentIoAddon();
+  if (addon?.holdLock === undefined || addon.releaseLock === undefined) return 'unsupported';
+  const releaseLock = addon.releaseLock;
+  try {
+    const handle = addon.holdLock(join(dir, claimLockFileName(claimerId)));
+    return { release: () => releaseLock(handle) };
+  } catch (error) {
+    return FLOCK_UNSUPPORTED.has((error as NodeJS.ErrnoException)?.code ?? '') ? 'unsupported' : 'failed';
+  }
 }
+
+/** Errors of a filesystem that has no flock at all. */
+const FLOCK_UNSUPPORTED = new Set(['ENOLCK', 'EOPNOTSUPP', 'ENOTSUP', 'EINVAL']);
 
 export function probeClaimLock(claimedDir: string, claimerId: string): LockState | undefined {
   return probeLockFile(join(claimedDir, claimLockFileName(claimerId)));

@@ -16,6 +16,7 @@ import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts
 import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
 import { hexId, SpanRowConverter, type SpanRow } from './spanRows.js';
+import { sanitizeString } from './sanitize.js';
 import { Statements, type Statement } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
@@ -298,13 +299,17 @@ class Unreadable {
         if (this.count === 0) this.first = error;
         this.count++;
         const known = ids?.(items[i]);
-        if (known) this.spans.push({ ...known, message: `the span could not be read: ${(error as Error)?.message ?? String(error)}` });
+        // Capped and sanitised as any text we store: a NUL in it would refuse the whole transaction.
+        const reason = sanitizeString(`the span could not be read: ${(error as Error)?.message ?? String(error)}`).slice(0, MAX_REASON_CHARS);
+        if (known) this.spans.push({ ...known, message: reason });
       }
     }
   }
 }
 
 type SpanIds = { traceId: string; spanId: string };
+
+const MAX_REASON_CHARS = 4096;
 
 /** A span's ids as the database keys them, when they can be read. */
 function idsOf(span: ReadableSpan): SpanIds | undefined {

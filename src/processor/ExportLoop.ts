@@ -223,7 +223,7 @@ export class ExportLoop {
       } catch (error) {
         safeDiag.error('otel-blackbox: exporting a batch failed unexpectedly; it is tried again', error);
         if (this.signal.aborted) {
-          this.options.queue.settle(batch.fromQueue);
+          this.giveUp(batch, error instanceof Error ? error : new Error(String(error)));
           return false;
         }
         await abortableDelay(UNEXPECTED_FAILURE_PAUSE_MILLIS, this.signal);

@@ -135,12 +135,15 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       else safeDiag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
     };
     // Locked before the rename that claims it: no one sees the claim without its lock.
-    const claimLock = holdClaimLock(dir, claimer.writerId);
+    const held = holdClaimLock(dir, claimer.writerId);
+    if (held === 'failed') continue; // Tried again at the next scan.
+    const claimLock = held === 'unsupported' ? undefined : held;
     // A claim the file system refuses (EPERM, EBUSY, a name too long) fails this journal
     // alone: the others in the directory are still recovered, at every scan.
     const claimed = await claimDirectory(journalDir, name, claimer).catch((error: unknown) => void failed(error));
     if (!claimed) {
-      // Lost the race: the lock file went with the directory to its winner; it is free, and unread.
+      // Lost the race: the lock file went with the directory to its winner, free; a later
+      // claim by this claimer renames a locked one over it before it claims.
       claimLock?.release();
       continue;
     }

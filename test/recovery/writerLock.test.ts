@@ -4,7 +4,7 @@
 // live writer for dead, or a dead one for alive. Both directions, with a real process; and
 // the same for a recovery's claim, which holds a lock of its own.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
@@ -13,8 +13,8 @@ import { readSegment } from '../../src/journal/readSegment.js';
 import type { SegmentHeader } from '../../src/journal/recordTypes.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { currentWriterIdentity, readProcStartTicks } from '../../src/journal/writerIdentity.js';
-import { holdClaimLock, holdWriterLock, probeWriterLock } from '../../src/journal/livenessLocks.js';
-import { claimedDirName } from '../../src/journal/journalPaths.js';
+import { holdClaimLock, holdWriterLock, probeWriterLock, type HeldLock } from '../../src/journal/livenessLocks.js';
+import { claimedDirName, claimLockFileName } from '../../src/journal/journalPaths.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -75,11 +75,11 @@ test('the lock itself: held, then free once released (twice is harmless), then f
   const lock = holdWriterLock(dir)!;
   expect(lock).toBeDefined();
   expect(probeWriterLock(dir)).toBe('held');
-  // Another holder in this very process is refused: the lock belongs to the open file, not the process.
-  expect(holdWriterLock(dir)).toBeUndefined();
   lock.release();
   lock.release();
   expect(probeWriterLock(dir)).toBe('free');
+  // Only the lock file is left: no temporary file of the hold.
+  expect(readdirSync(dir)).toEqual([WRITER_LOCK_FILE]);
   const again = holdWriterLock(dir)!;
   expect(probeWriterLock(dir)).toBe('held');
   again.release();
@@ -91,7 +91,10 @@ test('a recovery whose claim names a pid that is not a process here is alive whi
   const dead = writeDeadJournal(journalDir, 30, { openEvery: 10 });
   // A claimer in another pid namespace: its claim names a pid this process cannot see.
   const claimer = { ...currentWriterIdentity(), pid: NO_SUCH_PID, procStartTicks: '1', osThread: undefined, writerId: `w${'0'.repeat(9)}-${NO_SUCH_PID}-0-${'cd'.repeat(8)}` };
-  const lock = holdClaimLock(dead.writerDir, claimer.writerId)!;
+  // A free lock file of an earlier attempt under the same name: the new lock is renamed over it.
+  writeFileSync(join(dead.writerDir, claimLockFileName(claimer.writerId)), '');
+  const lock = holdClaimLock(dead.writerDir, claimer.writerId) as HeldLock;
+  expect(typeof lock.release).toBe('function');
   const claimed = join(journalDir, claimedDirName(basename(dead.writerDir), claimer));
   renameSync(dead.writerDir, claimed);
 
@@ -108,7 +111,10 @@ test('a recovery whose claim names a pid that is not a process here is alive whi
 test('a lock file that is not a regular file (a FIFO planted under its name) is not asked, and does not block', () => {
   const dir = tempDir();
   execFileSync('mkfifo', [join(dir, WRITER_LOCK_FILE)]);
-  // Opening a FIFO for reading blocks until a writer comes: the probe must not, nor a writer's lock.
+  // Opening a FIFO for reading blocks until a writer comes: the probe must not.
   expect(probeWriterLock(dir)).toBeUndefined();
-  expect(holdWriterLock(dir)).toBeUndefined();
+  // A lock is made under a temporary name and renamed over whatever has the name.
+  const lock = holdWriterLock(dir)!;
+  expect(probeWriterLock(dir)).toBe('held');
+  lock.release();
 });
