@@ -3,11 +3,10 @@ import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { claimedDirName } from '../../src/journal/journalPaths.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { runFixture } from '../helpers/childProcess.js';
-import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
+import { expectEveryStartedSpanOnce, recoverInto } from '../helpers/crashAssertions.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -23,14 +22,7 @@ afterAll(async () => {
   await db.close();
 });
 
-async function recover(journalDir: string) {
-  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-  try {
-    return await recoverJournals({ journalDir, exporter });
-  } finally {
-    await exporter.shutdown();
-  }
-}
+const recover = (journalDir: string) => recoverInto(db, schema, journalDir);
 
 interface Mode {
   mode: string;

@@ -8,11 +8,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { runFixture } from '../helpers/childProcess.js';
-import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
+import { expectEveryStartedSpanOnce, killed, recoverInto } from '../helpers/crashAssertions.js';
 import { TestDatabase } from '../helpers/database.js';
 import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -52,8 +51,7 @@ describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s',
     });
     const ready = await child.ready;
     expect(ready.writePath).toBe(expectedJournalIo(io));
-    child.child.kill('SIGKILL');
-    expect((await child.exited).signal).toBe('SIGKILL');
+    await killed(child);
 
     const [writer] = readdirSync(journalDir);
     const segments = segmentNames(join(journalDir, writer!)).sort();
@@ -65,9 +63,7 @@ describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s',
     // The kill left the live mapped segment preallocated: records, then zeros, no damage.
     expect(live.zeroTail).toBe(expectedJournalIo(io) === 'mmap');
 
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    const report = await recoverJournals({ journalDir, exporter });
-    await exporter.shutdown();
+    const report = await recoverInto(db, schema, journalDir);
     expect(report).toMatchObject({ journals: 1, spansEnded: REQUESTS * 2 + 1, spansCrashed: 3, corruptBytes: 0, failures: [] });
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 4);
@@ -97,12 +93,9 @@ describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s',
     // The segment the job's START was written into was committed and deleted (unlinked on
     // the thread pool): the START lives on only as a carried copy.
     await expect.poll(() => readdirSync(join(journalDir, writer!)), { timeout: 10_000 }).not.toContain(segmentFileName(1));
-    child.child.kill('SIGKILL');
-    expect((await child.exited).signal).toBe('SIGKILL');
+    await killed(child);
 
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    const report = await recoverJournals({ journalDir, exporter });
-    await exporter.shutdown();
+    const report = await recoverInto(db, schema, journalDir);
     expect(report.failures).toEqual([]);
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(requests * 2 + 5);

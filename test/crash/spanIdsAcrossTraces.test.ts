@@ -7,10 +7,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { runFixture } from '../helpers/childProcess.js';
-import { expectEveryStartedSpanOnce } from '../helpers/crashAssertions.js';
+import { expectEveryStartedSpanOnce, killed, recoverInto } from '../helpers/crashAssertions.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -30,35 +29,27 @@ afterAll(async () => {
 // reused by three requests of other traces, each ended before the process dies.
 const REQUESTS = 1500;
 
+/** The crashing service with a job left open first and span ids reused across traces. */
+function service(env: Record<string, string>) {
+  const dir = tempDir();
+  const journalDir = join(dir, 'journal');
+  const ledger = join(dir, 'ledger.jsonl');
+  const child = runFixture(fixture, { SCHEMA: schema, JOURNAL_DIR: journalDir, LEDGER: ledger, CRASH_MODE: 'sigkill', OPEN_FIRST: '1', SPAN_IDS: 'cycling', ENDED: String(REQUESTS), ...env });
+  return { child, journalDir, ledger };
+}
+
 describe('span ids reused across traces (SIGKILL)', () => {
   test('recovery keeps a running span open when a span of another trace with its id ends', async () => {
-    const dir = tempDir();
-    const journalDir = join(dir, 'journal');
-    const ledger = join(dir, 'ledger.jsonl');
-    const child = runFixture(fixture, {
-      // Nothing is exported live: every row comes from recovery's reading of the journal.
-      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable',
-      SCHEMA: schema,
-      JOURNAL_DIR: journalDir,
-      LEDGER: ledger,
-      CRASH_MODE: 'sigkill',
-      OPEN_FIRST: '1',
-      SPAN_IDS: 'cycling',
-      ENDED: String(REQUESTS),
-      SERVICE: 'reused-ids-recovery',
-    });
+    // Nothing is exported live: every row comes from recovery's reading of the journal.
+    const { child, journalDir, ledger } = service({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable', SERVICE: 'reused-ids-recovery' });
     const ready = await child.ready;
-    child.child.kill('SIGKILL');
-    expect((await child.exited).signal).toBe('SIGKILL');
+    await killed(child);
 
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    const report = await recoverJournals({ journalDir, exporter });
-    await exporter.shutdown();
+    const report = await recoverInto(db, schema, journalDir);
     expect(report).toMatchObject({ spansEnded: REQUESTS * 2 + 1, spansCrashed: 4, failures: [] });
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 5);
-    const job = rows.filter((row) => row.trace_id === ready.jobTrace);
-    expect(job).toMatchObject([{ name: 'nightly export', state: 'crashed' }]);
+    expect(rows.filter((row) => row.trace_id === ready.jobTrace)).toMatchObject([{ name: 'nightly export', state: 'crashed' }]);
     // The id is shared: other traces' spans carry it, ended.
     const namesakes = rows.filter((row) => row.span_id === ready.job && row.trace_id !== ready.jobTrace);
     expect(namesakes.length).toBeGreaterThanOrEqual(3);
@@ -66,32 +57,14 @@ describe('span ids reused across traces (SIGKILL)', () => {
   });
 
   test('the writer carries the running span START out of deleted segments though a namesake ended', async () => {
-    const dir = tempDir();
-    const journalDir = join(dir, 'journal');
-    const ledger = join(dir, 'ledger.jsonl');
-    const child = runFixture(fixture, {
-      DATABASE_URL: db.url,
-      SCHEMA: schema,
-      JOURNAL_DIR: journalDir,
-      LEDGER: ledger,
-      CRASH_MODE: 'sigkill',
-      OPEN_FIRST: '1',
-      SPAN_IDS: 'cycling',
-      ENDED: String(REQUESTS),
-      // Exported and committed, and the job's first segment deleted, before the kill.
-      FLUSH_FIRST: '1',
-      MAX_SEGMENT_BYTES: String(16 * 1024),
-      SERVICE: 'reused-ids-carried',
-    });
+    // Exported and committed, and the job's first segment deleted, before the kill.
+    const { child, journalDir, ledger } = service({ DATABASE_URL: db.url, FLUSH_FIRST: '1', MAX_SEGMENT_BYTES: String(16 * 1024), SERVICE: 'reused-ids-carried' });
     const ready = await child.ready;
     const [writer] = readdirSync(journalDir);
     await expect.poll(() => readdirSync(join(journalDir, writer!)), { timeout: 10_000 }).not.toContain(segmentFileName(1));
-    child.child.kill('SIGKILL');
-    expect((await child.exited).signal).toBe('SIGKILL');
+    await killed(child);
 
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    const report = await recoverJournals({ journalDir, exporter });
-    await exporter.shutdown();
+    const report = await recoverInto(db, schema, journalDir);
     expect(report.failures).toEqual([]);
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 5);

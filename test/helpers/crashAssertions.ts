@@ -2,6 +2,9 @@
 // in PostgreSQL exactly once, 'ended' if the ledger says it ended, otherwise 'crashed'
 // with its parent link, status ERROR, an estimated end time and a reason.
 import { expect } from 'vitest';
+import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import type { RecoveryReport } from '../../src/recovery/recoverJournals.js';
+import type { RunningChild } from './childProcess.js';
 import type { TestDatabase } from './database.js';
 import { readLedger, spanKey } from './childProcess.js';
 
@@ -50,4 +53,20 @@ export async function expectEveryStartedSpanOnce(db: TestDatabase, schema: strin
   );
   expect(orphans).toBe(0);
   return rows;
+}
+
+/** SIGKILLs the child and waits until it is gone. */
+export async function killed(child: RunningChild): Promise<void> {
+  child.child.kill('SIGKILL');
+  expect((await child.exited).signal).toBe('SIGKILL');
+}
+
+/** Recovers `journalDir` into `schema` through a PostgresSpanExporter of its own. */
+export async function recoverInto(db: TestDatabase, schema: string, journalDir: string): Promise<RecoveryReport> {
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  try {
+    return await recoverJournals({ journalDir, exporter });
+  } finally {
+    await exporter.shutdown();
+  }
 }
