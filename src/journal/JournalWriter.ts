@@ -477,7 +477,7 @@ export class JournalWriter {
     const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
     // Holding no open span's START either, it goes now: a full disk gets its room back here
     // instead of waiting for records that cannot be written.
-    if (allCommitted && !this.holdsOpenStart(this.segment)) this.forgetSegment(this.segment, true);
+    if (allCommitted && !this.openSpans.hasMark(this.segment)) this.forgetSegment(this.segment, true);
     for (const segment of [...this.segmentBytes.keys()]) {
       if (!existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
     }
@@ -505,16 +505,6 @@ export class JournalWriter {
     if (allCommitted) this.releaseBelow = Math.max(this.releaseBelow, this.segment);
     this.releaseSegments();
     return true;
-  }
-
-  /** Whether the START of a span still open is in `segment` (its latest copy, by its mark). */
-  private holdsOpenStart(segment: number): boolean {
-    let found = false;
-    this.openSpans.remark((_, mark) => {
-      if (mark === segment) found = true;
-      return mark;
-    });
-    return found;
   }
 
   private forgetSegment(segment: number, unlink: boolean): void {

@@ -1,7 +1,8 @@
 // The spans whose START is journaled and whose END is not yet, by trace id and span id, in
 // the order they started. Both, as the database's key: a span id is unique within its trace
-// only, and a span of another trace that ends under a running span's id must not end it. A Map did this until an allocation profile of bench/overload.mjs showed
-// it: a long-lived Map's table sits in the old generation, and V8 rebuilds it there every
+// only, and a span of another trace that ends under a running span's id must not end it.
+// A Map did this until an allocation profile of bench/overload.mjs showed it: a long-lived
+// Map's table sits in the old generation, and V8 rebuilds it there every
 // few set/delete pairs (deleted slots fill it up; an emptied table shrinks), so a span
 // started and ended cost a Map 100–280 ns and ~145 bytes of old-generation garbage, 60% of
 // what the application's side promoted. This table allocates nothing once grown: open
@@ -92,6 +93,12 @@ export class OpenSpanTable<V> {
     for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) {
       this.#marks[entry] = visit(this.#values[entry]!, this.#marks[entry]);
     }
+  }
+
+  /** Whether some entry has `mark`. */
+  hasMark(mark: number): boolean {
+    for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) if (this.#marks[entry] === mark) return true;
+    return false;
   }
 
   #find(traceId: string, spanId: string, hash: number): number {

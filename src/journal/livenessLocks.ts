@@ -21,7 +21,10 @@ export type LockState = 'held' | 'free';
 
 /** The lock on `writerDir`'s writer.lock, held from now on; undefined where it cannot be taken (then said through diag). */
 export function holdWriterLock(writerDir: string): HeldLock | undefined {
-  return holdLockFile(join(writerDir, WRITER_LOCK_FILE), `journal ${writerDir} holds no writer lock`);
+  const held = holdLockFile(join(writerDir, WRITER_LOCK_FILE));
+  if (!('failed' in held)) return held;
+  if (held.failed !== undefined) safeDiag.warn(`otel-blackbox: journal ${writerDir} holds no writer lock (${held.failed.message}); its liveness is judged by pid alone`);
+  return undefined;
 }
 
 /** What the writer's lock says: 'held' (it lives), 'free' (it is gone), undefined (this process cannot ask). */
@@ -37,15 +40,9 @@ export function probeWriterLock(writerDir: string): LockState | undefined {
  * claim without its lock might be judged by a free file of an earlier attempt.
  */
 export function holdClaimLock(dir: string, claimerId: string): HeldLock | 'unsupported' | 'failed' {
-  const { addon } = loadSegmentIoAddon();
-  if (addon?.holdLock === undefined || addon.releaseLock === undefined) return 'unsupported';
-  const releaseLock = addon.releaseLock;
-  try {
-    const handle = addon.holdLock(join(dir, claimLockFileName(claimerId)));
-    return { release: () => releaseLock(handle) };
-  } catch (error) {
-    return FLOCK_UNSUPPORTED.has((error as NodeJS.ErrnoException)?.code ?? '') ? 'unsupported' : 'failed';
-  }
+  const held = holdLockFile(join(dir, claimLockFileName(claimerId)));
+  if (!('failed' in held)) return held;
+  return held.failed === undefined || FLOCK_UNSUPPORTED.has(held.failed.code ?? '') ? 'unsupported' : 'failed';
 }
 
 /** Errors of a filesystem that has no flock at all. */
@@ -55,17 +52,16 @@ export function probeClaimLock(claimedDir: string, claimerId: string): LockState
   return probeLockFile(join(claimedDir, claimLockFileName(claimerId)));
 }
 
-function holdLockFile(path: string, without: string): HeldLock | undefined {
+/** The lock, or why not: `failed` is the error, undefined where there is no addon to lock with. */
+function holdLockFile(path: string): HeldLock | { failed: NodeJS.ErrnoException | undefined } {
   const { addon } = loadSegmentIoAddon();
-  if (addon?.holdLock === undefined || addon.releaseLock === undefined) return undefined;
+  if (addon?.holdLock === undefined || addon.releaseLock === undefined) return { failed: undefined };
   const releaseLock = addon.releaseLock;
   try {
     const handle = addon.holdLock(path);
     return { release: () => releaseLock(handle) };
   } catch (error) {
-    // A filesystem without flock (ENOLCK): liveness falls back to the pid, as without the addon.
-    safeDiag.warn(`otel-blackbox: ${without} (${(error as Error).message}); its liveness is judged by pid alone`);
-    return undefined;
+    return { failed: error as NodeJS.ErrnoException };
   }
 }
 

@@ -21,6 +21,7 @@ import { Statements, type Statement } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
 import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';
+import { beforeDeadline } from './beforeDeadline.js';
 
 /**
  * Spans (or log records) converted to rows between two looks at the batch's turn budget
@@ -193,19 +194,9 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
    * outlive exportTimeoutMillis, nor keep forceFlush() and shutdown() waiting. The
    * migration itself waits at most as long for its locks, then fails, to be tried again.
    */
-  async #schemaBefore(deadline: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, new Error(`not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms); another process may be migrating it`))),
-        Math.max(0, deadline - Date.now()),
-      );
-    });
-    try {
-      await Promise.race([this.#ensureSchema(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  #schemaBefore(deadline: number): Promise<void> {
+    const late = new Error(`not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms); another process may be migrating it`);
+    return beforeDeadline(this.#ensureSchema(), deadline, () => this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, late));
   }
 
   #ensureSchema(): Promise<void> {

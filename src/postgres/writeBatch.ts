@@ -21,6 +21,7 @@
 // on a server that no longer answers). A caller that gave up on the batch thus never leaves
 // a connection behind.
 import type pg from 'pg';
+import { beforeDeadline } from './beforeDeadline.js';
 import { isolateBadRecords } from './isolateBadRecords.js';
 import { CommitOutcomeUnknownError } from './PostgresExportError.js';
 import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
@@ -136,18 +137,11 @@ async function inTransaction(
  */
 async function connectBefore(pool: pg.Pool, deadline: number, timeoutMillis: number): Promise<pg.PoolClient> {
   const connecting = pool.connect();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(batchTimeout(timeoutMillis)), Math.max(0, deadline - Date.now()));
-    timer.unref();
-  });
   try {
-    return await Promise.race([connecting, late]);
+    return await beforeDeadline(connecting, deadline, () => batchTimeout(timeoutMillis));
   } catch (error) {
     connecting.then((client) => client.release(), () => {});
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -31,7 +31,8 @@ export class DropCounter {
     this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
     const now = Date.now();
     if (!this.episode) {
-      this.episode = { count: 0, firstMs: now, lastMs: now, reasons: [], traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
+      const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
+      this.episode = { count: 0, firstMs: now, lastMs: now, reasons: [], traceId, spanId };
       safeDiag.error(`otel-blackbox: dropping spans (${reason}); the count will be written to the database as an overflow marker`);
     }
     this.episode.count += 1;

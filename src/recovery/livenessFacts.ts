@@ -5,6 +5,7 @@ import { shortHash } from '../journal/journalPaths.js';
 import type { ClaimName } from '../journal/journalPaths.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
 import { readBootId, readProcStat, readThreadStat } from '../journal/writerIdentity.js';
+import type { LockState } from '../journal/livenessLocks.js';
 import { decideLiveness, needsPidLookup } from './writerLiveness.js';
 import type { Liveness, WriterFacts } from './writerLiveness.js';
 
@@ -37,7 +38,7 @@ function factsOfClaim(claim: ClaimName): WriterFacts {
 
 function livenessOf(
   writer: WriterFacts | undefined,
-  lock: 'held' | 'free' | undefined,
+  lock: LockState | undefined,
   lastSignOfLifeMs: number,
   staleAfterMillis: number,
   now: number,
@@ -57,7 +58,7 @@ function livenessOf(
 export interface WriterLivenessInput {
   header: ProcessIdentity | undefined;
   /** What the writer's lock says (probeWriter.ts); undefined where there is none to ask. */
-  lock?: 'held' | 'free';
+  lock?: LockState;
   lastSignOfLifeMs: number;
   staleAfterMillis: number;
   now?: number;
@@ -69,6 +70,6 @@ export function writerLiveness({ header, lock, lastSignOfLifeMs, staleAfterMilli
 }
 
 /** Liveness of the process that claimed a directory, from what the claim's name says. */
-export function claimerLiveness(claim: ClaimName, lock: 'held' | 'free' | undefined, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
+export function claimerLiveness(claim: ClaimName, lock: LockState | undefined, claimedMs: number, staleAfterMillis: number, now = Date.now()): Liveness {
   return livenessOf(factsOfClaim(claim), lock, claimedMs, staleAfterMillis, now);
 }

@@ -6,7 +6,7 @@ import { parseSegmentFileName, RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FI
 import { readSegment } from '../journal/readSegment.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
-import { probeWriterLock } from '../journal/livenessLocks.js';
+import { probeWriterLock, type LockState } from '../journal/livenessLocks.js';
 
 const HEADER_PROBE_BYTES = 64 * 1024;
 
@@ -15,7 +15,7 @@ export interface WriterProbe {
   lastModifiedMs: number;
   segments: number;
   /** What the writer's lock says, when its header says it holds one (livenessLocks.ts). */
-  lock: 'held' | 'free' | undefined;
+  lock: LockState | undefined;
 }
 
 export async function probeWriter(dir: string): Promise<WriterProbe> {
@@ -45,7 +45,7 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
       // A segment deleted under us (its writer is alive and committing): nothing to judge by.
     }
   }
-  // After the header: a writer takes its lock before it writes its first header, never after.
+  // Asked only when the header says the writer holds one (it locks before writing a header).
   const lock = header?.writerLock === true ? probeWriterLock(dir) : undefined;
   return { header, lastModifiedMs, segments: names.length, lock };
 }

@@ -15,7 +15,7 @@
 // later of the writer's highest COMMIT and the position an earlier recovery of this
 // journal reached before it was stopped (RecoveryProgress.ts). Reading never throws on
 // damage; what was skipped is counted.
-import { type HrTime } from '@opentelemetry/api';
+import type { HrTime } from '@opentelemetry/api';
 import { safeDiag } from '../safeDiag.js';
 import { readdir, stat } from 'node:fs/promises';
 import { decodeAttributes } from '../journal/attributeValues.js';

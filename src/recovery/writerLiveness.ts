@@ -4,6 +4,9 @@
 // silence beyond staleAfterMillis where nothing else can be checked (another host on a
 // shared volume, or no boot id to compare).
 
+import type { LockState } from '../journal/livenessLocks.js';
+import type { OsThread } from '../journal/writerIdentity.js';
+
 export type Liveness = { alive: true; why: string } | { alive: false; why: string };
 
 /** What the journal (its segment header, or a claim's name) says of the process that wrote it. */
@@ -16,7 +19,7 @@ export interface WriterFacts {
   /** Its start time in clock ticks since boot, as recorded then; null where it could not be read. */
   procStartTicks: string | null;
   /** The worker thread that wrote it (undefined: the main thread, or not recorded). */
-  thread?: { tid: number; startTicks: string };
+  thread?: OsThread;
 }
 
 /**
@@ -33,7 +36,7 @@ export interface LivenessFacts {
   /** The writer's thread now, as pidNow (null: the process has no such thread); undefined: not known. */
   threadNow?: PidNow;
   /** Whether a process holds the writer's lock (livenessLocks.ts); undefined: no lock to ask. */
-  lock?: 'held' | 'free';
+  lock?: LockState;
   /** The pid of the process asking, to name "this process" in the verdict. */
   ownPid: number;
   /** Time since the writer's last sign of life (a heartbeat, a file's modification). */

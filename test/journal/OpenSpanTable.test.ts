@@ -48,6 +48,8 @@ describe('OpenSpanTable', () => {
         return mark + 1;
       });
       expect(marks).toEqual([...model.values()].map((step) => step % 1000));
+      for (const mark of marks) expect(table.hasMark(mark + 1)).toBe(true);
+      expect(table.hasMark(-1)).toBe(false);
       const remarked: number[] = [];
       table.remark((_, mark) => (remarked.push(mark), mark));
       expect(remarked).toEqual(marks.map((mark) => mark + 1));
