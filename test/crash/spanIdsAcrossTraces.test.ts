@@ -4,26 +4,18 @@
 // another trace ends under the same id as a span still running, the running span's START
 // must stay open, carried across rotations and turned into a crash record when the process
 // dies, and the ended one must be committed as ended.
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { segmentFileName } from '../../src/journal/journalPaths.js';
+import { describe, expect, test } from 'vitest';
 import { runFixture } from '../helpers/childProcess.js';
-import { expectEveryStartedSpanOnce, killed, recoverInto } from '../helpers/crashAssertions.js';
-import { TestDatabase } from '../helpers/database.js';
+import { expectEveryStartedSpanOnce, killed, killOnceFirstSegmentIsGoneThenRecover, recoverInto } from '../helpers/crashAssertions.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-
-beforeAll(async () => {
-  schema = await db.freshSchema('span_ids_across_traces');
-});
-afterAll(async () => {
-  await db.close();
-});
+useMigratedSchema(db, 'span_ids_across_traces', (name) => (schema = name));
 
 // Two spans per request and ids that come back every 1,000 spans: the open job's id is
 // reused by three requests of other traces, each ended before the process dies.
@@ -60,13 +52,7 @@ describe('span ids reused across traces (SIGKILL)', () => {
     // Exported and committed, and the job's first segment deleted, before the kill.
     const { child, journalDir, ledger } = service({ DATABASE_URL: db.url, FLUSH_FIRST: '1', MAX_SEGMENT_BYTES: String(16 * 1024), SERVICE: 'reused-ids-carried' });
     const ready = await child.ready;
-    const [writer] = readdirSync(journalDir);
-    await expect.poll(() => readdirSync(join(journalDir, writer!)), { timeout: 10_000 }).not.toContain(segmentFileName(1));
-    await killed(child);
-
-    const report = await recoverInto(db, schema, journalDir);
-    expect(report.failures).toEqual([]);
-    const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
+    const rows = await killOnceFirstSegmentIsGoneThenRecover(db, schema, child, journalDir, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 5);
     expect(rows.filter((row) => row.trace_id === ready.jobTrace)).toMatchObject([{ name: 'nightly export', state: 'crashed' }]);
   });

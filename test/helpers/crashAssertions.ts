@@ -1,7 +1,10 @@
 // The contract every crash test checks: each span the child's ledger says it started is
 // in PostgreSQL exactly once, 'ended' if the ledger says it ended, otherwise 'crashed'
 // with its parent link, status ERROR, an estimated end time and a reason.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
+import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import type { RecoveryReport } from '../../src/recovery/recoverJournals.js';
 import type { RunningChild } from './childProcess.js';
@@ -69,4 +72,18 @@ export async function recoverInto(db: TestDatabase, schema: string, journalDir: 
   } finally {
     await exporter.shutdown();
   }
+}
+
+/**
+ * Once the child's first segment is deleted (committed, unlinked on the thread pool: a
+ * START written there lives on only as a carried copy), SIGKILLs it, recovers its journal
+ * and checks every span it started, as expectEveryStartedSpanOnce.
+ */
+export async function killOnceFirstSegmentIsGoneThenRecover(db: TestDatabase, schema: string, child: RunningChild, journalDir: string, ledger: string): Promise<SpanRow[]> {
+  const [writer] = readdirSync(journalDir);
+  await expect.poll(() => readdirSync(join(journalDir, writer!)), { timeout: 10_000 }).not.toContain(segmentFileName(1));
+  await killed(child);
+  const report = await recoverInto(db, schema, journalDir);
+  expect(report.failures).toEqual([]);
+  return expectEveryStartedSpanOnce(db, schema, ledger);
 }
