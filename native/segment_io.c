@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,9 +115,75 @@ static napi_value fallocate_file(napi_env env, napi_callback_info info) {
 }
 
 static void no_finalize(napi_env env, void* data, void* hint) {
-  // The mapping is released by unmap(), never by the garbage collector: the writer closes
-  // every segment it opens, and detaching first means no view can reach freed memory.
+  // The mapping is released by unmap(), release() or the end of its thread (below), never
+  // by the garbage collector: detaching first means no view can reach freed memory.
   (void)env, (void)data, (void)hint;
+}
+
+// Who still uses a mapping: JavaScript until unmap() or release(), and each thread-pool
+// job over it while it runs. Whoever lets go last munmaps it. A worker thread that ends
+// without closing its journal (terminate(), or a return without shutdown) lets go through
+// an environment cleanup hook: before it, its segments stayed mapped until the process
+// exited (address space, pages counted in RSS, and the blocks of segment files recovery
+// had deleted). The hook may run while a job still uses the mapping; the count makes
+// the job's thread unmap it once done, never the hook from under it.
+typedef struct mapping {
+  char* addr;
+  size_t bytes;
+  int users; /* guarded by `mappings_lock` */
+  napi_env env;
+  struct mapping* next;
+} mapping;
+
+static pthread_mutex_t mappings_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every thread's mappings, few in each: looked up by address when a job or unmap() starts. */
+static mapping* mappings = NULL;
+
+static mapping* find_mapping_locked(const void* addr) {
+  for (mapping* m = mappings; m != NULL; m = m->next) {
+    if (m->addr == addr) return m;
+  }
+  return NULL;
+}
+
+// Takes one use of the mapping at `addr`: NULL when it is not ours (or was released).
+static mapping* use_mapping(const void* addr) {
+  pthread_mutex_lock(&mappings_lock);
+  mapping* m = find_mapping_locked(addr);
+  if (m != NULL) m->users += 1;
+  pthread_mutex_unlock(&mappings_lock);
+  return m;
+}
+
+// Lets go of one use: the last one out takes the mapping off the list and returns true,
+// and must then munmap it (`unmap_now`: here; else the caller does, as release() does).
+static bool let_go_of_mapping(mapping* m, bool unmap_now, int* error) {
+  pthread_mutex_lock(&mappings_lock);
+  bool last = --m->users == 0;
+  if (last) {
+    for (mapping** at = &mappings; *at != NULL; at = &(*at)->next) {
+      if (*at == m) {
+        *at = m->next;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&mappings_lock);
+  if (last) {
+    if (unmap_now && munmap(m->addr, m->bytes) != 0 && error != NULL) *error = errno;
+    free(m);
+  }
+  return last;
+}
+
+// The thread that mapped it ended while JavaScript still held it.
+static void mapping_outlived_its_thread(void* arg) {
+  let_go_of_mapping(arg, true, NULL);
+}
+
+// JavaScript lets go (unmap() or release()): its thread's end no longer needs to.
+static void javascript_lets_go(mapping* m) {
+  napi_remove_env_cleanup_hook(m->env, mapping_outlived_its_thread, m);
 }
 
 // map(fd, bytes) -> ArrayBuffer over a MAP_SHARED read/write mapping of the file.
@@ -129,10 +196,22 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int64(env, argv[1], &bytes));
   void* addr = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return throw_errno(env, errno, "mmap");
+  mapping* m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    munmap(addr, (size_t)bytes);
+    return throw_errno(env, ENOMEM, "calloc");
+  }
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(env, addr, (size_t)bytes, no_finalize, NULL, &buffer);
+  if (status == napi_ok && napi_add_env_cleanup_hook(env, mapping_outlived_its_thread, m) != napi_ok) {
+    napi_detach_arraybuffer(env, buffer);
+    munmap(addr, (size_t)bytes);
+    free(m);
+    return throw_last(env, "napi_add_env_cleanup_hook");
+  }
   if (status != napi_ok) {
     munmap(addr, (size_t)bytes);
+    free(m);
     // Electron and other runtimes with a memory cage refuse external buffers: the caller
     // falls back to write(2).
     napi_throw_error(env, "EXTERNAL_BUFFER_REFUSED",
@@ -140,6 +219,14 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
                                                                 : "napi_create_external_arraybuffer failed");
     return NULL;
   }
+  m->addr = addr;
+  m->bytes = (size_t)bytes;
+  m->users = 1; /* JavaScript's */
+  m->env = env;
+  pthread_mutex_lock(&mappings_lock);
+  m->next = mappings;
+  mappings = m;
+  pthread_mutex_unlock(&mappings_lock);
   return buffer;
 }
 
@@ -161,7 +248,18 @@ static napi_value unmap_file(napi_env env, napi_callback_info info) {
   if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
   if (addr == NULL || bytes == 0) return NULL; /* already detached */
   CHECK(napi_detach_arraybuffer(env, argv[0]));
-  if (munmap(addr, bytes) != 0) return throw_errno(env, errno, "munmap");
+  pthread_mutex_lock(&mappings_lock);
+  mapping* m = find_mapping_locked(addr);
+  pthread_mutex_unlock(&mappings_lock);
+  if (m == NULL) {
+    if (munmap(addr, bytes) != 0) return throw_errno(env, errno, "munmap");
+    return NULL;
+  }
+  javascript_lets_go(m);
+  // Unmapped here unless a job still uses it (JavaScript waits for its jobs first): then by the job.
+  int error = 0;
+  let_go_of_mapping(m, true, &error);
+  if (error != 0) return throw_errno(env, error, "munmap");
   return NULL;
 }
 
@@ -197,10 +295,12 @@ typedef struct {
   napi_ref callback;
   napi_ref busy_ref;
   int32_t* busy;
+  /* The use this job holds of its mapping (NULL: not one of ours, e.g. a test's buffer). */
+  mapping* mapping;
   char* addr;
   size_t bytes;
   enum range_op op;
-  /* RANGE_RELEASE: the descriptor to cut to `size` bytes and close once unmapped. */
+  /* RANGE_RELEASE: the descriptor to cut to `size` bytes once unmapped. */
   int fd;
   int64_t size;
   /* RANGE_RELEASE: fdatasync the file before closing it ('host' durability at rotation). */
@@ -250,15 +350,28 @@ static void range_execute(napi_env env, void* data) {
     if (job->bytes > 0 && madvise(job->addr, job->bytes, MADV_DONTNEED) != 0) job->error = errno;
   } else if (job->op == RANGE_RELEASE) {
     // Only now that nothing maps it may the file shrink: the zeros past the records go
-    // back to the disk. Each step is tried; the first failure is reported.
-    if (munmap(job->addr, job->bytes) != 0) job->error = errno;
+    // back to the disk. Each step is tried; the first failure is reported. A job still
+    // using the mapping (JavaScript waits for them, so never expected) unmaps it when it
+    // ends, and the file keeps its zeros: a reader takes them for the end of the records.
+    bool unmapped = job->mapping == NULL || let_go_of_mapping(job->mapping, false, NULL);
+    job->mapping = NULL;
+    if (!unmapped) {
+      // Left to the job that still uses it.
+    } else if (munmap(job->addr, job->bytes) != 0) job->error = errno;
     else if (ftruncate(job->fd, (off_t)job->size) != 0) job->error = errno;
     // The pages stay dirty in the page cache after munmap: this writes them and the new size.
     if (job->sync && fdatasync(job->fd) != 0 && job->error == 0) job->error = errno;
-    if (close(job->fd) != 0 && job->error == 0) job->error = errno;
+    // Not closed here: JavaScript opened the descriptor with fs and closes it with fs. In a
+    // worker thread Node closes, at the worker's end, every descriptor it opened with fs and
+    // did not close with fs: one closed here stayed on that list, and the worker's end
+    // closed whatever file of the process had been given its number since.
   } else {
     populate(job);
   }
+  // Let go before saying so: JavaScript, seeing `busy` 0, may unmap and cut the file at
+  // once, and then it is the last user, which unmaps before the cut.
+  if (job->mapping != NULL) let_go_of_mapping(job->mapping, true, NULL);
+  job->mapping = NULL;
   if (job->busy != NULL) __atomic_store_n(job->busy, 0, __ATOMIC_RELEASE);
 }
 
@@ -266,6 +379,8 @@ static void range_complete(napi_env env, napi_status status, void* data) {
   range_job* job = data;
   napi_value callback, global, argv[1];
   if (status == napi_cancelled && job->busy != NULL) __atomic_store_n(job->busy, 0, __ATOMIC_RELEASE);
+  // A cancelled job never ran: the use it held is let go here.
+  if (job->mapping != NULL) let_go_of_mapping(job->mapping, true, NULL);
   if (napi_get_reference_value(env, job->callback, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok) {
     if (job->error != 0 || status != napi_ok) {
       napi_value message;
@@ -316,7 +431,13 @@ static napi_value queue_range_job(napi_env env, napi_callback_info info, enum ra
   CHECK(napi_create_string_utf8(env, op == RANGE_SYNC ? "otel-blackbox:sync" : op == RANGE_DROP ? "otel-blackbox:drop" : "otel-blackbox:populate", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, range_execute, range_complete, job, &job->work));
   __atomic_store_n(job->busy, 1, __ATOMIC_RELEASE);
-  CHECK(napi_queue_async_work(env, job->work));
+  job->mapping = use_mapping(addr);
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->mapping != NULL) let_go_of_mapping(job->mapping, true, NULL);
+    job->mapping = NULL;
+    __atomic_store_n(job->busy, 0, __ATOMIC_RELEASE);
+    return throw_last(env, "napi_queue_async_work");
+  }
   return NULL;
 }
 
@@ -338,8 +459,9 @@ static napi_value drop_range(napi_env env, napi_callback_info info) {
 
 // release(buffer, fd, size, callback, sync): detaches the ArrayBuffer (views over it become
 // empty, not dangling), then on the thread pool munmaps it, cuts the file to `size` bytes,
-// with `sync` fdatasyncs it (a 'host' journal's rotation: an msync of the whole segment on
-// the application's thread stalled it for milliseconds), and closes the descriptor.
+// and with `sync` fdatasyncs it (a 'host' journal's rotation: an msync of the whole segment
+// on the application's thread stalled it for milliseconds). The caller closes the
+// descriptor once `callback` is called (see range_execute).
 // Unmapping 8 MiB of written pages and freeing the preallocated tail took ~2 ms on the
 // application's thread at every rotation (bench/processor-overhead.mjs). The caller must
 // not start it while another job uses the mapping or the descriptor.
@@ -378,7 +500,20 @@ static napi_value release_file(napi_env env, napi_callback_info info) {
     return throw_last(env, "napi_create_async_work");
   }
   CHECK(napi_detach_arraybuffer(env, argv[0]));
-  CHECK(napi_queue_async_work(env, job->work));
+  // JavaScript's use of the mapping passes to the job, which unmaps it.
+  pthread_mutex_lock(&mappings_lock);
+  job->mapping = find_mapping_locked(addr);
+  pthread_mutex_unlock(&mappings_lock);
+  if (job->mapping != NULL) javascript_lets_go(job->mapping);
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    // Not queued: unmapped here, the descriptor left to the caller.
+    if (job->mapping != NULL) let_go_of_mapping(job->mapping, true, NULL);
+    else munmap(addr, bytes);
+    napi_delete_reference(env, job->callback);
+    napi_delete_async_work(env, job->work);
+    free(job);
+    return throw_last(env, "napi_queue_async_work");
+  }
   return NULL;
 }
 
@@ -460,6 +595,9 @@ NAPI_MODULE_INIT() {
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   // What JavaScript may ask of this build: a stale build/Release addon lacks the newer ones.
   napi_value yes;
-  if (napi_get_boolean(env, true, &yes) != napi_ok || napi_set_named_property(env, exports, "releaseSyncs", yes) != napi_ok) return NULL;
+  if (napi_get_boolean(env, true, &yes) != napi_ok || napi_set_named_property(env, exports, "releaseSyncs", yes) != napi_ok ||
+      napi_set_named_property(env, exports, "releaseLeavesDescriptor", yes) != napi_ok) {
+    return NULL;
+  }
   return exports;
 }

@@ -2,8 +2,9 @@
 // thread's, and recovery in the same process treats both as alive while they run. A worker
 // thread that ended (terminated, or returned without shutting its provider down) is dead
 // though its process runs: its journal, and a journal it was recovering, are recovered by
-// the process's other threads, without waiting for the process to exit.
-import { readdirSync, readFileSync } from 'node:fs';
+// the process's other threads, without waiting for the process to exit, and leaves none of
+// its segments mapped in the process.
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { expect, test } from 'vitest';
@@ -20,6 +21,7 @@ const tempDir = useTempDirs();
 
 const workerScript = join(import.meta.dirname, '../fixtures/journalingWorker.mjs');
 const recoveringWorkerScript = join(import.meta.dirname, '../fixtures/recoveringWorker.mjs');
+const rotatingWorkerScript = join(import.meta.dirname, '../fixtures/rotatingWorker.mjs');
 
 function nextMessage(worker: Worker): Promise<unknown> {
   return new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
@@ -80,4 +82,61 @@ test('a worker thread terminated mid-recovery leaves a claim that the rest of it
   const report = await recoverJournals({ journalDir, exporter });
   expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, liveJournals: 0, failures: [] });
   expect(readdirSync(journalDir)).toEqual([]);
+});
+
+/** Lines of /proc/self/maps that map a file under `dir`. */
+function mappingsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(dir));
+}
+
+test('a worker thread that ended leaves none of its journal segments mapped in the process', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  for (let i = 0; i < 3; i++) {
+    const worker = new Worker(workerScript, { workerData: { journalDir } });
+    const { writePath } = (await nextMessage(worker)) as { writePath: string };
+    // On the mapped path the live segment (and its spare, once made) is mapped while the worker runs.
+    if (writePath === 'mmap') expect(mappingsUnder(journalDir).length).toBeGreaterThan(0);
+    await worker.terminate();
+  }
+  // Each terminated worker's segments stayed mapped until the process exited: address
+  // space, page cache counted in RSS, and the disk blocks of files recovery deleted.
+  expect(mappingsUnder(journalDir)).toEqual([]);
+
+  const report = await recoverJournals({ journalDir, exporter: new CollectingExporter() });
+  expect(report).toMatchObject({ journals: 3, spansCrashed: 3, liveJournals: 0, failures: [] });
+});
+
+test("a worker thread's end closes none of the process's other files", async () => {
+  // Node closes, when a worker ends, every descriptor the worker opened with fs and did not
+  // close with fs. A segment descriptor closed natively stayed on that list: once the
+  // process reused its number, the worker's end closed someone else's file.
+  const journalDir = join(tempDir(), 'journal');
+  const worker = new Worker(rotatingWorkerScript, { workerData: { journalDir } });
+  await nextMessage(worker);
+  const path = join(tempDir(), 'main-thread-file');
+  writeFileSync(path, 'the application\'s own file');
+  // The lowest free numbers are taken first: these reuse any the worker let go.
+  const fds = Array.from({ length: 32 }, () => openSync(path, 'r'));
+  try {
+    await worker.terminate();
+    const closedUnderUs = fds.filter((fd) => {
+      try {
+        fstatSync(fd);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(closedUnderUs).toEqual([]);
+  } finally {
+    for (const fd of fds) {
+      try {
+        closeSync(fd);
+      } catch {
+        // Already closed: the failure above says so.
+      }
+    }
+  }
 });

@@ -5,7 +5,7 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { close, closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
 import { encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import type { SegmentFile } from './SegmentFile.js';
@@ -221,6 +221,17 @@ export class MmapSegmentFile implements SegmentFile {
     }
   }
 
+  /**
+   * Closes the descriptor with fs once the addon has released the mapping (off the
+   * application's thread): in a worker thread, Node closes at the worker's end every
+   * descriptor the worker opened with fs and did not close with fs, so one closed by the
+   * addon stayed on its list and took the file that next got its number with it.
+   */
+  private closeAfterRelease(error: NodeJS.ErrnoException | null, synced: ((error: NodeJS.ErrnoException | null) => void) | undefined): void {
+    if (this.addon.releaseLeavesDescriptor !== true) return synced?.(error);
+    close(this.fd, (closeError) => synced?.(error ?? closeError));
+  }
+
   private release(): void {
     if (this.state === 'closed') return;
     const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
@@ -229,7 +240,7 @@ export class MmapSegmentFile implements SegmentFile {
       try {
         // Without a sync asked for, nothing useful to do with a failure: the records are in
         // the page cache either way.
-        this.addon.release(this.mapping, this.fd, this.size, (error) => synced?.(error as NodeJS.ErrnoException | null), synced !== undefined);
+        this.addon.release(this.mapping, this.fd, this.size, (error) => this.closeAfterRelease(error as NodeJS.ErrnoException | null, synced), synced !== undefined);
         this.unmapped = true;
         this.state = 'closed';
         return;

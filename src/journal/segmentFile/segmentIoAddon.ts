@@ -30,12 +30,16 @@ export interface SegmentIoAddon {
   drop?(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
   /**
    * Detaches the buffer now, then on the thread pool munmaps it, cuts the file to `size`
-   * bytes, fdatasyncs it when `sync` is true (where `releaseSyncs`), and closes `fd`. No
-   * other job may use the mapping or the descriptor meanwhile.
+   * bytes, and fdatasyncs it when `sync` is true (where `releaseSyncs`). No other job may
+   * use the mapping or the descriptor meanwhile. The caller closes `fd` once `callback` is
+   * called, where `releaseLeavesDescriptor`; a build/Release addon from before it closes
+   * `fd` itself.
    */
   release?(buffer: ArrayBuffer, fd: number, size: number, callback: (error: Error | null) => void, sync?: boolean): void;
   /** True where release() takes `sync` (a build/Release addon from before it ignores it). */
   releaseSyncs?: boolean;
+  /** True where release() leaves `fd` open for the caller to close with fs. */
+  releaseLeavesDescriptor?: boolean;
   /**
    * Encodes a frame (frame.ts) into the mapping at `offset`: its length, or -1 when it
    * does not fit (with one byte to spare).
