@@ -1,6 +1,7 @@
 // Shared by the benchmarks: statistics over rounds, number formatting, a no-op exporter,
 // and one measurement in a fresh process.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { ExportResultCode } from '@opentelemetry/core';
 
 export function summary(values) {
@@ -51,4 +52,21 @@ export function printResult(result) {
 
 export function databaseUrl() {
   return process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+}
+
+/**
+ * Seconds of CPU the machine has spent, all cores and processes (the "cpu" line of
+ * /proc/stat: user nice system irq softirq), and seconds stolen by the hypervisor (steal:
+ * a figure taken while it is high says the VM was not given its cores). PostgreSQL's
+ * backends are other processes: the machine's time less our own is theirs, near enough.
+ */
+export function machineCpu() {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: (user + nice + system + irq + softirq) / 100, steal: steal / 100 }; // USER_HZ
+}
+
+/** Seconds of CPU this process has spent. */
+export function ownCpu() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
