@@ -6,6 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { QuotedSchema } from '../postgres/schemaName.js';
 import { redact } from '../postgres/redact.js';
+import { sqlStateOf } from '../postgres/sqlState.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
 import { VIEWER_SCRIPT } from './viewerScript.js';
 import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, spanLogs, spanResource, traceSpans } from './viewerQueries.js';
@@ -40,7 +41,11 @@ export function createViewerServer(options: ViewerServerOptions): Server {
     route(request, response, options).catch((error: unknown) => {
       const message = redact((error as Error)?.message ?? String(error), options.secrets);
       options.logError(`otel-blackbox ui: ${request.method} ${request.url}: ${message}`);
-      if (!response.headersSent) send(response, 500, 'application/json', JSON.stringify({ error: message }));
+      // The detail (table names, the server's words) goes to the terminal that started the
+      // viewer; whoever asks learns only that it failed, and PostgreSQL's code for why.
+      const sqlState = sqlStateOf(error);
+      const body = { error: "the database query failed: the viewer's terminal says why", ...(sqlState === undefined ? {} : { sqlState }) };
+      if (!response.headersSent) send(response, 500, 'application/json', JSON.stringify(body));
       else response.end();
     });
   });

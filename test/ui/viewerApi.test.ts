@@ -130,7 +130,9 @@ describe('otel-blackbox ui API', () => {
     expect(failed.status).toBe(500);
     const failedText = await failed.text();
     await broken.stop();
+    // The detail goes to the terminal that started the viewer, not to whoever asks.
     expect(broken.err.join('\n')).toContain('no_such_schema');
+    expect(JSON.parse(failedText)).toEqual({ error: "the database query failed: the viewer's terminal says why", sqlState: '42P01' });
     for (const text of [viewer.out.join('\n'), viewer.err.join('\n'), broken.out.join('\n'), broken.err.join('\n'), failedText]) {
       expect(text).not.toContain(PASSWORD);
     }
