@@ -2,7 +2,7 @@
 // run's traces (the ledger's trace ids, plus any trace row of the run's service.name in
 // case a root span started but was killed before its ledger line), and goes through a key
 // that starts with trace_id, so a run's check stays fast however many runs came before.
-import { readLedger } from './ledger.mjs';
+import { readLedger, spanKey } from './ledger.mjs';
 import { emptyStats } from './runStats.mjs';
 
 /** Kills land between span.end() and its ledger line at most once per run; so do starts. */
@@ -28,7 +28,7 @@ export async function checkRun({ pool, schema, ledgerPath, service, mode }) {
     ),
     pool.query(`SELECT trace_id FROM ${q}.traces WHERE trace_id = ANY($1::text[])`, [ids]),
     pool.query(`SELECT trace_id, span_id, count(*)::int AS events FROM ${q}.logs WHERE trace_id = ANY($1::text[]) GROUP BY 1, 2`, [ids]),
-    pool.query(`SELECT span_id, error_message FROM ${q}.dead_letters WHERE trace_id = ANY($1::text[])`, [ids]),
+    pool.query(`SELECT trace_id, span_id, error_message FROM ${q}.dead_letters WHERE trace_id = ANY($1::text[])`, [ids]),
   ]);
 
   // Every finding is described in `findings`; lost, duplicated and orphans have their own
@@ -40,20 +40,23 @@ export async function checkRun({ pool, schema, ledgerPath, service, mode }) {
     findings.push(text);
   };
 
+  // By trace id and span id, as PostgreSQL keys them: a span id is unique within its trace
+  // only. A span stored under another trace than its own is lost here and unledgered below.
   const rowsBySpan = new Map();
   for (const row of spans.rows) {
-    const same = rowsBySpan.get(row.span_id);
+    const key = spanKey(row.trace_id, row.span_id);
+    const same = rowsBySpan.get(key);
     if (same) same.push(row);
-    else rowsBySpan.set(row.span_id, [row]);
+    else rowsBySpan.set(key, [row]);
   }
   for (const [spanId, rows] of rowsBySpan) {
     if (rows.length > 1) {
       stats.duplicated += rows.length - 1;
-      findings.push(`span ${spanId} has ${rows.length} rows: ${rows.map((row) => `${row.trace_id}/${row.state}`).join(', ')}`);
+      findings.push(`span ${spanId} has ${rows.length} rows: ${rows.map((row) => row.state).join(', ')}`);
     }
   }
 
-  const eventsBySpan = new Map(logs.rows.map((row) => [`${row.trace_id}/${row.span_id}`, row.events]));
+  const eventsBySpan = new Map(logs.rows.map((row) => [spanKey(row.trace_id, row.span_id), row.events]));
   const lostIds = [];
   let endedUnledgered = 0;
   for (const [spanId, start] of ledger.starts) {
@@ -68,7 +71,6 @@ export async function checkRun({ pool, schema, ledgerPath, service, mode }) {
       lostIds.push(spanId);
       continue;
     }
-    if (row.trace_id !== start.traceId) problem(`span ${spanId}: trace ${row.trace_id} in PostgreSQL, ${start.traceId} in the ledger`);
     if ((row.parent_span_id ?? null) !== start.parent) {
       problem(`span ${spanId}: parent ${row.parent_span_id} in PostgreSQL, ${start.parent} in the ledger`);
     }
@@ -77,7 +79,7 @@ export async function checkRun({ pool, schema, ledgerPath, service, mode }) {
       stats.ended += 1;
       if (endedInLedger) {
         const events = ledger.ends.get(spanId);
-        const stored = eventsBySpan.get(`${row.trace_id}/${spanId}`) ?? 0;
+        const stored = eventsBySpan.get(spanId) ?? 0;
         if (stored !== events) problem(`span ${spanId} ended with ${events} events; PostgreSQL has ${stored} log rows for it`);
       } else {
         endedUnledgered += 1;
@@ -111,12 +113,12 @@ export async function checkRun({ pool, schema, ledgerPath, service, mode }) {
 
   const traceRows = new Set(traces.rows.map((row) => row.trace_id));
   const orphanSpans = spans.rows.filter((row) => !traceRows.has(row.trace_id));
-  const orphanLogs = logs.rows.filter((row) => !rowsBySpan.get(row.span_id)?.some((span) => span.trace_id === row.trace_id));
+  const orphanLogs = logs.rows.filter((row) => !rowsBySpan.has(spanKey(row.trace_id, row.span_id)));
   stats.orphans = orphanSpans.length + orphanLogs.length;
   if (orphanSpans.length > 0) findings.push(`${orphanSpans.length} spans without their trace row, e.g. trace ${orphanSpans[0].trace_id}`);
   if (orphanLogs.length > 0) findings.push(`${orphanLogs.length} spans' events without the span row, e.g. span ${orphanLogs[0].span_id}`);
 
-  for (const row of deadLetters.rows) problem(`span ${row.span_id} went to dead_letters: ${row.error_message}`);
+  for (const row of deadLetters.rows) problem(`span ${spanKey(row.trace_id, row.span_id)} went to dead_letters: ${row.error_message}`);
   if (ledger.tornLines > 1) problem(`${ledger.tornLines} unreadable ledger lines (a kill explains one)`);
   return { stats, findings };
 }

@@ -4,7 +4,9 @@
 //
 // Lines (one JSON object each, short keys: a child writes thousands of them a second):
 //   {"e":"s","t":traceId,"s":spanId,"p":parentSpanId|null,"u":1?}  started ("u": not sampled)
-//   {"e":"e","s":spanId,"n":eventCount}                            ended, with its span events
+//   {"e":"e","t":traceId,"s":spanId,"n":eventCount}                ended, with its span events
+//
+// A span is its trace id and its span id: a span id is unique within its trace only.
 import { openSync, readFileSync, writeSync } from 'node:fs';
 
 export class LedgerWriter {
@@ -23,7 +25,8 @@ export class LedgerWriter {
   }
 
   ended(span, eventCount) {
-    this.#write({ e: 'e', s: span.spanContext().spanId, n: eventCount });
+    const { traceId, spanId } = span.spanContext();
+    this.#write({ e: 'e', t: traceId, s: spanId, n: eventCount });
   }
 
   #write(line) {
@@ -38,9 +41,9 @@ export class LedgerWriter {
  * counted in `tornLines`, not thrown.
  */
 export function readLedger(path) {
-  /** @type {Map<string, { traceId: string, parent: string | null, sampled: boolean }>} */
+  /** @type {Map<string, { traceId: string, spanId: string, parent: string | null, sampled: boolean }>} spanKey() → start */
   const starts = new Map();
-  /** @type {Map<string, number>} span id → number of span events it ended with */
+  /** @type {Map<string, number>} spanKey() → number of span events it ended with */
   const ends = new Map();
   let tornLines = 0;
   let text = '';
@@ -58,8 +61,13 @@ export function readLedger(path) {
       tornLines += 1;
       continue;
     }
-    if (entry.e === 's') starts.set(entry.s, { traceId: entry.t, parent: entry.p, sampled: entry.u !== 1 });
-    else if (entry.e === 'e') ends.set(entry.s, entry.n);
+    if (entry.e === 's') starts.set(spanKey(entry.t, entry.s), { traceId: entry.t, spanId: entry.s, parent: entry.p, sampled: entry.u !== 1 });
+    else if (entry.e === 'e') ends.set(spanKey(entry.t, entry.s), entry.n);
   }
   return { starts, ends, tornLines };
+}
+
+/** How the ledger and the checker name a span: `<trace id>/<span id>`. */
+export function spanKey(traceId, spanId) {
+  return `${traceId}/${spanId}`;
 }

@@ -12,10 +12,12 @@
 // TORTURE_LEDGER, TORTURE_SERVICE, TORTURE_MODE (sigkill | uncaught | abort | oom),
 // TORTURE_DIE_AFTER_MS, TORTURE_SEED, TORTURE_LIBRARY, and the processor settings
 // TORTURE_BATCH_SIZE, TORTURE_DELAY_MS, TORTURE_CONCURRENT_EXPORTS, TORTURE_SEGMENT_BYTES,
-// TORTURE_WORKERS, TORTURE_DURABILITY.
+// TORTURE_WORKERS, TORTURE_DURABILITY, TORTURE_SPAN_IDS ('counting': span ids 1, 2, 3, ... in
+// every run, so runs share span ids across their traces, as the specification allows).
 import { DiagConsoleLogger, DiagLogLevel, ROOT_CONTEXT, SpanStatusCode, diag, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, SamplingDecision } from '@opentelemetry/sdk-trace';
+import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { setImmediate as nextTurn, setTimeout as after } from 'node:timers/promises';
 import { LedgerWriter } from './ledger.mjs';
@@ -55,9 +57,17 @@ const sampler = {
   }),
   toString: () => 'TortureSampler',
 };
+// A span id need only be unique within its trace: counting ids repeat every earlier run's
+// (other traces) in the same schema, and recovery and the checker must keep them apart.
+let spanIds = 0;
+const countingIds = {
+  generateTraceId: () => randomBytes(16).toString('hex'),
+  generateSpanId: () => (++spanIds).toString(16).padStart(16, '0'),
+};
 const provider = new BasicTracerProvider({
   resource: resourceFromAttributes({ 'service.name': service, 'torture.mode': mode }),
   sampler,
+  ...(env.TORTURE_SPAN_IDS === 'counting' ? { idGenerator: countingIds } : {}),
   spanProcessors: [processor],
 });
 const tracer = provider.getTracer('otel-blackbox-torture', '1.0.0');

@@ -37,7 +37,7 @@ describe.each(Object.keys(REASONS))('mode %s', (mode) => {
       [traceId, root, child, reason],
     );
     const ledger = [{ e: 's', t: traceId, s: root, p: null }, { e: 's', t: traceId, s: child, p: root }];
-    if (crashedSpanEndedInLedger) ledger.push({ e: 'e', s: child, n: 0 } as never);
+    if (crashedSpanEndedInLedger) ledger.push({ e: 'e', t: traceId, s: child, n: 0 } as never);
     const ledgerPath = join(tempDir(), 'ledger.jsonl');
     writeFileSync(ledgerPath, ledger.map((line) => `${JSON.stringify(line)}\n`).join(''));
     return checkRun({ pool: db.pool, schema, ledgerPath, service: `check-${mode}`, mode });
@@ -54,4 +54,34 @@ describe.each(Object.keys(REASONS))('mode %s', (mode) => {
     expect(stats).toMatchObject({ started: 2, crashed: 2, endedButCrashed: 1, problems: 1 });
     expect(findings.join('\n')).toMatch(/1 spans ended .* but are crash records/);
   });
+});
+
+// A span id is unique within its trace only: two traces may each have a span with the same
+// id, and the checker must hold each against its own ledger lines.
+it('tells apart spans of two traces that share a span id', async () => {
+  const [ended, crashed] = ['e'.repeat(32), 'f'.repeat(32)];
+  const shared = 'bbbbbbbbbbbbbbb1';
+  const reason = REASONS.sigkill!;
+  for (const traceId of [ended, crashed]) {
+    await db.query(`DELETE FROM "${schema}".spans WHERE trace_id = $1`, [traceId]);
+    await db.query(`DELETE FROM "${schema}".traces WHERE trace_id = $1`, [traceId]);
+    await db.query(`INSERT INTO "${schema}".traces (trace_id, start_time, start_time_unix_nano) VALUES ($1, now(), 1)`, [traceId]);
+  }
+  await db.query(
+    `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano,
+                                    status_code, status_message, crash_reason, end_time_estimated)
+     VALUES ($1, $3, 'ended one', 'SERVER', 'ended', now(), 1, now(), 2, 'UNSET', NULL, NULL, false),
+            ($2, $3, 'crashed one', 'SERVER', 'crashed', now(), 1, now(), 2, 'ERROR', $4, $4, true)`,
+    [ended, crashed, shared, reason],
+  );
+  const ledger = [
+    { e: 's', t: ended, s: shared, p: null },
+    { e: 's', t: crashed, s: shared, p: null },
+    { e: 'e', t: ended, s: shared, n: 0 },
+  ];
+  const ledgerPath = join(tempDir(), 'ledger.jsonl');
+  writeFileSync(ledgerPath, ledger.map((line) => `${JSON.stringify(line)}\n`).join(''));
+  const { stats, findings } = await checkRun({ pool: db.pool, schema, ledgerPath, service: 'check-shared-span-id', mode: 'sigkill' });
+  expect(findings).toEqual([]);
+  expect(stats).toMatchObject({ started: 2, ended: 1, crashed: 1, duplicated: 0, endedButCrashed: 0, problems: 0 });
 });
