@@ -247,14 +247,12 @@ static napi_value unmap_file(napi_env env, napi_callback_info info) {
   size_t bytes;
   if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
   if (addr == NULL || bytes == 0) return NULL; /* already detached */
-  CHECK(napi_detach_arraybuffer(env, argv[0]));
   pthread_mutex_lock(&mappings_lock);
   mapping* m = find_mapping_locked(addr);
   pthread_mutex_unlock(&mappings_lock);
-  if (m == NULL) {
-    if (munmap(addr, bytes) != 0) return throw_errno(env, errno, "munmap");
-    return NULL;
-  }
+  // Only what map() made: anything else is not ours to unmap.
+  if (m == NULL) return throw_errno(env, EINVAL, "unmap of a buffer map() did not return");
+  CHECK(napi_detach_arraybuffer(env, argv[0]));
   javascript_lets_go(m);
   // Unmapped here unless a job still uses it (JavaScript waits for its jobs first): then by the job.
   int error = 0;
@@ -484,6 +482,10 @@ static napi_value release_file(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EINVAL", "the mapping was released already");
     return NULL;
   }
+  pthread_mutex_lock(&mappings_lock);
+  mapping* m = find_mapping_locked(addr);
+  pthread_mutex_unlock(&mappings_lock);
+  if (m == NULL) return throw_errno(env, EINVAL, "release of a buffer map() did not return");
   range_job* job = calloc(1, sizeof *job);
   if (job == NULL) return throw_errno(env, ENOMEM, "calloc");
   job->addr = addr;
@@ -501,14 +503,11 @@ static napi_value release_file(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_detach_arraybuffer(env, argv[0]));
   // JavaScript's use of the mapping passes to the job, which unmaps it.
-  pthread_mutex_lock(&mappings_lock);
-  job->mapping = find_mapping_locked(addr);
-  pthread_mutex_unlock(&mappings_lock);
-  if (job->mapping != NULL) javascript_lets_go(job->mapping);
+  job->mapping = m;
+  javascript_lets_go(m);
   if (napi_queue_async_work(env, job->work) != napi_ok) {
     // Not queued: unmapped here, the descriptor left to the caller.
-    if (job->mapping != NULL) let_go_of_mapping(job->mapping, true, NULL);
-    else munmap(addr, bytes);
+    let_go_of_mapping(m, true, NULL);
     napi_delete_reference(env, job->callback);
     napi_delete_async_work(env, job->work);
     free(job);

@@ -15,14 +15,14 @@ import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { close, existsSync, fsync, mkdirSync, open, rmSync, unlink, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsync, mkdirSync, open, rmSync, unlink, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import { segmentPath, WRITER_LOCK_FILE } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
-import { logRecordJson, readableLogFromRecord } from './logRecords.js';
+import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
 import { HeldLog, RecentEnds, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
 import { SpareSegment } from './SpareSegment.js';
@@ -139,8 +139,10 @@ export class JournalWriter {
   bytesWritten = 0;
   /** SPAN_END records written so far: the export side compares its own count to this. */
   endsWritten = 0;
-  /** LOG records written so far; also the next log record's sequence number. */
+  /** LOG records written so far. */
   logsWritten = 0;
+  /** The next LOG record's sequence number (see appendLog). */
+  private nextLogSequence = 0;
 
   /** Creates the writer's directory and first segment; throws if the directory is unusable. */
   constructor(options: JournalWriterOptions) {
@@ -160,7 +162,20 @@ export class JournalWriter {
       this.startSegment(head);
       if (this.brokenError !== undefined) throw this.brokenError;
     } catch (error) {
+      // Nothing of this writer is left behind: the caller retries with a new one, every
+      // second while the disk stays full, and each attempt kept a descriptor and a directory.
+      try {
+        this.appender?.close();
+      } catch {
+        // Closing is all that is left to do with it.
+      }
+      this.appender = undefined;
       this.lock?.release();
+      try {
+        rmSync(this.writerDir, { recursive: true, force: true });
+      } catch {
+        // The error that matters is the one below.
+      }
       throw error;
     }
   }
@@ -250,17 +265,27 @@ export class JournalWriter {
 
   /**
    * A LOG record, written before this returns like an END. Its sequence number (with the
-   * writer id, the record's key in the database) is taken only once it is written.
+   * writer id, the record's key in the database) is taken before it is encoded: encoding
+   * runs the application's code (a body's toJSON, a getter), which may log too, and that
+   * record must get a number of its own. A record not written leaves a gap, never a twin.
    */
   appendLog(logRecord: ReadableLogRecord): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
-    const sequence = this.logsWritten;
+    const sequence = this.nextLogSequence++;
     const capped = cappedRecordCount();
-    const json = logRecordJson(logRecord, sequence, this.resourceIdFor(logRecord.resource));
+    const { payload, copied } = logRecordPayload(logRecord, sequence, this.resourceIdFor(logRecord.resource));
+    const json = recordJson(payload);
     if (this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.LogRecord, json)) return 'broken';
     this.logsWritten += 1;
-    const held = cappedRecordCount() === capped ? logRecord : readableLogFromRecord(JSON.parse(json) as LogRecordPayload, logRecord.resource);
+    // The exporter gets what the journal holds: a record cut down to fit, as read back;
+    // one copied with care, that copy (decoded in place: its JSON is written).
+    const held =
+      cappedRecordCount() !== capped
+        ? readableLogFromRecord(JSON.parse(json) as LogRecordPayload, logRecord.resource)
+        : copied
+          ? readableLogFromRecord(payload, logRecord.resource)
+          : logRecord;
     this.exportRecordWritten(undefined, new HeldLog(held, sequence));
     return 'written';
   }
@@ -733,7 +758,16 @@ export class JournalWriter {
     // Not every filesystem lets a directory be fsync'ed; the file's own data still is.
     open(this.writerDir, 'r', (openError, fd) => {
       if (openError !== null) return this.rotationSynced(null);
-      fsync(fd, () => close(fd, () => this.rotationSynced(null)));
+      fsync(fd, () => {
+        // Closed at once, not queued: a worker thread that ends cancels the thread pool's
+        // queued fs requests, and a close that never ran kept the descriptor for good.
+        try {
+          closeSync(fd);
+        } catch {
+          // Nothing useful to do.
+        }
+        this.rotationSynced(null);
+      });
     });
   }
 

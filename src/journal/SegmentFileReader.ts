@@ -90,7 +90,10 @@ function* chunkSteps(fileSize: number, options: ReadOptions): Generator<[number,
     want = chunkBytes;
     offset = contents.nextOffset;
     const done = atEnd || (!progressed && final);
-    return { ...contents, done };
+    // A frame cut by this chunk's end is read whole with the next one: only the segment's
+    // last chunk can have a torn tail. (Reported for every chunk, `inspect` printed "torn"
+    // lines for intact segments and exited 3, and recovery's report summed them.)
+    return { ...contents, tornTailBytes: done ? contents.tornTailBytes : 0, done };
   }
 }
 

@@ -8,6 +8,7 @@
 // span read back from disk hands any exporter the bytes again. Strings are kept exactly:
 // sanitising for PostgreSQL happens in the exporter, not in the journal.
 import type { Attributes } from '@opentelemetry/api';
+import { CIRCULAR, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** From an attribute key down into nested maps and arrays: where base64 text stands for bytes. */
 export type BytesPath = (string | number)[];
@@ -18,12 +19,6 @@ export interface EncodedAttributes {
   ab?: BytesPath[];
 }
 
-/** Stored in place of a value that could not be read (a throwing getter or toJSON). */
-export const UNSERIALIZABLE = '[Unserializable]';
-export const CIRCULAR = '[Circular]';
-export const TOO_DEEP = '[Too deep]';
-/** Levels of nesting kept, the attribute map counting as one (as in the exporter); deeper values become TOO_DEEP (stack safety). */
-export const MAX_DEPTH = 32;
 
 /** True when JSON.stringify stores these attributes exactly as they are. Never throws. */
 export function isPlainAttributes(attributes: object): boolean {
@@ -146,6 +141,7 @@ function base64(bytes: Uint8Array): string {
 class CarefulCopy {
   private readonly ancestors = new Set<object>();
   private readonly path: (string | number)[] = [];
+  private valuesLeft = MAX_VALUES;
 
   constructor(private readonly bytes: BytesPath[] | undefined) {}
 
@@ -178,6 +174,7 @@ class CarefulCopy {
   }
 
   value(value: unknown, depth: number): unknown {
+    if (--this.valuesLeft < 0) return TOO_LARGE;
     switch (typeof value) {
       case 'string':
       case 'boolean':

@@ -10,14 +10,21 @@ import { decodeAttributes, encodeAttributes, putAttributes } from './attributeVa
 import type { LogRecordPayload, ScopeRecord } from './recordTypes.js';
 import { recordJson } from './spanRecords.js';
 
-/** The journal payload of `record` as JSON, with its sequence number and resource record id. */
-export function logRecordJson(record: ReadableLogRecord, sequence: number, resourceId: number): string {
+/**
+ * The journal payload of `record`, with its sequence number and resource record id, and
+ * whether its body or attributes had to be copied with care (not plain: maps, bytes, a
+ * toJSON, a getter). Then the copy, not the application's object, is what the exporter
+ * must get: the object's code would run again at export (a toJSON that logs, logging
+ * again), and could give something else than the journal holds.
+ */
+export function logRecordPayload(record: ReadableLogRecord, sequence: number, resourceId: number): { payload: LogRecordPayload; copied: boolean } {
   const scope = record.instrumentationScope;
   const sc: ScopeRecord = { n: scope.name };
   if (scope.version !== undefined) sc.v = scope.version;
   if (scope.schemaUrl !== undefined) sc.u = scope.schemaUrl;
   const payload: LogRecordPayload = { q: sequence, t: record.hrTime, o: record.hrTimeObserved, a: {}, sc, r: resourceId };
   putAttributes(payload, record.attributes as Attributes);
+  let copied = record.attributes !== undefined && record.attributes !== null && payload.a !== record.attributes;
   const context = record.spanContext;
   if (context !== undefined) {
     payload.tr = context.traceId;
@@ -27,13 +34,20 @@ export function logRecordJson(record: ReadableLogRecord, sequence: number, resou
   if (record.severityNumber !== undefined) payload.sn = record.severityNumber;
   if (record.severityText !== undefined) payload.sv = record.severityText;
   if (record.body !== undefined) {
-    const body = encodeAttributes({ b: record.body } as unknown as Attributes);
+    const wrapped = { b: record.body } as unknown as Attributes;
+    const body = encodeAttributes(wrapped);
     payload.b = body.a.b;
     if (body.ab !== undefined) payload.bb = body.ab;
+    copied ||= body.a !== wrapped;
   }
   if (record.eventName !== undefined) payload.e = record.eventName;
   if (record.droppedAttributesCount) payload.d = record.droppedAttributesCount;
-  return recordJson(payload);
+  return { payload, copied };
+}
+
+/** The journal payload of `record` as JSON (see logRecordPayload). */
+export function logRecordJson(record: ReadableLogRecord, sequence: number, resourceId: number): string {
+  return recordJson(logRecordPayload(record, sequence, resourceId).payload);
 }
 
 /** A ReadableLogRecord from a LOG payload, as the SDK would hand it to an exporter. */

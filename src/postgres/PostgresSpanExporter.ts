@@ -17,7 +17,7 @@ import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
 import { hexId, SpanRowConverter, type SpanRow } from './spanRows.js';
 import { sanitizeString } from './sanitize.js';
-import { Statements, type Statement } from './statements.js';
+import { Statements, type LogKey, type Statement } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
 import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';
@@ -142,7 +142,10 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // go to dead_letters with the reason, in the batch's transaction: the journal commits
     // past them with it, and must not have lost them silently. One whose ids cannot be
     // read either is only said.
-    const deadLetters = unreadable.spans.map(({ traceId, spanId, message }) => this.#statements.upsertDeadLetter(traceId, spanId, null, null, message));
+    const deadLetters = [
+      ...unreadable.spans.map(({ key, message }) => this.#statements.upsertDeadLetter(key.traceId, key.spanId, null, null, message)),
+      ...unreadable.logs.map(({ key, message }) => this.#statements.upsertLogDeadLetter(key, null, null, message)),
+    ];
     try {
       await this.#writeBound(bound, rowsAgain, deadLetters);
     } finally {
@@ -150,7 +153,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     }
     if (deadLetters.length > 0) {
       this.deadLettered += deadLetters.length;
-      safeDiag.warn(`PostgresSpanExporter: ${deadLetters.length} spans that could not be read are in "${this.#schema}".dead_letters with the reason.`);
+      safeDiag.warn(`PostgresSpanExporter: ${deadLetters.length} spans or log records that could not be read are in "${this.#schema}".dead_letters with the reason.`);
     }
   }
 
@@ -174,17 +177,18 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
 
   async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[], turn: TurnBudget, unreadable: Unreadable): Promise<RowBatch> {
     // Resource detectors may still be running; their attributes belong in the rows.
-    const resources = [...spans.map((span) => span.resource), ...logs.map((log) => log.logRecord?.resource)];
-    const pending = new Set(resources.filter((resource) => resource?.asyncAttributesPending));
-    await Promise.all([...pending].map((resource) => resource.waitForAsyncAttributes?.()));
+    const resources = [...spans.map(resourceOf), ...logs.map((log) => resourceOf(log.logRecord))];
+    const pending = new Set(resources.filter((resource) => resource !== undefined && isPending(resource)));
+    // A detector that fails leaves the attributes it has: the rows are written with those.
+    await Promise.all([...pending].map((resource) => Promise.resolve().then(() => resource?.waitForAsyncAttributes?.()).catch(() => {})));
     const converter = new SpanRowConverter();
     const spanRows: SpanRow[] = [];
     const logRows: LogRow[] = [];
     // Within the turn's budget: a 2048-span batch converted in one go kept the host's
     // event loop for ~10 ms (bench/recovery.mjs, which measures the stall). The spans are
     // let go of as soon as they are rows (the batch came in a Handover).
-    await unreadable.convertAll(spans, (span) => converter.toRow(span), spanRows, turn, idsOf);
-    await unreadable.convertAll(logs, (log) => toLogRow(log, converter), logRows, turn);
+    await unreadable.convertAll(spans, (span) => converter.toRow(span), spanRows, turn, idsOf, unreadable.spans, 'span');
+    await unreadable.convertAll(logs, (log) => toLogRow(log, converter), logRows, turn, logKeyOf, unreadable.logs, 'log record');
     return { spans: mergeSpanRows(spanRows), logs: logRows };
   }
 
@@ -278,10 +282,20 @@ class BatchSource {
 class Unreadable {
   count = 0;
   first: unknown;
-  readonly spans: { traceId: string; spanId: string; message: string }[] = [];
+  /** Records that could not be made rows but whose keys could be read: dead-lettered with the reason. */
+  readonly spans: { key: SpanIds; message: string }[] = [];
+  readonly logs: { key: LogKey; message: string }[] = [];
 
   /** Every item into `into`, looking at the turn's budget every CONVERT_SLICE items. */
-  async convertAll<S, T>(items: readonly S[], convert: (item: S) => T, into: T[], turn: TurnBudget, ids?: (item: S) => SpanIds | undefined): Promise<void> {
+  async convertAll<S, T, K>(
+    items: readonly S[],
+    convert: (item: S) => T,
+    into: T[],
+    turn: TurnBudget,
+    keyOf: (item: S) => K | undefined,
+    refused: { key: K; message: string }[],
+    what: string,
+  ): Promise<void> {
     for (let i = 0; i < items.length; i++) {
       if (i % CONVERT_SLICE === 0) await turn.pace();
       try {
@@ -289,10 +303,10 @@ class Unreadable {
       } catch (error) {
         if (this.count === 0) this.first = error;
         this.count++;
-        const known = ids?.(items[i]);
+        const key = keyOf(items[i]);
         // Capped and sanitised as any text we store: a NUL in it would refuse the whole transaction.
-        const reason = sanitizeString(`the span could not be read: ${(error as Error)?.message ?? String(error)}`).slice(0, MAX_REASON_CHARS);
-        if (known) this.spans.push({ ...known, message: reason });
+        const message = sanitizeString(`the ${what} could not be read: ${(error as Error)?.message ?? String(error)}`).slice(0, MAX_REASON_CHARS);
+        if (key) refused.push({ key, message });
       }
     }
   }
@@ -310,6 +324,30 @@ function idsOf(span: ReadableSpan): SpanIds | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A record's resource, or undefined when it cannot be read (its conversion says why, below). */
+function resourceOf(record: { resource?: ReadableSpan['resource'] } | undefined): ReadableSpan['resource'] | undefined {
+  try {
+    return record?.resource;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPending(resource: ReadableSpan['resource']): boolean {
+  try {
+    return resource.asyncAttributesPending === true;
+  } catch {
+    return false;
+  }
+}
+
+/** A log record's key as the journal gave it (never the record's own fields: those may be what failed). */
+function logKeyOf(log: KeyedLogRecord): LogKey | undefined {
+  return typeof log.writerId === 'string' && Number.isSafeInteger(log.sequence)
+    ? { writerId: sanitizeString(log.writerId), sequence: log.sequence, traceId: null, spanId: null }
+    : undefined;
 }
 
 function describeCount({ spans, logs }: { spans: number; logs: number }): string {

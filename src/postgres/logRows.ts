@@ -53,10 +53,13 @@ export function toLogRow(keyed: KeyedLogRecord, spans: SpanRowConverter): LogRow
     traceFlags: traceId === null ? null : (context?.traceFlags ?? TraceFlags.NONE) & 0xff,
     time,
     observedTime: toUnixNanoOrNull(record.hrTimeObserved),
-    severityNumber: typeof severity === 'number' && Number.isInteger(severity) ? severity : null,
+    // An integer column: a number it cannot hold made binding the whole batch throw.
+    severityNumber: typeof severity === 'number' && Number.isInteger(severity) && Math.abs(severity) <= 2_147_483_647 ? severity : null,
     severityText: sanitizeOptionalString(record.severityText),
-    body: record.body === undefined ? null : toJsonText(anyValueForJson(record.body)),
-    attributes: toJsonText(anyValueForJson(record.attributes ?? {})),
+    // The application's own objects, as handed to onEmit: toJsonText copies what is not
+    // plain with care (bytes as base64, cycles, throwing getters, MAX_VALUES).
+    body: record.body === undefined ? null : toJsonText(record.body),
+    attributes: toJsonText(record.attributes ?? {}),
     eventName: sanitizeOptionalString(record.eventName),
     droppedAttributesCount: count(record.droppedAttributesCount),
     resource: spans.resourceColumns(record.resource),
@@ -93,20 +96,4 @@ export function spanRowFromLog(log: LogRow): SpanRow {
     endTimeEstimated: false,
     events: [],
   };
-}
-
-// AnyValue bytes as base64, as OTLP/JSON does. Only arrays and plain objects are walked:
-// a body is usually a string, and then this returns at once.
-function anyValueForJson(value: unknown, depth = 0): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-  if (typeof value !== 'object' || value === null || depth > 32) return value;
-  if (Array.isArray(value)) return value.some(isContainer) ? value.map((v) => anyValueForJson(v, depth + 1)) : value;
-  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-  const entries = Object.entries(value);
-  if (!entries.some(([, v]) => isContainer(v))) return value;
-  return Object.fromEntries(entries.map(([k, v]) => [k, anyValueForJson(v, depth + 1)]));
-}
-
-function isContainer(value: unknown): boolean {
-  return typeof value === 'object' && value !== null;
 }

@@ -2,6 +2,7 @@
 // surrogates in jsonb (22P02). One bad attribute must not cost a whole batch, so every
 // string and object key is repaired here, before JSON.stringify: afterwards a NUL is six
 // characters of escape text that no replace can find any more.
+import { CIRCULAR, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** ES2024 string methods; Node ≥ 20 has them, our `lib` setting (ES2023) does not declare them. */
 interface WellFormedString {
@@ -9,11 +10,8 @@ interface WellFormedString {
   toWellFormed(): string;
 }
 
+
 const REPLACEMENT = '\uFFFD';
-/** Stored in place of a value that could not be read (a throwing getter or toJSON). */
-const UNSERIALIZABLE = '[Unserializable]';
-// Deeper nesting than this is stored as a marker instead of recursing (stack safety).
-const MAX_DEPTH = 32;
 
 export function sanitizeString(value: string): string {
   const clean = value.indexOf('\0') === -1 && (value as unknown as WellFormedString).isWellFormed();
@@ -31,7 +29,7 @@ export function sanitizeOptionalString(value: unknown): string | null {
  * 1.10 AnyValue: bytes (Uint8Array) become base64 text, as OTLP/JSON encodes them; maps
  * objects, mixed arrays arrays, `null` null. Beyond that: non-finite numbers become
  * `'NaN'`/`'Infinity'`, bigints their decimal string, `undefined` null, cycles
- * `'[Circular]'`, a value whose getter or toJSON throws `'[Unserializable]'`. Never throws.
+ * `'[Circular]'`, a value whose getter or toJSON throws `'[Unserializable]'`, past MAX_VALUES values `'[Too large]'` (valueLimits.ts). Never throws.
  */
 export function toJsonText(value: unknown): string {
   try {
@@ -40,7 +38,7 @@ export function toJsonText(value: unknown): string {
   } catch {
     // A throwing getter: the careful path below contains it.
   }
-  return JSON.stringify(toJsonValue(value, new Set(), 0)) ?? 'null';
+  return JSON.stringify(toJsonValue(value, new Set(), 0, { left: MAX_VALUES })) ?? 'null';
 }
 
 function isClean(value: unknown, depth: number): boolean {
@@ -70,7 +68,13 @@ function isClean(value: unknown, depth: number): boolean {
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-export function toJsonValue(value: unknown, ancestors: Set<object>, depth: number): JsonValue {
+/** What remains of one value's MAX_VALUES. */
+interface ValueBudget {
+  left: number;
+}
+
+function toJsonValue(value: unknown, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue {
+  if (--budget.left < 0) return TOO_LARGE;
   switch (typeof value) {
     case 'string':
       return sanitizeString(value);
@@ -88,28 +92,28 @@ export function toJsonValue(value: unknown, ancestors: Set<object>, depth: numbe
   }
   if (value === null) return null;
   const object = value as object;
-  if (ancestors.has(object)) return '[Circular]';
-  if (depth >= MAX_DEPTH) return '[Too deep]';
+  if (ancestors.has(object)) return CIRCULAR;
+  if (depth >= MAX_DEPTH) return TOO_DEEP;
   ancestors.add(object);
   try {
-    return objectToJsonValue(object, ancestors, depth + 1);
+    return objectToJsonValue(object, ancestors, depth + 1, budget);
   } finally {
     ancestors.delete(object);
   }
 }
 
-function objectToJsonValue(object: object, ancestors: Set<object>, depth: number): JsonValue {
+function objectToJsonValue(object: object, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue {
   try {
-    if (Array.isArray(object)) return Array.from(object, (item) => toJsonValue(item, ancestors, depth));
+    if (Array.isArray(object)) return Array.from(object, (item) => toJsonValue(item, ancestors, depth, budget));
     // Before toJSON: a Buffer's toJSON would give { type: 'Buffer', data: [...] }.
     if (object instanceof Uint8Array) return Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
     const toJSON = (object as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return toJsonValue(toJSON.call(object), ancestors, depth);
-    if (object instanceof Map) return toJsonValue(Object.fromEntries(object), ancestors, depth);
-    if (object instanceof Set) return toJsonValue([...object], ancestors, depth);
+    if (typeof toJSON === 'function') return toJsonValue(toJSON.call(object), ancestors, depth, budget);
+    if (object instanceof Map) return toJsonValue(Object.fromEntries(object), ancestors, depth, budget);
+    if (object instanceof Set) return toJsonValue([...object], ancestors, depth, budget);
     // A null prototype, so a sanitised `__proto__` key stays an ordinary key.
     const result: { [key: string]: JsonValue } = Object.create(null);
-    for (const key of Object.keys(object)) result[sanitizeString(key)] = readValue(object, key, ancestors, depth);
+    for (const key of Object.keys(object)) result[sanitizeString(key)] = readValue(object, key, ancestors, depth, budget);
     return result;
   } catch {
     // A throwing toJSON or Proxy: keep the rest of the record.
@@ -118,12 +122,12 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
 }
 
 /** `object[key]`: a getter that throws costs that value alone (stored as the placeholder). */
-function readValue(object: object, key: string, ancestors: Set<object>, depth: number): JsonValue {
+function readValue(object: object, key: string, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue {
   let value: unknown;
   try {
     value = (object as Record<string, unknown>)[key];
   } catch {
     return UNSERIALIZABLE;
   }
-  return toJsonValue(value, ancestors, depth);
+  return toJsonValue(value, ancestors, depth, budget);
 }

@@ -198,7 +198,7 @@ export class Statements {
     };
   }
 
-  upsertLogDeadLetter(log: LogRow, record: string | null, sqlState: string | null, message: string): Statement {
+  upsertLogDeadLetter(log: LogKey, record: string | null, sqlState: string | null, message: string): Statement {
     return { text: this.#logDeadLetter, values: [log.writerId, log.sequence, log.traceId, log.spanId, record, sqlState, message] };
   }
 
@@ -243,3 +243,6 @@ class Distinct<T extends object> {
     return position;
   }
 }
+
+/** What keys a log record's dead letter: its writer and sequence, and its span when known. */
+export type LogKey = Pick<LogRow, 'writerId' | 'sequence' | 'traceId' | 'spanId'>;

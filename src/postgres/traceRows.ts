@@ -1,6 +1,7 @@
 // One `traces` row per trace id in a batch, aggregated from its spans. The upsert merges
 // it with what is stored (earliest start, latest end, first known root), so writing a
 // batch in parts gives the same row as writing it whole.
+import { SPAN_KNOWN_FROM_LOGS_NAME } from './logRows.js';
 import type { SpanRow } from './spanRows.js';
 import { compareUnixNano, type UnixNano } from './unixNano.js';
 
@@ -17,7 +18,9 @@ export interface TraceRow {
 export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
   const traces = new Map<string, TraceRow>();
   for (const span of spans) {
-    const isRoot = span.parentSpanId === null;
+    // A row that stands for a span known only from its log records has no parent because
+    // none is known, not because it is the root: the upsert keeps the first root it meets.
+    const isRoot = span.parentSpanId === null && !(span.state === 'started' && span.name === SPAN_KNOWN_FROM_LOGS_NAME);
     const trace = traces.get(span.traceId);
     if (trace === undefined) {
       traces.set(span.traceId, new TraceOfSpan(span, isRoot));

@@ -21,7 +21,13 @@ export function crashReason(journal: JournalFacts): string {
   if (exit?.code !== undefined) return `process exited with code ${exit.code} while the span was open`;
   if (exit?.shutdown) return 'the span was still open when the span processor shut down; it never ended';
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
-  return `process vanished; last heartbeat at ${new Date(last).toISOString()}`;
+  return `process vanished; last heartbeat at ${isoTime(last)}`;
+}
+
+/** A reason must never fail to be written: a time Date cannot hold is said as a number. */
+function isoTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms after the epoch` : date.toISOString();
 }
 
 function laterOf(a: HrTime, b: HrTime): HrTime {

@@ -153,8 +153,12 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
   if (lastSpanRecord) {
     try {
       const record = JSON.parse(lastSpanRecord.bytes.toString('utf8')) as SpanEndRecord & Partial<LogRecordPayload>;
-      if (lastSpanRecord.type === RecordType.LogRecord) alive(hrTimeToMs(record.t as HrTime));
-      else alive(hrTimeToMs(lastSpanRecord.type === RecordType.SpanEnd && record.et ? record.et : record.st));
+      const time = lastSpanRecord.type === RecordType.LogRecord ? record.t : lastSpanRecord.type === RecordType.SpanEnd && record.et ? record.et : record.st;
+      // The application chose this time (a log record's timestamp, a span's start or end
+      // time): one in the future says nothing of when the writer lived, and would date
+      // crash records there or make a dead journal on a shared volume look alive for years.
+      const ms = hrTimeToMs(time as HrTime);
+      if (Number.isFinite(ms) && ms <= Date.now()) alive(ms);
     } catch {
       // Its checksum held, so this cannot happen; the segment times still count.
     }

@@ -21,8 +21,16 @@ export interface DeadJournal {
   logs: number;
 }
 
-/** `logs`: that many log records too, one inside each of the first spans (default none). */
-export function writeDeadJournal(journalDir: string, spans: number, options: { openEvery?: number; padding?: number; logs?: number } = {}): DeadJournal {
+/**
+ * `logs`: that many log records too, one inside each of the first spans (default none).
+ * `lastLogTimestamp`: one more log record at the end, inside the first span, with this
+ * timestamp (milliseconds, as the application may give it: any number).
+ */
+export function writeDeadJournal(
+  journalDir: string,
+  spans: number,
+  options: { openEvery?: number; padding?: number; logs?: number; lastLogTimestamp?: number } = {},
+): DeadJournal {
   const openEvery = options.openEvery ?? 10;
   const writer = new JournalWriter({
     journalDir,
@@ -53,13 +61,18 @@ export function writeDeadJournal(journalDir: string, spans: number, options: { o
   const logs = Math.min(options.logs ?? 0, spans);
   const padding = 'x'.repeat(options.padding ?? 0);
   let open = 0;
+  let first: Span | undefined;
   for (let i = 0; i < spans; i++) {
-    const span = tracer.startSpan('GET /orders/:id', { attributes: { i, padding, 'http.route': '/orders/:id' } });
+    const span = tracer.startSpan('GET /orders/:id', { attributes: { i, padding, 'http.route': '/orders/:id' } }) as Span;
+    first ??= span;
     span.addEvent('cache miss', { key: `order:${i}` });
     if (i < logs) logger.emit({ body: `order ${i} looked up`, context: trace.setSpan(context.active(), span) });
     if (i % openEvery === 0) open += 1;
     else span.end();
   }
+  if (options.lastLogTimestamp !== undefined) {
+    logger.emit({ body: 'the last line', timestamp: options.lastLogTimestamp, context: trace.setSpan(context.active(), first!) });
+  }
   const bytes = readdirSync(writer.writerDir).reduce((sum, name) => sum + statSync(join(writer.writerDir, name)).size, 0);
-  return { writerDir: writer.writerDir, bytes, ended: spans - open, open, logs };
+  return { writerDir: writer.writerDir, bytes, ended: spans - open, open, logs: logs + (options.lastLogTimestamp === undefined ? 0 : 1) };
 }

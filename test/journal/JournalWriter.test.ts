@@ -720,3 +720,25 @@ describe('a broken journal keeps the START of every span still open', () => {
     writer.close({ removeIfDone: false });
   });
 });
+
+test('a writer that cannot write its first segment leaves no descriptor and no directory behind', () => {
+  // The processor tries again every second with a new writer: each failed attempt kept its
+  // segment's descriptor open and its directory on disk, for as long as the disk was full.
+  const dir = tempDir();
+  const fs = new FaultyFileSystem();
+  fs.fault = 'enospc';
+  const descriptorsUnder = (path: string) =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return nodeFs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
+      } catch {
+        return false;
+      }
+    }).length;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const identity = { ...currentWriterIdentity(), writerId: `${currentWriterIdentity().writerId}-${attempt}` };
+    expect(() => writerIn(dir, { identity, fs })).toThrow(/ENOSPC/);
+  }
+  expect(descriptorsUnder(dir)).toBe(0);
+  expect(readdirSync(join(dir, 'journal'))).toEqual([]);
+});

@@ -98,7 +98,9 @@ describe('log records', () => {
   });
 
   it("gives a log record's span a 'started' row when the batch does not carry it, and the span's own row replaces it in place", async () => {
-    const [root, child] = await traceOf(2, 'started-from-log');
+    const spans = await traceOf(2, 'started-from-log');
+    const root = spans.find((span) => span.parentSpanContext === undefined);
+    const child = spans.find((span) => span !== root);
     const logs = await logRecords([{ record: { body: 'still working' }, in: child!.spanContext() }]);
 
     expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
@@ -110,6 +112,10 @@ describe('log records', () => {
 
     expect((await exportBatch(exporter, [root!, child!], [])).code).toBe(ExportResultCode.SUCCESS);
     expect(await spanRow()).toEqual([{ state: 'ended', name: child!.name, end_time_unix_nano: expect.any(String) }]);
+    // The stand-in row's parent is unknown, not absent: it never made the child the trace's root.
+    expect(await db.query(`SELECT root_span_id, root_span_name FROM "${schema}".traces WHERE trace_id = $1`, [traceId])).toEqual([
+      { root_span_id: ids(root!).spanId, root_span_name: root!.name },
+    ]);
 
     // A later log record of the ended span leaves its row as it is.
     const late = await logRecords([{ record: { body: 'late line' }, in: child!.spanContext() }]);
@@ -164,6 +170,67 @@ describe('log records', () => {
     expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
     const [row] = await db.query(`SELECT body, attributes, severity_text, event_name FROM "${schema}".logs WHERE writer_id = $1`, [logs[0]!.writerId]);
     expect(row).toEqual({ body: { [`k${FIXED}`]: FIXED, list: [FIXED] }, attributes: { [`key${FIXED}`]: FIXED }, severity_text: FIXED, event_name: FIXED });
+  });
+
+  it('stores a body that refers to itself, or holds one object a billion times over, and the export completes', async () => {
+    // Before: the live export copied a log body without a cycle check, down to depth 32: a
+    // self-referring body made 2^32 copies, and the host's event loop never ran again
+    // until it died of heap exhaustion.
+    const cyclic: Record<string, unknown> = { msg: 'cycle' };
+    cyclic.a = cyclic;
+    cyclic.b = cyclic;
+    let shared: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 30; i++) shared = { l: shared, r: shared };
+    const logs = await logRecords([{ record: { body: cyclic as never } }, { record: { body: shared as never } }]);
+
+    expect(await exportBatch(exporter, [], logs)).toEqual({ code: ExportResultCode.SUCCESS });
+
+    const rows = await db.query<{ body: Record<string, unknown> }>(`SELECT body FROM "${schema}".logs WHERE writer_id = $1 ORDER BY sequence`, [logs[0]!.writerId]);
+    expect(rows[0]!.body).toEqual({ msg: 'cycle', a: '[Circular]', b: '[Circular]' });
+    expect(JSON.stringify(rows[1]!.body)).toContain('[Too large]');
+  });
+
+  it('stores a record whose body throws when read, with a placeholder, and a severity beyond 32 bits as unknown', async () => {
+    // Before: a throwing getter lost the record (skipped, neither row nor dead letter), and a
+    // severity number of 2^31 made binding the batch throw before PostgreSQL saw it, with
+    // no SQLSTATE to isolate it by: the batch was retried for ever and nothing committed.
+    const body = {
+      msg: 'hostile',
+      get boom(): string {
+        throw new Error('getter throws');
+      },
+    };
+    const logs = await logRecords([
+      { record: { body: body as never } },
+      { record: { body: 'too severe', severityNumber: 2 ** 31 } },
+      { record: { body: 'fine', severityNumber: SeverityNumber.ERROR } },
+    ]);
+
+    expect(await exportBatch(exporter, [], logs)).toEqual({ code: ExportResultCode.SUCCESS });
+
+    const rows = await db.query(`SELECT sequence, body, severity_number FROM "${schema}".logs WHERE writer_id = $1 ORDER BY sequence`, [logs[0]!.writerId]);
+    expect(rows).toEqual([
+      { sequence: '0', body: { msg: 'hostile', boom: '[Unserializable]' }, severity_number: null },
+      { sequence: '1', body: 'too severe', severity_number: null },
+      { sequence: '2', body: 'fine', severity_number: SeverityNumber.ERROR },
+    ]);
+  });
+
+  it('dead-letters, by its key, a log record that cannot be made a row at all', async () => {
+    const logs = await logRecords([{ record: { body: 'readable' } }, { record: { body: 'unreadable' } }]);
+    // A record whose every field throws when read (a hand-made one, a Proxy).
+    const hostile = new Proxy(logs[1]!.logRecord, {
+      get() {
+        throw new Error('nothing here can be read');
+      },
+    });
+    const batch = [logs[0]!, { ...logs[1]!, logRecord: hostile }];
+
+    expect(await exportBatch(exporter, [], batch)).toEqual({ code: ExportResultCode.SUCCESS });
+
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE writer_id = $1`, [logs[0]!.writerId])).toBe(1);
+    const letters = await db.query(`SELECT kind, sequence, trace_id, error_message FROM "${schema}".dead_letters WHERE writer_id = $1`, [logs[0]!.writerId]);
+    expect(letters).toEqual([{ kind: 'log', sequence: '1', trace_id: null, error_message: expect.stringContaining('nothing here can be read') }]);
   });
 
   it('sends a log record PostgreSQL refuses to dead_letters and commits the rest of the batch', async () => {

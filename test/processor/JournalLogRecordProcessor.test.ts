@@ -54,6 +54,51 @@ describe('JournalLogRecordProcessor', () => {
     await spans.shutdown();
   });
 
+  it('journals a body that holds one object a billion times over in bounded time, cut at MAX_VALUES', async () => {
+    // 30 levels of { l: x, r: x } are 2^31 values: copying each on the application's thread
+    // doubled in time with every level (1 s at 20), so emit() never returned.
+    let shared: Record<string, unknown> = { leaf: 'marker-dag' };
+    for (let i = 0; i < 30; i++) shared = { l: shared, r: shared };
+    const journalDir = tempDir();
+    const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: new InMemoryLogRecordExporter(), journalDir, recover: false, scheduledDelayMillis: 60_000 });
+    const { provider, logger } = loggerFor(spans, 'dag');
+    logger.emit({ body: shared as never });
+    const [writerDir] = readdirSync(journalDir);
+    const bytes = segmentNames(join(journalDir, writerDir!))
+      .map((name) => readFileSync(join(journalDir, writerDir!, name), 'latin1'))
+      .join('');
+    expect(bytes).toContain('marker-dag');
+    expect(bytes).toContain('[Too large]');
+    await provider.shutdown();
+    await spans.shutdown();
+  });
+
+  it("gives a record logged from inside another's encoding (a body's toJSON) a sequence of its own, and runs that code once", async () => {
+    // Before: the nested record took the outer one's sequence number, ON CONFLICT kept one
+    // of the two, and the toJSON ran again at export and logged once more.
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const spans = new JournalSpanProcessor({ exporter, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+    const { provider, logger } = loggerFor(spans, 'reentrant');
+    let calls = 0;
+    logger.emit({ body: 'reentrant: first' });
+    logger.emit({
+      body: {
+        toJSON() {
+          calls += 1;
+          logger.emit({ body: 'reentrant: nested' });
+          return 'reentrant: outer';
+        },
+      } as never,
+    });
+    logger.emit({ body: 'reentrant: last' });
+    await provider.forceFlush();
+
+    const rows = await db.query<{ body: string }>(`SELECT body FROM "${schema}".logs WHERE kind = 'log' AND body::text LIKE '"reentrant:%' ORDER BY body`);
+    expect(rows.map((row) => row.body)).toEqual(['reentrant: first', 'reentrant: last', 'reentrant: nested', 'reentrant: outer']);
+    expect(calls).toBe(1);
+    await provider.shutdown();
+  });
+
   it("commits log records with their span's row: final, 'started' while open and then ended in place, null ids outside a span", async () => {
     const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
     const spans = new JournalSpanProcessor({ exporter, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });

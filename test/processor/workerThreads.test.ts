@@ -4,7 +4,7 @@
 // though its process runs: its journal, and a journal it was recovering, are recovered by
 // the process's other threads, without waiting for the process to exit, and leaves none of
 // its segments mapped in the process.
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { expect, test } from 'vitest';
@@ -84,6 +84,19 @@ test('a worker thread terminated mid-recovery leaves a claim that the rest of it
   expect(readdirSync(journalDir)).toEqual([]);
 });
 
+/** What this process's open descriptors under `dir` point at. */
+function descriptorsUnder(dir: string): string[] {
+  return readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    })
+    .filter((target) => target.startsWith(dir));
+}
+
 /** Lines of /proc/self/maps that map a file under `dir`. */
 function mappingsUnder(dir: string): string[] {
   return readFileSync('/proc/self/maps', 'utf8')
@@ -130,6 +143,8 @@ test("a worker thread's end closes none of the process's other files", async () 
       }
     });
     expect(closedUnderUs).toEqual([]);
+    // And the worker's own are all closed: none of its segments stays open in the process.
+    expect(descriptorsUnder(journalDir)).toEqual([]);
   } finally {
     for (const fd of fds) {
       try {

@@ -5,7 +5,8 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { close, closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import type { SegmentFile } from './SegmentFile.js';
@@ -222,25 +223,36 @@ export class MmapSegmentFile implements SegmentFile {
   }
 
   /**
-   * Closes the descriptor with fs once the addon has released the mapping (off the
-   * application's thread): in a worker thread, Node closes at the worker's end every
-   * descriptor the worker opened with fs and did not close with fs, so one closed by the
-   * addon stayed on its list and took the file that next got its number with it.
+   * Closes the descriptor with fs once the addon has released the mapping on the thread
+   * pool: in a worker thread, Node closes at the worker's end every descriptor the worker
+   * opened with fs and did not close with fs, so one closed by the addon stayed on its list
+   * and took the file that next got its number with it. Synchronously: the unmap, the cut
+   * and the sync are done, so it is quick, and a worker's end cancels fs requests still
+   * queued for the thread pool, which left the descriptor open for good.
    */
   private closeAfterRelease(error: NodeJS.ErrnoException | null, synced: ((error: NodeJS.ErrnoException | null) => void) | undefined): void {
     if (this.addon.releaseLeavesDescriptor !== true) return synced?.(error);
-    close(this.fd, (closeError) => synced?.(error ?? closeError));
+    let closeError: NodeJS.ErrnoException | null = null;
+    try {
+      closeSync(this.fd);
+    } catch (caught) {
+      closeError = caught as NodeJS.ErrnoException;
+    }
+    synced?.(error ?? closeError);
   }
 
   private release(): void {
     if (this.state === 'closed') return;
     const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
     const synced = this.synced;
-    if (!this.unmapped && !jobRunning && this.syncs === 0 && this.addon.release !== undefined && (synced === undefined || this.addon.releaseSyncs === true)) {
+    // An addon from before releaseLeavesDescriptor closes the descriptor itself: not in a
+    // worker thread, where Node would close that number again at the worker's end.
+    const releases = this.addon.release !== undefined && (this.addon.releaseLeavesDescriptor === true || isMainThread);
+    if (!this.unmapped && !jobRunning && this.syncs === 0 && releases && (synced === undefined || this.addon.releaseSyncs === true)) {
       try {
         // Without a sync asked for, nothing useful to do with a failure: the records are in
         // the page cache either way.
-        this.addon.release(this.mapping, this.fd, this.size, (error) => this.closeAfterRelease(error as NodeJS.ErrnoException | null, synced), synced !== undefined);
+        this.addon.release!(this.mapping, this.fd, this.size, (error) => this.closeAfterRelease(error as NodeJS.ErrnoException | null, synced), synced !== undefined);
         this.unmapped = true;
         this.state = 'closed';
         return;

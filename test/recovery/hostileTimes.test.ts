@@ -1,0 +1,36 @@
+// Times in records are the application's to choose: a log record (or a span) may carry any
+// timestamp. The writer's last sign of life, which dates a crash record's end and its
+// reason, must not come from one that lies in the future: a year-2099 log line made the
+// crash records end in 2099, and one at 1e20 ms made every recovery of the journal fail
+// ("Invalid time value"), so its crash records and logs never reached PostgreSQL.
+import { join } from 'node:path';
+import { hrTimeToMilliseconds } from '@opentelemetry/core';
+import { expect, test } from 'vitest';
+import { recoverJournals } from '../../src/index.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+
+test.each([
+  ['in 2099', Date.UTC(2099, 0, 1)],
+  ['at 1e20 ms', 1e20],
+])('a log record dated %s is no sign of life: the journal is recovered, its crash records end when the writer last lived', async (_, timestamp) => {
+  const journalDir = join(tempDir(), 'journal');
+  const before = Date.now();
+  const dead = writeDeadJournal(journalDir, 20, { openEvery: 10, lastLogTimestamp: timestamp });
+  const exporter = new CollectingExporter();
+
+  const report = await recoverJournals({ journalDir, exporter });
+
+  expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+  expect(report.logRecords).toBe(dead.logs);
+  const crashed = exporter.spans.filter((span) => span.status.code === 2);
+  expect(crashed).toHaveLength(dead.open);
+  for (const span of crashed) {
+    expect(hrTimeToMilliseconds(span.endTime)).toBeGreaterThanOrEqual(before - 1000);
+    expect(hrTimeToMilliseconds(span.endTime)).toBeLessThanOrEqual(Date.now());
+    expect(span.status.message).toMatch(/^process vanished; last heartbeat at 20\d\d-/);
+  }
+});
