@@ -10,6 +10,8 @@ export const ATTR_CRASH_REASON = 'otel_blackbox.crash.reason';
 export const ATTR_END_TIME_ESTIMATED = 'otel_blackbox.end_time.estimated';
 /** Number of spans that were not journaled because the journal hit its byte cap. */
 export const ATTR_DROPPED_SPANS = 'otel_blackbox.dropped_spans';
+/** On the overflow marker: log records that could not be journaled in the same episode. */
+export const ATTR_DROPPED_LOG_RECORDS = 'otel_blackbox.dropped_log_records';
 
 /** On a span whose journal record was cut to fit one frame (64 MiB): how many values were shortened or left out. */
 export { ATTR_TRUNCATED } from './journal/recordCap.js';

@@ -1,10 +1,13 @@
-// Spans that could be neither journaled nor queued are never lost silently: counted,
-// reported through diag once per episode, and written to the database as a marker span.
+// Spans that could be neither journaled nor queued, and log records that could not be
+// journaled, are never lost silently: counted, reported through diag once per episode,
+// and written to the database as a marker span.
 import { randomBytes } from 'node:crypto';
 import { safeDiag } from '../safeDiag.js';
 
 export interface DropEpisode {
+  /** Spans dropped. */
   count: number;
+  logRecords: number;
   firstMs: number;
   lastMs: number;
   reasons: string[];
@@ -25,19 +28,33 @@ export class DropCounter {
   total = 0;
   /** The same, by reason (for the processor's own metrics). */
   readonly byReason: Record<string, number> = {};
+  /** Every log record dropped since the processor started, and by reason. */
+  logRecordsTotal = 0;
+  readonly logRecordsByReason: Record<string, number> = {};
 
   add(reason: string): void {
     this.total += 1;
     this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
+    this.current(reason, 'spans').count += 1;
+  }
+
+  addLogRecord(reason: string): void {
+    this.logRecordsTotal += 1;
+    this.logRecordsByReason[reason] = (this.logRecordsByReason[reason] ?? 0) + 1;
+    this.current(reason, 'log records').logRecords += 1;
+  }
+
+  /** The episode under way, begun (and said) at its first drop. */
+  private current(reason: string, what: string): DropEpisode {
     const now = Date.now();
     if (!this.episode) {
       const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
-      this.episode = { count: 0, firstMs: now, lastMs: now, reasons: [], traceId, spanId };
-      safeDiag.error(`otel-blackbox: dropping spans (${reason}); the count will be written to the database as an overflow marker`);
+      this.episode = { count: 0, logRecords: 0, firstMs: now, lastMs: now, reasons: [], traceId, spanId };
+      safeDiag.error(`otel-blackbox: dropping ${what} (${reason}); the count will be written to the database as an overflow marker`);
     }
-    this.episode.count += 1;
     this.episode.lastMs = now;
     if (!this.episode.reasons.includes(reason)) this.episode.reasons.push(reason);
+    return this.episode;
   }
 
   /** Hands an episode to the exporter, those handed back first; `restore` it if the export fails. */

@@ -62,6 +62,8 @@ export interface JournalProcessorStats {
   spansDroppedByReason: Readonly<Record<string, number>>;
   /** Log records the exporter has accepted, and those that could not be journaled (lost), by reason. */
   logRecordsExported: number;
+  /** Log records that could not be journaled (the journal full or unavailable): in the overflow marker too. */
+  logRecordsDropped: number;
   logRecordsDroppedByReason: Readonly<Record<string, number>>;
   /** Spans the exporter sent to dead_letters, when it counts them (PostgresSpanExporter does). */
   deadLetters: number;
@@ -87,9 +89,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
-  private logRecordsDropped = 0;
   private readonly pendingSpans: PendingSpans;
-  private readonly logRecordsDroppedByReason: Record<string, number> = {};
   private spansRecovered = 0;
   private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
@@ -182,12 +182,8 @@ export class JournalSpanProcessor implements SpanProcessor {
         if (journal!.backlog >= this.options.maxExportBatchSize) this.loop.notify();
         return;
       }
-      this.logRecordsDropped += 1;
-      const reason = result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable';
-      this.logRecordsDroppedByReason[reason] = (this.logRecordsDroppedByReason[reason] ?? 0) + 1;
-      if (this.logRecordsDropped === 1 || this.logRecordsDropped % 10_000 === 0) {
-        safeDiag.error(`otel-blackbox: ${this.logRecordsDropped} log records not journaled so far (${reason}); they are lost`);
-      }
+      // Counted in the overflow marker's episode, like a dropped span.
+      this.drops.addLogRecord(result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable');
     } catch (error) {
       this.hotPathError(error);
     }
@@ -249,7 +245,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       spansDropped: this.drops.total,
       spansExported: this.loop.spansExported,
       logRecordsExported: this.loop.logRecordsExported,
-      logRecordsDroppedByReason: { ...this.logRecordsDroppedByReason },
+      logRecordsDropped: this.drops.logRecordsTotal,
+      logRecordsDroppedByReason: { ...this.drops.logRecordsByReason },
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
       journalSegments: this.journal?.segmentsOnDisk ?? 0,

@@ -3,14 +3,15 @@ import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../spanMarkers.js';
+import { ATTR_DROPPED_LOG_RECORDS, ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../spanMarkers.js';
 import type { DropEpisode } from './DropCounter.js';
 
 export function overflowSpan(episode: DropEpisode, resource: Resource): ReadableSpan {
   const spanContext = { traceId: episode.traceId, spanId: episode.spanId, traceFlags: TraceFlags.SAMPLED };
   const startTime = millisToHrTime(episode.firstMs);
   const endTime = millisToHrTime(episode.lastMs);
-  const message = `${episode.count} spans dropped: ${episode.reasons.join('; ')}`;
+  const counts = [episode.count > 0 || episode.logRecords === 0 ? `${episode.count} spans` : undefined, episode.logRecords > 0 ? `${episode.logRecords} log records` : undefined];
+  const message = `${counts.filter(Boolean).join(' and ')} dropped: ${episode.reasons.join('; ')}`;
   return {
     name: OVERFLOW_SPAN_NAME,
     kind: SpanKind.INTERNAL,
@@ -19,7 +20,11 @@ export function overflowSpan(episode: DropEpisode, resource: Resource): Readable
     startTime,
     endTime,
     status: { code: SpanStatusCode.ERROR, message },
-    attributes: { [ATTR_DROPPED_SPANS]: episode.count, 'otel_blackbox.drop.reasons': episode.reasons },
+    attributes: {
+      [ATTR_DROPPED_SPANS]: episode.count,
+      ...(episode.logRecords > 0 ? { [ATTR_DROPPED_LOG_RECORDS]: episode.logRecords } : {}),
+      'otel_blackbox.drop.reasons': episode.reasons,
+    },
     links: [],
     events: [],
     duration: hrTimeDuration(startTime, endTime),

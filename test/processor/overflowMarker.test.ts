@@ -3,13 +3,14 @@
 import { diag } from '@opentelemetry/api';
 import { afterEach, expect, test } from 'vitest';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { JournalSpanProcessor } from '../../src/index.js';
+import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { JournalLogRecordProcessor, JournalSpanProcessor } from '../../src/index.js';
 import { DropCounter } from '../../src/processor/DropCounter.js';
 import { overflowSpan } from '../../src/processor/overflowSpan.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readWriterJournal } from '../../src/recovery/readWriterJournal.js';
-import { ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
+import { ATTR_DROPPED_LOG_RECORDS, ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -83,4 +84,29 @@ test('an episode handed back after an abandoned export keeps its marker ids, so 
   expect(later.spanId).not.toBe(first.spanId);
   expect(drops.take()).toBeUndefined();
   expect(drops.total).toBe(5);
+});
+
+test('log records dropped at a full journal are counted in the overflow marker, and said once per episode', async () => {
+  // Before: a dropped log record was only counted, and said at the 1st and every 10,000th
+  // drop of the process's life: a second episode went unsaid, and nothing reached the database.
+  const messages = collectDiag();
+  const exporter = new CollectingExporter();
+  const processor = new JournalSpanProcessor({
+    exporter,
+    logExporter: new InMemoryLogRecordExporter(),
+    journalDir: tempDir(),
+    maxJournalBytes: 2048,
+    scheduledDelayMillis: 5,
+    recover: false,
+  });
+  const logger = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] }).getLogger('overflow');
+  for (let i = 0; i < 40; i++) logger.emit({ body: `line ${i} ${'x'.repeat(100)}` });
+  const dropped = processor.stats().logRecordsDropped;
+  expect(dropped).toBeGreaterThan(0);
+  await processor.forceFlush();
+  const marker = exporter.spans.find((span) => span.name === OVERFLOW_SPAN_NAME);
+  expect(marker?.attributes[ATTR_DROPPED_LOG_RECORDS]).toBe(dropped);
+  expect(marker?.status.message).toContain(`${dropped} log records dropped`);
+  expect(messages.filter((m) => m.includes('dropping')).length).toBe(1);
+  await processor.shutdown();
 });
