@@ -27,6 +27,9 @@ const parseNone = (): boolean => false;
 
 export { JournalBatch, type JournalLog };
 
+/** How often a segment that cannot be read back is said again while it stays so. */
+const UNREADABLE_SAID_EVERY_MILLIS = 60_000;
+
 export class JournalTail {
   private readonly writer: JournalWriter;
   private position: JournalPosition = { segment: 1, offset: 0 };
@@ -183,7 +186,16 @@ export class JournalTail {
       // and past the records of a closed one until it is cut, lie only zeros.
       const live = this.writer.position();
       const end = this.position.segment === live.segment ? live.offset : this.writer.closedSegmentEnd(this.position.segment);
-      const chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: parseNone, end, into: this.readBuffer });
+      let chunk: ReturnType<typeof readSegmentChunkSync>;
+      try {
+        chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: parseNone, end, into: this.readBuffer });
+      } catch (error) {
+        // Not readable now (EMFILE, EIO, something else under its name): waited for, tried
+        // again at the next batch, said once a minute. Skipped, its records would have been
+        // counted lost and the next commit would have deleted the intact file.
+        this.unreadableNow(error);
+        return undefined;
+      }
       if (chunk === undefined) {
         // Deleted (committed) or never created: nothing of it is still wanted.
         if (this.advanceSegment()) continue;
@@ -201,6 +213,18 @@ export class JournalTail {
       if (chunk.nextOffset > from) continue;
       if (!this.advanceSegment()) return undefined;
     }
+  }
+
+  private unreadableSaidAt = Number.NEGATIVE_INFINITY;
+
+  private unreadableNow(error: unknown): void {
+    const now = Date.now();
+    if (now - this.unreadableSaidAt < UNREADABLE_SAID_EVERY_MILLIS) return;
+    this.unreadableSaidAt = now;
+    safeDiag.error(
+      `otel-blackbox: journal segment ${this.position.segment} cannot be read back now (${(error as Error)?.message ?? String(error)}); ` +
+        'its records wait in the journal and are tried again',
+    );
   }
 
   /** Moves to the next segment once the current one is closed; false while it is still live. */

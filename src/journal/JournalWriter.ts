@@ -555,11 +555,14 @@ export class JournalWriter {
     this.closeAppender();
     if (options.removeIfDone && this.openSpans.size === 0) {
       rmSync(this.writerDir, { recursive: true, force: true });
-      // Not before: a journal still on disk stays alive to recovery while this process runs.
-      this.lock?.release();
       this.segmentBytes.clear();
       this.liveBytes = 0;
     }
+    // This writer writes no more: a journal left on disk (spans still open, records not
+    // committed) is recovered now, by this process's next recovery or another's, not only
+    // once this process has exited.
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   /**

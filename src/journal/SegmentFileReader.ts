@@ -2,10 +2,11 @@
 // parses each with readSegment, so memory stays at a chunk whatever the segment's size.
 // The export tail (synchronously, on a live segment), recovery and `inspect` (both
 // asynchronously, yielding to the event loop between chunks) all read through here.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MAX_PAYLOAD_BYTES, FRAME_HEADER_BYTES } from './frame.js';
 import { firstNonZero, readSegment } from './readSegment.js';
+import { openRegularFileSync } from './regularFile.js';
 import type { ParseFilter, SegmentContents } from './readSegment.js';
 
 /**
@@ -124,17 +125,20 @@ function chunkReader(fd: number, into: Buffer | undefined): (position: number, l
 
 /**
  * One chunk of `path` from `options.from`, synchronously (the export tail on its own live
- * segment). undefined when the file cannot be opened.
+ * segment). undefined when the file does not exist (ENOENT); any other failure to open or
+ * read it throws: a file that cannot be read now (EMFILE, EIO) is not a deleted one.
  */
 export function readSegmentChunkSync(path: string, options: ReadOptions): SegmentChunk | undefined {
   let fd: number;
+  let fileSize: number;
   try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
+    ({ fd, size: fileSize } = openRegularFileSync(path));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
   try {
-    const size = Math.min(fstatSync(fd).size, options.end ?? Infinity);
+    const size = Math.min(fileSize, options.end ?? Infinity);
     return stepOnce(size, options, chunkReader(fd, options.into));
   } finally {
     closeSync(fd);
@@ -168,9 +172,8 @@ async function stepYielding(size: number, options: ReadOptions, read: (position:
  * damage; throws only when the file cannot be opened or read.
  */
 export async function* readSegmentFile(path: string, options: ReadOptions = {}): AsyncGenerator<SegmentChunk> {
-  const fd = openSync(path, 'r');
+  const { fd, size } = openRegularFileSync(path);
   try {
-    const size = fstatSync(fd).size;
     let from = options.from ?? 0;
     for (;;) {
       await nextTurn();

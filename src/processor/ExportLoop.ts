@@ -193,6 +193,20 @@ export class ExportLoop {
     }
   }
 
+  /**
+   * The journal's next batch, which must never throw; if it does all the same, none this
+   * time (tried again after the delay): a throw here rejected the loop's promise,
+   * unhandled, and ended the application's process.
+   */
+  private journalBatch(maxRecords: number): JournalBatch | undefined {
+    try {
+      return this.options.journal()?.nextBatch(maxRecords);
+    } catch (error) {
+      safeDiag.error('otel-blackbox: the export loop could not read the journal; it tries again', error);
+      return undefined;
+    }
+  }
+
   private nextBatch(): Batch | undefined {
     const { queue, drops, maxExportBatchSize } = this.options;
     const spans = queue.take(maxExportBatchSize);
@@ -206,7 +220,7 @@ export class ExportLoop {
     if (spans.length < maxExportBatchSize) {
       for (const span of this.options.pendingSpans?.(maxExportBatchSize - spans.length) ?? []) spans.push(span);
     }
-    if (spans.length < maxExportBatchSize) batch.journal = this.options.journal()?.nextBatch(maxExportBatchSize - spans.length);
+    if (spans.length < maxExportBatchSize) batch.journal = this.journalBatch(maxExportBatchSize - spans.length);
     return spans.length > 0 || batch.journal !== undefined ? batch : undefined;
   }
 

@@ -276,7 +276,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     const deadline = Date.now() + this.options.flushTimeoutMillis;
     const deadlineTimer = setTimeout(() => this.stopController.abort(), this.options.flushTimeoutMillis);
     try {
-      await Promise.all([this.loop.stop(), this.recovery]);
+      // Recovery stops within a chunk once aborted; bounded all the same, so that nothing it
+      // waits on (a file system that does not answer) can keep shutdown() from settling.
+      const recovery = this.recovery === undefined ? undefined : settleWithin(this.recovery, this.options.flushTimeoutMillis + EXPORTER_GRACE_MILLIS);
+      await Promise.all([this.loop.stop(), recovery]);
     } finally {
       clearTimeout(deadlineTimer);
       // Drained or not, nothing may call export() from here on: the exporter shuts down next.

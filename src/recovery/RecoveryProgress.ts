@@ -20,9 +20,10 @@
 // file that cannot be used is ignored). Never appended to a segment: a mapped segment ends
 // in a preallocated zero tail, and bytes after zeros read as damage.
 import { safeDiag } from '../safeDiag.js';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
+import { openRegularFile } from '../journal/regularFile.js';
 import { laterOf } from '../journal/JournalPosition.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
 
@@ -160,12 +161,16 @@ export async function readRecoveryProgress(dir: string, segmentBytes: ReadonlyMa
   const path = join(dir, RECOVERY_PROGRESS_FILE);
   let problem: string;
   try {
-    const { size } = await stat(path);
-    if (size > MAX_FILE_BYTES) problem = `${size} bytes, not a progress record`;
-    else {
-      const position = positionIn(await readFile(path, 'utf8'), segmentBytes);
-      if (typeof position !== 'string') return position;
-      problem = position;
+    const { file, size } = await openRegularFile(path);
+    try {
+      if (size > MAX_FILE_BYTES) problem = `${size} bytes, not a progress record`;
+      else {
+        const position = positionIn(await file.readFile('utf8'), segmentBytes);
+        if (typeof position !== 'string') return position;
+        problem = position;
+      }
+    } finally {
+      await file.close().catch(() => {});
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

@@ -56,7 +56,7 @@ function livenessOf(
 }
 
 export interface WriterLivenessInput {
-  header: ProcessIdentity | undefined;
+  header: (ProcessIdentity & { heartbeatIntervalMs?: number }) | undefined;
   /** What the writer's lock says (probeWriter.ts); undefined where there is none to ask. */
   lock?: LockState;
   lastSignOfLifeMs: number;
@@ -66,7 +66,17 @@ export interface WriterLivenessInput {
 
 /** Liveness of the process that wrote a journal, from its first segment's header. */
 export function writerLiveness({ header, lock, lastSignOfLifeMs, staleAfterMillis, now = Date.now() }: WriterLivenessInput): Liveness {
-  return livenessOf(header && factsOfHeader(header), lock, lastSignOfLifeMs, staleAfterMillis, now);
+  return livenessOf(header && factsOfHeader(header), lock, lastSignOfLifeMs, silenceAllowed(header, staleAfterMillis), now);
+}
+
+/**
+ * The silence that proves a writer dead: at least three of its own heartbeat intervals,
+ * whatever the judge was configured with. A writer beating every 10 s was judged dead by a
+ * judge allowing 3 s, where only silence can be asked (another host, no lock).
+ */
+function silenceAllowed(header: WriterLivenessInput['header'], staleAfterMillis: number): number {
+  const interval = header?.heartbeatIntervalMs;
+  return typeof interval === 'number' && Number.isFinite(interval) && interval > 0 ? Math.max(staleAfterMillis, 3 * interval) : staleAfterMillis;
 }
 
 /** Liveness of the process that claimed a directory, from what the claim's name says. */

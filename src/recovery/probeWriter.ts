@@ -1,9 +1,10 @@
 // Reads just enough of a writer's directory to judge liveness — the first segment's
 // header and the files' modification times — without reading a live journal whole.
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSegmentFileName, RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
 import { readSegment } from '../journal/readSegment.js';
+import { openRegularFile } from '../journal/regularFile.js';
 import { RecordType } from '../journal/recordTypes.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
 import { probeWriterLock, type LockState } from '../journal/livenessLocks.js';
@@ -32,7 +33,7 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
     try {
       lastModifiedMs = Math.max(lastModifiedMs, (await stat(path)).mtimeMs);
       if (header) continue;
-      const file = await open(path, 'r');
+      const { file } = await openRegularFile(path);
       try {
         const buffer = Buffer.alloc(HEADER_PROBE_BYTES);
         const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);

@@ -207,11 +207,12 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
 /**
  * Errors of a disk that cannot give back what it holds: the rest of the segment is damage,
  * counted, and reading goes on with the next one, as for a damaged record (a bad sector
- * must not keep every other segment's spans from being recovered, at every scan). Other
+ * must not keep every other segment's spans from being recovered, at every scan); so is a
+ * "segment" that is no regular file (ENOTREG, regularFile.ts: a FIFO, a device). Other
  * errors (too many open files, a permission) may pass: they end this recovery, to be
  * tried again.
  */
-const UNREADABLE_SEGMENT_ERRORS = new Set(['EIO', 'EISDIR', 'ENXIO']);
+const UNREADABLE_SEGMENT_ERRORS = new Set(['EIO', 'EISDIR', 'ENXIO', 'ENOTREG']);
 
 /** `chunks`, ended early when the segment cannot be read past `readTo` (then `unreadable` is told). */
 async function* damageTolerant(chunks: AsyncIterable<SegmentChunk>, unreadable: (readTo: number, code: string) => void): AsyncGenerator<SegmentChunk> {

@@ -136,7 +136,12 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     };
     // Locked before the rename that claims it: no one sees the claim without its lock.
     const held = holdClaimLock(dir, claimer.writerId);
-    if (held === 'failed') continue; // Tried again at the next scan.
+    if (held === 'failed') {
+      // Tried again at the next scan; said each time, as a failure (a read-only mount,
+      // EACCES, EMFILE), so a dead journal is never passed over in silence.
+      failed(new Error(`its claim lock could not be taken (${claimLockFileName(claimer.writerId)} in ${dir})`));
+      continue;
+    }
     const claimLock = held === 'unsupported' ? undefined : held;
     // A claim the file system refuses (EPERM, EBUSY, a name too long) fails this journal
     // alone: the others in the directory are still recovered, at every scan.
@@ -279,7 +284,10 @@ async function recoverOne(
     inFlight.add(exported);
   };
   // Log records are keyed by the writer that journaled them, as its own export did.
-  const writerId = facts.header?.writerId ?? basename(dir);
+  // The writer's id keys its log records: from the claimed directory's name (which adds
+  // the claimer, different at every recovery) only the writer's part, or a rerun after an
+  // unreadable header stored every log record again under another key.
+  const writerId = facts.header?.writerId ?? parseClaimedDirName(basename(dir))?.writerId ?? basename(dir);
   let logRecords = 0;
   let batch = new SpanPayloadsBuilder(buffers);
   const logs: KeyedLogRecord[] = [];
@@ -372,6 +380,11 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
     const outcome = await retryWithBackoff(attempt, {
       maxAttempts: settings.maxAttempts,
       signal: settings.signal,
+      // Said at the first retry and every tenth: a batch refused for good otherwise held
+      // its journal's claim, and every later scan's, in silence.
+      onRetry: (error, n) => {
+        if (n % 10 === 0) safeDiag.warn(`otel-blackbox: recovery could not export a batch (attempt ${n + 1}); it tries again: ${(error as Error)?.message ?? String(error)}`);
+      },
       // The CLI awaits recovery: an unref'd backoff would let it exit mid-recovery. Bounded
       // attempts never hold a process for long; unbounded ones (inside an application, until
       // its shutdown aborts them) must never keep it alive.

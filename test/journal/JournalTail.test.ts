@@ -1,10 +1,13 @@
 // The tail hands out every END exactly once and in order, whether it takes the span
 // objects the writer just wrote or reads them back from disk after falling behind.
+import { existsSync, mkdirSync, renameSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalTail } from '../../src/journal/JournalTail.js';
+import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
 import { testJournalWriter } from '../helpers/testJournalWriter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -106,6 +109,46 @@ describe.each(JOURNAL_IO_PATHS)('a batch read back from disk, writing with %s', 
     expect(next).toBe(total);
     expect(tail.endsCommitted).toBe(total);
     expect(tail.backlog).toBe(0);
+    writer.close({ removeIfDone: true });
+  });
+});
+
+describe.each(JOURNAL_IO_PATHS)('a segment the tail cannot read for now, writing with %s', (io) => {
+  useJournalIo(io);
+  test('is waited for, not skipped as deleted nor thrown at the export loop; once readable, every END goes out once', () => {
+    // Before: any error opening a closed segment (EMFILE on a loaded server) read as
+    // "deleted": its ENDs were counted lost and the next commit unlinked the intact file;
+    // an error reading it (EIO, EISDIR) was thrown through the export loop, unhandled.
+    const writer = testJournalWriter(tempDir(), 8 * 1024, 0);
+    const tail = new JournalTail(writer);
+    const provider = new BasicTracerProvider({
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('tail');
+    const ended: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const span = tracer.startSpan(`span ${i}`, { attributes: { padding: 'x'.repeat(40) } });
+      span.end();
+      ended.push(span.spanContext().spanId);
+    }
+    expect(writer.currentSegment).toBeGreaterThan(2);
+    const first = join(writer.writerDir, segmentFileName(1));
+    renameSync(first, `${first}.aside`);
+    mkdirSync(first);
+
+    expect(() => tail.nextBatch(50)).not.toThrow();
+    expect(tail.recordsLost).toBe(0);
+    expect(existsSync(`${first}.aside`)).toBe(true);
+
+    rmdirSync(first);
+    renameSync(`${first}.aside`, first);
+    const handedOut: string[] = [];
+    for (let batch = tail.nextBatch(50); batch; batch = tail.nextBatch(50)) {
+      handedOut.push(...batch.spansInto([]).map((span) => span.spanContext().spanId));
+      tail.committed(batch);
+    }
+    expect(handedOut).toEqual(ended);
+    expect(tail.recordsLost).toBe(0);
     writer.close({ removeIfDone: true });
   });
 });

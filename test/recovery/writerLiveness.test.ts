@@ -8,6 +8,7 @@ import { recoverJournals } from '../../src/index.js';
 import { claimedDirName, parseClaimedDirName } from '../../src/journal/journalPaths.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { decideLiveness } from '../../src/recovery/writerLiveness.js';
+import { writerLiveness } from '../../src/recovery/livenessFacts.js';
 import type { LivenessFacts, WriterFacts } from '../../src/recovery/writerLiveness.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -208,5 +209,16 @@ describe('claimedDirName', () => {
 
   it('is not a claim when the thread part is malformed', () => {
     expect(parseClaimedDirName(`${claimedDirName(writerDir, claimer)}.12x-3`)).toBeUndefined();
+  });
+});
+
+describe('writerLiveness, judged by silence alone', () => {
+  // A writer on another host with a 10 s heartbeat, silent for 5 s, judged with 3 s.
+  const elsewhere = { ...currentWriterIdentity(), hostname: 'another-host', heartbeatIntervalMs: 10_000 };
+  const now = Date.now();
+
+  it('allows at least three of the writer\'s own heartbeat intervals, whatever the judge allows', () => {
+    expect(writerLiveness({ header: elsewhere, lastSignOfLifeMs: now - 5_000, staleAfterMillis: 3_000, now }).alive).toBe(true);
+    expect(writerLiveness({ header: elsewhere, lastSignOfLifeMs: now - 31_000, staleAfterMillis: 3_000, now }).alive).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { expect, test } from 'vitest';
-import { recoverJournals } from '../../src/index.js';
+import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
 import { WRITER_LOCK_FILE } from '../../src/journal/journalPaths.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import type { SegmentHeader } from '../../src/journal/recordTypes.js';
@@ -117,4 +117,22 @@ test('a lock file that is not a regular file (a FIFO planted under its name) is 
   const lock = holdWriterLock(dir)!;
   expect(probeWriterLock(dir)).toBe('held');
   lock.release();
+});
+
+test('a processor shut down with a span still open lets go of its lock: its journal is recovered while the process runs on', async () => {
+  // Before: the lock was held until the process exited, so the crash record of a span left
+  // open at shutdown waited for the end of a long-running process (an SDK set up again).
+  const journalDir = join(tempDir(), 'journal');
+  const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir, recover: false });
+  const provider = providerWith(processor, 'shut-down-early');
+  provider.getTracer('t').startSpan('left open at shutdown');
+  await provider.shutdown();
+
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+
+  expect(report).toMatchObject({ journals: 1, spansCrashed: 1, liveJournals: 0 });
+  expect(exporter.spans.map((span) => [span.name, span.status.message])).toEqual([
+    ['left open at shutdown', 'the span was still open when the span processor shut down; it never ended'],
+  ]);
 });
