@@ -70,6 +70,12 @@ const SPARE_HEAD_MARGIN_BYTES = 256 * 1024;
  * are deleted: each is encoded afresh from its span (~1.5 µs), so a turn stays ~2 ms.
  */
 export const OPEN_SPANS_CARRIED_PER_TURN = 1000;
+/**
+ * The mark of an open span whose START is in no segment yet (segments count from 1): it
+ * started while the journal was broken or at maxJournalBytes. A repair's head writes it,
+ * and so does the next release of committed segments, room permitting.
+ */
+const NOT_JOURNALED = 0;
 
 /** carriedNeedsSync after a failed sync: no later sync makes a deletion safe, only a repair. */
 const NO_SYNC_WILL_DO = Number.POSITIVE_INFINITY;
@@ -223,16 +229,25 @@ export class JournalWriter {
   }
 
   appendStart(span: ReadableSpan): AppendResult {
-    if (this.brokenError !== undefined) return 'broken';
+    const { traceId, spanId } = span.spanContext();
     const start = new StartText(span);
+    // A START that cannot be written now is still the journal's to write (NOT_JOURNALED):
+    // refused and forgotten, the span went its whole life without one, and a crash left
+    // neither a crash record nor a count of it.
+    if (this.brokenError !== undefined) {
+      this.openSpans.set(traceId, spanId, start, NOT_JOURNALED);
+      return 'broken';
+    }
     const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
-    if (this.overCap(json.length)) return 'full';
-    if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
+    const refused = this.overCap(json.length) ? 'full' : this.writeRecord(RecordType.SpanStart, json) ? undefined : 'broken';
+    if (refused !== undefined) {
+      this.openSpans.set(traceId, spanId, start, NOT_JOURNALED);
+      return refused;
+    }
     // Open once written, marked with the segment the START is in (a START too large for the
     // room left in a mapped segment rotates first): that segment is deleted only after the
     // START is carried forward (releaseSegments); deleted before, a crash would leave the
     // span with no START, lost.
-    const { traceId, spanId } = span.spanContext();
     this.openSpans.set(traceId, spanId, start, this.writtenSegment);
     this.startChars += json.length;
     this.startsWritten += 1;
@@ -247,6 +262,7 @@ export class JournalWriter {
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
     const { traceId, spanId } = span.spanContext();
     const open = this.openSpans.get(traceId, spanId);
+    const journaled = open !== undefined && this.openSpans.markOf(traceId, spanId) !== NOT_JOURNALED;
     // The span has ended either way: written here, or kept in memory by the caller (also
     // while the journal is broken: a repair must not journal its START again).
     if (open !== undefined) this.openSpans.delete(traceId, spanId);
@@ -254,7 +270,7 @@ export class JournalWriter {
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
     const json = endRecordJson(span, this.resourceIdFor(span.resource), mine);
-    if (!options?.pastCap && open === undefined && this.overCap(json.length)) return 'full';
+    if (!options?.pastCap && !journaled && this.overCap(json.length)) return 'full';
     if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';
     this.endsWritten += 1;
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
@@ -429,16 +445,38 @@ export class JournalWriter {
     if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
     // Else the group commit that syncs the copies calls this again.
     if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegments(committed.filter((segment) => !open.get(segment)));
+    budget = this.journalUnwrittenStarts(budget);
     if (budget === 0 && this.brokenError === undefined) {
       this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
       this.releaseTimer.unref();
     }
   }
 
-  /** A fresh START of an open span, written into the live segment; the segment it is in, or undefined if it could not be written. */
-  private carryForward(start: StartText): number | undefined {
+  /**
+   * Writes the STARTs of open spans that have none yet (NOT_JOURNALED: started while the
+   * journal was broken or full), as many as `budget` allows and maxJournalBytes has room
+   * for, now that committed segments have given some back. Returns what is left of `budget`.
+   */
+  private journalUnwrittenStarts(budget: number): number {
+    if (budget === 0 || this.brokenError !== undefined || !this.openSpans.hasMark(NOT_JOURNALED)) return budget;
+    this.openSpans.remark((start, segment) => {
+      if (segment !== NOT_JOURNALED || budget === 0 || this.brokenError !== undefined) return segment;
+      budget -= 1;
+      return this.carryForward(start, true) ?? NOT_JOURNALED;
+    });
+    return budget;
+  }
+
+  /**
+   * A fresh START of an open span, written into the live segment; the segment it is in, or
+   * undefined if it could not be written. `withinCap`: only under maxJournalBytes (a START
+   * never written adds bytes; a carried one replaces a copy about to be deleted).
+   */
+  private carryForward(start: StartText, withinCap = false): number | undefined {
     const span = start.span;
-    if (!this.writeRecord(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource)))) return undefined;
+    const json = startRecordJson(span, this.resourceIdFor(span.resource));
+    if (withinCap && this.overCap(json.length)) return undefined;
+    if (!this.writeRecord(RecordType.SpanStart, json)) return undefined;
     return this.writtenSegment;
   }
 

@@ -39,6 +39,12 @@ export class OpenSpanTable<V> {
     return entry === EMPTY ? undefined : this.#values[entry];
   }
 
+  /** The mark of the entry, or undefined when there is none. */
+  markOf(traceId: string, spanId: string): number | undefined {
+    const entry = this.#find(traceId, spanId, hashOf(traceId, spanId));
+    return entry === EMPTY ? undefined : this.#marks[entry];
+  }
+
   /** A key already present keeps its place in start order (as Map does) and gets `value` and `mark`. */
   set(traceId: string, spanId: string, value: V, mark = 0): void {
     const hash = hashOf(traceId, spanId);

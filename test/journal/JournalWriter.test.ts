@@ -636,6 +636,38 @@ describe('a broken journal keeps the START of every span still open', () => {
     return { fs, writer, open };
   }
 
+  test('a span started while the journal is broken gets its START from the repair, and one started at the cap once there is room', () => {
+    // Before: a START refused ('broken' or 'full') was never written later: the span had no
+    // START for its whole life, and a crash left no crash record and no count of it.
+    const { fs, writer, open } = brokenAfterOneStart();
+    const [whileBroken] = makeSpans(1);
+    expect(writer.appendStart(whileBroken!)).toBe('broken');
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    expect(startsOnDisk(writer)).toEqual(expect.arrayContaining([open.spanContext().spanId, whileBroken!.spanContext().spanId]));
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a span started at maxJournalBytes gets its START once committed segments make room', async () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 2048, maxJournalBytes: 16 * 1024 });
+    const spans = makeSpans(400);
+    let atCap: ReadableSpan | undefined;
+    for (const span of spans) {
+      if (writer.appendStart(span) === 'full') {
+        atCap = span;
+        break;
+      }
+      writer.appendEnd(span);
+    }
+    expect(atCap).toBeDefined();
+    expect(startsOnDisk(writer)).not.toContain(atCap!.spanContext().spanId);
+    // Everything before the live segment commits: its segments go, and the START is written.
+    writer.appendCommit(writer.position());
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await expect.poll(() => startsOnDisk(writer), { timeout: 5_000 }).toContain(atCap!.spanContext().spanId);
+    writer.close({ removeIfDone: false });
+  });
+
   test('a repair that fails deletes nothing an open span needs', () => {
     const { fs, writer, open } = brokenAfterOneStart();
     expect(writer.tryRepair()).toBe(false);
@@ -715,8 +747,11 @@ describe('a broken journal keeps the START of every span still open', () => {
 
   test('an END that arrives while the journal is broken lets go of its span', () => {
     const { writer, open } = brokenAfterOneStart();
+    const { traceId, spanId } = open.spanContext();
     expect(writer.appendEnd(open)).toBe('broken');
-    expect(writer.openSpanCount).toBe(0);
+    expect(writer.openSpan(traceId, spanId)).toBeUndefined();
+    // Only the span started while the journal was broken is still open (its START waits for the repair).
+    expect(writer.openSpanCount).toBe(1);
     writer.close({ removeIfDone: false });
   });
 });

@@ -62,7 +62,7 @@ test('an END and an open START that do not parse are left out and not counted; t
 test('a segment the disk cannot give back is counted as damage; every other segment is recovered', async () => {
   const journalDir = join(tempDir(), 'journal');
   const dead = writeDeadJournal(journalDir, 300);
-  // read(2) of a later "segment" fails (EISDIR, as EIO would from a bad sector).
+  // A later "segment" is no regular file (a directory: ENOTREG, as EIO would be from a bad sector).
   mkdirSync(segmentPath(dead.writerDir, 7));
   const count = async (): Promise<number> => (await db.pool.query(`SELECT count(*)::int AS n FROM "${schema}".spans`)).rows[0].n;
   const before = await count();
@@ -71,7 +71,7 @@ test('a segment the disk cannot give back is counted as damage; every other segm
   try {
     const report = await recoverJournals({ journalDir, exporter });
     expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
-    expect(lines.join('\n')).toMatch(/segment .*00000007\.seg cannot be read past byte 0 \(EISDIR\)/);
+    expect(lines.join('\n')).toMatch(/segment .*00000007\.seg cannot be read past byte 0 \(ENOTREG\)/);
   } finally {
     diag.disable();
     await exporter.shutdown();
