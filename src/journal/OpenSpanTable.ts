@@ -192,13 +192,16 @@ export class OpenSpanTable<V> {
 }
 
 /**
- * FNV-1a over the span id and the trace id's last 8 characters (W3C puts a trace id's
- * random part on the right): ids are random, but an id generator of the application's may
- * not be, and one that repeats span ids across traces must not pile them into one probe run.
+ * FNV-1a over the span id and the trace id: ids are random, but an id generator of the
+ * application's may not be, and one that repeats span ids across traces must not pile them
+ * into one probe run.
  */
 function hashOf(traceId: string, spanId: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < spanId.length; i++) hash = Math.imul(hash ^ spanId.charCodeAt(i), 0x01000193);
-  for (let i = Math.max(0, traceId.length - 8); i < traceId.length; i++) hash = Math.imul(hash ^ traceId.charCodeAt(i), 0x01000193);
+  // All of the trace id: hashed on its last 8 characters only, trace ids that differ
+  // elsewhere (a generator that counts) with one span id made one probe chain of every
+  // entry (40,000 open: 10.6 s to insert them, each onStart longer than the last).
+  for (let i = 0; i < traceId.length; i++) hash = Math.imul(hash ^ traceId.charCodeAt(i), 0x01000193);
   return hash;
 }
