@@ -52,8 +52,9 @@ const TABLES = ['traces', 'spans', 'logs'];
 
 /**
  * Seconds to COPY the recovered rows back into the emptied tables in one transaction, and
- * the CPU seconds the rest of the machine (PostgreSQL) spent on it: the least work the
- * database can do for these rows, whoever sends them.
+ * the CPU seconds the rest of the machine spent meanwhile: PostgreSQL's, mostly (the
+ * machine's other services idle), so about the least the database spends on these rows,
+ * whoever sends them.
  */
 async function copyCeiling(dir) {
   const client = await pool.connect();
@@ -146,7 +147,7 @@ try {
   // machine has is out of reach here, however little the recovering process does.
   const copyMicros = (Math.min(...ceilings.map((ceiling) => ceiling.databaseCpuSeconds)) / SPANS) * 1e6;
   console.log(
-    `  database floor: the COPY cost PostgreSQL ${fmt(copyMicros, 1)} µs of CPU per span (recovery's statements ${fmt(othersMicros, 1)}); ` +
+    `  database floor: the COPY cost the rest of the machine (PostgreSQL, mostly) ${fmt(copyMicros, 1)} µs of CPU per span (recovery's statements ${fmt(othersMicros, 1)}); ` +
       `at 50,000 spans/s that alone is ${fmt((50_000 * copyMicros) / 1e6, 2)} of the ${last.cores} cores`,
   );
 } finally {

@@ -27,6 +27,8 @@ const parseNone = (): boolean => false;
 
 export { JournalBatch, type JournalLog };
 
+/** What makes a segment's path no segment for good (regularFile.ts gives ENOTREG). */
+const NOT_A_SEGMENT = new Set(['ENOTREG', 'EISDIR', 'ELOOP', 'ENOTDIR']);
 /** How often a segment that cannot be read back is said again while it stays so. */
 const UNREADABLE_SAID_EVERY_MILLIS = 60_000;
 
@@ -190,9 +192,13 @@ export class JournalTail {
       try {
         chunk = readSegmentChunkSync(segmentPath(this.writer.writerDir, this.position.segment), { from, parse: parseNone, end, into: this.readBuffer });
       } catch (error) {
-        // Not readable now (EMFILE, EIO, something else under its name): waited for, tried
-        // again at the next batch, said once a minute. Skipped, its records would have been
-        // counted lost and the next commit would have deleted the intact file.
+        // Something other than a segment under its name (a directory, a FIFO, a symlink
+        // loop) never becomes one: damage, its records counted lost (settlePassedSegments
+        // says so) and the tail goes on.
+        if (NOT_A_SEGMENT.has((error as NodeJS.ErrnoException).code ?? '') && this.advanceSegment()) continue;
+        // Not readable now (EMFILE, ENFILE, EIO): waited for, tried again at the next batch,
+        // said once a minute. Skipped, its records would have been counted lost and the next
+        // commit would have deleted the intact file.
         this.unreadableNow(error);
         return undefined;
       }

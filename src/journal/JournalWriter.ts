@@ -6,8 +6,9 @@
 // A segment the exporter has committed past is deleted once no START of a span still open
 // is left in it: those STARTs are first written again into the live segment (carried
 // forward, a bounded number per turn), unless they are most of the segment, which then
-// stays until they end. So a span's START is always in the journal while the span is
-// open, and a rotation writes nothing but a small head. Each record
+// stays until they end. So a span's START is in the journal while the span is open (one
+// started while the journal was broken or full gets its START as soon as it can: see
+// NOT_JOURNALED), and a rotation writes nothing but a small head. Each record
 // is encoded straight into the segment (a mapped page, or a write(2) of one frame): no
 // queue, no copy; the only per-span state is the open span itself, by id, until it ends, with
 // what its END can reuse of the START's text (StartText in spanRecordJson.ts).
@@ -99,9 +100,9 @@ export class JournalWriter {
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
   /**
-   * Spans whose START is journaled and END not yet, by span id, oldest first, each marked
-   * with the segment its START's latest copy is in: carried forward before that segment is
-   * deleted.
+   * Spans whose END is not journaled yet, by trace id and span id, oldest first, each marked
+   * with the segment its START's latest copy is in (carried forward before that segment is
+   * deleted), or NOT_JOURNALED while it has none.
    */
   private readonly openSpans = new OpenSpanTable<StartText>();
   /** Characters of START payloads written, and their number: a START's average size. */
@@ -261,11 +262,10 @@ export class JournalWriter {
    */
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
     const { traceId, spanId } = span.spanContext();
-    const open = this.openSpans.get(traceId, spanId);
-    const journaled = open !== undefined && this.openSpans.markOf(traceId, spanId) !== NOT_JOURNALED;
     // The span has ended either way: written here, or kept in memory by the caller (also
     // while the journal is broken: a repair must not journal its START again).
-    if (open !== undefined) this.openSpans.delete(traceId, spanId);
+    const open = this.openSpans.take(traceId, spanId);
+    const journaled = open !== undefined && this.openSpans.takenMark !== NOT_JOURNALED;
     if (this.brokenError !== undefined) return 'broken';
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
@@ -330,14 +330,19 @@ export class JournalWriter {
     return this.recentEnds.takeAfter(position, max);
   }
 
-  /** Spans still open (the application's own objects), oldest start first. */
+  /**
+   * Spans still open whose START is in the journal (the application's own objects), oldest
+   * start first. Not those still waiting for one (NOT_JOURNALED): a 'started' row made for
+   * such a span would never become 'ended' or 'crashed' if the process died before it.
+   */
   *openSpanObjects(): IterableIterator<ReadableSpan> {
-    for (const open of this.openSpans.values()) yield open.span;
+    for (const open of this.openSpans.valuesNotMarked(NOT_JOURNALED)) yield open.span;
   }
 
-  /** A span still open in this process, by its trace id and span id. */
+  /** A span still open in this process whose START is in the journal, by its trace id and span id. */
   openSpan(traceId: string, spanId: string): ReadableSpan | undefined {
-    return this.openSpans.get(traceId, spanId)?.span;
+    const open = this.openSpans.get(traceId, spanId);
+    return open !== undefined && this.openSpans.markOf(traceId, spanId) !== NOT_JOURNALED ? open.span : undefined;
   }
 
   appendHeartbeat(): void {
@@ -459,10 +464,19 @@ export class JournalWriter {
    */
   private journalUnwrittenStarts(budget: number): number {
     if (budget === 0 || this.brokenError !== undefined || !this.openSpans.hasMark(NOT_JOURNALED)) return budget;
+    // Stops at the first that does not fit: the others wait for the next release, and a
+    // pass that writes nothing never asks for another turn (at the cap with many such
+    // spans, it would have spun the event loop).
+    let refused = false;
     this.openSpans.remark((start, segment) => {
-      if (segment !== NOT_JOURNALED || budget === 0 || this.brokenError !== undefined) return segment;
+      if (segment !== NOT_JOURNALED || refused || budget === 0 || this.brokenError !== undefined) return segment;
+      const writtenIn = this.carryForward(start, true);
+      if (writtenIn === undefined) {
+        refused = true;
+        return NOT_JOURNALED;
+      }
       budget -= 1;
-      return this.carryForward(start, true) ?? NOT_JOURNALED;
+      return writtenIn;
     });
     return budget;
   }

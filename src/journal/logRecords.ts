@@ -8,7 +8,6 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { decodeAttributes, encodeAttributes, putAttributes } from './attributeValues.js';
 import type { LogRecordPayload, ScopeRecord } from './recordTypes.js';
-import { recordJson } from './spanRecords.js';
 
 /**
  * The journal payload of `record`, with its sequence number and resource record id, and
@@ -43,11 +42,6 @@ export function logRecordPayload(record: ReadableLogRecord, sequence: number, re
   if (record.eventName !== undefined) payload.e = record.eventName;
   if (record.droppedAttributesCount) payload.d = record.droppedAttributesCount;
   return { payload, copied };
-}
-
-/** The journal payload of `record` as JSON (see logRecordPayload). */
-export function logRecordJson(record: ReadableLogRecord, sequence: number, resourceId: number): string {
-  return recordJson(logRecordPayload(record, sequence, resourceId).payload);
 }
 
 /** A ReadableLogRecord from a LOG payload, as the SDK would hand it to an exporter. */

@@ -71,3 +71,9 @@ export class DropCounter {
     this.restored.push(episode);
   }
 }
+
+/** "3 spans", "2 log records", "3 spans and 2 log records": what an episode dropped. */
+export function droppedInEpisode(episode: DropEpisode): string {
+  const parts = [episode.count > 0 || episode.logRecords === 0 ? `${episode.count} spans` : undefined, episode.logRecords > 0 ? `${episode.logRecords} log records` : undefined];
+  return parts.filter((part) => part !== undefined).join(' and ');
+}

@@ -14,7 +14,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
-import type { DropCounter, DropEpisode } from './DropCounter.js';
+import { droppedInEpisode, type DropCounter, type DropEpisode } from './DropCounter.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
@@ -279,7 +279,7 @@ export class ExportLoop {
     this.spansExported += spanCount(batch);
     this.logRecordsExported += batch.journal?.logs.length ?? 0;
     this.options.queue.settle(batch.fromQueue);
-    if (batch.drops) safeDiag.warn(`otel-blackbox: ${batch.drops.count} dropped spans recorded as an overflow marker`);
+    if (batch.drops) safeDiag.warn(`otel-blackbox: ${droppedInEpisode(batch.drops)} dropped, recorded as an overflow marker`);
   }
 
   /**

@@ -17,7 +17,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import { journalWritePath } from '../journal/segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { recoverJournals } from '../recovery/recoverJournals.js';
-import { DropCounter, type DropEpisode } from './DropCounter.js';
+import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
 import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
 import { resolveProcessorOptions } from './processorOptions.js';
@@ -324,11 +324,11 @@ export class JournalSpanProcessor implements SpanProcessor {
       result = (error as Error).message;
     }
     if (result === 'written') {
-      safeDiag.warn(`otel-blackbox: ${episode.count} dropped spans recorded as an overflow marker in the journal; recovery will export it`);
+      safeDiag.warn(`otel-blackbox: ${droppedInEpisode(episode)} dropped, recorded as an overflow marker in the journal; recovery will export it`);
       return;
     }
     safeDiag.error(
-      `otel-blackbox: ${episode.count} spans were dropped (${episode.reasons.join('; ')}) and the overflow marker could be ` +
+      `otel-blackbox: ${droppedInEpisode(episode)} were dropped (${episode.reasons.join('; ')}) and the overflow marker could be ` +
         `neither exported nor journaled (${result}); this message is the only record of them`,
     );
   }

@@ -4,14 +4,13 @@ import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ATTR_DROPPED_LOG_RECORDS, ATTR_DROPPED_SPANS, OVERFLOW_SPAN_NAME } from '../spanMarkers.js';
-import type { DropEpisode } from './DropCounter.js';
+import { droppedInEpisode, type DropEpisode } from './DropCounter.js';
 
 export function overflowSpan(episode: DropEpisode, resource: Resource): ReadableSpan {
   const spanContext = { traceId: episode.traceId, spanId: episode.spanId, traceFlags: TraceFlags.SAMPLED };
   const startTime = millisToHrTime(episode.firstMs);
   const endTime = millisToHrTime(episode.lastMs);
-  const counts = [episode.count > 0 || episode.logRecords === 0 ? `${episode.count} spans` : undefined, episode.logRecords > 0 ? `${episode.logRecords} log records` : undefined];
-  const message = `${counts.filter(Boolean).join(' and ')} dropped: ${episode.reasons.join('; ')}`;
+  const message = `${droppedInEpisode(episode)} dropped: ${episode.reasons.join('; ')}`;
   return {
     name: OVERFLOW_SPAN_NAME,
     kind: SpanKind.INTERNAL,

@@ -189,8 +189,10 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
     }
     case RecordType.ProcessExit: {
       const exit = record.payload as ProcessExitRecord;
-      // An uncaught exception is followed by the exit it causes: keep the error.
-      facts.exit = { ...facts.exit, ...exit, error: exit.error ?? facts.exit?.error, code: exit.code ?? facts.exit?.code };
+      // An uncaught exception is followed by the exit it causes: keep the error, unless a
+      // heartbeat came between them (the application handled it and went on: not how it ended).
+      const earlier = facts.exit !== undefined && (facts.lastHeartbeatMs ?? 0) > facts.exit.ms ? undefined : facts.exit;
+      facts.exit = { ...earlier, ...exit, error: exit.error ?? earlier?.error, code: exit.code ?? earlier?.code };
       alive(exit.ms);
       break;
     }

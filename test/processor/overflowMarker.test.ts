@@ -56,7 +56,7 @@ test('a full journal, the database down: the drop count the exporter never took 
   expect(dropped).toBeGreaterThan(0);
   await processor.shutdown();
   expect(exporter.spans).toHaveLength(0);
-  expect(messages.some((m) => m.includes(`${dropped} dropped spans recorded as an overflow marker in the journal`))).toBe(true);
+  expect(messages.some((m) => m.includes(`${dropped} spans dropped, recorded as an overflow marker in the journal`))).toBe(true);
   // Recovery will find it there, uncommitted, with the count.
   const [writerDir] = readdirSync(journalDir);
   const journal = await readWriterJournal(join(journalDir, writerDir));
