@@ -53,21 +53,13 @@ export class OpenSpanTable<V> {
    * get(), markOf() and delete() make three (the journal's END path, once per span).
    */
   take(traceId: string, spanId: string): V | undefined {
-    const mask = this.#slots.length - 1;
-    let slot = hashOf(traceId, spanId) & mask;
-    for (;;) {
-      const entry = this.#slots[slot];
-      if (entry === EMPTY) return undefined;
-      if (this.#spanIds[entry] === spanId && this.#traceIds[entry] === traceId) {
-        const value = this.#values[entry];
-        this.takenMark = this.#marks[entry];
-        this.#removeSlot(slot);
-        this.#release(entry);
-        this.#size -= 1;
-        return value;
-      }
-      slot = (slot + 1) & mask;
-    }
+    const slot = this.#slotOf(traceId, spanId);
+    if (slot === EMPTY) return undefined;
+    const entry = this.#slots[slot];
+    const value = this.#values[entry];
+    this.takenMark = this.#marks[entry];
+    this.#removeAt(slot);
+    return value;
   }
 
   /** A key already present keeps its place in start order (as Map does) and gets `value` and `mark`. */
@@ -92,19 +84,29 @@ export class OpenSpanTable<V> {
   }
 
   delete(traceId: string, spanId: string): boolean {
+    const slot = this.#slotOf(traceId, spanId);
+    if (slot === EMPTY) return false;
+    this.#removeAt(slot);
+    return true;
+  }
+
+  /** The hash slot that holds the entry, or EMPTY. */
+  #slotOf(traceId: string, spanId: string): number {
     const mask = this.#slots.length - 1;
     let slot = hashOf(traceId, spanId) & mask;
     for (;;) {
       const entry = this.#slots[slot];
-      if (entry === EMPTY) return false;
-      if (this.#spanIds[entry] === spanId && this.#traceIds[entry] === traceId) {
-        this.#removeSlot(slot);
-        this.#release(entry);
-        this.#size -= 1;
-        return true;
-      }
+      if (entry === EMPTY) return EMPTY;
+      if (this.#spanIds[entry] === spanId && this.#traceIds[entry] === traceId) return slot;
       slot = (slot + 1) & mask;
     }
+  }
+
+  #removeAt(slot: number): void {
+    const entry = this.#slots[slot];
+    this.#removeSlot(slot);
+    this.#release(entry);
+    this.#size -= 1;
   }
 
   /** Oldest first. Deleting the entry just yielded is safe; other changes during iteration are not. */
