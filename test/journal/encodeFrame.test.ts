@@ -70,3 +70,15 @@ describe.runIf(mapped)('addon encodeFrame', () => {
     addon!.unmap(buffer);
   });
 });
+
+describe.runIf(mapped)('addon unmap and release', () => {
+  test('refuse a buffer map() did not return, and leave it whole', () => {
+    // Before, they unmapped whatever memory the buffer's address named.
+    const foreign = new ArrayBuffer(4096);
+    new Uint8Array(foreign).fill(7);
+    expect(() => addon!.unmap(foreign)).toThrow(/EINVAL/);
+    expect(() => addon!.release!(foreign, -1, 0, () => {})).toThrow(/EINVAL/);
+    expect(foreign.byteLength).toBe(4096);
+    expect(new Uint8Array(foreign).every((byte) => byte === 7)).toBe(true);
+  });
+});
