@@ -35,14 +35,14 @@ export function probeWriterLock(writerDir: string): LockState | undefined {
 /**
  * A recovery's lock on the directory it is about to claim: taken before the rename, so a
  * claim is never seen without it. 'unsupported': no addon, or a filesystem without flock
- * (claims are judged by pid there, as judges cannot lock either); 'failed': anything else
+ * (claims are judged by pid there, as judges cannot lock either); `failed`: anything else
  * (too many open files, the directory renamed by a faster claimer): do not claim now, as a
  * claim without its lock might be judged by a free file of an earlier attempt.
  */
-export function holdClaimLock(dir: string, claimerId: string): HeldLock | 'unsupported' | 'failed' {
+export function holdClaimLock(dir: string, claimerId: string): HeldLock | 'unsupported' | { failed: NodeJS.ErrnoException } {
   const held = holdLockFile(join(dir, claimLockFileName(claimerId)));
   if (!('failed' in held)) return held;
-  return held.failed === undefined || FLOCK_UNSUPPORTED.has(held.failed.code ?? '') ? 'unsupported' : 'failed';
+  return held.failed === undefined || FLOCK_UNSUPPORTED.has(held.failed.code ?? '') ? 'unsupported' : { failed: held.failed };
 }
 
 /** Errors of a filesystem that has no flock at all. */

@@ -136,10 +136,11 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     };
     // Locked before the rename that claims it: no one sees the claim without its lock.
     const held = holdClaimLock(dir, claimer.writerId);
-    if (held === 'failed') {
-      // Tried again at the next scan; said each time, as a failure (a read-only mount,
-      // EACCES, EMFILE), so a dead journal is never passed over in silence.
-      failed(new Error(`its claim lock could not be taken (${claimLockFileName(claimer.writerId)} in ${dir})`));
+    if (held !== 'unsupported' && 'failed' in held) {
+      // Gone (ENOENT): another recovery claimed it first. Else tried again at the next scan
+      // and said each time, as a failure (a read-only mount, EACCES, EMFILE), so a dead
+      // journal is never passed over in silence.
+      if (held.failed.code !== 'ENOENT') failed(new Error(`its claim lock ${claimLockFileName(claimer.writerId)} could not be taken: ${held.failed.message}`));
       continue;
     }
     const claimLock = held === 'unsupported' ? undefined : held;
