@@ -232,24 +232,16 @@ export class JournalWriter {
   appendStart(span: ReadableSpan): AppendResult {
     const { traceId, spanId } = span.spanContext();
     const start = new StartText(span);
-    // A START that cannot be written now is still the journal's to write (NOT_JOURNALED):
-    // refused and forgotten, the span went its whole life without one, and a crash left
-    // neither a crash record nor a count of it.
-    if (this.brokenError !== undefined) {
-      this.openSpans.set(traceId, spanId, start, NOT_JOURNALED);
-      return 'broken';
-    }
-    const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
-    const refused = this.overCap(json.length) ? 'full' : this.writeRecord(RecordType.SpanStart, json) ? undefined : 'broken';
-    if (refused !== undefined) {
-      this.openSpans.set(traceId, spanId, start, NOT_JOURNALED);
-      return refused;
-    }
-    // Open once written, marked with the segment the START is in (a START too large for the
-    // room left in a mapped segment rotates first): that segment is deleted only after the
-    // START is carried forward (releaseSegments); deleted before, a crash would leave the
-    // span with no START, lost.
-    this.openSpans.set(traceId, spanId, start, this.writtenSegment);
+    const json = this.brokenError === undefined ? startRecordJson(span, this.resourceIdFor(span.resource), start) : undefined;
+    const refused = json === undefined ? 'broken' : this.overCap(json.length) ? 'full' : this.writeRecord(RecordType.SpanStart, json) ? undefined : 'broken';
+    // Open either way. Written, marked with the segment the START is in (a START too large
+    // for the room left in a mapped segment rotates first): that segment is deleted only
+    // after the START is carried forward (releaseSegments); deleted before, a crash would
+    // leave the span with no START, lost. Refused, it is still the journal's to write
+    // (NOT_JOURNALED): forgotten, the span went its whole life without one, and a crash
+    // left neither a crash record nor a count of it.
+    this.openSpans.set(traceId, spanId, start, refused === undefined ? this.writtenSegment : NOT_JOURNALED);
+    if (refused !== undefined || json === undefined) return refused ?? 'broken';
     this.startChars += json.length;
     this.startsWritten += 1;
     return 'written';
