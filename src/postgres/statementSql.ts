@@ -19,7 +19,7 @@ function unnestRows(columns: Record<string, string>): string {
 }
 
 /** Nanoseconds → timestamptz, truncated to PostgreSQL's microseconds, exact (no float seconds). */
-function timestampSql(unixNano: string): string {
+export function timestampSql(unixNano: string): string {
   return `('epoch'::timestamptz + (${unixNano} / 1000) * interval '1 microsecond')`;
 }
 

@@ -1,5 +1,6 @@
-// Migration 2 upgrades a populated version-1 schema in place: every row of every table is
-// still there, unchanged, and the upgraded schema takes log records and replays as before.
+// Migrations 2 and 3 upgrade a populated version-1 schema in place: every row of every
+// table is still there, unchanged, and the upgraded schema takes log records and replays
+// as before.
 import { ExportResultCode } from '@opentelemetry/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
@@ -56,7 +57,10 @@ describe('migration from version 1', () => {
     await db.query(`INSERT INTO "${schema}".dead_letters (trace_id, span_id, record, sql_state, error_message) VALUES ('ab', 'cd', '{}', '23514', 'refused')`);
     const before = Object.fromEntries(await Promise.all(V1_TABLES.map(async (t) => [t, await rowsOf(schema, t)] as const)));
 
-    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [2] });
+    expect(await db.count(`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'spans_parent_idx'`, [schema])).toBe(1);
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [2, 3] });
+    // Migration 3: the index no query used is gone, the primary key still finds a trace's spans.
+    expect(await db.count(`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'spans_parent_idx'`, [schema])).toBe(0);
 
     for (const table of V1_TABLES) {
       const after = await rowsOf(schema, table);

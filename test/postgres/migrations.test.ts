@@ -27,12 +27,13 @@ describe('migrations', () => {
   it('installs the schema, then a second run changes nothing', async () => {
     const schema = await db.freshSchema('migrations_fresh');
 
-    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1, 2] });
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1, 2, 3] });
     expect(await tablesOf(schema)).toEqual(TABLES);
     const applied = await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations ORDER BY version`);
     expect(applied).toMatchObject([
       { version: 1, name: 'initial' },
       { version: 2, name: 'log_records' },
+      { version: 3, name: 'lean_span_indexes' },
     ]);
 
     expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
@@ -86,12 +87,12 @@ describe('migrations', () => {
       const results = await Promise.allSettled(pools.map((pool) => migrateSchema(pool, schema)));
       expect(results.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
       const applied = results.map((r) => (r as PromiseFulfilledResult<{ applied: number[] }>).value.applied);
-      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2]]);
+      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2, 3]]);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
     }
     expect(await tablesOf(schema)).toEqual(TABLES);
-    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(2);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(3);
   });
 
   it('offers each migration as SQL for a dry run, for the schema asked for', () => {
@@ -99,6 +100,7 @@ describe('migrations', () => {
     expect(statements.map(({ version, name }) => ({ version, name }))).toEqual([
       { version: 1, name: 'initial' },
       { version: 2, name: 'log_records' },
+      { version: 3, name: 'lean_span_indexes' },
     ]);
     expect(statements[0]!.sql).toContain('CREATE TABLE "audit".spans');
     expect(() => migrationStatements('Audit; DROP')).toThrow(/schema/);

@@ -1,0 +1,138 @@
+// The viewer's queries read about a page of rows, not the table: over 60,000 traces, each
+// list page and each span's logs touch a small fraction of the tables' pages (PostgreSQL's
+// own buffer count from EXPLAIN ANALYZE, not a time), and the pages still come in the
+// order of the nanoseconds, each row exactly once, across microsecond and nanosecond ties.
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { quoteSchema, type QuotedSchema } from '../../src/postgres/schemaName.js';
+import { listCrashes, listTraces, PAGE_SIZE, spanLogs, type ListFilter } from '../../src/ui/viewerQueries.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
+
+const db = new TestDatabase();
+const TRACES = 60_000;
+const BASE = 1_764_000_000_000_000_000n;
+let schema: string;
+let quoted: QuotedSchema;
+useMigratedSchema(db, 'viewer_cost', (name) => {
+  schema = name;
+  quoted = quoteSchema(name);
+});
+
+beforeAll(async () => {
+  // Trace i starts at BASE + floor(i / 2) * 700 ns: pairs share their nanoseconds (ordered
+  // by trace id), and runs of them share a microsecond. One span each: every 50th crashed,
+  // every 97th still started; one span event each, and 30 log records in one span.
+  const base = String(BASE);
+  await db.query(
+    `INSERT INTO "${schema}".traces (trace_id, service_name, root_span_id, root_span_name, start_time, start_time_unix_nano, end_time, end_time_unix_nano)
+     SELECT md5('t' || i), 'svc-' || (i % 3), substr(md5('s' || i), 1, 16), 'op ' || i,
+            'epoch'::timestamptz + ((${base} + (i / 2) * 700) / 1000) * interval '1 microsecond', ${base} + (i / 2) * 700,
+            'epoch'::timestamptz + ((${base} + (i / 2) * 700 + 5000) / 1000) * interval '1 microsecond', ${base} + (i / 2) * 700 + 5000
+       FROM generate_series(1, ${TRACES}) i`,
+  );
+  await db.query(
+    `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, service_name, attributes)
+     SELECT trace_id, root_span_id, root_span_name, 'SERVER',
+            CASE WHEN i % 50 = 0 THEN 'crashed' WHEN i % 97 = 0 THEN 'started' ELSE 'ended' END,
+            start_time, start_time_unix_nano, end_time, end_time_unix_nano, service_name, jsonb_build_object('i', i)
+       FROM (SELECT t.*, row_number() OVER (ORDER BY start_time_unix_nano, trace_id) AS i FROM "${schema}".traces t) t`,
+  );
+  await db.query(
+    `INSERT INTO "${schema}".logs (kind, trace_id, span_id, event_index, time, time_unix_nano, event_name, attributes)
+     SELECT 'event', trace_id, span_id, 0, start_time, start_time_unix_nano, 'checkpoint', '{"k": "v"}' FROM "${schema}".spans`,
+  );
+  await db.query(
+    `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, severity_text, body)
+     SELECT 'log', 'w', n, trace_id, span_id, start_time, start_time_unix_nano + n, 'INFO', to_jsonb('line ' || n)
+       FROM (SELECT * FROM "${schema}".spans ORDER BY trace_id LIMIT 1) s, generate_series(1, 30) n`,
+  );
+  await db.query(`ANALYZE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
+}, 120_000);
+
+/** A pool whose queries are EXPLAIN ANALYZEd: each call's shared buffers, hit or read. */
+function countingPool(pool: pg.Pool, buffers: number[]): pg.Pool {
+  return {
+    async query(text: string, values: unknown[]) {
+      const { rows } = await pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
+      const plan = rows[0]['QUERY PLAN'][0].Plan;
+      buffers.push(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']);
+      return { rows: [] };
+    },
+  } as unknown as pg.Pool;
+}
+
+async function pagesOf(table: string): Promise<number> {
+  return db.count(`SELECT pg_relation_size('"${schema}".${table}') / current_setting('block_size')::int AS count`);
+}
+
+describe('viewer query cost', () => {
+  it('reads a few pages for a page of traces, crashes or a span\'s logs, whatever the table size', async () => {
+    const [traces, spans, logs] = [await pagesOf('traces'), await pagesOf('spans'), await pagesOf('logs')];
+    expect(traces).toBeGreaterThan(900);
+    const pool = new pg.Pool({ connectionString: db.url, max: 1, options: '-c jit=off' });
+    try {
+      const middle = `${BASE + BigInt(TRACES / 4) * 700n}.${'f'.repeat(32)}`;
+      const [logged] = await db.query<{ trace_id: string; span_id: string }>(`SELECT trace_id, span_id FROM "${schema}".logs WHERE kind = 'log' LIMIT 1`);
+      const spent: Record<string, number[]> = {};
+      const cases: [string, (counting: pg.Pool) => Promise<unknown>][] = [
+        ['traces', (p) => listTraces(p, quoted, {})],
+        ['traces, deep page', (p) => listTraces(p, quoted, { after: middle })],
+        ['crashed traces', (p) => listTraces(p, quoted, { state: 'crashed' })],
+        ['started traces', (p) => listTraces(p, quoted, { state: 'started' })],
+        ['traces of a service', (p) => listTraces(p, quoted, { service: 'svc-1' })],
+        ['crashes', (p) => listCrashes(p, quoted, {})],
+        ['crashes, deep page', (p) => listCrashes(p, quoted, { after: middle })],
+        ['span logs', (p) => spanLogs(p, quoted, logged!.trace_id, logged!.span_id)],
+      ];
+      for (const [name, run] of cases) await run(countingPool(pool, (spent[name] = [])));
+      // A page of any list, or a span's logs: well under a full read of the smallest table.
+      // A list of one state walks that state's spans (a partial index) once more: crashes are rare.
+      const inState = { crashed: await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'crashed'`), started: await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'started'`) };
+      const page = Math.min(traces, spans, logs) / 3;
+      const limits: Record<string, number> = { 'crashed traces': page + 2 * inState.crashed, 'started traces': page + 2 * inState.started };
+      const over = Object.entries(spent)
+        .filter(([name, [touched]]) => touched! > (limits[name] ?? page))
+        .map(([name, [touched]]) => `${name}: ${touched} buffers (limit ${Math.round(limits[name] ?? page)})`);
+      expect(over).toEqual([]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('pages in nanosecond order, each row once, across ties of microseconds and of nanoseconds', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      for (const filter of [{}, { state: 'crashed' }, { service: 'svc-2' }] as ListFilter[]) {
+        const expected = await db.query<{ trace_id: string }>(
+          `SELECT t.trace_id FROM "${schema}".traces t
+            WHERE ($1::text IS NULL OR t.service_name = $1)
+              AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM "${schema}".spans s WHERE s.trace_id = t.trace_id AND s.state = $2))
+            ORDER BY t.start_time_unix_nano DESC, t.trace_id DESC LIMIT ${PAGE_SIZE * 4}`,
+          [filter.service ?? null, filter.state ?? null],
+        );
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let page = 0; page < 4; page++) {
+          const result = await listTraces(pool, quoted, { ...filter, after });
+          seen.push(...result.rows.map((row) => row.trace_id));
+          after = result.next ?? undefined;
+        }
+        expect(seen).toEqual(expected.map((row) => row.trace_id));
+      }
+      const crashes: string[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < 3; page++) {
+        const result = await listCrashes(pool, quoted, { after });
+        crashes.push(...result.rows.map((row) => `${row.trace_id}.${row.span_id}`));
+        after = result.next ?? undefined;
+      }
+      const expected = await db.query<{ key: string }>(
+        `SELECT trace_id || '.' || span_id AS key FROM "${schema}".spans WHERE state = 'crashed'
+          ORDER BY start_time_unix_nano DESC, trace_id DESC, span_id DESC LIMIT ${PAGE_SIZE * 3}`,
+      );
+      expect(crashes).toEqual(expected.map((row) => row.key));
+    } finally {
+      await pool.end();
+    }
+  });
+});
