@@ -13,9 +13,8 @@ import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../
 import type { JournalFacts } from './readWriterJournal.js';
 
 export function crashReason(journal: JournalFacts): string {
-  // An exit record the process lived on after (a heartbeat later) is not how it ended: an
-  // uncaught exception is recorded when seen, and an application with its own handler goes on.
-  const exit = journal.exit !== undefined && (journal.lastHeartbeatMs ?? 0) > journal.exit.ms ? undefined : journal.exit;
+  // The last exit record with no heartbeat after it (readJournalFacts forgets the others).
+  const exit = journal.exit;
   if (exit?.error) {
     const { name, message, stack } = exit.error;
     return stack && stack.includes(message) ? `uncaught ${stack}` : `uncaught ${name}: ${message}${stack ? `\n${stack}` : ''}`;

@@ -184,14 +184,17 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
     case RecordType.Heartbeat: {
       const beat = record.payload as HeartbeatRecord;
       facts.lastHeartbeatMs = Math.max(facts.lastHeartbeatMs ?? 0, beat.ms);
+      // An exit record the process wrote heartbeats after is not how it ended: an uncaught
+      // exception is recorded when seen, and an application with its own handler goes on.
+      facts.exit = undefined;
       alive(beat.ms);
       break;
     }
     case RecordType.ProcessExit: {
       const exit = record.payload as ProcessExitRecord;
-      // An uncaught exception is followed by the exit it causes: keep the error, unless a
-      // heartbeat came between them (the application handled it and went on: not how it ended).
-      const earlier = facts.exit !== undefined && (facts.lastHeartbeatMs ?? 0) > facts.exit.ms ? undefined : facts.exit;
+      // An uncaught exception is followed by the exit it causes: keep the error. (A heartbeat
+      // between them has already forgotten it.)
+      const earlier = facts.exit;
       facts.exit = { ...earlier, ...exit, error: exit.error ?? earlier?.error, code: exit.code ?? earlier?.code };
       alive(exit.ms);
       break;

@@ -1,34 +1,63 @@
-// The reason a crash record gives. A PROCESS_EXIT record with an error is written when an
-// uncaught exception is seen (uncaughtExceptionMonitor), but an application with its own
-// 'uncaughtException' handler lives on: a span it started later and lost to a SIGKILL was
-// blamed on that old, handled error. A heartbeat after the record says the process went on.
+// The reason a crash record gives, read from a real journal. A PROCESS_EXIT record with an
+// error is written when an uncaught exception is seen (uncaughtExceptionMonitor), but an
+// application with its own 'uncaughtException' handler lives on: a span it started later
+// and lost to a SIGKILL was blamed on that old, handled error. A heartbeat after the record
+// says the process went on; an exit record right after the error (the exit it caused)
+// keeps the error.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, test } from 'vitest';
+import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import type { ProcessExitRecord } from '../../src/journal/recordTypes.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { crashReason } from '../../src/recovery/crashRecords.js';
-import type { JournalFacts } from '../../src/recovery/readWriterJournal.js';
+import { readJournalFacts } from '../../src/recovery/readWriterJournal.js';
+import { useTempDirs } from '../helpers/tempDir.js';
 
-function facts(overrides: Partial<JournalFacts>): JournalFacts {
-  return {
-    dir: '/journal/w',
-    header: undefined,
-    resources: new Map(),
-    exit: undefined,
-    lastHeartbeatMs: undefined,
-    lastSignOfLifeMs: Date.UTC(2026, 0, 1),
-    watermark: undefined,
-    openStarts: new Map(),
-    segments: [1],
-    damagedBytes: 0,
-    tornBytes: 0,
-    ...overrides,
-  };
-}
-
+const tempDir = useTempDirs();
 const error = { name: 'Error', message: 'handled long ago', stack: 'Error: handled long ago\n    at somewhere' };
 
-test('an uncaught error the process died of is the reason', () => {
-  expect(crashReason(facts({ exit: { ms: 1000, error }, lastHeartbeatMs: 900 }))).toBe(`uncaught ${error.stack}`);
+type Step = { exit: Omit<ProcessExitRecord, 'ms'> } | 'heartbeat';
+
+/** Writes the steps into a real journal, a few milliseconds apart, and reads its reason back. */
+async function reasonAfter(steps: Step[]): Promise<{ reason: string; lastHeartbeatMs: number | undefined }> {
+  const journalDir = join(tempDir(), 'journal');
+  const writer = new JournalWriter({
+    journalDir,
+    identity: currentWriterIdentity(),
+    durability: 'process',
+    maxSegmentBytes: 1024 * 1024,
+    maxJournalBytes: 64 * 1024 * 1024,
+    groupCommitMillis: 5,
+    heartbeatIntervalMs: 1000,
+  });
+  for (const step of steps) {
+    await sleep(3);
+    if (step === 'heartbeat') writer.appendHeartbeat();
+    else writer.appendProcessExit({ ms: Date.now(), ...step.exit });
+  }
+  writer.close({ removeIfDone: false });
+  const facts = await readJournalFacts(join(journalDir, readdirSync(journalDir)[0]!));
+  return { reason: crashReason(facts), lastHeartbeatMs: facts.lastHeartbeatMs };
+}
+
+test('an uncaught error the process died of is the reason', async () => {
+  expect((await reasonAfter(['heartbeat', { exit: { error } }])).reason).toBe(`uncaught ${error.stack}`);
 });
 
-test('an uncaught error the process lived on after (heartbeats later) is not', () => {
-  expect(crashReason(facts({ exit: { ms: 1000, error }, lastHeartbeatMs: 5000 }))).toBe('process vanished; last heartbeat at 1970-01-01T00:00:05.000Z');
+test('an uncaught error the process lived on after (heartbeats later) is not', async () => {
+  const { reason, lastHeartbeatMs } = await reasonAfter(['heartbeat', { exit: { error } }, 'heartbeat']);
+  expect(reason).toBe(`process vanished; last heartbeat at ${new Date(lastHeartbeatMs!).toISOString()}`);
+});
+
+test('the exit an uncaught error caused keeps the error, merged into one', async () => {
+  expect((await reasonAfter([{ exit: { error } }, { exit: { code: 7 } }])).reason).toBe(`uncaught ${error.stack}`);
+});
+
+test('an exit long after a handled error is said as the exit, without the old error', async () => {
+  expect((await reasonAfter([{ exit: { error } }, 'heartbeat', { exit: { code: 7 } }])).reason).toBe('process exited with code 7 while the span was open');
+  expect((await reasonAfter([{ exit: { error } }, 'heartbeat', { exit: { shutdown: true } }])).reason).toBe(
+    'the span was still open when the span processor shut down; it never ended',
+  );
 });
