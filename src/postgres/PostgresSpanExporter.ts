@@ -46,6 +46,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #secrets: string[];
   readonly #exportTimeoutMillis: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Resources whose detectors did not settle in a batch's time: not waited for again. */
+  readonly #givenUpOn = new WeakSet<ReadableSpan['resource']>();
   #schemaReady: Promise<void> | undefined;
   /** Spans PostgreSQL refused for good and that went to dead_letters (read by the processor's metrics). */
   deadLettered = 0;
@@ -131,10 +133,14 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // Spans to rows to parameters on one budget: a batch of the default size is done in
     // the turn it started in, so neither its spans nor its rows outlive that turn. Rows
     // made again later (writeBatch) start a budget of their own.
-    const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn, new Unreadable());
+    // The batch's time starts now: a resource detector still running may take at most half
+    // of it (#rows), the write the rest.
+    const deadline = Date.now() + this.#exportTimeoutMillis;
+    const detectorsUntil = Date.now() + this.#exportTimeoutMillis / 2;
+    const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn, new Unreadable(), detectorsUntil);
     const turn = new TurnBudget();
     const unreadable = new Unreadable();
-    const bound = await bindRows(this.#statements, await this.#rows(batch.spans(), batch.logs, turn, unreadable), turn);
+    const bound = await bindRows(this.#statements, await this.#rows(batch.spans(), batch.logs, turn, unreadable, detectorsUntil), turn);
     if (unreadable.count > 0) {
       safeDiag.error(`PostgresSpanExporter: ${unreadable.count} spans or log records could not be read: ${this.#redacted(unreadable.first)}`);
     }
@@ -147,7 +153,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       ...unreadable.logs.map(({ key, message }) => this.#statements.upsertLogDeadLetter(key, null, null, message)),
     ];
     try {
-      await this.#writeBound(bound, rowsAgain, deadLetters);
+      await this.#writeBound(bound, rowsAgain, deadLetters, deadline);
     } finally {
       bound.arena.release();
     }
@@ -157,13 +163,12 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     }
   }
 
-  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[]): Promise<void> {
+  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<void> {
     const records = bound.spans + bound.logs;
     if (records === 0 && deadLetters.length === 0) return;
-    const deadline = Date.now() + this.#exportTimeoutMillis;
     await this.#schemaBefore(deadline);
     try {
-      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, Math.max(1, deadline - Date.now()), deadLetters);
+      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, { deadline, timeoutMillis: this.#exportTimeoutMillis }, deadLetters);
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         safeDiag.warn(
@@ -175,12 +180,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     }
   }
 
-  async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[], turn: TurnBudget, unreadable: Unreadable): Promise<RowBatch> {
-    // Resource detectors may still be running; their attributes belong in the rows.
-    const resources = [...spans.map(resourceOf), ...logs.map((log) => resourceOf(log.logRecord))];
-    const pending = new Set(resources.filter((resource) => resource !== undefined && isPending(resource)));
-    // A detector that fails leaves the attributes it has: the rows are written with those.
-    await Promise.all([...pending].map((resource) => Promise.resolve().then(() => resource?.waitForAsyncAttributes?.()).catch(() => {})));
+  async #rows(spans: ReadableSpan[], logs: KeyedLogRecord[], turn: TurnBudget, unreadable: Unreadable, detectorsUntil: number): Promise<RowBatch> {
+    await this.#detectorsSettled([...spans.map(resourceOf), ...logs.map((log) => resourceOf(log.logRecord))], detectorsUntil);
     const converter = new SpanRowConverter();
     const spanRows: SpanRow[] = [];
     const logRows: LogRow[] = [];
@@ -190,6 +191,31 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     await unreadable.convertAll(spans, (span) => converter.toRow(span), spanRows, turn, idsOf, unreadable.spans, 'span');
     await unreadable.convertAll(logs, (log) => toLogRow(log, converter), logRows, turn, logKeyOf, unreadable.logs, 'log record');
     return { spans: mergeSpanRows(spanRows), logs: logRows };
+  }
+
+  /**
+   * Resource detectors may still be running; their attributes belong in the rows. One that
+   * fails leaves the attributes it has, and the rows are written with those; so does one
+   * that has not settled by `until` (a metadata endpoint that never answers): it must not
+   * hold every batch, nor forceFlush() and shutdown(), for good. Such a resource is not
+   * waited for again, and is said once.
+   */
+  async #detectorsSettled(resources: (ReadableSpan['resource'] | undefined)[], until: number): Promise<void> {
+    const pending = new Set(resources.filter((resource) => resource !== undefined && isPending(resource) && !this.#givenUpOn.has(resource)));
+    if (pending.size === 0) return;
+    const settled = Promise.all([...pending].map((resource) => Promise.resolve().then(() => resource?.waitForAsyncAttributes?.()).catch(() => {})));
+    try {
+      await beforeDeadline(settled, until, () => new Error('resource detectors still running'));
+    } catch {
+      const stuck = [...pending].filter((resource) => resource !== undefined && isPending(resource));
+      for (const resource of stuck) this.#givenUpOn.add(resource!);
+      if (stuck.length > 0) {
+        safeDiag.warn(
+          `PostgresSpanExporter: ${stuck.length} resource(s) still had detectors running after half of exportTimeoutMillis (${this.#exportTimeoutMillis} ms); ` +
+            'their spans and log records are written with the attributes detected so far, and later batches do not wait for them.',
+        );
+      }
+    }
   }
 
   /**

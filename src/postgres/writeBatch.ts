@@ -14,11 +14,11 @@
 //    except after a COMMIT whose reply was lost (CommitOutcomeUnknownError): it may have
 //    been applied, and the retry's upsert makes that harmless.
 //
-// A batch is bounded by `timeoutMillis` from checkout to COMMIT: each transaction runs
-// with `SET LOCAL statement_timeout` set to what remains (the server ends a statement
-// stuck behind a lock and frees its backend, with a clean error on a connection that stays
-// usable), and CUTOFF_GRACE_MILLIS later the connection is closed (the client stops waiting
-// on a server that no longer answers). A caller that gave up on the batch thus never leaves
+// A batch is bounded by its deadline (exportTimeoutMillis after export() was called) up to
+// COMMIT: each transaction runs with `SET LOCAL statement_timeout` set to what remains (the
+// server ends a statement stuck behind a lock and frees its backend, with a clean error on
+// a connection that stays usable), and CUTOFF_GRACE_MILLIS later the connection is closed
+// (the client stops waiting on a server that no longer answers). A caller that gave up on the batch thus never leaves
 // a connection behind.
 import type pg from 'pg';
 import { beforeDeadline } from './beforeDeadline.js';
@@ -47,11 +47,11 @@ export async function writeBatch(
   statements: Statements,
   batch: BoundRows,
   rowsAgain: () => Promise<RowBatch>,
-  timeoutMillis: number,
+  /** When the batch must be done, and the exportTimeoutMillis that set it (for messages). */
+  { deadline, timeoutMillis }: { deadline: number; timeoutMillis: number },
   alongside: readonly Statement[] = [],
 ): Promise<BatchResult> {
   const records = batch.spans + batch.logs;
-  const deadline = Date.now() + timeoutMillis;
   // Each batch checks out its own connection: concurrent exports (BatchSpanProcessor's
   // forceFlush starts them all at once) queue in the pool, never share a transaction.
   const client = await connectBefore(pool, deadline, timeoutMillis);

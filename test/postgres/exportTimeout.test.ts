@@ -2,7 +2,7 @@
 // the statement (SET LOCAL statement_timeout) and the connection is freed while the lock is
 // still held; a server that never answers is left at the deadline; the retry afterwards
 // stores the batch once. And a COMMIT whose reply was lost is not reported as "Nothing was
-// written".
+// written". A resource detector that never settles does not hold a batch past it either.
 import { ExportResultCode } from '@opentelemetry/core';
 import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
@@ -12,7 +12,8 @@ import { PostgresExportError } from '../../src/postgres/PostgresExportError.js';
 import { migrationLock } from '../../src/postgres/migrate.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { TcpProxy } from '../helpers/TcpProxy.mjs';
-import { exportSpans, traceOf } from './spanFixtures.js';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { exportSpans, traceOf, withAttributes } from './spanFixtures.js';
 
 const db = new TestDatabase();
 let schema: string;
@@ -107,3 +108,22 @@ test('behind another process migrating the schema: the export fails at exportTim
   expect(await db.count(`SELECT count(*) FROM "${fresh}".spans WHERE name LIKE 'migrating%'`)).toBe(3);
   await exporter.shutdown();
 }, 20_000);
+
+test('a resource detector that never settles: the batch is written with the attributes it has, within the deadline, and shutdown settles', async () => {
+  // A detector stuck on a metadata endpoint that never answers.
+  const stuck = resourceFromAttributes({ 'service.name': 'stuck-detector', 'cloud.region': new Promise<string>(() => {}) });
+  expect(stuck.asyncAttributesPending).toBe(true);
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, exportTimeoutMillis: 600 });
+  const spans = (await traceOf(3, 'stuck')).map((span) => withAttributes(span, span.attributes, { resource: stuck }));
+  try {
+    for (const batch of [spans.slice(0, 2), spans.slice(2)]) {
+      const result = await exportSpans(exporter, batch);
+      expect(result.code).toBe(ExportResultCode.SUCCESS);
+    }
+    const rows = await db.query<{ resource: Record<string, unknown> }>(`SELECT resource FROM "${schema}".spans WHERE name LIKE 'stuck%'`);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(row.resource).toEqual({ 'service.name': 'stuck-detector' });
+  } finally {
+    await exporter.shutdown();
+  }
+});
