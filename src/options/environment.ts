@@ -4,6 +4,7 @@
 import { safeDiag } from '../safeDiag.js';
 import { DURABILITY_LEVELS, ENV } from './defaults.js';
 import type { DurabilityLevel } from './defaults.js';
+import { MAX_MILLIS } from './validate.js';
 
 export function envNonNegativeInteger(name: string): number | undefined {
   const raw = process.env[name];
@@ -20,6 +21,14 @@ export function envNonNegativeInteger(name: string): number | undefined {
 export function envPositiveInteger(name: string): number | undefined {
   const value = envNonNegativeInteger(name);
   return value === 0 ? undefined : value;
+}
+
+/** Milliseconds from the environment: at least `min`, at most MAX_MILLIS, else a warning and the default. */
+export function envMillis(name: string, min: 0 | 1): number | undefined {
+  const value = min === 0 ? envNonNegativeInteger(name) : envPositiveInteger(name);
+  if (value === undefined || value <= MAX_MILLIS) return value;
+  safeDiag.warn(`otel-blackbox: ignoring ${name}=${value}: at most ${MAX_MILLIS} ms (about 24 days), what Node's timers can wait.`);
+  return undefined;
 }
 
 export function envString(name: string): string | undefined {

@@ -16,18 +16,26 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-export function nonNegativeInteger(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new InvalidOptionError(option, 'a non-negative integer', value);
-  }
-  return value;
-}
-
 export function positiveInteger(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new InvalidOptionError(option, 'a positive integer', value);
+  }
+  return value;
+}
+
+/**
+ * The longest wait a duration option may ask for. Node's timers hold at most 2^31 - 1 ms
+ * (about 24.8 days) and fire at once, with a warning, above it; the exporter's cutoff adds
+ * 250 ms to exportTimeoutMillis, and PostgreSQL's statement_timeout stops at 2^31 - 1 too.
+ */
+export const MAX_MILLIS = 2_147_483_000;
+
+/** Milliseconds, at least `min` (0 or 1), at most MAX_MILLIS. */
+export function millis(option: string, value: number | undefined, fallback: number, min: 0 | 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_MILLIS) {
+    throw new InvalidOptionError(option, `${min === 0 ? 'a non-negative' : 'a positive'} integer of milliseconds, at most ${MAX_MILLIS} (about 24 days)`, value);
   }
   return value;
 }

@@ -15,7 +15,7 @@ import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts, type TargetFacts } from './redact.js';
 import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
-import { hexId, SpanRowConverter, type SpanRow } from './spanRows.js';
+import { keyId, SpanRowConverter, type SpanRow } from './spanRows.js';
 import { sanitizeString } from './sanitize.js';
 import { Statements, type LogKey, type Statement } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
@@ -346,7 +346,7 @@ const MAX_REASON_CHARS = 4096;
 function idsOf(span: ReadableSpan): SpanIds | undefined {
   try {
     const { traceId, spanId } = span.spanContext();
-    return typeof traceId === 'string' && typeof spanId === 'string' && traceId !== '' && spanId !== '' ? { traceId: hexId(traceId), spanId: hexId(spanId) } : undefined;
+    return typeof traceId === 'string' && typeof spanId === 'string' && traceId !== '' && spanId !== '' ? { traceId: keyId(traceId), spanId: keyId(spanId) } : undefined;
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@ import { safeDiag } from '../safeDiag.js';
 import type pg from 'pg';
 import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, nonEmptyString, nonNegativeInteger, positiveInteger } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { isValidSchemaName, validSchemaName } from './schemaName.js';
 
 export interface PostgresSpanExporterOptions {
@@ -91,8 +91,8 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
     migrate: booleanOption('migrate', options.migrate, D.migrate),
     maxConnections: positiveInteger('maxConnections', options.maxConnections, D.maxConnections),
     applicationName: nonEmptyString('applicationName', options.applicationName, D.applicationName),
-    connectionTimeoutMillis: nonNegativeInteger('connectionTimeoutMillis', options.connectionTimeoutMillis, D.connectionTimeoutMillis),
-    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
+    connectionTimeoutMillis: millis('connectionTimeoutMillis', options.connectionTimeoutMillis, D.connectionTimeoutMillis, 0),
+    exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
   };
 }
 

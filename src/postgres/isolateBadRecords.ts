@@ -8,6 +8,7 @@
 // tries its span alone: refused, the span and its log records go to dead_letters together;
 // accepted, its log records are isolated as the rest are.
 import type pg from 'pg';
+import { safeDiag } from '../safeDiag.js';
 import type { LogRow } from './logRows.js';
 import { classifyError, sqlStateOf } from './sqlState.js';
 import type { SpanRow } from './spanRows.js';
@@ -118,8 +119,15 @@ async function deadLetter(client: pg.PoolClient, statements: Statements, item: I
       : statements.upsertLogDeadLetter(item.log, record, sqlState, message);
   const record = item.span !== undefined ? deadLetterRecord(item.span) : logDeadLetterRecord(item.log);
   const stored = await attempt(client, () => client.query(statement(record)).then(() => {}));
-  // If even the record cannot be stored as JSON, keep the ids and the reason.
-  if (stored !== undefined) await client.query(statement(null));
+  if (stored === undefined) return;
+  // If even the record cannot be stored as JSON, keep the ids and the reason. If not even
+  // those, the record is said and let go: refused again at every replay, it would hold the
+  // rest of its batch, and the journal behind it, for good.
+  const bare = await attempt(client, () => client.query(statement(null)).then(() => {}));
+  if (bare !== undefined) {
+    const what = item.span !== undefined ? `span ${item.span.traceId}/${item.span.spanId}` : `log record ${item.log.writerId}/${item.log.sequence}`;
+    safeDiag.error(`PostgresSpanExporter: PostgreSQL refused ${what} and its dead letter (${(bare as Error)?.message ?? String(bare)}); it is lost, the rest of its batch was written.`);
+  }
 }
 
 /** The span as one JSON document, its JSON columns nested rather than quoted. */

@@ -9,13 +9,16 @@ const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** A schema name that passed validation, already double-quoted for SQL text. */
 export type QuotedSchema = string & { readonly __quotedSchema: unique symbol };
 
+// PostgreSQL reserves schema names that start with pg_ (CREATE SCHEMA fails with 42939).
+const RESERVED_PREFIX = 'pg_';
+
 export function isValidSchemaName(value: unknown): value is string {
-  return typeof value === 'string' && PLAIN_IDENTIFIER.test(value);
+  return typeof value === 'string' && PLAIN_IDENTIFIER.test(value) && !value.startsWith(RESERVED_PREFIX);
 }
 
 export function validSchemaName(option: string, value: unknown): string {
   if (!isValidSchemaName(value)) {
-    throw new InvalidOptionError(option, `a plain lowercase identifier matching ${PLAIN_IDENTIFIER}`, value);
+    throw new InvalidOptionError(option, `a plain lowercase identifier matching ${PLAIN_IDENTIFIER}, not starting with ${RESERVED_PREFIX} (reserved by PostgreSQL)`, value);
   }
   return value;
 }

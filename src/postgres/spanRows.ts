@@ -1,5 +1,6 @@
 // ReadableSpan → the values of one `spans` row and its `logs` rows, sanitised and with
 // JSON columns already serialised, so statements only arrange them into column arrays.
+import { createHash } from 'node:crypto';
 import { SpanStatusCode, type Attributes, type SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -127,11 +128,11 @@ class ConvertedSpanRow implements SpanRow {
     this.parentSpanId = parentSpanId(span);
     this.traceState = sanitizeOptionalString(context.traceState?.serialize());
     this.name = sanitizeString(String(span.name ?? ''));
-    this.kind = SPAN_KINDS[span.kind] ?? 'INTERNAL';
+    this.kind = codeAt(SPAN_KINDS, span.kind, 'INTERNAL');
     this.state = spanState(attributes[ATTR_SPAN_STATE]);
     this.startTime = toUnixNano(span.startTime);
     this.endTime = toUnixNanoOrNull(span.endTime);
-    this.statusCode = STATUS_CODES[span.status?.code ?? SpanStatusCode.UNSET] ?? 'UNSET';
+    this.statusCode = codeAt(STATUS_CODES, span.status?.code ?? SpanStatusCode.UNSET, 'UNSET');
     this.statusMessage = sanitizeOptionalString(span.status?.message);
     this.attributes = toJsonText(attributes);
     this.resource = resource;
@@ -163,8 +164,29 @@ class ConvertedEventRow implements EventRow {
 }
 
 /** Ids are stored as the lowercase hex users see in their logs. */
-export function hexId(id: unknown): string {
+export function idText(id: unknown): string {
   return sanitizeString(String(id ?? '')).toLowerCase();
+}
+
+/**
+ * The longest id stored in a key column. W3C ids are 32 and 16 characters; an id of a few
+ * thousand could not be indexed at all (a btree entry stops at 2,704 bytes: 54000), and
+ * failed its batch, and every replay of it, for good.
+ */
+export const MAX_ID_CHARS = 64;
+
+/** An id for a key column; a longer one makes its record unreadable (dead-lettered, keyed by keyId). */
+export function hexId(id: unknown): string {
+  const text = idText(id);
+  if (text.length > MAX_ID_CHARS) throw new Error(`an id of ${text.length} characters, longer than ${MAX_ID_CHARS}, cannot be a key`);
+  return text;
+}
+
+/** An id as a dead letter's key: one too long is cut, and told apart from others cut alike by a hash of the whole. */
+export function keyId(id: unknown): string {
+  const text = idText(id);
+  if (text.length <= MAX_ID_CHARS) return text;
+  return `${text.slice(0, MAX_ID_CHARS - 17)}~${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
 }
 
 const INVALID_SPAN_ID = '0000000000000000';
@@ -175,6 +197,11 @@ function parentSpanId(span: ReadableSpan): string | null {
   if (raw === undefined || raw === null || raw === '') return null;
   const id = hexId(raw);
   return id === INVALID_SPAN_ID ? null : id;
+}
+
+/** The name at a code's position; anything else (a string such as 'length', -1, 2.5) is the fallback, as the docs say. */
+function codeAt<T extends string>(names: readonly T[], code: unknown, fallback: T): T {
+  return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code < names.length ? names[code]! : fallback;
 }
 
 function spanState(marker: unknown): SpanState {
@@ -193,8 +220,8 @@ function linksJson(span: ReadableSpan): string {
     links.map((link) => {
       const context: Partial<SpanContext> = link.context ?? {};
       return {
-        trace_id: hexId(context.traceId),
-        span_id: hexId(context.spanId),
+        trace_id: idText(context.traceId),
+        span_id: idText(context.spanId),
         trace_state: context.traceState?.serialize() ?? null,
         attributes: link.attributes ?? {},
         dropped_attributes_count: count(link.droppedAttributesCount),

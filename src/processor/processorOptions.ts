@@ -3,8 +3,8 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
-import { envDurability, envJournalDir, envNonNegativeInteger, envPositiveInteger } from '../options/environment.js';
-import { InvalidOptionError, nonEmptyString, nonNegativeInteger, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
+import { envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
+import { InvalidOptionError, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
 
 export type { DurabilityLevel };
 
@@ -92,16 +92,16 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
       envPositiveInteger(ENV.maxExportBatchSize) ?? D.maxExportBatchSize,
     ),
     maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, D.maxConcurrentExports),
-    scheduledDelayMillis: nonNegativeInteger('scheduledDelayMillis', options.scheduledDelayMillis, envNonNegativeInteger(ENV.scheduledDelayMillis) ?? D.scheduledDelayMillis),
-    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, envPositiveInteger(ENV.exportTimeoutMillis) ?? D.exportTimeoutMillis),
+    scheduledDelayMillis: millis('scheduledDelayMillis', options.scheduledDelayMillis, envMillis(ENV.scheduledDelayMillis, 0) ?? D.scheduledDelayMillis, 0),
+    exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, envMillis(ENV.exportTimeoutMillis, 1) ?? D.exportTimeoutMillis, 1),
     maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envPositiveInteger(ENV.maxQueueSize) ?? D.maxQueueSize),
     maxJournalBytes: positiveInteger('maxJournalBytes', options.maxJournalBytes, envPositiveInteger(ENV.maxJournalBytes) ?? D.maxJournalBytes),
     maxSegmentBytes: positiveInteger('maxSegmentBytes', options.maxSegmentBytes, D.maxSegmentBytes),
-    groupCommitMillis: positiveInteger('groupCommitMillis', options.groupCommitMillis, D.groupCommitMillis),
-    heartbeatIntervalMillis: positiveInteger('heartbeatIntervalMillis', options.heartbeatIntervalMillis, D.heartbeatIntervalMillis),
-    flushTimeoutMillis: positiveInteger('flushTimeoutMillis', options.flushTimeoutMillis, D.flushTimeoutMillis),
+    groupCommitMillis: millis('groupCommitMillis', options.groupCommitMillis, D.groupCommitMillis, 1),
+    heartbeatIntervalMillis: millis('heartbeatIntervalMillis', options.heartbeatIntervalMillis, D.heartbeatIntervalMillis, 1),
+    flushTimeoutMillis: millis('flushTimeoutMillis', options.flushTimeoutMillis, D.flushTimeoutMillis, 1),
     recover: booleanOption('recover', options.recover, D.recover),
-    pendingSpanMillis: nonNegativeInteger('pendingSpanMillis', options.pendingSpanMillis, D.pendingSpanMillis),
+    pendingSpanMillis: millis('pendingSpanMillis', options.pendingSpanMillis, D.pendingSpanMillis, 0),
   };
   if (resolved.maxExportBatchSize > resolved.maxQueueSize && options.maxQueueSize !== undefined) {
     throw new InvalidOptionError('maxExportBatchSize', `at most maxQueueSize (${resolved.maxQueueSize})`, resolved.maxExportBatchSize);

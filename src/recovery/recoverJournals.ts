@@ -20,7 +20,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, nonEmptyString, positiveInteger } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
 import { claimDirectory, keepClaimFresh, releaseClaim } from './claimJournal.js';
@@ -92,9 +92,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', options.exporter);
   }
   const settings = {
-    staleAfterMillis: positiveInteger('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis),
+    staleAfterMillis: millis('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis, 1),
     batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
-    exportTimeoutMillis: positiveInteger('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis),
+    exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     signal: options.signal,

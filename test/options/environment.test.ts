@@ -52,3 +52,19 @@ describe('OTEL_BLACKBOX_JOURNAL_DIR', () => {
     expect(exporter.spans.map((span) => span.name).sort()).toEqual(['POST /checkout', 'call payment gateway', 'charge card', 'validate cart']);
   });
 });
+
+describe('durations from the environment', () => {
+  it('warns about a timeout longer than Node timers can wait and falls back to the default', async () => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BSP_EXPORT_TIMEOUT', '10000000000');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes('OTEL_BSP_EXPORT_TIMEOUT'))).toEqual([
+      "otel-blackbox: ignoring OTEL_BSP_EXPORT_TIMEOUT=10000000000: at most 2147483000 ms (about 24 days), what Node's timers can wait.",
+    ]);
+  });
+
+  it('recoverJournals() refuses one in code, naming the option', async () => {
+    await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), exportTimeoutMillis: 2 ** 31 })).rejects.toThrow(/^Invalid option exportTimeoutMillis/);
+  });
+});

@@ -135,4 +135,45 @@ describe('dead letters', () => {
     expect(await exportSpans(exporter, [broken])).toEqual({ code: ExportResultCode.SUCCESS });
     expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE trace_id = $1 AND error_message LIKE '%nothing\uFFFD readable%'`, [ids(alone!).traceId])).toBe(1);
   });
+
+  it('dead-letters a span whose id is too long to be a key, under a bounded key, and commits the rest; its replay too', async () => {
+    // A random id of 8,000 hex characters: no btree could index it (54000), nor the dead letter's key.
+    const spans = await traceOf(10, 'giant-id');
+    const victim = spans[3]!;
+    const giantSpanId = randomBytes(4000).toString('hex');
+    const giant = withAttributes(victim, victim.attributes, { spanContext: () => ({ ...victim.spanContext(), spanId: giantSpanId }) });
+    const { traceId } = ids(victim);
+    const batch = spans.map((s) => (s === victim ? giant : s));
+    for (let replay = 0; replay < 2; replay++) {
+      expect(await exportSpans(exporter, batch)).toEqual({ code: ExportResultCode.SUCCESS });
+    }
+    expect(await countIn('spans', traceId)).toBe(9);
+    const letters = await db.query<{ span_id: string; attempts: number; error_message: string }>(
+      `SELECT span_id, attempts, error_message FROM "${schema}".dead_letters WHERE trace_id = $1`,
+      [traceId],
+    );
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.span_id).toHaveLength(64);
+    expect(letters[0]!.span_id.slice(0, 47)).toBe(giantSpanId.slice(0, 47));
+    expect(letters[0]!.error_message).toContain('an id of 8000 characters');
+    expect(letters[0]!.attempts).toBe(2);
+  });
+
+  it('stores a span kind or status code outside the enum as INTERNAL / UNSET, not as a dead letter', async () => {
+    const spans = await traceOf(4, 'odd-codes');
+    const odd = [
+      withAttributes(spans[0]!, spans[0]!.attributes, { kind: 'length' as never }),
+      withAttributes(spans[1]!, spans[1]!.attributes, { kind: -1 as never, status: { code: 'constructor' as never } }),
+      withAttributes(spans[2]!, spans[2]!.attributes, { kind: 2.5 as never, status: { code: 7 as never } }),
+      spans[3]!,
+    ];
+    expect(await exportSpans(exporter, odd)).toEqual({ code: ExportResultCode.SUCCESS });
+    const rows = await db.query<{ kind: string; status_code: string }>(`SELECT kind, status_code FROM "${schema}".spans WHERE trace_id = $1 AND name <> 'odd-codes-root' ORDER BY name`, [ids(spans[0]!).traceId]);
+    expect(rows.slice(0, 3)).toEqual([
+      { kind: 'INTERNAL', status_code: 'UNSET' },
+      { kind: 'INTERNAL', status_code: 'UNSET' },
+      { kind: 'INTERNAL', status_code: 'UNSET' },
+    ]);
+    expect(await countIn('dead_letters', ids(spans[0]!).traceId)).toBe(0);
+  });
 });

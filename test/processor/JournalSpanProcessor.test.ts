@@ -189,5 +189,11 @@ describe('JournalSpanProcessor', () => {
     expect(() => new JournalSpanProcessor({ exporter, durability: 'disk' as DurabilityLevel })).toThrow(/Invalid option durability: expected one of 'process', 'host', 'none', got "disk"/);
     expect(() => new JournalSpanProcessor({ exporter, maxExportBatchSize: -1 })).toThrow(/maxExportBatchSize/);
     expect(() => new JournalSpanProcessor({ exporter: undefined as never })).toThrow(/Invalid option exporter/);
+    // Node's timers cannot wait past 2^31 - 1 ms: above it they fire at once, and every batch would time out.
+    expect(() => new JournalSpanProcessor({ exporter, exportTimeoutMillis: 2 ** 31 })).toThrow(
+      /^Invalid option exportTimeoutMillis: expected a positive integer of milliseconds, at most 2147483000 \(about 24 days\), got 2147483648\.$/,
+    );
+    expect(() => new JournalSpanProcessor({ exporter, scheduledDelayMillis: 1e12 })).toThrow(/Invalid option scheduledDelayMillis/);
+    expect(() => new JournalSpanProcessor({ exporter, heartbeatIntervalMillis: 2 ** 40 })).toThrow(/Invalid option heartbeatIntervalMillis/);
   });
 });
