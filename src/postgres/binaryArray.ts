@@ -68,7 +68,9 @@ function stringArray(values: readonly (string | null)[], elementType: number, js
       continue;
     }
     if (jsonb) buffer[offset + 4] = JSONB_VERSION;
-    const written = prefix + buffer.write(value, offset + 4 + prefix, 'utf8');
+    // The length is given: without it, Node 20 writes nothing (and returns 0) when more than
+    // 2^31 - 1 bytes of the buffer follow the offset, and every string was stored empty.
+    const written = prefix + buffer.write(value, offset + 4 + prefix, value.length * MAX_UTF8_PER_UNIT, 'utf8');
     buffer.writeInt32BE(written, offset);
     offset += 4 + written;
   }

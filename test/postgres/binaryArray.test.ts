@@ -79,4 +79,22 @@ describe('binary arrays', () => {
     ]);
     expect(row!.lengths).toEqual([big.length, 1, big.length]);
   });
+
+  it('writes every element at its length when more than 2 GiB of room follow it', () => {
+    // Buffer#write without a length writes nothing (returns 0) into a buffer with more
+    // than 2^31 - 1 bytes after the offset (Node 20): a batch whose column reserved that
+    // much stored every string in it empty, and reported success. An arena that hands out
+    // such room for any array (allocUnsafe: the pages are never touched) shows it.
+    const roomy = { reserve: () => Buffer.allocUnsafe(2 ** 31 + 4096), commit: (buffer: Buffer, length: number) => buffer.subarray(0, length) } as unknown as ParameterArena;
+    const values = ['x'.repeat(1_500_000), 'boom', 'ünï'];
+    const array = textArray(values, roomy);
+    const lengths: number[] = [];
+    for (let offset = 20, i = 0; i < values.length; i++) {
+      const length = array.readInt32BE(offset);
+      lengths.push(length);
+      expect(array.toString('utf8', offset + 4, offset + 4 + length)).toBe(values[i]);
+      offset += 4 + length;
+    }
+    expect(lengths).toEqual([1_500_000, 4, 5]);
+  });
 });
