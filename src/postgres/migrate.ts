@@ -11,6 +11,7 @@ import { bootstrapSql } from './migrations/bootstrap.js';
 import * as initial from './migrations/0001_initial.js';
 import * as logRecords from './migrations/0002_log_records.js';
 import * as leanSpanIndexes from './migrations/0003_lean_span_indexes.js';
+import * as traceRootEnded from './migrations/0004_trace_root_ended.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 
 interface Migration {
@@ -20,7 +21,7 @@ interface Migration {
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
-const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes];
+const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded];
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export class SchemaTooNewError extends Error {

@@ -24,10 +24,16 @@ export function timestampSql(unixNano: string): string {
 }
 
 export function tracesSql(s: QuotedSchema): string {
+  // The root's name is final once its ended row is stored: a 'started' row or a crash
+  // record of the root (named as at start) may come first, and names the trace until then.
+  const rootSpanName = `CASE WHEN t.root_span_id IS NULL
+      OR (EXCLUDED.root_span_ended AND NOT t.root_span_ended AND EXCLUDED.root_span_id = t.root_span_id)
+    THEN EXCLUDED.root_span_name ELSE t.root_span_name END`;
+  const rootSpanEnded = `t.root_span_ended OR (EXCLUDED.root_span_ended AND EXCLUDED.root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id))`;
   return `INSERT INTO ${s}.traces AS t
-  (trace_id, service_name, root_span_id, root_span_name,
+  (trace_id, service_name, root_span_id, root_span_name, root_span_ended,
    start_time, start_time_unix_nano, end_time, end_time_unix_nano)
-SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name,
+SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name, r.root_span_ended,
   ${timestampSql('r.start_ns')}, r.start_ns, ${timestampSql('r.end_ns')}, r.end_ns
 FROM ${unnestRows({
     trace_id: '$1::text[]',
@@ -36,20 +42,23 @@ FROM ${unnestRows({
     root_span_name: '$4::text[]',
     start_ns: '$5::bigint[]',
     end_ns: '$6::bigint[]',
+    root_span_ended: '$7::boolean[]',
   })}
 ON CONFLICT (trace_id) DO UPDATE SET
   service_name = COALESCE(t.service_name, EXCLUDED.service_name),
   root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id),
-  root_span_name = CASE WHEN t.root_span_id IS NULL THEN EXCLUDED.root_span_name ELSE t.root_span_name END,
+  root_span_name = ${rootSpanName},
+  root_span_ended = ${rootSpanEnded},
   start_time = LEAST(t.start_time, EXCLUDED.start_time),
   start_time_unix_nano = LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
   end_time = GREATEST(t.end_time, EXCLUDED.end_time),
   end_time_unix_nano = GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano),
   updated_at = now()
 WHERE (COALESCE(t.service_name, EXCLUDED.service_name), COALESCE(t.root_span_id, EXCLUDED.root_span_id),
+       ${rootSpanName}, ${rootSpanEnded},
        LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
        GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano))
-  IS DISTINCT FROM (t.service_name, t.root_span_id, t.start_time_unix_nano, t.end_time_unix_nano)`;
+  IS DISTINCT FROM (t.service_name, t.root_span_id, t.root_span_name, t.root_span_ended, t.start_time_unix_nano, t.end_time_unix_nano)`;
 }
 
 const SPAN_COLUMNS = `trace_id, span_id, parent_span_id, trace_state, name, kind, state,

@@ -95,6 +95,7 @@ export class Statements {
         t.text((r) => r.rootSpanName),
         t.unixNano((r) => r.startTime),
         t.unixNano((r) => r.endTime),
+        t.boolean((r) => r.rootSpanEnded),
       ],
     };
   }

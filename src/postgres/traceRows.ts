@@ -1,6 +1,6 @@
 // One `traces` row per trace id in a batch, aggregated from its spans. The upsert merges
-// it with what is stored (earliest start, latest end, first known root), so writing a
-// batch in parts gives the same row as writing it whole.
+// it with what is stored (earliest start, latest end, first known root, named as it ended),
+// so writing a batch in parts gives the same row as writing it whole.
 import { SPAN_KNOWN_FROM_LOGS_NAME } from './logRows.js';
 import type { SpanRow } from './spanRows.js';
 import { compareUnixNano, type UnixNano } from './unixNano.js';
@@ -10,6 +10,8 @@ export interface TraceRow {
   serviceName: string | null;
   rootSpanId: string | null;
   rootSpanName: string | null;
+  /** The root's row here is its ended one: its name is final (migration 4). */
+  rootSpanEnded: boolean;
   startTime: UnixNano;
   endTime: UnixNano | null;
 }
@@ -30,6 +32,7 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
     if (isRoot && trace.rootSpanId === null) {
       trace.rootSpanId = span.spanId;
       trace.rootSpanName = span.name;
+      trace.rootSpanEnded = span.state === 'ended';
     }
     if (compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
     if (span.endTime !== null && (trace.endTime === null || compareUnixNano(span.endTime, trace.endTime) > 0)) {
@@ -45,6 +48,7 @@ class TraceOfSpan implements TraceRow {
   serviceName: string | null;
   rootSpanId: string | null;
   rootSpanName: string | null;
+  rootSpanEnded: boolean;
   startTime: UnixNano;
   endTime: UnixNano | null;
 
@@ -53,6 +57,7 @@ class TraceOfSpan implements TraceRow {
     this.serviceName = span.resource.serviceName;
     this.rootSpanId = isRoot ? span.spanId : null;
     this.rootSpanName = isRoot ? span.name : null;
+    this.rootSpanEnded = isRoot && span.state === 'ended';
     this.startTime = span.startTime;
     this.endTime = span.endTime;
   }

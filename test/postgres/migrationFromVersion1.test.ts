@@ -1,4 +1,4 @@
-// Migrations 2 and 3 upgrade a populated version-1 schema in place: every row of every
+// Migrations 2 to 4 upgrade a populated version-1 schema in place: every row of every
 // table is still there, unchanged, and the upgraded schema takes log records and replays
 // as before.
 import { ExportResultCode } from '@opentelemetry/core';
@@ -58,7 +58,7 @@ describe('migration from version 1', () => {
     const before = Object.fromEntries(await Promise.all(V1_TABLES.map(async (t) => [t, await rowsOf(schema, t)] as const)));
 
     expect(await db.count(`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'spans_parent_idx'`, [schema])).toBe(1);
-    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [2, 3] });
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [2, 3, 4] });
     // Migration 3: the index no query used is gone, the primary key still finds a trace's spans.
     expect(await db.count(`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'spans_parent_idx'`, [schema])).toBe(0);
 
@@ -66,7 +66,7 @@ describe('migration from version 1', () => {
       const after = await rowsOf(schema, table);
       expect(after, table).toHaveLength(before[table]!.length);
       // Every version-1 column keeps its value; the new columns hold their defaults.
-      const defaults = table === 'logs' ? { kind: 'event' } : table === 'dead_letters' ? { kind: 'span' } : {};
+      const defaults = table === 'logs' ? { kind: 'event' } : table === 'dead_letters' ? { kind: 'span' } : table === 'traces' ? { root_span_ended: false } : {};
       expect(after.map((row) => pick(row, before[table]![0]))).toEqual(before[table]);
       for (const row of after) expect(row).toMatchObject(defaults);
     }

@@ -27,13 +27,14 @@ describe('migrations', () => {
   it('installs the schema, then a second run changes nothing', async () => {
     const schema = await db.freshSchema('migrations_fresh');
 
-    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1, 2, 3] });
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1, 2, 3, 4] });
     expect(await tablesOf(schema)).toEqual(TABLES);
     const applied = await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations ORDER BY version`);
     expect(applied).toMatchObject([
       { version: 1, name: 'initial' },
       { version: 2, name: 'log_records' },
       { version: 3, name: 'lean_span_indexes' },
+      { version: 4, name: 'trace_root_ended' },
     ]);
 
     expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
@@ -87,12 +88,12 @@ describe('migrations', () => {
       const results = await Promise.allSettled(pools.map((pool) => migrateSchema(pool, schema)));
       expect(results.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
       const applied = results.map((r) => (r as PromiseFulfilledResult<{ applied: number[] }>).value.applied);
-      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2, 3]]);
+      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2, 3, 4]]);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
     }
     expect(await tablesOf(schema)).toEqual(TABLES);
-    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(3);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(4);
   });
 
   it('offers each migration as SQL for a dry run, for the schema asked for', () => {
@@ -101,6 +102,7 @@ describe('migrations', () => {
       { version: 1, name: 'initial' },
       { version: 2, name: 'log_records' },
       { version: 3, name: 'lean_span_indexes' },
+      { version: 4, name: 'trace_root_ended' },
     ]);
     expect(statements[0]!.sql).toContain('CREATE TABLE "audit".spans');
     expect(() => migrationStatements('Audit; DROP')).toThrow(/schema/);

@@ -97,4 +97,18 @@ describe('state precedence', () => {
     await write(...batch(span));
     expect(await stored(span)).toMatchObject({ state: 'ended' });
   });
+
+  it('names the trace after its root as it ended, though a started row of it came first (HTTP instrumentations rename the root)', async () => {
+    const span = await oneSpan('GET /users/:id');
+    const early = withAttributes(started(span), { [ATTR_SPAN_STATE]: 'started' }, { name: 'GET' });
+    const trace = async () => (await db.query(`SELECT root_span_id, root_span_name FROM "${schema}".traces WHERE trace_id = $1`, [ids(span).traceId]))[0];
+    await write(early);
+    expect(await trace()).toEqual({ root_span_id: ids(span).spanId, root_span_name: 'GET' });
+    await write(span);
+    expect(await trace()).toEqual({ root_span_id: ids(span).spanId, root_span_name: 'GET /users/:id' });
+    // A replay of the started row, or a crash record (named as at start), renames it no more.
+    await write(early);
+    await write(withAttributes(crashed(span), crashed(span).attributes, { name: 'GET' }));
+    expect(await trace()).toEqual({ root_span_id: ids(span).spanId, root_span_name: 'GET /users/:id' });
+  });
 });

@@ -1,0 +1,13 @@
+// Whether a trace's root_span_name is final. A root's name can change while it runs (HTTP
+// instrumentations rename `GET` to `GET /users/:id` once the route is known), and a row of
+// the running root (a 'started' row for a log line or a long request) often reaches the
+// database first: the trace kept that first name for good. The root's ended row now names
+// the trace, once; started rows and crash records (named as at start) no longer can.
+import type { QuotedSchema } from '../schemaName.js';
+
+export const version = 4;
+export const name = 'trace_root_ended';
+
+export function sql(s: QuotedSchema): string {
+  return `ALTER TABLE ${s}.traces ADD COLUMN root_span_ended boolean NOT NULL DEFAULT false;`;
+}
