@@ -66,9 +66,28 @@ export function connectionStringFrom(value: string | undefined): string | undefi
   return value ?? envString(ENV.databaseUrl);
 }
 
+/**
+ * How long a command waits for a connection: PGCONNECT_TIMEOUT (seconds, as libpq reads
+ * it), else 10 s. node-postgres waits for good by default, and a server that accepts the
+ * connection and never answers (a stuck proxy, a wrong port) hung every command.
+ */
+export function connectTimeoutMillis(): number {
+  const seconds = Number(envString('PGCONNECT_TIMEOUT'));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds * 1000) : 10_000;
+}
+
 /** A small pool for one command; the target is described without its password. */
 export function openPool(connectionString: string | undefined): { pool: pg.Pool; target: string } {
-  const pool = new pg.Pool({ connectionString, max: 2, application_name: 'otel-blackbox-cli' });
+  const pool = new pg.Pool({
+    connectionString,
+    max: 2,
+    application_name: 'otel-blackbox-cli',
+    connectionTimeoutMillis: connectTimeoutMillis(),
+    // A server that stops answering mid-query is given up on too (its queries are reads,
+    // and migrations whose table locks wait TABLE_LOCK_WAIT_MILLIS at most).
+    query_timeout: 10 * 60_000,
+    keepAlive: true,
+  });
   pool.on('error', () => {});
   return { pool, target: describeTarget({ connectionString }) };
 }

@@ -49,10 +49,19 @@ export function migrationStatements(schema: string): { version: number; name: st
 }
 
 /**
+ * How long a migration's DDL waits for a table lock. A session reading the table (a long
+ * report, the viewer) holds it off, and every writer that comes after queues behind the
+ * waiting DDL: behind an unbounded wait, every exporter of the database stalled for as long
+ * as that reader lived. Past this the migration fails (55P03, lock_not_available), nothing
+ * changed, to be tried again: by the exporter's next batch, or the operator.
+ */
+export const TABLE_LOCK_WAIT_MILLIS = 3000;
+
+/**
  * Creates or upgrades `schema`; safe to run again and from many processes at once.
- * `lockTimeoutMillis`: how long to wait for a lock (another process's migration, a table
- * another session holds) before failing, to be tried again; unbounded by default. Without
- * it, an ALTER waiting for a table lock also queues every later reader of that table.
+ * `lockTimeoutMillis`: how long to wait for another process's migration of the schema
+ * before failing, to be tried again; unbounded by default. A table lock is waited for
+ * TABLE_LOCK_WAIT_MILLIS at most (less if `lockTimeoutMillis` is less).
  */
 export async function migrateSchema(pool: pg.Pool, schema: string, options: { lockTimeoutMillis?: number } = {}): Promise<{ applied: number[] }> {
   const quoted = quoteSchema(schema);
@@ -67,6 +76,8 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: { lo
     await client.query('BEGIN');
     if (options.lockTimeoutMillis !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMillis))}`);
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lockKey(schema)]);
+    const tableLockWait = Math.max(1, Math.floor(Math.min(TABLE_LOCK_WAIT_MILLIS, options.lockTimeoutMillis ?? Infinity)));
+    await client.query(`SET LOCAL lock_timeout = ${tableLockWait}`);
     await client.query(bootstrapSql(quoted));
     const applied: number[] = [];
     for (const migration of await pendingMigrations(client, schema, quoted)) {

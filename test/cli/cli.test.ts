@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -49,6 +50,21 @@ describe('otel-blackbox CLI', () => {
     expect(result.stderr).toContain('127.0.0.1:1');
     expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
   });
+
+  test('a server that accepts connections and never answers: crashes and migrate give up with exit 1 (PGCONNECT_TIMEOUT)', async () => {
+    const silent = createServer((socket) => socket.on('error', () => {}).resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      for (const command of ['crashes', 'migrate']) {
+        const result = await runCli({ PGCONNECT_TIMEOUT: '1' }, command, '--database', `postgres://otel@127.0.0.1:${port}/otel`);
+        expect({ command, code: result.code }).toEqual({ command, code: 1 });
+        expect(result.stderr).toMatch(/timeout/i);
+      }
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
 
   test('recover, crashes and inspect on the journal of a killed process', async () => {
     const dir = tempDir();

@@ -1,9 +1,10 @@
-// Fresh install, a second run that does nothing, and ten installers racing.
+// Fresh install, a second run that does nothing, ten installers racing, and an upgrade
+// behind a long reader that gives up rather than queue every writer behind it.
 import { ExportResultCode } from '@opentelemetry/core';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
-import { migrateSchema, migrationStatements, SchemaTooNewError } from '../../src/postgres/migrate.js';
+import { bootstrapStatement, migrateSchema, migrationStatements, SchemaTooNewError } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, traceOf } from './spanFixtures.js';
 
@@ -133,4 +134,41 @@ describe('migrations', () => {
       await exporter.shutdown();
     }
   });
+
+  it('gives up on a table lock a long reader holds within seconds, so writers queued behind it go on, and applies later', async () => {
+    const schema = await db.freshSchema('migrations_behind_reader');
+    // Version 1 as a version-1 release left it; migration 2 must ALTER logs.
+    await db.query(bootstrapStatement(schema));
+    await db.query(migrationStatements(schema)[0]!.sql);
+    await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES (1, 'initial')`);
+    const reader = new pg.Client({ connectionString: db.url });
+    const writer = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    await writer.connect();
+    try {
+      // An analytics query in a long transaction: it holds ACCESS SHARE on logs.
+      await reader.query('BEGIN');
+      await reader.query(`SELECT count(*) FROM "${schema}".logs`);
+      const migrating = migrateSchema(db.pool, schema).then(
+        () => 'applied',
+        (error: { code?: string }) => error.code,
+      );
+      // A writer that arrives while the migration waits for its lock queues behind it.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await writer.query(`SET statement_timeout = 20000`);
+      const writing = writer.query(
+        `INSERT INTO "${schema}".logs (trace_id, span_id, event_index, time, time_unix_nano) VALUES ('ab', 'cd', 0, now(), 1)`,
+      ).then(
+        () => 'written',
+        (error: { code?: string }) => error.code,
+      );
+      expect(await migrating).toBe('55P03'); // lock_not_available: nothing changed, to be tried again
+      expect(await writing).toBe('written');
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+      await writer.end();
+    }
+    expect((await migrateSchema(db.pool, schema)).applied).toEqual([2, 3, 4]);
+  }, 60_000);
 });

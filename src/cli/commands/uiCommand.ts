@@ -6,7 +6,7 @@ import { describeTarget, secretsOf } from '../../postgres/redact.js';
 import { quoteSchema } from '../../postgres/schemaName.js';
 import { createViewerServer, LOOPBACK_HOSTNAMES } from '../../ui/viewerServer.js';
 import { printable } from '../terminalText.js';
-import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectionStringFrom, parseOrUsage, schemaFrom } from '../cliSupport.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectTimeoutMillis, connectionStringFrom, parseOrUsage, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 
 export const uiHelp = `Usage: otel-blackbox ui [options]
@@ -59,6 +59,11 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
     // queries read a page of rows, but the planner's cost for the trace list's per-trace
     // span counts passes jit_above_cost: at 200,000 traces, compiling made an 8 ms page 187 ms.
     options: '-c default_transaction_read_only=on -c statement_timeout=15000 -c jit=off',
+    // statement_timeout needs a server that answers: one that accepts and then says nothing
+    // held every request, and with the 4 connections taken, every later one, for good.
+    connectionTimeoutMillis: connectTimeoutMillis(),
+    query_timeout: 20_000,
+    keepAlive: true,
   });
   pool.on('error', () => {});
   // Errors may quote values from the database: escaped before they reach a terminal.
