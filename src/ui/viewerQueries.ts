@@ -214,23 +214,25 @@ export async function spanResource(pool: pg.Pool, schema: QuotedSchema, traceId:
   return rows[0]?.resource ?? null;
 }
 
-export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<LogDetail[]> {
+export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
   // to_jsonb(row) rather than a column list: it shows what migrations after 0001 add
   // (log record kind, severity, body, scope) without this query knowing about them.
   // One branch per kind: each kind's key on the span is a partial index (logs_event_key,
   // logs_span_idx), which a query that does not name the kind cannot use; it read the
-  // whole table, 174 ms for 180,000 rows here.
+  // whole table, 174 ms for 180,000 rows here. The newest are kept: the lines right before
+  // a crash are the ones a crash record is read for.
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano,
             to_jsonb(l) - 'time_unix_nano' - 'trace_id' - 'span_id' - 'inserted_at' AS fields
        FROM ((SELECT * FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
-               ORDER BY time_unix_nano LIMIT ${MAX_SPAN_LOGS})
+               ORDER BY time_unix_nano DESC LIMIT ${MAX_SPAN_LOGS + 1})
              UNION ALL
              (SELECT * FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
-               ORDER BY time_unix_nano LIMIT ${MAX_SPAN_LOGS})) l
-      ORDER BY l.time_unix_nano
-      LIMIT ${MAX_SPAN_LOGS}`,
+               ORDER BY time_unix_nano DESC LIMIT ${MAX_SPAN_LOGS + 1})) l
+      ORDER BY l.time_unix_nano DESC
+      LIMIT ${MAX_SPAN_LOGS + 1}`,
     [traceId, spanId],
   );
-  return rows;
+  const truncated = rows.length > MAX_SPAN_LOGS;
+  return { logs: rows.slice(0, MAX_SPAN_LOGS).reverse(), truncated };
 }

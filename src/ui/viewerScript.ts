@@ -328,6 +328,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
       resource.appendChild(keyValues('resource', body.resource));
       if (body.logs.length === 0) logs.appendChild(el('p', { className: 'muted', text: 'none' }));
+      if (body.truncated) logs.appendChild(el('p', { className: 'muted', id: 'logs-truncated', text: 'the last ' + body.logs.length + ' shown; earlier ones are in the logs table' }));
       body.logs.forEach(function (log) { logs.appendChild(logLine(log, rel)); });
       logs.dataset.loaded = 'true';
     }).catch(function (error) { showError(logs, error); });

@@ -85,8 +85,8 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     if (spanMatch) {
       const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
       if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
-      const [resource, logs] = await Promise.all([spanResource(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
-      return json(response, { resource, logs });
+      const [resource, { logs, truncated }] = await Promise.all([spanResource(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
+      return json(response, { resource, logs, truncated });
     }
   } catch (error) {
     if (error instanceof BadRequest) return send(response, 400, 'application/json', JSON.stringify({ error: error.message }));

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quoteSchema, type QuotedSchema } from '../../src/postgres/schemaName.js';
-import { listCrashes, listTraces, PAGE_SIZE, spanLogs, type ListFilter } from '../../src/ui/viewerQueries.js';
+import { listCrashes, listTraces, MAX_SPAN_LOGS, PAGE_SIZE, spanLogs, type ListFilter } from '../../src/ui/viewerQueries.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 
 const db = new TestDatabase();
@@ -21,7 +21,7 @@ useMigratedSchema(db, 'viewer_cost', (name) => {
 beforeAll(async () => {
   // Trace i starts at BASE + floor(i / 2) * 700 ns: pairs share their nanoseconds (ordered
   // by trace id), and runs of them share a microsecond. One span each: every 50th crashed,
-  // every 97th still started; one span event each, and 30 log records in one span.
+  // every 97th still started; one span event each, and 1,200 log records in one span.
   const base = String(BASE);
   await db.query(
     `INSERT INTO "${schema}".traces (trace_id, service_name, root_span_id, root_span_name, start_time, start_time_unix_nano, end_time, end_time_unix_nano)
@@ -44,7 +44,7 @@ beforeAll(async () => {
   await db.query(
     `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, severity_text, body)
      SELECT 'log', 'w', n, trace_id, span_id, start_time, start_time_unix_nano + n, 'INFO', to_jsonb('line ' || n)
-       FROM (SELECT * FROM "${schema}".spans ORDER BY trace_id LIMIT 1) s, generate_series(1, 30) n`,
+       FROM (SELECT * FROM "${schema}".spans ORDER BY trace_id LIMIT 1) s, generate_series(1, 1200) n`,
   );
   await db.query(`ANALYZE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
 }, 120_000);
@@ -131,6 +131,23 @@ describe('viewer query cost', () => {
           ORDER BY start_time_unix_nano DESC, trace_id DESC, span_id DESC LIMIT ${PAGE_SIZE * 3}`,
       );
       expect(crashes).toEqual(expected.map((row) => row.key));
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("shows a span's newest log lines, in time order, and says when earlier ones were left out", async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const [logged] = await db.query<{ trace_id: string; span_id: string }>(`SELECT trace_id, span_id FROM "${schema}".logs WHERE kind = 'log' LIMIT 1`);
+      const { logs, truncated } = await spanLogs(pool, quoted, logged!.trace_id, logged!.span_id);
+      expect(truncated).toBe(true);
+      expect(logs).toHaveLength(MAX_SPAN_LOGS);
+      // 1,200 lines and the span's event: the last 1,000 lines are the ones kept (the lines before a crash).
+      expect(logs.at(-1)!.fields.body).toBe('line 1200');
+      expect(logs[0]!.fields.body).toBe('line 201');
+      const times = logs.map((log) => BigInt(log.time_unix_nano));
+      expect(times.every((time, i) => i === 0 || time >= times[i - 1]!)).toBe(true);
     } finally {
       await pool.end();
     }
