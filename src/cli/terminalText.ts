@@ -4,7 +4,7 @@
 // C0 controls, DEL, C1 controls (0x9b is an 8-bit CSI on some terminals), the line and
 // paragraph separators, and the bidirectional overrides that reorder what is shown
 // ("Trojan Source", CVE-2021-42574).
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -14,6 +14,7 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
 /** `<start_time_unix_nano>.<trace id>[.<span id>]`: the sort key of a list's last row. */
 const CURSOR = /^(\d{1,20})\.([0-9a-f]{32})(?:\.([0-9a-f]{16}))?$/;
+const MAX_BIGINT = 2n ** 63n - 1n;
 export const TRACE_STATES = ['crashed', 'started', 'ended'] as const;
 export type TraceState = (typeof TRACE_STATES)[number];
 
@@ -51,12 +52,17 @@ export function filterFrom(params: URLSearchParams): ListFilter {
     const text = params.get(key);
     if (!text) continue;
     const date = new Date(text);
-    if (Number.isNaN(date.getTime())) throw new BadRequest(`${key} must be a date and time`);
+    // PostgreSQL's timestamptz holds less than JavaScript's Date: out of its range, the
+    // query failed (22008) with a 500 and a SQL error in the viewer's terminal.
+    const year = date.getUTCFullYear();
+    if (Number.isNaN(date.getTime()) || year < 1 || year > 9999) throw new BadRequest(`${key} must be a date and time between the years 1 and 9999`);
     filter[key] = date;
   }
   const after = params.get('after');
   if (after) {
-    if (!CURSOR.test(after)) throw new BadRequest('after must be a cursor returned by a previous page');
+    // The nanoseconds are a bigint in the database: 20 digits can be more than it holds.
+    const nanos = CURSOR.exec(after)?.[1];
+    if (nanos === undefined || BigInt(nanos) > MAX_BIGINT) throw new BadRequest('after must be a cursor returned by a previous page');
     filter.after = after;
   }
   return filter;

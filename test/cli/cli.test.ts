@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -65,6 +66,15 @@ describe('otel-blackbox CLI', () => {
       silent.close();
     }
   }, 30_000);
+
+  test('a reader that closes the pipe early (| head): exit 0, no EPIPE stack', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/otel-blackbox.cjs'), 'migrate', '--dry-run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
 
   test('recover, crashes and inspect on the journal of a killed process', async () => {
     const dir = tempDir();

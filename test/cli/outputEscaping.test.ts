@@ -18,9 +18,9 @@ const db = new TestDatabase();
 let schema: string;
 
 // Clears the screen, sets the window title, forges a line, an 8-bit CSI, a bidi override.
-const HOSTILE = 'GET /\x1b[2J\x1b]0;owned\x07\nERROR fake line\r\u009b31m\u202eevil\u2028end\x7f';
+const HOSTILE = 'GET /\x1b[2J\x1b]0;owned\x07\nERROR fake line\r\u009b31m\u202eevil\u2028end\x7f\u200f\u061c\u200e';
 // Anything a terminal could act on: C0 (newline included), DEL, C1, separators, bidi.
-const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 beforeAll(async () => {
   schema = await db.freshSchema('cli_output_escaping');
@@ -49,7 +49,21 @@ describe('otel-blackbox crashes', () => {
     const [line, ...more] = outputLines(result.stdout);
     expect(more).toEqual([]);
     expect(line).toContain(printable(HOSTILE));
-    expect(line).toContain('GET /\\x1b[2J\\x1b]0;owned\\x07\\nERROR fake line\\r\\x9b31m\\u202eevil\\u2028end\\x7f');
+    expect(line).toContain('GET /\\x1b[2J\\x1b]0;owned\\x07\\nERROR fake line\\r\\x9b31m\\u202eevil\\u2028end\\x7f\\u200f\\u061c\\u200e');
+  });
+
+  it('prints the log lines before a crash in UTC, like the crash itself, whatever the session time zone', async () => {
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, severity_text, body)
+       VALUES ('log', 'w-tz', 1, $1, $2, '2026-01-15 08:00:01.5+00', 1768464001500000000, 'INFO', '"about to crash"')
+       ON CONFLICT DO NOTHING`,
+      ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331'],
+    );
+    const url = new URL(db.url);
+    url.searchParams.set('options', '-c TimeZone=Asia/Kolkata');
+    const result = await runCli({ DATABASE_URL: url.toString() }, 'crashes', '--schema', schema, '--json');
+    const [crash] = outputLines(result.stdout).map((line) => JSON.parse(line));
+    expect(crash.log_lines.map((line: { time: string }) => line.time)).toEqual(['2026-01-15T08:00:01.500000Z']);
   });
 
   it('--json: one parseable line per crash, holding the exact name', async () => {

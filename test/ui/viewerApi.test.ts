@@ -106,6 +106,10 @@ describe('otel-blackbox ui API', () => {
     expect((await get(`/api/traces?after=${encodeURIComponent("1.abc' --")}`)).status).toBe(400);
     expect((await get('/api/traces?state=lost')).status).toBe(400);
     expect((await get('/api/crashes?from=yesterday')).status).toBe(400);
+    // Valid to JavaScript, out of PostgreSQL's range: a clear 400, not a 500 and a SQL error.
+    expect((await get(`/api/traces?after=99999999999999999999.${'a'.repeat(32)}`)).status).toBe(400);
+    expect((await get(`/api/crashes?from=${encodeURIComponent('-271821-04-20T00:00:00Z')}`)).status).toBe(400);
+    expect((await get(`/api/traces?to=${encodeURIComponent('+275760-09-13T00:00:00Z')}`)).status).toBe(400);
     expect((await get(`/api/traces/${'0'.repeat(32)}`)).status).toBe(404);
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBeGreaterThan(0);
     const post = await fetch(new URL('/api/traces', viewer.url), { method: 'POST' });
@@ -136,6 +140,28 @@ describe('otel-blackbox ui API', () => {
     for (const text of [viewer.out.join('\n'), viewer.err.join('\n'), broken.out.join('\n'), broken.err.join('\n'), failedText]) {
       expect(text).not.toContain(PASSWORD);
     }
+  });
+
+  const askAs = (base: string, host: string, path: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const url = new URL(path, base);
+      const request = httpGet({ hostname: url.hostname, port: url.port, path: url.pathname, headers: { Host: host } }, (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, text }));
+      });
+      request.on('error', reject);
+    });
+
+  test('every loopback address counts as loopback: 127.0.0.2 answers to its own name only, without a warning', async () => {
+    const other = await startViewer(['--database', db.url, '--schema', schema, '--host', '127.0.0.2']);
+    try {
+      const port = new URL(other.url).port;
+      expect((await askAs(other.url, `attacker.example:${port}`, '/api/services')).status).toBe(403);
+      expect((await askAs(other.url, `127.0.0.2:${port}`, '/api/services')).status).toBe(200);
+    } finally {
+      await other.stop();
+    }
+    expect(other.err.join('\n')).not.toContain('WARNING');
   });
 
   test('on loopback it answers only to loopback names: a page of another site rebound to 127.0.0.1 reads nothing', async () => {

@@ -50,9 +50,10 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   const { pool, target } = openPool(connectionStringFrom(values.database));
   try {
     const { rows } = await pool.query<CrashRow>(
-      // The last $2 log records of each crash, oldest first (logs_span_idx serves the lookup).
+      // The last $2 log records of each crash, oldest first (logs_span_idx serves the lookup);
+      // their times in UTC like the crash's own, whatever the session's time zone.
       `SELECT s.end_time, s.service_name, s.name, s.trace_id, s.span_id, s.crash_reason,
-              COALESCE((SELECT json_agg(json_build_object('time', l.time, 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
+              COALESCE((SELECT json_agg(json_build_object('time', to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
                           FROM (SELECT time, time_unix_nano, sequence, severity_text, body FROM ${schema}.logs
                                  WHERE trace_id = s.trace_id AND span_id = s.span_id AND kind = 'log'
                                  ORDER BY time_unix_nano DESC, sequence DESC LIMIT $2) l), '[]') AS log_lines

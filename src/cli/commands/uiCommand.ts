@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -29,7 +30,12 @@ export interface UiRunControl {
   stop?: AbortSignal;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: every way to name loopback, not three strings of it. */
+function isLoopback(host: string): boolean {
+  const address = host.toLowerCase().replace(/^::ffff:/, '');
+  if (address === 'localhost' || address === '::1') return true;
+  return isIPv4(address) && address.startsWith('127.');
+}
 
 export async function uiCommand(args: string[], io: CommandIo, control: UiRunControl = {}): Promise<number> {
   const { values } = parseOrUsage(() =>
@@ -68,7 +74,7 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   pool.on('error', () => {});
   // Errors may quote values from the database: escaped before they reach a terminal.
   // On loopback, only loopback names are answered (DNS rebinding); elsewhere the operator chose the exposure.
-  const allowedHostnames = LOOPBACK.has(host) ? LOOPBACK_HOSTNAMES : undefined;
+  const allowedHostnames = isLoopback(host) ? new Set([...LOOPBACK_HOSTNAMES, host.includes(':') ? `[${host.toLowerCase()}]` : host.toLowerCase()]) : undefined;
   const server = createViewerServer({ pool, schema, secrets, logError: (line) => io.err(printable(line)), allowedHostnames });
   try {
     server.listen(port, host);
@@ -81,7 +87,7 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/`;
   io.out(`otel-blackbox ui: ${url} (schema "${schemaName}" in ${target}); Ctrl-C stops it`);
-  if (!LOOPBACK.has(host)) {
+  if (!isLoopback(host)) {
     io.err(`otel-blackbox ui: WARNING: listening on ${host}, not on loopback. The viewer has no authentication: anyone who can reach this address can read every trace, span attribute and log in the schema.`);
   }
   control.listening?.(url);
