@@ -197,15 +197,21 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     });
     // Spans arrive sorted by start time, so children lists are already in order.
     var order = [];
-    var stack = roots.slice().reverse().map(function (node) { return { node: node, depth: 0 }; });
     var seen = new Set();
-    while (stack.length > 0) {
-      var item = stack.pop();
-      if (seen.has(item.node)) continue;
-      seen.add(item.node);
-      order.push({ span: item.node.span, depth: item.depth });
-      for (var i = item.node.children.length - 1; i >= 0; i--) stack.push({ node: item.node.children[i], depth: item.depth + 1 });
-    }
+    var walk = function (start) {
+      var stack = start.slice().reverse().map(function (node) { return { node: node, depth: 0 }; });
+      while (stack.length > 0) {
+        var item = stack.pop();
+        if (seen.has(item.node)) continue;
+        seen.add(item.node);
+        order.push({ span: item.node.span, depth: item.depth });
+        for (var i = item.node.children.length - 1; i >= 0; i--) stack.push({ node: item.node.children[i], depth: item.depth + 1 });
+      }
+    };
+    walk(roots);
+    // Spans whose parents form a cycle (ids a buggy tracer reused) reach no root: shown
+    // at the top level all the same, never dropped.
+    byId.forEach(function (node) { if (!seen.has(node)) walk([node]); });
     return order;
   }
 
