@@ -49,6 +49,30 @@ export function migrationStatements(schema: string): { version: number; name: st
 }
 
 /**
+ * Every migration as one script a DBA can review and apply to a new schema by hand (psql
+ * -f): the runner's transaction, lock and `migrations` rows included, so that
+ * `otel-blackbox migrate` and the exporter find it up to date afterwards. A schema that
+ * holds some migrations already is upgraded by `otel-blackbox migrate`, which applies
+ * only those missing.
+ */
+export function migrationScript(schema: string): string {
+  const quoted = quoteSchema(schema);
+  const parts = [
+    `-- otel-blackbox migrations 1 to ${LATEST_VERSION} for a new schema ${quoted}, in one transaction.`,
+    `-- A schema that has some of them already: run \`otel-blackbox migrate\`, which applies only the missing ones.`,
+    'BEGIN;',
+    `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${lockKey(schema)});`,
+    `-- bootstrap\n${bootstrapSql(quoted).trim()}`,
+  ];
+  for (const m of MIGRATIONS) {
+    parts.push(`-- migration ${m.version}: ${m.name}\n${m.sql(quoted).trim()}`);
+    parts.push(`INSERT INTO ${quoted}.migrations (version, name) VALUES (${m.version}, '${m.name}');`);
+  }
+  parts.push('COMMIT;');
+  return `${parts.join('\n')}\n`;
+}
+
+/**
  * How long a migration's DDL waits for a table lock. A session reading the table (a long
  * report, the viewer) holds it off, and every writer that comes after queues behind the
  * waiting DDL: behind an unbounded wait, every exporter of the database stalled for as long

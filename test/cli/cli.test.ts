@@ -45,6 +45,15 @@ describe('otel-blackbox CLI', () => {
     expect((await cli('migrate', '--schema', schema)).stdout).toContain('is up to date');
   });
 
+  test('migrate --dry-run prints a script a DBA can apply by hand, after which migrate has nothing to do', async () => {
+    const byHand = `${schema}_by_hand`;
+    const dry = await cli('migrate', '--schema', byHand, '--dry-run');
+    expect(dry.code).toBe(0);
+    await db.query(dry.stdout); // as psql -f would run it
+    expect(await db.count(`SELECT count(*) FROM "${byHand}".migrations`)).toBeGreaterThan(3);
+    expect((await cli('migrate', '--schema', byHand)).stdout).toContain('is up to date');
+  });
+
   test('a database that refuses connections: exit 1, and the password is not printed', async () => {
     const result = await cli('migrate', '--database', 'postgres://otel:hunter2-secret@127.0.0.1:1/otel');
     expect(result.code).toBe(1);

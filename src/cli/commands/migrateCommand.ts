@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { bootstrapStatement, migrateSchema, migrationStatements } from '../../postgres/migrate.js';
+import { migrateSchema, migrationScript } from '../../postgres/migrate.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { printable } from '../terminalText.js';
@@ -24,10 +24,7 @@ export async function migrateCommand(args: string[], io: CommandIo): Promise<num
   }
   const schema = schemaFrom(values.schema);
   if (values['dry-run']) {
-    io.out(`-- bootstrap (before any migration)\n${bootstrapStatement(schema).trim()}\n`);
-    for (const migration of migrationStatements(schema)) {
-      io.out(`-- migration ${migration.version}: ${migration.name}\n${migration.sql.trim()}\n`);
-    }
+    io.out(migrationScript(schema).trimEnd());
     return EXIT.ok;
   }
   const { pool, target } = openPool(connectionStringFrom(values.database));
