@@ -177,11 +177,9 @@ export interface SpanDetail {
   end_time_unix_nano: string | null;
   status_code: string;
   status_message: string | null;
-  attributes: unknown;
   service_name: string | null;
   scope_name: string | null;
   scope_version: string | null;
-  links: unknown;
   crash_reason: string | null;
   end_time_estimated: boolean;
 }
@@ -189,14 +187,24 @@ export interface SpanDetail {
 /** Spans cap per trace view: 5,000 render in well under a second (see test/ui); beyond this the page says so. */
 export const MAX_TRACE_SPANS = 20_000;
 
-// The resource is left out here and fetched with the selected span's logs: it is the same
-// for most spans of a trace and was half of a 5,000-span trace's 2.2 MB (measured).
+/** Characters of one text value sent to the browser; the rest is said, not sent. */
+export const MAX_SHOWN_CHARS = 64 * 1024;
+
+/** `column`, cut to `chars` with an ellipsis: a span name or a reason is as long as its maker made it. */
+function shortSql(column: string, chars: number): string {
+  return `CASE WHEN length(${column}) > ${chars} THEN left(${column}, ${chars}) || '…' ELSE ${column} END AS ${column}`;
+}
+
+// Only what the waterfall draws and the details pane lists: attributes, links and the
+// resource are fetched for the selected span (spanDetails). With them, a trace's response
+// had no bound: 40 spans with a 1 MB attribute each were a 42 MB body and 200 MB of the
+// viewer's memory, and at 20,000 spans it would have run out.
 export async function traceSpans(pool: pg.Pool, schema: QuotedSchema, traceId: string): Promise<{ spans: SpanDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<SpanDetail>(
-    `SELECT span_id, parent_span_id, name, kind, state,
+    `SELECT span_id, parent_span_id, ${shortSql('name', 1000)}, kind, state,
             start_time_unix_nano::text AS start_time_unix_nano, end_time_unix_nano::text AS end_time_unix_nano,
-            status_code, status_message, attributes, service_name, scope_name, scope_version,
-            links, crash_reason, end_time_estimated
+            status_code, ${shortSql('status_message', 4096)}, service_name, scope_name, scope_version,
+            ${shortSql('crash_reason', MAX_SHOWN_CHARS)}, end_time_estimated
        FROM ${schema}.spans WHERE trace_id = $1
       ORDER BY start_time_unix_nano, span_id
       LIMIT ${MAX_TRACE_SPANS + 1}`,
@@ -215,9 +223,26 @@ export interface LogDetail {
 
 export const MAX_SPAN_LOGS = 1000;
 
-export async function spanResource(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<unknown> {
-  const { rows } = await pool.query<{ resource: unknown }>(`SELECT resource FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`, [traceId, spanId]);
-  return rows[0]?.resource ?? null;
+/** The selected span's attributes, links and resource, each string cut to MAX_SHOWN_CHARS. */
+export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ attributes: unknown; links: unknown; resource: unknown }> {
+  const { rows } = await pool.query<{ attributes: unknown; links: unknown; resource: unknown }>(
+    `SELECT attributes, links, resource FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
+    [traceId, spanId],
+  );
+  const row = rows[0];
+  return { attributes: shortened(row?.attributes ?? null), links: shortened(row?.links ?? null), resource: shortened(row?.resource ?? null) };
+}
+
+/** A JSON value with every string longer than MAX_SHOWN_CHARS cut, saying how much was left out. */
+export function shortened(value: unknown): unknown {
+  if (typeof value === 'string') {
+    return value.length > MAX_SHOWN_CHARS ? `${value.slice(0, MAX_SHOWN_CHARS)}… (${value.length - MAX_SHOWN_CHARS} more characters)` : value;
+  }
+  if (Array.isArray(value)) return value.map(shortened);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [shortened(key) as string, shortened(item)]));
+  }
+  return value;
 }
 
 export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {

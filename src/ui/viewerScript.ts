@@ -327,11 +327,15 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     // What the span logged comes first: after a crash it is what people look for.
     var logs = el('section', { id: 'logs' }, [el('h2', { text: 'events and logs' })]);
     details.appendChild(logs);
-    details.appendChild(keyValues('attributes', withoutMarkers(span.attributes)));
-    if (Array.isArray(span.links) && span.links.length > 0) details.appendChild(keyValues('links', span.links));
+    // Attributes, links and resource come with the span's logs: the trace's own response
+    // carries only what the waterfall needs, however large the attributes.
+    var attributes = el('section', { id: 'attributes' });
+    details.appendChild(attributes);
     var resource = el('details', {}, [el('summary', { text: 'resource' })]);
     details.appendChild(resource);
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
+      attributes.appendChild(keyValues('attributes', withoutMarkers(body.attributes)));
+      if (Array.isArray(body.links) && body.links.length > 0) attributes.appendChild(keyValues('links', body.links));
       resource.appendChild(keyValues('resource', body.resource));
       if (body.logs.length === 0) logs.appendChild(el('p', { className: 'muted', text: 'none' }));
       if (body.truncated) logs.appendChild(el('p', { className: 'muted', id: 'logs-truncated', text: 'the last ' + body.logs.length + ' shown; earlier ones are in the logs table' }));

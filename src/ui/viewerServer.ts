@@ -9,7 +9,7 @@ import { redact } from '../postgres/redact.js';
 import { sqlStateOf } from '../postgres/sqlState.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
 import { VIEWER_SCRIPT } from './viewerScript.js';
-import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, spanLogs, spanResource, traceSpans } from './viewerQueries.js';
+import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, shortened, spanDetails, spanLogs, traceSpans } from './viewerQueries.js';
 
 export interface ViewerServerOptions {
   pool: pg.Pool;
@@ -85,8 +85,8 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     if (spanMatch) {
       const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
       if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
-      const [resource, { logs, truncated }] = await Promise.all([spanResource(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
-      return json(response, { resource, logs, truncated });
+      const [details, { logs, truncated }] = await Promise.all([spanDetails(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
+      return json(response, { ...details, logs: logs.map((log) => ({ ...log, fields: shortened(log.fields) })), truncated });
     }
   } catch (error) {
     if (error instanceof BadRequest) return send(response, 400, 'application/json', JSON.stringify({ error: error.message }));

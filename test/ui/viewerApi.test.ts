@@ -96,6 +96,26 @@ describe('otel-blackbox ui API', () => {
     expect(logs.body.logs[0].fields.attributes).toEqual({ items: 3, total: '59.90 EUR' });
   });
 
+  test('a trace\'s response stays small however large its attributes: they come with the selected span, long strings cut', async () => {
+    const traceId = 'b'.repeat(32);
+    const big = 'x'.repeat(200_000);
+    for (const [i, spanId] of ['1111111111111111', '2222222222222222'].entries()) {
+      await db.query(
+        `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, attributes, links)
+         VALUES ($1, $2, $3, 'INTERNAL', 'ended', now(), $4, now(), $4, $5, $6)`,
+        [traceId, spanId, 'n'.repeat(5000), 1_764_000_000_000_000_000n + BigInt(i), { big, small: 1 }, JSON.stringify([{ attributes: { big } }])],
+      );
+    }
+    const trace = await get(`/api/traces/${traceId}`);
+    expect(trace.status).toBe(200);
+    expect(trace.text.length).toBeLessThan(5_000);
+    expect(trace.body.spans[0].name).toBe(`${'n'.repeat(1000)}…`);
+    const span = await get(`/api/traces/${traceId}/spans/1111111111111111`);
+    expect(span.body.attributes.small).toBe(1);
+    expect(span.body.attributes.big).toBe(`${'x'.repeat(65_536)}… (134464 more characters)`);
+    expect(span.body.links[0].attributes.big).toHaveLength(65_536 + '… (134464 more characters)'.length);
+  });
+
   test('hostile input stays data: bind parameters, validated ids and cursors', async () => {
     for (const service of ["shop' OR '1'='1", "'; DROP TABLE spans; --", HOSTILE_NAME]) {
       const { status, body } = await get(`/api/traces?service=${encodeURIComponent(service)}`);
