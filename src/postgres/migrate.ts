@@ -34,6 +34,16 @@ export class SchemaTooNewError extends Error {
   }
 }
 
+export class ForeignMigrationsTableError extends Error {
+  constructor(schema: string) {
+    super(
+      `Schema "${schema}" holds a table named migrations that is not otel-blackbox's (it lacks our version, name and applied_at columns): ` +
+        'another tool keeps its migrations there. Give otel-blackbox a schema of its own (the schema option, OTEL_BLACKBOX_SCHEMA or --schema); refusing to touch it.',
+    );
+    this.name = 'ForeignMigrationsTableError';
+  }
+}
+
 // Two-key advisory locks: this constant ('otbb') keeps ours apart from the application's.
 const LOCK_NAMESPACE = 0x6f746262;
 
@@ -125,6 +135,14 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
   const table = `${quoted}.migrations`;
   const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);
   if (!rows[0]?.present) return [...MIGRATIONS];
+  // A schema shared with another tool (public, with TypeORM's, Laravel's or
+  // golang-migrate's own `migrations` table): said as what it is, not as a missing column
+  // or as a newer otel-blackbox.
+  const { rows: columns } = await db.query<{ column_name: string }>(
+    `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'migrations' AND column_name IN ('version', 'name', 'applied_at')`,
+    [schema],
+  );
+  if (columns.length !== 3) throw new ForeignMigrationsTableError(schema);
   const applied = await db.query<{ version: number }>(`SELECT version FROM ${table}`);
   const versions = new Set(applied.rows.map((row) => row.version));
   const newest = Math.max(0, ...versions);

@@ -4,7 +4,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
-import { bootstrapStatement, migrateSchema, migrationStatements, SchemaTooNewError } from '../../src/postgres/migrate.js';
+import { bootstrapStatement, ForeignMigrationsTableError, migrateSchema, migrationStatements, SchemaTooNewError } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, traceOf } from './spanFixtures.js';
 
@@ -54,6 +54,18 @@ describe('migrations', () => {
     }
     expect(await tablesOf(schema)).toEqual(TABLES);
     expect(notices.filter((message) => /already exists, skipping/.test(message))).toEqual([]);
+  });
+
+  it.each([
+    ['TypeORM', 'id serial PRIMARY KEY, timestamp bigint NOT NULL, name varchar NOT NULL'],
+    ['golang-migrate', 'version bigint PRIMARY KEY, dirty boolean NOT NULL'],
+  ])('refuses a schema whose migrations table is another tool\'s (%s), and leaves it alone', async (_tool, columns) => {
+    const schema = await db.freshSchema('migrations_foreign');
+    await db.query(`CREATE SCHEMA "${schema}"`);
+    await db.query(`CREATE TABLE "${schema}".migrations (${columns})`);
+    await expect(migrateSchema(db.pool, schema)).rejects.toThrow(ForeignMigrationsTableError);
+    await expect(migrateSchema(db.pool, schema)).rejects.toThrow(`Schema "${schema}" holds a table named migrations that is not otel-blackbox's`);
+    expect(await tablesOf(schema)).toEqual(['migrations']);
   });
 
   it('refuses a schema that a newer version has migrated, naming both versions', async () => {
