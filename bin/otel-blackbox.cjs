@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 'use strict';
-// A reader that stops early (`otel-blackbox crashes | head -1`) closes the pipe: stop
-// quietly, as other command-line tools do, rather than with an unhandled 'error' stack.
+// A reader that stops early (`otel-blackbox crashes | head -1`) closes the pipe: the rest
+// of the output goes nowhere, as with other command-line tools, rather than an unhandled
+// 'error' stack; the command still finishes and exits with its own status.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
     throw error;
   });
 }

@@ -26,10 +26,11 @@ export function positiveInteger(option: string, value: number | undefined, fallb
 
 /**
  * The longest wait a duration option may ask for. Node's timers hold at most 2^31 - 1 ms
- * (about 24.8 days) and fire at once, with a warning, above it; the exporter's cutoff adds
- * 250 ms to exportTimeoutMillis, and PostgreSQL's statement_timeout stops at 2^31 - 1 too.
+ * (about 24.8 days) and fire at once, with a warning, above it, and PostgreSQL's
+ * statement_timeout stops there too. Below it with room to spare: timers add margins to
+ * these options (the exporter's cutoff 250 ms, shutdown's wait for the exporter 1 s).
  */
-export const MAX_MILLIS = 2_147_483_000;
+export const MAX_MILLIS = 2_147_000_000;
 
 /** Milliseconds, at least `min` (0 or 1), at most MAX_MILLIS. */
 export function millis(option: string, value: number | undefined, fallback: number, min: 0 | 1): number {

@@ -12,8 +12,8 @@ export const PAGE_SIZE = 50;
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
-/** `<start_time_unix_nano>.<trace id>[.<span id>]`: the sort key of a list's last row. */
-const CURSOR = /^(\d{1,20})\.([0-9a-f]{32})(?:\.([0-9a-f]{16}))?$/;
+/** `<start_time_unix_nano>.<trace id>[.<span id>]`: the sort key of a list's last row (negative before 1970). */
+const CURSOR = /^(-?\d{1,20})\.([0-9a-f]{32})(?:\.([0-9a-f]{16}))?$/;
 const MAX_BIGINT = 2n ** 63n - 1n;
 export const TRACE_STATES = ['crashed', 'started', 'ended'] as const;
 export type TraceState = (typeof TRACE_STATES)[number];
@@ -62,7 +62,7 @@ export function filterFrom(params: URLSearchParams): ListFilter {
   if (after) {
     // The nanoseconds are a bigint in the database: 20 digits can be more than it holds.
     const nanos = CURSOR.exec(after)?.[1];
-    if (nanos === undefined || BigInt(nanos) > MAX_BIGINT) throw new BadRequest('after must be a cursor returned by a previous page');
+    if (nanos === undefined || BigInt(nanos) > MAX_BIGINT || BigInt(nanos) < -MAX_BIGINT - 1n) throw new BadRequest('after must be a cursor returned by a previous page');
     filter.after = after;
   }
   return filter;
@@ -251,16 +251,17 @@ export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: str
   // One branch per kind: each kind's key on the span is a partial index (logs_event_key,
   // logs_span_idx), which a query that does not name the kind cannot use; it read the
   // whole table, 174 ms for 180,000 rows here. The newest are kept: the lines right before
-  // a crash are the ones a crash record is read for.
+  // a crash are the ones a crash record is read for. Lines of one millisecond keep the
+  // order they were logged in (their sequence), as `crashes` shows them.
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano,
             to_jsonb(l) - 'time_unix_nano' - 'trace_id' - 'span_id' - 'inserted_at' AS fields
        FROM ((SELECT * FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
-               ORDER BY time_unix_nano DESC LIMIT ${MAX_SPAN_LOGS + 1})
+               ORDER BY time_unix_nano DESC, event_index DESC LIMIT ${MAX_SPAN_LOGS + 1})
              UNION ALL
              (SELECT * FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
-               ORDER BY time_unix_nano DESC LIMIT ${MAX_SPAN_LOGS + 1})) l
-      ORDER BY l.time_unix_nano DESC
+               ORDER BY time_unix_nano DESC, sequence DESC LIMIT ${MAX_SPAN_LOGS + 1})) l
+      ORDER BY l.time_unix_nano DESC, l.sequence DESC NULLS LAST, l.event_index DESC NULLS LAST
       LIMIT ${MAX_SPAN_LOGS + 1}`,
     [traceId, spanId],
   );

@@ -47,6 +47,7 @@ describe('otel-blackbox CLI', () => {
 
   test('migrate --dry-run prints a script a DBA can apply by hand, after which migrate has nothing to do', async () => {
     const byHand = `${schema}_by_hand`;
+    await db.query(`DROP SCHEMA IF EXISTS "${byHand}" CASCADE`);
     const dry = await cli('migrate', '--schema', byHand, '--dry-run');
     expect(dry.code).toBe(0);
     await db.query(dry.stdout); // as psql -f would run it
@@ -83,6 +84,11 @@ describe('otel-blackbox CLI', () => {
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const [code] = (await once(child, 'exit')) as [number | null];
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    // A command that fails still says so in its exit status, though nobody reads its output.
+    const failing = spawn(process.execPath, [join(import.meta.dirname, '../../bin/otel-blackbox.cjs'), 'crashes', '--database', 'postgres://otel@127.0.0.1:1/otel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    failing.stdout.destroy();
+    failing.stderr.destroy();
+    expect(((await once(failing, 'exit')) as [number | null])[0]).toBe(1);
   });
 
   test('recover, crashes and inspect on the journal of a killed process', async () => {

@@ -60,7 +60,7 @@ describe('durations from the environment', () => {
     const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
     await processor.shutdown();
     expect(warnings.filter((line) => line.includes('OTEL_BSP_EXPORT_TIMEOUT'))).toEqual([
-      "otel-blackbox: ignoring OTEL_BSP_EXPORT_TIMEOUT=10000000000: at most 2147483000 ms (about 24 days), what Node's timers can wait.",
+      "otel-blackbox: ignoring OTEL_BSP_EXPORT_TIMEOUT=10000000000: at most 2147000000 ms (about 24 days), what Node's timers can wait.",
     ]);
   });
 

@@ -5,6 +5,7 @@ import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, test } from 'vitest';
 import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
+import { MAX_MILLIS } from '../../src/options/validate.js';
 import type { DurabilityLevel } from '../../src/processor/processorOptions.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
@@ -184,6 +185,15 @@ describe('JournalSpanProcessor', () => {
     expect(() => tracer.startSpan('after shutdown').end()).not.toThrow();
   });
 
+  test('the longest flushTimeoutMillis allowed still waits for the exporter (no timer overflow)', async () => {
+    let flushed = false;
+    const slow = { export: (_spans: unknown, done: (result: { code: number }) => void) => done({ code: 0 }), forceFlush: () => new Promise<void>((resolve) => setTimeout(() => resolve(void (flushed = true)), 300)), shutdown: async () => {} };
+    const processor = new JournalSpanProcessor({ exporter: slow as never, journalDir: join(tempDir(), 'journal'), flushTimeoutMillis: MAX_MILLIS, recover: false });
+    await processor.forceFlush();
+    expect(flushed).toBe(true);
+    await processor.shutdown();
+  });
+
   test('invalid options throw a sentence naming the option', () => {
     const exporter = new CollectingExporter();
     expect(() => new JournalSpanProcessor({ exporter, durability: 'disk' as DurabilityLevel })).toThrow(/Invalid option durability: expected one of 'process', 'host', 'none', got "disk"/);
@@ -191,7 +201,7 @@ describe('JournalSpanProcessor', () => {
     expect(() => new JournalSpanProcessor({ exporter: undefined as never })).toThrow(/Invalid option exporter/);
     // Node's timers cannot wait past 2^31 - 1 ms: above it they fire at once, and every batch would time out.
     expect(() => new JournalSpanProcessor({ exporter, exportTimeoutMillis: 2 ** 31 })).toThrow(
-      /^Invalid option exportTimeoutMillis: expected a positive integer of milliseconds, at most 2147483000 \(about 24 days\), got 2147483648\.$/,
+      /^Invalid option exportTimeoutMillis: expected a positive integer of milliseconds, at most 2147000000 \(about 24 days\), got 2147483648\.$/,
     );
     expect(() => new JournalSpanProcessor({ exporter, scheduledDelayMillis: 1e12 })).toThrow(/Invalid option scheduledDelayMillis/);
     expect(() => new JournalSpanProcessor({ exporter, heartbeatIntervalMillis: 2 ** 40 })).toThrow(/Invalid option heartbeatIntervalMillis/);

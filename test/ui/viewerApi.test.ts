@@ -165,19 +165,24 @@ describe('otel-blackbox ui API', () => {
   const askAs = (base: string, host: string, path: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const url = new URL(path, base);
-      const request = httpGet({ hostname: url.hostname, port: url.port, path: url.pathname, headers: { Host: host } }, (response) => {
+      const request = httpGet({ hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: url.pathname, headers: { Host: host } }, (response) => {
         let text = '';
         response.on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, text }));
       });
       request.on('error', reject);
     });
 
-  test('every loopback address counts as loopback: 127.0.0.2 answers to its own name only, without a warning', async () => {
-    const other = await startViewer(['--database', db.url, '--schema', schema, '--host', '127.0.0.2']);
+  test.each([
+    ['127.0.0.2', '127.0.0.2'],
+    ['127.1', '127.0.0.1'],
+    ['0:0:0:0:0:0:0:1', '[::1]'],
+    ['::ffff:127.0.0.1', '[::ffff:7f00:1]'],
+  ])('every loopback address counts as loopback, however written: %s answers to %s, not to another site, without a warning', async (host, name) => {
+    const other = await startViewer(['--database', db.url, '--schema', schema, '--host', host]);
     try {
       const port = new URL(other.url).port;
       expect((await askAs(other.url, `attacker.example:${port}`, '/api/services')).status).toBe(403);
-      expect((await askAs(other.url, `127.0.0.2:${port}`, '/api/services')).status).toBe(200);
+      expect((await askAs(other.url, `${name}:${port}`, '/api/services')).status).toBe(200);
     } finally {
       await other.stop();
     }

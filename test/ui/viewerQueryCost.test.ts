@@ -21,7 +21,8 @@ useMigratedSchema(db, 'viewer_cost', (name) => {
 beforeAll(async () => {
   // Trace i starts at BASE + floor(i / 2) * 700 ns: pairs share their nanoseconds (ordered
   // by trace id), and runs of them share a microsecond. One span each: every 50th crashed,
-  // every 97th still started; one span event each, and 1,200 log records in one span.
+  // every 97th still started; one span event each, and 1,200 log records in one span, ten
+  // to a nanosecond (their sequence orders them).
   const base = String(BASE);
   await db.query(
     `INSERT INTO "${schema}".traces (trace_id, service_name, root_span_id, root_span_name, start_time, start_time_unix_nano, end_time, end_time_unix_nano)
@@ -43,7 +44,7 @@ beforeAll(async () => {
   );
   await db.query(
     `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, severity_text, body)
-     SELECT 'log', 'w', n, trace_id, span_id, start_time, start_time_unix_nano + n, 'INFO', to_jsonb('line ' || n)
+     SELECT 'log', 'w', n, trace_id, span_id, start_time, start_time_unix_nano + n / 10, 'INFO', to_jsonb('line ' || n)
        FROM (SELECT * FROM "${schema}".spans ORDER BY trace_id LIMIT 1) s, generate_series(1, 1200) n`,
   );
   await db.query(`ANALYZE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
@@ -146,8 +147,29 @@ describe('viewer query cost', () => {
       // 1,200 lines and the span's event: the last 1,000 lines are the ones kept (the lines before a crash).
       expect(logs.at(-1)!.fields.body).toBe('line 1200');
       expect(logs[0]!.fields.body).toBe('line 201');
-      const times = logs.map((log) => BigInt(log.time_unix_nano));
-      expect(times.every((time, i) => i === 0 || time >= times[i - 1]!)).toBe(true);
+      // In the order they were logged, ties of the same nanosecond included.
+      expect(logs.map((log) => log.fields.body)).toEqual(Array.from({ length: MAX_SPAN_LOGS }, (_, i) => `line ${i + 201}`));
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('pages on past 1970 backwards: a cursor of a row that started before the epoch is a cursor too', async () => {
+    await db.query(
+      `INSERT INTO "${schema}".traces (trace_id, service_name, start_time, start_time_unix_nano)
+       SELECT md5('before 1970 ' || i), 'svc-old', 'epoch'::timestamptz + ((-1000 * i) / 1000) * interval '1 microsecond', -1000 * i
+         FROM generate_series(1, 60) i`,
+    );
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const seen: string[] = [];
+      let after: string | undefined = `${BASE}.${'0'.repeat(32)}`;
+      while (after !== undefined) {
+        const result = await listTraces(pool, quoted, { after });
+        seen.push(...result.rows.map((row) => row.start_time_unix_nano));
+        after = result.next ?? undefined;
+      }
+      expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => String(-1000 * (i + 1))));
     } finally {
       await pool.end();
     }

@@ -30,11 +30,23 @@ export interface UiRunControl {
   stop?: AbortSignal;
 }
 
-/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: every way to name loopback, not three strings of it. */
-function isLoopback(host: string): boolean {
-  const address = host.toLowerCase().replace(/^::ffff:/, '');
-  if (address === 'localhost' || address === '::1') return true;
-  return isIPv4(address) && address.startsWith('127.');
+/**
+ * The host as a URL names it, which is what a Host header is compared with: 127.1 is
+ * 127.0.0.1, 0:0:0:0:0:0:0:1 is [::1], ::ffff:127.0.0.1 is [::ffff:7f00:1].
+ */
+function canonicalHost(host: string): string {
+  try {
+    return new URL(`http://${host.includes(':') ? `[${host}]` : host}`).hostname.toLowerCase();
+  } catch {
+    return host.toLowerCase();
+  }
+}
+
+/** 127.0.0.0/8 (also IPv4-mapped), ::1 and localhost, however written. */
+function isLoopback(canonical: string): boolean {
+  if (canonical === 'localhost' || canonical === '[::1]') return true;
+  if (isIPv4(canonical)) return canonical.startsWith('127.');
+  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
 }
 
 export async function uiCommand(args: string[], io: CommandIo, control: UiRunControl = {}): Promise<number> {
@@ -74,7 +86,8 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   pool.on('error', () => {});
   // Errors may quote values from the database: escaped before they reach a terminal.
   // On loopback, only loopback names are answered (DNS rebinding); elsewhere the operator chose the exposure.
-  const allowedHostnames = isLoopback(host) ? new Set([...LOOPBACK_HOSTNAMES, host.includes(':') ? `[${host.toLowerCase()}]` : host.toLowerCase()]) : undefined;
+  const loopback = isLoopback(canonicalHost(host));
+  const allowedHostnames = loopback ? new Set([...LOOPBACK_HOSTNAMES, canonicalHost(host)]) : undefined;
   const server = createViewerServer({ pool, schema, secrets, logError: (line) => io.err(printable(line)), allowedHostnames });
   try {
     server.listen(port, host);
@@ -87,7 +100,7 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/`;
   io.out(`otel-blackbox ui: ${url} (schema "${schemaName}" in ${target}); Ctrl-C stops it`);
-  if (!isLoopback(host)) {
+  if (!loopback) {
     io.err(`otel-blackbox ui: WARNING: listening on ${host}, not on loopback. The viewer has no authentication: anyone who can reach this address can read every trace, span attribute and log in the schema.`);
   }
   control.listening?.(url);
