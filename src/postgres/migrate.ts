@@ -18,6 +18,14 @@ interface Migration {
   version: number;
   name: string;
   sql(schema: QuotedSchema): string;
+  /**
+   * The oldest schema version whose code may go on writing after this migration: its own
+   * version when older code would write wrongly (the default), lower when the migration
+   * only adds what older code can ignore or drops what it does not use. Recorded in
+   * `migrations.oldest_writer`, so code that does not know this migration still knows
+   * whether it may write.
+   */
+  oldestWriter?: number;
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
@@ -58,6 +66,13 @@ export function migrationStatements(schema: string): { version: number; name: st
   return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: m.sql(quoted) }));
 }
 
+/** Records each migration's oldest writer (the column comes with migration 4). */
+function oldestWritersSql(quoted: QuotedSchema): string {
+  const values = MIGRATIONS.map((m) => `(${m.version}, ${m.oldestWriter ?? m.version})`).join(', ');
+  return `UPDATE ${quoted}.migrations AS m SET oldest_writer = v.oldest FROM (VALUES ${values}) AS v(version, oldest)
+ WHERE m.version = v.version AND m.oldest_writer IS DISTINCT FROM v.oldest;`;
+}
+
 /**
  * Every migration as one script a DBA can review and apply to a new schema by hand (psql
  * -f): the runner's transaction, lock and `migrations` rows included, so that
@@ -78,6 +93,7 @@ export function migrationScript(schema: string): string {
     parts.push(`-- migration ${m.version}: ${m.name}\n${m.sql(quoted).trim()}`);
     parts.push(`INSERT INTO ${quoted}.migrations (version, name) VALUES (${m.version}, '${m.name}');`);
   }
+  parts.push(oldestWritersSql(quoted));
   parts.push('COMMIT;');
   return `${parts.join('\n')}\n`;
 }
@@ -119,6 +135,7 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: { lo
       await client.query(`INSERT INTO ${quoted}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
       applied.push(migration.version);
     }
+    if (applied.length > 0) await client.query(oldestWritersSql(quoted));
     await client.query('COMMIT');
     return { applied };
   } catch (error) {
@@ -143,10 +160,13 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
     [schema],
   );
   if (columns.length !== 3) throw new ForeignMigrationsTableError(schema);
-  const applied = await db.query<{ version: number }>(`SELECT version FROM ${table}`);
-  const versions = new Set(applied.rows.map((row) => row.version));
-  const newest = Math.max(0, ...versions);
-  if (newest > LATEST_VERSION) throw new SchemaTooNewError(schema, newest);
+  // to_jsonb: oldest_writer is there from migration 4 on.
+  const applied = await db.query<{ row: { version: number; oldest_writer?: number | null } }>(`SELECT to_jsonb(m) AS row FROM ${table} m`);
+  const versions = new Set(applied.rows.map(({ row }) => row.version));
+  // Migrations newer than this code are fine to write through if each says code this old
+  // may (an added column with a default, a dropped index); any other is not.
+  const newerNeeds = Math.max(0, ...applied.rows.filter(({ row }) => row.version > LATEST_VERSION).map(({ row }) => row.oldest_writer ?? row.version));
+  if (newerNeeds > LATEST_VERSION) throw new SchemaTooNewError(schema, Math.max(...versions));
   return MIGRATIONS.filter((m) => !versions.has(m.version));
 }
 

@@ -68,6 +68,26 @@ describe('migrations', () => {
     expect(await tablesOf(schema)).toEqual(['migrations']);
   });
 
+  it('writes through a newer migration that says code this old may (an added column, a dropped index)', async () => {
+    const schema = await db.freshSchema('migrations_newer_compatible');
+    await migrateSchema(db.pool, schema);
+    const latest = Math.max(...migrationStatements(schema).map((m) => m.version));
+    expect(await db.query(`SELECT version, oldest_writer FROM "${schema}".migrations WHERE version >= 3 ORDER BY version`)).toEqual(
+      [3, 4].map((version) => ({ version, oldest_writer: 2 })),
+    );
+    // A newer otel-blackbox's additive migration, recorded as a newer release would.
+    await db.query(`ALTER TABLE "${schema}".spans ADD COLUMN from_the_future text`);
+    await db.query(`INSERT INTO "${schema}".migrations (version, name, oldest_writer) VALUES ($1, 'additive', $2)`, [latest + 1, latest]);
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    try {
+      expect((await exportSpans(exporter, await traceOf(2))).code).toBe(ExportResultCode.SUCCESS);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
+    } finally {
+      await exporter.shutdown();
+    }
+  });
+
   it('refuses a schema that a newer version has migrated, naming both versions', async () => {
     const schema = await db.freshSchema('migrations_newer');
     await migrateSchema(db.pool, schema);

@@ -9,6 +9,8 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 3;
 export const name = 'lean_span_indexes';
+/** Code of schema version 2 uses no such index: it may go on writing. */
+export const oldestWriter = 2;
 
 export function sql(s: QuotedSchema): string {
   return `DROP INDEX IF EXISTS ${s}.spans_parent_idx;`;

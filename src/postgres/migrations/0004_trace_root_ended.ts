@@ -7,7 +7,12 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 4;
 export const name = 'trace_root_ended';
+/** Code of schema version 2 writes traces without the column (false: the name stays as it was): it may go on writing. */
+export const oldestWriter = 2;
 
+// Also where migrations start recording which older code may go on writing after them
+// (migrate.ts, Migration.oldestWriter): code that does not know a migration reads it there.
 export function sql(s: QuotedSchema): string {
-  return `ALTER TABLE ${s}.traces ADD COLUMN root_span_ended boolean NOT NULL DEFAULT false;`;
+  return `ALTER TABLE ${s}.traces ADD COLUMN root_span_ended boolean NOT NULL DEFAULT false;
+ALTER TABLE ${s}.migrations ADD COLUMN oldest_writer integer;`;
 }
