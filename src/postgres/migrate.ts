@@ -111,9 +111,14 @@ export const TABLE_LOCK_WAIT_MILLIS = 3000;
  * Creates or upgrades `schema`; safe to run again and from many processes at once.
  * `lockTimeoutMillis`: how long to wait for another process's migration of the schema
  * before failing, to be tried again; unbounded by default. A table lock is waited for
- * TABLE_LOCK_WAIT_MILLIS at most (less if `lockTimeoutMillis` is less).
+ * `tableLockWaitMillis` at most, TABLE_LOCK_WAIT_MILLIS by default (less if
+ * `lockTimeoutMillis` is less): an operator who knows the tables' readers may allow more.
  */
-export async function migrateSchema(pool: pg.Pool, schema: string, options: { lockTimeoutMillis?: number } = {}): Promise<{ applied: number[] }> {
+export async function migrateSchema(
+  pool: pg.Pool,
+  schema: string,
+  options: { lockTimeoutMillis?: number; tableLockWaitMillis?: number } = {},
+): Promise<{ applied: number[] }> {
   const quoted = quoteSchema(schema);
   // Up to date is the usual case, and it is answered without DDL or a lock, so a role
   // that may only write can start with migrations on once the schema is installed.
@@ -126,7 +131,7 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: { lo
     await client.query('BEGIN');
     if (options.lockTimeoutMillis !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMillis))}`);
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lockKey(schema)]);
-    const tableLockWait = Math.max(1, Math.floor(Math.min(TABLE_LOCK_WAIT_MILLIS, options.lockTimeoutMillis ?? Infinity)));
+    const tableLockWait = Math.max(1, Math.floor(Math.min(options.tableLockWaitMillis ?? TABLE_LOCK_WAIT_MILLIS, options.lockTimeoutMillis ?? Infinity)));
     await client.query(`SET LOCAL lock_timeout = ${tableLockWait}`);
     await client.query(bootstrapSql(quoted));
     const applied: number[] = [];

@@ -4,7 +4,9 @@ import { readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bootstrapStatement, migrationStatements } from '../../src/postgres/migrate.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -76,6 +78,31 @@ describe('otel-blackbox CLI', () => {
       silent.close();
     }
   }, 30_000);
+
+  test('migrate behind a long reader: gives up after --lock-wait having changed nothing, exit 1, and says so', async () => {
+    const behind = `${schema}_behind`;
+    await db.query(`DROP SCHEMA IF EXISTS "${behind}" CASCADE`);
+    await db.query(bootstrapStatement(behind));
+    for (const m of migrationStatements(behind).filter((m) => m.version <= 2)) {
+      await db.query(m.sql);
+      await db.query(`INSERT INTO "${behind}".migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+    }
+    const reader = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query(`SELECT count(*) FROM "${behind}".spans`);
+      const result = await cli('migrate', '--schema', behind, '--lock-wait', '300');
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('nothing was changed');
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+    }
+    expect(await db.count(`SELECT count(*) FROM "${behind}".migrations`)).toBe(2);
+    expect((await cli('migrate', '--schema', behind, '--lock-wait', 'soon')).code).toBe(2);
+    expect((await cli('migrate', '--schema', behind)).stdout).toContain('applied migrations 3, 4');
+  });
 
   test('a reader that closes the pipe early (| head): exit 0, no EPIPE stack', async () => {
     const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/otel-blackbox.cjs'), 'migrate', '--dry-run'], { stdio: ['ignore', 'pipe', 'pipe'] });

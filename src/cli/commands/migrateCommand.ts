@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
-import { migrateSchema, migrationScript } from '../../postgres/migrate.js';
-import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, schemaFrom } from '../cliSupport.js';
+import { MAX_MILLIS } from '../../options/validate.js';
+import { migrateSchema, migrationScript, TABLE_LOCK_WAIT_MILLIS } from '../../postgres/migrate.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom, UsageError } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { printable } from '../terminalText.js';
 
@@ -11,12 +12,14 @@ processes at once.
 
 Options:
 ${DATABASE_HELP}
-      --dry-run        print the SQL of every migration instead of running it
+      --dry-run        print the script of every migration, for a new schema, instead of running it
+      --lock-wait MS   how long a migration waits for a table lock another session holds
+                       (default 3000); past it nothing is changed and migrate fails (exit 1)
   -h, --help           show this help`;
 
 export async function migrateCommand(args: string[], io: CommandIo): Promise<number> {
   const { values } = parseOrUsage(() =>
-    parseArgs({ args, strict: true, options: { ...HELP_OPTION, ...DATABASE_OPTIONS, 'dry-run': { type: 'boolean' } } }),
+    parseArgs({ args, strict: true, options: { ...HELP_OPTION, ...DATABASE_OPTIONS, 'dry-run': { type: 'boolean' }, 'lock-wait': { type: 'string' } } }),
   );
   if (values.help) {
     io.out(migrateHelp);
@@ -27,13 +30,17 @@ export async function migrateCommand(args: string[], io: CommandIo): Promise<num
     io.out(migrationScript(schema).trimEnd());
     return EXIT.ok;
   }
+  const tableLockWaitMillis = positiveIntegerArg('lock-wait', values['lock-wait'], TABLE_LOCK_WAIT_MILLIS);
+  if (tableLockWaitMillis > MAX_MILLIS) throw new UsageError(`--lock-wait expects at most ${MAX_MILLIS} ms, got ${tableLockWaitMillis}`);
   const { pool, target } = openPool(connectionStringFrom(values.database));
   try {
-    const { applied } = await migrateSchema(pool, schema);
+    const { applied } = await migrateSchema(pool, schema, { tableLockWaitMillis });
     io.out(applied.length === 0 ? `schema ${schema} is up to date` : `schema ${schema}: applied migrations ${applied.join(', ')}`);
     return EXIT.ok;
   } catch (error) {
-    io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${printable(target)}: ${printable((error as Error).message)}`);
+    // 55P03: a table lock not granted within --lock-wait; nothing was changed.
+    const hint = (error as { code?: string }).code === '55P03' ? ' (another session held one of its tables longer than --lock-wait; nothing was changed: run it again, or allow a longer wait)' : '';
+    io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${printable(target)}: ${printable((error as Error).message)}${hint}`);
     return EXIT.failed;
   } finally {
     await pool.end();
