@@ -232,16 +232,22 @@ export class JournalWriter {
   appendStart(span: ReadableSpan): AppendResult {
     const { traceId, spanId } = span.spanContext();
     const start = new StartText(span);
-    const json = this.brokenError === undefined ? startRecordJson(span, this.resourceIdFor(span.resource), start) : undefined;
-    const refused = json === undefined ? 'broken' : this.overCap(json.length) ? 'full' : this.writeRecord(RecordType.SpanStart, json) ? undefined : 'broken';
+    const result = this.writeStart(span, start);
     // Open either way. Written, marked with the segment the START is in (a START too large
     // for the room left in a mapped segment rotates first): that segment is deleted only
     // after the START is carried forward (releaseSegments); deleted before, a crash would
     // leave the span with no START, lost. Refused, it is still the journal's to write
     // (NOT_JOURNALED): forgotten, the span went its whole life without one, and a crash
     // left neither a crash record nor a count of it.
-    this.openSpans.set(traceId, spanId, start, refused === undefined ? this.writtenSegment : NOT_JOURNALED);
-    if (refused !== undefined || json === undefined) return refused ?? 'broken';
+    this.openSpans.set(traceId, spanId, start, result === 'written' ? this.writtenSegment : NOT_JOURNALED);
+    return result;
+  }
+
+  private writeStart(span: ReadableSpan, start: StartText): AppendResult {
+    if (this.brokenError !== undefined) return 'broken';
+    const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
+    if (this.overCap(json.length)) return 'full';
+    if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
     this.startChars += json.length;
     this.startsWritten += 1;
     return 'written';
@@ -257,7 +263,7 @@ export class JournalWriter {
     // The span has ended either way: written here, or kept in memory by the caller (also
     // while the journal is broken: a repair must not journal its START again).
     const open = this.openSpans.take(traceId, spanId);
-    const journaled = open !== undefined && this.openSpans.takenMark !== NOT_JOURNALED;
+    const journaled = open !== undefined && this.openSpans.lastMark !== NOT_JOURNALED;
     if (this.brokenError !== undefined) return 'broken';
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
@@ -334,7 +340,7 @@ export class JournalWriter {
   /** A span still open in this process whose START is in the journal, by its trace id and span id. */
   openSpan(traceId: string, spanId: string): ReadableSpan | undefined {
     const open = this.openSpans.get(traceId, spanId);
-    return open !== undefined && this.openSpans.markOf(traceId, spanId) !== NOT_JOURNALED ? open.span : undefined;
+    return open !== undefined && this.openSpans.lastMark !== NOT_JOURNALED ? open.span : undefined;
   }
 
   appendHeartbeat(): void {

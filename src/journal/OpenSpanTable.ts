@@ -1,6 +1,7 @@
 // The spans the journal holds open (their START journaled, or still to be), whose END is
-// not journaled yet, by trace id and span id, in the order they started. Both, as the database's key: a span id is unique within its trace
-// only, and a span of another trace that ends under a running span's id must not end it.
+// not journaled yet, by trace id and span id, in the order they started. Both, as the
+// database's key: a span id is unique within its trace only, and a span of another trace
+// that ends under a running span's id must not end it.
 // A Map did this until an allocation profile of bench/overload.mjs showed it: a long-lived
 // Map's table sits in the old generation, and V8 rebuilds it there every
 // few set/delete pairs (deleted slots fill it up; an emptied table shrinks), so a span
@@ -34,30 +35,26 @@ export class OpenSpanTable<V> {
     return this.#size;
   }
 
+  /**
+   * The mark of the entry get() or take() found last (valid until the next call of either):
+   * the value and its mark from one lookup.
+   */
+  lastMark = 0;
+
   get(traceId: string, spanId: string): V | undefined {
     const entry = this.#find(traceId, spanId, hashOf(traceId, spanId));
-    return entry === EMPTY ? undefined : this.#values[entry];
+    if (entry === EMPTY) return undefined;
+    this.lastMark = this.#marks[entry]!;
+    return this.#values[entry];
   }
 
-  /** The mark of the entry, or undefined when there is none. */
-  markOf(traceId: string, spanId: string): number | undefined {
-    const entry = this.#find(traceId, spanId, hashOf(traceId, spanId));
-    return entry === EMPTY ? undefined : this.#marks[entry];
-  }
-
-  /** The mark of the entry take() removed last (valid until the next take()). */
-  takenMark = 0;
-
-  /**
-   * Removes the entry and returns its value, its mark in `takenMark`: one lookup where
-   * get(), markOf() and delete() make three (the journal's END path, once per span).
-   */
+  /** Removes the entry and returns its value, its mark in `lastMark`: one lookup for the journal's END path, once per span. */
   take(traceId: string, spanId: string): V | undefined {
     const slot = this.#slotOf(traceId, spanId);
     if (slot === EMPTY) return undefined;
     const entry = this.#slots[slot];
     const value = this.#values[entry];
-    this.takenMark = this.#marks[entry];
+    this.lastMark = this.#marks[entry]!;
     this.#removeAt(slot);
     return value;
   }

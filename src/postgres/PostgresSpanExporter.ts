@@ -136,7 +136,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // The batch's time starts now: a resource detector still running may take at most half
     // of it (#rows), the write the rest.
     const deadline = Date.now() + this.#exportTimeoutMillis;
-    const detectorsUntil = Date.now() + this.#exportTimeoutMillis / 2;
+    const detectorsUntil = deadline - this.#exportTimeoutMillis / 2;
     const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn, new Unreadable(), detectorsUntil);
     const turn = new TurnBudget();
     const unreadable = new Unreadable();
@@ -201,14 +201,14 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
    * waited for again, and is said once.
    */
   async #detectorsSettled(resources: (ReadableSpan['resource'] | undefined)[], until: number): Promise<void> {
-    const pending = new Set(resources.filter((resource) => resource !== undefined && isPending(resource) && !this.#givenUpOn.has(resource)));
-    if (pending.size === 0) return;
-    const settled = Promise.all([...pending].map((resource) => Promise.resolve().then(() => resource?.waitForAsyncAttributes?.()).catch(() => {})));
+    const pending = [...new Set(resources)].filter((resource): resource is ReadableSpan['resource'] => resource !== undefined && isPending(resource) && !this.#givenUpOn.has(resource));
+    if (pending.length === 0) return;
+    const settled = Promise.all(pending.map((resource) => Promise.resolve().then(() => resource.waitForAsyncAttributes?.()).catch(() => {})));
     try {
       await beforeDeadline(settled, until, () => new Error('resource detectors still running'));
     } catch {
-      const stuck = [...pending].filter((resource) => resource !== undefined && isPending(resource));
-      for (const resource of stuck) this.#givenUpOn.add(resource!);
+      const stuck = pending.filter(isPending);
+      for (const resource of stuck) this.#givenUpOn.add(resource);
       if (stuck.length > 0) {
         safeDiag.warn(
           `PostgresSpanExporter: ${stuck.length} resource(s) still had detectors running after half of exportTimeoutMillis (${this.#exportTimeoutMillis} ms); ` +

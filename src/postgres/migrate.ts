@@ -66,6 +66,16 @@ export function migrationStatements(schema: string): { version: number; name: st
   return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: m.sql(quoted) }));
 }
 
+/** The advisory lock every migration of `schema` runs under, as SQL (literals: the same in the runner and the script). */
+function lockSql(schema: string): string {
+  return `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${lockKey(schema)});`;
+}
+
+/** The `migrations` row of a migration applied (names are ours: plain identifiers). */
+function recordSql(quoted: QuotedSchema, m: Migration): string {
+  return `INSERT INTO ${quoted}.migrations (version, name) VALUES (${m.version}, '${m.name}');`;
+}
+
 /** Records each migration's oldest writer (the column comes with migration 4). */
 function oldestWritersSql(quoted: QuotedSchema): string {
   const values = MIGRATIONS.map((m) => `(${m.version}, ${m.oldestWriter ?? m.version})`).join(', ');
@@ -86,13 +96,10 @@ export function migrationScript(schema: string): string {
     `-- otel-blackbox migrations 1 to ${LATEST_VERSION} for a new schema ${quoted}, in one transaction.`,
     `-- A schema that has some of them already: run \`otel-blackbox migrate\`, which applies only the missing ones.`,
     'BEGIN;',
-    `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${lockKey(schema)});`,
+    lockSql(schema),
     `-- bootstrap\n${bootstrapSql(quoted).trim()}`,
   ];
-  for (const m of MIGRATIONS) {
-    parts.push(`-- migration ${m.version}: ${m.name}\n${m.sql(quoted).trim()}`);
-    parts.push(`INSERT INTO ${quoted}.migrations (version, name) VALUES (${m.version}, '${m.name}');`);
-  }
+  for (const m of MIGRATIONS) parts.push(`-- migration ${m.version}: ${m.name}\n${m.sql(quoted).trim()}`, recordSql(quoted, m));
   parts.push(oldestWritersSql(quoted));
   parts.push('COMMIT;');
   return `${parts.join('\n')}\n`;
@@ -130,14 +137,14 @@ export async function migrateSchema(
   try {
     await client.query('BEGIN');
     if (options.lockTimeoutMillis !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMillis))}`);
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lockKey(schema)]);
+    await client.query(lockSql(schema));
     const tableLockWait = Math.max(1, Math.floor(Math.min(options.tableLockWaitMillis ?? TABLE_LOCK_WAIT_MILLIS, options.lockTimeoutMillis ?? Infinity)));
     await client.query(`SET LOCAL lock_timeout = ${tableLockWait}`);
     await client.query(bootstrapSql(quoted));
     const applied: number[] = [];
     for (const migration of await pendingMigrations(client, schema, quoted)) {
       await client.query(migration.sql(quoted));
-      await client.query(`INSERT INTO ${quoted}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      await client.query(recordSql(quoted, migration));
       applied.push(migration.version);
     }
     if (applied.length > 0) await client.query(oldestWritersSql(quoted));

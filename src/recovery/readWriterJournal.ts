@@ -192,10 +192,9 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
     }
     case RecordType.ProcessExit: {
       const exit = record.payload as ProcessExitRecord;
-      // An uncaught exception is followed by the exit it causes: keep the error. (A heartbeat
-      // between them has already forgotten it.)
-      const earlier = facts.exit;
-      facts.exit = { ...earlier, ...exit, error: exit.error ?? earlier?.error, code: exit.code ?? earlier?.code };
+      // An uncaught exception is followed by the exit it causes: keep the error (a heartbeat
+      // between them has already forgotten it).
+      facts.exit = { ...facts.exit, ...exit, error: exit.error ?? facts.exit?.error, code: exit.code ?? facts.exit?.code };
       alive(exit.ms);
       break;
     }

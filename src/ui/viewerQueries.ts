@@ -140,8 +140,9 @@ export async function listTraces(pool: pg.Pool, schema: QuotedSchema, filter: Li
         AND ($2::timestamptz IS NULL OR t.start_time >= $2)
         AND ($3::timestamptz IS NULL OR t.start_time < $3)
         AND ($4::text IS NULL OR s.state = $4)
-        AND ($4::text IS DISTINCT FROM 'crashed' OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE state = 'crashed'))
-        AND ($4::text IS DISTINCT FROM 'started' OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE state = 'started'))
+        -- Crashed or in flight: through that state's spans (a partial index, rows that are
+        -- few; the parameter is planned as its value), not every trace's count.
+        AND ($4::text IS NULL OR $4 = 'ended' OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE state = $4))
         AND ($5::bigint IS NULL OR (t.start_time <= ${timestampSql('$5::bigint')}
              AND (t.start_time_unix_nano, t.trace_id) < ($5::bigint, $6::text COLLATE "C")))
       ORDER BY t.start_time DESC, t.start_time_unix_nano DESC, t.trace_id DESC
@@ -234,7 +235,7 @@ export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: 
 }
 
 /** A JSON value with every string longer than MAX_SHOWN_CHARS cut, saying how much was left out. */
-export function shortened(value: unknown): unknown {
+function shortened(value: unknown): unknown {
   if (typeof value === 'string') {
     return value.length > MAX_SHOWN_CHARS ? `${value.slice(0, MAX_SHOWN_CHARS)}… (${value.length - MAX_SHOWN_CHARS} more characters)` : value;
   }
@@ -266,5 +267,5 @@ export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: str
     [traceId, spanId],
   );
   const truncated = rows.length > MAX_SPAN_LOGS;
-  return { logs: rows.slice(0, MAX_SPAN_LOGS).reverse(), truncated };
+  return { logs: rows.slice(0, MAX_SPAN_LOGS).reverse().map((log) => ({ ...log, fields: shortened(log.fields) as Record<string, unknown> })), truncated };
 }

@@ -24,6 +24,17 @@ async function tablesOf(schema: string): Promise<string[]> {
 
 const TABLES = ['dead_letters', 'logs', 'migrations', 'spans', 'traces'];
 
+/** An exporter with its defaults (migrations on) writes a trace of two spans into `schema`. */
+async function expectExporterWritesTwoSpans(schema: string): Promise<void> {
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  try {
+    expect((await exportSpans(exporter, await traceOf(2))).code).toBe(ExportResultCode.SUCCESS);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
+  } finally {
+    await exporter.shutdown();
+  }
+}
+
 describe('migrations', () => {
   it('installs the schema, then a second run changes nothing', async () => {
     const schema = await db.freshSchema('migrations_fresh');
@@ -79,13 +90,7 @@ describe('migrations', () => {
     await db.query(`ALTER TABLE "${schema}".spans ADD COLUMN from_the_future text`);
     await db.query(`INSERT INTO "${schema}".migrations (version, name, oldest_writer) VALUES ($1, 'additive', $2)`, [latest + 1, latest]);
     expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    try {
-      expect((await exportSpans(exporter, await traceOf(2))).code).toBe(ExportResultCode.SUCCESS);
-      expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
-    } finally {
-      await exporter.shutdown();
-    }
+    await expectExporterWritesTwoSpans(schema);
   });
 
   it('refuses a schema that a newer version has migrated, naming both versions', async () => {
@@ -158,13 +163,7 @@ describe('migrations', () => {
 
   it('migrates on the first export by default', async () => {
     const schema = await db.freshSchema('migrations_on_export');
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    try {
-      expect((await exportSpans(exporter, await traceOf(2))).code).toBe(ExportResultCode.SUCCESS);
-      expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
-    } finally {
-      await exporter.shutdown();
-    }
+    await expectExporterWritesTwoSpans(schema);
   });
 
   it('gives up on a table lock a long reader holds within seconds, so writers queued behind it go on, and applies later', async () => {

@@ -86,8 +86,9 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   pool.on('error', () => {});
   // Errors may quote values from the database: escaped before they reach a terminal.
   // On loopback, only loopback names are answered (DNS rebinding); elsewhere the operator chose the exposure.
-  const loopback = isLoopback(canonicalHost(host));
-  const allowedHostnames = loopback ? new Set([...LOOPBACK_HOSTNAMES, canonicalHost(host)]) : undefined;
+  const canonical = canonicalHost(host);
+  const loopback = isLoopback(canonical);
+  const allowedHostnames = loopback ? new Set([...LOOPBACK_HOSTNAMES, canonical]) : undefined;
   const server = createViewerServer({ pool, schema, secrets, logError: (line) => io.err(printable(line)), allowedHostnames });
   try {
     server.listen(port, host);
