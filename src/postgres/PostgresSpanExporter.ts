@@ -11,6 +11,7 @@ import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
 import { migrateSchema } from './migrate.js';
+import { SchemaRetry } from './SchemaRetry.js';
 import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts, type TargetFacts } from './redact.js';
 import { quoteSchema } from './schemaName.js';
@@ -49,6 +50,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   /** Resources whose detectors did not settle in a batch's time: not waited for again. */
   readonly #givenUpOn = new WeakSet<ReadableSpan['resource']>();
   #schemaReady: Promise<void> | undefined;
+  /** After a migration the database refused, batches wait for the next attempt's time (SchemaRetry.ts). */
+  readonly #schemaRetry = new SchemaRetry();
   /** Spans PostgreSQL refused for good and that went to dead_letters (read by the processor's metrics). */
   deadLettered = 0;
   #shutdown: Promise<void> | undefined;
@@ -231,13 +234,20 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
 
   #ensureSchema(): Promise<void> {
     if (!this.#migrate) return Promise.resolve();
+    if (this.#schemaReady === undefined) {
+      const refusal = this.#schemaRetry.refusal(this.#schema);
+      if (refusal !== undefined) return Promise.reject(refusal);
+    }
     this.#schemaReady ??= migrateSchema(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }).then(
       ({ applied }) => {
+        this.#schemaRetry.succeeded();
         if (applied.length > 0) safeDiag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
       },
       (error: unknown) => {
-        this.#schemaReady = undefined; // the next batch tries again
-        throw this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, error);
+        this.#schemaReady = undefined; // a later batch tries again
+        const failure = this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, error);
+        this.#schemaRetry.failed(failure);
+        throw failure;
       },
     );
     return this.#schemaReady;

@@ -202,4 +202,46 @@ describe('migrations', () => {
     }
     expect((await migrateSchema(db.pool, schema)).applied).toEqual([2, 3, 4]);
   }, 60_000);
+
+  it('after a migration gave up behind a long reader, the next batches fail at once instead of queueing writers behind it again, and a later one migrates', async () => {
+    const schema = await db.freshSchema('migrations_retry_later');
+    await db.query(bootstrapStatement(schema));
+    await db.query(migrationStatements(schema)[0]!.sql);
+    await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES (1, 'initial')`);
+    const reader = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    const applicationName = `schema-retry-${process.pid}`;
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, applicationName });
+    try {
+      await reader.query('BEGIN');
+      await reader.query(`SELECT count(*) FROM "${schema}".logs`);
+      const first = await exportSpans(exporter, await traceOf(1));
+      expect(first.code).toBe(ExportResultCode.FAILED);
+      expect(first.error?.message).toContain('55P03');
+      // The next batch comes while the reader still holds its lock: it must not ask for
+      // the tables' locks again (writers would queue behind that request for seconds).
+      let settled = false;
+      const second = exportSpans(exporter, await traceOf(1)).finally(() => (settled = true));
+      let waitedOnLock = 0;
+      while (!settled) {
+        waitedOnLock += await db.count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(waitedOnLock).toBe(0);
+      const refused = await second;
+      expect(refused.code).toBe(ExportResultCode.FAILED);
+      expect(refused.error?.message).toMatch(/migrating schema "[^"]+" failed once, and is tried again in about \d+ s/);
+      expect(refused.error?.message).toContain('55P03');
+      await reader.query('ROLLBACK');
+      // Once the delay has passed, a batch runs the migration and is written.
+      const trace = await traceOf(2);
+      await expect.poll(async () => (await exportSpans(exporter, trace)).code, { timeout: 30_000, interval: 500 }).toBe(ExportResultCode.SUCCESS);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".migrations WHERE version = 4`)).toBe(1);
+    } finally {
+      await reader.query('ROLLBACK').catch(() => {});
+      await reader.end();
+      await exporter.shutdown();
+    }
+  }, 60_000);
 });

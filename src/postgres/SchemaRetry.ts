@@ -1,0 +1,62 @@
+// When the exporter may try its migrations again after the database refused them. Each
+// attempt asks for its tables' locks, and while it waits (up to TABLE_LOCK_WAIT_MILLIS,
+// migrate.ts) every writer of those tables queues behind it: tried again with every batch
+// (the processor retries a failed batch within 5 s), a migration stuck behind a long
+// reader kept the tables' writers waiting most of the time, in every process that runs
+// the exporter. So after such a failure batches fail at once, saying why and when the
+// next attempt is, until a delay that doubles with each failure has passed. A lost
+// connection is not the migration's failure: the batch could not be written either, and
+// the next batch tries again as soon as the database is back.
+import { PostgresExportError } from './PostgresExportError.js';
+import { classifyError, sqlStateOf } from './sqlState.js';
+
+export const SCHEMA_RETRY_BASE_MILLIS = 5_000;
+export const SCHEMA_RETRY_CAP_MILLIS = 5 * 60_000;
+
+/** Between half and all of base · 2^(failures − 1), at most the cap: processes that failed together spread out. */
+export function schemaRetryDelayMillis(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(SCHEMA_RETRY_CAP_MILLIS, SCHEMA_RETRY_BASE_MILLIS * 2 ** Math.min(Math.max(failures - 1, 0), 20));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** True for a failure to reach the database at all (no SQLSTATE of its own, or class 08 / 57P0x). */
+function isConnectionFailure(error: unknown): boolean {
+  const cause = error instanceof PostgresExportError ? error.cause : error;
+  if (classifyError(cause) !== 'transient') return false;
+  const state = sqlStateOf(cause);
+  return state === undefined || state.startsWith('08') || state.startsWith('57P');
+}
+
+export class SchemaRetry {
+  #failures = 0;
+  #retryAt = 0;
+  #last: PostgresExportError | undefined;
+
+  /** A migration attempt failed with `failure` (its cause the driver's error). */
+  failed(failure: PostgresExportError): void {
+    if (isConnectionFailure(failure)) return;
+    this.#failures += 1;
+    this.#retryAt = performance.now() + schemaRetryDelayMillis(this.#failures);
+    this.#last = failure;
+  }
+
+  succeeded(): void {
+    this.#failures = 0;
+    this.#last = undefined;
+  }
+
+  /** Why a batch must not try the migration now, or undefined when it may. */
+  refusal(schema: string): PostgresExportError | undefined {
+    const last = this.#last;
+    const wait = this.#retryAt - performance.now();
+    if (last === undefined || wait <= 0) return undefined;
+    const times = this.#failures === 1 ? 'once' : `${this.#failures} times`;
+    return new PostgresExportError(
+      `PostgresSpanExporter did not write the batch: migrating schema "${schema}" failed ${times}, and is tried again in about ${Math.ceil(wait / 1000)} s ` +
+        `(each attempt makes the writers of its tables wait for it). Last failure: ${last.message}`,
+      last.kind,
+      last.sqlState,
+      { cause: last },
+    );
+  }
+}
