@@ -8,7 +8,7 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
-import { toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
+import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 
 export interface EventRow {
   eventIndex: number;
@@ -131,7 +131,7 @@ class ConvertedSpanRow implements SpanRow {
     this.kind = codeAt(SPAN_KINDS, span.kind, 'INTERNAL');
     this.state = spanState(attributes[ATTR_SPAN_STATE]);
     this.startTime = toUnixNano(span.startTime);
-    this.endTime = toUnixNanoOrNull(span.endTime);
+    this.endTime = notBefore(toUnixNanoOrNull(span.endTime), this.startTime);
     this.statusCode = codeAt(STATUS_CODES, span.status?.code ?? SpanStatusCode.UNSET, 'UNSET');
     this.statusMessage = sanitizeOptionalString(span.status?.message);
     this.attributes = toJsonText(attributes);
@@ -161,6 +161,16 @@ class ConvertedEventRow implements EventRow {
     this.attributes = toJsonText(event.attributes ?? {});
     this.droppedAttributesCount = count(event.droppedAttributesCount);
   }
+}
+
+/**
+ * An end before the start (a hand-built span: the SDK's own Span.end() already moves such
+ * an end to the start, with a warning) is stored at the start, duration 0, as the SDK does:
+ * a negative duration_ns would be the only one in the table, and the trace's end_time
+ * would precede its start.
+ */
+function notBefore(end: UnixNano | null, start: UnixNano): UnixNano | null {
+  return end !== null && compareUnixNano(end, start) < 0 ? start : end;
 }
 
 /** Ids are stored as the lowercase hex users see in their logs. */

@@ -126,4 +126,18 @@ describe('sanitising', () => {
     expect(byName.has('ordinary')).toBe(true);
     expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE trace_id = ANY($1)`, [spans.map((span) => span.spanContext().traceId)])).toBe(0);
   });
+
+  it('stores a span whose end is before its start (a hand-built span) as the SDK ends one: at its start, duration 0', async () => {
+    const [span] = await recordSpans((tracer) => tracer.startSpan('backwards').end());
+    const start = span!.startTime;
+    const backwards = withAttributes(span!, {}, { endTime: [start[0] - 5, start[1]], duration: [-5, 0] });
+    expect(await exportSpans(exporter, [backwards])).toEqual({ code: ExportResultCode.SUCCESS });
+    const [row] = await db.query<{ start: string; end: string; duration: string; trace_end: string }>(
+      `SELECT s.start_time_unix_nano::text AS start, s.end_time_unix_nano::text AS end, s.duration_ns::text AS duration,
+              t.end_time_unix_nano::text AS trace_end
+         FROM "${schema}".spans s JOIN "${schema}".traces t USING (trace_id) WHERE s.span_id = $1`,
+      [span!.spanContext().spanId],
+    );
+    expect(row).toEqual({ start: row!.start, end: row!.start, duration: '0', trace_end: row!.start });
+  });
 });
