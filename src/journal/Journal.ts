@@ -35,6 +35,11 @@ export class Journal {
     return this.#writer.appendEnd(span, options);
   }
 
+  /** The caller's copy of a span appendEnd() could not write was exported or dropped (JournalWriter.endedElsewhere). */
+  endedElsewhere(span: ReadableSpan): void {
+    this.#writer.endedElsewhere(span);
+  }
+
   appendLog(logRecord: ReadableLogRecord): AppendResult {
     return this.#writer.appendLog(logRecord);
   }

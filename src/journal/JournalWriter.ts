@@ -260,21 +260,38 @@ export class JournalWriter {
    */
   appendEnd(span: ReadableSpan, options?: { pastCap?: boolean }): AppendResult {
     const { traceId, spanId } = span.spanContext();
-    // The span has ended either way: written here, or kept in memory by the caller (also
-    // while the journal is broken: a repair must not journal its START again).
-    const open = this.openSpans.take(traceId, spanId);
-    const journaled = open !== undefined && this.openSpans.lastMark !== NOT_JOURNALED;
+    // Broken, the span stays open here: its START (or the one a repair writes) is its only
+    // record on disk while the caller holds it in memory, until that copy is exported or
+    // dropped (endedElsewhere). Taken out, its START went with the next repair or commit of
+    // its segment, and a crash before the memory batch committed left no trace of the span.
     if (this.brokenError !== undefined) return 'broken';
+    const open = this.openSpans.take(traceId, spanId);
+    const mark = this.openSpans.lastMark;
+    const journaled = open !== undefined && mark !== NOT_JOURNALED;
     const mine = open?.span === span ? open : undefined;
     const capped = cappedRecordCount();
     const json = endRecordJson(span, this.resourceIdFor(span.resource), mine);
+    // At the cap with no START written: nothing on disk to keep, the caller holds the span.
     if (!options?.pastCap && !journaled && this.overCap(json.length)) return 'full';
-    if (!this.writeRecord(RecordType.SpanEnd, json)) return 'broken';
+    if (!this.writeRecord(RecordType.SpanEnd, json)) {
+      if (open !== undefined) this.openSpans.set(traceId, spanId, open, mark);
+      return 'broken';
+    }
     this.endsWritten += 1;
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
     // journal holds, as it would reading it back.
     this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined);
     return 'written';
+  }
+
+  /**
+   * The caller's copy of a span whose END the journal could not write (appendEnd said
+   * 'broken') was exported, or dropped and counted: its START is needed no more. One the
+   * caller gives up on at its stop deadline stays, for recovery to write its crash record.
+   */
+  endedElsewhere(span: ReadableSpan): void {
+    const { traceId, spanId } = span.spanContext();
+    if (this.openSpans.get(traceId, spanId)?.span === span) this.openSpans.take(traceId, spanId);
   }
 
   /**
@@ -334,13 +351,17 @@ export class JournalWriter {
    * such a span would never become 'ended' or 'crashed' if the process died before it.
    */
   *openSpanObjects(): IterableIterator<ReadableSpan> {
-    for (const open of this.openSpans.valuesNotMarked(NOT_JOURNALED)) yield open.span;
+    for (const open of this.openSpans.valuesNotMarked(NOT_JOURNALED)) if (open.span.ended !== true) yield open.span;
   }
 
-  /** A span still open in this process whose START is in the journal, by its trace id and span id. */
+  /**
+   * A span still open in this process whose START is in the journal, by its trace id and
+   * span id. Not one that ended while the journal was broken: kept for its START only
+   * (appendEnd), its row comes from the caller's memory batch.
+   */
   openSpan(traceId: string, spanId: string): ReadableSpan | undefined {
     const open = this.openSpans.get(traceId, spanId);
-    return open !== undefined && this.openSpans.lastMark !== NOT_JOURNALED ? open.span : undefined;
+    return open !== undefined && this.openSpans.lastMark !== NOT_JOURNALED && open.span.ended !== true ? open.span : undefined;
   }
 
   appendHeartbeat(): void {

@@ -279,13 +279,20 @@ export class ExportLoop {
     this.spansExported += spanCount(batch);
     this.logRecordsExported += batch.journal?.logs.length ?? 0;
     this.options.queue.settle(batch.fromQueue);
+    // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
+    if (batch.fromQueue > 0) {
+      const journal = this.options.journal();
+      for (let i = 0; i < batch.fromQueue; i++) journal?.endedElsewhere(batch.spans[i]!);
+    }
     if (batch.drops) safeDiag.warn(`otel-blackbox: ${droppedInEpisode(batch.drops)} dropped, recorded as an overflow marker`);
   }
 
   /**
    * Only at the stop deadline. Journaled spans stay on disk for recovery; a drop episode
    * goes back to the counter for the owner to record; queued spans may have reached the
-   * exporter (its export was still running), so they are said to be possibly lost.
+   * exporter (its export was still running), so they are said to be possibly lost. Those
+   * whose START is in the journal (the journal could not write their END) leave it there,
+   * for recovery to write their crash records (JournalWriter.endedElsewhere).
    */
   private giveUp(batch: Batch, error: Error): void {
     this.options.queue.settle(batch.fromQueue);
@@ -294,7 +301,7 @@ export class ExportLoop {
     safeDiag.error(
       `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was committed (${error.message}); ` +
         `${journaled} journaled spans stay on disk for recovery` +
-        (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held only in memory may be lost` : ''),
+        (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held in memory may be lost (those whose START the journal holds become crash records at recovery)` : ''),
     );
   }
 

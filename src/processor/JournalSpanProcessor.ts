@@ -204,6 +204,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       return;
     }
     this.drops.add(this.dropReason());
+    // Dropped and counted: a START the journal kept for it (its END could not be written) is needed no more.
+    this.journal?.endedElsewhere(span);
   }
 
   /**

@@ -180,15 +180,19 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.close({ removeIfDone: false });
   });
 
-  test('an END that cannot be written is reported broken, and its span no longer counts as open', () => {
+  test('an END that cannot be written is reported broken, and its span stays open until the caller says its copy was exported', () => {
     const fs = new FaultyFileSystem();
     const writer = writerIn(tempDir(), { fs });
     const [span] = makeSpans(1);
     writer.appendStart(span);
     fs.fault = 'enospc';
     expect(writer.appendEnd(span)).toBe('broken');
-    expect(writer.openSpanCount).toBe(0);
+    expect(writer.openSpanCount).toBe(1);
     expect(writer.endsWritten).toBe(0);
+    writer.endedElsewhere(makeSpans(1)[0]!); // another span: nothing changes
+    expect(writer.openSpanCount).toBe(1);
+    writer.endedElsewhere(span!);
+    expect(writer.openSpanCount).toBe(0);
     writer.close({ removeIfDone: false });
   });
 
@@ -668,6 +672,29 @@ describe('a broken journal keeps the START of every span still open', () => {
     writer.close({ removeIfDone: false });
   });
 
+  test('a span that ended while the journal was broken keeps its START through the repair and a commit, until its copy in memory is exported', async () => {
+    // Before: appendEnd took the span out of the open spans; the repair (nothing exported
+    // yet) deleted the segment holding its START, and until the caller's memory batch
+    // committed a crash left no trace of the span.
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs });
+    const [endedWhileBroken] = makeSpans(1);
+    writer.appendStart(endedWhileBroken!);
+    fs.fault = 'enospc';
+    expect(writer.appendEnd(endedWhileBroken!)).toBe('broken');
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    expect(startsOnDisk(writer)).toContain(endedWhileBroken!.spanContext().spanId);
+    writer.appendCommit(writer.position());
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(startsOnDisk(writer)).toContain(endedWhileBroken!.spanContext().spanId);
+    // Exported from memory: nothing keeps its START any more, and the journal can go.
+    writer.endedElsewhere(endedWhileBroken!);
+    writer.close({ removeIfDone: true });
+    expect(nodeFs.existsSync(writer.writerDir)).toBe(false);
+  });
+
   test('a repair that fails deletes nothing an open span needs', () => {
     const { fs, writer, open } = brokenAfterOneStart();
     expect(writer.tryRepair()).toBe(false);
@@ -745,12 +772,15 @@ describe('a broken journal keeps the START of every span still open', () => {
     writer.close({ removeIfDone: false });
   });
 
-  test('an END that arrives while the journal is broken lets go of its span', () => {
+  test('an END that arrives while the journal is broken: the span is no longer offered as open, its START is kept for it', () => {
     const { writer, open } = brokenAfterOneStart();
     const { traceId, spanId } = open.spanContext();
     expect(writer.appendEnd(open)).toBe('broken');
     expect(writer.openSpan(traceId, spanId)).toBeUndefined();
-    // Only the span started while the journal was broken is still open (its START waits for the repair).
+    expect([...writer.openSpanObjects()]).not.toContain(open);
+    // Kept: the span that ended (until endedElsewhere), and the one started while the journal was broken (its START waits for the repair).
+    expect(writer.openSpanCount).toBe(2);
+    writer.endedElsewhere(open);
     expect(writer.openSpanCount).toBe(1);
     writer.close({ removeIfDone: false });
   });

@@ -129,4 +129,40 @@ describe('journal self-repair', () => {
       execFileSync('umount', ['-l', mountPoint]);
     }
   }, 60_000);
+
+  test.skipIf(process.getuid?.() !== 0)('a span that ends while the disk is full keeps its START until its copy in memory is exported; then the journal lets it go', async () => {
+    captureDiag();
+    const mountPoint = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint]);
+    const journalDir = join(mountPoint, 'journal');
+    mkdirSync(journalDir, { mode: 0o700 });
+    const exporter = new CollectingExporter();
+    exporter.failing = true; // the database is down as well
+    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false });
+    const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('disk-full');
+    let leftBehind: string[] = [];
+    try {
+      const endsWhileFull = tracer.startSpan('ends while the disk is full');
+      const padding = 'x'.repeat(2048);
+      for (let spans = 0; processor.stats().journalHealthy && spans < 5000; spans++) {
+        tracer.startSpan(`span ${spans}`, { attributes: { padding } }).end();
+      }
+      expect(processor.stats().journalHealthy).toBe(false);
+      endsWhileFull.end(); // its END cannot be written: it waits in memory
+      const { spanId } = endsWhileFull.spanContext();
+      expect(spanIdsOnDisk(journalDir, RecordType.SpanEnd)).not.toContain(spanId);
+      // A crash now must still find its START: a crash record is all that would be left of it.
+      expect(spanIdsOnDisk(journalDir, RecordType.SpanStart)).toContain(spanId);
+      exporter.failing = false;
+      await processor.forceFlush();
+      expect(exporter.spans.map((span) => span.spanContext().spanId)).toContain(spanId);
+      await vi.waitFor(() => expect(processor.stats().journalHealthy).toBe(true), { timeout: 15_000, interval: 100 });
+    } finally {
+      await processor.shutdown();
+      leftBehind = readdirSync(journalDir);
+      execFileSync('umount', ['-l', mountPoint]);
+    }
+    // Exported from memory, the span no longer holds the journal: shutdown removes it.
+    expect(leftBehind).toEqual([]);
+  }, 60_000);
 });
