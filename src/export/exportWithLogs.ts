@@ -58,7 +58,16 @@ export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter 
   }
   const records = logs.map((log) => log.logRecord);
   const exportLogs = (resultCallback: (result: ExportResult) => void): void => {
-    if (logExporter !== undefined) return logExporter.export(records, resultCallback);
+    if (logExporter !== undefined) {
+      // Often called from the span exporter's callback (a timer, a promise), outside the
+      // guard around export(): a throw here would reach the host as an uncaught exception.
+      try {
+        logExporter.export(records, resultCallback);
+      } catch (error) {
+        resultCallback({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+      return;
+    }
     // Only recovery gets here (JournalLogRecordProcessor refuses a span processor that could
     // not export log records): a dead journal holding log records, recovered with a span
     // exporter that cannot store them and no logExporter. Failing would hold its spans back

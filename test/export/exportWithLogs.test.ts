@@ -5,7 +5,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { expect, test } from 'vitest';
 import { exportWithLogs } from '../../src/export/exportWithLogs.js';
-import type { SpansAndLogs, SpansAndLogsExporter } from '../../src/export/SpansAndLogs.js';
+import type { KeyedLogRecord, SpansAndLogs, SpansAndLogsExporter } from '../../src/export/SpansAndLogs.js';
 import { traceOf } from '../postgres/spanFixtures.js';
 
 class BatchRecorder implements SpansAndLogsExporter {
@@ -42,4 +42,32 @@ test('any other exporter of spans and logs gets the spans as an array, made once
   expect(made).toBe(1);
   expect(Array.isArray(exporter.received[0])).toBe(true);
   expect((exporter.received[0] as ReadableSpan[]).map((s) => s.name)).toEqual(spans.map((s) => s.name));
+});
+
+test('a logExporter that throws fails the batch: it never reaches the host as an uncaught exception', async () => {
+  // Behind a span exporter that calls back later (OTLP exporters do, from a promise or a
+  // timer), logExporter.export() ran inside that callback, outside every guard of ours.
+  const spans = await traceOf(1, 's');
+  const spanExporter = {
+    export: (_spans: ReadableSpan[], done: (result: ExportResult) => void) => void setTimeout(() => done({ code: ExportResultCode.SUCCESS }), 1),
+    shutdown: async () => {},
+  };
+  const logExporter = {
+    export: () => {
+      throw new Error('log exporter bug');
+    },
+    shutdown: async () => {},
+  };
+  const logs = [{ logRecord: {} as KeyedLogRecord['logRecord'], writerId: 'w', sequence: 0 }];
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => void uncaught.push(error);
+  process.prependListener('uncaughtException', onUncaught);
+  try {
+    const outcome = await exportWithLogs(spanExporter, logExporter, () => spans, spans.length, { logs, openSpans: [] }, 5_000);
+    expect(outcome).toMatchObject({ ok: false, error: { message: 'log exporter bug' } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+  }
+  expect(uncaught).toEqual([]);
 });
