@@ -1,17 +1,32 @@
 // One record must fit in one frame: the reader takes a length above MAX_PAYLOAD_BYTES
 // (64 MiB) for damage, so a larger record would be written and never read back (the span
-// lost, and everything after it skipped as damage). Such a record is cut down instead:
-// strings, arrays and maps longer than a limit are shortened, the limit shrinking until
-// the record fits, and the span says so in an attribute. Only records that big pay for
-// this; the common check is one multiplication.
+// lost, and everything after it skipped as damage). Such a record is cut down instead, in
+// one pass over a budget of JSON characters: the record's own fields whole, its contents
+// (attributes, body, events, links) as far as the budget goes, and the record says so in
+// an attribute. Only records that big pay for this; the common check is one multiplication.
 import { MAX_PAYLOAD_BYTES } from './frame.js';
 
 /** On a span whose journal record was cut to fit: how many values were shortened or left out. */
 export const ATTR_TRUNCATED = 'otel_blackbox.truncated';
 
-/** First limit, in UTF-16 units per string: even at 3 UTF-8 bytes each, one such string fits. */
-const FIRST_LIMIT = 16 * 1024 * 1024;
-const LAST_LIMIT = 64;
+/**
+ * JSON text a capped record may take, in UTF-16 units: at 3 UTF-8 bytes each at most, it
+ * fits one frame, with room to spare for the truncation mark.
+ */
+const BUDGET_CHARS = Math.floor(MAX_PAYLOAD_BYTES / 3) - 1024;
+/**
+ * A record's contents, filled in this order until the budget is spent: attributes and the
+ * paths of their bytes, a log record's body and its bytes' paths, events, links. Every
+ * other key (ids, times, name, kind, status, scope, resource id, sequence, severity) is
+ * the record itself and is kept whole, its strings held to FIELD_CHARS: cut away, a log
+ * line from inside a span was stored as outside any span, and a span lost its name.
+ */
+const CONTENT_KEYS = ['a', 'ab', 'b', 'bb', 'ev', 'l'] as const;
+const FIELD_CHARS = 64 * 1024;
+/** Entries are no longer added once less than this is left: no lists of empty strings. */
+const MIN_ENTRY_CHARS = 16;
+/** Nor events or links: each keeps its own fields whole. */
+const MIN_RECORD_CHARS = 256;
 
 export function fitsInFrame(json: string): boolean {
   // UTF-8 takes at most 3 bytes per UTF-16 unit: below that bound no byte count is needed.
@@ -31,82 +46,159 @@ export function cappedRecordCount(): number {
 }
 
 /**
- * JSON of `record` (JSON-safe data) cut down to fit one frame. A record with attributes
- * (`a`) gets ATTR_TRUNCATED there; when even the smallest limit is not enough, its
- * attributes, events and links are left out and only the span itself is kept.
+ * JSON of `record` (JSON-safe data) cut down to fit one frame, in one pass: its own fields
+ * whole, then its contents (CONTENT_KEYS) as far as the budget goes, strings cut and
+ * entries left out where it ends. A record with attributes (`a`) gets ATTR_TRUNCATED there,
+ * counting what was shortened or left out. Each string is measured as JSON on its own, cut
+ * first to the budget, so a value whose JSON would be longer than V8 allows a string to be
+ * (a body of 90 million control characters) is cut, not thrown on.
  */
 export function cappedRecordJson(record: unknown): string {
   recordsCapped += 1;
-  for (let limit = FIRST_LIMIT; limit >= LAST_LIMIT; limit /= 4) {
-    const cap = new Cap(limit);
-    const json = JSON.stringify(marked(cap.value(record), cap.shortened));
-    if (fitsInFrame(json)) return json;
+  const budget = new Budget(BUDGET_CHARS);
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return JSON.stringify(budget.value(record));
+  const source = record as Record<string, unknown>;
+  const kept = new Map<string, unknown>();
+  for (const [key, value] of Object.entries(source)) {
+    if (!(CONTENT_KEYS as readonly string[]).includes(key)) kept.set(key, budget.field(key, value));
   }
-  const cap = new Cap(LAST_LIMIT);
-  const bare = cap.value(record) as Record<string, unknown>;
-  let left = 0;
-  for (const key of ['a', 'ev', 'l'] as const) {
-    const value = bare[key];
-    if (value === undefined) continue;
-    left += Array.isArray(value) ? value.length : Object.keys(value as object).length;
-    bare[key] = Array.isArray(value) ? [] : {};
+  for (const key of CONTENT_KEYS) if (Object.hasOwn(source, key)) kept.set(key, budget.entry(key, source[key]));
+  // In the record's own key order: the text path and the object path write the same JSON.
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) if (kept.has(key) && kept.get(key) !== undefined) copy[key] = kept.get(key);
+  const attributes = copy.a;
+  if (attributes !== null && typeof attributes === 'object' && !Array.isArray(attributes)) {
+    (attributes as Record<string, unknown>)[ATTR_TRUNCATED] = budget.shortened;
   }
-  delete bare.ab;
-  return JSON.stringify(marked(bare, cap.shortened + left));
+  return JSON.stringify(copy);
 }
 
-function marked(record: unknown, shortened: number): unknown {
-  if (record !== null && typeof record === 'object' && 'a' in record && typeof record.a === 'object') {
-    (record.a as Record<string, unknown>)[ATTR_TRUNCATED] = shortened;
-  }
-  return record;
-}
-
-/** A copy with every string, array and map held to `limit` (arrays and maps to limit / 16 entries). */
-class Cap {
+/** A copy that takes at most `left` characters of JSON, filled in the order it is asked for. */
+class Budget {
+  /** Strings cut, and entries left out. */
   shortened = 0;
-  private readonly entries: number;
 
-  constructor(private readonly limit: number) {
-    this.entries = Math.max(4, limit / 16);
+  constructor(private left: number) {}
+
+  /** A record's own field: whole, but for strings longer than FIELD_CHARS. */
+  field(key: string, value: unknown): unknown {
+    const copy = this.fieldValue(value);
+    this.left -= JSON.stringify(key).length + 2 + (JSON.stringify(copy)?.length ?? 0);
+    return copy;
+  }
+
+  /**
+   * A content key of the record: what the budget has room for, an empty list or map when
+   * none. Events and links are records of their own: kept whole but for their attributes,
+   * or left out whole (a reader needs an event's name and time).
+   */
+  entry(key: string, value: unknown): unknown {
+    const keyChars = JSON.stringify(key).length + 2;
+    const empty = Array.isArray(value) ? [] : value !== null && typeof value === 'object' ? {} : undefined;
+    if (this.left < keyChars + MIN_ENTRY_CHARS) {
+      if (!isEmpty(value)) this.shortened += 1;
+      return empty;
+    }
+    this.left -= keyChars;
+    if ((key === 'ev' || key === 'l') && Array.isArray(value)) return this.records(value);
+    return this.value(value);
+  }
+
+  private records(values: unknown[]): unknown[] {
+    this.left -= 2;
+    const copy: unknown[] = [];
+    for (let i = 0; i < values.length; i++) {
+      if (this.left < MIN_RECORD_CHARS) {
+        this.shortened += values.length - i;
+        break;
+      }
+      const item = values[i];
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) copy.push(this.value(item));
+      else {
+        const record: Record<string, unknown> = {};
+        for (const [key, field] of Object.entries(item)) if (key !== 'a') record[key] = this.field(key, field);
+        if (Object.hasOwn(item, 'a')) record.a = this.entry('a', (item as { a: unknown }).a);
+        copy.push(record);
+      }
+      this.left -= 1;
+    }
+    return copy;
+  }
+
+  private fieldValue(value: unknown): unknown {
+    if (typeof value === 'string') return this.cut(value, FIELD_CHARS);
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((item) => this.fieldValue(item));
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) copy[key] = this.fieldValue(item);
+    return copy;
   }
 
   value(value: unknown): unknown {
     if (typeof value === 'string') return this.string(value);
-    if (value === null || typeof value !== 'object') return value;
-    if (Array.isArray(value)) {
-      const kept = value.length > this.entries ? this.cut(value.slice(0, this.entries)) : value;
-      return kept.map((item) => this.value(item));
+    if (value === null || typeof value !== 'object') {
+      this.left -= JSON.stringify(value)?.length ?? 4;
+      return value;
     }
-    const copy: Record<string, unknown> = Object.create(null);
-    let count = 0;
-    for (const [key, item] of Object.entries(value)) {
-      // Where the bytes are: paths, short, and needed to decode what is kept.
-      if (key === 'ab') {
-        copy[key] = item;
-        continue;
+    this.left -= 2;
+    if (Array.isArray(value)) {
+      const copy: unknown[] = [];
+      for (let i = 0; i < value.length; i++) {
+        if (this.left < MIN_ENTRY_CHARS) {
+          this.shortened += value.length - i;
+          break;
+        }
+        copy.push(this.value(value[i]));
+        this.left -= 1;
       }
-      if (++count > this.entries) {
-        this.shortened += 1;
+      return copy;
+    }
+    const copy: Record<string, unknown> = {};
+    const entries = Object.entries(value);
+    for (let i = 0; i < entries.length; i++) {
+      const [key, item] = entries[i]!;
+      const keyChars = key.length <= this.left ? JSON.stringify(key).length + 2 : Infinity;
+      if (this.left < keyChars + MIN_ENTRY_CHARS) {
+        this.shortened += entries.length - i;
         break;
       }
+      this.left -= keyChars;
       copy[key] = this.value(item);
     }
     return copy;
   }
 
+  /** As much of `value` as the budget holds, measured as JSON (escapes count: a control character takes 6). */
   private string(value: string): string {
-    if (value.length <= this.limit) return value;
-    this.shortened += 1;
-    // The limit is a multiple of 4, so base64 text stays whole bytes; never split a surrogate pair.
-    const end = isHighSurrogate(value.charCodeAt(this.limit - 1)) ? this.limit - 1 : this.limit;
-    return value.slice(0, end);
+    let kept = prefix(value, Math.max(0, this.left - 2));
+    let json = JSON.stringify(kept);
+    while (json.length > this.left && kept.length > 0) {
+      kept = prefix(kept, Math.floor((kept.length * Math.max(0, this.left - 2)) / json.length));
+      json = JSON.stringify(kept);
+    }
+    if (kept.length < value.length) this.shortened += 1;
+    this.left -= json.length;
+    return kept;
   }
 
-  private cut<T>(values: T[]): T[] {
+  private cut(value: string, chars: number): string {
+    if (value.length <= chars) return value;
     this.shortened += 1;
-    return values;
+    return prefix(value, chars);
   }
+}
+
+function isEmpty(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length === 0;
+  if (value !== null && typeof value === 'object') return Object.keys(value).length === 0;
+  return value === undefined;
+}
+
+/** The first `chars` UTF-16 units of `value` at most, never splitting a surrogate pair. */
+function prefix(value: string, chars: number): string {
+  if (value.length <= chars) return value;
+  const end = chars > 0 && isHighSurrogate(value.charCodeAt(chars - 1)) ? chars - 1 : chars;
+  return value.slice(0, end);
 }
 
 function isHighSurrogate(code: number): boolean {

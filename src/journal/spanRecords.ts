@@ -138,11 +138,23 @@ export function recordJson(record: unknown): string {
   let json: string;
   try {
     json = JSON.stringify(record);
-  } catch {
+  } catch (error) {
     safe = jsonSafe(record);
-    json = JSON.stringify(safe);
+    // JSON longer than V8 allows a string to be: stringifying the copy would throw again,
+    // after as long (seconds, for a body of 90 million control characters).
+    if (isTooLong(error)) return cappedRecordJson(safe);
+    try {
+      json = JSON.stringify(safe);
+    } catch {
+      return cappedRecordJson(safe);
+    }
   }
   return fitsInFrame(json) ? json : cappedRecordJson(safe);
+}
+
+/** V8's RangeError "Invalid string length" (not its stack overflow, also a RangeError). */
+function isTooLong(error: unknown): boolean {
+  return error instanceof RangeError && error.message.includes('string length');
 }
 
 function settledAttributes(resource: Resource): Attributes {

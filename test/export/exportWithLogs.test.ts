@@ -57,6 +57,7 @@ test('a logExporter that throws fails the batch: it never reaches the host as an
       throw new Error('log exporter bug');
     },
     shutdown: async () => {},
+    forceFlush: async () => {},
   };
   const logs = [{ logRecord: {} as KeyedLogRecord['logRecord'], writerId: 'w', sequence: 0 }];
   const uncaught: unknown[] = [];

@@ -154,4 +154,49 @@ describe('JournalLogRecordProcessor', () => {
     await provider.shutdown();
     await tracerProvider.shutdown();
   });
+
+  describe('a log record larger than one journal frame (64 MiB)', () => {
+    async function emittedInSpan(body: unknown, service: string) {
+      const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+      const spans = new JournalSpanProcessor({ exporter, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10, flushTimeoutMillis: 60_000 });
+      const tracerProvider = providerWith(spans);
+      const { provider, logger } = loggerFor(spans, service);
+      const span = tracerProvider.getTracer('big').startSpan('holds a big log line');
+      logger.emit({ body: body as never, severityText: 'ERROR', attributes: { marker: service }, context: trace.setSpan(context.active(), span) });
+      span.end();
+      await provider.forceFlush();
+      const stats = spans.stats();
+      await provider.shutdown();
+      await tracerProvider.shutdown();
+      const [row] = await db.query<Record<string, unknown>>(
+        `SELECT trace_id, span_id, severity_text, scope_name, body IS NOT NULL AS has_body, attributes->>'marker' AS marker,
+                (attributes->>'otel_blackbox.truncated')::int AS truncated
+           FROM "${schema}".logs WHERE kind = 'log' AND attributes->>'marker' = $1`,
+        [service],
+      );
+      return { row, stats, span: span.spanContext() };
+    }
+
+    it('is cut down in its contents only: it stays in its span, with its severity and scope', async () => {
+      // 65,536 strings of 300 control characters (6 JSON characters each): cut with the
+      // smallest limit, the record itself kept 4 of its keys, and the line was stored as
+      // outside any span, with no body, severity or scope.
+      const leaf = '\u0001'.repeat(300);
+      const tree = (depth: number): unknown => (depth === 0 ? leaf : Array.from({ length: 16 }, () => tree(depth - 1)));
+      const { row, stats, span } = await emittedInSpan(tree(4), 'big-tree');
+      expect(stats).toMatchObject({ logRecordsDropped: 0, hotPathErrors: 0 });
+      expect(row).toMatchObject({ trace_id: span.traceId, span_id: span.spanId, severity_text: 'ERROR', scope_name: 'app-logs', has_body: true });
+      expect(row!.truncated).toBeGreaterThan(0);
+    }, 120_000);
+
+    it('whose JSON would be longer than V8 allows a string to be, is cut, not lost', async () => {
+      // 90 million control characters: 540 million characters of JSON. JSON.stringify threw
+      // (twice), the record was skipped with its sequence number, counted nowhere but as the
+      // first hot-path error.
+      const { row, stats } = await emittedInSpan('\u0001'.repeat(90_000_000), 'too-long');
+      expect(stats).toMatchObject({ logRecordsDropped: 0, hotPathErrors: 0 });
+      expect(row).toMatchObject({ severity_text: 'ERROR', has_body: true });
+      expect(row!.truncated).toBe(1);
+    }, 120_000);
+  });
 });
