@@ -1,7 +1,7 @@
 // A log record → the values of one `logs` row (kind 'log'), sanitised, JSON already
 // serialised; and the 'started' row a log record's span gets when the batch does not
 // carry that span, so no log row is ever committed without a row of its span.
-import { TraceFlags } from '@opentelemetry/api';
+import { TraceFlags, type HrTime } from '@opentelemetry/api';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { count, hexId, type ResourceColumns, type ScopeColumns, type SpanRow, type SpanRowConverter } from './spanRows.js';
 import { sanitizeOptionalString, toJsonText } from './sanitize.js';
@@ -43,7 +43,9 @@ export function toLogRow(keyed: KeyedLogRecord, spans: SpanRowConverter): LogRow
     spanId = hexId(context.spanId);
     if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID || traceId === '' || spanId === '') traceId = spanId = null;
   }
-  const time = toUnixNanoOrNull(record.hrTime) ?? toUnixNano(record.hrTimeObserved);
+  // A time that is not two finite numbers (`timestamp: NaN`) is no time: the observed one stands in, not 1970.
+  const observedTime = finiteTime(record.hrTimeObserved);
+  const time = finiteTime(record.hrTime) ?? observedTime ?? toUnixNano(record.hrTimeObserved);
   const severity = record.severityNumber;
   return {
     writerId: sanitizeOptionalString(keyed.writerId) ?? '',
@@ -52,7 +54,7 @@ export function toLogRow(keyed: KeyedLogRecord, spans: SpanRowConverter): LogRow
     spanId,
     traceFlags: traceId === null ? null : (context?.traceFlags ?? TraceFlags.NONE) & 0xff,
     time,
-    observedTime: toUnixNanoOrNull(record.hrTimeObserved),
+    observedTime,
     // An integer column: a number it cannot hold made binding the whole batch throw.
     severityNumber: typeof severity === 'number' && Number.isInteger(severity) && Math.abs(severity) <= 2_147_483_647 ? severity : null,
     severityText: sanitizeOptionalString(record.severityText),
@@ -65,6 +67,15 @@ export function toLogRow(keyed: KeyedLogRecord, spans: SpanRowConverter): LogRow
     resource: spans.resourceColumns(record.resource),
     scope: spans.scopeColumns(record.instrumentationScope),
   };
+}
+
+function finiteTime(time: HrTime | undefined): UnixNano | null {
+  return Array.isArray(time) && Number.isFinite(time[0]) && Number.isFinite(time[1]) ? toUnixNanoOrNull(time) : null;
+}
+
+/** Whether `span` is a stand-in row (spanRowFromLog): its times are a log record's, its parent unknown. */
+export function isStandIn(span: SpanRow): boolean {
+  return span.state === 'started' && span.name === SPAN_KNOWN_FROM_LOGS_NAME && span.parentSpanId === null;
 }
 
 /**

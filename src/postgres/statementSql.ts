@@ -5,6 +5,7 @@
 // rows/s) and jsonb_to_recordset over one JSON document (about 15% slower).
 import { decodeSql, SPAN_KINDS, SPAN_STATES, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
+import { SPAN_KNOWN_FROM_LOGS_NAME } from './logRows.js';
 import { stateRankSql } from './statePrecedence.js';
 
 /**
@@ -23,14 +24,15 @@ export function timestampSql(unixNano: string): string {
   return `('epoch'::timestamptz + (${unixNano} / 1000) * interval '1 microsecond')`;
 }
 
-export function tracesSql(s: QuotedSchema): string {
+/** `onConflict` 'keep': a trace known only from stand-in rows (traceRows, tentative) is made where missing, never changed. */
+export function tracesSql(s: QuotedSchema, onConflict: 'upsert' | 'keep' = 'upsert'): string {
   // The root's name is final once its ended row is stored: a 'started' row or a crash
   // record of the root (named as at start) may come first, and names the trace until then.
   const rootSpanName = `CASE WHEN t.root_span_id IS NULL
       OR (EXCLUDED.root_span_ended AND NOT t.root_span_ended AND EXCLUDED.root_span_id = t.root_span_id)
     THEN EXCLUDED.root_span_name ELSE t.root_span_name END`;
   const rootSpanEnded = `t.root_span_ended OR (EXCLUDED.root_span_ended AND EXCLUDED.root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id))`;
-  return `INSERT INTO ${s}.traces AS t
+  const insert = `INSERT INTO ${s}.traces AS t
   (trace_id, service_name, root_span_id, root_span_name, root_span_ended,
    start_time, start_time_unix_nano, end_time, end_time_unix_nano)
 SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name, r.root_span_ended,
@@ -43,7 +45,10 @@ FROM ${unnestRows({
     start_ns: '$5::bigint[]',
     end_ns: '$6::bigint[]',
     root_span_ended: '$7::boolean[]',
-  })}
+  })}`;
+  if (onConflict === 'keep') return `${insert}
+ON CONFLICT (trace_id) DO NOTHING`;
+  return `${insert}
 ON CONFLICT (trace_id) DO UPDATE SET
   service_name = COALESCE(t.service_name, EXCLUDED.service_name),
   root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id),
@@ -116,11 +121,15 @@ FROM ${unnestRows({
   // that span, whatever its state, knows more.
   if (onConflict === 'keep') return `${insert}
 ON CONFLICT (trace_id, span_id) DO NOTHING`;
+  // A stand-in row (a span known only from a log record: logRows.ts) ranks as 'started'
+  // but knows less than any row of the span itself, its own 'started' row included.
+  const standIn = `'${SPAN_KNOWN_FROM_LOGS_NAME}'`;
   return `${insert}
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
   ${SPAN_UPDATES},
   updated_at = now()
-WHERE ${stateRankSql('EXCLUDED.state')} > ${stateRankSql('t.state')}`;
+WHERE ${stateRankSql('EXCLUDED.state')} > ${stateRankSql('t.state')}
+  OR (t.state = 'started' AND t.name = ${standIn} AND t.parent_span_id IS NULL AND EXCLUDED.name <> ${standIn})`;
 }
 
 // Events are immutable once recorded and keyed by their position in the span, so a

@@ -65,6 +65,7 @@ export type ConflictMode = 'upsert' | 'fail';
 
 export class Statements {
   readonly #traces: StatementSql;
+  readonly #missingTraces: StatementSql;
   readonly #spans: StatementSql;
   readonly #knownSpans: StatementSql;
   readonly #logs: StatementSql;
@@ -76,6 +77,8 @@ export class Statements {
     const traces = tracesSql(schema);
     const keep = spansSql(schema, 'keep');
     this.#traces = { upsert: traces, fail: traces };
+    const missing = tracesSql(schema, 'keep');
+    this.#missingTraces = { upsert: missing, fail: missing };
     this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail') };
     this.#knownSpans = { upsert: keep, fail: keep };
     this.#logs = { upsert: logsSql(schema, 'upsert'), fail: logsSql(schema, 'fail') };
@@ -85,9 +88,18 @@ export class Statements {
   }
 
   upsertTraces(traces: readonly TraceRow[]): BulkStatement {
+    return this.#tracesStatement(traces, this.#traces);
+  }
+
+  /** Traces known only from stand-in rows (TraceRow.tentative): made where missing, never changed. */
+  insertMissingTraces(traces: readonly TraceRow[]): BulkStatement {
+    return this.#tracesStatement(traces, this.#missingTraces);
+  }
+
+  #tracesStatement(traces: readonly TraceRow[], sql: StatementSql): BulkStatement {
     const t = columnsOf(traces);
     return {
-      sql: this.#traces,
+      sql,
       columns: [
         t.text((r) => r.traceId),
         t.text((r) => r.serviceName),

@@ -1,7 +1,7 @@
 // One `traces` row per trace id in a batch, aggregated from its spans. The upsert merges
 // it with what is stored (earliest start, latest end, first known root, named as it ended),
 // so writing a batch in parts gives the same row as writing it whole.
-import { SPAN_KNOWN_FROM_LOGS_NAME } from './logRows.js';
+import { isStandIn } from './logRows.js';
 import type { SpanRow } from './spanRows.js';
 import { compareUnixNano, type UnixNano } from './unixNano.js';
 
@@ -12,20 +12,32 @@ export interface TraceRow {
   rootSpanName: string | null;
   /** The root's row here is its ended one: its name is final (migration 4). */
   rootSpanEnded: boolean;
+  /** Known only from stand-in rows: made where missing, never changing a stored trace. */
+  tentative: boolean;
   startTime: UnixNano;
   endTime: UnixNano | null;
 }
 
-/** Rows come out in the order their trace ids first appear (sorted input stays sorted). */
+/**
+ * Rows come out in the order their trace ids first appear (sorted input stays sorted).
+ * Stand-in rows (isStandIn: a span known only from a log record) count only for a trace
+ * the batch has no other row of, which comes out `tentative`: the statement makes such a
+ * row where the trace has none and never changes one (their start is a log record's time,
+ * which the application chose; it moved a stored trace's start by years). Nor is a stand-in
+ * ever the root: it has no parent because none is known.
+ */
 export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
-  const traces = new Map<string, TraceRow>();
+  const traces = new Map<string, TraceOfSpan>();
+  const standIns: SpanRow[] = [];
   for (const span of spans) {
-    // A row that stands for a span known only from its log records has no parent because
-    // none is known, not because it is the root: the upsert keeps the first root it meets.
-    const isRoot = span.parentSpanId === null && !(span.state === 'started' && span.name === SPAN_KNOWN_FROM_LOGS_NAME);
+    if (isStandIn(span)) {
+      standIns.push(span);
+      continue;
+    }
+    const isRoot = span.parentSpanId === null;
     const trace = traces.get(span.traceId);
     if (trace === undefined) {
-      traces.set(span.traceId, new TraceOfSpan(span, isRoot));
+      traces.set(span.traceId, new TraceOfSpan(span, isRoot, false));
       continue;
     }
     trace.serviceName ??= span.resource.serviceName;
@@ -39,6 +51,11 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
       trace.endTime = span.endTime;
     }
   }
+  for (const span of standIns) {
+    const trace = traces.get(span.traceId);
+    if (trace === undefined) traces.set(span.traceId, new TraceOfSpan(span, false, true));
+    else if (trace.tentative && compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
+  }
   return [...traces.values()];
 }
 
@@ -49,10 +66,12 @@ class TraceOfSpan implements TraceRow {
   rootSpanId: string | null;
   rootSpanName: string | null;
   rootSpanEnded: boolean;
+  readonly tentative: boolean;
   startTime: UnixNano;
   endTime: UnixNano | null;
 
-  constructor(span: SpanRow, isRoot: boolean) {
+  constructor(span: SpanRow, isRoot: boolean, tentative: boolean) {
+    this.tentative = tentative;
     this.traceId = span.traceId;
     this.serviceName = span.resource.serviceName;
     this.rootSpanId = isRoot ? span.spanId : null;

@@ -124,6 +124,43 @@ describe('log records', () => {
     expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE kind = 'log' AND span_id = $1`, [spanId])).toBe(2);
   });
 
+  it("replaces the stand-in row with the span's own 'started' row (a span still running), not only with its end", async () => {
+    // Before: the stand-in and the span's 'started' row ranked the same, and the stored one
+    // stayed: the running span showed nameless, parentless, without attributes, until it ended.
+    const spans = await traceOf(2, 'running');
+    const child = spans.find((span) => span.parentSpanContext !== undefined)!;
+    const logs = await logRecords([{ record: { body: 'from another process' }, in: child.spanContext() }]);
+    expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
+    const running = withAttributes(child, { ...child.attributes, [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0] });
+    expect((await exportBatch(exporter, [running], [])).code).toBe(ExportResultCode.SUCCESS);
+    const { traceId, spanId } = ids(child);
+    expect(await db.query(`SELECT state, name, parent_span_id FROM "${schema}".spans WHERE trace_id = $1 AND span_id = $2`, [traceId, spanId])).toEqual([
+      { state: 'started', name: child.name, parent_span_id: child.parentSpanContext!.spanId },
+    ]);
+  });
+
+  it("lets a log record's time move no trace's start: a stand-in row only makes the trace row when there is none", async () => {
+    const spans = await traceOf(1, 'committed');
+    expect((await exportBatch(exporter, spans, [])).code).toBe(ExportResultCode.SUCCESS);
+    const { traceId } = ids(spans[0]!);
+    const traceRow = () => db.query(`SELECT start_time_unix_nano AS start, end_time_unix_nano AS end FROM "${schema}".traces WHERE trace_id = $1`, [traceId]);
+    const before = await traceRow();
+    // A late line of the ended span, timestamped by the application in 2001.
+    const late = await logRecords([{ record: { body: 'backdated', timestamp: Date.UTC(2001, 0, 1) }, in: spans[0]!.spanContext() }]);
+    expect((await exportBatch(exporter, [], late)).code).toBe(ExportResultCode.SUCCESS);
+    expect(await traceRow()).toEqual(before);
+  });
+
+  it("stores a log record whose time is not a number at its observed time, not at 1970", async () => {
+    const logs = await logRecords([{ record: { body: 'nan-time', timestamp: Number.NaN } }]);
+    expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
+    const [row] = await db.query<{ time: string; observed: string }>(
+      `SELECT time_unix_nano AS time, observed_time_unix_nano AS observed FROM "${schema}".logs WHERE kind = 'log' AND body = '"nan-time"'`,
+    );
+    expect(row!.time).toBe(row!.observed);
+    expect(BigInt(row!.time)).toBeGreaterThan(BigInt(Date.UTC(2020, 0, 1)) * 1_000_000n);
+  });
+
   it('stores log records with the crash record of their span, and a crash record replaces a started row', async () => {
     const [root] = await traceOf(1, 'crashing');
     const logs = await logRecords([
