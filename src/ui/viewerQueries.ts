@@ -246,9 +246,32 @@ function shortened(value: unknown): unknown {
   return value;
 }
 
+/**
+ * A jsonb column as it may leave the database: as stored when small (at most
+ * INLINE_JSON_BYTES as stored, compressed: a few hundred KiB at most as text), else its
+ * first MAX_SHOWN_CHARS characters as text (a string's own text), so a page of 1,000 lines
+ * of megabytes each never comes to the viewer whole.
+ */
+function shortJsonSql(column: string): string {
+  const text = `CASE WHEN jsonb_typeof(${column}) = 'string' THEN ${column} #>> '{}' ELSE ${column}::text END`;
+  // Within MAX_SHOWN_CHARS with the mark, so `shortened` leaves it as it is.
+  const keep = MAX_SHOWN_CHARS - 32;
+  return `CASE WHEN pg_column_size(${column}) <= ${INLINE_JSON_BYTES} THEN ${column}
+    ELSE (SELECT to_jsonb(CASE WHEN length(c) > ${keep} THEN left(c, ${keep}) || '… (cut for the viewer)' ELSE c END)
+            FROM left(${text}, ${keep + 1}) AS c) END AS ${column}`;
+}
+
+/** jsonb stored in at most this many bytes is sent as it is (see shortJsonSql). */
+const INLINE_JSON_BYTES = 2048;
+
+/** The columns of a log line the viewer shows, its large ones cut by PostgreSQL (not its resource: the span's details show that). */
+const LOG_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
+  observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count,
+  ${shortJsonSql('body')}, ${shortJsonSql('attributes')}`;
+
 export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
-  // to_jsonb(row) rather than a column list: it shows what migrations after 0001 add
-  // (log record kind, severity, body, scope) without this query knowing about them.
+  // Named columns, the large ones cut here (shortJsonSql): whole rows (to_jsonb of the
+  // table's row) brought bodies of megabytes to the viewer, to be cut there.
   // One branch per kind: each kind's key on the span is a partial index (logs_event_key,
   // logs_span_idx), which a query that does not name the kind cannot use; it read the
   // whole table, 174 ms for 180,000 rows here. The newest are kept: the lines right before
@@ -256,11 +279,11 @@ export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: str
   // order they were logged in (their sequence), as `crashes` shows them.
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano,
-            to_jsonb(l) - 'time_unix_nano' - 'trace_id' - 'span_id' - 'inserted_at' AS fields
-       FROM ((SELECT * FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
+            to_jsonb(l) - 'time_unix_nano' AS fields
+       FROM ((SELECT ${LOG_COLUMNS} FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
                ORDER BY time_unix_nano DESC, event_index DESC LIMIT ${MAX_SPAN_LOGS + 1})
              UNION ALL
-             (SELECT * FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
+             (SELECT ${LOG_COLUMNS} FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
                ORDER BY time_unix_nano DESC, sequence DESC LIMIT ${MAX_SPAN_LOGS + 1})) l
       ORDER BY l.time_unix_nano DESC, l.sequence DESC NULLS LAST, l.event_index DESC NULLS LAST
       LIMIT ${MAX_SPAN_LOGS + 1}`,

@@ -154,6 +154,39 @@ describe('viewer query cost', () => {
     }
   });
 
+  it("sends a span's log lines cut by PostgreSQL: a body or attributes of megabytes never leave the database whole", async () => {
+    // Before: whole rows (to_jsonb(l)) came to the viewer, which cut strings only: a body of
+    // 100,000 short values went to the browser whole, and 1,000 bodies of 20 MB took the
+    // viewer's memory up by gigabytes for a page of 64 KiB each.
+    const traceId = 'f'.repeat(32);
+    const spanId = 'e'.repeat(16);
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, body, attributes)
+       VALUES ('log', 'big', 1, $1, $2, now(), 1, (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 100000) i), '{}'),
+              ('log', 'big', 2, $1, $2, now(), 2, to_jsonb(repeat('x', 300000)), (SELECT jsonb_object_agg('a' || i, i) FROM generate_series(1, 50000) i)),
+              ('log', 'big', 3, $1, $2, now(), 3, to_jsonb(md5('seed') || repeat(md5(random()::text), 100000)), '{}'),
+              ('log', 'big', 4, $1, $2, now(), 4, to_jsonb('small'::text), '{"small": 1}')`,
+      [traceId, spanId],
+    );
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const { logs } = await spanLogs(pool, quoted, traceId, spanId);
+      expect(logs).toHaveLength(4);
+      // Each large value at most MAX_SHOWN_CHARS characters of text (its quotes escaped in the response's JSON).
+      for (const { fields } of logs) {
+        for (const value of [fields.body, fields.attributes]) if (typeof value === 'string') expect(value.length).toBeLessThan(64 * 1024 + 32);
+      }
+      expect(JSON.stringify(logs).length).toBeLessThan(600 * 1024);
+      expect(logs[3]!.fields).toMatchObject({ body: 'small', attributes: { small: 1 } });
+      expect(String(logs[0]!.fields.body)).toMatch(/^\{"k1": "v"/);
+      expect(String(logs[1]!.fields.attributes)).toMatch(/^\{"a1": 1/);
+      expect(String(logs[2]!.fields.body)).toMatch(/^[0-9a-f]{32}/);
+      expect(String(logs[2]!.fields.body)).toMatch(/… \(cut for the viewer\)$/);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('pages on past 1970 backwards: a cursor of a row that started before the epoch is a cursor too', async () => {
     await db.query(
       `INSERT INTO "${schema}".traces (trace_id, service_name, start_time, start_time_unix_nano)
