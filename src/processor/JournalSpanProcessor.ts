@@ -174,7 +174,7 @@ export class JournalSpanProcessor implements SpanProcessor {
    * onEnd; it is exported with the next batch. Never throws.
    */
   journalLogRecord(logRecord: ReadableLogRecord): void {
-    if (this.state === 'shutdown') return;
+    if (this.state === 'shutdown') return this.logRecordAfterShutdown();
     try {
       const journal = this.journal;
       const result = journal?.appendLog(withSampledSpanOnly(logRecord)) ?? 'broken';
@@ -186,6 +186,20 @@ export class JournalSpanProcessor implements SpanProcessor {
       this.drops.addLogRecord(result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable');
     } catch (error) {
       this.hotPathError(error);
+    }
+  }
+
+  /**
+   * The LoggerProvider outlived this processor (the application shut tracing down first):
+   * the record cannot be journaled, nor exported. Counted, and said once.
+   */
+  private logRecordAfterShutdown(): void {
+    this.drops.addLogRecord('span processor shut down');
+    if (this.drops.logRecordsByReason['span processor shut down'] === 1) {
+      safeDiag.warn(
+        'otel-blackbox: a log record was emitted after JournalSpanProcessor shut down; it is not recorded (nor any after it). ' +
+          'Shut the LoggerProvider down before the TracerProvider.',
+      );
     }
   }
 

@@ -2,7 +2,7 @@
 // their spans (a 'started' row for a span still open, replaced in place when it ends), a
 // record outside any span stored with null ids, a logExporter behind other exporters, and
 // constructors that refuse a setup which would drop log records.
-import { context, trace } from '@opentelemetry/api';
+import { context, diag, trace } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { collectDiag } from '../helpers/diagLines.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
@@ -153,6 +154,22 @@ describe('JournalLogRecordProcessor', () => {
     expect(records[0]!.attributes.raw).toEqual(new Uint8Array([0, 255]));
     await provider.shutdown();
     await tracerProvider.shutdown();
+  });
+
+  it('counts a log record emitted after the span processor shut down, and says so once', async () => {
+    const lines = collectDiag();
+    try {
+      const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: new InMemoryLogRecordExporter(), journalDir: tempDir(), recover: false });
+      const { provider, logger } = loggerFor(spans, 'late-logger');
+      await spans.shutdown();
+      logger.emit({ body: 'after tracing shut down' });
+      logger.emit({ body: 'and again' });
+      expect(spans.stats()).toMatchObject({ logRecordsDropped: 2, logRecordsDroppedByReason: { 'span processor shut down': 2 } });
+      expect(lines.filter((line) => line.includes('emitted after JournalSpanProcessor shut down'))).toHaveLength(1);
+      await provider.shutdown();
+    } finally {
+      diag.disable();
+    }
   });
 
   describe('a log record larger than one journal frame (64 MiB)', () => {
