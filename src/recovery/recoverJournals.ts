@@ -317,6 +317,7 @@ async function recoverOne(
           // One the writer wrote in a shape no reader expects is lost, said, and passed: it
           // must not keep the rest of the journal from being recovered, at every scan.
           try {
+            if (item.record === null) throw new Error('its checksum held but its JSON does not parse');
             logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
             logRecords += 1;
           } catch (error) {

@@ -102,3 +102,20 @@ test('a log record written without the fields a reader expects is lost alone, sa
   }
   expect(existsSync(dead.writerDir)).toBe(false);
 });
+
+test('a log record that does not parse is said, with where it was, and the rest is recovered', async () => {
+  // Before: passed over without a word, while an unparseable span record was reported.
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 20, { logs: 5 });
+  breakJson(segmentPath(dead.writerDir, 1), RecordType.LogRecord, 2);
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  const lines = collectDiag();
+  try {
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, logRecords: dead.logs - 1, failures: [] });
+    expect(lines.join('\n')).toMatch(/a log record in .* could not be read \(its checksum held but its JSON does not parse\); it is lost/);
+  } finally {
+    diag.disable();
+    await exporter.shutdown();
+  }
+});
