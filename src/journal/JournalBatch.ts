@@ -12,6 +12,15 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { JournalPosition } from './JournalPosition.js';
 import { SpanPayloads } from './SpanPayloads.js';
 
+/**
+ * A batch ends once its records hold this many characters of JSON, however few they are
+ * (one record at least). Records may be up to 64 MiB each (recordCap.ts): 512 of them made
+ * one transaction of many gigabytes, past what PostgreSQL takes in one message, and the
+ * batch failed, and was tried again, for good, holding back every record after it. Here
+ * only batches of very large records are cut: 512 ordinary spans take a few hundred KiB.
+ */
+export const MAX_BATCH_CHARS = 16 * 1024 * 1024;
+
 export interface JournalLog {
   logRecord: ReadableLogRecord;
   writerId: string;

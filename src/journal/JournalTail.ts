@@ -13,7 +13,7 @@ import { DEFAULT_CHUNK_BYTES, readSegmentChunkSync } from './SegmentFileReader.j
 import type { JournalRecord } from './readSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { LogRecordPayload } from './recordTypes.js';
-import { JournalBatch, type JournalLog } from './JournalBatch.js';
+import { JournalBatch, MAX_BATCH_CHARS, type JournalLog } from './JournalBatch.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from './SpanPayloads.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
 import type { RecentEnd } from './RecentEnds.js';
@@ -70,10 +70,10 @@ export class JournalTail {
     return this.endsCommitted + this.logsCommitted + this.recordsLost;
   }
 
-  /** Up to `maxRecords` ENDs and LOGs, in journal order. */
+  /** Up to `maxRecords` ENDs and LOGs, in journal order, of MAX_BATCH_CHARS at most (one record at least). */
   nextBatch(maxRecords: number): JournalBatch | undefined {
     if (this.pending.length === 0) {
-      const recent = this.writer.takeRecentAfter(this.position, maxRecords);
+      const recent = this.writer.takeRecentAfter(this.position, maxRecords, MAX_BATCH_CHARS);
       if (recent !== undefined) {
         for (const entry of recent) if (entry.span || entry.log) this.countRead(entry.segment);
         const batch = this.handOut(recent);
@@ -84,10 +84,13 @@ export class JournalTail {
     const ends = new SpanPayloadsBuilder(this.payloadBuffers);
     const logs: JournalLog[] = [];
     let until = this.position;
-    while (ends.count + logs.length < maxRecords) {
+    // Bytes, not characters, on this side: the same bound for ASCII JSON, a tighter one otherwise.
+    let bytes = 0;
+    while (ends.count + logs.length < maxRecords && bytes < MAX_BATCH_CHARS) {
       const record = this.pending.shift() ?? this.readMore();
       if (!record) break;
       until = { segment: this.position.segment, offset: record.end };
+      bytes += record.bytes.length;
       if (record.type === RecordType.SpanEnd) {
         ends.add(record.bytes);
         this.countRead(this.position.segment);

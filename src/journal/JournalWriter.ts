@@ -280,7 +280,7 @@ export class JournalWriter {
     this.endsWritten += 1;
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
     // journal holds, as it would reading it back.
-    this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined);
+    this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined, json.length);
     return 'written';
   }
 
@@ -317,7 +317,7 @@ export class JournalWriter {
         : copied
           ? readableLogFromRecord(payload, logRecord.resource)
           : logRecord;
-    this.exportRecordWritten(undefined, new HeldLog(held, sequence));
+    this.exportRecordWritten(undefined, new HeldLog(held, sequence), json.length);
     return 'written';
   }
 
@@ -331,18 +331,18 @@ export class JournalWriter {
    * stands now: a write may rotate after it, and the tail settles each segment's records as
    * it passes it), and held as the object it was written from for the tail.
    */
-  private exportRecordWritten(span: ReadableSpan | undefined, log: HeldLog | undefined): void {
+  private exportRecordWritten(span: ReadableSpan | undefined, log: HeldLog | undefined, chars: number): void {
     const segment = this.writtenSegment;
     const end = this.writtenEnd;
     this.exportedSegment = segment;
     this.exportedEnd = end;
     this.exportsBySegment.set(segment, (this.exportsBySegment.get(segment) ?? 0) + 1);
-    this.recentEnds.push(span, log, segment, end);
+    this.recentEnds.push(span, log, segment, end, chars);
   }
 
   /** Up to `max` ENDs and LOGs written right after `position`, or undefined when the tail must read them from disk (see RecentEnds). */
-  takeRecentAfter(position: JournalPosition, max: number): RecentEnd[] | undefined {
-    return this.recentEnds.takeAfter(position, max);
+  takeRecentAfter(position: JournalPosition, max: number, maxChars?: number): RecentEnd[] | undefined {
+    return this.recentEnds.takeAfter(position, max, maxChars);
   }
 
   /**

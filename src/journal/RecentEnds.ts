@@ -29,6 +29,8 @@ export interface RecentEnd {
   segment: number;
   /** Offset just past the END frame: where a reader stands after it. */
   end: number;
+  /** Characters of its JSON: what it weighs in a batch (MAX_BATCH_CHARS). */
+  chars: number;
 }
 
 /**
@@ -41,17 +43,19 @@ class HeldEnd implements RecentEnd {
   readonly log?: HeldLog;
   readonly segment: number;
   readonly end: number;
+  readonly chars: number;
 
-  constructor(span: ReadableSpan | undefined, log: HeldLog | undefined, segment: number, end: number) {
+  constructor(span: ReadableSpan | undefined, log: HeldLog | undefined, segment: number, end: number, chars: number) {
     this.span = span;
     this.log = log;
     this.segment = segment;
     this.end = end;
+    this.chars = chars;
   }
 }
 
 /** What a slot before the head holds once its entry was taken or skipped. */
-const RELEASED: RecentEnd = { segment: 0, end: 0 };
+const RELEASED: RecentEnd = { segment: 0, end: 0, chars: 0 };
 
 export class RecentEnds {
   private entries: RecentEnd[] = [];
@@ -68,9 +72,9 @@ export class RecentEnds {
   }
 
   /** An END (`span`) or LOG (`log`) written to end at `end` in `segment`: held while holding, else only its position is kept. */
-  push(span: ReadableSpan | undefined, log: HeldLog | undefined, segment: number, end: number): void {
+  push(span: ReadableSpan | undefined, log: HeldLog | undefined, segment: number, end: number, chars: number): void {
     if (this.holding) {
-      this.entries.push(new HeldEnd(span, log, segment, end));
+      this.entries.push(new HeldEnd(span, log, segment, end, chars));
       if (this.entries.length - this.head <= this.capacity) {
         if (this.head > 4096 && this.head * 2 > this.entries.length) this.compact();
         return;
@@ -84,10 +88,11 @@ export class RecentEnds {
   }
 
   /**
-   * Up to `max` ENDs written right after `position`, or undefined when some END after
-   * `position` is not held here (the reader must go to disk).
+   * Up to `max` ENDs written right after `position`, holding at most `maxChars` characters
+   * of JSON (one at least), or undefined when some END after `position` is not held here
+   * (the reader must go to disk).
    */
-  takeAfter(position: JournalPosition, max: number): RecentEnd[] | undefined {
+  takeAfter(position: JournalPosition, max: number, maxChars = Infinity): RecentEnd[] | undefined {
     if (!isAtOrAfter(position, { segment: this.fromSegment, offset: this.fromOffset })) return undefined;
     // Caught up with the writer: hold what it writes from now on.
     this.holding = true;
@@ -95,7 +100,12 @@ export class RecentEnds {
     while (this.head < this.entries.length && isAtOrAfter(position, { segment: this.entries[this.head].segment, offset: this.entries[this.head].end })) {
       this.head += 1;
     }
-    const taken = this.entries.slice(this.head, this.head + max);
+    let count = Math.min(max, this.entries.length - this.head);
+    for (let i = 0, chars = 0; i < count; i++) {
+      chars += this.entries[this.head + i].chars;
+      if (chars >= maxChars) count = i + 1;
+    }
+    const taken = this.entries.slice(this.head, this.head + count);
     this.head += taken.length;
     if (taken.length > 0) {
       const last = taken[taken.length - 1];

@@ -66,6 +66,11 @@ export class SpanPayloadsBuilder {
     return this.#ends.length;
   }
 
+  /** Bytes of the payloads added so far. */
+  get bytes(): number {
+    return this.#length;
+  }
+
   add(payload: Buffer, tag = 0): void {
     const needed = this.#length + payload.length;
     if (this.#bytes === undefined || this.#bytes.length < needed) {

@@ -67,7 +67,7 @@ export interface JournalFacts {
 export type RecoverableRecord =
   | { kind: 'end'; bytes: Buffer; after: JournalPosition }
   /** `record` null: its checksum held but its JSON does not parse (a writer's bug), to be said, not dropped silently. */
-  | { kind: 'log'; record: LogRecordPayload | null; after: JournalPosition }
+  | { kind: 'log'; record: LogRecordPayload | null; after: JournalPosition; bytes: number }
   | { kind: 'open'; bytes: Buffer };
 
 /** A group of records read in pass 2, in journal order, and where in the journal reading stopped. */
@@ -273,7 +273,7 @@ export async function* readRecoverableSpans(facts: JournalFacts, signal?: AbortS
           const after = { segment, offset: record.end };
           if (isCommitted(after, facts.watermark)) continue;
           if (record.type === RecordType.LogRecord) {
-            records.push({ kind: 'log', record: parseRecord<LogRecordPayload>(record.bytes) ?? null, after });
+            records.push({ kind: 'log', record: parseRecord<LogRecordPayload>(record.bytes) ?? null, after, bytes: record.bytes.length });
           } else {
             records.push({ kind: 'end', bytes: record.bytes, after });
           }

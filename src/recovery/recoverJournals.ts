@@ -23,6 +23,7 @@ import { envJournalDir } from '../options/environment.js';
 import { booleanOption, InvalidOptionError, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
+import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
 import { claimDirectory, keepClaimFresh, releaseClaim } from './claimJournal.js';
 import { ownedByAnotherUser, warnAboutForeignJournal, warnAboutJournalDir } from './journalOwnership.js';
 import { crashReason, crashRecord } from './crashRecords.js';
@@ -292,6 +293,7 @@ async function recoverOne(
   let logRecords = 0;
   let batch = new SpanPayloadsBuilder(buffers);
   const logs: KeyedLogRecord[] = [];
+  let logBytes = 0;
   // In journal order, so every END and LOG before `covered` is in a batch already sent or
   // the one being filled.
   let covered: JournalPosition | undefined;
@@ -299,6 +301,7 @@ async function recoverOne(
   const flush = async (): Promise<void> => {
     const records = batch.build(spanOf);
     batch = new SpanPayloadsBuilder(buffers);
+    logBytes = 0;
     await send(records, logs.splice(0), covered);
   };
   try {
@@ -320,12 +323,14 @@ async function recoverOne(
             if (item.record === null) throw new Error('its checksum held but its JSON does not parse');
             logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
             logRecords += 1;
+            logBytes += item.bytes;
           } catch (error) {
             safeDiag.error(`otel-blackbox: a log record in ${dir} could not be read (${(error as Error)?.message ?? error}); it is lost`);
           }
           covered = item.after;
         }
-        if (batch.count + logs.length >= settings.batchSize) await flush();
+        // Also by size, as the processor's batches are (MAX_BATCH_CHARS).
+        if (batch.count + logs.length >= settings.batchSize || batch.bytes + logBytes >= MAX_BATCH_CHARS) await flush();
       }
     }
     if (batch.count + logs.length > 0) await flush();

@@ -58,6 +58,32 @@ describe.each(JOURNAL_IO_PATHS.flatMap((io) => [0, 1, 7, 100_000].map((capacity)
   });
 });
 
+describe.each([0, 100_000])('batches of very large records, %i recent ENDs kept in memory', (recentEndsCapacity) => {
+  test('end at MAX_BATCH_CHARS, one record at least: 512 records of megabytes are not one transaction', () => {
+    // Before: a batch of 512 ENDs of up to 64 MiB each, gigabytes in one transaction, more
+    // than PostgreSQL takes in one message: it failed for good, and held back every record after it.
+    const writer = testJournalWriter(tempDir(), 64 * 1024 * 1024, recentEndsCapacity);
+    const tail = new JournalTail(writer);
+    const provider = new BasicTracerProvider({
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('large');
+    const payload = 'x'.repeat(5 * 1024 * 1024);
+    for (let i = 0; i < 12; i++) tracer.startSpan(`large ${i}`, { attributes: { payload } }).end();
+    for (let i = 0; i < 20; i++) tracer.startSpan(`small ${i}`).end();
+    const sizes: number[] = [];
+    for (let batch = tail.nextBatch(512); batch; batch = tail.nextBatch(512)) {
+      sizes.push(batch.spanCount);
+      tail.committed(batch);
+    }
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(32);
+    // Each 5 MiB END counts 5 MiB of its START's text again: 16 MiB is reached at the 2nd or 3rd.
+    expect(Math.max(...sizes.slice(0, -1))).toBeLessThanOrEqual(4);
+    expect(sizes.length).toBeGreaterThanOrEqual(4);
+    writer.close({ removeIfDone: false });
+  });
+});
+
 describe.each(JOURNAL_IO_PATHS)('a batch read back from disk, writing with %s', (io) => {
   useJournalIo(io);
   test('holds bytes, not spans: each export attempt gets spans parsed anew, the same ones', () => {

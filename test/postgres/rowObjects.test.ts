@@ -37,7 +37,7 @@ test('rows, trace rows, spans read back and held ENDs are not object literals', 
   expect({ ...readBack }.spanContext().spanId).toBe('b'.repeat(16));
 
   const held = new RecentEnds(8);
-  held.push(span, undefined, 1, 100);
+  held.push(span, undefined, 1, 100, 400);
   const [entry] = held.takeAfter({ segment: 1, offset: 0 }, 8)!;
   expect(entry!.span).toBe(span);
   expect(isLiteral(entry!)).toBe(false);

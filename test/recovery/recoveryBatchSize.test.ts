@@ -68,3 +68,22 @@ test('behind any other exporter, batches are 512 spans by default', async () => 
   expect(sizes).toEqual([512, 512, 76]);
   expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(1100);
 });
+
+test('a batch also ends at MAX_BATCH_CHARS: records of megabytes are not sent 512 at a time', async () => {
+  // Before: 40 spans of 2 MiB went in one batch (here 80 MiB; with 64 MiB records, gigabytes:
+  // more than PostgreSQL takes in one message, failed and tried again for good).
+  const sizes: number[] = [];
+  const plain: SpanExporter = {
+    export: (spans, done) => {
+      sizes.push(spans.length);
+      done({ code: 0 });
+    },
+    shutdown: async () => {},
+  };
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 40, { padding: 2 * 1024 * 1024 });
+  const report = await recoverJournals({ journalDir, exporter: plain });
+  expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+  expect(sizes.reduce((a, b) => a + b, 0)).toBe(40);
+  expect(Math.max(...sizes)).toBeLessThanOrEqual(9);
+});
