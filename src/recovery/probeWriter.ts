@@ -15,7 +15,7 @@ export interface WriterProbe {
   header: SegmentHeader | undefined;
   lastModifiedMs: number;
   segments: number;
-  /** What the writer's lock says, when its header says it holds one (livenessLocks.ts). */
+  /** What the writer's lock says, when its header says it holds one or cannot be read (livenessLocks.ts). */
   lock: LockState | undefined;
 }
 
@@ -46,7 +46,9 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
       // A segment deleted under us (its writer is alive and committing): nothing to judge by.
     }
   }
-  // Asked only when the header says the writer holds one (it locks before writing a header).
-  const lock = header?.writerLock === true ? probeWriterLock(dir) : undefined;
+  // Asked when the header says the writer holds one (it locks before writing a header), and
+  // when no header can be read: a live writer's header damaged by one byte left silence
+  // alone to judge it, and its journal was taken. A lock held says alive whatever else.
+  const lock = header === undefined || header.writerLock === true ? probeWriterLock(dir) : undefined;
   return { header, lastModifiedMs, segments: names.length, lock };
 }

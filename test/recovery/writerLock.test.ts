@@ -52,6 +52,34 @@ test('a live writer whose pid is not a process here is alive while it holds its 
   writer.close({ removeIfDone: false });
 });
 
+test('a live writer whose header cannot be read is alive while it holds its lock, however long it has been silent', async () => {
+  // Before: the lock was asked only when the header said the writer holds one; a header
+  // damaged by one byte left silence alone to judge, and the live journal was taken.
+  const journalDir = join(tempDir(), 'journal');
+  const identity = { ...currentWriterIdentity(), pid: NO_SUCH_PID, procStartTicks: '1', writerId: `w${'0'.repeat(9)}-${NO_SUCH_PID}-0-${'cd'.repeat(8)}` };
+  const writer = new JournalWriter({
+    journalDir, identity, durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+  });
+  providerWith({ onStart: (span) => void writer.appendStart(span), onEnd: () => {}, forceFlush: async () => {}, shutdown: async () => {} })
+    .getTracer('t')
+    .startSpan('open in a writer whose header is damaged');
+  const writerDir = join(journalDir, identity.writerId);
+  const segment = join(writerDir, readdirSync(writerDir).filter((name) => name.endsWith('.seg')).sort()[0]!);
+  const bytes = readFileSync(segment);
+  const header = readSegment(bytes).records[0]!;
+  bytes[header.offset + 12] ^= 0x01;
+  writeFileSync(segment, bytes);
+  expect(readSegment(readFileSync(segment)).records.some((record) => record.offset === header.offset)).toBe(false);
+
+  const exporter = new CollectingExporter();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const report = await recoverJournals({ journalDir, exporter, staleAfterMillis: 1 });
+  expect(report).toMatchObject({ journals: 0, liveJournals: 1 });
+  expect(exporter.spans).toEqual([]);
+  expect(readdirSync(journalDir)).toEqual([identity.writerId]);
+  writer.close({ removeIfDone: false });
+});
+
 test('a killed writer whose pid names a live process here is dead: nobody holds its lock', async () => {
   const journalDir = join(tempDir(), 'journal');
   // The header names this very process, as a pid 1 of another namespace would name ours.
