@@ -3,6 +3,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSegmentFileName, RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
+import { SEGMENT_MAGIC } from '../journal/frame.js';
 import { readSegment } from '../journal/readSegment.js';
 import { openRegularFile } from '../journal/regularFile.js';
 import { RecordType } from '../journal/recordTypes.js';
@@ -17,6 +18,29 @@ export interface WriterProbe {
   segments: number;
   /** What the writer's lock says, when its header says it holds one or cannot be read (livenessLocks.ts). */
   lock: LockState | undefined;
+  /** Set when a newer otel-blackbox wrote the journal (newerFormat): this one must leave it alone. */
+  newerFormat: string | undefined;
+}
+
+/**
+ * Why `buffer` (a segment's first bytes) and `header` are a format newer than this code
+ * reads, or undefined. Read as this format, its records were damage and the journal was
+ * deleted: an older recoverer sharing a journalDir with a newer writer destroyed its spans.
+ */
+export function newerFormat(buffer: Buffer, header: SegmentHeader | undefined): string | undefined {
+  const digit = buffer[SEGMENT_MAGIC.length - 1];
+  if (
+    buffer.length >= SEGMENT_MAGIC.length &&
+    buffer.subarray(0, SEGMENT_MAGIC.length - 1).equals(SEGMENT_MAGIC.subarray(0, SEGMENT_MAGIC.length - 1)) &&
+    digit !== SEGMENT_MAGIC[SEGMENT_MAGIC.length - 1] &&
+    digit! >= 0x30 &&
+    digit! <= 0x39
+  ) {
+    return `segment magic ${buffer.subarray(0, SEGMENT_MAGIC.length).toString('latin1')}`;
+  }
+  const version: unknown = header?.v;
+  if (typeof version === 'number' && version > 1) return `journal format version ${version}`;
+  return undefined;
 }
 
 export async function probeWriter(dir: string): Promise<WriterProbe> {
@@ -28,6 +52,7 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
   const recoveredBefore = entries.some((name) => name === RECOVERY_PROGRESS_FILE || name === RECOVERY_PROGRESS_TEMP_FILE);
   let lastModifiedMs = recoveredBefore ? 0 : (await stat(dir)).mtimeMs;
   let header: SegmentHeader | undefined;
+  let newer: string | undefined;
   for (const name of names) {
     const path = join(dir, name);
     try {
@@ -39,6 +64,7 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
         const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
         const first = readSegment(buffer.subarray(0, bytesRead)).records.find((r) => r.type === RecordType.SegmentHeader);
         header = first?.payload as SegmentHeader | undefined;
+        newer = newerFormat(buffer.subarray(0, bytesRead), header);
       } finally {
         await file.close();
       }
@@ -50,5 +76,5 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
   // when no header can be read: a live writer's header damaged by one byte left silence
   // alone to judge it, and its journal was taken. A lock held says alive whatever else.
   const lock = header === undefined || header.writerLock === true ? probeWriterLock(dir) : undefined;
-  return { header, lastModifiedMs, segments: names.length, lock };
+  return { header, lastModifiedMs, segments: names.length, lock, newerFormat: newer };
 }

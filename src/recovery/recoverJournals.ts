@@ -84,6 +84,8 @@ export interface RecoveryReport {
   liveJournals: number;
   /** Journals of dead writers left alone because another user owns them (see `recoverForeignJournals`). */
   foreignJournals: number;
+  /** Journals left alone because a newer otel-blackbox wrote them (a newer journal format): for it to recover. */
+  newerJournals: number;
   failures: { dir: string; error: string }[];
 }
 
@@ -103,7 +105,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
-    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, failures: [],
+    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, failures: [],
   };
   let names: string[];
   try {
@@ -119,8 +121,13 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     const dir = join(journalDir, name);
     const dead = await isAbandoned(dir, name, settings.staleAfterMillis);
     if (dead === undefined) continue;
-    if (!dead) {
+    if (dead === false) {
       report.liveJournals += 1;
+      continue;
+    }
+    if (typeof dead === 'string') {
+      report.newerJournals += 1;
+      warnOnce(dir, `otel-blackbox: not recovering ${dir}: a newer otel-blackbox wrote it (${dead}); this one cannot read it. Upgrade, or let the newer one recover it.`);
       continue;
     }
     if (!settings.recoverForeignJournals && (await isForeign(dir))) {
@@ -180,11 +187,21 @@ async function isForeign(dir: string): Promise<boolean> {
   }
 }
 
-/** true: dead, recover it; false: alive, leave it; undefined: not a journal at all. */
-async function isAbandoned(dir: string, name: string, staleAfterMillis: number): Promise<boolean | undefined> {
+/** Journals already said to be of a newer format, so each is said once per process. */
+const warned = new Set<string>();
+
+function warnOnce(dir: string, message: string): void {
+  if (warned.has(dir)) return;
+  warned.add(dir);
+  safeDiag.warn(message);
+}
+
+/** true: dead, recover it; false: alive, leave it; a string: written in a newer format (why), leave it; undefined: not a journal at all. */
+async function isAbandoned(dir: string, name: string, staleAfterMillis: number): Promise<boolean | string | undefined> {
   try {
     if (isWriterDirName(name)) {
       const probe = await probeWriter(dir);
+      if (probe.newerFormat !== undefined) return probe.newerFormat;
       return !writerLiveness({ header: probe.header, lock: probe.lock, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis }).alive;
     }
     const claim = parseClaimedDirName(name);
@@ -247,6 +264,15 @@ async function recoverOne(
   onJournal: RecoverJournalsOptions['onJournal'],
 ): Promise<void> {
   const facts = await readJournalFacts(dir, settings.signal);
+  // A claim left by a dead recoverer is not probed first: a newer format is refused here, given back whole.
+  const version: unknown = facts.header?.v;
+  if (typeof version === 'number' && version > 1) throw new Error(`a newer otel-blackbox wrote it (journal format version ${version}); this one cannot read it`);
+  // Said per journal, inside an application too (whose own line counts spans only): the
+  // records in those bytes are lost. A torn final record is how a crash mid-write ends a
+  // segment, not damage, and is only counted.
+  if (facts.damagedBytes > 0) {
+    safeDiag.error(`otel-blackbox: ${facts.damagedBytes} bytes of damaged records in ${dir} were skipped; the spans and log records in them are lost`);
+  }
   const resources = new Map([...facts.resources].map(([id, attributes]) => [id, resourceFromAttributes(attributes)]));
   const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
   const reason = crashReason(facts);

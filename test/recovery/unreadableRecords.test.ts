@@ -119,3 +119,30 @@ test('a log record that does not parse is said, with where it was, and the rest 
     await exporter.shutdown();
   }
 });
+
+test('damaged records are said when recovery skips them, not only counted', async () => {
+  // Before: added to report.corruptBytes only; inside an application, whose line counts
+  // spans, the loss was invisible.
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 20);
+  const path = segmentPath(dead.writerDir, 1);
+  const bytes = readFileSync(path);
+  const end = readSegment(bytes).records.filter((r) => r.type === RecordType.SpanEnd)[2]!;
+  bytes[end.end - 3] ^= 0x20; // checksum no longer holds
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, bytes, end.offset, end.end - end.offset, end.offset);
+  } finally {
+    closeSync(fd);
+  }
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  const lines = collectDiag();
+  try {
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report.corruptBytes).toBeGreaterThan(0);
+    expect(lines.join('\n')).toMatch(new RegExp(`${report.corruptBytes} bytes of damaged records in .* were skipped`));
+  } finally {
+    diag.disable();
+    await exporter.shutdown();
+  }
+});

@@ -70,7 +70,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
           `${report.spansCrashed} crash records; ${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
           `${report.liveJournals} live journals left alone` +
-          (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : ''),
+          (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : '') +
+          (report.newerJournals > 0 ? `; ${report.newerJournals} journals of a newer otel-blackbox left alone` : ''),
       );
       for (const failure of report.failures) io.err(`not recovered: ${printable(failure.dir)}: ${printable(failure.error)}`);
     }
