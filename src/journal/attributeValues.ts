@@ -120,8 +120,10 @@ export function jsonSafe(value: unknown): unknown {
 /** The attributes of a record read back from disk, with their bytes as Uint8Array again. */
 export function decodeAttributes(encoded: { a?: Attributes; ab?: BytesPath[] }): Attributes {
   const attributes = encoded.a ?? {};
-  if (encoded.ab === undefined) return attributes;
-  for (const path of encoded.ab) {
+  if (!Array.isArray(encoded.ab)) return attributes;
+  for (const path of encoded.ab as unknown[]) {
+    // A record's shape is a writer's to get right; one that did not decodes as text, never throws.
+    if (!Array.isArray(path) || path.length === 0) continue;
     let holder: any = attributes;
     for (let i = 0; i < path.length - 1 && holder !== null && typeof holder === 'object'; i++) holder = holder[path[i]!];
     const last = path[path.length - 1]!;

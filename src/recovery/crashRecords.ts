@@ -16,10 +16,12 @@ export function crashReason(journal: JournalFacts): string {
   // The last exit record with no heartbeat after it (readJournalFacts forgets the others).
   const exit = journal.exit;
   if (exit?.error) {
-    const { name, message, stack } = exit.error;
-    return stack && stack.includes(message) ? `uncaught ${stack}` : `uncaught ${name}: ${message}${stack ? `\n${stack}` : ''}`;
+    // Strings, whatever the record holds: a reason must never fail to be written.
+    const { name, message, stack } = exit.error as { name?: unknown; message?: unknown; stack?: unknown };
+    const [nameText, messageText, stackText] = [name, message, stack].map((part) => (part === undefined || part === null ? '' : String(part)));
+    return stackText && stackText.includes(messageText) ? `uncaught ${stackText}` : `uncaught ${nameText}: ${messageText}${stackText ? `\n${stackText}` : ''}`;
   }
-  if (exit?.code !== undefined) return `process exited with code ${exit.code} while the span was open`;
+  if (exit?.code !== undefined) return `process exited with code ${String(exit.code)} while the span was open`;
   if (exit?.shutdown) return 'the span was still open when the span processor shut down; it never ended';
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
   return `process vanished; last heartbeat at ${isoTime(last)}`;

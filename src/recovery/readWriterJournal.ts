@@ -144,8 +144,10 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
         } else if (record.type === RecordType.LogRecord) {
           // A log line right before a SIGKILL is the last sign of life a crash record can get.
           lastInChunk = record;
-        } else {
-          takeFact(facts, record, alive);
+        } else if (!takeFact(facts, record, alive)) {
+          // Its checksum held, but its shape is not this record type's (a writer's bug): damage,
+          // said with the rest, not a failure of the whole journal at every scan.
+          facts.damagedBytes += record.end - record.offset;
         }
       }
       if (lastInChunk) lastSpanRecord = { type: lastInChunk.type, bytes: Buffer.from(lastInChunk.bytes) };
@@ -164,26 +166,38 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
       // Its checksum held, so this cannot happen; the segment times still count.
     }
   }
+  // A writer's clock that was ahead (then stepped back) dated its heartbeats and commits in
+  // the future: its crash records must not end there. The process is dead by now.
+  facts.lastSignOfLifeMs = Math.min(facts.lastSignOfLifeMs, Date.now());
   const progress = await readRecoveryProgress(dir, segmentBytes);
   facts.watermark = laterOf(facts.watermark, progress);
   return facts;
 }
 
-function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number) => void): void {
+/** A fact record taken into `facts`; false when its payload is not of its type's shape (nothing is taken). */
+function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number) => void): boolean {
+  const payload: unknown = record.payload;
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return false;
+  const field = (name: string): unknown => (payload as Record<string, unknown>)[name];
   switch (record.type) {
     case RecordType.SegmentHeader: {
-      const header = record.payload as SegmentHeader;
+      if (!isFiniteNumber(field('createdMs'))) return false;
+      const header = payload as SegmentHeader;
       facts.header ??= header;
       alive(header.createdMs);
       break;
     }
     case RecordType.Resource: {
-      const resource = record.payload as ResourceRecord;
+      const ab = field('ab');
+      const attributes = field('a');
+      if (!isFiniteNumber(field('id')) || (ab !== undefined && !Array.isArray(ab)) || (attributes !== undefined && (attributes === null || typeof attributes !== 'object'))) return false;
+      const resource = payload as ResourceRecord;
       facts.resources.set(resource.id, decodeAttributes(resource));
       break;
     }
     case RecordType.Heartbeat: {
-      const beat = record.payload as HeartbeatRecord;
+      if (!isFiniteNumber(field('ms'))) return false;
+      const beat = payload as HeartbeatRecord;
       facts.lastHeartbeatMs = Math.max(facts.lastHeartbeatMs ?? 0, beat.ms);
       // An exit record the process wrote heartbeats after is not how it ended: an uncaught
       // exception is recorded when seen, and an application with its own handler goes on.
@@ -192,7 +206,8 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
       break;
     }
     case RecordType.ProcessExit: {
-      const exit = record.payload as ProcessExitRecord;
+      if (!isFiniteNumber(field('ms'))) return false;
+      const exit = payload as ProcessExitRecord;
       // An uncaught exception is followed by the exit it causes: keep the error (a heartbeat
       // between them has already forgotten it).
       facts.exit = { ...facts.exit, ...exit, error: exit.error ?? facts.exit?.error, code: exit.code ?? facts.exit?.code };
@@ -200,13 +215,19 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
       break;
     }
     case RecordType.Commit: {
-      const commit = record.payload as CommitRecord;
+      if (!isFiniteNumber(field('ms')) || !Number.isSafeInteger(field('segment')) || !Number.isSafeInteger(field('offset'))) return false;
+      const commit = payload as CommitRecord;
       const at = { segment: commit.segment, offset: commit.offset };
       facts.watermark = laterOf(facts.watermark, at);
       alive(commit.ms);
       break;
     }
   }
+  return true;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
 /**

@@ -29,7 +29,16 @@ export interface DeadJournal {
 export function writeDeadJournal(
   journalDir: string,
   spans: number,
-  options: { openEvery?: number; padding?: number; logs?: number; lastLogTimestamp?: number } = {},
+  options: {
+    openEvery?: number;
+    padding?: number;
+    logs?: number;
+    lastLogTimestamp?: number;
+    /** One more heartbeat at the end, dated this (a clock that was ahead). */
+    heartbeatAtMs?: number;
+    /** Records written as they are at the end, their checksums holding: [type, JSON text]. */
+    rawRecords?: [number, string][];
+  } = {},
 ): DeadJournal {
   const openEvery = options.openEvery ?? 10;
   const writer = new JournalWriter({
@@ -73,6 +82,16 @@ export function writeDeadJournal(
   if (options.lastLogTimestamp !== undefined) {
     logger.emit({ body: 'the last line', timestamp: options.lastLogTimestamp, context: trace.setSpan(context.active(), first!) });
   }
+  if (options.heartbeatAtMs !== undefined) {
+    const now = Date.now;
+    Date.now = () => options.heartbeatAtMs!;
+    try {
+      writer.appendHeartbeat();
+    } finally {
+      Date.now = now;
+    }
+  }
+  for (const [type, json] of options.rawRecords ?? []) (writer as unknown as { writeRecord(type: number, json: string): boolean }).writeRecord(type, json);
   const bytes = readdirSync(writer.writerDir).reduce((sum, name) => sum + statSync(join(writer.writerDir, name)).size, 0);
   return { writerDir: writer.writerDir, bytes, ended: spans - open, open, logs: logs + (options.lastLogTimestamp === undefined ? 0 : 1) };
 }

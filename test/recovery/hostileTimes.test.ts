@@ -34,3 +34,14 @@ test.each([
     expect(span.status.message).toMatch(/^process vanished; last heartbeat at 20\d\d-/);
   }
 });
+
+test('a heartbeat from a clock that was a year ahead dates no crash record in the future', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 20, { openEvery: 10, heartbeatAtMs: Date.now() + 365 * 86_400_000 });
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 1, spansCrashed: dead.open, failures: [] });
+  const crashed = exporter.spans.filter((span) => span.status.code === 2);
+  expect(crashed).toHaveLength(dead.open);
+  for (const span of crashed) expect(hrTimeToMilliseconds(span.endTime)).toBeLessThanOrEqual(Date.now());
+});

@@ -13,6 +13,7 @@ import { RecordType } from '../../src/journal/recordTypes.js';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -145,4 +146,35 @@ test('damaged records are said when recovery skips them, not only counted', asyn
     diag.disable();
     await exporter.shutdown();
   }
+});
+
+test.each([
+  ['a heartbeat of null', RecordType.Heartbeat, 'null'],
+  ['a heartbeat whose time is text', RecordType.Heartbeat, '{"ms":"soon"}'],
+  ['a resource whose bytes paths are not a list', RecordType.Resource, '{"id":9,"a":{},"ab":5}'],
+  ['a commit without a position', RecordType.Commit, '{"ms":1}'],
+])('%s (its checksum holding) is damage, said, and the rest of the journal is recovered', async (_, type, json) => {
+  // Before: reading the facts threw, and the whole journal failed again at every scan.
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 20, { rawRecords: [[type, json]] });
+  const lines = collectDiag();
+  try {
+    const exporter = new CollectingExporter();
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+    expect(report.corruptBytes).toBe(json.length + 9);
+    expect(lines.join('\n')).toMatch(/bytes of damaged records in .* were skipped/);
+  } finally {
+    diag.disable();
+  }
+});
+
+test('an exit record whose error holds no strings still gives its crash records a reason', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 20, { rawRecords: [[RecordType.ProcessExit, '{"ms":1,"error":{"name":7,"message":{"a":1},"stack":5}}']] });
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 1, spansCrashed: dead.open, failures: [] });
+  const crashed = exporter.spans.filter((span) => span.status.code === 2);
+  expect(crashed[0]!.status.message).toMatch(/^uncaught 7: \[object Object\]/);
 });
