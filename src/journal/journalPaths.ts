@@ -1,7 +1,7 @@
 // Layout of a journal directory: one sub-directory per writer (process or worker thread),
 // holding numbered segment files. A whole writer directory is the unit recovery claims,
 // with one atomic rename.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { OsThread, WriterIdentity } from './writerIdentity.js';
 
@@ -36,6 +36,22 @@ export const WRITER_LOCK_FILE = 'writer.lock';
 /** The file whose flock a recovery holds in the directory it claimed, named by the claimer. */
 export function claimLockFileName(claimerId: string): string {
   return `claim-${claimerId}.lock`;
+}
+
+/**
+ * A recovered journal is renamed to this (in one step) before it is removed: a recoverer
+ * killed halfway through removing it left a journal with some segments gone, and the next
+ * took STARTs whose ENDs had gone for open spans (crash records for spans that had ended)
+ * and exported the rest again. Such a name is no journal: a later scan removes it.
+ */
+const RECOVERED_PREFIX = '.recovered-';
+
+export function recoveredDirName(): string {
+  return `${RECOVERED_PREFIX}${randomBytes(8).toString('hex')}`;
+}
+
+export function isRecoveredDirName(name: string): boolean {
+  return name.startsWith(RECOVERED_PREFIX);
 }
 
 export function isWriterDirName(name: string): boolean {

@@ -5,14 +5,14 @@
 import { safeDiag } from '../safeDiag.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
-import { claimLockFileName, isWriterDirName, parseClaimedDirName } from '../journal/journalPaths.js';
+import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
@@ -118,6 +118,11 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   for (const name of names) {
     if (settings.signal?.aborted) break;
     if (name === claimer.writerId) continue;
+    if (isRecoveredDirName(name)) {
+      // Left by a recoverer killed while removing what it had recovered: already exported.
+      await rm(join(journalDir, name), { recursive: true, force: true }).catch(() => {});
+      continue;
+    }
     const dir = join(journalDir, name);
     const dead = await isAbandoned(dir, name, settings.staleAfterMillis);
     if (dead === undefined) continue;
@@ -174,6 +179,19 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
   }
   return report;
+}
+
+/** Renamed out of every scan in one step, then removed (see recoveredDirName). */
+async function removeRecovered(dir: string): Promise<void> {
+  const gone = join(dirname(dir), recoveredDirName());
+  try {
+    await rename(dir, gone);
+  } catch {
+    // Not renamed (a file system that refuses): removed where it is, as before.
+    await rm(dir, { recursive: true, force: true });
+    return;
+  }
+  await rm(gone, { recursive: true, force: true });
 }
 
 async function isForeign(dir: string): Promise<boolean> {
@@ -367,7 +385,7 @@ async function recoverOne(
     await progress.stop(!finished || failure !== undefined);
   }
   if (failure !== undefined) throw failure;
-  await rm(dir, { recursive: true, force: true });
+  await removeRecovered(dir);
   report.journals += 1;
   report.segments += facts.segments.length;
   report.spansEnded += spansEnded;

@@ -5,12 +5,14 @@
 // goes on. Each case runs in a child process: a recovery that blocks its own thread could
 // not even time out in this one.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { recoverJournals } from '../../src/index.js';
 import { RECOVERY_PROGRESS_FILE } from '../../src/journal/journalPaths.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { runFixture } from '../helpers/childProcess.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { TestDatabase } from '../helpers/database.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -60,4 +62,20 @@ describe('a FIFO in a journal directory', () => {
 
     expect(exited).toMatchObject({ code: 0, signal: null });
   });
+});
+
+test('a recovered journal is renamed out of every scan before it is removed; one left so by a killed recoverer is removed, never read again', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 20);
+  // What a recoverer killed halfway through removing it leaves: the name, some segments.
+  renameSync(dead.writerDir, join(journalDir, '.recovered-0123456789abcdef'));
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 0, spansEnded: 0, spansCrashed: 0, failures: [] });
+  expect(exporter.spans).toEqual([]);
+  expect(readdirSync(journalDir)).toEqual([]);
+  // And a journal recovered now leaves nothing behind.
+  writeDeadJournal(journalDir, 20);
+  expect((await recoverJournals({ journalDir, exporter })).journals).toBe(1);
+  expect(readdirSync(journalDir)).toEqual([]);
 });
