@@ -100,13 +100,6 @@ export class JournalWriter {
   private liveBytes = 0;
   private readonly segmentBytes = new Map<number, number>();
   /**
-   * For a segment, the older segments holding the STARTs its ENDs close (their spans
-   * crossed a rotation). Such a segment is deleted only after those: kept for leaked spans
-   * (mostly their STARTs), an older segment outlived the later one with an END, and
-   * recovery took that span, ended and committed, for open and wrote it a crash record.
-   */
-  private readonly startsClosedIn = new Map<number, Set<number>>();
-  /**
    * Spans whose END is not journaled yet, by trace id and span id, oldest first, each marked
    * with the segment its START's latest copy is in (carried forward before that segment is
    * deleted), or NOT_JOURNALED while it has none.
@@ -285,7 +278,6 @@ export class JournalWriter {
       return 'broken';
     }
     this.endsWritten += 1;
-    if (journaled && mark < this.writtenSegment) this.closesStartIn(this.writtenSegment, mark);
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
     // journal holds, as it would reading it back.
     this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined, json.length);
@@ -476,7 +468,7 @@ export class JournalWriter {
     }
     if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
     // Else the group commit that syncs the copies calls this again.
-    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegments(this.deletable(committed, open));
+    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegments(committed.filter((segment) => !open.get(segment)));
     budget = this.journalUnwrittenStarts(budget);
     if (budget === 0 && this.brokenError === undefined) {
       this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
@@ -527,38 +519,14 @@ export class JournalWriter {
    * one that could not be removed (not ENOENT) counts again and is tried again at the next
    * release.
    */
-  private closesStartIn(segment: number, startSegment: number): void {
-    let starts = this.startsClosedIn.get(segment);
-    if (starts === undefined) this.startsClosedIn.set(segment, (starts = new Set()));
-    starts.add(startSegment);
-  }
-
-  /** Whether `segment` holds the END of a span whose START is in an older segment still on disk (and not in `going`). */
-  private closesKeptStart(segment: number, going: ReadonlySet<number> = new Set()): boolean {
-    for (const start of this.startsClosedIn.get(segment) ?? []) if (start !== segment && this.segmentBytes.has(start) && !going.has(start)) return true;
-    return false;
-  }
-
-  /** Of the committed segments, those to delete: no open span's START in them, and no END whose START stays (startsClosedIn). */
-  private deletable(committed: readonly number[], open: ReadonlyMap<number, number>): number[] {
-    const going = new Set<number>();
-    for (const segment of [...committed].sort((a, b) => a - b)) {
-      if (!open.get(segment) && !this.closesKeptStart(segment, going)) going.add(segment);
-    }
-    return [...going];
-  }
-
   private unlinkSegments(segments: readonly number[]): void {
     for (const number of segments) {
       const bytes = this.segmentBytes.get(number)!;
-      const starts = this.startsClosedIn.get(number);
       this.segmentBytes.delete(number);
-      this.startsClosedIn.delete(number);
       this.liveBytes -= bytes;
       unlink(segmentPath(this.writerDir, number), (error) => {
         if (error === null || error.code === 'ENOENT') return;
         this.segmentBytes.set(number, bytes);
-        if (starts !== undefined) this.startsClosedIn.set(number, starts);
         this.liveBytes += bytes;
       });
     }
@@ -605,7 +573,7 @@ export class JournalWriter {
     const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
     // Holding no open span's START either, it goes now: a full disk gets its room back here
     // instead of waiting for records that cannot be written.
-    if (allCommitted && !this.openSpans.hasMark(this.segment) && !this.closesKeptStart(this.segment)) this.forgetSegment(this.segment, true);
+    if (allCommitted && !this.openSpans.hasMark(this.segment)) this.forgetSegment(this.segment, true);
     for (const segment of [...this.segmentBytes.keys()]) {
       if (!existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
     }
@@ -645,7 +613,6 @@ export class JournalWriter {
     }
     this.liveBytes -= this.segmentBytes.get(segment) ?? 0;
     this.segmentBytes.delete(segment);
-    this.startsClosedIn.delete(segment);
   }
 
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
