@@ -15,13 +15,14 @@ export const ATTR_TRUNCATED = 'otel_blackbox.truncated';
  */
 const BUDGET_CHARS = Math.floor(MAX_PAYLOAD_BYTES / 3) - 1024;
 /**
- * A record's contents, filled in this order until the budget is spent: attributes and the
- * paths of their bytes, a log record's body and its bytes' paths, events, links. Every
+ * A record's contents, filled in this order until the budget is spent: where bytes are
+ * (short paths, needed to decode what is kept), a log record's body (its line's text),
+ * attributes, events, links. Every
  * other key (ids, times, name, kind, status, scope, resource id, sequence, severity) is
  * the record itself and is kept whole, its strings held to FIELD_CHARS: cut away, a log
  * line from inside a span was stored as outside any span, and a span lost its name.
  */
-const CONTENT_KEYS = ['a', 'ab', 'b', 'bb', 'ev', 'l'] as const;
+const CONTENT_KEYS = ['ab', 'bb', 'b', 'a', 'ev', 'l'] as const;
 const FIELD_CHARS = 64 * 1024;
 /** Entries are no longer added once less than this is left: no lists of empty strings. */
 const MIN_ENTRY_CHARS = 16;
@@ -64,12 +65,18 @@ export function cappedRecordJson(record: unknown): string {
   }
   for (const key of CONTENT_KEYS) if (Object.hasOwn(source, key)) kept.set(key, budget.entry(key, source[key]));
   // In the record's own key order: the text path and the object path write the same JSON.
-  const copy: Record<string, unknown> = {};
+  const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(source)) if (kept.has(key) && kept.get(key) !== undefined) copy[key] = kept.get(key);
   const attributes = copy.a;
   if (attributes !== null && typeof attributes === 'object' && !Array.isArray(attributes)) {
     (attributes as Record<string, unknown>)[ATTR_TRUNCATED] = budget.shortened;
   }
+  const json = JSON.stringify(copy);
+  if (fitsInFrame(json)) return json;
+  // Only if the record's own fields outgrew the budget (each held to FIELD_CHARS): its
+  // events and links go, then its body; the span or line itself is kept.
+  for (const key of ['ev', 'l'] as const) if (Array.isArray(copy[key])) copy[key] = [];
+  delete copy.b;
   return JSON.stringify(copy);
 }
 
@@ -80,9 +87,9 @@ class Budget {
 
   constructor(private left: number) {}
 
-  /** A record's own field: whole, but for strings longer than FIELD_CHARS. */
-  field(key: string, value: unknown): unknown {
-    const copy = this.fieldValue(value);
+  /** A record's own field: whole, but for strings longer than `limit`. */
+  field(key: string, value: unknown, limit = FIELD_CHARS): unknown {
+    const copy = this.fieldValue(value, limit);
     this.left -= JSON.stringify(key).length + 2 + (JSON.stringify(copy)?.length ?? 0);
     return copy;
   }
@@ -115,8 +122,10 @@ class Budget {
       const item = values[i];
       if (item === null || typeof item !== 'object' || Array.isArray(item)) copy.push(this.value(item));
       else {
-        const record: Record<string, unknown> = {};
-        for (const [key, field] of Object.entries(item)) if (key !== 'a') record[key] = this.field(key, field);
+        const record: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+        // An event's name may be long: held to what is left, not to FIELD_CHARS.
+        const limit = Math.min(FIELD_CHARS, Math.max(MIN_ENTRY_CHARS, this.left - MIN_RECORD_CHARS));
+        for (const [key, field] of Object.entries(item)) if (key !== 'a') record[key] = this.field(key, field, limit);
         if (Object.hasOwn(item, 'a')) record.a = this.entry('a', (item as { a: unknown }).a);
         copy.push(record);
       }
@@ -125,12 +134,12 @@ class Budget {
     return copy;
   }
 
-  private fieldValue(value: unknown): unknown {
-    if (typeof value === 'string') return this.cut(value, FIELD_CHARS);
+  private fieldValue(value: unknown, limit: number): unknown {
+    if (typeof value === 'string') return this.cut(value, limit);
     if (value === null || typeof value !== 'object') return value;
-    if (Array.isArray(value)) return value.map((item) => this.fieldValue(item));
-    const copy: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) copy[key] = this.fieldValue(item);
+    if (Array.isArray(value)) return value.map((item) => this.fieldValue(item, limit));
+    const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [key, item] of Object.entries(value)) copy[key] = this.fieldValue(item, limit);
     return copy;
   }
 
@@ -153,7 +162,8 @@ class Budget {
       }
       return copy;
     }
-    const copy: Record<string, unknown> = {};
+    // No prototype: an attribute named __proto__ is a key like any other.
+    const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     const entries = Object.entries(value);
     for (let i = 0; i < entries.length; i++) {
       const [key, item] = entries[i]!;
