@@ -78,6 +78,11 @@ export function isStandIn(span: SpanRow): boolean {
   return span.state === 'started' && span.name === SPAN_KNOWN_FROM_LOGS_NAME && span.parentSpanId === null;
 }
 
+/** isStandIn() in SQL, of the spans row `alias` (`t`, `EXCLUDED`). */
+export function standInSql(alias: string): string {
+  return `(${alias}.state = 'started' AND ${alias}.name = '${SPAN_KNOWN_FROM_LOGS_NAME}' AND ${alias}.parent_span_id IS NULL)`;
+}
+
 /**
  * The 'started' row for a span the batch does not carry, from what its log record tells.
  * It never replaces a stored row (the statement inserts it only where none exists), and
@@ -92,7 +97,9 @@ export function spanRowFromLog(log: LogRow): SpanRow {
     name: SPAN_KNOWN_FROM_LOGS_NAME,
     kind: 'INTERNAL',
     state: 'started',
-    startTime: log.time,
+    // When the line was emitted (the span was open then), not the time the application
+    // gave it: a backdated line made a new trace's row start years early, for good.
+    startTime: log.observedTime ?? log.time,
     endTime: null,
     statusCode: 'UNSET',
     statusMessage: null,

@@ -5,7 +5,7 @@
 // rows/s) and jsonb_to_recordset over one JSON document (about 15% slower).
 import { decodeSql, SPAN_KINDS, SPAN_STATES, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
-import { SPAN_KNOWN_FROM_LOGS_NAME } from './logRows.js';
+import { standInSql } from './logRows.js';
 import { stateRankSql } from './statePrecedence.js';
 
 /**
@@ -24,15 +24,20 @@ export function timestampSql(unixNano: string): string {
   return `('epoch'::timestamptz + (${unixNano} / 1000) * interval '1 microsecond')`;
 }
 
-/** `onConflict` 'keep': a trace known only from stand-in rows (traceRows, tentative) is made where missing, never changed. */
-export function tracesSql(s: QuotedSchema, onConflict: 'upsert' | 'keep' = 'upsert'): string {
+/**
+ * $8 lists the traces the batch knows only from stand-in rows (TraceRow.tentative): made
+ * where missing, never changed (their times are a log record's). One statement for all,
+ * so a batch locks its traces' rows in one sorted pass: a second statement for these
+ * locked after the first, and two batches that crossed deadlocked.
+ */
+export function tracesSql(s: QuotedSchema): string {
   // The root's name is final once its ended row is stored: a 'started' row or a crash
   // record of the root (named as at start) may come first, and names the trace until then.
   const rootSpanName = `CASE WHEN t.root_span_id IS NULL
       OR (EXCLUDED.root_span_ended AND NOT t.root_span_ended AND EXCLUDED.root_span_id = t.root_span_id)
     THEN EXCLUDED.root_span_name ELSE t.root_span_name END`;
   const rootSpanEnded = `t.root_span_ended OR (EXCLUDED.root_span_ended AND EXCLUDED.root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id))`;
-  const insert = `INSERT INTO ${s}.traces AS t
+  return `INSERT INTO ${s}.traces AS t
   (trace_id, service_name, root_span_id, root_span_name, root_span_ended,
    start_time, start_time_unix_nano, end_time, end_time_unix_nano)
 SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name, r.root_span_ended,
@@ -45,10 +50,7 @@ FROM ${unnestRows({
     start_ns: '$5::bigint[]',
     end_ns: '$6::bigint[]',
     root_span_ended: '$7::boolean[]',
-  })}`;
-  if (onConflict === 'keep') return `${insert}
-ON CONFLICT (trace_id) DO NOTHING`;
-  return `${insert}
+  })}
 ON CONFLICT (trace_id) DO UPDATE SET
   service_name = COALESCE(t.service_name, EXCLUDED.service_name),
   root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id),
@@ -59,7 +61,8 @@ ON CONFLICT (trace_id) DO UPDATE SET
   end_time = GREATEST(t.end_time, EXCLUDED.end_time),
   end_time_unix_nano = GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano),
   updated_at = now()
-WHERE (COALESCE(t.service_name, EXCLUDED.service_name), COALESCE(t.root_span_id, EXCLUDED.root_span_id),
+WHERE NOT (EXCLUDED.trace_id = ANY($8::text[]))
+  AND (COALESCE(t.service_name, EXCLUDED.service_name), COALESCE(t.root_span_id, EXCLUDED.root_span_id),
        ${rootSpanName}, ${rootSpanEnded},
        LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
        GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano))
@@ -123,13 +126,12 @@ FROM ${unnestRows({
 ON CONFLICT (trace_id, span_id) DO NOTHING`;
   // A stand-in row (a span known only from a log record: logRows.ts) ranks as 'started'
   // but knows less than any row of the span itself, its own 'started' row included.
-  const standIn = `'${SPAN_KNOWN_FROM_LOGS_NAME}'`;
   return `${insert}
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
   ${SPAN_UPDATES},
   updated_at = now()
 WHERE ${stateRankSql('EXCLUDED.state')} > ${stateRankSql('t.state')}
-  OR (t.state = 'started' AND t.name = ${standIn} AND t.parent_span_id IS NULL AND EXCLUDED.name <> ${standIn})`;
+  OR (${standInSql('t')} AND NOT ${standInSql('EXCLUDED')})`;
 }
 
 // Events are immutable once recorded and keyed by their position in the span, so a

@@ -65,7 +65,6 @@ export type ConflictMode = 'upsert' | 'fail';
 
 export class Statements {
   readonly #traces: StatementSql;
-  readonly #missingTraces: StatementSql;
   readonly #spans: StatementSql;
   readonly #knownSpans: StatementSql;
   readonly #logs: StatementSql;
@@ -77,8 +76,6 @@ export class Statements {
     const traces = tracesSql(schema);
     const keep = spansSql(schema, 'keep');
     this.#traces = { upsert: traces, fail: traces };
-    const missing = tracesSql(schema, 'keep');
-    this.#missingTraces = { upsert: missing, fail: missing };
     this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail') };
     this.#knownSpans = { upsert: keep, fail: keep };
     this.#logs = { upsert: logsSql(schema, 'upsert'), fail: logsSql(schema, 'fail') };
@@ -88,18 +85,9 @@ export class Statements {
   }
 
   upsertTraces(traces: readonly TraceRow[]): BulkStatement {
-    return this.#tracesStatement(traces, this.#traces);
-  }
-
-  /** Traces known only from stand-in rows (TraceRow.tentative): made where missing, never changed. */
-  insertMissingTraces(traces: readonly TraceRow[]): BulkStatement {
-    return this.#tracesStatement(traces, this.#missingTraces);
-  }
-
-  #tracesStatement(traces: readonly TraceRow[], sql: StatementSql): BulkStatement {
     const t = columnsOf(traces);
     return {
-      sql,
+      sql: this.#traces,
       columns: [
         t.text((r) => r.traceId),
         t.text((r) => r.serviceName),
@@ -108,6 +96,7 @@ export class Statements {
         t.unixNano((r) => r.startTime),
         t.unixNano((r) => r.endTime),
         t.boolean((r) => r.rootSpanEnded),
+        (arena) => textArray(traces.filter((r) => r.tentative).map((r) => r.traceId), arena),
       ],
     };
   }

@@ -22,8 +22,8 @@ export interface TraceRow {
  * Rows come out in the order their trace ids first appear (sorted input stays sorted).
  * Stand-in rows (isStandIn: a span known only from a log record) count only for a trace
  * the batch has no other row of, which comes out `tentative`: the statement makes such a
- * row where the trace has none and never changes one (their start is a log record's time,
- * which the application chose; it moved a stored trace's start by years). Nor is a stand-in
+ * row where the trace has none and never changes one (a stand-in's time is a log line's,
+ * and it moved a stored trace's start by years). Nor is a stand-in
  * ever the root: it has no parent because none is known.
  */
 export function traceRows(spans: readonly SpanRow[]): TraceRow[] {

@@ -36,12 +36,8 @@ export async function bindRows(statements: Statements, batch: RowBatch, turn = n
   const { spans, logs } = batch;
   const knownFromLogs = spansKnownOnlyFromLogs(batch);
   const allSpans = knownFromLogs.length === 0 ? spans : mergeSpanRows([...spans, ...knownFromLogs]);
-  const traces = traceRows(allSpans);
-  const tentative = traces.filter((trace) => trace.tentative);
   const bulk = [
-    statements.upsertTraces(tentative.length === 0 ? traces : traces.filter((trace) => !trace.tentative)),
-    // A second statement locks these rows after the first's: two batches that cross (each a trace's span and the other's stand-in) may deadlock, which PostgreSQL detects and the batch is tried again (40P01, transient).
-    tentative.length > 0 ? statements.insertMissingTraces(tentative) : undefined,
+    statements.upsertTraces(traceRows(allSpans)),
     spans.length > 0 ? statements.writeSpans(spans) : undefined,
     knownFromLogs.length > 0 ? statements.writeKnownSpans(knownFromLogs) : undefined,
     statements.writeLogs(spans),

@@ -151,6 +151,17 @@ describe('log records', () => {
     expect(await traceRow()).toEqual(before);
   });
 
+  it("lets a backdated log line that comes first make its trace's row, but not date it: the spans' own start wins", async () => {
+    const spans = await traceOf(1, 'later');
+    const early = await logRecords([{ record: { body: 'backdated first', timestamp: Date.UTC(2001, 0, 1) }, in: spans[0]!.spanContext() }]);
+    expect((await exportBatch(exporter, [], early)).code).toBe(ExportResultCode.SUCCESS);
+    expect((await exportBatch(exporter, spans, [])).code).toBe(ExportResultCode.SUCCESS);
+    const { traceId } = ids(spans[0]!);
+    const [row] = await db.query<{ start: string }>(`SELECT start_time_unix_nano AS start FROM "${schema}".traces WHERE trace_id = $1`, [traceId]);
+    const spanStart = BigInt(spans[0]!.startTime[0]) * 1_000_000_000n + BigInt(spans[0]!.startTime[1]);
+    expect(BigInt(row!.start)).toBe(spanStart);
+  });
+
   it("stores a log record whose time is not a number at its observed time, not at 1970", async () => {
     const logs = await logRecords([{ record: { body: 'nan-time', timestamp: Number.NaN } }]);
     expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
