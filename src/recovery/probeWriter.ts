@@ -64,7 +64,7 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
         const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
         const first = readSegment(buffer.subarray(0, bytesRead)).records.find((r) => r.type === RecordType.SegmentHeader);
         header = first?.payload as SegmentHeader | undefined;
-        newer = newerFormat(buffer.subarray(0, bytesRead), header);
+        newer ??= newerFormat(buffer.subarray(0, bytesRead), header);
       } finally {
         await file.close();
       }

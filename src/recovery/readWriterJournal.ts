@@ -168,7 +168,9 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
   }
   // A writer's clock that was ahead (then stepped back) dated its heartbeats and commits in
   // the future: its crash records must not end there. The process is dead by now.
-  facts.lastSignOfLifeMs = Math.min(facts.lastSignOfLifeMs, Date.now());
+  const now = Date.now();
+  facts.lastSignOfLifeMs = Math.min(facts.lastSignOfLifeMs, now);
+  if (facts.lastHeartbeatMs !== undefined) facts.lastHeartbeatMs = Math.min(facts.lastHeartbeatMs, now);
   const progress = await readRecoveryProgress(dir, segmentBytes);
   facts.watermark = laterOf(facts.watermark, progress);
   return facts;

@@ -281,10 +281,10 @@ async function recoverOne(
   report: RecoveryReport,
   onJournal: RecoverJournalsOptions['onJournal'],
 ): Promise<void> {
+  // A claim left by a dead recoverer is not probed before it is taken over: a newer format is refused here, given back whole.
+  const newer = (await probeWriter(dir)).newerFormat;
+  if (newer !== undefined) throw new Error(`a newer otel-blackbox wrote it (${newer}); this one cannot read it`);
   const facts = await readJournalFacts(dir, settings.signal);
-  // A claim left by a dead recoverer is not probed first: a newer format is refused here, given back whole.
-  const version: unknown = facts.header?.v;
-  if (typeof version === 'number' && version > 1) throw new Error(`a newer otel-blackbox wrote it (journal format version ${version}); this one cannot read it`);
   // Said per journal, inside an application too (whose own line counts spans only): the
   // records in those bytes are lost. A torn final record is how a crash mid-write ends a
   // segment, not damage, and is only counted.

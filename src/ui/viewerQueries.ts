@@ -218,7 +218,7 @@ export async function traceSpans(pool: pg.Pool, schema: QuotedSchema, traceId: s
 /** A row of the logs table: span events and log records. */
 export interface LogDetail {
   time_unix_nano: string;
-  /** Every other column as stored, including those later migrations add (severity, body, ...). */
+  /** The columns the viewer shows (LOG_COLUMNS): body and attributes as stored when small, else their first MAX_SHOWN_CHARS as text. */
   fields: Record<string, unknown>;
 }
 
@@ -248,15 +248,16 @@ function shortened(value: unknown): unknown {
 
 /**
  * A jsonb column as it may leave the database: as stored when small (at most
- * INLINE_JSON_BYTES as stored, compressed: a few hundred KiB at most as text), else its
- * first MAX_SHOWN_CHARS characters as text (a string's own text), so a page of 1,000 lines
- * of megabytes each never comes to the viewer whole.
+ * INLINE_JSON_BYTES as stored, and not compressed: a compressed value of that size may be
+ * a megabyte of text), else its first MAX_SHOWN_CHARS characters as text (a string's own
+ * text), so a page of 1,000 lines of megabytes each never comes to the viewer whole.
  */
 function shortJsonSql(column: string): string {
   const text = `CASE WHEN jsonb_typeof(${column}) = 'string' THEN ${column} #>> '{}' ELSE ${column}::text END`;
-  // Within MAX_SHOWN_CHARS with the mark, so `shortened` leaves it as it is.
+  // Within MAX_SHOWN_CHARS with the mark (characters of the Basic Multilingual Plane: left()
+  // counts code points), so `shortened` leaves it as it is.
   const keep = MAX_SHOWN_CHARS - 32;
-  return `CASE WHEN pg_column_size(${column}) <= ${INLINE_JSON_BYTES} THEN ${column}
+  return `CASE WHEN pg_column_size(${column}) <= ${INLINE_JSON_BYTES} AND pg_column_compression(${column}) IS NULL THEN ${column}
     ELSE (SELECT to_jsonb(CASE WHEN length(c) > ${keep} THEN left(c, ${keep}) || '… (cut for the viewer)' ELSE c END)
             FROM left(${text}, ${keep + 1}) AS c) END AS ${column}`;
 }

@@ -364,7 +364,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     var f = log.fields || {};
     var severity = f.severity_text || (f.severity_number ? 'SEV' + f.severity_number : null);
     var text = f.body !== undefined && f.body !== null ? valueText(f.body) : f.event_name || '(event)';
-    var attributes = f.attributes && Object.keys(f.attributes).length > 0 ? JSON.stringify(f.attributes) : '';
+    // Attributes too large to send whole come as their JSON text, cut (viewerQueries.ts).
+    var attributes = typeof f.attributes === 'string' ? f.attributes : f.attributes && Object.keys(f.attributes).length > 0 ? JSON.stringify(f.attributes) : '';
     return el('div', { className: 'log' + (severity ? ' record' : ' event') }, [
       el('span', { className: 'muted mono', text: '+' + formatNanos(rel(log.time_unix_nano)) + ' ' }),
       severity ? el('span', { className: 'severity ' + String(severity).toUpperCase().replace(/[^A-Z]/g, ''), text: severity }) : el('span', { className: 'severity', text: 'event' }),

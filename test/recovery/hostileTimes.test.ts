@@ -43,5 +43,8 @@ test('a heartbeat from a clock that was a year ahead dates no crash record in th
   expect(report).toMatchObject({ journals: 1, spansCrashed: dead.open, failures: [] });
   const crashed = exporter.spans.filter((span) => span.status.code === 2);
   expect(crashed).toHaveLength(dead.open);
-  for (const span of crashed) expect(hrTimeToMilliseconds(span.endTime)).toBeLessThanOrEqual(Date.now());
+  for (const span of crashed) {
+    expect(hrTimeToMilliseconds(span.endTime)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(/last heartbeat at (\S+)$/.exec(span.status.message!)![1]!)).toBeLessThanOrEqual(Date.now());
+  }
 });
