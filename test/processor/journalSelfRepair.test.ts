@@ -52,6 +52,15 @@ function captureDiag(): void {
 }
 afterEach(() => diag.disable());
 
+/** A journal directory on a 1 MiB tmpfs of its own (needs root); the caller unmounts it. */
+function journalOnTinyDisk(): { mountPoint: string; journalDir: string } {
+  const mountPoint = tempDir();
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint]);
+  const journalDir = join(mountPoint, 'journal');
+  mkdirSync(journalDir, { mode: 0o700 });
+  return { mountPoint, journalDir };
+}
+
 describe('journal self-repair', () => {
   test('a journal directory deleted under a running process is made again, with the spans still open', async () => {
     captureDiag();
@@ -99,10 +108,7 @@ describe('journal self-repair', () => {
 
   test.skipIf(process.getuid?.() !== 0)('a full disk: the committed live segment is deleted, no empty segments leak, one error per episode', async () => {
     captureDiag();
-    const mountPoint = tempDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint]);
-    const journalDir = join(mountPoint, 'journal');
-    mkdirSync(journalDir, { mode: 0o700 });
+    const { mountPoint, journalDir } = journalOnTinyDisk();
     const exporter = new CollectingExporter();
     const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false });
     const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('disk-full');
@@ -132,10 +138,7 @@ describe('journal self-repair', () => {
 
   test.skipIf(process.getuid?.() !== 0)('a span that ends while the disk is full keeps its START until its copy in memory is exported; then the journal lets it go', async () => {
     captureDiag();
-    const mountPoint = tempDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint]);
-    const journalDir = join(mountPoint, 'journal');
-    mkdirSync(journalDir, { mode: 0o700 });
+    const { mountPoint, journalDir } = journalOnTinyDisk();
     const exporter = new CollectingExporter();
     exporter.failing = true; // the database is down as well
     const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false });
