@@ -16,13 +16,14 @@ export const ATTR_TRUNCATED = 'otel_blackbox.truncated';
 const BUDGET_CHARS = Math.floor(MAX_PAYLOAD_BYTES / 3) - 1024;
 /**
  * A record's contents, filled in this order until the budget is spent: where bytes are
- * (short paths, needed to decode what is kept), a log record's body (its line's text),
- * attributes, events, links. Every
+ * (short paths, needed to decode what is kept), attributes (at most half the budget in a
+ * log record, whose body is its line's text: attributes that took it all left no body),
+ * a log record's body, events, links. Every
  * other key (ids, times, name, kind, status, scope, resource id, sequence, severity) is
  * the record itself and is kept whole, its strings held to FIELD_CHARS: cut away, a log
  * line from inside a span was stored as outside any span, and a span lost its name.
  */
-const CONTENT_KEYS = ['ab', 'bb', 'b', 'a', 'ev', 'l'] as const;
+const CONTENT_KEYS = ['ab', 'bb', 'a', 'b', 'ev', 'l'] as const;
 const FIELD_CHARS = 64 * 1024;
 /** Entries are no longer added once less than this is left: no lists of empty strings. */
 const MIN_ENTRY_CHARS = 16;
@@ -63,7 +64,11 @@ export function cappedRecordJson(record: unknown): string {
   for (const [key, value] of Object.entries(source)) {
     if (!(CONTENT_KEYS as readonly string[]).includes(key)) kept.set(key, budget.field(key, value));
   }
-  for (const key of CONTENT_KEYS) if (Object.hasOwn(source, key)) kept.set(key, budget.entry(key, source[key]));
+  const hasBody = Object.hasOwn(source, 'b');
+  for (const key of CONTENT_KEYS) {
+    if (!Object.hasOwn(source, key)) continue;
+    kept.set(key, key === 'a' && hasBody ? budget.within(BUDGET_CHARS / 2, () => budget.entry(key, source[key])) : budget.entry(key, source[key]));
+  }
   // In the record's own key order: the text path and the object path write the same JSON.
   const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(source)) if (kept.has(key) && kept.get(key) !== undefined) copy[key] = kept.get(key);
@@ -86,6 +91,16 @@ class Budget {
   shortened = 0;
 
   constructor(private left: number) {}
+
+  /** What `fill` makes with at most `chars` of what is left; the rest stays for later keys. */
+  within<T>(chars: number, fill: () => T): T {
+    const before = this.left;
+    const allowed = Math.min(before, chars);
+    this.left = allowed;
+    const value = fill();
+    this.left = before - (allowed - this.left);
+    return value;
+  }
 
   /** A record's own field: whole, but for strings longer than `limit`. */
   field(key: string, value: unknown, limit = FIELD_CHARS): unknown {
