@@ -8,7 +8,7 @@
 // connection is not the migration's failure: the batch could not be written either, and
 // the next batch tries again as soon as the database is back.
 import { PostgresExportError } from './PostgresExportError.js';
-import { classifyError, sqlStateOf } from './sqlState.js';
+import { isConnectionFailure } from './sqlState.js';
 
 export const SCHEMA_RETRY_BASE_MILLIS = 5_000;
 export const SCHEMA_RETRY_CAP_MILLIS = 5 * 60_000;
@@ -19,14 +19,6 @@ export function schemaRetryDelayMillis(failures: number, random: () => number = 
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** True for a failure to reach the database at all (no SQLSTATE of its own, or class 08 / 57P0x). */
-function isConnectionFailure(error: unknown): boolean {
-  const cause = error instanceof PostgresExportError ? error.cause : error;
-  if (classifyError(cause) !== 'transient') return false;
-  const state = sqlStateOf(cause);
-  return state === undefined || state.startsWith('08') || state.startsWith('57P');
-}
-
 export class SchemaRetry {
   #failures = 0;
   #retryAt = 0;
@@ -34,7 +26,7 @@ export class SchemaRetry {
 
   /** A migration attempt failed with `failure` (its cause the driver's error). */
   failed(failure: PostgresExportError): void {
-    if (isConnectionFailure(failure)) return;
+    if (isConnectionFailure(failure.cause)) return;
     this.#failures += 1;
     this.#retryAt = performance.now() + schemaRetryDelayMillis(this.#failures);
     this.#last = failure;

@@ -113,3 +113,20 @@ export function classifyError(error: unknown): ErrorKind {
   if (PG_CONNECTION_LOST_MESSAGES.some((m) => message.startsWith(m))) return 'transient';
   return 'permanent';
 }
+
+/**
+ * A failure to reach the database at all, as opposed to a statement it refused: a socket
+ * error or a lost connection (no SQLSTATE), class 08, or the server shutting down or
+ * starting (57P01–57P03).
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (classifyError(error) !== 'transient') return false;
+  const state = sqlStateOf(error);
+  return (
+    state === undefined ||
+    state.startsWith(SQLSTATE_CLASS.CONNECTION_EXCEPTION) ||
+    state === SQLSTATE.ADMIN_SHUTDOWN ||
+    state === SQLSTATE.CRASH_SHUTDOWN ||
+    state === SQLSTATE.CANNOT_CONNECT_NOW
+  );
+}

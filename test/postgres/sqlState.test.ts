@@ -1,7 +1,7 @@
 // Error classification, on errors produced by a real server and a real refused socket.
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
-import { classifyError, sqlStateOf, type ErrorKind } from '../../src/postgres/sqlState.js';
+import { afterAll, describe, expect, it, test } from 'vitest';
+import { classifyError, isConnectionFailure, sqlStateOf, type ErrorKind } from '../../src/postgres/sqlState.js';
 import { TestDatabase } from '../helpers/database.js';
 
 const db = new TestDatabase();
@@ -68,4 +68,15 @@ describe('classifyError', () => {
     expect(classifyError(new TypeError('x is not a function'))).toBe('permanent');
     expect(classifyError(undefined)).toBe('permanent');
   });
+});
+
+test('a connection failure is one the database never saw the statement of: not a lock wait or a refusal', () => {
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+  expect(isConnectionFailure(withCode('ECONNREFUSED'))).toBe(true);
+  expect(isConnectionFailure(withCode('08006'))).toBe(true);
+  expect(isConnectionFailure(withCode('57P01'))).toBe(true);
+  expect(isConnectionFailure(new Error('Connection terminated unexpectedly'))).toBe(true);
+  expect(isConnectionFailure(withCode('55P03'))).toBe(false);
+  expect(isConnectionFailure(withCode('40001'))).toBe(false);
+  expect(isConnectionFailure(withCode('42501'))).toBe(false);
 });
