@@ -59,19 +59,7 @@ export function cappedRecordJson(record: unknown): string {
   recordsCapped += 1;
   const budget = new Budget(BUDGET_CHARS);
   if (record === null || typeof record !== 'object' || Array.isArray(record)) return JSON.stringify(budget.value(record));
-  const source = record as Record<string, unknown>;
-  const kept = new Map<string, unknown>();
-  for (const [key, value] of Object.entries(source)) {
-    if (!(CONTENT_KEYS as readonly string[]).includes(key)) kept.set(key, budget.field(key, value));
-  }
-  const hasBody = Object.hasOwn(source, 'b');
-  for (const key of CONTENT_KEYS) {
-    if (!Object.hasOwn(source, key)) continue;
-    kept.set(key, key === 'a' && hasBody ? budget.within(BUDGET_CHARS / 2, () => budget.entry(key, source[key])) : budget.entry(key, source[key]));
-  }
-  // In the record's own key order: the text path and the object path write the same JSON.
-  const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(source)) if (kept.has(key) && kept.get(key) !== undefined) copy[key] = kept.get(key);
+  const copy = budget.record(record as Record<string, unknown>, CONTENT_KEYS, FIELD_CHARS);
   const attributes = copy.a;
   if (attributes !== null && typeof attributes === 'object' && !Array.isArray(attributes)) {
     (attributes as Record<string, unknown>)[ATTR_TRUNCATED] = budget.shortened;
@@ -91,6 +79,24 @@ class Budget {
   shortened = 0;
 
   constructor(private left: number) {}
+
+  /**
+   * A record (the journal's own, or an event or link in it): its fields whole (strings held
+   * to `fieldChars`), then `contentKeys` in that order as far as the budget goes, in the
+   * record's own key order (the text path and the object path write the same JSON).
+   */
+  record(source: Record<string, unknown>, contentKeys: readonly string[], fieldChars: number): Record<string, unknown> {
+    const kept = new Map<string, unknown>();
+    for (const [key, value] of Object.entries(source)) if (!contentKeys.includes(key)) kept.set(key, this.field(key, value, fieldChars));
+    const hasBody = Object.hasOwn(source, 'b');
+    for (const key of contentKeys) {
+      if (!Object.hasOwn(source, key)) continue;
+      kept.set(key, key === 'a' && hasBody ? this.within(BUDGET_CHARS / 2, () => this.entry(key, source[key])) : this.entry(key, source[key]));
+    }
+    const copy = Object.create(null) as Record<string, unknown>;
+    for (const key of Object.keys(source)) if (kept.get(key) !== undefined) copy[key] = kept.get(key);
+    return copy;
+  }
 
   /** What `fill` makes with at most `chars` of what is left; the rest stays for later keys. */
   within<T>(chars: number, fill: () => T): T {
@@ -135,15 +141,9 @@ class Budget {
         break;
       }
       const item = values[i];
-      if (item === null || typeof item !== 'object' || Array.isArray(item)) copy.push(this.value(item));
-      else {
-        const record: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-        // An event's name may be long: held to what is left, not to FIELD_CHARS.
-        const limit = Math.min(FIELD_CHARS, Math.max(MIN_ENTRY_CHARS, this.left - MIN_RECORD_CHARS));
-        for (const [key, field] of Object.entries(item)) if (key !== 'a') record[key] = this.field(key, field, limit);
-        if (Object.hasOwn(item, 'a')) record.a = this.entry('a', (item as { a: unknown }).a);
-        copy.push(record);
-      }
+      // An event's name may be long: held to what is left, not to FIELD_CHARS.
+      const limit = Math.min(FIELD_CHARS, Math.max(MIN_ENTRY_CHARS, this.left - MIN_RECORD_CHARS));
+      copy.push(item === null || typeof item !== 'object' || Array.isArray(item) ? this.value(item) : this.record(item as Record<string, unknown>, ['a'], limit));
       this.left -= 1;
     }
     return copy;
