@@ -26,6 +26,7 @@ import type { JournalPosition } from './JournalPosition.js';
 import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
 import { HeldLog, RecentEnds, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
+import { SettledSpans } from './SettledSpans.js';
 import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
@@ -105,6 +106,8 @@ export class JournalWriter {
    * deleted), or NOT_JOURNALED while it has none.
    */
   private readonly openSpans = new OpenSpanTable<StartText>();
+  /** Spans that ended in a later segment than their START's: written down before that one may go (SettledSpans.ts). */
+  private readonly settled = new SettledSpans();
   /** Characters of START payloads written, and their number: a START's average size. */
   private startChars = 0;
   private startsWritten = 0;
@@ -278,6 +281,7 @@ export class JournalWriter {
       return 'broken';
     }
     this.endsWritten += 1;
+    if (journaled && mark !== this.writtenSegment) this.settled.note(mark, traceId, spanId);
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
     // journal holds, as it would reading it back.
     this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined, json.length);
@@ -291,7 +295,11 @@ export class JournalWriter {
    */
   endedElsewhere(span: ReadableSpan): void {
     const { traceId, spanId } = span.spanContext();
-    if (this.openSpans.get(traceId, spanId)?.span === span) this.openSpans.take(traceId, spanId);
+    if (this.openSpans.get(traceId, spanId)?.span !== span) return;
+    this.openSpans.take(traceId, spanId);
+    // Its END is nowhere in the journal: the START's segment, kept, would say it is open.
+    const mark = this.openSpans.lastMark;
+    if (mark !== NOT_JOURNALED) this.settled.note(mark, traceId, spanId);
   }
 
   /**
@@ -466,9 +474,19 @@ export class JournalWriter {
         return carriedTo;
       });
     }
-    if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
+    const deleting = committed.filter((segment) => !open.get(segment));
+    // The spans of segments that stay and have ended: their ENDs may be in those that go.
+    const settled =
+      deleting.length === 0
+        ? 'none'
+        : this.settled.journalBefore(
+            committed.filter((segment) => open.get(segment)),
+            deleting,
+            (json) => (this.writeRecord(RecordType.SpansSettled, json) ? this.writtenSegment : undefined),
+          );
+    if ((carried || settled === 'written') && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
     // Else the group commit that syncs the copies calls this again.
-    if (this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegments(committed.filter((segment) => !open.get(segment)));
+    if (settled !== false && this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegments(deleting);
     budget = this.journalUnwrittenStarts(budget);
     if (budget === 0 && this.brokenError === undefined) {
       this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
@@ -525,7 +543,10 @@ export class JournalWriter {
       this.segmentBytes.delete(number);
       this.liveBytes -= bytes;
       unlink(segmentPath(this.writerDir, number), (error) => {
-        if (error === null || error.code === 'ENOENT') return;
+        if (error === null || error.code === 'ENOENT') {
+          this.settled.forget(number);
+          return;
+        }
         this.segmentBytes.set(number, bytes);
         this.liveBytes += bytes;
       });
@@ -613,6 +634,7 @@ export class JournalWriter {
     }
     this.liveBytes -= this.segmentBytes.get(segment) ?? 0;
     this.segmentBytes.delete(segment);
+    this.settled.forget(segment);
   }
 
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */

@@ -15,6 +15,8 @@ export const enum RecordType {
   Commit = 7,
   /** A log record (logRecords.ts). */
   LogRecord = 8,
+  /** Spans of a segment kept for its open STARTs that have ended since (SettledRecord). */
+  SpansSettled = 9,
 }
 
 export const RECORD_TYPE_NAMES: Record<number, string> = {
@@ -26,6 +28,7 @@ export const RECORD_TYPE_NAMES: Record<number, string> = {
   6: 'PROCESS_EXIT',
   7: 'COMMIT',
   8: 'LOG',
+  9: 'SETTLED',
 };
 
 /** Who wrote a segment: enough to decide later whether that writer is still alive. */
@@ -115,6 +118,17 @@ export interface CommitRecord {
   ms: number;
   segment: number;
   offset: number;
+}
+
+/**
+ * Spans whose START is in segment `k` and that are no longer open: their END was written
+ * (or their row committed from memory), in a segment that may be deleted while `k` stays
+ * (kept for the STARTs of spans still open). Without it, recovery would take such a span
+ * for open and write it a crash record. `e` holds trace id, span id pairs, flat.
+ */
+export interface SettledRecord {
+  k: number;
+  e: string[];
 }
 
 /** Written by JournalLogRecordProcessor.onEmit: one OpenTelemetry log record. */

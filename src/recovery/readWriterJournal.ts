@@ -216,6 +216,18 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
       alive(exit.ms);
       break;
     }
+    case RecordType.SpansSettled: {
+      // Spans of a segment kept for its open STARTs that ended since: their ENDs may be in
+      // segments deleted before it (SettledSpans.ts). Read in journal order, after the STARTs.
+      const segment = field('k');
+      const pairs = field('e');
+      if (!Number.isSafeInteger(segment) || !Array.isArray(pairs) || pairs.length % 2 !== 0 || !pairs.every((id) => typeof id === 'string')) return false;
+      for (let i = 0; i < pairs.length; i += 2) {
+        const key = spanKey(pairs[i] as string, pairs[i + 1] as string);
+        if (facts.openStarts.get(key)?.segment === segment) facts.openStarts.delete(key);
+      }
+      break;
+    }
     case RecordType.Commit: {
       if (!isFiniteNumber(field('ms')) || !Number.isSafeInteger(field('segment')) || !Number.isSafeInteger(field('offset'))) return false;
       const commit = payload as CommitRecord;

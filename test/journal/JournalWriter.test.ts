@@ -8,6 +8,7 @@ import { JournalWriter, OPEN_SPANS_CARRIED_PER_TURN } from '../../src/journal/Jo
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
 import type { SegmentFileSystem } from '../../src/journal/segmentFile/SegmentFile.js';
 import { readSegment } from '../../src/journal/readSegment.js';
+import { readJournalFacts } from '../../src/recovery/readWriterJournal.js';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import type { SpanEndRecord, SpanStartRecord } from '../../src/journal/recordTypes.js';
@@ -70,6 +71,17 @@ function recordsOf(writer: JournalWriter): { type: number; payload: unknown }[] 
         throw error;
       }
     });
+}
+
+/** What recovery would read of this journal now; a segment unlinked (on the thread pool) while it reads means: read again. */
+async function factsOf(writerDir: string): ReturnType<typeof readJournalFacts> {
+  for (;;) {
+    try {
+      return await readJournalFacts(writerDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }
 
 describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
@@ -342,6 +354,74 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     for (const span of leaked) writer.appendEnd(span);
     writer.deleteSegmentsBefore(writer.currentSegment);
     await expect.poll(() => filesBefore(writer, writer.currentSegment)).toEqual([]);
+    writer.close({ removeIfDone: false });
+  });
+
+  test.each(['process', 'host'] as const)('%s: a span that started in a segment kept for leaked spans and ended in one deleted since is not taken for open by recovery; the later segments still go', async (durability) => {
+    // Before: the segment of leaked STARTs stayed, the later one with the span's END went,
+    // and a crash then gave a span that had ended, and was committed, a crash record.
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096, durability });
+    const spans = makeSpans(400);
+    const leaked = spans.slice(0, 8);
+    for (const span of leaked) writer.appendStart(span);
+    const endedLater = spans.slice(8, 10);
+    for (const span of endedLater) writer.appendStart(span);
+    expect(writer.currentSegment).toBe(1);
+    let next = 10;
+    const traffic = (count: number) => {
+      for (const span of spans.slice(next, next + count)) {
+        writer.appendStart(span);
+        writer.appendEnd(span);
+      }
+      next += count;
+    };
+    traffic(4);
+    expect(writer.currentSegment).toBeGreaterThan(1);
+    writer.appendEnd(endedLater[0]!);
+    traffic(20);
+    writer.appendEnd(endedLater[1]!);
+    // Commits and deletions, round after round: the record that says they ended must
+    // outlive the segments it was written in.
+    for (let round = 0; round < 15; round++) {
+      traffic(20);
+      writer.appendCommit(writer.position());
+      writer.deleteSegmentsBefore(writer.currentSegment);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const facts = await factsOf(writer.writerDir);
+      const open = [...facts.openStarts.keys()];
+      expect(open).toHaveLength(leaked.length);
+      for (const span of endedLater) expect(open.some((key) => key.includes(span.spanContext().spanId))).toBe(false);
+    }
+    // Bounded: the kept segment, and what the last commit did not cover.
+    expect(writer.currentSegment).toBeGreaterThan(20);
+    await expect.poll(() => segmentNames(writer.writerDir).length).toBeLessThanOrEqual(3);
+    expect(segmentNames(writer.writerDir)).toContain(segmentFileName(1));
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a span whose END the journal could not write, exported from memory: recovery does not take it for open while its START segment stays for leaked spans', async () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    const spans = makeSpans(200);
+    const leaked = spans.slice(0, 8);
+    for (const span of leaked) writer.appendStart(span);
+    const endedInMemory = spans[8]!;
+    writer.appendStart(endedInMemory);
+    let next = 9;
+    for (let round = 0; round < 10; round++) {
+      for (const span of spans.slice(next, next + 15)) {
+        writer.appendStart(span);
+        writer.appendEnd(span);
+      }
+      next += 15;
+      // Its END went to the export side's memory (the journal was broken then) and committed.
+      if (round === 2) writer.endedElsewhere(endedInMemory);
+      writer.appendCommit(writer.position());
+      writer.deleteSegmentsBefore(writer.currentSegment);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const facts = await factsOf(writer.writerDir);
+    expect(facts.openStarts.size).toBe(leaked.length);
+    expect([...facts.openStarts.keys()].some((key) => key.includes(endedInMemory.spanContext().spanId))).toBe(false);
     writer.close({ removeIfDone: false });
   });
 
