@@ -26,7 +26,7 @@ import type { JournalPosition } from './JournalPosition.js';
 import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
 import { HeldLog, RecentEnds, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
-import { SettledSpans } from './SettledSpans.js';
+import { NO_END, SettledSpans } from './SettledSpans.js';
 import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
@@ -107,7 +107,9 @@ export class JournalWriter {
    */
   private readonly openSpans = new OpenSpanTable<StartText>();
   /** Spans that ended in a later segment than their START's: written down before that one may go (SettledSpans.ts). */
-  private readonly settled = new SettledSpans();
+  private readonly settled: SettledSpans;
+  /** 'host': side files of kept segments being synced; no segment is deleted meanwhile. */
+  private settledSyncing = false;
   /** Characters of START payloads written, and their number: a START's average size. */
   private startChars = 0;
   private startsWritten = 0;
@@ -160,6 +162,7 @@ export class JournalWriter {
     this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 4096);
     mkdirSync(options.journalDir, { recursive: true, mode: 0o700 });
     this.writerDir = join(options.journalDir, options.identity.writerId);
+    this.settled = new SettledSpans(this.writerDir);
     mkdirSync(this.writerDir, { mode: 0o700 });
     // Before the first header, which says whether the writer holds it.
     this.lock = options.lock === false ? undefined : holdWriterLock(this.writerDir);
@@ -281,7 +284,7 @@ export class JournalWriter {
       return 'broken';
     }
     this.endsWritten += 1;
-    if (journaled && mark !== this.writtenSegment) this.settled.note(mark, traceId, spanId);
+    if (journaled && mark !== this.writtenSegment) this.settled.note(mark, traceId, spanId, this.writtenSegment);
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
     // journal holds, as it would reading it back.
     this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined, json.length);
@@ -299,7 +302,7 @@ export class JournalWriter {
     this.openSpans.take(traceId, spanId);
     // Its END is nowhere in the journal: the START's segment, kept, would say it is open.
     const mark = this.openSpans.lastMark;
-    if (mark !== NOT_JOURNALED) this.settled.note(mark, traceId, spanId);
+    if (mark !== NOT_JOURNALED) this.settled.note(mark, traceId, spanId, NO_END);
   }
 
   /**
@@ -474,19 +477,15 @@ export class JournalWriter {
         return carriedTo;
       });
     }
-    const deleting = committed.filter((segment) => !open.get(segment));
-    // The spans of segments that stay and have ended: their ENDs may be in those that go.
-    const settled =
-      deleting.length === 0
-        ? 'none'
-        : this.settled.journalBefore(
-            committed.filter((segment) => open.get(segment)),
-            deleting,
-            (json) => (this.writeRecord(RecordType.SpansSettled, json) ? this.writtenSegment : undefined),
-          );
-    if ((carried || settled === 'written') && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
+    if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
     // Else the group commit that syncs the copies calls this again.
-    if (settled !== false && this.syncedThrough >= this.carriedNeedsSync) this.unlinkSegments(deleting);
+    const deleting = committed.filter((segment) => !open.get(segment));
+    if (deleting.length > 0 && this.syncedThrough >= this.carriedNeedsSync) {
+      this.deleteSegments(
+        deleting,
+        committed.filter((segment) => open.get(segment)),
+      );
+    }
     budget = this.journalUnwrittenStarts(budget);
     if (budget === 0 && this.brokenError === undefined) {
       this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
@@ -532,6 +531,34 @@ export class JournalWriter {
   }
 
   /**
+   * Deletes these committed segments once the spans whose ENDs they hold and whose STARTs
+   * are in segments that stay (`kept`) are written down (SettledSpans.ts); under 'host',
+   * synced first, on the thread pool, whose callback releases again. A side file that
+   * cannot be written breaks the journal (a full disk, as for a record): they all stay.
+   */
+  private deleteSegments(deleting: number[], kept: number[]): void {
+    if (this.settledSyncing) return;
+    const bytesBefore = this.settled.bytes;
+    const { written, blocked, error } = this.settled.persistBefore(kept, deleting);
+    this.liveBytes += this.settled.bytes - bytesBefore;
+    if (error !== undefined) {
+      // Those whose ENDs could not be written down stay; the failure is reported as the journal's.
+      deleting = deleting.filter((segment) => !blocked.has(segment));
+      this.fail(error);
+    }
+    if (written.length === 0 || this.options.durability !== 'host') {
+      this.unlinkSegments(deleting);
+      return;
+    }
+    this.settledSyncing = true;
+    this.settled.sync(written, (error) => {
+      this.settledSyncing = false;
+      if (error !== null) this.fail(error);
+      else this.releaseSegments();
+    });
+  }
+
+  /**
    * Deletes these closed segments. On the thread pool: unlinking an 8 MiB segment took
    * ~1.3 ms of the event loop here (freeing its page cache). Each counts as gone at once;
    * one that could not be removed (not ENOENT) counts again and is tried again at the next
@@ -543,8 +570,9 @@ export class JournalWriter {
       this.segmentBytes.delete(number);
       this.liveBytes -= bytes;
       unlink(segmentPath(this.writerDir, number), (error) => {
+        // Its side file after it: read without its segment, it would say nothing.
         if (error === null || error.code === 'ENOENT') {
-          this.settled.forget(number);
+          this.liveBytes -= this.settled.forget(number);
           return;
         }
         this.segmentBytes.set(number, bytes);
@@ -594,7 +622,7 @@ export class JournalWriter {
     const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
     // Holding no open span's START either, it goes now: a full disk gets its room back here
     // instead of waiting for records that cannot be written.
-    if (allCommitted && !this.openSpans.hasMark(this.segment)) this.forgetSegment(this.segment, true);
+    if (allCommitted && !this.openSpans.hasMark(this.segment) && this.settledBeforeRepairDeletes(this.segment)) this.forgetSegment(this.segment, true);
     for (const segment of [...this.segmentBytes.keys()]) {
       if (!existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
     }
@@ -624,6 +652,27 @@ export class JournalWriter {
     return true;
   }
 
+  /**
+   * Before a repair deletes `segment` at once: the spans whose ENDs it holds are written
+   * down for the segments that stay, synced under 'host' (see deleteSegments). False when
+   * they could not be: it stays.
+   */
+  private settledBeforeRepairDeletes(segment: number): boolean {
+    const bytesBefore = this.settled.bytes;
+    const { written, error } = this.settled.persistBefore(
+      [...this.segmentBytes.keys()].filter((other) => other !== segment),
+      [segment],
+    );
+    this.liveBytes += this.settled.bytes - bytesBefore;
+    if (error !== undefined) return false;
+    try {
+      if (this.options.durability === 'host') this.settled.syncNow(written);
+    } catch {
+      return false;
+    }
+    return true;
+  }
+
   private forgetSegment(segment: number, unlink: boolean): void {
     if (unlink) {
       try {
@@ -634,7 +683,7 @@ export class JournalWriter {
     }
     this.liveBytes -= this.segmentBytes.get(segment) ?? 0;
     this.segmentBytes.delete(segment);
-    this.settled.forget(segment);
+    this.liveBytes -= this.settled.forget(segment);
   }
 
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */

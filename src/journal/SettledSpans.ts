@@ -3,63 +3,162 @@
 // such STARTs (long jobs, a leak): it stays until they end (JournalWriter.releaseSegments).
 // Segments after it go as usual, and with them the ENDs of spans that started in it: after
 // a crash, recovery would read those STARTs with no END and write crash records for spans
-// that had ended, and whose rows were committed. So before a later segment goes, the spans
-// of each kept segment that have ended are written down (a SETTLED record, in the live
-// segment), and written again when the segment holding that record goes in turn.
+// that had ended, and whose rows were committed. So before a segment goes, the spans whose
+// END it holds and whose START is in a segment that stays are appended to that segment's
+// side file (`<segment>.settled`: SETTLED records), which is deleted after the segment.
 //
-// Memory: two string references per span that ended in a later segment than its START,
-// until that segment is deleted: for most segments at the next commit, for a kept one at
-// most its own STARTs. Pinning the later segments instead (an earlier attempt) pinned every
-// one: each holds the ENDs of spans that started in the one before.
-import type { SettledRecord } from './recordTypes.js';
+// Each span is written there once: a SETTLED record in the live segment would go with it
+// at the next commit and have to be written again, every kept segment's list at every
+// commit (an earlier version of this did: 60% of the journal's bytes were such copies, and
+// under 'host' each new one waited for a sync that the next span's end made stale).
+//
+// Memory: two string references and a number per span that ended in a later segment than
+// its START (about 100 bytes with the ids), until that segment or the START's is deleted:
+// for most, at the next commit; while nothing commits (the database away), up to the spans
+// that fit in maxJournalBytes.
+import { close, closeSync, fsync, fsyncSync, open, openSync, unlink, writeSync } from 'node:fs';
+import { encodeFrame, SEGMENT_MAGIC } from './frame.js';
+import { settledPath } from './journalPaths.js';
+import { RecordType, type SettledRecord } from './recordTypes.js';
 
+/** The END segment of a span whose END is nowhere in the journal (endedElsewhere): written down at the first deletion its START's segment outlives. */
+export const NO_END = 0;
 /** Pairs per SETTLED record: ~100 KiB of JSON, far below a frame's limit. */
 const PAIRS_PER_RECORD = 2048;
 
-export class SettledSpans {
-  /** START segment -> trace id, span id of its spans that ended since, flat. */
-  readonly #bySegment = new Map<number, string[]>();
-  /** START segment -> the segments its latest SETTLED records are in, and how many pairs they list. */
-  readonly #journaled = new Map<number, { in: number[]; pairs: number }>();
+interface Noted {
+  /** Trace id, span id, flat. */
+  ids: string[];
+  /** The segment holding each one's END (or NO_END). */
+  ends: number[];
+}
 
-  /** A span whose START is in `segment` (an earlier one than where it ended) is no longer open. */
-  note(segment: number, traceId: string, spanId: string): void {
-    const list = this.#bySegment.get(segment);
-    if (list === undefined) this.#bySegment.set(segment, [traceId, spanId]);
-    else list.push(traceId, spanId);
+export class SettledSpans {
+  readonly #writerDir: string;
+  /** START segment -> its spans no longer open that its side file does not list yet. */
+  readonly #noted = new Map<number, Noted>();
+  /** START segment -> bytes of its side file. */
+  readonly #files = new Map<number, number>();
+  /** Bytes of every side file. */
+  bytes = 0;
+
+  constructor(writerDir: string) {
+    this.#writerDir = writerDir;
+  }
+
+  /** A span whose START is in `startSegment` ended in `endSegment`, a later one (or NO_END). */
+  note(startSegment: number, traceId: string, spanId: string, endSegment: number): void {
+    const noted = this.#noted.get(startSegment);
+    if (noted === undefined) {
+      this.#noted.set(startSegment, { ids: [traceId, spanId], ends: [endSegment] });
+    } else {
+      noted.ids.push(traceId, spanId);
+      noted.ends.push(endSegment);
+    }
   }
 
   /**
-   * Writes the SETTLED records that must be in the journal before `deleting` go, for each
-   * of `kept` (segments that stay for open STARTs) that a deleted segment comes after,
-   * unless its latest records already list every span that ended and none of them is in a
-   * segment being deleted. `write` writes one and returns the segment it landed in, or
-   * undefined when it could not: then nothing may be deleted, and false is returned.
-   * Returns 'written' when something was written (under 'host' it must be synced first).
+   * Appends to the side file of each segment of `kept` (committed, staying for open STARTs)
+   * its spans whose END is in one of `deleting` (or nowhere), before those are deleted.
+   * `written`: the kept segments whose side files were written (under 'host' they are
+   * synced before `deleting` go). A side file that cannot be written keeps what it was to
+   * list noted, and the segments holding those ENDs must stay (`blocked`, with `error`).
    */
-  journalBefore(kept: readonly number[], deleting: readonly number[], write: (json: string) => number | undefined): 'written' | 'none' | false {
-    let wrote = false;
+  persistBefore(kept: Iterable<number>, deleting: readonly number[]): { written: number[]; blocked: Set<number>; error?: unknown } {
+    const goes = new Set(deleting);
+    const written: number[] = [];
+    const blocked = new Set<number>();
+    let error: unknown;
     for (const segment of kept) {
-      const list = this.#bySegment.get(segment);
-      if (list === undefined || !deleting.some((deleted) => deleted > segment)) continue;
-      const journaled = this.#journaled.get(segment);
-      if (journaled !== undefined && journaled.pairs === list.length / 2 && !journaled.in.some((at) => deleting.includes(at))) continue;
-      const landedIn: number[] = [];
-      for (let from = 0; from < list.length; from += 2 * PAIRS_PER_RECORD) {
-        const record: SettledRecord = { k: segment, e: list.slice(from, from + 2 * PAIRS_PER_RECORD) };
-        const at = write(JSON.stringify(record));
-        if (at === undefined) return false;
-        if (!landedIn.includes(at)) landedIn.push(at);
+      const noted = this.#noted.get(segment);
+      if (noted === undefined) continue;
+      const pairs: string[] = [];
+      const ends: number[] = [];
+      const left: Noted = { ids: [], ends: [] };
+      for (let i = 0; i < noted.ends.length; i++) {
+        const end = noted.ends[i]!;
+        if (end === NO_END || goes.has(end)) {
+          pairs.push(noted.ids[2 * i]!, noted.ids[2 * i + 1]!);
+          ends.push(end);
+        } else {
+          left.ids.push(noted.ids[2 * i]!, noted.ids[2 * i + 1]!);
+          left.ends.push(end);
+        }
       }
-      this.#journaled.set(segment, { in: landedIn, pairs: list.length / 2 });
-      wrote = true;
+      if (pairs.length === 0) continue;
+      try {
+        this.#append(segment, pairs);
+      } catch (appendError) {
+        error ??= appendError;
+        for (const end of ends) blocked.add(end);
+        continue;
+      }
+      if (left.ends.length === 0) this.#noted.delete(segment);
+      else this.#noted.set(segment, left);
+      written.push(segment);
     }
-    return wrote ? 'written' : 'none';
+    return error === undefined ? { written, blocked } : { written, blocked, error };
   }
 
-  /** `segment` is deleted: its spans are nowhere to be taken for open. */
-  forget(segment: number): void {
-    this.#bySegment.delete(segment);
-    this.#journaled.delete(segment);
+  #append(segment: number, pairs: string[]): void {
+    const frames: Buffer[] = this.#files.has(segment) ? [] : [SEGMENT_MAGIC];
+    for (let from = 0; from < pairs.length; from += 2 * PAIRS_PER_RECORD) {
+      const record: SettledRecord = { k: segment, e: pairs.slice(from, from + 2 * PAIRS_PER_RECORD) };
+      frames.push(encodeFrame(RecordType.SpansSettled, JSON.stringify(record)));
+    }
+    const bytes = Buffer.concat(frames);
+    const fd = openSync(settledPath(this.#writerDir, segment), 'a', 0o600);
+    try {
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+    } finally {
+      closeSync(fd);
+    }
+    this.#files.set(segment, (this.#files.get(segment) ?? 0) + bytes.length);
+    this.bytes += bytes.length;
+  }
+
+  /** fsync of these segments' side files, now (a repair's: rare, and it deletes at once). */
+  syncNow(segments: readonly number[]): void {
+    for (const segment of segments) {
+      const fd = openSync(settledPath(this.#writerDir, segment), 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /** fsync of these segments' side files, on the thread pool; `done` gets the first error. */
+  sync(segments: readonly number[], done: (error: NodeJS.ErrnoException | null) => void): void {
+    let left = segments.length;
+    let first: NodeJS.ErrnoException | null = null;
+    const settle = (error: NodeJS.ErrnoException | null): void => {
+      first ??= error;
+      if (--left === 0) done(first);
+    };
+    for (const segment of segments) {
+      open(settledPath(this.#writerDir, segment), 'r', (error, fd) => {
+        if (error !== null) return settle(error);
+        fsync(fd, (syncError) => close(fd, () => settle(syncError)));
+      });
+    }
+  }
+
+  /**
+   * `segment` was deleted: what was noted of its spans goes, and so does its side file
+   * (removed now, after the segment: a side file without its segment is read by no one).
+   * Returns the side file's bytes.
+   */
+  forget(segment: number): number {
+    this.#noted.delete(segment);
+    const bytes = this.#files.get(segment);
+    if (bytes === undefined) return 0;
+    this.#files.delete(segment);
+    this.bytes -= bytes;
+    unlink(settledPath(this.#writerDir, segment), () => {
+      // Gone already, or left for the writer's directory to take with it: unread either way.
+    });
+    return bytes;
   }
 }

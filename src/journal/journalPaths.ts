@@ -16,6 +16,18 @@ export function segmentPath(writerDir: string, segment: number): string {
   return join(writerDir, segmentFileName(segment));
 }
 
+/**
+ * The side file of a segment kept for the STARTs of spans still open: the spans of it that
+ * have ended since, whose ENDs went with later segments (SettledSpans.ts). Not a segment.
+ */
+export function settledFileName(segment: number): string {
+  return `${String(segment).padStart(8, '0')}.settled`;
+}
+
+export function settledPath(writerDir: string, segment: number): string {
+  return join(writerDir, settledFileName(segment));
+}
+
 /** Segment number of a file name, or undefined when the file is not a segment. */
 export function parseSegmentFileName(name: string): number | undefined {
   const match = SEGMENT_PATTERN.exec(name);

@@ -15,7 +15,7 @@ export const enum RecordType {
   Commit = 7,
   /** A log record (logRecords.ts). */
   LogRecord = 8,
-  /** Spans of a segment kept for its open STARTs that have ended since (SettledRecord). */
+  /** Spans of a segment kept for its open STARTs that have ended since (SettledRecord): in that segment's side file only. */
   SpansSettled = 9,
 }
 
@@ -121,10 +121,11 @@ export interface CommitRecord {
 }
 
 /**
- * Spans whose START is in segment `k` and that are no longer open: their END was written
- * (or their row committed from memory), in a segment that may be deleted while `k` stays
- * (kept for the STARTs of spans still open). Without it, recovery would take such a span
- * for open and write it a crash record. `e` holds trace id, span id pairs, flat.
+ * Spans whose START is in segment `k` and that are no longer open: their END was in a
+ * segment deleted while `k` stays (kept for the STARTs of spans still open), or nowhere
+ * (their row committed from memory). Written into `k`'s side file (`<k>.settled`,
+ * SettledSpans.ts), never into a segment. Without it, recovery would take such a span for
+ * open and write it a crash record. `e` holds trace id, span id pairs, flat.
  */
 export interface SettledRecord {
   k: number;

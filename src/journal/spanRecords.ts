@@ -35,17 +35,29 @@ function bytesAt(payload: Buffer, prefix: Buffer, at: number): boolean {
 }
 
 /**
+ * Whether the id bytes of the fast path are their strings' own characters: no escape
+ * (`\`) and nothing but ASCII. Escaped or multi-byte ids can fit the layout too, and their
+ * slice is then the JSON text, not the id: keyed that way, such a span matched no key made
+ * from its ids (spanKey), as a SETTLED record's are (SettledSpans.ts).
+ */
+function plainIds(payload: Buffer): boolean {
+  for (let i = TRACE_PREFIX.length; i < SPAN_AT + 16; i++) if (payload[i]! >= 0x80 || payload[i] === 0x5c) return false;
+  return true;
+}
+
+/**
  * A START or END payload's trace id and span id as one string, or undefined when it has
  * none. A span id is unique within its trace only, so a span is known by both. The string
- * is the record's own text between them, `<trace id>","s":"<span id>`: one slice of the
- * bytes, which the records parsed the slow way spell the same.
+ * is spanKey(trace id, span id): for plain ids (SDK ids are hex) one slice of the bytes,
+ * `<trace id>","s":"<span id>`, else from the parsed record.
  */
 export function spanKeyOfRecord(payload: Buffer): string | undefined {
   if (
     payload.length > SPAN_AT + 16 &&
     bytesAt(payload, TRACE_PREFIX, 0) &&
     bytesAt(payload, SPAN_PREFIX, SPAN_AT - SPAN_PREFIX.length) &&
-    payload[SPAN_AT + 16] === 0x22
+    payload[SPAN_AT + 16] === 0x22 &&
+    plainIds(payload)
   ) {
     return payload.toString('latin1', TRACE_PREFIX.length, SPAN_AT + 16);
   }

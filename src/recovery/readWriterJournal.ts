@@ -19,7 +19,7 @@ import type { HrTime } from '@opentelemetry/api';
 import { safeDiag } from '../safeDiag.js';
 import { readdir, stat } from 'node:fs/promises';
 import { decodeAttributes } from '../journal/attributeValues.js';
-import { parseSegmentFileName, segmentPath } from '../journal/journalPaths.js';
+import { parseSegmentFileName, segmentPath, settledFileName, settledPath } from '../journal/journalPaths.js';
 import { isAtOrAfter, laterOf } from '../journal/JournalPosition.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
 import { RecordType } from '../journal/recordTypes.js';
@@ -30,6 +30,7 @@ import type {
   ProcessExitRecord,
   ResourceRecord,
   SegmentHeader,
+  SettledRecord,
   SpanEndRecord,
   SpanStartRecord,
 } from '../journal/recordTypes.js';
@@ -153,6 +154,7 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
       if (lastInChunk) lastSpanRecord = { type: lastInChunk.type, bytes: Buffer.from(lastInChunk.bytes) };
     }
   }
+  await takeSettledSpans(facts, readBuffer, signal);
   if (lastSpanRecord) {
     try {
       const record = JSON.parse(lastSpanRecord.bytes.toString('utf8')) as SpanEndRecord & Partial<LogRecordPayload>;
@@ -174,6 +176,42 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
   const progress = await readRecoveryProgress(dir, segmentBytes);
   facts.watermark = laterOf(facts.watermark, progress);
   return facts;
+}
+
+/**
+ * The side files of segments kept for the STARTs of spans still open: the spans of each
+ * that ended, whose ENDs went with later segments (SettledSpans.ts), are not open. Read
+ * after every segment, so the latest copy of each START is known.
+ */
+async function takeSettledSpans(facts: JournalFacts, readBuffer: Buffer, signal: AbortSignal | undefined): Promise<void> {
+  const names = new Set(await readdir(facts.dir));
+  for (const segment of facts.segments) {
+    if (!names.has(settledFileName(segment))) continue;
+    const path = settledPath(facts.dir, segment);
+    const unreadable = (readTo: number, code: string): void => {
+      safeDiag.error(`otel-blackbox: journal file ${path} cannot be read past byte ${readTo} (${code}); spans it says ended may get crash records`);
+    };
+    const chunks = readSegmentFile(path, { parse: (type) => type === RecordType.SpansSettled, into: readBuffer });
+    for await (const chunk of damageTolerant(chunks, unreadable)) {
+      stopIfAborted(signal);
+      facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
+      for (const record of chunk.records) {
+        if (record.type !== RecordType.SpansSettled || !takeSettled(facts, segment, record.payload)) facts.damagedBytes += record.end - record.offset;
+      }
+    }
+  }
+}
+
+/** One SETTLED record of `segment`'s side file taken into `facts`; false when it is not of that shape. */
+function takeSettled(facts: JournalFacts, segment: number, payload: unknown): boolean {
+  const { k, e } = (payload ?? {}) as Partial<SettledRecord>;
+  if (k !== segment || !Array.isArray(e) || e.length % 2 !== 0 || !e.every((id) => typeof id === 'string')) return false;
+  for (let i = 0; i < e.length; i += 2) {
+    const key = spanKey(e[i]!, e[i + 1]!);
+    // Only the START in that segment: a later copy of it would be a span started again.
+    if (facts.openStarts.get(key)?.segment === segment) facts.openStarts.delete(key);
+  }
+  return true;
 }
 
 /** A fact record taken into `facts`; false when its payload is not of its type's shape (nothing is taken). */
@@ -214,18 +252,6 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
       // between them has already forgotten it).
       facts.exit = { ...facts.exit, ...exit, error: exit.error ?? facts.exit?.error, code: exit.code ?? facts.exit?.code };
       alive(exit.ms);
-      break;
-    }
-    case RecordType.SpansSettled: {
-      // Spans of a segment kept for its open STARTs that ended since: their ENDs may be in
-      // segments deleted before it (SettledSpans.ts). Read in journal order, after the STARTs.
-      const segment = field('k');
-      const pairs = field('e');
-      if (!Number.isSafeInteger(segment) || !Array.isArray(pairs) || pairs.length % 2 !== 0 || !pairs.every((id) => typeof id === 'string')) return false;
-      for (let i = 0; i < pairs.length; i += 2) {
-        const key = spanKey(pairs[i] as string, pairs[i + 1] as string);
-        if (facts.openStarts.get(key)?.segment === segment) facts.openStarts.delete(key);
-      }
       break;
     }
     case RecordType.Commit: {

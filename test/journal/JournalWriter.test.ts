@@ -399,6 +399,83 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.close({ removeIfDone: false });
   });
 
+  test.each(['process', 'host'] as const)('%s: a repair that deletes the live segment at once first writes down the spans of a kept segment whose ENDs it holds', async (durability) => {
+    // Before: the repair unlinked the live segment (everything committed, no open START in
+    // it) while the segment kept for leaked STARTs stayed: a crash then gave the span that
+    // started there and ended in the live segment a crash record.
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs, maxSegmentBytes: 4096, durability, groupCommitMillis: 1000 });
+    const spans = makeSpans(400);
+    const leaked = spans.slice(0, 8);
+    for (const span of leaked) writer.appendStart(span);
+    const straddler = spans[8]!;
+    writer.appendStart(straddler);
+    let next = 9;
+    for (const span of spans.slice(next, next + 20)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    next += 20;
+    writer.appendCommit(writer.position());
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await expect.poll(() => segmentNames(writer.writerDir).length, { timeout: 5000 }).toBe(2);
+    writer.appendEnd(straddler);
+    const endedIn = writer.currentSegment;
+    writer.appendCommit(writer.position());
+    fs.fault = 'enospc';
+    expect(writer.appendStart(spans[next]!)).toBe('broken');
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    expect(segmentNames(writer.writerDir)).not.toContain(segmentFileName(endedIn));
+    // What a SIGKILL now would leave: every write above is in the files.
+    const open = [...(await factsOf(writer.writerDir)).openStarts.keys()];
+    expect(open.some((key) => key.includes(straddler.spanContext().spanId))).toBe(false);
+    expect(open.filter((key) => leaked.some((span) => key.includes(span.spanContext().spanId)))).toHaveLength(leaked.length);
+    writer.close({ removeIfDone: false });
+  });
+
+  test.each(['process', 'host'] as const)('%s: spans of kept segments that go on ending neither stop deletions nor get written again at every commit', async (durability) => {
+    // Before: each span that ended rewrote every kept segment's whole list into the live
+    // segment, which went at the next commit and was written again; under 'host' each
+    // rewrite waited for a sync that the next end made stale, and no segment was deleted.
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 8192, durability, groupCommitMillis: 5 });
+    const spans = makeSpans(2600);
+    // Segments that are mostly leaked STARTs, each with jobs that end later, one per tick.
+    const jobs: ReadableSpan[] = [];
+    let next = 0;
+    for (let round = 0; round < 20; round++) {
+      for (const span of spans.slice(next, next + 30)) writer.appendStart(span);
+      const job = spans[next + 30]!;
+      writer.appendStart(job);
+      jobs.push(job);
+      next += 31;
+    }
+    const leakedIn = writer.currentSegment;
+    for (let tick = 0; tick < 100; tick++) {
+      for (const span of spans.slice(next, next + 10)) {
+        writer.appendStart(span);
+        writer.appendEnd(span);
+      }
+      next += 10;
+      if (tick % 5 === 0) writer.appendEnd(jobs[tick / 5]!);
+      writer.appendCommit(writer.position());
+      writer.deleteSegmentsBefore(writer.currentSegment);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    // The kept segments (those of leaked STARTs, and the live one): the others went, under 'host' too.
+    expect(writer.currentSegment).toBeGreaterThan(leakedIn + 20);
+    await expect.poll(() => segmentNames(writer.writerDir).length, { timeout: 5000 }).toBeLessThanOrEqual(leakedIn + 1);
+    // Each job that ended is written down once, in its segment's side file: none in segments.
+    expect(recordsOf(writer).filter((record) => record.type === RecordType.SpansSettled)).toEqual([]);
+    const sideFiles = readdirSync(writer.writerDir).filter((name) => name.endsWith('.settled'));
+    const sideBytes = sideFiles.reduce((sum, name) => sum + statSync(join(writer.writerDir, name)).size, 0);
+    expect(sideFiles.length).toBeGreaterThan(0);
+    expect(sideBytes).toBeLessThan(jobs.length * 200);
+    const facts = await factsOf(writer.writerDir);
+    expect(facts.openStarts.size).toBe(20 * 30);
+    writer.close({ removeIfDone: false });
+  });
+
   test('a span whose END the journal could not write, exported from memory: recovery does not take it for open while its START segment stays for leaked spans', async () => {
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
     const spans = makeSpans(200);

@@ -83,6 +83,19 @@ describe('span record JSON by text', () => {
     expect(spanKeyOfRecord(Buffer.from(startRecordJson(odd, 1)))).toBe(spanKey(ids.traceId, ids.spanId));
   });
 
+  test.each([
+    ['an escaped quote', 'T"' + '0'.repeat(29), 'b7ad6b7169203331'],
+    ['32 UTF-8 bytes of 16 characters', 'é'.repeat(16), 'b7ad6b7169203331'],
+    ['a multi-byte span id', '0af7651916cd43dd8448eb211c80319c', 'ü'.repeat(8)],
+  ])('ids that fit the layout of hex ids but are not (%s) get the key of their own strings', (_label, traceId, spanId) => {
+    // Before: the key was the record's JSON text (escaped, or UTF-8 read as Latin-1), which
+    // no key made from the ids matched: a SETTLED record of such a span removed nothing.
+    const [span] = finishedSpans((tracer) => tracer.startSpan('odd ids').end());
+    const odd = { ...span, spanContext: () => ({ ...span.spanContext(), traceId, spanId }) } as ReadableSpan;
+    expect(spanKeyOfRecord(Buffer.from(startRecordJson(odd, 1)))).toBe(spanKey(traceId, spanId));
+    expect(spanKeyOfRecord(Buffer.from(endRecordJson(odd, 1)))).toBe(spanKey(traceId, spanId));
+  });
+
   test('what the text path cannot vouch for goes to the object path: an id that is not a string, a name that is not a string', () => {
     const [span] = finishedSpans((tracer) => tracer.startSpan('odd').end());
     const odd = { ...span, name: 7 as never, spanContext: () => ({ ...span.spanContext(), spanId: 'b7ad"b7169203331' }) } as ReadableSpan;

@@ -7,7 +7,8 @@ import { jsonLine, printable } from '../terminalText.js';
 
 export const inspectHelp = `Usage: otel-blackbox inspect <segment-file>
 
-Prints every record of a journal segment as one JSON line: {"offset", "type", "record"}.
+Prints every record of a journal segment (or of a segment's .settled side file) as one
+JSON line: {"offset", "type", "record"}.
 Damaged ranges and a torn final record are printed as lines of their own:
 {"offset", "damaged": <bytes>, "reason"} and {"offset", "torn": <bytes>}.
 
