@@ -117,6 +117,19 @@ export class JournalWriter {
   private releaseBelow = 0;
   private releaseTimer: NodeJS.Timeout | undefined;
   /**
+   * Committed segments a START has been carried out of: carried on until empty, whatever
+   * the average START size says by then. Kept halfway instead, such a segment held stale
+   * copies of spans whose latest copy was elsewhere: their ENDs were noted there, not for
+   * it, and after a crash recovery took them for open.
+   */
+  private readonly carrying = new Set<number>();
+  /**
+   * Segments to delete, oldest first, one at a time (unlinkNext): a later segment deleted
+   * before an earlier one could leave the earlier one's STARTs without their ENDs at a crash.
+   */
+  private readonly unlinkQueue: number[] = [];
+  private unlinking = false;
+  /**
    * 'host': group commits begun, the latest one done, and the one carried STARTs wait for
    * before the segments they were carried out of may go. After a failed sync, no number:
    * copies may be in a segment that did not reach the disk, until a repair writes them all
@@ -219,7 +232,8 @@ export class JournalWriter {
   }
 
   get segmentsOnDisk(): number {
-    return this.segmentBytes.size;
+    // Those queued for deletion count as gone, as in bytesOnDisk.
+    return this.segmentBytes.size - this.unlinkQueue.length;
   }
 
   /**
@@ -452,7 +466,7 @@ export class JournalWriter {
     this.releaseTimer = undefined;
     if (this.appender === undefined && this.brokenError === undefined) return; // closed
     const below = this.releaseBelow;
-    const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment);
+    const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment && !this.unlinkQueue.includes(segment));
     if (committed.length === 0) return;
     // Open spans whose START is in each committed segment, counted from their marks. Those
     // still open are the long-lived ones: what they keep for their END is compacted.
@@ -463,7 +477,7 @@ export class JournalWriter {
       return segment;
     });
     const startBytes = this.startsWritten === 0 ? 0 : FRAME_HEADER_BYTES + this.startChars / this.startsWritten;
-    const carryFrom = new Set(committed.filter((segment) => (open.get(segment) ?? 0) * startBytes * 2 <= this.segmentBytes.get(segment)!));
+    const carryFrom = new Set(committed.filter((segment) => this.carrying.has(segment) || (open.get(segment) ?? 0) * startBytes * 2 <= this.segmentBytes.get(segment)!));
     let budget = OPEN_SPANS_CARRIED_PER_TURN;
     let carried = false;
     if (open.size > 0) {
@@ -472,6 +486,7 @@ export class JournalWriter {
         budget -= 1;
         const carriedTo = this.carryForward(start);
         if (carriedTo === undefined) return segment;
+        this.carrying.add(segment);
         carried = true;
         open.set(segment, open.get(segment)! - 1);
         return carriedTo;
@@ -539,12 +554,13 @@ export class JournalWriter {
   private deleteSegments(deleting: number[], kept: number[]): void {
     if (this.settledSyncing) return;
     const bytesBefore = this.settled.bytes;
-    const { written, blocked, error } = this.settled.persistBefore(kept, deleting);
+    const { written, error } = this.settled.persistBefore(kept, deleting);
     this.liveBytes += this.settled.bytes - bytesBefore;
     if (error !== undefined) {
-      // Those whose ENDs could not be written down stay; the failure is reported as the journal's.
-      deleting = deleting.filter((segment) => !blocked.has(segment));
+      // None goes: a segment holding ENDs that could not be written down may hold STARTs
+      // whose ENDs are in the others. The failure is reported as the journal's.
       this.fail(error);
+      return;
     }
     if (written.length === 0 || this.options.durability !== 'host') {
       this.unlinkSegments(deleting);
@@ -553,32 +569,48 @@ export class JournalWriter {
     this.settledSyncing = true;
     this.settled.sync(written, (error) => {
       this.settledSyncing = false;
+      if (this.appender === undefined && this.brokenError === undefined) return; // closed meanwhile
       if (error !== null) this.fail(error);
       else this.releaseSegments();
     });
   }
 
   /**
-   * Deletes these closed segments. On the thread pool: unlinking an 8 MiB segment took
-   * ~1.3 ms of the event loop here (freeing its page cache). Each counts as gone at once;
-   * one that could not be removed (not ENOENT) counts again and is tried again at the next
-   * release.
+   * Deletes these closed segments, oldest first, one after another (unlinkNext). On the
+   * thread pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here (freeing
+   * its page cache). Each counts against maxJournalBytes no more from now.
    */
   private unlinkSegments(segments: readonly number[]): void {
     for (const number of segments) {
-      const bytes = this.segmentBytes.get(number)!;
-      this.segmentBytes.delete(number);
-      this.liveBytes -= bytes;
-      unlink(segmentPath(this.writerDir, number), (error) => {
-        // Its side file after it: read without its segment, it would say nothing.
-        if (error === null || error.code === 'ENOENT') {
-          this.liveBytes -= this.settled.forget(number);
-          return;
-        }
-        this.segmentBytes.set(number, bytes);
-        this.liveBytes += bytes;
-      });
+      this.liveBytes -= this.segmentBytes.get(number)!;
+      this.unlinkQueue.push(number);
     }
+    this.unlinkQueue.sort((a, b) => a - b);
+    this.unlinkNext();
+  }
+
+  /**
+   * Unlinks the oldest queued segment, then its side file (read without its segment, it
+   * would say nothing), then the next. One that cannot be removed (not ENOENT) stops the
+   * queue: it and every later one count again, to be tried again at the next release.
+   */
+  private unlinkNext(): void {
+    if (this.unlinking || this.unlinkQueue.length === 0) return;
+    this.unlinking = true;
+    const number = this.unlinkQueue[0]!;
+    unlink(segmentPath(this.writerDir, number), (error) => {
+      this.unlinking = false;
+      if (error === null || error.code === 'ENOENT') {
+        // By value: an older one queued meanwhile went to the front.
+        this.unlinkQueue.splice(this.unlinkQueue.indexOf(number), 1);
+        this.segmentBytes.delete(number);
+        this.carrying.delete(number);
+        this.liveBytes -= this.settled.forget(number);
+        this.unlinkNext();
+        return;
+      }
+      for (const kept of this.unlinkQueue.splice(0)) this.liveBytes += this.segmentBytes.get(kept)!;
+    });
   }
 
   /** Segments with SPAN_END or LOG records the tail has not settled yet. */
@@ -622,9 +654,11 @@ export class JournalWriter {
     const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
     // Holding no open span's START either, it goes now: a full disk gets its room back here
     // instead of waiting for records that cannot be written.
-    if (allCommitted && !this.openSpans.hasMark(this.segment) && this.settledBeforeRepairDeletes(this.segment)) this.forgetSegment(this.segment, true);
+    // Not while older segments wait to be deleted: this one would go first (see unlinkNext).
+    const early = allCommitted && this.unlinkQueue.length === 0 && !this.openSpans.hasMark(this.segment);
+    if (early && this.settledBeforeRepairDeletes(this.segment)) this.forgetSegment(this.segment, true);
     for (const segment of [...this.segmentBytes.keys()]) {
-      if (!existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
+      if (!this.unlinkQueue.includes(segment) && !existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
     }
     this.brokenError = undefined;
     try {
@@ -683,6 +717,7 @@ export class JournalWriter {
     }
     this.liveBytes -= this.segmentBytes.get(segment) ?? 0;
     this.segmentBytes.delete(segment);
+    this.carrying.delete(segment);
     this.liveBytes -= this.settled.forget(segment);
   }
 

@@ -39,6 +39,8 @@ export class SettledSpans {
   readonly #noted = new Map<number, Noted>();
   /** START segment -> bytes of its side file. */
   readonly #files = new Map<number, number>();
+  /** Side files made since the last sync: under 'host' their directory entries are synced too. */
+  #created = false;
   /** Bytes of every side file. */
   bytes = 0;
 
@@ -62,24 +64,21 @@ export class SettledSpans {
    * its spans whose END is in one of `deleting` (or nowhere), before those are deleted.
    * `written`: the kept segments whose side files were written (under 'host' they are
    * synced before `deleting` go). A side file that cannot be written keeps what it was to
-   * list noted, and the segments holding those ENDs must stay (`blocked`, with `error`).
+   * list noted, and `error` says why: then none of `deleting` may go.
    */
-  persistBefore(kept: Iterable<number>, deleting: readonly number[]): { written: number[]; blocked: Set<number>; error?: unknown } {
+  persistBefore(kept: Iterable<number>, deleting: readonly number[]): { written: number[]; error?: unknown } {
     const goes = new Set(deleting);
     const written: number[] = [];
-    const blocked = new Set<number>();
     let error: unknown;
     for (const segment of kept) {
       const noted = this.#noted.get(segment);
       if (noted === undefined) continue;
       const pairs: string[] = [];
-      const ends: number[] = [];
       const left: Noted = { ids: [], ends: [] };
       for (let i = 0; i < noted.ends.length; i++) {
         const end = noted.ends[i]!;
         if (end === NO_END || goes.has(end)) {
           pairs.push(noted.ids[2 * i]!, noted.ids[2 * i + 1]!);
-          ends.push(end);
         } else {
           left.ids.push(noted.ids[2 * i]!, noted.ids[2 * i + 1]!);
           left.ends.push(end);
@@ -90,14 +89,13 @@ export class SettledSpans {
         this.#append(segment, pairs);
       } catch (appendError) {
         error ??= appendError;
-        for (const end of ends) blocked.add(end);
         continue;
       }
       if (left.ends.length === 0) this.#noted.delete(segment);
       else this.#noted.set(segment, left);
       written.push(segment);
     }
-    return error === undefined ? { written, blocked } : { written, blocked, error };
+    return error === undefined ? { written } : { written, error };
   }
 
   #append(segment: number, pairs: string[]): void {
@@ -107,6 +105,7 @@ export class SettledSpans {
       frames.push(encodeFrame(RecordType.SpansSettled, JSON.stringify(record)));
     }
     const bytes = Buffer.concat(frames);
+    if (!this.#files.has(segment)) this.#created = true;
     const fd = openSync(settledPath(this.#writerDir, segment), 'a', 0o600);
     try {
       for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
@@ -119,8 +118,11 @@ export class SettledSpans {
 
   /** fsync of these segments' side files, now (a repair's: rare, and it deletes at once). */
   syncNow(segments: readonly number[]): void {
-    for (const segment of segments) {
-      const fd = openSync(settledPath(this.#writerDir, segment), 'r');
+    const paths = segments.map((segment) => settledPath(this.#writerDir, segment));
+    if (this.#created) paths.push(this.#writerDir);
+    this.#created = false;
+    for (const path of paths) {
+      const fd = openSync(path, 'r');
       try {
         fsyncSync(fd);
       } finally {
@@ -131,14 +133,19 @@ export class SettledSpans {
 
   /** fsync of these segments' side files, on the thread pool; `done` gets the first error. */
   sync(segments: readonly number[], done: (error: NodeJS.ErrnoException | null) => void): void {
-    let left = segments.length;
+    // A new file's name is in its directory: synced as well, or a power loss could keep the
+    // deletions that follow and lose the file.
+    const paths = segments.map((segment) => settledPath(this.#writerDir, segment));
+    if (this.#created) paths.push(this.#writerDir);
+    this.#created = false;
+    let left = paths.length;
     let first: NodeJS.ErrnoException | null = null;
     const settle = (error: NodeJS.ErrnoException | null): void => {
       first ??= error;
       if (--left === 0) done(first);
     };
-    for (const segment of segments) {
-      open(settledPath(this.#writerDir, segment), 'r', (error, fd) => {
+    for (const path of paths) {
+      open(path, 'r', (error, fd) => {
         if (error !== null) return settle(error);
         fsync(fd, (syncError) => close(fd, () => settle(syncError)));
       });

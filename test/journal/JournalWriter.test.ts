@@ -476,6 +476,110 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.close({ removeIfDone: false });
   });
 
+  test('a segment carried forward in part keeps being carried, though the average START grew meanwhile: no stale copies stay behind for recovery to take for open', async () => {
+    // Before: 1,000 of its 3,000 open STARTs carried, then larger spans raised the average
+    // START and the segment was kept: the carried spans ended (noted for the segment they
+    // were carried into), and recovery read their stale copies as open.
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 2 * 1024 * 1024 });
+    const tracer = new BasicTracerProvider().getTracer('carry-test');
+    const startOnly = (count: number, pad: number) => Array.from({ length: count }, (_, i) => tracer.startSpan(`s${i}`, { attributes: { pad: 'x'.repeat(pad) } }) as unknown as ReadableSpan);
+    const ended = (span: ReadableSpan) => {
+      (span as unknown as { end(): void }).end();
+      return span;
+    };
+    const open = startOnly(3000, 50);
+    for (const span of open) writer.appendStart(span);
+    while (writer.currentSegment === 1) {
+      const [span] = startOnly(1, 50);
+      writer.appendStart(span!);
+      writer.appendEnd(ended(span!));
+    }
+    writer.appendCommit(writer.position());
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    const carried = open.slice(0, OPEN_SPANS_CARRIED_PER_TURN);
+    // Before the next turn: larger spans, and the carried ones end.
+    for (const span of startOnly(100, 20_000)) {
+      writer.appendStart(span);
+      writer.appendEnd(ended(span));
+    }
+    for (const span of carried) writer.appendEnd(ended(span));
+    const segment = writer.currentSegment;
+    while (writer.currentSegment === segment) {
+      const [span] = startOnly(1, 20_000);
+      writer.appendStart(span!);
+      writer.appendEnd(ended(span!));
+    }
+    writer.appendCommit(writer.position());
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const facts = await factsOf(writer.writerDir);
+    const carriedIds = new Set(carried.map((span) => span.spanContext().spanId));
+    expect([...facts.openStarts.keys()].filter((key) => carriedIds.has(key.slice(-16)))).toEqual([]);
+    expect(facts.openStarts.size).toBe(open.length - carried.length);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a side file that cannot be written keeps every segment of that release: none of their STARTs loses its END', async () => {
+    // Before: only the segments holding ENDs the side file was to list stayed; a later one
+    // holding the END of a span that started in one of those went.
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    const spans = makeSpans(400);
+    for (const span of spans.slice(0, 8)) writer.appendStart(span);
+    const x = spans[8]!;
+    writer.appendStart(x);
+    let next = 9;
+    const traffic = () => {
+      const span = spans[next++]!;
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    };
+    while (writer.currentSegment === 1) traffic();
+    const k = writer.currentSegment;
+    writer.appendEnd(x);
+    const y = spans[next++]!;
+    writer.appendStart(y);
+    while (writer.currentSegment === k) traffic();
+    writer.appendEnd(y);
+    const b = writer.currentSegment;
+    while (writer.currentSegment === b) traffic();
+    writer.appendCommit(writer.position());
+    // Segment 1's side file cannot be made: a directory holds its name.
+    nodeFs.mkdirSync(join(writer.writerDir, '00000001.settled'));
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(writer.broken).toBe(true);
+    expect(segmentNames(writer.writerDir)).toEqual(expect.arrayContaining([segmentFileName(k), segmentFileName(b)]));
+    nodeFs.rmdirSync(join(writer.writerDir, '00000001.settled'));
+    const open = [...(await factsOf(writer.writerDir)).openStarts.keys()];
+    for (const span of [x, y]) expect(open.some((key) => key.includes(span.spanContext().spanId))).toBe(false);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('committed segments are deleted oldest first, and one that cannot be deleted keeps every later one', async () => {
+    // Before: all unlinked at once on the thread pool, in no order; a later segment (with
+    // the ENDs of spans that started in an earlier one) could go first, or alone.
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    for (const span of makeSpans(200)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    const live = writer.currentSegment;
+    expect(live).toBeGreaterThan(6);
+    // Segment 3 cannot be unlinked: a non-empty directory stands where its file was.
+    const third = join(writer.writerDir, segmentFileName(3));
+    nodeFs.rmSync(third);
+    nodeFs.mkdirSync(third);
+    nodeFs.writeFileSync(join(third, 'x'), 'x');
+    writer.appendCommit(writer.position());
+    writer.deleteSegmentsBefore(live);
+    await expect.poll(() => segmentNames(writer.writerDir)[0], { timeout: 5000 }).toBe(segmentFileName(3));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const left = segmentNames(writer.writerDir);
+    for (let segment = 3; segment < live; segment++) expect(left).toContain(segmentFileName(segment));
+    nodeFs.rmSync(third, { recursive: true });
+    writer.close({ removeIfDone: false });
+  });
+
   test('a span whose END the journal could not write, exported from memory: recovery does not take it for open while its START segment stays for leaked spans', async () => {
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
     const spans = makeSpans(200);
