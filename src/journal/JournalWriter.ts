@@ -129,6 +129,7 @@ export class JournalWriter {
    */
   private readonly unlinkQueue: number[] = [];
   private unlinking = false;
+  private unlinkFailureSaid = false;
   /**
    * 'host': group commits begun, the latest one done, and the one carried STARTs wait for
    * before the segments they were carried out of may go. After a failed sync, no number:
@@ -494,7 +495,10 @@ export class JournalWriter {
     }
     if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
     // Else the group commit that syncs the copies calls this again.
-    const deleting = committed.filter((segment) => !open.get(segment));
+    // Not past a segment still being carried: it holds stale copies of the spans already
+    // carried out of it, whose ENDs are noted for the segments they were carried into.
+    const carriedUpTo = Math.min(...[...this.carrying].filter((segment) => open.get(segment)));
+    const deleting = committed.filter((segment) => !open.get(segment) && segment < carriedUpTo);
     if (deleting.length > 0 && this.syncedThrough >= this.carriedNeedsSync) {
       this.deleteSegments(
         deleting,
@@ -600,16 +604,26 @@ export class JournalWriter {
     const number = this.unlinkQueue[0]!;
     unlink(segmentPath(this.writerDir, number), (error) => {
       this.unlinking = false;
+      // By value: an older one queued meanwhile went to the front. Not there: the writer
+      // closed meanwhile, and the queue with it.
+      const at = this.unlinkQueue.indexOf(number);
+      if (at < 0) return;
       if (error === null || error.code === 'ENOENT') {
-        // By value: an older one queued meanwhile went to the front.
-        this.unlinkQueue.splice(this.unlinkQueue.indexOf(number), 1);
+        this.unlinkQueue.splice(at, 1);
         this.segmentBytes.delete(number);
         this.carrying.delete(number);
         this.liveBytes -= this.settled.forget(number);
+        this.unlinkFailureSaid = false;
         this.unlinkNext();
         return;
       }
-      for (const kept of this.unlinkQueue.splice(0)) this.liveBytes += this.segmentBytes.get(kept)!;
+      for (const kept of this.unlinkQueue.splice(0)) this.liveBytes += this.segmentBytes.get(kept) ?? 0;
+      // Said once until one goes again: a segment that can never be removed (EACCES, an
+      // immutable file) keeps every later one, and the journal fills up to maxJournalBytes.
+      if (!this.unlinkFailureSaid) {
+        this.unlinkFailureSaid = true;
+        safeDiag.warn(`otel-blackbox: journal segment ${segmentPath(this.writerDir, number)} could not be deleted (${error.code ?? error.message}); it and the segments after it stay until a later commit deletes them`);
+      }
     });
   }
 
@@ -730,6 +744,9 @@ export class JournalWriter {
     }
     this.spare.clear();
     this.closeAppender();
+    // Deletions still queued stay undone: the lock goes below, and a recovery may read the
+    // directory next. Left, they are committed segments, which it passes over.
+    for (const segment of this.unlinkQueue.splice(0)) this.liveBytes += this.segmentBytes.get(segment) ?? 0;
     if (options.removeIfDone && this.openSpans.size === 0) {
       rmSync(this.writerDir, { recursive: true, force: true });
       this.segmentBytes.clear();

@@ -33,6 +33,15 @@ interface Noted {
   ends: number[];
 }
 
+function fsyncPathSync(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class SettledSpans {
   readonly #writerDir: string;
   /** START segment -> its spans no longer open that its side file does not list yet. */
@@ -118,15 +127,13 @@ export class SettledSpans {
 
   /** fsync of these segments' side files, now (a repair's: rare, and it deletes at once). */
   syncNow(segments: readonly number[]): void {
-    const paths = segments.map((segment) => settledPath(this.#writerDir, segment));
-    if (this.#created) paths.push(this.#writerDir);
-    this.#created = false;
-    for (const path of paths) {
-      const fd = openSync(path, 'r');
+    for (const segment of segments) fsyncPathSync(settledPath(this.#writerDir, segment));
+    if (this.#created) {
+      this.#created = false;
       try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+        fsyncPathSync(this.#writerDir);
+      } catch {
+        // Not every filesystem lets a directory be synced (as for a rotation's).
       }
     }
   }
@@ -136,18 +143,20 @@ export class SettledSpans {
     // A new file's name is in its directory: synced as well, or a power loss could keep the
     // deletions that follow and lose the file.
     const paths = segments.map((segment) => settledPath(this.#writerDir, segment));
-    if (this.#created) paths.push(this.#writerDir);
+    const directory = this.#created;
+    if (directory) paths.push(this.#writerDir);
     this.#created = false;
     let left = paths.length;
     let first: NodeJS.ErrnoException | null = null;
-    const settle = (error: NodeJS.ErrnoException | null): void => {
-      first ??= error;
+    const settle = (path: string, error: NodeJS.ErrnoException | null): void => {
+      // Not every filesystem lets a directory be synced (as for a rotation's).
+      if (path !== this.#writerDir) first ??= error;
       if (--left === 0) done(first);
     };
     for (const path of paths) {
       open(path, 'r', (error, fd) => {
-        if (error !== null) return settle(error);
-        fsync(fd, (syncError) => close(fd, () => settle(syncError)));
+        if (error !== null) return settle(path, error);
+        fsync(fd, (syncError) => close(fd, () => settle(path, syncError)));
       });
     }
   }

@@ -511,11 +511,18 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     }
     writer.appendCommit(writer.position());
     writer.deleteSegmentsBefore(writer.currentSegment);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const facts = await factsOf(writer.writerDir);
     const carriedIds = new Set(carried.map((span) => span.spanContext().spanId));
-    expect([...facts.openStarts.keys()].filter((key) => carriedIds.has(key.slice(-16)))).toEqual([]);
-    expect(facts.openStarts.size).toBe(open.length - carried.length);
+    const takenForOpen = async () => [...(await factsOf(writer.writerDir)).openStarts.keys()].filter((key) => carriedIds.has(key.slice(-16)));
+    // The process dies before the next turn carries more: the segments holding the carried
+    // spans' copies and ENDs must not have gone while segment 1 holds stale copies of them.
+    clearTimeout((writer as unknown as { releaseTimer: NodeJS.Timeout }).releaseTimer);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await takenForOpen()).toEqual([]);
+    // Carried on, every copy ends up in the live segment, and segment 1 goes.
+    writer.deleteSegmentsBefore(writer.currentSegment + 1);
+    await expect.poll(() => segmentNames(writer.writerDir)).not.toContain(segmentFileName(1));
+    expect(await takenForOpen()).toEqual([]);
+    expect((await factsOf(writer.writerDir)).openStarts.size).toBe(open.length - carried.length);
     writer.close({ removeIfDone: false });
   });
 
@@ -553,6 +560,24 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     const open = [...(await factsOf(writer.writerDir)).openStarts.keys()];
     for (const span of [x, y]) expect(open.some((key) => key.includes(span.spanContext().spanId))).toBe(false);
     writer.close({ removeIfDone: false });
+  });
+
+  test('closing while deletions are queued: the counts stay true', async () => {
+    // Before: close() emptied the accounting, then the queued deletions' callbacks
+    // subtracted again (segments on disk went to -40, bytes negative).
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
+    for (const span of makeSpans(300)) {
+      writer.appendStart(span);
+      writer.appendEnd(span);
+    }
+    writer.appendCommit(writer.position());
+    writer.deleteSegmentsBefore(writer.currentSegment);
+    writer.close({ removeIfDone: true });
+    expect(writer.segmentsOnDisk).toBe(0);
+    expect(writer.bytesOnDisk).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(writer.segmentsOnDisk).toBe(0);
+    expect(writer.bytesOnDisk).toBe(0);
   });
 
   test('committed segments are deleted oldest first, and one that cannot be deleted keeps every later one', async () => {
