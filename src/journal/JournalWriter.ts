@@ -33,7 +33,7 @@ import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, 
 import { recordJson, resourceRecord } from './spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
-import { openSegmentFile, realFileSystem } from './segmentFile/openSegmentFile.js';
+import { openSegmentFile, syncPathNow } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
 import { holdWriterLock } from './livenessLocks.js';
@@ -557,9 +557,7 @@ export class JournalWriter {
    */
   private deleteSegments(deleting: number[], kept: number[]): void {
     if (this.settledSyncing) return;
-    const bytesBefore = this.settled.bytes;
-    const { written, error } = this.settled.persistBefore(kept, deleting);
-    this.liveBytes += this.settled.bytes - bytesBefore;
+    const { written, error } = this.persistSettled(kept, deleting);
     if (error !== undefined) {
       // None goes: a segment holding ENDs that could not be written down may hold STARTs
       // whose ENDs are in the others. The failure is reported as the journal's.
@@ -706,12 +704,10 @@ export class JournalWriter {
    * they could not be: it stays.
    */
   private settledBeforeRepairDeletes(segment: number): boolean {
-    const bytesBefore = this.settled.bytes;
-    const { written, error } = this.settled.persistBefore(
+    const { written, error } = this.persistSettled(
       [...this.segmentBytes.keys()].filter((other) => other !== segment),
       [segment],
     );
-    this.liveBytes += this.settled.bytes - bytesBefore;
     if (error !== undefined) return false;
     try {
       if (this.options.durability === 'host') this.settled.syncNow(written);
@@ -719,6 +715,14 @@ export class JournalWriter {
       return false;
     }
     return true;
+  }
+
+  /** SettledSpans.persistBefore, its side files' bytes counted against maxJournalBytes. */
+  private persistSettled(kept: Iterable<number>, deleting: readonly number[]): ReturnType<SettledSpans['persistBefore']> {
+    const bytesBefore = this.settled.bytes;
+    const result = this.settled.persistBefore(kept, deleting);
+    this.liveBytes += this.settled.bytes - bytesBefore;
+    return result;
   }
 
   private forgetSegment(segment: number, unlink: boolean): void {
@@ -854,24 +858,16 @@ export class JournalWriter {
    */
   private syncRotatedNow(): void {
     if (this.rotationSyncs === 0) return;
-    const syncPath = (fs: SegmentFileSystem, path: string): void => {
-      const fd = fs.openSync(path, 'r');
-      try {
-        fs.fdatasyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    };
     for (const segment of this.segmentsSyncing) {
       try {
-        syncPath(this.options.fs ?? realFileSystem, segmentPath(this.writerDir, segment));
+        syncPathNow(segmentPath(this.writerDir, segment), this.options.fs);
       } catch (error) {
         // One deleted since (committed) needs no sync.
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.fail(error);
       }
     }
     try {
-      syncPath(realFileSystem, this.writerDir);
+      syncPathNow(this.writerDir);
     } catch {
       // Not every filesystem lets a directory be synced (as syncDirectory).
     }

@@ -16,9 +16,10 @@
 // its START (about 100 bytes with the ids), until that segment or the START's is deleted:
 // for most, at the next commit; while nothing commits (the database away), up to the spans
 // that fit in maxJournalBytes.
-import { close, closeSync, fsync, fsyncSync, open, openSync, unlink, writeSync } from 'node:fs';
+import { close, closeSync, fsync, open, openSync, unlink, writeSync } from 'node:fs';
 import { encodeFrame, SEGMENT_MAGIC } from './frame.js';
 import { settledPath } from './journalPaths.js';
+import { syncPathNow } from './segmentFile/openSegmentFile.js';
 import { RecordType, type SettledRecord } from './recordTypes.js';
 
 /** The END segment of a span whose END is nowhere in the journal (endedElsewhere): written down at the first deletion its START's segment outlives. */
@@ -31,15 +32,6 @@ interface Noted {
   ids: string[];
   /** The segment holding each one's END (or NO_END). */
   ends: number[];
-}
-
-function fsyncPathSync(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export class SettledSpans {
@@ -108,13 +100,14 @@ export class SettledSpans {
   }
 
   #append(segment: number, pairs: string[]): void {
-    const frames: Buffer[] = this.#files.has(segment) ? [] : [SEGMENT_MAGIC];
+    const created = !this.#files.has(segment);
+    const frames: Buffer[] = created ? [SEGMENT_MAGIC] : [];
     for (let from = 0; from < pairs.length; from += 2 * PAIRS_PER_RECORD) {
       const record: SettledRecord = { k: segment, e: pairs.slice(from, from + 2 * PAIRS_PER_RECORD) };
       frames.push(encodeFrame(RecordType.SpansSettled, JSON.stringify(record)));
     }
     const bytes = Buffer.concat(frames);
-    if (!this.#files.has(segment)) this.#created = true;
+    if (created) this.#created = true;
     const fd = openSync(settledPath(this.#writerDir, segment), 'a', 0o600);
     try {
       for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
@@ -127,11 +120,11 @@ export class SettledSpans {
 
   /** fsync of these segments' side files, now (a repair's: rare, and it deletes at once). */
   syncNow(segments: readonly number[]): void {
-    for (const segment of segments) fsyncPathSync(settledPath(this.#writerDir, segment));
+    for (const segment of segments) syncPathNow(settledPath(this.#writerDir, segment));
     if (this.#created) {
       this.#created = false;
       try {
-        fsyncPathSync(this.#writerDir);
+        syncPathNow(this.#writerDir);
       } catch {
         // Not every filesystem lets a directory be synced (as for a rotation's).
       }
@@ -143,8 +136,7 @@ export class SettledSpans {
     // A new file's name is in its directory: synced as well, or a power loss could keep the
     // deletions that follow and lose the file.
     const paths = segments.map((segment) => settledPath(this.#writerDir, segment));
-    const directory = this.#created;
-    if (directory) paths.push(this.#writerDir);
+    if (this.#created) paths.push(this.#writerDir);
     this.#created = false;
     let left = paths.length;
     let first: NodeJS.ErrnoException | null = null;

@@ -8,8 +8,13 @@ import type { OsThread, WriterIdentity } from './writerIdentity.js';
 const SEGMENT_PATTERN = /^(\d{8})\.seg$/;
 const CLAIM_MARKER = '.recovering-';
 
+/** A segment's number as its files spell it: eight digits. */
+function segmentNumberText(segment: number): string {
+  return String(segment).padStart(8, '0');
+}
+
 export function segmentFileName(segment: number): string {
-  return `${String(segment).padStart(8, '0')}.seg`;
+  return `${segmentNumberText(segment)}.seg`;
 }
 
 export function segmentPath(writerDir: string, segment: number): string {
@@ -21,7 +26,7 @@ export function segmentPath(writerDir: string, segment: number): string {
  * have ended since, whose ENDs went with later segments (SettledSpans.ts). Not a segment.
  */
 export function settledFileName(segment: number): string {
-  return `${String(segment).padStart(8, '0')}.settled`;
+  return `${segmentNumberText(segment)}.settled`;
 }
 
 export function settledPath(writerDir: string, segment: number): string {

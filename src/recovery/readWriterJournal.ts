@@ -90,8 +90,8 @@ export function isCommitted(at: JournalPosition, watermark: JournalPosition | un
   return watermark !== undefined && isAtOrAfter(watermark, at);
 }
 
-async function segmentNumbers(dir: string): Promise<number[]> {
-  return (await readdir(dir))
+function segmentNumbers(names: readonly string[]): number[] {
+  return names
     .map(parseSegmentFileName)
     .filter((segment): segment is number => segment !== undefined)
     .sort((a, b) => a - b);
@@ -99,6 +99,7 @@ async function segmentNumbers(dir: string): Promise<number[]> {
 
 /** Pass 1. */
 export async function readJournalFacts(dir: string, signal?: AbortSignal): Promise<JournalFacts> {
+  const names = await readdir(dir);
   const facts: JournalFacts = {
     dir,
     header: undefined,
@@ -108,7 +109,7 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
     lastSignOfLifeMs: 0,
     watermark: undefined,
     openStarts: new Map(),
-    segments: await segmentNumbers(dir),
+    segments: segmentNumbers(names),
     damagedBytes: 0,
     tornBytes: 0,
   };
@@ -154,7 +155,7 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
       if (lastInChunk) lastSpanRecord = { type: lastInChunk.type, bytes: Buffer.from(lastInChunk.bytes) };
     }
   }
-  await takeSettledSpans(facts, readBuffer, signal);
+  await takeSettledSpans(facts, new Set(names), readBuffer, signal);
   if (lastSpanRecord) {
     try {
       const record = JSON.parse(lastSpanRecord.bytes.toString('utf8')) as SpanEndRecord & Partial<LogRecordPayload>;
@@ -183,8 +184,7 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
  * that ended, whose ENDs went with later segments (SettledSpans.ts), are not open. Read
  * after every segment, so the latest copy of each START is known.
  */
-async function takeSettledSpans(facts: JournalFacts, readBuffer: Buffer, signal: AbortSignal | undefined): Promise<void> {
-  const names = new Set(await readdir(facts.dir));
+async function takeSettledSpans(facts: JournalFacts, names: ReadonlySet<string>, readBuffer: Buffer, signal: AbortSignal | undefined): Promise<void> {
   for (const segment of facts.segments) {
     if (!names.has(settledFileName(segment))) continue;
     const path = settledPath(facts.dir, segment);

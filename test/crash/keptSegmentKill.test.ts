@@ -5,24 +5,19 @@
 // which stretched its trace to the recovery's guess of the crash.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { expectEveryStartedSpanOnce, killed, recoverInto } from '../helpers/crashAssertions.js';
-import { TestDatabase } from '../helpers/database.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
+import { segmentNames } from '../helpers/journalFiles.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const fixture = join(import.meta.dirname, '../fixtures/crashingService.mjs');
 const tempDir = useTempDirs();
 const db = new TestDatabase();
 let schema: string;
-
-beforeAll(async () => {
-  schema = await db.freshSchema('kept_segment');
-});
-afterAll(async () => {
-  await db.close();
-});
+useMigratedSchema(db, 'kept_segment', (ready) => (schema = ready));
 
 const LEAKED = 100;
 
@@ -43,7 +38,7 @@ test('SIGKILL after segments later than one kept for leaked spans were deleted: 
   });
   const ids = await child.ready;
   const [writer] = readdirSync(journalDir);
-  const segments = () => readdirSync(join(journalDir, writer!)).filter((name) => name.endsWith('.seg'));
+  const segments = () => segmentNames(join(journalDir, writer!));
   // Everything that ended is committed (FLUSH_FIRST): the first segment stays for the
   // leaked spans, those after it, the straddling span's END among them, are gone.
   await expect.poll(() => segments().length, { timeout: 10_000 }).toBeLessThanOrEqual(3);

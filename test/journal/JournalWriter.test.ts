@@ -48,14 +48,19 @@ function filesBefore(writer: JournalWriter, segment: number): string[] {
   return segmentNames(writer.writerDir).filter((name) => name < segmentFileName(segment));
 }
 
+/** Each span started and ended, one after the other: traffic. */
+function startAndEnd(writer: JournalWriter, spans: readonly ReadableSpan[]): void {
+  for (const span of spans) {
+    writer.appendStart(span);
+    writer.appendEnd(span);
+  }
+}
+
 /** The first of `count` spans is left open, the rest start and end after it: several segments' worth. */
 function oneLeftOpenAmong(writer: JournalWriter, count: number): ReadableSpan {
   const [longRunning, ...others] = makeSpans(count);
   writer.appendStart(longRunning);
-  for (const span of others) {
-    writer.appendStart(span);
-    writer.appendEnd(span);
-  }
+  startAndEnd(writer, others);
   return longRunning;
 }
 
@@ -155,10 +160,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     // 200 open spans: their STARTs alone are several times the segment size.
     for (const span of spans.slice(0, 200)) writer.appendStart(span);
     const afterOpening = writer.currentSegment;
-    for (const span of spans.slice(200)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, spans.slice(200));
     // 100 spans of ~1 KiB start+end is ~12 segments' worth of new records, not one per record.
     expect(writer.currentSegment - afterOpening).toBeLessThan(20);
     const starts = new Set(recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s));
@@ -240,15 +242,9 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer('writer-test');
     const large = tracer.startSpan('large', { attributes: { pad: 'x'.repeat(300_000) } }) as unknown as ReadableSpan;
     const small = makeSpans(40);
-    for (const span of small.slice(0, 5)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, small.slice(0, 5));
     expect(writer.appendStart(large)).toBe('written');
-    for (const span of small.slice(5)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, small.slice(5));
     for (let i = 0; i < 3; i++) {
       writer.deleteSegmentsBefore(writer.currentSegment);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -267,10 +263,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     for (let i = 0; i < 3; i++) tracer.startSpan(`twin-${i}`, { attributes: { pad: 'x'.repeat(200) } }).end();
     const twins = exporter.getFinishedSpans();
     for (const span of twins) writer.appendStart(span);
-    for (const span of makeSpans(60)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, makeSpans(60));
     for (const span of twins) writer.appendEnd(span);
     writer.deleteSegmentsBefore(writer.currentSegment);
     await expect.poll(() => filesBefore(writer, writer.currentSegment)).toEqual([]);
@@ -282,10 +275,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     const spans = makeSpans(150);
     const open = spans.slice(0, 50);
     for (const span of open) writer.appendStart(span);
-    for (const span of spans.slice(50)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, spans.slice(50));
     expect(writer.currentSegment).toBeGreaterThan(5);
     const starts = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s);
     expect(starts).toHaveLength(spans.length);
@@ -336,10 +326,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     const leakedBytes = writer.bytesWritten;
     // Traffic goes on and every batch commits, 50 times over.
     for (let round = 0; round < 50; round++) {
-      for (const span of spans.slice(200 + round * 20, 220 + round * 20)) {
-        writer.appendStart(span);
-        writer.appendEnd(span);
-      }
+      startAndEnd(writer, spans.slice(200 + round * 20, 220 + round * 20));
       writer.deleteSegmentsBefore(writer.currentSegment);
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -369,10 +356,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     expect(writer.currentSegment).toBe(1);
     let next = 10;
     const traffic = (count: number) => {
-      for (const span of spans.slice(next, next + count)) {
-        writer.appendStart(span);
-        writer.appendEnd(span);
-      }
+      startAndEnd(writer, spans.slice(next, next + count));
       next += count;
     };
     traffic(4);
@@ -411,10 +395,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     const straddler = spans[8]!;
     writer.appendStart(straddler);
     let next = 9;
-    for (const span of spans.slice(next, next + 20)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, spans.slice(next, next + 20));
     next += 20;
     writer.appendCommit(writer.position());
     writer.deleteSegmentsBefore(writer.currentSegment);
@@ -452,10 +433,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     }
     const leakedIn = writer.currentSegment;
     for (let tick = 0; tick < 100; tick++) {
-      for (const span of spans.slice(next, next + 10)) {
-        writer.appendStart(span);
-        writer.appendEnd(span);
-      }
+      startAndEnd(writer, spans.slice(next, next + 10));
       next += 10;
       if (tick % 5 === 0) writer.appendEnd(jobs[tick / 5]!);
       writer.appendCommit(writer.position());
@@ -566,10 +544,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     // Before: close() emptied the accounting, then the queued deletions' callbacks
     // subtracted again (segments on disk went to -40, bytes negative).
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
-    for (const span of makeSpans(300)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, makeSpans(300));
     writer.appendCommit(writer.position());
     writer.deleteSegmentsBefore(writer.currentSegment);
     writer.close({ removeIfDone: true });
@@ -584,10 +559,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     // Before: all unlinked at once on the thread pool, in no order; a later segment (with
     // the ENDs of spans that started in an earlier one) could go first, or alone.
     const writer = writerIn(tempDir(), { maxSegmentBytes: 4096 });
-    for (const span of makeSpans(200)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, makeSpans(200));
     const live = writer.currentSegment;
     expect(live).toBeGreaterThan(6);
     // Segment 3 cannot be unlinked: a non-empty directory stands where its file was.
@@ -614,10 +586,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     writer.appendStart(endedInMemory);
     let next = 9;
     for (let round = 0; round < 10; round++) {
-      for (const span of spans.slice(next, next + 15)) {
-        writer.appendStart(span);
-        writer.appendEnd(span);
-      }
+      startAndEnd(writer, spans.slice(next, next + 15));
       next += 15;
       // Its END went to the export side's memory (the journal was broken then) and committed.
       if (round === 2) writer.endedElsewhere(endedInMemory);
@@ -732,10 +701,7 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     const fs = new CountingFileSystem();
     // No group commit in the test's time: only the rotations sync.
     const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
-    for (const span of makeSpans(40)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, makeSpans(40));
     const rotations = writer.currentSegment - 1;
     expect(rotations).toBeGreaterThan(5);
     expect(fs.syncsWaitedFor).toBe(0);
@@ -769,10 +735,7 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     }
     const fs = new SlowDisk();
     const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
-    for (const span of makeSpans(20)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, makeSpans(20));
     const rotated = writer.currentSegment - 1;
     expect(rotated).toBeGreaterThan(3);
     expect(fs.held).toHaveLength(rotated);
@@ -788,10 +751,7 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
     fs.fault = 'fsync-eio';
     const spans = makeSpans(20);
-    for (const span of spans) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, spans);
     expect(writer.currentSegment).toBeGreaterThan(1);
     await expect.poll(() => writer.broken).toBe(true);
     writer.close({ removeIfDone: false });
@@ -1037,10 +997,7 @@ describe('a broken journal keeps the START of every span still open', () => {
     const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 4096, groupCommitMillis: 30 });
     const [open, ...others] = makeSpans(120);
     writer.appendStart(open);
-    for (const span of others.slice(0, 60)) {
-      writer.appendStart(span);
-      writer.appendEnd(span);
-    }
+    startAndEnd(writer, others.slice(0, 60));
     await new Promise((resolve) => setTimeout(resolve, 200));
     const carriedInto = writer.currentSegment;
     writer.deleteSegmentsBefore(carriedInto);

@@ -47,3 +47,13 @@ export interface SegmentFileSystem {
 }
 
 export const realFileSystem: SegmentFileSystem = nodeFs;
+
+/** Opens `path`, syncs its data (a directory: its entries) and closes it, now. */
+export function syncPathNow(path: string, fs: SegmentFileSystem = realFileSystem): void {
+  const fd = fs.openSync(path, 'r');
+  try {
+    fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

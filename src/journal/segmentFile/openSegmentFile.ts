@@ -5,13 +5,13 @@
 // costs 3.0-3.3 µs; a copy into a mapped page that was faulted ahead, well under 1 µs.
 import { safeDiag } from '../../safeDiag.js';
 import { MmapSegmentFile } from './MmapSegmentFile.js';
-import { realFileSystem } from './SegmentFile.js';
+import { realFileSystem, syncPathNow } from './SegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './SegmentFile.js';
 import { loadSegmentIoAddon } from './segmentIoAddon.js';
 import { WriteSegmentFile } from './WriteSegmentFile.js';
 
 export type { SegmentFile, SegmentFileKind, SegmentFileSystem };
-export { realFileSystem };
+export { realFileSystem, syncPathNow };
 
 export interface OpenSegmentFileOptions {
   /** Bytes to preallocate and map on the mmap path: the segment's capacity. */
