@@ -110,6 +110,8 @@ export class JournalWriter {
   private readonly settled: SettledSpans;
   /** 'host': side files of kept segments being synced; no segment is deleted meanwhile. */
   private settledSyncing = false;
+  /** START segments of the spans endedElsewhere() noted since settleEndedElsewhere last ran. */
+  private readonly endedElsewhereIn = new Set<number>();
   /** Characters of START payloads written, and their number: a START's average size. */
   private startChars = 0;
   private startsWritten = 0;
@@ -317,7 +319,32 @@ export class JournalWriter {
     this.openSpans.take(traceId, spanId);
     // Its END is nowhere in the journal: the START's segment, kept, would say it is open.
     const mark = this.openSpans.lastMark;
-    if (mark !== NOT_JOURNALED) this.settled.note(mark, traceId, spanId, NO_END);
+    if (mark === NOT_JOURNALED) return;
+    this.settled.note(mark, traceId, spanId, NO_END);
+    this.endedElsewhereIn.add(mark);
+    if (this.endedElsewhereIn.size === 1) queueMicrotask(() => this.settleEndedElsewhere());
+  }
+
+  /**
+   * Writes down in their STARTs' side files the spans endedElsewhere() noted: once for a
+   * caller's whole memory batch, which it hands over one span after another. Left noted
+   * until the next deletion their segment outlived, as they were, a crash before it gave
+   * each a crash record though its row was committed as ended. While the journal is broken
+   * they stay noted, as they do when this fails: a repair writes them down before it
+   * deletes, and so does the next release. Under 'host' synced here: this follows a
+   * broken journal only.
+   */
+  private settleEndedElsewhere(): void {
+    const segments = [...this.endedElsewhereIn];
+    this.endedElsewhereIn.clear();
+    if (this.appender === undefined || this.brokenError !== undefined) return;
+    const { written } = this.persistSettled(segments, []);
+    if (written.length === 0 || this.options.durability !== 'host') return;
+    try {
+      this.settled.syncNow(written);
+    } catch {
+      // Written all the same: only a power loss before the next sync could cost the note.
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import { readJournalFacts } from '../../src/recovery/readWriterJournal.js';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import type { SpanEndRecord, SpanStartRecord } from '../../src/journal/recordTypes.js';
+import { spanKey } from '../../src/journal/spanRecords.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { FaultyFileSystem } from '../helpers/faultyFileSystem.js';
 import type { Fault } from '../helpers/faultyFileSystem.js';
@@ -939,6 +940,27 @@ describe('a broken journal keeps the START of every span still open', () => {
     writer.endedElsewhere(endedWhileBroken!);
     writer.close({ removeIfDone: true });
     expect(nodeFs.existsSync(writer.writerDir)).toBe(false);
+  });
+
+  test('a span that ended while the journal was broken, once exported from memory, is written down as ended at once: a crash right after leaves no crash record for it', async () => {
+    // Before: the note was written only at the next deletion its START's segment outlived,
+    // and recovery of a crash before that read the START with no END: a crash record for a
+    // span whose row had been committed as ended.
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs });
+    const [endedWhileBroken, stillOpen] = makeSpans(2);
+    writer.appendStart(endedWhileBroken!);
+    writer.appendStart(stillOpen!);
+    fs.fault = 'enospc';
+    expect(writer.appendEnd(endedWhileBroken!)).toBe('broken');
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    writer.endedElsewhere(endedWhileBroken!);
+    // The process dies here (the writer is never closed): what would recovery take for open?
+    await expect.poll(async () => [...(await factsOf(writer.writerDir)).openStarts.keys()], { timeout: 5_000 }).toEqual([
+      spanKey(stillOpen!.spanContext().traceId, stillOpen!.spanContext().spanId),
+    ]);
+    writer.close({ removeIfDone: false });
   });
 
   test('a repair that fails deletes nothing an open span needs', () => {
