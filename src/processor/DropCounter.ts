@@ -39,9 +39,14 @@ export class DropCounter {
   }
 
   addLogRecord(reason: string): void {
+    this.countLogRecord(reason);
+    this.current(reason, 'log records').logRecords += 1;
+  }
+
+  /** A log record dropped when no overflow marker can be written any more (after shutdown): counted in stats only. */
+  countLogRecord(reason: string): void {
     this.logRecordsTotal += 1;
     this.logRecordsByReason[reason] = (this.logRecordsByReason[reason] ?? 0) + 1;
-    this.current(reason, 'log records').logRecords += 1;
   }
 
   /** The episode under way, begun (and said) at its first drop. */

@@ -86,6 +86,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private retryTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovery: Promise<void> | undefined;
+  /** Set until the recovery scheduled at start has begun. */
+  private startupRecoveryDue = false;
   private lastResource: Resource | undefined;
   private state: State = 'running';
   private hotPathErrors = 0;
@@ -129,7 +131,9 @@ export class JournalSpanProcessor implements SpanProcessor {
       this.retryTimer.unref();
       this.signsOfLife.start(this.options.heartbeatIntervalMillis);
       if (this.options.recover) {
-        // In the background: the application's start never waits for recovery.
+        // In the background: the application's start never waits for recovery. A shutdown
+        // before it began starts it (shutdownOnce).
+        this.startupRecoveryDue = true;
         setImmediate(() => this.recoverDeadJournals());
         this.recoveryTimer = setInterval(() => this.recoverDeadJournals(), RECOVERY_SCAN_MILLIS);
         this.recoveryTimer.unref();
@@ -191,10 +195,11 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   /**
    * The LoggerProvider outlived this processor (the application shut tracing down first):
-   * the record cannot be journaled, nor exported. Counted, and said once.
+   * the record cannot be journaled, nor exported, nor counted in an overflow marker (none
+   * is written any more). Counted in stats, and said once.
    */
   private logRecordAfterShutdown(): void {
-    this.drops.addLogRecord('span processor shut down');
+    this.drops.countLogRecord('span processor shut down');
     if (this.drops.logRecordsByReason['span processor shut down'] === 1) {
       safeDiag.warn(
         'otel-blackbox: a log record was emitted after JournalSpanProcessor shut down; it is not recorded (nor any after it). ' +
@@ -289,6 +294,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     // journal back): aborting it at once left the journal of a dead process unrecovered by
     // every process that starts and stops within the time recovery takes (a short job, a
     // crash loop), and lost the rows of a batch already on its way.
+    // The recovery scheduled at start, if this stops first (in the same turn of the event
+    // loop: a short job, a crash loop), runs now: it found nothing under way and returned,
+    // and the dead journals waited for a process that lived longer.
+    if (this.startupRecoveryDue) this.startRecovery();
     const deadline = Date.now() + this.options.flushTimeoutMillis;
     const deadlineTimer = setTimeout(() => this.stopController.abort(), this.options.flushTimeoutMillis);
     try {
@@ -390,6 +399,11 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private recoverDeadJournals(): void {
     if (this.recovery || this.state !== 'running') return;
+    this.startRecovery();
+  }
+
+  private startRecovery(): void {
+    this.startupRecoveryDue = false;
     this.recovery = recoverJournals({
       journalDir: this.options.journalDir,
       exporter: this.options.exporter,

@@ -166,6 +166,8 @@ describe('JournalLogRecordProcessor', () => {
       logger.emit({ body: 'and again' });
       expect(spans.stats()).toMatchObject({ logRecordsDropped: 2, logRecordsDroppedByReason: { 'span processor shut down': 2 } });
       expect(lines.filter((line) => line.includes('emitted after JournalSpanProcessor shut down'))).toHaveLength(1);
+      // No overflow marker can be written any more: none is promised.
+      expect(lines.filter((line) => line.includes('overflow marker'))).toEqual([]);
       await provider.shutdown();
     } finally {
       diag.disable();
