@@ -69,6 +69,11 @@ export class Journal {
     return this.#tail.backlog;
   }
 
+  /** ENDs and LOGs written and not yet committed (nor known lost): those in batches being exported or retried too. */
+  get uncommitted(): number {
+    return this.#writer.exportRecordsWritten - this.#tail.settled;
+  }
+
   /** ENDs and LOGs written so far: a flush waits until `settled` reaches this. */
   get recordsWritten(): number {
     return this.#writer.exportRecordsWritten;

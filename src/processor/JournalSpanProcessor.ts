@@ -38,10 +38,13 @@ const RECOVERY_SCAN_MILLIS = 60_000;
 export const EXPORTER_GRACE_MILLIS = 1000;
 
 export interface JournalProcessorStats {
-  /** Whether spans are being journaled right now. */
+  /** Whether spans are being journaled right now (false after shutdown). */
   journalHealthy: boolean;
   journalBytes: number;
-  /** Ended spans on disk not yet handed to the exporter. */
+  /**
+   * Ended spans (and log records) in the journal not yet committed by the exporter, those
+   * in batches being exported or retried included.
+   */
   journalBacklog: number;
   /** Ended spans held in memory because they could not be journaled. */
   memoryQueueLength: number;
@@ -57,7 +60,7 @@ export interface JournalProcessorStats {
    * long-open spans included: against spans, what each costs the disk.
    */
   journalBytesWritten: number;
-  /** 'memory' while the journal cannot be used, 'none' with durability none. */
+  /** 'memory' while the journal cannot be used, 'none' with durability none and after shutdown. */
   journalWritePath: 'mmap' | 'write' | 'memory' | 'none';
   spansDroppedByReason: Readonly<Record<string, number>>;
   /** Log records the exporter has accepted, and those that could not be journaled (lost), by reason. */
@@ -258,10 +261,12 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   stats(): JournalProcessorStats {
+    // Closed at shutdown: nothing is journaled any more, whichever path wrote it.
+    const journaling = this.state !== 'shutdown' && this.journal !== undefined && !this.journal.broken;
     return {
-      journalHealthy: this.journal !== undefined && !this.journal.broken,
+      journalHealthy: journaling,
       journalBytes: this.journal?.bytesOnDisk ?? 0,
-      journalBacklog: this.journal?.backlog ?? 0,
+      journalBacklog: this.journal?.uncommitted ?? 0,
       memoryQueueLength: this.queue.length,
       spansDropped: this.drops.total,
       spansExported: this.loop.spansExported,
@@ -272,7 +277,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       hotPathErrors: this.hotPathErrors,
       journalSegments: this.journal?.segmentsOnDisk ?? 0,
       journalBytesWritten: this.journal?.bytesWritten ?? 0,
-      journalWritePath: this.options.durability === 'none' ? 'none' : this.journal === undefined || this.journal.broken ? 'memory' : this.journal.writePath,
+      journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : this.journal === undefined || this.journal.broken ? 'memory' : this.journal.writePath,
       spansDroppedByReason: { ...this.drops.byReason },
       deadLetters: deadLettersOf(this.options.exporter),
       spansRecovered: this.spansRecovered,

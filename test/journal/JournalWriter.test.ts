@@ -1,4 +1,5 @@
 import * as nodeFs from 'node:fs';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
@@ -961,6 +962,30 @@ describe('a broken journal keeps the START of every span still open', () => {
       spanKey(stillOpen!.spanContext().traceId, stillOpen!.spanContext().spanId),
     ]);
     writer.close({ removeIfDone: false });
+  });
+
+  test('a journal broken and repaired in one turn of the event loop says so in that order', async () => {
+    // Before: the failure was said once the writer's call was done (a microtask), the
+    // repair at once, so the log ended on "cannot be written" with the journal healthy.
+    const lines: string[] = [];
+    const note = (message: string) => void lines.push(message);
+    diag.setLogger({ error: note, warn: note, info: note, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.INFO, suppressOverrideMessage: true });
+    try {
+      const fs = new FaultyFileSystem();
+      const writer = writerIn(tempDir(), { fs });
+      const [span] = makeSpans(1);
+      writer.appendStart(span!);
+      fs.fault = 'enospc';
+      expect(writer.appendEnd(span!)).toBe('broken');
+      fs.fault = 'none';
+      expect(writer.tryRepair()).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      const said = lines.filter((line) => line.includes('cannot be written') || line.includes('writable again'));
+      expect(said.map((line) => (line.includes('writable again') ? 'repaired' : 'broken'))).toEqual(['broken', 'repaired']);
+      writer.close({ removeIfDone: false });
+    } finally {
+      diag.disable();
+    }
   });
 
   test('a repair that fails deletes nothing an open span needs', () => {
