@@ -38,6 +38,12 @@ export class DropCounter {
     this.current(reason, 'spans').count += 1;
   }
 
+  /** A span dropped when no overflow marker can be written any more (after shutdown): counted in stats only. */
+  countSpan(reason: string): void {
+    this.total += 1;
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
+  }
+
   addLogRecord(reason: string): void {
     this.countLogRecord(reason);
     this.current(reason, 'log records').logRecords += 1;

@@ -4,6 +4,7 @@
 // loop sends ended spans from the journal to any SpanExporter and marks them committed.
 // Nothing here throws into the application.
 import { TraceFlags } from '@opentelemetry/api';
+import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { safeDiag } from '../safeDiag.js';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -36,6 +37,9 @@ const RECOVERY_SCAN_MILLIS = 60_000;
  * exporter's own forceFlush()/shutdown(): the documented margin on top of the timeout.
  */
 export const EXPORTER_GRACE_MILLIS = 1000;
+
+/** The drop reason of spans and log records that reach the processor after its shutdown. */
+const SHUT_DOWN = 'span processor shut down';
 
 export interface JournalProcessorStats {
   /** Whether spans are being journaled right now (false after shutdown). */
@@ -89,6 +93,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private retryTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovery: Promise<void> | undefined;
+  /** When shutdown closed the journal: a span that started before has its START there. */
+  private journalClosedAtMs = Number.POSITIVE_INFINITY;
   /** Set until the recovery scheduled at start has begun. */
   private startupRecoveryDue = false;
   private lastResource: Resource | undefined;
@@ -147,7 +153,9 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   onStart(span: Span, _parentContext: Context): void {
-    if (this.state !== 'running') return;
+    // While shutdown drains, too: the journal is open until it ends, and a span started
+    // then, unjournaled, was lost to a kill or left no crash record when still open.
+    if (this.state === 'shutdown') return;
     try {
       // Spans that are recorded but not sampled are never exported: journaling their start
       // would turn them into crash records later.
@@ -162,7 +170,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    if (this.state === 'shutdown') return;
+    if (this.state === 'shutdown') return this.spanEndedAfterShutdown(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       const journal = this.journal;
@@ -197,13 +205,31 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   /**
+   * A span that ends after shutdown is not recorded. One that started while the journal was
+   * open has its START there, and gets its crash record ("still open when the span
+   * processor shut down"); one started after is counted as dropped, and said once.
+   */
+  private spanEndedAfterShutdown(span: ReadableSpan): void {
+    try {
+      if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      if (this.journal !== undefined && hrTimeToMilliseconds(span.startTime) < this.journalClosedAtMs) return;
+      this.drops.countSpan(SHUT_DOWN);
+      if (this.drops.byReason[SHUT_DOWN] === 1) {
+        safeDiag.warn('otel-blackbox: a span started and ended after JournalSpanProcessor shut down; it is not recorded (nor any after it).');
+      }
+    } catch (error) {
+      this.hotPathError(error);
+    }
+  }
+
+  /**
    * The LoggerProvider outlived this processor (the application shut tracing down first):
    * the record cannot be journaled, nor exported, nor counted in an overflow marker (none
    * is written any more). Counted in stats, and said once.
    */
   private logRecordAfterShutdown(): void {
-    this.drops.countLogRecord('span processor shut down');
-    if (this.drops.logRecordsByReason['span processor shut down'] === 1) {
+    this.drops.countLogRecord(SHUT_DOWN);
+    if (this.drops.logRecordsByReason[SHUT_DOWN] === 1) {
       safeDiag.warn(
         'otel-blackbox: a log record was emitted after JournalSpanProcessor shut down; it is not recorded (nor any after it). ' +
           'Shut the LoggerProvider down before the TracerProvider.',
@@ -317,6 +343,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
     this.signsOfLife.stop();
     this.state = 'shutdown';
+    this.journalClosedAtMs = Date.now();
     this.recordUnsentDrops();
     if (this.journal) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.

@@ -22,7 +22,7 @@ export function crashReason(journal: JournalFacts): string {
     return stackText && stackText.includes(messageText) ? `uncaught ${stackText}` : `uncaught ${nameText}: ${messageText}${stackText ? `\n${stackText}` : ''}`;
   }
   if (exit?.code !== undefined) return `process exited with code ${String(exit.code)} while the span was open`;
-  if (exit?.shutdown) return 'the span was still open when the span processor shut down; it never ended';
+  if (exit?.shutdown) return 'the span was still open when the span processor shut down; an end after that was not recorded';
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
   return `process vanished; last heartbeat at ${isoTime(last)}`;
 }

@@ -58,6 +58,6 @@ test('the exit an uncaught error caused keeps the error, merged into one', async
 test('an exit long after a handled error is said as the exit, without the old error', async () => {
   expect((await reasonAfter([{ exit: { error } }, 'heartbeat', { exit: { code: 7 } }])).reason).toBe('process exited with code 7 while the span was open');
   expect((await reasonAfter([{ exit: { error } }, 'heartbeat', { exit: { shutdown: true } }])).reason).toBe(
-    'the span was still open when the span processor shut down; it never ended',
+    'the span was still open when the span processor shut down; an end after that was not recorded',
   );
 });

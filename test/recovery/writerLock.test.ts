@@ -161,6 +161,6 @@ test('a processor shut down with a span still open lets go of its lock: its jour
 
   expect(report).toMatchObject({ journals: 1, spansCrashed: 1, liveJournals: 0 });
   expect(exporter.spans.map((span) => [span.name, span.status.message])).toEqual([
-    ['left open at shutdown', 'the span was still open when the span processor shut down; it never ended'],
+    ['left open at shutdown', 'the span was still open when the span processor shut down; an end after that was not recorded'],
   ]);
 });
