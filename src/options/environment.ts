@@ -17,10 +17,12 @@ export function envNonNegativeInteger(name: string): number | undefined {
   return value;
 }
 
-/** A positive integer; 0 means "unset", as for the OTEL_BSP_* variables. */
+/** A positive integer; 0 leaves the default, as for the OTEL_BSP_* variables, and says so. */
 export function envPositiveInteger(name: string): number | undefined {
   const value = envNonNegativeInteger(name);
-  return value === 0 ? undefined : value;
+  if (value !== 0) return value;
+  safeDiag.warn(`otel-blackbox: ignoring ${name}=0: the default applies.`);
+  return undefined;
 }
 
 /** Milliseconds from the environment: at least `min`, at most MAX_MILLIS, else a warning and the default. */

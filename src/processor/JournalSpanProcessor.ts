@@ -248,7 +248,10 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private keepInMemory(span: ReadableSpan): void {
     if (this.queue.offer(span)) {
-      if (this.queue.length >= this.options.maxExportBatchSize) this.loop.notify();
+      // At a full batch, or at half the queue when batches are larger than that: woken
+      // only at a batch near the queue's size, the loop came too late for a burst that
+      // crossed the queue's end, and it was dropped in part.
+      if (this.queue.length >= Math.min(this.options.maxExportBatchSize, this.options.maxQueueSize / 2)) this.loop.notify();
       return;
     }
     this.drops.add(this.dropReason());

@@ -1,4 +1,5 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
+import { safeDiag } from '../safeDiag.js';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
@@ -81,6 +82,8 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   if (logExporter !== undefined && (typeof logExporter !== 'object' || logExporter === null || typeof logExporter.export !== 'function')) {
     throw new InvalidOptionError('logExporter', 'a LogRecordExporter (an object with export())', logExporter);
   }
+  const envBatchSize = envPositiveInteger(ENV.maxExportBatchSize);
+  const envQueueSize = envPositiveInteger(ENV.maxQueueSize);
   const resolved: ResolvedProcessorOptions = {
     exporter,
     logExporter,
@@ -89,12 +92,12 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     maxExportBatchSize: positiveInteger(
       'maxExportBatchSize',
       options.maxExportBatchSize,
-      envPositiveInteger(ENV.maxExportBatchSize) ?? D.maxExportBatchSize,
+      envBatchSize ?? D.maxExportBatchSize,
     ),
     maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, D.maxConcurrentExports),
     scheduledDelayMillis: millis('scheduledDelayMillis', options.scheduledDelayMillis, envMillis(ENV.scheduledDelayMillis, 0) ?? D.scheduledDelayMillis, 0),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, envMillis(ENV.exportTimeoutMillis, 1) ?? D.exportTimeoutMillis, 1),
-    maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envPositiveInteger(ENV.maxQueueSize) ?? D.maxQueueSize),
+    maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envQueueSize ?? D.maxQueueSize),
     maxJournalBytes: positiveInteger('maxJournalBytes', options.maxJournalBytes, envPositiveInteger(ENV.maxJournalBytes) ?? D.maxJournalBytes),
     maxSegmentBytes: positiveInteger('maxSegmentBytes', options.maxSegmentBytes, D.maxSegmentBytes),
     groupCommitMillis: millis('groupCommitMillis', options.groupCommitMillis, D.groupCommitMillis, 1),
@@ -103,8 +106,18 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     recover: booleanOption('recover', options.recover, D.recover),
     pendingSpanMillis: millis('pendingSpanMillis', options.pendingSpanMillis, D.pendingSpanMillis, 0),
   };
-  if (resolved.maxExportBatchSize > resolved.maxQueueSize && options.maxQueueSize !== undefined) {
-    throw new InvalidOptionError('maxExportBatchSize', `at most maxQueueSize (${resolved.maxQueueSize})`, resolved.maxExportBatchSize);
+  if (resolved.maxExportBatchSize > resolved.maxQueueSize) {
+    // A batch larger than the queue drops what a burst puts beyond the queue. Refused when
+    // the code asked for both (or the batch against the default queue); held to the queue,
+    // and said, when the environment set either: it never takes the application down.
+    const queueFromEnvironment = options.maxQueueSize === undefined && envQueueSize !== undefined;
+    if (options.maxExportBatchSize !== undefined && !queueFromEnvironment) {
+      throw new InvalidOptionError('maxExportBatchSize', `at most maxQueueSize (${resolved.maxQueueSize})`, resolved.maxExportBatchSize);
+    }
+    const batch = options.maxExportBatchSize !== undefined ? 'maxExportBatchSize' : ENV.maxExportBatchSize;
+    const queue = queueFromEnvironment ? `${resolved.maxQueueSize}, from ${ENV.maxQueueSize}` : `${resolved.maxQueueSize}`;
+    safeDiag.warn(`otel-blackbox: ${batch}=${resolved.maxExportBatchSize} is more than maxQueueSize (${queue}): batches of ${resolved.maxQueueSize} are exported.`);
+    resolved.maxExportBatchSize = resolved.maxQueueSize;
   }
   return resolved;
 }

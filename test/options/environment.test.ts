@@ -9,6 +9,7 @@ import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { exitedProcessJournal } from '../helpers/exitedProcessJournal.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
 
 const tempDir = useTempDirs();
 
@@ -66,5 +67,44 @@ describe('durations from the environment', () => {
 
   it('recoverJournals() refuses one in code, naming the option', async () => {
     await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), exportTimeoutMillis: 2 ** 31 })).rejects.toThrow(/^Invalid option exportTimeoutMillis/);
+  });
+});
+
+describe('sizes from the environment', () => {
+  it.each(['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_BLACKBOX_MAX_JOURNAL_BYTES', 'OTEL_BSP_EXPORT_TIMEOUT'])(
+    'says through diag that %s=0 leaves the default (before: silently)',
+    async (name) => {
+      const warnings = collectDiag();
+      vi.stubEnv(name, '0');
+      const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+      await processor.shutdown();
+      expect(warnings.filter((line) => line.includes(name))).toEqual([`otel-blackbox: ignoring ${name}=0: the default applies.`]);
+    },
+  );
+
+  it('holds a batch size from the environment to the queue size, and says so', async () => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '5000');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'))).toEqual([
+      'otel-blackbox: OTEL_BSP_MAX_EXPORT_BATCH_SIZE=5000 is more than maxQueueSize (2048): batches of 2048 are exported.',
+    ]);
+  });
+
+  it('holds a batch size from code to a queue size from the environment, and says so: the environment never takes the application down', async () => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BSP_MAX_QUEUE_SIZE', '100');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false, maxExportBatchSize: 512 });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes('maxQueueSize'))).toEqual([
+      'otel-blackbox: maxExportBatchSize=512 is more than maxQueueSize (100, from OTEL_BSP_MAX_QUEUE_SIZE): batches of 100 are exported.',
+    ]);
+  });
+
+  it('refuses a batch size in code above the queue size in code or by default, naming the option', () => {
+    expect(() => new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false, maxExportBatchSize: 4096 })).toThrow(
+      /^Invalid option maxExportBatchSize/,
+    );
   });
 });
