@@ -1,4 +1,5 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
+import { resolve } from 'node:path';
 import { safeDiag } from '../safeDiag.js';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
@@ -87,7 +88,8 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   const resolved: ResolvedProcessorOptions = {
     exporter,
     logExporter,
-    journalDir: nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir),
+    // Absolute from here on: relative, a process.chdir() later moved the journal under it.
+    journalDir: resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir)),
     durability: oneOf('durability', options.durability, DURABILITY_LEVELS, envDurability() ?? D.durability),
     maxExportBatchSize: positiveInteger(
       'maxExportBatchSize',

@@ -7,7 +7,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
@@ -90,7 +90,8 @@ export interface RecoveryReport {
 }
 
 export async function recoverJournals(options: RecoverJournalsOptions): Promise<RecoveryReport> {
-  const journalDir = nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir);
+  // Absolute: a process.chdir() while recovery runs must not move it.
+  const journalDir = resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
   if (typeof options.exporter?.export !== 'function') {
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', options.exporter);
   }
