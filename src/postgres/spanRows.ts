@@ -143,8 +143,30 @@ class ConvertedSpanRow implements SpanRow {
     this.droppedLinksCount = count(span.droppedLinksCount);
     this.crashReason = sanitizeOptionalString(attributes[ATTR_CRASH_REASON]);
     this.endTimeEstimated = attributes[ATTR_END_TIME_ESTIMATED] === true;
-    this.events = (span.events ?? []).map(eventRow);
+    this.events = carriesEvents(this.state, this.droppedEventsCount) ? (span.events ?? []).map(eventRow) : [];
   }
+}
+
+/**
+ * Events are stored keyed by their index in the span, and an index names the same event
+ * in every version of the span only until the SDK drops one: at its eventCountLimit
+ * (default 128) it drops the oldest, and every index moves. So a row that is not final
+ * ('started', 'crashed') carries events only while none was dropped: they are then the
+ * first ones ever added, at the indexes the final span will give them. The final ('ended')
+ * row with dropped events replaces what earlier rows stored (replacesStoredEvents).
+ */
+function carriesEvents(state: SpanState, droppedEventsCount: number): boolean {
+  return state === 'ended' || droppedEventsCount === 0;
+}
+
+/**
+ * Whether `row` replaces the events stored for its span instead of adding to them: a
+ * final row whose span dropped events, so its indexes no longer match those of rows stored
+ * before (carriesEvents). Without dropped events a final row's events are a superset of
+ * any stored ones, index for index, and adding to them is enough.
+ */
+export function replacesStoredEvents(row: SpanRow): boolean {
+  return row.state === 'ended' && row.droppedEventsCount > 0;
 }
 
 class ConvertedEventRow implements EventRow {

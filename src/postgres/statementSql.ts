@@ -134,8 +134,10 @@ WHERE ${stateRankSql('EXCLUDED.state')} > ${stateRankSql('t.state')}
   OR (${standInSql('t')} AND NOT ${standInSql('EXCLUDED')})`;
 }
 
-// Events are immutable once recorded and keyed by their position in the span, so a
-// replay or a later, fuller version of the span only adds the events not yet stored.
+// Events are keyed by their position in the span, so a replay or a later, fuller version
+// of the span only adds the events not yet stored, as long as no event was dropped; the
+// final row of a span that dropped events first clears what earlier rows stored
+// (eventsReplacedSql).
 export function logsSql(s: QuotedSchema, onConflict: 'upsert' | 'fail'): string {
   const insert = `INSERT INTO ${s}.logs
   (trace_id, span_id, event_index, time, time_unix_nano, event_name, attributes, dropped_attributes_count)
@@ -154,7 +156,20 @@ FROM ${unnestRows({
 ON CONFLICT (trace_id, span_id, event_index) WHERE kind = 'event' DO NOTHING`;
 }
 
-// Log records are immutable too, keyed by the writer that journaled them and their
+/**
+ * Removes the stored events of spans whose final row replaces them (replacesStoredEvents
+ * in spanRows.ts): sent only in a batch that holds such a row, after the spans statement
+ * and before the events one. The spans statement has locked these spans' rows by then,
+ * and every write of a span's events comes after its span row in the same transaction, so
+ * this takes no lock that another batch could hold while waiting for one of ours.
+ */
+export function eventsReplacedSql(s: QuotedSchema): string {
+  return `DELETE FROM ${s}.logs AS l
+USING ${unnestRows({ trace_id: '$1::text[]', span_id: '$2::text[]' })}
+WHERE l.kind = 'event' AND l.trace_id = r.trace_id AND l.span_id = r.span_id`;
+}
+
+// Log records are immutable, keyed by the writer that journaled them and their
 // sequence there: a replay or a second recovery stores nothing new. $13–$16 hold each
 // distinct resource and scope once, like the spans statement.
 export function logRecordsSql(s: QuotedSchema, onConflict: 'upsert' | 'fail'): string {

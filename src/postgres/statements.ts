@@ -4,9 +4,9 @@ import { bigintArray, booleanArray, integerArray, jsonbArray, textArray, unixNan
 import type { ParameterArena } from './ParameterArena.js';
 import { positions, SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
-import type { EventRow, ResourceColumns, ScopeColumns, SpanRow } from './spanRows.js';
+import { replacesStoredEvents, type EventRow, type ResourceColumns, type ScopeColumns, type SpanRow } from './spanRows.js';
 import { STATE_RANK } from './statePrecedence.js';
-import { deadLetterSql, logDeadLetterSql, logRecordsSql, logsSql, spansSql, tracesSql } from './statementSql.js';
+import { deadLetterSql, eventsReplacedSql, logDeadLetterSql, logRecordsSql, logsSql, spansSql, tracesSql } from './statementSql.js';
 import type { LogRow } from './logRows.js';
 import type { TraceRow } from './traceRows.js';
 import type { TurnBudget } from './TurnBudget.js';
@@ -68,6 +68,7 @@ export class Statements {
   readonly #spans: StatementSql;
   readonly #knownSpans: StatementSql;
   readonly #logs: StatementSql;
+  readonly #eventsReplaced: StatementSql;
   readonly #logRecords: StatementSql;
   readonly #deadLetter: string;
   readonly #logDeadLetter: string;
@@ -79,6 +80,8 @@ export class Statements {
     this.#spans = { upsert: spansSql(schema, 'upsert'), fail: spansSql(schema, 'fail') };
     this.#knownSpans = { upsert: keep, fail: keep };
     this.#logs = { upsert: logsSql(schema, 'upsert'), fail: logsSql(schema, 'fail') };
+    const eventsReplaced = eventsReplacedSql(schema);
+    this.#eventsReplaced = { upsert: eventsReplaced, fail: eventsReplaced };
     this.#logRecords = { upsert: logRecordsSql(schema, 'upsert'), fail: logRecordsSql(schema, 'fail') };
     this.#deadLetter = deadLetterSql(schema);
     this.#logDeadLetter = logDeadLetterSql(schema);
@@ -141,6 +144,18 @@ export class Statements {
         s.boolean((r) => r.endTimeEstimated),
       ],
     };
+  }
+
+  /**
+   * Clears the stored events of the spans whose rows replace them (replacesStoredEvents);
+   * undefined, and no statement, in the common batch that holds none. `spans` sorted by key.
+   */
+  replaceEvents(spans: readonly SpanRow[]): BulkStatement | undefined {
+    let replacing: SpanRow[] | undefined;
+    for (const span of spans) if (replacesStoredEvents(span)) (replacing ??= []).push(span);
+    if (replacing === undefined) return undefined;
+    const r = columnsOf(replacing);
+    return { sql: this.#eventsReplaced, columns: [r.text((row) => row.traceId), r.text((row) => row.spanId)] };
   }
 
   writeLogs(spans: readonly SpanRow[]): BulkStatement | undefined {

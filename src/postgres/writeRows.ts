@@ -1,5 +1,7 @@
 // The statements that store a batch: traces first, then spans (and a 'started' row for each
-// span known only from a log record of the batch), then span events, then log records.
+// span known only from a log record of the batch), then, in a batch holding a final row of
+// a span that dropped events, the removal of that span's stored events (its row replaces
+// them: spanRows.ts, replacesStoredEvents), then span events, then log records.
 // They are bound once (bindRows): their parameters, a few hundred bytes per span in binary
 // arrays, are all the batch needs to be sent again, so the rows themselves are let go
 // before the database round trip. Held through it, they outlived the scavenges under
@@ -40,6 +42,7 @@ export async function bindRows(statements: Statements, batch: RowBatch, turn = n
     statements.upsertTraces(traceRows(allSpans)),
     spans.length > 0 ? statements.writeSpans(spans) : undefined,
     knownFromLogs.length > 0 ? statements.writeKnownSpans(knownFromLogs) : undefined,
+    statements.replaceEvents(spans),
     statements.writeLogs(spans),
     statements.writeLogRecords(logs),
   ];
