@@ -19,7 +19,11 @@ export class JournalLogRecordProcessor implements LogRecordProcessor {
   readonly #spanProcessor: JournalSpanProcessor;
   #shutdown = false;
 
-  /** Throws when the span processor cannot export log records (no Postgres exporter and no `logExporter`). */
+  /**
+   * Throws when the span processor cannot export log records (no Postgres exporter and no
+   * `logExporter`, or durability 'none' in code; from the environment, records are dropped,
+   * counted and said).
+   */
   constructor(options: JournalLogRecordProcessorOptions) {
     const spanProcessor = (options as Partial<JournalLogRecordProcessorOptions> | undefined)?.spanProcessor;
     if (!(spanProcessor instanceof JournalSpanProcessor)) {
@@ -30,6 +34,7 @@ export class JournalLogRecordProcessor implements LogRecordProcessor {
       throw new Error(`JournalLogRecordProcessor: the span processor cannot export log records: ${refusal}.`);
     }
     this.#spanProcessor = spanProcessor;
+    spanProcessor.noLogJournalFromEnvironment();
   }
 
   onEmit(logRecord: ReadableLogRecord, _context?: Context): void {

@@ -95,6 +95,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private recovery: Promise<void> | undefined;
   /** When shutdown closed the journal: a span that started before has its START there. */
   private journalClosedAtMs = Number.POSITIVE_INFINITY;
+  /** Whether `durability` came from the code (else from OTEL_BLACKBOX_DURABILITY or the default). */
+  private readonly durabilityFromCode: boolean;
   /** Set until the recovery scheduled at start has begun. */
   private startupRecoveryDue = false;
   private lastResource: Resource | undefined;
@@ -113,6 +115,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
   constructor(options: JournalSpanProcessorOptions) {
     this.options = resolveProcessorOptions(options);
+    this.durabilityFromCode = options.durability !== undefined;
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
     // 'started' rows only where the exporter stores them by precedence (PostgresSpanExporter).
     this.pendingSpans = new PendingSpans(exportsLogs(this.options.exporter) ? this.options.pendingSpanMillis : 0);
@@ -198,7 +201,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         return;
       }
       // Counted in the overflow marker's episode, like a dropped span.
-      this.drops.addLogRecord(result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable');
+      this.drops.addLogRecord(this.options.durability === 'none' ? "durability 'none'" : result === 'full' ? 'journal at maxJournalBytes' : 'journal unavailable');
     } catch (error) {
       this.hotPathError(error);
     }
@@ -239,11 +242,25 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   /** @internal Why log records could not be exported from this processor, or undefined when they can. */
   logRecordsRefusal(): string | undefined {
-    if (this.options.durability === 'none') {
+    // Set by the environment, it is a deployment's choice: the application is not taken
+    // down for it, and log records are dropped, counted and said (noLogJournalFromEnvironment).
+    if (this.options.durability === 'none' && this.durabilityFromCode) {
       return "its durability is 'none', so there is no journal to write log records to: use the SDK's BatchLogRecordProcessor instead";
     }
     if (exportsLogs(this.options.exporter) || this.options.logExporter !== undefined) return undefined;
     return 'its exporter cannot store log records and it has no `logExporter`: give JournalSpanProcessor a `logExporter` (any LogRecordExporter, e.g. OTLP), or use PostgresSpanExporter';
+  }
+
+  /**
+   * @internal For JournalLogRecordProcessor, when OTEL_BLACKBOX_DURABILITY=none leaves no
+   * journal: says once that log records are dropped (counted by reason "durability 'none'").
+   */
+  noLogJournalFromEnvironment(): void {
+    if (this.options.durability !== 'none' || this.durabilityFromCode) return;
+    safeDiag.warn(
+      "otel-blackbox: OTEL_BLACKBOX_DURABILITY=none leaves no journal for JournalLogRecordProcessor's log records: they are dropped and counted. " +
+        "Use the SDK's BatchLogRecordProcessor with durability 'none'.",
+    );
   }
 
   private keepInMemory(span: ReadableSpan): void {

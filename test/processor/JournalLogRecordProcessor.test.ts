@@ -8,7 +8,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { collectDiag } from '../helpers/diagLines.js';
@@ -40,6 +40,23 @@ describe('JournalLogRecordProcessor', () => {
     expect(() => new JournalLogRecordProcessor({ spanProcessor: {} as JournalSpanProcessor })).toThrow(/spanProcessor/);
     expect(() => new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: {} as InMemoryLogRecordExporter })).toThrow(/logExporter/);
     return Promise.all([other.shutdown(), none.shutdown()]);
+  });
+
+  it("takes OTEL_BLACKBOX_DURABILITY=none without throwing: log records are dropped, counted and said (the environment never takes the application down)", async () => {
+    const lines = collectDiag();
+    vi.stubEnv('OTEL_BLACKBOX_DURABILITY', 'none');
+    try {
+      const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: new InMemoryLogRecordExporter() });
+      const { provider, logger } = loggerFor(spans, 'durability-none-from-env');
+      logger.emit({ body: 'no journal to write it to' });
+      expect(spans.stats()).toMatchObject({ logRecordsDropped: 1, logRecordsDroppedByReason: { "durability 'none'": 1 } });
+      expect(lines.filter((line) => line.includes('OTEL_BLACKBOX_DURABILITY=none'))).toHaveLength(1);
+      await provider.shutdown();
+      await spans.shutdown();
+    } finally {
+      vi.unstubAllEnvs();
+      diag.disable();
+    }
   });
 
   it('journals a log record before onEmit returns', async () => {
