@@ -50,7 +50,10 @@ export const PROCESSOR_DEFAULTS = {
   maxSegmentBytes: 8 * 1024 * 1024,
   groupCommitMillis: 10,
   heartbeatIntervalMillis: 2000,
-  flushTimeoutMillis: 30_000,
+  // With the 1 s margin (EXPORTER_GRACE_MILLIS), under the SDK providers' own 30 s
+  // forceFlush timeout: at 30 s, a flush during a database outage made the provider's
+  // forceFlush() reject.
+  flushTimeoutMillis: 25_000,
   // Request spans rarely last 10 s (a p99 far above that is an incident of its own), so
   // 'started' rows are written only for genuinely long work: each costs a row written now
   // and updated when the span ends. It also bounds how stale "what is running now" is.

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, test } from 'vitest';
-import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
+import { EXPORTER_GRACE_MILLIS, JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
+import { PROCESSOR_DEFAULTS } from '../../src/options/defaults.js';
 import { MAX_MILLIS } from '../../src/options/validate.js';
 import type { DurabilityLevel } from '../../src/processor/processorOptions.js';
 import { readSegment } from '../../src/journal/readSegment.js';
@@ -229,5 +230,15 @@ describe('spans kept in memory', () => {
     await processor.shutdown();
     expect(processor.stats().spansDropped).toBe(0);
     expect(exporter.spans).toHaveLength(4200);
+  });
+});
+
+describe('defaults', () => {
+  test("forceFlush() and shutdown() settle, by default, before the SDK's own 30 s forceFlush timeout", () => {
+    // TracerProvider and LoggerProvider (2.x and 3.x) reject forceFlush() after 30 s
+    // (forceFlushTimeoutMillis): with 30 s of flush and 1 s of margin, a flush during a
+    // database outage made the provider's forceFlush() reject.
+    const SDK_FORCE_FLUSH_TIMEOUT_MILLIS = 30_000;
+    expect(PROCESSOR_DEFAULTS.flushTimeoutMillis + EXPORTER_GRACE_MILLIS).toBeLessThan(SDK_FORCE_FLUSH_TIMEOUT_MILLIS);
   });
 });
