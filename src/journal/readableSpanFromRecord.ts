@@ -6,13 +6,14 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { decodeAttributes } from './attributeValues.js';
 import type { LinkRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
+import { linkIsRemote } from './spanRecords.js';
 
 function traceStateOf(serialized: string | undefined): TraceState | undefined {
   return serialized ? new TraceState(serialized) : undefined;
 }
 
 function linkFrom(record: LinkRecord): Link {
-  const context: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: true };
+  const context: SpanContext = { traceId: record.t, spanId: record.s, traceFlags: record.f, isRemote: linkIsRemote(record) };
   const traceState = traceStateOf(record.ts);
   if (traceState) context.traceState = traceState;
   const link: Link = { context, attributes: decodeAttributes(record) };

@@ -6,12 +6,14 @@ import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { readSegment } from '../../src/journal/readSegment.js';
-import { RecordType } from '../../src/journal/recordTypes.js';
+import { RecordType, type SpanEndRecord } from '../../src/journal/recordTypes.js';
+import { readableSpanFromRecord } from '../../src/journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { spanKey, spanKeyOfRecord, endRecord, recordJson, startRecord } from '../../src/journal/spanRecords.js';
@@ -28,6 +30,8 @@ function finishedSpans(make: (tracer: ReturnType<TracerProvider['getTracer']>) =
   make(provider.getTracer('record-json-no-version'));
   return exporter.getFinishedSpans();
 }
+
+const REMOTE_LINKED = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED };
 
 const shapes = finishedSpans((tracer) => {
   tracer.startSpan('plain').end();
@@ -51,6 +55,7 @@ const shapes = finishedSpans((tracer) => {
   });
   tracer.startSpan('remote child', {}, remoteParent).end();
   tracer.startSpan('with link', { links: [{ context: { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 }, attributes: { l: 1 } }] }).end();
+  tracer.startSpan('with remote and local links', { links: [{ context: { ...REMOTE_LINKED, isRemote: true } }, { context: { ...REMOTE_LINKED, isRemote: false } }] }).end();
   tracer.startSpan('bytes', { attributes: { bytes: new Uint8Array([1, 2, 255]) as never } }).end();
   tracer.startSpan('map', { attributes: { map: { nested: ['x', 1] } as never } }).end();
   tracer.startSpan('not a number', { attributes: { nan: Number.NaN, inf: Number.POSITIVE_INFINITY } }).end();
@@ -154,3 +159,37 @@ describe('span record JSON by text', () => {
     expect(Buffer.byteLength(start)).toBeLessThan(64 * 1024 * 1024);
   });
 });
+
+describe('links read back from the journal', () => {
+  const resource = resourceFromAttributes({ 'service.name': 'json' });
+  const readBack = (span: ReadableSpan) => readableSpanFromRecord(JSON.parse(endRecordJson(span, 1)) as SpanEndRecord, resource);
+  /** The OTLP/JSON `flags` of each link, as an OTLP exporter would send them. */
+  const otlpLinkFlags = (span: ReadableSpan): number[] => {
+    const request = JSON.parse(new TextDecoder().decode(JsonTraceSerializer.serializeRequest([span])!));
+    return request.resourceSpans[0].scopeSpans[0].spans[0].links.map((link: { flags: number }) => link.flags);
+  };
+
+  test('keep whether they are remote, so OTLP flags them as the live span did (257 local, 769 remote)', () => {
+    const [span] = finishedSpans((tracer) =>
+      tracer
+        .startSpan('linked', {
+          links: [{ context: { ...REMOTE_LINKED, isRemote: true } }, { context: { ...REMOTE_LINKED, isRemote: false } }, { context: REMOTE_LINKED }],
+        })
+        .end(),
+    );
+    const recovered = readBack(span!);
+    expect(recovered.links.map((link) => link.context.isRemote)).toEqual([true, false, false]);
+    expect(otlpLinkFlags(span!)).toEqual([769, 257, 257]);
+    expect(otlpLinkFlags(recovered)).toEqual(otlpLinkFlags(span!));
+  });
+
+  test('written before the flag was, read as remote, as they always were', () => {
+    const [span] = finishedSpans((tracer) => tracer.startSpan('old link', { links: [{ context: REMOTE_LINKED, attributes: { l: 1 } }] }).end());
+    const record = JSON.parse(endRecordJson(span!, 1)) as SpanEndRecord;
+    for (const link of record.l) delete (link as { rm?: number }).rm;
+    const [link] = readableSpanFromRecord(record, resource).links;
+    expect(link!.context).toMatchObject({ ...REMOTE_LINKED, isRemote: true });
+    expect(link!.attributes).toEqual({ l: 1 });
+  });
+});
+
