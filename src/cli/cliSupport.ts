@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { ParseArgsConfig } from 'node:util';
 import { ENV, EXPORTER_DEFAULTS } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
+import { validConnectionString } from '../postgres/connectionString.js';
 import { validSchemaName } from '../postgres/schemaName.js';
 import { describeTarget } from '../postgres/redact.js';
 
@@ -40,7 +41,8 @@ export const DATABASE_OPTIONS = {
   schema: { type: 'string', short: 's' },
 } as const satisfies Options;
 
-export const DATABASE_HELP = `  -d, --database URL   PostgreSQL connection string (default: ${ENV.databaseUrl}, else PG* variables)
+export const DATABASE_HELP = `  -d, --database URL   PostgreSQL connection URL, postgres://user@host:5432/db[?sslmode=...]
+                       (default: ${ENV.databaseUrl}, else PG* variables)
   -s, --schema NAME    schema of the otel-blackbox tables (default: ${ENV.schema}, else ${EXPORTER_DEFAULTS.schema})`;
 
 export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
@@ -54,16 +56,28 @@ export function parseOrUsage<T>(parse: () => T): T {
   }
 }
 
-export function schemaFrom(value: string | undefined): string {
+/**
+ * A value from the command line, else from the environment, checked by `valid` under the
+ * name the operator gave it: a bad OTEL_BLACKBOX_SCHEMA was reported as a bad --schema,
+ * which was nowhere on the command line.
+ */
+function optionOrEnv<T>(option: string, value: string | undefined, variable: string, valid: (name: string, value: string) => T): T | undefined {
+  const [name, given] = value !== undefined ? [option, value] : [`${variable} (environment variable)`, envString(variable)];
+  if (given === undefined) return undefined;
   try {
-    return validSchemaName('--schema', value ?? envString(ENV.schema) ?? EXPORTER_DEFAULTS.schema);
+    return valid(name, given);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
 }
 
+export function schemaFrom(value: string | undefined): string {
+  return optionOrEnv('--schema', value, ENV.schema, validSchemaName) ?? EXPORTER_DEFAULTS.schema;
+}
+
+/** --database, else DATABASE_URL; undefined leaves node-postgres to the PG* variables. */
 export function connectionStringFrom(value: string | undefined): string | undefined {
-  return value ?? envString(ENV.databaseUrl);
+  return optionOrEnv('--database', value, ENV.databaseUrl, validConnectionString);
 }
 
 /**

@@ -7,7 +7,7 @@ import { inspectCommand } from './commands/inspectCommand.js';
 import { migrateCommand } from './commands/migrateCommand.js';
 import { recoverCommand } from './commands/recoverCommand.js';
 import { uiCommand } from './commands/uiCommand.js';
-import { jsonLine, printable } from './terminalText.js';
+import { jsonLine, printable, printableLines } from './terminalText.js';
 
 const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number>> = {
   migrate: migrateCommand,
@@ -44,7 +44,9 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     return await run(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`otel-blackbox ${command}: ${printable(error.message)}\nRun 'otel-blackbox ${command} --help' for usage.`);
+      // About the command line the operator typed: its line breaks are its own (parseArgs'
+      // messages span lines), and each line is still escaped (an argument may hold anything).
+      io.err(`otel-blackbox ${command}: ${printableLines(error.message)}\nRun 'otel-blackbox ${command} --help' for usage.`);
       return EXIT.usage;
     }
     io.err(`otel-blackbox ${command}: ${printable((error as Error).message)}`);

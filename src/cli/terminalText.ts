@@ -21,6 +21,14 @@ export function printable(value: unknown): string {
 }
 
 /**
+ * Text of several lines whose line breaks are its own (parseArgs' messages for an ambiguous
+ * option span three): each line escaped as printable() does, the breaks kept.
+ */
+export function printableLines(value: string): string {
+  return value.split('\n').map(printable).join('\n');
+}
+
+/**
  * JSON on one line. JSON.stringify escapes C0 controls already, but leaves DEL, C1 controls,
  * U+2028/9 and bidi overrides raw; those become \uXXXX escapes, so the line parses the same.
  */

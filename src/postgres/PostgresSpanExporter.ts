@@ -23,6 +23,7 @@ import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
 import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';
 import { beforeDeadline } from './beforeDeadline.js';
+import { ConnectingClients } from './ConnectingClients.js';
 
 /**
  * Spans (or log records) converted to rows between two looks at the batch's turn budget
@@ -32,6 +33,15 @@ import { beforeDeadline } from './beforeDeadline.js';
  * bench/overload.mjs.
  */
 const CONVERT_SLICE = 64;
+
+/**
+ * Once shut down, how long a connection still being made may take (ConnectingClients.ts).
+ * A server that answers completes one in milliseconds (tens with TLS across a region).
+ * JournalSpanProcessor calls shutdown() by its flush deadline and waits 1 s past it
+ * (EXPORTER_GRACE_MILLIS): a connect given up on by then never outlives the processor's
+ * shutdown, which the process was waiting on.
+ */
+const SHUTDOWN_CONNECT_GRACE_MILLIS = 1000;
 
 export type { PostgresSpanExporterOptions } from './exporterOptions.js';
 
@@ -47,6 +57,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #secrets: string[];
   readonly #exportTimeoutMillis: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** The own pool's connects under way: shutdown gives up on those of a server that does not answer. */
+  readonly #connecting = new ConnectingClients();
   /** Resources whose detectors did not settle in a batch's time: not waited for again. */
   readonly #givenUpOn = new WeakSet<ReadableSpan['resource']>();
   #schemaReady: Promise<void> | undefined;
@@ -112,7 +124,10 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
 
   /**
    * Waits for in-flight batches (each ends within exportTimeoutMillis), then ends the pool
-   * if the exporter created it. Safe to call again.
+   * if the exporter created it. A connection of that pool still being made gets
+   * SHUTDOWN_CONNECT_GRACE_MILLIS more, then is given up (its batch fails as transient), so
+   * a server that accepts and never answers does not keep the process alive until
+   * connectionTimeoutMillis. Safe to call again.
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#close();
@@ -120,6 +135,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   }
 
   async #close(): Promise<void> {
+    if (this.#ownsPool) this.#connecting.limitConnectsTo(SHUTDOWN_CONNECT_GRACE_MILLIS);
     // No export starts once shut down: this drains every one.
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     if (!this.#ownsPool) return;
@@ -254,8 +270,9 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   }
 
   #failure(action: string, error: unknown): PostgresExportError {
-    const failure = exportError({ action, schema: this.#schema, cause: withoutSecrets(error, this.#secrets) });
-    failure.message = redact(failure.message, this.#secrets);
+    const cause = withoutSecrets(error, this.#secrets);
+    const failure = exportError({ action, schema: this.#schema, cause });
+    failure.message = redact(singleFullStops(failure.message, cause), this.#secrets);
     safeDiag.debug(failure.message);
     return failure;
   }
@@ -270,6 +287,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       connectionTimeoutMillis: Math.min(resolved.connectionTimeoutMillis || Number.POSITIVE_INFINITY, resolved.exportTimeoutMillis),
       // Telemetry must not keep a finished application alive.
       allowExitOnIdle: true,
+      // Its connects followed, for shutdown (ConnectingClients.ts).
+      Client: this.#connecting.Client,
       // Notice a silently dropped connection (a NAT timeout, a failover) instead of waiting on it.
       keepAlive: true,
     });
@@ -384,6 +403,17 @@ function logKeyOf(log: KeyedLogRecord): LogKey | undefined {
   return typeof log.writerId === 'string' && Number.isSafeInteger(log.sequence)
     ? { writerId: sanitizeString(log.writerId), sequence: log.sequence, traceId: null, spanId: null }
     : undefined;
+}
+
+/**
+ * exportError() puts a full stop after the cause's message, and ours are sentences that
+ * end in one already (ForeignMigrationsTableError, SchemaTooNewError): "refusing to touch
+ * it.. Nothing was written." Only that join is mended, never the driver's own text.
+ */
+function singleFullStops(message: string, cause: unknown): string {
+  const reason = cause instanceof Error ? cause.message : undefined;
+  if (reason === undefined || !/[.!?]$/.test(reason)) return message;
+  return message.replace(`: ${reason}. `, `: ${reason} `);
 }
 
 function describeCount({ spans, logs }: { spans: number; logs: number }): string {

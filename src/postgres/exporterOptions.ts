@@ -6,11 +6,14 @@ import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
 import { booleanOption, InvalidOptionError, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { isValidSchemaName, validSchemaName } from './schemaName.js';
+import { CONNECTION_STRING_EXPECTED, connectionStringProblem, validConnectionString } from './connectionString.js';
 
 export interface PostgresSpanExporterOptions {
   /**
-   * PostgreSQL connection URI, e.g. `postgres://user:password@host:5432/db`.
-   * Default: `process.env.DATABASE_URL`; when that is unset too, node-postgres reads the
+   * PostgreSQL connection URI, e.g. `postgres://user:password@host:5432/db?sslmode=require`
+   * (`postgres://` or `postgresql://`; also a Unix socket directory as node-postgres reads
+   * it, `/var/run/postgresql db`). The libpq keyword/value form (`host=... dbname=...`) is
+   * not read by node-postgres and throws here. Default: `process.env.DATABASE_URL`; when that is unset too, node-postgres reads the
    * `PG*` environment variables (PGHOST, PGUSER, PGPASSWORD, PGDATABASE, ...).
    * Not allowed together with `pool`.
    */
@@ -82,8 +85,11 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
       }
     }
   }
-  const connectionString = options.connectionString ?? (pool === undefined ? envString(ENV.databaseUrl) : undefined);
-  if (connectionString !== undefined) nonEmptyString('connectionString', connectionString, '');
+  if (options.connectionString !== undefined) {
+    nonEmptyString('connectionString', options.connectionString, '');
+    validConnectionString('connectionString', options.connectionString);
+  }
+  const connectionString = options.connectionString ?? (pool === undefined ? envConnectionString() : undefined);
   return {
     connectionString,
     pool,
@@ -94,6 +100,15 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
     connectionTimeoutMillis: millis('connectionTimeoutMillis', options.connectionTimeoutMillis, D.connectionTimeoutMillis, 0),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
   };
+}
+
+/** A DATABASE_URL node-postgres cannot use warns and is not used (never echoed: it may hold a password). */
+function envConnectionString(): string | undefined {
+  const value = envString(ENV.databaseUrl);
+  const problem = value === undefined ? undefined : connectionStringProblem(value);
+  if (problem === undefined) return value;
+  safeDiag.warn(`otel-blackbox: ignoring ${ENV.databaseUrl}: expected ${CONNECTION_STRING_EXPECTED}, got ${problem}; node-postgres reads the PG* variables instead.`);
+  return undefined;
 }
 
 /** A bad environment value warns and falls back: a deployment typo must not stop the app. */
