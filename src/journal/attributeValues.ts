@@ -8,6 +8,7 @@
 // span read back from disk hands any exporter the bytes again. Strings are kept exactly:
 // sanitising for PostgreSQL happens in the exporter, not in the journal.
 import type { Attributes } from '@opentelemetry/api';
+import { errorKeys, isError } from '../errorValue.js';
 import { CIRCULAR, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** From an attribute key down into nested maps and arrays: where base64 text stands for bytes. */
@@ -223,9 +224,13 @@ class CarefulCopy {
     if (typeof toJSON === 'function') return this.value(toJSON.call(object), depth);
     if (object instanceof Map) return this.object(Object.fromEntries(object), depth);
     if (object instanceof Set) return this.object([...object], depth);
+    return this.fields(object, isError(object) ? errorKeys(object) : Object.keys(object), depth);
+  }
+
+  private fields(object: object, keys: string[], depth: number): Record<string, unknown> {
     // A null prototype, so a `__proto__` key stays an ordinary key.
     const copy: Record<string, unknown> = Object.create(null);
-    for (const key of Object.keys(object)) {
+    for (const key of keys) {
       this.path.push(key);
       const value = this.read(object, key, depth);
       this.path.pop();

@@ -2,6 +2,7 @@
 // surrogates in jsonb (22P02). One bad attribute must not cost a whole batch, so every
 // string and object key is repaired here, before JSON.stringify: afterwards a NUL is six
 // characters of escape text that no replace can find any more.
+import { errorKeys, isError } from '../errorValue.js';
 import { CIRCULAR, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** ES2024 string methods; Node ≥ 20 has them, our `lib` setting (ES2023) does not declare them. */
@@ -29,7 +30,8 @@ export function sanitizeOptionalString(value: unknown): string | null {
  * 1.10 AnyValue: bytes (Uint8Array) become base64 text, as OTLP/JSON encodes them; maps
  * objects, mixed arrays arrays, `null` null. Beyond that: non-finite numbers become
  * `'NaN'`/`'Infinity'`, bigints their decimal string, `undefined` null, cycles
- * `'[Circular]'`, a value whose getter or toJSON throws `'[Unserializable]'`, past MAX_VALUES values `'[Too large]'` (valueLimits.ts). Never throws.
+ * `'[Circular]'`, a value whose getter or toJSON throws `'[Unserializable]'`, past MAX_VALUES values `'[Too large]'` (valueLimits.ts),
+ * an Error its name, message, stack, cause and own fields (errorValue.ts). Never throws.
  */
 export function toJsonText(value: unknown): string {
   try {
@@ -113,6 +115,19 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
     if (object instanceof Set) return toJsonValue([...object], ancestors, depth, budget);
     // A null prototype, so a sanitised `__proto__` key stays an ordinary key.
     const result: { [key: string]: JsonValue } = Object.create(null);
+    if (isError(object)) {
+      // Undefined values left out, as the journal's copy leaves them (attributeValues.ts).
+      for (const key of errorKeys(object)) {
+        let value: unknown;
+        try {
+          value = (object as unknown as Record<string, unknown>)[key];
+        } catch {
+          value = UNSERIALIZABLE;
+        }
+        if (value !== undefined) result[sanitizeString(key)] = toJsonValue(value, ancestors, depth, budget);
+      }
+      return result;
+    }
     for (const key of Object.keys(object)) result[sanitizeString(key)] = readValue(object, key, ancestors, depth, budget);
     return result;
   } catch {
