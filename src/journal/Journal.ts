@@ -112,8 +112,9 @@ export class Journal {
     return this.#writer.writerDir;
   }
 
+  /** Bytes the journal takes on disk: its records, and the room preallocated for more (mapped segments). */
   get bytesOnDisk(): number {
-    return this.#writer.bytesOnDisk;
+    return this.#writer.bytesOnDisk + this.#writer.preallocatedBytes;
   }
 
   get segmentsOnDisk(): number {

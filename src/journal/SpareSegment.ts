@@ -20,6 +20,11 @@ export class SpareSegment {
   /** The segment a spare was last asked for: asked once, made or not (a full disk is not asked again). */
   private askedSegment = 0;
 
+  /** Bytes the spare takes on disk (preallocated, all zeros), 0 without one. */
+  get bytes(): number {
+    return this.spare?.capacity ?? 0;
+  }
+
   /** Whether a spare for `segment` was asked for already: the writer asks for each segment once. */
   askedFor(segment: number): boolean {
     return this.askedSegment === segment;

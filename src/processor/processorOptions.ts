@@ -85,6 +85,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   }
   const envBatchSize = envPositiveInteger(ENV.maxExportBatchSize);
   const envQueueSize = envPositiveInteger(ENV.maxQueueSize);
+  const envJournalBytes = envPositiveInteger(ENV.maxJournalBytes);
   const resolved: ResolvedProcessorOptions = {
     exporter,
     logExporter,
@@ -100,7 +101,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     scheduledDelayMillis: millis('scheduledDelayMillis', options.scheduledDelayMillis, envMillis(ENV.scheduledDelayMillis, 0) ?? D.scheduledDelayMillis, 0),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, envMillis(ENV.exportTimeoutMillis, 1) ?? D.exportTimeoutMillis, 1),
     maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envQueueSize ?? D.maxQueueSize),
-    maxJournalBytes: positiveInteger('maxJournalBytes', options.maxJournalBytes, envPositiveInteger(ENV.maxJournalBytes) ?? D.maxJournalBytes),
+    maxJournalBytes: positiveInteger('maxJournalBytes', options.maxJournalBytes, envJournalBytes ?? D.maxJournalBytes),
     maxSegmentBytes: positiveInteger('maxSegmentBytes', options.maxSegmentBytes, D.maxSegmentBytes),
     groupCommitMillis: millis('groupCommitMillis', options.groupCommitMillis, D.groupCommitMillis, 1),
     heartbeatIntervalMillis: millis('heartbeatIntervalMillis', options.heartbeatIntervalMillis, D.heartbeatIntervalMillis, 1),
@@ -121,6 +122,28 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     safeDiag.warn(`otel-blackbox: ${batch}=${resolved.maxExportBatchSize} is more than maxQueueSize (${queue}): batches of ${resolved.maxQueueSize} are exported.`);
     resolved.maxExportBatchSize = resolved.maxQueueSize;
   }
+  resolved.maxSegmentBytes = segmentBytesWithin(resolved.maxJournalBytes, options.maxSegmentBytes, options.maxJournalBytes === undefined && envJournalBytes !== undefined);
   return resolved;
+}
+
+/** The smallest default segment: a page. */
+const MIN_DEFAULT_SEGMENT_BYTES = 4096;
+
+/**
+ * The segment size for a journal capped at `maxJournalBytes`. A mapped segment is
+ * preallocated whole, and the next one made ahead: the 8 MiB default under a 1 MiB cap
+ * took 8 MiB of disk. By default, an eighth of the cap at most. One asked for in code
+ * that is larger than the cap is refused, or held to an eighth of it, and said, when the
+ * environment set the cap.
+ */
+function segmentBytesWithin(maxJournalBytes: number, asked: number | undefined, capFromEnvironment: boolean): number {
+  const scaled = Math.max(MIN_DEFAULT_SEGMENT_BYTES, Math.min(D.maxSegmentBytes, Math.floor(maxJournalBytes / 8)));
+  if (asked === undefined) return scaled;
+  if (asked <= maxJournalBytes) return asked;
+  if (!capFromEnvironment) throw new InvalidOptionError('maxSegmentBytes', `at most maxJournalBytes (${maxJournalBytes})`, asked);
+  safeDiag.warn(
+    `otel-blackbox: maxSegmentBytes=${asked} is more than maxJournalBytes (${maxJournalBytes}, from ${ENV.maxJournalBytes}): segments of ${scaled} bytes are used.`,
+  );
+  return scaled;
 }
 

@@ -10,7 +10,7 @@ const METER_NAME = 'otel-blackbox';
 
 /** Every instrument, for the README and the test: name, kind, unit, what it counts. */
 export const SELF_METRICS = {
-  journalBytes: { name: 'otel_blackbox.journal.bytes', kind: 'updowncounter', unit: 'By', description: 'Bytes of journal segments on disk not yet deleted' },
+  journalBytes: { name: 'otel_blackbox.journal.bytes', kind: 'updowncounter', unit: 'By', description: 'Bytes the journal takes on disk: its segments not yet deleted (mapped ones preallocated whole) and side files' },
   journalBytesWritten: { name: 'otel_blackbox.journal.bytes_written', kind: 'counter', unit: 'By', description: 'Bytes the journal has written (records, segment heads, STARTs of long-open spans carried forward)' },
   journalSegments: { name: 'otel_blackbox.journal.segments', kind: 'updowncounter', unit: '{segment}', description: 'Journal segment files on disk' },
   journalWritePath: { name: 'otel_blackbox.journal.write_path', kind: 'gauge', unit: '1', description: "1 for the journal write path in use (attribute 'path': mmap, write, memory or none)" },
