@@ -97,6 +97,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private journalClosedAtMs = Number.POSITIVE_INFINITY;
   /** Whether `durability` came from the code (else from OTEL_BLACKBOX_DURABILITY or the default). */
   private readonly durabilityFromCode: boolean;
+  /** Stops this processor's own metrics (selfMetrics.ts): at the end of shutdown. */
+  private readonly stopSelfMetrics: () => void;
   /** Set until the recovery scheduled at start has begun. */
   private startupRecoveryDue = false;
   private lastResource: Resource | undefined;
@@ -152,7 +154,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       }
     }
     this.loop.start();
-    reportSelfMetrics(() => this.stats());
+    this.stopSelfMetrics = reportSelfMetrics(() => this.stats());
   }
 
   onStart(span: Span, _parentContext: Context): void {
@@ -364,6 +366,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.signsOfLife.stop();
     this.state = 'shutdown';
     this.journalClosedAtMs = Date.now();
+    this.stopSelfMetrics();
     this.recordUnsentDrops();
     if (this.journal) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.

@@ -3,7 +3,7 @@
 // stats() snapshot per collection, so the hot path does no metrics work at all; without a
 // MeterProvider the global API hands out its no-op meter and nothing is ever called back.
 import { metrics } from '@opentelemetry/api';
-import type { BatchObservableResult, Meter, MeterProvider, Observable } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Meter, MeterProvider, Observable } from '@opentelemetry/api';
 import type { JournalProcessorStats } from './JournalSpanProcessor.js';
 
 const METER_NAME = 'otel-blackbox';
@@ -28,26 +28,41 @@ export const SELF_METRICS = {
 
 const WRITE_PATHS = ['mmap', 'write', 'memory', 'none'] as const;
 
+/** Each processor's observations carry this attribute: its number in the process (1, 2, ...). */
+export const PROCESSOR_ATTRIBUTE = 'otel_blackbox.processor';
+let processorsMade = 0;
+
 /**
- * Registers the instruments on the global MeterProvider. NodeSDK sets that provider in
- * `start()`, after the application constructed its span processors, so the provider is
- * looked up again once the current synchronous start-up has run.
+ * Registers the instruments on the global MeterProvider, for one processor: its series
+ * carry its number (PROCESSOR_ATTRIBUTE), since several processors observing the same
+ * instruments with the same attributes left only the last one's value. NodeSDK sets the
+ * provider in `start()`, after the application constructed its span processors, so the
+ * provider is looked up again once the current synchronous start-up has run. Returns what
+ * stops the reports (at shutdown): registered for good, a shut-down processor was kept
+ * alive by the callback, and reported as if still running.
  */
-export function reportSelfMetrics(stats: () => JournalProcessorStats): void {
+export function reportSelfMetrics(stats: () => JournalProcessorStats): () => void {
+  const attributes = { [PROCESSOR_ATTRIBUTE]: String(++processorsMade) };
   const first = metrics.getMeterProvider();
-  register(first, stats);
-  setImmediate(() => {
-    const later = metrics.getMeterProvider();
-    if (later !== first) register(later, stats);
+  const unregisters = [register(first, stats, attributes)];
+  const later = setImmediate(() => {
+    const provider = metrics.getMeterProvider();
+    if (provider !== first) unregisters.push(register(provider, stats, attributes));
   }).unref();
+  return () => {
+    clearImmediate(later);
+    for (const unregister of unregisters.splice(0)) unregister();
+  };
 }
 
-function register(provider: MeterProvider, stats: () => JournalProcessorStats): void {
+function register(provider: MeterProvider, stats: () => JournalProcessorStats, attributes: Attributes): () => void {
   const meter = provider.getMeter(METER_NAME);
   const instruments = Object.fromEntries(
     Object.entries(SELF_METRICS).map(([key, spec]) => [key, create(meter, spec)]),
   ) as Record<keyof typeof SELF_METRICS, Observable>;
-  meter.addBatchObservableCallback((result) => observe(result, instruments, stats()), Object.values(instruments));
+  const callback = (result: BatchObservableResult): void => observe(result, instruments, stats(), attributes);
+  meter.addBatchObservableCallback(callback, Object.values(instruments));
+  return () => meter.removeBatchObservableCallback(callback, Object.values(instruments));
 }
 
 function create(meter: Meter, spec: (typeof SELF_METRICS)[keyof typeof SELF_METRICS]): Observable {
@@ -57,20 +72,20 @@ function create(meter: Meter, spec: (typeof SELF_METRICS)[keyof typeof SELF_METR
   return meter.createObservableGauge(spec.name, options);
 }
 
-function observe(result: BatchObservableResult, i: Record<keyof typeof SELF_METRICS, Observable>, s: JournalProcessorStats): void {
-  result.observe(i.journalBytes, s.journalBytes);
-  result.observe(i.journalSegments, s.journalSegments);
-  result.observe(i.journalBytesWritten, s.journalBytesWritten);
-  for (const path of WRITE_PATHS) result.observe(i.journalWritePath, path === s.journalWritePath ? 1 : 0, { path });
-  result.observe(i.backlog, s.journalBacklog, { queue: 'journal' });
-  result.observe(i.backlog, s.memoryQueueLength, { queue: 'memory' });
-  result.observe(i.spansExported, s.spansExported);
-  result.observe(i.logRecordsExported, s.logRecordsExported);
-  for (const [reason, count] of Object.entries(s.logRecordsDroppedByReason)) result.observe(i.logRecordsDropped, count, { reason });
-  for (const [reason, count] of Object.entries(s.spansDroppedByReason)) result.observe(i.spansDropped, count, { reason });
-  result.observe(i.exportFailures, s.exportFailures);
-  result.observe(i.deadLetters, s.deadLetters);
-  result.observe(i.spansRecovered, s.spansRecovered);
-  result.observe(i.crashRecords, s.crashRecordsWritten);
-  result.observe(i.hotPathErrors, s.hotPathErrors);
+function observe(result: BatchObservableResult, i: Record<keyof typeof SELF_METRICS, Observable>, s: JournalProcessorStats, processor: Attributes): void {
+  result.observe(i.journalBytes, s.journalBytes, processor);
+  result.observe(i.journalSegments, s.journalSegments, processor);
+  result.observe(i.journalBytesWritten, s.journalBytesWritten, processor);
+  for (const path of WRITE_PATHS) result.observe(i.journalWritePath, path === s.journalWritePath ? 1 : 0, { ...processor, path });
+  result.observe(i.backlog, s.journalBacklog, { ...processor, queue: 'journal' });
+  result.observe(i.backlog, s.memoryQueueLength, { ...processor, queue: 'memory' });
+  result.observe(i.spansExported, s.spansExported, processor);
+  result.observe(i.logRecordsExported, s.logRecordsExported, processor);
+  for (const [reason, count] of Object.entries(s.logRecordsDroppedByReason)) result.observe(i.logRecordsDropped, count, { ...processor, reason });
+  for (const [reason, count] of Object.entries(s.spansDroppedByReason)) result.observe(i.spansDropped, count, { ...processor, reason });
+  result.observe(i.exportFailures, s.exportFailures, processor);
+  result.observe(i.deadLetters, s.deadLetters, processor);
+  result.observe(i.spansRecovered, s.spansRecovered, processor);
+  result.observe(i.crashRecords, s.crashRecordsWritten, processor);
+  result.observe(i.hotPathErrors, s.hotPathErrors, processor);
 }

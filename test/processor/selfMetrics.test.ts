@@ -111,6 +111,32 @@ describe('the processor reports its own metrics through a registered MeterProvid
     expect(value(await meters.collect(), SELF_METRICS.spansExported.name)).toBe(3);
   });
 
+  test('several processors each report their own series (before: the last one registered hid the others)', async () => {
+    const meters = meterProvider();
+    meters.register();
+    const tracers = new Map<JournalSpanProcessor, ReturnType<BasicTracerProvider['getTracer']>>();
+    const tracerOf = (processor: JournalSpanProcessor) => tracers.get(processor)!;
+    const processors = [10, 3].map((spans) => {
+      const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+      const tracer = track(providerWith(processor)).getTracer('metrics-test');
+      tracers.set(processor, tracer);
+      for (let i = 0; i < spans; i++) tracer.startSpan(`span-${i}`).end();
+      return processor;
+    });
+    await Promise.all(processors.map((processor) => processor.forceFlush()));
+    const exported = (await meters.collect()).get(SELF_METRICS.spansExported.name) ?? [];
+    expect(exported.map((point) => point.value).sort((a, b) => a - b)).toEqual([3, 10]);
+    const ids = exported.map((point) => point.attributes['otel_blackbox.processor']);
+    expect(new Set(ids).size).toBe(2);
+    // Shut down, a processor reports no more; what it counted stays as it was (cumulative:
+    // no reset), beside the live one's.
+    await processors[0]!.shutdown();
+    tracerOf(processors[1]!).startSpan('one more').end();
+    await processors[1]!.forceFlush();
+    const after = (await meters.collect()).get(SELF_METRICS.spansExported.name) ?? [];
+    expect(after.map((point) => point.value).sort((a, b) => a - b)).toEqual([4, 10]);
+  });
+
   test('dropped spans are counted by reason, and failed exports counted', async () => {
     const meters = meterProvider();
     meters.register();
