@@ -49,7 +49,8 @@ export function exportError({ action, schema, cause }: FailureContext): Postgres
   const reason = reasonOf(cause, sqlState);
   // By name: withoutSecrets may have copied the error.
   const next = (cause as Error | null)?.name === 'CommitOutcomeUnknownError' ? COMMIT_UNKNOWN_ADVICE : advice(kind, sqlState, schema);
-  const message = `PostgresSpanExporter could not ${action}: ${reason}. ${next}`;
+  // A reason that is a sentence already (ours: ForeignMigrationsTableError, ...) gets no second full stop.
+  const message = `PostgresSpanExporter could not ${action}: ${reason}${/[.!?]$/.test(reason) ? '' : '.'} ${next}`;
   return new PostgresExportError(message, kind, sqlState, { cause });
 }
 

@@ -272,7 +272,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   #failure(action: string, error: unknown): PostgresExportError {
     const cause = withoutSecrets(error, this.#secrets);
     const failure = exportError({ action, schema: this.#schema, cause });
-    failure.message = redact(singleFullStops(failure.message, cause), this.#secrets);
+    failure.message = redact(failure.message, this.#secrets);
     safeDiag.debug(failure.message);
     return failure;
   }
@@ -403,17 +403,6 @@ function logKeyOf(log: KeyedLogRecord): LogKey | undefined {
   return typeof log.writerId === 'string' && Number.isSafeInteger(log.sequence)
     ? { writerId: sanitizeString(log.writerId), sequence: log.sequence, traceId: null, spanId: null }
     : undefined;
-}
-
-/**
- * exportError() puts a full stop after the cause's message, and ours are sentences that
- * end in one already (ForeignMigrationsTableError, SchemaTooNewError): "refusing to touch
- * it.. Nothing was written." Only that join is mended, never the driver's own text.
- */
-function singleFullStops(message: string, cause: unknown): string {
-  const reason = cause instanceof Error ? cause.message : undefined;
-  if (reason === undefined || !/[.!?]$/.test(reason)) return message;
-  return message.replace(`: ${reason}. `, `: ${reason} `);
 }
 
 function describeCount({ spans, logs }: { spans: number; logs: number }): string {
