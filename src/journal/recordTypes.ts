@@ -77,6 +77,8 @@ export interface LinkRecord {
   t: string;
   s: string;
   f: number;
+  /** 1 when the linked context is remote, 0 when not; absent in records written before it, read as remote. */
+  rm?: 0 | 1;
   ts?: string;
   a?: Attributes;
   ab?: BytesPath[];

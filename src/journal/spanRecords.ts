@@ -106,21 +106,18 @@ function eventRecord(event: TimedEvent): EventRecord {
 }
 
 /**
- * A link as written: `rm` is 1 when the linked context is remote, else 0 (undefined too: the
- * SDK's own contexts leave it out, and OTLP flags both alike). Written on every link; only
- * records written before it existed lack it, and their links read as remote, as they
- * always did (a hard-coded true made every recovered link remote: OTLP flags 769, not 257).
+ * Whether a link read back from the journal points to a remote context. `rm` is written on
+ * every link (1 remote, else 0: an undefined isRemote too, which OTLP flags alike); records
+ * written before it existed lack it, and their links read as remote, as they always did (a
+ * hard-coded true made every recovered link remote: OTLP flags 769, not 257).
  */
-type WrittenLinkRecord = LinkRecord & { rm?: 0 | 1 };
-
-/** Whether a link read back from the journal points to a remote context (see WrittenLinkRecord). */
 export function linkIsRemote(record: LinkRecord): boolean {
-  return (record as WrittenLinkRecord).rm !== 0;
+  return record.rm !== 0;
 }
 
 function linkRecord(link: Link): LinkRecord {
   const context: SpanContext = link.context;
-  const record: WrittenLinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags, rm: context.isRemote ? 1 : 0 };
+  const record: LinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags, rm: context.isRemote ? 1 : 0 };
   const traceState = context.traceState?.serialize();
   if (traceState) record.ts = traceState;
   if (link.attributes && Object.keys(link.attributes).length > 0) putAttributes(record, link.attributes);
