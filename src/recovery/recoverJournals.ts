@@ -125,7 +125,10 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       continue;
     }
     const dir = join(journalDir, name);
-    const dead = await isAbandoned(dir, name, settings.staleAfterMillis);
+    // Our own claim, left by an earlier scan whose give-back rename failed: judged by its
+    // claimer, it looked alive (it is us) until this process ended. Nothing of ours works on
+    // it now (a recoverer scans one journal at a time), so it is taken up again.
+    const dead = parseClaimedDirName(name)?.claimerId === claimer.writerId ? true : await isAbandoned(dir, name, settings.staleAfterMillis);
     if (dead === undefined) continue;
     if (dead === false) {
       report.liveJournals += 1;
