@@ -105,7 +105,10 @@ export function asStarted(span: ReadableSpan): ReadableSpan {
     status: span.status,
     attributes: { ...span.attributes, [ATTR_SPAN_STATE]: 'started' },
     links: span.links,
-    events: span.events,
+    // Copied with droppedEventsCount, at once: rows are made later, and an event added
+    // meanwhile at the SDK's eventCountLimit shifts the live array (the stored indexes
+    // then no longer match droppedEventsCount's word that none moved).
+    events: span.events.slice(),
     duration: [0, 0],
     ended: false,
     resource: span.resource,

@@ -136,6 +136,15 @@ export class ExportLoop {
   }
 
   /**
+   * A record was journaled and `backlog` wait now: wakes the loop at a full batch, and at
+   * once when the configured delay is shorter than IDLE_CEILING_MILLIS, which an idle loop
+   * waits instead (a lone span would wait that long, not the delay asked for).
+   */
+  recordWritten(backlog: number): void {
+    if (backlog >= this.options.maxExportBatchSize || this.options.scheduledDelayMillis < IDLE_CEILING_MILLIS) this.notify();
+  }
+
+  /**
    * Resolves true once everything ended before this call is committed, false at the timeout
    * or when the loop stopped first. Its timer is ref'd: a caller awaiting a flush keeps the
    * process alive until it settles, within `timeoutMillis`.

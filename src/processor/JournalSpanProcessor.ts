@@ -53,7 +53,7 @@ export interface JournalProcessorStats {
   /** Ended spans held in memory because they could not be journaled. */
   memoryQueueLength: number;
   spansDropped: number;
-  /** Spans the exporter has accepted, and export attempts that failed (each retried). */
+  /** Spans the exporter has accepted, and export() calls that failed or passed exportTimeoutMillis (each retried, or awaited). */
   spansExported: number;
   exportFailures: number;
   /** Errors caught in onStart/onEnd instead of reaching the application. */
@@ -180,7 +180,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       const journal = this.journal;
       if (journal !== undefined && journal.appendEnd(span) === 'written') {
-        if (journal.backlog >= this.options.maxExportBatchSize) this.loop.notify();
+        this.loop.recordWritten(journal.backlog);
         return;
       }
       this.keepInMemory(span);
@@ -199,7 +199,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       const journal = this.journal;
       const result = journal?.appendLog(withSampledSpanOnly(logRecord)) ?? 'broken';
       if (result === 'written') {
-        if (journal!.backlog >= this.options.maxExportBatchSize) this.loop.notify();
+        this.loop.recordWritten(journal!.backlog);
         return;
       }
       // Counted in the overflow marker's episode, like a dropped span.
