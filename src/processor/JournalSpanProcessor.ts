@@ -4,7 +4,6 @@
 // loop sends ended spans from the journal to any SpanExporter and marks them committed.
 // Nothing here throws into the application.
 import { TraceFlags } from '@opentelemetry/api';
-import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { safeDiag } from '../safeDiag.js';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -93,8 +92,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private retryTimer: NodeJS.Timeout | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovery: Promise<void> | undefined;
-  /** When shutdown closed the journal: a span that started before has its START there. */
-  private journalClosedAtMs = Number.POSITIVE_INFINITY;
+  /** Spans started after shutdown (no START in the journal): counted as dropped when they end. Told apart by object, not by start time (the SDK's clock is not Date.now()). */
+  private readonly startedAfterShutdown = new WeakSet<object>();
   /** Whether `durability` came from the code (else from OTEL_BLACKBOX_DURABILITY or the default). */
   private readonly durabilityFromCode: boolean;
   /** Stops this processor's own metrics (selfMetrics.ts): at the end of shutdown. */
@@ -160,7 +159,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   onStart(span: Span, _parentContext: Context): void {
     // While shutdown drains, too: the journal is open until it ends, and a span started
     // then, unjournaled, was lost to a kill or left no crash record when still open.
-    if (this.state === 'shutdown') return;
+    if (this.state === 'shutdown') return void this.startedAfterShutdown.add(span);
     try {
       // Spans that are recorded but not sampled are never exported: journaling their start
       // would turn them into crash records later.
@@ -217,7 +216,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private spanEndedAfterShutdown(span: ReadableSpan): void {
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-      if (this.journal !== undefined && hrTimeToMilliseconds(span.startTime) < this.journalClosedAtMs) return;
+      // Started before, with a journal: its START is there. Without one, lost too.
+      if (this.journal !== undefined && !this.startedAfterShutdown.has(span)) return;
       this.drops.countSpan(SHUT_DOWN);
       if (this.drops.byReason[SHUT_DOWN] === 1) {
         safeDiag.warn('otel-blackbox: a span started and ended after JournalSpanProcessor shut down; it is not recorded (nor any after it).');
@@ -365,7 +365,6 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
     this.signsOfLife.stop();
     this.state = 'shutdown';
-    this.journalClosedAtMs = Date.now();
     this.stopSelfMetrics();
     this.recordUnsentDrops();
     if (this.journal) {
