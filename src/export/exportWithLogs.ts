@@ -2,16 +2,14 @@
 // records with spans (PostgresSpanExporter.exportBatch) they go in one call, with a
 // 'started' row for each still-open span they belong to, so the log rows and their span
 // rows commit together. Behind any other SpanExporter the spans go to it and the log
-// records to the logExporter; the batch counts as exported once both have succeeded (a
-// retry sends both again: at-least-once for such exporters). The processor's export loop
-// sends the two as parts instead, each until accepted and never again (batchParts.ts);
-// this one-call form serves recovery.
+// records to the processor's logExporter; the batch counts as exported once both have
+// succeeded (a retry sends both again: at-least-once for such exporters).
 import { safeDiag } from '../safeDiag.js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
-import { exportBatch, exportSpansAndLogs, type CallWatch, type ExportOutcome } from './exportBatch.js';
+import { exportBatch, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
 import { exportsLogs, type KeyedLogRecord } from './SpansAndLogs.js';
 
 export interface LogsOfBatch {
@@ -34,16 +32,15 @@ export function exportWithLogs(
   batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
   signal?: AbortSignal,
-  watch?: CallWatch,
 ): Promise<ExportOutcome> {
   const logs = batchLogs?.logs ?? [];
   if (exportsLogs(exporter)) {
     const started = logs.length === 0 ? [] : (batchLogs?.openSpans ?? []).map(asStarted);
     const made = started.length === 0 ? spans : () => [...spans(), ...started];
     const batch = { spans: exporter.takesSpanMaker === true ? made : made(), logs };
-    return exportSpansAndLogs(exporter, batch, count + started.length, timeoutMillis, signal, watch);
+    return exportSpansAndLogs(exporter, batch, count + started.length, timeoutMillis, signal);
   }
-  return exportBatch(withLogs(exporter, logExporter, logs), spans(), timeoutMillis, signal, watch);
+  return exportBatch(withLogs(exporter, logExporter, logs), spans(), timeoutMillis, signal);
 }
 
 /**

@@ -1,14 +1,8 @@
 // The asynchronous half of the processor: forms batches from the memory queue and the
-// journal, makes up to maxConcurrentExports export() calls at once (ExportSlots), retries a
-// failed batch with backoff for as long as the process lives, and marks batches committed
-// strictly in the order they were read, so the journal's commit watermark is one increasing
-// position even when a later batch commits first.
-//
-// What of a batch was accepted is remembered (BatchDelivery): a part is never sent again,
-// and items the exporter refuses while it accepts others are isolated and dropped, counted
-// and said, so the watermark moves on. A batch delivered behind one still being retried
-// waits for its turn without holding a call, up to DELIVERED_AHEAD of them, and the next
-// batches are tried meanwhile: they are the evidence that tells refused data from an outage.
+// journal, exports up to maxConcurrentExports of them at once, retries a failed batch with
+// backoff for as long as the process lives, and marks batches committed strictly in the
+// order they were read, so the journal's commit watermark is one increasing position even
+// when a later batch commits first.
 //
 // Stopping has one cancellation path: the `signal` the owner aborts when its stop deadline
 // passes. Every export wait, backoff and idle tick races it; once it has aborted no batch
@@ -18,20 +12,12 @@ import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from '../export/abortableDelay.js';
-import { Acceptances } from '../export/Acceptances.js';
-import { retryDelayMillis } from '../export/backoff.js';
-import { BatchDelivery, REFUSALS_BEFORE_DROP, type AttemptOutcome, type BatchPart } from '../export/BatchDelivery.js';
-import { batchParts } from '../export/batchParts.js';
-import type { ExportOutcome } from '../export/exportBatch.js';
+import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import { droppedInEpisode, type DropCounter, type DropEpisode } from './DropCounter.js';
-import { ExportSlots } from './ExportSlots.js';
+import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
-
-/** The reasons under which refused items are counted (spansDroppedByReason, logRecordsDroppedByReason). */
-export const REFUSED_SPANS_REASON = 'refused by the exporter';
-export const REFUSED_LOG_RECORDS_REASON = 'refused by the logExporter';
 
 export interface ExportLoopOptions {
   exporter: SpanExporter;
@@ -55,7 +41,7 @@ export interface ExportLoopOptions {
 
 interface InFlight {
   batch: Batch;
-  /** undefined while exporting; true once delivered (committed in its turn); false when abandoned at the stop deadline. */
+  /** undefined while exporting; true once committed; false when abandoned at the stop deadline. */
   outcome: boolean | undefined;
 }
 
@@ -65,10 +51,6 @@ interface Batch {
   fromQueue: number;
   journal?: JournalBatch;
   drops?: DropEpisode;
-  /** A call of it failed and it is not delivered yet: counted in `failingBatches`. */
-  failing?: boolean;
-  /** Its overflow marker was refused for good (said then, not "recorded" later). */
-  markerRefused?: boolean;
 }
 
 interface FlushWaiter {
@@ -79,20 +61,6 @@ interface FlushWaiter {
 
 /** The pause before a batch whose export threw unexpectedly is tried again. */
 const UNEXPECTED_FAILURE_PAUSE_MILLIS = 5_000;
-/**
- * Batches delivered behind one not yet delivered, held (their positions, and any spans the
- * journal handed over as the application's objects) until their turn to commit. Enough for
- * REFUSALS_BEFORE_DROP refusals with evidence twice over; past it the loop waits, and a
- * refused batch is judged by the last call of another (BatchDelivery).
- */
-const DELIVERED_AHEAD = 2 * REFUSALS_BEFORE_DROP;
-/**
- * Idle, a scheduledDelayMillis shorter than this grows to it, doubling at each pass that
- * finds nothing: a 0 ms delay re-armed a 0 ms timer for good, 138–174 ms of CPU per 3 s of
- * idling where the stock processor spends 1 ms (review, repro 05). A batch found, or a
- * notify(), brings the delay back to scheduledDelayMillis.
- */
-const IDLE_CEILING_MILLIS = 50;
 
 export class ExportLoop {
   private readonly options: ExportLoopOptions;
@@ -102,18 +70,11 @@ export class ExportLoop {
   private urgent = false;
   private stopping = false;
   private stopped = false;
-  /** Batches with a failed call, not delivered yet: "export failed" is said when the first begins, "recovered" when none is left. */
-  private failingBatches = 0;
-  /** A call passed exportTimeoutMillis, and none has come back in time since: said once. */
-  private slowSaid = false;
+  private failing = false;
   private running: Promise<void> | undefined;
   private waiters: FlushWaiter[] = [];
-  /** Every batch held, oldest first: being exported, waiting to retry, or delivered and waiting for its turn to commit. */
   private inFlight: InFlight[] = [];
-  private undelivered = 0;
-  private readonly slots: ExportSlots;
-  private readonly acceptances = { spans: new Acceptances(), logs: new Acceptances() };
-  /** Export calls that failed or passed exportTimeoutMillis, and spans the exporter has accepted: for stats(). */
+  /** Failed export attempts, and spans the exporter has accepted: for stats(). */
   exportFailures = 0;
   spansExported = 0;
   logRecordsExported = 0;
@@ -121,7 +82,6 @@ export class ExportLoop {
   constructor(options: ExportLoopOptions) {
     this.options = options;
     this.signal = options.signal;
-    this.slots = new ExportSlots(options.maxConcurrentExports);
     this.signal.addEventListener('abort', () => this.wakeUp?.(), { once: true });
   }
 
@@ -199,26 +159,18 @@ export class ExportLoop {
   }
 
   private async run(): Promise<void> {
-    const delay = this.options.scheduledDelayMillis;
-    let idleMillis = delay;
     for (;;) {
-      let found = false;
-      while (!this.signal.aborted && this.canStartBatch()) {
+      while (!this.signal.aborted && this.inFlight.length < this.options.maxConcurrentExports) {
         const batch = this.nextBatch();
         if (!batch) break;
         this.launch(batch);
-        found = true;
       }
       if (this.inFlight.length === 0) {
         this.settleWaiters();
         if (this.stopping || this.signal.aborted) break;
       }
-      idleMillis = found || this.urgent ? delay : idleAfter(idleMillis, delay);
-      // Once aborted, the batches in flight end at once: wait for them, not for a timer. When
-      // no batch can start, only a batch settling or a call ending can change that, and each
-      // notifies: no timer either.
-      if (!this.urgent) await this.sleep(this.signal.aborted || !this.canStartBatch() ? undefined : idleMillis);
-      if (this.urgent) idleMillis = delay;
+      // Once aborted, the batches in flight end at once: wait for them, not for a timer.
+      if (!this.urgent) await this.sleep(this.signal.aborted ? undefined : this.options.scheduledDelayMillis);
       this.urgent = false;
     }
     this.stopped = true;
@@ -228,30 +180,13 @@ export class ExportLoop {
     this.waiters = [];
   }
 
-  /**
-   * A call is free, at most one batch more than calls waits to retry (under
-   * maxConcurrentExports 1, the other batch that tells refused data from an outage), and
-   * no more than DELIVERED_AHEAD batches wait for their turn to commit.
-   */
-  private canStartBatch(): boolean {
-    const { maxConcurrentExports } = this.options;
-    return this.slots.free > 0 && this.undelivered <= maxConcurrentExports && this.inFlight.length < maxConcurrentExports + 1 + DELIVERED_AHEAD;
-  }
-
-  /** No batch can start until the oldest one held is committed. */
-  private stalled(): boolean {
-    return this.inFlight.length >= this.options.maxConcurrentExports + 1 + DELIVERED_AHEAD;
-  }
-
   private launch(batch: Batch): void {
     const entry: InFlight = { batch, outcome: undefined };
     this.inFlight.push(entry);
-    this.undelivered += 1;
     // Nothing rejects unhandled (that would end the application's process).
     void this.exportUntilSettled(batch)
       .then((committed) => {
         entry.outcome = committed;
-        this.undelivered -= 1;
         this.markCommittedInOrder();
         this.settleWaiters();
         this.notify();
@@ -319,137 +254,46 @@ export class ExportLoop {
     }
   }
 
-  /** True once delivered; false only when the stop signal aborted first. */
+  /** True once committed; false only when the stop signal aborted first. */
   private async exportWithRetry(batch: Batch): Promise<boolean> {
     const { exporter, logExporter, exportTimeoutMillis } = this.options;
-    const delivery = new BatchDelivery(
-      batchParts({
-        exporter,
-        logExporter,
-        // The journal's spans are made anew whenever the exporter needs them, not kept while it works (JournalBatch).
-        spans: () => spansOf(batch),
-        count: spanCount(batch),
-        logs: batch.journal,
-        timeoutMillis: exportTimeoutMillis,
-        signal: this.signal,
-        acceptances: this.acceptances,
-      }),
-      {
-        stalled: () => this.stalled(),
-        onRefused: (part, from, to, error) => this.refused(batch, part, from, to, error),
-        onTimeout: (error) => this.slowCall(error),
-        onLateResult: (outcome, delivered) => this.lateResult(outcome, delivered),
-      },
-    );
-    // Backoff grows only with failures that may be an outage; a refusal with evidence that
-    // the exporter is up is tried again soon, as each is evidence towards isolating it.
-    for (let outageFailures = 0; ; ) {
-      if (delivery.done) {
-        this.delivered(batch, delivery);
-        return true;
-      }
-      if (!(await this.slots.acquire(this.signal))) {
-        this.giveUp(batch, new Error('the exporter is stopping'));
-        return false;
-      }
-      let outcome: AttemptOutcome;
-      try {
-        outcome = await delivery.attempt();
-      } finally {
-        this.slots.release();
-        this.notify();
-      }
-      if (!outcome.timedOut) this.slowSaid = false;
-      if (outcome.ok) continue;
-      if (outcome.aborted || this.signal.aborted) {
-        this.giveUp(batch, outcome.error);
-        return false;
-      }
-      this.failedAttempt(batch, outcome);
-      await abortableDelay(retryDelayMillis(outcome.refusedForData ? 0 : outageFailures++), this.signal);
-      // Stopped during the backoff: report the failure that was real, not the abandonment.
-      if (this.signal.aborted) {
-        this.giveUp(batch, outcome.error);
-        return false;
-      }
+    // The journal's spans are made anew whenever the exporter needs them, not kept while it works (JournalBatch).
+    const spans = () => spansOf(batch);
+    const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal);
+    const outcome = await retryWithBackoff(attempt, {
+      signal: this.signal,
+      onRetry: (error) => this.failedAttempt(error),
+    });
+    if (outcome.ok) {
+      this.committed(batch);
+      return true;
     }
-  }
-
-  private failedAttempt(batch: Batch, outcome: Extract<AttemptOutcome, { ok: false }>): void {
-    // A call that passed its timeout was counted then.
-    if (!outcome.timedOut) this.exportFailures += 1;
-    if (outcome.givenUp) {
-      safeDiag.error(`otel-blackbox: ${outcome.error.message}; its batch is sent again (should the first call still succeed, the exporter receives it twice)`);
-    }
-    if (batch.failing) return;
-    batch.failing = true;
-    this.failingBatches += 1;
-    if (this.failingBatches > 1) return;
-    safeDiag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${outcome.error.message}`);
-  }
-
-  private slowCall(error: Error): void {
     this.exportFailures += 1;
-    if (this.slowSaid) return;
-    this.slowSaid = true;
-    safeDiag.warn(`otel-blackbox: ${error.message}; the batch is not sent again meanwhile`);
+    this.giveUp(batch, outcome.error);
+    return false;
   }
 
-  private lateResult(outcome: ExportOutcome, delivered: boolean): void {
-    if (delivered) safeDiag.warn('otel-blackbox: an export that was given up called back with SUCCESS after all; what it carried counts as delivered');
-    else if (outcome.ok) safeDiag.debug('otel-blackbox: an export that was given up called back with SUCCESS after its batch was sent again');
-    this.notify();
+  private failedAttempt(error: Error): void {
+    this.exportFailures += 1;
+    if (this.failing) return;
+    this.failing = true;
+    safeDiag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`);
   }
 
-  /**
-   * Items refused for good: dropped and counted (the drop counter's episode becomes an
-   * overflow marker), and said with what they were, so the batches after them go on.
-   */
-  private refused(batch: Batch, part: BatchPart, from: number, to: number, error: Error): void {
-    const { drops } = this.options;
-    const why = `refused ${REFUSALS_BEFORE_DROP} times while it accepted others (${error.message})`;
-    if (part.name !== 'spans') {
-      for (let i = from; i < to; i++) drops.addLogRecord(REFUSED_LOG_RECORDS_REASON);
-      safeDiag.error(`otel-blackbox: ${to - from} log records dropped: the logExporter ${why}; counted under '${REFUSED_LOG_RECORDS_REASON}'`);
-      return;
+  private committed(batch: Batch): void {
+    if (this.failing && !this.signal.aborted) {
+      this.failing = false;
+      safeDiag.info('otel-blackbox: export recovered');
     }
-    const spans = spansOf(batch);
-    const named: string[] = [];
-    for (let i = from; i < to; i++) {
-      const span = spans[i];
-      if (span === undefined) continue;
-      const { traceId, spanId } = span.spanContext();
-      if (batch.drops !== undefined && i === batch.fromQueue) {
-        // Counted again, it would make a marker of its own, refused in turn, for ever.
-        batch.markerRefused = true;
-        safeDiag.error(`otel-blackbox: the overflow marker of ${droppedInEpisode(batch.drops)} dropped (${batch.drops.reasons.join('; ')}) was ${why}; this message is the only record of it`);
-        continue;
-      }
-      drops.add(REFUSED_SPANS_REASON);
-      named.push(`'${span.name}' (trace ${traceId}, span ${spanId})`);
-    }
-    if (named.length > 0) {
-      safeDiag.error(`otel-blackbox: span ${named.join(', ')} dropped: the exporter ${why}; counted under '${REFUSED_SPANS_REASON}', and the spans after it go on`);
-    }
-  }
-
-  private delivered(batch: Batch, delivery: BatchDelivery): void {
-    if (batch.failing) {
-      this.failingBatches -= 1;
-      if (this.failingBatches === 0 && !this.signal.aborted) safeDiag.info('otel-blackbox: export recovered');
-    }
-    this.spansExported += spanCount(batch) - delivery.refusedOf('spans') - (batch.markerRefused ? 1 : 0);
-    this.logRecordsExported += (batch.journal?.logs.length ?? 0) - delivery.refusedOf('log records');
+    this.spansExported += spanCount(batch);
+    this.logRecordsExported += batch.journal?.logs.length ?? 0;
     this.options.queue.settle(batch.fromQueue);
     // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
     if (batch.fromQueue > 0) {
       const journal = this.options.journal();
       for (let i = 0; i < batch.fromQueue; i++) journal?.endedElsewhere(batch.spans[i]!);
     }
-    if (batch.drops && !batch.markerRefused) safeDiag.warn(`otel-blackbox: ${droppedInEpisode(batch.drops)} dropped, recorded as an overflow marker`);
-    // Waiting for its turn to commit, it needs its position only.
-    batch.spans = [];
-    batch.journal?.release();
+    if (batch.drops) safeDiag.warn(`otel-blackbox: ${droppedInEpisode(batch.drops)} dropped, recorded as an overflow marker`);
   }
 
   /**
@@ -460,7 +304,6 @@ export class ExportLoop {
    * for recovery to write their crash records (JournalWriter.endedElsewhere).
    */
   private giveUp(batch: Batch, error: Error): void {
-    if (batch.failing) this.failingBatches -= 1;
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) this.options.drops.restore(batch.drops);
     const journaled = batch.journal?.spanCount ?? 0;
@@ -490,12 +333,6 @@ export class ExportLoop {
       this.wakeUp = wake;
     });
   }
-}
-
-/** The next idle wait: a short delay doubles up to IDLE_CEILING_MILLIS (see there); a longer one stays. */
-function idleAfter(previous: number, delay: number): number {
-  if (delay >= IDLE_CEILING_MILLIS) return delay;
-  return Math.min(IDLE_CEILING_MILLIS, Math.max(1, previous * 2));
 }
 
 function spansOf(batch: Batch): ReadableSpan[] {
