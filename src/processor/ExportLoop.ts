@@ -62,6 +62,9 @@ interface FlushWaiter {
 /** The pause before a batch whose export threw unexpectedly is tried again. */
 const UNEXPECTED_FAILURE_PAUSE_MILLIS = 5_000;
 
+/** The longest an idle loop sleeps between passes when scheduledDelayMillis is shorter (idleWait). */
+const IDLE_CEILING_MILLIS = 50;
+
 export class ExportLoop {
   private readonly options: ExportLoopOptions;
   private readonly signal: AbortSignal;
@@ -159,18 +162,22 @@ export class ExportLoop {
   }
 
   private async run(): Promise<void> {
+    let idleMillis = 0;
     for (;;) {
+      let launched = false;
       while (!this.signal.aborted && this.inFlight.length < this.options.maxConcurrentExports) {
         const batch = this.nextBatch();
         if (!batch) break;
         this.launch(batch);
+        launched = true;
       }
       if (this.inFlight.length === 0) {
         this.settleWaiters();
         if (this.stopping || this.signal.aborted) break;
       }
+      idleMillis = launched ? this.options.scheduledDelayMillis : idleWait(this.options.scheduledDelayMillis, idleMillis);
       // Once aborted, the batches in flight end at once: wait for them, not for a timer.
-      if (!this.urgent) await this.sleep(this.signal.aborted ? undefined : this.options.scheduledDelayMillis);
+      if (!this.urgent) await this.sleep(this.signal.aborted ? undefined : idleMillis);
       this.urgent = false;
     }
     this.stopped = true;
@@ -333,6 +340,17 @@ export class ExportLoop {
       this.wakeUp = wake;
     });
   }
+}
+
+/**
+ * The wait after a pass: the configured delay, but a delay shorter than IDLE_CEILING_MILLIS
+ * doubles up to it while passes find nothing (0 made an idle loop re-arm a 0 ms timer for
+ * good: 140-170 ms of CPU per 3 s of idling). recordWritten() wakes the loop at each ended
+ * span meanwhile, so a span does not wait for the longer sleep.
+ */
+function idleWait(delay: number, previous: number): number {
+  if (delay >= IDLE_CEILING_MILLIS) return delay;
+  return Math.min(IDLE_CEILING_MILLIS, Math.max(1, delay, previous * 2));
 }
 
 function spansOf(batch: Batch): ReadableSpan[] {
