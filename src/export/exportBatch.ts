@@ -9,7 +9,13 @@ import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelem
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { SpansAndLogs, SpansAndLogsExporter } from './SpansAndLogs.js';
 
-export type ExportOutcome = { ok: true } | { ok: false; error: Error; aborted: boolean };
+export type ExportOutcome =
+  | { ok: true }
+  /**
+   * `late`, when the call timed out: its result after all, true for a SUCCESS that came
+   * within one more timeout (then the batch is delivered, and must not be sent again).
+   */
+  | { ok: false; error: Error; aborted: boolean; late?: Promise<boolean> };
 
 export function exportBatch(
   exporter: SpanExporter,
@@ -43,8 +49,9 @@ function exportCall<T>(
   // timer, the abort listener) while the exporter waits on its database, so the exporter
   // could not let go of spans it has already turned into rows (see JournalBatch).
   if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(count), aborted: true });
-  const { outcome, settle } = settledOnce(count, timeoutMillis, signal);
+  const { outcome, settle, lateResult } = settledOnce(count, timeoutMillis, signal);
   const done = (result: ExportResult): void => {
+    lateResult(result.code === ExportResultCode.SUCCESS);
     if (result.code === ExportResultCode.SUCCESS) settle({ ok: true });
     else settle({ ok: false, error: result.error ?? new Error('exporter reported FAILED'), aborted: false });
   };
@@ -56,11 +63,18 @@ function exportCall<T>(
   return outcome;
 }
 
-/** An outcome settled by the first of: `settle`, the timeout, the abort signal. */
+/**
+ * An outcome settled by the first of: `settle`, the timeout, the abort signal. Timed out,
+ * the outcome carries `late`: the call's result should it come within one more timeout
+ * (`lateResult`), else false. A SUCCESS after the timeout used to be ignored, and the batch
+ * sent again while the first call still ran: behind an exporter a little slower than the
+ * timeout every span was delivered over and over.
+ */
 function settledOnce(count: number, timeoutMillis: number, signal: AbortSignal | undefined) {
   let resolve!: (outcome: ExportOutcome) => void;
   const outcome = new Promise<ExportOutcome>((r) => (resolve = r));
   let settled = false;
+  let resolveLate: ((success: boolean) => void) | undefined;
   const settle = (result: ExportOutcome): void => {
     if (settled) return;
     settled = true;
@@ -68,14 +82,25 @@ function settledOnce(count: number, timeoutMillis: number, signal: AbortSignal |
     signal?.removeEventListener('abort', onAbort);
     resolve(result);
   };
-  const onAbort = (): void => settle({ ok: false, error: abortError(count), aborted: true });
-  const timer = setTimeout(
-    () => settle({ ok: false, error: new Error(`export of ${count} spans timed out after ${timeoutMillis} ms`), aborted: false }),
-    timeoutMillis,
-  );
+  const lateResult = (success: boolean): void => {
+    const late = resolveLate;
+    resolveLate = undefined;
+    late?.(success);
+  };
+  const onAbort = (): void => {
+    lateResult(false);
+    settle({ ok: false, error: abortError(count), aborted: true });
+  };
+  const timer = setTimeout(() => {
+    const late = new Promise<boolean>((r) => (resolveLate = r));
+    const waitedOut = setTimeout(() => lateResult(false), timeoutMillis);
+    waitedOut.unref();
+    void late.then(() => clearTimeout(waitedOut));
+    settle({ ok: false, error: new Error(`export of ${count} spans timed out after ${timeoutMillis} ms`), aborted: false, late });
+  }, timeoutMillis);
   timer.unref();
   signal?.addEventListener('abort', onAbort, { once: true });
-  return { outcome, settle };
+  return { outcome, settle, lateResult };
 }
 
 function abortError(spanCount: number): Error {

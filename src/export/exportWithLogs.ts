@@ -3,7 +3,8 @@
 // 'started' row for each still-open span they belong to, so the log rows and their span
 // rows commit together. Behind any other SpanExporter the spans go to it and the log
 // records to the processor's logExporter; the batch counts as exported once both have
-// succeeded (a retry sends both again: at-least-once for such exporters).
+// succeeded, and a retry sends only what was not accepted (DeliveredParts): spans that
+// went through are not sent again because the log exporter failed.
 import { safeDiag } from '../safeDiag.js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
@@ -11,6 +12,11 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
 import { exportBatch, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
 import { exportsLogs, type KeyedLogRecord } from './SpansAndLogs.js';
+
+/** What of one batch an exporter other than ours has accepted, across its attempts. */
+export interface DeliveredParts {
+  spans: boolean;
+}
 
 export interface LogsOfBatch {
   logs: KeyedLogRecord[];
@@ -32,6 +38,7 @@ export function exportWithLogs(
   batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
   signal?: AbortSignal,
+  delivered?: DeliveredParts,
 ): Promise<ExportOutcome> {
   const logs = batchLogs?.logs ?? [];
   if (exportsLogs(exporter)) {
@@ -40,7 +47,7 @@ export function exportWithLogs(
     const batch = { spans: exporter.takesSpanMaker === true ? made : made(), logs };
     return exportSpansAndLogs(exporter, batch, count + started.length, timeoutMillis, signal);
   }
-  return exportBatch(withLogs(exporter, logExporter, logs), spans(), timeoutMillis, signal);
+  return exportBatch(withLogs(exporter, logExporter, logs, delivered), delivered?.spans === true ? [] : spans(), timeoutMillis, signal);
 }
 
 /**
@@ -48,7 +55,7 @@ export function exportWithLogs(
  * call to an exporter that takes both, else the spans first and then the log records to
  * `logExporter` (failing if either fails). Also used by recovery.
  */
-export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter | undefined, logs: KeyedLogRecord[]): SpanExporter {
+export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter | undefined, logs: KeyedLogRecord[], delivered?: DeliveredParts): SpanExporter {
   if (logs.length === 0) return exporter;
   if (exportsLogs(exporter)) {
     return {
@@ -84,7 +91,12 @@ export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter 
         exportLogs(resultCallback);
         return;
       }
-      exporter.export(spans, (result) => (result.code === ExportResultCode.SUCCESS ? exportLogs(resultCallback) : resultCallback(result)));
+      exporter.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS) return resultCallback(result);
+        // Accepted, even late: a retry after a failure of the log records sends them alone.
+        if (delivered !== undefined) delivered.spans = true;
+        exportLogs(resultCallback);
+      });
     },
     shutdown: () => exporter.shutdown(),
   };

@@ -33,5 +33,24 @@ export async function retryWithBackoff(attempt: () => Promise<ExportOutcome>, po
     await abortableDelay(retryDelayMillis(n), policy.signal, policy.keepAlive);
     // Stopped during the backoff: report the failure that was real, not the abandonment.
     if (policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
+    // A call that timed out may succeed yet: its result is awaited (one more timeout at
+    // most) before the batch is sent again, and a SUCCESS ends the retries. Sent again
+    // while it still ran, its spans were delivered twice, and more behind a slow exporter.
+    if (outcome.late !== undefined && (await lateSuccess(outcome.late, policy.signal))) return { ok: true, attempts: n + 1 };
+    if (policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
   }
+}
+
+/** `late`, or false as soon as `signal` aborts: a stop does not wait for a slow call's result. */
+function lateSuccess(late: Promise<boolean>, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal === undefined) return late;
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void late.then((success) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(success);
+    });
+  });
 }

@@ -15,7 +15,7 @@ import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import { droppedInEpisode, type DropCounter, type DropEpisode } from './DropCounter.js';
-import { exportWithLogs } from '../export/exportWithLogs.js';
+import { exportWithLogs, type DeliveredParts } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
 
@@ -266,7 +266,8 @@ export class ExportLoop {
     const { exporter, logExporter, exportTimeoutMillis } = this.options;
     // The journal's spans are made anew whenever the exporter needs them, not kept while it works (JournalBatch).
     const spans = () => spansOf(batch);
-    const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal);
+    const delivered: DeliveredParts = { spans: false };
+    const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal, delivered);
     const outcome = await retryWithBackoff(attempt, {
       signal: this.signal,
       onRetry: (error) => this.failedAttempt(error),

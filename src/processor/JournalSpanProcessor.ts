@@ -52,7 +52,7 @@ export interface JournalProcessorStats {
   /** Ended spans held in memory because they could not be journaled. */
   memoryQueueLength: number;
   spansDropped: number;
-  /** Spans the exporter has accepted, and export() calls that failed or passed exportTimeoutMillis (each retried, or awaited). */
+  /** Spans the exporter has accepted, and export attempts that failed or timed out (each retried). */
   spansExported: number;
   exportFailures: number;
   /** Errors caught in onStart/onEnd instead of reaching the application. */

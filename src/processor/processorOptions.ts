@@ -29,18 +29,16 @@ export interface JournalSpanProcessorOptions {
    */
   maxExportBatchSize?: number;
   /**
-   * export() calls at the same time. More than one lets PostgreSQL commit one batch while
-   * the next is read from the journal; a batch waiting out its backoff holds none, and one
-   * more batch may be tried meanwhile; the commit watermark still advances in order. Default 2.
+   * Batches exported at the same time. More than one lets PostgreSQL commit one batch while
+   * the next is read from the journal; the commit watermark still advances in order. Default 2.
    */
   maxConcurrentExports?: number;
   /** Longest wait before a partial batch is exported. Default `OTEL_BSP_SCHEDULE_DELAY`, else 1000 ms. */
   scheduledDelayMillis?: number;
   /**
-   * An export() slower than this is said through diag and counted in exportFailures, but
-   * its result is still awaited (a late SUCCESS commits the batch, which is not sent again
-   * meanwhile); one silent for 10 times this is given up and its batch sent again. Default
-   * `OTEL_BSP_EXPORT_TIMEOUT`, else 30000 ms.
+   * How long one export() may take before it counts as failed and is retried; before the
+   * batch is sent again, the late call's result is awaited as long again (a late SUCCESS
+   * commits it). Default `OTEL_BSP_EXPORT_TIMEOUT`, else 30000 ms.
    */
   exportTimeoutMillis?: number;
   /** Spans held in memory when they cannot be journaled (durability 'none', broken or full journal). Default `OTEL_BSP_MAX_QUEUE_SIZE`, else 2048. */

@@ -193,3 +193,47 @@ test('idle with scheduledDelayMillis 0, the loop sleeps instead of spinning, and
   await expect.poll(() => exporter.exported.length).toBe(2);
   await loop.stop();
 });
+
+test('an export that succeeds a little after exportTimeoutMillis is not sent again: each span is delivered once, one call at a time', async () => {
+  // Before: the timeout counted the call as failed and the batch was sent again while it
+  // still ran; every call came back late, so every span was delivered over and over.
+  let calls = 0;
+  let running = 0;
+  let mostAtOnce = 0;
+  const delivered: string[] = [];
+  const slow: SpanExporter = {
+    export(spans, resultCallback) {
+      calls += 1;
+      running += 1;
+      mostAtOnce = Math.max(mostAtOnce, running);
+      setTimeout(() => {
+        running -= 1;
+        delivered.push(...spans.map((span) => span.spanContext().spanId));
+        resultCallback({ code: ExportResultCode.SUCCESS });
+      }, 150);
+    },
+    shutdown: async () => {},
+  };
+  const queue = new MemorySpanQueue(1000);
+  const controller = new AbortController();
+  const loop = new ExportLoop({
+    exporter: slow,
+    queue,
+    drops: new DropCounter(),
+    journal: () => undefined,
+    resource: () => resourceFromAttributes({ 'service.name': 'loop-test' }),
+    maxExportBatchSize: 2,
+    maxConcurrentExports: 1,
+    scheduledDelayMillis: 5,
+    exportTimeoutMillis: 100,
+    signal: controller.signal,
+  });
+  loop.start();
+  await enqueue(queue, loop, 6);
+  await loop.stop();
+  expect(delivered).toHaveLength(6);
+  expect(new Set(delivered).size).toBe(6);
+  expect(calls).toBe(3);
+  expect(mostAtOnce).toBe(1);
+  expect(loop.spansExported).toBe(6);
+});
