@@ -114,7 +114,7 @@ export class Journal {
 
   /** Bytes the journal takes on disk: its records, and the room preallocated for more (mapped segments). */
   get bytesOnDisk(): number {
-    return this.#writer.bytesOnDisk + this.#writer.preallocatedBytes;
+    return this.#writer.bytesOnDisk;
   }
 
   get segmentsOnDisk(): number {

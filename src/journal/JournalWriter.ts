@@ -230,19 +230,15 @@ export class JournalWriter {
     return this.openSpans.size;
   }
 
-  /** Bytes of records (and heads, side files) on disk: what maxJournalBytes caps. */
-  get bytesOnDisk(): number {
-    return this.liveBytes;
-  }
-
   /**
-   * Bytes on disk beyond the records: a mapped segment is preallocated whole (its room not
-   * yet written), and so is the spare made ahead of the next rotation.
+   * Bytes the journal takes on disk: its records, heads and side files (liveBytes, what
+   * maxJournalBytes caps), and the room preallocated for more: a mapped segment is
+   * preallocated whole, and so is the spare made ahead of the next rotation.
    */
-  get preallocatedBytes(): number {
+  get bytesOnDisk(): number {
     const appender = this.appender;
     const room = appender !== undefined && appender.kind === 'mmap' && !appender.closed ? appender.capacity - appender.bytes : 0;
-    return room + this.spare.bytes;
+    return this.liveBytes + room + this.spare.bytes;
   }
 
   get segmentsOnDisk(): number {

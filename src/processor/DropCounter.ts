@@ -33,8 +33,7 @@ export class DropCounter {
   readonly logRecordsByReason: Record<string, number> = {};
 
   add(reason: string): void {
-    this.total += 1;
-    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
+    this.countSpan(reason);
     this.current(reason, 'spans').count += 1;
   }
 

@@ -77,6 +77,8 @@ export class ExportLoop {
   private running: Promise<void> | undefined;
   private waiters: FlushWaiter[] = [];
   private inFlight: InFlight[] = [];
+  /** Under a delay shorter than an idle loop's sleep (idleWait), every journaled record wakes the loop (recordWritten). */
+  private readonly wakesAtEveryRecord: boolean;
   /** Failed export attempts, and spans the exporter has accepted: for stats(). */
   exportFailures = 0;
   spansExported = 0;
@@ -84,6 +86,7 @@ export class ExportLoop {
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
+    this.wakesAtEveryRecord = options.scheduledDelayMillis < IDLE_CEILING_MILLIS;
     this.signal = options.signal;
     this.signal.addEventListener('abort', () => this.wakeUp?.(), { once: true });
   }
@@ -104,7 +107,7 @@ export class ExportLoop {
    * waits instead (a lone span would wait that long, not the delay asked for).
    */
   recordWritten(backlog: number): void {
-    if (backlog >= this.options.maxExportBatchSize || this.options.scheduledDelayMillis < IDLE_CEILING_MILLIS) this.notify();
+    if (backlog >= this.options.maxExportBatchSize || this.wakesAtEveryRecord) this.notify();
   }
 
   /**

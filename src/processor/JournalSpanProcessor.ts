@@ -94,6 +94,12 @@ export class JournalSpanProcessor implements SpanProcessor {
   private recovery: Promise<void> | undefined;
   /** Spans started after shutdown (no START in the journal): counted as dropped when they end. Told apart by object, not by start time (the SDK's clock is not Date.now()). */
   private readonly startedAfterShutdown = new WeakSet<object>();
+  /**
+   * Spans held in memory wake the export loop at a full batch, or at half the queue when
+   * batches are larger than that: woken only at a batch near the queue's size, the loop came
+   * too late for a burst that crossed the queue's end, and it was dropped in part.
+   */
+  private readonly queueWakesLoopAt: number;
   /** Whether `durability` came from the code (else from OTEL_BLACKBOX_DURABILITY or the default). */
   private readonly durabilityFromCode: boolean;
   /** Stops this processor's own metrics (selfMetrics.ts): at the end of shutdown. */
@@ -117,6 +123,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   constructor(options: JournalSpanProcessorOptions) {
     this.options = resolveProcessorOptions(options);
     this.durabilityFromCode = options.durability !== undefined;
+    this.queueWakesLoopAt = Math.min(this.options.maxExportBatchSize, this.options.maxQueueSize / 2);
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
     // 'started' rows only where the exporter stores them by precedence (PostgresSpanExporter).
     this.pendingSpans = new PendingSpans(exportsLogs(this.options.exporter) ? this.options.pendingSpanMillis : 0);
@@ -267,10 +274,7 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private keepInMemory(span: ReadableSpan): void {
     if (this.queue.offer(span)) {
-      // At a full batch, or at half the queue when batches are larger than that: woken
-      // only at a batch near the queue's size, the loop came too late for a burst that
-      // crossed the queue's end, and it was dropped in part.
-      if (this.queue.length >= Math.min(this.options.maxExportBatchSize, this.options.maxQueueSize / 2)) this.loop.notify();
+      if (this.queue.length >= this.queueWakesLoopAt) this.loop.notify();
       return;
     }
     this.drops.add(this.dropReason());
@@ -325,7 +329,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       hotPathErrors: this.hotPathErrors,
       journalSegments: this.journal?.segmentsOnDisk ?? 0,
       journalBytesWritten: this.journal?.bytesWritten ?? 0,
-      journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : this.journal === undefined || this.journal.broken ? 'memory' : this.journal.writePath,
+      journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : journaling ? this.journal!.writePath : 'memory',
       spansDroppedByReason: { ...this.drops.byReason },
       deadLetters: deadLettersOf(this.options.exporter),
       spansRecovered: this.spansRecovered,
