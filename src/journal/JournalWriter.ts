@@ -20,7 +20,7 @@ import { closeSync, existsSync, fsync, mkdirSync, open, rmSync, unlink, unlinkSy
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
-import { segmentPath, WRITER_LOCK_FILE } from './journalPaths.js';
+import { segmentPath } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
@@ -678,9 +678,10 @@ export class JournalWriter {
    */
   maintain(): boolean {
     const current = this.appender;
-    if (this.brokenError === undefined && current && !existsSync(current.path)) {
-      this.fail(new Error(`segment ${current.path} was deleted`));
+    if (this.brokenError === undefined && current && !current.isAtItsPath()) {
+      this.fail(new Error(`segment ${current.path} was deleted or replaced (by a cleanup job, or a move of the journal directory)`));
     }
+    if (this.brokenError === undefined) this.relockIfLost();
     return this.tryRepair();
   }
 
@@ -709,7 +710,7 @@ export class JournalWriter {
     this.brokenError = undefined;
     try {
       mkdirSync(this.writerDir, { recursive: true, mode: 0o700 });
-      this.relockIfRemoved();
+      this.relockIfLost();
       // Segments removed under the writer may have held the only START of a span still
       // open: the new segment's head carries them all. No segment holding one is deleted
       // before that head is written: on a full disk the repair fails and is tried again
@@ -799,13 +800,15 @@ export class JournalWriter {
   }
 
   /**
-   * A directory removed under the writer (a cleanup job) took its lock file with it: the
-   * lock held is on a file no longer there, and the next header would claim a lock nobody
-   * can ask. Taken again on a new file before that header (or, failing that, the header
-   * says there is none).
+   * A lock file removed under the writer (a cleanup job, with its directory or alone) or
+   * replaced by an unlocked copy (the directory moved to another disk): the lock held is on
+   * a file no judge can ask, and a judge in another pid namespace, or one that finds the
+   * copy free, would take this live writer for dead. Taken again on a new file, at the
+   * next maintain() (every second) and before a repair's header (or, failing that, the
+   * header says there is none).
    */
-  private relockIfRemoved(): void {
-    if (this.lock === undefined || existsSync(join(this.writerDir, WRITER_LOCK_FILE))) return;
+  private relockIfLost(): void {
+    if (this.lock === undefined || this.lock.isAtItsPath()) return;
     this.lock.release();
     this.lock = holdWriterLock(this.writerDir);
   }

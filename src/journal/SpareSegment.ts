@@ -59,7 +59,7 @@ export class SpareSegment {
    */
   take(path: string, capacity: number): MmapSegmentFile | undefined {
     const spare = this.detach();
-    if (spare === undefined || (spare.path === path && spare.capacity >= capacity && spare.isLinked())) return spare;
+    if (spare === undefined || (spare.path === path && spare.capacity >= capacity && spare.isAtItsPath())) return spare;
     discard(spare);
     return undefined;
   }

@@ -9,12 +9,19 @@
 // missing lock file) says so, and liveness is judged by pid alone.
 import { join } from 'node:path';
 import { safeDiag } from '../safeDiag.js';
+import { identityAtPath, isStillAtPath } from './fileIdentity.js';
 import { claimLockFileName, WRITER_LOCK_FILE } from './journalPaths.js';
 import { loadSegmentIoAddon } from './segmentFile/segmentIoAddon.js';
 
 export interface HeldLock {
   /** Lets go of the lock (again: harmless). */
   release(): void;
+  /**
+   * Whether the lock's path still names the file locked (fileIdentity.ts): false once a
+   * cleaner removed it or a moved directory put an unlocked copy there. Either way no
+   * judge can see the lock any more: the writer takes it again (JournalWriter.maintain).
+   */
+  isAtItsPath(): boolean;
 }
 
 export type LockState = 'held' | 'free';
@@ -59,7 +66,9 @@ function holdLockFile(path: string): HeldLock | { failed: NodeJS.ErrnoException 
   const releaseLock = addon.releaseLock;
   try {
     const handle = addon.holdLock(path);
-    return { release: () => releaseLock(handle) };
+    // The lock file is in place by now (holdLock renames it there once locked).
+    const taken = identityAtPath(path);
+    return { release: () => releaseLock(handle), isAtItsPath: () => isStillAtPath(taken, path) };
   } catch (error) {
     return { failed: error as NodeJS.ErrnoException };
   }

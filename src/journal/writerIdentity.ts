@@ -22,6 +22,12 @@ export interface WriterIdentity {
    * thread that ended is dead while its process runs on.
    */
   osThread?: OsThread;
+  /**
+   * Linux `readlink /proc/self/ns/pid` (`pid:[4026531836]`): a pid means this process only
+   * in this namespace, and another container's pid 1 is not ours. Undefined where /proc
+   * cannot tell, and in journals written before it was recorded.
+   */
+  pidNamespace?: string;
 }
 
 /** A thread of this process: its kernel thread id and start time in clock ticks since boot. */
@@ -96,6 +102,15 @@ export function currentOsThread(): OsThread | undefined {
   }
 }
 
+/** This process's pid namespace (see WriterIdentity.pidNamespace); undefined where /proc cannot tell. */
+export function readPidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
 export function readProcStartTicks(pid: number): string | null {
   return readProcStat(pid)?.startTicks ?? null;
 }
@@ -118,5 +133,6 @@ export function currentWriterIdentity(): WriterIdentity {
     procStartTicks: readProcStartTicks(process.pid),
     processStartMs: Math.round(Date.now() - process.uptime() * 1000),
     osThread: currentOsThread(),
+    pidNamespace: readPidNamespace(),
   };
 }

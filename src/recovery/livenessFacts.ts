@@ -4,19 +4,21 @@ import { hostname } from 'node:os';
 import { shortHash } from '../journal/journalPaths.js';
 import type { ClaimName } from '../journal/journalPaths.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
-import { readBootId, readProcStat, readThreadStat } from '../journal/writerIdentity.js';
+import { readBootId, readPidNamespace, readProcStat, readThreadStat } from '../journal/writerIdentity.js';
 import type { LockState } from '../journal/livenessLocks.js';
 import { decideLiveness, needsPidLookup } from './writerLiveness.js';
 import type { Liveness, WriterFacts } from './writerLiveness.js';
 
 /** The parts of a segment header that identify a process. */
-export type ProcessIdentity = Pick<SegmentHeader, 'hostname' | 'bootId' | 'pid' | 'procStartTicks' | 'osThread'>;
+export type ProcessIdentity = Pick<SegmentHeader, 'hostname' | 'bootId' | 'pid' | 'procStartTicks' | 'osThread' | 'pidNamespace'>;
 
 function factsOfHeader(header: ProcessIdentity): WriterFacts {
   const bootId = readBootId();
+  const pidNamespace = readPidNamespace();
   return {
     onThisHost: header.hostname === hostname(),
     sameBoot: header.bootId && bootId ? header.bootId === bootId : undefined,
+    samePidNamespace: typeof header.pidNamespace === 'string' && pidNamespace !== undefined ? header.pidNamespace === pidNamespace : undefined,
     pid: header.pid,
     procStartTicks: header.procStartTicks,
     thread: header.osThread,

@@ -15,6 +15,8 @@ export interface WriterFacts {
   onThisHost: boolean;
   /** Its boot id equals this boot's; undefined where either boot id is unknown. */
   sameBoot: boolean | undefined;
+  /** Its pid namespace is this process's; undefined where either is unknown (older journals, claims). */
+  samePidNamespace?: boolean;
   pid: number;
   /** Its start time in clock ticks since boot, as recorded then; null where it could not be read. */
   procStartTicks: string | null;
@@ -46,7 +48,7 @@ export interface LivenessFacts {
 
 /** Whether the writer's pid must be looked up on this host for decideLiveness to use it. */
 export function needsPidLookup(writer: WriterFacts | undefined): writer is WriterFacts {
-  return writer !== undefined && writer.onThisHost && writer.sameBoot === true;
+  return writer !== undefined && writer.onThisHost && writer.sameBoot === true && writer.samePidNamespace !== false;
 }
 
 export function decideLiveness(facts: LivenessFacts): Liveness {
@@ -60,6 +62,10 @@ export function decideLiveness(facts: LivenessFacts): Liveness {
   if (!writer.onThisHost) return bySilence(facts, 'written on another host');
   if (writer.sameBoot === false) return { alive: false, why: 'the host has rebooted since' };
   if (writer.sameBoot === undefined) return bySilence(facts, 'no boot id to compare');
+  // Its pid names a process of its own pid namespace (another container of a pod sharing
+  // this volume, all of them pid 1): looked up here, it names another process. When its
+  // lock cannot answer (no addon, or the lock file removed by a cleaner), silence must.
+  if (writer.samePidNamespace === false) return bySilence(facts, 'written in another pid namespace (another container)');
   if (pidNow === undefined) return bySilence(facts, `pid ${writer.pid} was not looked up`);
   if (pidNow === null) return { alive: false, why: `pid ${writer.pid} no longer runs` };
   if (writer.procStartTicks !== null && pidNow.startTicks !== writer.procStartTicks) {

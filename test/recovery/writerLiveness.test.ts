@@ -46,6 +46,24 @@ describe('decideLiveness', () => {
       why: /^pid 1 now belongs to another process$/,
     },
     {
+      branch: 'written in another pid namespace, its lock not to be asked, recently alive (its pid here is another process)',
+      facts: facts({ writer: { ...here, pid: 1, samePidNamespace: false }, pidNow: undefined }),
+      alive: true,
+      why: /^written in another pid namespace \(another container\); last sign of life 1 s ago$/,
+    },
+    {
+      branch: 'written in another pid namespace, its lock not to be asked, silent beyond staleAfterMillis',
+      facts: facts({ writer: { ...here, pid: 1, samePidNamespace: false }, pidNow: undefined, silentForMillis: 2 * STALE }),
+      alive: false,
+      why: /^written in another pid namespace \(another container\); no sign of life for 600 s$/,
+    },
+    {
+      branch: 'written in this pid namespace: its pid is looked up',
+      facts: facts({ writer: { ...here, samePidNamespace: true }, pidNow: null }),
+      alive: false,
+      why: /^pid 4242 no longer runs$/,
+    },
+    {
       branch: 'its lock held, though its pid is gone (a writer in another pid namespace)',
       facts: facts({ lock: 'held', pidNow: null }),
       alive: true,

@@ -4,7 +4,7 @@
 // live writer for dead, or a dead one for alive. Both directions, with a real process; and
 // the same for a recovery's claim, which holds a lock of its own.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { expect, test } from 'vitest';
 import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
@@ -50,6 +50,39 @@ test('a live writer whose pid is not a process here is alive while it holds its 
   expect(exporter.spans).toEqual([]);
   expect(readdirSync(journalDir)).toEqual([identity.writerId]);
   writer.close({ removeIfDone: false });
+});
+
+test('a live writer of another pid namespace whose lock file a cleaner removed is alive while it is not silent, and locks again', async () => {
+  // Before: a header saying the writer holds a lock, with no lock file to ask, fell back to
+  // the pid, and pid 1 here is not the pid 1 of another container: the live journal was
+  // taken. The writer took its lock again only when its journal broke.
+  const journalDir = join(tempDir(), 'journal');
+  const identity = {
+    ...currentWriterIdentity(),
+    pid: 1,
+    procStartTicks: '1',
+    pidNamespace: 'pid:[1]',
+    writerId: `w${'0'.repeat(9)}-1-0-${'ab'.repeat(8)}`,
+  };
+  const writer = new JournalWriter({
+    journalDir, identity, durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+  });
+  providerWith({ onStart: (span) => void writer.appendStart(span), onEnd: () => {}, forceFlush: async () => {}, shutdown: async () => {} })
+    .getTracer('t')
+    .startSpan('open in pid 1 of another container');
+  const writerDir = join(journalDir, identity.writerId);
+  expect(headerOf(writerDir)).toMatchObject({ pid: 1, pidNamespace: 'pid:[1]', writerLock: true });
+  rmSync(join(writerDir, WRITER_LOCK_FILE));
+
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter });
+  expect(report).toMatchObject({ journals: 0, liveJournals: 1 });
+  expect(exporter.spans).toEqual([]);
+
+  expect(writer.maintain()).toBe(true);
+  expect(probeWriterLock(writerDir)).toBe('held');
+  writer.close({ removeIfDone: false });
+  expect(probeWriterLock(writerDir)).toBe('free');
 });
 
 test('a live writer whose header cannot be read is alive while it holds its lock, however long it has been silent', async () => {

@@ -5,8 +5,9 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
+import { descriptorIsAtPath } from '../fileIdentity.js';
 import { encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import type { SegmentFile } from './SegmentFile.js';
@@ -213,13 +214,8 @@ export class MmapSegmentFile implements SegmentFile {
     this.close();
   }
 
-  /** Whether the file still has a name: a spare made ahead is not used if its directory was removed meanwhile. */
-  isLinked(): boolean {
-    try {
-      return this.state === 'open' && fstatSync(this.fd).nlink > 0;
-    } catch {
-      return false;
-    }
+  isAtItsPath(): boolean {
+    return this.state === 'open' && descriptorIsAtPath(this.fd, this.path);
   }
 
   /**

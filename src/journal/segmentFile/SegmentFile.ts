@@ -33,6 +33,11 @@ export interface SegmentFile {
    */
   closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void;
   readonly closed: boolean;
+  /**
+   * Whether the path still names this file (fileIdentity.ts): false once it was deleted, or
+   * replaced by a copy when the journal directory was moved to another filesystem.
+   */
+  isAtItsPath(): boolean;
 }
 
 /** The file operations of the write(2) path; tests pass a faulty one to inject errors. */

@@ -3,6 +3,7 @@
 // bounded number of times, and on failure cut the file back to the last whole record so
 // a half-written frame never sits in front of later ones.
 // The path wherever the memory-mapped one is not available (see openSegmentFile).
+import { descriptorIsAtPath } from '../fileIdentity.js';
 import { encodeFrame, encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import { realFileSystem } from './SegmentFile.js';
@@ -39,6 +40,10 @@ export class WriteSegmentFile implements SegmentFile {
 
   get closed(): boolean {
     return this.state !== 'open';
+  }
+
+  isAtItsPath(): boolean {
+    return this.state === 'open' && descriptorIsAtPath(this.fd, this.path);
   }
 
   /** Writes all of `data` or throws; after a throw the file ends at a record boundary. */
