@@ -21,36 +21,36 @@ import { providerWith } from '../helpers/tracing.js';
 const tempDir = useTempDirs();
 
 describe.each(JOURNAL_IO_PATHS)('writing with %s', (io) => {
-useJournalIo(io);
+  useJournalIo(io);
 
-test('a journal directory copied and put back under a live writer: it locks the copy and journals its open spans there', async () => {
-  const journalDir = join(tempDir(), 'journal');
-  const identity = currentWriterIdentity();
-  const writer = new JournalWriter({
-    journalDir, identity, durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+  test('a journal directory copied and put back under a live writer: it locks the copy and journals its open spans there', async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const identity = currentWriterIdentity();
+    const writer = new JournalWriter({
+      journalDir, identity, durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+    });
+    expect(writer.writePath).toBe(expectedJournalIo(io));
+    const tracer = providerWith({ onStart: (span) => void writer.appendStart(span), onEnd: () => {}, forceFlush: async () => {}, shutdown: async () => {} }).getTracer('t');
+    tracer.startSpan('open before the move');
+
+    const writerDir = join(journalDir, identity.writerId);
+    cpSync(writerDir, `${writerDir}.copy`, { recursive: true });
+    rmSync(writerDir, { recursive: true });
+    renameSync(`${writerDir}.copy`, writerDir);
+    tracer.startSpan('open after the move');
+    expect(probeWriterLock(writerDir)).toBe('free');
+
+    expect(writer.maintain()).toBe(true);
+    expect(probeWriterLock(writerDir)).toBe('held');
+    const whileAlive = await recoverJournals({ journalDir, exporter: new CollectingExporter() });
+    expect(whileAlive).toMatchObject({ journals: 0, liveJournals: 1 });
+
+    // The writer stops as a killed one would leave it: lock released, files in place.
+    writer.close({ removeIfDone: false });
+    const exporter = new CollectingExporter();
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: 1, spansCrashed: 2, failures: [] });
+    expect(exporter.spans.map((span) => span.name).sort()).toEqual(['open after the move', 'open before the move']);
+    expect(readdirSync(journalDir)).toEqual([]);
   });
-  expect(writer.writePath).toBe(expectedJournalIo(io));
-  const tracer = providerWith({ onStart: (span) => void writer.appendStart(span), onEnd: () => {}, forceFlush: async () => {}, shutdown: async () => {} }).getTracer('t');
-  tracer.startSpan('open before the move');
-
-  const writerDir = join(journalDir, identity.writerId);
-  cpSync(writerDir, `${writerDir}.copy`, { recursive: true });
-  rmSync(writerDir, { recursive: true });
-  renameSync(`${writerDir}.copy`, writerDir);
-  tracer.startSpan('open after the move');
-  expect(probeWriterLock(writerDir)).toBe('free');
-
-  expect(writer.maintain()).toBe(true);
-  expect(probeWriterLock(writerDir)).toBe('held');
-  const whileAlive = await recoverJournals({ journalDir, exporter: new CollectingExporter() });
-  expect(whileAlive).toMatchObject({ journals: 0, liveJournals: 1 });
-
-  // The writer stops as a killed one would leave it: lock released, files in place.
-  writer.close({ removeIfDone: false });
-  const exporter = new CollectingExporter();
-  const report = await recoverJournals({ journalDir, exporter });
-  expect(report).toMatchObject({ journals: 1, spansCrashed: 2, failures: [] });
-  expect(exporter.spans.map((span) => span.name).sort()).toEqual(['open after the move', 'open before the move']);
-  expect(readdirSync(journalDir)).toEqual([]);
-});
 });
