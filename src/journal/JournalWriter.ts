@@ -49,6 +49,8 @@ export interface JournalWriterOptions {
   maxJournalBytes: number;
   groupCommitMillis: number;
   heartbeatIntervalMs: number;
+  /** Where the exporter sends the spans (recordTypes.ts SegmentHeader.destination); recorded in every header. */
+  destination?: string;
   /** How many recently written ENDs to keep as span objects for the export side. Default 4096. */
   recentEndsCapacity?: number;
   /** File operations for the write(2) path; passing one selects that path (tests inject faults). */
@@ -856,6 +858,7 @@ export class JournalWriter {
     const { identity, heartbeatIntervalMs } = this.options;
     const header: SegmentHeader = { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
     if (this.lock !== undefined) header.writerLock = true;
+    if (this.options.destination !== undefined) header.destination = this.options.destination;
     return header;
   }
 

@@ -39,6 +39,8 @@ export interface SegmentHeader extends WriterIdentity {
   heartbeatIntervalMs: number;
   /** The writer holds the flock of its directory's writer.lock while it lives (livenessLocks.ts). */
   writerLock?: true;
+  /** Where its spans were exported (PostgresSpanExporter.destination): recovery sends them nowhere else. */
+  destination?: string;
 }
 
 export interface ScopeRecord {

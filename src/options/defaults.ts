@@ -69,6 +69,7 @@ export const RECOVERY_DEFAULTS = {
   exportTimeoutMillis: PROCESSOR_DEFAULTS.exportTimeoutMillis,
   maxAttempts: 5,
   recoverForeignJournals: false,
+  recoverAnyDestination: false,
 } as const;
 
 /** Defaults of PostgresSpanExporter and of the CLI's database commands. */

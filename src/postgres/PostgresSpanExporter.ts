@@ -13,6 +13,7 @@ import { mergeSpanRows } from './mergeSpanRows.js';
 import { migrateSchema } from './migrate.js';
 import { SchemaRetry } from './SchemaRetry.js';
 import { exportError, PostgresExportError } from './PostgresExportError.js';
+import { postgresDestination } from './destination.js';
 import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts, type TargetFacts } from './redact.js';
 import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
@@ -66,6 +67,12 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #schemaRetry = new SchemaRetry();
   /** Spans PostgreSQL refused for good and that went to dead_letters (read by the processor's metrics). */
   deadLettered = 0;
+  /**
+   * Where the rows go, without credentials (`postgresql://host:port/database?schema=name`).
+   * The processor records it in its journal, and recovery exports a dead journal only to
+   * the destination its writer exported to (see recoverJournals).
+   */
+  readonly destination: string;
   #shutdown: Promise<void> | undefined;
 
   constructor(options: PostgresSpanExporterOptions = {}) {
@@ -79,6 +86,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     const poolOptions = (resolved.pool as { options?: PoolFacts } | undefined)?.options ?? {};
     const connectionString = resolved.connectionString ?? poolOptions.connectionString;
     this.#target = describeTarget({ ...poolOptions, connectionString });
+    this.destination = postgresDestination({ ...poolOptions, connectionString } as pg.ClientConfig, resolved.schema);
     this.#secrets = secretsOf({ connectionString, password: poolOptions.password });
     this.#pool = resolved.pool ?? this.#createPool(resolved);
   }

@@ -10,6 +10,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { exportDestination } from '../export/exportDestination.js';
 import { exportsLogs } from '../export/SpansAndLogs.js';
 import { PendingSpans } from './PendingSpans.js';
 import { Journal } from '../journal/Journal.js';
@@ -426,6 +427,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         maxJournalBytes: this.options.maxJournalBytes,
         groupCommitMillis: this.options.groupCommitMillis,
         heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
+        destination: exportDestination(this.options.exporter),
         // Enough for every batch in flight and the next ones; beyond it the tail reads back from disk.
         recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
       });

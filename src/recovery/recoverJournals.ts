@@ -10,6 +10,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
+import { exportDestination } from '../export/exportDestination.js';
 import { exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
@@ -35,7 +36,11 @@ import { claimerLiveness, writerLiveness } from './livenessFacts.js';
 export interface RecoverJournalsOptions {
   /** The journal directory to scan. Default `OTEL_BLACKBOX_JOURNAL_DIR`, else `'.otel-journal'` (as the processor). */
   journalDir?: string;
-  /** Where recovered spans go. Required. */
+  /**
+   * Where recovered spans go. Required. A journal written for another destination (its
+   * writer's exporter named one, as `PostgresSpanExporter.destination`, and this one names
+   * another or none) is left alone and counted in `otherDestinationJournals`.
+   */
   exporter: SpanExporter;
   /** Where a writer's process cannot be checked (another host), silence this long means dead. Default 300000 ms. */
   staleAfterMillis?: number;
@@ -51,6 +56,12 @@ export interface RecoverJournalsOptions {
    * them. Set it when, say, root recovers the journals of a service's own user.
    */
   recoverForeignJournals?: boolean;
+  /**
+   * Recover journals written for another destination too (another database or schema),
+   * into this exporter. Default false. Set it when that destination is gone for good, or
+   * its name changed (a new host name for the same database).
+   */
+  recoverAnyDestination?: boolean;
   /** Called after each journal, e.g. for a progress line. */
   onJournal?: (progress: JournalRecoveryProgress) => void;
   /** Stops recovery: no export starts once it aborts, and the journal in hand is given back for a later run. */
@@ -86,6 +97,12 @@ export interface RecoveryReport {
   foreignJournals: number;
   /** Journals left alone because a newer otel-blackbox wrote them (a newer journal format): for it to recover. */
   newerJournals: number;
+  /**
+   * Journals of dead writers left alone because they exported elsewhere (another database
+   * or schema, as `PostgresSpanExporter.destination` names it): for a process exporting
+   * there (see `recoverAnyDestination`).
+   */
+  otherDestinationJournals: number;
   failures: { dir: string; error: string }[];
 }
 
@@ -101,12 +118,14 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
+    recoverAnyDestination: booleanOption('recoverAnyDestination', options.recoverAnyDestination, D.recoverAnyDestination),
+    destination: exportDestination(options.exporter),
     signal: options.signal,
     logExporter: options.logExporter,
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
-    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, failures: [],
+    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, otherDestinationJournals: 0, failures: [],
   };
   let names: string[];
   try {
@@ -141,6 +160,17 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
     if (!settings.recoverForeignJournals && (await isForeign(dir))) {
       report.foreignJournals += 1;
+      continue;
+    }
+    const destination = settings.recoverAnyDestination ? undefined : (await probeWriter(dir).catch(() => undefined))?.header?.destination;
+    if (destination !== undefined && destination !== settings.destination) {
+      report.otherDestinationJournals += 1;
+      warnOnce(
+        dir,
+        `otel-blackbox: not recovering ${dir}: its writer exported to ${destination}, and this recovery exports to ` +
+          `${settings.destination ?? 'an exporter that names no destination'}. A process exporting there recovers it ` +
+          `(or: otel-blackbox recover with that database and schema; --recover-any-destination sends it here).`,
+      );
       continue;
     }
     const failed = (error: unknown): void => {

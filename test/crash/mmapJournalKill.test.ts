@@ -62,7 +62,7 @@ describe.each(JOURNAL_IO_PATHS)('a SIGKILLed child writing its journal with %s',
     // The kill left the live mapped segment preallocated: records, then zeros, no damage.
     expect(live.zeroTail).toBe(expectedJournalIo(io) === 'mmap');
 
-    const report = await recoverInto(db, schema, journalDir);
+    const report = await recoverInto(db, schema, journalDir, true);
     expect(report).toMatchObject({ journals: 1, spansEnded: REQUESTS * 2 + 1, spansCrashed: 3, corruptBytes: 0, failures: [] });
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 4);

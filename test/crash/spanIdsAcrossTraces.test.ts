@@ -37,7 +37,7 @@ describe('span ids reused across traces (SIGKILL)', () => {
     const ready = await child.ready;
     await killed(child);
 
-    const report = await recoverInto(db, schema, journalDir);
+    const report = await recoverInto(db, schema, journalDir, true);
     expect(report).toMatchObject({ spansEnded: REQUESTS * 2 + 1, spansCrashed: 4, failures: [] });
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
     expect(rows).toHaveLength(REQUESTS * 2 + 5);

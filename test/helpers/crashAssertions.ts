@@ -65,10 +65,14 @@ export async function killed(child: RunningChild): Promise<void> {
 }
 
 /** Recovers `journalDir` into `schema` through a PostgresSpanExporter of its own. */
-export async function recoverInto(db: TestDatabase, schema: string, journalDir: string): Promise<RecoveryReport> {
+/**
+ * `writtenForAnotherDatabase`: the child exported to an unreachable database on purpose
+ * (nothing committed live), so its journal names that destination, not this one.
+ */
+export async function recoverInto(db: TestDatabase, schema: string, journalDir: string, writtenForAnotherDatabase = false): Promise<RecoveryReport> {
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
   try {
-    return await recoverJournals({ journalDir, exporter });
+    return await recoverJournals({ journalDir, exporter, recoverAnyDestination: writtenForAnotherDatabase });
   } finally {
     await exporter.shutdown();
   }

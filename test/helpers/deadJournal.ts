@@ -38,6 +38,8 @@ export function writeDeadJournal(
     heartbeatAtMs?: number;
     /** Records written as they are at the end, their checksums holding: [type, JSON text]. */
     rawRecords?: [number, string][];
+    /** The destination its headers name (as a PostgresSpanExporter's processor records it). */
+    destination?: string;
   } = {},
 ): DeadJournal {
   const openEvery = options.openEvery ?? 10;
@@ -49,6 +51,7 @@ export function writeDeadJournal(
     maxJournalBytes: 8 * 1024 ** 3,
     groupCommitMillis: 10,
     heartbeatIntervalMs: 1000,
+    destination: options.destination,
     // This process stays alive: the dead writer is faked by its identity, so no lock.
     lock: false,
   });

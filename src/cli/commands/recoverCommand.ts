@@ -22,6 +22,9 @@ ${DATABASE_HELP}
       --recover-foreign-journals
                            also recover journals owned by another user (left alone
                            by default: another user may have planted them)
+      --recover-any-destination
+                           also recover journals whose processes exported to another
+                           database or schema, into this one (left alone by default)
       --json               print the report as JSON
   -h, --help               show this help
 
@@ -38,6 +41,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         'journal-dir': { type: 'string', short: 'j' },
         'stale-after': { type: 'string' },
         'recover-foreign-journals': { type: 'boolean' },
+        'recover-any-destination': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     }),
@@ -55,6 +59,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       exporter,
       staleAfterMillis,
       recoverForeignJournals: values['recover-foreign-journals'] ?? RECOVERY_DEFAULTS.recoverForeignJournals,
+      recoverAnyDestination: values['recover-any-destination'] ?? RECOVERY_DEFAULTS.recoverAnyDestination,
       onJournal: (progress) => {
         if (!io.interactive) return;
         io.err(
@@ -71,7 +76,10 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
           `${report.spansCrashed} crash records; ${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
           `${report.liveJournals} live journals left alone` +
           (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : '') +
-          (report.newerJournals > 0 ? `; ${report.newerJournals} journals of a newer otel-blackbox left alone` : ''),
+          (report.newerJournals > 0 ? `; ${report.newerJournals} journals of a newer otel-blackbox left alone` : '') +
+          (report.otherDestinationJournals > 0
+            ? `; ${report.otherDestinationJournals} journals written for another database or schema left alone (--recover-any-destination)`
+            : ''),
       );
       for (const failure of report.failures) io.err(`not recovered: ${printable(failure.dir)}: ${printable(failure.error)}`);
     }
