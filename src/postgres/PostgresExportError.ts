@@ -41,14 +41,16 @@ export interface FailureContext {
   schema: string;
   /** The error as it may be shown: secrets already removed. */
   cause: unknown;
+  /** The exporter migrates its schema itself (migrate: true): a missing one is made again. */
+  migrates?: boolean;
 }
 
-export function exportError({ action, schema, cause }: FailureContext): PostgresExportError {
+export function exportError({ action, schema, cause, migrates = false }: FailureContext): PostgresExportError {
   const kind = classifyError(cause);
   const sqlState = sqlStateOf(cause);
   const reason = reasonOf(cause, sqlState);
   // By name: withoutSecrets may have copied the error.
-  const next = (cause as Error | null)?.name === 'CommitOutcomeUnknownError' ? COMMIT_UNKNOWN_ADVICE : advice(kind, sqlState, schema);
+  const next = (cause as Error | null)?.name === 'CommitOutcomeUnknownError' ? COMMIT_UNKNOWN_ADVICE : advice(kind, sqlState, schema, migrates);
   // A reason that is a sentence already (ours: ForeignMigrationsTableError, ...) gets no second full stop.
   const message = `PostgresSpanExporter could not ${action}: ${reason}${/[.!?]$/.test(reason) ? '' : '.'} ${next}`;
   return new PostgresExportError(message, kind, sqlState, { cause });
@@ -66,15 +68,17 @@ const COMMIT_UNKNOWN_ADVICE =
   'The connection was lost after COMMIT was sent, so the batch may or may not have been written; ' +
   'retrying it is safe (rows are upserted, never duplicated).';
 
-function advice(kind: ErrorKind, sqlState: string | undefined, schema: string): string {
+function advice(kind: ErrorKind, sqlState: string | undefined, schema: string, migrates: boolean): string {
   if (kind === 'transient') return 'Nothing was written; the batch can be retried.';
   switch (sqlState) {
     case SQLSTATE.UNDEFINED_TABLE:
     case SQLSTATE.INVALID_SCHEMA_NAME:
     case SQLSTATE.UNDEFINED_COLUMN:
-      return `Nothing was written. The schema "${schema}" is missing or out of date: run the migrations (option migrate: true, or \`npx otel-blackbox migrate\`).`;
+      return migrates
+        ? `Nothing was written. The schema "${schema}" is missing or out of date (dropped, or restored from an older dump): it is migrated again before the next batch.`
+        : `Nothing was written. The schema "${schema}" is missing or out of date: run the migrations (option migrate: true, or \`npx otel-blackbox migrate\`).`;
     case SQLSTATE.INSUFFICIENT_PRIVILEGE:
-      return `Nothing was written. Grant the exporter's role USAGE on schema "${schema}" and SELECT, INSERT, UPDATE on its tables.`;
+      return `Nothing was written. Grant the exporter's role USAGE on schema "${schema}", SELECT, INSERT, UPDATE on its tables and DELETE on its logs table (docs/postgres-exporter.md, "What the role needs").`;
     case SQLSTATE.INVALID_PASSWORD:
     case SQLSTATE.INVALID_AUTHORIZATION:
     case SQLSTATE.INVALID_CATALOG_NAME:

@@ -140,7 +140,8 @@ export async function migrateSchema(
     await client.query(lockSql(schema));
     const tableLockWait = Math.max(1, Math.floor(Math.min(options.tableLockWaitMillis ?? TABLE_LOCK_WAIT_MILLIS, options.lockTimeoutMillis ?? Infinity)));
     await client.query(`SET LOCAL lock_timeout = ${tableLockWait}`);
-    await client.query(bootstrapSql(quoted));
+    const schemaExists = ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount ?? 0) > 0;
+    await client.query(bootstrapSql(quoted, { createSchema: !schemaExists }));
     const applied: number[] = [];
     for (const migration of await pendingMigrations(client, schema, quoted)) {
       await client.query(migration.sql(quoted));

@@ -4,6 +4,7 @@
 
 export const SQLSTATE = {
   READ_ONLY_SQL_TRANSACTION: '25006',
+  IDLE_IN_TRANSACTION_SESSION_TIMEOUT: '25P03',
   INVALID_AUTHORIZATION: '28000',
   INVALID_PASSWORD: '28P01',
   INVALID_CATALOG_NAME: '3D000',
@@ -18,6 +19,8 @@ export const SQLSTATE = {
   ADMIN_SHUTDOWN: '57P01',
   CRASH_SHUTDOWN: '57P02',
   CANNOT_CONNECT_NOW: '57P03',
+  IDLE_SESSION_TIMEOUT: '57P05',
+  TOO_MANY_CONNECTIONS: '53300',
   UNIQUE_VIOLATION: '23505',
   CHECK_VIOLATION: '23514',
   PROGRAM_LIMIT_EXCEEDED: '54000',
@@ -42,6 +45,9 @@ const TRANSIENT_STATES: ReadonlySet<string> = new Set([
   SQLSTATE.ADMIN_SHUTDOWN,
   SQLSTATE.CRASH_SHUTDOWN,
   SQLSTATE.CANNOT_CONNECT_NOW,
+  // The server ended the session for a timeout set on the role or database: a new one works.
+  SQLSTATE.IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+  SQLSTATE.IDLE_SESSION_TIMEOUT,
 ]);
 
 const TRANSIENT_CLASSES: ReadonlySet<string> = new Set([
@@ -116,8 +122,9 @@ export function classifyError(error: unknown): ErrorKind {
 
 /**
  * A failure to reach the database at all, as opposed to a statement it refused: a socket
- * error or a lost connection (no SQLSTATE), class 08, or the server shutting down or
- * starting (57P01–57P03).
+ * error or a lost connection (no SQLSTATE), class 08, the server shutting down or starting
+ * (57P01–57P03), no connection slot free (53300: a mass restart of the role's clients), or
+ * the session ended for a timeout (25P03, 57P05).
  */
 export function isConnectionFailure(error: unknown): boolean {
   if (classifyError(error) !== 'transient') return false;
@@ -127,6 +134,9 @@ export function isConnectionFailure(error: unknown): boolean {
     state.startsWith(SQLSTATE_CLASS.CONNECTION_EXCEPTION) ||
     state === SQLSTATE.ADMIN_SHUTDOWN ||
     state === SQLSTATE.CRASH_SHUTDOWN ||
-    state === SQLSTATE.CANNOT_CONNECT_NOW
+    state === SQLSTATE.CANNOT_CONNECT_NOW ||
+    state === SQLSTATE.TOO_MANY_CONNECTIONS ||
+    state === SQLSTATE.IDLE_IN_TRANSACTION_SESSION_TIMEOUT ||
+    state === SQLSTATE.IDLE_SESSION_TIMEOUT
   );
 }

@@ -89,8 +89,13 @@ export async function writeBatch(
     if (error !== undefined) throw error;
     return { written: records - deadLettered, deadLettered };
   } catch (error) {
-    // A driver or socket error (no SQLSTATE) leaves the connection in an unknown state.
-    if (sqlStateOf(error) === undefined) markBroken(error);
+    // The connection of a failed batch is not given back: a driver or socket error leaves
+    // it in an unknown state, and a session may be what failed. One opened on a standby
+    // during a failover stays read-only (25006) after the primary is back, and a role's or
+    // database's settings changed since apply to new sessions only: retried every few
+    // seconds, a kept connection never reached the pool's idle timeout, and export stayed
+    // stuck for good. Failures are rare; a new connection per one costs milliseconds.
+    markBroken(error);
     if (timedOut && !(error instanceof CommitOutcomeUnknownError)) throw timedOut;
     throw error;
   } finally {

@@ -26,6 +26,8 @@ describe('classifyError', () => {
     ['40P01', 'transient'], // deadlock_detected
     ['53300', 'transient'], // too_many_connections
     ['57014', 'transient'], // query_canceled
+    ['25P03', 'transient'], // idle_in_transaction_session_timeout: the session was ended, a new one works
+    ['57P05', 'transient'], // idle_session_timeout
     ['22021', 'record'], // character_not_in_repertoire
     ['22P02', 'record'], // invalid_text_representation
     ['23514', 'record'], // check_violation
@@ -75,6 +77,11 @@ test('a connection failure is one the database never saw the statement of: not a
   expect(isConnectionFailure(withCode('ECONNREFUSED'))).toBe(true);
   expect(isConnectionFailure(withCode('08006'))).toBe(true);
   expect(isConnectionFailure(withCode('57P01'))).toBe(true);
+  // No slot for the role (a mass restart of its clients), a session ended for a timeout:
+  // not the migration's fault, so they do not hold migrations back (SchemaRetry).
+  expect(isConnectionFailure(withCode('53300'))).toBe(true);
+  expect(isConnectionFailure(withCode('25P03'))).toBe(true);
+  expect(isConnectionFailure(withCode('57P05'))).toBe(true);
   expect(isConnectionFailure(new Error('Connection terminated unexpectedly'))).toBe(true);
   expect(isConnectionFailure(withCode('55P03'))).toBe(false);
   expect(isConnectionFailure(withCode('40001'))).toBe(false);
