@@ -12,6 +12,11 @@
 // memory, theirs (stock) and ours. The first WARMUP spans are not measured: the first bursts of any tracer run before
 // V8 has compiled its code, 20-40 ms each here, stock or ours; that is paid once.
 //
+// Third, ours behind an exporter that takes 'started' rows (as PostgresSpanExporter does):
+// every open span older than pendingSpanMillis is handed to it once, and the export loop
+// must not go through all of them at every pass (100,000 open once held the event loop
+// ~116 ms per pass).
+//
 // Each contender and count runs in a fresh process. Environment: BENCH_SPANS (100000).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,11 +33,23 @@ const BURST = 1_000;
 const WARMUP = 20_000;
 const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
+/** Takes spans and log records in one call, as PostgresSpanExporter: the processor sends it 'started' rows of open spans. */
+class NoopBatchExporter extends NoopExporter {
+  started = 0;
+  exportBatch(batch, done) {
+    const spans = typeof batch.spans === 'function' ? batch.spans() : batch.spans;
+    for (const span of spans) if (span.attributes['otel_blackbox.state'] === 'started') this.started += 1;
+    this.export(spans, done);
+  }
+}
+
 async function measure(contender, open) {
   const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-open-'));
-  const exporter = new NoopExporter();
+  const exporter = contender === 'started' ? new NoopBatchExporter() : new NoopExporter();
   const processor =
-    contender === 'stock' ? new BatchSpanProcessor({ exporter }) : new JournalSpanProcessor({ exporter, journalDir: join(dir, 'journal'), recover: false });
+    contender === 'stock'
+      ? new BatchSpanProcessor({ exporter })
+      : new JournalSpanProcessor({ exporter, journalDir: join(dir, 'journal'), recover: false, ...(contender === 'started' ? { pendingSpanMillis: 100 } : {}) });
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'open-spans' }), spanProcessors: [processor] });
   const tracer = provider.getTracer('bench');
   globalThis.gc();
@@ -63,7 +80,7 @@ async function measure(contender, open) {
   const written = contender === 'stock' ? 0 : processor.stats().journalBytesWritten - writtenBefore;
   await provider.shutdown();
   rmSync(dir, { recursive: true, force: true });
-  return { longest, loopMax: delay.max / 1e6, gcMs, retainedMiB, exported: exporter.exported, bytesPerSpan: written / SPANS };
+  return { longest, loopMax: delay.max / 1e6, gcMs, retainedMiB, exported: exporter.exported, started: exporter.started ?? 0, bytesPerSpan: written / SPANS };
 }
 
 /** `count` spans in bursts, yielding between them; the longest single start+end, in ms. */
@@ -96,5 +113,10 @@ if (process.env.OPEN_SPANS_RUN) {
       line.push(`${contender === 'stock' ? 'stock' : 'ours'} longest call ${fmt(result.longest, 1)} ms, event loop max ${fmt(result.loopMax, 1)} ms, GC ${fmt(result.gcMs)} ms, heap +${fmt(result.retainedMiB, 1)} MiB${bytes}`);
     }
     console.log(`  ${fmt(open).padStart(6)} open: ${line.join(' | ')}`);
+  }
+  console.log("  ours behind an exporter that takes 'started' rows (pendingSpanMillis 100: every open span is sent once as 'started'):");
+  for (const open of OPEN_COUNTS.slice(1)) {
+    const result = await resultOfChild(import.meta.filename, { OPEN_SPANS_RUN: `started:${open}` }, ['--expose-gc']);
+    console.log(`  ${fmt(open).padStart(6)} open: longest call ${fmt(result.longest, 1)} ms, event loop max ${fmt(result.loopMax, 1)} ms, GC ${fmt(result.gcMs)} ms, 'started' rows ${fmt(result.started)}`);
   }
 }

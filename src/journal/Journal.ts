@@ -84,9 +84,17 @@ export class Journal {
     return this.#tail.settled;
   }
 
-  /** Spans still open (the application's own objects), oldest start first. */
-  openSpans(): IterableIterator<ReadableSpan> {
-    return this.#writer.openSpanObjects();
+  /**
+   * The oldest open span not read yet by the one reader of open spans in start order (the
+   * pending-span scan), or undefined; readOpenSpan() marks it read. A span that ends is
+   * forgotten; one that starts is read after every older one.
+   */
+  nextUnreadOpenSpan(): ReadableSpan | undefined {
+    return this.#writer.nextUnreadOpenSpan();
+  }
+
+  readOpenSpan(): void {
+    this.#writer.readOpenSpan();
   }
 
   /** A span still open, by its trace id and span id (a span id is unique within its trace only). */

@@ -408,12 +408,24 @@ export class JournalWriter {
   }
 
   /**
-   * Spans still open whose START is in the journal (the application's own objects), oldest
-   * start first. Not those still waiting for one (NOT_JOURNALED): a 'started' row made for
-   * such a span would never become 'ended' or 'crashed' if the process died before it.
+   * The oldest open span the pending-span scan has not read yet (OpenSpanTable's bookmark),
+   * or undefined; readOpenSpan() marks it read. Passed over for good: spans whose START is
+   * not journaled when read (NOT_JOURNALED: a 'started' row made for such a span would
+   * never become 'ended' or 'crashed' if the process died before its START was written),
+   * and those that ended while the journal was broken (kept for their START only).
    */
-  *openSpanObjects(): IterableIterator<ReadableSpan> {
-    for (const open of this.openSpans.valuesNotMarked(NOT_JOURNALED)) if (open.span.ended !== true) yield open.span;
+  nextUnreadOpenSpan(): ReadableSpan | undefined {
+    for (;;) {
+      const open = this.openSpans.afterBookmark();
+      if (open === undefined) return undefined;
+      if (this.openSpans.lastMark !== NOT_JOURNALED && open.span.ended !== true) return open.span;
+      this.openSpans.advanceBookmark();
+    }
+  }
+
+  /** The span nextUnreadOpenSpan() returned is read: the next call returns the one after it. */
+  readOpenSpan(): void {
+    this.openSpans.advanceBookmark();
   }
 
   /**

@@ -30,6 +30,13 @@ export class OpenSpanTable<V> {
   #free = EMPTY;
   #used = 0;
   #size = 0;
+  /**
+   * One reader's place in start order (the pending-span scan): the entries up to it were
+   * read. When its entry is removed it moves back to the one before, so reading on starts
+   * at the first entry not yet read, whatever ended meanwhile: a pass costs the entries it
+   * reads, not the table's size. EMPTY: before the first entry.
+   */
+  #bookmark = EMPTY;
 
   get size(): number {
     return this.#size;
@@ -134,6 +141,20 @@ export class OpenSpanTable<V> {
     }
   }
 
+  /** The oldest value after the bookmark, its mark in `lastMark`; undefined when every entry was read. */
+  afterBookmark(): V | undefined {
+    const entry = this.#bookmark === EMPTY ? this.#head : this.#next[this.#bookmark]!;
+    if (entry === EMPTY) return undefined;
+    this.lastMark = this.#marks[entry]!;
+    return this.#values[entry];
+  }
+
+  /** Moves the bookmark onto the entry afterBookmark() returned: it is read. */
+  advanceBookmark(): void {
+    const entry = this.#bookmark === EMPTY ? this.#head : this.#next[this.#bookmark]!;
+    if (entry !== EMPTY) this.#bookmark = entry;
+  }
+
   /** Whether some entry has `mark`. */
   hasMark(mark: number): boolean {
     for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) if (this.#marks[entry] === mark) return true;
@@ -191,6 +212,7 @@ export class OpenSpanTable<V> {
 
   #release(entry: number): void {
     const prev = this.#prev[entry];
+    if (entry === this.#bookmark) this.#bookmark = prev;
     const next = this.#next[entry];
     if (prev === EMPTY) this.#head = next;
     else this.#next[prev] = next;

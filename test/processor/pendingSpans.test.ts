@@ -1,0 +1,68 @@
+// Spans open longer than pendingSpanMillis go to the exporter once each as 'started' rows
+// (behind an exporter that takes log records too, as PostgresSpanExporter). The scan reads
+// the journal's open spans from where its last pass stopped: before, every pass went
+// through every span already sent and still open (100,000 open held the event loop ~116 ms
+// at every pass), and a span dated in the future by a wall clock stepped back since held
+// back every span after it for as long as the step.
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { expect, test } from 'vitest';
+import { JournalSpanProcessor } from '../../src/index.js';
+import type { SpansAndLogs } from '../../src/export/SpansAndLogs.js';
+import { ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+
+/** Takes spans and log records in one call, as PostgresSpanExporter does: open spans are sent as 'started'. */
+class BatchCollector {
+  readonly started: string[] = [];
+  readonly ended: string[] = [];
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.exportBatch({ spans, logs: [] }, done);
+  }
+  exportBatch(batch: SpansAndLogs, done: (result: ExportResult) => void): void {
+    const spans = typeof batch.spans === 'function' ? batch.spans() : batch.spans;
+    for (const span of spans) (span.attributes[ATTR_SPAN_STATE] === 'started' ? this.started : this.ended).push(span.name);
+    setImmediate(() => done({ code: ExportResultCode.SUCCESS }));
+  }
+  async forceFlush(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+}
+
+function processorWith(exporter: BatchCollector): JournalSpanProcessor {
+  return new JournalSpanProcessor({ exporter, journalDir: tempDir(), recover: false, pendingSpanMillis: 50, scheduledDelayMillis: 10 });
+}
+
+test("each span open past pendingSpanMillis is sent once as 'started', oldest first; one that ended first is not, and later ones are read on", async () => {
+  const exporter = new BatchCollector();
+  const processor = processorWith(exporter);
+  const tracer = providerWith(processor).getTracer('t');
+  const spans = ['a', 'b', 'c', 'd'].map((name) => tracer.startSpan(name));
+  spans[1]!.end();
+  await expect.poll(() => exporter.started, { timeout: 5000, interval: 10 }).toEqual(['a', 'c', 'd']);
+  spans[0]!.end();
+  const late = tracer.startSpan('e');
+  await expect.poll(() => exporter.started, { timeout: 5000, interval: 10 }).toEqual(['a', 'c', 'd', 'e']);
+  // Further passes send none of them again.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(exporter.started).toEqual(['a', 'c', 'd', 'e']);
+  expect(exporter.ended).toEqual(['b', 'a']);
+  for (const span of [spans[2]!, spans[3]!, late]) span.end();
+  await processor.shutdown();
+  expect(exporter.ended).toEqual(['b', 'a', 'c', 'd', 'e']);
+});
+
+test('a span dated after the wall clock (stepped back since it started) does not hold back the spans after it', async () => {
+  const exporter = new BatchCollector();
+  const processor = processorWith(exporter);
+  const tracer = providerWith(processor).getTracer('t');
+  // Started an hour "in the future": the clock was stepped back by an hour since.
+  const early = tracer.startSpan('before the step', { startTime: Date.now() + 3_600_000 });
+  const after = tracer.startSpan('after the step');
+  await expect.poll(() => exporter.started, { timeout: 5000, interval: 10 }).toEqual(['before the step', 'after the step']);
+  early.end();
+  after.end();
+  await processor.shutdown();
+});
