@@ -166,7 +166,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // made again later (writeBatch) start a budget of their own.
     // The batch's time starts now: a resource detector still running may take at most half
     // of it (#rows), the write the rest.
-    const deadline = Date.now() + this.#exportTimeoutMillis;
+    const deadline = performance.now() + this.#exportTimeoutMillis;
     const detectorsUntil = deadline - this.#exportTimeoutMillis / 2;
     const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn, new Unreadable(), detectorsUntil);
     const turn = new TurnBudget();

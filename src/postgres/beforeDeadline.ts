@@ -5,7 +5,7 @@
 export async function beforeDeadline<T>(work: Promise<T>, deadline: number, late: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late()), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => reject(late()), Math.max(0, deadline - performance.now()));
     timer.unref();
   });
   try {

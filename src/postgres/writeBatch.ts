@@ -65,7 +65,7 @@ export async function writeBatch(
     markBroken(timedOut);
     // With a statement in flight, end() destroys the socket and that statement fails.
     client.end().catch(() => {});
-  }, Math.max(0, deadline - Date.now()) + CUTOFF_GRACE_MILLIS);
+  }, Math.max(0, deadline - performance.now()) + CUTOFF_GRACE_MILLIS);
   cutoff.unref();
   const transaction = (work: () => Promise<void>) =>
     inTransaction(client, markBroken, deadline, async () => {
@@ -118,7 +118,7 @@ async function inTransaction(
 ): Promise<unknown> {
   try {
     // One round trip, as plain BEGIN was: the number is ours, never user input.
-    await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, deadline - Date.now())}`);
+    await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(deadline - performance.now()))}`);
     await work();
   } catch (error) {
     // If even ROLLBACK fails the connection is gone (the server rolls back on its own).

@@ -289,7 +289,7 @@ export class JournalSpanProcessor implements SpanProcessor {
    */
   async forceFlush(): Promise<void> {
     if (this.state === 'shutdown') return;
-    const deadline = Date.now() + this.options.flushTimeoutMillis;
+    const deadline = performance.now() + this.options.flushTimeoutMillis;
     const done = await this.loop.flush(this.options.flushTimeoutMillis);
     if (!done) {
       safeDiag.warn(`otel-blackbox: forceFlush timed out after ${this.options.flushTimeoutMillis} ms; spans stay in the journal`);
@@ -303,7 +303,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         .then(() => this.options.logExporter?.forceFlush?.())
         .catch((error: unknown) => safeDiag.error('otel-blackbox: logExporter forceFlush failed', error)),
     ]);
-    if ((await settleWithin(flushing, deadline - Date.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
+    if ((await settleWithin(flushing, deadline - performance.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
       safeDiag.warn('otel-blackbox: the exporter\'s forceFlush did not finish in time; not waiting for it');
     }
   }
@@ -356,7 +356,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     // loop: a short job, a crash loop), runs now: it found nothing under way and returned,
     // and the dead journals waited for a process that lived longer.
     if (this.startupRecoveryDue) this.startRecovery();
-    const deadline = Date.now() + this.options.flushTimeoutMillis;
+    const deadline = performance.now() + this.options.flushTimeoutMillis;
     const deadlineTimer = setTimeout(() => this.stopController.abort(), this.options.flushTimeoutMillis);
     try {
       // Recovery stops within a chunk once aborted; bounded all the same, so that nothing it
@@ -385,7 +385,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         .then(() => this.options.logExporter?.shutdown())
         .catch((error: unknown) => safeDiag.error('otel-blackbox: logExporter shutdown failed', error)),
     ]);
-    if ((await settleWithin(closing, deadline - Date.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
+    if ((await settleWithin(closing, deadline - performance.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
       safeDiag.warn('otel-blackbox: the exporter\'s shutdown did not finish in time; not waiting for it');
     }
   }
