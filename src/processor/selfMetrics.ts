@@ -30,19 +30,57 @@ const WRITE_PATHS = ['mmap', 'write', 'memory', 'none'] as const;
 
 /** Each processor's observations carry this attribute: its number in the process (1, 2, ...). */
 export const PROCESSOR_ATTRIBUTE = 'otel_blackbox.processor';
-let processorsMade = 0;
+
+/**
+ * A processor's number, given to the next processor made once it shut down: numbers made
+ * only grew, a process that makes processors over and over (tests, a library per tenant)
+ * reached the SDK's 2,000 series per instrument, and the live processor's values went to
+ * its overflow series. Between two processors the number reports the last one as gone:
+ * what it counted, and nothing held (the SDK keeps a series' last value, so it reported
+ * the journal bytes and backlog of a processor long shut down, and a sum over processors
+ * counted them). The next one's counters start at 0 again: to a backend, a counter's
+ * reset, as at a process restart.
+ */
+interface Slot {
+  attributes: Attributes;
+  stopReportingGone: (() => void) | undefined;
+}
+
+const freeSlots: Slot[] = [];
+let slotsMade = 0;
+
+function takeSlot(): Slot {
+  const slot = freeSlots.shift() ?? { attributes: { [PROCESSOR_ATTRIBUTE]: String(++slotsMade) }, stopReportingGone: undefined };
+  slot.stopReportingGone?.();
+  slot.stopReportingGone = undefined;
+  return slot;
+}
 
 /**
  * Registers the instruments on the global MeterProvider, for one processor: its series
  * carry its number (PROCESSOR_ATTRIBUTE), since several processors observing the same
- * instruments with the same attributes left only the last one's value. NodeSDK sets the
- * provider in `start()`, after the application constructed its span processors, so the
- * provider is looked up again once the current synchronous start-up has run. Returns what
+ * instruments with the same attributes left only the last one's value. Returns what
  * stops the reports (at shutdown): registered for good, a shut-down processor was kept
  * alive by the callback, and reported as if still running.
  */
 export function reportSelfMetrics(stats: () => JournalProcessorStats): () => void {
-  const attributes = { [PROCESSOR_ATTRIBUTE]: String(++processorsMade) };
+  const slot = takeSlot();
+  const stop = reportOnProviders(stats, slot.attributes);
+  return () => {
+    stop();
+    const gone: JournalProcessorStats = { ...stats(), journalBytes: 0, journalSegments: 0, journalBacklog: 0, memoryQueueLength: 0, journalWritePath: 'none' };
+    slot.stopReportingGone = reportOnProviders(() => gone, slot.attributes);
+    freeSlots.push(slot);
+    freeSlots.sort((a, b) => Number(a.attributes[PROCESSOR_ATTRIBUTE]) - Number(b.attributes[PROCESSOR_ATTRIBUTE]));
+  };
+}
+
+/**
+ * NodeSDK sets the provider in `start()`, after the application constructed its span
+ * processors, so the provider is looked up again once the current synchronous start-up
+ * has run.
+ */
+function reportOnProviders(stats: () => JournalProcessorStats, attributes: Attributes): () => void {
   const first = metrics.getMeterProvider();
   const unregisters = [register(first, stats, attributes)];
   const later = setImmediate(() => {

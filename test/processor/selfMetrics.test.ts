@@ -137,6 +137,41 @@ describe('the processor reports its own metrics through a registered MeterProvid
     expect(after.map((point) => point.value).sort((a, b) => a - b)).toEqual([4, 10]);
   });
 
+  test('a processor shut down reports nothing held and what it counted; its number goes to the next processor made', async () => {
+    // Before: numbers only grew, and the SDK kept each series' last value: the journal bytes
+    // of processors long shut down were summed with the live one's, and a process that made
+    // 2,000 processors filled the SDK's series limit (the live one's values overflowed).
+    const meters = meterProvider();
+    meters.register();
+    const made = (spans: number) => {
+      const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+      const tracer = track(providerWith(processor)).getTracer('metrics-test');
+      for (let i = 0; i < spans; i++) tracer.startSpan(`span-${i}`).end();
+      return processor;
+    };
+    const first = made(5);
+    await first.forceFlush();
+    const numberOf = async () => (await meters.collect()).get(SELF_METRICS.spansExported.name)!.map((point) => point.attributes['otel_blackbox.processor']);
+    const [number] = await numberOf();
+    await first.shutdown();
+    const gone = await meters.collect();
+    expect(value(gone, SELF_METRICS.journalBytes.name, { 'otel_blackbox.processor': number })).toBe(0);
+    expect(value(gone, SELF_METRICS.journalWritePath.name, { 'otel_blackbox.processor': number, path: 'none' })).toBe(1);
+    expect(value(gone, SELF_METRICS.journalWritePath.name, { 'otel_blackbox.processor': number, path: expectedJournalIo('mmap') })).toBe(0);
+    expect(value(gone, SELF_METRICS.spansExported.name, { 'otel_blackbox.processor': number })).toBe(5);
+
+    for (let round = 0; round < 20; round++) await made(0).shutdown();
+    const next = made(2);
+    await next.forceFlush();
+    const points = await meters.collect();
+    // One number in all: each processor made took the number the one before gave back.
+    expect(await numberOf()).toEqual([number]);
+    // Its counters start again (a counter's reset to a backend, as at a process restart).
+    expect(value(points, SELF_METRICS.spansExported.name, { 'otel_blackbox.processor': number })).toBe(2);
+    expect(value(points, SELF_METRICS.journalBytes.name, { 'otel_blackbox.processor': number })).toBe(next.stats().journalBytes);
+    expect(value(points, SELF_METRICS.journalWritePath.name, { 'otel_blackbox.processor': number, path: expectedJournalIo('mmap') })).toBe(1);
+  });
+
   test('dropped spans are counted by reason, and failed exports counted', async () => {
     const meters = meterProvider();
     meters.register();
