@@ -12,16 +12,6 @@ export interface SignsOfLifeTarget {
 export class SignsOfLife {
   private readonly target: SignsOfLifeTarget;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onExit = (code: number): void => {
-    this.target.processExit({ ms: Date.now(), code: exitCodeOf(code) });
-  };
-  private readonly onUncaught = (error: unknown, origin: string): void => {
-    const err = error instanceof Error ? error : new Error(String(error));
-    this.target.processExit({
-      ms: Date.now(),
-      error: { name: err.name, message: `${err.message}${origin === 'unhandledRejection' ? ' (unhandled rejection)' : ''}`, stack: err.stack },
-    });
-  };
 
   constructor(target: SignsOfLifeTarget) {
     this.target = target;
@@ -30,15 +20,54 @@ export class SignsOfLife {
   start(heartbeatIntervalMillis: number): void {
     this.timer = setInterval(() => this.target.heartbeat(), heartbeatIntervalMillis);
     this.timer.unref();
-    process.on('exit', this.onExit);
-    process.on('uncaughtExceptionMonitor', this.onUncaught);
+    watch(this.target);
   }
 
   stop(): void {
     clearInterval(this.timer);
-    process.off('exit', this.onExit);
-    process.off('uncaughtExceptionMonitor', this.onUncaught);
+    unwatch(this.target);
   }
+}
+
+/**
+ * Every live processor's target, told by one listener of each kind: a listener per
+ * processor made Node warn of a possible leak (MaxListenersExceededWarning) on the
+ * application's stderr from the eleventh live processor on.
+ */
+const watched = new Set<SignsOfLifeTarget>();
+
+function tellEach(record: ProcessExitRecord): void {
+  for (const target of watched) {
+    try {
+      target.processExit(record);
+    } catch {
+      // The others are still told: each writes to a journal of its own.
+    }
+  }
+}
+
+const onExit = (code: number): void => tellEach({ ms: Date.now(), code: exitCodeOf(code) });
+
+const onUncaught = (error: unknown, origin: string): void => {
+  const err = error instanceof Error ? error : new Error(String(error));
+  tellEach({
+    ms: Date.now(),
+    error: { name: err.name, message: `${err.message}${origin === 'unhandledRejection' ? ' (unhandled rejection)' : ''}`, stack: err.stack },
+  });
+};
+
+function watch(target: SignsOfLifeTarget): void {
+  if (watched.size === 0) {
+    process.on('exit', onExit);
+    process.on('uncaughtExceptionMonitor', onUncaught);
+  }
+  watched.add(target);
+}
+
+function unwatch(target: SignsOfLifeTarget): void {
+  if (!watched.delete(target) || watched.size > 0) return;
+  process.off('exit', onExit);
+  process.off('uncaughtExceptionMonitor', onUncaught);
 }
 
 /**
