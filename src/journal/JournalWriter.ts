@@ -409,16 +409,17 @@ export class JournalWriter {
 
   /**
    * The oldest open span the pending-span scan has not read yet (OpenSpanTable's bookmark),
-   * or undefined; readOpenSpan() marks it read. Passed over for good: spans whose START is
-   * not journaled when read (NOT_JOURNALED: a 'started' row made for such a span would
-   * never become 'ended' or 'crashed' if the process died before its START was written),
-   * and those that ended while the journal was broken (kept for their START only).
+   * or undefined; readOpenSpan() marks it read. Passed over for good: spans that ended while
+   * the journal was broken (kept for their START only). A span whose START is not journaled
+   * yet (NOT_JOURNALED: the journal was full when it started) ends the reading until it is:
+   * a 'started' row made for it would never become 'ended' or 'crashed' if the process died
+   * before its START was written, and passed over, it never got one once its START was.
    */
   nextUnreadOpenSpan(): ReadableSpan | undefined {
     for (;;) {
       const open = this.openSpans.afterBookmark();
-      if (open === undefined) return undefined;
-      if (this.openSpans.lastMark !== NOT_JOURNALED && open.span.ended !== true) return open.span;
+      if (open === undefined || this.openSpans.lastMark === NOT_JOURNALED) return undefined;
+      if (open.span.ended !== true) return open.span;
       this.openSpans.advanceBookmark();
     }
   }

@@ -7,8 +7,11 @@
 import pg from 'pg';
 
 export function postgresDestination(config: pg.ClientConfig, schema: string): string {
-  // A Client only resolves its parameters when made: it connects at connect(), never here.
-  const { host, port, database } = new pg.Client(config);
+  // Only what names the server: a Client made from the whole config would call a `stream`
+  // factory of the caller's pool (Cloud SQL connectors, tunnels) at once, opening a
+  // connection nothing closes. Made from these, it resolves them and opens nothing.
+  const { connectionString, host: givenHost, port: givenPort, database: givenDatabase, user } = config;
+  const { host, port, database } = new pg.Client({ connectionString, host: givenHost, port: givenPort, database: givenDatabase, user });
   const where = host.startsWith('/') ? `unix:${host}` : host;
   return `postgresql://${where}:${port}/${database ?? ''}?schema=${schema}`;
 }

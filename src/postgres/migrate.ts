@@ -52,6 +52,19 @@ export class ForeignMigrationsTableError extends Error {
   }
 }
 
+export class MissingTableError extends Error {
+  constructor(schema: string, tables: string[]) {
+    super(
+      `Schema "${schema}" lists every migration as applied, but its table${tables.length > 1 ? 's' : ''} ${tables.join(', ')} ${tables.length > 1 ? 'are' : 'is'} missing ` +
+        '(dropped by hand, or a partial restore). Restore it, or drop the schema to have it made again; the spans wait in the journal meanwhile.',
+    );
+    this.name = 'MissingTableError';
+  }
+}
+
+/** The tables every batch writes. */
+const DATA_TABLES = ['traces', 'spans', 'logs', 'dead_letters'];
+
 // Two-key advisory locks: this constant ('otbb') keeps ours apart from the application's.
 const LOCK_NAMESPACE = 0x6f746262;
 
@@ -128,8 +141,18 @@ export async function migrateSchema(
 ): Promise<{ applied: number[] }> {
   const quoted = quoteSchema(schema);
   // Up to date is the usual case, and it is answered without DDL or a lock, so a role
-  // that may only write can start with migrations on once the schema is installed.
-  if ((await pendingMigrations(pool, schema, quoted)).length === 0) return { applied: [] };
+  // that may only write can start with migrations on once the schema is installed. Its
+  // tables are looked for too: the exporter asks again after a batch found one missing, and
+  // a table dropped by hand, its migration recorded, is said as what it is, not migrated
+  // again before every batch for nothing.
+  if ((await pendingMigrations(pool, schema, quoted)).length === 0) {
+    const { rows } = await pool.query<{ name: string }>(
+      `SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(format('%I.%I', $2::text, name)) IS NULL`,
+      [DATA_TABLES, schema],
+    );
+    if (rows.length > 0) throw new MissingTableError(schema, rows.map((row) => row.name));
+    return { applied: [] };
+  }
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (error: Error) => (broken = error);

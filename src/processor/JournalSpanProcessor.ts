@@ -370,8 +370,9 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
     this.signsOfLife.stop();
     this.state = 'shutdown';
-    this.stopSelfMetrics();
+    // After the drops are counted: the metrics' last report of this processor includes them.
     this.recordUnsentDrops();
+    this.stopSelfMetrics();
     if (this.journal) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.journal.openSpanCount > 0) this.journal.appendProcessExit({ ms: Date.now(), shutdown: true });

@@ -1,6 +1,7 @@
 // The exporter against what a database's operators do while it runs: a session that turned
 // read-only (a standby during a failover; a setting the operator lifted since), a schema
 // dropped under it, and a schema a DBA made for a role that may not create schemas.
+import { Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -91,4 +92,40 @@ test("the owner of a schema a DBA made, without CREATE on the database, migrates
   expect(await spanCount(owned)).toBe(2);
   await db.query(`DROP SCHEMA "${owned}" CASCADE`);
   await db.query(`DROP ROLE ${role}`);
+});
+
+test('a table dropped by hand, its migration recorded: the batch says what is missing and what to do, and is not migrated again before every batch', async () => {
+  const name = `${schema}_table_gone`;
+  await db.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema: name });
+  try {
+    expect((await exportSpans(exporter, await traceOf(1, 'first'))).code).toBe(ExportResultCode.SUCCESS);
+    await db.query(`DROP TABLE "${name}".spans`);
+    expect((await exportSpans(exporter, await traceOf(1, 'refused'))).code).toBe(ExportResultCode.FAILED);
+    const next = await exportSpans(exporter, await traceOf(1, 'told'));
+    expect(next.code).toBe(ExportResultCode.FAILED);
+    expect(next.error?.message).toContain(`Schema "${name}" lists every migration as applied, but its table spans is missing`);
+    // Held back like any failed migration: the next batch is refused at once, saying when it is tried again.
+    const held = await exportSpans(exporter, await traceOf(1, 'held'));
+    expect(held.error?.message).toMatch(/tried again in/);
+  } finally {
+    await exporter.shutdown();
+  }
+  await db.query(`DROP SCHEMA "${name}" CASCADE`);
+});
+
+test("naming a caller's pool's destination opens no connection (a stream factory of its own is not called)", async () => {
+  let streams = 0;
+  const pool = new pg.Pool({
+    connectionString: db.url,
+    stream: () => {
+      streams += 1;
+      return new Socket();
+    },
+  } as pg.PoolConfig);
+  const exporter = new PostgresSpanExporter({ pool, schema });
+  expect(exporter.destination).toMatch(new RegExp(`^postgresql://[^@/]+:\\d+/[^?]+\\?schema=${schema}$`));
+  expect(streams).toBe(0);
+  await exporter.shutdown();
+  await pool.end();
 });

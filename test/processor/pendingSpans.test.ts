@@ -5,10 +5,12 @@
 // at every pass), and a span dated in the future by a wall clock stepped back since held
 // back every span after it for as long as the step.
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { expect, test } from 'vitest';
 import { JournalSpanProcessor } from '../../src/index.js';
 import type { SpansAndLogs } from '../../src/export/SpansAndLogs.js';
+import { JournalWriter } from '../../src/journal/JournalWriter.js';
+import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
@@ -65,4 +67,33 @@ test('a span dated after the wall clock (stepped back since it started) does not
   early.end();
   after.end();
   await processor.shutdown();
+});
+
+test("a span that started while the journal was full gets its 'started' row once its START is written; the ones after it wait behind it", async () => {
+  // Before: the scan passed over it for good while its START was not journaled, and never
+  // came back to it once it was.
+  const journalDir = tempDir();
+  const writer = new JournalWriter({
+    journalDir, identity: currentWriterIdentity(), durability: 'process', maxSegmentBytes: 4096, maxJournalBytes: 64 * 1024, groupCommitMillis: 5, heartbeatIntervalMs: 1000, lock: false,
+  });
+  const tracer = new TracerProvider().getTracer('t');
+  const padding = 'x'.repeat(500);
+  let refused: ReadableSpan | undefined;
+  for (let i = 0; i < 10_000 && refused === undefined; i++) {
+    const span = tracer.startSpan('filler', { attributes: { padding } }) as unknown as ReadableSpan & { end(): void };
+    if (writer.appendStart(span) === 'full') refused = span;
+    else {
+      span.end();
+      writer.appendEnd(span);
+    }
+  }
+  expect(refused).toBeDefined();
+  expect(writer.nextUnreadOpenSpan()).toBeUndefined();
+  const at = writer.position();
+  writer.appendCommit(at);
+  writer.deleteSegmentsBefore(at.segment + 1);
+  const { traceId, spanId } = refused!.spanContext();
+  await expect.poll(() => writer.openSpan(traceId, spanId), { timeout: 5000, interval: 10 }).toBe(refused);
+  expect(writer.nextUnreadOpenSpan()).toBe(refused);
+  writer.close({ removeIfDone: false });
 });
