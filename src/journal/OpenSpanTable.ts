@@ -122,15 +122,6 @@ export class OpenSpanTable<V> {
     }
   }
 
-  /** Oldest first, those whose mark is not `mark`. */
-  *valuesNotMarked(mark: number): IterableIterator<V> {
-    for (let entry = this.#head; entry !== EMPTY; ) {
-      const next = this.#next[entry];
-      if (this.#marks[entry] !== mark) yield this.#values[entry]!;
-      entry = next;
-    }
-  }
-
   /**
    * Visits every entry, oldest first, with its mark; the mark becomes what `visit` returns.
    * `visit` must not change the table.
