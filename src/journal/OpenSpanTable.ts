@@ -66,11 +66,19 @@ export class OpenSpanTable<V> {
     return value;
   }
 
-  /** A key already present keeps its place in start order (as Map does) and gets `value` and `mark`. */
+  /**
+   * A key already present gets `value` and `mark`, and keeps its place in start order (as
+   * Map does) while its value is the same: another value under the same ids is another
+   * span (an id generator that repeats ids), started now, so it goes to the end, unread.
+   */
   set(traceId: string, spanId: string, value: V, mark = 0): void {
     const hash = hashOf(traceId, spanId);
     const found = this.#find(traceId, spanId, hash);
     if (found !== EMPTY) {
+      if (this.#values[found] !== value) {
+        this.#unlink(found);
+        this.#link(found);
+      }
       this.#values[found] = value;
       this.#marks[found] = mark;
       return;
@@ -201,7 +209,8 @@ export class OpenSpanTable<V> {
     this.#tail = entry;
   }
 
-  #release(entry: number): void {
+  /** Takes the entry out of start order; the bookmark on it steps back to the one before. */
+  #unlink(entry: number): void {
     const prev = this.#prev[entry];
     if (entry === this.#bookmark) this.#bookmark = prev;
     const next = this.#next[entry];
@@ -209,6 +218,10 @@ export class OpenSpanTable<V> {
     else this.#next[prev] = next;
     if (next === EMPTY) this.#tail = prev;
     else this.#prev[next] = prev;
+  }
+
+  #release(entry: number): void {
+    this.#unlink(entry);
     this.#spanIds[entry] = undefined;
     this.#traceIds[entry] = undefined;
     this.#values[entry] = undefined;

@@ -19,8 +19,9 @@ describe('OpenSpanTable', () => {
       const next = random(seed);
       const table = new OpenSpanTable<number>();
       const model = new Map<string, number>();
-      // Few distinct ids, so the same id comes back (a replaced value keeps its place), and
-      // span ids shared by three traces, which must stay apart.
+      // Few distinct ids, so the same id comes back (another value under the same ids is
+      // another span, started now: it goes to the end), and span ids shared by three
+      // traces, which must stay apart.
       const spanIds = Array.from({ length: 100 }, (_, i) => `${(i * 2654435761) >>> 0}`.padStart(16, '0'));
       const traceIds = ['a', 'b', 'c'].map((letter) => letter.repeat(32));
       const ids = traceIds.flatMap((traceId) => spanIds.map((spanId) => [traceId, spanId] as const));
@@ -31,6 +32,7 @@ describe('OpenSpanTable', () => {
         const startBias = Math.floor(step / 2500) % 2 === 0 ? 0.7 : 0.3;
         if (next() < startBias) {
           table.set(...id, step, step % 1000);
+          model.delete(keyOf(id));
           model.set(keyOf(id), step);
         } else {
           expect(table.delete(...id)).toBe(model.delete(keyOf(id)));
@@ -53,6 +55,51 @@ describe('OpenSpanTable', () => {
       const remarked: number[] = [];
       table.remark((_, mark) => (remarked.push(mark), mark));
       expect(remarked).toEqual(marks.map((mark) => mark + 1));
+    }
+  });
+
+  it('reads each entry once from its bookmark, in start order, whatever ends, starts or starts again under the same ids meanwhile', () => {
+    for (const seed of [5, 6, 7]) {
+      const next = random(seed);
+      const table = new OpenSpanTable<number>();
+      // The model: entries in start order, and which of them the reader has read.
+      const order: string[] = [];
+      const values = new Map<string, number>();
+      const read = new Set<string>();
+      const ids = Array.from({ length: 60 }, (_, i) => ['t'.repeat(32), `${i}`.padStart(16, '0')] as const);
+      const keyOf = ([traceId, spanId]: readonly [string, string]) => `${traceId}/${spanId}`;
+      for (let step = 0; step < 20_000; step++) {
+        const id = ids[Math.floor(next() * ids.length)]!;
+        const key = keyOf(id);
+        const roll = next();
+        if (roll < 0.4) {
+          // A start, or another span under ids already open: at the end, unread. The same
+          // value set again (a mark changed) keeps its place and stays read.
+          const same = values.has(key) && next() < 0.3;
+          const value = same ? values.get(key)! : step;
+          table.set(...id, value, step % 7);
+          if (!same) {
+            if (values.has(key)) order.splice(order.indexOf(key), 1);
+            order.push(key);
+            read.delete(key);
+            values.set(key, value);
+          }
+        } else if (roll < 0.7) {
+          table.delete(...id);
+          if (values.delete(key)) order.splice(order.indexOf(key), 1);
+          read.delete(key);
+        } else {
+          const unread = order.find((k) => !read.has(k));
+          expect(table.afterBookmark()).toBe(unread === undefined ? undefined : values.get(unread));
+          if (unread !== undefined && next() < 0.8) {
+            table.advanceBookmark();
+            read.add(unread);
+          }
+        }
+        // Everything read comes before everything unread: the bookmark is one place.
+        const firstUnread = order.findIndex((k) => !read.has(k));
+        if (firstUnread >= 0) expect(order.slice(firstUnread).every((k) => !read.has(k))).toBe(true);
+      }
     }
   });
 
