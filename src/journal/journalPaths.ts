@@ -90,28 +90,44 @@ export interface ClaimName {
   claimerBootHash: string;
   /** The claimer's worker thread (undefined: its main thread). */
   claimerThread?: OsThread;
+  /** The inode number of the claimer's pid namespace (undefined: not known, or a claim made before it was recorded). */
+  claimerPidNamespace?: string;
 }
 
 /**
- * `<writer id>.recovering-<claimer id>.<start ticks>.<host hash>.<boot hash>[.<tid>-<thread start ticks>]`:
+ * `<writer id>.recovering-<claimer id>.<start ticks>.<host hash>.<boot hash>[.<tid>-<thread start ticks>][.n<pid namespace>]`:
  * the rename that claims a directory names the claimer completely, so no later step can be
- * missing. The last part names the claimer's thread when it is a worker thread.
+ * missing. The optional parts name the claimer's thread when it is a worker thread, and its
+ * pid namespace (the inode number `readlink /proc/self/ns/pid` shows): a claimer in another
+ * container is then judged by silence, not by a pid of ours, where no claim lock answers.
  */
 export function claimedDirName(writerDirName: string, claimer: WriterIdentity): string {
   const ticks = claimer.procStartTicks ?? 'x';
   const thread = claimer.osThread ? `.${claimer.osThread.tid}-${claimer.osThread.startTicks}` : '';
-  return `${writerDirName}${CLAIM_MARKER}${claimer.writerId}.${ticks}.${shortHash(claimer.hostname)}.${shortHash(claimer.bootId)}${thread}`;
+  const namespace = pidNamespaceNumber(claimer.pidNamespace);
+  return `${writerDirName}${CLAIM_MARKER}${claimer.writerId}.${ticks}.${shortHash(claimer.hostname)}.${shortHash(claimer.bootId)}${thread}${namespace === undefined ? '' : `.n${namespace}`}`;
+}
+
+/** The inode number in `pid:[4026531836]`; undefined for anything else. */
+export function pidNamespaceNumber(pidNamespace: string | undefined): string | undefined {
+  return /^pid:\[(\d+)\]$/.exec(pidNamespace ?? '')?.[1];
 }
 
 export function parseClaimedDirName(name: string): ClaimName | undefined {
   const at = name.indexOf(CLAIM_MARKER);
   if (at < 0) return undefined;
   const writerId = name.slice(0, at);
-  const [claimerId, ticks, claimerHostHash, claimerBootHash, thread, ...rest] = name.slice(at + CLAIM_MARKER.length).split('.');
-  if (!isWriterDirName(writerId) || !isWriterDirName(claimerId) || rest.length > 0) return undefined;
+  const [claimerId, ticks, claimerHostHash, claimerBootHash, ...optional] = name.slice(at + CLAIM_MARKER.length).split('.');
+  if (!isWriterDirName(writerId) || !isWriterDirName(claimerId)) return undefined;
   if (!/^(\d+|x)$/.test(ticks ?? '') || !/^[0-9a-f]{8}$/.test(claimerHostHash ?? '') || !/^[0-9a-f]{8}$/.test(claimerBootHash ?? '')) {
     return undefined;
   }
+  // In this order, each at most once: the thread, then the pid namespace.
+  const namespacePart = optional.at(-1)?.startsWith('n') ? optional.pop() : undefined;
+  const [thread, ...rest] = optional;
+  if (rest.length > 0) return undefined;
+  const namespace = namespacePart === undefined ? undefined : /^n(\d+)$/.exec(namespacePart)?.[1];
+  if (namespacePart !== undefined && namespace === undefined) return undefined;
   const threadParts = thread === undefined ? undefined : /^(\d+)-(\d+)$/.exec(thread);
   if (threadParts === null) return undefined;
   const claim: ClaimName = {
@@ -123,5 +139,6 @@ export function parseClaimedDirName(name: string): ClaimName | undefined {
     claimerBootHash,
   };
   if (threadParts) claim.claimerThread = { tid: Number(threadParts[1]), startTicks: threadParts[2]! };
+  if (namespace !== undefined) claim.claimerPidNamespace = namespace;
   return claim;
 }

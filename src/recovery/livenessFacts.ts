@@ -1,7 +1,7 @@
 // Gathers what decideLiveness needs: what a segment header or a claim's name says of its
 // writer, compared with this host and boot, and what /proc says of that pid now.
 import { hostname } from 'node:os';
-import { shortHash } from '../journal/journalPaths.js';
+import { pidNamespaceNumber, shortHash } from '../journal/journalPaths.js';
 import type { ClaimName } from '../journal/journalPaths.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
 import { readBootId, readPidNamespace, readProcStat, readThreadStat } from '../journal/writerIdentity.js';
@@ -25,9 +25,10 @@ function factsOfHeader(header: ProcessIdentity): WriterFacts {
   };
 }
 
-/** A claim's name carries hashes of the claimer's host and boot id (see journalPaths). */
+/** A claim's name carries hashes of the claimer's host and boot id, and its pid namespace (see journalPaths). */
 function factsOfClaim(claim: ClaimName): WriterFacts {
   const bootId = readBootId();
+  const ownNamespace = pidNamespaceNumber(readPidNamespace());
   const claimerHadBootId = claim.claimerBootHash !== shortHash(null);
   return {
     onThisHost: claim.claimerHostHash === shortHash(hostname()),
@@ -35,6 +36,7 @@ function factsOfClaim(claim: ClaimName): WriterFacts {
     pid: claim.claimerPid,
     procStartTicks: claim.claimerStartTicks,
     thread: claim.claimerThread,
+    samePidNamespace: claim.claimerPidNamespace !== undefined && ownNamespace !== undefined ? claim.claimerPidNamespace === ownNamespace : undefined,
   };
 }
 

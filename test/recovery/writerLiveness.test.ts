@@ -8,7 +8,7 @@ import { recoverJournals } from '../../src/index.js';
 import { claimedDirName, parseClaimedDirName } from '../../src/journal/journalPaths.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { decideLiveness } from '../../src/recovery/writerLiveness.js';
-import { writerLiveness } from '../../src/recovery/livenessFacts.js';
+import { claimerLiveness, writerLiveness } from '../../src/recovery/livenessFacts.js';
 import type { LivenessFacts, WriterFacts } from '../../src/recovery/writerLiveness.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -228,6 +228,26 @@ describe('claimedDirName', () => {
 
   it('is not a claim when the thread part is malformed', () => {
     expect(parseClaimedDirName(`${claimedDirName(writerDir, claimer)}.12x-3`)).toBeUndefined();
+  });
+
+  it("names the claimer's pid namespace, after its thread if any, and reads it back", () => {
+    const inNamespace = { ...claimer, pidNamespace: 'pid:[4026531836]' };
+    expect(claimedDirName(writerDir, inNamespace)).toMatch(/\.n4026531836$/);
+    expect(parseClaimedDirName(claimedDirName(writerDir, inNamespace))).toMatchObject({ claimerPid: process.pid, claimerPidNamespace: '4026531836' });
+    const inThread = parseClaimedDirName(claimedDirName(writerDir, { ...inNamespace, osThread: { tid: 4250, startTicks: '1100' } }));
+    expect(inThread).toMatchObject({ claimerThread: { tid: 4250, startTicks: '1100' }, claimerPidNamespace: '4026531836' });
+    expect(parseClaimedDirName(`${claimedDirName(writerDir, claimer)}.nope`)).toBeUndefined();
+    expect(parseClaimedDirName(`${claimedDirName(writerDir, inNamespace)}.n5`)).toBeUndefined();
+  });
+
+  it('judges a claimer of another pid namespace, where no claim lock answers, by silence: its pid 1 here is another process', () => {
+    // Before: claims did not record a pid namespace, and a live recovery in another
+    // container of a pod (no addon: Alpine, say) was taken over under it.
+    const otherContainer = { ...claimer, pid: 1, procStartTicks: '1', pidNamespace: 'pid:[1]', writerId: `w${'0'.repeat(9)}-1-0-${'cd'.repeat(8)}` };
+    const claim = parseClaimedDirName(claimedDirName(writerDir, otherContainer))!;
+    const now = Date.now();
+    expect(claimerLiveness(claim, undefined, now - 1_000, 300_000, now)).toMatchObject({ alive: true, why: /another pid namespace/ });
+    expect(claimerLiveness(claim, undefined, now - 600_000, 300_000, now)).toMatchObject({ alive: false });
   });
 });
 
