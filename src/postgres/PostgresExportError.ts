@@ -1,6 +1,6 @@
 // What an export callback receives with FAILED: a sentence that says what happened, to
 // which database, and what to do, with the driver's error as `cause`.
-import { classifyError, sqlStateOf, SQLSTATE, type ErrorKind } from './sqlState.js';
+import { classifyError, meansSchemaOutOfDate, sqlStateOf, SQLSTATE, type ErrorKind } from './sqlState.js';
 
 export class PostgresExportError extends Error {
   /** `transient`: retry later. Otherwise a change (configuration, schema, role) is needed first. */
@@ -70,13 +70,12 @@ const COMMIT_UNKNOWN_ADVICE =
 
 function advice(kind: ErrorKind, sqlState: string | undefined, schema: string, migrates: boolean): string {
   if (kind === 'transient') return 'Nothing was written; the batch can be retried.';
+  if (meansSchemaOutOfDate(sqlState)) {
+    return migrates
+      ? `Nothing was written. The schema "${schema}" is missing or out of date (dropped, or restored from an older dump): it is migrated again before the next batch.`
+      : `Nothing was written. The schema "${schema}" is missing or out of date: run the migrations (option migrate: true, or \`npx otel-blackbox migrate\`).`;
+  }
   switch (sqlState) {
-    case SQLSTATE.UNDEFINED_TABLE:
-    case SQLSTATE.INVALID_SCHEMA_NAME:
-    case SQLSTATE.UNDEFINED_COLUMN:
-      return migrates
-        ? `Nothing was written. The schema "${schema}" is missing or out of date (dropped, or restored from an older dump): it is migrated again before the next batch.`
-        : `Nothing was written. The schema "${schema}" is missing or out of date: run the migrations (option migrate: true, or \`npx otel-blackbox migrate\`).`;
     case SQLSTATE.INSUFFICIENT_PRIVILEGE:
       return `Nothing was written. Grant the exporter's role USAGE on schema "${schema}", SELECT, INSERT, UPDATE on its tables and DELETE on its logs table (docs/postgres-exporter.md, "What the role needs").`;
     case SQLSTATE.INVALID_PASSWORD:

@@ -19,7 +19,7 @@ import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
 import { keyId, SpanRowConverter, type SpanRow } from './spanRows.js';
 import { sanitizeString } from './sanitize.js';
-import { SQLSTATE, sqlStateOf } from './sqlState.js';
+import { meansSchemaOutOfDate, sqlStateOf } from './sqlState.js';
 import { Statements, type LogKey, type Statement } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
 import { writeBatch } from './writeBatch.js';
@@ -48,9 +48,6 @@ const SHUTDOWN_CONNECT_GRACE_MILLIS = 1000;
 export type { PostgresSpanExporterOptions } from './exporterOptions.js';
 
 type PoolFacts = TargetFacts & ConnectionFacts;
-
-/** Errors of a batch that say the schema is gone or older than this code. */
-const SCHEMA_GONE: ReadonlySet<string> = new Set([SQLSTATE.UNDEFINED_TABLE, SQLSTATE.INVALID_SCHEMA_NAME, SQLSTATE.UNDEFINED_COLUMN]);
 
 export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #pool: pg.Pool;
@@ -210,7 +207,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       // The schema dropped (or restored from an older dump) while the application runs:
       // migrated again before the next batch. Before, the state of the first migration was
       // kept, and every batch failed until a restart.
-      if (this.#migrate && SCHEMA_GONE.has(sqlStateOf(error) ?? '')) this.#schemaReady = undefined;
+      if (this.#migrate && meansSchemaOutOfDate(sqlStateOf(error))) this.#schemaReady = undefined;
       throw this.#failure(`write ${describeCount(bound)} to ${this.#target}`, error);
     }
   }

@@ -84,6 +84,11 @@ const PG_CONNECTION_LOST_MESSAGES = [
   'Client has encountered a connection error and is not queryable',
 ];
 
+/** SQLSTATEs of a statement that finds the schema gone or older than this code: a table, the schema or a column missing. */
+export function meansSchemaOutOfDate(state: string | undefined): boolean {
+  return state === SQLSTATE.UNDEFINED_TABLE || state === SQLSTATE.INVALID_SCHEMA_NAME || state === SQLSTATE.UNDEFINED_COLUMN;
+}
+
 /**
  * - `transient`: retrying later can succeed (connection lost, timeout, serialization).
  * - `record`: one record is unstorable (bad value, too large, constraint): isolate it.

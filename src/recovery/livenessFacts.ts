@@ -14,21 +14,25 @@ export type ProcessIdentity = Pick<SegmentHeader, 'hostname' | 'bootId' | 'pid' 
 
 function factsOfHeader(header: ProcessIdentity): WriterFacts {
   const bootId = readBootId();
-  const pidNamespace = readPidNamespace();
   return {
     onThisHost: header.hostname === hostname(),
     sameBoot: header.bootId && bootId ? header.bootId === bootId : undefined,
-    samePidNamespace: typeof header.pidNamespace === 'string' && pidNamespace !== undefined ? header.pidNamespace === pidNamespace : undefined,
+    samePidNamespace: isOwnPidNamespace(pidNamespaceNumber(typeof header.pidNamespace === 'string' ? header.pidNamespace : undefined)),
     pid: header.pid,
     procStartTicks: header.procStartTicks,
     thread: header.osThread,
   };
 }
 
+/** Whether the pid namespace numbered `theirs` (pidNamespaceNumber) is this process's; undefined where either is unknown. */
+function isOwnPidNamespace(theirs: string | undefined): boolean | undefined {
+  const ours = pidNamespaceNumber(readPidNamespace());
+  return theirs !== undefined && ours !== undefined ? theirs === ours : undefined;
+}
+
 /** A claim's name carries hashes of the claimer's host and boot id, and its pid namespace (see journalPaths). */
 function factsOfClaim(claim: ClaimName): WriterFacts {
   const bootId = readBootId();
-  const ownNamespace = pidNamespaceNumber(readPidNamespace());
   const claimerHadBootId = claim.claimerBootHash !== shortHash(null);
   return {
     onThisHost: claim.claimerHostHash === shortHash(hostname()),
@@ -36,7 +40,7 @@ function factsOfClaim(claim: ClaimName): WriterFacts {
     pid: claim.claimerPid,
     procStartTicks: claim.claimerStartTicks,
     thread: claim.claimerThread,
-    samePidNamespace: claim.claimerPidNamespace !== undefined && ownNamespace !== undefined ? claim.claimerPidNamespace === ownNamespace : undefined,
+    samePidNamespace: isOwnPidNamespace(claim.claimerPidNamespace),
   };
 }
 
