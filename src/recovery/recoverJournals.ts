@@ -28,7 +28,7 @@ import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
 import { claimDirectory, keepClaimFresh, releaseClaim } from './claimJournal.js';
 import { ownedByAnotherUser, warnAboutForeignJournal, warnAboutJournalDir } from './journalOwnership.js';
 import { crashReason, crashRecord } from './crashRecords.js';
-import { probeWriter } from './probeWriter.js';
+import { probeWriter, type WriterProbe } from './probeWriter.js';
 import { readJournalFacts, readRecoverableSpans } from './readWriterJournal.js';
 import { RecoveryProgress } from './RecoveryProgress.js';
 import { claimerLiveness, writerLiveness } from './livenessFacts.js';
@@ -135,6 +135,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw error;
   }
   await warnAboutJournalDir(journalDir);
+  const dead: { name: string; dir: string; probe: WriterProbe | undefined; judgedAt: number }[] = [];
   for (const name of names) {
     if (settings.signal?.aborted) break;
     if (name === claimer.writerId) continue;
@@ -144,25 +145,23 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       continue;
     }
     const dir = join(journalDir, name);
-    // Our own claim, left by an earlier scan whose give-back rename failed: judged by its
-    // claimer, it looked alive (it is us) until this process ended. Nothing of ours works on
-    // it now (a recoverer scans one journal at a time), so it is taken up again.
-    const dead = parseClaimedDirName(name)?.claimerId === claimer.writerId ? true : await isAbandoned(dir, name, settings.staleAfterMillis);
-    if (dead === undefined) continue;
-    if (dead === false) {
+    const verdict = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
+    if (verdict === undefined) continue;
+    if (verdict === 'alive') {
       report.liveJournals += 1;
       continue;
     }
-    if (typeof dead === 'string') {
+    const { probe } = verdict;
+    if (probe?.newerFormat !== undefined) {
       report.newerJournals += 1;
-      warnOnce(dir, `otel-blackbox: not recovering ${dir}: a newer otel-blackbox wrote it (${dead}); this one cannot read it. Upgrade, or let the newer one recover it.`);
+      warnOnce(dir, `otel-blackbox: not recovering ${dir}: a newer otel-blackbox wrote it (${probe.newerFormat}); this one cannot read it. Upgrade, or let the newer one recover it.`);
       continue;
     }
     if (!settings.recoverForeignJournals && (await isForeign(dir))) {
       report.foreignJournals += 1;
       continue;
     }
-    const destination = settings.recoverAnyDestination ? undefined : (await probeWriter(dir).catch(() => undefined))?.header?.destination;
+    const destination = settings.recoverAnyDestination ? undefined : probe?.header?.destination;
     if (destination !== undefined && destination !== settings.destination) {
       report.otherDestinationJournals += 1;
       warnOnce(
@@ -172,6 +171,26 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
           `(or: otel-blackbox recover with that database and schema; --recover-any-destination sends it here).`,
       );
       continue;
+    }
+    dead.push({ name, dir, probe, judgedAt: performance.now() });
+  }
+  // Smallest first (by segments: they are preallocated, so their bytes say nothing), then
+  // in name order, which is start order. In a crash loop after a long outage, each restart
+  // finds the outage's large journal and the small ones the loop left, whose crash records
+  // say why it loops: taken in name order, the large one came first, and a restart that
+  // died while recovering it never reached them.
+  dead.sort((a, b) => (a.probe?.segments ?? 0) - (b.probe?.segments ?? 0) || (a.name < b.name ? -1 : 1));
+  for (const { name, dir, probe, judgedAt } of dead) {
+    if (settings.signal?.aborted) break;
+    // Judged again when the journals before it took a while: a writer judged by its silence
+    // (another host, another container) is claimed only on a verdict as fresh as before.
+    if (performance.now() - judgedAt > FRESH_VERDICT_MILLIS) {
+      const again = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
+      if (again === undefined) continue;
+      if (again === 'alive') {
+        report.liveJournals += 1;
+        continue;
+      }
     }
     const failed = (error: unknown): void => {
       const message = (error as Error).message;
@@ -202,7 +221,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
     const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
-      await recoverOne(claimed, options.exporter, settings, report, options.onJournal);
+      await recoverOne(claimed, probe, options.exporter, settings, report, options.onJournal);
     } catch (error) {
       failed(error);
       await rm(join(claimed, claimLockFileName(claimer.writerId)), { force: true }).catch(() => {});
@@ -214,6 +233,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   }
   return report;
 }
+
+/** How old a verdict of death may be when its journal is claimed (see above). */
+const FRESH_VERDICT_MILLIS = 1000;
 
 /** Renamed out of every scan in one step, then removed (see recoveredDirName). */
 async function removeRecovered(dir: string): Promise<void> {
@@ -248,20 +270,38 @@ function warnOnce(dir: string, message: string): void {
   safeDiag.warn(message);
 }
 
-/** true: dead, recover it; false: alive, leave it; a string: written in a newer format (why), leave it; undefined: not a journal at all. */
-async function isAbandoned(dir: string, name: string, staleAfterMillis: number): Promise<boolean | string | undefined> {
+/**
+ * 'alive': leave it. `{ probe }`: its writer (or the recoverer that claimed it) is dead;
+ * the probe of its segments, whose header says who wrote it, in which format and for which
+ * destination, is read once here (undefined: a claim whose segments could not be read,
+ * which recoverOne tries again and reports). undefined: not a journal, or gone.
+ */
+async function judgeJournal(
+  dir: string,
+  name: string,
+  claimer: WriterIdentity,
+  staleAfterMillis: number,
+): Promise<'alive' | { probe: WriterProbe | undefined } | undefined> {
   try {
     if (isWriterDirName(name)) {
       const probe = await probeWriter(dir);
-      if (probe.newerFormat !== undefined) return probe.newerFormat;
-      return !writerLiveness({ header: probe.header, lock: probe.lock, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis }).alive;
+      // A newer format is left alone, alive or dead.
+      if (probe.newerFormat !== undefined) return { probe };
+      const { alive } = writerLiveness({ header: probe.header, lock: probe.lock, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis });
+      return alive ? 'alive' : { probe };
     }
     const claim = parseClaimedDirName(name);
     if (claim) {
-      // The rename that made the claim set the directory's ctime, and so does each save of
-      // the claimer's progress (RecoveryProgress.ts): a claimer that is working stays fresh.
-      const { ctimeMs } = await stat(dir);
-      return !claimerLiveness(claim, probeClaimLock(dir, claim.claimerId), ctimeMs, staleAfterMillis).alive;
+      // Our own claim, left by an earlier scan whose give-back rename failed: judged by its
+      // claimer, it looked alive (it is us) until this process ended. Nothing of ours works
+      // on it now (a recoverer scans one journal at a time), so it is taken up again.
+      if (claim.claimerId !== claimer.writerId) {
+        // The rename that made the claim set the directory's ctime, and so does each save of
+        // the claimer's progress (RecoveryProgress.ts): a claimer that is working stays fresh.
+        const { ctimeMs } = await stat(dir);
+        if (claimerLiveness(claim, probeClaimLock(dir, claim.claimerId), ctimeMs, staleAfterMillis).alive) return 'alive';
+      }
+      return { probe: await probeWriter(dir).catch(() => undefined) };
     }
   } catch {
     // Vanished while we looked: another process recovered or removed it.
@@ -310,13 +350,14 @@ const CRASHED = 1;
  */
 async function recoverOne(
   dir: string,
+  probe: WriterProbe | undefined,
   exporter: SpanExporter,
   settings: RecoverySettings,
   report: RecoveryReport,
   onJournal: RecoverJournalsOptions['onJournal'],
 ): Promise<void> {
-  // A claim left by a dead recoverer is not probed before it is taken over: a newer format is refused here, given back whole.
-  const newer = (await probeWriter(dir)).newerFormat;
+  // Read as this format, a newer one's records were damage: refused, given back whole.
+  const newer = (probe ?? (await probeWriter(dir))).newerFormat;
   if (newer !== undefined) throw new Error(`a newer otel-blackbox wrote it (${newer}); this one cannot read it`);
   const facts = await readJournalFacts(dir, settings.signal);
   // Said per journal, inside an application too (whose own line counts spans only): the

@@ -40,14 +40,20 @@ export function writeDeadJournal(
     rawRecords?: [number, string][];
     /** The destination its headers name (as a PostgresSpanExporter's processor records it). */
     destination?: string;
+    /** The writer id, which names its directory (default one fixed id: one dead journal per journalDir). */
+    writerId?: string;
+    /** Default 8 MiB. */
+    maxSegmentBytes?: number;
+    /** The host its headers name (default this one's): another one's writer is judged by its silence alone. */
+    hostname?: string;
   } = {},
 ): DeadJournal {
   const openEvery = options.openEvery ?? 10;
   const writer = new JournalWriter({
     journalDir,
-    identity: { ...currentWriterIdentity(), pid: DEAD_PID, procStartTicks: '1', writerId: `w${'0'.repeat(9)}-${DEAD_PID}-1-${'ab'.repeat(8)}` },
+    identity: { ...currentWriterIdentity(), ...(options.hostname === undefined ? {} : { hostname: options.hostname }), pid: DEAD_PID, procStartTicks: '1', writerId: options.writerId ?? `w${'0'.repeat(9)}-${DEAD_PID}-1-${'ab'.repeat(8)}` },
     durability: 'process',
-    maxSegmentBytes: 8 * 1024 * 1024,
+    maxSegmentBytes: options.maxSegmentBytes ?? 8 * 1024 * 1024,
     maxJournalBytes: 8 * 1024 ** 3,
     groupCommitMillis: 10,
     heartbeatIntervalMs: 1000,
