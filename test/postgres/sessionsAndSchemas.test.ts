@@ -30,10 +30,13 @@ test('a session that turned read-only is not used again: once the database is wr
   // Sessions made while `readOnly` is set are read-only for good, as a standby's are after
   // a failover, or a role's once an operator set default_transaction_read_only.
   let readOnly = false;
-  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-  pool.on('connect', (client) => {
-    if (readOnly) void client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY').catch(() => {});
-  });
+  // Set at the session's start (libpq's startup options), as a role's or a standby's setting is.
+  class SessionsAsTheyCome extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, options: readOnly ? '-c default_transaction_read_only=on' : undefined });
+    }
+  }
+  const pool = new pg.Pool({ connectionString: db.url, max: 1, Client: SessionsAsTheyCome });
   const exporter = new PostgresSpanExporter({ pool, schema });
   try {
     expect((await exportSpans(exporter, await traceOf(1, 'before'))).code).toBe(ExportResultCode.SUCCESS);
@@ -78,8 +81,7 @@ test("the owner of a schema a DBA made, without CREATE on the database, migrates
   await db.query(`DROP ROLE IF EXISTS ${role}`);
   await db.query(`CREATE ROLE ${role} NOLOGIN`);
   await db.query(`CREATE SCHEMA "${owned}" AUTHORIZATION ${role}`);
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  pool.on('connect', (client) => void client.query(`SET ROLE ${role}`).catch(() => {}));
+  const pool = new pg.Pool({ connectionString: db.url, max: 2, options: `-c role=${role}` });
   const exporter = new PostgresSpanExporter({ pool, schema: owned });
   try {
     const result = await exportSpans(exporter, await traceOf(2, 'owned'));
