@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportDestination } from '../export/exportDestination.js';
-import { exportWithLogs } from '../export/exportWithLogs.js';
+import { exportWithLogs, type DeliveredParts } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
@@ -502,7 +502,10 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
       return made;
     };
     const batchLogs = logs.length > 0 ? { logs, openSpans: [] } : undefined;
-    const attempt = () => exportWithLogs(exporter, settings.logExporter, spans, records.count, batchLogs, settings.exportTimeoutMillis, settings.signal);
+    // Behind a span exporter and a logExporter, a retry sends only the part not yet accepted.
+    const delivered: DeliveredParts = { spans: false };
+    const attempt = () =>
+      exportWithLogs(exporter, settings.logExporter, spans, records.count, batchLogs, settings.exportTimeoutMillis, settings.signal, delivered);
     const outcome = await retryWithBackoff(attempt, {
       maxAttempts: settings.maxAttempts,
       signal: settings.signal,

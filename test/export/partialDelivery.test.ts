@@ -2,34 +2,15 @@
 // spans go to it, the log records to the logExporter, and the part one of them accepted is
 // not sent again when the other fails (review, repro 08: a log exporter failing once had
 // every span of the batch sent twice). Real journal files, real providers.
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { LoggerProvider, type LogRecordExporter, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { describe, expect, it } from 'vitest';
 import { JournalLogRecordProcessor, JournalSpanProcessor } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { CollectingLogExporter } from '../helpers/CollectingLogExporter.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
 const tempDir = useTempDirs();
-
-/** A LogRecordExporter that keeps what it accepts and fails while `failing` says so. */
-class CollectingLogExporter implements LogRecordExporter {
-  readonly records: ReadableLogRecord[] = [];
-  calls = 0;
-  failing = false;
-
-  export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
-    this.calls += 1;
-    setImmediate(() => {
-      if (this.failing) return resultCallback({ code: ExportResultCode.FAILED, error: new Error('collector 503 (test)') });
-      this.records.push(...records);
-      resultCallback({ code: ExportResultCode.SUCCESS });
-    });
-  }
-
-  async shutdown(): Promise<void> {}
-  async forceFlush(): Promise<void> {}
-}
 
 describe.each(['logExporter', 'span exporter'] as const)('the %s failing once', (failingOne) => {
   it('the other receives its part exactly once, and the failed part is sent again until accepted', async () => {
