@@ -135,7 +135,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw error;
   }
   await warnAboutJournalDir(journalDir);
-  const dead: { name: string; dir: string; probe: WriterProbe | undefined; judgedAt: number }[] = [];
+  // What the claim needs of each verdict, not the probe itself: a crash loop may leave
+  // thousands of journals, and their headers need not all be held at once.
+  const dead: { name: string; dir: string; segments: number; formatChecked: boolean; judgedAt: number }[] = [];
   for (const name of names) {
     if (settings.signal?.aborted) break;
     if (name === claimer.writerId) continue;
@@ -172,15 +174,15 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       );
       continue;
     }
-    dead.push({ name, dir, probe, judgedAt: performance.now() });
+    dead.push({ name, dir, segments: probe?.segments ?? 0, formatChecked: probe !== undefined, judgedAt: performance.now() });
   }
   // Smallest first (by segments: they are preallocated, so their bytes say nothing), then
   // in name order, which is start order. In a crash loop after a long outage, each restart
   // finds the outage's large journal and the small ones the loop left, whose crash records
   // say why it loops: taken in name order, the large one came first, and a restart that
   // died while recovering it never reached them.
-  dead.sort((a, b) => (a.probe?.segments ?? 0) - (b.probe?.segments ?? 0) || (a.name < b.name ? -1 : 1));
-  for (const { name, dir, probe, judgedAt } of dead) {
+  dead.sort((a, b) => a.segments - b.segments || (a.name < b.name ? -1 : 1));
+  for (const { name, dir, formatChecked, judgedAt } of dead) {
     if (settings.signal?.aborted) break;
     // Judged again when the journals before it took a while: a writer judged by its silence
     // (another host, another container) is claimed only on a verdict as fresh as before.
@@ -221,7 +223,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
     const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
-      await recoverOne(claimed, probe, options.exporter, settings, report, options.onJournal);
+      await recoverOne(claimed, formatChecked, options.exporter, settings, report, options.onJournal);
     } catch (error) {
       failed(error);
       await rm(join(claimed, claimLockFileName(claimer.writerId)), { force: true }).catch(() => {});
@@ -350,14 +352,15 @@ const CRASHED = 1;
  */
 async function recoverOne(
   dir: string,
-  probe: WriterProbe | undefined,
+  formatChecked: boolean,
   exporter: SpanExporter,
   settings: RecoverySettings,
   report: RecoveryReport,
   onJournal: RecoverJournalsOptions['onJournal'],
 ): Promise<void> {
-  // Read as this format, a newer one's records were damage: refused, given back whole.
-  const newer = (probe ?? (await probeWriter(dir))).newerFormat;
+  // Read as this format, a newer one's records were damage: refused, given back whole. (Its
+  // verdict's probe checked it, unless its segments could not be read then.)
+  const newer = formatChecked ? undefined : (await probeWriter(dir)).newerFormat;
   if (newer !== undefined) throw new Error(`a newer otel-blackbox wrote it (${newer}); this one cannot read it`);
   const facts = await readJournalFacts(dir, settings.signal);
   // Said per journal, inside an application too (whose own line counts spans only): the
