@@ -10,7 +10,10 @@
 #include <pthread.h>
 
 static uint32_t table[8][256];
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+// A mutex and a flag, not pthread_once: linked on glibc >= 2.34, pthread_once asks for
+// GLIBC_2.34, and the prebuilt binary must load where the official Node binaries run (2.28).
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static int built;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_CLMUL_PATH 1
@@ -132,8 +135,13 @@ static uint32_t crc32_table(uint32_t crc, const uint8_t* data, size_t length) {
 
 void crc32_init(void) {
   // Once per process, whichever thread's module initialisation comes first (workers load
-  // the addon too).
-  pthread_once(&once, build);
+  // the addon too). The lock also publishes the table to the thread that waited for it.
+  pthread_mutex_lock(&init_lock);
+  if (!built) {
+    build();
+    built = 1;
+  }
+  pthread_mutex_unlock(&init_lock);
 }
 
 uint32_t crc32_of(const uint8_t* data, size_t length) {

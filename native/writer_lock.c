@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "napi_errors.h"
@@ -51,7 +52,10 @@ static int open_regular(const char* path, int flags, int* fd) {
   if (*fd < 0) return errno;
   struct stat info;
   int err = 0;
-  if (fstat(*fd, &info) != 0) err = errno;
+  // The system call, not glibc's fstat: linked on glibc >= 2.33 that asks for GLIBC_2.33, and
+  // the prebuilt binary must load where the official Node binaries run (2.28). On Linux's
+  // 64-bit ABIs glibc's struct stat is the kernel's.
+  if (syscall(SYS_fstat, *fd, &info) != 0) err = errno;
   else if (!S_ISREG(info.st_mode)) err = EINVAL;
   if (err != 0) {
     close(*fd);

@@ -1,11 +1,12 @@
 // The packed package as a new user installs it today, on the OpenTelemetry JS line this
 // run's node_modules hold (2.x on Node 20, 3.x on Node >= 22.15: .ci/run runs both legs):
-// a plain `npm install` (no flags) next to NodeSDK gives one copy of api and core; a
+// a plain `npm install` (no flags) next to NodeSDK gives one copy of api and core, and so
+// does `pnpm add`, with the app's line of core and resources; a
 // NodeSDK app with http and pg instrumentation (CJS with -r, ESM with --import) killed
 // mid-request leaves its rows after a restart; a strict TypeScript consumer compiles.
 // Needs the npm registry, so it runs where OTEL_BLACKBOX_REGISTRY_TESTS=1 (.ci/run sets it).
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -23,6 +24,8 @@ const APP_DEPENDENCIES = {
   2: ['@opentelemetry/sdk-node@0.223', '@opentelemetry/api@1.9', '@opentelemetry/instrumentation-http@0.223', '@opentelemetry/instrumentation-pg@0.74', 'pg@8'],
   3: ['@opentelemetry/sdk-node@latest', '@opentelemetry/api@latest', '@opentelemetry/instrumentation-http@latest', '@opentelemetry/instrumentation-pg@latest', 'pg@8'],
 }[LINE];
+// A pinned major of pnpm, from the registry through npx.
+const PNPM = 'pnpm@12';
 const TYPESCRIPT = ['typescript@~5.9', LINE === 3 ? '@types/node@22' : '@types/node@20'];
 // Installs from the registry take a minute or two on these machines; leave a lot of room.
 const INSTALL_TIMEOUT = 10 * 60_000;
@@ -160,6 +163,30 @@ describe.skipIf(!ENABLED)(`the packed package on the ${LINE}.x line (api ${API_V
     const compiled = await run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
     expect(compiled.output.trim(), 'tsc output').toBe('');
     expect(compiled.code).toBe(0);
+  }, INSTALL_TIMEOUT);
+
+  test("pnpm links us to the app's own line of core and resources, not the newest in our range", async () => {
+    // pnpm (and Yarn) take the newest version in a dependency's range: a 2.x app got core and
+    // resources 3.1 for us (a second copy, wanting Node >= 22.15 and api 1.10; a strict
+    // TypeScript consumer failed). As peers too, they are the app's own.
+    const pnpmApp = newApp(root, 'pnpm-app');
+    // pnpm >= 11 fails an install whose dependencies have build scripts it was not told to
+    // run or skip: sdk-node's protobufjs has one, whoever else is installed.
+    const installed = await run('npx', ['--yes', PNPM, 'add', '--config.strict-dep-builds=false', tarball, ...APP_DEPENDENCIES], pnpmApp);
+    transcript(`${PNPM} add otel-blackbox.tgz ${APP_DEPENDENCIES.join(' ')}`, installed);
+    expect(installed.code, `pnpm add failed:\n${lastLines(installed.output, 40)}`).toBe(0);
+    const store = join(pnpmApp, 'node_modules/.pnpm');
+    const ours = readdirSync(store).filter((name) => name.startsWith('otel-blackbox@'));
+    expect(ours, 'otel-blackbox in the pnpm store').toHaveLength(1);
+    for (const name of ['core', 'resources']) {
+      const linked = realpathSync(join(store, ours[0]!, 'node_modules/@opentelemetry', name));
+      const version: string = JSON.parse(readFileSync(join(linked, 'package.json'), 'utf8')).version;
+      expect(version, `@opentelemetry/${name} as otel-blackbox sees it`).toMatch(LINE === 3 ? /^3\./ : /^2\./);
+    }
+    // (The app's own packages may still hold two patch releases of core between them:
+    // sdk-node pins one exactly, instrumentations take the newest of their line.)
+    const cores = readdirSync(store).filter((name) => name.startsWith('@opentelemetry+core@3.'));
+    if (LINE === 2) expect(cores, 'core of the 3.x line in a 2.x app').toEqual([]);
   }, INSTALL_TIMEOUT);
 
   test.skipIf(LINE !== 3)('an app of the 2.x line with us, upgraded to the 3.x line, keeps one copy of api and of core', async () => {
