@@ -28,12 +28,16 @@ for (const project of ['tsconfig.build.json', 'tsconfig.build.cjs.json']) {
 // The package is "type": "module"; this marks the CommonJS tree as such for Node.
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
-// The ESM tree has no __dirname: its copy of moduleDirectory reads import.meta.url.
+// The ESM tree has no __dirname: its copy of moduleDirectory reads import.meta.url, which
+// a bundler may leave empty (esbuild's CommonJS output, the default for Node): then there
+// is no directory, and the addon is not loaded (segmentIoAddon.ts says why), never a throw
+// while the application's bundle loads.
 writeFileSync(
   'dist/esm/journal/segmentFile/moduleDirectory.js',
   "import { dirname } from 'node:path';\nimport { fileURLToPath } from 'node:url';\n" +
     '// Written by scripts/build.mjs: the ESM build of src/journal/segmentFile/moduleDirectory.ts.\n' +
-    'export const moduleDirectory = dirname(fileURLToPath(import.meta.url));\n',
+    'const url = import.meta.url;\n' +
+    "export const moduleDirectory = typeof url === 'string' && url.startsWith('file:') ? dirname(fileURLToPath(url)) : undefined;\n",
 );
 
 buildAddon();

@@ -26,6 +26,8 @@ export interface JournalWritePath {
   path: SegmentFileKind;
   /** Why segments are written with write(2), when they are. */
   reason?: string;
+  /** The addon should have loaded here and did not (a bundle, a binary that would not load): worth a warning. */
+  unexpected?: boolean;
 }
 
 /** The path new segments take in this process, and why when it is write(2). */
@@ -36,7 +38,7 @@ export function journalWritePath(): JournalWritePath {
     warnOnce(`otel-blackbox: ignoring ${JOURNAL_IO_ENV}=${JSON.stringify(requested)}: expected one of 'auto', 'mmap', 'write'.`);
   }
   const load = loadSegmentIoAddon();
-  return load.addon ? { path: 'mmap' } : { path: 'write', reason: load.reason };
+  return load.addon ? { path: 'mmap' } : { path: 'write', reason: load.reason, unexpected: !load.expected };
 }
 
 /** Creates the segment (it must not exist); throws if the file cannot be created. */

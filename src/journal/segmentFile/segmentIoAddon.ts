@@ -59,7 +59,18 @@ export interface SegmentIoAddon {
 /** An opaque native handle (an external value) of a held lock. */
 export type LockHandle = object;
 
-export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined } | { addon: undefined; reason: string };
+/**
+ * `expected`: no prebuilt binary for this platform (macOS, arm64, musl, a build without a
+ * C toolchain), said once at info. Otherwise the package is not where it was installed (a
+ * bundle) or its binary would not load: a cost the application did not choose, said as a
+ * warning.
+ */
+export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined; expected?: undefined } | { addon: undefined; reason: string; expected: boolean };
+
+/** What to do when the package was bundled with the application. */
+const BUNDLED_ADVICE =
+  'if the application is bundled (esbuild, webpack, ncc, Next.js standalone), mark otel-blackbox as external ' +
+  "(esbuild --external:otel-blackbox, webpack's externals, Next.js serverExternalPackages) and ship it in node_modules";
 
 let loaded: AddonLoad | undefined;
 
@@ -71,19 +82,26 @@ export function loadSegmentIoAddon(): AddonLoad {
 
 /** After the runtime refused an external ArrayBuffer: every later segment uses write(2). */
 export function markAddonUnusable(reason: string): void {
-  loaded = { addon: undefined, reason };
+  loaded = { addon: undefined, reason, expected: false };
 }
 
 function tryLoad(): AddonLoad {
   const root = packageRoot();
-  if (root === undefined) return { addon: undefined, reason: 'the otel-blackbox package directory was not found' };
+  if (root === undefined) {
+    return { addon: undefined, reason: `the otel-blackbox package directory, where its native addon is, was not found; ${BUNDLED_ADVICE}`, expected: false };
+  }
   try {
     const require = createRequire(join(root, 'package.json'));
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => SegmentIoAddon;
     return { addon: nodeGypBuild(root) };
   } catch (error) {
     const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
-    return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})` };
+    // node-gyp-build's word for "no binary for this platform"; anything else is a binary
+    // that would not load (a C library too old, a denied dlopen) or a require() a bundler
+    // rewrote (webpack: "(void 0) is not a function").
+    if (message.startsWith('No native build was found')) return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})`, expected: true };
+    const bundled = error instanceof TypeError ? `; ${BUNDLED_ADVICE}` : '';
+    return { addon: undefined, reason: `its native addon could not be loaded (${message})${bundled}`, expected: false };
   }
 }
 
