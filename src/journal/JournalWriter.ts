@@ -440,7 +440,13 @@ export class JournalWriter {
   }
 
   appendHeartbeat(): void {
-    this.writeRecord(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() }));
+    if (!this.writeRecord(RecordType.Heartbeat, JSON.stringify({ ms: Date.now() }))) return;
+    try {
+      // A mapped segment's time does not move with its stores (MmapSegmentFile.touch).
+      this.appender?.touch();
+    } catch {
+      // Only a sign of life lost: the heartbeat record itself is written.
+    }
   }
 
   appendProcessExit(record: ProcessExitRecord): void {

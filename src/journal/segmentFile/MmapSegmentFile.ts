@@ -5,7 +5,7 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync, openSync, unlinkSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { descriptorIsAtPath } from '../fileIdentity.js';
 import { encodeFrameInto } from '../frame.js';
@@ -164,6 +164,20 @@ export class MmapSegmentFile implements SegmentFile {
   private aheadAndBehind(): void {
     this.populateAhead();
     this.dropBehind();
+  }
+
+  /**
+   * A store into a shared mapping sets no time once its page was faulted in for writing
+   * (populateAhead): on tmpfs the time never moved, on ext4 only at writeback. Recovery
+   * judges a writer it cannot check by lock or pid by its files' times, so the writer's
+   * heartbeats set it: one system call every heartbeatIntervalMillis. Synchronous, so it
+   * can only touch this file while it is open (a thread-pool call could find the number
+   * closed and given to another file).
+   */
+  touch(): void {
+    if (this.state !== 'open') return;
+    const now = Date.now() / 1000;
+    futimesSync(this.fd, now, now);
   }
 
   syncDataNow(): void {

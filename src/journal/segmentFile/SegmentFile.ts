@@ -34,6 +34,11 @@ export interface SegmentFile {
   closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void;
   readonly closed: boolean;
   /**
+   * Sets the file's modification time to now, where appending does not (a mapping): the sign
+   * of life by which recovery judges a writer it cannot check by lock or pid.
+   */
+  touch(): void;
+  /**
    * Whether the path still names this file (fileIdentity.ts): false once it was deleted, or
    * replaced by a copy when the journal directory was moved to another filesystem.
    */

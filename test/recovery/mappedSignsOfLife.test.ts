@@ -1,0 +1,46 @@
+// A writer that recovery cannot check by lock or pid (a recoverer in another container, on
+// a platform without our addon; a host without /proc) is judged by the times of its files.
+// A store into a MAP_SHARED mapping whose pages were faulted in ahead does not set them:
+// on tmpfs (a Kubernetes emptyDir in memory) a busy writer's segment kept its creation
+// time, on ext4 it moved at writeback only, and after staleAfterMillis its live journal
+// was recovered: false crash records, and the writer's segment deleted under it. Each
+// heartbeat now sets the segment's time, on both write paths.
+import { readdirSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { JournalSpanProcessor } from '../../src/index.js';
+import { probeWriter } from '../../src/recovery/probeWriter.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { expectedJournalIo, JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+
+describe.each(JOURNAL_IO_PATHS)('on the %s path', (path) => {
+  useJournalIo(path);
+
+  test("a live writer's heartbeats keep its files' time recent, by which a recoverer that cannot check it judges it", async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir, recover: false, heartbeatIntervalMillis: 50 });
+    const provider = providerWith(processor, 'signs-of-life');
+    try {
+      const open = provider.getTracer('t').startSpan('long job');
+      expect(processor.stats().journalWritePath).toBe(expectedJournalIo(path));
+      const [writer] = readdirSync(journalDir);
+      const writerDir = join(journalDir, writer!);
+      // As if the writer had been silent for ten minutes.
+      const tenMinutesAgo = (Date.now() - 600_000) / 1000;
+      for (const name of readdirSync(writerDir)) utimesSync(join(writerDir, name), tenMinutesAgo, tenMinutesAgo);
+      utimesSync(writerDir, tenMinutesAgo, tenMinutesAgo);
+      expect((await probeWriter(writerDir)).lastModifiedMs).toBeLessThan(Date.now() - 500_000);
+
+      // A few heartbeats later.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await probeWriter(writerDir)).lastModifiedMs).toBeGreaterThan(Date.now() - 10_000);
+      open.end();
+    } finally {
+      await provider.shutdown();
+    }
+  });
+});
