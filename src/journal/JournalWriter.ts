@@ -16,7 +16,8 @@ import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { closeSync, existsSync, fsync, mkdirSync, open, rmSync, unlink, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsync, open, rmSync, unlink, unlinkSync } from 'node:fs';
+import { makeOwnerOnlyDir, makeOwnerOnlyDirs } from './ownerOnly.js';
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
@@ -178,10 +179,10 @@ export class JournalWriter {
   constructor(options: JournalWriterOptions) {
     this.options = options;
     this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 4096);
-    mkdirSync(options.journalDir, { recursive: true, mode: 0o700 });
+    makeOwnerOnlyDirs(options.journalDir);
     this.writerDir = join(options.journalDir, options.identity.writerId);
     this.settled = new SettledSpans(this.writerDir);
-    mkdirSync(this.writerDir, { mode: 0o700 });
+    makeOwnerOnlyDir(this.writerDir);
     // Before the first header, which says whether the writer holds it.
     this.lock = options.lock === false ? undefined : holdWriterLock(this.writerDir);
     // Here a failure throws (the caller decides how to report it, and retries with a new
@@ -730,7 +731,7 @@ export class JournalWriter {
     }
     this.brokenError = undefined;
     try {
-      mkdirSync(this.writerDir, { recursive: true, mode: 0o700 });
+      makeOwnerOnlyDirs(this.writerDir);
       this.relockIfLost();
       // Segments removed under the writer may have held the only START of a span still
       // open: the new segment's head carries them all. No segment holding one is deleted

@@ -17,6 +17,7 @@
 // for most, at the next commit; while nothing commits (the database away), up to the spans
 // that fit in maxJournalBytes.
 import { close, closeSync, fsync, open, openSync, unlink, writeSync } from 'node:fs';
+import { ownerOnlyFile } from './ownerOnly.js';
 import { encodeFrame, SEGMENT_MAGIC } from './frame.js';
 import { settledPath } from './journalPaths.js';
 import { syncPathNow } from './segmentFile/openSegmentFile.js';
@@ -110,6 +111,7 @@ export class SettledSpans {
     if (created) this.#created = true;
     const fd = openSync(settledPath(this.#writerDir, segment), 'a', 0o600);
     try {
+      if (created) ownerOnlyFile(fd);
       for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
     } finally {
       closeSync(fd);

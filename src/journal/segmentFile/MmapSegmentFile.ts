@@ -8,6 +8,7 @@
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync, openSync, unlinkSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { descriptorIsAtPath } from '../fileIdentity.js';
+import { ownerOnlyFile } from '../ownerOnly.js';
 import { encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import type { SegmentFile } from './SegmentFile.js';
@@ -75,6 +76,7 @@ export class MmapSegmentFile implements SegmentFile {
   static open(path: string, preallocateBytes: number, addon: SegmentIoAddon): MmapSegmentFile | string {
     const capacity = Math.ceil(Math.max(preallocateBytes, PAGE_BYTES) / PAGE_BYTES) * PAGE_BYTES;
     const fd = openSync(path, 'wx+', 0o600);
+    ownerOnlyFile(fd);
     let mapping: ArrayBuffer;
     try {
       const type = addon.filesystemType(fd);

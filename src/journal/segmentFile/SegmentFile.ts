@@ -54,6 +54,8 @@ export interface SegmentFileSystem {
   fdatasync: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
   ftruncateSync: (fd: number, length: number) => void;
   closeSync: (fd: number) => void;
+  /** Where given, a new segment is made 0600 whatever the umask (ownerOnly.ts). */
+  fchmodSync?: (fd: number, mode: number) => void;
 }
 
 export const realFileSystem: SegmentFileSystem = nodeFs;

@@ -4,6 +4,7 @@
 // a half-written frame never sits in front of later ones.
 // The path wherever the memory-mapped one is not available (see openSegmentFile).
 import { descriptorIsAtPath } from '../fileIdentity.js';
+import { ownerOnlyFile } from '../ownerOnly.js';
 import { encodeFrame, encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
 import { realFileSystem } from './SegmentFile.js';
@@ -31,6 +32,7 @@ export class WriteSegmentFile implements SegmentFile {
     this.path = path;
     this.fs = fs;
     this.fd = fs.openSync(path, 'wx', 0o600);
+    if (fs.fchmodSync !== undefined) ownerOnlyFile(this.fd, fs.fchmodSync);
     this.size = 0;
   }
 
