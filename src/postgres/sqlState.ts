@@ -105,7 +105,8 @@ function codeOf(error: unknown): string | undefined {
 export function sqlStateOf(error: unknown): string | undefined {
   const code = codeOf(error);
   if (code === undefined || TRANSIENT_SOCKET_CODES.has(code)) return undefined;
-  return /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  // An errno name of five capitals (EBADF, EROFS) is no SQLSTATE: no class starts with E.
+  return /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(code) ? code : undefined;
 }
 
 export function classifyError(error: unknown): ErrorKind {

@@ -66,6 +66,13 @@ describe('classifyError', () => {
     expect(classifyError(error)).toBe('transient');
   });
 
+  it('takes no errno name for a SQLSTATE: EBADF, EROFS and EPERM are five capitals, and no SQLSTATE class starts with E', () => {
+    for (const code of ['EBADF', 'EROFS', 'EPERM', 'EFBIG', 'EXDEV']) {
+      expect(sqlStateOf(Object.assign(new Error(`write ${code}`), { code })), code).toBeUndefined();
+    }
+    expect(sqlStateOf(Object.assign(new Error('x'), { code: '23505' }))).toBe('23505');
+  });
+
   it('classifies programming errors as permanent', () => {
     expect(classifyError(new TypeError('x is not a function'))).toBe('permanent');
     expect(classifyError(undefined)).toBe('permanent');
