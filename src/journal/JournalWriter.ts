@@ -186,13 +186,16 @@ export class JournalWriter {
     // Before the first header, which says whether the writer holds it.
     this.lock = options.lock === false ? undefined : holdWriterLock(this.writerDir);
     // Here a failure throws (the caller decides how to report it, and retries with a new
-    // writer: the lock goes with this one); later ones degrade.
+    // writer: the lock goes with this one); later ones degrade. Not said by the writer
+    // meanwhile: a disk full at start made a new writer, and a new error line, every second.
+    this.episodeReported = true;
     try {
       this.segment = 1;
       const head = this.segmentHead();
       this.appender = this.openSegment(head);
       this.startSegment(head);
       if (this.brokenError !== undefined) throw this.brokenError;
+      this.episodeReported = false;
     } catch (error) {
       // Nothing of this writer is left behind: the caller retries with a new one, every
       // second while the disk stays full, and each attempt kept a descriptor and a directory.

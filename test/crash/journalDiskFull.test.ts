@@ -3,14 +3,19 @@
 // journal says loudly that it cannot be written and degrades to memory, and what it did
 // write reads back without damage. Needs root to mount the tmpfs (CI runs as root).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { diag } from '@opentelemetry/api';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { JournalSpanProcessor } from '../../src/index.js';
 import { readSegment } from '../../src/journal/readSegment.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { collectDiag } from '../helpers/diagLines.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { segmentNames } from '../helpers/journalFiles.js';
+import { providerWith } from '../helpers/tracing.js';
 
 const fixture = join(import.meta.dirname, '../fixtures/diskFillingService.mjs');
 const tempDir = useTempDirs();
@@ -73,6 +78,45 @@ describe.each(JOURNAL_IO_PATHS)('a journal written with %s on a tmpfs that fills
       const contents = readSegment(readFileSync(join(journalDir, writer!, name)));
       expect(contents.damaged, name).toEqual([]);
       expect(contents.tornTailBytes, name).toBe(0);
+    }
+  });
+});
+
+describe.each(JOURNAL_IO_PATHS)('a journal written with %s on a tmpfs already full at start', (io) => {
+  useJournalIo(io);
+
+  test('spans go from memory, and the journal says so once, not at every retry', async (context) => {
+    if (mountError !== undefined) {
+      console.warn(`journalDiskFull: cannot mount a tmpfs here (${mountError}); this test needs root`);
+      context.skip();
+    }
+    const tiny = smallFilesystem();
+    // Filled to the last block.
+    try {
+      writeFileSync(join(tiny, 'filler'), Buffer.alloc(4 * 1024 * 1024));
+    } catch {
+      // ENOSPC: full, as meant.
+    }
+    const lines = collectDiag();
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tiny, 'journal'), recover: false });
+    const provider = providerWith(processor, 'full-at-start');
+    try {
+      const tracer = provider.getTracer('t');
+      // Three retries of the journal (one a second) with spans meanwhile.
+      for (let i = 0; i < 7; i++) {
+        tracer.startSpan('request').end();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      await processor.forceFlush();
+      expect(processor.stats()).toMatchObject({ journalHealthy: false, journalWritePath: 'memory', spansExported: 7 });
+      const said = lines.filter((line) => /ENOSPC/.test(line));
+      expect(said.filter((line) => /cannot (use|be written)/.test(line)), said.join('\n')).toHaveLength(1);
+      // The mapped path also says, once, that its segment falls back to write(2).
+      expect(said.length, said.join('\n')).toBeLessThanOrEqual(io === 'mmap' ? 2 : 1);
+    } finally {
+      diag.disable();
+      await provider.shutdown();
     }
   });
 });
