@@ -471,6 +471,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       exporter: this.options.exporter,
       logExporter: this.options.logExporter,
       claimer: this.identity,
+      staleAfterMillis: this.options.staleAfterMillis,
       maxExportBatchSize: this.options.maxExportBatchSize,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
       // While the database is down, keep the claim and retry the batch in hand with backoff

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { safeDiag } from '../safeDiag.js';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
-import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D } from '../options/defaults.js';
+import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
 import { InvalidOptionError, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
@@ -55,6 +55,12 @@ export interface JournalSpanProcessorOptions {
   flushTimeoutMillis?: number;
   /** Recover journals of dead processes from `journalDir` in the background at start. Default true. */
   recover?: boolean;
+  /**
+   * Where a journal's writer can be judged by its silence alone (another host on a shared
+   * volume, another container without the lock, a host without /proc), silence this long
+   * means dead, for this processor's recovery. Default 300000 ms, as recoverJournals.
+   */
+  staleAfterMillis?: number;
   /**
    * A span open longer than this gets a `'started'` row (what it had at start) while its
    * process lives, so long jobs are visible as they run; the same row becomes `'ended'` or
@@ -111,6 +117,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     heartbeatIntervalMillis: millis('heartbeatIntervalMillis', options.heartbeatIntervalMillis, D.heartbeatIntervalMillis, 1),
     flushTimeoutMillis: millis('flushTimeoutMillis', options.flushTimeoutMillis, D.flushTimeoutMillis, 1),
     recover: booleanOption('recover', options.recover, D.recover),
+    staleAfterMillis: millis('staleAfterMillis', options.staleAfterMillis, RECOVERY_DEFAULTS.staleAfterMillis, 1),
     pendingSpanMillis: millis('pendingSpanMillis', options.pendingSpanMillis, D.pendingSpanMillis, 0),
   };
   if (resolved.maxExportBatchSize > resolved.maxQueueSize) {
