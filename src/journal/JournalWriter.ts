@@ -18,10 +18,10 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { closeSync, existsSync, fsync, open, rmSync, unlink, unlinkSync } from 'node:fs';
 import { makeOwnerOnlyDir, makeOwnerOnlyDirs } from './ownerOnly.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
 import { readableSpanFromRecord } from './readableSpanFromRecord.js';
-import { segmentPath } from './journalPaths.js';
+import { longestRecoveryPathBytes, PATH_MAX_BYTES, segmentPath } from './journalPaths.js';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
@@ -179,6 +179,14 @@ export class JournalWriter {
   constructor(options: JournalWriterOptions) {
     this.options = options;
     this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 4096);
+    const longest = longestRecoveryPathBytes(resolve(options.journalDir));
+    if (longest >= PATH_MAX_BYTES) {
+      // Refused before anything is written: such a journal would never be recovered.
+      throw new Error(
+        `journalDir is too long: recovery's paths under it reach ${longest} bytes, and a path may have at most ${PATH_MAX_BYTES - 1}; ` +
+          'a crash could never be recovered from it',
+      );
+    }
     makeOwnerOnlyDirs(options.journalDir);
     this.writerDir = join(options.journalDir, options.identity.writerId);
     this.settled = new SettledSpans(this.writerDir);

@@ -108,6 +108,22 @@ export function claimedDirName(writerDirName: string, claimer: WriterIdentity): 
   return `${writerDirName}${CLAIM_MARKER}${claimer.writerId}.${ticks}.${shortHash(claimer.hostname)}.${shortHash(claimer.bootId)}${thread}${namespace === undefined ? '' : `.n${namespace}`}`;
 }
 
+/**
+ * The longest path recovery may need under `journalDir`: a claimed directory's claim lock,
+ * with every field of the claim at its longest (pids, thread ids and namespaces of 10
+ * digits, start ticks of 20). A journal written where that does not fit is never recovered:
+ * its claim lock fails with ENAMETOOLONG at every scan.
+ */
+export function longestRecoveryPathBytes(journalDir: string): number {
+  const writerId = `w${'0'.repeat(9)}-${'9'.repeat(10)}-${'9'.repeat(10)}-${'f'.repeat(16)}`;
+  const claimer = `${writerId}.${'9'.repeat(20)}.${'f'.repeat(8)}.${'f'.repeat(8)}.${'9'.repeat(10)}-${'9'.repeat(20)}.n${'9'.repeat(10)}`;
+  const inClaim = [claimLockFileName(writerId), RECOVERY_PROGRESS_TEMP_FILE].reduce((longest, name) => Math.max(longest, name.length), 0);
+  return Buffer.byteLength(journalDir) + 1 + writerId.length + CLAIM_MARKER.length + claimer.length + 1 + inClaim;
+}
+
+/** Linux's PATH_MAX, its terminating NUL included. */
+export const PATH_MAX_BYTES = 4096;
+
 /** The inode number in `pid:[4026531836]`; undefined for anything else. */
 export function pidNamespaceNumber(pidNamespace: string | undefined): string | undefined {
   return /^pid:\[(\d+)\]$/.exec(pidNamespace ?? '')?.[1];
