@@ -10,4 +10,5 @@ napi_value throw_errno(napi_env env, int err, const char* syscall);
 napi_value hold_lock(napi_env env, napi_callback_info info);
 napi_value release_lock(napi_env env, napi_callback_info info);
 napi_value probe_lock(napi_env env, napi_callback_info info);
+napi_value lock_is_held(napi_env env, napi_callback_info info);
 #endif

@@ -590,6 +590,7 @@ NAPI_MODULE_INIT() {
       {"holdLock", NULL, hold_lock, NULL, NULL, NULL, napi_default, NULL},
       {"releaseLock", NULL, release_lock, NULL, NULL, NULL, napi_default, NULL},
       {"probeLock", NULL, probe_lock, NULL, NULL, NULL, napi_default, NULL},
+      {"lockIsHeld", NULL, lock_is_held, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   // What JavaScript may ask of this build: a stale build/Release addon lacks the newer ones.

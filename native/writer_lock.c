@@ -69,6 +69,9 @@ static int open_regular(const char* path, int flags, int* fd) {
 // descriptor number could be if anyone else closed ours and the number came back.
 struct held_lock {
   int fd;
+  // The locked file, to tell whether `fd` still names it (lock_is_held).
+  dev_t dev;
+  ino_t ino;
 };
 
 static void close_at_teardown(void* arg) {
@@ -108,6 +111,14 @@ napi_value hold_lock(napi_env env, napi_callback_info info) {
     return throw_errno(env, ENOMEM, "malloc");
   }
   lock->fd = fd;
+  struct stat locked;
+  if (syscall(SYS_fstat, fd, &locked) == 0) {
+    lock->dev = locked.st_dev;
+    lock->ino = locked.st_ino;
+  } else {
+    lock->dev = 0;
+    lock->ino = 0;
+  }
   napi_value handle;
   if (napi_create_external(env, lock, NULL, NULL, &handle) != napi_ok) {
     close(fd);
@@ -141,6 +152,33 @@ napi_value release_lock(napi_env env, napi_callback_info info) {
   // Not freed: the handle may be passed again; marked released instead (a few bytes per writer).
   lock->fd = -1;
   return NULL;
+}
+
+// lockIsHeld(handle) -> whether the handle's descriptor still names the file it locked.
+// False once the application closed it (a sweep of descriptors it did not open): the
+// kernel released the lock with it. The number may already name another file of the
+// application's, so the handle lets it go without closing it, and teardown will not either.
+napi_value lock_is_held(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void* data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "expected a lock handle");
+    return NULL;
+  }
+  struct held_lock* lock = data;
+  bool held = false;
+  if (lock != NULL && lock->fd >= 0) {
+    struct stat now;
+    held = syscall(SYS_fstat, lock->fd, &now) == 0 && now.st_dev == lock->dev && now.st_ino == lock->ino;
+    if (!held) {
+      napi_remove_env_cleanup_hook(env, close_at_teardown, lock);
+      lock->fd = -1;
+    }
+  }
+  napi_value result;
+  if (napi_get_boolean(env, held, &result) != napi_ok) return NULL;
+  return result;
 }
 
 // probeLock(path) -> true: a live process holds it; false: none does; null: no such file.

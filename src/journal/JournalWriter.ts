@@ -841,8 +841,11 @@ export class JournalWriter {
    * header says there is none).
    */
   private relockIfLost(): void {
-    if (this.lock === undefined || this.lock.isAtItsPath()) return;
-    this.lock.release();
+    if (this.lock === undefined) return;
+    // Its descriptor closed by the application, the lock is gone, and judges find the file free.
+    const held = this.lock.isHeld();
+    if (held && this.lock.isAtItsPath()) return;
+    if (held) this.lock.release();
     this.lock = holdWriterLock(this.writerDir);
   }
 

@@ -22,6 +22,12 @@ export interface HeldLock {
    * judge can see the lock any more: the writer takes it again (JournalWriter.maintain).
    */
   isAtItsPath(): boolean;
+  /**
+   * Whether this process still holds it: false once the application closed its descriptor
+   * (a sweep of descriptors it did not open), which released it. The number is let go
+   * without being closed: it may name another file of the application's by now.
+   */
+  isHeld(): boolean;
 }
 
 export type LockState = 'held' | 'free';
@@ -68,7 +74,12 @@ function holdLockFile(path: string): HeldLock | { failed: NodeJS.ErrnoException 
     const handle = addon.holdLock(path);
     // The lock file is in place by now (holdLock renames it there once locked).
     const taken = identityAtPath(path);
-    return { release: () => releaseLock(handle), isAtItsPath: () => isStillAtPath(taken, path) };
+    const lockIsHeld = addon.lockIsHeld;
+    return {
+      release: () => releaseLock(handle),
+      isAtItsPath: () => isStillAtPath(taken, path),
+      isHeld: () => lockIsHeld === undefined || lockIsHeld(handle),
+    };
   } catch (error) {
     return { failed: error as NodeJS.ErrnoException };
   }

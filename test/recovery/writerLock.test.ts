@@ -4,7 +4,7 @@
 // live writer for dead, or a dead one for alive. Both directions, with a real process; and
 // the same for a recovery's claim, which holds a lock of its own.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { expect, test } from 'vitest';
 import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
@@ -196,4 +196,39 @@ test('a processor shut down with a span still open lets go of its lock: its jour
   expect(exporter.spans.map((span) => [span.name, span.status.message])).toEqual([
     ['left open at shutdown', 'the span was still open when the span processor shut down; an end after that was not recorded'],
   ]);
+});
+
+test('a writer whose lock descriptor the application closed takes its lock again, and closes nothing that is no longer its own', async () => {
+  // An application that sweeps descriptors it did not open (before exec, say) released the
+  // writer's lock: the next process to start on the journalDir recovered the live journal
+  // (false crash records). The writer now checks its lock's descriptor with its path.
+  const journalDir = join(tempDir(), 'journal');
+  const writer = new JournalWriter({
+    journalDir, identity: currentWriterIdentity(), durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+  });
+  try {
+    const lockPath = join(writer.writerDir, WRITER_LOCK_FILE);
+    const lockFd = readdirSync('/proc/self/fd').map(Number).find((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === lockPath;
+      } catch {
+        return false;
+      }
+    });
+    expect(lockFd).toBeDefined();
+    closeSync(lockFd!);
+    expect(probeWriterLock(writer.writerDir)).toBe('free');
+    // The number comes back to the application's next file.
+    const other = join(tempDir(), 'the application file');
+    const reused = openSync(other, 'w');
+    try {
+      expect(writer.maintain()).toBe(true);
+      expect(probeWriterLock(writer.writerDir)).toBe('held');
+      expect(fstatSync(reused).ino).toBe(statSync(other).ino);
+    } finally {
+      closeSync(reused);
+    }
+  } finally {
+    writer.close({ removeIfDone: false });
+  }
 });

@@ -54,6 +54,12 @@ export interface SegmentIoAddon {
   releaseLock?(handle: LockHandle): void;
   /** true: a live process holds the file's lock; false: none does; null: no such file. */
   probeLock?(path: string): boolean | null;
+  /**
+   * Whether the handle's descriptor still names the file it locked: false once the
+   * application closed it, and then the handle lets the number go without closing it.
+   * A build/Release addon from before it lacks it.
+   */
+  lockIsHeld?(handle: LockHandle): boolean;
 }
 
 /** An opaque native handle (an external value) of a held lock. */
