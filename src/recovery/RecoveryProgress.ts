@@ -20,7 +20,7 @@
 // file that cannot be used is ignored). Never appended to a segment: a mapped segment ends
 // in a preallocated zero tail, and bytes after zeros read as damage.
 import { safeDiag } from '../safeDiag.js';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
 import { openRegularFile } from '../journal/regularFile.js';
@@ -120,6 +120,8 @@ export class RecoveryProgress {
     const temp = join(this.#dir, RECOVERY_PROGRESS_TEMP_FILE);
     try {
       await writeFile(temp, `${JSON.stringify({ v: FORMAT_VERSION, segment: at.segment, offset: at.offset })}\n`, { mode: 0o600 });
+      // 0600 whatever the umask (ownerOnly.ts); refused by the filesystem, it stays as made.
+      await chmod(temp, 0o600).catch(() => {});
       await rename(temp, join(this.#dir, RECOVERY_PROGRESS_FILE));
       this.#saved = at;
     } catch (error) {

@@ -60,6 +60,7 @@ test('a journal directory made under umask 0277 is 0700, and the journal works',
     expect(modeOf(join(journalDir, '..'))).toBe(0o700);
     const [writer] = readdirSync(journalDir);
     expect(modeOf(join(journalDir, writer!))).toBe(0o700);
+    if (processor.stats().journalWritePath === 'mmap') expect(modeOf(join(journalDir, writer!, 'writer.lock'))).toBe(0o600);
   } finally {
     await provider.shutdown();
   }
