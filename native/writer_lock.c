@@ -148,18 +148,22 @@ napi_value hold_lock(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-// releaseLock(handle): the writer removed its directory; the lock goes with the descriptor.
-// A handle already released is left alone.
-napi_value release_lock(napi_env env, napi_callback_info info) {
+// The lock handle a call was given; `given` false (a TypeError thrown) when it was none.
+static struct held_lock* lock_arg(napi_env env, napi_callback_info info, bool* given) {
   size_t argc = 1;
   napi_value argv[1];
   void* data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a lock handle");
-    return NULL;
-  }
-  struct held_lock* lock = data;
-  if (lock == NULL || lock->fd < 0) return NULL;
+  *given = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1 && napi_get_value_external(env, argv[0], &data) == napi_ok;
+  if (!*given) napi_throw_type_error(env, "EINVAL", "expected a lock handle");
+  return data;
+}
+
+// releaseLock(handle): the writer removed its directory; the lock goes with the descriptor.
+// A handle already released is left alone.
+napi_value release_lock(napi_env env, napi_callback_info info) {
+  bool given;
+  struct held_lock* lock = lock_arg(env, info, &given);
+  if (!given || lock == NULL || lock->fd < 0) return NULL;
   napi_remove_env_cleanup_hook(env, close_at_teardown, lock);
   close(lock->fd);
   // Not freed: the handle may be passed again; marked released instead (a few bytes per writer).
@@ -172,14 +176,9 @@ napi_value release_lock(napi_env env, napi_callback_info info) {
 // kernel released the lock with it. The number may already name another file of the
 // application's, so the handle lets it go without closing it, and teardown will not either.
 napi_value lock_is_held(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  void* data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "expected a lock handle");
-    return NULL;
-  }
-  struct held_lock* lock = data;
+  bool given;
+  struct held_lock* lock = lock_arg(env, info, &given);
+  if (!given) return NULL;
   bool held = false;
   if (lock != NULL && lock->fd >= 0) {
     struct stat now;
