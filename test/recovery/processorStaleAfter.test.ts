@@ -24,9 +24,10 @@ test("the processor's recovery takes a journal silent for its staleAfterMillis",
   const processor = new JournalSpanProcessor({ exporter, journalDir, staleAfterMillis: 5_000 });
   const provider = providerWith(processor, 'stale-after');
   try {
-    for (let waited = 0; exporter.spans.length < 10 && waited < 20_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(exporter.spans).toHaveLength(10);
+    // Counted once the journal is done, after its last export.
+    for (let waited = 0; processor.stats().spansRecovered < dead.ended && waited < 20_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(processor.stats()).toMatchObject({ spansRecovered: dead.ended });
+    expect(exporter.spans).toHaveLength(10);
   } finally {
     await provider.shutdown();
   }
