@@ -59,13 +59,13 @@ static int stat_descriptor(int fd, struct stat* info) {
 
 // Only a regular file can be the lock: a FIFO or a device planted under the name would
 // block or act on open(2), on the application's thread. Opened O_NONBLOCK for that reason.
-static int open_regular(const char* path, int flags, int* fd) {
+// `info` receives the file's stat (hold_lock keeps its identity).
+static int open_regular(const char* path, int flags, int* fd, struct stat* info) {
   *fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
   if (*fd < 0) return errno;
-  struct stat info;
   int err = 0;
-  if (stat_descriptor(*fd, &info) != 0) err = errno;
-  else if (!S_ISREG(info.st_mode)) err = EINVAL;
+  if (stat_descriptor(*fd, info) != 0) err = errno;
+  else if (!S_ISREG(info->st_mode)) err = EINVAL;
   if (err != 0) {
     close(*fd);
     *fd = -1;
@@ -103,7 +103,8 @@ napi_value hold_lock(napi_env env, napi_callback_info info) {
   char temporary[PATH_MAX + 64];
   snprintf(temporary, sizeof temporary, "%s.%ld.%lu.tmp", path, (long)getpid(), __atomic_add_fetch(&attempts, 1, __ATOMIC_RELAXED));
   int fd;
-  int err = open_regular(temporary, O_RDWR | O_CREAT | O_EXCL, &fd);
+  struct stat locked;
+  int err = open_regular(temporary, O_RDWR | O_CREAT | O_EXCL, &fd, &locked);
   if (err != 0) return throw_errno(env, err, "open");
   // 0600 whatever the umask (src/journal/ownerOnly.ts): one the application set to 0777
   // made a relocked writer's lock mode 0, which no judge of its user could open and ask.
@@ -124,14 +125,8 @@ napi_value hold_lock(napi_env env, napi_callback_info info) {
     return throw_errno(env, ENOMEM, "malloc");
   }
   lock->fd = fd;
-  struct stat locked;
-  if (stat_descriptor(fd, &locked) == 0) {
-    lock->dev = locked.st_dev;
-    lock->ino = locked.st_ino;
-  } else {
-    lock->dev = 0;
-    lock->ino = 0;
-  }
+  lock->dev = locked.st_dev;
+  lock->ino = locked.st_ino;
   napi_value handle;
   if (napi_create_external(env, lock, NULL, NULL, &handle) != napi_ok) {
     close(fd);
@@ -201,7 +196,8 @@ napi_value probe_lock(napi_env env, napi_callback_info info) {
   if (!path_arg(env, info, path)) return NULL;
   napi_value result;
   int fd;
-  int err = open_regular(path, O_RDONLY, &fd);
+  struct stat file;
+  int err = open_regular(path, O_RDONLY, &fd, &file);
   if (err != 0) {
     if (err != ENOENT) return throw_errno(env, err, "open");
     if (napi_get_null(env, &result) != napi_ok) return NULL;

@@ -116,9 +116,19 @@ export function claimedDirName(writerDirName: string, claimer: WriterIdentity): 
  */
 export function longestRecoveryPathBytes(journalDir: string): number {
   const writerId = `w${'0'.repeat(9)}-${'9'.repeat(10)}-${'9'.repeat(10)}-${'f'.repeat(16)}`;
-  const claimer = `${writerId}.${'9'.repeat(20)}.${'f'.repeat(8)}.${'f'.repeat(8)}.${'9'.repeat(10)}-${'9'.repeat(20)}.n${'9'.repeat(10)}`;
-  const inClaim = [claimLockFileName(writerId), RECOVERY_PROGRESS_TEMP_FILE].reduce((longest, name) => Math.max(longest, name.length), 0);
-  return Buffer.byteLength(journalDir) + 1 + writerId.length + CLAIM_MARKER.length + claimer.length + 1 + inClaim;
+  const longestClaimer: WriterIdentity = {
+    writerId,
+    pid: 9_999_999_999,
+    threadId: 9_999_999_999,
+    hostname: 'any',
+    bootId: 'any',
+    procStartTicks: '9'.repeat(20),
+    processStartMs: 0,
+    osThread: { tid: 9_999_999_999, startTicks: '9'.repeat(20) },
+    pidNamespace: `pid:[${'9'.repeat(10)}]`,
+  };
+  const inClaim = Math.max(claimLockFileName(writerId).length, RECOVERY_PROGRESS_TEMP_FILE.length);
+  return Buffer.byteLength(join(journalDir, claimedDirName(writerId, longestClaimer), 'x'.repeat(inClaim)));
 }
 
 /** Linux's PATH_MAX, its terminating NUL included. */

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { diag } from '@opentelemetry/api';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { JournalSpanProcessor } from '../../src/index.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -22,7 +22,16 @@ const tempDir = useTempDirs();
 const mounts: string[] = [];
 let mountError: string | undefined;
 
-function smallFilesystem(): string {
+/** A 2 MiB tmpfs, or the test skipped (and said why) where none can be mounted. */
+function smallFilesystem(context: TestContext): string {
+  if (mountError !== undefined) {
+    console.warn(`journalDiskFull: cannot mount a tmpfs here (${mountError}); this test needs root`);
+    context.skip();
+  }
+  return mountTiny();
+}
+
+function mountTiny(): string {
   const dir = join(tempDir(), 'tiny');
   mkdirSync(dir);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', dir], { stdio: 'pipe' });
@@ -32,7 +41,7 @@ function smallFilesystem(): string {
 
 beforeAll(() => {
   try {
-    execFileSync('umount', [smallFilesystem()], { stdio: 'pipe' });
+    execFileSync('umount', [mountTiny()], { stdio: 'pipe' });
     mounts.pop();
   } catch (error) {
     mountError = String((error as { stderr?: Buffer }).stderr ?? error).trim();
@@ -52,11 +61,7 @@ describe.each(JOURNAL_IO_PATHS)('a journal written with %s on a tmpfs that fills
   useJournalIo(io);
 
   test('the application keeps running, the journal degrades loudly, and what it wrote is intact', async (context) => {
-    if (mountError !== undefined) {
-      console.warn(`journalDiskFull: cannot mount a tmpfs here (${mountError}); this test needs root`);
-      context.skip();
-    }
-    const journalDir = join(smallFilesystem(), 'journal');
+    const journalDir = join(smallFilesystem(context), 'journal');
     let stdout = '';
     const child = runFixture(fixture, { JOURNAL_DIR: journalDir, SPANS: '20000' });
     child.child.stdout!.on('data', (chunk) => (stdout += chunk));
@@ -86,11 +91,7 @@ describe.each(JOURNAL_IO_PATHS)('a journal written with %s on a tmpfs already fu
   useJournalIo(io);
 
   test('spans go from memory, and the journal says so once, not at every retry', async (context) => {
-    if (mountError !== undefined) {
-      console.warn(`journalDiskFull: cannot mount a tmpfs here (${mountError}); this test needs root`);
-      context.skip();
-    }
-    const tiny = smallFilesystem();
+    const tiny = smallFilesystem(context);
     // Filled to the last block.
     try {
       writeFileSync(join(tiny, 'filler'), Buffer.alloc(4 * 1024 * 1024));

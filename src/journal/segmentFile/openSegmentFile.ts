@@ -38,7 +38,7 @@ export function journalWritePath(): JournalWritePath {
     warnOnce(`otel-blackbox: ignoring ${JOURNAL_IO_ENV}=${JSON.stringify(requested)}: expected one of 'auto', 'mmap', 'write'.`);
   }
   const load = loadSegmentIoAddon();
-  return load.addon ? { path: 'mmap' } : { path: 'write', reason: load.reason, unexpected: !load.expected };
+  return load.addon ? { path: 'mmap' } : { path: 'write', reason: load.reason, unexpected: load.unexpected };
 }
 
 /** Creates the segment (it must not exist); throws if the file cannot be created. */

@@ -66,12 +66,12 @@ export interface SegmentIoAddon {
 export type LockHandle = object;
 
 /**
- * `expected`: no prebuilt binary for this platform (macOS, arm64, musl, a build without a
- * C toolchain), said once at info. Otherwise the package is not where it was installed (a
- * bundle) or its binary would not load: a cost the application did not choose, said as a
- * warning.
+ * `unexpected`: the package is not where it was installed (a bundle) or its binary would not
+ * load, a cost the application did not choose, said as a warning; not so where there is no
+ * prebuilt binary for this platform (macOS, arm64, musl, a build without a C toolchain),
+ * said once at info.
  */
-export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined; expected?: undefined } | { addon: undefined; reason: string; expected: boolean };
+export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined; unexpected?: undefined } | { addon: undefined; reason: string; unexpected: boolean };
 
 /** What to do when the package was bundled with the application. */
 const BUNDLED_ADVICE =
@@ -88,13 +88,13 @@ export function loadSegmentIoAddon(): AddonLoad {
 
 /** After the runtime refused an external ArrayBuffer: every later segment uses write(2). */
 export function markAddonUnusable(reason: string): void {
-  loaded = { addon: undefined, reason, expected: false };
+  loaded = { addon: undefined, reason, unexpected: true };
 }
 
 function tryLoad(): AddonLoad {
   const root = packageRoot();
   if (root === undefined) {
-    return { addon: undefined, reason: `the otel-blackbox package directory, where its native addon is, was not found; ${BUNDLED_ADVICE}`, expected: false };
+    return { addon: undefined, reason: `the otel-blackbox package directory, where its native addon is, was not found; ${BUNDLED_ADVICE}`, unexpected: true };
   }
   try {
     const require = createRequire(join(root, 'package.json'));
@@ -105,9 +105,9 @@ function tryLoad(): AddonLoad {
     // node-gyp-build's word for "no binary for this platform"; anything else is a binary
     // that would not load (a C library too old, a denied dlopen) or a require() a bundler
     // rewrote (webpack: "(void 0) is not a function").
-    if (message.startsWith('No native build was found')) return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})`, expected: true };
+    if (message.startsWith('No native build was found')) return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})`, unexpected: false };
     const bundled = error instanceof TypeError ? `; ${BUNDLED_ADVICE}` : '';
-    return { addon: undefined, reason: `its native addon could not be loaded (${message})${bundled}`, expected: false };
+    return { addon: undefined, reason: `its native addon could not be loaded (${message})${bundled}`, unexpected: true };
   }
 }
 
