@@ -6,6 +6,52 @@ export class InvalidOptionError extends TypeError {
     super(`Invalid option ${option}: expected ${expected}, got ${describe(given)}.`);
     this.name = 'InvalidOptionError';
   }
+
+  /** An option name its owner does not have; the value is never echoed (it may hold a password). */
+  static unknownName(option: string, owner: string, known: readonly string[]): InvalidOptionError {
+    const error = new InvalidOptionError(option, '', undefined);
+    const near = closestName(option, known);
+    error.message = `Invalid option ${option}: ${owner} has no option of that name${near === undefined ? '' : ` (did you mean ${near}?)`}; its options are ${known.join(', ')}.`;
+    return error;
+  }
+}
+
+/**
+ * Throws for a name `options` has that is none of `known`. A mistyped option (`durabilty`)
+ * was ignored, and the setting it meant lost without a word: TypeScript catches the typo in
+ * an object literal, but not in JavaScript or in an object built elsewhere.
+ */
+export function knownOptionsOnly(owner: string, options: object, known: readonly string[]): void {
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) throw InvalidOptionError.unknownName(name, owner, known);
+  }
+}
+
+/** The known name a typo most likely meant: the same but for case, or at most two edits away. */
+function closestName(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase(), bestDistance);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance, or `limit` once it is certain to be at least that. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    if (Math.min(...current) >= limit) return limit;
+    previous = current;
+  }
+  return Math.min(previous[b.length], limit);
 }
 
 function describe(value: unknown): string {
@@ -13,6 +59,11 @@ function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' && name !== 'Object' ? `a ${name}` : 'an object';
+  }
   return typeof value;
 }
 

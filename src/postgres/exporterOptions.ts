@@ -4,7 +4,7 @@ import { safeDiag } from '../safeDiag.js';
 import type pg from 'pg';
 import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { isValidSchemaName, validSchemaName } from './schemaName.js';
 import { CONNECTION_STRING_EXPECTED, connectionStringProblem, validConnectionString } from './connectionString.js';
 
@@ -69,10 +69,16 @@ export interface ResolvedExporterOptions {
 
 const OWN_POOL_OPTIONS = ['connectionString', 'maxConnections', 'applicationName', 'connectionTimeoutMillis'] as const;
 
+/** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
+const OPTION_NAMES = Object.keys({
+  connectionString: 1, pool: 1, schema: 1, migrate: 1, maxConnections: 1, applicationName: 1, connectionTimeoutMillis: 1, exportTimeoutMillis: 1,
+} satisfies Record<keyof PostgresSpanExporterOptions, 1>);
+
 export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}): ResolvedExporterOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object', options);
   }
+  knownOptionsOnly('PostgresSpanExporter', options, OPTION_NAMES);
   const pool = options.pool;
   if (pool !== undefined) {
     if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function') {

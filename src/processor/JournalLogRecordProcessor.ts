@@ -7,7 +7,7 @@
 // `logExporter`.
 import type { Context } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { InvalidOptionError } from '../options/validate.js';
+import { InvalidOptionError, knownOptionsOnly } from '../options/validate.js';
 import { JournalSpanProcessor } from './JournalSpanProcessor.js';
 
 export interface JournalLogRecordProcessorOptions {
@@ -25,10 +25,14 @@ export class JournalLogRecordProcessor implements LogRecordProcessor {
    * counted and said).
    */
   constructor(options: JournalLogRecordProcessorOptions) {
+    if ((options as unknown) instanceof JournalSpanProcessor) {
+      throw new InvalidOptionError('options', '{ spanProcessor }, an object holding the JournalSpanProcessor', options);
+    }
     const spanProcessor = (options as Partial<JournalLogRecordProcessorOptions> | undefined)?.spanProcessor;
     if (!(spanProcessor instanceof JournalSpanProcessor)) {
       throw new InvalidOptionError('spanProcessor', 'the JournalSpanProcessor whose journal log records share', spanProcessor);
     }
+    knownOptionsOnly('JournalLogRecordProcessor', options, ['spanProcessor'] satisfies (keyof JournalLogRecordProcessorOptions)[]);
     const refusal = spanProcessor.logRecordsRefusal();
     if (refusal !== undefined) {
       throw new Error(`JournalLogRecordProcessor: the span processor cannot export log records: ${refusal}.`);

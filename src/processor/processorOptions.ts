@@ -6,7 +6,7 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
-import { InvalidOptionError, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
+import { InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
 
 export type { DurabilityLevel };
 
@@ -81,10 +81,17 @@ export interface ResolvedProcessorOptions extends Required<Omit<JournalSpanProce
   logExporter: LogRecordExporter | undefined;
 }
 
+/** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
+const OPTION_NAMES = Object.keys({
+  exporter: 1, journalDir: 1, durability: 1, maxExportBatchSize: 1, maxConcurrentExports: 1, scheduledDelayMillis: 1, exportTimeoutMillis: 1, maxQueueSize: 1,
+  maxJournalBytes: 1, maxSegmentBytes: 1, groupCommitMillis: 1, heartbeatIntervalMillis: 1, flushTimeoutMillis: 1, recover: 1, staleAfterMillis: 1, pendingSpanMillis: 1, logExporter: 1,
+} satisfies Record<keyof JournalSpanProcessorOptions, 1>);
+
 export function resolveProcessorOptions(options: JournalSpanProcessorOptions): ResolvedProcessorOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object with at least `exporter`', options);
   }
+  knownOptionsOnly('JournalSpanProcessor', options, OPTION_NAMES);
   const exporter = options.exporter;
   if (typeof exporter !== 'object' || exporter === null || typeof exporter.export !== 'function') {
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', exporter);

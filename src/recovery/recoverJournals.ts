@@ -21,7 +21,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
 import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
@@ -106,7 +106,17 @@ export interface RecoveryReport {
   failures: { dir: string; error: string }[];
 }
 
+/** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
+const OPTION_NAMES = Object.keys({
+  journalDir: 1, exporter: 1, staleAfterMillis: 1, maxExportBatchSize: 1, exportTimeoutMillis: 1, maxAttempts: 1, recoverForeignJournals: 1, recoverAnyDestination: 1,
+  onJournal: 1, signal: 1, logExporter: 1, claimer: 1,
+} satisfies Record<keyof RecoverJournalsOptions, 1>);
+
 export async function recoverJournals(options: RecoverJournalsOptions): Promise<RecoveryReport> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'an object with at least `exporter`', options);
+  }
+  knownOptionsOnly('recoverJournals', options, OPTION_NAMES);
   // Absolute: a process.chdir() while recovery runs must not move it.
   const journalDir = resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
   if (typeof options.exporter?.export !== 'function') {

@@ -1,0 +1,67 @@
+// A mistyped option name throws, naming it and the option it most likely meant, at every
+// public entry point. It was ignored: `durabilty: 'host'` ran at 'process' without a word.
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { InvalidOptionError, JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+
+function thrownBy(make: () => unknown): InvalidOptionError {
+  try {
+    make();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error('expected it to throw');
+}
+
+describe('an option name its owner does not have', () => {
+  test('JournalSpanProcessor: a typo names the option it meant', () => {
+    const journalDir = join(tempDir(), 'journal');
+    const options = { exporter: new CollectingExporter(), journalDir, recover: false, durabilty: 'host' };
+    const error = thrownBy(() => new JournalSpanProcessor(options as never));
+    expect(error.message).toBe(
+      'Invalid option durabilty: JournalSpanProcessor has no option of that name (did you mean durability?); its options are exporter, journalDir, durability, ' +
+        'maxExportBatchSize, maxConcurrentExports, scheduledDelayMillis, exportTimeoutMillis, maxQueueSize, maxJournalBytes, maxSegmentBytes, groupCommitMillis, ' +
+        'heartbeatIntervalMillis, flushTimeoutMillis, recover, staleAfterMillis, pendingSpanMillis, logExporter.',
+    );
+  });
+
+  test('a difference of case only is a typo too; a name far from every option gets no guess', () => {
+    const exporter = new CollectingExporter();
+    expect(thrownBy(() => new JournalSpanProcessor({ exporter, maxexportbatchsize: 64 } as never)).message).toMatch(/^Invalid option maxexportbatchsize: .* \(did you mean maxExportBatchSize\?\);/);
+    expect(thrownBy(() => new JournalSpanProcessor({ exporter, scheduleDelayMillis: 5 } as never)).message).toMatch(/\(did you mean scheduledDelayMillis\?\)/);
+    expect(thrownBy(() => new JournalSpanProcessor({ exporter, compression: 'gzip' } as never)).message).toMatch(/^Invalid option compression: JournalSpanProcessor has no option of that name; its options are /);
+  });
+
+  test('PostgresSpanExporter: the value is never echoed (a connection string holds a password)', () => {
+    const error = thrownBy(() => new PostgresSpanExporter({ connectionStrng: 'postgres://app:s3cret@db/otel' } as never));
+    expect(error.message).toMatch(/^Invalid option connectionStrng: PostgresSpanExporter has no option of that name \(did you mean connectionString\?\); its options are connectionString, pool, /);
+    expect(error.message).not.toContain('s3cret');
+  });
+
+  test('recoverJournals rejects before it reads the directory', async () => {
+    const journalDir = tempDir();
+    await expect(recoverJournals({ exporter: new CollectingExporter(), journalDir, staleAfterMilis: 1000 } as never)).rejects.toThrow(
+      /^Invalid option staleAfterMilis: recoverJournals has no option of that name \(did you mean staleAfterMillis\?\)/,
+    );
+    await expect(recoverJournals(undefined as never)).rejects.toThrow(/^Invalid option options: expected an object with at least `exporter`, got undefined\.$/);
+  });
+
+  test('JournalLogRecordProcessor: an unknown name, and the span processor passed where its options go', async () => {
+    const spanProcessor = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: { export: (_records, done) => done({ code: 0 }), shutdown: async () => {} } });
+    try {
+      expect(thrownBy(() => new JournalLogRecordProcessor({ spanProcessor, maxQueueSize: 10 } as never)).message).toMatch(
+        /^Invalid option maxQueueSize: JournalLogRecordProcessor has no option of that name; its options are spanProcessor\.$/,
+      );
+      expect(thrownBy(() => new JournalLogRecordProcessor(spanProcessor as never)).message).toBe(
+        'Invalid option options: expected { spanProcessor }, an object holding the JournalSpanProcessor, got a JournalSpanProcessor.',
+      );
+    } finally {
+      await spanProcessor.shutdown();
+    }
+  });
+});
