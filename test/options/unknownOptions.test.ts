@@ -52,7 +52,7 @@ describe('an option name its owner does not have', () => {
   });
 
   test('JournalLogRecordProcessor: an unknown name, and the span processor passed where its options go', async () => {
-    const spanProcessor = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: { export: (_records, done) => done({ code: 0 }), shutdown: async () => {} } });
+    const spanProcessor = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: { export: (_records, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} } });
     try {
       expect(thrownBy(() => new JournalLogRecordProcessor({ spanProcessor, maxQueueSize: 10 } as never)).message).toMatch(
         /^Invalid option maxQueueSize: JournalLogRecordProcessor has no option of that name; its options are spanProcessor\.$/,
