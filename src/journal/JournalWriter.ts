@@ -17,6 +17,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { closeSync, existsSync, fsync, open, rmSync, unlink, unlinkSync } from 'node:fs';
+import { descriptorLostError } from './fileIdentity.js';
 import { makeOwnerOnlyDir, makeOwnerOnlyDirs } from './ownerOnly.js';
 import { join, resolve } from 'node:path';
 import { FRAME_HEADER_BYTES, SEGMENT_MAGIC, encodeFrame } from './frame.js';
@@ -712,7 +713,9 @@ export class JournalWriter {
   maintain(): boolean {
     const current = this.appender;
     if (this.brokenError === undefined && current && !current.isAtItsPath()) {
-      this.fail(new Error(`segment ${current.path} was deleted or replaced (by a cleanup job, or a move of the journal directory)`));
+      // A swept descriptor: the repair's close lets its number be (SegmentFile.descriptorIsItsOwn).
+      const error = current.descriptorIsItsOwn() ? new Error(`segment ${current.path} was deleted or replaced (by a cleanup job, or a move of the journal directory)`) : descriptorLostError(current.path);
+      this.fail(error);
     }
     if (this.brokenError === undefined) this.relockIfLost();
     return this.tryRepair();

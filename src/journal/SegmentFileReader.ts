@@ -3,6 +3,7 @@
 // The export tail (synchronously, on a live segment), recovery and `inspect` (both
 // asynchronously, yielding to the event loop between chunks) all read through here.
 import { closeSync, readSync } from 'node:fs';
+import { descriptorIsStill, descriptorLostError } from './fileIdentity.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MAX_PAYLOAD_BYTES, FRAME_HEADER_BYTES } from './frame.js';
 import { firstNonZero, readSegment } from './readSegment.js';
@@ -152,12 +153,18 @@ export function readSegmentChunkSync(path: string, options: ReadOptions): Segmen
  */
 const READS_PER_TURN = 16;
 
-/** stepOnce for the asynchronous reader: yields to the event loop every READS_PER_TURN reads. */
-async function stepYielding(size: number, options: ReadOptions, read: (position: number, length: number) => Buffer): Promise<SegmentChunk> {
+/**
+ * stepOnce for the asynchronous reader: yields to the event loop every READS_PER_TURN reads,
+ * and after each turn checks that the descriptor is still its file (`stillOurs`).
+ */
+async function stepYielding(size: number, options: ReadOptions, read: (position: number, length: number) => Buffer, stillOurs: () => void): Promise<SegmentChunk> {
   const steps = chunkSteps(size, options);
   let step = steps.next();
   for (let reads = 1; !step.done; reads++) {
-    if (reads % READS_PER_TURN === 0) await nextTurn();
+    if (reads % READS_PER_TURN === 0) {
+      await nextTurn();
+      stillOurs();
+    }
     const [position, length] = step.value;
     step = steps.next(read(position, length));
   }
@@ -172,17 +179,26 @@ async function stepYielding(size: number, options: ReadOptions, read: (position:
  * damage; throws only when the file cannot be opened or read.
  */
 export async function* readSegmentFile(path: string, options: ReadOptions = {}): AsyncGenerator<SegmentChunk> {
-  const { fd, size } = openRegularFileSync(path);
+  const { fd, size, identity } = openRegularFileSync(path);
+  // Open across turns of the event loop, in which the application may close it and give
+  // the number to a file of its own (a descriptor sweep): that file is neither read as
+  // this segment nor closed (fileIdentity.ts).
+  let own = true;
+  const stillOurs = (): void => {
+    if (own && !descriptorIsStill(fd, identity)) own = false;
+    if (!own) throw descriptorLostError(path);
+  };
   try {
     let from = options.from ?? 0;
     for (;;) {
       await nextTurn();
-      const chunk = await stepYielding(size, { ...options, from }, chunkReader(fd, options.into));
+      stillOurs();
+      const chunk = await stepYielding(size, { ...options, from }, chunkReader(fd, options.into), stillOurs);
       yield chunk;
       if (chunk.done) return;
       from = chunk.nextOffset;
     }
   } finally {
-    closeSync(fd);
+    if (own && descriptorIsStill(fd, identity)) closeSync(fd);
   }
 }

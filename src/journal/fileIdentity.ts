@@ -5,7 +5,7 @@
 // nobody will read or ask, and existsSync() says all is well.
 import { fstatSync, statSync } from 'node:fs';
 
-interface FileIdentity {
+export interface FileIdentity {
   dev: number;
   ino: number;
 }
@@ -40,4 +40,29 @@ export function descriptorIsAtPath(fd: number, path: string): boolean {
     identity(() => fstatSync(fd)),
     path,
   );
+}
+
+/** The identity of the file open on `fd`: undefined when it cannot be asked. */
+export function descriptorIdentity(fd: number): FileIdentity | undefined {
+  return identity(() => fstatSync(fd));
+}
+
+/**
+ * Whether `fd` still names the file `taken` is of. False once the number was closed under
+ * us, or closed and given to another file: an application that closes descriptors it did
+ * not open (a sweep) leaves us a number that is its own file, or socket, by then, which
+ * must not be written, cut, synced, touched or closed. True when `taken` is unknown.
+ */
+export function descriptorIsStill(fd: number, taken: FileIdentity | undefined): boolean {
+  if (taken === undefined) return true;
+  const now = descriptorIdentity(fd);
+  return now !== undefined && now.dev === taken.dev && now.ino === taken.ino;
+}
+
+/** Thrown where a descriptor is found no longer ours (descriptorIsStill). */
+export function descriptorLostError(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`the descriptor of ${path} was closed by someone else (a descriptor sweep in the application?); its number, perhaps another file's now, is left alone`), {
+    code: 'EDESCRIPTORLOST',
+    path,
+  });
 }

@@ -5,6 +5,7 @@
 // never blocks (O_NONBLOCK is harmless on a regular file).
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { FileIdentity } from './fileIdentity.js';
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
@@ -12,13 +13,13 @@ function notRegular(path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTREG', path });
 }
 
-/** A descriptor of the regular file at `path`, with its size; throws (code ENOTREG for anything else). */
-export function openRegularFileSync(path: string): { fd: number; size: number } {
+/** A descriptor of the regular file at `path`, with its size and identity; throws (code ENOTREG for anything else). */
+export function openRegularFileSync(path: string): { fd: number; size: number; identity: FileIdentity } {
   const fd = openSync(path, READ_FLAGS);
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw notRegular(path);
-    return { fd, size: stats.size };
+    return { fd, size: stats.size, identity: { dev: stats.dev, ino: stats.ino } };
   } catch (error) {
     closeSync(fd);
     throw error;

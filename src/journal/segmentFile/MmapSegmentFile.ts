@@ -7,7 +7,7 @@
 // the file is cut to its records (ftruncate) only after munmap.
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync, openSync, unlinkSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { descriptorIsAtPath } from '../fileIdentity.js';
+import { descriptorIdentity, descriptorIsStill, descriptorLostError, isStillAtPath, type FileIdentity } from '../fileIdentity.js';
 import { ownerOnlyFile } from '../ownerOnly.js';
 import { encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
@@ -46,6 +46,10 @@ export class MmapSegmentFile implements SegmentFile {
   readonly path: string;
   readonly capacity: number;
   private readonly fd: number;
+  /** The file `fd` was opened on: a number the application closed and reused is not touched (fileIdentity.ts). */
+  private readonly identity: FileIdentity | undefined;
+  /** The application closed `fd` (a sweep): the mapping is let go of without it. */
+  private descriptorLost = false;
   private readonly addon: SegmentIoAddon;
   private readonly mapping: ArrayBuffer;
   /** The mapping as a Buffer: frames are encoded straight into it. */
@@ -96,6 +100,7 @@ export class MmapSegmentFile implements SegmentFile {
   private constructor(path: string, fd: number, mapping: ArrayBuffer, addon: SegmentIoAddon) {
     this.path = path;
     this.fd = fd;
+    this.identity = descriptorIdentity(fd);
     this.addon = addon;
     this.mapping = mapping;
     this.view = Buffer.from(mapping);
@@ -177,7 +182,7 @@ export class MmapSegmentFile implements SegmentFile {
    * closed and given to another file).
    */
   touch(): void {
-    if (this.state !== 'open') return;
+    if (this.state !== 'open' || !this.descriptorIsItsOwn()) return;
     const now = Date.now() / 1000;
     futimesSync(this.fd, now, now);
   }
@@ -209,6 +214,7 @@ export class MmapSegmentFile implements SegmentFile {
     } catch {
       // An addon without syncRange: the whole file, as before.
       this.syncing[0] = 0;
+      if (!this.descriptorIsItsOwn()) return process.nextTick(done, descriptorLostError(this.path));
       fdatasync(this.fd, done);
     }
   }
@@ -231,7 +237,11 @@ export class MmapSegmentFile implements SegmentFile {
   }
 
   isAtItsPath(): boolean {
-    return this.state === 'open' && descriptorIsAtPath(this.fd, this.path);
+    return this.state === 'open' && descriptorIsStill(this.fd, this.identity) && isStillAtPath(this.identity, this.path);
+  }
+
+  descriptorIsItsOwn(): boolean {
+    return this.state === 'closed' || (!this.descriptorLost && descriptorIsStill(this.fd, this.identity));
   }
 
   /**
@@ -256,6 +266,8 @@ export class MmapSegmentFile implements SegmentFile {
   private release(): void {
     if (this.state === 'closed') return;
     const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
+    if (!this.descriptorLost && !descriptorIsStill(this.fd, this.identity)) this.descriptorLost = true;
+    if (this.descriptorLost) return this.releaseWithoutDescriptor(jobRunning);
     const synced = this.synced;
     // An addon from before releaseLeavesDescriptor closes the descriptor itself: not in a
     // worker thread, where Node would close that number again at the worker's end.
@@ -299,5 +311,25 @@ export class MmapSegmentFile implements SegmentFile {
     } catch {
       // Nothing useful to do: the data is in the page cache.
     }
+  }
+
+  /**
+   * release() once the application closed the descriptor: the mapping holds a reference of
+   * its own to the file, so it is unmapped as usual, but the number is left alone (no cut:
+   * readers take the zeros past the records as their end; no sync; no close), since it may
+   * be the application's own file by now. A sync asked for fails.
+   */
+  private releaseWithoutDescriptor(jobRunning: boolean): void {
+    if (!this.unmapped && !jobRunning) {
+      this.unmapped = true;
+      try {
+        this.addon.unmap(this.mapping);
+      } catch {
+        // Left mapped: only memory.
+      }
+    }
+    if (!this.unmapped || this.syncs > 0) return;
+    this.state = 'closed';
+    if (this.synced !== undefined) process.nextTick(this.synced, descriptorLostError(this.path));
   }
 }

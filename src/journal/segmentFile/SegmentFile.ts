@@ -40,9 +40,16 @@ export interface SegmentFile {
   touch(): void;
   /**
    * Whether the path still names this file (fileIdentity.ts): false once it was deleted, or
-   * replaced by a copy when the journal directory was moved to another filesystem.
+   * replaced by a copy when the journal directory was moved to another filesystem; also
+   * when descriptorIsItsOwn() is false.
    */
   isAtItsPath(): boolean;
+  /**
+   * False once the application closed this file's descriptor (a sweep), its number perhaps
+   * given to a file of its own: nothing is then done with the number (no write is undone,
+   * no sync, no time set, no close). True once closed.
+   */
+  descriptorIsItsOwn(): boolean;
 }
 
 /** The file operations of the write(2) path; tests pass a faulty one to inject errors. */

@@ -3,7 +3,7 @@
 // bounded number of times, and on failure cut the file back to the last whole record so
 // a half-written frame never sits in front of later ones.
 // The path wherever the memory-mapped one is not available (see openSegmentFile).
-import { descriptorIsAtPath } from '../fileIdentity.js';
+import { descriptorIdentity, descriptorIsStill, descriptorLostError, isStillAtPath, type FileIdentity } from '../fileIdentity.js';
 import { ownerOnlyFile } from '../ownerOnly.js';
 import { encodeFrame, encodeFrameInto } from '../frame.js';
 import type { RecordType } from '../recordTypes.js';
@@ -21,6 +21,8 @@ export class WriteSegmentFile implements SegmentFile {
   readonly kind = 'write';
   readonly capacity = Infinity;
   private readonly fd: number;
+  /** The file `fd` was opened on: a number the application closed and reused is not touched (fileIdentity.ts). */
+  private readonly identity: FileIdentity | undefined;
   private size: number;
   private readonly fs: SegmentFileSystem;
   /** 'closing': no more appends, but a background fdatasync still uses the descriptor. */
@@ -33,6 +35,7 @@ export class WriteSegmentFile implements SegmentFile {
     this.fs = fs;
     this.fd = fs.openSync(path, 'wx', 0o600);
     if (fs.fchmodSync !== undefined) ownerOnlyFile(this.fd, fs.fchmodSync);
+    this.identity = descriptorIdentity(this.fd);
     this.size = 0;
   }
 
@@ -48,7 +51,11 @@ export class WriteSegmentFile implements SegmentFile {
   touch(): void {}
 
   isAtItsPath(): boolean {
-    return this.state === 'open' && descriptorIsAtPath(this.fd, this.path);
+    return this.state === 'open' && descriptorIsStill(this.fd, this.identity) && isStillAtPath(this.identity, this.path);
+  }
+
+  descriptorIsItsOwn(): boolean {
+    return this.state === 'closed' || descriptorIsStill(this.fd, this.identity);
   }
 
   /** Writes all of `data` or throws; after a throw the file ends at a record boundary. */
@@ -79,6 +86,7 @@ export class WriteSegmentFile implements SegmentFile {
   }
 
   private cutBackTo(length: number): void {
+    if (!this.descriptorIsItsOwn()) return;
     try {
       this.fs.ftruncateSync(this.fd, length);
     } catch {
@@ -87,12 +95,15 @@ export class WriteSegmentFile implements SegmentFile {
   }
 
   syncDataNow(): void {
-    if (this.state === 'open') this.fs.fdatasyncSync(this.fd);
+    if (this.state !== 'open') return;
+    if (!this.descriptorIsItsOwn()) throw descriptorLostError(this.path);
+    this.fs.fdatasyncSync(this.fd);
   }
 
   /** fdatasync on the thread pool: the caller does not wait for the disk. */
   syncDataInBackground(callback: (error: NodeJS.ErrnoException | null) => void): void {
     if (this.state !== 'open') return callback(null);
+    if (!this.descriptorIsItsOwn()) return callback(descriptorLostError(this.path));
     this.backgroundSyncs += 1;
     this.fs.fdatasync(this.fd, (error) => {
       this.backgroundSyncs -= 1;
@@ -119,7 +130,10 @@ export class WriteSegmentFile implements SegmentFile {
   }
 
   private closeDescriptor(): void {
+    // Checked before the state changes: closed, it counts as its own.
+    const own = this.descriptorIsItsOwn();
     this.state = 'closed';
+    if (!own) return;
     try {
       this.fs.closeSync(this.fd);
     } catch {
