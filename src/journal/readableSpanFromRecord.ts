@@ -95,13 +95,14 @@ class RecordedSpan implements ReadableSpan {
     this.kind = record.k;
     this.spanContext = () => spanContext;
     this.startTime = record.st;
-    this.links = (end?.l ?? []).map(linkFrom);
+    // A START has them too where there were any at the start (links given to startSpan).
+    this.links = (record.l ?? []).map(linkFrom);
     this.duration = hrTimeDuration(record.st, this.endTime);
     this.resource = resource;
     this.instrumentationScope = sharedScope(record);
-    this.droppedAttributesCount = end?.da ?? 0;
+    this.droppedAttributesCount = record.da ?? 0;
     this.droppedEventsCount = end?.de ?? 0;
-    this.droppedLinksCount = end?.dl ?? 0;
+    this.droppedLinksCount = record.dl ?? 0;
   }
 }
 

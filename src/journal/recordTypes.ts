@@ -65,6 +65,10 @@ export interface SpanStartRecord {
   ab?: BytesPath[];
   sc: ScopeRecord;
   r: number;
+  /** Links given at the start, and the counts the span limits dropped by then: only when there are any (a crash record has nothing else to go by). */
+  l?: LinkRecord[];
+  da?: number;
+  dl?: number;
 }
 
 export interface EventRecord {

@@ -158,8 +158,22 @@ function eventsText(events: TimedEvent[]): string | undefined {
  */
 export function startRecordJson(span: ReadableSpan, resourceId: number, start = new StartText(span)): string {
   const rest = start.prefix === undefined ? undefined : attributesAndScope(span, resourceId, start.attributes);
-  const json = rest === undefined ? undefined : `${start.prefix}${rest}}`;
+  const counts = rest === undefined ? undefined : startCountsText(span);
+  const json = counts === undefined ? undefined : `${start.prefix}${rest}${counts}}`;
   return json !== undefined && fitsInFrame(json) ? json : recordJson(startRecord(span, resourceId));
+}
+
+/**
+ * The dropped counts a START carries when they are not 0 (spanRecords.ts, putStartOnlyKnowns):
+ * usually ''. undefined when the object path must write the span: it has links (written
+ * there only), or a count that is not a finite number.
+ */
+function startCountsText(span: ReadableSpan): string | undefined {
+  const { links, droppedAttributesCount, droppedLinksCount } = span;
+  if (!Array.isArray(links) || links.length > 0) return undefined;
+  if (!droppedAttributesCount && !droppedLinksCount) return '';
+  if (!isFiniteNumber(droppedAttributesCount) || !isFiniteNumber(droppedLinksCount)) return undefined;
+  return `${droppedAttributesCount ? `,"da":${droppedAttributesCount}` : ''}${droppedLinksCount ? `,"dl":${droppedLinksCount}` : ''}`;
 }
 
 /**

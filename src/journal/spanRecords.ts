@@ -95,7 +95,21 @@ export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRe
   }
   const traceState = context.traceState?.serialize();
   if (traceState) record.ts = traceState;
+  putStartOnlyKnowns(record, span);
   return record;
+}
+
+/**
+ * What is known at the start besides the fields above, and lost to a crash record without
+ * them: the links given to startSpan (samplers see them) and what the span limits dropped
+ * of them and of the attributes. Written only when there are any: most spans have none.
+ * An END writes its own (endRecord), with what was added since.
+ */
+function putStartOnlyKnowns(record: SpanStartRecord, span: ReadableSpan): void {
+  const links: unknown = span.links;
+  if (Array.isArray(links) && links.length > 0) record.l = links.map(linkRecord);
+  if (span.droppedAttributesCount) record.da = span.droppedAttributesCount;
+  if (span.droppedLinksCount) record.dl = span.droppedLinksCount;
 }
 
 function eventRecord(event: TimedEvent): EventRecord {

@@ -64,8 +64,25 @@ const shapes = finishedSpans((tracer) => {
   limited.end();
 });
 
+/** Spans the limits cut at their start: a START carries the dropped counts (a crash record has nothing else). */
+const limitedShapes = (() => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanLimits: { attributeCountLimit: 2, linkCountLimit: 0 }, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  const tracer = provider.getTracer('record-json-limited');
+  tracer.startSpan('attributes past the limit', { attributes: { a: 1, b: 2, c: 3, d: 4 } }).end();
+  tracer.startSpan('links past the limit', { links: [{ context: REMOTE_LINKED }] }).end();
+  return exporter.getFinishedSpans();
+})();
+
 describe('span record JSON by text', () => {
-  test.each(shapes.map((span) => [span.name, span] as const))('%s: START and END parse to what the object path writes', (_name, span) => {
+  test('a START carries the counts the limits dropped at the start', () => {
+    expect(limitedShapes.map((span) => JSON.parse(startRecordJson(span, 1)) as { da?: number; dl?: number }).map(({ da, dl }) => [da, dl])).toEqual([
+      [2, undefined],
+      [undefined, 1],
+    ]);
+  });
+
+  test.each([...shapes, ...limitedShapes].map((span) => [span.name, span] as const))('%s: START and END parse to what the object path writes', (_name, span) => {
     const start = startRecordJson(span, 3);
     const end = endRecordJson(span, 3);
     expect(JSON.parse(start)).toEqual(JSON.parse(recordJson(startRecord(span, 3))));
