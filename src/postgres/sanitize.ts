@@ -29,7 +29,8 @@ export function sanitizeOptionalString(value: unknown): string | null {
  * JSON text for an attribute map, or for any value a caller managed to put in one. api
  * 1.10 AnyValue: bytes (Uint8Array) become base64 text, as OTLP/JSON encodes them; maps
  * objects, mixed arrays arrays, `null` null. Beyond that: non-finite numbers become
- * `'NaN'`/`'Infinity'`, bigints their decimal string, `undefined` null, cycles
+ * `'NaN'`/`'Infinity'`, bigints their decimal string, `undefined` and functions left out of a map
+ * (as JSON.stringify leaves them) and null in an array, cycles
  * `'[Circular]'`, a value whose getter or toJSON throws `'[Unserializable]'`, past MAX_VALUES values `'[Too large]'` (valueLimits.ts),
  * an Error its name, message, stack, cause and own fields (errorValue.ts). Never throws.
  */
@@ -128,7 +129,20 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
       }
       return result;
     }
-    for (const key of Object.keys(object)) result[sanitizeString(key)] = readValue(object, key, ancestors, depth, budget);
+    for (const key of Object.keys(object)) {
+      let value: unknown;
+      try {
+        value = (object as Record<string, unknown>)[key];
+      } catch {
+        // A getter that throws costs that value alone.
+        result[sanitizeString(key)] = UNSERIALIZABLE;
+        continue;
+      }
+      // Left out, as JSON.stringify leaves them out, and so the journal's copy: a span read
+      // back from the journal stores what the live one does (it stored null for them).
+      if (value === undefined || typeof value === 'function') continue;
+      result[sanitizeString(key)] = toJsonValue(value, ancestors, depth, budget);
+    }
     return result;
   } catch {
     // A throwing toJSON or Proxy: keep the rest of the record.
@@ -136,13 +150,3 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
   }
 }
 
-/** `object[key]`: a getter that throws costs that value alone (stored as the placeholder). */
-function readValue(object: object, key: string, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue {
-  let value: unknown;
-  try {
-    value = (object as Record<string, unknown>)[key];
-  } catch {
-    return UNSERIALIZABLE;
-  }
-  return toJsonValue(value, ancestors, depth, budget);
-}
