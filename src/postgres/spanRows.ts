@@ -5,7 +5,7 @@ import { SpanStatusCode, type Attributes, type SpanContext } from '@opentelemetr
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
-import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
+import { synthesisedState, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
@@ -129,7 +129,9 @@ class ConvertedSpanRow implements SpanRow {
     this.traceState = sanitizeOptionalString(context.traceState?.serialize());
     this.name = sanitizeString(String(span.name ?? ''));
     this.kind = codeAt(SPAN_KINDS, span.kind, 'INTERNAL');
-    this.state = spanState(attributes[ATTR_SPAN_STATE]);
+    // From how the span was made, not from its attributes, which the application can set too (spanMarkers.ts).
+    const synthesised = synthesisedState(span);
+    this.state = synthesised?.state ?? 'ended';
     this.startTime = toUnixNano(span.startTime);
     this.endTime = notBefore(toUnixNanoOrNull(span.endTime), this.startTime);
     this.statusCode = codeAt(STATUS_CODES, span.status?.code ?? SpanStatusCode.UNSET, 'UNSET');
@@ -141,8 +143,8 @@ class ConvertedSpanRow implements SpanRow {
     this.droppedAttributesCount = count(span.droppedAttributesCount);
     this.droppedEventsCount = count(span.droppedEventsCount);
     this.droppedLinksCount = count(span.droppedLinksCount);
-    this.crashReason = sanitizeOptionalString(attributes[ATTR_CRASH_REASON]);
-    this.endTimeEstimated = attributes[ATTR_END_TIME_ESTIMATED] === true;
+    this.crashReason = sanitizeOptionalString(synthesised?.crashReason);
+    this.endTimeEstimated = synthesised?.endTimeEstimated === true;
     this.events = carriesEvents(this.state, this.droppedEventsCount) ? (span.events ?? []).map(eventRow) : [];
   }
 }
@@ -236,9 +238,6 @@ function codeAt<T extends string>(names: readonly T[], code: unknown, fallback: 
   return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code < names.length ? names[code]! : fallback;
 }
 
-function spanState(marker: unknown): SpanState {
-  return marker === 'crashed' || marker === 'started' ? marker : 'ended';
-}
 
 export function count(value: unknown): number {
   // Stored as integer; a count beyond 2^31 - 1 is clamped rather than refused.

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { JournalLogRecordProcessor } from '../../src/processor/JournalLogRecordProcessor.js';
 import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
-import { ATTR_CRASH_REASON, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_SPAN_STATE, markSynthesised } from '../../src/spanMarkers.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { exportSpans, ids, TEST_RESOURCE, withAttributes } from './spanFixtures.js';
@@ -47,15 +47,17 @@ function addEvents(span: Span, from: number, to: number): void {
 
 /** The span as its 'started' row sees it now (its events and their count taken together). */
 function startedNow(span: ReadableSpan): ReadableSpan {
-  return withAttributes(
-    span,
-    { ...span.attributes, [ATTR_SPAN_STATE]: 'started' },
-    { endTime: [0, 0], ended: false, events: [...span.events], droppedEventsCount: span.droppedEventsCount },
+  return markSynthesised(
+    withAttributes(span, { ...span.attributes, [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false, events: [...span.events], droppedEventsCount: span.droppedEventsCount }),
+    { state: 'started' },
   );
 }
 
 function crashedFrom(span: ReadableSpan): ReadableSpan {
-  return withAttributes(span, { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'process vanished' }, { events: [], droppedEventsCount: 0 });
+  return markSynthesised(withAttributes(span, { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'process vanished' }, { events: [], droppedEventsCount: 0 }), {
+    state: 'crashed',
+    crashReason: 'process vanished',
+  });
 }
 
 async function write(...spans: ReadableSpan[]): Promise<void> {

@@ -4,7 +4,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
-import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, markSynthesised } from '../../src/spanMarkers.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, ids, recordSpans, withAttributes } from './spanFixtures.js';
 
@@ -30,16 +30,12 @@ async function oneSpan(name: string): Promise<ReadableSpan> {
 }
 
 function crashed(span: ReadableSpan): ReadableSpan {
-  return withAttributes(span, {
-    ...span.attributes,
-    [ATTR_SPAN_STATE]: 'crashed',
-    [ATTR_CRASH_REASON]: 'uncaught TypeError: boom',
-    [ATTR_END_TIME_ESTIMATED]: true,
-  });
+  const attributes = { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'uncaught TypeError: boom', [ATTR_END_TIME_ESTIMATED]: true };
+  return markSynthesised(withAttributes(span, attributes), { state: 'crashed', crashReason: 'uncaught TypeError: boom', endTimeEstimated: true });
 }
 
 function started(span: ReadableSpan): ReadableSpan {
-  return withAttributes(span, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false });
+  return markSynthesised(withAttributes(span, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false }), { state: 'started' });
 }
 
 async function stored(span: ReadableSpan) {
@@ -64,6 +60,20 @@ describe('state precedence', () => {
     const row = await stored(span);
     expect(row).toMatchObject({ state: 'crashed', crash_reason: 'uncaught TypeError: boom', end_time_estimated: true });
     expect(row.attributes).toMatchObject({ [ATTR_SPAN_STATE]: 'crashed', 'order.id': 42 });
+  });
+
+  it("an application's span carrying the marker attributes is stored ended: only a span this library made is a crash record or a 'started' row", async () => {
+    // Before, the columns came from the attributes: an ended span the application marked
+    // 'started' stayed 'started' for good (nothing outranks it), and one marked 'crashed'
+    // was listed by `otel-blackbox crashes` (found by a data-fidelity review).
+    const [asStartedByHand, asCrashedByHand] = [await oneSpan('marked started by hand'), await oneSpan('marked crashed by hand')];
+    const marked = {
+      started: withAttributes(asStartedByHand, { ...asStartedByHand.attributes, [ATTR_SPAN_STATE]: 'started' }),
+      crashed: withAttributes(asCrashedByHand, { ...asCrashedByHand.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'not a crash', [ATTR_END_TIME_ESTIMATED]: true }),
+    };
+    await write(marked.started, marked.crashed);
+    expect(await stored(asStartedByHand)).toMatchObject({ state: 'ended', crash_reason: null, end_time_estimated: false, attributes: { [ATTR_SPAN_STATE]: 'started' } });
+    expect(await stored(asCrashedByHand)).toMatchObject({ state: 'ended', crash_reason: null, end_time_estimated: false, attributes: { [ATTR_CRASH_REASON]: 'not a crash' } });
   });
 
   it('keeps ended when a crash record arrives later', async () => {
@@ -100,7 +110,7 @@ describe('state precedence', () => {
 
   it('names the trace after its root as it ended, though a started row of it came first (HTTP instrumentations rename the root)', async () => {
     const span = await oneSpan('GET /users/:id');
-    const early = withAttributes(started(span), { [ATTR_SPAN_STATE]: 'started' }, { name: 'GET' });
+    const early = markSynthesised(withAttributes(started(span), { [ATTR_SPAN_STATE]: 'started' }, { name: 'GET' }), { state: 'started' });
     const trace = async () => (await db.query(`SELECT root_span_id, root_span_name FROM "${schema}".traces WHERE trace_id = $1`, [ids(span).traceId]))[0];
     await write(early);
     expect(await trace()).toEqual({ root_span_id: ids(span).spanId, root_span_name: 'GET' });

@@ -3,12 +3,13 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { TracerProvider as BasicTracerProvider } from '@opentelemetry/sdk-trace';
+import { TracerProvider as BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { uiCommand } from '../../src/cli/commands/uiCommand.js';
-import { ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { asStarted } from '../../src/export/exportWithLogs.js';
 import { runFixture } from '../helpers/childProcess.js';
 
 export const HOSTILE_NAME = '<img src=x onerror="window.__xss=1">';
@@ -71,11 +72,15 @@ export async function seedInFlightTrace(databaseUrl: string, schema: string): Pr
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'reports' }), spanProcessors: [processor] });
   const tracer = provider.getTracer('in-flight');
   const t0 = Date.now();
-  const root = tracer.startSpan('GET /report', { startTime: t0, attributes: { [ATTR_SPAN_STATE]: 'started' } });
+  const root = tracer.startSpan('GET /report', { startTime: t0 });
   const child = tracer.startSpan('render pdf', { startTime: t0 + 5 }, trace.setSpan(ROOT_CONTEXT, root));
   child.end(t0 + 40);
-  root.end(t0 + 1);
   await provider.shutdown();
+  // The root, still running, as the processor exports a long-running span.
+  const exporter = new PostgresSpanExporter({ connectionString: databaseUrl, schema });
+  const result = await new Promise<ExportResult>((resolve) => exporter.export([asStarted(root as unknown as ReadableSpan)], resolve));
+  await exporter.shutdown();
+  expect(result.code).toBe(ExportResultCode.SUCCESS);
   return root.spanContext().traceId;
 }
 
