@@ -20,32 +20,3 @@ export { ATTR_TRUNCATED } from './journal/recordCap.js';
 export const OVERFLOW_SPAN_NAME = 'otel_blackbox.journal_overflow';
 
 export type SpanState = 'ended' | 'crashed' | 'started';
-
-/** What a span this library synthesised is, as PostgresSpanExporter stores it. */
-export interface SynthesisedState {
-  state: 'crashed' | 'started';
-  crashReason?: string;
-  endTimeEstimated?: boolean;
-}
-
-/**
- * How PostgresSpanExporter tells a span this library synthesised (a crash record, a
- * 'started' row) from the application's: a symbol-keyed property no attribute can set.
- * The attributes above say the same to every exporter, but an application can set them
- * too (copying another span's attributes, replaying OTLP data): taken for the row's
- * columns, they made an ended span 'started' for good, or a crash in `otel-blackbox
- * crashes`. Symbol.for: one symbol for our ESM and CommonJS builds. Enumerable: a copy
- * made by spreading the span keeps it.
- */
-const SYNTHESISED = Symbol.for('otel-blackbox.synthesised');
-
-export function markSynthesised<T extends object>(span: T, state: SynthesisedState): T {
-  (span as Record<symbol, unknown>)[SYNTHESISED] = state;
-  return span;
-}
-
-/** undefined for a span the application made. */
-export function synthesisedState(span: object): SynthesisedState | undefined {
-  const state = (span as Record<symbol, unknown>)[SYNTHESISED];
-  return typeof state === 'object' && state !== null ? (state as SynthesisedState) : undefined;
-}

@@ -9,7 +9,7 @@ import { safeDiag } from '../safeDiag.js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { ATTR_SPAN_STATE, markSynthesised } from '../spanMarkers.js';
+import { ATTR_SPAN_STATE } from '../spanMarkers.js';
 import { exportBatch, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
 import { exportsLogs, type KeyedLogRecord } from './SpansAndLogs.js';
 
@@ -104,7 +104,7 @@ export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter 
 
 /** The span as its `'started'` row: marked, and not ended. */
 export function asStarted(span: ReadableSpan): ReadableSpan {
-  return markSynthesised<ReadableSpan>({
+  return {
     name: span.name,
     kind: span.kind,
     spanContext: () => span.spanContext(),
@@ -125,5 +125,5 @@ export function asStarted(span: ReadableSpan): ReadableSpan {
     droppedAttributesCount: span.droppedAttributesCount,
     droppedEventsCount: span.droppedEventsCount,
     droppedLinksCount: span.droppedLinksCount,
-  }, { state: 'started' });
+  };
 }

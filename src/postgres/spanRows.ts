@@ -5,7 +5,7 @@ import { SpanStatusCode, type Attributes, type SpanContext } from '@opentelemetr
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
-import { synthesisedState, type SpanState } from '../spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
@@ -129,9 +129,8 @@ class ConvertedSpanRow implements SpanRow {
     this.traceState = sanitizeOptionalString(context.traceState?.serialize());
     this.name = sanitizeString(String(span.name ?? ''));
     this.kind = codeAt(SPAN_KINDS, span.kind, 'INTERNAL');
-    // From how the span was made, not from its attributes, which the application can set too (spanMarkers.ts).
-    const synthesised = synthesisedState(span);
-    this.state = synthesised?.state ?? 'ended';
+    const marked = markedState(span, attributes);
+    this.state = marked.state;
     this.startTime = toUnixNano(span.startTime);
     this.endTime = notBefore(toUnixNanoOrNull(span.endTime), this.startTime);
     this.statusCode = codeAt(STATUS_CODES, span.status?.code ?? SpanStatusCode.UNSET, 'UNSET');
@@ -143,8 +142,8 @@ class ConvertedSpanRow implements SpanRow {
     this.droppedAttributesCount = count(span.droppedAttributesCount);
     this.droppedEventsCount = count(span.droppedEventsCount);
     this.droppedLinksCount = count(span.droppedLinksCount);
-    this.crashReason = sanitizeOptionalString(synthesised?.crashReason);
-    this.endTimeEstimated = synthesised?.endTimeEstimated === true;
+    this.crashReason = sanitizeOptionalString(marked.crashReason);
+    this.endTimeEstimated = marked.endTimeEstimated;
     this.events = carriesEvents(this.state, this.droppedEventsCount) ? (span.events ?? []).map(eventRow) : [];
   }
 }
@@ -238,6 +237,29 @@ function codeAt<T extends string>(names: readonly T[], code: unknown, fallback: 
   return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code < names.length ? names[code]! : fallback;
 }
 
+/**
+ * The row's state, crash reason and estimated end, from the markers this library puts on
+ * the spans it makes (spanMarkers.ts), where the span has the shape they are made with: a
+ * 'started' row is not ended (end time [0, 0]); a crash record has status ERROR with the
+ * crash reason as its message. An application's own span that carries the markers (its
+ * attributes copied from another span, say) is what it is: ended, without a reason; it
+ * stayed 'started' for good, or was listed among the crashes (data-fidelity review).
+ * Attributes, not a mark of our own: a wrapper that copies spans, a relay of OTLP data or
+ * another copy of this library must still be understood (upgrade review).
+ */
+function markedState(span: ReadableSpan, attributes: Attributes): { state: SpanState; crashReason: unknown; endTimeEstimated: boolean } {
+  const marker = attributes[ATTR_SPAN_STATE];
+  if (marker === 'started' && isZeroTime(span.endTime)) return { state: 'started', crashReason: null, endTimeEstimated: false };
+  const reason = attributes[ATTR_CRASH_REASON];
+  if (marker === 'crashed' && span.status?.code === SpanStatusCode.ERROR && typeof reason === 'string' && span.status.message === reason) {
+    return { state: 'crashed', crashReason: reason, endTimeEstimated: attributes[ATTR_END_TIME_ESTIMATED] === true };
+  }
+  return { state: 'ended', crashReason: null, endTimeEstimated: false };
+}
+
+function isZeroTime(time: unknown): boolean {
+  return Array.isArray(time) && time[0] === 0 && time[1] === 0;
+}
 
 export function count(value: unknown): number {
   // Stored as integer; a count beyond 2^31 - 1 is clamped rather than refused.

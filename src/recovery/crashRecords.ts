@@ -9,7 +9,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
-import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, markSynthesised } from '../spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../spanMarkers.js';
 import type { JournalFacts } from './readWriterJournal.js';
 
 export function crashReason(journal: JournalFacts): string {
@@ -40,7 +40,7 @@ function laterOf(a: HrTime, b: HrTime): HrTime {
 export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resource: Resource, reason: string): ReadableSpan {
   // Never before the span's own start, even if a clock stepped back.
   const endTime = laterOf(millisToHrTime(journal.lastSignOfLifeMs), start.st);
-  const span = readableSpanFromRecord(start, resource, {
+  return readableSpanFromRecord(start, resource, {
     endTime,
     status: { code: SpanStatusCode.ERROR, message: reason },
     extraAttributes: {
@@ -49,5 +49,4 @@ export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resou
       [ATTR_END_TIME_ESTIMATED]: true,
     },
   });
-  return markSynthesised(span, { state: 'crashed', crashReason: reason, endTimeEstimated: true });
 }

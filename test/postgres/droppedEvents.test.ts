@@ -4,7 +4,7 @@
 // span, and the ended row's events, inserted where no event was stored yet, left the
 // table a mix of dropped and kept events (review repro 03). The stored events must be the
 // final span's, whatever order the rows arrive in, however often they are replayed.
-import { context, trace, type Span } from '@opentelemetry/api';
+import { SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { JournalLogRecordProcessor } from '../../src/processor/JournalLogRecordProcessor.js';
 import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
-import { ATTR_CRASH_REASON, ATTR_SPAN_STATE, markSynthesised } from '../../src/spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { exportSpans, ids, TEST_RESOURCE, withAttributes } from './spanFixtures.js';
@@ -47,17 +47,19 @@ function addEvents(span: Span, from: number, to: number): void {
 
 /** The span as its 'started' row sees it now (its events and their count taken together). */
 function startedNow(span: ReadableSpan): ReadableSpan {
-  return markSynthesised(
-    withAttributes(span, { ...span.attributes, [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false, events: [...span.events], droppedEventsCount: span.droppedEventsCount }),
-    { state: 'started' },
+  return withAttributes(
+    span,
+    { ...span.attributes, [ATTR_SPAN_STATE]: 'started' },
+    { endTime: [0, 0], ended: false, events: [...span.events], droppedEventsCount: span.droppedEventsCount },
   );
 }
 
 function crashedFrom(span: ReadableSpan): ReadableSpan {
-  return markSynthesised(withAttributes(span, { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'process vanished' }, { events: [], droppedEventsCount: 0 }), {
-    state: 'crashed',
-    crashReason: 'process vanished',
-  });
+  return withAttributes(
+    span,
+    { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'process vanished' },
+    { events: [], droppedEventsCount: 0, status: { code: SpanStatusCode.ERROR, message: 'process vanished' } },
+  );
 }
 
 async function write(...spans: ReadableSpan[]): Promise<void> {

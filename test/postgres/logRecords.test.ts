@@ -1,11 +1,12 @@
 // Log records committed with their spans: one transaction, every column, a 'started' row
 // for a span the batch does not carry, idempotent replays, sanitising, dead letters.
+import { SpanStatusCode } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { ExportResultCode } from '@opentelemetry/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
-import { ATTR_CRASH_REASON, ATTR_SPAN_STATE, markSynthesised } from '../../src/spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportBatch, logRecords } from './logFixtures.js';
 import { ids, traceOf, withAttributes } from './spanFixtures.js';
@@ -131,7 +132,7 @@ describe('log records', () => {
     const child = spans.find((span) => span.parentSpanContext !== undefined)!;
     const logs = await logRecords([{ record: { body: 'from another process' }, in: child.spanContext() }]);
     expect((await exportBatch(exporter, [], logs)).code).toBe(ExportResultCode.SUCCESS);
-    const running = markSynthesised(withAttributes(child, { ...child.attributes, [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0] }), { state: 'started' });
+    const running = withAttributes(child, { ...child.attributes, [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0] });
     expect((await exportBatch(exporter, [running], [])).code).toBe(ExportResultCode.SUCCESS);
     const { traceId, spanId } = ids(child);
     expect(await db.query(`SELECT state, name, parent_span_id FROM "${schema}".spans WHERE trace_id = $1 AND span_id = $2`, [traceId, spanId])).toEqual([
@@ -178,8 +179,8 @@ describe('log records', () => {
       { record: { body: 'step 1' }, in: root!.spanContext() },
       { record: { body: 'last words' }, in: root!.spanContext() },
     ]);
-    const started = markSynthesised(withAttributes(root!, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0] }), { state: 'started' });
-    const crashed = markSynthesised(withAttributes(root!, { [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'SIGKILL' }), { state: 'crashed', crashReason: 'SIGKILL' });
+    const started = withAttributes(root!, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0] });
+    const crashed = withAttributes(root!, { [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'SIGKILL' }, { status: { code: SpanStatusCode.ERROR, message: 'SIGKILL' } });
 
     expect((await exportBatch(exporter, [started], logs.slice(0, 1))).code).toBe(ExportResultCode.SUCCESS);
     expect((await exportBatch(exporter, [crashed], logs)).code).toBe(ExportResultCode.SUCCESS);

@@ -1,10 +1,11 @@
 // `ended` > `crashed` > `started`, whatever order the records arrive in, and crash records
 // land with the columns lifted from the processor's marker attributes.
+import { SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
-import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, markSynthesised } from '../../src/spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, ids, recordSpans, withAttributes } from './spanFixtures.js';
 
@@ -30,12 +31,13 @@ async function oneSpan(name: string): Promise<ReadableSpan> {
 }
 
 function crashed(span: ReadableSpan): ReadableSpan {
+  // As recovery makes it (crashRecords.ts): status ERROR, the reason its message.
   const attributes = { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'uncaught TypeError: boom', [ATTR_END_TIME_ESTIMATED]: true };
-  return markSynthesised(withAttributes(span, attributes), { state: 'crashed', crashReason: 'uncaught TypeError: boom', endTimeEstimated: true });
+  return withAttributes(span, attributes, { status: { code: SpanStatusCode.ERROR, message: 'uncaught TypeError: boom' } });
 }
 
 function started(span: ReadableSpan): ReadableSpan {
-  return markSynthesised(withAttributes(span, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false }), { state: 'started' });
+  return withAttributes(span, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false });
 }
 
 async function stored(span: ReadableSpan) {
@@ -62,10 +64,10 @@ describe('state precedence', () => {
     expect(row.attributes).toMatchObject({ [ATTR_SPAN_STATE]: 'crashed', 'order.id': 42 });
   });
 
-  it("an application's span carrying the marker attributes is stored ended: only a span this library made is a crash record or a 'started' row", async () => {
-    // Before, the columns came from the attributes: an ended span the application marked
-    // 'started' stayed 'started' for good (nothing outranks it), and one marked 'crashed'
-    // was listed by `otel-blackbox crashes` (found by a data-fidelity review).
+  it("an application's span carrying the marker attributes is stored ended: only a span of the markers' shape is a crash record or a 'started' row", async () => {
+    // Before, the columns came from the attributes alone: an ended span the application
+    // marked 'started' stayed 'started' for good (nothing outranks it), and one marked
+    // 'crashed' was listed by `otel-blackbox crashes` (found by a data-fidelity review).
     const [asStartedByHand, asCrashedByHand] = [await oneSpan('marked started by hand'), await oneSpan('marked crashed by hand')];
     const marked = {
       started: withAttributes(asStartedByHand, { ...asStartedByHand.attributes, [ATTR_SPAN_STATE]: 'started' }),
@@ -110,7 +112,7 @@ describe('state precedence', () => {
 
   it('names the trace after its root as it ended, though a started row of it came first (HTTP instrumentations rename the root)', async () => {
     const span = await oneSpan('GET /users/:id');
-    const early = markSynthesised(withAttributes(started(span), { [ATTR_SPAN_STATE]: 'started' }, { name: 'GET' }), { state: 'started' });
+    const early = withAttributes(started(span), { [ATTR_SPAN_STATE]: 'started' }, { name: 'GET' });
     const trace = async () => (await db.query(`SELECT root_span_id, root_span_name FROM "${schema}".traces WHERE trace_id = $1`, [ids(span).traceId]))[0];
     await write(early);
     expect(await trace()).toEqual({ root_span_id: ids(span).spanId, root_span_name: 'GET' });
