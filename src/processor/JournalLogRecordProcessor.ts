@@ -30,7 +30,14 @@ export class JournalLogRecordProcessor implements LogRecordProcessor {
     }
     const spanProcessor = (options as Partial<JournalLogRecordProcessorOptions> | undefined)?.spanProcessor;
     if (!(spanProcessor instanceof JournalSpanProcessor)) {
-      throw new InvalidOptionError('spanProcessor', 'the JournalSpanProcessor whose journal log records share', spanProcessor);
+      // One made by another copy of this package (its CommonJS build and its ESM build, or
+      // two installed versions) is another class: "expected a JournalSpanProcessor, got a
+      // JournalSpanProcessor" would say nothing.
+      const sameName = (spanProcessor as { constructor?: { name?: unknown } } | null | undefined)?.constructor?.name === JournalSpanProcessor.name;
+      const expected = sameName
+        ? 'a JournalSpanProcessor of this copy of otel-blackbox (import both processors the same way: one from its CommonJS build and one from its ESM build, or from two installed versions, are different classes)'
+        : 'the JournalSpanProcessor whose journal log records share';
+      throw new InvalidOptionError('spanProcessor', expected, spanProcessor);
     }
     knownOptionsOnly('JournalLogRecordProcessor', options, ['spanProcessor'] satisfies (keyof JournalLogRecordProcessorOptions)[]);
     const refusal = spanProcessor.logRecordsRefusal();

@@ -1,5 +1,6 @@
 // A mistyped option name throws, naming it and the option it most likely meant, at every
 // public entry point. It was ignored: `durabilty: 'host'` ran at 'process' without a word.
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { InvalidOptionError, JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
@@ -64,4 +65,16 @@ describe('an option name its owner does not have', () => {
       await spanProcessor.shutdown();
     }
   });
+});
+
+test("JournalLogRecordProcessor given the span processor of another copy of the package (its other build) says so, not 'expected a JournalSpanProcessor, got a JournalSpanProcessor'", async () => {
+  const cjs = createRequire(import.meta.url)('../../dist/cjs/index.js') as typeof import('../../src/index.js');
+  const spanProcessor = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: { export: (_records, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} } });
+  try {
+    expect(() => new cjs.JournalLogRecordProcessor({ spanProcessor: spanProcessor as never })).toThrow(
+      /^Invalid option spanProcessor: expected a JournalSpanProcessor of this copy of otel-blackbox \(import both processors the same way: .*\), got a JournalSpanProcessor\.$/,
+    );
+  } finally {
+    await spanProcessor.shutdown();
+  }
 });
