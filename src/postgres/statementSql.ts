@@ -7,6 +7,7 @@ import { decodeSql, SPAN_KINDS, SPAN_STATES, STATUS_CODES } from './columnCodes.
 import type { QuotedSchema } from './schemaName.js';
 import { standInSql } from './logRows.js';
 import { stateRankSql } from './statePrecedence.js';
+import { ATTR_SPAN_STATE } from '../spanMarkers.js';
 
 /**
  * `(SELECT unnest($1::text[]) AS trace_id, ...) AS r`: one row per array position.
@@ -74,11 +75,27 @@ const SPAN_COLUMNS = `trace_id, span_id, parent_span_id, trace_state, name, kind
    status_code, status_message, attributes, resource, service_name, scope_name, scope_version, links,
    dropped_attributes_count, dropped_events_count, dropped_links_count, crash_reason, end_time_estimated`;
 
+/**
+ * A crash record replacing a span's 'started' row. The crash record was made from the
+ * span's START; the 'started' row from the live span, mostly later (pendingSpanMillis on):
+ * what it knew that the START did not (attributes set since, links added since, or links
+ * at all from an older release's START; what the limits dropped meanwhile) was erased by
+ * the replacement (upgrade review). Kept now: the attributes are merged, the row's values
+ * winning but for its state marker; the longer list of links and the larger counts stay.
+ */
+const CRASH_OVER_STARTED = `t.state = 'started' AND EXCLUDED.state = 'crashed'`;
+const KEPT_FROM_STARTED: Record<string, string> = {
+  attributes: `CASE WHEN ${CRASH_OVER_STARTED} THEN EXCLUDED.attributes || (t.attributes - '${ATTR_SPAN_STATE}') ELSE EXCLUDED.attributes END`,
+  links: `CASE WHEN ${CRASH_OVER_STARTED} AND jsonb_array_length(t.links) > jsonb_array_length(EXCLUDED.links) THEN t.links ELSE EXCLUDED.links END`,
+  dropped_attributes_count: `CASE WHEN ${CRASH_OVER_STARTED} THEN GREATEST(t.dropped_attributes_count, EXCLUDED.dropped_attributes_count) ELSE EXCLUDED.dropped_attributes_count END`,
+  dropped_links_count: `CASE WHEN ${CRASH_OVER_STARTED} THEN GREATEST(t.dropped_links_count, EXCLUDED.dropped_links_count) ELSE EXCLUDED.dropped_links_count END`,
+};
+
 // Every column but the key and inserted_at, replaced only by a higher-ranked state.
 const SPAN_UPDATES = SPAN_COLUMNS.split(',')
   .map((c) => c.trim())
   .filter((c) => c !== 'trace_id' && c !== 'span_id')
-  .map((c) => `${c} = EXCLUDED.${c}`)
+  .map((c) => `${c} = ${KEPT_FROM_STARTED[c] ?? `EXCLUDED.${c}`}`)
   .join(',\n  ');
 
 /**

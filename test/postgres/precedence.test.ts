@@ -101,6 +101,29 @@ describe('state precedence', () => {
     expect(await stored(span)).toMatchObject({ state: 'crashed' });
   });
 
+  it("keeps what the 'started' row knew that the crash record's START did not: attributes set since, links, dropped counts", async () => {
+    // The crash record is made from the START; the 'started' row from the live span later.
+    // Replacing it erased what the row knew more (an upgrade review: a START of an older
+    // release has no links; and an attribute set after the start was lost to every crash).
+    const span = await oneSpan('started-knows-more');
+    const [linked] = await recordSpans((tracer) => tracer.startSpan('linked').end());
+    const links = [{ context: linked!.spanContext(), attributes: { 'messaging.batch.index': 1 } }];
+    const startedRow = withAttributes(span, { ...span.attributes, 'order.id': 43, late: 'set after the start', [ATTR_SPAN_STATE]: 'started' }, {
+      endTime: [0, 0],
+      ended: false,
+      links,
+      droppedAttributesCount: 2,
+      droppedLinksCount: 1,
+    });
+    await write(startedRow);
+    await write(crashed(span));
+    const row = await stored(span);
+    expect(row).toMatchObject({ state: 'crashed', crash_reason: 'uncaught TypeError: boom' });
+    expect(row.attributes).toEqual({ 'order.id': 43, late: 'set after the start', [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'uncaught TypeError: boom', [ATTR_END_TIME_ESTIMATED]: true });
+    const [full] = await db.query(`SELECT links, dropped_attributes_count AS da, dropped_links_count AS dl FROM "${schema}".spans WHERE trace_id = $1 AND span_id = $2`, [ids(span).traceId, ids(span).spanId]);
+    expect(full).toMatchObject({ da: 2, dl: 1, links: [{ span_id: ids(linked!).spanId, attributes: { 'messaging.batch.index': 1 } }] });
+  });
+
   it.each([
     { order: 'crashed first', batch: (s: ReadableSpan) => [crashed(s), s] },
     { order: 'ended first', batch: (s: ReadableSpan) => [s, crashed(s)] },
