@@ -24,6 +24,27 @@ const MAPPABLE_FILESYSTEMS = new Map<number, string>([
   [0x01021994, 'tmpfs'],
 ]);
 
+/**
+ * Names of filesystems a journal directory is often found on and cannot be mapped, for the
+ * line that says so (a hex f_type told nobody anything). overlayfs is a container's
+ * writable layer: a volume gets the mapped path.
+ */
+const UNMAPPABLE_FILESYSTEMS = new Map<number, string>([
+  [0x794c7630, 'overlayfs (a container\'s writable layer: put journalDir on a volume, such as a Kubernetes emptyDir or a Docker volume, on ext4, xfs or tmpfs, for memory-mapped segments)'],
+  [0x9123683e, 'btrfs'],
+  [0x2fc12fc1, 'zfs'],
+  [0x6969, 'nfs'],
+  [0xff534d42, 'cifs'],
+  [0xfe534d42, 'smb2'],
+  [0x65735546, 'a FUSE filesystem'],
+  [0x01021997, 'v9fs'],
+  [0x73717368, 'squashfs'],
+]);
+
+function filesystemName(type: number): string {
+  return UNMAPPABLE_FILESYSTEMS.get(type) ?? `filesystem type 0x${type.toString(16)}`;
+}
+
 const PAGE_BYTES = 4096;
 /**
  * Pages are faulted in this far ahead of the writer, a window at a time, so a segment
@@ -84,7 +105,9 @@ export class MmapSegmentFile implements SegmentFile {
     let mapping: ArrayBuffer;
     try {
       const type = addon.filesystemType(fd);
-      if (!MAPPABLE_FILESYSTEMS.has(type)) throw Object.assign(new Error(`filesystem type 0x${type.toString(16)} is not one where preallocated blocks are written in place`), { code: 'FS' });
+      if (!MAPPABLE_FILESYSTEMS.has(type)) {
+        throw Object.assign(new Error(`it is on ${filesystemName(type)}, not a filesystem known to write preallocated blocks in place (ext4, xfs, tmpfs)`), { code: 'FS' });
+      }
       addon.fallocate(fd, capacity);
       mapping = addon.map(fd, capacity);
     } catch (error) {
