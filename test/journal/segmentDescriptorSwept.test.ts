@@ -30,14 +30,18 @@ function descriptorOf(path: string): number | undefined {
   });
 }
 
+function newWriter(journalDir: string): JournalWriter {
+  return new JournalWriter({
+    journalDir, identity: currentWriterIdentity(), durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+  });
+}
+
 describe.each(JOURNAL_IO_PATHS)('a segment descriptor the application closed (%s)', (io) => {
   useJournalIo(io);
 
   test('the writer starts a new segment carrying its open spans, and leaves the number alone: now the application file', () => {
     const journalDir = join(tempDir(), 'journal');
-    const writer = new JournalWriter({
-      journalDir, identity: currentWriterIdentity(), durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
-    });
+    const writer = newWriter(journalDir);
     try {
       expect(writer.writePath).toBe(expectedJournalIo(io));
       const open = tracer.startSpan('still open') as unknown as ReadableSpan;
@@ -80,9 +84,7 @@ describe.each(JOURNAL_IO_PATHS)('a segment descriptor the application closed (%s
 
 test('a segment being read across turns (recovery) whose descriptor the application closed: the reader stops, and leaves the number alone', async () => {
   const journalDir = join(tempDir(), 'journal');
-  const writer = new JournalWriter({
-    journalDir, identity: currentWriterIdentity(), durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
-  });
+  const writer = newWriter(journalDir);
   for (let i = 0; i < 50; i++) writer.appendStart(tracer.startSpan(`span ${i}`) as unknown as ReadableSpan);
   const path = segmentPath(writer.writerDir, writer.currentSegment);
   writer.close({ removeIfDone: false });
