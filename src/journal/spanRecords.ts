@@ -3,7 +3,7 @@
 // values JSON cannot store as they are (bytes, maps, a bigint, a cycle, a throwing getter)
 // take the careful copy of attributeValues.ts, and a record too large for one frame is cut
 // down by recordCap.ts.
-import type { Attributes, Link, SpanContext } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, type Attributes, type Link, type SpanContext } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { putAttributes, jsonSafe } from './attributeValues.js';
@@ -129,13 +129,19 @@ export function linkIsRemote(record: LinkRecord): boolean {
   return record.rm !== 0;
 }
 
+/**
+ * A link without a context (the SDK takes `{ context: trace.getSpanContext(ctx) }` when no
+ * span is active, undefined) is written as a link to the invalid context, as an OTLP
+ * exporter would send it: reading its ids threw, in onStart and onEnd, and the span was
+ * never journaled (no row, no crash record).
+ */
 function linkRecord(link: Link): LinkRecord {
-  const context: SpanContext = link.context;
+  const context: SpanContext = (link as Partial<Link> | null | undefined)?.context ?? INVALID_SPAN_CONTEXT;
   const record: LinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags, rm: context.isRemote ? 1 : 0 };
   const traceState = context.traceState?.serialize();
   if (traceState) record.ts = traceState;
-  if (link.attributes && Object.keys(link.attributes).length > 0) putAttributes(record, link.attributes);
-  if (link.droppedAttributesCount) record.d = link.droppedAttributesCount;
+  if (link?.attributes && Object.keys(link.attributes).length > 0) putAttributes(record, link.attributes);
+  if (link?.droppedAttributesCount) record.d = link.droppedAttributesCount;
   return record;
 }
 

@@ -271,13 +271,13 @@ function linksJson(span: ReadableSpan): string {
   if (links.length === 0) return '[]';
   return toJsonText(
     links.map((link) => {
-      const context: Partial<SpanContext> = link.context ?? {};
+      const context: Partial<SpanContext> = link?.context ?? {};
       return {
         trace_id: idText(context.traceId),
         span_id: idText(context.spanId),
         trace_state: context.traceState?.serialize() ?? null,
-        attributes: link.attributes ?? {},
-        dropped_attributes_count: count(link.droppedAttributesCount),
+        attributes: link?.attributes ?? {},
+        dropped_attributes_count: count(link?.droppedAttributesCount),
       };
     }),
   );
