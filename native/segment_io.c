@@ -23,6 +23,7 @@
 
 #include "crc32.h"
 #include "napi_errors.h"
+#include "stat_descriptor.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
@@ -303,8 +304,21 @@ typedef struct {
   int64_t size;
   /* RANGE_RELEASE: fdatasync the file before closing it ('host' durability at rotation). */
   bool sync;
+  /* RANGE_RELEASE: the file `fd` named when the release was asked for (see still_the_file). */
+  bool identity_known;
+  dev_t dev;
+  ino_t ino;
   int error;
 } range_job;
+
+// Whether the job's descriptor still names the file it named when the release was asked
+// for. The job runs on the thread pool, maybe long after (behind other jobs): meanwhile the
+// application may have closed the descriptor (a sweep of descriptors it did not open) and
+// been given its number for a file of its own, which must not be cut or synced by us.
+static bool still_the_file(const range_job* job) {
+  struct stat now;
+  return !job->identity_known || (stat_descriptor(job->fd, &now) == 0 && now.st_dev == job->dev && now.st_ino == job->ino);
+}
 
 // Touches each page of [addr, addr + bytes) with an atomic add of zero: one indivisible
 // read-modify-write, so it cannot undo a record the main thread stores into the same page
@@ -356,9 +370,10 @@ static void range_execute(napi_env env, void* data) {
     if (!unmapped) {
       // Left to the job that still uses it.
     } else if (munmap(job->addr, job->bytes) != 0) job->error = errno;
+    else if (!still_the_file(job)) job->error = EBADF;
     else if (ftruncate(job->fd, (off_t)job->size) != 0) job->error = errno;
     // The pages stay dirty in the page cache after munmap: this writes them and the new size.
-    if (job->sync && fdatasync(job->fd) != 0 && job->error == 0) job->error = errno;
+    if (job->sync && job->error != EBADF && fdatasync(job->fd) != 0 && job->error == 0) job->error = errno;
     // Not closed here: JavaScript opened the descriptor with fs and closes it with fs. In a
     // worker thread Node closes, at the worker's end, every descriptor it opened with fs and
     // did not close with fs: one closed here stayed on that list, and the worker's end
@@ -494,6 +509,12 @@ static napi_value release_file(napi_env env, napi_callback_info info) {
   job->fd = fd;
   job->size = size;
   job->sync = sync;
+  struct stat file;
+  if (stat_descriptor(fd, &file) == 0) {
+    job->identity_known = true;
+    job->dev = file.st_dev;
+    job->ino = file.st_ino;
+  }
   napi_value name;
   if (napi_create_reference(env, argv[3], 1, &job->callback) != napi_ok ||
       napi_create_string_utf8(env, "otel-blackbox:release", NAPI_AUTO_LENGTH, &name) != napi_ok ||

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "napi_errors.h"
+#include "stat_descriptor.h"
 
 // The path argument into `path` (PATH_MAX + 2 bytes: one more than a path may have, to
 // tell a path that is too long from one that fits).
@@ -45,17 +46,6 @@ static int path_arg(napi_env env, napi_callback_info info, char* path) {
   return 1;
 }
 
-// fstat(2) as the system call, not glibc's fstat: linked on glibc >= 2.33 that asks for
-// GLIBC_2.33, and the prebuilt binary must load where the official Node binaries run
-// (2.28). On Linux's 64-bit ABIs glibc's struct stat is the kernel's; elsewhere (built from
-// source on a 32-bit host) glibc's own call, which that host's glibc has.
-static int stat_descriptor(int fd, struct stat* info) {
-#if defined(__LP64__)
-  return (int)syscall(SYS_fstat, fd, info);
-#else
-  return fstat(fd, info);
-#endif
-}
 
 // Only a regular file can be the lock: a FIFO or a device planted under the name would
 // block or act on open(2), on the application's thread. Opened O_NONBLOCK for that reason.
@@ -83,9 +73,18 @@ struct held_lock {
   ino_t ino;
 };
 
+// Whether the lock's descriptor still names the file it locked. False once the application
+// closed it (a sweep of descriptors it did not open): the kernel released the lock with it,
+// and the number may already name another file of the application's, which must not be
+// closed by us.
+static bool still_ours(const struct held_lock* lock) {
+  struct stat now;
+  return lock->fd >= 0 && stat_descriptor(lock->fd, &now) == 0 && now.st_dev == lock->dev && now.st_ino == lock->ino;
+}
+
 static void close_at_teardown(void* arg) {
   struct held_lock* lock = arg;
-  close(lock->fd);
+  if (still_ours(lock)) close(lock->fd);
   free(lock);
 }
 
@@ -160,7 +159,7 @@ napi_value release_lock(napi_env env, napi_callback_info info) {
   struct held_lock* lock = lock_arg(env, info, &given);
   if (!given || lock == NULL || lock->fd < 0) return NULL;
   napi_remove_env_cleanup_hook(env, close_at_teardown, lock);
-  close(lock->fd);
+  if (still_ours(lock)) close(lock->fd);
   // Not freed: the handle may be passed again; marked released instead (a few bytes per writer).
   lock->fd = -1;
   return NULL;
@@ -176,8 +175,7 @@ napi_value lock_is_held(napi_env env, napi_callback_info info) {
   if (!given) return NULL;
   bool held = false;
   if (lock != NULL && lock->fd >= 0) {
-    struct stat now;
-    held = stat_descriptor(lock->fd, &now) == 0 && now.st_dev == lock->dev && now.st_ino == lock->ino;
+    held = still_ours(lock);
     if (!held) {
       napi_remove_env_cleanup_hook(env, close_at_teardown, lock);
       lock->fd = -1;

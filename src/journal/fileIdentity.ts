@@ -55,8 +55,15 @@ export function descriptorIdentity(fd: number): FileIdentity | undefined {
  */
 export function descriptorIsStill(fd: number, taken: FileIdentity | undefined): boolean {
   if (taken === undefined) return true;
-  const now = descriptorIdentity(fd);
-  return now !== undefined && now.dev === taken.dev && now.ino === taken.ino;
+  let now: { dev: number; ino: number };
+  try {
+    now = fstatSync(fd);
+  } catch (error) {
+    // Closed: EBADF. Any other failure (ESTALE, EIO on a network filesystem) cannot tell,
+    // and what cannot be told is not acted on: it stays ours, to be closed, not leaked.
+    return (error as NodeJS.ErrnoException).code !== 'EBADF';
+  }
+  return now.dev === taken.dev && now.ino === taken.ino;
 }
 
 /** Thrown where a descriptor is found no longer ours (descriptorIsStill). */

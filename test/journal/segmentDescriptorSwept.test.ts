@@ -3,13 +3,15 @@
 // second (maintain) and starts a new segment; it must not close, truncate, sync or touch
 // that number on its way out: it is the application's file, or socket, by then. Before,
 // the repair closed it (the review saw pg fail with `write EBADF`).
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, fstatSync, open, openSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
-import { segmentPath } from '../../src/journal/journalPaths.js';
+import { segmentPath, WRITER_LOCK_FILE } from '../../src/journal/journalPaths.js';
+import { openSegmentFile } from '../../src/journal/segmentFile/openSegmentFile.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { readSegmentFile } from '../../src/journal/SegmentFileReader.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
@@ -100,6 +102,50 @@ test('a segment being read across turns (recovery) whose descriptor the applicat
     expect(reused).toBe(readerFd);
     await expect(chunks.next()).rejects.toMatchObject({ code: 'EDESCRIPTORLOST' });
     expect(fstatSync(reused).ino).toBe(statSync(applicationFile).ino);
+  } finally {
+    closeSync(reused);
+  }
+});
+
+test('a lock descriptor the application closed just before the writer closes: the close leaves the number alone', () => {
+  const writer = newWriter(join(tempDir(), 'journal'));
+  const lockFd = descriptorOf(join(writer.writerDir, WRITER_LOCK_FILE));
+  expect(lockFd).toBeDefined();
+  closeSync(lockFd!);
+  const applicationFile = join(tempDir(), 'the application file');
+  const reused = openSync(applicationFile, 'w');
+  try {
+    expect(reused).toBe(lockFd);
+    writer.close({ removeIfDone: true }); // releases the lock: before, it closed the number
+    expect(fstatSync(reused).ino).toBe(statSync(applicationFile).ino);
+  } finally {
+    closeSync(reused);
+  }
+});
+
+test('a mapped segment whose descriptor the application closes while its release waits for the thread pool: the number is neither cut nor closed', async (context) => {
+  const path = join(tempDir(), 'segment');
+  const segment = openSegmentFile(path, { preallocateBytes: 64 * 1024 });
+  if (segment.kind !== 'mmap') return context.skip();
+  segment.appendFrame(RecordType.Heartbeat, '{"ms":1}');
+  const segmentFd = descriptorOf(path);
+  // Every thread of the pool waits in open(2) on a FIFO with no writer yet: the release
+  // job (unmap, cut, sync) queues behind them, as behind a slow disk.
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const fifos = Array.from({ length: threads }, (_, i) => join(tempDir(), `fifo-${i}`));
+  for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
+  const readers = fifos.map((fifo) => new Promise<number>((resolve, reject) => open(fifo, 'r', (error, fd) => (error ? reject(error) : resolve(fd)))));
+  const synced = new Promise<Error | null>((resolve) => segment.closeAndSync(resolve));
+  closeSync(segmentFd!);
+  const applicationFile = join(tempDir(), 'the application file');
+  const reused = openSync(applicationFile, 'w');
+  try {
+    expect(reused).toBe(segmentFd);
+    const writers = fifos.map((fifo) => openSync(fifo, 'w'));
+    for (const fd of [...(await Promise.all(readers)), ...writers]) closeSync(fd);
+    expect(await synced).toMatchObject({ code: 'EDESCRIPTORLOST' });
+    expect(fstatSync(reused).ino).toBe(statSync(applicationFile).ino);
+    expect(statSync(applicationFile).size).toBe(0);
   } finally {
     closeSync(reused);
   }

@@ -277,6 +277,10 @@ export class MmapSegmentFile implements SegmentFile {
    */
   private closeAfterRelease(error: NodeJS.ErrnoException | null, synced: ((error: NodeJS.ErrnoException | null) => void) | undefined): void {
     if (this.addon.releaseLeavesDescriptor !== true) return synced?.(error);
+    // The release ran on the thread pool (a 'host' sync can take long): the application may
+    // have closed the descriptor meanwhile and been given its number for a file of its own.
+    // (The addon's job, seeing the same, neither cut nor synced it: EBADF.)
+    if (!descriptorIsStill(this.fd, this.identity)) return synced?.(descriptorLostError(this.path));
     let closeError: NodeJS.ErrnoException | null = null;
     try {
       closeSync(this.fd);
