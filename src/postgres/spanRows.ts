@@ -240,8 +240,9 @@ function codeAt<T extends string>(names: readonly T[], code: unknown, fallback: 
 /**
  * The row's state, crash reason and estimated end, from the markers this library puts on
  * the spans it makes (spanMarkers.ts), where the span has the shape they are made with: a
- * 'started' row is not ended (end time [0, 0]); a crash record has status ERROR with the
- * crash reason as its message. An application's own span that carries the markers (its
+ * 'started' row is not ended (end time [0, 0]); a crash record has status ERROR, a crash
+ * reason and an estimated end (its status message is the reason, but a relay that cuts long
+ * attribute values may have cut the one and not the other). An application's own span that carries the markers (its
  * attributes copied from another span, say) is what it is: ended, without a reason; it
  * stayed 'started' for good, or was listed among the crashes (data-fidelity review).
  * Attributes, not a mark of our own: a wrapper that copies spans, a relay of OTLP data or
@@ -251,8 +252,8 @@ function markedState(span: ReadableSpan, attributes: Attributes): { state: SpanS
   const marker = attributes[ATTR_SPAN_STATE];
   if (marker === 'started' && isZeroTime(span.endTime)) return { state: 'started', crashReason: null, endTimeEstimated: false };
   const reason = attributes[ATTR_CRASH_REASON];
-  if (marker === 'crashed' && span.status?.code === SpanStatusCode.ERROR && typeof reason === 'string' && span.status.message === reason) {
-    return { state: 'crashed', crashReason: reason, endTimeEstimated: attributes[ATTR_END_TIME_ESTIMATED] === true };
+  if (marker === 'crashed' && span.status?.code === SpanStatusCode.ERROR && typeof reason === 'string' && attributes[ATTR_END_TIME_ESTIMATED] === true) {
+    return { state: 'crashed', crashReason: reason, endTimeEstimated: true };
   }
   return { state: 'ended', crashReason: null, endTimeEstimated: false };
 }

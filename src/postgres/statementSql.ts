@@ -89,6 +89,7 @@ const KEPT_FROM_STARTED: Record<string, string> = {
   links: `CASE WHEN ${CRASH_OVER_STARTED} AND jsonb_array_length(t.links) > jsonb_array_length(EXCLUDED.links) THEN t.links ELSE EXCLUDED.links END`,
   dropped_attributes_count: `CASE WHEN ${CRASH_OVER_STARTED} THEN GREATEST(t.dropped_attributes_count, EXCLUDED.dropped_attributes_count) ELSE EXCLUDED.dropped_attributes_count END`,
   dropped_links_count: `CASE WHEN ${CRASH_OVER_STARTED} THEN GREATEST(t.dropped_links_count, EXCLUDED.dropped_links_count) ELSE EXCLUDED.dropped_links_count END`,
+  dropped_events_count: `CASE WHEN ${CRASH_OVER_STARTED} THEN GREATEST(t.dropped_events_count, EXCLUDED.dropped_events_count) ELSE EXCLUDED.dropped_events_count END`,
 };
 
 // Every column but the key and inserted_at, replaced only by a higher-ranked state.

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { JournalLogRecordProcessor } from '../../src/processor/JournalLogRecordProcessor.js';
 import { JournalSpanProcessor } from '../../src/processor/JournalSpanProcessor.js';
-import { ATTR_CRASH_REASON, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { exportSpans, ids, TEST_RESOURCE, withAttributes } from './spanFixtures.js';
@@ -57,7 +57,7 @@ function startedNow(span: ReadableSpan): ReadableSpan {
 function crashedFrom(span: ReadableSpan): ReadableSpan {
   return withAttributes(
     span,
-    { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'process vanished' },
+    { ...span.attributes, [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'process vanished', [ATTR_END_TIME_ESTIMATED]: true },
     { events: [], droppedEventsCount: 0, status: { code: SpanStatusCode.ERROR, message: 'process vanished' } },
   );
 }

@@ -6,7 +6,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
-import { ATTR_CRASH_REASON, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportBatch, logRecords } from './logFixtures.js';
 import { ids, traceOf, withAttributes } from './spanFixtures.js';
@@ -180,7 +180,7 @@ describe('log records', () => {
       { record: { body: 'last words' }, in: root!.spanContext() },
     ]);
     const started = withAttributes(root!, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0] });
-    const crashed = withAttributes(root!, { [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'SIGKILL' }, { status: { code: SpanStatusCode.ERROR, message: 'SIGKILL' } });
+    const crashed = withAttributes(root!, { [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'SIGKILL', [ATTR_END_TIME_ESTIMATED]: true }, { status: { code: SpanStatusCode.ERROR, message: 'SIGKILL' } });
 
     expect((await exportBatch(exporter, [started], logs.slice(0, 1))).code).toBe(ExportResultCode.SUCCESS);
     expect((await exportBatch(exporter, [crashed], logs)).code).toBe(ExportResultCode.SUCCESS);

@@ -114,14 +114,15 @@ describe('state precedence', () => {
       links,
       droppedAttributesCount: 2,
       droppedLinksCount: 1,
+      droppedEventsCount: 3,
     });
     await write(startedRow);
     await write(crashed(span));
     const row = await stored(span);
     expect(row).toMatchObject({ state: 'crashed', crash_reason: 'uncaught TypeError: boom' });
     expect(row.attributes).toEqual({ 'order.id': 43, late: 'set after the start', [ATTR_SPAN_STATE]: 'crashed', [ATTR_CRASH_REASON]: 'uncaught TypeError: boom', [ATTR_END_TIME_ESTIMATED]: true });
-    const [full] = await db.query(`SELECT links, dropped_attributes_count AS da, dropped_links_count AS dl FROM "${schema}".spans WHERE trace_id = $1 AND span_id = $2`, [ids(span).traceId, ids(span).spanId]);
-    expect(full).toMatchObject({ da: 2, dl: 1, links: [{ span_id: ids(linked!).spanId, attributes: { 'messaging.batch.index': 1 } }] });
+    const [full] = await db.query(`SELECT links, dropped_attributes_count AS da, dropped_links_count AS dl, dropped_events_count AS de FROM "${schema}".spans WHERE trace_id = $1 AND span_id = $2`, [ids(span).traceId, ids(span).spanId]);
+    expect(full).toMatchObject({ da: 2, dl: 1, de: 3, links: [{ span_id: ids(linked!).spanId, attributes: { 'messaging.batch.index': 1 } }] });
   });
 
   it.each([
