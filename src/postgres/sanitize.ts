@@ -41,8 +41,16 @@ export function toJsonText(value: unknown): string {
   } catch {
     // A throwing getter: the careful path below contains it.
   }
-  return JSON.stringify(toJsonValue(value, new Set(), 0, { left: MAX_VALUES })) ?? 'null';
+  const json = toJsonValue(value, new Set(), 0, { left: MAX_VALUES });
+  return JSON.stringify(json === OMITTED ? null : json) ?? 'null';
 }
+
+/**
+ * What JSON.stringify leaves out of an object and writes as null in an array: undefined, a
+ * function, what a toJSON() returns as undefined. The journal's copy is JSON, so a span read
+ * back from it has none of them: a live one must store the same.
+ */
+const OMITTED = Symbol('omitted');
 
 function isClean(value: unknown, depth: number): boolean {
   switch (typeof value) {
@@ -76,7 +84,7 @@ interface ValueBudget {
   left: number;
 }
 
-function toJsonValue(value: unknown, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue {
+function toJsonValue(value: unknown, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue | typeof OMITTED {
   if (--budget.left < 0) return TOO_LARGE;
   switch (typeof value) {
     case 'string':
@@ -91,7 +99,7 @@ function toJsonValue(value: unknown, ancestors: Set<object>, depth: number, budg
       return sanitizeString(value.toString());
     case 'undefined':
     case 'function':
-      return null;
+      return OMITTED;
   }
   if (value === null) return null;
   const object = value as object;
@@ -105,9 +113,14 @@ function toJsonValue(value: unknown, ancestors: Set<object>, depth: number, budg
   }
 }
 
-function objectToJsonValue(object: object, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue {
+function objectToJsonValue(object: object, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue | typeof OMITTED {
   try {
-    if (Array.isArray(object)) return Array.from(object, (item) => toJsonValue(item, ancestors, depth, budget));
+    if (Array.isArray(object)) {
+      return Array.from(object, (item) => {
+        const json = toJsonValue(item, ancestors, depth, budget);
+        return json === OMITTED ? null : json;
+      });
+    }
     // Before toJSON: a Buffer's toJSON would give { type: 'Buffer', data: [...] }.
     if (object instanceof Uint8Array) return Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
     const toJSON = (object as { toJSON?: unknown }).toJSON;
@@ -125,7 +138,8 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
         } catch {
           value = UNSERIALIZABLE;
         }
-        if (value !== undefined) result[sanitizeString(key)] = toJsonValue(value, ancestors, depth, budget);
+        const json = toJsonValue(value, ancestors, depth, budget);
+        if (json !== OMITTED) result[sanitizeString(key)] = json;
       }
       return result;
     }
@@ -138,10 +152,8 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
         result[sanitizeString(key)] = UNSERIALIZABLE;
         continue;
       }
-      // Left out, as JSON.stringify leaves them out, and so the journal's copy: a span read
-      // back from the journal stores what the live one does (it stored null for them).
-      if (value === undefined || typeof value === 'function') continue;
-      result[sanitizeString(key)] = toJsonValue(value, ancestors, depth, budget);
+      const json = toJsonValue(value, ancestors, depth, budget);
+      if (json !== OMITTED) result[sanitizeString(key)] = json;
     }
     return result;
   } catch {

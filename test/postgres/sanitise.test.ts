@@ -112,6 +112,23 @@ describe('sanitising', () => {
     expect(row!.attributes).toEqual(JSON.parse(toJsonText(decodeAttributes(JSON.parse(recordJson(startRecord(withAttributes(span!, attributes), 1)))))));
   });
 
+  it("leaves out what a toJSON() gives as undefined and an Error's function fields, as the journal's copy does", async () => {
+    const [span] = await recordSpans((tracer) => tracer.startSpan('omitted values').end());
+    const attributes = {
+      lazy: { toJSON: () => undefined },
+      quiet: { inner: { toJSON: () => undefined }, keep: 1 },
+      listed: [{ toJSON: () => undefined }],
+      error: Object.assign(new Error('boom'), { retry: () => 1, code: 'E_BOOM' }),
+    } as unknown as Attributes;
+    expect(await exportSpans(exporter, [withAttributes(span!, attributes)])).toEqual({ code: ExportResultCode.SUCCESS });
+    const [row] = await db.query(`SELECT attributes FROM "${schema}".spans WHERE span_id = $1`, [ids(span!).spanId]);
+    expect(row!.attributes).not.toHaveProperty('lazy');
+    expect(row!.attributes).toMatchObject({ quiet: { keep: 1 }, listed: [null], error: { message: 'boom', code: 'E_BOOM' } });
+    expect(row!.attributes.quiet).not.toHaveProperty('inner');
+    expect(row!.attributes.error).not.toHaveProperty('retry');
+    expect(row!.attributes).toEqual(JSON.parse(toJsonText(decodeAttributes(JSON.parse(recordJson(startRecord(withAttributes(span!, attributes), 1)))))));
+  });
+
   it('stores a time beyond ±2^62 ns (1823 to 2116) at the nearest in it, with its duration, and the rest of the batch with it', async () => {
     // Milliseconds given where the SDK takes them, but a million times too many (year ~55,000),
     // and a time before 1677: neither fits int64 nanoseconds. A start in 1716 fits, but its
