@@ -1,6 +1,7 @@
 // Spans that could be neither journaled nor queued, and log records that could not be
-// journaled, are never lost silently: counted, reported through diag once per episode,
-// and written to the database as a marker span.
+// journaled, are never lost silently: counted, reported through diag once per episode
+// (drops that go on: once, then a line a minute with the count), and written to the
+// database as a marker span, one a minute at most.
 import { randomBytes } from 'node:crypto';
 import { safeDiag } from '../safeDiag.js';
 
@@ -20,8 +21,19 @@ export interface DropEpisode {
   readonly spanId: string;
 }
 
+/** A marker is handed out once its episode has been quiet this long... */
+const MARKER_QUIET_MILLIS = 1000;
+/**
+ * ...or once it is this old. Under drops that go on (an overload), that is one marker row
+ * and one line a minute: an episode ended at every batch, and said so, about ten lines a
+ * second and a marker row per batch (an operator review).
+ */
+const MARKER_MAX_AGE_MILLIS = 60_000;
+
 export class DropCounter {
   private episode: DropEpisode | undefined;
+  /** When the last episode was handed out: one that begins within a minute of it is not announced again (its marker's line says its count). */
+  private lastTakenMs: number | undefined;
   /** Episodes handed back, each kept whole (under its own marker ids), oldest first. */
   private readonly restored: DropEpisode[] = [];
   /** Every span dropped since the processor started. */
@@ -60,19 +72,32 @@ export class DropCounter {
     if (!this.episode) {
       const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
       this.episode = { count: 0, logRecords: 0, firstMs: now, lastMs: now, reasons: [], traceId, spanId };
-      safeDiag.error(`otel-blackbox: dropping ${what} (${reason}); the count will be written to the database as an overflow marker`);
+      if (this.lastTakenMs === undefined || now - this.lastTakenMs >= MARKER_MAX_AGE_MILLIS) {
+        safeDiag.error(
+          `otel-blackbox: dropping ${what} (${reason}); the count will be written to the database as an overflow marker, a minute's at most in each. ` +
+            'Nothing could hold them: see "dropping spans" in the README\'s Troubleshooting.',
+        );
+      }
     }
     this.episode.lastMs = now;
     if (!this.episode.reasons.includes(reason)) this.episode.reasons.push(reason);
     return this.episode;
   }
 
-  /** Hands an episode to the exporter, those handed back first; `restore` it if the export fails. */
-  take(): DropEpisode | undefined {
+  /**
+   * Hands an episode to the exporter, those handed back first; `restore` it if the export
+   * fails. The one under way only once it is quiet or old (MARKER_QUIET_MILLIS,
+   * MARKER_MAX_AGE_MILLIS), or when `force`d (a flush, a stop).
+   */
+  take(force = false): DropEpisode | undefined {
     const restored = this.restored.shift();
     if (restored) return restored;
     const episode = this.episode;
+    if (episode === undefined) return undefined;
+    const now = Date.now();
+    if (!force && now - episode.lastMs < MARKER_QUIET_MILLIS && now - episode.firstMs < MARKER_MAX_AGE_MILLIS) return undefined;
     this.episode = undefined;
+    this.lastTakenMs = now;
     return episode;
   }
 

@@ -231,7 +231,8 @@ export class ExportLoop {
     const spans = queue.take(maxExportBatchSize);
     const fromQueue = spans.length;
     const batch: Batch = { spans, fromQueue };
-    const episode = drops.take();
+    // A flush or a stop takes the episode under way too: its marker is part of what they wait for.
+    const episode = drops.take(this.stopping || this.waiters.length > 0);
     if (episode) {
       batch.drops = episode;
       spans.push(overflowSpan(episode, this.options.resource()));

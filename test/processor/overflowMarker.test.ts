@@ -1,7 +1,7 @@
 // The overflow marker says which service dropped spans, whatever the durability, and a
 // drop count the exporter could not take by the shutdown deadline is not lost silently.
 import { diag } from '@opentelemetry/api';
-import { afterEach, expect, test } from 'vitest';
+import { afterEach, expect, test, vi } from 'vitest';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { JournalLogRecordProcessor, JournalSpanProcessor } from '../../src/index.js';
@@ -68,7 +68,7 @@ test('a full journal, the database down: the drop count the exporter never took 
 test('an episode handed back after an abandoned export keeps its marker ids, so written again it is the same row; later drops are an episode of their own', () => {
   const drops = new DropCounter();
   for (let i = 0; i < 3; i++) drops.add('queue full');
-  const first = drops.take()!;
+  const first = drops.take(true)!;
   const resource = resourceFromAttributes({});
   const exportedIds = overflowSpan(first, resource).spanContext();
   // The export of its marker was abandoned at the deadline (it may have committed all the same).
@@ -76,14 +76,41 @@ test('an episode handed back after an abandoned export keeps its marker ids, so 
   drops.add('journal full');
   drops.add('journal full');
 
-  const again = drops.take()!;
+  const again = drops.take(true)!;
   expect(again).toMatchObject({ count: 3, reasons: ['queue full'] });
   expect(overflowSpan(again, resource).spanContext()).toMatchObject({ traceId: exportedIds.traceId, spanId: exportedIds.spanId });
-  const later = drops.take()!;
+  const later = drops.take(true)!;
   expect(later).toMatchObject({ count: 2, reasons: ['journal full'] });
   expect(later.spanId).not.toBe(first.spanId);
-  expect(drops.take()).toBeUndefined();
+  expect(drops.take(true)).toBeUndefined();
   expect(drops.total).toBe(5);
+});
+
+test('drops that go on make one marker and one line a minute, not one a batch; an episode is handed out once quiet for a second', () => {
+  // An operator review: under an overload the episode ended at every batch, which said so:
+  // about ten diag lines a second, and a marker row per batch.
+  vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+  const messages = collectDiag();
+  try {
+    const drops = new DropCounter();
+    const markers: number[] = [];
+    for (let ms = 0; ms < 150_000; ms += 100) {
+      vi.setSystemTime(1_000_000 + ms);
+      drops.add('journal at maxJournalBytes and memory queue full');
+      const episode = drops.take(); // a batch every 100 ms
+      if (episode) markers.push(episode.count);
+    }
+    expect(markers).toEqual([601, 601]);
+    expect(messages.filter((line) => line.includes('dropping spans'))).toHaveLength(1);
+    vi.setSystemTime(1_000_000 + 150_500);
+    expect(drops.take()).toBeUndefined(); // quiet for half a second only
+    vi.setSystemTime(1_000_000 + 151_000);
+    expect(drops.take()?.count).toBe(298);
+    expect(drops.total).toBe(1500);
+  } finally {
+    vi.useRealTimers();
+    diag.disable();
+  }
 });
 
 test('log records dropped at a full journal are counted in the overflow marker, and said once per episode', async () => {
