@@ -105,9 +105,28 @@ function tryLoad(): AddonLoad {
     // node-gyp-build's word for "no binary for this platform"; anything else is a binary
     // that would not load (a C library too old, a denied dlopen) or a require() a bundler
     // rewrote (webpack: "(void 0) is not a function").
-    if (message.startsWith('No native build was found')) return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})`, unexpected: false };
+    if (message.startsWith('No native build was found')) {
+      // Where the package ships one, it was lost on the way (a deployment that copied
+      // dist/ alone, a packager that drops .node files): said as loudly as a binary that
+      // would not load, not as a platform without one (an operator review).
+      if (shipsPrebuilt()) {
+        return { addon: undefined, reason: `its prebuilt native addon for linux-x64 is missing from ${join(root, 'prebuilds')} (copy the otel-blackbox package whole, prebuilds/ included) (${message})`, unexpected: true };
+      }
+      return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})`, unexpected: false };
+    }
     const bundled = error instanceof TypeError ? `; ${BUNDLED_ADVICE}` : '';
     return { addon: undefined, reason: `its native addon could not be loaded (${message})${bundled}`, unexpected: true };
+  }
+}
+
+/** Where the published package has a prebuilt binary (scripts/build.mjs): Linux x64 with glibc. */
+function shipsPrebuilt(): boolean {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return false;
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+    return typeof report?.header?.glibcVersionRuntime === 'string';
+  } catch {
+    return false;
   }
 }
 
