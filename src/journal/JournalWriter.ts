@@ -761,7 +761,8 @@ export class JournalWriter {
     }
     this.episodeReported = false;
     // After the failure was said (fail(): once the call that failed is done), not before it.
-    queueMicrotask(() => safeDiag.info(`otel-blackbox: journal ${this.writerDir} writable again`));
+    // At the level its failure was said at (error): an operator who sees the one sees the other.
+    queueMicrotask(() => safeDiag.warn(`otel-blackbox: journal ${this.writerDir} writable again`));
     // The segments before it go as committed segments do: under 'host' once a group commit
     // begun after the head was written has synced it.
     if (this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;

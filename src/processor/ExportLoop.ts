@@ -74,6 +74,9 @@ export class ExportLoop {
   private stopping = false;
   private stopped = false;
   private failing = false;
+  /** The failing episode's cause as last said (causeOf), and when it began. */
+  private failingCause: string | undefined;
+  private failingSince: number | undefined;
   private running: Promise<void> | undefined;
   private waiters: FlushWaiter[] = [];
   private inFlight: InFlight[] = [];
@@ -287,15 +290,29 @@ export class ExportLoop {
 
   private failedAttempt(error: Error): void {
     this.exportFailures += 1;
-    if (this.failing) return;
+    // Said at the first failure of an episode, and again when the cause changes: a database
+    // back from a failover without the schema, or with a rotated password, failed for a new
+    // reason the operator must act on, which was said only at DEBUG (an operator review).
+    const cause = causeOf(error);
+    if (this.failing && cause === this.failingCause) return;
+    const first = !this.failing;
     this.failing = true;
-    safeDiag.warn(`otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`);
+    this.failingCause = cause;
+    this.failingSince ??= Date.now();
+    safeDiag.warn(
+      first
+        ? `otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`
+        : `otel-blackbox: export still failing, now for another reason; spans wait in the journal: ${error.message}`,
+    );
   }
 
   private committed(batch: Batch): void {
     if (this.failing && !this.signal.aborted) {
       this.failing = false;
-      safeDiag.info('otel-blackbox: export recovered');
+      this.failingCause = undefined;
+      // At the level its failure was said at: an operator who sees the one sees the other.
+      safeDiag.warn(`otel-blackbox: export recovered after ${Math.round((Date.now() - (this.failingSince ?? Date.now())) / 1000)} s`);
+      this.failingSince = undefined;
     }
     this.spansExported += spanCount(batch);
     this.logRecordsExported += batch.journal?.logs.length ?? 0;
@@ -364,4 +381,13 @@ function spansOf(batch: Batch): ReadableSpan[] {
 
 function spanCount(batch: Batch): number {
   return batch.spans.length + (batch.journal?.spanCount ?? 0);
+}
+
+/**
+ * What a failure says with its counts, sizes and times left out (they change at every
+ * attempt): "could not write 4 spans" and "could not write 7 spans" are one cause.
+ */
+function causeOf(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return `${typeof code === 'string' ? code : ''} ${error.message.replace(/\d+/g, '#')}`;
 }

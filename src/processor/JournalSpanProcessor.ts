@@ -433,7 +433,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
       });
       this.sayWritePathOnce(this.journal);
-      if (this.journalUnavailable) safeDiag.info(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
+      if (this.journalUnavailable) safeDiag.warn(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
       this.journalUnavailable = false;
     } catch (error) {
       this.journal = undefined;
