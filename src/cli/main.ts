@@ -1,5 +1,6 @@
 // `npx otel-blackbox <command>`: returns an exit code instead of calling process.exit, so
 // output is flushed and the commands are testable in-process.
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { EXIT, UsageError, processIo } from './cliSupport.js';
 import type { CommandIo } from './cliSupport.js';
 import { crashesCommand } from './commands/crashesCommand.js';
@@ -40,6 +41,9 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     io.err(`otel-blackbox: unknown command ${jsonLine(command)}\n\n${mainHelp}`);
     return EXIT.usage;
   }
+  // The library's own lines (a journal left alone, and why; damaged bytes skipped) reach the
+  // operator: the command line set no diag logger, and they were lost (an operator review).
+  diag.setLogger(diagToStderr(io), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
   try {
     return await run(args, io);
   } catch (error) {
@@ -51,5 +55,13 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     }
     io.err(`otel-blackbox ${command}: ${printable((error as Error).message)}`);
     return EXIT.failed;
+  } finally {
+    diag.disable();
   }
+}
+
+function diagToStderr(io: CommandIo): DiagLogger {
+  const line = (message: string, ...args: unknown[]): void => io.err(printable([message, ...args.map((arg) => (arg instanceof Error ? arg.message : String(arg)))].join(' ')));
+  const ignore = (): void => {};
+  return { error: line, warn: line, info: ignore, debug: ignore, verbose: ignore };
 }

@@ -39,6 +39,13 @@ describe('otel-blackbox CLI', () => {
     expect((await cli('migrate', '--schema', 'Robert"); DROP')).stderr).toMatch(/Invalid option --schema/);
   });
 
+  test('recover of a journal directory that is not there says so and exits 1 (it said "recovered 0 journals" and exited 0)', async () => {
+    const missing = join(tempDir(), 'not-here');
+    const result = await cli('recover', '--journal-dir', missing);
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toContain(`otel-blackbox recover: no journal directory at ${missing}: check --journal-dir, OTEL_BLACKBOX_JOURNAL_DIR or the working directory`);
+  });
+
   test('migrate creates the schema once, and --dry-run prints SQL without touching the database', async () => {
     const dry = await cli('migrate', '--schema', `${schema}_dry`, '--dry-run');
     expect(dry.stdout).toContain(`CREATE TABLE "${schema}_dry".spans`);

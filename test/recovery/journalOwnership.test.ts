@@ -58,8 +58,10 @@ describe.skipIf(!isRoot)('journals of another user (needs root to chown to nobod
     const run = (...args: string[]) =>
       runCli({ DATABASE_URL: 'postgres://127.0.0.1:1/none' }, 'recover', '--journal-dir', journalDir, '--json', ...args);
     const refused = await run();
-    expect(refused.code).toBe(0);
+    // A dead journal left alone is not recovered: exit 1, and diag (on stderr) says whose it is.
+    expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({ journals: 0, foreignJournals: 1 });
+    expect(refused.stderr).toContain('it is owned by uid');
     // Allowed, the recovery now reaches the (unreachable) database and fails: exit 1.
     expect((await run('--recover-foreign-journals')).code).toBe(1);
   });

@@ -103,8 +103,10 @@ test('the CLI leaves a journal of another schema alone, says so, and recovers it
   writeDeadJournal(journalDir, 10, { openEvery: 5, destination: destinationA });
   const run = (...args: string[]) => runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schemaB, ...args);
   const refused = await run();
-  expect(refused.code).toBe(0);
+  // A dead journal left alone is not recovered: exit 1, and diag (on stderr) names both destinations.
+  expect(refused.code).toBe(1);
   expect(refused.stdout).toContain('1 journals written for another database or schema left alone (--recover-any-destination)');
+  expect(refused.stderr).toContain(destinationA);
   const taken = await run('--recover-any-destination', '--json');
   expect(taken.code).toBe(0);
   expect(JSON.parse(taken.stdout)).toMatchObject({ journals: 1, spansCrashed: 2, otherDestinationJournals: 0 });

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENV, RECOVERY_DEFAULTS } from '../../options/defaults.js';
 import { envJournalDir } from '../../options/environment.js';
@@ -28,7 +30,9 @@ ${DATABASE_HELP}
       --json               print the report as JSON
   -h, --help               show this help
 
-Exit status: 0 when every dead journal was recovered, 1 when one could not be.`;
+Exit status: 0 when every dead journal was recovered, 1 when one could not be or was
+left alone (another user's, another destination's, a newer otel-blackbox's; diag lines on
+stderr name them), or when the journal directory does not exist.`;
 
 export async function recoverCommand(args: string[], io: CommandIo): Promise<number> {
   const { values } = parseOrUsage(() =>
@@ -52,6 +56,12 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
   }
   const journalDir = values['journal-dir'] ?? envJournalDir() ?? RECOVERY_DEFAULTS.journalDir;
   const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], RECOVERY_DEFAULTS.staleAfterMillis);
+  // A directory that is not there is most likely the wrong one (a relative default read in
+  // another working directory): "recovered 0 journals" and exit 0 said all was well.
+  if (!existsSync(journalDir)) {
+    io.err(`otel-blackbox recover: no journal directory at ${printable(resolve(journalDir))}: check --journal-dir, ${ENV.journalDir} or the working directory`);
+    return EXIT.failed;
+  }
   const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema) });
   try {
     const report = await recoverJournals({
@@ -83,7 +93,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       );
       for (const failure of report.failures) io.err(`not recovered: ${printable(failure.dir)}: ${printable(failure.error)}`);
     }
-    return report.failures.length === 0 ? EXIT.ok : EXIT.failed;
+    const leftAlone = report.foreignJournals + report.newerJournals + report.otherDestinationJournals;
+    return report.failures.length === 0 && leftAlone === 0 ? EXIT.ok : EXIT.failed;
   } finally {
     await exporter.shutdown();
   }
