@@ -17,6 +17,7 @@ import { Journal } from '../journal/Journal.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import { journalWritePath } from '../journal/segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
+import { ENV } from '../options/defaults.js';
 import { recoverJournals } from '../recovery/recoverJournals.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
 import { ExportLoop } from './ExportLoop.js';
@@ -146,7 +147,14 @@ export class JournalSpanProcessor implements SpanProcessor {
       heartbeat: () => this.journal?.appendHeartbeat(),
       processExit: (record) => this.journal?.appendProcessExit(record),
     });
-    if (this.options.durability !== 'none') {
+    if (this.options.durability === 'none') {
+      // Said, as the write path is: it was the one state of crash protection nothing
+      // announced (an operator review). A warning when the environment chose it: whoever
+      // reads the logs may not know a deployment variable turned the journal off.
+      const line = 'otel-blackbox: durability \'none\': spans are batched in memory only, without a journal; a crash loses them and leaves no crash records';
+      if (this.durabilityFromCode) safeDiag.info(line);
+      else safeDiag.warn(`${line} (from ${ENV.durability})`);
+    } else {
       this.openJournal();
       this.retryTimer = setInterval(() => this.retryJournal(), JOURNAL_RETRY_MILLIS);
       this.retryTimer.unref();

@@ -327,6 +327,8 @@ interface RecoverySettings {
   exportTimeoutMillis: number;
   maxAttempts: number;
   signal: AbortSignal | undefined;
+  /** When a failed attempt was last said, for this whole recovery (see exportWithAttempts). */
+  retrySaid?: { atMs: number };
 }
 
 /**
@@ -338,6 +340,9 @@ interface RecoverySettings {
  * with 2 in flight, at the same rate). The default 512-span batches get all 4.
  */
 const MAX_BATCHES_IN_FLIGHT = 4;
+
+/** How often a recovery that keeps failing says so. */
+const RETRY_SAID_EVERY_MILLIS = 60_000;
 const MAX_SPANS_IN_FLIGHT = 4096;
 
 function batchesInFlight(batchSize: number): number {
@@ -398,7 +403,7 @@ async function recoverOne(
       throw failure;
     }
     const sent = progress.sent(covers);
-    const exported: Promise<void> = exportWithAttempts(exporter, records, logs, settings).then(
+    const exported: Promise<void> = exportWithAttempts(exporter, records, logs, settings, dir).then(
       () => {
         inFlight.delete(exported);
         // Checksums held but the JSON did not parse (a writer's bug): not recovered, said so.
@@ -504,7 +509,7 @@ async function parseInSlices(records: SpanPayloads, into: ReadableSpan[]): Promi
  * once: the exporter (if it takes a span maker) lets them go as rows, and a later attempt
  * parses them again.
  */
-async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings): Promise<void> {
+async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings, dir: string): Promise<void> {
   try {
     let ready: ReadableSpan[] | undefined = [];
     await parseInSlices(records, ready);
@@ -522,10 +527,17 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
     const outcome = await retryWithBackoff(attempt, {
       maxAttempts: settings.maxAttempts,
       signal: settings.signal,
-      // Said at the first retry and every tenth: a batch refused for good otherwise held
-      // its journal's claim, and every later scan's, in silence.
-      onRetry: (error, n) => {
-        if (n % 10 === 0) safeDiag.warn(`otel-blackbox: recovery could not export a batch (attempt ${n + 1}); it tries again: ${(error as Error)?.message ?? String(error)}`);
+      // Said, or a batch refused for good would hold its journal's claim, and every later
+      // scan's, in silence; but once a minute at most for the whole recovery: each batch in
+      // flight said its first failure and every tenth, about 500 lines an hour while the
+      // database was away (an operator review).
+      onRetry: (error) => {
+        const now = Date.now();
+        if (settings.retrySaid !== undefined && now - settings.retrySaid.atMs < RETRY_SAID_EVERY_MILLIS) return;
+        settings.retrySaid = { atMs: now };
+        safeDiag.warn(
+          `otel-blackbox: recovery of ${dir}, the journal of a dead process, could not export a batch; it tries again (said once a minute at most): ${(error as Error)?.message ?? String(error)}`,
+        );
       },
       // The CLI awaits recovery: an unref'd backoff would let it exit mid-recovery. Bounded
       // attempts never hold a process for long; unbounded ones (inside an application, until

@@ -31,6 +31,16 @@ describe('OTEL_BLACKBOX_DURABILITY', () => {
     ]);
   });
 
+  it("'none' from the environment is said, as a warning: a crash would leave no crash records (it was said nowhere)", async () => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BLACKBOX_DURABILITY', 'none');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes("durability 'none'"))).toEqual([
+      "otel-blackbox: durability 'none': spans are batched in memory only, without a journal; a crash loses them and leaves no crash records (from OTEL_BLACKBOX_DURABILITY)",
+    ]);
+  });
+
   it('takes a valid level without a warning', async () => {
     const warnings = collectDiag();
     vi.stubEnv('OTEL_BLACKBOX_DURABILITY', 'host');

@@ -7,7 +7,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
-import { JournalSpanProcessor } from '../../src/index.js';
+import { diag } from '@opentelemetry/api';
+import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
+import { collectDiag } from '../helpers/diagLines.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -39,6 +41,24 @@ class SlowExporter extends CollectingExporter {
 }
 
 describe('recovery while the database is down', () => {
+  test('says that it could not export once a minute at most, naming the journal, not at each batch in flight', async () => {
+    // An operator review: each of the 4 batches in flight said its first failure and every
+    // tenth, about 500 lines an hour while the database was away, none naming the journal.
+    const journalDir = join(tempDir(), 'journal');
+    const dead = writeDeadJournal(journalDir, 400);
+    const warnings = collectDiag();
+    try {
+      const exporter = new FlakyExporter(12);
+      const report = await recoverJournals({ journalDir, exporter, maxExportBatchSize: 50, maxAttempts: 50, recoverAnyDestination: true });
+      expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open });
+      const said = warnings.filter((line) => line.includes('could not export a batch'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(/^otel-blackbox: recovery of .*, the journal of a dead process, could not export a batch; it tries again \(said once a minute at most\): /);
+    } finally {
+      diag.disable();
+    }
+  }, 60_000);
+
   test('retries the same batch past maxAttempts instead of giving the journal back, then recovers every span once', async () => {
     const journalDir = join(tempDir(), 'journal');
     const dead = writeDeadJournal(journalDir, 300);
