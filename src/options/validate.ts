@@ -9,9 +9,11 @@ export class InvalidOptionError extends TypeError {
 
   /** An option name its owner does not have; the value is never echoed (it may hold a password). */
   static unknownName(option: string, owner: string, known: readonly string[]): InvalidOptionError {
-    const error = new InvalidOptionError(option, '', undefined);
+    // A name is the caller's, and may be anything: a plain one as it is, else quoted and cut.
+    const name = /^[A-Za-z_$][\w$.-]{0,63}$/.test(option) ? option : `${JSON.stringify(option.slice(0, 64))}${option.length > 64 ? '...' : ''}`;
+    const error = new InvalidOptionError(name, '', undefined);
     const near = closestName(option, known);
-    error.message = `Invalid option ${option}: ${owner} has no option of that name${near === undefined ? '' : ` (did you mean ${near}?)`}; its options are ${known.join(', ')}.`;
+    error.message = `Invalid option ${name}: ${owner} has no option of that name${near === undefined ? '' : ` (did you mean ${near}?)`}; its options are ${known.join(', ')}.`;
     return error;
   }
 }

@@ -38,6 +38,12 @@ describe('an option name its owner does not have', () => {
     expect(thrownBy(() => new JournalSpanProcessor({ exporter, compression: 'gzip' } as never)).message).toMatch(/^Invalid option compression: JournalSpanProcessor has no option of that name; its options are /);
   });
 
+  test('a name that is not a plain identifier is quoted and cut, so it cannot forge lines', () => {
+    const exporter = new CollectingExporter();
+    expect(thrownBy(() => new JournalSpanProcessor({ exporter, ['bad\nInvalid option forged']: 1 } as never)).message).toMatch(/^Invalid option "bad\\nInvalid option forged": /);
+    expect(thrownBy(() => new JournalSpanProcessor({ exporter, ['x'.repeat(100)]: 1 } as never)).message).toMatch(new RegExp(`^Invalid option "${'x'.repeat(64)}"\\.\\.\\.: `));
+  });
+
   test('PostgresSpanExporter: the value is never echoed (a connection string holds a password)', () => {
     const error = thrownBy(() => new PostgresSpanExporter({ connectionStrng: 'postgres://app:s3cret@db/otel' } as never));
     expect(error.message).toMatch(/^Invalid option connectionStrng: PostgresSpanExporter has no option of that name \(did you mean connectionString\?\); its options are connectionString, pool, /);
