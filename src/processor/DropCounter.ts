@@ -1,7 +1,6 @@
 // Spans that could be neither journaled nor queued, and log records that could not be
-// journaled, are never lost silently: counted, reported through diag once per episode
-// (drops that go on: once, then a line a minute with the count), and written to the
-// database as a marker span, one a minute at most.
+// journaled, are never lost silently: counted, reported through diag (once a minute at
+// most while they go on), and written to the database as marker spans.
 import { randomBytes } from 'node:crypto';
 import { safeDiag } from '../safeDiag.js';
 
@@ -21,19 +20,22 @@ export interface DropEpisode {
   readonly spanId: string;
 }
 
-/** A marker is handed out once its episode has been quiet this long... */
-const MARKER_QUIET_MILLIS = 1000;
 /**
- * ...or once it is this old. Under drops that go on (an overload), that is one marker row
- * and one line a minute: an episode ended at every batch, and said so, about ten lines a
- * second and a marker row per batch (an operator review).
+ * The diag lines of drops that go on (an overload) come once a minute at most. Each batch
+ * carries the count so far as a marker, as before: holding the marker back for quiet lost
+ * it to a flush-then-exit, and up to a minute of counts to a SIGKILL (a review). But each
+ * marker began a new episode, and said so: about ten ERROR and WARN lines a second (an
+ * operator review).
  */
-const MARKER_MAX_AGE_MILLIS = 60_000;
+const SAY_EVERY_MILLIS = 60_000;
 
 export class DropCounter {
   private episode: DropEpisode | undefined;
-  /** When the last episode was handed out: one that begins within a minute of it is not announced again (its marker's line says its count). */
-  private lastTakenMs: number | undefined;
+  /** When "dropping" was last said: an episode that begins within a minute of it is not announced again. */
+  private lastAnnouncedMs: number | undefined;
+  /** What markers recorded since their line was last said (recorded()), and when that was. */
+  private recordedUnsaid: { spans: number; logRecords: number } = { spans: 0, logRecords: 0 };
+  private lastRecordedSaidMs: number | undefined;
   /** Episodes handed back, each kept whole (under its own marker ids), oldest first. */
   private readonly restored: DropEpisode[] = [];
   /** Every span dropped since the processor started. */
@@ -72,9 +74,10 @@ export class DropCounter {
     if (!this.episode) {
       const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
       this.episode = { count: 0, logRecords: 0, firstMs: now, lastMs: now, reasons: [], traceId, spanId };
-      if (this.lastTakenMs === undefined || now - this.lastTakenMs >= MARKER_MAX_AGE_MILLIS) {
+      if (this.lastAnnouncedMs === undefined || now - this.lastAnnouncedMs >= SAY_EVERY_MILLIS) {
+        this.lastAnnouncedMs = now;
         safeDiag.error(
-          `otel-blackbox: dropping ${what} (${reason}); the count will be written to the database as an overflow marker, a minute's at most in each. ` +
+          `otel-blackbox: dropping ${what} (${reason}); the count will be written to the database as an overflow marker (said once a minute at most). ` +
             'Nothing could hold them: see "dropping spans" in the README\'s Troubleshooting.',
         );
       }
@@ -84,21 +87,28 @@ export class DropCounter {
     return this.episode;
   }
 
-  /**
-   * Hands an episode to the exporter, those handed back first; `restore` it if the export
-   * fails. The one under way only once it is quiet or old (MARKER_QUIET_MILLIS,
-   * MARKER_MAX_AGE_MILLIS), or when `force`d (a flush, a stop).
-   */
-  take(force = false): DropEpisode | undefined {
+  /** Hands an episode to the exporter, those handed back first; `restore` it if the export fails. */
+  take(): DropEpisode | undefined {
     const restored = this.restored.shift();
     if (restored) return restored;
     const episode = this.episode;
-    if (episode === undefined) return undefined;
-    const now = Date.now();
-    if (!force && now - episode.lastMs < MARKER_QUIET_MILLIS && now - episode.firstMs < MARKER_MAX_AGE_MILLIS) return undefined;
     this.episode = undefined;
-    this.lastTakenMs = now;
     return episode;
+  }
+
+  /**
+   * An episode's marker was committed: said at once after a quiet minute, else added to
+   * what the next line a minute later says.
+   */
+  recorded(episode: DropEpisode): void {
+    this.recordedUnsaid.spans += episode.count;
+    this.recordedUnsaid.logRecords += episode.logRecords;
+    const now = Date.now();
+    if (this.lastRecordedSaidMs !== undefined && now - this.lastRecordedSaidMs < SAY_EVERY_MILLIS) return;
+    this.lastRecordedSaidMs = now;
+    const { spans, logRecords } = this.recordedUnsaid;
+    this.recordedUnsaid = { spans: 0, logRecords: 0 };
+    safeDiag.warn(`otel-blackbox: ${droppedInEpisode({ count: spans, logRecords })} dropped, recorded as overflow markers (said once a minute at most)`);
   }
 
   /** Not merged into the current episode: its marker may have been committed under its ids already. */
@@ -108,7 +118,7 @@ export class DropCounter {
 }
 
 /** "3 spans", "2 log records", "3 spans and 2 log records": what an episode dropped. */
-export function droppedInEpisode(episode: DropEpisode): string {
+export function droppedInEpisode(episode: Pick<DropEpisode, 'count' | 'logRecords'>): string {
   const parts = [episode.count > 0 || episode.logRecords === 0 ? `${episode.count} spans` : undefined, episode.logRecords > 0 ? `${episode.logRecords} log records` : undefined];
   return parts.filter((part) => part !== undefined).join(' and ');
 }

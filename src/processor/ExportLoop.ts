@@ -14,7 +14,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
-import { droppedInEpisode, type DropCounter, type DropEpisode } from './DropCounter.js';
+import type { DropCounter, DropEpisode } from './DropCounter.js';
 import { exportWithLogs, type DeliveredParts } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
@@ -234,8 +234,7 @@ export class ExportLoop {
     const spans = queue.take(maxExportBatchSize);
     const fromQueue = spans.length;
     const batch: Batch = { spans, fromQueue };
-    // A flush or a stop takes the episode under way too: its marker is part of what they wait for.
-    const episode = drops.take(this.stopping || this.waiters.length > 0);
+    const episode = drops.take();
     if (episode) {
       batch.drops = episode;
       spans.push(overflowSpan(episode, this.options.resource()));
@@ -322,7 +321,7 @@ export class ExportLoop {
       const journal = this.options.journal();
       for (let i = 0; i < batch.fromQueue; i++) journal?.endedElsewhere(batch.spans[i]!);
     }
-    if (batch.drops) safeDiag.warn(`otel-blackbox: ${droppedInEpisode(batch.drops)} dropped, recorded as an overflow marker`);
+    if (batch.drops) this.options.drops.recorded(batch.drops);
   }
 
   /**

@@ -405,7 +405,7 @@ export class JournalSpanProcessor implements SpanProcessor {
    * the journal cannot take it either is the count left to diag alone.
    */
   private recordUnsentDrops(): void {
-    for (let episode = this.drops.take(true); episode !== undefined; episode = this.drops.take(true)) this.recordUnsentEpisode(episode);
+    for (let episode = this.drops.take(); episode !== undefined; episode = this.drops.take()) this.recordUnsentEpisode(episode);
   }
 
   private recordUnsentEpisode(episode: DropEpisode): void {
