@@ -74,9 +74,8 @@ export class ExportLoop {
   private stopping = false;
   private stopped = false;
   private failing = false;
-  /** The failing episode's cause as last said (causeOf), and when it began. */
-  private failingCause: string | undefined;
-  private failingSince: number | undefined;
+  /** The causes said in the failing episode (causeOf). */
+  private readonly causesSaid = new Set<string>();
   private running: Promise<void> | undefined;
   private waiters: FlushWaiter[] = [];
   private inFlight: InFlight[] = [];
@@ -292,12 +291,13 @@ export class ExportLoop {
     // Said at the first failure of an episode, and again when the cause changes: a database
     // back from a failover without the schema, or with a rotated password, failed for a new
     // reason the operator must act on, which was said only at DEBUG (an operator review).
+    // Each cause once per episode, and a few at most: two that take turns (a failover
+    // behind a balancer, batches in flight failing differently) said each attempt (a review).
     const cause = causeOf(error);
-    if (this.failing && cause === this.failingCause) return;
+    if (this.failing && (this.causesSaid.has(cause) || this.causesSaid.size >= MAX_CAUSES_SAID)) return;
     const first = !this.failing;
     this.failing = true;
-    this.failingCause = cause;
-    this.failingSince ??= Date.now();
+    this.causesSaid.add(cause);
     safeDiag.warn(
       first
         ? `otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`
@@ -308,10 +308,9 @@ export class ExportLoop {
   private committed(batch: Batch): void {
     if (this.failing && !this.signal.aborted) {
       this.failing = false;
-      this.failingCause = undefined;
+      this.causesSaid.clear();
       // At the level its failure was said at: an operator who sees the one sees the other.
-      safeDiag.warn(`otel-blackbox: export recovered after ${Math.round((Date.now() - (this.failingSince ?? Date.now())) / 1000)} s`);
-      this.failingSince = undefined;
+      safeDiag.warn('otel-blackbox: export recovered');
     }
     this.spansExported += spanCount(batch);
     this.logRecordsExported += batch.journal?.logs.length ?? 0;
@@ -382,11 +381,14 @@ function spanCount(batch: Batch): number {
   return batch.spans.length + (batch.journal?.spanCount ?? 0);
 }
 
+/** Causes said per failing episode at most: past them the episode is said to go on by its first line. */
+const MAX_CAUSES_SAID = 4;
+
 /**
  * What a failure says with its counts, sizes and times left out (they change at every
  * attempt): "could not write 4 spans" and "could not write 7 spans" are one cause.
  */
 function causeOf(error: Error): string {
   const code = (error as { code?: unknown }).code;
-  return `${typeof code === 'string' ? code : ''} ${error.message.replace(/\d+/g, '#')}`;
+  return `${typeof code === 'string' ? code : ''} ${error.message.replace(/[0-9a-f]{8,}|\d+/gi, '#')}`;
 }

@@ -157,13 +157,20 @@ test('the overflow marker is exported once the exporter recovers, and "export re
   await loop.stop();
   expect(exporter.exported.map((span) => span.name)).toEqual([OVERFLOW_SPAN_NAME]);
   expect(exporter.exported[0].resource.attributes['service.name']).toBe('loop-test');
-  expect(messages.filter((m) => /^otel-blackbox: export recovered after \d+ s$/.test(m))).toHaveLength(1);
+  expect(messages.filter((m) => m === 'otel-blackbox: export recovered')).toHaveLength(1);
 });
 
 test('a failure for another reason is said again; the same one with other counts is not', async () => {
   // An operator review: after a failover the database came back without the schema, and
   // the line still said the connection was lost; the cause to act on was said at DEBUG.
-  const errors = ['connect ECONNREFUSED 127.0.0.1:5432', 'could not write 2 spans: connect ECONNREFUSED 127.0.0.1:5432', 'could not write 1 spans: connect ECONNREFUSED 127.0.0.1:5432', 'relation "otel.spans" does not exist'];
+  // Two causes taking turns are each said once (a failover behind a balancer said each attempt).
+  const errors = [
+    'connect ECONNREFUSED 127.0.0.1:5432',
+    'could not write 2 spans: connect ECONNREFUSED 127.0.0.1:5432',
+    'could not write 1 spans: connect ECONNREFUSED 127.0.0.1:5432',
+    'connect ECONNREFUSED 127.0.0.1:5432',
+    'relation "otel.spans" does not exist',
+  ];
   let calls = 0;
   const exporter: SpanExporter = {
     export: (_spans, done) => {
@@ -181,7 +188,7 @@ test('a failure for another reason is said again; the same one with other counts
     'otel-blackbox: export failed, retrying with backoff; spans wait in the journal: connect ECONNREFUSED 127.0.0.1:5432',
     'otel-blackbox: export still failing, now for another reason; spans wait in the journal: could not write 2 spans: connect ECONNREFUSED 127.0.0.1:5432',
     'otel-blackbox: export still failing, now for another reason; spans wait in the journal: relation "otel.spans" does not exist',
-    expect.stringMatching(/^otel-blackbox: export recovered after \d+ s$/),
+    'otel-blackbox: export recovered',
   ]);
 });
 
