@@ -315,9 +315,12 @@ typedef struct {
 // for. The job runs on the thread pool, maybe long after (behind other jobs): meanwhile the
 // application may have closed the descriptor (a sweep of descriptors it did not open) and
 // been given its number for a file of its own, which must not be cut or synced by us.
+// One fstat cannot ask for another reason (ESTALE, EIO) cannot be told: taken as the file.
 static bool still_the_file(const range_job* job) {
+  if (!job->identity_known) return true;
   struct stat now;
-  return !job->identity_known || (stat_descriptor(job->fd, &now) == 0 && now.st_dev == job->dev && now.st_ino == job->ino);
+  if (stat_descriptor(job->fd, &now) != 0) return errno != EBADF;
+  return now.st_dev == job->dev && now.st_ino == job->ino;
 }
 
 // Touches each page of [addr, addr + bytes) with an atomic add of zero: one indivisible

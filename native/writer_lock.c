@@ -77,9 +77,13 @@ struct held_lock {
 // closed it (a sweep of descriptors it did not open): the kernel released the lock with it,
 // and the number may already name another file of the application's, which must not be
 // closed by us.
+// A descriptor fstat cannot ask for another reason (ESTALE, EIO on a network filesystem)
+// cannot be told: it stays ours, to be closed, not leaked with its lock held.
 static bool still_ours(const struct held_lock* lock) {
+  if (lock->fd < 0) return false;
   struct stat now;
-  return lock->fd >= 0 && stat_descriptor(lock->fd, &now) == 0 && now.st_dev == lock->dev && now.st_ino == lock->ino;
+  if (stat_descriptor(lock->fd, &now) != 0) return errno != EBADF;
+  return now.st_dev == lock->dev && now.st_ino == lock->ino;
 }
 
 static void close_at_teardown(void* arg) {

@@ -16,6 +16,7 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { attributesSnapshot, isPlainAttributes, unchangedSince } from './attributeValues.js';
 import { fitsInFrame } from './recordCap.js';
 import { endRecord, recordJson, scopeOf, startRecord } from './spanRecords.js';
+import { traceStateText } from '../traceStateText.js';
 
 /** `,"sc":{...},"r":` for a scope: one per tracer, written once. */
 const scopeText = new WeakMap<ReadableSpan['instrumentationScope'], string>();
@@ -68,7 +69,7 @@ export function startPrefix(span: ReadableSpan): string | undefined {
   }
   let text = `{"t":${JSON.stringify(traceId)},"s":${JSON.stringify(spanId)}`;
   if (parent) text += parent.isRemote ? `,"p":${JSON.stringify(parent.spanId)},"pr":1` : `,"p":${JSON.stringify(parent.spanId)}`;
-  const traceState = context.traceState?.serialize();
+  const traceState = traceStateText(context.traceState);
   if (traceState) text += `,"ts":${JSON.stringify(traceState)}`;
   return `${text},"f":${traceFlags},"n":${JSON.stringify(span.name)},"k":${span.kind},"st":${startTime},"a":`;
 }

@@ -9,6 +9,7 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { putAttributes, jsonSafe } from './attributeValues.js';
 import { cappedRecordJson, fitsInFrame } from './recordCap.js';
 import type { EventRecord, LinkRecord, ResourceRecord, ScopeRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
+import { traceStateText } from '../traceStateText.js';
 
 export function scopeOf(span: ReadableSpan): ScopeRecord {
   const scope = span.instrumentationScope;
@@ -93,7 +94,7 @@ export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRe
     record.p = parent.spanId;
     if (parent.isRemote) record.pr = 1;
   }
-  const traceState = context.traceState?.serialize();
+  const traceState = traceStateText(context.traceState);
   if (traceState) record.ts = traceState;
   putStartOnlyKnowns(record, span);
   return record;
@@ -138,7 +139,7 @@ export function linkIsRemote(record: LinkRecord): boolean {
 function linkRecord(link: Link): LinkRecord {
   const context: SpanContext = (link as Partial<Link> | null | undefined)?.context ?? INVALID_SPAN_CONTEXT;
   const record: LinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags, rm: context.isRemote ? 1 : 0 };
-  const traceState = context.traceState?.serialize();
+  const traceState = traceStateText(context.traceState);
   if (traceState) record.ts = traceState;
   if (link?.attributes && Object.keys(link.attributes).length > 0) putAttributes(record, link.attributes);
   if (link?.droppedAttributesCount) record.d = link.droppedAttributesCount;

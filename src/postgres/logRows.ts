@@ -4,7 +4,7 @@
 import { TraceFlags, type HrTime } from '@opentelemetry/api';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { count, hexId, type ResourceColumns, type ScopeColumns, type SpanRow, type SpanRowConverter } from './spanRows.js';
-import { sanitizeOptionalString, toJsonText } from './sanitize.js';
+import { sanitizeOptionalString, toJsonText, toOptionalJsonText } from './sanitize.js';
 import { toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 
 export interface LogRow {
@@ -60,7 +60,7 @@ export function toLogRow(keyed: KeyedLogRecord, spans: SpanRowConverter): LogRow
     severityText: sanitizeOptionalString(record.severityText),
     // The application's own objects, as handed to onEmit: toJsonText copies what is not
     // plain with care (bytes as base64, cycles, throwing getters, MAX_VALUES).
-    body: record.body === undefined ? null : toJsonText(record.body),
+    body: toOptionalJsonText(record.body),
     attributes: toJsonText(record.attributes ?? {}),
     eventName: sanitizeOptionalString(record.eventName),
     droppedAttributesCount: count(record.droppedAttributesCount),

@@ -35,14 +35,23 @@ export function sanitizeOptionalString(value: unknown): string | null {
  * an Error its name, message, stack, cause and own fields (errorValue.ts). Never throws.
  */
 export function toJsonText(value: unknown): string {
+  return toOptionalJsonText(value) ?? 'null';
+}
+
+/**
+ * toJsonText, or null where JSON.stringify would write nothing at all (undefined, a
+ * function, a toJSON() that gives undefined): a log record's body, which the journal's copy
+ * then leaves out, stored as SQL NULL as it is then.
+ */
+export function toOptionalJsonText(value: unknown): string | null {
   try {
     // The common case (flat attributes of clean primitives) is checked without allocating.
-    if (isClean(value, 0)) return JSON.stringify(value) ?? 'null';
+    if (isClean(value, 0)) return JSON.stringify(value) ?? null;
   } catch {
     // A throwing getter: the careful path below contains it.
   }
   const json = toJsonValue(value, new Set(), 0, { left: MAX_VALUES });
-  return JSON.stringify(json === OMITTED ? null : json) ?? 'null';
+  return json === OMITTED ? null : (JSON.stringify(json) ?? null);
 }
 
 /**
@@ -125,8 +134,9 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
     if (object instanceof Uint8Array) return Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
     const toJSON = (object as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return toJsonValue(toJSON.call(object), ancestors, depth, budget);
-    if (object instanceof Map) return toJsonValue(Object.fromEntries(object), ancestors, depth, budget);
-    if (object instanceof Set) return toJsonValue([...object], ancestors, depth, budget);
+    // The entries in the Map's own place: no level or value more than the journal's copy charges.
+    if (object instanceof Map) return objectToJsonValue(Object.fromEntries(object), ancestors, depth, budget);
+    if (object instanceof Set) return objectToJsonValue([...object], ancestors, depth, budget);
     // A null prototype, so a sanitised `__proto__` key stays an ordinary key.
     const result: { [key: string]: JsonValue } = Object.create(null);
     if (isError(object)) {

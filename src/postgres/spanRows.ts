@@ -9,6 +9,7 @@ import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanS
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
+import { traceStateText } from '../traceStateText.js';
 
 export interface EventRow {
   eventIndex: number;
@@ -126,7 +127,7 @@ class ConvertedSpanRow implements SpanRow {
     this.traceId = hexId(context.traceId);
     this.spanId = hexId(context.spanId);
     this.parentSpanId = parentSpanId(span);
-    this.traceState = sanitizeOptionalString(context.traceState?.serialize());
+    this.traceState = sanitizeOptionalString(traceStateText(context.traceState));
     this.name = sanitizeString(String(span.name ?? ''));
     this.kind = codeAt(SPAN_KINDS, span.kind, 'INTERNAL');
     const marked = markedState(span, attributes);
@@ -276,7 +277,7 @@ function linksJson(span: ReadableSpan): string {
       return {
         trace_id: idText(context.traceId),
         span_id: idText(context.spanId),
-        trace_state: context.traceState?.serialize() ?? null,
+        trace_state: traceStateText(context.traceState) ?? null,
         attributes: link?.attributes ?? {},
         dropped_attributes_count: count(link?.droppedAttributesCount),
       };

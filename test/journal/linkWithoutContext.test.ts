@@ -41,3 +41,21 @@ describe.each(JOURNAL_IO_PATHS)('a span linked to an undefined context (%s)', (i
     await provider.shutdown();
   });
 });
+
+describe.each(JOURNAL_IO_PATHS)('a span context whose trace state is not a TraceState (%s)', (io) => {
+  useJournalIo(io);
+
+  test('a remote parent or a link holding the text "k=v" as trace state: the span is journaled and exported (it threw, and was neither)', async () => {
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), recover: false });
+    const provider = providerWith(processor);
+    const tracer = provider.getTracer('trace-state');
+    const odd = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1, isRemote: true, traceState: 'k=v' as never };
+    tracer.startSpan('child of a hand-made parent', {}, trace.setSpanContext(ROOT_CONTEXT, odd)).end();
+    tracer.startSpan('linked to a hand-made context', { links: [{ context: odd }] }).end();
+    await processor.forceFlush();
+    expect(processor.stats().hotPathErrors).toBe(0);
+    expect(exporter.spans.map((span) => span.name).sort()).toEqual(['child of a hand-made parent', 'linked to a hand-made context']);
+    await provider.shutdown();
+  });
+});

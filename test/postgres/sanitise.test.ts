@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { decodeAttributes } from '../../src/journal/attributeValues.js';
 import { recordJson, startRecord } from '../../src/journal/spanRecords.js';
-import { toJsonText } from '../../src/postgres/sanitize.js';
+import { toJsonText, toOptionalJsonText } from '../../src/postgres/sanitize.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, ids, recordSpans, withAttributes } from './spanFixtures.js';
 
@@ -127,6 +127,14 @@ describe('sanitising', () => {
     expect(row!.attributes.quiet).not.toHaveProperty('inner');
     expect(row!.attributes.error).not.toHaveProperty('retry');
     expect(row!.attributes).toEqual(JSON.parse(toJsonText(decodeAttributes(JSON.parse(recordJson(startRecord(withAttributes(span!, attributes), 1)))))));
+  });
+
+  it("a log body JSON.stringify would write nothing for is no body, as after the journal's round trip; a Map or Set costs no level of its own", () => {
+    expect([toOptionalJsonText(() => 1), toOptionalJsonText({ toJSON: () => undefined }), toOptionalJsonText(undefined), toOptionalJsonText(null)]).toEqual([null, null, null, 'null']);
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 20; i++) deep = new Map([['next', deep]]);
+    // 20 Maps deep: within the 32 levels, as the journal's copy keeps them (each Map cost two).
+    expect(toJsonText(deep)).not.toContain('[Too deep]');
   });
 
   it('stores a time beyond ±2^62 ns (1823 to 2116) at the nearest in it, with its duration, and the rest of the batch with it', async () => {

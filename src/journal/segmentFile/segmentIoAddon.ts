@@ -122,11 +122,18 @@ function tryLoad(): AddonLoad {
 /** Where the published package has a prebuilt binary (scripts/build.mjs): Linux x64 with glibc. */
 function shipsPrebuilt(): boolean {
   if (process.platform !== 'linux' || process.arch !== 'x64') return false;
+  const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
+  if (report === undefined) return false;
+  // Without the network part: it resolves open sockets' addresses, synchronously (Node 20.13+).
+  const excludeNetwork = report.excludeNetwork;
   try {
-    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-    return typeof report?.header?.glibcVersionRuntime === 'string';
+    report.excludeNetwork = true;
+    const header = (report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+    return typeof header?.glibcVersionRuntime === 'string';
   } catch {
     return false;
+  } finally {
+    report.excludeNetwork = excludeNetwork;
   }
 }
 
