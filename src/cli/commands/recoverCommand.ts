@@ -56,14 +56,15 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
   }
   const journalDir = values['journal-dir'] ?? envJournalDir() ?? RECOVERY_DEFAULTS.journalDir;
   const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], RECOVERY_DEFAULTS.staleAfterMillis);
-  // A directory that is not there is most likely the wrong one (a relative default read in
-  // another working directory): "recovered 0 journals" and exit 0 said all was well.
-  if (!existsSync(journalDir)) {
-    io.err(`otel-blackbox recover: no journal directory at ${printable(resolve(journalDir))}: check --journal-dir, ${ENV.journalDir} or the working directory`);
-    return EXIT.failed;
-  }
   const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema) });
   try {
+    // A directory that is not there is most likely the wrong one (a relative default read in
+    // another working directory): "recovered 0 journals" and exit 0 said all was well.
+    // After the options: a usage error is said first.
+    if (!existsSync(journalDir)) {
+      io.err(`otel-blackbox recover: no journal directory at ${printable(resolve(journalDir))}: check --journal-dir, ${ENV.journalDir} or the working directory`);
+      return EXIT.failed;
+    }
     const report = await recoverJournals({
       journalDir,
       exporter,
