@@ -4,7 +4,7 @@
 // that number on its way out: it is the application's file, or socket, by then. Before,
 // the repair closed it (the review saw pg fail with `write EBADF`).
 import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, open, openSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, writeFileSync, writeSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -129,24 +129,33 @@ test('a mapped segment whose descriptor the application closes while its release
   if (segment.kind !== 'mmap') return context.skip();
   segment.appendFrame(RecordType.Heartbeat, '{"ms":1}');
   const segmentFd = descriptorOf(path);
-  // Every thread of the pool waits in open(2) on a FIFO with no writer yet: the release
-  // job (unmap, cut, sync) queues behind them, as behind a slow disk.
+  // Every thread of the pool waits in read(2) on an empty FIFO: the release job (unmap,
+  // cut, sync) queues behind them, as behind a slow disk. The FIFOs are opened first
+  // (read-write: no wait), so the numbers the sweep frees and reuses are settled.
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   const fifos = Array.from({ length: threads }, (_, i) => join(tempDir(), `fifo-${i}`));
   for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
-  const readers = fifos.map((fifo) => new Promise<number>((resolve, reject) => open(fifo, 'r', (error, fd) => (error ? reject(error) : resolve(fd)))));
+  const fifoFds = fifos.map((fifo) => openSync(fifo, 'r+'));
+  const reads = fifoFds.map((fd) => new Promise<void>((resolve, reject) => read(fd, Buffer.alloc(1), 0, 1, null, (error) => (error ? reject(error) : resolve()))));
   const synced = new Promise<Error | null>((resolve) => segment.closeAndSync(resolve));
   closeSync(segmentFd!);
   const applicationFile = join(tempDir(), 'the application file');
-  const reused = openSync(applicationFile, 'w');
+  // The lowest free number comes back first: files are opened until it is the segment's.
+  writeFileSync(applicationFile, '');
+  const held: number[] = [];
+  let reused = openSync(applicationFile, 'r+');
+  while (reused < segmentFd! && held.length < 64) {
+    held.push(reused);
+    reused = openSync(applicationFile, 'r+');
+  }
   try {
     expect(reused).toBe(segmentFd);
-    const writers = fifos.map((fifo) => openSync(fifo, 'w'));
-    for (const fd of [...(await Promise.all(readers)), ...writers]) closeSync(fd);
+    for (const fd of fifoFds) writeSync(fd, 'x');
+    await Promise.all(reads);
     expect(await synced).toMatchObject({ code: 'EDESCRIPTORLOST' });
     expect(fstatSync(reused).ino).toBe(statSync(applicationFile).ino);
     expect(statSync(applicationFile).size).toBe(0);
   } finally {
-    closeSync(reused);
+    for (const fd of [reused, ...held, ...fifoFds]) closeSync(fd);
   }
 });
