@@ -34,14 +34,6 @@ export function isStillAtPath(taken: FileIdentity | undefined, path: string): bo
   return now !== undefined && now.dev === taken.dev && now.ino === taken.ino;
 }
 
-/** isStillAtPath for a file open on `fd`. */
-export function descriptorIsAtPath(fd: number, path: string): boolean {
-  return isStillAtPath(
-    identity(() => fstatSync(fd)),
-    path,
-  );
-}
-
 /** The identity of the file open on `fd`: undefined when it cannot be asked. */
 export function descriptorIdentity(fd: number): FileIdentity | undefined {
   return identity(() => fstatSync(fd));

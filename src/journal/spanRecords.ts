@@ -76,6 +76,13 @@ export function spanKey(traceId: string, spanId: string): string {
 }
 
 export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRecord {
+  const record = spanFields(span, resourceId);
+  putStartOnlyKnowns(record, span);
+  return record;
+}
+
+/** The fields a START and an END share (an END then writes links and counts of its own). */
+function spanFields(span: ReadableSpan, resourceId: number): SpanStartRecord {
   const context = span.spanContext();
   const record: SpanStartRecord = {
     t: context.traceId,
@@ -96,7 +103,6 @@ export function startRecord(span: ReadableSpan, resourceId: number): SpanStartRe
   }
   const traceState = traceStateText(context.traceState);
   if (traceState) record.ts = traceState;
-  putStartOnlyKnowns(record, span);
   return record;
 }
 
@@ -147,7 +153,8 @@ function linkRecord(link: Link): LinkRecord {
 }
 
 export function endRecord(span: ReadableSpan, resourceId: number): SpanEndRecord {
-  const record = startRecord(span, resourceId) as SpanEndRecord;
+  // Not startRecord: its links and counts would be built and then replaced.
+  const record = spanFields(span, resourceId) as SpanEndRecord;
   record.et = span.endTime;
   record.sx = span.status.message === undefined ? { c: span.status.code } : { c: span.status.code, m: span.status.message };
   record.ev = span.events.map(eventRecord);
