@@ -85,8 +85,11 @@ function* chunkSteps(fileSize: number, options: ReadOptions): Generator<[number,
     const progressed = contents.nextOffset > offset;
     const atEnd = contents.zeroTail || contents.nextOffset + contents.tornTailBytes >= size;
     if (!progressed && !atEnd) {
-      // A frame larger than the chunk: read it whole next time.
-      want = Math.min(want * 2, MAX_CHUNK_BYTES);
+      // A frame larger than the chunk: read it whole next time, as long as its length field
+      // says (doubling alone read a 2 MiB frame six times over). A corrupted length field
+      // costs one long read at most; the frame's checksum then fails and the bytes are
+      // scanned as damage.
+      want = Math.min(Math.max(want * 2, claimedFrameBytes(buffer)), MAX_CHUNK_BYTES);
       if (length < want) continue;
     }
     want = chunkBytes;
@@ -97,6 +100,11 @@ function* chunkSteps(fileSize: number, options: ReadOptions): Generator<[number,
     // lines for intact segments and exited 3, and recovery's report summed them.)
     return { ...contents, tornTailBytes: done ? contents.tornTailBytes : 0, done };
   }
+}
+
+/** The length of the frame at the start of `buffer`, header included, as its length field says (0 if unreadable). */
+function claimedFrameBytes(buffer: Buffer): number {
+  return buffer.length >= 4 ? FRAME_HEADER_BYTES + buffer.readUInt32LE(0) : 0;
 }
 
 /** Runs the chunking rule over one chunk's worth of steps with a synchronous or asynchronous source. */

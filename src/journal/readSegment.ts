@@ -183,11 +183,15 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
       lastGoodEnd = offset;
       continue;
     }
+    // In a chunk, a frame that may run on past its end is read again with the next chunk,
+    // which is made long enough to hold it (SegmentFileReader.ts): there its checksum
+    // tells a whole frame from a corrupted length field. (Looking for a valid frame after
+    // it here cost a scan of the rest of the chunk at every offset, again at each larger
+    // chunk: a 2 MiB record took about a second to read back.)
+    if (!final && 'torn' in result) break;
     // A frame running past the end is a torn tail only if nothing valid follows it; a
     // corrupted length field looks the same, and must not hide the records after it.
     if ('torn' in result && damageStart < 0 && !validFrameAfter(buffer, offset + 1, parse)) break;
-    // In a chunk, a frame that may run on past its end is read again with the next chunk.
-    if (!final && 'torn' in result) break;
     // Damage (or a "torn" frame inside damage, which is just garbage): resync byte by byte.
     if (damageStart < 0) {
       damageStart = offset;
