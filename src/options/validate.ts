@@ -108,6 +108,11 @@ export function booleanOption(option: string, value: boolean | undefined, fallba
   return value;
 }
 
+export function optionalFunction<T extends (...args: never[]) => unknown>(option: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(option, 'a function', value);
+  return value;
+}
+
 export function nonEmptyString(option: string, value: string | undefined, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || value.length === 0) {

@@ -75,9 +75,11 @@ export interface JournalProcessorStats {
   logRecordsDroppedByReason: Readonly<Record<string, number>>;
   /** Spans the exporter sent to dead_letters, when it counts them (PostgresSpanExporter does). */
   deadLetters: number;
-  /** Ended spans and crash records that recovery of dead processes' journals exported. */
+  /** Ended spans and crash records that recovery of dead processes' journals exported, counted as each batch commits. */
   spansRecovered: number;
   crashRecordsWritten: number;
+  /** Whether a recovery of dead processes' journals is under way (at start, then at each scan that finds one). */
+  recoveryRunning: boolean;
 }
 
 type State = 'running' | 'stopping' | 'shutdown';
@@ -343,6 +345,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       deadLetters: deadLettersOf(this.options.exporter),
       spansRecovered: this.spansRecovered,
       crashRecordsWritten: this.crashRecordsWritten,
+      recoveryRunning: this.recovery !== undefined,
     };
   }
 
@@ -487,10 +490,12 @@ export class JournalSpanProcessor implements SpanProcessor {
       // next scan; shutdown's deadline aborts the wait and gives it back.
       maxAttempts: Number.POSITIVE_INFINITY,
       signal: this.stopController.signal,
+      onBatch: (committed) => {
+        this.spansRecovered += committed.spansEnded;
+        this.crashRecordsWritten += committed.spansCrashed;
+      },
     })
       .then((report) => {
-        this.spansRecovered += report.spansEnded;
-        this.crashRecordsWritten += report.spansCrashed;
         if (report.journals > 0) {
           safeDiag.info(
             `otel-blackbox: recovered ${report.journals} journals of dead processes: ` +

@@ -21,7 +21,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, optionalFunction, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
 import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
@@ -64,6 +64,11 @@ export interface RecoverJournalsOptions {
   recoverAnyDestination?: boolean;
   /** Called after each journal, e.g. for a progress line. */
   onJournal?: (progress: JournalRecoveryProgress) => void;
+  /**
+   * Called as each batch commits, with what it held: progress within a journal, which may
+   * take minutes (a long outage's backlog). The sums over a journal are its `onJournal` counts.
+   */
+  onBatch?: (committed: RecoveredBatch) => void;
   /** Stops recovery: no export starts once it aborts, and the journal in hand is given back for a later run. */
   signal?: AbortSignal;
   /** Where recovered log records go when `exporter` cannot take them with spans (see JournalSpanProcessor's `logExporter`). */
@@ -78,6 +83,12 @@ export interface JournalRecoveryProgress {
   spansCrashed: number;
   outcome: 'recovered' | 'failed';
   error?: string;
+}
+
+export interface RecoveredBatch {
+  spansEnded: number;
+  spansCrashed: number;
+  logRecords: number;
 }
 
 export interface RecoveryReport {
@@ -109,7 +120,7 @@ export interface RecoveryReport {
 /** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
 const OPTION_NAMES = Object.keys({
   journalDir: 1, exporter: 1, staleAfterMillis: 1, maxExportBatchSize: 1, exportTimeoutMillis: 1, maxAttempts: 1, recoverForeignJournals: 1, recoverAnyDestination: 1,
-  onJournal: 1, signal: 1, logExporter: 1, claimer: 1,
+  onJournal: 1, onBatch: 1, signal: 1, logExporter: 1, claimer: 1,
 } satisfies Record<keyof RecoverJournalsOptions, 1>);
 
 export async function recoverJournals(options: RecoverJournalsOptions): Promise<RecoveryReport> {
@@ -117,6 +128,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw new InvalidOptionError('options', 'an object with at least `exporter`', options);
   }
   knownOptionsOnly('recoverJournals', options, OPTION_NAMES);
+  optionalFunction('onJournal', options.onJournal);
   // Absolute: a process.chdir() while recovery runs must not move it.
   const journalDir = resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
   if (typeof options.exporter?.export !== 'function') {
@@ -132,6 +144,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     destination: exportDestination(options.exporter),
     signal: options.signal,
     logExporter: options.logExporter,
+    onBatch: optionalFunction('onBatch', options.onBatch),
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
@@ -207,7 +220,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     const failed = (error: unknown): void => {
       const message = (error as Error).message;
       report.failures.push({ dir, error: message });
-      options.onJournal?.({ dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
+      callerCallback(options.onJournal, { dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
       // Stopped by its signal (a shutdown), the journal waits for the next start: no error.
       if (settings.signal?.aborted) safeDiag.warn(`otel-blackbox: recovery of ${dir} stopped; it resumes at the next scan: ${message}`);
       else safeDiag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
@@ -327,6 +340,7 @@ interface RecoverySettings {
   exportTimeoutMillis: number;
   maxAttempts: number;
   signal: AbortSignal | undefined;
+  onBatch: RecoverJournalsOptions['onBatch'];
   /** When a failed attempt was last said, for this whole recovery (see exportWithAttempts). */
   retrySaid?: { atMs: number };
 }
@@ -396,7 +410,7 @@ async function recoverOne(
   const buffers = new PayloadBuffers(maxInFlight + 1);
   let failure: unknown;
   const progress = new RecoveryProgress(dir, facts.watermark);
-  const send = async (records: SpanPayloads, logs: KeyedLogRecord[], covers: JournalPosition | undefined): Promise<void> => {
+  const send = async (records: SpanPayloads, logs: KeyedLogRecord[], counts: RecoveredBatch, covers: JournalPosition | undefined): Promise<void> => {
     while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
     if (failure !== undefined) {
       records.release();
@@ -414,6 +428,7 @@ async function recoverOne(
         const unreadable = unreadableEnds + unreadableStarts;
         if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be parsed (their checksum held); they are lost`);
         progress.committed(sent);
+        callerCallback(settings.onBatch, { spansEnded: counts.spansEnded - unreadableEnds, spansCrashed: counts.spansCrashed - unreadableStarts, logRecords: counts.logRecords });
       },
       (error: unknown) => {
         inFlight.delete(exported);
@@ -435,11 +450,15 @@ async function recoverOne(
   // the one being filled.
   let covered: JournalPosition | undefined;
   let finished = false;
+  // What the batch being filled holds, for onBatch.
+  let inBatch: RecoveredBatch = { spansEnded: 0, spansCrashed: 0, logRecords: 0 };
   const flush = async (): Promise<void> => {
     const records = batch.build(spanOf);
     batch = new SpanPayloadsBuilder(buffers);
     logBytes = 0;
-    await send(records, logs.splice(0), covered);
+    const counts = inBatch;
+    inBatch = { spansEnded: 0, spansCrashed: 0, logRecords: 0 };
+    await send(records, logs.splice(0), counts, covered);
   };
   try {
     for await (const group of readRecoverableSpans(facts, settings.signal)) {
@@ -447,10 +466,12 @@ async function recoverOne(
         if (item.kind === 'end') {
           batch.add(item.bytes, ENDED);
           spansEnded += 1;
+          inBatch.spansEnded += 1;
           covered = item.after;
         } else if (item.kind === 'open') {
           batch.add(item.bytes, CRASHED);
           spansCrashed += 1;
+          inBatch.spansCrashed += 1;
         } else {
           // A log record whose crash record or END is not in its batch gets a 'started' row
           // from the exporter (PostgresSpanExporter), which that span's own row then replaces.
@@ -460,6 +481,7 @@ async function recoverOne(
             if (item.record === null) throw new Error('its checksum held but its JSON does not parse');
             logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
             logRecords += 1;
+            inBatch.logRecords += 1;
             logBytes += item.bytes;
           } catch (error) {
             safeDiag.error(`otel-blackbox: a log record in ${dir} could not be read (${(error as Error)?.message ?? error}); it is lost`);
@@ -486,7 +508,7 @@ async function recoverOne(
   report.logRecords += logRecords;
   report.corruptBytes += facts.damagedBytes;
   report.tornBytes += facts.tornBytes;
-  onJournal?.({ dir, spansEnded, spansCrashed, outcome: 'recovered' });
+  callerCallback(onJournal, { dir, spansEnded, spansCrashed, outcome: 'recovered' });
 }
 
 /**
@@ -547,5 +569,14 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
     if (!outcome.ok) throw outcome.error;
   } finally {
     records.release();
+  }
+}
+
+/** A caller's progress callback: one that throws is said, and does not stop the recovery (whose batch has committed). */
+function callerCallback<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  try {
+    callback?.(value);
+  } catch (error) {
+    safeDiag.error('otel-blackbox: a recovery progress callback threw; recovery goes on', error);
   }
 }
