@@ -28,4 +28,4 @@ export type { JournalLogRecordProcessorOptions } from './processor/JournalLogRec
 
 // Recovery of dead processes' journals (issue: crash records)
 export { recoverJournals } from './recovery/recoverJournals.js';
-export type { RecoverJournalsOptions, RecoveryReport, JournalRecoveryProgress, RecoveredBatch } from './recovery/recoverJournals.js';
+export type { RecoverJournalsOptions, RecoveryReport, JournalRecoveryProgress, RecoveredBatch, JournalVerdict } from './recovery/recoverJournals.js';

@@ -69,6 +69,11 @@ export interface RecoverJournalsOptions {
    * take minutes (a long outage's backlog). The sums over a journal are its `onJournal` counts.
    */
   onBatch?: (committed: RecoveredBatch) => void;
+  /**
+   * Judge every journal and report what a recovery would do with each (`verdicts`), without
+   * claiming, exporting or removing anything. Default false.
+   */
+  dryRun?: boolean;
   /** Stops recovery: no export starts once it aborts, and the journal in hand is given back for a later run. */
   signal?: AbortSignal;
   /** Where recovered log records go when `exporter` cannot take them with spans (see JournalSpanProcessor's `logExporter`). */
@@ -90,6 +95,9 @@ export interface RecoveredBatch {
   spansCrashed: number;
   logRecords: number;
 }
+
+/** What a recovery does with a journal: `dead` ones are recovered, the others left alone. */
+export type JournalVerdict = 'dead' | 'alive' | 'foreign' | 'newer' | 'other-destination';
 
 export interface RecoveryReport {
   /** Dead writers' journals recovered and removed. */
@@ -115,12 +123,14 @@ export interface RecoveryReport {
    */
   otherDestinationJournals: number;
   failures: { dir: string; error: string }[];
+  /** With `dryRun`: each journal and what a recovery would do with it. */
+  verdicts?: { dir: string; verdict: JournalVerdict }[];
 }
 
 /** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
 const OPTION_NAMES = Object.keys({
   journalDir: 1, exporter: 1, staleAfterMillis: 1, maxExportBatchSize: 1, exportTimeoutMillis: 1, maxAttempts: 1, recoverForeignJournals: 1, recoverAnyDestination: 1,
-  onJournal: 1, onBatch: 1, signal: 1, logExporter: 1, claimer: 1,
+  onJournal: 1, onBatch: 1, dryRun: 1, signal: 1, logExporter: 1, claimer: 1,
 } satisfies Record<keyof RecoverJournalsOptions, 1>);
 
 export async function recoverJournals(options: RecoverJournalsOptions): Promise<RecoveryReport> {
@@ -145,6 +155,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     signal: options.signal,
     logExporter: options.logExporter,
     onBatch: optionalFunction('onBatch', options.onBatch),
+    dryRun: booleanOption('dryRun', options.dryRun, false),
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
@@ -158,6 +169,11 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw error;
   }
   await warnAboutJournalDir(journalDir);
+  const verdicts: NonNullable<RecoveryReport['verdicts']> = [];
+  if (settings.dryRun) report.verdicts = verdicts;
+  const judged = (dir: string, verdict: JournalVerdict): void => {
+    if (settings.dryRun) verdicts.push({ dir, verdict });
+  };
   // What the claim needs of each verdict, not the probe itself: a crash loop may leave
   // thousands of journals, and their headers need not all be held at once.
   const dead: { name: string; dir: string; segments: number; formatChecked: boolean; judgedAt: number }[] = [];
@@ -166,6 +182,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if (name === claimer.writerId) continue;
     if (isRecoveredDirName(name)) {
       // Left by a recoverer killed while removing what it had recovered: already exported.
+      if (settings.dryRun) continue;
       await rm(join(journalDir, name), { recursive: true, force: true }).catch(() => {});
       continue;
     }
@@ -174,21 +191,25 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if (verdict === undefined) continue;
     if (verdict === 'alive') {
       report.liveJournals += 1;
+      judged(dir, 'alive');
       continue;
     }
     const { probe } = verdict;
     if (probe?.newerFormat !== undefined) {
       report.newerJournals += 1;
+      judged(dir, 'newer');
       warnOnce(dir, `otel-blackbox: not recovering ${dir}: a newer otel-blackbox wrote it (${probe.newerFormat}); this one cannot read it. Upgrade, or let the newer one recover it.`);
       continue;
     }
     if (!settings.recoverForeignJournals && (await isForeign(dir))) {
       report.foreignJournals += 1;
+      judged(dir, 'foreign');
       continue;
     }
     const destination = settings.recoverAnyDestination ? undefined : probe?.header?.destination;
     if (destination !== undefined && destination !== settings.destination) {
       report.otherDestinationJournals += 1;
+      judged(dir, 'other-destination');
       warnOnce(
         dir,
         `otel-blackbox: not recovering ${dir}: its writer exported to ${destination}, and this recovery exports to ` +
@@ -197,8 +218,10 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       );
       continue;
     }
+    judged(dir, 'dead');
     dead.push({ name, dir, segments: probe?.segments ?? 0, formatChecked: probe !== undefined, judgedAt: performance.now() });
   }
+  if (settings.dryRun) return report;
   // Smallest first (by segments: they are preallocated, so their bytes say nothing), then
   // in name order, which is start order. In a crash loop after a long outage, each restart
   // finds the outage's large journal and the small ones the loop left, whose crash records

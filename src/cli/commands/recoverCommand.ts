@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { ENV, RECOVERY_DEFAULTS } from '../../options/defaults.js';
 import { envJournalDir } from '../../options/environment.js';
 import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
-import { recoverJournals } from '../../recovery/recoverJournals.js';
+import { recoverJournals, type JournalVerdict, type RecoveryReport } from '../../recovery/recoverJournals.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
@@ -27,11 +27,13 @@ ${DATABASE_HELP}
       --recover-any-destination
                            also recover journals whose processes exported to another
                            database or schema, into this one (left alone by default)
+      --dry-run            only say what a recovery would do with each journal (dead:
+                           recovered; alive or another's: left alone); change nothing
       --json               print the report as JSON
   -h, --help               show this help
 
-Exit status: 0 when every dead journal was recovered, 1 when one could not be or was
-left alone (another user's, another destination's, a newer otel-blackbox's; diag lines on
+Exit status: 0 when every dead journal was recovered (or, with --dry-run, would be), 1
+when one could not be or was left alone (another user's, another destination's, a newer otel-blackbox's; diag lines on
 stderr name them), or when the journal directory does not exist.`;
 
 export async function recoverCommand(args: string[], io: CommandIo): Promise<number> {
@@ -46,6 +48,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         'stale-after': { type: 'string' },
         'recover-foreign-journals': { type: 'boolean' },
         'recover-any-destination': { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     }),
@@ -71,6 +74,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       staleAfterMillis,
       recoverForeignJournals: values['recover-foreign-journals'] ?? RECOVERY_DEFAULTS.recoverForeignJournals,
       recoverAnyDestination: values['recover-any-destination'] ?? RECOVERY_DEFAULTS.recoverAnyDestination,
+      dryRun: values['dry-run'] ?? false,
       onJournal: (progress) => {
         if (!io.interactive) return;
         io.err(
@@ -81,6 +85,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       },
     });
     if (values.json) io.out(jsonLine(report));
+    else if (report.verdicts !== undefined) printVerdicts(report.verdicts, io);
     else {
       io.out(
         `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
@@ -99,4 +104,19 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
   } finally {
     await exporter.shutdown();
   }
+}
+
+const VERDICT_LINES: Record<JournalVerdict, string> = {
+  dead: 'dead, would be recovered',
+  alive: 'alive, left alone',
+  foreign: "another user's, would be left alone (--recover-foreign-journals)",
+  newer: "a newer otel-blackbox's, would be left alone",
+  'other-destination': 'written for another database or schema, would be left alone (--recover-any-destination)',
+};
+
+function printVerdicts(verdicts: NonNullable<RecoveryReport['verdicts']>, io: CommandIo): void {
+  for (const { dir, verdict } of verdicts) io.out(`${VERDICT_LINES[verdict]}: ${printable(dir)}`);
+  const count = (wanted: JournalVerdict) => verdicts.filter(({ verdict }) => verdict === wanted).length;
+  const leftAlone = verdicts.length - count('dead') - count('alive');
+  io.out(`dry run: ${verdicts.length} journals: ${count('dead')} would be recovered, ${count('alive')} alive, ${leftAlone} left alone; nothing was changed`);
 }

@@ -1,0 +1,78 @@
+// `recover --dry-run`: what a recovery would do with each journal of a directory, read-only.
+// Before, the only way to learn which journals were dead, alive or left alone (another
+// user's, another destination's) was to recover them (an operator review).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { runCli } from '../helpers/cli.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { TestDatabase } from '../helpers/database.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('recover_dry_run');
+  await migrateSchema(db.pool, schema);
+});
+afterAll(() => db.close());
+
+/** Every file under `dir`, with its size: what a dry run must leave as it was. */
+function listing(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+test('recover --dry-run names each journal with its verdict, and changes nothing: no claim, no row, no file', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 20, { openEvery: 5 });
+  const elsewhere = writeDeadJournal(journalDir, 5, { writerId: `w${'0'.repeat(9)}-4194315-1-${'cd'.repeat(8)}`, destination: 'postgresql://elsewhere:5432/other?schema=public' });
+  const live = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir, recover: false });
+  const provider = providerWith(live, 'alive-while-judged');
+  provider.getTracer('t').startSpan('open in a live process');
+  try {
+    const before = listing(journalDir);
+    const text = await runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--dry-run');
+    const json = await runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--dry-run', '--json');
+
+    // Left alone for another destination: exit 1, as the recovery itself would.
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain(`dead, would be recovered: ${dead.writerDir}`);
+    expect(text.stdout).toContain(`written for another database or schema, would be left alone (--recover-any-destination): ${elsewhere.writerDir}`);
+    expect(text.stdout).toMatch(/alive, left alone: .*journal\/w/);
+    expect(text.stdout).toContain('dry run: 3 journals: 1 would be recovered, 1 alive, 1 left alone; nothing was changed');
+
+    const report = JSON.parse(json.stdout);
+    expect(report).toMatchObject({ journals: 0, liveJournals: 1, otherDestinationJournals: 1 });
+    expect(report.verdicts.map((v: { verdict: string }) => v.verdict).sort()).toEqual(['alive', 'dead', 'other-destination']);
+
+    expect(listing(journalDir)).toEqual(before);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(0);
+
+    // And the recovery itself then does what the dry run said.
+    const exporter = new CollectingExporter();
+    const recovered = await recoverJournals({ journalDir, exporter });
+    expect(recovered).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, liveJournals: 1, otherDestinationJournals: 1 });
+  } finally {
+    await provider.shutdown();
+  }
+});
+
+test('recoverJournals({ dryRun: true }) exports nothing and reports a verdict per journal', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 10);
+  const exporter = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter, dryRun: true });
+  expect(report).toMatchObject({ journals: 0, spansEnded: 0, verdicts: [{ dir: dead.writerDir, verdict: 'dead' }] });
+  expect(exporter.calls).toBe(0);
+  expect(readdirSync(journalDir)).toEqual([readdirSync(journalDir)[0]]);
+  expect((await recoverJournals({ journalDir, exporter })).journals).toBe(1);
+});
