@@ -7,6 +7,7 @@ import { envString } from '../options/environment.js';
 import { validConnectionString } from '../postgres/connectionString.js';
 import { validSchemaName } from '../postgres/schemaName.js';
 import { describeTarget } from '../postgres/redact.js';
+import { SQLSTATE } from '../postgres/sqlState.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -104,6 +105,16 @@ export function openPool(connectionString: string | undefined): { pool: pg.Pool;
   });
   pool.on('error', () => {});
   return { pool, target: describeTarget({ connectionString }) };
+}
+
+/**
+ * What to do about a read command's failed query, when the error says it (else ''): a
+ * schema without our tables is one `migrate` was never run on, or the wrong one.
+ */
+export function schemaAdvice(error: unknown, schemaName: string): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== SQLSTATE.UNDEFINED_TABLE && code !== SQLSTATE.INVALID_SCHEMA_NAME) return '';
+  return `; the schema "${schemaName}" has no otel-blackbox tables: create them with otel-blackbox migrate --schema ${schemaName}, or check --schema and --database`;
 }
 
 export function positiveIntegerArg(name: string, value: string | undefined, fallback: number): number {

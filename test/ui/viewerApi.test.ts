@@ -3,6 +3,7 @@
 import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { HOSTILE_NAME, seedBigTrace, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
@@ -148,14 +149,18 @@ describe('otel-blackbox ui API', () => {
     expect(viewer.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(viewer.out.join('\n')).toContain(viewer.url);
     expect(viewer.err.join('\n')).not.toContain('WARNING');
-    // A failing query (a schema that does not exist) reports an error, still without the password.
-    const broken = await startViewer(['--database', urlWithPassword(), '--schema', 'no_such_schema']);
+    // A failing query (a schema dropped while the viewer runs) reports an error, still
+    // without the password. (A schema missing at start is refused: schemaAdvice.test.ts.)
+    const dropped = await db.freshSchema('viewer_api_dropped');
+    await migrateSchema(db.pool, dropped);
+    const broken = await startViewer(['--database', urlWithPassword(), '--schema', dropped]);
+    await db.query(`DROP SCHEMA "${dropped}" CASCADE`);
     const failed = await fetch(new URL('/api/traces', broken.url));
     expect(failed.status).toBe(500);
     const failedText = await failed.text();
     await broken.stop();
     // The detail goes to the terminal that started the viewer, not to whoever asks.
-    expect(broken.err.join('\n')).toContain('no_such_schema');
+    expect(broken.err.join('\n')).toContain(dropped);
     expect(JSON.parse(failedText)).toEqual({ error: "the database query failed: the viewer's terminal says why", sqlState: '42P01' });
     for (const text of [viewer.out.join('\n'), viewer.err.join('\n'), broken.out.join('\n'), broken.err.join('\n'), failedText]) {
       expect(text).not.toContain(PASSWORD);

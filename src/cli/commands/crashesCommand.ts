@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { quoteSchema } from '../../postgres/schemaName.js';
-import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaAdvice, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
 
@@ -44,7 +44,8 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
     io.out(crashesHelp);
     return EXIT.ok;
   }
-  const schema = quoteSchema(schemaFrom(values.schema));
+  const schemaName = schemaFrom(values.schema);
+  const schema = quoteSchema(schemaName);
   const limit = positiveIntegerArg('limit', values.limit, 20);
   const lines = values.lines === '0' ? 0 : positiveIntegerArg('lines', values.lines, 5);
   const { pool, target } = openPool(connectionStringFrom(values.database));
@@ -73,7 +74,7 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
     if (rows.length === 0 && !values.json) io.err('no crash records');
     return EXIT.ok;
   } catch (error) {
-    io.err(`otel-blackbox crashes: cannot query ${printable(target)}: ${printable((error as Error).message)}`);
+    io.err(`otel-blackbox crashes: cannot query ${printable(target)}: ${printable((error as Error).message)}${schemaAdvice(error, schemaName)}`);
     return EXIT.failed;
   } finally {
     await pool.end();

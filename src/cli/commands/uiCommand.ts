@@ -3,11 +3,11 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { VIEWER_DEFAULTS } from '../../options/defaults.js';
-import { describeTarget, secretsOf } from '../../postgres/redact.js';
+import { describeTarget, redact, secretsOf } from '../../postgres/redact.js';
 import { quoteSchema } from '../../postgres/schemaName.js';
 import { createViewerServer, LOOPBACK_HOSTNAMES } from '../../ui/viewerServer.js';
 import { printable } from '../terminalText.js';
-import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectTimeoutMillis, connectionStringFrom, parseOrUsage, schemaFrom } from '../cliSupport.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectTimeoutMillis, connectionStringFrom, parseOrUsage, schemaAdvice, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 
 export const uiHelp = `Usage: otel-blackbox ui [options]
@@ -84,6 +84,15 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
     keepAlive: true,
   });
   pool.on('error', () => {});
+  // Asked once before listening: a viewer started against a database it cannot reach, or a
+  // schema without our tables, printed its URL and then failed on every page.
+  try {
+    await pool.query(`SELECT 1 FROM ${schema}.spans LIMIT 0`);
+  } catch (error) {
+    await pool.end();
+    io.err(`otel-blackbox ui: cannot query ${printable(target)}: ${printable(redact((error as Error).message, secrets))}${schemaAdvice(error, schemaName)}`);
+    return EXIT.failed;
+  }
   // Errors may quote values from the database: escaped before they reach a terminal.
   // On loopback, only loopback names are answered (DNS rebinding); elsewhere the operator chose the exposure.
   const canonical = canonicalHost(host);
