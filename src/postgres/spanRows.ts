@@ -268,6 +268,11 @@ export function count(value: unknown): number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? Math.min(value, 2_147_483_647) : 0;
 }
 
+/** W3C trace flags are one byte; anything else given is stored as 0 (none set). */
+function traceFlags(value: unknown): number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xff ? value : 0;
+}
+
 function linksJson(span: ReadableSpan): string {
   const links = span.links ?? [];
   if (links.length === 0) return '[]';
@@ -278,6 +283,10 @@ function linksJson(span: ReadableSpan): string {
         trace_id: idText(context.traceId),
         span_id: idText(context.spanId),
         trace_state: traceStateText(context.traceState) ?? null,
+        // What OTLP's Link.flags carries: the context's trace flags, and whether it came
+        // from another process (a message's producer, an incoming request).
+        trace_flags: traceFlags(context.traceFlags),
+        is_remote: context.isRemote === true,
         attributes: link?.attributes ?? {},
         dropped_attributes_count: count(link?.droppedAttributesCount),
       };

@@ -56,7 +56,8 @@ describe('stored columns', () => {
       scope_name: 'otel-blackbox-test',
       scope_version: '0.0.1',
       resource: { 'service.name': 'checkout', 'service.version': '1.2.3' },
-      links: [{ trace_id: traceId, span_id: ids(root).spanId, trace_state: null, attributes: { why: 'test' }, dropped_attributes_count: 0 }],
+      // The root is a span of this process, sampled: not remote, flags 1 (OTLP's Link.flags).
+      links: [{ trace_id: traceId, span_id: ids(root).spanId, trace_state: null, trace_flags: 1, is_remote: false, attributes: { why: 'test' }, dropped_attributes_count: 0 }],
     });
     const [times] = await db.query(
       `SELECT start_time = '2025-11-22 05:42:03.500000+00'::timestamptz AS start_ok, to_char(end_time AT TIME ZONE 'UTC', 'HH24:MI:SS.US') AS end_text

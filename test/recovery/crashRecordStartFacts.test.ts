@@ -51,5 +51,10 @@ describe.each(JOURNAL_IO_PATHS)('a crash record of a span started with links, pa
     // The two the SDK kept (which two is its choice), with their attributes, on both rows.
     expect(rows[0].links).toEqual(rows[1].links);
     expect(rows[0].links.map((link: { attributes: object }) => link.attributes)).toContainEqual({ 'messaging.batch.index': 2 });
+    // Whether each link's context was remote, and its flags, as the application gave them.
+    for (const link of rows[0].links) {
+      const remote = link.attributes['messaging.batch.index'] === 2;
+      expect([link.is_remote, link.trace_flags]).toEqual(remote ? [true, 0] : [false, 1]);
+    }
   });
 });
