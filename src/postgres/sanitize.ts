@@ -20,6 +20,16 @@ export function sanitizeString(value: string): string {
   return (value.replaceAll('\0', REPLACEMENT) as unknown as WellFormedString).toWellFormed();
 }
 
+/**
+ * `result[key] = json` under the key repaired. Two keys the repair makes equal ('a\0' and
+ * 'a\uFFFD') would leave one value, unmarked: the later one gets one more U+FFFD per clash.
+ */
+function putRepaired(result: { [key: string]: unknown }, key: string, json: unknown): void {
+  let name = sanitizeString(key);
+  while (Object.hasOwn(result, name)) name += REPLACEMENT;
+  result[name] = json;
+}
+
 export function sanitizeOptionalString(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   return sanitizeString(typeof value === 'string' ? value : String(value));
@@ -149,7 +159,7 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
           value = UNSERIALIZABLE;
         }
         const json = toJsonValue(value, ancestors, depth, budget);
-        if (json !== OMITTED) result[sanitizeString(key)] = json;
+        if (json !== OMITTED) putRepaired(result, key, json);
       }
       return result;
     }
@@ -159,11 +169,11 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
         value = (object as Record<string, unknown>)[key];
       } catch {
         // A getter that throws costs that value alone.
-        result[sanitizeString(key)] = UNSERIALIZABLE;
+        putRepaired(result, key, UNSERIALIZABLE);
         continue;
       }
       const json = toJsonValue(value, ancestors, depth, budget);
-      if (json !== OMITTED) result[sanitizeString(key)] = json;
+      if (json !== OMITTED) putRepaired(result, key, json);
     }
     return result;
   } catch {
