@@ -85,11 +85,14 @@ function* chunkSteps(fileSize: number, options: ReadOptions): Generator<[number,
     const progressed = contents.nextOffset > offset;
     const atEnd = contents.zeroTail || contents.nextOffset + contents.tornTailBytes >= size;
     if (!progressed && !atEnd) {
-      // A frame larger than the chunk: read it whole next time, as long as its length field
-      // says (doubling alone read a 2 MiB frame six times over). A corrupted length field
-      // costs one long read at most; the frame's checksum then fails and the bytes are
-      // scanned as damage.
-      want = Math.min(Math.max(want * 2, claimedFrameBytes(buffer)), MAX_CHUNK_BYTES);
+      // A frame larger than the chunk: read it whole next time. The chunk doubles until it
+      // holds what the frame's length field claims, in one read (each size in turn read a
+      // 2 MiB frame six times over). The same sizes as doubling one read at a time: where a
+      // chunk ends decides how damage inside it is counted (a review showed a chunk cut at
+      // the claimed length counting a torn tail as 1,000 damaged bytes).
+      const claimed = claimedFrameBytes(buffer);
+      do want = Math.min(want * 2, MAX_CHUNK_BYTES);
+      while (want < claimed && want < MAX_CHUNK_BYTES);
       if (length < want) continue;
     }
     want = chunkBytes;

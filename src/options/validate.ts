@@ -108,8 +108,10 @@ export function booleanOption(option: string, value: boolean | undefined, fallba
   return value;
 }
 
-export function optionalFunction<T extends (...args: never[]) => unknown>(option: string, value: T | undefined): T | undefined {
-  if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(option, 'a function', value);
+/** A callback option: undefined or null for none. */
+export function optionalFunction<T extends (...args: never[]) => unknown>(option: string, value: T | null | undefined): T | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'function') throw new InvalidOptionError(option, 'a function', value);
   return value;
 }
 

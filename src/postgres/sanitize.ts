@@ -22,12 +22,25 @@ export function sanitizeString(value: string): string {
 
 /**
  * `result[key] = json` under the key repaired. Two keys the repair makes equal ('a\0' and
- * 'a\uFFFD') would leave one value, unmarked: the later one gets one more U+FFFD per clash.
+ * 'a\uFFFD') would leave one value, unmarked. A key that needed no repair keeps its name
+ * (a query for it finds its own value); a repaired one that clashes gets one more U+FFFD
+ * per clash. (Keys that needed no repair never clash among themselves: an entry in the way
+ * of one was repaired, and moves.)
  */
 function putRepaired(result: { [key: string]: unknown }, key: string, json: unknown): void {
-  let name = sanitizeString(key);
-  while (Object.hasOwn(result, name)) name += REPLACEMENT;
-  result[name] = json;
+  const name = sanitizeString(key);
+  if (!Object.hasOwn(result, name)) {
+    result[name] = json;
+    return;
+  }
+  let moved = json;
+  if (name === key) {
+    moved = result[name];
+    result[name] = json;
+  }
+  let free = name + REPLACEMENT;
+  while (Object.hasOwn(result, free)) free += REPLACEMENT;
+  result[free] = moved;
 }
 
 export function sanitizeOptionalString(value: unknown): string | null {

@@ -75,10 +75,17 @@ export interface JournalProcessorStats {
   logRecordsDroppedByReason: Readonly<Record<string, number>>;
   /** Spans the exporter sent to dead_letters, when it counts them (PostgresSpanExporter does). */
   deadLetters: number;
-  /** Ended spans and crash records that recovery of dead processes' journals exported, counted as each batch commits. */
+  /**
+   * Ended spans and crash records that recovery of dead processes' journals exported,
+   * counted as each batch commits. What a recovery sends again after a failure (and the
+   * crash records a resumed recovery sends again) counts again.
+   */
   spansRecovered: number;
   crashRecordsWritten: number;
-  /** Whether a recovery of dead processes' journals is under way (at start, then at each scan that finds one). */
+  /**
+   * Whether recovery is under way: a scan of journalDir for dead processes' journals (at
+   * start, then once a minute; milliseconds when it finds none) or the recovery of one.
+   */
   recoveryRunning: boolean;
 }
 

@@ -66,7 +66,9 @@ export interface RecoverJournalsOptions {
   onJournal?: (progress: JournalRecoveryProgress) => void;
   /**
    * Called as each batch commits, with what it held: progress within a journal, which may
-   * take minutes (a long outage's backlog). The sums over a journal are its `onJournal` counts.
+   * take minutes (a long outage's backlog). What a later attempt sends again is reported
+   * again: the batches after the one that failed, and every crash record (idempotent
+   * upserts, sent again by a recovery that resumes).
    */
   onBatch?: (committed: RecoveredBatch) => void;
   /**
@@ -138,7 +140,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw new InvalidOptionError('options', 'an object with at least `exporter`', options);
   }
   knownOptionsOnly('recoverJournals', options, OPTION_NAMES);
-  optionalFunction('onJournal', options.onJournal);
+  const onJournal = optionalFunction('onJournal', options.onJournal);
   // Absolute: a process.chdir() while recovery runs must not move it.
   const journalDir = resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
   if (typeof options.exporter?.export !== 'function') {
@@ -161,6 +163,8 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   const report: RecoveryReport = {
     journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, otherDestinationJournals: 0, failures: [],
   };
+  const verdicts: NonNullable<RecoveryReport['verdicts']> = [];
+  if (settings.dryRun) report.verdicts = verdicts;
   let names: string[];
   try {
     names = (await readdir(journalDir)).sort();
@@ -169,8 +173,6 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw error;
   }
   await warnAboutJournalDir(journalDir);
-  const verdicts: NonNullable<RecoveryReport['verdicts']> = [];
-  if (settings.dryRun) report.verdicts = verdicts;
   const judged = (dir: string, verdict: JournalVerdict): void => {
     if (settings.dryRun) verdicts.push({ dir, verdict });
   };
@@ -243,7 +245,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     const failed = (error: unknown): void => {
       const message = (error as Error).message;
       report.failures.push({ dir, error: message });
-      callerCallback(options.onJournal, { dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
+      callerCallback(onJournal, { dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
       // Stopped by its signal (a shutdown), the journal waits for the next start: no error.
       if (settings.signal?.aborted) safeDiag.warn(`otel-blackbox: recovery of ${dir} stopped; it resumes at the next scan: ${message}`);
       else safeDiag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
@@ -269,7 +271,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
     const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
-      await recoverOne(claimed, formatChecked, options.exporter, settings, report, options.onJournal);
+      await recoverOne(claimed, formatChecked, options.exporter, settings, report, onJournal);
     } catch (error) {
       failed(error);
       await rm(join(claimed, claimLockFileName(claimer.writerId)), { force: true }).catch(() => {});

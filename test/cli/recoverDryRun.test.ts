@@ -1,7 +1,7 @@
 // `recover --dry-run`: what a recovery would do with each journal of a directory, read-only.
 // Before, the only way to learn which journals were dead, alive or left alone (another
 // user's, another destination's) was to recover them (an operator review).
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
@@ -23,11 +23,17 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-/** Every file under `dir`, with its size: what a dry run must leave as it was. */
-function listing(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name))
+/**
+ * Every file under each of `dirs`, with its size and modification time: what a dry run must
+ * leave as it was (a claim renames the directory; a recovery writes progress, removes files).
+ */
+function listing(...dirs: string[]): string[] {
+  return dirs
+    .flatMap((dir) => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name)))
+    .map((path) => {
+      const { size, mtimeMs } = statSync(path);
+      return `${path} ${size} ${mtimeMs}`;
+    })
     .sort();
 }
 
@@ -39,7 +45,8 @@ test('recover --dry-run names each journal with its verdict, and changes nothing
   const provider = providerWith(live, 'alive-while-judged');
   provider.getTracer('t').startSpan('open in a live process');
   try {
-    const before = listing(journalDir);
+    // The dead journals only: the live processor's own directory may change meanwhile (a spare segment made ahead).
+    const before = listing(dead.writerDir, elsewhere.writerDir);
     const text = await runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--dry-run');
     const json = await runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--dry-run', '--json');
 
@@ -54,7 +61,8 @@ test('recover --dry-run names each journal with its verdict, and changes nothing
     expect(report).toMatchObject({ journals: 0, liveJournals: 1, otherDestinationJournals: 1 });
     expect(report.verdicts.map((v: { verdict: string }) => v.verdict).sort()).toEqual(['alive', 'dead', 'other-destination']);
 
-    expect(listing(journalDir)).toEqual(before);
+    expect(listing(dead.writerDir, elsewhere.writerDir)).toEqual(before);
+    expect(readdirSync(journalDir)).toHaveLength(3);
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(0);
 
     // And the recovery itself then does what the dry run said.
@@ -70,9 +78,12 @@ test('recoverJournals({ dryRun: true }) exports nothing and reports a verdict pe
   const journalDir = join(tempDir(), 'journal');
   const dead = writeDeadJournal(journalDir, 10);
   const exporter = new CollectingExporter();
+  const before = listing(dead.writerDir);
   const report = await recoverJournals({ journalDir, exporter, dryRun: true });
   expect(report).toMatchObject({ journals: 0, spansEnded: 0, verdicts: [{ dir: dead.writerDir, verdict: 'dead' }] });
   expect(exporter.calls).toBe(0);
-  expect(readdirSync(journalDir)).toEqual([readdirSync(journalDir)[0]]);
+  expect(listing(dead.writerDir)).toEqual(before);
   expect((await recoverJournals({ journalDir, exporter })).journals).toBe(1);
+  // A directory that is not there: no journals, and an empty list of verdicts.
+  expect((await recoverJournals({ journalDir: join(tempDir(), 'none'), exporter, dryRun: true })).verdicts).toEqual([]);
 });

@@ -90,3 +90,24 @@ test('a segment cut to its records while it is read (a closed mapped segment) en
   expect(chunks.at(-1)!.done).toBe(true);
   expect(summary(chunks)).toEqual({ ...summary([{ ...readSegment(records), done: true }]), tornTailBytes: 0 });
 });
+
+test('a frame longer than the chunk is read in one read, and damage is counted where doubling one read at a time counted it', async () => {
+  // The magic, then a frame whose length field claims 300,000 bytes and whose checksum
+  // fails; inside it, 4 bytes that read as a length of 0x060606; zeros to the end. Read in
+  // chunks cut at the claimed length (a first version of the one-read sizing), the scan
+  // through the damage stopped at that inner "frame", and a torn tail became 1,000 bytes
+  // of damage, which recovery reports as spans lost (a review).
+  const bytes = Buffer.alloc(600_000);
+  SEGMENT_MAGIC.copy(bytes, 0);
+  bytes.writeUInt32LE(300_000, 8);
+  bytes.writeUInt32LE(0x12345678, 12);
+  bytes[16] = RecordType.Heartbeat;
+  bytes.fill('y', 17, 2000);
+  bytes.writeUInt32LE(0x00060606, 1008);
+  bytes[1999] = 4;
+  const path = join(tempDir(), 'crafted.seg');
+  writeFileSync(path, bytes);
+  const chunks = await readAll(path, 64 * 1024);
+  expect(chunks.flatMap((c) => c.damaged)).toEqual([]);
+  expect(chunks.at(-1)).toMatchObject({ zeroTail: true, nextOffset: 8, tornTailBytes: 1992, done: true });
+});

@@ -90,7 +90,8 @@ test('onBatch: called as each batch commits; its sums are the report; one that t
   expect(batches.reduce((sum, batch) => sum + batch.spansCrashed, 0)).toBe(dead.open);
 });
 
-test('onBatch and onJournal must be functions', async () => {
+test('onBatch and onJournal must be functions (or null, for none)', async () => {
+  await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), onBatch: null as never, onJournal: null as never })).resolves.toMatchObject({ journals: 0 });
   await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), onBatch: 'progress' as never })).rejects.toThrow(/^Invalid option onBatch/);
   await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), onJournal: 1 as never })).rejects.toThrow(InvalidOptionError);
 });
