@@ -2,6 +2,7 @@
 // and one measurement in a fresh process.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ExportResultCode } from '@opentelemetry/core';
 
 export function summary(values) {
@@ -69,4 +70,23 @@ export function machineCpu() {
 export function ownCpu() {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
+}
+
+/**
+ * The journal of a process that died with work in flight: bench/fixtures/deadJournalWriter.mjs
+ * in a child process, SIGKILLed once it says READY. `settings`: its environment (SPANS,
+ * OPEN_EVERY, PADDING_BYTES).
+ */
+export async function writeDeadJournal(journalDir, settings) {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/deadJournalWriter.mjs')], {
+    env: { ...process.env, ...settings, JOURNAL_DIR: journalDir },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => String(chunk).includes('READY') && resolve());
+    child.on('exit', (code) => reject(new Error(`journal writer exited early (${code})`)));
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
 }

@@ -6,31 +6,16 @@
 // batch at once, so the figure is the reading, not a database.
 //
 // Environment: BENCH_LARGE_SPANS (40), BENCH_PADDING_MIB (2), BENCH_ROUNDS (3).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { recoverJournals } from '../dist/esm/index.js';
 import { readSegment } from '../dist/esm/journal/readSegment.js';
-import { fmt, summary } from './benchSupport.mjs';
+import { fmt, summary, writeDeadJournal } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_LARGE_SPANS ?? 40);
 const PADDING_MIB = Number(process.env.BENCH_PADDING_MIB ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-async function deadJournal(journalDir) {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/deadJournalWriter.mjs')], {
-    env: { ...process.env, JOURNAL_DIR: journalDir, SPANS: String(SPANS), OPEN_EVERY: '2', PADDING_BYTES: String(PADDING_MIB * 1024 * 1024) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => String(chunk).includes('READY') && resolve());
-    child.on('exit', (code) => reject(new Error(`journal writer exited early (${code})`)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 function segmentFiles(journalDir) {
   return readdirSync(journalDir).flatMap((writer) =>
@@ -46,7 +31,7 @@ let journalMiB = 0;
 for (let round = 0; round < ROUNDS; round++) {
   const journalDir = join(mkdtempSync(join(tmpdir(), 'bench-large-')), 'journal');
   try {
-    await deadJournal(journalDir);
+    await writeDeadJournal(journalDir, { SPANS: String(SPANS), OPEN_EVERY: '2', PADDING_BYTES: String(PADDING_MIB * 1024 * 1024) });
     const files = segmentFiles(journalDir);
     const bytes = files.reduce((sum, file) => sum + statSync(file).size, 0);
     journalMiB = bytes / 1024 ** 2;

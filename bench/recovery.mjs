@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { migrateSchema } from '../dist/esm/postgres/migrate.js';
-import { databaseUrl, fmt, machineCpu, ownCpu, summary } from './benchSupport.mjs';
+import { databaseUrl, fmt, machineCpu, ownCpu, summary, writeDeadJournal } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 400_000);
 const OPEN_EVERY = Number(process.env.BENCH_OPEN_EVERY ?? 10);
@@ -25,20 +25,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const OPEN = Math.ceil(SPANS / OPEN_EVERY);
 const url = databaseUrl();
 const schema = `bench_recovery_${process.pid}`;
-
-async function deadJournal(journalDir) {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/deadJournalWriter.mjs')], {
-    env: { ...process.env, JOURNAL_DIR: journalDir, SPANS: String(SPANS), OPEN_EVERY: String(OPEN_EVERY) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => String(chunk).includes('READY') && resolve());
-    child.on('exit', (code) => reject(new Error(`journal writer exited early (${code})`)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 function journalBytes(journalDir) {
   let bytes = 0;
@@ -105,7 +91,7 @@ try {
     await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
     const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
     try {
-      await deadJournal(join(dir, 'journal'));
+      await writeDeadJournal(join(dir, 'journal'), { SPANS: String(SPANS), OPEN_EVERY: String(OPEN_EVERY) });
       bytes = journalBytes(join(dir, 'journal'));
       rounds.push(await recoverInApp(join(dir, 'journal')));
       const { rows } = await pool.query(`SELECT state, count(*)::int AS n FROM "${schema}".spans GROUP BY state ORDER BY state`);
