@@ -14,7 +14,7 @@ export const SELF_METRICS = {
   journalBytesWritten: { name: 'otel_blackbox.journal.bytes_written', kind: 'counter', unit: 'By', description: 'Bytes the journal has written (records, segment heads, STARTs of long-open spans carried forward)' },
   journalSegments: { name: 'otel_blackbox.journal.segments', kind: 'updowncounter', unit: '{segment}', description: 'Journal segment files on disk' },
   journalWritePath: { name: 'otel_blackbox.journal.write_path', kind: 'gauge', unit: '1', description: "1 for the journal write path in use (attribute 'path': mmap, write, memory or none)" },
-  backlog: { name: 'otel_blackbox.export.backlog', kind: 'updowncounter', unit: '{span}', description: "Ended spans waiting for the exporter (attribute 'queue': journal or memory)" },
+  backlog: { name: 'otel_blackbox.export.backlog', kind: 'updowncounter', unit: '{record}', description: "Ended spans and log records waiting for the exporter (attribute 'queue': journal or memory)" },
   spansExported: { name: 'otel_blackbox.spans.exported', kind: 'counter', unit: '{span}', description: 'Spans the exporter accepted' },
   logRecordsExported: { name: 'otel_blackbox.log_records.exported', kind: 'counter', unit: '{log_record}', description: 'Log records the exporter accepted' },
   logRecordsDropped: { name: 'otel_blackbox.log_records.dropped', kind: 'counter', unit: '{log_record}', description: "Log records that could not be journaled and are lost (attribute 'reason')" },

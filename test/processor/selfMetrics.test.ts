@@ -36,8 +36,11 @@ function meterProvider() {
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
   const provider = new MeterProvider({ readers: [reader] });
   cleanups.push(() => provider.shutdown());
+  /** Each reported instrument's unit, by name, as of the last collect(). */
+  const units = new Map<string, string>();
   return {
     provider,
+    units,
     register: () => metrics.setGlobalMeterProvider(provider),
     async collect(): Promise<Map<string, Point[]>> {
       exporter.reset();
@@ -46,6 +49,7 @@ function meterProvider() {
       for (const resourceMetrics of exporter.getMetrics()) {
         for (const scope of resourceMetrics.scopeMetrics) {
           for (const metric of scope.metrics) {
+            units.set(metric.descriptor.name, metric.descriptor.unit);
             points.set(
               metric.descriptor.name,
               metric.dataPoints.map((point) => ({ value: point.value as number, attributes: point.attributes })),
@@ -91,6 +95,10 @@ describe('the processor reports its own metrics through a registered MeterProvid
     expect(value(points, SELF_METRICS.journalWritePath.name, { path: 'memory' })).toBe(0);
     expect(value(points, SELF_METRICS.backlog.name, { queue: 'journal' })).toBe(0);
     expect(value(points, SELF_METRICS.backlog.name, { queue: 'memory' })).toBe(0);
+    // The backlog counts log records too: not in spans (an operator review).
+    expect(meters.units.get(SELF_METRICS.backlog.name)).toBe('{record}');
+    expect(meters.units.get(SELF_METRICS.recoveryRunning.name)).toBe('1');
+    expect(value(points, SELF_METRICS.recoveryRunning.name)).toBe(0);
     expect(value(points, SELF_METRICS.exportFailures.name)).toBe(0);
     expect(value(points, SELF_METRICS.hotPathErrors.name)).toBe(0);
     // Every listed instrument is reported (dropped only once something was dropped).
