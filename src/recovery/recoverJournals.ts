@@ -129,6 +129,14 @@ export interface RecoveryReport {
   verdicts?: { dir: string; verdict: JournalVerdict }[];
 }
 
+/** The report's count of the journals each verdict but `dead` leaves alone. */
+const LEFT_ALONE_COUNT = {
+  alive: 'liveJournals',
+  newer: 'newerJournals',
+  foreign: 'foreignJournals',
+  'other-destination': 'otherDestinationJournals',
+} as const satisfies Record<Exclude<JournalVerdict, 'dead'>, keyof RecoveryReport>;
+
 /** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
 const OPTION_NAMES = Object.keys({
   journalDir: 1, exporter: 1, staleAfterMillis: 1, maxExportBatchSize: 1, exportTimeoutMillis: 1, maxAttempts: 1, recoverForeignJournals: 1, recoverAnyDestination: 1,
@@ -173,7 +181,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     throw error;
   }
   await warnAboutJournalDir(journalDir);
+  // A journal left alone counts in its report field; with dryRun, every verdict is listed.
   const judged = (dir: string, verdict: JournalVerdict): void => {
+    if (verdict !== 'dead') report[LEFT_ALONE_COUNT[verdict]] += 1;
     if (settings.dryRun) verdicts.push({ dir, verdict });
   };
   // What the claim needs of each verdict, not the probe itself: a crash loop may leave
@@ -192,25 +202,21 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     const verdict = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
     if (verdict === undefined) continue;
     if (verdict === 'alive') {
-      report.liveJournals += 1;
       judged(dir, 'alive');
       continue;
     }
     const { probe } = verdict;
     if (probe?.newerFormat !== undefined) {
-      report.newerJournals += 1;
       judged(dir, 'newer');
       warnOnce(dir, `otel-blackbox: not recovering ${dir}: a newer otel-blackbox wrote it (${probe.newerFormat}); this one cannot read it. Upgrade, or let the newer one recover it.`);
       continue;
     }
     if (!settings.recoverForeignJournals && (await isForeign(dir))) {
-      report.foreignJournals += 1;
       judged(dir, 'foreign');
       continue;
     }
     const destination = settings.recoverAnyDestination ? undefined : probe?.header?.destination;
     if (destination !== undefined && destination !== settings.destination) {
-      report.otherDestinationJournals += 1;
       judged(dir, 'other-destination');
       warnOnce(
         dir,
@@ -238,7 +244,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       const again = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
       if (again === undefined) continue;
       if (again === 'alive') {
-        report.liveJournals += 1;
+        judged(dir, 'alive');
         continue;
       }
     }
@@ -430,6 +436,7 @@ async function recoverOne(
     tag === CRASHED ? crashRecord(record, facts, resourceOf(record.r), reason) : readableSpanFromRecord(record, resourceOf(record.r));
   let spansEnded = 0;
   let spansCrashed = 0;
+  let logRecords = 0;
   const inFlight = new Set<Promise<void>>();
   const maxInFlight = batchesInFlight(settings.batchSize);
   const buffers = new PayloadBuffers(maxInFlight + 1);
@@ -448,12 +455,15 @@ async function recoverOne(
         // Checksums held but the JSON did not parse (a writer's bug): not recovered, said so.
         const unreadableEnds = records.unreadableWith(ENDED);
         const unreadableStarts = records.unreadableWith(CRASHED);
-        spansEnded -= unreadableEnds;
-        spansCrashed -= unreadableStarts;
         const unreadable = unreadableEnds + unreadableStarts;
         if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be parsed (their checksum held); they are lost`);
         progress.committed(sent);
-        callerCallback(settings.onBatch, { spansEnded: counts.spansEnded - unreadableEnds, spansCrashed: counts.spansCrashed - unreadableStarts, logRecords: counts.logRecords });
+        // The journal's totals are the sums of its committed batches, as onBatch reports them.
+        const committed = { spansEnded: counts.spansEnded - unreadableEnds, spansCrashed: counts.spansCrashed - unreadableStarts, logRecords: counts.logRecords };
+        spansEnded += committed.spansEnded;
+        spansCrashed += committed.spansCrashed;
+        logRecords += committed.logRecords;
+        callerCallback(settings.onBatch, committed);
       },
       (error: unknown) => {
         inFlight.delete(exported);
@@ -467,7 +477,6 @@ async function recoverOne(
   // the claimer, different at every recovery) only the writer's part, or a rerun after an
   // unreadable header stored every log record again under another key.
   const writerId = facts.header?.writerId ?? parseClaimedDirName(basename(dir))?.writerId ?? basename(dir);
-  let logRecords = 0;
   let batch = new SpanPayloadsBuilder(buffers);
   const logs: KeyedLogRecord[] = [];
   let logBytes = 0;
@@ -490,12 +499,10 @@ async function recoverOne(
       for (const item of group.records) {
         if (item.kind === 'end') {
           batch.add(item.bytes, ENDED);
-          spansEnded += 1;
           inBatch.spansEnded += 1;
           covered = item.after;
         } else if (item.kind === 'open') {
           batch.add(item.bytes, CRASHED);
-          spansCrashed += 1;
           inBatch.spansCrashed += 1;
         } else {
           // A log record whose crash record or END is not in its batch gets a 'started' row
@@ -505,7 +512,6 @@ async function recoverOne(
           try {
             if (item.record === null) throw new Error('its checksum held but its JSON does not parse');
             logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
-            logRecords += 1;
             inBatch.logRecords += 1;
             logBytes += item.bytes;
           } catch (error) {
