@@ -106,6 +106,8 @@ export interface ResourceRecord {
   id: number;
   a: Attributes;
   ab?: BytesPath[];
+  /** The resource's schema URL, where it has one. */
+  u?: string;
 }
 
 export interface HeartbeatRecord {

@@ -175,6 +175,7 @@ export function resourceRecord(id: number, resource: Resource): ResourceRecord {
   const attributes = resource.asyncAttributesPending ? settledAttributes(resource) : resource.attributes;
   const record: ResourceRecord = { id, a: attributes };
   putAttributes(record, attributes);
+  if (typeof resource.schemaUrl === 'string') record.u = resource.schemaUrl;
   return record;
 }
 

@@ -93,6 +93,7 @@ export function spanRowFromLog(log: LogRow): SpanRow {
     traceId: log.traceId!,
     spanId: log.spanId!,
     parentSpanId: null,
+    parentIsRemote: null,
     traceState: null,
     name: SPAN_KNOWN_FROM_LOGS_NAME,
     kind: 'INTERNAL',

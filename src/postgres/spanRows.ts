@@ -23,6 +23,8 @@ export interface SpanRow {
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
+  /** Whether the parent came from another process (OTLP's Span.flags); null without a parent. */
+  parentIsRemote: boolean | null;
   traceState: string | null;
   name: string;
   kind: (typeof SPAN_KINDS)[number];
@@ -49,11 +51,13 @@ export interface ResourceColumns {
   /** JSON text of the resource attributes. */
   json: string;
   serviceName: string | null;
+  schemaUrl: string | null;
 }
 
 export interface ScopeColumns {
   name: string | null;
   version: string | null;
+  schemaUrl: string | null;
 }
 
 /**
@@ -74,7 +78,12 @@ export class SpanRowConverter {
     let columns = this.#resources.get(key);
     if (columns === undefined) {
       const attributes: Attributes = resource?.attributes ?? {};
-      columns = { json: toJsonText(attributes), serviceName: sanitizeOptionalString(attributes['service.name']) };
+      columns = {
+        json: toJsonText(attributes),
+        serviceName: sanitizeOptionalString(attributes['service.name']),
+        // On Resource since resources 2.x; undefined on an older or hand-made one.
+        schemaUrl: sanitizeOptionalString(resource?.schemaUrl),
+      };
       this.#resources.set(key, columns);
     }
     return columns;
@@ -84,7 +93,7 @@ export class SpanRowConverter {
     const key: object = scope ?? SpanRowConverter;
     let columns = this.#scopes.get(key);
     if (columns === undefined) {
-      columns = { name: sanitizeOptionalString(scope?.name), version: sanitizeOptionalString(scope?.version) };
+      columns = { name: sanitizeOptionalString(scope?.name), version: sanitizeOptionalString(scope?.version), schemaUrl: sanitizeOptionalString(scope?.schemaUrl) };
       this.#scopes.set(key, columns);
     }
     return columns;
@@ -102,6 +111,7 @@ class ConvertedSpanRow implements SpanRow {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string | null;
+  readonly parentIsRemote: boolean | null;
   readonly traceState: string | null;
   readonly name: string;
   readonly kind: (typeof SPAN_KINDS)[number];
@@ -127,6 +137,7 @@ class ConvertedSpanRow implements SpanRow {
     this.traceId = hexId(context.traceId);
     this.spanId = hexId(context.spanId);
     this.parentSpanId = parentSpanId(span);
+    this.parentIsRemote = this.parentSpanId === null ? null : span.parentSpanContext?.isRemote === true;
     this.traceState = sanitizeOptionalString(traceStateText(context.traceState));
     this.name = sanitizeString(String(span.name ?? ''));
     this.kind = codeAt(SPAN_KINDS, span.kind, 'INTERNAL');

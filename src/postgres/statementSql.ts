@@ -73,7 +73,8 @@ WHERE NOT (EXCLUDED.trace_id = ANY($8::text[]))
 const SPAN_COLUMNS = `trace_id, span_id, parent_span_id, trace_state, name, kind, state,
    start_time, start_time_unix_nano, end_time, end_time_unix_nano, duration_ns,
    status_code, status_message, attributes, resource, service_name, scope_name, scope_version, links,
-   dropped_attributes_count, dropped_events_count, dropped_links_count, crash_reason, end_time_estimated`;
+   dropped_attributes_count, dropped_events_count, dropped_links_count, crash_reason, end_time_estimated,
+   parent_is_remote, resource_schema_url, scope_schema_url`;
 
 /**
  * A crash record replacing a span's 'started' row. The crash record was made from the
@@ -100,8 +101,8 @@ const SPAN_UPDATES = SPAN_COLUMNS.split(',')
   .join(',\n  ');
 
 /**
- * Parameters $1–$19 and $24 are per span; $20–$23 hold each distinct resource and scope of
- * the batch once, which the per-span positions $9 and $10 point into. Per-span JSON
+ * Parameters $1–$19, $24 and $25 are per span; $20–$23, $26 and $27 hold each distinct
+ * resource and scope of the batch once, which the per-span positions $9 and $10 point into. Per-span JSON
  * travels as text and is cast row by row: received as jsonb[], all of a batch's parsed
  * documents were alive at once, and the server's page faults cost about 15% of its time.
  */
@@ -114,7 +115,8 @@ SELECT r.trace_id, r.span_id, r.parent_span_id, r.trace_state, r.name,
   ${decodeSql(STATUS_CODES, 'r.status_code')}, r.status_message, r.attributes::jsonb,
   ($20::jsonb[])[r.resource_position], ($21::text[])[r.resource_position],
   ($22::text[])[r.scope_position], ($23::text[])[r.scope_position], r.links::jsonb,
-  r.dropped_attributes, r.dropped_events, r.dropped_links, r.crash_reason, r.end_time_estimated
+  r.dropped_attributes, r.dropped_events, r.dropped_links, r.crash_reason, r.end_time_estimated,
+  r.parent_is_remote, ($26::text[])[r.resource_position], ($27::text[])[r.scope_position]
 FROM ${unnestRows({
     trace_id: '$1::text[]',
     span_id: '$2::text[]',
@@ -136,6 +138,7 @@ FROM ${unnestRows({
     dropped_links: '$18::int[]',
     crash_reason: '$19::text[]',
     end_time_estimated: '$24::boolean[]',
+    parent_is_remote: '$25::boolean[]',
   })}`;
   if (onConflict === 'fail') return insert;
   // 'keep': rows that stand for a span known only from its log records; any stored row of
@@ -188,17 +191,19 @@ WHERE l.kind = 'event' AND l.trace_id = r.trace_id AND l.span_id = r.span_id`;
 }
 
 // Log records are immutable, keyed by the writer that journaled them and their
-// sequence there: a replay or a second recovery stores nothing new. $13–$16 hold each
-// distinct resource and scope once, like the spans statement.
+// sequence there: a replay or a second recovery stores nothing new. $13–$16, $20 and $21
+// hold each distinct resource and scope once, like the spans statement.
 export function logRecordsSql(s: QuotedSchema, onConflict: 'upsert' | 'fail'): string {
   const insert = `INSERT INTO ${s}.logs
   (kind, writer_id, sequence, trace_id, span_id, trace_flags, time, time_unix_nano,
    observed_time, observed_time_unix_nano, severity_number, severity_text, body, attributes,
-   event_name, dropped_attributes_count, resource, service_name, scope_name, scope_version)
+   event_name, dropped_attributes_count, resource, service_name, scope_name, scope_version,
+   resource_schema_url, scope_schema_url)
 SELECT 'log', r.writer_id, r.sequence, r.trace_id, r.span_id, r.trace_flags, ${timestampSql('r.time_ns')}, r.time_ns,
   ${timestampSql('r.observed_ns')}, r.observed_ns, r.severity_number, r.severity_text, r.body::jsonb, r.attributes::jsonb,
   r.event_name, r.dropped_attributes, ($13::jsonb[])[r.resource_position], ($14::text[])[r.resource_position],
-  ($15::text[])[r.scope_position], ($16::text[])[r.scope_position]
+  ($15::text[])[r.scope_position], ($16::text[])[r.scope_position],
+  ($20::text[])[r.resource_position], ($21::text[])[r.scope_position]
 FROM ${unnestRows({
     writer_id: '$1::text[]',
     sequence: '$2::bigint[]',

@@ -128,7 +128,7 @@ export class Statements {
         s.integer((r) => KIND_POSITIONS[r.kind]),
         s.integer((r) => STATE_RANK[r.state]),
         s.integer((r) => STATUS_POSITIONS[r.statusCode]),
-        // These two fill the distinct lists sent as $20–$23, encoded after them.
+        // These two fill the distinct lists sent as $20–$23, $26 and $27, encoded after them.
         s.integer((r) => resources.positionOf(r.resource)),
         s.integer((r) => scopes.positionOf(r.scope)),
         s.unixNano((r) => r.startTime),
@@ -142,6 +142,8 @@ export class Statements {
         s.text((r) => r.crashReason),
         ...distinctColumns(resources, scopes),
         s.boolean((r) => r.endTimeEstimated),
+        s.boolean((r) => r.parentIsRemote),
+        ...distinctSchemaUrls(resources, scopes),
       ],
     };
   }
@@ -189,7 +191,7 @@ export class Statements {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
     const l = columnsOf(logs);
-    // Found here, first: they fill the distinct lists sent as $13–$16, before them.
+    // Found here, first: they fill the distinct lists sent as $13–$16, $20 and $21.
     const resourcePositions = logs.map((r) => resources.positionOf(r.resource));
     const scopePositions = logs.map((r) => scopes.positionOf(r.scope));
     return {
@@ -211,6 +213,7 @@ export class Statements {
         l.integer((r) => r.droppedAttributesCount),
         (arena) => integerArray(resourcePositions, arena),
         (arena) => integerArray(scopePositions, arena),
+        ...distinctSchemaUrls(resources, scopes),
       ],
     };
   }
@@ -244,6 +247,11 @@ function distinctColumns(resources: Distinct<ResourceColumns>, scopes: Distinct<
   const r = columnsOf(resources.values);
   const s = columnsOf(scopes.values);
   return [r.jsonb((v) => v.json), r.text((v) => v.serviceName), s.text((v) => v.name), s.text((v) => v.version)];
+}
+
+/** Each distinct resource's and scope's schema URL, once: added after the columns above, so they come last. */
+function distinctSchemaUrls(resources: Distinct<ResourceColumns>, scopes: Distinct<ScopeColumns>): Column[] {
+  return [columnsOf(resources.values).text((v) => v.schemaUrl), columnsOf(scopes.values).text((v) => v.schemaUrl)];
 }
 
 /** Each distinct object once, with its 1-based position (SQL arrays count from 1). */

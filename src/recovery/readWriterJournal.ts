@@ -39,10 +39,16 @@ import type { JournalRecord } from '../journal/readSegment.js';
 import { spanKey, spanKeyOfRecord } from '../journal/spanRecords.js';
 import { readRecoveryProgress } from './RecoveryProgress.js';
 
+/** A RESOURCE record's attributes (bytes decoded) and schema URL. */
+export interface RecoveredResource {
+  attributes: ResourceRecord['a'];
+  schemaUrl: string | undefined;
+}
+
 export interface JournalFacts {
   dir: string;
   header: SegmentHeader | undefined;
-  resources: Map<number, ResourceRecord['a']>;
+  resources: Map<number, RecoveredResource>;
   exit: ProcessExitRecord | undefined;
   lastHeartbeatMs: number | undefined;
   /** The latest moment the writer is known to have been alive. */
@@ -232,7 +238,8 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
       const attributes = field('a');
       if (!isFiniteNumber(field('id')) || (ab !== undefined && !Array.isArray(ab)) || (attributes !== undefined && (attributes === null || typeof attributes !== 'object'))) return false;
       const resource = payload as ResourceRecord;
-      facts.resources.set(resource.id, decodeAttributes(resource));
+      const schemaUrl = field('u');
+      facts.resources.set(resource.id, { attributes: decodeAttributes(resource), schemaUrl: typeof schemaUrl === 'string' ? schemaUrl : undefined });
       break;
     }
     case RecordType.Heartbeat: {

@@ -429,7 +429,7 @@ async function recoverOne(
   if (facts.damagedBytes > 0) {
     safeDiag.error(`otel-blackbox: ${facts.damagedBytes} bytes of damaged records in ${dir} were skipped; the spans and log records in them are lost`);
   }
-  const resources = new Map([...facts.resources].map(([id, attributes]) => [id, resourceFromAttributes(attributes)]));
+  const resources = new Map([...facts.resources].map(([id, { attributes, schemaUrl }]) => [id, resourceFromAttributes(attributes, { schemaUrl })]));
   const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
   const reason = crashReason(facts);
   const spanOf: SpanFromRecord = (record, tag) =>

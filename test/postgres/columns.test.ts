@@ -1,10 +1,11 @@
 // What a span looks like in the tables: ids as the hex users see, parents, events as logs,
 // nanoseconds kept exactly.
-import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { TestDatabase } from '../helpers/database.js';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { exportSpans, ids, recordSpans } from './spanFixtures.js';
 
 const db = new TestDatabase();
@@ -83,6 +84,32 @@ describe('stored columns', () => {
       start_time_unix_nano: '1763790123456789123',
       end_time_unix_nano: '1763790124000000001',
     });
+  });
+
+  it("stores whether a span's parent came from another process, and the resource's and scope's schema URLs", async () => {
+    // What OTLP carries in Span.flags (bits 8 and 9) and in ResourceSpans/ScopeSpans.schema_url.
+    const resource = resourceFromAttributes({ 'service.name': 'checkout' }, { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' });
+    const remote = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1, isRemote: true };
+    const spans = await recordSpans((tracer) => {
+      const server = tracer.startSpan('server', {}, trace.setSpanContext(context.active(), remote));
+      tracer.startSpan('local child', {}, trace.setSpan(context.active(), server)).end();
+      server.end();
+      tracer.startSpan('no parent', {}, ROOT_CONTEXT).end();
+    }, resource, { schemaUrl: 'https://opentelemetry.io/schemas/1.27.0' });
+    expect((await exportSpans(exporter, spans)).code).toBe(ExportResultCode.SUCCESS);
+    const rows = await db.query(
+      `SELECT name, parent_span_id, parent_is_remote, resource_schema_url, scope_schema_url FROM "${schema}".spans WHERE span_id = ANY($1) ORDER BY name`,
+      [spans.map((span) => span.spanContext().spanId)],
+    );
+    const urls = { resource_schema_url: 'https://opentelemetry.io/schemas/1.26.0', scope_schema_url: 'https://opentelemetry.io/schemas/1.27.0' };
+    expect(rows).toEqual([
+      { name: 'local child', parent_span_id: ids(spans.find((s) => s.name === 'server')!).spanId, parent_is_remote: false, ...urls },
+      { name: 'no parent', parent_span_id: null, parent_is_remote: null, ...urls },
+      { name: 'server', parent_span_id: remote.spanId, parent_is_remote: true, ...urls },
+    ]);
+    // Without schema URLs (most instrumentations give none), the columns stay null.
+    const [plain] = await db.query(`SELECT resource_schema_url, scope_schema_url FROM "${schema}".spans WHERE name = 'SELECT orders'`);
+    expect(plain).toEqual({ resource_schema_url: null, scope_schema_url: null });
   });
 
   it('walks a trace tree with the documented recursive query', async () => {

@@ -12,10 +12,14 @@ import { TEST_RESOURCE } from './spanFixtures.js';
 let nextWriter = 0;
 
 /** Emits each record (inside the span of `in` when given) and returns them keyed 0, 1, ... under a fresh writer id. */
-export async function logRecords(records: { record: LogRecord; in?: SpanContext }[], resource: Resource = TEST_RESOURCE): Promise<KeyedLogRecord[]> {
+export async function logRecords(
+  records: { record: LogRecord; in?: SpanContext }[],
+  resource: Resource = TEST_RESOURCE,
+  loggerOptions?: { schemaUrl?: string },
+): Promise<KeyedLogRecord[]> {
   const memory = new InMemoryLogRecordExporter();
   const provider = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor({ exporter: memory })] });
-  const logger = provider.getLogger('otel-blackbox-test-logs', '0.0.2');
+  const logger = provider.getLogger('otel-blackbox-test-logs', '0.0.2', loggerOptions);
   for (const { record, in: spanContext } of records) {
     const ctx = spanContext === undefined ? context.active() : trace.setSpanContext(context.active(), spanContext);
     logger.emit({ ...record, context: ctx });

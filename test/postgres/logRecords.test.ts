@@ -3,6 +3,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { ExportResultCode } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
@@ -36,6 +37,14 @@ const orphans = () =>
   );
 
 describe('log records', () => {
+  it("stores the resource's and the logger's schema URLs", async () => {
+    const resource = resourceFromAttributes({ 'service.name': 'checkout' }, { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' });
+    const logs = await logRecords([{ record: { body: 'with schema URLs' } }], resource, { schemaUrl: 'https://opentelemetry.io/schemas/1.27.0' });
+    expect(await exportBatch(exporter, [], logs)).toEqual({ code: ExportResultCode.SUCCESS });
+    const rows = await db.query(`SELECT resource_schema_url, scope_schema_url FROM "${schema}".logs WHERE writer_id = $1`, [logs[0]!.writerId]);
+    expect(rows).toEqual([{ resource_schema_url: 'https://opentelemetry.io/schemas/1.26.0', scope_schema_url: 'https://opentelemetry.io/schemas/1.27.0' }]);
+  });
+
   it('stores every column of a log record with its span, nanoseconds kept', async () => {
     const [root, child] = await traceOf(2, 'logged');
     const spanContext = root!.spanContext();

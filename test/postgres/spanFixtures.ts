@@ -14,10 +14,14 @@ import {
 export const TEST_RESOURCE = resourceFromAttributes({ 'service.name': 'checkout', 'service.version': '1.2.3' });
 
 /** Runs `body` with a tracer and returns every span it ended, in end order. */
-export async function recordSpans(body: (tracer: Tracer) => void | Promise<void>, resource: Resource = TEST_RESOURCE): Promise<ReadableSpan[]> {
+export async function recordSpans(
+  body: (tracer: Tracer) => void | Promise<void>,
+  resource: Resource = TEST_RESOURCE,
+  tracerOptions?: { schemaUrl?: string },
+): Promise<ReadableSpan[]> {
   const memory = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
-  await body(provider.getTracer('otel-blackbox-test', '0.0.1'));
+  await body(provider.getTracer('otel-blackbox-test', '0.0.1', tracerOptions));
   await provider.forceFlush();
   const spans = memory.getFinishedSpans();
   await provider.shutdown();

@@ -2,7 +2,8 @@
 // it. The links given to startSpan (samplers see them) and what the span limits dropped at
 // the start (attributes past attributeCountLimit, links past linkCountLimit) were written
 // only with the END: a crash record had no links and said nothing was dropped, where the
-// same span's ended row had them (found by a data-fidelity review).
+// same span's ended row had them (found by a data-fidelity review). Whether the parent was
+// remote and the schema URLs are start facts too.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runFixture } from '../helpers/childProcess.js';
@@ -35,7 +36,9 @@ describe.each(JOURNAL_IO_PATHS)('a crash record of a span started with links, pa
     expect(report).toMatchObject({ journals: 1, spansCrashed: 1, failures: [] });
 
     const { rows } = await db.pool.query(
-      `SELECT span_id, state, attributes, links, dropped_attributes_count AS da, dropped_links_count AS dl FROM "${schema}".spans WHERE span_id = ANY($1) ORDER BY state`,
+      `SELECT span_id, state, attributes, links, dropped_attributes_count AS da, dropped_links_count AS dl,
+              parent_is_remote, resource_schema_url, scope_schema_url
+         FROM "${schema}".spans WHERE span_id = ANY($1) ORDER BY state`,
       [[ids.open, ids.ended]],
     );
     expect(rows.map((row) => [row.span_id, row.state])).toEqual([
@@ -47,6 +50,11 @@ describe.each(JOURNAL_IO_PATHS)('a crash record of a span started with links, pa
       expect(row.da).toBe(2);
       expect(row.dl).toBe(1);
       expect(row.links).toHaveLength(2);
+    }
+    // The crashed span's parent came with a request (remote); the ended one's is the crashed span.
+    expect(rows.map((row) => row.parent_is_remote)).toEqual([true, false]);
+    for (const row of rows) {
+      expect([row.resource_schema_url, row.scope_schema_url]).toEqual(['https://opentelemetry.io/schemas/1.26.0', 'https://opentelemetry.io/schemas/1.27.0']);
     }
     // The two the SDK kept (which two is its choice), with their attributes, on both rows.
     expect(rows[0].links).toEqual(rows[1].links);
