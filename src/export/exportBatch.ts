@@ -6,6 +6,7 @@
 // export() after shutdown().
 import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { SpansAndLogs, SpansAndLogsExporter } from './SpansAndLogs.js';
 
@@ -23,7 +24,12 @@ export function exportBatch(
   timeoutMillis: number,
   signal?: AbortSignal,
 ): Promise<ExportOutcome> {
-  return exportCall(spans.length, exporter.export, exporter, spans, timeoutMillis, signal);
+  return exportCall(`${spans.length} spans`, exporter.export, exporter, spans, timeoutMillis, signal);
+}
+
+/** One logExporter.export() call, as exportBatch() makes one of a span exporter. */
+export function exportLogRecords(exporter: LogRecordExporter, records: ReadableLogRecord[], timeoutMillis: number, signal?: AbortSignal): Promise<ExportOutcome> {
+  return exportCall(`${records.length} log records`, exporter.export, exporter, records, timeoutMillis, signal);
 }
 
 /** One exportBatch() call of an exporter that takes log records with the spans; `count` spans. */
@@ -34,13 +40,14 @@ export function exportSpansAndLogs(
   timeoutMillis: number,
   signal?: AbortSignal,
 ): Promise<ExportOutcome> {
-  return exportCall(count, exporter.exportBatch, exporter, batch, timeoutMillis, signal);
+  return exportCall(`${count} spans`, exporter.exportBatch, exporter, batch, timeoutMillis, signal);
 }
 
+/** `what`: the batch as said in errors ('4 spans'). */
 function exportCall<T>(
-  count: number,
+  what: string,
   call: (batch: T, resultCallback: (result: ExportResult) => void) => void,
-  exporter: SpanExporter,
+  exporter: object,
   batch: T,
   timeoutMillis: number,
   signal: AbortSignal | undefined,
@@ -48,8 +55,8 @@ function exportCall<T>(
   // No closure here refers to the batch: one that did would keep it alive (through the
   // timer, the abort listener) while the exporter waits on its database, so the exporter
   // could not let go of spans it has already turned into rows (see JournalBatch).
-  if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(count), aborted: true });
-  const { outcome, settle, lateResult } = settledOnce(count, timeoutMillis, signal);
+  if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(what), aborted: true });
+  const { outcome, settle, lateResult } = settledOnce(what, timeoutMillis, signal);
   const done = (result: ExportResult): void => {
     lateResult(result.code === ExportResultCode.SUCCESS);
     if (result.code === ExportResultCode.SUCCESS) settle({ ok: true });
@@ -70,7 +77,7 @@ function exportCall<T>(
  * sent again while the first call still ran: behind an exporter a little slower than the
  * timeout every span was delivered over and over.
  */
-function settledOnce(count: number, timeoutMillis: number, signal: AbortSignal | undefined) {
+function settledOnce(what: string, timeoutMillis: number, signal: AbortSignal | undefined) {
   let resolve!: (outcome: ExportOutcome) => void;
   const outcome = new Promise<ExportOutcome>((r) => (resolve = r));
   let settled = false;
@@ -89,20 +96,20 @@ function settledOnce(count: number, timeoutMillis: number, signal: AbortSignal |
   };
   const onAbort = (): void => {
     lateResult(false);
-    settle({ ok: false, error: abortError(count), aborted: true });
+    settle({ ok: false, error: abortError(what), aborted: true });
   };
   const timer = setTimeout(() => {
     const late = new Promise<boolean>((r) => (resolveLate = r));
     const waitedOut = setTimeout(() => lateResult(false), timeoutMillis);
     waitedOut.unref();
     void late.then(() => clearTimeout(waitedOut));
-    settle({ ok: false, error: new Error(`export of ${count} spans timed out after ${timeoutMillis} ms`), aborted: false, late });
+    settle({ ok: false, error: new Error(`export of ${what} timed out after ${timeoutMillis} ms`), aborted: false, late });
   }, timeoutMillis);
   timer.unref();
   signal?.addEventListener('abort', onAbort, { once: true });
   return { outcome, settle, lateResult };
 }
 
-function abortError(spanCount: number): Error {
-  return new Error(`export of ${spanCount} spans abandoned: the exporter is stopping`);
+function abortError(what: string): Error {
+  return new Error(`export of ${what} abandoned: the exporter is stopping`);
 }

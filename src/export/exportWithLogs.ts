@@ -3,20 +3,42 @@
 // 'started' row for each still-open span they belong to, so the log rows and their span
 // rows commit together. Behind any other SpanExporter the spans go to it and the log
 // records to the processor's logExporter; the batch counts as exported once both have
-// succeeded, and a retry sends only what was not accepted (DeliveredParts): spans that
-// went through are not sent again because the log exporter failed.
+// taken their part, and a retry sends only what was not taken (Delivery): spans that went
+// through are not sent again because the log exporter failed. Either may refuse records
+// for good (an OTLP 400 or 413): those are isolated and dead-lettered, and the rest go
+// through (deliverIsolatingRefusals.ts).
 import { safeDiag } from '../safeDiag.js';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
-import { exportBatch, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
+import { deliverIsolatingRefusals, DeliveryProgress } from './deliverIsolatingRefusals.js';
+import { exportBatch, exportLogRecords, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
 import { exportsLogs, type KeyedLogRecord } from './SpansAndLogs.js';
 
-/** What of one batch an exporter other than ours has accepted, across its attempts. */
-export interface DeliveredParts {
-  spans: boolean;
+/** Where records an exporter refused for good go, one at a time (DeadLetterFile, through the processor or recovery). */
+export interface DeadLetters {
+  span(span: ReadableSpan, reason: string, error: Error): Promise<void>;
+  log(log: KeyedLogRecord, reason: string, error: Error): Promise<void>;
+  /** A growing count of batches the exporters took: proof that a refusal is about the records refused. */
+  acceptedElsewhere?: () => number;
 }
+
+/** What of one batch the exporters other than ours have settled, across its attempts. */
+export class Delivery {
+  readonly spans = new DeliveryProgress();
+  readonly logs = new DeliveryProgress();
+  readonly deadLetters: DeadLetters;
+
+  constructor(deadLetters: DeadLetters) {
+    this.deadLetters = deadLetters;
+  }
+}
+
+/** For a caller with nowhere to keep them (a test's single export): what is refused for good is said lost. */
+export const DEAD_LETTERS_SAID_LOST: DeadLetters = {
+  span: async (span, reason) => safeDiag.error(`otel-blackbox: the exporter refused span ${span.spanContext().spanId} for good (${reason}); it is lost`),
+  log: async (log, reason) => safeDiag.error(`otel-blackbox: the exporter refused log record ${log.sequence} for good (${reason}); it is lost`),
+};
 
 export interface LogsOfBatch {
   logs: KeyedLogRecord[];
@@ -25,10 +47,10 @@ export interface LogsOfBatch {
 }
 
 /**
- * `spans` makes the batch's spans (`count` of them). An exporter that says it takes such a
- * function (`takesSpanMaker`) is handed the function itself, so it can let go of the spans
- * once they are rows and make them again should it need them (SpansAndLogs); any other
- * gets them made once.
+ * `spans` makes the batch's spans (`count` of them), in the same order each time. An
+ * exporter that says it takes such a function (`takesSpanMaker`) is handed the function
+ * itself, so it can let go of the spans once they are rows and make them again should it
+ * need them (SpansAndLogs); any other gets them made once per attempt.
  */
 export function exportWithLogs(
   exporter: SpanExporter,
@@ -38,7 +60,7 @@ export function exportWithLogs(
   batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
   signal?: AbortSignal,
-  delivered?: DeliveredParts,
+  delivery: Delivery = new Delivery(DEAD_LETTERS_SAID_LOST),
 ): Promise<ExportOutcome> {
   const logs = batchLogs?.logs ?? [];
   if (exportsLogs(exporter)) {
@@ -47,59 +69,48 @@ export function exportWithLogs(
     const batch = { spans: exporter.takesSpanMaker === true ? made : made(), logs };
     return exportSpansAndLogs(exporter, batch, count + started.length, timeoutMillis, signal);
   }
-  return exportBatch(withLogs(exporter, logExporter, logs, delivered), delivered?.spans === true ? [] : spans(), timeoutMillis, signal);
+  return exportToTwo(exporter, logExporter, spans, logs, timeoutMillis, signal, delivery);
 }
 
-/**
- * A SpanExporter that sends `logs` along with the spans of each export() call: in one
- * call to an exporter that takes both, else the spans first and then the log records to
- * `logExporter` (failing if either fails). Also used by recovery.
- */
-export function withLogs(exporter: SpanExporter, logExporter: LogRecordExporter | undefined, logs: KeyedLogRecord[], delivered?: DeliveredParts): SpanExporter {
-  if (logs.length === 0) return exporter;
-  if (exportsLogs(exporter)) {
-    return {
-      export: (spans, resultCallback) => exporter.exportBatch({ spans, logs }, resultCallback),
-      shutdown: () => exporter.shutdown(),
-    };
+/** The spans to `exporter`, then the log records to `logExporter`, each part isolating what it refuses for good. */
+async function exportToTwo(
+  exporter: SpanExporter,
+  logExporter: LogRecordExporter | undefined,
+  spans: () => ReadableSpan[],
+  logs: KeyedLogRecord[],
+  timeoutMillis: number,
+  signal: AbortSignal | undefined,
+  delivery: Delivery,
+): Promise<ExportOutcome> {
+  const { deadLetters } = delivery;
+  if (!delivery.spans.done) {
+    const delivered = await deliverIsolatingRefusals(spans(), delivery.spans, {
+      send: (part) => exportBatch(exporter, part, timeoutMillis, signal),
+      deadLetter: (span, reason, error) => deadLetters.span(span, reason, error),
+      acceptedElsewhere: deadLetters.acceptedElsewhere,
+    });
+    if (!delivered.ok) return delivered;
   }
-  const records = logs.map((log) => log.logRecord);
-  const exportLogs = (resultCallback: (result: ExportResult) => void): void => {
-    if (logExporter !== undefined) {
-      // Often called from the span exporter's callback (a timer, a promise), outside the
-      // guard around export(): a throw here would reach the host as an uncaught exception.
-      try {
-        logExporter.export(records, resultCallback);
-      } catch (error) {
-        resultCallback({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
-      }
-      return;
-    }
+  if (logs.length === 0) return { ok: true };
+  if (logExporter === undefined) {
     // Only recovery gets here (JournalLogRecordProcessor refuses a span processor that could
     // not export log records): a dead journal holding log records, recovered with a span
     // exporter that cannot store them and no logExporter. Failing would hold its spans back
     // for ever; the records are dropped, and said so with their count.
-    safeDiag.error(
-      `otel-blackbox: ${records.length} log records from a recovered journal are dropped: the exporter cannot store log records ` +
-        'and no logExporter was given (pass one to recoverJournals, or recover with PostgresSpanExporter)',
-    );
-    resultCallback({ code: ExportResultCode.SUCCESS });
-  };
-  return {
-    export: (spans, resultCallback) => {
-      if (spans.length === 0) {
-        exportLogs(resultCallback);
-        return;
-      }
-      exporter.export(spans, (result) => {
-        if (result.code !== ExportResultCode.SUCCESS) return resultCallback(result);
-        // Accepted, even late: a retry after a failure of the log records sends them alone.
-        if (delivered !== undefined) delivered.spans = true;
-        exportLogs(resultCallback);
-      });
-    },
-    shutdown: () => exporter.shutdown(),
-  };
+    if (!delivery.logs.done) {
+      delivery.logs.settle(delivery.logs.pending(logs.length));
+      safeDiag.error(
+        `otel-blackbox: ${logs.length} log records from a recovered journal are dropped: the exporter cannot store log records ` +
+          'and no logExporter was given (pass one to recoverJournals, or recover with PostgresSpanExporter)',
+      );
+    }
+    return { ok: true };
+  }
+  return deliverIsolatingRefusals(logs, delivery.logs, {
+    send: (part) => exportLogRecords(logExporter, part.map((log) => log.logRecord), timeoutMillis, signal),
+    deadLetter: (log, reason, error) => deadLetters.log(log, reason, error),
+    acceptedElsewhere: deadLetters.acceptedElsewhere,
+  });
 }
 
 /** The span as its `'started'` row: marked, and not ended. */

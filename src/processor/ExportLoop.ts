@@ -15,7 +15,7 @@ import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
-import { exportWithLogs, type DeliveredParts } from '../export/exportWithLogs.js';
+import { DEAD_LETTERS_SAID_LOST, Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
 
@@ -37,6 +37,8 @@ export interface ExportLoopOptions {
   exportTimeoutMillis: number;
   /** Aborted by the owner when its stop deadline passes (see the header). */
   signal: AbortSignal;
+  /** Where spans and log records an exporter other than ours refuses for good go (DeadLetterFile); else they are said lost. */
+  deadLetters?: DeadLetters;
 }
 
 interface InFlight {
@@ -85,6 +87,8 @@ export class ExportLoop {
   exportFailures = 0;
   spansExported = 0;
   logRecordsExported = 0;
+  /** Batches committed: the proof a refusal of records needs that it is about them (DeadLetters.acceptedElsewhere). */
+  batchesCommitted = 0;
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
@@ -271,8 +275,8 @@ export class ExportLoop {
     const { exporter, logExporter, exportTimeoutMillis } = this.options;
     // The journal's spans are made anew whenever the exporter needs them, not kept while it works (JournalBatch).
     const spans = () => spansOf(batch);
-    const delivered: DeliveredParts = { spans: false };
-    const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal, delivered);
+    const delivery = new Delivery(this.options.deadLetters ?? DEAD_LETTERS_SAID_LOST);
+    const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal, delivery);
     const outcome = await retryWithBackoff(attempt, {
       signal: this.signal,
       onRetry: (error) => this.failedAttempt(error),
@@ -312,6 +316,7 @@ export class ExportLoop {
       // At the level its failure was said at: an operator who sees the one sees the other.
       safeDiag.warn('otel-blackbox: export recovered');
     }
+    this.batchesCommitted += 1;
     this.spansExported += spanCount(batch);
     this.logRecordsExported += batch.journal?.logs.length ?? 0;
     this.options.queue.settle(batch.fromQueue);

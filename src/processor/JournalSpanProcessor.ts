@@ -10,6 +10,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { exportDestination } from '../export/exportDestination.js';
 import { exportsLogs } from '../export/SpansAndLogs.js';
 import { PendingSpans } from './PendingSpans.js';
@@ -73,7 +74,11 @@ export interface JournalProcessorStats {
   /** Log records that could not be journaled (the journal full or unavailable): in the overflow marker too. */
   logRecordsDropped: number;
   logRecordsDroppedByReason: Readonly<Record<string, number>>;
-  /** Spans the exporter sent to dead_letters, when it counts them (PostgresSpanExporter does). */
+  /**
+   * Spans and log records refused for good: those the exporter sent to dead_letters, when it
+   * counts them (PostgresSpanExporter does), and those another exporter refused, written to
+   * `<journalDir>/dead-letters.jsonl` (by the export loop, and by recovery once it is done).
+   */
   deadLetters: number;
   /**
    * Ended spans and crash records that recovery of dead processes' journals exported,
@@ -96,6 +101,10 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly queue: MemorySpanQueue;
   private readonly drops = new DropCounter();
   private readonly loop: ExportLoop;
+  /** Records an exporter other than ours refused for good, kept in journalDir (deliverIsolatingRefusals.ts). */
+  private readonly deadLetters: DeadLetterFile;
+  /** What recovery of dead processes' journals dead-lettered in that file (RecoveryReport.deadLettered). */
+  private recoveryDeadLetters = 0;
   private readonly signsOfLife: SignsOfLife;
   private journal: Journal | undefined;
   /** Renewed at each attempt to open a journal: a half-created one must not block the next. */
@@ -138,6 +147,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
     // 'started' rows only where the exporter stores them by precedence (PostgresSpanExporter).
     this.pendingSpans = new PendingSpans(exportsLogs(this.options.exporter) ? this.options.pendingSpanMillis : 0);
+    this.deadLetters = new DeadLetterFile(this.options.journalDir, () => this.loop.batchesCommitted);
     this.loop = new ExportLoop({
       exporter: this.options.exporter,
       logExporter: this.options.logExporter,
@@ -151,6 +161,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       scheduledDelayMillis: this.options.scheduledDelayMillis,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
       signal: this.stopController.signal,
+      deadLetters: this.deadLetters,
     });
     this.signsOfLife = new SignsOfLife({
       heartbeat: () => this.journal?.appendHeartbeat(),
@@ -342,14 +353,14 @@ export class JournalSpanProcessor implements SpanProcessor {
       spansExported: this.loop.spansExported,
       logRecordsExported: this.loop.logRecordsExported,
       logRecordsDropped: this.drops.logRecordsTotal,
-      logRecordsDroppedByReason: { ...this.drops.logRecordsByReason },
+      logRecordsDroppedByReason: withLost(this.drops.logRecordsByReason, this.deadLetters.lostLogs),
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
       journalSegments: this.journal?.segmentsOnDisk ?? 0,
       journalBytesWritten: this.journal?.bytesWritten ?? 0,
       journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : journaling ? this.journal!.writePath : 'memory',
-      spansDroppedByReason: { ...this.drops.byReason },
-      deadLetters: deadLettersOf(this.options.exporter),
+      spansDroppedByReason: withLost(this.drops.byReason, this.deadLetters.lostSpans),
+      deadLetters: deadLettersOf(this.options.exporter) + this.deadLetters.written + this.recoveryDeadLetters,
       spansRecovered: this.spansRecovered,
       crashRecordsWritten: this.crashRecordsWritten,
       recoveryRunning: this.recovery !== undefined,
@@ -503,6 +514,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       },
     })
       .then((report) => {
+        this.recoveryDeadLetters += report.deadLettered;
         if (report.journals > 0) {
           safeDiag.info(
             `otel-blackbox: recovered ${report.journals} journals of dead processes: ` +
@@ -535,6 +547,13 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.hotPathErrors += 1;
     if (this.hotPathErrors === 1) safeDiag.error('otel-blackbox: error caught in the span processor (further ones are counted)', error);
   }
+}
+
+/** The drop reason of records an exporter refused for good that the dead-letter file could not take (DeadLetterFile). */
+const REFUSED_NOT_KEPT = 'refused by the exporter for good, and the dead-letter file could not keep it';
+
+function withLost(byReason: Readonly<Record<string, number>>, lost: number): Record<string, number> {
+  return lost === 0 ? { ...byReason } : { ...byReason, [REFUSED_NOT_KEPT]: lost };
 }
 
 /** Any exporter may count its dead letters in a numeric `deadLettered` field, as PostgresSpanExporter does. */

@@ -20,7 +20,12 @@ export const SELF_METRICS = {
   logRecordsDropped: { name: 'otel_blackbox.log_records.dropped', kind: 'counter', unit: '{log_record}', description: "Log records that could not be journaled and are lost (attribute 'reason')" },
   spansDropped: { name: 'otel_blackbox.spans.dropped', kind: 'counter', unit: '{span}', description: "Spans neither journaled nor queued (attribute 'reason')" },
   exportFailures: { name: 'otel_blackbox.export.failures', kind: 'counter', unit: '{export}', description: 'Export attempts that failed or timed out (each is retried)' },
-  deadLetters: { name: 'otel_blackbox.dead_letters', kind: 'counter', unit: '{span}', description: 'Spans the database refused for good, written to dead_letters' },
+  deadLetters: {
+    name: 'otel_blackbox.dead_letters',
+    kind: 'counter',
+    unit: '{record}',
+    description: "Spans and log records refused for good: in the dead_letters table, or in the journal directory's dead-letters.jsonl behind another exporter",
+  },
   spansRecovered: { name: 'otel_blackbox.recovery.spans', kind: 'counter', unit: '{span}', description: 'Ended spans of dead processes exported by recovery' },
   crashRecords: { name: 'otel_blackbox.recovery.crash_records', kind: 'counter', unit: '{span}', description: 'Crash records written for spans of dead processes' },
   recoveryRunning: { name: 'otel_blackbox.recovery.running', kind: 'gauge', unit: '1', description: "1 while a recovery of dead processes' journals is under way (its counts grow as each batch commits)" },

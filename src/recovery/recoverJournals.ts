@@ -11,7 +11,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportDestination } from '../export/exportDestination.js';
-import { exportWithLogs, type DeliveredParts } from '../export/exportWithLogs.js';
+import { DeadLetterFile } from '../export/DeadLetterFile.js';
+import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
@@ -125,6 +126,12 @@ export interface RecoveryReport {
    */
   otherDestinationJournals: number;
   failures: { dir: string; error: string }[];
+  /**
+   * Spans and log records the exporter refused for good (an OTLP 400 or 413; not
+   * PostgresSpanExporter, which keeps its own in its dead_letters table): written to
+   * `<journalDir>/dead-letters.jsonl` with the reason, and the rest of their batch exported.
+   */
+  deadLettered: number;
   /** With `dryRun`: each journal and what a recovery would do with it. */
   verdicts?: { dir: string; verdict: JournalVerdict }[];
 }
@@ -154,6 +161,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   if (typeof options.exporter?.export !== 'function') {
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', options.exporter);
   }
+  const exported = { batches: 0 };
   const settings = {
     staleAfterMillis: millis('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis, 1),
     batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
@@ -166,10 +174,13 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     logExporter: options.logExporter,
     onBatch: optionalFunction('onBatch', options.onBatch),
     dryRun: booleanOption('dryRun', options.dryRun, false),
+    exported,
+    deadLetters: new DeadLetterFile(journalDir, () => exported.batches),
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
     journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, otherDestinationJournals: 0, failures: [],
+    deadLettered: 0,
   };
   const verdicts: NonNullable<RecoveryReport['verdicts']> = [];
   if (settings.dryRun) report.verdicts = verdicts;
@@ -287,6 +298,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       claimLock?.release();
     }
   }
+  report.deadLettered = settings.deadLetters.written;
   return report;
 }
 
@@ -374,6 +386,9 @@ interface RecoverySettings {
   onBatch: RecoverJournalsOptions['onBatch'];
   /** When a failed attempt was last said, for this whole recovery (see exportWithAttempts). */
   retrySaid?: { atMs: number };
+  /** Batches exported so far: proof for the dead letters that a refusal is about the records refused. */
+  exported: { batches: number };
+  deadLetters: DeadLetterFile;
 }
 
 /**
@@ -574,9 +589,9 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
     };
     const batchLogs = logs.length > 0 ? { logs, openSpans: [] } : undefined;
     // Behind a span exporter and a logExporter, a retry sends only the part not yet accepted.
-    const delivered: DeliveredParts = { spans: false };
+    const delivery = new Delivery(settings.deadLetters);
     const attempt = () =>
-      exportWithLogs(exporter, settings.logExporter, spans, records.count, batchLogs, settings.exportTimeoutMillis, settings.signal, delivered);
+      exportWithLogs(exporter, settings.logExporter, spans, records.count, batchLogs, settings.exportTimeoutMillis, settings.signal, delivery);
     const outcome = await retryWithBackoff(attempt, {
       maxAttempts: settings.maxAttempts,
       signal: settings.signal,
@@ -598,6 +613,7 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
       keepAlive: Number.isFinite(settings.maxAttempts),
     });
     if (!outcome.ok) throw outcome.error;
+    settings.exported.batches += 1;
   } finally {
     records.release();
   }
