@@ -25,6 +25,7 @@ export async function copyCeiling(pool, schema, spans) {
       traceId, spanId, span.parentSpanContext?.spanId ?? null, span.name, String(span.kind), 'ended', iso(start), start, iso(end), end,
       end - start, 'UNSET', JSON.stringify(span.attributes), JSON.stringify(span.resource.attributes),
       span.resource.attributes['service.name'], span.instrumentationScope.name, span.instrumentationScope.version ?? null,
+      span.parentSpanContext === undefined ? null : String(span.parentSpanContext.isRemote === true),
     ]));
     span.events.forEach((event, index) => {
       const time = nanos(event.time);
@@ -39,7 +40,7 @@ export async function copyCeiling(pool, schema, spans) {
     await copy(`COPY "${schema}".traces (trace_id, service_name, start_time, start_time_unix_nano) FROM STDIN`, [...traces.values()]);
     await copy(
       `COPY "${schema}".spans (trace_id, span_id, parent_span_id, name, kind, state, start_time, start_time_unix_nano, end_time,
-        end_time_unix_nano, duration_ns, status_code, attributes, resource, service_name, scope_name, scope_version) FROM STDIN`,
+        end_time_unix_nano, duration_ns, status_code, attributes, resource, service_name, scope_name, scope_version, parent_is_remote) FROM STDIN`,
       spanLines,
     );
     await copy(`COPY "${schema}".logs (trace_id, span_id, event_index, time, time_unix_nano, event_name, attributes) FROM STDIN`, logLines);

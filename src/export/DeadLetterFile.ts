@@ -4,10 +4,13 @@
 // their only copy: it is the owner's alone (0600), and never rotated or deleted by us. A
 // line holds the record in the journal's own format (docs/journal-format.md) with its
 // resource; `trace_id`, `span_id` and `name` are there for grep. Recovery passes over the
-// file (it is no writer's journal). Each record written is said through diag at WARN, one
-// that cannot be (the file at its cap, a disk error) at ERROR, with its ids: never silent.
-// Written ones are said once a minute at most (the first in full, then how many more).
-import { appendFile, chmod, stat } from 'node:fs/promises';
+// file (it is no writer's journal). Each line is one write(2) on an O_APPEND descriptor, and
+// the appends of one process are made one at a time (the export loop's batches in flight
+// and recovery share the file): lines of megabytes never interleave. Written records are
+// said through diag at WARN, once a minute at most (the first in full, then how many
+// more); one refused past the file's cap is dropped, counted and said at ERROR; a write
+// that fails (a disk error) rejects, and the record stays in the journal, tried again.
+import { open, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { logRecordPayload } from '../journal/logRecords.js';
@@ -24,9 +27,11 @@ export const MAX_DEAD_LETTER_FILE_BYTES = 64 * 1024 * 1024;
 const MAX_REASON_CHARS = 2000;
 const SAID_EVERY_MILLIS = 60_000;
 
+/** The appends in progress, by path: one at a time per file in this process. */
+const appending = new Map<string, Promise<unknown>>();
+
 export class DeadLetterFile implements DeadLetters {
   readonly path: string;
-  readonly acceptedElsewhere: (() => number) | undefined;
   /** Records written to the file; spans and log records refused for good that could not be written (lost, and said so). */
   written = 0;
   lostSpans = 0;
@@ -34,10 +39,8 @@ export class DeadLetterFile implements DeadLetters {
   #saidAtMs: number | undefined;
   #unsaid = 0;
 
-  /** `acceptedElsewhere`: see DeadLetters. */
-  constructor(journalDir: string, acceptedElsewhere?: () => number) {
+  constructor(journalDir: string) {
     this.path = join(journalDir, DEAD_LETTER_FILE_NAME);
-    this.acceptedElsewhere = acceptedElsewhere;
   }
 
   async span(span: ReadableSpan, reason: string, error: Error): Promise<void> {
@@ -67,36 +70,50 @@ export class DeadLetterFile implements DeadLetters {
     );
   }
 
-  async #append(kind: 'span' | 'log', what: string, reason: string, error: Error, line: string): Promise<void> {
-    let failure: string;
-    try {
-      const size = await stat(this.path).then(
-        (s) => s.size,
-        (statError: NodeJS.ErrnoException) => {
-          if (statError.code === 'ENOENT') return 0;
-          throw statError;
-        },
+  /** Resolves once the line is written or the record dropped past the cap (said); rejects on a write error. */
+  #append(kind: 'span' | 'log', what: string, reason: string, error: Error, line: string): Promise<void> {
+    const previous = appending.get(this.path) ?? Promise.resolve();
+    const done = previous.then(() => this.#write(kind, what, reason, error, line));
+    const settled = done.catch(() => {});
+    appending.set(this.path, settled);
+    void settled.then(() => {
+      if (appending.get(this.path) === settled) appending.delete(this.path);
+    });
+    return done;
+  }
+
+  async #write(kind: 'span' | 'log', what: string, reason: string, error: Error, line: string): Promise<void> {
+    const bytes = Buffer.from(line);
+    const size = await stat(this.path).then(
+      (s) => s.size,
+      (statError: NodeJS.ErrnoException) => {
+        if (statError.code === 'ENOENT') return 0;
+        throw statError;
+      },
+    );
+    if (size + bytes.length > MAX_DEAD_LETTER_FILE_BYTES) {
+      if (kind === 'span') this.lostSpans += 1;
+      else this.lostLogs += 1;
+      safeDiag.error(
+        `otel-blackbox: the exporter refused ${what} for good (${reason}: ${cut(errorText(error))}), and it is dropped: ${this.path} has reached ${MAX_DEAD_LETTER_FILE_BYTES} bytes`,
       );
-      if (size + Buffer.byteLength(line) <= MAX_DEAD_LETTER_FILE_BYTES) {
-        await appendFile(this.path, line, { mode: 0o600 }).catch(async (appendError: NodeJS.ErrnoException) => {
-          // No journal directory yet ('none' durability makes none): made as the journal makes it.
-          if (appendError.code !== 'ENOENT') throw appendError;
-          makeOwnerOnlyDirs(dirname(this.path));
-          await appendFile(this.path, line, { mode: 0o600 });
-        });
-        // The mode at creation is reduced by the umask, and must not be wider (ownerOnly.ts).
-        if (size === 0) await chmod(this.path, 0o600).catch(() => {});
-        this.written += 1;
-        this.#say(what, reason);
-        return;
-      }
-      failure = `${this.path} has reached ${MAX_DEAD_LETTER_FILE_BYTES} bytes`;
-    } catch (writeError) {
-      failure = `writing ${this.path} failed: ${(writeError as Error).message}`;
+      return;
     }
-    if (kind === 'span') this.lostSpans += 1;
-    else this.lostLogs += 1;
-    safeDiag.error(`otel-blackbox: the exporter refused ${what} for good (${reason}: ${cut(errorText(error))}), and it is lost: ${failure}`);
+    const file = await open(this.path, 'a', 0o600).catch(async (openError: NodeJS.ErrnoException) => {
+      // No journal directory yet ('none' durability makes none): made as the journal makes it.
+      if (openError.code !== 'ENOENT') throw openError;
+      makeOwnerOnlyDirs(dirname(this.path));
+      return open(this.path, 'a', 0o600);
+    });
+    try {
+      // The mode at creation is reduced by the umask, and must not be wider either (ownerOnly.ts).
+      if (size === 0) await file.chmod(0o600).catch(() => {});
+      for (let written = 0; written < bytes.length; ) written += (await file.write(bytes, written)).bytesWritten;
+    } finally {
+      await file.close();
+    }
+    this.written += 1;
+    this.#say(what, reason);
   }
 
   #say(what: string, reason: string): void {

@@ -7,25 +7,39 @@
 // whole batch instead. PostgresSpanExporter isolates its refusals itself, in SQL
 // (isolateBadRecords.ts), and never reaches this.
 //
-// An item refused alone is dead-lettered only on proof that the refusal is about it: the
-// exporter took something (other items of the batch, another batch) after the batch first
-// failed and before the item was sent alone; one refused before that is sent alone once
-// more. A receiver that refuses everything (a proxy answering 400 to every request) proves
-// nothing, and the items wait for the next attempt as in an outage; one that comes back
-// meanwhile takes them when they are sent again. Each attempt sends at most about
-// 2·log2(n) calls, so a receiver refusing everything sees a handful per backoff, not one
-// per span.
+// An item is dead-lettered only on proof that the refusal is about it, twice: sent alone and
+// refused in two attempts (a backoff apart), each time after the same exporter had taken a
+// call that started after this batch first failed. A receiver that refuses everything (a
+// proxy answering 400 to every request) never gives that proof, and the items wait as in
+// an outage; one that comes back meanwhile takes them when they are sent again. Proof
+// comes from this exporter's own calls only (the span exporter's for spans, the log
+// exporter's for log records), counted across batches by ReceiverCalls. Each attempt sends
+// at most about 2·log2(n) calls, so a receiver refusing everything sees a handful per
+// backoff, not one per item.
 import type { ExportOutcome } from './exportBatch.js';
 import { refusalOf } from './refusalOf.js';
+
+/** Lone refusals, each proven, after which an item is dead-lettered. */
+export const REFUSALS_TO_DEAD_LETTER = 2;
+
+/** One exporter's calls, across batches: by their start order, which the exporter took. */
+export class ReceiverCalls {
+  /** Calls started so far: the last one's number. */
+  started = 0;
+  /** The number of the latest-started call the exporter took, 0 if none. */
+  lastAcceptedStart = 0;
+}
 
 /** What of one batch is settled (delivered, or dead-lettered) across its attempts. */
 export class DeliveryProgress {
   #settled: boolean[] = [];
   #left = -1;
-  /** Calls of this batch's items the exporter took, across attempts. */
-  accepted = 0;
-  /** acceptances() when a call of this batch first failed: see Attempt.#proven. */
-  failedAt: number | undefined;
+  /** ReceiverCalls.started when a call of this batch first failed: calls numbered above it started after. */
+  failedAfter: number | undefined;
+  /** Items refused alone with proof, by position: how many times. */
+  readonly provenRefusals = new Map<number, number>();
+  /** Items dead-lettered (settled without being delivered). */
+  deadLettered = 0;
 
   /** Positions of the `count` items not settled yet. */
   pending(count: number): number[] {
@@ -38,7 +52,7 @@ export class DeliveryProgress {
     return positions;
   }
 
-  /** Whether every item is settled; true for a batch never started with no items. */
+  /** Whether every item is settled. */
   get done(): boolean {
     return this.#left === 0;
   }
@@ -55,24 +69,30 @@ export class DeliveryProgress {
 export interface RefusalHandling<T> {
   /** One call to the exporter with these items. */
   send(items: T[]): Promise<ExportOutcome>;
-  /** Puts an item refused for good in the dead letters; resolves once it is there (or said lost). */
+  /**
+   * Puts an item refused for good in the dead letters. Rejects when it could not be kept
+   * for now (a disk error): the item then stays pending, safe in the journal.
+   */
   deadLetter(item: T, reason: string, error: Error): Promise<void>;
-  /** A growing count of what the exporter took outside this batch (other batches). */
-  acceptedElsewhere?: () => number;
+  /** The exporter's calls, shared by every batch sent to it. */
+  calls: ReceiverCalls;
 }
 
 const OK: ExportOutcome = { ok: true };
 
-/** Delivers the items of `items` not yet settled in `progress`: ok once each is delivered or dead-lettered. */
+/**
+ * Delivers the items of `items` not yet settled in `progress`: ok once each is delivered
+ * or dead-lettered, else a failure to retry (with `late` when a call timed out: true once
+ * its result came and every item is settled).
+ */
 export async function deliverIsolatingRefusals<T>(items: readonly T[], progress: DeliveryProgress, handling: RefusalHandling<T>): Promise<ExportOutcome> {
   const pending = progress.pending(items.length);
   if (pending.length === 0) return OK;
   const attempt = new Attempt(items, progress, handling, pending.length);
-  let outcome = await attempt.send(pending, true);
-  // Items refused alone before anything was taken: sent alone once more, now that something was.
-  if (!progress.done && (outcome.ok || (!outcome.aborted && refusalOf(outcome.error) !== undefined))) outcome = await attempt.confirmRefusals(outcome);
-  // Not done: an outage, a stop, or refusals not proven (tried again after the backoff).
-  return progress.done ? OK : outcome;
+  const outcome = await attempt.send(pending);
+  if (progress.done) return OK;
+  // Not done: an outage, a stop, or refusals not proven enough yet (tried after the backoff).
+  return outcome.ok ? { ok: false, error: attempt.lastError ?? new Error('items are still pending'), aborted: false } : outcome;
 }
 
 class Attempt<T> {
@@ -80,86 +100,70 @@ class Attempt<T> {
   readonly #progress: DeliveryProgress;
   readonly #handling: RefusalHandling<T>;
   #callsLeft: number;
-  /** Items refused alone without proof: the positions. */
-  readonly #unproven: number[] = [];
+  lastError: Error | undefined;
 
   constructor(items: readonly T[], progress: DeliveryProgress, handling: RefusalHandling<T>, count: number) {
     this.#items = items;
     this.#progress = progress;
     this.#handling = handling;
-    // The first call, a descent to one refused item (two calls a level), and its confirmation.
-    this.#callsLeft = 2 * Math.ceil(Math.log2(count + 1)) + 4;
+    // The first call, then a descent to one refused item: two calls a level.
+    this.#callsLeft = 2 * Math.ceil(Math.log2(count + 1)) + 2;
   }
 
-  /** `all`: these are every item still pending, so a late success settles the batch, as retryWithBackoff expects. */
-  async send(positions: number[], all: boolean): Promise<ExportOutcome> {
+  async send(positions: number[]): Promise<ExportOutcome> {
+    const { calls } = this.#handling;
     this.#callsLeft -= 1;
-    const before = this.#acceptances();
+    // Proof for a lone refusal: a call started after this batch first failed, taken before this one was sent.
+    const proven = this.#progress.failedAfter !== undefined && calls.lastAcceptedStart > this.#progress.failedAfter;
+    const number = ++calls.started;
     const outcome = await this.#handling.send(positions.map((i) => this.#items[i]!));
     if (outcome.ok) {
-      this.#accepted(positions);
+      this.#accepted(positions, number);
       return outcome;
     }
-    this.#progress.failedAt ??= before;
+    this.lastError = outcome.error;
+    this.#progress.failedAfter ??= calls.started;
     if (outcome.aborted) return outcome;
     if (outcome.late !== undefined) {
-      // Timed out: its items may yet be taken. Only a call of every pending item may hand
-      // its late result to the retry loop, which then counts the whole batch delivered.
+      // Timed out: its items may yet be taken, so nothing is sent again until its result
+      // is in (retryWithBackoff awaits `late`); true only once every item is settled.
       const late = outcome.late.then((success) => {
-        if (success) this.#accepted(positions);
-        return success;
+        if (success) this.#accepted(positions, number);
+        return this.#progress.done;
       });
-      return all ? { ...outcome, late } : { ok: false, error: outcome.error, aborted: false };
+      return { ok: false, error: outcome.error, aborted: false, late };
     }
     const reason = refusalOf(outcome.error);
     if (reason === undefined) return outcome;
-    if (positions.length === 1) {
-      if (this.#proven(before)) await this.#deadLetter(positions[0]!, reason, outcome.error);
-      else this.#unproven.push(positions[0]!);
-      return outcome;
-    }
+    if (positions.length === 1) return this.#refusedAlone(positions[0]!, proven, reason, outcome);
     if (this.#callsLeft < 2) return outcome;
     const middle = Math.ceil(positions.length / 2);
-    const left = await this.send(positions.slice(0, middle), false);
-    if (!left.ok && (left.aborted || refusalOf(left.error) === undefined)) return left;
-    if (this.#callsLeft < 1) return left.ok ? outcome : left;
-    const right = await this.send(positions.slice(middle), false);
+    const left = await this.send(positions.slice(0, middle));
+    if (!left.ok && (left.aborted || left.late !== undefined || refusalOf(left.error) === undefined)) return left;
+    const right = await this.send(positions.slice(middle));
     if (!right.ok) return right;
-    return left.ok ? OK : left;
+    return left;
   }
 
-  /** Sends each unproven item alone again, once something has been taken since the batch first failed. */
-  async confirmRefusals(outcome: ExportOutcome): Promise<ExportOutcome> {
-    let last = outcome;
-    for (const position of this.#unproven.splice(0)) {
-      if (!this.#proven(this.#acceptances()) || this.#callsLeft < 1) break;
-      last = await this.send([position], false);
-      if (!last.ok && (last.aborted || refusalOf(last.error) === undefined)) break;
+  async #refusedAlone(position: number, proven: boolean, reason: string, outcome: ExportOutcome & { ok: false }): Promise<ExportOutcome> {
+    if (!proven) return outcome;
+    const refusals = (this.#progress.provenRefusals.get(position) ?? 0) + 1;
+    this.#progress.provenRefusals.set(position, refusals);
+    if (refusals < REFUSALS_TO_DEAD_LETTER) return outcome;
+    try {
+      await this.#handling.deadLetter(this.#items[position]!, reason, outcome.error);
+    } catch (error) {
+      // Not kept (a disk error): it stays pending in the journal, and is tried again.
+      return { ok: false, error: error instanceof Error ? error : new Error(String(error)), aborted: false };
     }
-    return last;
-  }
-
-  /**
-   * Whether a refusal of one item, sent when the exporter had taken `before` calls, is about
-   * that item: the exporter took something after this batch first failed and before the
-   * item was sent, so it was taking data then. A receiver that refuses everything never
-   * does; one that came back meanwhile takes the item when it is sent again.
-   */
-  #proven(before: number): boolean {
-    return this.#progress.failedAt !== undefined && before > this.#progress.failedAt;
-  }
-
-  #acceptances(): number {
-    return this.#progress.accepted + (this.#handling.acceptedElsewhere?.() ?? 0);
-  }
-
-  async #deadLetter(position: number, reason: string, error: Error): Promise<void> {
-    await this.#handling.deadLetter(this.#items[position]!, reason, error);
     this.#progress.settle([position]);
+    this.#progress.deadLettered += 1;
+    return outcome;
   }
 
-  #accepted(positions: readonly number[]): void {
+  #accepted(positions: readonly number[], number: number): void {
     this.#progress.settle(positions);
-    this.#progress.accepted += 1;
+    const { calls } = this.#handling;
+    calls.lastAcceptedStart = Math.max(calls.lastAcceptedStart, number);
   }
 }

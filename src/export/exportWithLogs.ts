@@ -11,16 +11,23 @@ import { safeDiag } from '../safeDiag.js';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
-import { deliverIsolatingRefusals, DeliveryProgress } from './deliverIsolatingRefusals.js';
+import { deliverIsolatingRefusals, DeliveryProgress, ReceiverCalls } from './deliverIsolatingRefusals.js';
 import { exportBatch, exportLogRecords, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
 import { exportsLogs, type KeyedLogRecord } from './SpansAndLogs.js';
 
-/** Where records an exporter refused for good go, one at a time (DeadLetterFile, through the processor or recovery). */
+/**
+ * Where records an exporter refused for good go (DeadLetterFile). Each rejects when it could
+ * not keep the record for now (a disk error): the record then stays in the journal.
+ */
 export interface DeadLetters {
   span(span: ReadableSpan, reason: string, error: Error): Promise<void>;
   log(log: KeyedLogRecord, reason: string, error: Error): Promise<void>;
-  /** A growing count of batches the exporters took: proof that a refusal is about the records refused. */
-  acceptedElsewhere?: () => number;
+}
+
+/** The calls made to the span exporter and to the log exporter, by every batch (the proof refusals need). */
+export class ExporterCalls {
+  readonly spans = new ReceiverCalls();
+  readonly logs = new ReceiverCalls();
 }
 
 /** What of one batch the exporters other than ours have settled, across its attempts. */
@@ -28,9 +35,11 @@ export class Delivery {
   readonly spans = new DeliveryProgress();
   readonly logs = new DeliveryProgress();
   readonly deadLetters: DeadLetters;
+  readonly calls: ExporterCalls;
 
-  constructor(deadLetters: DeadLetters) {
+  constructor(deadLetters: DeadLetters, calls: ExporterCalls) {
     this.deadLetters = deadLetters;
+    this.calls = calls;
   }
 }
 
@@ -60,7 +69,7 @@ export function exportWithLogs(
   batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
   signal?: AbortSignal,
-  delivery: Delivery = new Delivery(DEAD_LETTERS_SAID_LOST),
+  delivery: Delivery = new Delivery(DEAD_LETTERS_SAID_LOST, new ExporterCalls()),
 ): Promise<ExportOutcome> {
   const logs = batchLogs?.logs ?? [];
   if (exportsLogs(exporter)) {
@@ -87,9 +96,13 @@ async function exportToTwo(
     const delivered = await deliverIsolatingRefusals(spans(), delivery.spans, {
       send: (part) => exportBatch(exporter, part, timeoutMillis, signal),
       deadLetter: (span, reason, error) => deadLetters.span(span, reason, error),
-      acceptedElsewhere: deadLetters.acceptedElsewhere,
+      calls: delivery.calls.spans,
     });
-    if (!delivered.ok) return delivered;
+    if (!delivered.ok) {
+      // A late success of the spans does not deliver the batch while its log records wait.
+      const late = delivered.late?.then((settled) => settled && (logs.length === 0 || delivery.logs.done));
+      return late === undefined ? delivered : { ...delivered, late };
+    }
   }
   if (logs.length === 0) return { ok: true };
   if (logExporter === undefined) {
@@ -109,7 +122,7 @@ async function exportToTwo(
   return deliverIsolatingRefusals(logs, delivery.logs, {
     send: (part) => exportLogRecords(logExporter, part.map((log) => log.logRecord), timeoutMillis, signal),
     deadLetter: (log, reason, error) => deadLetters.log(log, reason, error),
-    acceptedElsewhere: deadLetters.acceptedElsewhere,
+    calls: delivery.calls.logs,
   });
 }
 

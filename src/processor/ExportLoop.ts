@@ -15,7 +15,7 @@ import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
-import { DEAD_LETTERS_SAID_LOST, Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
+import { DEAD_LETTERS_SAID_LOST, Delivery, ExporterCalls, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
 
@@ -61,6 +61,9 @@ interface FlushWaiter {
   resolve: (done: boolean) => void;
 }
 
+/** Batches held (exporting, or exported and waiting for an earlier one to commit) per allowed concurrent export. */
+const WAITING_BATCHES_PER_EXPORT = 4;
+
 /** The pause before a batch whose export threw unexpectedly is tried again. */
 const UNEXPECTED_FAILURE_PAUSE_MILLIS = 5_000;
 
@@ -87,8 +90,8 @@ export class ExportLoop {
   exportFailures = 0;
   spansExported = 0;
   logRecordsExported = 0;
-  /** Batches committed: the proof a refusal of records needs that it is about them (DeadLetters.acceptedElsewhere). */
-  batchesCommitted = 0;
+  /** Every batch's calls to the exporters: the proof a refusal of records needs (deliverIsolatingRefusals.ts). */
+  private readonly calls = new ExporterCalls();
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
@@ -174,7 +177,7 @@ export class ExportLoop {
     let idleMillis = 0;
     for (;;) {
       let launched = false;
-      while (!this.signal.aborted && this.inFlight.length < this.options.maxConcurrentExports) {
+      while (!this.signal.aborted && this.mayLaunch()) {
         const batch = this.nextBatch();
         if (!batch) break;
         this.launch(batch);
@@ -194,6 +197,21 @@ export class ExportLoop {
     // abort leaves one waiting: a drained stop settled them all above.)
     for (const waiter of this.waiters) waiter.resolve(false);
     this.waiters = [];
+  }
+
+  /**
+   * Whether another batch may start: fewer than maxConcurrentExports are exporting, and
+   * fewer than WAITING_BATCHES_PER_EXPORT times that are held, exported ones waiting for an
+   * earlier one to commit included. Counted as held, a batch stuck on its exporter (a
+   * record refused until proven, deliverIsolatingRefusals.ts) stopped the loop once the
+   * next batch had finished: nothing else was sent, so the proof never came.
+   */
+  private mayLaunch(): boolean {
+    const max = this.options.maxConcurrentExports;
+    if (this.inFlight.length >= max * WAITING_BATCHES_PER_EXPORT) return false;
+    let exporting = 0;
+    for (const entry of this.inFlight) if (entry.outcome === undefined) exporting += 1;
+    return exporting < max;
   }
 
   private launch(batch: Batch): void {
@@ -275,14 +293,14 @@ export class ExportLoop {
     const { exporter, logExporter, exportTimeoutMillis } = this.options;
     // The journal's spans are made anew whenever the exporter needs them, not kept while it works (JournalBatch).
     const spans = () => spansOf(batch);
-    const delivery = new Delivery(this.options.deadLetters ?? DEAD_LETTERS_SAID_LOST);
+    const delivery = new Delivery(this.options.deadLetters ?? DEAD_LETTERS_SAID_LOST, this.calls);
     const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal, delivery);
     const outcome = await retryWithBackoff(attempt, {
       signal: this.signal,
       onRetry: (error) => this.failedAttempt(error),
     });
     if (outcome.ok) {
-      this.committed(batch);
+      this.committed(batch, delivery);
       return true;
     }
     this.exportFailures += 1;
@@ -309,16 +327,16 @@ export class ExportLoop {
     );
   }
 
-  private committed(batch: Batch): void {
+  private committed(batch: Batch, delivery: Delivery): void {
     if (this.failing && !this.signal.aborted) {
       this.failing = false;
       this.causesSaid.clear();
       // At the level its failure was said at: an operator who sees the one sees the other.
       safeDiag.warn('otel-blackbox: export recovered');
     }
-    this.batchesCommitted += 1;
-    this.spansExported += spanCount(batch);
-    this.logRecordsExported += batch.journal?.logs.length ?? 0;
+    // Dead-lettered ones were not exported: they are counted as dead letters (DeadLetterFile).
+    this.spansExported += spanCount(batch) - delivery.spans.deadLettered;
+    this.logRecordsExported += (batch.journal?.logs.length ?? 0) - delivery.logs.deadLettered;
     this.options.queue.settle(batch.fromQueue);
     // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
     if (batch.fromQueue > 0) {

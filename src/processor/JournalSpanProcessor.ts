@@ -147,7 +147,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
     // 'started' rows only where the exporter stores them by precedence (PostgresSpanExporter).
     this.pendingSpans = new PendingSpans(exportsLogs(this.options.exporter) ? this.options.pendingSpanMillis : 0);
-    this.deadLetters = new DeadLetterFile(this.options.journalDir, () => this.loop.batchesCommitted);
+    this.deadLetters = new DeadLetterFile(this.options.journalDir);
     this.loop = new ExportLoop({
       exporter: this.options.exporter,
       logExporter: this.options.logExporter,
@@ -349,10 +349,10 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalBytes: this.journal?.bytesOnDisk ?? 0,
       journalBacklog: this.journal?.uncommitted ?? 0,
       memoryQueueLength: this.queue.length,
-      spansDropped: this.drops.total,
+      spansDropped: this.drops.total + this.deadLetters.lostSpans,
       spansExported: this.loop.spansExported,
       logRecordsExported: this.loop.logRecordsExported,
-      logRecordsDropped: this.drops.logRecordsTotal,
+      logRecordsDropped: this.drops.logRecordsTotal + this.deadLetters.lostLogs,
       logRecordsDroppedByReason: withLost(this.drops.logRecordsByReason, this.deadLetters.lostLogs),
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,

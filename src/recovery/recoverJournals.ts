@@ -12,7 +12,7 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportDestination } from '../export/exportDestination.js';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
-import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
+import { Delivery, ExporterCalls, exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
@@ -161,7 +161,6 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   if (typeof options.exporter?.export !== 'function') {
     throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', options.exporter);
   }
-  const exported = { batches: 0 };
   const settings = {
     staleAfterMillis: millis('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis, 1),
     batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
@@ -174,8 +173,8 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     logExporter: options.logExporter,
     onBatch: optionalFunction('onBatch', options.onBatch),
     dryRun: booleanOption('dryRun', options.dryRun, false),
-    exported,
-    deadLetters: new DeadLetterFile(journalDir, () => exported.batches),
+    deadLetters: new DeadLetterFile(journalDir),
+    calls: new ExporterCalls(),
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
@@ -386,9 +385,9 @@ interface RecoverySettings {
   onBatch: RecoverJournalsOptions['onBatch'];
   /** When a failed attempt was last said, for this whole recovery (see exportWithAttempts). */
   retrySaid?: { atMs: number };
-  /** Batches exported so far: proof for the dead letters that a refusal is about the records refused. */
-  exported: { batches: number };
   deadLetters: DeadLetterFile;
+  /** Every batch's calls to the exporters: the proof a refusal of records needs (deliverIsolatingRefusals.ts). */
+  calls: ExporterCalls;
 }
 
 /**
@@ -589,7 +588,7 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
     };
     const batchLogs = logs.length > 0 ? { logs, openSpans: [] } : undefined;
     // Behind a span exporter and a logExporter, a retry sends only the part not yet accepted.
-    const delivery = new Delivery(settings.deadLetters);
+    const delivery = new Delivery(settings.deadLetters, settings.calls);
     const attempt = () =>
       exportWithLogs(exporter, settings.logExporter, spans, records.count, batchLogs, settings.exportTimeoutMillis, settings.signal, delivery);
     const outcome = await retryWithBackoff(attempt, {
@@ -613,7 +612,6 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
       keepAlive: Number.isFinite(settings.maxAttempts),
     });
     if (!outcome.ok) throw outcome.error;
-    settings.exported.batches += 1;
   } finally {
     records.release();
   }

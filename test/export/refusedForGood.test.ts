@@ -69,8 +69,8 @@ describe('a span the collector refuses for good (HTTP 400)', () => {
     expect(letters[0]).toHaveProperty('record.n', 'poison');
     expect(statSync(join(journalDir, DEAD_LETTER_FILE_NAME)).mode & 0o777).toBe(0o600);
     expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0 });
-    // The halving: about 2·log2(n) requests, not one per span.
-    expect(collector.requests.length).toBeLessThanOrEqual(16);
+    // The halving: about 2·log2(n) requests, then the span alone until its refusal is proven twice; not one per span.
+    expect(collector.requests.length).toBeLessThanOrEqual(24);
     await provider.shutdown();
   });
 });
@@ -111,6 +111,50 @@ describe.each([
     await processor.forceFlush();
     expect(names()).toEqual(Array.from({ length: 10 }, (_, i) => `span-${i}`).sort());
     expect(processor.stats()).toMatchObject({ deadLetters: 0, journalBacklog: 0 });
+    await provider.shutdown();
+  }, 30_000);
+});
+
+describe('a span refused for good alone in its batch (a quiet service: one span at a time)', () => {
+  it('is dead-lettered once later batches are taken, and they are not held behind it', async () => {
+    const journalDir = tempDir();
+    collector.answer = ({ spans }) => (spans.some((span) => span.name === 'poison') ? { status: 413 } : undefined);
+    const { processor, provider, tracer } = journaling(journalDir);
+    tracer.startSpan('poison').end();
+    while (collector.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 6; i++) {
+      tracer.startSpan(`later-${i}`).end();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    await processor.forceFlush();
+    expect(names()).toEqual(Array.from({ length: 6 }, (_, i) => `later-${i}`));
+    expect(deadLetters(journalDir)).toMatchObject([{ kind: 'span', name: 'poison', reason: 'HTTP 413 Content Too Large' }]);
+    expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0, spansExported: 6 });
+    await provider.shutdown();
+  });
+});
+
+describe('a trace endpoint that refuses every request (400) while the log endpoint takes everything', () => {
+  it('dead-letters no span: what the log exporter takes is no proof about the span exporter', async () => {
+    const journalDir = tempDir();
+    collector.answer = ({ spans }) => (spans.length > 0 ? { status: 400, body: 'proxy: bad request' } : undefined);
+    const { processor, provider, tracer } = journaling(journalDir);
+    const loggerProvider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] });
+    const logger = loggerProvider.getLogger('refusals');
+    tracer.startSpan('a good span').end();
+    for (let i = 0; i < 5; i++) {
+      logger.emit({ body: `line ${i}` });
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    // The log lines of later batches were taken (a line in the span's batch waits with it).
+    while (collector.requests.filter((r) => r.spans > 0).length < 6 || collector.logs.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(deadLetters(journalDir)).toEqual([]);
+    expect(processor.stats()).toMatchObject({ deadLetters: 0 });
+    collector.answer = () => undefined;
+    await processor.forceFlush();
+    expect(names()).toEqual(['a good span']);
+    expect(collector.logs.map((log) => log.body).sort()).toEqual(['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+    await loggerProvider.shutdown();
     await provider.shutdown();
   }, 30_000);
 });
