@@ -83,7 +83,7 @@ export class DeadLetterFile implements DeadLetters {
   }
 
   async #write(kind: 'span' | 'log', what: string, reason: string, error: Error, line: string): Promise<void> {
-    const bytes = Buffer.from(line);
+    let bytes = Buffer.from(line);
     const size = await stat(this.path).then(
       (s) => s.size,
       (statError: NodeJS.ErrnoException) => {
@@ -99,15 +99,21 @@ export class DeadLetterFile implements DeadLetters {
       );
       return;
     }
-    const file = await open(this.path, 'a', 0o600).catch(async (openError: NodeJS.ErrnoException) => {
+    const file = await open(this.path, 'a+', 0o600).catch(async (openError: NodeJS.ErrnoException) => {
       // No journal directory yet ('none' durability makes none): made as the journal makes it.
       if (openError.code !== 'ENOENT') throw openError;
       makeOwnerOnlyDirs(dirname(this.path));
-      return open(this.path, 'a', 0o600);
+      return open(this.path, 'a+', 0o600);
     });
     try {
       // The mode at creation is reduced by the umask, and must not be wider either (ownerOnly.ts).
       if (size === 0) await file.chmod(0o600).catch(() => {});
+      // A write that failed part-way left a torn line: this one starts on a line of its own.
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await file.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) bytes = Buffer.concat([Buffer.from('\n'), bytes]);
+      }
       for (let written = 0; written < bytes.length; ) written += (await file.write(bytes, written)).bytesWritten;
     } finally {
       await file.close();

@@ -28,7 +28,19 @@ export class ReceiverCalls {
   started = 0;
   /** The number of the latest-started call the exporter took, 0 if none. */
   lastAcceptedStart = 0;
+
+  /** The calls to `exporter`, shared by everything that sends to it (the export loop, an in-process recovery). */
+  static of(exporter: object): ReceiverCalls {
+    let calls = callsByExporter.get(exporter);
+    if (calls === undefined) {
+      calls = new ReceiverCalls();
+      callsByExporter.set(exporter, calls);
+    }
+    return calls;
+  }
 }
+
+const callsByExporter = new WeakMap<object, ReceiverCalls>();
 
 /** What of one batch is settled (delivered, or dead-lettered) across its attempts. */
 export class DeliveryProgress {
@@ -40,6 +52,13 @@ export class DeliveryProgress {
   readonly provenRefusals = new Map<number, number>();
   /** Items dead-lettered (settled without being delivered). */
   deadLettered = 0;
+  /** An attempt has halved this batch: without new proof, later attempts send it whole, as in an outage. */
+  halved = false;
+  /**
+   * The last attempt ended with refused items waiting for proof, and nothing else to retry:
+   * the export loop sends later batches meanwhile (they bring the proof), a bounded number.
+   */
+  awaitingProof = false;
 
   /** Positions of the `count` items not settled yet. */
   pending(count: number): number[] {
@@ -89,7 +108,8 @@ export async function deliverIsolatingRefusals<T>(items: readonly T[], progress:
   const pending = progress.pending(items.length);
   if (pending.length === 0) return OK;
   const attempt = new Attempt(items, progress, handling, pending.length);
-  const outcome = await attempt.send(pending);
+  const outcome = await attempt.send(pending, true);
+  progress.awaitingProof = !progress.done && !outcome.ok && !outcome.aborted && outcome.late === undefined && refusalOf(outcome.error) !== undefined;
   if (progress.done) return OK;
   // Not done: an outage, a stop, or refusals not proven enough yet (tried after the backoff).
   return outcome.ok ? { ok: false, error: attempt.lastError ?? new Error('items are still pending'), aborted: false } : outcome;
@@ -110,7 +130,8 @@ class Attempt<T> {
     this.#callsLeft = 2 * Math.ceil(Math.log2(count + 1)) + 2;
   }
 
-  async send(positions: number[]): Promise<ExportOutcome> {
+  /** `first`: the attempt's first call, of every pending item. */
+  async send(positions: number[], first = false): Promise<ExportOutcome> {
     const { calls } = this.#handling;
     this.#callsLeft -= 1;
     // Proof for a lone refusal: a call started after this batch first failed, taken before this one was sent.
@@ -137,6 +158,13 @@ class Attempt<T> {
     if (reason === undefined) return outcome;
     if (positions.length === 1) return this.#refusedAlone(positions[0]!, proven, reason, outcome);
     if (this.#callsLeft < 2) return outcome;
+    // Halving again proves nothing until the exporter has taken something since: a receiver
+    // refusing everything then sees one call per attempt after the first, as in an outage.
+    if (first) {
+      const provable = this.#progress.failedAfter !== undefined && calls.lastAcceptedStart > this.#progress.failedAfter;
+      if (this.#progress.halved && !provable) return outcome;
+      this.#progress.halved = true;
+    }
     const middle = Math.ceil(positions.length / 2);
     const left = await this.send(positions.slice(0, middle));
     if (!left.ok && (left.aborted || left.late !== undefined || refusalOf(left.error) === undefined)) return left;

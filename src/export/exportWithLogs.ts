@@ -24,22 +24,20 @@ export interface DeadLetters {
   log(log: KeyedLogRecord, reason: string, error: Error): Promise<void>;
 }
 
-/** The calls made to the span exporter and to the log exporter, by every batch (the proof refusals need). */
-export class ExporterCalls {
-  readonly spans = new ReceiverCalls();
-  readonly logs = new ReceiverCalls();
-}
-
 /** What of one batch the exporters other than ours have settled, across its attempts. */
 export class Delivery {
   readonly spans = new DeliveryProgress();
   readonly logs = new DeliveryProgress();
   readonly deadLetters: DeadLetters;
-  readonly calls: ExporterCalls;
 
-  constructor(deadLetters: DeadLetters, calls: ExporterCalls) {
+  constructor(deadLetters: DeadLetters) {
     this.deadLetters = deadLetters;
-    this.calls = calls;
+  }
+
+  /** Refused records wait for proof (deliverIsolatingRefusals.ts), and nothing else of the batch is pending. */
+  get awaitingProof(): boolean {
+    // The spans go first: while they are pending, the last attempt ended with them.
+    return this.spans.done ? this.logs.awaitingProof : this.spans.awaitingProof;
   }
 }
 
@@ -69,7 +67,7 @@ export function exportWithLogs(
   batchLogs: LogsOfBatch | undefined,
   timeoutMillis: number,
   signal?: AbortSignal,
-  delivery: Delivery = new Delivery(DEAD_LETTERS_SAID_LOST, new ExporterCalls()),
+  delivery: Delivery = new Delivery(DEAD_LETTERS_SAID_LOST),
 ): Promise<ExportOutcome> {
   const logs = batchLogs?.logs ?? [];
   if (exportsLogs(exporter)) {
@@ -96,7 +94,7 @@ async function exportToTwo(
     const delivered = await deliverIsolatingRefusals(spans(), delivery.spans, {
       send: (part) => exportBatch(exporter, part, timeoutMillis, signal),
       deadLetter: (span, reason, error) => deadLetters.span(span, reason, error),
-      calls: delivery.calls.spans,
+      calls: ReceiverCalls.of(exporter),
     });
     if (!delivered.ok) {
       // A late success of the spans does not deliver the batch while its log records wait.
@@ -122,7 +120,7 @@ async function exportToTwo(
   return deliverIsolatingRefusals(logs, delivery.logs, {
     send: (part) => exportLogRecords(logExporter, part.map((log) => log.logRecord), timeoutMillis, signal),
     deadLetter: (log, reason, error) => deadLetters.log(log, reason, error),
-    calls: delivery.calls.logs,
+    calls: ReceiverCalls.of(logExporter),
   });
 }
 

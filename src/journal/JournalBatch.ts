@@ -28,17 +28,19 @@ export interface JournalLog {
 }
 
 export class JournalBatch {
-  /** Log records journaled before `until`, keyed by this writer's id and their sequence. */
-  readonly logs: JournalLog[];
+  /** Log records journaled before `until`, keyed by this writer's id and their sequence (none once let go). */
+  logs: JournalLog[];
   /**
    * Spans still open (START without END so far) that a log record of the batch belongs
    * to: their 'started' row must commit with the log (exportWithLogs makes it).
    */
-  readonly openSpans: ReadableSpan[];
+  openSpans: ReadableSpan[];
   /** Where reading stopped: committing the batch moves the watermark here. */
   readonly until: JournalPosition;
   /** The ENDs: the application's span objects (taken from RecentEnds), or bytes read from disk. */
-  readonly #ends: readonly ReadableSpan[] | SpanPayloads;
+  #ends: readonly ReadableSpan[] | SpanPayloads;
+  /** Set once let go: the counts the commit still needs. */
+  #counted: { spans: number; logs: number } | undefined;
   /** ENDs whose record did not parse: known after the first `spansInto()`. */
   #unreadable: number | undefined;
 
@@ -51,7 +53,26 @@ export class JournalBatch {
 
   /** SPAN_END records in the batch. */
   get spanCount(): number {
+    if (this.#counted !== undefined) return this.#counted.spans;
     return this.#ends instanceof SpanPayloads ? this.#ends.count : this.#ends.length;
+  }
+
+  /** LOG records in the batch. */
+  get logCount(): number {
+    return this.#counted?.logs ?? this.logs.length;
+  }
+
+  /**
+   * Exported, and held only until the batches before it commit (the export loop commits in
+   * order): its records go, its counts stay. Not exported again after this.
+   */
+  letGo(): void {
+    if (this.#counted !== undefined) return;
+    this.#counted = { spans: this.spanCount, logs: this.logs.length };
+    this.release();
+    this.#ends = [];
+    this.logs = [];
+    this.openSpans = [];
   }
 
   /** Records of the batch that turned out unreadable when parsed: lost, not committed. */

@@ -176,7 +176,7 @@ export class JournalTail {
     this.endsCommitted += batch.spanCount - batch.unreadable;
     this.endsRead -= batch.unreadable;
     this.recordsLost += batch.unreadable;
-    this.logsCommitted += batch.logs.length;
+    this.logsCommitted += batch.logCount;
     this.writer.appendCommit(batch.until);
     this.writer.deleteSegmentsBefore(batch.until.segment);
     batch.release();

@@ -15,7 +15,7 @@ import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
-import { DEAD_LETTERS_SAID_LOST, Delivery, ExporterCalls, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
+import { DEAD_LETTERS_SAID_LOST, Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
 import type { MemorySpanQueue } from './MemorySpanQueue.js';
 import { overflowSpan } from './overflowSpan.js';
 
@@ -45,6 +45,8 @@ interface InFlight {
   batch: Batch;
   /** undefined while exporting; true once committed; false when abandoned at the stop deadline. */
   outcome: boolean | undefined;
+  /** Behind an exporter other than ours: what of the batch is delivered, and whether it waits for proof of a refusal. */
+  delivery?: Delivery;
 }
 
 interface Batch {
@@ -62,7 +64,7 @@ interface FlushWaiter {
 }
 
 /** Batches held (exporting, or exported and waiting for an earlier one to commit) per allowed concurrent export. */
-const WAITING_BATCHES_PER_EXPORT = 4;
+const HELD_BATCHES_PER_EXPORT = 16;
 
 /** The pause before a batch whose export threw unexpectedly is tried again. */
 const UNEXPECTED_FAILURE_PAUSE_MILLIS = 5_000;
@@ -90,8 +92,6 @@ export class ExportLoop {
   exportFailures = 0;
   spansExported = 0;
   logRecordsExported = 0;
-  /** Every batch's calls to the exporters: the proof a refusal of records needs (deliverIsolatingRefusals.ts). */
-  private readonly calls = new ExporterCalls();
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
@@ -200,25 +200,31 @@ export class ExportLoop {
   }
 
   /**
-   * Whether another batch may start: fewer than maxConcurrentExports are exporting, and
-   * fewer than WAITING_BATCHES_PER_EXPORT times that are held, exported ones waiting for an
-   * earlier one to commit included. Counted as held, a batch stuck on its exporter (a
-   * record refused until proven, deliverIsolatingRefusals.ts) stopped the loop once the
-   * next batch had finished: nothing else was sent, so the proof never came.
+   * Whether another batch may start: fewer than maxConcurrentExports are exporting, not
+   * counting up to as many more that wait for proof that a record of theirs is refused
+   * for good (deliverIsolatingRefusals.ts: later batches bring it), and fewer than
+   * HELD_BATCHES_PER_EXPORT times that are held, exported ones waiting for an earlier one
+   * to commit included (those hold only their counts: JournalBatch.letGo). Counted as
+   * exporting, or held, a batch waiting for proof stopped the loop, and the proof never came.
    */
   private mayLaunch(): boolean {
     const max = this.options.maxConcurrentExports;
-    if (this.inFlight.length >= max * WAITING_BATCHES_PER_EXPORT) return false;
+    if (this.inFlight.length >= max * HELD_BATCHES_PER_EXPORT) return false;
     let exporting = 0;
-    for (const entry of this.inFlight) if (entry.outcome === undefined) exporting += 1;
-    return exporting < max;
+    let waitingForProof = 0;
+    for (const entry of this.inFlight) {
+      if (entry.outcome !== undefined) continue;
+      if (entry.delivery?.awaitingProof === true) waitingForProof += 1;
+      else exporting += 1;
+    }
+    return exporting < max && waitingForProof <= max;
   }
 
   private launch(batch: Batch): void {
     const entry: InFlight = { batch, outcome: undefined };
     this.inFlight.push(entry);
     // Nothing rejects unhandled (that would end the application's process).
-    void this.exportUntilSettled(batch)
+    void this.exportUntilSettled(entry)
       .then((committed) => {
         entry.outcome = committed;
         this.markCommittedInOrder();
@@ -273,10 +279,11 @@ export class ExportLoop {
    * would be passed over by the next batch's commit, which covers every batch before it,
    * and its spans deleted unexported. Until the stop signal aborts.
    */
-  private async exportUntilSettled(batch: Batch): Promise<boolean> {
+  private async exportUntilSettled(entry: InFlight): Promise<boolean> {
+    const { batch } = entry;
     for (;;) {
       try {
-        return await this.exportWithRetry(batch);
+        return await this.exportWithRetry(entry);
       } catch (error) {
         safeDiag.error('otel-blackbox: exporting a batch failed unexpectedly; it is tried again', error);
         if (this.signal.aborted) {
@@ -289,11 +296,13 @@ export class ExportLoop {
   }
 
   /** True once committed; false only when the stop signal aborted first. */
-  private async exportWithRetry(batch: Batch): Promise<boolean> {
+  private async exportWithRetry(entry: InFlight): Promise<boolean> {
+    const { batch } = entry;
     const { exporter, logExporter, exportTimeoutMillis } = this.options;
     // The journal's spans are made anew whenever the exporter needs them, not kept while it works (JournalBatch).
     const spans = () => spansOf(batch);
-    const delivery = new Delivery(this.options.deadLetters ?? DEAD_LETTERS_SAID_LOST, this.calls);
+    const delivery = new Delivery(this.options.deadLetters ?? DEAD_LETTERS_SAID_LOST);
+    entry.delivery = delivery;
     const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal, delivery);
     const outcome = await retryWithBackoff(attempt, {
       signal: this.signal,
@@ -301,6 +310,8 @@ export class ExportLoop {
     });
     if (outcome.ok) {
       this.committed(batch, delivery);
+      // Held until the batches before it commit: its records are not needed any more.
+      batch.journal?.letGo();
       return true;
     }
     this.exportFailures += 1;
@@ -336,7 +347,7 @@ export class ExportLoop {
     }
     // Dead-lettered ones were not exported: they are counted as dead letters (DeadLetterFile).
     this.spansExported += spanCount(batch) - delivery.spans.deadLettered;
-    this.logRecordsExported += (batch.journal?.logs.length ?? 0) - delivery.logs.deadLettered;
+    this.logRecordsExported += (batch.journal?.logCount ?? 0) - delivery.logs.deadLettered;
     this.options.queue.settle(batch.fromQueue);
     // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
     if (batch.fromQueue > 0) {

@@ -12,7 +12,7 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { exportDestination } from '../export/exportDestination.js';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
-import { Delivery, ExporterCalls, exportWithLogs } from '../export/exportWithLogs.js';
+import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
@@ -174,7 +174,6 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     onBatch: optionalFunction('onBatch', options.onBatch),
     dryRun: booleanOption('dryRun', options.dryRun, false),
     deadLetters: new DeadLetterFile(journalDir),
-    calls: new ExporterCalls(),
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
@@ -386,8 +385,6 @@ interface RecoverySettings {
   /** When a failed attempt was last said, for this whole recovery (see exportWithAttempts). */
   retrySaid?: { atMs: number };
   deadLetters: DeadLetterFile;
-  /** Every batch's calls to the exporters: the proof a refusal of records needs (deliverIsolatingRefusals.ts). */
-  calls: ExporterCalls;
 }
 
 /**
@@ -588,7 +585,7 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
     };
     const batchLogs = logs.length > 0 ? { logs, openSpans: [] } : undefined;
     // Behind a span exporter and a logExporter, a retry sends only the part not yet accepted.
-    const delivery = new Delivery(settings.deadLetters, settings.calls);
+    const delivery = new Delivery(settings.deadLetters);
     const attempt = () =>
       exportWithLogs(exporter, settings.logExporter, spans, records.count, batchLogs, settings.exportTimeoutMillis, settings.signal, delivery);
     const outcome = await retryWithBackoff(attempt, {

@@ -1,6 +1,6 @@
 // The dead-letter file behind exporters other than ours: whole JSON lines however large and
 // however many are written at once, the owner's alone, a directory made when missing.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,21 @@ describe('DeadLetterFile', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(journalDir).mode & 0o777).toBe(0o700);
     expect(files[0]!.written + files[1]!.written).toBe(3);
+    await provider.shutdown();
+  });
+
+  it('starts a line of its own after a torn one (a write that failed part-way), so the record is readable', async () => {
+    const memory = new InMemorySpanExporter();
+    const provider = providerWith(new SimpleSpanProcessor({ exporter: memory }), 'dead-letters');
+    provider.getTracer('t').startSpan('refused').end();
+    const journalDir = tempDir();
+    const path = join(journalDir, DEAD_LETTER_FILE_NAME);
+    writeFileSync(path, '{"at":"2026-12-04T00:00:00.000Z","kind":"span","reas', { mode: 0o600 });
+    await new DeadLetterFile(journalDir).span(memory.getFinishedSpans()[0]!, 'HTTP 400 Bad Request', new Error('Bad Request'));
+    const lines = readFileSync(path, 'utf8').split('\n');
+    expect(lines[0]).toBe('{"at":"2026-12-04T00:00:00.000Z","kind":"span","reas');
+    expect(JSON.parse(lines[1]!)).toMatchObject({ kind: 'span', name: 'refused' });
+    expect(lines[2]).toBe('');
     await provider.shutdown();
   });
 });

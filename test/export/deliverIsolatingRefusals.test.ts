@@ -7,7 +7,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
-import { Delivery, ExporterCalls, exportWithLogs, type DeadLetters } from '../../src/export/exportWithLogs.js';
+import { Delivery, exportWithLogs, type DeadLetters } from '../../src/export/exportWithLogs.js';
 import { retryWithBackoff } from '../../src/export/exportWithRetry.js';
 import type { KeyedLogRecord } from '../../src/export/SpansAndLogs.js';
 
@@ -41,7 +41,7 @@ const OK: ExportResult = { code: ExportResultCode.SUCCESS };
 const REFUSED = (status = 400): ExportResult => ({ code: ExportResultCode.FAILED, error: refusal(status) });
 
 function deliver(exporter: SpanExporter, count: number, letters = deadLetters(), options: { logExporter?: LogRecordExporter; logs?: KeyedLogRecord[]; timeoutMillis?: number } = {}) {
-  const delivery = new Delivery(letters, new ExporterCalls());
+  const delivery = new Delivery(letters);
   const batchLogs = options.logs === undefined ? undefined : { logs: options.logs, openSpans: [] };
   const attempt = () => exportWithLogs(exporter, options.logExporter, items(count), count, batchLogs, options.timeoutMillis ?? 1000, undefined, delivery);
   return { delivery, letters, outcome: retryWithBackoff(attempt, { maxAttempts: 12 }) };

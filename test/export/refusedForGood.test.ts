@@ -33,7 +33,7 @@ function deadLetters(journalDir: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 }
 
-function journaling(journalDir: string, options: { maxExportBatchSize?: number } = {}) {
+function journaling(journalDir: string, options: { maxExportBatchSize?: number; maxConcurrentExports?: number } = {}) {
   const exporter = new OTLPTraceExporter({ url: `${collector.url}/v1/traces` });
   const logExporter = new OTLPLogExporter({ url: `${collector.url}/v1/logs` });
   const processor = new JournalSpanProcessor({ exporter, logExporter, journalDir, recover: false, scheduledDelayMillis: 20, ...options });
@@ -130,6 +130,46 @@ describe('a span refused for good alone in its batch (a quiet service: one span 
     expect(names()).toEqual(Array.from({ length: 6 }, (_, i) => `later-${i}`));
     expect(deadLetters(journalDir)).toMatchObject([{ kind: 'span', name: 'poison', reason: 'HTTP 413 Content Too Large' }]);
     expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0, spansExported: 6 });
+    await provider.shutdown();
+  });
+});
+
+describe('a record refused for good, waiting for proof, with maxConcurrentExports 1', () => {
+  it('does not hold the batches behind it: they are sent, bring the proof, and it is dead-lettered', async () => {
+    const journalDir = tempDir();
+    collector.answer = ({ spans }) => (spans.some((span) => span.name === 'poison') ? { status: 400 } : undefined);
+    const { processor, provider, tracer } = journaling(journalDir, { maxConcurrentExports: 1 });
+    tracer.startSpan('poison').end();
+    while (collector.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 10; i++) {
+      tracer.startSpan(`later-${i}`).end();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    await processor.forceFlush();
+    expect(names()).toEqual(Array.from({ length: 10 }, (_, i) => `later-${i}`).sort());
+    expect(deadLetters(journalDir)).toMatchObject([{ kind: 'span', name: 'poison' }]);
+    expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0 });
+    await provider.shutdown();
+  });
+
+  it('a refused log record followed by many batches of spans only, then one good line: everything goes, the record is dead-lettered', async () => {
+    const journalDir = tempDir();
+    collector.answer = ({ logs }) => (logs.some((log) => log.body === 'poison') ? { status: 400 } : undefined);
+    const { processor, provider, tracer } = journaling(journalDir, { maxExportBatchSize: 4 });
+    const loggerProvider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] });
+    const logger = loggerProvider.getLogger('refusals');
+    logger.emit({ body: 'poison' });
+    for (let i = 0; i < 40; i++) {
+      tracer.startSpan(`span-${String(i).padStart(2, '0')}`).end();
+      if (i % 4 === 3) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    logger.emit({ body: 'a good line' });
+    await processor.forceFlush();
+    expect(collector.spans).toHaveLength(40);
+    expect(collector.logs.map((log) => log.body)).toEqual(['a good line']);
+    expect(deadLetters(journalDir)).toMatchObject([{ kind: 'log', record: { b: 'poison' } }]);
+    expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0 });
+    await loggerProvider.shutdown();
     await provider.shutdown();
   });
 });
