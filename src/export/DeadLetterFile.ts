@@ -10,7 +10,7 @@
 // said through diag at WARN, once a minute at most (the first in full, then how many
 // more); one refused past the file's cap is dropped, counted and said at ERROR; a write
 // that fails (a disk error) rejects, and the record stays in the journal, tried again.
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { logRecordPayload } from '../journal/logRecords.js';
@@ -84,21 +84,6 @@ export class DeadLetterFile implements DeadLetters {
 
   async #write(kind: 'span' | 'log', what: string, reason: string, error: Error, line: string): Promise<void> {
     let bytes = Buffer.from(line);
-    const size = await stat(this.path).then(
-      (s) => s.size,
-      (statError: NodeJS.ErrnoException) => {
-        if (statError.code === 'ENOENT') return 0;
-        throw statError;
-      },
-    );
-    if (size + bytes.length > MAX_DEAD_LETTER_FILE_BYTES) {
-      if (kind === 'span') this.lostSpans += 1;
-      else this.lostLogs += 1;
-      safeDiag.error(
-        `otel-blackbox: the exporter refused ${what} for good (${reason}: ${cut(errorText(error))}), and it is dropped: ${this.path} has reached ${MAX_DEAD_LETTER_FILE_BYTES} bytes`,
-      );
-      return;
-    }
     const file = await open(this.path, 'a+', 0o600).catch(async (openError: NodeJS.ErrnoException) => {
       // No journal directory yet ('none' durability makes none): made as the journal makes it.
       if (openError.code !== 'ENOENT') throw openError;
@@ -106,6 +91,15 @@ export class DeadLetterFile implements DeadLetters {
       return open(this.path, 'a+', 0o600);
     });
     try {
+      const { size } = await file.stat();
+      if (size + bytes.length > MAX_DEAD_LETTER_FILE_BYTES) {
+        if (kind === 'span') this.lostSpans += 1;
+        else this.lostLogs += 1;
+        safeDiag.error(
+          `otel-blackbox: the exporter refused ${what} for good (${reason}: ${cut(errorText(error))}), and it is dropped: ${this.path} has reached ${MAX_DEAD_LETTER_FILE_BYTES} bytes`,
+        );
+        return;
+      }
       // The mode at creation is reduced by the umask, and must not be wider either (ownerOnly.ts).
       if (size === 0) await file.chmod(0o600).catch(() => {});
       // A write that failed part-way left a torn line: this one starts on a line of its own.
@@ -115,11 +109,11 @@ export class DeadLetterFile implements DeadLetters {
         if (last[0] !== 0x0a) bytes = Buffer.concat([Buffer.from('\n'), bytes]);
       }
       for (let written = 0; written < bytes.length; ) written += (await file.write(bytes, written)).bytesWritten;
+      this.written += 1;
+      this.#say(what, reason);
     } finally {
       await file.close();
     }
-    this.written += 1;
-    this.#say(what, reason);
   }
 
   #say(what: string, reason: string): void {

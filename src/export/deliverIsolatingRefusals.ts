@@ -135,7 +135,7 @@ class Attempt<T> {
     const { calls } = this.#handling;
     this.#callsLeft -= 1;
     // Proof for a lone refusal: a call started after this batch first failed, taken before this one was sent.
-    const proven = this.#progress.failedAfter !== undefined && calls.lastAcceptedStart > this.#progress.failedAfter;
+    const proven = this.#takenSinceFailure();
     const number = ++calls.started;
     const outcome = await this.#handling.send(positions.map((i) => this.#items[i]!));
     if (outcome.ok) {
@@ -161,8 +161,7 @@ class Attempt<T> {
     // Halving again proves nothing until the exporter has taken something since: a receiver
     // refusing everything then sees one call per attempt after the first, as in an outage.
     if (first) {
-      const provable = this.#progress.failedAfter !== undefined && calls.lastAcceptedStart > this.#progress.failedAfter;
-      if (this.#progress.halved && !provable) return outcome;
+      if (this.#progress.halved && !this.#takenSinceFailure()) return outcome;
       this.#progress.halved = true;
     }
     const middle = Math.ceil(positions.length / 2);
@@ -171,6 +170,12 @@ class Attempt<T> {
     const right = await this.send(positions.slice(middle));
     if (!right.ok) return right;
     return left;
+  }
+
+  /** Whether the exporter has taken a call that started after this batch first failed. */
+  #takenSinceFailure(): boolean {
+    const { failedAfter } = this.#progress;
+    return failedAfter !== undefined && this.#handling.calls.lastAcceptedStart > failedAfter;
   }
 
   async #refusedAlone(position: number, proven: boolean, reason: string, outcome: ExportOutcome & { ok: false }): Promise<ExportOutcome> {

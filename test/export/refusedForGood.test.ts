@@ -115,30 +115,14 @@ describe.each([
   }, 30_000);
 });
 
-describe('a span refused for good alone in its batch (a quiet service: one span at a time)', () => {
-  it('is dead-lettered once later batches are taken, and they are not held behind it', async () => {
-    const journalDir = tempDir();
-    collector.answer = ({ spans }) => (spans.some((span) => span.name === 'poison') ? { status: 413 } : undefined);
-    const { processor, provider, tracer } = journaling(journalDir);
-    tracer.startSpan('poison').end();
-    while (collector.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    for (let i = 0; i < 6; i++) {
-      tracer.startSpan(`later-${i}`).end();
-      await new Promise((resolve) => setTimeout(resolve, 30));
-    }
-    await processor.forceFlush();
-    expect(names()).toEqual(Array.from({ length: 6 }, (_, i) => `later-${i}`));
-    expect(deadLetters(journalDir)).toMatchObject([{ kind: 'span', name: 'poison', reason: 'HTTP 413 Content Too Large' }]);
-    expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0, spansExported: 6 });
-    await provider.shutdown();
-  });
-});
-
-describe('a record refused for good, waiting for proof, with maxConcurrentExports 1', () => {
+describe.each([
+  ['the default maxConcurrentExports', undefined, 413, 'HTTP 413 Content Too Large'],
+  ['maxConcurrentExports 1', 1, 400, 'HTTP 400 Bad Request'],
+] as const)('a span refused for good alone in its batch (a quiet service: one span at a time), %s', (_, maxConcurrentExports, status, reason) => {
   it('does not hold the batches behind it: they are sent, bring the proof, and it is dead-lettered', async () => {
     const journalDir = tempDir();
-    collector.answer = ({ spans }) => (spans.some((span) => span.name === 'poison') ? { status: 400 } : undefined);
-    const { processor, provider, tracer } = journaling(journalDir, { maxConcurrentExports: 1 });
+    collector.answer = ({ spans }) => (spans.some((span) => span.name === 'poison') ? { status } : undefined);
+    const { processor, provider, tracer } = journaling(journalDir, { maxConcurrentExports });
     tracer.startSpan('poison').end();
     while (collector.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     for (let i = 0; i < 10; i++) {
@@ -147,11 +131,13 @@ describe('a record refused for good, waiting for proof, with maxConcurrentExport
     }
     await processor.forceFlush();
     expect(names()).toEqual(Array.from({ length: 10 }, (_, i) => `later-${i}`).sort());
-    expect(deadLetters(journalDir)).toMatchObject([{ kind: 'span', name: 'poison' }]);
-    expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0 });
+    expect(deadLetters(journalDir)).toMatchObject([{ kind: 'span', name: 'poison', reason }]);
+    expect(processor.stats()).toMatchObject({ deadLetters: 1, journalBacklog: 0, spansExported: 10 });
     await provider.shutdown();
   });
+});
 
+describe('a log record refused for good, waiting for proof', () => {
   it('a refused log record followed by many batches of spans only, then one good line: everything goes, the record is dead-lettered', async () => {
     const journalDir = tempDir();
     collector.answer = ({ logs }) => (logs.some((log) => log.body === 'poison') ? { status: 400 } : undefined);
