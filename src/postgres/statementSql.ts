@@ -32,16 +32,23 @@ export function timestampSql(unixNano: string): string {
  * locked after the first, and two batches that crossed deadlocked.
  */
 export function tracesSql(s: QuotedSchema): string {
+  // The stored root gives way only where it has none, or where it is a span whose parent is
+  // in another process and the batch's is a span without a parent (migration 6).
+  const takesRoot = `(t.root_span_id IS NULL
+      OR (t.root_parent_is_remote AND EXCLUDED.root_span_id IS NOT NULL AND NOT EXCLUDED.root_parent_is_remote))`;
+  const rootSpanId = `CASE WHEN ${takesRoot} THEN EXCLUDED.root_span_id ELSE t.root_span_id END`;
   // The root's name is final once its ended row is stored: a 'started' row or a crash
   // record of the root (named as at start) may come first, and names the trace until then.
-  const rootSpanName = `CASE WHEN t.root_span_id IS NULL
+  const rootSpanName = `CASE WHEN ${takesRoot}
       OR (EXCLUDED.root_span_ended AND NOT t.root_span_ended AND EXCLUDED.root_span_id = t.root_span_id)
     THEN EXCLUDED.root_span_name ELSE t.root_span_name END`;
-  const rootSpanEnded = `t.root_span_ended OR (EXCLUDED.root_span_ended AND EXCLUDED.root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id))`;
+  const rootSpanEnded = `CASE WHEN ${takesRoot} THEN EXCLUDED.root_span_ended
+    ELSE t.root_span_ended OR (EXCLUDED.root_span_ended AND EXCLUDED.root_span_id = t.root_span_id) END`;
+  const rootParentIsRemote = `CASE WHEN ${takesRoot} THEN EXCLUDED.root_parent_is_remote ELSE t.root_parent_is_remote END`;
   return `INSERT INTO ${s}.traces AS t
-  (trace_id, service_name, root_span_id, root_span_name, root_span_ended,
+  (trace_id, service_name, root_span_id, root_span_name, root_span_ended, root_parent_is_remote,
    start_time, start_time_unix_nano, end_time, end_time_unix_nano)
-SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name, r.root_span_ended,
+SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name, r.root_span_ended, r.root_parent_is_remote,
   ${timestampSql('r.start_ns')}, r.start_ns, ${timestampSql('r.end_ns')}, r.end_ns
 FROM ${unnestRows({
     trace_id: '$1::text[]',
@@ -51,23 +58,25 @@ FROM ${unnestRows({
     start_ns: '$5::bigint[]',
     end_ns: '$6::bigint[]',
     root_span_ended: '$7::boolean[]',
+    root_parent_is_remote: '$9::boolean[]',
   })}
 ON CONFLICT (trace_id) DO UPDATE SET
   service_name = COALESCE(t.service_name, EXCLUDED.service_name),
-  root_span_id = COALESCE(t.root_span_id, EXCLUDED.root_span_id),
+  root_span_id = ${rootSpanId},
   root_span_name = ${rootSpanName},
   root_span_ended = ${rootSpanEnded},
+  root_parent_is_remote = ${rootParentIsRemote},
   start_time = LEAST(t.start_time, EXCLUDED.start_time),
   start_time_unix_nano = LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
   end_time = GREATEST(t.end_time, EXCLUDED.end_time),
   end_time_unix_nano = GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano),
   updated_at = now()
 WHERE NOT (EXCLUDED.trace_id = ANY($8::text[]))
-  AND (COALESCE(t.service_name, EXCLUDED.service_name), COALESCE(t.root_span_id, EXCLUDED.root_span_id),
-       ${rootSpanName}, ${rootSpanEnded},
+  AND (COALESCE(t.service_name, EXCLUDED.service_name), ${rootSpanId},
+       ${rootSpanName}, ${rootSpanEnded}, ${rootParentIsRemote},
        LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
        GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano))
-  IS DISTINCT FROM (t.service_name, t.root_span_id, t.root_span_name, t.root_span_ended, t.start_time_unix_nano, t.end_time_unix_nano)`;
+  IS DISTINCT FROM (t.service_name, t.root_span_id, t.root_span_name, t.root_span_ended, t.root_parent_is_remote, t.start_time_unix_nano, t.end_time_unix_nano)`;
 }
 
 const SPAN_COLUMNS = `trace_id, span_id, parent_span_id, trace_state, name, kind, state,

@@ -100,6 +100,7 @@ export class Statements {
         t.unixNano((r) => r.endTime),
         t.boolean((r) => r.rootSpanEnded),
         (arena) => textArray(traces.filter((r) => r.tentative).map((r) => r.traceId), arena),
+        t.boolean((r) => r.rootParentIsRemote),
       ],
     };
   }

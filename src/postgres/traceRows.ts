@@ -1,6 +1,8 @@
 // One `traces` row per trace id in a batch, aggregated from its spans. The upsert merges
 // it with what is stored (earliest start, latest end, first known root, named as it ended),
 // so writing a batch in parts gives the same row as writing it whole.
+// The root is a span without a parent; failing one, the first whose parent is in another
+// process (a service behind another has no span without a parent: migration 6).
 import { isStandIn } from './logRows.js';
 import type { SpanRow } from './spanRows.js';
 import { compareUnixNano, type UnixNano } from './unixNano.js';
@@ -12,6 +14,8 @@ export interface TraceRow {
   rootSpanName: string | null;
   /** The root's row here is its ended one: its name is final (migration 4). */
   rootSpanEnded: boolean;
+  /** The root's parent is in another process: a span without a parent takes over (migration 6). */
+  rootParentIsRemote: boolean;
   /** Known only from stand-in rows: made where missing, never changing a stored trace. */
   tentative: boolean;
   startTime: UnixNano;
@@ -34,18 +38,14 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
       standIns.push(span);
       continue;
     }
-    const isRoot = span.parentSpanId === null;
+    const rank = rootRank(span);
     const trace = traces.get(span.traceId);
     if (trace === undefined) {
-      traces.set(span.traceId, new TraceOfSpan(span, isRoot, false));
+      traces.set(span.traceId, new TraceOfSpan(span, rank, false));
       continue;
     }
     trace.serviceName ??= span.resource.serviceName;
-    if (isRoot && trace.rootSpanId === null) {
-      trace.rootSpanId = span.spanId;
-      trace.rootSpanName = span.name;
-      trace.rootSpanEnded = span.state === 'ended';
-    }
+    if (rank > trace.rootRank) trace.takeRoot(span, rank);
     if (compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
     if (span.endTime !== null && (trace.endTime === null || compareUnixNano(span.endTime, trace.endTime) > 0)) {
       trace.endTime = span.endTime;
@@ -53,31 +53,49 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
   }
   for (const span of standIns) {
     const trace = traces.get(span.traceId);
-    if (trace === undefined) traces.set(span.traceId, new TraceOfSpan(span, false, true));
+    if (trace === undefined) traces.set(span.traceId, new TraceOfSpan(span, NOT_ROOT, true));
     else if (trace.tentative && compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
   }
   return [...traces.values()];
+}
+
+const NOT_ROOT = 0;
+const LOCAL_ROOT = 1;
+const ROOT = 2;
+type RootRank = typeof NOT_ROOT | typeof LOCAL_ROOT | typeof ROOT;
+
+function rootRank(span: SpanRow): RootRank {
+  if (span.parentSpanId === null) return ROOT;
+  return span.parentIsRemote === true ? LOCAL_ROOT : NOT_ROOT;
 }
 
 /** A class, not an object literal, so V8 never pretenures it (see ConvertedSpanRow in spanRows.ts). */
 class TraceOfSpan implements TraceRow {
   readonly traceId: string;
   serviceName: string | null;
-  rootSpanId: string | null;
-  rootSpanName: string | null;
-  rootSpanEnded: boolean;
+  rootSpanId: string | null = null;
+  rootSpanName: string | null = null;
+  rootSpanEnded = false;
+  rootParentIsRemote = false;
+  rootRank: RootRank = NOT_ROOT;
   readonly tentative: boolean;
   startTime: UnixNano;
   endTime: UnixNano | null;
 
-  constructor(span: SpanRow, isRoot: boolean, tentative: boolean) {
+  constructor(span: SpanRow, rank: RootRank, tentative: boolean) {
     this.tentative = tentative;
     this.traceId = span.traceId;
     this.serviceName = span.resource.serviceName;
-    this.rootSpanId = isRoot ? span.spanId : null;
-    this.rootSpanName = isRoot ? span.name : null;
-    this.rootSpanEnded = isRoot && span.state === 'ended';
+    if (rank !== NOT_ROOT) this.takeRoot(span, rank);
     this.startTime = span.startTime;
     this.endTime = span.endTime;
+  }
+
+  takeRoot(span: SpanRow, rank: RootRank): void {
+    this.rootRank = rank;
+    this.rootSpanId = span.spanId;
+    this.rootSpanName = span.name;
+    this.rootSpanEnded = span.state === 'ended';
+    this.rootParentIsRemote = rank === LOCAL_ROOT;
   }
 }

@@ -171,6 +171,8 @@ export async function listServices(pool: pg.Pool, schema: QuotedSchema): Promise
 export interface SpanDetail {
   span_id: string;
   parent_span_id: string | null;
+  /** The parent is in another process (an incoming request's, a message's producer): null without a parent. */
+  parent_is_remote: boolean | null;
   name: string;
   kind: string;
   state: string;
@@ -202,7 +204,7 @@ function shortSql(column: string, chars: number): string {
 // viewer's memory, and at 20,000 spans it would have run out.
 export async function traceSpans(pool: pg.Pool, schema: QuotedSchema, traceId: string): Promise<{ spans: SpanDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<SpanDetail>(
-    `SELECT span_id, parent_span_id, ${shortSql('name', 1000)}, kind, state,
+    `SELECT span_id, parent_span_id, parent_is_remote, ${shortSql('name', 1000)}, kind, state,
             start_time_unix_nano::text AS start_time_unix_nano, end_time_unix_nano::text AS end_time_unix_nano,
             status_code, ${shortSql('status_message', 4096)}, service_name, scope_name, scope_version,
             ${shortSql('crash_reason', MAX_SHOWN_CHARS)}, end_time_estimated
@@ -224,14 +226,29 @@ export interface LogDetail {
 
 export const MAX_SPAN_LOGS = 1000;
 
-/** The selected span's attributes, links and resource, each string cut to MAX_SHOWN_CHARS. */
-export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ attributes: unknown; links: unknown; resource: unknown }> {
-  const { rows } = await pool.query<{ attributes: unknown; links: unknown; resource: unknown }>(
-    `SELECT attributes, links, resource FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
+/** What the selected span's details show beyond the trace's response: large values, each string cut to MAX_SHOWN_CHARS. */
+export interface SpanExtras {
+  attributes: unknown;
+  links: unknown;
+  resource: unknown;
+  resource_schema_url: unknown;
+  scope_schema_url: unknown;
+}
+
+/** The selected span's attributes, links, resource and schema URLs, each string cut to MAX_SHOWN_CHARS. */
+export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<SpanExtras> {
+  const { rows } = await pool.query<SpanExtras>(
+    `SELECT attributes, links, resource, resource_schema_url, scope_schema_url FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
     [traceId, spanId],
   );
   const row = rows[0];
-  return { attributes: shortened(row?.attributes ?? null), links: shortened(row?.links ?? null), resource: shortened(row?.resource ?? null) };
+  return {
+    attributes: shortened(row?.attributes ?? null),
+    links: shortened(row?.links ?? null),
+    resource: shortened(row?.resource ?? null),
+    resource_schema_url: shortened(row?.resource_schema_url ?? null),
+    scope_schema_url: shortened(row?.scope_schema_url ?? null),
+  };
 }
 
 /** A JSON value with every string longer than MAX_SHOWN_CHARS cut, saying how much was left out. */

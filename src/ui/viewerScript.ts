@@ -313,7 +313,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       ['kind', span.kind],
       ['status', span.status_code + (span.status_message ? ': ' + firstLine(span.status_message) : '')],
       ['span id', span.span_id],
-      ['parent', span.parent_span_id || '(root)'],
+      ['parent', span.parent_span_id ? span.parent_span_id + (span.parent_is_remote ? ' (in another process)' : '') : '(root)'],
       ['start', isoFromNanos(span.start_time_unix_nano) + ' (+' + formatNanos(rel(span.start_time_unix_nano)) + ')'],
       ['end', open ? 'not ended yet (in flight)' : isoFromNanos(span.end_time_unix_nano) + (span.end_time_estimated ? ' (estimated: last sign of life)' : '')],
       ['duration', open ? '–' : formatNanos(rel(span.end_time_unix_nano) - rel(span.start_time_unix_nano)) + (span.end_time_estimated ? ' (estimated)' : '')],
@@ -336,7 +336,9 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
       attributes.appendChild(keyValues('attributes', withoutMarkers(body.attributes)));
       if (Array.isArray(body.links) && body.links.length > 0) attributes.appendChild(keyValues('links', body.links));
+      if (body.scope_schema_url) attributes.appendChild(el('div', { className: 'muted', id: 'scope-schema-url', text: 'scope schema: ' + body.scope_schema_url }));
       resource.appendChild(keyValues('resource', body.resource));
+      if (body.resource_schema_url) resource.appendChild(el('div', { className: 'muted', id: 'resource-schema-url', text: 'resource schema: ' + body.resource_schema_url }));
       if (body.logs.length === 0) logs.appendChild(el('p', { className: 'muted', text: 'none' }));
       if (body.truncated) logs.appendChild(el('p', { className: 'muted', id: 'logs-truncated', text: 'the last ' + body.logs.length + ' shown; earlier ones are in the logs table' }));
       body.logs.forEach(function (log) { logs.appendChild(logLine(log, rel)); });

@@ -3,6 +3,7 @@
 // else, and `ui` printed its URL and served pages that each failed (an operator review).
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
 import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
 
@@ -32,6 +33,16 @@ test('ui against a schema without our tables exits 1 with the same advice, witho
   expect(await main(['ui', '--database', db.url, '--schema', bare, '--port', '0'], io)).toBe(1);
   expect(out).toEqual([]);
   expect(err.join('\n')).toContain(`create them with otel-blackbox migrate --schema ${bare}`);
+});
+
+test('ui against a schema older than it (before migration 5) exits 1 saying to migrate it, without listening', async () => {
+  const old = await db.freshSchema('older_than_viewer');
+  await migrateSchema(db.pool, old);
+  await db.query(`ALTER TABLE "${old}".spans DROP COLUMN parent_is_remote`);
+  const { out, err, io } = captured();
+  expect(await main(['ui', '--database', db.url, '--schema', old, '--port', '0'], io)).toBe(1);
+  expect(out).toEqual([]);
+  expect(err.join('\n')).toContain(`the schema "${old}" is older than this otel-blackbox: bring it up to date with otel-blackbox migrate --schema ${old}`);
 });
 
 test('ui against a database it cannot reach exits 1 naming it, without listening', async () => {

@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { HOSTILE_NAME, seedBigTrace, seedInFlightTrace, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, seedBigTrace, seedInFlightTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,6 +24,7 @@ let schema: string;
 let shop: { traceId: string; hostileSpanId: string };
 let bigTraceId: string;
 let inFlightTraceId: string;
+let behind: Awaited<ReturnType<typeof seedServiceBehindGateway>>;
 let viewer: RunningViewer;
 let profile: string;
 let browser: BrowserContext;
@@ -39,6 +40,7 @@ beforeAll(async () => {
   await seedSmallTraces(db.url, schema, 5);
   shop = await seedShopCrash(db.url, schema, tempDir());
   inFlightTraceId = await seedInFlightTrace(db.url, schema);
+  behind = await seedServiceBehindGateway(db.url, schema);
   bigTraceId = await seedBigTrace(db.url, schema, BIG_TRACE_SPANS);
   viewer = await startViewer(['--database', db.url, '--schema', schema]);
   profile = mkdtempSync(join(tmpdir(), 'otel-blackbox-chromium-'));
@@ -68,7 +70,7 @@ describe('the viewer in Chromium', () => {
     const crashRows = page.locator('#crashes tr.crash-row');
     await expect.poll(() => crashRows.count()).toBe(3);
     await expect.poll(() => page.locator('#crashes').textContent()).toContain('TypeError: card declined: payment gateway timed out');
-    await expect.poll(() => page.locator('#traces tr.trace-row').count()).toBe(5 + 3 + 1 + 1 + 1);
+    await expect.poll(() => page.locator('#traces tr.trace-row').count()).toBe(5 + 3 + 1 + 1 + 1 + 1);
 
     await page.locator('#crashes tr.crash-row a', { hasText: 'charge card' }).first().click();
     await page.waitForURL(`**/traces/${shop.traceId}*`);
@@ -153,6 +155,23 @@ describe('the viewer in Chromium', () => {
     expect(Math.round(bar!.x + bar!.width)).toBe(Math.round(track!.x + track!.width));
     expect(bar!.x + bar!.width).toBeGreaterThanOrEqual(child!.x + child!.width - 1);
     expect(await page.locator('.details').textContent()).toContain('not ended yet (in flight)');
+  });
+
+  test('a service behind a gateway: listed by its first span, whose parent is said to be in another process, with the schema URLs', async () => {
+    await page.goto(viewer.url);
+    await page.locator('#traces tr.trace-row a', { hasText: 'GET /orders/:id' }).click();
+    await page.waitForURL(`**/traces/${behind.traceId}*`);
+    await page.waitForSelector('main[data-ready="true"]');
+    // Its parent is not stored: the span is drawn as a root, its child below it.
+    expect(await page.locator('.span-row .name').allTextContents()).toEqual(['GET /orders/:id', 'SELECT orders']);
+    await page.locator('.span-row', { hasText: 'GET /orders/:id' }).click();
+    await expect.poll(() => page.locator('.details').textContent()).toContain(`${behind.parentSpanId} (in another process)`);
+    await expect.poll(() => page.locator('#scope-schema-url').textContent()).toBe(`scope schema: ${BEHIND_SCHEMA_URLS.scope}`);
+    expect(await page.locator('#resource-schema-url').textContent()).toBe(`resource schema: ${BEHIND_SCHEMA_URLS.resource}`);
+    await page.locator('.span-row', { hasText: 'SELECT orders' }).click();
+    await expect.poll(() => page.locator('.details h3').textContent()).toBe('SELECT orders');
+    expect(await page.locator('.details').textContent()).not.toContain('in another process');
+    expect(pageErrors).toEqual([]);
   });
 
   test(`a trace of ${BIG_TRACE_SPANS} spans renders and stays usable`, async () => {

@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { HOSTILE_NAME, seedBigTrace, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, seedBigTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const tempDir = useTempDirs();
@@ -14,6 +14,7 @@ const db = new TestDatabase();
 const PASSWORD = 'pw-Zq81-not-for-pages';
 let schema: string;
 let shop: { traceId: string; hostileSpanId: string };
+let behind: Awaited<ReturnType<typeof seedServiceBehindGateway>>;
 let viewer: RunningViewer;
 
 /** The test database's URL with a password in it (trust authentication ignores it). */
@@ -29,6 +30,7 @@ beforeAll(async () => {
   await seedBigTrace(db.url, schema, 130);
   // 120 more one-span traces, so the trace list has three pages.
   await seedSmallTraces(db.url, schema, 120);
+  behind = await seedServiceBehindGateway(db.url, schema);
   viewer = await startViewer(['--database', urlWithPassword(), '--schema', schema]);
 });
 afterAll(async () => {
@@ -95,6 +97,17 @@ describe('otel-blackbox ui API', () => {
     expect(logs.body.resource).toMatchObject({ 'service.name': 'shop' });
     expect(logs.body.logs.map((log: any) => log.fields.event_name)).toEqual(['cart loaded', 'coupon rejected']);
     expect(logs.body.logs[0].fields.attributes).toEqual({ items: 3, total: '59.90 EUR' });
+  });
+
+  test('a service behind a gateway: its trace is named by the span whose parent came from there, which says so, with the schema URLs', async () => {
+    const list = await get('/api/traces?service=orders');
+    expect(list.body.rows).toEqual([expect.objectContaining({ trace_id: behind.traceId, root_span_name: 'GET /orders/:id', span_count: 2 })]);
+    const { body } = await get(`/api/traces/${behind.traceId}`);
+    const server = body.spans.find((span: any) => span.span_id === behind.serverSpanId);
+    expect(server).toMatchObject({ parent_span_id: behind.parentSpanId, parent_is_remote: true });
+    expect(body.spans.find((span: any) => span.name === 'SELECT orders')).toMatchObject({ parent_span_id: behind.serverSpanId, parent_is_remote: false });
+    const details = await get(`/api/traces/${behind.traceId}/spans/${behind.serverSpanId}`);
+    expect(details.body).toMatchObject({ resource_schema_url: BEHIND_SCHEMA_URLS.resource, scope_schema_url: BEHIND_SCHEMA_URLS.scope });
   });
 
   test('a trace\'s response stays small however large its attributes: they come with the selected span, long strings cut', async () => {

@@ -1,6 +1,6 @@
 // What the viewer's tests share: real rows (a real child process that crashes, recovered
 // through the public API; a big trace through the public exporter) and a running viewer.
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -61,6 +61,26 @@ export async function seedSmallTraces(databaseUrl: string, schema: string, count
   const tracer = provider.getTracer('small-traces');
   for (let i = 0; i < count; i++) tracer.startSpan(`tick ${i}`).end();
   await provider.shutdown();
+}
+
+/** The schema URLs the service behind a gateway gives its resource and its tracer. */
+export const BEHIND_SCHEMA_URLS = { resource: 'https://opentelemetry.io/schemas/1.26.0', scope: 'https://opentelemetry.io/schemas/1.27.0' };
+
+/**
+ * A service behind a gateway, as most are: its server span's parent came in a
+ * `traceparent` (remote), so it has no span without a parent. Service 'orders'.
+ */
+export async function seedServiceBehindGateway(databaseUrl: string, schema: string): Promise<{ traceId: string; serverSpanId: string; parentSpanId: string }> {
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: databaseUrl, schema }), durability: 'none' });
+  const resource = resourceFromAttributes({ 'service.name': 'orders' }, { schemaUrl: BEHIND_SCHEMA_URLS.resource });
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+  const tracer = provider.getTracer('orders-http', '2.0.0', { schemaUrl: BEHIND_SCHEMA_URLS.scope });
+  const received = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true };
+  const server = tracer.startSpan('GET /orders/:id', { kind: SpanKind.SERVER }, trace.setSpanContext(ROOT_CONTEXT, received));
+  tracer.startSpan('SELECT orders', {}, trace.setSpan(ROOT_CONTEXT, server)).end();
+  server.end();
+  await provider.shutdown();
+  return { traceId: received.traceId, serverSpanId: server.spanContext().spanId, parentSpanId: received.spanId };
 }
 
 /**

@@ -85,9 +85,11 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   });
   pool.on('error', () => {});
   // Asked once before listening: a viewer started against a database it cannot reach, or a
-  // schema without our tables, printed its URL and then failed on every page.
+  // schema without our tables, printed its URL and then failed on every page. The columns
+  // named are the newest the pages read (migration 5): a schema older than this viewer
+  // is told to migrate.
   try {
-    await pool.query(`SELECT 1 FROM ${schema}.spans LIMIT 0`);
+    await pool.query(`SELECT parent_is_remote, resource_schema_url, scope_schema_url FROM ${schema}.spans LIMIT 0`);
   } catch (error) {
     await pool.end();
     io.err(`otel-blackbox ui: cannot query ${printable(target)}: ${printable(redact((error as Error).message, secrets))}${schemaAdvice(error, schemaName)}`);

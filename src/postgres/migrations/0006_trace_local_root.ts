@@ -1,0 +1,18 @@
+// A trace's root as this database can know it. A service behind another (an incoming HTTP
+// request with a `traceparent`, a message from a queue) has no span without a parent: its
+// first span's parent is in the other process. Its traces were stored with no root, and
+// the viewer listed every one as "(root not recorded)". Such a span (its parent remote,
+// migration 5) now names the trace until a span without a parent arrives, which takes
+// over: the upstream service writing to the same schema.
+// Rows stored before keep their empty root: filling it in would read the whole spans
+// table inside the migration's transaction, while every exporter waits on its lock.
+import type { QuotedSchema } from '../schemaName.js';
+
+export const version = 6;
+export const name = 'trace_local_root';
+/** Older code only ever stores a span without a parent as the root: false, the default, is true of it. */
+export const oldestWriter = 2;
+
+export function sql(s: QuotedSchema): string {
+  return `ALTER TABLE ${s}.traces ADD COLUMN root_parent_is_remote boolean NOT NULL DEFAULT false;`;
+}
