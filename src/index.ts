@@ -14,6 +14,7 @@ export {
   ATTR_END_TIME_ESTIMATED,
   ATTR_DROPPED_SPANS,
   ATTR_TRUNCATED,
+  ATTR_WRITER_ID,
   OVERFLOW_SPAN_NAME,
 } from './spanMarkers.js';
 export type { SpanState } from './spanMarkers.js';

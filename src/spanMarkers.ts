@@ -8,6 +8,12 @@ export const ATTR_SPAN_STATE = 'otel_blackbox.state';
 export const ATTR_CRASH_REASON = 'otel_blackbox.crash.reason';
 /** `true` when the end time is an estimate: the writer's last sign of life. */
 export const ATTR_END_TIME_ESTIMATED = 'otel_blackbox.end_time.estimated';
+/**
+ * On a crash record: the id of the journal writer that died (one per process, or per
+ * worker thread with its own provider). Its log records carry the same id (`logs.writer_id`
+ * in PostgreSQL), so what the process logged last, in a span or outside any, can be found.
+ */
+export const ATTR_WRITER_ID = 'otel_blackbox.writer.id';
 /** Number of spans that were not journaled because the journal hit its byte cap. */
 export const ATTR_DROPPED_SPANS = 'otel_blackbox.dropped_spans';
 /** On the overflow marker: log records that could not be journaled in the same episode. */

@@ -9,7 +9,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
-import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE } from '../spanMarkers.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, ATTR_WRITER_ID } from '../spanMarkers.js';
 import type { JournalFacts } from './readWriterJournal.js';
 
 export function crashReason(journal: JournalFacts): string {
@@ -37,7 +37,7 @@ function laterOf(a: HrTime, b: HrTime): HrTime {
   return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? a : b;
 }
 
-export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resource: Resource, reason: string): ReadableSpan {
+export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resource: Resource, reason: string, writerId: string): ReadableSpan {
   // Never before the span's own start, even if a clock stepped back.
   const endTime = laterOf(millisToHrTime(journal.lastSignOfLifeMs), start.st);
   return readableSpanFromRecord(start, resource, {
@@ -47,6 +47,7 @@ export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resou
       [ATTR_SPAN_STATE]: 'crashed',
       [ATTR_CRASH_REASON]: reason,
       [ATTR_END_TIME_ESTIMATED]: true,
+      [ATTR_WRITER_ID]: writerId,
     },
   });
 }

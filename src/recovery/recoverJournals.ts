@@ -443,8 +443,13 @@ async function recoverOne(
   const resources = new Map([...facts.resources].map(([id, { attributes, schemaUrl }]) => [id, resourceFromAttributes(attributes, { schemaUrl })]));
   const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
   const reason = crashReason(facts);
+  // Log records are keyed by the writer that journaled them, as its own export did, and its
+  // crash records name it. The writer's id: from the claimed directory's name (which adds
+  // the claimer, different at every recovery) only the writer's part, or a rerun after an
+  // unreadable header stored every log record again under another key.
+  const writerId = facts.header?.writerId ?? parseClaimedDirName(basename(dir))?.writerId ?? basename(dir);
   const spanOf: SpanFromRecord = (record, tag) =>
-    tag === CRASHED ? crashRecord(record, facts, resourceOf(record.r), reason) : readableSpanFromRecord(record, resourceOf(record.r));
+    tag === CRASHED ? crashRecord(record, facts, resourceOf(record.r), reason, writerId) : readableSpanFromRecord(record, resourceOf(record.r));
   let spansEnded = 0;
   let spansCrashed = 0;
   let logRecords = 0;
@@ -483,11 +488,6 @@ async function recoverOne(
     );
     inFlight.add(exported);
   };
-  // Log records are keyed by the writer that journaled them, as its own export did.
-  // The writer's id keys its log records: from the claimed directory's name (which adds
-  // the claimer, different at every recovery) only the writer's part, or a rerun after an
-  // unreadable header stored every log record again under another key.
-  const writerId = facts.header?.writerId ?? parseClaimedDirName(basename(dir))?.writerId ?? basename(dir);
   let batch = new SpanPayloadsBuilder(buffers);
   const logs: KeyedLogRecord[] = [];
   let logBytes = 0;

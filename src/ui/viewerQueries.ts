@@ -310,3 +310,29 @@ export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: str
   const truncated = rows.length > MAX_SPAN_LOGS;
   return { logs: rows.slice(0, MAX_SPAN_LOGS).reverse().map((log) => ({ ...log, fields: shortened(log.fields) as Record<string, unknown> })), truncated };
 }
+
+/** Lines of a dead process shown with its crash record: the last ones it logged. */
+export const MAX_PROCESS_LOGS = 50;
+
+/** The log line columns, and which span each was logged in (none: outside any span). */
+const PROCESS_LOG_COLUMNS = `${LOG_COLUMNS}, trace_id, span_id`;
+
+/**
+ * What the journal writer `writerId` (a process, or a worker thread with its own provider)
+ * logged last, in spans or outside any, oldest first: shown with its crash records, where
+ * the lines outside the crashed span (a pool exhausted, a retry loop) are often the
+ * reason. A crash record names its writer (ATTR_WRITER_ID); the writer's log rows are
+ * keyed by it and their sequence, so the unique index logs_record_key serves this as one
+ * short backward scan, however many rows the table holds.
+ */
+export async function processLogs(pool: pg.Pool, schema: QuotedSchema, writerId: string): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
+  const { rows } = await pool.query<LogDetail>(
+    `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
+       FROM (SELECT ${PROCESS_LOG_COLUMNS} FROM ${schema}.logs WHERE kind = 'log' AND writer_id = $1
+              ORDER BY sequence DESC LIMIT ${MAX_PROCESS_LOGS + 1}) l
+      ORDER BY l.sequence DESC`,
+    [writerId],
+  );
+  const truncated = rows.length > MAX_PROCESS_LOGS;
+  return { writer_id: writerId, logs: rows.slice(0, MAX_PROCESS_LOGS).reverse().map((log) => ({ ...log, fields: shortened(log.fields) as Record<string, unknown> })), truncated };
+}

@@ -327,6 +327,9 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     // What the span logged comes first: after a crash it is what people look for.
     var logs = el('section', { id: 'logs' }, [el('h2', { text: 'events and logs' })]);
     details.appendChild(logs);
+    // A crash record: what its process logged last, in this span, in others, or outside any.
+    var processLogs = el('section', { id: 'process-logs' });
+    details.appendChild(processLogs);
     // Attributes, links and resource come with the span's logs: the trace's own response
     // carries only what the waterfall needs, however large the attributes.
     var attributes = el('section', { id: 'attributes' });
@@ -342,12 +345,14 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       if (body.logs.length === 0) logs.appendChild(el('p', { className: 'muted', text: 'none' }));
       if (body.truncated) logs.appendChild(el('p', { className: 'muted', id: 'logs-truncated', text: 'the last ' + body.logs.length + ' shown; earlier ones are in the logs table' }));
       body.logs.forEach(function (log) { logs.appendChild(logLine(log, rel)); });
+      if (body.process_logs) showProcessLogs(processLogs, body.process_logs, traceId, span.span_id, rel);
       logs.dataset.loaded = 'true';
     }).catch(function (error) { showError(logs, error); });
   }
 
-  // The state, crash reason and estimated-end markers are shown above as facts already.
-  var MARKERS = ['otel_blackbox.state', 'otel_blackbox.crash.reason', 'otel_blackbox.end_time.estimated'];
+  // The state, crash reason and estimated-end markers are shown above as facts already, the
+  // writer id with what its process logged last.
+  var MARKERS = ['otel_blackbox.state', 'otel_blackbox.crash.reason', 'otel_blackbox.end_time.estimated', 'otel_blackbox.writer.id'];
   function withoutMarkers(attributes) {
     var shown = {};
     if (attributes && typeof attributes === 'object') Object.keys(attributes).forEach(function (key) { if (MARKERS.indexOf(key) < 0) shown[key] = attributes[key]; });
@@ -362,6 +367,25 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     return el('div', {}, [el('div', { className: 'muted', text: title + (rows.length === 0 ? ': none' : '') }), el('dl', {}, rows)]);
   }
 
+  function showProcessLogs(section, process, traceId, spanId, rel) {
+    section.appendChild(el('h2', { text: 'what the process logged last' }));
+    section.appendChild(el('p', { className: 'muted', text: 'journal writer ' + process.writer_id + ' (logs.writer_id)' }));
+    if (process.logs.length === 0) section.appendChild(el('p', { className: 'muted', text: 'nothing' }));
+    if (process.truncated) section.appendChild(el('p', { className: 'muted', text: 'its last ' + process.logs.length + ' lines; earlier ones are in the logs table (writer_id ' + process.writer_id + ')' }));
+    process.logs.forEach(function (log) {
+      var line = logLine(log, rel);
+      var f = log.fields || {};
+      var where = !f.span_id ? el('span', { className: 'muted where', text: ' (outside any span)' })
+        : f.trace_id === traceId && f.span_id === spanId ? el('span', { className: 'muted where', text: ' (in this span)' })
+        : el('a', { className: 'where', href: traceHref(f.trace_id, f.span_id), text: ' (in span ' + f.span_id + ')' });
+      line.insertBefore(where, line.querySelector('.attrs'));
+      section.appendChild(line);
+    });
+  }
+
+  // From the trace's start: a process's line can come before it.
+  function offsetText(ns) { return ns < 0 ? '−' + formatNanos(-ns) : '+' + formatNanos(ns); }
+
   function logLine(log, rel) {
     var f = log.fields || {};
     var severity = f.severity_text || (f.severity_number ? 'SEV' + f.severity_number : null);
@@ -369,7 +393,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     // Attributes too large to send whole come as their JSON text, cut (viewerQueries.ts).
     var attributes = typeof f.attributes === 'string' ? f.attributes : f.attributes && Object.keys(f.attributes).length > 0 ? JSON.stringify(f.attributes) : '';
     return el('div', { className: 'log' + (severity ? ' record' : ' event') }, [
-      el('span', { className: 'muted mono', text: '+' + formatNanos(rel(log.time_unix_nano)) + ' ' }),
+      el('span', { className: 'muted mono', text: offsetText(rel(log.time_unix_nano)) + ' ' }),
       severity ? el('span', { className: 'severity ' + String(severity).toUpperCase().replace(/[^A-Z]/g, ''), text: severity }) : el('span', { className: 'severity', text: 'event' }),
       el('span', { className: 'text', text: text }),
       attributes ? el('div', { className: 'attrs', text: attributes }) : null,

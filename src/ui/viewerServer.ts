@@ -9,7 +9,8 @@ import { redact } from '../postgres/redact.js';
 import { sqlStateOf } from '../postgres/sqlState.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
 import { VIEWER_SCRIPT } from './viewerScript.js';
-import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, spanDetails, spanLogs, traceSpans } from './viewerQueries.js';
+import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, processLogs, spanDetails, spanLogs, traceSpans } from './viewerQueries.js';
+import { ATTR_WRITER_ID } from '../spanMarkers.js';
 
 export interface ViewerServerOptions {
   pool: pg.Pool;
@@ -86,7 +87,10 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
       if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
       const [details, { logs, truncated }] = await Promise.all([spanDetails(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
-      return json(response, { ...details, logs, truncated });
+      // A crash record names the writer that died: what that process logged last comes with it.
+      const writerId = (details.attributes as Record<string, unknown> | null)?.[ATTR_WRITER_ID];
+      const process = typeof writerId === 'string' ? await processLogs(pool, schema, writerId) : null;
+      return json(response, { ...details, logs, truncated, process_logs: process });
     }
   } catch (error) {
     if (error instanceof BadRequest) return send(response, 400, 'application/json', JSON.stringify({ error: error.message }));

@@ -14,6 +14,7 @@ const EXPORTS = [
   'ATTR_END_TIME_ESTIMATED',
   'ATTR_SPAN_STATE',
   'ATTR_TRUNCATED',
+  'ATTR_WRITER_ID',
   'InvalidOptionError',
   'JournalLogRecordProcessor',
   'JournalSpanProcessor',

@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, seedBigTrace, seedInFlightTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedInFlightTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -118,6 +118,18 @@ describe('the viewer in Chromium', () => {
     expect(await records.nth(0).textContent()).toContain('charging card ending 4242');
     expect(await records.nth(1).textContent()).toContain('payment gateway slow: retrying');
     expect(await records.nth(1).textContent()).toContain('"attempt":2');
+    // And what its process logged last: its own two lines, then one outside any span.
+    const processLines = page.locator('#process-logs .log');
+    expect(await processLines.count()).toBe(3);
+    expect(await processLines.locator('.where').allTextContents()).toEqual([' (in this span)', ' (in this span)', ' (outside any span)']);
+    expect(await processLines.nth(2).textContent()).toContain(LAST_LINE);
+    expect(await processLines.nth(2).locator('.severity').textContent()).toBe('ERROR');
+    // From another crash record of the process, its lines in 'charge card' link there.
+    await page.locator('.span-row', { hasText: 'POST /checkout' }).click();
+    await expect.poll(() => page.locator('#process-logs a.where').count()).toBe(2);
+    expect(await page.locator('#process-logs a.where').first().getAttribute('href')).toMatch(new RegExp(`^/traces/${shop.traceId}#span=[0-9a-f]{16}$`));
+    await page.locator('.span-row', { hasText: 'charge card' }).click();
+    await expect.poll(() => page.locator('#process-logs .log').count()).toBe(3);
     await page.screenshot({ path: SCREENSHOT, fullPage: false });
     console.log(`viewer screenshot: ${SCREENSHOT}`);
     expect(pageErrors).toEqual([]);

@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, seedBigTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const tempDir = useTempDirs();
@@ -97,6 +97,30 @@ describe('otel-blackbox ui API', () => {
     expect(logs.body.resource).toMatchObject({ 'service.name': 'shop' });
     expect(logs.body.logs.map((log: any) => log.fields.event_name)).toEqual(['cart loaded', 'coupon rejected']);
     expect(logs.body.logs[0].fields.attributes).toEqual({ items: 3, total: '59.90 EUR' });
+  });
+
+  test("a crash record names its process's journal writer, and comes with what that process logged last, in a span or not", async () => {
+    const { body } = await get(`/api/traces/${shop.traceId}`);
+    const charge = body.spans.find((span: any) => span.name === 'charge card');
+    const details = await get(`/api/traces/${shop.traceId}/spans/${charge.span_id}`);
+    const writer = details.body.attributes['otel_blackbox.writer.id'];
+    expect(typeof writer).toBe('string');
+    // The writer's log rows: one exported while it ran, two recovered with its crash records.
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE kind = 'log' AND writer_id = $1`, [writer])).toBe(3);
+    const lines = details.body.process_logs;
+    expect(lines).toMatchObject({ writer_id: writer, truncated: false });
+    expect(lines.logs.map((log: any) => log.fields.body)).toEqual(['charging card ending 4242', 'payment gateway slow: retrying', LAST_LINE]);
+    expect(lines.logs.map((log: any) => [log.fields.severity_text, log.fields.span_id])).toEqual([
+      ['INFO', charge.span_id],
+      ['WARN', charge.span_id],
+      ['ERROR', null],
+    ]);
+    // Every crash record of the process names the same writer; a span that ended has none.
+    for (const span of body.spans.filter((s: any) => s.state === 'crashed')) {
+      expect((await get(`/api/traces/${shop.traceId}/spans/${span.span_id}`)).body.process_logs.writer_id).toBe(writer);
+    }
+    const cart = body.spans.find((span: any) => span.name === 'load cart');
+    expect((await get(`/api/traces/${shop.traceId}/spans/${cart.span_id}`)).body.process_logs).toBeNull();
   });
 
   test('a service behind a gateway: its trace is named by the span whose parent came from there, which says so, with the schema URLs', async () => {

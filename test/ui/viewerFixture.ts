@@ -13,11 +13,13 @@ import { asStarted } from '../../src/export/exportWithLogs.js';
 import { runFixture } from '../helpers/childProcess.js';
 
 export const HOSTILE_NAME = '<img src=x onerror="window.__xss=1">';
+/** What the crashing shop logs last, outside any span, before it dies. */
+export const LAST_LINE = 'payment gateway connection pool exhausted (8 of 8 in use)';
 
 /** Runs the crashing shop as a child process, then recovers its journal: crash records with real reasons. */
 export async function seedShopCrash(databaseUrl: string, schema: string, dir: string): Promise<{ traceId: string; hostileSpanId: string }> {
   const journalDir = join(dir, 'journal');
-  const child = runFixture(join(import.meta.dirname, 'fixtures/crashingShop.mjs'), { DATABASE_URL: databaseUrl, SCHEMA: schema, JOURNAL_DIR: journalDir, HOSTILE_NAME });
+  const child = runFixture(join(import.meta.dirname, 'fixtures/crashingShop.mjs'), { DATABASE_URL: databaseUrl, SCHEMA: schema, JOURNAL_DIR: journalDir, HOSTILE_NAME, LAST_LINE });
   const ready = await child.ready;
   const exit = await child.exited;
   expect(exit.code).not.toBe(0);

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quoteSchema, type QuotedSchema } from '../../src/postgres/schemaName.js';
-import { listCrashes, listTraces, MAX_SPAN_LOGS, PAGE_SIZE, spanLogs, type ListFilter } from '../../src/ui/viewerQueries.js';
+import { listCrashes, listTraces, MAX_SPAN_LOGS, PAGE_SIZE, processLogs, spanLogs, type ListFilter } from '../../src/ui/viewerQueries.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 
 const db = new TestDatabase();
@@ -67,7 +67,7 @@ async function pagesOf(table: string): Promise<number> {
 }
 
 describe('viewer query cost', () => {
-  it('reads a few pages for a page of traces, crashes or a span\'s logs, whatever the table size', async () => {
+  it('reads a few pages for a page of traces, crashes, a span\'s logs or a process\'s last lines, whatever the table size', async () => {
     const [traces, spans, logs] = [await pagesOf('traces'), await pagesOf('spans'), await pagesOf('logs')];
     expect(traces).toBeGreaterThan(900);
     const pool = new pg.Pool({ connectionString: db.url, max: 1, options: '-c jit=off' });
@@ -84,6 +84,8 @@ describe('viewer query cost', () => {
         ['crashes', (p) => listCrashes(p, quoted, {})],
         ['crashes, deep page', (p) => listCrashes(p, quoted, { after: middle })],
         ['span logs', (p) => spanLogs(p, quoted, logged!.trace_id, logged!.span_id)],
+        // A crash record's process: the last lines of its writer, of 1,200.
+        ['process logs', (p) => processLogs(p, quoted, 'w')],
       ];
       for (const [name, run] of cases) await run(countingPool(pool, (spent[name] = [])));
       // A page of any list, or a span's logs: well under a full read of the smallest table.
