@@ -114,7 +114,7 @@ export function openPool(connectionString: string | undefined): { pool: pg.Pool;
 export function schemaAdvice(error: unknown, schemaName: string): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === SQLSTATE.UNDEFINED_COLUMN) {
-    return `; the schema "${schemaName}" is older than this otel-blackbox: bring it up to date with otel-blackbox migrate --schema ${schemaName}`;
+    return `; the schema "${schemaName}" lacks columns this otel-blackbox reads: if otel-blackbox made it, it is older than this version (bring it up to date with otel-blackbox migrate --schema ${schemaName}); otherwise check --schema and --database`;
   }
   if (code !== SQLSTATE.UNDEFINED_TABLE && code !== SQLSTATE.INVALID_SCHEMA_NAME) return '';
   return `; the schema "${schemaName}" has no otel-blackbox tables: create them with otel-blackbox migrate --schema ${schemaName}, or check --schema and --database`;

@@ -33,9 +33,12 @@ export function timestampSql(unixNano: string): string {
  */
 export function tracesSql(s: QuotedSchema): string {
   // The stored root gives way only where it has none, or where it is a span whose parent is
-  // in another process and the batch's is a span without a parent (migration 6).
+  // in another process and the batch's is a span without a parent, or one such that
+  // started before it (ties: the lower span id; traceRows.ts compares the same). Migration 6.
   const takesRoot = `(t.root_span_id IS NULL
-      OR (t.root_parent_is_remote AND EXCLUDED.root_span_id IS NOT NULL AND NOT EXCLUDED.root_parent_is_remote))`;
+      OR (t.root_parent_is_remote AND EXCLUDED.root_span_id IS NOT NULL
+          AND (NOT EXCLUDED.root_parent_is_remote
+               OR (EXCLUDED.root_start_time_unix_nano, EXCLUDED.root_span_id) < (t.root_start_time_unix_nano, t.root_span_id))))`;
   const rootSpanId = `CASE WHEN ${takesRoot} THEN EXCLUDED.root_span_id ELSE t.root_span_id END`;
   // The root's name is final once its ended row is stored: a 'started' row or a crash
   // record of the root (named as at start) may come first, and names the trace until then.
@@ -45,10 +48,11 @@ export function tracesSql(s: QuotedSchema): string {
   const rootSpanEnded = `CASE WHEN ${takesRoot} THEN EXCLUDED.root_span_ended
     ELSE t.root_span_ended OR (EXCLUDED.root_span_ended AND EXCLUDED.root_span_id = t.root_span_id) END`;
   const rootParentIsRemote = `CASE WHEN ${takesRoot} THEN EXCLUDED.root_parent_is_remote ELSE t.root_parent_is_remote END`;
+  const rootStart = `CASE WHEN ${takesRoot} THEN EXCLUDED.root_start_time_unix_nano ELSE t.root_start_time_unix_nano END`;
   return `INSERT INTO ${s}.traces AS t
-  (trace_id, service_name, root_span_id, root_span_name, root_span_ended, root_parent_is_remote,
+  (trace_id, service_name, root_span_id, root_span_name, root_span_ended, root_parent_is_remote, root_start_time_unix_nano,
    start_time, start_time_unix_nano, end_time, end_time_unix_nano)
-SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name, r.root_span_ended, r.root_parent_is_remote,
+SELECT r.trace_id, r.service_name, r.root_span_id, r.root_span_name, r.root_span_ended, r.root_parent_is_remote, r.root_start_ns,
   ${timestampSql('r.start_ns')}, r.start_ns, ${timestampSql('r.end_ns')}, r.end_ns
 FROM ${unnestRows({
     trace_id: '$1::text[]',
@@ -59,6 +63,7 @@ FROM ${unnestRows({
     end_ns: '$6::bigint[]',
     root_span_ended: '$7::boolean[]',
     root_parent_is_remote: '$9::boolean[]',
+    root_start_ns: '$10::bigint[]',
   })}
 ON CONFLICT (trace_id) DO UPDATE SET
   service_name = COALESCE(t.service_name, EXCLUDED.service_name),
@@ -66,6 +71,7 @@ ON CONFLICT (trace_id) DO UPDATE SET
   root_span_name = ${rootSpanName},
   root_span_ended = ${rootSpanEnded},
   root_parent_is_remote = ${rootParentIsRemote},
+  root_start_time_unix_nano = ${rootStart},
   start_time = LEAST(t.start_time, EXCLUDED.start_time),
   start_time_unix_nano = LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
   end_time = GREATEST(t.end_time, EXCLUDED.end_time),
@@ -73,10 +79,10 @@ ON CONFLICT (trace_id) DO UPDATE SET
   updated_at = now()
 WHERE NOT (EXCLUDED.trace_id = ANY($8::text[]))
   AND (COALESCE(t.service_name, EXCLUDED.service_name), ${rootSpanId},
-       ${rootSpanName}, ${rootSpanEnded}, ${rootParentIsRemote},
+       ${rootSpanName}, ${rootSpanEnded}, ${rootParentIsRemote}, ${rootStart},
        LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
        GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano))
-  IS DISTINCT FROM (t.service_name, t.root_span_id, t.root_span_name, t.root_span_ended, t.root_parent_is_remote, t.start_time_unix_nano, t.end_time_unix_nano)`;
+  IS DISTINCT FROM (t.service_name, t.root_span_id, t.root_span_name, t.root_span_ended, t.root_parent_is_remote, t.root_start_time_unix_nano, t.start_time_unix_nano, t.end_time_unix_nano)`;
 }
 
 const SPAN_COLUMNS = `trace_id, span_id, parent_span_id, trace_state, name, kind, state,

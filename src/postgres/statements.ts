@@ -101,6 +101,7 @@ export class Statements {
         t.boolean((r) => r.rootSpanEnded),
         (arena) => textArray(traces.filter((r) => r.tentative).map((r) => r.traceId), arena),
         t.boolean((r) => r.rootParentIsRemote),
+        t.unixNano((r) => r.rootStartTime),
       ],
     };
   }

@@ -1,8 +1,9 @@
 // One `traces` row per trace id in a batch, aggregated from its spans. The upsert merges
 // it with what is stored (earliest start, latest end, first known root, named as it ended),
 // so writing a batch in parts gives the same row as writing it whole.
-// The root is a span without a parent; failing one, the first whose parent is in another
-// process (a service behind another has no span without a parent: migration 6).
+// The root is a span without a parent; failing one, the earliest started (then the lowest
+// span id) whose parent is in another process (a service behind another has no span
+// without a parent: migration 6), so the batching and the commit order do not matter.
 import { isStandIn } from './logRows.js';
 import type { SpanRow } from './spanRows.js';
 import { compareUnixNano, type UnixNano } from './unixNano.js';
@@ -16,6 +17,8 @@ export interface TraceRow {
   rootSpanEnded: boolean;
   /** The root's parent is in another process: a span without a parent takes over (migration 6). */
   rootParentIsRemote: boolean;
+  /** When the root started: of two whose parents are remote, the earlier names the trace. */
+  rootStartTime: UnixNano | null;
   /** Known only from stand-in rows: made where missing, never changing a stored trace. */
   tentative: boolean;
   startTime: UnixNano;
@@ -45,7 +48,7 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
       continue;
     }
     trace.serviceName ??= span.resource.serviceName;
-    if (rank > trace.rootRank) trace.takeRoot(span, rank);
+    if (rank > trace.rootRank || (rank === LOCAL_ROOT && trace.rootRank === LOCAL_ROOT && startsBefore(span, trace))) trace.takeRoot(span, rank);
     if (compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
     if (span.endTime !== null && (trace.endTime === null || compareUnixNano(span.endTime, trace.endTime) > 0)) {
       trace.endTime = span.endTime;
@@ -69,6 +72,12 @@ function rootRank(span: SpanRow): RootRank {
   return span.parentIsRemote === true ? LOCAL_ROOT : NOT_ROOT;
 }
 
+/** Whether `span` started before the trace's root, or with it and has the lower span id (statementSql.ts compares the same). */
+function startsBefore(span: SpanRow, trace: TraceOfSpan): boolean {
+  const order = compareUnixNano(span.startTime, trace.rootStartTime!);
+  return order < 0 || (order === 0 && span.spanId < trace.rootSpanId!);
+}
+
 /** A class, not an object literal, so V8 never pretenures it (see ConvertedSpanRow in spanRows.ts). */
 class TraceOfSpan implements TraceRow {
   readonly traceId: string;
@@ -77,6 +86,7 @@ class TraceOfSpan implements TraceRow {
   rootSpanName: string | null = null;
   rootSpanEnded = false;
   rootParentIsRemote = false;
+  rootStartTime: UnixNano | null = null;
   rootRank: RootRank = NOT_ROOT;
   readonly tentative: boolean;
   startTime: UnixNano;
@@ -97,5 +107,6 @@ class TraceOfSpan implements TraceRow {
     this.rootSpanName = span.name;
     this.rootSpanEnded = span.state === 'ended';
     this.rootParentIsRemote = rank === LOCAL_ROOT;
+    this.rootStartTime = span.startTime;
   }
 }

@@ -42,7 +42,7 @@ test('ui against a schema older than it (before migration 5) exits 1 saying to m
   const { out, err, io } = captured();
   expect(await main(['ui', '--database', db.url, '--schema', old, '--port', '0'], io)).toBe(1);
   expect(out).toEqual([]);
-  expect(err.join('\n')).toContain(`the schema "${old}" is older than this otel-blackbox: bring it up to date with otel-blackbox migrate --schema ${old}`);
+  expect(err.join('\n')).toContain(`the schema "${old}" lacks columns this otel-blackbox reads: if otel-blackbox made it, it is older than this version (bring it up to date with otel-blackbox migrate --schema ${old}); otherwise check --schema and --database`);
 });
 
 test('ui against a database it cannot reach exits 1 naming it, without listening', async () => {
