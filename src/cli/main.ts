@@ -6,6 +6,7 @@ import type { CommandIo } from './cliSupport.js';
 import { crashesCommand } from './commands/crashesCommand.js';
 import { inspectCommand } from './commands/inspectCommand.js';
 import { migrateCommand } from './commands/migrateCommand.js';
+import { pruneCommand } from './commands/pruneCommand.js';
 import { recoverCommand } from './commands/recoverCommand.js';
 import { uiCommand } from './commands/uiCommand.js';
 import { jsonLine, printable, printableLines } from './terminalText.js';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number
   inspect: inspectCommand,
   crashes: crashesCommand,
   ui: uiCommand,
+  prune: pruneCommand,
 };
 
 export const mainHelp = `Usage: otel-blackbox <command> [options]
@@ -26,6 +28,7 @@ Commands:
   inspect    print a journal segment's records as JSON lines
   crashes    list recent crash records from PostgreSQL
   ui         serve a read-only trace viewer in the browser
+  prune      remove traces, log records and dead letters older than an age
 
 Run 'otel-blackbox <command> --help' for a command's options.
 Exit status: 0 success, 1 failure, 2 usage error, 3 damaged journal (inspect).`;

@@ -27,7 +27,7 @@ const cli = (...args: string[]) => runCli({ DATABASE_URL: db.url }, ...args);
 
 describe('otel-blackbox CLI', () => {
   test('--help everywhere, and usage errors exit 2 on stderr', async () => {
-    for (const command of ['migrate', 'recover', 'inspect', 'crashes']) {
+    for (const command of ['migrate', 'recover', 'inspect', 'crashes', 'prune']) {
       const help = await cli(command, '--help');
       expect(help.code).toBe(0);
       expect(help.stdout).toContain(`Usage: otel-blackbox ${command}`);
