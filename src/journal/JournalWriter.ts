@@ -16,7 +16,7 @@ import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { closeSync, existsSync, fsync, open, rmSync, unlink, unlinkSync } from 'node:fs';
+import { existsSync, rmSync, unlinkSync } from 'node:fs';
 import { descriptorLostError } from './fileIdentity.js';
 import { makeOwnerOnlyDir, makeOwnerOnlyDirs } from './ownerOnly.js';
 import { join, resolve } from 'node:path';
@@ -29,13 +29,15 @@ import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
 import { HeldLog, RecentEnds, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
 import { NO_END, SettledSpans } from './SettledSpans.js';
+import { GroupCommit } from './GroupCommit.js';
+import { SegmentUnlinker } from './SegmentUnlinker.js';
 import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
-import { openSegmentFile, syncPathNow } from './segmentFile/openSegmentFile.js';
+import { openSegmentFile } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
 import { holdWriterLock } from './livenessLocks.js';
@@ -83,9 +85,6 @@ export const OPEN_SPANS_CARRIED_PER_TURN = 1000;
  */
 const NOT_JOURNALED = 0;
 
-/** carriedNeedsSync after a failed sync: no later sync makes a deletion safe, only a repair. */
-const NO_SYNC_WILL_DO = Number.POSITIVE_INFINITY;
-
 export type AppendResult = 'written' | 'full' | 'broken';
 
 export class JournalWriter {
@@ -129,22 +128,10 @@ export class JournalWriter {
    * it, and after a crash recovery took them for open.
    */
   private readonly carrying = new Set<number>();
-  /**
-   * Segments to delete, oldest first, one at a time (unlinkNext): a later segment deleted
-   * before an earlier one could leave the earlier one's STARTs without their ENDs at a crash.
-   */
-  private readonly unlinkQueue: number[] = [];
-  private unlinking = false;
-  private unlinkFailureSaid = false;
-  /**
-   * 'host': group commits begun, the latest one done, and the one carried STARTs wait for
-   * before the segments they were carried out of may go. After a failed sync, no number:
-   * copies may be in a segment that did not reach the disk, until a repair writes them all
-   * again (NO_SYNC_WILL_DO).
-   */
-  private syncsBegun = 0;
-  private syncedThrough = 0;
-  private carriedNeedsSync = 0;
+  /** Deletes committed segments, oldest first; those queued count as gone already. */
+  private readonly unlinker: SegmentUnlinker;
+  /** 'host': the syncs (GroupCommit.ts); none under 'process'. */
+  private readonly groupCommit: GroupCommit | undefined;
   private readonly resourceIds = new Map<Resource, number>();
   private readonly resources: Resource[] = [];
   private readonly resourceJson: string[] = [];
@@ -161,12 +148,6 @@ export class JournalWriter {
   private committedAt: JournalPosition | undefined;
   /** SPAN_END records written into each segment: the tail settles what damage made it miss. */
   private readonly exportsBySegment = new Map<number, number>();
-  private syncScheduled = false;
-  private syncInFlight = false;
-  /** Background syncs of a rotation under 'host' (the closed segment, the directory) not yet done. */
-  private rotationSyncs = 0;
-  /** The segments among them: close() syncs these itself. */
-  private readonly segmentsSyncing = new Set<number>();
   /** Every byte written into segments, heads and carried STARTs included. */
   bytesWritten = 0;
   /** SPAN_END records written so far: the export side compares its own count to this. */
@@ -191,6 +172,27 @@ export class JournalWriter {
     makeOwnerOnlyDirs(options.journalDir);
     this.writerDir = join(options.journalDir, options.identity.writerId);
     this.settled = new SettledSpans(this.writerDir);
+    this.groupCommit =
+      options.durability === 'host'
+        ? new GroupCommit({
+            writerDir: this.writerDir,
+            groupCommitMillis: options.groupCommitMillis,
+            fs: options.fs,
+            appender: () => this.appender,
+            failed: (error) => this.fail(error),
+            carriedSynced: () => this.releaseSegments(),
+          })
+        : undefined;
+    this.unlinker = new SegmentUnlinker(this.writerDir, {
+      unlinked: (segment) => {
+        this.segmentBytes.delete(segment);
+        this.carrying.delete(segment);
+        this.liveBytes -= this.settled.forget(segment);
+      },
+      kept: (segments) => {
+        for (const kept of segments) this.liveBytes += this.segmentBytes.get(kept) ?? 0;
+      },
+    });
     makeOwnerOnlyDir(this.writerDir);
     // Before the first header, which says whether the writer holds it.
     this.lock = options.lock === false ? undefined : holdWriterLock(this.writerDir);
@@ -258,7 +260,7 @@ export class JournalWriter {
 
   get segmentsOnDisk(): number {
     // Those queued for deletion count as gone, as in bytesOnDisk.
-    return this.segmentBytes.size - this.unlinkQueue.length;
+    return this.segmentBytes.size - this.unlinker.queued;
   }
 
   /**
@@ -497,7 +499,7 @@ export class JournalWriter {
     }
     this.writtenSegment = this.segment;
     this.writtenEnd = appender.bytes;
-    if (this.options.durability === 'host') this.scheduleGroupCommit();
+    this.groupCommit?.schedule();
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
     const recordBytes = appender.bytes - this.headBytes;
@@ -535,7 +537,7 @@ export class JournalWriter {
     this.releaseTimer = undefined;
     if (this.appender === undefined && this.brokenError === undefined) return; // closed
     const below = this.releaseBelow;
-    const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment && !this.unlinkQueue.includes(segment));
+    const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment && !this.unlinker.has(segment));
     if (committed.length === 0) return;
     // Open spans whose START is in each committed segment, counted from their marks. Those
     // still open are the long-lived ones: what they keep for their END is compacted.
@@ -561,13 +563,13 @@ export class JournalWriter {
         return carriedTo;
       });
     }
-    if (carried && this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
+    if (carried) this.groupCommit?.carriedNow();
     // Else the group commit that syncs the copies calls this again.
     // Not past a segment still being carried: it holds stale copies of the spans already
     // carried out of it, whose ENDs are noted for the segments they were carried into.
     const carriedUpTo = Math.min(...[...this.carrying].filter((segment) => open.get(segment)));
     const deleting = committed.filter((segment) => !open.get(segment) && segment < carriedUpTo);
-    if (deleting.length > 0 && this.syncedThrough >= this.carriedNeedsSync) {
+    if (deleting.length > 0 && (this.groupCommit?.carriedAreSynced ?? true)) {
       this.deleteSegments(
         deleting,
         committed.filter((segment) => open.get(segment)),
@@ -645,52 +647,10 @@ export class JournalWriter {
     });
   }
 
-  /**
-   * Deletes these closed segments, oldest first, one after another (unlinkNext). On the
-   * thread pool: unlinking an 8 MiB segment took ~1.3 ms of the event loop here (freeing
-   * its page cache). Each counts against maxJournalBytes no more from now.
-   */
+  /** Deletes these closed segments (SegmentUnlinker); each counts against maxJournalBytes no more from now. */
   private unlinkSegments(segments: readonly number[]): void {
-    for (const number of segments) {
-      this.liveBytes -= this.segmentBytes.get(number)!;
-      this.unlinkQueue.push(number);
-    }
-    this.unlinkQueue.sort((a, b) => a - b);
-    this.unlinkNext();
-  }
-
-  /**
-   * Unlinks the oldest queued segment, then its side file (read without its segment, it
-   * would say nothing), then the next. One that cannot be removed (not ENOENT) stops the
-   * queue: it and every later one count again, to be tried again at the next release.
-   */
-  private unlinkNext(): void {
-    if (this.unlinking || this.unlinkQueue.length === 0) return;
-    this.unlinking = true;
-    const number = this.unlinkQueue[0]!;
-    unlink(segmentPath(this.writerDir, number), (error) => {
-      this.unlinking = false;
-      // By value: an older one queued meanwhile went to the front. Not there: the writer
-      // closed meanwhile, and the queue with it.
-      const at = this.unlinkQueue.indexOf(number);
-      if (at < 0) return;
-      if (error === null || error.code === 'ENOENT') {
-        this.unlinkQueue.splice(at, 1);
-        this.segmentBytes.delete(number);
-        this.carrying.delete(number);
-        this.liveBytes -= this.settled.forget(number);
-        this.unlinkFailureSaid = false;
-        this.unlinkNext();
-        return;
-      }
-      for (const kept of this.unlinkQueue.splice(0)) this.liveBytes += this.segmentBytes.get(kept) ?? 0;
-      // Said once until one goes again: a segment that can never be removed (EACCES, an
-      // immutable file) keeps every later one, and the journal fills up to maxJournalBytes.
-      if (!this.unlinkFailureSaid) {
-        this.unlinkFailureSaid = true;
-        safeDiag.warn(`otel-blackbox: journal segment ${segmentPath(this.writerDir, number)} could not be deleted (${error.code ?? error.message}); it and the segments after it stay until a later commit deletes them`);
-      }
-    });
+    for (const number of segments) this.liveBytes -= this.segmentBytes.get(number)!;
+    this.unlinker.queue(segments);
   }
 
   /** Segments with SPAN_END or LOG records the tail has not settled yet. */
@@ -737,11 +697,11 @@ export class JournalWriter {
     const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
     // Holding no open span's START either, it goes now: a full disk gets its room back here
     // instead of waiting for records that cannot be written.
-    // Not while older segments wait to be deleted: this one would go first (see unlinkNext).
-    const early = allCommitted && this.unlinkQueue.length === 0 && !this.openSpans.hasMark(this.segment);
+    // Not while older segments wait to be deleted: this one would go first (SegmentUnlinker).
+    const early = allCommitted && this.unlinker.queued === 0 && !this.openSpans.hasMark(this.segment);
     if (early && this.settledBeforeRepairDeletes(this.segment)) this.forgetSegment(this.segment, true);
     for (const segment of [...this.segmentBytes.keys()]) {
-      if (!this.unlinkQueue.includes(segment) && !existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
+      if (!this.unlinker.has(segment) && !existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
     }
     this.brokenError = undefined;
     try {
@@ -765,7 +725,7 @@ export class JournalWriter {
     queueMicrotask(() => safeDiag.warn(`otel-blackbox: journal ${this.writerDir} writable again`));
     // The segments before it go as committed segments do: under 'host' once a group commit
     // begun after the head was written has synced it.
-    if (this.options.durability === 'host') this.carriedNeedsSync = this.syncsBegun + 1;
+    this.groupCommit?.carriedNow();
     if (allCommitted) this.releaseBelow = Math.max(this.releaseBelow, this.segment);
     this.releaseSegments();
     return true;
@@ -815,15 +775,15 @@ export class JournalWriter {
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
     clearTimeout(this.releaseTimer);
-    if (this.options.durability === 'host') {
+    if (this.groupCommit !== undefined) {
       this.syncNow();
-      this.syncRotatedNow();
+      this.groupCommit.syncRotatedNow();
     }
     this.spare.clear();
     this.closeAppender();
     // Deletions still queued stay undone: the lock goes below, and a recovery may read the
     // directory next. Left, they are committed segments, which it passes over.
-    for (const segment of this.unlinkQueue.splice(0)) this.liveBytes += this.segmentBytes.get(segment) ?? 0;
+    for (const segment of this.unlinker.takeAll()) this.liveBytes += this.segmentBytes.get(segment) ?? 0;
     if (options.removeIfDone && this.openSpans.size === 0) {
       rmSync(this.writerDir, { recursive: true, force: true });
       this.segmentBytes.clear();
@@ -900,67 +860,20 @@ export class JournalWriter {
     return header;
   }
 
-  /**
-   * Closes the current segment and opens the next. Under 'host' the closed segment is
-   * synced on the thread pool, not here: an msync of the whole segment on the application's
-   * thread stalled it for milliseconds at every rotation (bench/processor-overhead.mjs).
-   */
+  /** Closes the current segment (under 'host', synced on the thread pool: GroupCommit.closeRotated) and opens the next. */
   private rotate(nextWriteBytes = 0): void {
-    this.closeAppender(this.options.durability === 'host');
+    this.closeAppender(true);
     this.openNextSegment(nextWriteBytes);
   }
 
-  /** Closes the current segment, its size on disk now final for the maxJournalBytes cap. */
-  private closeAppender(sync = false): void {
+  /** Closes the current segment, its size on disk now final for the maxJournalBytes cap. `rotated`: under 'host', synced. */
+  private closeAppender(rotated = false): void {
     const appender = this.appender;
     if (appender === undefined) return;
     this.segmentBytes.set(this.segment, appender.bytes);
-    if (sync) {
-      const segment = this.segment;
-      this.rotationSyncs += 1;
-      this.segmentsSyncing.add(segment);
-      appender.closeAndSync((error) => {
-        this.segmentsSyncing.delete(segment);
-        this.rotationSynced(error);
-      });
-    } else {
-      appender.close();
-    }
+    if (rotated && this.groupCommit !== undefined) this.groupCommit.closeRotated(appender, this.segment);
+    else appender.close();
     this.appender = undefined;
-  }
-
-  /**
-   * Under 'host', close() returns with every record on disk. A rotation syncs the segment
-   * it closed on the thread pool; one still in flight at close() would finish after it, or
-   * never if the process exits next. Each is synced here, by its path, and so is the
-   * directory (the new segments' names).
-   */
-  private syncRotatedNow(): void {
-    if (this.rotationSyncs === 0) return;
-    for (const segment of this.segmentsSyncing) {
-      try {
-        syncPathNow(segmentPath(this.writerDir, segment), this.options.fs);
-      } catch (error) {
-        // One deleted since (committed) needs no sync.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.fail(error);
-      }
-    }
-    try {
-      syncPathNow(this.writerDir);
-    } catch {
-      // Not every filesystem lets a directory be synced (as syncDirectory).
-    }
-  }
-
-  private rotationSynced(error: NodeJS.ErrnoException | null): void {
-    this.rotationSyncs -= 1;
-    if (error !== null) this.syncFailed(error);
-  }
-
-  /** 'host': STARTs carried into the segment that failed to sync may not be on disk; their originals stay until a repair. */
-  private syncFailed(error: unknown): void {
-    this.carriedNeedsSync = NO_SYNC_WILL_DO;
-    this.fail(error);
   }
 
   private openNextSegment(nextWriteBytes = 0, carryOpenSpans = false): void {
@@ -1021,26 +934,7 @@ export class JournalWriter {
     this.segmentBytes.set(this.segment, 0);
     this.writeHead(head);
     this.headBytes = this.appender?.bytes ?? 0;
-    if (this.options.durability === 'host') this.syncDirectory();
-  }
-
-  /** fsync of the journal directory on the thread pool: the new segment's name reaches the disk. */
-  private syncDirectory(): void {
-    this.rotationSyncs += 1;
-    // Not every filesystem lets a directory be fsync'ed; the file's own data still is.
-    open(this.writerDir, 'r', (openError, fd) => {
-      if (openError !== null) return this.rotationSynced(null);
-      fsync(fd, () => {
-        // Closed at once, not queued: a worker thread that ends cancels the thread pool's
-        // queued fs requests, and a close that never ran kept the descriptor for good.
-        try {
-          closeSync(fd);
-        } catch {
-          // Nothing useful to do.
-        }
-        this.rotationSynced(null);
-      });
-    });
+    this.groupCommit?.syncDirectory();
   }
 
   private writeHead(head: Buffer): void {
@@ -1055,34 +949,7 @@ export class JournalWriter {
     }
     this.liveBytes += head.length;
     this.bytesWritten += head.length;
-    if (this.options.durability === 'host') this.scheduleGroupCommit();
-  }
-
-  /** Group commit: one fdatasync on the thread pool covers every record of the window. */
-  private scheduleGroupCommit(): void {
-    if (this.syncScheduled) return;
-    this.syncScheduled = true;
-    setTimeout(() => {
-      this.syncScheduled = false;
-      const appender = this.appender;
-      // After the syncs of a rotation: no record of the new segment reaches the disk by us
-      // before those of the segment before it.
-      if (!appender || this.syncInFlight || this.rotationSyncs > 0) {
-        if (appender) this.scheduleGroupCommit();
-        return;
-      }
-      this.syncInFlight = true;
-      const begun = ++this.syncsBegun;
-      appender.syncDataInBackground((error) => {
-        this.syncInFlight = false;
-        if (error) return this.syncFailed(error);
-        // STARTs carried forward before this sync began are on disk: the segments they were
-        // carried out of, waiting for it, may go.
-        const waited = this.syncedThrough < this.carriedNeedsSync;
-        this.syncedThrough = begun;
-        if (waited && begun >= this.carriedNeedsSync) this.releaseSegments();
-      });
-    }, this.options.groupCommitMillis).unref();
+    this.groupCommit?.schedule();
   }
 
   private fail(error: unknown): void {
