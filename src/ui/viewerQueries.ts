@@ -228,6 +228,8 @@ export const MAX_SPAN_LOGS = 1000;
 
 /** What the selected span's details show beyond the trace's response: large values, each string cut to MAX_SHOWN_CHARS. */
 export interface SpanExtras {
+  /** The row's state: only a 'crashed' row is a crash record, whatever its attributes say (spanRows.ts markedState). */
+  state: string | null;
   attributes: unknown;
   links: unknown;
   resource: unknown;
@@ -238,11 +240,12 @@ export interface SpanExtras {
 /** The selected span's attributes, links, resource and schema URLs, each string cut to MAX_SHOWN_CHARS. */
 export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<SpanExtras> {
   const { rows } = await pool.query<SpanExtras>(
-    `SELECT attributes, links, resource, resource_schema_url, scope_schema_url FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
+    `SELECT state, attributes, links, resource, resource_schema_url, scope_schema_url FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
     [traceId, spanId],
   );
   const row = rows[0];
   return {
+    state: row?.state ?? null,
     attributes: shortened(row?.attributes ?? null),
     links: shortened(row?.links ?? null),
     resource: shortened(row?.resource ?? null),

@@ -337,7 +337,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     var resource = el('details', {}, [el('summary', { text: 'resource' })]);
     details.appendChild(resource);
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
-      attributes.appendChild(keyValues('attributes', withoutMarkers(body.attributes)));
+      attributes.appendChild(keyValues('attributes', withoutMarkers(body.attributes, span.state === 'crashed')));
       if (Array.isArray(body.links) && body.links.length > 0) attributes.appendChild(keyValues('links', body.links));
       if (body.scope_schema_url) attributes.appendChild(el('div', { className: 'muted', id: 'scope-schema-url', text: 'scope schema: ' + body.scope_schema_url }));
       resource.appendChild(keyValues('resource', body.resource));
@@ -352,10 +352,14 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
 
   // The state, crash reason and estimated-end markers are shown above as facts already, the
   // writer id with what its process logged last.
-  var MARKERS = ['otel_blackbox.state', 'otel_blackbox.crash.reason', 'otel_blackbox.end_time.estimated', 'otel_blackbox.writer.id'];
-  function withoutMarkers(attributes) {
+  var MARKERS = ['otel_blackbox.state', 'otel_blackbox.crash.reason', 'otel_blackbox.end_time.estimated'];
+  // The writer id is shown with the process's lines, on a crash record only: on another span
+  // it is the application's own attribute.
+  var CRASH_MARKERS = MARKERS.concat(['otel_blackbox.writer.id']);
+  function withoutMarkers(attributes, crashed) {
+    var hidden = crashed ? CRASH_MARKERS : MARKERS;
     var shown = {};
-    if (attributes && typeof attributes === 'object') Object.keys(attributes).forEach(function (key) { if (MARKERS.indexOf(key) < 0) shown[key] = attributes[key]; });
+    if (attributes && typeof attributes === 'object') Object.keys(attributes).forEach(function (key) { if (hidden.indexOf(key) < 0) shown[key] = attributes[key]; });
     return shown;
   }
 
@@ -375,7 +379,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     process.logs.forEach(function (log) {
       var line = logLine(log, rel);
       var f = log.fields || {};
-      var where = !f.span_id ? el('span', { className: 'muted where', text: ' (outside any span)' })
+      // No span ids: logged outside any span, or in one not sampled (the journal keeps no ids then).
+      var where = !f.span_id ? el('span', { className: 'muted where', text: ' (outside any recorded span)' })
         : f.trace_id === traceId && f.span_id === spanId ? el('span', { className: 'muted where', text: ' (in this span)' })
         : el('a', { className: 'where', href: traceHref(f.trace_id, f.span_id), text: ' (in span ' + f.span_id + ')' });
       line.insertBefore(where, line.querySelector('.attrs'));

@@ -87,8 +87,10 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
       if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
       const [details, { logs, truncated }] = await Promise.all([spanDetails(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
-      // A crash record names the writer that died: what that process logged last comes with it.
-      const writerId = (details.attributes as Record<string, unknown> | null)?.[ATTR_WRITER_ID];
+      // A crash record names the writer that died: what that process logged last comes with
+      // it. Only a crash record: an application's span may carry the attribute too (it is
+      // stored 'ended', as the exporter stores any span with the markers but not their shape).
+      const writerId = details.state === 'crashed' ? (details.attributes as Record<string, unknown> | null)?.[ATTR_WRITER_ID] : undefined;
       const process = typeof writerId === 'string' ? await processLogs(pool, schema, writerId) : null;
       return json(response, { ...details, logs, truncated, process_logs: process });
     }

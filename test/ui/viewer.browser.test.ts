@@ -121,7 +121,7 @@ describe('the viewer in Chromium', () => {
     // And what its process logged last: its own two lines, then one outside any span.
     const processLines = page.locator('#process-logs .log');
     expect(await processLines.count()).toBe(3);
-    expect(await processLines.locator('.where').allTextContents()).toEqual([' (in this span)', ' (in this span)', ' (outside any span)']);
+    expect(await processLines.locator('.where').allTextContents()).toEqual([' (in this span)', ' (in this span)', ' (outside any recorded span)']);
     expect(await processLines.nth(2).textContent()).toContain(LAST_LINE);
     expect(await processLines.nth(2).locator('.severity').textContent()).toBe('ERROR');
     // From another crash record of the process, its lines in 'charge card' link there.

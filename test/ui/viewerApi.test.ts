@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, seedSpanWithAttributes, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const tempDir = useTempDirs();
@@ -121,6 +121,13 @@ describe('otel-blackbox ui API', () => {
     }
     const cart = body.spans.find((span: any) => span.name === 'load cart');
     expect((await get(`/api/traces/${shop.traceId}/spans/${cart.span_id}`)).body.process_logs).toBeNull();
+    // An application's span that carries the attribute itself is no crash record (stored
+    // 'ended', as the exporter stores any span with the markers but not their shape): it
+    // gets no process's lines, another process's least of all.
+    const impostor = await seedSpanWithAttributes(db.url, schema, { 'otel_blackbox.writer.id': writer });
+    const impostorDetails = await get(`/api/traces/${impostor.traceId}/spans/${impostor.spanId}`);
+    expect(impostorDetails.body.process_logs).toBeNull();
+    expect(impostorDetails.body.attributes['otel_blackbox.writer.id']).toBe(writer);
   });
 
   test('a service behind a gateway: its trace is named by the span whose parent came from there, which says so, with the schema URLs', async () => {

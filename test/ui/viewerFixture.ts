@@ -1,7 +1,7 @@
 // What the viewer's tests share: real rows (a real child process that crashes, recovered
 // through the public API; a big trace through the public exporter) and a running viewer.
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import type { Span } from '@opentelemetry/api';
+import type { Attributes, Span } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -63,6 +63,16 @@ export async function seedSmallTraces(databaseUrl: string, schema: string, count
   const tracer = provider.getTracer('small-traces');
   for (let i = 0; i < count; i++) tracer.startSpan(`tick ${i}`).end();
   await provider.shutdown();
+}
+
+/** One ended span with these attributes, through the public processor and exporter. */
+export async function seedSpanWithAttributes(databaseUrl: string, schema: string, attributes: Attributes): Promise<{ traceId: string; spanId: string }> {
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: databaseUrl, schema }), durability: 'none' });
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'copycat' }), spanProcessors: [processor] });
+  const span = provider.getTracer('copycat').startSpan('copies the markers', { attributes }, ROOT_CONTEXT);
+  span.end();
+  await provider.shutdown();
+  return { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId };
 }
 
 /** The schema URLs the service behind a gateway gives its resource and its tracer. */
