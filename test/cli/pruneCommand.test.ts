@@ -11,7 +11,10 @@ import { main } from '../../src/cli/main.js';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportBatch, logRecords } from '../postgres/logFixtures.js';
-import { ids, recordSpans } from '../postgres/spanFixtures.js';
+import { ids, recordSpans, withAttributes } from '../postgres/spanFixtures.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { PAGES_PER_STATEMENT } from '../../src/postgres/prune.js';
+import { ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 
 const db = new TestDatabase();
 const DAY = 24 * 3600 * 1000;
@@ -126,6 +129,65 @@ describe('otel-blackbox prune', () => {
     expect(left.map((row) => row.body)).toEqual(records.filter((_, i) => i % 2 === 1).map(({ record }) => record.body));
   });
 
+  test('log records outside spans over many pages: every old one goes, every newer one stays', async () => {
+    // 60,000 rows of ~400 bytes (some 30 MiB: several PAGES_PER_STATEMENT windows), old and
+    // recent interleaved, written as exporters write them.
+    await migrateSchema(db.pool, schema);
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, time, time_unix_nano, body)
+       SELECT 'log', 'w', n, now() - CASE WHEN n % 2 = 0 THEN interval '9 days' ELSE interval '1 day' END, 0, to_jsonb(repeat('x', 400))
+         FROM generate_series(1, 60000) n`,
+    );
+    expect(await db.count(`SELECT pg_relation_size('"${schema}".logs') / current_setting('block_size')::int AS count`)).toBeGreaterThan(2 * PAGES_PER_STATEMENT);
+    const { out, io } = captured();
+    expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d'], io)).toBe(0);
+    expect(out.join('\n')).toContain('30,000 log records outside any span');
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE sequence % 2 = 0`)).toBe(0);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE sequence % 2 = 1`)).toBe(30_000);
+  });
+
+  test('a trace with a log record newer than the cutoff stays whole: a span known only from its lines, a running root', async () => {
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    // A job's span that has not ended: known from its log lines only, the first 10 days old.
+    const job = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), traceFlags: 1, isRemote: false };
+    const jobLines = await logRecords([
+      { record: { body: 'job started', timestamp: Date.now() - 10 * DAY }, in: job },
+      { record: { body: 'job still going', timestamp: Date.now() - 3600_000 }, in: job },
+    ]);
+    // A root started 10 days ago, still running, whose child ended 8 days ago; a line of the root a minute ago.
+    let root!: ReadableSpan;
+    const spans = await recordSpans((tracer) => {
+      const running = tracer.startSpan('long job', { startTime: Date.now() - 10 * DAY }, ROOT_CONTEXT);
+      root = running as unknown as ReadableSpan;
+      tracer.startSpan('setup', { startTime: Date.now() - 10 * DAY + 1 }, trace.setSpan(ROOT_CONTEXT, running)).end(Date.now() - 8 * DAY);
+    });
+    const rootLine = await logRecords([{ record: { body: 'root: still going', timestamp: Date.now() - 60_000 }, in: root.spanContext() }]);
+    expect(await exportBatch(exporter, spans, [...jobLines, ...rootLine])).toEqual({ code: ExportResultCode.SUCCESS });
+    await exporter.shutdown();
+    const before = await rows();
+    const { out, io } = captured();
+    expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d'], io)).toBe(0);
+    expect(out.join('\n')).toContain('removed nothing');
+    expect(await rows()).toEqual(before);
+  });
+
+  test("a trace whose span in flight ('started' row) started before the cutoff and said nothing since goes; with a newer line it stays", async () => {
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const quiet = await traceAt('quiet', 10, 10);
+    const talking = await traceAt('talking', 10, 10);
+    // Each root as the processor exports a long-running span: a 'started' row.
+    const startedRow = (spans: ReadableSpan[], label: string) => withAttributes(spans.find((span) => span.name === `${label} root`)!, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false });
+    const childOf = (spans: ReadableSpan[], label: string) => spans.find((span) => span.name === `${label} child`)!;
+    const line = await logRecords([{ record: { body: 'still at it', timestamp: Date.now() - 60_000 }, in: startedRow(talking, 'talking').spanContext() }]);
+    expect(await exportBatch(exporter, [startedRow(quiet, 'quiet'), childOf(quiet, 'quiet'), startedRow(talking, 'talking'), childOf(talking, 'talking')], line)).toEqual({
+      code: ExportResultCode.SUCCESS,
+    });
+    await exporter.shutdown();
+    const { io } = captured();
+    expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d'], io)).toBe(0);
+    expect((await rows()).spans).toEqual(['talking child', 'talking root']);
+  });
+
   test('--dry-run counts what would go and changes nothing', async () => {
     await seed();
     const before = await rows();
@@ -133,6 +195,13 @@ describe('otel-blackbox prune', () => {
     expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d', '--dry-run'], io)).toBe(0);
     expect(out.join('\n')).toMatch(/would remove 1 trace \(2 spans, 1 span event, 1 log record\), 1 log record outside any span and 1 dead letter older than /);
     expect(await rows()).toEqual(before);
+  });
+
+  test('--dry-run with nothing to remove says so as a dry run', async () => {
+    await migrateSchema(db.pool, schema);
+    const { out, io } = captured();
+    expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d', '--dry-run'], io)).toBe(0);
+    expect(out.join('\n')).toContain('would remove nothing: no trace, log record or dead letter is older than');
   });
 
   test.each([

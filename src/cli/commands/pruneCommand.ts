@@ -7,15 +7,16 @@ import { printable } from '../terminalText.js';
 export const pruneHelp = `Usage: otel-blackbox prune --older-than AGE [options]
 
 Removes what is older than AGE: whole traces (their spans, span events and log
-records) once everything in them is, log records outside any span, and dead letters.
-In short transactions, oldest first; exporters writing meanwhile are not held up,
-and a trace being written is left for the next run. Run it from cron, say daily.
+records) once everything stored of them is, log records outside any span, and dead
+letters. A batch of traces per transaction, oldest first; a trace being written is
+left for the next run. Run it from cron, say daily.
 
 Options:
 ${DATABASE_HELP}
       --older-than AGE how old data must be to go: a number of days, hours or
                        minutes (7d, 12h, 90m). Required
-      --batch N        traces (or other rows) per transaction (default ${PRUNE_BATCH})
+      --batch N        traces per transaction (default ${PRUNE_BATCH}); lower it for traces of
+                       thousands of spans
       --dry-run        count what would go, and remove nothing
   -h, --help           show this help`;
 
@@ -61,7 +62,7 @@ function counted(n: number, one: string, many = `${one}s`): string {
 }
 
 function summary(r: PruneReport, dryRun: boolean): string {
-  if (r.traces + r.logRecordsOutsideSpans + r.deadLetters === 0) return 'removed nothing: no trace, log record or dead letter is';
+  if (r.traces + r.logRecordsOutsideSpans + r.deadLetters === 0) return `${dryRun ? 'would remove' : 'removed'} nothing: no trace, log record or dead letter is`;
   const traces = `${counted(r.traces, 'trace')} (${counted(r.spans, 'span')}, ${counted(r.spanEvents, 'span event')}, ${counted(r.logRecords, 'log record')})`;
   return `${dryRun ? 'would remove' : 'removed'} ${traces}, ${counted(r.logRecordsOutsideSpans, 'log record')} outside any span and ${counted(r.deadLetters, 'dead letter')}`;
 }
