@@ -36,15 +36,17 @@ export interface PruneReport {
 }
 
 /**
- * The traces that go: everything stored of them older than $1: the latest end (or the
- * start while none has ended), and their log records, which move no time of the trace (a
- * span known only from its log lines, a running root's recent lines). A span still in
- * flight ('started') counts by its start and its lines: one that started before the
- * cutoff and has said nothing since goes; its end, if it comes, is stored alone. Kept for
- * it instead, a trace whose process died with its journal would stay for ever.
+ * The traces that go: everything stored of them older than $1. Their latest end (or start
+ * while none has ended) is not enough: a span still in flight ('started') that began
+ * since, an event since, or a log record logged or observed since (log records and spans
+ * in flight move no end of the trace) keeps the trace whole. One whose every sign is older
+ * goes: kept for a span in flight, a trace whose process died with its journal would stay
+ * for ever. Each check reaches the trace's rows by an index's trace_id prefix.
  */
 const DOOMED = (s: QuotedSchema, t: string) => `${t}.start_time < $1 AND COALESCE(${t}.end_time, ${t}.start_time) < $1
-  AND NOT EXISTS (SELECT 1 FROM ${s}.logs l WHERE l.kind = 'log' AND l.trace_id = ${t}.trace_id AND l.time >= $1)`;
+  AND NOT EXISTS (SELECT 1 FROM ${s}.spans sp WHERE sp.trace_id = ${t}.trace_id AND sp.start_time >= $1)
+  AND NOT EXISTS (SELECT 1 FROM ${s}.logs l WHERE l.kind = 'event' AND l.trace_id = ${t}.trace_id AND l.time >= $1)
+  AND NOT EXISTS (SELECT 1 FROM ${s}.logs l WHERE l.kind = 'log' AND l.trace_id = ${t}.trace_id AND (l.time >= $1 OR l.observed_time >= $1))`;
 
 /**
  * Locks the next batch of doomed traces, oldest first, after the last one looked at
@@ -52,7 +54,7 @@ const DOOMED = (s: QuotedSchema, t: string) => `${t}.start_time < $1 AND COALESC
  * SKIP LOCKED: one an exporter is writing is left for the next run.
  */
 function lockSql(s: QuotedSchema): string {
-  return `SELECT t.trace_id, t.start_time FROM ${s}.traces t
+  return `SELECT t.trace_id, t.start_time::text AS start_time FROM ${s}.traces t
  WHERE (t.start_time, t.trace_id) > ($3::timestamptz, $4::text) AND ${DOOMED(s, 't')}
  ORDER BY t.start_time, t.trace_id LIMIT $2 FOR UPDATE SKIP LOCKED`;
 }
@@ -111,7 +113,8 @@ async function pruneTraces(pool: pg.Pool, s: QuotedSchema, cutoff: Date, batch: 
     let after: [string, string] = ['-infinity', ''];
     for (;;) {
       await client.query('BEGIN');
-      const locked = await client.query<{ trace_id: string; start_time: Date }>(lockSql(s), [cutoff, batch, after[0], after[1]]);
+      // The start as PostgreSQL's text: a Date would cut its microseconds.
+      const locked = await client.query<{ trace_id: string; start_time: string }>(lockSql(s), [cutoff, batch, after[0], after[1]]);
       if (locked.rows.length > 0) {
         const { rows } = await client.query<{ traces: number; spans: number; events: number; records: number }>(deleteSql(s), [cutoff, locked.rows.map((row) => row.trace_id)]);
         const done = rows[0]!;
@@ -120,7 +123,7 @@ async function pruneTraces(pool: pg.Pool, s: QuotedSchema, cutoff: Date, batch: 
         report.spanEvents += done.events;
         report.logRecords += done.records;
         const last = locked.rows.at(-1)!;
-        after = [last.start_time.toISOString(), last.trace_id];
+        after = [last.start_time, last.trace_id];
       }
       await client.query('COMMIT');
       // Fewer than asked: the rest are being written now (skipped), or there are none.
@@ -148,10 +151,18 @@ async function deleteByPages(pool: pg.Pool, table: string, where: string, cutoff
   );
   const pages = Number(rows[0]!.pages);
   if (rows[0]!.version < 140000) {
-    const { rows: gone } = await pool.query<{ n: number }>(`WITH gone AS (DELETE FROM ${table} WHERE ${where} RETURNING 1) SELECT count(*)::int AS n FROM gone`, [cutoff]);
+    const { rows: gone } = await pool.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${where} FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+      [cutoff],
+    );
     return gone[0]!.n;
   }
-  const sql = `WITH gone AS (DELETE FROM ${table} WHERE ctid >= $2::tid AND ctid < $3::tid AND ${where} RETURNING 1) SELECT count(*)::int AS n FROM gone`;
+  // SKIP LOCKED: a dead letter an exporter is upserting is left for the next run. Waited
+  // for, a window's delete could deadlock with an exporter upserting two of them in the
+  // other order (a review reproduced it).
+  const sql = `WITH gone AS (
+  DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ctid >= $2::tid AND ctid < $3::tid AND ${where} FOR UPDATE SKIP LOCKED) RETURNING 1)
+SELECT count(*)::int AS n FROM gone`;
   let total = 0;
   for (let page = 0; page < pages; page += PAGES_PER_STATEMENT) {
     const { rows: gone } = await pool.query<{ n: number }>(sql, [cutoff, `(${page},0)`, `(${page + PAGES_PER_STATEMENT},0)`]);

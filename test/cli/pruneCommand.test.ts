@@ -56,8 +56,8 @@ async function seed(): Promise<Seeded> {
   const longRunning = await traceAt('long', 10, 1);
   const oldChild = old.find((span) => span.name === 'old child')!;
   const logs = await logRecords([
-    { record: { body: 'old, in a span', severityNumber: SeverityNumber.INFO, timestamp: Date.now() - 10 * DAY }, in: oldChild.spanContext() },
-    { record: { body: 'old, outside any span', severityNumber: SeverityNumber.WARN, timestamp: Date.now() - 9 * DAY } },
+    { record: { body: 'old, in a span', severityNumber: SeverityNumber.INFO, timestamp: Date.now() - 10 * DAY, observedTimestamp: Date.now() - 10 * DAY }, in: oldChild.spanContext() },
+    { record: { body: 'old, outside any span', severityNumber: SeverityNumber.WARN, timestamp: Date.now() - 9 * DAY, observedTimestamp: Date.now() - 9 * DAY } },
     { record: { body: 'recent, outside any span', severityNumber: SeverityNumber.WARN, timestamp: Date.now() - DAY } },
   ]);
   expect(await exportBatch(exporter, [...old, ...recent, ...longRunning], logs)).toEqual({ code: ExportResultCode.SUCCESS });
@@ -119,7 +119,7 @@ describe('otel-blackbox prune', () => {
 
   test('log records outside spans go in one pass over the table, batch after batch, interleaved with newer ones', async () => {
     const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    const records = Array.from({ length: 50 }, (_, i) => ({ record: { body: `line ${i}`, timestamp: Date.now() - (i % 2 === 0 ? 9 : 1) * DAY } }));
+    const records = Array.from({ length: 50 }, (_, i) => ({ record: { body: `line ${i}`, timestamp: Date.now() - (i % 2 === 0 ? 9 : 1) * DAY, observedTimestamp: Date.now() - (i % 2 === 0 ? 9 : 1) * DAY } }));
     expect(await exportBatch(exporter, [], await logRecords(records))).toEqual({ code: ExportResultCode.SUCCESS });
     await exporter.shutdown();
     const { out, io } = captured();
@@ -151,7 +151,7 @@ describe('otel-blackbox prune', () => {
     // A job's span that has not ended: known from its log lines only, the first 10 days old.
     const job = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), traceFlags: 1, isRemote: false };
     const jobLines = await logRecords([
-      { record: { body: 'job started', timestamp: Date.now() - 10 * DAY }, in: job },
+      { record: { body: 'job started', timestamp: Date.now() - 10 * DAY, observedTimestamp: Date.now() - 10 * DAY }, in: job },
       { record: { body: 'job still going', timestamp: Date.now() - 3600_000 }, in: job },
     ]);
     // A root started 10 days ago, still running, whose child ended 8 days ago; a line of the root a minute ago.
@@ -186,6 +186,44 @@ describe('otel-blackbox prune', () => {
     const { io } = captured();
     expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d'], io)).toBe(0);
     expect((await rows()).spans).toEqual(['talking child', 'talking root']);
+  });
+
+  test.each([
+    ['a span in flight that began after the cutoff', (start: number) => ({ startTime: Date.now() - 2 * DAY, eventTime: start + 2, observed: undefined as number | undefined })],
+    ['an event since the cutoff', (start: number) => ({ startTime: start + 1, eventTime: Date.now() - 60_000, observed: undefined as number | undefined })],
+    ['a log line observed since the cutoff, though dated before it (forwarded logs)', (start: number) => ({ startTime: start + 1, eventTime: start + 2, observed: Date.now() - 60_000 as number | undefined })],
+  ])('a trace whose root started before the cutoff stays whole with %s', async (_label, shape) => {
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const start = Date.now() - 10 * DAY;
+    const { startTime, eventTime, observed } = shape(start);
+    let step!: ReadableSpan;
+    const spans = await recordSpans((tracer) => {
+      const root = tracer.startSpan('batch job', { startTime: start }, ROOT_CONTEXT);
+      tracer.startSpan('step 1', { startTime: start + 1 }, trace.setSpan(ROOT_CONTEXT, root)).end(Date.now() - 9 * DAY);
+      const running = tracer.startSpan('step 2', { startTime }, trace.setSpan(ROOT_CONTEXT, root));
+      running.addEvent('progress', {}, eventTime);
+      step = running as unknown as ReadableSpan;
+      root.end(start + 3);
+    });
+    // Step 2 as the processor exports a span in flight: a 'started' row.
+    const stepRow = withAttributes(step, { [ATTR_SPAN_STATE]: 'started' }, { endTime: [0, 0], ended: false });
+    const lines = observed === undefined ? [] : await logRecords([{ record: { body: 'forwarded', timestamp: start + 2, observedTimestamp: observed }, in: step.spanContext() }]);
+    expect(await exportBatch(exporter, [...spans.filter((span) => span.name !== 'step 2'), stepRow], lines)).toEqual({ code: ExportResultCode.SUCCESS });
+    await exporter.shutdown();
+    const { out, io } = captured();
+    expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d'], io)).toBe(0);
+    expect(out.join('\n')).toContain('removed nothing');
+    expect((await rows()).spans).toEqual(['batch job', 'step 1', 'step 2']);
+  });
+
+  test("whatever the session's DateStyle (a database or role may set one node-postgres cannot parse)", async () => {
+    await seed();
+    const url = new URL(db.url);
+    url.searchParams.set('options', '-c DateStyle=SQL,DMY');
+    const { out, err, io } = captured();
+    expect(await main(['prune', '--database', url.toString(), '--schema', schema, '--older-than', '7d', '--batch', '1'], io)).toBe(0);
+    expect(err).toEqual([]);
+    expect(out.join('\n')).toContain('removed 1 trace (2 spans, 1 span event, 1 log record)');
   });
 
   test('--dry-run counts what would go and changes nothing', async () => {
