@@ -189,9 +189,7 @@ export class JournalWriter {
         this.carrying.delete(segment);
         this.liveBytes -= this.settled.forget(segment);
       },
-      kept: (segments) => {
-        for (const kept of segments) this.liveBytes += this.segmentBytes.get(kept) ?? 0;
-      },
+      kept: (segments) => this.countAgain(segments),
     });
     makeOwnerOnlyDir(this.writerDir);
     // Before the first header, which says whether the writer holds it.
@@ -647,6 +645,11 @@ export class JournalWriter {
     });
   }
 
+  /** Segments that were to be deleted and stay: they count against maxJournalBytes again. */
+  private countAgain(segments: readonly number[]): void {
+    for (const segment of segments) this.liveBytes += this.segmentBytes.get(segment) ?? 0;
+  }
+
   /** Deletes these closed segments (SegmentUnlinker); each counts against maxJournalBytes no more from now. */
   private unlinkSegments(segments: readonly number[]): void {
     for (const number of segments) this.liveBytes -= this.segmentBytes.get(number)!;
@@ -783,7 +786,7 @@ export class JournalWriter {
     this.closeAppender();
     // Deletions still queued stay undone: the lock goes below, and a recovery may read the
     // directory next. Left, they are committed segments, which it passes over.
-    for (const segment of this.unlinker.takeAll()) this.liveBytes += this.segmentBytes.get(segment) ?? 0;
+    this.countAgain(this.unlinker.takeAll());
     if (options.removeIfDone && this.openSpans.size === 0) {
       rmSync(this.writerDir, { recursive: true, force: true });
       this.segmentBytes.clear();

@@ -107,8 +107,12 @@ export async function pruneSchema(pool: pg.Pool, schemaName: string, options: Pr
 }
 
 async function pruneTraces(pool: pg.Pool, s: QuotedSchema, cutoff: Date, batch: number, report: PruneReport): Promise<void> {
+  // As migrate.ts holds its client: a connection that failed is destroyed, not given back
+  // to the pool, and an error it emits between queries is caught, not thrown at the process.
   const client = await pool.connect();
-  let released = false;
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
   try {
     let after: [string, string] = ['-infinity', ''];
     for (;;) {
@@ -130,12 +134,12 @@ async function pruneTraces(pool: pg.Pool, s: QuotedSchema, cutoff: Date, batch: 
       if (locked.rows.length < batch) return;
     }
   } catch (error) {
-    // A connection that failed mid-transaction is not given back to the pool as it is.
-    client.release(error as Error);
-    released = true;
+    // Released with its error, the connection goes, and its open transaction with it.
+    broken ??= error as Error;
     throw error;
   } finally {
-    if (!released) client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 
@@ -146,23 +150,18 @@ async function pruneTraces(pool: pg.Pool, s: QuotedSchema, cutoff: Date, batch: 
  */
 async function deleteByPages(pool: pg.Pool, table: string, where: string, cutoff: Date): Promise<number> {
   const { rows } = await pool.query<{ pages: string; version: number }>(
-    `SELECT (pg_relation_size('${table.replaceAll("'", "''")}'::regclass) / current_setting('block_size')::int)::text AS pages,
-            current_setting('server_version_num')::int AS version`,
+    `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::text AS pages, current_setting('server_version_num')::int AS version`,
+    [table],
   );
-  const pages = Number(rows[0]!.pages);
-  if (rows[0]!.version < 140000) {
-    const { rows: gone } = await pool.query<{ n: number }>(
-      `WITH gone AS (DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${where} FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-      [cutoff],
-    );
-    return gone[0]!.n;
-  }
+  const windows = rows[0]!.version >= 140000;
   // SKIP LOCKED: a dead letter an exporter is upserting is left for the next run. Waited
   // for, a window's delete could deadlock with an exporter upserting two of them in the
   // other order (a review reproduced it).
   const sql = `WITH gone AS (
-  DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ctid >= $2::tid AND ctid < $3::tid AND ${where} FOR UPDATE SKIP LOCKED) RETURNING 1)
+  DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${windows ? 'ctid >= $2::tid AND ctid < $3::tid AND ' : ''}${where} FOR UPDATE SKIP LOCKED) RETURNING 1)
 SELECT count(*)::int AS n FROM gone`;
+  if (!windows) return (await pool.query<{ n: number }>(sql, [cutoff])).rows[0]!.n;
+  const pages = Number(rows[0]!.pages);
   let total = 0;
   for (let page = 0; page < pages; page += PAGES_PER_STATEMENT) {
     const { rows: gone } = await pool.query<{ n: number }>(sql, [cutoff, `(${page},0)`, `(${page + PAGES_PER_STATEMENT},0)`]);

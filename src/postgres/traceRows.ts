@@ -85,7 +85,6 @@ class TraceOfSpan implements TraceRow {
   rootSpanId: string | null = null;
   rootSpanName: string | null = null;
   rootSpanEnded = false;
-  rootParentIsRemote = false;
   rootStartTime: UnixNano | null = null;
   rootRank: RootRank = NOT_ROOT;
   readonly tentative: boolean;
@@ -106,7 +105,10 @@ class TraceOfSpan implements TraceRow {
     this.rootSpanId = span.spanId;
     this.rootSpanName = span.name;
     this.rootSpanEnded = span.state === 'ended';
-    this.rootParentIsRemote = rank === LOCAL_ROOT;
     this.rootStartTime = span.startTime;
+  }
+
+  get rootParentIsRemote(): boolean {
+    return this.rootRank === LOCAL_ROOT;
   }
 }

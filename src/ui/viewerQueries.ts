@@ -310,8 +310,13 @@ export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: str
       LIMIT ${MAX_SPAN_LOGS + 1}`,
     [traceId, spanId],
   );
-  const truncated = rows.length > MAX_SPAN_LOGS;
-  return { logs: rows.slice(0, MAX_SPAN_LOGS).reverse().map((log) => ({ ...log, fields: shortened(log.fields) as Record<string, unknown> })), truncated };
+  return oldestFirst(rows, MAX_SPAN_LOGS);
+}
+
+/** Rows fetched newest first, one more than `max`: the newest `max`, oldest first, cut for the browser, and whether there were more. */
+function oldestFirst(rows: LogDetail[], max: number): { logs: LogDetail[]; truncated: boolean } {
+  const logs = rows.slice(0, max).reverse().map((log) => ({ ...log, fields: shortened(log.fields) as Record<string, unknown> }));
+  return { logs, truncated: rows.length > max };
 }
 
 /** Lines of a dead process shown with its crash record: the last ones it logged. */
@@ -336,6 +341,5 @@ export async function processLogs(pool: pg.Pool, schema: QuotedSchema, writerId:
       ORDER BY l.sequence DESC`,
     [writerId],
   );
-  const truncated = rows.length > MAX_PROCESS_LOGS;
-  return { writer_id: writerId, logs: rows.slice(0, MAX_PROCESS_LOGS).reverse().map((log) => ({ ...log, fields: shortened(log.fields) as Record<string, unknown> })), truncated };
+  return { writer_id: writerId, ...oldestFirst(rows, MAX_PROCESS_LOGS) };
 }

@@ -91,8 +91,8 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       // it. Only a crash record: an application's span may carry the attribute too (it is
       // stored 'ended', as the exporter stores any span with the markers but not their shape).
       const writerId = details.state === 'crashed' ? (details.attributes as Record<string, unknown> | null)?.[ATTR_WRITER_ID] : undefined;
-      const process = typeof writerId === 'string' ? await processLogs(pool, schema, writerId) : null;
-      return json(response, { ...details, logs, truncated, process_logs: process });
+      const lastLines = typeof writerId === 'string' ? await processLogs(pool, schema, writerId) : null;
+      return json(response, { ...details, logs, truncated, process_logs: lastLines });
     }
   } catch (error) {
     if (error instanceof BadRequest) return send(response, 400, 'application/json', JSON.stringify({ error: error.message }));
