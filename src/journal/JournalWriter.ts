@@ -26,7 +26,7 @@ import { longestRecoveryPathBytes, PATH_MAX_BYTES, segmentPath } from './journal
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
-import { HeldLog, RecentEnds, type RecentEnd } from './RecentEnds.js';
+import { HeldLog, RECENT_ENDS_CHARS, RecentEnds, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
 import { NO_END, SettledSpans } from './SettledSpans.js';
 import { GroupCommit } from './GroupCommit.js';
@@ -55,8 +55,10 @@ export interface JournalWriterOptions {
   heartbeatIntervalMs: number;
   /** Where the exporter sends the spans (recordTypes.ts SegmentHeader.destination); recorded in every header. */
   destination?: string;
-  /** How many recently written ENDs to keep as span objects for the export side. Default 4096. */
+  /** How many recently written ENDs to keep as span objects for the export side (RecentEnds.ts). Default 1024. */
   recentEndsCapacity?: number;
+  /** Characters of their JSON those ENDs may hold at most. Default RECENT_ENDS_CHARS. */
+  recentEndsChars?: number;
   /** File operations for the write(2) path; passing one selects that path (tests inject faults). */
   fs?: SegmentFileSystem;
   /**
@@ -160,7 +162,7 @@ export class JournalWriter {
   /** Creates the writer's directory and first segment; throws if the directory is unusable. */
   constructor(options: JournalWriterOptions) {
     this.options = options;
-    this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 4096);
+    this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 1024, options.recentEndsChars ?? RECENT_ENDS_CHARS);
     const longest = longestRecoveryPathBytes(resolve(options.journalDir));
     if (longest >= PATH_MAX_BYTES) {
       // Refused before anything is written: such a journal would never be recovered.

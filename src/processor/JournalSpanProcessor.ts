@@ -458,8 +458,10 @@ export class JournalSpanProcessor implements SpanProcessor {
         groupCommitMillis: this.options.groupCommitMillis,
         heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
         destination: exportDestination(this.options.exporter),
-        // Enough for every batch in flight and the next ones; beyond it the tail reads back from disk.
-        recentEndsCapacity: Math.max(4096, this.options.maxExportBatchSize * (this.options.maxConcurrentExports + 2)),
+        // The batch the export loop takes next and the one after; batches in flight hold their
+        // own spans. Beyond it the tail reads back from disk: a larger window is what a burst
+        // promotes to the old generation (RecentEnds.ts).
+        recentEndsCapacity: 2 * this.options.maxExportBatchSize,
       });
       this.sayWritePathOnce(this.journal);
       if (this.journalUnavailable) safeDiag.warn(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 
-export function testJournalWriter(dir: string, maxSegmentBytes: number, recentEndsCapacity: number): JournalWriter {
+export function testJournalWriter(dir: string, maxSegmentBytes: number, recentEndsCapacity: number, recentEndsChars?: number): JournalWriter {
   return new JournalWriter({
     journalDir: join(dir, 'journal'),
     identity: currentWriterIdentity(),
@@ -14,5 +14,6 @@ export function testJournalWriter(dir: string, maxSegmentBytes: number, recentEn
     groupCommitMillis: 10,
     heartbeatIntervalMs: 1000,
     recentEndsCapacity,
+    recentEndsChars,
   });
 }

@@ -84,6 +84,49 @@ describe.each([0, 100_000])('batches of very large records, %i recent ENDs kept 
   });
 });
 
+describe('the window of recent ENDs held in memory', () => {
+  // What the window holds when a burst outruns the reader survives that burst's scavenges
+  // and is promoted (RecentEnds.ts): it is bounded in records and in characters.
+  function writeSpans(recentEndsCapacity: number, recentEndsChars: number, attributes: Record<string, string | number>[]) {
+    const writer = testJournalWriter(tempDir(), 1024 * 1024, recentEndsCapacity, recentEndsChars);
+    const tail = new JournalTail(writer);
+    const written: ReadableSpan[] = [];
+    const provider = new BasicTracerProvider({
+      spanProcessors: [{ onStart: (span) => writer.appendStart(span), onEnd: (span) => { writer.appendEnd(span); written.push(span); }, forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const tracer = provider.getTracer('window');
+    for (const [i, attrs] of attributes.entries()) tracer.startSpan(`w${i}`, { attributes: attrs }).end();
+    const handedOut: ReadableSpan[] = [];
+    for (let batch = tail.nextBatch(100); batch; batch = tail.nextBatch(100)) {
+      handedOut.push(...batch.spansInto([]));
+      tail.committed(batch);
+    }
+    writer.close({ removeIfDone: true });
+    return { written, handedOut };
+  }
+  const padded = (n: number) => Array.from({ length: n }, (_, i) => ({ i, padding: 'p'.repeat(2000) }));
+
+  test('within both bounds the tail hands out the very objects written', () => {
+    const { written, handedOut } = writeSpans(100, 1024 * 1024, padded(10));
+    expect(handedOut.map((span) => span.name)).toEqual(written.map((span) => span.name));
+    expect(handedOut.every((span, i) => span === written[i])).toBe(true);
+  });
+
+  test('past its characters, ENDs are read back from disk: every one, once, in order', () => {
+    // Ten ENDs of more than 2,000 characters each, against a window of 8,000.
+    const { written, handedOut } = writeSpans(100, 8000, padded(10));
+    expect(handedOut.map((span) => `${span.name}:${span.attributes.i}`)).toEqual(written.map((span) => `${span.name}:${span.attributes.i}`));
+    expect(handedOut.some((span, i) => span !== written[i])).toBe(true);
+    expect(handedOut.every((span) => span.attributes.padding === 'p'.repeat(2000))).toBe(true);
+  });
+
+  test('past its records, the same', () => {
+    const { written, handedOut } = writeSpans(4, 1024 * 1024, padded(10));
+    expect(handedOut.map((span) => span.name)).toEqual(written.map((span) => span.name));
+    expect(handedOut.some((span, i) => span !== written[i])).toBe(true);
+  });
+});
+
 describe.each(JOURNAL_IO_PATHS)('a batch read back from disk, writing with %s', (io) => {
   useJournalIo(io);
   test('holds bytes, not spans: each export attempt gets spans parsed anew, the same ones', () => {

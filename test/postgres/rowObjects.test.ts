@@ -8,7 +8,7 @@
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { expect, test } from 'vitest';
 import { readableSpanFromRecord } from '../../src/journal/readableSpanFromRecord.js';
-import { RecentEnds } from '../../src/journal/RecentEnds.js';
+import { RECENT_ENDS_CHARS, RecentEnds } from '../../src/journal/RecentEnds.js';
 import { SpanRowConverter } from '../../src/postgres/spanRows.js';
 import { traceRows } from '../../src/postgres/traceRows.js';
 import type { SpanEndRecord } from '../../src/journal/recordTypes.js';
@@ -36,7 +36,7 @@ test('rows, trace rows, spans read back and held ENDs are not object literals', 
   // Spread copies stay whole spans (every field is the object's own).
   expect({ ...readBack }.spanContext().spanId).toBe('b'.repeat(16));
 
-  const held = new RecentEnds(8);
+  const held = new RecentEnds(8, RECENT_ENDS_CHARS);
   held.push(span, undefined, 1, 100, 400);
   const [entry] = held.takeAfter({ segment: 1, offset: 0 }, 8)!;
   expect(entry!.span).toBe(span);
