@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { quoteSchema } from '../../postgres/schemaName.js';
+import type pg from 'pg';
+import { quoteSchema, type QuotedSchema } from '../../postgres/schemaName.js';
+import { ATTR_WRITER_ID } from '../../spanMarkers.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaAdvice, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
@@ -7,12 +9,16 @@ import { jsonLine, printable } from '../terminalText.js';
 export const crashesHelp = `Usage: otel-blackbox crashes [options]
 
 Lists the most recent crash records: the spans that were running when their process
-died, newest first, each with the last log lines journaled in that span.
+died, newest first, each with the last log lines journaled in that span, and once per
+process the last lines that process logged, in any span or outside all of them.
 
 Options:
 ${DATABASE_HELP}
   -n, --limit N        how many (default: 20)
       --lines N        log lines shown under each crash, the last ones (default: 5; 0: none)
+      --process-lines N
+                       lines its process logged last, shown once per process
+                       (default: 5; 0: none)
       --json           one JSON object per line instead of a table
   -h, --help           show this help`;
 
@@ -23,6 +29,8 @@ interface CrashRow {
   trace_id: string;
   span_id: string;
   crash_reason: string | null;
+  /** The journal writer (a process, or a worker with its own provider) that left it open: ATTR_WRITER_ID. */
+  writer_id: string | null;
   log_lines: LogLine[];
 }
 
@@ -32,12 +40,21 @@ interface LogLine {
   body: unknown;
 }
 
+/** A line of the process, with the span it was logged in (null ids: outside every span). */
+interface ProcessLine extends LogLine {
+  trace_id: string | null;
+  span_id: string | null;
+}
+
+/** Times in UTC like the crash's own, whatever the session's time zone. */
+const UTC_TIME = `to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 export async function crashesCommand(args: string[], io: CommandIo): Promise<number> {
   const { values } = parseOrUsage(() =>
     parseArgs({
       args,
       strict: true,
-      options: { ...HELP_OPTION, ...DATABASE_OPTIONS, limit: { type: 'string', short: 'n' }, lines: { type: 'string' }, json: { type: 'boolean' } },
+      options: { ...HELP_OPTION, ...DATABASE_OPTIONS, limit: { type: 'string', short: 'n' }, lines: { type: 'string' }, 'process-lines': { type: 'string' }, json: { type: 'boolean' } },
     }),
   );
   if (values.help) {
@@ -48,27 +65,38 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   const schema = quoteSchema(schemaName);
   const limit = positiveIntegerArg('limit', values.limit, 20);
   const lines = values.lines === '0' ? 0 : positiveIntegerArg('lines', values.lines, 5);
+  const processLineCount = values['process-lines'] === '0' ? 0 : positiveIntegerArg('process-lines', values['process-lines'], 5);
   const { pool, target } = openPool(connectionStringFrom(values.database));
   try {
     const { rows } = await pool.query<CrashRow>(
-      // The last $2 log records of each crash, oldest first (logs_span_idx serves the lookup);
-      // their times in UTC like the crash's own, whatever the session's time zone.
-      `SELECT s.end_time, s.service_name, s.name, s.trace_id, s.span_id, s.crash_reason,
-              COALESCE((SELECT json_agg(json_build_object('time', to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
+      // The last $2 log records of each crash, oldest first (logs_span_idx serves the lookup).
+      `SELECT s.end_time, s.service_name, s.name, s.trace_id, s.span_id, s.crash_reason, s.attributes->>$3 AS writer_id,
+              COALESCE((SELECT json_agg(json_build_object('time', ${UTC_TIME}, 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
                           FROM (SELECT time, time_unix_nano, sequence, severity_text, body FROM ${schema}.logs
                                  WHERE trace_id = s.trace_id AND span_id = s.span_id AND kind = 'log'
                                  ORDER BY time_unix_nano DESC, sequence DESC LIMIT $2) l), '[]') AS log_lines
          FROM ${schema}.spans s WHERE s.state = 'crashed'
         ORDER BY s.start_time DESC LIMIT $1`,
-      [limit, lines],
+      [limit, lines, ATTR_WRITER_ID],
     );
+    const byWriter = processLineCount === 0 ? new Map<string, ProcessLine[]>() : await processLines(pool, schema, rows, processLineCount);
+    const shown = new Set<string>();
     for (const row of rows) {
       // Names and reasons come from whoever made the span: escaped, never raw (terminalText.ts).
       const reason = (row.crash_reason ?? '').split('\n')[0];
-      if (values.json) io.out(jsonLine({ ...row, end_time: row.end_time.toISOString() }));
+      const writerLines = row.writer_id === null ? undefined : byWriter.get(row.writer_id);
+      if (values.json) io.out(jsonLine({ ...row, end_time: row.end_time.toISOString(), ...(processLineCount > 0 && { process_lines: writerLines ?? [] }) }));
       else {
         io.out([row.end_time.toISOString(), row.service_name ?? '-', row.name, row.trace_id, reason].map(printable).join('  '));
-        for (const line of row.log_lines) io.out(`    ${[String(line.time), line.severity_text ?? '-', bodyText(line.body)].map(printable).join('  ')}`);
+        for (const line of row.log_lines) io.out(`    ${logLineText(line)}`);
+        if (writerLines === undefined || writerLines.length === 0) continue;
+        // A process that died with several spans open is one story: told under its first crash.
+        if (shown.has(row.writer_id!)) io.out(`  its process (journal writer ${printable(row.writer_id)}): last lines above`);
+        else {
+          shown.add(row.writer_id!);
+          io.out(`  its process (journal writer ${printable(row.writer_id)}) logged last:`);
+          for (const line of writerLines) io.out(`    ${logLineText(line)}`);
+        }
       }
     }
     if (rows.length === 0 && !values.json) io.err('no crash records');
@@ -79,6 +107,36 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * The last `count` lines each crash's writer logged, oldest first, by writer id: in a span
+ * or outside every span (what a process logs last before it dies is often not in a span).
+ * One index range per writer (logs_record_key: writer id and sequence).
+ */
+async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashRow[], count: number): Promise<Map<string, ProcessLine[]>> {
+  const writers = [...new Set(crashes.flatMap((crash) => (crash.writer_id === null ? [] : [crash.writer_id])))];
+  const byWriter = new Map<string, ProcessLine[]>();
+  if (writers.length === 0) return byWriter;
+  const { rows } = await pool.query<ProcessLine & { writer_id: string }>(
+    `SELECT w.writer_id, l.time, l.severity_text, l.body, l.trace_id, l.span_id
+       FROM unnest($1::text[]) AS w(writer_id)
+       CROSS JOIN LATERAL (SELECT ${UTC_TIME} AS time, l.sequence, l.severity_text, l.body, l.trace_id, l.span_id
+                             FROM ${schema}.logs l WHERE l.kind = 'log' AND l.writer_id = w.writer_id
+                            ORDER BY l.sequence DESC LIMIT $2) l
+      ORDER BY w.writer_id, l.sequence`,
+    [writers, count],
+  );
+  for (const { writer_id, ...line } of rows) {
+    const lines = byWriter.get(writer_id) ?? [];
+    lines.push(line);
+    byWriter.set(writer_id, lines);
+  }
+  return byWriter;
+}
+
+function logLineText(line: LogLine): string {
+  return [String(line.time), line.severity_text ?? '-', bodyText(line.body)].map(printable).join('  ');
 }
 
 /** A log body on one line: a string as it is, anything else as JSON. */
