@@ -120,9 +120,25 @@ export function schemaAdvice(error: unknown, schemaName: string): string {
   return `; the schema "${schemaName}" has no otel-blackbox tables: create them with otel-blackbox migrate --schema ${schemaName}, or check --schema and --database`;
 }
 
-export function positiveIntegerArg(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new UsageError(`--${name} expects a positive whole number, got ${JSON.stringify(value)}`);
+/**
+ * A count or a duration given as decimal digits: Number() alone also took "0x10", "2.0",
+ * " 3" and "1e21" (which reached PostgreSQL as "1e+21" and failed there, blaming the
+ * database for a usage error).
+ */
+function wholeNumberArg(name: string, value: string, least: 0 | 1): number {
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < least) {
+    const what = least === 0 ? 'a whole number, 0 or more,' : 'a positive whole number';
+    throw new UsageError(`--${name} expects ${what} in decimal digits, got ${JSON.stringify(value)}`);
+  }
   return number;
+}
+
+export function positiveIntegerArg(name: string, value: string | undefined, fallback: number): number {
+  return value === undefined ? fallback : wholeNumberArg(name, value, 1);
+}
+
+/** A count where 0 means none. */
+export function countArg(name: string, value: string | undefined, fallback: number): number {
+  return value === undefined ? fallback : wholeNumberArg(name, value, 0);
 }

@@ -8,9 +8,9 @@
 // unchanged either way: this only saves the read-back.
 //
 // So the window is small, in records and in characters: whatever it holds when a burst
-// outruns the reader survives the scavenges of that burst and is promoted. Holding 4096
-// spans, the overload bench's peak RSS grew +56 to +96 MiB over five runs; holding 1024,
-// +46 to +48 over three, at the same throughput (the end-to-end bench did not move).
+// outruns the reader survives the scavenges of that burst and is promoted. Holding 4,096
+// spans, the overload bench's peak RSS grew +56 to +96 MiB over five runs; holding 1,024,
+// +45 to +49 over four, at the same throughput (the end-to-end bench did not move).
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { QuotedSchema } from '../postgres/schemaName.js';
 import { timestampSql } from '../postgres/statementSql.js';
+import { writerLinesSql } from '../postgres/writerLines.js';
 
 export const PAGE_SIZE = 50;
 
@@ -336,8 +337,7 @@ const PROCESS_LOG_COLUMNS = `${LOG_COLUMNS}, trace_id, span_id`;
 export async function processLogs(pool: pg.Pool, schema: QuotedSchema, writerId: string): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
-       FROM (SELECT ${PROCESS_LOG_COLUMNS} FROM ${schema}.logs WHERE kind = 'log' AND writer_id = $1
-              ORDER BY sequence DESC LIMIT ${MAX_PROCESS_LOGS + 1}) l
+       FROM (${writerLinesSql(schema, PROCESS_LOG_COLUMNS, '$1', String(MAX_PROCESS_LOGS + 1))}) l
       ORDER BY l.sequence DESC`,
     [writerId],
   );

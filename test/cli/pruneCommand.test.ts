@@ -246,7 +246,7 @@ describe('otel-blackbox prune', () => {
     [[], '--older-than is required: how old data must be to go, as a number of days, hours or minutes (7d, 12h, 90m)'],
     [['--older-than', '7x'], '--older-than expects a number of days, hours or minutes (7d, 12h, 90m), got "7x"'],
     [['--older-than', '0d'], '--older-than expects a number of days, hours or minutes (7d, 12h, 90m), got "0d"'],
-    [['--older-than', '7d', '--batch', '0'], '--batch expects a positive whole number, got "0"'],
+    [['--older-than', '7d', '--batch', '0'], '--batch expects a positive whole number in decimal digits, got "0"'],
   ])('bad options are usage errors naming them: %j', async (args, message) => {
     const { out, err, io } = captured();
     expect(await main(['prune', '--database', db.url, ...args], io)).toBe(2);

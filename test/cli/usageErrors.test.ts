@@ -75,3 +75,24 @@ describe('a connection string node-postgres cannot use', () => {
     expect(result.err).toMatch(/^otel-blackbox \w+: Invalid option DATABASE_URL \(environment variable\): expected a postgres:\/\/ or postgresql:\/\/ URL/);
   });
 });
+
+describe('a count or a duration', () => {
+  // Number() alone took these: "1e21" reached PostgreSQL as "1e+21" and failed there, exit 1.
+  it.each([
+    ['crashes', '--limit', '1e21'],
+    ['crashes', '--limit', '0x10'],
+    ['crashes', '--lines', '2.0'],
+    ['crashes', '--process-lines', ' 3'],
+    ['crashes', '--process-lines', '-1'],
+    ['crashes', '--limit', '0'],
+    ['crashes', '--limit', '99999999999999999999'],
+    ['prune', '--batch', '1_000'],
+    ['recover', '--stale-after', '5s'],
+    ['migrate', '--lock-wait', '+10'],
+  ])('%s %s %j is a usage error naming the option, before any connection', async (command, option, value) => {
+    const result = await run(command, `${option}=${value}`, ...(command === 'prune' ? ['--older-than', '7d'] : []), '--database', 'postgres://nobody@127.0.0.1:1/none');
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`${option} expects`);
+    expect(result.err).toContain(JSON.stringify(value));
+  });
+});

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { quoteSchema, type QuotedSchema } from '../../postgres/schemaName.js';
+import { writerLinesSql } from '../../postgres/writerLines.js';
 import { ATTR_WRITER_ID } from '../../spanMarkers.js';
-import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaAdvice, schemaFrom } from '../cliSupport.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, countArg, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaAdvice, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
 
@@ -64,8 +65,8 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   const schemaName = schemaFrom(values.schema);
   const schema = quoteSchema(schemaName);
   const limit = positiveIntegerArg('limit', values.limit, 20);
-  const lines = values.lines === '0' ? 0 : positiveIntegerArg('lines', values.lines, 5);
-  const processLineCount = values['process-lines'] === '0' ? 0 : positiveIntegerArg('process-lines', values['process-lines'], 5);
+  const lines = countArg('lines', values.lines, 5);
+  const processLineCount = countArg('process-lines', values['process-lines'], 5);
   const { pool, target } = openPool(connectionStringFrom(values.database));
   try {
     const { rows } = await pool.query<CrashRow>(
@@ -109,11 +110,7 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   }
 }
 
-/**
- * The last `count` lines each crash's writer logged, oldest first, by writer id: in a span
- * or outside every span (what a process logs last before it dies is often not in a span).
- * One index range per writer (logs_record_key: writer id and sequence).
- */
+/** The last `count` lines each crash's writer logged (writerLines.ts), oldest first, by writer id. */
 async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashRow[], count: number): Promise<Map<string, ProcessLine[]>> {
   const writers = [...new Set(crashes.flatMap((crash) => (crash.writer_id === null ? [] : [crash.writer_id])))];
   const byWriter = new Map<string, ProcessLine[]>();
@@ -121,9 +118,7 @@ async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashR
   const { rows } = await pool.query<ProcessLine & { writer_id: string }>(
     `SELECT w.writer_id, l.time, l.severity_text, l.body, l.trace_id, l.span_id
        FROM unnest($1::text[]) AS w(writer_id)
-       CROSS JOIN LATERAL (SELECT ${UTC_TIME} AS time, l.sequence, l.severity_text, l.body, l.trace_id, l.span_id
-                             FROM ${schema}.logs l WHERE l.kind = 'log' AND l.writer_id = w.writer_id
-                            ORDER BY l.sequence DESC LIMIT $2) l
+       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, l.body, l.trace_id, l.span_id`, 'w.writer_id', '$2')}) l
       ORDER BY w.writer_id, l.sequence`,
     [writers, count],
   );
