@@ -17,14 +17,14 @@
 // must not go through all of them at every pass (100,000 open once held the event loop
 // ~116 ms per pass).
 //
-// Fourth, why ours and stock both pay more with many spans open: V8 pretenures an allocation
+// Last, why ours and stock both pay more with many spans open: V8 pretenures an allocation
 // site whose objects survive, and thousands of the SDK's spans staying open make it do so
 // for the SDK's own span literals (attributes, events, times). Every later span is then
 // made in the old generation, where only a full collection frees it, and each scavenge
 // takes longer (5-8 ms here with 40,000 open, against 1-2 with none). The longest call
-// above is such a scavenge, run inside a span call. Run again with pretenuring off
-// (--no-allocation-site-pretenuring), the difference is the collector's part: a
-// diagnostic of the mechanism, not a setting we ask of anyone.
+// above is such a scavenge, run inside a span call. Running both again with pretenuring
+// off (--no-allocation-site-pretenuring) shows the collector's part: a diagnostic of the
+// mechanism, not a setting we ask of anyone.
 //
 // Each contender and count runs in a fresh process. Environment: BENCH_SPANS (100000).
 import { mkdtempSync, rmSync } from 'node:fs';

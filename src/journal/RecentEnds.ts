@@ -7,8 +7,9 @@
 // was most of the processor's memory growth (bench/overload.mjs). The journal on disk is
 // unchanged either way: this only saves the read-back.
 //
-// So the window is small, in records and in characters: whatever it holds when a burst
-// outruns the reader survives the scavenges of that burst and is promoted. Holding 4,096
+// So the window is small, in records and in characters: what it holds while a burst is
+// being written, until the reader takes it or the window overflows, survives that burst's
+// scavenges and is promoted. Holding 4,096
 // spans, the overload bench's peak RSS grew +56 to +96 MiB over five runs; holding 1,024,
 // +45 to +49 over four, at the same throughput (the end-to-end bench did not move).
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
