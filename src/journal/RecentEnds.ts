@@ -9,9 +9,9 @@
 //
 // So the window is small, in records and in characters: what it holds while a burst is
 // being written, until the reader takes it or the window overflows, survives that burst's
-// scavenges and is promoted. Holding 4,096
-// spans, the overload bench's peak RSS grew +56 to +96 MiB over five runs; holding 1,024,
-// +45 to +49 over four, at the same throughput (the end-to-end bench did not move).
+// scavenges and is promoted. Holding 4,096 spans, the overload bench's peak RSS grew +56
+// to +96 MiB over five runs; holding 1,024, +45 to +49 over four, at the same throughput
+// (the end-to-end bench did not move).
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
