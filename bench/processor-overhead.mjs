@@ -4,7 +4,7 @@
 // steady state (exporting) rather than the stock one's cheaper drop-when-full path. Only
 // the synchronous time inside the chunks is the application's cost; background export
 // work is reported separately as wall time.
-import { mkdtempSync, rmSync, writeSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
@@ -51,12 +51,61 @@ async function measure(makeProcessor, journalIo) {
   return { callerNsPerSpan: Number(callerNs) / SPANS, wallNsPerSpan: Number(wallNs) / SPANS, writePath };
 }
 
+/** The bench span, ended, as the stock SDK makes it. */
+async function finishedSpans(count) {
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
+  const tracer = provider.getTracer('bench', '1.0.0');
+  for (let i = 0; i < count; i++) {
+    const span = tracer.startSpan('GET /orders/:id', { attributes });
+    span.end();
+  }
+  const spans = memory.getFinishedSpans();
+  await provider.shutdown();
+  return spans;
+}
+
+/** The journal's START and END frames of the bench span. */
+const [benchSpan] = await finishedSpans(1);
+const benchFrames = { start: encodeFrame(3, startRecordJson(benchSpan, 1)), end: encodeFrame(4, endRecordJson(benchSpan, 1)) };
+
+/**
+ * The stock processor behind two write(2) calls per span, of the sizes of the journal's START
+ * and END frames of the bench span, to a file in the run's directory: the floor of any
+ * journal that gives each record its own write(2). A write(2) costs more inside the
+ * application's work than in a loop of its own (the breakdown's writeSync lines): where the
+ * kernel flushes the TLB at every system call (PTI without PCID), the application's code
+ * and heap are looked up afresh after each one.
+ */
+function twoWritesPerSpan(journalDir) {
+  const stock = new BatchSpanProcessor({ exporter: new NoopExporter() });
+  mkdirSync(journalDir);
+  const fd = openSync(join(journalDir, 'floor'), 'w');
+  const startFrame = Buffer.alloc(benchFrames.start.length, 0x61);
+  const endFrame = Buffer.alloc(benchFrames.end.length, 0x61);
+  return {
+    onStart(span, context) {
+      writeSync(fd, startFrame);
+      stock.onStart(span, context);
+    },
+    onEnd(span) {
+      writeSync(fd, endFrame);
+      stock.onEnd(span);
+    },
+    forceFlush: () => stock.forceFlush(),
+    shutdown: () => stock.shutdown().finally(() => closeSync(fd)),
+  };
+}
+
 const journal = (durability) => (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability, recover: false });
 
+const BASELINE = 'stock BatchSpanProcessor';
+const TWO_WRITES = 'stock + two write(2) a span, no journal';
 const contenders = {
-  'stock BatchSpanProcessor': () => new BatchSpanProcessor({ exporter: new NoopExporter() }),
+  [BASELINE]: () => new BatchSpanProcessor({ exporter: new NoopExporter() }),
   "JournalSpanProcessor 'process' mmap": journal('process'),
   "JournalSpanProcessor 'process' write(2)": journal('process'),
+  [TWO_WRITES]: twoWritesPerSpan,
   "JournalSpanProcessor 'host' mmap": journal('host'),
   "JournalSpanProcessor 'host' write(2)": journal('host'),
   "JournalSpanProcessor 'none'": (journalDir) => new JournalSpanProcessor({ exporter: new NoopExporter(), journalDir, durability: 'none', recover: false }),
@@ -64,14 +113,7 @@ const contenders = {
 
 /** Where the time of one span goes: the pieces of onStart and onEnd measured alone. */
 async function breakdown() {
-  const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
-  const tracer = provider.getTracer('bench', '1.0.0');
-  for (let i = 0; i < 1000; i++) {
-    const span = tracer.startSpan('GET /orders/:id', { attributes });
-    span.end();
-  }
-  const spans = memory.getFinishedSpans();
+  const spans = await finishedSpans(1000);
   const time = (label, fn, n = 200_000) => {
     for (let i = 0; i < 10_000; i++) fn(i);
     const start = process.hrtime.bigint();
@@ -81,8 +123,7 @@ async function breakdown() {
   const dir = mkdtempSync(join(tmpdir(), 'otel-blackbox-bench-'));
   const fd = openSync(join(dir, 'probe'), 'w');
   const startJson = startRecordJson(spans[0], 1);
-  const frame = encodeFrame(3, startJson);
-  const endFrame = encodeFrame(4, endRecordJson(spans[0], 1));
+  const { start: frame, end: endFrame } = benchFrames;
   // What the writer keeps of each START for its END.
   const starts = spans.map((span) => new StartText(span));
   const rows = [
@@ -106,7 +147,6 @@ async function breakdown() {
   }
   segment.close();
   rmSync(dir, { recursive: true, force: true });
-  await provider.shutdown();
   return rows;
 }
 
@@ -114,7 +154,8 @@ const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, 
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, make] of Object.entries(contenders)) results[name].push(await measure(make, name.endsWith('write(2)') ? 'write' : 'mmap'));
 }
-const baseline = summary(results['stock BatchSpanProcessor'].map((r) => r.callerNsPerSpan));
+const median = (name) => summary(results[name].map((r) => r.callerNsPerSpan)).median;
+const baseline = summary(results[BASELINE].map((r) => r.callerNsPerSpan));
 console.log(`processor overhead: ${fmt(SPANS)} spans x ${ROUNDS} rounds, start+end per span, same no-op exporter (node ${process.version})`);
 for (const [name, rounds] of Object.entries(results)) {
   const caller = summary(rounds.map((r) => r.callerNsPerSpan));
@@ -125,9 +166,14 @@ for (const [name, rounds] of Object.entries(results)) {
   const label = name.endsWith('mmap') && path !== 'mmap' ? `${name} (ran on ${path}: no addon)` : name;
   console.log(
     `  ${label.padEnd(40)} caller ${fmt(caller.median)} ns/span (min ${fmt(caller.min)}, max ${fmt(caller.max)})` +
-      `${name.startsWith('stock') ? '  [baseline]' : `  added ${fmt(added)} ns = ${fmt(caller.median / baseline.median, 2)}x`}` +
+      `${name === BASELINE ? '  [baseline]' : `  added ${fmt(added)} ns = ${fmt(caller.median / baseline.median, 2)}x`}` +
       `  | wall incl. export ${fmt(wall.median)} ns/span`,
   );
 }
+const twoWrites = median(TWO_WRITES) - baseline.median;
+console.log(
+  `  two write(2) calls a span cost the application ${fmt(twoWrites)} ns (${fmt(twoWrites / 2)} each, inside its work; alone in a loop: the writeSync lines below);` +
+    ` the 'process' write(2) path adds ${fmt(median("JournalSpanProcessor 'process' write(2)") - median(TWO_WRITES))} ns over them, the mmap path ${fmt(median("JournalSpanProcessor 'process' mmap") - baseline.median)} ns over stock`,
+);
 console.log('  where the time goes (each piece alone, ns per call):');
 for (const [label, ns] of await breakdown()) console.log(`    ${label.padEnd(48)} ${fmt(ns)} ns`);
