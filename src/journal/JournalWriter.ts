@@ -26,7 +26,7 @@ import { longestRecoveryPathBytes, PATH_MAX_BYTES, segmentPath } from './journal
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
 import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
-import { HeldLog, RECENT_ENDS_CHARS, RecentEnds, type RecentEnd } from './RecentEnds.js';
+import { HeldLog, RECENT_ENDS_CHARS, RecentEnds, recentEndsCapacity, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
 import { NO_END, SettledSpans } from './SettledSpans.js';
 import { GroupCommit } from './GroupCommit.js';
@@ -55,7 +55,9 @@ export interface JournalWriterOptions {
   heartbeatIntervalMs: number;
   /** Where the exporter sends the spans (recordTypes.ts SegmentHeader.destination); recorded in every header. */
   destination?: string;
-  /** How many recently written ENDs to keep as span objects for the export side (RecentEnds.ts). Default 1024. */
+  /** How many spans the export side takes at a time: sizes the window of recent ENDs (recentEndsCapacity in RecentEnds.ts). */
+  exportBatchSize?: number;
+  /** How many recently written ENDs to keep as span objects for the export side, overriding what exportBatchSize gives (tests). */
   recentEndsCapacity?: number;
   /** Characters of their JSON those ENDs may hold at most. Default RECENT_ENDS_CHARS. */
   recentEndsChars?: number;
@@ -162,7 +164,7 @@ export class JournalWriter {
   /** Creates the writer's directory and first segment; throws if the directory is unusable. */
   constructor(options: JournalWriterOptions) {
     this.options = options;
-    this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? 1024, options.recentEndsChars ?? RECENT_ENDS_CHARS);
+    this.recentEnds = new RecentEnds(options.recentEndsCapacity ?? recentEndsCapacity(options.exportBatchSize), options.recentEndsChars ?? RECENT_ENDS_CHARS);
     const longest = longestRecoveryPathBytes(resolve(options.journalDir));
     if (longest >= PATH_MAX_BYTES) {
       // Refused before anything is written: such a journal would never be recovered.

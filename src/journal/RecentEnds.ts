@@ -63,6 +63,18 @@ class HeldEnd implements RecentEnd {
 /** Characters of JSON the window holds at most (a few spans of megabytes are read back instead). */
 export const RECENT_ENDS_CHARS = 4 * 1024 * 1024;
 
+/**
+ * Records the window holds for an export side that takes `batchSize` at a time: the batch
+ * the export loop takes next and the one after (batches in flight hold their own spans),
+ * and no fewer than 1,024: with small batches, bursts of a few hundred spans would all be
+ * read back from disk on the application's thread (a review measured 8-10 µs a span with
+ * a window of 2). Beyond it the tail reads back from disk: a larger window is what a burst
+ * promotes to the old generation.
+ */
+export function recentEndsCapacity(batchSize = 0): number {
+  return Math.max(1024, 2 * batchSize);
+}
+
 /** What a slot before the head holds once its entry was taken or skipped. */
 const RELEASED: RecentEnd = { segment: 0, end: 0, chars: 0 };
 
@@ -117,14 +129,13 @@ export class RecentEnds {
       this.heldChars -= this.entries[this.head].chars;
       this.head += 1;
     }
-    let count = Math.min(max, this.entries.length - this.head);
-    for (let i = 0, chars = 0; i < count; i++) {
-      chars += this.entries[this.head + i].chars;
-      if (chars >= maxChars) count = i + 1;
-    }
+    const limit = Math.min(max, this.entries.length - this.head);
+    let count = 0;
+    let chars = 0;
+    while (count < limit && chars < maxChars) chars += this.entries[this.head + count++].chars;
     const taken = this.entries.slice(this.head, this.head + count);
-    this.head += taken.length;
-    for (const entry of taken) this.heldChars -= entry.chars;
+    this.head += count;
+    this.heldChars -= chars;
     if (taken.length > 0) {
       const last = taken[taken.length - 1];
       this.fromSegment = last.segment;

@@ -458,12 +458,8 @@ export class JournalSpanProcessor implements SpanProcessor {
         groupCommitMillis: this.options.groupCommitMillis,
         heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
         destination: exportDestination(this.options.exporter),
-        // The batch the export loop takes next and the one after (batches in flight hold their
-        // own spans), and no fewer than 1,024: with small batches, bursts of a few hundred spans
-        // would all be read back from disk on the application's thread (a review measured
-        // 8-10 µs a span with a window of 2). Beyond it the tail reads back from disk: a
-        // larger window is what a burst promotes to the old generation (RecentEnds.ts).
-        recentEndsCapacity: Math.max(1024, 2 * this.options.maxExportBatchSize),
+        // Sizes the window of just-written ENDs the export side takes from memory (RecentEnds.ts).
+        exportBatchSize: this.options.maxExportBatchSize,
       });
       this.sayWritePathOnce(this.journal);
       if (this.journalUnavailable) safeDiag.warn(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);

@@ -41,3 +41,22 @@ test('past either bound it lets go of everything, and holds again once the reade
   window.push(span(3), undefined, 1, 8400, 2000);
   expect(window.takeAfter({ segment: 1, offset: 6300 }, 10)?.map((entry) => entry.span?.name)).toEqual(['s3']);
 });
+
+test('a take stops at the END that reaches its characters (one at least), and the next take goes on from there with the weight kept right', () => {
+  const window = new RecentEnds(100, 1_000_000);
+  const chars = [300, 300, 500, 2000, 100, 100];
+  let offset = 0;
+  chars.forEach((weight, i) => window.push(span(i), undefined, 1, (offset += 1000), weight));
+  const names = (taken: ReturnType<RecentEnds['takeAfter']>) => taken?.map((entry) => entry.span?.name);
+  expect(names(window.takeAfter({ segment: 1, offset: 0 }, 10, 600))).toEqual(['s0', 's1']);
+  expect(names(window.takeAfter({ segment: 1, offset: 2000 }, 10, 600))).toEqual(['s2', 's3']);
+  expect(names(window.takeAfter({ segment: 1, offset: 4000 }, 1, 600))).toEqual(['s4']);
+  expect(names(window.takeAfter({ segment: 1, offset: 5000 }, 10, 600))).toEqual(['s5']);
+  // Emptied, its weight is 0 again: a window of 1,000 characters holds the next 900.
+  const small = new RecentEnds(100, 1000);
+  small.push(span(0), undefined, 1, 1000, 900);
+  expect(names(small.takeAfter({ segment: 1, offset: 0 }, 10, 100))).toEqual(['s0']);
+  small.push(span(1), undefined, 1, 2000, 900);
+  small.push(span(2), undefined, 1, 3000, 100);
+  expect(names(small.takeAfter({ segment: 1, offset: 1000 }, 10))).toEqual(['s1', 's2']);
+});
