@@ -25,6 +25,14 @@ export function envPositiveInteger(name: string): number | undefined {
   return undefined;
 }
 
+/** Bytes from the environment: at least `min`, else a warning and the default. */
+export function envBytesAtLeast(name: string, min: number, what: string): number | undefined {
+  const value = envPositiveInteger(name);
+  if (value === undefined || value >= min) return value;
+  safeDiag.warn(`otel-blackbox: ignoring ${name}=${value}: at least ${min} bytes (${what}); the default applies. The value is in bytes.`);
+  return undefined;
+}
+
 /** Milliseconds from the environment: at least `min`, at most MAX_MILLIS, else a warning and the default. */
 export function envMillis(name: string, min: 0 | 1): number | undefined {
   const value = min === 0 ? envNonNegativeInteger(name) : envPositiveInteger(name);

@@ -77,6 +77,15 @@ export function positiveInteger(option: string, value: number | undefined, fallb
   return value;
 }
 
+/** Bytes, a whole number of at least `min`: `what` says why that is the least. */
+export function bytesAtLeast(option: string, value: number | undefined, fallback: number, min: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidOptionError(option, `a whole number of bytes, at least ${min} (${what})`, value);
+  }
+  return value;
+}
+
 /**
  * The longest wait a duration option may ask for. Node's timers hold at most 2^31 - 1 ms
  * (about 24.8 days) and fire at once, with a warning, above it, and PostgreSQL's

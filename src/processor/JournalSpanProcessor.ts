@@ -15,6 +15,7 @@ import { exportDestination } from '../export/exportDestination.js';
 import { exportsLogs } from '../export/SpansAndLogs.js';
 import { PendingSpans } from './PendingSpans.js';
 import { Journal } from '../journal/Journal.js';
+import { JournalFullNotice } from './JournalFullNotice.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import { journalWritePath } from '../journal/segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
@@ -44,8 +45,14 @@ export const EXPORTER_GRACE_MILLIS = 1000;
 const SHUT_DOWN = 'span processor shut down';
 
 export interface JournalProcessorStats {
-  /** Whether spans are being journaled right now (false after shutdown). */
+  /** Whether the journal can be written right now (false when it cannot be, and after shutdown). */
   journalHealthy: boolean;
+  /**
+   * Whether the journal is at maxJournalBytes: spans that start now are not journaled (a
+   * crash leaves no crash record of them) and their ENDs wait in the memory queue, until
+   * the exporter's commits free a segment. Said through diag when it begins and ends.
+   */
+  journalFull: boolean;
   journalBytes: number;
   /**
    * Ended spans (and log records) in the journal not yet committed by the exporter, those
@@ -134,6 +141,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
   private journalUnavailable = false;
+  /** Says when the journal is at maxJournalBytes and spans start without crash protection, and when it has room again. */
+  private readonly journalFull: JournalFullNotice;
   private writePathSaid = false;
   private shutdownPromise: Promise<void> | undefined;
   /** Aborted when shutdown's deadline passes: the one cancellation path of the export loop and recovery. */
@@ -145,6 +154,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.durabilityFromCode = options.durability !== undefined;
     this.queueWakesLoopAt = Math.min(this.options.maxExportBatchSize, this.options.maxQueueSize / 2);
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
+    this.journalFull = new JournalFullNotice(this.options.maxJournalBytes, this.options.maxQueueSize);
     // 'started' rows only where the exporter stores them by precedence (PostgresSpanExporter).
     this.pendingSpans = new PendingSpans(exportsLogs(this.options.exporter) ? this.options.pendingSpanMillis : 0);
     this.deadLetters = new DeadLetterFile(this.options.journalDir);
@@ -203,7 +213,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       // Before the journal check: with durability 'none' the overflow marker needs it too.
       this.lastResource = span.resource;
       if (this.journal === undefined) return;
-      this.journal.appendStart(span);
+      const result = this.journal.appendStart(span);
+      if (result !== 'written' || this.journalFull.active) this.journalFull.note(result);
     } catch (error) {
       this.hotPathError(error);
     }
@@ -346,6 +357,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     const journaling = this.state !== 'shutdown' && this.journal !== undefined && !this.journal.broken;
     return {
       journalHealthy: journaling,
+      journalFull: journaling && this.journalFull.active,
       journalBytes: this.journal?.bytesOnDisk ?? 0,
       journalBacklog: this.journal?.uncommitted ?? 0,
       memoryQueueLength: this.queue.length,

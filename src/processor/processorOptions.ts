@@ -5,8 +5,8 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
-import { envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
-import { InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
+import { envBytesAtLeast, envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
+import { InvalidOptionError, bytesAtLeast, knownOptionsOnly, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
 
 export type { DurabilityLevel };
 
@@ -102,7 +102,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   }
   const envBatchSize = envPositiveInteger(ENV.maxExportBatchSize);
   const envQueueSize = envPositiveInteger(ENV.maxQueueSize);
-  const envJournalBytes = envPositiveInteger(ENV.maxJournalBytes);
+  const envJournalBytes = envBytesAtLeast(ENV.maxJournalBytes, MIN_JOURNAL_BYTES, MIN_JOURNAL_REASON);
   const resolved: ResolvedProcessorOptions = {
     exporter,
     logExporter,
@@ -118,8 +118,8 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     scheduledDelayMillis: millis('scheduledDelayMillis', options.scheduledDelayMillis, envMillis(ENV.scheduledDelayMillis, 0) ?? D.scheduledDelayMillis, 0),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, envMillis(ENV.exportTimeoutMillis, 1) ?? D.exportTimeoutMillis, 1),
     maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envQueueSize ?? D.maxQueueSize),
-    maxJournalBytes: positiveInteger('maxJournalBytes', options.maxJournalBytes, envJournalBytes ?? D.maxJournalBytes),
-    maxSegmentBytes: positiveInteger('maxSegmentBytes', options.maxSegmentBytes, D.maxSegmentBytes),
+    maxJournalBytes: bytesAtLeast('maxJournalBytes', options.maxJournalBytes, envJournalBytes ?? D.maxJournalBytes, MIN_JOURNAL_BYTES, MIN_JOURNAL_REASON),
+    maxSegmentBytes: bytesAtLeast('maxSegmentBytes', options.maxSegmentBytes, D.maxSegmentBytes, MIN_SEGMENT_BYTES, 'a page, the smallest segment'),
     groupCommitMillis: millis('groupCommitMillis', options.groupCommitMillis, D.groupCommitMillis, 1),
     heartbeatIntervalMillis: millis('heartbeatIntervalMillis', options.heartbeatIntervalMillis, D.heartbeatIntervalMillis, 1),
     flushTimeoutMillis: millis('flushTimeoutMillis', options.flushTimeoutMillis, D.flushTimeoutMillis, 1),
@@ -144,8 +144,15 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   return resolved;
 }
 
-/** The smallest default segment: a page. */
-const MIN_DEFAULT_SEGMENT_BYTES = 4096;
+/** The smallest segment: a page (a mapped segment is made of whole pages). */
+const MIN_SEGMENT_BYTES = 4096;
+/**
+ * The smallest journal: the segment being written and the next. A smaller cap left no room
+ * for a segment's head and a record: every span went unjournaled, with no crash protection,
+ * and a cap of 1024 is what someone who meant KiB writes.
+ */
+const MIN_JOURNAL_BYTES = 2 * MIN_SEGMENT_BYTES;
+const MIN_JOURNAL_REASON = 'two of the smallest segments';
 
 /**
  * The segment size for a journal capped at `maxJournalBytes`. A mapped segment is
@@ -155,7 +162,7 @@ const MIN_DEFAULT_SEGMENT_BYTES = 4096;
  * environment set the cap.
  */
 function segmentBytesWithin(maxJournalBytes: number, asked: number | undefined, capFromEnvironment: boolean): number {
-  const scaled = Math.max(MIN_DEFAULT_SEGMENT_BYTES, Math.min(D.maxSegmentBytes, Math.floor(maxJournalBytes / 8)));
+  const scaled = Math.max(MIN_SEGMENT_BYTES, Math.min(D.maxSegmentBytes, Math.floor(maxJournalBytes / 8)));
   if (asked === undefined) return scaled;
   if (asked <= maxJournalBytes) return asked;
   if (!capFromEnvironment) throw new InvalidOptionError('maxSegmentBytes', `at most maxJournalBytes (${maxJournalBytes})`, asked);

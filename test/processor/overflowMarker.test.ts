@@ -43,7 +43,7 @@ test('a full journal, the database down: the drop count the exporter never took 
     exporter,
     journalDir,
     // Room for a few spans only, and a memory queue of one: the rest is dropped.
-    maxJournalBytes: 2048,
+    maxJournalBytes: 8192,
     maxQueueSize: 1,
     maxExportBatchSize: 1,
     scheduledDelayMillis: 5,
@@ -51,7 +51,7 @@ test('a full journal, the database down: the drop count the exporter never took 
     recover: false,
   });
   const tracer = providerWith(processor, 'checkout').getTracer('overflow');
-  for (let i = 0; i < 40; i++) tracer.startSpan(`op ${i}`, { attributes: { padding: 'x'.repeat(100) } }).end();
+  for (let i = 0; i < 100; i++) tracer.startSpan(`op ${i}`, { attributes: { padding: 'x'.repeat(100) } }).end();
   const dropped = processor.stats().spansDropped;
   expect(dropped).toBeGreaterThan(0);
   await processor.shutdown();
@@ -126,12 +126,12 @@ test('log records dropped at a full journal are counted in the overflow marker, 
     exporter,
     logExporter: new InMemoryLogRecordExporter(),
     journalDir: tempDir(),
-    maxJournalBytes: 2048,
+    maxJournalBytes: 8192,
     scheduledDelayMillis: 5,
     recover: false,
   });
   const logger = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] }).getLogger('overflow');
-  for (let i = 0; i < 40; i++) logger.emit({ body: `line ${i} ${'x'.repeat(100)}` });
+  for (let i = 0; i < 100; i++) logger.emit({ body: `line ${i} ${'x'.repeat(100)}` });
   const dropped = processor.stats().logRecordsDropped;
   expect(dropped).toBeGreaterThan(0);
   await processor.forceFlush();
