@@ -12,15 +12,13 @@ const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
 const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
 const { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } = require('otel-blackbox');
 
-const exporter = new PostgresSpanExporter({
-  connectionString: process.env.DATABASE_URL,
-  schema: process.env.OTEL_BLACKBOX_SCHEMA, // default 'otel'
-});
+// The database from DATABASE_URL (else node-postgres's PG* variables), the schema from
+// OTEL_BLACKBOX_SCHEMA (else 'otel'), the journal in OTEL_BLACKBOX_JOURNAL_DIR (else
+// .otel-journal): read by the library itself, where a bad or empty value is said through
+// diag and ignored. Passed in code, it would be refused, and the application not start.
+const exporter = new PostgresSpanExporter();
 
-const spanProcessor = new JournalSpanProcessor({
-  exporter,
-  journalDir: process.env.OTEL_BLACKBOX_JOURNAL_DIR || '.otel-journal',
-});
+const spanProcessor = new JournalSpanProcessor({ exporter });
 const sdk = new NodeSDK({
   serviceName: process.env.OTEL_SERVICE_NAME || 'example-service',
   spanProcessors: [spanProcessor],

@@ -4,14 +4,15 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { JournalSpanProcessor, PostgresSpanExporter } from 'otel-blackbox';
 
-const exporter = new PostgresSpanExporter({
-  connectionString: process.env.DATABASE_URL,
-  schema: process.env.OTEL_BLACKBOX_SCHEMA,
-});
+// The database from DATABASE_URL (else node-postgres's PG* variables), the schema from
+// OTEL_BLACKBOX_SCHEMA (else 'otel'), the journal in OTEL_BLACKBOX_JOURNAL_DIR (else
+// .otel-journal): read by the library itself, where a bad or empty value is said through
+// diag and ignored. Passed in code, it would be refused, and the application not start.
+const exporter = new PostgresSpanExporter();
 
 export const sdk = new NodeSDK({
   serviceName: process.env.OTEL_SERVICE_NAME || 'example-service',
-  spanProcessors: [new JournalSpanProcessor({ exporter, journalDir: process.env.OTEL_BLACKBOX_JOURNAL_DIR || '.otel-journal' })],
+  spanProcessors: [new JournalSpanProcessor({ exporter })],
   // Traces only. Left unset, NodeSDK would also start OTLP metric and log exporters
   // (OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER default to otlp), and its shutdown would
   // wait on a collector that may not exist.

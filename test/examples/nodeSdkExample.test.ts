@@ -42,3 +42,27 @@ test('examples/tracing.cjs with HTTP and pg instrumentation: app spans arrive, e
   const everyText = JSON.stringify(spans);
   expect(everyText).not.toMatch(/INSERT INTO|BEGIN|COMMIT|pg_advisory/);
 });
+
+test('examples/tracing.cjs starts with an empty DATABASE_URL and OTEL_BLACKBOX_JOURNAL_DIR (as .env files leave them): the library reads them, ignores them, and uses the PG* variables', async () => {
+  // Before: the example passed process.env.DATABASE_URL in code, where '' is refused, and the
+  // application did not start (a review's finding).
+  const url = new URL(db.url);
+  const cwd = tempDir();
+  const service = join(import.meta.dirname, '../../examples/crash-demo/service.cjs');
+  const run = runFixture(service, {
+    DATABASE_URL: '',
+    OTEL_BLACKBOX_JOURNAL_DIR: '',
+    PGHOST: url.hostname,
+    PGPORT: url.port || '5432',
+    PGUSER: decodeURIComponent(url.username),
+    PGPASSWORD: decodeURIComponent(url.password),
+    PGDATABASE: url.pathname.slice(1),
+    OTEL_BLACKBOX_SCHEMA: schema,
+    OTEL_SERVICE_NAME: 'example-empty-env',
+    DEMO_MODE: 'restart',
+  }, ['-r', join(import.meta.dirname, '../../examples/tracing.cjs')], { cwd });
+  const exit = await run.exited;
+  expect(exit).toMatchObject({ code: 0, signal: null });
+  const { length } = await db.query(`SELECT 1 FROM "${schema}".spans WHERE service_name = 'example-empty-env' AND name = 'load cart'`);
+  expect(length).toBe(1);
+});

@@ -11,9 +11,10 @@ export interface RunningChild {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-export function runFixture(path: string, env: Record<string, string>, nodeArgs: string[] = []): RunningChild {
+export function runFixture(path: string, env: Record<string, string>, nodeArgs: string[] = [], options: { cwd?: string } = {}): RunningChild {
   const child = spawn(process.execPath, [...nodeArgs, path], {
     env: { ...process.env, ...env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
