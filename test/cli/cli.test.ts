@@ -152,6 +152,19 @@ describe('otel-blackbox CLI', () => {
     expect(ours[0].crash_reason).toMatch(/^process vanished; last heartbeat at/);
   });
 
+  test("recover's summary counts the log records it stored (it said 0 ended spans, 0 crash records, and nothing of them)", async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const child = runFixture(join(import.meta.dirname, '../fixtures/logsThenKilled.mjs'), { DATABASE_URL: db.url, SCHEMA: schema, JOURNAL_DIR: journalDir });
+    await child.ready;
+    child.child.kill('SIGKILL');
+    await child.exited;
+    const recover = await cli('recover', '--journal-dir', journalDir, '--schema', schema);
+    expect(recover.code).toBe(0);
+    expect(recover.stdout).toMatch(/^recovered 1 journals \(1 segments\): 1 ended spans, 0 crash records, 3 log records; 0 corrupt/);
+    const stored = await db.query(`SELECT count(*)::int AS n FROM "${schema}".logs WHERE service_name = 'logs-then-killed' AND kind = 'log'`);
+    expect(stored).toEqual([{ n: 3 }]);
+  });
+
   test('inspect shows a torn tail and exits 3', async () => {
     const { writeFileSync } = await import('node:fs');
     const { SEGMENT_MAGIC, encodeFrame } = await import('../../src/journal/frame.js');

@@ -84,12 +84,16 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         );
       },
     });
-    if (values.json) io.out(jsonLine(report));
+    // Records the database refused (PostgresSpanExporter keeps them in its dead_letters table).
+    const deadLettered = report.deadLettered + exporter.deadLettered;
+    if (values.json) io.out(jsonLine({ ...report, deadLettered }));
     else if (report.verdicts !== undefined) printVerdicts(report.verdicts, io);
     else {
       io.out(
         `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
-          `${report.spansCrashed} crash records; ${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
+          `${report.spansCrashed} crash records, ${report.logRecords} log records; ` +
+          (deadLettered > 0 ? `${deadLettered} records dead-lettered (in the schema's dead_letters table, with the reason); ` : '') +
+          `${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
           `${report.liveJournals} live journals left alone` +
           (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : '') +
           (report.newerJournals > 0 ? `; ${report.newerJournals} journals of a newer otel-blackbox left alone` : '') +
