@@ -28,6 +28,10 @@ export class JournalLogRecordProcessor implements LogRecordProcessor {
     if ((options as unknown) instanceof JournalSpanProcessor) {
       throw new InvalidOptionError('options', '{ spanProcessor }, an object holding the JournalSpanProcessor', options);
     }
+    // Names first: a mistyped spanProcessor gets "did you mean", not "got undefined".
+    if (typeof options === 'object' && options !== null) {
+      knownOptionsOnly('JournalLogRecordProcessor', options, ['spanProcessor'] satisfies (keyof JournalLogRecordProcessorOptions)[]);
+    }
     const spanProcessor = (options as Partial<JournalLogRecordProcessorOptions> | undefined)?.spanProcessor;
     if (!(spanProcessor instanceof JournalSpanProcessor)) {
       // One made by another copy of this package (its CommonJS build and its ESM build, or
@@ -39,7 +43,6 @@ export class JournalLogRecordProcessor implements LogRecordProcessor {
         : 'the JournalSpanProcessor whose journal log records share';
       throw new InvalidOptionError('spanProcessor', expected, spanProcessor);
     }
-    knownOptionsOnly('JournalLogRecordProcessor', options, ['spanProcessor'] satisfies (keyof JournalLogRecordProcessorOptions)[]);
     const refusal = spanProcessor.logRecordsRefusal();
     if (refusal !== undefined) {
       throw new Error(`JournalLogRecordProcessor: the span processor cannot export log records: ${refusal}.`);

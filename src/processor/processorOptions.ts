@@ -135,9 +135,11 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     if (options.maxExportBatchSize !== undefined && !queueFromEnvironment) {
       throw new InvalidOptionError('maxExportBatchSize', `at most maxQueueSize (${resolved.maxQueueSize})`, resolved.maxExportBatchSize);
     }
-    const batch = options.maxExportBatchSize !== undefined ? 'maxExportBatchSize' : ENV.maxExportBatchSize;
+    const batch =
+      options.maxExportBatchSize !== undefined ? 'maxExportBatchSize' : envBatchSize !== undefined ? ENV.maxExportBatchSize : 'the default maxExportBatchSize';
     const queue = queueFromEnvironment ? `${resolved.maxQueueSize}, from ${ENV.maxQueueSize}` : `${resolved.maxQueueSize}`;
-    safeDiag.warn(`otel-blackbox: ${batch}=${resolved.maxExportBatchSize} is more than maxQueueSize (${queue}): batches of ${resolved.maxQueueSize} are exported.`);
+    const asked = envBatchSize !== undefined || options.maxExportBatchSize !== undefined ? `${batch}=${resolved.maxExportBatchSize}` : `${batch} (${resolved.maxExportBatchSize})`;
+    safeDiag.warn(`otel-blackbox: ${asked} is more than maxQueueSize (${queue}): batches of ${resolved.maxQueueSize} are exported.`);
     resolved.maxExportBatchSize = resolved.maxQueueSize;
   }
   resolved.maxSegmentBytes = segmentBytesWithin(resolved.maxJournalBytes, options.maxSegmentBytes, options.maxJournalBytes === undefined && envJournalBytes !== undefined);

@@ -113,6 +113,19 @@ describe('sizes from the environment', () => {
     ]);
   });
 
+  it.each([
+    ['a queue size in code', {}, { maxQueueSize: 100 }, 'maxQueueSize (100)'],
+    ['a queue size from the environment', { OTEL_BSP_MAX_QUEUE_SIZE: '100' }, {}, 'maxQueueSize (100, from OTEL_BSP_MAX_QUEUE_SIZE)'],
+  ])('holds the default batch size to %s, and says it is the default (it named OTEL_BSP_MAX_EXPORT_BATCH_SIZE, which nobody had set)', async (_label, env, options, queue) => {
+    const warnings = collectDiag();
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false, ...options });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes('maxQueueSize'))).toEqual([
+      `otel-blackbox: the default maxExportBatchSize (512) is more than ${queue}: batches of 100 are exported.`,
+    ]);
+  });
+
   it('refuses a batch size in code above the queue size in code or by default, naming the option', () => {
     expect(() => new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false, maxExportBatchSize: 4096 })).toThrow(
       /^Invalid option maxExportBatchSize/,

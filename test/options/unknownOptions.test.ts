@@ -64,6 +64,10 @@ describe('an option name its owner does not have', () => {
       expect(thrownBy(() => new JournalLogRecordProcessor({ spanProcessor, maxQueueSize: 10 } as never)).message).toMatch(
         /^Invalid option maxQueueSize: JournalLogRecordProcessor has no option of that name; its options are spanProcessor\.$/,
       );
+      // A mistyped spanProcessor: the name and what it meant, not "got undefined".
+      expect(thrownBy(() => new JournalLogRecordProcessor({ spanProcesor: spanProcessor } as never)).message).toMatch(
+        /^Invalid option spanProcesor: JournalLogRecordProcessor has no option of that name \(did you mean spanProcessor\?\)/,
+      );
       expect(thrownBy(() => new JournalLogRecordProcessor(spanProcessor as never)).message).toBe(
         'Invalid option options: expected { spanProcessor }, an object holding the JournalSpanProcessor, got a JournalSpanProcessor.',
       );
