@@ -208,6 +208,20 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
   return MIGRATIONS.filter((m) => !versions.has(m.version));
 }
 
+/**
+ * Throws SchemaTooNewError when a newer otel-blackbox has migrated `schema` at all, whatever
+ * its migrations allow older writers: for what deletes (prune), a newer schema may hold
+ * rows this version does not know to delete with their trace.
+ */
+export async function refuseNewerSchema(db: pg.Pool | pg.PoolClient, schema: string): Promise<void> {
+  const table = `${quoteSchema(schema)}.migrations`;
+  const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);
+  if (!rows[0]?.present) return;
+  const { rows: latest } = await db.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${table}`);
+  const version = latest[0]?.version ?? 0;
+  if (version > LATEST_VERSION) throw new SchemaTooNewError(schema, version);
+}
+
 /** The advisory lock a migration of `schema` holds: (namespace, key), the same in every process. */
 export function migrationLock(schema: string): [namespace: number, key: number] {
   return [LOCK_NAMESPACE, lockKey(schema)];

@@ -12,6 +12,7 @@
 // (each partial: the kind is named).
 // A crash record recovered later for a trace already removed stores that span again alone.
 import type pg from 'pg';
+import { refuseNewerSchema } from './migrate.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 
 /** Traces per transaction: 50-90 ms of locks for small traces (a review's measurement). */
@@ -98,6 +99,7 @@ export async function pruneSchema(pool: pg.Pool, schemaName: string, options: Pr
   const s = quoteSchema(schemaName);
   const batch = options.batch ?? PRUNE_BATCH;
   const cutoff = options.olderThan;
+  await refuseNewerSchema(pool, schemaName);
   if (options.dryRun) return countOlder(pool, s, cutoff);
   const report: PruneReport = { traces: 0, spans: 0, spanEvents: 0, logRecords: 0, logRecordsOutsideSpans: 0, deadLetters: 0 };
   await pruneTraces(pool, s, cutoff, batch, report);

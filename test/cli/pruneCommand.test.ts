@@ -254,6 +254,18 @@ describe('otel-blackbox prune', () => {
     expect(err.join('\n')).toContain(message);
   });
 
+  test.each([[[]], [['--dry-run']]])('against a schema a newer otel-blackbox has migrated, refuses and deletes nothing, exit 1 (it pruned): %j', async (extra) => {
+    const { old } = await seed();
+    await db.query(`INSERT INTO "${schema}".migrations (version, name, oldest_writer) VALUES (99, 'from the future', 1)`);
+    const before = await rows();
+    expect(before.spans).toContain(old[0].name);
+    const { out, err, io } = captured();
+    expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d', ...extra], io)).toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toContain(`Schema "${schema}" is at migration version 99`);
+    expect(await rows()).toEqual(before);
+  });
+
   test('against a schema without our tables, exits 1 saying to migrate it', async () => {
     const { err, io } = captured();
     expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d'], io)).toBe(1);
