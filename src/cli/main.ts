@@ -30,7 +30,8 @@ Commands:
   ui         serve a read-only trace viewer in the browser
   prune      remove traces, log records and dead letters older than an age
 
-Run 'otel-blackbox <command> --help' for a command's options.
+Run 'otel-blackbox <command> --help' for a command's options, 'otel-blackbox --version'
+for the installed version.
 Exit status: 0 success, 1 failure, 2 usage error, 3 damaged journal (inspect).`;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {

@@ -284,7 +284,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.drops.logRecordsByReason[SHUT_DOWN] === 1) {
       safeDiag.warn(
         'otel-blackbox: a log record was emitted after JournalSpanProcessor shut down; it is not recorded (nor any after it). ' +
-          'Shut the LoggerProvider down before the TracerProvider.',
+          'Shut the LoggerProvider down with the TracerProvider (Promise.all, as NodeSDK does), not after it.',
       );
     }
   }
@@ -421,10 +421,11 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
     const closing = Promise.all([
       Promise.resolve()
-        .then(() => this.options.exporter.shutdown())
+        // Optional here as forceFlush is: the options ask only for export().
+        .then(() => this.options.exporter.shutdown?.())
         .catch((error: unknown) => safeDiag.error('otel-blackbox: exporter shutdown failed', error)),
       Promise.resolve()
-        .then(() => this.options.logExporter?.shutdown())
+        .then(() => this.options.logExporter?.shutdown?.())
         .catch((error: unknown) => safeDiag.error('otel-blackbox: logExporter shutdown failed', error)),
     ]);
     if ((await settleWithin(closing, deadline - performance.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {

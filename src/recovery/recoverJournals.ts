@@ -263,7 +263,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       callerCallback(onJournal, { dir, spansEnded: 0, spansCrashed: 0, outcome: 'failed', error: message });
       // Stopped by its signal (a shutdown), the journal waits for the next start: no error.
       if (settings.signal?.aborted) safeDiag.warn(`otel-blackbox: recovery of ${dir} stopped; it resumes at the next scan: ${message}`);
-      else safeDiag.error(`otel-blackbox: recovery of ${dir} failed and will be tried again later: ${message}`);
+      // "Tried again later" was only true inside a processor (it scans once a minute): the CLI
+      // and a direct call end here, and the journal waits for whichever recovery comes next.
+      else safeDiag.error(`otel-blackbox: recovery of ${dir} failed; the next recovery (the processor's scan, or recover run again) resumes it: ${message}`);
     };
     // Locked before the rename that claims it: no one sees the claim without its lock.
     const held = holdClaimLock(dir, claimer.writerId);

@@ -178,4 +178,37 @@ describe('otel-blackbox CLI', () => {
       { offset: 8 + frame.length, torn: 5 },
     ]);
   });
+
+  test('inspect of a file that is not a segment says so and exits 1 (it printed the whole file as damaged, exit 3); a segment whose magic alone is damaged is still read', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { encodeFrame } = await import('../../src/journal/frame.js');
+    const script = join(tempDir(), 'app.mjs');
+    writeFileSync(script, "console.log('hello');\n".repeat(50));
+    const notSegment = await cli('inspect', script);
+    expect(notSegment).toMatchObject({ code: 1, stdout: '' });
+    expect(notSegment.stderr).toContain(`${script} is not a journal segment: it does not begin with OTELBBJ1 and holds no record`);
+
+    const damagedMagic = join(tempDir(), 'damaged.seg');
+    writeFileSync(damagedMagic, Buffer.concat([Buffer.from('XXXXXXXX'), encodeFrame(5, JSON.stringify({ ms: 1 }))]));
+    const damaged = await cli('inspect', damagedMagic);
+    expect(damaged.code).toBe(3);
+    expect(damaged.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([
+      { offset: 0, damaged: 8, reason: 'bad-magic' },
+      { offset: 8, type: 'HEARTBEAT', record: { ms: 1 } },
+    ]);
+  });
+
+  test('--version prints the package version; every help lines its descriptions up in one column', async () => {
+    const { version } = JSON.parse((await import('node:fs')).readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(await cli('--version')).toMatchObject({ code: 0, stdout: `${version}\n` });
+    for (const command of ['migrate', 'recover', 'crashes', 'ui', 'prune']) {
+      const { stdout } = await cli(command, '--help');
+      const options = stdout.slice(stdout.indexOf('Options:')).split('\n').slice(1);
+      // An option and its description on one line: the description starts at column 23.
+      const described = options.map((line) => /^(  (?:-\w, |    )--[\w-]+(?: [A-Z]+)? +)(\S.*)$/.exec(line)).filter((match) => match !== null && !/^[A-Z]+$/.test(match[2]));
+      const columns = described.map((match) => match![1].length);
+      expect(columns.length, command).toBeGreaterThan(2);
+      expect(new Set(columns), command).toEqual(new Set([23]));
+    }
+  });
 });

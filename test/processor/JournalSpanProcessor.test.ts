@@ -193,6 +193,24 @@ describe('JournalSpanProcessor', () => {
     expect(() => tracer.startSpan('after shutdown').end()).not.toThrow();
   });
 
+  test('an exporter with export() only (all the options ask for) is exported to and shut down without an error', async () => {
+    const errors: string[] = [];
+    diag.setLogger({ error: (m: string, ...a: unknown[]) => errors.push([m, ...a].join(' ')), warn: () => {}, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+    try {
+      const exported: string[] = [];
+      const exporter = { export: (spans: { name: string }[], done: (result: { code: number }) => void) => (exported.push(...spans.map((span) => span.name)), done({ code: 0 })) };
+      const processor = new JournalSpanProcessor({ exporter: exporter as never, journalDir: join(tempDir(), 'journal'), recover: false });
+      const provider = providerWith(processor);
+      provider.getTracer('t').startSpan('only export').end();
+      await provider.shutdown();
+      expect(exported).toEqual(['only export']);
+      // It said "exporter shutdown failed: TypeError: this.options.exporter.shutdown is not a function".
+      expect(errors).toEqual([]);
+    } finally {
+      diag.disable();
+    }
+  });
+
   test('the longest flushTimeoutMillis allowed still waits for the exporter (no timer overflow)', async () => {
     let flushed = false;
     const slow = { export: (_spans: unknown, done: (result: { code: number }) => void) => done({ code: 0 }), forceFlush: () => new Promise<void>((resolve) => setTimeout(() => resolve(void (flushed = true)), 300)), shutdown: async () => {} };

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { readSegmentFile } from '../../journal/SegmentFileReader.js';
+import { SEGMENT_MAGIC } from '../../journal/frame.js';
 import { RECORD_TYPE_NAMES } from '../../journal/recordTypes.js';
 import { EXIT, UsageError, HELP_OPTION, parseOrUsage } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
@@ -16,7 +17,7 @@ Options:
   -h, --help   show this help
 
 Exit status: 0 for an intact segment, 3 when damaged or torn bytes were found,
-1 when the file cannot be read.`;
+1 when the file cannot be read or is not a segment.`;
 
 export async function inspectCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseOrUsage(() => parseArgs({ args, strict: true, allowPositionals: true, options: HELP_OPTION }));
@@ -26,6 +27,10 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
   }
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one segment file');
   let damagedOrTorn = false;
+  // A file that does not begin with the segment magic: its lines are held until a record
+  // shows it is a damaged segment. With none, it is not a segment at all, and saying
+  // "damaged" (exit 3) over the whole of someone's app.mjs told the operator nothing.
+  let held: string[] | undefined;
   try {
     // Chunk by chunk, so a segment of any size is inspected in bounded memory.
     for await (const chunk of readSegmentFile(positionals[0])) {
@@ -39,8 +44,17 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
       if (chunk.tornTailBytes > 0) {
         lines.push({ offset: chunk.nextOffset, line: JSON.stringify({ offset: chunk.nextOffset, torn: chunk.tornTailBytes }) });
       }
-      for (const { line } of lines.sort((a, b) => a.offset - b.offset)) io.out(line);
+      if (chunk.damaged.some((range) => range.offset === 0 && range.reason === 'bad-magic')) held = [];
+      if (held !== undefined && chunk.records.length > 0) {
+        for (const line of held) io.out(line);
+        held = undefined;
+      }
+      for (const { line } of lines.sort((a, b) => a.offset - b.offset)) (held === undefined ? io.out(line) : held.push(line));
       if (chunk.damaged.length > 0 || chunk.tornTailBytes > 0) damagedOrTorn = true;
+    }
+    if (held !== undefined) {
+      io.err(`otel-blackbox inspect: ${printable(positionals[0])} is not a journal segment: it does not begin with ${SEGMENT_MAGIC.toString('latin1')} and holds no record`);
+      return EXIT.failed;
     }
   } catch (error) {
     io.err(`otel-blackbox inspect: cannot read ${printable(positionals[0])}: ${printable((error as Error).message)}`);

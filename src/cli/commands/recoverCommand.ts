@@ -17,20 +17,21 @@ become crash records. Journals of live processes are left alone. Suited to an
 operator, or to ExecStopPost= in a systemd unit.
 
 Options:
-  -j, --journal-dir DIR    journal directory (default: ${ENV.journalDir}, else ${RECOVERY_DEFAULTS.journalDir})
+  -j, --journal-dir DIR
+                       journal directory (default: ${ENV.journalDir}, else ${RECOVERY_DEFAULTS.journalDir})
 ${DATABASE_HELP}
-      --stale-after MS     where a writer cannot be checked (another host), silence this
-                           long means dead (default: ${RECOVERY_DEFAULTS.staleAfterMillis})
+      --stale-after MS where a writer cannot be checked (another host), silence this
+                       long means dead (default: ${RECOVERY_DEFAULTS.staleAfterMillis})
       --recover-foreign-journals
-                           also recover journals owned by another user (left alone
-                           by default: another user may have planted them)
+                       also recover journals owned by another user (left alone
+                       by default: another user may have planted them)
       --recover-any-destination
-                           also recover journals whose processes exported to another
-                           database or schema, into this one (left alone by default)
-      --dry-run            only say what a recovery would do with each journal (dead:
-                           recovered; alive or another's: left alone); change nothing
-      --json               print the report as JSON
-  -h, --help               show this help
+                       also recover journals whose processes exported to another
+                       database or schema, into this one (left alone by default)
+      --dry-run        only say what a recovery would do with each journal (dead:
+                       recovered; alive or another's: left alone); change nothing
+      --json           print the report as JSON
+  -h, --help           show this help
 
 Exit status: 0 when every dead journal was recovered (or, with --dry-run, would be), 1
 when one could not be or was left alone (another user's, another destination's, a newer otel-blackbox's; diag lines on
