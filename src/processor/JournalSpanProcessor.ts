@@ -62,7 +62,10 @@ export interface JournalProcessorStats {
   /** Ended spans held in memory because they could not be journaled. */
   memoryQueueLength: number;
   spansDropped: number;
-  /** Spans the exporter has accepted, and export attempts that failed or timed out (each retried). */
+  /**
+   * Ended spans the exporter has accepted (not the overflow marker, nor the 'started' rows of
+   * spans still open), and export attempts that failed or timed out (each retried).
+   */
   spansExported: number;
   exportFailures: number;
   /** Errors caught in onStart/onEnd instead of reaching the application. */

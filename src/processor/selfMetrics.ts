@@ -15,7 +15,7 @@ export const SELF_METRICS = {
   journalSegments: { name: 'otel_blackbox.journal.segments', kind: 'updowncounter', unit: '{segment}', description: 'Journal segment files on disk' },
   journalWritePath: { name: 'otel_blackbox.journal.write_path', kind: 'gauge', unit: '1', description: "1 for the journal write path in use (attribute 'path': mmap, write, memory or none)" },
   backlog: { name: 'otel_blackbox.export.backlog', kind: 'updowncounter', unit: '{record}', description: "Ended spans and log records waiting for the exporter (attribute 'queue': journal or memory)" },
-  spansExported: { name: 'otel_blackbox.spans.exported', kind: 'counter', unit: '{span}', description: 'Spans the exporter accepted' },
+  spansExported: { name: 'otel_blackbox.spans.exported', kind: 'counter', unit: '{span}', description: "Ended spans the exporter accepted (not the overflow marker, nor the 'started' rows of spans still open)" },
   logRecordsExported: { name: 'otel_blackbox.log_records.exported', kind: 'counter', unit: '{log_record}', description: 'Log records the exporter accepted' },
   logRecordsDropped: { name: 'otel_blackbox.log_records.dropped', kind: 'counter', unit: '{log_record}', description: "Log records that could not be journaled and are lost (attribute 'reason')" },
   spansDropped: { name: 'otel_blackbox.spans.dropped', kind: 'counter', unit: '{span}', description: "Spans neither journaled nor queued (attribute 'reason')" },

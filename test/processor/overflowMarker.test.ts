@@ -31,6 +31,9 @@ test("durability 'none': the overflow marker carries the application's service.n
   const marker = exporter.spans.find((span) => span.name === OVERFLOW_SPAN_NAME);
   expect(marker?.resource.attributes['service.name']).toBe('checkout');
   expect(marker?.attributes[ATTR_DROPPED_SPANS]).toBe(processor.stats().spansDropped);
+  // The marker is not one of the application's spans: not counted as exported.
+  expect(processor.stats().spansExported).toBe(exporter.spans.filter((span) => span.name !== OVERFLOW_SPAN_NAME).length);
+  expect(processor.stats().spansExported + processor.stats().spansDropped).toBe(5);
   await processor.shutdown();
 });
 

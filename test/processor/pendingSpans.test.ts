@@ -51,6 +51,8 @@ test("each span open past pendingSpanMillis is sent once as 'started', oldest fi
   await new Promise((resolve) => setTimeout(resolve, 200));
   expect(exporter.started).toEqual(['a', 'c', 'd', 'e']);
   expect(exporter.ended).toEqual(['b', 'a']);
+  // A 'started' row is not a span exported: each counts once, when it ends.
+  expect(processor.stats().spansExported).toBe(2);
   for (const span of [spans[2]!, spans[3]!, late]) span.end();
   await processor.shutdown();
   expect(exporter.ended).toEqual(['b', 'a', 'c', 'd', 'e']);
