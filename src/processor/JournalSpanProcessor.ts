@@ -297,7 +297,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     // Set by the environment, it is a deployment's choice: the application is not taken
     // down for it, and log records are dropped, counted and said (noLogJournalFromEnvironment).
     if (this.options.durability === 'none' && this.durabilityFromCode) {
-      return "its durability is 'none', so there is no journal to write log records to: use the SDK's BatchLogRecordProcessor instead";
+      return (
+        "its durability is 'none', so there is no journal to write log records to: use durability 'process' or 'host' " +
+        "(log records reach PostgreSQL only through the journal), or the SDK's BatchLogRecordProcessor with a LogRecordExporter of your own (OTLP, say)"
+      );
     }
     if (exportsLogs(this.options.exporter) || this.options.logExporter !== undefined) return undefined;
     return 'its exporter cannot store log records and it has no `logExporter`: give JournalSpanProcessor a `logExporter` (any LogRecordExporter, e.g. OTLP), or use PostgresSpanExporter';
@@ -311,7 +314,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.options.durability !== 'none' || this.durabilityFromCode) return;
     safeDiag.warn(
       "otel-blackbox: OTEL_BLACKBOX_DURABILITY=none leaves no journal for JournalLogRecordProcessor's log records: they are dropped and counted. " +
-        "Use the SDK's BatchLogRecordProcessor with durability 'none'.",
+        "Log records reach PostgreSQL only through the journal: leave durability at 'process' or 'host' to keep them.",
     );
   }
 

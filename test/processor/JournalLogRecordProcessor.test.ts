@@ -36,7 +36,7 @@ describe('JournalLogRecordProcessor', () => {
     const other = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: dir, recover: false });
     expect(() => new JournalLogRecordProcessor({ spanProcessor: other })).toThrow(/`logExporter`/);
     const none = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: new InMemoryLogRecordExporter() });
-    expect(() => new JournalLogRecordProcessor({ spanProcessor: none })).toThrow(/durability is 'none'/);
+    expect(() => new JournalLogRecordProcessor({ spanProcessor: none })).toThrow(/durability is 'none', so there is no journal to write log records to: use durability 'process' or 'host'/);
     expect(() => new JournalLogRecordProcessor({ spanProcessor: {} as JournalSpanProcessor })).toThrow(/spanProcessor/);
     expect(() => new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: {} as InMemoryLogRecordExporter })).toThrow(/logExporter/);
     return Promise.all([other.shutdown(), none.shutdown()]);
