@@ -14,8 +14,9 @@ const { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } 
 
 // The database from DATABASE_URL (else node-postgres's PG* variables), the schema from
 // OTEL_BLACKBOX_SCHEMA (else 'otel'), the journal in OTEL_BLACKBOX_JOURNAL_DIR (else
-// .otel-journal): read by the library itself, where a bad or empty value is said through
-// diag and ignored. Passed in code, it would be refused, and the application not start.
+// .otel-journal): read by the library itself, where an empty value counts as unset and a
+// bad one is said through diag and ignored. Passed in code, either would be refused, and
+// the application would not start.
 const exporter = new PostgresSpanExporter();
 
 const spanProcessor = new JournalSpanProcessor({ exporter });

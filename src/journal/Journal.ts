@@ -112,6 +112,11 @@ export class Journal {
     return this.#writer.broken;
   }
 
+  /** At maxJournalBytes: spans that start now are not journaled (JournalWriter.atCap). */
+  get atCap(): boolean {
+    return this.#writer.atCap;
+  }
+
   get writePath(): SegmentFileKind {
     return this.#writer.writePath;
   }

@@ -106,6 +106,8 @@ export class JournalWriter {
   private headBytes = 0;
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
   private liveBytes = 0;
+  /** liveBytes when a START was last refused at maxJournalBytes (atCap). */
+  private refusedAtBytes: number | undefined;
   private readonly segmentBytes = new Map<number, number>();
   /**
    * Spans whose END is not journaled yet, by trace id and span id, oldest first, each marked
@@ -273,6 +275,16 @@ export class JournalWriter {
     return segment === this.segment ? undefined : this.segmentBytes.get(segment);
   }
 
+  /**
+   * At maxJournalBytes: a START was refused for want of room, and no segment has been freed
+   * since (the records on disk are at least what they were then). By level, not by the
+   * last START's fate: a small START that squeezes in past a refused large one does not
+   * mean the journal has room.
+   */
+  get atCap(): boolean {
+    return this.refusedAtBytes !== undefined && this.liveBytes >= this.refusedAtBytes;
+  }
+
   /** Where the current segment ends: every record appended so far is before it. */
   position(): JournalPosition {
     return { segment: this.segment, offset: this.appender?.bytes ?? 0 };
@@ -295,7 +307,10 @@ export class JournalWriter {
   private writeStart(span: ReadableSpan, start: StartText): AppendResult {
     if (this.brokenError !== undefined) return 'broken';
     const json = startRecordJson(span, this.resourceIdFor(span.resource), start);
-    if (this.overCap(json.length)) return 'full';
+    if (this.overCap(json.length)) {
+      this.refusedAtBytes = this.liveBytes;
+      return 'full';
+    }
     if (!this.writeRecord(RecordType.SpanStart, json)) return 'broken';
     this.startChars += json.length;
     this.startsWritten += 1;

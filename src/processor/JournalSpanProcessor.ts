@@ -49,8 +49,9 @@ export interface JournalProcessorStats {
   journalHealthy: boolean;
   /**
    * Whether the journal is at maxJournalBytes: spans that start now are not journaled (a
-   * crash leaves no crash record of them) and their ENDs wait in the memory queue, until
-   * the exporter's commits free a segment. Said through diag when it begins and ends.
+   * crash leaves no crash record of them) and are exported from the memory queue, until
+   * the exporter's commits free a segment. Said through diag when it begins, and when it
+   * has had room for a minute (or at shutdown).
    */
   journalFull: boolean;
   journalBytes: number;
@@ -144,7 +145,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private crashRecordsWritten = 0;
   /** Reported once per episode, not at every retry. */
   private journalUnavailable = false;
-  /** Says when the journal is at maxJournalBytes and spans start without crash protection, and when it has room again. */
+  /** Says when the journal is at maxJournalBytes and spans start without crash protection, and when it has had room for a while. */
   private readonly journalFull: JournalFullNotice;
   private writePathSaid = false;
   private shutdownPromise: Promise<void> | undefined;
@@ -177,7 +178,10 @@ export class JournalSpanProcessor implements SpanProcessor {
       deadLetters: this.deadLetters,
     });
     this.signsOfLife = new SignsOfLife({
-      heartbeat: () => this.journal?.appendHeartbeat(),
+      heartbeat: () => {
+        this.journal?.appendHeartbeat();
+        this.journalFull.tick(this.journal?.atCap ?? false);
+      },
       processExit: (record) => this.journal?.appendProcessExit(record),
     });
     if (this.options.durability === 'none') {
@@ -216,8 +220,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       // Before the journal check: with durability 'none' the overflow marker needs it too.
       this.lastResource = span.resource;
       if (this.journal === undefined) return;
-      const result = this.journal.appendStart(span);
-      if (result !== 'written' || this.journalFull.active) this.journalFull.note(result);
+      if (this.journal.appendStart(span) === 'full') this.journalFull.refused();
     } catch (error) {
       this.hotPathError(error);
     }
@@ -363,7 +366,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     const journaling = this.state !== 'shutdown' && this.journal !== undefined && !this.journal.broken;
     return {
       journalHealthy: journaling,
-      journalFull: journaling && this.journalFull.active,
+      journalFull: journaling && this.journal!.atCap,
       journalBytes: this.journal?.bytesOnDisk ?? 0,
       journalBacklog: this.journal?.uncommitted ?? 0,
       memoryQueueLength: this.queue.length,
@@ -416,6 +419,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       this.stopController.abort();
     }
     this.signsOfLife.stop();
+    this.journalFull.close();
     this.state = 'shutdown';
     // After the drops are counted: the metrics' last report of this processor includes them.
     this.recordUnsentDrops();

@@ -43,15 +43,19 @@ export interface JournalSpanProcessorOptions {
   exportTimeoutMillis?: number;
   /** Spans held in memory when they cannot be journaled (durability 'none', broken or full journal). Default `OTEL_BSP_MAX_QUEUE_SIZE`, else 2048. */
   maxQueueSize?: number;
-  /** Cap on journal bytes on disk; past it new spans are counted as dropped. Default `OTEL_BLACKBOX_MAX_JOURNAL_BYTES`, else 1 GiB. */
+  /**
+   * Cap on the journal's bytes on disk, at least 8192. Past it new spans are not journaled
+   * (no crash protection, said through diag) and are exported from the memory queue. Default
+   * `OTEL_BLACKBOX_MAX_JOURNAL_BYTES`, else 1 GiB.
+   */
   maxJournalBytes?: number;
-  /** A segment is closed and a new one started past this size. Default 8 MiB. */
+  /** A segment is closed and a new one started past this size, at least 4096. Default 8 MiB, at most an eighth of maxJournalBytes. */
   maxSegmentBytes?: number;
   /** Durability 'host': the longest a record waits for its fdatasync. Default 10 ms. */
   groupCommitMillis?: number;
   /** Interval of the heartbeat records recovery uses as the last sign of life. Default 2000 ms. */
   heartbeatIntervalMillis?: number;
-  /** How long forceFlush() and shutdown() wait for the database. Default 30000 ms. */
+  /** How long forceFlush() and shutdown() wait for the database. Default 25000 ms. */
   flushTimeoutMillis?: number;
   /** Recover journals of dead processes from `journalDir` in the background at start. Default true. */
   recover?: boolean;

@@ -6,6 +6,7 @@
 import { diag } from '@opentelemetry/api';
 import { afterEach, expect, test } from 'vitest';
 import { JournalSpanProcessor } from '../../src/index.js';
+import { JournalFullNotice } from '../../src/processor/JournalFullNotice.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -41,29 +42,72 @@ test('a cap from the environment below the least is ignored, with a warning that
   await processor.shutdown();
 });
 
-test('a journal at its cap says so once, stats() tells it, and when commits free a segment it says how many spans started meanwhile without crash protection', async () => {
+test('a journal at its cap says so once, however its STARTs come and go; stats() tells it while it lasts; shutdown says how many spans started without a START', async () => {
   const messages = collectDiag();
   const exporter = new CollectingExporter();
   exporter.failing = true;
   const processor = new JournalSpanProcessor({ exporter, journalDir: tempDir(), recover: false, maxJournalBytes: 8192, maxQueueSize: 10_000, scheduledDelayMillis: 5 });
   const tracer = providerWith(processor).getTracer('t');
-  const fullLines = () => messages.filter((m) => m.includes('the journal is at maxJournalBytes (8192 bytes)'));
+  const beginLines = () => messages.filter((m) => m.includes('the journal is at maxJournalBytes (8192 bytes)'));
+  const pad = { pad: 'x'.repeat(100) };
   let started = 0;
-  while (!processor.stats().journalFull && started < 1000) tracer.startSpan(`op ${started++}`, { attributes: { pad: 'x'.repeat(100) } }).end();
+  while (!processor.stats().journalFull && started < 1000) tracer.startSpan(`op ${started++}`, { attributes: pad }).end();
   expect(processor.stats()).toMatchObject({ journalHealthy: true, journalFull: true });
-  expect(fullLines()).toHaveLength(1);
-  expect(fullLines()[0]).toContain('a crash would leave no crash record of them');
-  // More spans while it stays full: counted, not said again.
-  for (let i = 0; i < 20; i++) tracer.startSpan(`more ${i}`).end();
-  expect(fullLines()).toHaveLength(1);
+  expect(beginLines()).toHaveLength(1);
+  expect(beginLines()[0]).toContain('a crash would leave no crash record of them');
+  // More spans while it stays at its cap, large ones refused and tiny ones squeezing in
+  // between (a review saw a line pair per tiny START): said once, still at its cap.
+  for (let i = 0; i < 20; i++) {
+    tracer.startSpan(`more ${i}`, { attributes: pad }).end();
+    tracer.startSpan('t').end();
+  }
+  expect(beginLines()).toHaveLength(1);
+  expect(processor.stats().journalFull).toBe(true);
   exporter.failing = false;
   await processor.forceFlush();
-  tracer.startSpan('after').end();
+  // Committed, the segments are freed: no longer at its cap, at once.
   expect(processor.stats().journalFull).toBe(false);
-  expect(messages.filter((m) => m.includes('the journal has room again'))).toEqual([expect.stringMatching(/ 21 spans started meanwhile without a START in the journal\.$/)]);
+  tracer.startSpan('after', { attributes: pad }).end();
   await processor.forceFlush();
   // Nothing was dropped: the spans the journal could not take went through the memory queue.
   expect(processor.stats().spansDropped).toBe(0);
-  expect(new Set(exporter.spans.map((span) => span.name)).size).toBe(started + 21);
+  expect(exporter.spans.filter((span) => span.name !== 't')).toHaveLength(started + 21);
+  // The end is said once the journal has had room for a minute, or at shutdown.
+  expect(messages.filter((m) => m.includes('spans started without a START'))).toEqual([]);
   await processor.shutdown();
+  const endLines = messages.filter((m) => m.includes('spans started without a START'));
+  expect(endLines).toHaveLength(1);
+  const refused = Number(/and (\d+) spans started without a START/.exec(endLines[0])![1]);
+  // The span that found it full, the 20 large ones, and as many tiny ones as were refused.
+  expect(refused).toBeGreaterThanOrEqual(21);
+  expect(refused).toBeLessThanOrEqual(41);
+  expect(endLines[0]).toMatch(/^otel-blackbox: the journal is shutting down; it was at maxJournalBytes for \d+\.\d s/);
+});
+
+test('the end of an episode is said once no START was refused for the quiet period and the journal has room at a heartbeat', async () => {
+  const messages = collectDiag();
+  const notice = new JournalFullNotice(8192, 100, 50);
+  notice.refused();
+  notice.refused();
+  notice.tick(false); // within the quiet period
+  notice.tick(true);
+  expect(messages).toHaveLength(1);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  notice.tick(true); // quiet, but still at its cap
+  expect(messages).toHaveLength(1);
+  notice.tick(false);
+  expect(messages).toHaveLength(2);
+  expect(messages[1]).toMatch(/the journal has had room for 0 s; .* and 2 spans started without a START in the journal\.$/);
+  notice.tick(false);
+  notice.close();
+  expect(messages).toHaveLength(2);
+  // A refusal in the quiet period puts the end off; the next episode counts afresh.
+  notice.refused();
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  notice.refused();
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  notice.tick(false);
+  expect(messages).toHaveLength(3);
+  notice.close();
+  expect(messages[3]).toMatch(/and 2 spans started without a START in the journal\.$/);
 });
