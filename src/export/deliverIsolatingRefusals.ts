@@ -50,8 +50,9 @@ export class DeliveryProgress {
   failedAfter: number | undefined;
   /** Items refused alone with proof, by position: how many times. */
   readonly provenRefusals = new Map<number, number>();
-  /** Items dead-lettered (settled without being delivered). */
+  /** Items dead-lettered (settled without being delivered), and their positions. */
   deadLettered = 0;
+  readonly deadLetteredAt: number[] = [];
   /** An attempt has halved this batch: without new proof, later attempts send it whole, as in an outage. */
   halved = false;
   /**
@@ -191,6 +192,7 @@ class Attempt<T> {
     }
     this.#progress.settle([position]);
     this.#progress.deadLettered += 1;
+    this.#progress.deadLetteredAt.push(position);
     return outcome;
   }
 

@@ -346,7 +346,7 @@ export class ExportLoop {
       safeDiag.warn('otel-blackbox: export recovered');
     }
     // Dead-lettered ones were not exported: they are counted as dead letters (DeadLetterFile).
-    this.spansExported += endedSpanCount(batch) - delivery.spans.deadLettered;
+    this.spansExported += endedSpanCount(batch) - endedSpansDeadLettered(batch, delivery.spans.deadLetteredAt);
     this.logRecordsExported += (batch.journal?.logCount ?? 0) - delivery.logs.deadLettered;
     this.options.queue.settle(batch.fromQueue);
     // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
@@ -422,6 +422,13 @@ function spanCount(batch: Batch): number {
  */
 function endedSpanCount(batch: Batch): number {
   return batch.fromQueue + (batch.journal?.spanCount ?? 0);
+}
+
+/** Of the positions dead-lettered in spansOf(batch), those of the application's ended spans: the queue's at its head, the journal's after batch.spans. */
+function endedSpansDeadLettered(batch: Batch, positions: readonly number[]): number {
+  let count = 0;
+  for (const position of positions) if (position < batch.fromQueue || position >= batch.spans.length) count += 1;
+  return count;
 }
 
 /** Causes said per failing episode at most: past them the episode is said to go on by its first line. */

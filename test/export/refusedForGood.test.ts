@@ -12,6 +12,7 @@ import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JournalLogRecordProcessor, JournalSpanProcessor, recoverJournals } from '../../src/index.js';
 import { DEAD_LETTER_FILE_NAME } from '../../src/export/DeadLetterFile.js';
+import { OVERFLOW_SPAN_NAME } from '../../src/spanMarkers.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { OtlpCollector } from '../helpers/OtlpCollector.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -221,4 +222,33 @@ describe('recovery of a dead journal through a collector that refuses one span f
     expect(existsSync(dead.writerDir)).toBe(false);
     await exporter.shutdown();
   });
+});
+
+describe('the overflow marker refused for good', () => {
+  it('is dead-lettered without taking one of the application spans off spansExported', async () => {
+    // A review: spansExported subtracted every dead-lettered position, the marker's too, so
+    // two spans accepted and a refused marker read as one exported.
+    const journalDir = tempDir();
+    collector.answer = () => ({ status: 503 });
+    const exporter = new OTLPTraceExporter({ url: `${collector.url}/v1/traces` });
+    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, scheduledDelayMillis: 20, maxJournalBytes: 8192, maxQueueSize: 1, maxExportBatchSize: 1 });
+    const provider = providerWith(processor, 'refusals');
+    const tracer = provider.getTracer('refusals');
+    for (let i = 0; i < 60; i++) tracer.startSpan(`early-${i}`, { attributes: { pad: 'x'.repeat(200) } }).end();
+    const dropped = processor.stats().spansDropped;
+    expect(dropped).toBeGreaterThan(0);
+    collector.answer = ({ spans }) => (spans.some((span) => span.name === OVERFLOW_SPAN_NAME) ? { status: 400, body: 'no markers here' } : undefined);
+    for (let i = 0; i < 10; i++) {
+      tracer.startSpan(`later-${i}`).end();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    await processor.forceFlush();
+    await expect.poll(() => deadLetters(journalDir).map((letter) => letter.name), { timeout: 20_000 }).toEqual([OVERFLOW_SPAN_NAME]);
+    await processor.forceFlush();
+    const delivered = new Set(names().filter((name) => name !== OVERFLOW_SPAN_NAME));
+    // Dropped: at the full journal and queue, the early spans and perhaps a later one.
+    expect(delivered.size).toBe(70 - processor.stats().spansDropped);
+    expect(processor.stats()).toMatchObject({ spansExported: delivered.size, deadLetters: 1 });
+    await provider.shutdown();
+  }, 40_000);
 });
