@@ -35,10 +35,11 @@ const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, 
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export class SchemaTooNewError extends Error {
-  constructor(schema: string, databaseVersion: number) {
+  /** `refusing`: what this version will not do there (write to it, prune it). */
+  constructor(schema: string, databaseVersion: number, refusing = 'write to it') {
     super(
       `Schema "${schema}" is at migration version ${databaseVersion}, but this otel-blackbox knows migrations up to version ${LATEST_VERSION}: ` +
-        `a newer otel-blackbox has upgraded it. Upgrade otel-blackbox here too (or use another schema); refusing to write to it.`,
+        `a newer otel-blackbox has upgraded it. Upgrade otel-blackbox here too (or use another schema); refusing to ${refusing}.`,
     );
     this.name = 'SchemaTooNewError';
   }
@@ -185,11 +186,19 @@ export async function migrateSchema(
   }
 }
 
-/** The migrations not applied yet; throws SchemaTooNewError when the database is ahead of this code. */
-async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, quoted: QuotedSchema): Promise<Migration[]> {
+interface AppliedMigration {
+  version: number;
+  oldest_writer?: number | null;
+}
+
+/**
+ * The migrations applied to `schema`, or undefined when it has no migrations table.
+ * Throws ForeignMigrationsTableError when its migrations table is another tool's.
+ */
+async function appliedMigrations(db: pg.Pool | pg.PoolClient, schema: string, quoted: QuotedSchema): Promise<AppliedMigration[] | undefined> {
   const table = `${quoted}.migrations`;
   const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);
-  if (!rows[0]?.present) return [...MIGRATIONS];
+  if (!rows[0]?.present) return undefined;
   // A schema shared with another tool (public, with TypeORM's, Laravel's or
   // golang-migrate's own `migrations` table): said as what it is, not as a missing column
   // or as a newer otel-blackbox.
@@ -199,11 +208,18 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
   );
   if (columns.length !== 3) throw new ForeignMigrationsTableError(schema);
   // to_jsonb: oldest_writer is there from migration 4 on.
-  const applied = await db.query<{ row: { version: number; oldest_writer?: number | null } }>(`SELECT to_jsonb(m) AS row FROM ${table} m`);
-  const versions = new Set(applied.rows.map(({ row }) => row.version));
+  const applied = await db.query<{ row: AppliedMigration }>(`SELECT to_jsonb(m) AS row FROM ${table} m`);
+  return applied.rows.map(({ row }) => row);
+}
+
+/** The migrations not applied yet; throws SchemaTooNewError when the database is ahead of this code. */
+async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, quoted: QuotedSchema): Promise<Migration[]> {
+  const applied = await appliedMigrations(db, schema, quoted);
+  if (applied === undefined) return [...MIGRATIONS];
+  const versions = new Set(applied.map((row) => row.version));
   // Migrations newer than this code are fine to write through if each says code this old
   // may (an added column with a default, a dropped index); any other is not.
-  const newerNeeds = Math.max(0, ...applied.rows.filter(({ row }) => row.version > LATEST_VERSION).map(({ row }) => row.oldest_writer ?? row.version));
+  const newerNeeds = Math.max(0, ...applied.filter((row) => row.version > LATEST_VERSION).map((row) => row.oldest_writer ?? row.version));
   if (newerNeeds > LATEST_VERSION) throw new SchemaTooNewError(schema, Math.max(...versions));
   return MIGRATIONS.filter((m) => !versions.has(m.version));
 }
@@ -214,12 +230,9 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
  * rows this version does not know to delete with their trace.
  */
 export async function refuseNewerSchema(db: pg.Pool | pg.PoolClient, schema: string): Promise<void> {
-  const table = `${quoteSchema(schema)}.migrations`;
-  const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);
-  if (!rows[0]?.present) return;
-  const { rows: latest } = await db.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${table}`);
-  const version = latest[0]?.version ?? 0;
-  if (version > LATEST_VERSION) throw new SchemaTooNewError(schema, version);
+  const applied = await appliedMigrations(db, schema, quoteSchema(schema));
+  const version = Math.max(0, ...(applied ?? []).map((row) => row.version));
+  if (version > LATEST_VERSION) throw new SchemaTooNewError(schema, version, 'prune it');
 }
 
 /** The advisory lock a migration of `schema` holds: (namespace, key), the same in every process. */

@@ -263,7 +263,18 @@ describe('otel-blackbox prune', () => {
     expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d', ...extra], io)).toBe(1);
     expect(out).toEqual([]);
     expect(err.join('\n')).toContain(`Schema "${schema}" is at migration version 99`);
+    expect(err.join('\n')).toContain('refusing to prune it');
     expect(await rows()).toEqual(before);
+  });
+
+  test("against a schema whose migrations table is another tool's (TypeORM's, say), says so, exit 1 (it blamed a newer otel-blackbox)", async () => {
+    await db.query(`CREATE SCHEMA "${schema}"`);
+    await db.query(`CREATE TABLE "${schema}".migrations (id serial PRIMARY KEY, timestamp bigint NOT NULL, name varchar NOT NULL, version bigint)`);
+    await db.query(`INSERT INTO "${schema}".migrations (timestamp, name, version) VALUES (1700000000000, 'Init1700000000000', 1700000000000)`);
+    const { out, err, io } = captured();
+    expect(await main(['prune', '--database', db.url, '--schema', schema, '--older-than', '7d'], io)).toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toContain(`Schema "${schema}" holds a table named migrations that is not otel-blackbox's`);
   });
 
   test('against a schema without our tables, exits 1 saying to migrate it', async () => {
