@@ -25,7 +25,8 @@ export class JournalLogRecordProcessor implements LogRecordProcessor {
    * counted and said).
    */
   constructor(options: JournalLogRecordProcessorOptions) {
-    if ((options as unknown) instanceof JournalSpanProcessor) {
+    // Another copy's processor too (its CommonJS or ESM build): its fields are not options.
+    if ((options as unknown) instanceof JournalSpanProcessor || (options as { constructor?: { name?: unknown } } | null)?.constructor?.name === JournalSpanProcessor.name) {
       throw new InvalidOptionError('options', '{ spanProcessor }, an object holding the JournalSpanProcessor', options);
     }
     // Names first: a mistyped spanProcessor gets "did you mean", not "got undefined".

@@ -302,7 +302,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.options.durability === 'none' && this.durabilityFromCode) {
       return (
         "its durability is 'none', so there is no journal to write log records to: use durability 'process' or 'host' " +
-        "(log records reach PostgreSQL only through the journal), or the SDK's BatchLogRecordProcessor with a LogRecordExporter of your own (OTLP, say)"
+        "(it exports log records only from its journal), or the SDK's BatchLogRecordProcessor with a LogRecordExporter of your own (OTLP, say)"
       );
     }
     if (exportsLogs(this.options.exporter) || this.options.logExporter !== undefined) return undefined;
@@ -317,7 +317,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.options.durability !== 'none' || this.durabilityFromCode) return;
     safeDiag.warn(
       "otel-blackbox: OTEL_BLACKBOX_DURABILITY=none leaves no journal for JournalLogRecordProcessor's log records: they are dropped and counted. " +
-        "Log records reach PostgreSQL only through the journal: leave durability at 'process' or 'host' to keep them.",
+        "JournalSpanProcessor exports log records only from its journal: leave durability at 'process' or 'host' to keep them.",
     );
   }
 

@@ -84,6 +84,10 @@ test("JournalLogRecordProcessor given the span processor of another copy of the 
     expect(() => new cjs.JournalLogRecordProcessor({ spanProcessor: spanProcessor as never })).toThrow(
       /^Invalid option spanProcessor: expected a JournalSpanProcessor of this copy of otel-blackbox \(import both processors the same way: .*\), got a JournalSpanProcessor\.$/,
     );
+    // Passed where the options go: said as that, not as an unknown option named after one of its fields.
+    expect(() => new cjs.JournalLogRecordProcessor(spanProcessor as never)).toThrow(
+      /^Invalid option options: expected \{ spanProcessor \}, an object holding the JournalSpanProcessor, got a JournalSpanProcessor\.$/,
+    );
   } finally {
     await spanProcessor.shutdown();
   }
