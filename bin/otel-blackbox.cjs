@@ -9,14 +9,8 @@ for (const stream of [process.stdout, process.stderr]) {
     throw error;
   });
 }
-const argv = process.argv.slice(2);
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-  // The installed package's own version: what a bug report needs first.
-  process.stdout.write(`${require('../package.json').version}\n`);
-  return;
-}
 require('../dist/cjs/cli/main.js')
-  .main(argv)
+  .main(process.argv.slice(2))
   .then((code) => {
     process.exitCode = code;
   });

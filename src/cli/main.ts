@@ -9,6 +9,7 @@ import { migrateCommand } from './commands/migrateCommand.js';
 import { pruneCommand } from './commands/pruneCommand.js';
 import { recoverCommand } from './commands/recoverCommand.js';
 import { uiCommand } from './commands/uiCommand.js';
+import { packageVersion } from '../packageRoot.js';
 import { jsonLine, printable, printableLines } from './terminalText.js';
 
 const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number>> = {
@@ -39,6 +40,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     (command === undefined ? io.err : io.out)(mainHelp);
     return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command === '--version' || command === '-V') {
+    io.out(packageVersion() ?? 'unknown (the otel-blackbox package.json was not found)');
+    return EXIT.ok;
   }
   const run = COMMANDS[command];
   if (!run) {

@@ -201,6 +201,11 @@ describe('otel-blackbox CLI', () => {
   test('--version prints the package version; every help lines its descriptions up in one column', async () => {
     const { version } = JSON.parse((await import('node:fs')).readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
     expect(await cli('--version')).toMatchObject({ code: 0, stdout: `${version}\n` });
+    // main() itself, as its help says, not only the bin script.
+    const { main } = await import('../../src/cli/main.js');
+    const out: string[] = [];
+    expect(await main(['-V'], { out: (line) => out.push(line), err: () => {}, interactive: false })).toBe(0);
+    expect(out).toEqual([version]);
     for (const command of ['migrate', 'recover', 'crashes', 'ui', 'prune']) {
       const { stdout } = await cli(command, '--help');
       const options = stdout.slice(stdout.indexOf('Options:')).split('\n').slice(1);

@@ -93,7 +93,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       io.out(
         `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
           `${report.spansCrashed} crash records, ${report.logRecords} log records; ` +
-          (deadLettered > 0 ? `${deadLettered} records dead-lettered (in the schema's dead_letters table, with the reason); ` : '') +
+          // Counted in the figures before too: read from the journal, then refused.
+          (deadLettered > 0 ? `of those, dead-lettered: ${deadLettered} (refused by the database; in the schema's dead_letters table, with the reason); ` : '') +
           `${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
           `${report.liveJournals} live journals left alone` +
           (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : '') +

@@ -1,10 +1,9 @@
 // Loads our native addon (native/segment_io.c) with node-gyp-build, which looks in
 // build/Release (built in this checkout) and then prebuilds/<platform>-<arch>/ (shipped in
 // the package). Loading never throws: without the addon the journal writes with write(2).
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { moduleDirectory } from './moduleDirectory.js';
+import { join } from 'node:path';
+import { packageRoot } from '../../packageRoot.js';
 
 export interface SegmentIoAddon {
   /** statfs f_type of the file's filesystem. */
@@ -137,21 +136,3 @@ function shipsPrebuilt(): boolean {
   }
 }
 
-function packageRoot(): string | undefined {
-  let dir = moduleDirectory;
-  while (dir !== undefined) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && isOurs(manifest)) return dir;
-    const parent = dirname(dir);
-    dir = parent === dir ? undefined : parent;
-  }
-  return undefined;
-}
-
-function isOurs(manifest: string): boolean {
-  try {
-    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'otel-blackbox';
-  } catch {
-    return false;
-  }
-}
