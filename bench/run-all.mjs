@@ -16,6 +16,7 @@ const BENCHMARKS = [
   ['Outage (PostgreSQL unreachable while spans are produced)', 'outage.mjs'],
   ['Recovery (dead journal, 10% of spans open, small heap, inside a running application)', 'recovery.mjs'],
   ['Large records (a dead journal of 2 MiB spans read back, vs reading each segment whole)', 'large-records.mjs'],
+  ['Damaged segment (garbage skipped by the chunked reader, vs a segment of records)', 'damaged-segment.mjs'],
   ['Open spans (longest span call while spans stay open, vs the stock BatchSpanProcessor)', 'open-spans.mjs'],
   ['Log path (ns added per logger.emit(), vs the stock BatchLogRecordProcessor; log records/s into PostgreSQL)', 'log-path.mjs'],
 ];
