@@ -139,7 +139,11 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
   let offset = 0;
   if (baseOffset === 0) {
     if (buffer.length < SEGMENT_MAGIC.length) {
-      return { records, damaged, tornTailBytes: buffer.length, nextOffset: 0, zeroTail: false, zeroRun: false };
+      // The start of a magic (then perhaps zeros) is a segment cut while its head was
+      // written; anything else this short is not one (`inspect` of a three-byte text file).
+      const magic = magicPrefixBytes(buffer);
+      if (magic < buffer.length && firstNonZero(buffer, magic) < buffer.length) damaged.push({ offset: 0, length: buffer.length, reason: 'bad-magic' });
+      return { records, damaged, tornTailBytes: damaged.length > 0 ? 0 : buffer.length, nextOffset: damaged.length > 0 ? buffer.length : 0, zeroTail: false, zeroRun: false };
     }
     const magic = magicPrefixBytes(buffer);
     if (magic < SEGMENT_MAGIC.length && firstNonZero(buffer, magic) === buffer.length) {

@@ -187,6 +187,12 @@ describe('otel-blackbox CLI', () => {
     const notSegment = await cli('inspect', script);
     expect(notSegment).toMatchObject({ code: 1, stdout: '' });
     expect(notSegment.stderr).toContain(`${script} is not a journal segment: it does not begin with OTELBBJ1 and holds no record`);
+    // Shorter than the magic (it said "torn: 3", exit 3); the start of the magic is still a torn head.
+    const tiny = join(tempDir(), 'tiny');
+    writeFileSync(tiny, 'hi\n');
+    expect(await cli('inspect', tiny)).toMatchObject({ code: 1, stdout: '' });
+    writeFileSync(tiny, 'OTEL');
+    expect(await cli('inspect', tiny)).toMatchObject({ code: 3, stdout: '{"offset":0,"torn":4}\n' });
 
     const damagedMagic = join(tempDir(), 'damaged.seg');
     writeFileSync(damagedMagic, Buffer.concat([Buffer.from('XXXXXXXX'), encodeFrame(5, JSON.stringify({ ms: 1 }))]));
