@@ -50,9 +50,11 @@ export class DeliveryProgress {
   failedAfter: number | undefined;
   /** Items refused alone with proof, by position: how many times. */
   readonly provenRefusals = new Map<number, number>();
-  /** Items dead-lettered (settled without being delivered), and their positions. */
-  deadLettered = 0;
+  /** Positions of the items dead-lettered (settled without being delivered). */
   readonly deadLetteredAt: number[] = [];
+  get deadLettered(): number {
+    return this.deadLetteredAt.length;
+  }
   /** An attempt has halved this batch: without new proof, later attempts send it whole, as in an outage. */
   halved = false;
   /**
@@ -191,7 +193,6 @@ class Attempt<T> {
       return { ok: false, error: error instanceof Error ? error : new Error(String(error)), aborted: false };
     }
     this.#progress.settle([position]);
-    this.#progress.deadLettered += 1;
     this.#progress.deadLetteredAt.push(position);
     return outcome;
   }

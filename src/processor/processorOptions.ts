@@ -139,10 +139,12 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     if (options.maxExportBatchSize !== undefined && !queueFromEnvironment) {
       throw new InvalidOptionError('maxExportBatchSize', `at most maxQueueSize (${resolved.maxQueueSize})`, resolved.maxExportBatchSize);
     }
-    const batch =
-      options.maxExportBatchSize !== undefined ? 'maxExportBatchSize' : envBatchSize !== undefined ? ENV.maxExportBatchSize : 'the default maxExportBatchSize';
+    const size = resolved.maxExportBatchSize;
+    const asked =
+      options.maxExportBatchSize !== undefined ? `maxExportBatchSize=${size}`
+      : envBatchSize !== undefined ? `${ENV.maxExportBatchSize}=${size}`
+      : `the default maxExportBatchSize (${size})`;
     const queue = queueFromEnvironment ? `${resolved.maxQueueSize}, from ${ENV.maxQueueSize}` : `${resolved.maxQueueSize}`;
-    const asked = envBatchSize !== undefined || options.maxExportBatchSize !== undefined ? `${batch}=${resolved.maxExportBatchSize}` : `${batch} (${resolved.maxExportBatchSize})`;
     safeDiag.warn(`otel-blackbox: ${asked} is more than maxQueueSize (${queue}): batches of ${resolved.maxQueueSize} are exported.`);
     resolved.maxExportBatchSize = resolved.maxQueueSize;
   }
