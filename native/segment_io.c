@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "crc32.h"
+#include "idle_worker.h"
 #include "napi_errors.h"
 #include "stat_descriptor.h"
 
@@ -132,6 +133,10 @@ typedef struct mapping {
   char* addr;
   size_t bytes;
   int users; /* guarded by `mappings_lock` */
+  /* An ahead job (below) of this mapping is queued or running; guarded by `mappings_lock`. */
+  bool ahead_pending;
+  /* Its ahead job stops at its next step (JavaScript is letting the mapping go). */
+  bool ahead_stop;
   napi_env env;
   struct mapping* next;
 } mapping;
@@ -274,20 +279,13 @@ static napi_value msync_file(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Two jobs over a page range of a mapping, run on a thread-pool thread:
-//
-// populate(buffer, from, bytes, busy, callback) faults the pages of [from, from + bytes)
-// in for writing. The first store to a fresh page of a shared mapping costs 7-8 µs on our
-// 2-vCPU VM (issue #9), about 1 µs per 400-byte record, unless it is faulted ahead.
-//
-// syncRange(buffer, from, bytes, busy, callback) is msync(MS_SYNC) of that range: the
-// 'host' group commit. (fdatasync of the whole file also wrote back the pages faulted
-// ahead, still zeros, and left them write-protected: the writer then took a fault on each
-// of them again, which made 'host' on the mapped path cost as much as write(2).)
-//
+// syncRange(buffer, from, bytes, busy, callback) is msync(MS_SYNC) of a range on the
+// thread pool: the 'host' group commit. (fdatasync of the whole file also wrote back the
+// pages faulted ahead, still zeros, and left them write-protected: the writer then took a
+// fault on each of them again, which made 'host' on the mapped path cost as much as write(2).)
 // `busy` (an Int32Array) is set to 0 when the thread is done with the mapping, so
 // JavaScript can unmap without waiting for the callback; until then it must keep the mapping.
-enum range_op { RANGE_POPULATE, RANGE_SYNC, RANGE_RELEASE, RANGE_DROP };
+enum range_op { RANGE_SYNC, RANGE_RELEASE };
 
 typedef struct {
   napi_async_work work;
@@ -323,35 +321,137 @@ static bool still_the_file(const range_job* job) {
   return now.st_dev == job->dev && now.st_ino == job->ino;
 }
 
+// The ahead job (ahead(), on the idle worker: idle_worker.c) of a mapping faults the pages
+// the writer will store into next in for writing, and unmaps the pages it has passed.
+// The first store to a fresh page of a shared mapping costs 7-8 µs on our 2-vCPU VM
+// (issue #9), about 1 µs per 400-byte record, unless it is faulted ahead; and a mapped
+// page counts in the process's RSS until unmapped (up to a whole 8 MiB segment).
+
 // Touches each page of [addr, addr + bytes) with an atomic add of zero: one indivisible
 // read-modify-write, so it cannot undo a record the main thread stores into the same page
-// meanwhile.
-static void touch_pages(char* addr, size_t bytes, size_t page) {
+// meanwhile. A store from this thread is what makes the writer's first store cheap:
+// measured on our VM, after MADV_POPULATE_WRITE alone the main thread's first store to each
+// page still cost 6-7 µs (the hypervisor maps a page for a user address only when that
+// address is used); after a store through the same address from another thread, 0.03 µs.
+// No madvise: at idle priority this thread may be descheduled inside a call that holds the
+// process's memory-map lock for a whole range, which V8 needs to map its own heap; a page
+// fault holds it (where the kernel takes it at all) for one page.
+static void touch_pages(char* addr, size_t bytes, size_t page, const bool* stop) {
   for (size_t offset = 0; offset < bytes; offset += page) {
+    if (__atomic_load_n(stop, __ATOMIC_RELAXED)) return;
     __atomic_fetch_add((uint64_t*)(addr + offset), 0, __ATOMIC_RELAXED);
   }
 }
 
-// Pages faulted in per madvise call. madvise holds the process's memory-map lock while it
-// faults, and V8 needs that lock to map and unmap its own heap: a whole 1 MiB window at
-// once (~2 ms of faults on our VM) made the application's thread wait for it in GC.
-#define POPULATE_STEP_BYTES (64 * 1024)
+/* Pages unmapped per madvise call: the memory-map lock is held for a step at a time. */
+#define DROP_STEP_BYTES (64 * 1024)
 
-static void populate(range_job* job) {
-  // madvise faults the pages in (Linux >= 5.14; before, the touch below does it). The touch
-  // is needed as well: measured on our VM, after MADV_POPULATE_WRITE alone the main
-  // thread's first store to each page still cost 6-7 µs without a guest page fault (the
-  // hypervisor maps a page for a user address only when that address is used); after a
-  // store through the same address from this thread it costs 0.03 µs.
+typedef struct {
+  idle_job base;
+  /* The use this job holds of its mapping. */
+  mapping* mapping;
+  char* populate_addr;
+  size_t populate_bytes;
+  char* drop_addr;
+  size_t drop_bytes;
+} ahead_job;
+
+static void run_ahead(idle_job* base) {
+  ahead_job* job = (ahead_job*)base;
+  mapping* m = job->mapping;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  for (size_t done = 0; done < job->bytes; done += POPULATE_STEP_BYTES) {
-    size_t step = job->bytes - done < POPULATE_STEP_BYTES ? job->bytes - done : POPULATE_STEP_BYTES;
-    if (madvise(job->addr + done, step, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
-      job->error = errno;
-      return;
-    }
-    touch_pages(job->addr + done, step, page);
+  touch_pages(job->populate_addr, job->populate_bytes, page, &m->ahead_stop);
+  // Of a shared file mapping, MADV_DONTNEED only unmaps the pages: their data (dirty or
+  // not) stays in the page cache, as a write(2)'s would, and a later access maps it again.
+  for (size_t done = 0; done < job->drop_bytes && !__atomic_load_n(&m->ahead_stop, __ATOMIC_RELAXED); done += DROP_STEP_BYTES) {
+    size_t step = job->drop_bytes - done < DROP_STEP_BYTES ? job->drop_bytes - done : DROP_STEP_BYTES;
+    if (madvise(job->drop_addr + done, step, MADV_DONTNEED) != 0) break; /* only memory */
   }
+  pthread_mutex_lock(&mappings_lock);
+  m->ahead_pending = false;
+  pthread_mutex_unlock(&mappings_lock);
+  // The last user unmaps (JavaScript may have let go meanwhile).
+  let_go_of_mapping(m, true, NULL);
+  free(job);
+}
+
+// The page-aligned part of [from, from + length) inside a mapping of `bytes`.
+static void page_range(char* addr, size_t bytes, int64_t from, int64_t length, char** start_addr, size_t* range_bytes) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t start = ((size_t)(from < 0 ? 0 : from) / page) * page;
+  size_t end = (size_t)(from < 0 ? 0 : from) + (size_t)(length < 0 ? 0 : length);
+  if (start > bytes) start = bytes;
+  if (end > bytes) end = bytes;
+  *start_addr = addr + start;
+  *range_bytes = end > start ? end - start : 0;
+}
+
+// ahead(buffer, populateFrom, populateBytes, dropFrom, dropBytes) -> whether an ahead job
+// was queued: false while the mapping's last one is still queued or running (one at a time;
+// the caller asks again later), and where no idle worker could be started.
+static napi_value ahead(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, 5, argv)) return NULL;
+  void* addr;
+  size_t bytes;
+  int64_t populate_from, populate_bytes, drop_from, drop_bytes;
+  if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
+  CHECK(napi_get_value_int64(env, argv[1], &populate_from));
+  CHECK(napi_get_value_int64(env, argv[2], &populate_bytes));
+  CHECK(napi_get_value_int64(env, argv[3], &drop_from));
+  CHECK(napi_get_value_int64(env, argv[4], &drop_bytes));
+  bool queued = false;
+  ahead_job* job = addr == NULL ? NULL : calloc(1, sizeof *job);
+  if (job != NULL) {
+    pthread_mutex_lock(&mappings_lock);
+    mapping* m = find_mapping_locked(addr);
+    if (m != NULL && !m->ahead_pending && !m->ahead_stop) {
+      m->ahead_pending = true;
+      m->users += 1;
+      job->mapping = m;
+    }
+    pthread_mutex_unlock(&mappings_lock);
+  }
+  if (job != NULL && job->mapping != NULL) {
+    job->base.run = run_ahead;
+    page_range(addr, bytes, populate_from, populate_bytes, &job->populate_addr, &job->populate_bytes);
+    // Only whole pages are unmapped: the one the writer is in stays.
+    page_range(addr, bytes, drop_from, drop_bytes, &job->drop_addr, &job->drop_bytes);
+    job->drop_bytes -= job->drop_bytes % (size_t)sysconf(_SC_PAGESIZE);
+    queued = idle_worker_post(&job->base);
+    if (!queued) {
+      pthread_mutex_lock(&mappings_lock);
+      job->mapping->ahead_pending = false;
+      pthread_mutex_unlock(&mappings_lock);
+      let_go_of_mapping(job->mapping, true, NULL);
+    }
+  }
+  if (!queued) free(job);
+  napi_value result;
+  CHECK(napi_get_boolean(env, queued, &result));
+  return result;
+}
+
+// stopAhead(buffer) -> whether an ahead job of the mapping is still queued or running. It
+// is asked to stop at its next page, and no new one is queued: JavaScript calls this
+// before it lets the mapping go (the release that cuts the file runs once no job uses it).
+static napi_value stop_ahead(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, 1, argv)) return NULL;
+  void* addr;
+  size_t bytes;
+  if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
+  bool pending = false;
+  pthread_mutex_lock(&mappings_lock);
+  mapping* m = addr == NULL ? NULL : find_mapping_locked(addr);
+  if (m != NULL) {
+    __atomic_store_n(&m->ahead_stop, true, __ATOMIC_RELAXED);
+    pending = m->ahead_pending;
+  }
+  pthread_mutex_unlock(&mappings_lock);
+  napi_value result;
+  CHECK(napi_get_boolean(env, pending, &result));
+  return result;
 }
 
 static void range_execute(napi_env env, void* data) {
@@ -359,11 +459,7 @@ static void range_execute(napi_env env, void* data) {
   range_job* job = data;
   if (job->op == RANGE_SYNC) {
     if (job->bytes > 0 && msync(job->addr, job->bytes, MS_SYNC) != 0) job->error = errno;
-  } else if (job->op == RANGE_DROP) {
-    // Of a shared file mapping, MADV_DONTNEED only unmaps the pages: their data (dirty or
-    // not) stays in the page cache, as a write(2)'s would, and a later access maps it again.
-    if (job->bytes > 0 && madvise(job->addr, job->bytes, MADV_DONTNEED) != 0) job->error = errno;
-  } else if (job->op == RANGE_RELEASE) {
+  } else {
     // Only now that nothing maps it may the file shrink: the zeros past the records go
     // back to the disk. Each step is tried; the first failure is reported. A job still
     // using the mapping (JavaScript waits for them, so never expected) unmaps it when it
@@ -381,8 +477,6 @@ static void range_execute(napi_env env, void* data) {
     // worker thread Node closes, at the worker's end, every descriptor it opened with fs and
     // did not close with fs: one closed here stayed on that list, and the worker's end
     // closed whatever file of the process had been given its number since.
-  } else {
-    populate(job);
   }
   // Let go before saying so: JavaScript, seeing `busy` 0, may unmap and cut the file at
   // once, and then it is the last user, which unmaps before the cut.
@@ -413,7 +507,7 @@ static void range_complete(napi_env env, napi_status status, void* data) {
   free(job);
 }
 
-static napi_value queue_range_job(napi_env env, napi_callback_info info, enum range_op op) {
+static napi_value sync_range(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!get_args(env, info, 5, 5, argv)) return NULL;
   void* addr;
@@ -430,21 +524,15 @@ static napi_value queue_range_job(napi_env env, napi_callback_info info, enum ra
     napi_throw_type_error(env, "EINVAL", "busy must be an Int32Array");
     return NULL;
   }
-  long page = sysconf(_SC_PAGESIZE);
-  size_t start = ((size_t)(from < 0 ? 0 : from) / (size_t)page) * (size_t)page;
-  size_t end = (size_t)(from < 0 ? 0 : from) + (size_t)(length < 0 ? 0 : length);
-  if (start > bytes) start = bytes;
-  if (end > bytes) end = bytes;
   range_job* job = calloc(1, sizeof *job);
   if (job == NULL) return throw_errno(env, ENOMEM, "calloc");
-  job->addr = (char*)addr + start;
-  job->bytes = end > start ? end - start : 0;
+  page_range(addr, bytes, from, length, &job->addr, &job->bytes);
   job->busy = busy;
-  job->op = op;
+  job->op = RANGE_SYNC;
   napi_value name;
   CHECK(napi_create_reference(env, argv[3], 1, &job->busy_ref));
   CHECK(napi_create_reference(env, argv[4], 1, &job->callback));
-  CHECK(napi_create_string_utf8(env, op == RANGE_SYNC ? "otel-blackbox:sync" : op == RANGE_DROP ? "otel-blackbox:drop" : "otel-blackbox:populate", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_string_utf8(env, "otel-blackbox:sync", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, range_execute, range_complete, job, &job->work));
   __atomic_store_n(job->busy, 1, __ATOMIC_RELEASE);
   job->mapping = use_mapping(addr);
@@ -457,21 +545,6 @@ static napi_value queue_range_job(napi_env env, napi_callback_info info, enum ra
   return NULL;
 }
 
-static napi_value populate_file(napi_env env, napi_callback_info info) {
-  return queue_range_job(env, info, RANGE_POPULATE);
-}
-
-static napi_value sync_range(napi_env env, napi_callback_info info) {
-  return queue_range_job(env, info, RANGE_SYNC);
-}
-
-// drop(buffer, from, bytes, busy, callback): lets go of the written pages of [from, from +
-// bytes) from the mapping, on the thread pool. A mapped page counts in the process's RSS
-// until unmapped: without this, up to a whole segment (8 MiB) of pages the writer had
-// passed. `from` and `bytes` should be whole pages.
-static napi_value drop_range(napi_env env, napi_callback_info info) {
-  return queue_range_job(env, info, RANGE_DROP);
-}
 
 // release(buffer, fd, size, callback, sync): detaches the ArrayBuffer (views over it become
 // empty, not dangling), then on the thread pool munmaps it, cuts the file to `size` bytes,
@@ -606,9 +679,9 @@ NAPI_MODULE_INIT() {
       {"map", NULL, map_file, NULL, NULL, NULL, napi_default, NULL},
       {"unmap", NULL, unmap_file, NULL, NULL, NULL, napi_default, NULL},
       {"msync", NULL, msync_file, NULL, NULL, NULL, napi_default, NULL},
-      {"populate", NULL, populate_file, NULL, NULL, NULL, napi_default, NULL},
+      {"ahead", NULL, ahead, NULL, NULL, NULL, napi_default, NULL},
+      {"stopAhead", NULL, stop_ahead, NULL, NULL, NULL, napi_default, NULL},
       {"syncRange", NULL, sync_range, NULL, NULL, NULL, napi_default, NULL},
-      {"drop", NULL, drop_range, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, release_file, NULL, NULL, NULL, napi_default, NULL},
       {"encodeFrame", NULL, encode_frame, NULL, NULL, NULL, napi_default, NULL},
       {"holdLock", NULL, hold_lock, NULL, NULL, NULL, napi_default, NULL},
