@@ -68,8 +68,13 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
       } finally {
         await file.close();
       }
-    } catch {
-      // A segment deleted under us (its writer is alive and committing): nothing to judge by.
+    } catch (error) {
+      // A segment deleted under us (its writer is alive and committing), or not a file:
+      // nothing to judge by. Anything else (EACCES, EIO) leaves the journal unjudged: it is
+      // the caller's to say, or a dead journal another user can read was passed in silence,
+      // or called alive by the silence of files it could not read.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTREG') throw error;
     }
   }
   // Asked when the header says the writer holds one (it locks before writing a header), and

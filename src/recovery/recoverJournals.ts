@@ -100,7 +100,7 @@ export interface RecoveredBatch {
 }
 
 /** What a recovery does with a journal: `dead` ones are recovered, the others left alone. */
-export type JournalVerdict = 'dead' | 'alive' | 'foreign' | 'newer' | 'other-destination';
+export type JournalVerdict = 'dead' | 'alive' | 'foreign' | 'newer' | 'other-destination' | 'unreadable';
 
 export interface RecoveryReport {
   /** Dead writers' journals recovered and removed. */
@@ -125,6 +125,12 @@ export interface RecoveryReport {
    * there (see `recoverAnyDestination`).
    */
   otherDestinationJournals: number;
+  /**
+   * Journals that could not be read to be judged (EACCES, EIO: not another user's, which
+   * count as foreign): alive or dead, nobody can tell; said through diag. A recovery run as
+   * a user that can read them (their owner, or root) recovers them.
+   */
+  unreadableJournals: number;
   failures: { dir: string; error: string }[];
   /**
    * Spans and log records the exporter refused for good (an OTLP 400 or 413; not
@@ -142,6 +148,7 @@ const LEFT_ALONE_COUNT = {
   newer: 'newerJournals',
   foreign: 'foreignJournals',
   'other-destination': 'otherDestinationJournals',
+  unreadable: 'unreadableJournals',
 } as const satisfies Record<Exclude<JournalVerdict, 'dead'>, keyof RecoveryReport>;
 
 /** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
@@ -177,7 +184,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   };
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
-    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, otherDestinationJournals: 0, failures: [],
+    journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, otherDestinationJournals: 0, unreadableJournals: 0, failures: [],
     deadLettered: 0,
   };
   const verdicts: NonNullable<RecoveryReport['verdicts']> = [];
@@ -212,6 +219,15 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if (verdict === undefined) continue;
     if (verdict === 'alive') {
       judged(dir, 'alive');
+      continue;
+    }
+    if ('unreadable' in verdict) {
+      // Another user's journal is theirs, whatever could be read of it; any other is said.
+      if (!settings.recoverForeignJournals && (await isForeign(dir))) judged(dir, 'foreign');
+      else {
+        judged(dir, 'unreadable');
+        warnOnce(dir, `otel-blackbox: cannot tell whether the writer of ${dir} is alive, so it is not recovered: ${verdict.unreadable.message}. A recovery run as a user that can read it (its owner, or root) recovers it.`);
+      }
       continue;
     }
     const { probe } = verdict;
@@ -252,8 +268,8 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if (performance.now() - judgedAt > FRESH_VERDICT_MILLIS) {
       const again = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
       if (again === undefined) continue;
-      if (again === 'alive') {
-        judged(dir, 'alive');
+      if (again === 'alive' || 'unreadable' in again) {
+        judged(dir, again === 'alive' ? 'alive' : 'unreadable');
         continue;
       }
     }
@@ -342,14 +358,15 @@ function warnOnce(dir: string, message: string): void {
  * 'alive': leave it. `{ probe }`: its writer (or the recoverer that claimed it) is dead;
  * the probe of its segments, whose header says who wrote it, in which format and for which
  * destination, is read once here (undefined: a claim whose segments could not be read,
- * which recoverOne tries again and reports). undefined: not a journal, or gone.
+ * which recoverOne tries again and reports). `{ unreadable }`: it could not be read to be
+ * judged (EACCES, EIO). undefined: not a journal, or gone.
  */
 async function judgeJournal(
   dir: string,
   name: string,
   claimer: WriterIdentity,
   staleAfterMillis: number,
-): Promise<'alive' | { probe: WriterProbe | undefined } | undefined> {
+): Promise<'alive' | { probe: WriterProbe | undefined } | { unreadable: Error } | undefined> {
   try {
     if (isWriterDirName(name)) {
       const probe = await probeWriter(dir);
@@ -371,8 +388,11 @@ async function judgeJournal(
       }
       return { probe: await probeWriter(dir).catch(() => undefined) };
     }
-  } catch {
+  } catch (error) {
     // Vanished while we looked: another process recovered or removed it.
+    // A file where a journal's directory would be (ENOTDIR) is no journal.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return { unreadable: error instanceof Error ? error : new Error(String(error)) };
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseSegmentFileName } from '../../journal/journalPaths.js';
 import { ENV, RECOVERY_DEFAULTS } from '../../options/defaults.js';
 import { envJournalDir } from '../../options/environment.js';
 import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
@@ -69,6 +70,15 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       io.err(`otel-blackbox recover: no journal directory at ${printable(resolve(journalDir))}: check --journal-dir, ${ENV.journalDir} or the working directory`);
       return EXIT.failed;
     }
+    // One writer's journal (its segments) is not a journal directory: none of its entries is
+    // a journal, and "recovered 0 journals" said all was well.
+    if (holdsSegments(journalDir)) {
+      io.err(
+        `otel-blackbox recover: ${printable(resolve(journalDir))} is one process's journal (it holds segments); ` +
+          `pass the directory that holds it: --journal-dir ${printable(dirname(resolve(journalDir)))}`,
+      );
+      return EXIT.failed;
+    }
     const report = await recoverJournals({
       journalDir,
       exporter,
@@ -101,11 +111,12 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
           (report.newerJournals > 0 ? `; ${report.newerJournals} journals of a newer otel-blackbox left alone` : '') +
           (report.otherDestinationJournals > 0
             ? `; ${report.otherDestinationJournals} journals written for another database or schema left alone (--recover-any-destination)`
-            : ''),
+            : '') +
+          (report.unreadableJournals > 0 ? `; ${report.unreadableJournals} journals this user cannot read left alone (run recover as their owner, or root)` : ''),
       );
       for (const failure of report.failures) io.err(`not recovered: ${printable(failure.dir)}: ${printable(failure.error)}`);
     }
-    const leftAlone = report.foreignJournals + report.newerJournals + report.otherDestinationJournals;
+    const leftAlone = report.foreignJournals + report.newerJournals + report.otherDestinationJournals + report.unreadableJournals;
     return report.failures.length === 0 && leftAlone === 0 ? EXIT.ok : EXIT.failed;
   } finally {
     await exporter.shutdown();
@@ -118,7 +129,16 @@ const VERDICT_LINES: Record<JournalVerdict, string> = {
   foreign: "another user's, would be left alone (--recover-foreign-journals)",
   newer: "a newer otel-blackbox's, would be left alone",
   'other-destination': 'written for another database or schema, would be left alone (--recover-any-destination)',
+  unreadable: 'cannot be read by this user to be judged, would be left alone (run as its owner, or root)',
 };
+
+function holdsSegments(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => parseSegmentFileName(name) !== undefined);
+  } catch {
+    return false; // Not listable: recoverJournals says why.
+  }
+}
 
 function printVerdicts(verdicts: NonNullable<RecoveryReport['verdicts']>, io: CommandIo): void {
   for (const { dir, verdict } of verdicts) io.out(`${VERDICT_LINES[verdict]}: ${printable(dir)}`);
