@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ExportResultCode } from '@opentelemetry/core';
 import { PostgresSpanExporter } from '../../src/index.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, traceOf } from './spanFixtures.js';
 
@@ -73,6 +74,25 @@ test('a schema dropped while the exporter runs is migrated again before the next
   }
   expect(await spanCount(dropped)).toBe(1);
   await db.query(`DROP SCHEMA "${dropped}" CASCADE`);
+});
+
+test("a role's statement_timeout of 10 ms: the exporter still writes to an up-to-date schema (its check of the schema ran under it, and failed on every fresh connection)", async () => {
+  const name = `${schema}_short_timeout`;
+  await db.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  await migrateSchema(db.pool, name);
+  // Set at each session's start, as a role's or a database's setting is.
+  const pool = new pg.Pool({ connectionString: db.url, max: 2, options: '-c statement_timeout=10' });
+  const exporter = new PostgresSpanExporter({ pool, schema: name });
+  try {
+    const result = await exportSpans(exporter, await traceOf(3, 'short timeout'));
+    expect(result.error?.message).toBeUndefined();
+    expect(result.code).toBe(ExportResultCode.SUCCESS);
+  } finally {
+    await exporter.shutdown();
+    await pool.end();
+  }
+  expect(await spanCount(name)).toBe(3);
+  await db.query(`DROP SCHEMA "${name}" CASCADE`);
 });
 
 test("the owner of a schema a DBA made, without CREATE on the database, migrates it and writes", async () => {
