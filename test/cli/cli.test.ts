@@ -204,6 +204,17 @@ describe('otel-blackbox CLI', () => {
     ]);
   });
 
+  test('inspect of a file of zeros or an empty one (a spare segment made ahead of rotation) says it holds no records, and exits 0', async () => {
+    const { writeFileSync } = await import('node:fs');
+    for (const [name, bytes] of [['spare.seg', 1 << 20], ['empty.seg', 0]] as const) {
+      const path = join(tempDir(), name);
+      writeFileSync(path, Buffer.alloc(bytes));
+      const result = await cli('inspect', path);
+      expect(result).toMatchObject({ code: 0, stdout: '' });
+      expect(result.stderr).toContain(`${path} holds no records: an empty segment, or one made ahead of its rotation (all zeros)`);
+    }
+  });
+
   test('--version prints the package version; every help lines its descriptions up in one column', async () => {
     const { version } = JSON.parse((await import('node:fs')).readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
     expect(await cli('--version')).toMatchObject({ code: 0, stdout: `${version}\n` });

@@ -27,6 +27,7 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
   }
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one segment file');
   let damagedOrTorn = false;
+  let records = 0;
   // A file that does not begin with the segment magic: its lines are held until a record
   // shows it is a damaged segment. With none, it is not a segment at all, and saying
   // "damaged" (exit 3) over the whole of someone's app.mjs told the operator nothing.
@@ -35,6 +36,7 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
     // Chunk by chunk, so a segment of any size is inspected in bounded memory.
     for await (const chunk of readSegmentFile(positionals[0])) {
       const lines: { offset: number; line: string }[] = [];
+      records += chunk.records.length;
       for (const record of chunk.records) {
         lines.push({ offset: record.offset, line: jsonLine({ offset: record.offset, type: RECORD_TYPE_NAMES[record.type], record: record.payload }) });
       }
@@ -55,6 +57,10 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
     if (held !== undefined) {
       io.err(`otel-blackbox inspect: ${printable(positionals[0])} is not a journal segment: it does not begin with ${SEGMENT_MAGIC.toString('latin1')} and holds no record`);
       return EXIT.failed;
+    }
+    // Nothing printed, exit 0 read as "it could not be looked at" (a review, on a file of zeros).
+    if (records === 0 && !damagedOrTorn) {
+      io.err(`otel-blackbox inspect: ${printable(positionals[0])} holds no records: an empty segment, or one made ahead of its rotation (all zeros)`);
     }
   } catch (error) {
     io.err(`otel-blackbox inspect: cannot read ${printable(positionals[0])}: ${printable((error as Error).message)}`);
