@@ -58,7 +58,10 @@ button.more { margin: 6px 0; }
 .bar.crashed { background: var(--crashed); }
 .bar.started { background: linear-gradient(to right, var(--started), rgba(21, 101, 192, 0.15)); border-radius: 2px 0 0 2px; }
 .estimate { position: absolute; top: 0; height: 20px; border-left: 2px dashed var(--crashed); }
-.estimate span { position: absolute; right: 4px; top: 4px; font-size: 9px; line-height: 12px; color: #fff; white-space: nowrap; }
+/* Readable over the bar and past it (a bar of no width at the end of the axis left white text on white). */
+.estimate span { position: absolute; right: 4px; top: 4px; font-size: 9px; line-height: 12px; color: var(--crashed); background: rgba(255, 255, 255, 0.85); padding: 0 2px; white-space: nowrap; }
+/* Text a span's maker chose keeps its direction to itself: a right-to-left name does not reorder the reason beside it. */
+.name, .reason, .text, .where, td, dd, dt, h3 { unicode-bidi: isolate; }
 .details { background: #fff; border: 1px solid var(--line); padding: 8px 10px; position: sticky; top: 8px; max-height: calc(100vh - 16px); overflow: auto; }
 .details h3 { margin: 0 0 6px; font-size: 14px; word-break: break-all; }
 .details h2 { margin: 8px 0 4px; font-size: 13px; }
@@ -67,6 +70,7 @@ button.more { margin: 6px 0; }
 .details pre.crash { max-height: 10em; overflow: auto; white-space: pre-wrap; color: var(--crashed); background: #fff5f5; border: 1px solid #ffcdd2; padding: 6px; margin: 4px 0 8px; }
 .log { border-top: 1px solid var(--line); padding: 4px 0; }
 .log .severity { font-weight: 600; margin-right: 6px; }
+.log .text { overflow-wrap: anywhere; }
 .log .severity.ERROR, .log .severity.FATAL { color: var(--crashed); } .log .severity.WARN { color: var(--error); }
 .log .attrs { color: var(--muted); font-family: ui-monospace, monospace; font-size: 11px; white-space: pre-wrap; word-break: break-all; }
 .error-box { color: var(--crashed); }

@@ -43,6 +43,8 @@ export interface ListFilter {
 export function filterFrom(params: URLSearchParams): ListFilter {
   const filter: ListFilter = {};
   const service = params.get('service');
+  // PostgreSQL text holds no NUL: the query failed (22021) with a 500.
+  if (service?.includes('\0')) throw new BadRequest('service must not contain a NUL character');
   if (service) filter.service = service;
   const state = params.get('state');
   if (state) {
@@ -94,7 +96,8 @@ export interface CrashRow {
 export async function listCrashes(pool: pg.Pool, schema: QuotedSchema, filter: ListFilter): Promise<Page<CrashRow>> {
   const [nanos, traceId, spanId] = cursorParts(filter.after);
   const { rows } = await pool.query<CrashRow>(
-    `SELECT trace_id, span_id, name, service_name, crash_reason,
+    // Cut as the trace view cuts them: whole, 25 crashes of a 1 MB reason were a 25 MB page (a review).
+    `SELECT trace_id, span_id, ${shortSql('name', LIST_NAME_CHARS)}, ${shortSql('service_name', LIST_NAME_CHARS)}, ${shortSql('crash_reason', LIST_REASON_CHARS)},
             start_time, end_time, start_time_unix_nano::text AS start_time_unix_nano
        FROM ${schema}.spans
       WHERE state = 'crashed'
@@ -126,7 +129,7 @@ export async function listTraces(pool: pg.Pool, schema: QuotedSchema, filter: Li
   const [nanos, traceId] = cursorParts(filter.after);
   // A trace is 'crashed' if any span crashed, else 'started' while any span is in flight.
   const { rows } = await pool.query<TraceRow>(
-    `SELECT t.trace_id, t.service_name, t.root_span_name, t.start_time, t.end_time,
+    `SELECT t.trace_id, ${shortSql('t.service_name', LIST_NAME_CHARS, 'service_name')}, ${shortSql('t.root_span_name', LIST_NAME_CHARS, 'root_span_name')}, t.start_time, t.end_time,
             t.start_time_unix_nano::text AS start_time_unix_nano,
             (t.end_time_unix_nano - t.start_time_unix_nano)::text AS duration_ns,
             s.span_count, s.state
@@ -164,7 +167,7 @@ export async function listServices(pool: pg.Pool, schema: QuotedSchema): Promise
   const { rows } = await pool.query<{ service_name: string }>(
     `SELECT DISTINCT service_name FROM (
        SELECT service_name FROM ${schema}.traces ORDER BY start_time DESC LIMIT 10000) recent
-      WHERE service_name IS NOT NULL ORDER BY service_name LIMIT 500`,
+      WHERE service_name IS NOT NULL AND length(service_name) <= ${LIST_NAME_CHARS} ORDER BY service_name LIMIT 500`,
   );
   return rows.map((row) => row.service_name);
 }
@@ -194,10 +197,14 @@ export const MAX_TRACE_SPANS = 20_000;
 /** Characters of one text value sent to the browser; the rest is said, not sent. */
 export const MAX_SHOWN_CHARS = 64 * 1024;
 
-/** `column`, cut to `chars` with an ellipsis: a span name or a reason is as long as its maker made it. */
-function shortSql(column: string, chars: number): string {
-  return `CASE WHEN length(${column}) > ${chars} THEN left(${column}, ${chars}) || '…' ELSE ${column} END AS ${column}`;
+/** `column`, cut to `chars` with an ellipsis, as `name`: a span name or a reason is as long as its maker made it. */
+function shortSql(column: string, chars: number, name = column): string {
+  return `CASE WHEN length(${column}) > ${chars} THEN left(${column}, ${chars}) || '…' ELSE ${column} END AS ${name}`;
 }
+
+/** Characters of a name in a list row, and of a crash's reason there (its first line is shown; the trace view has the rest). */
+const LIST_NAME_CHARS = 1000;
+const LIST_REASON_CHARS = 4096;
 
 // Only what the waterfall draws and the details pane lists: attributes, links and the
 // resource are fetched for the selected span (spanDetails). With them, a trace's response
@@ -238,21 +245,41 @@ export interface SpanExtras {
   scope_schema_url: unknown;
 }
 
-/** The selected span's attributes, links, resource and schema URLs, each string cut to MAX_SHOWN_CHARS. */
-export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<SpanExtras> {
+/**
+ * The selected span's attributes, links, resource and schema URLs, each string cut to
+ * MAX_SHOWN_CHARS; undefined when the trace has no such span.
+ */
+export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<SpanExtras | undefined> {
   const { rows } = await pool.query<SpanExtras>(
-    `SELECT state, attributes, links, resource, resource_schema_url, scope_schema_url FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
+    `SELECT state, ${boundedJsonSql('attributes')}, ${boundedJsonSql('links')}, ${boundedJsonSql('resource')}, resource_schema_url, scope_schema_url
+       FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
     [traceId, spanId],
   );
   const row = rows[0];
+  if (row === undefined) return undefined;
   return {
-    state: row?.state ?? null,
-    attributes: shortened(row?.attributes ?? null),
-    links: shortened(row?.links ?? null),
-    resource: shortened(row?.resource ?? null),
-    resource_schema_url: shortened(row?.resource_schema_url ?? null),
-    scope_schema_url: shortened(row?.scope_schema_url ?? null),
+    state: row.state,
+    attributes: shortened(row.attributes),
+    links: shortened(row.links),
+    resource: shortened(row.resource),
+    resource_schema_url: shortened(row.resource_schema_url),
+    scope_schema_url: shortened(row.scope_schema_url),
   };
+}
+
+/** JSON text of a span's attributes, links or resource sent whole up to this many characters; past it, its first MAX_SHOWN_CHARS. */
+const MAX_DETAIL_JSON_CHARS = 1024 * 1024;
+
+/**
+ * A span's jsonb column as sent to the viewer: whole up to MAX_DETAIL_JSON_CHARS of JSON
+ * text, else its first MAX_SHOWN_CHARS as a string. `shortened` cuts each long string, but
+ * not many short ones: 4 attributes of a million short strings each were a 40 MB response,
+ * 17 s to render, and 933 MB of the viewer's memory for six requests (a review).
+ */
+function boundedJsonSql(column: string): string {
+  return `(SELECT CASE WHEN length(c) <= ${MAX_DETAIL_JSON_CHARS} THEN ${column}
+             ELSE to_jsonb(left(c, ${MAX_SHOWN_CHARS - 64}) || '… (cut for the viewer: ' || length(c) || ' characters of JSON)') END
+      FROM (SELECT ${column}::text AS c) AS t) AS ${column}`;
 }
 
 /** A JSON value with every string longer than MAX_SHOWN_CHARS cut, saying how much was left out. */
@@ -289,7 +316,7 @@ const INLINE_JSON_BYTES = 2048;
 /** The columns of a log line the viewer shows, its large ones cut by PostgreSQL (not its resource: the span's details show that). */
 const LOG_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
   observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count,
-  ${shortJsonSql('body')}, ${shortJsonSql('attributes')}`;
+  ${shortJsonSql('body')}, body IS NULL AS body_missing, ${shortJsonSql('attributes')}`;
 
 export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
   // Named columns, the large ones cut here (shortJsonSql): whole rows (to_jsonb of the

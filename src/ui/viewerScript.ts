@@ -8,13 +8,22 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
   var main = document.getElementById('main');
   var subtitle = document.getElementById('subtitle');
 
+  // Bidirectional controls in a name or a reason reversed the text around it (a span named
+  // "\u202eevil" made its crash reason read backwards): shown escaped, as the CLI does.
+  var BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  function shown(value) {
+    return String(value).replace(BIDI_CONTROLS, function (c) { return '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'); });
+  }
+
   function el(tag, props, children) {
     var node = document.createElement(tag);
     if (props) {
       for (var key in props) {
         var value = props[key];
         if (value === undefined || value === null) continue;
-        if (key === 'text') node.textContent = String(value);
+        if (key === 'text' || key === 'title') {
+          if (key === 'text') node.textContent = shown(value); else node.setAttribute('title', shown(value));
+        }
         else if (key === 'className') node.className = value;
         else if (key === 'style') for (var s in value) node.style[s] = value[s];
         else node.setAttribute(key, String(value));
@@ -23,7 +32,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     if (children) for (var i = 0; i < children.length; i++) {
       var child = children[i];
       if (child === null || child === undefined) continue;
-      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+      node.appendChild(typeof child === 'string' ? document.createTextNode(shown(child)) : child);
     }
     return node;
   }
@@ -160,7 +169,11 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
         more.hidden = !after;
         more.disabled = false;
         section.dataset.loaded = 'true';
-      }).catch(function (error) { showError(section, error); });
+      }).catch(function (error) {
+        showError(section, error);
+        // Asked again by a click: a failed load (the database away a moment) left it disabled for good.
+        more.disabled = false;
+      });
     }
     more.addEventListener('click', load);
     load();
@@ -215,6 +228,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     return order;
   }
 
+  var MAX_INDENT = 12;
+
   function renderTrace(traceId, body) {
     clear(main);
     var spans = body.spans;
@@ -223,8 +238,14 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     var extent = 1;
     // A 'started' row may carry an end time of its last export; it is in flight all the same.
     var isOpen = function (span) { return span.state === 'started' || span.end_time_unix_nano === null; };
+    // A span in flight runs until now, as far as anyone knows: a trace all in flight read
+    // "duration 1 ns" (its axis ended at its last start).
+    var now = BigInt(Date.now()) * BigInt(1000000);
+    var inFlight = false;
     spans.forEach(function (span) {
-      var end = isOpen(span) ? rel(span.start_time_unix_nano) : rel(span.end_time_unix_nano);
+      var open = isOpen(span);
+      if (open) inFlight = true;
+      var end = open ? Math.max(rel(span.start_time_unix_nano), rel(now.toString())) : rel(span.end_time_unix_nano);
       if (end > extent) extent = end;
     });
     var counts = { ended: 0, crashed: 0, started: 0 };
@@ -232,8 +253,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
 
     main.appendChild(el('div', { className: 'trace-head' }, [
       el('span', { className: 'mono', text: traceId }),
-      el('span', { text: spans.length + ' spans' + (body.truncated ? ' (first ' + spans.length + ' shown)' : '') }),
-      el('span', { text: 'duration ' + formatNanos(extent) }),
+      el('span', { text: body.truncated ? 'more than ' + spans.length.toLocaleString('en-US') + ' spans (the first ' + spans.length.toLocaleString('en-US') + ' shown)' : spans.length + ' spans' }),
+      el('span', { text: inFlight ? 'in flight for ' + formatNanos(extent) + ' so far' : 'duration ' + formatNanos(extent) }),
       el('span', { text: counts.ended + ' ended, ' + counts.crashed + ' crashed, ' + counts.started + ' in flight' }),
       el('span', { text: 'started ' + isoFromNanos(spans[0].start_time_unix_nano) }),
     ]));
@@ -258,13 +279,18 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       var classes = 'bar ' + span.state + (span.status_code === 'ERROR' ? ' error' : '');
       var track = el('div', { className: 'track' }, [el('div', {
         className: classes,
-        style: { left: left + '%', width: width + '%' },
+        // A bar that starts at the end (a crash record's estimated end) stays inside the track.
+        style: { left: 'min(' + left + '%, calc(100% - 2px))', width: width + '%' },
         title: span.name + ' · ' + (open ? 'in flight (no end yet)' : formatNanos(end - start)) + (span.end_time_estimated ? ' (end estimated)' : ''),
       })]);
       if (span.state === 'crashed' && span.end_time_estimated) {
-        track.appendChild(el('div', { className: 'estimate', style: { left: Math.min(100, left + width) + '%' }, title: 'estimated end: the last sign of life of its process' }, [el('span', { text: 'est. end' })]));
+        track.appendChild(el('div', { className: 'estimate', style: { left: 'min(' + Math.min(100, left + width) + '%, calc(100% - 2px))' }, title: 'estimated end: the last sign of life of its process' }, [el('span', { text: 'est. end' })]));
       }
-      var label = el('div', { className: 'label', style: { paddingLeft: (6 + Math.min(item.depth, 30) * 12) + 'px' }, title: span.name }, [el('span', { className: 'name', text: span.name })]);
+      // Indented up to MAX_INDENT levels, then numbered: deeper, the name left the 320 px column.
+      var label = el('div', { className: 'label', style: { paddingLeft: (6 + Math.min(item.depth, MAX_INDENT) * 12) + 'px' }, title: span.name }, [
+        item.depth > MAX_INDENT ? el('span', { className: 'depth muted', text: item.depth + ' ' }) : null,
+        el('span', { className: 'name', text: span.name }),
+      ]);
       if (span.state === 'crashed') label.appendChild(el('span', { className: 'reason', text: firstLine(span.crash_reason) }));
       if (span.state === 'started') label.appendChild(el('span', { className: 'muted', text: ' (in flight)' }));
       var row = el('div', { className: 'span-row state-' + span.state, 'data-span-id': span.span_id }, [label, track]);
@@ -391,10 +417,20 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
   // From the trace's start: a process's line can come before it.
   function offsetText(ns) { return ns < 0 ? '−' + formatNanos(-ns) : '+' + formatNanos(ns); }
 
+  // OpenTelemetry's severity number ranges: 1-4 TRACE ... 21-24 FATAL, as TRACE2, INFO3 and so on.
+  var SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+  function severityName(number) {
+    if (typeof number !== 'number' || number < 1 || number > 24) return null;
+    var step = (number - 1) % 4;
+    return SEVERITIES[Math.floor((number - 1) / 4)] + (step === 0 ? '' : String(step + 1));
+  }
+
   function logLine(log, rel) {
     var f = log.fields || {};
-    var severity = f.severity_text || (f.severity_number ? 'SEV' + f.severity_number : null);
-    var text = f.body !== undefined && f.body !== null ? valueText(f.body) : f.event_name || '(event)';
+    var severity = f.severity_text || severityName(f.severity_number);
+    // A log record's JSON null body is kept as null; no body at all is SQL NULL.
+    var text = f.kind === 'log' ? (f.body_missing ? '(no body)' : valueText(f.body === undefined ? null : f.body))
+      : f.body !== undefined && f.body !== null ? valueText(f.body) : f.event_name || '(event)';
     // Attributes too large to send whole come as their JSON text, cut (viewerQueries.ts).
     var attributes = typeof f.attributes === 'string' ? f.attributes : f.attributes && Object.keys(f.attributes).length > 0 ? JSON.stringify(f.attributes) : '';
     return el('div', { className: 'log' + (severity ? ' record' : ' event') }, [

@@ -87,6 +87,7 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
       if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
       const [details, { logs, truncated }] = await Promise.all([spanDetails(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
+      if (details === undefined) return send(response, 404, 'application/json', JSON.stringify({ error: 'no such span in this trace' }));
       // A crash record names the writer that died: what that process logged last comes with
       // it. Only a crash record: an application's span may carry the attribute too (it is
       // stored 'ended', as the exporter stores any span with the markers but not their shape).

@@ -32,7 +32,7 @@ let page: Page;
 const pageErrors: string[] = [];
 /** What the functions evaluated in the page use (the test's own compilation has no DOM types). */
 interface InPage {
-  getComputedStyle(node: unknown): { paddingLeft: string; backgroundColor: string };
+  getComputedStyle(node: unknown): { paddingLeft: string; backgroundColor: string; color: string };
 }
 
 beforeAll(async () => {
@@ -167,6 +167,44 @@ describe('the viewer in Chromium', () => {
     expect(Math.round(bar!.x + bar!.width)).toBe(Math.round(track!.x + track!.width));
     expect(bar!.x + bar!.width).toBeGreaterThanOrEqual(child!.x + child!.width - 1);
     expect(await page.locator('.details').textContent()).toContain('not ended yet (in flight)');
+    // In flight until now, as far as anyone knows: not "duration 1 ns" when every span is open.
+    expect(await page.locator('.trace-head').textContent()).toMatch(/in flight for [\d.]+ (ms|s|min) so far/);
+  });
+
+  test('what a review found drawn wrong: reversed text, a crash bar past the track, an unreadable label, severities without text, bodies', async () => {
+    // Rows as the exporter stores them: a root that ended, and under it a crash record whose
+    // estimated end is its start, at the end of the axis (where its process stopped), named
+    // with a right-to-left override; two log records, one without a body and one with a
+    // JSON null body, neither with a severity text.
+    const traceId = 'e'.repeat(32);
+    const t0 = 1_764_000_000_000_000_000n;
+    const insertSpan = `INSERT INTO "${schema}".spans (trace_id, span_id, parent_span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, crash_reason, end_time_estimated)
+      VALUES ($1, $2, $3, $4, 'INTERNAL', $5, now(), $6, now(), $7, $8, $9)`;
+    await db.query(insertSpan, [traceId, '5555555555555555', null, 'worker loop', 'ended', t0, t0 + 1_000_000n, null, false]);
+    await db.query(insertSpan, [traceId, '6666666666666666', '5555555555555555', '\u202eevil-name', 'crashed', t0 + 1_000_000n, t0 + 1_000_000n, 'heartbeat at 2026-12-05T10:40:01.974Z', true]);
+    const insertLog = `INSERT INTO "${schema}".logs (kind, trace_id, span_id, time, time_unix_nano, writer_id, sequence, severity_number, body)
+      VALUES ('log', $1, '6666666666666666', now(), $2, 'w-viewer-review', $3, $4, $5)`;
+    await db.query(insertLog, [traceId, t0 + 500_000n, 1, 17, null]);
+    await db.query(insertLog, [traceId, t0 + 600_000n, 2, 10, 'null']);
+
+    await page.goto(`${viewer.url}traces/${traceId}`);
+    await page.waitForSelector('main[data-ready="true"]');
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    // The override is shown as an escape, and the reason beside it reads forwards.
+    const crashed = page.locator('.span-row.state-crashed');
+    expect(await crashed.locator('.name').textContent()).toBe('\\u202eevil-name');
+    expect(await crashed.locator('.reason').textContent()).toBe('heartbeat at 2026-12-05T10:40:01.974Z');
+    // Its bar and its "est. end" label are inside the track, and the label is not white.
+    const bar = (await crashed.locator('.bar').boundingBox())!;
+    const track = (await crashed.locator('.track').boundingBox())!;
+    expect(bar.x + bar.width).toBeLessThanOrEqual(track.x + track.width + 0.5);
+    expect(bar.x).toBeGreaterThan(track.x + track.width / 2);
+    expect(await crashed.locator('.estimate span').evaluate((node) => (globalThis as unknown as InPage).getComputedStyle(node).color)).not.toBe('rgb(255, 255, 255)');
+    // Severities by number, and a missing body told from a null one.
+    const records = page.locator('#logs .log.record');
+    expect(await records.locator('.severity').allTextContents()).toEqual(['ERROR', 'INFO2']);
+    expect(await records.locator('.text').allTextContents()).toEqual(['(no body)', 'null']);
+    expect(pageErrors).toEqual([]);
   });
 
   test('a service behind a gateway: listed by its first span, whose parent is said to be in another process, with the schema URLs', async () => {

@@ -176,6 +176,11 @@ describe('otel-blackbox ui API', () => {
     expect((await get(`/api/crashes?from=${encodeURIComponent('-271821-04-20T00:00:00Z')}`)).status).toBe(400);
     expect((await get(`/api/traces?to=${encodeURIComponent('+275760-09-13T00:00:00Z')}`)).status).toBe(400);
     expect((await get(`/api/traces/${'0'.repeat(32)}`)).status).toBe(404);
+    // PostgreSQL's text holds no NUL: a 400 naming the parameter, not a 500 and a SQL error.
+    const nul = await get('/api/traces?service=%00');
+    expect(nul).toMatchObject({ status: 400, body: { error: 'service must not contain a NUL character' } });
+    // A span the trace does not have: 404, not 200 with every field null.
+    expect((await get(`/api/traces/${shop.traceId}/spans/${'0'.repeat(16)}`)).status).toBe(404);
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBeGreaterThan(0);
     const post = await fetch(new URL('/api/traces', viewer.url), { method: 'POST' });
     expect(post.status).toBe(405);
@@ -257,10 +262,57 @@ describe('otel-blackbox ui API', () => {
     for (const name of ['localhost', '127.0.0.1', '[::1]']) expect((await ask(`${name}:${port}`, '/api/services')).status).toBe(200);
   });
 
-  test('--host other than loopback warns that there is no authentication', async () => {
+  test('--host other than loopback warns that there is no authentication, and that any Host name is answered (DNS rebinding)', async () => {
     const open = await startViewer(['--database', db.url, '--schema', schema, '--host', '0.0.0.0']);
     await open.stop();
-    expect(open.err.join('\n')).toMatch(/WARNING: listening on 0\.0\.0\.0.*no authentication/);
+    expect(open.err.join('\n')).toMatch(/WARNING: listening on 0\.0\.0\.0.*no authentication.*DNS rebinding/);
+  });
+
+  test("list pages cut names and crash reasons as the trace view does: one crash's 1 MB reason made a 25 MB page", async () => {
+    const traceId = 'c'.repeat(32);
+    const reason = `Error: validation failed for payload ${'P'.repeat(1_000_000)}`;
+    await db.query(
+      `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, crash_reason, service_name)
+       VALUES ($1, '3333333333333333', $2, 'INTERNAL', 'crashed', now() + interval '1 hour', $3, now() + interval '1 hour', $3, $4, $5)`,
+      [traceId, 'n'.repeat(2_000_000), 1_764_000_000_000_000_000n, reason, 's'.repeat(5000)],
+    );
+    await db.query(
+      `INSERT INTO "${schema}".traces (trace_id, service_name, root_span_id, root_span_name, start_time, start_time_unix_nano)
+       VALUES ($1, $2, '3333333333333333', $3, now() + interval '1 hour', $4)`,
+      [traceId, 's'.repeat(5000), 'r'.repeat(2_000_000), 1_764_000_000_000_000_000n],
+    );
+    try {
+      const crashes = await get('/api/crashes');
+      expect(crashes.text.length).toBeLessThan(50_000);
+      expect(crashes.body.rows[0]).toMatchObject({ trace_id: traceId, name: `${'n'.repeat(1000)}…`, service_name: `${'s'.repeat(1000)}…` });
+      expect(crashes.body.rows[0].crash_reason).toBe(`${reason.slice(0, 4096)}…`);
+      const traces = await get('/api/traces');
+      expect(traces.text.length).toBeLessThan(50_000);
+      expect(traces.body.rows[0]).toMatchObject({ trace_id: traceId, root_span_name: `${'r'.repeat(1000)}…`, service_name: `${'s'.repeat(1000)}…` });
+      // A name too long for a menu is left out of it (the list still shows its rows).
+      expect((await get('/api/services')).body.services).not.toContain('s'.repeat(5000));
+    } finally {
+      await db.query(`DELETE FROM "${schema}".spans WHERE trace_id = $1`, [traceId]);
+      await db.query(`DELETE FROM "${schema}".traces WHERE trace_id = $1`, [traceId]);
+    }
+  });
+
+  test("a span's attributes of many short strings are sent whole up to 1 MiB of JSON, then cut: 4 million strings were a 40 MB response", async () => {
+    const traceId = 'd'.repeat(32);
+    const many = Array.from({ length: 200_000 }, (_, i) => `v${i}`);
+    await db.query(
+      `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, attributes)
+       VALUES ($1, '4444444444444444', 'many values', 'INTERNAL', 'ended', now(), $2, now(), $2, $3)`,
+      [traceId, 1_764_000_000_000_000_000n, { many, small: 1 }],
+    );
+    try {
+      const span = await get(`/api/traces/${traceId}/spans/4444444444444444`);
+      expect(span.status).toBe(200);
+      expect(span.text.length).toBeLessThan(100_000);
+      expect(span.body.attributes).toMatch(/^\{"many": \["v0", "v1", .*… \(cut for the viewer: \d+ characters of JSON\)$/);
+    } finally {
+      await db.query(`DELETE FROM "${schema}".spans WHERE trace_id = $1`, [traceId]);
+    }
   });
 
   test('--help documents every option; bad options are usage errors naming them', async () => {

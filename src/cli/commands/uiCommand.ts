@@ -113,7 +113,10 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/`;
   io.out(`otel-blackbox ui: ${url} (schema "${schemaName}" in ${target}); Ctrl-C stops it`);
   if (!loopback) {
-    io.err(`otel-blackbox ui: WARNING: listening on ${host}, not on loopback. The viewer has no authentication: anyone who can reach this address can read every trace, span attribute and log in the schema.`);
+    io.err(
+      `otel-blackbox ui: WARNING: listening on ${host}, not on loopback. The viewer has no authentication: anyone who can reach this address can read every trace, span attribute and log in the schema; ` +
+        `and it answers to any Host name, so a web page open in a browser that can reach it can read them too, through a name rebound to this address (DNS rebinding). ` +
+        `Prefer loopback with an SSH tunnel (ssh -L 4455:127.0.0.1:4455 host).`);
   }
   control.listening?.(url);
   const stop = control.stop ?? signalStop();
