@@ -69,6 +69,24 @@ describe.each(modes)('a process that dies by $mode', ({ mode, nodeArgs, kill, re
   });
 });
 
+test("an uncaught error whose message is a megabyte: its crash records' reasons keep its first 4096 characters (each was a megabyte)", async () => {
+  const dir = tempDir();
+  const journalDir = join(dir, 'journal');
+  const ledger = join(dir, 'ledger.jsonl');
+  const child = runFixture(fixture, { DATABASE_URL: db.url, SCHEMA: schema, JOURNAL_DIR: journalDir, LEDGER: ledger, CRASH_MODE: 'uncaught-huge', SERVICE: 'huge-error' });
+  await child.ready;
+  expect((await child.exited).code).not.toBe(0);
+  expect(await recover(journalDir)).toMatchObject({ journals: 1, spansCrashed: 3, failures: [] });
+  const rows = await expectEveryStartedSpanOnce(db, schema, ledger);
+  const crashed = rows.filter((row) => row.state === 'crashed');
+  expect(crashed).toHaveLength(3);
+  for (const row of crashed) {
+    expect(row.crash_reason).toContain(`TypeError: validation failed for payload ${'P'.repeat(4000)}`);
+    expect(row.crash_reason).toContain('more characters)');
+    expect(row.crash_reason!.length).toBeLessThan(24 * 1024);
+  }
+});
+
 describe('recovery', () => {
   test('leaves a live process journal alone, then recovers it once the process is gone', async () => {
     const dir = tempDir();
