@@ -88,7 +88,9 @@ static int start_locked(void) {
 
 bool idle_worker_post(idle_job* job) {
   job->next = NULL;
-  pthread_mutex_lock(&lock);
+  // Tried, never waited for: the worker holds the queue a moment to take a job, and at idle
+  // priority it may be descheduled there for as long as the cores stay busy.
+  if (pthread_mutex_trylock(&lock) != 0) return false;
   if (state == 0) state = start_locked();
   bool queued = state == 1;
   if (queued) {

@@ -12,7 +12,8 @@ typedef struct idle_job {
 } idle_job;
 
 // Queues `job` for the idle worker, starting it on first use. False when no thread could
-// be started: the job was not queued, and stays the caller's.
+// be started, or the worker held the queue just then (the caller never waits for it): the
+// job was not queued, and stays the caller's.
 bool idle_worker_post(idle_job* job);
 
 #endif

@@ -132,10 +132,14 @@ static void no_finalize(napi_env env, void* data, void* hint) {
 typedef struct mapping {
   char* addr;
   size_t bytes;
-  int users; /* guarded by `mappings_lock` */
-  /* An ahead job (below) of this mapping is queued or running; guarded by `mappings_lock`. */
+  /* Atomic. Raised only under `mappings_lock`, from a count above zero (take_use_locked);
+     whoever brings it to zero takes the lock to unlink the mapping. So the idle worker, which
+     lets go of a mapping JavaScript still holds, never takes the lock: a SCHED_IDLE thread
+     descheduled while holding it would make the application's thread wait behind it. */
+  int users;
+  /* Atomic: an ahead job (below) of this mapping is queued or running. */
   bool ahead_pending;
-  /* Its ahead job stops at its next step (JavaScript is letting the mapping go). */
+  /* Atomic: its ahead job stops at its next step (JavaScript is letting the mapping go). */
   bool ahead_stop;
   napi_env env;
   struct mapping* next;
@@ -152,11 +156,20 @@ static mapping* find_mapping_locked(const void* addr) {
   return NULL;
 }
 
+// One more use of `m`, found under `mappings_lock`; false when its last user is letting go.
+static bool take_use_locked(mapping* m) {
+  int users = __atomic_load_n(&m->users, __ATOMIC_RELAXED);
+  while (users > 0) {
+    if (__atomic_compare_exchange_n(&m->users, &users, users + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return true;
+  }
+  return false;
+}
+
 // Takes one use of the mapping at `addr`: NULL when it is not ours (or was released).
 static mapping* use_mapping(const void* addr) {
   pthread_mutex_lock(&mappings_lock);
   mapping* m = find_mapping_locked(addr);
-  if (m != NULL) m->users += 1;
+  if (m != NULL && !take_use_locked(m)) m = NULL;
   pthread_mutex_unlock(&mappings_lock);
   return m;
 }
@@ -164,17 +177,17 @@ static mapping* use_mapping(const void* addr) {
 // Lets go of one use: the last one out takes the mapping off the list and returns true,
 // and must then munmap it (`unmap_now`: here; else the caller does, as release() does).
 static bool let_go_of_mapping(mapping* m, bool unmap_now, int* error) {
-  pthread_mutex_lock(&mappings_lock);
-  bool last = --m->users == 0;
+  bool last = __atomic_sub_fetch(&m->users, 1, __ATOMIC_ACQ_REL) == 0;
   if (last) {
+    pthread_mutex_lock(&mappings_lock);
     for (mapping** at = &mappings; *at != NULL; at = &(*at)->next) {
       if (*at == m) {
         *at = m->next;
         break;
       }
     }
+    pthread_mutex_unlock(&mappings_lock);
   }
-  pthread_mutex_unlock(&mappings_lock);
   if (last) {
     if (unmap_now && munmap(m->addr, m->bytes) != 0 && error != NULL) *error = errno;
     free(m);
@@ -367,9 +380,7 @@ static void run_ahead(idle_job* base) {
     size_t step = job->drop_bytes - done < DROP_STEP_BYTES ? job->drop_bytes - done : DROP_STEP_BYTES;
     if (madvise(job->drop_addr + done, step, MADV_DONTNEED) != 0) break; /* only memory */
   }
-  pthread_mutex_lock(&mappings_lock);
-  m->ahead_pending = false;
-  pthread_mutex_unlock(&mappings_lock);
+  __atomic_store_n(&m->ahead_pending, false, __ATOMIC_RELEASE);
   // The last user unmaps (JavaScript may have let go meanwhile).
   let_go_of_mapping(m, true, NULL);
   free(job);
@@ -402,12 +413,12 @@ static napi_value ahead(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int64(env, argv[4], &drop_bytes));
   bool queued = false;
   ahead_job* job = addr == NULL ? NULL : calloc(1, sizeof *job);
-  if (job != NULL) {
-    pthread_mutex_lock(&mappings_lock);
+  // Tried, never waited for: the application's thread does not queue behind anyone for a
+  // job that only saves it time (it asks again a little later).
+  if (job != NULL && pthread_mutex_trylock(&mappings_lock) == 0) {
     mapping* m = find_mapping_locked(addr);
-    if (m != NULL && !m->ahead_pending && !m->ahead_stop) {
-      m->ahead_pending = true;
-      m->users += 1;
+    if (m != NULL && !__atomic_load_n(&m->ahead_pending, __ATOMIC_ACQUIRE) && !__atomic_load_n(&m->ahead_stop, __ATOMIC_RELAXED) && take_use_locked(m)) {
+      __atomic_store_n(&m->ahead_pending, true, __ATOMIC_RELAXED);
       job->mapping = m;
     }
     pthread_mutex_unlock(&mappings_lock);
@@ -420,9 +431,7 @@ static napi_value ahead(napi_env env, napi_callback_info info) {
     job->drop_bytes -= job->drop_bytes % (size_t)sysconf(_SC_PAGESIZE);
     queued = idle_worker_post(&job->base);
     if (!queued) {
-      pthread_mutex_lock(&mappings_lock);
-      job->mapping->ahead_pending = false;
-      pthread_mutex_unlock(&mappings_lock);
+      __atomic_store_n(&job->mapping->ahead_pending, false, __ATOMIC_RELEASE);
       let_go_of_mapping(job->mapping, true, NULL);
     }
   }
@@ -442,13 +451,19 @@ static napi_value stop_ahead(napi_env env, napi_callback_info info) {
   size_t bytes;
   if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
   bool pending = false;
-  pthread_mutex_lock(&mappings_lock);
-  mapping* m = addr == NULL ? NULL : find_mapping_locked(addr);
-  if (m != NULL) {
-    __atomic_store_n(&m->ahead_stop, true, __ATOMIC_RELAXED);
-    pending = m->ahead_pending;
+  if (addr != NULL) {
+    // Not waited for either: while another thread holds the list, the job counts as still
+    // running, and JavaScript asks again.
+    if (pthread_mutex_trylock(&mappings_lock) != 0) pending = true;
+    else {
+      mapping* m = find_mapping_locked(addr);
+      if (m != NULL) {
+        __atomic_store_n(&m->ahead_stop, true, __ATOMIC_RELAXED);
+        pending = __atomic_load_n(&m->ahead_pending, __ATOMIC_ACQUIRE);
+      }
+      pthread_mutex_unlock(&mappings_lock);
+    }
   }
-  pthread_mutex_unlock(&mappings_lock);
   napi_value result;
   CHECK(napi_get_boolean(env, pending, &result));
   return result;
