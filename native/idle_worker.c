@@ -12,11 +12,13 @@
 // with nothing else to do: when there is none, the writer faults its pages itself, a few
 // microseconds each, as it would without this thread.
 #define _GNU_SOURCE
+#include "glibc_compat.h"
 #include "idle_worker.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,7 +29,8 @@ static idle_job* head = NULL;
 static idle_job* tail = NULL;
 /* 0: not started yet; 1: running; -1: could not be started (jobs are refused). */
 static int state = 0;
-static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
+/* pthread_atfork is asked once per process (not pthread_once: see glibc_compat.h). */
+static bool forks_watched = false;
 
 static void lowest_priority(void) {
   struct sched_param param = {0};
@@ -41,7 +44,7 @@ static void lowest_priority(void) {
 static void* run_jobs(void* unused) {
   (void)unused;
   // Named for operators (top -H, /proc/<pid>/task/*/comm), at most 15 characters.
-  pthread_setname_np(pthread_self(), "otel-bb-ahead");
+  prctl(PR_SET_NAME, "otel-bb-ahead", 0, 0, 0);
   lowest_priority();
   for (;;) {
     pthread_mutex_lock(&lock);
@@ -64,24 +67,20 @@ static void forget_in_child(void) {
   state = 0;
 }
 
-static void watch_forks(void) {
-  pthread_atfork(NULL, NULL, forget_in_child);
-}
-
 static int start_locked(void) {
-  pthread_once(&at_fork_once, watch_forks);
+  if (!forks_watched) forks_watched = pthread_atfork(NULL, NULL, forget_in_child) == 0;
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return -1;
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
   // Signals are the application's threads' to take: the new thread starts with every one
   // blocked (it inherits the mask in force here), and this thread's mask is put back.
+  // (sigprocmask is this thread's mask in glibc, as pthread_sigmask is: see glibc_compat.h.)
   sigset_t all, previous;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  sigprocmask(SIG_SETMASK, &all, &previous);
   pthread_t thread;
   int started = pthread_create(&thread, &attr, run_jobs, NULL);
-  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  sigprocmask(SIG_SETMASK, &previous, NULL);
   pthread_attr_destroy(&attr);
   return started == 0 ? 1 : -1;
 }

@@ -9,6 +9,7 @@
 // length, maps only filesystems where fallocated blocks are written in place (see
 // filesystemType), and never truncates a file while it is mapped.
 #define _GNU_SOURCE
+#include "glibc_compat.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
@@ -195,9 +196,12 @@ static bool let_go_of_mapping(mapping* m, bool unmap_now, int* error) {
   return last;
 }
 
-// The thread that mapped it ended while JavaScript still held it.
+// The thread that mapped it ended while JavaScript still held it. An ahead job still using
+// it stops at its next page, and unmaps it then.
 static void mapping_outlived_its_thread(void* arg) {
-  let_go_of_mapping(arg, true, NULL);
+  mapping* m = arg;
+  __atomic_store_n(&m->ahead_stop, true, __ATOMIC_RELAXED);
+  let_go_of_mapping(m, true, NULL);
 }
 
 // JavaScript lets go (unmap() or release()): its thread's end no longer needs to.

@@ -209,6 +209,9 @@ export class MmapSegmentFile implements SegmentFile {
     if (this.state !== 'open' || !this.descriptorIsItsOwn()) return;
     const now = Date.now() / 1000;
     futimesSync(this.fd, now, now);
+    // An ahead job asked for while the last one still ran is asked again here too: a writer
+    // that went quiet meanwhile would otherwise keep the pages it passed mapped.
+    if (this.size + AHEAD_RETRY_BYTES >= this.nextAheadAt) this.ahead();
   }
 
   syncDataNow(): void {
