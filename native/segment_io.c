@@ -9,7 +9,6 @@
 // length, maps only filesystems where fallocated blocks are written in place (see
 // filesystemType), and never truncates a file while it is mapped.
 #define _GNU_SOURCE
-#include "glibc_compat.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
@@ -23,7 +22,6 @@
 #include <unistd.h>
 
 #include "crc32.h"
-#include "idle_worker.h"
 #include "napi_errors.h"
 #include "stat_descriptor.h"
 
@@ -133,15 +131,7 @@ static void no_finalize(napi_env env, void* data, void* hint) {
 typedef struct mapping {
   char* addr;
   size_t bytes;
-  /* Atomic. Raised only under `mappings_lock`, from a count above zero (take_use_locked);
-     whoever brings it to zero takes the lock to unlink the mapping. So the idle worker, which
-     lets go of a mapping JavaScript still holds, never takes the lock: a SCHED_IDLE thread
-     descheduled while holding it would make the application's thread wait behind it. */
-  int users;
-  /* Atomic: an ahead job (below) of this mapping is queued or running. */
-  bool ahead_pending;
-  /* Atomic: its ahead job stops at its next step (JavaScript is letting the mapping go). */
-  bool ahead_stop;
+  int users; /* guarded by `mappings_lock` */
   napi_env env;
   struct mapping* next;
 } mapping;
@@ -157,20 +147,11 @@ static mapping* find_mapping_locked(const void* addr) {
   return NULL;
 }
 
-// One more use of `m`, found under `mappings_lock`; false when its last user is letting go.
-static bool take_use_locked(mapping* m) {
-  int users = __atomic_load_n(&m->users, __ATOMIC_RELAXED);
-  while (users > 0) {
-    if (__atomic_compare_exchange_n(&m->users, &users, users + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return true;
-  }
-  return false;
-}
-
 // Takes one use of the mapping at `addr`: NULL when it is not ours (or was released).
 static mapping* use_mapping(const void* addr) {
   pthread_mutex_lock(&mappings_lock);
   mapping* m = find_mapping_locked(addr);
-  if (m != NULL && !take_use_locked(m)) m = NULL;
+  if (m != NULL) m->users += 1;
   pthread_mutex_unlock(&mappings_lock);
   return m;
 }
@@ -178,17 +159,17 @@ static mapping* use_mapping(const void* addr) {
 // Lets go of one use: the last one out takes the mapping off the list and returns true,
 // and must then munmap it (`unmap_now`: here; else the caller does, as release() does).
 static bool let_go_of_mapping(mapping* m, bool unmap_now, int* error) {
-  bool last = __atomic_sub_fetch(&m->users, 1, __ATOMIC_ACQ_REL) == 0;
+  pthread_mutex_lock(&mappings_lock);
+  bool last = --m->users == 0;
   if (last) {
-    pthread_mutex_lock(&mappings_lock);
     for (mapping** at = &mappings; *at != NULL; at = &(*at)->next) {
       if (*at == m) {
         *at = m->next;
         break;
       }
     }
-    pthread_mutex_unlock(&mappings_lock);
   }
+  pthread_mutex_unlock(&mappings_lock);
   if (last) {
     if (unmap_now && munmap(m->addr, m->bytes) != 0 && error != NULL) *error = errno;
     free(m);
@@ -196,12 +177,9 @@ static bool let_go_of_mapping(mapping* m, bool unmap_now, int* error) {
   return last;
 }
 
-// The thread that mapped it ended while JavaScript still held it. An ahead job still using
-// it stops at its next page, and unmaps it then.
+// The thread that mapped it ended while JavaScript still held it.
 static void mapping_outlived_its_thread(void* arg) {
-  mapping* m = arg;
-  __atomic_store_n(&m->ahead_stop, true, __ATOMIC_RELAXED);
-  let_go_of_mapping(m, true, NULL);
+  let_go_of_mapping(arg, true, NULL);
 }
 
 // JavaScript lets go (unmap() or release()): its thread's end no longer needs to.
@@ -296,13 +274,20 @@ static napi_value msync_file(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// syncRange(buffer, from, bytes, busy, callback) is msync(MS_SYNC) of a range on the
-// thread pool: the 'host' group commit. (fdatasync of the whole file also wrote back the
-// pages faulted ahead, still zeros, and left them write-protected: the writer then took a
-// fault on each of them again, which made 'host' on the mapped path cost as much as write(2).)
+// Two jobs over a page range of a mapping, run on a thread-pool thread:
+//
+// populate(buffer, from, bytes, busy, callback) faults the pages of [from, from + bytes)
+// in for writing. The first store to a fresh page of a shared mapping costs 7-8 µs on our
+// 2-vCPU VM (issue #9), about 1 µs per 400-byte record, unless it is faulted ahead.
+//
+// syncRange(buffer, from, bytes, busy, callback) is msync(MS_SYNC) of that range: the
+// 'host' group commit. (fdatasync of the whole file also wrote back the pages faulted
+// ahead, still zeros, and left them write-protected: the writer then took a fault on each
+// of them again, which made 'host' on the mapped path cost as much as write(2).)
+//
 // `busy` (an Int32Array) is set to 0 when the thread is done with the mapping, so
 // JavaScript can unmap without waiting for the callback; until then it must keep the mapping.
-enum range_op { RANGE_SYNC, RANGE_RELEASE };
+enum range_op { RANGE_POPULATE, RANGE_SYNC, RANGE_RELEASE, RANGE_DROP };
 
 typedef struct {
   napi_async_work work;
@@ -338,139 +323,35 @@ static bool still_the_file(const range_job* job) {
   return now.st_dev == job->dev && now.st_ino == job->ino;
 }
 
-// The ahead job (ahead(), on the idle worker: idle_worker.c) of a mapping faults the pages
-// the writer will store into next in for writing, and unmaps the pages it has passed.
-// The first store to a fresh page of a shared mapping costs 7-8 µs on our 2-vCPU VM
-// (issue #9), about 1 µs per 400-byte record, unless it is faulted ahead; and a mapped
-// page counts in the process's RSS until unmapped (up to a whole 8 MiB segment).
-
 // Touches each page of [addr, addr + bytes) with an atomic add of zero: one indivisible
 // read-modify-write, so it cannot undo a record the main thread stores into the same page
-// meanwhile. A store from this thread is what makes the writer's first store cheap:
-// measured on our VM, after MADV_POPULATE_WRITE alone the main thread's first store to each
-// page still cost 6-7 µs (the hypervisor maps a page for a user address only when that
-// address is used); after a store through the same address from another thread, 0.03 µs.
-// No madvise: at idle priority this thread may be descheduled inside a call that holds the
-// process's memory-map lock for a whole range, which V8 needs to map its own heap; a page
-// fault holds it (where the kernel takes it at all) for one page.
-static void touch_pages(char* addr, size_t bytes, size_t page, const bool* stop) {
+// meanwhile.
+static void touch_pages(char* addr, size_t bytes, size_t page) {
   for (size_t offset = 0; offset < bytes; offset += page) {
-    if (__atomic_load_n(stop, __ATOMIC_RELAXED)) return;
     __atomic_fetch_add((uint64_t*)(addr + offset), 0, __ATOMIC_RELAXED);
   }
 }
 
-/* Pages unmapped per madvise call: the memory-map lock is held for a step at a time. */
-#define DROP_STEP_BYTES (64 * 1024)
+// Pages faulted in per madvise call. madvise holds the process's memory-map lock while it
+// faults, and V8 needs that lock to map and unmap its own heap: a whole 1 MiB window at
+// once (~2 ms of faults on our VM) made the application's thread wait for it in GC.
+#define POPULATE_STEP_BYTES (64 * 1024)
 
-typedef struct {
-  idle_job base;
-  /* The use this job holds of its mapping. */
-  mapping* mapping;
-  char* populate_addr;
-  size_t populate_bytes;
-  char* drop_addr;
-  size_t drop_bytes;
-} ahead_job;
-
-static void run_ahead(idle_job* base) {
-  ahead_job* job = (ahead_job*)base;
-  mapping* m = job->mapping;
+static void populate(range_job* job) {
+  // madvise faults the pages in (Linux >= 5.14; before, the touch below does it). The touch
+  // is needed as well: measured on our VM, after MADV_POPULATE_WRITE alone the main
+  // thread's first store to each page still cost 6-7 µs without a guest page fault (the
+  // hypervisor maps a page for a user address only when that address is used); after a
+  // store through the same address from this thread it costs 0.03 µs.
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  touch_pages(job->populate_addr, job->populate_bytes, page, &m->ahead_stop);
-  // Of a shared file mapping, MADV_DONTNEED only unmaps the pages: their data (dirty or
-  // not) stays in the page cache, as a write(2)'s would, and a later access maps it again.
-  for (size_t done = 0; done < job->drop_bytes && !__atomic_load_n(&m->ahead_stop, __ATOMIC_RELAXED); done += DROP_STEP_BYTES) {
-    size_t step = job->drop_bytes - done < DROP_STEP_BYTES ? job->drop_bytes - done : DROP_STEP_BYTES;
-    if (madvise(job->drop_addr + done, step, MADV_DONTNEED) != 0) break; /* only memory */
-  }
-  __atomic_store_n(&m->ahead_pending, false, __ATOMIC_RELEASE);
-  // The last user unmaps (JavaScript may have let go meanwhile).
-  let_go_of_mapping(m, true, NULL);
-  free(job);
-}
-
-// The page-aligned part of [from, from + length) inside a mapping of `bytes`.
-static void page_range(char* addr, size_t bytes, int64_t from, int64_t length, char** start_addr, size_t* range_bytes) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t start = ((size_t)(from < 0 ? 0 : from) / page) * page;
-  size_t end = (size_t)(from < 0 ? 0 : from) + (size_t)(length < 0 ? 0 : length);
-  if (start > bytes) start = bytes;
-  if (end > bytes) end = bytes;
-  *start_addr = addr + start;
-  *range_bytes = end > start ? end - start : 0;
-}
-
-// ahead(buffer, populateFrom, populateBytes, dropFrom, dropBytes) -> whether an ahead job
-// was queued: false while the mapping's last one is still queued or running (one at a time;
-// the caller asks again later), and where no idle worker could be started.
-static napi_value ahead(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, 5, argv)) return NULL;
-  void* addr;
-  size_t bytes;
-  int64_t populate_from, populate_bytes, drop_from, drop_bytes;
-  if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
-  CHECK(napi_get_value_int64(env, argv[1], &populate_from));
-  CHECK(napi_get_value_int64(env, argv[2], &populate_bytes));
-  CHECK(napi_get_value_int64(env, argv[3], &drop_from));
-  CHECK(napi_get_value_int64(env, argv[4], &drop_bytes));
-  bool queued = false;
-  ahead_job* job = addr == NULL ? NULL : calloc(1, sizeof *job);
-  // Tried, never waited for: the application's thread does not queue behind anyone for a
-  // job that only saves it time (it asks again a little later).
-  if (job != NULL && pthread_mutex_trylock(&mappings_lock) == 0) {
-    mapping* m = find_mapping_locked(addr);
-    if (m != NULL && !__atomic_load_n(&m->ahead_pending, __ATOMIC_ACQUIRE) && !__atomic_load_n(&m->ahead_stop, __ATOMIC_RELAXED) && take_use_locked(m)) {
-      __atomic_store_n(&m->ahead_pending, true, __ATOMIC_RELAXED);
-      job->mapping = m;
+  for (size_t done = 0; done < job->bytes; done += POPULATE_STEP_BYTES) {
+    size_t step = job->bytes - done < POPULATE_STEP_BYTES ? job->bytes - done : POPULATE_STEP_BYTES;
+    if (madvise(job->addr + done, step, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+      job->error = errno;
+      return;
     }
-    pthread_mutex_unlock(&mappings_lock);
+    touch_pages(job->addr + done, step, page);
   }
-  if (job != NULL && job->mapping != NULL) {
-    job->base.run = run_ahead;
-    page_range(addr, bytes, populate_from, populate_bytes, &job->populate_addr, &job->populate_bytes);
-    // Only whole pages are unmapped: the one the writer is in stays.
-    page_range(addr, bytes, drop_from, drop_bytes, &job->drop_addr, &job->drop_bytes);
-    job->drop_bytes -= job->drop_bytes % (size_t)sysconf(_SC_PAGESIZE);
-    queued = idle_worker_post(&job->base);
-    if (!queued) {
-      __atomic_store_n(&job->mapping->ahead_pending, false, __ATOMIC_RELEASE);
-      let_go_of_mapping(job->mapping, true, NULL);
-    }
-  }
-  if (!queued) free(job);
-  napi_value result;
-  CHECK(napi_get_boolean(env, queued, &result));
-  return result;
-}
-
-// stopAhead(buffer) -> whether an ahead job of the mapping is still queued or running. It
-// is asked to stop at its next page, and no new one is queued: JavaScript calls this
-// before it lets the mapping go (the release that cuts the file runs once no job uses it).
-static napi_value stop_ahead(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, 1, argv)) return NULL;
-  void* addr;
-  size_t bytes;
-  if (!buffer_of(env, argv[0], &addr, &bytes)) return NULL;
-  bool pending = false;
-  if (addr != NULL) {
-    // Not waited for either: while another thread holds the list, the job counts as still
-    // running, and JavaScript asks again.
-    if (pthread_mutex_trylock(&mappings_lock) != 0) pending = true;
-    else {
-      mapping* m = find_mapping_locked(addr);
-      if (m != NULL) {
-        __atomic_store_n(&m->ahead_stop, true, __ATOMIC_RELAXED);
-        pending = __atomic_load_n(&m->ahead_pending, __ATOMIC_ACQUIRE);
-      }
-      pthread_mutex_unlock(&mappings_lock);
-    }
-  }
-  napi_value result;
-  CHECK(napi_get_boolean(env, pending, &result));
-  return result;
 }
 
 static void range_execute(napi_env env, void* data) {
@@ -478,7 +359,11 @@ static void range_execute(napi_env env, void* data) {
   range_job* job = data;
   if (job->op == RANGE_SYNC) {
     if (job->bytes > 0 && msync(job->addr, job->bytes, MS_SYNC) != 0) job->error = errno;
-  } else {
+  } else if (job->op == RANGE_DROP) {
+    // Of a shared file mapping, MADV_DONTNEED only unmaps the pages: their data (dirty or
+    // not) stays in the page cache, as a write(2)'s would, and a later access maps it again.
+    if (job->bytes > 0 && madvise(job->addr, job->bytes, MADV_DONTNEED) != 0) job->error = errno;
+  } else if (job->op == RANGE_RELEASE) {
     // Only now that nothing maps it may the file shrink: the zeros past the records go
     // back to the disk. Each step is tried; the first failure is reported. A job still
     // using the mapping (JavaScript waits for them, so never expected) unmaps it when it
@@ -496,6 +381,8 @@ static void range_execute(napi_env env, void* data) {
     // worker thread Node closes, at the worker's end, every descriptor it opened with fs and
     // did not close with fs: one closed here stayed on that list, and the worker's end
     // closed whatever file of the process had been given its number since.
+  } else {
+    populate(job);
   }
   // Let go before saying so: JavaScript, seeing `busy` 0, may unmap and cut the file at
   // once, and then it is the last user, which unmaps before the cut.
@@ -526,7 +413,7 @@ static void range_complete(napi_env env, napi_status status, void* data) {
   free(job);
 }
 
-static napi_value sync_range(napi_env env, napi_callback_info info) {
+static napi_value queue_range_job(napi_env env, napi_callback_info info, enum range_op op) {
   napi_value argv[5];
   if (!get_args(env, info, 5, 5, argv)) return NULL;
   void* addr;
@@ -543,15 +430,21 @@ static napi_value sync_range(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "busy must be an Int32Array");
     return NULL;
   }
+  long page = sysconf(_SC_PAGESIZE);
+  size_t start = ((size_t)(from < 0 ? 0 : from) / (size_t)page) * (size_t)page;
+  size_t end = (size_t)(from < 0 ? 0 : from) + (size_t)(length < 0 ? 0 : length);
+  if (start > bytes) start = bytes;
+  if (end > bytes) end = bytes;
   range_job* job = calloc(1, sizeof *job);
   if (job == NULL) return throw_errno(env, ENOMEM, "calloc");
-  page_range(addr, bytes, from, length, &job->addr, &job->bytes);
+  job->addr = (char*)addr + start;
+  job->bytes = end > start ? end - start : 0;
   job->busy = busy;
-  job->op = RANGE_SYNC;
+  job->op = op;
   napi_value name;
   CHECK(napi_create_reference(env, argv[3], 1, &job->busy_ref));
   CHECK(napi_create_reference(env, argv[4], 1, &job->callback));
-  CHECK(napi_create_string_utf8(env, "otel-blackbox:sync", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_string_utf8(env, op == RANGE_SYNC ? "otel-blackbox:sync" : op == RANGE_DROP ? "otel-blackbox:drop" : "otel-blackbox:populate", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, range_execute, range_complete, job, &job->work));
   __atomic_store_n(job->busy, 1, __ATOMIC_RELEASE);
   job->mapping = use_mapping(addr);
@@ -564,6 +457,21 @@ static napi_value sync_range(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value populate_file(napi_env env, napi_callback_info info) {
+  return queue_range_job(env, info, RANGE_POPULATE);
+}
+
+static napi_value sync_range(napi_env env, napi_callback_info info) {
+  return queue_range_job(env, info, RANGE_SYNC);
+}
+
+// drop(buffer, from, bytes, busy, callback): lets go of the written pages of [from, from +
+// bytes) from the mapping, on the thread pool. A mapped page counts in the process's RSS
+// until unmapped: without this, up to a whole segment (8 MiB) of pages the writer had
+// passed. `from` and `bytes` should be whole pages.
+static napi_value drop_range(napi_env env, napi_callback_info info) {
+  return queue_range_job(env, info, RANGE_DROP);
+}
 
 // release(buffer, fd, size, callback, sync): detaches the ArrayBuffer (views over it become
 // empty, not dangling), then on the thread pool munmaps it, cuts the file to `size` bytes,
@@ -698,9 +606,9 @@ NAPI_MODULE_INIT() {
       {"map", NULL, map_file, NULL, NULL, NULL, napi_default, NULL},
       {"unmap", NULL, unmap_file, NULL, NULL, NULL, napi_default, NULL},
       {"msync", NULL, msync_file, NULL, NULL, NULL, napi_default, NULL},
-      {"ahead", NULL, ahead, NULL, NULL, NULL, napi_default, NULL},
-      {"stopAhead", NULL, stop_ahead, NULL, NULL, NULL, napi_default, NULL},
+      {"populate", NULL, populate_file, NULL, NULL, NULL, napi_default, NULL},
       {"syncRange", NULL, sync_range, NULL, NULL, NULL, napi_default, NULL},
+      {"drop", NULL, drop_range, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, release_file, NULL, NULL, NULL, napi_default, NULL},
       {"encodeFrame", NULL, encode_frame, NULL, NULL, NULL, napi_default, NULL},
       {"holdLock", NULL, hold_lock, NULL, NULL, NULL, napi_default, NULL},

@@ -59,10 +59,6 @@ const POPULATE_WINDOW_BYTES = 1024 * 1024;
  */
 const DROP_STEP_BYTES = 1024 * 1024;
 const DROP_ALIGN_BYTES = 64 * 1024;
-/** While the last ahead job still runs, the writer asks again after this many more bytes (about 40 spans). */
-const AHEAD_RETRY_BYTES = 32 * 1024;
-/** How often a closing segment looks again whether its ahead job has stopped (it has no callback). */
-const AHEAD_STOP_POLL_MILLIS = 1;
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -81,18 +77,16 @@ export class MmapSegmentFile implements SegmentFile {
   private readonly view: Buffer;
   private size = 0;
   private state: State = 'open';
-  /** 1 while a thread-pool job syncs the mapping (see native/segment_io.c). */
+  /** 1 while a thread-pool job uses the mapping (see native/segment_io.c): one faults pages in, one syncs, one unmaps pages behind the writer. */
+  private readonly populating = new Int32Array(1);
   private readonly syncing = new Int32Array(1);
+  private readonly dropping = new Int32Array(1);
+  /** Pages below this offset are unmapped, or being unmapped (see DROP_STEP_BYTES). */
+  private droppedTo = 0;
   /** Bytes below this offset were synced by a finished background sync. */
   private syncedTo = 0;
-  /** Pages below this offset are faulted in, or asked to be (see ahead()). */
+  /** Pages below this offset are faulted in, or being faulted in. */
   private populatedTo = 0;
-  /** Pages below this offset are unmapped, or asked to be (see DROP_STEP_BYTES). */
-  private droppedTo = 0;
-  /** The writer asks for the next ahead job once the segment holds this many bytes. */
-  private nextAheadAt = 0;
-  /** A closing segment waits for its ahead job to stop (see release()). */
-  private aheadStopPoll: NodeJS.Timeout | undefined;
   private unmapped = false;
   /** closeAndSync's callback: the release syncs the file to disk before closing it. */
   private synced: ((error: NodeJS.ErrnoException | null) => void) | undefined;
@@ -134,38 +128,38 @@ export class MmapSegmentFile implements SegmentFile {
     this.mapping = mapping;
     this.view = Buffer.from(mapping);
     this.capacity = mapping.byteLength;
-    this.ahead();
+    this.populateAhead();
   }
 
-  /**
-   * Asks the addon's idle-priority thread (native/idle_worker.c) to fault in the next
-   * window ahead of the writer (the first store into each fresh page costs 7-8 µs here,
-   * issue #9) and to unmap the pages it has passed (DROP_STEP_BYTES). One job at a time:
-   * while the last one runs, the writer asks again a little later. A job that did not run
-   * is only a cost: the writer faults the pages itself.
-   */
-  private ahead(): void {
-    if (this.addon.ahead === undefined) {
-      this.nextAheadAt = Infinity;
-      return;
-    }
-    const populateFrom = Math.max(this.populatedTo, this.size);
-    const populateTo = Math.min(this.capacity, this.size + POPULATE_WINDOW_BYTES);
-    const behind = Math.floor(this.size / DROP_ALIGN_BYTES) * DROP_ALIGN_BYTES;
-    const dropTo = behind - this.droppedTo >= DROP_STEP_BYTES ? behind : this.droppedTo;
-    let queued = false;
+  /** The first store into each fresh page costs 7-8 µs here (issue #9): fault them in on the thread pool, ahead of the writer. */
+  private populateAhead(): void {
+    if (this.populating[0] !== 0 || this.populatedTo >= this.capacity) return;
+    const from = this.populatedTo;
+    this.populatedTo = Math.min(this.capacity, Math.max(from, this.size) + POPULATE_WINDOW_BYTES);
     try {
-      queued = this.addon.ahead(this.mapping, populateFrom, Math.max(0, populateTo - populateFrom), this.droppedTo, dropTo - this.droppedTo);
+      this.addon.populate(this.mapping, from, this.populatedTo - from, this.populating, () => {
+        if (this.state === 'closing') this.release();
+      });
     } catch {
-      // Only a cost, as above.
+      // Only a cost: the writer faults the pages itself.
     }
-    if (!queued) {
-      this.nextAheadAt = this.size + AHEAD_RETRY_BYTES;
-      return;
+  }
+
+  /** Unmaps the pages the writer has passed (see DROP_STEP_BYTES); called with populateAhead, every half window. */
+  private dropBehind(): void {
+    if (this.addon.drop === undefined || this.dropping[0] !== 0) return;
+    const to = Math.floor(this.size / DROP_ALIGN_BYTES) * DROP_ALIGN_BYTES;
+    if (to - this.droppedTo < DROP_STEP_BYTES) return;
+    const from = this.droppedTo;
+    this.droppedTo = to;
+    try {
+      this.addon.drop(this.mapping, from, to - from, this.dropping, () => {
+        if (this.state === 'closing') this.release();
+      });
+    } catch {
+      // Only memory: the pages stay mapped until the segment is released.
+      this.droppedTo = this.capacity;
     }
-    this.populatedTo = Math.max(this.populatedTo, populateTo);
-    this.droppedTo = dropTo;
-    this.nextAheadAt = Math.max(this.size + AHEAD_RETRY_BYTES, this.populatedTo - POPULATE_WINDOW_BYTES / 2);
   }
 
   get bytes(): number {
@@ -181,7 +175,7 @@ export class MmapSegmentFile implements SegmentFile {
     if (this.size + data.length > this.capacity) return 'no-room';
     this.view.set(data, this.size);
     this.size += data.length;
-    if (this.size >= this.nextAheadAt) this.ahead();
+    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.aheadAndBehind();
     return 'written';
   }
 
@@ -193,13 +187,18 @@ export class MmapSegmentFile implements SegmentFile {
     const length = this.addon.encodeFrame !== undefined ? this.addon.encodeFrame(this.mapping, this.size, type, json) : encodeFrameInto(this.view, this.size, type, json);
     if (length < 0) return 'no-room';
     this.size += length;
-    if (this.size >= this.nextAheadAt) this.ahead();
+    if (this.size + POPULATE_WINDOW_BYTES / 2 > this.populatedTo) this.aheadAndBehind();
     return 'written';
+  }
+
+  private aheadAndBehind(): void {
+    this.populateAhead();
+    this.dropBehind();
   }
 
   /**
    * A store into a shared mapping sets no time once its page was faulted in for writing
-   * (ahead()): on tmpfs the time never moved, on ext4 only at writeback. Recovery
+   * (populateAhead): on tmpfs the time never moved, on ext4 only at writeback. Recovery
    * judges a writer it cannot check by lock or pid by its files' times, so the writer's
    * heartbeats set it: one system call every heartbeatIntervalMillis. Synchronous, so it
    * can only touch this file while it is open (a thread-pool call could find the number
@@ -209,9 +208,6 @@ export class MmapSegmentFile implements SegmentFile {
     if (this.state !== 'open' || !this.descriptorIsItsOwn()) return;
     const now = Date.now() / 1000;
     futimesSync(this.fd, now, now);
-    // An ahead job asked for while the last one still ran is asked again here too: a writer
-    // that went quiet meanwhile would otherwise keep the pages it passed mapped.
-    if (this.size + AHEAD_RETRY_BYTES >= this.nextAheadAt) this.ahead();
   }
 
   syncDataNow(): void {
@@ -295,17 +291,8 @@ export class MmapSegmentFile implements SegmentFile {
   }
 
   private release(): void {
-    if (this.state === 'closed' || this.aheadStopPoll !== undefined) return;
-    // The ahead job stops at its next page and has no callback: looked at again shortly.
-    // Not unref'd: a 'host' segment's sync waits on this release.
-    if (this.aheadStillRuns()) {
-      this.aheadStopPoll = setTimeout(() => {
-        this.aheadStopPoll = undefined;
-        this.release();
-      }, AHEAD_STOP_POLL_MILLIS);
-      return;
-    }
-    const jobRunning = Atomics.load(this.syncing, 0) !== 0;
+    if (this.state === 'closed') return;
+    const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
     if (!this.descriptorLost && !descriptorIsStill(this.fd, this.identity)) this.descriptorLost = true;
     if (this.descriptorLost) return this.releaseWithoutDescriptor(jobRunning);
     const synced = this.synced;
@@ -350,15 +337,6 @@ export class MmapSegmentFile implements SegmentFile {
       closeSync(this.fd);
     } catch {
       // Nothing useful to do: the data is in the page cache.
-    }
-  }
-
-  private aheadStillRuns(): boolean {
-    if (this.unmapped) return false;
-    try {
-      return this.addon.stopAhead?.(this.mapping) ?? false;
-    } catch {
-      return false;
     }
   }
 

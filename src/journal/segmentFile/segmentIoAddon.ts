@@ -16,20 +16,17 @@ export interface SegmentIoAddon {
   unmap(buffer: ArrayBuffer): void;
   msync(buffer: ArrayBuffer): void;
   /**
-   * Queues the mapping's ahead job on the addon's idle-priority thread (native/idle_worker.c):
-   * it faults the pages of [populateFrom, +populateBytes) in for writing, then unmaps the
-   * whole pages of [dropFrom, +dropBytes) (their data stays in the page cache). False when
-   * nothing was queued: the mapping's last job is still queued or running, it was stopped,
-   * or no thread could be started. A build/Release addon from before it lacks it.
+   * Faults the pages of [from, from + bytes) in for writing, on the thread pool; sets
+   * busy[0] to 1 now and to 0 once the thread no longer touches the mapping.
    */
-  ahead?(buffer: ArrayBuffer, populateFrom: number, populateBytes: number, dropFrom: number, dropBytes: number): boolean;
-  /** Stops the mapping's ahead jobs (the one running at its next page; no new one): whether one is still queued or running. */
-  stopAhead?(buffer: ArrayBuffer): boolean;
-  /**
-   * msync(MS_SYNC) of the pages of [from, from + bytes), on the thread pool; sets busy[0]
-   * to 1 now and to 0 once the thread no longer touches the mapping.
-   */
+  populate(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
+  /** msync(MS_SYNC) of the pages of [from, from + bytes), on the thread pool; `busy` as for populate. */
   syncRange(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
+  /**
+   * Unmaps the pages of [from, from + bytes) (whole pages), on the thread pool; their data
+   * stays in the page cache. `busy` as for populate. A build/Release addon from before it lacks it.
+   */
+  drop?(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
   /**
    * Detaches the buffer now, then on the thread pool munmaps it, cuts the file to `size`
    * bytes, and fdatasyncs it when `sync` is true (where `releaseSyncs`). No other job may
