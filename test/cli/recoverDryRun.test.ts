@@ -27,7 +27,7 @@ afterAll(() => db.close());
  * Every file under each of `dirs`, with its size: what a dry run must leave as it was (a
  * claim renames the directory; a recovery writes its progress file, cuts and removes
  * segments). Not the modification times: the "dead" writers are faked in this process, and
- * their mapped segments' pages, faulted in ahead by the addon's idle thread, may still set them.
+ * their mapped segments' pages, faulted in ahead on the thread pool, may still set them.
  */
 function listing(...dirs: string[]): string[] {
   return dirs
