@@ -19,7 +19,6 @@ const BENCHMARKS = [
   ['Damaged segment (garbage skipped by the chunked reader, vs a segment of records)', 'damaged-segment.mjs'],
   ['Open spans (longest span call while spans stay open, vs the stock BatchSpanProcessor)', 'open-spans.mjs'],
   ['One core (span calls with the process on one core, vs the stock BatchSpanProcessor)', 'one-core.mjs'],
-  ['One core (span call tails with the process on one core, vs the stock BatchSpanProcessor)', 'one-core.mjs'],
   ['Log path (ns added per logger.emit(), vs the stock BatchLogRecordProcessor; log records/s into PostgreSQL)', 'log-path.mjs'],
 ];
 

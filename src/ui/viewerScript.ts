@@ -21,9 +21,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       for (var key in props) {
         var value = props[key];
         if (value === undefined || value === null) continue;
-        if (key === 'text' || key === 'title') {
-          if (key === 'text') node.textContent = shown(value); else node.setAttribute('title', shown(value));
-        }
+        if (key === 'text') node.textContent = shown(value);
+        else if (key === 'title') node.setAttribute('title', shown(value));
         else if (key === 'className') node.className = value;
         else if (key === 'style') for (var s in value) node.style[s] = value[s];
         else node.setAttribute(key, String(value));
