@@ -25,6 +25,40 @@ export interface SpansAndLogs {
    */
   spans: ReadableSpan[] | (() => ReadableSpan[]);
   logs: KeyedLogRecord[];
+  /**
+   * Filled in by the exporter when the batch commits: the records it left out, for the
+   * caller's counts of what was exported (stats().spansExported) to leave them out too.
+   */
+  refused?: RefusedRecords;
+}
+
+/**
+ * Records an exporter left out of a batch it reported a SUCCESS for, having kept them in a
+ * dead-letter store of its own (PostgresSpanExporter's dead_letters table). A batch
+ * committed again (a retry after a timeout) refuses the same records: the exporter replaces
+ * what an earlier commit said (`setTo`), never adds to it.
+ */
+export class RefusedRecords {
+  /** Each refused span's ids, its 'started' row's included (traceId/spanId). */
+  #spans = new Set<string>();
+  logRecords = 0;
+
+  span(traceId: string, spanId: string): void {
+    this.#spans.add(`${traceId}/${spanId}`);
+  }
+
+  hasSpan(traceId: string, spanId: string): boolean {
+    return this.#spans.has(`${traceId}/${spanId}`);
+  }
+
+  get spans(): number {
+    return this.#spans.size;
+  }
+
+  setTo(other: RefusedRecords): void {
+    this.#spans = new Set(other.#spans);
+    this.logRecords = other.logRecords;
+  }
 }
 
 export interface SpansAndLogsExporter extends SpanExporter {

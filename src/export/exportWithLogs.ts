@@ -13,7 +13,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
 import { deliverIsolatingRefusals, DeliveryProgress, ReceiverCalls } from './deliverIsolatingRefusals.js';
 import { exportBatch, exportLogRecords, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
-import { exportsLogs, type KeyedLogRecord } from './SpansAndLogs.js';
+import { exportsLogs, RefusedRecords, type KeyedLogRecord } from './SpansAndLogs.js';
 
 /**
  * Where records an exporter refused for good go (DeadLetterFile). Each rejects when it could
@@ -24,10 +24,14 @@ export interface DeadLetters {
   log(log: KeyedLogRecord, reason: string, error: Error): Promise<void>;
 }
 
-/** What of one batch the exporters other than ours have settled, across its attempts. */
+/**
+ * What of one batch the exporters other than ours have settled, across its attempts; and
+ * what ours (exportBatch) refused and kept in its own dead letters.
+ */
 export class Delivery {
   readonly spans = new DeliveryProgress();
   readonly logs = new DeliveryProgress();
+  readonly refusedByExporter = new RefusedRecords();
   readonly deadLetters: DeadLetters;
 
   constructor(deadLetters: DeadLetters) {
@@ -73,7 +77,7 @@ export function exportWithLogs(
   if (exportsLogs(exporter)) {
     const started = logs.length === 0 ? [] : (batchLogs?.openSpans ?? []).map(asStarted);
     const made = started.length === 0 ? spans : () => [...spans(), ...started];
-    const batch = { spans: exporter.takesSpanMaker === true ? made : made(), logs };
+    const batch = { spans: exporter.takesSpanMaker === true ? made : made(), logs, refused: delivery.refusedByExporter };
     return exportSpansAndLogs(exporter, batch, count + started.length, timeoutMillis, signal);
   }
   return exportToTwo(exporter, logExporter, spans, logs, timeoutMillis, signal, delivery);

@@ -6,7 +6,7 @@ import { context } from '@opentelemetry/api';
 import { safeDiag } from '../safeDiag.js';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import type { KeyedLogRecord, SpansAndLogs, SpansAndLogsExporter } from '../export/SpansAndLogs.js';
+import { RefusedRecords, type KeyedLogRecord, type SpansAndLogs, type SpansAndLogsExporter } from '../export/SpansAndLogs.js';
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
@@ -115,7 +115,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // below live until the transaction ends, and one that kept the batch would keep its
     // spans (made by a function: see SpansAndLogs) past their conversion to rows
     // (bench/overload.mjs: they reached the old generation).
-    const work = context.with(suppressTracing(context.active()), this.#write, this, new BatchSource(batch.spans, batch.logs ?? []));
+    const work = context.with(suppressTracing(context.active()), this.#write, this, new BatchSource(batch.spans, batch.logs ?? [], batch.refused));
     this.#track(work);
     work.then(
       () => deliver(resultCallback, { code: ExportResultCode.SUCCESS }),
@@ -180,8 +180,9 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       ...unreadable.spans.map(({ key, message }) => this.#statements.upsertDeadLetter(key.traceId, key.spanId, null, null, message)),
       ...unreadable.logs.map(({ key, message }) => this.#statements.upsertLogDeadLetter(key, null, null, message)),
     ];
+    let refused: RefusedRecords;
     try {
-      await this.#writeBound(bound, rowsAgain, deadLetters, deadline);
+      refused = await this.#writeBound(bound, rowsAgain, deadLetters, deadline);
     } finally {
       bound.arena.release();
     }
@@ -189,20 +190,27 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       this.deadLettered += deadLetters.length;
       safeDiag.warn(`PostgresSpanExporter: ${deadLetters.length} spans or log records that could not be read are in "${this.#schema}".dead_letters with the reason.`);
     }
+    // Committed: the caller learns what of its batch is not in the tables (SpansAndLogs).
+    for (const { key } of unreadable.spans) refused.span(key.traceId, key.spanId);
+    refused.logRecords += unreadable.logs.length;
+    batch.refused?.setTo(refused);
   }
 
-  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<void> {
+  /** Commits the rows and `deadLetters`; what PostgreSQL refused goes to dead_letters too, and is returned. */
+  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<RefusedRecords> {
     const records = bound.spans + bound.logs;
-    if (records === 0 && deadLetters.length === 0) return;
+    if (records === 0 && deadLetters.length === 0) return new RefusedRecords();
     await this.#schemaBefore(deadline);
     try {
-      const { deadLettered } = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, { deadline, timeoutMillis: this.#exportTimeoutMillis }, deadLetters);
+      const refused = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, { deadline, timeoutMillis: this.#exportTimeoutMillis }, deadLetters);
+      const deadLettered = refused.spans + refused.logRecords;
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         safeDiag.warn(
           `PostgresSpanExporter: PostgreSQL refused ${deadLettered} of ${records} records; they are in "${this.#schema}".dead_letters with the error, and the rest were committed.`,
         );
       }
+      return refused;
     } catch (error) {
       // The schema dropped (or restored from an older dump) while the application runs:
       // migrated again before the next batch. Before, the state of the first migration was
@@ -334,10 +342,12 @@ function deliver(resultCallback: (result: ExportResult) => void, result: ExportR
 class BatchSource {
   readonly #spans: SpansAndLogs['spans'];
   readonly logs: KeyedLogRecord[];
+  readonly refused: RefusedRecords | undefined;
 
-  constructor(spans: SpansAndLogs['spans'], logs: KeyedLogRecord[]) {
+  constructor(spans: SpansAndLogs['spans'], logs: KeyedLogRecord[], refused: RefusedRecords | undefined) {
     this.#spans = spans;
     this.logs = logs;
+    this.refused = refused;
   }
 
   spans(): ReadableSpan[] {

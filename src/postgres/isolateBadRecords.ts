@@ -8,6 +8,7 @@
 // tries its span alone: refused, the span and its log records go to dead_letters together;
 // accepted, its log records are isolated as the rest are.
 import type pg from 'pg';
+import { RefusedRecords } from '../export/SpansAndLogs.js';
 import { safeDiag } from '../safeDiag.js';
 import type { LogRow } from './logRows.js';
 import { classifyError, sqlStateOf } from './sqlState.js';
@@ -24,43 +25,37 @@ type Unit = { span: SpanRow; logs: LogRow[] } | { span?: undefined; logs: [LogRo
 
 /**
  * Called inside the caller's open transaction after PostgreSQL refused `batch` as a whole
- * with `refusal`: writes what it can, dead-letters the rest, returns how many it refused.
+ * with `refusal`: writes what it can, dead-letters the rest, and returns which records those are.
  */
-export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<number> {
-  return isolate(client, statements, unitsOf(batch), refusal);
+export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<RefusedRecords> {
+  const refused = new RefusedRecords();
+  await isolate(client, statements, unitsOf(batch), refusal, refused);
+  return refused;
 }
 
-async function isolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refusal: unknown): Promise<number> {
-  if (units.length === 1) return isolateUnit(client, statements, units[0]!, refusal);
+async function isolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refusal: unknown, refused: RefusedRecords): Promise<void> {
+  if (units.length === 1) return isolateUnit(client, statements, units[0]!, refusal, refused);
   const middle = Math.ceil(units.length / 2);
-  const left = await writeOrIsolate(client, statements, units.slice(0, middle));
-  const right = await writeOrIsolate(client, statements, units.slice(middle));
-  return left + right;
+  await writeOrIsolate(client, statements, units.slice(0, middle), refused);
+  await writeOrIsolate(client, statements, units.slice(middle), refused);
 }
 
-async function writeOrIsolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[]): Promise<number> {
+async function writeOrIsolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refused: RefusedRecords): Promise<void> {
   const refusal = await attempt(client, () => writeRows(client, statements, batchOf(units), 'upsert'));
-  return refusal === undefined ? 0 : isolate(client, statements, units, refusal);
+  if (refusal !== undefined) await isolate(client, statements, units, refusal, refused);
 }
 
 /** One refused unit: the record alone is dead-lettered; a span with log records is tried alone first. */
-async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: Unit, refusal: unknown): Promise<number> {
-  if (unit.span === undefined) {
-    await deadLetter(client, statements, { log: unit.logs[0] }, refusal);
-    return 1;
-  }
-  if (unit.logs.length === 0) {
-    await deadLetter(client, statements, { span: unit.span }, refusal);
-    return 1;
-  }
+async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: Unit, refusal: unknown, refused: RefusedRecords): Promise<void> {
+  if (unit.span === undefined) return deadLetter(client, statements, { log: unit.logs[0] }, refusal, refused);
+  if (unit.logs.length === 0) return deadLetter(client, statements, { span: unit.span }, refusal, refused);
   const spanRefusal = await attempt(client, () => writeRows(client, statements, { spans: [unit.span], logs: [] }, 'upsert'));
   if (spanRefusal === undefined) {
-    return isolate(client, statements, unit.logs.map((log) => ({ logs: [log] }) as Unit), refusal);
+    return isolate(client, statements, unit.logs.map((log) => ({ logs: [log] }) as Unit), refusal, refused);
   }
-  await deadLetter(client, statements, { span: unit.span }, spanRefusal);
+  await deadLetter(client, statements, { span: unit.span }, spanRefusal, refused);
   const withSpan = Object.assign(new Error(`its span was refused: ${(spanRefusal as Error)?.message ?? String(spanRefusal)}`), { code: sqlStateOf(spanRefusal) });
-  for (const log of unit.logs) await deadLetter(client, statements, { log }, withSpan);
-  return 1 + unit.logs.length;
+  for (const log of unit.logs) await deadLetter(client, statements, { log }, withSpan, refused);
 }
 
 /** Each span with its log records, then the log records whose span is not in the batch. */
@@ -110,7 +105,10 @@ async function attempt(client: pg.PoolClient, work: () => Promise<void>): Promis
   return undefined;
 }
 
-async function deadLetter(client: pg.PoolClient, statements: Statements, item: Item, error: unknown): Promise<void> {
+/** `item` into dead_letters, and into `refused` (also when even its dead letter is refused: it is not stored either way). */
+async function deadLetter(client: pg.PoolClient, statements: Statements, item: Item, error: unknown, refused: RefusedRecords): Promise<void> {
+  if (item.span !== undefined) refused.span(item.span.traceId, item.span.spanId);
+  else refused.logRecords += 1;
   const sqlState = sqlStateOf(error) ?? null;
   const message = error instanceof Error ? error.message : String(error);
   const statement = (record: string | null) =>

@@ -21,6 +21,7 @@
 // (the client stops waiting on a server that no longer answers). A caller that gave up on the batch thus never leaves
 // a connection behind.
 import type pg from 'pg';
+import { RefusedRecords } from '../export/SpansAndLogs.js';
 import { beforeDeadline } from './beforeDeadline.js';
 import { isolateBadRecords } from './isolateBadRecords.js';
 import { CommitOutcomeUnknownError } from './PostgresExportError.js';
@@ -31,16 +32,10 @@ import { sendRows, type BoundRows, type RowBatch } from './writeRows.js';
 /** After the deadline, how long the server's own statement_timeout has to end a statement first. */
 const CUTOFF_GRACE_MILLIS = 250;
 
-export interface BatchResult {
-  /** Spans and log records. */
-  written: number;
-  deadLettered: number;
-}
-
 /**
  * `alongside`: statements committed in the same transaction as the rows (the dead letters
  * of records that could not be made rows), so they are written once with the batch, within
- * its deadline, or not at all.
+ * its deadline, or not at all. Returns what PostgreSQL refused, now in dead_letters.
  */
 export async function writeBatch(
   pool: pg.Pool,
@@ -50,8 +45,7 @@ export async function writeBatch(
   /** When the batch must be done, and the exportTimeoutMillis that set it (for messages). */
   { deadline, timeoutMillis }: { deadline: number; timeoutMillis: number },
   alongside: readonly Statement[] = [],
-): Promise<BatchResult> {
-  const records = batch.spans + batch.logs;
+): Promise<RefusedRecords> {
   // Each batch checks out its own connection: concurrent exports (BatchSpanProcessor's
   // forceFlush starts them all at once) queue in the pool, never share a transaction.
   const client = await connectBefore(pool, deadline, timeoutMillis);
@@ -74,20 +68,20 @@ export async function writeBatch(
     });
   try {
     let error = await transaction(() => sendRows(client, batch, 'fail'));
-    if (error === undefined) return { written: records, deadLettered: 0 };
+    if (error === undefined) return new RefusedRecords();
     if (sqlStateOf(error) === SQLSTATE.UNIQUE_VIOLATION) {
       error = await transaction(() => sendRows(client, batch, 'upsert'));
-      if (error === undefined) return { written: records, deadLettered: 0 };
+      if (error === undefined) return new RefusedRecords();
     }
     if (classifyError(error) !== 'record') throw error;
     const refusal = error;
-    let deadLettered = 0;
+    let refused = new RefusedRecords();
     const rows = await rowsAgain();
     error = await transaction(async () => {
-      deadLettered = await isolateBadRecords(client, statements, rows, refusal);
+      refused = await isolateBadRecords(client, statements, rows, refusal);
     });
     if (error !== undefined) throw error;
-    return { written: records - deadLettered, deadLettered };
+    return refused;
   } catch (error) {
     // The connection of a failed batch is not given back: a driver or socket error leaves
     // it in an unknown state, and a session may be what failed. One opened on a standby

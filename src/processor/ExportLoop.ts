@@ -13,6 +13,7 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
+import type { RefusedRecords } from '../export/SpansAndLogs.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
 import { DEAD_LETTERS_SAID_LOST, Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
@@ -345,9 +346,11 @@ export class ExportLoop {
       // At the level its failure was said at: an operator who sees the one sees the other.
       safeDiag.warn('otel-blackbox: export recovered');
     }
-    // Dead-lettered ones were not exported: they are counted as dead letters (DeadLetterFile).
-    this.spansExported += endedSpanCount(batch) - endedSpansDeadLettered(batch, delivery.spans.deadLetteredAt);
-    this.logRecordsExported += (batch.journal?.logCount ?? 0) - delivery.logs.deadLettered;
+    // Dead-lettered ones were not exported: they are counted as dead letters (DeadLetterFile,
+    // or the exporter's own: PostgresSpanExporter's dead_letters table).
+    const refused = delivery.refusedByExporter;
+    this.spansExported += endedSpanCount(batch) - endedSpansDeadLettered(batch, delivery.spans.deadLetteredAt) - endedSpansRefused(batch, refused);
+    this.logRecordsExported += (batch.journal?.logCount ?? 0) - delivery.logs.deadLettered - refused.logRecords;
     this.options.queue.settle(batch.fromQueue);
     // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
     if (batch.fromQueue > 0) {
@@ -429,6 +432,19 @@ function endedSpansDeadLettered(batch: Batch, positions: readonly number[]): num
   let count = 0;
   for (const position of positions) if (position < batch.fromQueue || position >= batch.spans.length) count += 1;
   return count;
+}
+
+/** Of the spans the exporter refused, the application's ended spans (not a 'started' row, nor the overflow marker). */
+function endedSpansRefused(batch: Batch, refused: RefusedRecords): number {
+  if (refused.spans === 0) return 0;
+  // Made again from the journal, once, only for a batch with refusals (rare).
+  const spans = spansOf(batch);
+  const positions: number[] = [];
+  spans.forEach((span, position) => {
+    const { traceId, spanId } = span.spanContext();
+    if (refused.hasSpan(traceId, spanId)) positions.push(position);
+  });
+  return endedSpansDeadLettered(batch, positions);
 }
 
 /** Causes said per failing episode at most: past them the episode is said to go on by its first line. */

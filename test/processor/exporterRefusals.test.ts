@@ -1,0 +1,62 @@
+// Rows PostgreSQL refuses for good go to PostgresSpanExporter's dead_letters table, and the
+// batch commits without them: the processor's counts of what was exported leave them out,
+// as they leave out what another exporter refused (test/export/refusedForGood.test.ts).
+// Before, stats() counted them twice: in spansExported and logRecordsExported, and in deadLetters.
+import { context, trace } from '@opentelemetry/api';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { TestDatabase } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+
+beforeAll(async () => {
+  schema = await db.freshSchema('exporter_refusals');
+  await migrateSchema(db.pool, schema);
+  // Stand in for any value PostgreSQL refuses for one record (as in deadLetters.test.ts).
+  await db.query(`ALTER TABLE "${schema}".spans ADD CONSTRAINT no_poison CHECK (NOT attributes ? 'poison')`);
+  await db.query(`ALTER TABLE "${schema}".logs ADD CONSTRAINT no_poison CHECK (NOT attributes ? 'poison')`);
+});
+afterAll(() => db.close());
+
+describe('PostgresSpanExporter refuses rows of a batch', () => {
+  test('spansExported and logRecordsExported count only the rows that were committed', async () => {
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+    const provider = providerWith(processor, 'refusals');
+    const logs = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] });
+    const logger = logs.getLogger('refusals');
+    const tracer = provider.getTracer('refusals');
+    try {
+      tracer.startSpan('refused', { attributes: { poison: true } }).end();
+      const accepted = tracer.startSpan('accepted');
+      logger.emit({ body: 'kept', context: trace.setSpan(context.active(), accepted) });
+      logger.emit({ body: 'refused', attributes: { poison: 1 }, context: trace.setSpan(context.active(), accepted) });
+      accepted.end();
+      // Still open at the flush: its log record brings a 'started' row, which PostgreSQL refuses, and the log record with it.
+      const open = tracer.startSpan('open and refused', { attributes: { poison: true } });
+      logger.emit({ body: 'in the refused span', context: trace.setSpan(context.active(), open) });
+      await processor.forceFlush();
+
+      expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE service_name = 'refusals'`)).toBe(1);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE body = '"kept"'`)).toBe(1);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters`)).toBe(4);
+      expect(processor.stats()).toMatchObject({ spansExported: 1, logRecordsExported: 1, deadLetters: 4 });
+
+      // Its end is refused too: an ended span that was not exported.
+      open.end();
+      await processor.forceFlush();
+      expect(processor.stats()).toMatchObject({ spansExported: 1, logRecordsExported: 1 });
+      expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE kind = 'span'`)).toBe(2);
+    } finally {
+      await logs.shutdown();
+      await provider.shutdown();
+    }
+  });
+});
