@@ -5,7 +5,7 @@ export { PostgresSpanExporter } from './postgres/PostgresSpanExporter.js';
 export type { PostgresSpanExporterOptions } from './postgres/PostgresSpanExporter.js';
 export { PostgresExportError } from './postgres/PostgresExportError.js';
 export type { ErrorKind } from './postgres/sqlState.js';
-export type { KeyedLogRecord, SpansAndLogs, SpansAndLogsExporter } from './export/SpansAndLogs.js';
+export type { KeyedLogRecord, RefusedRecords, SpansAndLogs, SpansAndLogsExporter } from './export/SpansAndLogs.js';
 
 // Span markers shared by every exporter
 export {
