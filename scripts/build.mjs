@@ -33,9 +33,9 @@ writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
 // is no directory, and the addon is not loaded (segmentIoAddon.ts says why), never a throw
 // while the application's bundle loads.
 writeFileSync(
-  'dist/esm/journal/segmentFile/moduleDirectory.js',
+  'dist/esm/moduleDirectory.js',
   "import { dirname } from 'node:path';\nimport { fileURLToPath } from 'node:url';\n" +
-    '// Written by scripts/build.mjs: the ESM build of src/journal/segmentFile/moduleDirectory.ts.\n' +
+    '// Written by scripts/build.mjs: the ESM build of src/moduleDirectory.ts.\n' +
     'const url = import.meta.url;\n' +
     "export const moduleDirectory = typeof url === 'string' && url.startsWith('file:') ? dirname(fileURLToPath(url)) : undefined;\n",
 );

@@ -3,7 +3,7 @@
 // file's directory upwards; undefined in a bundle, where no package.json of ours is near.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { moduleDirectory } from './journal/segmentFile/moduleDirectory.js';
+import { moduleDirectory } from './moduleDirectory.js';
 
 interface Manifest {
   name?: string;

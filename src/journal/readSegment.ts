@@ -142,8 +142,10 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
       // The start of a magic (then perhaps zeros) is a segment cut while its head was
       // written; anything else this short is not one (`inspect` of a three-byte text file).
       const magic = magicPrefixBytes(buffer);
-      if (magic < buffer.length && firstNonZero(buffer, magic) < buffer.length) damaged.push({ offset: 0, length: buffer.length, reason: 'bad-magic' });
-      return { records, damaged, tornTailBytes: damaged.length > 0 ? 0 : buffer.length, nextOffset: damaged.length > 0 ? buffer.length : 0, zeroTail: false, zeroRun: false };
+      if (magic < buffer.length && firstNonZero(buffer, magic) < buffer.length) {
+        return { records, damaged: [{ offset: 0, length: buffer.length, reason: 'bad-magic' }], tornTailBytes: 0, nextOffset: buffer.length, zeroTail: false, zeroRun: false };
+      }
+      return { records, damaged, tornTailBytes: buffer.length, nextOffset: 0, zeroTail: false, zeroRun: false };
     }
     const magic = magicPrefixBytes(buffer);
     if (magic < SEGMENT_MAGIC.length && firstNonZero(buffer, magic) === buffer.length) {
