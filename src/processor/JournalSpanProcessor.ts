@@ -64,8 +64,9 @@ export interface JournalProcessorStats {
   memoryQueueLength: number;
   spansDropped: number;
   /**
-   * Ended spans the exporter has accepted (not the overflow marker, nor the 'started' rows of
-   * spans still open), and export attempts that failed or timed out (each retried).
+   * Ended spans the exporter has accepted and kept (not the overflow marker, nor the 'started'
+   * rows of spans still open, nor those refused for good: those count in deadLetters), and
+   * export attempts that failed or timed out (each retried).
    */
   spansExported: number;
   exportFailures: number;
@@ -80,7 +81,7 @@ export interface JournalProcessorStats {
   /** 'memory' while the journal cannot be used, 'none' with durability none and after shutdown. */
   journalWritePath: 'mmap' | 'write' | 'memory' | 'none';
   spansDroppedByReason: Readonly<Record<string, number>>;
-  /** Log records the exporter has accepted, and those that could not be journaled (lost), by reason. */
+  /** Log records the exporter has accepted and kept (not those refused for good), and those that could not be journaled (lost), by reason. */
   logRecordsExported: number;
   /** Log records that could not be journaled (the journal full or unavailable): in the overflow marker too. */
   logRecordsDropped: number;
