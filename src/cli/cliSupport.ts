@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { ParseArgsConfig } from 'node:util';
 import { ENV, EXPORTER_DEFAULTS } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
+import { MAX_MILLIS } from '../options/validate.js';
 import { validConnectionString } from '../postgres/connectionString.js';
 import { validSchemaName } from '../postgres/schemaName.js';
 import { describeTarget } from '../postgres/redact.js';
@@ -88,7 +89,8 @@ export function connectionStringFrom(value: string | undefined): string | undefi
  */
 export function connectTimeoutMillis(): number {
   const seconds = Number(envString('PGCONNECT_TIMEOUT'));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds * 1000) : 10_000;
+  // At most what Node's timers can wait: a longer timeout would fire at once.
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(Math.ceil(seconds * 1000), MAX_MILLIS) : 10_000;
 }
 
 /** A small pool for one command; the target is described without its password. */

@@ -58,6 +58,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #target: string;
   readonly #secrets: string[];
   readonly #exportTimeoutMillis: number;
+  /** How long the own pool waits for a connection, and the option that set it: said when a connect times out (pg does not say). */
+  readonly #connectWait: string | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   /** The own pool's connects under way: shutdown gives up on those of a server that does not answer. */
   readonly #connecting = new ConnectingClients();
@@ -83,6 +85,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     this.#exportTimeoutMillis = resolved.exportTimeoutMillis;
     this.#statements = new Statements(quoteSchema(resolved.schema));
     this.#ownsPool = resolved.pool === undefined;
+    this.#connectWait = this.#ownsPool ? connectWaitText(resolved.connectionTimeoutMillis, resolved.exportTimeoutMillis) : undefined;
     // pg-pool keeps its options on the pool: the only way to name a caller's pool's server.
     const poolOptions = (resolved.pool as { options?: PoolFacts } | undefined)?.options ?? {};
     const connectionString = resolved.connectionString ?? poolOptions.connectionString;
@@ -291,7 +294,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   }
 
   #failure(action: string, error: unknown): PostgresExportError {
-    const cause = withoutSecrets(error, this.#secrets);
+    const cause = withoutSecrets(this.#connectWait === undefined ? error : namingConnectWait(error, this.#connectWait), this.#secrets);
     const failure = exportError({ action, schema: this.#schema, cause, migrates: this.#migrate });
     failure.message = redact(failure.message, this.#secrets);
     safeDiag.debug(failure.message);
@@ -303,9 +306,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       connectionString: resolved.connectionString,
       max: resolved.maxConnections,
       application_name: resolved.applicationName,
-      // Never longer than a batch may take: 0 (no limit of its own) still ends there, and
-      // pg-pool then destroys the half-open socket of a server that never answered.
-      connectionTimeoutMillis: Math.min(resolved.connectionTimeoutMillis || Number.POSITIVE_INFINITY, resolved.exportTimeoutMillis),
+      connectionTimeoutMillis: connectWaitMillis(resolved.connectionTimeoutMillis, resolved.exportTimeoutMillis),
       // Telemetry must not keep a finished application alive.
       allowExitOnIdle: true,
       // Its connects followed, for shutdown (ConnectingClients.ts).
@@ -327,6 +328,33 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     const done = () => this.#inFlight.delete(work);
     work.then(done, done);
   }
+}
+
+/**
+ * How long the exporter's own pool waits for a connection: connectionTimeoutMillis, never
+ * longer than a batch may take (0, no limit of its own, still ends there), after which
+ * pg-pool destroys the half-open socket of a server that never answered.
+ */
+function connectWaitMillis(connectionTimeoutMillis: number, exportTimeoutMillis: number): number {
+  return Math.min(connectionTimeoutMillis || Number.POSITIVE_INFINITY, exportTimeoutMillis);
+}
+
+function connectWaitText(connectionTimeoutMillis: number, exportTimeoutMillis: number): string {
+  const millis = connectWaitMillis(connectionTimeoutMillis, exportTimeoutMillis);
+  return `no connection within ${millis} ms, ${millis === connectionTimeoutMillis ? 'connectionTimeoutMillis' : 'exportTimeoutMillis'}`;
+}
+
+/** pg's words for a connect that timed out (pg-pool's, and its client's). */
+const CONNECT_TIMEOUT_MESSAGES = ['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout'];
+
+/**
+ * A connect timeout says which wait it was (`wait`): pg's message names neither the time nor
+ * the setting, and a CLI run with PGCONNECT_TIMEOUT could not tell whether it was read.
+ * The message keeps pg's words first: the error is still classified by them (transient).
+ */
+function namingConnectWait(error: unknown, wait: string): unknown {
+  if (!(error instanceof Error) || !CONNECT_TIMEOUT_MESSAGES.some((words) => error.message.startsWith(words))) return error;
+  return new Error(`${error.message} (${wait})`, { cause: error });
 }
 
 /** Calls the exporter's caller back exactly once; a throwing callback is not our failure. */

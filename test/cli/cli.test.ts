@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bootstrapStatement, migrationStatements } from '../../src/postgres/migrate.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { runCli } from '../helpers/cli.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { segmentNames } from '../helpers/journalFiles.js';
@@ -71,16 +72,23 @@ describe('otel-blackbox CLI', () => {
     expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
   });
 
-  test('a server that accepts connections and never answers: crashes and migrate give up with exit 1 (PGCONNECT_TIMEOUT)', async () => {
+  test('a server that accepts connections and never answers: crashes, migrate and recover give up with exit 1 (PGCONNECT_TIMEOUT)', async () => {
     const silent = createServer((socket) => socket.on('error', () => {}).resume());
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
+    const database = `postgres://otel@127.0.0.1:${port}/otel`;
     try {
       for (const command of ['crashes', 'migrate']) {
-        const result = await runCli({ PGCONNECT_TIMEOUT: '1' }, command, '--database', `postgres://otel@127.0.0.1:${port}/otel`);
+        const result = await runCli({ PGCONNECT_TIMEOUT: '1' }, command, '--database', database);
         expect({ command, code: result.code }).toEqual({ command, code: 1 });
         expect(result.stderr).toMatch(/timeout/i);
       }
+      // recover's exporter waited its own 10 s for each connection, whatever PGCONNECT_TIMEOUT said.
+      const journalDir = join(tempDir(), 'journal');
+      writeDeadJournal(journalDir, 3);
+      const recover = await runCli({ PGCONNECT_TIMEOUT: '1' }, 'recover', '--journal-dir', journalDir, '--database', database, '--recover-any-destination');
+      expect(recover.code).toBe(1);
+      expect(recover.stderr).toContain('no connection within 1000 ms, connectionTimeoutMillis');
     } finally {
       silent.close();
     }

@@ -6,7 +6,7 @@ import { ENV, RECOVERY_DEFAULTS } from '../../options/defaults.js';
 import { envJournalDir } from '../../options/environment.js';
 import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
 import { recoverJournals, type JournalVerdict, type RecoveryReport } from '../../recovery/recoverJournals.js';
-import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, connectTimeoutMillis, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
 
@@ -61,7 +61,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
   }
   const journalDir = values['journal-dir'] ?? envJournalDir() ?? RECOVERY_DEFAULTS.journalDir;
   const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], RECOVERY_DEFAULTS.staleAfterMillis);
-  const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema) });
+  // PGCONNECT_TIMEOUT as every other command reads it: before, a server that never answered held each of recovery's attempts 10 s.
+  const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema), connectionTimeoutMillis: connectTimeoutMillis() });
   try {
     // A directory that is not there is most likely the wrong one (a relative default read in
     // another working directory): "recovered 0 journals" and exit 0 said all was well.
