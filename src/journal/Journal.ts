@@ -106,6 +106,16 @@ export class Journal {
     return this.#writer.openSpanCount;
   }
 
+  /** The spans open now, oldest first: the journal holds their STARTs (or could not take them). */
+  openSpansNow(): ReadableSpan[] {
+    return this.#writer.openSpansNow();
+  }
+
+  /** Whose journal this is: the id its crash records name (ATTR_WRITER_ID). */
+  get writerId(): string {
+    return this.#writer.writerId;
+  }
+
   // Health.
 
   get broken(): boolean {

@@ -251,6 +251,13 @@ export class JournalWriter {
     return this.openSpans.size;
   }
 
+  /** The spans open now (not ended), oldest first: journaled or not. */
+  openSpansNow(): ReadableSpan[] {
+    const spans: ReadableSpan[] = [];
+    for (const open of this.openSpans.values()) if (open.span.ended !== true) spans.push(open.span);
+    return spans;
+  }
+
   /**
    * Bytes the journal takes on disk: its records, heads and side files (liveBytes, what
    * maxJournalBytes caps), and the room preallocated for more: a mapped segment is

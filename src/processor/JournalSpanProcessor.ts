@@ -22,6 +22,7 @@ import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { ENV } from '../options/defaults.js';
 import { recoverJournals } from '../recovery/recoverJournals.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
+import { exportCrashRecordsAtShutdown } from './crashRecordsAtShutdown.js';
 import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
 import { resolveProcessorOptions } from './processorOptions.js';
@@ -98,6 +99,7 @@ export interface JournalProcessorStats {
    * crash records a resumed recovery sends again) counts again.
    */
   spansRecovered: number;
+  /** Crash records recovery exported, as spansRecovered counts them; and those shutdown() exported of this process's spans still open. */
   crashRecordsWritten: number;
   /**
    * Whether recovery is under way: a scan of journalDir for dead processes' journals (at
@@ -414,6 +416,17 @@ export class JournalSpanProcessor implements SpanProcessor {
       // waits on (a file system that does not answer) can keep shutdown() from settling.
       const recovery = this.recovery === undefined ? undefined : settleWithin(this.recovery, this.options.flushTimeoutMillis + EXPORTER_GRACE_MILLIS);
       await Promise.all([this.loop.stop(), recovery]);
+      if (this.journal !== undefined && !this.stopController.signal.aborted) {
+        this.crashRecordsWritten += await exportCrashRecordsAtShutdown({
+          journal: this.journal,
+          exporter: this.options.exporter,
+          logExporter: this.options.logExporter,
+          deadLetters: this.deadLetters,
+          maxExportBatchSize: this.options.maxExportBatchSize,
+          exportTimeoutMillis: this.options.exportTimeoutMillis,
+          signal: this.stopController.signal,
+        });
+      }
     } finally {
       clearTimeout(deadlineTimer);
       // Drained or not, nothing may call export() from here on: the exporter shuts down next.

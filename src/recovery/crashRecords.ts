@@ -12,6 +12,9 @@ import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, ATTR_WRITER_ID } from '../spanMarkers.js';
 import type { JournalFacts } from './readWriterJournal.js';
 
+/** The reason of a span still open when its processor shut down: its end, if it came, was not recorded. */
+export const SHUT_DOWN_WHILE_OPEN = 'the span was still open when the span processor shut down; an end after that was not recorded';
+
 export function crashReason(journal: JournalFacts): string {
   // The last exit record with no heartbeat after it (readJournalFacts forgets the others).
   const exit = journal.exit;
@@ -22,7 +25,7 @@ export function crashReason(journal: JournalFacts): string {
     return stackText && stackText.includes(messageText) ? `uncaught ${stackText}` : `uncaught ${nameText}: ${messageText}${stackText ? `\n${stackText}` : ''}`;
   }
   if (exit?.code !== undefined) return `process exited with code ${String(exit.code)} while the span was open`;
-  if (exit?.shutdown) return 'the span was still open when the span processor shut down; an end after that was not recorded';
+  if (exit?.shutdown) return SHUT_DOWN_WHILE_OPEN;
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
   return `process vanished; last heartbeat at ${isoTime(last)}`;
 }
@@ -33,12 +36,12 @@ function isoTime(ms: number): string {
   return Number.isNaN(date.getTime()) ? `${ms} ms after the epoch` : date.toISOString();
 }
 
-function laterOf(a: HrTime, b: HrTime): HrTime {
+/** The later of two times: an estimated end never before the span's own start, even if a clock stepped back. */
+export function laterOf(a: HrTime, b: HrTime): HrTime {
   return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? a : b;
 }
 
 export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resource: Resource, reason: string, writerId: string): ReadableSpan {
-  // Never before the span's own start, even if a clock stepped back.
   const endTime = laterOf(millisToHrTime(journal.lastSignOfLifeMs), start.st);
   return readableSpanFromRecord(start, resource, {
     endTime,

@@ -183,8 +183,11 @@ test('a lock file that is not a regular file (a FIFO planted under its name) is 
 test('a processor shut down with a span still open lets go of its lock: its journal is recovered while the process runs on', async () => {
   // Before: the lock was held until the process exited, so the crash record of a span left
   // open at shutdown waited for the end of a long-running process (an SDK set up again).
+  // The exporter fails: had it taken the span's crash record at shutdown, the journal would be gone (openSpansAtShutdown.test.ts).
   const journalDir = join(tempDir(), 'journal');
-  const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir, recover: false });
+  const down = new CollectingExporter();
+  down.failing = true;
+  const processor = new JournalSpanProcessor({ exporter: down, journalDir, recover: false, flushTimeoutMillis: 300 });
   const provider = providerWith(processor, 'shut-down-early');
   provider.getTracer('t').startSpan('left open at shutdown');
   await provider.shutdown();

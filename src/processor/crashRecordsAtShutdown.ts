@@ -1,0 +1,91 @@
+// Spans still open when the processor shuts down never reach onEnd here: this process will
+// not record their end. Their crash records used to wait in the journal for a later
+// process's recovery: never, when the journal directory goes with the process (a
+// Kubernetes emptyDir, a container's own file system), and a 'started' row
+// (pendingSpanMillis) then read as running for good. So the processor exports them itself,
+// once the export loop has drained and while the exporter still takes batches, and the
+// journal lets go of each span a committed batch carried: nothing is left for a recovery to
+// write again, and the journal is removed as a finished one is. What could not be exported
+// before the stop deadline stays open in the journal, and recovery writes it, as before.
+import { SpanStatusCode, type HrTime } from '@opentelemetry/api';
+import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
+import { retryWithBackoff } from '../export/exportWithRetry.js';
+import type { Journal } from '../journal/Journal.js';
+import { laterOf, SHUT_DOWN_WHILE_OPEN } from '../recovery/crashRecords.js';
+import { safeDiag } from '../safeDiag.js';
+import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, ATTR_WRITER_ID } from '../spanMarkers.js';
+
+export interface CrashRecordsAtShutdown {
+  journal: Journal;
+  exporter: SpanExporter;
+  logExporter: LogRecordExporter | undefined;
+  deadLetters: DeadLetters;
+  maxExportBatchSize: number;
+  exportTimeoutMillis: number;
+  /** The stop deadline: aborted, no batch starts and the one under way is given up. */
+  signal: AbortSignal;
+}
+
+/** Exports a crash record of each span open now, in batches; returns how many were committed. */
+export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdown): Promise<number> {
+  const { journal, signal } = options;
+  const open = journal.openSpansNow();
+  if (open.length === 0) return 0;
+  // The moment the process stopped recording them: their estimated end, as recovery's is the last sign of life.
+  const stoppedAt = millisToHrTime(Date.now());
+  let committed = 0;
+  for (let from = 0; from < open.length && !signal.aborted; from += options.maxExportBatchSize) {
+    const spans = open.slice(from, from + options.maxExportBatchSize);
+    const records = spans.map((span) => crashRecordAtShutdown(span, stoppedAt, journal.writerId));
+    const delivery = new Delivery(options.deadLetters);
+    const outcome = await retryWithBackoff(
+      () => exportWithLogs(options.exporter, options.logExporter, () => records, records.length, undefined, options.exportTimeoutMillis, signal, delivery),
+      { signal },
+    );
+    if (!outcome.ok) break;
+    for (const span of spans) journal.endedElsewhere(span);
+    committed += spans.length;
+  }
+  if (committed < open.length) {
+    safeDiag.warn(`otel-blackbox: ${open.length - committed} spans still open at shutdown stay in the journal; their crash records are written when it is recovered`);
+  }
+  return committed;
+}
+
+/**
+ * The span as it is now, ended at `stoppedAt` (an estimate, and marked as one), status
+ * ERROR with the reason: its attributes and events so far, not only what its START held.
+ */
+export function crashRecordAtShutdown(span: ReadableSpan, stoppedAt: HrTime, writerId: string): ReadableSpan {
+  const endTime = laterOf(stoppedAt, span.startTime);
+  return {
+    name: span.name,
+    kind: span.kind,
+    spanContext: () => span.spanContext(),
+    parentSpanContext: span.parentSpanContext,
+    startTime: span.startTime,
+    endTime,
+    status: { code: SpanStatusCode.ERROR, message: SHUT_DOWN_WHILE_OPEN },
+    attributes: {
+      ...span.attributes,
+      [ATTR_SPAN_STATE]: 'crashed',
+      [ATTR_CRASH_REASON]: SHUT_DOWN_WHILE_OPEN,
+      [ATTR_END_TIME_ESTIMATED]: true,
+      [ATTR_WRITER_ID]: writerId,
+    },
+    links: span.links,
+    // Copied with droppedEventsCount, at once (as asStarted() does): an event added while the
+    // batch waits, at the SDK's limit, shifts the live array.
+    events: span.events.slice(),
+    duration: hrTimeDuration(span.startTime, endTime),
+    ended: true,
+    resource: span.resource,
+    instrumentationScope: span.instrumentationScope,
+    droppedAttributesCount: span.droppedAttributesCount,
+    droppedEventsCount: span.droppedEventsCount,
+    droppedLinksCount: span.droppedLinksCount,
+  };
+}

@@ -1,0 +1,73 @@
+// Spans still open when the processor shuts down never reach onEnd in this process. Their
+// crash records used to wait in the journal for a later process's recovery: never, when the
+// journal directory goes with the process (a Kubernetes emptyDir, a container's own file
+// system), and a 'started' row (pendingSpanMillis) then read as running for good. The
+// processor now writes them itself while the database is reachable, and its journal is
+// removed as any finished journal is; when the database is not reachable they stay in the
+// journal for recovery, as before.
+import { context, trace } from '@opentelemetry/api';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+import { providerWith } from '../helpers/tracing.js';
+
+const tempDir = useTempDirs();
+const db = new TestDatabase();
+let schema: string;
+useMigratedSchema(db, 'open_at_shutdown', (name) => (schema = name));
+
+const writerDirs = (journalDir: string) => (existsSync(journalDir) ? readdirSync(journalDir).filter((name) => name.startsWith('w')) : []);
+
+test("open spans get their crash records at shutdown: the 'started' row becomes 'crashed', and the journal is gone", async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, pendingSpanMillis: 20, scheduledDelayMillis: 10 });
+  const provider = providerWith(processor, 'open-at-shutdown');
+  const logs = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] });
+  const tracer = provider.getTracer('t');
+  tracer.startSpan('ended').end();
+  const job = tracer.startSpan('long job', { attributes: { 'job.id': 7 } });
+  job.setAttribute('job.step', 'copying');
+  job.addEvent('checkpoint');
+  logs.getLogger('t').emit({ body: 'working', context: trace.setSpan(context.active(), job) });
+  await expect.poll(() => db.count(`SELECT count(*) FROM "${schema}".spans WHERE name = 'long job' AND state = 'started'`), { timeout: 10_000 }).toBe(1);
+
+  await logs.shutdown();
+  await provider.shutdown();
+
+  const [row] = await db.query<{ state: string; crash_reason: string; end_time_estimated: boolean; attributes: Record<string, unknown>; span_id: string }>(
+    `SELECT state, crash_reason, end_time_estimated, attributes, span_id FROM "${schema}".spans WHERE name = 'long job'`,
+  );
+  expect(row).toMatchObject({ state: 'crashed', end_time_estimated: true, span_id: job.spanContext().spanId });
+  expect(row!.crash_reason).toMatch(/still open when the span processor shut down/);
+  // As the span was at shutdown, not only as it started.
+  expect(row!.attributes).toMatchObject({ 'job.id': 7, 'job.step': 'copying' });
+  expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE span_id = $1 AND kind = 'event'`, [job.spanContext().spanId])).toBe(1);
+  expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE service_name = 'open-at-shutdown'`)).toBe(2);
+  expect(processor.stats().crashRecordsWritten).toBe(1);
+  // Nothing left for a recovery to write again.
+  expect(writerDirs(journalDir)).toEqual([]);
+  job.end();
+});
+
+test('the database down at shutdown: the open span stays in the journal, and recovery writes its crash record', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const down = new CollectingExporter();
+  down.failing = true;
+  const processor = new JournalSpanProcessor({ exporter: down, journalDir, recover: false, flushTimeoutMillis: 300 });
+  const tracer = providerWith(processor, 'down-at-shutdown').getTracer('t');
+  const open = tracer.startSpan('open');
+  await processor.shutdown();
+  expect(processor.stats().crashRecordsWritten).toBe(0);
+  expect(writerDirs(journalDir)).toHaveLength(1);
+
+  const exporter = new CollectingExporter();
+  expect(await recoverJournals({ journalDir, exporter })).toMatchObject({ spansCrashed: 1 });
+  expect(exporter.spans.map((span) => span.spanContext().spanId)).toEqual([open.spanContext().spanId]);
+  open.end();
+});
