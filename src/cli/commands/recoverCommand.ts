@@ -35,8 +35,10 @@ ${DATABASE_HELP}
   -h, --help           show this help
 
 Exit status: 0 when every dead journal was recovered (or, with --dry-run, would be), 1
-when one could not be or was left alone (another user's, another destination's, a newer otel-blackbox's; diag lines on
-stderr name them), or when the journal directory does not exist.`;
+when one could not be or was left alone (another user's, another destination's, a newer
+otel-blackbox's, one that could not be read; diag lines on stderr name them), when the
+journal directory does not exist, or when it is one process's journal (it holds
+segments: pass the directory above it).`;
 
 export async function recoverCommand(args: string[], io: CommandIo): Promise<number> {
   const { values } = parseOrUsage(() =>
