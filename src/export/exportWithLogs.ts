@@ -13,6 +13,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
 import { deliverIsolatingRefusals, DeliveryProgress, ReceiverCalls } from './deliverIsolatingRefusals.js';
 import { exportBatch, exportLogRecords, exportSpansAndLogs, type ExportOutcome } from './exportBatch.js';
+import { spanAs } from './spanAs.js';
 import { exportsLogs, RefusedRecords, type KeyedLogRecord } from './SpansAndLogs.js';
 
 /**
@@ -130,26 +131,5 @@ async function exportToTwo(
 
 /** The span as its `'started'` row: marked, and not ended. */
 export function asStarted(span: ReadableSpan): ReadableSpan {
-  return {
-    name: span.name,
-    kind: span.kind,
-    spanContext: () => span.spanContext(),
-    parentSpanContext: span.parentSpanContext,
-    startTime: span.startTime,
-    endTime: [0, 0],
-    status: span.status,
-    attributes: { ...span.attributes, [ATTR_SPAN_STATE]: 'started' },
-    links: span.links,
-    // Copied with droppedEventsCount, at once: rows are made later, and an event added
-    // meanwhile at the SDK's eventCountLimit shifts the live array (the stored indexes
-    // then no longer match droppedEventsCount's word that none moved).
-    events: span.events.slice(),
-    duration: [0, 0],
-    ended: false,
-    resource: span.resource,
-    instrumentationScope: span.instrumentationScope,
-    droppedAttributesCount: span.droppedAttributesCount,
-    droppedEventsCount: span.droppedEventsCount,
-    droppedLinksCount: span.droppedLinksCount,
-  };
+  return spanAs(span, { endTime: [0, 0], duration: [0, 0], ended: false, status: span.status, attributes: { [ATTR_SPAN_STATE]: 'started' } });
 }

@@ -13,6 +13,7 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
+import { spanAs } from '../export/spanAs.js';
 import type { Journal } from '../journal/Journal.js';
 import { laterOf, SHUT_DOWN_WHILE_OPEN } from '../recovery/crashRecords.js';
 import { safeDiag } from '../safeDiag.js';
@@ -61,31 +62,16 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
  */
 export function crashRecordAtShutdown(span: ReadableSpan, stoppedAt: HrTime, writerId: string): ReadableSpan {
   const endTime = laterOf(stoppedAt, span.startTime);
-  return {
-    name: span.name,
-    kind: span.kind,
-    spanContext: () => span.spanContext(),
-    parentSpanContext: span.parentSpanContext,
-    startTime: span.startTime,
+  return spanAs(span, {
     endTime,
+    duration: hrTimeDuration(span.startTime, endTime),
+    ended: true,
     status: { code: SpanStatusCode.ERROR, message: SHUT_DOWN_WHILE_OPEN },
     attributes: {
-      ...span.attributes,
       [ATTR_SPAN_STATE]: 'crashed',
       [ATTR_CRASH_REASON]: SHUT_DOWN_WHILE_OPEN,
       [ATTR_END_TIME_ESTIMATED]: true,
       [ATTR_WRITER_ID]: writerId,
     },
-    links: span.links,
-    // Copied with droppedEventsCount, at once (as asStarted() does): an event added while the
-    // batch waits, at the SDK's limit, shifts the live array.
-    events: span.events.slice(),
-    duration: hrTimeDuration(span.startTime, endTime),
-    ended: true,
-    resource: span.resource,
-    instrumentationScope: span.instrumentationScope,
-    droppedAttributesCount: span.droppedAttributesCount,
-    droppedEventsCount: span.droppedEventsCount,
-    droppedLinksCount: span.droppedLinksCount,
-  };
+  });
 }
