@@ -22,6 +22,8 @@ export const ENV = {
   scheduledDelayMillis: 'OTEL_BSP_SCHEDULE_DELAY',
   exportTimeoutMillis: 'OTEL_BSP_EXPORT_TIMEOUT',
   maxQueueSize: 'OTEL_BSP_MAX_QUEUE_SIZE',
+  /** The specification's switch for the whole SDK: 'true' makes the processor do nothing. */
+  sdkDisabled: 'OTEL_SDK_DISABLED',
 } as const;
 
 export type DurabilityLevel = 'process' | 'host' | 'none';

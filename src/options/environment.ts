@@ -6,12 +6,16 @@ import { DURABILITY_LEVELS, ENV } from './defaults.js';
 import type { DurabilityLevel } from './defaults.js';
 import { MAX_MILLIS } from './validate.js';
 
+/**
+ * Decimal digits only, as the CLI takes numbers: Number() also took `0x10` (16), `1e3` and
+ * `2.0`, and a value past 2^53 (a queue of 1e20 spans, unbounded in effect) without a word.
+ */
 export function envNonNegativeInteger(name: string): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    safeDiag.warn(`otel-blackbox: ignoring ${name}=${JSON.stringify(raw)}: expected a non-negative integer.`);
+  const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    safeDiag.warn(`otel-blackbox: ignoring ${name}=${JSON.stringify(raw)}: expected a non-negative integer in decimal digits, at most ${Number.MAX_SAFE_INTEGER}.`);
     return undefined;
   }
   return value;
@@ -50,12 +54,19 @@ export function envJournalDir(): string | undefined {
   return envString(ENV.journalDir);
 }
 
+/** Case and surrounding spaces aside, as OpenTelemetry reads the enum values of its variables. */
 export function envDurability(): DurabilityLevel | undefined {
   const raw = envString(ENV.durability);
   if (raw === undefined) return undefined;
-  if ((DURABILITY_LEVELS as readonly string[]).includes(raw)) return raw as DurabilityLevel;
+  const level = raw.trim().toLowerCase();
+  if ((DURABILITY_LEVELS as readonly string[]).includes(level)) return level as DurabilityLevel;
   safeDiag.warn(
     `otel-blackbox: ignoring ${ENV.durability}=${JSON.stringify(raw)}: expected one of ${DURABILITY_LEVELS.map((l) => `'${l}'`).join(', ')}.`,
   );
   return undefined;
+}
+
+/** OTEL_SDK_DISABLED as OpenTelemetry reads it: true for `true` (case and spaces aside), false for anything else. */
+export function envSdkDisabled(): boolean {
+  return envString(ENV.sdkDisabled)?.trim().toLowerCase() === 'true';
 }

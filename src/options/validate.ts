@@ -71,8 +71,8 @@ function describe(value: unknown): string {
 
 export function positiveInteger(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidOptionError(option, 'a positive integer', value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(option, `a positive integer, at most ${Number.MAX_SAFE_INTEGER}`, value);
   }
   return value;
 }
@@ -80,8 +80,8 @@ export function positiveInteger(option: string, value: number | undefined, fallb
 /** Bytes, a whole number of at least `min`: `what` says why that is the least. */
 export function bytesAtLeast(option: string, value: number | undefined, fallback: number, min: number, what: string): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidOptionError(option, `a whole number of bytes, at least ${min} (${what})`, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidOptionError(option, `a whole number of bytes, at least ${min} (${what}) and at most ${Number.MAX_SAFE_INTEGER}`, value);
   }
   return value;
 }
@@ -97,7 +97,7 @@ export const MAX_MILLIS = 2_147_000_000;
 /** Milliseconds, at least `min` (0 or 1), at most MAX_MILLIS. */
 export function millis(option: string, value: number | undefined, fallback: number, min: 0 | 1): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_MILLIS) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > MAX_MILLIS) {
     throw new InvalidOptionError(option, `${min === 0 ? 'a non-negative' : 'a positive'} integer of milliseconds, at most ${MAX_MILLIS} (about 24 days)`, value);
   }
   return value;

@@ -3,7 +3,7 @@
 // retries from the journal) or the stock BatchSpanProcessor. exportBatch() takes log
 // records along with spans and commits them in the same transaction as their span's row.
 import { context } from '@opentelemetry/api';
-import { safeDiag } from '../safeDiag.js';
+import { holdDiagUntilNextTurn, safeDiag, sayHeld } from '../safeDiag.js';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { RefusedRecords, type KeyedLogRecord, type SpansAndLogs, type SpansAndLogsExporter } from '../export/SpansAndLogs.js';
@@ -79,6 +79,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   #shutdown: Promise<void> | undefined;
 
   constructor(options: PostgresSpanExporterOptions = {}) {
+    // Built inside `new NodeSDK(...)`, before it installs its logger: said after this turn (safeDiag.ts).
+    holdDiagUntilNextTurn();
     const resolved = resolveExporterOptions(options);
     this.#schema = resolved.schema;
     this.#migrate = resolved.migrate;
@@ -131,6 +133,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
    * meanwhile, which under steady load would keep it waiting for good.
    */
   async forceFlush(): Promise<void> {
+    sayHeld();
     await Promise.allSettled([...this.#inFlight]);
   }
 
@@ -142,6 +145,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
    * connectionTimeoutMillis. Safe to call again.
    */
   shutdown(): Promise<void> {
+    sayHeld();
     this.#shutdown ??= this.#close();
     return this.#shutdown;
   }

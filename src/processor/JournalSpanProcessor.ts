@@ -4,7 +4,7 @@
 // loop sends ended spans from the journal to any SpanExporter and marks them committed.
 // Nothing here throws into the application.
 import { TraceFlags } from '@opentelemetry/api';
-import { safeDiag } from '../safeDiag.js';
+import { holdDiagUntilNextTurn, safeDiag, sayHeld } from '../safeDiag.js';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
@@ -20,6 +20,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import { journalWritePath } from '../journal/segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { ENV } from '../options/defaults.js';
+import { envSdkDisabled } from '../options/environment.js';
 import { recoverJournals } from '../recovery/recoverJournals.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
 import { exportCrashRecordsAtShutdown } from './crashRecordsAtShutdown.js';
@@ -129,6 +130,13 @@ export class JournalSpanProcessor implements SpanProcessor {
   /** Spans started after shutdown (no START in the journal): counted as dropped when they end. Told apart by object, not by start time (the SDK's clock is not Date.now()). */
   private readonly startedAfterShutdown = new WeakSet<object>();
   /**
+   * OTEL_SDK_DISABLED=true: the processor does nothing. A disabled NodeSDK neither starts
+   * nor shuts down the processors it was given: this one made its journal (a preallocated
+   * segment left behind at every run), recovered dead journals into the database, and kept
+   * its timers, under an SDK the application had turned off (a review).
+   */
+  private readonly disabled: boolean;
+  /**
    * Spans held in memory wake the export loop at a full batch, or at half the queue when
    * batches are larger than that: woken only at a batch near the queue's size, the loop came
    * too late for a burst that crossed the queue's end, and it was dropped in part.
@@ -157,7 +165,10 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
   constructor(options: JournalSpanProcessorOptions) {
+    // Built inside `new NodeSDK(...)`, before it installs its logger: said after this turn (safeDiag.ts).
+    holdDiagUntilNextTurn();
     this.options = resolveProcessorOptions(options);
+    this.disabled = envSdkDisabled();
     this.durabilityFromCode = options.durability !== undefined;
     this.queueWakesLoopAt = Math.min(this.options.maxExportBatchSize, this.options.maxQueueSize / 2);
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
@@ -187,7 +198,10 @@ export class JournalSpanProcessor implements SpanProcessor {
       },
       processExit: (record) => this.journal?.appendProcessExit(record),
     });
-    if (this.options.durability === 'none') {
+    if (this.disabled) {
+      this.state = 'shutdown';
+      safeDiag.info(`otel-blackbox: ${ENV.sdkDisabled}=true: JournalSpanProcessor does nothing (no journal, no recovery, no export)`);
+    } else if (this.options.durability === 'none') {
       // Said, as the write path is: it was the one state of crash protection nothing
       // announced (an operator review). A warning when the environment chose it: whoever
       // reads the logs may not know a deployment variable turned the journal off.
@@ -208,11 +222,13 @@ export class JournalSpanProcessor implements SpanProcessor {
         this.recoveryTimer.unref();
       }
     }
-    this.loop.start();
-    this.stopSelfMetrics = reportSelfMetrics(() => this.stats());
+    if (!this.disabled) this.loop.start();
+    this.stopSelfMetrics = this.disabled ? () => {} : reportSelfMetrics(() => this.stats(), dropsGoingOn(this.drops, this.deadLetters));
   }
 
   onStart(span: Span, _parentContext: Context): void {
+    if (this.disabled) return;
+    sayHeld();
     // While shutdown drains, too: the journal is open until it ends, and a span started
     // then, unjournaled, was lost to a kill or left no crash record when still open.
     if (this.state === 'shutdown') return void this.startedAfterShutdown.add(span);
@@ -230,6 +246,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
+    if (this.disabled) return;
+    sayHeld();
     if (this.state === 'shutdown') return this.spanEndedAfterShutdown(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
@@ -249,6 +267,8 @@ export class JournalSpanProcessor implements SpanProcessor {
    * onEnd; it is exported with the next batch. Never throws.
    */
   journalLogRecord(logRecord: ReadableLogRecord): void {
+    if (this.disabled) return;
+    sayHeld();
     if (this.state === 'shutdown') return this.logRecordAfterShutdown();
     try {
       const journal = this.journal;
@@ -339,6 +359,7 @@ export class JournalSpanProcessor implements SpanProcessor {
    * exporter's own forceFlush(); keeps the process alive while it is awaited.
    */
   async forceFlush(): Promise<void> {
+    sayHeld();
     if (this.state === 'shutdown') return;
     const deadline = performance.now() + this.options.flushTimeoutMillis;
     const done = await this.loop.flush(this.options.flushTimeoutMillis);
@@ -360,6 +381,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   shutdown(): Promise<void> {
+    sayHeld();
     this.shutdownPromise ??= this.shutdownOnce();
     return this.shutdownPromise;
   }
@@ -373,17 +395,14 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalBytes: this.journal?.bytesOnDisk ?? 0,
       journalBacklog: this.journal?.uncommitted ?? 0,
       memoryQueueLength: this.queue.length,
-      spansDropped: this.drops.total + this.deadLetters.lostSpans,
+      ...dropStats(this.drops, this.deadLetters),
       spansExported: this.loop.spansExported,
       logRecordsExported: this.loop.logRecordsExported,
-      logRecordsDropped: this.drops.logRecordsTotal + this.deadLetters.lostLogs,
-      logRecordsDroppedByReason: withLost(this.drops.logRecordsByReason, this.deadLetters.lostLogs),
       exportFailures: this.loop.exportFailures,
       hotPathErrors: this.hotPathErrors,
       journalSegments: this.journal?.segmentsOnDisk ?? 0,
       journalBytesWritten: this.journal?.bytesWritten ?? 0,
       journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : journaling ? this.journal!.writePath : 'memory',
-      spansDroppedByReason: withLost(this.drops.byReason, this.deadLetters.lostSpans),
       deadLetters: deadLettersOf(this.options.exporter) + this.deadLetters.written + this.recoveryDeadLetters,
       spansRecovered: this.spansRecovered,
       crashRecordsWritten: this.crashRecordsWritten,
@@ -588,6 +607,27 @@ export class JournalSpanProcessor implements SpanProcessor {
 
 /** The drop reason of records an exporter refused for good that the dead-letter file could not take (DeadLetterFile). */
 const REFUSED_NOT_KEPT = 'refused by the exporter for good, and the dead-letter file could not keep it';
+
+type DropStats = Pick<JournalProcessorStats, 'spansDropped' | 'spansDroppedByReason' | 'logRecordsDropped' | 'logRecordsDroppedByReason'>;
+
+/** What was dropped: by the processor (DropCounter), and refused records the dead-letter file could not keep. */
+function dropStats(drops: DropCounter, deadLetters: DeadLetterFile): DropStats {
+  return {
+    spansDropped: drops.total + deadLetters.lostSpans,
+    spansDroppedByReason: withLost(drops.byReason, deadLetters.lostSpans),
+    logRecordsDropped: drops.logRecordsTotal + deadLetters.lostLogs,
+    logRecordsDroppedByReason: withLost(drops.logRecordsByReason, deadLetters.lostLogs),
+  };
+}
+
+/**
+ * A shut-down processor's stats as its metrics report them: `gone` with the drops as they
+ * go on (what starts or is emitted after shutdown is dropped, and counted). Made here, not
+ * in the constructor, so the callback keeps the counters alone and not the processor.
+ */
+function dropsGoingOn(drops: DropCounter, deadLetters: DeadLetterFile): (gone: JournalProcessorStats) => JournalProcessorStats {
+  return (gone) => ({ ...gone, ...dropStats(drops, deadLetters) });
+}
 
 function withLost(byReason: Readonly<Record<string, number>>, lost: number): Record<string, number> {
   return lost === 0 ? { ...byReason } : { ...byReason, [REFUSED_NOT_KEPT]: lost };

@@ -66,36 +66,62 @@ function takeSlot(): Slot {
  * Registers the instruments on the global MeterProvider, for one processor: its series
  * carry its number (PROCESSOR_ATTRIBUTE), since several processors observing the same
  * instruments with the same attributes left only the last one's value. Returns what
- * stops the reports (at shutdown): registered for good, a shut-down processor was kept
- * alive by the callback, and reported as if still running.
+ * stops the live reports (at shutdown): from then on the same callbacks report the
+ * processor as gone, nothing held (zero bytes, segments, backlog), its counts as they were
+ * then and its drops as they go on (`dropsSince`: spans and log records that come after
+ * shutdown are dropped, and counted). The callbacks stay registered until the next
+ * processor takes the number: registering anew at shutdown asked a MeterProvider that
+ * NodeSDK was shutting down at the same time for a meter, and the SDK warned at every
+ * shutdown. Nothing they keep holds the processor: `stats` is let go at the stop.
  */
-export function reportSelfMetrics(stats: () => JournalProcessorStats): () => void {
+export function reportSelfMetrics(stats: () => JournalProcessorStats, dropsSince: (gone: JournalProcessorStats) => JournalProcessorStats): () => void {
   const slot = takeSlot();
-  const stop = reportOnProviders(stats, slot.attributes);
+  let live: (() => JournalProcessorStats) | undefined = stats;
+  let gone: JournalProcessorStats | undefined;
+  const reporting = reportOnProviders(() => (live !== undefined ? live() : dropsSince(gone!)), slot.attributes);
   return () => {
-    stop();
-    const gone: JournalProcessorStats = { ...stats(), journalBytes: 0, journalSegments: 0, journalBacklog: 0, memoryQueueLength: 0, journalWritePath: 'none' };
-    slot.stopReportingGone = reportOnProviders(() => gone, slot.attributes);
+    if (live === undefined) return;
+    gone = { ...live(), journalBytes: 0, journalSegments: 0, journalBacklog: 0, memoryQueueLength: 0, journalWritePath: 'none' };
+    live = undefined;
+    reporting.stopLooking();
+    slot.stopReportingGone = reporting.stop;
     freeSlots.push(slot);
     freeSlots.sort((a, b) => Number(a.attributes[PROCESSOR_ATTRIBUTE]) - Number(b.attributes[PROCESSOR_ATTRIBUTE]));
   };
 }
 
+/** How often the global MeterProvider is looked up again while the processor runs. */
+const PROVIDER_LOOKUP_MILLIS = 1000;
+
 /**
- * NodeSDK sets the provider in `start()`, after the application constructed its span
- * processors, so the provider is looked up again once the current synchronous start-up
- * has run.
+ * On the global MeterProvider, and on each one set later while the processor runs: NodeSDK
+ * sets it in `start()`, after the application constructed its span processors, and an
+ * application may await something (its secrets, a config) in between; looked up only once
+ * more after the synchronous start-up, such a provider never got the metrics, and nothing
+ * said so (a review).
  */
-function reportOnProviders(stats: () => JournalProcessorStats, attributes: Attributes): () => void {
-  const first = metrics.getMeterProvider();
-  const unregisters = [register(first, stats, attributes)];
-  const later = setImmediate(() => {
+function reportOnProviders(stats: () => JournalProcessorStats, attributes: Attributes): { stop: () => void; stopLooking: () => void } {
+  const providers = new Set<MeterProvider>();
+  const unregisters: (() => void)[] = [];
+  const lookUp = (): void => {
     const provider = metrics.getMeterProvider();
-    if (provider !== first) unregisters.push(register(provider, stats, attributes));
-  }).unref();
-  return () => {
-    clearImmediate(later);
-    for (const unregister of unregisters.splice(0)) unregister();
+    if (providers.has(provider)) return;
+    providers.add(provider);
+    unregisters.push(register(provider, stats, attributes));
+  };
+  lookUp();
+  const soon = setImmediate(lookUp).unref();
+  const later = setInterval(lookUp, PROVIDER_LOOKUP_MILLIS).unref();
+  const stopLooking = (): void => {
+    clearImmediate(soon);
+    clearInterval(later);
+  };
+  return {
+    stopLooking,
+    stop: () => {
+      stopLooking();
+      for (const unregister of unregisters.splice(0)) unregister();
+    },
   };
 }
 

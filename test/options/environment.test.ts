@@ -1,7 +1,8 @@
 // Environment variables are read in one place (src/options/defaults.ts names them): the
 // processor, recoverJournals() and the CLI agree on them, and a bad value warns through
 // diag instead of being ignored silently.
-import { diag } from '@opentelemetry/api';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
@@ -19,7 +20,7 @@ afterEach(() => {
 });
 
 describe('OTEL_BLACKBOX_DURABILITY', () => {
-  it.each(['disk', 'PROCESS', 'fsync'])('warns through diag about %j and falls back to the default', async (value) => {
+  it.each(['disk', 'proc', 'fsync'])('warns through diag about %j and falls back to the default', async (value) => {
     const warnings = collectDiag();
     vi.stubEnv('OTEL_BLACKBOX_DURABILITY', value);
     const exporter = new CollectingExporter();
@@ -41,12 +42,39 @@ describe('OTEL_BLACKBOX_DURABILITY', () => {
     ]);
   });
 
-  it('takes a valid level without a warning', async () => {
+  it.each(['host', 'HOST', ' Host '])('takes a valid level (%j: case and spaces aside, as OpenTelemetry reads its enum values) without a warning', async (value) => {
     const warnings = collectDiag();
-    vi.stubEnv('OTEL_BLACKBOX_DURABILITY', 'host');
+    vi.stubEnv('OTEL_BLACKBOX_DURABILITY', value);
     const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
     await processor.shutdown();
     expect(warnings.filter((line) => line.includes('OTEL_BLACKBOX_DURABILITY'))).toEqual([]);
+    expect(processor.stats().journalBytesWritten).toBeGreaterThan(0);
+  });
+});
+
+describe('numbers from the environment', () => {
+  it.each(['0x10', '1e3', '2.0', '99999999999999999999', '-5', '12abc'])('%j is ignored with a warning naming the variable: decimal digits only, at most 2^53 - 1', async (value) => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BSP_MAX_QUEUE_SIZE', value);
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+    await processor.shutdown();
+    expect(warnings.filter((line) => line.includes('OTEL_BSP_MAX_QUEUE_SIZE'))).toEqual([
+      `otel-blackbox: ignoring OTEL_BSP_MAX_QUEUE_SIZE=${JSON.stringify(value)}: expected a non-negative integer in decimal digits, at most 9007199254740991.`,
+    ]);
+  });
+
+  it('takes digits with spaces around them', async () => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BSP_MAX_QUEUE_SIZE', ' 4096 ');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+    await processor.shutdown();
+    expect(warnings).toEqual([]);
+  });
+
+  it('an option in code past 2^53 is refused, naming it', () => {
+    expect(() => new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false, maxQueueSize: 1e20 })).toThrow(
+      /^Invalid option maxQueueSize: expected a positive integer, at most 9007199254740991, got 100000000000000000000\.$/,
+    );
   });
 });
 
@@ -130,5 +158,34 @@ describe('sizes from the environment', () => {
     expect(() => new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false, maxExportBatchSize: 4096 })).toThrow(
       /^Invalid option maxExportBatchSize/,
     );
+  });
+});
+
+describe('OTEL_SDK_DISABLED', () => {
+  // A disabled NodeSDK neither starts nor shuts down the processors it is given: this one
+  // made its journal, recovered dead journals into the database and kept its timers.
+  it.each(['true', ' TRUE '])('%j: the processor does nothing, neither journal nor export, and says so once', async (value) => {
+    const lines: string[] = [];
+    diag.setLogger({ error: () => {}, warn: () => {}, info: (line) => lines.push(line), debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.INFO, suppressOverrideMessage: true });
+    vi.stubEnv('OTEL_SDK_DISABLED', value);
+    const journalDir = join(tempDir(), 'journal');
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir, scheduledDelayMillis: 10 });
+    providerWith(processor).getTracer('t').startSpan('while disabled').end();
+    await processor.forceFlush();
+    await processor.shutdown();
+    expect(existsSync(journalDir)).toBe(false);
+    expect(exporter.spans).toEqual([]);
+    expect(processor.stats()).toMatchObject({ journalWritePath: 'none', spansDropped: 0, spansExported: 0 });
+    expect(lines.filter((line) => line.includes('OTEL_SDK_DISABLED'))).toEqual(['otel-blackbox: OTEL_SDK_DISABLED=true: JournalSpanProcessor does nothing (no journal, no recovery, no export)']);
+  });
+
+  it('"false": the processor journals and exports as ever', async () => {
+    vi.stubEnv('OTEL_SDK_DISABLED', 'false');
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), recover: false, scheduledDelayMillis: 10 });
+    providerWith(processor).getTracer('t').startSpan('enabled').end();
+    await processor.shutdown();
+    expect(exporter.spans.map((span) => span.name)).toEqual(['enabled']);
   });
 });

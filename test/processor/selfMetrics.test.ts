@@ -1,6 +1,6 @@
 // The processor's own metrics, read the way an application would: a real MeterProvider
 // with an in-memory metric exporter, registered through the global metrics API.
-import { context, metrics, trace } from '@opentelemetry/api';
+import { context, diag, metrics, trace } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -11,6 +11,7 @@ import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter }
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { SELF_METRICS } from '../../src/processor/selfMetrics.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { collectDiag } from '../helpers/diagLines.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { TestDatabase } from '../helpers/database.js';
 import { expectedJournalIo } from '../helpers/journalIo.js';
@@ -117,6 +118,38 @@ describe('the processor reports its own metrics through a registered MeterProvid
     for (let i = 0; i < 3; i++) tracer.startSpan(`span-${i}`).end();
     await processor.forceFlush();
     expect(value(await meters.collect(), SELF_METRICS.spansExported.name)).toBe(3);
+  });
+
+  test('a MeterProvider registered after an await (a tracing file that loads its secrets first) gets the metrics too', async () => {
+    // Before: looked up at construction and once more after the synchronous start-up only.
+    const meters = meterProvider();
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+    const tracer = track(providerWith(processor)).getTracer('metrics-test');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    meters.register();
+    tracer.startSpan('after the await').end();
+    await processor.forceFlush();
+    await vi.waitFor(async () => expect(value(await meters.collect(), SELF_METRICS.spansExported.name)).toBe(1), { timeout: 10_000, interval: 100 });
+  });
+
+  test('shut down beside its MeterProvider (as NodeSDK does), it says nothing; spans dropped after shutdown still count', async () => {
+    const lines = collectDiag();
+    try {
+      const meters = meterProvider();
+      meters.register();
+      const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+      const tracer = track(providerWith(processor)).getTracer('metrics-test');
+      await processor.shutdown();
+      // After shutdown: dropped, and counted where the metrics read.
+      tracer.startSpan('after shutdown').end();
+      expect(value(await meters.collect(), SELF_METRICS.spansDropped.name, { reason: 'span processor shut down' })).toBe(1);
+      const other = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+      await Promise.all([meters.provider.shutdown(), other.shutdown()]);
+      // The SDK's "A shutdown MeterProvider cannot provide a Meter", at every NodeSDK shutdown.
+      expect(lines.filter((line) => /MeterProvider/.test(line))).toEqual([]);
+    } finally {
+      diag.disable();
+    }
   });
 
   test('several processors each report their own series (before: the last one registered hid the others)', async () => {
