@@ -45,6 +45,8 @@ export function holdDiagUntilNextTurn(): void {
   if (held !== undefined) return;
   held = [];
   setImmediate(sayHeld);
+  // A process that ends in this turn (process.exit(), an uncaught throw) says it then.
+  process.once('exit', sayHeld);
 }
 
 /**
@@ -56,5 +58,16 @@ export function sayHeld(): void {
   if (held === undefined) return;
   const said = held;
   held = undefined;
+  process.removeListener('exit', sayHeld);
   for (const { level, message, args } of said) say(level, message, args);
+}
+
+/** `work`'s result; if it throws (an invalid option), what was held is said first, before the application sees the throw. */
+export function sayingHeldIfThrown<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    sayHeld();
+    throw error;
+  }
 }

@@ -34,29 +34,33 @@ export interface SpansAndLogs {
 
 /**
  * Records an exporter left out of a batch it reported a SUCCESS for, having kept them in a
- * dead-letter store of its own (PostgresSpanExporter's dead_letters table). A batch
- * committed again (a retry after a timeout) refuses the same records: the exporter replaces
- * what an earlier commit said (`setTo`), never adds to it.
+ * dead-letter store of its own (PostgresSpanExporter's dead_letters table). Spans are named
+ * by their ids as the batch's spans give them. A batch committed again (a retry after a
+ * timeout) refuses the same records: the exporter replaces what an earlier commit said
+ * (`setTo`), never adds to it. Public members only: the processor and the exporter may come
+ * from two copies of this package (its ESM and CommonJS builds), whose private fields do
+ * not see each other's instances.
  */
 export class RefusedRecords {
-  /** Each refused span's ids, its 'started' row's included (traceId/spanId). */
-  #spans = new Set<string>();
+  /** `traceId/spanId` of each refused span, its 'started' row's included. */
+  readonly spanKeys = new Set<string>();
   logRecords = 0;
 
   span(traceId: string, spanId: string): void {
-    this.#spans.add(`${traceId}/${spanId}`);
+    this.spanKeys.add(`${traceId}/${spanId}`);
   }
 
   hasSpan(traceId: string, spanId: string): boolean {
-    return this.#spans.has(`${traceId}/${spanId}`);
+    return this.spanKeys.has(`${traceId}/${spanId}`);
   }
 
   get spans(): number {
-    return this.#spans.size;
+    return this.spanKeys.size;
   }
 
-  setTo(other: RefusedRecords): void {
-    this.#spans = new Set(other.#spans);
+  setTo(other: { readonly spanKeys: ReadonlySet<string>; readonly logRecords: number }): void {
+    this.spanKeys.clear();
+    for (const key of other.spanKeys) this.spanKeys.add(key);
     this.logRecords = other.logRecords;
   }
 }

@@ -8,11 +8,11 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { JournalTail } from './JournalTail.js';
 import type { JournalBatch } from './JournalTail.js';
 import { JournalWriter } from './JournalWriter.js';
-import type { AppendResult, JournalWriterOptions } from './JournalWriter.js';
+import type { AppendResult, JournalWriterOptions, OpenSpanNow } from './JournalWriter.js';
 import type { ProcessExitRecord } from './recordTypes.js';
 import type { SegmentFileKind } from './segmentFile/openSegmentFile.js';
 
-export type { AppendResult, JournalBatch, JournalWriterOptions };
+export type { AppendResult, JournalBatch, JournalWriterOptions, OpenSpanNow };
 
 export class Journal {
   readonly #writer: JournalWriter;
@@ -106,8 +106,8 @@ export class Journal {
     return this.#writer.openSpanCount;
   }
 
-  /** The spans open now, oldest first: the journal holds their STARTs (or could not take them). */
-  openSpansNow(): ReadableSpan[] {
+  /** The spans open now, oldest first, and whether the journal holds their STARTs. */
+  openSpansNow(): OpenSpanNow[] {
     return this.#writer.openSpansNow();
   }
 

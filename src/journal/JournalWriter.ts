@@ -89,6 +89,12 @@ export const OPEN_SPANS_CARRIED_PER_TURN = 1000;
  */
 const NOT_JOURNALED = 0;
 
+/** A span open now, and whether its START is in the journal (not when the journal was at its cap or broken). */
+export interface OpenSpanNow {
+  span: ReadableSpan;
+  journaled: boolean;
+}
+
 export type AppendResult = 'written' | 'full' | 'broken';
 
 export class JournalWriter {
@@ -251,10 +257,13 @@ export class JournalWriter {
     return this.openSpans.size;
   }
 
-  /** The spans open now (not ended), oldest first: journaled or not. */
-  openSpansNow(): ReadableSpan[] {
-    const spans: ReadableSpan[] = [];
-    for (const open of this.openSpans.values()) if (open.span.ended !== true) spans.push(open.span);
+  /** The spans open now (not ended), oldest first, and whether the journal holds their START. */
+  openSpansNow(): OpenSpanNow[] {
+    const spans: OpenSpanNow[] = [];
+    this.openSpans.remark((open, mark) => {
+      if (open.span.ended !== true) spans.push({ span: open.span, journaled: mark !== NOT_JOURNALED });
+      return mark;
+    });
     return spans;
   }
 

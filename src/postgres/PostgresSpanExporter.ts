@@ -3,7 +3,7 @@
 // retries from the journal) or the stock BatchSpanProcessor. exportBatch() takes log
 // records along with spans and commits them in the same transaction as their span's row.
 import { context } from '@opentelemetry/api';
-import { holdDiagUntilNextTurn, safeDiag, sayHeld } from '../safeDiag.js';
+import { holdDiagUntilNextTurn, safeDiag, sayHeld, sayingHeldIfThrown } from '../safeDiag.js';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { RefusedRecords, type KeyedLogRecord, type SpansAndLogs, type SpansAndLogsExporter } from '../export/SpansAndLogs.js';
@@ -59,7 +59,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #secrets: string[];
   readonly #exportTimeoutMillis: number;
   /** How long the own pool waits for a connection, and the option that set it: said when a connect times out (pg does not say). */
-  readonly #connectWait: string | undefined;
+  readonly #connectWait: ConnectWait | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   /** The own pool's connects under way: shutdown gives up on those of a server that does not answer. */
   readonly #connecting = new ConnectingClients();
@@ -81,13 +81,13 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   constructor(options: PostgresSpanExporterOptions = {}) {
     // Built inside `new NodeSDK(...)`, before it installs its logger: said after this turn (safeDiag.ts).
     holdDiagUntilNextTurn();
-    const resolved = resolveExporterOptions(options);
+    const resolved = sayingHeldIfThrown(() => resolveExporterOptions(options));
     this.#schema = resolved.schema;
     this.#migrate = resolved.migrate;
     this.#exportTimeoutMillis = resolved.exportTimeoutMillis;
     this.#statements = new Statements(quoteSchema(resolved.schema));
     this.#ownsPool = resolved.pool === undefined;
-    this.#connectWait = this.#ownsPool ? connectWaitText(resolved.connectionTimeoutMillis, resolved.exportTimeoutMillis) : undefined;
+    this.#connectWait = this.#ownsPool ? connectWaitText(resolved.connectionTimeoutMillis, resolved.exportTimeoutMillis, resolved.maxConnections) : undefined;
     // pg-pool keeps its options on the pool: the only way to name a caller's pool's server.
     const poolOptions = (resolved.pool as { options?: PoolFacts } | undefined)?.options ?? {};
     const connectionString = resolved.connectionString ?? poolOptions.connectionString;
@@ -198,9 +198,14 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       safeDiag.warn(`PostgresSpanExporter: ${deadLetters.length} spans or log records that could not be read are in "${this.#schema}".dead_letters with the reason.`);
     }
     // Committed: the caller learns what of its batch is not in the tables (SpansAndLogs).
-    for (const { key } of unreadable.spans) refused.span(key.traceId, key.spanId);
-    refused.logRecords += unreadable.logs.length;
-    batch.refused?.setTo(refused);
+    // Bookkeeping: whatever it throws must not turn a committed batch into a failed one.
+    try {
+      for (const { key } of unreadable.spans) refused.span(key.traceId, key.spanId);
+      refused.logRecords += unreadable.logs.length;
+      batch.refused?.setTo(refused.spans === 0 ? refused : asTheBatchNamesThem(refused, batch.spans()));
+    } catch (error) {
+      safeDiag.debug(`PostgresSpanExporter: could not tell the caller which records were refused: ${(error as Error)?.message ?? String(error)}`);
+    }
   }
 
   /** Commits the rows and `deadLetters`; what PostgreSQL refused goes to dead_letters too, and is returned. */
@@ -343,22 +348,32 @@ function connectWaitMillis(connectionTimeoutMillis: number, exportTimeoutMillis:
   return Math.min(connectionTimeoutMillis || Number.POSITIVE_INFINITY, exportTimeoutMillis);
 }
 
-function connectWaitText(connectionTimeoutMillis: number, exportTimeoutMillis: number): string {
+function connectWaitText(connectionTimeoutMillis: number, exportTimeoutMillis: number, maxConnections: number): ConnectWait {
   const millis = connectWaitMillis(connectionTimeoutMillis, exportTimeoutMillis);
-  return `no connection within ${millis} ms, ${millis === connectionTimeoutMillis ? 'connectionTimeoutMillis' : 'exportTimeoutMillis'}`;
+  const within = `no connection within ${millis} ms, ${millis === connectionTimeoutMillis ? 'connectionTimeoutMillis' : 'exportTimeoutMillis'}`;
+  return { server: `${within}: the server did not answer in time`, pool: `${within}: the server did not answer in time, or all ${maxConnections} of maxConnections were busy` };
 }
 
-/** pg's words for a connect that timed out (pg-pool's, and its client's). */
-const CONNECT_TIMEOUT_MESSAGES = ['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout'];
+/** What a connect timeout says, by pg's words: the client's own (the server), pg-pool's (the server, or a full pool). */
+interface ConnectWait {
+  server: string;
+  pool: string;
+}
 
 /**
- * A connect timeout says which wait it was (`wait`): pg's message names neither the time nor
- * the setting, and a CLI run with PGCONNECT_TIMEOUT could not tell whether it was read.
- * The message keeps pg's words first: the error is still classified by them (transient).
+ * A connect timeout says which wait it was: pg's message names neither the time nor the
+ * setting, and a CLI run with PGCONNECT_TIMEOUT could not tell whether it was read.
+ * pg-pool's words also come when every connection was busy that long. The message keeps
+ * pg's words first: the error is still classified by them (transient).
  */
-function namingConnectWait(error: unknown, wait: string): unknown {
-  if (!(error instanceof Error) || !CONNECT_TIMEOUT_MESSAGES.some((words) => error.message.startsWith(words))) return error;
-  return new Error(`${error.message} (${wait})`, { cause: error });
+function namingConnectWait(error: unknown, wait: ConnectWait): unknown {
+  if (!(error instanceof Error)) return error;
+  const said = error.message.startsWith('Connection terminated due to connection timeout')
+    ? wait.server
+    : error.message.startsWith('timeout exceeded when trying to connect')
+      ? wait.pool
+      : undefined;
+  return said === undefined ? error : new Error(`${error.message} (${said})`, { cause: error });
 }
 
 /** Calls the exporter's caller back exactly once; a throwing callback is not our failure. */
@@ -423,6 +438,23 @@ class Unreadable {
 }
 
 type SpanIds = { traceId: string; spanId: string };
+
+/**
+ * `refused`, keyed by the database's ids (sanitised, and cut when too long: keyId), named by
+ * the ids of the batch's own spans instead, which is how the caller knows them. Made anew
+ * only for a batch with refused spans.
+ */
+function asTheBatchNamesThem(refused: RefusedRecords, spans: readonly ReadableSpan[]): RefusedRecords {
+  const named = new RefusedRecords();
+  named.logRecords = refused.logRecords;
+  for (const span of spans) {
+    const ids = idsOf(span);
+    if (ids === undefined || !refused.hasSpan(ids.traceId, ids.spanId)) continue;
+    const { traceId, spanId } = span.spanContext();
+    named.span(traceId, spanId);
+  }
+  return named;
+}
 
 const MAX_REASON_CHARS = 4096;
 

@@ -424,7 +424,8 @@ function spanCount(batch: Batch): number {
  * exported with durability 'none' read as two in stats() (a review's finding).
  */
 function endedSpanCount(batch: Batch): number {
-  return batch.fromQueue + (batch.journal?.spanCount ?? 0);
+  // ENDs whose record did not parse were never sent: counted lost by the journal's tail.
+  return batch.fromQueue + (batch.journal?.spanCount ?? 0) - (batch.journal?.unreadable ?? 0);
 }
 
 /** Of the positions dead-lettered in spansOf(batch), those of the application's ended spans: the queue's at its head, the journal's after batch.spans. */

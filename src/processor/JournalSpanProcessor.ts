@@ -4,7 +4,7 @@
 // loop sends ended spans from the journal to any SpanExporter and marks them committed.
 // Nothing here throws into the application.
 import { TraceFlags } from '@opentelemetry/api';
-import { holdDiagUntilNextTurn, safeDiag, sayHeld } from '../safeDiag.js';
+import { holdDiagUntilNextTurn, safeDiag, sayHeld, sayingHeldIfThrown } from '../safeDiag.js';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
@@ -45,6 +45,8 @@ export const EXPORTER_GRACE_MILLIS = 1000;
 
 /** The drop reason of spans and log records that reach the processor after its shutdown. */
 const SHUT_DOWN = 'span processor shut down';
+/** The drop reason of spans open at shutdown whose START the journal never took, and whose crash record could not be exported. */
+const OPEN_AT_SHUTDOWN_UNJOURNALED = 'open at shutdown without a START in the journal; its crash record could not be exported';
 
 export interface JournalProcessorStats {
   /** Whether the journal can be written right now (false when it cannot be, and after shutdown). */
@@ -167,7 +169,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   constructor(options: JournalSpanProcessorOptions) {
     // Built inside `new NodeSDK(...)`, before it installs its logger: said after this turn (safeDiag.ts).
     holdDiagUntilNextTurn();
-    this.options = resolveProcessorOptions(options);
+    this.options = sayingHeldIfThrown(() => resolveProcessorOptions(options));
     this.disabled = envSdkDisabled();
     this.durabilityFromCode = options.durability !== undefined;
     this.queueWakesLoopAt = Math.min(this.options.maxExportBatchSize, this.options.maxQueueSize / 2);
@@ -200,7 +202,8 @@ export class JournalSpanProcessor implements SpanProcessor {
     });
     if (this.disabled) {
       this.state = 'shutdown';
-      safeDiag.info(`otel-blackbox: ${ENV.sdkDisabled}=true: JournalSpanProcessor does nothing (no journal, no recovery, no export)`);
+      // A warning: outside NodeSDK (a provider built by hand, which does not read the variable) spans still start, and go nowhere.
+      safeDiag.warn(`otel-blackbox: ${ENV.sdkDisabled}=true: JournalSpanProcessor does nothing (no journal, no recovery, no export)`);
     } else if (this.options.durability === 'none') {
       // Said, as the write path is: it was the one state of crash protection nothing
       // announced (an operator review). A warning when the environment chose it: whoever
@@ -434,18 +437,11 @@ export class JournalSpanProcessor implements SpanProcessor {
       // Recovery stops within a chunk once aborted; bounded all the same, so that nothing it
       // waits on (a file system that does not answer) can keep shutdown() from settling.
       const recovery = this.recovery === undefined ? undefined : settleWithin(this.recovery, this.options.flushTimeoutMillis + EXPORTER_GRACE_MILLIS);
+      // What was written so far goes first; then the crash records of the spans still open,
+      // with the loop still running, so that an END or a log record that comes meanwhile is
+      // exported too (stopped first, the loop left them to a recovery that may never come).
+      if (await this.loop.flush(Math.max(0, deadline - performance.now()))) await this.crashRecordsOfOpenSpans();
       await Promise.all([this.loop.stop(), recovery]);
-      if (this.journal !== undefined && !this.stopController.signal.aborted) {
-        this.crashRecordsWritten += await exportCrashRecordsAtShutdown({
-          journal: this.journal,
-          exporter: this.options.exporter,
-          logExporter: this.options.logExporter,
-          deadLetters: this.deadLetters,
-          maxExportBatchSize: this.options.maxExportBatchSize,
-          exportTimeoutMillis: this.options.exportTimeoutMillis,
-          signal: this.stopController.signal,
-        });
-      }
     } finally {
       clearTimeout(deadlineTimer);
       // Drained or not, nothing may call export() from here on: the exporter shuts down next.
@@ -474,6 +470,34 @@ export class JournalSpanProcessor implements SpanProcessor {
     if ((await settleWithin(closing, deadline - performance.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
       safeDiag.warn('otel-blackbox: the exporter\'s shutdown did not finish in time; not waiting for it');
     }
+  }
+
+  /**
+   * Exports the crash records of the spans still open (crashRecordsAtShutdown.ts). Not from
+   * a broken journal: it could not write down which spans they were, and a recovery of it
+   * would write them again.
+   */
+  private async crashRecordsOfOpenSpans(): Promise<void> {
+    const journal = this.journal;
+    if (journal === undefined || journal.broken || this.stopController.signal.aborted) return;
+    let failing = false;
+    const { written, lost } = await exportCrashRecordsAtShutdown({
+      journal,
+      exporter: this.options.exporter,
+      logExporter: this.options.logExporter,
+      deadLetters: this.deadLetters,
+      maxExportBatchSize: this.options.maxExportBatchSize,
+      exportTimeoutMillis: this.options.exportTimeoutMillis,
+      signal: this.stopController.signal,
+      onRetry: (error) => {
+        this.loop.exportFailures += 1;
+        if (!failing) safeDiag.warn(`otel-blackbox: exporting the crash records of the spans still open at shutdown failed, retrying until flushTimeoutMillis: ${error.message}`);
+        failing = true;
+      },
+    });
+    this.crashRecordsWritten += written;
+    // Journaled as an overflow marker below (recordUnsentDrops), as other drops at shutdown.
+    for (let i = 0; i < lost; i++) this.drops.add(OPEN_AT_SHUTDOWN_UNJOURNALED);
   }
 
   /**

@@ -3,10 +3,13 @@
 // process's recovery: never, when the journal directory goes with the process (a
 // Kubernetes emptyDir, a container's own file system), and a 'started' row
 // (pendingSpanMillis) then read as running for good. So the processor exports them itself,
-// once the export loop has drained and while the exporter still takes batches, and the
-// journal lets go of each span a committed batch carried: nothing is left for a recovery to
-// write again, and the journal is removed as a finished one is. What could not be exported
-// before the stop deadline stays open in the journal, and recovery writes it, as before.
+// once the export loop has drained what was written before and while it still runs (an END
+// that comes meanwhile is exported after, and replaces the crash record: ended > crashed),
+// and the journal lets go of each span a committed batch carried: nothing is left for a
+// recovery to write again, and the journal is removed as a finished one is. What could not
+// be exported before the stop deadline stays open in the journal, and recovery writes it,
+// as before; a span whose START the journal never took (at its cap, or broken) is counted
+// as dropped.
 import { SpanStatusCode, type HrTime } from '@opentelemetry/api';
 import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
@@ -28,32 +31,48 @@ export interface CrashRecordsAtShutdown {
   exportTimeoutMillis: number;
   /** The stop deadline: aborted, no batch starts and the one under way is given up. */
   signal: AbortSignal;
+  /** Told of each failed attempt, which is retried until the deadline. */
+  onRetry: (error: Error) => void;
 }
 
-/** Exports a crash record of each span open now, in batches; returns how many were committed. */
-export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdown): Promise<number> {
+export interface CrashRecordsExported {
+  /** Crash records the exporter took and kept (not those it refused for good: dead letters). */
+  written: number;
+  /** Open spans whose START the journal never took and whose crash record did not go out: lost. */
+  lost: number;
+}
+
+/** Exports a crash record of each span open now, in batches. */
+export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdown): Promise<CrashRecordsExported> {
   const { journal, signal } = options;
   const open = journal.openSpansNow();
-  if (open.length === 0) return 0;
   // The moment the process stopped recording them: their estimated end, as recovery's is the last sign of life.
   const stoppedAt = millisToHrTime(Date.now());
-  let committed = 0;
-  for (let from = 0; from < open.length && !signal.aborted; from += options.maxExportBatchSize) {
-    const spans = open.slice(from, from + options.maxExportBatchSize);
+  let written = 0;
+  let sent = 0;
+  for (; sent < open.length && !signal.aborted; sent += options.maxExportBatchSize) {
+    // Ended since the snapshot: their END is journaled, and the export loop sends it.
+    const spans = open.slice(sent, sent + options.maxExportBatchSize).map(({ span }) => span).filter((span) => span.ended !== true);
+    if (spans.length === 0) continue;
     const records = spans.map((span) => crashRecordAtShutdown(span, stoppedAt, journal.writerId));
     const delivery = new Delivery(options.deadLetters);
     const outcome = await retryWithBackoff(
       () => exportWithLogs(options.exporter, options.logExporter, () => records, records.length, undefined, options.exportTimeoutMillis, signal, delivery),
-      { signal },
+      { signal, onRetry: options.onRetry },
     );
     if (!outcome.ok) break;
     for (const span of spans) journal.endedElsewhere(span);
-    committed += spans.length;
+    written += records.length - delivery.spans.deadLettered - delivery.refusedByExporter.spans;
   }
-  if (committed < open.length) {
-    safeDiag.warn(`otel-blackbox: ${open.length - committed} spans still open at shutdown stay in the journal; their crash records are written when it is recovered`);
+  const left = open.slice(sent).filter(({ span }) => span.ended !== true);
+  const lost = left.filter(({ journaled }) => !journaled).length;
+  if (left.length > lost) {
+    safeDiag.warn(`otel-blackbox: ${left.length - lost} spans still open at shutdown stay in the journal; their crash records are written when it is recovered`);
   }
-  return committed;
+  if (lost > 0) {
+    safeDiag.warn(`otel-blackbox: ${lost} spans still open at shutdown, whose START the journal could not take, are lost: their crash records could not be exported in time`);
+  }
+  return { written, lost };
 }
 
 /**

@@ -4,6 +4,7 @@
 // MeterProvider the global API hands out its no-op meter and nothing is ever called back.
 import { metrics } from '@opentelemetry/api';
 import type { Attributes, BatchObservableResult, Meter, MeterProvider, Observable } from '@opentelemetry/api';
+import { safeDiag } from '../safeDiag.js';
 import type { JournalProcessorStats } from './JournalSpanProcessor.js';
 
 const METER_NAME = 'otel-blackbox';
@@ -103,11 +104,18 @@ const PROVIDER_LOOKUP_MILLIS = 1000;
 function reportOnProviders(stats: () => JournalProcessorStats, attributes: Attributes): { stop: () => void; stopLooking: () => void } {
   const providers = new Set<MeterProvider>();
   const unregisters: (() => void)[] = [];
+  // From a timer: a provider that throws (a custom one, another SDK version's) must not become the host's uncaught exception.
+  let said = false;
   const lookUp = (): void => {
-    const provider = metrics.getMeterProvider();
-    if (providers.has(provider)) return;
-    providers.add(provider);
-    unregisters.push(register(provider, stats, attributes));
+    try {
+      const provider = metrics.getMeterProvider();
+      if (providers.has(provider)) return;
+      providers.add(provider);
+      unregisters.push(register(provider, stats, attributes));
+    } catch (error) {
+      if (!said) safeDiag.warn(`otel-blackbox: the global MeterProvider refused the processor's metrics: ${(error as Error)?.message ?? String(error)}`);
+      said = true;
+    }
   };
   lookUp();
   const soon = setImmediate(lookUp).unref();

@@ -164,9 +164,9 @@ describe('sizes from the environment', () => {
 describe('OTEL_SDK_DISABLED', () => {
   // A disabled NodeSDK neither starts nor shuts down the processors it is given: this one
   // made its journal, recovered dead journals into the database and kept its timers.
-  it.each(['true', ' TRUE '])('%j: the processor does nothing, neither journal nor export, and says so once', async (value) => {
+  it.each(['true', ' TRUE '])('%j: the processor does nothing, neither journal nor export, and warns once', async (value) => {
     const lines: string[] = [];
-    diag.setLogger({ error: () => {}, warn: () => {}, info: (line) => lines.push(line), debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.INFO, suppressOverrideMessage: true });
+    diag.setLogger({ error: () => {}, warn: (line) => lines.push(line), info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.INFO, suppressOverrideMessage: true });
     vi.stubEnv('OTEL_SDK_DISABLED', value);
     const journalDir = join(tempDir(), 'journal');
     const exporter = new CollectingExporter();

@@ -5,6 +5,9 @@
 import { context, trace } from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
@@ -57,6 +60,40 @@ describe('PostgresSpanExporter refuses rows of a batch', () => {
     } finally {
       await logs.shutdown();
       await provider.shutdown();
+    }
+  });
+
+  test('a span with upper-case ids (valid, as B3 or Jaeger propagation may bring them) is not counted exported when refused', async () => {
+    // The database keys ids in lower case: the refusal named the row, the processor looked for the span.
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
+    const hex = (length: number) => Array.from({ length }, () => 'ABCDEF0123456789'[Math.floor(Math.random() * 16)]).join('');
+    const provider = new TracerProvider({ spanProcessors: [processor], idGenerator: { generateTraceId: () => hex(32), generateSpanId: () => hex(16) } });
+    try {
+      provider.getTracer('upper').startSpan('refused, upper-case ids', { attributes: { poison: true } }).end();
+      provider.getTracer('upper').startSpan('kept, upper-case ids').end();
+      await processor.forceFlush();
+      expect(processor.stats()).toMatchObject({ spansExported: 1 });
+    } finally {
+      await provider.shutdown();
+    }
+  });
+
+  test('the batch carries the refusals back whichever copy of the package made its receipt (the ESM and CommonJS builds)', async () => {
+    // Read through a private field, the receipt of the other build threw after COMMIT: the
+    // committed batch was reported FAILED, and retried for good.
+    const { RefusedRecords: OtherBuildsRefusedRecords } = createRequire(import.meta.url)('../../dist/cjs/export/SpansAndLogs.js');
+    const receipt = new OtherBuildsRefusedRecords();
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const memory = new TracerProvider({ spanProcessors: [] });
+    const span = memory.getTracer('t').startSpan('refused through the other build', { attributes: { poison: true } });
+    span.end();
+    try {
+      const result = await new Promise<ExportResult>((resolve) => exporter.exportBatch({ spans: [span as never], logs: [], refused: receipt }, resolve));
+      expect(result.code).toBe(ExportResultCode.SUCCESS);
+      expect(receipt.hasSpan(span.spanContext().traceId, span.spanContext().spanId)).toBe(true);
+    } finally {
+      await exporter.shutdown();
     }
   });
 });

@@ -15,6 +15,7 @@ import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
+import { ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
@@ -70,4 +71,28 @@ test('the database down at shutdown: the open span stays in the journal, and rec
   expect(await recoverJournals({ journalDir, exporter })).toMatchObject({ spansCrashed: 1 });
   expect(exporter.spans.map((span) => span.spanContext().spanId)).toEqual([open.spanContext().spanId]);
   open.end();
+});
+
+test('a span that ends while its crash record is being exported is exported as ended too, and the journal is gone', async () => {
+  // Before: the export loop had stopped by then; the END stayed in the journal for a
+  // recovery that never comes when the directory goes with the process.
+  const journalDir = join(tempDir(), 'journal');
+  let job: ReturnType<ReturnType<ReturnType<typeof providerWith>['getTracer']>['startSpan']> | undefined;
+  const exporter = new CollectingExporter();
+  const collect = exporter.export.bind(exporter);
+  exporter.export = (spans, done) => {
+    // The crash record on its way: the application ends the span meanwhile.
+    if (spans.some((span) => span.attributes[ATTR_SPAN_STATE] === 'crashed')) job?.end();
+    collect(spans, done);
+  };
+  const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, scheduledDelayMillis: 10 });
+  job = providerWith(processor, 'ends-meanwhile').getTracer('t').startSpan('ends meanwhile');
+  await processor.shutdown();
+
+  const states = exporter.spans.map((span) => [span.name, span.attributes[ATTR_SPAN_STATE] ?? 'ended']);
+  expect(states).toEqual([
+    ['ends meanwhile', 'crashed'],
+    ['ends meanwhile', 'ended'],
+  ]);
+  expect(writerDirs(journalDir)).toEqual([]);
 });

@@ -15,6 +15,9 @@ test('twelve live processors add one listener of each kind to process, and shutt
   process.on('warning', onWarning);
   try {
     const processors = Array.from({ length: 12 }, () => new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: tempDir(), recover: false }));
+    // Until the turn ends, construction's diag lines wait, with an 'exit' listener of their own (safeDiag.ts).
+    expect(process.listenerCount('exit')).toBe(before.exit + 2);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(process.listenerCount('exit')).toBe(before.exit + 1);
     expect(process.listenerCount('uncaughtExceptionMonitor')).toBe(before.monitor + 1);
     await processors[0]!.shutdown();
