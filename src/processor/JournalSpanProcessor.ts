@@ -440,7 +440,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       // What was written so far goes first; then the crash records of the spans still open,
       // with the loop still running, so that an END or a log record that comes meanwhile is
       // exported too (stopped first, the loop left them to a recovery that may never come).
-      if (await this.loop.flush(Math.max(0, deadline - performance.now()))) await this.crashRecordsOfOpenSpans();
+      await this.crashRecordsOfOpenSpans(await this.loop.flush(Math.max(0, deadline - performance.now())));
       await Promise.all([this.loop.stop(), recovery]);
     } finally {
       clearTimeout(deadlineTimer);
@@ -473,13 +473,14 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   /**
-   * Exports the crash records of the spans still open (crashRecordsAtShutdown.ts). Not from
-   * a broken journal: it could not write down which spans they were, and a recovery of it
-   * would write them again.
+   * Exports the crash records of the spans still open (crashRecordsAtShutdown.ts), once what
+   * was written before has been (`drained`). Not from a broken journal: it could not write
+   * down which spans they were, and a recovery of it would write them again. Those whose
+   * START the journal never took and that are not sent are counted as dropped either way.
    */
-  private async crashRecordsOfOpenSpans(): Promise<void> {
+  private async crashRecordsOfOpenSpans(drained: boolean): Promise<void> {
     const journal = this.journal;
-    if (journal === undefined || journal.broken || this.stopController.signal.aborted) return;
+    if (journal === undefined) return;
     let failing = false;
     const { written, lost } = await exportCrashRecordsAtShutdown({
       journal,
@@ -489,6 +490,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       maxExportBatchSize: this.options.maxExportBatchSize,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
       signal: this.stopController.signal,
+      send: drained && !journal.broken && !this.stopController.signal.aborted,
       onRetry: (error) => {
         this.loop.exportFailures += 1;
         if (!failing) safeDiag.warn(`otel-blackbox: exporting the crash records of the spans still open at shutdown failed, retrying until flushTimeoutMillis: ${error.message}`);

@@ -33,6 +33,8 @@ export interface CrashRecordsAtShutdown {
   signal: AbortSignal;
   /** Told of each failed attempt, which is retried until the deadline. */
   onRetry: (error: Error) => void;
+  /** false: none is sent (the export did not drain in time, the journal is broken), and what is lost is only counted. */
+  send: boolean;
 }
 
 export interface CrashRecordsExported {
@@ -50,7 +52,7 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
   const stoppedAt = millisToHrTime(Date.now());
   let written = 0;
   let sent = 0;
-  for (; sent < open.length && !signal.aborted; sent += options.maxExportBatchSize) {
+  for (; options.send && sent < open.length && !signal.aborted; sent += options.maxExportBatchSize) {
     // Ended since the snapshot: their END is journaled, and the export loop sends it.
     const spans = open.slice(sent, sent + options.maxExportBatchSize).map(({ span }) => span).filter((span) => span.ended !== true);
     if (spans.length === 0) continue;

@@ -96,3 +96,25 @@ test('a span that ends while its crash record is being exported is exported as e
   ]);
   expect(writerDirs(journalDir)).toEqual([]);
 });
+
+test('an open span whose START the journal never took (at its cap), its crash record not sent: counted as dropped, in an overflow marker', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const down = new CollectingExporter();
+  down.failing = true;
+  const processor = new JournalSpanProcessor({ exporter: down, journalDir, recover: false, maxJournalBytes: 8192, maxQueueSize: 10_000, flushTimeoutMillis: 300 });
+  const tracer = providerWith(processor, 'unjournaled-at-shutdown').getTracer('t');
+  const pad = { pad: 'x'.repeat(100) };
+  for (let i = 0; i < 1000 && !processor.stats().journalFull; i++) tracer.startSpan(`fill ${i}`, { attributes: pad }).end();
+  expect(processor.stats().journalFull).toBe(true);
+  const open = tracer.startSpan('open, no START', { attributes: pad });
+  await processor.shutdown();
+  const reason = 'open at shutdown without a START in the journal; its crash record could not be exported';
+  expect(processor.stats().spansDroppedByReason[reason]).toBe(1);
+
+  // The drop survives the process, as an overflow marker recovery exports.
+  const exporter = new CollectingExporter();
+  await recoverJournals({ journalDir, exporter });
+  const marker = exporter.spans.find((span) => span.name === 'otel_blackbox.journal_overflow');
+  expect(marker?.attributes['otel_blackbox.drop.reasons']).toContain(reason);
+  open.end();
+});
