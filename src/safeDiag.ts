@@ -7,8 +7,10 @@ import { diag } from '@opentelemetry/api';
 
 type Level = 'error' | 'warn' | 'info' | 'debug' | 'verbose';
 
-/** What is said while construction holds it back (holdDiagUntilNextTurn), in order. */
+/** What was said while a constructor held it back (holdDiag), in order, until it is said. */
 let held: { level: Level; message: string; args: unknown[] }[] | undefined;
+/** Constructors of ours running now (one may build another): what is said while any runs is held. */
+let holding = 0;
 
 function say(level: Level, message: string, args: unknown[]): void {
   try {
@@ -20,7 +22,7 @@ function say(level: Level, message: string, args: unknown[]): void {
 
 function safely(level: Level): (message: string, ...args: unknown[]) => void {
   return (message, ...args) => {
-    if (held !== undefined) held.push({ level, message, args });
+    if (holding > 0 && held !== undefined) held.push({ level, message, args });
     else say(level, message, args);
   };
 }
@@ -34,14 +36,16 @@ export const safeDiag = {
 };
 
 /**
- * Called by our constructors: what is said from now until the application's current turn
- * of the event loop is done is said then. The README's setup builds the processor and the
- * exporter inside `new NodeSDK({ spanProcessors: [...] })`, before the SDK's constructor
- * installs the logger OTEL_LOG_LEVEL asks for: what they said while being built (an
- * environment variable ignored, the journal's write path, a missing native addon) went
- * to no logger at all (a review).
+ * Called when our constructors begin (`stopHoldingDiag` when they end): what they say is
+ * said once the application's turn of the event loop is done. The README's setup builds
+ * the processor and the exporter inside `new NodeSDK({ spanProcessors: [...] })`, before the
+ * SDK's constructor installs the logger OTEL_LOG_LEVEL asks for: what they said while being
+ * built (an environment variable ignored, the journal's write path, a missing native addon)
+ * went to no logger at all (a review). Only construction is held: the span path never
+ * looks at this.
  */
-export function holdDiagUntilNextTurn(): void {
+export function holdDiag(): void {
+  holding += 1;
   if (held !== undefined) return;
   held = [];
   setImmediate(sayHeld);
@@ -49,10 +53,13 @@ export function holdDiagUntilNextTurn(): void {
   process.once('exit', sayHeld);
 }
 
+export function stopHoldingDiag(): void {
+  holding = Math.max(0, holding - 1);
+}
+
 /**
- * Says what construction held back, now: at the first span, log record, flush or shutdown,
- * if that comes in the same turn (NodeSDK's start() has installed its logger by then), so
- * what is said is said in order and a short script that ends in that turn says it too.
+ * Says what construction held back, now: at the end of the turn, or sooner at a flush or
+ * shutdown in the same turn (a short script), or when a constructor throws.
  */
 export function sayHeld(): void {
   if (held === undefined) return;
@@ -62,11 +69,12 @@ export function sayHeld(): void {
   for (const { level, message, args } of said) say(level, message, args);
 }
 
-/** `work`'s result; if it throws (an invalid option), what was held is said first, before the application sees the throw. */
+/** `work`'s result (a constructor's first step); if it throws (an invalid option), the hold ends and what was held is said, before the application sees the throw. */
 export function sayingHeldIfThrown<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
+    stopHoldingDiag();
     sayHeld();
     throw error;
   }

@@ -35,32 +35,20 @@ export interface SpansAndLogs {
 /**
  * Records an exporter left out of a batch it reported a SUCCESS for, having kept them in a
  * dead-letter store of its own (PostgresSpanExporter's dead_letters table). Spans are named
- * by their ids as the batch's spans give them. A batch committed again (a retry after a
- * timeout) refuses the same records: the exporter replaces what an earlier commit said
- * (`setTo`), never adds to it. Public members only: the processor and the exporter may come
- * from two copies of this package (its ESM and CommonJS builds), whose private fields do
- * not see each other's instances.
+ * by their positions in the batch's spans, as `spans` gives them: the caller knows which of
+ * those are its ended spans without making them again. A batch committed again (a retry
+ * after a timeout) refuses the same records: the exporter replaces what an earlier commit
+ * said (`setTo`), never adds to it. Public members only: the processor and the exporter
+ * may come from two copies of this package (its ESM and CommonJS builds), whose private
+ * fields do not see each other's instances.
  */
 export class RefusedRecords {
-  /** `traceId/spanId` of each refused span, its 'started' row's included. */
-  readonly spanKeys = new Set<string>();
+  /** Positions of the refused spans, 'started' rows included. */
+  readonly spanPositions: number[] = [];
   logRecords = 0;
 
-  span(traceId: string, spanId: string): void {
-    this.spanKeys.add(`${traceId}/${spanId}`);
-  }
-
-  hasSpan(traceId: string, spanId: string): boolean {
-    return this.spanKeys.has(`${traceId}/${spanId}`);
-  }
-
-  get spans(): number {
-    return this.spanKeys.size;
-  }
-
-  setTo(other: { readonly spanKeys: ReadonlySet<string>; readonly logRecords: number }): void {
-    this.spanKeys.clear();
-    for (const key of other.spanKeys) this.spanKeys.add(key);
+  setTo(other: { readonly spanPositions: readonly number[]; readonly logRecords: number }): void {
+    this.spanPositions.splice(0, this.spanPositions.length, ...other.spanPositions);
     this.logRecords = other.logRecords;
   }
 }

@@ -3,10 +3,10 @@
 // retries from the journal) or the stock BatchSpanProcessor. exportBatch() takes log
 // records along with spans and commits them in the same transaction as their span's row.
 import { context } from '@opentelemetry/api';
-import { holdDiagUntilNextTurn, safeDiag, sayHeld, sayingHeldIfThrown } from '../safeDiag.js';
+import { holdDiag, safeDiag, sayHeld, sayingHeldIfThrown, stopHoldingDiag } from '../safeDiag.js';
 import { ExportResultCode, globalErrorHandler, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { RefusedRecords, type KeyedLogRecord, type SpansAndLogs, type SpansAndLogsExporter } from '../export/SpansAndLogs.js';
+import type { KeyedLogRecord, RefusedRecords, SpansAndLogs, SpansAndLogsExporter } from '../export/SpansAndLogs.js';
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
@@ -22,6 +22,7 @@ import { sanitizeString } from './sanitize.js';
 import { meansSchemaOutOfDate, sqlStateOf } from './sqlState.js';
 import { Statements, type LogKey, type Statement } from './statements.js';
 import { TurnBudget } from './TurnBudget.js';
+import { RefusedRows } from './isolateBadRecords.js';
 import { writeBatch } from './writeBatch.js';
 import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';
 import { beforeDeadline } from './beforeDeadline.js';
@@ -80,7 +81,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
 
   constructor(options: PostgresSpanExporterOptions = {}) {
     // Built inside `new NodeSDK(...)`, before it installs its logger: said after this turn (safeDiag.ts).
-    holdDiagUntilNextTurn();
+    holdDiag();
     const resolved = sayingHeldIfThrown(() => resolveExporterOptions(options));
     this.#schema = resolved.schema;
     this.#migrate = resolved.migrate;
@@ -95,6 +96,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     this.destination = postgresDestination({ ...poolOptions, connectionString } as pg.ClientConfig, resolved.schema);
     this.#secrets = secretsOf({ connectionString, password: poolOptions.password });
     this.#pool = resolved.pool ?? this.#createPool(resolved);
+    stopHoldingDiag();
   }
 
   /** exportBatch() takes the spans as a function that makes them, too (SpansAndLogs): it lets them go once they are rows. */
@@ -187,7 +189,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       ...unreadable.spans.map(({ key, message }) => this.#statements.upsertDeadLetter(key.traceId, key.spanId, null, null, message)),
       ...unreadable.logs.map(({ key, message }) => this.#statements.upsertLogDeadLetter(key, null, null, message)),
     ];
-    let refused: RefusedRecords;
+    let refused: RefusedRows;
     try {
       refused = await this.#writeBound(bound, rowsAgain, deadLetters, deadline);
     } finally {
@@ -200,22 +202,22 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // Committed: the caller learns what of its batch is not in the tables (SpansAndLogs).
     // Bookkeeping: whatever it throws must not turn a committed batch into a failed one.
     try {
-      for (const { key } of unreadable.spans) refused.span(key.traceId, key.spanId);
+      for (const { key } of unreadable.spans) refused.spanKeys.add(RefusedRows.keyOf(key.traceId, key.spanId));
       refused.logRecords += unreadable.logs.length;
-      batch.refused?.setTo(refused.spans === 0 ? refused : asTheBatchNamesThem(refused, batch.spans()));
+      batch.refused?.setTo({ spanPositions: refused.spanKeys.size === 0 ? [] : positionsOf(refused, batch.spans()), logRecords: refused.logRecords });
     } catch (error) {
       safeDiag.debug(`PostgresSpanExporter: could not tell the caller which records were refused: ${(error as Error)?.message ?? String(error)}`);
     }
   }
 
   /** Commits the rows and `deadLetters`; what PostgreSQL refused goes to dead_letters too, and is returned. */
-  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<RefusedRecords> {
+  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<RefusedRows> {
     const records = bound.spans + bound.logs;
-    if (records === 0 && deadLetters.length === 0) return new RefusedRecords();
+    if (records === 0 && deadLetters.length === 0) return new RefusedRows();
     await this.#schemaBefore(deadline);
     try {
       const refused = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, { deadline, timeoutMillis: this.#exportTimeoutMillis }, deadLetters);
-      const deadLettered = refused.spans + refused.logRecords;
+      const deadLettered = refused.count;
       if (deadLettered > 0) {
         this.deadLettered += deadLettered;
         safeDiag.warn(
@@ -440,20 +442,17 @@ class Unreadable {
 type SpanIds = { traceId: string; spanId: string };
 
 /**
- * `refused`, keyed by the database's ids (sanitised, and cut when too long: keyId), named by
- * the ids of the batch's own spans instead, which is how the caller knows them. Made anew
- * only for a batch with refused spans.
+ * The positions in the batch's `spans` of the refused ones, keyed as the database keys them
+ * (sanitised, lower-cased, cut when too long: keyId), which is not how the caller knows
+ * them. Made anew only for a batch with refused spans.
  */
-function asTheBatchNamesThem(refused: RefusedRecords, spans: readonly ReadableSpan[]): RefusedRecords {
-  const named = new RefusedRecords();
-  named.logRecords = refused.logRecords;
-  for (const span of spans) {
+function positionsOf(refused: RefusedRows, spans: readonly ReadableSpan[]): number[] {
+  const positions: number[] = [];
+  spans.forEach((span, position) => {
     const ids = idsOf(span);
-    if (ids === undefined || !refused.hasSpan(ids.traceId, ids.spanId)) continue;
-    const { traceId, spanId } = span.spanContext();
-    named.span(traceId, spanId);
-  }
-  return named;
+    if (ids !== undefined && refused.spanKeys.has(RefusedRows.keyOf(ids.traceId, ids.spanId))) positions.push(position);
+  });
+  return positions;
 }
 
 const MAX_REASON_CHARS = 4096;

@@ -8,7 +8,6 @@
 // tries its span alone: refused, the span and its log records go to dead_letters together;
 // accepted, its log records are isolated as the rest are.
 import type pg from 'pg';
-import { RefusedRecords } from '../export/SpansAndLogs.js';
 import { safeDiag } from '../safeDiag.js';
 import type { LogRow } from './logRows.js';
 import { classifyError, sqlStateOf } from './sqlState.js';
@@ -20,6 +19,20 @@ import { writeRows, type RowBatch } from './writeRows.js';
 const SAVEPOINT = 'otel_blackbox_split';
 
 type Item = { span: SpanRow; log?: undefined } | { log: LogRow; span?: undefined };
+
+/** What PostgreSQL refused of a batch, now in dead_letters: spans by their keys (traceId/spanId as rows hold them), and a count of log records. */
+export class RefusedRows {
+  readonly spanKeys = new Set<string>();
+  logRecords = 0;
+
+  static keyOf(traceId: string, spanId: string): string {
+    return `${traceId}/${spanId}`;
+  }
+
+  get count(): number {
+    return this.spanKeys.size + this.logRecords;
+  }
+}
 /** What is halved: a span with its log records, or a log record whose span is not in the batch. */
 type Unit = { span: SpanRow; logs: LogRow[] } | { span?: undefined; logs: [LogRow] };
 
@@ -27,26 +40,26 @@ type Unit = { span: SpanRow; logs: LogRow[] } | { span?: undefined; logs: [LogRo
  * Called inside the caller's open transaction after PostgreSQL refused `batch` as a whole
  * with `refusal`: writes what it can, dead-letters the rest, and returns which records those are.
  */
-export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<RefusedRecords> {
-  const refused = new RefusedRecords();
+export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<RefusedRows> {
+  const refused = new RefusedRows();
   await isolate(client, statements, unitsOf(batch), refusal, refused);
   return refused;
 }
 
-async function isolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refusal: unknown, refused: RefusedRecords): Promise<void> {
+async function isolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refusal: unknown, refused: RefusedRows): Promise<void> {
   if (units.length === 1) return isolateUnit(client, statements, units[0]!, refusal, refused);
   const middle = Math.ceil(units.length / 2);
   await writeOrIsolate(client, statements, units.slice(0, middle), refused);
   await writeOrIsolate(client, statements, units.slice(middle), refused);
 }
 
-async function writeOrIsolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refused: RefusedRecords): Promise<void> {
+async function writeOrIsolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refused: RefusedRows): Promise<void> {
   const refusal = await attempt(client, () => writeRows(client, statements, batchOf(units), 'upsert'));
   if (refusal !== undefined) await isolate(client, statements, units, refusal, refused);
 }
 
 /** One refused unit: the record alone is dead-lettered; a span with log records is tried alone first. */
-async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: Unit, refusal: unknown, refused: RefusedRecords): Promise<void> {
+async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: Unit, refusal: unknown, refused: RefusedRows): Promise<void> {
   if (unit.span === undefined) return deadLetter(client, statements, { log: unit.logs[0] }, refusal, refused);
   if (unit.logs.length === 0) return deadLetter(client, statements, { span: unit.span }, refusal, refused);
   const spanRefusal = await attempt(client, () => writeRows(client, statements, { spans: [unit.span], logs: [] }, 'upsert'));
@@ -106,8 +119,8 @@ async function attempt(client: pg.PoolClient, work: () => Promise<void>): Promis
 }
 
 /** `item` into dead_letters, and into `refused` (also when even its dead letter is refused: it is not stored either way). */
-async function deadLetter(client: pg.PoolClient, statements: Statements, item: Item, error: unknown, refused: RefusedRecords): Promise<void> {
-  if (item.span !== undefined) refused.span(item.span.traceId, item.span.spanId);
+async function deadLetter(client: pg.PoolClient, statements: Statements, item: Item, error: unknown, refused: RefusedRows): Promise<void> {
+  if (item.span !== undefined) refused.spanKeys.add(RefusedRows.keyOf(item.span.traceId, item.span.spanId));
   else refused.logRecords += 1;
   const sqlState = sqlStateOf(error) ?? null;
   const message = error instanceof Error ? error.message : String(error);

@@ -21,9 +21,8 @@
 // (the client stops waiting on a server that no longer answers). A caller that gave up on the batch thus never leaves
 // a connection behind.
 import type pg from 'pg';
-import { RefusedRecords } from '../export/SpansAndLogs.js';
 import { beforeDeadline } from './beforeDeadline.js';
-import { isolateBadRecords } from './isolateBadRecords.js';
+import { isolateBadRecords, RefusedRows } from './isolateBadRecords.js';
 import { CommitOutcomeUnknownError } from './PostgresExportError.js';
 import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
 import type { Statement, Statements } from './statements.js';
@@ -45,7 +44,7 @@ export async function writeBatch(
   /** When the batch must be done, and the exportTimeoutMillis that set it (for messages). */
   { deadline, timeoutMillis }: { deadline: number; timeoutMillis: number },
   alongside: readonly Statement[] = [],
-): Promise<RefusedRecords> {
+): Promise<RefusedRows> {
   // Each batch checks out its own connection: concurrent exports (BatchSpanProcessor's
   // forceFlush starts them all at once) queue in the pool, never share a transaction.
   const client = await connectBefore(pool, deadline, timeoutMillis);
@@ -68,14 +67,14 @@ export async function writeBatch(
     });
   try {
     let error = await transaction(() => sendRows(client, batch, 'fail'));
-    if (error === undefined) return new RefusedRecords();
+    if (error === undefined) return new RefusedRows();
     if (sqlStateOf(error) === SQLSTATE.UNIQUE_VIOLATION) {
       error = await transaction(() => sendRows(client, batch, 'upsert'));
-      if (error === undefined) return new RefusedRecords();
+      if (error === undefined) return new RefusedRows();
     }
     if (classifyError(error) !== 'record') throw error;
     const refusal = error;
-    let refused = new RefusedRecords();
+    let refused = new RefusedRows();
     const rows = await rowsAgain();
     error = await transaction(async () => {
       refused = await isolateBadRecords(client, statements, rows, refusal);

@@ -13,7 +13,6 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
-import type { RefusedRecords } from '../export/SpansAndLogs.js';
 import type { Journal, JournalBatch } from '../journal/Journal.js';
 import type { DropCounter, DropEpisode } from './DropCounter.js';
 import { DEAD_LETTERS_SAID_LOST, Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
@@ -349,7 +348,7 @@ export class ExportLoop {
     // Dead-lettered ones were not exported: they are counted as dead letters (DeadLetterFile,
     // or the exporter's own: PostgresSpanExporter's dead_letters table).
     const refused = delivery.refusedByExporter;
-    this.spansExported += endedSpanCount(batch) - endedSpansDeadLettered(batch, delivery.spans.deadLetteredAt) - endedSpansRefused(batch, refused);
+    this.spansExported += endedSpanCount(batch) - endedSpansDeadLettered(batch, delivery.spans.deadLetteredAt) - endedSpansDeadLettered(batch, refused.spanPositions);
     this.logRecordsExported += (batch.journal?.logCount ?? 0) - delivery.logs.deadLettered - refused.logRecords;
     this.options.queue.settle(batch.fromQueue);
     // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
@@ -428,24 +427,16 @@ function endedSpanCount(batch: Batch): number {
   return batch.fromQueue + (batch.journal?.spanCount ?? 0) - (batch.journal?.unreadable ?? 0);
 }
 
-/** Of the positions dead-lettered in spansOf(batch), those of the application's ended spans: the queue's at its head, the journal's after batch.spans. */
+/**
+ * Of the positions refused in spansOf(batch) (and the 'started' rows after them, which
+ * exportWithLogs adds), those of the application's ended spans: the queue's at its head,
+ * the journal's parsed ones after batch.spans.
+ */
 function endedSpansDeadLettered(batch: Batch, positions: readonly number[]): number {
+  const journalEnd = batch.spans.length + (batch.journal?.spanCount ?? 0) - (batch.journal?.unreadable ?? 0);
   let count = 0;
-  for (const position of positions) if (position < batch.fromQueue || position >= batch.spans.length) count += 1;
+  for (const position of positions) if (position < batch.fromQueue || (position >= batch.spans.length && position < journalEnd)) count += 1;
   return count;
-}
-
-/** Of the spans the exporter refused, the application's ended spans (not a 'started' row, nor the overflow marker). */
-function endedSpansRefused(batch: Batch, refused: RefusedRecords): number {
-  if (refused.spans === 0) return 0;
-  // Made again from the journal, once, only for a batch with refusals (rare).
-  const spans = spansOf(batch);
-  const positions: number[] = [];
-  spans.forEach((span, position) => {
-    const { traceId, spanId } = span.spanContext();
-    if (refused.hasSpan(traceId, spanId)) positions.push(position);
-  });
-  return endedSpansDeadLettered(batch, positions);
 }
 
 /** Causes said per failing episode at most: past them the episode is said to go on by its first line. */

@@ -4,7 +4,7 @@
 // loop sends ended spans from the journal to any SpanExporter and marks them committed.
 // Nothing here throws into the application.
 import { TraceFlags } from '@opentelemetry/api';
-import { holdDiagUntilNextTurn, safeDiag, sayHeld, sayingHeldIfThrown } from '../safeDiag.js';
+import { holdDiag, safeDiag, sayHeld, sayingHeldIfThrown, stopHoldingDiag } from '../safeDiag.js';
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
@@ -168,7 +168,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
   constructor(options: JournalSpanProcessorOptions) {
     // Built inside `new NodeSDK(...)`, before it installs its logger: said after this turn (safeDiag.ts).
-    holdDiagUntilNextTurn();
+    holdDiag();
     this.options = sayingHeldIfThrown(() => resolveProcessorOptions(options));
     this.disabled = envSdkDisabled();
     this.durabilityFromCode = options.durability !== undefined;
@@ -227,11 +227,11 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
     if (!this.disabled) this.loop.start();
     this.stopSelfMetrics = this.disabled ? () => {} : reportSelfMetrics(() => this.stats(), dropsGoingOn(this.drops, this.deadLetters));
+    stopHoldingDiag();
   }
 
   onStart(span: Span, _parentContext: Context): void {
     if (this.disabled) return;
-    sayHeld();
     // While shutdown drains, too: the journal is open until it ends, and a span started
     // then, unjournaled, was lost to a kill or left no crash record when still open.
     if (this.state === 'shutdown') return void this.startedAfterShutdown.add(span);
@@ -250,7 +250,6 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.disabled) return;
-    sayHeld();
     if (this.state === 'shutdown') return this.spanEndedAfterShutdown(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
@@ -271,7 +270,6 @@ export class JournalSpanProcessor implements SpanProcessor {
    */
   journalLogRecord(logRecord: ReadableLogRecord): void {
     if (this.disabled) return;
-    sayHeld();
     if (this.state === 'shutdown') return this.logRecordAfterShutdown();
     try {
       const journal = this.journal;

@@ -64,7 +64,7 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
     );
     if (!outcome.ok) break;
     for (const span of spans) journal.endedElsewhere(span);
-    written += records.length - delivery.spans.deadLettered - delivery.refusedByExporter.spans;
+    written += records.length - delivery.spans.deadLettered - delivery.refusedByExporter.spanPositions.length;
   }
   const left = open.slice(sent).filter(({ span }) => span.ended !== true);
   const lost = left.filter(({ journaled }) => !journaled).length;
