@@ -97,6 +97,17 @@ export interface OpenSpanNow {
 
 export type AppendResult = 'written' | 'full' | 'broken';
 
+/**
+ * Removes a finished journal's directory, whole. The thread pool may still be unlinking
+ * committed segments in it, and Node 24's rmSync, meeting a file that vanished under it,
+ * stopped without a word and left the rest: seen under load in CI, a finished journal left
+ * behind with ten committed segments, which a recovery then read for nothing. Again until
+ * it is gone (a vanished file is no error the second time: it is not listed).
+ */
+function removeWhole(dir: string): void {
+  for (let pass = 0; pass < 3 && existsSync(dir); pass++) rmSync(dir, { recursive: true, force: true });
+}
+
 export class JournalWriter {
   readonly writerDir: string;
   private readonly options: JournalWriterOptions;
@@ -823,7 +834,7 @@ export class JournalWriter {
     // directory next. Left, they are committed segments, which it passes over.
     this.countAgain(this.unlinker.takeAll());
     if (options.removeIfDone && this.openSpans.size === 0) {
-      rmSync(this.writerDir, { recursive: true, force: true });
+      removeWhole(this.writerDir);
       this.segmentBytes.clear();
       this.liveBytes = 0;
     }
