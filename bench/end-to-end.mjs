@@ -1,6 +1,7 @@
 // End to end, tracer -> committed rows: JournalSpanProcessor with PostgresSpanExporter,
 // the same processor with a naive one-INSERT-per-span exporter, and the raw ceiling (COPY
-// of the same rows), in the same run, over several rounds.
+// of the same rows), in the same run, over several rounds; then where a span's CPU goes on
+// both sides (exportPathCosts.mjs).
 //
 // Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
 // BENCH_SPANS (50000 per round), BENCH_ROUNDS (3).
@@ -14,6 +15,7 @@ import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js
 import { migrateSchema } from '../dist/esm/postgres/migrate.js';
 import { databaseUrl, fmt, summary, yieldToEventLoop } from './benchSupport.mjs';
 import { copyCeiling } from './copyCeiling.mjs';
+import { processSteps, serverCosts } from './exportPathCosts.mjs';
 import { NaiveSpanExporter } from './NaiveSpanExporter.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 50_000);
@@ -50,13 +52,18 @@ async function throughProcessor(pool, exporter, processorOptions = {}) {
   return seconds;
 }
 
-async function ceiling(pool) {
-  await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
+/** The round's spans as the SDK hands them to exporters. */
+function finishedSpans() {
   const memory = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
   const tracer = provider.getTracer('bench');
   for (let i = 0; i < SPANS; i++) produce(tracer);
-  return copyCeiling(pool, schema, memory.getFinishedSpans());
+  return memory.getFinishedSpans();
+}
+
+async function ceiling(pool) {
+  await pool.query(`TRUNCATE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
+  return copyCeiling(pool, schema, finishedSpans());
 }
 
 const pool = new pg.Pool({ connectionString: url, max: 4 });
@@ -84,6 +91,15 @@ try {
   console.log(
     `  ours vs naive: ${fmt(ours.median / naive.median, 1)}x; ours vs COPY ceiling: ${fmt((ours.median / copy.median) * 100)}% of it` +
       ` (with 1024-span batches: ${fmt((oursLarge.median / copy.median) * 100)}%)`,
+  );
+  // Why the gap: both sides' CPU a span, each piece alone (exportPathCosts.mjs).
+  const spans = finishedSpans();
+  const steps = await processSteps(spans);
+  const server = await serverCosts(url, spans);
+  console.log(`  where a span's CPU goes, each piece alone; in the exporting process (ns): ${Object.entries(steps).map(([step, ns]) => `${step} ${fmt(ns)}`).join(', ')}`);
+  console.log(
+    `  in PostgreSQL (µs of server CPU): our statements ${fmt(server.ours, 1)} (wall a span: ${Object.entries(server.statements).map(([name, us]) => `${name} ${fmt(us, 1)}`).join(', ')}),` +
+      ` a COPY of the same rows ${fmt(server.copy, 1)}`,
   );
 } finally {
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

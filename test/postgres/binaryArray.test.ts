@@ -50,6 +50,28 @@ describe('binary arrays', () => {
     });
   });
 
+  it('carry short strings written by the ASCII loop, and those it hands back at their first non-ASCII character', async () => {
+    // Short strings are written by a loop while ASCII (binaryArray.ts: SHORT_STRING_UNITS,
+    // 48); one that meets a character past it is written again whole by Buffer's encoder.
+    const texts = [
+      'a'.repeat(47),
+      'b'.repeat(48),
+      'c'.repeat(49),
+      `${'d'.repeat(40)}é`,
+      `${'e'.repeat(47)}😀`,
+      'ü',
+      `${'f'.repeat(20)}\u007f${'g'.repeat(5)}`,
+      `${'h'.repeat(10)}€${'i'.repeat(30)}`,
+      '',
+    ];
+    const [row] = await db.query<{ texts: string[]; bytes: number[] }>(
+      'SELECT $1::text[] AS texts, array(SELECT octet_length(t) FROM unnest($1::text[]) t) AS bytes',
+      [textArray(texts, arena)],
+    );
+    expect(row!.texts).toEqual(texts);
+    expect(row!.bytes).toEqual(texts.map((t) => Buffer.byteLength(t)));
+  });
+
   it('in a batch\'s arena, keep their bytes until it is released, and its blocks then serve the next batch', async () => {
     const arena = new ParameterArena();
     const names = Array.from({ length: 3000 }, (_, i) => `span-${i}-é`);
