@@ -5,6 +5,7 @@
 // Lines (one JSON object each, short keys: a child writes thousands of them a second):
 //   {"e":"s","t":traceId,"s":spanId,"p":parentSpanId|null,"u":1?}  started ("u": not sampled)
 //   {"e":"e","t":traceId,"s":spanId,"n":eventCount}                ended, with its span events
+//   {"e":"x"}                                                     the workload began a clean shutdown (mode 'shutdown')
 //
 // A span is its trace id and its span id: a span id is unique within its trace only.
 import { openSync, readFileSync, writeSync } from 'node:fs';
@@ -29,6 +30,11 @@ export class LedgerWriter {
     this.#write({ e: 'e', t: traceId, s: spanId, n: eventCount });
   }
 
+  /** Before provider.shutdown(): an end written after this may come too late to be recorded. */
+  shutdownStarted() {
+    this.#write({ e: 'x' });
+  }
+
   #write(line) {
     const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
     // A write to a regular file is not cut short in practice, but loop as sonic-boom does.
@@ -45,6 +51,9 @@ export function readLedger(path) {
   const starts = new Map();
   /** @type {Map<string, number>} spanKey() → number of span events it ended with */
   const ends = new Map();
+  /** @type {Set<string>} spanKey() of the spans that ended after the shutdown began */
+  const endedInShutdown = new Set();
+  let shutdownStarted = false;
   let tornLines = 0;
   let text = '';
   try {
@@ -62,9 +71,12 @@ export function readLedger(path) {
       continue;
     }
     if (entry.e === 's') starts.set(spanKey(entry.t, entry.s), { traceId: entry.t, spanId: entry.s, parent: entry.p, sampled: entry.u !== 1 });
-    else if (entry.e === 'e') ends.set(spanKey(entry.t, entry.s), entry.n);
+    else if (entry.e === 'e') {
+      ends.set(spanKey(entry.t, entry.s), entry.n);
+      if (shutdownStarted) endedInShutdown.add(spanKey(entry.t, entry.s));
+    } else if (entry.e === 'x') shutdownStarted = true;
   }
-  return { starts, ends, tornLines };
+  return { starts, ends, endedInShutdown, shutdownStarted, tornLines };
 }
 
 /** How the ledger and the checker name a span: `<trace id>/<span id>`. */

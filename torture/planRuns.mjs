@@ -1,7 +1,7 @@
 // Which mode each run of a torture dies by, in a seeded random order so that the modes
 // mix over the whole run rather than coming in blocks.
 
-export const MODES = Object.freeze(['sigkill', 'uncaught', 'abort', 'oom']);
+export const MODES = Object.freeze(['sigkill', 'uncaught', 'abort', 'oom', 'shutdown']);
 /** SIGKILL is what a process manager, the OOM killer or a container runtime mostly does. */
 const SIGKILL_SHARE = 0.7;
 

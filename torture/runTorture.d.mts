@@ -1,6 +1,6 @@
 // Types of runTorture.mjs for the TypeScript test that runs it (test/torture).
 
-export declare const MODES: readonly ['sigkill', 'uncaught', 'abort', 'oom'];
+export declare const MODES: readonly ['sigkill', 'uncaught', 'abort', 'oom', 'shutdown'];
 export type TortureMode = (typeof MODES)[number];
 
 export interface RunStats {

@@ -1,4 +1,4 @@
-// `npm run torture -- [--runs N] [--modes sigkill,uncaught,abort,oom] [--seed S] ...`:
+// `npm run torture -- [--runs N] [--modes sigkill,uncaught,abort,oom,shutdown] [--seed S] ...`:
 // kills a traced workload at random moments many times, recovers each time, and checks
 // PostgreSQL against the workload's own ledger. Prints one line per mode and a total;
 // exits 1 if any span was lost, written twice or orphaned, or any other promise broke.

@@ -9,7 +9,7 @@
 // large attributes, and values PostgreSQL refuses unless they are sanitised.
 //
 // Environment (set by runTorture.mjs): DATABASE_URL, TORTURE_SCHEMA, TORTURE_JOURNAL_DIR,
-// TORTURE_LEDGER, TORTURE_SERVICE, TORTURE_MODE (sigkill | uncaught | abort | oom),
+// TORTURE_LEDGER, TORTURE_SERVICE, TORTURE_MODE (sigkill | uncaught | abort | oom | shutdown),
 // TORTURE_DIE_AFTER_MS, TORTURE_SEED, TORTURE_LIBRARY, and the processor settings
 // TORTURE_BATCH_SIZE, TORTURE_DELAY_MS, TORTURE_CONCURRENT_EXPORTS, TORTURE_SEGMENT_BYTES,
 // TORTURE_WORKERS, TORTURE_DURABILITY, TORTURE_SPAN_IDS ('counting': span ids 1, 2, 3, ... in
@@ -109,7 +109,8 @@ function gap() {
 }
 
 // Deaths that happen inside the workload rather than in a timer of their own: set by
-// the mode's timer, acted on by the next request step that sees it.
+// the mode's timer, acted on by the next request step that sees it (awaited: a clean
+// shutdown holds the step there for good).
 let dieInside;
 
 async function children(parent, depth, base) {
@@ -119,7 +120,7 @@ async function children(parent, depth, base) {
     const child = start(`step ${depth}.${index}`, parent, { ...base, ...attributes() });
     if (random.chance(0.3)) addEvent(child, 'checkpoint', { depth, index });
     await gap();
-    dieInside?.();
+    if (dieInside) await dieInside();
     await children(child, depth - random.int(1, 2), base);
     if (random.chance(0.3)) addEvent(child, 'done', { 'torture.rows': random.int(0, 50) });
     if (random.chance(0.1)) child.span.setStatus({ code: SpanStatusCode.ERROR, message: 'torture step failed' });
@@ -158,6 +159,7 @@ function burst() {
 
 async function serve(worker) {
   for (;;) {
+    if (shuttingDown) await FOREVER;
     if (random.chance(0.02)) end(burst());
     await request(worker);
     // Paces the workload so a run stays a few thousand spans, and lets exports and
@@ -175,6 +177,24 @@ function hoardMemory() {
   // A timer, not a loop: span work and exports go on while the heap fills up.
   setInterval(() => hoard.push(new Array(chunk).fill(hoard.length + 0.5)), 1);
   dieInside = () => hoard.push(new Array(chunk).fill(0.25));
+}
+
+// A clean shutdown, as a SIGTERM handler does it: from that moment no span starts (every
+// request loop and step that comes to it waits for good, holding its spans open), then
+// provider.shutdown(), then exit 0. Steps already past that point may still end their spans
+// while the processor shuts down; the ledger marks where the shutdown began. The processor
+// itself exports the crash records of the spans still open and removes its journal:
+// recovery must find nothing.
+const FOREVER = new Promise(() => {});
+let shuttingDown = false;
+
+async function shutDown() {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  dieInside = () => FOREVER;
+  ledger.shutdownStarted();
+  await provider.shutdown();
+  process.exit(0);
 }
 
 /** Arms the death the mode asks for, dieAfterMillis from now. */
@@ -199,6 +219,13 @@ function dieLater() {
     case 'oom':
       setTimeout(hoardMemory, dieAfterMillis);
       return;
+    case 'shutdown':
+      // A request step that runs it waits for good, as every later one does.
+      kill = () => {
+        void shutDown();
+        return FOREVER;
+      };
+      break;
     default:
       throw new Error(`unknown TORTURE_MODE ${JSON.stringify(mode)}`);
   }
