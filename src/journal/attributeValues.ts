@@ -193,9 +193,16 @@ class CarefulCopy {
         return undefined;
     }
     if (value === null) return null;
-    if (value instanceof Uint8Array) {
-      this.bytes?.push([...this.path]);
-      return base64(value);
+    // A revoked Proxy, or one whose getPrototypeOf trap throws, throws at instanceof: at
+    // the top of a log record's body that took the whole record (review repro D1).
+    try {
+      if (value instanceof Uint8Array) {
+        const text = base64(value);
+        this.bytes?.push([...this.path]);
+        return text;
+      }
+    } catch {
+      return UNSERIALIZABLE;
     }
     const object = value as object;
     if (this.ancestors.has(object)) return CIRCULAR;

@@ -118,3 +118,77 @@ describe('an Error in a log record', () => {
     expect(withoutStacks(deadBodies)).toEqual(withoutStacks(liveBodies));
   });
 });
+
+describe('a body that throws when looked at', () => {
+  // A revoked Proxy throws at any question, instanceof included; so does a Proxy whose
+  // getPrototypeOf trap throws. At the top of a body that took the whole record, counted
+  // nowhere (review repro D1); one level down it was already '[Unserializable]'.
+  it('is stored as [Unserializable], and its record is neither lost nor dropped', async () => {
+    const service = 'hostile-bodies';
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, migrate: false });
+    const spans = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'hostile'), recover: false });
+    const tracers = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [spans] });
+    const loggers = new LoggerProvider({
+      resource: resourceFromAttributes({ 'service.name': service }),
+      processors: [new JournalLogRecordProcessor({ spanProcessor: spans })],
+    });
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const trapThrows = new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('no prototype for you');
+        },
+      },
+    );
+    const span = tracers.getTracer('hostile').startSpan('work') as Span;
+    const logger = loggers.getLogger('hostile');
+    const inSpan = trace.setSpan(context.active(), span);
+    logger.emit({ body: 'before', attributes: { which: 'before' }, context: inSpan });
+    logger.emit({ body: revocable.proxy as never, attributes: { which: 'revoked' }, context: inSpan });
+    logger.emit({ body: trapThrows as never, attributes: { which: 'trap' }, context: inSpan });
+    logger.emit({ body: 'after', attributes: { which: 'after' }, context: inSpan });
+    span.end();
+    await spans.forceFlush();
+    const stats = spans.stats();
+    await loggers.shutdown();
+    await tracers.shutdown();
+    expect(await storedBodies(service)).toEqual({ before: 'before', revoked: '[Unserializable]', trap: '[Unserializable]', after: 'after' });
+    expect(stats).toMatchObject({ logRecordsExported: 4, logRecordsDropped: 0, hotPathErrors: 0 });
+  });
+});
+
+describe('a log record the processor fails on', () => {
+  // Whatever still throws while a record is journaled (a hand-built record's getter, a bug of
+  // ours) leaves nothing else holding it: it is counted as dropped and carried by the
+  // overflow marker, not only counted as an error.
+  it('is counted as dropped, and the overflow marker says so', async () => {
+    const service = 'failing-record';
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, migrate: false });
+    const spans = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'failing'), recover: false });
+    const tracers = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [spans] });
+    const logs = new JournalLogRecordProcessor({ spanProcessor: spans });
+    tracers.getTracer('failing').startSpan('gives the overflow marker its resource').end();
+    const record = {
+      get hrTime(): never {
+        throw new Error('no time');
+      },
+      hrTimeObserved: [1_700_000_000, 0],
+      attributes: {},
+      body: 'lost',
+      resource: resourceFromAttributes({ 'service.name': service }),
+      instrumentationScope: { name: 'failing' },
+    };
+    expect(() => logs.onEmit(record as never)).not.toThrow();
+    await spans.forceFlush();
+    const stats = spans.stats();
+    await tracers.shutdown();
+    expect(stats).toMatchObject({ hotPathErrors: 1, logRecordsDropped: 1, logRecordsDroppedByReason: { 'error in the span processor': 1 } });
+    const markers = await db.query<{ dropped: string }>(
+      `SELECT attributes->>'otel_blackbox.dropped_log_records' AS dropped FROM "${schema}".spans WHERE service_name = $1 AND name = 'otel_blackbox.journal_overflow'`,
+      [service],
+    );
+    expect(markers.map((row) => row.dropped)).toEqual(['1']);
+  });
+});
