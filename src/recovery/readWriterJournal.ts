@@ -165,12 +165,18 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
   if (lastSpanRecord) {
     try {
       const record = JSON.parse(lastSpanRecord.bytes.toString('utf8')) as SpanEndRecord & Partial<LogRecordPayload>;
-      const time = lastSpanRecord.type === RecordType.LogRecord ? record.t : lastSpanRecord.type === RecordType.SpanEnd && record.et ? record.et : record.st;
-      // The application chose this time (a log record's timestamp, a span's start or end
-      // time): one in the future says nothing of when the writer lived, and would date
-      // crash records there or make a dead journal on a shared volume look alive for years.
-      const ms = hrTimeToMs(time as HrTime);
-      if (Number.isFinite(ms) && ms <= Date.now()) alive(ms);
+      // A log record's observed time is when the SDK took it, unless the application set it
+      // too; its timestamp is the application's alone, and may be hours back (an event's own
+      // time): taken alone, a crash record ended before the lines logged in its span (review D2).
+      const times = lastSpanRecord.type === RecordType.LogRecord ? [record.o, record.t] : [lastSpanRecord.type === RecordType.SpanEnd && record.et ? record.et : record.st];
+      for (const time of times) {
+        // The application may have chosen this time: one in the future says nothing of when
+        // the writer lived, and would date crash records there or make a dead journal on a
+        // shared volume look alive for years.
+        if (!Array.isArray(time)) continue;
+        const ms = hrTimeToMs(time as HrTime);
+        if (Number.isFinite(ms) && ms <= Date.now()) alive(ms);
+      }
     } catch {
       // Its checksum held, so this cannot happen; the segment times still count.
     }

@@ -34,6 +34,8 @@ export function writeDeadJournal(
     padding?: number;
     logs?: number;
     lastLogTimestamp?: number;
+    /** That record's observed time (milliseconds; default: when it is emitted). */
+    lastLogObservedAt?: number;
     /** One more heartbeat at the end, dated this (a clock that was ahead). */
     heartbeatAtMs?: number;
     /** Records written as they are at the end, their checksums holding: [type, JSON text]. */
@@ -89,7 +91,12 @@ export function writeDeadJournal(
     else span.end();
   }
   if (options.lastLogTimestamp !== undefined) {
-    logger.emit({ body: 'the last line', timestamp: options.lastLogTimestamp, context: trace.setSpan(context.active(), first!) });
+    logger.emit({
+      body: 'the last line',
+      timestamp: options.lastLogTimestamp,
+      ...(options.lastLogObservedAt === undefined ? {} : { observedTimestamp: options.lastLogObservedAt }),
+      context: trace.setSpan(context.active(), first!),
+    });
   }
   if (options.heartbeatAtMs !== undefined) {
     const now = Date.now;

@@ -3,6 +3,7 @@
 // reason, must not come from one that lies in the future: a year-2099 log line made the
 // crash records end in 2099, and one at 1e20 ms made every recovery of the journal fail
 // ("Invalid time value"), so its crash records and logs never reached PostgreSQL.
+import { readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { expect, test } from 'vitest';
@@ -47,4 +48,32 @@ test('a heartbeat from a clock that was a year ahead dates no crash record in th
     expect(hrTimeToMilliseconds(span.endTime)).toBeLessThanOrEqual(Date.now());
     expect(Date.parse(/last heartbeat at (\S+)$/.exec(span.status.message!)![1]!)).toBeLessThanOrEqual(Date.now());
   }
+});
+
+// The other way round: a log line dated back (an event's own time, hours ago) was the last
+// record, and its timestamp, not the time it was logged, was taken as the sign of life. With
+// no heartbeat since the span started, the crash record ended at its start, before the lines
+// logged in it (review D2). The observed time says when the process took the line.
+test('a log line dated hours back is logged now: the crash record does not end before it', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const realNow = Date.now;
+  const hourAgo = realNow() - 3_600_000;
+  const loggedAt = realNow() - 1_000;
+  // The writer's own clock readings (headers, heartbeats) an hour back, and its files' times.
+  Date.now = () => realNow() - 3_600_000;
+  let dead;
+  try {
+    dead = writeDeadJournal(journalDir, 20, { openEvery: 10, lastLogTimestamp: hourAgo - 3_600_000, lastLogObservedAt: loggedAt });
+  } finally {
+    Date.now = realNow;
+  }
+  for (const name of readdirSync(dead.writerDir)) utimesSync(join(dead.writerDir, name), hourAgo / 1000, hourAgo / 1000);
+  const exporter = new CollectingExporter();
+
+  const report = await recoverJournals({ journalDir, exporter });
+
+  expect(report).toMatchObject({ journals: 1, spansCrashed: dead.open, failures: [] });
+  const crashed = exporter.spans.filter((span) => span.status.code === 2);
+  expect(crashed).toHaveLength(dead.open);
+  for (const span of crashed) expect(hrTimeToMilliseconds(span.endTime)).toBeGreaterThanOrEqual(loggedAt);
 });
