@@ -69,21 +69,7 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   const connectionString = connectionStringFrom(values.database);
   const secrets = secretsOf({ connectionString });
   const target = describeTarget({ connectionString });
-  const pool = new pg.Pool({
-    connectionString,
-    max: 4,
-    application_name: 'otel-blackbox-ui',
-    // Read-only at the session level too: the viewer can never change a row. No JIT: its
-    // queries read a page of rows, but the planner's cost for the trace list's per-trace
-    // span counts passes jit_above_cost: at 200,000 traces, compiling made an 8 ms page 187 ms.
-    options: '-c default_transaction_read_only=on -c statement_timeout=15000 -c jit=off',
-    // statement_timeout needs a server that answers: one that accepts and then says nothing
-    // held every request, and with the 4 connections taken, every later one, for good.
-    connectionTimeoutMillis: connectTimeoutMillis(),
-    query_timeout: 20_000,
-    keepAlive: true,
-  });
-  pool.on('error', () => {});
+  const pool = viewerPool(connectionString);
   // Asked once before listening: a viewer started against a database it cannot reach, or a
   // schema without our tables, printed its URL and then failed on every page. The columns
   // named are the newest the pages read (migration 5): a schema older than this viewer
@@ -140,4 +126,34 @@ function signalStop(): AbortSignal {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return controller.signal;
+}
+
+/**
+ * Read-only at the session level too: the viewer can never change a row. No JIT: its
+ * queries read a page of rows, but the planner's cost for the trace list's per-trace span
+ * counts passes jit_above_cost: at 200,000 traces, compiling made an 8 ms page 187 ms.
+ * Set on each new connection, before any query of ours (node-postgres runs a client's
+ * queries in order, and the pool's `connect` listeners first): given as the pool's startup
+ * `options`, they were silently replaced by an `options` parameter in the database URL (a
+ * review: `?options=-c search_path=...` gave a writable session without a timeout). A
+ * connection that refuses them is closed, not used.
+ */
+const VIEWER_SESSION = 'SET default_transaction_read_only = on; SET statement_timeout = 15000; SET jit = off';
+
+export function viewerPool(connectionString: string | undefined): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: 4,
+    application_name: 'otel-blackbox-ui',
+    // statement_timeout needs a server that answers: one that accepts and then says nothing
+    // held every request, and with the 4 connections taken, every later one, for good.
+    connectionTimeoutMillis: connectTimeoutMillis(),
+    query_timeout: 20_000,
+    keepAlive: true,
+  });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.query(VIEWER_SESSION).catch(() => client.end().catch(() => {}));
+  });
+  return pool;
 }
