@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { QuotedSchema } from '../postgres/schemaName.js';
 import { timestampSql } from '../postgres/statementSql.js';
+import { shortJsonSql } from '../postgres/shortJson.js';
 import { writerLinesSql } from '../postgres/writerLines.js';
 
 export const PAGE_SIZE = 50;
@@ -32,7 +33,7 @@ export function isSpanId(value: string): boolean {
 export interface ListFilter {
   service?: string;
   state?: TraceState;
-  /** Only rows that started at or after / before these instants. */
+  /** Only rows that started (crash records: crashed) at or after / before these instants. */
   from?: Date;
   to?: Date;
   /** The cursor of the previous page's last row. */
@@ -89,28 +90,34 @@ export interface CrashRow {
   service_name: string | null;
   crash_reason: string | null;
   start_time: string;
-  end_time: string | null;
-  start_time_unix_nano: string;
+  end_time: string;
+  end_time_unix_nano: string;
 }
 
+/**
+ * Crash records, the latest crash first: by the end a crash record is given (its process's
+ * last sign of life), and `from`/`to` bound that too. By their spans' start, a long task
+ * that crashed now came after every crash of a span started later, and a page of one
+ * missed it (a review). Crash records are few: the walk reads them through the partial
+ * index on crashed spans, as the trace list filtered on crashes does.
+ */
 export async function listCrashes(pool: pg.Pool, schema: QuotedSchema, filter: ListFilter): Promise<Page<CrashRow>> {
   const [nanos, traceId, spanId] = cursorParts(filter.after);
   const { rows } = await pool.query<CrashRow>(
     // Cut as the trace view cuts them: whole, 25 crashes of a 1 MB reason were a 25 MB page (a review).
     `SELECT trace_id, span_id, ${shortSql('name', LIST_NAME_CHARS)}, ${shortSql('service_name', LIST_NAME_CHARS)}, ${shortSql('crash_reason', LIST_REASON_CHARS)},
-            start_time, end_time, start_time_unix_nano::text AS start_time_unix_nano
+            start_time, end_time, end_time_unix_nano::text AS end_time_unix_nano
        FROM ${schema}.spans
-      WHERE state = 'crashed'
+      WHERE state = 'crashed' AND end_time IS NOT NULL
         AND ($1::text IS NULL OR service_name = $1)
-        AND ($2::timestamptz IS NULL OR start_time >= $2)
-        AND ($3::timestamptz IS NULL OR start_time < $3)
-        AND ($4::bigint IS NULL OR (start_time <= ${timestampSql('$4::bigint')}
-             AND (start_time_unix_nano, trace_id, span_id) < ($4::bigint, $5::text COLLATE "C", $6::text COLLATE "C")))
-      ORDER BY start_time DESC, start_time_unix_nano DESC, trace_id DESC, span_id DESC
+        AND ($2::timestamptz IS NULL OR end_time >= $2)
+        AND ($3::timestamptz IS NULL OR end_time < $3)
+        AND ($4::bigint IS NULL OR (end_time_unix_nano, trace_id, span_id) < ($4::bigint, $5::text COLLATE "C", $6::text COLLATE "C"))
+      ORDER BY end_time_unix_nano DESC, trace_id DESC, span_id DESC
       LIMIT ${PAGE_SIZE + 1}`,
     [filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, traceId, spanId ?? ''],
   );
-  return page(rows, (row) => `${row.start_time_unix_nano}.${row.trace_id}.${row.span_id}`);
+  return page(rows, (row) => `${row.end_time_unix_nano}.${row.trace_id}.${row.span_id}`);
 }
 
 export interface TraceRow {
@@ -294,29 +301,11 @@ function shortened(value: unknown): unknown {
   return value;
 }
 
-/**
- * A jsonb column as it may leave the database: as stored when small (at most
- * INLINE_JSON_BYTES as stored, and not compressed: a compressed value of that size may be
- * a megabyte of text), else its first MAX_SHOWN_CHARS characters as text (a string's own
- * text), so a page of 1,000 lines of megabytes each never comes to the viewer whole.
- */
-function shortJsonSql(column: string): string {
-  const text = `CASE WHEN jsonb_typeof(${column}) = 'string' THEN ${column} #>> '{}' ELSE ${column}::text END`;
-  // Within MAX_SHOWN_CHARS with the mark (characters of the Basic Multilingual Plane: left()
-  // counts code points), so `shortened` leaves it as it is.
-  const keep = MAX_SHOWN_CHARS - 32;
-  return `CASE WHEN pg_column_size(${column}) <= ${INLINE_JSON_BYTES} AND pg_column_compression(${column}) IS NULL THEN ${column}
-    ELSE (SELECT to_jsonb(CASE WHEN length(c) > ${keep} THEN left(c, ${keep}) || '… (cut for the viewer)' ELSE c END)
-            FROM left(${text}, ${keep + 1}) AS c) END AS ${column}`;
-}
-
-/** jsonb stored in at most this many bytes is sent as it is (see shortJsonSql). */
-const INLINE_JSON_BYTES = 2048;
-
 /** The columns of a log line the viewer shows, its large ones cut by PostgreSQL (not its resource: the span's details show that). */
 const LOG_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
   observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count,
-  ${shortJsonSql('body')}, body IS NULL AS body_missing, ${shortJsonSql('attributes')}`;
+  ${shortJsonSql('body', MAX_SHOWN_CHARS, 'cut for the viewer')} AS body, body IS NULL AS body_missing,
+  ${shortJsonSql('attributes', MAX_SHOWN_CHARS, 'cut for the viewer')} AS attributes`;
 
 export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
   // Named columns, the large ones cut here (shortJsonSql): whole rows (to_jsonb of the

@@ -2,6 +2,7 @@
 // shop) logs in a span, logs its last line outside every span, and dies of an uncaught
 // error with three spans open; its journal is recovered through the public API.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { migrateSchema } from '../../src/postgres/migrate.js';
 import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
@@ -67,5 +68,69 @@ describe('otel-blackbox crashes', () => {
     const bad = await cli('crashes', '--schema', schema, '--process-lines', 'all');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--process-lines');
+  });
+});
+
+// Rows written as a recovery writes them, with times chosen to tell the orders apart.
+describe('otel-blackbox crashes: which crashes and which lines', () => {
+  let ordered: string;
+  const HOUR_NS = 3_600_000_000_000n;
+  const NOW_NS = BigInt(Date.now()) * 1_000_000n;
+  const ts = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
+
+  async function crash(traceId: string, name: string, startNs: bigint, endNs: bigint): Promise<void> {
+    await db.query(`INSERT INTO "${ordered}".traces (trace_id, start_time, start_time_unix_nano) VALUES ($1, $2, $3)`, [traceId, ts(startNs), String(startNs)]);
+    await db.query(
+      `INSERT INTO "${ordered}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano,
+                                       status_code, status_message, crash_reason, end_time_estimated, attributes)
+       VALUES ($1, 'aaaaaaaaaaaaaaa1', $2, 'INTERNAL', 'crashed', $3, $4, $5, $6, 'ERROR', 'process vanished', 'process vanished', true, '{}')`,
+      [traceId, name, ts(startNs), String(startNs), ts(endNs), String(endNs)],
+    );
+  }
+
+  async function line(traceId: string, sequence: number, timeNs: bigint, observedNs: bigint, body: unknown): Promise<void> {
+    await db.query(
+      `INSERT INTO "${ordered}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, observed_time, observed_time_unix_nano, severity_text, body)
+       VALUES ('log', 'w-order', $1, $2, 'aaaaaaaaaaaaaaa1', $3, $4, $5, $6, 'INFO', $7)`,
+      [sequence, traceId, ts(timeNs), String(timeNs), ts(observedNs), String(observedNs), JSON.stringify(body)],
+    );
+  }
+
+  beforeAll(async () => {
+    ordered = await db.freshSchema('cli_crash_order');
+    await migrateSchema(db.pool, ordered);
+    // A long task started two hours ago and crashed a minute ago; a short one started an hour
+    // ago and crashed then. By their start, the short one came first (a review).
+    await crash('1'.repeat(32), 'long task', NOW_NS - 2n * HOUR_NS, NOW_NS - 60_000_000_000n);
+    await crash('2'.repeat(32), 'short task', NOW_NS - HOUR_NS, NOW_NS - HOUR_NS + 1_000_000n);
+    // The long task's lines: the last one it logged carries its event's own time, ten minutes back.
+    await line('1'.repeat(32), 1, NOW_NS - 2n * HOUR_NS, NOW_NS - 2n * HOUR_NS, 'step 1');
+    await line('1'.repeat(32), 2, NOW_NS - 100_000_000_000n, NOW_NS - 100_000_000_000n, 'step 2');
+    await line('1'.repeat(32), 3, NOW_NS - 600_000_000_000n, NOW_NS - 61_000_000_000n, 'the error, dated when it happened');
+    // The short task logged a body of 200,000 characters.
+    await line('2'.repeat(32), 4, NOW_NS - HOUR_NS, NOW_NS - HOUR_NS, 'x'.repeat(200_000));
+  });
+
+  test('the latest crash first, and -n 1 is that one', async () => {
+    const all = await cli('crashes', '--schema', ordered, '--lines', '0', '--process-lines', '0');
+    expect(all.stdout.trimEnd().split('\n').map((row) => row.split('  ')[2])).toEqual(['long task', 'short task']);
+    const latest = await cli('crashes', '--schema', ordered, '-n', '1', '--json', '--lines', '0', '--process-lines', '0');
+    expect(latest.stdout.trim().split('\n').map((row) => JSON.parse(row).name)).toEqual(['long task']);
+  });
+
+  test("a crash's last lines are the last it logged, whatever time the application gave them", async () => {
+    const result = await cli('crashes', '--schema', ordered, '-n', '1', '--lines', '1', '--process-lines', '0');
+    expect(result.stdout.trimEnd().split('\n')[1]).toMatch(/^ {4}\S+ {2}INFO {2}the error, dated when it happened$/);
+  });
+
+  test('a large body is cut: to 2,000 characters on the terminal, 65,536 in --json', async () => {
+    const text = await cli('crashes', '--schema', ordered, '--lines', '1', '--process-lines', '0');
+    const bodyLine = text.stdout.split('\n').find((row) => row.includes('xxxx'))!;
+    expect(bodyLine.length).toBeLessThan(2200);
+    expect(bodyLine).toMatch(/… \(\d+ more characters; --json has up to 65536\)$/);
+    const json = await cli('crashes', '--schema', ordered, '--json', '--lines', '1', '--process-lines', '0');
+    const short = json.stdout.trim().split('\n').map((row) => JSON.parse(row)).find((row) => row.name === 'short task');
+    expect(short.log_lines[0].body).toHaveLength(65_536);
+    expect(short.log_lines[0].body).toMatch(/… \(cut by otel-blackbox crashes\)$/);
   });
 });

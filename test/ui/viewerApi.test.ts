@@ -268,18 +268,45 @@ describe('otel-blackbox ui API', () => {
     expect(open.err.join('\n')).toMatch(/WARNING: listening on 0\.0\.0\.0.*no authentication.*DNS rebinding/);
   });
 
+  test('lists crash records by the time of the crash: a long task that crashed last comes first, and from/to bound that time', async () => {
+    const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);
+    const now = Date.now() + 7_200_000; // later than every other row of the schema
+    const rows = [
+      // [trace id, name, started ms, crashed ms]
+      ['d'.repeat(32), 'long task', now - 3_600_000, now - 1_000],
+      ['e'.repeat(32), 'short task', now - 600_000, now - 599_000],
+    ] as const;
+    for (const [traceId, name, started, crashed] of rows) {
+      await db.query(
+        `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, crash_reason, service_name)
+         VALUES ($1, '4444444444444444', $2, 'INTERNAL', 'crashed', to_timestamp($3 / 1000.0), $4, to_timestamp($5 / 1000.0), $6, 'process vanished', 'batch')`,
+        [traceId, name, started, ns(started), crashed, ns(crashed)],
+      );
+    }
+    try {
+      const all = await get('/api/crashes');
+      expect(all.body.rows.slice(0, 2).map((row: any) => row.name)).toEqual(['long task', 'short task']);
+      const since = await get(`/api/crashes?from=${encodeURIComponent(new Date(now - 300_000).toISOString())}`);
+      expect(since.body.rows.map((row: any) => row.name)).toEqual(['long task']);
+    } finally {
+      for (const [traceId] of rows) await db.query(`DELETE FROM "${schema}".spans WHERE trace_id = $1`, [traceId]);
+    }
+  });
+
   test("list pages cut names and crash reasons as the trace view does: one crash's 1 MB reason made a 25 MB page", async () => {
     const traceId = 'c'.repeat(32);
     const reason = `Error: validation failed for payload ${'P'.repeat(1_000_000)}`;
+    // The latest trace and the latest crash: an hour from now, in both times.
+    const inAnHour = String(BigInt(Date.now() + 3_600_000) * 1_000_000n);
     await db.query(
       `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, crash_reason, service_name)
        VALUES ($1, '3333333333333333', $2, 'INTERNAL', 'crashed', now() + interval '1 hour', $3, now() + interval '1 hour', $3, $4, $5)`,
-      [traceId, 'n'.repeat(2_000_000), 1_764_000_000_000_000_000n, reason, 's'.repeat(5000)],
+      [traceId, 'n'.repeat(2_000_000), inAnHour, reason, 's'.repeat(5000)],
     );
     await db.query(
       `INSERT INTO "${schema}".traces (trace_id, service_name, root_span_id, root_span_name, start_time, start_time_unix_nano)
        VALUES ($1, $2, '3333333333333333', $3, now() + interval '1 hour', $4)`,
-      [traceId, 's'.repeat(5000), 'r'.repeat(2_000_000), 1_764_000_000_000_000_000n],
+      [traceId, 's'.repeat(5000), 'r'.repeat(2_000_000), inAnHour],
     );
     try {
       const crashes = await get('/api/crashes');

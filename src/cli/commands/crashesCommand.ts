@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { quoteSchema, type QuotedSchema } from '../../postgres/schemaName.js';
+import { shortJsonSql } from '../../postgres/shortJson.js';
 import { writerLinesSql } from '../../postgres/writerLines.js';
 import { ATTR_WRITER_ID } from '../../spanMarkers.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, countArg, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaAdvice, schemaFrom } from '../cliSupport.js';
@@ -10,8 +11,9 @@ import { jsonLine, printable } from '../terminalText.js';
 export const crashesHelp = `Usage: otel-blackbox crashes [options]
 
 Lists the most recent crash records: the spans that were running when their process
-died, newest first, each with the last log lines journaled in that span, and once per
-process the last lines that process logged, in any span or outside all of them.
+died, the latest crash first (by the crash record's end, its process's last sign of
+life), each with the last log lines journaled in that span, and once per process the last
+lines that process logged, in any span or outside all of them.
 
 Options:
 ${DATABASE_HELP}
@@ -21,7 +23,9 @@ ${DATABASE_HELP}
                        lines its process logged last, shown once per process
                        (default: 5; 0: none)
       --json           one JSON object per line instead of a table
-  -h, --help           show this help`;
+  -h, --help           show this help
+
+Log bodies are cut to 2000 characters on the terminal and 65536 in --json.`;
 
 interface CrashRow {
   end_time: Date;
@@ -47,6 +51,16 @@ interface ProcessLine extends LogLine {
   span_id: string | null;
 }
 
+/**
+ * A log body leaves the database cut to this many characters (`--json` too), and a line on
+ * the terminal to LINE_CHARS: bodies are as large as the application made them, and one
+ * crash's lines sent 93 MB to a terminal (a review).
+ */
+const MAX_BODY_CHARS = 65_536;
+const LINE_CHARS = 2000;
+const CUT_MARK = 'cut by otel-blackbox crashes';
+const BODY = shortJsonSql('body', MAX_BODY_CHARS, CUT_MARK);
+
 /** Times in UTC like the crash's own, whatever the session's time zone. */
 const UTC_TIME = `to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
@@ -70,14 +84,19 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
   const { pool, target } = openPool(connectionStringFrom(values.database));
   try {
     const { rows } = await pool.query<CrashRow>(
-      // The last $2 log records of each crash, oldest first (logs_span_idx serves the lookup).
+      // The last $2 log records journaled in each crashed span, oldest first: by when the
+      // SDK took them (observed time), then their sequence. By their timestamps, which the
+      // application may date back (an event's own time), a line logged last could be left
+      // out of the last lines, and the process's section below disagreed (a review).
       `SELECT s.end_time, s.service_name, s.name, s.trace_id, s.span_id, s.crash_reason, s.attributes->>$3 AS writer_id,
-              COALESCE((SELECT json_agg(json_build_object('time', ${UTC_TIME}, 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
-                          FROM (SELECT time, time_unix_nano, sequence, severity_text, body FROM ${schema}.logs
+              COALESCE((SELECT json_agg(json_build_object('time', ${UTC_TIME}, 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.observed_time_unix_nano, l.sequence)
+                          FROM (SELECT time, observed_time_unix_nano, sequence, severity_text, ${BODY} AS body FROM ${schema}.logs
                                  WHERE trace_id = s.trace_id AND span_id = s.span_id AND kind = 'log'
-                                 ORDER BY time_unix_nano DESC, sequence DESC LIMIT $2) l), '[]') AS log_lines
+                                 ORDER BY observed_time_unix_nano DESC, sequence DESC LIMIT $2) l), '[]') AS log_lines
          FROM ${schema}.spans s WHERE s.state = 'crashed'
-        ORDER BY s.start_time DESC LIMIT $1`,
+        -- The latest crash first: by their spans' start, a long task that crashed now came
+        -- after every crash of a span started later, and -n 1 left it out (a review).
+        ORDER BY s.end_time_unix_nano DESC NULLS LAST, s.trace_id DESC, s.span_id DESC LIMIT $1`,
       [limit, lines, ATTR_WRITER_ID],
     );
     const byWriter = processLineCount === 0 ? new Map<string, ProcessLine[]>() : await processLines(pool, schema, rows, processLineCount);
@@ -118,7 +137,7 @@ async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashR
   const { rows } = await pool.query<ProcessLine & { writer_id: string }>(
     `SELECT w.writer_id, l.time, l.severity_text, l.body, l.trace_id, l.span_id
        FROM unnest($1::text[]) AS w(writer_id)
-       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, l.body, l.trace_id, l.span_id`, 'w.writer_id', '$2')}) l
+       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, ${shortJsonSql('l.body', MAX_BODY_CHARS, CUT_MARK)} AS body, l.trace_id, l.span_id`, 'w.writer_id', '$2')}) l
       ORDER BY w.writer_id, l.sequence`,
     [writers, count],
   );
@@ -131,7 +150,11 @@ async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashR
 }
 
 function logLineText(line: LogLine): string {
-  return [String(line.time), line.severity_text ?? '-', bodyText(line.body)].map(printable).join('  ');
+  return [String(line.time), line.severity_text ?? '-', cut(bodyText(line.body))].map(printable).join('  ');
+}
+
+function cut(text: string): string {
+  return text.length <= LINE_CHARS ? text : `${text.slice(0, LINE_CHARS)}… (${text.length - LINE_CHARS} more characters; --json has up to ${MAX_BODY_CHARS})`;
 }
 
 /** A log body on one line: a string as it is, anything else as JSON. */
