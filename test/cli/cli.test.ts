@@ -40,6 +40,21 @@ describe('otel-blackbox CLI', () => {
     expect((await cli('migrate', '--schema', 'Robert"); DROP')).stderr).toMatch(/Invalid option --schema/);
   });
 
+  test('options out of range or empty are usage errors naming the option, --dry-run included (they were failures, or taken without a word)', async () => {
+    const stale = await cli('recover', '--journal-dir', tempDir(), '--dry-run', '--stale-after', '2147000001');
+    expect(stale).toMatchObject({ code: 2, stdout: '' });
+    expect(stale.stderr).toContain('--stale-after expects at most 2147000000 ms');
+    const empty = await cli('recover', '--journal-dir', '');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('--journal-dir expects a directory');
+    const wait = await cli('migrate', '--dry-run', '--lock-wait', 'abc');
+    expect(wait.code).toBe(2);
+    expect(wait.stderr).toContain('--lock-wait');
+    const database = await cli('migrate', '--dry-run', '--database', 'bogus');
+    expect(database.code).toBe(2);
+    expect(database.stderr).toContain('--database');
+  });
+
   test('recover of a journal directory that is not there says so and exits 1 (it said "recovered 0 journals" and exited 0)', async () => {
     const missing = join(tempDir(), 'not-here');
     const result = await cli('recover', '--journal-dir', missing);

@@ -26,13 +26,15 @@ export async function migrateCommand(args: string[], io: CommandIo): Promise<num
     return EXIT.ok;
   }
   const schema = schemaFrom(values.schema);
+  // Every option is checked, with --dry-run too: a wrong one was taken without a word there.
+  const tableLockWaitMillis = positiveIntegerArg('lock-wait', values['lock-wait'], TABLE_LOCK_WAIT_MILLIS);
+  if (tableLockWaitMillis > MAX_MILLIS) throw new UsageError(`--lock-wait expects at most ${MAX_MILLIS} ms, got ${tableLockWaitMillis}`);
+  const connectionString = connectionStringFrom(values.database);
   if (values['dry-run']) {
     io.out(migrationScript(schema).trimEnd());
     return EXIT.ok;
   }
-  const tableLockWaitMillis = positiveIntegerArg('lock-wait', values['lock-wait'], TABLE_LOCK_WAIT_MILLIS);
-  if (tableLockWaitMillis > MAX_MILLIS) throw new UsageError(`--lock-wait expects at most ${MAX_MILLIS} ms, got ${tableLockWaitMillis}`);
-  const { pool, target } = openPool(connectionStringFrom(values.database));
+  const { pool, target } = openPool(connectionString);
   try {
     const { applied } = await migrateSchema(pool, schema, { tableLockWaitMillis });
     io.out(applied.length === 0 ? `schema ${schema} is up to date` : `schema ${schema}: applied migrations ${applied.join(', ')}`);

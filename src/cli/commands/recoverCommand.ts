@@ -3,10 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSegmentFileName } from '../../journal/journalPaths.js';
 import { ENV, RECOVERY_DEFAULTS } from '../../options/defaults.js';
+import { MAX_MILLIS } from '../../options/validate.js';
 import { envJournalDir } from '../../options/environment.js';
 import { PostgresSpanExporter } from '../../postgres/PostgresSpanExporter.js';
 import { recoverJournals, type JournalVerdict, type RecoveryReport } from '../../recovery/recoverJournals.js';
-import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, connectTimeoutMillis, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom } from '../cliSupport.js';
+import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, connectTimeoutMillis, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom, UsageError } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
 
@@ -61,8 +62,11 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
     io.out(recoverHelp);
     return EXIT.ok;
   }
+  if (values['journal-dir'] === '') throw new UsageError('--journal-dir expects a directory, got ""');
   const journalDir = values['journal-dir'] ?? envJournalDir() ?? RECOVERY_DEFAULTS.journalDir;
   const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], RECOVERY_DEFAULTS.staleAfterMillis);
+  // recoverJournals refuses it too, but as a failure (exit 1) naming its own option.
+  if (staleAfterMillis > MAX_MILLIS) throw new UsageError(`--stale-after expects at most ${MAX_MILLIS} ms, got ${staleAfterMillis}`);
   // PGCONNECT_TIMEOUT as every other command reads it: before, a server that never answered held each of recovery's attempts 10 s.
   const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema), connectionTimeoutMillis: connectTimeoutMillis() });
   try {
