@@ -33,6 +33,8 @@ form.filters label { display: flex; flex-direction: column; font-size: 11px; col
 table.list { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
 table.list th, table.list td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 table.list th { font-weight: 600; font-size: 12px; background: #f5f5f5; }
+/* A name without spaces, thousands of characters long, wraps inside its cell: it made the page six windows wide (a review). */
+table.list td { overflow-wrap: anywhere; }
 table.list td.reason { color: var(--crashed); max-width: 40em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .state { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; color: #fff; }
 .state.crashed { background: var(--crashed); } .state.started { background: var(--started); } .state.ended { background: var(--ended); }
@@ -67,6 +69,7 @@ button.more { margin: 6px 0; }
 .details h2 { margin: 8px 0 4px; font-size: 13px; }
 .details dl { display: grid; grid-template-columns: fit-content(45%) minmax(0, 1fr); gap: 2px 10px; margin: 0 0 8px; }
 .details dt { color: var(--muted); word-break: break-all; } .details dd { margin: 0; word-break: break-all; }
+.details pre.cut { max-height: 20em; overflow: auto; white-space: pre-wrap; word-break: break-all; margin: 4px 0 8px; }
 .details pre.crash { max-height: 10em; overflow: auto; white-space: pre-wrap; color: var(--crashed); background: #fff5f5; border: 1px solid #ffcdd2; padding: 6px; margin: 4px 0 8px; }
 .log { border-top: 1px solid var(--line); padding: 4px 0; }
 .log .severity { font-weight: 600; margin-right: 6px; }

@@ -9,6 +9,7 @@ import type { QuotedSchema } from '../postgres/schemaName.js';
 import { timestampSql } from '../postgres/statementSql.js';
 import { shortJsonSql } from '../postgres/shortJson.js';
 import { writerLinesSql } from '../postgres/writerLines.js';
+import { ATTR_WRITER_ID } from '../spanMarkers.js';
 
 export const PAGE_SIZE = 50;
 
@@ -209,6 +210,9 @@ function shortSql(column: string, chars: number, name = column): string {
   return `CASE WHEN length(${column}) > ${chars} THEN left(${column}, ${chars}) || '…' ELSE ${column} END AS ${name}`;
 }
 
+/** Characters of each text of a span in a trace's response (the waterfall's rows); the selected span's details have more. */
+const TRACE_TEXT_CHARS = 256;
+
 /** Characters of a name in a list row, and of a crash's reason there (its first line is shown; the trace view has the rest). */
 const LIST_NAME_CHARS = 1000;
 const LIST_REASON_CHARS = 4096;
@@ -217,12 +221,16 @@ const LIST_REASON_CHARS = 4096;
 // resource are fetched for the selected span (spanDetails). With them, a trace's response
 // had no bound: 40 spans with a 1 MB attribute each were a 42 MB body and 200 MB of the
 // viewer's memory, and at 20,000 spans it would have run out.
+// The texts are cut to what a row of the waterfall shows (TRACE_TEXT_CHARS); the selected
+// span's come whole, up to MAX_SHOWN_CHARS, with its details (spanDetails). Cut at 64 KiB
+// each, 5,000 crash records' reasons of 20 KB made a 125 MB response, and the viewer took
+// 3 GB for three of them at once (a review).
 export async function traceSpans(pool: pg.Pool, schema: QuotedSchema, traceId: string): Promise<{ spans: SpanDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<SpanDetail>(
-    `SELECT span_id, parent_span_id, parent_is_remote, ${shortSql('name', 1000)}, kind, state,
+    `SELECT span_id, parent_span_id, parent_is_remote, ${shortSql('name', TRACE_TEXT_CHARS)}, kind, state,
             start_time_unix_nano::text AS start_time_unix_nano, end_time_unix_nano::text AS end_time_unix_nano,
-            status_code, ${shortSql('status_message', 4096)}, service_name, scope_name, scope_version,
-            ${shortSql('crash_reason', MAX_SHOWN_CHARS)}, end_time_estimated
+            status_code, ${shortSql('status_message', TRACE_TEXT_CHARS)}, ${shortSql('service_name', TRACE_TEXT_CHARS)}, ${shortSql('scope_name', TRACE_TEXT_CHARS)},
+            ${shortSql('scope_version', TRACE_TEXT_CHARS)}, ${shortSql('crash_reason', TRACE_TEXT_CHARS)}, end_time_estimated
        FROM ${schema}.spans WHERE trace_id = $1
       ORDER BY start_time_unix_nano, span_id
       LIMIT ${MAX_TRACE_SPANS + 1}`,
@@ -235,7 +243,7 @@ export async function traceSpans(pool: pg.Pool, schema: QuotedSchema, traceId: s
 /** A row of the logs table: span events and log records. */
 export interface LogDetail {
   time_unix_nano: string;
-  /** The columns the viewer shows (LOG_COLUMNS): body and attributes as stored when small, else their first MAX_SHOWN_CHARS as text. */
+  /** The columns the viewer shows (LOG_PLAIN_COLUMNS, and body and attributes as stored when small, else their first characters as text). */
   fields: Record<string, unknown>;
 }
 
@@ -245,6 +253,14 @@ export const MAX_SPAN_LOGS = 1000;
 export interface SpanExtras {
   /** The row's state: only a 'crashed' row is a crash record, whatever its attributes say (spanRows.ts markedState). */
   state: string | null;
+  /** Its texts, cut shorter in the trace's response. */
+  name: string;
+  status_message: string | null;
+  crash_reason: string | null;
+  scope_name: string | null;
+  scope_version: string | null;
+  /** ATTR_WRITER_ID, read by PostgreSQL: attributes past MAX_DETAIL_JSON_CHARS come as text, which holds it no more. */
+  writer_id: string | null;
   attributes: unknown;
   links: unknown;
   resource: unknown;
@@ -258,14 +274,23 @@ export interface SpanExtras {
  */
 export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<SpanExtras | undefined> {
   const { rows } = await pool.query<SpanExtras>(
-    `SELECT state, ${boundedJsonSql('attributes')}, ${boundedJsonSql('links')}, ${boundedJsonSql('resource')}, resource_schema_url, scope_schema_url
+    `SELECT state, ${shortSql('name', MAX_SHOWN_CHARS)}, ${shortSql('status_message', MAX_SHOWN_CHARS)}, ${shortSql('crash_reason', MAX_SHOWN_CHARS)},
+            ${shortSql('scope_name', MAX_SHOWN_CHARS)}, ${shortSql('scope_version', MAX_SHOWN_CHARS)},
+            ${shortSql(`attributes->>$3`, MAX_SHOWN_CHARS, 'writer_id')},
+            ${boundedJsonSql('attributes')}, ${boundedJsonSql('links')}, ${boundedJsonSql('resource')}, resource_schema_url, scope_schema_url
        FROM ${schema}.spans WHERE trace_id = $1 AND span_id = $2`,
-    [traceId, spanId],
+    [traceId, spanId, ATTR_WRITER_ID],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
   return {
     state: row.state,
+    name: row.name,
+    status_message: row.status_message,
+    crash_reason: row.crash_reason,
+    scope_name: row.scope_name,
+    scope_version: row.scope_version,
+    writer_id: row.writer_id,
     attributes: shortened(row.attributes),
     links: shortened(row.links),
     resource: shortened(row.resource),
@@ -301,30 +326,49 @@ function shortened(value: unknown): unknown {
   return value;
 }
 
-/** The columns of a log line the viewer shows, its large ones cut by PostgreSQL (not its resource: the span's details show that). */
-const LOG_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
-  observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count,
-  ${shortJsonSql('body', MAX_SHOWN_CHARS, 'cut for the viewer')} AS body, body IS NULL AS body_missing,
-  ${shortJsonSql('attributes', MAX_SHOWN_CHARS, 'cut for the viewer')} AS attributes`;
+/** The columns of a log line the viewer shows as they are (not its resource: the span's details show that). */
+const LOG_PLAIN_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
+  observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count`;
+
+/** A log line's body and attributes, cut by PostgreSQL to `maxChars` each (shortJsonSql), and whether it has no body. */
+function cutLogValues(maxChars: number): { body: string; attributes: string } {
+  return { body: shortJsonSql('body', maxChars, 'cut for the viewer'), attributes: shortJsonSql('attributes', maxChars, 'cut for the viewer') };
+}
+
+const WHOLE = cutLogValues(MAX_SHOWN_CHARS);
+
+/**
+ * A span's newest lines come with their bodies and attributes up to MAX_SHOWN_CHARS each;
+ * the older ones up to OLDER_LINE_CHARS. All of them at 64 KiB, 1,000 lines were a 131 MB
+ * response, 1.1 GB of the viewer's memory and 34 s of the browser's (a review).
+ */
+const NEWEST_LINES_WHOLE = 20;
+const OLDER_LINE_CHARS = 4096;
+const OLDER = cutLogValues(OLDER_LINE_CHARS);
 
 export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
-  // Named columns, the large ones cut here (shortJsonSql): whole rows (to_jsonb of the
-  // table's row) brought bodies of megabytes to the viewer, to be cut there.
+  // Named columns, the large ones cut here (shortJsonSql), once the lines to send are
+  // chosen: whole rows (to_jsonb of the table's row) brought bodies of megabytes to the
+  // viewer, to be cut there.
   // One branch per kind: each kind's key on the span is a partial index (logs_event_key,
   // logs_span_idx), which a query that does not name the kind cannot use; it read the
   // whole table, 174 ms for 180,000 rows here. The newest are kept: the lines right before
   // a crash are the ones a crash record is read for. Lines of one millisecond keep the
   // order they were logged in (their sequence), as `crashes` shows them.
   const { rows } = await pool.query<LogDetail>(
-    `SELECT l.time_unix_nano::text AS time_unix_nano,
-            to_jsonb(l) - 'time_unix_nano' AS fields
-       FROM ((SELECT ${LOG_COLUMNS} FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
-               ORDER BY time_unix_nano DESC, event_index DESC LIMIT ${MAX_SPAN_LOGS + 1})
-             UNION ALL
-             (SELECT ${LOG_COLUMNS} FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
-               ORDER BY time_unix_nano DESC, sequence DESC LIMIT ${MAX_SPAN_LOGS + 1})) l
-      ORDER BY l.time_unix_nano DESC, l.sequence DESC NULLS LAST, l.event_index DESC NULLS LAST
-      LIMIT ${MAX_SPAN_LOGS + 1}`,
+    `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
+       FROM (SELECT ${LOG_PLAIN_COLUMNS},
+                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.body} ELSE ${OLDER.body} END AS body,
+                    body IS NULL AS body_missing,
+                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.attributes} ELSE ${OLDER.attributes} END AS attributes
+               FROM (SELECT u.*, row_number() OVER (ORDER BY time_unix_nano DESC, sequence DESC NULLS LAST, event_index DESC NULLS LAST) AS newest
+                       FROM ((SELECT ${LOG_PLAIN_COLUMNS}, body, attributes FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
+                               ORDER BY time_unix_nano DESC, event_index DESC LIMIT ${MAX_SPAN_LOGS + 1})
+                             UNION ALL
+                             (SELECT ${LOG_PLAIN_COLUMNS}, body, attributes FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
+                               ORDER BY time_unix_nano DESC, sequence DESC LIMIT ${MAX_SPAN_LOGS + 1})) u) w
+              WHERE newest <= ${MAX_SPAN_LOGS + 1}) l
+      ORDER BY l.time_unix_nano DESC, l.sequence DESC NULLS LAST, l.event_index DESC NULLS LAST`,
     [traceId, spanId],
   );
   return oldestFirst(rows, MAX_SPAN_LOGS);
@@ -340,20 +384,24 @@ function oldestFirst(rows: LogDetail[], max: number): { logs: LogDetail[]; trunc
 export const MAX_PROCESS_LOGS = 50;
 
 /** The log line columns, and which span each was logged in (none: outside any span). */
-const PROCESS_LOG_COLUMNS = `${LOG_COLUMNS}, trace_id, span_id`;
-
 /**
  * What the journal writer `writerId` (a process, or a worker thread with its own provider)
  * logged last, in spans or outside any, oldest first: shown with its crash records, where
  * the lines outside the crashed span (a pool exhausted, a retry loop) are often the
  * reason. A crash record names its writer (ATTR_WRITER_ID); the writer's log rows are
  * keyed by it and their sequence, so the unique index logs_record_key serves this as one
- * short backward scan, however many rows the table holds.
+ * short backward scan, however many rows the table holds. Its newest lines whole, as a
+ * span's (NEWEST_LINES_WHOLE).
  */
 export async function processLogs(pool: pg.Pool, schema: QuotedSchema, writerId: string): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
-       FROM (${writerLinesSql(schema, PROCESS_LOG_COLUMNS, '$1', String(MAX_PROCESS_LOGS + 1))}) l
+       FROM (SELECT ${LOG_PLAIN_COLUMNS}, trace_id, span_id,
+                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.body} ELSE ${OLDER.body} END AS body,
+                    body IS NULL AS body_missing,
+                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.attributes} ELSE ${OLDER.attributes} END AS attributes
+               FROM (SELECT w.*, row_number() OVER (ORDER BY sequence DESC) AS newest
+                       FROM (${writerLinesSql(schema, `${LOG_PLAIN_COLUMNS}, trace_id, span_id, body, attributes`, '$1', String(MAX_PROCESS_LOGS + 1))}) w) n) l
       ORDER BY l.sequence DESC`,
     [writerId],
   );

@@ -103,7 +103,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
         el('td', { className: 'mono', text: row.start_time }),
         el('td', {}, [el('a', { href: traceHref(row.trace_id), text: row.root_span_name || '(root not recorded)' })]),
         el('td', { text: row.service_name || '–' }),
-        el('td', { text: row.duration_ns === null ? 'in flight' : formatNanos(Number(row.duration_ns)) }),
+        // A trace with a span in flight has no duration yet, whatever its ended spans span.
+        el('td', { text: row.state === 'started' || row.duration_ns === null ? 'in flight' : formatNanos(Number(row.duration_ns)) }),
         el('td', { text: String(row.span_count) }),
         el('td', {}, [el('span', { className: 'state ' + row.state, text: row.state })]),
       ]);
@@ -331,12 +332,15 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
 
   function showDetails(details, traceId, span, rel, open) {
     clear(details);
-    details.appendChild(el('h3', { text: span.name }));
+    // The trace's response cuts the texts of its spans short: the selected span's whole ones
+    // come with its details below, and replace these.
+    var title = el('h3', { text: span.name });
+    details.appendChild(title);
     var facts = [
       ['state', span.state],
       ['service', span.service_name || '–'],
       ['kind', span.kind],
-      ['status', span.status_code + (span.status_message ? ': ' + firstLine(span.status_message) : '')],
+      ['status', statusText(span.status_message)],
       ['span id', span.span_id],
       ['parent', span.parent_span_id ? span.parent_span_id + (span.parent_is_remote ? ' (in another process)' : '') : '(root)'],
       ['start', isoFromNanos(span.start_time_unix_nano) + ' (+' + formatNanos(rel(span.start_time_unix_nano)) + ')'],
@@ -344,10 +348,19 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       ['duration', open ? '–' : formatNanos(rel(span.end_time_unix_nano) - rel(span.start_time_unix_nano)) + (span.end_time_estimated ? ' (estimated)' : '')],
       ['scope', (span.scope_name || '–') + (span.scope_version ? ' ' + span.scope_version : '')],
     ];
-    details.appendChild(el('dl', {}, facts.reduce(function (list, pair) { list.push(el('dt', { text: pair[0] }), el('dd', { text: pair[1] })); return list; }, [])));
+    function statusText(message) { return span.status_code + (message ? ': ' + firstLine(message) : ''); }
+    var factValues = {};
+    details.appendChild(el('dl', {}, facts.reduce(function (list, pair) {
+      var value = el('dd', { text: pair[1] });
+      factValues[pair[0]] = value;
+      list.push(el('dt', { text: pair[0] }), value);
+      return list;
+    }, [])));
+    var reason = null;
     if (span.crash_reason) {
       details.appendChild(el('div', { className: 'muted', text: 'crash reason' }));
-      details.appendChild(el('pre', { className: 'crash', id: 'crash-reason', text: span.crash_reason }));
+      reason = el('pre', { className: 'crash', id: 'crash-reason', text: span.crash_reason });
+      details.appendChild(reason);
     }
     // What the span logged comes first: after a crash it is what people look for.
     var logs = el('section', { id: 'logs' }, [el('h2', { text: 'events and logs' })]);
@@ -362,8 +375,11 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     var resource = el('details', {}, [el('summary', { text: 'resource' })]);
     details.appendChild(resource);
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
+      if (typeof body.name === 'string') title.textContent = body.name;
+      if (body.status_message !== undefined) factValues.status.textContent = statusText(body.status_message);
+      if (reason && body.crash_reason) reason.textContent = body.crash_reason;
       attributes.appendChild(keyValues('attributes', withoutMarkers(body.attributes, span.state === 'crashed')));
-      if (Array.isArray(body.links) && body.links.length > 0) attributes.appendChild(keyValues('links', body.links));
+      if (typeof body.links === 'string' || (Array.isArray(body.links) && body.links.length > 0)) attributes.appendChild(keyValues('links', body.links));
       if (body.scope_schema_url) attributes.appendChild(el('div', { className: 'muted', id: 'scope-schema-url', text: 'scope schema: ' + body.scope_schema_url }));
       resource.appendChild(keyValues('resource', body.resource));
       if (body.resource_schema_url) resource.appendChild(el('div', { className: 'muted', id: 'resource-schema-url', text: 'resource schema: ' + body.resource_schema_url }));
@@ -382,6 +398,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
   // it is the application's own attribute.
   var CRASH_MARKERS = MARKERS.concat(['otel_blackbox.writer.id']);
   function withoutMarkers(attributes, crashed) {
+    // Past 1 MiB of JSON they come as the first part of their text (viewerQueries.ts): shown as it is.
+    if (typeof attributes === 'string') return attributes;
     var hidden = crashed ? CRASH_MARKERS : MARKERS;
     var shown = {};
     if (attributes && typeof attributes === 'object') Object.keys(attributes).forEach(function (key) { if (hidden.indexOf(key) < 0) shown[key] = attributes[key]; });
@@ -389,6 +407,9 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
   }
 
   function keyValues(title, object) {
+    if (typeof object === 'string') {
+      return el('div', {}, [el('div', { className: 'muted', text: title + ' (too large to send whole: the first part of their JSON)' }), el('pre', { className: 'cut mono', text: object })]);
+    }
     var rows = [];
     if (object && typeof object === 'object') {
       Object.keys(object).forEach(function (key) { rows.push(el('dt', { text: key }), el('dd', { className: 'mono', text: valueText(object[key]) })); });

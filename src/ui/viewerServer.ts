@@ -10,7 +10,6 @@ import { sqlStateOf } from '../postgres/sqlState.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
 import { VIEWER_SCRIPT } from './viewerScript.js';
 import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, processLogs, spanDetails, spanLogs, traceSpans } from './viewerQueries.js';
-import { ATTR_WRITER_ID } from '../spanMarkers.js';
 
 export interface ViewerServerOptions {
   pool: pg.Pool;
@@ -91,8 +90,8 @@ async function route(request: IncomingMessage, response: ServerResponse, options
       // A crash record names the writer that died: what that process logged last comes with
       // it. Only a crash record: an application's span may carry the attribute too (it is
       // stored 'ended', as the exporter stores any span with the markers but not their shape).
-      const writerId = details.state === 'crashed' ? (details.attributes as Record<string, unknown> | null)?.[ATTR_WRITER_ID] : undefined;
-      const lastLines = typeof writerId === 'string' ? await processLogs(pool, schema, writerId) : null;
+      const writerId = details.state === 'crashed' ? details.writer_id : null;
+      const lastLines = writerId !== null ? await processLogs(pool, schema, writerId) : null;
       return json(response, { ...details, logs, truncated, process_logs: lastLines });
     }
   } catch (error) {

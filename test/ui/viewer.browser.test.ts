@@ -207,6 +207,45 @@ describe('the viewer in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  test('what a second review found: a long name six windows wide, attributes past 1 MiB shown as "none", a long reason cut in the details', async () => {
+    // A crash record named with 5,000 characters and no space, whose attributes are past
+    // 1 MiB of JSON (they come as the first part of their text) and whose process logged.
+    const traceId = 'f1'.repeat(16);
+    const t0 = BigInt(Date.now() + 3_600_000) * 1_000_000n; // the latest crash of the schema
+    const reason = `uncaught Error: the last step failed\n${'    at step (/app/job.js:1:1)\n'.repeat(40)}`;
+    await db.query(
+      `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano,
+                                      status_code, status_message, crash_reason, end_time_estimated, attributes)
+       VALUES ($1, '7777777777777777', $2, 'INTERNAL', 'crashed', now(), $3, now(), $3, 'ERROR', $4, $4, true,
+               jsonb_build_object('otel_blackbox.writer.id', 'w-second-review', 'payload', repeat('p', 1100000)))`,
+      [traceId, `job-${'n'.repeat(5000)}`, t0, reason],
+    );
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, severity_text, body)
+       VALUES ('log', 'w-second-review', 1, NULL, NULL, now(), $1, 'ERROR', '"queue connection lost"')`,
+      [t0],
+    );
+    await page.goto(viewer.url);
+    await page.waitForSelector('#crashes tr.crash-row');
+    const widths = await page.evaluate(() => {
+      const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+      return { scroll: root.scrollWidth, client: root.clientWidth };
+    });
+    expect(widths.scroll).toBeLessThanOrEqual(widths.client + 1);
+
+    await page.goto(`${viewer.url}traces/${traceId}`);
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    // The details: the whole name and reason (the waterfall's rows have theirs cut), the
+    // attributes as their text, and the process's last line found by its writer all the same.
+    expect(await page.locator('.details h3').textContent()).toBe(`job-${'n'.repeat(5000)}`);
+    expect(await page.locator('#crash-reason').textContent()).toBe(reason);
+    const attributes = await page.locator('#attributes').textContent();
+    expect(attributes).toContain('too large to send whole');
+    expect(attributes).toContain('"payload": "ppp');
+    expect(await page.locator('#process-logs').textContent()).toContain('queue connection lost');
+    expect(pageErrors).toEqual([]);
+  });
+
   test('a service behind a gateway: listed by its first span, whose parent is said to be in another process, with the schema URLs', async () => {
     await page.goto(viewer.url);
     await page.locator('#traces tr.trace-row a', { hasText: 'GET /orders/:id' }).click();

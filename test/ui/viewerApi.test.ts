@@ -154,11 +154,55 @@ describe('otel-blackbox ui API', () => {
     const trace = await get(`/api/traces/${traceId}`);
     expect(trace.status).toBe(200);
     expect(trace.text.length).toBeLessThan(5_000);
-    expect(trace.body.spans[0].name).toBe(`${'n'.repeat(1000)}…`);
+    // The waterfall's rows: their texts cut short; the selected span's come with its details.
+    expect(trace.body.spans[0].name).toBe(`${'n'.repeat(256)}…`);
     const span = await get(`/api/traces/${traceId}/spans/1111111111111111`);
+    expect(span.body.name).toBe('n'.repeat(5000));
     expect(span.body.attributes.small).toBe(1);
     expect(span.body.attributes.big).toBe(`${'x'.repeat(65_536)}… (134464 more characters)`);
     expect(span.body.links[0].attributes.big).toHaveLength(65_536 + '… (134464 more characters)'.length);
+  });
+
+  test("a trace's texts and a span's lines are bounded in total, not only one by one: 5,000 crash reasons of 20 KB were a 125 MB response", async () => {
+    const traceId = 'a1'.repeat(16);
+    const spanId = (i: number) => i.toString(16).padStart(16, '0');
+    const reason = (i: number) => `uncaught Error: batch ${i} failed\n${'    at step (/app/batch.js:1:1)\n'.repeat(600)}`;
+    await db.query(
+      `INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano,
+                                      status_code, status_message, crash_reason, end_time_estimated, attributes)
+       SELECT $1, lpad(to_hex(i), 16, '0'), 'item ' || i, 'INTERNAL', 'crashed', now(), 1764000000000000000 + i, now(), 1764000000000000000 + i,
+              'ERROR', $2 || i, $2 || i, true, jsonb_build_object('otel_blackbox.writer.id', 'w-bounded', 'big', repeat('a', 1100000))
+         FROM generate_series(1, 500) i`,
+      [traceId, reason(0)],
+    );
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, time, time_unix_nano, severity_text, body)
+       SELECT 'log', 'w-bounded', n, $1, $2, now(), 1764000000000000000 + n, 'INFO', to_jsonb(n || ' ' || repeat('b', 100000)) FROM generate_series(1, 200) n`,
+      [traceId, spanId(1)],
+    );
+    try {
+      const trace = await get(`/api/traces/${traceId}`);
+      expect(trace.status).toBe(200);
+      expect(trace.text.length).toBeLessThan(500 * 1200);
+      const span = await get(`/api/traces/${traceId}/spans/${spanId(1)}`);
+      // The selected span's reason whole (up to 64 KiB), though its attributes come as cut text.
+      expect(span.body.crash_reason).toBe(`${reason(0)}1`);
+      expect(typeof span.body.attributes).toBe('string');
+      // The last 20 lines up to 64 KiB each, older ones up to 4 KiB.
+      expect(span.text.length).toBeLessThan(2 * (20 * 70_000) + (180 + 30) * 5_000 + 200_000);
+      const bodies = span.body.logs.map((log: any) => log.fields.body as string);
+      expect(bodies).toHaveLength(200);
+      expect(bodies[199]).toMatch(/^200 b+… \(cut for the viewer\)$/);
+      expect(bodies[199]).toHaveLength(65_536);
+      expect(bodies[0]).toHaveLength(4096);
+      // Its writer read by PostgreSQL: attributes past 1 MiB of JSON come as text, and the
+      // process's last lines were left out (a review).
+      expect(span.body.process_logs).toMatchObject({ writer_id: 'w-bounded' });
+      expect(span.body.process_logs.logs).toHaveLength(50);
+    } finally {
+      await db.query(`DELETE FROM "${schema}".logs WHERE trace_id = $1`, [traceId]);
+      await db.query(`DELETE FROM "${schema}".spans WHERE trace_id = $1`, [traceId]);
+    }
   });
 
   test('hostile input stays data: bind parameters, validated ids and cursors', async () => {
