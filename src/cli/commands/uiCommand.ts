@@ -64,7 +64,8 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   const schemaName = schemaFrom(values.schema);
   const schema = quoteSchema(schemaName);
   const port = portArg(values.port);
-  const host = values.host ?? VIEWER_DEFAULTS.host;
+  // An IPv6 address as a URL writes it ([::1]) is taken too: listen() wants it bare.
+  const host = (values.host ?? VIEWER_DEFAULTS.host).replace(/^\[(.*)\]$/, '$1');
   if (host.length === 0) throw new UsageError('--host expects an address, got ""');
   const connectionString = connectionStringFrom(values.database);
   const secrets = secretsOf({ connectionString });
