@@ -133,11 +133,10 @@ function signalStop(): AbortSignal {
  * Read-only at the session level too: the viewer can never change a row. No JIT: its
  * queries read a page of rows, but the planner's cost for the trace list's per-trace span
  * counts passes jit_above_cost: at 200,000 traces, compiling made an 8 ms page 187 ms.
- * Set on each new connection, before any query of ours (node-postgres runs a client's
- * queries in order, and the pool's `connect` listeners first): given as the pool's startup
- * `options`, they were silently replaced by an `options` parameter in the database URL (a
- * review: `?options=-c search_path=...` gave a writable session without a timeout). A
- * connection that refuses them is closed, not used.
+ * Set on each new connection before the pool hands it out (pg-pool's `onConnect`, awaited;
+ * a connection that refuses them is closed, and the request fails): given as the pool's
+ * startup `options`, they were silently replaced by an `options` parameter in the database
+ * URL (a review: `?options=-c search_path=...` gave a writable session without a timeout).
  */
 const VIEWER_SESSION = 'SET default_transaction_read_only = on; SET statement_timeout = 15000; SET jit = off';
 
@@ -151,10 +150,10 @@ export function viewerPool(connectionString: string | undefined): pg.Pool {
     connectionTimeoutMillis: connectTimeoutMillis(),
     query_timeout: 20_000,
     keepAlive: true,
+    onConnect: async (client) => {
+      await client.query(VIEWER_SESSION);
+    },
   });
   pool.on('error', () => {});
-  pool.on('connect', (client) => {
-    client.query(VIEWER_SESSION).catch(() => client.end().catch(() => {}));
-  });
   return pool;
 }
