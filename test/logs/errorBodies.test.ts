@@ -62,17 +62,21 @@ function expectErrorShape(bodies: Record<string, any>): void {
   expect(bodies.map).toMatchObject({ step: 'charge', failure: { name: 'RangeError', message: 'loops', cause: '[Circular]' } });
 }
 
+/** The processors a service runs, exporting while it lives: the span processor, and the log record processor on it. */
+function liveService(service: string) {
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, migrate: false });
+  const spans = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), service), recover: false });
+  const tracers = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [spans] });
+  const logs = new JournalLogRecordProcessor({ spanProcessor: spans });
+  const loggers = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': service }), processors: [logs] });
+  return { spans, tracers, logs, loggers };
+}
+
 describe('an Error in a log record', () => {
   it('is stored with its name, message, stack, cause and own fields, live and from a dead journal alike', async () => {
     // Live: the processors a service runs, exporting while it lives.
     const live = 'errors-live';
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, migrate: false });
-    const spans = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'live'), recover: false });
-    const tracers = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': live }), spanProcessors: [spans] });
-    const loggers = new LoggerProvider({
-      resource: resourceFromAttributes({ 'service.name': live }),
-      processors: [new JournalLogRecordProcessor({ spanProcessor: spans })],
-    });
+    const { spans, tracers, loggers } = liveService(live);
     const span = tracers.getTracer('errors').startSpan('charge') as Span;
     emitErrors(loggers.getLogger('errors'), span);
     span.end();
@@ -125,13 +129,7 @@ describe('a body that throws when looked at', () => {
   // nowhere (review repro D1); one level down it was already '[Unserializable]'.
   it('is stored as [Unserializable], and its record is neither lost nor dropped', async () => {
     const service = 'hostile-bodies';
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, migrate: false });
-    const spans = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'hostile'), recover: false });
-    const tracers = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [spans] });
-    const loggers = new LoggerProvider({
-      resource: resourceFromAttributes({ 'service.name': service }),
-      processors: [new JournalLogRecordProcessor({ spanProcessor: spans })],
-    });
+    const { spans, tracers, loggers } = liveService(service);
     const revocable = Proxy.revocable({}, {});
     revocable.revoke();
     const trapThrows = new Proxy(
@@ -165,10 +163,7 @@ describe('a log record the processor fails on', () => {
   // overflow marker, not only counted as an error.
   it('is counted as dropped, and the overflow marker says so', async () => {
     const service = 'failing-record';
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, migrate: false });
-    const spans = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'failing'), recover: false });
-    const tracers = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [spans] });
-    const logs = new JournalLogRecordProcessor({ spanProcessor: spans });
+    const { spans, tracers, logs } = liveService(service);
     tracers.getTracer('failing').startSpan('gives the overflow marker its resource').end();
     const record = {
       get hrTime(): never {
