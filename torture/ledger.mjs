@@ -4,7 +4,8 @@
 //
 // Lines (one JSON object each, short keys: a child writes thousands of them a second):
 //   {"e":"s","t":traceId,"s":spanId,"p":parentSpanId|null,"u":1?}  started ("u": not sampled)
-//   {"e":"e","t":traceId,"s":spanId,"n":eventCount}                ended, with its span events
+//   {"e":"e","t":traceId,"s":spanId,"n":eventCount,"l":1?}         ended, with its span events ("l": after the
+//                                                                 processor had shut down, mode 'shutdown' only)
 //   {"e":"x"}                                                     the workload began a clean shutdown (mode 'shutdown')
 //
 // A span is its trace id and its span id: a span id is unique within its trace only.
@@ -25,9 +26,12 @@ export class LedgerWriter {
     this.#write(line);
   }
 
-  ended(span, eventCount) {
+  /** `late`: the span processor had shut down when span.end() was called, and could not record it. */
+  ended(span, eventCount, late = false) {
     const { traceId, spanId } = span.spanContext();
-    this.#write({ e: 'e', t: traceId, s: spanId, n: eventCount });
+    const line = { e: 'e', t: traceId, s: spanId, n: eventCount };
+    if (late) line.l = 1;
+    this.#write(line);
   }
 
   /** Before provider.shutdown(): an end written after this may come too late to be recorded. */
@@ -51,8 +55,8 @@ export function readLedger(path) {
   const starts = new Map();
   /** @type {Map<string, number>} spanKey() → number of span events it ended with */
   const ends = new Map();
-  /** @type {Set<string>} spanKey() of the spans that ended after the shutdown began */
-  const endedInShutdown = new Set();
+  /** @type {Set<string>} spanKey() of the spans that ended after the span processor had shut down */
+  const endedLate = new Set();
   let shutdownStarted = false;
   let tornLines = 0;
   let text = '';
@@ -73,10 +77,10 @@ export function readLedger(path) {
     if (entry.e === 's') starts.set(spanKey(entry.t, entry.s), { traceId: entry.t, spanId: entry.s, parent: entry.p, sampled: entry.u !== 1 });
     else if (entry.e === 'e') {
       ends.set(spanKey(entry.t, entry.s), entry.n);
-      if (shutdownStarted) endedInShutdown.add(spanKey(entry.t, entry.s));
+      if (entry.l === 1) endedLate.add(spanKey(entry.t, entry.s));
     } else if (entry.e === 'x') shutdownStarted = true;
   }
-  return { starts, ends, endedInShutdown, shutdownStarted, tornLines };
+  return { starts, ends, endedLate, shutdownStarted, tornLines };
 }
 
 /** How the ledger and the checker name a span: `<trace id>/<span id>`. */

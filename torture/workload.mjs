@@ -77,7 +77,9 @@ function start(name, parent, attributes) {
   const context = parent ? trace.setSpan(ROOT_CONTEXT, parent.span) : ROOT_CONTEXT;
   const span = tracer.startSpan(name, { attributes }, context);
   ledger.started(span, parent?.span);
-  return { span, events: 0 };
+  const traced = { span, events: 0 };
+  open.add(traced);
+  return traced;
 }
 
 function addEvent(traced, name, attributes) {
@@ -87,7 +89,10 @@ function addEvent(traced, name, attributes) {
 
 function end(traced) {
   traced.span.end();
-  ledger.ended(traced.span, traced.events);
+  open.delete(traced);
+  // In a clean shutdown: whether the processor had shut down when this end came (its stats
+  // say so at once), the one case where an end may go unrecorded.
+  ledger.ended(traced.span, traced.events, shuttingDown && processor.stats().journalWritePath === 'none');
 }
 
 function attributes() {
@@ -181,19 +186,32 @@ function hoardMemory() {
 
 // A clean shutdown, as a SIGTERM handler does it: from that moment no span starts (every
 // request loop and step that comes to it waits for good, holding its spans open), then
-// provider.shutdown(), then exit 0. Steps already past that point may still end their spans
-// while the processor shuts down; the ledger marks where the shutdown began. The processor
-// itself exports the crash records of the spans still open and removes its journal:
-// recovery must find nothing.
+// provider.shutdown(), then exit 0. While it runs, the application ends some of the spans
+// still open, as requests finishing would: those ENDs must be recorded. The processor itself
+// exports the crash records of the spans left open and removes its journal: recovery must
+// find nothing.
 const FOREVER = new Promise(() => {});
 let shuttingDown = false;
+/** Spans started and not yet ended. */
+const open = new Set();
 
 async function shutDown() {
   if (shuttingDown) return;
   shuttingDown = true;
+  // Only the exit below is a clean one: a shutdown that never settles lets the event loop
+  // drain (nothing holds it), and the process would end with code 0 all the same.
+  process.exitCode = 3;
   dieInside = () => FOREVER;
   ledger.shutdownStarted();
-  await provider.shutdown();
+  const done = provider.shutdown();
+  for (const traced of open) {
+    if (!random.chance(0.3)) continue;
+    const later = random.int(0, 3);
+    const finish = () => open.has(traced) && end(traced);
+    if (later === 0) setImmediate(finish);
+    else setTimeout(finish, later);
+  }
+  await done;
   process.exit(0);
 }
 

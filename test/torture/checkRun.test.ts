@@ -24,10 +24,10 @@ const REASONS: Record<string, string> = {
 };
 
 describe.each(Object.keys(REASONS))('mode %s', (mode) => {
-  /** `endedAfterShutdownBegan`: mode shutdown, the crashed span's end comes after the ledger's marker. */
-  async function runWith(crashedSpanEndedInLedger: boolean, { endedAfterShutdownBegan = false, marker = mode === 'shutdown' } = {}) {
+  /** `late`: the crashed span's end is marked as having come after the processor shut down. */
+  async function runWith(crashedSpanEndedInLedger: boolean, { late = false, marker = mode === 'shutdown' } = {}) {
     // One trace per mode and case, so the cases never see each other's rows.
-    const traceId = `${Object.keys(REASONS).indexOf(mode)}${crashedSpanEndedInLedger ? 1 : 0}${endedAfterShutdownBegan ? 1 : 0}${marker ? 1 : 0}`.padStart(32, 'c');
+    const traceId = `${Object.keys(REASONS).indexOf(mode)}${crashedSpanEndedInLedger ? 1 : 0}${late ? 1 : 0}${marker ? 1 : 0}`.padStart(32, 'c');
     const [root, child] = ['aaaaaaaaaaaaaaa1', 'aaaaaaaaaaaaaaa2'];
     await db.query(`DELETE FROM "${schema}".spans WHERE trace_id = $1`, [traceId]);
     await db.query(`DELETE FROM "${schema}".traces WHERE trace_id = $1`, [traceId]);
@@ -41,10 +41,9 @@ describe.each(Object.keys(REASONS))('mode %s', (mode) => {
       [traceId, root, child, reason],
     );
     const ledger: object[] = [{ e: 's', t: traceId, s: root, p: null }, { e: 's', t: traceId, s: child, p: root }];
-    const end = { e: 'e', t: traceId, s: child, n: 0 };
-    if (crashedSpanEndedInLedger && !endedAfterShutdownBegan) ledger.push(end);
     if (marker) ledger.push({ e: 'x' });
-    if (crashedSpanEndedInLedger && endedAfterShutdownBegan) ledger.push(end);
+    // An end after the shutdown began; `late`: after the processor had shut down, as the workload marks it.
+    if (crashedSpanEndedInLedger) ledger.push({ e: 'e', t: traceId, s: child, n: 0, ...(late ? { l: 1 } : {}) });
     const ledgerPath = join(tempDir(), 'ledger.jsonl');
     writeFileSync(ledgerPath, ledger.map((line) => `${JSON.stringify(line)}\n`).join(''));
     return checkRun({ pool: db.pool, schema, ledgerPath, service: `check-${mode}`, mode });
@@ -64,10 +63,13 @@ describe.each(Object.keys(REASONS))('mode %s', (mode) => {
 
   if (mode !== 'shutdown') return;
 
-  it('lets a crash record stand for a span that ended after the clean shutdown began', async () => {
-    const { stats, findings } = await runWith(true, { endedAfterShutdownBegan: true });
+  it('lets a crash record stand only for a span that ended once the processor had shut down', async () => {
+    const { stats, findings } = await runWith(true, { late: true });
     expect(findings).toEqual([]);
     expect(stats).toMatchObject({ started: 2, crashed: 2, endedButCrashed: 0, problems: 0 });
+    // Ended while the processor was shutting down (after the marker): its END had to be recorded.
+    const whileStopping = await runWith(true);
+    expect(whileStopping.stats).toMatchObject({ endedButCrashed: 1, problems: 1 });
   });
 
   it('calls a run without the shutdown marker a problem', async () => {
