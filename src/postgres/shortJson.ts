@@ -2,22 +2,17 @@
 // as large as their application made them (a review sent 93 MB to a terminal through
 // `otel-blackbox crashes`, and 1,000 lines of megabytes each would come to the viewer whole).
 
-/** jsonb stored in at most this many bytes is taken as it is. */
-const INLINE_JSON_BYTES = 2048;
-
 /**
- * SQL for `column` (jsonb) as stored when small (at most INLINE_JSON_BYTES as stored, and
- * not compressed: a compressed value of that size may be a megabyte of text), else its
- * first `maxChars` characters as a JSON string (a string's own text, anything else its JSON
- * text), ending in `… (<mark>)` when cut. Cut by PostgreSQL: the whole value never leaves it.
+ * SQL for `column` (jsonb) as stored when its JSON text is at most `maxChars` characters,
+ * else its first characters as a JSON string (a string's own text, anything else its JSON
+ * text) ending in `… (<mark>)`, `maxChars` in all. Cut by PostgreSQL: the whole value never
+ * leaves it. A value that is not cut keeps its type (an object stays an object).
  */
 export function shortJsonSql(column: string, maxChars: number, mark: string): string {
   const text = `CASE WHEN jsonb_typeof(${column}) = 'string' THEN ${column} #>> '{}' ELSE ${column}::text END`;
-  // Within maxChars with the mark (characters of the Basic Multilingual Plane: left() counts
-  // code points), so a reader that cuts strings at maxChars again leaves it as it is.
+  // left() counts code points: the mark's characters are of the Basic Multilingual Plane.
   const ending = `… (${mark})`;
   const keep = maxChars - ending.length;
-  return `CASE WHEN pg_column_size(${column}) <= ${INLINE_JSON_BYTES} AND pg_column_compression(${column}) IS NULL THEN ${column}
-    ELSE (SELECT to_jsonb(CASE WHEN length(c) > ${keep} THEN left(c, ${keep}) || '${ending.replace(/'/g, "''")}' ELSE c END)
-            FROM left(${text}, ${keep + 1}) AS c) END`;
+  return `(SELECT CASE WHEN length(c) > ${maxChars} THEN to_jsonb(left(c, ${keep}) || '${ending.replace(/'/g, "''")}') ELSE ${column} END
+            FROM left(${text}, ${maxChars + 1}) AS c)`;
 }

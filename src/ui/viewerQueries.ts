@@ -330,12 +330,6 @@ function shortened(value: unknown): unknown {
 const LOG_PLAIN_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
   observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count`;
 
-/** A log line's body and attributes, cut by PostgreSQL to `maxChars` each (shortJsonSql), and whether it has no body. */
-function cutLogValues(maxChars: number): { body: string; attributes: string } {
-  return { body: shortJsonSql('body', maxChars, 'cut for the viewer'), attributes: shortJsonSql('attributes', maxChars, 'cut for the viewer') };
-}
-
-const WHOLE = cutLogValues(MAX_SHOWN_CHARS);
 
 /**
  * A span's newest lines come with their bodies and attributes up to MAX_SHOWN_CHARS each;
@@ -344,7 +338,18 @@ const WHOLE = cutLogValues(MAX_SHOWN_CHARS);
  */
 const NEWEST_LINES_WHOLE = 20;
 const OLDER_LINE_CHARS = 4096;
-const OLDER = cutLogValues(OLDER_LINE_CHARS);
+
+/**
+ * A log line's body and attributes as the viewer takes them (LOG_PLAIN_COLUMNS go as they
+ * are), cut by PostgreSQL: up to MAX_SHOWN_CHARS each for the newest NEWEST_LINES_WHOLE
+ * lines by `newest` (the line's place, 1 for the newest), OLDER_LINE_CHARS for the others.
+ */
+function logValuesSql(newest: string): string {
+  const cut = (column: string) =>
+    `CASE WHEN ${newest} <= ${NEWEST_LINES_WHOLE} THEN ${shortJsonSql(column, MAX_SHOWN_CHARS, 'cut for the viewer')}
+          ELSE ${shortJsonSql(column, OLDER_LINE_CHARS, 'cut for the viewer')} END AS ${column}`;
+  return `${cut('body')}, body IS NULL AS body_missing, ${cut('attributes')}`;
+}
 
 export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
   // Named columns, the large ones cut here (shortJsonSql), once the lines to send are
@@ -357,10 +362,7 @@ export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: str
   // order they were logged in (their sequence), as `crashes` shows them.
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
-       FROM (SELECT ${LOG_PLAIN_COLUMNS},
-                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.body} ELSE ${OLDER.body} END AS body,
-                    body IS NULL AS body_missing,
-                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.attributes} ELSE ${OLDER.attributes} END AS attributes
+       FROM (SELECT ${LOG_PLAIN_COLUMNS}, ${logValuesSql('newest')}
                FROM (SELECT u.*, row_number() OVER (ORDER BY time_unix_nano DESC, sequence DESC NULLS LAST, event_index DESC NULLS LAST) AS newest
                        FROM ((SELECT ${LOG_PLAIN_COLUMNS}, body, attributes FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
                                ORDER BY time_unix_nano DESC, event_index DESC LIMIT ${MAX_SPAN_LOGS + 1})
@@ -396,10 +398,7 @@ export const MAX_PROCESS_LOGS = 50;
 export async function processLogs(pool: pg.Pool, schema: QuotedSchema, writerId: string): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
-       FROM (SELECT ${LOG_PLAIN_COLUMNS}, trace_id, span_id,
-                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.body} ELSE ${OLDER.body} END AS body,
-                    body IS NULL AS body_missing,
-                    CASE WHEN newest <= ${NEWEST_LINES_WHOLE} THEN ${WHOLE.attributes} ELSE ${OLDER.attributes} END AS attributes
+       FROM (SELECT ${LOG_PLAIN_COLUMNS}, trace_id, span_id, ${logValuesSql('newest')}
                FROM (SELECT w.*, row_number() OVER (ORDER BY sequence DESC) AS newest
                        FROM (${writerLinesSql(schema, `${LOG_PLAIN_COLUMNS}, trace_id, span_id, body, attributes`, '$1', String(MAX_PROCESS_LOGS + 1))}) w) n) l
       ORDER BY l.sequence DESC`,

@@ -103,10 +103,6 @@ describe('otel-blackbox crashes: which crashes and which lines', () => {
     // ago and crashed then. By their start, the short one came first (a review).
     await crash('1'.repeat(32), 'long task', NOW_NS - 2n * HOUR_NS, NOW_NS - 60_000_000_000n);
     await crash('2'.repeat(32), 'short task', NOW_NS - HOUR_NS, NOW_NS - HOUR_NS + 1_000_000n);
-    // The long task's lines: the last one it logged carries its event's own time, ten minutes back.
-    await line('1'.repeat(32), 1, NOW_NS - 2n * HOUR_NS, NOW_NS - 2n * HOUR_NS, 'step 1');
-    await line('1'.repeat(32), 2, NOW_NS - 100_000_000_000n, NOW_NS - 100_000_000_000n, 'step 2');
-    await line('1'.repeat(32), 3, NOW_NS - 600_000_000_000n, NOW_NS - 61_000_000_000n, 'the error, dated when it happened');
     // The short task logged a body of 200,000 characters.
     await line('2'.repeat(32), 4, NOW_NS - HOUR_NS, NOW_NS - HOUR_NS, 'x'.repeat(200_000));
   });
@@ -118,16 +114,11 @@ describe('otel-blackbox crashes: which crashes and which lines', () => {
     expect(latest.stdout.trim().split('\n').map((row) => JSON.parse(row).name)).toEqual(['long task']);
   });
 
-  test("a crash's last lines are the last it logged, whatever time the application gave them", async () => {
-    const result = await cli('crashes', '--schema', ordered, '-n', '1', '--lines', '1', '--process-lines', '0');
-    expect(result.stdout.trimEnd().split('\n')[1]).toMatch(/^ {4}\S+ {2}INFO {2}the error, dated when it happened$/);
-  });
-
   test('a large body is cut: to 2,000 characters on the terminal, 65,536 in --json', async () => {
     const text = await cli('crashes', '--schema', ordered, '--lines', '1', '--process-lines', '0');
     const bodyLine = text.stdout.split('\n').find((row) => row.includes('xxxx'))!;
     expect(bodyLine.length).toBeLessThan(2200);
-    expect(bodyLine).toMatch(/… \(\d+ more characters; --json has up to 65536\)$/);
+    expect(bodyLine).toMatch(/… \(cut at 2000 characters; --json has up to 65536\)$/);
     const json = await cli('crashes', '--schema', ordered, '--json', '--lines', '1', '--process-lines', '0');
     const short = json.stdout.trim().split('\n').map((row) => JSON.parse(row)).find((row) => row.name === 'short task');
     expect(short.log_lines[0].body).toHaveLength(65_536);
