@@ -90,8 +90,9 @@ function stringArray(values: readonly (string | null)[], elementType: number, js
 
 // Most strings of a row are short and ASCII (ids, names, routes, status messages): a loop
 // in JavaScript writes those faster than a call into C++, and the rest go to Buffer's
-// utf8Write, the binding Buffer#write calls once it has checked its arguments (ours are
-// known good). protobufjs's BufferWriter does the same. With putInt32 (above), binding the
+// utf8Write, which Buffer#write calls once it has checked and defaulted its arguments
+// (ours are known good; on Node 22 and 24 utf8Write checks offset and length itself, in
+// a few comparisons). protobufjs's BufferWriter does the same. With putInt32 (above), binding the
 // end-to-end bench's rows fell from 2.6–2.9 µs a span to 1.7 (bench/exportPathCosts.mjs).
 const SHORT_STRING_UNITS = 48;
 type Utf8Write = (this: Buffer, value: string, offset: number, length: number) => number;
