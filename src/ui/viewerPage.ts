@@ -31,10 +31,9 @@ h2 { font-size: 14px; margin: 18px 0 6px; }
 form.filters { display: flex; flex-wrap: wrap; gap: 10px; align-items: end; background: #fff; border: 1px solid var(--line); padding: 8px 10px; }
 form.filters label { display: flex; flex-direction: column; font-size: 11px; color: var(--muted); }
 table.list { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
-table.list th, table.list td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+/* overflow-wrap: a name without spaces, thousands of characters long, wraps inside its cell; it made the page six windows wide (a review). */
+table.list th, table.list td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
 table.list th { font-weight: 600; font-size: 12px; background: #f5f5f5; }
-/* A name without spaces, thousands of characters long, wraps inside its cell: it made the page six windows wide (a review). */
-table.list td { overflow-wrap: anywhere; }
 table.list td.reason { color: var(--crashed); max-width: 40em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .state { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; color: #fff; }
 .state.crashed { background: var(--crashed); } .state.started { background: var(--started); } .state.ended { background: var(--ended); }

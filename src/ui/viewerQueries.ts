@@ -284,13 +284,7 @@ export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: 
   const row = rows[0];
   if (row === undefined) return undefined;
   return {
-    state: row.state,
-    name: row.name,
-    status_message: row.status_message,
-    crash_reason: row.crash_reason,
-    scope_name: row.scope_name,
-    scope_version: row.scope_version,
-    writer_id: row.writer_id,
+    ...row,
     attributes: shortened(row.attributes),
     links: shortened(row.links),
     resource: shortened(row.resource),
@@ -329,7 +323,6 @@ function shortened(value: unknown): unknown {
 /** The columns of a log line the viewer shows as they are (not its resource: the span's details show that). */
 const LOG_PLAIN_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
   observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count`;
-
 
 /**
  * A span's newest lines come with their bodies and attributes up to MAX_SHOWN_CHARS each;
@@ -385,7 +378,6 @@ function oldestFirst(rows: LogDetail[], max: number): { logs: LogDetail[]; trunc
 /** Lines of a dead process shown with its crash record: the last ones it logged. */
 export const MAX_PROCESS_LOGS = 50;
 
-/** The log line columns, and which span each was logged in (none: outside any span). */
 /**
  * What the journal writer `writerId` (a process, or a worker thread with its own provider)
  * logged last, in spans or outside any, oldest first: shown with its crash records, where

@@ -336,11 +336,13 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     // come with its details below, and replace these.
     var title = el('h3', { text: span.name });
     details.appendChild(title);
+    function statusText(message) { return span.status_code + (message ? ': ' + firstLine(message) : ''); }
+    var status = el('dd', { text: statusText(span.status_message) });
     var facts = [
       ['state', span.state],
       ['service', span.service_name || '–'],
       ['kind', span.kind],
-      ['status', statusText(span.status_message)],
+      ['status', status],
       ['span id', span.span_id],
       ['parent', span.parent_span_id ? span.parent_span_id + (span.parent_is_remote ? ' (in another process)' : '') : '(root)'],
       ['start', isoFromNanos(span.start_time_unix_nano) + ' (+' + formatNanos(rel(span.start_time_unix_nano)) + ')'],
@@ -348,12 +350,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       ['duration', open ? '–' : formatNanos(rel(span.end_time_unix_nano) - rel(span.start_time_unix_nano)) + (span.end_time_estimated ? ' (estimated)' : '')],
       ['scope', (span.scope_name || '–') + (span.scope_version ? ' ' + span.scope_version : '')],
     ];
-    function statusText(message) { return span.status_code + (message ? ': ' + firstLine(message) : ''); }
-    var factValues = {};
     details.appendChild(el('dl', {}, facts.reduce(function (list, pair) {
-      var value = el('dd', { text: pair[1] });
-      factValues[pair[0]] = value;
-      list.push(el('dt', { text: pair[0] }), value);
+      list.push(el('dt', { text: pair[0] }), typeof pair[1] === 'string' ? el('dd', { text: pair[1] }) : pair[1]);
       return list;
     }, [])));
     var reason = null;
@@ -376,7 +374,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     details.appendChild(resource);
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
       if (typeof body.name === 'string') title.textContent = body.name;
-      if (body.status_message !== undefined) factValues.status.textContent = statusText(body.status_message);
+      if (body.status_message !== undefined) status.textContent = statusText(body.status_message);
       if (reason && body.crash_reason) reason.textContent = body.crash_reason;
       attributes.appendChild(keyValues('attributes', withoutMarkers(body.attributes, span.state === 'crashed')));
       if (typeof body.links === 'string' || (Array.isArray(body.links) && body.links.length > 0)) attributes.appendChild(keyValues('links', body.links));

@@ -59,8 +59,8 @@ interface ProcessLine extends LogLine {
  */
 const MAX_BODY_CHARS = 65_536;
 const LINE_CHARS = 2000;
-const CUT_MARK = 'cut by otel-blackbox crashes';
-const BODY = shortJsonSql('body', MAX_BODY_CHARS, CUT_MARK);
+/** SQL: the log body `column`, cut to MAX_BODY_CHARS by PostgreSQL. */
+const cutBody = (column: string) => shortJsonSql(column, MAX_BODY_CHARS, 'cut by otel-blackbox crashes');
 
 /** Times in UTC like the crash's own, whatever the session's time zone. */
 const UTC_TIME = `to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -91,7 +91,7 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
       // 200,000 lines, a review.) The process's own section below is in journal order.
       `SELECT s.end_time, s.service_name, s.name, s.trace_id, s.span_id, s.crash_reason, s.attributes->>$3 AS writer_id,
               COALESCE((SELECT json_agg(json_build_object('time', ${UTC_TIME}, 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
-                          FROM (SELECT time, time_unix_nano, sequence, severity_text, ${BODY} AS body FROM ${schema}.logs
+                          FROM (SELECT time, time_unix_nano, sequence, severity_text, ${cutBody('body')} AS body FROM ${schema}.logs
                                  WHERE trace_id = s.trace_id AND span_id = s.span_id AND kind = 'log'
                                  ORDER BY time_unix_nano DESC, sequence DESC LIMIT $2) l), '[]') AS log_lines
          FROM ${schema}.spans s WHERE s.state = 'crashed'
@@ -138,7 +138,7 @@ async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashR
   const { rows } = await pool.query<ProcessLine & { writer_id: string }>(
     `SELECT w.writer_id, l.time, l.severity_text, l.body, l.trace_id, l.span_id
        FROM unnest($1::text[]) AS w(writer_id)
-       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, ${shortJsonSql('l.body', MAX_BODY_CHARS, CUT_MARK)} AS body, l.trace_id, l.span_id`, 'w.writer_id', '$2')}) l
+       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, ${cutBody('l.body')} AS body, l.trace_id, l.span_id`, 'w.writer_id', '$2')}) l
       ORDER BY w.writer_id, l.sequence`,
     [writers, count],
   );
