@@ -238,6 +238,12 @@ describe('otel-blackbox CLI', () => {
     }
   });
 
+  test('inspect of a file whose size reads as 0 but which holds bytes (procfs) says it is not a segment and exits 1 (it said "an empty segment", exit 0)', async () => {
+    const result = await cli('inspect', '/proc/self/status');
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toContain('/proc/self/status is not a journal segment: its size reads as 0 bytes, yet it holds bytes (a /proc or /sys file?)');
+  });
+
   test('--version prints the package version; every help lines its descriptions up in one column', async () => {
     const { version } = JSON.parse((await import('node:fs')).readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
     expect(await cli('--version')).toMatchObject({ code: 0, stdout: `${version}\n` });

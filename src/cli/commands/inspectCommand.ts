@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { readSegmentFile } from '../../journal/SegmentFileReader.js';
 import { SEGMENT_MAGIC } from '../../journal/frame.js';
@@ -58,6 +59,12 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
       io.err(`otel-blackbox inspect: ${printable(positionals[0])} is not a journal segment: it does not begin with ${SEGMENT_MAGIC.toString('latin1')} and holds no record`);
       return EXIT.failed;
     }
+    // A file whose size reads as 0 was not read at all; procfs and sysfs files say 0 and
+    // still hold bytes, and calling /proc/self/status "an empty segment" (exit 0) misled.
+    if (records === 0 && !damagedOrTorn && holdsBytesPastItsSize(positionals[0])) {
+      io.err(`otel-blackbox inspect: ${printable(positionals[0])} is not a journal segment: its size reads as 0 bytes, yet it holds bytes (a /proc or /sys file?)`);
+      return EXIT.failed;
+    }
     // Nothing printed, exit 0 read as "it could not be looked at" (a review, on a file of zeros).
     if (records === 0 && !damagedOrTorn) {
       io.err(`otel-blackbox inspect: ${printable(positionals[0])} holds no records: an empty segment, or one made ahead of its rotation (all zeros)`);
@@ -67,4 +74,14 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
     return EXIT.failed;
   }
   return damagedOrTorn ? EXIT.damaged : EXIT.ok;
+}
+
+/** Whether a file that reported a size of 0 yields bytes when read (a real empty segment yields none). */
+function holdsBytesPastItsSize(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    return fstatSync(fd).size === 0 && readSync(fd, Buffer.alloc(1), 0, 1, 0) > 0;
+  } finally {
+    closeSync(fd);
+  }
 }
