@@ -124,6 +124,27 @@ export function optionalFunction<T extends (...args: never[]) => unknown>(option
   return value;
 }
 
+/** An exporter option (span or log record exporter): an object with export(); `expected` names its kind. */
+export function exporterOption<T extends object>(option: string, value: T | undefined, expected: string): T {
+  if (typeof value !== 'object' || value === null || typeof (value as { export?: unknown }).export !== 'function') {
+    throw new InvalidOptionError(option, `${expected} (an object with export())`, value);
+  }
+  return value;
+}
+
+/**
+ * An AbortSignal, or undefined for none. Checked by what recovery calls on it, not by
+ * `instanceof`: a signal of another realm or of a polyfill serves as well.
+ */
+export function optionalAbortSignal(option: string, value: AbortSignal | undefined): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const signal = value as Partial<AbortSignal> | null;
+  if (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function' || typeof signal.removeEventListener !== 'function') {
+    throw new InvalidOptionError(option, 'an AbortSignal', value);
+  }
+  return value;
+}
+
 export function nonEmptyString(option: string, value: string | undefined, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || value.length === 0) {

@@ -25,7 +25,8 @@ export interface PostgresSpanExporterOptions {
    */
   pool?: pg.Pool;
   /**
-   * Schema of the tables; a plain lowercase identifier (`^[a-z_][a-z0-9_]{0,62}$`).
+   * Schema of the tables; a plain lowercase identifier (`^[a-z_][a-z0-9_]{0,62}$`), not
+   * starting with `pg_` and not `information_schema` (PostgreSQL's own).
    * Default: `process.env.OTEL_BLACKBOX_SCHEMA` (as the CLI reads it), else `'otel'`.
    */
   schema?: string;

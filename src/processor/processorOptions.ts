@@ -6,7 +6,7 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envBytesAtLeast, envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
-import { InvalidOptionError, bytesAtLeast, knownOptionsOnly, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
+import { InvalidOptionError, bytesAtLeast, exporterOption, knownOptionsOnly, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
 
 export type { DurabilityLevel };
 
@@ -96,14 +96,8 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     throw new InvalidOptionError('options', 'an object with at least `exporter`', options);
   }
   knownOptionsOnly('JournalSpanProcessor', options, OPTION_NAMES);
-  const exporter = options.exporter;
-  if (typeof exporter !== 'object' || exporter === null || typeof exporter.export !== 'function') {
-    throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', exporter);
-  }
-  const logExporter = options.logExporter;
-  if (logExporter !== undefined && (typeof logExporter !== 'object' || logExporter === null || typeof logExporter.export !== 'function')) {
-    throw new InvalidOptionError('logExporter', 'a LogRecordExporter (an object with export())', logExporter);
-  }
+  const exporter = exporterOption('exporter', options.exporter, 'a SpanExporter');
+  const logExporter = options.logExporter === undefined ? undefined : exporterOption('logExporter', options.logExporter, 'a LogRecordExporter');
   const envBatchSize = envPositiveInteger(ENV.maxExportBatchSize);
   const envQueueSize = envPositiveInteger(ENV.maxQueueSize);
   const envJournalBytes = envBytesAtLeast(ENV.maxJournalBytes, MIN_JOURNAL_BYTES, MIN_JOURNAL_REASON);

@@ -22,7 +22,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, optionalFunction, positiveInteger } from '../options/validate.js';
+import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, optionalAbortSignal, optionalFunction, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
 import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
@@ -165,9 +165,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   const onJournal = optionalFunction('onJournal', options.onJournal);
   // Absolute: a process.chdir() while recovery runs must not move it.
   const journalDir = resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
-  if (typeof options.exporter?.export !== 'function') {
-    throw new InvalidOptionError('exporter', 'a SpanExporter (an object with export())', options.exporter);
-  }
+  const exporter = exporterOption('exporter', options.exporter, 'a SpanExporter');
   const settings = {
     staleAfterMillis: millis('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis, 1),
     batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
@@ -175,9 +173,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     recoverAnyDestination: booleanOption('recoverAnyDestination', options.recoverAnyDestination, D.recoverAnyDestination),
-    destination: exportDestination(options.exporter),
-    signal: options.signal,
-    logExporter: options.logExporter,
+    destination: exportDestination(exporter),
+    signal: optionalAbortSignal('signal', options.signal),
+    logExporter: options.logExporter === undefined ? undefined : exporterOption('logExporter', options.logExporter, 'a LogRecordExporter'),
     onBatch: optionalFunction('onBatch', options.onBatch),
     dryRun: booleanOption('dryRun', options.dryRun, false),
     deadLetters: new DeadLetterFile(journalDir),
@@ -304,7 +302,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
     const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
-      await recoverOne(claimed, formatChecked, options.exporter, settings, report, onJournal);
+      await recoverOne(claimed, formatChecked, exporter, settings, report, onJournal);
     } catch (error) {
       failed(error);
       await rm(join(claimed, claimLockFileName(claimer.writerId)), { force: true }).catch(() => {});

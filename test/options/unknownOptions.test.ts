@@ -58,6 +58,19 @@ describe('an option name its owner does not have', () => {
     await expect(recoverJournals(undefined as never)).rejects.toThrow(/^Invalid option options: expected an object with at least `exporter`, got undefined\.$/);
   });
 
+  test('recoverJournals refuses a signal that is not an AbortSignal and a logExporter without export(), naming them (they were taken, and recovery failed later in its report)', async () => {
+    const journalDir = tempDir();
+    const exporter = new CollectingExporter();
+    await expect(recoverJournals({ exporter, journalDir, signal: 5 } as never)).rejects.toThrow(/^Invalid option signal: expected an AbortSignal, got 5\.$/);
+    await expect(recoverJournals({ exporter, journalDir, signal: { aborted: false } } as never)).rejects.toThrow(/^Invalid option signal: expected an AbortSignal/);
+    await expect(recoverJournals({ exporter, journalDir, logExporter: 5 } as never)).rejects.toThrow(/^Invalid option logExporter: expected a LogRecordExporter \(an object with export\(\)\), got 5\.$/);
+    // The processor says the same of its logExporter.
+    expect(thrownBy(() => new JournalSpanProcessor({ exporter, logExporter: {} } as never)).message).toMatch(/^Invalid option logExporter: expected a LogRecordExporter \(an object with export\(\)\)/);
+    // What is right is taken.
+    const report = await recoverJournals({ exporter, journalDir, signal: new AbortController().signal, logExporter: { export: (_records, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} } });
+    expect(report.journals).toBe(0);
+  });
+
   test('JournalLogRecordProcessor: an unknown name, and the span processor passed where its options go', async () => {
     const spanProcessor = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: { export: (_records, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} } });
     try {
