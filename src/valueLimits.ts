@@ -5,7 +5,10 @@
 /** Levels of nesting kept, the attribute map counting as one; deeper values become TOO_DEEP (stack safety). */
 export const MAX_DEPTH = 32;
 /**
- * Values copied of one map (or value), nested ones included; the rest become TOO_LARGE. A
+ * Values copied of one map (or value), nested ones included; a list or map that reaches
+ * the limit ends there with one TOO_LARGE (one per remaining item made a sparse array of
+ * length 1e8 take 111 s of the application's thread). A typed array counts as the list of
+ * its numbers, a DataView as bytes, like a Uint8Array. A
  * map that holds one object twice is not a cycle, and each copy is whole: 30 levels of
  * `{ l: x, r: x }` are 2^31 values, and copying them on the application's thread doubled
  * in time with each level (1 s at 20 levels).
@@ -17,3 +20,26 @@ export const UNSERIALIZABLE = '[Unserializable]';
 export const CIRCULAR = '[Circular]';
 export const TOO_DEEP = '[Too deep]';
 export const TOO_LARGE = '[Too large]';
+
+/** The bytes of a Uint8Array (a Buffer too) or a DataView, stored as bytes; else undefined. */
+export function bytesOf(value: unknown): Uint8Array | undefined {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return undefined;
+}
+
+/** A typed array of numbers or bigints (not Uint8Array, which is bytes). */
+export function isNumberArray(value: object): value is ArrayLike<number | bigint> {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof Uint8Array);
+}
+
+/** The first `count` entries of a Map or items of a Set, without spreading the rest (a Map of millions). */
+export function firstOf<T>(iterable: Iterable<T>, count: number): T[] {
+  const first: T[] = [];
+  if (count <= 0) return first;
+  for (const item of iterable) {
+    first.push(item);
+    if (first.length >= count) break;
+  }
+  return first;
+}

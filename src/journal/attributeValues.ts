@@ -9,7 +9,7 @@
 // sanitising for PostgreSQL happens in the exporter, not in the journal.
 import type { Attributes } from '@opentelemetry/api';
 import { errorKeys, isError } from '../errorValue.js';
-import { CIRCULAR, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
+import { bytesOf, CIRCULAR, firstOf, isNumberArray, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** From an attribute key down into nested maps and arrays: where base64 text stands for bytes. */
 export type BytesPath = (string | number)[];
@@ -89,6 +89,8 @@ function isPlainScalar(value: unknown): boolean {
 }
 
 function isPlainArray(values: unknown[]): boolean {
+  // Past MAX_VALUES the careful copy cuts it, and must: JSON.stringify would copy it all.
+  if (values.length > MAX_VALUES) return false;
   for (let i = 0; i < values.length; i++) if (!isPlainScalar(values[i])) return false;
   return true;
 }
@@ -196,8 +198,9 @@ class CarefulCopy {
     // A revoked Proxy, or one whose getPrototypeOf trap throws, throws at instanceof: at
     // the top of a log record's body that took the whole record (review repro D1).
     try {
-      if (value instanceof Uint8Array) {
-        const text = base64(value);
+      const bytes = bytesOf(value);
+      if (bytes !== undefined) {
+        const text = base64(bytes);
         this.bytes?.push([...this.path]);
         return text;
       }
@@ -218,19 +221,27 @@ class CarefulCopy {
   }
 
   private object(object: object, depth: number): unknown {
-    if (Array.isArray(object)) {
-      const copy = new Array<unknown>(object.length);
-      for (let i = 0; i < object.length; i++) {
+    // A typed array as the list of its numbers (no string per index, as its keys would make).
+    if (Array.isArray(object) || isNumberArray(object)) {
+      const list = object as ArrayLike<unknown>;
+      const copy: unknown[] = [];
+      for (let i = 0; i < list.length; i++) {
+        // The rest of a list past MAX_VALUES is one TOO_LARGE, not one per item: a sparse
+        // array of length 1e8 took 111 s of the application's thread (review, F2).
+        if (this.valuesLeft <= 0) {
+          copy.push(TOO_LARGE);
+          break;
+        }
         this.path.push(i);
-        copy[i] = this.read(object, i, depth) ?? null;
+        copy.push(this.read(list, i, depth) ?? null);
         this.path.pop();
       }
       return copy;
     }
     const toJSON = (object as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return this.value(toJSON.call(object), depth);
-    if (object instanceof Map) return this.object(Object.fromEntries(object), depth);
-    if (object instanceof Set) return this.object([...object], depth);
+    if (object instanceof Map) return this.object(Object.fromEntries(firstOf(object, this.valuesLeft + 1)), depth);
+    if (object instanceof Set) return this.object(firstOf(object, this.valuesLeft + 1), depth);
     return this.fields(object, isError(object) ? errorKeys(object) : Object.keys(object), depth);
   }
 
@@ -238,6 +249,10 @@ class CarefulCopy {
     // A null prototype, so a `__proto__` key stays an ordinary key.
     const copy: Record<string, unknown> = Object.create(null);
     for (const key of keys) {
+      if (this.valuesLeft <= 0) {
+        copy[key] = TOO_LARGE;
+        break;
+      }
       this.path.push(key);
       const value = this.read(object, key, depth);
       this.path.pop();

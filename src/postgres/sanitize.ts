@@ -3,7 +3,7 @@
 // string and object key is repaired here, before JSON.stringify: afterwards a NUL is six
 // characters of escape text that no replace can find any more.
 import { errorKeys, isError } from '../errorValue.js';
-import { CIRCULAR, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
+import { bytesOf, CIRCULAR, firstOf, isNumberArray, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** ES2024 string methods; Node ≥ 20 has them, our `lib` setting (ES2023) does not declare them. */
 interface WellFormedString {
@@ -96,7 +96,8 @@ function isClean(value: unknown, depth: number): boolean {
       if (value === null) return true;
       if (depth > 1) return false;
       // Only arrays and plain objects are checked; anything else takes the careful path.
-      if (Array.isArray(value)) return value.every((v) => isClean(v, depth + 1));
+      // So does a list past MAX_VALUES, which it cuts (a sparse one of length 1e8 too).
+      if (Array.isArray(value)) return value.length <= MAX_VALUES && value.every((v) => isClean(v, depth + 1));
       if (Object.getPrototypeOf(value) !== Object.prototype || 'toJSON' in value) return false;
       for (const key in value) {
         if (!Object.hasOwn(value, key) || !isClean(key, depth)) return false;
@@ -147,24 +148,38 @@ function toJsonValue(value: unknown, ancestors: Set<object>, depth: number, budg
 
 function objectToJsonValue(object: object, ancestors: Set<object>, depth: number, budget: ValueBudget): JsonValue | typeof OMITTED {
   try {
-    if (Array.isArray(object)) {
-      return Array.from(object, (item) => {
-        const json = toJsonValue(item, ancestors, depth, budget);
-        return json === OMITTED ? null : json;
-      });
+    // A typed array as the list of its numbers; the rest of a list past MAX_VALUES is one
+    // TOO_LARGE, as in the journal's copy (attributeValues.ts).
+    if (Array.isArray(object) || isNumberArray(object)) {
+      const list = object as ArrayLike<unknown>;
+      const result: JsonValue[] = [];
+      for (let i = 0; i < list.length; i++) {
+        if (budget.left <= 0) {
+          result.push(TOO_LARGE);
+          break;
+        }
+        const json = toJsonValue(list[i], ancestors, depth, budget);
+        result.push(json === OMITTED ? null : json);
+      }
+      return result;
     }
     // Before toJSON: a Buffer's toJSON would give { type: 'Buffer', data: [...] }.
-    if (object instanceof Uint8Array) return Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
+    const bytes = bytesOf(object);
+    if (bytes !== undefined) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
     const toJSON = (object as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return toJsonValue(toJSON.call(object), ancestors, depth, budget);
     // The entries in the Map's own place: no level or value more than the journal's copy charges.
-    if (object instanceof Map) return objectToJsonValue(Object.fromEntries(object), ancestors, depth, budget);
-    if (object instanceof Set) return objectToJsonValue([...object], ancestors, depth, budget);
+    if (object instanceof Map) return objectToJsonValue(Object.fromEntries(firstOf(object, budget.left + 1)), ancestors, depth, budget);
+    if (object instanceof Set) return objectToJsonValue(firstOf(object, budget.left + 1), ancestors, depth, budget);
     // A null prototype, so a sanitised `__proto__` key stays an ordinary key.
     const result: { [key: string]: JsonValue } = Object.create(null);
     if (isError(object)) {
       // Undefined values left out, as the journal's copy leaves them (attributeValues.ts).
       for (const key of errorKeys(object)) {
+        if (budget.left <= 0) {
+          putRepaired(result, key, TOO_LARGE);
+          break;
+        }
         let value: unknown;
         try {
           value = (object as unknown as Record<string, unknown>)[key];
@@ -177,6 +192,10 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
       return result;
     }
     for (const key of Object.keys(object)) {
+      if (budget.left <= 0) {
+        putRepaired(result, key, TOO_LARGE);
+        break;
+      }
       let value: unknown;
       try {
         value = (object as Record<string, unknown>)[key];

@@ -2,7 +2,8 @@
 // values are those the START's snapshot holds.
 import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
-import { attributesSnapshot, encodeAttributes, unchangedSince } from '../../src/journal/attributeValues.js';
+import { attributesSnapshot, decodeAttributes, encodeAttributes, unchangedSince } from '../../src/journal/attributeValues.js';
+import { MAX_VALUES, TOO_LARGE } from '../../src/valueLimits.js';
 import { toJsonText } from '../../src/postgres/sanitize.js';
 
 describe('unchangedSince', () => {
@@ -86,3 +87,49 @@ describe('an Error as a value', () => {
   });
 });
 
+
+describe('values large by count (review F2: a typed array or a sparse array made emit() take seconds to minutes)', () => {
+  /** The journal's copy, as an exporter reads it back, and the exporter's own JSON of the value: the same. */
+  function bothSides(value: unknown): unknown {
+    const journal = toJsonText(decodeAttributes(encodeAttributes({ v: value } as never)));
+    expect(toJsonText({ v: value })).toBe(journal);
+    return (JSON.parse(journal) as { v: unknown }).v;
+  }
+
+  test('a typed array is the list of its numbers; a DataView is bytes, like a Uint8Array', () => {
+    expect(bothSides(new Float64Array([1.5, 2, Number.NaN]))).toEqual([1.5, 2, 'NaN']);
+    expect(bothSides(new BigInt64Array([1n, -2n]))).toEqual(['1', '-2']);
+    expect(bothSides(new Int16Array([-3, 7]))).toEqual([-3, 7]);
+    const encoded = encodeAttributes({ view: new DataView(new Uint8Array([9, 1, 2, 3, 9]).buffer, 1, 3) } as never);
+    expect(encoded).toEqual({ a: { view: 'AQID' }, ab: [['view']] });
+    expect(decodeAttributes(encoded).view).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  test('a list or map past MAX_VALUES ends with one "[Too large]", however long it says it is', () => {
+    const floats = bothSides(new Float64Array(1_000_000).map((_, i) => i)) as unknown[];
+    expect(floats.length).toBeLessThanOrEqual(MAX_VALUES + 1);
+    expect(floats.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(floats.at(-1)).toBe(TOO_LARGE);
+    // Holes are null, as JSON.stringify writes them; a length of 1e8 is not walked.
+    const sparse = bothSides(Object.assign([], { length: 100_000_000 })) as unknown[];
+    expect(sparse.length).toBeLessThanOrEqual(MAX_VALUES + 1);
+    expect(sparse.at(0)).toBeNull();
+    expect(sparse.at(-1)).toBe(TOO_LARGE);
+    const map = bothSides(new Map(Array.from({ length: 300_000 }, (_, i) => [`k${i}`, i]))) as Record<string, unknown>;
+    const keys = Object.keys(map);
+    expect(keys.length).toBeLessThanOrEqual(MAX_VALUES + 1);
+    expect(map.k0).toBe(0);
+    expect(map[keys.at(-1)!]).toBe(TOO_LARGE);
+    const set = bothSides(new Set(Array.from({ length: 300_000 }, (_, i) => i))) as unknown[];
+    expect(set.at(-1)).toBe(TOO_LARGE);
+    expect(set.length).toBeLessThanOrEqual(MAX_VALUES + 1);
+    // A flat list of plain numbers past the limit is cut too, not copied whole by the fast path.
+    const plain = bothSides(Array.from({ length: 200_000 }, (_, i) => i)) as unknown[];
+    expect(plain.at(-1)).toBe(TOO_LARGE);
+  });
+
+  test('a list within the limit is whole, with no mark', () => {
+    expect(bothSides(Array.from({ length: 1000 }, (_, i) => i))).toHaveLength(1000);
+    expect(bothSides(new Uint16Array(5000))).toHaveLength(5000);
+  });
+});
