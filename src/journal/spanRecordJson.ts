@@ -109,12 +109,18 @@ export class StartText {
    * rope): for a span that stays open, its prefix took ~500 bytes as a rope and ~150 flat
    * (bench/open-spans.mjs prints the heap). Reading a character makes V8 flatten a rope in
    * place. The writer calls this for the spans still open at a commit, not at every start:
-   * most spans end first, and their ropes go with them.
+   * most spans end first, and their ropes go with them. False when it had been done.
    */
-  compact(): void {
+  compact(): boolean {
+    if (this.#flat) return false;
+    this.#flat = true;
     this.prefix?.charCodeAt(0);
     this.attributes?.charCodeAt(0);
+    return true;
   }
+
+  /** compact() has been called: flattening again would cost nothing, but visiting tens of thousands costs a little. */
+  #flat = false;
 }
 
 /**

@@ -4,8 +4,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { describe, expect, test } from 'vitest';
-import { JournalWriter, OPEN_SPANS_CARRIED_PER_TURN } from '../../src/journal/JournalWriter.js';
+import { describe, expect, test, vi } from 'vitest';
+import { JournalWriter, OPEN_SPANS_CARRIED_PER_TURN, OPEN_SPANS_COMPACTED_PER_TURN } from '../../src/journal/JournalWriter.js';
+import { StartText } from '../../src/journal/spanRecordJson.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
 import type { SegmentFileSystem } from '../../src/journal/segmentFile/SegmentFile.js';
 import { readSegment } from '../../src/journal/readSegment.js';
@@ -1010,6 +1011,63 @@ describe('a broken journal keeps the START of every span still open', () => {
     writer.deleteSegmentsBefore(live);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(startsOnDisk(writer)).toContain(open.spanContext().spanId);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a commit flattens the kept texts of a bounded number of open spans per turn, the rest in the turns after (review F5: 89 ms with 50,000 open)', async () => {
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 64 * 1024 });
+    const open = makeSpans(2 * OPEN_SPANS_COMPACTED_PER_TURN + 100);
+    for (const span of open) writer.appendStart(span);
+    startAndEnd(writer, makeSpans(400));
+    let flattened = 0;
+    const realCompact = StartText.prototype.compact;
+    const compact = vi.spyOn(StartText.prototype, 'compact').mockImplementation(function (this: StartText) {
+      const did = realCompact.call(this);
+      if (did) flattened += 1;
+      return did;
+    });
+    try {
+      writer.deleteSegmentsBefore(writer.currentSegment);
+      expect(flattened).toBeLessThanOrEqual(OPEN_SPANS_COMPACTED_PER_TURN);
+      // The rest in later turns, each once.
+      await expect.poll(() => flattened).toBe(open.length);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(flattened).toBe(open.length);
+    } finally {
+      compact.mockRestore();
+      writer.close({ removeIfDone: false });
+    }
+  });
+
+  test('a repair after the directory was removed writes the lost STARTs of open spans a bounded number per turn, not all in one head (review F1: 508 ms with 50,000 open)', async () => {
+    const writer = writerIn(tempDir());
+    const open = makeSpans(3 * OPEN_SPANS_CARRIED_PER_TURN + 10);
+    for (const span of open) writer.appendStart(span);
+    nodeFs.rmSync(writer.writerDir, { recursive: true, force: true });
+    const starts = () => recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).length;
+    expect(writer.maintain()).toBe(true); // noticed, and made again
+    expect(starts()).toBeLessThanOrEqual(OPEN_SPANS_CARRIED_PER_TURN);
+    // The rest follow in later turns, each once.
+    await expect.poll(starts).toBe(open.length);
+    const ids = new Set(recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).map((r) => (r.payload as SpanStartRecord).s));
+    expect(ids.size).toBe(open.length);
+    writer.close({ removeIfDone: false });
+  });
+
+  test('a repair after a full disk writes no STARTs again: those of open spans are still in their segments (review F1: every second, while the disk stayed full)', () => {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs });
+    const open = makeSpans(2 * OPEN_SPANS_CARRIED_PER_TURN);
+    for (const span of open) writer.appendStart(span);
+    fs.fault = 'enospc';
+    writer.appendStart(makeSpans(1)[0]!);
+    expect(writer.broken).toBe(true);
+    expect(writer.tryRepair()).toBe(false); // still full
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    // One copy each, and the START the full disk refused, written now.
+    const copies = recordsOf(writer).filter((r) => r.type === RecordType.SpanStart).length;
+    expect(copies).toBe(open.length + 1);
     writer.close({ removeIfDone: false });
   });
 

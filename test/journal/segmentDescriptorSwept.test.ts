@@ -75,7 +75,7 @@ describe.each(JOURNAL_IO_PATHS)('a segment descriptor the application closed (%s
       } finally {
         closeSync(reused);
       }
-      // The open span's START is in the new segment's head: a crash now still gives its crash record.
+      // The segment's descriptor was swept, so the open span's START is written again into the new segment: a crash now still gives its crash record.
       const records = readSegment(readFileSync(segmentPath(writer.writerDir, writer.currentSegment))).records;
       expect(records.some((record) => record.type === RecordType.SpanStart && (record.payload as { s?: string }).s === open.spanContext().spanId)).toBe(true);
     } finally {
