@@ -66,6 +66,12 @@ export interface JournalProcessorStats {
    * in batches being exported or retried included.
    */
   journalBacklog: number;
+  /**
+   * Spans started and not ended that the journal keeps, each for its crash record: a count
+   * that only grows means spans that are never ended (a leak), which, unlike the stock
+   * processor's, stay in memory and in the journal until the process exits.
+   */
+  openSpans: number;
   /** Ended spans held in memory because they could not be journaled. */
   memoryQueueLength: number;
   spansDropped: number;
@@ -400,6 +406,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalFull: journaling && this.journal!.atCap,
       journalBytes: this.journal?.bytesOnDisk ?? 0,
       journalBacklog: this.journal?.uncommitted ?? 0,
+      openSpans: this.state === 'shutdown' ? 0 : (this.journal?.openSpanCount ?? 0),
       memoryQueueLength: this.queue.length,
       ...dropStats(this.drops, this.deadLetters),
       spansExported: this.loop.spansExported,

@@ -118,3 +118,15 @@ test('an open span whose START the journal never took (at its cap), its crash re
   expect(marker?.attributes['otel_blackbox.drop.reasons']).toContain(reason);
   open.end();
 });
+
+test('stats().openSpans counts the spans started and not ended, so a leak (spans never ended) shows as a count that only grows', async () => {
+  const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(tempDir(), 'journal'), recover: false });
+  const provider = providerWith(processor, 'open-count');
+  const tracer = provider.getTracer('t');
+  const spans = [tracer.startSpan('a'), tracer.startSpan('b'), tracer.startSpan('c')];
+  expect(processor.stats().openSpans).toBe(3);
+  spans[1]!.end();
+  expect(processor.stats().openSpans).toBe(2);
+  await provider.shutdown();
+  expect(processor.stats().openSpans).toBe(0);
+});

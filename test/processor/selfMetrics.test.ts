@@ -80,10 +80,12 @@ describe('the processor reports its own metrics through a registered MeterProvid
     const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 20, recover: false });
     const tracer = track(providerWith(processor)).getTracer('metrics-test');
     for (let i = 0; i < 25; i++) tracer.startSpan(`span-${i}`).end();
+    const stillOpen = tracer.startSpan('still open');
     await processor.forceFlush();
 
     const points = await meters.collect();
     expect(value(points, SELF_METRICS.spansExported.name)).toBe(25);
+    expect(value(points, SELF_METRICS.openSpans.name)).toBe(1);
     expect(value(points, SELF_METRICS.journalBytes.name)).toBe(processor.stats().journalBytes);
     expect(value(points, SELF_METRICS.journalBytes.name)).toBeGreaterThan(0);
     expect(value(points, SELF_METRICS.journalSegments.name)).toBe(1);
@@ -107,6 +109,7 @@ describe('the processor reports its own metrics through a registered MeterProvid
     const dropCounters: string[] = [SELF_METRICS.spansDropped.name, SELF_METRICS.logRecordsDropped.name];
     const listed = Object.values(SELF_METRICS).map((spec) => spec.name).filter((name) => !dropCounters.includes(name));
     expect(reported).toEqual(listed.sort());
+    stillOpen.end();
   });
 
   test('a MeterProvider registered after the processor, as NodeSDK.start() does, still gets the metrics', async () => {
