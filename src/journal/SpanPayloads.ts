@@ -116,6 +116,18 @@ export class SpanPayloads {
   }
 
   /**
+   * Where a slice from `from` ends: after `maxRecords` payloads, or after the payload that
+   * reaches `maxBytes`, whichever comes first (one payload at least).
+   */
+  sliceEnd(from: number, maxRecords: number, maxBytes: number): number {
+    const start = from === 0 ? 0 : this.#ends[from - 1]!;
+    const last = Math.min(from + maxRecords, this.#ends.length);
+    let to = from + 1;
+    while (to < last && this.#ends[to - 1]! - start < maxBytes) to += 1;
+    return Math.min(to, this.#ends.length);
+  }
+
+  /**
    * Parses the payloads from `from` to `to` (default: all); one that does not parse (a
    * writer's bug: its checksum held) is skipped and counted. A pass over the batch may come
    * in ranges, in order: the counts start again at `from` 0.
