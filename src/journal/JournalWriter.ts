@@ -154,6 +154,12 @@ export class JournalWriter {
    * it, and after a crash recovery took them for open.
    */
   private readonly carrying = new Set<number>();
+  /**
+   * Segments whose open spans' STARTs a repair found unsafe where they are (removed under
+   * the writer, or the live segment no longer at its path): releaseSegments carries them
+   * forward whether or not the segment is committed, and forgets it here once none is left.
+   */
+  private readonly mustCarry = new Set<number>();
   /** Deletes committed segments, oldest first; those queued count as gone already. */
   private readonly unlinker: SegmentUnlinker;
   /** 'host': the syncs (GroupCommit.ts); none under 'process'. */
@@ -585,23 +591,29 @@ export class JournalWriter {
     if (this.appender === undefined && this.brokenError === undefined) return; // closed
     const below = this.releaseBelow;
     const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment && !this.unlinker.has(segment));
-    if (committed.length === 0) {
-      this.continueUnwrittenStarts(OPEN_SPANS_CARRIED_PER_TURN);
-      return;
-    }
-    // Open spans whose START is in each committed segment, counted from their marks. Those
-    // still open are the long-lived ones: what they keep for their END is compacted.
+    // Open spans whose START is in each committed segment (or one a repair found unsafe),
+    // counted from their marks. Those still open are the long-lived ones: what they keep for
+    // their END is compacted, a bounded number per turn: flattening 50,000 spans opened
+    // since the last commit took 89 ms in one turn; the rest are flattened in the turns after.
     const open = new Map<number, number>();
-    // A bounded number per turn: flattening 50,000 spans opened since the last commit took
-    // 89 ms in one turn (review F5); the rest are flattened in the turns after.
     let compactions = OPEN_SPANS_COMPACTED_PER_TURN;
     this.openSpans.remark((start, segment) => {
       if (compactions > 0 && start.compact()) compactions -= 1;
-      if (segment < below) open.set(segment, (open.get(segment) ?? 0) + 1);
+      if (segment < below || this.mustCarry.has(segment)) open.set(segment, (open.get(segment) ?? 0) + 1);
       return segment;
     });
+    for (const segment of this.mustCarry) {
+      if (open.get(segment)) continue;
+      this.mustCarry.delete(segment);
+      // One removed under the writer is forgotten already: what was noted for it since goes.
+      if (!this.segmentBytes.has(segment)) {
+        this.carrying.delete(segment);
+        this.liveBytes -= this.settled.forget(segment);
+      }
+    }
     const startBytes = this.startsWritten === 0 ? 0 : FRAME_HEADER_BYTES + this.startChars / this.startsWritten;
     const carryFrom = new Set(committed.filter((segment) => this.carrying.has(segment) || (open.get(segment) ?? 0) * startBytes * 2 <= this.segmentBytes.get(segment)!));
+    for (const segment of this.mustCarry) carryFrom.add(segment);
     let budget = OPEN_SPANS_CARRIED_PER_TURN;
     let carried = false;
     if (open.size > 0) {
@@ -768,18 +780,22 @@ export class JournalWriter {
     // instead of waiting for records that cannot be written.
     // Not while older segments wait to be deleted: this one would go first (SegmentUnlinker).
     const early = allCommitted && this.unlinker.queued === 0 && !this.openSpans.hasMark(this.segment);
-    if (early && this.settledBeforeRepairDeletes(this.segment)) this.forgetSegment(this.segment, true);
-    for (const segment of [...this.segmentBytes.keys()]) {
-      if (!this.unlinker.has(segment) && !existsSync(segmentPath(this.writerDir, segment))) this.forgetSegment(segment, false);
-    }
-    // Segments removed under the writer (a cleanup job), and the live one when it is no
-    // longer at its path, may have held the only START of a span still open: such a span
-    // has none on disk now, and its START is written again as one that could not be at
-    // first is (journalUnwrittenStarts), a bounded number per turn. Those in segments still
-    // there stay where they are, and go as open spans' STARTs do when their segment is
-    // committed. A new segment whose head carried them all encoded every open span in one
-    // turn (508 ms with 50,000 open), and on a full disk did it again at every attempt,
-    // once a second, failing each time.
+    if (early && this.settledBeforeRepairDeletes([this.segment])) this.forgetSegment(this.segment, true);
+    // Segments removed under the writer (a cleanup job). The spans whose END was in one and
+    // whose START is in a segment that stays are written down first (SettledSpans), as for
+    // any deletion: else a crash would give them crash records though they had ended. Until
+    // that can be done (a full disk) the repair fails, and is tried again.
+    const vanished = [...this.segmentBytes.keys()].filter((segment) => !this.unlinker.has(segment) && !existsSync(segmentPath(this.writerDir, segment)));
+    if (vanished.length > 0 && !this.settledBeforeRepairDeletes(vanished)) return false;
+    for (const segment of vanished) this.forgetSegment(segment, false);
+    // Those segments, and the live one when it is no longer at its path (deleted, replaced,
+    // its descriptor swept), may have held the only START of a span still open: such STARTs
+    // are carried forward as a committed segment's are, a bounded number per turn, however
+    // much of the segment they fill; the live one, where it still is, stays until they are.
+    // The others stay where they are, and go as open spans' STARTs do when their segment is
+    // committed. A new segment whose head carried every open span's START encoded them all
+    // in one turn (508 ms with 50,000 open), and on a full disk did it again at every
+    // attempt, once a second, failing each time.
     //
     // Under 'host' the new head carries them all, as before: a START in a segment that
     // was closed unsynced when the journal broke, or whose sync failed, is not known to
@@ -787,9 +803,8 @@ export class JournalWriter {
     // host that asked for syncs pays the stall on this rare path.
     const carryAll = this.options.durability === 'host';
     if (!carryAll) {
-      this.openSpans.remark((_start, segment) =>
-        segment === NOT_JOURNALED || (this.segmentBytes.has(segment) && (closedIntact || segment !== closedSegment)) ? segment : NOT_JOURNALED,
-      );
+      for (const segment of vanished) this.mustCarry.add(segment);
+      if (!closedIntact && this.segmentBytes.has(closedSegment)) this.mustCarry.add(closedSegment);
     }
     this.brokenError = undefined;
     try {
@@ -816,14 +831,14 @@ export class JournalWriter {
   }
 
   /**
-   * Before a repair deletes `segment` at once: the spans whose ENDs it holds are written
-   * down for the segments that stay, synced under 'host' (see deleteSegments). False when
-   * they could not be: it stays.
+   * Before a repair deletes `segments` at once, or forgets those removed under it: the spans
+   * whose ENDs they hold are written down for the segments that stay, synced under 'host'
+   * (see deleteSegments). False when they could not be: a segment to delete stays.
    */
-  private settledBeforeRepairDeletes(segment: number): boolean {
+  private settledBeforeRepairDeletes(segments: readonly number[]): boolean {
     const { written, error } = this.persistSettled(
-      [...this.segmentBytes.keys()].filter((other) => other !== segment),
-      [segment],
+      [...this.segmentBytes.keys()].filter((other) => !segments.includes(other)),
+      segments,
     );
     if (error !== undefined) return false;
     try {

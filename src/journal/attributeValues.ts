@@ -95,12 +95,16 @@ function isPlainArray(values: unknown[]): boolean {
   return true;
 }
 
-/** The attributes as `{ a, ab? }`: the same object when plain, else a careful copy. */
-export function encodeAttributes(attributes: Attributes | undefined): EncodedAttributes {
+/**
+ * The attributes as `{ a, ab? }`: the same object when plain, else a careful copy.
+ * `mapCounts`: the map itself is one of its MAX_VALUES, as the exporter counts it
+ * (sanitize.ts); false for a map that only wraps one value (a log record's body).
+ */
+export function encodeAttributes(attributes: Attributes | undefined, mapCounts = true): EncodedAttributes {
   if (attributes === undefined || attributes === null) return { a: {} };
   if (isPlainAttributes(attributes)) return { a: attributes };
   const bytes: BytesPath[] = [];
-  const copy = new CarefulCopy(bytes).attributes(attributes);
+  const copy = new CarefulCopy(bytes).attributes(attributes, mapCounts);
   return bytes.length > 0 ? { a: copy, ab: bytes } : { a: copy };
 }
 
@@ -150,7 +154,8 @@ class CarefulCopy {
 
   constructor(private readonly bytes: BytesPath[] | undefined) {}
 
-  attributes(attributes: object): Attributes {
+  attributes(attributes: object, mapCounts: boolean): Attributes {
+    if (mapCounts) this.valuesLeft -= 1;
     const copy: Record<string, unknown> = Object.create(null);
     let keys: string[];
     try {
@@ -239,7 +244,12 @@ class CarefulCopy {
       return copy;
     }
     const toJSON = (object as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return this.value(toJSON.call(object), depth);
+    // What toJSON gives stands for the object, and counts as it does: one value, not two
+    // (read back from the journal, a Date is one string).
+    if (typeof toJSON === 'function') {
+      this.valuesLeft += 1;
+      return this.value(toJSON.call(object), depth);
+    }
     if (object instanceof Map) return this.object(Object.fromEntries(firstOf(object, this.valuesLeft + 1)), depth);
     if (object instanceof Set) return this.object(firstOf(object, this.valuesLeft + 1), depth);
     return this.fields(object, isError(object) ? errorKeys(object) : Object.keys(object), depth);

@@ -34,7 +34,8 @@ export function logRecordPayload(record: ReadableLogRecord, sequence: number, re
   if (record.severityText !== undefined) payload.sv = record.severityText;
   if (record.body !== undefined) {
     const wrapped = { b: record.body } as unknown as Attributes;
-    const body = encodeAttributes(wrapped);
+    // The wrapper is not counted against MAX_VALUES: the exporter sees the body alone.
+    const body = encodeAttributes(wrapped, false);
     payload.b = body.a.b;
     if (body.ab !== undefined) payload.bb = body.ab;
     copied ||= body.a !== wrapped;

@@ -167,7 +167,11 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
     const bytes = bytesOf(object);
     if (bytes !== undefined) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
     const toJSON = (object as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return toJsonValue(toJSON.call(object), ancestors, depth, budget);
+    // One value for the object and what its toJSON gives, as the journal's copy counts it.
+    if (typeof toJSON === 'function') {
+      budget.left += 1;
+      return toJsonValue(toJSON.call(object), ancestors, depth, budget);
+    }
     // The entries in the Map's own place: no level or value more than the journal's copy charges.
     if (object instanceof Map) return objectToJsonValue(Object.fromEntries(firstOf(object, budget.left + 1)), ancestors, depth, budget);
     if (object instanceof Set) return objectToJsonValue(firstOf(object, budget.left + 1), ancestors, depth, budget);

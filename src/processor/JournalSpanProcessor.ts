@@ -69,7 +69,9 @@ export interface JournalProcessorStats {
   /**
    * Spans started and not ended that the journal keeps, each for its crash record: a count
    * that only grows means spans that are never ended (a leak), which, unlike the stock
-   * processor's, stay in memory and in the journal until the process exits.
+   * processor's, stay in memory and in the journal until the process exits. While the
+   * journal is broken it also counts spans that ended meanwhile, until their copy in memory
+   * is exported.
    */
   openSpans: number;
   /** Ended spans held in memory because they could not be journaled. */
