@@ -640,16 +640,9 @@ export class JournalWriter {
         committed.filter((segment) => open.get(segment)),
       );
     }
-    this.continueUnwrittenStarts(budget, compactions === 0);
-  }
-
-  /**
-   * journalUnwrittenStarts within what is left of this turn's `budget`; the rest, if any,
-   * in the next turn, as what else this turn left (`unfinished`).
-   */
-  private continueUnwrittenStarts(budget: number, unfinished = false): void {
     budget = this.journalUnwrittenStarts(budget);
-    if ((budget === 0 || unfinished) && this.brokenError === undefined) {
+    // What this turn's budgets left undone (STARTs to carry or write, texts to flatten) goes on in the next.
+    if ((budget === 0 || compactions === 0) && this.brokenError === undefined) {
       this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
       this.releaseTimer.unref();
     }

@@ -132,6 +132,11 @@ export function exporterOption<T extends object>(option: string, value: T | unde
   return value;
 }
 
+/** The `logExporter` option of the processor and of recovery: a LogRecordExporter, or undefined for none. */
+export function optionalLogExporter<T extends object>(value: T | undefined): T | undefined {
+  return value === undefined ? undefined : exporterOption('logExporter', value, 'a LogRecordExporter');
+}
+
 /**
  * An AbortSignal, or undefined for none. Checked by what recovery calls on it, not by
  * `instanceof`: a signal of another realm or of a polyfill serves as well.

@@ -6,7 +6,7 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envBytesAtLeast, envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
-import { InvalidOptionError, bytesAtLeast, exporterOption, knownOptionsOnly, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
+import { InvalidOptionError, bytesAtLeast, exporterOption, optionalLogExporter, knownOptionsOnly, millis, nonEmptyString, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
 
 export type { DurabilityLevel };
 
@@ -97,7 +97,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
   }
   knownOptionsOnly('JournalSpanProcessor', options, OPTION_NAMES);
   const exporter = exporterOption('exporter', options.exporter, 'a SpanExporter');
-  const logExporter = options.logExporter === undefined ? undefined : exporterOption('logExporter', options.logExporter, 'a LogRecordExporter');
+  const logExporter = optionalLogExporter(options.logExporter);
   const envBatchSize = envPositiveInteger(ENV.maxExportBatchSize);
   const envQueueSize = envPositiveInteger(ENV.maxQueueSize);
   const envJournalBytes = envBytesAtLeast(ENV.maxJournalBytes, MIN_JOURNAL_BYTES, MIN_JOURNAL_REASON);

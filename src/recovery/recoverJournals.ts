@@ -22,7 +22,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, optionalAbortSignal, optionalFunction, positiveInteger } from '../options/validate.js';
+import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, optionalAbortSignal, optionalFunction, optionalLogExporter, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
 import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
@@ -175,7 +175,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     recoverAnyDestination: booleanOption('recoverAnyDestination', options.recoverAnyDestination, D.recoverAnyDestination),
     destination: exportDestination(exporter),
     signal: optionalAbortSignal('signal', options.signal),
-    logExporter: options.logExporter === undefined ? undefined : exporterOption('logExporter', options.logExporter, 'a LogRecordExporter'),
+    logExporter: optionalLogExporter(options.logExporter),
     onBatch: optionalFunction('onBatch', options.onBatch),
     dryRun: booleanOption('dryRun', options.dryRun, false),
     deadLetters: new DeadLetterFile(journalDir),
