@@ -111,6 +111,14 @@ export class Journal {
     return this.#writer.openSpansNow();
   }
 
+  /**
+   * At shutdown: spans the application dropped without ending them whose collection has
+   * not been reported yet get their crash records now (JournalWriterOptions.onAbandoned).
+   */
+  reportCollectedSpans(): void {
+    this.#writer.reportCollectedSpans();
+  }
+
   /** Whose journal this is: the id its crash records name (ATTR_WRITER_ID). */
   get writerId(): string {
     return this.#writer.writerId;

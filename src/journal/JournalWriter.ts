@@ -28,12 +28,13 @@ import type { JournalPosition } from './JournalPosition.js';
 import { logRecordPayload, readableLogFromRecord } from './logRecords.js';
 import { HeldLog, RECENT_ENDS_CHARS, RecentEnds, recentEndsCapacity, type RecentEnd } from './RecentEnds.js';
 import { OpenSpanTable } from './OpenSpanTable.js';
+import { LongOpenSpans } from './LongOpenSpans.js';
 import { NO_END, SettledSpans } from './SettledSpans.js';
 import { GroupCommit } from './GroupCommit.js';
 import { SegmentUnlinker } from './SegmentUnlinker.js';
 import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
-import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord } from './recordTypes.js';
+import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 import { recordJson, resourceRecord } from './spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
@@ -68,6 +69,13 @@ export interface JournalWriterOptions {
    * true; false only for tests that fake a dead writer's journal inside a live process.
    */
   lock?: boolean;
+  /**
+   * A span open for a second or more is held weakly (LongOpenSpans.ts); when the application
+   * drops it without ending it and it is collected, this gets its START (as the journal
+   * holds it) and resource, to make its crash record and write it as its END (appendEnd).
+   * Without it every open span is held until it ends.
+   */
+  onAbandoned?: (start: SpanStartRecord, resource: Resource) => void;
 }
 
 export type { JournalPosition };
@@ -92,7 +100,7 @@ export const OPEN_SPANS_COMPACTED_PER_TURN = 4000;
  */
 const NOT_JOURNALED = 0;
 
-/** A span open now, and whether its START is in the journal (not when the journal was at its cap or broken). */
+/** A span open now (held by the application still), and whether its START is in the journal (not when the journal was at its cap or broken). */
 export interface OpenSpanNow {
   span: ReadableSpan;
   journaled: boolean;
@@ -135,6 +143,9 @@ export class JournalWriter {
    * deleted), or NOT_JOURNALED while it has none.
    */
   private readonly openSpans = new OpenSpanTable<StartText>();
+  /** Holds the spans open a while weakly, and tells of those collected while open; undefined without onAbandoned. */
+  private readonly longOpen: LongOpenSpans | undefined;
+  private longOpenTimer: NodeJS.Timeout | undefined;
   /** Spans that ended in a later segment than their START's: written down before that one may go (SettledSpans.ts). */
   private readonly settled: SettledSpans;
   /** 'host': side files of kept segments being synced; no segment is deleted meanwhile. */
@@ -204,6 +215,7 @@ export class JournalWriter {
     makeOwnerOnlyDirs(options.journalDir);
     this.writerDir = join(options.journalDir, options.identity.writerId);
     this.settled = new SettledSpans(this.writerDir);
+    this.longOpen = options.onAbandoned === undefined ? undefined : new LongOpenSpans((start) => this.spanCollected(start));
     this.groupCommit =
       options.durability === 'host'
         ? new GroupCommit({
@@ -281,7 +293,8 @@ export class JournalWriter {
   openSpansNow(): OpenSpanNow[] {
     const spans: OpenSpanNow[] = [];
     this.openSpans.remark((open, mark) => {
-      if (open.span.ended !== true) spans.push({ span: open.span, journaled: mark !== NOT_JOURNALED });
+      const span = open.span;
+      if (span !== undefined && span.ended !== true) spans.push({ span, journaled: mark !== NOT_JOURNALED });
       return mark;
     });
     return spans;
@@ -368,7 +381,7 @@ export class JournalWriter {
     const open = this.openSpans.take(traceId, spanId);
     const mark = this.openSpans.lastMark;
     const journaled = open !== undefined && mark !== NOT_JOURNALED;
-    const mine = open?.span === span ? open : undefined;
+    const mine = open?.reusableFor(span);
     const capped = cappedRecordCount();
     const json = endRecordJson(span, this.resourceIdFor(span.resource), mine);
     // At the cap with no START written: nothing on disk to keep, the caller holds the span.
@@ -378,6 +391,7 @@ export class JournalWriter {
       return 'broken';
     }
     this.endsWritten += 1;
+    if (open !== undefined) this.longOpen?.forget(open);
     if (journaled && mark !== this.writtenSegment) this.settled.note(mark, traceId, spanId, this.writtenSegment);
     // A record cut down to fit one frame (recordCap.ts): the export side must get what the
     // journal holds, as it would reading it back.
@@ -392,7 +406,9 @@ export class JournalWriter {
    */
   endedElsewhere(span: ReadableSpan): void {
     const { traceId, spanId } = span.spanContext();
-    if (this.openSpans.get(traceId, spanId)?.span !== span) return;
+    const open = this.openSpans.get(traceId, spanId);
+    // An abandoned span's crash record is the only copy of it there can be.
+    if (open === undefined || (open.span !== span && !open.abandoned)) return;
     this.openSpans.take(traceId, spanId);
     // Its END is nowhere in the journal: the START's segment, kept, would say it is open.
     const mark = this.openSpans.lastMark;
@@ -487,7 +503,9 @@ export class JournalWriter {
     for (;;) {
       const open = this.openSpans.afterBookmark();
       if (open === undefined || this.openSpans.lastMark === NOT_JOURNALED) return undefined;
-      if (open.span.ended !== true) return open.span;
+      // Collected: its crash record comes as an END.
+      const span = open.span;
+      if (span !== undefined && span.ended !== true) return span;
       this.openSpans.advanceBookmark();
     }
   }
@@ -503,8 +521,8 @@ export class JournalWriter {
    * (appendEnd), its row comes from the caller's memory batch.
    */
   openSpan(traceId: string, spanId: string): ReadableSpan | undefined {
-    const open = this.openSpans.get(traceId, spanId);
-    return open !== undefined && this.openSpans.lastMark !== NOT_JOURNALED && open.span.ended !== true ? open.span : undefined;
+    const span = this.openSpans.get(traceId, spanId)?.span;
+    return span !== undefined && this.openSpans.lastMark !== NOT_JOURNALED && span.ended !== true ? span : undefined;
   }
 
   appendHeartbeat(): void {
@@ -678,8 +696,7 @@ export class JournalWriter {
    * never written adds bytes; a carried one replaces a copy about to be deleted).
    */
   private carryForward(start: StartText, withinCap = false): number | undefined {
-    const span = start.span;
-    const json = startRecordJson(span, this.resourceIdFor(span.resource));
+    const json = this.startJsonNow(start);
     if (withinCap && this.overCap(json.length)) return undefined;
     if (!this.writeRecord(RecordType.SpanStart, json)) return undefined;
     return this.writtenSegment;
@@ -749,7 +766,53 @@ export class JournalWriter {
       this.fail(error);
     }
     if (this.brokenError === undefined) this.relockIfLost();
+    this.holdLongOpenWeakly(true);
     return this.tryRepair();
+  }
+
+  /**
+   * A START of an open span to write again: encoded afresh from the span (attributes set
+   * since its start come along), or the text kept when it is held weakly and was collected.
+   */
+  private startJsonNow(start: StartText): string {
+    const span = start.span;
+    return span !== undefined ? startRecordJson(span, this.resourceIdFor(span.resource)) : start.startJson!;
+  }
+
+  /** LongOpenSpans.look, continued in the next turns while spans are left. */
+  private holdLongOpenWeakly(fresh: boolean): void {
+    clearTimeout(this.longOpenTimer);
+    this.longOpenTimer = undefined;
+    if (this.longOpen === undefined || (this.appender === undefined && this.brokenError === undefined)) return; // closed
+    if (!this.longOpen.look(this.openSpans, (span) => startRecordJson(span, this.resourceIdFor(span.resource)), fresh)) return;
+    this.longOpenTimer = setTimeout(() => this.holdLongOpenWeakly(false), 0);
+    this.longOpenTimer.unref();
+  }
+
+  /**
+   * A span held weakly was collected while open (LongOpenSpans): the application dropped it
+   * without ending it. The caller gets its START to make its crash record, which it writes
+   * as the span's END (appendEnd), or keeps in memory as any END the journal cannot take.
+   * From a finalization task of its own: nothing here may throw.
+   */
+  private spanCollected(start: StartText): void {
+    try {
+      if (this.appender === undefined && this.brokenError === undefined) return; // closed
+      const record = JSON.parse(start.startJson!) as SpanStartRecord;
+      if (start.abandoned || this.openSpans.get(record.t, record.s) !== start) return; // ended meanwhile
+      start.markAbandoned();
+      this.options.onAbandoned!(record, this.resourceById(record.r));
+    } catch (error) {
+      safeDiag.error('otel-blackbox: the crash record of a span dropped without being ended could not be made', error);
+    }
+  }
+
+  /**
+   * At shutdown: the spans already collected whose collection has not been reported yet
+   * (it may come too late, or never) get their crash records now.
+   */
+  reportCollectedSpans(): void {
+    for (const start of this.longOpen?.collectedNow(this.openSpans) ?? []) this.spanCollected(start);
   }
 
   /**
@@ -867,6 +930,8 @@ export class JournalWriter {
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
     clearTimeout(this.releaseTimer);
+    clearTimeout(this.longOpenTimer);
+    this.longOpen?.close();
     if (this.groupCommit !== undefined) {
       this.syncNow();
       this.groupCommit.syncRotatedNow();
@@ -1009,10 +1074,7 @@ export class JournalWriter {
   private segmentHead(carryOpenSpans = false): Buffer {
     const starts: Buffer[] = [];
     if (carryOpenSpans) {
-      for (const { span } of this.openSpans.values()) {
-        // Written again from the span itself: attributes set since its start come along.
-        starts.push(encodeFrame(RecordType.SpanStart, startRecordJson(span, this.resourceIdFor(span.resource))));
-      }
+      for (const start of this.openSpans.values()) starts.push(encodeFrame(RecordType.SpanStart, this.startJsonNow(start)));
     }
     return Buffer.concat([
       SEGMENT_MAGIC,

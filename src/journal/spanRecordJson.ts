@@ -76,7 +76,8 @@ export function startPrefix(span: ReadableSpan): string | undefined {
 
 /**
  * What a span's START was written with, kept by the writer while the span is open: what
- * its END can reuse of it, and the span, to write its START again (carrying forward).
+ * its END can reuse of it, and the span, to write its START again (carrying forward); once
+ * the span has been open a while, held weakly (holdWeakly, LongOpenSpans.ts).
  *
  * A class, not an object literal, like the rows of postgres/spanRows.ts: once spans had
  * been left open (long jobs, a leak), V8 pretenured the literal's site, every later
@@ -86,21 +87,74 @@ export function startPrefix(span: ReadableSpan): string | undefined {
  * (bench/open-spans.mjs prints the collector's time).
  */
 export class StartText {
-  readonly span: ReadableSpan;
+  #span: ReadableSpan | undefined;
   /** startPrefix() as the START was written, and the name it holds. */
-  readonly prefix: string | undefined;
+  prefix: string | undefined;
   readonly name: string;
   /** The attributes' JSON as the START wrote it, and their keys and values then; undefined when they hold arrays or are not plain. */
-  readonly attributes: string | undefined;
-  readonly snapshot: unknown[] | undefined;
+  attributes: string | undefined;
+  snapshot: unknown[] | undefined;
+  /** Once held weakly (holdWeakly): the span, until collected, and the START's text. One field, not three: every span's entry is made with it. */
+  #weakly: WeaklyHeld | undefined;
+  /** The look (LongOpenSpans) that first found the span open; 0 before any did. */
+  firstSeenAtLook = 0;
 
   constructor(span: ReadableSpan) {
-    this.span = span;
+    this.#span = span;
     this.prefix = startPrefix(span);
     this.name = span.name;
     const attributes: unknown = span.attributes;
     this.snapshot = this.prefix !== undefined && typeof attributes === 'object' && attributes !== null ? attributesSnapshot(attributes) : undefined;
     this.attributes = this.snapshot === undefined ? undefined : JSON.stringify(attributes);
+  }
+
+  /** The span, or undefined once it was held weakly and has been collected. */
+  get span(): ReadableSpan | undefined {
+    return this.#span ?? this.#weakly?.span.deref();
+  }
+
+  get heldWeakly(): boolean {
+    return this.#weakly !== undefined;
+  }
+
+  /** Once held weakly: the START as written, to write it again (carrying forward) or to make the span's crash record from. */
+  get startJson(): string | undefined {
+    return this.#weakly?.startJson;
+  }
+
+  /** Its span was collected while open, and its crash record is on its way (LongOpenSpans). */
+  get abandoned(): boolean {
+    return this.#weakly?.abandoned === true;
+  }
+
+  markAbandoned(): void {
+    this.#weakly!.abandoned = true;
+  }
+
+  /**
+   * What an END of `span` can reuse: this, when `span` is the span it was made for and its
+   * texts are still kept (not once held weakly).
+   */
+  reusableFor(span: ReadableSpan): StartText | undefined {
+    return this.#span === span ? this : undefined;
+  }
+
+  /**
+   * From now on the span is held weakly, so that one the application drops without ending
+   * it can be collected, as the stock processor lets it be. Kept instead: the START's text
+   * (`startJson`, as this writer would write it now), which is all a carry or a crash
+   * record needs; the texts an END would reuse go (its END encodes the span afresh).
+   */
+  holdWeakly(startJson: string): ReadableSpan {
+    const span = this.#span!;
+    // Flat (see compact()): it may be kept for as long as the process lives.
+    startJson.charCodeAt(0);
+    this.#weakly = new WeaklyHeld(new WeakRef(span), startJson);
+    this.#span = undefined;
+    this.prefix = undefined;
+    this.attributes = undefined;
+    this.snapshot = undefined;
+    return span;
   }
 
   /**
@@ -121,6 +175,17 @@ export class StartText {
 
   /** compact() has been called: flattening again would cost nothing, but visiting tens of thousands costs a little. */
   #flat = false;
+}
+
+class WeaklyHeld {
+  readonly span: WeakRef<ReadableSpan>;
+  readonly startJson: string;
+  abandoned = false;
+
+  constructor(span: WeakRef<ReadableSpan>, startJson: string) {
+    this.span = span;
+    this.startJson = startJson;
+  }
 }
 
 /**

@@ -22,6 +22,8 @@ import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { ENV } from '../options/defaults.js';
 import { envSdkDisabled } from '../options/environment.js';
 import { recoverJournals } from '../recovery/recoverJournals.js';
+import { droppedSpanRecord } from '../recovery/crashRecords.js';
+import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
 import { exportCrashRecordsAtShutdown } from './crashRecordsAtShutdown.js';
 import { ExportLoop } from './ExportLoop.js';
@@ -115,6 +117,13 @@ export interface JournalProcessorStats {
   /** Crash records recovery exported, as spansRecovered counts them; and those shutdown() exported of this process's spans still open. */
   crashRecordsWritten: number;
   /**
+   * Spans the application dropped without ending them: held weakly once open a second or
+   * more, they were garbage-collected while open (or found so at shutdown). Each gets a
+   * crash record whose reason says so, exported as an ended span would be (and counted in
+   * spansExported then). More than 0 means an end() missing somewhere in the application.
+   */
+  spansAbandoned: number;
+  /**
    * Whether recovery is under way: a scan of journalDir for dead processes' journals (at
    * start, then once a minute; milliseconds when it finds none) or the recovery of one.
    */
@@ -166,6 +175,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly pendingSpans: PendingSpans;
   private spansRecovered = 0;
   private crashRecordsWritten = 0;
+  private spansAbandoned = 0;
   /** Reported once per episode, not at every retry. */
   private journalUnavailable = false;
   /** Says when the journal is at maxJournalBytes and spans start without crash protection, and when it has had room for a while. */
@@ -263,12 +273,36 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.state === 'shutdown') return this.spanEndedAfterShutdown(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-      const journal = this.journal;
-      if (journal !== undefined && journal.appendEnd(span) === 'written') {
-        this.loop.recordWritten(journal.backlog);
-        return;
+      this.recordEnd(span);
+    } catch (error) {
+      this.hotPathError(error);
+    }
+  }
+
+  private recordEnd(span: ReadableSpan): void {
+    const journal = this.journal;
+    if (journal !== undefined && journal.appendEnd(span) === 'written') {
+      this.loop.recordWritten(journal.backlog);
+      return;
+    }
+    this.keepInMemory(span);
+  }
+
+  /**
+   * The journal found a span the application dropped without ending it (collected while
+   * open): its crash record goes where its END would have. Said once: it means an end()
+   * missing in the application, which the stock processor would have let pass unseen.
+   */
+  private spanAbandoned(start: SpanStartRecord, resource: Resource, writerId: string): void {
+    try {
+      this.spansAbandoned += 1;
+      if (this.spansAbandoned === 1) {
+        safeDiag.warn(
+          `otel-blackbox: a span (${JSON.stringify(start.n)}, trace ${start.t}) was dropped by the application without being ended; ` +
+            'it is recorded as a crash record saying so, and stats().spansAbandoned counts such spans. Some code path misses span.end().',
+        );
       }
-      this.keepInMemory(span);
+      this.recordEnd(droppedSpanRecord(start, resource, writerId, Date.now()));
     } catch (error) {
       this.hotPathError(error);
     }
@@ -421,6 +455,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       deadLetters: deadLettersOf(this.options.exporter) + this.deadLetters.written + this.recoveryDeadLetters,
       spansRecovered: this.spansRecovered,
       crashRecordsWritten: this.crashRecordsWritten,
+      spansAbandoned: this.spansAbandoned,
       recoveryRunning: this.recovery !== undefined,
     };
   }
@@ -452,6 +487,9 @@ export class JournalSpanProcessor implements SpanProcessor {
       // What was written so far goes first; then the crash records of the spans still open,
       // with the loop still running, so that an END or a log record that comes meanwhile is
       // exported too (stopped first, the loop left them to a recovery that may never come).
+      // Spans the application dropped unended and the collector took, not yet reported (that
+      // may come late): their crash records go with what was written.
+      this.journal?.reportCollectedSpans();
       await this.crashRecordsOfOpenSpans(await this.loop.flush(Math.max(0, deadline - performance.now())));
       await Promise.all([this.loop.stop(), recovery]);
     } finally {
@@ -543,6 +581,7 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   private openJournal(): void {
     try {
+      const writerId = this.identity.writerId;
       this.journal = new Journal({
         journalDir: this.options.journalDir,
         identity: this.identity,
@@ -554,6 +593,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         destination: exportDestination(this.options.exporter),
         // Sizes the window of just-written ENDs the export side takes from memory (RecentEnds.ts).
         exportBatchSize: this.options.maxExportBatchSize,
+        onAbandoned: (start, resource) => this.spanAbandoned(start, resource, writerId),
       });
       this.sayWritePathOnce(this.journal);
       if (this.journalUnavailable) safeDiag.warn(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);

@@ -16,7 +16,8 @@ export const SELF_METRICS = {
   journalSegments: { name: 'otel_blackbox.journal.segments', kind: 'updowncounter', unit: '{segment}', description: 'Journal segment files on disk' },
   journalWritePath: { name: 'otel_blackbox.journal.write_path', kind: 'gauge', unit: '1', description: "1 for the journal write path in use (attribute 'path': mmap, write, memory or none)" },
   backlog: { name: 'otel_blackbox.export.backlog', kind: 'updowncounter', unit: '{record}', description: "Ended spans and log records waiting for the exporter (attribute 'queue': journal or memory)" },
-  openSpans: { name: 'otel_blackbox.spans.open', kind: 'updowncounter', unit: '{span}', description: 'Spans started and not ended that the journal keeps for their crash records (one that only grows: spans never ended)' },
+  openSpans: { name: 'otel_blackbox.spans.open', kind: 'updowncounter', unit: '{span}', description: 'Spans started and not ended that the journal keeps for their crash records' },
+  spansAbandoned: { name: 'otel_blackbox.spans.abandoned', kind: 'counter', unit: '{span}', description: 'Spans the application dropped without ending them (garbage-collected while open): each gets a crash record saying so' },
   spansExported: { name: 'otel_blackbox.spans.exported', kind: 'counter', unit: '{span}', description: "Ended spans the exporter accepted and kept (not the overflow marker, the 'started' rows of spans still open, nor spans refused for good)" },
   logRecordsExported: { name: 'otel_blackbox.log_records.exported', kind: 'counter', unit: '{log_record}', description: 'Log records the exporter accepted and kept (not those refused for good)' },
   logRecordsDropped: { name: 'otel_blackbox.log_records.dropped', kind: 'counter', unit: '{log_record}', description: "Log records that could not be journaled and are lost (attribute 'reason')" },
@@ -159,6 +160,7 @@ function observe(result: BatchObservableResult, i: Record<keyof typeof SELF_METR
   result.observe(i.backlog, s.journalBacklog, { ...processor, queue: 'journal' });
   result.observe(i.backlog, s.memoryQueueLength, { ...processor, queue: 'memory' });
   result.observe(i.openSpans, s.openSpans, processor);
+  result.observe(i.spansAbandoned, s.spansAbandoned, processor);
   result.observe(i.spansExported, s.spansExported, processor);
   result.observe(i.logRecordsExported, s.logRecordsExported, processor);
   for (const [reason, count] of Object.entries(s.logRecordsDroppedByReason)) result.observe(i.logRecordsDropped, count, { ...processor, reason });

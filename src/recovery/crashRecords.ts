@@ -15,6 +15,13 @@ import type { JournalFacts } from './readWriterJournal.js';
 /** The reason of a span still open when its processor shut down: its end, if it came, was not recorded. */
 export const SHUT_DOWN_WHILE_OPEN = 'the span was still open when the span processor shut down; an end after that was not recorded';
 
+/**
+ * The reason of a span the application dropped without ending it: collected while open
+ * (LongOpenSpans.ts). Its end time is when the collection was noticed, an estimate.
+ */
+export const DROPPED_WITHOUT_END =
+  'the application dropped the span without ending it (it was garbage-collected while open, end() never called); its end time is when that was noticed';
+
 export function crashReason(journal: JournalFacts): string {
   // The last exit record with no heartbeat after it (readJournalFacts forgets the others).
   const exit = journal.exit;
@@ -49,6 +56,20 @@ export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resou
     extraAttributes: {
       [ATTR_SPAN_STATE]: 'crashed',
       [ATTR_CRASH_REASON]: reason,
+      [ATTR_END_TIME_ESTIMATED]: true,
+      [ATTR_WRITER_ID]: writerId,
+    },
+  });
+}
+
+/** The crash record of a span the application dropped without ending it, from its START (see DROPPED_WITHOUT_END). */
+export function droppedSpanRecord(start: SpanStartRecord, resource: Resource, writerId: string, noticedAtMs: number): ReadableSpan {
+  return readableSpanFromRecord(start, resource, {
+    endTime: laterOf(millisToHrTime(noticedAtMs), start.st),
+    status: { code: SpanStatusCode.ERROR, message: DROPPED_WITHOUT_END },
+    extraAttributes: {
+      [ATTR_SPAN_STATE]: 'crashed',
+      [ATTR_CRASH_REASON]: DROPPED_WITHOUT_END,
       [ATTR_END_TIME_ESTIMATED]: true,
       [ATTR_WRITER_ID]: writerId,
     },
