@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { runFixture } from '../helpers/childProcess.js';
+import { recoverInto } from '../helpers/crashAssertions.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -61,4 +62,27 @@ test('spans collected right before shutdown get their crash records before the j
   await expectRows(dropped);
   // Nothing left for a recovery to write again.
   expect(writerDirs(journalDir)).toEqual([]);
+});
+
+test('crash records of dropped spans journaled while the database is down survive a SIGKILL: recovery writes each once', async () => {
+  await db.query(`DELETE FROM "${schema}".spans`);
+  const dropped = 150;
+  const journalDir = join(tempDir(), 'journal');
+  // Nothing listens there: every export fails, and the records wait in the journal.
+  const unreachable = 'postgres://postgres@127.0.0.1:9/nowhere';
+  const run = runFixture(fixture, { DATABASE_URL: unreachable, SCHEMA: schema, JOURNAL_DIR: journalDir, DROPPED: String(dropped), THEN: 'hang' }, ['--expose-gc']);
+  expect(await run.ready).toMatchObject({ openSpans: 2, spansAbandoned: dropped });
+  run.child.kill('SIGKILL');
+  expect((await run.exited).signal).toBe('SIGKILL');
+
+  // Written for another database (the unreachable one): recovered here all the same.
+  const report = await recoverInto(db, schema, journalDir, true);
+  expect(report.failures).toEqual([]);
+  const rows = await db.query<{ name: string; state: string; crash_reason: string | null }>(`SELECT name, state, crash_reason FROM "${schema}".spans WHERE service_name = 'abandoning'`);
+  const droppedRows = rows.filter((row) => row.name === 'dropped');
+  expect(droppedRows).toHaveLength(dropped);
+  for (const row of droppedRows) expect(row).toMatchObject({ state: 'crashed', crash_reason: expect.stringMatching(/^the application dropped the span without ending it/) });
+  expect(rows.find((row) => row.name === 'ended late')?.state).toBe('ended');
+  expect(rows.find((row) => row.name === 'kept open')?.crash_reason).toMatch(/^process vanished/);
+  expect(rows).toHaveLength(dropped + 2);
 });
