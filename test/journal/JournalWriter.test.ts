@@ -21,6 +21,7 @@ import type { Fault } from '../helpers/faultyFileSystem.js';
 import { JOURNAL_IO_PATHS, expectedJournalIo, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { descriptorsUnder, segmentNames } from '../helpers/journalFiles.js';
+import { journalWriterIn } from '../helpers/testJournalWriter.js';
 
 const tempDir = useTempDirs();
 
@@ -33,18 +34,7 @@ function makeSpans(count: number): ReadableSpan[] {
   return exporter.getFinishedSpans();
 }
 
-function writerIn(dir: string, overrides: Partial<JournalWriterOptions> = {}): JournalWriter {
-  return new JournalWriter({
-    journalDir: join(dir, 'journal'),
-    identity: currentWriterIdentity(),
-    durability: 'process',
-    maxSegmentBytes: 1024 * 1024,
-    maxJournalBytes: 1024 * 1024 * 1024,
-    groupCommitMillis: 5,
-    heartbeatIntervalMs: 1000,
-    ...overrides,
-  });
-}
+const writerIn = journalWriterIn;
 
 /** Segment files still on disk numbered below `segment`. */
 function filesBefore(writer: JournalWriter, segment: number): string[] {

@@ -21,13 +21,13 @@ import { segmentFileName } from '../../src/journal/journalPaths.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import type { SpanEndRecord, SpanStartRecord } from '../../src/journal/recordTypes.js';
 import { spanKey } from '../../src/journal/spanRecords.js';
-import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 import { DROPPED_WITHOUT_END, droppedSpanRecord } from '../../src/recovery/crashRecords.js';
 import { readJournalFacts } from '../../src/recovery/readWriterJournal.js';
 import { ATTR_CRASH_REASON, ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
 import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
 import { segmentNames } from '../helpers/journalFiles.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { journalWriterIn } from '../helpers/testJournalWriter.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -42,17 +42,7 @@ interface Abandoned {
 }
 
 function writerIn(dir: string, abandoned: Abandoned[], overrides: Partial<JournalWriterOptions> = {}): JournalWriter {
-  return new JournalWriter({
-    journalDir: join(dir, 'journal'),
-    identity: currentWriterIdentity(),
-    durability: 'process',
-    maxSegmentBytes: 1024 * 1024,
-    maxJournalBytes: 1024 * 1024 * 1024,
-    groupCommitMillis: 5,
-    heartbeatIntervalMs: 1000,
-    onAbandoned: (start, resource) => abandoned.push({ start, resource }),
-    ...overrides,
-  });
+  return journalWriterIn(dir, { onAbandoned: (start, resource) => abandoned.push({ start, resource }), ...overrides });
 }
 
 /** Starts `count` spans the test keeps no reference to: the journal's are the only ones. Returns their span ids. */
