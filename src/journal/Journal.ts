@@ -113,10 +113,11 @@ export class Journal {
 
   /**
    * At shutdown: spans the application dropped without ending them whose collection has
-   * not been reported yet get their crash records now (JournalWriterOptions.onAbandoned).
+   * not been reported yet get their crash records now, a bounded number per turn
+   * (JournalWriterOptions.onAbandoned); resolves once they have.
    */
-  reportCollectedSpans(): void {
-    this.#writer.reportCollectedSpans();
+  reportCollectedSpans(): Promise<void> {
+    return this.#writer.reportCollectedSpans();
   }
 
   /** Whose journal this is: the id its crash records name (ATTR_WRITER_ID). */

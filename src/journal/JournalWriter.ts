@@ -146,6 +146,8 @@ export class JournalWriter {
   /** Holds the spans open a while weakly, and tells of those collected while open; undefined without onAbandoned. */
   private readonly longOpen: LongOpenSpans | undefined;
   private longOpenTimer: NodeJS.Timeout | undefined;
+  /** close() was called: nothing is written any more, broken or not. */
+  private closed = false;
   /** Spans that ended in a later segment than their START's: written down before that one may go (SettledSpans.ts). */
   private readonly settled: SettledSpans;
   /** 'host': side files of kept segments being synced; no segment is deleted meanwhile. */
@@ -606,7 +608,7 @@ export class JournalWriter {
   private releaseSegments(): void {
     clearTimeout(this.releaseTimer);
     this.releaseTimer = undefined;
-    if (this.appender === undefined && this.brokenError === undefined) return; // closed
+    if (this.closed) return;
     const below = this.releaseBelow;
     const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment && !this.unlinker.has(segment));
     // Open spans whose START is in each committed segment (or one a repair found unsafe),
@@ -724,7 +726,7 @@ export class JournalWriter {
     this.settledSyncing = true;
     this.settled.sync(written, (error) => {
       this.settledSyncing = false;
-      if (this.appender === undefined && this.brokenError === undefined) return; // closed meanwhile
+      if (this.closed) return; // closed meanwhile
       if (error !== null) this.fail(error);
       else this.releaseSegments();
     });
@@ -766,8 +768,9 @@ export class JournalWriter {
       this.fail(error);
     }
     if (this.brokenError === undefined) this.relockIfLost();
+    const working = this.tryRepair();
     this.holdLongOpenWeakly(true);
-    return this.tryRepair();
+    return working;
   }
 
   /**
@@ -783,8 +786,14 @@ export class JournalWriter {
   private holdLongOpenWeakly(fresh: boolean): void {
     clearTimeout(this.longOpenTimer);
     this.longOpenTimer = undefined;
-    if (this.longOpen === undefined || (this.appender === undefined && this.brokenError === undefined)) return; // closed
-    if (!this.longOpen.look(this.openSpans, (span) => startRecordJson(span, this.resourceIdFor(span.resource)), fresh)) return;
+    if (this.longOpen === undefined || this.closed) return;
+    try {
+      if (!this.longOpen.look(this.openSpans, (span) => startRecordJson(span, this.resourceIdFor(span.resource)), fresh)) return;
+    } catch (error) {
+      // Held strongly still, as before: only memory is at stake. Tried again at the next look.
+      safeDiag.error('otel-blackbox: holding long-open spans weakly failed', error);
+      return;
+    }
     this.longOpenTimer = setTimeout(() => this.holdLongOpenWeakly(false), 0);
     this.longOpenTimer.unref();
   }
@@ -797,7 +806,7 @@ export class JournalWriter {
    */
   private spanCollected(start: StartText): void {
     try {
-      if (this.appender === undefined && this.brokenError === undefined) return; // closed
+      if (this.closed) return;
       const record = JSON.parse(start.startJson!) as SpanStartRecord;
       if (start.abandoned || this.openSpans.get(record.t, record.s) !== start) return; // ended meanwhile
       start.markAbandoned();
@@ -809,10 +818,11 @@ export class JournalWriter {
 
   /**
    * At shutdown: the spans already collected whose collection has not been reported yet
-   * (it may come too late, or never) get their crash records now.
+   * (it may come too late, or never) get their crash records now, a bounded number per
+   * turn (LongOpenSpans.reportCollected); resolves once they have.
    */
-  reportCollectedSpans(): void {
-    for (const start of this.longOpen?.collectedNow(this.openSpans) ?? []) this.spanCollected(start);
+  reportCollectedSpans(): Promise<void> {
+    return this.longOpen?.reportCollected(this.openSpans) ?? Promise.resolve();
   }
 
   /**
@@ -929,6 +939,7 @@ export class JournalWriter {
 
   /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
   close(options: { removeIfDone: boolean }): void {
+    this.closed = true;
     clearTimeout(this.releaseTimer);
     clearTimeout(this.longOpenTimer);
     this.longOpen?.close();

@@ -9,9 +9,10 @@
 // Only spans open a second or more pay for this (a WeakRef, a registration, an END
 // encoded afresh): most end long before, and onStart and onEnd stay as they were.
 // Collection comes late or never (FinalizationRegistry promises nothing): a dropped span
-// not yet collected at shutdown gets its crash record there (collectedNow), and one still
-// held then gets shutdown's, as before.
+// collected and not yet reported at shutdown gets its crash record there (reportCollected),
+// and one not collected by then gets shutdown's, as before.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { OpenSpanTable } from './OpenSpanTable.js';
 import type { StartText } from './spanRecordJson.js';
 
@@ -31,6 +32,7 @@ export class LongOpenSpans {
   /** Collected, not reported yet: the finalization callbacks only queue them. */
   #queue: StartText[] = [];
   #draining: NodeJS.Immediate | undefined;
+  #closed = false;
   /** Looks taken so far; an entry remembers the first that found it (StartText.firstSeenAtLook). */
   #looks = 0;
 
@@ -38,6 +40,7 @@ export class LongOpenSpans {
   constructor(collected: (start: StartText) => void) {
     this.#collected = collected;
     this.#registry = new FinalizationRegistry((start) => {
+      if (this.#closed) return;
       this.#queue.push(start);
       this.#draining ??= setImmediate(() => this.#drain());
     });
@@ -45,14 +48,36 @@ export class LongOpenSpans {
 
   #drain(): void {
     this.#draining = undefined;
+    this.#reportSome();
+    if (this.#queue.length > 0) this.#draining = setImmediate(() => this.#drain());
+  }
+
+  /** Reports up to COLLECTED_SPANS_REPORTED_PER_TURN of the queue. */
+  #reportSome(): void {
     const batch = this.#queue.length <= COLLECTED_SPANS_REPORTED_PER_TURN ? this.#queue : this.#queue.slice(0, COLLECTED_SPANS_REPORTED_PER_TURN);
     this.#queue = batch === this.#queue ? [] : this.#queue.slice(COLLECTED_SPANS_REPORTED_PER_TURN);
-    if (this.#queue.length > 0) this.#draining = setImmediate(() => this.#drain());
     for (const start of batch) this.#collected(start);
   }
 
-  /** No more reports: the writer is closed. */
+  /**
+   * At shutdown: the spans collected and not reported yet (their finalization callbacks may
+   * come late, or never) join the queue, and it is reported a bounded number per turn;
+   * resolves once it is empty. An entry queued twice is reported once (the writer checks).
+   */
+  async reportCollected(table: OpenSpanTable<StartText>): Promise<void> {
+    table.remark((start, mark) => {
+      if (start.heldWeakly && !start.abandoned && start.span === undefined) this.#queue.push(start);
+      return mark;
+    });
+    while (this.#queue.length > 0 && !this.#closed) {
+      this.#reportSome();
+      if (this.#queue.length > 0) await nextTurn();
+    }
+  }
+
+  /** No more reports: the writer is closed. Callbacks that come later are ignored. */
   close(): void {
+    this.#closed = true;
     clearImmediate(this.#draining);
     this.#draining = undefined;
     this.#queue = [];
@@ -90,15 +115,5 @@ export class LongOpenSpans {
   /** The span ended (or its crash record was written): its collection is nothing to report. */
   forget(start: StartText): void {
     if (start.heldWeakly) this.#registry.unregister(start);
-  }
-
-  /** Entries whose span was collected and whose collection has not been reported yet (at shutdown: it may come too late, or wait in the queue). */
-  collectedNow(table: OpenSpanTable<StartText>): StartText[] {
-    const collected: StartText[] = [];
-    table.remark((start, mark) => {
-      if (start.heldWeakly && !start.abandoned && start.span === undefined) collected.push(start);
-      return mark;
-    });
-    return collected;
   }
 }

@@ -294,6 +294,8 @@ export class JournalSpanProcessor implements SpanProcessor {
    * missing in the application, which the stock processor would have let pass unseen.
    */
   private spanAbandoned(start: SpanStartRecord, resource: Resource, writerId: string): void {
+    // Shut down, nothing would export it: its START stays in the journal, for recovery.
+    if (this.state === 'shutdown') return;
     try {
       this.spansAbandoned += 1;
       if (this.spansAbandoned === 1) {
@@ -489,7 +491,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       // exported too (stopped first, the loop left them to a recovery that may never come).
       // Spans the application dropped unended and the collector took, not yet reported (that
       // may come late): their crash records go with what was written.
-      this.journal?.reportCollectedSpans();
+      await this.journal?.reportCollectedSpans();
       await this.crashRecordsOfOpenSpans(await this.loop.flush(Math.max(0, deadline - performance.now())));
       await Promise.all([this.loop.stop(), recovery]);
     } finally {

@@ -2,7 +2,7 @@
 // without ending it can be collected, and the writer hands its START over for a crash
 // record. These run the real writer on real files, with the real collector (gc exposed at
 // run time), for both write paths.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -13,7 +13,7 @@ import type { ReadableSpan, Span } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
-import { LongOpenSpans, OPEN_SPANS_WEAKENED_PER_TURN } from '../../src/journal/LongOpenSpans.js';
+import { COLLECTED_SPANS_REPORTED_PER_TURN, LongOpenSpans, OPEN_SPANS_WEAKENED_PER_TURN } from '../../src/journal/LongOpenSpans.js';
 import { OpenSpanTable } from '../../src/journal/OpenSpanTable.js';
 import { StartText, startRecordJson } from '../../src/journal/spanRecordJson.js';
 import { readSegment } from '../../src/journal/readSegment.js';
@@ -57,7 +57,7 @@ function startDropped(writer: JournalWriter, count: number, name = 'dropped'): s
 }
 
 /** Collects until `done` or the tries run out; finalization callbacks run in tasks of their own. */
-async function collectUntil(done: () => boolean, tries = 100): Promise<void> {
+async function collectUntil(done: () => boolean, tries = 300): Promise<void> {
   for (let i = 0; i < tries && !done(); i++) {
     gc();
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -128,21 +128,44 @@ describe.each(JOURNAL_IO_PATHS)('spans open a while, writing with %s', (io) => {
     writer.close({ removeIfDone: false });
   });
 
-  test('collected spans whose finalization has not run yet are found at shutdown, and reported once', async () => {
+  test('collected spans whose finalization has not run yet are found at shutdown, reported a bounded number per turn, and once', async () => {
     const abandoned: Abandoned[] = [];
     const writer = writerIn(tempDir(), abandoned);
-    startDropped(writer, 20);
+    const count = COLLECTED_SPANS_REPORTED_PER_TURN * 3 + 10;
+    startDropped(writer, count);
     writer.maintain();
     writer.maintain();
     // A task later: a WeakRef keeps its span alive until the task that made it is done.
     await new Promise((resolve) => setTimeout(resolve, 0));
     gc();
     // Synchronously after the collection: its finalization callbacks wait for tasks of their own.
-    writer.reportCollectedSpans();
-    expect(abandoned).toHaveLength(20);
+    const reported = writer.reportCollectedSpans();
+    expect(abandoned).toHaveLength(COLLECTED_SPANS_REPORTED_PER_TURN);
+    await reported;
+    expect(abandoned).toHaveLength(count);
     await collectUntil(() => false, 10);
-    expect(abandoned).toHaveLength(20);
+    expect(abandoned).toHaveLength(count);
     writer.close({ removeIfDone: false });
+  });
+
+  test('once the writer is closed, broken or not, a collection reports nothing', async () => {
+    for (const breakFirst of [false, true]) {
+      const abandoned: Abandoned[] = [];
+      const writer = writerIn(tempDir(), abandoned);
+      startDropped(writer, 20);
+      writer.maintain();
+      writer.maintain();
+      if (breakFirst) {
+        // A file where the writer's directory was: broken, and the repair cannot make it again.
+        rmSync(writer.writerDir, { recursive: true, force: true });
+        writeFileSync(writer.writerDir, 'not a directory');
+        expect(writer.maintain()).toBe(false);
+        expect(writer.broken).toBe(true);
+      }
+      writer.close({ removeIfDone: false });
+      await collectUntil(() => abandoned.length > 0, 20);
+      expect(abandoned).toEqual([]);
+    }
   });
 
   test("a collected span's START is carried forward from its kept text, and a recovery finds it open", async () => {
