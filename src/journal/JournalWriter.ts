@@ -788,7 +788,7 @@ export class JournalWriter {
     this.longOpenTimer = undefined;
     if (this.longOpen === undefined || this.closed) return;
     try {
-      if (!this.longOpen.look(this.openSpans, (span) => startRecordJson(span, this.resourceIdFor(span.resource)), fresh)) return;
+      if (!this.longOpen.look(this.openSpans, (start) => this.startJsonNow(start), fresh)) return;
     } catch (error) {
       // Held strongly still, as before: only memory is at stake. Tried again at the next look.
       safeDiag.error('otel-blackbox: holding long-open spans weakly failed', error);

@@ -11,7 +11,6 @@
 // Collection comes late or never (FinalizationRegistry promises nothing): a dropped span
 // collected and not yet reported at shutdown gets its crash record there (reportCollected),
 // and one not collected by then gets shutdown's, as before.
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { OpenSpanTable } from './OpenSpanTable.js';
 import type { StartText } from './spanRecordJson.js';
@@ -89,7 +88,7 @@ export class LongOpenSpans {
    * `fresh`: a new look (the writer's every second); false continues the last one.
    * `startJson`: the START the writer would write for the span now.
    */
-  look(table: OpenSpanTable<StartText>, startJson: (span: ReadableSpan) => string, fresh: boolean): boolean {
+  look(table: OpenSpanTable<StartText>, startJson: (start: StartText) => string, fresh: boolean): boolean {
     if (fresh || this.#looks === 0) this.#looks += 1;
     const look = this.#looks;
     let budget = OPEN_SPANS_WEAKENED_PER_TURN;
@@ -103,7 +102,7 @@ export class LongOpenSpans {
         return mark;
       }
       budget -= 1;
-      const span = start.holdWeakly(startJson(start.span!));
+      const span = start.holdWeakly(startJson(start));
       // The StartText is held by the registry as well as by the table: whichever of the span's
       // end or its collection comes first finds it.
       this.#registry.register(span, start, start);

@@ -18,9 +18,8 @@ import { Delivery, exportWithLogs, type DeadLetters } from '../export/exportWith
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { spanAs } from '../export/spanAs.js';
 import type { Journal } from '../journal/Journal.js';
-import { laterOf, SHUT_DOWN_WHILE_OPEN } from '../recovery/crashRecords.js';
+import { crashAttributes, laterOf, SHUT_DOWN_WHILE_OPEN } from '../recovery/crashRecords.js';
 import { safeDiag } from '../safeDiag.js';
-import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, ATTR_WRITER_ID } from '../spanMarkers.js';
 
 export interface CrashRecordsAtShutdown {
   journal: Journal;
@@ -88,11 +87,6 @@ export function crashRecordAtShutdown(span: ReadableSpan, stoppedAt: HrTime, wri
     duration: hrTimeDuration(span.startTime, endTime),
     ended: true,
     status: { code: SpanStatusCode.ERROR, message: SHUT_DOWN_WHILE_OPEN },
-    attributes: {
-      [ATTR_SPAN_STATE]: 'crashed',
-      [ATTR_CRASH_REASON]: SHUT_DOWN_WHILE_OPEN,
-      [ATTR_END_TIME_ESTIMATED]: true,
-      [ATTR_WRITER_ID]: writerId,
-    },
+    attributes: crashAttributes(SHUT_DOWN_WHILE_OPEN, writerId),
   });
 }

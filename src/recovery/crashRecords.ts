@@ -3,7 +3,7 @@
 // one), with the reason the process died. Built deterministically from the journal alone,
 // so recovering the same journal twice yields the same rows.
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { HrTime } from '@opentelemetry/api';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -48,30 +48,31 @@ export function laterOf(a: HrTime, b: HrTime): HrTime {
   return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? a : b;
 }
 
-export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resource: Resource, reason: string, writerId: string): ReadableSpan {
-  const endTime = laterOf(millisToHrTime(journal.lastSignOfLifeMs), start.st);
+/** What marks a span as a crash record (spanMarkers.ts): its state, its reason, an estimated end, and whose journal it came from. */
+export function crashAttributes(reason: string, writerId: string): Attributes {
+  return {
+    [ATTR_SPAN_STATE]: 'crashed',
+    [ATTR_CRASH_REASON]: reason,
+    [ATTR_END_TIME_ESTIMATED]: true,
+    [ATTR_WRITER_ID]: writerId,
+  };
+}
+
+/** A crash record made from a START alone: ended at `endMs` (never before its start), status ERROR with `reason`. */
+function crashRecordAt(start: SpanStartRecord, resource: Resource, reason: string, writerId: string, endMs: number): ReadableSpan {
   return readableSpanFromRecord(start, resource, {
-    endTime,
+    endTime: laterOf(millisToHrTime(endMs), start.st),
     status: { code: SpanStatusCode.ERROR, message: reason },
-    extraAttributes: {
-      [ATTR_SPAN_STATE]: 'crashed',
-      [ATTR_CRASH_REASON]: reason,
-      [ATTR_END_TIME_ESTIMATED]: true,
-      [ATTR_WRITER_ID]: writerId,
-    },
+    extraAttributes: crashAttributes(reason, writerId),
   });
+}
+
+/** The crash record of a span a dead process left open: ended at the writer's last sign of life. */
+export function crashRecord(start: SpanStartRecord, journal: JournalFacts, resource: Resource, reason: string, writerId: string): ReadableSpan {
+  return crashRecordAt(start, resource, reason, writerId, journal.lastSignOfLifeMs);
 }
 
 /** The crash record of a span the application dropped without ending it, from its START (see DROPPED_WITHOUT_END). */
 export function droppedSpanRecord(start: SpanStartRecord, resource: Resource, writerId: string, noticedAtMs: number): ReadableSpan {
-  return readableSpanFromRecord(start, resource, {
-    endTime: laterOf(millisToHrTime(noticedAtMs), start.st),
-    status: { code: SpanStatusCode.ERROR, message: DROPPED_WITHOUT_END },
-    extraAttributes: {
-      [ATTR_SPAN_STATE]: 'crashed',
-      [ATTR_CRASH_REASON]: DROPPED_WITHOUT_END,
-      [ATTR_END_TIME_ESTIMATED]: true,
-      [ATTR_WRITER_ID]: writerId,
-    },
-  });
+  return crashRecordAt(start, resource, DROPPED_WITHOUT_END, writerId, noticedAtMs);
 }

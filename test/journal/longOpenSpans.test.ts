@@ -200,7 +200,7 @@ test('a look makes a bounded number weakly held, and says when some are left for
   for (const span of spans) table.set(span.spanContext().traceId, span.spanContext().spanId, new StartText(span), 1);
   const longOpen = new LongOpenSpans(() => {});
   const weakly = () => [...table.values()].filter((start) => start.heldWeakly).length;
-  const startJson = (span: ReadableSpan) => startRecordJson(span, 1);
+  const startJson = (start: StartText) => startRecordJson(start.span!, 1);
   // The first look only sees them.
   expect(longOpen.look(table, startJson, true)).toBe(false);
   expect(weakly()).toBe(0);

@@ -36,28 +36,37 @@ async function expectRows(dropped: number): Promise<void> {
   expect(rows).toHaveLength(dropped + 2);
 }
 
+/** The fixture in a child with --expose-gc, dropping `dropped` spans, with rows emptied first; its journal directory too. */
+function runAbandoning(dropped: number, env: Record<string, string> = {}): { run: ReturnType<typeof runFixture>; journalDir: string } {
+  const journalDir = join(tempDir(), 'journal');
+  const run = runFixture(fixture, { DATABASE_URL: db.url, SCHEMA: schema, JOURNAL_DIR: journalDir, DROPPED: String(dropped), ...env }, ['--expose-gc']);
+  return { run, journalDir };
+}
+
+/** Runs it to its exit (0) after a clean shutdown; what it said before shutting down. */
+async function runAbandoningToExit(dropped: number, env: Record<string, string> = {}): Promise<{ ready: Record<string, unknown>; stderr: string; journalDir: string }> {
+  await db.query(`DELETE FROM "${schema}".spans`);
+  const { run, journalDir } = runAbandoning(dropped, env);
+  const [ready, exit] = await Promise.all([run.ready, run.exited]);
+  expect(exit.code, exit.stderr).toBe(0);
+  return { ready, stderr: exit.stderr, journalDir };
+}
+
 const writerDirs = (journalDir: string) => (existsSync(journalDir) ? readdirSync(journalDir).filter((name) => name.startsWith('w')) : []);
 
 test('spans dropped without end() get crash records saying so, once collected, and leave the journal', async () => {
   const dropped = 300;
-  const journalDir = join(tempDir(), 'journal');
-  const run = runFixture(fixture, { DATABASE_URL: db.url, SCHEMA: schema, JOURNAL_DIR: journalDir, DROPPED: String(dropped) }, ['--expose-gc']);
-  const [ready, exit] = await Promise.all([run.ready, run.exited]);
-  expect(exit.code, exit.stderr).toBe(0);
+  const { ready, stderr, journalDir } = await runAbandoningToExit(dropped);
   // Before shutdown: the journal held only the two spans the application still held.
   expect(ready).toMatchObject({ openSpans: 2, spansAbandoned: dropped });
-  expect(exit.stderr).toMatch(/dropped by the application without being ended/);
+  expect(stderr).toMatch(/dropped by the application without being ended/);
   await expectRows(dropped);
   expect(writerDirs(journalDir)).toEqual([]);
 });
 
 test('spans collected right before shutdown get their crash records before the journal closes', async () => {
-  await db.query(`DELETE FROM "${schema}".spans`);
   const dropped = 200;
-  const journalDir = join(tempDir(), 'journal');
-  const run = runFixture(fixture, { DATABASE_URL: db.url, SCHEMA: schema, JOURNAL_DIR: journalDir, DROPPED: String(dropped), COLLECT: 'at-shutdown' }, ['--expose-gc']);
-  const [ready, exit] = await Promise.all([run.ready, run.exited]);
-  expect(exit.code, exit.stderr).toBe(0);
+  const { ready, journalDir } = await runAbandoningToExit(dropped, { COLLECT: 'at-shutdown' });
   expect(ready).toMatchObject({ openSpans: dropped + 2, spansAbandoned: 0, spansAbandonedAtShutdown: dropped });
   await expectRows(dropped);
   // Nothing left for a recovery to write again.
@@ -67,10 +76,8 @@ test('spans collected right before shutdown get their crash records before the j
 test('crash records of dropped spans journaled while the database is down survive a SIGKILL: recovery writes each once', async () => {
   await db.query(`DELETE FROM "${schema}".spans`);
   const dropped = 150;
-  const journalDir = join(tempDir(), 'journal');
   // Nothing listens there: every export fails, and the records wait in the journal.
-  const unreachable = 'postgres://postgres@127.0.0.1:9/nowhere';
-  const run = runFixture(fixture, { DATABASE_URL: unreachable, SCHEMA: schema, JOURNAL_DIR: journalDir, DROPPED: String(dropped), THEN: 'hang' }, ['--expose-gc']);
+  const { run, journalDir } = runAbandoning(dropped, { DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere', THEN: 'hang' });
   expect(await run.ready).toMatchObject({ openSpans: 2, spansAbandoned: dropped });
   run.child.kill('SIGKILL');
   expect((await run.exited).signal).toBe('SIGKILL');
