@@ -1,7 +1,7 @@
 // The journal of a dead writer, made in-process: a JournalWriter with the identity of a
 // pid that cannot exist (above Linux's pid_max of 2^22) is written to and abandoned
 // without close(), as a killed process leaves it. Nothing in it is committed.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -110,4 +110,18 @@ export function writeDeadJournal(
   for (const [type, json] of options.rawRecords ?? []) (writer as unknown as { writeRecord(type: number, json: string): boolean }).writeRecord(type, json);
   const bytes = readdirSync(writer.writerDir).reduce((sum, name) => sum + statSync(join(writer.writerDir, name)).size, 0);
   return { writerDir: writer.writerDir, bytes, ended: spans - open, open, logs: logs + (options.lastLogTimestamp === undefined ? 0 : 1) };
+}
+
+/**
+ * Dates a journal's files and directory `ms`, until they stay so: pages the writer asked to
+ * have faulted in ahead (a thread-pool job) date a mapped segment when the job runs.
+ */
+export async function silentSince(writerDir: string, ms: number): Promise<void> {
+  const paths = () => [writerDir, ...readdirSync(writerDir).map((name) => join(writerDir, name))];
+  for (let attempt = 0; attempt < 100; attempt++) {
+    for (const path of paths()) utimesSync(path, ms / 1000, ms / 1000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (paths().every((path) => Math.abs(statSync(path).mtimeMs - ms) < 1)) return;
+  }
+  throw new Error(`${writerDir} kept changing`);
 }

@@ -35,8 +35,10 @@ test('behind a table lock: the export fails as transient, its statement is ended
     expect(result.code).toBe(ExportResultCode.FAILED);
     expect((result.error as PostgresExportError).kind).toBe('transient');
     expect(result.error?.message).toContain('Nothing was written');
-    // Nothing of ours still runs on the server, though the lock is still held.
-    expect(await backendsOf(applicationName)).toBe(0);
+    // Nothing of ours still runs on the server, though the lock is still held. Polled: the
+    // backend may finish its ended statement (and its rollback) a moment after the export
+    // has failed; a statement left waiting on the lock stays until it is released.
+    await expect.poll(() => backendsOf(applicationName), { timeout: 5000 }).toBe(0);
   } finally {
     await locker.query('ROLLBACK');
     await locker.end();

@@ -4,7 +4,7 @@
 // OTEL_BLACKBOX_MAX_JOURNAL_BYTES=1024 (meaning KiB), and a SIGKILL lost every span with no
 // word said, while stats() called the journal healthy.
 import { diag } from '@opentelemetry/api';
-import { afterEach, expect, test } from 'vitest';
+import { afterEach, expect, test, vi } from 'vitest';
 import { JournalSpanProcessor } from '../../src/index.js';
 import { JournalFullNotice } from '../../src/processor/JournalFullNotice.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -14,6 +14,7 @@ import { providerWith } from '../helpers/tracing.js';
 
 const tempDir = useTempDirs();
 afterEach(() => {
+  vi.restoreAllMocks();
   diag.disable();
   delete process.env.OTEL_BLACKBOX_MAX_JOURNAL_BYTES;
 });
@@ -85,15 +86,18 @@ test('a journal at its cap says so once, however its STARTs come and go; stats()
   expect(endLines[0]).toMatch(/^otel-blackbox: the journal is shutting down; it was at maxJournalBytes for \d+\.\d s/);
 });
 
-test('the end of an episode is said once no START was refused for the quiet period and the journal has room at a heartbeat', async () => {
+test('the end of an episode is said once no START was refused for the quiet period and the journal has room at a heartbeat', () => {
   const messages = collectDiag();
+  // The notice reads performance.now(): stepped here, so a late timer cannot stretch a wait.
+  let now = performance.now();
+  vi.spyOn(performance, 'now').mockImplementation(() => now);
   const notice = new JournalFullNotice(8192, 100, 50);
   notice.refused();
   notice.refused();
   notice.tick(false); // within the quiet period
   notice.tick(true);
   expect(messages).toHaveLength(1);
-  await new Promise((resolve) => setTimeout(resolve, 80));
+  now += 80;
   notice.tick(true); // quiet, but still at its cap
   expect(messages).toHaveLength(1);
   notice.tick(false);
@@ -104,9 +108,9 @@ test('the end of an episode is said once no START was refused for the quiet peri
   expect(messages).toHaveLength(2);
   // A refusal in the quiet period puts the end off; the next episode counts afresh.
   notice.refused();
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  now += 30;
   notice.refused();
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  now += 30;
   notice.tick(false);
   expect(messages).toHaveLength(3);
   notice.close();

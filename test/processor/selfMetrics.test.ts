@@ -224,7 +224,7 @@ describe('the processor reports its own metrics through a registered MeterProvid
     const processor = new JournalSpanProcessor({ exporter, durability: 'none', maxQueueSize: 2, maxExportBatchSize: 2, scheduledDelayMillis: 20 });
     const tracer = track(providerWith(processor)).getTracer('metrics-test');
     for (let i = 0; i < 10; i++) tracer.startSpan(`span-${i}`).end();
-    await vi.waitFor(() => expect(processor.stats().exportFailures).toBeGreaterThan(0));
+    await vi.waitFor(() => expect(processor.stats().exportFailures).toBeGreaterThan(0), { timeout: 10_000 });
 
     const points = await meters.collect();
     expect(value(points, SELF_METRICS.spansDropped.name, { reason: 'memory queue full (durability none)' })).toBe(8);

@@ -2,12 +2,11 @@
 // a host without /proc, as macOS and some sandboxes are, where every journal is judged so),
 // the processor's own recovery waited the fixed 5 minutes: `staleAfterMillis`, which
 // recoverJournals and the CLI take, was not a processor option, and passing it was ignored.
-import { readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { InvalidOptionError, JournalSpanProcessor } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
-import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { silentSince, writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
@@ -16,9 +15,7 @@ const tempDir = useTempDirs();
 test("the processor's recovery takes a journal silent for its staleAfterMillis", async () => {
   const journalDir = join(tempDir(), 'journal');
   const dead = writeDeadJournal(journalDir, 10, { hostname: 'another-host', openEvery: 5 });
-  const tenSecondsAgo = (Date.now() - 10_000) / 1000;
-  for (const name of readdirSync(dead.writerDir)) utimesSync(join(dead.writerDir, name), tenSecondsAgo, tenSecondsAgo);
-  utimesSync(dead.writerDir, tenSecondsAgo, tenSecondsAgo);
+  await silentSince(dead.writerDir, Date.now() - 10_000);
 
   const exporter = new CollectingExporter();
   const processor = new JournalSpanProcessor({ exporter, journalDir, staleAfterMillis: 5_000 });

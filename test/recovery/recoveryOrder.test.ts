@@ -3,14 +3,14 @@
 // left, which hold the crash records that explain it. Recovered in name order, the large one
 // came first at every restart, and a restart that died while recovering it never reached
 // the small ones: the cause of the loop stayed out of the database for as long as it lasted.
-import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readdirSync, utimesSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { TestDatabase } from '../helpers/database.js';
-import { writeDeadJournal } from '../helpers/deadJournal.js';
+import { silentSince, writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const tempDir = useTempDirs();
@@ -23,20 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db.close();
 });
-
-/**
- * Dates a journal's files and directory `ms`, until they stay so: pages the writer asked to
- * have faulted in ahead (a thread-pool job) date a mapped segment when the job runs.
- */
-async function silentSince(writerDir: string, ms: number): Promise<void> {
-  const paths = () => [writerDir, ...readdirSync(writerDir).map((name) => join(writerDir, name))];
-  for (let attempt = 0; attempt < 100; attempt++) {
-    for (const path of paths()) utimesSync(path, ms / 1000, ms / 1000);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    if (paths().every((path) => Math.abs(statSync(path).mtimeMs - ms) < 1)) return;
-  }
-  throw new Error(`${writerDir} kept changing`);
-}
 
 /** A dead writer's id that sorts by `n` (its first part is the writer's start time). */
 function writerId(n: number): string {

@@ -70,7 +70,7 @@ describe('recovery while the database is down', () => {
       // One batch: it was read once and sent again and again, not re-read.
       expect(exporter.calls).toBe(9);
       expect(new Set(exporter.spanIds()).size).toBe(dead.ended + dead.open);
-      await vi.waitFor(() => expect(readdirSync(journalDir).filter((name) => name.startsWith(`w${'0'.repeat(9)}`))).toEqual([]));
+      await vi.waitFor(() => expect(readdirSync(journalDir).filter((name) => name.startsWith(`w${'0'.repeat(9)}`))).toEqual([]), { timeout: 10_000 });
     } finally {
       await processor.shutdown();
     }
