@@ -24,6 +24,9 @@ export class NoopExporter {
   async forceFlush() {}
 }
 
+/** The attributes of an HTTP server span: what the benchmarks' spans carry (with one event, the issue's measure). */
+export const httpSpanAttributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
+
 export const yieldToEventLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 /**

@@ -15,13 +15,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { JournalSpanProcessor } from '../dist/esm/index.js';
-import { fmt, NoopExporter, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
+import { fmt, httpSpanAttributes as attributes, NoopExporter, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
 
 const DROPPED = Number(process.env.BENCH_DROPPED ?? 40_000);
 /** Dropped spans per burst, among this many ended ones: a leak on one path in eleven. */
 const DROPPED_PER_BURST = 100;
 const ENDED_PER_BURST = 1_000;
-const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
 /** Counts the crash records of dropped spans among what it is sent. */
 class CountingExporter extends NoopExporter {

@@ -13,7 +13,7 @@ import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpan
 import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
 import { migrateSchema } from '../dist/esm/postgres/migrate.js';
-import { databaseUrl, fmt, summary, yieldToEventLoop } from './benchSupport.mjs';
+import { databaseUrl, fmt, httpSpanAttributes as attributes, summary, yieldToEventLoop } from './benchSupport.mjs';
 import { copyCeiling } from './copyCeiling.mjs';
 import { processSteps, serverCosts } from './exportPathCosts.mjs';
 import { NaiveSpanExporter } from './NaiveSpanExporter.mjs';
@@ -23,7 +23,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const url = databaseUrl();
 const schema = `bench_end_to_end_${process.pid}`;
 const resource = resourceFromAttributes({ 'service.name': 'end-to-end', 'service.version': '1.0.0' });
-const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
 function produce(tracer) {
   const span = tracer.startSpan('GET /orders/:id', { attributes });

@@ -34,13 +34,12 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { JournalSpanProcessor } from '../dist/esm/index.js';
-import { fmt, NoopExporter, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
+import { fmt, httpSpanAttributes as attributes, NoopExporter, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 100_000);
 const OPEN_COUNTS = [0, 1_000, 10_000, 40_000];
 const BURST = 1_000;
 const WARMUP = 20_000;
-const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
 /** Takes spans and log records in one call, as PostgresSpanExporter: the processor sends it 'started' rows of open spans. */
 class NoopBatchExporter extends NoopExporter {

@@ -13,12 +13,11 @@ import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
 import { migrateSchema } from '../dist/esm/postgres/migrate.js';
 import { TcpProxy } from '../test/helpers/TcpProxy.mjs';
-import { databaseUrl, fmt, yieldToEventLoop } from './benchSupport.mjs';
+import { databaseUrl, fmt, httpSpanAttributes as attributes, yieldToEventLoop } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 1_000_000);
 const url = databaseUrl();
 const schema = `bench_outage_${process.pid}`;
-const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 const MiB = 2 ** 20;
 
 const pool = new pg.Pool({ connectionString: url, max: 1 });

@@ -15,11 +15,10 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../dist/esm/index.js';
-import { databaseUrl, fmt, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
+import { databaseUrl, fmt, httpSpanAttributes as attributes, printResult, resultOfChild, yieldToEventLoop } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 1_000_000);
 const url = databaseUrl();
-const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
 async function run(label, schema, makeProcessor) {
   const admin = new pg.Pool({ connectionString: url, max: 1 });

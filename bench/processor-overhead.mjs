@@ -14,14 +14,13 @@ import { encodeFrame } from '../dist/esm/journal/frame.js';
 import { openSegmentFile } from '../dist/esm/journal/segmentFile/openSegmentFile.js';
 import { endRecord, recordJson, startRecord } from '../dist/esm/journal/spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from '../dist/esm/journal/spanRecordJson.js';
-import { NoopExporter, fmt, summary, yieldToEventLoop } from './benchSupport.mjs';
+import { fmt, httpSpanAttributes as attributes, NoopExporter, summary, yieldToEventLoop } from './benchSupport.mjs';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 // Spans per synchronous run of the application: ENDs are written when a run completes.
 const CHUNK = 64;
 const resource = resourceFromAttributes({ 'service.name': 'bench', 'service.version': '1.0.0', 'host.name': 'bench-host' });
-const attributes = { 'http.request.method': 'GET', 'http.route': '/orders/:id', 'url.path': '/orders/12345', 'http.response.status_code': 200, 'user_agent.original': 'bench/1.0', 'server.address': 'shop.example' };
 
 async function measure(makeProcessor, journalIo) {
   // The journal's write path is chosen per segment from OTEL_BLACKBOX_JOURNAL_IO: set for

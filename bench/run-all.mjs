@@ -13,6 +13,7 @@ const BENCHMARKS = [
   ['Exporter throughput (bulk vs one INSERT per span)', 'exporter-throughput.mjs'],
   ['End to end (tracer -> committed rows, vs naive exporter and COPY ceiling)', 'end-to-end.mjs'],
   ['Overload (producer outruns PostgreSQL: drops and memory)', 'overload.mjs'],
+  ['Batch drain (event loop while a backlog drains into PostgreSQL, 512 and 2048-span batches, vs the stock BatchSpanProcessor)', 'batch-drain.mjs'],
   ['Outage (PostgreSQL unreachable while spans are produced)', 'outage.mjs'],
   ['Recovery (dead journal, 10% of spans open, small heap, inside a running application)', 'recovery.mjs'],
   ['Large records (a dead journal of 2 MiB spans read back, vs reading each segment whole)', 'large-records.mjs'],

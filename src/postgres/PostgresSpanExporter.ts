@@ -21,7 +21,7 @@ import { keyId, SpanRowConverter, type SpanRow } from './spanRows.js';
 import { sanitizeString } from './sanitize.js';
 import { meansSchemaOutOfDate, sqlStateOf } from './sqlState.js';
 import { Statements, type LogKey, type Statement } from './statements.js';
-import { TurnBudget } from './TurnBudget.js';
+import { TurnBudget } from '../TurnBudget.js';
 import { RefusedRows } from './isolateBadRecords.js';
 import { writeBatch } from './writeBatch.js';
 import { bindRows, type BoundRows, type RowBatch } from './writeRows.js';

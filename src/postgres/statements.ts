@@ -9,7 +9,7 @@ import { STATE_RANK } from './statePrecedence.js';
 import { deadLetterSql, eventsReplacedSql, logDeadLetterSql, logRecordsSql, logsSql, spansSql, tracesSql } from './statementSql.js';
 import type { LogRow } from './logRows.js';
 import type { TraceRow } from './traceRows.js';
-import type { TurnBudget } from './TurnBudget.js';
+import type { TurnBudget } from '../TurnBudget.js';
 import type { UnixNano } from './unixNano.js';
 
 export interface Statement {

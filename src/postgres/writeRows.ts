@@ -16,7 +16,7 @@ import { ParameterArena } from './ParameterArena.js';
 import type { SpanRow } from './spanRows.js';
 import { bindColumns, type BoundStatement, type ConflictMode, type Statements } from './statements.js';
 import { traceRows } from './traceRows.js';
-import { TurnBudget } from './TurnBudget.js';
+import { TurnBudget } from '../TurnBudget.js';
 
 export interface RowBatch {
   /** Merged and sorted by key (mergeSpanRows). */

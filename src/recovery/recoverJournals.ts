@@ -574,28 +574,6 @@ async function recoverOne(
 }
 
 /**
- * Records parsed between two turns of the event loop when a batch is about to be sent.
- * Parsed in the turn that converts them to rows, a 1024-span batch kept the recovering
- * application's event loop twice as long (bench/recovery.mjs: p99 delay 28 ms, 17 before).
- */
-const PARSE_SLICE = 256;
-/**
- * And at most about this many bytes of them: 256 records of 4 MiB attributes took 56–73 ms
- * to parse in one turn (a review's dead journal of large records).
- */
-const PARSE_SLICE_BYTES = 1024 * 1024;
-
-/** All of `records` parsed, a slice per turn of the event loop (unreadable ones counted by `records`). */
-async function parseInSlices(records: SpanPayloads, into: ReadableSpan[]): Promise<void> {
-  for (let from = 0; from < records.count; ) {
-    if (from > 0) await nextTurn();
-    const to = records.sliceEnd(from, PARSE_SLICE, PARSE_SLICE_BYTES);
-    records.parse(into, from, to);
-    from = to;
-  }
-}
-
-/**
  * Exports one batch within the attempts allowed; resolves once it is committed. Its spans are parsed just before the first attempt and handed over
  * once: the exporter (if it takes a span maker) lets them go as rows, and a later attempt
  * parses them again.
@@ -603,7 +581,7 @@ async function parseInSlices(records: SpanPayloads, into: ReadableSpan[]): Promi
 async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings, dir: string): Promise<void> {
   try {
     let ready: ReadableSpan[] | undefined = [];
-    await parseInSlices(records, ready);
+    await records.parseInSlices(ready, () => nextTurn());
     const spans = (): ReadableSpan[] => {
       const made = ready ?? [];
       if (ready === undefined) records.parse(made);

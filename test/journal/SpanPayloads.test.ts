@@ -1,6 +1,7 @@
-// Recovery parses a batch's span records a slice per turn of the event loop; a slice is
-// bounded by bytes as well as by records, so a batch of large records is not parsed in one
-// turn (256 records of 4 MiB attributes took 56–73 ms).
+// Recovery and the export loop parse a batch's span records a slice per turn of the event
+// loop; a slice is bounded by bytes as well as by records, so a batch of large records is
+// not parsed in one turn (256 records of 4 MiB attributes took 56–73 ms).
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { PayloadBuffers, SpanPayloadsBuilder } from '../../src/journal/SpanPayloads.js';
 
@@ -27,5 +28,21 @@ describe('SpanPayloads.sliceEnd', () => {
     expect(payloads.sliceEnd(0, 256, 1)).toBe(1);
     expect(payloads.sliceEnd(2, 256, 1)).toBe(3);
     expect(payloads.sliceEnd(1, 256, 10_000)).toBe(3);
+  });
+});
+
+describe('SpanPayloads.parseInSlices', () => {
+  test('parses every payload in order, waiting between slices of 256, and counts the ones that do not parse', async () => {
+    const builder = new SpanPayloadsBuilder(new PayloadBuffers());
+    for (let i = 0; i < 600; i++) builder.add(Buffer.from(i === 300 ? '{"n":' : JSON.stringify({ n: i })));
+    const payloads = builder.build((record) => ({ name: String((record as unknown as { n: number }).n) }) as unknown as ReadableSpan);
+    const parsedAtEachWait: number[] = [];
+    const into: ReadableSpan[] = [];
+    const unreadable = await payloads.parseInSlices(into, async () => {
+      parsedAtEachWait.push(into.length);
+    });
+    expect(parsedAtEachWait).toEqual([256, 511]);
+    expect(unreadable).toBe(1);
+    expect(into.map((span) => Number(span.name))).toEqual([...Array(600).keys()].filter((n) => n !== 300));
   });
 });

@@ -1,0 +1,63 @@
+// Every batch exporting at once, and the export loop starting them, spend one budget per
+// turn of the event loop (src/TurnBudget.ts): with one budget each, two 2048-span batches
+// ran their 16 ms slices back to back in one check phase, and the stock
+// BatchSpanProcessor's forceFlush(), which hands PostgresSpanExporter its whole queue at
+// once, held the event loop 770 ms. The clock is stepped, not waited on.
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { TurnBudget } from '../../src/TurnBudget.js';
+
+let now = 1_000;
+
+beforeEach(async () => {
+  // A turn opened by an earlier test closes at the next timers phase.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  vi.spyOn(performance, 'now').mockImplementation(() => now);
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Whether `pace()` let an immediate queued before it run first (it waited for a later turn). */
+async function waited(budget: TurnBudget): Promise<boolean> {
+  const order: string[] = [];
+  setImmediate(() => order.push('immediate'));
+  await budget.pace();
+  order.push('paced');
+  return order[0] === 'immediate';
+}
+
+test('a budget with time left in the turn goes on at once', async () => {
+  const budget = new TurnBudget();
+  now += 10;
+  expect(await waited(budget)).toBe(false);
+});
+
+test("a budget made in a turn another one spent waits for the next turn, and has that turn's time", async () => {
+  const first = new TurnBudget();
+  now += 17;
+  const second = new TurnBudget();
+  expect(await waited(second)).toBe(true);
+  // In the next turn the clock has not moved: both have the whole turn again.
+  expect(await waited(first)).toBe(false);
+  expect(await waited(second)).toBe(false);
+});
+
+test('the time before the first pace() counts: a batch parsed in the turn it was made in', async () => {
+  const budget = new TurnBudget();
+  now += 16;
+  expect(await waited(budget)).toBe(true);
+});
+
+test('with setTimeout faked (a test of the application), a spent turn still gives way to the next one', async () => {
+  // The turn's closing timer never fires: the round of immediates the waiters resume in opens the next turn.
+  vi.useFakeTimers({ toFake: ['setTimeout'] });
+  try {
+    const budget = new TurnBudget();
+    now += 17;
+    expect(await waited(budget)).toBe(true);
+    expect(await waited(budget)).toBe(false);
+  } finally {
+    vi.useRealTimers();
+  }
+});
