@@ -84,11 +84,11 @@ export class JournalBatch {
 
   /**
    * Parses the ENDs read from disk ahead of the first export attempt, a slice at a time,
-   * awaiting `betweenSlices()` between two: parsed all at once in the attempt, a 2048-span
+   * awaiting what `betweenSlices()` returns between two: parsed all at once in the attempt, a 2048-span
    * batch held the event loop 13-28 ms. The next spansInto() takes them; later attempts
    * parse anew.
    */
-  async parseAhead(betweenSlices: () => Promise<void>): Promise<void> {
+  async parseAhead(betweenSlices: () => Promise<void> | undefined): Promise<void> {
     if (!(this.#ends instanceof SpanPayloads)) return;
     const parsed: ReadableSpan[] = [];
     this.#parsed(await this.#ends.parseInSlices(parsed, betweenSlices));

@@ -170,13 +170,17 @@ export class SpanPayloads {
   }
 
   /**
-   * All payloads parsed into `into`, a slice at a time, awaiting `betweenSlices()` before
-   * each slice after the first; returns how many did not parse (see parse()).
+   * All payloads parsed into `into`, a slice at a time, awaiting what `betweenSlices()`
+   * returns (TurnBudget.pace) before each slice after the first; returns how many did not
+   * parse (see parse()).
    */
-  async parseInSlices(into: ReadableSpan[], betweenSlices: () => Promise<void>): Promise<number> {
+  async parseInSlices(into: ReadableSpan[], betweenSlices: () => Promise<void> | undefined): Promise<number> {
     let unreadable = 0;
     for (let from = 0; from < this.#ends.length; ) {
-      if (from > 0) await betweenSlices();
+      if (from > 0) {
+        const wait = betweenSlices();
+        if (wait) await wait;
+      }
       const to = this.sliceEnd(from, PARSE_SLICE, PARSE_SLICE_BYTES);
       unreadable += this.parse(into, from, to);
       from = to;

@@ -35,8 +35,9 @@ export const PROCESSOR_DEFAULTS = {
   durability: 'process' as DurabilityLevel,
   // Behind PostgresSpanExporter as behind any other exporter. There, fewer, larger
   // transactions cost PostgreSQL less per span, but the exporter takes a batch from spans
-  // to bound parameters in one turn of the event loop (TurnBudget.ts), and that
-  // turn, and what it promotes under load, grow with the batch. Measured against 1024:
+  // to bound parameters in turns of the event loop of ~16 ms, shared by every batch in
+  // flight (TurnBudget.ts): a default batch needs about one, and the turns a batch spans,
+  // and what it promotes under load, grow with the batch. Measured against 1024:
   // one turn of p50 4.3 ms, p99 12 ms (1024: 12.5 and 35 ms) and 72-75 MiB promoted per
   // million spans under bench/overload.mjs (1024: 88-106, peak RSS +71 to +97 MiB); recovery
   // as fast with shorter stalls (bench/recovery.mjs: p99 13-15 ms against 17-18); end to end

@@ -424,7 +424,10 @@ class Unreadable {
     what: string,
   ): Promise<void> {
     for (let i = 0; i < items.length; i++) {
-      if (i % CONVERT_SLICE === 0) await turn.pace();
+      if (i % CONVERT_SLICE === 0) {
+        const wait = turn.pace();
+        if (wait) await wait;
+      }
       try {
         into.push(convert(items[i]));
       } catch (error) {

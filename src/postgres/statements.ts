@@ -48,7 +48,8 @@ type Column = (arena: ParameterArena) => Buffer;
 export async function bindColumns(statement: BulkStatement, arena: ParameterArena, turn: TurnBudget): Promise<BoundStatement> {
   const values: Buffer[] = [];
   for (const column of statement.columns) {
-    await turn.pace();
+    const wait = turn.pace();
+    if (wait) await wait;
     values.push(column(arena));
   }
   return { sql: statement.sql, values };

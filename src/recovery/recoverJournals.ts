@@ -3,10 +3,10 @@
 // a crash record. Used in the background by JournalSpanProcessor at start, and on demand
 // by `otel-blackbox recover`.
 import { safeDiag } from '../safeDiag.js';
+import { TurnBudget } from '../TurnBudget.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
@@ -581,7 +581,8 @@ async function recoverOne(
 async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings, dir: string): Promise<void> {
   try {
     let ready: ReadableSpan[] | undefined = [];
-    await records.parseInSlices(ready, () => nextTurn());
+    const turn = new TurnBudget();
+    await records.parseInSlices(ready, () => turn.pace());
     const spans = (): ReadableSpan[] => {
       const made = ready ?? [];
       if (ready === undefined) records.parse(made);

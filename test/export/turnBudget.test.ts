@@ -27,9 +27,12 @@ async function waited(budget: TurnBudget): Promise<boolean> {
   return order[0] === 'immediate';
 }
 
-test('a budget with time left in the turn goes on at once', async () => {
+test('a budget with time left in the turn goes on at once, without a promise to await', async () => {
   const budget = new TurnBudget();
   now += 10;
+  // Awaited, every batch resumed in one microtask drain passed its check before any of
+  // them worked, and then each ran a slice.
+  expect(budget.pace()).toBeUndefined();
   expect(await waited(budget)).toBe(false);
 });
 
@@ -60,4 +63,30 @@ test('with setTimeout faked (a test of the application), a spent turn still give
   } finally {
     vi.useRealTimers();
   }
+});
+
+test('a host that opens the turn and spends it in every timers or poll phase still leaves the waiters 4 ms in each check phase', async () => {
+  // The spend is wall time since the turn's first look. A host busy 16 ms and more where
+  // it also looked (it woke the export loop there) kept every batch waiting for good.
+  let hostTurns = 0;
+  const host = () => {
+    new TurnBudget();
+    if (++hostTurns < 30) setTimeout(host, 0);
+    now += 20;
+    // And 2 ms of real time: the host's next callback, and the turn's closing timer, are
+    // due at the next timers phase, in every turn of the event loop.
+    const until = Date.now() + 2;
+    while (Date.now() < until);
+  };
+  setTimeout(host, 0);
+  const budget = new TurnBudget();
+  let slices = 0;
+  while (hostTurns < 30) {
+    const wait = budget.pace();
+    if (wait) await wait;
+    slices += 1;
+    now += 1;
+  }
+  // In each check phase at least 4 ms of a turn: the first slice, and three of 1 ms after it.
+  expect(slices).toBeGreaterThanOrEqual(4 * hostTurns);
 });
