@@ -86,6 +86,11 @@ async function waitForTurn(): Promise<void> {
   }
 }
 
+/**
+ * A batch's handle on the budget of the turn, which all handles share: it holds no state
+ * of its own. Made where a batch's work begins, so that what runs before its first pace()
+ * counts.
+ */
 export class TurnBudget {
   constructor() {
     // What runs before the first pace() (a batch's parse) counts.

@@ -84,9 +84,9 @@ export class JournalBatch {
 
   /**
    * Parses the ENDs read from disk ahead of the first export attempt, a slice at a time,
-   * awaiting what `betweenSlices()` returns between two: parsed all at once in the attempt, a 2048-span
-   * batch held the event loop 13-28 ms. The next spansInto() takes them; later attempts
-   * parse anew.
+   * awaiting what `betweenSlices()` returns between two: parsed all at once in the attempt,
+   * a 2048-span batch held the event loop 13-28 ms. The next spansInto() takes them; later
+   * attempts parse anew.
    */
   async parseAhead(betweenSlices: () => Promise<void> | undefined): Promise<void> {
     if (!(this.#ends instanceof SpanPayloads)) return;

@@ -167,9 +167,10 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   async #write(batch: BatchSource): Promise<void> {
     // Bound, the batch is its statements' parameters: the rows are let go before the round
     // trip, and made again only if PostgreSQL refuses records one by one (writeBatch).
-    // Spans to rows to parameters on one budget: a batch of the default size is done in
-    // the turn it started in, so neither its spans nor its rows outlive that turn. Rows
-    // made again later (writeBatch) start a budget of their own.
+    // Spans to rows to parameters on the turn's budget (shared by every batch in flight):
+    // a batch of the default size is mostly done in the turn it started in, so neither its
+    // spans nor its rows outlive that turn. Rows made again later (writeBatch) draw on the
+    // budget of the turn they are made in.
     // The batch's time starts now: a resource detector still running may take at most half
     // of it (#rows), the write the rest.
     const deadline = performance.now() + this.#exportTimeoutMillis;

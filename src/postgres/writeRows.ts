@@ -33,7 +33,7 @@ export interface BoundRows {
   arena: ParameterArena;
 }
 
-/** `turn`: the budget the batch's earlier work (its conversion to rows) already draws on. */
+/** `turn`: the batch's handle on the turn's budget, which every batch in flight shares (TurnBudget.ts). */
 export async function bindRows(statements: Statements, batch: RowBatch, turn = new TurnBudget()): Promise<BoundRows> {
   const { spans, logs } = batch;
   const knownFromLogs = spansKnownOnlyFromLogs(batch);

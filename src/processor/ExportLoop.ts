@@ -184,7 +184,7 @@ export class ExportLoop {
         // parse, its exporter's first slice of rows. On the turn's budget, which its
         // exporter's slices share (TurnBudget), its spans parsed a slice at a time: read,
         // parsed and started in one turn, with a second batch's after them, 2048-span
-        // batches held the event loop 30-50 ms (bench/batch-drain.mjs).
+        // batches held the event loop up to 78 ms (bench/batch-drain.mjs).
         if (launched) await turn.pace();
         if (this.signal.aborted || !this.mayLaunch()) break;
         const batch = this.nextBatch();
