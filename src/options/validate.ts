@@ -124,6 +124,16 @@ export function optionalFunction<T extends (...args: never[]) => unknown>(option
   return value;
 }
 
+/**
+ * A pg.Pool of the caller's, checked by what is called on it (a pool of another copy of
+ * node-postgres serves as well).
+ */
+export function validPool(value: unknown): void {
+  if (typeof value !== 'object' || value === null || typeof (value as { connect?: unknown }).connect !== 'function') {
+    throw new InvalidOptionError('pool', 'a pg.Pool', value);
+  }
+}
+
 /** An exporter option (span or log record exporter): an object with export(); `expected` names its kind. */
 export function exporterOption<T extends object>(option: string, value: T | undefined, expected: string): T {
   if (typeof value !== 'object' || value === null || typeof (value as { export?: unknown }).export !== 'function') {

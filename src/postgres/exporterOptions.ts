@@ -4,7 +4,7 @@ import { safeDiag } from '../safeDiag.js';
 import type pg from 'pg';
 import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, positiveInteger } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, positiveInteger, validPool } from '../options/validate.js';
 import { isValidSchemaName, validSchemaName } from './schemaName.js';
 import { CONNECTION_STRING_EXPECTED, connectionStringProblem, validConnectionString } from './connectionString.js';
 
@@ -82,9 +82,7 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
   knownOptionsOnly('PostgresSpanExporter', options, OPTION_NAMES);
   const pool = options.pool;
   if (pool !== undefined) {
-    if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function') {
-      throw new InvalidOptionError('pool', 'a pg.Pool', pool);
-    }
+    validPool(pool);
     for (const option of OWN_POOL_OPTIONS) {
       if (options[option] !== undefined) {
         // Never echo the value: a connection string may hold a password.

@@ -15,6 +15,7 @@ import * as traceRootEnded from './migrations/0004_trace_root_ended.js';
 import * as parentRemoteSchemaUrls from './migrations/0005_parent_remote_schema_urls.js';
 import * as traceLocalRoot from './migrations/0006_trace_local_root.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
+import { InvalidOptionError, knownOptionsOnly, millis, validPool } from '../options/validate.js';
 
 interface Migration {
   version: number;
@@ -130,19 +131,35 @@ export function migrationScript(schema: string): string {
  */
 export const TABLE_LOCK_WAIT_MILLIS = 3000;
 
+export interface MigrateSchemaOptions {
+  /**
+   * How long to wait for another process's migration of the same schema before failing
+   * (to be tried again). Default: no limit.
+   */
+  lockTimeoutMillis?: number;
+  /**
+   * How long a migration's DDL waits for a table lock another session holds (a long
+   * report, the viewer) before failing with nothing changed (SQLSTATE 55P03). Default:
+   * TABLE_LOCK_WAIT_MILLIS (3000), or `lockTimeoutMillis` when that is less.
+   */
+  tableLockWaitMillis?: number;
+}
+
+const MIGRATE_OPTION_NAMES = Object.keys({ lockTimeoutMillis: 1, tableLockWaitMillis: 1 } satisfies Record<keyof MigrateSchemaOptions, 1>);
+
 /**
- * Creates or upgrades `schema`; safe to run again and from many processes at once.
- * `lockTimeoutMillis`: how long to wait for another process's migration of the schema
- * before failing, to be tried again; unbounded by default. A table lock is waited for
- * `tableLockWaitMillis` at most, TABLE_LOCK_WAIT_MILLIS by default (less if
- * `lockTimeoutMillis` is less): an operator who knows the tables' readers may allow more.
+ * Creates or upgrades `schema` (what `otel-blackbox migrate` and the exporter's `migrate`
+ * option do), through a connection of `pool`, which stays yours; safe to run again and
+ * from many processes at once. Resolves to the versions it applied (none: up to date).
+ * Options it cannot use reject with InvalidOptionError before it connects.
  */
-export async function migrateSchema(
-  pool: pg.Pool,
-  schema: string,
-  options: { lockTimeoutMillis?: number; tableLockWaitMillis?: number } = {},
-): Promise<{ applied: number[] }> {
+export async function migrateSchema(pool: pg.Pool, schema: string, options: MigrateSchemaOptions = {}): Promise<{ applied: number[] }> {
+  validPool(pool);
   const quoted = quoteSchema(schema);
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
+  knownOptionsOnly('migrateSchema', options, MIGRATE_OPTION_NAMES);
+  millis('lockTimeoutMillis', options.lockTimeoutMillis, 0, 1);
+  millis('tableLockWaitMillis', options.tableLockWaitMillis, 0, 1);
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (error: Error) => (broken = error);

@@ -14,6 +14,7 @@
 import type pg from 'pg';
 import { refuseNewerSchema } from './migrate.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
+import { booleanOption, InvalidOptionError, knownOptionsOnly, positiveInteger, validPool } from '../options/validate.js';
 
 /** Traces per transaction: 50-90 ms of locks for small traces (a review's measurement). */
 export const PRUNE_BATCH = 1000;
@@ -21,12 +22,13 @@ export const PRUNE_BATCH = 1000;
 export interface PruneOptions {
   /** Removed: traces, log records and dead letters older than this. */
   olderThan: Date;
-  /** Traces per transaction. Default PRUNE_BATCH. */
+  /** Traces per transaction: lower it for traces of thousands of spans. Default: `1000` (PRUNE_BATCH). */
   batch?: number;
   /** Counts what would go, and removes nothing. */
   dryRun?: boolean;
 }
 
+/** What was removed (or, with `dryRun`, would be): rows counted per table and kind. */
 export interface PruneReport {
   traces: number;
   spans: number;
@@ -95,10 +97,24 @@ const DEAD_LETTERS = `last_seen_at < $1`;
  */
 export const PAGES_PER_STATEMENT = 1024;
 
+const PRUNE_OPTION_NAMES = Object.keys({ olderThan: 1, batch: 1, dryRun: 1 } satisfies Record<keyof PruneOptions, 1>);
+
+/**
+ * Removes what is older than `options.olderThan` from `schemaName` (what `otel-blackbox
+ * prune` does), through connections of `pool`, which stays yours. Options it cannot use
+ * reject with InvalidOptionError before it connects.
+ */
 export async function pruneSchema(pool: pg.Pool, schemaName: string, options: PruneOptions): Promise<PruneReport> {
+  validPool(pool);
   const s = quoteSchema(schemaName);
-  const batch = options.batch ?? PRUNE_BATCH;
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object with olderThan', options);
+  knownOptionsOnly('pruneSchema', options, PRUNE_OPTION_NAMES);
   const cutoff = options.olderThan;
+  // An invalid Date would reach PostgreSQL as 'Invalid Date' and fail there; a string or
+  // a number would be taken in whatever way node-postgres sends it.
+  if (!(cutoff instanceof Date) || Number.isNaN(cutoff.getTime())) throw new InvalidOptionError('olderThan', 'a valid Date', cutoff);
+  const batch = positiveInteger('batch', options.batch, PRUNE_BATCH);
+  booleanOption('dryRun', options.dryRun, false);
   await refuseNewerSchema(pool, schemaName);
   if (options.dryRun) return countOlder(pool, s, cutoff);
   const report: PruneReport = { traces: 0, spans: 0, spanEvents: 0, logRecords: 0, logRecordsOutsideSpans: 0, deadLetters: 0 };

@@ -15,12 +15,18 @@ const EXPORTS = [
   'ATTR_SPAN_STATE',
   'ATTR_TRUNCATED',
   'ATTR_WRITER_ID',
+  'ForeignMigrationsTableError',
   'InvalidOptionError',
   'JournalLogRecordProcessor',
   'JournalSpanProcessor',
+  'MissingTableError',
   'OVERFLOW_SPAN_NAME',
   'PostgresExportError',
   'PostgresSpanExporter',
+  'SchemaTooNewError',
+  'migrateSchema',
+  'migrationScript',
+  'pruneSchema',
   'recoverJournals',
 ];
 
