@@ -28,47 +28,58 @@ const TURN_MILLIS = 16;
  */
 const MIN_SLICE_MILLIS = 4;
 
-/** When our work in this turn of the event loop began, while a turn is open. */
-let turnStarted = 0;
-let turnOpen = false;
-/** Which turn is open, counted. */
-let turn = 0;
-/** The open turn was opened by a waiter back from nextTurn() (a check phase), not by a look elsewhere. */
-let openedOnResume = false;
+interface TurnState {
+  /** When our work in this turn of the event loop began, while a turn is open. */
+  started: number;
+  open: boolean;
+  /** Which turn is open, counted. */
+  count: number;
+  /** The open turn was opened by a waiter back from nextTurn() (a check phase), not by a look elsewhere. */
+  openedOnResume: boolean;
+}
+
+/**
+ * One state a process. An application that loads both builds of the package (a tracing
+ * setup required as CommonJS, an exporter imported as ESM) has two copies of this module,
+ * and with a state each they spent two budgets a turn. The key names the state's shape: a
+ * release that changes the shape changes the key.
+ */
+const STATE_KEY = Symbol.for('otel-blackbox.turn-budget.v1');
+const state: TurnState = ((globalThis as { [STATE_KEY]?: TurnState })[STATE_KEY] ??= { started: 0, open: false, count: 0, openedOnResume: false });
 
 function openTurn(startedAt: number, onResume: boolean): void {
-  turnOpen = true;
-  turnStarted = startedAt;
-  turn += 1;
-  openedOnResume = onResume;
+  state.open = true;
+  state.started = startedAt;
+  state.count += 1;
+  state.openedOnResume = onResume;
   // Closed at the next timers phase: the callbacks of this poll phase and the immediates
   // of this check phase run before it, one wait for the application.
   setTimeout(closeTurn, 0).unref();
 }
 
 function closeTurn(): void {
-  turnOpen = false;
+  state.open = false;
 }
 
 /** Milliseconds spent in this turn since its first look. */
 function spentThisTurn(): number {
   const now = performance.now();
-  if (!turnOpen) openTurn(now, false);
-  return now - turnStarted;
+  if (!state.open) openTurn(now, false);
+  return now - state.started;
 }
 
 /** Resolves in a later turn of the event loop, with time in it for a slice. */
 async function waitForTurn(): Promise<void> {
-  let spentTurn = turn;
+  let spentTurn = state.count;
   for (;;) {
     await nextTurn();
-    if (turnOpen && turn === spentTurn) {
+    if (state.open && state.count === spentTurn) {
       // Still the spent turn: this is its check phase (the wait began in a poll phase),
       // or its timer never fired. A turn of the event loop later it has passed, unless
       // the timer is faked (a test of the application): then it ends here, or every
       // waiter would wait for good.
       await nextTurn();
-      if (turnOpen && turn === spentTurn) closeTurn();
+      if (state.open && state.count === spentTurn) closeTurn();
     }
     // The first waiter back opens the turn the waiters of this check phase share, and
     // takes its slice whatever the clock says. What a look in this poll phase spent
@@ -76,13 +87,13 @@ async function waitForTurn(): Promise<void> {
     // in it too, and a host busy 16 ms in every poll phase, where it also woke the export
     // loop, kept every batch waiting (a review: 2,048 spans exported in 3 s, 79,872
     // before the budget was shared).
-    if (!turnOpen || !openedOnResume) {
+    if (!state.open || !state.openedOnResume) {
       const now = performance.now();
-      openTurn(turnOpen ? Math.max(turnStarted, now - (TURN_MILLIS - MIN_SLICE_MILLIS)) : now, true);
+      openTurn(state.open ? Math.max(state.started, now - (TURN_MILLIS - MIN_SLICE_MILLIS)) : now, true);
       return;
     }
-    if (performance.now() - turnStarted < TURN_MILLIS) return;
-    spentTurn = turn;
+    if (performance.now() - state.started < TURN_MILLIS) return;
+    spentTurn = state.count;
   }
 }
 

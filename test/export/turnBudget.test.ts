@@ -3,6 +3,7 @@
 // ran their 16 ms slices back to back in one check phase, and the stock
 // BatchSpanProcessor's forceFlush(), which hands PostgresSpanExporter its whole queue at
 // once, held the event loop 770 ms. The clock is stepped, not waited on.
+import { createRequire } from 'node:module';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { TurnBudget } from '../../src/TurnBudget.js';
 
@@ -89,4 +90,20 @@ test('a host that opens the turn and spends it in every timers or poll phase sti
   }
   // In each check phase at least 4 ms of a turn: the first slice, and three of 1 ms after it.
   expect(slices).toBeGreaterThanOrEqual(4 * hostTurns);
+});
+
+test('the ESM and CommonJS builds of the package, both loaded, share one budget a turn', async () => {
+  // An application can load both (a tracing setup required as CommonJS, an exporter
+  // imported as ESM): with a state in each copy of the module, they spent two budgets a
+  // turn, up to 32 ms.
+  const { TurnBudget: CommonJsTurnBudget } = createRequire(import.meta.url)('../../dist/cjs/TurnBudget.js') as typeof import('../../src/TurnBudget.js');
+  const esm = new TurnBudget();
+  now += 17;
+  const commonJs = new CommonJsTurnBudget();
+  const wait = commonJs.pace();
+  expect(wait).toBeInstanceOf(Promise);
+  await wait;
+  // Back in a later turn, with its time: the other copy sees that turn too.
+  now += 1;
+  expect(esm.pace()).toBeUndefined();
 });
