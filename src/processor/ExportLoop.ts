@@ -190,7 +190,11 @@ export class ExportLoop {
         const batch = this.nextBatch();
         if (!batch) break;
         await this.parseAhead(batch, turn);
-        // Launched even if the signal aborted meanwhile: read, it is settled by its export (given up).
+        if (this.signal.aborted) {
+          // The deadline passed while it was read: given up unsent, not launched to fail.
+          this.giveUp(batch, undefined);
+          break;
+        }
         this.launch(batch);
         launched = true;
       }
@@ -386,18 +390,23 @@ export class ExportLoop {
   /**
    * Only at the stop deadline. Journaled spans stay on disk for recovery; a drop episode
    * goes back to the counter for the owner to record; queued spans may have reached the
-   * exporter (its export was still running), so they are said to be possibly lost. Those
-   * whose START is in the journal (the journal could not write their END) leave it there,
-   * for recovery to write their crash records (JournalWriter.endedElsewhere).
+   * exporter (its export was still running), so they are said to be possibly lost, or,
+   * when the batch was never sent (`error` undefined: the deadline passed while it was
+   * read), not exported. Those whose START is in the journal (the journal could not write
+   * their END) leave it there, for recovery to write their crash records
+   * (JournalWriter.endedElsewhere).
    */
-  private giveUp(batch: Batch, error: Error): void {
+  private giveUp(batch: Batch, error: Error | undefined): void {
     this.options.queue.settle(batch.fromQueue);
     if (batch.drops) this.options.drops.restore(batch.drops);
     const journaled = batch.journal?.spanCount ?? 0;
+    const heldInMemory = error === undefined ? 'were not exported' : 'may be lost';
     safeDiag.error(
-      `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was committed (${error.message}); ` +
+      (error === undefined
+        ? `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was sent; `
+        : `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was committed (${error.message}); `) +
         `${journaled} journaled spans stay on disk for recovery` +
-        (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held in memory may be lost (those whose START the journal holds become crash records at recovery)` : ''),
+        (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held in memory ${heldInMemory} (those whose START the journal holds become crash records at recovery)` : ''),
     );
   }
 

@@ -60,15 +60,16 @@ beforeEach(() => {
 });
 afterEach(() => diag.disable());
 
-function loopWith(exporter: SpanExporter, options: { maxConcurrentExports?: number } = {}) {
+function loopWith(exporter: SpanExporter, options: { maxConcurrentExports?: number; journal?: (controller: AbortController) => unknown } = {}) {
   const queue = new MemorySpanQueue(1000);
   const drops = new DropCounter();
   const controller = new AbortController();
+  const journal = options.journal?.(controller);
   const loop = new ExportLoop({
     exporter,
     queue,
     drops,
-    journal: () => undefined,
+    journal: () => journal as never,
     resource: () => resourceFromAttributes({ 'service.name': 'loop-test' }),
     maxExportBatchSize: 2,
     maxConcurrentExports: options.maxConcurrentExports ?? 2,
@@ -118,6 +119,27 @@ test.each(['hang', 'fail'] as const)(
     expect(messages.some((m) => m.includes('export recovered'))).toBe(false);
   },
 );
+
+test('a batch whose read the deadline passed is given up unsent: no export() call, and its spans said not exported, not "may be lost"', async () => {
+  const exporter = new ScriptedExporter('succeed');
+  // The journal's batch is parsed ahead of its export; the deadline passes meanwhile.
+  let armed = false;
+  const journal = (controller: AbortController) => {
+    const batch = { spanCount: 3, logCount: 0, parseAhead: async () => controller.abort() };
+    return { settled: 0, nextBatch: () => (armed ? ((armed = false), batch) : undefined), committed: () => {}, endedElsewhere: () => {} };
+  };
+  const { loop, queue } = loopWith(exporter, { journal });
+  armed = true;
+  await enqueue(queue, loop, 1);
+  await loop.stop();
+  expect(exporter.calls).toBe(0);
+  expect(queue.settled).toBe(1);
+  const said = messages.filter((m) => m.includes('stop deadline passed'));
+  expect(said).toEqual([
+    'otel-blackbox: stop deadline passed before a batch of 4 spans was sent; 3 journaled spans stay on disk for recovery; ' +
+      '1 spans held in memory were not exported (those whose START the journal holds become crash records at recovery)',
+  ]);
+});
 
 test('a flush waiting when the loop is aborted resolves false at once, and a flush after the stop does not wait', async () => {
   const exporter = new ScriptedExporter('hang');
