@@ -43,3 +43,22 @@ export function firstOf<T>(iterable: Iterable<T>, count: number): T[] {
   }
   return first;
 }
+
+/**
+ * The first `count` entries of a Map as JSON can hold them: an object while each key is a
+ * string, number, boolean, bigint, null or undefined and no two read alike as object
+ * keys; else the list of its [key, value] pairs, each key a value of its own. As an
+ * object, keys that read alike (1 and '1', NaN and 'NaN', any two objects: "[object Object]")
+ * kept only the last entry, and a symbol key was left out, without a marker.
+ */
+export function mapForJson(map: Map<unknown, unknown>, count: number): object {
+  const entries = firstOf(map, count);
+  const names = new Set<string>();
+  for (const [key] of entries) {
+    if (typeof key === 'object' ? key !== null : typeof key === 'symbol' || typeof key === 'function') return entries;
+    const name = String(key);
+    if (names.has(name)) return entries;
+    names.add(name);
+  }
+  return Object.fromEntries(entries);
+}

@@ -9,7 +9,7 @@
 // sanitising for PostgreSQL happens in the exporter, not in the journal.
 import type { Attributes } from '@opentelemetry/api';
 import { errorKeys, isError } from '../errorValue.js';
-import { bytesOf, CIRCULAR, firstOf, isNumberArray, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
+import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** From an attribute key down into nested maps and arrays: where base64 text stands for bytes. */
 export type BytesPath = (string | number)[];
@@ -250,7 +250,7 @@ class CarefulCopy {
       this.valuesLeft += 1;
       return this.value(toJSON.call(object), depth);
     }
-    if (object instanceof Map) return this.object(Object.fromEntries(firstOf(object, this.valuesLeft + 1)), depth);
+    if (object instanceof Map) return this.object(mapForJson(object, this.valuesLeft + 1), depth);
     if (object instanceof Set) return this.object(firstOf(object, this.valuesLeft + 1), depth);
     return this.fields(object, isError(object) ? errorKeys(object) : Object.keys(object), depth);
   }

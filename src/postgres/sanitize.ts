@@ -3,7 +3,7 @@
 // string and object key is repaired here, before JSON.stringify: afterwards a NUL is six
 // characters of escape text that no replace can find any more.
 import { errorKeys, isError } from '../errorValue.js';
-import { bytesOf, CIRCULAR, firstOf, isNumberArray, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
+import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** ES2024 string methods; Node ≥ 20 has them, our `lib` setting (ES2023) does not declare them. */
 interface WellFormedString {
@@ -173,7 +173,7 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
       return toJsonValue(toJSON.call(object), ancestors, depth, budget);
     }
     // The entries in the Map's own place: no level or value more than the journal's copy charges.
-    if (object instanceof Map) return objectToJsonValue(Object.fromEntries(firstOf(object, budget.left + 1)), ancestors, depth, budget);
+    if (object instanceof Map) return objectToJsonValue(mapForJson(object, budget.left + 1), ancestors, depth, budget);
     if (object instanceof Set) return objectToJsonValue(firstOf(object, budget.left + 1), ancestors, depth, budget);
     // A null prototype, so a sanitised `__proto__` key stays an ordinary key.
     const result: { [key: string]: JsonValue } = Object.create(null);

@@ -87,6 +87,37 @@ describe('an Error as a value', () => {
   });
 });
 
+describe('a Map as a value', () => {
+  /** What the journal stores of `value` (read back as the exporter reads it) and what the exporter stores of it live: the same JSON. */
+  const bothWays = (value: unknown) => {
+    const journaled = toJsonText(decodeAttributes(JSON.parse(JSON.stringify(encodeAttributes({ v: value } as never))) as never));
+    expect(toJsonText({ v: value })).toBe(journaled);
+    return (JSON.parse(journaled) as { v: unknown }).v;
+  };
+
+  test('is an object while its keys read apart as object keys', () => {
+    expect(bothWays(new Map<unknown, unknown>([['a', 1], ['b', { c: 2 }]]))).toEqual({ a: 1, b: { c: 2 } });
+    expect(bothWays(new Map<unknown, unknown>([[1, 'one'], [2n, 'two'], [true, 'yes'], [null, 'none']]))).toEqual({ 1: 'one', 2: 'two', true: 'yes', null: 'none' });
+  });
+
+  test('whose keys read alike, or include an object or a symbol, is the list of its [key, value] pairs: no entry lost', () => {
+    // As an object: {"1":"string one"}, {"[object Object]":"second"}, {"NaN":"text"}, and {"k":"v"} (the symbol key left out).
+    expect(bothWays(new Map<unknown, unknown>([[1, 'number one'], ['1', 'string one']]))).toEqual([[1, 'number one'], ['1', 'string one']]);
+    expect(bothWays(new Map<unknown, unknown>([[{ id: 1 }, 'first'], [{ id: 2 }, 'second']]))).toEqual([[{ id: 1 }, 'first'], [{ id: 2 }, 'second']]);
+    expect(bothWays(new Map<unknown, unknown>([[Number.NaN, 'not a number'], ['NaN', 'text']]))).toEqual([['NaN', 'not a number'], ['NaN', 'text']]);
+    expect(bothWays(new Map<unknown, unknown>([[Symbol('s'), 'symbol'], ['k', 'v']]))).toEqual([['Symbol(s)', 'symbol'], ['k', 'v']]);
+    // A key that cannot be made text (no prototype, a throwing toString) takes no other entry with it.
+    expect(bothWays(new Map<unknown, unknown>([[Object.create(null), 'x'], ['ok', 'kept']]))).toEqual([[{}, 'x'], ['ok', 'kept']]);
+    // Past the limit, the list ends with its marker: 150,000 object keys were one entry, unmarked.
+    const many = bothWays(new Map(Array.from({ length: 150_000 }, (_, i) => [{ i }, i]))) as unknown[];
+    expect(many.length).toBeLessThan(MAX_VALUES);
+    expect(many[1]).toEqual([{ i: 1 }, 1]);
+    expect(many.at(-1)).toBe(TOO_LARGE);
+    const cyclic = new Map<unknown, unknown>();
+    cyclic.set(cyclic, 'itself');
+    expect(bothWays(cyclic)).toEqual([['[Circular]', 'itself']]);
+  });
+});
 
 describe('values large by count (review F2: a typed array or a sparse array made emit() take seconds to minutes)', () => {
   /**
