@@ -31,8 +31,10 @@ const MAX_SCOPES = 256;
 const scopes = new Map<string, InstrumentationScope>();
 
 function sharedScope(record: SpanStartRecord | SpanEndRecord): InstrumentationScope {
-  // U+0001 stands for a missing version or schema URL, so one never meets an empty one.
-  const key = `${record.sc.n}\u0000${record.sc.v ?? '\u0001'}\u0000${record.sc.u ?? '\u0001'}`;
+  // Each part after its length, '-' for a missing one: read one way only. Joined with
+  // separators, a name or version holding the separator named another tracer's scope
+  // ('lib' version 'x\u00001.0' read back as 'lib\u0000x' version '1.0'; a review).
+  const key = `${keyPart(record.sc.n)}${keyPart(record.sc.v)}${keyPart(record.sc.u)}`;
   let scope = scopes.get(key);
   if (scope === undefined) {
     if (scopes.size >= MAX_SCOPES) scopes.clear();
@@ -40,6 +42,13 @@ function sharedScope(record: SpanStartRecord | SpanEndRecord): InstrumentationSc
     scopes.set(key, scope);
   }
   return scope;
+}
+
+/** A part of a scope's key: its length, then itself; '-' when absent. (Not a string: a tracer named by plain JavaScript with a number, say.) */
+function keyPart(part: unknown): string {
+  if (part === undefined) return '-';
+  const text = typeof part === 'string' ? part : `~${String(part)}`;
+  return `${text.length}:${text}`;
 }
 
 export interface SpanOverrides {

@@ -210,3 +210,25 @@ describe('links read back from the journal', () => {
   });
 });
 
+
+describe('scopes read back from the journal', () => {
+  const resource = resourceFromAttributes({ 'service.name': 'json' });
+  const scopeAfterRecovery = (name: string, version?: string) => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    provider.getTracer(name, version).startSpan('scoped').end();
+    const [span] = exporter.getFinishedSpans();
+    return readableSpanFromRecord(JSON.parse(endRecordJson(span!, 1)) as SpanEndRecord, resource).instrumentationScope;
+  };
+
+  test("are each tracer's own, whatever characters their names and versions hold", () => {
+    // Joined with U+0000 between parts (U+0001 for none), the first named the second's
+    // scope, and 'other' without a version took the version '\u0001' (a review).
+    const pairs: [string, string | undefined][] = [['lib\u0000x', '1.0'], ['lib', 'x\u00001.0'], ['other', '\u0001'], ['other', undefined], ['-', undefined], ['', '-']];
+    for (const [name, version] of pairs) {
+      expect(scopeAfterRecovery(name, version)).toMatchObject({ name, version });
+    }
+    // The same scope object for every span of one tracer, as the SDK gives them.
+    expect(scopeAfterRecovery('lib', '2.0')).toBe(scopeAfterRecovery('lib', '2.0'));
+  });
+});
