@@ -62,3 +62,18 @@ export function mapForJson(map: Map<unknown, unknown>, count: number): object {
   }
   return Object.fromEntries(entries);
 }
+
+/**
+ * A span's or event's name as text, on both sides alike: plain JavaScript can pass any
+ * value. The exporter took String() of it, the journal the value itself, so recovery named
+ * the span "[object Object]" for an object with a toString, or "" for a symbol (a review).
+ */
+export function nameText(name: unknown): string {
+  if (typeof name === 'string') return name;
+  if (name === undefined || name === null) return '';
+  try {
+    return String(name);
+  } catch {
+    return UNSERIALIZABLE;
+  }
+}

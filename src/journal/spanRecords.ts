@@ -10,6 +10,7 @@ import { putAttributes, jsonSafe } from './attributeValues.js';
 import { cappedRecordJson, fitsInFrame } from './recordCap.js';
 import type { EventRecord, LinkRecord, ResourceRecord, ScopeRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 import { traceStateText } from '../traceStateText.js';
+import { nameText } from '../valueLimits.js';
 
 export function scopeOf(span: ReadableSpan): ScopeRecord {
   const scope = span.instrumentationScope;
@@ -88,7 +89,7 @@ function spanFields(span: ReadableSpan, resourceId: number): SpanStartRecord {
     t: context.traceId,
     s: context.spanId,
     f: context.traceFlags,
-    n: span.name,
+    n: nameText(span.name),
     k: span.kind,
     st: span.startTime,
     a: span.attributes,
@@ -120,7 +121,7 @@ function putStartOnlyKnowns(record: SpanStartRecord, span: ReadableSpan): void {
 }
 
 function eventRecord(event: TimedEvent): EventRecord {
-  const record: EventRecord = { n: event.name, t: event.time };
+  const record: EventRecord = { n: nameText(event.name), t: event.time };
   if (event.attributes && Object.keys(event.attributes).length > 0) putAttributes(record, event.attributes);
   if (event.droppedAttributesCount) record.d = event.droppedAttributesCount;
   return record;

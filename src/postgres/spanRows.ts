@@ -10,6 +10,7 @@ import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 import { traceStateText } from '../traceStateText.js';
+import { nameText } from '../valueLimits.js';
 
 export interface EventRow {
   eventIndex: number;
@@ -139,7 +140,7 @@ class ConvertedSpanRow implements SpanRow {
     this.parentSpanId = parentSpanId(span);
     this.parentIsRemote = this.parentSpanId === null ? null : span.parentSpanContext?.isRemote === true;
     this.traceState = sanitizeOptionalString(traceStateText(context.traceState));
-    this.name = sanitizeString(String(span.name ?? ''));
+    this.name = sanitizeString(nameText(span.name));
     this.kind = codeAt(SPAN_KINDS, span.kind, 'INTERNAL');
     const marked = markedState(span, attributes);
     this.state = marked.state;
@@ -192,7 +193,7 @@ class ConvertedEventRow implements EventRow {
   constructor(event: TimedEvent, eventIndex: number) {
     this.eventIndex = eventIndex;
     this.time = toUnixNano(event.time);
-    this.name = sanitizeString(String(event.name ?? ''));
+    this.name = sanitizeString(nameText(event.name));
     this.attributes = toJsonText(event.attributes ?? {});
     this.droppedAttributesCount = count(event.droppedAttributesCount);
   }
