@@ -1,6 +1,7 @@
 // How far the journal and the exporter go into a value an application handed over (an
 // attribute, a log body: anything, in JavaScript), and what they store where they stop.
 // One set of rules on both sides, so a value reads back from the journal as it was stored.
+import { types } from 'node:util';
 
 /** Levels of nesting kept, the attribute map counting as one; deeper values become TOO_DEEP (stack safety). */
 export const MAX_DEPTH = 32;
@@ -21,11 +22,25 @@ export const CIRCULAR = '[Circular]';
 export const TOO_DEEP = '[Too deep]';
 export const TOO_LARGE = '[Too large]';
 
-/** The bytes of a Uint8Array (a Buffer too) or a DataView, stored as bytes; else undefined. */
+/**
+ * The bytes of a Uint8Array (a Buffer too), a DataView or an ArrayBuffer (what
+ * `response.arrayBuffer()` gives; it has no fields, and was stored as `{}`), stored as
+ * bytes; else undefined.
+ */
 export function bytesOf(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
   if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (types.isAnyArrayBuffer(value)) return new Uint8Array(value);
   return undefined;
+}
+
+/**
+ * What a boxed primitive (`new String('abc')`, `Object(1n)`) holds, to be stored as that
+ * primitive, as JSON.stringify does: as an object it was `{"0":"a","1":"b","2":"c"}`, or
+ * `{}` for a number or a boolean. Else undefined.
+ */
+export function unboxed(value: object): { primitive: unknown } | undefined {
+  return types.isBoxedPrimitive(value) ? { primitive: value.valueOf() } : undefined;
 }
 
 /** A typed array of numbers or bigints (not Uint8Array, which is bytes). */

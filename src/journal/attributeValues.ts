@@ -9,7 +9,7 @@
 // sanitising for PostgreSQL happens in the exporter, not in the journal.
 import type { Attributes } from '@opentelemetry/api';
 import { errorKeys, isError } from '../errorValue.js';
-import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
+import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, unboxed, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** From an attribute key down into nested maps and arrays: where base64 text stands for bytes. */
 export type BytesPath = (string | number)[];
@@ -243,9 +243,14 @@ class CarefulCopy {
       }
       return copy;
     }
+    // A boxed primitive, and what toJSON gives, stand for the object, and count as it
+    // does: one value, not two (read back from the journal, a Date is one string).
+    const box = unboxed(object);
+    if (box !== undefined) {
+      this.valuesLeft += 1;
+      return this.value(box.primitive, depth);
+    }
     const toJSON = (object as { toJSON?: unknown }).toJSON;
-    // What toJSON gives stands for the object, and counts as it does: one value, not two
-    // (read back from the journal, a Date is one string).
     if (typeof toJSON === 'function') {
       this.valuesLeft += 1;
       return this.value(toJSON.call(object), depth);

@@ -119,6 +119,27 @@ describe('a Map as a value', () => {
   });
 });
 
+describe('an ArrayBuffer and a boxed primitive as values', () => {
+  const bothWays = (value: unknown) => {
+    const journaled = toJsonText(decodeAttributes(JSON.parse(JSON.stringify(encodeAttributes({ v: value } as never))) as never));
+    expect(toJsonText({ v: value })).toBe(journaled);
+    return (JSON.parse(journaled) as { v: unknown }).v;
+  };
+
+  test('an ArrayBuffer is its bytes, read back from the journal as bytes (it was {})', () => {
+    const buffer = new Uint8Array([1, 2, 3]).buffer;
+    expect(bothWays(buffer)).toBe('AQID');
+    expect(bothWays({ body: new SharedArrayBuffer(2) })).toEqual({ body: 'AAA=' });
+    expect(decodeAttributes(encodeAttributes({ v: buffer } as never)).v).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  test('a boxed primitive is the primitive, as JSON.stringify has it (a String was a map of its characters, a Number {})', () => {
+    expect(bothWays(new String('abc'))).toBe('abc');
+    expect(bothWays(new Number(5))).toBe(5);
+    expect(bothWays([new Boolean(false), Object(12n), Object(Symbol('s')), new Number(Number.NaN)])).toEqual([false, '12', 'Symbol(s)', 'NaN']);
+  });
+});
+
 describe('values large by count (review F2: a typed array or a sparse array made emit() take seconds to minutes)', () => {
   /**
    * The journal's copy as an exporter reads it back (its JSON parsed, as readableSpanFromRecord
