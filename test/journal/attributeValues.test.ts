@@ -87,71 +87,58 @@ describe('an Error as a value', () => {
   });
 });
 
-describe('a Map as a value', () => {
-  /** What the journal stores of `value` (read back as the exporter reads it) and what the exporter stores of it live: the same JSON. */
-  const bothWays = (value: unknown) => {
-    const journaled = toJsonText(decodeAttributes(JSON.parse(JSON.stringify(encodeAttributes({ v: value } as never))) as never));
-    expect(toJsonText({ v: value })).toBe(journaled);
-    return (JSON.parse(journaled) as { v: unknown }).v;
-  };
+/**
+ * The journal's copy as an exporter reads it back (its JSON parsed, as readableSpanFromRecord
+ * has it, so the exporter's fast path sees it as it would), and the exporter's own JSON of
+ * the live value: the same.
+ */
+function bothSides(value: unknown): unknown {
+  const journal = toJsonText(decodeAttributes(JSON.parse(JSON.stringify(encodeAttributes({ v: value } as never))) as never));
+  expect(toJsonText({ v: value })).toBe(journal);
+  return (JSON.parse(journal) as { v: unknown }).v;
+}
 
+describe('a Map as a value', () => {
   test('is an object while its keys read apart as object keys', () => {
-    expect(bothWays(new Map<unknown, unknown>([['a', 1], ['b', { c: 2 }]]))).toEqual({ a: 1, b: { c: 2 } });
-    expect(bothWays(new Map<unknown, unknown>([[1, 'one'], [2n, 'two'], [true, 'yes'], [null, 'none']]))).toEqual({ 1: 'one', 2: 'two', true: 'yes', null: 'none' });
+    expect(bothSides(new Map<unknown, unknown>([['a', 1], ['b', { c: 2 }]]))).toEqual({ a: 1, b: { c: 2 } });
+    expect(bothSides(new Map<unknown, unknown>([[1, 'one'], [2n, 'two'], [true, 'yes'], [null, 'none']]))).toEqual({ 1: 'one', 2: 'two', true: 'yes', null: 'none' });
   });
 
   test('whose keys read alike, or include an object or a symbol, is the list of its [key, value] pairs: no entry lost', () => {
     // As an object: {"1":"string one"}, {"[object Object]":"second"}, {"NaN":"text"}, and {"k":"v"} (the symbol key left out).
-    expect(bothWays(new Map<unknown, unknown>([[1, 'number one'], ['1', 'string one']]))).toEqual([[1, 'number one'], ['1', 'string one']]);
-    expect(bothWays(new Map<unknown, unknown>([[{ id: 1 }, 'first'], [{ id: 2 }, 'second']]))).toEqual([[{ id: 1 }, 'first'], [{ id: 2 }, 'second']]);
-    expect(bothWays(new Map<unknown, unknown>([[Number.NaN, 'not a number'], ['NaN', 'text']]))).toEqual([['NaN', 'not a number'], ['NaN', 'text']]);
-    expect(bothWays(new Map<unknown, unknown>([[Symbol('s'), 'symbol'], ['k', 'v']]))).toEqual([['Symbol(s)', 'symbol'], ['k', 'v']]);
+    expect(bothSides(new Map<unknown, unknown>([[1, 'number one'], ['1', 'string one']]))).toEqual([[1, 'number one'], ['1', 'string one']]);
+    expect(bothSides(new Map<unknown, unknown>([[{ id: 1 }, 'first'], [{ id: 2 }, 'second']]))).toEqual([[{ id: 1 }, 'first'], [{ id: 2 }, 'second']]);
+    expect(bothSides(new Map<unknown, unknown>([[Number.NaN, 'not a number'], ['NaN', 'text']]))).toEqual([['NaN', 'not a number'], ['NaN', 'text']]);
+    expect(bothSides(new Map<unknown, unknown>([[Symbol('s'), 'symbol'], ['k', 'v']]))).toEqual([['Symbol(s)', 'symbol'], ['k', 'v']]);
     // A key that cannot be made text (no prototype, a throwing toString) takes no other entry with it.
-    expect(bothWays(new Map<unknown, unknown>([[Object.create(null), 'x'], ['ok', 'kept']]))).toEqual([[{}, 'x'], ['ok', 'kept']]);
+    expect(bothSides(new Map<unknown, unknown>([[Object.create(null), 'x'], ['ok', 'kept']]))).toEqual([[{}, 'x'], ['ok', 'kept']]);
     // Past the limit, the list ends with its marker: 150,000 object keys were one entry, unmarked.
-    const many = bothWays(new Map(Array.from({ length: 150_000 }, (_, i) => [{ i }, i]))) as unknown[];
+    const many = bothSides(new Map(Array.from({ length: 150_000 }, (_, i) => [{ i }, i]))) as unknown[];
     expect(many.length).toBeLessThan(MAX_VALUES);
     expect(many[1]).toEqual([{ i: 1 }, 1]);
     expect(many.at(-1)).toBe(TOO_LARGE);
     const cyclic = new Map<unknown, unknown>();
     cyclic.set(cyclic, 'itself');
-    expect(bothWays(cyclic)).toEqual([['[Circular]', 'itself']]);
+    expect(bothSides(cyclic)).toEqual([['[Circular]', 'itself']]);
   });
 });
 
 describe('an ArrayBuffer and a boxed primitive as values', () => {
-  const bothWays = (value: unknown) => {
-    const journaled = toJsonText(decodeAttributes(JSON.parse(JSON.stringify(encodeAttributes({ v: value } as never))) as never));
-    expect(toJsonText({ v: value })).toBe(journaled);
-    return (JSON.parse(journaled) as { v: unknown }).v;
-  };
-
   test('an ArrayBuffer is its bytes, read back from the journal as bytes (it was {})', () => {
     const buffer = new Uint8Array([1, 2, 3]).buffer;
-    expect(bothWays(buffer)).toBe('AQID');
-    expect(bothWays({ body: new SharedArrayBuffer(2) })).toEqual({ body: 'AAA=' });
+    expect(bothSides(buffer)).toBe('AQID');
+    expect(bothSides({ body: new SharedArrayBuffer(2) })).toEqual({ body: 'AAA=' });
     expect(decodeAttributes(encodeAttributes({ v: buffer } as never)).v).toEqual(new Uint8Array([1, 2, 3]));
   });
 
   test('a boxed primitive is the primitive, as JSON.stringify has it (a String was a map of its characters, a Number {})', () => {
-    expect(bothWays(new String('abc'))).toBe('abc');
-    expect(bothWays(new Number(5))).toBe(5);
-    expect(bothWays([new Boolean(false), Object(12n), Object(Symbol('s')), new Number(Number.NaN)])).toEqual([false, '12', 'Symbol(s)', 'NaN']);
+    expect(bothSides(new String('abc'))).toBe('abc');
+    expect(bothSides(new Number(5))).toBe(5);
+    expect(bothSides([new Boolean(false), Object(12n), Object(Symbol('s')), new Number(Number.NaN)])).toEqual([false, '12', 'Symbol(s)', 'NaN']);
   });
 });
 
 describe('values large by count (review F2: a typed array or a sparse array made emit() take seconds to minutes)', () => {
-  /**
-   * The journal's copy as an exporter reads it back (its JSON parsed, as readableSpanFromRecord
-   * has it, so the exporter's fast path sees it as it would), and the exporter's own JSON of
-   * the live value: the same.
-   */
-  function bothSides(value: unknown): unknown {
-    const journal = toJsonText(decodeAttributes(JSON.parse(JSON.stringify(encodeAttributes({ v: value } as never))) as never));
-    expect(toJsonText({ v: value })).toBe(journal);
-    return (JSON.parse(journal) as { v: unknown }).v;
-  }
-
   test('a typed array is the list of its numbers; a DataView is bytes, like a Uint8Array', () => {
     expect(bothSides(new Float64Array([1.5, 2, Number.NaN]))).toEqual([1.5, 2, 'NaN']);
     expect(bothSides(new BigInt64Array([1n, -2n]))).toEqual(['1', '-2']);
