@@ -16,6 +16,7 @@ import * as parentRemoteSchemaUrls from './migrations/0005_parent_remote_schema_
 import * as traceLocalRoot from './migrations/0006_trace_local_root.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 import { InvalidOptionError, knownOptionsOnly, millis, validPool } from '../options/validate.js';
+import { SQLSTATE, sqlStateOf } from './sqlState.js';
 
 interface Migration {
   version: number;
@@ -63,6 +64,23 @@ export class MissingTableError extends Error {
         '(dropped by hand, or a partial restore). Restore it, or drop the schema to have it made again; the spans wait in the journal meanwhile.',
     );
     this.name = 'MissingTableError';
+  }
+}
+
+/**
+ * Another process's migration of the schema held its lock past `lockTimeoutMillis`. Ours
+ * changed nothing and waited on no table, so no writer of the tables waited behind it: a
+ * failure of its own, which the exporter tries again at its next batch without backing off
+ * (SchemaRetry backs off after a wait for the tables' locks). 55P03, as PostgreSQL said.
+ */
+export class MigrationUnderWayError extends Error {
+  readonly code = SQLSTATE.LOCK_NOT_AVAILABLE;
+
+  /** `waitedMillis`: undefined when the session's own lock_timeout (a role's setting) ended the wait. */
+  constructor(schema: string, waitedMillis: number | undefined, cause: unknown) {
+    const within = waitedMillis === undefined ? "the session's lock_timeout" : `${waitedMillis} ms`;
+    super(`another process is migrating schema "${schema}": its migration lock was not free within ${within}; nothing was changed`, { cause });
+    this.name = 'MigrationUnderWayError';
   }
 }
 
@@ -168,7 +186,9 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
     if (await upToDate(client, schema, quoted, options.lockTimeoutMillis)) return { applied: [] };
     await client.query('BEGIN');
     if (options.lockTimeoutMillis !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMillis))}`);
-    await client.query(lockSql(schema));
+    await client.query(lockSql(schema)).catch((error: unknown) => {
+      throw sqlStateOf(error) === SQLSTATE.LOCK_NOT_AVAILABLE ? new MigrationUnderWayError(schema, options.lockTimeoutMillis, error) : error;
+    });
     const tableLockWait = Math.max(1, Math.floor(Math.min(options.tableLockWaitMillis ?? TABLE_LOCK_WAIT_MILLIS, options.lockTimeoutMillis ?? Infinity)));
     await client.query(`SET LOCAL lock_timeout = ${tableLockWait}`);
     const schemaExists = ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount ?? 0) > 0;

@@ -102,6 +102,11 @@ test('behind another process migrating the schema: the export fails at exportTim
     expect(result.error?.message).toMatch(/migrat/);
     // Nothing of the export is left waiting: forceFlush (and so shutdown) settles.
     await exporter.forceFlush();
+    // Held past the migration's own wait for the lock (lockTimeoutMillis, 500 ms): a wait
+    // for another process's migration held no table, and is no failure to back off from.
+    // It was taken for one, and the next batch refused for 3-5 s (CI saw it by chance,
+    // when that wait ended before the export's deadline).
+    await new Promise((resolve) => setTimeout(resolve, 700));
   } finally {
     await migrator.query('ROLLBACK');
     await migrator.end();
