@@ -19,6 +19,7 @@ const EXPORTS = [
   'InvalidOptionError',
   'JournalLogRecordProcessor',
   'JournalSpanProcessor',
+  'MigrationUnderWayError',
   'MissingTableError',
   'OVERFLOW_SPAN_NAME',
   'PostgresExportError',

@@ -6,7 +6,8 @@ import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import pg from 'pg';
 import { afterAll, describe, expect, test } from 'vitest';
-import { InvalidOptionError, migrateSchema, migrationScript, PostgresSpanExporter, pruneSchema, SchemaTooNewError } from '../../src/index.js';
+import { InvalidOptionError, MigrationUnderWayError, migrateSchema, migrationScript, PostgresSpanExporter, pruneSchema, SchemaTooNewError } from '../../src/index.js';
+import { migrationLock } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { recordSpans } from './spanFixtures.js';
 
@@ -34,6 +35,25 @@ describe('migrateSchema', () => {
     await migrateSchema(db.pool, schema);
     await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES (999, 'from the future')`);
     await expect(migrateSchema(db.pool, schema)).rejects.toBeInstanceOf(SchemaTooNewError);
+  });
+
+  test("past lockTimeoutMillis behind another process's migration, it fails with MigrationUnderWayError, nothing changed", async () => {
+    const schema = await db.freshSchema('upkeep_under_way');
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_advisory_xact_lock($1, $2)', migrationLock(schema));
+      const error = await migrateSchema(db.pool, schema, { lockTimeoutMillis: 200 }).then(() => undefined, (failure: Error) => failure);
+      expect(error).toBeInstanceOf(MigrationUnderWayError);
+      expect((error as Error).message).toBe(`another process is migrating schema "${schema}": its migration lock was not free within 200 ms; nothing was changed`);
+      expect((error as { code?: string }).code).toBe('55P03');
+    } finally {
+      await other.query('ROLLBACK');
+      await other.end();
+    }
+    expect(await db.count(`SELECT count(*) FROM pg_namespace WHERE nspname = $1`, [schema])).toBe(0);
+    expect((await migrateSchema(db.pool, schema, { lockTimeoutMillis: 200 })).applied).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   test('options it cannot use reject, naming the option, before it connects', async () => {
