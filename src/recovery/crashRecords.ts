@@ -31,10 +31,13 @@ export function crashReason(journal: JournalFacts): string {
     const [nameText, messageText, stackText] = [name, message, stack].map((part) => (part === undefined || part === null ? '' : String(part)));
     return stackText && stackText.includes(messageText) ? `uncaught ${stackText}` : `uncaught ${nameText}: ${messageText}${stackText ? `\n${stackText}` : ''}`;
   }
-  if (exit?.code !== undefined) return `process exited with code ${String(exit.code)} while the span was open`;
+  // A worker thread's journal (its header names the thread) says so: its process may live
+  // on, and "process exited with code 0" sent the reader to look for a process that did not.
+  const writer = journal.header?.osThread === undefined ? 'process' : 'worker thread';
+  if (exit?.code !== undefined) return `${writer} exited with code ${String(exit.code)} while the span was open`;
   if (exit?.shutdown) return SHUT_DOWN_WHILE_OPEN;
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
-  return `process vanished; last heartbeat at ${isoTime(last)}`;
+  return `${writer} vanished; last heartbeat at ${isoTime(last)}`;
 }
 
 /** A reason must never fail to be written: a time Date cannot hold is said as a number. */

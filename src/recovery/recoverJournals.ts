@@ -10,7 +10,7 @@ import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
-import { exportDestination } from '../export/exportDestination.js';
+import { exportDestination, recoversFor } from '../export/exportDestination.js';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
@@ -58,8 +58,8 @@ export interface RecoverJournalsOptions {
    */
   recoverForeignJournals?: boolean;
   /**
-   * Recover journals written for another destination too (another database or schema),
-   * into this exporter. Default false. Set it when that destination is gone for good, or
+   * Recover journals written for another destination too (another database or schema;
+   * an exporter that names none, when this one names one), into this exporter. Default false. Set it when that destination is gone for good, or
    * its name changed (a new host name for the same database).
    */
   recoverAnyDestination?: boolean;
@@ -238,14 +238,14 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       judged(dir, 'foreign');
       continue;
     }
-    const destination = settings.recoverAnyDestination ? undefined : probe?.header?.destination;
-    if (destination !== undefined && destination !== settings.destination) {
+    const destination = probe?.header?.destination;
+    if (!settings.recoverAnyDestination && !recoversFor(destination, settings.destination)) {
       judged(dir, 'other-destination');
       warnOnce(
         dir,
         `otel-blackbox: not recovering ${dir}: its writer exported to ${destination}, and this recovery exports to ` +
-          `${settings.destination ?? 'an exporter that names no destination'}. A process exporting there recovers it ` +
-          `(or: otel-blackbox recover with that database and schema; --recover-any-destination sends it here).`,
+          `${settings.destination}. A process exporting there recovers it (or otel-blackbox recover with that database ` +
+          `and schema; recoverAnyDestination, or recover --recover-any-destination, sends it here).`,
       );
       continue;
     }

@@ -52,7 +52,7 @@ test('recover --dry-run names each journal with its verdict, and changes nothing
     // Left alone for another destination: exit 1, as the recovery itself would.
     expect(text.code).toBe(1);
     expect(text.stdout).toContain(`dead, would be recovered: ${dead.writerDir}`);
-    expect(text.stdout).toContain(`written for another database or schema, would be left alone (--recover-any-destination): ${elsewhere.writerDir}`);
+    expect(text.stdout).toContain(`written for another destination (database, schema, or an exporter that names none), would be left alone (--recover-any-destination): ${elsewhere.writerDir}`);
     expect(text.stdout).toMatch(/alive, left alone: .*journal\/w/);
     expect(text.stdout).toContain('dry run: 3 journals: 1 would be recovered, 1 alive, 1 left alone; nothing was changed');
 

@@ -64,15 +64,16 @@ export async function killed(child: RunningChild): Promise<void> {
   expect((await child.exited).signal).toBe('SIGKILL');
 }
 
-/** Recovers `journalDir` into `schema` through a PostgresSpanExporter of its own. */
 /**
- * `writtenForAnotherDatabase`: the child exported to an unreachable database on purpose
- * (nothing committed live), so its journal names that destination, not this one.
+ * Recovers `journalDir` into `schema` through a PostgresSpanExporter of its own.
+ * `writtenForAnotherDestination`: the child exported elsewhere on purpose (an unreachable
+ * database, so that nothing is committed live; an exporter that never answers), so its
+ * journal names that destination, not this one.
  */
-export async function recoverInto(db: TestDatabase, schema: string, journalDir: string, writtenForAnotherDatabase = false): Promise<RecoveryReport> {
+export async function recoverInto(db: TestDatabase, schema: string, journalDir: string, writtenForAnotherDestination = false): Promise<RecoveryReport> {
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
   try {
-    return await recoverJournals({ journalDir, exporter, recoverAnyDestination: writtenForAnotherDatabase });
+    return await recoverJournals({ journalDir, exporter, recoverAnyDestination: writtenForAnotherDestination });
   } finally {
     await exporter.shutdown();
   }

@@ -21,11 +21,11 @@ const error = { name: 'Error', message: 'handled long ago', stack: 'Error: handl
 type Step = { exit: Omit<ProcessExitRecord, 'ms'> } | 'heartbeat';
 
 /** Writes the steps into a real journal, a few milliseconds apart, and reads its reason back. */
-async function reasonAfter(steps: Step[]): Promise<{ reason: string; lastHeartbeatMs: number | undefined }> {
+async function reasonAfter(steps: Step[], identity = currentWriterIdentity()): Promise<{ reason: string; lastHeartbeatMs: number | undefined }> {
   const journalDir = join(tempDir(), 'journal');
   const writer = new JournalWriter({
     journalDir,
-    identity: currentWriterIdentity(),
+    identity,
     durability: 'process',
     maxSegmentBytes: 1024 * 1024,
     maxJournalBytes: 64 * 1024 * 1024,
@@ -60,4 +60,12 @@ test('an exit long after a handled error is said as the exit, without the old er
   expect((await reasonAfter([{ exit: { error } }, 'heartbeat', { exit: { shutdown: true } }])).reason).toBe(
     'the span was still open when the span processor shut down; an end after that was not recorded',
   );
+});
+
+test("a worker thread's journal says the worker thread exited or vanished, not the process, which may live on", async () => {
+  // The identity a worker thread's writer has: its OS thread named.
+  const worker = { ...currentWriterIdentity(), osThread: { tid: 4242, startTicks: '123' } };
+  expect((await reasonAfter(['heartbeat', { exit: { code: 0 } }], worker)).reason).toBe('worker thread exited with code 0 while the span was open');
+  const { reason, lastHeartbeatMs } = await reasonAfter(['heartbeat'], worker);
+  expect(reason).toBe(`worker thread vanished; last heartbeat at ${new Date(lastHeartbeatMs!).toISOString()}`);
 });

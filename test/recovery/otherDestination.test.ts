@@ -7,7 +7,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { exportDestination } from '../../src/export/exportDestination.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { runCli } from '../helpers/cli.js';
 import { collectDiag } from '../helpers/diagLines.js';
@@ -78,7 +80,30 @@ test('a killed service: the service sharing its journalDir leaves its journal al
   expect(await spanRows(schemaB)).toEqual([]);
 });
 
-test('a journal of an exporter that names no destination is recovered by any; one that names one only by that one, or on request', async () => {
+test("a journal of an exporter that names no destination is not recovered into another service's PostgreSQL", async () => {
+  // Two services share a journalDir: F exports over OTLP (here, an in-memory exporter),
+  // A to PostgreSQL. F's journal named no destination, and A's recovery took it into A's
+  // tables (a review: 21 of F's spans never reached F's collector, nothing said).
+  const journalDir = join(tempDir(), 'journal');
+  const otlpLike = new InMemorySpanExporter();
+  writeDeadJournal(journalDir, 10, { openEvery: 5, destination: exportDestination(otlpLike) });
+  const warnings = collectDiag();
+  const exporterA = new PostgresSpanExporter({ connectionString: db.url, schema: schemaB });
+  try {
+    expect(await recoverJournals({ journalDir, exporter: exporterA })).toMatchObject({ journals: 0, otherDestinationJournals: 1 });
+  } finally {
+    await exporterA.shutdown();
+  }
+  expect(warnings.filter((line) => line.includes('its writer exported to an exporter of class InMemorySpanExporter, which names no destination'))).toHaveLength(1);
+  expect(await spanRows(schemaB)).toEqual([]);
+  // F, restarted, recovers it; so would any recovery through an exporter that names no
+  // destination (where either sends spans is not known), as before.
+  const restarted = new (class ConsoleLikeExporter extends InMemorySpanExporter {})();
+  expect(await recoverJournals({ journalDir, exporter: restarted })).toMatchObject({ journals: 1, spansCrashed: 2, otherDestinationJournals: 0 });
+  expect(restarted.getFinishedSpans()).toHaveLength(10);
+});
+
+test('a journal of an earlier version, which names no destination, is recovered by any; one that names one only by that one, or on request', async () => {
   const journalDir = join(tempDir(), 'journal');
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema: schemaB });
   try {
@@ -105,7 +130,7 @@ test('the CLI leaves a journal of another schema alone, says so, and recovers it
   const refused = await run();
   // A dead journal left alone is not recovered: exit 1, and diag (on stderr) names both destinations.
   expect(refused.code).toBe(1);
-  expect(refused.stdout).toContain('1 journals written for another database or schema left alone (--recover-any-destination)');
+  expect(refused.stdout).toContain('1 journals written for another destination (database, schema, or an exporter that names none) left alone (--recover-any-destination)');
   expect(refused.stderr).toContain(destinationA);
   const taken = await run('--recover-any-destination', '--json');
   expect(taken.code).toBe(0);

@@ -117,7 +117,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
           (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : '') +
           (report.newerJournals > 0 ? `; ${report.newerJournals} journals of a newer otel-blackbox left alone` : '') +
           (report.otherDestinationJournals > 0
-            ? `; ${report.otherDestinationJournals} journals written for another database or schema left alone (--recover-any-destination)`
+            ? `; ${report.otherDestinationJournals} journals written for another destination (database, schema, or an exporter that names none) left alone (--recover-any-destination)`
             : '') +
           (report.unreadableJournals > 0 ? `; ${report.unreadableJournals} journals this user cannot read left alone (run recover as their owner, or root)` : ''),
       );
@@ -135,7 +135,7 @@ const VERDICT_LINES: Record<JournalVerdict, string> = {
   alive: 'alive, left alone',
   foreign: "another user's, would be left alone (--recover-foreign-journals)",
   newer: "a newer otel-blackbox's, would be left alone",
-  'other-destination': 'written for another database or schema, would be left alone (--recover-any-destination)',
+  'other-destination': 'written for another destination (database, schema, or an exporter that names none), would be left alone (--recover-any-destination)',
   unreadable: 'cannot be read by this user to be judged, would be left alone (run as its owner, or root)',
 };
 
