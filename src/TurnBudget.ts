@@ -45,7 +45,17 @@ interface TurnState {
  * release that changes the shape changes the key.
  */
 const STATE_KEY = Symbol.for('otel-blackbox.turn-budget.v1');
-const state: TurnState = ((globalThis as { [STATE_KEY]?: TurnState })[STATE_KEY] ??= { started: 0, open: false, count: 0, openedOnResume: false });
+const state: TurnState = sharedState();
+
+function sharedState(): TurnState {
+  const own: TurnState = { started: 0, open: false, count: 0, openedOnResume: false };
+  try {
+    return ((globalThis as { [STATE_KEY]?: TurnState })[STATE_KEY] ??= own);
+  } catch {
+    // A globalThis made non-extensible: a state of this copy's own, as before.
+    return own;
+  }
+}
 
 function openTurn(startedAt: number, onResume: boolean): void {
   state.open = true;

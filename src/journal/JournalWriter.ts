@@ -56,6 +56,8 @@ export interface JournalWriterOptions {
   heartbeatIntervalMs: number;
   /** Where the exporter sends the spans (recordTypes.ts SegmentHeader.destination); recorded in every header. */
   destination?: string;
+  /** The class of an exporter that names no destination (SegmentHeader.noDestination); recorded in every header. */
+  noDestination?: string;
   /** How many spans the export side takes at a time: sizes the window of recent ENDs (recentEndsCapacity in RecentEnds.ts). */
   exportBatchSize?: number;
   /** How many recently written ENDs to keep as span objects for the export side, overriding what exportBatchSize gives (tests). */
@@ -1025,6 +1027,7 @@ export class JournalWriter {
     const header: SegmentHeader = { v: 1, ...identity, segment: this.segment, createdMs: Date.now(), heartbeatIntervalMs };
     if (this.lock !== undefined) header.writerLock = true;
     if (this.options.destination !== undefined) header.destination = this.options.destination;
+    else if (this.options.noDestination !== undefined) header.noDestination = this.options.noDestination;
     return header;
   }
 

@@ -44,11 +44,14 @@ function sharedScope(record: SpanStartRecord | SpanEndRecord): InstrumentationSc
   return scope;
 }
 
-/** A part of a scope's key: its length, then itself; '-' when absent. (Not a string: a tracer named by plain JavaScript with a number, say.) */
+/**
+ * A part of a scope's key: a string after its length, '-' when absent, anything else (a
+ * tracer named by plain JavaScript with a number, say) as its JSON, tagged apart from
+ * strings.
+ */
 function keyPart(part: unknown): string {
   if (part === undefined) return '-';
-  const text = typeof part === 'string' ? part : `~${String(part)}`;
-  return `${text.length}:${text}`;
+  return typeof part === 'string' ? `s${part.length}:${part}` : `j${JSON.stringify(part)}`;
 }
 
 export interface SpanOverrides {

@@ -41,6 +41,11 @@ export interface SegmentHeader extends WriterIdentity {
   writerLock?: true;
   /** Where its spans were exported (PostgresSpanExporter.destination): recovery sends them nowhere else. */
   destination?: string;
+  /**
+   * The class of its exporter, which names no destination (OTLP, a file): a recovery that
+   * exports to a named destination leaves it alone. Not in headers of earlier versions.
+   */
+  noDestination?: string;
 }
 
 export interface ScopeRecord {

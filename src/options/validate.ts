@@ -125,12 +125,15 @@ export function optionalFunction<T extends (...args: never[]) => unknown>(option
 }
 
 /**
- * A pg.Pool of the caller's, checked by what is called on it (a pool of another copy of
- * node-postgres serves as well).
+ * A pg.Pool of the caller's, checked by what a pool has (a pool of another copy of
+ * node-postgres serves as well). A pg.Client has connect() and query() too, but no
+ * totalCount: taken for a pool, migrateSchema committed its migrations on it and then
+ * failed at release() (a review).
  */
 export function validPool(value: unknown): void {
-  if (typeof value !== 'object' || value === null || typeof (value as { connect?: unknown }).connect !== 'function') {
-    throw new InvalidOptionError('pool', 'a pg.Pool', value);
+  const pool = value as { connect?: unknown; query?: unknown } | null;
+  if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function' || typeof pool.query !== 'function' || !('totalCount' in pool)) {
+    throw new InvalidOptionError('pool', 'a pg.Pool (not a pg.Client: pass the pool)', value);
   }
 }
 

@@ -11,6 +11,7 @@
 // by the primary key, their events and log records by logs_event_key and logs_span_idx
 // (each partial: the kind is named).
 // A crash record recovered later for a trace already removed stores that span again alone.
+import { types } from 'node:util';
 import type pg from 'pg';
 import { refuseNewerSchema } from './migrate.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
@@ -112,7 +113,7 @@ export async function pruneSchema(pool: pg.Pool, schemaName: string, options: Pr
   const cutoff = options.olderThan;
   // An invalid Date would reach PostgreSQL as 'Invalid Date' and fail there; a string or
   // a number would be taken in whatever way node-postgres sends it.
-  if (!(cutoff instanceof Date) || Number.isNaN(cutoff.getTime())) throw new InvalidOptionError('olderThan', 'a valid Date', cutoff);
+  if (!types.isDate(cutoff) || Number.isNaN(cutoff.getTime())) throw new InvalidOptionError('olderThan', 'a valid Date', cutoff);
   const batch = positiveInteger('batch', options.batch, PRUNE_BATCH);
   booleanOption('dryRun', options.dryRun, false);
   await refuseNewerSchema(pool, schemaName);

@@ -11,7 +11,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
-import { exportDestination } from '../export/exportDestination.js';
+import { exportTarget } from '../export/exportDestination.js';
 import { exportsLogs } from '../export/SpansAndLogs.js';
 import { PendingSpans } from './PendingSpans.js';
 import { Journal } from '../journal/Journal.js';
@@ -592,7 +592,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         maxJournalBytes: this.options.maxJournalBytes,
         groupCommitMillis: this.options.groupCommitMillis,
         heartbeatIntervalMs: this.options.heartbeatIntervalMillis,
-        destination: exportDestination(this.options.exporter),
+        ...exportTarget(this.options.exporter),
         // Sizes the window of just-written ENDs the export side takes from memory (RecentEnds.ts).
         exportBatchSize: this.options.maxExportBatchSize,
         onAbandoned: (start, resource) => this.spanAbandoned(start, resource, writerId),

@@ -33,7 +33,9 @@ export function crashReason(journal: JournalFacts): string {
   }
   // A worker thread's journal (its header names the thread) says so: its process may live
   // on, and "process exited with code 0" sent the reader to look for a process that did not.
-  const writer = journal.header?.osThread === undefined ? 'process' : 'worker thread';
+  // (Node's threadId, 0 on the main thread; the OS thread, where /proc names it.)
+  const header = journal.header;
+  const writer = (typeof header?.threadId === 'number' && header.threadId > 0) || header?.osThread !== undefined ? 'worker thread' : 'process';
   if (exit?.code !== undefined) return `${writer} exited with code ${String(exit.code)} while the span was open`;
   if (exit?.shutdown) return SHUT_DOWN_WHILE_OPEN;
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;

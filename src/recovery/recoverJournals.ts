@@ -10,7 +10,7 @@ import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { readableLogFromRecord } from '../journal/logRecords.js';
-import { exportDestination, recoversFor } from '../export/exportDestination.js';
+import { describeTarget, exportTarget, recoversFor } from '../export/exportDestination.js';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
@@ -40,7 +40,8 @@ export interface RecoverJournalsOptions {
   /**
    * Where recovered spans go. Required. A journal written for another destination (its
    * writer's exporter named one, as `PostgresSpanExporter.destination`, and this one names
-   * another or none) is left alone and counted in `otherDestinationJournals`.
+   * another or none; or its writer's named none, and this one names one) is left alone and
+   * counted in `otherDestinationJournals`.
    */
   exporter: SpanExporter;
   /** Where a writer's process cannot be checked (another host), silence this long means dead. Default 300000 ms. */
@@ -59,8 +60,9 @@ export interface RecoverJournalsOptions {
   recoverForeignJournals?: boolean;
   /**
    * Recover journals written for another destination too (another database or schema;
-   * an exporter that names none, when this one names one), into this exporter. Default false. Set it when that destination is gone for good, or
-   * its name changed (a new host name for the same database).
+   * an exporter that names none, when this one names one), into this exporter. Default
+   * false. Set it when that destination is gone for good, or its name changed (a new host
+   * name for the same database).
    */
   recoverAnyDestination?: boolean;
   /** Called after each journal, e.g. for a progress line. */
@@ -121,8 +123,9 @@ export interface RecoveryReport {
   newerJournals: number;
   /**
    * Journals of dead writers left alone because they exported elsewhere (another database
-   * or schema, as `PostgresSpanExporter.destination` names it): for a process exporting
-   * there (see `recoverAnyDestination`).
+   * or schema, as `PostgresSpanExporter.destination` names it; through an exporter that
+   * names no destination, when this recovery's names one): for a process exporting there
+   * (see `recoverAnyDestination`).
    */
   otherDestinationJournals: number;
   /**
@@ -173,7 +176,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     recoverAnyDestination: booleanOption('recoverAnyDestination', options.recoverAnyDestination, D.recoverAnyDestination),
-    destination: exportDestination(exporter),
+    target: exportTarget(exporter),
     signal: optionalAbortSignal('signal', options.signal),
     logExporter: optionalLogExporter(options.logExporter),
     onBatch: optionalFunction('onBatch', options.onBatch),
@@ -238,13 +241,13 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       judged(dir, 'foreign');
       continue;
     }
-    const destination = probe?.header?.destination;
-    if (!settings.recoverAnyDestination && !recoversFor(destination, settings.destination)) {
+    const header = probe?.header;
+    if (!settings.recoverAnyDestination && !recoversFor(header, settings.target)) {
       judged(dir, 'other-destination');
       warnOnce(
         dir,
-        `otel-blackbox: not recovering ${dir}: its writer exported to ${destination}, and this recovery exports to ` +
-          `${settings.destination}. A process exporting there recovers it (or otel-blackbox recover with that database ` +
+        `otel-blackbox: not recovering ${dir}: its writer exported to ${describeTarget(header ?? {})}, and this recovery exports to ` +
+          `${describeTarget(settings.target)}. A process exporting there recovers it (or otel-blackbox recover with that database ` +
           `and schema; recoverAnyDestination, or recover --recover-any-destination, sends it here).`,
       );
       continue;

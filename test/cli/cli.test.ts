@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bootstrapStatement, migrationStatements } from '../../src/postgres/migrate.js';
+import { bootstrapStatement, migrationLock, migrationStatements } from '../../src/postgres/migrate.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { runCli } from '../helpers/cli.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
@@ -132,6 +132,27 @@ describe('otel-blackbox CLI', () => {
     expect(await db.count(`SELECT count(*) FROM "${behind}".migrations`)).toBe(2);
     expect((await cli('migrate', '--schema', behind, '--lock-wait', 'soon')).code).toBe(2);
     expect((await cli('migrate', '--schema', behind)).stdout).toContain('applied migrations 3, 4, 5');
+  });
+
+  test("migrate behind another process's migration, with a role's lock_timeout: says another process is migrating, without the table-lock hint", async () => {
+    const under = `${schema}_under_way`;
+    await db.query(`DROP SCHEMA IF EXISTS "${under}" CASCADE`);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_advisory_xact_lock($1, $2)', migrationLock(under));
+      const url = new URL(db.url);
+      url.searchParams.set('options', '-c lock_timeout=300');
+      const result = await runCli({ DATABASE_URL: url.toString() }, 'migrate', '--schema', under);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`another process is migrating schema "${under}"`);
+      expect(result.stderr).toContain('run it again once that migration has ended');
+      expect(result.stderr).not.toContain('--lock-wait');
+    } finally {
+      await other.query('ROLLBACK');
+      await other.end();
+    }
   });
 
   test('a reader that closes the pipe early (| head): exit 0, no EPIPE stack', async () => {

@@ -42,6 +42,8 @@ export function writeDeadJournal(
     rawRecords?: [number, string][];
     /** The destination its headers name (as a PostgresSpanExporter's processor records it). */
     destination?: string;
+    /** The class of an exporter that names no destination, as its processor records it. */
+    noDestination?: string;
     /** The writer id, which names its directory (default one fixed id: one dead journal per journalDir). */
     writerId?: string;
     /** Default 8 MiB. */
@@ -60,6 +62,7 @@ export function writeDeadJournal(
     groupCommitMillis: 10,
     heartbeatIntervalMs: 1000,
     destination: options.destination,
+    noDestination: options.noDestination,
     // This process stays alive: the dead writer is faked by its identity, so no lock.
     lock: false,
   });

@@ -61,7 +61,7 @@ describe('migrateSchema', () => {
     try {
       const rejection = (promise: Promise<unknown>) => promise.then(() => undefined, (error: Error) => error);
       const cases: [() => Promise<unknown>, RegExp][] = [
-        [() => migrateSchema(undefined as unknown as pg.Pool, 'otel'), /Invalid option pool: expected a pg\.Pool, got undefined/],
+        [() => migrateSchema(undefined as unknown as pg.Pool, 'otel'), /Invalid option pool: expected a pg\.Pool \(not a pg\.Client: pass the pool\), got undefined/],
         [() => migrateSchema('postgres://x' as unknown as pg.Pool, 'otel'), /Invalid option pool/],
         [() => migrateSchema(pool, 'Otel'), /Invalid option schema: expected a plain lowercase identifier/],
         [() => migrateSchema(pool, 'otel', { lockWait: 10 } as never), /Invalid option lockWait: migrateSchema has no option of that name/],
@@ -74,6 +74,8 @@ describe('migrateSchema', () => {
         [() => pruneSchema(pool, 'otel', { olderThan: new Date(), dryRun: 'yes' as unknown as boolean }), /Invalid option dryRun: expected true or false/],
         [() => pruneSchema(pool, 'otel', { olderthan: new Date() } as never), /Invalid option olderthan: pruneSchema has no option of that name \(did you mean olderThan\?\)/],
         [() => pruneSchema({} as pg.Pool, 'otel', { olderThan: new Date() }), /Invalid option pool/],
+        // A Client has connect() and query() too: taken for a pool, the migrations were committed, then release() failed.
+        [() => migrateSchema(new pg.Client({ connectionString: db.url }) as unknown as pg.Pool, 'otel'), /Invalid option pool: expected a pg\.Pool \(not a pg\.Client: pass the pool\), got a Client/],
       ];
       for (const [call, message] of cases) {
         const error = await rejection(call());

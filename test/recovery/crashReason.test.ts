@@ -63,9 +63,14 @@ test('an exit long after a handled error is said as the exit, without the old er
 });
 
 test("a worker thread's journal says the worker thread exited or vanished, not the process, which may live on", async () => {
-  // The identity a worker thread's writer has: its OS thread named.
-  const worker = { ...currentWriterIdentity(), osThread: { tid: 4242, startTicks: '123' } };
+  // The identity a worker thread's writer has: its thread id, and its OS thread named where /proc is.
+  const worker = { ...currentWriterIdentity(), threadId: 3, osThread: { tid: 4242, startTicks: '123' } };
   expect((await reasonAfter(['heartbeat', { exit: { code: 0 } }], worker)).reason).toBe('worker thread exited with code 0 while the span was open');
   const { reason, lastHeartbeatMs } = await reasonAfter(['heartbeat'], worker);
   expect(reason).toBe(`worker thread vanished; last heartbeat at ${new Date(lastHeartbeatMs!).toISOString()}`);
+});
+
+test('without /proc, the thread id alone says it was a worker thread', async () => {
+  const worker = { ...currentWriterIdentity(), threadId: 3, osThread: undefined };
+  expect((await reasonAfter(['heartbeat', { exit: { code: 1 } }], worker)).reason).toBe('worker thread exited with code 1 while the span was open');
 });

@@ -4,12 +4,15 @@
 // destination: the crash records that explain why one service died went to the other's
 // tables (another tenant's, with separate databases), and nothing said so. Journals now
 // name the destination their writer exported to, and recovery sends them nowhere else.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
-import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
-import { exportDestination } from '../../src/export/exportDestination.js';
+import { InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import { JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { RecordType } from '../../src/journal/recordTypes.js';
+import { segmentNames } from '../helpers/journalFiles.js';
+import { exportTarget } from '../../src/export/exportDestination.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { runCli } from '../helpers/cli.js';
 import { collectDiag } from '../helpers/diagLines.js';
@@ -86,7 +89,7 @@ test("a journal of an exporter that names no destination is not recovered into a
   // tables (a review: 21 of F's spans never reached F's collector, nothing said).
   const journalDir = join(tempDir(), 'journal');
   const otlpLike = new InMemorySpanExporter();
-  writeDeadJournal(journalDir, 10, { openEvery: 5, destination: exportDestination(otlpLike) });
+  writeDeadJournal(journalDir, 10, { openEvery: 5, ...exportTarget(otlpLike) });
   const warnings = collectDiag();
   const exporterA = new PostgresSpanExporter({ connectionString: db.url, schema: schemaB });
   try {
@@ -101,6 +104,21 @@ test("a journal of an exporter that names no destination is not recovered into a
   const restarted = new (class ConsoleLikeExporter extends InMemorySpanExporter {})();
   expect(await recoverJournals({ journalDir, exporter: restarted })).toMatchObject({ journals: 1, spansCrashed: 2, otherDestinationJournals: 0 });
   expect(restarted.getFinishedSpans()).toHaveLength(10);
+});
+
+test('a processor whose exporter names no destination writes its class into every header, and no destination (an earlier version takes the journal as it always did)', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const processor = new JournalSpanProcessor({ exporter: new InMemorySpanExporter(), journalDir, recover: false });
+  const provider = new TracerProvider({ spanProcessors: [processor] });
+  provider.getTracer('t').startSpan('open while the header is read');
+  const writerDir = join(journalDir, readdirSync(journalDir).find((name) => !name.includes('.'))!);
+  const headers = segmentNames(writerDir).map((name) => readSegment(readFileSync(join(writerDir, name))).records.find((record) => record.type === RecordType.SegmentHeader)!.payload);
+  expect(headers.length).toBeGreaterThan(0);
+  for (const header of headers) {
+    expect(header).toMatchObject({ noDestination: 'InMemorySpanExporter' });
+    expect(header).not.toHaveProperty('destination');
+  }
+  await provider.shutdown();
 });
 
 test('a journal of an earlier version, which names no destination, is recovered by any; one that names one only by that one, or on request', async () => {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { MAX_MILLIS } from '../../options/validate.js';
-import { migrateSchema, migrationScript, TABLE_LOCK_WAIT_MILLIS } from '../../postgres/migrate.js';
+import { MigrationUnderWayError, migrateSchema, migrationScript, TABLE_LOCK_WAIT_MILLIS } from '../../postgres/migrate.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom, UsageError } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { printable } from '../terminalText.js';
@@ -40,8 +40,14 @@ export async function migrateCommand(args: string[], io: CommandIo): Promise<num
     io.out(applied.length === 0 ? `schema ${schema} is up to date` : `schema ${schema}: applied migrations ${applied.join(', ')}`);
     return EXIT.ok;
   } catch (error) {
-    // 55P03: a table lock not granted within --lock-wait; nothing was changed.
-    const hint = (error as { code?: string }).code === '55P03' ? ' (another session held one of its tables longer than --lock-wait; nothing was changed: run it again, or allow a longer wait)' : '';
+    // 55P03: a table lock not granted within --lock-wait; nothing was changed. Or the
+    // role's lock_timeout ended the wait for another process's migration, which says so.
+    const hint =
+      error instanceof MigrationUnderWayError
+        ? ' (run it again once that migration has ended; the role or database sets a lock_timeout)'
+        : (error as { code?: string }).code === '55P03'
+          ? ' (another session held one of its tables longer than --lock-wait; nothing was changed: run it again, or allow a longer wait)'
+          : '';
     io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${printable(target)}: ${printable((error as Error).message)}${hint}`);
     return EXIT.failed;
   } finally {
