@@ -35,12 +35,16 @@ export function bytesOf(value: unknown): Uint8Array | undefined {
 }
 
 /**
- * What a boxed primitive (`new String('abc')`, `Object(1n)`) holds, to be stored as that
- * primitive, as JSON.stringify does: as an object it was `{"0":"a","1":"b","2":"c"}`, or
- * `{}` for a number or a boolean. Else undefined.
+ * What stands for an object when it is stored, if anything does: the primitive a boxed
+ * primitive holds (`new String('abc')`, `Object(1n)`; as an object it was
+ * `{"0":"a","1":"b","2":"c"}`, or `{}` for a number), else what its toJSON() gives. Both
+ * sides count the object and its stand-in as one value (read back from the journal, a
+ * Date is one string). A toJSON that throws throws here, for the caller's placeholder.
  */
-export function unboxed(value: object): { primitive: unknown } | undefined {
-  return types.isBoxedPrimitive(value) ? { primitive: value.valueOf() } : undefined;
+export function standIn(object: object): { value: unknown } | undefined {
+  if (types.isBoxedPrimitive(object)) return { value: object.valueOf() };
+  const toJSON = (object as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === 'function' ? { value: toJSON.call(object) } : undefined;
 }
 
 /** A typed array of numbers or bigints (not Uint8Array, which is bytes). */

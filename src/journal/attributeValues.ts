@@ -9,7 +9,7 @@
 // sanitising for PostgreSQL happens in the exporter, not in the journal.
 import type { Attributes } from '@opentelemetry/api';
 import { errorKeys, isError } from '../errorValue.js';
-import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, unboxed, UNSERIALIZABLE } from '../valueLimits.js';
+import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, standIn, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** From an attribute key down into nested maps and arrays: where base64 text stands for bytes. */
 export type BytesPath = (string | number)[];
@@ -243,17 +243,10 @@ class CarefulCopy {
       }
       return copy;
     }
-    // A boxed primitive, and what toJSON gives, stand for the object, and count as it
-    // does: one value, not two (read back from the journal, a Date is one string).
-    const box = unboxed(object);
-    if (box !== undefined) {
+    const stored = standIn(object);
+    if (stored !== undefined) {
       this.valuesLeft += 1;
-      return this.value(box.primitive, depth);
-    }
-    const toJSON = (object as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') {
-      this.valuesLeft += 1;
-      return this.value(toJSON.call(object), depth);
+      return this.value(stored.value, depth);
     }
     if (object instanceof Map) return this.object(mapForJson(object, this.valuesLeft + 1), depth);
     if (object instanceof Set) return this.object(firstOf(object, this.valuesLeft + 1), depth);

@@ -3,7 +3,7 @@
 // string and object key is repaired here, before JSON.stringify: afterwards a NUL is six
 // characters of escape text that no replace can find any more.
 import { errorKeys, isError } from '../errorValue.js';
-import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, TOO_DEEP, TOO_LARGE, unboxed, UNSERIALIZABLE } from '../valueLimits.js';
+import { bytesOf, CIRCULAR, firstOf, isNumberArray, mapForJson, MAX_DEPTH, MAX_VALUES, standIn, TOO_DEEP, TOO_LARGE, UNSERIALIZABLE } from '../valueLimits.js';
 
 /** ES2024 string methods; Node ≥ 20 has them, our `lib` setting (ES2023) does not declare them. */
 interface WellFormedString {
@@ -166,16 +166,11 @@ function objectToJsonValue(object: object, ancestors: Set<object>, depth: number
     // Before toJSON: a Buffer's toJSON would give { type: 'Buffer', data: [...] }.
     const bytes = bytesOf(object);
     if (bytes !== undefined) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-    // One value for the object and the primitive it boxes, or what its toJSON gives, as the journal's copy counts it.
-    const box = unboxed(object);
-    if (box !== undefined) {
+    // One value for the object and its stand-in, as the journal's copy counts it.
+    const stored = standIn(object);
+    if (stored !== undefined) {
       budget.left += 1;
-      return toJsonValue(box.primitive, ancestors, depth, budget);
-    }
-    const toJSON = (object as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') {
-      budget.left += 1;
-      return toJsonValue(toJSON.call(object), ancestors, depth, budget);
+      return toJsonValue(stored.value, ancestors, depth, budget);
     }
     // The entries in the Map's own place: no level or value more than the journal's copy charges.
     if (object instanceof Map) return objectToJsonValue(mapForJson(object, budget.left + 1), ancestors, depth, budget);
