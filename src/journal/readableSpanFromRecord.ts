@@ -1,15 +1,16 @@
 // Journal payload -> ReadableSpan, so spans read back from disk can go to any
 // SpanExporter (ours, OTLP, console) exactly as the SDK would have handed them over.
-import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
-import { TraceState, hrTimeDuration, type InstrumentationScope } from '@opentelemetry/core';
+import type { Attributes, HrTime, Link, SpanContext, SpanStatus, TraceState } from '@opentelemetry/api';
+import { hrTimeDuration, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { decodeAttributes } from './attributeValues.js';
 import type { LinkRecord, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 import { linkIsRemote } from './spanRecords.js';
+import { RecordedTraceState } from './RecordedTraceState.js';
 
 function traceStateOf(serialized: string | undefined): TraceState | undefined {
-  return serialized ? new TraceState(serialized) : undefined;
+  return serialized ? new RecordedTraceState(serialized) : undefined;
 }
 
 function linkFrom(record: LinkRecord): Link {

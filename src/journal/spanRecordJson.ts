@@ -68,7 +68,7 @@ export function startPrefix(span: ReadableSpan): string | undefined {
     return undefined;
   }
   let text = `{"t":${JSON.stringify(traceId)},"s":${JSON.stringify(spanId)}`;
-  if (parent) text += parent.isRemote ? `,"p":${JSON.stringify(parent.spanId)},"pr":1` : `,"p":${JSON.stringify(parent.spanId)}`;
+  if (parent) text += parent.isRemote === true ? `,"p":${JSON.stringify(parent.spanId)},"pr":1` : `,"p":${JSON.stringify(parent.spanId)}`;
   const traceState = traceStateText(context.traceState);
   if (traceState) text += `,"ts":${JSON.stringify(traceState)}`;
   return `${text},"f":${traceFlags},"n":${JSON.stringify(span.name)},"k":${span.kind},"st":${startTime},"a":`;

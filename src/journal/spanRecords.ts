@@ -100,7 +100,7 @@ function spanFields(span: ReadableSpan, resourceId: number): SpanStartRecord {
   const parent = span.parentSpanContext;
   if (parent) {
     record.p = parent.spanId;
-    if (parent.isRemote) record.pr = 1;
+    if (parent.isRemote === true) record.pr = 1;
   }
   const traceState = traceStateText(context.traceState);
   if (traceState) record.ts = traceState;
@@ -145,7 +145,7 @@ export function linkIsRemote(record: LinkRecord): boolean {
  */
 function linkRecord(link: Link): LinkRecord {
   const context: SpanContext = (link as Partial<Link> | null | undefined)?.context ?? INVALID_SPAN_CONTEXT;
-  const record: LinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags, rm: context.isRemote ? 1 : 0 };
+  const record: LinkRecord = { t: context.traceId, s: context.spanId, f: context.traceFlags, rm: context.isRemote === true ? 1 : 0 };
   const traceState = traceStateText(context.traceState);
   if (traceState) record.ts = traceState;
   if (link?.attributes && Object.keys(link.attributes).length > 0) putAttributes(record, link.attributes);

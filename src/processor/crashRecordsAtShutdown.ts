@@ -18,7 +18,7 @@ import { Delivery, exportWithLogs, type DeadLetters } from '../export/exportWith
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { spanAs } from '../export/spanAs.js';
 import type { Journal } from '../journal/Journal.js';
-import { crashAttributes, laterOf, SHUT_DOWN_WHILE_OPEN } from '../recovery/crashRecords.js';
+import { crashAttributes, laterTime, SHUT_DOWN_WHILE_OPEN } from '../recovery/crashRecords.js';
 import { safeDiag } from '../safeDiag.js';
 
 export interface CrashRecordsAtShutdown {
@@ -81,7 +81,7 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
  * ERROR with the reason: its attributes and events so far, not only what its START held.
  */
 export function crashRecordAtShutdown(span: ReadableSpan, stoppedAt: HrTime, writerId: string): ReadableSpan {
-  const endTime = laterOf(stoppedAt, span.startTime);
+  const endTime = laterTime(stoppedAt, span.startTime);
   return spanAs(span, {
     endTime,
     duration: hrTimeDuration(span.startTime, endTime),

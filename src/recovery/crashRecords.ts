@@ -38,6 +38,10 @@ export function crashReason(journal: JournalFacts): string {
   const writer = (typeof header?.threadId === 'number' && header.threadId > 0) || header?.osThread !== undefined ? 'worker thread' : 'process';
   if (exit?.code !== undefined) return `${writer} exited with code ${String(exit.code)} while the span was open`;
   if (exit?.shutdown) return SHUT_DOWN_WHILE_OPEN;
+  // The crash record ends at the recovery's now then, the latest its end can be; the
+  // reason said the heartbeat was then too, one that never happened (an attack).
+  const ahead = journal.clockAhead;
+  if (ahead) return `${writer} vanished; last heartbeat at ${isoTime(ahead.datedMs)} by its clock, which was ahead of this host's (${isoTime(ahead.recoveredAtMs)} when recovered)`;
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
   return `${writer} vanished; last heartbeat at ${isoTime(last)}`;
 }
@@ -48,9 +52,20 @@ function isoTime(ms: number): string {
   return Number.isNaN(date.getTime()) ? `${ms} ms after the epoch` : date.toISOString();
 }
 
-/** The later of two times: an estimated end never before the span's own start, even if a clock stepped back. */
-export function laterOf(a: HrTime, b: HrTime): HrTime {
+/**
+ * The later of two times: an estimated end never before the span's own start, even if a
+ * clock stepped back. A start the application gave as no time (NaN, Infinity; null once
+ * through the journal's JSON) is earlier than any: compared as it was, the crash record
+ * written at shutdown ended there, at the epoch, and the one recovery wrote did not (an attack).
+ */
+export function laterTime(a: HrTime, b: HrTime): HrTime {
+  if (!isTime(b)) return a;
+  if (!isTime(a)) return b;
   return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? a : b;
+}
+
+function isTime(time: HrTime): boolean {
+  return Number.isFinite(time[0]) && Number.isFinite(time[1]);
 }
 
 /** What marks a span as a crash record (spanMarkers.ts): its state, its reason, an estimated end, and whose journal it came from. */
@@ -66,7 +81,7 @@ export function crashAttributes(reason: string, writerId: string): Attributes {
 /** A crash record made from a START alone: ended at `endMs` (never before its start), status ERROR with `reason`. */
 function crashRecordAt(start: SpanStartRecord, resource: Resource, reason: string, writerId: string, endMs: number): ReadableSpan {
   return readableSpanFromRecord(start, resource, {
-    endTime: laterOf(millisToHrTime(endMs), start.st),
+    endTime: laterTime(millisToHrTime(endMs), start.st),
     status: { code: SpanStatusCode.ERROR, message: reason },
     extraAttributes: crashAttributes(reason, writerId),
   });

@@ -51,6 +51,11 @@ export interface JournalFacts {
   resources: Map<number, RecoveredResource>;
   exit: ProcessExitRecord | undefined;
   lastHeartbeatMs: number | undefined;
+  /**
+   * Set when the writer's clock was ahead of this host's: its last heartbeat (or sign of
+   * life) was dated later than now, and the two times above were brought back to now.
+   */
+  clockAhead: { datedMs: number; recoveredAtMs: number } | undefined;
   /** The latest moment the writer is known to have been alive. */
   lastSignOfLifeMs: number;
   /**
@@ -112,6 +117,7 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
     resources: new Map(),
     exit: undefined,
     lastHeartbeatMs: undefined,
+    clockAhead: undefined,
     lastSignOfLifeMs: 0,
     watermark: undefined,
     openStarts: new Map(),
@@ -184,6 +190,8 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
   // A writer's clock that was ahead (then stepped back) dated its heartbeats and commits in
   // the future: its crash records must not end there. The process is dead by now.
   const now = Date.now();
+  const datedMs = facts.lastHeartbeatMs ?? facts.lastSignOfLifeMs;
+  if (datedMs > now) facts.clockAhead = { datedMs, recoveredAtMs: now };
   facts.lastSignOfLifeMs = Math.min(facts.lastSignOfLifeMs, now);
   if (facts.lastHeartbeatMs !== undefined) facts.lastHeartbeatMs = Math.min(facts.lastHeartbeatMs, now);
   const progress = await readRecoveryProgress(dir, segmentBytes);

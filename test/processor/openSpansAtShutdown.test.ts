@@ -130,3 +130,30 @@ test('stats().openSpans counts the spans started and not ended, so a leak (spans
   await provider.shutdown();
   expect(processor.stats().openSpans).toBe(0);
 });
+
+// A start the application gave as no time at all (NaN, Infinity, an Invalid Date) is stored
+// as the epoch on both paths. The crash record written at shutdown ended there too, with a
+// duration of 0, while the one recovery writes after a SIGKILL ends at the last heartbeat:
+// its comparison with the stopping time took NaN for the later of the two (an attack).
+test.each([
+  ['NaN', Number.NaN],
+  ['Infinity', Number.POSITIVE_INFINITY],
+  ['an Invalid Date', new Date(Number.NaN)],
+])('a span open at shutdown that started at %s ends when the processor stopped, as after a crash', async (_, startTime) => {
+  const journalDir = join(tempDir(), 'journal');
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, scheduledDelayMillis: 10 });
+  const provider = providerWith(processor, 'open-at-shutdown-no-start');
+  const before = Date.now();
+  const job = provider.getTracer('t').startSpan(`no start ${String(startTime)}`, { startTime });
+
+  await provider.shutdown();
+
+  const [row] = await db.query<{ state: string; end_ms: number }>(
+    `SELECT state, extract(epoch FROM end_time) * 1000 AS end_ms FROM "${schema}".spans WHERE span_id = $1`,
+    [job.spanContext().spanId],
+  );
+  expect(row?.state).toBe('crashed');
+  expect(Number(row!.end_ms)).toBeGreaterThanOrEqual(before - 1000);
+  job.end();
+});

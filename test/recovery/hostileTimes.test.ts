@@ -36,9 +36,13 @@ test.each([
   }
 });
 
-test('a heartbeat from a clock that was a year ahead dates no crash record in the future', async () => {
+// The crash record ends when recovery ran, the latest its end can be; its reason said the
+// writer's last heartbeat was then too, a heartbeat that never happened (an attack). It says
+// when the heartbeat was dated, and that the writer's clock was ahead.
+test('a heartbeat from a clock that was a year ahead dates no crash record in the future, and the reason says the clock was ahead', async () => {
   const journalDir = join(tempDir(), 'journal');
-  const dead = writeDeadJournal(journalDir, 20, { openEvery: 10, heartbeatAtMs: Date.now() + 365 * 86_400_000 });
+  const heartbeatAtMs = Date.now() + 365 * 86_400_000;
+  const dead = writeDeadJournal(journalDir, 20, { openEvery: 10, heartbeatAtMs });
   const exporter = new CollectingExporter();
   const report = await recoverJournals({ journalDir, exporter });
   expect(report).toMatchObject({ journals: 1, spansCrashed: dead.open, failures: [] });
@@ -46,7 +50,9 @@ test('a heartbeat from a clock that was a year ahead dates no crash record in th
   expect(crashed).toHaveLength(dead.open);
   for (const span of crashed) {
     expect(hrTimeToMilliseconds(span.endTime)).toBeLessThanOrEqual(Date.now());
-    expect(Date.parse(/last heartbeat at (\S+)$/.exec(span.status.message!)![1]!)).toBeLessThanOrEqual(Date.now());
+    const [, dated, hostNow] = /^process vanished; last heartbeat at (\S+) by its clock, which was ahead of this host's \((\S+) when recovered\)$/.exec(span.status.message!) ?? [];
+    expect(Date.parse(dated!)).toBe(heartbeatAtMs);
+    expect(Date.parse(hostNow!)).toBe(hrTimeToMilliseconds(span.endTime));
   }
 });
 
