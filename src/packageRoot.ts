@@ -1,7 +1,7 @@
 // The installed otel-blackbox package's directory and manifest: where its native addon is
 // (prebuilds/), and the version `otel-blackbox --version` prints. Found from this compiled
 // file's directory upwards; undefined in a bundle, where no package.json of ours is near.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from './untracedFs.js';
 import { dirname, join } from 'node:path';
 import { moduleDirectory } from './moduleDirectory.js';
 

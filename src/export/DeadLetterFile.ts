@@ -10,7 +10,7 @@
 // said through diag at WARN, once a minute at most (the first in full, then how many
 // more); one refused past the file's cap is dropped, counted and said at ERROR; a write
 // that fails (a disk error) rejects, and the record stays in the journal, tried again.
-import { open } from 'node:fs/promises';
+import { open } from '../untracedFsPromises.js';
 import { dirname, join } from 'node:path';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { logRecordPayload } from '../journal/logRecords.js';

@@ -3,7 +3,8 @@
 // window), the sync of each segment a rotation closed and of the directory that names the
 // new one, and the bookkeeping that lets segments go only once the copies carried out of
 // them are on disk. Under 'process' the writer makes none of these.
-import { closeSync, fsync, open } from 'node:fs';
+import { closeSync, fsync } from 'node:fs';
+import { open } from '../untracedFs.js';
 import { segmentPath } from './journalPaths.js';
 import { syncPathNow } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileSystem } from './segmentFile/openSegmentFile.js';

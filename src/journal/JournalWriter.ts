@@ -16,7 +16,7 @@ import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { existsSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, rmSync, unlinkSync } from '../untracedFs.js';
 import { descriptorLostError } from './fileIdentity.js';
 import { makeOwnerOnlyDir, makeOwnerOnlyDirs } from './ownerOnly.js';
 import { join, resolve } from 'node:path';

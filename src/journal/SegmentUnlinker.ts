@@ -3,7 +3,7 @@
 // STARTs without their ENDs at a crash. Unlinking an 8 MiB segment took ~1.3 ms of the
 // event loop here (freeing its page cache), hence the thread pool.
 import { safeDiag } from '../safeDiag.js';
-import { unlink } from 'node:fs';
+import { unlink } from '../untracedFs.js';
 import { segmentPath } from './journalPaths.js';
 
 export interface UnlinkOutcome {

@@ -16,7 +16,8 @@
 // its START (about 100 bytes with the ids), until that segment or the START's is deleted:
 // for most, at the next commit; while nothing commits (the database away), up to the spans
 // that fit in maxJournalBytes.
-import { close, closeSync, fsync, open, openSync, unlink, writeSync } from 'node:fs';
+import { close, closeSync, fsync, writeSync } from 'node:fs';
+import { open, openSync, unlink } from '../untracedFs.js';
 import { ownerOnlyFile } from './ownerOnly.js';
 import { encodeFrame, SEGMENT_MAGIC } from './frame.js';
 import { settledPath } from './journalPaths.js';

@@ -9,7 +9,7 @@
 // nothing but zeros as one with no records yet (readSegment.ts), which is also what a crash
 // right after a rotation began leaves. Only mapped segments get a spare: opening a file for
 // write(2) costs little.
-import { unlinkSync } from 'node:fs';
+import { unlinkSync } from '../untracedFs.js';
 import { MmapSegmentFile } from './segmentFile/MmapSegmentFile.js';
 import { journalWritePath } from './segmentFile/openSegmentFile.js';
 import { loadSegmentIoAddon } from './segmentFile/segmentIoAddon.js';

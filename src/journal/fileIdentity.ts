@@ -3,7 +3,8 @@
 // it, or an operator moves the journal directory to another disk (`mv` copies and then
 // deletes, `ln -s` puts the copy at the old path). Writes and locks then land on a file
 // nobody will read or ask, and existsSync() says all is well.
-import { fstatSync, statSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
+import { statSync } from '../untracedFs.js';
 
 export interface FileIdentity {
   dev: number;

@@ -5,7 +5,8 @@
 // directory it had just created read-only to its own writer. So each is chmod-ed after
 // creation (umask applies to creation only). A filesystem that refuses (no permission
 // model) keeps what the umask left.
-import { chmodSync, existsSync, fchmodSync, mkdirSync } from 'node:fs';
+import { fchmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from '../untracedFs.js';
 import { dirname, resolve } from 'node:path';
 
 /** A file just created on `fd` made 0600. */

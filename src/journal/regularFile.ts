@@ -3,8 +3,10 @@
 // application's thread, or a thread-pool thread that shutdown() then waited on), a device
 // or a symlink to /dev/zero read without end. Only regular files are read, and opening
 // never blocks (O_NONBLOCK is harmless on a regular file).
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync } from 'node:fs';
+import { openSync } from '../untracedFs.js';
+import { type FileHandle } from 'node:fs/promises';
+import { open } from '../untracedFsPromises.js';
 import type { FileIdentity } from './fileIdentity.js';
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;

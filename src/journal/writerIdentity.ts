@@ -1,7 +1,7 @@
 // Who is writing a journal: the facts recovery later uses to decide whether that writer
 // is provably dead (another boot, a pid that is gone or reused, or silence).
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from '../untracedFs.js';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 

@@ -20,7 +20,7 @@
 // file that cannot be used is ignored). Never appended to a segment: a mapped segment ends
 // in a preallocated zero tail, and bytes after zeros read as damage.
 import { safeDiag } from '../safeDiag.js';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, writeFile } from '../untracedFsPromises.js';
 import { join } from 'node:path';
 import { RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
 import { openRegularFile } from '../journal/regularFile.js';

@@ -3,7 +3,7 @@
 // succeeds, and a claimer that dies mid-recovery is seen dead by the same rules as any
 // writer. Its claim is then taken over with another rename; replays are idempotent, so
 // the second recovery writes the same rows.
-import { chmod, rename, stat } from 'node:fs/promises';
+import { chmod, rename, stat } from '../untracedFsPromises.js';
 import { join } from 'node:path';
 import { claimedDirName, parseClaimedDirName } from '../journal/journalPaths.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';

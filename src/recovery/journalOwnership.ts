@@ -4,7 +4,7 @@
 // is not trusted blindly: root once recovered a journal owned by `nobody` (issue #12).
 import { safeDiag } from '../safeDiag.js';
 import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat } from '../untracedFsPromises.js';
 
 const warnedDirs = new Set<string>();
 

@@ -1,6 +1,6 @@
 // Reads just enough of a writer's directory to judge liveness — the first segment's
 // header and the files' modification times — without reading a live journal whole.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from '../untracedFsPromises.js';
 import { join } from 'node:path';
 import { parseSegmentFileName, RECOVERY_PROGRESS_FILE, RECOVERY_PROGRESS_TEMP_FILE } from '../journal/journalPaths.js';
 import { SEGMENT_MAGIC } from '../journal/frame.js';

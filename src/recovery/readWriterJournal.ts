@@ -17,7 +17,7 @@
 // damage; what was skipped is counted.
 import type { HrTime } from '@opentelemetry/api';
 import { safeDiag } from '../safeDiag.js';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from '../untracedFsPromises.js';
 import { decodeAttributes } from '../journal/attributeValues.js';
 import { parseSegmentFileName, segmentPath, settledFileName, settledPath } from '../journal/journalPaths.js';
 import { isAtOrAfter, laterOf } from '../journal/JournalPosition.js';

@@ -5,7 +5,8 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync } from 'node:fs';
+import { openSync, unlinkSync } from '../../untracedFs.js';
 import { isMainThread } from 'node:worker_threads';
 import { descriptorIdentity, descriptorIsStill, descriptorLostError, isStillAtPath, type FileIdentity } from '../fileIdentity.js';
 import { ownerOnlyFile } from '../ownerOnly.js';

@@ -4,6 +4,7 @@
 // the mapped one is followed by zeros up to its capacity, which readSegment reads as the
 // end of the records.
 import * as nodeFs from 'node:fs';
+import { openSync } from '../../untracedFs.js';
 import type { RecordType } from '../recordTypes.js';
 
 export type SegmentFileKind = 'mmap' | 'write';
@@ -65,7 +66,8 @@ export interface SegmentFileSystem {
   fchmodSync?: (fd: number, mode: number) => void;
 }
 
-export const realFileSystem: SegmentFileSystem = nodeFs;
+// Its openSync untraced (untracedFs.ts); calls on a descriptor are not traced.
+export const realFileSystem: SegmentFileSystem = { ...nodeFs, openSync };
 
 /** Opens `path`, syncs its data (a directory: its entries) and closes it, now. */
 export function syncPathNow(path: string, fs: SegmentFileSystem = realFileSystem): void {
