@@ -17,34 +17,34 @@ export interface PostgresSpanExporterOptions {
    * `PG*` environment variables (PGHOST, PGUSER, PGPASSWORD, PGDATABASE, ...).
    * Not allowed together with `pool`.
    */
-  connectionString?: string;
+  connectionString?: string | undefined;
   /**
    * A pool of your own (e.g. with TLS settings). The exporter checks out one connection per
    * batch and never ends it: `shutdown()` leaves it open for you. Default: none; the
    * exporter creates, and on shutdown ends, its own pool.
    */
-  pool?: pg.Pool;
+  pool?: pg.Pool | undefined;
   /**
    * Schema of the tables; a plain lowercase identifier (`^[a-z_][a-z0-9_]{0,62}$`), not
    * starting with `pg_` and not `information_schema` (PostgreSQL's own).
    * Default: `process.env.OTEL_BLACKBOX_SCHEMA` (as the CLI reads it), else `'otel'`.
    */
-  schema?: string;
+  schema?: string | undefined;
   /**
    * Create or upgrade the schema before the first batch. Set `false` for a runtime role
    * that may only write, and migrate with `npx otel-blackbox migrate`. Default: `true`.
    */
-  migrate?: boolean;
+  migrate?: boolean | undefined;
   /** Connections in the exporter's own pool (concurrent batches beyond it queue). Default: `4`. */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /** `application_name` the exporter's own connections show in pg_stat_activity. Default: `'otel-blackbox'`. */
-  applicationName?: string;
+  applicationName?: string | undefined;
   /**
    * How long a batch waits for a connection of the exporter's own pool before it fails
    * as transient; `0` sets no limit of its own, and the wait is still bounded by
    * `exportTimeoutMillis`. Default: `10000` (milliseconds).
    */
-  connectionTimeoutMillis?: number;
+  connectionTimeoutMillis?: number | undefined;
   /**
    * How long one batch may take, from waiting for a connection to COMMIT. Each transaction
    * runs with `SET LOCAL statement_timeout` set to what remains of it, and at the end the
@@ -54,7 +54,7 @@ export interface PostgresSpanExporterOptions {
    * or below the span processor's `exportTimeoutMillis`. Default: `30000` (milliseconds,
    * the processor's default).
    */
-  exportTimeoutMillis?: number;
+  exportTimeoutMillis?: number | undefined;
 }
 
 export interface ResolvedExporterOptions {

@@ -154,13 +154,13 @@ export interface MigrateSchemaOptions {
    * How long to wait for another process's migration of the same schema before failing
    * (to be tried again). Default: no limit.
    */
-  lockTimeoutMillis?: number;
+  lockTimeoutMillis?: number | undefined;
   /**
    * How long a migration's DDL waits for a table lock another session holds (a long
    * report, the viewer) before failing with nothing changed (SQLSTATE 55P03). Default:
    * TABLE_LOCK_WAIT_MILLIS (3000), or `lockTimeoutMillis` when that is less.
    */
-  tableLockWaitMillis?: number;
+  tableLockWaitMillis?: number | undefined;
 }
 
 const MIGRATE_OPTION_NAMES = Object.keys({ lockTimeoutMillis: 1, tableLockWaitMillis: 1 } satisfies Record<keyof MigrateSchemaOptions, 1>);

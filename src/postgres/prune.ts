@@ -24,9 +24,9 @@ export interface PruneOptions {
   /** Removed: traces, log records and dead letters older than this. */
   olderThan: Date;
   /** Traces per transaction: lower it for traces of thousands of spans. Default: `1000` (PRUNE_BATCH). */
-  batch?: number;
+  batch?: number | undefined;
   /** Counts what would go, and removes nothing. */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
 }
 
 /** What was removed (or, with `dryRun`, would be): rows counted per table and kind. */

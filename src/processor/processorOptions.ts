@@ -14,7 +14,7 @@ export interface JournalSpanProcessorOptions {
   /** Where spans go once committed to the journal. Any SpanExporter works. Required. */
   exporter: SpanExporter;
   /** Directory of the journal. Default `OTEL_BLACKBOX_JOURNAL_DIR`, else `'.otel-journal'`. */
-  journalDir?: string;
+  journalDir?: string | undefined;
   /**
    * `'process'` (default): each record reaches the kernel before the call that made it
    * returns (a store into a memory-mapped segment, or one write(2)); survives any death of
@@ -22,62 +22,62 @@ export interface JournalSpanProcessorOptions {
    * `groupCommitMillis`.
    * `'none'`: no journal, in-memory batching only. Env `OTEL_BLACKBOX_DURABILITY`.
    */
-  durability?: DurabilityLevel;
+  durability?: DurabilityLevel | undefined;
   /**
    * Spans per export() call. Default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, else 512 (behind
    * PostgresSpanExporter too: see PROCESSOR_DEFAULTS for why not larger).
    */
-  maxExportBatchSize?: number;
+  maxExportBatchSize?: number | undefined;
   /**
    * Batches exported at the same time. More than one lets PostgreSQL commit one batch while
    * the next is read from the journal; the commit watermark still advances in order. Default 2.
    */
-  maxConcurrentExports?: number;
+  maxConcurrentExports?: number | undefined;
   /** Longest wait before a partial batch is exported. Default `OTEL_BSP_SCHEDULE_DELAY`, else 1000 ms. */
-  scheduledDelayMillis?: number;
+  scheduledDelayMillis?: number | undefined;
   /**
    * How long one export() may take before it counts as failed and is retried; before the
    * batch is sent again, the late call's result is awaited as long again (a late SUCCESS
    * commits it). Default `OTEL_BSP_EXPORT_TIMEOUT`, else 30000 ms.
    */
-  exportTimeoutMillis?: number;
+  exportTimeoutMillis?: number | undefined;
   /** Spans held in memory when they cannot be journaled (durability 'none', broken or full journal). Default `OTEL_BSP_MAX_QUEUE_SIZE`, else 2048. */
-  maxQueueSize?: number;
+  maxQueueSize?: number | undefined;
   /**
    * Cap on the journal's bytes on disk, at least 8192. Past it new spans are not journaled
    * (no crash protection, said through diag) and are exported from the memory queue. Default
    * `OTEL_BLACKBOX_MAX_JOURNAL_BYTES`, else 1 GiB.
    */
-  maxJournalBytes?: number;
+  maxJournalBytes?: number | undefined;
   /** A segment is closed and a new one started past this size, at least 4096. Default 8 MiB, at most an eighth of maxJournalBytes. */
-  maxSegmentBytes?: number;
+  maxSegmentBytes?: number | undefined;
   /** Durability 'host': the longest a record waits for its fdatasync. Default 10 ms. */
-  groupCommitMillis?: number;
+  groupCommitMillis?: number | undefined;
   /** Interval of the heartbeat records recovery uses as the last sign of life. Default 2000 ms. */
-  heartbeatIntervalMillis?: number;
+  heartbeatIntervalMillis?: number | undefined;
   /** How long forceFlush() and shutdown() wait for the database. Default 25000 ms. */
-  flushTimeoutMillis?: number;
+  flushTimeoutMillis?: number | undefined;
   /** Recover journals of dead processes from `journalDir` in the background at start. Default true. */
-  recover?: boolean;
+  recover?: boolean | undefined;
   /**
    * Where a journal's writer can be judged by its silence alone (another host on a shared
    * volume, another container without the lock, a host without /proc), silence this long
    * means dead, for this processor's recovery. Default 300000 ms, as recoverJournals.
    */
-  staleAfterMillis?: number;
+  staleAfterMillis?: number | undefined;
   /**
    * A span open longer than this gets a `'started'` row (what it had at start) while its
    * process lives, so long jobs are visible as they run; the same row becomes `'ended'` or
    * `'crashed'` later. Only with PostgresSpanExporter (other exporters would receive the span
    * twice). 0 turns it off. Default 10000 ms.
    */
-  pendingSpanMillis?: number;
+  pendingSpanMillis?: number | undefined;
   /**
    * Where log records from a `JournalLogRecordProcessor` go when `exporter` cannot take them
    * with its spans (any exporter but PostgresSpanExporter, e.g. OTLP): any LogRecordExporter.
    * Default none: PostgresSpanExporter needs none.
    */
-  logExporter?: LogRecordExporter;
+  logExporter?: LogRecordExporter | undefined;
 }
 
 export interface ResolvedProcessorOptions extends Required<Omit<JournalSpanProcessorOptions, 'exporter' | 'logExporter'>> {

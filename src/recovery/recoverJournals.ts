@@ -36,7 +36,7 @@ import { claimerLiveness, writerLiveness } from './livenessFacts.js';
 
 export interface RecoverJournalsOptions {
   /** The journal directory to scan. Default `OTEL_BLACKBOX_JOURNAL_DIR`, else `'.otel-journal'` (as the processor). */
-  journalDir?: string;
+  journalDir?: string | undefined;
   /**
    * Where recovered spans go. Required. A journal written for another destination (its
    * writer's exporter named one, as `PostgresSpanExporter.destination`, and this one names
@@ -45,44 +45,44 @@ export interface RecoverJournalsOptions {
    */
   exporter: SpanExporter;
   /** Where a writer's process cannot be checked (another host), silence this long means dead. Default 300000 ms. */
-  staleAfterMillis?: number;
+  staleAfterMillis?: number | undefined;
   /** Spans per export() call. Default 512, as the processor's. */
-  maxExportBatchSize?: number;
+  maxExportBatchSize?: number | undefined;
   /** One export() may take this long. Default 30000 ms. */
-  exportTimeoutMillis?: number;
+  exportTimeoutMillis?: number | undefined;
   /** Attempts per batch before the journal is given back for a later recovery. Default 5; `Infinity` retries until `signal` aborts. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /**
    * Recover journals (writer directories) owned by another user too. Default false: they
    * are left alone and counted in `foreignJournals`, since another user may have planted
    * them. Set it when, say, root recovers the journals of a service's own user.
    */
-  recoverForeignJournals?: boolean;
+  recoverForeignJournals?: boolean | undefined;
   /**
    * Recover journals written for another destination too (another database or schema;
    * an exporter that names none, when this one names one), into this exporter. Default
    * false. Set it when that destination is gone for good, or its name changed (a new host
    * name for the same database).
    */
-  recoverAnyDestination?: boolean;
+  recoverAnyDestination?: boolean | undefined;
   /** Called after each journal, e.g. for a progress line. */
-  onJournal?: (progress: JournalRecoveryProgress) => void;
+  onJournal?: ((progress: JournalRecoveryProgress) => void) | undefined;
   /**
    * Called as each batch commits, with what it held: progress within a journal, which may
    * take minutes (a long outage's backlog). What a later attempt sends again is reported
    * again: the batches after the one that failed, and every crash record (idempotent
    * upserts, sent again by a recovery that resumes).
    */
-  onBatch?: (committed: RecoveredBatch) => void;
+  onBatch?: ((committed: RecoveredBatch) => void) | undefined;
   /**
    * Judge every journal and report what a recovery would do with each (`verdicts`), without
    * claiming, exporting or removing anything. Default false.
    */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /** Stops recovery: no export starts once it aborts, and the journal in hand is given back for a later run. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Where recovered log records go when `exporter` cannot take them with spans (see JournalSpanProcessor's `logExporter`). */
-  logExporter?: LogRecordExporter;
+  logExporter?: LogRecordExporter | undefined;
   /** @internal The recovering processor's own identity, so it never claims its own journal. */
   claimer?: WriterIdentity;
 }

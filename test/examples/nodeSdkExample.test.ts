@@ -66,3 +66,24 @@ test('examples/tracing.cjs starts with an empty DATABASE_URL and OTEL_BLACKBOX_J
   const { length } = await db.query(`SELECT 1 FROM "${schema}".spans WHERE service_name = 'example-empty-env' AND name = 'load cart'`);
   expect(length).toBe(1);
 });
+
+// The ESM twin, as the README's `node --import` line runs it: without the loader hook
+// registered, an ESM application got no http or pg spans and nothing said so (a new user's
+// attack: the README and this example did not show it).
+test('examples/tracing.mjs with node --import: an ESM application gets its http and pg spans', async () => {
+  const app = join(import.meta.dirname, '../fixtures/esmExampleApp.mjs');
+  const run = runFixture(app, {
+    DATABASE_URL: db.url,
+    OTEL_BLACKBOX_SCHEMA: schema,
+    OTEL_BLACKBOX_JOURNAL_DIR: join(tempDir(), 'journal'),
+    OTEL_SERVICE_NAME: 'esm-example-under-test',
+  }, ['--import', join(import.meta.dirname, '../../examples/tracing.mjs')]);
+  const exit = await run.exited;
+  expect(exit).toMatchObject({ code: 0, signal: null });
+
+  const spans = await db.query<{ kind: string; scope_name: string; name: string }>(
+    `SELECT kind, scope_name, name FROM "${schema}".spans WHERE service_name = 'esm-example-under-test'`,
+  );
+  expect(spans.filter((span) => span.scope_name === '@opentelemetry/instrumentation-http').map((span) => span.kind).sort()).toEqual(['CLIENT', 'SERVER']);
+  expect(spans.filter((span) => span.scope_name === '@opentelemetry/instrumentation-pg' && span.name.startsWith('pg.query'))).toHaveLength(1);
+});

@@ -105,3 +105,35 @@ test("JournalLogRecordProcessor given the span processor of another copy of the 
     await spanProcessor.shutdown();
   }
 });
+
+// The option types say `?: T | undefined`, so a project with exactOptionalPropertyTypes can
+// pass `process.env.X` (a new user's attack: the docs' own `connectionString:
+// process.env.DATABASE_URL` did not compile there). Each option given as undefined must then
+// be taken as unset, not refused: every name the owner lists is given so.
+describe('every option given as undefined is unset', () => {
+  const namesOf = (error: InvalidOptionError): string[] => /its options are (.*)\.$/.exec(error.message)![1]!.split(', ');
+  const undefinedFor = (names: string[], given: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(names.map((name) => [name, name in given ? given[name] : undefined]));
+
+  test('JournalSpanProcessor', async () => {
+    const exporter = new CollectingExporter();
+    const names = namesOf(thrownBy(() => new JournalSpanProcessor({ exporter, unknown: 1 } as never)));
+    expect(names).toHaveLength(17);
+    const processor = new JournalSpanProcessor(undefinedFor(names, { exporter, journalDir: join(tempDir(), 'journal'), recover: false }) as never);
+    expect(processor.stats().journalHealthy).toBe(true);
+    await processor.shutdown();
+  });
+
+  test('PostgresSpanExporter', async () => {
+    const names = namesOf(thrownBy(() => new PostgresSpanExporter({ unknown: 1 } as never)));
+    const exporter = new PostgresSpanExporter(undefinedFor(names, {}) as never);
+    await exporter.shutdown();
+  });
+
+  test('recoverJournals', async () => {
+    const exporter = new CollectingExporter();
+    const error = await recoverJournals({ exporter, unknown: 1 } as never).catch((caught: InvalidOptionError) => caught);
+    const report = await recoverJournals(undefinedFor(namesOf(error as InvalidOptionError), { exporter, journalDir: tempDir() }) as never);
+    expect(report.journals).toBe(0);
+  });
+});
