@@ -6,7 +6,7 @@
 // loop, in the same transaction as its span's row (PostgresSpanExporter) or through its
 // `logExporter`.
 import type { Context } from '@opentelemetry/api';
-import type { LogRecordProcessor, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { ReadableLogRecord } from '../export/logRecordTypes.js';
 import { InvalidOptionError, knownOptionsOnly } from '../options/validate.js';
 import { JournalSpanProcessor } from './JournalSpanProcessor.js';
 
@@ -15,7 +15,9 @@ export interface JournalLogRecordProcessorOptions {
   spanProcessor: JournalSpanProcessor;
 }
 
-export class JournalLogRecordProcessor implements LogRecordProcessor {
+// Shaped as sdk-logs' LogRecordProcessor, not declared one: our declarations do not import
+// sdk-logs (export/logRecordTypes.ts). The published-package test hands it to a LoggerProvider.
+export class JournalLogRecordProcessor {
   readonly #spanProcessor: JournalSpanProcessor;
   #shutdown = false;
 

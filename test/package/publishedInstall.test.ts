@@ -165,6 +165,19 @@ describe.skipIf(!ENABLED)(`the packed package on the ${LINE}.x line (api ${API_V
     expect(compiled.code).toBe(0);
   }, INSTALL_TIMEOUT);
 
+  test('a traces-only TypeScript consumer, without @opentelemetry/sdk-logs installed, compiles (skipLibCheck off)', async () => {
+    const tracesOnly = newApp(root, 'traces-only');
+    const line = LINE === 3 ? ['@opentelemetry/api@latest', '@opentelemetry/sdk-trace@3'] : ['@opentelemetry/api@1.9', '@opentelemetry/sdk-trace@~2.12'];
+    const installed = await run('npm', ['install', tarball, ...line, ...TYPESCRIPT], tracesOnly);
+    transcript(`npm install otel-blackbox.tgz ${[...line, ...TYPESCRIPT].join(' ')}`, installed);
+    expect(installed.code, `npm install failed:\n${lastLines(installed.output, 40)}`).toBe(0);
+    expect(existsSync(join(tracesOnly, 'node_modules/@opentelemetry/sdk-logs')), 'sdk-logs installed').toBe(false);
+    for (const file of ['tracesOnly.mts', 'tsconfig.json', 'tsconfig.tracesOnly.json']) copyFileSync(join(APP_FILES, file), join(tracesOnly, file));
+    const compiled = await run(process.execPath, [join(tracesOnly, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.tracesOnly.json'], tracesOnly);
+    expect(compiled.output.trim(), 'tsc output').toBe('');
+    expect(compiled.code).toBe(0);
+  }, INSTALL_TIMEOUT);
+
   test("pnpm links us to the app's own line of core and resources, not the newest in our range", async () => {
     // pnpm (and Yarn) take the newest version in a dependency's range: a 2.x app got core and
     // resources 3.1 for us (a second copy, wanting Node >= 22.15 and api 1.10; a strict
