@@ -3,7 +3,7 @@
 // exportBatch() (PostgresSpanExporter) is handed each batch's log records with its spans,
 // so a log row and the row of its span land in one transaction.
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableLogRecord } from './logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 /** A log record with the key that makes storing it again (a replay, a second recovery) change nothing. */

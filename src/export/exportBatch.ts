@@ -6,7 +6,7 @@
 // export() after shutdown().
 import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
-import type { LogRecordExporter, ReadableLogRecord } from './logRecordTypes.js';
+import type { LogRecordExporter, ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { SpansAndLogs, SpansAndLogsExporter } from './SpansAndLogs.js';
 

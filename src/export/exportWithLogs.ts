@@ -8,7 +8,7 @@
 // for good (an OTLP 400 or 413): those are isolated and dead-lettered, and the rest go
 // through (deliverIsolatingRefusals.ts).
 import { safeDiag } from '../safeDiag.js';
-import type { LogRecordExporter } from './logRecordTypes.js';
+import type { LogRecordExporter } from '../logRecordTypes.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
 import { deliverIsolatingRefusals, DeliveryProgress, ReceiverCalls } from './deliverIsolatingRefusals.js';

@@ -3,7 +3,7 @@
 // (nextBatch), and a batch the exporter committed is marked so (committed). Behind it the
 // write side (JournalWriter) and the export side (JournalTail) share one directory of
 // segments; nothing outside src/journal/ touches either.
-import type { ReadableLogRecord } from '../export/logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { JournalTail } from './JournalTail.js';
 import type { JournalBatch } from './JournalTail.js';

@@ -7,7 +7,7 @@
 // reached the old generation). Spans taken from RecentEnds are the application's own
 // objects, already made: those are held as they are.
 import { safeDiag } from '../safeDiag.js';
-import type { ReadableLogRecord } from '../export/logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { JournalPosition } from './JournalPosition.js';
 import { SpanPayloads } from './SpanPayloads.js';

@@ -14,7 +14,7 @@
 // what its END can reuse of the START's text (StartText in spanRecordJson.ts).
 import { safeDiag } from '../safeDiag.js';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableLogRecord } from '../export/logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { existsSync, rmSync, unlinkSync } from '../untracedFs.js';
 import { descriptorLostError } from './fileIdentity.js';

@@ -15,7 +15,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { isAtOrAfter } from './JournalPosition.js';
 import type { JournalPosition } from './JournalPosition.js';
-import type { ReadableLogRecord } from '../export/logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 
 /** A log record as the application emitted it, with its sequence number in the journal (a class: see HeldEnd). */
 export class HeldLog {

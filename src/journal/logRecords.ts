@@ -5,7 +5,7 @@
 // Uint8Array; the body travels as the one attribute `b` of its own small map.
 import type { Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableLogRecord } from '../export/logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 import { decodeAttributes, encodeAttributes, putAttributes } from './attributeValues.js';
 import type { LogRecordPayload, ScopeRecord } from './recordTypes.js';
 

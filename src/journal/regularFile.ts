@@ -5,7 +5,7 @@
 // never blocks (O_NONBLOCK is harmless on a regular file).
 import { closeSync, constants, fstatSync } from 'node:fs';
 import { openSync } from '../untracedFs.js';
-import { type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { open } from '../untracedFsPromises.js';
 import type { FileIdentity } from './fileIdentity.js';
 

@@ -10,7 +10,7 @@
 import { safeDiag } from '../safeDiag.js';
 import { TurnBudget } from '../TurnBudget.js';
 import type { Resource } from '@opentelemetry/resources';
-import type { LogRecordExporter } from '../export/logRecordTypes.js';
+import type { LogRecordExporter } from '../logRecordTypes.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { abortableDelay } from '../export/abortableDelay.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';

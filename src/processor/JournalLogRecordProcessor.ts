@@ -6,7 +6,7 @@
 // loop, in the same transaction as its span's row (PostgresSpanExporter) or through its
 // `logExporter`.
 import type { Context } from '@opentelemetry/api';
-import type { ReadableLogRecord } from '../export/logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 import { InvalidOptionError, knownOptionsOnly } from '../options/validate.js';
 import { JournalSpanProcessor } from './JournalSpanProcessor.js';
 
@@ -16,7 +16,7 @@ export interface JournalLogRecordProcessorOptions {
 }
 
 // Shaped as sdk-logs' LogRecordProcessor, not declared one: our declarations do not import
-// sdk-logs (export/logRecordTypes.ts). The published-package test hands it to a LoggerProvider.
+// sdk-logs (logRecordTypes.ts). The published-package test hands it to a LoggerProvider.
 export class JournalLogRecordProcessor {
   readonly #spanProcessor: JournalSpanProcessor;
   #shutdown = false;

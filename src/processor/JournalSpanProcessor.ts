@@ -8,7 +8,7 @@ import { holdDiag, safeDiag, sayHeld, sayingHeldIfThrown, stopHoldingDiag } from
 import type { Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableLogRecord } from '../export/logRecordTypes.js';
+import type { ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { exportTarget } from '../export/exportDestination.js';

@@ -12,7 +12,7 @@
 // as dropped.
 import { SpanStatusCode, type HrTime } from '@opentelemetry/api';
 import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
-import type { LogRecordExporter } from '../export/logRecordTypes.js';
+import type { LogRecordExporter } from '../logRecordTypes.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { Delivery, exportWithLogs, type DeadLetters } from '../export/exportWithLogs.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';

@@ -1,7 +1,7 @@
 // Options of JournalSpanProcessor, resolved once: code, then environment, then default.
 import { resolve } from 'node:path';
 import { safeDiag } from '../safeDiag.js';
-import type { LogRecordExporter } from '../export/logRecordTypes.js';
+import type { LogRecordExporter } from '../logRecordTypes.js';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';

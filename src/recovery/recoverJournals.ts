@@ -8,7 +8,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rename, rm, stat } from '../untracedFsPromises.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { LogRecordExporter } from '../export/logRecordTypes.js';
+import type { LogRecordExporter } from '../logRecordTypes.js';
 import { readableLogFromRecord } from '../journal/logRecords.js';
 import { describeTarget, exportTarget, recoversFor } from '../export/exportDestination.js';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
