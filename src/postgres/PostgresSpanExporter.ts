@@ -10,7 +10,7 @@ import type { KeyedLogRecord, RefusedRecords, SpansAndLogs, SpansAndLogsExporter
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
-import { MigrationUnderWayError, migrateSchema } from './migrate.js';
+import { MigrationUnderWayError, failedToConnect, migrateSchema } from './migrate.js';
 import { SchemaRetry } from './SchemaRetry.js';
 import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { postgresDestination } from './destination.js';
@@ -298,7 +298,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       (error: unknown) => {
         this.#schemaReady = undefined; // a later batch tries again
         const failure = this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, error);
-        if (!(error instanceof MigrationUnderWayError)) this.#schemaRetry.failed(failure);
+        if (!(error instanceof MigrationUnderWayError)) this.#schemaRetry.failed(failure, failedToConnect(error));
         throw failure;
       },
     );

@@ -5,8 +5,11 @@
 // reader kept the tables' writers waiting most of the time, in every process that runs
 // the exporter. So after such a failure batches fail at once, saying why and when the
 // next attempt is, until a delay that doubles with each failure has passed. A lost
-// connection is not the migration's failure: the batch could not be written either, and
-// the next batch tries again as soon as the database is back.
+// connection, or one the database refused (not accepting connections, a missing database),
+// is not the migration's failure: it asked for no lock, the batch could not be written
+// either, and the next batch tries again as soon as the database is back. (Counted as one,
+// a restart that refused connections for 30 s held export back 31 s after it was over,
+// and up to 5 minutes after a longer one: a soak.)
 import { PostgresExportError } from './PostgresExportError.js';
 import { isConnectionFailure } from './sqlState.js';
 
@@ -24,9 +27,9 @@ export class SchemaRetry {
   #retryAt = 0;
   #last: PostgresExportError | undefined;
 
-  /** A migration attempt failed with `failure` (its cause the driver's error). */
-  failed(failure: PostgresExportError): void {
-    if (isConnectionFailure(failure.cause)) return;
+  /** A migration attempt failed with `failure` (its cause the driver's error); `connecting`: before it had a connection. */
+  failed(failure: PostgresExportError, connecting = false): void {
+    if (connecting || isConnectionFailure(failure.cause)) return;
     this.#failures += 1;
     this.#retryAt = performance.now() + schemaRetryDelayMillis(this.#failures);
     this.#last = failure;

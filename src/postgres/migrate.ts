@@ -171,6 +171,22 @@ const MIGRATE_OPTION_NAMES = Object.keys({ lockTimeoutMillis: 1, tableLockWaitMi
  * from many processes at once. Resolves to the versions it applied (none: up to date).
  * Options it cannot use reject with InvalidOptionError before it connects.
  */
+const connectFailures = new WeakSet<object>();
+
+function connectFailed(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) connectFailures.add(error);
+  return error;
+}
+
+/**
+ * Whether migrateSchema failed before it had a connection: the database refused it (not
+ * accepting connections, a missing database, a role's password), or none could be made.
+ * No migration asked for a lock then (SchemaRetry.ts).
+ */
+export function failedToConnect(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && connectFailures.has(error);
+}
+
 export async function migrateSchema(pool: pg.Pool, schema: string, options: MigrateSchemaOptions = {}): Promise<{ applied: number[] }> {
   validPool(pool);
   const quoted = quoteSchema(schema);
@@ -178,7 +194,9 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
   knownOptionsOnly('migrateSchema', options, MIGRATE_OPTION_NAMES);
   millis('lockTimeoutMillis', options.lockTimeoutMillis, 0, 1);
   millis('tableLockWaitMillis', options.tableLockWaitMillis, 0, 1);
-  const client = await pool.connect();
+  const client = await pool.connect().catch((error: unknown) => {
+    throw connectFailed(error);
+  });
   let broken: Error | undefined;
   const onError = (error: Error) => (broken = error);
   client.on('error', onError);

@@ -82,8 +82,17 @@ export class ExportLoop {
   private stopping = false;
   private stopped = false;
   private failing = false;
+  /**
+   * The batches of the failing episode still not committed: it ends when none is left. One
+   * batch's commit ended it while another kept failing (a record the database refused), and
+   * "export recovered" was said four times in seconds around the same failure (a soak).
+   */
+  private readonly failingBatches = new Set<InFlight>();
   /** The causes said in the failing episode (causeOf). */
   private readonly causesSaid = new Set<string>();
+  /** When the failing episode was last said: said again every FAILING_SAID_AGAIN_MILLIS while it lasts. */
+  private failingSaidAt = 0;
+  private failingSince = 0;
   private running: Promise<void> | undefined;
   private waiters: FlushWaiter[] = [];
   private inFlight: InFlight[] = [];
@@ -334,8 +343,9 @@ export class ExportLoop {
     const attempt = () => exportWithLogs(exporter, logExporter, spans, spanCount(batch), batch.journal, exportTimeoutMillis, this.signal, delivery);
     const outcome = await retryWithBackoff(attempt, {
       signal: this.signal,
-      onRetry: (error) => this.failedAttempt(error),
+      onRetry: (error) => this.failedAttempt(entry, error),
     });
+    this.failingBatches.delete(entry);
     if (outcome.ok) {
       this.committed(batch, delivery);
       // Held until the batches before it commit: its records are not needed any more.
@@ -347,27 +357,37 @@ export class ExportLoop {
     return false;
   }
 
-  private failedAttempt(error: Error): void {
+  private failedAttempt(entry: InFlight, error: Error): void {
     this.exportFailures += 1;
+    this.failingBatches.add(entry);
     // Said at the first failure of an episode, and again when the cause changes: a database
     // back from a failover without the schema, or with a rotated password, failed for a new
     // reason the operator must act on, which was said only at DEBUG (an operator review).
     // Each cause once per episode, and a few at most: two that take turns (a failover
     // behind a balancer, batches in flight failing differently) said each attempt (a review).
+    // And again every few minutes while it lasts: said once, a failure that went on for
+    // good was silence after its first line (a soak: 175 s).
+    const now = performance.now();
     const cause = causeOf(error);
-    if (this.failing && (this.causesSaid.has(cause) || this.causesSaid.size >= MAX_CAUSES_SAID)) return;
+    const newCause = !this.causesSaid.has(cause) && this.causesSaid.size < MAX_CAUSES_SAID;
+    if (this.failing && !newCause && now - this.failingSaidAt < FAILING_SAID_AGAIN_MILLIS) return;
     const first = !this.failing;
+    if (first) this.failingSince = now;
     this.failing = true;
+    this.failingSaidAt = now;
     this.causesSaid.add(cause);
+    const minutes = Math.round((now - this.failingSince) / 60_000);
     safeDiag.warn(
       first
         ? `otel-blackbox: export failed, retrying with backoff; spans wait in the journal: ${error.message}`
-        : `otel-blackbox: export still failing, now for another reason; spans wait in the journal: ${error.message}`,
+        : newCause
+          ? `otel-blackbox: export still failing, now for another reason; spans wait in the journal: ${error.message}`
+          : `otel-blackbox: export still failing after ${minutes} min; spans wait in the journal: ${error.message}`,
     );
   }
 
   private committed(batch: Batch, delivery: Delivery): void {
-    if (this.failing && !this.signal.aborted) {
+    if (this.failing && this.failingBatches.size === 0 && !this.signal.aborted) {
       this.failing = false;
       this.causesSaid.clear();
       // At the level its failure was said at: an operator who sees the one sees the other.
@@ -474,6 +494,8 @@ function endedSpansDeadLettered(batch: Batch, positions: readonly number[]): num
 
 /** Causes said per failing episode at most: past them the episode is said to go on by its first line. */
 const MAX_CAUSES_SAID = 4;
+/** While an episode lasts, it is said again this often (its latest cause). */
+const FAILING_SAID_AGAIN_MILLIS = 5 * 60_000;
 
 /**
  * What a failure says with its counts, sizes and times left out (they change at every

@@ -249,3 +249,27 @@ describe('migrations', () => {
     }
   }, 60_000);
 });
+
+// A database that refused the connection itself (not accepting connections, 55000; a missing
+// database, 3D000; a role not allowed yet) was counted as a failed migration: batches were
+// refused for a delay doubling to 5 minutes, long after the database was back (a soak: 31 s
+// after it came back, up to 5 minutes after a longer outage), and said it was the
+// migration's locks. Nothing waited on a lock: the next batch tries again.
+describe('a connection the database refuses', () => {
+  it('is not a failed migration: the batch right after the database is there migrates and is written', async () => {
+    const name = `wt_connect_refused_${process.pid}_${Date.now()}`;
+    const url = new URL(db.url);
+    url.pathname = `/${name}`;
+    const exporter = new PostgresSpanExporter({ connectionString: url.toString(), schema: 'otel' });
+    try {
+      const refused = await exportSpans(exporter, await traceOf(1));
+      expect(refused.code).toBe(ExportResultCode.FAILED);
+      expect(refused.error?.message).toContain('3D000');
+      await db.query(`CREATE DATABASE ${name}`);
+      expect(await exportSpans(exporter, await traceOf(2))).toEqual({ code: ExportResultCode.SUCCESS });
+    } finally {
+      await exporter.shutdown();
+      await db.query(`DROP DATABASE IF EXISTS ${name}`);
+    }
+  }, 30_000);
+});

@@ -295,3 +295,31 @@ test('an export that succeeds a little after exportTimeoutMillis is not sent aga
   expect(mostAtOnce).toBe(1);
   expect(loop.spansExported).toBe(6);
 });
+
+// A soak found "export recovered" said four times within seconds while one batch kept
+// failing (a record the database refused), because another batch had committed: an
+// operator reads it and stops looking. It is said once no batch in flight is failing.
+test('"export recovered" waits until no batch in flight is failing, not the first commit of another', async () => {
+  let stuck = true;
+  const exporter: SpanExporter = {
+    export: (spans, done) => {
+      const refused = stuck && spans.some((span) => span.name === 'stuck');
+      setImmediate(() => done(refused ? { code: ExportResultCode.FAILED, error: new Error('refused by a trigger (test)') } : { code: ExportResultCode.SUCCESS }));
+    },
+    shutdown: async () => {},
+  };
+  const { loop, queue } = loopWith(exporter, { maxConcurrentExports: 2 });
+  const [first, second] = await traceOf(2, 'stuck');
+  queue.offer(Object.assign(Object.create(Object.getPrototypeOf(first)), first, { name: 'stuck' }));
+  queue.offer(second!);
+  loop.notify();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (const span of await traceOf(6, 'flowing')) queue.offer(span);
+  loop.notify();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(messages.filter((m) => m.includes('export'))).toEqual(['otel-blackbox: export failed, retrying with backoff; spans wait in the journal: refused by a trigger (test)']);
+  stuck = false;
+  await loop.flush(30_000);
+  await loop.stop();
+  expect(messages.filter((m) => m === 'otel-blackbox: export recovered')).toHaveLength(1);
+});

@@ -120,6 +120,26 @@ test('drops that go on are said once a minute at most; every batch still carries
   }
 });
 
+// A soak at a full journal: log records were dropped first, and the ERROR line said so; the
+// 50,155 spans dropped in the same episode were said only at WARN, once their marker was
+// committed, a minute later: never, while the database stayed away.
+test('spans dropped in an episode that began with log records are said too, at once', () => {
+  const messages = collectDiag();
+  try {
+    const drops = new DropCounter();
+    drops.addLogRecord('journal at maxJournalBytes');
+    drops.addLogRecord('journal at maxJournalBytes');
+    drops.add('journal at maxJournalBytes and memory queue full');
+    drops.add('journal at maxJournalBytes and memory queue full');
+    expect(messages.filter((line) => line.includes('otel-blackbox: dropping'))).toEqual([
+      expect.stringMatching(/^otel-blackbox: dropping log records \(journal at maxJournalBytes\); /),
+      expect.stringMatching(/^otel-blackbox: dropping spans \(journal at maxJournalBytes and memory queue full\); /),
+    ]);
+  } finally {
+    diag.disable();
+  }
+});
+
 test('log records dropped at a full journal are counted in the overflow marker, and said once per episode', async () => {
   // Before: a dropped log record was only counted, and said at the 1st and every 10,000th
   // drop of the process's life: a second episode went unsaid, and nothing reached the database.
