@@ -9,17 +9,20 @@
 // rest are.
 //
 // A refusal of the classes that name a record (22/23/54: a bad value, a constraint, a value
-// too large) is the record's. Any other that is not transient (a trigger's RAISE, P0001; a
-// row-level security policy, 42501) may be one record's or the table's: a record is
-// dead-lettered for it only once some other part of the batch was accepted, the proof that
-// the database takes the rest. Without that proof (every part refused: a trigger refusing
-// every row, a REVOKE) the batch fails as a whole, and is retried. Isolated only for the
-// record classes, one span a validation trigger refused held its batch and the journal
-// behind it for good (an attack: 107,665 records waited 175 s, until the trigger went).
+// too large) is the record's. A trigger's RAISE (class P0) or a refused privilege (42501)
+// may be one record's (a validation trigger, a row-level security policy) or every
+// record's (a table closed by a trigger, a REVOKE): a plain row of the batch's shape is
+// written first, through every statement the batch uses, and always rolled back (plainRows).
+// Accepted, the database takes rows of these tables, so the refusal was the records': they
+// are isolated as above. Refused, the batch fails as a whole, and is retried; nothing is
+// dead-lettered. Before, only the record classes were isolated, and one span a validation
+// trigger refused held its batch and the journal behind it for good (an attack: 107,665
+// records waited 175 s, until the trigger went).
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { safeDiag } from '../safeDiag.js';
 import type { LogRow } from './logRows.js';
-import { classifyError, sqlStateOf } from './sqlState.js';
+import { classifyError, mayBeTheRecords, sqlStateOf } from './sqlState.js';
 import type { SpanRow } from './spanRows.js';
 import type { Statements } from './statements.js';
 import { unixNanoText } from './unixNano.js';
@@ -48,95 +51,94 @@ type Unit = { span: SpanRow; logs: LogRow[] } | { span?: undefined; logs: [LogRo
 /**
  * Called inside the caller's open transaction after PostgreSQL refused `batch` as a whole
  * with `refusal`: writes what it can, dead-letters the rest, and returns which records those
- * are. Throws the refusal when no part of the batch was accepted and it names no record
- * (see above): the caller's transaction then fails as the batch did.
+ * are. Throws `refusal` when it may be every record's and a plain row is refused too.
  */
 export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<RefusedRows> {
-  const isolation = new Isolation(client, statements);
-  await isolation.isolate(unitsOf(batch), refusal);
-  return isolation.refused;
+  if (!namesRecord(refusal)) {
+    const plainRefused = await attempt(client, () => writeRows(client, statements, plainRows(batch), 'upsert'), isRefusal, { keep: false });
+    if (plainRefused !== undefined) throw refusal;
+  }
+  const refused = new RefusedRows();
+  await isolate(client, statements, unitsOf(batch), refusal, refused);
+  return refused;
 }
 
-class Isolation {
-  readonly refused = new RefusedRows();
-  /** Whether some part of the batch was accepted: the proof that a refusal naming no record is the record's. */
-  #someAccepted = false;
-
-  constructor(
-    private readonly client: pg.PoolClient,
-    private readonly statements: Statements,
-  ) {}
-
-  /** Both halves are tried before either is halved again: the proof may come from either. */
-  async isolate(units: readonly Unit[], refusal: unknown): Promise<void> {
-    if (units.length === 1) return this.isolateUnit(units[0]!, refusal);
-    const middle = Math.ceil(units.length / 2);
-    const halves = [units.slice(0, middle), units.slice(middle)];
-    const refusals: unknown[] = [];
-    for (const half of halves) refusals.push(await this.write(half));
-    for (const [index, half] of halves.entries()) {
-      if (refusals[index] !== undefined) await this.isolate(half, refusals[index]);
-    }
-  }
-
-  /** One refused unit: the record alone is dead-lettered; a span with log records is tried alone first. */
-  private async isolateUnit(unit: Unit, refusal: unknown): Promise<void> {
-    if (unit.span === undefined || unit.logs.length === 0) {
-      this.mustBeTheRecords(refusal);
-      return unit.span === undefined ? this.deadLetter({ log: unit.logs[0] }, refusal) : this.deadLetter({ span: unit.span }, refusal);
-    }
-    const spanRefusal = await this.write([{ span: unit.span, logs: [] }]);
-    if (spanRefusal === undefined) {
-      return this.isolate(unit.logs.map((log) => ({ logs: [log] }) as Unit), refusal);
-    }
-    this.mustBeTheRecords(spanRefusal);
-    await this.deadLetter({ span: unit.span }, spanRefusal);
-    const withSpan = Object.assign(new Error(`its span was refused: ${(spanRefusal as Error)?.message ?? String(spanRefusal)}`), { code: sqlStateOf(spanRefusal) });
-    for (const log of unit.logs) await this.deadLetter({ log }, withSpan);
-  }
-
-  /** The record is refused for this reason alone, or the whole batch fails with it. */
-  private mustBeTheRecords(refusal: unknown): void {
-    if (!this.#someAccepted && classifyError(refusal) !== 'record') throw refusal;
-  }
-
-  /** Writes `units` under a savepoint: undefined when accepted, else PostgreSQL's refusal. */
-  private async write(units: readonly Unit[]): Promise<unknown> {
-    const refusal = await attempt(this.client, () => writeRows(this.client, this.statements, batchOf(units), 'upsert'), isRefusal);
-    if (refusal === undefined) this.#someAccepted = true;
-    return refusal;
-  }
-
-  /** `item` into dead_letters, and into `refused` (also when even its dead letter is refused: it is not stored either way). */
-  private async deadLetter(item: Item, error: unknown): Promise<void> {
-    const { client, statements, refused } = this;
-    if (item.span !== undefined) refused.spanKeys.add(RefusedRows.keyOf(item.span.traceId, item.span.spanId));
-    else refused.logRecords += 1;
-    const sqlState = sqlStateOf(error) ?? null;
-    const message = error instanceof Error ? error.message : String(error);
-    const statement = (record: string | null) =>
-      item.span !== undefined
-        ? statements.upsertDeadLetter(item.span.traceId, item.span.spanId, record, sqlState, message)
-        : statements.upsertLogDeadLetter(item.log, record, sqlState, message);
-    const record = item.span !== undefined ? deadLetterRecord(item.span) : logDeadLetterRecord(item.log);
-    // Only a refusal of the record classes is taken here: anything else refusing a dead
-    // letter (its table gone, a REVOKE) fails the batch, and nothing is lost.
-    const stored = await attempt(client, () => client.query(statement(record)).then(() => {}), namesRecord);
-    if (stored === undefined) return;
-    // If even the record cannot be stored as JSON, keep the ids and the reason. If not even
-    // those, the record is said and let go: refused again at every replay, it would hold the
-    // rest of its batch, and the journal behind it, for good.
-    const bare = await attempt(client, () => client.query(statement(null)).then(() => {}), namesRecord);
-    if (bare !== undefined) {
-      const what = item.span !== undefined ? `span ${item.span.traceId}/${item.span.spanId}` : `log record ${item.log.writerId}/${item.log.sequence}`;
-      safeDiag.error(`PostgresSpanExporter: PostgreSQL refused ${what} and its dead letter (${(bare as Error)?.message ?? String(bare)}); it is lost, the rest of its batch was written.`);
-    }
-  }
-}
-
-/** Any refusal that is not transient: a lost connection, a timeout or a serialization failure fails the whole transaction. */
-const isRefusal = (error: unknown): boolean => classifyError(error) !== 'transient';
+/** A refusal of one record, or one that may be one record's (see above); anything else fails the whole transaction. */
+const isRefusal = (error: unknown): boolean => namesRecord(error) || mayBeTheRecords(error);
 const namesRecord = (error: unknown): boolean => classifyError(error) === 'record';
+
+async function isolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refusal: unknown, refused: RefusedRows): Promise<void> {
+  if (units.length === 1) return isolateUnit(client, statements, units[0]!, refusal, refused);
+  const middle = Math.ceil(units.length / 2);
+  await writeOrIsolate(client, statements, units.slice(0, middle), refused);
+  await writeOrIsolate(client, statements, units.slice(middle), refused);
+}
+
+async function writeOrIsolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refused: RefusedRows): Promise<void> {
+  const refusal = await attempt(client, () => writeRows(client, statements, batchOf(units), 'upsert'), isRefusal);
+  if (refusal !== undefined) await isolate(client, statements, units, refusal, refused);
+}
+
+/** One refused unit: the record alone is dead-lettered; a span with log records is tried alone first. */
+async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: Unit, refusal: unknown, refused: RefusedRows): Promise<void> {
+  if (unit.span === undefined) return deadLetter(client, statements, { log: unit.logs[0] }, refusal, refused);
+  if (unit.logs.length === 0) return deadLetter(client, statements, { span: unit.span }, refusal, refused);
+  const spanRefusal = await attempt(client, () => writeRows(client, statements, { spans: [unit.span], logs: [] }, 'upsert'), isRefusal);
+  if (spanRefusal === undefined) {
+    return isolate(client, statements, unit.logs.map((log) => ({ logs: [log] }) as Unit), refusal, refused);
+  }
+  await deadLetter(client, statements, { span: unit.span }, spanRefusal, refused);
+  const withSpan = Object.assign(new Error(`its span was refused: ${(spanRefusal as Error)?.message ?? String(spanRefusal)}`), { code: sqlStateOf(spanRefusal) });
+  for (const log of unit.logs) await deadLetter(client, statements, { log }, withSpan, refused);
+}
+
+/**
+ * Rows of every shape the batch holds, under fresh ids, without attributes, links or body:
+ * rows any validation takes, written through every statement the batch uses. A span as the
+ * batch's first (its resource, scope, kind and times) with an event if any span has events;
+ * a log record in it, in a span the batch does not carry (a 'started' row is made for it),
+ * and outside any span, for each of these the batch's log records are in.
+ */
+function plainRows({ spans, logs }: RowBatch): RowBatch {
+  const template = spans[0];
+  const withEvent = spans.find((span) => span.events.length > 0);
+  const plainSpans: SpanRow[] = [];
+  if (template !== undefined) {
+    plainSpans.push({
+      ...template,
+      ...freshIds(),
+      parentSpanId: null,
+      parentIsRemote: null,
+      traceState: null,
+      name: PLAIN_ROW_NAME,
+      state: 'ended',
+      endTime: template.endTime ?? template.startTime,
+      endTimeEstimated: false,
+      statusMessage: null,
+      attributes: '{}',
+      links: '[]',
+      crashReason: null,
+      events: withEvent === undefined ? [] : [{ ...withEvent.events[0]!, eventIndex: 0, name: PLAIN_ROW_NAME, attributes: '{}' }],
+    });
+  }
+  const carried = new Set(spans.map((span) => `${span.traceId}/${span.spanId}`));
+  const shapes = new Map<string, LogRow>();
+  for (const log of logs) {
+    const shape = log.traceId === null ? 'outside' : carried.has(`${log.traceId}/${log.spanId}`) && plainSpans.length > 0 ? 'carried' : 'not carried';
+    if (!shapes.has(shape)) shapes.set(shape, log);
+  }
+  const plainLogs = [...shapes].map(([shape, log], sequence): LogRow => {
+    const ids = shape === 'outside' ? { traceId: null, spanId: null } : shape === 'carried' ? plainSpans[0]! : freshIds();
+    return { ...log, writerId: PLAIN_ROW_NAME, sequence, traceId: ids.traceId, spanId: ids.spanId, body: null, attributes: '{}', eventName: null };
+  });
+  return { spans: plainSpans, logs: plainLogs };
+}
+
+function freshIds(): { traceId: string; spanId: string } {
+  return { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
+}
+
+const PLAIN_ROW_NAME = 'otel_blackbox.plain_row';
 
 /** Each span with its log records, then the log records whose span is not in the batch. */
 function unitsOf({ spans, logs }: RowBatch): Unit[] {
@@ -170,9 +172,9 @@ function batchOf(units: readonly Unit[]): RowBatch {
 /**
  * Runs `work` under a savepoint: undefined when it succeeded, the error when `isRefused`
  * takes it for a refusal (the savepoint is rolled back). Any other error is thrown, failing
- * the whole transaction.
+ * the whole transaction. `keep: false`: rolled back even when it succeeded.
  */
-async function attempt(client: pg.PoolClient, work: () => Promise<void>, isRefused: (error: unknown) => boolean): Promise<unknown> {
+async function attempt(client: pg.PoolClient, work: () => Promise<void>, isRefused: (error: unknown) => boolean, { keep = true } = {}): Promise<unknown> {
   await client.query(`SAVEPOINT ${SAVEPOINT}`);
   try {
     await work();
@@ -181,8 +183,33 @@ async function attempt(client: pg.PoolClient, work: () => Promise<void>, isRefus
     await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
     return error;
   }
-  await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+  await client.query(keep ? `RELEASE SAVEPOINT ${SAVEPOINT}` : `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
   return undefined;
+}
+
+/** `item` into dead_letters, and into `refused` (also when even its dead letter is refused: it is not stored either way). */
+async function deadLetter(client: pg.PoolClient, statements: Statements, item: Item, error: unknown, refused: RefusedRows): Promise<void> {
+  if (item.span !== undefined) refused.spanKeys.add(RefusedRows.keyOf(item.span.traceId, item.span.spanId));
+  else refused.logRecords += 1;
+  const sqlState = sqlStateOf(error) ?? null;
+  const message = error instanceof Error ? error.message : String(error);
+  const statement = (record: string | null) =>
+    item.span !== undefined
+      ? statements.upsertDeadLetter(item.span.traceId, item.span.spanId, record, sqlState, message)
+      : statements.upsertLogDeadLetter(item.log, record, sqlState, message);
+  const record = item.span !== undefined ? deadLetterRecord(item.span) : logDeadLetterRecord(item.log);
+  // Only a refusal of the record classes is taken here: anything else refusing a dead
+  // letter (its table gone, a REVOKE) fails the batch, and nothing is lost.
+  const stored = await attempt(client, () => client.query(statement(record)).then(() => {}), namesRecord);
+  if (stored === undefined) return;
+  // If even the record cannot be stored as JSON, keep the ids and the reason. If not even
+  // those, the record is said and let go: refused again at every replay, it would hold the
+  // rest of its batch, and the journal behind it, for good.
+  const bare = await attempt(client, () => client.query(statement(null)).then(() => {}), namesRecord);
+  if (bare !== undefined) {
+    const what = item.span !== undefined ? `span ${item.span.traceId}/${item.span.spanId}` : `log record ${item.log.writerId}/${item.log.sequence}`;
+    safeDiag.error(`PostgresSpanExporter: PostgreSQL refused ${what} and its dead letter (${(bare as Error)?.message ?? String(bare)}); it is lost, the rest of its batch was written.`);
+  }
 }
 
 /** The span as one JSON document, its JSON columns nested rather than quoted. */

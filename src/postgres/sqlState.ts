@@ -127,6 +127,17 @@ export function classifyError(error: unknown): ErrorKind {
 }
 
 /**
+ * A refusal that may be one record's or every record's: a PL/pgSQL error (class P0: a
+ * trigger's RAISE, P0001; a failed ASSERT, P0004), or insufficient privilege (42501: a
+ * row-level security policy refuses a row, a REVOKE refuses them all). isolateBadRecords.ts
+ * tells the two apart.
+ */
+export function mayBeTheRecords(error: unknown): boolean {
+  const state = sqlStateOf(error);
+  return state !== undefined && (state.startsWith('P0') || state === SQLSTATE.INSUFFICIENT_PRIVILEGE);
+}
+
+/**
  * A failure to reach the database at all, as opposed to a statement it refused: a socket
  * error or a lost connection (no SQLSTATE), class 08, the server shutting down or starting
  * (57P01–57P03), no connection slot free (53300: a mass restart of the role's clients), or

@@ -8,11 +8,11 @@
 // 2. 23505 (a row already stored: a replay, a crash record meeting its real end) → the
 //    batch is written again in a new transaction with upserts that apply precedence (the
 //    same parameters, other SQL).
-// 3. Another refusal that is not transient (class 22/23/54, which name a record; a trigger's
-//    RAISE or a row-level security policy, which may) → the rows are made again and written
-//    with the refused records isolated into dead_letters (isolateBadRecords.ts), which
-//    throws the refusal back when no part of the batch was accepted and it names no record.
-// 4. Anything else (transient, or a refusal of every record) is thrown: nothing of the batch remains,
+// 3. A refusal of one record (class 22/23/54), or one that may be (a trigger's RAISE, class
+//    P0; a refused privilege, 42501) → the rows are made again and written with the refused
+//    records isolated into dead_letters (isolateBadRecords.ts), which throws the refusal
+//    back when a plain row of the batch's shape is refused too (every record's, then).
+// 4. Anything else (transient or configuration) is thrown: nothing of the batch remains,
 //    except after a COMMIT whose reply was lost (CommitOutcomeUnknownError): it may have
 //    been applied, and the retry's upsert makes that harmless.
 //
@@ -26,7 +26,7 @@ import type pg from 'pg';
 import { beforeDeadline } from './beforeDeadline.js';
 import { isolateBadRecords, RefusedRows } from './isolateBadRecords.js';
 import { CommitOutcomeUnknownError } from './PostgresExportError.js';
-import { classifyError, SQLSTATE, sqlStateOf } from './sqlState.js';
+import { classifyError, mayBeTheRecords, SQLSTATE, sqlStateOf } from './sqlState.js';
 import type { Statement, Statements } from './statements.js';
 import { sendRows, type BoundRows, type RowBatch } from './writeRows.js';
 
@@ -74,7 +74,7 @@ export async function writeBatch(
       error = await transaction(() => sendRows(client, batch, 'upsert'));
       if (error === undefined) return new RefusedRows();
     }
-    if (classifyError(error) === 'transient') throw error;
+    if (classifyError(error) !== 'record' && !mayBeTheRecords(error)) throw error;
     const refusal = error;
     let refused = new RefusedRows();
     const rows = await rowsAgain();
