@@ -30,5 +30,5 @@ export interface ReadableLogRecord {
 export interface LogRecordExporter {
   export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void;
   shutdown(): Promise<void>;
-  forceFlush?(): Promise<void>;
+  forceFlush(): Promise<void>;
 }

@@ -165,12 +165,6 @@ export interface MigrateSchemaOptions {
 
 const MIGRATE_OPTION_NAMES = Object.keys({ lockTimeoutMillis: 1, tableLockWaitMillis: 1 } satisfies Record<keyof MigrateSchemaOptions, 1>);
 
-/**
- * Creates or upgrades `schema` (what `otel-blackbox migrate` and the exporter's `migrate`
- * option do), through a connection of `pool`, which stays yours; safe to run again and
- * from many processes at once. Resolves to the versions it applied (none: up to date).
- * Options it cannot use reject with InvalidOptionError before it connects.
- */
 const connectFailures = new WeakSet<object>();
 
 function connectFailed(error: unknown): unknown {
@@ -187,6 +181,12 @@ export function failedToConnect(error: unknown): boolean {
   return typeof error === 'object' && error !== null && connectFailures.has(error);
 }
 
+/**
+ * Creates or upgrades `schema` (what `otel-blackbox migrate` and the exporter's `migrate`
+ * option do), through a connection of `pool`, which stays yours; safe to run again and
+ * from many processes at once. Resolves to the versions it applied (none: up to date).
+ * Options it cannot use reject with InvalidOptionError before it connects.
+ */
 export async function migrateSchema(pool: pg.Pool, schema: string, options: MigrateSchemaOptions = {}): Promise<{ applied: number[] }> {
   validPool(pool);
   const quoted = quoteSchema(schema);

@@ -313,10 +313,11 @@ test('"export recovered" waits until no batch in flight is failing, not the firs
   queue.offer(Object.assign(Object.create(Object.getPrototypeOf(first)), first, { name: 'stuck' }));
   queue.offer(second!);
   loop.notify();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await expect.poll(() => messages.length, { timeout: 10_000 }).toBeGreaterThan(0);
   for (const span of await traceOf(6, 'flowing')) queue.offer(span);
   loop.notify();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The other batches commit while the first keeps failing.
+  await expect.poll(() => loop.spansExported, { timeout: 10_000 }).toBe(6);
   expect(messages.filter((m) => m.includes('export'))).toEqual(['otel-blackbox: export failed, retrying with backoff; spans wait in the journal: refused by a trigger (test)']);
   stuck = false;
   await loop.flush(30_000);

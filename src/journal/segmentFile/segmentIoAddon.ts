@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../../packageRoot.js';
+import { untraced } from '../../untraced.js';
 
 export interface SegmentIoAddon {
   /** statfs f_type of the file's filesystem. */
@@ -81,7 +82,8 @@ let loaded: AddonLoad | undefined;
 
 /** The addon, or why it is not available; loaded once per process (per thread). */
 export function loadSegmentIoAddon(): AddonLoad {
-  loaded ??= tryLoad();
+  // node-gyp-build lists the prebuilds directory: a file call of ours (untraced.ts).
+  loaded ??= untraced(tryLoad);
   return loaded;
 }
 
