@@ -244,6 +244,11 @@ export class ExportLoop {
     return exporting < max && waitingForProof <= max;
   }
 
+  private fullBatchWaiting(): boolean {
+    const { journal, queue, maxExportBatchSize } = this.options;
+    return (journal()?.backlog ?? 0) + queue.length >= maxExportBatchSize;
+  }
+
   private launch(batch: Batch): void {
     const entry: InFlight = { batch, outcome: undefined };
     this.inFlight.push(entry);
@@ -253,7 +258,12 @@ export class ExportLoop {
         entry.outcome = committed;
         this.markCommittedInOrder();
         this.settleWaiters();
-        this.notify();
+        // Straight on for a full batch, a flush or a stop; a partial batch waits for the
+        // delay, as the stock processor's does. Going on after every commit exported
+        // whatever had ended meanwhile: 146 transactions a minute at 200 spans/s, against
+        // the stock processor's 23 (an attack on what a service pays; a database serving
+        // many services pays it for each).
+        if (this.waiters.length > 0 || this.stopping || this.fullBatchWaiting()) this.notify();
       })
       .catch((error: unknown) => safeDiag.error('otel-blackbox: the export loop failed to settle a batch', error));
   }
