@@ -54,3 +54,19 @@ test.each([
   });
   expect(stdout.trim()).toBe('1');
 });
+
+// CI's Node 24 leg: spreading node:fs into the journal's file system read its deprecated
+// getters (fs.F_OK), and every application that loaded us printed a DeprecationWarning.
+// Loading either build and journaling a span, with deprecations thrown, says nothing.
+test.each([
+  ['ESM import', ['--input-type=module', '-e']],
+  ['CommonJS require', ['-e']],
+])('%s and a journaled span print no warning, deprecations thrown', async (label, args) => {
+  const load = label === 'ESM import' ? "const { JournalSpanProcessor } = await import('otel-blackbox');" : "const { JournalSpanProcessor } = require('otel-blackbox');";
+  const script = `${load}
+    const processor = new JournalSpanProcessor({ exporter: { export: (spans, done) => done({ code: 0 }), shutdown: async () => {} }, journalDir: process.env.JOURNAL_DIR, recover: false });
+    processor.shutdown().then(() => console.log('done'));`;
+  const dir = `/tmp/otel-blackbox-shape-warnings-${process.pid}-${label.length}`;
+  const { stdout, stderr } = await run(process.execPath, ['--throw-deprecation', ...args, script], { env: { ...process.env, JOURNAL_DIR: dir } });
+  expect({ stdout: stdout.trim(), stderr }).toEqual({ stdout: 'done', stderr: '' });
+});

@@ -66,8 +66,19 @@ export interface SegmentFileSystem {
   fchmodSync?: (fd: number, mode: number) => void;
 }
 
-// Its openSync untraced (untracedFs.ts); calls on a descriptor are not traced.
-export const realFileSystem: SegmentFileSystem = { ...nodeFs, openSync };
+// Its openSync untraced (untracedFs.ts); calls on a descriptor are not traced. Named one by
+// one: spreading node:fs read its deprecated getters (fs.F_OK), and Node 24 printed a
+// DeprecationWarning in every application that loaded us (CI's Node 24 leg).
+export const realFileSystem: SegmentFileSystem = {
+  openSync,
+  writeSync: nodeFs.writeSync,
+  fsyncSync: nodeFs.fsyncSync,
+  fdatasyncSync: nodeFs.fdatasyncSync,
+  fdatasync: nodeFs.fdatasync,
+  ftruncateSync: nodeFs.ftruncateSync,
+  closeSync: nodeFs.closeSync,
+  fchmodSync: nodeFs.fchmodSync,
+};
 
 /** Opens `path`, syncs its data (a directory: its entries) and closes it, now. */
 export function syncPathNow(path: string, fs: SegmentFileSystem = realFileSystem): void {
