@@ -55,7 +55,7 @@ type Unit = { span: SpanRow; logs: LogRow[] } | { span?: undefined; logs: [LogRo
  */
 export async function isolateBadRecords(client: pg.PoolClient, statements: Statements, batch: RowBatch, refusal: unknown): Promise<RefusedRows> {
   if (!namesRecord(refusal)) {
-    const plainRefused = await attempt(client, () => writeRows(client, statements, plainRows(batch), 'upsert'), isRefusal, { keep: false });
+    const plainRefused = await attempt(client, () => writeRows(client, statements, plainRows(batch), 'upsert'), isolates, { keep: false });
     if (plainRefused !== undefined) throw refusal;
   }
   const refused = new RefusedRows();
@@ -63,8 +63,8 @@ export async function isolateBadRecords(client: pg.PoolClient, statements: State
   return refused;
 }
 
-/** A refusal of one record, or one that may be one record's (see above); anything else fails the whole transaction. */
-const isRefusal = (error: unknown): boolean => namesRecord(error) || mayBeTheRecords(error);
+/** A refusal of one record, or one that may be one record's (see above): what is isolated; anything else fails the whole transaction. */
+export const isolates = (error: unknown): boolean => namesRecord(error) || mayBeTheRecords(error);
 const namesRecord = (error: unknown): boolean => classifyError(error) === 'record';
 
 async function isolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refusal: unknown, refused: RefusedRows): Promise<void> {
@@ -75,7 +75,7 @@ async function isolate(client: pg.PoolClient, statements: Statements, units: rea
 }
 
 async function writeOrIsolate(client: pg.PoolClient, statements: Statements, units: readonly Unit[], refused: RefusedRows): Promise<void> {
-  const refusal = await attempt(client, () => writeRows(client, statements, batchOf(units), 'upsert'), isRefusal);
+  const refusal = await attempt(client, () => writeRows(client, statements, batchOf(units), 'upsert'), isolates);
   if (refusal !== undefined) await isolate(client, statements, units, refusal, refused);
 }
 
@@ -83,7 +83,7 @@ async function writeOrIsolate(client: pg.PoolClient, statements: Statements, uni
 async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: Unit, refusal: unknown, refused: RefusedRows): Promise<void> {
   if (unit.span === undefined) return deadLetter(client, statements, { log: unit.logs[0] }, refusal, refused);
   if (unit.logs.length === 0) return deadLetter(client, statements, { span: unit.span }, refusal, refused);
-  const spanRefusal = await attempt(client, () => writeRows(client, statements, { spans: [unit.span], logs: [] }, 'upsert'), isRefusal);
+  const spanRefusal = await attempt(client, () => writeRows(client, statements, { spans: [unit.span], logs: [] }, 'upsert'), isolates);
   if (spanRefusal === undefined) {
     return isolate(client, statements, unit.logs.map((log) => ({ logs: [log] }) as Unit), refusal, refused);
   }

@@ -24,9 +24,9 @@
 // a connection behind.
 import type pg from 'pg';
 import { beforeDeadline } from './beforeDeadline.js';
-import { isolateBadRecords, RefusedRows } from './isolateBadRecords.js';
+import { isolateBadRecords, isolates, RefusedRows } from './isolateBadRecords.js';
 import { CommitOutcomeUnknownError } from './PostgresExportError.js';
-import { classifyError, mayBeTheRecords, SQLSTATE, sqlStateOf } from './sqlState.js';
+import { SQLSTATE, sqlStateOf } from './sqlState.js';
 import type { Statement, Statements } from './statements.js';
 import { sendRows, type BoundRows, type RowBatch } from './writeRows.js';
 
@@ -74,7 +74,7 @@ export async function writeBatch(
       error = await transaction(() => sendRows(client, batch, 'upsert'));
       if (error === undefined) return new RefusedRows();
     }
-    if (classifyError(error) !== 'record' && !mayBeTheRecords(error)) throw error;
+    if (!isolates(error)) throw error;
     const refusal = error;
     let refused = new RefusedRows();
     const rows = await rowsAgain();
