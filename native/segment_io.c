@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -112,6 +113,20 @@ static napi_value fallocate_file(napi_env env, napi_callback_info info) {
   // Not posix_fallocate: where the filesystem lacks fallocate, glibc emulates it by
   // writing a byte per block, which is slow and leaves no error to fall back on.
   if (fallocate(fd, 0, 0, (off_t)bytes) != 0) return throw_errno(env, errno, "fallocate");
+  return NULL;
+}
+
+// touch(fd): the file's times set to now by the kernel's clock (futimens with NULL), not
+// the process's: where a judge reads them as a sign of life (another host, another pid
+// namespace without a lock), a writer whose clock was off (behind: judged dead while
+// running; ahead: judged alive long after it died) no longer misleads it. On NFS the
+// server's clock sets them.
+static napi_value touch_file(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, 1, argv)) return NULL;
+  int32_t fd;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (futimens(fd, NULL) != 0) return throw_errno(env, errno, "futimens");
   return NULL;
 }
 
@@ -603,6 +618,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"filesystemType", NULL, filesystem_type, NULL, NULL, NULL, napi_default, NULL},
       {"fallocate", NULL, fallocate_file, NULL, NULL, NULL, napi_default, NULL},
+      {"touch", NULL, touch_file, NULL, NULL, NULL, napi_default, NULL},
       {"map", NULL, map_file, NULL, NULL, NULL, napi_default, NULL},
       {"unmap", NULL, unmap_file, NULL, NULL, NULL, napi_default, NULL},
       {"msync", NULL, msync_file, NULL, NULL, NULL, napi_default, NULL},

@@ -4,10 +4,12 @@
 // on tmpfs (a Kubernetes emptyDir in memory) a busy writer's segment kept its creation
 // time, on ext4 it moved at writeback only, and after staleAfterMillis its live journal
 // was recovered: false crash records, and the writer's segment deleted under it. Each
-// heartbeat now sets the segment's time, on both write paths.
+// heartbeat now sets the segment's time, on both write paths, by the kernel's clock: a
+// writer whose own clock ran a day behind dated its segment a day back, and was judged
+// dead while it ran (faketime, an attack).
 import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { JournalSpanProcessor } from '../../src/index.js';
 import { probeWriter } from '../../src/recovery/probeWriter.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -56,6 +58,34 @@ describe.each(JOURNAL_IO_PATHS)('on the %s path', (path) => {
       expect((await probeWriter(writerDir)).lastModifiedMs).toBeGreaterThanOrEqual(datedAt - 50);
       open.end();
     } finally {
+      await provider.shutdown();
+    }
+  });
+
+  test("a writer whose clock runs a day behind still dates its files by the host's clock", async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir, recover: false, heartbeatIntervalMillis: 50 });
+    const provider = providerWith(processor, 'clock-behind');
+    const dayMs = 86_400_000;
+    try {
+      const open = provider.getTracer('t').startSpan('long job');
+      const [writer] = readdirSync(journalDir);
+      const writerDir = join(journalDir, writer!);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const realNow = Date.now.bind(Date);
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() - dayMs);
+      // Files dated an hour back, as after a pause; only heartbeats date them again.
+      const hourAgo = (realNow() - 3_600_000) / 1000;
+      for (const name of readdirSync(writerDir)) utimesSync(join(writerDir, name), hourAgo, hourAgo);
+      utimesSync(writerDir, hourAgo, hourAgo);
+      const datedAt = realNow();
+
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      vi.restoreAllMocks();
+      expect((await probeWriter(writerDir)).lastModifiedMs).toBeGreaterThanOrEqual(datedAt - 50);
+      open.end();
+    } finally {
+      vi.restoreAllMocks();
       await provider.shutdown();
     }
   });

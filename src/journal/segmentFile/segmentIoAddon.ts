@@ -11,6 +11,8 @@ export interface SegmentIoAddon {
   filesystemType(fd: number): number;
   /** Allocates blocks for the first `bytes` of the file, or throws (code ENOSPC, EOPNOTSUPP, ...). */
   fallocate(fd: number, bytes: number): void;
+  /** Sets the file's times to now by the kernel's clock. A build/Release addon from before it lacks it. */
+  touch?(fd: number): void;
   /** A MAP_SHARED read/write mapping of the first `bytes`; throws EXTERNAL_BUFFER_REFUSED where the runtime refuses external buffers. */
   map(fd: number, bytes: number): ArrayBuffer;
   /** Detaches the buffer (views over it become empty) and munmaps it. */
