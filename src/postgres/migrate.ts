@@ -84,7 +84,7 @@ export class MigrationUnderWayError extends Error {
   }
 }
 
-/** The tables every batch writes. */
+/** The tables every batch writes, in the order a batch locks them. */
 const DATA_TABLES = ['traces', 'spans', 'logs', 'dead_letters'];
 
 // Two-key advisory locks: this constant ('otbb') keeps ours apart from the application's.
@@ -211,8 +211,10 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
     await client.query(`SET LOCAL lock_timeout = ${tableLockWait}`);
     const schemaExists = ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount ?? 0) > 0;
     await client.query(bootstrapSql(quoted, { createSchema: !schemaExists }));
+    const pending = await pendingMigrations(client, schema, quoted);
+    if (pending.length > 0) await lockDataTables(client, schema, quoted);
     const applied: number[] = [];
-    for (const migration of await pendingMigrations(client, schema, quoted)) {
+    for (const migration of pending) {
       await client.query(migration.sql(quoted));
       await client.query(recordSql(quoted, migration));
       applied.push(migration.version);
@@ -227,6 +229,25 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
     client.off('error', onError);
     client.release(broken);
   }
+}
+
+/**
+ * Takes every data table's lock that a migration may need, before any DDL, in the order a
+ * batch locks them (traces, spans, logs, dead_letters: writeRows.ts). Code of an older
+ * schema version may go on writing while a newer release migrates (oldest_writer); DDL in
+ * migration order (spans by migration 3, traces by 4) held spans while it waited for
+ * traces, which a batch held while it waited for spans: the deadlock detector killed one
+ * of them every time (an attack). Taken in one order, a migration waits for the batches
+ * under way, and the batches after it wait for the migration.
+ */
+async function lockDataTables(client: pg.PoolClient, schema: string, quoted: QuotedSchema): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT name FROM unnest($1::text[]) WITH ORDINALITY AS t(name, position)
+      WHERE to_regclass(format('%I.%I', $2::text, name)) IS NOT NULL ORDER BY position`,
+    [DATA_TABLES, schema],
+  );
+  if (rows.length === 0) return;
+  await client.query(`LOCK TABLE ${rows.map(({ name }) => `${quoted}.${name}`).join(', ')} IN ACCESS EXCLUSIVE MODE`);
 }
 
 /**
