@@ -1,7 +1,7 @@
 // `INSERT ... ON CONFLICT DO UPDATE` fails the whole statement (SQLSTATE 21000) when two
 // of its rows share a key, so duplicates within a batch are merged first, by the same
 // precedence the upsert applies against stored rows.
-import { replaces } from './statePrecedence.js';
+import { STATE_RANK } from './statePrecedence.js';
 import type { SpanRow } from './spanRows.js';
 
 /**
@@ -16,8 +16,8 @@ export function mergeSpanRows(rows: readonly SpanRow[]): SpanRow[] {
     const last = merged[merged.length - 1];
     if (last === undefined || last.traceId !== row.traceId || last.spanId !== row.spanId) {
       merged.push(row);
-    } else if (replaces(row, last)) {
-      // On a tie the first stays, as it does against the table.
+    } else if (STATE_RANK[row.state] > STATE_RANK[last.state]) {
+      // Strictly higher wins; on a tie the first stays, as it does against the table.
       merged[merged.length - 1] = row;
     }
   }

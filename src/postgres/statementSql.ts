@@ -6,7 +6,7 @@
 import { decodeSql, SPAN_KINDS, SPAN_STATES, STATUS_CODES } from './columnCodes.js';
 import type { QuotedSchema } from './schemaName.js';
 import { standInSql } from './logRows.js';
-import { replacesSql } from './statePrecedence.js';
+import { stateRankSql } from './statePrecedence.js';
 import { ATTR_SPAN_STATE } from '../spanMarkers.js';
 
 /**
@@ -166,7 +166,7 @@ ON CONFLICT (trace_id, span_id) DO NOTHING`;
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
   ${SPAN_UPDATES},
   updated_at = now()
-WHERE ${replacesSql('EXCLUDED', 't')}
+WHERE ${stateRankSql('EXCLUDED.state')} > ${stateRankSql('t.state')}
   OR (${standInSql('t')} AND NOT ${standInSql('EXCLUDED')})`;
 }
 

@@ -101,46 +101,6 @@ describe('state precedence', () => {
     expect(await stored(span)).toMatchObject({ state: 'crashed' });
   });
 
-  describe('two crash records of one span', () => {
-    // A recovery that took a paused writer for dead ended its spans at its last heartbeat;
-    // the writer, resumed, shut down and wrote its own crash records, later and truer.
-    const crashedAt = (span: ReadableSpan, reason: string, endSeconds: number) =>
-      withAttributes(crashed(span), { ...crashed(span).attributes, [ATTR_CRASH_REASON]: reason }, { endTime: [endSeconds, 0] });
-    const early = (span: ReadableSpan) => crashedAt(span, 'process vanished; last heartbeat at 1', span.startTime[0] + 1);
-    const late = (span: ReadableSpan) => crashedAt(span, 'the span was still open at shutdown', span.startTime[0] + 9);
-
-    it('the one that ends later wins, in either order, and a replay changes nothing', async () => {
-      const earlyFirst = await oneSpan('crashed early, then late');
-      await write(early(earlyFirst));
-      await write(late(earlyFirst));
-      expect(await stored(earlyFirst)).toMatchObject({ state: 'crashed', crash_reason: 'the span was still open at shutdown' });
-
-      const lateFirst = await oneSpan('crashed late, then early');
-      await write(late(lateFirst));
-      const before = await db.query(`SELECT updated_at FROM "${schema}".spans WHERE span_id = $1`, [ids(lateFirst).spanId]);
-      await write(early(lateFirst));
-      await write(late(lateFirst));
-      expect(await stored(lateFirst)).toMatchObject({ state: 'crashed', crash_reason: 'the span was still open at shutdown' });
-      expect(await db.query(`SELECT updated_at FROM "${schema}".spans WHERE span_id = $1`, [ids(lateFirst).spanId])).toEqual(before);
-    });
-
-    it.each([
-      { order: 'early first', batch: (s: ReadableSpan) => [early(s), late(s)] },
-      { order: 'late first', batch: (s: ReadableSpan) => [late(s), early(s)] },
-    ])('the one that ends later wins within one batch ($order)', async ({ batch }) => {
-      const span = await oneSpan('two crash records in one batch');
-      await write(...batch(span));
-      expect(await stored(span)).toMatchObject({ state: 'crashed', crash_reason: 'the span was still open at shutdown' });
-    });
-
-    it('an ended row stays, whatever crash record comes after', async () => {
-      const span = await oneSpan('ended, then crashed late');
-      await write(span);
-      await write(late(span));
-      expect(await stored(span)).toMatchObject({ state: 'ended', crash_reason: null });
-    });
-  });
-
   it("keeps what the 'started' row knew that the crash record's START did not: attributes set since, links, dropped counts", async () => {
     // The crash record is made from the START; the 'started' row from the live span later.
     // Replacing it erased what the row knew more (an upgrade review: a START of an older
