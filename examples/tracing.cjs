@@ -23,8 +23,9 @@ const spanProcessor = new JournalSpanProcessor({ exporter });
 const sdk = new NodeSDK({
   serviceName: process.env.OTEL_SERVICE_NAME || 'example-service',
   spanProcessors: [spanProcessor],
-  // Log records (logger.emit(), or pino/bunyan lines through their instrumentation) go
-  // through the same journal and are committed with their spans.
+  // Log records (logger.emit(); pino or bunyan lines once their instrumentation is added
+  // to `instrumentations` below, see the README's Logs section) go through the same
+  // journal and are committed with their spans.
   logRecordProcessors: [new JournalLogRecordProcessor({ spanProcessor })],
   // The exporter's own queries run with tracing suppressed: pg instrumentation does not
   // trace them, so telemetry never feeds back into itself.

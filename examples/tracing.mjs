@@ -21,8 +21,9 @@ const spanProcessor = new JournalSpanProcessor({ exporter });
 export const sdk = new NodeSDK({
   serviceName: process.env.OTEL_SERVICE_NAME || 'example-service',
   spanProcessors: [spanProcessor],
-  // Log records (logger.emit(), or pino lines through its instrumentation) go through the
-  // same journal and are committed with their spans.
+  // Log records (logger.emit(); pino lines once its instrumentation is added to
+  // `instrumentations` below, see the README's Logs section) go through the same journal
+  // and are committed with their spans.
   logRecordProcessors: [new JournalLogRecordProcessor({ spanProcessor })],
   // Left unset, NodeSDK would also start an OTLP metric exporter (OTEL_METRICS_EXPORTER
   // defaults to otlp), and its shutdown would wait on a collector that may not exist.

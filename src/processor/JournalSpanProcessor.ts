@@ -116,6 +116,8 @@ export interface JournalProcessorStats {
   spansRecovered: number;
   /** Crash records recovery exported, as spansRecovered counts them; and those shutdown() exported of this process's spans still open. */
   crashRecordsWritten: number;
+  /** Log records of dead processes' journals that recovery exported, as spansRecovered counts spans. */
+  logRecordsRecovered: number;
   /**
    * Spans the application dropped without ending them: held weakly once open a second or
    * more, they were garbage-collected while open (or found so at shutdown). Each gets a
@@ -175,6 +177,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly pendingSpans: PendingSpans;
   private spansRecovered = 0;
   private crashRecordsWritten = 0;
+  private logRecordsRecovered = 0;
   private spansAbandoned = 0;
   /** Reported once per episode, not at every retry. */
   private journalUnavailable = false;
@@ -457,6 +460,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       deadLetters: deadLettersOf(this.options.exporter) + this.deadLetters.written + this.recoveryDeadLetters,
       spansRecovered: this.spansRecovered,
       crashRecordsWritten: this.crashRecordsWritten,
+      logRecordsRecovered: this.logRecordsRecovered,
       spansAbandoned: this.spansAbandoned,
       recoveryRunning: this.recovery !== undefined,
     };
@@ -647,6 +651,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       onBatch: (committed) => {
         this.spansRecovered += committed.spansEnded;
         this.crashRecordsWritten += committed.spansCrashed;
+        this.logRecordsRecovered += committed.logRecords;
       },
     })
       .then((report) => {

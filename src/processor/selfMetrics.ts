@@ -30,6 +30,7 @@ export const SELF_METRICS = {
     description: "Spans and log records refused for good: in the dead_letters table, or in the journal directory's dead-letters.jsonl behind another exporter",
   },
   spansRecovered: { name: 'otel_blackbox.recovery.spans', kind: 'counter', unit: '{span}', description: 'Ended spans of dead processes exported by recovery' },
+  logRecordsRecovered: { name: 'otel_blackbox.recovery.log_records', kind: 'counter', unit: '{log_record}', description: 'Log records of dead processes exported by recovery' },
   crashRecords: { name: 'otel_blackbox.recovery.crash_records', kind: 'counter', unit: '{span}', description: "Crash records written for spans of dead processes, and at shutdown for this process's spans still open" },
   recoveryRunning: { name: 'otel_blackbox.recovery.running', kind: 'gauge', unit: '1', description: "1 while a recovery of dead processes' journals is under way (its counts grow as each batch commits)" },
   hotPathErrors: { name: 'otel_blackbox.hot_path.errors', kind: 'counter', unit: '{error}', description: 'Errors caught in onStart/onEnd instead of reaching the application' },
@@ -169,6 +170,7 @@ function observe(result: BatchObservableResult, i: Record<keyof typeof SELF_METR
   result.observe(i.deadLetters, s.deadLetters, processor);
   result.observe(i.spansRecovered, s.spansRecovered, processor);
   result.observe(i.crashRecords, s.crashRecordsWritten, processor);
+  result.observe(i.logRecordsRecovered, s.logRecordsRecovered, processor);
   result.observe(i.recoveryRunning, s.recoveryRunning ? 1 : 0, processor);
   result.observe(i.hotPathErrors, s.hotPathErrors, processor);
 }

@@ -11,6 +11,8 @@ import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter }
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { SELF_METRICS } from '../../src/processor/selfMetrics.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { CollectingLogExporter } from '../helpers/CollectingLogExporter.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -73,6 +75,22 @@ function track(provider: BasicTracerProvider): BasicTracerProvider {
 }
 
 describe('the processor reports its own metrics through a registered MeterProvider', () => {
+  test("log records recovered from a dead process's journal", async () => {
+    const meters = meterProvider();
+    meters.register();
+    const journalDir = join(tempDir(), 'journal');
+    const dead = writeDeadJournal(journalDir, 30, { openEvery: 10, logs: 12 });
+    const logExporter = new CollectingLogExporter();
+    const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter, journalDir, scheduledDelayMillis: 20 });
+    track(providerWith(processor));
+    await vi.waitFor(() => expect(processor.stats().recoveryRunning).toBe(false), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(() => expect(processor.stats().spansRecovered).toBe(dead.ended), { timeout: 30_000, interval: 50 });
+
+    expect(processor.stats()).toMatchObject({ logRecordsRecovered: dead.logs, crashRecordsWritten: dead.open });
+    expect(logExporter.records).toHaveLength(dead.logs);
+    expect(value(await meters.collect(), SELF_METRICS.logRecordsRecovered.name)).toBe(dead.logs);
+  });
+
   test('journal size, write path, backlog and exported spans', async () => {
     const meters = meterProvider();
     meters.register();
