@@ -259,10 +259,7 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
     case RecordType.Heartbeat: {
       if (!isFiniteNumber(field('ms'))) return false;
       const beat = payload as HeartbeatRecord;
-      // The last one written, not the latest dated: after the writer's clock stepped back
-      // (NTP), the latest dated was from before the step, and the crash records of spans
-      // started since ended there, hours after they started (an attack).
-      facts.lastHeartbeatMs = beat.ms;
+      facts.lastHeartbeatMs = Math.max(facts.lastHeartbeatMs ?? 0, beat.ms);
       // An exit record the process wrote heartbeats after is not how it ended: an uncaught
       // exception is recorded when seen, and an application with its own handler goes on.
       facts.exit = undefined;
