@@ -22,6 +22,8 @@ interface Migration {
   version: number;
   name: string;
   sql(schema: QuotedSchema): string;
+  /** The data tables (DATA_TABLES) it alters or indexes: locked before any migration runs (lockDataTables). */
+  tables: readonly string[];
   /**
    * The oldest schema version whose code may go on writing after this migration: its own
    * version when older code would write wrongly (the default), lower when the migration
@@ -212,7 +214,7 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
     const schemaExists = ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount ?? 0) > 0;
     await client.query(bootstrapSql(quoted, { createSchema: !schemaExists }));
     const pending = await pendingMigrations(client, schema, quoted);
-    if (pending.length > 0) await lockDataTables(client, schema, quoted);
+    await lockDataTables(client, schema, quoted, new Set(pending.flatMap((migration) => migration.tables)));
     const applied: number[] = [];
     for (const migration of pending) {
       await client.query(migration.sql(quoted));
@@ -232,19 +234,23 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
 }
 
 /**
- * Takes every data table's lock that a migration may need, before any DDL, in the order a
- * batch locks them (traces, spans, logs, dead_letters: writeRows.ts). Code of an older
- * schema version may go on writing while a newer release migrates (oldest_writer); DDL in
- * migration order (spans by migration 3, traces by 4) held spans while it waited for
- * traces, which a batch held while it waited for spans: the deadlock detector killed one
- * of them every time (an attack). Taken in one order, a migration waits for the batches
- * under way, and the batches after it wait for the migration.
+ * Takes the locks of the data tables the pending migrations alter, before any DDL, in the
+ * order a batch locks them (traces, spans, logs, dead_letters: writeRows.ts). Code of an
+ * older schema version may go on writing while a newer release migrates (oldest_writer);
+ * DDL in migration order (spans by migration 3, traces by 4) held spans while it waited
+ * for traces, which a batch held while it waited for spans: the deadlock detector killed
+ * one of them every time (an attack). Taken in one order, a migration waits for the
+ * batches under way, and the batches after it wait for the migration. Only those tables: a
+ * migration that alters none of dead_letters (all but the upgrade from version 1) does not
+ * wait for a batch isolating a refused record, which writes there and then into traces
+ * again after rolling back to a savepoint (a review).
  */
-async function lockDataTables(client: pg.PoolClient, schema: string, quoted: QuotedSchema): Promise<void> {
+async function lockDataTables(client: pg.PoolClient, schema: string, quoted: QuotedSchema, tables: ReadonlySet<string>): Promise<void> {
+  if (tables.size === 0) return;
   const { rows } = await client.query<{ name: string }>(
     `SELECT name FROM unnest($1::text[]) WITH ORDINALITY AS t(name, position)
       WHERE to_regclass(format('%I.%I', $2::text, name)) IS NOT NULL ORDER BY position`,
-    [DATA_TABLES, schema],
+    [DATA_TABLES.filter((table) => tables.has(table)), schema],
   );
   if (rows.length === 0) return;
   await client.query(`LOCK TABLE ${rows.map(({ name }) => `${quoted}.${name}`).join(', ')} IN ACCESS EXCLUSIVE MODE`);

@@ -7,6 +7,8 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 1;
 export const name = 'initial';
+/** The data tables it alters, which migrate.ts locks first (none: it makes them). */
+export const tables: readonly string[] = [];
 
 export function sql(s: QuotedSchema): string {
   // The schema and the migrations table come first, from bootstrap.ts, run by migrate.ts.

@@ -14,6 +14,8 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 2;
 export const name = 'log_records';
+/** The data tables it alters, which migrate.ts locks first, in a batch's order. */
+export const tables: readonly string[] = ['spans', 'logs', 'dead_letters'];
 
 export function sql(s: QuotedSchema): string {
   return `

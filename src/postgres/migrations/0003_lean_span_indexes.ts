@@ -9,6 +9,8 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 3;
 export const name = 'lean_span_indexes';
+/** The data tables it alters, which migrate.ts locks first, in a batch's order. */
+export const tables: readonly string[] = ['spans'];
 /** Code of schema version 2 uses no such index: it may go on writing. */
 export const oldestWriter = 2;
 

@@ -7,6 +7,8 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 4;
 export const name = 'trace_root_ended';
+/** The data tables it alters, which migrate.ts locks first, in a batch's order. */
+export const tables: readonly string[] = ['traces'];
 /** Code of schema version 2 writes traces without the column (false: the name stays as it was): it may go on writing. */
 export const oldestWriter = 2;
 

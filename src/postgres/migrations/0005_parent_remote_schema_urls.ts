@@ -7,6 +7,8 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 5;
 export const name = 'parent_remote_schema_urls';
+/** The data tables it alters, which migrate.ts locks first, in a batch's order. */
+export const tables: readonly string[] = ['spans', 'logs'];
 /** Columns older code does not name are left null by it: it may go on writing. */
 export const oldestWriter = 2;
 

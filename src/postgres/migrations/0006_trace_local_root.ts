@@ -13,6 +13,8 @@ import type { QuotedSchema } from '../schemaName.js';
 
 export const version = 6;
 export const name = 'trace_local_root';
+/** The data tables it alters, which migrate.ts locks first, in a batch's order. */
+export const tables: readonly string[] = ['traces'];
 /**
  * Older code only ever stores a span without a parent as the root: false, the default, is
  * true of it. It never replaces a stored root, though: a trace whose span with a remote
