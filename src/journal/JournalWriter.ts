@@ -35,7 +35,8 @@ import { SegmentUnlinker } from './SegmentUnlinker.js';
 import { SpareSegment } from './SpareSegment.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
-import { recordJson, resourceRecord } from './spanRecords.js';
+import { JournalResources } from './JournalResources.js';
+import { recordJson } from './spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
 import { openSegmentFile } from './segmentFile/openSegmentFile.js';
@@ -84,8 +85,8 @@ export type { JournalPosition };
 
 /** Room past maxSegmentBytes for the record that crosses it (a larger one gets a segment sized for it). */
 const CROSSING_RECORD_BYTES = 64 * 1024;
-/** Room in a spare segment for a head larger than this one's (resources first used since). */
-const SPARE_HEAD_MARGIN_BYTES = 256 * 1024;
+/** Room in a spare segment for a head larger than this one's: a header (resources come with the records that name them). */
+const SPARE_HEAD_MARGIN_BYTES = 4 * 1024;
 
 /**
  * STARTs of open spans carried forward per turn of the event loop when committed segments
@@ -179,18 +180,15 @@ export class JournalWriter {
   private readonly unlinker: SegmentUnlinker;
   /** 'host': the syncs (GroupCommit.ts); none under 'process'. */
   private readonly groupCommit: GroupCommit | undefined;
-  private readonly resourceIds = new Map<Resource, number>();
-  private readonly resources: Resource[] = [];
-  private readonly resourceJson: string[] = [];
   /**
-   * The segment each resource's RESOURCE record was last written into (by id - 1). A
-   * segment holds the RESOURCE of every record in it that names one, written just before
-   * the first such record: each segment is read and deleted on its own. Written into every
-   * head instead, 5,000 resources (a provider per tenant) made each rotation write 2.9 MB
-   * and stall the span call that crossed it 78 ms, and a provider made per job made the
-   * journal's writes grow with the square of the run (an attack: 675 MB for 16,000 spans).
+   * The resources records name. A segment holds the RESOURCE of every record in it that
+   * names one, written just before the first such record (appendNaming): each segment is
+   * read and deleted on its own. Written into every head instead, 5,000 resources (a
+   * provider per tenant) made each rotation write 2.9 MB and stall the span call that
+   * crossed it 78 ms, and a provider made per job made the journal's writes grow with the
+   * square of the run (an attack: 675 MB for 16,000 spans).
    */
-  private readonly resourceWrittenIn: number[] = [];
+  private readonly resources = new JournalResources();
   private brokenError: unknown;
   /** A broken journal is reported once per episode, not at every repair attempt. */
   private episodeReported = false;
@@ -370,7 +368,7 @@ export class JournalWriter {
     if (this.brokenError !== undefined) return 'broken';
     const resourceId = this.resourceIdFor(span.resource);
     const json = startRecordJson(span, resourceId, start);
-    if (this.overCap(json.length)) {
+    if (this.overCap(json.length + this.resourceRecordChars(resourceId))) {
       this.refusedAtBytes = this.liveBytes;
       return 'full';
     }
@@ -400,7 +398,7 @@ export class JournalWriter {
     const resourceId = this.resourceIdFor(span.resource);
     const json = endRecordJson(span, resourceId, mine);
     // At the cap with no START written: nothing on disk to keep, the caller holds the span.
-    if (!options?.pastCap && !journaled && this.overCap(json.length)) return 'full';
+    if (!options?.pastCap && !journaled && this.overCap(json.length + this.resourceRecordChars(resourceId))) return 'full';
     if (!this.writeRecord(RecordType.SpanEnd, json, resourceId)) {
       if (open !== undefined) this.openSpans.set(traceId, spanId, open, mark);
       return 'broken';
@@ -468,7 +466,7 @@ export class JournalWriter {
     const resourceId = this.resourceIdFor(logRecord.resource);
     const { payload, copied } = logRecordPayload(logRecord, sequence, resourceId);
     const json = recordJson(payload);
-    if (this.overCap(json.length)) return 'full';
+    if (this.overCap(json.length + this.resourceRecordChars(resourceId))) return 'full';
     if (!this.writeRecord(RecordType.LogRecord, json, resourceId)) return 'broken';
     this.logsWritten += 1;
     // The exporter gets what the journal holds: a record cut down to fit, as read back;
@@ -573,7 +571,7 @@ export class JournalWriter {
       let before = appender.bytes;
       if (!this.appendNaming(appender, type, json, resourceId)) {
         this.countWritten(appender.bytes - before);
-        const resourceChars = resourceId === undefined ? 0 : FRAME_HEADER_BYTES + this.resourceJson[resourceId - 1]!.length;
+        const resourceChars = resourceId === undefined ? 0 : FRAME_HEADER_BYTES + (this.resources.json(resourceId)?.length ?? 0);
         this.rotate(FRAME_HEADER_BYTES + (json.length + resourceChars) * 3);
         appender = this.appender;
         if (appender === undefined || this.brokenError !== undefined) return false;
@@ -605,9 +603,10 @@ export class JournalWriter {
    * into the next segment).
    */
   private appendNaming(appender: SegmentFile, type: RecordType, json: string, resourceId: number | undefined): boolean {
-    if (resourceId !== undefined && this.resourceWrittenIn[resourceId - 1] !== this.segment) {
-      if (appender.appendFrame(RecordType.Resource, this.resourceJson[resourceId - 1]!) === 'no-room') return false;
-      this.resourceWrittenIn[resourceId - 1] = this.segment;
+    const resource = resourceId === undefined ? undefined : this.resources.recordFor(resourceId, this.segment);
+    if (resource !== undefined) {
+      if (appender.appendFrame(RecordType.Resource, resource) === 'no-room') return false;
+      this.resources.writtenIn(resourceId!, this.segment);
     }
     return appender.appendFrame(type, json) !== 'no-room';
   }
@@ -735,7 +734,7 @@ export class JournalWriter {
    */
   private carryForward(start: StartText, withinCap = false): number | undefined {
     const { json, resourceId } = this.startNow(start);
-    if (withinCap && this.overCap(json.length)) return undefined;
+    if (withinCap && this.overCap(json.length + (resourceId === undefined ? 0 : this.resourceRecordChars(resourceId)))) return undefined;
     if (!this.writeRecord(RecordType.SpanStart, json, resourceId)) return undefined;
     return this.writtenSegment;
   }
@@ -805,6 +804,7 @@ export class JournalWriter {
     }
     if (this.brokenError === undefined) this.relockIfLost();
     const working = this.tryRepair();
+    this.resources.retire(Math.min(this.segment, ...this.segmentBytes.keys()));
     this.holdLongOpenWeakly(true);
     return working;
   }
@@ -826,7 +826,7 @@ export class JournalWriter {
     }
     const json = start.startJson!;
     const { r } = JSON.parse(json) as SpanStartRecord;
-    return { json, resourceId: typeof r === 'number' && this.resources[r - 1] !== undefined ? r : undefined };
+    return { json, resourceId: typeof r === 'number' && this.resources.has(r) ? r : undefined };
   }
 
   /** LongOpenSpans.look, continued in the next turns while spans are left. */
@@ -1036,35 +1036,34 @@ export class JournalWriter {
     }
   }
 
+  /** What the RESOURCE record a record names adds where the current segment does not hold it yet. */
+  private resourceRecordChars(resourceId: number): number {
+    const json = this.resources.recordFor(resourceId, this.segment);
+    return json === undefined ? 0 : FRAME_HEADER_BYTES + json.length;
+  }
+
   private overCap(recordChars: number): boolean {
     return this.liveBytes + FRAME_HEADER_BYTES + recordChars > this.options.maxJournalBytes;
   }
 
-  /** The resource a record's id stands for, as the application's own object. */
-  // Every id in this writer's segments was assigned here, so the lookup cannot miss.
+  /** The resource a record's id stands for: the application's own object, or one made again from its record. */
   resourceById(id: number): Resource {
-    return this.resources[id - 1];
+    return this.resources.byId(id);
+  }
+
+  /** Resources the writer knows (the application's, or remembered for records on disk): for tests. */
+  get resourcesKnown(): number {
+    return this.resources.size;
   }
 
   private resourceIdFor(resource: Resource): number {
-    const known = this.resourceIds.get(resource);
-    if (known !== undefined) return known;
-    const id = this.resourceIds.size + 1;
-    this.resourceIds.set(resource, id);
-    this.resources.push(resource);
-    this.resourceJson.push(recordJson(resourceRecord(id, resource)));
-    // Written with the first record that names it (appendNaming). Until the async
-    // attributes settle, the record holds those already known; then the whole resource is
-    // journaled again under the same id (readers keep the last one).
-    if (resource.asyncAttributesPending) void resource.waitForAsyncAttributes?.().then(() => this.resourceSettled(id, resource), () => {});
-    return id;
+    return this.resources.idFor(resource, this.resourceSettled);
   }
 
-  private resourceSettled(id: number, resource: Resource): void {
-    const json = recordJson(resourceRecord(id, resource));
-    this.resourceJson[id - 1] = json;
-    if (this.writeRecord(RecordType.Resource, json)) this.resourceWrittenIn[id - 1] = this.writtenSegment;
-  }
+  /** A resource's asynchronous attributes settled: its record is written again, readers keep the last. */
+  private readonly resourceSettled = (id: number, json: string): void => {
+    if (this.writeRecord(RecordType.Resource, json)) this.resources.writtenIn(id, this.writtenSegment);
+  };
 
   private header(): SegmentHeader {
     const { identity, heartbeatIntervalMs } = this.options;
@@ -1138,9 +1137,10 @@ export class JournalWriter {
     if (carryOpenSpans) {
       for (const start of this.openSpans.values()) {
         const { json, resourceId } = this.startNow(start);
-        if (resourceId !== undefined && this.resourceWrittenIn[resourceId - 1] !== this.segment) {
-          frames.push(encodeFrame(RecordType.Resource, this.resourceJson[resourceId - 1]!));
-          this.resourceWrittenIn[resourceId - 1] = this.segment;
+        const resource = resourceId === undefined ? undefined : this.resources.recordFor(resourceId, this.segment);
+        if (resource !== undefined) {
+          frames.push(encodeFrame(RecordType.Resource, resource));
+          this.resources.writtenIn(resourceId!, this.segment);
         }
         frames.push(encodeFrame(RecordType.SpanStart, json));
       }

@@ -6,6 +6,8 @@
 // resource's RESOURCE in the same segment, so deleting the segments before it loses nothing.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
@@ -16,7 +18,8 @@ import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { segmentNames } from '../helpers/journalFiles.js';
 import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { journalWriterIn } from '../helpers/testJournalWriter.js';
+import { journalWriterIn, testJournalWriter } from '../helpers/testJournalWriter.js';
+import type { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { currentWriterIdentity } from '../../src/journal/writerIdentity.js';
 
 const tempDir = useTempDirs();
@@ -112,6 +115,42 @@ test('a dead journal whose first segments were deleted recovers every span with 
     const tenant = /^work-(\d+)-/.exec(span.name)![1];
     expect(span.resource.attributes['service.name']).toBe(`tenant-${tenant}`);
   }
+});
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** One span of a provider of its own, made and let go of: only the writer could keep its resource. */
+function oneSpanOfTenant(writer: JournalWriter, tenant: number): void {
+  const resource = resourceFromAttributes({ 'service.name': `tenant-${tenant}`, pad: 'r'.repeat(400) });
+  const provider = new BasicTracerProvider({
+    resource,
+    spanProcessors: [{ onStart: (span) => void writer.appendStart(span), onEnd: (span) => void writer.appendEnd(span), forceFlush: async () => {}, shutdown: async () => {} }],
+  });
+  provider.getTracer('tenants').startSpan(`work-${tenant}`).end();
+}
+
+test('resources the application let go of are forgotten once no segment on disk holds their records; until then, one read back is made again', async () => {
+  // Ends kept in memory for the tail: one, so that only the writer's bookkeeping holds resources.
+  const writer = testJournalWriter(tempDir(), 16 * 1024, 1);
+  for (let tenant = 0; tenant < 300; tenant++) oneSpanOfTenant(writer, tenant);
+  const [firstSegment] = segmentNames(writer.writerDir).sort();
+  const named = readSegment(readFileSync(join(writer.writerDir, firstSegment!))).records.find((r) => r.type === RecordType.SpanEnd)!.payload as { r: number; n: string };
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gc();
+  }
+  // Collected, still named on disk: made again from its record.
+  expect(writer.resourceById(named.r).attributes['service.name']).toBe(named.n.replace('work-', 'tenant-'));
+  expect(writer.resourcesKnown).toBe(300);
+
+  writer.appendCommit(writer.position());
+  writer.deleteSegmentsBefore(writer.position().segment);
+  await expect.poll(() => segmentNames(writer.writerDir).length).toBeLessThanOrEqual(2);
+  writer.maintain();
+  // Those in the live segment stay, with the few of a segment not yet unlinked.
+  expect(writer.resourcesKnown).toBeLessThan(60);
+  writer.close({ removeIfDone: false });
 });
 
 /** A writer identity that no process has: recovery judges it dead. */
