@@ -1,6 +1,6 @@
 // The resources a writer's records name, by the id the records carry (`r`). Each has its
 // RESOURCE record's text, written into a segment before the first record there that names
-// it (JournalWriter.appendNaming), and the segment that was last. The application's object
+// it (JournalWriter.appendNaming), and the segment it was last written into. The application's object
 // is held weakly: a processor shared by providers made per tenant or per job kept every
 // resource it had seen for the process's life (an attack: the heap grew from 15 to 48 MB
 // over 16,000 providers). Once the application let go of one and no segment on disk holds

@@ -571,6 +571,7 @@ export class JournalWriter {
       let before = appender.bytes;
       if (!this.appendNaming(appender, type, json, resourceId)) {
         this.countWritten(appender.bytes - before);
+        // Room for the record and its RESOURCE, which the next segment does not hold.
         const resourceChars = resourceId === undefined ? 0 : FRAME_HEADER_BYTES + (this.resources.json(resourceId)?.length ?? 0);
         this.rotate(FRAME_HEADER_BYTES + (json.length + resourceChars) * 3);
         appender = this.appender;
@@ -734,7 +735,7 @@ export class JournalWriter {
    */
   private carryForward(start: StartText, withinCap = false): number | undefined {
     const { json, resourceId } = this.startNow(start);
-    if (withinCap && this.overCap(json.length + (resourceId === undefined ? 0 : this.resourceRecordChars(resourceId)))) return undefined;
+    if (withinCap && this.overCap(json.length + this.resourceRecordChars(resourceId))) return undefined;
     if (!this.writeRecord(RecordType.SpanStart, json, resourceId)) return undefined;
     return this.writtenSegment;
   }
@@ -1037,8 +1038,8 @@ export class JournalWriter {
   }
 
   /** What the RESOURCE record a record names adds where the current segment does not hold it yet. */
-  private resourceRecordChars(resourceId: number): number {
-    const json = this.resources.recordFor(resourceId, this.segment);
+  private resourceRecordChars(resourceId: number | undefined): number {
+    const json = resourceId === undefined ? undefined : this.resources.recordFor(resourceId, this.segment);
     return json === undefined ? 0 : FRAME_HEADER_BYTES + json.length;
   }
 
