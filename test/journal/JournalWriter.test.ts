@@ -390,11 +390,17 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     let next = 9;
     startAndEnd(writer, spans.slice(next, next + 20));
     next += 20;
+    // On to a fresh segment, so that the END below lands in the live one and no rotation
+    // follows it, whatever the records' sizes (those of the 3.x SDK's spans and resource
+    // left the END at a segment's end, closed by the rotation after it).
+    const filling = writer.currentSegment;
+    while (writer.currentSegment === filling) startAndEnd(writer, [spans[next++]!]);
     writer.appendCommit(writer.position());
     writer.deleteSegmentsBefore(writer.currentSegment);
     await expect.poll(() => segmentNames(writer.writerDir).length, { timeout: 5000 }).toBe(2);
     writer.appendEnd(straddler);
     const endedIn = writer.currentSegment;
+    expect(endedIn).toBe(filling + 1);
     writer.appendCommit(writer.position());
     fs.fault = 'enospc';
     expect(writer.appendStart(spans[next]!)).toBe('broken');
