@@ -67,8 +67,9 @@ export class JournalResources {
     return this.#slots.has(id);
   }
 
-  /** The RESOURCE record's text of `id`, when `segment` does not hold it yet. */
-  recordFor(id: number, segment: number): string | undefined {
+  /** The RESOURCE record's text of `id`, when `segment` does not hold it yet (none for a record that names no resource). */
+  recordFor(id: number | undefined, segment: number): string | undefined {
+    if (id === undefined) return undefined;
     const slot = this.#slots.get(id);
     return slot === undefined || slot.writtenIn === segment ? undefined : slot.json;
   }

@@ -604,7 +604,7 @@ export class JournalWriter {
    * into the next segment).
    */
   private appendNaming(appender: SegmentFile, type: RecordType, json: string, resourceId: number | undefined): boolean {
-    const resource = resourceId === undefined ? undefined : this.resources.recordFor(resourceId, this.segment);
+    const resource = this.resources.recordFor(resourceId, this.segment);
     if (resource !== undefined) {
       if (appender.appendFrame(RecordType.Resource, resource) === 'no-room') return false;
       this.resources.writtenIn(resourceId!, this.segment);
@@ -1039,7 +1039,7 @@ export class JournalWriter {
 
   /** What the RESOURCE record a record names adds where the current segment does not hold it yet. */
   private resourceRecordChars(resourceId: number | undefined): number {
-    const json = resourceId === undefined ? undefined : this.resources.recordFor(resourceId, this.segment);
+    const json = this.resources.recordFor(resourceId, this.segment);
     return json === undefined ? 0 : FRAME_HEADER_BYTES + json.length;
   }
 
@@ -1138,7 +1138,7 @@ export class JournalWriter {
     if (carryOpenSpans) {
       for (const start of this.openSpans.values()) {
         const { json, resourceId } = this.startNow(start);
-        const resource = resourceId === undefined ? undefined : this.resources.recordFor(resourceId, this.segment);
+        const resource = this.resources.recordFor(resourceId, this.segment);
         if (resource !== undefined) {
           frames.push(encodeFrame(RecordType.Resource, resource));
           this.resources.writtenIn(resourceId!, this.segment);

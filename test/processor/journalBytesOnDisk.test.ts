@@ -43,8 +43,8 @@ describe.each(JOURNAL_IO_PATHS)('journal bytes on disk, writing with %s', (io) =
     // The END of a span whose START is written passes the cap (the span must not be left
     // open on disk): here the last one's, a few hundred bytes. Mapped, the live segment's
     // unwritten room and the spare come on top: each an eighth of the cap by default,
-    // plus room for a crossing record (64 KiB) and, in the spare, for a larger head (256 KiB).
-    const preallocated = io === 'write' ? 0 : 2 * (128 * 1024 + 64 * 1024 + 4096) + 256 * 1024;
+    // plus room for a crossing record (64 KiB) and, in the spare, for a larger head (4 KiB).
+    const preallocated = io === 'write' ? 0 : 2 * (128 * 1024 + 64 * 1024 + 4096) + 4096;
     // Once closed segments are cut to their records (on the thread pool); until then they
     // hold preallocated zeros past them.
     await expect.poll(() => processor.stats().journalBytes - filesBytes(journalDir)).toBe(0);
