@@ -187,6 +187,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private shutdownPromise: Promise<void> | undefined;
   /** Aborted when shutdown's deadline passes: the one cancellation path of the export loop and recovery. */
   private readonly stopController = new AbortController();
+  /** Spans whose crash record shutdown sent to an exporter that cannot replace it with their END (crashRecordsAtShutdown.ts). */
+  private crashRecordStands: WeakSet<ReadableSpan> | undefined;
 
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
   constructor(options: JournalSpanProcessorOptions) {
@@ -276,6 +278,8 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.state === 'shutdown') return this.spanEndedAfterShutdown(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+      // Ended while shutdown sent its crash record to an exporter that cannot replace it.
+      if (this.crashRecordStands?.has(span) === true) return;
       this.recordEnd(span);
     } catch (error) {
       this.hotPathError(error);
@@ -538,6 +542,9 @@ export class JournalSpanProcessor implements SpanProcessor {
     const journal = this.journal;
     if (journal === undefined) return;
     let failing = false;
+    // PostgresSpanExporter (which names its destination) stores a later END over a crash
+    // record; any other gets the one it was sent first.
+    if (exportTarget(this.options.exporter).destination === undefined) this.crashRecordStands = new WeakSet();
     const { written, lost } = await exportCrashRecordsAtShutdown({
       journal,
       exporter: this.options.exporter,
@@ -547,6 +554,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       exportTimeoutMillis: this.options.exportTimeoutMillis,
       signal: this.stopController.signal,
       send: drained && !journal.broken && !this.stopController.signal.aborted,
+      crashRecordStands: this.crashRecordStands,
       onRetry: (error) => {
         this.loop.exportFailures += 1;
         if (!failing) safeDiag.warn(`otel-blackbox: exporting the crash records of the spans still open at shutdown failed, retrying until flushTimeoutMillis: ${error.message}`);

@@ -4,7 +4,9 @@
 // Kubernetes emptyDir, a container's own file system), and a 'started' row
 // (pendingSpanMillis) then read as running for good. So the processor exports them itself,
 // once the export loop has drained what was written before and while it still runs (an END
-// that comes meanwhile is exported after, and replaces the crash record: ended > crashed),
+// that comes meanwhile is exported after, and in PostgreSQL replaces the crash record:
+// ended > crashed; an exporter that names no destination, OTLP say, cannot replace one
+// record with another, and gets the crash record alone: crashRecordStands),
 // and the journal lets go of each span a committed batch carried: nothing is left for a
 // recovery to write again, and the journal is removed as a finished one is. What could not
 // be exported before the stop deadline stays open in the journal, and recovery writes it,
@@ -34,6 +36,14 @@ export interface CrashRecordsAtShutdown {
   onRetry: (error: Error) => void;
   /** false: none is sent (the export did not drain in time, the journal is broken), and what is lost is only counted. */
   send: boolean;
+  /**
+   * Given when the exporter cannot let a later record of a span replace an earlier one:
+   * each span whose crash record is sent goes in (those whose START the journal holds),
+   * and the processor sends no END of it after (two spans of one id, with conflicting
+   * statuses, at a collector; a review). Should the export fail, recovery writes the
+   * crash record from the START.
+   */
+  crashRecordStands?: WeakSet<ReadableSpan> | undefined;
 }
 
 export interface CrashRecordsExported {
@@ -53,8 +63,10 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
   let sent = 0;
   for (; options.send && sent < open.length && !signal.aborted; sent += options.maxExportBatchSize) {
     // Ended since the snapshot: their END is journaled, and the export loop sends it.
-    const spans = open.slice(sent, sent + options.maxExportBatchSize).map(({ span }) => span).filter((span) => span.ended !== true);
-    if (spans.length === 0) continue;
+    const entries = open.slice(sent, sent + options.maxExportBatchSize).filter(({ span }) => span.ended !== true);
+    if (entries.length === 0) continue;
+    const spans = entries.map(({ span }) => span);
+    for (const { span, journaled } of entries) if (journaled) options.crashRecordStands?.add(span);
     const records = spans.map((span) => crashRecordAtShutdown(span, stoppedAt, journal.writerId));
     const delivery = new Delivery(options.deadLetters);
     const outcome = await retryWithBackoff(
@@ -65,7 +77,8 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
     for (const span of spans) journal.endedElsewhere(span);
     written += records.length - delivery.spans.deadLettered - delivery.refusedByExporter.spanPositions.length;
   }
-  const left = open.slice(sent).filter(({ span }) => span.ended !== true);
+  // An END held back for its crash record (crashRecordStands) leaves its span open in the journal.
+  const left = open.slice(sent).filter(({ span }) => span.ended !== true || options.crashRecordStands?.has(span) === true);
   const lost = left.filter(({ journaled }) => !journaled).length;
   if (left.length > lost) {
     safeDiag.warn(`otel-blackbox: ${left.length - lost} spans still open at shutdown stay in the journal; their crash records are written when it is recovered`);
