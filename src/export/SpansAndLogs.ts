@@ -62,3 +62,14 @@ export interface SpansAndLogsExporter extends SpanExporter {
 export function exportsLogs(exporter: SpanExporter): exporter is SpansAndLogsExporter {
   return typeof (exporter as Partial<SpansAndLogsExporter>).exportBatch === 'function';
 }
+
+/**
+ * Whether `exporter` may be handed a batch while another is on its way. The SpanExporter
+ * contract says export() is never called concurrently for one exporter, and an exporter
+ * written for the stock processors may rely on it (a file writer interleaves lines). One of
+ * ours (exportBatch: PostgresSpanExporter, or one that wraps it) commits each batch in a
+ * transaction of its own over its pool, and takes them at once; any other, one at a time.
+ */
+export function takesConcurrentBatches(exporter: SpanExporter): boolean {
+  return exportsLogs(exporter);
+}

@@ -167,6 +167,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly queueWakesLoopAt: number;
   /** Whether `durability` came from the code (else from OTEL_BLACKBOX_DURABILITY or the default). */
   private readonly durabilityFromCode: boolean;
+  /** maxConcurrentExports as the code gave it, for recovery too; else recovery's own default. */
+  private readonly recoveryConcurrency: number | undefined;
   /** Stops this processor's own metrics (selfMetrics.ts): at the end of shutdown. */
   private readonly stopSelfMetrics: () => void;
   /** Set until the recovery scheduled at start has begun. */
@@ -197,6 +199,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.options = sayingHeldIfThrown(() => resolveProcessorOptions(options));
     this.disabled = envSdkDisabled();
     this.durabilityFromCode = options.durability !== undefined;
+    this.recoveryConcurrency = options.maxConcurrentExports === undefined ? undefined : this.options.maxConcurrentExports;
     this.queueWakesLoopAt = Math.min(this.options.maxExportBatchSize, this.options.maxQueueSize / 2);
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
     this.journalFull = new JournalFullNotice(this.options.maxJournalBytes, this.options.maxQueueSize);
@@ -650,6 +653,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       claimer: this.identity,
       staleAfterMillis: this.options.staleAfterMillis,
       maxExportBatchSize: this.options.maxExportBatchSize,
+      // Only as given: by default recovery takes its own (up to 4 batches behind PostgreSQL).
+      maxConcurrentExports: this.recoveryConcurrency,
       exportTimeoutMillis: this.options.exportTimeoutMillis,
       // While the database is down, keep the claim and retry the batch in hand with backoff
       // (like the export loop) rather than give the journal back and read it again at the

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { safeDiag } from '../safeDiag.js';
 import type { LogRecordExporter } from '../logRecordTypes.js';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import { takesConcurrentBatches } from '../export/SpansAndLogs.js';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envBytesAtLeast, envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
@@ -30,7 +31,9 @@ export interface JournalSpanProcessorOptions {
   maxExportBatchSize?: number | undefined;
   /**
    * Batches exported at the same time. More than one lets PostgreSQL commit one batch while
-   * the next is read from the journal; the commit watermark still advances in order. Default 2.
+   * the next is read from the journal; the commit watermark still advances in order.
+   * Default 2 behind PostgresSpanExporter; 1 behind any other exporter, whose export() the
+   * SpanExporter contract says is never called concurrently (set more for one that can take it).
    */
   maxConcurrentExports?: number | undefined;
   /** Longest wait before a partial batch is exported. Default `OTEL_BSP_SCHEDULE_DELAY`, else 1000 ms. */
@@ -112,7 +115,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
       options.maxExportBatchSize,
       envBatchSize ?? D.maxExportBatchSize,
     ),
-    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, D.maxConcurrentExports),
+    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, takesConcurrentBatches(exporter) ? D.maxConcurrentExports : 1),
     scheduledDelayMillis: millis('scheduledDelayMillis', options.scheduledDelayMillis, envMillis(ENV.scheduledDelayMillis, 0) ?? D.scheduledDelayMillis, 0),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, envMillis(ENV.exportTimeoutMillis, 1) ?? D.exportTimeoutMillis, 1),
     maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envQueueSize ?? D.maxQueueSize),

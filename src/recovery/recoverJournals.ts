@@ -13,7 +13,7 @@ import { readableLogFromRecord } from '../journal/logRecords.js';
 import { describeTarget, exportTarget, recoversFor } from '../export/exportDestination.js';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
-import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
+import { takesConcurrentBatches, type KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
@@ -48,6 +48,12 @@ export interface RecoverJournalsOptions {
   staleAfterMillis?: number | undefined;
   /** Spans per export() call. Default 512, as the processor's. */
   maxExportBatchSize?: number | undefined;
+  /**
+   * Batches exported at once. Default: up to 4 behind PostgresSpanExporter (fewer for
+   * batches over 1024 spans, which hold more memory); 1 behind any other exporter, whose
+   * export() the SpanExporter contract says is never called concurrently.
+   */
+  maxConcurrentExports?: number | undefined;
   /** One export() may take this long. Default 30000 ms. */
   exportTimeoutMillis?: number | undefined;
   /** Attempts per batch before the journal is given back for a later recovery. Default 5; `Infinity` retries until `signal` aborts. */
@@ -156,7 +162,7 @@ const LEFT_ALONE_COUNT = {
 
 /** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
 const OPTION_NAMES = Object.keys({
-  journalDir: 1, exporter: 1, staleAfterMillis: 1, maxExportBatchSize: 1, exportTimeoutMillis: 1, maxAttempts: 1, recoverForeignJournals: 1, recoverAnyDestination: 1,
+  journalDir: 1, exporter: 1, staleAfterMillis: 1, maxExportBatchSize: 1, maxConcurrentExports: 1, exportTimeoutMillis: 1, maxAttempts: 1, recoverForeignJournals: 1, recoverAnyDestination: 1,
   onJournal: 1, onBatch: 1, dryRun: 1, signal: 1, logExporter: 1, claimer: 1,
 } satisfies Record<keyof RecoverJournalsOptions, 1>);
 
@@ -169,9 +175,11 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   // Absolute: a process.chdir() while recovery runs must not move it.
   const journalDir = resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
   const exporter = exporterOption('exporter', options.exporter, 'a SpanExporter');
+  const batchSize = positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize);
   const settings = {
     staleAfterMillis: millis('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis, 1),
-    batchSize: positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize),
+    batchSize,
+    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, takesConcurrentBatches(exporter) ? batchesInFlight(batchSize) : 1),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
@@ -401,6 +409,7 @@ async function judgeJournal(
 interface RecoverySettings {
   logExporter: LogRecordExporter | undefined;
   batchSize: number;
+  maxConcurrentExports: number;
   exportTimeoutMillis: number;
   maxAttempts: number;
   signal: AbortSignal | undefined;
@@ -416,7 +425,9 @@ interface RecoverySettings {
  * 33,900 with one in flight), and up to MAX_SPANS_IN_FLIGHT spans: inside an application
  * with a small heap, 4 batches of 2048 spans kept ~40 MB alive, and the collector's full
  * pauses grew with them (bench/recovery.mjs: event-loop stalls of 60–90 ms, against 40–60
- * with 2 in flight, at the same rate). The default 512-span batches get all 4.
+ * with 2 in flight, at the same rate). The default 512-span batches get all 4. An exporter
+ * that is not ours gets one at a time by default, as the SpanExporter contract has it
+ * (takesConcurrentBatches).
  */
 const MAX_BATCHES_IN_FLIGHT = 4;
 
@@ -477,7 +488,7 @@ async function recoverOne(
   let spansCrashed = 0;
   let logRecords = 0;
   const inFlight = new Set<Promise<void>>();
-  const maxInFlight = batchesInFlight(settings.batchSize);
+  const maxInFlight = settings.maxConcurrentExports;
   const buffers = new PayloadBuffers(maxInFlight + 1);
   let failure: unknown;
   const progress = new RecoveryProgress(dir, facts.watermark);
