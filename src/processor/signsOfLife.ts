@@ -3,6 +3,7 @@
 // only observe: `uncaughtExceptionMonitor` does not change whether the process dies, and
 // the heartbeat timer is unref'd so it never keeps a process alive.
 import type { ProcessExitRecord } from '../journal/recordTypes.js';
+import { cutText, EXIT_TEXT_LIMITS } from '../recovery/crashRecords.js';
 
 export interface SignsOfLifeTarget {
   heartbeat(): void;
@@ -48,27 +49,15 @@ function tellEach(record: ProcessExitRecord): void {
 
 const onExit = (code: number): void => tellEach({ ms: Date.now(), code: exitCodeOf(code) });
 
-/**
- * How much of an uncaught error's message and stack the exit record keeps: it becomes the
- * reason of every crash record of the process, and 25 crash records of an error whose
- * message was a megabyte (a payload quoted whole) were 25 MB of rows (a review). The stack
- * begins with the message, so it is cut too.
- */
-const MAX_MESSAGE_CHARS = 4096;
-const MAX_STACK_CHARS = 16 * 1024;
-
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
-}
-
 const onUncaught = (error: unknown, origin: string): void => {
   const err = error instanceof Error ? error : new Error(String(error));
   tellEach({
     ms: Date.now(),
     error: {
-      name: cut(String(err.name), 256),
-      message: `${cut(String(err.message), MAX_MESSAGE_CHARS)}${origin === 'unhandledRejection' ? ' (unhandled rejection)' : ''}`,
-      stack: typeof err.stack === 'string' ? cut(err.stack, MAX_STACK_CHARS) : err.stack,
+      // Cut as a reason will take them (EXIT_TEXT_LIMITS: each crash record repeats it).
+      name: cutText(String(err.name), EXIT_TEXT_LIMITS.name),
+      message: `${cutText(String(err.message), EXIT_TEXT_LIMITS.message)}${origin === 'unhandledRejection' ? ' (unhandled rejection)' : ''}`,
+      stack: typeof err.stack === 'string' ? cutText(err.stack, EXIT_TEXT_LIMITS.stack) : err.stack,
     },
   });
 };

@@ -22,13 +22,33 @@ export const SHUT_DOWN_WHILE_OPEN = 'the span was still open when the span proce
 export const DROPPED_WITHOUT_END =
   'the application dropped the span without ending it (it was garbage-collected while open, end() never called); its end time is when that was noticed';
 
+/**
+ * How much of an uncaught error the exit record keeps (signsOfLife.ts cuts it so), and a
+ * reason takes from one (a record written otherwise: damage, another writer, an attack). The
+ * reason goes into every crash record of the journal three times (status message,
+ * attribute, crash_reason): a 1 MB message was 25 MB of rows for 25 open spans, and a 10 MB
+ * exit code in a journal of 200 open spans took the recovering application's heap past
+ * 4 GB (an attack). The stack begins with the message, so it is cut too.
+ */
+export const EXIT_TEXT_LIMITS = { name: 256, message: 4096, stack: 16 * 1024, code: 64 } as const;
+
+/** `text` cut to `max` characters, saying how many more there were. */
+export function cutText(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}
+
 export function crashReason(journal: JournalFacts): string {
   // The last exit record with no heartbeat after it (readJournalFacts forgets the others).
   const exit = journal.exit;
+  // Strings, whatever the record holds: a reason must never fail to be written. Cut past
+  // what the writer keeps, by room for what it adds (its "… (N more characters)", " (unhandled
+  // rejection)"), so that a record it wrote reads as it wrote it.
+  const textOf = (part: unknown, max: number) => (part === undefined || part === null ? '' : cutText(String(part), max + 64));
   if (exit?.error) {
-    // Strings, whatever the record holds: a reason must never fail to be written.
     const { name, message, stack } = exit.error as { name?: unknown; message?: unknown; stack?: unknown };
-    const [nameText, messageText, stackText] = [name, message, stack].map((part) => (part === undefined || part === null ? '' : String(part)));
+    const nameText = textOf(name, EXIT_TEXT_LIMITS.name);
+    const messageText = textOf(message, EXIT_TEXT_LIMITS.message);
+    const stackText = textOf(stack, EXIT_TEXT_LIMITS.stack);
     return stackText && stackText.includes(messageText) ? `uncaught ${stackText}` : `uncaught ${nameText}: ${messageText}${stackText ? `\n${stackText}` : ''}`;
   }
   // A worker thread's journal (its header names the thread) says so: its process may live
@@ -36,7 +56,7 @@ export function crashReason(journal: JournalFacts): string {
   // (Node's threadId, 0 on the main thread; the OS thread, where /proc names it.)
   const header = journal.header;
   const writer = (typeof header?.threadId === 'number' && header.threadId > 0) || header?.osThread !== undefined ? 'worker thread' : 'process';
-  if (exit?.code !== undefined) return `${writer} exited with code ${String(exit.code)} while the span was open`;
+  if (exit?.code !== undefined) return `${writer} exited with code ${textOf(exit.code, EXIT_TEXT_LIMITS.code)} while the span was open`;
   if (exit?.shutdown) return SHUT_DOWN_WHILE_OPEN;
   // The crash record ends at the recovery's now then, the latest its end can be; the
   // reason said the heartbeat was then too, one that never happened (an attack).

@@ -158,7 +158,7 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
         } else if (record.type === RecordType.LogRecord) {
           // A log line right before a SIGKILL is the last sign of life a crash record can get.
           lastInChunk = record;
-        } else if (!takeFact(facts, record, alive)) {
+        } else if (!takeFact(facts, record, alive, { segment, offset: record.offset })) {
           // Its checksum held, but its shape is not this record type's (a writer's bug): damage,
           // said with the rest, not a failure of the whole journal at every scan.
           facts.damagedBytes += record.end - record.offset;
@@ -235,7 +235,7 @@ function takeSettled(facts: JournalFacts, segment: number, payload: unknown): bo
 }
 
 /** A fact record taken into `facts`; false when its payload is not of its type's shape (nothing is taken). */
-function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number) => void): boolean {
+function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number) => void, at: JournalPosition): boolean {
   const payload: unknown = record.payload;
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return false;
   const field = (name: string): unknown => (payload as Record<string, unknown>)[name];
@@ -278,8 +278,12 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
     case RecordType.Commit: {
       if (!isFiniteNumber(field('ms')) || !Number.isSafeInteger(field('segment')) || !Number.isSafeInteger(field('offset'))) return false;
       const commit = payload as CommitRecord;
-      const at = { segment: commit.segment, offset: commit.offset };
-      facts.watermark = laterOf(facts.watermark, at);
+      const upTo = { segment: commit.segment, offset: commit.offset };
+      // A commit is written after what it covers: one that names a place past itself is not
+      // the writer's (damage, a segment spliced in from another journal, an attack), and
+      // taken, it passed every END and log record after it over unsaid.
+      if (!isAtOrAfter(at, upTo)) return false;
+      facts.watermark = laterOf(facts.watermark, upTo);
       alive(commit.ms);
       break;
     }

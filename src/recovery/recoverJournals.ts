@@ -556,6 +556,9 @@ async function recoverOne(
           // must not keep the rest of the journal from being recovered, at every scan.
           try {
             if (item.record === null) throw new Error('its checksum held but its JSON does not parse');
+            // Its key in PostgreSQL (writer, sequence): bound as a bigint, anything else failed
+            // the whole batch at every attempt, and no later journal was reached (an attack).
+            if (!Number.isSafeInteger(item.record.q)) throw new Error(`its sequence ${String(JSON.stringify(item.record.q)).slice(0, 40)} is not a whole number`);
             logs.push({ logRecord: readableLogFromRecord(item.record, resourceOf(item.record.r)), writerId, sequence: item.record.q });
             inBatch.logRecords += 1;
             logBytes += item.bytes;

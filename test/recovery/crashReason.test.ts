@@ -74,3 +74,22 @@ test('without /proc, the thread id alone says it was a worker thread', async () 
   const worker = { ...currentWriterIdentity(), threadId: 3, osThread: undefined };
   expect((await reasonAfter(['heartbeat', { exit: { code: 1 } }], worker)).reason).toBe('worker thread exited with code 1 while the span was open');
 });
+
+test('an exit record written otherwise (damage, another writer, an attack) gives a reason of bounded size: 10 MB of code or message is cut', async () => {
+  // Each crash record repeats the reason three times: a 10 MB code in a journal of 200 open
+  // spans took the recovering application's heap past 4 GB (an attack).
+  const huge = 'x'.repeat(10 * 1024 * 1024);
+  const byCode = (await reasonAfter([{ exit: { code: huge as unknown as number } }])).reason;
+  expect(byCode.length).toBeLessThan(300);
+  expect(byCode).toMatch(/^process exited with code x+… \(10485\d+ more characters\) while the span was open$/);
+  const byError = (await reasonAfter([{ exit: { error: { name: huge, message: huge, stack: huge } } }])).reason;
+  expect(byError.length).toBeLessThan(25 * 1024);
+  expect(byError).toMatch(/more characters\)/);
+});
+
+test("an error the writer cut itself reads back as it wrote it, not cut again", async () => {
+  const message = `${'m'.repeat(4096)}… (904 more characters) (unhandled rejection)`;
+  const cutByWriter = { name: 'Error', message, stack: `Error: ${'s'.repeat(16 * 1024)}… (77 more characters)` };
+  const { reason } = await reasonAfter([{ exit: { error: cutByWriter } }]);
+  expect(reason).toBe(`uncaught Error: ${message}\n${cutByWriter.stack}`);
+});

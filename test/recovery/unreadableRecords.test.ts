@@ -178,3 +178,64 @@ test('an exit record whose error holds no strings still gives its crash records 
   const crashed = exporter.spans.filter((span) => span.status.code === 2);
   expect(crashed[0]!.status.message).toMatch(/^uncaught 7: \[object Object\]/);
 });
+
+test.each([['a string', 'abc'], ['a fraction', 1.5], ['past 2^53', 2 ** 70], ['none', undefined]])(
+  'a log record whose sequence is %s is said and left out; the rest of its journal is recovered',
+  async (_label, q) => {
+    // Before: bound as a bigint, it failed the whole batch at every attempt (an attack):
+    // none of the journal was stored, and inside an application no later journal was reached.
+    const journalDir = join(tempDir(), 'journal');
+    const dead = writeDeadJournal(journalDir, 60, { logs: 3 });
+    const path = segmentPath(dead.writerDir, 1);
+    const end = readSegment(readFileSync(path)).records.at(-1)!.end;
+    const frame = encodeFrame(RecordType.LogRecord, JSON.stringify({ q, t: [1, 0], o: [1, 0], a: {}, b: 'odd sequence' }));
+    const fd = openSync(path, 'r+');
+    try {
+      writeSync(fd, frame, 0, frame.length, end);
+    } finally {
+      closeSync(fd);
+    }
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const lines = collectDiag();
+    try {
+      const report = await recoverJournals({ journalDir, exporter, maxAttempts: 2 });
+      expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, logRecords: dead.logs, failures: [] });
+      expect(lines.join('\n')).toMatch(/a log record in .* could not be read \(its sequence .* is not a whole number\); it is lost/);
+    } finally {
+      diag.disable();
+      await exporter.shutdown();
+    }
+    expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE body #>> '{}' = 'odd sequence'`)).toBe(0);
+    expect(existsSync(dead.writerDir)).toBe(false);
+  },
+);
+
+test.each([
+  ['a segment that does not exist', { segment: 999, offset: 0 }],
+  ['an offset past its segment', { segment: 1, offset: 2 ** 52 }],
+])('a commit record that names a place past itself (%s) is damage, said; every END after it is recovered', async (_label, upTo) => {
+  // Before: taken as the watermark, it passed every uncommitted END and log record over,
+  // with nothing said and nothing counted (an attack: a segment spliced in from another journal does the same).
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 60, { logs: 3 });
+  const path = segmentPath(dead.writerDir, 1);
+  const end = readSegment(readFileSync(path)).records.at(-1)!.end;
+  const frame = encodeFrame(RecordType.Commit, JSON.stringify({ ms: Date.now(), ...upTo }));
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, frame, 0, frame.length, end);
+  } finally {
+    closeSync(fd);
+  }
+  const exporter = new CollectingExporter();
+  const lines = collectDiag();
+  try {
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: 1, spansEnded: dead.ended, spansCrashed: dead.open, failures: [] });
+    expect(report.corruptBytes).toBe(frame.length);
+    expect(lines.join('\n')).toMatch(/damaged/);
+  } finally {
+    diag.disable();
+  }
+  expect(exporter.spans).toHaveLength(dead.ended + dead.open);
+});
