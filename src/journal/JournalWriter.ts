@@ -239,12 +239,23 @@ export class JournalWriter {
           })
         : undefined;
     this.unlinker = new SegmentUnlinker(this.writerDir, {
+      // A segment counts against maxJournalBytes until its file is gone. Counted gone once
+      // queued, deletions waiting behind a thread pool the application kept busy took the
+      // journal to four times its cap, and the application's own writes failed for a full
+      // disk (an attack).
       unlinked: (segment) => {
+        this.liveBytes -= this.segmentBytes.get(segment) ?? 0;
         this.segmentBytes.delete(segment);
         this.carrying.delete(segment);
         this.liveBytes -= this.settled.forget(segment);
+        // Room given back: STARTs refused at the cap are written now (releaseSegments).
+        if (this.releaseTimer === undefined && !this.closed && this.openSpans.hasMark(NOT_JOURNALED)) {
+          this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
+          this.releaseTimer.unref();
+        }
       },
-      kept: (segments) => this.countAgain(segments),
+      // Still counted, and queued again at the next release.
+      kept: () => {},
     });
     makeOwnerOnlyDir(this.writerDir);
     // Before the first header, which says whether the writer holds it.
@@ -323,8 +334,13 @@ export class JournalWriter {
   }
 
   get segmentsOnDisk(): number {
-    // Those queued for deletion count as gone, as in bytesOnDisk.
-    return this.segmentBytes.size - this.unlinker.queued;
+    // Those queued for deletion too, as in bytesOnDisk: their files are there.
+    return this.segmentBytes.size;
+  }
+
+  /** Of segmentsOnDisk, those committed and queued for deletion on the thread pool. */
+  get segmentsBeingDeleted(): number {
+    return this.unlinker.queued;
   }
 
   /**
@@ -768,14 +784,8 @@ export class JournalWriter {
     });
   }
 
-  /** Segments that were to be deleted and stay: they count against maxJournalBytes again. */
-  private countAgain(segments: readonly number[]): void {
-    for (const segment of segments) this.liveBytes += this.segmentBytes.get(segment) ?? 0;
-  }
-
-  /** Deletes these closed segments (SegmentUnlinker); each counts against maxJournalBytes no more from now. */
+  /** Deletes these closed segments (SegmentUnlinker); each counts against maxJournalBytes until its file is gone. */
   private unlinkSegments(segments: readonly number[]): void {
-    for (const number of segments) this.liveBytes -= this.segmentBytes.get(number)!;
     this.unlinker.queue(segments);
   }
 
@@ -997,9 +1007,9 @@ export class JournalWriter {
     }
     this.spare.clear();
     this.closeAppender();
-    // Deletions still queued stay undone: the lock goes below, and a recovery may read the
-    // directory next. Left, they are committed segments, which it passes over.
-    this.countAgain(this.unlinker.takeAll());
+    // Deletions still queued stay undone (and counted): the lock goes below, and a recovery
+    // may read the directory next. Left, they are committed segments, which it passes over.
+    this.unlinker.takeAll();
     if (options.removeIfDone && this.openSpans.size === 0) {
       removeWhole(this.writerDir);
       this.segmentBytes.clear();
