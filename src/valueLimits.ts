@@ -96,3 +96,8 @@ export function nameText(name: unknown): string {
     return UNSERIALIZABLE;
   }
 }
+
+/** `text` cut to `max` characters, saying how many more there were. */
+export function cutText(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}

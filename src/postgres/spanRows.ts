@@ -7,6 +7,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
+import { boundedResourceJson, boundedServiceName } from './boundedResource.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 import { traceStateText } from '../traceStateText.js';
@@ -80,8 +81,8 @@ export class SpanRowConverter {
     if (columns === undefined) {
       const attributes: Attributes = resource?.attributes ?? {};
       columns = {
-        json: toJsonText(attributes),
-        serviceName: sanitizeOptionalString(attributes['service.name']),
+        json: boundedResourceJson(attributes),
+        serviceName: boundedServiceName(sanitizeOptionalString(attributes['service.name'])),
         // On Resource since resources 2.x; undefined on an older or hand-made one.
         schemaUrl: sanitizeOptionalString(resource?.schemaUrl),
       };

@@ -3,7 +3,8 @@
 // only observe: `uncaughtExceptionMonitor` does not change whether the process dies, and
 // the heartbeat timer is unref'd so it never keeps a process alive.
 import type { ProcessExitRecord } from '../journal/recordTypes.js';
-import { cutText, EXIT_TEXT_LIMITS } from '../recovery/crashRecords.js';
+import { EXIT_TEXT_LIMITS } from '../recovery/crashRecords.js';
+import { cutText } from '../valueLimits.js';
 
 export interface SignsOfLifeTarget {
   heartbeat(): void;

@@ -11,6 +11,7 @@ import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, ATTR_WRITER_ID } from '../spanMarkers.js';
 import type { JournalFacts } from './readWriterJournal.js';
+import { cutText } from '../valueLimits.js';
 
 /** The reason of a span still open when its processor shut down: its end, if it came, was not recorded. */
 export const SHUT_DOWN_WHILE_OPEN = 'the span was still open when the span processor shut down; an end after that was not recorded';
@@ -31,11 +32,6 @@ export const DROPPED_WITHOUT_END =
  * 4 GB (an attack). The stack begins with the message, so it is cut too.
  */
 export const EXIT_TEXT_LIMITS = { name: 256, message: 4096, stack: 16 * 1024, code: 64 } as const;
-
-/** `text` cut to `max` characters, saying how many more there were. */
-export function cutText(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
-}
 
 export function crashReason(journal: JournalFacts): string {
   // The last exit record with no heartbeat after it (readJournalFacts forgets the others).
