@@ -25,6 +25,7 @@ import { recoverJournals } from '../recovery/recoverJournals.js';
 import { droppedSpanRecord } from '../recovery/crashRecords.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
+import { ChangedAfterEnd } from './ChangedAfterEnd.js';
 import { exportCrashRecordsAtShutdown } from './crashRecordsAtShutdown.js';
 import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
@@ -189,6 +190,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private shutdownPromise: Promise<void> | undefined;
   /** Aborted when shutdown's deadline passes: the one cancellation path of the export loop and recovery. */
   private readonly stopController = new AbortController();
+  /** Says once when a span processor after this one changes spans in its onEnd. */
+  private readonly changedAfterEnd = new ChangedAfterEnd();
   /** Spans whose crash record shutdown sent to an exporter that cannot replace it with their END (crashRecordsAtShutdown.ts). */
   private crashRecordStands: WeakSet<ReadableSpan> | undefined;
 
@@ -293,6 +296,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     const journal = this.journal;
     if (journal !== undefined && journal.appendEnd(span) === 'written') {
       this.loop.recordWritten(journal.backlog);
+      this.changedAfterEnd.ended(span);
       return;
     }
     this.keepInMemory(span);
