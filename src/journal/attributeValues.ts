@@ -26,9 +26,15 @@ export function isPlainAttributes(attributes: object): boolean {
   try {
     // A class instance may carry an inherited toJSON, which JSON.stringify would call.
     if (Object.getPrototypeOf(attributes) !== Object.prototype) return false;
+    // Past MAX_VALUES in all (the map counted too), the careful copy cuts them: a map of a
+    // million keys was journaled and stored whole (an attack).
+    let values = 1;
     for (const key in attributes) {
       const value: unknown = (attributes as Record<string, unknown>)[key];
-      if (!isPlainScalar(value) && !(Array.isArray(value) && isPlainArray(value))) return false;
+      if (isPlainScalar(value)) values += 1;
+      else if (Array.isArray(value) && isPlainArray(value)) values += 1 + value.length;
+      else return false;
+      if (values > MAX_VALUES) return false;
     }
     return true;
   } catch {

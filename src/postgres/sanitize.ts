@@ -69,7 +69,7 @@ export function toJsonText(value: unknown): string {
 export function toOptionalJsonText(value: unknown): string | null {
   try {
     // The common case (flat attributes of clean primitives) is checked without allocating.
-    if (isClean(value, 0)) return JSON.stringify(value) ?? null;
+    if (isClean(value, 0, { left: MAX_VALUES })) return JSON.stringify(value) ?? null;
   } catch {
     // A throwing getter: the careful path below contains it.
   }
@@ -84,10 +84,13 @@ export function toOptionalJsonText(value: unknown): string | null {
  */
 const OMITTED = Symbol('omitted');
 
-function isClean(value: unknown, depth: number): boolean {
+function isClean(value: unknown, depth: number, budget: ValueBudget): boolean {
+  // Past MAX_VALUES in all, nested ones and the containers counted, the careful path cuts
+  // them: a flat map of a million keys was stored whole (an attack).
+  if (--budget.left < 0) return false;
   switch (typeof value) {
     case 'string':
-      return value.indexOf('\0') === -1 && (value as unknown as WellFormedString).isWellFormed();
+      return isCleanText(value);
     case 'number':
       return Number.isFinite(value);
     case 'boolean':
@@ -97,17 +100,21 @@ function isClean(value: unknown, depth: number): boolean {
       if (depth > 1) return false;
       // Only arrays and plain objects are checked; anything else takes the careful path.
       // So does a list past MAX_VALUES, which it cuts (a sparse one of length 1e8 too).
-      if (Array.isArray(value)) return value.length <= MAX_VALUES && value.every((v) => isClean(v, depth + 1));
+      if (Array.isArray(value)) return value.length <= MAX_VALUES && value.every((v) => isClean(v, depth + 1, budget));
       if (Object.getPrototypeOf(value) !== Object.prototype || 'toJSON' in value) return false;
       for (const key in value) {
-        if (!Object.hasOwn(value, key) || !isClean(key, depth)) return false;
-        if (!isClean((value as Record<string, unknown>)[key], depth + 1)) return false;
+        if (!Object.hasOwn(value, key) || !isCleanText(key)) return false;
+        if (!isClean((value as Record<string, unknown>)[key], depth + 1, budget)) return false;
       }
       return true;
     }
     default:
       return false;
   }
+}
+
+function isCleanText(text: string): boolean {
+  return text.indexOf('\0') === -1 && (text as unknown as WellFormedString).isWellFormed();
 }
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

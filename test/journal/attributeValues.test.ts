@@ -187,6 +187,20 @@ describe('values large by count (review F2: a typed array or a sparse array made
     }
   });
 
+  test('a flat attribute map past MAX_VALUES, or lists that pass it together, end with one "[Too large]" on both sides (were stored whole)', () => {
+    // The map itself: a span's attributes of a million keys (spanLimits set to Infinity).
+    const flat = Object.fromEntries(Array.from({ length: 150_000 }, (_, i) => [`k${i}`, i]));
+    const journal = JSON.parse(toJsonText(decodeAttributes(JSON.parse(JSON.stringify(encodeAttributes(flat as never))) as never))) as Record<string, unknown>;
+    expect(toJsonText(flat)).toBe(JSON.stringify(journal));
+    const keys = Object.keys(journal);
+    expect(keys.length).toBeLessThanOrEqual(MAX_VALUES + 1);
+    expect(journal[keys.at(-1)!]).toBe(TOO_LARGE);
+    // Three lists of 40,000 in one map: each within the limit, 120,000 together.
+    const lists = bothSides(Object.fromEntries(['a', 'b', 'c'].map((key) => [key, Array.from({ length: 40_000 }, (_, i) => i)]))) as Record<string, unknown[]>;
+    expect(lists.a).toHaveLength(40_000);
+    expect(JSON.stringify(lists)).toContain(TOO_LARGE);
+  });
+
   test('a list within the limit is whole, with no mark', () => {
     expect(bothSides(Array.from({ length: 1000 }, (_, i) => i))).toHaveLength(1000);
     expect(bothSides(new Uint16Array(5000))).toHaveLength(5000);
