@@ -132,6 +132,13 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
   let lastSpanRecord: { type: number; bytes: Buffer } | undefined;
   const segmentBytes = new Map<number, number>();
   const readBuffer = Buffer.allocUnsafe(DEFAULT_CHUNK_BYTES);
+  // A torn tail is the normal end of a crash in the segment the writer was writing: later
+  // ones then hold no record (the spare made ahead holds none). One followed by records is
+  // a segment cut short (damage, a copy cut off; or a write that failed for a full disk
+  // before a repair): what it held past the cut is lost, and said as damage. Before, it
+  // was counted as a crash's torn tail: 231 spans lost to a cut, nothing said (an attack).
+  let tornBeforeRecords = 0;
+  let tornPending = 0;
   for (const segment of facts.segments) {
     const path = segmentPath(dir, segment);
     const { mtimeMs, size } = await stat(path);
@@ -144,7 +151,11 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
     for await (const chunk of damageTolerant(readSegmentFile(path, { parse: factTypes, into: readBuffer }), unreadable)) {
       stopIfAborted(signal);
       facts.damagedBytes += chunk.damaged.reduce((sum, range) => sum + range.length, 0);
-      facts.tornBytes += chunk.tornTailBytes;
+      if (chunk.records.length > 0 && tornPending > 0) {
+        tornBeforeRecords += tornPending;
+        tornPending = 0;
+      }
+      tornPending += chunk.tornTailBytes;
       let lastInChunk: JournalRecord | undefined;
       for (const record of chunk.records) {
         if (record.type === RecordType.SpanStart) {
@@ -167,6 +178,8 @@ export async function readJournalFacts(dir: string, signal?: AbortSignal): Promi
       if (lastInChunk) lastSpanRecord = { type: lastInChunk.type, bytes: Buffer.from(lastInChunk.bytes) };
     }
   }
+  facts.tornBytes += tornPending;
+  facts.damagedBytes += tornBeforeRecords;
   await takeSettledSpans(facts, new Set(names), readBuffer, signal);
   if (lastSpanRecord) {
     try {

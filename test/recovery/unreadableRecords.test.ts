@@ -2,7 +2,7 @@
 // damage: recovery parses span records only when its exporter asks for the spans, and
 // such a record is then left out of the batch and out of the report's counts; every other
 // span of the journal is recovered. Checked on a real journal and real rows.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { expect, test } from 'vitest';
@@ -238,4 +238,28 @@ test.each([
     diag.disable();
   }
   expect(exporter.spans).toHaveLength(dead.ended + dead.open);
+});
+
+test('a segment cut short with records after it is damage, said; a torn tail with nothing after it is a crash, as before', async () => {
+  // Before: the cut was counted as a crash's torn tail, and what it held was lost unsaid
+  // (an attack cut 200 KB from a segment: 231 spans lost, nothing said).
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 400, { maxSegmentBytes: 16 * 1024, padding: 100 });
+  const first = segmentPath(dead.writerDir, 1);
+  const records = readSegment(readFileSync(first)).records;
+  expect(existsSync(segmentPath(dead.writerDir, 3))).toBe(true);
+  // Cut in the middle of a frame halfway through segment 1.
+  const middle = records[Math.floor(records.length / 2)]!;
+  truncateSync(first, middle.offset + 10);
+  const exporter = new CollectingExporter();
+  const lines = collectDiag();
+  try {
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report.failures).toEqual([]);
+    expect(report.corruptBytes).toBe(10);
+    expect(report.tornBytes).toBe(0);
+    expect(lines.join('\n')).toMatch(/10 bytes of damaged records in .* were skipped/);
+  } finally {
+    diag.disable();
+  }
 });
