@@ -64,12 +64,13 @@ export function exportsLogs(exporter: SpanExporter): exporter is SpansAndLogsExp
 }
 
 /**
- * Whether `exporter` may be handed a batch while another is on its way. The SpanExporter
- * contract says export() is never called concurrently for one exporter, and an exporter
- * written for the stock processors may rely on it (a file writer interleaves lines). One of
- * ours (exportBatch: PostgresSpanExporter, or one that wraps it) commits each batch in a
- * transaction of its own over its pool, and takes them at once; any other, one at a time.
+ * Whether `exporter` is PostgresSpanExporter, or one that wraps it and hands it our
+ * batches (exportBatch). Such an exporter commits each batch in a transaction of its own
+ * over its pool, so it takes batches at once; and a later record of a span replaces an
+ * earlier one in its row (an END its crash record). Any other gets one export() call at a
+ * time, as the SpanExporter contract promises (an exporter written for the stock
+ * processors may rely on it: a file writer interleaves lines), and one record of a span.
  */
-export function takesConcurrentBatches(exporter: SpanExporter): boolean {
+export function storesInPostgres(exporter: SpanExporter): boolean {
   return exportsLogs(exporter);
 }

@@ -46,6 +46,8 @@ export const PROCESSOR_DEFAULTS = {
   // 1024. Network exporters have message size limits.
   maxExportBatchSize: 512,
   maxConcurrentExports: 2,
+  /** Behind an exporter other than PostgresSpanExporter: the SpanExporter contract's one call at a time (storesInPostgres). */
+  maxConcurrentExportsElsewhere: 1,
   scheduledDelayMillis: 1000,
   exportTimeoutMillis: 30_000,
   maxQueueSize: 2048,
@@ -70,6 +72,13 @@ export const RECOVERY_DEFAULTS = {
   staleAfterMillis: 300_000,
   maxExportBatchSize: PROCESSOR_DEFAULTS.maxExportBatchSize,
   exportTimeoutMillis: PROCESSOR_DEFAULTS.exportTimeoutMillis,
+  /**
+   * Batches in flight behind PostgresSpanExporter: up to 4, and up to this many spans in
+   * all (recoverJournals.ts, batchesInFlight); behind any other exporter, one.
+   */
+  maxConcurrentExports: 4,
+  maxSpansInFlight: 4096,
+  maxConcurrentExportsElsewhere: PROCESSOR_DEFAULTS.maxConcurrentExportsElsewhere,
   maxAttempts: 5,
   recoverForeignJournals: false,
   recoverAnyDestination: false,

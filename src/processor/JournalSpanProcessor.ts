@@ -12,7 +12,7 @@ import type { ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { exportTarget } from '../export/exportDestination.js';
-import { exportsLogs } from '../export/SpansAndLogs.js';
+import { exportsLogs, storesInPostgres } from '../export/SpansAndLogs.js';
 import { PendingSpans } from './PendingSpans.js';
 import { Journal } from '../journal/Journal.js';
 import { JournalFullNotice } from './JournalFullNotice.js';
@@ -26,7 +26,7 @@ import { droppedSpanRecord } from '../recovery/crashRecords.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
 import { ChangedAfterEnd } from './ChangedAfterEnd.js';
-import { exportCrashRecordsAtShutdown } from './crashRecordsAtShutdown.js';
+import { exportCrashRecordsAtShutdown, HeldEnds } from './crashRecordsAtShutdown.js';
 import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
 import { resolveProcessorOptions } from './processorOptions.js';
@@ -192,8 +192,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly stopController = new AbortController();
   /** Says once when a span processor after this one changes spans in its onEnd. */
   private readonly changedAfterEnd = new ChangedAfterEnd();
-  /** Spans whose crash record shutdown sent to an exporter that cannot replace it with their END (crashRecordsAtShutdown.ts). */
-  private crashRecordStands: WeakSet<ReadableSpan> | undefined;
+  /** The ENDs of spans whose crash record shutdown sends to an exporter that cannot replace it (crashRecordsAtShutdown.ts). */
+  private heldEnds: HeldEnds | undefined;
 
   /** Throws only for invalid options; an unusable journal directory degrades to memory. */
   constructor(options: JournalSpanProcessorOptions) {
@@ -285,7 +285,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       // Ended while shutdown sent its crash record to an exporter that cannot replace it.
-      if (this.crashRecordStands?.has(span) === true) return;
+      if (this.heldEnds?.holds(span) === true) return;
       this.recordEnd(span);
     } catch (error) {
       this.hotPathError(error);
@@ -549,9 +549,17 @@ export class JournalSpanProcessor implements SpanProcessor {
     const journal = this.journal;
     if (journal === undefined) return;
     let failing = false;
-    // PostgresSpanExporter (which names its destination) stores a later END over a crash
-    // record; any other gets the one it was sent first.
-    if (exportTarget(this.options.exporter).destination === undefined) this.crashRecordStands = new WeakSet();
+    // PostgresSpanExporter stores a later END over a crash record; any other gets the crash
+    // record alone, once it is sent.
+    if (!storesInPostgres(this.options.exporter)) {
+      this.heldEnds = new HeldEnds((span) => {
+        try {
+          this.recordEnd(span);
+        } catch (error) {
+          this.hotPathError(error);
+        }
+      });
+    }
     const { written, lost } = await exportCrashRecordsAtShutdown({
       journal,
       exporter: this.options.exporter,
@@ -561,7 +569,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       exportTimeoutMillis: this.options.exportTimeoutMillis,
       signal: this.stopController.signal,
       send: drained && !journal.broken && !this.stopController.signal.aborted,
-      crashRecordStands: this.crashRecordStands,
+      heldEnds: this.heldEnds,
       onRetry: (error) => {
         this.loop.exportFailures += 1;
         if (!failing) safeDiag.warn(`otel-blackbox: exporting the crash records of the spans still open at shutdown failed, retrying until flushTimeoutMillis: ${error.message}`);

@@ -5,8 +5,8 @@
 // (pendingSpanMillis) then read as running for good. So the processor exports them itself,
 // once the export loop has drained what was written before and while it still runs (an END
 // that comes meanwhile is exported after, and in PostgreSQL replaces the crash record:
-// ended > crashed; an exporter that names no destination, OTLP say, cannot replace one
-// record with another, and gets the crash record alone: crashRecordStands),
+// ended > crashed; any other exporter, OTLP say, cannot replace one record with another,
+// and gets the crash record alone, unless it was not sent: HeldEnds),
 // and the journal lets go of each span a committed batch carried: nothing is left for a
 // recovery to write again, and the journal is removed as a finished one is. What could not
 // be exported before the stop deadline stays open in the journal, and recovery writes it,
@@ -36,14 +36,50 @@ export interface CrashRecordsAtShutdown {
   onRetry: (error: Error) => void;
   /** false: none is sent (the export did not drain in time, the journal is broken), and what is lost is only counted. */
   send: boolean;
-  /**
-   * Given when the exporter cannot let a later record of a span replace an earlier one:
-   * each span whose crash record is sent goes in (those whose START the journal holds),
-   * and the processor sends no END of it after (two spans of one id, with conflicting
-   * statuses, at a collector; a review). Should the export fail, recovery writes the
-   * crash record from the START.
-   */
-  crashRecordStands?: WeakSet<ReadableSpan> | undefined;
+  /** Given when the exporter cannot let a later record of a span replace an earlier one (HeldEnds). */
+  heldEnds?: HeldEnds | undefined;
+}
+
+/**
+ * The ENDs of spans whose crash record is on its way, for an exporter that cannot let a
+ * later record of a span replace an earlier one: sent after the crash record, the END made
+ * two spans of one id, with conflicting statuses, at a collector (a review). Held while the
+ * crash record is on its way, an END is dropped once it is sent (the crash record stands,
+ * and later ENDs are dropped too); should it not be sent, the ENDs held go the usual way
+ * (`replay`): dropped then, a span that ended cleanly was recovered as crashed (a review).
+ */
+export class HeldEnds {
+  readonly #replay: (span: ReadableSpan) => void;
+  /** Spans whose crash record is on its way or sent. */
+  readonly #sending = new WeakSet<ReadableSpan>();
+  /** Of those on their way, the ones that ended meanwhile. */
+  readonly #held = new Set<ReadableSpan>();
+
+  constructor(replay: (span: ReadableSpan) => void) {
+    this.#replay = replay;
+  }
+
+  /** For onEnd: true when the span's END is held or dropped here. */
+  holds(span: ReadableSpan): boolean {
+    if (!this.#sending.has(span)) return false;
+    this.#held.add(span);
+    return true;
+  }
+
+  sending(spans: readonly ReadableSpan[]): void {
+    for (const span of spans) this.#sending.add(span);
+  }
+
+  sent(spans: readonly ReadableSpan[]): void {
+    for (const span of spans) this.#held.delete(span);
+  }
+
+  notSent(spans: readonly ReadableSpan[]): void {
+    for (const span of spans) {
+      this.#sending.delete(span);
+      if (this.#held.delete(span)) this.#replay(span);
+    }
+  }
 }
 
 export interface CrashRecordsExported {
@@ -63,22 +99,29 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
   let sent = 0;
   for (; options.send && sent < open.length && !signal.aborted; sent += options.maxExportBatchSize) {
     // Ended since the snapshot: their END is journaled, and the export loop sends it.
-    const entries = open.slice(sent, sent + options.maxExportBatchSize).filter(({ span }) => span.ended !== true);
-    if (entries.length === 0) continue;
-    const spans = entries.map(({ span }) => span);
-    for (const { span, journaled } of entries) if (journaled) options.crashRecordStands?.add(span);
+    const spans = open.slice(sent, sent + options.maxExportBatchSize).map(({ span }) => span).filter((span) => span.ended !== true);
+    if (spans.length === 0) continue;
+    options.heldEnds?.sending(spans);
     const records = spans.map((span) => crashRecordAtShutdown(span, stoppedAt, journal.writerId));
     const delivery = new Delivery(options.deadLetters);
     const outcome = await retryWithBackoff(
       () => exportWithLogs(options.exporter, options.logExporter, () => records, records.length, undefined, options.exportTimeoutMillis, signal, delivery),
       { signal, onRetry: options.onRetry },
     );
-    if (!outcome.ok) break;
+    if (!outcome.ok) {
+      options.heldEnds?.notSent(spans);
+      break;
+    }
+    // A crash record the exporter refused for good (dead-lettered) is not the span's record:
+    // an END held for it goes after all.
+    const refused = new Set(delivery.refusedByExporter.spanPositions);
+    options.heldEnds?.notSent(spans.filter((_, position) => refused.has(position)));
+    options.heldEnds?.sent(spans.filter((_, position) => !refused.has(position)));
     for (const span of spans) journal.endedElsewhere(span);
     written += records.length - delivery.spans.deadLettered - delivery.refusedByExporter.spanPositions.length;
   }
-  // An END held back for its crash record (crashRecordStands) leaves its span open in the journal.
-  const left = open.slice(sent).filter(({ span }) => span.ended !== true || options.crashRecordStands?.has(span) === true);
+  // ENDs held for crash records not sent have gone the usual way (HeldEnds.notSent).
+  const left = open.slice(sent).filter(({ span }) => span.ended !== true);
   const lost = left.filter(({ journaled }) => !journaled).length;
   if (left.length > lost) {
     safeDiag.warn(`otel-blackbox: ${left.length - lost} spans still open at shutdown stay in the journal; their crash records are written when it is recovered`);

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { safeDiag } from '../safeDiag.js';
 import type { LogRecordExporter } from '../logRecordTypes.js';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
-import { takesConcurrentBatches } from '../export/SpansAndLogs.js';
+import { storesInPostgres } from '../export/SpansAndLogs.js';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envBytesAtLeast, envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
@@ -115,7 +115,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
       options.maxExportBatchSize,
       envBatchSize ?? D.maxExportBatchSize,
     ),
-    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, takesConcurrentBatches(exporter) ? D.maxConcurrentExports : 1),
+    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, storesInPostgres(exporter) ? D.maxConcurrentExports : D.maxConcurrentExportsElsewhere),
     scheduledDelayMillis: millis('scheduledDelayMillis', options.scheduledDelayMillis, envMillis(ENV.scheduledDelayMillis, 0) ?? D.scheduledDelayMillis, 0),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, envMillis(ENV.exportTimeoutMillis, 1) ?? D.exportTimeoutMillis, 1),
     maxQueueSize: positiveInteger('maxQueueSize', options.maxQueueSize, envQueueSize ?? D.maxQueueSize),

@@ -13,7 +13,7 @@ import { readableLogFromRecord } from '../journal/logRecords.js';
 import { describeTarget, exportTarget, recoversFor } from '../export/exportDestination.js';
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
-import { takesConcurrentBatches, type KeyedLogRecord } from '../export/SpansAndLogs.js';
+import { storesInPostgres, type KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
@@ -49,9 +49,9 @@ export interface RecoverJournalsOptions {
   /** Spans per export() call. Default 512, as the processor's. */
   maxExportBatchSize?: number | undefined;
   /**
-   * Batches exported at once. Default: up to 4 behind PostgresSpanExporter (fewer for
-   * batches over 1024 spans, which hold more memory); 1 behind any other exporter, whose
-   * export() the SpanExporter contract says is never called concurrently.
+   * Batches exported at once. Default: up to 4 behind PostgresSpanExporter; 1 behind any
+   * other exporter, whose export() the SpanExporter contract says is never called
+   * concurrently. Given or not, no more than hold 4096 spans (fewer for large batches).
    */
   maxConcurrentExports?: number | undefined;
   /** One export() may take this long. Default 30000 ms. */
@@ -179,7 +179,12 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   const settings = {
     staleAfterMillis: millis('staleAfterMillis', options.staleAfterMillis, D.staleAfterMillis, 1),
     batchSize,
-    maxConcurrentExports: positiveInteger('maxConcurrentExports', options.maxConcurrentExports, takesConcurrentBatches(exporter) ? batchesInFlight(batchSize) : 1),
+    // Given or not, no more than batchesInFlight: inside an application with a small heap,
+    // the batches in flight are what recovery holds.
+    maxConcurrentExports: Math.min(
+      batchesInFlight(batchSize),
+      positiveInteger('maxConcurrentExports', options.maxConcurrentExports, storesInPostgres(exporter) ? D.maxConcurrentExports : D.maxConcurrentExportsElsewhere),
+    ),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
     maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
@@ -419,24 +424,22 @@ interface RecoverySettings {
   deadLetters: DeadLetterFile;
 }
 
-/**
- * Export batches in flight at once: PostgreSQL commits one while the next are sent. Up to
- * 4, as bench/exporter-throughput.mjs measures the exporter at (48,700 spans/s against
- * 33,900 with one in flight), and up to MAX_SPANS_IN_FLIGHT spans: inside an application
- * with a small heap, 4 batches of 2048 spans kept ~40 MB alive, and the collector's full
- * pauses grew with them (bench/recovery.mjs: event-loop stalls of 60–90 ms, against 40–60
- * with 2 in flight, at the same rate). The default 512-span batches get all 4. An exporter
- * that is not ours gets one at a time by default, as the SpanExporter contract has it
- * (takesConcurrentBatches).
- */
-const MAX_BATCHES_IN_FLIGHT = 4;
-
 /** How often a recovery that keeps failing says so. */
 const RETRY_SAID_EVERY_MILLIS = 60_000;
-const MAX_SPANS_IN_FLIGHT = 4096;
 
+/**
+ * Export batches in flight at once: PostgreSQL commits one while the next are sent. Up to
+ * 4 (D.maxConcurrentExports), as bench/exporter-throughput.mjs measures the exporter at
+ * (48,700 spans/s against 33,900 with one in flight), and up to D.maxSpansInFlight spans,
+ * whatever was asked: inside an application with a small heap, 4 batches of 2048 spans kept
+ * ~40 MB alive, and the collector's full pauses grew with them (bench/recovery.mjs:
+ * event-loop stalls of 60–90 ms, against 40–60 with 2 in flight, at the same rate). The
+ * default 512-span batches get all 4. An exporter that is not ours gets one at a time by
+ * default, as the SpanExporter contract has it (storesInPostgres).
+ */
+/** Batches of `batchSize` spans that hold at most D.maxSpansInFlight spans (one at least). */
 function batchesInFlight(batchSize: number): number {
-  return Math.max(1, Math.min(MAX_BATCHES_IN_FLIGHT, Math.floor(MAX_SPANS_IN_FLIGHT / batchSize)));
+  return Math.max(1, Math.floor(D.maxSpansInFlight / batchSize));
 }
 
 /** What a span record of a recovery batch was added as (SpanPayloads tags). */

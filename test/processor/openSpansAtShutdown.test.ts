@@ -9,6 +9,7 @@ import { context, trace } from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ExportResultCode } from '@opentelemetry/core';
 import { expect, test } from 'vitest';
 import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -94,6 +95,43 @@ test('a span that ends while its crash record is being exported: an exporter nam
   const states = exporter.spans.map((span) => [span.name, span.attributes[ATTR_SPAN_STATE] ?? 'ended']);
   expect(states).toEqual([['ends meanwhile', 'crashed']]);
   expect(writerDirs(journalDir)).toEqual([]);
+});
+
+test('a span that ends while its crash record is on its way, which is never sent: recovery stores it as ended, not crashed', async () => {
+  // Held and dropped, its END was lost with the export: a span that ended cleanly during a
+  // shutdown with the collector down was recovered as crashed (a review).
+  const journalDir = join(tempDir(), 'journal');
+  let job: ReturnType<ReturnType<ReturnType<typeof providerWith>['getTracer']>['startSpan']> | undefined;
+  const exporter = new CollectingExporter();
+  exporter.export = (_spans, done) => {
+    job?.end();
+    setTimeout(() => done({ code: ExportResultCode.FAILED, error: new Error('collector down (test)') }), 5);
+  };
+  const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, scheduledDelayMillis: 10, flushTimeoutMillis: 300 });
+  job = providerWith(processor, 'never-sent').getTracer('t').startSpan('ends meanwhile');
+  await processor.shutdown();
+
+  const later = new CollectingExporter();
+  const report = await recoverJournals({ journalDir, exporter: later, staleAfterMillis: 1 });
+  expect(report).toMatchObject({ journals: 1, spansEnded: 1, spansCrashed: 0 });
+  expect(later.spans.map((span) => [span.name, span.attributes[ATTR_SPAN_STATE] ?? 'ended'])).toEqual([['ends meanwhile', 'ended']]);
+});
+
+test('a span whose START the journal never took, ending while its crash record is on its way: the crash record alone', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  let job: ReturnType<ReturnType<ReturnType<typeof providerWith>['getTracer']>['startSpan']> | undefined;
+  const exporter = new CollectingExporter();
+  const collect = exporter.export.bind(exporter);
+  exporter.export = (spans, done) => {
+    if (spans.some((span) => span.attributes[ATTR_SPAN_STATE] === 'crashed')) job?.end();
+    collect(spans, done);
+  };
+  const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, scheduledDelayMillis: 10, maxJournalBytes: 8192, maxSegmentBytes: 4096 });
+  job = providerWith(processor, 'unjournaled').getTracer('t').startSpan('big open', { attributes: { pad: 'x'.repeat(20_000) } });
+  expect(processor.stats().journalFull).toBe(true);
+  await processor.shutdown();
+
+  expect(exporter.spans.map((span) => [span.name, span.attributes[ATTR_SPAN_STATE] ?? 'ended'])).toEqual([['big open', 'crashed']]);
 });
 
 test('a span that ends while its crash record is being exported: PostgreSQL keeps the ended row, which replaces the crash record', async () => {
