@@ -8,6 +8,7 @@ import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { enterGate, isGated } from './exportGate.js';
 import type { SpansAndLogs, SpansAndLogsExporter } from './SpansAndLogs.js';
 
 export type ExportOutcome =
@@ -43,8 +44,43 @@ export function exportSpansAndLogs(
   return exportCall(`${count} spans`, exporter.exportBatch, exporter, batch, timeoutMillis, signal);
 }
 
-/** `what`: the batch as said in errors ('4 spans'). */
+/**
+ * `what`: the batch as said in errors ('4 spans'). The call waits for its turn where the
+ * exporter takes one at a time (exportGate.ts); its timeout runs from when it is made.
+ */
 function exportCall<T>(
+  what: string,
+  call: (batch: T, resultCallback: (result: ExportResult) => void) => void,
+  exporter: object,
+  batch: T,
+  timeoutMillis: number,
+  signal: AbortSignal | undefined,
+): Promise<ExportOutcome> {
+  if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(what), aborted: true });
+  // PostgresSpanExporter has no gate: called in this turn, as the turn budget expects.
+  if (!isGated(exporter)) return callExporter(what, call, exporter, batch, timeoutMillis, signal);
+  return gatedCall(what, call, exporter, batch, timeoutMillis, signal);
+}
+
+async function gatedCall<T>(
+  what: string,
+  call: (batch: T, resultCallback: (result: ExportResult) => void) => void,
+  exporter: object,
+  batch: T,
+  timeoutMillis: number,
+  signal: AbortSignal | undefined,
+): Promise<ExportOutcome> {
+  const leave = await enterGate(exporter, signal);
+  if (leave === undefined || signal?.aborted) {
+    leave?.();
+    return { ok: false, error: abortError(what), aborted: true };
+  }
+  const outcome = callExporter(what, call, exporter, batch, timeoutMillis, signal);
+  void outcome.then(leave);
+  return outcome;
+}
+
+function callExporter<T>(
   what: string,
   call: (batch: T, resultCallback: (result: ExportResult) => void) => void,
   exporter: object,
@@ -55,7 +91,6 @@ function exportCall<T>(
   // No closure here refers to the batch: one that did would keep it alive (through the
   // timer, the abort listener) while the exporter waits on its database, so the exporter
   // could not let go of spans it has already turned into rows (see JournalBatch).
-  if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(what), aborted: true });
   const { outcome, settle, lateResult } = settledOnce(what, timeoutMillis, signal);
   const done = (result: ExportResult): void => {
     lateResult(result.code === ExportResultCode.SUCCESS);

@@ -13,6 +13,7 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { exportTarget } from '../export/exportDestination.js';
 import { exportsLogs, storesInPostgres } from '../export/SpansAndLogs.js';
+import { limitExportCallsOfOthers } from '../export/exportGate.js';
 import { PendingSpans } from './PendingSpans.js';
 import { Journal } from '../journal/Journal.js';
 import { JournalFullNotice } from './JournalFullNotice.js';
@@ -207,7 +208,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     this.queue = new MemorySpanQueue(this.options.maxQueueSize);
     this.journalFull = new JournalFullNotice(this.options.maxJournalBytes, this.options.maxQueueSize);
     // 'started' rows only where the exporter stores them by precedence (PostgresSpanExporter).
-    this.pendingSpans = new PendingSpans(exportsLogs(this.options.exporter) ? this.options.pendingSpanMillis : 0);
+    this.pendingSpans = new PendingSpans(storesInPostgres(this.options.exporter) ? this.options.pendingSpanMillis : 0);
+    // The export loop, recovery and shutdown's crash records call the exporter at the same
+    // time: held to maxConcurrentExports calls together, where it is not ours (exportGate.ts).
+    limitExportCallsOfOthers(this.options.exporter, this.options.logExporter, this.options.maxConcurrentExports);
     this.deadLetters = new DeadLetterFile(this.options.journalDir);
     this.loop = new ExportLoop({
       exporter: this.options.exporter,

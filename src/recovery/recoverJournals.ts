@@ -14,6 +14,7 @@ import { describeTarget, exportTarget, recoversFor } from '../export/exportDesti
 import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { Delivery, exportWithLogs } from '../export/exportWithLogs.js';
 import { storesInPostgres, type KeyedLogRecord } from '../export/SpansAndLogs.js';
+import { limitExportCallsOfOthers } from '../export/exportGate.js';
 import { claimLockFileName, isRecoveredDirName, isWriterDirName, parseClaimedDirName, recoveredDirName } from '../journal/journalPaths.js';
 import { holdClaimLock, probeClaimLock } from '../journal/livenessLocks.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
@@ -196,6 +197,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     dryRun: booleanOption('dryRun', options.dryRun, false),
     deadLetters: new DeadLetterFile(journalDir),
   };
+  // One call at a time together with whatever else calls this exporter (exportGate.ts);
+  // inside a processor, its own limit stays.
+  limitExportCallsOfOthers(exporter, settings.logExporter, settings.maxConcurrentExports);
   const claimer = options.claimer ?? currentWriterIdentity();
   const report: RecoveryReport = {
     journals: 0, segments: 0, spansEnded: 0, spansCrashed: 0, logRecords: 0, corruptBytes: 0, tornBytes: 0, liveJournals: 0, foreignJournals: 0, newerJournals: 0, otherDestinationJournals: 0, unreadableJournals: 0, failures: [],

@@ -61,6 +61,43 @@ test('behind recovery, an exporter that is not ours gets one batch at a time, ea
   expect(seen.spanIds.length).toBe(3000);
 });
 
+test("the processor's export loop and its recovery of a dead journal, together, call an exporter that is not ours one at a time", async () => {
+  // Each kept to one call, and together they made two at once (a review).
+  const { exporter, seen } = slowExporter(20);
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 3000, { noDestination: 'Object' });
+  const processor = new JournalSpanProcessor({ exporter, journalDir, scheduledDelayMillis: 5 });
+  const tracer = providerWith(processor, 'loop-and-recovery').getTracer('t');
+  for (let round = 0; round < 40; round++) {
+    for (let i = 0; i < 20; i++) tracer.startSpan(`span ${round}.${i}`).end();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await expect.poll(() => processor.stats().spansRecovered, { timeout: 10_000 }).toBe(dead.ended);
+  await processor.shutdown();
+
+  expect(seen.mostAtOnce).toBe(1);
+  expect(new Set(seen.spanIds).size).toBe(800 + dead.ended + dead.open);
+});
+
+test('at shutdown, the crash records and the export loop call an exporter that is not ours one at a time', async () => {
+  const { exporter, seen } = slowExporter(50);
+  const slow = exporter.export.bind(exporter);
+  let tracer: ReturnType<ReturnType<typeof providerWith>['getTracer']> | undefined;
+  exporter.export = (spans, done) => {
+    // A request that comes and goes while the crash record is on its way.
+    if (spans.some((span) => span.name === 'open at shutdown')) tracer?.startSpan('during the crash export').end();
+    slow(spans, done);
+  };
+  const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), recover: false, scheduledDelayMillis: 1 });
+  tracer = providerWith(processor, 'crash-and-loop').getTracer('t');
+  const open = tracer.startSpan('open at shutdown');
+  await processor.shutdown();
+  open.end();
+
+  expect(seen.mostAtOnce).toBe(1);
+  expect(seen.calls).toBe(2);
+});
+
 test('behind recovery, maxConcurrentExports given lets an exporter that can take them have batches at once', async () => {
   const { exporter, seen } = slowExporter(20);
   const journalDir = join(tempDir(), 'journal');
