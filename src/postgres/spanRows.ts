@@ -7,7 +7,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
-import { boundedResourceJson, boundedServiceName } from './boundedResource.js';
+import { boundedResourceJson, boundedText } from './boundedResource.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 import { traceStateText } from '../traceStateText.js';
@@ -82,9 +82,9 @@ export class SpanRowConverter {
       const attributes: Attributes = resource?.attributes ?? {};
       columns = {
         json: boundedResourceJson(attributes),
-        serviceName: boundedServiceName(sanitizeOptionalString(attributes['service.name'])),
+        serviceName: boundedText(sanitizeOptionalString(attributes['service.name'])),
         // On Resource since resources 2.x; undefined on an older or hand-made one.
-        schemaUrl: sanitizeOptionalString(resource?.schemaUrl),
+        schemaUrl: boundedText(sanitizeOptionalString(resource?.schemaUrl)),
       };
       this.#resources.set(key, columns);
     }
@@ -95,7 +95,11 @@ export class SpanRowConverter {
     const key: object = scope ?? SpanRowConverter;
     let columns = this.#scopes.get(key);
     if (columns === undefined) {
-      columns = { name: sanitizeOptionalString(scope?.name), version: sanitizeOptionalString(scope?.version), schemaUrl: sanitizeOptionalString(scope?.schemaUrl) };
+      columns = {
+        name: boundedText(sanitizeOptionalString(scope?.name)),
+        version: boundedText(sanitizeOptionalString(scope?.version)),
+        schemaUrl: boundedText(sanitizeOptionalString(scope?.schemaUrl)),
+      };
       this.#scopes.set(key, columns);
     }
     return columns;

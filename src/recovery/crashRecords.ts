@@ -39,13 +39,16 @@ export function crashReason(journal: JournalFacts): string {
   // Strings, whatever the record holds: a reason must never fail to be written. Cut past
   // what the writer keeps, by room for what it adds (its "… (N more characters)", " (unhandled
   // rejection)"), so that a record it wrote reads as it wrote it.
-  const textOf = (part: unknown, max: number) => (part === undefined || part === null ? '' : cutText(String(part), max + 64));
+  const textOf = (part: unknown, max: number) => (part === undefined || part === null ? '' : cutText(textOfValue(part), max + 64));
   if (exit?.error) {
-    const { name, message, stack } = exit.error as { name?: unknown; message?: unknown; stack?: unknown };
+    // An error written otherwise (a string, say) is its message.
+    const error: unknown = exit.error;
+    const { name, message, stack } = (typeof error === 'object' ? error : { message: error }) as { name?: unknown; message?: unknown; stack?: unknown };
     const nameText = textOf(name, EXIT_TEXT_LIMITS.name);
     const messageText = textOf(message, EXIT_TEXT_LIMITS.message);
     const stackText = textOf(stack, EXIT_TEXT_LIMITS.stack);
-    return stackText && stackText.includes(messageText) ? `uncaught ${stackText}` : `uncaught ${nameText}: ${messageText}${stackText ? `\n${stackText}` : ''}`;
+    if (stackText && stackText.includes(messageText)) return `uncaught ${stackText}`;
+    return `uncaught ${nameText ? `${nameText}: ` : ''}${messageText}${stackText ? `\n${stackText}` : ''}`;
   }
   // A worker thread's journal (its header names the thread) says so: its process may live
   // on, and "process exited with code 0" sent the reader to look for a process that did not.
@@ -60,6 +63,20 @@ export function crashReason(journal: JournalFacts): string {
   if (ahead) return `${writer} vanished; last heartbeat at ${isoTime(ahead.datedMs)} by its clock, which was ahead of this host's (${isoTime(ahead.recoveredAtMs)} when recovered)`;
   const last = journal.lastHeartbeatMs ?? journal.lastSignOfLifeMs;
   return `${writer} vanished; last heartbeat at ${isoTime(last)}`;
+}
+
+/**
+ * A value read from a record as text, never throwing: an object whose `toString` is not a
+ * function (`{"toString":1}`) made String() throw, and the journal failed at every
+ * recovery (an attack).
+ */
+function textOfValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return '[unreadable]';
+  }
 }
 
 /** A reason must never fail to be written: a time Date cannot hold is said as a number. */

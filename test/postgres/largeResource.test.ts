@@ -6,7 +6,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { PostgresSpanExporter } from '../../src/postgres/PostgresSpanExporter.js';
-import { ATTR_RESOURCE_CUT, RESOURCE_JSON_CHARS, SERVICE_NAME_CHARS } from '../../src/postgres/boundedResource.js';
+import { ATTR_RESOURCE_CUT, RESOURCE_JSON_CHARS, TEXT_CHARS } from '../../src/postgres/boundedResource.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportSpans, recordSpans } from './spanFixtures.js';
 
@@ -39,15 +39,15 @@ test('a resource of megabytes is stored cut, in every row, with how large it was
   );
   expect(rows).toHaveLength(50);
   for (const row of rows) {
-    expect(row.service.length).toBeLessThan(SERVICE_NAME_CHARS + 40);
+    expect(row.service.length).toBeLessThan(TEXT_CHARS + 40);
     expect(row.service).toMatch(/^s+… \(298976 more characters\)$/);
     expect(row.resource_chars).toBeLessThan(RESOURCE_JSON_CHARS + 4096);
-    expect(Number(row.cut)).toBeGreaterThan(500_000);
+    expect(row.cut).toMatch(/^\d+ of 2003 attributes kept, values cut past 1024 characters$/);
     // Values kept, cut where long, until the budget is spent.
     expect(row).toMatchObject({ host: 'web-1', pid: 7 });
   }
   const [trace] = await db.query<{ n: number }>(`SELECT max(length(service_name))::int AS n FROM "${schema}".traces`);
-  expect(trace!.n).toBeLessThan(SERVICE_NAME_CHARS + 40);
+  expect(trace!.n).toBeLessThan(TEXT_CHARS + 40);
 
   const small = await recordSpans((tracer) => tracer.startSpan('small').end(), resourceFromAttributes({ 'service.name': 'checkout', big: 'b'.repeat(10_000) }));
   expect((await exportSpans(exporter, small)).code).toBe(ExportResultCode.SUCCESS);
@@ -55,4 +55,32 @@ test('a resource of megabytes is stored cut, in every row, with how large it was
     `SELECT service_name AS service, resource ->> 'big' AS big, resource ->> '${ATTR_RESOURCE_CUT}' AS cut FROM "${schema}".spans WHERE name = 'small'`,
   );
   expect(row).toEqual({ service: 'checkout', big: 'b'.repeat(10_000), cut: null });
+});
+
+test("a schema URL of megabytes, a resource's or a scope's, is cut; a resource of a million attributes is cut without being serialised whole", async () => {
+  const huge = 'u'.repeat(2_000_000);
+  const many: Record<string, number> = { 'service.name': 1 };
+  for (let i = 0; i < 1_000_000; i++) many[`k${i}`] = i;
+  const resource = resourceFromAttributes(many, { schemaUrl: huge });
+  const spans = await recordSpans((tracer) => {
+    for (let i = 0; i < 20; i++) tracer.startSpan(`many ${i}`).end();
+  }, resource);
+  const scoped = await recordSpans((tracer) => tracer.startSpan('scoped').end(), undefined, { schemaUrl: huge });
+  expect((await exportSpans(exporter, [...spans, ...scoped])).code).toBe(ExportResultCode.SUCCESS);
+
+  // jsonb's text puts a space after each colon and comma: not counted.
+  const rows = await db.query<{ name: string; schema_url: number; scope_schema_url: number; resource_chars: number; cut: string | null }>(
+    `SELECT name, length(resource_schema_url) AS schema_url, length(scope_schema_url) AS scope_schema_url,
+            length(resource::text) - 2 * (SELECT count(*) FROM jsonb_object_keys(resource))::int AS resource_chars,
+            resource ->> '${ATTR_RESOURCE_CUT}' AS cut FROM "${schema}".spans WHERE name LIKE 'many %' OR name = 'scoped'`,
+  );
+  expect(rows).toHaveLength(21);
+  for (const row of rows) {
+    if (row.name === 'scoped') expect(row.scope_schema_url).toBeLessThan(TEXT_CHARS + 40);
+    else {
+      expect(row.schema_url).toBeLessThan(TEXT_CHARS + 40);
+      expect(row.resource_chars).toBeLessThan(RESOURCE_JSON_CHARS + 4096);
+      expect(row.cut).toMatch(/^\d+ of 1000001 attributes kept/);
+    }
+  }
 });

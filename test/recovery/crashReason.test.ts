@@ -93,3 +93,12 @@ test("an error the writer cut itself reads back as it wrote it, not cut again", 
   const { reason } = await reasonAfter([{ exit: { error: cutByWriter } }]);
   expect(reason).toBe(`uncaught Error: ${message}\n${cutByWriter.stack}`);
 });
+
+test('an exit record whose parts cannot be made text by String() ({"toString":1}), or whose error is a string, still gives a reason', async () => {
+  // String() threw "Cannot convert object to primitive value": the journal failed at every recovery (an attack).
+  const trap = { toString: 1 } as unknown as number;
+  expect((await reasonAfter([{ exit: { code: trap } }])).reason).toBe('process exited with code {"toString":1} while the span was open');
+  const byError = (await reasonAfter([{ exit: { error: { name: trap, message: trap } as never } }])).reason;
+  expect(byError).toBe('uncaught {"toString":1}: {"toString":1}');
+  expect((await reasonAfter([{ exit: { error: 'out of cheese' as never } }])).reason).toBe('uncaught out of cheese');
+});

@@ -176,7 +176,7 @@ test('an exit record whose error holds no strings still gives its crash records 
   const report = await recoverJournals({ journalDir, exporter });
   expect(report).toMatchObject({ journals: 1, spansCrashed: dead.open, failures: [] });
   const crashed = exporter.spans.filter((span) => span.status.code === 2);
-  expect(crashed[0]!.status.message).toMatch(/^uncaught 7: \[object Object\]/);
+  expect(crashed[0]!.status.message).toMatch(/^uncaught 7: {"a":1}/);
 });
 
 test.each([['a string', 'abc'], ['a fraction', 1.5], ['past 2^53', 2 ** 70], ['none', undefined]])(
