@@ -43,14 +43,18 @@ function holdThreadPool(dir: string): { release: () => void } {
   };
 }
 
-test.each(['mmap', 'write'])('behind a thread pool the application keeps busy, the journal stays within maxJournalBytes on disk (%s path)', async (path) => {
+test.each([
+  ['mmap', 'process'],
+  ['write', 'process'],
+  ['mmap', 'host'],
+] as const)('behind a thread pool the application keeps busy, the journal stays within maxJournalBytes on disk (%s path, durability %s)', async (path, durability) => {
   const before = process.env.OTEL_BLACKBOX_JOURNAL_IO;
   if (path === 'write') process.env.OTEL_BLACKBOX_JOURNAL_IO = 'write';
   const dir = tempDir();
   const journalDir = join(dir, 'journal');
   const maxJournalBytes = 256 * 1024;
   const exporter = new CollectingExporter();
-  const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, maxJournalBytes, maxSegmentBytes: 16 * 1024, scheduledDelayMillis: 1 });
+  const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, durability, maxJournalBytes, maxSegmentBytes: 16 * 1024, scheduledDelayMillis: 1 });
   const tracer = providerWith(processor, 'busy-pool').getTracer('t');
   const pool = holdThreadPool(dir);
   let mostOnDisk = 0;

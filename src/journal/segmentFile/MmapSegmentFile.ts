@@ -331,8 +331,9 @@ export class MmapSegmentFile implements SegmentFile {
     // An addon from before releaseLeavesDescriptor closes the descriptor itself: not in a
     // worker thread, where Node would close that number again at the worker's end.
     const releases = this.addon.release !== undefined && (this.addon.releaseLeavesDescriptor === true || isMainThread);
-    // Behind a busy pool (jobsOnPool), one without a sync is done here: an unmap and a cut.
-    const poolBehind = synced === undefined && jobsOnPool >= MAX_JOBS_ON_POOL;
+    // Behind a busy pool (jobsOnPool) it is done here: an unmap and a cut; a sync asked for
+    // is left to fs, whose own job holds only the descriptor.
+    const poolBehind = jobsOnPool >= MAX_JOBS_ON_POOL;
     if (!this.unmapped && !jobRunning && this.syncs === 0 && releases && !poolBehind && (synced === undefined || this.addon.releaseSyncs === true)) {
       try {
         // Without a sync asked for, nothing useful to do with a failure: the records are in
@@ -360,6 +361,19 @@ export class MmapSegmentFile implements SegmentFile {
     }
     if (!this.unmapped || this.syncs > 0) return;
     this.state = 'closed';
+    if (synced !== undefined && poolBehind) {
+      fdatasync(this.fd, (error) => {
+        // Meanwhile the application may have closed the number and been given it again.
+        if (!descriptorIsStill(this.fd, this.identity)) return synced(descriptorLostError(this.path));
+        try {
+          closeSync(this.fd);
+        } catch {
+          // Nothing useful to do: the sync is what was asked for.
+        }
+        synced(error);
+      });
+      return;
+    }
     if (synced !== undefined) {
       // Here only when the addon could not release on the thread pool: synced right here.
       let error: NodeJS.ErrnoException | null = null;
