@@ -57,27 +57,19 @@ function exportCall<T>(
   signal: AbortSignal | undefined,
 ): Promise<ExportOutcome> {
   if (signal?.aborted) return Promise.resolve({ ok: false, error: abortError(what), aborted: true });
+  // Only until it is made: nothing that outlives the call refers to the batch (callExporter).
+  const make = () => callExporter(what, call, exporter, batch, timeoutMillis, signal);
   // PostgresSpanExporter has no gate: called in this turn, as the turn budget expects.
-  if (!isGated(exporter)) return callExporter(what, call, exporter, batch, timeoutMillis, signal);
-  return gatedCall(what, call, exporter, batch, timeoutMillis, signal);
-}
-
-async function gatedCall<T>(
-  what: string,
-  call: (batch: T, resultCallback: (result: ExportResult) => void) => void,
-  exporter: object,
-  batch: T,
-  timeoutMillis: number,
-  signal: AbortSignal | undefined,
-): Promise<ExportOutcome> {
-  const leave = await enterGate(exporter, signal);
-  if (leave === undefined || signal?.aborted) {
-    leave?.();
-    return { ok: false, error: abortError(what), aborted: true };
-  }
-  const outcome = callExporter(what, call, exporter, batch, timeoutMillis, signal);
-  void outcome.then(leave);
-  return outcome;
+  if (!isGated(exporter)) return make();
+  return enterGate(exporter, signal).then((leave) => {
+    if (leave === undefined || signal?.aborted) {
+      leave?.();
+      return { ok: false, error: abortError(what), aborted: true };
+    }
+    const outcome = make();
+    void outcome.then(leave);
+    return outcome;
+  });
 }
 
 function callExporter<T>(

@@ -36,6 +36,17 @@ function breakJson(path: string, type: RecordType, index: number): void {
   }
 }
 
+/** Writes `frame` just past the last record of the segment at `path`. */
+function appendFrame(path: string, frame: Buffer): void {
+  const end = readSegment(readFileSync(path)).records.at(-1)!.end;
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, frame, 0, frame.length, end);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 test('an END and an open START that do not parse are left out and not counted; the rest is recovered', async () => {
   const journalDir = join(tempDir(), 'journal');
   // One batch of 600, parsed in slices of 256 (recoverJournals.ts): the counts add up across them.
@@ -86,14 +97,8 @@ test('a log record written without the fields a reader expects is lost alone, sa
   const dead = writeDeadJournal(journalDir, 100);
   // A LOG cut down to its first fields (recordCap.ts, for a key alone larger than a frame): no scope, no resource.
   const path = segmentPath(dead.writerDir, 1);
-  const end = readSegment(readFileSync(path)).records.at(-1)!.end;
   const frame = encodeFrame(RecordType.LogRecord, JSON.stringify({ q: 0, t: [1, 0], o: [1, 0], a: {} }));
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, frame, 0, frame.length, end);
-  } finally {
-    closeSync(fd);
-  }
+  appendFrame(path, frame);
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
   try {
     const report = await recoverJournals({ journalDir, exporter });
@@ -187,14 +192,8 @@ test.each([['a string', 'abc'], ['a fraction', 1.5], ['past 2^53', 2 ** 70], ['n
     const journalDir = join(tempDir(), 'journal');
     const dead = writeDeadJournal(journalDir, 60, { logs: 3 });
     const path = segmentPath(dead.writerDir, 1);
-    const end = readSegment(readFileSync(path)).records.at(-1)!.end;
     const frame = encodeFrame(RecordType.LogRecord, JSON.stringify({ q, t: [1, 0], o: [1, 0], a: {}, b: 'odd sequence' }));
-    const fd = openSync(path, 'r+');
-    try {
-      writeSync(fd, frame, 0, frame.length, end);
-    } finally {
-      closeSync(fd);
-    }
+    appendFrame(path, frame);
     const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
     const lines = collectDiag();
     try {
@@ -219,14 +218,8 @@ test.each([
   const journalDir = join(tempDir(), 'journal');
   const dead = writeDeadJournal(journalDir, 60, { logs: 3 });
   const path = segmentPath(dead.writerDir, 1);
-  const end = readSegment(readFileSync(path)).records.at(-1)!.end;
   const frame = encodeFrame(RecordType.Commit, JSON.stringify({ ms: Date.now(), ...upTo }));
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, frame, 0, frame.length, end);
-  } finally {
-    closeSync(fd);
-  }
+  appendFrame(path, frame);
   const exporter = new CollectingExporter();
   const lines = collectDiag();
   try {
