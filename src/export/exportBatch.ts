@@ -8,7 +8,7 @@ import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '../logRecordTypes.js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { enterGate, isGated } from './exportGate.js';
+import { enterGate, gateOf } from './exportGate.js';
 import type { SpansAndLogs, SpansAndLogsExporter } from './SpansAndLogs.js';
 
 export type ExportOutcome =
@@ -60,8 +60,9 @@ function exportCall<T>(
   // Only until it is made: nothing that outlives the call refers to the batch (callExporter).
   const make = () => callExporter(what, call, exporter, batch, timeoutMillis, signal);
   // PostgresSpanExporter has no gate: called in this turn, as the turn budget expects.
-  if (!isGated(exporter)) return make();
-  return enterGate(exporter, signal).then((leave) => {
+  const gate = gateOf(exporter);
+  if (gate === undefined) return make();
+  return enterGate(gate, signal).then((leave) => {
     if (leave === undefined || signal?.aborted) {
       leave?.();
       return { ok: false, error: abortError(what), aborted: true };

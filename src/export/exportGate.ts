@@ -9,7 +9,7 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { LogRecordExporter } from '../logRecordTypes.js';
 import { storesInPostgres } from './SpansAndLogs.js';
 
-interface Gate {
+export interface Gate {
   readonly limit: number;
   running: number;
   readonly waiting: Array<() => void>;
@@ -33,17 +33,16 @@ export function limitExportCallsOfOthers(exporter: SpanExporter, logExporter: Lo
   if (logExporter !== undefined) limitExportCalls(logExporter, limit);
 }
 
-/** Whether calls to `exporter` pass a gate (limitExportCalls). */
-export function isGated(exporter: object): boolean {
-  return gates.has(exporter);
+/** The gate calls to `exporter` pass (limitExportCalls), if it has one. */
+export function gateOf(exporter: object): Gate | undefined {
+  return gates.get(exporter);
 }
 
 /**
  * Resolves with the function that ends the call once it may start (at once, where there
- * is room), or with undefined if `signal` aborts first. Only for a gated exporter.
+ * is room), or with undefined if `signal` aborts first.
  */
-export function enterGate(exporter: object, signal: AbortSignal | undefined): Promise<(() => void) | undefined> {
-  const gate = gates.get(exporter)!;
+export function enterGate(gate: Gate, signal: AbortSignal | undefined): Promise<(() => void) | undefined> {
   if (gate.running < gate.limit) return Promise.resolve(enter(gate));
   return new Promise((resolve) => {
     const start = (): void => {

@@ -249,10 +249,7 @@ export class JournalWriter {
         this.carrying.delete(segment);
         this.liveBytes -= this.settled.forget(segment);
         // Room given back: STARTs refused at the cap are written now (releaseSegments).
-        if (this.releaseTimer === undefined && !this.closed && this.openSpans.hasMark(NOT_JOURNALED)) {
-          this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
-          this.releaseTimer.unref();
-        }
+        if (this.releaseTimer === undefined && !this.closed && this.openSpans.hasMark(NOT_JOURNALED)) this.releaseInNextTurn();
       },
       // Still counted, and queued again at the next release.
       kept: () => {},
@@ -714,10 +711,12 @@ export class JournalWriter {
     }
     budget = this.journalUnwrittenStarts(budget);
     // What this turn's budgets left undone (STARTs to carry or write, texts to flatten) goes on in the next.
-    if ((budget === 0 || compactions === 0) && this.brokenError === undefined) {
-      this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
-      this.releaseTimer.unref();
-    }
+    if ((budget === 0 || compactions === 0) && this.brokenError === undefined) this.releaseInNextTurn();
+  }
+
+  private releaseInNextTurn(): void {
+    this.releaseTimer = setTimeout(() => this.releaseSegments(), 0);
+    this.releaseTimer.unref();
   }
 
   /**
