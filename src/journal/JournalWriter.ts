@@ -130,6 +130,8 @@ export class JournalWriter {
   private readonly recentEnds: RecentEnds;
   /** Held while this writer's directory exists; undefined where it cannot be (livenessLocks.ts). */
   private lock: HeldLock | undefined;
+  /** The last take of the lock failed for a reason that may pass (too many open files): tried again at each maintain(). */
+  private lockToRetake = false;
   /** The next mapped segment, made while this one fills: a rotation then only writes its head. */
   private readonly spare = new SpareSegment();
   private segment = 0;
@@ -256,7 +258,7 @@ export class JournalWriter {
     });
     makeOwnerOnlyDir(this.writerDir);
     // Before the first header, which says whether the writer holds it.
-    this.lock = options.lock === false ? undefined : holdWriterLock(this.writerDir);
+    if (options.lock !== false) this.takeLock();
     // Here a failure throws (the caller decides how to report it, and retries with a new
     // writer: the lock goes with this one); later ones degrade. Not said by the writer
     // meanwhile: a disk full at start made a new writer, and a new error line, every second.
@@ -1019,6 +1021,7 @@ export class JournalWriter {
     // once this process has exited.
     this.lock?.release();
     this.lock = undefined;
+    this.lockToRetake = false;
   }
 
   /**
@@ -1030,12 +1033,27 @@ export class JournalWriter {
    * header says there is none).
    */
   private relockIfLost(): void {
-    if (this.lock === undefined) return;
+    if (this.lock === undefined) {
+      if (this.lockToRetake) this.takeLock();
+      return;
+    }
     // Its descriptor closed by the application, the lock is gone, and judges find the file free.
     const held = this.lock.isHeld();
     if (held && this.lock.isAtItsPath()) return;
     if (held) this.lock.release();
-    this.lock = holdWriterLock(this.writerDir);
+    this.takeLock();
+  }
+
+  /**
+   * A take that failed is tried again (relockIfLost), said once: given up after a moment's
+   * EMFILE, a lost lock left its unlocked copy in place for good, and judges took this live
+   * writer for dead.
+   */
+  private takeLock(): void {
+    const taken = holdWriterLock(this.writerDir, !this.lockToRetake);
+    this.lock = typeof taken === 'object' ? taken : undefined;
+    if (this.lock !== undefined && this.lockToRetake) safeDiag.warn(`otel-blackbox: journal ${this.writerDir} holds its writer lock again`);
+    this.lockToRetake = taken === 'failed';
   }
 
   syncNow(): void {

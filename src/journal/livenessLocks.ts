@@ -32,12 +32,17 @@ export interface HeldLock {
 
 export type LockState = 'held' | 'free';
 
-/** The lock on `writerDir`'s writer.lock, held from now on; undefined where it cannot be taken (then said through diag). */
-export function holdWriterLock(writerDir: string): HeldLock | undefined {
+/**
+ * The lock on `writerDir`'s writer.lock, held from now on; else 'failed' where a later
+ * attempt may take it (too many open files, the path briefly taken by something else) or
+ * 'unsupported' where none can (no addon, a filesystem without flock). A failure is said
+ * through diag when `sayFailure`.
+ */
+export function holdWriterLock(writerDir: string, sayFailure = true): HeldLock | 'failed' | 'unsupported' {
   const held = holdLockFile(join(writerDir, WRITER_LOCK_FILE));
   if (!('failed' in held)) return held;
-  if (held.failed !== undefined) safeDiag.warn(`otel-blackbox: journal ${writerDir} holds no writer lock (${held.failed.message}); its liveness is judged by pid alone`);
-  return undefined;
+  if (held.failed !== undefined && sayFailure) safeDiag.warn(`otel-blackbox: journal ${writerDir} holds no writer lock (${held.failed.message}); its liveness is judged by pid alone`);
+  return lockUnsupported(held.failed) ? 'unsupported' : 'failed';
 }
 
 /** What the writer's lock says: 'held' (it lives), 'free' (it is gone), undefined (this process cannot ask). */
@@ -55,11 +60,16 @@ export function probeWriterLock(writerDir: string): LockState | undefined {
 export function holdClaimLock(dir: string, claimerId: string): HeldLock | 'unsupported' | { failed: NodeJS.ErrnoException } {
   const held = holdLockFile(join(dir, claimLockFileName(claimerId)));
   if (!('failed' in held)) return held;
-  return held.failed === undefined || FLOCK_UNSUPPORTED.has(held.failed.code ?? '') ? 'unsupported' : { failed: held.failed };
+  return held.failed === undefined || lockUnsupported(held.failed) ? 'unsupported' : { failed: held.failed };
 }
 
 /** Errors of a filesystem that has no flock at all. */
 const FLOCK_UNSUPPORTED = new Set(['ENOLCK', 'EOPNOTSUPP', 'ENOTSUP', 'EINVAL']);
+
+/** No lock can be taken here, now or later: no addon (`failed` undefined), or no flock. */
+function lockUnsupported(failed: NodeJS.ErrnoException | undefined): boolean {
+  return failed === undefined || FLOCK_UNSUPPORTED.has(failed.code ?? '');
+}
 
 export function probeClaimLock(claimedDir: string, claimerId: string): LockState | undefined {
   return probeLockFile(join(claimedDir, claimLockFileName(claimerId)));

@@ -6,7 +6,7 @@
 // started after the move then had no record anywhere. Now maintain() (every second in the
 // processor) compares identities: the writer locks the new lock file and starts a fresh
 // segment that carries every open span's START.
-import { cpSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
@@ -53,4 +53,33 @@ describe.each(JOURNAL_IO_PATHS)('writing with %s', (io) => {
     expect(exporter.spans.map((span) => span.name).sort()).toEqual(['open after the move', 'open before the move']);
     expect(readdirSync(journalDir)).toEqual([]);
   });
+
+  test('a lock that cannot be taken again at once is taken at a later maintain(): an unlocked copy is never left to say the writer died', async () => {
+    const journalDir = join(tempDir(), 'journal');
+    const identity = currentWriterIdentity();
+    const writer = new JournalWriter({
+      journalDir, identity, durability: 'process', maxSegmentBytes: 1024 * 1024, maxJournalBytes: 64 * 1024 * 1024, groupCommitMillis: 10, heartbeatIntervalMs: 1000,
+    });
+    const tracer = providerWith({ onStart: (span) => void writer.appendStart(span), onEnd: () => {}, forceFlush: async () => {}, shutdown: async () => {} }).getTracer('t');
+    tracer.startSpan('open all along');
+    const lockPath = join(journalDir, identity.writerId, 'writer.lock');
+
+    // The lock file replaced, and its path taken for a moment (here by a directory: the
+    // rename that puts a new lock there fails, as a take fails on EMFILE).
+    rmSync(lockPath);
+    mkdirSync(join(lockPath, 'in the way'), { recursive: true });
+    expect(writer.maintain()).toBe(true);
+    // Then an unlocked file there, as a copy of the directory would leave.
+    rmSync(lockPath, { recursive: true });
+    writeFileSync(lockPath, '', { mode: 0o600 });
+    expect(probeWriterLock(join(journalDir, identity.writerId))).toBe('free');
+
+    expect(writer.maintain()).toBe(true);
+    expect(probeWriterLock(join(journalDir, identity.writerId))).toBe('held');
+    const exporter = new CollectingExporter();
+    expect(await recoverJournals({ journalDir, exporter })).toMatchObject({ journals: 0, liveJournals: 1 });
+    expect(exporter.spans).toEqual([]);
+    writer.close({ removeIfDone: false });
+  });
+
 });

@@ -133,7 +133,7 @@ test('a killed writer whose pid names a live process here is dead: nobody holds 
 
 test('the lock itself: held, then free once released (twice is harmless), then free to be taken again', () => {
   const dir = tempDir();
-  const lock = holdWriterLock(dir)!;
+  const lock = holdWriterLock(dir) as HeldLock;
   expect(lock).toBeDefined();
   expect(probeWriterLock(dir)).toBe('held');
   lock.release();
@@ -141,7 +141,7 @@ test('the lock itself: held, then free once released (twice is harmless), then f
   expect(probeWriterLock(dir)).toBe('free');
   // Only the lock file is left: no temporary file of the hold.
   expect(readdirSync(dir)).toEqual([WRITER_LOCK_FILE]);
-  const again = holdWriterLock(dir)!;
+  const again = holdWriterLock(dir) as HeldLock;
   expect(probeWriterLock(dir)).toBe('held');
   again.release();
   expect(probeWriterLock(join(dir, 'nowhere'))).toBeUndefined();
@@ -175,7 +175,7 @@ test('a lock file that is not a regular file (a FIFO planted under its name) is 
   // Opening a FIFO for reading blocks until a writer comes: the probe must not.
   expect(probeWriterLock(dir)).toBeUndefined();
   // A lock is made under a temporary name and renamed over whatever has the name.
-  const lock = holdWriterLock(dir)!;
+  const lock = holdWriterLock(dir) as HeldLock;
   expect(probeWriterLock(dir)).toBe('held');
   lock.release();
 });
