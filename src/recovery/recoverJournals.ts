@@ -479,7 +479,7 @@ async function recoverOne(
   // records in those bytes are lost. A torn final record is how a crash mid-write ends a
   // segment, not damage, and is only counted.
   if (facts.damagedBytes > 0) {
-    safeDiag.error(`otel-blackbox: ${facts.damagedBytes} bytes of damaged records in ${dir} were skipped; the spans and log records in them are lost`);
+    safeDiag.error(`otel-blackbox: ${facts.damagedBytes} bytes of damaged records in ${dir} were skipped; any spans and log records they held are lost (a damaged commit or heartbeat record holds none)`);
   }
   const resources = new Map([...facts.resources].map(([id, { attributes, schemaUrl }]) => [id, resourceFromAttributes(attributes, { schemaUrl })]));
   const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
