@@ -52,6 +52,11 @@ export class Journal {
     this.#writer.appendProcessExit(record);
   }
 
+  /** At the process's 'exit': the room preallocated ahead of the records goes back to the disk (JournalWriter.releaseRoomAtExit). */
+  releaseRoomAtExit(): void {
+    this.#writer.releaseRoomAtExit();
+  }
+
   // The export side.
 
   /** Up to `maxRecords` ENDs and LOGs, in journal order, or undefined when none wait. */

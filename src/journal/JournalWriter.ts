@@ -39,7 +39,7 @@ import { JournalResources } from './JournalResources.js';
 import { recordJson } from './spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
-import { openSegmentFile } from './segmentFile/openSegmentFile.js';
+import { openSegmentFile, realFileSystem } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
 import { holdWriterLock } from './livenessLocks.js';
@@ -153,6 +153,8 @@ export class JournalWriter {
   private longOpenTimer: NodeJS.Timeout | undefined;
   /** close() was called: nothing is written any more, broken or not. */
   private closed = false;
+  /** The process is exiting (releaseRoomAtExit): new segments are written with write(2). */
+  private exiting = false;
   /** Spans that ended in a later segment than their START's: written down before that one may go (SettledSpans.ts). */
   private readonly settled: SettledSpans;
   /** 'host': side files of kept segments being synced; no segment is deleted meanwhile. */
@@ -567,6 +569,26 @@ export class JournalWriter {
   appendProcessExit(record: ProcessExitRecord): void {
     this.writeRecord(RecordType.ProcessExit, recordJson(record));
     if (this.options.durability === 'host') this.syncNow();
+  }
+
+  /**
+   * The process exits ('exit': no turn of the event loop and no thread-pool callback comes
+   * again). A mapped segment gives back here the room preallocated past its records, which
+   * its release on the thread pool would have (an application that threw at start, in a
+   * crash loop, left a journal of 8 MiB per restart, for as long as the loop went on), and
+   * the spare goes. Records written after this (by another 'exit' listener) go to a next
+   * segment written with write(2), which takes only the room it is written with.
+   */
+  releaseRoomAtExit(): void {
+    if (this.closed || this.exiting) return;
+    this.exiting = true;
+    this.spare.clear();
+    const appender = this.appender;
+    if (appender === undefined || appender.kind !== 'mmap' || this.brokenError !== undefined) return;
+    this.segmentBytes.set(this.segment, appender.bytes);
+    appender.closeAtExit();
+    this.appender = undefined;
+    this.openNextSegment();
   }
 
   appendCommit(position: JournalPosition): void {
@@ -1146,7 +1168,8 @@ export class JournalWriter {
   }
 
   private openSegment(head: Buffer, nextWriteBytes = 0): SegmentFile {
-    return openSegmentFile(segmentPath(this.writerDir, this.segment), { preallocateBytes: this.segmentCapacity(head.length, nextWriteBytes), fs: this.options.fs });
+    const fs = this.options.fs ?? (this.exiting ? realFileSystem : undefined);
+    return openSegmentFile(segmentPath(this.writerDir, this.segment), { preallocateBytes: this.segmentCapacity(head.length, nextWriteBytes), fs });
   }
 
   /** Halfway through a mapped segment: the next one, with room for a head as large as this one's plus a margin. */

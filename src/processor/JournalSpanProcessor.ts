@@ -233,7 +233,10 @@ export class JournalSpanProcessor implements SpanProcessor {
         this.journal?.appendHeartbeat();
         this.journalFull.tick(this.journal?.atCap ?? false);
       },
-      processExit: (record) => this.journal?.appendProcessExit(record),
+      processExit: (record, exiting) => {
+        this.journal?.appendProcessExit(record);
+        if (exiting) this.journal?.releaseRoomAtExit();
+      },
     });
     if (this.disabled) {
       this.state = 'shutdown';

@@ -8,7 +8,8 @@ import { cutText } from '../valueLimits.js';
 
 export interface SignsOfLifeTarget {
   heartbeat(): void;
-  processExit(record: ProcessExitRecord): void;
+  /** `exiting`: told from 'exit', after which nothing of this process (or worker thread) runs. */
+  processExit(record: ProcessExitRecord, exiting: boolean): void;
 }
 
 export class SignsOfLife {
@@ -38,17 +39,17 @@ export class SignsOfLife {
  */
 const watched = new Set<SignsOfLifeTarget>();
 
-function tellEach(record: ProcessExitRecord): void {
+function tellEach(record: ProcessExitRecord, exiting = false): void {
   for (const target of watched) {
     try {
-      target.processExit(record);
+      target.processExit(record, exiting);
     } catch {
       // The others are still told: each writes to a journal of its own.
     }
   }
 }
 
-const onExit = (code: number): void => tellEach({ ms: Date.now(), code: exitCodeOf(code) });
+const onExit = (code: number): void => tellEach({ ms: Date.now(), code: exitCodeOf(code) }, true);
 
 const onUncaught = (error: unknown, origin: string): void => {
   const err = error instanceof Error ? error : new Error(String(error));

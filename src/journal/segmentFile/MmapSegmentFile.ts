@@ -75,6 +75,9 @@ const PAGE_BYTES = 4096;
  * costs page cache as it fills rather than at once, and a job is short (256 pages).
  */
 const POPULATE_WINDOW_BYTES = 1024 * 1024;
+
+/** How long closeAtExit() waits for a job still using the mapping: a window's faults take a few ms here. */
+const EXIT_JOB_WAIT_MILLIS = 20;
 /**
  * Pages the writer has passed are unmapped (their data stays in the page cache) once this
  * many have gathered: a mapped page counts in the process's RSS, and a whole segment of
@@ -116,6 +119,8 @@ export class MmapSegmentFile implements SegmentFile {
   private synced: ((error: NodeJS.ErrnoException | null) => void) | undefined;
   /** Background fdatasyncs still using the descriptor. */
   private syncs = 0;
+  /** closeAtExit(): no thread-pool callback comes again, so nothing is left to one. */
+  private exiting = false;
 
   /**
    * Creates the file (0600, must not exist; that failure throws, as on the write(2) path)
@@ -285,6 +290,25 @@ export class MmapSegmentFile implements SegmentFile {
     this.release();
   }
 
+  /**
+   * At the process's exit, after which no thread-pool callback runs: unmaps and cuts the
+   * file to its records here, where close() would leave that to the pool and the file kept
+   * its preallocated room (an application that threw at start left 8 MiB per restart of
+   * its crash loop). A job of the pool still using the mapping (faulting pages in, a
+   * 'host' sync) is waited for a moment; one that outlasts it keeps the file as it is.
+   */
+  closeAtExit(): void {
+    if (this.state !== 'open') return;
+    const waitUntil = performance.now() + EXIT_JOB_WAIT_MILLIS;
+    while (this.jobRunning() && performance.now() < waitUntil);
+    this.exiting = true;
+    this.close();
+  }
+
+  private jobRunning(): boolean {
+    return Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
+  }
+
   closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void {
     if (this.state !== 'open') return synced(null);
     this.synced = synced;
@@ -324,16 +348,16 @@ export class MmapSegmentFile implements SegmentFile {
 
   private release(): void {
     if (this.state === 'closed') return;
-    const jobRunning = Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
+    const jobRunning = this.jobRunning();
     if (!this.descriptorLost && !descriptorIsStill(this.fd, this.identity)) this.descriptorLost = true;
     if (this.descriptorLost) return this.releaseWithoutDescriptor(jobRunning);
     const synced = this.synced;
     // An addon from before releaseLeavesDescriptor closes the descriptor itself: not in a
     // worker thread, where Node would close that number again at the worker's end.
     const releases = this.addon.release !== undefined && (this.addon.releaseLeavesDescriptor === true || isMainThread);
-    // Behind a busy pool (jobsOnPool) it is done here: an unmap and a cut; a sync asked for
-    // is left to fs, whose own job holds only the descriptor.
-    const poolBehind = jobsOnPool >= MAX_JOBS_ON_POOL;
+    // Behind a busy pool (jobsOnPool), and at exit, it is done here: an unmap and a cut; a
+    // sync asked for is left to fs, whose own job holds only the descriptor.
+    const poolBehind = jobsOnPool >= MAX_JOBS_ON_POOL || this.exiting;
     if (!this.unmapped && !jobRunning && this.syncs === 0 && releases && !poolBehind && (synced === undefined || this.addon.releaseSyncs === true)) {
       try {
         // Without a sync asked for, nothing useful to do with a failure: the records are in

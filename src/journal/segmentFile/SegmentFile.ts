@@ -29,6 +29,11 @@ export interface SegmentFile {
   /** Closes the file once background work on it has finished. */
   close(): void;
   /**
+   * At the process's exit, when no thread-pool callback comes again: closes it as close()
+   * does, doing here what close() leaves to the pool (a mapped segment's cut to its records).
+   */
+  closeAtExit(): void;
+  /**
    * Closes it like close(), syncing its data to disk first on the thread pool: `synced` is
    * called once that is done or failed. The writer's rotation under 'host' durability.
    */

@@ -123,6 +123,11 @@ export class WriteSegmentFile implements SegmentFile {
     if (this.backgroundSyncs === 0) this.closeDescriptor();
   }
 
+  /** Nothing is left to the pool but background syncs, which need not be waited for. */
+  closeAtExit(): void {
+    this.close();
+  }
+
   closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void {
     if (this.state !== 'open') return synced(null);
     this.syncDataInBackground(synced);

@@ -1,0 +1,53 @@
+// An application in a crash loop at start (it throws before its first export, is
+// restarted, throws again) never lives long enough to recover the journals of the
+// incarnations before it. On the memory-mapped path each left its first segment's
+// preallocated room behind, 8 MiB, whose release the thread pool never ran: 20 restarts
+// took 162 MB, for as long as the loop went on (an attack). The room now goes back at
+// 'exit', and the journals hold only their records, which a later recovery still finds.
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { recoverJournals } from '../../src/index.js';
+import { runFixture } from '../helpers/childProcess.js';
+import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
+import { useTempDirs } from '../helpers/tempDir.js';
+
+const tempDir = useTempDirs();
+const fixture = resolve(__dirname, '../fixtures/diesAtStart.mjs');
+const RESTARTS = 3;
+
+function bytesOnDisk(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    const stats = statSync(join(dir, name));
+    total += stats.isDirectory() ? bytesOnDisk(join(dir, name)) : stats.blocks * 512;
+  }
+  return total;
+}
+
+describe.each(JOURNAL_IO_PATHS)('writing with %s', (io) => {
+  useJournalIo(io);
+
+  test('each restart of an application that dies at start leaves its records, not a preallocated segment; a recovery finds them all', async () => {
+    const journalDir = join(tempDir(), 'journal');
+    for (let restart = 0; restart < RESTARTS; restart++) {
+      const { exited } = runFixture(fixture, { JOURNAL_DIR: journalDir });
+      const { code, stderr } = await exited;
+      expect(code).toBe(1);
+      expect(stderr).toContain('REQUIRED_SETTING is not set');
+    }
+    expect(readdirSync(journalDir)).toHaveLength(RESTARTS);
+    // A few pages each: header, resource, two STARTs, an END, the exit records (before: 8 MiB each, mapped).
+    expect(bytesOnDisk(journalDir)).toBeLessThan(RESTARTS * 64 * 1024);
+
+    const exporter = new CollectingExporter();
+    const report = await recoverJournals({ journalDir, exporter });
+    expect(report).toMatchObject({ journals: RESTARTS, spansCrashed: RESTARTS, spansEnded: RESTARTS, corruptBytes: 0, failures: [] });
+    const boot = exporter.spans.filter((span) => span.name === 'boot');
+    expect(boot).toHaveLength(RESTARTS);
+    for (const span of boot) expect(JSON.stringify(span.attributes)).toContain('REQUIRED_SETTING is not set');
+    expect(exporter.spans.filter((span) => span.name === 'exit listener')).toHaveLength(RESTARTS);
+    expect(readdirSync(journalDir)).toEqual([]);
+  });
+});
