@@ -54,8 +54,13 @@ export class JournalLogRecordProcessor {
     spanProcessor.noLogJournalFromEnvironment();
   }
 
+  /**
+   * Also after shutdown(): sdk-logs' Logger.emit does not look at it, and loggers taken
+   * before (pino's instrumentation) go on emitting while NodeSDK shuts down. Dropped here,
+   * they were lost unsaid while the journal was still open; the span processor journals
+   * them while it runs, and counts and says them once it has shut down.
+   */
   onEmit(logRecord: ReadableLogRecord, _context?: Context): void {
-    if (this.#shutdown) return;
     this.#spanProcessor.journalLogRecord(logRecord);
   }
 
@@ -65,8 +70,8 @@ export class JournalLogRecordProcessor {
   }
 
   /**
-   * Stops taking log records. The journal and the export loop belong to the span processor,
-   * which the SDK shuts down on its own; this flushes what was emitted so far.
+   * Flushes what was emitted so far. The journal and the export loop belong to the span
+   * processor, which the SDK shuts down on its own: records emitted after this go to it.
    */
   async shutdown(): Promise<void> {
     if (this.#shutdown) return;

@@ -173,6 +173,27 @@ describe('JournalLogRecordProcessor', () => {
     await tracerProvider.shutdown();
   });
 
+  it('journals a log record it is given after its own shutdown while the span processor still runs', async () => {
+    const spansOut = new CollectingExporter();
+    const logsOut = new InMemoryLogRecordExporter();
+    const spans = new JournalSpanProcessor({ exporter: spansOut, logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+    const tracerProvider = providerWith(spans, 'shared-log-processor');
+    // One processor in two LoggerProviders (sdk-logs' own Logger stops at its provider's
+    // shutdown, before any processor sees the record): the first provider's shutdown is
+    // the processor's.
+    const logProcessor = new JournalLogRecordProcessor({ spanProcessor: spans });
+    const first = new LoggerProvider({ processors: [logProcessor] });
+    const second = new LoggerProvider({ processors: [logProcessor] });
+    const logger = second.getLogger('app');
+    logger.emit({ body: 'before' });
+    await first.shutdown();
+    logger.emit({ body: 'after' });
+    await spans.forceFlush();
+    expect(logsOut.getFinishedLogRecords().map((r) => r.body)).toEqual(['before', 'after']);
+    expect(spans.stats()).toMatchObject({ logRecordsDropped: 0 });
+    await tracerProvider.shutdown();
+  });
+
   it('counts a log record emitted after the span processor shut down, and says so once', async () => {
     const lines = collectDiag();
     try {
