@@ -14,6 +14,7 @@ import { DeadLetterFile } from '../export/DeadLetterFile.js';
 import { exportTarget } from '../export/exportDestination.js';
 import { exportsLogs, storesInPostgres } from '../export/SpansAndLogs.js';
 import { limitExportCallsOfOthers } from '../export/exportGate.js';
+import { lastUserOf, useExporter } from '../export/exporterUsers.js';
 import { PendingSpans } from './PendingSpans.js';
 import { Journal } from '../journal/Journal.js';
 import { JournalFullNotice } from './JournalFullNotice.js';
@@ -212,6 +213,9 @@ export class JournalSpanProcessor implements SpanProcessor {
     // The export loop, recovery and shutdown's crash records call the exporter at the same
     // time: held to maxConcurrentExports calls together, where it is not ours (exportGate.ts).
     limitExportCallsOfOthers(this.options.exporter, this.options.logExporter, this.options.maxConcurrentExports);
+    // Shut down with the last processor that uses them (exporterUsers.ts).
+    useExporter(this.options.exporter);
+    useExporter(this.options.logExporter);
     this.deadLetters = new DeadLetterFile(this.options.journalDir);
     this.loop = new ExportLoop({
       exporter: this.options.exporter,
@@ -535,10 +539,10 @@ export class JournalSpanProcessor implements SpanProcessor {
     const closing = Promise.all([
       Promise.resolve()
         // Optional here as forceFlush is: the options ask only for export().
-        .then(() => this.options.exporter.shutdown?.())
+        .then(() => (lastUserOf(this.options.exporter) ? this.options.exporter.shutdown?.() : undefined))
         .catch((error: unknown) => safeDiag.error('otel-blackbox: exporter shutdown failed', error)),
       Promise.resolve()
-        .then(() => this.options.logExporter?.shutdown?.())
+        .then(() => (lastUserOf(this.options.logExporter) ? this.options.logExporter?.shutdown?.() : undefined))
         .catch((error: unknown) => safeDiag.error('otel-blackbox: logExporter shutdown failed', error)),
     ]);
     if ((await settleWithin(closing, deadline - performance.now() + EXPORTER_GRACE_MILLIS)) === 'timed out') {
