@@ -8,7 +8,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { ReadableLogRecord } from '../logRecordTypes.js';
 import { InvalidOptionError, knownOptionsOnly } from '../options/validate.js';
-import { JournalSpanProcessor } from './JournalSpanProcessor.js';
+import { JournalSpanProcessor, TAKES_LOG_RECORDS } from './JournalSpanProcessor.js';
 
 export interface JournalLogRecordProcessorOptions {
   /** The JournalSpanProcessor whose journal, export loop and exporter the log records share. Required. */
@@ -36,13 +36,12 @@ export class JournalLogRecordProcessor {
       knownOptionsOnly('JournalLogRecordProcessor', options, ['spanProcessor'] satisfies (keyof JournalLogRecordProcessorOptions)[]);
     }
     const spanProcessor = (options as Partial<JournalLogRecordProcessorOptions> | undefined)?.spanProcessor;
-    if (!(spanProcessor instanceof JournalSpanProcessor)) {
-      // One made by another copy of this package (its CommonJS build and its ESM build, or
-      // two installed versions) is another class: "expected a JournalSpanProcessor, got a
-      // JournalSpanProcessor" would say nothing.
+    if (!takesLogRecords(spanProcessor)) {
+      // One made by another installed version of this package is another class: "expected a
+      // JournalSpanProcessor, got a JournalSpanProcessor" would say nothing.
       const sameName = (spanProcessor as { constructor?: { name?: unknown } } | null | undefined)?.constructor?.name === JournalSpanProcessor.name;
       const expected = sameName
-        ? 'a JournalSpanProcessor of this copy of otel-blackbox (import both processors the same way: one from its CommonJS build and one from its ESM build, or from two installed versions, are different classes)'
+        ? 'a JournalSpanProcessor of this version of otel-blackbox (one from another installed version is another class: install one version)'
         : 'the JournalSpanProcessor whose journal log records share';
       throw new InvalidOptionError('spanProcessor', expected, spanProcessor);
     }
@@ -78,4 +77,9 @@ export class JournalLogRecordProcessor {
     this.#shutdown = true;
     await this.#spanProcessor.forceFlush();
   }
+}
+
+/** Ours, or one of the other build (CommonJS beside ESM): another class, with the same methods (TAKES_LOG_RECORDS). */
+function takesLogRecords(spanProcessor: unknown): spanProcessor is JournalSpanProcessor {
+  return spanProcessor instanceof JournalSpanProcessor || (spanProcessor as { [TAKES_LOG_RECORDS]?: unknown } | null | undefined)?.[TAKES_LOG_RECORDS] === true;
 }

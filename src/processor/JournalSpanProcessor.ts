@@ -137,7 +137,16 @@ export interface JournalProcessorStats {
 
 type State = 'running' | 'stopping' | 'shutdown';
 
+/**
+ * What a JournalLogRecordProcessor asks of a span processor of another build of this
+ * package (its CommonJS one beside its ESM one: an APM wrapper requires one, the
+ * application imports the other): the methods it calls, in this shape. A registered
+ * symbol, the same in both builds; a new shape gets a new name.
+ */
+export const TAKES_LOG_RECORDS: unique symbol = Symbol.for('otel-blackbox: JournalSpanProcessor takes log records, v1');
+
 export class JournalSpanProcessor implements SpanProcessor {
+  readonly [TAKES_LOG_RECORDS] = true;
   private readonly options: ResolvedProcessorOptions;
   private readonly queue: MemorySpanQueue;
   private readonly drops = new DropCounter();

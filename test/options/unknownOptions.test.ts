@@ -2,6 +2,7 @@
 // public entry point. It was ignored: `durabilty: 'host'` ran at 'process' without a word.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { describe, expect, test } from 'vitest';
 import { InvalidOptionError, JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -90,13 +91,23 @@ describe('an option name its owner does not have', () => {
   });
 });
 
-test("JournalLogRecordProcessor given the span processor of another copy of the package (its other build) says so, not 'expected a JournalSpanProcessor, got a JournalSpanProcessor'", async () => {
+test('JournalLogRecordProcessor of the other build (CommonJS beside ESM) takes the span processor of this one: its records are journaled and exported', async () => {
   const cjs = createRequire(import.meta.url)('../../dist/cjs/index.js') as typeof import('../../src/index.js');
-  const spanProcessor = new JournalSpanProcessor({ exporter: new CollectingExporter(), durability: 'none', logExporter: { export: (_records, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} } });
+  const bodies: unknown[] = [];
+  const logExporter = {
+    export: (records: { body?: unknown }[], done: (result: { code: number }) => void) => {
+      bodies.push(...records.map((record) => record.body));
+      done({ code: 0 });
+    },
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+  const spanProcessor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: tempDir(), recover: false, logExporter });
   try {
-    expect(() => new cjs.JournalLogRecordProcessor({ spanProcessor: spanProcessor as never })).toThrow(
-      /^Invalid option spanProcessor: expected a JournalSpanProcessor of this copy of otel-blackbox \(import both processors the same way: .*\), got a JournalSpanProcessor\.$/,
-    );
+    const provider = new LoggerProvider({ processors: [new cjs.JournalLogRecordProcessor({ spanProcessor: spanProcessor as never })] });
+    provider.getLogger('app').emit({ body: 'across builds' });
+    await spanProcessor.forceFlush();
+    expect(bodies).toEqual(['across builds']);
     // Passed where the options go: said as that, not as an unknown option named after one of its fields.
     expect(() => new cjs.JournalLogRecordProcessor(spanProcessor as never)).toThrow(
       /^Invalid option options: expected \{ spanProcessor \}, an object holding the JournalSpanProcessor, got a JournalSpanProcessor\.$/,
@@ -104,6 +115,13 @@ test("JournalLogRecordProcessor given the span processor of another copy of the 
   } finally {
     await spanProcessor.shutdown();
   }
+});
+
+test("JournalLogRecordProcessor given the span processor of another installed version says so, not 'expected a JournalSpanProcessor, got a JournalSpanProcessor'", () => {
+  const another = new (class JournalSpanProcessor {})();
+  expect(() => new JournalLogRecordProcessor({ spanProcessor: another as never })).toThrow(
+    /^Invalid option spanProcessor: expected a JournalSpanProcessor of this version of otel-blackbox \(one from another installed version is another class: install one version\), got a JournalSpanProcessor\.$/,
+  );
 });
 
 // The option types say `?: T | undefined`, so a project with exactOptionalPropertyTypes can
