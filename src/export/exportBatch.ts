@@ -99,9 +99,16 @@ function callExporter<T>(
 }
 
 /**
+ * How long at least a late result is awaited. One more timeout alone was 10 ms behind an
+ * exportTimeoutMillis of 10 (a misconfiguration): a commit took longer, every batch was
+ * sent again, committed each time and never counted, and export stood still.
+ */
+const LATE_RESULT_FLOOR_MILLIS = 5_000;
+
+/**
  * An outcome settled by the first of: `settle`, the timeout, the abort signal. Timed out,
- * the outcome carries `late`: the call's result should it come within one more timeout
- * (`lateResult`), else false. A SUCCESS after the timeout used to be ignored, and the batch
+ * the outcome carries `late`: the call's result should it come within one more timeout (at
+ * least LATE_RESULT_FLOOR_MILLIS; `lateResult`), else false. A SUCCESS after the timeout used to be ignored, and the batch
  * sent again while the first call still ran: behind an exporter a little slower than the
  * timeout every span was delivered over and over.
  */
@@ -128,7 +135,7 @@ function settledOnce(what: string, timeoutMillis: number, signal: AbortSignal | 
   };
   const timer = setTimeout(() => {
     const late = new Promise<boolean>((r) => (resolveLate = r));
-    const waitedOut = setTimeout(() => lateResult(false), timeoutMillis);
+    const waitedOut = setTimeout(() => lateResult(false), Math.max(timeoutMillis, LATE_RESULT_FLOOR_MILLIS));
     waitedOut.unref();
     void late.then(() => clearTimeout(waitedOut));
     settle({ ok: false, error: new Error(`export of ${what} timed out after ${timeoutMillis} ms`), aborted: false, late });

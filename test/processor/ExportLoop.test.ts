@@ -296,6 +296,44 @@ test('an export that succeeds a little after exportTimeoutMillis is not sent aga
   expect(loop.spansExported).toBe(6);
 });
 
+test('behind an exportTimeoutMillis far below what a batch takes (a misconfiguration), each batch still goes once: its late success is awaited for a few seconds, not one timeout', async () => {
+  // Before: at 10 ms against 150 ms the late success was waited for 10 ms only, so every
+  // batch was sent again and again, committed each time and never counted (an attack: 0
+  // spans exported, shutdown at its full timeout, the journal growing).
+  let calls = 0;
+  const delivered: string[] = [];
+  const slow: SpanExporter = {
+    export(spans, resultCallback) {
+      calls += 1;
+      setTimeout(() => {
+        delivered.push(...spans.map((span) => span.spanContext().spanId));
+        resultCallback({ code: ExportResultCode.SUCCESS });
+      }, 150);
+    },
+    shutdown: async () => {},
+  };
+  const queue = new MemorySpanQueue(1000);
+  const loop = new ExportLoop({
+    exporter: slow,
+    queue,
+    drops: new DropCounter(),
+    journal: () => undefined,
+    resource: () => resourceFromAttributes({ 'service.name': 'loop-test' }),
+    maxExportBatchSize: 2,
+    maxConcurrentExports: 1,
+    scheduledDelayMillis: 5,
+    exportTimeoutMillis: 10,
+    signal: new AbortController().signal,
+  });
+  loop.start();
+  await enqueue(queue, loop, 4);
+  await expect.poll(() => loop.spansExported, { timeout: 15_000 }).toBe(4);
+  await loop.stop();
+  expect(new Set(delivered).size).toBe(4);
+  expect(delivered).toHaveLength(4);
+  expect(calls).toBe(2);
+});
+
 // A soak found "export recovered" said four times within seconds while one batch kept
 // failing (a record the database refused), because another batch had committed: an
 // operator reads it and stops looking. It is said once no batch in flight is failing.
