@@ -104,6 +104,13 @@ export function openPool(connectionString: string | undefined): { pool: pg.Pool;
     // and migrations whose table locks wait TABLE_LOCK_WAIT_MILLIS at most).
     query_timeout: 10 * 60_000,
     keepAlive: true,
+    // node-postgres reads timestamps in ISO style only: under a database's 'SQL, DMY' (or
+    // 'German') `crashes` failed on a null time (an attack). DateStyle is one of the
+    // settings PgBouncer keeps per client, so setting it for the session leaves no trace
+    // on a pooled server connection.
+    onConnect: async (client) => {
+      await client.query("SET DateStyle = 'ISO, YMD'");
+    },
   });
   pool.on('error', () => {});
   return { pool, target: describeTarget({ connectionString }) };

@@ -14,6 +14,7 @@ import * as leanSpanIndexes from './migrations/0003_lean_span_indexes.js';
 import * as traceRootEnded from './migrations/0004_trace_root_ended.js';
 import * as parentRemoteSchemaUrls from './migrations/0005_parent_remote_schema_urls.js';
 import * as traceLocalRoot from './migrations/0006_trace_local_root.js';
+import * as replicaIdentity from './migrations/0007_replica_identity.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 import { InvalidOptionError, knownOptionsOnly, millis, validPool } from '../options/validate.js';
 import { SQLSTATE, sqlStateOf } from './sqlState.js';
@@ -35,7 +36,7 @@ interface Migration {
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
-const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot];
+const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity];
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export class SchemaTooNewError extends Error {

@@ -4,7 +4,7 @@
 // order by `start_time` first: the same order as the nanoseconds (it is them truncated by
 // the exporter's timestampSql), but one the `start_time` indexes give, so a page reads
 // about a page of rows. The cursor's own `start_time` bounds where the next walk starts.
-import type pg from 'pg';
+import type { ViewerDatabase } from './viewerDatabase.js';
 import type { QuotedSchema } from '../postgres/schemaName.js';
 import { timestampSql } from '../postgres/statementSql.js';
 import { shortJsonSql } from '../postgres/shortJson.js';
@@ -102,7 +102,7 @@ export interface CrashRow {
  * missed it (a review). Crash records are few: the walk reads them through the partial
  * index on crashed spans, as the trace list filtered on crashes does.
  */
-export async function listCrashes(pool: pg.Pool, schema: QuotedSchema, filter: ListFilter): Promise<Page<CrashRow>> {
+export async function listCrashes(pool: ViewerDatabase, schema: QuotedSchema, filter: ListFilter): Promise<Page<CrashRow>> {
   const [nanos, traceId, spanId] = cursorParts(filter.after);
   const { rows } = await pool.query<CrashRow>(
     // Cut as the trace view cuts them: whole, 25 crashes of a 1 MB reason were a 25 MB page (a review).
@@ -133,7 +133,7 @@ export interface TraceRow {
   state: TraceState;
 }
 
-export async function listTraces(pool: pg.Pool, schema: QuotedSchema, filter: ListFilter): Promise<Page<TraceRow>> {
+export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, filter: ListFilter): Promise<Page<TraceRow>> {
   const [nanos, traceId] = cursorParts(filter.after);
   // A trace is 'crashed' if any span crashed, else 'started' while any span is in flight.
   const { rows } = await pool.query<TraceRow>(
@@ -170,7 +170,7 @@ function page<T>(rows: T[], cursorOf: (row: T) => string): Page<T> {
   return { rows: shown, next: more ? cursorOf(shown[shown.length - 1]!) : null };
 }
 
-export async function listServices(pool: pg.Pool, schema: QuotedSchema): Promise<string[]> {
+export async function listServices(pool: ViewerDatabase, schema: QuotedSchema): Promise<string[]> {
   // Distinct over the traces table's recent rows: bounded, and enough for a filter menu.
   const { rows } = await pool.query<{ service_name: string }>(
     `SELECT DISTINCT service_name FROM (
@@ -225,7 +225,7 @@ const LIST_REASON_CHARS = 4096;
 // span's come whole, up to MAX_SHOWN_CHARS, with its details (spanDetails). Cut at 64 KiB
 // each, 5,000 crash records' reasons of 20 KB made a 125 MB response, and the viewer took
 // 3 GB for three of them at once (a review).
-export async function traceSpans(pool: pg.Pool, schema: QuotedSchema, traceId: string): Promise<{ spans: SpanDetail[]; truncated: boolean }> {
+export async function traceSpans(pool: ViewerDatabase, schema: QuotedSchema, traceId: string): Promise<{ spans: SpanDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<SpanDetail>(
     `SELECT span_id, parent_span_id, parent_is_remote, ${shortSql('name', TRACE_TEXT_CHARS)}, kind, state,
             start_time_unix_nano::text AS start_time_unix_nano, end_time_unix_nano::text AS end_time_unix_nano,
@@ -272,7 +272,7 @@ export interface SpanExtras {
  * The selected span's attributes, links, resource and schema URLs, each string cut to
  * MAX_SHOWN_CHARS; undefined when the trace has no such span.
  */
-export async function spanDetails(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<SpanExtras | undefined> {
+export async function spanDetails(pool: ViewerDatabase, schema: QuotedSchema, traceId: string, spanId: string): Promise<SpanExtras | undefined> {
   const { rows } = await pool.query<SpanExtras>(
     `SELECT state, ${shortSql('name', MAX_SHOWN_CHARS)}, ${shortSql('status_message', MAX_SHOWN_CHARS)}, ${shortSql('crash_reason', MAX_SHOWN_CHARS)},
             ${shortSql('scope_name', MAX_SHOWN_CHARS)}, ${shortSql('scope_version', MAX_SHOWN_CHARS)},
@@ -344,7 +344,7 @@ function logValuesSql(newest: string): string {
   return `${cut('body')}, body IS NULL AS body_missing, ${cut('attributes')}`;
 }
 
-export async function spanLogs(pool: pg.Pool, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
+export async function spanLogs(pool: ViewerDatabase, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
   // Named columns, the large ones cut here (shortJsonSql), once the lines to send are
   // chosen: whole rows (to_jsonb of the table's row) brought bodies of megabytes to the
   // viewer, to be cut there.
@@ -387,7 +387,7 @@ export const MAX_PROCESS_LOGS = 50;
  * short backward scan, however many rows the table holds. Its newest lines whole, as a
  * span's (NEWEST_LINES_WHOLE).
  */
-export async function processLogs(pool: pg.Pool, schema: QuotedSchema, writerId: string): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
+export async function processLogs(pool: ViewerDatabase, schema: QuotedSchema, writerId: string): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
        FROM (SELECT ${LOG_PLAIN_COLUMNS}, trace_id, span_id, ${logValuesSql('newest')}

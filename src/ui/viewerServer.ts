@@ -3,7 +3,7 @@
 // textContent), and the Content-Security-Policy forbids inline script as a second wall.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type pg from 'pg';
+import type { ViewerDatabase } from './viewerDatabase.js';
 import type { QuotedSchema } from '../postgres/schemaName.js';
 import { redact } from '../postgres/redact.js';
 import { sqlStateOf } from '../postgres/sqlState.js';
@@ -12,7 +12,7 @@ import { VIEWER_SCRIPT } from './viewerScript.js';
 import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, processLogs, spanDetails, spanLogs, traceSpans } from './viewerQueries.js';
 
 export interface ViewerServerOptions {
-  pool: pg.Pool;
+  pool: ViewerDatabase;
   schema: QuotedSchema;
   /** Replaced by **** in every error message the server prints or sends. */
   secrets: readonly string[];

@@ -107,6 +107,16 @@ describe('otel-blackbox crashes: which crashes and which lines', () => {
     await line('2'.repeat(32), 4, NOW_NS - HOUR_NS, NOW_NS - HOUR_NS, 'x'.repeat(200_000));
   });
 
+  test("under a DateStyle other than ISO ('SQL, DMY' from the URL, as a database's setting gives it) the times are read as well", async () => {
+    const url = new URL(db.url);
+    url.searchParams.set('options', '-c DateStyle=SQL,DMY');
+    const json = await runCli({ DATABASE_URL: url.toString() }, 'crashes', '--schema', ordered, '--json', '--lines', '0', '--process-lines', '0');
+    expect(json.stderr).toBe('');
+    const rows = json.stdout.trim().split('\n').map((row) => JSON.parse(row));
+    expect(rows.map((row) => row.name)).toEqual(['long task', 'short task']);
+    expect(rows[0].end_time).toBe(ts(NOW_NS - 60_000_000_000n));
+  });
+
   test('the latest crash first, and -n 1 is that one', async () => {
     const all = await cli('crashes', '--schema', ordered, '--lines', '0', '--process-lines', '0');
     expect(all.stdout.trimEnd().split('\n').map((row) => row.split('  ')[2])).toEqual(['long task', 'short task']);

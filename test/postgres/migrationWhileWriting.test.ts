@@ -50,7 +50,7 @@ it("migrates while a batch of a version-2 writer is under way, and neither is ki
     await writer.query('COMMIT');
 
     expect(await failure).toBeUndefined();
-    expect(await migrating).toEqual({ applied: [3, 4, 5, 6] });
+    expect(await migrating).toEqual({ applied: [3, 4, 5, 6, 7] });
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE trace_id = 'a1'`)).toBe(1);
   } finally {
     await writer.query('ROLLBACK').catch(() => {});
@@ -58,16 +58,15 @@ it("migrates while a batch of a version-2 writer is under way, and neither is ki
   }
 });
 
-it('locks only the tables its migrations alter: a batch isolating a refused record, writing dead_letters and spans, does not hold up migration 6', async () => {
+it('locks only the tables its migrations alter: a batch holding spans (a refused record isolated: its span rows) does not hold up migrations 6 and 7', async () => {
   const schema = await db.freshSchema('migration_locks_only_its_tables');
   await installUpTo(schema, 5);
   const writer = await db.pool.connect();
   try {
     await writer.query('BEGIN');
-    await writer.query(`INSERT INTO "${schema}".dead_letters (trace_id, span_id, record, sql_state, error_message) VALUES ('a2', 'b2', '{}', '23514', 'refused')`);
     await writer.query(`INSERT INTO "${schema}".spans (trace_id, span_id, name, kind, start_time, start_time_unix_nano) VALUES ('a2', 'b3', 'GET', 'SERVER', now(), 1)`);
-    // Migration 6 alters traces alone: were it to wait for dead_letters or spans, it would fail here.
-    expect(await migrateSchema(db.pool, schema, { tableLockWaitMillis: 500 })).toEqual({ applied: [6] });
+    // Migration 6 alters traces, 7 logs and dead_letters: were they to wait for spans, they would fail here.
+    expect(await migrateSchema(db.pool, schema, { tableLockWaitMillis: 500 })).toEqual({ applied: [6, 7] });
     await writer.query('COMMIT');
   } finally {
     await writer.query('ROLLBACK').catch(() => {});

@@ -1,9 +1,13 @@
-// The viewer's database session is read-only, with a statement timeout and no JIT, whatever
-// the database URL says: given as the pool's startup options, these were silently replaced
-// by an `options` parameter in the URL (a review: `?options=-c search_path=public` gave a
-// writable session with no timeout).
+// The viewer reads in read-only transactions, with a statement timeout, no JIT and ISO
+// dates, whatever the database URL says: given as the pool's startup options, these were
+// silently replaced by an `options` parameter in the URL (a review: `?options=-c
+// search_path=public` gave a writable session with no timeout). Set for each transaction
+// alone: set for the session, they stayed on the server connection PgBouncer's transaction
+// pooling hands to the next client, and the application's writes failed (an attack).
+import pg from 'pg';
 import { afterAll, describe, expect, test } from 'vitest';
 import { viewerPool } from '../../src/cli/commands/uiCommand.js';
+import { readOnlyQueries } from '../../src/ui/viewerDatabase.js';
 import { TestDatabase } from '../helpers/database.js';
 
 const db = new TestDatabase();
@@ -22,14 +26,30 @@ describe('the viewer session', () => {
     ['a plain URL', () => db.url],
     ['a URL with its own options', () => withOptions('-c search_path=public')],
     ['a URL that asks for a writable session', () => withOptions('-c default_transaction_read_only=off -c statement_timeout=0')],
-  ])('is read-only, with a 15 s statement timeout and no JIT, from %s', async (_, url) => {
-    const pool = viewerPool(url());
+  ])('is read-only, with a 15 s statement timeout, no JIT and ISO dates, from %s', async (_, url) => {
+    const viewer = viewerPool(url());
     try {
-      const { rows } = await pool.query(
-        `SELECT current_setting('default_transaction_read_only') AS read_only, current_setting('statement_timeout') AS timeout, current_setting('jit') AS jit`,
+      const { rows } = await viewer.query(
+        `SELECT current_setting('transaction_read_only') AS read_only, current_setting('statement_timeout') AS timeout, current_setting('jit') AS jit, current_setting('DateStyle') AS date_style`,
       );
-      expect(rows[0]).toEqual({ read_only: 'on', timeout: '15s', jit: 'off' });
-      await expect(pool.query('CREATE TABLE viewer_must_not_write (x int)')).rejects.toMatchObject({ code: '25006' });
+      expect(rows[0]).toEqual({ read_only: 'on', timeout: '15s', jit: 'off', date_style: 'ISO, YMD' });
+      await expect(viewer.query('CREATE TABLE viewer_must_not_write (x int)')).rejects.toMatchObject({ code: '25006' });
+      // The connection is still good for the next query.
+      expect((await viewer.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await viewer.end();
+    }
+  });
+
+  test('leaves nothing on the connection it used: the next client of that connection (behind PgBouncer) gets it as it was', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    const settings = `SELECT current_setting('default_transaction_read_only') AS read_only, current_setting('statement_timeout') AS timeout, current_setting('jit') AS jit, current_setting('DateStyle') AS date_style, pg_backend_pid() AS pid`;
+    try {
+      const before = (await pool.query(settings)).rows[0];
+      const viewer = readOnlyQueries(pool);
+      await viewer.query('SELECT 1');
+      await expect(viewer.query('SELECT 1/0')).rejects.toMatchObject({ code: '22012' });
+      expect((await pool.query(settings)).rows[0]).toEqual(before);
     } finally {
       await pool.end();
     }

@@ -6,6 +6,7 @@ import { VIEWER_DEFAULTS } from '../../options/defaults.js';
 import { describeTarget, redact, secretsOf } from '../../postgres/redact.js';
 import { quoteSchema } from '../../postgres/schemaName.js';
 import { createViewerServer, LOOPBACK_HOSTNAMES } from '../../ui/viewerServer.js';
+import { readOnlyQueries, type ViewerDatabase } from '../../ui/viewerDatabase.js';
 import { printable } from '../terminalText.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, HELP_OPTION, UsageError, connectTimeoutMillis, connectionStringFrom, parseOrUsage, schemaAdvice, schemaFrom } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
@@ -129,18 +130,8 @@ function signalStop(): AbortSignal {
   return controller.signal;
 }
 
-/**
- * Read-only at the session level too: the viewer can never change a row. No JIT: its
- * queries read a page of rows, but the planner's cost for the trace list's per-trace span
- * counts passes jit_above_cost: at 200,000 traces, compiling made an 8 ms page 187 ms.
- * Set on each new connection before the pool hands it out (pg-pool's `onConnect`, awaited;
- * a connection that refuses them is closed, and the request fails): given as the pool's
- * startup `options`, they were silently replaced by an `options` parameter in the database
- * URL (a review: `?options=-c search_path=...` gave a writable session without a timeout).
- */
-const VIEWER_SESSION = 'SET default_transaction_read_only = on; SET statement_timeout = 15000; SET jit = off';
-
-export function viewerPool(connectionString: string | undefined): pg.Pool {
+/** The viewer's connections, read through read-only transactions (viewerDatabase.ts). */
+export function viewerPool(connectionString: string | undefined): ViewerDatabase {
   const pool = new pg.Pool({
     connectionString,
     max: 4,
@@ -150,10 +141,7 @@ export function viewerPool(connectionString: string | undefined): pg.Pool {
     connectionTimeoutMillis: connectTimeoutMillis(),
     query_timeout: 20_000,
     keepAlive: true,
-    onConnect: async (client) => {
-      await client.query(VIEWER_SESSION);
-    },
   });
   pool.on('error', () => {});
-  return pool;
+  return readOnlyQueries(pool);
 }
