@@ -50,7 +50,12 @@ export function exportError({ action, schema, cause, migrates = false }: Failure
   const sqlState = sqlStateOf(cause);
   const reason = reasonOf(cause, sqlState);
   // By name: withoutSecrets may have copied the error.
-  const next = (cause as Error | null)?.name === 'CommitOutcomeUnknownError' ? COMMIT_UNKNOWN_ADVICE : advice(kind, sqlState, schema, migrates);
+  const next =
+    (cause as Error | null)?.name === 'CommitOutcomeUnknownError'
+      ? COMMIT_UNKNOWN_ADVICE
+      : STATEMENT_POOLING.test(reason)
+        ? STATEMENT_POOLING_ADVICE
+        : advice(kind, sqlState, schema, migrates);
   // A reason that is a sentence already (ours: ForeignMigrationsTableError, ...) gets no second full stop.
   const message = `PostgresSpanExporter could not ${action}: ${reason}${/[.!?]$/.test(reason) ? '' : '.'} ${next}`;
   return new PostgresExportError(message, kind, sqlState, { cause });
@@ -63,6 +68,11 @@ function reasonOf(cause: unknown, sqlState: string | undefined): string {
   if (typeof code === 'string' && !message.includes(code)) return `${message} (${code})`;
   return message || (typeof code === 'string' ? code : 'unknown error');
 }
+
+/** PgBouncer's answer to BEGIN in statement pooling (08P01, transient by class: it never passes). */
+const STATEMENT_POOLING = /transaction blocks not allowed in statement pooling mode/;
+const STATEMENT_POOLING_ADVICE =
+  'Nothing was written. A batch is one transaction, which PgBouncer\'s statement pooling cannot run: use transaction or session pooling for the exporter (pool_mode); the batches wait in the journal until then.';
 
 const COMMIT_UNKNOWN_ADVICE =
   'The connection was lost after COMMIT was sent, so the batch may or may not have been written; ' +

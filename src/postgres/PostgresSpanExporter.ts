@@ -50,6 +50,9 @@ export type { PostgresSpanExporterOptions } from './exporterOptions.js';
 
 type PoolFacts = TargetFacts & ConnectionFacts;
 
+/** How often a failed idle connection is said at most (the pool replaces it either way). */
+const IDLE_FAILURE_NOTICE_MILLIS = 10 * 60_000;
+
 export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
@@ -326,8 +329,22 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       // Notice a silently dropped connection (a NAT timeout, a failover) instead of waiting on it.
       keepAlive: true,
     });
-    // Without a listener, an idle connection dropped by the server crashes the process.
-    pool.on('error', (error) => safeDiag.warn(`PostgresSpanExporter: an idle connection to ${this.#target} failed: ${this.#redacted(error)}`));
+    // Without a listener, an idle connection dropped by the server crashes the process. Said
+    // once per IDLE_FAILURE_NOTICE_MILLIS: behind a server's idle_session_timeout (or a
+    // pooler's idle timeout) every idle connection ends so, and was a warning a second.
+    let saidAt = -Infinity;
+    let unsaid = 0;
+    pool.on('error', (error) => {
+      const now = performance.now();
+      if (now - saidAt < IDLE_FAILURE_NOTICE_MILLIS) {
+        unsaid += 1;
+        return;
+      }
+      const since = unsaid > 0 ? ` (and ${unsaid} more since the last such line)` : '';
+      saidAt = now;
+      unsaid = 0;
+      safeDiag.warn(`PostgresSpanExporter: an idle connection to ${this.#target} failed${since}: ${this.#redacted(error)}`);
+    });
     return pool;
   }
 

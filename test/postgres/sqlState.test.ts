@@ -1,6 +1,7 @@
 // Error classification, on errors produced by a real server and a real refused socket.
 import pg from 'pg';
 import { afterAll, describe, expect, it, test } from 'vitest';
+import { exportError } from '../../src/postgres/PostgresExportError.js';
 import { classifyError, isConnectionFailure, sqlStateOf, type ErrorKind } from '../../src/postgres/sqlState.js';
 import { TestDatabase } from '../helpers/database.js';
 
@@ -93,4 +94,11 @@ test('a connection failure is one the database never saw the statement of: not a
   expect(isConnectionFailure(withCode('55P03'))).toBe(false);
   expect(isConnectionFailure(withCode('40001'))).toBe(false);
   expect(isConnectionFailure(withCode('42501'))).toBe(false);
+});
+
+test("PgBouncer's statement pooling is named with what to change, not 'the batch can be retried' (it never can)", () => {
+  const cause = Object.assign(new Error('transaction blocks not allowed in statement pooling mode'), { code: '08P01' });
+  const error = exportError({ action: 'write 2 spans to PostgreSQL at pgbouncer:6432/app', schema: 'otel', cause });
+  expect(error.message).toMatch(/^PostgresSpanExporter could not write 2 spans .*: transaction blocks not allowed in statement pooling mode \(SQLSTATE 08P01\)\. Nothing was written\. A batch is one transaction, which PgBouncer's statement pooling cannot run: use transaction or session pooling/);
+  expect(error.message).not.toContain('can be retried');
 });
