@@ -136,8 +136,10 @@ describe('recovery of damaged journals', () => {
   beforeAll(async () => {
     const journalDir = await exitedProcessJournal(tempDir(), ENDED_REQUESTS);
     [writerName] = readdirSync(journalDir);
+    // The records are in the first segment; on the mmap path a second, written with
+    // write(2), holds only its head (at exit the mapped one was cut to its records).
     const segments = segmentNames(join(journalDir, writerName!));
-    expect(segments).toHaveLength(1);
+    expect(segments.length).toBeGreaterThanOrEqual(1);
     segmentName = segments[0]!;
     const path = join(journalDir, writerName!, segmentName);
     // On the mmap path the segment is preallocated and the crash leaves its zero tail; cutting
