@@ -26,8 +26,9 @@ export interface TraceRow {
 }
 
 /**
- * Rows come out in the order their trace ids first appear (sorted input stays sorted).
- * Stand-in rows (isStandIn: a span known only from a log record) count only for a trace
+ * Rows come out sorted by trace id (the input is sorted by key: mergeSpanRows), the order
+ * the statement locks them in: a batch locks every trace it touches there first, so two
+ * batches that share a trace queue there and never deadlock on a later table. Stand-in rows (isStandIn: a span known only from a log record) count only for a trace
  * the batch has no other row of, which comes out `tentative`: the statement makes such a
  * row where the trace has none and never changes one (a stand-in's time is a log line's,
  * and it moved a stored trace's start by years). Nor is a stand-in
@@ -54,12 +55,19 @@ export function traceRows(spans: readonly SpanRow[]): TraceRow[] {
       trace.endTime = span.endTime;
     }
   }
+  let added = false;
   for (const span of standIns) {
     const trace = traces.get(span.traceId);
-    if (trace === undefined) traces.set(span.traceId, new TraceOfSpan(span, NOT_ROOT, true));
-    else if (trace.tentative && compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
+    if (trace === undefined) {
+      traces.set(span.traceId, new TraceOfSpan(span, NOT_ROOT, true));
+      added = true;
+    } else if (trace.tentative && compareUnixNano(span.startTime, trace.startTime) < 0) trace.startTime = span.startTime;
   }
-  return [...traces.values()];
+  const rows = [...traces.values()];
+  // Added after the others, a stand-in's trace was locked out of order, and two batches
+  // with each other's log records deadlocked on traces (a soak: 16 times, in the drains
+  // after outages; each cost a second and a false "export failed").
+  return added ? rows.sort((a, b) => (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0)) : rows;
 }
 
 const NOT_ROOT = 0;
