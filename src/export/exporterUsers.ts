@@ -5,7 +5,11 @@
 // attack). Each processor counts itself a user of its exporters; the exporter is shut
 // down with the last of them.
 
-const users = new WeakMap<object, number>();
+// In a registry both builds of this package share (CommonJS and ESM, loaded side by side:
+// their processors work together): a count per build let one build's processor shut the
+// exporter down under the other's (a review).
+const REGISTRY = Symbol.for('otel-blackbox: exporter users, v1');
+const users: WeakMap<object, number> = ((globalThis as { [REGISTRY]?: WeakMap<object, number> })[REGISTRY] ??= new WeakMap());
 
 /** `exporter` is used by one processor more, until it calls lastUserOf(). */
 export function useExporter(exporter: object | undefined): void {

@@ -1074,7 +1074,7 @@ export class JournalWriter {
   private takeLock(): void {
     const taken = holdWriterLock(this.writerDir, !this.lockToRetake);
     this.lock = typeof taken === 'object' ? taken : undefined;
-    if (this.lock !== undefined && this.lockToRetake) safeDiag.warn(`otel-blackbox: journal ${this.writerDir} holds its writer lock again`);
+    if (this.lock !== undefined && this.lockToRetake) safeDiag.warn(`otel-blackbox: journal ${this.writerDir} now holds its writer lock`);
     this.lockToRetake = taken === 'failed';
   }
 

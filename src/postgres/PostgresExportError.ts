@@ -43,9 +43,11 @@ export interface FailureContext {
   cause: unknown;
   /** The exporter migrates its schema itself (migrate: true): a missing one is made again. */
   migrates?: boolean;
+  /** What failed was the migration, not the batch's statements. */
+  migrating?: boolean;
 }
 
-export function exportError({ action, schema, cause, migrates = false }: FailureContext): PostgresExportError {
+export function exportError({ action, schema, cause, migrates = false, migrating = false }: FailureContext): PostgresExportError {
   const kind = classifyError(cause);
   const sqlState = sqlStateOf(cause);
   const reason = reasonOf(cause, sqlState);
@@ -55,7 +57,9 @@ export function exportError({ action, schema, cause, migrates = false }: Failure
       ? COMMIT_UNKNOWN_ADVICE
       : STATEMENT_POOLING.test(reason)
         ? STATEMENT_POOLING_ADVICE
-        : advice(kind, sqlState, schema, migrates);
+        : migrating && sqlState === SQLSTATE.INSUFFICIENT_PRIVILEGE
+          ? `Nothing was written. The role may not change the schema "${schema}": run \`npx otel-blackbox migrate --schema ${schema}\` as its owner, or give the exporter migrate: false once it is up to date (docs/postgres-exporter.md, "What the role needs"). The batches wait in the journal.`
+          : advice(kind, sqlState, schema, migrates);
   // A reason that is a sentence already (ours: ForeignMigrationsTableError, ...) gets no second full stop.
   const message = `PostgresSpanExporter could not ${action}: ${reason}${/[.!?]$/.test(reason) ? '' : '.'} ${next}`;
   return new PostgresExportError(message, kind, sqlState, { cause });

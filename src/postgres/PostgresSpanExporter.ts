@@ -10,7 +10,7 @@ import type { KeyedLogRecord, RefusedRecords, SpansAndLogs, SpansAndLogsExporter
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
-import { MigrationUnderWayError, failedToConnect, migrateSchema } from './migrate.js';
+import { MigrationUnderWayError, failedToConnect, migrateSchema, writesWithoutMigrating } from './migrate.js';
 import { SchemaRetry } from './SchemaRetry.js';
 import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { postgresDestination } from './destination.js';
@@ -19,7 +19,7 @@ import { quoteSchema } from './schemaName.js';
 import { toLogRow, type LogRow } from './logRows.js';
 import { keyId, SpanRowConverter, type SpanRow } from './spanRows.js';
 import { sanitizeString } from './sanitize.js';
-import { meansSchemaOutOfDate, sqlStateOf } from './sqlState.js';
+import { meansSchemaOutOfDate, SQLSTATE, sqlStateOf } from './sqlState.js';
 import { Statements, type LogKey, type Statement } from './statements.js';
 import { TurnBudget } from '../TurnBudget.js';
 import { RefusedRows } from './isolateBadRecords.js';
@@ -298,9 +298,10 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
         this.#schemaRetry.succeeded();
         if (applied.length > 0) safeDiag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
       },
-      (error: unknown) => {
+      async (error: unknown) => {
+        if (await this.#writesUnmigrated(error)) return this.#schemaRetry.succeeded();
         this.#schemaReady = undefined; // a later batch tries again
-        const failure = this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, error);
+        const failure = this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, error, { migrating: true });
         if (!(error instanceof MigrationUnderWayError)) this.#schemaRetry.failed(failure, failedToConnect(error));
         throw failure;
       },
@@ -308,9 +309,26 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     return this.#schemaReady;
   }
 
-  #failure(action: string, error: unknown): PostgresExportError {
+  /**
+   * A role that may not migrate (42501: not the schema's owner), where the schema lacks only
+   * migrations this code writes as well without (writesWithoutMigrating): said, and written
+   * to as it is. Else every batch of such a role failed once a release added one.
+   */
+  async #writesUnmigrated(error: unknown): Promise<boolean> {
+    if (sqlStateOf(error) !== SQLSTATE.INSUFFICIENT_PRIVILEGE) return false;
+    const missing = await writesWithoutMigrating(this.#pool, this.#schema).catch(() => undefined);
+    if (missing === undefined) return false;
+    const names = missing.map(({ version, name }) => `${version} (${name})`).join(', ');
+    safeDiag.warn(
+      `PostgresSpanExporter: the role may not migrate schema "${this.#schema}" in ${this.#target} (${this.#redacted(error)}), which lacks migration ${names}; ` +
+        `spans are written to it as it is. Run \`npx otel-blackbox migrate --schema ${this.#schema}\` as the schema's owner (docs/postgres-exporter.md, "Schema"), or give the exporter migrate: false.`,
+    );
+    return true;
+  }
+
+  #failure(action: string, error: unknown, { migrating = false } = {}): PostgresExportError {
     const cause = withoutSecrets(this.#connectWait === undefined ? error : namingConnectWait(error, this.#connectWait), this.#secrets);
-    const failure = exportError({ action, schema: this.#schema, cause, migrates: this.#migrate });
+    const failure = exportError({ action, schema: this.#schema, cause, migrates: this.#migrate, migrating });
     failure.message = redact(failure.message, this.#secrets);
     safeDiag.debug(failure.message);
     return failure;

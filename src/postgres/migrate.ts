@@ -33,6 +33,12 @@ interface Migration {
    * whether it may write.
    */
   oldestWriter?: number;
+  /**
+   * false: this code writes as well to a schema without it (migration 7: only a
+   * publication needs it), so an exporter whose role may not apply it writes on
+   * (writesWithoutMigrating). Default true.
+   */
+  neededToWrite?: boolean;
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
@@ -322,6 +328,18 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
   const newerNeeds = Math.max(0, ...applied.filter((row) => row.version > LATEST_VERSION).map((row) => row.oldest_writer ?? row.version));
   if (newerNeeds > LATEST_VERSION) throw new SchemaTooNewError(schema, Math.max(...versions));
   return MIGRATIONS.filter((m) => !versions.has(m.version));
+}
+
+/**
+ * The migrations `schema` lacks, when this code can write to it as it is (each says it is
+ * not needed to write); undefined when it lacks one that is, or lacks none. For an
+ * exporter whose role may not migrate: a release that adds such a migration must not stop
+ * every writer that is not the schema's owner (a re-run of the upgrade: 0 of 1,000 spans).
+ */
+export async function writesWithoutMigrating(pool: pg.Pool, schema: string): Promise<{ version: number; name: string }[] | undefined> {
+  const pending = await pendingMigrations(pool, schema, quoteSchema(schema));
+  if (pending.length === 0 || pending.some((migration) => migration.neededToWrite !== false)) return undefined;
+  return pending.map(({ version, name }) => ({ version, name }));
 }
 
 /**

@@ -27,8 +27,10 @@ export function readOnlyQueries(pool: pg.Pool): ViewerDatabase {
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        await client.query(VIEWER_TRANSACTION);
         try {
+          // Inside: a setting refused after BEGIN (a server without `jit`) leaves the
+          // transaction aborted, and given back so, the connection failed every later query.
+          await client.query(VIEWER_TRANSACTION);
           const result = await client.query<R>(text, values);
           await client.query('COMMIT');
           return result;

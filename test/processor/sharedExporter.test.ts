@@ -3,6 +3,7 @@
 // whose batches then failed with "PostgresSpanExporter is shut down" at every retry: its
 // shutdown took its whole flush timeout and left its spans in the journal (an attack: 25 s,
 // 200 of 200 spans). The exporter is now shut down with the last processor that uses it.
+import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import { JournalSpanProcessor, PostgresSpanExporter } from '../../src/index.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
@@ -44,5 +45,26 @@ describe('one exporter, two processors', () => {
       { service_name: 'first', n: 50 },
       { service_name: 'second', n: 100 },
     ]);
+  });
+
+  test('across the two builds (CommonJS beside ESM) too: one count for both', async () => {
+    const cjs = createRequire(import.meta.url)('../../dist/cjs/index.js') as typeof import('../../src/index.js');
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    let exporterShutdowns = 0;
+    const shutdown = exporter.shutdown.bind(exporter);
+    exporter.shutdown = () => {
+      exporterShutdowns += 1;
+      return shutdown();
+    };
+    const options = { exporter, recover: false, scheduledDelayMillis: 60_000, flushTimeoutMillis: 10_000 };
+    const esm = new JournalSpanProcessor({ ...options, journalDir: tempDir() });
+    const commonJs = new cjs.JournalSpanProcessor({ ...options, exporter: exporter as never, journalDir: tempDir() });
+    const tracer = providerWith(commonJs as never, 'common-js').getTracer('t');
+    await esm.shutdown();
+    expect(exporterShutdowns).toBe(0);
+    for (let i = 0; i < 10; i++) tracer.startSpan(`after ${i}`).end();
+    await commonJs.shutdown();
+    expect(exporterShutdowns).toBe(1);
+    expect(commonJs.stats()).toMatchObject({ spansExported: 10, exportFailures: 0 });
   });
 });

@@ -76,8 +76,9 @@ const PAGE_BYTES = 4096;
  */
 const POPULATE_WINDOW_BYTES = 1024 * 1024;
 
-/** How long closeAtExit() waits for a job still using the mapping: a window's faults take a few ms here. */
+/** How long closeAtExit() waits for a job still using the mapping before it cuts past the job's pages instead. */
 const EXIT_JOB_WAIT_MILLIS = 20;
+
 /**
  * Pages the writer has passed are unmapped (their data stays in the page cache) once this
  * many have gathered: a mapped page counts in the process's RSS, and a whole segment of
@@ -294,14 +295,25 @@ export class MmapSegmentFile implements SegmentFile {
    * At the process's exit, after which no thread-pool callback runs: unmaps and cuts the
    * file to its records here, where close() would leave that to the pool and the file kept
    * its preallocated room (an application that threw at start left 8 MiB per restart of
-   * its crash loop). A job of the pool still using the mapping (faulting pages in, a
-   * 'host' sync) is waited for a moment; one that outlasts it keeps the file as it is.
+   * its crash loop). A job of the pool that still holds the mapping after a moment's wait
+   * (queued behind the application's own work) may touch pages up to populatedTo, never
+   * past: the file is cut there instead, and the mapping left to the job, so no store
+   * ever falls past the end of the file (SIGBUS).
    */
   closeAtExit(): void {
     if (this.state !== 'open') return;
+    this.exiting = true;
+    // The first window's faults, queued at start, take a few ms: an application that throws
+    // at once mostly finds them under way.
     const waitUntil = performance.now() + EXIT_JOB_WAIT_MILLIS;
     while (this.jobRunning() && performance.now() < waitUntil);
-    this.exiting = true;
+    if (this.jobRunning() && !this.descriptorLost && descriptorIsStill(this.fd, this.identity)) {
+      try {
+        ftruncateSync(this.fd, Math.min(this.capacity, Math.ceil(Math.max(this.size, this.populatedTo) / PAGE_BYTES) * PAGE_BYTES));
+      } catch {
+        // Left as it is: readers take a zero tail as the end of the records.
+      }
+    }
     this.close();
   }
 

@@ -13,6 +13,8 @@ export const name = 'replica_identity';
 export const tables: readonly string[] = ['logs', 'dead_letters'];
 /** Writers of any version write these tables as before. */
 export const oldestWriter = 2;
+/** Nor does this code need it, but where the tables are published: a role that may not apply it writes on. */
+export const neededToWrite = false;
 
 export function sql(s: QuotedSchema): string {
   return `ALTER TABLE ${s}.logs REPLICA IDENTITY FULL;

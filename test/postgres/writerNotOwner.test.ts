@@ -1,0 +1,78 @@
+// An exporter whose role writes to a schema it does not own (the owner migrates; the
+// application's role may insert and update), left on `migrate: true`. A release that adds
+// a migration made every such schema out of date, the role could not apply it (42501), and
+// every batch failed, its advice "grant USAGE" to a role that had it (a re-run of the
+// upgrade to migration 7: 0 of 1,000 spans). A migration this code writes as well without
+// (neededToWrite: false) is now said and passed over; one it needs still fails, saying who
+// must migrate.
+import { diag } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { PostgresSpanExporter } from '../../src/index.js';
+import { bootstrapStatement, migrationStatements } from '../../src/postgres/migrate.js';
+import { collectDiag } from '../helpers/diagLines.js';
+import { TestDatabase } from '../helpers/database.js';
+import { exportSpans, traceOf } from './spanFixtures.js';
+
+const db = new TestDatabase();
+const role = `otel_blackbox_writer_${process.pid}`;
+const schemas: string[] = [];
+
+beforeAll(async () => {
+  await db.query(`DROP ROLE IF EXISTS ${role}`);
+  await db.query(`CREATE ROLE ${role} NOLOGIN`);
+});
+afterEach(() => diag.disable());
+afterAll(async () => {
+  for (const schema of schemas) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await db.query(`DROP ROLE IF EXISTS ${role}`);
+  await db.close();
+});
+
+/** A schema at `version`, owned by the superuser, with the grants docs/postgres-exporter.md lists for a writer. */
+async function schemaAt(label: string, version: number): Promise<string> {
+  const schema = await db.freshSchema(label);
+  schemas.push(schema);
+  await db.query(bootstrapStatement(schema));
+  for (const migration of migrationStatements(schema).filter((m) => m.version <= version)) {
+    await db.query(migration.sql);
+    await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+  }
+  await db.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+  await db.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
+  await db.query(`GRANT DELETE ON "${schema}".logs TO ${role}`);
+  return schema;
+}
+
+async function exportAsWriter(schema: string) {
+  const pool = new pg.Pool({ connectionString: db.url, max: 2, options: `-c role=${role}` });
+  const exporter = new PostgresSpanExporter({ pool, schema });
+  try {
+    return await exportSpans(exporter, await traceOf(2, 'as the writer'));
+  } finally {
+    await exporter.shutdown();
+    await pool.end();
+  }
+}
+
+test('a schema that lacks only a migration this code writes without (7): written to as it is, and said once', async () => {
+  const lines = collectDiag();
+  const schema = await schemaAt('writer_not_owner_6', 6);
+  const result = await exportAsWriter(schema);
+  expect(result.error?.message).toBeUndefined();
+  expect(result.code).toBe(ExportResultCode.SUCCESS);
+  expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
+  const said = lines.filter((line) => line.includes('may not migrate'));
+  expect(said).toHaveLength(1);
+  expect(said[0]).toContain('lacks migration 7 (replica_identity)');
+  expect(said[0]).toContain(`npx otel-blackbox migrate --schema ${schema}`);
+});
+
+test('one that lacks a migration this code needs: the batch fails, saying the owner must migrate, not to grant what the role has', async () => {
+  const schema = await schemaAt('writer_not_owner_5', 5);
+  const result = await exportAsWriter(schema);
+  expect(result.code).toBe(ExportResultCode.FAILED);
+  expect(result.error?.message).toContain(`The role may not change the schema "${schema}": run \`npx otel-blackbox migrate --schema ${schema}\` as its owner`);
+  expect(result.error?.message).not.toContain('Grant the exporter');
+});
