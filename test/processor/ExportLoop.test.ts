@@ -252,28 +252,26 @@ test('idle with scheduledDelayMillis 0, the loop sleeps instead of spinning, and
   await loop.stop();
 });
 
-test('an export that succeeds a little after exportTimeoutMillis is not sent again: each span is delivered once, one call at a time', async () => {
-  // Before: the timeout counted the call as failed and the batch was sent again while it
-  // still ran; every call came back late, so every span was delivered over and over.
-  let calls = 0;
-  let running = 0;
-  let mostAtOnce = 0;
-  const delivered: string[] = [];
+/**
+ * A loop over an exporter that calls back SUCCESS 150 ms after each call, batches of 2, one
+ * call at a time: what it delivered, how many calls it took, and how many ran at once.
+ */
+function loopBehindSlowExporter(exportTimeoutMillis: number) {
+  const seen = { calls: 0, running: 0, mostAtOnce: 0, delivered: [] as string[] };
   const slow: SpanExporter = {
     export(spans, resultCallback) {
-      calls += 1;
-      running += 1;
-      mostAtOnce = Math.max(mostAtOnce, running);
+      seen.calls += 1;
+      seen.running += 1;
+      seen.mostAtOnce = Math.max(seen.mostAtOnce, seen.running);
       setTimeout(() => {
-        running -= 1;
-        delivered.push(...spans.map((span) => span.spanContext().spanId));
+        seen.running -= 1;
+        seen.delivered.push(...spans.map((span) => span.spanContext().spanId));
         resultCallback({ code: ExportResultCode.SUCCESS });
       }, 150);
     },
     shutdown: async () => {},
   };
   const queue = new MemorySpanQueue(1000);
-  const controller = new AbortController();
   const loop = new ExportLoop({
     exporter: slow,
     queue,
@@ -283,16 +281,23 @@ test('an export that succeeds a little after exportTimeoutMillis is not sent aga
     maxExportBatchSize: 2,
     maxConcurrentExports: 1,
     scheduledDelayMillis: 5,
-    exportTimeoutMillis: 100,
-    signal: controller.signal,
+    exportTimeoutMillis,
+    signal: new AbortController().signal,
   });
   loop.start();
+  return { loop, queue, seen };
+}
+
+test('an export that succeeds a little after exportTimeoutMillis is not sent again: each span is delivered once, one call at a time', async () => {
+  // Before: the timeout counted the call as failed and the batch was sent again while it
+  // still ran; every call came back late, so every span was delivered over and over.
+  const { loop, queue, seen } = loopBehindSlowExporter(100);
   await enqueue(queue, loop, 6);
   await loop.stop();
-  expect(delivered).toHaveLength(6);
-  expect(new Set(delivered).size).toBe(6);
-  expect(calls).toBe(3);
-  expect(mostAtOnce).toBe(1);
+  expect(seen.delivered).toHaveLength(6);
+  expect(new Set(seen.delivered).size).toBe(6);
+  expect(seen.calls).toBe(3);
+  expect(seen.mostAtOnce).toBe(1);
   expect(loop.spansExported).toBe(6);
 });
 
@@ -300,38 +305,13 @@ test('behind an exportTimeoutMillis far below what a batch takes (a misconfigura
   // Before: at 10 ms against 150 ms the late success was waited for 10 ms only, so every
   // batch was sent again and again, committed each time and never counted (an attack: 0
   // spans exported, shutdown at its full timeout, the journal growing).
-  let calls = 0;
-  const delivered: string[] = [];
-  const slow: SpanExporter = {
-    export(spans, resultCallback) {
-      calls += 1;
-      setTimeout(() => {
-        delivered.push(...spans.map((span) => span.spanContext().spanId));
-        resultCallback({ code: ExportResultCode.SUCCESS });
-      }, 150);
-    },
-    shutdown: async () => {},
-  };
-  const queue = new MemorySpanQueue(1000);
-  const loop = new ExportLoop({
-    exporter: slow,
-    queue,
-    drops: new DropCounter(),
-    journal: () => undefined,
-    resource: () => resourceFromAttributes({ 'service.name': 'loop-test' }),
-    maxExportBatchSize: 2,
-    maxConcurrentExports: 1,
-    scheduledDelayMillis: 5,
-    exportTimeoutMillis: 10,
-    signal: new AbortController().signal,
-  });
-  loop.start();
+  const { loop, queue, seen } = loopBehindSlowExporter(10);
   await enqueue(queue, loop, 4);
   await expect.poll(() => loop.spansExported, { timeout: 15_000 }).toBe(4);
   await loop.stop();
-  expect(new Set(delivered).size).toBe(4);
-  expect(delivered).toHaveLength(4);
-  expect(calls).toBe(2);
+  expect(new Set(seen.delivered).size).toBe(4);
+  expect(seen.delivered).toHaveLength(4);
+  expect(seen.calls).toBe(2);
 });
 
 // A soak found "export recovered" said four times within seconds while one batch kept

@@ -15,15 +15,21 @@ const db = new TestDatabase();
 let schema: string;
 useMigratedSchema(db, 'shared_exporter', (name) => (schema = name));
 
+/** A PostgresSpanExporter, and how often its shutdown() was called. */
+function countingShutdowns() {
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+  let calls = 0;
+  const shutdown = exporter.shutdown.bind(exporter);
+  exporter.shutdown = () => {
+    calls += 1;
+    return shutdown();
+  };
+  return { exporter, shutdowns: () => calls };
+}
+
 describe('one exporter, two processors', () => {
   test("the first processor's shutdown leaves the exporter to the second, which exports all of its spans; the last shuts it down", async () => {
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    let exporterShutdowns = 0;
-    const shutdown = exporter.shutdown.bind(exporter);
-    exporter.shutdown = () => {
-      exporterShutdowns += 1;
-      return shutdown();
-    };
+    const { exporter, shutdowns } = countingShutdowns();
     const options = { exporter, recover: false, scheduledDelayMillis: 60_000, flushTimeoutMillis: 10_000 };
     const first = new JournalSpanProcessor({ ...options, journalDir: tempDir() });
     const second = new JournalSpanProcessor({ ...options, journalDir: tempDir() });
@@ -34,10 +40,10 @@ describe('one exporter, two processors', () => {
     for (let i = 0; i < 50; i++) b.startSpan(`b before ${i}`).end();
 
     await first.shutdown();
-    expect(exporterShutdowns).toBe(0);
+    expect(shutdowns()).toBe(0);
     for (let i = 0; i < 50; i++) b.startSpan(`b after ${i}`).end();
     await second.shutdown();
-    expect(exporterShutdowns).toBe(1);
+    expect(shutdowns()).toBe(1);
     expect(second.stats()).toMatchObject({ spansExported: 100, exportFailures: 0 });
 
     const { rows } = await db.pool.query(`SELECT service_name, count(*)::int AS n FROM "${schema}".spans GROUP BY 1 ORDER BY 1`);
@@ -49,22 +55,16 @@ describe('one exporter, two processors', () => {
 
   test('across the two builds (CommonJS beside ESM) too: one count for both', async () => {
     const cjs = createRequire(import.meta.url)('../../dist/cjs/index.js') as typeof import('../../src/index.js');
-    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
-    let exporterShutdowns = 0;
-    const shutdown = exporter.shutdown.bind(exporter);
-    exporter.shutdown = () => {
-      exporterShutdowns += 1;
-      return shutdown();
-    };
+    const { exporter, shutdowns } = countingShutdowns();
     const options = { exporter, recover: false, scheduledDelayMillis: 60_000, flushTimeoutMillis: 10_000 };
     const esm = new JournalSpanProcessor({ ...options, journalDir: tempDir() });
     const commonJs = new cjs.JournalSpanProcessor({ ...options, exporter: exporter as never, journalDir: tempDir() });
     const tracer = providerWith(commonJs as never, 'common-js').getTracer('t');
     await esm.shutdown();
-    expect(exporterShutdowns).toBe(0);
+    expect(shutdowns()).toBe(0);
     for (let i = 0; i < 10; i++) tracer.startSpan(`after ${i}`).end();
     await commonJs.shutdown();
-    expect(exporterShutdowns).toBe(1);
+    expect(shutdowns()).toBe(1);
     expect(commonJs.stats()).toMatchObject({ spansExported: 10, exportFailures: 0 });
   });
 });
