@@ -585,9 +585,7 @@ export class JournalWriter {
     this.spare.clear();
     const appender = this.appender;
     if (appender === undefined || appender.kind !== 'mmap' || this.brokenError !== undefined) return;
-    this.segmentBytes.set(this.segment, appender.bytes);
-    appender.closeAtExit();
-    this.appender = undefined;
+    this.closeAppender('atExit');
     this.openNextSegment();
   }
 
@@ -1126,16 +1124,20 @@ export class JournalWriter {
 
   /** Closes the current segment (under 'host', synced on the thread pool: GroupCommit.closeRotated) and opens the next. */
   private rotate(nextWriteBytes = 0): void {
-    this.closeAppender(true);
+    this.closeAppender('rotated');
     this.openNextSegment(nextWriteBytes);
   }
 
-  /** Closes the current segment, its size on disk now final for the maxJournalBytes cap. `rotated`: under 'host', synced. */
-  private closeAppender(rotated = false): void {
+  /**
+   * Closes the current segment, its size on disk now final for the maxJournalBytes cap.
+   * 'rotated': under 'host', synced; 'atExit': what close() leaves to the pool done now.
+   */
+  private closeAppender(how: 'plain' | 'rotated' | 'atExit' = 'plain'): void {
     const appender = this.appender;
     if (appender === undefined) return;
     this.segmentBytes.set(this.segment, appender.bytes);
-    if (rotated && this.groupCommit !== undefined) this.groupCommit.closeRotated(appender, this.segment);
+    if (how === 'rotated' && this.groupCommit !== undefined) this.groupCommit.closeRotated(appender, this.segment);
+    else if (how === 'atExit') appender.closeAtExit();
     else appender.close();
     this.appender = undefined;
   }

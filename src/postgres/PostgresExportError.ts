@@ -52,14 +52,7 @@ export function exportError({ action, schema, cause, migrates = false, migrating
   const sqlState = sqlStateOf(cause);
   const reason = reasonOf(cause, sqlState);
   // By name: withoutSecrets may have copied the error.
-  const next =
-    (cause as Error | null)?.name === 'CommitOutcomeUnknownError'
-      ? COMMIT_UNKNOWN_ADVICE
-      : STATEMENT_POOLING.test(reason)
-        ? STATEMENT_POOLING_ADVICE
-        : migrating && sqlState === SQLSTATE.INSUFFICIENT_PRIVILEGE
-          ? `Nothing was written. The role may not change the schema "${schema}": run \`npx otel-blackbox migrate --schema ${schema}\` as its owner, or give the exporter migrate: false once it is up to date (docs/postgres-exporter.md, "What the role needs"). The batches wait in the journal.`
-          : advice(kind, sqlState, schema, migrates);
+  const next = (cause as Error | null)?.name === 'CommitOutcomeUnknownError' ? COMMIT_UNKNOWN_ADVICE : advice(kind, sqlState, reason, { schema, migrates, migrating });
   // A reason that is a sentence already (ours: ForeignMigrationsTableError, ...) gets no second full stop.
   const message = `PostgresSpanExporter could not ${action}: ${reason}${/[.!?]$/.test(reason) ? '' : '.'} ${next}`;
   return new PostgresExportError(message, kind, sqlState, { cause });
@@ -82,7 +75,8 @@ const COMMIT_UNKNOWN_ADVICE =
   'The connection was lost after COMMIT was sent, so the batch may or may not have been written; ' +
   'retrying it is safe (rows are upserted, never duplicated).';
 
-function advice(kind: ErrorKind, sqlState: string | undefined, schema: string, migrates: boolean): string {
+function advice(kind: ErrorKind, sqlState: string | undefined, reason: string, { schema, migrates, migrating }: { schema: string; migrates: boolean; migrating: boolean }): string {
+  if (STATEMENT_POOLING.test(reason)) return STATEMENT_POOLING_ADVICE;
   if (kind === 'transient') return 'Nothing was written; the batch can be retried.';
   if (meansSchemaOutOfDate(sqlState)) {
     return migrates
@@ -91,6 +85,9 @@ function advice(kind: ErrorKind, sqlState: string | undefined, schema: string, m
   }
   switch (sqlState) {
     case SQLSTATE.INSUFFICIENT_PRIVILEGE:
+      if (migrating) {
+        return `Nothing was written. The role may not change the schema "${schema}": run \`npx otel-blackbox migrate --schema ${schema}\` as its owner, or give the exporter migrate: false once it is up to date (docs/postgres-exporter.md, "What the role needs"). The batches wait in the journal.`;
+      }
       return `Nothing was written. Grant the exporter's role USAGE on schema "${schema}", SELECT, INSERT, UPDATE on its tables and DELETE on its logs table (docs/postgres-exporter.md, "What the role needs").`;
     case SQLSTATE.INVALID_PASSWORD:
     case SQLSTATE.INVALID_AUTHORIZATION:
