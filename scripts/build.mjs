@@ -5,7 +5,9 @@
 // Then the native addon for the memory-mapped journal (native/segment_io.c), when this
 // machine has a C toolchain: compiled with the node-gyp that ships with npm against the
 // headers of the installed Node (no download), and copied to prebuilds/<platform>-<arch>/
-// in prebuildify's layout, which is what the package ships. The package has no install
+// in prebuildify's layout, which is what the package ships. On linux-x64 with the Debian
+// cross compiler (gcc-aarch64-linux-gnu), the linux-arm64 binary too: N-API binaries need
+// only the headers, which are the same for every architecture. The package has no install
 // script: where no prebuilt binary loads, the journal writes with write(2). Without a
 // toolchain the build still succeeds, and says that this build has no addon.
 import { execFileSync } from 'node:child_process';
@@ -40,27 +42,57 @@ writeFileSync(
     "export const moduleDirectory = typeof url === 'string' && url.startsWith('file:') ? dirname(fileURLToPath(url)) : undefined;\n",
 );
 
-buildAddon();
+buildAddons();
 
-function buildAddon() {
-  const target = join('prebuilds', `${process.platform}-${process.arch}`);
-  // prebuildify's name for an N-API binary linked against glibc: node-gyp-build skips it on musl.
-  const binary = join(target, 'node.napi.glibc.node');
-  rmSync(target, { recursive: true, force: true });
+function buildAddons() {
   if (process.platform !== 'linux') return withoutAddon(`the addon is Linux-only (this is ${process.platform})`);
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) return withoutAddon("npm's node-gyp was not found");
   const nodedir = findNodedir();
   if (!nodedir) return withoutAddon('no Node headers (include/node/node_api.h) next to this Node or in `npm config get nodedir`');
+  const built = buildAddon(nodeGyp, nodedir, process.arch);
+  if (built && process.arch === 'x64') buildArm64(nodeGyp, nodedir);
+  // node-gyp-build loads build/Release before prebuilds/: leave nothing there that is not this machine's.
+  rmSync('build', { recursive: true, force: true });
+}
+
+/** The linux-arm64 binary, with the cross compiler where it is installed; a line either way. */
+function buildArm64(nodeGyp, nodedir) {
+  const cc = 'aarch64-linux-gnu-gcc';
+  if (!onPath(cc)) {
+    rmSync(join('prebuilds', 'linux-arm64'), { recursive: true, force: true });
+    console.log(`build: no linux-arm64 addon (${cc} not found; Debian: apt-get install gcc-aarch64-linux-gnu)`);
+    return;
+  }
+  const tools = { CC: cc, CXX: 'aarch64-linux-gnu-g++', LINK: cc, AR: 'aarch64-linux-gnu-ar' };
+  buildAddon(nodeGyp, nodedir, 'arm64', tools);
+}
+
+/** Compiles for `arch` (the machine's own, or another with `tools`) into prebuilds/linux-<arch>/; false when it could not. */
+function buildAddon(nodeGyp, nodedir, arch, tools = {}) {
+  const target = join('prebuilds', `linux-${arch}`);
+  // prebuildify's name for an N-API binary linked against glibc: node-gyp-build skips it on musl.
+  const binary = join(target, 'node.napi.glibc.node');
+  rmSync(target, { recursive: true, force: true });
   try {
-    execFileSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(process.execPath, [nodeGyp, 'rebuild', `--arch=${arch}`, `--nodedir=${nodedir}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...tools },
+    });
   } catch (error) {
     const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.trim().split('\n').slice(-8).join('\n');
-    return withoutAddon(`node-gyp could not compile native/segment_io.c (no C toolchain?):\n${output}`);
+    withoutAddon(`node-gyp could not compile native/segment_io.c for linux-${arch} (no C toolchain?):\n${output}`);
+    return false;
   }
   mkdirSync(target, { recursive: true });
   copyFileSync(join('build', 'Release', 'otel_blackbox_segment_io.node'), binary);
-  console.log(`build: native addon ${binary} (journal segments are memory-mapped)`);
+  const what = arch === process.arch ? 'journal segments are memory-mapped' : `cross-compiled, for ${arch} hosts`;
+  console.log(`build: native addon ${binary} (${what})`);
+  return true;
+}
+
+function onPath(command) {
+  return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, command)));
 }
 
 function withoutAddon(reason) {

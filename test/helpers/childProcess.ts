@@ -11,8 +11,15 @@ export interface RunningChild {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-export function runFixture(path: string, env: Record<string, string>, nodeArgs: string[] = [], options: { cwd?: string } = {}): RunningChild {
-  const child = spawn(process.execPath, [...nodeArgs, path], {
+/** A Node to run instead of this one: `command` with `args` before Node's own (an emulator and its Node). */
+export interface NodeLauncher {
+  command: string;
+  args: string[];
+}
+
+export function runFixture(path: string, env: Record<string, string>, nodeArgs: string[] = [], options: { cwd?: string; node?: NodeLauncher } = {}): RunningChild {
+  const node = options.node ?? { command: process.execPath, args: [] };
+  const child = spawn(node.command, [...node.args, ...nodeArgs, path], {
     env: { ...process.env, ...env },
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

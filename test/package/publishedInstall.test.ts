@@ -110,6 +110,9 @@ describe.skipIf(!ENABLED)(`the packed package on the ${LINE}.x line (api ${API_V
     expect(copiesOf(app, '@opentelemetry/api'), 'copies of @opentelemetry/api').toHaveLength(1);
     expect(copiesOf(app, '@opentelemetry/core'), 'copies of @opentelemetry/core').toHaveLength(1);
     expect(copiesOf(app, 'otel-blackbox')).toHaveLength(1);
+    // Every binary the build made (linux-x64; linux-arm64 with the cross compiler) is in the package.
+    const built = ['linux-x64', 'linux-arm64'].map((platform) => `prebuilds/${platform}/node.napi.glibc.node`).filter((path) => existsSync(join(REPO, path)));
+    expect(built.filter((path) => !existsSync(join(app, 'node_modules', 'otel-blackbox', path)))).toEqual([]);
   }, INSTALL_TIMEOUT);
 
   test.each([

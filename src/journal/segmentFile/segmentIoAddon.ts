@@ -70,7 +70,7 @@ export type LockHandle = object;
 /**
  * `unexpected`: the package is not where it was installed (a bundle) or its binary would not
  * load, a cost the application did not choose, said as a warning; not so where there is no
- * prebuilt binary for this platform (macOS, arm64, musl, a build without a C toolchain),
+ * prebuilt binary for this platform (macOS, Windows, musl, a build without a C toolchain),
  * said once at info.
  */
 export type AddonLoad = { addon: SegmentIoAddon; reason?: undefined; unexpected?: undefined } | { addon: undefined; reason: string; unexpected: boolean };
@@ -113,7 +113,7 @@ function tryLoad(): AddonLoad {
       // dist/ alone, a packager that drops .node files): said as loudly as a binary that
       // would not load, not as a platform without one (an operator review).
       if (shipsPrebuilt()) {
-        return { addon: undefined, reason: `its prebuilt native addon for linux-x64 is missing from ${join(root, 'prebuilds')} (copy the otel-blackbox package whole, prebuilds/ included) (${message})`, unexpected: true };
+        return { addon: undefined, reason: `its prebuilt native addon for ${process.platform}-${process.arch} is missing from ${join(root, 'prebuilds')} (copy the otel-blackbox package whole, prebuilds/ included) (${message})`, unexpected: true };
       }
       return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})`, unexpected: false };
     }
@@ -122,9 +122,9 @@ function tryLoad(): AddonLoad {
   }
 }
 
-/** Where the published package has a prebuilt binary (scripts/build.mjs): Linux x64 with glibc. */
+/** Where the published package has a prebuilt binary (scripts/build.mjs): Linux x64 and arm64 with glibc. */
 function shipsPrebuilt(): boolean {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return false;
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return false;
   const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
   if (report === undefined) return false;
   // Without the network part: it resolves open sockets' addresses, synchronously (Node 20.13+).
