@@ -52,6 +52,8 @@ export interface JournalWriterOptions {
   identity: WriterIdentity;
   durability: Durability;
   maxSegmentBytes: number;
+  /** Bytes of records in the first segment (FIRST_SEGMENT_RECORD_BYTES), doubling up to maxSegmentBytes; tests set it. */
+  firstSegmentBytes?: number;
   maxJournalBytes: number;
   groupCommitMillis: number;
   heartbeatIntervalMs: number;
@@ -83,7 +85,15 @@ export interface JournalWriterOptions {
 
 export type { JournalPosition };
 
-/** Room past maxSegmentBytes for the record that crosses it (a larger one gets a segment sized for it). */
+/**
+ * Records in a writer's first segment, doubling with each next one up to maxSegmentBytes.
+ * A mapped segment is preallocated whole when it is made, and a process SIGKILLed soon
+ * after its start leaves that room behind until a later one recovers its journal: in a
+ * crash loop of such kills (an application OOM-killed at start, restarted by its
+ * supervisor) each incarnation left a whole maxSegmentBytes, 8 MiB by default; 1 MiB now.
+ */
+const FIRST_SEGMENT_RECORD_BYTES = 1024 * 1024;
+/** Room past a segment's records for the record that crosses it (a larger one gets a segment sized for it). */
 const CROSSING_RECORD_BYTES = 64 * 1024;
 /** Room in a spare segment for a head larger than this one's: a header (resources come with the records that name them). */
 const SPARE_HEAD_MARGIN_BYTES = 4 * 1024;
@@ -628,8 +638,9 @@ export class JournalWriter {
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
     const recordBytes = appender.bytes - this.headBytes;
-    if (recordBytes >= this.options.maxSegmentBytes) this.rotate();
-    else if (recordBytes >= this.options.maxSegmentBytes / 2 && appender.kind === 'mmap' && !this.spare.askedFor(this.segment + 1)) this.prepareSpare();
+    const room = this.recordRoom(this.segment);
+    if (recordBytes >= room) this.rotate();
+    else if (recordBytes >= room / 2 && appender.kind === 'mmap' && !this.spare.askedFor(this.segment + 1)) this.prepareSpare();
     return true;
   }
 
@@ -1164,9 +1175,15 @@ export class JournalWriter {
     if (carryOpenSpans) this.openSpans.remark(() => this.segment);
   }
 
-  /** Room for the head, maxSegmentBytes of records, and the write that crosses that mark (or a larger one). */
-  private segmentCapacity(headBytes: number, nextWriteBytes = 0): number {
-    return headBytes + this.options.maxSegmentBytes + Math.max(nextWriteBytes, CROSSING_RECORD_BYTES);
+  /** Bytes of records segment number `segment` takes before the writer rotates (FIRST_SEGMENT_RECORD_BYTES). */
+  private recordRoom(segment: number): number {
+    const first = this.options.firstSegmentBytes ?? FIRST_SEGMENT_RECORD_BYTES;
+    return Math.min(this.options.maxSegmentBytes, first * 2 ** Math.min(Math.max(segment - 1, 0), 16));
+  }
+
+  /** Room for the head, the segment's records (recordRoom), and the write that crosses that mark (or a larger one). */
+  private segmentCapacity(headBytes: number, nextWriteBytes = 0, segment = this.segment): number {
+    return headBytes + this.recordRoom(segment) + Math.max(nextWriteBytes, CROSSING_RECORD_BYTES);
   }
 
   private openSegment(head: Buffer, nextWriteBytes = 0): SegmentFile {
@@ -1177,7 +1194,7 @@ export class JournalWriter {
   /** Halfway through a mapped segment: the next one, with room for a head as large as this one's plus a margin. */
   private prepareSpare(): void {
     const next = this.segment + 1;
-    this.spare.prepareSoon(next, segmentPath(this.writerDir, next), this.segmentCapacity(this.headBytes + SPARE_HEAD_MARGIN_BYTES));
+    this.spare.prepareSoon(next, segmentPath(this.writerDir, next), this.segmentCapacity(this.headBytes + SPARE_HEAD_MARGIN_BYTES, 0, next));
   }
 
   /**

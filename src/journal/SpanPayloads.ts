@@ -115,6 +115,8 @@ export class SpanPayloads {
   readonly #buffers: PayloadBuffers;
   /** Unreadable records by tag, as the last parse() found them. */
   #unreadable: Map<number, number> | undefined;
+  /** Indexes of the records the last parse() could not read. */
+  #unreadableAt: number[] = [];
 
   constructor(bytes: Buffer | undefined, ends: readonly number[], tags: readonly number[], spanOf: SpanFromRecord, buffers: PayloadBuffers) {
     this.#bytes = bytes;
@@ -153,7 +155,10 @@ export class SpanPayloads {
     }
     let unreadable = 0;
     let start = from === 0 ? 0 : this.#ends[from - 1]!;
-    if (from === 0) this.#unreadable = undefined;
+    if (from === 0) {
+      this.#unreadable = undefined;
+      this.#unreadableAt = [];
+    }
     for (let i = from; i < Math.min(to, this.#ends.length); i++) {
       const end = this.#ends[i]!;
       const tag = this.#tags[i]!;
@@ -163,6 +168,7 @@ export class SpanPayloads {
         unreadable += 1;
         this.#unreadable ??= new Map();
         this.#unreadable.set(tag, (this.#unreadable.get(tag) ?? 0) + 1);
+        this.#unreadableAt.push(i);
       }
       start = end;
     }
@@ -191,6 +197,13 @@ export class SpanPayloads {
   /** Records added with `tag` that the last pass of parse() could not read. */
   unreadableWith(tag: number): number {
     return this.#unreadable?.get(tag) ?? 0;
+  }
+
+  /** The tag of each span the last pass of parse() made, by its position among them. */
+  parsedTags(): number[] {
+    if (this.#unreadableAt.length === 0) return [...this.#tags];
+    const skipped = new Set(this.#unreadableAt);
+    return this.#tags.filter((_, i) => !skipped.has(i));
   }
 
   /** The batch is committed: its buffer goes back for the next batches. */

@@ -419,24 +419,26 @@ export class ExportLoop {
 
   /**
    * Only at the stop deadline. Journaled spans stay on disk for recovery; a drop episode
-   * goes back to the counter for the owner to record; queued spans may have reached the
-   * exporter (its export was still running), so they are said to be possibly lost, or,
-   * when the batch was never sent (`error` undefined: the deadline passed while it was
-   * read), not exported. Those whose START is in the journal (the journal could not write
-   * their END) leave it there, for recovery to write their crash records
-   * (JournalWriter.endedElsewhere).
+   * goes back to the counter for the owner to record; queued spans go back to the queue,
+   * whose owner journals them or counts them as dropped at shutdown (MemorySpanQueue.drain):
+   * said "may be lost" before, they were counted nowhere (an accounting review). One whose
+   * export was still running may have been exported: journaled again, PostgreSQL stores it
+   * once, another exporter may get it twice.
    */
   private giveUp(batch: Batch, error: Error | undefined): void {
     this.options.queue.settle(batch.fromQueue);
+    this.options.queue.giveBack(batch.spans.slice(0, batch.fromQueue));
     if (batch.drops) this.options.drops.restore(batch.drops);
     const journaled = batch.journal?.spanCount ?? 0;
-    const heldInMemory = error === undefined ? 'were not exported' : 'may be lost';
+    const heldInMemory = error === undefined ? 'were not exported' : 'may not have been exported';
     safeDiag.error(
       (error === undefined
         ? `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was sent; `
         : `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was committed (${error.message}); `) +
         `${journaled} journaled spans stay on disk for recovery` +
-        (batch.fromQueue > 0 ? `; ${batch.fromQueue} spans held in memory ${heldInMemory} (those whose START the journal holds become crash records at recovery)` : ''),
+        (batch.fromQueue > 0
+          ? `; ${batch.fromQueue} spans held in memory ${heldInMemory}: they go into the journal for recovery, or are counted as dropped where it cannot take them`
+          : ''),
     );
   }
 

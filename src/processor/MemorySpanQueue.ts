@@ -1,9 +1,12 @@
 // Ended spans that could not be journaled (durability 'none', a broken or full journal)
-// wait here. Bounded: past maxQueueSize a span is refused and the caller counts it.
+// wait here. Bounded: past maxQueueSize a span is refused and the caller counts it. What is
+// still here at shutdown, with what a batch given up at the stop deadline held, is handed
+// over whole (drain): journaled past the cap, or counted as dropped.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
 export class MemorySpanQueue {
   private spans: ReadableSpan[] = [];
+  private givenBack: ReadableSpan[] = [];
   private readonly capacity: number;
   /** Spans ever accepted, and how many of those are committed or given up: flush targets. */
   accepted = 0;
@@ -35,5 +38,18 @@ export class MemorySpanQueue {
 
   settle(count: number): void {
     this.settled += count;
+  }
+
+  /** Spans of a batch given up at the stop deadline: not known to be exported, kept for drain(). */
+  giveBack(spans: readonly ReadableSpan[]): void {
+    for (const span of spans) this.givenBack.push(span);
+  }
+
+  /** At shutdown: every span still held, given back or queued. */
+  drain(): ReadableSpan[] {
+    const all = this.givenBack.concat(this.spans);
+    this.givenBack = [];
+    this.spans = [];
+    return all;
   }
 }

@@ -507,7 +507,7 @@ async function recoverOne(
     }
     const sent = progress.sent(covers);
     const exported: Promise<void> = exportWithAttempts(exporter, records, logs, settings, dir).then(
-      () => {
+      (refused) => {
         inFlight.delete(exported);
         // Checksums held but the JSON did not parse (a writer's bug): not recovered, said so.
         const unreadableEnds = records.unreadableWith(ENDED);
@@ -515,8 +515,13 @@ async function recoverOne(
         const unreadable = unreadableEnds + unreadableStarts;
         if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be parsed (their checksum held); they are lost`);
         progress.committed(sent);
-        // The journal's totals are the sums of its committed batches, as onBatch reports them.
-        const committed = { spansEnded: counts.spansEnded - unreadableEnds, spansCrashed: counts.spansCrashed - unreadableStarts, logRecords: counts.logRecords };
+        // The journal's totals are the sums of its committed batches, as onBatch reports them;
+        // what the exporter refused for good is counted as dead letters, not recovered.
+        const committed = {
+          spansEnded: counts.spansEnded - unreadableEnds - refused.spansEnded,
+          spansCrashed: counts.spansCrashed - unreadableStarts - refused.spansCrashed,
+          logRecords: counts.logRecords - refused.logRecords,
+        };
         spansEnded += committed.spansEnded;
         spansCrashed += committed.spansCrashed;
         logRecords += committed.logRecords;
@@ -602,7 +607,7 @@ async function recoverOne(
  * once: the exporter (if it takes a span maker) lets them go as rows, and a later attempt
  * parses them again.
  */
-async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings, dir: string): Promise<void> {
+async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings, dir: string): Promise<RecoveredBatch> {
   try {
     let ready: ReadableSpan[] | undefined = [];
     const turn = new TurnBudget();
@@ -639,9 +644,29 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
       keepAlive: Number.isFinite(settings.maxAttempts),
     });
     if (!outcome.ok) throw outcome.error;
+    return refusedIn(records, delivery);
   } finally {
     records.release();
   }
+}
+
+/**
+ * What of a committed batch the exporter refused for good, by kind: kept in dead letters
+ * (DeadLetterFile, or PostgresSpanExporter's table), not recovered. Counted as recovered,
+ * a refused record was counted twice, in the recovery's counts and in the dead letters (an
+ * accounting review). Positions past the batch's spans are 'started' rows exportWithLogs
+ * added for log records, not spans of the journal.
+ */
+function refusedIn(records: SpanPayloads, delivery: Delivery): RecoveredBatch {
+  const refused = { spansEnded: 0, spansCrashed: 0, logRecords: delivery.logs.deadLettered + delivery.refusedByExporter.logRecords };
+  const positions = [...delivery.spans.deadLetteredAt, ...delivery.refusedByExporter.spanPositions];
+  if (positions.length === 0) return refused;
+  const tags = records.parsedTags();
+  for (const position of positions) {
+    if (tags[position] === ENDED) refused.spansEnded += 1;
+    else if (tags[position] === CRASHED) refused.spansCrashed += 1;
+  }
+  return refused;
 }
 
 /** A caller's progress callback: one that throws is said, and does not stop the recovery (whose batch has committed). */

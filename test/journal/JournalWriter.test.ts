@@ -459,7 +459,7 @@ describe.each(JOURNAL_IO_PATHS)('JournalWriter writing with %s', (io) => {
     // Before: 1,000 of its 3,000 open STARTs carried, then larger spans raised the average
     // START and the segment was kept: the carried spans ended (noted for the segment they
     // were carried into), and recovery read their stale copies as open.
-    const writer = writerIn(tempDir(), { maxSegmentBytes: 2 * 1024 * 1024 });
+    const writer = writerIn(tempDir(), { maxSegmentBytes: 2 * 1024 * 1024, firstSegmentBytes: 2 * 1024 * 1024 });
     const tracer = new BasicTracerProvider().getTracer('carry-test');
     const startOnly = (count: number, pad: number) => Array.from({ length: count }, (_, i) => tracer.startSpan(`s${i}`, { attributes: { pad: 'x'.repeat(pad) } }) as unknown as ReadableSpan);
     const ended = (span: ReadableSpan) => {

@@ -4,6 +4,7 @@
 // preallocated room behind, 8 MiB, whose release the thread pool never ran: 20 restarts
 // took 162 MB, for as long as the loop went on (an attack). The room now goes back at
 // 'exit', and the journals hold only their records, which a later recovery still finds.
+// Killed instead, each leaves a first segment, which is made smaller than the later ones.
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -54,6 +55,24 @@ describe.each(JOURNAL_IO_PATHS)('writing with %s', (io) => {
     expect(boot).toHaveLength(RESTARTS);
     for (const span of boot) expect(JSON.stringify(span.attributes)).toContain('REQUIRED_SETTING is not set');
     expect(exporter.spans.filter((span) => span.name === 'exit listener')).toHaveLength(RESTARTS);
+    expect(readdirSync(journalDir)).toEqual([]);
+  });
+
+  // Nothing runs at a SIGKILL: what each incarnation leaves is its first segment as made. A
+  // writer's first segment holds 1 MiB of records (before: maxSegmentBytes, 8 MiB).
+  test('each restart of an application SIGKILLed at start leaves at most a first segment of 1 MiB; a recovery finds every span', async () => {
+    const journalDir = join(tempDir(), 'journal');
+    for (let restart = 0; restart < RESTARTS; restart++) {
+      const { exited } = runFixture(fixture, { JOURNAL_DIR: journalDir, DIE: 'sigkill' });
+      expect((await exited).signal).toBe('SIGKILL');
+    }
+    expect(readdirSync(journalDir)).toHaveLength(RESTARTS);
+    expect(bytesOnDisk(journalDir)).toBeLessThan(RESTARTS * (1024 * 1024 + 64 * 1024 + 16 * 1024));
+
+    const exporter = new CollectingExporter();
+    const report = await recoverJournals({ journalDir, exporter, staleAfterMillis: 1000 });
+    expect(report).toMatchObject({ journals: RESTARTS, spansCrashed: RESTARTS, corruptBytes: 0, failures: [] });
+    expect(exporter.spans.filter((span) => span.name === 'boot')).toHaveLength(RESTARTS);
     expect(readdirSync(journalDir)).toEqual([]);
   });
 });
