@@ -28,7 +28,7 @@ import { droppedSpanRecord } from '../recovery/crashRecords.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
 import { ChangedAfterEnd } from './ChangedAfterEnd.js';
-import { exportCrashRecordsAtShutdown, HeldEnds } from './crashRecordsAtShutdown.js';
+import { exportCrashRecordsAtShutdown, HeldEnds, ShutdownCrashRecords } from './crashRecordsAtShutdown.js';
 import { ExportLoop } from './ExportLoop.js';
 import { MemorySpanQueue } from './MemorySpanQueue.js';
 import { resolveProcessorOptions } from './processorOptions.js';
@@ -191,7 +191,10 @@ export class JournalSpanProcessor implements SpanProcessor {
   private hotPathErrors = 0;
   private readonly pendingSpans: PendingSpans;
   private spansRecovered = 0;
+  /** Crash records of dead processes' spans written by recovery. */
   private crashRecordsWritten = 0;
+  /** Crash records written at shutdown of this process's spans still open, while they stay their span's record. */
+  private readonly shutdownCrashRecords = new ShutdownCrashRecords();
   private logRecordsRecovered = 0;
   private spansAbandoned = 0;
   /** Reported once per episode, not at every retry. */
@@ -314,6 +317,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   private recordEnd(span: ReadableSpan): void {
+    if (this.state !== 'running') this.shutdownCrashRecords.ended(span);
     const journal = this.journal;
     if (journal !== undefined && journal.appendEnd(span) === 'written') {
       this.loop.recordWritten(journal.backlog);
@@ -491,7 +495,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : journaling ? this.journal!.writePath : 'memory',
       deadLetters: deadLettersOf(this.options.exporter) + this.deadLetters.written + this.recoveryDeadLetters,
       spansRecovered: this.spansRecovered,
-      crashRecordsWritten: this.crashRecordsWritten,
+      crashRecordsWritten: this.crashRecordsWritten + this.shutdownCrashRecords.count,
       logRecordsRecovered: this.logRecordsRecovered,
       spansAbandoned: this.spansAbandoned,
       recoveryRunning: this.recovery !== undefined,
@@ -584,7 +588,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         }
       });
     }
-    const { written, lost } = await exportCrashRecordsAtShutdown({
+    const { lost } = await exportCrashRecordsAtShutdown({
       journal,
       exporter: this.options.exporter,
       logExporter: this.options.logExporter,
@@ -594,13 +598,13 @@ export class JournalSpanProcessor implements SpanProcessor {
       signal: this.stopController.signal,
       send: drained && !journal.broken && !this.stopController.signal.aborted,
       heldEnds: this.heldEnds,
+      count: this.shutdownCrashRecords,
       onRetry: (error) => {
         this.loop.exportFailures += 1;
         if (!failing) safeDiag.warn(`otel-blackbox: exporting the crash records of the spans still open at shutdown failed, retrying until flushTimeoutMillis: ${error.message}`);
         failing = true;
       },
     });
-    this.crashRecordsWritten += written;
     // Journaled as an overflow marker below (recordUnsentDrops), as other drops at shutdown.
     for (let i = 0; i < lost; i++) this.drops.add(OPEN_AT_SHUTDOWN_UNJOURNALED);
   }

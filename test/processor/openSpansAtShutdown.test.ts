@@ -154,6 +154,35 @@ test('a span that ends while its crash record is being exported: PostgreSQL keep
   const rows = await db.query<{ state: string }>(`SELECT state FROM "${schema}".spans WHERE service_name = 'ends-meanwhile-pg'`);
   expect(rows).toEqual([{ state: 'ended' }]);
   expect(writerDirs(journalDir)).toEqual([]);
+  // One span, one count: exported, not a crash record too.
+  expect(processor.stats()).toMatchObject({ spansExported: 1, crashRecordsWritten: 0 });
+});
+
+// An accounting review: 40 requests finishing one by one while shutdown() drains, each
+// stored as ended; stats() said 41 exported and 37 crash records, a false crash for an
+// alert on crashRecordsWritten.
+test('spans that end while shutdown sends their crash records: each counted once, and crashRecordsWritten counts the crashed rows', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: db.url, schema }), journalDir, recover: false, scheduledDelayMillis: 100, maxExportBatchSize: 10 });
+  const tracer = providerWith(processor, 'finishing-requests').getTracer('t');
+  tracer.startSpan('warm').end();
+  await processor.forceFlush();
+  const open = Array.from({ length: 40 }, (_, i) => tracer.startSpan(`request ${i}`));
+  const ending = (async () => {
+    for (const span of open.slice(0, 30)) {
+      span.end();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  await processor.shutdown();
+  await ending;
+  const rows = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM "${schema}".spans WHERE service_name = 'finishing-requests' GROUP BY state`);
+  const stored = Object.fromEntries(rows.map((row) => [row.state, row.n]));
+  const stats = processor.stats();
+  expect((stored.ended ?? 0) + (stored.crashed ?? 0)).toBe(41);
+  expect(stats.spansExported + stats.crashRecordsWritten).toBe(41);
+  expect(stats.crashRecordsWritten).toBe(stored.crashed ?? 0);
+  for (const span of open.slice(30)) span.end();
 });
 
 test('an open span whose START the journal never took (at its cap), its crash record not sent: counted as dropped, in an overflow marker', async () => {
