@@ -113,12 +113,16 @@ export interface JournalProcessorStats {
    */
   deadLetters: number;
   /**
-   * Ended spans and crash records that recovery of dead processes' journals exported,
-   * counted as each batch commits. What a recovery sends again after a failure (and the
-   * crash records a resumed recovery sends again) counts again.
+   * Ended spans that recovery of dead processes' journals exported (overflow markers
+   * included), counted as each batch commits; those the exporter refused for good count in
+   * deadLetters instead. What a recovery sends again after a failure counts again.
    */
   spansRecovered: number;
-  /** Crash records recovery exported, as spansRecovered counts them; and those shutdown() exported of this process's spans still open. */
+  /**
+   * Crash records recovery exported, as spansRecovered counts ended spans; and those
+   * shutdown() exported of this process's spans still open, but for a span that then ended
+   * and whose END replaced it (PostgreSQL: the span counts in spansExported).
+   */
   crashRecordsWritten: number;
   /** Log records of dead processes' journals that recovery exported, as spansRecovered counts spans. */
   logRecordsRecovered: number;

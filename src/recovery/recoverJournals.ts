@@ -115,9 +115,14 @@ export interface RecoveryReport {
   /** Dead writers' journals recovered and removed. */
   journals: number;
   segments: number;
+  /**
+   * Ended spans and crash records committed, in journals recovered or not (a recovery
+   * stopped by a failure counts the batches that committed), without those the exporter
+   * refused for good (`deadLettered`, or PostgresSpanExporter's dead_letters table).
+   */
   spansEnded: number;
   spansCrashed: number;
-  /** Log records exported with the spans (those the writer had not committed). */
+  /** Log records exported with the spans (those the writer had not committed), counted alike. */
   logRecords: number;
   /** Bytes of damaged records skipped, and of torn final records. */
   corruptBytes: number;
@@ -589,14 +594,17 @@ async function recoverOne(
     // Never give a journal back with its exports still running; then keep what committed.
     await Promise.all(inFlight);
     await progress.stop(!finished || failure !== undefined);
+    // What committed counts, the journal finished or not: an interrupted recovery that had
+    // stored thousands of rows reported none (an accounting review), and the next one,
+    // resuming, counted only the rest.
+    report.spansEnded += spansEnded;
+    report.spansCrashed += spansCrashed;
+    report.logRecords += logRecords;
   }
   if (failure !== undefined) throw failure;
   await removeRecovered(dir);
   report.journals += 1;
   report.segments += facts.segments.length;
-  report.spansEnded += spansEnded;
-  report.spansCrashed += spansCrashed;
-  report.logRecords += logRecords;
   report.corruptBytes += facts.damagedBytes;
   report.tornBytes += facts.tornBytes;
   callerCallback(onJournal, { dir, spansEnded, spansCrashed, outcome: 'recovered' });

@@ -58,6 +58,8 @@ export function writeDeadJournal(
     identity: { ...currentWriterIdentity(), ...(options.hostname === undefined ? {} : { hostname: options.hostname }), pid: DEAD_PID, procStartTicks: '1', writerId: options.writerId ?? `w${'0'.repeat(9)}-${DEAD_PID}-1-${'ab'.repeat(8)}` },
     durability: 'process',
     maxSegmentBytes: options.maxSegmentBytes ?? 8 * 1024 * 1024,
+    // Every segment as large, the first too: the tests count segments.
+    firstSegmentBytes: options.maxSegmentBytes ?? 8 * 1024 * 1024,
     maxJournalBytes: 8 * 1024 ** 3,
     groupCommitMillis: 10,
     heartbeatIntervalMs: 1000,

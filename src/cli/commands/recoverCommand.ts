@@ -110,8 +110,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       io.out(
         `recovered ${report.journals} journals (${report.segments} segments): ${report.spansEnded} ended spans, ` +
           `${report.spansCrashed} crash records, ${report.logRecords} log records; ` +
-          // Counted in the figures before too: read from the journal, then refused.
-          (deadLettered > 0 ? `of those, dead-lettered: ${deadLettered} (refused by the database; in the schema's dead_letters table, with the reason); ` : '') +
+          // Not in the figures before: read from the journal, then refused (recoverJournals.ts, refusedIn).
+          (deadLettered > 0 ? `dead-lettered besides: ${deadLettered} (refused by the database; in the schema's dead_letters table, with the reason); ` : '') +
           `${report.corruptBytes} corrupt and ${report.tornBytes} torn bytes skipped; ` +
           `${report.liveJournals} live journals left alone` +
           (report.foreignJournals > 0 ? `; ${report.foreignJournals} journals of another user left alone (--recover-foreign-journals)` : '') +
