@@ -18,7 +18,6 @@
 import type { HrTime } from '@opentelemetry/api';
 import { safeDiag } from '../safeDiag.js';
 import { readdir, stat } from '../untracedFsPromises.js';
-import { decodeAttributes } from '../journal/attributeValues.js';
 import { parseSegmentFileName, segmentPath, settledFileName, settledPath } from '../journal/journalPaths.js';
 import { isAtOrAfter, laterOf } from '../journal/JournalPosition.js';
 import type { JournalPosition } from '../journal/JournalPosition.js';
@@ -38,17 +37,14 @@ import { DEFAULT_CHUNK_BYTES, readSegmentFile, type SegmentChunk } from '../jour
 import type { JournalRecord } from '../journal/readSegment.js';
 import { spanKey, spanKeyOfRecord } from '../journal/spanRecords.js';
 import { readRecoveryProgress } from './RecoveryProgress.js';
+import type { ResourcePlace } from './ResourcesOnDisk.js';
 
-/** A RESOURCE record's attributes (bytes decoded) and schema URL. */
-export interface RecoveredResource {
-  attributes: ResourceRecord['a'];
-  schemaUrl: string | undefined;
-}
 
 export interface JournalFacts {
   dir: string;
   header: SegmentHeader | undefined;
-  resources: Map<number, RecoveredResource>;
+  /** Where each resource's RESOURCE record is (the last read), for ResourcesOnDisk: never the resources themselves. */
+  resources: Map<number, ResourcePlace>;
   exit: ProcessExitRecord | undefined;
   lastHeartbeatMs: number | undefined;
   /**
@@ -264,9 +260,7 @@ function takeFact(facts: JournalFacts, record: JournalRecord, alive: (ms: number
       const ab = field('ab');
       const attributes = field('a');
       if (!isFiniteNumber(field('id')) || (ab !== undefined && !Array.isArray(ab)) || (attributes !== undefined && (attributes === null || typeof attributes !== 'object'))) return false;
-      const resource = payload as ResourceRecord;
-      const schemaUrl = field('u');
-      facts.resources.set(resource.id, { attributes: decodeAttributes(resource), schemaUrl: typeof schemaUrl === 'string' ? schemaUrl : undefined });
+      facts.resources.set((payload as ResourceRecord).id, { segment: at.segment, offset: record.offset, end: record.end });
       break;
     }
     case RecordType.Heartbeat: {

@@ -4,7 +4,6 @@
 // by `otel-blackbox recover`.
 import { safeDiag } from '../safeDiag.js';
 import { TurnBudget } from '../TurnBudget.js';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { readdir, rename, rm, stat } from '../untracedFsPromises.js';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -33,6 +32,7 @@ import { crashReason, crashRecord } from './crashRecords.js';
 import { probeWriter, type WriterProbe } from './probeWriter.js';
 import { readJournalFacts, readRecoverableSpans } from './readWriterJournal.js';
 import { RecoveryProgress } from './RecoveryProgress.js';
+import { ResourcesOnDisk } from './ResourcesOnDisk.js';
 import { claimerLiveness, writerLiveness } from './livenessFacts.js';
 
 export interface RecoverJournalsOptions {
@@ -486,8 +486,8 @@ async function recoverOne(
   if (facts.damagedBytes > 0) {
     safeDiag.error(`otel-blackbox: ${facts.damagedBytes} bytes of damaged records in ${dir} were skipped; any spans and log records they held are lost (a damaged commit or heartbeat record holds none)`);
   }
-  const resources = new Map([...facts.resources].map(([id, { attributes, schemaUrl }]) => [id, resourceFromAttributes(attributes, { schemaUrl })]));
-  const resourceOf = (id: number) => resources.get(id) ?? resourceFromAttributes({});
+  const resources = new ResourcesOnDisk(dir, facts.resources);
+  const resourceOf = (id: number) => resources.resourceOf(id);
   const reason = crashReason(facts);
   // Log records are keyed by the writer that journaled them, as its own export did, and its
   // crash records name it. The writer's id: from the claimed directory's name (which adds

@@ -44,6 +44,8 @@ export function writeDeadJournal(
     destination?: string;
     /** The class of an exporter that names no destination, as its processor records it. */
     noDestination?: string;
+    /** A new resource (a TracerProvider per job: 40 attributes, ~2.7 KB) every this many spans; default one for all. */
+    resourceEvery?: number;
     /** The writer id, which names its directory (default one fixed id: one dead journal per journalDir). */
     writerId?: string;
     /** Default 8 MiB. */
@@ -68,18 +70,16 @@ export function writeDeadJournal(
     // This process stays alive: the dead writer is faked by its identity, so no lock.
     lock: false,
   });
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'dead-writer' }),
-    spanProcessors: [
-      {
-        onStart: (span: Span) => void writer.appendStart(span),
-        onEnd: (span: ReadableSpan) => void writer.appendEnd(span),
-        forceFlush: async () => {},
-        shutdown: async () => {},
-      },
-    ],
-  });
-  const tracer = provider.getTracer('dead-writer');
+  const processor = {
+    onStart: (span: Span) => void writer.appendStart(span),
+    onEnd: (span: ReadableSpan) => void writer.appendEnd(span),
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+  const tracerWith = (attributes: Record<string, string | number>) =>
+    new TracerProvider({ resource: resourceFromAttributes({ 'service.name': 'dead-writer', ...attributes }), spanProcessors: [processor] }).getTracer('dead-writer');
+  const jobResource = (job: number) => Object.fromEntries([['job.id', job], ...Array.from({ length: 40 }, (_, k) => [`job.detail.${k}`, `${job}:${'d'.repeat(60)}`])]);
+  let tracer = tracerWith({});
   const logger = new LoggerProvider({
     processors: [{ onEmit: (record) => void writer.appendLog(record), forceFlush: async () => {}, shutdown: async () => {} }],
   }).getLogger('dead-writer');
@@ -88,6 +88,7 @@ export function writeDeadJournal(
   let open = 0;
   let first: Span | undefined;
   for (let i = 0; i < spans; i++) {
+    if (options.resourceEvery !== undefined && i % options.resourceEvery === 0) tracer = tracerWith(jobResource(i / options.resourceEvery));
     const span = tracer.startSpan('GET /orders/:id', { attributes: { i, padding, 'http.route': '/orders/:id' } }) as Span;
     first ??= span;
     span.addEvent('cache miss', { key: `order:${i}` });

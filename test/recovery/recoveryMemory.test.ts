@@ -43,4 +43,31 @@ describe('recovery memory', () => {
     ]);
     expect(readdirSync(journalDir)).toEqual([]);
   }, 180_000);
+
+  // An attack: a TracerProvider per job left a journal of 19,000 resources, all decoded and
+  // built in recovery's first pass and held to its end (a 245 MB heap): the application
+  // that recovered it at start died at a 160 MB one, at every restart.
+  test('a journal of 12,000 distinct resources (a TracerProvider per job) is recovered completely with --max-old-space-size=64, each span with its own', async () => {
+    const schema = await db.freshSchema('recovery_memory_resources');
+    await migrateSchema(db.pool, schema);
+    const journalDir = join(tempDir(), 'journal');
+    const spans = 24_000;
+    writeDeadJournal(journalDir, spans, { openEvery: 10, resourceEvery: 2 });
+    const child = runFixture(
+      join(import.meta.dirname, '../fixtures/recoverOnce.mjs'),
+      { JOURNAL_DIR: journalDir, SCHEMA: schema, DATABASE_URL: db.url },
+      ['--max-old-space-size=64'],
+    );
+    const report = await child.ready.catch((error: Error) => error.message);
+    const { code, stderr } = await child.exited;
+    expect(stderr).not.toMatch(/heap out of memory/);
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ journals: 1, spansEnded: spans - spans / 10, spansCrashed: spans / 10 });
+    const [stored] = await db.query<{ spans: number; resources: number; jobs: number; mismatched: number }>(
+      `SELECT count(*)::int AS spans, count(DISTINCT resource)::int AS resources, count(DISTINCT resource->>'job.id')::int AS jobs,
+              count(*) FILTER (WHERE (resource->>'job.id')::int <> (attributes->>'i')::int / 2)::int AS mismatched
+         FROM "${schema}".spans`,
+    );
+    expect(stored).toEqual({ spans, resources: spans / 2, jobs: spans / 2, mismatched: 0 });
+  }, 180_000);
 });
