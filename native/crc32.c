@@ -106,7 +106,7 @@ __attribute__((target("sse4.1,pclmul"))) static uint32_t crc32_clmul(const uint8
 }
 #endif
 
-#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__aarch64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_ARM_CRC_PATH 1
 #include <string.h>
 #include <sys/auxv.h>

@@ -45,6 +45,8 @@ writeFileSync(
 buildAddons();
 
 function buildAddons() {
+  // Whatever an earlier build left: a binary this build could not make must not ship.
+  for (const arch of ['x64', 'arm64']) rmSync(join('prebuilds', `linux-${arch}`), { recursive: true, force: true });
   if (process.platform !== 'linux') return withoutAddon(`the addon is Linux-only (this is ${process.platform})`);
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) return withoutAddon("npm's node-gyp was not found");
@@ -60,7 +62,6 @@ function buildAddons() {
 function buildArm64(nodeGyp, nodedir) {
   const cc = 'aarch64-linux-gnu-gcc';
   if (!onPath(cc)) {
-    rmSync(join('prebuilds', 'linux-arm64'), { recursive: true, force: true });
     console.log(`build: no linux-arm64 addon (${cc} not found; Debian: apt-get install gcc-aarch64-linux-gnu)`);
     return;
   }
@@ -73,7 +74,6 @@ function buildAddon(nodeGyp, nodedir, arch, tools = {}) {
   const target = join('prebuilds', `linux-${arch}`);
   // prebuildify's name for an N-API binary linked against glibc: node-gyp-build skips it on musl.
   const binary = join(target, 'node.napi.glibc.node');
-  rmSync(target, { recursive: true, force: true });
   try {
     execFileSync(process.execPath, [nodeGyp, 'rebuild', `--arch=${arch}`, `--nodedir=${nodedir}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,7 +81,8 @@ function buildAddon(nodeGyp, nodedir, arch, tools = {}) {
     });
   } catch (error) {
     const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.trim().split('\n').slice(-8).join('\n');
-    withoutAddon(`node-gyp could not compile native/segment_io.c for linux-${arch} (no C toolchain?):\n${output}`);
+    if (arch === process.arch) withoutAddon(`node-gyp could not compile native/segment_io.c for linux-${arch} (no C toolchain?):\n${output}`);
+    else console.warn(`build: no linux-${arch} addon, the cross compile failed (this machine's addon is built):\n${output}`);
     return false;
   }
   mkdirSync(target, { recursive: true });

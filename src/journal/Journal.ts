@@ -35,6 +35,11 @@ export class Journal {
     return this.#writer.appendEnd(span, options);
   }
 
+  /** Whether the START of `span`, open here, is in the journal (JournalWriter.holdsStartOf). */
+  holdsStartOf(span: ReadableSpan): boolean {
+    return this.#writer.holdsStartOf(span);
+  }
+
   /** The caller's copy of a span appendEnd() could not write was exported or dropped (JournalWriter.endedElsewhere). */
   endedElsewhere(span: ReadableSpan): void {
     this.#writer.endedElsewhere(span);

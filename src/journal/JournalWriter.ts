@@ -202,7 +202,7 @@ export class JournalWriter {
    * crossed it 78 ms, and a provider made per job made the journal's writes grow with the
    * square of the run (an attack: 675 MB for 16,000 spans).
    */
-  private readonly resources = new JournalResources();
+  private readonly resources = new JournalResources((segment) => segmentPath(this.writerDir, segment));
   private brokenError: unknown;
   /** A broken journal is reported once per episode, not at every repair attempt. */
   private episodeReported = false;
@@ -323,6 +323,12 @@ export class JournalWriter {
   }
 
   /** The spans open now (not ended), oldest first, and whether the journal holds their START. */
+  /** Whether the START of `span`, open here, is in a segment on disk (a crash record stands for it at recovery). */
+  holdsStartOf(span: ReadableSpan): boolean {
+    const { traceId, spanId } = span.spanContext();
+    return this.openSpans.get(traceId, spanId) !== undefined && this.openSpans.lastMark !== NOT_JOURNALED;
+  }
+
   openSpansNow(): OpenSpanNow[] {
     const spans: OpenSpanNow[] = [];
     this.openSpans.remark((open, mark) => {
@@ -652,8 +658,9 @@ export class JournalWriter {
   private appendNaming(appender: SegmentFile, type: RecordType, json: string, resourceId: number | undefined): boolean {
     const resource = this.resources.recordFor(resourceId, this.segment);
     if (resource !== undefined) {
+      const offset = appender.bytes;
       if (appender.appendFrame(RecordType.Resource, resource) === 'no-room') return false;
-      this.resources.writtenIn(resourceId!, this.segment);
+      this.resources.writtenIn(resourceId!, this.segment, { segment: this.segment, offset, end: appender.bytes });
     }
     return appender.appendFrame(type, json) !== 'no-room';
   }
@@ -1113,6 +1120,11 @@ export class JournalWriter {
   /** Resources the writer knows (the application's, or remembered for records on disk): for tests. */
   get resourcesKnown(): number {
     return this.resources.size;
+  }
+
+  /** Of those, the ones whose RESOURCE record's text is kept in memory: for tests. */
+  get resourceTextsKept(): number {
+    return this.resources.textsKept;
   }
 
   private resourceIdFor(resource: Resource): number {

@@ -55,6 +55,7 @@ const LOG_RECORD_ERROR = 'error in the span processor';
 /** The drop reason of spans open at shutdown whose START the journal never took, and whose crash record could not be exported. */
 const OPEN_AT_SHUTDOWN_UNJOURNALED = 'open at shutdown without a START in the journal; its crash record could not be exported';
 const HELD_IN_MEMORY_AT_SHUTDOWN = 'held in memory at shutdown, not exported before flushTimeoutMillis, and the journal could not take it';
+const EXPORT_UNFINISHED_AT_SHUTDOWN = 'its export had not finished at the shutdown deadline (it may have been exported), and the journal could not take it';
 
 export interface JournalProcessorStats {
   /** Whether the journal can be written right now (false when it cannot be, and after shutdown). */
@@ -499,7 +500,9 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : journaling ? this.journal!.writePath : 'memory',
       deadLetters: deadLettersOf(this.options.exporter) + this.deadLetters.written + this.recoveryDeadLetters,
       spansRecovered: this.spansRecovered,
-      crashRecordsWritten: this.crashRecordsWritten + this.shutdownCrashRecords.count,
+      // Those of shutdown once it is over: a span ending meanwhile takes its crash record's
+      // place, and a counter that went down would read as a reset (a review).
+      crashRecordsWritten: this.crashRecordsWritten + (this.state === 'shutdown' ? this.shutdownCrashRecords.count : 0),
       logRecordsRecovered: this.logRecordsRecovered,
       spansAbandoned: this.spansAbandoned,
       recoveryRunning: this.recovery !== undefined,
@@ -616,22 +619,30 @@ export class JournalSpanProcessor implements SpanProcessor {
   /**
    * Ended spans still held in memory when the exporter could not take them before the
    * deadline (the journal could not write their END, or durability 'none'): their ENDs go
-   * into the journal now, past its cap as the overflow marker does (at most maxQueueSize),
-   * for recovery to export; where it cannot take them they are counted as dropped, in the
-   * overflow marker. Before, they were counted nowhere and said at most as "may be lost"
-   * (an accounting review: 100 of 420 spans in no count, no row and no marker).
+   * into the journal now, past its cap as the overflow marker does, by at most an eighth of
+   * the cap (a segment's worth at most), for recovery to export. Where it cannot take them
+   * they are counted as dropped, in the overflow marker; but not one whose START the journal
+   * holds (a broken journal): its crash record stands for it at recovery. Before, they were
+   * counted nowhere and said at most as "may be lost" (an accounting review: 100 of 420
+   * spans in no count, no row and no marker).
    */
   private journalSpansHeldInMemory(): void {
-    for (const span of this.queue.drain()) {
+    const journal = this.journal;
+    const pastCapUntil = (journal?.bytesWritten ?? 0) + Math.min(this.options.maxSegmentBytes, this.options.maxJournalBytes / 8);
+    const { givenBack, queued } = this.queue.drain();
+    const keep = (span: ReadableSpan, reason: string): void => {
       let result = 'no journal';
       try {
-        if (this.journal !== undefined) result = this.journal.appendEnd(span, { pastCap: true });
+        if (journal !== undefined) result = journal.bytesWritten < pastCapUntil ? journal.appendEnd(span, { pastCap: true }) : journal.appendEnd(span);
       } catch (error) {
         this.hotPathError(error);
       }
       // Written, the journal let go of its START itself (JournalWriter.appendEnd).
-      if (result !== 'written') this.drops.add(this.options.durability === 'none' ? "durability 'none'" : HELD_IN_MEMORY_AT_SHUTDOWN);
-    }
+      if (result === 'written' || (result === 'broken' && journal!.holdsStartOf(span))) return;
+      this.drops.add(this.options.durability === 'none' && reason === HELD_IN_MEMORY_AT_SHUTDOWN ? "durability 'none'" : reason);
+    };
+    for (const span of givenBack) keep(span, EXPORT_UNFINISHED_AT_SHUTDOWN);
+    for (const span of queued) keep(span, HELD_IN_MEMORY_AT_SHUTDOWN);
   }
 
   /**

@@ -45,11 +45,11 @@ export class MemorySpanQueue {
     for (const span of spans) this.givenBack.push(span);
   }
 
-  /** At shutdown: every span still held, given back or queued. */
-  drain(): ReadableSpan[] {
-    const all = this.givenBack.concat(this.spans);
+  /** At shutdown: every span still held, those given back (their export had not finished) apart from those queued. */
+  drain(): { givenBack: ReadableSpan[]; queued: ReadableSpan[] } {
+    const held = { givenBack: this.givenBack, queued: this.spans };
     this.givenBack = [];
     this.spans = [];
-    return all;
+    return held;
   }
 }

@@ -593,6 +593,7 @@ async function recoverOne(
   } finally {
     // Never give a journal back with its exports still running; then keep what committed.
     await Promise.all(inFlight);
+    resources.close();
     await progress.stop(!finished || failure !== undefined);
     // What committed counts, the journal finished or not: an interrupted recovery that had
     // stored thousands of rows reported none (an accounting review), and the next one,

@@ -153,6 +153,31 @@ test('resources the application let go of are forgotten once no segment on disk 
   writer.close({ removeIfDone: false });
 });
 
+// An attack: with the database away and a resource per job, the heap grew by one resource's
+// text a span (27 to 131 MB in 45 s): every text was kept until its segments were deleted,
+// which no commit came to do.
+test('the text of a resource the application let go of is not kept while segments on disk hold it: a record read back gets it from its RESOURCE record', async () => {
+  const writer = testJournalWriter(tempDir(), 16 * 1024, 1);
+  for (let tenant = 0; tenant < 300; tenant++) oneSpanOfTenant(writer, tenant);
+  expect(writer.resourceTextsKept).toBe(300);
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gc();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  // Nothing was committed: every resource is still named on disk, none of their texts kept.
+  expect(writer.resourcesKnown).toBe(300);
+  expect(writer.resourceTextsKept).toBeLessThan(5);
+  for (const name of segmentNames(writer.writerDir)) {
+    for (const record of readSegment(readFileSync(join(writer.writerDir, name))).records) {
+      if (record.type !== RecordType.SpanEnd) continue;
+      const { r, n } = record.payload as { r: number; n: string };
+      expect(writer.resourceById(r).attributes).toEqual({ 'service.name': n.replace('work-', 'tenant-'), pad: 'r'.repeat(400) });
+    }
+  }
+  writer.close({ removeIfDone: false });
+});
+
 /** A writer identity that no process has: recovery judges it dead. */
 function deadIdentity() {
   return { pid: 2 ** 22 + 17, procStartTicks: '1', writerId: `w000000000-${2 ** 22 + 17}-1-${'cd'.repeat(8)}` };

@@ -117,7 +117,7 @@ test.each(['hang', 'fail'] as const)(
     expect(queue.settled).toBe(4);
     expect(messages.some((m) => m.includes('stop deadline passed') && m.includes('may not have been exported'))).toBe(true);
     // Its owner journals them at shutdown, or counts them as dropped (MemorySpanQueue.drain).
-    expect(queue.drain()).toHaveLength(4);
+    expect(queue.drain().givenBack).toHaveLength(4);
     expect(messages.some((m) => m.includes('export recovered'))).toBe(false);
   },
 );

@@ -17,6 +17,7 @@ import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 import { ATTR_SPAN_STATE } from '../../src/spanMarkers.js';
+import { ShutdownCrashRecords } from '../../src/processor/crashRecordsAtShutdown.js';
 
 const tempDir = useTempDirs();
 const db = new TestDatabase();
@@ -156,6 +157,33 @@ test('a span that ends while its crash record is being exported: PostgreSQL keep
   expect(writerDirs(journalDir)).toEqual([]);
   // One span, one count: exported, not a crash record too.
   expect(processor.stats()).toMatchObject({ spansExported: 1, crashRecordsWritten: 0 });
+});
+
+// A review: a span ending just as its crash record committed took the count from 1 to 0,
+// which a metrics backend reads as a counter reset. Shutdown's crash records count once it is over.
+test('crashRecordsWritten never goes down: a span ending just as its crash record commits', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: db.url, schema }), journalDir, recover: false, scheduledDelayMillis: 100 });
+  const tracer = providerWith(processor, 'ends-at-commit').getTracer('t');
+  const open = tracer.startSpan('request');
+  const seen: number[] = [];
+  const written = ShutdownCrashRecords.prototype.written;
+  ShutdownCrashRecords.prototype.written = function (this: ShutdownCrashRecords, spans) {
+    written.call(this, spans);
+    seen.push(processor.stats().crashRecordsWritten);
+    open.end();
+    seen.push(processor.stats().crashRecordsWritten);
+  };
+  try {
+    await processor.shutdown();
+  } finally {
+    ShutdownCrashRecords.prototype.written = written;
+  }
+  seen.push(processor.stats().crashRecordsWritten);
+  for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
+  const rows = await db.query<{ state: string }>(`SELECT state FROM "${schema}".spans WHERE service_name = 'ends-at-commit'`);
+  expect(rows).toEqual([{ state: 'ended' }]);
+  expect(processor.stats()).toMatchObject({ crashRecordsWritten: 0, spansExported: 1 });
 });
 
 // An accounting review: 40 requests finishing one by one while shutdown() drains, each

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../../packageRoot.js';
 import { untraced } from '../../untraced.js';
+import { existsSync } from '../../untracedFs.js';
 
 export interface SegmentIoAddon {
   /** statfs f_type of the file's filesystem. */
@@ -112,7 +113,7 @@ function tryLoad(): AddonLoad {
       // Where the package ships one, it was lost on the way (a deployment that copied
       // dist/ alone, a packager that drops .node files): said as loudly as a binary that
       // would not load, not as a platform without one (an operator review).
-      if (shipsPrebuilt()) {
+      if (shipsPrebuilt(root)) {
         return { addon: undefined, reason: `its prebuilt native addon for ${process.platform}-${process.arch} is missing from ${join(root, 'prebuilds')} (copy the otel-blackbox package whole, prebuilds/ included) (${message})`, unexpected: true };
       }
       return { addon: undefined, reason: `no native addon for ${process.platform}-${process.arch} (${message})`, unexpected: false };
@@ -122,9 +123,16 @@ function tryLoad(): AddonLoad {
   }
 }
 
-/** Where the published package has a prebuilt binary (scripts/build.mjs): Linux x64 and arm64 with glibc. */
-function shipsPrebuilt(): boolean {
+/**
+ * Where the published package has a prebuilt binary (scripts/build.mjs: Linux x64, and arm64
+ * where the build had the cross compiler, with glibc): its prebuilds/, or this platform's
+ * directory in it, is there without the binary, or prebuilds/ is not there at all (a copy
+ * without it). A build without this platform's binary has no directory for it.
+ */
+function shipsPrebuilt(root: string): boolean {
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return false;
+  const prebuilds = join(root, 'prebuilds');
+  if (existsSync(prebuilds) && !existsSync(join(prebuilds, `linux-${process.arch}`))) return false;
   const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
   if (report === undefined) return false;
   // Without the network part: it resolves open sockets' addresses, synchronously (Node 20.13+).
