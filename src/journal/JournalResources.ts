@@ -143,6 +143,20 @@ export class JournalResources {
     }
   }
 
+  /**
+   * These segments are about to be deleted: a text kept only there is read back first. A
+   * segment can go before an older one (kept for the STARTs of spans still open), whose
+   * records may name a resource last written into it: an abandoned span's crash record.
+   */
+  segmentsLeaving(segments: readonly number[]): void {
+    const leaving = new Set(segments);
+    for (const slot of this.#slots.values()) {
+      if (slot.json !== undefined || slot.place === undefined || !leaving.has(slot.place.segment)) continue;
+      slot.json = this.#textOf(slot);
+      slot.place = undefined;
+    }
+  }
+
   #letGoOfText(id: number): void {
     const slot = this.#slots.get(id);
     if (slot?.place !== undefined) slot.json = undefined;

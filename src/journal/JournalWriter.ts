@@ -147,6 +147,8 @@ export class JournalWriter {
   private segment = 0;
   /** Bytes of the current segment's head (header, resources; after a repair, the open spans' STARTs). */
   private headBytes = 0;
+  /** Bytes of records past its head the current segment takes before the writer rotates (recordRoom). */
+  private segmentRoom = FIRST_SEGMENT_RECORD_BYTES;
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
   private liveBytes = 0;
   /** liveBytes when a START was last refused at maxJournalBytes (atCap). */
@@ -644,9 +646,8 @@ export class JournalWriter {
     // Only records written after the head count: with many spans open, the carried-forward
     // STARTs alone can exceed maxSegmentBytes, and counting them would rotate on every write.
     const recordBytes = appender.bytes - this.headBytes;
-    const room = this.recordRoom(this.segment);
-    if (recordBytes >= room) this.rotate();
-    else if (recordBytes >= room / 2 && appender.kind === 'mmap' && !this.spare.askedFor(this.segment + 1)) this.prepareSpare();
+    if (recordBytes >= this.segmentRoom) this.rotate();
+    else if (recordBytes >= this.segmentRoom / 2 && appender.kind === 'mmap' && !this.spare.askedFor(this.segment + 1)) this.prepareSpare();
     return true;
   }
 
@@ -825,6 +826,7 @@ export class JournalWriter {
 
   /** Deletes these closed segments (SegmentUnlinker); each counts against maxJournalBytes until its file is gone. */
   private unlinkSegments(segments: readonly number[]): void {
+    this.resources.segmentsLeaving(segments);
     this.unlinker.queue(segments);
   }
 
@@ -1021,6 +1023,7 @@ export class JournalWriter {
   }
 
   private forgetSegment(segment: number, unlink: boolean): void {
+    this.resources.segmentsLeaving([segment]);
     if (unlink) {
       try {
         unlinkSync(segmentPath(this.writerDir, segment));
@@ -1234,6 +1237,7 @@ export class JournalWriter {
     this.segmentBytes.set(this.segment, 0);
     this.writeHead(head);
     this.headBytes = this.appender?.bytes ?? 0;
+    this.segmentRoom = this.recordRoom(this.segment);
     this.groupCommit?.syncDirectory();
   }
 

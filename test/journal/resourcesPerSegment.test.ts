@@ -4,7 +4,7 @@
 // and a provider made per job grew the journal's writes with the square of the run (an
 // attack). Each segment still reads on its own: a record naming a resource follows that
 // resource's RESOURCE in the same segment, so deleting the segments before it loses nothing.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -12,6 +12,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { readSegment } from '../../src/journal/readSegment.js';
+import { encodeFrame } from '../../src/journal/frame.js';
+import { JournalResources } from '../../src/journal/JournalResources.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import { recoverJournals } from '../../src/index.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
@@ -176,6 +178,33 @@ test('the text of a resource the application let go of is not kept while segment
     }
   }
   writer.close({ removeIfDone: false });
+});
+
+// The text is read back from where its RESOURCE record was last written. That segment can be
+// deleted before an older one kept for open STARTs that name the resource: read back first.
+test('a resource text kept only in a segment about to be deleted is read back before it goes', async () => {
+  const dir = tempDir();
+  const segmentFile = (segment: number) => join(dir, `${segment}.seg`);
+  const resources = new JournalResources(segmentFile);
+  const makeResource = (): number => {
+    const resource = resourceFromAttributes({ 'service.name': 'job-7', pad: 'p'.repeat(300) });
+    const id = resources.idFor(resource, () => {});
+    const frame = encodeFrame(RecordType.Resource, resources.recordFor(id, 2)!);
+    writeFileSync(segmentFile(2), Buffer.concat([Buffer.alloc(100), frame]));
+    resources.writtenIn(id, 2, { segment: 2, offset: 100, end: 100 + frame.length });
+    return id;
+  };
+  const id = makeResource();
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gc();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(resources.textsKept).toBe(0);
+  resources.segmentsLeaving([2]);
+  expect(resources.textsKept).toBe(1);
+  rmSync(segmentFile(2));
+  expect(resources.byId(id).attributes['service.name']).toBe('job-7');
 });
 
 /** A writer identity that no process has: recovery judges it dead. */
