@@ -6,15 +6,13 @@
 // once; and its frames' checksums, by the CPU's CRC32 instructions, are zlib's. Where no
 // arm64 binary was built (no cross compiler) there is nothing to test.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readSegment } from '../../src/journal/readSegment.js';
 import { arm64Node } from '../helpers/arm64Node.js';
 import { runFixture } from '../helpers/childProcess.js';
-import { expectEveryStartedSpanOnce, killed, recoverInto } from '../helpers/crashAssertions.js';
+import { expectEveryStartedSpanOnce, expectKilledJournalIntact, killed, recoverInto } from '../helpers/crashAssertions.js';
 import { TestDatabase } from '../helpers/database.js';
-import { segmentNames } from '../helpers/journalFiles.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const binary = join(import.meta.dirname, '../../prebuilds/linux-arm64/node.napi.glibc.node');
@@ -69,14 +67,7 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64' && existsS
     expect(ready).toMatchObject({ arch: 'arm64', writePath: 'mmap' });
     await killed(child);
 
-    const [writer] = readdirSync(journalDir);
-    const segments = segmentNames(join(journalDir, writer!)).sort();
-    expect(segments.length).toBeGreaterThan(5);
-    const contents = segments.map((name) => readSegment(readFileSync(join(journalDir, writer!, name))));
-    for (const segment of contents) expect(segment.damaged).toEqual([]);
-    const live = contents.filter((segment) => segment.records.length > 0).at(-1)!;
-    expect(live.zeroTail).toBe(true);
-
+    expectKilledJournalIntact(journalDir, true);
     const report = await recoverInto(db, schema, journalDir, true);
     expect(report).toMatchObject({ journals: 1, spansEnded: REQUESTS * 2 + 1, spansCrashed: 3, corruptBytes: 0, failures: [] });
     const rows = await expectEveryStartedSpanOnce(db, schema, ledger);

@@ -1,10 +1,12 @@
 // The contract every crash test checks: each span the child's ledger says it started is
 // in PostgreSQL exactly once, 'ended' if the ledger says it ended, otherwise 'crashed'
 // with its parent link, status ERROR, an estimated end time and a reason.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { segmentFileName } from '../../src/journal/journalPaths.js';
+import { readSegment } from '../../src/journal/readSegment.js';
+import { segmentNames } from './journalFiles.js';
 import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import type { RecoveryReport } from '../../src/recovery/recoverJournals.js';
 import type { RunningChild } from './childProcess.js';
@@ -59,6 +61,22 @@ export async function expectEveryStartedSpanOnce(db: TestDatabase, schema: strin
 }
 
 /** SIGKILLs the child and waits until it is gone. */
+/**
+ * The segments a killed child left in `journalDir` (its only writer): more than five, each
+ * read whole without damage; the live one, where it was mapped, ends in its preallocated
+ * zero tail (records, then zeros).
+ */
+export function expectKilledJournalIntact(journalDir: string, mapped: boolean): void {
+  const [writer] = readdirSync(journalDir);
+  const segments = segmentNames(join(journalDir, writer!)).sort();
+  expect(segments.length).toBeGreaterThan(5);
+  const contents = segments.map((name) => readSegment(readFileSync(join(journalDir, writer!, name))));
+  for (const segment of contents) expect(segment.damaged).toEqual([]);
+  // The last file may be the spare made ahead of the next rotation: all zeros, no records yet.
+  const live = contents.filter((segment) => segment.records.length > 0).at(-1)!;
+  expect(live.zeroTail).toBe(mapped);
+}
+
 export async function killed(child: RunningChild): Promise<void> {
   child.child.kill('SIGKILL');
   expect((await child.exited).signal).toBe('SIGKILL');

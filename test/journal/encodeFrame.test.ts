@@ -9,24 +9,11 @@ import { loadSegmentIoAddon } from '../../src/journal/segmentFile/segmentIoAddon
 import { RecordType } from '../../src/journal/recordTypes.js';
 import { expectedJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { ascii, text, unicode } from '../helpers/payloadTexts.mjs';
 
 const tempDir = useTempDirs();
 const { addon } = loadSegmentIoAddon();
 const mapped = expectedJournalIo('mmap') === 'mmap' && addon?.encodeFrame !== undefined;
-
-/** A deterministic string of `length` UTF-16 units drawn from `alphabet`. */
-function text(length: number, alphabet: string[], seed: number): string {
-  let state = seed;
-  let out = '';
-  for (let i = 0; i < length; i++) {
-    state = (state * 1103515245 + 12345) >>> 0;
-    out += alphabet[state % alphabet.length];
-  }
-  return out;
-}
-
-const ascii = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
-const unicode = [...ascii.slice(0, 20), 'é', 'ü', '€', '中', '😀', '\u2028'];
 
 describe.runIf(mapped)('addon encodeFrame', () => {
   function mapping(bytes: number): { buffer: ArrayBuffer; view: Buffer } {

@@ -4,7 +4,7 @@ import { diag } from '@opentelemetry/api';
 import { afterEach, expect, test, vi } from 'vitest';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { JournalLogRecordProcessor, JournalSpanProcessor } from '../../src/index.js';
+import { JournalLogRecordProcessor, JournalSpanProcessor, type JournalSpanProcessorOptions } from '../../src/index.js';
 import { JournalWriter } from '../../src/journal/JournalWriter.js';
 import { DropCounter } from '../../src/processor/DropCounter.js';
 import { overflowSpan } from '../../src/processor/overflowSpan.js';
@@ -18,6 +18,23 @@ import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
 
 const tempDir = useTempDirs();
+
+/** A processor with a small journal whose exporter fails, as it does with the database down. */
+function withDatabaseDown(options: Partial<JournalSpanProcessorOptions>) {
+  const exporter = new CollectingExporter();
+  exporter.failing = true;
+  const journalDir = tempDir();
+  const processor = new JournalSpanProcessor({ exporter, journalDir, maxExportBatchSize: 5, scheduledDelayMillis: 5, flushTimeoutMillis: 300, recover: false, ...options });
+  return { exporter, journalDir, processor, tracer: providerWith(processor, 'checkout').getTracer('overflow') };
+}
+
+/** The uncommitted ENDs a shut-down processor left in its journal: the application's spans, and the overflow markers. */
+async function endsLeftIn(journalDir: string) {
+  const [writerDir] = readdirSync(journalDir);
+  const ends = [...(await readWriterJournal(join(journalDir, writerDir!))).uncommittedEnds.values()];
+  const markers = ends.filter((end) => end.n === OVERFLOW_SPAN_NAME);
+  return { spans: ends.length - markers.length, markers, dropped: markers.reduce((sum, end) => sum + Number(end.a?.[ATTR_DROPPED_SPANS]), 0) };
+}
 afterEach(() => diag.disable());
 
 test("durability 'none': the overflow marker carries the application's service.name", async () => {
@@ -40,21 +57,8 @@ test("durability 'none': the overflow marker carries the application's service.n
 
 test('a full journal, the database down: the drop count the exporter never took by the shutdown deadline is journaled as the overflow marker', async () => {
   const messages = collectDiag();
-  const exporter = new CollectingExporter();
-  exporter.failing = true;
-  const journalDir = tempDir();
-  const processor = new JournalSpanProcessor({
-    exporter,
-    journalDir,
-    // Room for a few spans only, and a memory queue of one: the rest is dropped.
-    maxJournalBytes: 8192,
-    maxQueueSize: 1,
-    maxExportBatchSize: 1,
-    scheduledDelayMillis: 5,
-    flushTimeoutMillis: 300,
-    recover: false,
-  });
-  const tracer = providerWith(processor, 'checkout').getTracer('overflow');
+  // Room for a few spans only, and a memory queue of one: the rest is dropped.
+  const { exporter, journalDir, processor, tracer } = withDatabaseDown({ maxJournalBytes: 8192, maxQueueSize: 1, maxExportBatchSize: 1 });
   for (let i = 0; i < 100; i++) tracer.startSpan(`op ${i}`, { attributes: { padding: 'x'.repeat(100) } }).end();
   const dropped = processor.stats().spansDropped;
   expect(dropped).toBeGreaterThan(0);
@@ -62,11 +66,9 @@ test('a full journal, the database down: the drop count the exporter never took 
   expect(exporter.spans).toHaveLength(0);
   expect(messages.some((m) => m.includes(`${dropped} spans dropped, recorded as an overflow marker in the journal`))).toBe(true);
   // Recovery will find it there, uncommitted, with the count.
-  const [writerDir] = readdirSync(journalDir);
-  const journal = await readWriterJournal(join(journalDir, writerDir));
-  const markers = [...journal.uncommittedEnds.values()].filter((end) => end.n === OVERFLOW_SPAN_NAME);
+  const { markers } = await endsLeftIn(journalDir);
   expect(markers).toHaveLength(1);
-  expect(markers[0].a?.[ATTR_DROPPED_SPANS]).toBe(dropped);
+  expect(markers[0]!.a?.[ATTR_DROPPED_SPANS]).toBe(dropped);
 });
 
 test('an episode handed back after an abandoned export keeps its marker ids, so written again it is the same row; later drops are an episode of their own', () => {
@@ -155,51 +157,27 @@ test("the last episode's count is said a minute after the line before it, and wh
 // full or broken journal) were counted nowhere: 100 of 420 spans had no row, no count in
 // stats and none in the marker.
 test('a full journal, the database down: spans held in memory at shutdown are journaled past the cap; every span is in the journal or in the marker', async () => {
-  const exporter = new CollectingExporter();
-  exporter.failing = true;
-  const journalDir = tempDir();
-  const processor = new JournalSpanProcessor({
-    exporter,
-    journalDir,
-    maxJournalBytes: 8192,
-    maxQueueSize: 20,
-    maxExportBatchSize: 5,
-    scheduledDelayMillis: 5,
-    flushTimeoutMillis: 300,
-    recover: false,
-  });
-  const tracer = providerWith(processor, 'checkout').getTracer('overflow');
+  const { exporter, journalDir, processor, tracer } = withDatabaseDown({ maxJournalBytes: 8192, maxQueueSize: 20 });
   for (let i = 0; i < 100; i++) tracer.startSpan(`op ${i}`, { attributes: { padding: 'x'.repeat(100) } }).end();
   expect(processor.stats().memoryQueueLength + processor.stats().spansDropped).toBeGreaterThan(20);
   await processor.shutdown();
   expect(exporter.spans).toHaveLength(0);
   expect(processor.stats().memoryQueueLength).toBe(0);
-  const [writerDir] = readdirSync(journalDir);
-  const ends = [...(await readWriterJournal(join(journalDir, writerDir!))).uncommittedEnds.values()];
-  const applicationSpans = ends.filter((end) => end.n !== OVERFLOW_SPAN_NAME);
   // The episode before shutdown (its export abandoned) and the one of the spans past the allowance.
-  const dropped = ends.filter((end) => end.n === OVERFLOW_SPAN_NAME).reduce((sum, end) => sum + Number(end.a?.[ATTR_DROPPED_SPANS]), 0);
-  expect(applicationSpans.length + dropped).toBe(100);
+  const { spans, dropped } = await endsLeftIn(journalDir);
+  expect(spans + dropped).toBe(100);
   expect(dropped).toBe(processor.stats().spansDropped);
 });
 
 // A review of the fix above: journaled past the cap with no bound but maxQueueSize, 2,048
 // spans of 30 KB took a journal capped at 256 KiB to 62 MB, when the disk is likeliest full.
 test('spans held in memory at shutdown take the journal past its cap by an eighth of it at most; the rest are counted as dropped', async () => {
-  const exporter = new CollectingExporter();
-  exporter.failing = true;
-  const journalDir = tempDir();
   const maxJournalBytes = 256 * 1024;
-  const processor = new JournalSpanProcessor({ exporter, journalDir, maxJournalBytes, maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5, flushTimeoutMillis: 300, recover: false });
-  const tracer = providerWith(processor, 'checkout').getTracer('overflow');
+  const { journalDir, processor, tracer } = withDatabaseDown({ maxJournalBytes, maxQueueSize: 2048, maxExportBatchSize: 512 });
   for (let i = 0; i < 300; i++) tracer.startSpan(`op ${i}`, { attributes: { body: 'x'.repeat(30_000) } }).end();
   await processor.shutdown();
-  const [writerDir] = readdirSync(journalDir);
-  const dir = join(journalDir, writerDir!);
-  const ends = [...(await readWriterJournal(dir)).uncommittedEnds.values()];
-  const written = ends.filter((end) => end.n !== OVERFLOW_SPAN_NAME).length;
-  const marker = ends.find((end) => end.n === OVERFLOW_SPAN_NAME);
-  expect(written + Number(marker?.a?.[ATTR_DROPPED_SPANS])).toBe(300);
+  const { spans, dropped } = await endsLeftIn(journalDir);
+  expect(spans + dropped).toBe(300);
   // Records written (the files' preallocated room aside): the cap, an eighth more, and the record that crossed it.
   expect(processor.stats().journalBytesWritten).toBeLessThan(maxJournalBytes * 1.125 + 2 * 31_000);
 });
@@ -208,11 +186,7 @@ test('spans held in memory at shutdown take the journal past its cap by an eight
 // disk, whose crash records stand for them at recovery: counted as dropped too, each was
 // counted twice.
 test('a broken journal at shutdown: the spans held in memory whose STARTs it holds are left to their crash records, not counted as dropped', async () => {
-  const exporter = new CollectingExporter();
-  exporter.failing = true;
-  const journalDir = tempDir();
-  const processor = new JournalSpanProcessor({ exporter, journalDir, maxQueueSize: 100, maxExportBatchSize: 5, scheduledDelayMillis: 5, flushTimeoutMillis: 300, recover: false });
-  const tracer = providerWith(processor, 'checkout').getTracer('overflow');
+  const { journalDir, processor, tracer } = withDatabaseDown({ maxQueueSize: 100 });
   // The processor's writer, caught as it journals the first START.
   let writer: { fail(error: Error): void } | undefined;
   const appendStart = JournalWriter.prototype.appendStart;
