@@ -47,6 +47,11 @@ export class RefusedRecords {
   readonly spanPositions: number[] = [];
   logRecords = 0;
 
+  /** Records refused: a refusal each, as the exporter's dead-letter store counts them. */
+  get count(): number {
+    return this.spanPositions.length + this.logRecords;
+  }
+
   setTo(other: { readonly spanPositions: readonly number[]; readonly logRecords: number }): void {
     this.spanPositions.splice(0, this.spanPositions.length, ...other.spanPositions);
     this.logRecords = other.logRecords;

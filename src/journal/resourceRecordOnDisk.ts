@@ -45,7 +45,7 @@ export function resourceFromRecordText(json: string): Resource {
 }
 
 /** Resources kept built by a reader: a record's resource is mostly one of the last few. */
-export const RESOURCES_KEPT = 256;
+const RESOURCES_KEPT = 256;
 
 /** A least-recently-used map of at most RESOURCES_KEPT built resources. */
 export class KeptResources {

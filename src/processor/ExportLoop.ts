@@ -102,6 +102,12 @@ export class ExportLoop {
   exportFailures = 0;
   spansExported = 0;
   logRecordsExported = 0;
+  /**
+   * Records the exporter refused for good and kept in a store of its own (RefusedRecords),
+   * of this loop's batches and of the processor's crash records at shutdown: not the
+   * exporter's count, which sums the processors that share it.
+   */
+  deadLetteredByExporter = 0;
 
   constructor(options: ExportLoopOptions) {
     this.options = options;
@@ -408,6 +414,7 @@ export class ExportLoop {
     const refused = delivery.refusedByExporter;
     this.spansExported += endedSpanCount(batch) - endedSpansDeadLettered(batch, delivery.spans.deadLetteredAt) - endedSpansDeadLettered(batch, refused.spanPositions);
     this.logRecordsExported += (batch.journal?.logCount ?? 0) - delivery.logs.deadLettered - refused.logRecords;
+    this.deadLetteredByExporter += refused.count;
     this.options.queue.settle(batch.fromQueue);
     // Spans held in memory because the journal could not write their END: their STARTs were kept until now.
     if (batch.fromQueue > 0) {

@@ -108,9 +108,11 @@ export interface JournalProcessorStats {
   logRecordsDropped: number;
   logRecordsDroppedByReason: Readonly<Record<string, number>>;
   /**
-   * Spans and log records refused for good: those the exporter sent to dead_letters, when it
-   * counts them (PostgresSpanExporter does), and those another exporter refused, written to
-   * `<journalDir>/dead-letters.jsonl` (by the export loop, and by recovery once it is done).
+   * Spans and log records of this processor (its export, its shutdown's crash records, its
+   * recoveries) refused for good: those the exporter kept in a dead-letter store of its own
+   * and said so (PostgresSpanExporter's dead_letters table), and those another exporter
+   * refused, written to `<journalDir>/dead-letters.jsonl`. Recovery's are added once it is
+   * done. An exporter shared by processors counts each refusal in one of them.
    */
   deadLetters: number;
   /**
@@ -498,7 +500,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       journalSegments: this.journal?.segmentsOnDisk ?? 0,
       journalBytesWritten: this.journal?.bytesWritten ?? 0,
       journalWritePath: this.options.durability === 'none' || this.state === 'shutdown' ? 'none' : journaling ? this.journal!.writePath : 'memory',
-      deadLetters: deadLettersOf(this.options.exporter) + this.deadLetters.written + this.recoveryDeadLetters,
+      deadLetters: this.loop.deadLetteredByExporter + this.deadLetters.written + this.recoveryDeadLetters,
       spansRecovered: this.spansRecovered,
       // Those of shutdown once it is over: a span ending meanwhile takes its crash record's
       // place, and a counter that went down would read as a reset (a review).
@@ -595,7 +597,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         }
       });
     }
-    const { lost } = await exportCrashRecordsAtShutdown({
+    const { lost, deadLetteredByExporter } = await exportCrashRecordsAtShutdown({
       journal,
       exporter: this.options.exporter,
       logExporter: this.options.logExporter,
@@ -612,6 +614,7 @@ export class JournalSpanProcessor implements SpanProcessor {
         failing = true;
       },
     });
+    this.loop.deadLetteredByExporter += deadLetteredByExporter;
     // Journaled as an overflow marker below (recordUnsentDrops), as other drops at shutdown.
     for (let i = 0; i < lost; i++) this.drops.add(OPEN_AT_SHUTDOWN_UNJOURNALED);
   }
@@ -805,12 +808,6 @@ function dropsGoingOn(drops: DropCounter, deadLetters: DeadLetterFile): (gone: J
 
 function withLost(byReason: Readonly<Record<string, number>>, lost: number): Record<string, number> {
   return lost === 0 ? { ...byReason } : { ...byReason, [REFUSED_NOT_KEPT]: lost };
-}
-
-/** Any exporter may count its dead letters in a numeric `deadLettered` field, as PostgresSpanExporter does. */
-function deadLettersOf(exporter: object): number {
-  const count = (exporter as { deadLettered?: unknown }).deadLettered;
-  return typeof count === 'number' ? count : 0;
 }
 
 /**

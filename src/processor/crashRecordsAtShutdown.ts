@@ -121,6 +121,8 @@ export class HeldEnds {
 export interface CrashRecordsExported {
   /** Open spans whose START the journal never took and whose crash record did not go out: lost. */
   lost: number;
+  /** Crash records the exporter refused for good and kept in a store of its own (RefusedRecords). */
+  deadLetteredByExporter: number;
 }
 
 /** Exports a crash record of each span open now, in batches. */
@@ -130,6 +132,7 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
   // The moment the process stopped recording them: their estimated end, as recovery's is the last sign of life.
   const stoppedAt = millisToHrTime(Date.now());
   let sent = 0;
+  let deadLetteredByExporter = 0;
   for (; options.send && sent < open.length && !signal.aborted; sent += options.maxExportBatchSize) {
     // Ended since the snapshot: their END is journaled, and the export loop sends it.
     const spans = open.slice(sent, sent + options.maxExportBatchSize).map(({ span }) => span).filter((span) => span.ended !== true);
@@ -148,10 +151,11 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
     }
     // A crash record the exporter refused for good (dead-lettered) is not the span's record:
     // an END held for it goes after all.
-    const refused = new Set(delivery.refusedByExporter.spanPositions);
-    options.heldEnds?.notSent(spans.filter((_, position) => refused.has(position)));
-    options.heldEnds?.sent(spans.filter((_, position) => !refused.has(position)));
-    options.count.written(spans.filter((_, position) => !refused.has(position) && !delivery.spans.deadLetteredAt.includes(position)));
+    const { refused, accepted, stands } = byRefusal(spans, delivery);
+    deadLetteredByExporter += delivery.refusedByExporter.count;
+    options.heldEnds?.notSent(refused);
+    options.heldEnds?.sent(accepted);
+    options.count.written(stands);
     for (const span of spans) journal.endedElsewhere(span);
   }
   // ENDs held for crash records not sent have gone the usual way (HeldEnds.notSent).
@@ -163,7 +167,25 @@ export async function exportCrashRecordsAtShutdown(options: CrashRecordsAtShutdo
   if (lost > 0) {
     safeDiag.warn(`otel-blackbox: ${lost} spans still open at shutdown, whose START the journal could not take, are lost: their crash records could not be exported in time`);
   }
-  return { lost };
+  return { lost, deadLetteredByExporter };
+}
+
+/**
+ * The batch's crash records split once: those the exporter refused for good, those it took,
+ * and of these the ones that stay their span's record (not dead-lettered on the way).
+ */
+function byRefusal(spans: readonly ReadableSpan[], delivery: Delivery): { refused: ReadableSpan[]; accepted: ReadableSpan[]; stands: ReadableSpan[] } {
+  const refusedAt = new Set(delivery.refusedByExporter.spanPositions);
+  const deadLetteredAt = new Set(delivery.spans.deadLetteredAt);
+  const refused: ReadableSpan[] = [];
+  const accepted: ReadableSpan[] = [];
+  const stands: ReadableSpan[] = [];
+  spans.forEach((span, position) => {
+    if (refusedAt.has(position)) return void refused.push(span);
+    accepted.push(span);
+    if (!deadLetteredAt.has(position)) stands.push(span);
+  });
+  return { refused, accepted, stands };
 }
 
 /**

@@ -148,9 +148,10 @@ export interface RecoveryReport {
   unreadableJournals: number;
   failures: { dir: string; error: string }[];
   /**
-   * Spans and log records the exporter refused for good (an OTLP 400 or 413; not
-   * PostgresSpanExporter, which keeps its own in its dead_letters table): written to
-   * `<journalDir>/dead-letters.jsonl` with the reason, and the rest of their batch exported.
+   * Spans and log records the exporter refused for good, the rest of their batch exported:
+   * kept in the exporter's own store (PostgresSpanExporter's dead_letters table), or, for an
+   * exporter without one (an OTLP 400 or 413), written to `<journalDir>/dead-letters.jsonl`
+   * with the reason.
    */
   deadLettered: number;
   /** With `dryRun`: each journal and what a recovery would do with it. */
@@ -337,7 +338,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       claimLock?.release();
     }
   }
-  report.deadLettered = settings.deadLetters.written;
+  report.deadLettered += settings.deadLetters.written;
   return report;
 }
 
@@ -527,6 +528,7 @@ async function recoverOne(
           spansCrashed: counts.spansCrashed - unreadableStarts - refused.spansCrashed,
           logRecords: counts.logRecords - refused.logRecords,
         };
+        report.deadLettered += refused.byExporter;
         spansEnded += committed.spansEnded;
         spansCrashed += committed.spansCrashed;
         logRecords += committed.logRecords;
@@ -616,7 +618,7 @@ async function recoverOne(
  * once: the exporter (if it takes a span maker) lets them go as rows, and a later attempt
  * parses them again.
  */
-async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings, dir: string): Promise<RecoveredBatch> {
+async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads, logs: KeyedLogRecord[], settings: RecoverySettings, dir: string): Promise<RefusedInBatch> {
   try {
     let ready: ReadableSpan[] | undefined = [];
     const turn = new TurnBudget();
@@ -659,6 +661,11 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
   }
 }
 
+/** Of a committed batch, what was refused for good, and how much of that the exporter kept itself. */
+interface RefusedInBatch extends RecoveredBatch {
+  byExporter: number;
+}
+
 /**
  * What of a committed batch the exporter refused for good, by kind: kept in dead letters
  * (DeadLetterFile, or PostgresSpanExporter's table), not recovered. Counted as recovered,
@@ -666,8 +673,9 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
  * accounting review). Positions past the batch's spans are 'started' rows exportWithLogs
  * added for log records, not spans of the journal.
  */
-function refusedIn(records: SpanPayloads, delivery: Delivery): RecoveredBatch {
-  const refused = { spansEnded: 0, spansCrashed: 0, logRecords: delivery.logs.deadLettered + delivery.refusedByExporter.logRecords };
+function refusedIn(records: SpanPayloads, delivery: Delivery): RefusedInBatch {
+  const byExporter = delivery.refusedByExporter.count;
+  const refused = { spansEnded: 0, spansCrashed: 0, logRecords: delivery.logs.deadLettered + delivery.refusedByExporter.logRecords, byExporter };
   const positions = [...delivery.spans.deadLetteredAt, ...delivery.refusedByExporter.spanPositions];
   if (positions.length === 0) return refused;
   const tags = records.parsedTags();

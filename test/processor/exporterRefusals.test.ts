@@ -79,6 +79,28 @@ describe('PostgresSpanExporter refuses rows of a batch', () => {
     }
   });
 
+  test('processors sharing one exporter count only the dead letters of their own records', async () => {
+    // A TracerProvider per tenant over one pool: each stats().deadLetters read the
+    // exporter's count, so a dashboard summing the processors counted each refusal twice.
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const refusing = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'refusing'), scheduledDelayMillis: 20, recover: false });
+    const clean = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'clean'), scheduledDelayMillis: 20, recover: false });
+    const refusingProvider = providerWith(refusing, 'tenant-refused');
+    const cleanProvider = providerWith(clean, 'tenant-clean');
+    try {
+      for (let i = 0; i < 3; i++) refusingProvider.getTracer('t').startSpan('refused', { attributes: { poison: true } }).end();
+      refusingProvider.getTracer('t').startSpan('kept').end();
+      cleanProvider.getTracer('t').startSpan('kept').end();
+      await Promise.all([refusing.forceFlush(), clean.forceFlush()]);
+      expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE service_name IN ('tenant-refused', 'tenant-clean')`)).toBe(2);
+      expect(refusing.stats()).toMatchObject({ spansExported: 1, deadLetters: 3 });
+      expect(clean.stats()).toMatchObject({ spansExported: 1, deadLetters: 0 });
+    } finally {
+      await refusingProvider.shutdown();
+      await cleanProvider.shutdown();
+    }
+  });
+
   test('the batch carries the refusals back whichever copy of the package made its receipt (the ESM and CommonJS builds)', async () => {
     // Read through a private field, the receipt of the other build threw after COMMIT: the
     // committed batch was reported FAILED, and retried for good.

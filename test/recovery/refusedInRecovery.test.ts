@@ -28,7 +28,8 @@ test('a recovery counts what the database refused for good as dead letters, not 
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
   try {
     const report = await recoverJournals({ journalDir, exporter, recoverAnyDestination: true, onBatch: (batch) => batches.push(batch) });
-    expect(report).toMatchObject({ journals: 1, spansEnded: 80, spansCrashed: 5, failures: [] });
+    // The refusals in the report itself, not read off the exporter, which other users may share.
+    expect(report).toMatchObject({ journals: 1, spansEnded: 80, spansCrashed: 5, deadLettered: 15, failures: [] });
     expect(batches.reduce((sum, batch) => sum + batch.spansEnded, 0)).toBe(80);
     expect(batches.reduce((sum, batch) => sum + batch.spansCrashed, 0)).toBe(5);
   } finally {

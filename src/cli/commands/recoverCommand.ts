@@ -102,9 +102,9 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         );
       },
     });
-    // Records the database refused (PostgresSpanExporter keeps them in its dead_letters table).
-    const deadLettered = report.deadLettered + exporter.deadLettered;
-    if (values.json) io.out(jsonLine({ ...report, deadLettered }));
+    // Records the database refused, in its dead_letters table (report.deadLettered).
+    const { deadLettered } = report;
+    if (values.json) io.out(jsonLine(report));
     else if (report.verdicts !== undefined) printVerdicts(report.verdicts, io);
     else {
       io.out(
