@@ -47,8 +47,9 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     });
   }
 
+  // An alert: said by a screen reader when it comes, not only drawn in red.
   function showError(where, error) {
-    where.appendChild(el('p', { className: 'error-box', text: 'Could not load: ' + error.message }));
+    where.appendChild(el('p', { className: 'error-box', role: 'alert', text: 'Could not load: ' + error.message }));
   }
 
   function formatNanos(ns) {
@@ -78,6 +79,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
 
   function listPage() {
     subtitle.textContent = 'crashes and traces';
+    document.title = 'crashes and traces · otel-blackbox';
     clear(main);
     var params = new URLSearchParams(location.search);
     var form = filterForm(params);
@@ -162,7 +164,12 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       var query = new URLSearchParams(params);
       if (after) query.set('after', after);
       more.disabled = true;
+      section.setAttribute('aria-busy', 'true');
       getJson(url + '?' + query.toString()).then(function (page) {
+        section.removeAttribute('aria-busy');
+        // The database back: the error said before is over.
+        section.querySelectorAll('.error-box').forEach(function (box) { box.remove(); });
+        more.textContent = 'Older…';
         page.rows.forEach(function (row) { body.appendChild(rowOf(row)); });
         if (page.rows.length === 0 && !after) body.appendChild(el('tr', {}, [el('td', { className: 'muted', colspan: headings.length, text: 'none' })]));
         after = page.next;
@@ -170,8 +177,13 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
         more.disabled = false;
         section.dataset.loaded = 'true';
       }).catch(function (error) {
+        section.removeAttribute('aria-busy');
+        section.querySelectorAll('.error-box').forEach(function (box) { box.remove(); });
         showError(section, error);
-        // Asked again by a click: a failed load (the database away a moment) left it disabled for good.
+        // Asked again by a click: a failed load (the database away a moment) left it disabled
+        // for good, and a failed first page left no button at all (an accessibility review).
+        if (!after) more.textContent = 'Try again';
+        more.hidden = false;
         more.disabled = false;
       });
     }
@@ -249,25 +261,38 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
       if (end > extent) extent = end;
     });
     var counts = { ended: 0, crashed: 0, started: 0 };
-    spans.forEach(function (span) { counts[span.state] = (counts[span.state] || 0) + 1; });
+    var errors = 0;
+    spans.forEach(function (span) {
+      counts[span.state] = (counts[span.state] || 0) + 1;
+      if (isError(span)) errors += 1;
+    });
+    var head = el('div', { className: 'trace-head' });
 
-    main.appendChild(el('div', { className: 'trace-head' }, [
+    [
       el('span', { className: 'mono', text: traceId }),
       el('span', { text: body.truncated ? 'more than ' + spans.length.toLocaleString('en-US') + ' spans (the first ' + spans.length.toLocaleString('en-US') + ' shown)' : spans.length + ' spans' }),
       el('span', { text: inFlight ? 'in flight for ' + formatNanos(extent) + ' so far' : 'duration ' + formatNanos(extent) }),
-      el('span', { text: counts.ended + ' ended, ' + counts.crashed + ' crashed, ' + counts.started + ' in flight' }),
+      el('span', { id: 'state-counts', text: counts.ended + ' ended, ' + counts.crashed + ' crashed, ' + counts.started + ' in flight' + (errors > 0 ? '; ' + errors + ' with status ERROR' : '') }),
       el('span', { text: 'started ' + isoFromNanos(spans[0].start_time_unix_nano) }),
-    ]));
+    ].forEach(function (node) { head.appendChild(node); });
+    main.appendChild(head);
 
     var ticks = el('div', { className: 'ticks' });
     for (var t = 0; t <= 4; t++) ticks.appendChild(el('span', { className: 'tick', style: { left: (t * 25) + '%' }, text: formatNanos(extent * t / 4) }));
-    var rows = el('div', { className: 'rows' });
-    var waterfall = el('div', { className: 'waterfall' }, [el('div', { className: 'axis' }, [el('div', { className: 'label', text: 'span' }), ticks]), rows]);
+    // A tree of rows, one focusable at a time (the selected one): arrow keys move through it
+    // (keyDown). Before, no span could be reached from the keyboard (an accessibility review).
+    var rows = el('div', { className: 'rows', role: 'tree', 'aria-label': 'spans, each under its parent' });
+    var waterfall = el('div', { className: 'waterfall' }, [
+      el('h2', { className: 'sr-only', text: 'Spans' }),
+      el('div', { className: 'axis', 'aria-hidden': 'true' }, [el('div', { className: 'label', text: 'span' }), ticks]),
+      rows,
+    ]);
     var details = el('aside', { className: 'details', id: 'details' });
     main.appendChild(el('div', { className: 'layout' }, [waterfall, details]));
 
     var order = spanOrder(spans);
     var rowBySpan = new Map();
+    var rowList = [];
     var fragment = document.createDocumentFragment();
     order.forEach(function (item) {
       var span = item.span;
@@ -292,42 +317,101 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
         el('span', { className: 'name', text: span.name }),
       ]);
       if (span.state === 'crashed') label.appendChild(el('span', { className: 'reason', text: firstLine(span.crash_reason) }));
+      else if (isError(span)) label.appendChild(el('span', { className: 'status-error', text: 'error' }));
       if (span.state === 'started') label.appendChild(el('span', { className: 'muted', text: ' (in flight)' }));
-      var row = el('div', { className: 'span-row state-' + span.state, 'data-span-id': span.span_id }, [label, track]);
-      rowBySpan.set(span.span_id, { row: row, span: span });
+      var row = el('div', {
+        className: 'span-row state-' + span.state,
+        'data-span-id': span.span_id,
+        role: 'treeitem',
+        'aria-level': item.depth + 1,
+        'aria-selected': 'false',
+        tabindex: '-1',
+        // What the bar's length and colour say, in words.
+        'aria-label': span.name + ', ' + (span.state === 'started' ? 'in flight' : span.state) + (isError(span) ? ', status ERROR' : '') + (open ? '' : ', ' + formatNanos(end - start)),
+      }, [label, track]);
+      rowBySpan.set(span.span_id, { row: row, span: span, index: rowList.length });
+      rowList.push(row);
       fragment.appendChild(row);
     });
     rows.appendChild(fragment);
 
     var selected = null;
-    function select(spanId, scroll) {
+    var detailsTimer = null;
+    // how: 'scroll' brings the row to the middle, 'focus' (keys, links) to view and focus,
+    // and the details wait for the keys to rest: each is a request.
+    function select(spanId, how) {
       var entry = rowBySpan.get(spanId);
       if (!entry) return;
-      if (selected) selected.row.classList.remove('selected');
+      if (selected) {
+        selected.row.classList.remove('selected');
+        selected.row.setAttribute('aria-selected', 'false');
+        selected.row.tabIndex = -1;
+      }
       selected = entry;
       entry.row.classList.add('selected');
-      if (scroll) entry.row.scrollIntoView({ block: 'center' });
+      entry.row.setAttribute('aria-selected', 'true');
+      entry.row.tabIndex = 0;
+      if (how === 'scroll') entry.row.scrollIntoView({ block: 'center' });
+      if (how === 'focus') {
+        entry.row.scrollIntoView({ block: 'nearest' });
+        entry.row.focus({ preventScroll: true });
+      }
       history.replaceState(null, '', '#span=' + encodeURIComponent(spanId));
-      showDetails(details, traceId, entry.span, rel, isOpen(entry.span));
+      clearTimeout(detailsTimer);
+      var show = function () { showDetails(details, traceId, entry.span, rel, isOpen(entry.span)); };
+      if (how === 'focus') detailsTimer = setTimeout(show, 120); else show();
     }
     rows.addEventListener('click', function (event) {
       var row = event.target.closest('.span-row');
-      if (row) select(row.getAttribute('data-span-id'), false);
+      if (row) select(row.getAttribute('data-span-id'), undefined);
+    });
+    var PAGE_ROWS = 20;
+    rows.addEventListener('keydown', function (event) {
+      if (!selected || event.altKey || event.ctrlKey || event.metaKey) return;
+      var at = selected.index;
+      var to = event.key === 'ArrowDown' || event.key === 'j' ? at + 1
+        : event.key === 'ArrowUp' || event.key === 'k' ? at - 1
+        : event.key === 'PageDown' ? at + PAGE_ROWS
+        : event.key === 'PageUp' ? at - PAGE_ROWS
+        : event.key === 'Home' ? 0
+        : event.key === 'End' ? rowList.length - 1
+        : null;
+      if (to === null) return;
+      event.preventDefault();
+      to = Math.max(0, Math.min(rowList.length - 1, to));
+      if (to !== at) select(rowList[to].getAttribute('data-span-id'), 'focus');
     });
 
-    var wanted = new URLSearchParams(location.hash.slice(1)).get('span');
-    if (!wanted || !rowBySpan.has(wanted)) {
-      // Where it stopped: the deepest crashed span, else the first span.
-      var deepest = null;
-      order.forEach(function (item) { if (item.span.state === 'crashed' && (!deepest || item.depth > deepest.depth)) deepest = item; });
-      wanted = (deepest || order[0]).span.span_id;
+    // A shared link to a span not in this trace, or past the spans shown: said, not ignored.
+    function found(spanId) {
+      var said = document.getElementById('span-not-found');
+      if (said) said.remove();
+      if (rowBySpan.has(spanId)) return true;
+      head.appendChild(el('span', { id: 'span-not-found', className: 'error-box', role: 'alert', text: 'span ' + spanId + ' is not among the spans shown' }));
+      return false;
     }
-    select(wanted, true);
-    // A shared link to another span of the same trace changes only the hash.
+    var wanted = new URLSearchParams(location.hash.slice(1)).get('span');
+    select(wanted && found(wanted) ? wanted : whereItFailed(order).span.span_id, 'scroll');
+    // A shared link to another span of the same trace changes only the hash; a link followed
+    // inside the details moves the focus with the selection (it fell to the page's body).
     window.addEventListener('hashchange', function () {
       var spanId = new URLSearchParams(location.hash.slice(1)).get('span');
-      if (spanId && (!selected || selected.span.span_id !== spanId)) select(spanId, true);
+      if (spanId && (!selected || selected.span.span_id !== spanId) && found(spanId)) select(spanId, 'focus');
     });
+  }
+
+  function isError(span) { return span.status_code === 'ERROR'; }
+
+  // Where it stopped: the deepest crashed span; else where it failed: the deepest span with
+  // status ERROR (a root selected by default pointed at nothing: an accessibility review);
+  // else the first span.
+  function whereItFailed(order) {
+    var deepest = function (test) {
+      var found = null;
+      order.forEach(function (item) { if (test(item.span) && (!found || item.depth > found.depth)) found = item; });
+      return found;
+    };
+    return deepest(function (span) { return span.state === 'crashed'; }) || deepest(isError) || order[0];
   }
 
   function showDetails(details, traceId, span, rel, open) {
@@ -357,7 +441,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     var reason = null;
     if (span.crash_reason) {
       details.appendChild(el('div', { className: 'muted', text: 'crash reason' }));
-      reason = el('pre', { className: 'crash', id: 'crash-reason', text: span.crash_reason });
+      // Focusable: it scrolls, and a keyboard must be able to scroll it (axe scrollable-region-focusable).
+      reason = el('pre', { className: 'crash', id: 'crash-reason', tabindex: '0', text: span.crash_reason });
       details.appendChild(reason);
     }
     // What the span logged comes first: after a crash it is what people look for.

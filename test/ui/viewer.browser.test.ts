@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedInFlightTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedErrorTrace, seedInFlightTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -281,4 +281,86 @@ describe('the viewer in Chromium', () => {
     expect(await page.locator('.details h3').textContent()).toBe(await last.locator('.name').textContent());
     expect(pageErrors).toEqual([]);
   });
+
+  // An accessibility review (axe-core and a keyboard in Chromium): no span could be reached
+  // from the keyboard, a status ERROR was an orange bar only, the bars had no width below
+  // ~750 px (200% zoom), and text fell under 4.5:1 contrast.
+  test('usable without a mouse or colour vision, in a narrow window, with text that contrasts', async () => {
+    const failed = await seedErrorTrace(db.url, schema);
+    await page.goto(`${viewer.url}traces/${failed.traceId}`);
+    await page.waitForSelector('main[data-ready="true"]');
+    // Where it failed is selected, and said in words.
+    expect(await page.locator('.span-row.selected').getAttribute('data-span-id')).toBe(failed.spanIds['charge card']);
+    expect(await page.locator('#state-counts').textContent()).toContain('1 with status ERROR');
+    const failedRow = page.locator(`.span-row[data-span-id="${failed.spanIds['charge card']}"]`);
+    expect(await failedRow.locator('.status-error').textContent()).toBe('error');
+    expect(await failedRow.getAttribute('aria-label')).toMatch(/^charge card, ended, status ERROR, /);
+    expect(await failedRow.getAttribute('aria-level')).toBe('3');
+    expect(await page.locator('.rows[role="tree"] > [role="treeitem"]').count()).toBe(4);
+
+    // The keyboard reaches the selected row with Tab, and moves through the tree.
+    expect(await page.locator('.span-row[tabindex="0"]').count()).toBe(1);
+    const focusedSpan = () => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(name: string): string | null } } }).document.activeElement.getAttribute('data-span-id'));
+    for (let tabs = 0; tabs < 30 && (await focusedSpan()) === null; tabs++) await page.keyboard.press('Tab');
+    expect(await focusedSpan()).toBe(failed.spanIds['charge card']);
+    await page.keyboard.press('Home');
+    expect(await focusedSpan()).toBe(failed.spanIds['checkout']);
+    await page.keyboard.press('ArrowDown');
+    const second = page.locator('.span-row').nth(1);
+    expect(await focusedSpan()).toBe(await second.getAttribute('data-span-id'));
+    expect(await second.getAttribute('aria-selected')).toBe('true');
+    await expect.poll(() => page.locator('.details h3').textContent()).toBe(await second.locator('.name').textContent());
+    await page.keyboard.press('End');
+    expect(await focusedSpan()).toBe(await page.locator('.span-row').nth(3).getAttribute('data-span-id'));
+
+    // A link to a span the trace does not have is said.
+    await page.goto(`${viewer.url}traces/${failed.traceId}#span=00000000000000aa`);
+    await page.waitForSelector('main[data-ready="true"]');
+    expect(await page.locator('#span-not-found[role="alert"]').textContent()).toContain('00000000000000aa');
+
+    // Text against its background: the ended badge, the axis ticks (WCAG 1.4.3, 4.5:1).
+    await page.goto(viewer.url);
+    await page.waitForSelector('#traces[data-loaded="true"]');
+    expect(await contrast('.state.ended', 'own')).toBeGreaterThanOrEqual(4.5);
+    expect(await page.locator('h1').count()).toBe(1);
+
+    // A phone-wide window (or 200% zoom): the bars keep a width, and nothing scrolls sideways.
+    await page.setViewportSize({ width: 375, height: 700 });
+    try {
+      await page.goto(`${viewer.url}traces/${failed.traceId}`);
+      await page.waitForSelector('main[data-ready="true"]');
+      const widths = await page.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { querySelector(selector: string): { clientWidth: number; scrollWidth: number } }; innerWidth: number }).document;
+        return { track: doc.querySelector('.span-row .track').clientWidth, page: doc.querySelector('html').scrollWidth, window: (globalThis as unknown as { innerWidth: number }).innerWidth };
+      });
+      expect(await contrast('.axis .tick', 'rgb(245, 245, 245)')).toBeGreaterThanOrEqual(4.5);
+      expect(widths.track).toBeGreaterThan(100);
+      expect(widths.page).toBeLessThanOrEqual(widths.window);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 760 });
+    }
+    expect(pageErrors).toEqual([]);
+  });
 });
+
+/** The contrast ratio of the first `selector`'s text against `background` ('own': its own background colour). */
+function contrast(selector: string, background: string): Promise<number> {
+  return page.evaluate(
+    ([selector, background]) => {
+      const doc = (globalThis as unknown as { document: { querySelector(selector: string): unknown } }).document;
+      const view = globalThis as unknown as InPage;
+      const luminance = (rgb: string) => {
+        const [r, g, b] = rgb.match(/\d+/g)!.slice(0, 3).map((c) => {
+          const x = Number(c) / 255;
+          return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      const node = doc.querySelector(selector!);
+      const fg = luminance(view.getComputedStyle(node).color);
+      const bg = luminance(background === 'own' ? view.getComputedStyle(node).backgroundColor : background!);
+      return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    },
+    [selector, background],
+  );
+}

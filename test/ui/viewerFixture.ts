@@ -1,6 +1,6 @@
 // What the viewer's tests share: real rows (a real child process that crashes, recovered
 // through the public API; a big trace through the public exporter) and a running viewer.
-import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider as BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -31,6 +31,30 @@ export async function seedShopCrash(databaseUrl: string, schema: string, dir: st
     await exporter.shutdown();
   }
   return { traceId: ready.traceId!, hostileSpanId: ready.hostile! };
+}
+
+/**
+ * A trace that ended without a crash but failed three levels down: 'checkout' > 'reserve
+ * stock' > 'charge card' (status ERROR), beside 'load cart' (OK). Service 'shop-errors'.
+ */
+export async function seedErrorTrace(databaseUrl: string, schema: string): Promise<{ traceId: string; spanIds: Record<string, string> }> {
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: databaseUrl, schema }), durability: 'none' });
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'shop-errors' }), spanProcessors: [processor] });
+  const tracer = provider.getTracer('errors');
+  const spanIds: Record<string, string> = {};
+  const started = (name: string, parent?: Span) => {
+    const span = tracer.startSpan(name, {}, parent ? trace.setSpan(ROOT_CONTEXT, parent) : ROOT_CONTEXT);
+    spanIds[name] = span.spanContext().spanId;
+    return span;
+  };
+  const root = started('checkout');
+  started('load cart', root).end();
+  const reserve = started('reserve stock', root);
+  started('charge card', reserve).setStatus({ code: SpanStatusCode.ERROR, message: 'card declined' }).end();
+  reserve.end();
+  root.end();
+  await provider.shutdown();
+  return { traceId: root.spanContext().traceId, spanIds };
 }
 
 /** One trace of `count` spans, nested up to ~10 levels, exported through the public processor. */
