@@ -73,6 +73,15 @@ function finiteTime(time: HrTime | undefined): UnixNano | null {
   return Array.isArray(time) && Number.isFinite(time[0]) && Number.isFinite(time[1]) ? toUnixNanoOrNull(time) : null;
 }
 
+/**
+ * Whether the log record's span was sampled, so that its row comes (or came) from its
+ * process. One emitted in a span recorded but not sampled keeps its ids, with flags 0, and
+ * has no span row: a 'started' stand-in would never end. Prune takes it by its own time.
+ */
+export function inSampledSpan(log: LogRow): boolean {
+  return log.traceId !== null && ((log.traceFlags ?? 0) & TraceFlags.SAMPLED) !== 0;
+}
+
 /** Whether `span` is a stand-in row (spanRowFromLog): its times are a log record's, its parent unknown. */
 export function isStandIn(span: SpanRow): boolean {
   return span.state === 'started' && span.name === SPAN_KNOWN_FROM_LOGS_NAME && span.parentSpanId === null;

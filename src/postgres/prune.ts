@@ -85,7 +85,8 @@ SELECT (SELECT count(*) FROM traces)::int AS traces, (SELECT count(*) FROM spans
        (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM records)::int AS records`;
 }
 
-const OUTSIDE_SPANS = `kind = 'log' AND trace_id IS NULL AND time < $1`;
+// Outside any span, or in one not sampled, which has no row (logRows.ts, inSampledSpan).
+const OUTSIDE_SPANS = `kind = 'log' AND (trace_id IS NULL OR trace_flags & 1 = 0) AND time < $1`;
 const DEAD_LETTERS = `last_seen_at < $1`;
 
 /**

@@ -10,7 +10,7 @@
 // log row is never committed without a row of its span.
 import type pg from 'pg';
 import { queryBinary } from './binaryParameterQuery.js';
-import { spanRowFromLog, type LogRow } from './logRows.js';
+import { inSampledSpan, spanRowFromLog, type LogRow } from './logRows.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
 import { ParameterArena } from './ParameterArena.js';
 import type { SpanRow } from './spanRows.js';
@@ -75,7 +75,7 @@ function spansKnownOnlyFromLogs({ spans, logs }: RowBatch): SpanRow[] {
   const carried = new Set(spans.map((s) => `${s.traceId}/${s.spanId}`));
   const rows = new Map<string, SpanRow>();
   for (const log of logs) {
-    if (log.traceId === null || log.spanId === null) continue;
+    if (!inSampledSpan(log)) continue;
     const key = `${log.traceId}/${log.spanId}`;
     if (!carried.has(key) && !rows.has(key)) rows.set(key, spanRowFromLog(log));
   }

@@ -365,7 +365,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.state === 'shutdown') return this.logRecordAfterShutdown();
     try {
       const journal = this.journal;
-      const result = journal?.appendLog(withSampledSpanOnly(logRecord)) ?? 'broken';
+      const result = journal?.appendLog(logRecord) ?? 'broken';
       if (result === 'written') {
         this.loop.recordWritten(journal!.backlog);
         return;
@@ -810,24 +810,3 @@ function withLost(byReason: Readonly<Record<string, number>>, lost: number): Rec
   return lost === 0 ? { ...byReason } : { ...byReason, [REFUSED_NOT_KEPT]: lost };
 }
 
-/**
- * A span that is recorded but not sampled is never journaled or exported; a log record
- * emitted in it is kept as a record outside any span, or its span row would be a 'started'
- * row that never ends.
- */
-function withSampledSpanOnly(logRecord: ReadableLogRecord): ReadableLogRecord {
-  const context = logRecord.spanContext;
-  if (context === undefined || (context.traceFlags & TraceFlags.SAMPLED) !== 0) return logRecord;
-  return {
-    hrTime: logRecord.hrTime,
-    hrTimeObserved: logRecord.hrTimeObserved,
-    severityText: logRecord.severityText,
-    severityNumber: logRecord.severityNumber,
-    body: logRecord.body,
-    eventName: logRecord.eventName,
-    resource: logRecord.resource,
-    instrumentationScope: logRecord.instrumentationScope,
-    attributes: logRecord.attributes,
-    droppedAttributesCount: logRecord.droppedAttributesCount,
-  };
-}

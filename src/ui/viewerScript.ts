@@ -508,8 +508,9 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     process.logs.forEach(function (log) {
       var line = logLine(log, rel);
       var f = log.fields || {};
-      // No span ids: logged outside any span, or in one not sampled (the journal keeps no ids then).
+      // No span ids: logged outside any span. Flags 0: in a span not sampled, which has no row to link to.
       var where = !f.span_id ? el('span', { className: 'muted where', text: ' (outside any recorded span)' })
+        : (Number(f.trace_flags) & 1) === 0 ? el('span', { className: 'muted where', text: ' (in span ' + f.span_id + ', not sampled)' })
         : f.trace_id === traceId && f.span_id === spanId ? el('span', { className: 'muted where', text: ' (in this span)' })
         : el('a', { className: 'where', href: traceHref(f.trace_id, f.span_id), text: ' (in span ' + f.span_id + ')' });
       line.insertBefore(where, line.querySelector('.attrs'));
