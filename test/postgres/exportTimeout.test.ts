@@ -134,3 +134,28 @@ test('a resource detector that never settles: the batch is written with the attr
     await exporter.shutdown();
   }
 });
+
+test('resources made from one whose detector hangs (a resource per tenant) do not each hold their first batch for half the timeout', async () => {
+  // A TracerProvider per tenant, its resource merged onto the host's, whose detector never
+  // answers: each new tenant's first batch waited half of exportTimeoutMillis (15 s by
+  // default), and export fell to 68 spans/s (a review of growth with user data).
+  const host = resourceFromAttributes({ 'host.id': new Promise<string>(() => {}) });
+  const exportTimeoutMillis = 4000;
+  const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, exportTimeoutMillis });
+  const tenantSpans = async (tenant: number) =>
+    (await traceOf(1, `tenant-${tenant}`)).map((span) => withAttributes(span, span.attributes, { resource: host.merge(resourceFromAttributes({ 'service.name': `tenant-${tenant}` })) }));
+  try {
+    // The first waits, and gives up: the host's detector hangs.
+    expect((await exportSpans(exporter, await tenantSpans(0))).code).toBe(ExportResultCode.SUCCESS);
+    for (let tenant = 1; tenant <= 5; tenant++) {
+      const spans = await tenantSpans(tenant);
+      const halfTheTimeout = new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), exportTimeoutMillis / 2).unref());
+      const outcome = await Promise.race([exportSpans(exporter, spans), halfTheTimeout]);
+      expect(outcome).not.toBe('waited');
+    }
+    const rows = await db.query<{ service_name: string }>(`SELECT service_name FROM "${schema}".spans WHERE name LIKE 'tenant-%' ORDER BY service_name`);
+    expect(rows.map((row) => row.service_name)).toEqual(['tenant-0', 'tenant-1', 'tenant-2', 'tenant-3', 'tenant-4', 'tenant-5']);
+  } finally {
+    await exporter.shutdown();
+  }
+}, 30_000);
