@@ -77,10 +77,31 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
 
   // ---------- list page ----------
 
+  // What Back should bring back to the list: how many pages each table had loaded, and where
+  // the page was scrolled. Kept in the history entry's state, which outlives the page (served
+  // no-store, it is loaded anew): Back from a trace gave the first 50 rows at the top, the
+  // place in a long list lost mid-incident (an accessibility review).
+  function listState() { return (history.state && history.state.list) || {}; }
+  function keepListState(patch) {
+    var list = Object.assign({}, listState(), patch);
+    history.replaceState(Object.assign({}, history.state, { list: list }), '');
+  }
+
   function listPage() {
     subtitle.textContent = 'crashes and traces';
     document.title = 'crashes and traces · otel-blackbox';
     clear(main);
+    history.scrollRestoration = 'manual';
+    var scrollWanted = listState().scrollY || 0;
+    var tablesLoading = 0;
+    // Said when every table has loaded the pages it had: only then is the old place there.
+    var tableLoaded = function () {
+      tablesLoading -= 1;
+      if (tablesLoading === 0 && scrollWanted > 0) window.scrollTo(0, scrollWanted);
+    };
+    window.addEventListener('pagehide', function () { keepListState({ scrollY: window.scrollY }); });
+    // Before following a link (pagehide may come too late to change the entry's state).
+    main.addEventListener('click', function (event) { if (event.target.closest('a')) keepListState({ scrollY: window.scrollY }); }, true);
     var params = new URLSearchParams(location.search);
     var form = filterForm(params);
     main.appendChild(form);
@@ -90,7 +111,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     main.appendChild(traces);
     var state = params.get('state');
     if (!state || state === 'crashed') {
-      pagedTable(crashes, 'Recent crashes', '/api/crashes', params, ['time', 'service', 'span', 'reason', 'trace id'], function (row) {
+      tablesLoading += 1;
+      pagedTable(crashes, tableLoaded, 'Recent crashes', '/api/crashes', params, ['time', 'service', 'span', 'reason', 'trace id'], function (row) {
         return el('tr', { className: 'crash-row' }, [
           el('td', { className: 'mono', text: row.end_time || row.start_time, title: 'start ' + row.start_time }),
           el('td', { text: row.service_name || '–' }),
@@ -100,7 +122,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
         ]);
       });
     }
-    pagedTable(traces, 'Recent traces', '/api/traces', params, ['start', 'root span', 'service', 'duration', 'spans', 'state'], function (row) {
+    tablesLoading += 1;
+    pagedTable(traces, tableLoaded, 'Recent traces', '/api/traces', params, ['start', 'root span', 'service', 'duration', 'spans', 'state'], function (row) {
       return el('tr', { className: 'trace-row' }, [
         el('td', { className: 'mono', text: row.start_time }),
         el('td', {}, [el('a', { href: traceHref(row.trace_id), text: row.root_span_name || '(root not recorded)' })]),
@@ -151,7 +174,7 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     return form;
   }
 
-  function pagedTable(section, title, url, params, headings, rowOf) {
+  function pagedTable(section, loaded, title, url, params, headings, rowOf) {
     section.appendChild(el('h2', { text: title }));
     var body = el('tbody');
     var table = el('table', { className: 'list' }, [el('thead', {}, [el('tr', {}, headings.map(function (h) { return el('th', { text: h }); }))]), body]);
@@ -160,6 +183,8 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     more.hidden = true;
     section.appendChild(more);
     var after = null;
+    var pages = 0;
+    var pagesWanted = listState()[section.id] || 1;
     function load() {
       var query = new URLSearchParams(params);
       if (after) query.set('after', after);
@@ -175,6 +200,12 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
         after = page.next;
         more.hidden = !after;
         more.disabled = false;
+        pages += 1;
+        var kept = {};
+        kept[section.id] = pages;
+        keepListState(kept);
+        if (pages < pagesWanted && after) return load();
+        if (section.dataset.loaded !== 'true') loaded();
         section.dataset.loaded = 'true';
       }).catch(function (error) {
         section.removeAttribute('aria-busy');

@@ -341,6 +341,29 @@ describe('the viewer in Chromium', () => {
     }
     expect(pageErrors).toEqual([]);
   });
+  // Back from a trace to a long list gave its first 50 rows at the top: the place in the
+  // list, pages and scroll, was lost mid-incident (an accessibility review).
+  test('Back from a trace brings the list back with the pages it had loaded, where it was scrolled', async () => {
+    await seedSmallTraces(db.url, schema, 60);
+    await page.goto(viewer.url);
+    await page.waitForSelector('#traces[data-loaded="true"]');
+    const traceRows = page.locator('#traces tr.trace-row');
+    expect(await traceRows.count()).toBe(50);
+    await page.locator('#traces button.more').click();
+    await expect.poll(() => traceRows.count()).toBeGreaterThan(50);
+    const rowsLoaded = await traceRows.count();
+    const last = traceRows.last().locator('a');
+    await last.scrollIntoViewIfNeeded();
+    const scrolled = await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY);
+    expect(scrolled).toBeGreaterThan(0);
+    await last.click();
+    await page.waitForSelector('main[data-ready="true"]');
+    await page.goBack();
+    await page.waitForSelector('#traces[data-loaded="true"]');
+    expect(await traceRows.count()).toBe(rowsLoaded);
+    await expect.poll(() => page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY)).toBe(scrolled);
+    expect(pageErrors).toEqual([]);
+  });
 });
 
 /** The contrast ratio of the first `selector`'s text against `background` ('own': its own background colour). */
