@@ -92,6 +92,8 @@ export interface RecoverJournalsOptions {
   logExporter?: LogRecordExporter | undefined;
   /** @internal The recovering processor's own identity, so it never claims its own journal. */
   claimer?: WriterIdentity;
+  /** @internal Told of each failed export attempt: the recovering processor counts it in stats().exportFailures. */
+  onAttemptFailed?: (error: Error) => void;
 }
 
 export interface JournalRecoveryProgress {
@@ -170,7 +172,7 @@ const LEFT_ALONE_COUNT = {
 /** Every option's name. `satisfies` makes a name added to the interface and not here a compile error. */
 const OPTION_NAMES = Object.keys({
   journalDir: 1, exporter: 1, staleAfterMillis: 1, maxExportBatchSize: 1, maxConcurrentExports: 1, exportTimeoutMillis: 1, maxAttempts: 1, recoverForeignJournals: 1, recoverAnyDestination: 1,
-  onJournal: 1, onBatch: 1, dryRun: 1, signal: 1, logExporter: 1, claimer: 1,
+  onJournal: 1, onBatch: 1, dryRun: 1, signal: 1, logExporter: 1, claimer: 1, onAttemptFailed: 1,
 } satisfies Record<keyof RecoverJournalsOptions, 1>);
 
 export async function recoverJournals(options: RecoverJournalsOptions): Promise<RecoveryReport> {
@@ -202,6 +204,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     onBatch: optionalFunction('onBatch', options.onBatch),
     dryRun: booleanOption('dryRun', options.dryRun, false),
     deadLetters: new DeadLetterFile(journalDir),
+    onAttemptFailed: options.onAttemptFailed,
   };
   // One call at a time together with whatever else calls this exporter (exportGate.ts);
   // inside a processor, its own limit stays.
@@ -429,6 +432,7 @@ interface RecoverySettings {
   maxAttempts: number;
   signal: AbortSignal | undefined;
   onBatch: RecoverJournalsOptions['onBatch'];
+  onAttemptFailed: RecoverJournalsOptions['onAttemptFailed'];
   /** When a failed attempt was last said, for this whole recovery (see exportWithAttempts). */
   retrySaid?: { atMs: number };
   deadLetters: DeadLetterFile;
@@ -642,6 +646,7 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
       // flight said its first failure and every tenth, about 500 lines an hour while the
       // database was away (an operator review).
       onRetry: (error) => {
+        callerCallback(settings.onAttemptFailed, error);
         const now = Date.now();
         if (settings.retrySaid !== undefined && now - settings.retrySaid.atMs < RETRY_SAID_EVERY_MILLIS) return;
         settings.retrySaid = { atMs: now };

@@ -95,3 +95,22 @@ test('onBatch and onJournal must be functions (or null, for none)', async () => 
   await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), onBatch: 'progress' as never })).rejects.toThrow(/^Invalid option onBatch/);
   await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), onJournal: 1 as never })).rejects.toThrow(InvalidOptionError);
 });
+
+// A restarted application that recovers a dead journal while the database is down, and
+// ends no span of its own meanwhile, had exportFailures at 0: an alert on it said nothing
+// while recovery failed batch after batch (said once a minute through diag only).
+test("a recovery's failed export attempts count in stats().exportFailures", async () => {
+  const journalDir = join(tempDir(), 'journal');
+  writeDeadJournal(journalDir, 100);
+  const exporter = new CollectingExporter();
+  exporter.failing = true;
+  const processor = new JournalSpanProcessor({ exporter, journalDir });
+  try {
+    await until(() => processor.stats().exportFailures >= 2, 'two failed recovery attempts');
+    expect(processor.stats()).toMatchObject({ recoveryRunning: true, spansRecovered: 0 });
+    exporter.failing = false;
+    await until(() => processor.stats().spansRecovered > 0, 'the recovery once the exporter is back');
+  } finally {
+    await processor.shutdown();
+  }
+});
