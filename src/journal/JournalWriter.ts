@@ -39,6 +39,7 @@ import { JournalResources } from './JournalResources.js';
 import { recordJson } from './spanRecords.js';
 import { endRecordJson, startRecordJson, StartText } from './spanRecordJson.js';
 import { cappedRecordCount } from './recordCap.js';
+import { bytesCopiedCount } from './attributeValues.js';
 import { openSegmentFile, realFileSystem } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileKind, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 import type { WriterIdentity } from './writerIdentity.js';
@@ -430,6 +431,7 @@ export class JournalWriter {
     const journaled = open !== undefined && mark !== NOT_JOURNALED;
     const mine = open?.reusableFor(span);
     const capped = cappedRecordCount();
+    const bytes = bytesCopiedCount();
     const resourceId = this.resourceIdFor(span.resource);
     const json = endRecordJson(span, resourceId, mine);
     // At the cap with no START written: nothing on disk to keep, the caller holds the span.
@@ -441,9 +443,12 @@ export class JournalWriter {
     this.endsWritten += 1;
     if (open !== undefined) this.longOpen?.forget(open);
     if (journaled && mark !== this.writtenSegment) this.settled.note(mark, traceId, spanId, this.writtenSegment);
-    // A record cut down to fit one frame (recordCap.ts): the export side must get what the
-    // journal holds, as it would reading it back.
-    this.exportRecordWritten(cappedRecordCount() === capped ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined, json.length);
+    // A record cut down to fit one frame (recordCap.ts), or one holding bytes (a Uint8Array
+    // the SDK keeps by reference, which the application may fill again after end(): the
+    // live row had the new bytes, the recovered one those of end()): the export side must
+    // get what the journal holds, as it would reading it back.
+    const asWritten = cappedRecordCount() === capped && bytesCopiedCount() === bytes;
+    this.exportRecordWritten(asWritten ? span : readableSpanFromRecord(JSON.parse(json) as SpanEndRecord, span.resource), undefined, json.length);
     return 'written';
   }
 

@@ -148,6 +148,18 @@ export function decodeAttributes(encoded: { a?: Attributes; ab?: BytesPath[] }):
   return attributes;
 }
 
+/** Uint8Array values copied so far in this process (see bytesCopiedCount). */
+let bytesCopied = 0;
+
+/**
+ * How many Uint8Array values have been copied so far: a caller that reads it before and
+ * after encoding a record knows whether that record held bytes, which the SDK keeps by
+ * reference and the application may fill again (cappedRecordCount() likewise).
+ */
+export function bytesCopiedCount(): number {
+  return bytesCopied;
+}
+
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
@@ -212,6 +224,7 @@ class CarefulCopy {
       const bytes = bytesOf(value);
       if (bytes !== undefined) {
         const text = base64(bytes);
+        bytesCopied += 1;
         this.bytes?.push([...this.path]);
         return text;
       }

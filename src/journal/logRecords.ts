@@ -21,6 +21,10 @@ export function logRecordPayload(record: ReadableLogRecord, sequence: number, re
   const sc: ScopeRecord = { n: scope.name };
   if (scope.version !== undefined) sc.v = scope.version;
   if (scope.schemaUrl !== undefined) sc.u = scope.schemaUrl;
+  // A scope's own attributes (3.x loggers): lost before, live and read back alike (a
+  // differential review on the 3.x line: two loggers told apart by them gave one scope).
+  const scopeAttributes = (scope as { attributes?: Attributes }).attributes;
+  if (scopeAttributes !== undefined && scopeAttributes !== null && hasKeys(scopeAttributes)) putAttributes(sc, scopeAttributes);
   const payload: LogRecordPayload = { q: sequence, t: record.hrTime, o: record.hrTimeObserved, a: {}, sc, r: resourceId };
   putAttributes(payload, record.attributes as Attributes);
   let copied = record.attributes !== undefined && record.attributes !== null && payload.a !== record.attributes;
@@ -60,8 +64,23 @@ export function readableLogFromRecord(payload: LogRecordPayload, resource: Resou
     eventName: payload.e,
     resource,
     // A record cut down to its first fields (recordCap.ts: a key alone larger than a frame) has no scope.
-    instrumentationScope: { name: payload.sc?.n ?? '', version: payload.sc?.v, schemaUrl: payload.sc?.u },
+    instrumentationScope: scopeFromRecord(payload.sc),
     attributes: decodeAttributes(payload) as ReadableLogRecord['attributes'],
     droppedAttributesCount: payload.d ?? 0,
   };
+}
+
+/** The scope of a LOG payload: its attributes only where it has them, as the SDK gives a scope. */
+function scopeFromRecord(sc: ScopeRecord | undefined): ReadableLogRecord['instrumentationScope'] {
+  const scope = { name: sc?.n ?? '', version: sc?.v, schemaUrl: sc?.u };
+  return sc?.a === undefined ? scope : { ...scope, attributes: decodeAttributes(sc) } as ReadableLogRecord['instrumentationScope'];
+}
+
+function hasKeys(object: object): boolean {
+  try {
+    for (const _ in object) return true;
+  } catch {
+    // A map whose keys cannot be read: nothing kept, as for any attribute that throws.
+  }
+  return false;
 }

@@ -52,6 +52,9 @@ export interface ScopeRecord {
   n: string;
   v?: string;
   u?: string;
+  /** A logger's scope attributes (sdk-logs 3.x `getLogger(name, version, { attributes })`), when it has any; `ab` their bytes. */
+  a?: Attributes;
+  ab?: BytesPath[];
 }
 
 /** Written by onStart: what is known when a span starts. `r` names its resource record. */

@@ -173,6 +173,31 @@ describe('JournalLogRecordProcessor', () => {
     await tracerProvider.shutdown();
   });
 
+  // A differential review on the 3.x line: a logger's scope attributes (`getLogger(name,
+  // version, { attributes })`) were left out of the journal, so lost read back (a record
+  // copied with care, a recovery), and two loggers told apart by them gave one scope.
+  it("keeps a logger's scope attributes for the logExporter, live and read back from the journal", async () => {
+    const logsOut = new InMemoryLogRecordExporter();
+    const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+    const provider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: spans })] });
+    const scopeAttributes = { tenant: 'acme', 'deployment.ring': 2, key: new Uint8Array([1, 2]) };
+    const logger = provider.getLogger('payments', '1.0', { attributes: scopeAttributes } as never);
+    // Plain: the application's record goes out as it is. A map body: the journal's copy, read back.
+    logger.emit({ body: 'plain' });
+    logger.emit({ body: { copied: 'with care' } as never });
+    await provider.forceFlush();
+    const records = logsOut.getFinishedLogRecords();
+    expect(records).toHaveLength(2);
+    for (const record of records) {
+      expect(record.instrumentationScope).toMatchObject({ name: 'payments', version: '1.0' });
+      const kept = (record.instrumentationScope as { attributes?: Record<string, unknown> }).attributes;
+      expect(kept).toEqual(scopeAttributes);
+      expect(kept?.key).toBeInstanceOf(Uint8Array);
+    }
+    await provider.shutdown();
+    await spans.shutdown();
+  });
+
   it('journals a log record it is given after its own shutdown while the span processor still runs', async () => {
     const spansOut = new CollectingExporter();
     const logsOut = new InMemoryLogRecordExporter();

@@ -124,6 +124,33 @@ describe('AnyValue attributes through the processor into PostgreSQL', () => {
     expect((await rowOf(ids.open!)).state).toBe('crashed');
     expect((await rowOf(ids.ended!)).state).toBe('ended');
   });
+
+  // The 3.x SDK copies a map attribute but keeps a Uint8Array by reference: an application
+  // that filled its buffer again after end() had the new bytes exported live, and the bytes
+  // of end() after a crash: two rows for one span (a differential review on the 3.x line).
+  test('bytes the application fills again after end() are exported as they were at end(), live as after a crash', async () => {
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), recover: false });
+    const provider = new TracerProvider({ spanProcessors: [processor] });
+    try {
+      const buffer = new Uint8Array([1, 2, 3]);
+      const eventBuffer = new Uint8Array([7, 7]);
+      const span = provider.getTracer('reused-buffers').startSpan('reuses its buffers');
+      setAnyValue(span, 'bytes', buffer);
+      span.addEvent('chunk', { payload: eventBuffer } as unknown as Attributes);
+      const event = (span as unknown as ReadableSpan).events[0]!;
+      if (!('payload' in event.attributes!)) (event.attributes as Record<string, unknown>).payload = eventBuffer;
+      span.end();
+      buffer.fill(0x61);
+      eventBuffer.fill(0);
+      await processor.forceFlush();
+      const [exported] = exporter.spans;
+      expect([...(exported!.attributes.bytes as unknown as Uint8Array)]).toEqual([1, 2, 3]);
+      expect([...(exported!.events[0]!.attributes!.payload as unknown as Uint8Array)]).toEqual([7, 7]);
+    } finally {
+      await provider.shutdown();
+    }
+  });
 });
 
 function deeplyNested(depth: number): unknown {
