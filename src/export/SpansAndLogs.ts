@@ -46,15 +46,22 @@ export class RefusedRecords {
   /** Positions of the refused spans, 'started' rows included. */
   readonly spanPositions: number[] = [];
   logRecords = 0;
+  /**
+   * Spans refused, as the exporter's store counts them: one per span, where a batch may
+   * carry a span at two positions (a long-open span's 'started' row, and the one a log
+   * record of it brings), made one row. Counted by positions, such a refusal was two.
+   */
+  spans = 0;
 
   /** Records refused: a refusal each, as the exporter's dead-letter store counts them. */
   get count(): number {
-    return this.spanPositions.length + this.logRecords;
+    return this.spans + this.logRecords;
   }
 
-  setTo(other: { readonly spanPositions: readonly number[]; readonly logRecords: number }): void {
+  setTo(other: { readonly spanPositions: readonly number[]; readonly logRecords: number; readonly spans?: number }): void {
     this.spanPositions.splice(0, this.spanPositions.length, ...other.spanPositions);
     this.logRecords = other.logRecords;
+    this.spans = other.spans ?? other.spanPositions.length;
   }
 }
 

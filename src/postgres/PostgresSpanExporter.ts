@@ -114,7 +114,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   /**
    * Spans and log records in one transaction. A log record whose span the batch does not
    * carry, and which has no row yet, gets a `'started'` row for that span, so a log row is
-   * never without its span's row; the span's own row replaces it later.
+   * never without its span's row; the span's own row replaces it later. But for a span not
+   * sampled, which is never exported: its log rows keep its ids, with flags 0 (inSampledSpan).
    */
   exportBatch(batch: SpansAndLogs, resultCallback: (result: ExportResult) => void): void {
     if (this.#shutdown !== undefined) {
@@ -210,7 +211,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     try {
       for (const { key } of unreadable.spans) refused.spanKeys.add(RefusedRows.keyOf(key.traceId, key.spanId));
       refused.logRecords += unreadable.logs.length;
-      batch.refused?.setTo({ spanPositions: refused.spanKeys.size === 0 ? [] : positionsOf(refused, batch.spans()), logRecords: refused.logRecords });
+      batch.refused?.setTo({ spanPositions: refused.spanKeys.size === 0 ? [] : positionsOf(refused, batch.spans()), logRecords: refused.logRecords, spans: refused.spanKeys.size });
     } catch (error) {
       safeDiag.debug(`PostgresSpanExporter: could not tell the caller which records were refused: ${(error as Error)?.message ?? String(error)}`);
     }
@@ -513,10 +514,10 @@ function idsOf(span: ReadableSpan): SpanIds | undefined {
   }
 }
 
-/** A record's resource, or undefined when it cannot be read (its conversion says why, below). */
 /** How long a new resource's detectors are waited for once another's hung (see #detectorsSettled). */
 const HUNG_DETECTORS_GRACE_MILLIS = 250;
 
+/** A record's resource, or undefined when it cannot be read (its conversion says why, below). */
 function resourceOf(record: { resource?: ReadableSpan['resource'] } | undefined): ReadableSpan['resource'] | undefined {
   try {
     return record?.resource;

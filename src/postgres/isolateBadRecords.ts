@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { safeDiag } from '../safeDiag.js';
-import type { LogRow } from './logRows.js';
+import { inSampledSpan, type LogRow } from './logRows.js';
 import { classifyError, mayBeTheRecords, sqlStateOf } from './sqlState.js';
 import type { SpanRow } from './spanRows.js';
 import type { Statements } from './statements.js';
@@ -97,7 +97,7 @@ async function isolateUnit(client: pg.PoolClient, statements: Statements, unit: 
  * rows any validation takes, written through every statement the batch uses. A span as the
  * batch's first (its resource, scope, kind and times) with an event if any span has events;
  * a log record in it, in a span the batch does not carry (a 'started' row is made for it),
- * and outside any span, for each of these the batch's log records are in.
+ * in a span not sampled, and outside any span, for each of these the batch's log records are in.
  */
 function plainRows({ spans, logs }: RowBatch): RowBatch {
   const template = spans[0];
@@ -124,7 +124,12 @@ function plainRows({ spans, logs }: RowBatch): RowBatch {
   const carried = new Set(spans.map((span) => `${span.traceId}/${span.spanId}`));
   const shapes = new Map<string, LogRow>();
   for (const log of logs) {
-    const shape = log.traceId === null ? 'outside' : carried.has(`${log.traceId}/${log.spanId}`) && plainSpans.length > 0 ? 'carried' : 'not carried';
+    // A record in a span not sampled has a shape of its own: its ids and no stand-in row
+    // (inSampledSpan). Taken for one the batch does not carry, it left that shape, and its
+    // stand-in, untried: a table refusing every span was then read as a refusal of the
+    // sampled record, dead-lettered instead of retried (a review).
+    const shape =
+      log.traceId === null ? 'outside' : !inSampledSpan(log) ? 'not sampled' : carried.has(`${log.traceId}/${log.spanId}`) && plainSpans.length > 0 ? 'carried' : 'not carried';
     if (!shapes.has(shape)) shapes.set(shape, log);
   }
   const plainLogs = [...shapes].map(([shape, log], sequence): LogRow => {

@@ -1,6 +1,7 @@
 // A log record → the values of one `logs` row (kind 'log'), sanitised, JSON already
 // serialised; and the 'started' row a log record's span gets when the batch does not
-// carry that span, so no log row is ever committed without a row of its span.
+// carry that span, so no log row of a sampled span is ever committed without a row of its
+// span (one of a span not sampled has its ids and no span row: inSampledSpan).
 import { TraceFlags, type HrTime } from '@opentelemetry/api';
 import type { KeyedLogRecord } from '../export/SpansAndLogs.js';
 import { count, hexId, type ResourceColumns, type ScopeColumns, type SpanRow, type SpanRowConverter } from './spanRows.js';

@@ -39,6 +39,11 @@ export interface PruneReport {
   deadLetters: number;
 }
 
+/** A log record emitted in a sampled span (inSampledSpan); flags are set wherever ids are. */
+function inSampledSpanSql(alias: string): string {
+  return `COALESCE(${alias}trace_flags, 1) & 1 = 1`;
+}
+
 /**
  * The traces that go: everything stored of them older than $1. Their latest end (or start
  * while none has ended) is not enough: a span still in flight ('started') that began
@@ -50,7 +55,7 @@ export interface PruneReport {
 const DOOMED = (s: QuotedSchema, t: string) => `${t}.start_time < $1 AND COALESCE(${t}.end_time, ${t}.start_time) < $1
   AND NOT EXISTS (SELECT 1 FROM ${s}.spans sp WHERE sp.trace_id = ${t}.trace_id AND sp.start_time >= $1)
   AND NOT EXISTS (SELECT 1 FROM ${s}.logs l WHERE l.kind = 'event' AND l.trace_id = ${t}.trace_id AND l.time >= $1)
-  AND NOT EXISTS (SELECT 1 FROM ${s}.logs l WHERE l.kind = 'log' AND l.trace_id = ${t}.trace_id AND (l.time >= $1 OR l.observed_time >= $1))`;
+  AND NOT EXISTS (SELECT 1 FROM ${s}.logs l WHERE l.kind = 'log' AND l.trace_id = ${t}.trace_id AND ${inSampledSpanSql('l.')} AND (l.time >= $1 OR l.observed_time >= $1))`;
 
 /**
  * Locks the next batch of doomed traces, oldest first, after the last one looked at
@@ -75,7 +80,7 @@ function deleteSql(s: QuotedSchema): string {
 ), events AS (
   DELETE FROM ${s}.logs WHERE kind = 'event' AND trace_id IN (SELECT trace_id FROM doomed) RETURNING 1
 ), records AS (
-  DELETE FROM ${s}.logs WHERE kind = 'log' AND trace_id IN (SELECT trace_id FROM doomed) RETURNING 1
+  DELETE FROM ${s}.logs WHERE kind = 'log' AND trace_id IN (SELECT trace_id FROM doomed) AND ${inSampledSpanSql('')} RETURNING 1
 ), spans AS (
   DELETE FROM ${s}.spans WHERE trace_id IN (SELECT trace_id FROM doomed) RETURNING 1
 ), traces AS (
@@ -85,8 +90,10 @@ SELECT (SELECT count(*) FROM traces)::int AS traces, (SELECT count(*) FROM spans
        (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM records)::int AS records`;
 }
 
-// Outside any span, or in one not sampled, which has no row (logRows.ts, inSampledSpan).
-const OUTSIDE_SPANS = `kind = 'log' AND (trace_id IS NULL OR trace_flags & 1 = 0) AND time < $1`;
+// Outside any span, or in one not sampled, which has no row (logRows.ts, inSampledSpan):
+// by their own time, and never with a trace of the same id (sampled in another service)
+// that they would keep, or that would take them.
+const OUTSIDE_SPANS = `kind = 'log' AND (trace_id IS NULL OR NOT ${inSampledSpanSql('')}) AND time < $1`;
 const DEAD_LETTERS = `last_seen_at < $1`;
 
 /**
@@ -196,7 +203,7 @@ async function countOlder(pool: pg.Pool, s: QuotedSchema, cutoff: Date): Promise
      SELECT (SELECT count(*) FROM doomed)::int AS traces,
             (SELECT count(*) FROM ${s}.spans WHERE trace_id IN (SELECT trace_id FROM doomed))::int AS spans,
             (SELECT count(*) FROM ${s}.logs WHERE kind = 'event' AND trace_id IN (SELECT trace_id FROM doomed))::int AS events,
-            (SELECT count(*) FROM ${s}.logs WHERE kind = 'log' AND trace_id IN (SELECT trace_id FROM doomed))::int AS records,
+            (SELECT count(*) FROM ${s}.logs WHERE kind = 'log' AND trace_id IN (SELECT trace_id FROM doomed) AND ${inSampledSpanSql('')})::int AS records,
             (SELECT count(*) FROM ${s}.logs WHERE ${OUTSIDE_SPANS})::int AS outside,
             (SELECT count(*) FROM ${s}.dead_letters WHERE ${DEAD_LETTERS})::int AS dead`,
     [cutoff],

@@ -7,7 +7,8 @@
 // before the database round trip. Held through it, they outlived the scavenges under
 // overload and were most of what the old generation grew with (bench/overload.mjs).
 // Callers wrap the statements in a transaction (or a savepoint) so they land together: a
-// log row is never committed without a row of its span.
+// log row of a sampled span is never committed without a row of its span (one of a span not
+// sampled has none: logRows.ts, inSampledSpan).
 import type pg from 'pg';
 import { queryBinary } from './binaryParameterQuery.js';
 import { inSampledSpan, spanRowFromLog, type LogRow } from './logRows.js';

@@ -112,8 +112,8 @@ export interface JournalProcessorStats {
    * Spans and log records of this processor (its export, its shutdown's crash records, its
    * recoveries) refused for good: those the exporter kept in a dead-letter store of its own
    * and said so (PostgresSpanExporter's dead_letters table), and those another exporter
-   * refused, written to `<journalDir>/dead-letters.jsonl`. Recovery's are added once it is
-   * done. An exporter shared by processors counts each refusal in one of them.
+   * refused, written to `<journalDir>/dead-letters.jsonl`. Recovery's count as its batches
+   * commit. An exporter shared by processors counts each refusal in one of them.
    */
   deadLetters: number;
   /**
@@ -162,7 +162,7 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly loop: ExportLoop;
   /** Records an exporter other than ours refused for good, kept in journalDir (deliverIsolatingRefusals.ts). */
   private readonly deadLetters: DeadLetterFile;
-  /** What recovery of dead processes' journals dead-lettered in that file (RecoveryReport.deadLettered). */
+  /** What recovery of dead processes' journals dead-lettered (RecoveredBatch.deadLettered), as its batches commit. */
   private recoveryDeadLetters = 0;
   private readonly signsOfLife: SignsOfLife;
   private journal: Journal | undefined;
@@ -750,10 +750,12 @@ export class JournalSpanProcessor implements SpanProcessor {
         this.spansRecovered += committed.spansEnded;
         this.crashRecordsWritten += committed.spansCrashed;
         this.logRecordsRecovered += committed.logRecords;
+        // As each batch commits, with the rest: added at the end, a long recovery's refusals
+        // were missing for minutes, and for good when shutdown gave it up (a review).
+        this.recoveryDeadLetters += committed.deadLettered;
       },
     })
       .then((report) => {
-        this.recoveryDeadLetters += report.deadLettered;
         if (report.journals > 0) {
           safeDiag.info(
             `otel-blackbox: recovered ${report.journals} journals of dead processes: ` +

@@ -108,7 +108,12 @@ export interface RecoveredBatch {
   spansEnded: number;
   spansCrashed: number;
   logRecords: number;
+  /** Records of the batch refused for good (RecoveryReport.deadLettered), counted in none of the above. */
+  deadLettered: number;
 }
+
+/** What a batch holds, by kind, before it is sent. */
+type BatchHolds = Omit<RecoveredBatch, 'deadLettered'>;
 
 /** What a recovery does with a journal: `dead` ones are recovered, the others left alone. */
 export type JournalVerdict = 'dead' | 'alive' | 'foreign' | 'newer' | 'other-destination' | 'unreadable';
@@ -509,7 +514,7 @@ async function recoverOne(
   const buffers = new PayloadBuffers(maxInFlight + 1);
   let failure: unknown;
   const progress = new RecoveryProgress(dir, facts.watermark);
-  const send = async (records: SpanPayloads, logs: KeyedLogRecord[], counts: RecoveredBatch, covers: JournalPosition | undefined): Promise<void> => {
+  const send = async (records: SpanPayloads, logs: KeyedLogRecord[], counts: BatchHolds, covers: JournalPosition | undefined): Promise<void> => {
     while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
     if (failure !== undefined) {
       records.release();
@@ -531,6 +536,7 @@ async function recoverOne(
           spansEnded: counts.spansEnded - unreadableEnds - refused.spansEnded,
           spansCrashed: counts.spansCrashed - unreadableStarts - refused.spansCrashed,
           logRecords: counts.logRecords - refused.logRecords,
+          deadLettered: refused.deadLettered,
         };
         report.deadLettered += refused.byExporter;
         spansEnded += committed.spansEnded;
@@ -553,7 +559,7 @@ async function recoverOne(
   let covered: JournalPosition | undefined;
   let finished = false;
   // What the batch being filled holds, for onBatch.
-  let inBatch: RecoveredBatch = { spansEnded: 0, spansCrashed: 0, logRecords: 0 };
+  let inBatch: BatchHolds = { spansEnded: 0, spansCrashed: 0, logRecords: 0 };
   const flush = async (): Promise<void> => {
     const records = batch.build(spanOf);
     batch = new SpanPayloadsBuilder(buffers);
@@ -666,7 +672,7 @@ async function exportWithAttempts(exporter: SpanExporter, records: SpanPayloads,
   }
 }
 
-/** Of a committed batch, what was refused for good, and how much of that the exporter kept itself. */
+/** Of a committed batch, what was refused for good by kind, in all, and how much of that the exporter kept itself. */
 interface RefusedInBatch extends RecoveredBatch {
   byExporter: number;
 }
@@ -680,7 +686,8 @@ interface RefusedInBatch extends RecoveredBatch {
  */
 function refusedIn(records: SpanPayloads, delivery: Delivery): RefusedInBatch {
   const byExporter = delivery.refusedByExporter.count;
-  const refused = { spansEnded: 0, spansCrashed: 0, logRecords: delivery.logs.deadLettered + delivery.refusedByExporter.logRecords, byExporter };
+  const deadLettered = delivery.spans.deadLettered + delivery.logs.deadLettered + byExporter;
+  const refused = { spansEnded: 0, spansCrashed: 0, logRecords: delivery.logs.deadLettered + delivery.refusedByExporter.logRecords, deadLettered, byExporter };
   const positions = [...delivery.spans.deadLetteredAt, ...delivery.refusedByExporter.spanPositions];
   if (positions.length === 0) return refused;
   const tags = records.parsedTags();

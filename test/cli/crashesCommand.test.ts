@@ -53,7 +53,9 @@ describe('otel-blackbox crashes', () => {
       expect(crash.process_lines.map((line: { body: string }) => line.body)).toEqual(['payment gateway slow: retrying', LAST_LINE]);
       const [inSpan, outside] = crash.process_lines;
       expect(inSpan.span_id).toMatch(/^[0-9a-f]{16}$/);
-      expect(outside).toMatchObject({ severity_text: 'ERROR', trace_id: null, span_id: null });
+      // Flags tell a sampled span from one not sampled, which has no row (a review).
+      expect(inSpan.trace_flags).toBe(1);
+      expect(outside).toMatchObject({ severity_text: 'ERROR', trace_id: null, span_id: null, trace_flags: null });
       expect(outside.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     }
   });

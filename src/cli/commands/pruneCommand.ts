@@ -7,8 +7,8 @@ import { printable } from '../terminalText.js';
 export const pruneHelp = `Usage: otel-blackbox prune --older-than AGE [options]
 
 Removes what is older than AGE: whole traces (their spans, span events and log
-records) once everything stored of them is, log records outside any span, and dead
-letters. A batch of traces per transaction, oldest first; a trace being written is
+records) once everything stored of them is, log records outside any span or in
+spans not sampled, and dead letters. A batch of traces per transaction, oldest first; a trace being written is
 left for the next run. Run it from cron, say daily.
 
 Options:
