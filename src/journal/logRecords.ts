@@ -105,10 +105,17 @@ export function readableLogFromRecord(payload: LogRecordPayload, resource: Resou
   };
 }
 
-/** The scope of a LOG payload: its attributes only where it has them, as the SDK gives a scope. */
+/**
+ * The scope of a LOG payload: its attributes only where it has them, as the SDK gives a
+ * scope. Bytes are decoded in a copy: a payload's `sc.a` is its logger's, shared by every
+ * record of it (journaledScopeAttributes); decoded in place, the next records were written
+ * with the decoded bytes where base64 belongs.
+ */
 function scopeFromRecord(sc: ScopeRecord | undefined): ReadableLogRecord['instrumentationScope'] {
   const scope = { name: sc?.n ?? '', version: sc?.v, schemaUrl: sc?.u };
-  return sc?.a === undefined ? scope : { ...scope, attributes: decodeAttributes(sc) } as ReadableLogRecord['instrumentationScope'];
+  if (sc?.a === undefined) return scope;
+  const encoded = sc.ab === undefined ? sc : { a: JSON.parse(JSON.stringify(sc.a)) as Attributes, ab: sc.ab };
+  return { ...scope, attributes: decodeAttributes(encoded) } as ReadableLogRecord['instrumentationScope'];
 }
 
 function hasKeys(object: object): boolean {
