@@ -211,7 +211,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // Committed: the caller learns what of its batch is not in the tables (SpansAndLogs).
     // Bookkeeping: whatever it throws must not turn a committed batch into a failed one.
     try {
-      for (const { key } of unreadable.spans) refused.spanKeys.add(RefusedRows.keyOf(key.traceId, key.spanId));
+      for (const key of unreadableSpans.keys()) refused.spanKeys.add(key);
       refused.logRecords += unreadable.logs.length;
       batch.refused?.setTo({ spanPositions: refused.spanKeys.size === 0 ? [] : positionsOf(refused, batch.spans()), logRecords: refused.logRecords, spans: refused.spanKeys.size });
     } catch (error) {

@@ -83,6 +83,11 @@ export function inSampledSpan(log: LogRow): boolean {
   return log.traceId !== null && ((log.traceFlags ?? 0) & TraceFlags.SAMPLED) !== 0;
 }
 
+/** inSampledSpan() in SQL, of a `logs` row with ids, `alias` its table's prefix (`l.`, or ''): flags are set wherever ids are. */
+export function inSampledSpanSql(alias: string): string {
+  return `COALESCE(${alias}trace_flags, 1) & ${TraceFlags.SAMPLED} = ${TraceFlags.SAMPLED}`;
+}
+
 /** Whether `span` is a stand-in row (spanRowFromLog): its times are a log record's, its parent unknown. */
 export function isStandIn(span: SpanRow): boolean {
   return span.state === 'started' && span.name === SPAN_KNOWN_FROM_LOGS_NAME && span.parentSpanId === null;

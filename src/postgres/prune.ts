@@ -13,6 +13,7 @@
 // A crash record recovered later for a trace already removed stores that span again alone.
 import { types } from 'node:util';
 import type pg from 'pg';
+import { inSampledSpanSql } from './logRows.js';
 import { refuseNewerSchema } from './migrate.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 import { booleanOption, InvalidOptionError, knownOptionsOnly, positiveInteger, validPool } from '../options/validate.js';
@@ -37,11 +38,6 @@ export interface PruneReport {
   logRecords: number;
   logRecordsOutsideSpans: number;
   deadLetters: number;
-}
-
-/** A log record emitted in a sampled span (inSampledSpan); flags are set wherever ids are. */
-function inSampledSpanSql(alias: string): string {
-  return `COALESCE(${alias}trace_flags, 1) & 1 = 1`;
 }
 
 /**

@@ -33,6 +33,14 @@ async function stockScopeKeepsBytes(): Promise<boolean> {
   return 'key' in (emitted[0]!.instrumentationScope.attributes ?? {});
 }
 
+/** Our processors behind a span exporter that is not ours, their log records going to an in-memory logExporter. */
+function logsBehindLogExporter() {
+  const logsOut = new InMemoryLogRecordExporter();
+  const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+  const provider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: spans })] });
+  return { logsOut, spans, provider };
+}
+
 function loggerFor(spanProcessor: JournalSpanProcessor, service: string) {
   const provider = new LoggerProvider({
     resource: resourceFromAttributes({ 'service.name': service }),
@@ -188,9 +196,7 @@ describe('JournalLogRecordProcessor', () => {
   // version, { attributes })`) were left out of the journal, so lost read back (a record
   // copied with care, a recovery), and two loggers told apart by them gave one scope.
   it("keeps a logger's scope attributes for the logExporter, live and read back from the journal", async () => {
-    const logsOut = new InMemoryLogRecordExporter();
-    const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
-    const provider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: spans })] });
+    const { logsOut, spans, provider } = logsBehindLogExporter();
     const key = new Uint8Array([1, 2]);
     const logger = provider.getLogger('payments', '1.0', { attributes: { tenant: 'acme', 'deployment.ring': 2, key } } as never);
     // Plain: the application's record goes out as it is. A map body: the journal's copy, read back.
@@ -219,9 +225,7 @@ describe('JournalLogRecordProcessor', () => {
   // journal, 421 ms inside emit()), and a map past a frame made the record unreadable, lost
   // without a count. Past 4,096 characters of JSON they are left out, and said once.
   it("leaves out a logger's scope attributes past 4,096 characters, says so once, and journals its records", async () => {
-    const logsOut = new InMemoryLogRecordExporter();
-    const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter: logsOut, journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
-    const provider = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: spans })] });
+    const { logsOut, spans, provider } = logsBehindLogExporter();
     const lines = collectDiag();
     try {
       const logger = provider.getLogger('bulky-scope', '1.0', { attributes: { blob: 'x'.repeat(1_000_000) } } as never);
