@@ -20,20 +20,22 @@ const WHOLE_ATTRIBUTES = 4096;
 export const TEXT_CHARS = 1024;
 /** Set on a resource stored cut: how many of its attributes were kept. */
 export const ATTR_RESOURCE_CUT = 'otel_blackbox.resource.cut';
+/** The same, on a logger's scope attributes (written into each of its log rows, as a resource is). */
+export const ATTR_SCOPE_CUT = 'otel_blackbox.scope.cut';
 
-/** The resource's attributes as JSON text of at most about RESOURCE_JSON_CHARS characters. */
-export function boundedResourceJson(attributes: Attributes): string {
+/** The resource's attributes (or a scope's, `marker` ATTR_SCOPE_CUT) as JSON text of at most about RESOURCE_JSON_CHARS characters. */
+export function boundedResourceJson(attributes: Attributes, marker = ATTR_RESOURCE_CUT): string {
   let count = 0;
   for (const key in attributes) if (Object.hasOwn(attributes, key) && ++count > WHOLE_ATTRIBUTES) break;
   if (count <= WHOLE_ATTRIBUTES) {
     const whole = toJsonText(attributes);
     if (whole.length <= RESOURCE_JSON_CHARS) return whole;
   }
-  return cutResourceJson(attributes);
+  return cutResourceJson(attributes, marker);
 }
 
 /** Its attributes in order, each value cut past VALUE_CHARS, until RESOURCE_JSON_CHARS are spent; the rest are only counted. */
-function cutResourceJson(attributes: Attributes): string {
+function cutResourceJson(attributes: Attributes, marker: string): string {
   const kept: Record<string, unknown> = {};
   let chars = 0;
   let total = 0;
@@ -55,7 +57,7 @@ function cutResourceJson(attributes: Attributes): string {
     kept[storedKey] = stored;
     keptCount += 1;
   }
-  return toJsonText({ [ATTR_RESOURCE_CUT]: `${keptCount} of ${total} attributes kept, values cut past ${VALUE_CHARS} characters`, ...kept });
+  return toJsonText({ [marker]: `${keptCount} of ${total} attributes kept, values cut past ${VALUE_CHARS} characters`, ...kept });
 }
 
 /** A service name, scope name or version, schema URL: cut past TEXT_CHARS. */

@@ -244,6 +244,7 @@ export function logDeadLetterRecord(log: LogRow): string {
     serviceName: resource.serviceName,
     scopeName: scope.name,
     scopeVersion: scope.version,
+    scopeAttributes: scope.attributes === null ? null : JSON.parse(scope.attributes),
     body: body === null ? null : JSON.parse(body),
     attributes: JSON.parse(attributes),
     resource: JSON.parse(resource.json),

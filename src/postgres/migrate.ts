@@ -15,6 +15,7 @@ import * as traceRootEnded from './migrations/0004_trace_root_ended.js';
 import * as parentRemoteSchemaUrls from './migrations/0005_parent_remote_schema_urls.js';
 import * as traceLocalRoot from './migrations/0006_trace_local_root.js';
 import * as replicaIdentity from './migrations/0007_replica_identity.js';
+import * as logScopeAttributes from './migrations/0008_log_scope_attributes.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 import { InvalidOptionError, knownOptionsOnly, millis, validPool } from '../options/validate.js';
 import { SQLSTATE, sqlStateOf } from './sqlState.js';
@@ -42,7 +43,7 @@ interface Migration {
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
-const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity];
+const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity, logScopeAttributes];
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export class SchemaTooNewError extends Error {

@@ -7,7 +7,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { ATTR_CRASH_REASON, ATTR_END_TIME_ESTIMATED, ATTR_SPAN_STATE, type SpanState } from '../spanMarkers.js';
 import { SPAN_KINDS, STATUS_CODES } from './columnCodes.js';
-import { boundedResourceJson, boundedText } from './boundedResource.js';
+import { ATTR_SCOPE_CUT, boundedResourceJson, boundedText } from './boundedResource.js';
 import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.js';
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 import { traceStateText } from '../traceStateText.js';
@@ -60,6 +60,8 @@ export interface ScopeColumns {
   name: string | null;
   version: string | null;
   schemaUrl: string | null;
+  /** JSON text of a logger's scope attributes; null where it has none (a tracer's scope never has them in the API). */
+  attributes: string | null;
 }
 
 /**
@@ -99,11 +101,20 @@ export class SpanRowConverter {
         name: boundedText(sanitizeOptionalString(scope?.name)),
         version: boundedText(sanitizeOptionalString(scope?.version)),
         schemaUrl: boundedText(sanitizeOptionalString(scope?.schemaUrl)),
+        attributes: scopeAttributesJson(scope),
       };
       this.#scopes.set(key, columns);
     }
     return columns;
   }
+}
+
+/** A logger's scope attributes (`getLogger(name, version, { attributes })`, on the scope since sdk-logs 0.5x), bounded as a resource's. */
+function scopeAttributesJson(scope: InstrumentationScope | undefined): string | null {
+  const attributes = (scope as { attributes?: unknown } | undefined)?.attributes;
+  if (typeof attributes !== 'object' || attributes === null) return null;
+  for (const key in attributes) if (Object.hasOwn(attributes, key)) return boundedResourceJson(attributes as Attributes, ATTR_SCOPE_CUT);
+  return null;
 }
 
 // Rows are instances of classes, not object literals. V8 decides per object-literal site,

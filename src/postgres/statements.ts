@@ -194,7 +194,7 @@ export class Statements {
     const resources = new Distinct<ResourceColumns>();
     const scopes = new Distinct<ScopeColumns>();
     const l = columnsOf(logs);
-    // Found here, first: they fill the distinct lists sent as $13–$16, $20 and $21.
+    // Found here, first: they fill the distinct lists sent as $13–$16 and $20–$22.
     const resourcePositions = logs.map((r) => resources.positionOf(r.resource));
     const scopePositions = logs.map((r) => scopes.positionOf(r.scope));
     return {
@@ -217,6 +217,7 @@ export class Statements {
         (arena) => integerArray(resourcePositions, arena),
         (arena) => integerArray(scopePositions, arena),
         ...distinctSchemaUrls(resources, scopes),
+        columnsOf(scopes.values).jsonb((v) => v.attributes),
       ],
     };
   }

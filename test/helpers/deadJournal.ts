@@ -52,6 +52,8 @@ export function writeDeadJournal(
     maxSegmentBytes?: number;
     /** The host its headers name (default this one's): another one's writer is judged by its silence alone. */
     hostname?: string;
+    /** Its logger's scope attributes (`getLogger(name, version, { attributes })`); default none. */
+    loggerAttributes?: Record<string, string | number | boolean>;
   } = {},
 ): DeadJournal {
   const openEvery = options.openEvery ?? 10;
@@ -82,7 +84,7 @@ export function writeDeadJournal(
   let tracer = tracerWith({});
   const logger = new LoggerProvider({
     processors: [{ onEmit: (record) => void writer.appendLog(record), forceFlush: async () => {}, shutdown: async () => {} }],
-  }).getLogger('dead-writer');
+  }).getLogger('dead-writer', undefined, options.loggerAttributes === undefined ? undefined : ({ attributes: options.loggerAttributes } as never));
   const logs = Math.min(options.logs ?? 0, spans);
   const padding = 'x'.repeat(options.padding ?? 0);
   let open = 0;

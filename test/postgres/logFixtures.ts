@@ -15,11 +15,11 @@ let nextWriter = 0;
 export async function logRecords(
   records: { record: LogRecord; in?: SpanContext }[],
   resource: Resource = TEST_RESOURCE,
-  loggerOptions?: { schemaUrl?: string },
+  loggerOptions?: { schemaUrl?: string; attributes?: Record<string, unknown> },
 ): Promise<KeyedLogRecord[]> {
   const memory = new InMemoryLogRecordExporter();
   const provider = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor({ exporter: memory })] });
-  const logger = provider.getLogger('otel-blackbox-test-logs', '0.0.2', loggerOptions);
+  const logger = provider.getLogger('otel-blackbox-test-logs', '0.0.2', loggerOptions as never);
   for (const { record, in: spanContext } of records) {
     const ctx = spanContext === undefined ? context.active() : trace.setSpanContext(context.active(), spanContext);
     logger.emit({ ...record, context: ctx });
