@@ -16,6 +16,7 @@ import * as parentRemoteSchemaUrls from './migrations/0005_parent_remote_schema_
 import * as traceLocalRoot from './migrations/0006_trace_local_root.js';
 import * as replicaIdentity from './migrations/0007_replica_identity.js';
 import * as logScopeAttributes from './migrations/0008_log_scope_attributes.js';
+import * as errorSpansIndex from './migrations/0009_error_spans_index.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 import { InvalidOptionError, knownOptionsOnly, millis, validPool } from '../options/validate.js';
 import { SQLSTATE, sqlStateOf } from './sqlState.js';
@@ -43,7 +44,7 @@ interface Migration {
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
-const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity, logScopeAttributes];
+const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity, logScopeAttributes, errorSpansIndex];
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export class SchemaTooNewError extends Error {

@@ -57,7 +57,10 @@ export const LIST_PAGE_SCRIPT = String.raw`
         // A trace with a span in flight has no duration yet, whatever its ended spans span.
         el('td', { text: row.state === 'started' || row.duration_ns === null ? 'in flight' : formatNanos(Number(row.duration_ns)) }),
         el('td', { text: String(row.span_count) }),
-        el('td', {}, [el('span', { className: 'state ' + row.state, text: row.state })]),
+        el('td', {}, [el('span', { className: 'state ' + row.state, text: row.state })].concat(row.error_count > 0
+          // Said in words, not by colour: the trace page's word for a status ERROR.
+          ? [el('span', { className: 'status-error', text: row.error_count + (row.error_count === 1 ? ' error' : ' errors') })]
+          : [])),
       ]);
     });
   }
@@ -79,9 +82,15 @@ export const LIST_PAGE_SCRIPT = String.raw`
       if (value === (params.get('state') || '')) option.selected = true;
       return option;
     }));
+    var status = el('select', { name: 'status' }, [['', 'any status'], ['error', 'with an ERROR span']].map(function (pair) {
+      var option = el('option', { value: pair[0], text: pair[1] });
+      if (pair[0] === (params.get('status') || '')) option.selected = true;
+      return option;
+    }));
     var form = el('form', { className: 'filters', method: 'get', action: '/' }, [
       el('label', {}, ['service', service]),
       el('label', {}, ['state', state]),
+      el('label', {}, ['status', status]),
       el('label', {}, ['from (UTC)', input('from', 'datetime-local')]),
       el('label', {}, ['to (UTC)', input('to', 'datetime-local')]),
       el('button', { type: 'submit', text: 'Filter' }),

@@ -34,6 +34,8 @@ export function isSpanId(value: string): boolean {
 export interface ListFilter {
   service?: string;
   state?: TraceState;
+  /** Only traces with a span whose status is ERROR (traces only). */
+  status?: 'error';
   /** Only rows that started (crash records: crashed) at or after / before these instants. */
   from?: Date;
   to?: Date;
@@ -52,6 +54,11 @@ export function filterFrom(params: URLSearchParams): ListFilter {
   if (state) {
     if (!(TRACE_STATES as readonly string[]).includes(state)) throw new BadRequest(`state must be one of ${TRACE_STATES.join(', ')}`);
     filter.state = state as TraceState;
+  }
+  const status = params.get('status');
+  if (status) {
+    if (status !== 'error') throw new BadRequest('status must be error');
+    filter.status = status;
   }
   for (const key of ['from', 'to'] as const) {
     const text = params.get(key);
@@ -130,6 +137,8 @@ export interface TraceRow {
   start_time_unix_nano: string;
   duration_ns: string | null;
   span_count: number;
+  /** Its spans whose status is ERROR. */
+  error_count: number;
   state: TraceState;
 }
 
@@ -140,10 +149,11 @@ export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, fil
     `SELECT t.trace_id, ${shortSql('t.service_name', LIST_NAME_CHARS, 'service_name')}, ${shortSql('t.root_span_name', LIST_NAME_CHARS, 'root_span_name')}, t.start_time, t.end_time,
             t.start_time_unix_nano::text AS start_time_unix_nano,
             (t.end_time_unix_nano - t.start_time_unix_nano)::text AS duration_ns,
-            s.span_count, s.state
+            s.span_count, s.error_count, s.state
        FROM ${schema}.traces t
        CROSS JOIN LATERAL (
          SELECT count(*)::int AS span_count,
+                (count(*) FILTER (WHERE status_code = 'ERROR'))::int AS error_count,
                 CASE WHEN bool_or(state = 'crashed') THEN 'crashed'
                      WHEN bool_or(state = 'started') THEN 'started'
                      ELSE 'ended' END AS state
@@ -155,11 +165,13 @@ export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, fil
         -- Crashed or in flight: through that state's spans (a partial index, rows that are
         -- few; the parameter is planned as its value), not every trace's count.
         AND ($4::text IS NULL OR $4 = 'ended' OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE state = $4))
+        -- With an error: through spans_error_idx (migration 9), whose rows are few.
+        AND (NOT $7::boolean OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE status_code = 'ERROR'))
         AND ($5::bigint IS NULL OR (t.start_time <= ${timestampSql('$5::bigint')}
              AND (t.start_time_unix_nano, t.trace_id) < ($5::bigint, $6::text COLLATE "C")))
       ORDER BY t.start_time DESC, t.start_time_unix_nano DESC, t.trace_id DESC
       LIMIT ${PAGE_SIZE + 1}`,
-    [filter.service ?? null, filter.from ?? null, filter.to ?? null, filter.state ?? null, nanos, traceId ?? ''],
+    [filter.service ?? null, filter.from ?? null, filter.to ?? null, filter.state ?? null, nanos, traceId ?? '', filter.status === 'error'],
   );
   return page(rows, (row) => `${row.start_time_unix_nano}.${row.trace_id}`);
 }

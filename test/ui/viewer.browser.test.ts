@@ -341,6 +341,29 @@ describe('the viewer in Chromium', () => {
     }
     expect(pageErrors).toEqual([]);
   });
+  // Mid-incident the list could not say which traces failed: a trace's status ERROR was
+  // seen only inside it, and no filter took the list to them (an accessibility review).
+  test('the list says in words which traces hold an ERROR span, and the status filter shows only those', async () => {
+    const failed = await seedErrorTrace(db.url, schema);
+    await page.goto(viewer.url);
+    await page.waitForSelector('#traces[data-loaded="true"]');
+    const failedRow = page.locator('#traces tr.trace-row', { has: page.locator(`a[href*="${failed.traceId}"]`) });
+    expect(await failedRow.locator('.status-error').textContent()).toBe('1 error');
+    await page.selectOption('select[name="status"]', 'error');
+    await page.click('form.filters button[type="submit"]');
+    await page.waitForURL(/status=error/);
+    await page.waitForSelector('#traces[data-loaded="true"]');
+    expect(await page.locator('select[name="status"]').inputValue()).toBe('error');
+    const rows = page.locator('#traces tr.trace-row');
+    const listed = await rows.count();
+    const withError = await db.count(
+      `SELECT count(*) FROM "${schema}".traces t WHERE EXISTS (SELECT 1 FROM "${schema}".spans s WHERE s.trace_id = t.trace_id AND s.status_code = 'ERROR')`,
+    );
+    expect(withError).toBeGreaterThan(1);
+    expect(listed).toBe(Math.min(withError, 50));
+    expect(await rows.locator('.status-error').count()).toBe(listed);
+    expect(await page.locator(`#traces a[href*="${failed.traceId}"]`).count()).toBe(1);
+  });
   // Back from a trace to a long list gave its first 50 rows at the top: the place in the
   // list, pages and scroll, was lost mid-incident (an accessibility review).
   test('Back from a trace brings the list back with the pages it had loaded, where it was scrolled', async () => {

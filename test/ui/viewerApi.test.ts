@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, seedSpanWithAttributes, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedErrorTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, seedSpanWithAttributes, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const tempDir = useTempDirs();
@@ -15,6 +15,7 @@ const PASSWORD = 'pw-Zq81-not-for-pages';
 let schema: string;
 let shop: { traceId: string; hostileSpanId: string };
 let behind: Awaited<ReturnType<typeof seedServiceBehindGateway>>;
+let failed: Awaited<ReturnType<typeof seedErrorTrace>>;
 let viewer: RunningViewer;
 
 /** The test database's URL with a password in it (trust authentication ignores it). */
@@ -31,6 +32,7 @@ beforeAll(async () => {
   // 120 more one-span traces, so the trace list has three pages.
   await seedSmallTraces(db.url, schema, 120);
   behind = await seedServiceBehindGateway(db.url, schema);
+  failed = await seedErrorTrace(db.url, schema);
   viewer = await startViewer(['--database', urlWithPassword(), '--schema', schema]);
 });
 afterAll(async () => {
@@ -83,6 +85,22 @@ describe('otel-blackbox ui API', () => {
     expect(shopEnded.body.rows.every((row: any) => row.root_span_name === 'GET /products' && row.span_count === 2)).toBe(true);
     const future = await get(`/api/traces?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`);
     expect(future.body.rows).toEqual([]);
+  });
+
+  test("counts each trace's ERROR spans, and lists only the traces that have one when asked", async () => {
+    const all = await get(`/api/traces?service=shop-errors`);
+    expect(all.body.rows).toEqual([expect.objectContaining({ trace_id: failed.traceId, error_count: 1 })]);
+    const withError = await db.query<{ trace_id: string; errors: number }>(
+      `SELECT trace_id, count(*)::int AS errors FROM "${schema}".spans WHERE status_code = 'ERROR' GROUP BY trace_id`,
+    );
+    expect(withError.length).toBeGreaterThan(0);
+    const listed = await get('/api/traces?status=error');
+    expect(listed.body.rows.map((row: any) => [row.trace_id, row.error_count]).sort()).toEqual(withError.map((row) => [row.trace_id, row.errors]).sort());
+    const cron = await get('/api/traces?service=cron&status=error');
+    expect(cron.body.rows).toEqual([]);
+    const bad = await get('/api/traces?status=ERRORS');
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('status must be error');
   });
 
   test('a trace comes with every span, and a span with its events', async () => {

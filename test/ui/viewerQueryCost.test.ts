@@ -38,6 +38,8 @@ beforeAll(async () => {
             start_time, start_time_unix_nano, end_time, end_time_unix_nano, service_name, jsonb_build_object('i', i)
        FROM (SELECT t.*, row_number() OVER (ORDER BY start_time_unix_nano, trace_id) AS i FROM "${schema}".traces t) t`,
   );
+  // Every 113th span failed (status ERROR): rare, as errors are.
+  await db.query(`UPDATE "${schema}".spans SET status_code = 'ERROR' WHERE (attributes ->> 'i')::int % 113 = 0`);
   await db.query(
     `INSERT INTO "${schema}".logs (kind, trace_id, span_id, event_index, time, time_unix_nano, event_name, attributes)
      SELECT 'event', trace_id, span_id, 0, start_time, start_time_unix_nano, 'checkpoint', '{"k": "v"}' FROM "${schema}".spans`,
@@ -80,6 +82,7 @@ describe('viewer query cost', () => {
         ['traces, deep page', (p) => listTraces(p, quoted, { after: middle })],
         ['crashed traces', (p) => listTraces(p, quoted, { state: 'crashed' })],
         ['started traces', (p) => listTraces(p, quoted, { state: 'started' })],
+        ['traces with an error', (p) => listTraces(p, quoted, { status: 'error' })],
         ['traces of a service', (p) => listTraces(p, quoted, { service: 'svc-1' })],
         ['crashes', (p) => listCrashes(p, quoted, {})],
         ['crashes, deep page', (p) => listCrashes(p, quoted, { after: middle })],
@@ -92,10 +95,13 @@ describe('viewer query cost', () => {
       // A list of one state walks that state's spans (a partial index) once more: crashes are
       // rare. So does the list of crashes, latest crash first: no index has their ends.
       const inState = { crashed: await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'crashed'`), started: await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'started'`) };
+      const failed = await db.count(`SELECT count(*) FROM "${schema}".spans WHERE status_code = 'ERROR'`);
       const page = Math.min(traces, spans, logs) / 3;
       const limits: Record<string, number> = {
         'crashed traces': page + 2 * inState.crashed,
         'started traces': page + 2 * inState.started,
+        // The same walk, through spans_error_idx (migration 9).
+        'traces with an error': page + 2 * failed,
         crashes: page + 2 * inState.crashed,
         'crashes, deep page': page + 2 * inState.crashed,
       };
@@ -111,13 +117,14 @@ describe('viewer query cost', () => {
   it('pages in nanosecond order, each row once, across ties of microseconds and of nanoseconds', async () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
-      for (const filter of [{}, { state: 'crashed' }, { service: 'svc-2' }] as ListFilter[]) {
+      for (const filter of [{}, { state: 'crashed' }, { service: 'svc-2' }, { status: 'error' }] as ListFilter[]) {
         const expected = await db.query<{ trace_id: string }>(
           `SELECT t.trace_id FROM "${schema}".traces t
             WHERE ($1::text IS NULL OR t.service_name = $1)
               AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM "${schema}".spans s WHERE s.trace_id = t.trace_id AND s.state = $2))
+              AND (NOT $3 OR EXISTS (SELECT 1 FROM "${schema}".spans s WHERE s.trace_id = t.trace_id AND s.status_code = 'ERROR'))
             ORDER BY t.start_time_unix_nano DESC, t.trace_id DESC LIMIT ${PAGE_SIZE * 4}`,
-          [filter.service ?? null, filter.state ?? null],
+          [filter.service ?? null, filter.state ?? null, filter.status === 'error'],
         );
         const seen: string[] = [];
         let after: string | undefined;
