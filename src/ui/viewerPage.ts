@@ -54,6 +54,10 @@ button.more { margin: 6px 0; }
 .span-row { content-visibility: auto; contain-intrinsic-size: auto 21px; }
 .span-row:hover { background: #f5f9ff; }
 .span-row.selected { background: #e3f2fd; }
+.find { display: flex; gap: 10px; align-items: center; padding: 4px 6px; border-bottom: 1px solid var(--line); }
+.find input { width: 22em; max-width: 60%; }
+/* A match is marked in weight as well as colour (WCAG 1.4.1). */
+.span-row.match .name { font-weight: 700; background: #fff3c4; }
 .span-row:focus { outline: 2px solid var(--started); outline-offset: -2px; }
 /* Not by colour alone (WCAG 1.4.1): the bar's orange says it to some, the word to all. */
 .status-error { color: var(--error-text); font-weight: 600; margin-left: 6px; }

@@ -93,8 +93,11 @@ export const TRACE_PAGE_SCRIPT = String.raw`
     // A tree of rows, one focusable at a time (the selected one): arrow keys move through it
     // (keyDown). Before, no span could be reached from the keyboard (an accessibility review).
     var rows = el('div', { className: 'rows', role: 'tree', 'aria-label': 'spans, each under its parent' });
+    var findInput = el('input', { type: 'search', id: 'find-span', placeholder: 'find a span (/)', 'aria-label': 'find a span by its name or service; Enter goes to the next, Shift+Enter to the previous' });
+    var findCount = el('span', { id: 'find-count', className: 'muted', role: 'status' });
     var waterfall = el('div', { className: 'waterfall' }, [
       el('h2', { className: 'sr-only', text: 'Spans' }),
+      el('div', { className: 'find' }, [findInput, findCount]),
       el('div', { className: 'axis', 'aria-hidden': 'true' }, [el('div', { className: 'label', text: 'span' }), ticks]),
       rows,
     ]);
@@ -176,9 +179,53 @@ export const TRACE_PAGE_SCRIPT = String.raw`
       var row = event.target.closest('.span-row');
       if (row) select(row.getAttribute('data-span-id'), undefined);
     });
+
+    // Find: the spans whose name or service holds the text (any case) are marked; Enter
+    // selects the next one after the selection, Shift+Enter the one before, round the trace.
+    // In a trace of 10,000 spans a span was found by its name only by scrolling (a review).
+    var matches = [];
+    var findTimer = null;
+    function find() {
+      findTimer = null;
+      var text = findInput.value.trim().toLowerCase();
+      matches.forEach(function (index) { rowList[index].classList.remove('match'); });
+      matches = [];
+      if (text) order.forEach(function (item, index) {
+        if (item.span.name.toLowerCase().indexOf(text) >= 0 || (item.span.service_name || '').toLowerCase().indexOf(text) >= 0) {
+          matches.push(index);
+          rowList[index].classList.add('match');
+        }
+      });
+      findCount.textContent = !text ? '' : matches.length === 0 ? 'no span matches' : matches.length + (matches.length === 1 ? ' span matches' : ' spans match');
+    }
+    findInput.addEventListener('input', function () {
+      clearTimeout(findTimer);
+      findTimer = setTimeout(find, 150);
+    });
+    findInput.addEventListener('keydown', function (event) {
+      if (event.key !== 'Enter') return;
+      event.preventDefault();
+      if (findTimer !== null) { clearTimeout(findTimer); find(); }
+      if (matches.length === 0) return;
+      var at = selected ? selected.index : -1;
+      // The first match after the selection (or before it, backwards); past the end, round.
+      var position = event.shiftKey ? matches.length - 1 : 0;
+      if (event.shiftKey) {
+        for (var i = matches.length - 1; i >= 0; i--) if (matches[i] < at) { position = i; break; }
+      } else {
+        for (var j = 0; j < matches.length; j++) if (matches[j] > at) { position = j; break; }
+      }
+      select(rowList[matches[position]].getAttribute('data-span-id'), 'scroll');
+      findCount.textContent = (position + 1) + ' of ' + matches.length;
+    });
     var PAGE_ROWS = 20;
     rows.addEventListener('keydown', function (event) {
       if (!selected || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (event.key === '/') {
+        event.preventDefault();
+        findInput.focus();
+        return;
+      }
       var at = selected.index;
       var to = event.key === 'ArrowDown' || event.key === 'j' ? at + 1
         : event.key === 'ArrowUp' || event.key === 'k' ? at - 1

@@ -282,6 +282,39 @@ describe('the viewer in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  // In a trace of thousands of spans, a span was found by its name only by scrolling.
+  test(`finds spans by name in the ${BIG_TRACE_SPANS}-span trace: marked, counted, and gone through with Enter and Shift+Enter`, async () => {
+    await page.goto(`${viewer.url}traces/${bigTraceId}`);
+    await page.waitForSelector('main[data-ready="true"]', { timeout: 60_000 });
+    // From the tree, '/' goes to the find box.
+    await page.locator('.span-row.selected').focus();
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('find-span');
+    await page.keyboard.type('ITEM 123');
+    const expected = ['item 123', ...Array.from({ length: 10 }, (_, k) => `item 123${k}`)];
+    await expect.poll(() => page.locator('#find-count').textContent()).toBe(`${expected.length} spans match`);
+    expect((await page.locator('.span-row.match .name').allTextContents()).sort()).toEqual([...expected].sort());
+    const selectedName = () => page.locator('.span-row.selected .name').textContent();
+    const visited: string[] = [];
+    for (let k = 0; k < expected.length; k++) {
+      await page.keyboard.press('Enter');
+      visited.push((await selectedName())!);
+      expect(await page.locator('#find-count').textContent()).toBe(`${k + 1} of ${expected.length}`);
+    }
+    expect([...visited].sort()).toEqual([...expected].sort());
+    // Round the trace, both ways; the focus stays in the box.
+    await page.keyboard.press('Enter');
+    expect(await selectedName()).toBe(visited[0]);
+    await page.keyboard.press('Shift+Enter');
+    expect(await selectedName()).toBe(visited[expected.length - 1]);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('find-span');
+    expect(await page.locator('.details h3').textContent()).toBe(visited[expected.length - 1]);
+    await page.fill('#find-span', 'no such span anywhere');
+    await expect.poll(() => page.locator('#find-count').textContent()).toBe('no span matches');
+    expect(await page.locator('.span-row.match').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
   // An accessibility review (axe-core and a keyboard in Chromium): no span could be reached
   // from the keyboard, a status ERROR was an orange bar only, the bars had no width below
   // ~750 px (200% zoom), and text fell under 4.5:1 contrast.
