@@ -17,6 +17,7 @@ import * as traceLocalRoot from './migrations/0006_trace_local_root.js';
 import * as replicaIdentity from './migrations/0007_replica_identity.js';
 import * as logScopeAttributes from './migrations/0008_log_scope_attributes.js';
 import * as errorSpansIndex from './migrations/0009_error_spans_index.js';
+import * as logsOutsideSpansIndex from './migrations/0010_logs_outside_spans_index.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 import { InvalidOptionError, knownOptionsOnly, millis, validPool } from '../options/validate.js';
 import { SQLSTATE, sqlStateOf } from './sqlState.js';
@@ -44,7 +45,7 @@ interface Migration {
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
-const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity, logScopeAttributes, errorSpansIndex];
+const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity, logScopeAttributes, errorSpansIndex, logsOutsideSpansIndex];
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export class SchemaTooNewError extends Error {

@@ -1,5 +1,6 @@
 // The viewer's list page, a part of its browser script (viewerScript.ts, whose helpers it
-// uses): recent crashes and traces, filters, keyset pages, and the place Back brings back.
+// uses): recent crashes, traces and log lines outside spans, filters, keyset pages, and
+// the place Back brings back.
 export const LIST_PAGE_SCRIPT = String.raw`
   // ---------- list page ----------
 
@@ -14,8 +15,8 @@ export const LIST_PAGE_SCRIPT = String.raw`
   }
 
   function listPage() {
-    subtitle.textContent = 'crashes and traces';
-    document.title = 'crashes and traces · otel-blackbox';
+    subtitle.textContent = 'crashes, traces and log lines';
+    document.title = 'crashes, traces and log lines · otel-blackbox';
     clear(main);
     history.scrollRestoration = 'manual';
     var scrollWanted = listState().scrollY || 0;
@@ -33,8 +34,10 @@ export const LIST_PAGE_SCRIPT = String.raw`
     main.appendChild(form);
     var crashes = el('section', { id: 'crashes' });
     var traces = el('section', { id: 'traces' });
+    var logs = el('section', { id: 'logs' });
     main.appendChild(crashes);
     main.appendChild(traces);
+    main.appendChild(logs);
     var state = params.get('state');
     if (!state || state === 'crashed') {
       tablesLoading += 1;
@@ -63,6 +66,22 @@ export const LIST_PAGE_SCRIPT = String.raw`
           : [])),
       ]);
     });
+    // The lines no span shows: outside any span, or in a span not sampled (its details would
+    // have listed them, but it has no row). Not with a filter of traces by state or status.
+    if (!state && !params.get('status')) {
+      tablesLoading += 1;
+      pagedTable(logs, tableLoaded, 'Log lines outside spans', '/api/logs', params, ['time', 'service', 'severity', 'line', 'where'], function (row) {
+        var severity = row.severity_text || severityName(row.severity_number);
+        var text = row.body_missing ? '(no body)' : valueText(row.body === undefined ? null : row.body);
+        return el('tr', { className: 'log-row' }, [
+          el('td', { className: 'mono', text: row.time }),
+          el('td', { text: row.service_name || '–' }),
+          el('td', {}, [el('span', { className: 'severity ' + String(severity || '').toUpperCase().replace(/[^A-Z]/g, ''), text: severity || '–' })]),
+          el('td', { className: 'line', text: firstLine(text), title: text }),
+          el('td', { className: 'muted', text: row.span_id ? 'in span ' + row.span_id + ', not sampled' : 'outside any span' }),
+        ]);
+      });
+    }
   }
 
   function filterForm(params) {

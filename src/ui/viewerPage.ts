@@ -38,6 +38,8 @@ table.list { border-collapse: collapse; width: 100%; background: #fff; border: 1
 table.list th, table.list td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
 table.list th { font-weight: 600; font-size: 12px; background: #f5f5f5; }
 table.list td.reason { color: var(--crashed); max-width: 40em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+table.list td.line { max-width: 50em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+table.list .severity { font-weight: 600; } table.list .severity.ERROR, table.list .severity.FATAL { color: var(--crashed); } table.list .severity.WARN { color: var(--error-text); }
 .state { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; color: #fff; }
 .state.crashed { background: var(--crashed); } .state.started { background: var(--started); } .state.ended { background: var(--ended); }
 button.more { margin: 6px 0; }
@@ -92,6 +94,6 @@ button.more { margin: 6px 0; }
   .layout { grid-template-columns: minmax(0, 1fr); }
   .details { position: static; max-height: none; }
   .axis, .span-row { grid-template-columns: minmax(96px, 40%) minmax(0, 1fr); }
-  table.list td.reason { max-width: 16em; }
+  table.list td.reason, table.list td.line { max-width: 16em; }
 }
 `;

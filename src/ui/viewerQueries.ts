@@ -43,8 +43,11 @@ export interface ListFilter {
   after?: string;
 }
 
-/** Reads a filter from a query string; anything malformed is a BadRequest naming the parameter. */
-export function filterFrom(params: URLSearchParams): ListFilter {
+/**
+ * Reads a filter from a query string; anything malformed is a BadRequest naming the
+ * parameter. `cursor`: what `after` must look like, its first group the nanoseconds.
+ */
+export function filterFrom(params: URLSearchParams, cursor = CURSOR): ListFilter {
   const filter: ListFilter = {};
   const service = params.get('service');
   // PostgreSQL text holds no NUL: the query failed (22021) with a 500.
@@ -73,7 +76,7 @@ export function filterFrom(params: URLSearchParams): ListFilter {
   const after = params.get('after');
   if (after) {
     // The nanoseconds are a bigint in the database: 20 digits can be more than it holds.
-    const nanos = CURSOR.exec(after)?.[1];
+    const nanos = cursor.exec(after)?.[1];
     if (nanos === undefined || BigInt(nanos) > MAX_BIGINT || BigInt(nanos) < -MAX_BIGINT - 1n) throw new BadRequest('after must be a cursor returned by a previous page');
     filter.after = after;
   }
@@ -176,7 +179,7 @@ export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, fil
   return page(rows, (row) => `${row.start_time_unix_nano}.${row.trace_id}`);
 }
 
-function page<T>(rows: T[], cursorOf: (row: T) => string): Page<T> {
+export function page<T>(rows: T[], cursorOf: (row: T) => string): Page<T> {
   const more = rows.length > PAGE_SIZE;
   const shown = more ? rows.slice(0, PAGE_SIZE) : rows;
   return { rows: shown, next: more ? cursorOf(shown[shown.length - 1]!) : null };
@@ -218,7 +221,7 @@ export const MAX_TRACE_SPANS = 20_000;
 export const MAX_SHOWN_CHARS = 64 * 1024;
 
 /** `column`, cut to `chars` with an ellipsis, as `name`: a span name or a reason is as long as its maker made it. */
-function shortSql(column: string, chars: number, name = column): string {
+export function shortSql(column: string, chars: number, name = column): string {
   return `CASE WHEN length(${column}) > ${chars} THEN left(${column}, ${chars}) || '…' ELSE ${column} END AS ${name}`;
 }
 
@@ -226,7 +229,7 @@ function shortSql(column: string, chars: number, name = column): string {
 const TRACE_TEXT_CHARS = 256;
 
 /** Characters of a name in a list row, and of a crash's reason there (its first line is shown; the trace view has the rest). */
-const LIST_NAME_CHARS = 1000;
+export const LIST_NAME_CHARS = 1000;
 const LIST_REASON_CHARS = 4096;
 
 // Only what the waterfall draws and the details pane lists: attributes, links and the
@@ -342,7 +345,7 @@ const LOG_PLAIN_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequen
  * response, 1.1 GB of the viewer's memory and 34 s of the browser's (a review).
  */
 const NEWEST_LINES_WHOLE = 20;
-const OLDER_LINE_CHARS = 4096;
+export const OLDER_LINE_CHARS = 4096;
 
 /**
  * A log line's body and attributes as the viewer takes them (LOG_PLAIN_COLUMNS go as they

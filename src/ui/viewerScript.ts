@@ -76,6 +76,14 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
 
   function valueText(value) { return typeof value === 'string' ? value : JSON.stringify(value); }
 
+  // OpenTelemetry's severity number ranges: 1-4 TRACE ... 21-24 FATAL, as TRACE2, INFO3 and so on.
+  var SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+  function severityName(number) {
+    if (typeof number !== 'number' || number < 1 || number > 24) return null;
+    var step = (number - 1) % 4;
+    return SEVERITIES[Math.floor((number - 1) / 4)] + (step === 0 ? '' : String(step + 1));
+  }
+
   function traceHref(traceId, spanId) {
     return '/traces/' + encodeURIComponent(traceId) + (spanId ? '#span=' + encodeURIComponent(spanId) : '');
   }

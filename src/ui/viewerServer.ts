@@ -9,6 +9,7 @@ import { redact } from '../postgres/redact.js';
 import { sqlStateOf } from '../postgres/sqlState.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
 import { VIEWER_SCRIPT } from './viewerScript.js';
+import { listLogsOutsideSpans, logFilterFrom } from './logsOutsideSpans.js';
 import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, processLogs, spanDetails, spanLogs, traceSpans } from './viewerQueries.js';
 
 export interface ViewerServerOptions {
@@ -73,6 +74,7 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     if (path === '/api/services') return json(response, { services: await listServices(pool, schema) });
     if (path === '/api/crashes') return json(response, await listCrashes(pool, schema, filterFrom(url.searchParams)));
     if (path === '/api/traces') return json(response, await listTraces(pool, schema, filterFrom(url.searchParams)));
+    if (path === '/api/logs') return json(response, await listLogsOutsideSpans(pool, schema, logFilterFrom(url.searchParams)));
     const traceMatch = /^\/api\/traces\/([^/]+)$/.exec(path);
     if (traceMatch) {
       const traceId = traceMatch[1]!;

@@ -109,14 +109,6 @@ export const SPAN_DETAILS_SCRIPT = String.raw`
   // From the trace's start: a process's line can come before it.
   function offsetText(ns) { return ns < 0 ? '−' + formatNanos(-ns) : '+' + formatNanos(ns); }
 
-  // OpenTelemetry's severity number ranges: 1-4 TRACE ... 21-24 FATAL, as TRACE2, INFO3 and so on.
-  var SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
-  function severityName(number) {
-    if (typeof number !== 'number' || number < 1 || number > 24) return null;
-    var step = (number - 1) % 4;
-    return SEVERITIES[Math.floor((number - 1) / 4)] + (step === 0 ? '' : String(step + 1));
-  }
-
   function logLine(log, rel) {
     var f = log.fields || {};
     var severity = f.severity_text || severityName(f.severity_number);

@@ -289,7 +289,7 @@ describe('the viewer in Chromium', () => {
     // From the tree, '/' goes to the find box.
     await page.locator('.span-row.selected').focus();
     await page.keyboard.press('/');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('find-span');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('find-span');
     await page.keyboard.type('ITEM 123');
     const expected = ['item 123', ...Array.from({ length: 10 }, (_, k) => `item 123${k}`)];
     await expect.poll(() => page.locator('#find-count').textContent()).toBe(`${expected.length} spans match`);
@@ -307,7 +307,7 @@ describe('the viewer in Chromium', () => {
     expect(await selectedName()).toBe(visited[0]);
     await page.keyboard.press('Shift+Enter');
     expect(await selectedName()).toBe(visited[expected.length - 1]);
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('find-span');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('find-span');
     expect(await page.locator('.details h3').textContent()).toBe(visited[expected.length - 1]);
     await page.fill('#find-span', 'no such span anywhere');
     await expect.poll(() => page.locator('#find-count').textContent()).toBe('no span matches');
@@ -397,6 +397,27 @@ describe('the viewer in Chromium', () => {
     expect(await rows.locator('.status-error').count()).toBe(listed);
     expect(await page.locator(`#traces a[href*="${failed.traceId}"]`).count()).toBe(1);
   });
+  // Lines outside any span (a start-up failure, a pool exhausted between requests) had no
+  // page: a span's details list its own lines only (an accessibility review).
+  test('the list shows the log lines no span shows, with their severity and where they were logged', async () => {
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, trace_flags, time, time_unix_nano, service_name, severity_number, body)
+       VALUES ('log', 'w-browser-outside', 1, NULL, NULL, NULL, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'api', 17, '"no database at start-up: ECONNREFUSED"'),
+              ('log', 'w-browser-outside', 2, md5('not sampled'), '00000000000000d1', 0, now(), (extract(epoch FROM now()) * 1e9)::bigint + 1, 'api', 9, '"retrying in a span not sampled"')`,
+    );
+    await page.goto(viewer.url);
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    const outside = page.locator('#logs tr.log-row', { hasText: 'no database at start-up' });
+    expect(await outside.locator('td').allTextContents()).toEqual([expect.any(String), 'api', 'ERROR', 'no database at start-up: ECONNREFUSED', 'outside any span']);
+    const unsampled = page.locator('#logs tr.log-row', { hasText: 'retrying in a span not sampled' });
+    expect(await unsampled.locator('td').nth(4).textContent()).toBe('in span 00000000000000d1, not sampled');
+    // A list of traces in one state has no such lines to show.
+    await page.goto(`${viewer.url}?state=crashed`);
+    await page.waitForSelector('#traces[data-loaded="true"]');
+    expect(await page.locator('#logs tr').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
   // Back from a trace to a long list gave its first 50 rows at the top: the place in the
   // list, pages and scroll, was lost mid-incident (an accessibility review).
   test('Back from a trace brings the list back with the pages it had loaded, where it was scrolled', async () => {

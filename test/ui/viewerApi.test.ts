@@ -103,6 +103,52 @@ describe('otel-blackbox ui API', () => {
     expect(bad.text).toContain('status must be error');
   });
 
+  test('lists the log lines no span shows (outside any span, or in a span not sampled), newest first, each once across pages', async () => {
+    // 110 lines outside any span, ten to a nanosecond, from two writers; 12 in a span not
+    // sampled; 15 in a sampled span, which its span's details show and this list does not.
+    const base = 1_765_000_000_000_000_000n;
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, trace_flags, time, time_unix_nano, service_name, severity_text, severity_number, body)
+       SELECT 'log', CASE WHEN n % 2 = 0 THEN 'w-outside-a' ELSE 'w-outside-b' END, n, t, s, f,
+              'epoch'::timestamptz + ((${base} + (n / 10) * 1000)::numeric / 1000) * interval '1 microsecond', ${base} + (n / 10) * 1000,
+              CASE WHEN n % 3 = 0 THEN 'billing' ELSE 'ingest' END, CASE WHEN n % 5 = 0 THEN 'ERROR' ELSE NULL END, CASE WHEN n % 5 = 0 THEN 17 ELSE 9 END,
+              to_jsonb('line ' || n)
+         FROM (SELECT n, NULL AS t, NULL AS s, NULL::int AS f FROM generate_series(1, 110) n
+               UNION ALL SELECT n, md5('unsampled'), '00000000000000a1', 0 FROM generate_series(111, 122) n
+               UNION ALL SELECT n, md5('sampled'), '00000000000000b1', 1 FROM generate_series(123, 137) n) lines`,
+    );
+    const expected = await db.query<{ key: string }>(
+      `SELECT writer_id || '/' || sequence AS key FROM "${schema}".logs
+        WHERE kind = 'log' AND (trace_id IS NULL OR trace_flags & 1 = 0)
+        ORDER BY time_unix_nano DESC, writer_id COLLATE "C" DESC, sequence DESC`,
+    );
+    expect(expected.length).toBeGreaterThanOrEqual(122);
+    const seen: string[] = [];
+    let after: string | null = '';
+    let pages = 0;
+    while (after !== null) {
+      const { status, body } = await get(`/api/logs${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+      expect(status).toBe(200);
+      seen.push(...body.rows.map((row: any) => `${row.writer_id}/${row.sequence}`));
+      after = body.next;
+      pages += 1;
+    }
+    expect(pages).toBeGreaterThan(2);
+    expect(seen).toEqual(expected.map((row) => row.key));
+    const { body } = await get('/api/logs?service=billing');
+    const billing = body.rows.filter((row: any) => row.writer_id.startsWith('w-outside'));
+    expect(billing.length).toBeGreaterThan(0);
+    expect(body.rows.every((row: any) => row.service_name === 'billing')).toBe(true);
+    const unsampled = body.rows.find((row: any) => row.span_id === '00000000000000a1');
+    expect(unsampled).toMatchObject({ trace_flags: 0, body: expect.stringMatching(/^line 1[12]\d$/) });
+    const errorLine = body.rows.find((row: any) => row.severity_text === 'ERROR');
+    expect(errorLine).toMatchObject({ severity_number: 17, body_missing: false });
+    // A trace's cursor is not a log line's.
+    const bad = await get(`/api/logs?after=${encodeURIComponent(`1.${'a'.repeat(32)}`)}`);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('after must be a cursor returned by a previous page');
+  });
+
   test('a trace comes with every span, and a span with its events', async () => {
     const { body } = await get(`/api/traces/${shop.traceId}`);
     const byName = new Map(body.spans.map((span: any) => [span.name, span]));

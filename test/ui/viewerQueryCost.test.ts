@@ -6,6 +6,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quoteSchema, type QuotedSchema } from '../../src/postgres/schemaName.js';
 import { listCrashes, listTraces, MAX_SPAN_LOGS, PAGE_SIZE, processLogs, spanLogs, type ListFilter } from '../../src/ui/viewerQueries.js';
+import { listLogsOutsideSpans } from '../../src/ui/logsOutsideSpans.js';
 import { TestDatabase, useMigratedSchema } from '../helpers/database.js';
 
 const db = new TestDatabase();
@@ -49,6 +50,14 @@ beforeAll(async () => {
      SELECT 'log', 'w', n, trace_id, span_id, start_time, start_time_unix_nano + n / 10, 'INFO', to_jsonb('line ' || n)
        FROM (SELECT * FROM "${schema}".spans ORDER BY trace_id LIMIT 1) s, generate_series(1, 1200) n`,
   );
+  // 30,000 lines no span shows, from three writers, three to a nanosecond: outside any span,
+  // or (every 7th) in a span not sampled.
+  await db.query(
+    `INSERT INTO "${schema}".logs (kind, writer_id, sequence, trace_id, span_id, trace_flags, time, time_unix_nano, service_name, body)
+     SELECT 'log', 'outside-' || (n % 3), n, CASE WHEN n % 7 = 0 THEN md5('u' || n) END, CASE WHEN n % 7 = 0 THEN '00000000000000c1' END, CASE WHEN n % 7 = 0 THEN 0 END,
+            'epoch'::timestamptz + ((${base} + (n / 3) * 900) / 1000) * interval '1 microsecond', ${base} + (n / 3) * 900, 'svc-' || (n % 3), to_jsonb('outside ' || n)
+       FROM generate_series(1, 30000) n`,
+  );
   await db.query(`ANALYZE "${schema}".traces, "${schema}".spans, "${schema}".logs`);
 }, 120_000);
 
@@ -75,7 +84,7 @@ describe('viewer query cost', () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1, options: '-c jit=off' });
     try {
       const middle = `${BASE + BigInt(TRACES / 4) * 700n}.${'f'.repeat(32)}`;
-      const [logged] = await db.query<{ trace_id: string; span_id: string }>(`SELECT trace_id, span_id FROM "${schema}".logs WHERE kind = 'log' LIMIT 1`);
+      const [logged] = await db.query<{ trace_id: string; span_id: string }>(`SELECT trace_id, span_id FROM "${schema}".logs WHERE kind = 'log' AND writer_id = 'w' LIMIT 1`);
       const spent: Record<string, number[]> = {};
       const cases: [string, (counting: pg.Pool) => Promise<unknown>][] = [
         ['traces', (p) => listTraces(p, quoted, {})],
@@ -86,6 +95,8 @@ describe('viewer query cost', () => {
         ['traces of a service', (p) => listTraces(p, quoted, { service: 'svc-1' })],
         ['crashes', (p) => listCrashes(p, quoted, {})],
         ['crashes, deep page', (p) => listCrashes(p, quoted, { after: middle })],
+        ['log lines outside spans', (p) => listLogsOutsideSpans(p, quoted, {})],
+        ['log lines outside spans, deep page', (p) => listLogsOutsideSpans(p, quoted, { after: `${BASE + 5000n * 900n}.15000.${Buffer.from('outside-0').toString('base64url')}` })],
         ['span logs', (p) => spanLogs(p, quoted, logged!.trace_id, logged!.span_id)],
         // A crash record's process: the last lines of its writer, of 1,200.
         ['process logs', (p) => processLogs(p, quoted, 'w')],
@@ -152,10 +163,34 @@ describe('viewer query cost', () => {
     }
   });
 
+  it('pages the log lines outside spans newest first, each once, across ties of one nanosecond', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      for (const filter of [{}, { service: 'svc-1' }] as ListFilter[]) {
+        const expected = await db.query<{ key: string }>(
+          `SELECT writer_id || '/' || sequence AS key FROM "${schema}".logs
+            WHERE kind = 'log' AND (trace_id IS NULL OR trace_flags = 0) AND ($1::text IS NULL OR service_name = $1)
+            ORDER BY time_unix_nano DESC, writer_id COLLATE "C" DESC, sequence DESC LIMIT ${PAGE_SIZE * 4}`,
+          [filter.service ?? null],
+        );
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let page = 0; page < 4; page++) {
+          const result = await listLogsOutsideSpans(pool, quoted, { ...filter, after });
+          seen.push(...result.rows.map((row) => `${row.writer_id}/${row.sequence}`));
+          after = result.next ?? undefined;
+        }
+        expect(seen).toEqual(expected.map((row) => row.key));
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("shows a span's newest log lines, in time order, and says when earlier ones were left out", async () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
-      const [logged] = await db.query<{ trace_id: string; span_id: string }>(`SELECT trace_id, span_id FROM "${schema}".logs WHERE kind = 'log' LIMIT 1`);
+      const [logged] = await db.query<{ trace_id: string; span_id: string }>(`SELECT trace_id, span_id FROM "${schema}".logs WHERE kind = 'log' AND writer_id = 'w' LIMIT 1`);
       const { logs, truncated } = await spanLogs(pool, quoted, logged!.trace_id, logged!.span_id);
       expect(truncated).toBe(true);
       expect(logs).toHaveLength(MAX_SPAN_LOGS);

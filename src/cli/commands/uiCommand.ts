@@ -13,9 +13,9 @@ import type { CommandIo } from '../cliSupport.js';
 
 export const uiHelp = `Usage: otel-blackbox ui [options]
 
-Serves a read-only trace viewer over the schema: recent crashes and traces, and each
-trace as a waterfall with its spans' attributes, events and log records. Runs until
-interrupted (Ctrl-C).
+Serves a read-only trace viewer over the schema: recent crashes, traces and log lines
+outside spans, and each trace as a waterfall with its spans' attributes, events and log
+records. Runs until interrupted (Ctrl-C).
 
 Options:
 ${DATABASE_HELP}

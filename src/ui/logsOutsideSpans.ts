@@ -1,0 +1,62 @@
+// The viewer's list of log lines that no span of the schema shows: those emitted outside
+// any span (a start-up failure, a pool exhausted between requests) and those in a span
+// recorded but not sampled, which keep its ids and have no span row (logRows.ts,
+// inSampledSpan). A span's details list its own lines; these had no page at all (an
+// accessibility review). Newest first, paged by keyset over logs_outside_spans_idx
+// (migration 10), whose predicate OUTSIDE_SAMPLED_SPANS repeats word for word, so that
+// PostgreSQL proves the index applies.
+import type { ViewerDatabase } from './viewerDatabase.js';
+import type { QuotedSchema } from '../postgres/schemaName.js';
+import { inSampledSpanSql } from '../postgres/logRows.js';
+import { shortJsonSql } from '../postgres/shortJson.js';
+import { timestampSql } from '../postgres/statementSql.js';
+import { LIST_NAME_CHARS, OLDER_LINE_CHARS, PAGE_SIZE, filterFrom, page, shortSql, type ListFilter, type Page } from './viewerQueries.js';
+
+/** `<time_unix_nano>.<sequence>.<writer id, base64url>`: the sort key of the page's last line. */
+const LOG_CURSOR = /^(-?\d{1,20})\.(\d{1,20})\.([A-Za-z0-9_-]{0,2048})$/;
+
+/** The index's predicate (migration 10), as the query must state it. */
+export const OUTSIDE_SAMPLED_SPANS = `kind = 'log' AND (trace_id IS NULL OR NOT ${inSampledSpanSql('')})`;
+
+export interface LogLineRow {
+  time: string;
+  time_unix_nano: string;
+  writer_id: string;
+  sequence: string;
+  service_name: string | null;
+  severity_text: string | null;
+  severity_number: number | null;
+  /** The body, cut to OLDER_LINE_CHARS of JSON (a string past it); null with body_missing when the record has none. */
+  body: unknown;
+  body_missing: boolean;
+  trace_id: string | null;
+  span_id: string | null;
+  trace_flags: number | null;
+}
+
+/** A filter from a query string, its cursor a log line's (LOG_CURSOR). */
+export function logFilterFrom(params: URLSearchParams): ListFilter {
+  return filterFrom(params, LOG_CURSOR);
+}
+
+export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedSchema, filter: ListFilter): Promise<Page<LogLineRow>> {
+  const match = filter.after === undefined ? null : LOG_CURSOR.exec(filter.after);
+  const [nanos, sequence, writerId] = match ? [match[1]!, match[2]!, Buffer.from(match[3]!, 'base64url').toString('utf8')] : [null, null, null];
+  // Ties of one nanosecond keep the order the lines were logged in (writer, then sequence).
+  const { rows } = await pool.query<LogLineRow>(
+    `SELECT time, time_unix_nano::text AS time_unix_nano, writer_id, sequence::text AS sequence,
+            ${shortSql('service_name', LIST_NAME_CHARS)}, ${shortSql('severity_text', LIST_NAME_CHARS)}, severity_number,
+            ${shortJsonSql('body', OLDER_LINE_CHARS, 'cut for the viewer')}, body IS NULL AS body_missing, trace_id, span_id, trace_flags
+       FROM ${schema}.logs
+      WHERE ${OUTSIDE_SAMPLED_SPANS}
+        AND ($1::text IS NULL OR service_name = $1)
+        AND ($2::timestamptz IS NULL OR time >= $2)
+        AND ($3::timestamptz IS NULL OR time < $3)
+        AND ($4::bigint IS NULL OR (time <= ${timestampSql('$4::bigint')}
+             AND (time_unix_nano, writer_id COLLATE "C", sequence) < ($4::bigint, $5::text COLLATE "C", $6::bigint)))
+      ORDER BY time DESC, time_unix_nano DESC, writer_id COLLATE "C" DESC, sequence DESC
+      LIMIT ${PAGE_SIZE + 1}`,
+    [filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, writerId ?? '', sequence],
+  );
+  return page(rows, (row) => `${row.time_unix_nano}.${row.sequence}.${Buffer.from(row.writer_id, 'utf8').toString('base64url')}`);
+}
