@@ -37,6 +37,7 @@ import { overflowSpan } from './overflowSpan.js';
 import { settleWithin } from './settleWithin.js';
 import { reportSelfMetrics } from './selfMetrics.js';
 import { SignsOfLife } from './signsOfLife.js';
+import { RepeatedCall } from './RepeatedCall.js';
 
 /** How often a broken or missing journal is tried again. */
 const JOURNAL_RETRY_MILLIS = 1000;
@@ -215,6 +216,11 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly stopController = new AbortController();
   /** Says once when a span processor after this one changes spans in its onEnd. */
   private readonly changedAfterEnd = new ChangedAfterEnd();
+  /** The span or log record handed over last in this turn: the same again is a second registration (RepeatedCall). */
+  private readonly startsSeen = new RepeatedCall();
+  private readonly endsSeen = new RepeatedCall();
+  private readonly logRecordsSeen = new RepeatedCall();
+  private readonly saidRegisteredTwice = new Set<'spans' | 'log records'>();
   /** The ENDs of spans whose crash record shutdown sends to an exporter that cannot replace it (crashRecordsAtShutdown.ts). */
   private heldEnds: HeldEnds | undefined;
 
@@ -295,6 +301,7 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   onStart(span: Span, _parentContext: Context): void {
     if (this.disabled) return;
+    if (this.startsSeen.repeats(span)) return this.registeredTwice('spans');
     // While shutdown drains, too: the journal is open until it ends, and a span started
     // then, unjournaled, was lost to a kill or left no crash record when still open.
     if (this.state === 'shutdown') return void this.startedAfterShutdown.add(span);
@@ -313,6 +320,7 @@ export class JournalSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.disabled) return;
+    if (this.endsSeen.repeats(span)) return this.registeredTwice('spans');
     if (this.state === 'shutdown') return this.spanEndedAfterShutdown(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
@@ -357,12 +365,24 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
   }
 
+  /** Said once for spans and once for log records: the second call of each pair is ignored. */
+  private registeredTwice(what: 'spans' | 'log records'): void {
+    if (this.saidRegisteredTwice.has(what)) return;
+    this.saidRegisteredTwice.add(what);
+    safeDiag.warn(
+      what === 'spans'
+        ? 'otel-blackbox: this JournalSpanProcessor is registered twice with one tracer provider (spanProcessors: [p, p], or addSpanProcessor twice): it is handed each span twice, and takes it once. Register it once.'
+        : 'otel-blackbox: the log records of this JournalSpanProcessor come through two JournalLogRecordProcessors on one logger provider (or one registered twice): it is handed each record twice, and takes it once. Register one.',
+    );
+  }
+
   /**
    * @internal For JournalLogRecordProcessor: journals a log record before returning, like
    * onEnd; it is exported with the next batch. Never throws.
    */
   journalLogRecord(logRecord: ReadableLogRecord): void {
     if (this.disabled) return;
+    if (this.logRecordsSeen.repeats(logRecord)) return this.registeredTwice('log records');
     if (this.state === 'shutdown') return this.logRecordAfterShutdown();
     try {
       const journal = this.journal;
