@@ -28,15 +28,17 @@ export async function retryWithBackoff(attempt: () => Promise<ExportOutcome>, po
     const outcome = await attempt();
     if (outcome.ok) return { ok: true, attempts: n + 1 };
     if (outcome.aborted || policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
+    // A call that timed out may succeed yet: its result is awaited (one more timeout at
+    // most) before the batch is sent again, and a SUCCESS ends the retries. Sent again
+    // while it still ran, its spans were delivered twice, and more behind a slow exporter.
+    // Awaited before the attempt is told as failed: a late success is no failure (it was
+    // counted in exportFailures and said "export failed", then "recovered").
+    if (outcome.late !== undefined && (await lateSuccess(outcome.late, policy.signal))) return { ok: true, attempts: n + 1 };
+    if (policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
     if (n + 1 >= maxAttempts) return { ok: false, error: outcome.error, aborted: false, attempts: n + 1 };
     policy.onRetry?.(outcome.error, n);
     await abortableDelay(retryDelayMillis(n), policy.signal, policy.keepAlive);
     // Stopped during the backoff: report the failure that was real, not the abandonment.
-    if (policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
-    // A call that timed out may succeed yet: its result is awaited (one more timeout at
-    // most) before the batch is sent again, and a SUCCESS ends the retries. Sent again
-    // while it still ran, its spans were delivered twice, and more behind a slow exporter.
-    if (outcome.late !== undefined && (await lateSuccess(outcome.late, policy.signal))) return { ok: true, attempts: n + 1 };
     if (policy.signal?.aborted) return { ok: false, error: outcome.error, aborted: true, attempts: n + 1 };
   }
 }

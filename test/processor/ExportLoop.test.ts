@@ -301,6 +301,9 @@ test('an export that succeeds a little after exportTimeoutMillis is not sent aga
   expect(seen.calls).toBe(3);
   expect(seen.mostAtOnce).toBe(1);
   expect(loop.spansExported).toBe(6);
+  // Nor is a late success a failure: counted and said "export failed" before.
+  expect(loop.exportFailures).toBe(0);
+  expect(messages.filter((message) => message.includes('export failed'))).toEqual([]);
 });
 
 test('behind an exportTimeoutMillis far below what a batch takes (a misconfiguration), each batch still goes once: its late success is awaited for a few seconds, not one timeout', async () => {
