@@ -145,6 +145,15 @@ export interface TraceRow {
   state: TraceState;
 }
 
+/**
+ * Traces with a span whose status is ERROR, through spans_error_idx (migration 9). In the
+ * query only when asked for: as `(NOT $7 OR trace_id IN (...))` PostgreSQL could not make
+ * it a semi-join, and hashed every error span, or walked every trace, at each page
+ * (5,116 to 6,814 buffers at 200,000 traces, against 110 to 379 this way: a review).
+ */
+const WITH_AN_ERROR_SQL = (schema: QuotedSchema): string =>
+  `AND EXISTS (SELECT 1 FROM ${schema}.spans e WHERE e.trace_id = t.trace_id AND e.status_code = 'ERROR')`;
+
 export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, filter: ListFilter): Promise<Page<TraceRow>> {
   const [nanos, traceId] = cursorParts(filter.after);
   // A trace is 'crashed' if any span crashed, else 'started' while any span is in flight.
@@ -168,13 +177,12 @@ export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, fil
         -- Crashed or in flight: through that state's spans (a partial index, rows that are
         -- few; the parameter is planned as its value), not every trace's count.
         AND ($4::text IS NULL OR $4 = 'ended' OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE state = $4))
-        -- With an error: through spans_error_idx (migration 9), whose rows are few.
-        AND (NOT $7::boolean OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE status_code = 'ERROR'))
+        ${filter.status === 'error' ? WITH_AN_ERROR_SQL(schema) : ''}
         AND ($5::bigint IS NULL OR (t.start_time <= ${timestampSql('$5::bigint')}
              AND (t.start_time_unix_nano, t.trace_id) < ($5::bigint, $6::text COLLATE "C")))
       ORDER BY t.start_time DESC, t.start_time_unix_nano DESC, t.trace_id DESC
       LIMIT ${PAGE_SIZE + 1}`,
-    [filter.service ?? null, filter.from ?? null, filter.to ?? null, filter.state ?? null, nanos, traceId ?? '', filter.status === 'error'],
+    [filter.service ?? null, filter.from ?? null, filter.to ?? null, filter.state ?? null, nanos, traceId ?? ''],
   );
   return page(rows, (row) => `${row.start_time_unix_nano}.${row.trace_id}`);
 }
