@@ -8,6 +8,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '../logRecordTypes.js';
 import { decodeAttributes, encodeAttributes, putAttributes, type EncodedAttributes } from './attributeValues.js';
 import { safeDiag } from '../safeDiag.js';
+import { scopeAttributes } from '../scopeAttributes.js';
 import type { LogRecordPayload, ScopeRecord } from './recordTypes.js';
 
 /**
@@ -71,9 +72,9 @@ const scopeAttributesOf = new WeakMap<object, (EncodedAttributes & { copied: boo
 function journaledScopeAttributes(scope: ReadableLogRecord['instrumentationScope']): (EncodedAttributes & { copied: boolean }) | undefined {
   let encoded = scopeAttributesOf.get(scope);
   if (encoded === undefined) {
-    const attributes = (scope as { attributes?: Attributes }).attributes;
+    const attributes = scopeAttributes(scope);
     encoded = null;
-    if (attributes !== undefined && attributes !== null && hasKeys(attributes)) {
+    if (attributes !== undefined) {
       const copy = encodeAttributes(attributes);
       const chars = JSON.stringify(copy.a).length;
       if (chars <= MAX_SCOPE_ATTRIBUTES_CHARS) encoded = { ...copy, copied: copy.a !== attributes };
@@ -118,11 +119,3 @@ function scopeFromRecord(sc: ScopeRecord | undefined): ReadableLogRecord['instru
   return { ...scope, attributes: decodeAttributes(encoded) } as ReadableLogRecord['instrumentationScope'];
 }
 
-function hasKeys(object: object): boolean {
-  try {
-    for (const _ in object) return true;
-  } catch {
-    // A map whose keys cannot be read: nothing kept, as for any attribute that throws.
-  }
-  return false;
-}

@@ -12,6 +12,7 @@ import { sanitizeOptionalString, sanitizeString, toJsonText } from './sanitize.j
 import { compareUnixNano, toUnixNano, toUnixNanoOrNull, type UnixNano } from './unixNano.js';
 import { traceStateText } from '../traceStateText.js';
 import { nameText } from '../valueLimits.js';
+import { scopeAttributes } from '../scopeAttributes.js';
 
 export interface EventRow {
   eventIndex: number;
@@ -109,12 +110,16 @@ export class SpanRowConverter {
   }
 }
 
-/** A logger's scope attributes (`getLogger(name, version, { attributes })`, on the scope since sdk-logs 0.5x), bounded as a resource's. */
+/** A logger's scope attributes (scopeAttributes.ts), bounded as a resource's; null where it has none. */
 function scopeAttributesJson(scope: InstrumentationScope | undefined): string | null {
-  const attributes = (scope as { attributes?: unknown } | undefined)?.attributes;
-  if (typeof attributes !== 'object' || attributes === null) return null;
-  for (const key in attributes) if (Object.hasOwn(attributes, key)) return boundedResourceJson(attributes as Attributes, ATTR_SCOPE_CUT);
-  return null;
+  const attributes = scopeAttributes(scope);
+  if (attributes === undefined) return null;
+  try {
+    return boundedResourceJson(attributes, ATTR_SCOPE_CUT);
+  } catch {
+    // Read once without throwing, then not: stored without them rather than not at all.
+    return null;
+  }
 }
 
 // Rows are instances of classes, not object literals. V8 decides per object-literal site,

@@ -5,7 +5,7 @@
 import { ExportResultCode } from '@opentelemetry/core';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { RESOURCE_JSON_CHARS } from '../../src/postgres/boundedResource.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -59,6 +59,35 @@ describe("a logger's scope attributes", () => {
     expect(stored['otel_blackbox.scope.cut']).toMatch(/^\d+ of 100 attributes kept, values cut past 1024 characters$/);
     expect(JSON.stringify(stored).length).toBeLessThanOrEqual(RESOURCE_JSON_CHARS + 200);
     expect(stored['key.0']!.length).toBeLessThan(2000);
+  });
+
+  // An attack with hand-made records: a map whose keys throw when read made every record of
+  // its logger a dead letter without its body; a string was journaled as a map of its characters.
+  it('are none where a scope holds no map of them: a map whose keys throw, a string, an array', async () => {
+    const throwing = new Proxy({}, { ownKeys: () => { throw new Error('ownKeys boom'); } });
+    const [template] = await logRecords([{ record: { body: 'hand-made' } }]);
+    const batch = [throwing, 'not a map', ['a', 'b']].map((attributes, sequence) => ({
+      writerId: template!.writerId,
+      sequence,
+      logRecord: { ...template!.logRecord, body: `hand-made ${sequence}`, instrumentationScope: { name: 'hand-made', attributes } } as never,
+    }));
+    expect(await exportBatch(exporter, [], batch)).toEqual({ code: ExportResultCode.SUCCESS });
+    expect(await scopeAttributesOf(template!.writerId)).toEqual([
+      { body: 'hand-made 0', scope_attributes: null },
+      { body: 'hand-made 1', scope_attributes: null },
+      { body: 'hand-made 2', scope_attributes: null },
+    ]);
+    // Through the journal too: read back, none of them became a map.
+    const spans = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: db.url, schema }), journalDir: tempDir(), recover: false, scheduledDelayMillis: 10 });
+    const logs = new JournalLogRecordProcessor({ spanProcessor: spans });
+    for (const [i, attributes] of [throwing, 'not a map', ['a', 'b']].entries()) {
+      // A map body: the record goes out as the journal holds it, read back.
+      logs.onEmit({ ...template!.logRecord, body: { journaled: i }, instrumentationScope: { name: 'hand-made-journaled', attributes } } as never);
+    }
+    await spans.forceFlush();
+    const rows = await db.query(`SELECT scope_attributes FROM "${schema}".logs WHERE scope_name = 'hand-made-journaled'`);
+    expect(rows).toEqual([{ scope_attributes: null }, { scope_attributes: null }, { scope_attributes: null }]);
+    await spans.shutdown();
   });
 
   it('are stored from a dead journal, as its logger gave them', async () => {
