@@ -10,8 +10,9 @@ import type { KeyedLogRecord, RefusedRecords, SpansAndLogs, SpansAndLogsExporter
 import pg from 'pg';
 import { resolveExporterOptions, type PostgresSpanExporterOptions } from './exporterOptions.js';
 import { mergeSpanRows } from './mergeSpanRows.js';
-import { MigrationUnderWayError, failedToConnect, migrateSchema, writesWithoutMigrating } from './migrate.js';
+import { MigrationUnderWayError, applyMigrations, failedToConnect, missingMigrations, type DeferredMigration } from './migrate.js';
 import { SchemaRetry } from './SchemaRetry.js';
+import { version as LOG_SCOPE_ATTRIBUTES_MIGRATION } from './migrations/0008_log_scope_attributes.js';
 import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { postgresDestination } from './destination.js';
 import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts, type TargetFacts } from './redact.js';
@@ -58,7 +59,11 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #ownsPool: boolean;
   readonly #schema: string;
   readonly #migrate: boolean;
-  readonly #statements: Statements;
+  #statements: Statements;
+  /** Whether #statements write logs.scope_attributes (the schema has migration 8). */
+  #scopeAttributes = true;
+  /** migrate: false: what the schema lacks was said. */
+  #saidMissing = false;
   readonly #target: string;
   readonly #secrets: string[];
   readonly #exportTimeoutMillis: number;
@@ -184,7 +189,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     const rowsAgain = (turn = new TurnBudget()) => this.#rows(batch.spans(), batch.logs, turn, new Unreadable(), detectorsUntil);
     const turn = new TurnBudget();
     const unreadable = new Unreadable();
-    const bound = await bindRows(this.#statements, await this.#rows(batch.spans(), batch.logs, turn, unreadable, detectorsUntil), turn);
+    const statements = this.#statements;
+    const bound = await bindRows(statements, await this.#rows(batch.spans(), batch.logs, turn, unreadable, detectorsUntil), turn);
     if (unreadable.count > 0) {
       safeDiag.error(`PostgresSpanExporter: ${unreadable.count} spans or log records could not be read: ${this.#redacted(unreadable.first)}`);
     }
@@ -200,7 +206,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     ];
     let refused: RefusedRows;
     try {
-      refused = await this.#writeBound(bound, rowsAgain, deadLetters, deadline);
+      refused = await this.#writeBound(bound, statements, rowsAgain, deadLetters, deadline);
     } finally {
       bound.arena.release();
     }
@@ -219,11 +225,25 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     }
   }
 
-  /** Commits the rows and `deadLetters`; what PostgreSQL refused goes to dead_letters too, and is returned. */
-  async #writeBound(bound: BoundRows, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<RefusedRows> {
+  /**
+   * Commits the rows and `deadLetters`; what PostgreSQL refused goes to dead_letters too, and
+   * is returned. `boundWith`: the statements `bound` was made with. Log records bound before
+   * the schema was found to lack a column they name (migration 8: #writeWithout) are bound
+   * again, so the first batch of an exporter whose role may not migrate is written, not failed.
+   */
+  async #writeBound(bound: BoundRows, boundWith: Statements, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<RefusedRows> {
     const records = bound.spans + bound.logs;
     if (records === 0 && deadLetters.length === 0) return new RefusedRows();
-    await this.#schemaBefore(deadline);
+    await this.#schemaBefore(deadline, bound.logs > 0);
+    if (boundWith !== this.#statements && bound.logs > 0) {
+      const statements = this.#statements;
+      const again = await bindRows(statements, await rowsAgain(), new TurnBudget());
+      try {
+        return await this.#writeBound(again, statements, rowsAgain, deadLetters, deadline);
+      } finally {
+        again.arena.release();
+      }
+    }
     try {
       const refused = await writeBatch(this.#pool, this.#statements, bound, rowsAgain, { deadline, timeoutMillis: this.#exportTimeoutMillis }, deadLetters);
       const deadLettered = refused.count;
@@ -238,7 +258,8 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       // The schema dropped (or restored from an older dump) while the application runs:
       // migrated again before the next batch. Before, the state of the first migration was
       // kept, and every batch failed until a restart.
-      if (this.#migrate && meansSchemaOutOfDate(sqlStateOf(error))) this.#schemaReady = undefined;
+      // With migrate: false, looked at again (#lookAtSchema): what it lacks is written without.
+      if (meansSchemaOutOfDate(sqlStateOf(error))) this.#schemaReady = undefined;
       throw this.#failure(`write ${describeCount(bound)} to ${this.#target}`, error);
     }
   }
@@ -292,24 +313,28 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
    * outlive exportTimeoutMillis, nor keep forceFlush() and shutdown() waiting. The
    * migration itself waits at most as long for its locks, then fails, to be tried again.
    */
-  #schemaBefore(deadline: number): Promise<void> {
+  #schemaBefore(deadline: number, hasLogs: boolean): Promise<void> {
+    // migrate: false looks only for what log rows write (#lookAtSchema), and never holds a
+    // batch back: one it has not seen by the deadline goes on as the schema was thought to be.
+    if (!this.#migrate) return hasLogs ? beforeDeadline(this.#ensureSchema(), deadline, () => new Error('late')).catch(() => {}) : Promise.resolve();
     const late = new Error(`not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms); another process may be migrating it`);
     return beforeDeadline(this.#ensureSchema(), deadline, () => this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, late));
   }
 
   #ensureSchema(): Promise<void> {
-    if (!this.#migrate) return Promise.resolve();
+    if (!this.#migrate) return (this.#schemaReady ??= this.#lookAtSchema());
     if (this.#schemaReady === undefined) {
       const refusal = this.#schemaRetry.refusal(this.#schema);
       if (refusal !== undefined) return Promise.reject(refusal);
     }
-    this.#schemaReady ??= migrateSchema(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }).then(
-      ({ applied }) => {
+    this.#schemaReady ??= applyMigrations(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }, { defer: true }).then(
+      ({ applied, deferred }) => {
         this.#schemaRetry.succeeded();
         if (applied.length > 0) safeDiag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
+        this.#writeWithout(deferred.map(({ version }) => version));
+        if (deferred.length > 0) this.#sayDeferred(deferred);
       },
-      async (error: unknown) => {
-        if (await this.#writesUnmigrated(error)) return this.#schemaRetry.succeeded();
+      (error: unknown) => {
         this.#schemaReady = undefined; // a later batch tries again
         const failure = this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, error, { migrating: true });
         if (!(error instanceof MigrationUnderWayError)) this.#schemaRetry.failed(failure, failedToConnect(error));
@@ -320,20 +345,60 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   }
 
   /**
-   * A role that may not migrate (42501: not the schema's owner), where the schema lacks only
-   * migrations this code writes as well without (writesWithoutMigrating): said, and written
-   * to as it is. Else every batch of such a role failed once a release added one.
+   * `migrate: false`: the exporter applies nothing, but writes only what the schema has
+   * (migration 8's column), and says once what it lacks. Where it cannot be read (a role
+   * that may not read `migrations`), batches go on as before: it is looked at again only
+   * after a batch found the schema out of date, not with every batch.
    */
-  async #writesUnmigrated(error: unknown): Promise<boolean> {
-    if (sqlStateOf(error) !== SQLSTATE.INSUFFICIENT_PRIVILEGE) return false;
-    const missing = await writesWithoutMigrating(this.#pool, this.#schema).catch(() => undefined);
-    if (missing === undefined) return false;
-    const names = missing.map(({ version, name }) => `${version} (${name})`).join(', ');
+  async #lookAtSchema(): Promise<void> {
+    let missing: { version: number; name: string }[];
+    try {
+      missing = await missingMigrations(this.#pool, this.#schema);
+    } catch {
+      return;
+    }
+    this.#writeWithout(missing.map(({ version }) => version));
+    if (missing.length > 0 && !this.#saidMissing) {
+      this.#saidMissing = true;
+      const names = missing.map(({ version, name }) => `${version} (${name})`).join(', ');
+      safeDiag.warn(
+        `PostgresSpanExporter: schema "${this.#schema}" in ${this.#target} lacks migration ${names}, and the exporter has migrate: false; ` +
+          `${this.#withoutNote(missing.map(({ version }) => version))}. Run \`npx otel-blackbox migrate --schema ${this.#schema}\` (docs/postgres-exporter.md, "Schema").`,
+      );
+    }
+  }
+
+  /** Log rows without scope_attributes where the schema lacks migration 8; with them once it has it. */
+  #writeWithout(missing: readonly number[]): void {
+    const scopeAttributes = !missing.includes(LOG_SCOPE_ATTRIBUTES_MIGRATION);
+    if (scopeAttributes !== this.#scopeAttributes) {
+      this.#scopeAttributes = scopeAttributes;
+      this.#statements = new Statements(quoteSchema(this.#schema), { scopeAttributes });
+    }
+  }
+
+  #withoutNote(missing: readonly number[]): string {
+    return missing.includes(LOG_SCOPE_ATTRIBUTES_MIGRATION)
+      ? 'spans are written to it as it is, log records without their scope attributes'
+      : 'spans are written to it as it is';
+  }
+
+  /**
+   * Migrations this code writes as well without that could not be applied: a role that may
+   * not change the schema (42501), a statement_timeout shorter than building an index, a
+   * table lock not had in time. Said once per exporter; the next process tries again.
+   */
+  #sayDeferred(deferred: readonly DeferredMigration[]): void {
+    const names = deferred.map(({ version, name }) => `${version} (${name})`).join(', ');
+    const states = deferred.map(({ error }) => sqlStateOf(error));
+    const notOwner = states.every((state) => state === SQLSTATE.INSUFFICIENT_PRIVILEGE);
+    const timedOut = states.includes(SQLSTATE.QUERY_CANCELED)
+      ? ` A statement_timeout cancelled it: give that command's session a longer one (PGOPTIONS='-c statement_timeout=0').`
+      : '';
     safeDiag.warn(
-      `PostgresSpanExporter: the role may not migrate schema "${this.#schema}" in ${this.#target} (${this.#redacted(error)}), which lacks migration ${names}; ` +
-        `spans are written to it as it is. Run \`npx otel-blackbox migrate --schema ${this.#schema}\` as the schema's owner (docs/postgres-exporter.md, "Schema"), or give the exporter migrate: false.`,
+      `PostgresSpanExporter: schema "${this.#schema}" in ${this.#target} lacks migration ${names}, which ${notOwner ? 'the role may not migrate' : 'could not be applied'} (${this.#redacted(deferred[0]!.error)}); ` +
+        `${this.#withoutNote(deferred.map(({ version }) => version))}. Run \`npx otel-blackbox migrate --schema ${this.#schema}\`${notOwner ? " as the schema's owner" : ''} (docs/postgres-exporter.md, "Schema"), or give the exporter migrate: false.${timedOut}`,
     );
-    return true;
   }
 
   #failure(action: string, error: unknown, { migrating = false } = {}): PostgresExportError {

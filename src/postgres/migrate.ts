@@ -38,8 +38,9 @@ interface Migration {
   oldestWriter?: number;
   /**
    * false: this code writes as well to a schema without it (migration 7: only a
-   * publication needs it), so an exporter whose role may not apply it writes on
-   * (writesWithoutMigrating). Default true.
+   * publication needs it; 9 and 10: indexes for the viewer; 8: a column written where it
+   * is), so it is applied in a transaction of its own, and an exporter that could not
+   * apply it (a role that may not, a statement_timeout) writes on (applyMigrations). Default true.
    */
   neededToWrite?: boolean;
 }
@@ -193,13 +194,43 @@ export function failedToConnect(error: unknown): boolean {
   return typeof error === 'object' && error !== null && connectFailures.has(error);
 }
 
+/** A migration this code writes as well without (neededToWrite: false) that could not be applied, and why. */
+export interface DeferredMigration {
+  version: number;
+  name: string;
+  error: unknown;
+}
+
+const neededToWrite = (migration: Migration): boolean => migration.neededToWrite !== false;
+
 /**
  * Creates or upgrades `schema` (what `otel-blackbox migrate` and the exporter's `migrate`
  * option do), through a connection of `pool`, which stays yours; safe to run again and
  * from many processes at once. Resolves to the versions it applied (none: up to date).
- * Options it cannot use reject with InvalidOptionError before it connects.
+ * Options it cannot use reject with InvalidOptionError before it connects. A migration
+ * that fails after others were applied leaves those applied (see applyMigrations).
  */
 export async function migrateSchema(pool: pg.Pool, schema: string, options: MigrateSchemaOptions = {}): Promise<{ applied: number[] }> {
+  const { applied } = await applyMigrations(pool, schema, options, { defer: false });
+  return { applied };
+}
+
+/**
+ * @internal migrateSchema, for the exporter. The migrations a writer of this code needs
+ * are applied in one transaction, with the bootstrap; each of the others (an index, a
+ * column it writes only where the schema has it) in one of its own, after them. One of
+ * those failed with the rest: a statement_timeout shorter than building an index (or a
+ * role that may not change the schema) kept back the column a writer needs, the schema
+ * stayed as it was, and the new code wrote nothing (an attack: 0 of 1,200 spans). With
+ * `defer`, such a failure is given back, and the exporter writes on and says so; without
+ * (`otel-blackbox migrate`), it is thrown, those before it applied.
+ */
+export async function applyMigrations(
+  pool: pg.Pool,
+  schema: string,
+  options: MigrateSchemaOptions,
+  { defer }: { defer: boolean },
+): Promise<{ applied: number[]; deferred: DeferredMigration[] }> {
   validPool(pool);
   const quoted = quoteSchema(schema);
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
@@ -209,21 +240,60 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
   const client = await pool.connect().catch((error: unknown) => {
     throw connectFailed(error);
   });
-  let broken: Error | undefined;
-  const onError = (error: Error) => (broken = error);
+  const connection: Connection = { client, broken: undefined };
+  const onError = (error: Error) => (connection.broken = error);
   client.on('error', onError);
   try {
-    if (await upToDate(client, schema, quoted, options.lockTimeoutMillis)) return { applied: [] };
-    await client.query('BEGIN');
+    const pending = await pendingNow(client, schema, quoted, options.lockTimeoutMillis);
+    const applied = pending.some(neededToWrite) ? await inMigration(connection, schema, quoted, options, { bootstrap: true, takes: neededToWrite }) : [];
+    const deferred: DeferredMigration[] = [];
+    for (const migration of pending.filter((m) => !neededToWrite(m))) {
+      try {
+        applied.push(...(await inMigration(connection, schema, quoted, options, { bootstrap: false, takes: (m) => m === migration })));
+      } catch (error) {
+        if (!defer || connection.broken !== undefined) throw error;
+        deferred.push({ version: migration.version, name: migration.name, error });
+      }
+    }
+    return { applied, deferred };
+  } finally {
+    client.off('error', onError);
+    client.release(connection.broken);
+  }
+}
+
+interface Connection {
+  client: pg.PoolClient;
+  /** Set when the connection failed: released destroyed, not given back to the pool. */
+  broken: Error | undefined;
+}
+
+/**
+ * One transaction under the schema's migration lock: the migrations `takes` keeps of those
+ * still pending once the lock is held (another process may have applied them meanwhile),
+ * the bootstrap first where asked. Resolves to the versions applied.
+ */
+async function inMigration(
+  connection: Connection,
+  schema: string,
+  quoted: QuotedSchema,
+  options: MigrateSchemaOptions,
+  { bootstrap, takes }: { bootstrap: boolean; takes: (migration: Migration) => boolean },
+): Promise<number[]> {
+  const { client } = connection;
+  await client.query('BEGIN');
+  try {
     if (options.lockTimeoutMillis !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMillis))}`);
     await client.query(lockSql(schema)).catch((error: unknown) => {
       throw sqlStateOf(error) === SQLSTATE.LOCK_NOT_AVAILABLE ? new MigrationUnderWayError(schema, options.lockTimeoutMillis, error) : error;
     });
     const tableLockWait = Math.max(1, Math.floor(Math.min(options.tableLockWaitMillis ?? TABLE_LOCK_WAIT_MILLIS, options.lockTimeoutMillis ?? Infinity)));
     await client.query(`SET LOCAL lock_timeout = ${tableLockWait}`);
-    const schemaExists = ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount ?? 0) > 0;
-    await client.query(bootstrapSql(quoted, { createSchema: !schemaExists }));
-    const pending = await pendingMigrations(client, schema, quoted);
+    if (bootstrap) {
+      const schemaExists = ((await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount ?? 0) > 0;
+      await client.query(bootstrapSql(quoted, { createSchema: !schemaExists }));
+    }
+    const pending = (await pendingMigrations(client, schema, quoted)).filter(takes);
     await lockDataTables(client, schema, quoted, new Set(pending.flatMap((migration) => migration.tables)));
     const applied: number[] = [];
     for (const migration of pending) {
@@ -233,13 +303,10 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
     }
     if (applied.length > 0) await client.query(oldestWritersSql(quoted));
     await client.query('COMMIT');
-    return { applied };
+    return applied;
   } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
+    await client.query('ROLLBACK').catch((rollbackError: Error) => (connection.broken ??= rollbackError));
     throw error;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
   }
 }
 
@@ -277,16 +344,17 @@ async function lockDataTables(client: pg.PoolClient, schema: string, quoted: Quo
  * 10 ms the exporter never wrote to an up-to-date schema (a review). Not the DDL: a
  * migration over a large table may need longer than a batch.
  */
-async function upToDate(client: pg.PoolClient, schema: string, quoted: QuotedSchema, timeoutMillis: number | undefined): Promise<boolean> {
+async function pendingNow(client: pg.PoolClient, schema: string, quoted: QuotedSchema, timeoutMillis: number | undefined): Promise<Migration[]> {
   await client.query(timeoutMillis === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMillis))}`);
   try {
-    if ((await pendingMigrations(client, schema, quoted)).length > 0) return false;
+    const pending = await pendingMigrations(client, schema, quoted);
+    if (pending.length > 0) return pending;
     const { rows } = await client.query<{ name: string }>(
       `SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(format('%I.%I', $2::text, name)) IS NULL`,
       [DATA_TABLES, schema],
     );
     if (rows.length > 0) throw new MissingTableError(schema, rows.map((row) => row.name));
-    return true;
+    return [];
   } finally {
     await client.query('COMMIT');
   }
@@ -334,14 +402,12 @@ async function pendingMigrations(db: pg.Pool | pg.PoolClient, schema: string, qu
 }
 
 /**
- * The migrations `schema` lacks, when this code can write to it as it is (each says it is
- * not needed to write); undefined when it lacks one that is, or lacks none. For an
- * exporter whose role may not migrate: a release that adds such a migration must not stop
- * every writer that is not the schema's owner (a re-run of the upgrade: 0 of 1,000 spans).
+ * The migrations `schema` lacks, read without a lock or DDL: for an exporter with
+ * `migrate: false`, which applies none but writes only what the schema has (migration 8's
+ * column). Rejects where the schema cannot be read.
  */
-export async function writesWithoutMigrating(pool: pg.Pool, schema: string): Promise<{ version: number; name: string }[] | undefined> {
+export async function missingMigrations(pool: pg.Pool, schema: string): Promise<{ version: number; name: string }[]> {
   const pending = await pendingMigrations(pool, schema, quoteSchema(schema));
-  if (pending.length === 0 || pending.some((migration) => migration.neededToWrite !== false)) return undefined;
   return pending.map(({ version, name }) => ({ version, name }));
 }
 

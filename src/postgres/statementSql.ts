@@ -207,18 +207,19 @@ WHERE l.kind = 'event' AND l.trace_id = r.trace_id AND l.span_id = r.span_id`;
 
 // Log records are immutable, keyed by the writer that journaled them and their
 // sequence there: a replay or a second recovery stores nothing new. $13–$16 and $20–$22
-// hold each distinct resource and scope once, like the spans statement.
-export function logRecordsSql(s: QuotedSchema, onConflict: 'upsert' | 'fail'): string {
+// hold each distinct resource and scope once, like the spans statement. `scopeAttributes`:
+// whether the schema has that column (migration 8), which this code writes as well without.
+export function logRecordsSql(s: QuotedSchema, onConflict: 'upsert' | 'fail', { scopeAttributes }: { scopeAttributes: boolean }): string {
   const insert = `INSERT INTO ${s}.logs
   (kind, writer_id, sequence, trace_id, span_id, trace_flags, time, time_unix_nano,
    observed_time, observed_time_unix_nano, severity_number, severity_text, body, attributes,
    event_name, dropped_attributes_count, resource, service_name, scope_name, scope_version,
-   resource_schema_url, scope_schema_url, scope_attributes)
+   resource_schema_url, scope_schema_url${scopeAttributes ? ', scope_attributes' : ''})
 SELECT 'log', r.writer_id, r.sequence, r.trace_id, r.span_id, r.trace_flags, ${timestampSql('r.time_ns')}, r.time_ns,
   ${timestampSql('r.observed_ns')}, r.observed_ns, r.severity_number, r.severity_text, r.body::jsonb, r.attributes::jsonb,
   r.event_name, r.dropped_attributes, ($13::jsonb[])[r.resource_position], ($14::text[])[r.resource_position],
   ($15::text[])[r.scope_position], ($16::text[])[r.scope_position],
-  ($20::text[])[r.resource_position], ($21::text[])[r.scope_position], ($22::jsonb[])[r.scope_position]
+  ($20::text[])[r.resource_position], ($21::text[])[r.scope_position]${scopeAttributes ? ', ($22::jsonb[])[r.scope_position]' : ''}
 FROM ${unnestRows({
     writer_id: '$1::text[]',
     sequence: '$2::bigint[]',

@@ -73,8 +73,11 @@ export class Statements {
   readonly #logRecords: StatementSql;
   readonly #deadLetter: string;
   readonly #logDeadLetter: string;
+  readonly #scopeAttributes: boolean;
 
-  constructor(schema: QuotedSchema) {
+  /** `scopeAttributes`: the schema has logs.scope_attributes (migration 8); default true. */
+  constructor(schema: QuotedSchema, { scopeAttributes = true }: { scopeAttributes?: boolean } = {}) {
+    this.#scopeAttributes = scopeAttributes;
     const traces = tracesSql(schema);
     const keep = spansSql(schema, 'keep');
     this.#traces = { upsert: traces, fail: traces };
@@ -83,7 +86,7 @@ export class Statements {
     this.#logs = { upsert: logsSql(schema, 'upsert'), fail: logsSql(schema, 'fail') };
     const eventsReplaced = eventsReplacedSql(schema);
     this.#eventsReplaced = { upsert: eventsReplaced, fail: eventsReplaced };
-    this.#logRecords = { upsert: logRecordsSql(schema, 'upsert'), fail: logRecordsSql(schema, 'fail') };
+    this.#logRecords = { upsert: logRecordsSql(schema, 'upsert', { scopeAttributes }), fail: logRecordsSql(schema, 'fail', { scopeAttributes }) };
     this.#deadLetter = deadLetterSql(schema);
     this.#logDeadLetter = logDeadLetterSql(schema);
   }
@@ -217,7 +220,7 @@ export class Statements {
         (arena) => integerArray(resourcePositions, arena),
         (arena) => integerArray(scopePositions, arena),
         ...distinctSchemaUrls(resources, scopes),
-        columnsOf(scopes.values).jsonb((v) => v.attributes),
+        ...(this.#scopeAttributes ? [columnsOf(scopes.values).jsonb((v) => v.attributes)] : []),
       ],
     };
   }

@@ -13,7 +13,8 @@ import { PostgresSpanExporter } from '../../src/index.js';
 import { bootstrapStatement, migrationStatements } from '../../src/postgres/migrate.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { TestDatabase } from '../helpers/database.js';
-import { exportSpans, traceOf } from './spanFixtures.js';
+import { exportBatch, logRecords } from './logFixtures.js';
+import { exportSpans, TEST_RESOURCE, traceOf } from './spanFixtures.js';
 
 const db = new TestDatabase();
 const role = `otel_blackbox_writer_${process.pid}`;
@@ -45,11 +46,14 @@ async function schemaOf(label: string, applied: (version: number) => boolean): P
   return schema;
 }
 
-async function exportAsWriter(schema: string) {
+async function exportAsWriter(schema: string, { withLogs = false } = {}) {
   const pool = new pg.Pool({ connectionString: db.url, max: 2, options: `-c role=${role}` });
   const exporter = new PostgresSpanExporter({ pool, schema });
   try {
-    return await exportSpans(exporter, await traceOf(2, 'as the writer'));
+    const spans = await traceOf(2, 'as the writer');
+    if (!withLogs) return await exportSpans(exporter, spans);
+    const logs = await logRecords([{ record: { body: 'a line as the writer' }, in: spans[0]!.spanContext() }], TEST_RESOURCE, { attributes: { tenant: 'acme' } });
+    return await exportBatch(exporter, spans, logs);
   } finally {
     await exporter.shutdown();
     await pool.end();
@@ -67,6 +71,28 @@ test('a schema that lacks only migrations this code writes without (7, 9, 10): w
   expect(said).toHaveLength(1);
   expect(said[0]).toContain('lacks migration 7 (replica_identity), 9 (error_spans_index), 10 (logs_outside_spans_index)');
   expect(said[0]).toContain(`npx otel-blackbox migrate --schema ${schema}`);
+});
+
+// An attack on the upgrade to migrations 8 to 10: with 8 needed to write, a role that may
+// not migrate wrote nothing to a schema at 7, spans and all (0 of 800), for the sake of one
+// column of log rows. The log rows are written without it until the owner migrates.
+test('a schema at 7, the release before scope attributes: spans and log records written, without their scope attributes, and said', async () => {
+  const lines = collectDiag();
+  const schema = await schemaOf('writer_not_owner_at_7', (version) => version <= 7);
+  const result = await exportAsWriter(schema, { withLogs: true });
+  expect(result.error?.message).toBeUndefined();
+  expect(result.code).toBe(ExportResultCode.SUCCESS);
+  expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
+  expect(await db.query(`SELECT body #>> '{}' AS body FROM "${schema}".logs WHERE kind = 'log'`)).toEqual([{ body: 'a line as the writer' }]);
+  const said = lines.filter((line) => line.includes('may not migrate'));
+  expect(said).toHaveLength(1);
+  expect(said[0]).toContain('lacks migration 8 (log_scope_attributes), 9 (error_spans_index), 10 (logs_outside_spans_index)');
+  expect(said[0]).toContain('log records without their scope attributes');
+  // Once the owner has migrated, they are written with them.
+  await db.query(`ALTER TABLE "${schema}".logs ADD COLUMN scope_attributes jsonb`);
+  await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES (8, 'log_scope_attributes')`);
+  expect((await exportAsWriter(schema, { withLogs: true })).code).toBe(ExportResultCode.SUCCESS);
+  expect(await db.query(`SELECT scope_attributes FROM "${schema}".logs WHERE kind = 'log' ORDER BY inserted_at`)).toEqual([{ scope_attributes: null }, { scope_attributes: { tenant: 'acme' } }]);
 });
 
 test('one that lacks a migration this code needs: the batch fails, saying the owner must migrate, not to grant what the role has', async () => {
