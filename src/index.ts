@@ -8,7 +8,7 @@ export type { ErrorKind } from './postgres/sqlState.js';
 export type { KeyedLogRecord, RefusedRecords, SpansAndLogs, SpansAndLogsExporter } from './export/SpansAndLogs.js';
 
 // The schema's upkeep from code: what `otel-blackbox migrate` and `prune` do
-export { migrateSchema, migrationScript, SchemaTooNewError, ForeignMigrationsTableError, MissingTableError, MigrationUnderWayError } from './postgres/migrate.js';
+export { migrateSchema, migrationScript, SchemaTooNewError, ForeignMigrationsTableError, MissingTableError, MigrationUnderWayError, MigrationsIncompleteError } from './postgres/migrate.js';
 export type { MigrateSchemaOptions } from './postgres/migrate.js';
 export { pruneSchema } from './postgres/prune.js';
 export type { PruneOptions, PruneReport } from './postgres/prune.js';

@@ -62,8 +62,11 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   #statements: Statements;
   /** Whether #statements write logs.scope_attributes (the schema has migration 8). */
   #scopeAttributes = true;
-  /** migrate: false: what the schema lacks was said. */
+  /** What the schema lacks was said (once per exporter). */
   #saidMissing = false;
+  /** When to look at the schema again (#ensureSchema), and how long after that. */
+  #lookAgainAt: number | undefined;
+  #lookAgainMillis = LOOK_AGAIN_FIRST_MILLIS;
   readonly #target: string;
   readonly #secrets: string[];
   readonly #exportTimeoutMillis: number;
@@ -255,6 +258,22 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       }
       return refused;
     } catch (error) {
+      // The schema lacks logs.scope_attributes, which could not be told before (a role that
+      // may not read `migrations`, with migrate: false; a dump without the column): the
+      // batch is written again at once without it. Before, every batch with a log record
+      // failed for good, spans and all (a review).
+      if (bound.logs > 0 && this.#scopeAttributes && lacksScopeAttributes(error)) {
+        this.#writeWithout([LOG_SCOPE_ATTRIBUTES_MIGRATION]);
+        this.#lookAgainLater();
+        if (!this.#saidMissing) {
+          this.#saidMissing = true;
+          safeDiag.warn(
+            `PostgresSpanExporter: schema "${this.#schema}" in ${this.#target} has no logs.scope_attributes (migration 8); log records are written without their scope attributes. ` +
+              `Run \`npx otel-blackbox migrate --schema ${this.#schema}\` (docs/postgres-exporter.md, "Schema").`,
+          );
+        }
+        return this.#writeBound(bound, boundWith, rowsAgain, deadLetters, deadline);
+      }
       // The schema dropped (or restored from an older dump) while the application runs:
       // migrated again before the next batch. Before, the state of the first migration was
       // kept, and every batch failed until a restart.
@@ -317,22 +336,32 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // migrate: false looks only for what log rows write (#lookAtSchema), and never holds a
     // batch back: one it has not seen by the deadline goes on as the schema was thought to be.
     if (!this.#migrate) return hasLogs ? beforeDeadline(this.#ensureSchema(), deadline, () => new Error('late')).catch(() => {}) : Promise.resolve();
-    const late = new Error(`not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms); another process may be migrating it`);
+    const late = new Error(`not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms): a migration waits for a table another session holds (a long reader), or for another process's migration of the schema`);
     return beforeDeadline(this.#ensureSchema(), deadline, () => this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, late));
   }
 
   #ensureSchema(): Promise<void> {
+    // A migration deferred, or missing with migrate: false: looked at again from time to
+    // time. Once seen lacking, migration 8's column was never written again by a process,
+    // though the owner migrated, or the lock that held it off went (a review).
+    if (this.#lookAgainAt !== undefined && performance.now() >= this.#lookAgainAt) {
+      this.#lookAgainAt = undefined;
+      this.#schemaReady = undefined;
+    }
     if (!this.#migrate) return (this.#schemaReady ??= this.#lookAtSchema());
     if (this.#schemaReady === undefined) {
       const refusal = this.#schemaRetry.refusal(this.#schema);
       if (refusal !== undefined) return Promise.reject(refusal);
     }
-    this.#schemaReady ??= applyMigrations(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }, { defer: true }).then(
+    this.#schemaReady ??= applyMigrations(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }).then(
       ({ applied, deferred }) => {
         this.#schemaRetry.succeeded();
         if (applied.length > 0) safeDiag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
         this.#writeWithout(deferred.map(({ version }) => version));
-        if (deferred.length > 0) this.#sayDeferred(deferred);
+        if (deferred.length === 0) return void (this.#lookAgainMillis = LOOK_AGAIN_FIRST_MILLIS);
+        this.#lookAgainLater();
+        if (!this.#saidMissing) this.#sayDeferred(deferred);
+        this.#saidMissing = true;
       },
       (error: unknown) => {
         this.#schemaReady = undefined; // a later batch tries again
@@ -355,9 +384,12 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     try {
       missing = await missingMigrations(this.#pool, this.#schema);
     } catch {
+      // Written as if it had them; a batch that finds migration 8's column missing is
+      // written again without it (#writeBound).
       return;
     }
     this.#writeWithout(missing.map(({ version }) => version));
+    if (missing.length > 0) this.#lookAgainLater();
     if (missing.length > 0 && !this.#saidMissing) {
       this.#saidMissing = true;
       const names = missing.map(({ version, name }) => `${version} (${name})`).join(', ');
@@ -366,6 +398,12 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
           `${this.#withoutNote(missing.map(({ version }) => version))}. Run \`npx otel-blackbox migrate --schema ${this.#schema}\` (docs/postgres-exporter.md, "Schema").`,
       );
     }
+  }
+
+  /** The schema looked at again after a while, and less often each time it still lacks what it lacked. */
+  #lookAgainLater(): void {
+    this.#lookAgainAt = performance.now() + this.#lookAgainMillis;
+    this.#lookAgainMillis = Math.min(this.#lookAgainMillis * 2, LOOK_AGAIN_CAP_MILLIS);
   }
 
   /** Log rows without scope_attributes where the schema lacks migration 8; with them once it has it. */
@@ -582,6 +620,19 @@ function idsOf(span: ReadableSpan): SpanIds | undefined {
 }
 
 /** How long a new resource's detectors are waited for once another's hung (see #detectorsSettled). */
+/**
+ * A schema that lacks a migration this code writes as well without is looked at again this
+ * long after, doubling each time up to LOOK_AGAIN_CAP_MILLIS: with `migrate`, the migration
+ * is tried again then (a lock waited for at most 3 s a table, a role's refusal at once).
+ */
+const LOOK_AGAIN_FIRST_MILLIS = 10_000;
+const LOOK_AGAIN_CAP_MILLIS = 15 * 60_000;
+
+/** A statement that named logs.scope_attributes where the schema has no such column (42703). */
+function lacksScopeAttributes(error: unknown): boolean {
+  return sqlStateOf(error) === SQLSTATE.UNDEFINED_COLUMN && /scope_attributes/.test((error as Error)?.message ?? '');
+}
+
 const HUNG_DETECTORS_GRACE_MILLIS = 250;
 
 /** A record's resource, or undefined when it cannot be read (its conversion says why, below). */

@@ -194,10 +194,13 @@ export function failedToConnect(error: unknown): boolean {
   return typeof error === 'object' && error !== null && connectFailures.has(error);
 }
 
-/** A migration this code writes as well without (neededToWrite: false) that could not be applied, and why. */
+/** A migration this code writes as well without (neededToWrite: false) that was not applied, and why. */
 export interface DeferredMigration {
   version: number;
   name: string;
+  /** The data tables it alters. */
+  tables: readonly string[];
+  /** Its failure, or the one that kept it from being tried (applyMigrations). */
   error: unknown;
 }
 
@@ -207,30 +210,55 @@ const neededToWrite = (migration: Migration): boolean => migration.neededToWrite
  * Creates or upgrades `schema` (what `otel-blackbox migrate` and the exporter's `migrate`
  * option do), through a connection of `pool`, which stays yours; safe to run again and
  * from many processes at once. Resolves to the versions it applied (none: up to date).
- * Options it cannot use reject with InvalidOptionError before it connects. A migration
- * that fails after others were applied leaves those applied (see applyMigrations).
+ * Options it cannot use reject with InvalidOptionError before it connects. Where one of
+ * the migrations a writer does without could not be applied, the others are, and it
+ * rejects with MigrationsIncompleteError, which names both.
  */
 export async function migrateSchema(pool: pg.Pool, schema: string, options: MigrateSchemaOptions = {}): Promise<{ applied: number[] }> {
-  const { applied } = await applyMigrations(pool, schema, options, { defer: false });
+  const { applied, deferred } = await applyMigrations(pool, schema, options);
+  if (deferred.length > 0) throw new MigrationsIncompleteError(schema, applied, deferred);
   return { applied };
 }
 
 /**
- * @internal migrateSchema, for the exporter. The migrations a writer of this code needs
- * are applied in one transaction, with the bootstrap; each of the others (an index, a
- * column it writes only where the schema has it) in one of its own, after them. One of
- * those failed with the rest: a statement_timeout shorter than building an index (or a
- * role that may not change the schema) kept back the column a writer needs, the schema
- * stayed as it was, and the new code wrote nothing (an attack: 0 of 1,200 spans). With
- * `defer`, such a failure is given back, and the exporter writes on and says so; without
- * (`otel-blackbox migrate`), it is thrown, those before it applied.
+ * Some migrations were applied and others not: each of those a writer does without is
+ * applied in a transaction of its own, and one that fails (a table lock a long reader
+ * holds, a statement_timeout shorter than building an index, a role that may not) leaves
+ * the others applied. `code` and `cause` are the first failure's.
  */
-export async function applyMigrations(
-  pool: pg.Pool,
-  schema: string,
-  options: MigrateSchemaOptions,
-  { defer }: { defer: boolean },
-): Promise<{ applied: number[]; deferred: DeferredMigration[] }> {
+export class MigrationsIncompleteError extends Error {
+  readonly code: string | undefined;
+  readonly applied: readonly number[];
+  readonly failed: readonly DeferredMigration[];
+
+  constructor(schema: string, applied: readonly number[], failed: readonly DeferredMigration[]) {
+    const first = failed[0]!.error;
+    const names = failed.map(({ version, name }) => `${version} (${name})`).join(', ');
+    super(
+      `schema "${schema}": ${applied.length === 0 ? 'no migration applied' : `applied migrations ${applied.join(', ')}`}; ` +
+        `migration ${names} not applied: ${(first as Error)?.message ?? String(first)}`,
+      { cause: first },
+    );
+    this.name = 'MigrationsIncompleteError';
+    this.code = sqlStateOf(first);
+    this.applied = applied;
+    this.failed = failed;
+  }
+}
+
+/**
+ * @internal migrateSchema without the throw, for the exporter, which writes on without what
+ * it does without. The migrations a writer of this code needs are applied in one
+ * transaction, with the bootstrap; each of the others (an index, a column it writes only
+ * where the schema has it) in one of its own, after them. One of those failed with the
+ * rest: a statement_timeout shorter than building an index (or a role that may not change
+ * the schema) kept back the column a writer needs, the schema stayed as it was, and the new
+ * code wrote nothing (an attack: 0 of 1,200 spans). A failure of one is given back in
+ * `deferred`, with the migrations not tried after it: those on a table whose lock was not
+ * had (each would wait as long again: four waits of 3 s outlived a first batch's deadline,
+ * a review), and all of them once another process's migration holds the schema's lock.
+ */
+export async function applyMigrations(pool: pg.Pool, schema: string, options: MigrateSchemaOptions): Promise<{ applied: number[]; deferred: DeferredMigration[] }> {
   validPool(pool);
   const quoted = quoteSchema(schema);
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
@@ -247,12 +275,21 @@ export async function applyMigrations(
     const pending = await pendingNow(client, schema, quoted, options.lockTimeoutMillis);
     const applied = pending.some(neededToWrite) ? await inMigration(connection, schema, quoted, options, { bootstrap: true, takes: neededToWrite }) : [];
     const deferred: DeferredMigration[] = [];
+    const lockedOut = new Set<string>();
+    let underWay: unknown;
     for (const migration of pending.filter((m) => !neededToWrite(m))) {
+      const notTried = underWay ?? deferred.find(({ tables }) => tables.some((table) => migration.tables.includes(table) && lockedOut.has(table)))?.error;
+      if (notTried !== undefined) {
+        deferred.push({ version: migration.version, name: migration.name, tables: migration.tables, error: notTried });
+        continue;
+      }
       try {
         applied.push(...(await inMigration(connection, schema, quoted, options, { bootstrap: false, takes: (m) => m === migration })));
       } catch (error) {
-        if (!defer || connection.broken !== undefined) throw error;
-        deferred.push({ version: migration.version, name: migration.name, error });
+        if (connection.broken !== undefined) throw error;
+        deferred.push({ version: migration.version, name: migration.name, tables: migration.tables, error });
+        if (error instanceof MigrationUnderWayError) underWay = error;
+        else if (sqlStateOf(error) === SQLSTATE.LOCK_NOT_AVAILABLE) for (const table of migration.tables) lockedOut.add(table);
       }
     }
     return { applied, deferred };

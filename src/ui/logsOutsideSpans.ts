@@ -10,10 +10,15 @@ import type { QuotedSchema } from '../postgres/schemaName.js';
 import { inSampledSpanSql } from '../postgres/logRows.js';
 import { shortJsonSql } from '../postgres/shortJson.js';
 import { timestampSql } from '../postgres/statementSql.js';
-import { LIST_NAME_CHARS, OLDER_LINE_CHARS, PAGE_SIZE, filterFrom, page, shortSql, type ListFilter, type Page } from './viewerQueries.js';
+import { BadRequest, LIST_NAME_CHARS, OLDER_LINE_CHARS, PAGE_SIZE, filterFrom, page, shortSql, type ListFilter, type Page } from './viewerQueries.js';
 
-/** `<time_unix_nano>.<sequence>.<writer id, base64url>`: the sort key of the page's last line. */
-const LOG_CURSOR = /^(-?\d{1,20})\.(\d{1,20})\.([A-Za-z0-9_-]{0,2048})$/;
+/**
+ * `<time_unix_nano>.<sequence>.<writer id, base64url>`: the sort key of the page's last
+ * line. Room for a writer id of 6 KiB (ours are under 100 characters): one of 1,600 made a
+ * cursor the next page refused, and the list ended there (a review).
+ */
+const LOG_CURSOR = /^(-?\d{1,20})\.(\d{1,20})\.([A-Za-z0-9_-]{0,8192})$/;
+const MAX_BIGINT = 2n ** 63n - 1n;
 
 /** The index's predicate (migration 10), as the query must state it. */
 export const OUTSIDE_SAMPLED_SPANS = `kind = 'log' AND (trace_id IS NULL OR NOT ${inSampledSpanSql('')})`;
@@ -36,7 +41,12 @@ export interface LogLineRow {
 
 /** A filter from a query string, its cursor a log line's (LOG_CURSOR). */
 export function logFilterFrom(params: URLSearchParams): ListFilter {
-  return filterFrom(params, LOG_CURSOR);
+  const filter = filterFrom(params, LOG_CURSOR);
+  // A sequence past a bigint, or a writer id PostgreSQL text cannot hold (NUL), failed the
+  // query with a 500 (a review): a cursor no page returns.
+  const match = filter.after === undefined ? null : LOG_CURSOR.exec(filter.after);
+  if (match && (BigInt(match[2]!) > MAX_BIGINT || Buffer.from(match[3]!, 'base64url').includes(0))) throw new BadRequest('after must be a cursor returned by a previous page');
+  return filter;
 }
 
 export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedSchema, filter: ListFilter): Promise<Page<LogLineRow>> {

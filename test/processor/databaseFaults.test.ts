@@ -76,7 +76,10 @@ describe.each(cutPoints)('a connection cut at $point, in 12 of 40 batches', ({ p
   });
 });
 
-test('a database slower than the export timeout: exports are retried, and commit once it speeds up', async () => {
+// Each call outlives exportTimeoutMillis and then succeeds: its late success is awaited
+// (a few seconds at most), so batches commit while the database is slow, once each, and a
+// late success is no failure (it was counted in exportFailures and said before).
+test('a database slower than the export timeout: late successes commit each batch once, while it is slow and once it speeds up', async () => {
   const proxy = await TcpProxy.create(db.url);
   await proxy.listen();
   proxy.delayMillis = 400;
@@ -86,7 +89,7 @@ test('a database slower than the export timeout: exports are retried, and commit
     span.addEvent('waited');
     span.end();
   }
-  await expect.poll(() => processor.stats().exportFailures, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+  await expect.poll(() => processor.stats().spansExported, { timeout: 30_000 }).toBeGreaterThan(0);
   proxy.delayMillis = 0;
   await processor.forceFlush();
   await expectExactlyOnce('slow-database', 1000);

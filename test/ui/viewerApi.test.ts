@@ -143,10 +143,12 @@ describe('otel-blackbox ui API', () => {
     expect(unsampled).toMatchObject({ trace_flags: 0, body: expect.stringMatching(/^line 1[12]\d$/) });
     const errorLine = body.rows.find((row: any) => row.severity_text === 'ERROR');
     expect(errorLine).toMatchObject({ severity_number: 17, body_missing: false });
-    // A trace's cursor is not a log line's.
-    const bad = await get(`/api/logs?after=${encodeURIComponent(`1.${'a'.repeat(32)}`)}`);
-    expect(bad.status).toBe(400);
-    expect(bad.text).toContain('after must be a cursor returned by a previous page');
+    // A trace's cursor is not a log line's; nor is a sequence past a bigint, or a writer id with a NUL (500s before).
+    for (const after of [`1.${'a'.repeat(32)}`, '1.99999999999999999999.', `1.1.${Buffer.from('w\0').toString('base64url')}`]) {
+      const bad = await get(`/api/logs?after=${encodeURIComponent(after)}`);
+      expect(bad.status).toBe(400);
+      expect(bad.text).toContain('after must be a cursor returned by a previous page');
+    }
   });
 
   test('a trace comes with every span, and a span with its events', async () => {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { MAX_MILLIS } from '../../options/validate.js';
-import { MigrationUnderWayError, migrateSchema, migrationScript, TABLE_LOCK_WAIT_MILLIS } from '../../postgres/migrate.js';
+import { MigrationUnderWayError, MigrationsIncompleteError, migrateSchema, migrationScript, TABLE_LOCK_WAIT_MILLIS } from '../../postgres/migrate.js';
 import { DATABASE_HELP, DATABASE_OPTIONS, EXIT, connectionStringFrom, openPool, HELP_OPTION, parseOrUsage, positiveIntegerArg, schemaFrom, UsageError } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { printable } from '../terminalText.js';
@@ -40,14 +40,22 @@ export async function migrateCommand(args: string[], io: CommandIo): Promise<num
     io.out(applied.length === 0 ? `schema ${schema} is up to date` : `schema ${schema}: applied migrations ${applied.join(', ')}`);
     return EXIT.ok;
   } catch (error) {
-    // 55P03: a table lock not granted within --lock-wait; nothing was changed. Or the
-    // role's lock_timeout ended the wait for another process's migration, which says so.
+    // Migrations a writer does without each go in a transaction of their own: those before
+    // (and besides) the one that failed stay applied, and "nothing was changed" is not true.
+    const incomplete = error instanceof MigrationsIncompleteError;
+    const cause = incomplete ? error.cause : error;
+    const unchanged = incomplete && error.applied.length > 0 ? '' : 'nothing was changed: ';
+    // 55P03: a table lock not granted within --lock-wait. Or the role's lock_timeout ended
+    // the wait for another process's migration, which says so. 57014: a statement_timeout
+    // shorter than building an index over a large table.
     const hint =
-      error instanceof MigrationUnderWayError
+      cause instanceof MigrationUnderWayError
         ? ' (run it again once that migration has ended; the role or database sets a lock_timeout)'
-        : (error as { code?: string }).code === '55P03'
-          ? ' (another session held one of its tables longer than --lock-wait; nothing was changed: run it again, or allow a longer wait)'
-          : '';
+        : (cause as { code?: string })?.code === '55P03'
+          ? ` (another session held one of its tables longer than --lock-wait; ${unchanged}run it again, or allow a longer wait)`
+          : (cause as { code?: string })?.code === '57014'
+            ? ` (a statement_timeout cancelled it: run it again with a longer one, e.g. PGOPTIONS='-c statement_timeout=0')`
+            : '';
     io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${printable(target)}: ${printable((error as Error).message)}${hint}`);
     return EXIT.failed;
   } finally {
