@@ -57,14 +57,16 @@ export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedS
     `SELECT time, time_unix_nano::text AS time_unix_nano, writer_id, sequence::text AS sequence,
             ${shortSql('service_name', LIST_NAME_CHARS)}, ${shortSql('severity_text', LIST_NAME_CHARS)}, severity_number,
             ${shortJsonSql('body', OLDER_LINE_CHARS, 'cut for the viewer')}, body IS NULL AS body_missing, trace_id, span_id, trace_flags
-       FROM ${schema}.logs
+       FROM ${schema}.logs l
       WHERE ${OUTSIDE_SAMPLED_SPANS}
         AND ($1::text IS NULL OR service_name = $1)
         AND ($2::timestamptz IS NULL OR time >= $2)
         AND ($3::timestamptz IS NULL OR time < $3)
         AND ($4::bigint IS NULL OR (time <= ${timestampSql('$4::bigint')}
              AND (time_unix_nano, writer_id COLLATE "C", sequence) < ($4::bigint, $5::text COLLATE "C", $6::bigint)))
-      ORDER BY time DESC, time_unix_nano DESC, writer_id COLLATE "C" DESC, sequence DESC
+      -- The table's columns, not the output's of the same names (text): by those, sequence
+      -- 100 came before 99, and a page skipped lines and repeated others (a review).
+      ORDER BY l.time DESC, l.time_unix_nano DESC, l.writer_id COLLATE "C" DESC, l.sequence DESC
       LIMIT ${PAGE_SIZE + 1}`,
     [filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, writerId ?? '', sequence],
   );

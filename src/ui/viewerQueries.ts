@@ -118,13 +118,14 @@ export async function listCrashes(pool: ViewerDatabase, schema: QuotedSchema, fi
     // Cut as the trace view cuts them: whole, 25 crashes of a 1 MB reason were a 25 MB page (a review).
     `SELECT trace_id, span_id, ${shortSql('name', LIST_NAME_CHARS)}, ${shortSql('service_name', LIST_NAME_CHARS)}, ${shortSql('crash_reason', LIST_REASON_CHARS)},
             start_time, end_time, end_time_unix_nano::text AS end_time_unix_nano
-       FROM ${schema}.spans
+       FROM ${schema}.spans c
       WHERE state = 'crashed' AND end_time IS NOT NULL
         AND ($1::text IS NULL OR service_name = $1)
         AND ($2::timestamptz IS NULL OR end_time >= $2)
         AND ($3::timestamptz IS NULL OR end_time < $3)
         AND ($4::bigint IS NULL OR (end_time_unix_nano, trace_id, span_id) < ($4::bigint, $5::text COLLATE "C", $6::text COLLATE "C"))
-      ORDER BY end_time_unix_nano DESC, trace_id DESC, span_id DESC
+      -- The column, not the output's text of the same name, whose order is not the number's.
+      ORDER BY c.end_time_unix_nano DESC, c.trace_id DESC, c.span_id DESC
       LIMIT ${PAGE_SIZE + 1}`,
     [filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, traceId, spanId ?? ''],
   );

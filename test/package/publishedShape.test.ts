@@ -20,6 +20,7 @@ const EXPORTS = [
   'JournalLogRecordProcessor',
   'JournalSpanProcessor',
   'MigrationUnderWayError',
+  'MigrationsIncompleteError',
   'MissingTableError',
   'OVERFLOW_SPAN_NAME',
   'PostgresExportError',

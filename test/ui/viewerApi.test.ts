@@ -117,6 +117,12 @@ describe('otel-blackbox ui API', () => {
                UNION ALL SELECT n, md5('unsampled'), '00000000000000a1', 0 FROM generate_series(111, 122) n
                UNION ALL SELECT n, md5('sampled'), '00000000000000b1', 1 FROM generate_series(123, 137) n) lines`,
     );
+    // And one writer's lines 95 to 109 in one nanosecond: ordered as text, 100 came before 99 (a review).
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, time, time_unix_nano, service_name, body)
+       SELECT 'log', 'w-one-nanosecond', n, 'epoch'::timestamptz + (${base / 1000n} * interval '1 microsecond'), ${base}, 'ingest', to_jsonb('same time ' || n)
+         FROM generate_series(95, 109) n`,
+    );
     const expected = await db.query<{ key: string }>(
       `SELECT writer_id || '/' || sequence AS key FROM "${schema}".logs
         WHERE kind = 'log' AND (trace_id IS NULL OR trace_flags & 1 = 0)
