@@ -60,8 +60,6 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   readonly #schema: string;
   readonly #migrate: boolean;
   #statements: Statements;
-  /** Whether #statements write logs.scope_attributes (the schema has migration 8). */
-  #scopeAttributes = true;
   /** What the schema lacks was said (once per exporter). */
   #saidMissing = false;
   /** When to look at the schema again (#ensureSchema), and how long after that. */
@@ -231,7 +229,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   /**
    * Commits the rows and `deadLetters`; what PostgreSQL refused goes to dead_letters too, and
    * is returned. `boundWith`: the statements `bound` was made with. Log records bound before
-   * the schema was found to lack a column they name (migration 8: #writeWithout) are bound
+   * the schema was found to lack a column they name (migration 8: #useScopeAttributes) are bound
    * again, so the first batch of an exporter whose role may not migrate is written, not failed.
    */
   async #writeBound(bound: BoundRows, boundWith: Statements, rowsAgain: () => Promise<RowBatch>, deadLetters: readonly Statement[], deadline: number): Promise<RefusedRows> {
@@ -262,16 +260,13 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       // may not read `migrations`, with migrate: false; a dump without the column): the
       // batch is written again at once without it. Before, every batch with a log record
       // failed for good, spans and all (a review).
-      if (bound.logs > 0 && this.#scopeAttributes && lacksScopeAttributes(error)) {
-        this.#writeWithout([LOG_SCOPE_ATTRIBUTES_MIGRATION]);
-        this.#lookAgainLater();
-        if (!this.#saidMissing) {
-          this.#saidMissing = true;
-          safeDiag.warn(
-            `PostgresSpanExporter: schema "${this.#schema}" in ${this.#target} has no logs.scope_attributes (migration 8); log records are written without their scope attributes. ` +
-              `Run \`npx otel-blackbox migrate --schema ${this.#schema}\` (docs/postgres-exporter.md, "Schema").`,
-          );
-        }
+      // By what the batch was bound with: batches in flight together, bound before the first
+      // of them switched, failed one after another, and reset the schema to be switched back
+      // (a review: 3 of 4 concurrent batches failing for 45 s).
+      if (bound.logs > 0 && boundWith.scopeAttributes && lacksScopeAttributes(error)) {
+        if (this.#statements.scopeAttributes) this.#lookAgainLater();
+        this.#useScopeAttributes(false);
+        this.#sayNoScopeColumn();
         return this.#writeBound(bound, boundWith, rowsAgain, deadLetters, deadline);
       }
       // The schema dropped (or restored from an older dump) while the application runs:
@@ -353,15 +348,16 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
       const refusal = this.#schemaRetry.refusal(this.#schema);
       if (refusal !== undefined) return Promise.reject(refusal);
     }
-    this.#schemaReady ??= applyMigrations(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }).then(
-      ({ applied, deferred }) => {
+    this.#schemaReady ??= applyMigrations(this.#pool, this.#schema, { lockTimeoutMillis: this.#exportTimeoutMillis }, { optionalLockWaitMillis: OPTIONAL_LOCK_WAIT_MILLIS }).then(
+      async ({ applied, deferred }) => {
         this.#schemaRetry.succeeded();
         if (applied.length > 0) safeDiag.info(`PostgresSpanExporter: applied migrations ${applied.join(', ')} to schema "${this.#schema}".`);
-        this.#writeWithout(deferred.map(({ version }) => version));
-        if (deferred.length === 0) return void (this.#lookAgainMillis = LOOK_AGAIN_FIRST_MILLIS);
+        const present = (await this.#scopeColumnPresent()) ?? !deferred.some(({ version }) => version === LOG_SCOPE_ATTRIBUTES_MIGRATION);
+        this.#useScopeAttributes(present);
+        if (deferred.length === 0 && present) return void (this.#lookAgainMillis = LOOK_AGAIN_FIRST_MILLIS);
         this.#lookAgainLater();
-        if (!this.#saidMissing) this.#sayDeferred(deferred);
-        this.#saidMissing = true;
+        if (deferred.length > 0 && !this.#saidMissing) this.#sayDeferred(deferred);
+        if (deferred.length > 0) this.#saidMissing = true;
       },
       (error: unknown) => {
         this.#schemaReady = undefined; // a later batch tries again
@@ -375,21 +371,19 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
 
   /**
    * `migrate: false`: the exporter applies nothing, but writes only what the schema has
-   * (migration 8's column), and says once what it lacks. Where it cannot be read (a role
-   * that may not read `migrations`), batches go on as before: it is looked at again only
-   * after a batch found the schema out of date, not with every batch.
+   * (migration 8's column, as the catalog says), and says once what it lacks; looked at
+   * again later while it lacks something (#lookAgainLater), not with every batch.
    */
   async #lookAtSchema(): Promise<void> {
-    let missing: { version: number; name: string }[];
+    const present = await this.#scopeColumnPresent();
+    if (present !== undefined) this.#useScopeAttributes(present);
+    let missing: { version: number; name: string }[] = [];
     try {
       missing = await missingMigrations(this.#pool, this.#schema);
     } catch {
-      // Written as if it had them; a batch that finds migration 8's column missing is
-      // written again without it (#writeBound).
-      return;
+      // A role that may not read `migrations`: the catalog said whether the column is there.
     }
-    this.#writeWithout(missing.map(({ version }) => version));
-    if (missing.length > 0) this.#lookAgainLater();
+    if (missing.length > 0 || present === false) this.#lookAgainLater();
     if (missing.length > 0 && !this.#saidMissing) {
       this.#saidMissing = true;
       const names = missing.map(({ version, name }) => `${version} (${name})`).join(', ');
@@ -398,6 +392,18 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
           `${this.#withoutNote(missing.map(({ version }) => version))}. Run \`npx otel-blackbox migrate --schema ${this.#schema}\` (docs/postgres-exporter.md, "Schema").`,
       );
     }
+    // `migrations` unread (a role that may not), the catalog told.
+    if (present === false) this.#sayNoScopeColumn();
+  }
+
+  /** Said once per exporter, unless what the schema lacks was said already. */
+  #sayNoScopeColumn(): void {
+    if (this.#saidMissing) return;
+    this.#saidMissing = true;
+    safeDiag.warn(
+      `PostgresSpanExporter: schema "${this.#schema}" in ${this.#target} has no logs.scope_attributes (migration 8); log records are written without their scope attributes. ` +
+        `Run \`npx otel-blackbox migrate --schema ${this.#schema}\` (docs/postgres-exporter.md, "Schema").`,
+    );
   }
 
   /** The schema looked at again after a while, and less often each time it still lacks what it lacked. */
@@ -406,12 +412,26 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     this.#lookAgainMillis = Math.min(this.#lookAgainMillis * 2, LOOK_AGAIN_CAP_MILLIS);
   }
 
-  /** Log rows without scope_attributes where the schema lacks migration 8; with them once it has it. */
-  #writeWithout(missing: readonly number[]): void {
-    const scopeAttributes = !missing.includes(LOG_SCOPE_ATTRIBUTES_MIGRATION);
-    if (scopeAttributes !== this.#scopeAttributes) {
-      this.#scopeAttributes = scopeAttributes;
-      this.#statements = new Statements(quoteSchema(this.#schema), { scopeAttributes });
+  /** Log rows with scope_attributes, or without where the schema lacks the column (migration 8). */
+  #useScopeAttributes(scopeAttributes: boolean): void {
+    if (scopeAttributes !== this.#statements.scopeAttributes) this.#statements = new Statements(quoteSchema(this.#schema), { scopeAttributes });
+  }
+
+  /**
+   * Whether `logs.scope_attributes` is there, read from the catalog, which any role may
+   * read: not from `migrations` (a role that may not read it never wrote the column again,
+   * and a schema restored without the column but listing migration 8 switched back and
+   * forth: a review). undefined where it cannot be read.
+   */
+  async #scopeColumnPresent(): Promise<boolean | undefined> {
+    try {
+      const { rows } = await this.#pool.query<{ present: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'scope_attributes' AND NOT attisdropped) AS present`,
+        [`${quoteSchema(this.#schema)}.logs`],
+      );
+      return rows[0]?.present;
+    } catch {
+      return undefined;
     }
   }
 
@@ -626,6 +646,14 @@ function idsOf(span: ReadableSpan): SpanIds | undefined {
  * is tried again then (a lock waited for at most 3 s a table, a role's refusal at once).
  */
 const LOOK_AGAIN_FIRST_MILLIS = 10_000;
+/**
+ * How long the exporter waits for a table's lock to apply a migration it writes as well
+ * without. Writers of every process queue behind a waiting ACCESS EXCLUSIVE request: at 3 s,
+ * each look again held every batch behind a long reader for 3 s, and four exporters'
+ * first batches outlived their deadline (a review). Long enough for batches under way to
+ * commit; `otel-blackbox migrate` waits its --lock-wait.
+ */
+const OPTIONAL_LOCK_WAIT_MILLIS = 500;
 const LOOK_AGAIN_CAP_MILLIS = 15 * 60_000;
 
 /** A statement that named logs.scope_attributes where the schema has no such column (42703). */

@@ -234,11 +234,9 @@ export class MigrationsIncompleteError extends Error {
   constructor(schema: string, applied: readonly number[], failed: readonly DeferredMigration[]) {
     const first = failed[0]!.error;
     const names = failed.map(({ version, name }) => `${version} (${name})`).join(', ');
-    super(
-      `schema "${schema}": ${applied.length === 0 ? 'no migration applied' : `applied migrations ${applied.join(', ')}`}; ` +
-        `migration ${names} not applied: ${(first as Error)?.message ?? String(first)}`,
-      { cause: first },
-    );
+    // Not the cause's own "nothing was changed", where something was.
+    const why = first instanceof MigrationUnderWayError ? `another process is migrating schema "${schema}"` : ((first as Error)?.message ?? String(first));
+    super(`schema "${schema}": ${applied.length === 0 ? 'no migration applied' : `applied migrations ${applied.join(', ')}`}; migration ${names} not applied: ${why}`, { cause: first });
     this.name = 'MigrationsIncompleteError';
     this.code = sqlStateOf(first);
     this.applied = applied;
@@ -257,8 +255,14 @@ export class MigrationsIncompleteError extends Error {
  * `deferred`, with the migrations not tried after it: those on a table whose lock was not
  * had (each would wait as long again: four waits of 3 s outlived a first batch's deadline,
  * a review), and all of them once another process's migration holds the schema's lock.
+ * `optionalLockWaitMillis`: how long those wait for a table lock, at most.
  */
-export async function applyMigrations(pool: pg.Pool, schema: string, options: MigrateSchemaOptions): Promise<{ applied: number[]; deferred: DeferredMigration[] }> {
+export async function applyMigrations(
+  pool: pg.Pool,
+  schema: string,
+  options: MigrateSchemaOptions,
+  { optionalLockWaitMillis }: { optionalLockWaitMillis?: number } = {},
+): Promise<{ applied: number[]; deferred: DeferredMigration[] }> {
   validPool(pool);
   const quoted = quoteSchema(schema);
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
@@ -284,7 +288,8 @@ export async function applyMigrations(pool: pg.Pool, schema: string, options: Mi
         continue;
       }
       try {
-        applied.push(...(await inMigration(connection, schema, quoted, options, { bootstrap: false, takes: (m) => m === migration })));
+        const waiting = { ...options, tableLockWaitMillis: Math.min(options.tableLockWaitMillis ?? TABLE_LOCK_WAIT_MILLIS, optionalLockWaitMillis ?? Infinity) };
+        applied.push(...(await inMigration(connection, schema, quoted, waiting, { bootstrap: false, takes: (m) => m === migration })));
       } catch (error) {
         if (connection.broken !== undefined) throw error;
         deferred.push({ version: migration.version, name: migration.name, tables: migration.tables, error });

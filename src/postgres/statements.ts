@@ -73,11 +73,12 @@ export class Statements {
   readonly #logRecords: StatementSql;
   readonly #deadLetter: string;
   readonly #logDeadLetter: string;
-  readonly #scopeAttributes: boolean;
+  /** Whether the log statement names logs.scope_attributes (migration 8). */
+  readonly scopeAttributes: boolean;
 
   /** `scopeAttributes`: the schema has logs.scope_attributes (migration 8); default true. */
   constructor(schema: QuotedSchema, { scopeAttributes = true }: { scopeAttributes?: boolean } = {}) {
-    this.#scopeAttributes = scopeAttributes;
+    this.scopeAttributes = scopeAttributes;
     const traces = tracesSql(schema);
     const keep = spansSql(schema, 'keep');
     this.#traces = { upsert: traces, fail: traces };
@@ -220,7 +221,7 @@ export class Statements {
         (arena) => integerArray(resourcePositions, arena),
         (arena) => integerArray(scopePositions, arena),
         ...distinctSchemaUrls(resources, scopes),
-        ...(this.#scopeAttributes ? [columnsOf(scopes.values).jsonb((v) => v.attributes)] : []),
+        ...(this.scopeAttributes ? [columnsOf(scopes.values).jsonb((v) => v.attributes)] : []),
       ],
     };
   }
