@@ -444,7 +444,7 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
   /**
    * Migrations this code writes as well without that could not be applied: a role that may
    * not change the schema (42501), a statement_timeout shorter than building an index, a
-   * table lock not had in time. Said once per exporter; the next process tries again.
+   * table lock not had in time. Said once per exporter; tried again later (#lookAgainLater).
    */
   #sayDeferred(deferred: readonly DeferredMigration[]): void {
     const names = deferred.map(({ version, name }) => `${version} (${name})`).join(', ');
@@ -639,13 +639,14 @@ function idsOf(span: ReadableSpan): SpanIds | undefined {
   }
 }
 
-/** How long a new resource's detectors are waited for once another's hung (see #detectorsSettled). */
 /**
  * A schema that lacks a migration this code writes as well without is looked at again this
  * long after, doubling each time up to LOOK_AGAIN_CAP_MILLIS: with `migrate`, the migration
- * is tried again then (a lock waited for at most 3 s a table, a role's refusal at once).
+ * is tried again then (a table's lock waited for OPTIONAL_LOCK_WAIT_MILLIS at most, a
+ * role's refusal at once).
  */
 const LOOK_AGAIN_FIRST_MILLIS = 10_000;
+const LOOK_AGAIN_CAP_MILLIS = 15 * 60_000;
 /**
  * How long the exporter waits for a table's lock to apply a migration it writes as well
  * without. Writers of every process queue behind a waiting ACCESS EXCLUSIVE request: at 3 s,
@@ -654,13 +655,13 @@ const LOOK_AGAIN_FIRST_MILLIS = 10_000;
  * commit; `otel-blackbox migrate` waits its --lock-wait.
  */
 const OPTIONAL_LOCK_WAIT_MILLIS = 500;
-const LOOK_AGAIN_CAP_MILLIS = 15 * 60_000;
 
 /** A statement that named logs.scope_attributes where the schema has no such column (42703). */
 function lacksScopeAttributes(error: unknown): boolean {
   return sqlStateOf(error) === SQLSTATE.UNDEFINED_COLUMN && /scope_attributes/.test((error as Error)?.message ?? '');
 }
 
+/** How long a new resource's detectors are waited for once another's hung (see #detectorsSettled). */
 const HUNG_DETECTORS_GRACE_MILLIS = 250;
 
 /** A record's resource, or undefined when it cannot be read (its conversion says why, below). */

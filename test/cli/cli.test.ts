@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bootstrapStatement, migrationLock, migrationStatements } from '../../src/postgres/migrate.js';
+import { migrationLock } from '../../src/postgres/migrate.js';
+import { installMigrations } from '../helpers/installedMigrations.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { runCli } from '../helpers/cli.js';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
@@ -112,11 +113,7 @@ describe('otel-blackbox CLI', () => {
   test('migrate behind a long reader: gives up after --lock-wait having changed nothing, exit 1, and says so', async () => {
     const behind = `${schema}_behind`;
     await db.query(`DROP SCHEMA IF EXISTS "${behind}" CASCADE`);
-    await db.query(bootstrapStatement(behind));
-    for (const m of migrationStatements(behind).filter((m) => m.version <= 2)) {
-      await db.query(m.sql);
-      await db.query(`INSERT INTO "${behind}".migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
-    }
+    await installMigrations(db, behind, (version) => version <= 2);
     const reader = new pg.Client({ connectionString: db.url });
     await reader.connect();
     try {
@@ -139,11 +136,7 @@ describe('otel-blackbox CLI', () => {
   test('migrate behind a long reader of spans, from 7: applies 8 and 10, exit 1, naming 9 and not saying nothing changed', async () => {
     const behind = `${schema}_behind_spans`;
     await db.query(`DROP SCHEMA IF EXISTS "${behind}" CASCADE`);
-    await db.query(bootstrapStatement(behind));
-    for (const m of migrationStatements(behind).filter((m) => m.version <= 7)) {
-      await db.query(m.sql);
-      await db.query(`INSERT INTO "${behind}".migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
-    }
+    await installMigrations(db, behind, (version) => version <= 7);
     const reader = new pg.Client({ connectionString: db.url });
     await reader.connect();
     try {

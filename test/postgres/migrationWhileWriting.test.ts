@@ -5,7 +5,8 @@
 // the deadlock detector, every time (an attack on a database at scale). The migration now
 // takes its tables' locks first, in the batches' order.
 import { afterAll, expect, it } from 'vitest';
-import { bootstrapStatement, migrateSchema, migrationStatements } from '../../src/postgres/migrate.js';
+import { migrateSchema } from '../../src/postgres/migrate.js';
+import { installMigrations } from '../helpers/installedMigrations.js';
 import { TestDatabase } from '../helpers/database.js';
 
 const db = new TestDatabase();
@@ -15,12 +16,8 @@ afterAll(async () => {
 });
 
 /** Installs versions 1 to `version` as the releases of those versions did (and those `also` names). */
-async function installUpTo(schema: string, version: number, also: number[] = []): Promise<void> {
-  await db.query(bootstrapStatement(schema));
-  for (const migration of migrationStatements(schema).filter((m) => m.version <= version || also.includes(m.version))) {
-    await db.query(migration.sql);
-    await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
-  }
+function installUpTo(schema: string, version: number, also: number[] = []): Promise<void> {
+  return installMigrations(db, schema, (v) => v <= version || also.includes(v));
 }
 
 it("migrates while a batch of a version-2 writer is under way, and neither is killed: the batch's trace row first, then its span", async () => {

@@ -8,7 +8,7 @@ import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { afterAll, afterEach, expect, test } from 'vitest';
 import { migrateSchema, MigrationsIncompleteError, PostgresSpanExporter } from '../../src/index.js';
-import { bootstrapStatement, migrationStatements } from '../../src/postgres/migrate.js';
+import { installMigrations } from '../helpers/installedMigrations.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportBatch, logRecords } from './logFixtures.js';
@@ -21,11 +21,7 @@ afterAll(() => db.close());
 /** A schema at `version`, as that release's migrations left it. */
 async function schemaAt(label: string, version: number): Promise<string> {
   const schema = await db.freshSchema(label);
-  await db.query(bootstrapStatement(schema));
-  for (const migration of migrationStatements(schema).filter((m) => m.version <= version)) {
-    await db.query(migration.sql);
-    await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
-  }
+  await installMigrations(db, schema, (v) => v <= version);
   return schema;
 }
 

@@ -10,7 +10,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { PostgresSpanExporter } from '../../src/index.js';
-import { bootstrapStatement, migrationStatements } from '../../src/postgres/migrate.js';
+import { installMigrations } from '../helpers/installedMigrations.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { TestDatabase } from '../helpers/database.js';
 import { exportBatch, logRecords } from './logFixtures.js';
@@ -35,11 +35,7 @@ afterAll(async () => {
 async function schemaOf(label: string, applied: (version: number) => boolean): Promise<string> {
   const schema = await db.freshSchema(label);
   schemas.push(schema);
-  await db.query(bootstrapStatement(schema));
-  for (const migration of migrationStatements(schema).filter((m) => applied(m.version))) {
-    await db.query(migration.sql);
-    await db.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
-  }
+  await installMigrations(db, schema, applied);
   await db.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
   await db.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
   await db.query(`GRANT DELETE ON "${schema}".logs TO ${role}`);
