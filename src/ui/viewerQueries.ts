@@ -152,8 +152,9 @@ export interface TraceRow {
  * it a semi-join, and hashed every error span, or walked every trace, at each page
  * (5,116 to 6,814 buffers at 200,000 traces, against 110 to 379 this way: a review).
  */
-const WITH_AN_ERROR_SQL = (schema: QuotedSchema): string =>
-  `AND EXISTS (SELECT 1 FROM ${schema}.spans e WHERE e.trace_id = t.trace_id AND e.status_code = 'ERROR')`;
+function withAnErrorSql(schema: QuotedSchema): string {
+  return `AND EXISTS (SELECT 1 FROM ${schema}.spans e WHERE e.trace_id = t.trace_id AND e.status_code = 'ERROR')`;
+}
 
 export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, filter: ListFilter): Promise<Page<TraceRow>> {
   const [nanos, traceId] = cursorParts(filter.after);
@@ -178,7 +179,7 @@ export async function listTraces(pool: ViewerDatabase, schema: QuotedSchema, fil
         -- Crashed or in flight: through that state's spans (a partial index, rows that are
         -- few; the parameter is planned as its value), not every trace's count.
         AND ($4::text IS NULL OR $4 = 'ended' OR t.trace_id IN (SELECT trace_id FROM ${schema}.spans WHERE state = $4))
-        ${filter.status === 'error' ? WITH_AN_ERROR_SQL(schema) : ''}
+        ${filter.status === 'error' ? withAnErrorSql(schema) : ''}
         AND ($5::bigint IS NULL OR (t.start_time <= ${timestampSql('$5::bigint')}
              AND (t.start_time_unix_nano, t.trace_id) < ($5::bigint, $6::text COLLATE "C")))
       ORDER BY t.start_time DESC, t.start_time_unix_nano DESC, t.trace_id DESC

@@ -27,6 +27,22 @@ afterAll(() => db.close());
 
 const cli = (...args: string[]) => runCli({ DATABASE_URL: db.url }, ...args);
 
+/** `migrate --lock-wait 300` on a schema at `version` while another session reads spans in an open transaction. */
+async function migrateBehindReaderOfSpans(behind: string, version: number) {
+  await db.query(`DROP SCHEMA IF EXISTS "${behind}" CASCADE`);
+  await installMigrations(db, behind, (v) => v <= version);
+  const reader = new pg.Client({ connectionString: db.url });
+  await reader.connect();
+  try {
+    await reader.query('BEGIN');
+    await reader.query(`SELECT count(*) FROM "${behind}".spans`);
+    return await cli('migrate', '--schema', behind, '--lock-wait', '300');
+  } finally {
+    await reader.query('ROLLBACK');
+    await reader.end();
+  }
+}
+
 describe('otel-blackbox CLI', () => {
   test('--help everywhere, and usage errors exit 2 on stderr', async () => {
     for (const command of ['migrate', 'recover', 'inspect', 'crashes', 'prune']) {
@@ -112,20 +128,9 @@ describe('otel-blackbox CLI', () => {
 
   test('migrate behind a long reader: gives up after --lock-wait having changed nothing, exit 1, and says so', async () => {
     const behind = `${schema}_behind`;
-    await db.query(`DROP SCHEMA IF EXISTS "${behind}" CASCADE`);
-    await installMigrations(db, behind, (version) => version <= 2);
-    const reader = new pg.Client({ connectionString: db.url });
-    await reader.connect();
-    try {
-      await reader.query('BEGIN');
-      await reader.query(`SELECT count(*) FROM "${behind}".spans`);
-      const result = await cli('migrate', '--schema', behind, '--lock-wait', '300');
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain('nothing was changed');
-    } finally {
-      await reader.query('ROLLBACK');
-      await reader.end();
-    }
+    const result = await migrateBehindReaderOfSpans(behind, 2);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('nothing was changed');
     expect(await db.count(`SELECT count(*) FROM "${behind}".migrations`)).toBe(2);
     expect((await cli('migrate', '--schema', behind, '--lock-wait', 'soon')).code).toBe(2);
     expect((await cli('migrate', '--schema', behind)).stdout).toContain('applied migrations 3, 4, 5');
@@ -135,22 +140,11 @@ describe('otel-blackbox CLI', () => {
   // spans, migration 9 fails and 8 and 10 are applied. It said "nothing was changed" (a review).
   test('migrate behind a long reader of spans, from 7: applies 8 and 10, exit 1, naming 9 and not saying nothing changed', async () => {
     const behind = `${schema}_behind_spans`;
-    await db.query(`DROP SCHEMA IF EXISTS "${behind}" CASCADE`);
-    await installMigrations(db, behind, (version) => version <= 7);
-    const reader = new pg.Client({ connectionString: db.url });
-    await reader.connect();
-    try {
-      await reader.query('BEGIN');
-      await reader.query(`SELECT count(*) FROM "${behind}".spans`);
-      const result = await cli('migrate', '--schema', behind, '--lock-wait', '300');
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain('applied migrations 8, 10; migration 9 (error_spans_index) not applied');
-      expect(result.stderr).toContain('another session held one of its tables longer than --lock-wait; run it again');
-      expect(result.stderr).not.toContain('nothing was changed');
-    } finally {
-      await reader.query('ROLLBACK');
-      await reader.end();
-    }
+    const result = await migrateBehindReaderOfSpans(behind, 7);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('applied migrations 8, 10; migration 9 (error_spans_index) not applied');
+    expect(result.stderr).toContain('another session held one of its tables longer than --lock-wait; run it again');
+    expect(result.stderr).not.toContain('nothing was changed');
     expect((await cli('migrate', '--schema', behind)).stdout).toContain('applied migrations 9');
   });
 
