@@ -6,8 +6,10 @@
 // a schema left at 7 (an attack: 0 of 1,200 spans, at every retry).
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
+import pg from 'pg';
 import { afterAll, afterEach, expect, test } from 'vitest';
 import { migrateSchema, MigrationsIncompleteError, PostgresSpanExporter } from '../../src/index.js';
+import { migrationLock } from '../../src/postgres/migrate.js';
 import { installMigrations } from '../helpers/installedMigrations.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -158,5 +160,95 @@ test('logs.scope_attributes dropped while batches run: every batch in flight wri
     expect(lines.filter((line) => line.includes('has no logs.scope_attributes (migration 8)'))).toHaveLength(1);
   } finally {
     await exporter.shutdown();
+  }
+});
+
+/** A pool whose connections keep the text of each statement they send, in order, one list a connection. */
+function recordingPool(url: string): { pool: pg.Pool; sent: string[][] } {
+  const sent: string[][] = [];
+  class RecordingClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super(config);
+      const mine: string[] = [];
+      sent.push(mine);
+      const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+      this.query = ((...args: unknown[]) => {
+        const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: unknown } | undefined)?.text;
+        if (typeof text === 'string') mine.push(text);
+        return query(...args);
+      }) as pg.Client['query'];
+    }
+  }
+  return { pool: new pg.Pool({ connectionString: url, Client: RecordingClient }), sent };
+}
+
+/** Each LOCK TABLE sent, with the lock_timeout its transaction had set last before it. */
+function lockWaits(sent: string[][]): { lock: string; lockTimeout: number }[] {
+  return sent.flatMap((statements) => {
+    let lockTimeout = NaN;
+    return statements.flatMap((text) => {
+      const set = /SET LOCAL lock_timeout = (\d+)/.exec(text);
+      if (set) lockTimeout = Number(set[1]);
+      return text.startsWith('LOCK TABLE') ? [{ lock: text, lockTimeout }] : [];
+    });
+  });
+}
+
+// Writers of every process queue behind a waiting ACCESS EXCLUSIVE request: at 3 s, each
+// look again held every batch behind a long reader for 3 s (a review). A wait's length is
+// not asserted (the machine is shared); the lock_timeout each table lock was asked under is.
+test('the exporter asks for an optional migration\'s table lock with lock_timeout 500 ms, the one a long reader holds included', async () => {
+  const schema = await schemaAt('optional_migration_lock_wait', 7);
+  const reader = await db.pool.connect();
+  const { pool, sent } = recordingPool(db.url);
+  const exporter = new PostgresSpanExporter({ pool, schema, exportTimeoutMillis: 5000 });
+  try {
+    await reader.query(`BEGIN; SELECT count(*) FROM "${schema}".spans`);
+    expect(await exportUntilWritten(exporter)).toBe(1);
+    expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 10]);
+    expect(lockWaits(sent)).toEqual([8, 9, 10].map((version) => ({
+      lock: `LOCK TABLE "${schema}".${version === 9 ? 'spans' : 'logs'} IN ACCESS EXCLUSIVE MODE`,
+      lockTimeout: 500,
+    })));
+  } finally {
+    await reader.query('ROLLBACK');
+    reader.release();
+    await exporter.shutdown();
+    await pool.end();
+  }
+});
+
+// Migration 7 applied, and another process's migration then holding the schema's lock:
+// MigrationUnderWayError says "nothing was changed", and the message of the error that
+// names it said so too, after migration 7 had been applied (a review).
+test('another process migrating after migration 7 was applied: the error names it, and does not say nothing was changed', async () => {
+  const schema = await schemaAt('optional_migration_under_way', 6);
+  const reader = await db.pool.connect();
+  const other = await db.pool.connect();
+  try {
+    // Migration 7 waits for the reader's logs, holding the schema's lock; the other
+    // process queues for that lock, and has it once 7 is committed, before 8 asks.
+    await reader.query(`BEGIN; SELECT count(*) FROM "${schema}".logs`);
+    const failed = migrateSchema(db.pool, schema, { lockTimeoutMillis: 4000, tableLockWaitMillis: 4000 }).catch((error: unknown) => error);
+    await expect.poll(() => db.count(`SELECT count(*) FROM pg_locks WHERE relation = to_regclass($1) AND NOT granted`, [`"${schema}".logs`])).toBe(1);
+    const otherPid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    await other.query('BEGIN');
+    const otherHolds = other.query('SELECT pg_advisory_xact_lock($1, $2)', migrationLock(schema));
+    await expect.poll(() => db.count(`SELECT count(*) FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted`, [otherPid])).toBe(1);
+    await reader.query('ROLLBACK');
+    await otherHolds;
+    const error = await failed;
+    expect(error).toBeInstanceOf(MigrationsIncompleteError);
+    expect(error).toMatchObject({ code: '55P03', applied: [7], failed: [8, 9, 10].map((version) => expect.objectContaining({ version })) });
+    expect((error as Error).message).toBe(
+      `schema "${schema}": applied migrations 7; migration 8 (log_scope_attributes), 9 (error_spans_index), 10 (logs_outside_spans_index) not applied: another process is migrating schema "${schema}"`,
+    );
+    expect((error as Error).message).not.toContain('nothing was changed');
+    expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  } finally {
+    await reader.query('ROLLBACK').catch(() => {});
+    await other.query('ROLLBACK').catch(() => {});
+    reader.release();
+    other.release();
   }
 });
