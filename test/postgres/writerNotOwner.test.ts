@@ -9,7 +9,7 @@ import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { PostgresSpanExporter } from '../../src/index.js';
+import { migrateSchema, PostgresSpanExporter } from '../../src/index.js';
 import { installMigrations } from '../helpers/installedMigrations.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { TestDatabase } from '../helpers/database.js';
@@ -104,6 +104,36 @@ test("migrate: false, a role that may not read migrations, a schema at 7: the lo
   expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
   expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE kind = 'log'`)).toBe(1);
   expect(lines.filter((line) => line.includes('has no logs.scope_attributes (migration 8)'))).toHaveLength(1);
+});
+
+// Where the role may not read `migrations`, whether the column is there is read from the
+// catalog: read from `migrations`, an exporter that had found it missing never wrote it
+// again once the owner had migrated (a review). Looked at again after 10 s (the exporter's
+// first look-again delay; no test hook shortens it).
+test('migrate: false, a role that may not read migrations: once the owner has migrated, log rows are written with their scope attributes again', async () => {
+  const schema = await schemaOf('writer_not_owner_unread_then_migrated', (version) => version <= 7);
+  await db.query(`REVOKE ALL ON "${schema}".migrations FROM ${role}`);
+  const pool = new pg.Pool({ connectionString: db.url, max: 2, options: `-c role=${role}` });
+  const exporter = new PostgresSpanExporter({ pool, schema, migrate: false });
+  const exportLine = async (body: string) => {
+    const spans = await traceOf(1, body);
+    const logs = await logRecords([{ record: { body }, in: spans[0]!.spanContext() }], TEST_RESOURCE, { attributes: { tenant: 'acme' } });
+    return (await exportBatch(exporter, spans, logs)).code;
+  };
+  try {
+    expect(await exportLine('before the owner migrated')).toBe(ExportResultCode.SUCCESS);
+    await migrateSchema(db.pool, schema);
+    await expect.poll(async () => {
+      expect(await exportLine('after the owner migrated')).toBe(ExportResultCode.SUCCESS);
+      return db.count(`SELECT count(*) FROM "${schema}".logs WHERE scope_attributes IS NOT NULL`);
+    }, { timeout: 30_000, interval: 1000 }).toBeGreaterThan(0);
+    const rows = await db.query<{ body: string; scope_attributes: unknown }>(`SELECT body #>> '{}' AS body, scope_attributes FROM "${schema}".logs WHERE kind = 'log' ORDER BY inserted_at`);
+    expect(rows[0]).toEqual({ body: 'before the owner migrated', scope_attributes: null });
+    expect(rows.at(-1)).toEqual({ body: 'after the owner migrated', scope_attributes: { tenant: 'acme' } });
+  } finally {
+    await exporter.shutdown();
+    await pool.end();
+  }
 });
 
 test('one that lacks a migration this code needs: the batch fails, saying the owner must migrate, not to grant what the role has', async () => {
