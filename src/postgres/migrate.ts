@@ -18,6 +18,7 @@ import * as replicaIdentity from './migrations/0007_replica_identity.js';
 import * as logScopeAttributes from './migrations/0008_log_scope_attributes.js';
 import * as errorSpansIndex from './migrations/0009_error_spans_index.js';
 import * as logsOutsideSpansIndex from './migrations/0010_logs_outside_spans_index.js';
+import * as crashesByEndIndex from './migrations/0011_crashes_by_end_index.js';
 import { quoteSchema, type QuotedSchema } from './schemaName.js';
 import { InvalidOptionError, knownOptionsOnly, millis, validPool } from '../options/validate.js';
 import { SQLSTATE, sqlStateOf } from './sqlState.js';
@@ -46,7 +47,7 @@ interface Migration {
 }
 
 /** In order of version; add a migration by importing its module and appending it here. */
-const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity, logScopeAttributes, errorSpansIndex, logsOutsideSpansIndex];
+const MIGRATIONS: readonly Migration[] = [initial, logRecords, leanSpanIndexes, traceRootEnded, parentRemoteSchemaUrls, traceLocalRoot, replicaIdentity, logScopeAttributes, errorSpansIndex, logsOutsideSpansIndex, crashesByEndIndex];
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export class SchemaTooNewError extends Error {

@@ -39,7 +39,7 @@ describe('migrations', () => {
   it('installs the schema, then a second run changes nothing', async () => {
     const schema = await db.freshSchema('migrations_fresh');
 
-    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+    expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] });
     expect(await tablesOf(schema)).toEqual(TABLES);
     const applied = await db.query(`SELECT version, name, applied_at FROM "${schema}".migrations ORDER BY version`);
     expect(applied).toMatchObject([
@@ -53,6 +53,7 @@ describe('migrations', () => {
       { version: 8, name: 'log_scope_attributes' },
       { version: 9, name: 'error_spans_index' },
       { version: 10, name: 'logs_outside_spans_index' },
+      { version: 11, name: 'crashes_by_end_index' },
     ]);
 
     expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [] });
@@ -90,7 +91,7 @@ describe('migrations', () => {
     await migrateSchema(db.pool, schema);
     const latest = Math.max(...migrationStatements(schema).map((m) => m.version));
     expect(await db.query(`SELECT version, oldest_writer FROM "${schema}".migrations WHERE version >= 3 ORDER BY version`)).toEqual(
-      [3, 4, 5, 6, 7, 8, 9, 10].map((version) => ({ version, oldest_writer: 2 })),
+      [3, 4, 5, 6, 7, 8, 9, 10, 11].map((version) => ({ version, oldest_writer: 2 })),
     );
     // A newer otel-blackbox's additive migration, recorded as a newer release would.
     await db.query(`ALTER TABLE "${schema}".spans ADD COLUMN from_the_future text`);
@@ -132,12 +133,12 @@ describe('migrations', () => {
       const results = await Promise.allSettled(pools.map((pool) => migrateSchema(pool, schema)));
       expect(results.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
       const applied = results.map((r) => (r as PromiseFulfilledResult<{ applied: number[] }>).value.applied);
-      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]);
+      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
     }
     expect(await tablesOf(schema)).toEqual(TABLES);
-    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(10);
+    expect(await db.count(`SELECT count(*) FROM "${schema}".migrations`)).toBe(11);
   });
 
   it('offers each migration as SQL for a dry run, for the schema asked for', () => {
@@ -153,6 +154,7 @@ describe('migrations', () => {
       { version: 8, name: 'log_scope_attributes' },
       { version: 9, name: 'error_spans_index' },
       { version: 10, name: 'logs_outside_spans_index' },
+      { version: 11, name: 'crashes_by_end_index' },
     ]);
     expect(statements[0]!.sql).toContain('CREATE TABLE "audit".spans');
     expect(() => migrationStatements('Audit; DROP')).toThrow(/schema/);
@@ -212,7 +214,7 @@ describe('migrations', () => {
       await reader.end();
       await writer.end();
     }
-    expect((await migrateSchema(db.pool, schema)).applied).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect((await migrateSchema(db.pool, schema)).applied).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   }, 60_000);
 
   it('after a migration gave up behind a long reader, the next batches fail at once instead of queueing writers behind it again, and a later one migrates', async () => {

@@ -40,13 +40,13 @@ async function exportUntilWritten(exporter: PostgresSpanExporter) {
   throw new Error('never written');
 }
 
-test('an index migration held off by a long reader of spans is left for later: the column a writer needs is applied, and spans and log records are written', async () => {
+test('index migrations held off by a long reader of spans are left for later: the column a writer needs is applied, and spans and log records are written', async () => {
   const lines = collectDiag();
   const schema = await schemaAt('optional_migration_lock', 7);
   const reader = await db.pool.connect();
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema, exportTimeoutMillis: 1500 });
   try {
-    // A report reading spans in a transaction left open: migration 9 cannot lock the table.
+    // A report reading spans in a transaction left open: migrations 9 and 11 cannot lock the table.
     await reader.query(`BEGIN; SELECT count(*) FROM "${schema}".spans`);
     await exportUntilWritten(exporter);
     expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 10]);
@@ -54,15 +54,15 @@ test('an index migration held off by a long reader of spans is left for later: t
     expect(await db.query(`SELECT scope_attributes FROM "${schema}".logs WHERE kind = 'log'`)).toEqual([{ scope_attributes: { tenant: 'acme' } }]);
     const said = lines.filter((line) => line.includes('lacks migration'));
     expect(said).toHaveLength(1);
-    expect(said[0]).toContain('lacks migration 9 (error_spans_index), which could not be applied');
+    expect(said[0]).toContain('lacks migration 9 (error_spans_index), 11 (crashes_by_end_index), which could not be applied');
     expect(said[0]).toContain(`npx otel-blackbox migrate --schema ${schema}`);
   } finally {
     await reader.query('ROLLBACK');
     reader.release();
     await exporter.shutdown();
   }
-  // The reader gone, the operator's migrate applies it.
-  expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [9] });
+  // The reader gone, the operator's migrate applies them.
+  expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [9, 11] });
 });
 
 test('migrateSchema (and the command) applies the others, and fails naming both', async () => {
@@ -72,14 +72,14 @@ test('migrateSchema (and the command) applies the others, and fails naming both'
     await reader.query(`BEGIN; SELECT count(*) FROM "${schema}".spans`);
     const failed = await migrateSchema(db.pool, schema, { tableLockWaitMillis: 200 }).catch((error: unknown) => error);
     expect(failed).toBeInstanceOf(MigrationsIncompleteError);
-    expect(failed).toMatchObject({ code: '55P03', applied: [8, 10], failed: [expect.objectContaining({ version: 9 })] });
-    expect((failed as Error).message).toMatch(/^schema "[^"]+": applied migrations 8, 10; migration 9 \(error_spans_index\) not applied: /);
+    expect(failed).toMatchObject({ code: '55P03', applied: [8, 10], failed: [expect.objectContaining({ version: 9 }), expect.objectContaining({ version: 11 })] });
+    expect((failed as Error).message).toMatch(/^schema "[^"]+": applied migrations 8, 10; migration 9 \(error_spans_index\), 11 \(crashes_by_end_index\) not applied: /);
     expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 10]);
   } finally {
     await reader.query('ROLLBACK');
     reader.release();
   }
-  expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [9] });
+  expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [9, 11] });
 });
 
 // Each migration on a table whose lock was not had waited as long again: four waits of 3 s
@@ -94,7 +94,7 @@ test('a long reader of logs at start: one wait, the first batch written, and mig
   try {
     await reader.query(`BEGIN; SELECT count(*) FROM "${schema}".logs`);
     expect(await exportUntilWritten(exporter)).toBe(1);
-    expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 9]);
+    expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 9, 11]);
     expect(await db.query(`SELECT scope_attributes FROM "${schema}".logs`).catch((error: Error) => error.message)).toMatch(/scope_attributes/);
     expect(lines.filter((line) => line.includes('lacks migration 7 (replica_identity), 8 (log_scope_attributes), 10 (logs_outside_spans_index), which could not be applied'))).toHaveLength(1);
     await reader.query('ROLLBACK');
@@ -103,7 +103,7 @@ test('a long reader of logs at start: one wait, the first batch written, and mig
       await exportUntilWritten(exporter);
       return db.count(`SELECT count(*) FROM "${schema}".logs WHERE scope_attributes IS NOT NULL`).catch(() => 0);
     }, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);
-    expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect(lines.filter((line) => line.includes('lacks migration'))).toHaveLength(1);
   } finally {
     await reader.query('ROLLBACK').catch(() => {});
@@ -122,7 +122,7 @@ test('with migrate: false, a schema without the scope attributes column is writt
     expect(await db.count(`SELECT count(*) FROM "${schema}".logs WHERE kind = 'log'`)).toBe(2);
     const said = lines.filter((line) => line.includes('lacks migration'));
     expect(said).toHaveLength(1);
-    expect(said[0]).toContain('lacks migration 8 (log_scope_attributes), 9 (error_spans_index), 10 (logs_outside_spans_index), and the exporter has migrate: false');
+    expect(said[0]).toContain('lacks migration 8 (log_scope_attributes), 9 (error_spans_index), 10 (logs_outside_spans_index), 11 (crashes_by_end_index), and the exporter has migrate: false');
     expect(said[0]).toContain('log records without their scope attributes');
     expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     // The owner migrates while it runs: looked at again within seconds, the column written.
@@ -239,9 +239,9 @@ test('another process migrating after migration 7 was applied: the error names i
     await otherHolds;
     const error = await failed;
     expect(error).toBeInstanceOf(MigrationsIncompleteError);
-    expect(error).toMatchObject({ code: '55P03', applied: [7], failed: [8, 9, 10].map((version) => expect.objectContaining({ version })) });
+    expect(error).toMatchObject({ code: '55P03', applied: [7], failed: [8, 9, 10, 11].map((version) => expect.objectContaining({ version })) });
     expect((error as Error).message).toBe(
-      `schema "${schema}": applied migrations 7; migration 8 (log_scope_attributes), 9 (error_spans_index), 10 (logs_outside_spans_index) not applied: another process is migrating schema "${schema}"`,
+      `schema "${schema}": applied migrations 7; migration 8 (log_scope_attributes), 9 (error_spans_index), 10 (logs_outside_spans_index), 11 (crashes_by_end_index) not applied: another process is migrating schema "${schema}"`,
     );
     expect((error as Error).message).not.toContain('nothing was changed');
     expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7]);

@@ -97,6 +97,8 @@ describe('viewer query cost', () => {
         ['traces of a service', (p) => listTraces(p, quoted, { service: 'svc-1' })],
         ['crashes', (p) => listCrashes(p, quoted, {})],
         ['crashes, deep page', (p) => listCrashes(p, quoted, { after: middle })],
+        // Crashes before a time: the walk of spans_crashes_by_end_idx starts there.
+        ['crashes before a time', (p) => listCrashes(p, quoted, { to: new Date(Number(BASE / 1_000_000n) + 10) })],
         ['log lines outside spans', (p) => listLogsOutsideSpans(p, quoted, {})],
         ['log lines outside spans, deep page', (p) => listLogsOutsideSpans(p, quoted, { after: `${BASE + 5000n * 900n}.15000.${Buffer.from('outside-0').toString('base64url')}` })],
         ['span logs', (p) => spanLogs(p, quoted, logged!.trace_id, logged!.span_id)],
@@ -105,25 +107,23 @@ describe('viewer query cost', () => {
       ];
       for (const [name, run] of cases) await run(countingPool(pool, (spent[name] = [])));
       // A page of any list, or a span's logs: well under a full read of the smallest table.
-      // A list of one state walks that state's spans (a partial index) once more: crashes are
-      // rare. So does the list of crashes, latest crash first: no index has their ends.
-      const inState = { crashed: await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'crashed'`), started: await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'started'`) };
-      // Errors are in one trace of 113 here: a page of them is found among the newest few
-      // thousand traces, walked by time, each looked up in spans_error_idx (two index pages).
-      const walked = await db.count(
-        `SELECT count(*) FROM "${schema}".traces WHERE start_time_unix_nano >= (
-           SELECT t.start_time_unix_nano FROM "${schema}".traces t
-            WHERE EXISTS (SELECT 1 FROM "${schema}".spans s WHERE s.trace_id = t.trace_id AND s.status_code = 'ERROR')
-            ORDER BY t.start_time_unix_nano DESC OFFSET ${PAGE_SIZE} LIMIT 1)`,
-      );
+      // A list filtered on a rare trait (a crash, a span in flight, an error: one trace of 50,
+      // 97 and 113 here) walks the newest traces until it has a page of them, each looked up
+      // in an index: a few pages for each trace walked, not the table (120,000 and more).
+      const walkedTo = (trait: string): Promise<number> =>
+        db.count(
+          `SELECT count(*) FROM "${schema}".traces WHERE start_time_unix_nano >= (
+             SELECT t.start_time_unix_nano FROM "${schema}".traces t
+              WHERE EXISTS (SELECT 1 FROM "${schema}".spans s WHERE s.trace_id = t.trace_id AND ${trait})
+              ORDER BY t.start_time_unix_nano DESC OFFSET ${PAGE_SIZE} LIMIT 1)`,
+        );
       const page = Math.min(traces, spans, logs) / 3;
       const limits: Record<string, number> = {
-        'crashed traces': page + 2 * inState.crashed,
-        'started traces': page + 2 * inState.started,
-        // Those traces, and two pages of spans_error_idx for each: not the table (120,000 and more).
-        'traces with an error': page + 2.5 * walked,
-        crashes: page + 2 * inState.crashed,
-        'crashes, deep page': page + 2 * inState.crashed,
+        // Each one's spans counted (the primary key), and a look for one in that state.
+        'crashed traces': page + 5 * (await walkedTo(`s.state = 'crashed'`)),
+        'started traces': page + 5 * (await walkedTo(`s.state = 'started'`)),
+        // Two pages of spans_error_idx for each.
+        'traces with an error': page + 2.5 * (await walkedTo(`s.status_code = 'ERROR'`)),
       };
       const over = Object.entries(spent)
         .filter(([name, [touched]]) => touched! > (limits[name] ?? page))
@@ -167,6 +167,39 @@ describe('viewer query cost', () => {
           ORDER BY end_time_unix_nano DESC, trace_id DESC, span_id DESC LIMIT ${PAGE_SIZE * 3}`,
       );
       expect(crashes).toEqual(expected.map((row) => row.key));
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('bounds the crashes by their end as end_time does, at the millisecond a crash ended on', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      // Trace i = 5,700 crashed, and its span ended at BASE + 2 ms exactly (700 * 2,850 + 5,000 ns).
+      const edge = new Date(Number(BASE / 1_000_000n) + 2);
+      const [atEdge] = await db.query<{ key: string }>(`SELECT trace_id || '.' || span_id AS key FROM "${schema}".spans WHERE state = 'crashed' AND end_time = $1`, [edge]);
+      expect(atEdge).toBeDefined();
+      // About 57 crashes a millisecond: each window's fit in three pages, oldest last.
+      const before = new Date(edge.getTime() - 1);
+      const after1 = new Date(edge.getTime() + 1);
+      for (const filter of [{ from: edge, to: after1 }, { from: before, to: edge }, { from: before, to: after1 }] as ListFilter[]) {
+        const expected = await db.query<{ key: string }>(
+          `SELECT trace_id || '.' || span_id AS key FROM "${schema}".spans
+            WHERE state = 'crashed' AND ($1::timestamptz IS NULL OR end_time >= $1) AND ($2::timestamptz IS NULL OR end_time < $2)
+            ORDER BY end_time_unix_nano DESC, trace_id DESC, span_id DESC LIMIT ${PAGE_SIZE * 3}`,
+          [filter.from ?? null, filter.to ?? null],
+        );
+        const seen: string[] = [];
+        let after: string | null = null;
+        do {
+          const result = await listCrashes(pool, quoted, { ...filter, ...(after !== null && { after }) });
+          seen.push(...result.rows.map((row) => `${row.trace_id}.${row.span_id}`));
+          after = result.next;
+        } while (after !== null);
+        expect(seen.length).toBeLessThan(PAGE_SIZE * 3);
+        expect(seen).toEqual(expected.map((row) => row.key));
+        expect(seen.includes(atEdge!.key)).toBe(filter.to! > edge);
+      }
     } finally {
       await pool.end();
     }
