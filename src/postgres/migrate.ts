@@ -225,7 +225,8 @@ export async function migrateSchema(pool: pg.Pool, schema: string, options: Migr
  * Some migrations were applied and others not: each of those a writer does without is
  * applied in a transaction of its own, and one that fails (a table lock a long reader
  * holds, a statement_timeout shorter than building an index, a role that may not) leaves
- * the others applied. `code` and `cause` are the first failure's.
+ * the others applied. The message says each failure once, with the migrations it kept
+ * back; `code` and `cause` are the first failure's, `failed` holds each migration's.
  */
 export class MigrationsIncompleteError extends Error {
   readonly code: string | undefined;
@@ -234,10 +235,16 @@ export class MigrationsIncompleteError extends Error {
 
   constructor(schema: string, applied: readonly number[], failed: readonly DeferredMigration[]) {
     const first = failed[0]!.error;
-    const names = failed.map(({ version, name }) => `${version} (${name})`).join(', ');
-    // Not the cause's own "nothing was changed", where something was.
-    const why = first instanceof MigrationUnderWayError ? `another process is migrating schema "${schema}"` : ((first as Error)?.message ?? String(first));
-    super(`schema "${schema}": ${applied.length === 0 ? 'no migration applied' : `applied migrations ${applied.join(', ')}`}; migration ${names} not applied: ${why}`, { cause: first });
+    // Each failure once, with the migrations it kept back: a statement_timeout on one index
+    // and a lock on another table are two things to mend, and the first alone was said.
+    const byReason = new Map<string, string[]>();
+    for (const { version, name, error } of failed) {
+      // Not the cause's own "nothing was changed", where something was.
+      const why = error instanceof MigrationUnderWayError ? `another process is migrating schema "${schema}"` : ((error as Error)?.message ?? String(error));
+      byReason.set(why, [...(byReason.get(why) ?? []), `${version} (${name})`]);
+    }
+    const clauses = [...byReason].map(([why, names]) => `migration ${names.join(', ')} not applied: ${why}`);
+    super(`schema "${schema}": ${applied.length === 0 ? 'no migration applied' : `applied migrations ${applied.join(', ')}`}; ${clauses.join('; ')}`, { cause: first });
     this.name = 'MigrationsIncompleteError';
     this.code = sqlStateOf(first);
     this.applied = applied;

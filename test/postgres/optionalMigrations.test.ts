@@ -1,5 +1,5 @@
 // Migrations this code writes as well without (neededToWrite: false: 7 replica identity, 8
-// the scope attributes' column, 9 and 10 the viewer's indexes) are applied each in a
+// the scope attributes' column, 9 to 11 the viewer's indexes) are applied each in a
 // transaction of its own, after those it needs. In one transaction with the rest, one that
 // could not be applied (a statement_timeout shorter than building an index, a table lock a
 // long reader holds) kept back the column a writer needs, and the new code wrote nothing to
@@ -80,6 +80,42 @@ test('migrateSchema (and the command) applies the others, and fails naming both'
     reader.release();
   }
   expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [9, 11] });
+});
+
+// Two things to mend, said as one: the message named the first failure only, with every
+// migration kept back, the second's among them (the CLI's hint likewise).
+test('two failures of their own: each said once, with the migrations it kept back', async () => {
+  const schema = await schemaAt('optional_migration_two_failures', 7);
+  // Someone added migration 8's column by hand; a report reads spans meanwhile.
+  await db.query(`ALTER TABLE "${schema}".logs ADD COLUMN scope_attributes jsonb`);
+  const reader = await db.pool.connect();
+  try {
+    await reader.query(`BEGIN; SELECT count(*) FROM "${schema}".spans`);
+    const failed = await migrateSchema(db.pool, schema, { tableLockWaitMillis: 200 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(MigrationsIncompleteError);
+    expect(failed).toMatchObject({ code: '42701', applied: [10], failed: [8, 9, 11].map((version) => expect.objectContaining({ version })) });
+    expect((failed as Error).message).toBe(
+      `schema "${schema}": applied migrations 10; migration 8 (log_scope_attributes) not applied: column "scope_attributes" of relation "logs" already exists; ` +
+        'migration 9 (error_spans_index), 11 (crashes_by_end_index) not applied: canceling statement due to lock timeout',
+    );
+  } finally {
+    await reader.query('ROLLBACK');
+    reader.release();
+  }
+});
+
+// An index of a large spans table built by the migration holds writers back while it is
+// built; built beforehand CONCURRENTLY, as the docs say, the migration records it.
+test('an index built beforehand with CREATE INDEX CONCURRENTLY is recorded as applied, not built again', async () => {
+  const schema = await schemaAt('optional_migration_index_beforehand', 10);
+  await db.query(
+    `CREATE INDEX CONCURRENTLY spans_crashes_by_end_idx ON "${schema}".spans (end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC) WHERE state = 'crashed'`,
+  );
+  const indexOid = `SELECT to_regclass($1)::oid::text AS oid`;
+  const [before] = await db.query<{ oid: string }>(indexOid, [`"${schema}".spans_crashes_by_end_idx`]);
+  expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [11] });
+  expect(await db.query(indexOid, [`"${schema}".spans_crashes_by_end_idx`])).toEqual([before]);
+  expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 });
 
 // Each migration on a table whose lock was not had waited as long again: four waits of 3 s

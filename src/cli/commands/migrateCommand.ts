@@ -40,25 +40,37 @@ export async function migrateCommand(args: string[], io: CommandIo): Promise<num
     io.out(applied.length === 0 ? `schema ${schema} is up to date` : `schema ${schema}: applied migrations ${applied.join(', ')}`);
     return EXIT.ok;
   } catch (error) {
-    // Migrations a writer does without each go in a transaction of their own: those before
-    // (and besides) the one that failed stay applied, and "nothing was changed" is not true.
-    const incomplete = error instanceof MigrationsIncompleteError;
-    const cause = incomplete ? error.cause : error;
-    const unchanged = incomplete && error.applied.length > 0 ? '' : 'nothing was changed: ';
-    // 55P03: a table lock not granted within --lock-wait. Or the role's lock_timeout ended
-    // the wait for another process's migration, which says so. 57014: a statement_timeout
-    // shorter than building an index over a large table.
-    const hint =
-      cause instanceof MigrationUnderWayError
-        ? ' (run it again once that migration has ended; the role or database sets a lock_timeout)'
-        : (cause as { code?: string })?.code === '55P03'
-          ? ` (another session held one of its tables longer than --lock-wait; ${unchanged}run it again, or allow a longer wait)`
-          : (cause as { code?: string })?.code === '57014'
-            ? ` (a statement_timeout cancelled it: run it again with a longer one, e.g. PGOPTIONS='-c statement_timeout=0')`
-            : '';
-    io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${printable(target)}: ${printable((error as Error).message)}${hint}`);
+    io.err(`otel-blackbox migrate: cannot migrate ${schema} on ${printable(target)}: ${printable((error as Error).message)}${failureHints(error)}`);
     return EXIT.failed;
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * What to do about a failure, in parentheses, or '' where there is no advice. A
+ * MigrationsIncompleteError gets one for each kind among its failures: a table lock and a
+ * statement_timeout are two things to mend, and the first alone was said.
+ */
+export function failureHints(error: unknown): string {
+  // Migrations a writer does without each go in a transaction of their own: those before
+  // (and besides) the one that failed stay applied, and "nothing was changed" is not true.
+  const incomplete = error instanceof MigrationsIncompleteError;
+  const unchanged = !incomplete || error.applied.length === 0;
+  const causes = incomplete ? error.failed.map(({ error: cause }) => cause) : [error];
+  const hints = new Set(causes.map((cause) => hintFor(cause, unchanged)).filter((hint) => hint !== ''));
+  return [...hints].map((hint) => ` (${hint})`).join('');
+}
+
+/**
+ * 55P03: a table lock not granted within --lock-wait. Or the role's lock_timeout ended the
+ * wait for another process's migration, which says so. 57014: a statement_timeout shorter
+ * than building an index over a large table.
+ */
+function hintFor(cause: unknown, unchanged: boolean): string {
+  if (cause instanceof MigrationUnderWayError) return 'run it again once that migration has ended; the role or database sets a lock_timeout';
+  const code = (cause as { code?: string } | undefined)?.code;
+  if (code === '55P03') return `another session held one of its tables longer than --lock-wait; ${unchanged ? 'nothing was changed: ' : ''}run it again, or allow a longer wait`;
+  if (code === '57014') return `a statement_timeout cancelled it: run it again with a longer one, e.g. PGOPTIONS='-c statement_timeout=0'`;
+  return '';
 }

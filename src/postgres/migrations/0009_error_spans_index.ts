@@ -18,5 +18,7 @@ export const oldestWriter = 2;
 export const neededToWrite = false;
 
 export function sql(s: QuotedSchema): string {
-  return `CREATE INDEX spans_error_idx ON ${s}.spans (trace_id) WHERE status_code = 'ERROR';`;
+  // IF NOT EXISTS: built beforehand with CREATE INDEX CONCURRENTLY, which holds no writer
+  // back (docs/postgres-exporter.md), it is recorded as applied, not built again.
+  return `CREATE INDEX IF NOT EXISTS spans_error_idx ON ${s}.spans (trace_id) WHERE status_code = 'ERROR';`;
 }

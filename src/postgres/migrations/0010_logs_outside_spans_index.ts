@@ -17,6 +17,8 @@ export const oldestWriter = 2;
 export const neededToWrite = false;
 
 export function sql(s: QuotedSchema): string {
-  return `CREATE INDEX logs_outside_spans_idx ON ${s}.logs (time)
+  // IF NOT EXISTS: built beforehand with CREATE INDEX CONCURRENTLY, which holds no writer
+  // back (docs/postgres-exporter.md), it is recorded as applied, not built again.
+  return `CREATE INDEX IF NOT EXISTS logs_outside_spans_idx ON ${s}.logs (time)
   WHERE kind = 'log' AND (trace_id IS NULL OR NOT COALESCE(trace_flags, 1) & 1 = 1);`;
 }

@@ -19,6 +19,8 @@ export const oldestWriter = 2;
 export const neededToWrite = false;
 
 export function sql(s: QuotedSchema): string {
-  return `CREATE INDEX spans_crashes_by_end_idx ON ${s}.spans (end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)
+  // IF NOT EXISTS: built beforehand with CREATE INDEX CONCURRENTLY, which holds no writer
+  // back (docs/postgres-exporter.md), it is recorded as applied, not built again.
+  return `CREATE INDEX IF NOT EXISTS spans_crashes_by_end_idx ON ${s}.spans (end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)
   WHERE state = 'crashed';`;
 }
