@@ -39,9 +39,35 @@ export interface LogLineRow {
   trace_flags: number | null;
 }
 
+/**
+ * `severity`: the lowest severity listed, by OpenTelemetry's severity numbers (each name
+ * the first of its four: WARN 13 takes WARN2 to WARN4 and everything above).
+ */
+export const SEVERITIES = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 } as const;
+export type SeverityName = keyof typeof SEVERITIES;
+
+export interface LogLineFilter extends ListFilter {
+  severity?: SeverityName;
+}
+
+/**
+ * The severity names at or above `least`, as a record with no severity number (or 0,
+ * unspecified) may say them, in any case: such a line is listed by its text, not left out.
+ */
+function namesFrom(least: SeverityName): string[] {
+  return Object.entries(SEVERITIES)
+    .filter(([, number]) => number >= SEVERITIES[least])
+    .map(([name]) => name.toUpperCase());
+}
+
 /** A filter from a query string, its cursor a log line's (LOG_CURSOR). */
-export function logFilterFrom(params: URLSearchParams): ListFilter {
-  const filter = filterFrom(params, LOG_CURSOR);
+export function logFilterFrom(params: URLSearchParams): LogLineFilter {
+  const filter: LogLineFilter = filterFrom(params, LOG_CURSOR);
+  const severity = params.get('severity');
+  if (severity) {
+    if (!Object.hasOwn(SEVERITIES, severity)) throw new BadRequest(`severity must be one of ${Object.keys(SEVERITIES).join(', ')}`);
+    filter.severity = severity as SeverityName;
+  }
   // A sequence past a bigint, or a writer id PostgreSQL text cannot hold (NUL), failed the
   // query with a 500 (a review): a cursor no page returns.
   const match = filter.after === undefined ? null : LOG_CURSOR.exec(filter.after);
@@ -49,7 +75,7 @@ export function logFilterFrom(params: URLSearchParams): ListFilter {
   return filter;
 }
 
-export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedSchema, filter: ListFilter): Promise<Page<LogLineRow>> {
+export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedSchema, filter: LogLineFilter): Promise<Page<LogLineRow>> {
   const match = filter.after === undefined ? null : LOG_CURSOR.exec(filter.after);
   const [nanos, sequence, writerId] = match ? [match[1]!, match[2]!, Buffer.from(match[3]!, 'base64url').toString('utf8')] : [null, null, null];
   // Ties of one nanosecond keep the order the lines were logged in (writer, then sequence).
@@ -62,13 +88,18 @@ export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedS
         AND ($1::text IS NULL OR service_name = $1)
         AND ($2::timestamptz IS NULL OR time >= $2)
         AND ($3::timestamptz IS NULL OR time < $3)
+        -- At least a severity: by its number, or by its text where it has none (0: unspecified).
+        AND ($7::int IS NULL OR severity_number >= $7 OR (COALESCE(severity_number, 0) = 0 AND upper(severity_text) = ANY ($8::text[])))
         AND ($4::bigint IS NULL OR (time <= ${timestampSql('$4::bigint')}
              AND (time_unix_nano, writer_id COLLATE "C", sequence) < ($4::bigint, $5::text COLLATE "C", $6::bigint)))
       -- The table's columns, not the output's of the same names (text): by those, sequence
       -- 100 came before 99, and a page skipped lines and repeated others (a review).
       ORDER BY l.time DESC, l.time_unix_nano DESC, l.writer_id COLLATE "C" DESC, l.sequence DESC
       LIMIT ${PAGE_SIZE + 1}`,
-    [filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, writerId ?? '', sequence],
+    [
+      filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, writerId ?? '', sequence,
+      filter.severity === undefined ? null : SEVERITIES[filter.severity], filter.severity === undefined ? null : namesFrom(filter.severity),
+    ],
   );
   return page(rows, (row) => `${row.time_unix_nano}.${row.sequence}.${Buffer.from(row.writer_id, 'utf8').toString('base64url')}`);
 }

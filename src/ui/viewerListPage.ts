@@ -106,10 +106,17 @@ export const LIST_PAGE_SCRIPT = String.raw`
       if (pair[0] === (params.get('status') || '')) option.selected = true;
       return option;
     }));
+    // Of the log lines outside spans only: the least severity listed.
+    var severity = el('select', { name: 'severity' }, [['', 'any'], ['debug', 'DEBUG and above'], ['info', 'INFO and above'], ['warn', 'WARN and above'], ['error', 'ERROR and above'], ['fatal', 'FATAL']].map(function (pair) {
+      var option = el('option', { value: pair[0], text: pair[1] });
+      if (pair[0] === (params.get('severity') || '')) option.selected = true;
+      return option;
+    }));
     var form = el('form', { className: 'filters', method: 'get', action: '/' }, [
       el('label', {}, ['service', service]),
       el('label', {}, ['state', state]),
       el('label', {}, ['status', status]),
+      el('label', {}, ['log severity', severity]),
       el('label', {}, ['from (UTC)', input('from', 'datetime-local')]),
       el('label', {}, ['to (UTC)', input('to', 'datetime-local')]),
       el('button', { type: 'submit', text: 'Filter' }),

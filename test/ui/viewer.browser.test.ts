@@ -118,6 +118,8 @@ describe('the viewer in Chromium', () => {
     expect(await records.nth(0).textContent()).toContain('charging card ending 4242');
     expect(await records.nth(1).textContent()).toContain('payment gateway slow: retrying');
     expect(await records.nth(1).textContent()).toContain('"attempt":2');
+    // Through which logger: the shop's getLogger('shop-logs', '1.0.0').
+    expect(await records.locator('.logger').allTextContents()).toEqual([' [shop-logs 1.0.0]', ' [shop-logs 1.0.0]']);
     // And what its process logged last: its own two lines, then one outside any span.
     const processLines = page.locator('#process-logs .log');
     expect(await processLines.count()).toBe(3);
@@ -411,6 +413,14 @@ describe('the viewer in Chromium', () => {
     expect(await outside.locator('td').allTextContents()).toEqual([expect.any(String), 'api', 'ERROR', 'no database at start-up: ECONNREFUSED', 'outside any span']);
     const unsampled = page.locator('#logs tr.log-row', { hasText: 'retrying in a span not sampled' });
     expect(await unsampled.locator('td').nth(4).textContent()).toBe('in span 00000000000000d1, not sampled');
+    // ERROR and above, chosen in the filters: the INFO line goes, the ERROR line stays.
+    await page.selectOption('select[name="severity"]', 'error');
+    await page.click('form.filters button[type="submit"]');
+    await page.waitForURL(/severity=error/);
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    expect(await page.locator('#logs tr.log-row', { hasText: 'no database at start-up' }).count()).toBe(1);
+    expect(await page.locator('#logs tr.log-row', { hasText: 'retrying in a span not sampled' }).count()).toBe(0);
+    expect(await page.locator('select[name="severity"]').inputValue()).toBe('error');
     // A list of traces in one state has no such lines to show.
     await page.goto(`${viewer.url}?state=crashed`);
     await page.waitForSelector('#traces[data-loaded="true"]');

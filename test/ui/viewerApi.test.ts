@@ -149,6 +149,35 @@ describe('otel-blackbox ui API', () => {
     expect(unsampled).toMatchObject({ trace_flags: 0, body: expect.stringMatching(/^line 1[12]\d$/) });
     const errorLine = body.rows.find((row: any) => row.severity_text === 'ERROR');
     expect(errorLine).toMatchObject({ severity_number: 17, body_missing: false });
+    // At least a severity: by its number, or by its text where a line has none (or 0).
+    await db.query(
+      `INSERT INTO "${schema}".logs (kind, writer_id, sequence, time, time_unix_nano, service_name, severity_text, severity_number, body)
+       VALUES ('log', 'w-severity-text', 1, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', 'error', NULL, '"said in words"'),
+              ('log', 'w-severity-text', 2, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', 'Warn', 0, '"warned in words"'),
+              ('log', 'w-severity-text', 3, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', 'ERROR', 9, '"an INFO number says ERROR"')`,
+    );
+    const severityOf = async (least: string) => {
+      const rows: any[] = [];
+      let next: string | null = '';
+      while (next !== null) {
+        const { status, body: page } = await get(`/api/logs?severity=${least}${next ? `&after=${encodeURIComponent(next)}` : ''}`);
+        expect(status).toBe(200);
+        rows.push(...page.rows);
+        next = page.next;
+      }
+      return rows.map((row) => `${row.writer_id}/${row.sequence}`).sort();
+    };
+    const errorsAndAbove = await db.query<{ key: string }>(
+      `SELECT writer_id || '/' || sequence AS key FROM "${schema}".logs
+        WHERE kind = 'log' AND (trace_id IS NULL OR trace_flags & 1 = 0) AND (severity_number >= 17 OR writer_id = 'w-severity-text' AND sequence = 1)`,
+    );
+    expect(await severityOf('error')).toEqual(errorsAndAbove.map((row) => row.key).sort());
+    expect(await severityOf('error')).toContain('w-severity-text/1');
+    expect(await severityOf('warn')).toEqual(expect.arrayContaining(['w-severity-text/1', 'w-severity-text/2']));
+    expect(await severityOf('warn')).not.toContain('w-severity-text/3');
+    const loud = await get('/api/logs?severity=loud');
+    expect(loud.status).toBe(400);
+    expect(loud.text).toContain('severity must be one of trace, debug, info, warn, error, fatal');
     // A trace's cursor is not a log line's; nor is a sequence past a bigint, or a writer id with a NUL (500s before).
     for (const after of [`1.${'a'.repeat(32)}`, '1.99999999999999999999.', `1.1.${Buffer.from('w\0').toString('base64url')}`]) {
       const bad = await get(`/api/logs?after=${encodeURIComponent(after)}`);
