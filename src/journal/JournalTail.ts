@@ -54,6 +54,7 @@ export class JournalTail {
 
   constructor(writer: JournalWriter) {
     this.writer = writer;
+    writer.readBy(() => this.position);
   }
 
   /** SPAN_END and LOG records written but not yet handed out. */
@@ -236,9 +237,13 @@ export class JournalTail {
     );
   }
 
-  /** Moves to the next segment once the current one is closed; false while it is still live. */
+  /**
+   * Moves to the next segment once the current one is closed; false while it is still live,
+   * or removed and its records are still being copied forward (JournalWriter.isRescuing):
+   * passed, those not copied yet would be counted lost.
+   */
   private advanceSegment(): boolean {
-    if (this.position.segment >= this.writer.currentSegment) return false;
+    if (this.position.segment >= this.writer.currentSegment || this.writer.isRescuing(this.position.segment)) return false;
     this.position = { segment: this.position.segment + 1, offset: 0 };
     return true;
   }

@@ -33,6 +33,7 @@ import { NO_END, SettledSpans } from './SettledSpans.js';
 import { GroupCommit } from './GroupCommit.js';
 import { SegmentUnlinker } from './SegmentUnlinker.js';
 import { SpareSegment } from './SpareSegment.js';
+import { RECORDS_RESCUED_PER_TURN, SegmentRescue, type RescuedRecord } from './SegmentRescue.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 import { JournalResources } from './JournalResources.js';
@@ -193,6 +194,17 @@ export class JournalWriter {
    * forward whether or not the segment is committed, and forgets it here once none is left.
    */
   private readonly mustCarry = new Set<number>();
+  /**
+   * Segments removed under the writer, still open, whose uncommitted ENDs and LOGs are being
+   * copied into the live segment, oldest first (SegmentRescue.ts); the export side waits at
+   * the first until they are (isRescuing).
+   */
+  private readonly rescues: SegmentRescue[] = [];
+  private rescueTimer: NodeJS.Timeout | undefined;
+  /** The live segment a rotation found removed: written on until the repair (removedAtRotation). */
+  private removedSegment = 0;
+  /** Where the export side has read up to (JournalTail, through readBy); nothing before a tail is made. */
+  private tailPosition: () => JournalPosition = () => ({ segment: 0, offset: 0 });
   /** Deletes committed segments, oldest first; those queued count as gone already. */
   private readonly unlinker: SegmentUnlinker;
   /** 'host': the syncs (GroupCommit.ts); none under 'process'. */
@@ -941,11 +953,21 @@ export class JournalWriter {
     // Deleted, replaced, or its descriptor swept: what it holds is not known to be at its path.
     const closedIntact = closed?.isAtItsPath() ?? true;
     const closedSegment = this.segment;
-    this.closeAppender();
     // Every END and LOG written so far committed: nothing before the new segment is needed
     // but the STARTs of spans still open.
     const lastExportAt = { segment: this.exportedSegment, offset: this.exportedEnd };
     const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
+    // Removed with ENDs or LOGs not yet committed in it: they are copied into the new
+    // segment from the file, kept open (SegmentRescue.ts). Those in segments closed before
+    // the removal went with their files.
+    const rescue = closed !== undefined && !closedIntact && !allCommitted && (this.exportsBySegment.get(closedSegment) ?? 0) > 0 && closed.descriptorIsItsOwn();
+    this.closeAppender(rescue ? 'kept' : 'plain');
+    if (rescue) {
+      const from = this.committedAt?.segment === closedSegment ? this.committedAt.offset : 0;
+      this.rescues.push(new SegmentRescue(closed, closedSegment, from));
+      // The export side reads them as copies, not from the window of recent ENDs.
+      this.recentEnds.letGo();
+    }
     // Holding no open span's START either, it goes now: a full disk gets its room back here
     // instead of waiting for records that cannot be written.
     // Not while older segments wait to be deleted: this one would go first (SegmentUnlinker).
@@ -997,6 +1019,70 @@ export class JournalWriter {
     this.groupCommit?.carriedNow();
     if (allCommitted) this.releaseBelow = Math.max(this.releaseBelow, this.segment);
     this.releaseSegments();
+    // In the turns after this one: the repair's own turn carries STARTs already.
+    if (this.rescues.length > 0) this.rescueInNextTurn();
+    return true;
+  }
+
+  /** Whether the export side must wait at `segment`: its records are still being copied forward (SegmentRescue.ts). */
+  isRescuing(segment: number): boolean {
+    return this.rescues.some((rescue) => rescue.segment === segment);
+  }
+
+  /** The export side (JournalTail) says where it has read up to: a rescue copies what it handed out as records of their own. */
+  readBy(position: () => JournalPosition): void {
+    this.tailPosition = position;
+  }
+
+  /**
+   * Copies the ENDs and LOGs of removed segments into the live one (SegmentRescue.ts), up
+   * to RECORDS_RESCUED_PER_TURN, the rest in the next turns. Not past the cap check: each
+   * replaces a record of a segment no longer counted. Broken meanwhile, it goes on after
+   * the next repair.
+   */
+  private rescueRecords(): void {
+    clearTimeout(this.rescueTimer);
+    this.rescueTimer = undefined;
+    let budget = RECORDS_RESCUED_PER_TURN;
+    while (budget > 0 && this.rescues.length > 0 && !this.closed && this.brokenError === undefined) {
+      const rescue = this.rescues[0];
+      const chunk = rescue.read();
+      if (chunk === undefined) {
+        rescue.close();
+        this.rescues.shift();
+        continue;
+      }
+      let copied = 0;
+      for (const record of chunk.records) {
+        if (budget === 0 || !this.copyRescued(rescue, record)) break;
+        budget -= 1;
+        copied += 1;
+      }
+      if (copied === chunk.records.length) rescue.copiedTo(chunk.nextOffset);
+    }
+    if (this.rescues.length > 0 && !this.closed && this.brokenError === undefined) this.rescueInNextTurn();
+  }
+
+  private rescueInNextTurn(): void {
+    clearTimeout(this.rescueTimer);
+    this.rescueTimer = setTimeout(() => this.rescueRecords(), 0);
+    this.rescueTimer.unref();
+  }
+
+  /**
+   * One record of a removed segment, written again. The export side reads the copy in
+   * place of the original it could not read (its count moves with it), or, had it handed
+   * out the original already (a batch being exported or retried), as a record of its own:
+   * both commit as the same row (the exporter's upserts; a LOG keeps its sequence number).
+   */
+  private copyRescued(rescue: SegmentRescue, record: RescuedRecord): boolean {
+    const resourceId = typeof record.r === 'number' && this.resources.has(record.r) ? record.r : undefined;
+    if (!this.writeRecord(record.type, record.json, resourceId)) return false;
+    if (!rescue.handedOut(record.end, this.tailPosition())) this.exportsBySegment.set(rescue.segment, (this.exportsBySegment.get(rescue.segment) ?? 0) - 1);
+    else if (record.type === RecordType.SpanEnd) this.endsWritten += 1;
+    else this.logsWritten += 1;
+    this.exportRecordWritten(undefined, undefined, record.json.length);
+    rescue.copiedTo(record.end);
     return true;
   }
 
@@ -1046,6 +1132,9 @@ export class JournalWriter {
   close(options: { removeIfDone: boolean }): void {
     this.closed = true;
     clearTimeout(this.releaseTimer);
+    clearTimeout(this.rescueTimer);
+    // What was not copied yet is counted lost by the export side, as records it cannot read back.
+    for (const rescue of this.rescues.splice(0)) rescue.close();
     clearTimeout(this.longOpenTimer);
     this.longOpen?.close();
     if (this.groupCommit !== undefined) {
@@ -1155,19 +1244,52 @@ export class JournalWriter {
 
   /** Closes the current segment (under 'host', synced on the thread pool: GroupCommit.closeRotated) and opens the next. */
   private rotate(nextWriteBytes = 0): void {
+    if (this.appender !== undefined && this.removedAtRotation(this.appender)) {
+      // Written on past its room (the write(2) path has no end, a mapped one its crossing
+      // room): a record that does not fit breaks the journal until the repair.
+      if (nextWriteBytes > 0) this.fail(new Error(`segment ${this.appender.path} was deleted or replaced (by a cleanup job, or a move of the journal directory)`));
+      return;
+    }
     this.closeAppender('rotated');
     this.openNextSegment(nextWriteBytes);
   }
 
   /**
-   * Closes the current segment, its size on disk now final for the maxJournalBytes cap.
-   * 'rotated': under 'host', synced; 'atExit': what close() leaves to the pool done now.
+   * Whether the live segment, due to rotate, was removed under the writer: looked at once
+   * per segment (a stat), when it is due. Not rotated then: closed, the records in it not
+   * yet committed went with the unlinked file, and the next segment could not be made (its
+   * directory gone) or was the spare, made in the removed directory before. Written on
+   * until the repair, asked for in the next turn (not at the next maintain(), a second
+   * away), reads them back through the descriptor (SegmentRescue.ts). A descriptor the
+   * application closed (a sweep) is not written on: its number may name a file of its own.
    */
-  private closeAppender(how: 'plain' | 'rotated' | 'atExit' = 'plain'): void {
+  private removedAtRotation(appender: SegmentFile): boolean {
+    if (this.removedSegment === this.segment) return true;
+    if (appender.isAtItsPath()) return false;
+    if (!appender.descriptorIsItsOwn()) {
+      this.fail(descriptorLostError(appender.path));
+      return true;
+    }
+    this.removedSegment = this.segment;
+    const repair = setTimeout(() => {
+      if (!this.closed) this.maintain();
+    }, 0);
+    repair.unref();
+    return true;
+  }
+
+  /**
+   * Closes the current segment, its size on disk now final for the maxJournalBytes cap.
+   * 'rotated': under 'host', synced; 'atExit': what close() leaves to the pool done now;
+   * 'kept': left open, for a rescue to read back (SegmentRescue.ts).
+   */
+  private closeAppender(how: 'plain' | 'rotated' | 'atExit' | 'kept' = 'plain'): void {
     const appender = this.appender;
     if (appender === undefined) return;
     this.segmentBytes.set(this.segment, appender.bytes);
-    if (how === 'rotated' && this.groupCommit !== undefined) this.groupCommit.closeRotated(appender, this.segment);
+    if (how === 'kept') {
+      // Closed by the rescue once its records are copied.
+    } else if (how === 'rotated' && this.groupCommit !== undefined) this.groupCommit.closeRotated(appender, this.segment);
     else if (how === 'atExit') appender.closeAtExit();
     else appender.close();
     this.appender = undefined;

@@ -116,6 +116,20 @@ export class RecentEnds {
   }
 
   /**
+   * Lets go of everything held, and holds nothing until the reader has read from disk up to
+   * an END pushed from now on: the repair of a removed segment (SegmentRescue.ts) writes
+   * its records again, and the reader must take the copies, not these.
+   */
+  letGo(): void {
+    this.holding = false;
+    this.entries = [];
+    this.head = 0;
+    this.heldChars = 0;
+    this.fromSegment = Infinity;
+    this.fromOffset = 0;
+  }
+
+  /**
    * Up to `max` ENDs written right after `position`, holding at most `maxChars` characters
    * of JSON (one at least), or undefined when some END after `position` is not held here
    * (the reader must go to disk).

@@ -126,14 +126,17 @@ function stepOnce(size: number, options: ReadOptions, read: (position: number, l
  * of zeros) into a buffer of its own, as it is read while the first one's records are
  * still wanted.
  */
-function chunkReader(fd: number, into: Buffer | undefined): (position: number, length: number) => Buffer {
+function chunkReader(fd: number | ReadAt, into: Buffer | undefined): (position: number, length: number) => Buffer {
+  const readAt: ReadAt = typeof fd === 'number' ? (buffer, position) => readSync(fd, buffer, 0, buffer.length, position) : fd;
   let reads = 0;
   return (position, length) => {
     const buffer = reads++ === 0 && into !== undefined && into.length >= length ? into : Buffer.allocUnsafe(length);
-    const read = readSync(fd, buffer, 0, length, position);
-    return buffer.subarray(0, read);
+    return buffer.subarray(0, readAt(buffer.subarray(0, length), position));
   };
 }
+
+/** Reads into all of `buffer` from `position` what there is; returns the bytes read. */
+type ReadAt = (buffer: Buffer, position: number) => number;
 
 /**
  * One chunk of `path` from `options.from`, synchronously (the export tail on its own live
@@ -155,6 +158,15 @@ export function readSegmentChunkSync(path: string, options: ReadOptions): Segmen
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * One chunk of a segment the writer still holds open, read through `readAt` (its
+ * descriptor) up to `size`, the bytes it appended: the path may be gone (JournalWriter's
+ * SegmentRescue).
+ */
+export function readOpenSegmentChunkSync(readAt: ReadAt, size: number, options: ReadOptions): SegmentChunk {
+  return stepOnce(size, options, chunkReader(readAt, options.into));
 }
 
 /**

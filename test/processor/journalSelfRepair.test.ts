@@ -11,6 +11,7 @@ import { JournalSpanProcessor } from '../../src/index.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { JOURNAL_IO_PATHS, useJournalIo } from '../helpers/journalIo.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { segmentNames } from '../helpers/journalFiles.js';
 
@@ -167,5 +168,44 @@ describe('journal self-repair', () => {
     }
     // Exported from memory, the span no longer holds the journal: shutdown removes it.
     expect(leftBehind).toEqual([]);
+  }, 60_000);
+});
+
+describe.each(JOURNAL_IO_PATHS)('a journal directory deleted while the database is away (%s)', (io) => {
+  useJournalIo(io);
+
+  test('the ENDs only the removed segment held are read back: exported once it is back, none counted lost, the journal removed at shutdown', async () => {
+    captureDiag();
+    const journalDir = join(tempDir(), 'journal');
+    const exporter = new CollectingExporter();
+    exporter.failing = true;
+    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, flushTimeoutMillis: 30_000 });
+    const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('repair');
+    const ended: string[] = [];
+    const endOne = (name: string): void => {
+      const span = tracer.startSpan(name);
+      span.end();
+      ended.push(span.spanContext().spanId);
+    };
+    try {
+      for (let i = 0; i < 300; i++) endOne(`before ${i}`);
+      // A batch of them is handed out and retried: its copies are records of their own.
+      await vi.waitFor(() => expect(exporter.calls).toBeGreaterThan(0), { timeout: 10_000 });
+      const open = tracer.startSpan('open across the deletion');
+      rmSync(journalDir, { recursive: true, force: true });
+      for (let i = 0; i < 100; i++) endOne(`between ${i}`);
+      // Repaired, with every END copied into the new segment.
+      await vi.waitFor(() => expect(new Set(spanIdsOnDisk(journalDir, RecordType.SpanEnd))).toEqual(new Set(ended)), { timeout: 15_000, interval: 50 });
+      open.end();
+      ended.push(open.spanContext().spanId);
+      exporter.failing = false;
+      await processor.forceFlush();
+      expect(new Set(exporter.spanIds())).toEqual(new Set(ended));
+      expect(errors.filter((message) => message.includes('they are lost'))).toEqual([]);
+      expect(processor.stats().journalBacklog).toBe(0);
+    } finally {
+      await processor.shutdown();
+    }
+    expect(readdirSync(journalDir)).toEqual([]);
   }, 60_000);
 });

@@ -5,7 +5,7 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync, readSync } from 'node:fs';
 import { openSync, unlinkSync } from '../../untracedFs.js';
 import { isMainThread } from 'node:worker_threads';
 import { descriptorIdentity, descriptorIsStill, descriptorLostError, isStillAtPath, type FileIdentity } from '../fileIdentity.js';
@@ -333,6 +333,12 @@ export class MmapSegmentFile implements SegmentFile {
 
   descriptorIsItsOwn(): boolean {
     return this.state === 'closed' || (!this.descriptorLost && descriptorIsStill(this.fd, this.identity));
+  }
+
+  /** Through the descriptor (the file is opened for reading too): the page cache holds what the mapping stored. */
+  readAt(buffer: Buffer, position: number): number {
+    if (this.state === 'closed' || !this.descriptorIsItsOwn()) throw descriptorLostError(this.path);
+    return readSync(this.fd, buffer, 0, buffer.length, position);
   }
 
   /**

@@ -56,6 +56,13 @@ export interface SegmentFile {
    * no sync, no time set, no close). True once closed.
    */
   descriptorIsItsOwn(): boolean;
+  /**
+   * Reads bytes already appended, from `position` into `buffer`, through the descriptor:
+   * what the file holds even after its path was removed (the writer's repair reads back the
+   * records only it still holds: JournalWriter's SegmentRescue). Throws once closed, or when
+   * descriptorIsItsOwn() is false. Returns the bytes read.
+   */
+  readAt(buffer: Buffer, position: number): number;
 }
 
 /** The file operations of the write(2) path; tests pass a faulty one to inject errors. */

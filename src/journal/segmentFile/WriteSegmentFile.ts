@@ -3,6 +3,7 @@
 // bounded number of times, and on failure cut the file back to the last whole record so
 // a half-written frame never sits in front of later ones.
 // The path wherever the memory-mapped one is not available (see openSegmentFile).
+import { readSync } from 'node:fs';
 import { descriptorIdentity, descriptorIsStill, descriptorLostError, isStillAtPath, type FileIdentity } from '../fileIdentity.js';
 import { ownerOnlyFile } from '../ownerOnly.js';
 import { encodeFrame, encodeFrameInto } from '../frame.js';
@@ -33,7 +34,8 @@ export class WriteSegmentFile implements SegmentFile {
   constructor(path: string, fs: SegmentFileSystem = realFileSystem) {
     this.path = path;
     this.fs = fs;
-    this.fd = fs.openSync(path, 'wx', 0o600);
+    // Readable too: after its path was removed the records are read back through it (readAt).
+    this.fd = fs.openSync(path, 'wx+', 0o600);
     if (fs.fchmodSync !== undefined) ownerOnlyFile(this.fd, fs.fchmodSync);
     this.identity = descriptorIdentity(this.fd);
     this.size = 0;
@@ -56,6 +58,11 @@ export class WriteSegmentFile implements SegmentFile {
 
   descriptorIsItsOwn(): boolean {
     return this.state === 'closed' || descriptorIsStill(this.fd, this.identity);
+  }
+
+  readAt(buffer: Buffer, position: number): number {
+    if (this.state === 'closed' || !this.descriptorIsItsOwn()) throw descriptorLostError(this.path);
+    return readSync(this.fd, buffer, 0, buffer.length, position);
   }
 
   /** Writes all of `data` or throws; after a throw the file ends at a record boundary. */
