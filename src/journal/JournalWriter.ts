@@ -33,7 +33,7 @@ import { NO_END, SettledSpans } from './SettledSpans.js';
 import { GroupCommit } from './GroupCommit.js';
 import { SegmentUnlinker } from './SegmentUnlinker.js';
 import { SpareSegment } from './SpareSegment.js';
-import { RECORDS_RESCUED_PER_TURN, SegmentRescue, type RescuedRecord } from './SegmentRescue.js';
+import { HeldSegment, RECORDS_RESCUED_PER_TURN, SegmentRescue, type RescuedRecord } from './SegmentRescue.js';
 import { RecordType } from './recordTypes.js';
 import type { CommitRecord, LogRecordPayload, ProcessExitRecord, SegmentHeader, SpanEndRecord, SpanStartRecord } from './recordTypes.js';
 import { JournalResources } from './JournalResources.js';
@@ -97,6 +97,12 @@ export type { JournalPosition };
 const FIRST_SEGMENT_RECORD_BYTES = 1024 * 1024;
 /** Room past a segment's records for the record that crosses it (a larger one gets a segment sized for it). */
 const CROSSING_RECORD_BYTES = 64 * 1024;
+/**
+ * Closed segments held open for reading at most (HeldSegment): with the database away they
+ * pile up, one descriptor each, and an application has a limit of its own (often 1,024). Past
+ * it, ENDs in segments closed later are lost to a removal as before (README, repair).
+ */
+const SEGMENTS_HELD_FOR_RESCUE = 64;
 /** Room in a spare segment for a head larger than this one's: a header (resources come with the records that name them). */
 const SPARE_HEAD_MARGIN_BYTES = 4 * 1024;
 
@@ -201,6 +207,8 @@ export class JournalWriter {
    */
   private readonly rescues: SegmentRescue[] = [];
   private rescueTimer: NodeJS.Timeout | undefined;
+  /** Closed segments with ENDs or LOGs not yet committed, open for reading until they are (HeldSegment). */
+  private readonly heldClosed = new Map<number, HeldSegment>();
   /** The live segment a rotation found removed: written on until the repair (removedAtRotation). */
   private removedSegment = 0;
   /** Where the export side has read up to (JournalTail, through readBy); nothing before a tail is made. */
@@ -698,6 +706,11 @@ export class JournalWriter {
   deleteSegmentsBefore(segment: number): void {
     if (segment <= this.releaseBelow) return;
     this.releaseBelow = segment;
+    for (const [held, file] of this.heldClosed) {
+      if (held >= segment) continue;
+      file.close();
+      this.heldClosed.delete(held);
+    }
     this.releaseSegments();
   }
 
@@ -958,8 +971,8 @@ export class JournalWriter {
     const lastExportAt = { segment: this.exportedSegment, offset: this.exportedEnd };
     const allCommitted = closed !== undefined && (this.exportedSegment === 0 || (this.committedAt !== undefined && isAtOrAfter(this.committedAt, lastExportAt)));
     // Removed with ENDs or LOGs not yet committed in it: they are copied into the new
-    // segment from the file, kept open (SegmentRescue.ts). Those in segments closed before
-    // the removal went with their files.
+    // segment from the file, kept open (SegmentRescue.ts), as those of closed segments held
+    // for reading are (below).
     const rescue = closed !== undefined && !closedIntact && !allCommitted && (this.exportsBySegment.get(closedSegment) ?? 0) > 0 && closed.descriptorIsItsOwn();
     this.closeAppender(rescue ? 'kept' : 'plain');
     if (rescue) {
@@ -979,6 +992,15 @@ export class JournalWriter {
     // that can be done (a full disk) the repair fails, and is tried again.
     const vanished = [...this.segmentBytes.keys()].filter((segment) => !this.unlinker.has(segment) && !existsSync(segmentPath(this.writerDir, segment)));
     if (vanished.length > 0 && !this.settledBeforeRepairDeletes(vanished)) return false;
+    // Closed ones held for reading (HeldSegment) are read back as the live one is.
+    for (const segment of vanished) {
+      const held = this.heldClosed.get(segment);
+      if (held === undefined) continue;
+      this.heldClosed.delete(segment);
+      this.rescues.push(new SegmentRescue(held, segment, this.committedAt?.segment === segment ? this.committedAt.offset : 0));
+      this.rescues.sort((a, b) => a.segment - b.segment);
+      this.recentEnds.letGo();
+    }
     for (const segment of vanished) this.forgetSegment(segment, false);
     // Those segments, and the live one when it is no longer at its path (deleted, replaced,
     // its descriptor swept), may have held the only START of a span still open: such STARTs
@@ -1114,6 +1136,8 @@ export class JournalWriter {
   }
 
   private forgetSegment(segment: number, unlink: boolean): void {
+    this.heldClosed.get(segment)?.close();
+    this.heldClosed.delete(segment);
     this.resources.segmentsLeaving([segment]);
     if (unlink) {
       try {
@@ -1135,6 +1159,8 @@ export class JournalWriter {
     clearTimeout(this.rescueTimer);
     // What was not copied yet is counted lost by the export side, as records it cannot read back.
     for (const rescue of this.rescues.splice(0)) rescue.close();
+    for (const held of this.heldClosed.values()) held.close();
+    this.heldClosed.clear();
     clearTimeout(this.longOpenTimer);
     this.longOpen?.close();
     if (this.groupCommit !== undefined) {
@@ -1250,6 +1276,7 @@ export class JournalWriter {
       if (nextWriteBytes > 0) this.fail(new Error(`segment ${this.appender.path} was deleted or replaced (by a cleanup job, or a move of the journal directory)`));
       return;
     }
+    this.holdForRescue(this.appender);
     this.closeAppender('rotated');
     this.openNextSegment(nextWriteBytes);
   }
@@ -1276,6 +1303,19 @@ export class JournalWriter {
     }, 0);
     repair.unref();
     return true;
+  }
+
+  /**
+   * Opens the segment about to be closed for reading while it holds ENDs or LOGs not
+   * committed, up to SEGMENTS_HELD_FOR_RESCUE (an open(2) a rotation; closed at the commit
+   * that passes it, before it is deleted: a held descriptor keeps a deleted file's blocks).
+   * Removed under the writer, its records are read back from it (SegmentRescue.ts).
+   */
+  private holdForRescue(appender: SegmentFile | undefined): void {
+    if (appender === undefined || (this.exportsBySegment.get(this.segment) ?? 0) === 0 || this.heldClosed.size >= SEGMENTS_HELD_FOR_RESCUE) return;
+    if (this.committedAt !== undefined && isAtOrAfter(this.committedAt, { segment: this.exportedSegment, offset: this.exportedEnd })) return;
+    const held = HeldSegment.open(segmentPath(this.writerDir, this.segment), appender.bytes);
+    if (held !== undefined) this.heldClosed.set(this.segment, held);
   }
 
   /**

@@ -6,11 +6,23 @@
 // their STARTs and made crash records of spans that had ended (600 of 700 ended spans gone,
 // on both write paths: test/crash/deletedJournalKill.test.ts). The repair keeps the file
 // open, and the writer copies them, read back through its descriptor, into the live
-// segment, RECORDS_RESCUED_PER_TURN a turn (JournalWriter.rescueRecords).
+// segment, RECORDS_RESCUED_PER_TURN a turn (JournalWriter.rescueRecords). A segment closed
+// before the removal is read back the same way where the writer held it open for reading
+// (HeldSegment): else its ENDs went with it (the test's 'closed before': 120 of 420 ended spans).
+import { closeSync, readSync } from 'node:fs';
+import { descriptorIsStill, descriptorLostError, type FileIdentity } from './fileIdentity.js';
 import { isAtOrAfter, type JournalPosition } from './JournalPosition.js';
+import { openRegularFileSync } from './regularFile.js';
 import { RecordType } from './recordTypes.js';
 import { readOpenSegmentChunkSync } from './SegmentFileReader.js';
-import type { SegmentFile } from './segmentFile/openSegmentFile.js';
+
+/** What a rescue reads: the live segment still open (a SegmentFile), or a closed one held (HeldSegment). */
+export interface RescueSource {
+  /** Where its records end. */
+  readonly bytes: number;
+  readAt(buffer: Buffer, position: number): number;
+  close(): void;
+}
 
 /**
  * Records copied per turn of the event loop: each is read back, parsed for the resource it
@@ -32,14 +44,14 @@ export interface RescuedRecord {
 
 export class SegmentRescue {
   readonly segment: number;
-  readonly #file: SegmentFile;
+  readonly #file: RescueSource;
   /** Where the next record to copy starts: the commit watermark at first. */
   #offset: number;
   /** Where the records end: nothing is written into the file any more. */
   readonly #end: number;
 
   /** `file`: the removed segment `segment`, still open; `from`: where its uncommitted records start. */
-  constructor(file: SegmentFile, segment: number, from: number) {
+  constructor(file: RescueSource, segment: number, from: number) {
     this.#file = file;
     this.segment = segment;
     this.#offset = from;
@@ -84,5 +96,50 @@ export class SegmentRescue {
 
   close(): void {
     this.#file.close();
+  }
+}
+
+/**
+ * A closed segment, open for reading while it holds ENDs or LOGs not yet committed (the
+ * writer closes it once the commit watermark passes it): removed under the writer, its
+ * records are read back from here. A descriptor the application closed (a sweep) is
+ * neither read nor closed: its number may name a file of the application's.
+ */
+export class HeldSegment implements RescueSource {
+  readonly bytes: number;
+  readonly #fd: number;
+  readonly #identity: FileIdentity;
+  #closed = false;
+
+  private constructor(fd: number, identity: FileIdentity, bytes: number) {
+    this.#fd = fd;
+    this.#identity = identity;
+    this.bytes = bytes;
+  }
+
+  /** undefined where it cannot be opened (too many open files): the segment is then not held. */
+  static open(path: string, bytes: number): HeldSegment | undefined {
+    try {
+      const { fd, identity } = openRegularFileSync(path);
+      return new HeldSegment(fd, identity, bytes);
+    } catch {
+      return undefined;
+    }
+  }
+
+  readAt(buffer: Buffer, position: number): number {
+    if (this.#closed || !descriptorIsStill(this.#fd, this.#identity)) throw descriptorLostError('a held journal segment');
+    return readSync(this.#fd, buffer, 0, buffer.length, position);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!descriptorIsStill(this.#fd, this.#identity)) return;
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Only a descriptor.
+    }
   }
 }

@@ -2,7 +2,7 @@
 // process, a small disk that fills up, and a damaged END record each left the process
 // without crash protection (or with a flush that never settles) for the rest of its life.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
@@ -33,6 +33,18 @@ function spanIdsOnDisk(journalDir: string, type: RecordType): string[] {
       .records.filter((record) => record.type === type)
       .map((record) => (record.payload as { s: string }).s),
   );
+}
+
+/** This process's descriptors on files under `dir` that were deleted (Linux: /proc/self/fd). */
+function descriptorsOnDeletedFiles(dir: string): string[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(join('/proc/self/fd', fd));
+      return target.startsWith(dir) && target.endsWith(' (deleted)') ? [target] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 const errors: string[] = [];
@@ -174,12 +186,13 @@ describe('journal self-repair', () => {
 describe.each(JOURNAL_IO_PATHS)('a journal directory deleted while the database is away (%s)', (io) => {
   useJournalIo(io);
 
-  test('the ENDs only the removed segment held are read back: exported once it is back, none counted lost, the journal removed at shutdown', async () => {
+  test('the ENDs only the removed segments held are read back: exported once it is back, none counted lost, no descriptor left on a deleted file, the journal removed at shutdown', async () => {
     captureDiag();
     const journalDir = join(tempDir(), 'journal');
     const exporter = new CollectingExporter();
     exporter.failing = true;
-    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, flushTimeoutMillis: 30_000 });
+    // Small segments: ENDs in closed segments (held for reading) and in the live one.
+    const processor = new JournalSpanProcessor({ exporter, journalDir, recover: false, flushTimeoutMillis: 30_000, maxSegmentBytes: 16 * 1024 });
     const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer('repair');
     const ended: string[] = [];
     const endOne = (name: string): void => {
@@ -203,6 +216,8 @@ describe.each(JOURNAL_IO_PATHS)('a journal directory deleted while the database 
       expect(new Set(exporter.spanIds())).toEqual(new Set(ended));
       expect(errors.filter((message) => message.includes('they are lost'))).toEqual([]);
       expect(processor.stats().journalBacklog).toBe(0);
+      // Held and rescued segments are closed once done with: a descriptor kept the blocks of a deleted file.
+      await vi.waitFor(() => expect(descriptorsOnDeletedFiles(journalDir)).toEqual([]), { timeout: 10_000, interval: 50 });
     } finally {
       await processor.shutdown();
     }
