@@ -51,19 +51,30 @@ export interface LogLineFilter extends ListFilter {
 }
 
 /**
- * The severity names at or above `least`, as a record with no severity number (or 0,
- * unspecified) may say them, in any case: such a line is listed by its text, not left out.
+ * Texts a record with no severity number (or 0, unspecified) may say its level in, other
+ * than the names themselves: logging libraries' own words, as OpenTelemetry's mapping of
+ * them has it (WARNING is WARN, CRITICAL is FATAL).
  */
-function namesFrom(least: SeverityName): string[] {
-  return Object.entries(SEVERITIES)
-    .filter(([, number]) => number >= SEVERITIES[least])
-    .map(([name]) => name.toUpperCase());
+const SEVERITY_WORDS: Record<string, number> = { WARNING: 13, ERR: 17, CRITICAL: 21, CRIT: 21, EMERGENCY: 21, PANIC: 21 };
+
+/**
+ * The texts at or above `least` (upper case, compared with the record's text upper-cased
+ * and trimmed): a line without a number is listed by its text, not left out. Each name
+ * with its four levels (WARN2 is a WARN).
+ */
+function textsFrom(least: SeverityName): string[] {
+  const at = Object.entries(SEVERITIES).filter(([, number]) => number >= SEVERITIES[least]);
+  return [
+    ...at.flatMap(([name]) => ['', '2', '3', '4'].map((level) => name.toUpperCase() + level)),
+    ...Object.entries(SEVERITY_WORDS).filter(([, number]) => number >= SEVERITIES[least]).map(([word]) => word),
+  ];
 }
 
 /** A filter from a query string, its cursor a log line's (LOG_CURSOR). */
 export function logFilterFrom(params: URLSearchParams): LogLineFilter {
   const filter: LogLineFilter = filterFrom(params, LOG_CURSOR);
-  const severity = params.get('severity');
+  // In any case: severity=WARN was a 400 (a review).
+  const severity = params.get('severity')?.toLowerCase();
   if (severity) {
     if (!Object.hasOwn(SEVERITIES, severity)) throw new BadRequest(`severity must be one of ${Object.keys(SEVERITIES).join(', ')}`);
     filter.severity = severity as SeverityName;
@@ -88,8 +99,9 @@ export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedS
         AND ($1::text IS NULL OR service_name = $1)
         AND ($2::timestamptz IS NULL OR time >= $2)
         AND ($3::timestamptz IS NULL OR time < $3)
-        -- At least a severity: by its number, or by its text where it has none (0: unspecified).
-        AND ($7::int IS NULL OR severity_number >= $7 OR (COALESCE(severity_number, 0) = 0 AND upper(severity_text) = ANY ($8::text[])))
+        -- At least a severity: by its number, the normalised level, where it has one (a text
+        -- that says otherwise is the library's own word); else by its text (0: unspecified).
+        AND ($7::int IS NULL OR severity_number >= $7 OR (COALESCE(severity_number, 0) = 0 AND upper(btrim(severity_text)) = ANY ($8::text[])))
         AND ($4::bigint IS NULL OR (time <= ${timestampSql('$4::bigint')}
              AND (time_unix_nano, writer_id COLLATE "C", sequence) < ($4::bigint, $5::text COLLATE "C", $6::bigint)))
       -- The table's columns, not the output's of the same names (text): by those, sequence
@@ -98,7 +110,7 @@ export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedS
       LIMIT ${PAGE_SIZE + 1}`,
     [
       filter.service ?? null, filter.from ?? null, filter.to ?? null, nanos, writerId ?? '', sequence,
-      filter.severity === undefined ? null : SEVERITIES[filter.severity], filter.severity === undefined ? null : namesFrom(filter.severity),
+      filter.severity === undefined ? null : SEVERITIES[filter.severity], filter.severity === undefined ? null : textsFrom(filter.severity),
     ],
   );
   return page(rows, (row) => `${row.time_unix_nano}.${row.sequence}.${Buffer.from(row.writer_id, 'utf8').toString('base64url')}`);

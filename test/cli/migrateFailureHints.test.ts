@@ -34,6 +34,13 @@ test("another process's migration: its own hint, not the table lock's, though it
   expect(failureHints(new MigrationsIncompleteError('otel', [7], [deferred(8, underWay), deferred(9, underWay)]))).toBe(failureHints(underWay));
 });
 
+test("a role that may not change the schema: run it as the schema's owner", () => {
+  const notOwner = withCode('42501', 'must be owner of table spans');
+  expect(failureHints(new MigrationsIncompleteError('otel', [8], [deferred(9, notOwner), deferred(11, notOwner)]))).toBe(
+    " (the role may not change the schema: run it as the schema's owner, e.g. --database with that role)",
+  );
+});
+
 test('a failure with no advice (a column made by hand): no hint', () => {
   expect(failureHints(withCode('42701', 'column "scope_attributes" of relation "logs" already exists'))).toBe('');
 });

@@ -154,7 +154,8 @@ describe('otel-blackbox ui API', () => {
       `INSERT INTO "${schema}".logs (kind, writer_id, sequence, time, time_unix_nano, service_name, severity_text, severity_number, body)
        VALUES ('log', 'w-severity-text', 1, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', 'error', NULL, '"said in words"'),
               ('log', 'w-severity-text', 2, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', 'Warn', 0, '"warned in words"'),
-              ('log', 'w-severity-text', 3, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', 'ERROR', 9, '"an INFO number says ERROR"')`,
+              ('log', 'w-severity-text', 3, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', 'ERROR', 9, '"an INFO number says ERROR"'),
+              ('log', 'w-severity-text', 4, now(), (extract(epoch FROM now()) * 1e9)::bigint, 'ingest', ' Warning', NULL, '"a library''s own word"')`,
     );
     const severityOf = async (least: string) => {
       const rows: any[] = [];
@@ -174,7 +175,12 @@ describe('otel-blackbox ui API', () => {
     expect(await severityOf('error')).toEqual(errorsAndAbove.map((row) => row.key).sort());
     expect(await severityOf('error')).toContain('w-severity-text/1');
     expect(await severityOf('warn')).toEqual(expect.arrayContaining(['w-severity-text/1', 'w-severity-text/2']));
+    // The number decides where there is one: the normalised level; the text is the library's word.
     expect(await severityOf('warn')).not.toContain('w-severity-text/3');
+    // WARNING is WARN, trimmed, in any case; and the parameter in any case too.
+    expect(await severityOf('WARN')).toEqual(await severityOf('warn'));
+    expect(await severityOf('warn')).toContain('w-severity-text/4');
+    expect(await severityOf('error')).not.toContain('w-severity-text/4');
     const loud = await get('/api/logs?severity=loud');
     expect(loud.status).toBe(400);
     expect(loud.text).toContain('severity must be one of trace, debug, info, warn, error, fatal');

@@ -68,7 +68,8 @@ function countingPool(pool: pg.Pool, buffers: number[]): pg.Pool {
       const { rows } = await pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
       const plan = rows[0]['QUERY PLAN'][0].Plan;
       buffers.push(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']);
-      return { rows: [] };
+      // Its rows too: a list may choose its next query by them.
+      return pool.query(text, values);
     },
   } as unknown as pg.Pool;
 }
@@ -126,8 +127,10 @@ describe('viewer query cost', () => {
         'traces with an error': page + 2.5 * (await walkedTo(`s.status_code = 'ERROR'`)),
       };
       const over = Object.entries(spent)
-        .filter(([name, [touched]]) => touched! > (limits[name] ?? page))
-        .map(([name, [touched]]) => `${name}: ${touched} buffers (limit ${Math.round(limits[name] ?? page)})`);
+        // Every query a list runs for its page, summed.
+        .map(([name, each]) => [name, each.reduce((sum, buffers) => sum + buffers, 0)] as const)
+        .filter(([name, touched]) => touched > (limits[name] ?? page))
+        .map(([name, touched]) => `${name}: ${touched} buffers (limit ${Math.round(limits[name] ?? page)})`);
       expect(over).toEqual([]);
     } finally {
       await pool.end();

@@ -65,12 +65,13 @@ export function failureHints(error: unknown): string {
 /**
  * 55P03: a table lock not granted within --lock-wait. Or the role's lock_timeout ended the
  * wait for another process's migration, which says so. 57014: a statement_timeout shorter
- * than building an index over a large table.
+ * than building an index over a large table. 42501: a role that may not (not the owner).
  */
 function hintFor(cause: unknown, unchanged: boolean): string {
   if (cause instanceof MigrationUnderWayError) return 'run it again once that migration has ended; the role or database sets a lock_timeout';
   const code = (cause as { code?: string } | undefined)?.code;
   if (code === '55P03') return `another session held one of its tables longer than --lock-wait; ${unchanged ? 'nothing was changed: ' : ''}run it again, or allow a longer wait`;
   if (code === '57014') return `a statement_timeout cancelled it: run it again with a longer one, e.g. PGOPTIONS='-c statement_timeout=0'`;
+  if (code === '42501') return "the role may not change the schema: run it as the schema's owner, e.g. --database with that role";
   return '';
 }

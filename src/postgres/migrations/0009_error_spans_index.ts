@@ -7,6 +7,7 @@
 // million spans, 460 MB, read from the page cache here; a table not in memory takes as
 // long as reading it from disk). Their spans wait in the journal: nothing is lost.
 import type { QuotedSchema } from '../schemaName.js';
+import { indexIfNotExistsSql } from './validIndex.js';
 
 export const version = 9;
 export const name = 'error_spans_index';
@@ -18,7 +19,10 @@ export const oldestWriter = 2;
 export const neededToWrite = false;
 
 export function sql(s: QuotedSchema): string {
-  // IF NOT EXISTS: built beforehand with CREATE INDEX CONCURRENTLY, which holds no writer
-  // back (docs/postgres-exporter.md), it is recorded as applied, not built again.
-  return `CREATE INDEX IF NOT EXISTS spans_error_idx ON ${s}.spans (trace_id) WHERE status_code = 'ERROR';`;
+  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
+  return indexIfNotExistsSql(
+    s,
+    'spans_error_idx',
+    `ON ${s}.spans (trace_id) WHERE status_code = 'ERROR'`,
+  );
 }

@@ -6,6 +6,7 @@
 // (src/ui/logsOutsideSpans.ts, OUTSIDE_SAMPLED_SPANS), written out here: a migration
 // applied once does not change with the code.
 import type { QuotedSchema } from '../schemaName.js';
+import { indexIfNotExistsSql } from './validIndex.js';
 
 export const version = 10;
 export const name = 'logs_outside_spans_index';
@@ -17,8 +18,11 @@ export const oldestWriter = 2;
 export const neededToWrite = false;
 
 export function sql(s: QuotedSchema): string {
-  // IF NOT EXISTS: built beforehand with CREATE INDEX CONCURRENTLY, which holds no writer
-  // back (docs/postgres-exporter.md), it is recorded as applied, not built again.
-  return `CREATE INDEX IF NOT EXISTS logs_outside_spans_idx ON ${s}.logs (time)
-  WHERE kind = 'log' AND (trace_id IS NULL OR NOT COALESCE(trace_flags, 1) & 1 = 1);`;
+  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
+  return indexIfNotExistsSql(
+    s,
+    'logs_outside_spans_idx',
+    `ON ${s}.logs (time)
+    WHERE kind = 'log' AND (trace_id IS NULL OR NOT COALESCE(trace_flags, 1) & 1 = 1)`,
+  );
 }

@@ -8,6 +8,7 @@
 // holds writers back while it reads the spans table once (see 0009); their spans wait in the
 // journal.
 import type { QuotedSchema } from '../schemaName.js';
+import { indexIfNotExistsSql } from './validIndex.js';
 
 export const version = 11;
 export const name = 'crashes_by_end_index';
@@ -19,8 +20,11 @@ export const oldestWriter = 2;
 export const neededToWrite = false;
 
 export function sql(s: QuotedSchema): string {
-  // IF NOT EXISTS: built beforehand with CREATE INDEX CONCURRENTLY, which holds no writer
-  // back (docs/postgres-exporter.md), it is recorded as applied, not built again.
-  return `CREATE INDEX IF NOT EXISTS spans_crashes_by_end_idx ON ${s}.spans (end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)
-  WHERE state = 'crashed';`;
+  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
+  return indexIfNotExistsSql(
+    s,
+    'spans_crashes_by_end_idx',
+    `ON ${s}.spans (end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)
+    WHERE state = 'crashed'`,
+  );
 }
