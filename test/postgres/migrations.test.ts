@@ -133,7 +133,11 @@ describe('migrations', () => {
       const results = await Promise.allSettled(pools.map((pool) => migrateSchema(pool, schema)));
       expect(results.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
       const applied = results.map((r) => (r as PromiseFulfilledResult<{ applied: number[] }>).value.applied);
-      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]);
+      // Each migration applied once. Those a writer needs (1 to 6) by one pool, in one
+      // transaction; each of the others in a transaction of its own, so another pool may
+      // take the schema's lock between two of them and apply the rest (seen on CI).
+      expect(applied.flat().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(applied.filter((a) => a.includes(1))).toEqual([expect.arrayContaining([1, 2, 3, 4, 5, 6])]);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
     }
