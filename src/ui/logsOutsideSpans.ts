@@ -10,7 +10,7 @@ import type { QuotedSchema } from '../postgres/schemaName.js';
 import { inSampledSpanSql } from '../postgres/logRows.js';
 import { shortJsonSql } from '../postgres/shortJson.js';
 import { timestampSql } from '../postgres/statementSql.js';
-import { BadRequest, LIST_NAME_CHARS, OLDER_LINE_CHARS, PAGE_SIZE, filterFrom, page, shortSql, type ListFilter, type Page } from './viewerQueries.js';
+import { BadRequest, MAX_BIGINT, LIST_NAME_CHARS, OLDER_LINE_CHARS, PAGE_SIZE, filterFrom, page, shortSql, type ListFilter, type Page } from './viewerQueries.js';
 
 /**
  * `<time_unix_nano>.<sequence>.<writer id, base64url>`: the sort key of the page's last
@@ -18,7 +18,6 @@ import { BadRequest, LIST_NAME_CHARS, OLDER_LINE_CHARS, PAGE_SIZE, filterFrom, p
  * cursor the next page refused, and the list ended there (a review).
  */
 const LOG_CURSOR = /^(-?\d{1,20})\.(\d{1,20})\.([A-Za-z0-9_-]{0,8192})$/;
-const MAX_BIGINT = 2n ** 63n - 1n;
 
 /** The index's predicate (migration 10), as the query must state it. */
 export const OUTSIDE_SAMPLED_SPANS = `kind = 'log' AND (trace_id IS NULL OR NOT ${inSampledSpanSql('')})`;

@@ -17,7 +17,9 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
 /** `<start_time_unix_nano>.<trace id>[.<span id>]`: the sort key of a list's last row (negative before 1970). */
 const CURSOR = /^(-?\d{1,20})\.([0-9a-f]{32})(?:\.([0-9a-f]{16}))?$/;
-const MAX_BIGINT = 2n ** 63n - 1n;
+/** PostgreSQL's bigint range, which cursors and time bounds must stay in. */
+export const MAX_BIGINT = 2n ** 63n - 1n;
+export const MIN_BIGINT = -MAX_BIGINT - 1n;
 export const TRACE_STATES = ['crashed', 'started', 'ended'] as const;
 export type TraceState = (typeof TRACE_STATES)[number];
 
@@ -77,7 +79,7 @@ export function filterFrom(params: URLSearchParams, cursor = CURSOR): ListFilter
   if (after) {
     // The nanoseconds are a bigint in the database: 20 digits can be more than it holds.
     const nanos = cursor.exec(after)?.[1];
-    if (nanos === undefined || BigInt(nanos) > MAX_BIGINT || BigInt(nanos) < -MAX_BIGINT - 1n) throw new BadRequest('after must be a cursor returned by a previous page');
+    if (nanos === undefined || BigInt(nanos) > MAX_BIGINT || BigInt(nanos) < MIN_BIGINT) throw new BadRequest('after must be a cursor returned by a previous page');
     filter.after = after;
   }
   return filter;
@@ -115,18 +117,15 @@ export interface CrashRow {
 function nanosFrom(from: Date | undefined): string | null {
   if (from === undefined) return null;
   const bound = BigInt(from.getTime()) * 1_000_000n - 999n;
-  return bound < BIGINT_MIN ? null : String(bound > BIGINT_MAX ? BIGINT_MAX : bound);
+  return bound < MIN_BIGINT ? null : String(bound > MAX_BIGINT ? MAX_BIGINT : bound);
 }
 
 /** As nanosFrom, for `to`, where the walk starts: end_time < to holds only below to's milliseconds times 1,000,000. */
 function nanosBefore(to: Date | undefined): string | null {
   if (to === undefined) return null;
   const bound = BigInt(to.getTime()) * 1_000_000n;
-  return bound > BIGINT_MAX ? null : String(bound < BIGINT_MIN ? BIGINT_MIN : bound);
+  return bound > MAX_BIGINT ? null : String(bound < MIN_BIGINT ? MIN_BIGINT : bound);
 }
-
-const BIGINT_MAX = 2n ** 63n - 1n;
-const BIGINT_MIN = -(2n ** 63n);
 
 /**
  * Crash records, the latest crash first: by the end a crash record is given (its process's
