@@ -19,6 +19,7 @@ const BENCHMARKS = [
   ['Large records (a dead journal of 2 MiB spans read back, vs reading each segment whole)', 'large-records.mjs'],
   ['Damaged segment (garbage skipped by the chunked reader, vs a segment of records)', 'damaged-segment.mjs'],
   ['Open spans (longest span call while spans stay open, vs the stock BatchSpanProcessor)', 'open-spans.mjs'],
+  ['Open burst (spans open at once, then ended: memory kept afterwards, vs the stock BatchSpanProcessor)', 'open-burst.mjs'],
   ['Dropped spans (spans never ended and dropped by the application: heap held, vs the stock BatchSpanProcessor)', 'dropped-spans.mjs'],
   ['One core (span calls with the process on one core, vs the stock BatchSpanProcessor)', 'one-core.mjs'],
   ['Log path (ns added per logger.emit(), vs the stock BatchLogRecordProcessor; log records/s into PostgreSQL)', 'log-path.mjs'],

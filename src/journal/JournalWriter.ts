@@ -729,6 +729,9 @@ export class JournalWriter {
     clearTimeout(this.releaseTimer);
     this.releaseTimer = undefined;
     if (this.closed) return;
+    // Here, at a commit, not in a span call: giving back a burst's room is O(open spans),
+    // as the pass below is.
+    this.openSpans.shrinkIfSparse();
     const below = this.releaseBelow;
     const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment && !this.unlinker.has(segment));
     // Open spans whose START is in each committed segment (or one a repair found unsafe),

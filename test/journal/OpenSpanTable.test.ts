@@ -103,6 +103,45 @@ describe('OpenSpanTable', () => {
     }
   });
 
+  it('gives back the room a burst grew it to, keeping entries, start order, marks and the bookmark', () => {
+    const table = new OpenSpanTable<number>();
+    const trace = (i: number) => i.toString(16).padStart(32, '0');
+    const span = (i: number) => (i * 7).toString(16).padStart(16, '0');
+    for (let i = 0; i < 100_000; i++) table.set(trace(i), span(i), i, i % 13);
+    expect(table.capacity).toBe(131_072);
+    // Not while more than an eighth is used: a table that is shrunk only to grow again costs twice.
+    for (let i = 0; i < 80_000; i++) table.delete(trace(i), span(i));
+    expect(table.shrinkIfSparse()).toBe(false);
+    // The reader has read up to entry 99,000; the survivors are every 100th from 80,000 on.
+    for (let i = 80_000; i <= 99_000; i++) table.afterBookmark() === undefined || table.advanceBookmark();
+    for (let i = 80_000; i < 100_000; i++) if (i % 100 !== 0) table.delete(trace(i), span(i));
+    const survivors = Array.from({ length: 200 }, (_, k) => 80_000 + k * 100);
+    expect(table.shrinkIfSparse()).toBe(true);
+    expect(table.capacity).toBe(512);
+    expect(table.shrinkIfSparse()).toBe(false);
+    expect(table.size).toBe(200);
+    expect([...table.values()]).toEqual(survivors);
+    for (const i of survivors) {
+      expect(table.get(trace(i), span(i))).toBe(i);
+      expect(table.lastMark).toBe(i % 13);
+    }
+    expect(table.get(trace(80_001), span(80_001))).toBeUndefined();
+    // The bookmark stayed on the last survivor read (99,000): 99,100 is next.
+    expect(table.afterBookmark()).toBe(99_100);
+    // It grows again, and what it held is still found.
+    for (let i = 200_000; i < 201_000; i++) table.set(trace(i), span(i), i);
+    expect(table.size).toBe(1_200);
+    for (const i of survivors) expect(table.get(trace(i), span(i))).toBe(i);
+    expect([...table.values()].slice(198, 202)).toEqual([99_800, 99_900, 200_000, 200_001]);
+    // Emptied, it goes back to its first size.
+    for (const i of [...survivors, ...Array.from({ length: 1_000 }, (_, k) => 200_000 + k)]) table.delete(trace(i), span(i));
+    expect(table.shrinkIfSparse()).toBe(true);
+    expect(table.capacity).toBe(16);
+    expect(table.afterBookmark()).toBeUndefined();
+    table.set(trace(1), span(1), 1);
+    expect(table.afterBookmark()).toBe(1);
+  });
+
   it('finds every key after deletions in the middle of colliding probe runs', () => {
     const table = new OpenSpanTable<string>();
     // Keys that differ only in their last character collide often in a 32-slot table.
