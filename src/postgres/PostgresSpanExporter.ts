@@ -17,6 +17,7 @@ import { exportError, PostgresExportError } from './PostgresExportError.js';
 import { postgresDestination } from './destination.js';
 import { describeTarget, redact, secretsOf, withoutSecrets, type ConnectionFacts, type TargetFacts } from './redact.js';
 import { quoteSchema } from './schemaName.js';
+import { hasScopeAttributesColumn, lacksScopeAttributes } from './scopeAttributesColumn.js';
 import { toLogRow, type LogRow } from './logRows.js';
 import { keyId, SpanRowConverter, type SpanRow } from './spanRows.js';
 import { sanitizeString } from './sanitize.js';
@@ -417,19 +418,10 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     if (scopeAttributes !== this.#statements.scopeAttributes) this.#statements = new Statements(quoteSchema(this.#schema), { scopeAttributes });
   }
 
-  /**
-   * Whether `logs.scope_attributes` is there, read from the catalog, which any role may
-   * read: not from `migrations` (a role that may not read it never wrote the column again,
-   * and a schema restored without the column but listing migration 8 switched back and
-   * forth: a review). undefined where it cannot be read.
-   */
+  /** Whether `logs.scope_attributes` is there (hasScopeAttributesColumn); undefined where the catalog cannot be read. */
   async #scopeColumnPresent(): Promise<boolean | undefined> {
     try {
-      const { rows } = await this.#pool.query<{ present: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'scope_attributes' AND NOT attisdropped) AS present`,
-        [`${quoteSchema(this.#schema)}.logs`],
-      );
-      return rows[0]?.present;
+      return await hasScopeAttributesColumn(this.#pool, quoteSchema(this.#schema));
     } catch {
       return undefined;
     }
@@ -655,11 +647,6 @@ const LOOK_AGAIN_CAP_MILLIS = 15 * 60_000;
  * commit; `otel-blackbox migrate` waits its --lock-wait.
  */
 const OPTIONAL_LOCK_WAIT_MILLIS = 500;
-
-/** A statement that named logs.scope_attributes where the schema has no such column (42703). */
-function lacksScopeAttributes(error: unknown): boolean {
-  return sqlStateOf(error) === SQLSTATE.UNDEFINED_COLUMN && /scope_attributes/.test((error as Error)?.message ?? '');
-}
 
 /** How long a new resource's detectors are waited for once another's hung (see #detectorsSettled). */
 const HUNG_DETECTORS_GRACE_MILLIS = 250;
