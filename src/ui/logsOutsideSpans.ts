@@ -11,6 +11,7 @@ import { inSampledSpanSql } from '../postgres/logRows.js';
 import { shortJsonSql } from '../postgres/shortJson.js';
 import { timestampSql } from '../postgres/statementSql.js';
 import { BadRequest, MAX_BIGINT, LIST_NAME_CHARS, OLDER_LINE_CHARS, PAGE_SIZE, filterFrom, page, shortSql, type ListFilter, type Page } from './viewerQueries.js';
+import type { LogColumnsPresent } from './LogColumns.js';
 
 /**
  * `<time_unix_nano>.<sequence>.<writer id, base64url>`: the sort key of the page's last
@@ -36,6 +37,11 @@ export interface LogLineRow {
   trace_id: string | null;
   span_id: string | null;
   trace_flags: number | null;
+  /** The logger it came through (its instrumentation scope), each cut to LIST_NAME_CHARS. */
+  scope_name: string | null;
+  scope_version: string | null;
+  /** The logger's scope attributes, cut as the body is; null where it gave none, or the schema has no such column. */
+  scope_attributes: unknown;
 }
 
 /**
@@ -85,14 +91,16 @@ export function logFilterFrom(params: URLSearchParams): LogLineFilter {
   return filter;
 }
 
-export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedSchema, filter: LogLineFilter): Promise<Page<LogLineRow>> {
+export async function listLogsOutsideSpans(pool: ViewerDatabase, schema: QuotedSchema, filter: LogLineFilter, columns: LogColumnsPresent): Promise<Page<LogLineRow>> {
   const match = filter.after === undefined ? null : LOG_CURSOR.exec(filter.after);
   const [nanos, sequence, writerId] = match ? [match[1]!, match[2]!, Buffer.from(match[3]!, 'base64url').toString('utf8')] : [null, null, null];
   // Ties of one nanosecond keep the order the lines were logged in (writer, then sequence).
   const { rows } = await pool.query<LogLineRow>(
     `SELECT time, time_unix_nano::text AS time_unix_nano, writer_id, sequence::text AS sequence,
             ${shortSql('service_name', LIST_NAME_CHARS)}, ${shortSql('severity_text', LIST_NAME_CHARS)}, severity_number,
-            ${shortJsonSql('body', OLDER_LINE_CHARS, 'cut for the viewer')}, body IS NULL AS body_missing, trace_id, span_id, trace_flags
+            ${shortJsonSql('body', OLDER_LINE_CHARS, 'cut for the viewer')}, body IS NULL AS body_missing, trace_id, span_id, trace_flags,
+            ${shortSql('scope_name', LIST_NAME_CHARS)}, ${shortSql('scope_version', LIST_NAME_CHARS)},
+            ${columns.scopeAttributes ? `${shortJsonSql('scope_attributes', OLDER_LINE_CHARS, 'cut for the viewer')} AS scope_attributes` : 'NULL::jsonb AS scope_attributes'}
        FROM ${schema}.logs l
       WHERE ${OUTSIDE_SAMPLED_SPANS}
         AND ($1::text IS NULL OR service_name = $1)

@@ -10,6 +10,7 @@ import { timestampSql } from '../postgres/statementSql.js';
 import { shortJsonSql } from '../postgres/shortJson.js';
 import { writerLinesSql } from '../postgres/writerLines.js';
 import { ATTR_WRITER_ID } from '../spanMarkers.js';
+import type { LogColumnsPresent } from './LogColumns.js';
 
 export const PAGE_SIZE = 50;
 
@@ -420,6 +421,11 @@ function shortened(value: unknown): unknown {
 const LOG_PLAIN_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequence, severity_text, severity_number,
   observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count`;
 
+/** A logger's scope attributes as stored, or null where the schema has no such column (LogColumns.ts). */
+export function scopeAttributesSql(columns: LogColumnsPresent): string {
+  return columns.scopeAttributes ? 'scope_attributes' : 'NULL::jsonb AS scope_attributes';
+}
+
 /**
  * A span's newest lines come with their bodies and attributes up to MAX_SHOWN_CHARS each;
  * the older ones up to OLDER_LINE_CHARS. All of them at 64 KiB, 1,000 lines were a 131 MB
@@ -429,18 +435,19 @@ const NEWEST_LINES_WHOLE = 20;
 export const OLDER_LINE_CHARS = 4096;
 
 /**
- * A log line's body and attributes as the viewer takes them (LOG_PLAIN_COLUMNS go as they
- * are), cut by PostgreSQL: up to MAX_SHOWN_CHARS each for the newest NEWEST_LINES_WHOLE
- * lines by `newest` (the line's place, 1 for the newest), OLDER_LINE_CHARS for the others.
+ * A log line's body, attributes and scope attributes as the viewer takes them
+ * (LOG_PLAIN_COLUMNS go as they are), cut by PostgreSQL: up to MAX_SHOWN_CHARS each for the
+ * newest NEWEST_LINES_WHOLE lines by `newest` (the line's place, 1 for the newest),
+ * OLDER_LINE_CHARS for the others.
  */
 function logValuesSql(newest: string): string {
   const cut = (column: string) =>
     `CASE WHEN ${newest} <= ${NEWEST_LINES_WHOLE} THEN ${shortJsonSql(column, MAX_SHOWN_CHARS, 'cut for the viewer')}
           ELSE ${shortJsonSql(column, OLDER_LINE_CHARS, 'cut for the viewer')} END AS ${column}`;
-  return `${cut('body')}, body IS NULL AS body_missing, ${cut('attributes')}`;
+  return `${cut('body')}, body IS NULL AS body_missing, ${cut('attributes')}, ${cut('scope_attributes')}`;
 }
 
-export async function spanLogs(pool: ViewerDatabase, schema: QuotedSchema, traceId: string, spanId: string): Promise<{ logs: LogDetail[]; truncated: boolean }> {
+export async function spanLogs(pool: ViewerDatabase, schema: QuotedSchema, traceId: string, spanId: string, columns: LogColumnsPresent): Promise<{ logs: LogDetail[]; truncated: boolean }> {
   // Named columns, the large ones cut here (shortJsonSql), once the lines to send are
   // chosen: whole rows (to_jsonb of the table's row) brought bodies of megabytes to the
   // viewer, to be cut there.
@@ -449,14 +456,15 @@ export async function spanLogs(pool: ViewerDatabase, schema: QuotedSchema, trace
   // whole table, 174 ms for 180,000 rows here. The newest are kept: the lines right before
   // a crash are the ones a crash record is read for. Lines of one millisecond keep the
   // order they were logged in (their sequence), as `crashes` shows them.
+  const stored = `${LOG_PLAIN_COLUMNS}, body, attributes, ${scopeAttributesSql(columns)}`;
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
        FROM (SELECT ${LOG_PLAIN_COLUMNS}, ${logValuesSql('newest')}
                FROM (SELECT u.*, row_number() OVER (ORDER BY time_unix_nano DESC, sequence DESC NULLS LAST, event_index DESC NULLS LAST) AS newest
-                       FROM ((SELECT ${LOG_PLAIN_COLUMNS}, body, attributes FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
+                       FROM ((SELECT ${stored} FROM ${schema}.logs WHERE kind = 'event' AND trace_id = $1 AND span_id = $2
                                ORDER BY time_unix_nano DESC, event_index DESC LIMIT ${MAX_SPAN_LOGS + 1})
                              UNION ALL
-                             (SELECT ${LOG_PLAIN_COLUMNS}, body, attributes FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
+                             (SELECT ${stored} FROM ${schema}.logs WHERE kind = 'log' AND trace_id = $1 AND span_id = $2
                                ORDER BY time_unix_nano DESC, sequence DESC LIMIT ${MAX_SPAN_LOGS + 1})) u) w
               WHERE newest <= ${MAX_SPAN_LOGS + 1}) l
       ORDER BY l.time_unix_nano DESC, l.sequence DESC NULLS LAST, l.event_index DESC NULLS LAST`,
@@ -483,12 +491,12 @@ export const MAX_PROCESS_LOGS = 50;
  * short backward scan, however many rows the table holds. Its newest lines whole, as a
  * span's (NEWEST_LINES_WHOLE).
  */
-export async function processLogs(pool: ViewerDatabase, schema: QuotedSchema, writerId: string): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
+export async function processLogs(pool: ViewerDatabase, schema: QuotedSchema, writerId: string, columns: LogColumnsPresent): Promise<{ writer_id: string; logs: LogDetail[]; truncated: boolean }> {
   const { rows } = await pool.query<LogDetail>(
     `SELECT l.time_unix_nano::text AS time_unix_nano, to_jsonb(l) - 'time_unix_nano' AS fields
        FROM (SELECT ${LOG_PLAIN_COLUMNS}, trace_id, span_id, ${logValuesSql('newest')}
                FROM (SELECT w.*, row_number() OVER (ORDER BY sequence DESC) AS newest
-                       FROM (${writerLinesSql(schema, `${LOG_PLAIN_COLUMNS}, trace_id, span_id, body, attributes`, '$1', String(MAX_PROCESS_LOGS + 1))}) w) n) l
+                       FROM (${writerLinesSql(schema, `${LOG_PLAIN_COLUMNS}, trace_id, span_id, body, attributes, ${scopeAttributesSql(columns)}`, '$1', String(MAX_PROCESS_LOGS + 1))}) w) n) l
       ORDER BY l.sequence DESC`,
     [writerId],
   );

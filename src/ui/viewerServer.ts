@@ -10,6 +10,7 @@ import { sqlStateOf } from '../postgres/sqlState.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewerPage.js';
 import { VIEWER_SCRIPT } from './viewerScript.js';
 import { listLogsOutsideSpans, logFilterFrom } from './logsOutsideSpans.js';
+import { LogColumns } from './LogColumns.js';
 import { BadRequest, filterFrom, isSpanId, isTraceId, listCrashes, listServices, listTraces, processLogs, spanDetails, spanLogs, traceSpans } from './viewerQueries.js';
 
 export interface ViewerServerOptions {
@@ -38,8 +39,10 @@ const SECURITY_HEADERS = {
 };
 
 export function createViewerServer(options: ViewerServerOptions): Server {
+  // One per server: the catalog is asked which columns the schema has once, not per request.
+  const logColumns = new LogColumns(options.pool, options.schema);
   return createServer((request, response) => {
-    route(request, response, options).catch((error: unknown) => {
+    route(request, response, options, logColumns).catch((error: unknown) => {
       const message = redact((error as Error)?.message ?? String(error), options.secrets);
       options.logError(`otel-blackbox ui: ${request.method} ${request.url}: ${message}`);
       // The detail (table names, the server's words) goes to the terminal that started the
@@ -52,7 +55,7 @@ export function createViewerServer(options: ViewerServerOptions): Server {
   });
 }
 
-async function route(request: IncomingMessage, response: ServerResponse, options: ViewerServerOptions): Promise<void> {
+async function route(request: IncomingMessage, response: ServerResponse, options: ViewerServerOptions, logColumns: LogColumns): Promise<void> {
   if (options.allowedHostnames && !options.allowedHostnames.has(hostnameOf(request.headers.host))) {
     const names = [...options.allowedHostnames].join(', ');
     send(response, 403, 'application/json', JSON.stringify({ error: `this viewer answers only to ${names}: open it by one of those names` }));
@@ -74,7 +77,10 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     if (path === '/api/services') return json(response, { services: await listServices(pool, schema) });
     if (path === '/api/crashes') return json(response, await listCrashes(pool, schema, filterFrom(url.searchParams)));
     if (path === '/api/traces') return json(response, await listTraces(pool, schema, filterFrom(url.searchParams)));
-    if (path === '/api/logs') return json(response, await listLogsOutsideSpans(pool, schema, logFilterFrom(url.searchParams)));
+    if (path === '/api/logs') {
+      const filter = logFilterFrom(url.searchParams);
+      return json(response, await logColumns.read((columns) => listLogsOutsideSpans(pool, schema, filter, columns)));
+    }
     const traceMatch = /^\/api\/traces\/([^/]+)$/.exec(path);
     if (traceMatch) {
       const traceId = traceMatch[1]!;
@@ -87,13 +93,13 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     if (spanMatch) {
       const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
       if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
-      const [details, { logs, truncated }] = await Promise.all([spanDetails(pool, schema, traceId, spanId), spanLogs(pool, schema, traceId, spanId)]);
+      const [details, { logs, truncated }] = await Promise.all([spanDetails(pool, schema, traceId, spanId), logColumns.read((columns) => spanLogs(pool, schema, traceId, spanId, columns))]);
       if (details === undefined) return send(response, 404, 'application/json', JSON.stringify({ error: 'no such span in this trace' }));
       // A crash record names the writer that died: what that process logged last comes with
       // it. Only a crash record: an application's span may carry the attribute too (it is
       // stored 'ended', as the exporter stores any span with the markers but not their shape).
       const writerId = details.state === 'crashed' ? details.writer_id : null;
-      const lastLines = writerId !== null ? await processLogs(pool, schema, writerId) : null;
+      const lastLines = writerId !== null ? await logColumns.read((columns) => processLogs(pool, schema, writerId, columns)) : null;
       return json(response, { ...details, logs, truncated, process_logs: lastLines });
     }
   } catch (error) {

@@ -2,12 +2,14 @@
 // through the public API; a big trace through the public exporter) and a running viewer.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { TracerProvider as BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
+import { JournalLogRecordProcessor, JournalSpanProcessor, PostgresSpanExporter, recoverJournals } from '../../src/index.js';
 import { uiCommand } from '../../src/cli/commands/uiCommand.js';
 import { asStarted } from '../../src/export/exportWithLogs.js';
 import { runFixture } from '../helpers/childProcess.js';
@@ -138,6 +140,35 @@ export async function seedInFlightTrace(databaseUrl: string, schema: string): Pr
   await exporter.shutdown();
   expect(result.code).toBe(ExportResultCode.SUCCESS);
   return root.spanContext().traceId;
+}
+
+/** The scope attributes of the 'billing-audit' logger (seedScopedLogs): user data, one value written as HTML. */
+export const SCOPE_ATTRIBUTES = { tenant: 'acme', 'deployment.ring': 2, note: '<img src=x onerror=alert(1)>' };
+
+/**
+ * Log records of two loggers, through the public processors: 'billing-audit' 3.1.0 with
+ * SCOPE_ATTRIBUTES and 'billing-plain' 1.0.0 without, each a line in the span 'settle
+ * invoice' and a line outside any span. `migrate: false` writes to the schema as it is
+ * (one older than migration 8: without the scope attributes). Service 'billing-scoped'.
+ */
+export async function seedScopedLogs(databaseUrl: string, schema: string, journalDir: string, { migrate = true } = {}): Promise<{ traceId: string; spanId: string }> {
+  const processor = new JournalSpanProcessor({ exporter: new PostgresSpanExporter({ connectionString: databaseUrl, schema, migrate }), journalDir, recover: false, scheduledDelayMillis: 10 });
+  const resource = resourceFromAttributes({ 'service.name': 'billing-scoped' });
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+  const loggers = new LoggerProvider({ resource, processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] });
+  // The options' type differs between the SDK lines (see JournalLogRecordProcessor.test.ts).
+  const audit = loggers.getLogger('billing-audit', '3.1.0', { attributes: SCOPE_ATTRIBUTES } as never);
+  const plain = loggers.getLogger('billing-plain', '1.0.0');
+  const span = provider.getTracer('billing').startSpan('settle invoice', {}, ROOT_CONTEXT);
+  const inSpan = trace.setSpan(ROOT_CONTEXT, span);
+  audit.emit({ body: 'invoice settled', severityNumber: SeverityNumber.INFO, severityText: 'INFO', context: inSpan });
+  plain.emit({ body: 'plain line in the span', severityNumber: SeverityNumber.INFO, severityText: 'INFO', context: inSpan });
+  audit.emit({ body: 'audit line outside any span', severityNumber: SeverityNumber.WARN, severityText: 'WARN', context: ROOT_CONTEXT });
+  plain.emit({ body: 'plain line outside any span', severityNumber: SeverityNumber.WARN, severityText: 'WARN', context: ROOT_CONTEXT });
+  span.end();
+  await loggers.shutdown();
+  await provider.shutdown();
+  return { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId };
 }
 
 export interface RunningViewer {

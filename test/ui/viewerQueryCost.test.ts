@@ -14,6 +14,8 @@ const TRACES = 60_000;
 const BASE = 1_764_000_000_000_000_000n;
 let schema: string;
 let quoted: QuotedSchema;
+/** A migrated schema has every column the viewer reads (LogColumns.ts): its queries are measured naming them all. */
+const COLUMNS = { scopeAttributes: true };
 useMigratedSchema(db, 'viewer_cost', (name) => {
   schema = name;
   quoted = quoteSchema(name);
@@ -100,11 +102,11 @@ describe('viewer query cost', () => {
         ['crashes, deep page', (p) => listCrashes(p, quoted, { after: middle })],
         // Crashes before a time: the walk of spans_crashes_by_end_idx starts there.
         ['crashes before a time', (p) => listCrashes(p, quoted, { to: new Date(Number(BASE / 1_000_000n) + 10) })],
-        ['log lines outside spans', (p) => listLogsOutsideSpans(p, quoted, {})],
-        ['log lines outside spans, deep page', (p) => listLogsOutsideSpans(p, quoted, { after: `${BASE + 5000n * 900n}.15000.${Buffer.from('outside-0').toString('base64url')}` })],
-        ['span logs', (p) => spanLogs(p, quoted, logged!.trace_id, logged!.span_id)],
+        ['log lines outside spans', (p) => listLogsOutsideSpans(p, quoted, {}, COLUMNS)],
+        ['log lines outside spans, deep page', (p) => listLogsOutsideSpans(p, quoted, { after: `${BASE + 5000n * 900n}.15000.${Buffer.from('outside-0').toString('base64url')}` }, COLUMNS)],
+        ['span logs', (p) => spanLogs(p, quoted, logged!.trace_id, logged!.span_id, COLUMNS)],
         // A crash record's process: the last lines of its writer, of 1,200.
-        ['process logs', (p) => processLogs(p, quoted, 'w')],
+        ['process logs', (p) => processLogs(p, quoted, 'w', COLUMNS)],
       ];
       for (const [name, run] of cases) await run(countingPool(pool, (spent[name] = [])));
       // A page of any list, or a span's logs: well under a full read of the smallest table.
@@ -221,7 +223,7 @@ describe('viewer query cost', () => {
         const seen: string[] = [];
         let after: string | undefined;
         for (let page = 0; page < 4; page++) {
-          const result = await listLogsOutsideSpans(pool, quoted, { ...filter, after });
+          const result = await listLogsOutsideSpans(pool, quoted, { ...filter, after }, COLUMNS);
           seen.push(...result.rows.map((row) => `${row.writer_id}/${row.sequence}`));
           after = result.next ?? undefined;
         }
@@ -236,7 +238,7 @@ describe('viewer query cost', () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
       const [logged] = await db.query<{ trace_id: string; span_id: string }>(`SELECT trace_id, span_id FROM "${schema}".logs WHERE kind = 'log' AND writer_id = 'w' LIMIT 1`);
-      const { logs, truncated } = await spanLogs(pool, quoted, logged!.trace_id, logged!.span_id);
+      const { logs, truncated } = await spanLogs(pool, quoted, logged!.trace_id, logged!.span_id, COLUMNS);
       expect(truncated).toBe(true);
       expect(logs).toHaveLength(MAX_SPAN_LOGS);
       // 1,200 lines and the span's event: the last 1,000 lines are the ones kept (the lines before a crash).
@@ -266,7 +268,7 @@ describe('viewer query cost', () => {
     );
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
-      const { logs } = await spanLogs(pool, quoted, traceId, spanId);
+      const { logs } = await spanLogs(pool, quoted, traceId, spanId, COLUMNS);
       expect(logs).toHaveLength(5);
       // 150,000 characters stored compressed in under 2 KiB: cut all the same.
       expect(String(logs[4]!.fields.body)).toMatch(/^a+… \(cut for the viewer\)$/);
