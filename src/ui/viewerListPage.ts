@@ -70,13 +70,20 @@ export const LIST_PAGE_SCRIPT = String.raw`
     // have listed them, but it has no row). Not with a filter of traces by state or status.
     if (!state && !params.get('status')) {
       tablesLoading += 1;
-      pagedTable(logs, tableLoaded, 'Log lines outside spans', '/api/logs', params, ['time', 'service', 'severity', 'line', 'where'], function (row) {
+      pagedTable(logs, tableLoaded, 'Log lines outside spans', '/api/logs', params, ['time', 'service', 'severity', 'logger', 'line', 'where'], function (row) {
         var severity = row.severity_text || severityName(row.severity_number);
         var text = row.body_missing ? '(no body)' : valueText(row.body === undefined ? null : row.body);
+        // The logger (its instrumentation scope) and its scope attributes, as a span's lines show them.
+        var logger = row.scope_name ? row.scope_name + (row.scope_version ? ' ' + row.scope_version : '') : '';
+        var scope = logger ? scopeAttributesText(row.scope_attributes) : '';
         return el('tr', { className: 'log-row' }, [
           el('td', { className: 'mono', text: row.time }),
           el('td', { text: row.service_name || '–' }),
           el('td', {}, [el('span', { className: 'severity ' + String(severity || '').toUpperCase().replace(/[^A-Z]/g, ''), text: severity || '–' })]),
+          el('td', { className: 'logger', title: logger ? logger + (scope ? ' ' + scope : '') : null }, [
+            logger || '–',
+            scope ? el('span', { className: 'muted scope-attributes', text: ' ' + scope }) : null,
+          ]),
           el('td', { className: 'line', text: firstLine(text), title: text }),
           el('td', { className: 'muted', text: row.span_id ? 'in span ' + row.span_id + ', not sampled' : 'outside any span' }),
         ]);

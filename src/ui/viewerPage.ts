@@ -39,6 +39,8 @@ table.list th, table.list td { text-align: left; padding: 4px 8px; border-bottom
 table.list th { font-weight: 600; font-size: 12px; background: #f5f5f5; }
 table.list td.reason { color: var(--crashed); max-width: 40em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 table.list td.line { max-width: 50em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+/* A logger's scope attributes may be long: cut to the cell, whole in its title. */
+table.list td.logger { max-width: 20em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 table.list .severity { font-weight: 600; } table.list .severity.ERROR, table.list .severity.FATAL { color: var(--crashed); } table.list .severity.WARN { color: var(--error-text); }
 .state { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; color: #fff; }
 .state.crashed { background: var(--crashed); } .state.started { background: var(--started); } .state.ended { background: var(--ended); }
@@ -74,7 +76,7 @@ button.more { margin: 6px 0; }
 /* Readable over the bar and past it (a bar of no width at the end of the axis left white text on white). */
 .estimate span { position: absolute; right: 4px; top: 4px; font-size: 9px; line-height: 12px; color: var(--crashed); background: #fff; padding: 0 2px; white-space: nowrap; }
 /* Text a span's maker chose keeps its direction to itself: a right-to-left name does not reorder the reason beside it. */
-.name, .reason, .text, .where, td, dd, dt, h3 { unicode-bidi: isolate; }
+.name, .reason, .text, .where, .logger, .scope-attributes, td, dd, dt, h3 { unicode-bidi: isolate; }
 .details { background: #fff; border: 1px solid var(--line); padding: 8px 10px; position: sticky; top: 8px; max-height: calc(100vh - 16px); overflow: auto; }
 .details h3 { margin: 0 0 6px; font-size: 14px; word-break: break-all; }
 .details h2 { margin: 8px 0 4px; font-size: 13px; }
@@ -86,6 +88,7 @@ button.more { margin: 6px 0; }
 .log .severity { font-weight: 600; margin-right: 6px; }
 .log .text { overflow-wrap: anywhere; }
 .log .severity.ERROR, .log .severity.FATAL { color: var(--crashed); } .log .severity.WARN { color: var(--error-text); }
+.log .logger { overflow-wrap: anywhere; } .log .scope-attributes { font-family: ui-monospace, monospace; font-size: 11px; }
 .log .attrs { color: var(--muted); font-family: ui-monospace, monospace; font-size: 11px; white-space: pre-wrap; word-break: break-all; }
 .error-box { color: var(--crashed); }
 /* Narrow windows, and 200% zoom: the details go below the waterfall, whose names take a share
@@ -95,5 +98,6 @@ button.more { margin: 6px 0; }
   .details { position: static; max-height: none; }
   .axis, .span-row { grid-template-columns: minmax(96px, 40%) minmax(0, 1fr); }
   table.list td.reason, table.list td.line { max-width: 16em; }
+  table.list td.logger { max-width: 10em; }
 }
 `;

@@ -76,6 +76,15 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
 
   function valueText(value) { return typeof value === 'string' ? value : JSON.stringify(value); }
 
+  // A logger's scope attributes (getLogger's attributes: a tenant, a ring) as key=value,
+  // beside the logger's name; '' where it gave none. Too large to send whole, they come as
+  // the first part of their JSON text (viewerQueries.ts), shown as it is.
+  function scopeAttributesText(attributes) {
+    if (typeof attributes === 'string') return attributes;
+    if (!attributes || typeof attributes !== 'object') return '';
+    return Object.keys(attributes).map(function (key) { return key + '=' + valueText(attributes[key]); }).join(', ');
+  }
+
   // OpenTelemetry's severity number ranges: 1-4 TRACE ... 21-24 FATAL, as TRACE2, INFO3 and so on.
   var SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
   function severityName(number) {

@@ -117,13 +117,19 @@ export const SPAN_DETAILS_SCRIPT = String.raw`
       : f.body !== undefined && f.body !== null ? valueText(f.body) : f.event_name || '(event)';
     // Attributes too large to send whole come as their JSON text, cut (viewerQueries.ts).
     var attributes = typeof f.attributes === 'string' ? f.attributes : f.attributes && Object.keys(f.attributes).length > 0 ? JSON.stringify(f.attributes) : '';
-    // The logger a record came through (its instrumentation scope): which library said it.
+    // The logger a record came through (its instrumentation scope): which library said it,
+    // and with which scope attributes.
     var logger = f.kind === 'log' && f.scope_name ? f.scope_name + (f.scope_version ? ' ' + f.scope_version : '') : '';
+    var scope = logger ? scopeAttributesText(f.scope_attributes) : '';
     return el('div', { className: 'log' + (severity ? ' record' : ' event') }, [
       el('span', { className: 'muted mono', text: offsetText(rel(log.time_unix_nano)) + ' ' }),
       severity ? el('span', { className: 'severity ' + String(severity).toUpperCase().replace(/[^A-Z]/g, ''), text: severity }) : el('span', { className: 'severity', text: 'event' }),
       el('span', { className: 'text', text: text }),
-      logger ? el('span', { className: 'muted logger', text: ' [' + logger + ']' }) : null,
+      logger ? el('span', { className: 'muted logger' }, [
+        ' [' + logger,
+        scope ? el('span', { className: 'scope-attributes', title: 'scope attributes', text: ' ' + scope }) : null,
+        ']',
+      ]) : null,
       attributes ? el('div', { className: 'attrs', text: attributes }) : null,
     ]);
   }

@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TestDatabase } from '../helpers/database.js';
 import { useTempDirs } from '../helpers/tempDir.js';
-import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, seedBigTrace, seedErrorTrace, seedInFlightTrace, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
+import { BEHIND_SCHEMA_URLS, HOSTILE_NAME, LAST_LINE, SCOPE_ATTRIBUTES, seedBigTrace, seedErrorTrace, seedInFlightTrace, seedScopedLogs, seedServiceBehindGateway, seedShopCrash, seedSmallTraces, startViewer } from './viewerFixture.js';
 import type { RunningViewer } from './viewerFixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -410,9 +410,10 @@ describe('the viewer in Chromium', () => {
     await page.goto(viewer.url);
     await page.waitForSelector('#logs[data-loaded="true"]');
     const outside = page.locator('#logs tr.log-row', { hasText: 'no database at start-up' });
-    expect(await outside.locator('td').allTextContents()).toEqual([expect.any(String), 'api', 'ERROR', 'no database at start-up: ECONNREFUSED', 'outside any span']);
+    // No logger: the rows were written without a scope.
+    expect(await outside.locator('td').allTextContents()).toEqual([expect.any(String), 'api', 'ERROR', '–', 'no database at start-up: ECONNREFUSED', 'outside any span']);
     const unsampled = page.locator('#logs tr.log-row', { hasText: 'retrying in a span not sampled' });
-    expect(await unsampled.locator('td').nth(4).textContent()).toBe('in span 00000000000000d1, not sampled');
+    expect(await unsampled.locator('td').nth(5).textContent()).toBe('in span 00000000000000d1, not sampled');
     // ERROR and above, chosen in the filters: the INFO line goes, the ERROR line stays.
     await page.selectOption('select[name="severity"]', 'error');
     await page.click('form.filters button[type="submit"]');
@@ -449,6 +450,39 @@ describe('the viewer in Chromium', () => {
     await page.waitForSelector('#traces[data-loaded="true"]');
     expect(await traceRows.count()).toBe(rowsLoaded);
     await expect.poll(() => page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY)).toBe(scrolled);
+    expect(pageErrors).toEqual([]);
+  });
+
+  // A logger's scope attributes (getLogger(name, version, { attributes }), migration 8)
+  // were stored but shown nowhere: beside the logger now, as text, being user data.
+  test("a log record's logger is shown with its scope attributes, as text, in a span's lines and in the list of lines outside spans", async () => {
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      return dialog.dismiss();
+    });
+    const { traceId, spanId } = await seedScopedLogs(db.url, schema, tempDir());
+    // In jsonb's order of keys (shorter first), as a span's attributes are listed.
+    const scope = `note=${SCOPE_ATTRIBUTES.note}, tenant=acme, deployment.ring=2`;
+    await page.goto(`${viewer.url}traces/${traceId}#span=${spanId}`);
+    await page.waitForSelector('main[data-ready="true"]');
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    const records = page.locator('#logs .log.record');
+    expect(await records.locator('.text').allTextContents()).toEqual(['invoice settled', 'plain line in the span']);
+    expect(await records.locator('.logger').allTextContents()).toEqual([` [billing-audit 3.1.0 ${scope}]`, ' [billing-plain 1.0.0]']);
+    expect(await records.locator('.logger .scope-attributes').allTextContents()).toEqual([` ${scope}`]);
+
+    await page.goto(viewer.url);
+    await page.waitForSelector('#logs[data-loaded="true"]');
+    const audit = page.locator('#logs tr.log-row', { hasText: 'audit line outside any span' });
+    expect(await audit.locator('td.logger').textContent()).toBe(`billing-audit 3.1.0 ${scope}`);
+    expect(await audit.locator('td.logger').getAttribute('title')).toBe(`billing-audit 3.1.0 ${scope}`);
+    expect(await audit.locator('td.logger .scope-attributes').textContent()).toBe(` ${scope}`);
+    const plain = page.locator('#logs tr.log-row', { hasText: 'plain line outside any span' });
+    expect(await plain.locator('td.logger').textContent()).toBe('billing-plain 1.0.0');
+    // The value written as HTML made no element and ran nothing.
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(dialogs).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
 });
