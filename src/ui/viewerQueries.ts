@@ -422,7 +422,7 @@ const LOG_PLAIN_COLUMNS = `kind, time_unix_nano, event_index, event_name, sequen
   observed_time_unix_nano, trace_flags, scope_name, scope_version, dropped_attributes_count`;
 
 /** A logger's scope attributes as stored, or null where the schema has no such column (LogColumns.ts). */
-export function scopeAttributesSql(columns: LogColumnsPresent): string {
+function scopeAttributesSql(columns: LogColumnsPresent): string {
   return columns.scopeAttributes ? 'scope_attributes' : 'NULL::jsonb AS scope_attributes';
 }
 
