@@ -5,6 +5,7 @@ import pg from 'pg';
 import { VIEWER_DEFAULTS } from '../../options/defaults.js';
 import { describeTarget, redact, secretsOf } from '../../postgres/redact.js';
 import { quoteSchema } from '../../postgres/schemaName.js';
+import { missingViewerIndexes } from '../../ui/viewerIndexes.js';
 import { createViewerServer, LOOPBACK_HOSTNAMES } from '../../ui/viewerServer.js';
 import { readOnlyQueries, type ViewerDatabase } from '../../ui/viewerDatabase.js';
 import { printable } from '../terminalText.js';
@@ -82,6 +83,15 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
     await pool.end();
     io.err(`otel-blackbox ui: cannot query ${printable(target)}: ${printable(redact((error as Error).message, secrets))}${schemaAdvice(error, schemaName)}`);
     return EXIT.failed;
+  }
+  // Served as before without them, but said: each of those lists reads the whole table.
+  // A catalog that cannot be read is no reason not to serve.
+  const missing = await missingViewerIndexes(pool, schema).catch(() => []);
+  if (missing.length > 0) {
+    io.err(
+      `otel-blackbox ui: note: schema "${schemaName}" lacks ${missing.join('; ')}. Without ${missing.length === 1 ? 'it, that list reads' : 'them, those lists read'} the whole table at every page. ` +
+        `\`otel-blackbox migrate\` adds ${missing.length === 1 ? 'it' : 'them'} (an invalid one must be dropped first); \`otel-blackbox migrate --dry-run\` prints the statements, to build beforehand with CREATE INDEX CONCURRENTLY.`,
+    );
   }
   // Errors may quote values from the database: escaped before they reach a terminal.
   // On loopback, only loopback names are answered (DNS rebinding); elsewhere the operator chose the exposure.

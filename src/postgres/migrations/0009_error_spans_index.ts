@@ -17,12 +17,14 @@ export const tables: readonly string[] = ['spans'];
 export const oldestWriter = 2;
 /** Only the viewer reads it, and works without it (more slowly): a role that may not apply it writes on. */
 export const neededToWrite = false;
+/** The index it builds, which the viewer looks for at start (ui/viewerIndexes.ts). */
+export const indexName = 'spans_error_idx';
 
 export function sql(s: QuotedSchema): string {
   // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
   return indexIfNotExistsSql(
     s,
-    'spans_error_idx',
+    indexName,
     `ON ${s}.spans (trace_id) WHERE status_code = 'ERROR'`,
   );
 }

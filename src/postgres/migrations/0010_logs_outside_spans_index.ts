@@ -16,12 +16,14 @@ export const tables: readonly string[] = ['logs'];
 export const oldestWriter = 2;
 /** Only the viewer reads it, and works without it (more slowly): a role that may not apply it writes on. */
 export const neededToWrite = false;
+/** The index it builds, which the viewer looks for at start (ui/viewerIndexes.ts). */
+export const indexName = 'logs_outside_spans_idx';
 
 export function sql(s: QuotedSchema): string {
   // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
   return indexIfNotExistsSql(
     s,
-    'logs_outside_spans_idx',
+    indexName,
     `ON ${s}.logs (time)
     WHERE kind = 'log' AND (trace_id IS NULL OR NOT COALESCE(trace_flags, 1) & 1 = 1)`,
   );

@@ -18,12 +18,14 @@ export const tables: readonly string[] = ['spans'];
 export const oldestWriter = 2;
 /** Only the viewer and the CLI read it, and work without it (more slowly): a role that may not apply it writes on. */
 export const neededToWrite = false;
+/** The index it builds, which the viewer looks for at start (ui/viewerIndexes.ts). */
+export const indexName = 'spans_crashes_by_end_idx';
 
 export function sql(s: QuotedSchema): string {
   // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
   return indexIfNotExistsSql(
     s,
-    'spans_crashes_by_end_idx',
+    indexName,
     `ON ${s}.spans (end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)
     WHERE state = 'crashed'`,
   );
