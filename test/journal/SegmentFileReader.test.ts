@@ -1,13 +1,13 @@
 // The streaming reader gives the same records as reading a segment whole, whatever the
 // chunk size (frames straddling chunk ends, damage straddling them), and a preallocated
 // segment's zero-filled tail is the end of the records, not damage.
-import { truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { SEGMENT_MAGIC, encodeFrame } from '../../src/journal/frame.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
-import { readSegmentChunkSync, readSegmentFile } from '../../src/journal/SegmentFileReader.js';
+import { readOpenSegmentChunkSync, readSegmentChunkSync, readSegmentFile } from '../../src/journal/SegmentFileReader.js';
 import type { SegmentChunk } from '../../src/journal/SegmentFileReader.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -74,6 +74,35 @@ describe.each([64, 100, 1000, 1024 * 1024])('readSegmentFile in chunks of %i byt
     expect(holedChunks.records).toHaveLength(51);
     expect(holedChunks.damagedBytes).toBe(10_000);
   });
+});
+
+test('records after a long run of zeros are read in chunks, not in one buffer as long as the run', () => {
+  // A crafted segment (a review's fuzzing): records, a sparse hole of 64 MiB, one more
+  // record. Read across, the hole was one buffer (4 GiB: out of range, and the records
+  // before it never recovered).
+  const records = segmentOf(50);
+  const after = encodeFrame(RecordType.Heartbeat, JSON.stringify({ ms: 999 }));
+  const hole = 64 * 1024 * 1024;
+  const path = join(tempDir(), 'hole.seg');
+  writeFileSync(path, records);
+  truncateSync(path, records.length + hole);
+  appendFileSync(path, after);
+  const fd = openSync(path, 'r');
+  const reads: number[] = [];
+  const readAt = (buffer: Buffer, position: number) => (reads.push(buffer.length), readSync(fd, buffer, 0, buffer.length, position));
+  const chunks: SegmentChunk[] = [];
+  try {
+    const size = records.length + hole + after.length;
+    for (let from = 0; chunks.at(-1)?.done !== true; from = chunks.at(-1)!.nextOffset) {
+      chunks.push(readOpenSegmentChunkSync(readAt, size, { from, chunkBytes: 64 * 1024 }));
+      expect(chunks.length).toBeLessThan(100);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  expect(summary(chunks)).toEqual({ records: [...readSegment(records).records.map((r) => `${r.offset}-${r.end}`), `${records.length + hole}-${records.length + hole + after.length}`], damagedBytes: hole, tornTailBytes: 0 });
+  expect(chunks.flatMap((c) => c.damaged)).toEqual([{ offset: records.length, length: hole, reason: 'zeroed' }]);
+  expect(Math.max(...reads)).toBeLessThanOrEqual(2 * 64 * 1024);
 });
 
 test('a segment cut to its records while it is read (a closed mapped segment) ends where the file now ends', async () => {
