@@ -237,6 +237,25 @@ describe('otel-blackbox CLI', () => {
     ]);
   });
 
+  test('inspect prints a record nested deeper than JSON.stringify can go, cut to the depth the journal keeps, and the records around it (it printed nothing: "cannot read")', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { SEGMENT_MAGIC, encodeFrame } = await import('../../src/journal/frame.js');
+    const path = join(tempDir(), 'deep.seg');
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+    const heartbeat = encodeFrame(5, JSON.stringify({ ms: 1 }));
+    const nested = encodeFrame(5, deep);
+    writeFileSync(path, Buffer.concat([SEGMENT_MAGIC, heartbeat, nested, heartbeat]));
+    const result = await cli('inspect', path);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.map((line) => [line.offset, line.type])).toEqual([
+      [8, 'HEARTBEAT'],
+      [8 + heartbeat.length, 'HEARTBEAT'],
+      [8 + heartbeat.length + nested.length, 'HEARTBEAT'],
+    ]);
+    expect(JSON.stringify(lines[1].record)).toMatch(/^(\{"a":)+"\[Too deep\]"\}+$/);
+  });
+
   test('inspect of a file that is not a segment says so and exits 1 (it printed the whole file as damaged, exit 3); a segment whose magic alone is damaged is still read', async () => {
     const { writeFileSync } = await import('node:fs');
     const { encodeFrame } = await import('../../src/journal/frame.js');

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { readSegmentFile } from '../../journal/SegmentFileReader.js';
 import { SEGMENT_MAGIC } from '../../journal/frame.js';
 import { RECORD_TYPE_NAMES } from '../../journal/recordTypes.js';
+import { jsonSafe } from '../../journal/attributeValues.js';
+import type { JournalRecord } from '../../journal/readSegment.js';
 import { EXIT, UsageError, HELP_OPTION, parseOrUsage } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
@@ -39,7 +41,7 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
       const lines: { offset: number; line: string }[] = [];
       records += chunk.records.length;
       for (const record of chunk.records) {
-        lines.push({ offset: record.offset, line: jsonLine({ offset: record.offset, type: RECORD_TYPE_NAMES[record.type], record: record.payload }) });
+        lines.push({ offset: record.offset, line: recordLine(record) });
       }
       for (const range of chunk.damaged) {
         lines.push({ offset: range.offset, line: JSON.stringify({ offset: range.offset, damaged: range.length, reason: range.reason }) });
@@ -83,5 +85,20 @@ function holdsBytesPastItsSize(path: string): boolean {
     return fstatSync(fd).size === 0 && readSync(fd, Buffer.alloc(1), 0, 1, 0) > 0;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A record as one JSON line; one nested deeper than JSON.stringify can go (JSON.parse can)
+ * is printed cut to the depth the journal keeps, "[Too deep]" below it. It threw, and the
+ * whole segment was "cannot read", nothing printed (a review's fuzzing: a RESOURCE nested
+ * 20,000 levels).
+ */
+function recordLine(record: JournalRecord): string {
+  const type = RECORD_TYPE_NAMES[record.type];
+  try {
+    return jsonLine({ offset: record.offset, type, record: record.payload });
+  } catch {
+    return jsonLine({ offset: record.offset, type, record: jsonSafe(record.payload) });
   }
 }
