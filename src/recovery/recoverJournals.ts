@@ -33,6 +33,7 @@ import { probeWriter, type WriterProbe } from './probeWriter.js';
 import { readJournalFacts, readRecoverableSpans } from './readWriterJournal.js';
 import { RecoveryProgress } from './RecoveryProgress.js';
 import { ResourcesOnDisk } from './ResourcesOnDisk.js';
+import { checkedSpanRecord } from './spanRecordShape.js';
 import { claimerLiveness, writerLiveness } from './livenessFacts.js';
 
 export interface RecoverJournalsOptions {
@@ -504,8 +505,11 @@ async function recoverOne(
   // the claimer, different at every recovery) only the writer's part, or a rerun after an
   // unreadable header stored every log record again under another key.
   const writerId = facts.header?.writerId ?? parseClaimedDirName(basename(dir))?.writerId ?? basename(dir);
+  // A record of the wrong shape throws here, and is counted with those that do not parse.
   const spanOf: SpanFromRecord = (record, tag) =>
-    tag === CRASHED ? crashRecord(record, facts, resourceOf(record.r), reason, writerId) : readableSpanFromRecord(record, resourceOf(record.r));
+    tag === CRASHED
+      ? crashRecord(checkedSpanRecord(record, false), facts, resourceOf(record.r), reason, writerId)
+      : readableSpanFromRecord(checkedSpanRecord(record, true), resourceOf(record.r));
   let spansEnded = 0;
   let spansCrashed = 0;
   let logRecords = 0;
@@ -524,11 +528,12 @@ async function recoverOne(
     const exported: Promise<void> = exportWithAttempts(exporter, records, logs, settings, dir).then(
       (refused) => {
         inFlight.delete(exported);
-        // Checksums held but the JSON did not parse (a writer's bug): not recovered, said so.
+        // Checksums held but the JSON did not parse, or is not a span record's shape (a
+        // writer's bug, a crafted file): not recovered, said so.
         const unreadableEnds = records.unreadableWith(ENDED);
         const unreadableStarts = records.unreadableWith(CRASHED);
         const unreadable = unreadableEnds + unreadableStarts;
-        if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be parsed (their checksum held); they are lost`);
+        if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be read (their checksum held, but their JSON does not parse or is not a span record's shape); they are lost`);
         progress.committed(sent);
         // The journal's totals are the sums of its committed batches, as onBatch reports them;
         // what the exporter refused for good is counted as dead letters, not recovered.
