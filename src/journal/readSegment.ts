@@ -7,6 +7,7 @@
 // right before the zeros that does not check is one a crash cut mid-copy: a torn tail. This parses one buffer; SegmentFileReader.ts feeds it a
 // file in bounded chunks.
 import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT_MAGIC, frameChecksum } from './frame.js';
+import { ControlByteScan } from './controlBytes.js';
 import { RECORD_TYPE_NAMES } from './recordTypes.js';
 
 export interface JournalRecord {
@@ -51,7 +52,7 @@ function frameAt(
   buffer: Buffer,
   offset: number,
   parse: ParseFilter,
-  resyncing: boolean,
+  resyncing: ControlByteScan | undefined,
 ): { record: JournalRecord } | { torn: true } | { bad: DamagedRange['reason'] } {
   if (offset + FRAME_HEADER_BYTES > buffer.length) return { torn: true };
   const length = buffer.readUInt32LE(offset);
@@ -66,14 +67,17 @@ function frameAt(
   // reader back for a chunk as long. Now about one offset of garbage in ten million passes
   // these three bytes. Where a frame is expected (after a good one), the checksum decides
   // alone: a frame whose checksum holds around JSON that does not parse is a writer's bug,
-  // read as a record and counted lost where it is used, not skipped as damage.
-  if (resyncing) {
+  // read as a record and counted lost where it is used, not skipped as damage. Nor may a
+  // payload hold a byte below 0x20 (controlBytes.ts): damage crafted to pass the three
+  // checks at every 16th byte cost a checksum (and a read) of its claimed length at each.
+  if (resyncing !== undefined) {
     if (!(type in RECORD_TYPE_NAMES)) return { bad: 'bad-type' };
     if (length === 0 || (first < buffer.length && buffer[first] !== OPEN_BRACE)) return { bad: 'bad-json' };
+    if (resyncing.firstAtOrAfter(first) < Math.min(first + length, buffer.length)) return { bad: 'bad-json' };
   }
   const end = first + length;
   if (end > buffer.length) return { torn: true };
-  if (resyncing && buffer[end - 1] !== CLOSE_BRACE) return { bad: 'bad-json' };
+  if (resyncing !== undefined && buffer[end - 1] !== CLOSE_BRACE) return { bad: 'bad-json' };
   if (frameChecksum(buffer, offset + 8, length) !== buffer.readUInt32LE(offset + 4)) return { bad: 'checksum' };
   const payload = buffer.subarray(first, end);
   if (!(type in RECORD_TYPE_NAMES)) return { bad: 'bad-type' };
@@ -120,8 +124,9 @@ function isZeroHeader(buffer: Buffer, offset: number): boolean {
 }
 
 function validFrameAfter(buffer: Buffer, from: number, parse: ParseFilter): boolean {
+  const controls = new ControlByteScan(buffer);
   for (let offset = from; offset + FRAME_HEADER_BYTES <= buffer.length; offset++) {
-    if ('record' in frameAt(buffer, offset, parse, true)) return true;
+    if ('record' in frameAt(buffer, offset, parse, controls)) return true;
   }
   return false;
 }
@@ -163,6 +168,7 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
   let zeroTail = false;
   let zeroRun = false;
   let tornBeforeZeros = 0;
+  const controls = new ControlByteScan(buffer);
   while (offset < buffer.length) {
     if (isZeroHeader(buffer, offset)) {
       // Zeros to the end are the unwritten tail; zeros followed by data are damage, skipped
@@ -195,7 +201,7 @@ export function readSegment(buffer: Buffer, baseOffset = 0, parse: ParseFilter =
       offset = Math.max(offset + 1, nonZero - 3);
       continue;
     }
-    const result = frameAt(buffer, offset, parse, damageStart >= 0);
+    const result = frameAt(buffer, offset, parse, damageStart >= 0 ? controls : undefined);
     if ('record' in result) {
       if (damageStart >= 0) {
         damaged.push({ offset: baseOffset + damageStart, length: offset - damageStart, reason: damageReason });
