@@ -21,7 +21,7 @@ const isHrTime = (value: unknown): boolean => Array.isArray(value) && value.leng
 const isMap = (value: unknown): boolean => value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value));
 
 /** Why `record` cannot be a span, or undefined when it can. `ended`: an END (else a START, for a crash record). */
-export function malformedSpanRecord(record: unknown, ended: boolean): string | undefined {
+function malformedSpanRecord(record: unknown, ended: boolean): string | undefined {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return 'not an object';
   const span = record as Partial<SpanEndRecord> & Record<string, unknown>;
   if (!isId(span.t) || !isId(span.s)) return 'its trace id or span id is not a string';
@@ -53,12 +53,12 @@ function isLink(link: unknown): boolean {
   return isText(t) && isText(s) && isMap(a) && isCount(d);
 }
 
-/** Thrown where a span would be made of such a record: its reader counts it as unreadable (SpanPayloads.parse). */
-export class MalformedSpanRecordError extends Error {}
-
-/** `record` as the span record it claims to be, or a MalformedSpanRecordError saying why not. */
+/**
+ * `record` as the span record it claims to be; else it throws, saying why, where a span
+ * would be made of it: its reader counts it as unreadable (SpanPayloads.parse).
+ */
 export function checkedSpanRecord<R extends SpanStartRecord | SpanEndRecord>(record: R, ended: boolean): R {
   const problem = malformedSpanRecord(record, ended);
-  if (problem !== undefined) throw new MalformedSpanRecordError(`otel-blackbox: a span record of a dead process's journal is malformed (${problem}): skipped`);
+  if (problem !== undefined) throw new Error(`otel-blackbox: a span record of a dead process's journal is malformed (${problem}): skipped`);
   return record;
 }
