@@ -31,10 +31,11 @@ describe('otel-blackbox crashes', () => {
     expect(told).toBeGreaterThan(0);
     // Its lines follow, oldest first, the last one logged outside every span.
     const processLines = lines.slice(told + 1, told + 4);
+    // Each with the logger that wrote it, as the viewer shows it.
     expect(processLines.map((line) => line.replace(/^ {4}\S+ {2}/, ''))).toEqual([
-      'INFO  charging card ending 4242',
-      'WARN  payment gateway slow: retrying',
-      `ERROR  ${LAST_LINE}`,
+      'INFO  charging card ending 4242  [shop-logs 1.0.0]',
+      'WARN  payment gateway slow: retrying  [shop-logs 1.0.0]',
+      `ERROR  ${LAST_LINE}  [shop-logs 1.0.0]`,
     ]);
     expect(lines.filter((line) => line.includes(LAST_LINE))).toHaveLength(1);
     // The other two crashes of that process point back to it instead of repeating it.
@@ -49,13 +50,15 @@ describe('otel-blackbox crashes', () => {
     const writers = new Set(crashes.map((crash) => crash.writer_id));
     expect(writers.size).toBe(1);
     expect([...writers][0]).toMatch(/\S/);
+    expect(crashes.some((crash) => crash.log_lines.length > 0)).toBe(true);
     for (const crash of crashes) {
+      for (const line of crash.log_lines) expect(line).toMatchObject({ scope_name: 'shop-logs', scope_version: '1.0.0' });
       expect(crash.process_lines.map((line: { body: string }) => line.body)).toEqual(['payment gateway slow: retrying', LAST_LINE]);
       const [inSpan, outside] = crash.process_lines;
       expect(inSpan.span_id).toMatch(/^[0-9a-f]{16}$/);
       // Flags tell a sampled span from one not sampled, which has no row (a review).
       expect(inSpan.trace_flags).toBe(1);
-      expect(outside).toMatchObject({ severity_text: 'ERROR', trace_id: null, span_id: null, trace_flags: null });
+      expect(outside).toMatchObject({ severity_text: 'ERROR', scope_name: 'shop-logs', scope_version: '1.0.0', trace_id: null, span_id: null, trace_flags: null });
       expect(outside.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     }
   });

@@ -140,13 +140,17 @@ describe('logs acceptance', () => {
       expect(table.code).toBe(0);
       const crashLine = table.stdout.split('\n').findIndex((line) => line.includes('nightly job'));
       expect(crashLine).toBeGreaterThanOrEqual(0);
-      expect(table.stdout.split('\n')[crashLine + 1]).toMatch(/^ {4}\S+ {2}error {2}about to die$/);
+      expect(table.stdout.split('\n')[crashLine + 1]).toMatch(/^ {4}\S+ {2}error {2}about to die {2}\[@opentelemetry\/instrumentation-pino \S+\]$/);
       expect(table.stdout).not.toContain('job started');
       // The process's own last lines: the pino line logged outside any span among them.
       const withProcess = await runCli({ DATABASE_URL: db.url }, 'crashes', '--schema', schema, '--lines', '1', '--process-lines', '3');
       const processLines = withProcess.stdout.split('\n');
       const told = processLines.findIndex((line) => /^ {2}its process \(journal writer \S+\) logged last:$/.test(line));
-      expect(processLines.slice(told + 1, told + 4).map((line) => line.replace(/^ {4}\S+ {2}/, ''))).toEqual(['warn  outside any span', 'info  job started', 'error  about to die']);
+      expect(processLines.slice(told + 1, told + 4).map((line) => line.replace(/^ {4}\S+ {2}/, '').replace(/ {2}\[@opentelemetry\/instrumentation-pino \S+\]$/, ''))).toEqual([
+        'warn  outside any span',
+        'info  job started',
+        'error  about to die',
+      ]);
       const json = await runCli({ DATABASE_URL: db.url }, 'crashes', '--schema', schema, '--json');
       const record = json.stdout.trim().split('\n').map((line) => JSON.parse(line)).find((r) => r.span_id === job);
       expect(record.log_lines.map((l: { severity_text: string; body: unknown }) => [l.severity_text, l.body])).toEqual([

@@ -44,6 +44,9 @@ interface LogLine {
   time: string;
   severity_text: string | null;
   body: unknown;
+  /** The logger that wrote it (its instrumentation scope), shown after the body as the viewer shows it. */
+  scope_name: string | null;
+  scope_version: string | null;
 }
 
 /** A line of the process, with the span it was logged in (null ids: outside every span; flags 0: a span not sampled, which has no row). */
@@ -91,8 +94,8 @@ export async function crashesCommand(args: string[], io: CommandIo): Promise<num
       // the SDK took them, every line of each span listed was read and sorted: a second over
       // 200,000 lines, a review.) The process's own section below is in journal order.
       `SELECT s.end_time, s.service_name, s.name, s.trace_id, s.span_id, s.crash_reason, s.attributes->>$3 AS writer_id,
-              COALESCE((SELECT json_agg(json_build_object('time', ${UTC_TIME}, 'severity_text', l.severity_text, 'body', l.body) ORDER BY l.time_unix_nano, l.sequence)
-                          FROM (SELECT time, time_unix_nano, sequence, severity_text, ${cutBody('body')} AS body FROM ${schema}.logs
+              COALESCE((SELECT json_agg(json_build_object('time', ${UTC_TIME}, 'severity_text', l.severity_text, 'body', l.body, 'scope_name', l.scope_name, 'scope_version', l.scope_version) ORDER BY l.time_unix_nano, l.sequence)
+                          FROM (SELECT time, time_unix_nano, sequence, severity_text, ${cutBody('body')} AS body, scope_name, scope_version FROM ${schema}.logs
                                  WHERE trace_id = s.trace_id AND span_id = s.span_id AND kind = 'log'
                                  ORDER BY time_unix_nano DESC, sequence DESC LIMIT $2) l), '[]') AS log_lines
          FROM ${schema}.spans s WHERE s.state = 'crashed'
@@ -137,9 +140,9 @@ async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashR
   const byWriter = new Map<string, ProcessLine[]>();
   if (writers.length === 0) return byWriter;
   const { rows } = await pool.query<ProcessLine & { writer_id: string }>(
-    `SELECT w.writer_id, l.time, l.severity_text, l.body, l.trace_id, l.span_id, l.trace_flags
+    `SELECT w.writer_id, l.time, l.severity_text, l.body, l.scope_name, l.scope_version, l.trace_id, l.span_id, l.trace_flags
        FROM unnest($1::text[]) AS w(writer_id)
-       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, ${cutBody('l.body')} AS body, l.trace_id, l.span_id, l.trace_flags`, 'w.writer_id', '$2')}) l
+       CROSS JOIN LATERAL (${writerLinesSql(schema, `${UTC_TIME} AS time, l.sequence, l.severity_text, ${cutBody('l.body')} AS body, l.scope_name, l.scope_version, l.trace_id, l.span_id, l.trace_flags`, 'w.writer_id', '$2')}) l
       ORDER BY w.writer_id, l.sequence`,
     [writers, count],
   );
@@ -152,7 +155,9 @@ async function processLines(pool: pg.Pool, schema: QuotedSchema, crashes: CrashR
 }
 
 function logLineText(line: LogLine): string {
-  return [String(line.time), line.severity_text ?? '-', cut(bodyText(line.body))].map(printable).join('  ');
+  const fields = [String(line.time), line.severity_text ?? '-', cut(bodyText(line.body))];
+  if (line.scope_name) fields.push(`[${cut([line.scope_name, line.scope_version].filter(Boolean).join(' '))}]`);
+  return fields.map(printable).join('  ');
 }
 
 function cut(text: string): string {
