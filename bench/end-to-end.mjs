@@ -91,6 +91,12 @@ try {
     `  ours vs naive: ${fmt(ours.median / naive.median, 1)}x; ours vs COPY ceiling: ${fmt((ours.median / copy.median) * 100)}% of it` +
       ` (with 1024-span batches: ${fmt((oursLarge.median / copy.median) * 100)}%)`,
   );
+  // The machine's speed drifts between rounds (a COPY here ran at 39,700 to 61,300 spans/s in
+  // one run of five rounds): each round's pair, run a minute apart, shows how much of the
+  // spread above is the machine's. The medians' ratio above stays the figure quoted.
+  const ceilingRates = rates['ceiling: COPY of the same rows, one transaction'];
+  const paired = (name) => rates[name].map((rate, round) => `${fmt((rate / ceilingRates[round]) * 100)}%`).join(', ');
+  console.log(`  each round, ours / that round's COPY: ${paired('ours: JournalSpanProcessor + PostgresSpanExporter')} (1024-span batches: ${paired('ours, maxExportBatchSize 1024')})`);
   // Why the gap: both sides' CPU a span, each piece alone (exportPathCosts.mjs).
   const spans = finishedSpans();
   const steps = await processSteps(spans);
