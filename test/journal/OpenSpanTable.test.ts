@@ -3,20 +3,12 @@
 // probe runs around the slot array, grow it, and empty it again.
 import { describe, expect, it } from 'vitest';
 import { OpenSpanTable } from '../../src/journal/OpenSpanTable.js';
-
-/** A small deterministic generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
+import { seededRandom } from '../helpers/seededRandom.js';
 
 describe('OpenSpanTable', () => {
   it('answers as a Map does over random starts and ends, in start order', () => {
     for (const seed of [1, 2, 3, 4]) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const table = new OpenSpanTable<number>();
       const model = new Map<string, number>();
       // Few distinct ids, so the same id comes back (another value under the same ids is
@@ -60,7 +52,7 @@ describe('OpenSpanTable', () => {
 
   it('reads each entry once from its bookmark, in start order, whatever ends, starts or starts again under the same ids meanwhile', () => {
     for (const seed of [5, 6, 7]) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const table = new OpenSpanTable<number>();
       // The model: entries in start order, and which of them the reader has read.
       const order: string[] = [];

@@ -12,6 +12,7 @@ import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
 import { readSegmentFile } from '../../src/journal/SegmentFileReader.js';
 import { useTempDirs } from '../helpers/tempDir.js';
+import { seededRandom } from '../helpers/seededRandom.js';
 
 const checksummed = vi.hoisted(() => ({ bytes: 0 }));
 vi.mock('node:zlib', async (importOriginal) => {
@@ -85,7 +86,7 @@ describe('damage crafted to pass the cheap resync checks at every unit', () => {
 
   test('seeded mixes of crafted units, frame-like headers, garbage and real frames: every real frame found, whole or in 4 KiB chunks', async () => {
     for (let seed = 1; seed <= 40; seed++) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const parts: Buffer[] = [SEGMENT_MAGIC];
       const real: number[] = [];
       for (let part = 0; part < 30; part++) {
@@ -121,12 +122,3 @@ describe('damage crafted to pass the cheap resync checks at every unit', () => {
     }
   });
 });
-
-/** Deterministic pseudo-random numbers, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}

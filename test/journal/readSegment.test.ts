@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { SEGMENT_MAGIC, encodeFrame, encodeFrameInto } from '../../src/journal/frame.js';
 import { readSegment } from '../../src/journal/readSegment.js';
 import { RecordType } from '../../src/journal/recordTypes.js';
+import { seededRandom } from '../helpers/seededRandom.js';
 
 function segmentOf(count: number): { bytes: Buffer; ends: number[] } {
   const parts: Buffer[] = [SEGMENT_MAGIC];
@@ -16,15 +17,6 @@ function segmentOf(count: number): { bytes: Buffer; ends: number[] } {
   return { bytes: Buffer.concat(parts), ends };
 }
 
-/** Deterministic pseudo-random numbers, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
 describe('readSegment', () => {
   test('reads every whole record of an intact segment', () => {
     const { bytes } = segmentOf(50);
@@ -37,7 +29,7 @@ describe('readSegment', () => {
 
   test('a segment truncated at any offset yields every record before the cut, without throwing', () => {
     const { bytes, ends } = segmentOf(40);
-    const next = random(7);
+    const next = seededRandom(7);
     for (let round = 0; round < 500; round++) {
       const cut = Math.floor(next() * bytes.length);
       const contents = readSegment(bytes.subarray(0, cut));
@@ -51,7 +43,7 @@ describe('readSegment', () => {
 
   test('a flipped byte loses at most the record it hits; the range is counted as damage', () => {
     const { bytes, ends } = segmentOf(40);
-    const next = random(11);
+    const next = seededRandom(11);
     for (let round = 0; round < 300; round++) {
       const damaged = Buffer.from(bytes);
       const at = SEGMENT_MAGIC.length + Math.floor(next() * (bytes.length - SEGMENT_MAGIC.length));
@@ -104,7 +96,7 @@ describe('readSegment', () => {
 
     test('a record cut anywhere by a crash mid-copy, zeros after it: every record before the cut, no damage', () => {
       const { bytes, ends } = segmentOf(40);
-      const next = random(13);
+      const next = seededRandom(13);
       for (let round = 0; round < 500; round++) {
         const cut = SEGMENT_MAGIC.length + Math.floor(next() * (bytes.length - SEGMENT_MAGIC.length));
         const contents = readSegment(withZeros(bytes.subarray(0, cut), 8192));
