@@ -111,8 +111,6 @@ const SPARE_HEAD_MARGIN_BYTES = 4 * 1024;
  * are deleted: each is encoded afresh from its span (~1.5 µs), so a turn stays ~2 ms.
  */
 export const OPEN_SPANS_CARRIED_PER_TURN = 1000;
-/** Open spans whose kept texts releaseSegments flattens (StartText.compact) in one turn; ~1.7 µs each. */
-export const OPEN_SPANS_COMPACTED_PER_TURN = 4000;
 /**
  * The mark of an open span whose START is in no segment yet (segments count from 1): it
  * started while the journal was broken or at maxJournalBytes, or its START was in a
@@ -735,13 +733,9 @@ export class JournalWriter {
     const below = this.releaseBelow;
     const committed = [...this.segmentBytes.keys()].filter((segment) => segment < below && segment !== this.segment && !this.unlinker.has(segment));
     // Open spans whose START is in each committed segment (or one a repair found unsafe),
-    // counted from their marks. Those still open are the long-lived ones: what they keep for
-    // their END is compacted, a bounded number per turn: flattening 50,000 spans opened
-    // since the last commit took 89 ms in one turn; the rest are flattened in the turns after.
+    // counted from their marks.
     const open = new Map<number, number>();
-    let compactions = OPEN_SPANS_COMPACTED_PER_TURN;
-    this.openSpans.remark((start, segment) => {
-      if (compactions > 0 && start.compact()) compactions -= 1;
+    this.openSpans.remark((_start, segment) => {
       if (segment < below || this.mustCarry.has(segment)) open.set(segment, (open.get(segment) ?? 0) + 1);
       return segment;
     });
@@ -784,8 +778,8 @@ export class JournalWriter {
       );
     }
     budget = this.journalUnwrittenStarts(budget);
-    // What this turn's budgets left undone (STARTs to carry or write, texts to flatten) goes on in the next.
-    if ((budget === 0 || compactions === 0) && this.brokenError === undefined) this.releaseInNextTurn();
+    // What this turn's budget left undone (STARTs to carry or write) goes on in the next.
+    if (budget === 0 && this.brokenError === undefined) this.releaseInNextTurn();
   }
 
   private releaseInNextTurn(): void {
