@@ -8,7 +8,7 @@
 // started and ended cost a Map 100–280 ns and ~145 bytes of old-generation garbage, 60% of
 // what the application's side promoted. This table allocates nothing once grown: open
 // addressing with linear probing and backward-shift deletion (no tombstones, so no
-// rebuilds), over entries that keep their index until the table shrinks, linked in start order.
+// rebuilds), over entries that keep their index until the table is resized, linked in start order.
 // Each entry also holds a number of the caller's, its mark (the journal: the segment that
 // holds the span's START), kept in a typed array so that it costs no allocation either.
 const EMPTY = -1;
@@ -248,13 +248,27 @@ export class OpenSpanTable<V> {
     if (capacity <= MIN_CAPACITY || this.#size * 8 > capacity) return false;
     let smaller = MIN_CAPACITY;
     while (smaller < this.#size * 2) smaller *= 2;
-    const spanIds = new Array<string | undefined>(smaller).fill(undefined);
-    const traceIds = new Array<string | undefined>(smaller).fill(undefined);
-    const values = new Array<V | undefined>(smaller).fill(undefined);
-    const hashes = new Int32Array(smaller);
-    const marks = new Int32Array(smaller);
-    const prev = new Int32Array(smaller);
-    const next = new Int32Array(smaller);
+    this.#resize(smaller);
+    return true;
+  }
+
+  /** Doubles the room, when every entry is in use. */
+  #grow(): void {
+    this.#resize(this.#spanIds.length * 2);
+  }
+
+  /**
+   * New arrays of `capacity` entries (at least the size), the entries renumbered into them
+   * in start order, with their marks and the bookmark; the slots filled anew.
+   */
+  #resize(capacity: number): void {
+    const spanIds = new Array<string | undefined>(capacity).fill(undefined);
+    const traceIds = new Array<string | undefined>(capacity).fill(undefined);
+    const values = new Array<V | undefined>(capacity).fill(undefined);
+    const hashes = new Int32Array(capacity);
+    const marks = new Int32Array(capacity);
+    const prev = new Int32Array(capacity);
+    const next = new Int32Array(capacity);
     let bookmark = EMPTY;
     let renumbered = 0;
     for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry], renumbered++) {
@@ -280,29 +294,8 @@ export class OpenSpanTable<V> {
     this.#bookmark = bookmark;
     this.#free = EMPTY;
     this.#used = renumbered;
-    this.#slots = new Int32Array(2 * smaller).fill(EMPTY);
-    for (let entry = 0; entry < renumbered; entry++) this.#place(entry, hashes[entry]);
-    return true;
-  }
-
-  /** Doubles every array; entries keep their indexes, the slots are filled anew. */
-  #grow(): void {
-    const capacity = this.#spanIds.length * 2;
-    const widen = (array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
-      const wider = new Int32Array(capacity);
-      wider.set(array);
-      return wider;
-    };
-    for (const array of [this.#spanIds, this.#traceIds, this.#values] as (unknown[])[]) {
-      array.length = capacity;
-      array.fill(undefined, capacity / 2);
-    }
-    this.#hashes = widen(this.#hashes);
-    this.#marks = widen(this.#marks);
-    this.#prev = widen(this.#prev);
-    this.#next = widen(this.#next);
     this.#slots = new Int32Array(2 * capacity).fill(EMPTY);
-    for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) this.#place(entry, this.#hashes[entry]);
+    for (let entry = 0; entry < renumbered; entry++) this.#place(entry, hashes[entry]);
   }
 }
 
