@@ -352,10 +352,9 @@ export class JournalWriter {
 
   openSpansNow(): OpenSpanNow[] {
     const spans: OpenSpanNow[] = [];
-    this.openSpans.remark((open, mark) => {
+    this.openSpans.forEachMark((open, mark) => {
       const span = open.span;
       if (span !== undefined && span.ended !== true) spans.push({ span, journaled: mark !== NOT_JOURNALED });
-      return mark;
     });
     return spans;
   }
@@ -735,9 +734,8 @@ export class JournalWriter {
     // Open spans whose START is in each committed segment (or one a repair found unsafe),
     // counted from their marks.
     const open = new Map<number, number>();
-    this.openSpans.remark((_start, segment) => {
+    this.openSpans.forEachMark((_start, segment) => {
       if (segment < below || this.mustCarry.has(segment)) open.set(segment, (open.get(segment) ?? 0) + 1);
-      return segment;
     });
     for (const segment of this.mustCarry) {
       if (open.get(segment)) continue;

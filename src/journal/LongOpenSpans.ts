@@ -64,9 +64,8 @@ export class LongOpenSpans {
    * resolves once it is empty. An entry queued twice is reported once (the writer checks).
    */
   async reportCollected(table: OpenSpanTable<StartText>): Promise<void> {
-    table.remark((start, mark) => {
+    table.forEachMark((start) => {
       if (start.heldWeakly && !start.abandoned && start.span === undefined) this.#queue.push(start);
-      return mark;
     });
     while (this.#queue.length > 0 && !this.#closed) {
       this.#reportSome();
@@ -93,20 +92,19 @@ export class LongOpenSpans {
     const look = this.#looks;
     let budget = OPEN_SPANS_WEAKENED_PER_TURN;
     let left = false;
-    table.remark((start, mark) => {
+    table.forEachMark((start) => {
       if (start.firstSeenAtLook === 0) start.firstSeenAtLook = look;
       // Not one that ended while the journal was broken: kept for its START until the copy in memory is exported.
-      if (start.firstSeenAtLook === look || start.heldWeakly || start.span!.ended === true) return mark;
+      if (start.firstSeenAtLook === look || start.heldWeakly || start.span!.ended === true) return;
       if (budget === 0) {
         left = true;
-        return mark;
+        return;
       }
       budget -= 1;
       const span = start.holdWeakly(startJson(start));
       // The StartText is held by the registry as well as by the table: whichever of the span's
       // end or its collection comes first finds it.
       this.#registry.register(span, start, start);
-      return mark;
     });
     return left;
   }

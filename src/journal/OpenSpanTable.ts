@@ -83,7 +83,8 @@ export class OpenSpanTable<V> {
       this.#marks[found] = mark;
       return;
     }
-    if (this.#size === this.#spanIds.length) this.#grow();
+    // Every entry in use: double the room.
+    if (this.#size === this.#spanIds.length) this.#resize(this.#spanIds.length * 2);
     const entry = this.#allocate();
     this.#spanIds[entry] = spanId;
     this.#traceIds[entry] = traceId;
@@ -138,6 +139,11 @@ export class OpenSpanTable<V> {
     for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) {
       this.#marks[entry] = visit(this.#values[entry]!, this.#marks[entry]);
     }
+  }
+
+  /** Visits every entry, oldest first, with its mark, and changes nothing. `visit` must not change the table. */
+  forEachMark(visit: (value: V, mark: number) => void): void {
+    for (let entry = this.#head; entry !== EMPTY; entry = this.#next[entry]) visit(this.#values[entry]!, this.#marks[entry]);
   }
 
   /** The oldest value after the bookmark, its mark in `lastMark`; undefined when every entry was read. */
@@ -250,11 +256,6 @@ export class OpenSpanTable<V> {
     while (smaller < this.#size * 2) smaller *= 2;
     this.#resize(smaller);
     return true;
-  }
-
-  /** Doubles the room, when every entry is in use. */
-  #grow(): void {
-    this.#resize(this.#spanIds.length * 2);
   }
 
   /**

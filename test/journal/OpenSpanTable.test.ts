@@ -44,9 +44,9 @@ describe('OpenSpanTable', () => {
       expect(marks).toEqual([...model.values()].map((step) => step % 1000));
       for (const mark of marks) expect(table.hasMark(mark + 1)).toBe(true);
       expect(table.hasMark(-1)).toBe(false);
-      const remarked: number[] = [];
-      table.remark((_, mark) => (remarked.push(mark), mark));
-      expect(remarked).toEqual(marks.map((mark) => mark + 1));
+      const remarked: Array<[number, number]> = [];
+      table.forEachMark((value, mark) => remarked.push([value, mark]));
+      expect(remarked).toEqual([...model.values()].map((step, i) => [step, marks[i]! + 1]));
     }
   });
 
