@@ -17,8 +17,12 @@ const VIEWER_INDEXES = [
 ] as const;
 
 /**
- * One clause per index the schema lacks or has invalid, as `name (migration N: list)`;
- * none when all are there. Read from the catalog, which any role may read.
+ * One clause per index the schema lacks, has invalid, or has without its migration recorded
+ * (one of another definition, which the migration refuses, or one built by hand and not
+ * migrated since: unchecked); none when all are there. Read from the catalog, which any
+ * role may read, and the migrations table where this role may read it. Which columns and
+ * predicate an index has is not compared here: the migration does that, on a temporary
+ * table, which a read-only transaction may not make.
  */
 export async function missingViewerIndexes(pool: ViewerDatabase, schema: QuotedSchema): Promise<string[]> {
   const names = VIEWER_INDEXES.map(({ migration }) => `${schema}.${migration.indexName}`);
@@ -28,9 +32,23 @@ export async function missingViewerIndexes(pool: ViewerDatabase, schema: QuotedS
     [names],
   );
   const validity = new Map(rows.map((row) => [row.name, row.valid]));
+  const recorded = await recordedVersions(pool, schema);
   return VIEWER_INDEXES.flatMap(({ migration, list }, i) => {
     const valid = validity.get(names[i]!);
-    if (valid === true) return [];
-    return [`${migration.indexName} (migration ${migration.version}: ${list})${valid === false ? ', invalid' : ''}`];
+    const unrecorded = valid === true && recorded !== undefined && !recorded.has(migration.version);
+    if (valid === true && !unrecorded) return [];
+    const why = valid === false ? ', invalid' : unrecorded ? ', not recorded by a migration (one of another definition is refused)' : '';
+    return [`${migration.indexName} (migration ${migration.version}: ${list})${why}`];
   });
+}
+
+/** The versions of the viewer's migrations recorded as applied; undefined where the migrations table cannot be read (a role without SELECT on it). */
+async function recordedVersions(pool: ViewerDatabase, schema: QuotedSchema): Promise<Set<number> | undefined> {
+  const versions = VIEWER_INDEXES.map(({ migration }) => migration.version);
+  try {
+    const { rows } = await pool.query<{ version: number }>(`SELECT version FROM ${schema}.migrations WHERE version = ANY($1::int[])`, [versions]);
+    return new Set(rows.map((row) => row.version));
+  } catch {
+    return undefined;
+  }
 }

@@ -133,6 +133,59 @@ test('an invalid index of the name (a concurrent build that failed) fails the mi
   expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [11] });
 });
 
+// An index of the name that reads by other columns, another order or another predicate (a
+// typo in the statement built by hand, the definition of a release before) was recorded as
+// applied, and no list read by it (a review). It now fails the migration as an invalid one
+// does, naming both definitions; one built exactly as the migration would, in other words
+// (no IF NOT EXISTS, another spelling of the predicate), is recorded.
+test('an index of the name with another definition fails the migration, saying what it is and what it should be', async () => {
+  const schema = await schemaAt('optional_migration_other_index', 8);
+  await db.query(`CREATE INDEX CONCURRENTLY spans_error_idx ON "${schema}".spans (trace_id) WHERE status_code = 'OK'`);
+  await db.query(`CREATE INDEX CONCURRENTLY spans_crashes_by_end_idx ON "${schema}".spans (end_time_unix_nano, trace_id, span_id) WHERE state = 'crashed'`);
+  await db.query(`CREATE INDEX CONCURRENTLY logs_outside_spans_idx ON "${schema}".logs USING btree ("time") WHERE (((kind)::text = 'log'::text) AND ((trace_id IS NULL) OR (NOT ((COALESCE(trace_flags, 1) & 1) = 1))))`);
+  const failed = await migrateSchema(db.pool, schema).catch((error: unknown) => error);
+  expect(failed).toBeInstanceOf(MigrationsIncompleteError);
+  expect(failed).toMatchObject({ code: '55000', applied: [10], failed: [9, 11].map((version) => expect.objectContaining({ version })) });
+  const message = (failed as Error).message;
+  expect(message).toContain(`index spans_error_idx of schema ${schema} is not the one migration 9 builds: it is btree (trace_id) WHERE (status_code = 'OK'::text), not btree (trace_id) WHERE (status_code = 'ERROR'::text): drop it, then migrate again`);
+  expect(message).toContain(`index spans_crashes_by_end_idx of schema ${schema} is not the one migration 11 builds`);
+  expect(message).toContain('(end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)');
+  expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 10]);
+  await db.query(`DROP INDEX "${schema}".spans_error_idx, "${schema}".spans_crashes_by_end_idx`);
+  expect(await migrateSchema(db.pool, schema)).toEqual({ applied: [9, 11] });
+  expect(await versionsOf(schema)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+});
+
+// The comparison builds its reference on a temporary table. A database that grants no
+// TEMP (REVOKE TEMP ... FROM PUBLIC, a hardening guide's advice) must still be migrated by
+// the schema's owner: there the definition goes unchecked, as before.
+test('a role that may not create temporary tables migrates as before, the definitions unchecked', async () => {
+  const name = `wt_no_temp_${process.pid}_${Date.now()}`;
+  const role = `otel_blackbox_no_temp_${process.pid}`;
+  const url = new URL(db.url);
+  url.pathname = `/${name}`;
+  await db.query(`CREATE DATABASE ${name}`);
+  const owner = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 2, options: `-c role=${role}` });
+  try {
+    await owner.query(`REVOKE TEMP ON DATABASE ${name} FROM PUBLIC`);
+    await owner.query(`DROP ROLE IF EXISTS ${role}`);
+    await owner.query(`CREATE ROLE ${role} NOLOGIN`);
+    await owner.query(`CREATE SCHEMA otel AUTHORIZATION ${role}`);
+    expect((await pool.query(`SELECT has_database_privilege(current_database(), 'TEMP') AS temp`)).rows).toEqual([{ temp: false }]);
+    expect(await migrateSchema(pool, 'otel')).toEqual({ applied: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] });
+    await pool.query(`DROP INDEX otel.spans_error_idx`);
+    await pool.query(`CREATE INDEX spans_error_idx ON otel.spans (trace_id) WHERE status_code = 'OK'`);
+    await pool.query(`DELETE FROM otel.migrations WHERE version = 9`);
+    expect(await migrateSchema(pool, 'otel')).toEqual({ applied: [9] });
+  } finally {
+    await pool.end();
+    await owner.end();
+    await db.query(`DROP DATABASE IF EXISTS ${name}`);
+    await db.query(`DROP ROLE IF EXISTS ${role}`);
+  }
+});
+
 // Each migration on a table whose lock was not had waited as long again: four waits of 3 s
 // outlived the first batch's deadline (a review). One wait a table now, and the first
 // batch is written; the migrations held off are tried again later, and applied once the

@@ -90,7 +90,7 @@ export async function uiCommand(args: string[], io: CommandIo, control: UiRunCon
   if (missing.length > 0) {
     io.err(
       `otel-blackbox ui: note: schema "${schemaName}" lacks ${missing.join('; ')}. Without ${missing.length === 1 ? 'it, that list reads' : 'them, those lists read'} the whole table at every page. ` +
-        `\`otel-blackbox migrate\` adds ${missing.length === 1 ? 'it' : 'them'} (an invalid one must be dropped first); \`otel-blackbox migrate --dry-run\` prints the statements, to build beforehand with CREATE INDEX CONCURRENTLY.`,
+        `\`otel-blackbox migrate\` adds ${missing.length === 1 ? 'it' : 'them'} (an invalid one, or one of another definition, must be dropped first: it says which); \`otel-blackbox migrate --dry-run\` prints the statements, to build beforehand with CREATE INDEX CONCURRENTLY.`,
     );
   }
   // Errors may quote values from the database: escaped before they reach a terminal.

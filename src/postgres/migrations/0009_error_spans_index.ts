@@ -21,10 +21,6 @@ export const neededToWrite = false;
 export const indexName = 'spans_error_idx';
 
 export function sql(s: QuotedSchema): string {
-  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
-  return indexIfNotExistsSql(
-    s,
-    indexName,
-    `ON ${s}.spans (trace_id) WHERE status_code = 'ERROR'`,
-  );
+  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid or of another definition.
+  return indexIfNotExistsSql(s, { version, name: indexName, table: 'spans', definition: `(trace_id) WHERE status_code = 'ERROR'` });
 }

@@ -20,11 +20,7 @@ export const neededToWrite = false;
 export const indexName = 'logs_outside_spans_idx';
 
 export function sql(s: QuotedSchema): string {
-  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
-  return indexIfNotExistsSql(
-    s,
-    indexName,
-    `ON ${s}.logs (time)
-    WHERE kind = 'log' AND (trace_id IS NULL OR NOT COALESCE(trace_flags, 1) & 1 = 1)`,
-  );
+  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid or of another definition.
+  return indexIfNotExistsSql(s, { version, name: indexName, table: 'logs', definition: `(time)
+    WHERE kind = 'log' AND (trace_id IS NULL OR NOT COALESCE(trace_flags, 1) & 1 = 1)` });
 }

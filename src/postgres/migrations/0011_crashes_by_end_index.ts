@@ -22,11 +22,7 @@ export const neededToWrite = false;
 export const indexName = 'spans_crashes_by_end_idx';
 
 export function sql(s: QuotedSchema): string {
-  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid.
-  return indexIfNotExistsSql(
-    s,
-    indexName,
-    `ON ${s}.spans (end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)
-    WHERE state = 'crashed'`,
-  );
+  // Built beforehand CONCURRENTLY, it is recorded (validIndex.ts), unless invalid or of another definition.
+  return indexIfNotExistsSql(s, { version, name: indexName, table: 'spans', definition: `(end_time_unix_nano DESC NULLS LAST, trace_id DESC, span_id DESC)
+    WHERE state = 'crashed'` });
 }
