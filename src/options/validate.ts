@@ -170,3 +170,14 @@ export function nonEmptyString(option: string, value: string | undefined, fallba
   }
   return value;
 }
+
+/**
+ * A non-empty string without NUL, which no path and no PostgreSQL startup packet can hold:
+ * a journalDir with one ran for its whole life on the memory path, and an applicationName
+ * with one made every batch fail as retryable (08P01), both taken without a word (a review).
+ */
+export function textWithoutNul(option: string, value: string | undefined, fallback: string): string {
+  const text = nonEmptyString(option, value, fallback);
+  if (text.includes('\0')) throw new InvalidOptionError(option, 'a string without NUL characters', value);
+  return text;
+}

@@ -25,10 +25,21 @@ export class ConnectingClients {
       override connect(callback?: ConnectCallback): Promise<pg.Client> | void {
         const settled = follow(this);
         if (callback === undefined) return super.connect().finally(settled);
-        super.connect((error: Error) => {
+        try {
+          super.connect((error: Error) => {
+            settled();
+            callback(error);
+          });
+        } catch (error) {
+          // Thrown by the socket's connect, before node-postgres listens on it (a port no
+          // socket can have, as PGPORT=99999). Thrown on, it never reached the callback:
+          // pg-pool kept the client as one of its connections (four such, and the pool was
+          // full for good), and a connect still followed at shutdown was given up by
+          // destroying a socket nobody heard, which ended the process (a review). Answered
+          // as a connect that failed, pg-pool forgets the client and the batch fails.
           settled();
-          callback(error);
-        });
+          process.nextTick(callback, error instanceof Error ? error : new Error(String(error)));
+        }
       }
     };
   }
@@ -58,7 +69,10 @@ export class ConnectingClients {
     const timer = setTimeout(() => {
       // As pg-pool's own connectionTimeoutMillis does: the connect's callback then clears
       // pg-pool's timer, and the pool forgets the client.
-      client.connection.stream.destroy(new Error(`the exporter was shut down and the server had not completed the connection ${graceMillis} ms later`));
+      // Its error is heard: an 'error' nobody listens to would end the host's process.
+      const { stream } = client.connection;
+      if (stream.listenerCount('error') === 0) stream.on('error', () => {});
+      stream.destroy(new Error(`the exporter was shut down and the server had not completed the connection ${graceMillis} ms later`));
     }, graceMillis);
     // Never what keeps a process alive: the connect's socket does that for as long as it may.
     timer.unref();

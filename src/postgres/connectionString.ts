@@ -18,6 +18,7 @@ const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
  */
 export function connectionStringProblem(value: string): string | undefined {
   if (value.trim() === '') return 'an empty string';
+  if (value.includes('\0')) return 'text with a NUL character';
   if (value.startsWith('/')) return undefined;
   const scheme = SCHEME.exec(value)?.[1]?.toLowerCase();
   if (scheme === undefined) {
@@ -28,11 +29,25 @@ export function connectionStringProblem(value: string): string | undefined {
   if (/^\d/.test(value.slice(scheme.length + 1))) return 'text that is not a URL';
   if (scheme === 'socket') return undefined;
   if (scheme !== 'postgres' && scheme !== 'postgresql') return `a URL with the scheme "${scheme}:"`;
-  return parsesAsPgDoes(value) ? undefined : 'a postgres:// URL that cannot be parsed (a port that is not a number, or a character that must be percent-encoded)';
+  const url = parsedAsPgDoes(value);
+  if (url === undefined) return 'a postgres:// URL that cannot be parsed (a port that is not a number, or a character that must be percent-encoded)';
+  return portIsUsable(url) ? undefined : 'a postgres:// URL whose port is not a number from 1 to 65535';
 }
 
-/** Whether `value` throws nowhere in pg-connection-string's parse() (2.x), which does the same steps. */
-function parsesAsPgDoes(value: string): boolean {
+/**
+ * Whether the port node-postgres takes from `url` can be connected to: the last `port`
+ * parameter, else the URL's own (checked by the URL parser), else none (PGPORT or 5432).
+ * A bad one made every batch fail, and its socket threw before node-postgres listened on
+ * it (ConnectingClients.ts).
+ */
+function portIsUsable(url: URL): boolean {
+  const port = url.searchParams.getAll('port').at(-1);
+  if (port === undefined || port === '') return true;
+  return /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+}
+
+/** The URL, where `value` throws nowhere in pg-connection-string's parse() (2.x), which does the same steps. */
+function parsedAsPgDoes(value: string): URL | undefined {
   let text = value;
   if (/ |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(text)) text = encodeURI(text).replace(/%25(\d\d)/g, '%$1');
   let url: URL;
@@ -43,16 +58,16 @@ function parsesAsPgDoes(value: string): boolean {
     try {
       url = new URL(text.replace('@/', '@___DUMMY___/'));
     } catch {
-      return false;
+      return undefined;
     }
   }
   try {
     decodeURIComponent(url.username);
     decodeURIComponent(url.password);
     decodeURI(url.pathname);
-    return true;
+    return url;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -4,7 +4,7 @@ import { safeDiag } from '../safeDiag.js';
 import type pg from 'pg';
 import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
-import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, positiveInteger, validPool } from '../options/validate.js';
+import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, textWithoutNul, positiveInteger, validPool } from '../options/validate.js';
 import { isValidSchemaName, validSchemaName } from './schemaName.js';
 import { CONNECTION_STRING_EXPECTED, connectionStringProblem, validConnectionString } from './connectionString.js';
 
@@ -101,7 +101,7 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
     schema: validSchemaName('schema', options.schema ?? envSchema() ?? D.schema),
     migrate: booleanOption('migrate', options.migrate, D.migrate),
     maxConnections: positiveInteger('maxConnections', options.maxConnections, D.maxConnections),
-    applicationName: nonEmptyString('applicationName', options.applicationName, D.applicationName),
+    applicationName: textWithoutNul('applicationName', options.applicationName, D.applicationName),
     connectionTimeoutMillis: millis('connectionTimeoutMillis', options.connectionTimeoutMillis, D.connectionTimeoutMillis, 0),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
   };

@@ -104,6 +104,9 @@ export const PAGES_PER_STATEMENT = 1024;
 
 const PRUNE_OPTION_NAMES = Object.keys({ olderThan: 1, batch: 1, dryRun: 1 } satisfies Record<keyof PruneOptions, 1>);
 
+/** The first day of 4713 BC (year -4712), within PostgreSQL's timestamp range. */
+const EARLIEST_TIMESTAMP_MS = Date.UTC(-4712, 0, 1);
+
 /**
  * Removes what is older than `options.olderThan` from `schemaName` (what `otel-blackbox
  * prune` does), through connections of `pool`, which stays yours. Options it cannot use
@@ -118,6 +121,8 @@ export async function pruneSchema(pool: pg.Pool, schemaName: string, options: Pr
   // An invalid Date would reach PostgreSQL as 'Invalid Date' and fail there; a string or
   // a number would be taken in whatever way node-postgres sends it.
   if (!types.isDate(cutoff) || Number.isNaN(cutoff.getTime())) throw new InvalidOptionError('olderThan', 'a valid Date', cutoff);
+  // A JavaScript Date reaches 271,821 BC; PostgreSQL's timestamps start in 4713 BC.
+  if (cutoff.getTime() < EARLIEST_TIMESTAMP_MS) throw new InvalidOptionError('olderThan', "a valid Date from 4713 BC on (PostgreSQL's range)", cutoff);
   const batch = positiveInteger('batch', options.batch, PRUNE_BATCH);
   booleanOption('dryRun', options.dryRun, false);
   await refuseNewerSchema(pool, schemaName);

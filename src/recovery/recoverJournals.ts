@@ -22,7 +22,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, optionalAbortSignal, optionalFunction, optionalLogExporter, positiveInteger } from '../options/validate.js';
+import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, textWithoutNul, optionalAbortSignal, optionalFunction, optionalLogExporter, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
 import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
@@ -162,8 +162,12 @@ export interface RecoveryReport {
    * with the reason.
    */
   deadLettered: number;
-  /** With `dryRun`: each journal and what a recovery would do with it. */
-  verdicts?: { dir: string; verdict: JournalVerdict }[];
+  /**
+   * With `dryRun`: each journal and what a recovery would do with it; for `alive` and
+   * `dead`, why its writer (or the recoverer that claimed it) was judged so (`pid 4242 no
+   * longer runs`, `a process holds its journal lock`).
+   */
+  verdicts?: { dir: string; verdict: JournalVerdict; why?: string }[];
 }
 
 /** The report's count of the journals each verdict but `dead` leaves alone. */
@@ -188,7 +192,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   knownOptionsOnly('recoverJournals', options, OPTION_NAMES);
   const onJournal = optionalFunction('onJournal', options.onJournal);
   // Absolute: a process.chdir() while recovery runs must not move it.
-  const journalDir = resolve(nonEmptyString('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
+  const journalDir = resolve(textWithoutNul('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
   const exporter = exporterOption('exporter', options.exporter, 'a SpanExporter');
   const batchSize = positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize);
   const settings = {
@@ -231,9 +235,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   }
   await warnAboutJournalDir(journalDir);
   // A journal left alone counts in its report field; with dryRun, every verdict is listed.
-  const judged = (dir: string, verdict: JournalVerdict): void => {
+  const judged = (dir: string, verdict: JournalVerdict, why?: string): void => {
     if (verdict !== 'dead') report[LEFT_ALONE_COUNT[verdict]] += 1;
-    if (settings.dryRun) verdicts.push({ dir, verdict });
+    if (settings.dryRun) verdicts.push(why === undefined ? { dir, verdict } : { dir, verdict, why });
   };
   // What the claim needs of each verdict, not the probe itself: a crash loop may leave
   // thousands of journals, and their headers need not all be held at once.
@@ -250,8 +254,8 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     const dir = join(journalDir, name);
     const verdict = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
     if (verdict === undefined) continue;
-    if (verdict === 'alive') {
-      judged(dir, 'alive');
+    if ('alive' in verdict) {
+      judged(dir, 'alive', verdict.alive);
       continue;
     }
     if ('unreadable' in verdict) {
@@ -284,7 +288,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       );
       continue;
     }
-    judged(dir, 'dead');
+    judged(dir, 'dead', verdict.dead);
     dead.push({ name, dir, segments: probe?.segments ?? 0, formatChecked: probe !== undefined, judgedAt: performance.now() });
   }
   if (settings.dryRun) return report;
@@ -301,8 +305,8 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if (performance.now() - judgedAt > FRESH_VERDICT_MILLIS) {
       const again = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
       if (again === undefined) continue;
-      if (again === 'alive' || 'unreadable' in again) {
-        judged(dir, again === 'alive' ? 'alive' : 'unreadable');
+      if ('alive' in again || 'unreadable' in again) {
+        judged(dir, 'alive' in again ? 'alive' : 'unreadable', 'alive' in again ? again.alive : undefined);
         continue;
       }
     }
@@ -388,38 +392,42 @@ function warnOnce(dir: string, message: string): void {
 }
 
 /**
- * 'alive': leave it. `{ probe }`: its writer (or the recoverer that claimed it) is dead;
- * the probe of its segments, whose header says who wrote it, in which format and for which
- * destination, is read once here (undefined: a claim whose segments could not be read,
- * which recoverOne tries again and reports). `{ unreadable }`: it could not be read to be
- * judged (EACCES, EIO). undefined: not a journal, or gone.
+ * `{ alive }`: leave it, and why. `{ probe, dead }`: its writer (or the recoverer that
+ * claimed it) is dead, and why; the probe of its segments, whose header says who wrote it,
+ * in which format and for which destination, is read once here (undefined: a claim whose
+ * segments could not be read, which recoverOne tries again and reports; no `dead` for a
+ * newer format, left alone unjudged). `{ unreadable }`: it could not be read to be judged
+ * (EACCES, EIO). undefined: not a journal, or gone.
  */
 async function judgeJournal(
   dir: string,
   name: string,
   claimer: WriterIdentity,
   staleAfterMillis: number,
-): Promise<'alive' | { probe: WriterProbe | undefined } | { unreadable: Error } | undefined> {
+): Promise<{ alive: string } | { probe: WriterProbe | undefined; dead?: string } | { unreadable: Error } | undefined> {
   try {
     if (isWriterDirName(name)) {
       const probe = await probeWriter(dir);
       // A newer format is left alone, alive or dead.
       if (probe.newerFormat !== undefined) return { probe };
-      const { alive } = writerLiveness({ header: probe.header, lock: probe.lock, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis });
-      return alive ? 'alive' : { probe };
+      const { alive, why } = writerLiveness({ header: probe.header, lock: probe.lock, lastSignOfLifeMs: probe.lastModifiedMs, staleAfterMillis });
+      return alive ? { alive: why } : { probe, dead: why };
     }
     const claim = parseClaimedDirName(name);
     if (claim) {
       // Our own claim, left by an earlier scan whose give-back rename failed: judged by its
       // claimer, it looked alive (it is us) until this process ended. Nothing of ours works
       // on it now (a recoverer scans one journal at a time), so it is taken up again.
+      let dead = 'claimed by this process, which is not recovering it now';
       if (claim.claimerId !== claimer.writerId) {
         // The rename that made the claim set the directory's ctime, and so does each save of
         // the claimer's progress (RecoveryProgress.ts): a claimer that is working stays fresh.
         const { ctimeMs } = await stat(dir);
-        if (claimerLiveness(claim, probeClaimLock(dir, claim.claimerId), ctimeMs, staleAfterMillis).alive) return 'alive';
+        const { alive, why } = claimerLiveness(claim, probeClaimLock(dir, claim.claimerId), ctimeMs, staleAfterMillis);
+        if (alive) return { alive: `claimed by a recovery: ${why}` };
+        dead = `claimed by a recovery: ${why}`;
       }
-      return { probe: await probeWriter(dir).catch(() => undefined) };
+      return { probe: await probeWriter(dir).catch(() => undefined), dead };
     }
   } catch (error) {
     // Vanished while we looked: another process recovered or removed it.

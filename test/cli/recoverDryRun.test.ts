@@ -51,14 +51,17 @@ test('recover --dry-run names each journal with its verdict, and changes nothing
 
     // Left alone for another destination: exit 1, as the recovery itself would.
     expect(text.code).toBe(1);
-    expect(text.stdout).toContain(`dead, would be recovered: ${dead.writerDir}`);
+    // Each alive or dead verdict says why: "alive" alone left an operator guessing (a
+    // header the writer never wrote is judged by silence, for staleAfter, an attack).
+    expect(text.stdout).toContain(`dead, would be recovered: ${dead.writerDir} (`);
     expect(text.stdout).toContain(`written for another destination (database, schema, or an exporter that names none), would be left alone (--recover-any-destination): ${elsewhere.writerDir}`);
-    expect(text.stdout).toMatch(/alive, left alone: .*journal\/w/);
+    expect(text.stdout).toMatch(/alive, left alone: .*journal\/w\S+ \((a process holds its journal lock|written by this process)\)\n/);
     expect(text.stdout).toContain('dry run: 3 journals: 1 would be recovered, 1 alive, 1 left alone; nothing was changed');
 
     const report = JSON.parse(json.stdout);
     expect(report).toMatchObject({ journals: 0, liveJournals: 1, otherDestinationJournals: 1 });
     expect(report.verdicts.map((v: { verdict: string }) => v.verdict).sort()).toEqual(['alive', 'dead', 'other-destination']);
+    expect(report.verdicts.find((v: { verdict: string }) => v.verdict === 'dead').why).toMatch(/no process holds its journal lock|no longer runs|no sign of life/);
 
     expect(listing(dead.writerDir, elsewhere.writerDir)).toEqual(before);
     expect(readdirSync(journalDir)).toHaveLength(3);

@@ -25,6 +25,12 @@ describe('a connectionString node-postgres cannot use', () => {
     { form: 'a host and port without a scheme', value: '127.0.0.1:5432/app', says: 'text that is not a URL' },
     { form: 'another scheme', value: 'mysql://root:hunter2@127.0.0.1/app', says: 'a URL with the scheme "mysql:"' },
     { form: 'a port that is not a number', value: 'postgres://u:hunter2@127.0.0.1:54x/app', says: 'a postgres:// URL that cannot be parsed' },
+    // As a query parameter (node-postgres takes the last), the port was not checked: every
+    // batch failed, and the connect's socket, refused before node-postgres listened on it,
+    // killed the process a second after shutdown (a review).
+    { form: 'a port parameter that is not a number', value: 'postgres://u:hunter2@127.0.0.1/app?port=abc', says: 'a postgres:// URL whose port is not a number from 1 to 65535' },
+    { form: 'a port parameter out of range', value: 'postgres://u:hunter2@127.0.0.1:5432/app?port=99999', says: 'a postgres:// URL whose port is not a number from 1 to 65535' },
+    { form: 'the last of two port parameters bad', value: 'postgres://u:hunter2@127.0.0.1/app?port=5432&port=0', says: 'a postgres:// URL whose port is not a number from 1 to 65535' },
   ])('throws at construction naming connectionString ($form)', ({ value, says }) => {
     const attempt = () => new PostgresSpanExporter({ connectionString: value });
     expect(attempt).toThrow(InvalidOptionError);
@@ -50,6 +56,7 @@ describe('forms node-postgres reads', () => {
     'POSTGRES://db.example/app',
     'postgres:///app',
     'postgres://user@/app?host=/var/run/postgresql',
+    'postgres://user@db.example/app?port=6543',
     'postgres://us er:p%zzword@db.example/app',
     '/var/run/postgresql app',
     'socket:/var/run/postgresql?db=app',
@@ -69,6 +76,28 @@ describe('forms node-postgres reads', () => {
       const spans = await traceOf(2);
       expect((await exportSpans(exporter, spans)).code).toBe(ExportResultCode.SUCCESS);
       expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBe(2);
+    } finally {
+      await exporter.shutdown();
+    }
+  });
+});
+
+// PGPORT is node-postgres's to read, not checked here. A port no socket can have threw in
+// the socket's connect, before any callback: pg-pool kept each such client as one of its
+// connections, so after maxConnections of them every batch waited connectionTimeoutMillis
+// for a slot that never came back, and said "timeout exceeded" instead of why.
+describe('a PGPORT no socket can connect to', () => {
+  it('fails each batch at once, saying so, and the pool keeps no connection', async () => {
+    vi.stubEnv('PGPORT', '99999');
+    const url = new URL(db.url);
+    url.port = '';
+    const exporter = new PostgresSpanExporter({ connectionString: url.href, maxConnections: 1, connectionTimeoutMillis: 60_000, migrate: false });
+    try {
+      for (let batch = 0; batch < 3; batch++) {
+        const result = await exportSpans(exporter, await traceOf(1));
+        expect(result.code).toBe(ExportResultCode.FAILED);
+        expect(result.error?.message).toMatch(/ERR_SOCKET_BAD_PORT|Port should be/);
+      }
     } finally {
       await exporter.shutdown();
     }

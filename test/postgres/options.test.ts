@@ -37,6 +37,9 @@ describe('invalid options', () => {
     { option: 'connectionTimeoutMillis', options: { connectionTimeoutMillis: 1.5 } },
     { option: 'migrate', options: { migrate: 'yes' as unknown as boolean } },
     { option: 'applicationName', options: { applicationName: '' } },
+    // NUL cannot go in a startup packet: every batch failed, as retryable (08P01).
+    { option: 'applicationName', options: { applicationName: 'shop\0api' } },
+    { option: 'connectionString', options: { connectionString: 'postgres://u:secret@h/db\0' } },
     { option: 'connectionString', options: { connectionString: '' } },
     { option: 'connectionString', options: { pool, connectionString: 'postgres://u:secret@h/db' } },
     { option: 'maxConnections', options: { pool, maxConnections: 2 } },

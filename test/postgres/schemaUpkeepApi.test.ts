@@ -70,6 +70,8 @@ describe('migrateSchema', () => {
         [() => pruneSchema(pool, 'otel', undefined as never), /Invalid option options: expected an object with olderThan/],
         [() => pruneSchema(pool, 'otel', { olderThan: '7d' as unknown as Date }), /Invalid option olderThan: expected a valid Date, got "7d"/],
         [() => pruneSchema(pool, 'otel', { olderThan: new Date(Number.NaN) }), /Invalid option olderThan: expected a valid Date, got a Date/],
+        // A Date PostgreSQL cannot store failed after connecting, with the server's "timestamp out of range" (a review).
+        [() => pruneSchema(pool, 'otel', { olderThan: new Date(-8.64e15) }), /Invalid option olderThan: expected a valid Date from 4713 BC on \(PostgreSQL's range\), got a Date/],
         [() => pruneSchema(pool, 'otel', { olderThan: new Date(), batch: 0 }), /Invalid option batch: expected a positive integer/],
         [() => pruneSchema(pool, 'otel', { olderThan: new Date(), dryRun: 'yes' as unknown as boolean }), /Invalid option dryRun: expected true or false/],
         [() => pruneSchema(pool, 'otel', { olderthan: new Date() } as never), /Invalid option olderthan: pruneSchema has no option of that name \(did you mean olderThan\?\)/],

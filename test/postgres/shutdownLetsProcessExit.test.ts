@@ -9,6 +9,7 @@ import { runFixture } from '../helpers/childProcess.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
 const fixture = join(import.meta.dirname, 'fixtures/shutdownAgainstSilentServer.mjs');
+const badPortFixture = join(import.meta.dirname, 'fixtures/shutdownWithBadPort.mjs');
 const tempDir = useTempDirs();
 
 /** Accepts every connection and never writes a byte: a hung PostgreSQL. */
@@ -39,4 +40,12 @@ it('the process exits soon after shutdown resolved, long before connectionTimeou
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+it('a connect whose socket refused the port at once (PGPORT=99999) does not kill the process at shutdown', async () => {
+  const { child, exited } = runFixture(badPortFixture, { PGPORT: '99999', JOURNAL_DIR: tempDir() });
+  let stdout = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  const { code, signal, stderr } = await exited;
+  expect({ code, signal, stdout, uncaught: stderr.match(/Unhandled 'error' event|^Error: .*/m)?.[0] }).toEqual({ code: 0, signal: null, stdout: 'SHUTDOWN\nALIVE\n', uncaught: undefined });
 });

@@ -231,6 +231,8 @@ describe('JournalSpanProcessor', () => {
     );
     expect(() => new JournalSpanProcessor({ exporter, scheduledDelayMillis: 1e12 })).toThrow(/Invalid option scheduledDelayMillis/);
     expect(() => new JournalSpanProcessor({ exporter, heartbeatIntervalMillis: 2 ** 40 })).toThrow(/Invalid option heartbeatIntervalMillis/);
+    // No path holds a NUL: taken, the processor ran on the memory path for good, without crash protection.
+    expect(() => new JournalSpanProcessor({ exporter, journalDir: 'journal\0dir' })).toThrow(/^Invalid option journalDir: expected a string without NUL characters, got "journal\\u0000dir"\.$/);
   });
 });
 

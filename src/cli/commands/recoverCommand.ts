@@ -148,7 +148,7 @@ function holdsSegments(dir: string): boolean {
 }
 
 function printVerdicts(verdicts: NonNullable<RecoveryReport['verdicts']>, io: CommandIo): void {
-  for (const { dir, verdict } of verdicts) io.out(`${VERDICT_LINES[verdict]}: ${printable(dir)}`);
+  for (const { dir, verdict, why } of verdicts) io.out(`${VERDICT_LINES[verdict]}: ${printable(dir)}${why === undefined ? '' : ` (${why})`}`);
   const count = (wanted: JournalVerdict) => verdicts.filter(({ verdict }) => verdict === wanted).length;
   const leftAlone = verdicts.length - count('dead') - count('alive');
   io.out(`dry run: ${verdicts.length} journals: ${count('dead')} would be recovered, ${count('alive')} alive, ${leftAlone} left alone; nothing was changed`);
