@@ -332,7 +332,11 @@ export class PostgresSpanExporter implements SpansAndLogsExporter {
     // migrate: false looks only for what log rows write (#lookAtSchema), and never holds a
     // batch back: one it has not seen by the deadline goes on as the schema was thought to be.
     if (!this.#migrate) return hasLogs ? beforeDeadline(this.#ensureSchema(), deadline, () => new Error('late')).catch(() => {}) : Promise.resolve();
-    const late = new Error(`not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms): a migration waits for a table another session holds (a long reader), or for another process's migration of the schema`);
+    // Which of them is not known here: the connection was left out, and a server that accepts and never answers was called a long reader (a review).
+    const late = new Error(
+      `not done within exportTimeoutMillis (${this.#exportTimeoutMillis} ms): the migration waits for a connection the server has not completed (a server that does not answer), ` +
+        `for a table another session holds (a long reader), or for another process's migration of the schema`,
+    );
     return beforeDeadline(this.#ensureSchema(), deadline, () => this.#failure(`migrate schema "${this.#schema}" in ${this.#target}`, late));
   }
 

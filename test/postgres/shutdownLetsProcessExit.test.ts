@@ -4,7 +4,10 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { ExportResultCode } from '@opentelemetry/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PostgresSpanExporter } from '../../src/index.js';
+import { exportSpans, traceOf } from './spanFixtures.js';
 import { runFixture } from '../helpers/childProcess.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -48,4 +51,18 @@ it('a connect whose socket refused the port at once (PGPORT=99999) does not kill
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   const { code, signal, stderr } = await exited;
   expect({ code, signal, stdout, uncaught: stderr.match(/Unhandled 'error' event|^Error: .*/m)?.[0] }).toEqual({ code: 0, signal: null, stdout: 'SHUTDOWN\nALIVE\n', uncaught: undefined });
+});
+
+// The same silent server, met by a batch: the deadline's failure said the migration waited
+// for a table another session held (a long reader), where no connection had been made.
+it('a batch against a server that never answers fails at exportTimeoutMillis, naming the connection first', async () => {
+  const port = (silentServer.address() as AddressInfo).port;
+  const exporter = new PostgresSpanExporter({ connectionString: `postgres://postgres@127.0.0.1:${port}/silent`, connectionTimeoutMillis: 0, exportTimeoutMillis: 500 });
+  try {
+    const result = await exportSpans(exporter, await traceOf(1));
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    expect(result.error?.message).toContain('not done within exportTimeoutMillis (500 ms): the migration waits for a connection the server has not completed (a server that does not answer)');
+  } finally {
+    await exporter.shutdown();
+  }
 });
