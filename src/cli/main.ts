@@ -31,11 +31,13 @@ Commands:
   ui         serve a read-only trace viewer in the browser
   prune      remove traces, log records and dead letters older than an age
 
-Run 'otel-blackbox <command> --help' for a command's options, 'otel-blackbox --version'
-for the installed version.
+Run 'otel-blackbox <command> --help' (or 'otel-blackbox help <command>') for a command's
+options, 'otel-blackbox --version' for the installed version.
 Exit status: 0 success, 1 failure, 2 usage error, 3 damaged journal (inspect).`;
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
+  // `help recover` is `recover --help`, as git and npm read it.
+  if (argv[0] === 'help' && argv.length > 1) return main([argv[1]!, '--help'], io);
   const [command, ...args] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     (command === undefined ? io.err : io.out)(mainHelp);

@@ -28,8 +28,11 @@ export function journalDirRisk(stats: Pick<Stats, 'uid' | 'mode'>, uid = current
   return risks.length > 0 ? risks.join(' and ') : undefined;
 }
 
-/** Warns through diag, once per directory and process, when other users can write into journalDir. */
-export async function warnAboutJournalDir(journalDir: string): Promise<void> {
+/**
+ * Warns through diag, once per directory and process, when other users can write into
+ * journalDir; `recoversForeign`: this recovery takes their journals too (recoverForeignJournals).
+ */
+export async function warnAboutJournalDir(journalDir: string, recoversForeign: boolean): Promise<void> {
   if (warnedDirs.has(journalDir)) return;
   let risk: string | undefined;
   try {
@@ -41,7 +44,9 @@ export async function warnAboutJournalDir(journalDir: string): Promise<void> {
   warnedDirs.add(journalDir);
   safeDiag.warn(
     `otel-blackbox: journal directory ${journalDir} ${risk}: other users may plant journals in it. ` +
-      `Journals owned by another user are not recovered unless recoverForeignJournals is set; ` +
+      (recoversForeign
+        ? 'recoverForeignJournals is set: journals owned by another user are recovered too; '
+        : 'Journals owned by another user are not recovered unless recoverForeignJournals is set; ') +
       `make the directory 0700 and owned by this user.`,
   );
 }

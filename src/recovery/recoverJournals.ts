@@ -233,7 +233,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return report;
     throw error;
   }
-  await warnAboutJournalDir(journalDir);
+  await warnAboutJournalDir(journalDir, settings.recoverForeignJournals);
   // A journal left alone counts in its report field; with dryRun, every verdict is listed.
   const judged = (dir: string, verdict: JournalVerdict, why?: string): void => {
     if (verdict !== 'dead') report[LEFT_ALONE_COUNT[verdict]] += 1;

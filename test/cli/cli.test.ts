@@ -49,7 +49,10 @@ describe('otel-blackbox CLI', () => {
       const help = await cli(command, '--help');
       expect(help.code).toBe(0);
       expect(help.stdout).toContain(`Usage: otel-blackbox ${command}`);
+      // `help <command>` printed the list of commands, not the command's help (a review).
+      expect(await cli('help', command)).toEqual(help);
     }
+    expect((await cli('help', 'explode')).code).toBe(2);
     const unknown = await cli('explode');
     expect(unknown).toMatchObject({ code: 2, stdout: '' });
     expect(unknown.stderr).toContain('unknown command "explode"');

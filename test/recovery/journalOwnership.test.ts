@@ -79,6 +79,19 @@ describe.skipIf(process.getuid === undefined)('a journal directory other users c
     const about = warnings.filter((line) => line.startsWith(`otel-blackbox: journal directory ${journalDir} `));
     expect(about).toHaveLength(1);
     expect(about[0]).toMatch(mode & 0o002 ? /world-writable/ : /group-writable/);
+    expect(about[0]).toContain('Journals owned by another user are not recovered unless recoverForeignJournals is set');
+  });
+
+  // With recoverForeignJournals set, the warning said they were not recovered (a review).
+  it('with recoverForeignJournals: says such journals are recovered too', async () => {
+    const journalDir = await deadJournal();
+    chmodSync(journalDir, 0o777);
+    const warnings = collectWarnings();
+    await recoverJournals({ journalDir, exporter: new CollectingExporter(), recoverForeignJournals: true, ...anyDestination });
+    const about = warnings.filter((line) => line.startsWith(`otel-blackbox: journal directory ${journalDir} `));
+    expect(about).toHaveLength(1);
+    expect(about[0]).toContain('recoverForeignJournals is set: journals owned by another user are recovered too');
+    expect(about[0]).not.toContain('not recovered');
   });
 
   it.skipIf(!isRoot)('owned by another user: warns (needs root to chown; skipped otherwise)', async () => {
