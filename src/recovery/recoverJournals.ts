@@ -341,7 +341,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     }
     const stopKeepingFresh = keepClaimFresh(claimed, settings.staleAfterMillis);
     try {
-      await recoverOne(claimed, formatChecked, exporter, settings, report, onJournal);
+      await recoverOne(claimed, dir, formatChecked, exporter, settings, report, onJournal);
     } catch (error) {
       failed(error);
       await rm(join(claimed, claimLockFileName(claimer.writerId)), { force: true }).catch(() => {});
@@ -488,6 +488,8 @@ const CRASHED = 1;
  */
 async function recoverOne(
   dir: string,
+  /** The journal as the operator knows it (its name before the claim): what messages and onJournal name. */
+  journal: string,
   formatChecked: boolean,
   exporter: SpanExporter,
   settings: RecoverySettings,
@@ -503,7 +505,7 @@ async function recoverOne(
   // records in those bytes are lost. A torn final record is how a crash mid-write ends a
   // segment, not damage, and is only counted.
   if (facts.damagedBytes > 0) {
-    safeDiag.error(`otel-blackbox: ${facts.damagedBytes} bytes of damaged records in ${dir} were skipped; any spans and log records they held are lost (a damaged commit or heartbeat record holds none)`);
+    safeDiag.error(`otel-blackbox: ${facts.damagedBytes} bytes of damaged records in ${journal} were skipped; any spans and log records they held are lost (a damaged commit or heartbeat record holds none)`);
   }
   const resources = new ResourcesOnDisk(dir, facts.resources);
   const resourceOf = (id: number) => resources.resourceOf(id);
@@ -533,7 +535,7 @@ async function recoverOne(
       throw failure;
     }
     const sent = progress.sent(covers);
-    const exported: Promise<void> = exportWithAttempts(exporter, records, logs, settings, dir).then(
+    const exported: Promise<void> = exportWithAttempts(exporter, records, logs, settings, journal).then(
       (refused) => {
         inFlight.delete(exported);
         // Checksums held but the JSON did not parse, or is not a span record's shape (a
@@ -541,7 +543,7 @@ async function recoverOne(
         const unreadableEnds = records.unreadableWith(ENDED);
         const unreadableStarts = records.unreadableWith(CRASHED);
         const unreadable = unreadableEnds + unreadableStarts;
-        if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${dir} could not be read (their checksum held, but their JSON does not parse or is not a span record's shape); they are lost`);
+        if (unreadable > 0) safeDiag.error(`otel-blackbox: ${unreadable} span records in ${journal} could not be read (their checksum held, but their JSON does not parse or is not a span record's shape); they are lost`);
         progress.committed(sent);
         // The journal's totals are the sums of its committed batches, as onBatch reports them;
         // what the exporter refused for good is counted as dead letters, not recovered.
@@ -605,7 +607,7 @@ async function recoverOne(
             inBatch.logRecords += 1;
             logBytes += item.bytes;
           } catch (error) {
-            safeDiag.error(`otel-blackbox: a log record in ${dir} could not be read (${(error as Error)?.message ?? error}); it is lost`);
+            safeDiag.error(`otel-blackbox: a log record in ${journal} could not be read (${(error as Error)?.message ?? error}); it is lost`);
           }
           covered = item.after;
         }
@@ -633,7 +635,7 @@ async function recoverOne(
   report.segments += facts.segments.length;
   report.corruptBytes += facts.damagedBytes;
   report.tornBytes += facts.tornBytes;
-  callerCallback(onJournal, { dir, spansEnded, spansCrashed, outcome: 'recovered' });
+  callerCallback(onJournal, { dir: journal, spansEnded, spansCrashed, outcome: 'recovered' });
 }
 
 /**

@@ -40,6 +40,7 @@ test('the small journals of a crash loop are recovered before a large one that s
   // A restart that dies once two journals are done: here, a shutdown's signal.
   const stop = new AbortController();
   const order: string[] = [];
+  const dirs: string[] = [];
   const exporter = new PostgresSpanExporter({ connectionString: db.url, schema });
   try {
     const report = await recoverJournals({
@@ -48,10 +49,13 @@ test('the small journals of a crash loop are recovered before a large one that s
       signal: stop.signal,
       onJournal: ({ dir, outcome }) => {
         order.push(`${basename(dir).slice(0, 10)} ${outcome}`);
+        dirs.push(dir);
         if (order.length === 2) stop.abort();
       },
     });
     expect(order).toEqual([`${writerId(2).slice(0, 10)} recovered`, `${writerId(3).slice(0, 10)} recovered`]);
+    // Named as the operator knows them: it was the claim's name (w…​.recovering-…), gone once recovered (a review).
+    expect(dirs).toEqual(small.map(({ writerDir }) => writerDir));
     expect(report).toMatchObject({ journals: 2, spansEnded: 2 + 4, spansCrashed: 2 + 2, failures: [] });
     // The large one waits, whole, for the next start.
     expect(existsSync(large.writerDir)).toBe(true);
