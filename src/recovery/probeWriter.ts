@@ -10,7 +10,7 @@ import { RecordType } from '../journal/recordTypes.js';
 import type { SegmentHeader } from '../journal/recordTypes.js';
 import { probeWriterLock, type LockState } from '../journal/livenessLocks.js';
 
-const HEADER_PROBE_BYTES = 64 * 1024;
+export const HEADER_PROBE_BYTES = 64 * 1024;
 
 export interface WriterProbe {
   header: SegmentHeader | undefined;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { RecordType } from '../../src/journal/recordTypes.js';
 import { migrationLock } from '../../src/postgres/migrate.js';
 import { installMigrations } from '../helpers/installedMigrations.js';
 import { runFixture } from '../helpers/childProcess.js';
@@ -282,6 +283,23 @@ describe('otel-blackbox CLI', () => {
       { offset: 0, damaged: 8, reason: 'bad-magic' },
       { offset: 8, type: 'HEARTBEAT', record: { ms: 1 } },
     ]);
+  });
+
+  // `recover` leaves a newer format's journal alone, saying so; `inspect` read it as this
+  // format and called it damaged, exit 3 (a review).
+  test("inspect of a newer otel-blackbox's segment says so and exits 1, printing nothing", async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { encodeFrame } = await import('../../src/journal/frame.js');
+    const newer = join(tempDir(), 'newer.seg');
+    writeFileSync(newer, Buffer.concat([Buffer.from('OTELBBJ2'), encodeFrame(5, JSON.stringify({ ms: 1 }))]));
+    const magic = await cli('inspect', newer);
+    expect(magic).toMatchObject({ code: 1, stdout: '' });
+    expect(magic.stderr).toContain(`${newer} was written by a newer otel-blackbox (segment magic OTELBBJ2); this one cannot read it`);
+    // This format's magic, and a header that says a later version.
+    writeFileSync(newer, Buffer.concat([Buffer.from('OTELBBJ1'), encodeFrame(RecordType.SegmentHeader, JSON.stringify({ v: 2, createdMs: 1 }))]));
+    const version = await cli('inspect', newer);
+    expect(version).toMatchObject({ code: 1, stdout: '' });
+    expect(version.stderr).toContain('(journal format version 2)');
   });
 
   test('inspect of a file of zeros or an empty one (a spare segment made ahead of rotation) says it holds no records, and exits 0', async () => {

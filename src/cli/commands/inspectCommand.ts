@@ -1,10 +1,12 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { readSegmentFile } from '../../journal/SegmentFileReader.js';
+import { openRegularFileSync } from '../../journal/regularFile.js';
 import { SEGMENT_MAGIC } from '../../journal/frame.js';
-import { RECORD_TYPE_NAMES } from '../../journal/recordTypes.js';
+import { RECORD_TYPE_NAMES, RecordType, type SegmentHeader } from '../../journal/recordTypes.js';
+import { HEADER_PROBE_BYTES, newerFormat } from '../../recovery/probeWriter.js';
 import { jsonSafe } from '../../journal/attributeValues.js';
-import type { JournalRecord } from '../../journal/readSegment.js';
+import { readSegment, type JournalRecord } from '../../journal/readSegment.js';
 import { EXIT, UsageError, HELP_OPTION, parseOrUsage } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
@@ -20,7 +22,7 @@ Options:
   -h, --help   show this help
 
 Exit status: 0 for an intact segment, 3 when damaged or torn bytes were found,
-1 when the file cannot be read or is not a segment.`;
+1 when the file cannot be read, is not a segment, or is a newer otel-blackbox's.`;
 
 export async function inspectCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseOrUsage(() => parseArgs({ args, strict: true, allowPositionals: true, options: HELP_OPTION }));
@@ -36,6 +38,12 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
   // "damaged" (exit 3) over the whole of someone's app.mjs told the operator nothing.
   let held: string[] | undefined;
   try {
+    // Read as this format, a newer one's records are all damage: said instead, as recover says it.
+    const newer = newerFormatOf(positionals[0]);
+    if (newer !== undefined) {
+      io.err(`otel-blackbox inspect: ${printable(positionals[0])} was written by a newer otel-blackbox (${newer}); this one cannot read it`);
+      return EXIT.failed;
+    }
     // Chunk by chunk, so a segment of any size is inspected in bounded memory.
     for await (const chunk of readSegmentFile(positionals[0])) {
       const lines: { offset: number; line: string }[] = [];
@@ -76,6 +84,20 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
     return EXIT.failed;
   }
   return damagedOrTorn ? EXIT.damaged : EXIT.ok;
+}
+
+/** Why the segment at `path` is of a newer format than this code reads (probeWriter's rule, on its first bytes), or undefined. */
+function newerFormatOf(path: string): string | undefined {
+  // As the segment itself is opened: a FIFO must not block, a device not be read without end.
+  const { fd } = openRegularFileSync(path);
+  try {
+    const buffer = Buffer.alloc(HEADER_PROBE_BYTES);
+    const head = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0));
+    const header = readSegment(head).records.find((record) => record.type === RecordType.SegmentHeader)?.payload as SegmentHeader | undefined;
+    return newerFormat(head, header);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Whether a file that reported a size of 0 yields bytes when read (a real empty segment yields none). */
