@@ -4,7 +4,7 @@
 // unreadable, called alive by the silence of files it could not read (a review, as user
 // nobody against a dead root-owned journal). Now it is said, listed, and exits 1. Root
 // reads everything, so the tests make a segment no one can open: a symlink to itself (ELOOP).
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
@@ -72,4 +72,16 @@ test("recover pointed at one process's journal (a directory of segments) says to
   expect(run.code).toBe(1);
   expect(run.stderr).toContain(`${dead.writerDir} is one process's journal (it holds segments); pass the directory that holds it: --journal-dir ${journalDir}`);
   expect(run.stdout).toBe('');
+});
+
+// A stray file of a segment's name beside the journals (copied there by hand, left by a
+// tool) made the whole directory "one process's journal": nothing in it was recovered, not
+// even listed, and the advice named its parent (a review).
+test('a directory of journals that also holds a stray segment-named file is still recovered', async () => {
+  const journalDir = join(tempDir(), 'journal');
+  const dead = writeDeadJournal(journalDir, 8, { openEvery: 4 });
+  copyFileSync(join(dead.writerDir, '00000001.seg'), join(journalDir, '00000001.seg'));
+  const dryRun = await runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--dry-run');
+  expect(dryRun.stdout).toContain(`dead, would be recovered: ${dead.writerDir}`);
+  expect(dryRun.code).toBe(0);
 });

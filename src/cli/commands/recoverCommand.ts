@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSegmentFileName } from '../../journal/journalPaths.js';
+import { isWriterDirName, parseSegmentFileName } from '../../journal/journalPaths.js';
 import { ENV, RECOVERY_DEFAULTS } from '../../options/defaults.js';
 import { MAX_MILLIS } from '../../options/validate.js';
 import { envJournalDir } from '../../options/environment.js';
@@ -79,7 +79,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
     }
     // One writer's journal (its segments) is not a journal directory: none of its entries is
     // a journal, and "recovered 0 journals" said all was well.
-    if (holdsSegments(journalDir)) {
+    if (isOneWritersJournal(journalDir)) {
       io.err(
         `otel-blackbox recover: ${printable(resolve(journalDir))} is one process's journal (it holds segments); ` +
           `pass the directory that holds it: --journal-dir ${printable(dirname(resolve(journalDir)))}`,
@@ -139,9 +139,14 @@ const VERDICT_LINES: Record<JournalVerdict, string> = {
   unreadable: 'cannot be read by this user to be judged, would be left alone (run as its owner, or root)',
 };
 
-function holdsSegments(dir: string): boolean {
+/**
+ * Whether `dir` holds segments and no journal: a stray segment-named file beside journals
+ * made the whole directory one writer's journal, and none of them was recovered (a review).
+ */
+function isOneWritersJournal(dir: string): boolean {
   try {
-    return readdirSync(dir).some((name) => parseSegmentFileName(name) !== undefined);
+    const names = readdirSync(dir);
+    return names.some((name) => parseSegmentFileName(name) !== undefined) && !names.some(isWriterDirName);
   } catch {
     return false; // Not listable: recoverJournals says why.
   }
