@@ -30,6 +30,9 @@ ${DATABASE_HELP}
       --recover-any-destination
                        also recover journals whose processes exported to another
                        database or schema, into this one (left alone by default)
+      --attempts N     tries of each batch before a journal is given back, failed (default:
+                       ${RECOVERY_DEFAULTS.maxAttempts}, about a second; 20 waits about half a minute for a
+                       database that is restarting)
       --dry-run        only say what a recovery would do with each journal (dead:
                        recovered; alive or another's: left alone); change nothing
       --json           print the report as JSON
@@ -51,6 +54,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
         ...DATABASE_OPTIONS,
         'journal-dir': { type: 'string', short: 'j' },
         'stale-after': { type: 'string' },
+        attempts: { type: 'string' },
         'recover-foreign-journals': { type: 'boolean' },
         'recover-any-destination': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
@@ -67,6 +71,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
   const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], RECOVERY_DEFAULTS.staleAfterMillis);
   // recoverJournals refuses it too, but as a failure (exit 1) naming its own option.
   if (staleAfterMillis > MAX_MILLIS) throw new UsageError(`--stale-after expects at most ${MAX_MILLIS} ms, got ${staleAfterMillis}`);
+  // Five tries take about a second: a database restarting under ExecStopPost= failed the run (a review).
+  const maxAttempts = positiveIntegerArg('attempts', values.attempts, RECOVERY_DEFAULTS.maxAttempts);
   // PGCONNECT_TIMEOUT as every other command reads it: before, a server that never answered held each of recovery's attempts 10 s.
   const exporter = new PostgresSpanExporter({ connectionString: connectionStringFrom(values.database), schema: schemaFrom(values.schema), connectionTimeoutMillis: connectTimeoutMillis() });
   try {
@@ -90,6 +96,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
       journalDir,
       exporter,
       staleAfterMillis,
+      maxAttempts,
       recoverForeignJournals: values['recover-foreign-journals'] ?? RECOVERY_DEFAULTS.recoverForeignJournals,
       recoverAnyDestination: values['recover-any-destination'] ?? RECOVERY_DEFAULTS.recoverAnyDestination,
       dryRun: values['dry-run'] ?? false,
