@@ -2,13 +2,12 @@
 // Five tries take about a second, and under ExecStopPost= the database may be restarting
 // at that moment: the run failed (exit 1) with no way to wait longer (a review). Here the
 // database's port answers nothing for the first seconds, then reaches the real server.
-import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { migrateSchema } from '../../src/postgres/migrate.js';
 import { runCli } from '../helpers/cli.js';
 import { TestDatabase } from '../helpers/database.js';
+import { TcpProxy } from '../helpers/TcpProxy.mjs';
 import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 
@@ -22,43 +21,13 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-/** A port nothing listens on yet. */
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-/** From now on, `port` forwards every connection to the test database's server. */
-async function forwardTo(port: number, target: URL): Promise<{ close(): Promise<void> }> {
-  const sockets: Socket[] = [];
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    sockets.push(client, upstream);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.pipe(upstream).pipe(client);
-  }).listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
 test('recover --attempts 40 waits for a database that comes up a few seconds late, and recovers the journal', async () => {
   const journalDir = join(tempDir(), 'journal');
   const dead = writeDeadJournal(journalDir, 12, { openEvery: 4 });
-  const port = await freePort();
-  const url = new URL(db.url);
-  url.host = `127.0.0.1:${port}`;
-  const recovering = runCli({ DATABASE_URL: url.href }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--attempts', '40', '--recover-any-destination');
+  const proxy = await TcpProxy.create(db.url);
+  const recovering = runCli({ DATABASE_URL: proxy.urlFor(db.url) }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--attempts', '40', '--recover-any-destination');
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  const forward = await forwardTo(port, new URL(db.url));
+  await proxy.listen();
   try {
     const run = await recovering;
     expect(run.stderr).toMatch(/could not export a batch; it tries again/);
@@ -66,7 +35,7 @@ test('recover --attempts 40 waits for a database that comes up a few seconds lat
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'crashed'`)).toBe(dead.open);
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'ended'`)).toBe(dead.ended);
   } finally {
-    await forward.close();
+    await proxy.refuse();
   }
 });
 
