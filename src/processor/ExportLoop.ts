@@ -80,6 +80,13 @@ export class ExportLoop {
   private wakeUp: (() => void) | undefined;
   private urgent = false;
   private stopping = false;
+  /**
+   * At stop(): the ENDs and LOGs written and the spans accepted then, which the stop drains.
+   * Draining until nothing was left, a process still serving as it stopped (a span or a
+   * log line every millisecond) never left nothing: shutdown ran to flushTimeoutMillis and
+   * abandoned a batch at the deadline (a review: 25 s). What comes later stays in the journal.
+   */
+  private stopTarget: { journalEnds: number; queueAccepted: number } | undefined;
   private stopped = false;
   private failing = false;
   /**
@@ -163,14 +170,26 @@ export class ExportLoop {
   }
 
   /**
-   * Drains what it can, then stops: resolves once nothing is left to export, or once
-   * `signal` has aborted and the batches in flight are abandoned. What is left stays in
-   * the journal. The owner bounds it by aborting the signal at its deadline.
+   * Drains what was written before this call, then stops: resolves once that is exported
+   * (and nothing is in flight), or once `signal` has aborted and the batches in flight are
+   * abandoned. What is left stays in the journal. The owner bounds it by aborting the
+   * signal at its deadline.
    */
   stop(): Promise<void> {
     this.stopping = true;
+    this.stopTarget ??= { journalEnds: this.options.journal()?.recordsWritten ?? 0, queueAccepted: this.options.queue.accepted };
     this.notify();
     return this.running ?? Promise.resolve();
+  }
+
+  /** Stopping, and every record the stop drains is in a batch already: none is launched after them. */
+  private handedOutWhatStopDrains(): boolean {
+    const target = this.stopTarget;
+    if (target === undefined) return false;
+    const journal = this.options.journal();
+    const handedOut = journal === undefined ? 0 : journal.recordsWritten - journal.backlog;
+    const { queue } = this.options;
+    return handedOut >= target.journalEnds && queue.accepted - queue.length >= target.queueAccepted;
   }
 
   private isFlushed(waiter: FlushWaiter): boolean {
@@ -201,7 +220,7 @@ export class ExportLoop {
         // parsed and started in one turn, with a second batch's after them, 2048-span
         // batches held the event loop up to 78 ms (bench/batch-drain.mjs).
         if (launched) await turn.pace();
-        if (this.signal.aborted || !this.mayLaunch()) break;
+        if (this.signal.aborted || !this.mayLaunch() || this.handedOutWhatStopDrains()) break;
         const batch = this.nextBatch();
         if (!batch) break;
         await this.parseAhead(batch, turn);
@@ -437,12 +456,15 @@ export class ExportLoop {
     this.options.queue.giveBack(batch.spans.slice(0, batch.fromQueue));
     if (batch.drops) this.options.drops.restore(batch.drops);
     const journaled = batch.journal?.spanCount ?? 0;
+    // Its log records too: a batch of log records alone was said as "0 spans", "0 journaled spans stay" (a review).
+    const logs = batch.journal?.logCount ?? 0;
+    const andLogs = logs > 0 ? ` and ${logs} log records` : '';
     const heldInMemory = error === undefined ? 'were not exported' : 'may not have been exported';
     safeDiag.error(
       (error === undefined
-        ? `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was sent; `
-        : `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans was committed (${error.message}); `) +
-        `${journaled} journaled spans stay on disk for recovery` +
+        ? `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans${andLogs} was sent; `
+        : `otel-blackbox: stop deadline passed before a batch of ${spanCount(batch)} spans${andLogs} was committed (${error.message}); `) +
+        `${journaled} journaled spans${andLogs} stay on disk for recovery` +
         (batch.fromQueue > 0
           ? `; ${batch.fromQueue} spans held in memory ${heldInMemory}: they go into the journal for recovery, or are counted as dropped where it cannot take them`
           : ''),

@@ -552,6 +552,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.startupRecoveryDue) this.startRecovery();
     const deadline = performance.now() + this.options.flushTimeoutMillis;
     const deadlineTimer = setTimeout(() => this.stopController.abort(), this.options.flushTimeoutMillis);
+    let drainedInTime = false;
     try {
       // Recovery stops within a chunk once aborted; bounded all the same, so that nothing it
       // waits on (a file system that does not answer) can keep shutdown() from settling.
@@ -564,6 +565,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       await this.journal?.reportCollectedSpans();
       await this.crashRecordsOfOpenSpans(await this.loop.flush(Math.max(0, deadline - performance.now())));
       await Promise.all([this.loop.stop(), recovery]);
+      drainedInTime = !this.stopController.signal.aborted;
     } finally {
       clearTimeout(deadlineTimer);
       // Drained or not, nothing may call export() from here on: the exporter shuts down next.
@@ -578,6 +580,15 @@ export class JournalSpanProcessor implements SpanProcessor {
     // After the drops are counted: the metrics' last report of this processor includes them.
     this.recordUnsentDrops();
     this.stopSelfMetrics();
+    // The loop drains what was written when its stop began (ExportLoop.stop); what a process
+    // still serving wrote after stays on disk. Not lost: said, as the deadline's leftovers are.
+    const leftInJournal = drainedInTime ? (this.journal?.uncommitted ?? 0) : 0;
+    if (leftInJournal > 0) {
+      safeDiag.warn(
+        `otel-blackbox: ${leftInJournal} spans and log records written during shutdown, after its drain began, stay in the journal for a recovery to export ` +
+          `(this application's next start, or otel-blackbox recover)`,
+      );
+    }
     if (this.journal) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.journal.openSpanCount > 0) this.journal.appendProcessExit({ ms: Date.now(), shutdown: true });

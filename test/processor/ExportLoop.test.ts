@@ -389,3 +389,18 @@ test('a partial batch waits for the delay after a commit, as the stock processor
   expect(calls).toBeLessThanOrEqual(Math.ceil(elapsed / 400) + 2);
   expect(queue.settled).toBe(240);
 });
+
+test('a batch of log records given up at the deadline is said with its log records (it was "0 spans", "0 journaled spans stay")', async () => {
+  const exporter = new ScriptedExporter('succeed');
+  let armed = true;
+  const journal = (controller: AbortController) => {
+    const batch = { spanCount: 0, logCount: 7, parseAhead: async () => controller.abort() };
+    return { settled: 0, nextBatch: () => (armed ? ((armed = false), batch) : undefined), committed: () => {}, endedElsewhere: () => {} };
+  };
+  const { loop } = loopWith(exporter, { journal });
+  loop.notify();
+  await loop.stop();
+  expect(messages.filter((m) => m.includes('stop deadline passed'))).toEqual([
+    'otel-blackbox: stop deadline passed before a batch of 0 spans and 7 log records was sent; 0 journaled spans and 7 log records stay on disk for recovery',
+  ]);
+});
