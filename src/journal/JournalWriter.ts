@@ -157,7 +157,7 @@ export class JournalWriter {
   private segmentRoom = FIRST_SEGMENT_RECORD_BYTES;
   /** Bytes of every segment not yet deleted, for the maxJournalBytes cap. */
   private liveBytes = 0;
-  /** liveBytes when a START was last refused at maxJournalBytes (atCap). */
+  /** liveBytes when a START or a log record was last refused at maxJournalBytes (atCap). */
   private refusedAtBytes: number | undefined;
   private readonly segmentBytes = new Map<number, number>();
   /**
@@ -389,7 +389,7 @@ export class JournalWriter {
   }
 
   /**
-   * At maxJournalBytes: a START was refused for want of room, and no segment has been freed
+   * At maxJournalBytes: a START or a log record was refused for want of room, and no segment has been freed
    * since (the records on disk are at least what they were then). By level, not by the
    * last START's fate: a small START that squeezes in past a refused large one does not
    * mean the journal has room.
@@ -523,7 +523,11 @@ export class JournalWriter {
     const resourceId = this.resourceIdFor(logRecord.resource);
     const { payload, copied } = logRecordPayload(logRecord, sequence, resourceId);
     const json = recordJson(payload);
-    if (this.overCap(json.length + this.resourceRecordChars(resourceId))) return 'full';
+    if (this.overCap(json.length + this.resourceRecordChars(resourceId))) {
+      // At its cap for log records as for STARTs: an application that only logs was told journalFull: false while it dropped them.
+      this.refusedAtBytes = this.liveBytes;
+      return 'full';
+    }
     if (!this.writeRecord(RecordType.LogRecord, json, resourceId)) return 'broken';
     this.logsWritten += 1;
     // The exporter gets what the journal holds: a record cut down to fit, as read back;

@@ -5,9 +5,11 @@
 // word said, while stats() called the journal healthy.
 import { diag } from '@opentelemetry/api';
 import { afterEach, expect, test, vi } from 'vitest';
-import { JournalSpanProcessor } from '../../src/index.js';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { JournalLogRecordProcessor, JournalSpanProcessor } from '../../src/index.js';
 import { JournalFullNotice } from '../../src/processor/JournalFullNotice.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
+import { CollectingLogExporter } from '../helpers/CollectingLogExporter.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
@@ -115,4 +117,20 @@ test('the end of an episode is said once no START was refused for the quiet peri
   expect(messages).toHaveLength(3);
   notice.close();
   expect(messages[3]).toMatch(/and 2 spans started without a START in the journal\.$/);
+});
+
+// Only a START's refusal set it: an application that only logs dropped 722 of 1,000 records
+// at its cap while stats() said journalFull: false (a review).
+test('log records refused at the cap make stats().journalFull true, as refused STARTs do', async () => {
+  const logExporter = new CollectingLogExporter();
+  logExporter.failing = true;
+  const spans = new JournalSpanProcessor({ exporter: new CollectingExporter(), logExporter, journalDir: tempDir(), recover: false, maxJournalBytes: 65_536, scheduledDelayMillis: 5 });
+  const logs = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: spans })] });
+  const logger = logs.getLogger('only-logs');
+  for (let i = 0; i < 1000; i++) logger.emit({ body: `line ${i} ${'x'.repeat(100)}` });
+  expect(spans.stats().logRecordsDropped).toBeGreaterThan(0);
+  expect(spans.stats().journalFull).toBe(true);
+  logExporter.failing = false;
+  await logs.shutdown();
+  await spans.shutdown();
 });
