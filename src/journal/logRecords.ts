@@ -23,15 +23,21 @@ export function logRecordPayload(record: ReadableLogRecord, sequence: number, re
   const sc: ScopeRecord = { n: scope.name };
   if (scope.version !== undefined) sc.v = scope.version;
   if (scope.schemaUrl !== undefined) sc.u = scope.schemaUrl;
-  const scopeAttributes = journaledScopeAttributes(scope);
-  if (scopeAttributes !== undefined) {
-    sc.a = scopeAttributes.a;
-    if (scopeAttributes.ab !== undefined) sc.ab = scopeAttributes.ab;
+  const journaled = journaledScopeAttributes(scope);
+  if (journaled !== undefined) {
+    sc.a = journaled.a;
+    if (journaled.ab !== undefined) sc.ab = journaled.ab;
   }
   const payload: LogRecordPayload = { q: sequence, t: record.hrTime, o: record.hrTimeObserved, a: {}, sc, r: resourceId };
   putAttributes(payload, record.attributes as Attributes);
   // A copy of the scope's attributes too (bytes, kept by reference, filled again after emit()).
-  let copied = (record.attributes !== undefined && record.attributes !== null && payload.a !== record.attributes) || scopeAttributes?.copied === true;
+  // Left out (too large), the exporter gets the record as journaled, without them, as one
+  // read back does: handed on as the application's, live rows kept them and rows of a
+  // backlog or a recovery had none.
+  let copied =
+    (record.attributes !== undefined && record.attributes !== null && payload.a !== record.attributes) ||
+    journaled?.copied === true ||
+    (journaled === undefined && scopeAttributes(scope) !== undefined);
   const context = record.spanContext;
   if (context !== undefined) {
     payload.tr = context.traceId;
@@ -78,7 +84,7 @@ function journaledScopeAttributes(scope: ReadableLogRecord['instrumentationScope
       const copy = encodeAttributes(attributes);
       const chars = JSON.stringify(copy.a).length;
       if (chars <= MAX_SCOPE_ATTRIBUTES_CHARS) encoded = { ...copy, copied: copy.a !== attributes };
-      else safeDiag.warn(`otel-blackbox: the scope attributes of logger ${JSON.stringify(scope.name)} take ${chars} characters of JSON, more than ${MAX_SCOPE_ATTRIBUTES_CHARS}: its log records are journaled without them`);
+      else safeDiag.warn(`otel-blackbox: the scope attributes of logger ${JSON.stringify(scope.name)} take ${chars} characters of JSON, more than ${MAX_SCOPE_ATTRIBUTES_CHARS}: its log records are journaled and exported without them`);
     }
     scopeAttributesOf.set(scope, encoded);
   }

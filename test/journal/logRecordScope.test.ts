@@ -26,3 +26,16 @@ test('reading one record back leaves the scope attributes of the next as the jou
   const recovered = readableLogFromRecord(written, resource);
   expect((recovered.instrumentationScope as { attributes?: Record<string, unknown> }).attributes).toEqual({ key: new Uint8Array([1, 2]), tenant: 'acme' });
 });
+
+// Past MAX_SCOPE_ATTRIBUTES_CHARS they are left out of the journal; the record was still
+// handed on as the application's, with them, while one read back (a backlog, a recovery)
+// had none: the same logger's rows kept them live and lost them after an outage (a review).
+test('scope attributes too large to journal are left out of what the exporter gets too, as from a record read back', () => {
+  const bulky = { name: 'bulky', version: '1', attributes: { blob: 'z'.repeat(5000) } };
+  const plain = { hrTime: [1, 0], hrTimeObserved: [1, 0], body: 'from bulky', resource, instrumentationScope: bulky, attributes: {}, droppedAttributesCount: 0 } as unknown as ReadableLogRecord;
+  const { payload, copied } = logRecordPayload(plain, 1, 0);
+  expect(payload.sc).toEqual({ n: 'bulky', v: '1' });
+  // Copied: the writer hands on the record read from its payload, not the application's.
+  expect(copied).toBe(true);
+  expect((readableLogFromRecord(payload, resource).instrumentationScope as { attributes?: unknown }).attributes).toBeUndefined();
+});
