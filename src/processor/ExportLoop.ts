@@ -182,6 +182,11 @@ export class ExportLoop {
     return this.running ?? Promise.resolve();
   }
 
+  /** While stopping: the stop drains the journal's ENDs and LOGs up to number `recordsWritten` too. */
+  drainAlso(recordsWritten: number): void {
+    if (this.stopTarget !== undefined) this.stopTarget.journalEnds = Math.max(this.stopTarget.journalEnds, recordsWritten);
+  }
+
   /** Stopping, and every record the stop drains is in a batch already: none is launched after them. */
   private handedOutWhatStopDrains(): boolean {
     const target = this.stopTarget;

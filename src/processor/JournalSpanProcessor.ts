@@ -333,13 +333,16 @@ export class JournalSpanProcessor implements SpanProcessor {
   }
 
   private recordEnd(span: ReadableSpan): void {
-    if (this.state !== 'running') this.shutdownCrashRecords.ended(span);
     const journal = this.journal;
     if (journal !== undefined && journal.appendEnd(span) === 'written') {
+      // The END of a span whose crash record shutdown sent: drained too, so that its row says it
+      // ended (they are no more than the spans open at shutdown, so the drain still ends).
+      if (this.state !== 'running' && this.shutdownCrashRecords.ended(span, journal.recordsWritten)) this.loop.drainAlso(journal.recordsWritten);
       this.loop.recordWritten(journal.backlog);
       this.changedAfterEnd.ended(span);
       return;
     }
+    if (this.state !== 'running') this.shutdownCrashRecords.ended(span, 0);
     this.keepInMemory(span);
   }
 
@@ -583,6 +586,8 @@ export class JournalSpanProcessor implements SpanProcessor {
     // The loop drains what was written when its stop began (ExportLoop.stop); what a process
     // still serving wrote after stays on disk. Not lost: said, as the deadline's leftovers are.
     const leftInJournal = drainedInTime ? (this.journal?.uncommitted ?? 0) : 0;
+    // Crash records whose END was not committed stand (stats().crashRecordsWritten).
+    this.shutdownCrashRecords.settle(this.journal?.settled ?? Number.POSITIVE_INFINITY);
     if (leftInJournal > 0) {
       safeDiag.warn(
         `otel-blackbox: ${leftInJournal} spans and log records written during shutdown, after its drain began, stay in the journal for a recovery to export ` +

@@ -55,7 +55,14 @@ export class ShutdownCrashRecords {
   count = 0;
   readonly #sending = new WeakSet<ReadableSpan>();
   readonly #written = new WeakSet<ReadableSpan>();
-  readonly #endedFirst = new WeakSet<ReadableSpan>();
+  /** Spans that ended while their crash record was on its way, with their END's number in the journal. */
+  readonly #endedFirst = new WeakMap<ReadableSpan, number>();
+  /**
+   * The journal numbers of the ENDs that replace a crash record written: it gives way to
+   * each once that END is committed. One the shutdown's drain left in the journal (written
+   * after it began) leaves its crash record standing until a recovery: counted as neither.
+   */
+  #replacing: number[] = [];
 
   sending(spans: readonly ReadableSpan[]): void {
     for (const span of spans) this.#sending.add(span);
@@ -63,16 +70,37 @@ export class ShutdownCrashRecords {
 
   written(spans: readonly ReadableSpan[]): void {
     for (const span of spans) {
-      if (this.#endedFirst.has(span)) continue;
+      const endNumber = this.#endedFirst.get(span);
+      if (endNumber !== undefined) {
+        this.#replacing.push(endNumber);
+        continue;
+      }
       this.#written.add(span);
       this.count += 1;
     }
   }
 
-  /** `span` ended: a crash record of it written, or on its way, gives way to its END. */
-  ended(span: ReadableSpan): void {
-    if (this.#written.delete(span)) this.count -= 1;
-    else if (this.#sending.has(span)) this.#endedFirst.add(span);
+  /**
+   * `span` ended: a crash record of it written, or on its way, gives way to its END.
+   * `endNumber`: the END's number among the journal's ENDs and LOGs (its recordsWritten
+   * then); 0 where the journal did not take it (the memory queue exports it). True when
+   * the END is to replace a crash record (the shutdown's drain then takes it too).
+   */
+  ended(span: ReadableSpan, endNumber: number): boolean {
+    if (this.#written.delete(span)) {
+      this.count -= 1;
+      this.#replacing.push(endNumber);
+      return true;
+    }
+    if (!this.#sending.has(span)) return false;
+    this.#endedFirst.set(span, endNumber);
+    return true;
+  }
+
+  /** Shutdown is over, the journal's first `settled` ENDs and LOGs committed: a crash record whose END is past them stands. */
+  settle(settled: number): void {
+    for (const endNumber of this.#replacing) if (endNumber > settled) this.count += 1;
+    this.#replacing = [];
   }
 }
 
