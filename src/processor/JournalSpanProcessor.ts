@@ -576,6 +576,8 @@ export class JournalSpanProcessor implements SpanProcessor {
     }
     this.signsOfLife.stop();
     this.journalFull.close();
+    // Crash records whose END was not committed stand (stats().crashRecordsWritten, the metrics' last report).
+    this.shutdownCrashRecords.settle(this.journal?.settled ?? Number.POSITIVE_INFINITY);
     this.state = 'shutdown';
     this.journalSpansHeldInMemory();
     // What markers recorded and no line has said yet (DropCounter.recorded).
@@ -586,8 +588,6 @@ export class JournalSpanProcessor implements SpanProcessor {
     // The loop drains what was written when its stop began (ExportLoop.stop); what a process
     // still serving wrote after stays on disk. Not lost: said, as the deadline's leftovers are.
     const leftInJournal = drainedInTime ? (this.journal?.uncommitted ?? 0) : 0;
-    // Crash records whose END was not committed stand (stats().crashRecordsWritten).
-    this.shutdownCrashRecords.settle(this.journal?.settled ?? Number.POSITIVE_INFINITY);
     if (leftInJournal > 0) {
       safeDiag.warn(
         `otel-blackbox: ${leftInJournal} spans and log records written during shutdown, after its drain began, stay in the journal for a recovery to export ` +
