@@ -43,6 +43,15 @@ export function newerFormat(buffer: Buffer, header: SegmentHeader | undefined): 
   return undefined;
 }
 
+/**
+ * What a segment's first bytes (up to HEADER_PROBE_BYTES) say: its header, and why it is of
+ * a newer format (newerFormat), for probeWriter and `inspect`.
+ */
+export function readSegmentHead(head: Buffer): { header: SegmentHeader | undefined; newerFormat: string | undefined } {
+  const header = readSegment(head).records.find((record) => record.type === RecordType.SegmentHeader)?.payload as SegmentHeader | undefined;
+  return { header, newerFormat: newerFormat(head, header) };
+}
+
 export async function probeWriter(dir: string): Promise<WriterProbe> {
   const entries = await readdir(dir);
   const names = entries.filter((name) => parseSegmentFileName(name) !== undefined).sort();
@@ -62,9 +71,9 @@ export async function probeWriter(dir: string): Promise<WriterProbe> {
       try {
         const buffer = Buffer.alloc(HEADER_PROBE_BYTES);
         const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
-        const first = readSegment(buffer.subarray(0, bytesRead)).records.find((r) => r.type === RecordType.SegmentHeader);
-        header = first?.payload as SegmentHeader | undefined;
-        newer ??= newerFormat(buffer.subarray(0, bytesRead), header);
+        const head = readSegmentHead(buffer.subarray(0, bytesRead));
+        header = head.header;
+        newer ??= head.newerFormat;
       } finally {
         await file.close();
       }

@@ -237,7 +237,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   // A journal left alone counts in its report field; with dryRun, every verdict is listed.
   const judged = (dir: string, verdict: JournalVerdict, why?: string): void => {
     if (verdict !== 'dead') report[LEFT_ALONE_COUNT[verdict]] += 1;
-    if (settings.dryRun) verdicts.push(why === undefined ? { dir, verdict } : { dir, verdict, why });
+    if (settings.dryRun) verdicts.push({ dir, verdict, why });
   };
   // What the claim needs of each verdict, not the probe itself: a crash loop may leave
   // thousands of journals, and their headers need not all be held at once.
@@ -305,8 +305,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
     if (performance.now() - judgedAt > FRESH_VERDICT_MILLIS) {
       const again = await judgeJournal(dir, name, claimer, settings.staleAfterMillis);
       if (again === undefined) continue;
+      // Never a dry run here (it returned above): no verdict is listed, only counted.
       if ('alive' in again || 'unreadable' in again) {
-        judged(dir, 'alive' in again ? 'alive' : 'unreadable', 'alive' in again ? again.alive : undefined);
+        judged(dir, 'alive' in again ? 'alive' : 'unreadable');
         continue;
       }
     }

@@ -3,10 +3,10 @@ import { parseArgs } from 'node:util';
 import { readSegmentFile } from '../../journal/SegmentFileReader.js';
 import { openRegularFileSync } from '../../journal/regularFile.js';
 import { SEGMENT_MAGIC } from '../../journal/frame.js';
-import { RECORD_TYPE_NAMES, RecordType, type SegmentHeader } from '../../journal/recordTypes.js';
-import { HEADER_PROBE_BYTES, newerFormat } from '../../recovery/probeWriter.js';
+import { RECORD_TYPE_NAMES } from '../../journal/recordTypes.js';
+import { HEADER_PROBE_BYTES, readSegmentHead } from '../../recovery/probeWriter.js';
 import { jsonSafe } from '../../journal/attributeValues.js';
-import { readSegment, type JournalRecord } from '../../journal/readSegment.js';
+import type { JournalRecord } from '../../journal/readSegment.js';
 import { EXIT, UsageError, HELP_OPTION, parseOrUsage } from '../cliSupport.js';
 import type { CommandIo } from '../cliSupport.js';
 import { jsonLine, printable } from '../terminalText.js';
@@ -86,15 +86,13 @@ export async function inspectCommand(args: string[], io: CommandIo): Promise<num
   return damagedOrTorn ? EXIT.damaged : EXIT.ok;
 }
 
-/** Why the segment at `path` is of a newer format than this code reads (probeWriter's rule, on its first bytes), or undefined. */
+/** Why the segment at `path` is of a newer format than this code reads (readSegmentHead, as recover judges it), or undefined. */
 function newerFormatOf(path: string): string | undefined {
   // As the segment itself is opened: a FIFO must not block, a device not be read without end.
   const { fd } = openRegularFileSync(path);
   try {
     const buffer = Buffer.alloc(HEADER_PROBE_BYTES);
-    const head = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0));
-    const header = readSegment(head).records.find((record) => record.type === RecordType.SegmentHeader)?.payload as SegmentHeader | undefined;
-    return newerFormat(head, header);
+    return readSegmentHead(buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0))).newerFormat;
   } finally {
     closeSync(fd);
   }
