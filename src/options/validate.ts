@@ -181,3 +181,14 @@ export function textWithoutNul(option: string, value: string | undefined, fallba
   if (text.includes('\0')) throw new InvalidOptionError(option, 'a string without NUL characters', value);
   return text;
 }
+
+/**
+ * A directory path: text without NUL that is not white space alone. Spaces alone in
+ * OTEL_BLACKBOX_JOURNAL_DIR count as unset; in code they made a directory named '   '
+ * beside the application (a review).
+ */
+export function directoryPath(option: string, value: string | undefined, fallback: string): string {
+  const path = textWithoutNul(option, value, fallback);
+  if (path.trim() === '') throw new InvalidOptionError(option, 'a directory path, not only white space', value);
+  return path;
+}

@@ -46,6 +46,29 @@ function portIsUsable(url: URL): boolean {
   return /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
 }
 
+/**
+ * Whether node-postgres takes the port from `value` rather than PGPORT: a postgres:// URL
+ * with a port of its own or a `port` parameter. A socket path names none.
+ */
+export function connectionStringNamesPort(value: string): boolean {
+  if (!/^postgres(ql)?:/i.test(value)) return false;
+  const url = parsedAsPgDoes(value);
+  return url !== undefined && (url.port !== '' || (url.searchParams.getAll('port').at(-1) ?? '') !== '');
+}
+
+/**
+ * What is wrong with PGPORT for a pool that reads it, or undefined. node-postgres takes it
+ * with parseInt (an empty one is unset); one no socket can have made every batch fail with
+ * ERR_SOCKET_BAD_PORT, and nothing said why before the first batch (a review).
+ */
+export function pgPortProblem(connectionString: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const raw = env.PGPORT;
+  if (raw === undefined || raw === '' || (connectionString !== undefined && connectionStringNamesPort(connectionString))) return undefined;
+  const port = Number.parseInt(raw, 10);
+  if (port >= 1 && port <= 65535) return undefined;
+  return `PGPORT=${JSON.stringify(raw)} is not a port from 1 to 65535, and node-postgres connects with it`;
+}
+
 /** The URL, where `value` throws nowhere in pg-connection-string's parse() (2.x), which does the same steps. */
 function parsedAsPgDoes(value: string): URL | undefined {
   let text = value;

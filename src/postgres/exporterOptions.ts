@@ -6,7 +6,7 @@ import { ENV, EXPORTER_DEFAULTS as D } from '../options/defaults.js';
 import { envString } from '../options/environment.js';
 import { booleanOption, InvalidOptionError, knownOptionsOnly, millis, nonEmptyString, textWithoutNul, positiveInteger, validPool } from '../options/validate.js';
 import { isValidSchemaName, validSchemaName } from './schemaName.js';
-import { CONNECTION_STRING_EXPECTED, connectionStringProblem, validConnectionString } from './connectionString.js';
+import { CONNECTION_STRING_EXPECTED, connectionStringProblem, pgPortProblem, validConnectionString } from './connectionString.js';
 
 export interface PostgresSpanExporterOptions {
   /**
@@ -95,6 +95,8 @@ export function resolveExporterOptions(options: PostgresSpanExporterOptions = {}
     validConnectionString('connectionString', options.connectionString);
   }
   const connectionString = options.connectionString ?? (pool === undefined ? envConnectionString() : undefined);
+  const portProblem = pool === undefined ? pgPortProblem(connectionString) : undefined;
+  if (portProblem !== undefined) safeDiag.warn(`otel-blackbox: ${portProblem}: every batch will fail (the spans wait in the journal) until it is mended.`);
   return {
     connectionString,
     pool,

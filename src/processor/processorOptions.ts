@@ -7,7 +7,7 @@ import { storesInPostgres } from '../export/SpansAndLogs.js';
 import { DURABILITY_LEVELS, ENV, PROCESSOR_DEFAULTS as D, RECOVERY_DEFAULTS } from '../options/defaults.js';
 import type { DurabilityLevel } from '../options/defaults.js';
 import { envBytesAtLeast, envDurability, envJournalDir, envMillis, envPositiveInteger } from '../options/environment.js';
-import { InvalidOptionError, bytesAtLeast, exporterOption, optionalLogExporter, knownOptionsOnly, millis, textWithoutNul, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
+import { InvalidOptionError, bytesAtLeast, exporterOption, optionalLogExporter, knownOptionsOnly, millis, directoryPath, oneOf, positiveInteger, booleanOption } from '../options/validate.js';
 
 export type { DurabilityLevel };
 
@@ -108,7 +108,7 @@ export function resolveProcessorOptions(options: JournalSpanProcessorOptions): R
     exporter,
     logExporter,
     // Absolute from here on: relative, a process.chdir() later moved the journal under it.
-    journalDir: resolve(textWithoutNul('journalDir', options.journalDir, envJournalDir() ?? D.journalDir)),
+    journalDir: resolve(directoryPath('journalDir', options.journalDir, envJournalDir() ?? D.journalDir)),
     durability: oneOf('durability', options.durability, DURABILITY_LEVELS, envDurability() ?? D.durability),
     maxExportBatchSize: positiveInteger(
       'maxExportBatchSize',

@@ -22,7 +22,7 @@ import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
 import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
 import { envJournalDir } from '../options/environment.js';
-import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, textWithoutNul, optionalAbortSignal, optionalFunction, optionalLogExporter, positiveInteger } from '../options/validate.js';
+import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, directoryPath, optionalAbortSignal, optionalFunction, optionalLogExporter, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
 import { MAX_BATCH_CHARS } from '../journal/JournalBatch.js';
@@ -192,7 +192,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
   knownOptionsOnly('recoverJournals', options, OPTION_NAMES);
   const onJournal = optionalFunction('onJournal', options.onJournal);
   // Absolute: a process.chdir() while recovery runs must not move it.
-  const journalDir = resolve(textWithoutNul('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
+  const journalDir = resolve(directoryPath('journalDir', options.journalDir, envJournalDir() ?? D.journalDir));
   const exporter = exporterOption('exporter', options.exporter, 'a SpanExporter');
   const batchSize = positiveInteger('maxExportBatchSize', options.maxExportBatchSize, D.maxExportBatchSize);
   const settings = {

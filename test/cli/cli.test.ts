@@ -68,6 +68,9 @@ describe('otel-blackbox CLI', () => {
     const empty = await cli('recover', '--journal-dir', '');
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('--journal-dir expects a directory');
+    const blank = await cli('recover', '--journal-dir', '  ');
+    expect(blank).toMatchObject({ code: 2, stdout: '' });
+    expect(blank.stderr).toContain('--journal-dir expects a directory, got "  "');
     const wait = await cli('migrate', '--dry-run', '--lock-wait', 'abc');
     expect(wait.code).toBe(2);
     expect(wait.stderr).toContain('--lock-wait');

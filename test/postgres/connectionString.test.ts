@@ -82,11 +82,28 @@ describe('forms node-postgres reads', () => {
   });
 });
 
-// PGPORT is node-postgres's to read, not checked here. A port no socket can have threw in
+// PGPORT is node-postgres's to read: a bad one warns when the exporter is made. A port no socket can have threw in
 // the socket's connect, before any callback: pg-pool kept each such client as one of its
 // connections, so after maxConnections of them every batch waited connectionTimeoutMillis
 // for a slot that never came back, and said "timeout exceeded" instead of why.
 describe('a PGPORT no socket can connect to', () => {
+  it('warns when the exporter is made, naming PGPORT, where the connection string names no port', () => {
+    const lines = collectDiag();
+    vi.stubEnv('PGPORT', '99999');
+    const url = new URL(db.url);
+    url.port = '';
+    void new PostgresSpanExporter({ connectionString: url.href, migrate: false }).shutdown();
+    expect(lines).toEqual([
+      'otel-blackbox: PGPORT="99999" is not a port from 1 to 65535, and node-postgres connects with it: every batch will fail (the spans wait in the journal) until it is mended.',
+    ]);
+    lines.length = 0;
+    url.port = '5432'; // the URL's port is the one used: PGPORT is not read
+    void new PostgresSpanExporter({ connectionString: url.href, migrate: false }).shutdown();
+    vi.stubEnv('PGPORT', '6543');
+    void new PostgresSpanExporter({ migrate: false }).shutdown();
+    expect(lines).toEqual([]);
+  });
+
   it('fails each batch at once, saying so, and the pool keeps no connection', async () => {
     vi.stubEnv('PGPORT', '99999');
     const url = new URL(db.url);

@@ -233,6 +233,8 @@ describe('JournalSpanProcessor', () => {
     expect(() => new JournalSpanProcessor({ exporter, heartbeatIntervalMillis: 2 ** 40 })).toThrow(/Invalid option heartbeatIntervalMillis/);
     // No path holds a NUL: taken, the processor ran on the memory path for good, without crash protection.
     expect(() => new JournalSpanProcessor({ exporter, journalDir: 'journal\0dir' })).toThrow(/^Invalid option journalDir: expected a string without NUL characters, got "journal\\u0000dir"\.$/);
+    // Spaces alone in OTEL_BLACKBOX_JOURNAL_DIR count as unset; in code they made a directory named '   ' beside the app.
+    expect(() => new JournalSpanProcessor({ exporter, journalDir: '   ' })).toThrow(/^Invalid option journalDir: expected a directory path, not only white space, got "   "\.$/);
   });
 });
 

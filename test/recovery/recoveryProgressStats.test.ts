@@ -96,6 +96,10 @@ test('onBatch and onJournal must be functions (or null, for none)', async () => 
   await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), onJournal: 1 as never })).rejects.toThrow(InvalidOptionError);
 });
 
+test('a journalDir of white space alone is refused, as OTEL_BLACKBOX_JOURNAL_DIR of it counts as unset', async () => {
+  await expect(recoverJournals({ journalDir: ' ', exporter: new CollectingExporter() })).rejects.toThrow(/^Invalid option journalDir: expected a directory path, not only white space/);
+});
+
 // A restarted application that recovers a dead journal while the database is down, and
 // ends no span of its own meanwhile, had exportFailures at 0: an alert on it said nothing
 // while recovery failed batch after batch (said once a minute through diag only).

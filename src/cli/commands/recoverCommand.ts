@@ -66,7 +66,8 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
     io.out(recoverHelp);
     return EXIT.ok;
   }
-  if (values['journal-dir'] === '') throw new UsageError('--journal-dir expects a directory, got ""');
+  // White space alone, as in OTEL_BLACKBOX_JOURNAL_DIR, is no directory (it looked for one named so).
+  if (values['journal-dir']?.trim() === '') throw new UsageError(`--journal-dir expects a directory, got ${JSON.stringify(values['journal-dir'])}`);
   const journalDir = values['journal-dir'] ?? envJournalDir() ?? RECOVERY_DEFAULTS.journalDir;
   const staleAfterMillis = positiveIntegerArg('stale-after', values['stale-after'], RECOVERY_DEFAULTS.staleAfterMillis);
   // recoverJournals refuses it too, but as a failure (exit 1) naming its own option.
