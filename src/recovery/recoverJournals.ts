@@ -151,7 +151,7 @@ export interface RecoveryReport {
   /**
    * Journals that could not be read to be judged (EACCES, EIO: not another user's, which
    * count as foreign): alive or dead, nobody can tell; said through diag. A recovery run as
-   * a user that can read them (their owner, or root) recovers them.
+   * their owner (or root with recoverForeignJournals) recovers them.
    */
   unreadableJournals: number;
   failures: { dir: string; error: string }[];
@@ -263,7 +263,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       if (!settings.recoverForeignJournals && (await isForeign(dir))) judged(dir, 'foreign');
       else {
         judged(dir, 'unreadable');
-        warnOnce(dir, `otel-blackbox: cannot tell whether the writer of ${dir} is alive, so it is not recovered: ${verdict.unreadable.message}. A recovery run as a user that can read it (its owner, or root) recovers it.`);
+        warnOnce(dir, `otel-blackbox: cannot tell whether the writer of ${dir} is alive, so it is not recovered: ${verdict.unreadable.message}. A recovery run as its owner (or as root with recoverForeignJournals) recovers it.`);
       }
       continue;
     }

@@ -41,13 +41,13 @@ test('recover lists a journal it cannot read, says why, recovers the others, and
 
   const dryRun = await runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schema, '--dry-run');
   expect(dryRun.code).toBe(1);
-  expect(dryRun.stdout).toContain(`cannot be read by this user to be judged, would be left alone (run as its owner, or root): ${unreadable}`);
+  expect(dryRun.stdout).toContain(`cannot be read by this user to be judged, would be left alone (run as its owner, or as root with --recover-foreign-journals): ${unreadable}`);
   expect(dryRun.stdout).toContain('dry run: 2 journals: 1 would be recovered, 0 alive, 1 left alone; nothing was changed');
 
   const run = await runCli({ DATABASE_URL: db.url }, 'recover', '--journal-dir', journalDir, '--schema', schema);
   expect(run.code).toBe(1);
   expect(run.stdout).toContain(`recovered 1 journals`);
-  expect(run.stdout).toContain('; 1 journals this user cannot read left alone (run recover as their owner, or root)');
+  expect(run.stdout).toContain('; 1 journals this user cannot read left alone (run recover as their owner, or as root with --recover-foreign-journals)');
   expect(run.stderr).toContain(`cannot tell whether the writer of ${unreadable} is alive, so it is not recovered: ELOOP`);
   expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'ended'`)).toBe(dead.ended);
   expect(await db.count(`SELECT count(*) FROM "${schema}".spans WHERE state = 'crashed'`)).toBe(dead.open);

@@ -127,7 +127,7 @@ export async function recoverCommand(args: string[], io: CommandIo): Promise<num
           (report.otherDestinationJournals > 0
             ? `; ${report.otherDestinationJournals} journals written for another destination (database, schema, or an exporter that names none) left alone (--recover-any-destination)`
             : '') +
-          (report.unreadableJournals > 0 ? `; ${report.unreadableJournals} journals this user cannot read left alone (run recover as their owner, or root)` : ''),
+          (report.unreadableJournals > 0 ? `; ${report.unreadableJournals} journals this user cannot read left alone (run recover as their owner, or as root with --recover-foreign-journals)` : ''),
       );
       for (const failure of report.failures) io.err(`not recovered: ${printable(failure.dir)}: ${printable(failure.error)}`);
     }
@@ -144,7 +144,7 @@ const VERDICT_LINES: Record<JournalVerdict, string> = {
   foreign: "another user's, would be left alone (--recover-foreign-journals)",
   newer: "a newer otel-blackbox's, would be left alone",
   'other-destination': 'written for another destination (database, schema, or an exporter that names none), would be left alone (--recover-any-destination)',
-  unreadable: 'cannot be read by this user to be judged, would be left alone (run as its owner, or root)',
+  unreadable: 'cannot be read by this user to be judged, would be left alone (run as its owner, or as root with --recover-foreign-journals)',
 };
 
 /**
