@@ -18,6 +18,8 @@ export interface DropEpisode {
    */
   readonly traceId: string;
   readonly spanId: string;
+  /** Its place among the processor's episodes, from 1: what a flush or a stop waits for (oldestUnrecorded). */
+  readonly seq: number;
 }
 
 /**
@@ -45,6 +47,10 @@ export class DropCounter {
   private sayRecordedLater: NodeJS.Timeout | undefined;
   /** Episodes handed back, each kept whole (under its own marker ids), oldest first. */
   private readonly restored: DropEpisode[] = [];
+  /** Episodes taken and neither recorded nor handed back yet: their batches are in flight. */
+  private readonly taken = new Set<DropEpisode>();
+  /** Episodes begun since the processor started: the seq of the latest. */
+  episodesBegun = 0;
   /** Every span dropped since the processor started. */
   total = 0;
   /** The same, by reason (for the processor's own metrics). */
@@ -80,7 +86,7 @@ export class DropCounter {
     const now = Date.now();
     if (!this.episode) {
       const [traceId, spanId] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
-      this.episode = { count: 0, logRecords: 0, firstMs: now, lastMs: now, reasons: [], traceId, spanId };
+      this.episode = { count: 0, logRecords: 0, firstMs: now, lastMs: now, reasons: [], traceId, spanId, seq: ++this.episodesBegun };
     }
     const firstOfItsKind = (what === 'spans' ? this.episode.count : this.episode.logRecords) === 0;
     const lastSaid = this.lastAnnouncedMs.get(what);
@@ -98,11 +104,27 @@ export class DropCounter {
 
   /** Hands an episode to the exporter, those handed back first; `restore` it if the export fails. */
   take(): DropEpisode | undefined {
-    const restored = this.restored.shift();
-    if (restored) return restored;
-    const episode = this.episode;
-    this.episode = undefined;
+    const episode = this.restored.shift() ?? this.episode;
+    if (episode === this.episode) this.episode = undefined;
+    if (episode) this.taken.add(episode);
     return episode;
+  }
+
+  /**
+   * The seq of the oldest episode whose marker is not committed (waiting, or in a batch in
+   * flight); undefined when every one is. A flush or a stop waits for the episodes begun
+   * before it: with nothing else to export, the marker waited for a batch to carry it, and
+   * shutdown then said it could not be exported (a review).
+   */
+  oldestUnrecorded(): number | undefined {
+    let oldest = this.restored[0]?.seq ?? this.episode?.seq;
+    for (const episode of this.taken) oldest = Math.min(oldest ?? episode.seq, episode.seq);
+    return oldest;
+  }
+
+  /** The seq of the oldest episode not taken yet (waiting for a batch); undefined when none waits. */
+  oldestWaiting(): number | undefined {
+    return this.restored[0]?.seq ?? this.episode?.seq;
   }
 
   /**
@@ -112,6 +134,7 @@ export class DropCounter {
    * one was never said (an accounting review: 360 dropped, 80 said).
    */
   recorded(episode: DropEpisode): void {
+    this.taken.delete(episode);
     this.recordedUnsaid.spans += episode.count;
     this.recordedUnsaid.logRecords += episode.logRecords;
     const since = this.lastRecordedSaidMs === undefined ? Infinity : Date.now() - this.lastRecordedSaidMs;
@@ -133,7 +156,9 @@ export class DropCounter {
 
   /** Not merged into the current episode: its marker may have been committed under its ids already. */
   restore(episode: DropEpisode): void {
+    this.taken.delete(episode);
     this.restored.push(episode);
+    this.restored.sort((a, b) => a.seq - b.seq);
   }
 }
 

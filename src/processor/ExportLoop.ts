@@ -61,6 +61,8 @@ interface Batch {
 interface FlushWaiter {
   journalEnds: number;
   queueAccepted: number;
+  /** The drop episodes begun before the flush (DropCounter.episodesBegun): their markers are exported too. */
+  dropEpisodes: number;
   resolve: (done: boolean) => void;
 }
 
@@ -86,7 +88,7 @@ export class ExportLoop {
    * log line every millisecond) never left nothing: shutdown ran to flushTimeoutMillis and
    * abandoned a batch at the deadline (a review: 25 s). What comes later stays in the journal.
    */
-  private stopTarget: { journalEnds: number; queueAccepted: number } | undefined;
+  private stopTarget: { journalEnds: number; queueAccepted: number; dropEpisodes: number } | undefined;
   private stopped = false;
   private failing = false;
   /**
@@ -151,6 +153,7 @@ export class ExportLoop {
     const waiter: FlushWaiter = {
       journalEnds: this.options.journal()?.recordsWritten ?? 0,
       queueAccepted: this.options.queue.accepted,
+      dropEpisodes: this.options.drops.episodesBegun,
       resolve: () => {},
     };
     if (this.isFlushed(waiter)) return Promise.resolve(true);
@@ -177,7 +180,7 @@ export class ExportLoop {
    */
   stop(): Promise<void> {
     this.stopping = true;
-    this.stopTarget ??= { journalEnds: this.options.journal()?.recordsWritten ?? 0, queueAccepted: this.options.queue.accepted };
+    this.stopTarget ??= { journalEnds: this.options.journal()?.recordsWritten ?? 0, queueAccepted: this.options.queue.accepted, dropEpisodes: this.options.drops.episodesBegun };
     this.notify();
     return this.running ?? Promise.resolve();
   }
@@ -193,13 +196,14 @@ export class ExportLoop {
     if (target === undefined) return false;
     const journal = this.options.journal();
     const handedOut = journal === undefined ? 0 : journal.recordsWritten - journal.backlog;
-    const { queue } = this.options;
-    return handedOut >= target.journalEnds && queue.accepted - queue.length >= target.queueAccepted;
+    const { queue, drops } = this.options;
+    return handedOut >= target.journalEnds && queue.accepted - queue.length >= target.queueAccepted && (drops.oldestWaiting() ?? Infinity) > target.dropEpisodes;
   }
 
   private isFlushed(waiter: FlushWaiter): boolean {
-    const committed = this.options.journal()?.settled ?? 0;
-    return committed >= waiter.journalEnds && this.options.queue.settled >= waiter.queueAccepted;
+    const { journal, queue, drops } = this.options;
+    const committed = journal()?.settled ?? 0;
+    return committed >= waiter.journalEnds && queue.settled >= waiter.queueAccepted && (drops.oldestUnrecorded() ?? Infinity) > waiter.dropEpisodes;
   }
 
   private settleWaiters(): void {

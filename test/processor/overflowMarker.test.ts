@@ -1,7 +1,7 @@
 // The overflow marker says which service dropped spans, whatever the durability, and a
 // drop count the exporter could not take by the shutdown deadline is not lost silently.
 import { diag } from '@opentelemetry/api';
-import { afterEach, expect, test, vi } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { JournalLogRecordProcessor, JournalSpanProcessor, type JournalSpanProcessorOptions } from '../../src/index.js';
@@ -261,4 +261,41 @@ test('log records dropped at a full journal are counted in the overflow marker, 
   expect(marker?.status.message).toContain(`${dropped} log records dropped`);
   expect(messages.filter((m) => m.includes('dropping')).length).toBe(1);
   await processor.shutdown();
+});
+
+// Log records dropped with no journal to take them (durability 'none' from the environment),
+// and nothing else to export: the marker waited for a batch to carry it. forceFlush()
+// resolved true without it, and shutdown() said it "could be neither exported nor
+// journaled (no journal)", the database up all along (a documentation review).
+describe('a drop count with nothing else to export', () => {
+  /** A processor of durability 'none' (the environment's) that exports only when asked, and two log records it dropped. */
+  function twoLogRecordsDropped() {
+    vi.stubEnv('OTEL_BLACKBOX_DURABILITY', 'none');
+    const exporter = new CollectingExporter();
+    const processor = new JournalSpanProcessor({ exporter, logExporter: new InMemoryLogRecordExporter(), scheduledDelayMillis: 60_000, recover: false });
+    const logger = new LoggerProvider({ processors: [new JournalLogRecordProcessor({ spanProcessor: processor })] }).getLogger('dropped');
+    logger.emit({ body: 'one' });
+    logger.emit({ body: 'two' });
+    expect(processor.stats().logRecordsDropped).toBe(2);
+    return { exporter, processor };
+  }
+  afterEach(() => vi.unstubAllEnvs());
+
+  test('is exported by forceFlush()', async () => {
+    const { exporter, processor } = twoLogRecordsDropped();
+    expect(await processor.forceFlush().then(() => true)).toBe(true);
+    const markers = exporter.spans.filter((span) => span.name === OVERFLOW_SPAN_NAME);
+    expect(markers.map((span) => span.attributes[ATTR_DROPPED_LOG_RECORDS])).toEqual([2]);
+    await processor.shutdown();
+    expect(exporter.spans.filter((span) => span.name === OVERFLOW_SPAN_NAME)).toHaveLength(1);
+  });
+
+  test('is exported by shutdown() at once', async () => {
+    const messages = collectDiag();
+    const { exporter, processor } = twoLogRecordsDropped();
+    await processor.shutdown();
+    const markers = exporter.spans.filter((span) => span.name === OVERFLOW_SPAN_NAME);
+    expect(markers.map((span) => span.attributes[ATTR_DROPPED_LOG_RECORDS])).toEqual([2]);
+    expect(messages.join('\n')).not.toContain('could be neither exported nor journaled');
+  });
 });
