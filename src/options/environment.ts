@@ -10,22 +10,22 @@ import { MAX_MILLIS } from './validate.js';
  * Decimal digits only, as the CLI takes numbers: Number() also took `0x10` (16), `1e3` and
  * `2.0`, and a value past 2^53 (a queue of 1e20 spans, unbounded in effect) without a word.
  */
-export function envNonNegativeInteger(name: string): number | undefined {
+export function envNonNegativeInteger(name: string, warn = true): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
   const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value)) {
-    safeDiag.warn(`otel-blackbox: ignoring ${name}=${JSON.stringify(raw)}: expected a non-negative integer in decimal digits, at most ${Number.MAX_SAFE_INTEGER}.`);
+    if (warn) safeDiag.warn(`otel-blackbox: ignoring ${name}=${JSON.stringify(raw)}: expected a non-negative integer in decimal digits, at most ${Number.MAX_SAFE_INTEGER}.`);
     return undefined;
   }
   return value;
 }
 
 /** A positive integer; 0 leaves the default, as for the OTEL_BSP_* variables, and says so. */
-export function envPositiveInteger(name: string): number | undefined {
-  const value = envNonNegativeInteger(name);
+export function envPositiveInteger(name: string, warn = true): number | undefined {
+  const value = envNonNegativeInteger(name, warn);
   if (value !== 0) return value;
-  safeDiag.warn(`otel-blackbox: ignoring ${name}=0: the default applies.`);
+  if (warn) safeDiag.warn(`otel-blackbox: ignoring ${name}=0: the default applies.`);
   return undefined;
 }
 
@@ -37,11 +37,14 @@ export function envBytesAtLeast(name: string, min: number, what: string): number
   return undefined;
 }
 
-/** Milliseconds from the environment: at least `min`, at most MAX_MILLIS, else a warning and the default. */
-export function envMillis(name: string, min: 0 | 1): number | undefined {
-  const value = min === 0 ? envNonNegativeInteger(name) : envPositiveInteger(name);
+/**
+ * Milliseconds from the environment: at least `min`, at most MAX_MILLIS, else a warning
+ * and the default. `warn` false where another reader of the same variable says it.
+ */
+export function envMillis(name: string, min: 0 | 1, warn = true): number | undefined {
+  const value = min === 0 ? envNonNegativeInteger(name, warn) : envPositiveInteger(name, warn);
   if (value === undefined || value <= MAX_MILLIS) return value;
-  safeDiag.warn(`otel-blackbox: ignoring ${name}=${value}: at most ${MAX_MILLIS} ms (about 24 days), what Node's timers can wait.`);
+  if (warn) safeDiag.warn(`otel-blackbox: ignoring ${name}=${value}: at most ${MAX_MILLIS} ms (about 24 days), what Node's timers can wait.`);
   return undefined;
 }
 

@@ -205,7 +205,7 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       positiveInteger('maxConcurrentExports', options.maxConcurrentExports, storesInPostgres(exporter) ? D.maxConcurrentExports : D.maxConcurrentExportsElsewhere),
     ),
     exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
-    maxAttempts: options.maxAttempts === Number.POSITIVE_INFINITY ? options.maxAttempts : positiveInteger('maxAttempts', options.maxAttempts, D.maxAttempts),
+    maxAttempts: attemptsOption(options.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     recoverAnyDestination: booleanOption('recoverAnyDestination', options.recoverAnyDestination, D.recoverAnyDestination),
     target: exportTarget(exporter),
@@ -721,4 +721,11 @@ function callerCallback<T>(callback: ((value: T) => void) | undefined, value: T)
   } catch (error) {
     safeDiag.error('otel-blackbox: a recovery progress callback threw; recovery goes on', error);
   }
+}
+
+/** maxAttempts: a positive integer, or Infinity (retried until the signal aborts); the refusal names both. */
+function attemptsOption(value: number | undefined): number {
+  if (value === undefined) return D.maxAttempts;
+  if (value === Number.POSITIVE_INFINITY || (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1)) return value;
+  throw new InvalidOptionError('maxAttempts', 'a positive integer, or Infinity to retry until signal aborts', value);
 }

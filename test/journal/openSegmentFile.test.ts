@@ -31,6 +31,15 @@ describe('openSegmentFile', () => {
     mapped.close();
   });
 
+  test("case and surrounding spaces aside, as OTEL_BLACKBOX_DURABILITY is read ('WRITE' was refused, and segments mapped)", () => {
+    const warnings = collectDiag();
+    vi.stubEnv(JOURNAL_IO_ENV, ' WRITE ');
+    const written = openSegmentFile(join(tempDir(), 'a.seg'), { preallocateBytes: 4096 });
+    expect(written.kind).toBe('write');
+    written.close();
+    expect(warnings).toEqual([]);
+  });
+
   test('a bad value warns once through diag and maps as if unset', () => {
     const warnings = collectDiag();
     vi.stubEnv(JOURNAL_IO_ENV, 'mmap-please');

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
+import { resolveExporterOptions } from '../../src/postgres/exporterOptions.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { exitedProcessJournal } from '../helpers/exitedProcessJournal.js';
 import { collectDiag } from '../helpers/diagLines.js';
@@ -102,6 +103,16 @@ describe('durations from the environment', () => {
     expect(warnings.filter((line) => line.includes('OTEL_BSP_EXPORT_TIMEOUT'))).toEqual([
       "otel-blackbox: ignoring OTEL_BSP_EXPORT_TIMEOUT=10000000000: at most 2147000000 ms (about 24 days), what Node's timers can wait.",
     ]);
+  });
+
+  it("OTEL_BSP_EXPORT_TIMEOUT is PostgresSpanExporter's default too, read without a second warning: lowered there alone, the exporter outlived the processor's wait", () => {
+    const warnings = collectDiag();
+    vi.stubEnv('OTEL_BSP_EXPORT_TIMEOUT', '5000');
+    expect(resolveExporterOptions({}).exportTimeoutMillis).toBe(5000);
+    expect(resolveExporterOptions({ exportTimeoutMillis: 7000 }).exportTimeoutMillis).toBe(7000);
+    vi.stubEnv('OTEL_BSP_EXPORT_TIMEOUT', '0x10');
+    expect(resolveExporterOptions({}).exportTimeoutMillis).toBe(30_000);
+    expect(warnings).toEqual([]);
   });
 
   it('recoverJournals() refuses one in code, naming the option', async () => {

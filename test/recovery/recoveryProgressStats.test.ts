@@ -96,6 +96,13 @@ test('onBatch and onJournal must be functions (or null, for none)', async () => 
   await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), onJournal: 1 as never })).rejects.toThrow(InvalidOptionError);
 });
 
+test('maxAttempts: a positive integer, or Infinity (until signal aborts), and the refusal says both', async () => {
+  await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), maxAttempts: Infinity })).resolves.toMatchObject({ journals: 0 });
+  await expect(recoverJournals({ journalDir: tempDir(), exporter: new CollectingExporter(), maxAttempts: 0 })).rejects.toThrow(
+    /^Invalid option maxAttempts: expected a positive integer, or Infinity to retry until signal aborts, got 0\.$/,
+  );
+});
+
 test('a journalDir of white space alone is refused, as OTEL_BLACKBOX_JOURNAL_DIR of it counts as unset', async () => {
   await expect(recoverJournals({ journalDir: ' ', exporter: new CollectingExporter() })).rejects.toThrow(/^Invalid option journalDir: expected a directory path, not only white space/);
 });

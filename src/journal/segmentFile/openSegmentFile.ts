@@ -32,10 +32,12 @@ export interface JournalWritePath {
 
 /** The path new segments take in this process, and why when it is write(2). */
 export function journalWritePath(): JournalWritePath {
-  const requested = process.env[JOURNAL_IO_ENV];
+  const raw = process.env[JOURNAL_IO_ENV];
+  // Case and surrounding spaces aside, as OTEL_BLACKBOX_DURABILITY is read.
+  const requested = raw?.trim().toLowerCase();
   if (requested === 'write') return { path: 'write', reason: `${JOURNAL_IO_ENV}=write` };
   if (requested !== undefined && requested !== '' && requested !== 'mmap' && requested !== 'auto') {
-    warnOnce(`otel-blackbox: ignoring ${JOURNAL_IO_ENV}=${JSON.stringify(requested)}: expected one of 'auto', 'mmap', 'write'.`);
+    warnOnce(`otel-blackbox: ignoring ${JOURNAL_IO_ENV}=${JSON.stringify(raw)}: expected one of 'auto', 'mmap', 'write'.`);
   }
   const load = loadSegmentIoAddon();
   return load.addon ? { path: 'mmap' } : { path: 'write', reason: load.reason, unexpected: load.unexpected };
