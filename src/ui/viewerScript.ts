@@ -57,14 +57,18 @@ export const VIEWER_SCRIPT = String.raw`'use strict';
     where.appendChild(el('p', { className: 'error-box', role: 'alert', text: 'Could not load: ' + error.message }));
   }
 
+  // Each unit: its size in ns, and how many of it make the next. The unit is chosen after
+  // rounding: "1000.0 µs" for 999,960 ns, "60.00 s" near a minute, and "4320.0 min" for an
+  // in-flight trace three days old were printed before (a review).
   function formatNanos(ns) {
     if (ns === null || ns === undefined || !isFinite(ns)) return '–';
-    var abs = Math.abs(ns);
-    if (abs < 1e3) return ns.toFixed(0) + ' ns';
-    if (abs < 1e6) return (ns / 1e3).toFixed(abs < 1e4 ? 2 : 1) + ' µs';
-    if (abs < 1e9) return (ns / 1e6).toFixed(abs < 1e7 ? 2 : 1) + ' ms';
-    if (abs < 6e10) return (ns / 1e9).toFixed(2) + ' s';
-    return (ns / 6e10).toFixed(1) + ' min';
+    var units = [['ns', 1, 1e3], ['µs', 1e3, 1e3], ['ms', 1e6, 1e3], ['s', 1e9, 60], ['min', 6e10, 60], ['h', 3.6e12, 24], ['d', 8.64e13, Infinity]];
+    for (var i = 0; i < units.length; i++) {
+      var unit = units[i];
+      var value = Math.abs(ns) / unit[1];
+      var digits = unit[0] === 'ns' ? 0 : unit[0] === 's' || value < 10 && unit[1] < 1e9 ? 2 : 1;
+      if (Number(value.toFixed(digits)) < unit[2]) return (ns < 0 ? '-' : '') + value.toFixed(digits) + ' ' + unit[0];
+    }
   }
 
   function isoFromNanos(nanos) {

@@ -65,10 +65,19 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     send(response, 405, 'application/json', JSON.stringify({ error: 'read-only: GET only' }), { Allow: 'GET, HEAD' });
     return;
   }
-  const url = new URL(request.url ?? '/', 'http://viewer');
+  const url = requestUrl(request);
+  // Not logged: anyone can send one, and the terminal is for the database's failures.
+  if (url === undefined) return send(response, 400, 'application/json', JSON.stringify({ error: 'the request-target is not a URL' }));
   const path = url.pathname;
   const { pool, schema } = options;
+  if (path.startsWith('/api/') && CROSS_SITE.has(String(request.headers['sec-fetch-site']))) {
+    // A page of another site can still make the visitor's browser send GETs it cannot
+    // read: each one a query, enough of them to keep the pool busy for everyone.
+    return send(response, 403, 'application/json', JSON.stringify({ error: "the viewer's API answers its own page only" }));
+  }
   if (path === '/' || /^\/traces\/[0-9a-f]{32}$/.test(path)) return send(response, 200, 'text/html; charset=utf-8', VIEWER_HTML);
+  // Trace ids as other tools print them, in capitals: the viewer's address is lowercase.
+  if (/^\/traces\/[0-9a-fA-F]{32}$/.test(path)) return send(response, 308, 'text/plain; charset=utf-8', '', { Location: `${path.toLowerCase()}${url.search}` });
   if (path === '/viewer.js') return send(response, 200, 'text/javascript; charset=utf-8', VIEWER_SCRIPT);
   if (path === '/viewer.css') return send(response, 200, 'text/css; charset=utf-8', VIEWER_CSS);
   // Browsers ask for it unprompted; an empty answer keeps their consoles free of 404s.
@@ -83,16 +92,16 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     }
     const traceMatch = /^\/api\/traces\/([^/]+)$/.exec(path);
     if (traceMatch) {
-      const traceId = traceMatch[1]!;
-      if (!isTraceId(traceId)) throw new BadRequest('a trace id is 32 lowercase hex digits');
+      const traceId = traceMatch[1]!.toLowerCase();
+      if (!isTraceId(traceId)) throw new BadRequest('a trace id is 32 hex digits');
       const { spans, truncated } = await traceSpans(pool, schema, traceId);
       if (spans.length === 0) return send(response, 404, 'application/json', JSON.stringify({ error: 'no spans for this trace id' }));
       return json(response, { traceId, spans, truncated });
     }
     const spanMatch = /^\/api\/traces\/([^/]+)\/spans\/([^/]+)$/.exec(path);
     if (spanMatch) {
-      const [, traceId, spanId] = spanMatch as unknown as [string, string, string];
-      if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 lowercase hex digits');
+      const [traceId, spanId] = [spanMatch[1]!.toLowerCase(), spanMatch[2]!.toLowerCase()];
+      if (!isTraceId(traceId) || !isSpanId(spanId)) throw new BadRequest('a trace id is 32 and a span id 16 hex digits');
       const [details, { logs, truncated }] = await Promise.all([spanDetails(pool, schema, traceId, spanId), logColumns.read((columns) => spanLogs(pool, schema, traceId, spanId, columns))]);
       if (details === undefined) return send(response, 404, 'application/json', JSON.stringify({ error: 'no such span in this trace' }));
       // A crash record names the writer that died: what that process logged last comes with
@@ -107,6 +116,18 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     throw error;
   }
   send(response, 404, 'application/json', JSON.stringify({ error: 'not found' }));
+}
+
+/** What a browser says of a request another site's page made (Sec-Fetch-Site); 'none' is the address bar. */
+const CROSS_SITE = new Set(['cross-site', 'same-site']);
+
+/** The request's URL; undefined for a request-target that is none (`http://[`), which a client may send. */
+function requestUrl(request: IncomingMessage): URL | undefined {
+  try {
+    return new URL(request.url ?? '/', 'http://viewer');
+  } catch {
+    return undefined;
+  }
 }
 
 /** The Host header's name without its port (`[::1]` keeps its brackets); '' when there is none or it does not parse. */

@@ -46,9 +46,10 @@ export const SPAN_DETAILS_SCRIPT = String.raw`
     var resource = el('details', {}, [el('summary', { text: 'resource' })]);
     details.appendChild(resource);
     getJson('/api/traces/' + encodeURIComponent(traceId) + '/spans/' + encodeURIComponent(span.span_id)).then(function (body) {
-      if (typeof body.name === 'string') title.textContent = body.name;
-      if (body.status_message !== undefined) status.textContent = statusText(body.status_message);
-      if (reason && body.crash_reason) reason.textContent = body.crash_reason;
+      // Through shown(), as el() does: assigned raw, a bidirectional control reversed them.
+      if (typeof body.name === 'string') title.textContent = shown(body.name);
+      if (body.status_message !== undefined) status.textContent = shown(statusText(body.status_message));
+      if (reason && body.crash_reason) reason.textContent = shown(body.crash_reason);
       attributes.appendChild(keyValues('attributes', withoutMarkers(body.attributes, span.state === 'crashed')));
       if (typeof body.links === 'string' || (Array.isArray(body.links) && body.links.length > 0)) attributes.appendChild(keyValues('links', body.links));
       if (body.scope_schema_url) attributes.appendChild(el('div', { className: 'muted', id: 'scope-schema-url', text: 'scope schema: ' + body.scope_schema_url }));

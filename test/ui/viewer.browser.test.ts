@@ -183,7 +183,7 @@ describe('the viewer in Chromium', () => {
     const insertSpan = `INSERT INTO "${schema}".spans (trace_id, span_id, parent_span_id, name, kind, state, start_time, start_time_unix_nano, end_time, end_time_unix_nano, crash_reason, end_time_estimated)
       VALUES ($1, $2, $3, $4, 'INTERNAL', $5, now(), $6, now(), $7, $8, $9)`;
     await db.query(insertSpan, [traceId, '5555555555555555', null, 'worker loop', 'ended', t0, t0 + 1_000_000n, null, false]);
-    await db.query(insertSpan, [traceId, '6666666666666666', '5555555555555555', '\u202eevil-name', 'crashed', t0 + 1_000_000n, t0 + 1_000_000n, 'heartbeat at 2026-12-05T10:40:01.974Z', true]);
+    await db.query(insertSpan, [traceId, '6666666666666666', '5555555555555555', '\u202eevil-name', 'crashed', t0 + 1_000_000n, t0 + 1_000_000n, 'heartbeat at 2026-12-05T10:40:01.974Z\n\u2067after', true]);
     const insertLog = `INSERT INTO "${schema}".logs (kind, trace_id, span_id, time, time_unix_nano, writer_id, sequence, severity_number, body)
       VALUES ('log', $1, '6666666666666666', now(), $2, 'w-viewer-review', $3, $4, $5)`;
     await db.query(insertLog, [traceId, t0 + 500_000n, 1, 17, null]);
@@ -196,6 +196,12 @@ describe('the viewer in Chromium', () => {
     const crashed = page.locator('.span-row.state-crashed');
     expect(await crashed.locator('.name').textContent()).toBe('\\u202eevil-name');
     expect(await crashed.locator('.reason').textContent()).toBe('heartbeat at 2026-12-05T10:40:01.974Z');
+    // So in the details, once the span's own texts have replaced the trace's cut ones: its
+    // title, status and crash reason were shown raw there (a review).
+    const details = page.locator('.details');
+    expect(await details.locator('h3').textContent()).toBe('\\u202eevil-name');
+    expect(await details.locator('#crash-reason').textContent()).toBe('heartbeat at 2026-12-05T10:40:01.974Z\n\\u2067after');
+    expect(await details.textContent()).not.toMatch(/[\u202e\u2067]/);
     // Its bar and its "est. end" label are inside the track, and the label is not white.
     const bar = (await crashed.locator('.bar').boundingBox())!;
     const track = (await crashed.locator('.track').boundingBox())!;

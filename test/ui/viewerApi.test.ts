@@ -1,6 +1,7 @@
 // The viewer's JSON API and command line over real rows: filters, keyset pages, hostile
 // input that must stay data, the bind address warning, and no password in any output.
 import { get as httpGet } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { migrateSchema } from '../../src/postgres/migrate.js';
@@ -335,6 +336,40 @@ describe('otel-blackbox ui API', () => {
     expect(await db.count(`SELECT count(*) FROM "${schema}".spans`)).toBeGreaterThan(0);
     const post = await fetch(new URL('/api/traces', viewer.url), { method: 'POST' });
     expect(post.status).toBe(405);
+  });
+
+  /** A raw HTTP/1.1 request with `target` as its request-target, as a client may send it; the status line's code. */
+  const rawStatus = (target: string) =>
+    new Promise<number>((resolve, reject) => {
+      const { hostname, port } = new URL(viewer.url);
+      const socket = connect(Number(port), hostname, () => socket.end(`GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk)).on('end', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]))).on('error', reject);
+    });
+
+  test("a request-target that is no URL is a 400, not a 500 blaming the database, and the terminal does not log it (anyone could fill it)", async () => {
+    const errorsBefore = viewer.err.length;
+    for (const target of ['http://[', 'http://%zz/', 'http://x:99999/']) expect(await rawStatus(target)).toBe(400);
+    expect(viewer.err.slice(errorsBefore).join('\n')).not.toContain('Invalid URL');
+  });
+
+  test('a trace address with its id in capitals (as other tools print it) leads to the trace, not to a JSON "not found"', async () => {
+    const page = await fetch(new URL(`/traces/${shop.traceId.toUpperCase()}?from=x`, viewer.url), { redirect: 'manual' });
+    expect(page.status).toBe(308);
+    expect(page.headers.get('location')).toBe(`/traces/${shop.traceId}?from=x`);
+    const api = await get(`/api/traces/${shop.traceId.toUpperCase()}`);
+    expect(api.status).toBe(200);
+    expect(api.body.traceId).toBe(shop.traceId);
+  });
+
+  test("another site's page cannot make the visitor's browser query the database: a cross-site API request is refused before any query", async () => {
+    const asked = (site: string) => fetch(new URL('/api/crashes', viewer.url), { headers: { 'Sec-Fetch-Site': site } });
+    expect((await asked('cross-site')).status).toBe(403);
+    expect((await asked('same-site')).status).toBe(403);
+    expect((await asked('same-origin')).status).toBe(200);
+    expect((await asked('none')).status).toBe(200); // typed into the address bar
+    // A link from elsewhere to a trace's page still opens it.
+    expect((await fetch(new URL(`/traces/${shop.traceId}`, viewer.url), { headers: { 'Sec-Fetch-Site': 'cross-site' } })).status).toBe(200);
   });
 
   test('the page is served with a CSP that forbids inline script, and never contains data', async () => {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { viewerPool } from '../../src/cli/commands/uiCommand.js';
 import { readOnlyQueries } from '../../src/ui/viewerDatabase.js';
 import { TestDatabase } from '../helpers/database.js';
+import { TcpProxy } from '../helpers/TcpProxy.mjs';
 
 const db = new TestDatabase();
 afterAll(async () => {
@@ -52,6 +53,44 @@ describe('the viewer session', () => {
       expect((await pool.query(settings)).rows[0]).toEqual(before);
     } finally {
       await pool.end();
+    }
+  });
+
+  test("a server that stopped answering fails the request at the pool's query timeout, once: no ROLLBACK is sent to wait as long again", async () => {
+    // Behind a connection that froze, a request waited for its query's timeout (20 s in the
+    // viewer), then for a ROLLBACK's on the same dead connection: 40 s (a review).
+    const proxy = await TcpProxy.create(db.url);
+    await proxy.listen();
+    const pool = new pg.Pool({ connectionString: proxy.urlFor(db.url), max: 1, query_timeout: 300 });
+    pool.on('error', () => {});
+    // What the viewer asks of each connection it is handed (node-postgres queues a query
+    // behind one that timed out, so the proxy would never see the ROLLBACK).
+    const asked: string[] = [];
+    const recording = {
+      connect: async () => {
+        const client = await pool.connect();
+        const query = client.query.bind(client) as (text: string) => Promise<unknown>;
+        (client as unknown as { query: (text: string) => Promise<unknown> }).query = (text: string, ...rest: unknown[]) => {
+          asked.push(text);
+          return (query as (...args: unknown[]) => Promise<unknown>)(text, ...rest);
+        };
+        return client;
+      },
+    } as unknown as pg.Pool;
+    try {
+      const viewer = readOnlyQueries(recording);
+      expect((await viewer.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      proxy.delayMillis = 60_000;
+      asked.length = 0;
+      await expect(viewer.query('SELECT 2')).rejects.toThrow(/timeout/i);
+      expect(asked.filter((text) => text !== 'SELECT 2' && !text.startsWith('BEGIN'))).toEqual([]);
+      // The frozen connection is not given back: the next request gets a fresh one.
+      proxy.delayMillis = 0;
+      proxy.cutAll();
+      expect((await viewer.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+    } finally {
+      await pool.end();
+      await proxy.refuse();
     }
   });
 });
