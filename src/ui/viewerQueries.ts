@@ -314,6 +314,20 @@ const TRACE_TEXT_CHARS = 256;
 export const LIST_NAME_CHARS = 1000;
 const LIST_REASON_CHARS = 4096;
 
+/** A trace's spans by state, and those with status ERROR: the whole trace's, not only those shown. */
+export interface TraceCounts {
+  spans: number;
+  ended: number;
+  crashed: number;
+  started: number;
+  errors: number;
+}
+
+/** Spans a cut trace shows whatever their start (crash records, ERROR spans, the one asked for), parents not counted. */
+const MAX_SPANS_THAT_MATTER = 1000;
+/** Those spans with their parents, up to the root: a chain is cut here (a 20,000-deep one costs 20,000 lookups). */
+const MAX_SPANS_THAT_MATTER_WITH_PARENTS = 5000;
+
 // Only what the waterfall draws and the details pane lists: attributes, links and the
 // resource are fetched for the selected span (spanDetails). With them, a trace's response
 // had no bound: 40 spans with a 1 MB attribute each were a 42 MB body and 200 MB of the
@@ -322,19 +336,66 @@ const LIST_REASON_CHARS = 4096;
 // span's come whole, up to MAX_SHOWN_CHARS, with its details (spanDetails). Cut at 64 KiB
 // each, 5,000 crash records' reasons of 20 KB made a 125 MB response, and the viewer took
 // 3 GB for three of them at once (a review).
-export async function traceSpans(pool: ViewerDatabase, schema: QuotedSchema, traceId: string): Promise<{ spans: SpanDetail[]; truncated: boolean }> {
-  const { rows } = await pool.query<SpanDetail>(
-    `SELECT span_id, parent_span_id, parent_is_remote, ${shortSql('name', TRACE_TEXT_CHARS)}, kind, state,
+const TRACE_SPAN_COLUMNS = `span_id, parent_span_id, parent_is_remote, ${shortSql('name', TRACE_TEXT_CHARS)}, kind, state,
             start_time_unix_nano::text AS start_time_unix_nano, end_time_unix_nano::text AS end_time_unix_nano,
             status_code, ${shortSql('status_message', TRACE_TEXT_CHARS)}, ${shortSql('service_name', TRACE_TEXT_CHARS)}, ${shortSql('scope_name', TRACE_TEXT_CHARS)},
-            ${shortSql('scope_version', TRACE_TEXT_CHARS)}, ${shortSql('crash_reason', TRACE_TEXT_CHARS)}, end_time_estimated
-       FROM ${schema}.spans WHERE trace_id = $1
-      ORDER BY start_time_unix_nano, span_id
-      LIMIT ${MAX_TRACE_SPANS + 1}`,
+            ${shortSql('scope_version', TRACE_TEXT_CHARS)}, ${shortSql('crash_reason', TRACE_TEXT_CHARS)}, end_time_estimated`;
+
+/**
+ * A trace's spans by start time, at most MAX_TRACE_SPANS. Cut, the first ones by start were
+ * all it showed: crash records, the spans still open when a process died, usually start
+ * last, and in a batch job of 25,000 rows the crash a user clicked was not in the view (a
+ * review). A cut trace shows its crash records, its ERROR spans and `spanId` (the span a
+ * link names) whatever their start, with their parents, then the first spans by start; its
+ * counts are the whole trace's.
+ */
+export async function traceSpans(
+  pool: ViewerDatabase,
+  schema: QuotedSchema,
+  traceId: string,
+  spanId?: string,
+): Promise<{ spans: SpanDetail[]; truncated: boolean; counts: TraceCounts }> {
+  const { rows: first } = await pool.query<SpanDetail>(
+    `SELECT ${TRACE_SPAN_COLUMNS} FROM ${schema}.spans WHERE trace_id = $1 ORDER BY start_time_unix_nano, span_id LIMIT ${MAX_TRACE_SPANS + 1}`,
     [traceId],
   );
-  const truncated = rows.length > MAX_TRACE_SPANS;
-  return { spans: truncated ? rows.slice(0, MAX_TRACE_SPANS) : rows, truncated };
+  if (first.length <= MAX_TRACE_SPANS) return { spans: first, truncated: false, counts: countsOf(first) };
+  const [{ rows: mattering }, { rows: counted }] = await Promise.all([
+    pool.query<SpanDetail>(
+      `WITH RECURSIVE chain (span_id, parent_span_id) AS (
+         (SELECT span_id, parent_span_id FROM ${schema}.spans
+           WHERE trace_id = $1 AND (state = 'crashed' OR status_code = 'ERROR' OR span_id = $2)
+           ORDER BY span_id = $2 DESC, state = 'crashed' DESC, start_time_unix_nano DESC LIMIT ${MAX_SPANS_THAT_MATTER})
+         UNION
+         SELECT parent.span_id, parent.parent_span_id FROM chain JOIN ${schema}.spans parent ON parent.trace_id = $1 AND parent.span_id = chain.parent_span_id)
+       SELECT ${TRACE_SPAN_COLUMNS} FROM ${schema}.spans
+        WHERE trace_id = $1 AND span_id IN (SELECT span_id FROM chain LIMIT ${MAX_SPANS_THAT_MATTER_WITH_PARENTS})`,
+      [traceId, spanId ?? ''],
+    ),
+    pool.query<TraceCounts>(
+      `SELECT count(*)::int AS spans, count(*) FILTER (WHERE state = 'ended')::int AS ended, count(*) FILTER (WHERE state = 'crashed')::int AS crashed,
+              count(*) FILTER (WHERE state = 'started')::int AS started, count(*) FILTER (WHERE status_code = 'ERROR')::int AS errors
+         FROM ${schema}.spans WHERE trace_id = $1`,
+      [traceId],
+    ),
+  ]);
+  const kept = new Set(mattering.map((span) => span.span_id));
+  const earliest = first.filter((span) => !kept.has(span.span_id)).slice(0, MAX_TRACE_SPANS - mattering.length);
+  return { spans: [...earliest, ...mattering].sort(byStart), truncated: true, counts: counted[0]! };
+}
+
+function byStart(a: SpanDetail, b: SpanDetail): number {
+  const [x, y] = [BigInt(a.start_time_unix_nano), BigInt(b.start_time_unix_nano)];
+  return x < y ? -1 : x > y ? 1 : a.span_id < b.span_id ? -1 : a.span_id > b.span_id ? 1 : 0;
+}
+
+function countsOf(spans: SpanDetail[]): TraceCounts {
+  const counts: TraceCounts = { spans: spans.length, ended: 0, crashed: 0, started: 0, errors: 0 };
+  for (const span of spans) {
+    if (span.state === 'ended' || span.state === 'crashed' || span.state === 'started') counts[span.state] += 1;
+    if (span.status_code === 'ERROR') counts.errors += 1;
+  }
+  return counts;
 }
 
 /** A row of the logs table: span events and log records. */

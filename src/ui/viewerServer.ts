@@ -94,9 +94,12 @@ async function route(request: IncomingMessage, response: ServerResponse, options
     if (traceMatch) {
       const traceId = traceMatch[1]!.toLowerCase();
       if (!isTraceId(traceId)) throw new BadRequest('a trace id is 32 hex digits');
-      const { spans, truncated } = await traceSpans(pool, schema, traceId);
+      // The span a link names comes even in a trace cut at MAX_TRACE_SPANS (traceSpans).
+      const spanId = url.searchParams.get('span')?.toLowerCase() ?? undefined;
+      if (spanId !== undefined && !isSpanId(spanId)) throw new BadRequest('span is 16 hex digits');
+      const { spans, truncated, counts } = await traceSpans(pool, schema, traceId, spanId);
       if (spans.length === 0) return send(response, 404, 'application/json', JSON.stringify({ error: 'no spans for this trace id' }));
-      return json(response, { traceId, spans, truncated });
+      return json(response, { traceId, spans, truncated, counts });
     }
     const spanMatch = /^\/api\/traces\/([^/]+)\/spans\/([^/]+)$/.exec(path);
     if (spanMatch) {

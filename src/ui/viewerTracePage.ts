@@ -8,7 +8,10 @@ export const TRACE_PAGE_SCRIPT = String.raw`
     subtitle.textContent = 'trace ' + traceId;
     document.title = 'trace ' + traceId + ' · otel-blackbox';
     var started = performance.now();
-    getJson('/api/traces/' + encodeURIComponent(traceId)).then(function (body) {
+    // The span the address names comes even in a trace too large to show whole.
+    var wanted = new URLSearchParams(location.hash.slice(1)).get('span');
+    var query = wanted && /^[0-9a-fA-F]{16}$/.test(wanted) ? '?span=' + wanted : '';
+    getJson('/api/traces/' + encodeURIComponent(traceId) + query).then(function (body) {
       var fetched = performance.now();
       renderTrace(traceId, body);
       void document.body.offsetHeight; // include layout in the measurement
@@ -71,17 +74,16 @@ export const TRACE_PAGE_SCRIPT = String.raw`
       var end = open ? Math.max(rel(span.start_time_unix_nano), rel(now.toString())) : rel(span.end_time_unix_nano);
       if (end > extent) extent = end;
     });
-    var counts = { ended: 0, crashed: 0, started: 0 };
-    var errors = 0;
-    spans.forEach(function (span) {
-      counts[span.state] = (counts[span.state] || 0) + 1;
-      if (isError(span)) errors += 1;
-    });
+    // The whole trace's, from the server: a trace too large to show whole counted only the
+    // spans shown ("1 crashed" of 2).
+    var counts = body.counts;
+    var errors = counts.errors;
     var head = el('div', { className: 'trace-head' });
+    var shownCount = spans.length.toLocaleString('en-US');
 
     [
       el('span', { className: 'mono', text: traceId }),
-      el('span', { text: body.truncated ? 'more than ' + spans.length.toLocaleString('en-US') + ' spans (the first ' + spans.length.toLocaleString('en-US') + ' shown)' : spans.length + ' spans' }),
+      el('span', { id: 'span-count', text: body.truncated ? counts.spans.toLocaleString('en-US') + ' spans, ' + shownCount + ' shown: its crash records, ERROR spans and the span asked for, with their parents, then the first by start time' : spans.length + ' spans' }),
       el('span', { text: inFlight ? 'in flight for ' + formatNanos(extent) + ' so far' : 'duration ' + formatNanos(extent) }),
       el('span', { id: 'state-counts', text: counts.ended + ' ended, ' + counts.crashed + ' crashed, ' + counts.started + ' in flight' + (errors > 0 ? '; ' + errors + ' with status ERROR' : '') }),
       el('span', { text: 'started ' + isoFromNanos(spans[0].start_time_unix_nano) }),
