@@ -73,7 +73,8 @@ export const SPAN_DETAILS_SCRIPT = String.raw`
     // Past 1 MiB of JSON they come as the first part of their text (viewerQueries.ts): shown as it is.
     if (typeof attributes === 'string') return attributes;
     var hidden = crashed ? CRASH_MARKERS : MARKERS;
-    var shown = {};
+    // No prototype: an attribute named __proto__ (an own key, as JSON.parse makes it) set one instead, and vanished.
+    var shown = Object.create(null);
     if (attributes && typeof attributes === 'object') Object.keys(attributes).forEach(function (key) { if (hidden.indexOf(key) < 0) shown[key] = attributes[key]; });
     return shown;
   }

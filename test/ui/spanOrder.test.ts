@@ -2,21 +2,10 @@
 // the API returns them: parents before children, and no span dropped, not even those whose
 // parents form a cycle (ids a buggy tracer reused), nor a trace made of nothing else.
 import { expect, test } from 'vitest';
-import { VIEWER_SCRIPT } from '../../src/ui/viewerScript.js';
-
-/** The source of one top-level function of the shipped script, by brace matching. */
-function functionSource(name: string): string {
-  const start = VIEWER_SCRIPT.indexOf(`function ${name}(`);
-  let depth = 0;
-  for (let at = VIEWER_SCRIPT.indexOf('{', start); at < VIEWER_SCRIPT.length; at++) {
-    if (VIEWER_SCRIPT[at] === '{') depth++;
-    else if (VIEWER_SCRIPT[at] === '}' && --depth === 0) return VIEWER_SCRIPT.slice(start, at + 1);
-  }
-  throw new Error(`no function ${name} in the viewer script`);
-}
+import { scriptFunction } from './viewerScriptSource.js';
 
 type Span = { span_id: string; parent_span_id: string | null; name: string };
-const spanOrder = new Function(`${functionSource('spanOrder')}\nreturn spanOrder;`)() as (spans: Span[]) => { span: Span; depth: number }[];
+const spanOrder = scriptFunction<(spans: Span[]) => { span: Span; depth: number }[]>('spanOrder');
 const span = (name: string, parent: string | null): Span => ({ span_id: name, parent_span_id: parent, name });
 
 test('parents come before their children, depth by depth', () => {
