@@ -20,6 +20,8 @@ export interface GroupCommitWriter {
   failed(error: unknown): void;
   /** The copies carried forward are on disk now: the segments they left may go. */
   carriedSynced(): void;
+  /** A group commit's sync succeeded. */
+  synced(): void;
 }
 
 /** needSyncAfter after a failed sync: no later sync makes a deletion safe, only a repair. */
@@ -79,6 +81,7 @@ export class GroupCommit {
         const waited = this.#syncedThrough < this.#carriedNeedsSync;
         this.#syncedThrough = begun;
         if (waited && begun >= this.#carriedNeedsSync) this.#writer.carriedSynced();
+        this.#writer.synced();
       });
     }, this.#writer.groupCommitMillis).unref();
   }

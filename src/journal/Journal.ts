@@ -141,6 +141,11 @@ export class Journal {
     return this.#writer.broken;
   }
 
+  /** Not broken, and under 'host' synced since its last repair (JournalWriter.healthy). */
+  get healthy(): boolean {
+    return this.#writer.healthy;
+  }
+
   /** At maxJournalBytes: spans that start now are not journaled (JournalWriter.atCap). */
   get atCap(): boolean {
     return this.#writer.atCap;

@@ -227,6 +227,12 @@ export class JournalWriter {
   private brokenError: unknown;
   /** A broken journal is reported once per episode, not at every repair attempt. */
   private episodeReported = false;
+  /**
+   * Under 'host': repaired, and no sync has succeeded since. The episode goes on until one
+   * does: with every sync failing, each repair was said as a recovery, a second before the
+   * next group commit broke the journal again, and stats() called it healthy meanwhile.
+   */
+  private unsyncedSinceRepair = false;
   /** Where the last record written ends (segment, offset): set by writeRecord. */
   private writtenSegment = 0;
   private writtenEnd = 0;
@@ -271,6 +277,7 @@ export class JournalWriter {
             appender: () => this.appender,
             failed: (error) => this.fail(error),
             carriedSynced: () => this.releaseSegments(),
+            synced: () => this.syncedAfterRepair(),
           })
         : undefined;
     this.unlinker = new SegmentUnlinker(this.writerDir, {
@@ -324,6 +331,25 @@ export class JournalWriter {
 
   get writerId(): string {
     return this.options.identity.writerId;
+  }
+
+  /** Writing, and under 'host' syncing: not broken, and not repaired without a sync since. */
+  get healthy(): boolean {
+    return this.brokenError === undefined && !this.unsyncedSinceRepair;
+  }
+
+  /** A group commit synced (GroupCommit): a repair before it was a recovery. */
+  private syncedAfterRepair(): void {
+    if (!this.unsyncedSinceRepair || this.brokenError !== undefined) return;
+    this.unsyncedSinceRepair = false;
+    this.endEpisode();
+  }
+
+  private endEpisode(): void {
+    this.episodeReported = false;
+    // After the failure was said (fail(): once the call that failed is done), not before it.
+    // At the level its failure was said at (error): an operator who sees the one sees the other.
+    queueMicrotask(() => safeDiag.warn(`otel-blackbox: journal ${this.writerDir} writable again`));
   }
 
   get broken(): boolean {
@@ -1031,10 +1057,8 @@ export class JournalWriter {
       this.brokenError = previous;
       return false;
     }
-    this.episodeReported = false;
-    // After the failure was said (fail(): once the call that failed is done), not before it.
-    // At the level its failure was said at (error): an operator who sees the one sees the other.
-    queueMicrotask(() => safeDiag.warn(`otel-blackbox: journal ${this.writerDir} writable again`));
+    if (this.options.durability === 'host') this.unsyncedSinceRepair = true;
+    else this.endEpisode();
     // The segments before it go as committed segments do: under 'host' once a group commit
     // begun after the head was written has synced it.
     this.groupCommit?.carriedNow();

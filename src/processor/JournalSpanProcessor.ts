@@ -27,6 +27,7 @@ import { recoverJournals } from '../recovery/recoverJournals.js';
 import { droppedSpanRecord } from '../recovery/crashRecords.js';
 import type { SpanStartRecord } from '../journal/recordTypes.js';
 import { DropCounter, droppedInEpisode, type DropEpisode } from './DropCounter.js';
+import { UnjournaledStarts } from './UnjournaledStarts.js';
 import { ChangedAfterEnd } from './ChangedAfterEnd.js';
 import { exportCrashRecordsAtShutdown, HeldEnds, ShutdownCrashRecords } from './crashRecordsAtShutdown.js';
 import { ExportLoop } from './ExportLoop.js';
@@ -55,6 +56,9 @@ const SHUT_DOWN = 'span processor shut down';
 const LOG_RECORD_ERROR = 'error in the span processor';
 /** The drop reason of spans open at shutdown whose START the journal never took, and whose crash record could not be exported. */
 const OPEN_AT_SHUTDOWN_UNJOURNALED = 'open at shutdown without a START in the journal; its crash record could not be exported';
+/** The drop reasons of spans started while no journal could be opened (UnjournaledStarts). */
+const OPEN_AT_SHUTDOWN_NEVER_JOURNALED = 'open at shutdown, started while journalDir could not be used (no START journaled, no crash record)';
+const COLLECTED_NEVER_JOURNALED = 'dropped by the application without end(), started while journalDir could not be used';
 const HELD_IN_MEMORY_AT_SHUTDOWN = 'held in memory at shutdown, not exported before flushTimeoutMillis, and the journal could not take it';
 const EXPORT_UNFINISHED_AT_SHUTDOWN = 'its export had not finished at the shutdown deadline (it may have been exported), and the journal could not take it';
 
@@ -160,6 +164,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly options: ResolvedProcessorOptions;
   private readonly queue: MemorySpanQueue;
   private readonly drops = new DropCounter();
+  /** Spans started while there was no journal (journalDir unusable), still open: journaled once one opens. */
+  private readonly unjournaledStarts = new UnjournaledStarts();
   private readonly loop: ExportLoop;
   /** Records an exporter other than ours refused for good, kept in journalDir (deliverIsolatingRefusals.ts). */
   private readonly deadLetters: DeadLetterFile;
@@ -311,7 +317,11 @@ export class JournalSpanProcessor implements SpanProcessor {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       // Before the journal check: with durability 'none' the overflow marker needs it too.
       this.lastResource = span.resource;
-      if (this.journal === undefined) return;
+      if (this.journal === undefined) {
+        // No journal yet (journalDir unusable): its START is journaled once one opens.
+        if (this.options.durability !== 'none') this.unjournaledStarts.started(span);
+        return;
+      }
       if (this.journal.appendStart(span) === 'full') this.journalFull.refused();
     } catch (error) {
       this.hotPathError(error);
@@ -326,6 +336,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
       // Ended while shutdown sent its crash record to an exporter that cannot replace it.
       if (this.heldEnds?.holds(span) === true) return;
+      if (this.unjournaledStarts.size > 0) this.unjournaledStarts.ended(span as Span);
       this.recordEnd(span);
     } catch (error) {
       this.hotPathError(error);
@@ -510,7 +521,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     // Closed at shutdown: nothing is journaled any more, whichever path wrote it.
     const journaling = this.state !== 'shutdown' && this.journal !== undefined && !this.journal.broken;
     return {
-      journalHealthy: journaling,
+      journalHealthy: journaling && this.journal!.healthy,
       journalFull: journaling && this.journal!.atCap,
       journalBytes: this.journal?.bytesOnDisk ?? 0,
       journalBacklog: this.journal?.uncommitted ?? 0,
@@ -621,7 +632,13 @@ export class JournalSpanProcessor implements SpanProcessor {
    */
   private async crashRecordsOfOpenSpans(drained: boolean): Promise<void> {
     const journal = this.journal;
-    if (journal === undefined) return;
+    if (journal === undefined) {
+      // Started while no journal could be opened, and never journaled: no crash record can
+      // be made of them here, so each is counted, in the overflow marker the drain exports.
+      for (let i = this.unjournaledStarts.takeOpen().length; i > 0; i--) this.drops.add(OPEN_AT_SHUTDOWN_NEVER_JOURNALED);
+      this.countCollectedUnjournaled();
+      return;
+    }
     let failing = false;
     // PostgresSpanExporter stores a later END over a crash record; any other gets the crash
     // record alone, once it is sent.
@@ -731,6 +748,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       this.sayWritePathOnce(this.journal);
       if (this.journalUnavailable) safeDiag.warn(`otel-blackbox: journalDir ${JSON.stringify(this.options.journalDir)} usable again`);
       this.journalUnavailable = false;
+      this.journalStartsOfOpenSpans(this.journal);
     } catch (error) {
       this.journal = undefined;
       this.identity = currentWriterIdentity();
@@ -741,6 +759,23 @@ export class JournalSpanProcessor implements SpanProcessor {
           `(${(error as Error).message}); spans are exported from memory without crash protection until it can be used`,
       );
     }
+  }
+
+  /** The spans started while there was no journal and still open: their STARTs go into the one just opened. */
+  private journalStartsOfOpenSpans(journal: Journal): void {
+    for (const span of this.unjournaledStarts.takeOpen()) {
+      try {
+        if (journal.appendStart(span) === 'full') this.journalFull.refused();
+      } catch (error) {
+        this.hotPathError(error);
+      }
+    }
+    this.countCollectedUnjournaled();
+  }
+
+  /** Spans started with no journal that the application dropped unended: never ended, never journaled, counted as dropped. */
+  private countCollectedUnjournaled(): void {
+    for (let i = this.unjournaledStarts.takeCollected(); i > 0; i--) this.drops.add(COLLECTED_NEVER_JOURNALED);
   }
 
   private sayWritePathOnce(journal: Journal): void {

@@ -801,6 +801,43 @@ describe.each<Fault>(['enospc', 'enospc-midway', 'fsync-eio'])('JournalWriter un
   });
 });
 
+// Under 'host', a repair opens a fresh segment, and said "writable again" at once; with
+// every sync failing (a dying disk), each group commit broke it again: an error and a
+// "writable again" line a second, stats() healthy in between, and no sync ever made (a
+// review). A repair is a recovery once a sync after it has succeeded.
+test("under 'host', the journal is writable again only once a sync after the repair succeeds: a disk whose syncs keep failing is one episode", async () => {
+  const lines: string[] = [];
+  const note = (message: string) => lines.push(message);
+  diag.setLogger({ error: note, warn: note, info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  try {
+    const fs = new FaultyFileSystem();
+    const writer = writerIn(tempDir(), { fs, durability: 'host', groupCommitMillis: 5 });
+    const spans = makeSpans(6);
+    fs.fault = 'fsync-eio';
+    writer.appendStart(spans[0]!);
+    await expect.poll(() => writer.broken).toBe(true);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect(writer.tryRepair()).toBe(true);
+      expect(writer.healthy).toBe(false);
+      writer.appendStart(spans[attempt]!);
+      await expect.poll(() => writer.broken).toBe(true);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.filter((line) => line.includes('writable again'))).toEqual([]);
+    expect(lines.filter((line) => line.includes('cannot be written'))).toHaveLength(1);
+    fs.fault = 'none';
+    expect(writer.tryRepair()).toBe(true);
+    expect(writer.healthy).toBe(false);
+    writer.appendStart(spans[4]!);
+    await expect.poll(() => writer.healthy).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.filter((line) => line.includes('writable again'))).toHaveLength(1);
+    writer.close({ removeIfDone: false });
+  } finally {
+    diag.disable();
+  }
+});
+
 describe('the spare segment of the mapped path', () => {
   useJournalIo('mmap');
   const idle = () => new Promise((resolve) => setImmediate(resolve));

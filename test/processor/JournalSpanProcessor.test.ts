@@ -127,6 +127,43 @@ describe('JournalSpanProcessor', () => {
     expect(exporter.spans.map((span) => span.name)).toEqual(['before', 'after']);
   });
 
+  // Spans started while no journal could be opened were tracked nowhere: still open at a
+  // clean shutdown, they reached no row, no crash record and no count; and once the
+  // directory came back, a kill left no crash record of them either (a review).
+  test('spans started while the journal directory is unusable, still open at shutdown, are counted as dropped in the overflow marker', async () => {
+    const blocker = join(tempDir(), 'not-a-directory');
+    writeFileSync(blocker, 'a file where the journal directory should be');
+    const { exporter, processor, tracer } = setup({ journalDir: join(blocker, 'journal') });
+    const open = [tracer.startSpan('open 1'), tracer.startSpan('open 2')];
+    tracer.startSpan('ended').end();
+    await processor.shutdown();
+    expect(exporter.spans.filter((span) => span.name !== OVERFLOW_SPAN_NAME).map((span) => span.name)).toEqual(['ended']);
+    const marker = exporter.spans.find((span) => span.name === OVERFLOW_SPAN_NAME);
+    expect(marker?.attributes[ATTR_DROPPED_SPANS]).toBe(2);
+    expect(processor.stats().spansDropped).toBe(2);
+    for (const span of open) span.end();
+  });
+
+  test('spans started while the journal directory is unusable have their STARTs journaled once it can be used: still open at shutdown, they get crash records', async () => {
+    const blocker = join(tempDir(), 'not-a-directory');
+    writeFileSync(blocker, 'a file where the journal directory should be');
+    const { exporter, processor, tracer } = setup({ journalDir: join(blocker, 'journal') });
+    const open = [tracer.startSpan('open 1'), tracer.startSpan('open 2')];
+    const ended = tracer.startSpan('ends before the journal opens');
+    ended.end();
+    rmSync(blocker);
+    mkdirSync(blocker);
+    await expect.poll(() => processor.stats().journalHealthy, { timeout: 5000 }).toBe(true);
+    await processor.shutdown();
+    expect(exporter.spans.map((span) => `${span.name}: ${span.attributes['otel_blackbox.state'] ?? 'ended'}`).sort()).toEqual([
+      'ends before the journal opens: ended',
+      'open 1: crashed',
+      'open 2: crashed',
+    ]);
+    expect(processor.stats()).toMatchObject({ crashRecordsWritten: 2, spansDropped: 0 });
+    for (const span of open) span.end();
+  });
+
   test('onStart and onEnd never throw into the application, whatever the span holds', async () => {
     const { exporter, processor, tracer, journalDir } = setup();
     const span = tracer.startSpan('odd values', { attributes: { nan: Number.NaN, inf: Number.POSITIVE_INFINITY, list: [1, null, 3] } });
