@@ -164,6 +164,8 @@ export class JournalSpanProcessor implements SpanProcessor {
   private readonly options: ResolvedProcessorOptions;
   private readonly queue: MemorySpanQueue;
   private readonly drops = new DropCounter();
+  /** The cause of the last recovery failure said (recoveryFailed). */
+  private recoveryFailureSaid: string | undefined;
   /** Spans started while there was no journal (journalDir unusable), still open: journaled once one opens. */
   private readonly unjournaledStarts = new UnjournaledStarts();
   private readonly loop: ExportLoop;
@@ -827,6 +829,7 @@ export class JournalSpanProcessor implements SpanProcessor {
       },
     })
       .then((report) => {
+        this.recoveryFailureSaid = undefined;
         if (report.journals > 0) {
           safeDiag.info(
             `otel-blackbox: recovered ${report.journals} journals of dead processes: ` +
@@ -834,10 +837,22 @@ export class JournalSpanProcessor implements SpanProcessor {
           );
         }
       })
-      .catch((error: unknown) => safeDiag.error('otel-blackbox: journal recovery failed', error))
+      .catch((error: unknown) => this.recoveryFailed(error))
       .finally(() => {
         this.recovery = undefined;
       });
+  }
+
+  /**
+   * Said once per cause, without its stack: a journal directory the scan cannot list
+   * (another user's, a file in its place) failed the same way once a minute, each time
+   * with a stack (a review). Said again when the cause changes or after a scan succeeded.
+   */
+  private recoveryFailed(error: unknown): void {
+    const cause = (error as Error)?.message ?? String(error);
+    if (cause === this.recoveryFailureSaid) return;
+    this.recoveryFailureSaid = cause;
+    safeDiag.error(`otel-blackbox: journal recovery failed: ${cause}; said again only if the cause changes`);
   }
 
   private retryJournal(): void {

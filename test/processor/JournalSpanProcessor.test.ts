@@ -164,6 +164,32 @@ describe('JournalSpanProcessor', () => {
     for (const span of open) span.end();
   });
 
+  test('a journal directory recovery cannot list is said once, not at every scan with its stack', async () => {
+    // Another user's 0700 directory: "journal recovery failed" and a stack once a minute (a review).
+    const lines: string[] = [];
+    const note = (message: string, ...rest: unknown[]) => lines.push([message, ...rest.map(String)].join(' '));
+    diag.setLogger({ error: note, warn: note, info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    try {
+      const blocker = join(tempDir(), 'not-a-directory');
+      writeFileSync(blocker, 'a file where the journal directory should be');
+      const processor = new JournalSpanProcessor({ exporter: new CollectingExporter(), journalDir: join(blocker, 'journal') });
+      const scan = () => (processor as unknown as { recoverDeadJournals(): void }).recoverDeadJournals();
+      const scanned = () => (processor as unknown as { recovery: Promise<void> | undefined }).recovery === undefined;
+      await expect.poll(() => lines.some((line) => line.includes('journal recovery failed'))).toBe(true);
+      await expect.poll(scanned).toBe(true);
+      for (let again = 0; again < 3; again++) {
+        scan();
+        await expect.poll(scanned).toBe(true);
+      }
+      expect(lines.filter((line) => line.includes('journal recovery failed'))).toEqual([
+        expect.stringMatching(/^otel-blackbox: journal recovery failed: ENOTDIR.*; said again only if the cause changes$/),
+      ]);
+      await processor.shutdown();
+    } finally {
+      diag.disable();
+    }
+  });
+
   test('onStart and onEnd never throw into the application, whatever the span holds', async () => {
     const { exporter, processor, tracer, journalDir } = setup();
     const span = tracer.startSpan('odd values', { attributes: { nan: Number.NaN, inf: Number.POSITIVE_INFINITY, list: [1, null, 3] } });
