@@ -592,6 +592,7 @@ export class JournalSpanProcessor implements SpanProcessor {
     // Crash records whose END was not committed stand (stats().crashRecordsWritten, the metrics' last report).
     this.shutdownCrashRecords.settle(this.journal?.settled ?? Number.POSITIVE_INFINITY);
     this.state = 'shutdown';
+    if (this.journal === undefined) this.countUnjournaledAsDropped();
     this.journalSpansHeldInMemory();
     // What markers recorded and no line has said yet (DropCounter.recorded).
     this.drops.sayRecorded();
@@ -634,13 +635,7 @@ export class JournalSpanProcessor implements SpanProcessor {
    */
   private async crashRecordsOfOpenSpans(drained: boolean): Promise<void> {
     const journal = this.journal;
-    if (journal === undefined) {
-      // Started while no journal could be opened, and never journaled: no crash record can
-      // be made of them here, so each is counted, in the overflow marker the drain exports.
-      for (let i = this.unjournaledStarts.takeOpen().length; i > 0; i--) this.drops.add(OPEN_AT_SHUTDOWN_NEVER_JOURNALED);
-      this.countCollectedUnjournaled();
-      return;
-    }
+    if (journal === undefined) return this.countUnjournaledAsDropped();
     let failing = false;
     // PostgresSpanExporter stores a later END over a crash record; any other gets the crash
     // record alone, once it is sent.
@@ -772,6 +767,16 @@ export class JournalSpanProcessor implements SpanProcessor {
         this.hotPathError(error);
       }
     }
+    this.countCollectedUnjournaled();
+  }
+
+  /**
+   * At shutdown with no journal: the spans started without one and still open can have no
+   * crash record made of them here, so each is counted, in the overflow marker the drain
+   * exports (those started during the drain, in the one journaled or said after it).
+   */
+  private countUnjournaledAsDropped(): void {
+    for (let i = this.unjournaledStarts.takeOpen().length; i > 0; i--) this.drops.add(OPEN_AT_SHUTDOWN_NEVER_JOURNALED);
     this.countCollectedUnjournaled();
   }
 
