@@ -138,6 +138,9 @@ function removeWhole(dir: string): void {
   for (let pass = 0; pass < 3 && existsSync(dir); pass++) rmSync(dir, { recursive: true, force: true });
 }
 
+/** The longest pause between repairs under 'host' whose syncs keep failing (JournalWriter.repairNotBefore). */
+const MAX_REPAIR_PAUSE_MILLIS = 60_000;
+
 export class JournalWriter {
   readonly writerDir: string;
   private readonly options: JournalWriterOptions;
@@ -233,6 +236,12 @@ export class JournalWriter {
    * next group commit broke the journal again, and stats() called it healthy meanwhile.
    */
   private unsyncedSinceRepair = false;
+  /**
+   * Under 'host': repairs in a row whose syncs failed, and when maintain() tries the next.
+   * Tried every second, a dying disk got a new segment a second (13.5 MiB in 12 s, a review).
+   */
+  private syncFailuresAfterRepair = 0;
+  private repairNotBefore = 0;
   /** Where the last record written ends (segment, offset): set by writeRecord. */
   private writtenSegment = 0;
   private writtenEnd = 0;
@@ -342,6 +351,8 @@ export class JournalWriter {
   private syncedAfterRepair(): void {
     if (!this.unsyncedSinceRepair || this.brokenError !== undefined) return;
     this.unsyncedSinceRepair = false;
+    this.syncFailuresAfterRepair = 0;
+    this.repairNotBefore = 0;
     this.endEpisode();
   }
 
@@ -910,7 +921,7 @@ export class JournalWriter {
       this.fail(error);
     }
     if (this.brokenError === undefined) this.relockIfLost();
-    const working = this.tryRepair();
+    const working = this.brokenError !== undefined && Date.now() < this.repairNotBefore ? false : this.tryRepair();
     this.resources.retire(Math.min(this.segment, ...this.segmentBytes.keys()));
     this.holdLongOpenWeakly(true);
     return working;
@@ -1449,6 +1460,10 @@ export class JournalWriter {
   private fail(error: unknown): void {
     if (this.brokenError !== undefined) return;
     this.brokenError = error;
+    if (this.unsyncedSinceRepair) {
+      this.syncFailuresAfterRepair += 1;
+      this.repairNotBefore = Date.now() + Math.min(MAX_REPAIR_PAUSE_MILLIS, 1000 * 2 ** (this.syncFailuresAfterRepair - 1));
+    }
     // On a full disk its preallocated blocks are room the repair may need.
     this.spare.clear();
     if (this.episodeReported) return;

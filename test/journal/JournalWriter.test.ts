@@ -838,6 +838,28 @@ test("under 'host', the journal is writable again only once a sync after the rep
   }
 });
 
+test("under 'host', a repair whose syncs fail again is retried after a doubling pause, not every second with a new segment each time", async () => {
+  const fs = new FaultyFileSystem();
+  const writer = writerIn(tempDir(), { fs, durability: 'host', groupCommitMillis: 5 });
+  const spans = makeSpans(4);
+  fs.fault = 'fsync-eio';
+  writer.appendStart(spans[0]!);
+  await expect.poll(() => writer.broken).toBe(true);
+  expect(writer.maintain()).toBe(true); // the first repair: at once
+  writer.appendStart(spans[1]!);
+  await expect.poll(() => writer.broken).toBe(true);
+  const files = segmentNames(writer.writerDir).length;
+  // Its sync failed: the next maintain() passes (a second later), and makes no segment.
+  expect(writer.maintain()).toBe(false);
+  expect(segmentNames(writer.writerDir)).toHaveLength(files);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  fs.fault = 'none';
+  expect(writer.maintain()).toBe(true);
+  writer.appendStart(spans[2]!);
+  await expect.poll(() => writer.healthy).toBe(true);
+  writer.close({ removeIfDone: false });
+});
+
 describe('the spare segment of the mapped path', () => {
   useJournalIo('mmap');
   const idle = () => new Promise((resolve) => setImmediate(resolve));
