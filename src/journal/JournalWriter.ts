@@ -349,7 +349,9 @@ export class JournalWriter {
 
   /** A group commit synced (GroupCommit): a repair before it was a recovery. */
   private syncedAfterRepair(): void {
-    if (!this.unsyncedSinceRepair || this.brokenError !== undefined) return;
+    // Only a sync begun after the repair counts (carriedNow() set the mark): one in flight on
+    // the old segment when it broke may end after the repair, and proves nothing of it.
+    if (!this.unsyncedSinceRepair || this.brokenError !== undefined || this.groupCommit?.carriedAreSynced !== true) return;
     this.unsyncedSinceRepair = false;
     this.syncFailuresAfterRepair = 0;
     this.repairNotBefore = 0;
@@ -921,7 +923,7 @@ export class JournalWriter {
       this.fail(error);
     }
     if (this.brokenError === undefined) this.relockIfLost();
-    const working = this.brokenError !== undefined && Date.now() < this.repairNotBefore ? false : this.tryRepair();
+    const working = this.brokenError !== undefined && performance.now() < this.repairNotBefore ? false : this.tryRepair();
     this.resources.retire(Math.min(this.segment, ...this.segmentBytes.keys()));
     this.holdLongOpenWeakly(true);
     return working;
@@ -1462,7 +1464,8 @@ export class JournalWriter {
     this.brokenError = error;
     if (this.unsyncedSinceRepair) {
       this.syncFailuresAfterRepair += 1;
-      this.repairNotBefore = Date.now() + Math.min(MAX_REPAIR_PAUSE_MILLIS, 1000 * 2 ** (this.syncFailuresAfterRepair - 1));
+      // The monotonic clock: a wall clock stepped back would hold repairs past the longest pause.
+      this.repairNotBefore = performance.now() + Math.min(MAX_REPAIR_PAUSE_MILLIS, 1000 * 2 ** (this.syncFailuresAfterRepair - 1));
     }
     // On a full disk its preallocated blocks are room the repair may need.
     this.spare.clear();

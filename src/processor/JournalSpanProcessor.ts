@@ -333,6 +333,9 @@ export class JournalSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     if (this.disabled) return;
     if (this.endsSeen.repeats(span)) return this.registeredTwice('spans');
+    // Counted as dropped at shutdown, with no journal (the overflow marker stands for it):
+    // exported or counted again, it was two records of one span (a review).
+    if (this.state !== 'running' && this.unjournaledStarts.countedAsDropped(span)) return;
     if (this.state === 'shutdown') return this.spanEndedAfterShutdown(span);
     try {
       if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
@@ -776,7 +779,7 @@ export class JournalSpanProcessor implements SpanProcessor {
    * exports (those started during the drain, in the one journaled or said after it).
    */
   private countUnjournaledAsDropped(): void {
-    for (let i = this.unjournaledStarts.takeOpen().length; i > 0; i--) this.drops.add(OPEN_AT_SHUTDOWN_NEVER_JOURNALED);
+    for (let i = this.unjournaledStarts.countOpenAsDropped(); i > 0; i--) this.drops.add(OPEN_AT_SHUTDOWN_NEVER_JOURNALED);
     this.countCollectedUnjournaled();
   }
 
@@ -855,6 +858,8 @@ export class JournalSpanProcessor implements SpanProcessor {
    */
   private recoveryFailed(error: unknown): void {
     const cause = (error as Error)?.message ?? String(error);
+    // The stack, for a failure of ours rather than of the directory, where debug is on.
+    safeDiag.debug('otel-blackbox: journal recovery failed', error);
     if (cause === this.recoveryFailureSaid) return;
     this.recoveryFailureSaid = cause;
     safeDiag.error(`otel-blackbox: journal recovery failed: ${cause}; said again only if the cause changes`);

@@ -1,5 +1,5 @@
-// Spans started while the processor had no journal at all (journalDir unusable when it
-// started, or since a failed reopen), durability 'process' or 'host'. A journal that breaks
+// Spans started while the processor had no journal at all (journalDir unusable since it
+// started), durability 'process' or 'host'. A journal that breaks
 // later marks such spans itself and carries their STARTs when it is repaired; with no
 // journal object, nothing did: still open at a clean shutdown, they reached no row, no
 // crash record and no count, and once the directory came back a kill left no crash record
@@ -16,6 +16,8 @@ export class UnjournaledStarts {
   #addedSinceSweep = 0;
   /** Spans the application dropped without ending them, found by a sweep and not yet taken (takeCollected). */
   #collected = 0;
+  /** Spans counted as dropped at shutdown (countOpenAsDropped): their END, if it comes, is not recorded too. */
+  readonly #countedAsDropped = new WeakSet<object>();
 
   get size(): number {
     return this.#refs.size;
@@ -46,6 +48,21 @@ export class UnjournaledStarts {
     }
     this.#refs.clear();
     return open;
+  }
+
+  /**
+   * At shutdown with no journal: the spans still open, taken and remembered as counted (the
+   * overflow marker stands for them, as a crash record does for a journaled one); how many.
+   */
+  countOpenAsDropped(): number {
+    const open = this.takeOpen();
+    for (const span of open) this.#countedAsDropped.add(span);
+    return open.length;
+  }
+
+  /** Whether `span` was counted as dropped at shutdown: its END is neither exported nor counted again. */
+  countedAsDropped(span: object): boolean {
+    return this.#countedAsDropped.has(span);
   }
 
   /** How many spans the application dropped unended since the last call: never ended, they are counted as dropped. */

@@ -20,8 +20,8 @@ import type { JournalPosition } from '../journal/JournalPosition.js';
 import { readableSpanFromRecord } from '../journal/readableSpanFromRecord.js';
 import { currentWriterIdentity } from '../journal/writerIdentity.js';
 import type { WriterIdentity } from '../journal/writerIdentity.js';
-import { RECOVERY_DEFAULTS as D } from '../options/defaults.js';
-import { envJournalDir } from '../options/environment.js';
+import { ENV, RECOVERY_DEFAULTS as D } from '../options/defaults.js';
+import { envJournalDir, envMillis } from '../options/environment.js';
 import { booleanOption, exporterOption, InvalidOptionError, knownOptionsOnly, millis, directoryPath, optionalAbortSignal, optionalFunction, optionalLogExporter, positiveInteger } from '../options/validate.js';
 import { retryWithBackoff } from '../export/exportWithRetry.js';
 import { PayloadBuffers, SpanPayloads, SpanPayloadsBuilder, type SpanFromRecord } from '../journal/SpanPayloads.js';
@@ -56,7 +56,7 @@ export interface RecoverJournalsOptions {
    * concurrently. Given or not, no more than hold 4096 spans (fewer for large batches).
    */
   maxConcurrentExports?: number | undefined;
-  /** One export() may take this long. Default 30000 ms. */
+  /** One export() may take this long. Default `OTEL_BSP_EXPORT_TIMEOUT`, else 30000 ms (as PostgresSpanExporter's). */
   exportTimeoutMillis?: number | undefined;
   /** Attempts per batch before the journal is given back for a later recovery. Default 5; `Infinity` retries until `signal` aborts. */
   maxAttempts?: number | undefined;
@@ -204,7 +204,9 @@ export async function recoverJournals(options: RecoverJournalsOptions): Promise<
       batchesInFlight(batchSize),
       positiveInteger('maxConcurrentExports', options.maxConcurrentExports, storesInPostgres(exporter) ? D.maxConcurrentExports : D.maxConcurrentExportsElsewhere),
     ),
-    exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, D.exportTimeoutMillis, 1),
+    // As PostgresSpanExporter's: the processor's variable, read quietly (the processor says
+    // a bad one). Set there, the exporter held a batch longer than recovery waited for it.
+    exportTimeoutMillis: millis('exportTimeoutMillis', options.exportTimeoutMillis, envMillis(ENV.exportTimeoutMillis, 1, false) ?? D.exportTimeoutMillis, 1),
     maxAttempts: attemptsOption(options.maxAttempts),
     recoverForeignJournals: booleanOption('recoverForeignJournals', options.recoverForeignJournals, D.recoverForeignJournals),
     recoverAnyDestination: booleanOption('recoverAnyDestination', options.recoverAnyDestination, D.recoverAnyDestination),

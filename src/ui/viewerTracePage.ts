@@ -9,8 +9,8 @@ export const TRACE_PAGE_SCRIPT = String.raw`
     document.title = 'trace ' + traceId + ' · otel-blackbox';
     var started = performance.now();
     // The span the address names comes even in a trace too large to show whole.
-    var wanted = new URLSearchParams(location.hash.slice(1)).get('span');
-    var query = wanted && /^[0-9a-fA-F]{16}$/.test(wanted) ? '?span=' + wanted : '';
+    var wanted = spanInAddress();
+    var query = wanted && /^[0-9a-f]{16}$/.test(wanted) ? '?span=' + wanted : '';
     getJson('/api/traces/' + encodeURIComponent(traceId) + query).then(function (body) {
       var fetched = performance.now();
       renderTrace(traceId, body);
@@ -250,14 +250,23 @@ export const TRACE_PAGE_SCRIPT = String.raw`
       head.appendChild(el('span', { id: 'span-not-found', className: 'error-box', role: 'alert', text: 'span ' + spanId + ' is not among the spans shown' }));
       return false;
     }
-    var wanted = new URLSearchParams(location.hash.slice(1)).get('span');
+    var wanted = spanInAddress();
     select(wanted && found(wanted) ? wanted : whereItFailed(order).span.span_id, 'scroll');
     // A shared link to another span of the same trace changes only the hash; a link followed
     // inside the details moves the focus with the selection (it fell to the page's body).
     window.addEventListener('hashchange', function () {
-      var spanId = new URLSearchParams(location.hash.slice(1)).get('span');
-      if (spanId && (!selected || selected.span.span_id !== spanId) && found(spanId)) select(spanId, 'focus');
+      var spanId = spanInAddress();
+      if (!spanId || (selected && selected.span.span_id === spanId)) return;
+      // A trace too large to show whole: the span is asked for with the trace (traceSpans).
+      if (body.truncated && !rowBySpan.has(spanId)) return location.reload();
+      if (found(spanId)) select(spanId, 'focus');
     });
+  }
+
+  // The span the address names (#span=<id>), in lowercase as the API's ids are; null for none.
+  function spanInAddress() {
+    var spanId = new URLSearchParams(location.hash.slice(1)).get('span');
+    return spanId ? spanId.toLowerCase() : null;
   }
 
   function isError(span) { return span.status_code === 'ERROR'; }

@@ -9,6 +9,7 @@ import { JournalSpanProcessor, recoverJournals } from '../../src/index.js';
 import { resolveExporterOptions } from '../../src/postgres/exporterOptions.js';
 import { CollectingExporter } from '../helpers/CollectingExporter.js';
 import { exitedProcessJournal } from '../helpers/exitedProcessJournal.js';
+import { writeDeadJournal } from '../helpers/deadJournal.js';
 import { collectDiag } from '../helpers/diagLines.js';
 import { useTempDirs } from '../helpers/tempDir.js';
 import { providerWith } from '../helpers/tracing.js';
@@ -113,6 +114,15 @@ describe('durations from the environment', () => {
     vi.stubEnv('OTEL_BSP_EXPORT_TIMEOUT', '0x10');
     expect(resolveExporterOptions({}).exportTimeoutMillis).toBe(30_000);
     expect(warnings).toEqual([]);
+  });
+
+  it('recoverJournals() waits OTEL_BSP_EXPORT_TIMEOUT for an export too, as the exporter does: it stopped waiting at 30 s while the exporter held on', async () => {
+    vi.stubEnv('OTEL_BSP_EXPORT_TIMEOUT', '200');
+    const journalDir = tempDir();
+    writeDeadJournal(journalDir, 3);
+    const never = { export: () => {}, shutdown: async () => {} };
+    const report = await recoverJournals({ journalDir, exporter: never as never, maxAttempts: 1, recoverAnyDestination: true });
+    expect(report.failures.map((failure) => failure.error).join('\n')).toContain('timed out after 200 ms');
   });
 
   it('recoverJournals() refuses one in code, naming the option', async () => {

@@ -141,7 +141,9 @@ describe('JournalSpanProcessor', () => {
     const marker = exporter.spans.find((span) => span.name === OVERFLOW_SPAN_NAME);
     expect(marker?.attributes[ATTR_DROPPED_SPANS]).toBe(2);
     expect(processor.stats().spansDropped).toBe(2);
+    // Ending later, they are not counted again: the marker stands for them.
     for (const span of open) span.end();
+    expect(processor.stats().spansDropped).toBe(2);
   });
 
   test('spans started while the journal directory is unusable have their STARTs journaled once it can be used: still open at shutdown, they get crash records', async () => {
