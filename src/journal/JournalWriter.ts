@@ -228,14 +228,13 @@ export class JournalWriter {
    */
   private readonly resources = new JournalResources((segment) => segmentPath(this.writerDir, segment));
   private brokenError: unknown;
-  /** A broken journal is reported once per episode, not at every repair attempt. */
-  private episodeReported = false;
   /**
-   * Under 'host': repaired, and no sync has succeeded since. The episode goes on until one
-   * does: with every sync failing, each repair was said as a recovery, a second before the
-   * next group commit broke the journal again, and stats() called it healthy meanwhile.
+   * A broken journal is reported once per episode, not at every repair attempt. Under
+   * 'host' the episode ends at the first sync after the repair, not at the repair: with
+   * every sync failing, each repair was said as a recovery, a second before the next group
+   * commit broke the journal again, and stats() called it healthy meanwhile.
    */
-  private unsyncedSinceRepair = false;
+  private episodeReported = false;
   /**
    * Under 'host': repairs in a row whose syncs failed, and when maintain() tries the next.
    * Tried every second, a dying disk got a new segment a second (13.5 MiB in 12 s, a review).
@@ -342,17 +341,21 @@ export class JournalWriter {
     return this.options.identity.writerId;
   }
 
+  /** Under 'host': repaired, and no sync begun after the repair has succeeded yet (the episode goes on). */
+  private get repairedUnsynced(): boolean {
+    return this.episodeReported && this.brokenError === undefined;
+  }
+
   /** Writing, and under 'host' syncing: not broken, and not repaired without a sync since. */
   get healthy(): boolean {
-    return this.brokenError === undefined && !this.unsyncedSinceRepair;
+    return this.brokenError === undefined && !this.episodeReported;
   }
 
   /** A group commit synced (GroupCommit): a repair before it was a recovery. */
   private syncedAfterRepair(): void {
     // Only a sync begun after the repair counts (carriedNow() set the mark): one in flight on
     // the old segment when it broke may end after the repair, and proves nothing of it.
-    if (!this.unsyncedSinceRepair || this.brokenError !== undefined || this.groupCommit?.carriedAreSynced !== true) return;
-    this.unsyncedSinceRepair = false;
+    if (!this.repairedUnsynced || this.groupCommit?.carriedAreSynced !== true) return;
     this.syncFailuresAfterRepair = 0;
     this.repairNotBefore = 0;
     this.endEpisode();
@@ -1070,8 +1073,8 @@ export class JournalWriter {
       this.brokenError = previous;
       return false;
     }
-    if (this.options.durability === 'host') this.unsyncedSinceRepair = true;
-    else this.endEpisode();
+    // Under 'host', once a sync after it has succeeded (syncedAfterRepair).
+    if (this.options.durability !== 'host') this.endEpisode();
     // The segments before it go as committed segments do: under 'host' once a group commit
     // begun after the head was written has synced it.
     this.groupCommit?.carriedNow();
@@ -1461,8 +1464,9 @@ export class JournalWriter {
 
   private fail(error: unknown): void {
     if (this.brokenError !== undefined) return;
+    const afterUnsyncedRepair = this.repairedUnsynced;
     this.brokenError = error;
-    if (this.unsyncedSinceRepair) {
+    if (afterUnsyncedRepair) {
       this.syncFailuresAfterRepair += 1;
       // The monotonic clock: a wall clock stepped back would hold repairs past the longest pause.
       this.repairNotBefore = performance.now() + Math.min(MAX_REPAIR_PAUSE_MILLIS, 1000 * 2 ** (this.syncFailuresAfterRepair - 1));

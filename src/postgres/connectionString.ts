@@ -41,7 +41,7 @@ export function connectionStringProblem(value: string): string | undefined {
  * it (ConnectingClients.ts).
  */
 function portIsUsable(url: URL): boolean {
-  const port = url.searchParams.getAll('port').at(-1);
+  const port = portParameter(url);
   if (port === undefined || port === '') return true;
   return /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
 }
@@ -53,7 +53,12 @@ function portIsUsable(url: URL): boolean {
 export function connectionStringNamesPort(value: string): boolean {
   if (!/^postgres(ql)?:/i.test(value)) return false;
   const url = parsedAsPgDoes(value);
-  return url !== undefined && (url.port !== '' || (url.searchParams.getAll('port').at(-1) ?? '') !== '');
+  return url !== undefined && (url.port !== '' || (portParameter(url) ?? '') !== '');
+}
+
+/** The `port` query parameter node-postgres takes: the last one. */
+function portParameter(url: URL): string | undefined {
+  return url.searchParams.getAll('port').at(-1);
 }
 
 /**

@@ -117,7 +117,7 @@ export class DropCounter {
    * shutdown then said it could not be exported (a review).
    */
   oldestUnrecorded(): number | undefined {
-    let oldest = this.restored[0]?.seq ?? this.episode?.seq;
+    let oldest = this.oldestWaiting();
     for (const episode of this.taken) oldest = Math.min(oldest ?? episode.seq, episode.seq);
     return oldest;
   }

@@ -801,6 +801,17 @@ describe.each<Fault>(['enospc', 'enospc-midway', 'fsync-eio'])('JournalWriter un
   });
 });
 
+/** A 'host' writer whose group commit's sync failed (EIO, the fault left on), and `count` spans to write with. */
+async function brokenBySync(count: number) {
+  const fs = new FaultyFileSystem();
+  const writer = writerIn(tempDir(), { fs, durability: 'host', groupCommitMillis: 5 });
+  const spans = makeSpans(count);
+  fs.fault = 'fsync-eio';
+  writer.appendStart(spans[0]!);
+  await expect.poll(() => writer.broken).toBe(true);
+  return { fs, writer, spans };
+}
+
 // Under 'host', a repair opens a fresh segment, and said "writable again" at once; with
 // every sync failing (a dying disk), each group commit broke it again: an error and a
 // "writable again" line a second, stats() healthy in between, and no sync ever made (a
@@ -810,12 +821,7 @@ test("under 'host', the journal is writable again only once a sync after the rep
   const note = (message: string) => lines.push(message);
   diag.setLogger({ error: note, warn: note, info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
   try {
-    const fs = new FaultyFileSystem();
-    const writer = writerIn(tempDir(), { fs, durability: 'host', groupCommitMillis: 5 });
-    const spans = makeSpans(6);
-    fs.fault = 'fsync-eio';
-    writer.appendStart(spans[0]!);
-    await expect.poll(() => writer.broken).toBe(true);
+    const { fs, writer, spans } = await brokenBySync(6);
     for (let attempt = 1; attempt <= 3; attempt++) {
       expect(writer.tryRepair()).toBe(true);
       expect(writer.healthy).toBe(false);
@@ -839,12 +845,7 @@ test("under 'host', the journal is writable again only once a sync after the rep
 });
 
 test("under 'host', a repair whose syncs fail again is retried after a doubling pause, not every second with a new segment each time", async () => {
-  const fs = new FaultyFileSystem();
-  const writer = writerIn(tempDir(), { fs, durability: 'host', groupCommitMillis: 5 });
-  const spans = makeSpans(4);
-  fs.fault = 'fsync-eio';
-  writer.appendStart(spans[0]!);
-  await expect.poll(() => writer.broken).toBe(true);
+  const { fs, writer, spans } = await brokenBySync(4);
   expect(writer.maintain()).toBe(true); // the first repair: at once
   writer.appendStart(spans[1]!);
   await expect.poll(() => writer.broken).toBe(true);
