@@ -4,7 +4,7 @@
 // unreadable, called alive by the silence of files it could not read (a review, as user
 // nobody against a dead root-owned journal). Now it is said, listed, and exits 1. Root
 // reads everything, so the tests make a segment no one can open: a symlink to itself (ELOOP).
-import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { recoverJournals } from '../../src/index.js';
@@ -63,6 +63,10 @@ test('recoverJournals counts it in unreadableJournals, says it once per process,
 
   rmSync(join(unreadable, '00000001.seg'));
   // Nothing left to read in it: no header, no lock, silent for longer than staleAfterMillis.
+  // Its directory's mtime (the removal) set a minute back: read within the millisecond of
+  // the removal, the journal was judged alive by that silence (a flake, once in CI).
+  const aMinuteAgo = new Date(Date.now() - 60_000);
+  utimesSync(unreadable, aMinuteAgo, aMinuteAgo);
   expect(await recoverJournals({ journalDir, exporter, staleAfterMillis: 1 })).toMatchObject({ journals: 1, unreadableJournals: 0 });
 });
 
