@@ -23,6 +23,7 @@ const BENCHMARKS = [
   ['Dropped spans (spans never ended and dropped by the application: heap held, vs the stock BatchSpanProcessor)', 'dropped-spans.mjs'],
   ['One core (span calls with the process on one core, vs the stock BatchSpanProcessor)', 'one-core.mjs'],
   ['Log path (ns added per logger.emit(), vs the stock BatchLogRecordProcessor; log records/s into PostgreSQL)', 'log-path.mjs'],
+  ["Slow disk (a 'host' journal on a disk whose syncs take 1.5 s: the application's thread-pool calls and shutdown, vs 'process')", 'slow-disk.mjs'],
 ];
 
 function run(script) {

@@ -178,8 +178,17 @@ export class Journal {
     this.#writer.maintain();
   }
 
-  /** Closes the journal; removes it when nothing in it is needed any more (everything settled, no span open). */
-  close(): void {
-    this.#writer.close({ removeIfDone: this.#tail.settled >= this.#writer.exportRecordsWritten });
+  /** Under 'host', resolves once what was written so far is on disk (synced on the thread pool). */
+  whenSynced(): Promise<void> {
+    return this.#writer.whenSynced();
+  }
+
+  /**
+   * Closes the journal; removes it when nothing in it is needed any more (everything
+   * settled, no span open). Under 'host', `syncHere: false` leaves what is not yet synced
+   * to the thread pool (JournalWriter.close).
+   */
+  close(options: { syncHere?: boolean } = {}): void {
+    this.#writer.close({ removeIfDone: this.#tail.settled >= this.#writer.exportRecordsWritten, syncHere: options.syncHere });
   }
 }

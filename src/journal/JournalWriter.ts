@@ -1191,9 +1191,15 @@ export class JournalWriter {
     this.liveBytes -= this.settled.forget(segment);
   }
 
-  /** Writes what waits, syncs if durability asks for it, closes, and removes the journal if nothing in it is still needed. */
-  close(options: { removeIfDone: boolean }): void {
+  /**
+   * Writes what waits, syncs if durability asks for it, closes, and removes the journal if
+   * nothing in it is still needed (then unsynced: nothing in it will be read). Under
+   * 'host', `syncHere: false` (shutdown()'s deadline passed) leaves what is not yet synced
+   * to the thread pool instead of syncing it on the application's thread, and says so.
+   */
+  close(options: { removeIfDone: boolean; syncHere?: boolean }): void {
     this.closed = true;
+    const removing = options.removeIfDone && this.openSpans.size === 0;
     clearTimeout(this.releaseTimer);
     clearTimeout(this.rescueTimer);
     // What was not copied yet is counted lost by the export side, as records it cannot read back.
@@ -1202,16 +1208,26 @@ export class JournalWriter {
     this.heldClosed.clear();
     clearTimeout(this.longOpenTimer);
     this.longOpen?.close();
-    if (this.groupCommit !== undefined) {
-      this.syncNow();
-      this.groupCommit.syncRotatedNow();
+    const syncing = removing ? undefined : this.groupCommit;
+    const last = this.appender;
+    if (syncing !== undefined && options.syncHere !== false) {
+      if (!syncing.hasSynced(last)) this.syncNow();
+      syncing.syncRotatedNow();
     }
     this.spare.clear();
     this.closeAppender();
+    this.groupCommit?.writerClosed();
+    const files = syncing !== undefined && options.syncHere === false ? syncing.leaveToPool(last) : 0;
+    if (files > 0) {
+      safeDiag.warn(
+        `otel-blackbox: journal ${this.writerDir}: shutdown's deadline passed before its last records were synced; ` +
+          `${files} segment${files === 1 ? ' is' : 's are'} synced on the thread pool after it (until then in the page cache: safe from this process's end, not yet from a power loss)`,
+      );
+    }
     // Deletions still queued stay undone (and counted): the lock goes below, and a recovery
     // may read the directory next. Left, they are committed segments, which it passes over.
     this.unlinker.takeAll();
-    if (options.removeIfDone && this.openSpans.size === 0) {
+    if (removing) {
       removeWhole(this.writerDir);
       this.segmentBytes.clear();
       this.liveBytes = 0;
@@ -1254,6 +1270,15 @@ export class JournalWriter {
     this.lock = typeof taken === 'object' ? taken : undefined;
     if (this.lock !== undefined && this.lockToRetake) safeDiag.warn(`otel-blackbox: journal ${this.writerDir} now holds its writer lock`);
     this.lockToRetake = taken === 'failed';
+  }
+
+  /**
+   * Under 'host', resolves once every record written so far is synced, on the thread pool:
+   * shutdown() waits for it (within its deadline) so that close() has nothing left to sync
+   * on the application's thread.
+   */
+  whenSynced(): Promise<void> {
+    return this.groupCommit?.whenIdle() ?? Promise.resolve();
   }
 
   syncNow(): void {

@@ -614,7 +614,11 @@ export class JournalSpanProcessor implements SpanProcessor {
     if (this.journal) {
       // Spans still open now never reach onEnd: say so for the recovery that will find them.
       if (this.journal.openSpanCount > 0) this.journal.appendProcessExit({ ms: Date.now(), shutdown: true });
-      this.journal.close();
+      // Under 'host', synced on the thread pool while the deadline allows. Past it, what is
+      // left stays with the pool (said): synced on the application's thread, a disk whose
+      // syncs took 1.5 s stalled its event loop for 90 s at shutdown.
+      const synced = this.options.durability !== 'host' || (await settleWithin(this.journal.whenSynced(), Math.max(0, deadline - performance.now()))) === 'settled';
+      this.journal.close({ syncHere: synced });
     }
     const closing = Promise.all([
       Promise.resolve()

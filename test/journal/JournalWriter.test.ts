@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
+import { SYNC_BACKLOG_SEGMENTS } from '../../src/journal/GroupCommit.js';
 import { JournalWriter, OPEN_SPANS_CARRIED_PER_TURN } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
 import type { SegmentFileSystem } from '../../src/journal/segmentFile/SegmentFile.js';
@@ -669,31 +670,44 @@ test("durability 'host': rotating while a group-commit fdatasync is in flight do
 });
 
 describe("durability 'host': a rotation syncs the closed segment on the thread pool", () => {
-  /** Counts the syncs the application's thread waits for, and which descriptors were synced before they were closed. */
+  /** Counts the syncs the application's thread waits for, and which files were synced after their last write. */
   class CountingFileSystem extends FaultyFileSystem {
     syncsWaitedFor = 0;
-    closedUnsynced = 0;
-    closedSynced = 0;
-    private readonly syncedFds = new Set<number>();
+    private readonly paths = new Map<number, string>();
+    /** Per file: writes since its last successful sync. */
+    private readonly unsyncedWrites = new Map<string, number>();
 
     constructor() {
       super();
       // The fault-injecting operations (instance properties), wrapped.
-      const { fdatasyncSync, fdatasync, closeSync } = this;
+      const { openSync, writeSync, fdatasyncSync, fdatasync } = this;
+      this.openSync = ((path: string, ...rest: unknown[]) => {
+        const fd = (openSync as (...args: unknown[]) => number)(path, ...rest);
+        this.paths.set(fd, path);
+        return fd;
+      }) as typeof openSync;
+      this.writeSync = (fd, buffer, offset, length) => {
+        const path = this.paths.get(fd)!;
+        this.unsyncedWrites.set(path, (this.unsyncedWrites.get(path) ?? 0) + 1);
+        return writeSync(fd, buffer, offset, length);
+      };
       this.fdatasyncSync = (fd) => {
         this.syncsWaitedFor += 1;
         fdatasyncSync(fd);
       };
-      this.fdatasync = (fd, callback) =>
+      this.fdatasync = (fd, callback) => {
+        const path = this.paths.get(fd)!;
+        const writes = this.unsyncedWrites.get(path) ?? 0;
         fdatasync(fd, (error) => {
-          if (error === null) this.syncedFds.add(fd);
+          if (error === null) this.unsyncedWrites.set(path, (this.unsyncedWrites.get(path) ?? 0) - writes);
           callback(error);
         });
-      this.closeSync = (fd) => {
-        if (this.syncedFds.delete(fd)) this.closedSynced += 1;
-        else this.closedUnsynced += 1;
-        closeSync(fd);
       };
+    }
+
+    /** Of the first `count` segments of `writer`, how many were synced since their last write. */
+    syncedSegments(writer: JournalWriter, count: number): number {
+      return Array.from({ length: count }, (_, i) => join(writer.writerDir, segmentFileName(i + 1))).filter((path) => this.unsyncedWrites.get(path) === 0).length;
     }
   }
 
@@ -705,8 +719,7 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     const rotations = writer.currentSegment - 1;
     expect(rotations).toBeGreaterThan(5);
     expect(fs.syncsWaitedFor).toBe(0);
-    await expect.poll(() => fs.closedSynced, { timeout: 20_000 }).toBe(rotations);
-    expect(fs.closedUnsynced).toBe(0);
+    await expect.poll(() => fs.syncedSegments(writer, rotations), { timeout: 20_000 }).toBe(rotations);
     expect(writer.broken).toBe(false);
     writer.close({ removeIfDone: false });
     expect(fs.syncsWaitedFor).toBe(1);
@@ -738,12 +751,152 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     startAndEnd(writer, makeSpans(20));
     const rotated = writer.currentSegment - 1;
     expect(rotated).toBeGreaterThan(3);
-    expect(fs.held).toHaveLength(rotated);
+    // One sync of ours at a time on the thread pool (the rest wait their turn): at most one held.
+    expect(fs.held.length).toBeLessThanOrEqual(1);
     writer.close({ removeIfDone: false });
     // Every segment is on disk when close() returns: the live one and each rotated one.
     const segments = Array.from({ length: rotated + 1 }, (_, i) => join(writer.writerDir, segmentFileName(i + 1)));
     expect([...fs.syncedWhileWaiting].filter((path) => path.endsWith('.seg')).sort()).toEqual(segments);
     for (const finish of fs.held) finish();
+  });
+
+  // The thread pool has four threads, shared with the application's own file, dns.lookup,
+  // crypto and zlib calls. On a disk whose syncs took a second, a writer that rotated faster
+  // put a sync in flight per rotation and held every thread (a review).
+  test('one sync at a time: rotations that outpace a slow disk wait their turn instead of taking every thread of the pool', async () => {
+    /** A disk whose syncs take 20 ms each, counting how many of ours are on it at once. */
+    class SlowCountingDisk extends CountingFileSystem {
+      inFlight = 0;
+      mostInFlight = 0;
+      constructor() {
+        super();
+        const { fdatasync } = this;
+        this.fdatasync = (fd, callback) => {
+          this.mostInFlight = Math.max(this.mostInFlight, ++this.inFlight);
+          setTimeout(
+            () =>
+              fdatasync(fd, (error) => {
+                this.inFlight -= 1;
+                callback(error);
+              }),
+            20,
+          );
+        };
+      }
+    }
+    const fs = new SlowCountingDisk();
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 1 });
+    const spans = makeSpans(60);
+    for (let i = 0; i < spans.length; i += 6) {
+      startAndEnd(writer, spans.slice(i, i + 6));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const rotations = writer.currentSegment - 1;
+    expect(rotations).toBeGreaterThan(8);
+    await expect.poll(() => fs.syncedSegments(writer, rotations), { timeout: 20_000 }).toBe(rotations);
+    expect(fs.mostInFlight).toBe(1);
+    expect(writer.broken).toBe(false);
+    writer.close({ removeIfDone: false });
+  });
+
+  // shutdown() waits for this (within its deadline) before close(): on a disk whose syncs
+  // took 1.5 s, close() synced every segment still waiting on the application's thread,
+  // and a shutdown stalled its event loop for 33 s (a review).
+  test('whenSynced() syncs what was written on the thread pool, so that close() waits for no sync', async () => {
+    class SlowDisk extends CountingFileSystem {
+      constructor() {
+        super();
+        const { fdatasync } = this;
+        this.fdatasync = (fd, callback) => void setTimeout(() => fdatasync(fd, callback), 20);
+      }
+    }
+    const fs = new SlowDisk();
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
+    startAndEnd(writer, makeSpans(30));
+    const segments = writer.currentSegment;
+    expect(segments).toBeGreaterThan(5);
+    await writer.whenSynced();
+    expect(fs.syncedSegments(writer, segments)).toBe(segments);
+    writer.close({ removeIfDone: false });
+    expect(fs.syncsWaitedFor).toBe(0);
+  });
+
+  test("close({ syncHere: false }) (shutdown's deadline passed) leaves the syncs to the thread pool, says so, and they still run", async () => {
+    const lines: string[] = [];
+    const note = (message: string) => lines.push(message);
+    diag.setLogger({ error: note, warn: note, info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    try {
+      class HeldDisk extends CountingFileSystem {
+        readonly held: (() => void)[] = [];
+        constructor() {
+          super();
+          const { fdatasync } = this;
+          this.fdatasync = (fd, callback) => void this.held.push(() => fdatasync(fd, callback));
+        }
+      }
+      const fs = new HeldDisk();
+      const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
+      startAndEnd(writer, makeSpans(30));
+      const segments = writer.currentSegment;
+      writer.close({ removeIfDone: false, syncHere: false });
+      expect(fs.syncsWaitedFor).toBe(0);
+      const leftToPool = () => lines.filter((line) => line.includes('deadline passed'));
+      expect(leftToPool()).toHaveLength(1);
+      expect(leftToPool()[0]).toContain(`${segments} segments are synced on the thread pool after it`);
+      const said = lines.length;
+      const allSynced = () => fs.syncedSegments(writer, segments) === segments;
+      while (!allSynced()) {
+        await expect.poll(() => fs.held.length > 0 || allSynced()).toBe(true);
+        fs.held.shift()?.();
+      }
+      // Nothing said to a closed writer's log as they finish.
+      expect(lines).toHaveLength(said);
+    } finally {
+      diag.disable();
+    }
+  });
+
+  test('a journal removed at close (everything committed, nothing open) is not synced first', () => {
+    const fs = new CountingFileSystem();
+    const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
+    startAndEnd(writer, makeSpans(30));
+    writer.close({ removeIfDone: true });
+    expect(fs.syncsWaitedFor).toBe(0);
+    expect(() => readdirSync(writer.writerDir)).toThrow(/ENOENT/);
+  });
+
+  test('a backlog of closed segments waiting for their sync is said once, and its end', async () => {
+    const lines: string[] = [];
+    const note = (message: string) => lines.push(message);
+    diag.setLogger({ error: note, warn: note, info: note, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.INFO, suppressOverrideMessage: true });
+    try {
+      /** A disk that syncs only when told to. */
+      class HeldDisk extends FaultyFileSystem {
+        readonly held: (() => void)[] = [];
+        constructor() {
+          super();
+          const { fdatasync } = this;
+          this.fdatasync = (fd, callback) => void this.held.push(() => fdatasync(fd, callback));
+        }
+      }
+      const fs = new HeldDisk();
+      const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
+      startAndEnd(writer, makeSpans(60));
+      expect(writer.currentSegment).toBeGreaterThan(SYNC_BACKLOG_SEGMENTS + 2);
+      const backlog = () => lines.filter((line) => line.includes('wait for their sync'));
+      expect(backlog()).toHaveLength(1);
+      expect(backlog()[0]).toContain(writer.writerDir);
+      const caughtUp = () => lines.some((line) => line.includes('caught up'));
+      while (!caughtUp()) {
+        await expect.poll(() => fs.held.length > 0 || caughtUp()).toBe(true);
+        fs.held.shift()?.();
+      }
+      expect(backlog()).toHaveLength(1);
+      expect(writer.broken).toBe(false);
+      writer.close({ removeIfDone: false });
+    } finally {
+      diag.disable();
+    }
   });
 
   test('a closed segment that cannot be synced breaks the journal, as a failed group commit does', async () => {

@@ -5,7 +5,7 @@
 // Never SIGBUS the host: blocks are allocated (fallocate) for the whole capacity before
 // the file is mapped, only on filesystems that write preallocated blocks in place, and
 // the file is cut to its records (ftruncate) only after munmap.
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, futimesSync, readSync } from 'node:fs';
+import { closeSync, fdatasync, ftruncateSync, futimesSync, readSync } from 'node:fs';
 import { openSync, unlinkSync } from '../../untracedFs.js';
 import { isMainThread } from 'node:worker_threads';
 import { descriptorIdentity, descriptorIsStill, descriptorLostError, isStillAtPath, type FileIdentity } from '../fileIdentity.js';
@@ -116,8 +116,6 @@ export class MmapSegmentFile implements SegmentFile {
   /** Pages below this offset are faulted in, or being faulted in. */
   private populatedTo = 0;
   private unmapped = false;
-  /** closeAndSync's callback: the release syncs the file to disk before closing it. */
-  private synced: ((error: NodeJS.ErrnoException | null) => void) | undefined;
   /** Background fdatasyncs still using the descriptor. */
   private syncs = 0;
   /** closeAtExit(): no thread-pool callback comes again, so nothing is left to one. */
@@ -321,12 +319,6 @@ export class MmapSegmentFile implements SegmentFile {
     return Atomics.load(this.populating, 0) !== 0 || Atomics.load(this.syncing, 0) !== 0 || Atomics.load(this.dropping, 0) !== 0;
   }
 
-  closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void {
-    if (this.state !== 'open') return synced(null);
-    this.synced = synced;
-    this.close();
-  }
-
   isAtItsPath(): boolean {
     return this.state === 'open' && descriptorIsStill(this.fd, this.identity) && isStillAtPath(this.identity, this.path);
   }
@@ -346,22 +338,20 @@ export class MmapSegmentFile implements SegmentFile {
    * pool: in a worker thread, Node closes at the worker's end every descriptor the worker
    * opened with fs and did not close with fs, so one closed by the addon stayed on its list
    * and took the file that next got its number with it. Synchronously: the unmap, the cut
-   * and the sync are done, so it is quick, and a worker's end cancels fs requests still
-   * queued for the thread pool, which left the descriptor open for good.
+   * are done, so it is quick, and a worker's end cancels fs requests still queued for the
+   * thread pool, which left the descriptor open for good.
    */
-  private closeAfterRelease(error: NodeJS.ErrnoException | null, synced: ((error: NodeJS.ErrnoException | null) => void) | undefined): void {
-    if (this.addon.releaseLeavesDescriptor !== true) return synced?.(error);
-    // The release ran on the thread pool (a 'host' sync can take long): the application may
-    // have closed the descriptor meanwhile and been given its number for a file of its own.
-    // (The addon's job, seeing the same, neither cut nor synced it: EBADF.)
-    if (!descriptorIsStill(this.fd, this.identity)) return synced?.(descriptorLostError(this.path));
-    let closeError: NodeJS.ErrnoException | null = null;
+  private closeAfterRelease(): void {
+    if (this.addon.releaseLeavesDescriptor !== true) return;
+    // The release ran on the thread pool, behind the application's own jobs: the application
+    // may have closed the descriptor meanwhile and been given its number for a file of its
+    // own. (The addon's job, seeing the same, did not cut it: EBADF.)
+    if (!descriptorIsStill(this.fd, this.identity)) return;
     try {
       closeSync(this.fd);
-    } catch (caught) {
-      closeError = caught as NodeJS.ErrnoException;
+    } catch {
+      // Nothing useful to do: the data is in the page cache.
     }
-    synced?.(error ?? closeError);
   }
 
   private release(): void {
@@ -369,20 +359,18 @@ export class MmapSegmentFile implements SegmentFile {
     const jobRunning = this.jobRunning();
     if (!this.descriptorLost && !descriptorIsStill(this.fd, this.identity)) this.descriptorLost = true;
     if (this.descriptorLost) return this.releaseWithoutDescriptor(jobRunning);
-    const synced = this.synced;
     // An addon from before releaseLeavesDescriptor closes the descriptor itself: not in a
     // worker thread, where Node would close that number again at the worker's end.
     const releases = this.addon.release !== undefined && (this.addon.releaseLeavesDescriptor === true || isMainThread);
-    // Behind a busy pool (jobsOnPool), and at exit, it is done here: an unmap and a cut; a
-    // sync asked for is left to fs, whose own job holds only the descriptor.
+    // Behind a busy pool (jobsOnPool), and at exit, it is done here: an unmap and a cut.
+    // (Under 'host', a closed segment is synced by its path: GroupCommit.closeRotated.)
     const poolBehind = jobsOnPool >= MAX_JOBS_ON_POOL || this.exiting;
-    if (!this.unmapped && !jobRunning && this.syncs === 0 && releases && !poolBehind && (synced === undefined || this.addon.releaseSyncs === true)) {
+    if (!this.unmapped && !jobRunning && this.syncs === 0 && releases && !poolBehind) {
       try {
-        // Without a sync asked for, nothing useful to do with a failure: the records are in
-        // the page cache either way.
+        // Nothing useful to do with a failure: the records are in the page cache either way.
         onPool(
-          (done) => this.addon.release!(this.mapping, this.fd, this.size, done, synced !== undefined),
-          (error) => this.closeAfterRelease(error as NodeJS.ErrnoException | null, synced),
+          (done) => this.addon.release!(this.mapping, this.fd, this.size, done),
+          () => this.closeAfterRelease(),
         );
         this.unmapped = true;
         this.state = 'closed';
@@ -403,29 +391,6 @@ export class MmapSegmentFile implements SegmentFile {
     }
     if (!this.unmapped || this.syncs > 0) return;
     this.state = 'closed';
-    if (synced !== undefined && poolBehind) {
-      fdatasync(this.fd, (error) => {
-        // Meanwhile the application may have closed the number and been given it again.
-        if (!descriptorIsStill(this.fd, this.identity)) return synced(descriptorLostError(this.path));
-        try {
-          closeSync(this.fd);
-        } catch {
-          // Nothing useful to do: the sync is what was asked for.
-        }
-        synced(error);
-      });
-      return;
-    }
-    if (synced !== undefined) {
-      // Here only when the addon could not release on the thread pool: synced right here.
-      let error: NodeJS.ErrnoException | null = null;
-      try {
-        fdatasyncSync(this.fd);
-      } catch (caught) {
-        error = caught as NodeJS.ErrnoException;
-      }
-      process.nextTick(synced, error);
-    }
     try {
       closeSync(this.fd);
     } catch {
@@ -437,7 +402,7 @@ export class MmapSegmentFile implements SegmentFile {
    * release() once the application closed the descriptor: the mapping holds a reference of
    * its own to the file, so it is unmapped as usual, but the number is left alone (no cut:
    * readers take the zeros past the records as their end; no sync; no close), since it may
-   * be the application's own file by now. A sync asked for fails.
+   * be the application's own file by now.
    */
   private releaseWithoutDescriptor(jobRunning: boolean): void {
     if (!this.unmapped && !jobRunning) {
@@ -450,6 +415,5 @@ export class MmapSegmentFile implements SegmentFile {
     }
     if (!this.unmapped || this.syncs > 0) return;
     this.state = 'closed';
-    if (this.synced !== undefined) process.nextTick(this.synced, descriptorLostError(this.path));
   }
 }

@@ -33,11 +33,6 @@ export interface SegmentFile {
    * does, doing here what close() leaves to the pool (a mapped segment's cut to its records).
    */
   closeAtExit(): void;
-  /**
-   * Closes it like close(), syncing its data to disk first on the thread pool: `synced` is
-   * called once that is done or failed. The writer's rotation under 'host' durability.
-   */
-  closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void;
   readonly closed: boolean;
   /**
    * Sets the file's modification time to now, where appending does not (a mapping): the sign

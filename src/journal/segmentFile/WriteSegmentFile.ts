@@ -135,12 +135,6 @@ export class WriteSegmentFile implements SegmentFile {
     this.close();
   }
 
-  closeAndSync(synced: (error: NodeJS.ErrnoException | null) => void): void {
-    if (this.state !== 'open') return synced(null);
-    this.syncDataInBackground(synced);
-    this.close();
-  }
-
   private closeDescriptor(): void {
     // Checked before the state changes: closed, it counts as its own.
     const own = this.descriptorIsItsOwn();

@@ -32,15 +32,13 @@ export interface SegmentIoAddon {
    */
   drop?(buffer: ArrayBuffer, from: number, bytes: number, busy: Int32Array, callback: (error: Error | null) => void): void;
   /**
-   * Detaches the buffer now, then on the thread pool munmaps it, cuts the file to `size`
-   * bytes, and fdatasyncs it when `sync` is true (where `releaseSyncs`). No other job may
-   * use the mapping or the descriptor meanwhile. The caller closes `fd` once `callback` is
-   * called, where `releaseLeavesDescriptor`; a build/Release addon from before it closes
-   * `fd` itself.
+   * Detaches the buffer now, then on the thread pool munmaps it and cuts the file to `size`
+   * bytes. No other job may use the mapping or the descriptor meanwhile. The caller closes
+   * `fd` once `callback` is called, where `releaseLeavesDescriptor`; a build/Release addon
+   * from before it closes `fd` itself. (The binary also takes a fifth argument, `sync`, to
+   * fdatasync the file first; rotations now sync by path, one at a time: GroupCommit.ts.)
    */
-  release?(buffer: ArrayBuffer, fd: number, size: number, callback: (error: Error | null) => void, sync?: boolean): void;
-  /** True where release() takes `sync` (a build/Release addon from before it ignores it). */
-  releaseSyncs?: boolean;
+  release?(buffer: ArrayBuffer, fd: number, size: number, callback: (error: Error | null) => void): void;
   /** True where release() leaves `fd` open for the caller to close with fs. */
   releaseLeavesDescriptor?: boolean;
   /**
