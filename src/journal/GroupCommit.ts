@@ -37,6 +37,10 @@ const NO_SYNC_WILL_DO = Number.POSITIVE_INFINITY;
 /** Closed segments waiting for their sync past which the backlog is said (once, until it clears). */
 export const SYNC_BACKLOG_SEGMENTS = 8;
 
+/** Opens of a file to sync, out of descriptors, before that counts as a failed sync: a few seconds' worth. */
+const OPEN_ATTEMPTS = 50;
+const OPEN_RETRY_MILLIS = 100;
+
 /** A sync of ours on the thread pool; `done` starts the next. */
 type SyncJob = (done: () => void) => void;
 
@@ -104,8 +108,18 @@ export class GroupCommit {
     this.#inFlight = true;
     const begun = ++this.#begun;
     this.#run((done) => {
+      // Closed by a rotation (or a repair) while this waited its turn: a closed file's sync
+      // returns at once, having synced nothing, and counted as a group commit it let the
+      // segments go whose STARTs that file's copies stand for (and ended a repair's
+      // episode). That file's own sync is queued already; the next group commit comes after it.
+      if (appender.closed || appender !== this.#writer.appender()) {
+        this.#inFlight = false;
+        done();
+        if (!this.#writerClosed) this.schedule();
+        return;
+      }
       const bytes = appender.bytes;
-      appender.syncDataInBackground((error) => {
+      const synced = (error: NodeJS.ErrnoException | null): void => {
         this.#inFlight = false;
         try {
           if (this.#writerClosed) return;
@@ -120,7 +134,12 @@ export class GroupCommit {
         } finally {
           done();
         }
-      });
+      };
+      try {
+        appender.syncDataInBackground(synced);
+      } catch (error) {
+        synced(error as NodeJS.ErrnoException);
+      }
     });
   }
 
@@ -132,16 +151,17 @@ export class GroupCommit {
   /**
    * Resolves once every sync asked for so far is done, the records written so far among
    * them (a group commit now, not at the window's end): shutdown() waits for it, so that
-   * close() finds nothing left to sync on the application's thread.
+   * close() finds nothing left to sync on the application's thread. True if it got there;
+   * false if it gave up after a few rounds (the application went on writing), or a sync failed.
    */
-  async whenIdle(): Promise<void> {
-    // A few rounds, not until the application stops writing: the caller's deadline bounds it too.
+  async whenIdle(): Promise<boolean> {
     for (let round = 0; round < 3; round++) {
       const appender = this.#writer.appender();
       if (!this.hasSynced(appender) && !this.#inFlight) this.#syncAppender(appender!);
-      if (!this.#running) return;
+      if (!this.#running) break;
       await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     }
+    return !this.#running && this.#rotationSyncs === 0 && this.hasSynced(this.#writer.appender());
   }
 
   /**
@@ -172,10 +192,19 @@ export class GroupCommit {
     this.#sayBacklog();
   }
 
-  /** fdatasync of the file at `path`, opened for it, on the thread pool (opened there too, unless a test's file system is in use). */
-  #syncFile(path: string, callback: (error: NodeJS.ErrnoException | null) => void): void {
+  /**
+   * fdatasync of the file at `path`, opened for it, on the thread pool (opened there too,
+   * unless a test's file system is in use). Out of descriptors (EMFILE, ENFILE: the
+   * application's, for a moment), the open is tried again a little later rather than
+   * failed: a failed sync breaks the journal, and under 'host' its repair writes every
+   * open span's START again.
+   */
+  #syncFile(path: string, callback: (error: NodeJS.ErrnoException | null) => void, attempt = 1): void {
     const fs = this.#writer.fs ?? realFileSystem;
     const opened = (openError: NodeJS.ErrnoException | null, fd: number): void => {
+      if (openError !== null && (openError.code === 'EMFILE' || openError.code === 'ENFILE') && attempt < OPEN_ATTEMPTS) {
+        return void setTimeout(() => this.#syncFile(path, callback, attempt + 1), OPEN_RETRY_MILLIS).unref();
+      }
       if (openError !== null) return callback(openError);
       fs.fdatasync(fd, (error) => {
         // Closed at once, as the directory's (syncDirectory).
@@ -192,7 +221,7 @@ export class GroupCommit {
     try {
       fd = fs.openSync(path, 'r');
     } catch (error) {
-      return callback(error as NodeJS.ErrnoException);
+      return opened(error as NodeJS.ErrnoException, -1);
     }
     opened(null, fd);
   }
@@ -223,10 +252,11 @@ export class GroupCommit {
   }
 
   /**
-   * Under 'host', close() returns with every record on disk. A rotation syncs the segment
-   * it closed on the thread pool; one still in flight or queued at close() would finish
-   * after it, or never if the process exits next. Each is synced here, by its path, and so
-   * is the directory (the new segments' names); the queue is let go of.
+   * Under 'host', close() returns with every record on disk (unless its caller leaves the
+   * syncs to the pool: leaveToPool). A rotation syncs the segment it closed on the thread
+   * pool; one still in flight or queued at close() would finish after it, or never if the
+   * process exits next. Each is synced here, by its path, and so is the directory (the new
+   * segments' names); the queue is let go of.
    */
   syncRotatedNow(): void {
     if (this.#rotationSyncs === 0) return;
@@ -265,6 +295,11 @@ export class GroupCommit {
     if (last === undefined || this.hasSynced(last)) return files;
     this.#run((done) => this.#syncFile(last.path, () => done()));
     return files + 1;
+  }
+
+  /** A sync of the writer's own (its side files'), in its turn among the others. */
+  queueSync(job: SyncJob): void {
+    this.#run(job);
   }
 
   /** Runs `job` now if no sync of ours is on the thread pool, else after those before it. */

@@ -53,8 +53,8 @@ export class Journal {
     this.#writer.appendHeartbeat();
   }
 
-  appendProcessExit(record: ProcessExitRecord): void {
-    this.#writer.appendProcessExit(record);
+  appendProcessExit(record: ProcessExitRecord, options?: { syncLater?: boolean }): void {
+    this.#writer.appendProcessExit(record, options);
   }
 
   /** At the process's 'exit': the room preallocated ahead of the records goes back to the disk (JournalWriter.releaseRoomAtExit). */
@@ -178,8 +178,8 @@ export class Journal {
     this.#writer.maintain();
   }
 
-  /** Under 'host', resolves once what was written so far is on disk (synced on the thread pool). */
-  whenSynced(): Promise<void> {
+  /** Under 'host', resolves true once what was written so far is on disk (synced on the thread pool), false if that could not be waited for. */
+  whenSynced(): Promise<boolean> {
     return this.#writer.whenSynced();
   }
 

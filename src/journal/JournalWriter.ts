@@ -536,20 +536,18 @@ export class JournalWriter {
    * until the next deletion their segment outlived, as they were, a crash before it gave
    * each a crash record though its row was committed as ended. While the journal is broken
    * they stay noted, as they do when this fails: a repair writes them down before it
-   * deletes, and so does the next release. Under 'host' synced here: this follows a
-   * broken journal only.
+   * deletes, and so does the next release. Under 'host' synced on the thread pool, in turn
+   * with the other syncs: at shutdown this follows the crash records of the spans still
+   * open, and synced here it held the application's thread 3 s on a slow disk.
    */
   private settleEndedElsewhere(): void {
     const segments = [...this.endedElsewhereIn];
     this.endedElsewhereIn.clear();
     if (this.appender === undefined || this.brokenError !== undefined) return;
     const { written } = this.persistSettled(segments, []);
-    if (written.length === 0 || this.options.durability !== 'host') return;
-    try {
-      this.settled.syncNow(written);
-    } catch {
-      // Written all the same: only a power loss before the next sync could cost the note.
-    }
+    if (written.length === 0) return;
+    // Written all the same if the sync fails: only a power loss before the next sync could cost the note.
+    this.groupCommit?.queueSync((done) => this.settled.sync(written, () => done()));
   }
 
   /**
@@ -652,9 +650,14 @@ export class JournalWriter {
     }
   }
 
-  appendProcessExit(record: ProcessExitRecord): void {
+  /**
+   * Under 'host', synced at once: the process may be about to end. Not at shutdown()
+   * (`syncLater`), which syncs it on the thread pool with the rest (whenSynced): a sync on
+   * the application's thread there stalled it as long as the disk took.
+   */
+  appendProcessExit(record: ProcessExitRecord, options?: { syncLater?: boolean }): void {
     this.writeRecord(RecordType.ProcessExit, recordJson(record));
-    if (this.options.durability === 'host') this.syncNow();
+    if (this.options.durability === 'host' && options?.syncLater !== true) this.syncNow();
   }
 
   /**
@@ -887,12 +890,15 @@ export class JournalWriter {
       return;
     }
     this.settledSyncing = true;
-    this.settled.sync(written, (error) => {
-      this.settledSyncing = false;
-      if (this.closed) return; // closed meanwhile
-      if (error !== null) this.fail(error);
-      else this.releaseSegments();
-    });
+    this.groupCommit!.queueSync((done) =>
+      this.settled.sync(written, (error) => {
+        this.settledSyncing = false;
+        done();
+        if (this.closed) return; // closed meanwhile
+        if (error !== null) this.fail(error);
+        else this.releaseSegments();
+      }),
+    );
   }
 
   /** Deletes these closed segments (SegmentUnlinker); each counts against maxJournalBytes until its file is gone. */
@@ -1220,8 +1226,8 @@ export class JournalWriter {
     const files = syncing !== undefined && options.syncHere === false ? syncing.leaveToPool(last) : 0;
     if (files > 0) {
       safeDiag.warn(
-        `otel-blackbox: journal ${this.writerDir}: shutdown's deadline passed before its last records were synced; ` +
-          `${files} segment${files === 1 ? ' is' : 's are'} synced on the thread pool after it (until then in the page cache: safe from this process's end, not yet from a power loss)`,
+        `otel-blackbox: journal ${this.writerDir}: shutdown could not wait for its last records to be synced (its deadline passed, or records kept coming); ` +
+          `${files} segment${files === 1 ? ' is' : 's are'} left to the thread pool, synced if the process lives on (in the page cache meanwhile: safe from this process's end, not from a power loss)`,
       );
     }
     // Deletions still queued stay undone (and counted): the lock goes below, and a recovery
@@ -1273,12 +1279,12 @@ export class JournalWriter {
   }
 
   /**
-   * Under 'host', resolves once every record written so far is synced, on the thread pool:
-   * shutdown() waits for it (within its deadline) so that close() has nothing left to sync
-   * on the application's thread.
+   * Under 'host', resolves once every record written so far is synced, on the thread pool
+   * (true), or once it gives up (false: GroupCommit.whenIdle): shutdown() waits for it
+   * (within its deadline) so that close() has nothing left to sync on the application's thread.
    */
-  whenSynced(): Promise<void> {
-    return this.groupCommit?.whenIdle() ?? Promise.resolve();
+  whenSynced(): Promise<boolean> {
+    return this.groupCommit?.whenIdle() ?? Promise.resolve(true);
   }
 
   syncNow(): void {

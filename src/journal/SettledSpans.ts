@@ -141,19 +141,22 @@ export class SettledSpans {
     const paths = segments.map((segment) => settledPath(this.#writerDir, segment));
     if (this.#created) paths.push(this.#writerDir);
     this.#created = false;
-    let left = paths.length;
     let first: NodeJS.ErrnoException | null = null;
-    const settle = (path: string, error: NodeJS.ErrnoException | null): void => {
-      // Not every filesystem lets a directory be synced (as for a rotation's).
-      if (path !== this.#writerDir) first ??= error;
-      if (--left === 0) done(first);
-    };
-    for (const path of paths) {
+    // One after another: one thread of the pool, as the writer's other syncs (GroupCommit.ts).
+    const next = (at: number): void => {
+      const path = paths[at];
+      if (path === undefined) return done(first);
+      const settle = (error: NodeJS.ErrnoException | null): void => {
+        // Not every filesystem lets a directory be synced (as for a rotation's).
+        if (path !== this.#writerDir) first ??= error;
+        next(at + 1);
+      };
       open(path, 'r', (error, fd) => {
-        if (error !== null) return settle(path, error);
-        fsync(fd, (syncError) => close(fd, () => settle(path, syncError)));
+        if (error !== null) return settle(error);
+        fsync(fd, (syncError) => close(fd, () => settle(syncError)));
       });
-    }
+    };
+    next(0);
   }
 
   /**

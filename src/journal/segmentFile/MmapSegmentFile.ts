@@ -23,12 +23,17 @@ import type { SegmentIoAddon } from './segmentIoAddon.js';
  * Jobs of segment files (populate, drop, release) queued on the thread pool and not done
  * yet, in this thread. At MAX_JOBS_ON_POOL the pool is behind (an application keeping it
  * busy): the jobs that only save time (faulting pages ahead, unmapping those passed) are
- * not queued, and a release without a sync is done on the spot. Queued, each closed segment
+ * not queued, and a release (an unmap and a cut) is done on the spot. Queued, each closed segment
  * waited for its jobs and then its release, keeping its preallocated room, its descriptor
  * and its mapping: a journal capped at 256 KiB took 1.4 MiB of disk, one at 16 MiB took 64
  * MiB, and the application's own writes failed for a full disk (an attack).
  */
 let jobsOnPool = 0;
+/** Jobs of segment files on the pool now: for tests, which need the pool not seen behind. */
+export function segmentJobsOnPool(): number {
+  return jobsOnPool;
+}
+
 // A healthy pool has up to about this many at once: the live segment's populate and drop,
 // the spare's populate, the closing segment's release.
 const MAX_JOBS_ON_POOL = 4;
@@ -337,7 +342,7 @@ export class MmapSegmentFile implements SegmentFile {
    * Closes the descriptor with fs once the addon has released the mapping on the thread
    * pool: in a worker thread, Node closes at the worker's end every descriptor the worker
    * opened with fs and did not close with fs, so one closed by the addon stayed on its list
-   * and took the file that next got its number with it. Synchronously: the unmap, the cut
+   * and took the file that next got its number with it. Synchronously: the unmap and the cut
    * are done, so it is quick, and a worker's end cancels fs requests still queued for the
    * thread pool, which left the descriptor open for good.
    */
