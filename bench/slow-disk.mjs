@@ -5,11 +5,11 @@
 // calls waited meanwhile, and how long shutdown() took and held its event loop.
 //
 // Environment: SLOW_SYNC_MS (1500), BENCH_SECONDS (5), FLUSH_TIMEOUT_MILLIS (5000).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt } from './benchSupport.mjs';
+import { fmt, resultOfChild } from './benchSupport.mjs';
 
 const SLOW_SYNC_MS = Number(process.env.SLOW_SYNC_MS ?? 1500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -24,21 +24,14 @@ try {
   process.exit(0);
 }
 
-function runApp(durability) {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/slowDiskApp.mjs')], {
-    env: { ...process.env, LD_PRELOAD: shim, SLOW_SYNC_MS: String(SLOW_SYNC_MS), SECONDS: String(SECONDS), FLUSH_TIMEOUT_MILLIS: String(FLUSH_TIMEOUT_MILLIS), DURABILITY: durability },
-    stdio: ['ignore', 'pipe', 'inherit'],
+const runApp = (durability) =>
+  resultOfChild(join(import.meta.dirname, 'fixtures/slowDiskApp.mjs'), {
+    LD_PRELOAD: shim,
+    SLOW_SYNC_MS: String(SLOW_SYNC_MS),
+    SECONDS: String(SECONDS),
+    FLUSH_TIMEOUT_MILLIS: String(FLUSH_TIMEOUT_MILLIS),
+    DURABILITY: durability,
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code, signal) => {
-      const match = /RESULT (.*)\n/.exec(output);
-      if (code === 0 && match) resolve(JSON.parse(match[1]));
-      else reject(new Error(`the application died (${code ?? signal})`));
-    }),
-  );
-}
 
 console.log(
   `slow disk: every sync takes ${fmt(SLOW_SYNC_MS)} ms (LD_PRELOAD shim); spans journaled for ${SECONDS} s, 1 MiB segments, flushTimeoutMillis ${fmt(FLUSH_TIMEOUT_MILLIS)}; ` +

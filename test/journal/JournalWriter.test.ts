@@ -710,6 +710,13 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
       return Array.from({ length: count }, (_, i) => join(writer.writerDir, segmentFileName(i + 1))).filter((path) => this.unsyncedWrites.get(path) === 0).length;
     }
 
+    /** Waits until every segment `writer` rotated (more than `atLeast`) was synced since its last write. */
+    async rotatedAreSynced(writer: JournalWriter, atLeast: number): Promise<void> {
+      const rotations = writer.currentSegment - 1;
+      expect(rotations).toBeGreaterThan(atLeast);
+      await expect.poll(() => this.syncedSegments(writer, rotations), { timeout: 20_000 }).toBe(rotations);
+    }
+
     /** Whether segment number `segment` of `writer` was written since its last sync. */
     unsynced(writer: JournalWriter, segment: number): boolean {
       return (this.unsyncedWrites.get(join(writer.writerDir, segmentFileName(segment))) ?? 0) > 0;
@@ -731,10 +738,8 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     // No group commit in the test's time: only the rotations sync.
     const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
     startAndEnd(writer, makeSpans(40));
-    const rotations = writer.currentSegment - 1;
-    expect(rotations).toBeGreaterThan(5);
     expect(fs.syncsWaitedFor).toBe(0);
-    await expect.poll(() => fs.syncedSegments(writer, rotations), { timeout: 20_000 }).toBe(rotations);
+    await fs.rotatedAreSynced(writer, 5);
     expect(writer.broken).toBe(false);
     writer.close({ removeIfDone: false });
     expect(fs.syncsWaitedFor).toBe(1);
@@ -809,9 +814,7 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
       startAndEnd(writer, spans.slice(i, i + 6));
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    const rotations = writer.currentSegment - 1;
-    expect(rotations).toBeGreaterThan(8);
-    await expect.poll(() => fs.syncedSegments(writer, rotations), { timeout: 20_000 }).toBe(rotations);
+    await fs.rotatedAreSynced(writer, 8);
     expect(fs.mostInFlight).toBe(1);
     expect(writer.broken).toBe(false);
     writer.close({ removeIfDone: false });
@@ -929,9 +932,7 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     const fs = new ShortOfDescriptors();
     const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
     startAndEnd(writer, makeSpans(20));
-    const rotations = writer.currentSegment - 1;
-    expect(rotations).toBeGreaterThan(3);
-    await expect.poll(() => fs.syncedSegments(writer, rotations), { timeout: 10_000 }).toBe(rotations);
+    await fs.rotatedAreSynced(writer, 3);
     expect(fs.refusals).toBe(0);
     expect(writer.broken).toBe(false);
     writer.close({ removeIfDone: false });
