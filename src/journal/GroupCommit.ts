@@ -13,6 +13,7 @@ import { closeSync, fsync } from 'node:fs';
 import { safeDiag } from '../safeDiag.js';
 import { open } from '../untracedFs.js';
 import { segmentPath } from './journalPaths.js';
+import { openForSync, type OpenCallback } from './openForSync.js';
 import { realFileSystem, syncPathNow } from './segmentFile/openSegmentFile.js';
 import type { SegmentFile, SegmentFileSystem } from './segmentFile/openSegmentFile.js';
 
@@ -34,12 +35,12 @@ export interface GroupCommitWriter {
 /** needSyncAfter after a failed sync: no later sync makes a deletion safe, only a repair. */
 const NO_SYNC_WILL_DO = Number.POSITIVE_INFINITY;
 
-/** Closed segments waiting for their sync past which the backlog is said (once, until it clears). */
-export const SYNC_BACKLOG_SEGMENTS = 8;
-
-/** Opens of a file to sync, out of descriptors, before that counts as a failed sync: a few seconds' worth. */
-const OPEN_ATTEMPTS = 50;
-const OPEN_RETRY_MILLIS = 100;
+/**
+ * How long a closed segment may wait for its sync before the backlog is said (once, until
+ * it clears). Not a count of segments: small ones (tests, a tight maxJournalBytes) queue
+ * several behind one healthy sync of a busy machine.
+ */
+export const SYNC_BACKLOG_MILLIS = 2000;
 
 /** A sync of ours on the thread pool; `done` starts the next. */
 type SyncJob = (done: () => void) => void;
@@ -62,8 +63,8 @@ export class GroupCommit {
   readonly #segmentsSyncing = new Set<number>();
   /** Syncs waiting for the one on the thread pool (#running) to finish. */
   readonly #queue: SyncJob[] = [];
-  /** Closed segments whose sync waits in #queue. */
-  #rotationsQueued = 0;
+  /** When each closed segment whose sync waits in #queue was queued, oldest first (performance.now()). */
+  readonly #rotationsQueuedAt: number[] = [];
   #running = false;
   /** The segment the last group commit synced, and its bytes when that sync began. */
   #synced: { readonly appender: SegmentFile; readonly bytes: number } | undefined;
@@ -71,6 +72,8 @@ export class GroupCommit {
   #backlogSaid = false;
   /** The writer closed: syncs still to come (leaveToPool) run, and what they find no longer reaches it. */
   #writerClosed = false;
+  /** A sync failed since whenIdle() was called: a later one of the same file proves nothing (after EIO). */
+  #failedSinceAsked = false;
   /** Resolved when nothing is queued or running (whenIdle). */
   #idleWaiters: (() => void)[] = [];
 
@@ -155,13 +158,14 @@ export class GroupCommit {
    * false if it gave up after a few rounds (the application went on writing), or a sync failed.
    */
   async whenIdle(): Promise<boolean> {
+    this.#failedSinceAsked = false;
     for (let round = 0; round < 3; round++) {
       const appender = this.#writer.appender();
       if (!this.hasSynced(appender) && !this.#inFlight) this.#syncAppender(appender!);
       if (!this.#running) break;
       await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     }
-    return !this.#running && this.#rotationSyncs === 0 && this.hasSynced(this.#writer.appender());
+    return !this.#failedSinceAsked && !this.#running && this.#rotationSyncs === 0 && this.hasSynced(this.#writer.appender());
   }
 
   /**
@@ -176,9 +180,10 @@ export class GroupCommit {
     this.#rotationSyncs += 1;
     this.#segmentsSyncing.add(segment);
     appender.close();
-    this.#rotationsQueued += 1;
+    this.#sayBacklog();
+    this.#rotationsQueuedAt.push(performance.now());
     this.#run((done) => {
-      this.#rotationsQueued -= 1;
+      this.#rotationsQueuedAt.shift();
       this.#syncFile(segmentPath(this.#writer.writerDir, segment), (error) => {
         this.#segmentsSyncing.delete(segment);
         try {
@@ -189,22 +194,12 @@ export class GroupCommit {
         }
       });
     });
-    this.#sayBacklog();
   }
 
-  /**
-   * fdatasync of the file at `path`, opened for it, on the thread pool (opened there too,
-   * unless a test's file system is in use). Out of descriptors (EMFILE, ENFILE: the
-   * application's, for a moment), the open is tried again a little later rather than
-   * failed: a failed sync breaks the journal, and under 'host' its repair writes every
-   * open span's START again.
-   */
-  #syncFile(path: string, callback: (error: NodeJS.ErrnoException | null) => void, attempt = 1): void {
+  /** fdatasync of the file at `path`, opened for it on the thread pool (openForSync; a test's file system opens it here). */
+  #syncFile(path: string, callback: (error: NodeJS.ErrnoException | null) => void): void {
     const fs = this.#writer.fs ?? realFileSystem;
-    const opened = (openError: NodeJS.ErrnoException | null, fd: number): void => {
-      if (openError !== null && (openError.code === 'EMFILE' || openError.code === 'ENFILE') && attempt < OPEN_ATTEMPTS) {
-        return void setTimeout(() => this.#syncFile(path, callback, attempt + 1), OPEN_RETRY_MILLIS).unref();
-      }
+    openForSync(this.#openFile, path, (openError, fd) => {
       if (openError !== null) return callback(openError);
       fs.fdatasync(fd, (error) => {
         // Closed at once, as the directory's (syncDirectory).
@@ -215,16 +210,23 @@ export class GroupCommit {
         }
         callback(error);
       });
-    };
-    if (this.#writer.fs === undefined) return open(path, 'r', opened);
+    });
+  }
+
+  readonly #openDirectory = (path: string, callback: OpenCallback): void => open(path, 'r', callback);
+
+  /** Opens a file to sync: on the thread pool, or with a test's file system. */
+  readonly #openFile = (path: string, callback: OpenCallback): void => {
+    const fs = this.#writer.fs;
+    if (fs === undefined) return open(path, 'r', callback);
     let fd: number;
     try {
       fd = fs.openSync(path, 'r');
     } catch (error) {
-      return opened(error as NodeJS.ErrnoException, -1);
+      return callback(error as NodeJS.ErrnoException, -1);
     }
-    opened(null, fd);
-  }
+    callback(null, fd);
+  };
 
   /** fsync of the journal directory on the thread pool: a new segment's name reaches the disk. */
   syncDirectory(): void {
@@ -235,7 +237,7 @@ export class GroupCommit {
         done();
       };
       // Not every filesystem lets a directory be fsync'ed; the file's own data still is.
-      open(this.#writer.writerDir, 'r', (openError, fd) => {
+      openForSync(this.#openDirectory, this.#writer.writerDir, (openError, fd) => {
         if (openError !== null) return synced();
         fsync(fd, () => {
           // Closed at once, not queued: a worker thread that ends cancels the thread pool's
@@ -274,7 +276,7 @@ export class GroupCommit {
     } catch {
       // Not every filesystem lets a directory be synced (as syncDirectory).
     }
-    this.#rotationsQueued = 0;
+    this.#rotationsQueuedAt.length = 0;
     this.#queue.length = 0;
   }
 
@@ -329,11 +331,12 @@ export class GroupCommit {
    * 'host' more than groupCommitMillis of them may be lost at a power loss. Said once.
    */
   #sayBacklog(): void {
-    if (this.#backlogSaid || this.#rotationsQueued < SYNC_BACKLOG_SEGMENTS) return;
+    const oldest = this.#rotationsQueuedAt[0];
+    if (this.#backlogSaid || oldest === undefined || performance.now() - oldest < SYNC_BACKLOG_MILLIS) return;
     this.#backlogSaid = true;
     safeDiag.warn(
-      `otel-blackbox: journal ${this.#writer.writerDir}: ${this.#rotationsQueued} closed segments wait for their sync: ` +
-        `the disk syncs slower than spans are written, and records older than groupCommitMillis may not be on disk yet ` +
+      `otel-blackbox: journal ${this.#writer.writerDir}: ${this.#rotationsQueuedAt.length} closed segments wait for their sync, the oldest for ` +
+        `${((performance.now() - oldest) / 1000).toFixed(1)} s: the disk syncs slower than spans are written, and records older than groupCommitMillis may not be on disk yet ` +
         `(durability 'host' syncs one file at a time, leaving the thread pool to the application)`,
     );
   }
@@ -345,6 +348,7 @@ export class GroupCommit {
 
   /** STARTs carried into the segment that failed to sync may not be on disk; their originals stay until a repair. */
   #failed(error: unknown): void {
+    this.#failedSinceAsked = true;
     this.#carriedNeedsSync = NO_SYNC_WILL_DO;
     this.#writer.failed(error);
   }

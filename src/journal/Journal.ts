@@ -183,6 +183,11 @@ export class Journal {
     return this.#writer.whenSynced();
   }
 
+  /** Whether close() would remove the journal now: everything settled, no span open. */
+  get removedAtClose(): boolean {
+    return this.#tail.settled >= this.#writer.exportRecordsWritten && this.#writer.openSpanCount === 0;
+  }
+
   /**
    * Closes the journal; removes it when nothing in it is needed any more (everything
    * settled, no span open). Under 'host', `syncHere: false` leaves what is not yet synced

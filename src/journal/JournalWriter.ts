@@ -885,7 +885,7 @@ export class JournalWriter {
       this.fail(error);
       return;
     }
-    if (written.length === 0 || this.options.durability !== 'host') {
+    if ((written.length === 0 && !this.settled.hasUnsynced) || this.options.durability !== 'host') {
       this.unlinkSegments(deleting);
       return;
     }

@@ -18,6 +18,7 @@
 // that fit in maxJournalBytes.
 import { close, closeSync, fsync, writeSync } from 'node:fs';
 import { open, openSync, unlink } from '../untracedFs.js';
+import { openForSync, type OpenCallback } from './openForSync.js';
 import { ownerOnlyFile } from './ownerOnly.js';
 import { encodeFrame, SEGMENT_MAGIC } from './frame.js';
 import { settledPath } from './journalPaths.js';
@@ -36,6 +37,8 @@ interface Noted {
   ends: number[];
 }
 
+const openFile = (path: string, callback: OpenCallback): void => open(path, 'r', callback);
+
 export class SettledSpans {
   readonly #writerDir: string;
   /** START segment -> its spans no longer open that its side file does not list yet. */
@@ -44,6 +47,12 @@ export class SettledSpans {
   readonly #files = new Map<number, number>();
   /** Side files made since the last sync: under 'host' their directory entries are synced too. */
   #created = false;
+  /**
+   * Side files whose sync failed: synced with the next ones asked for (and that caller's
+   * deletions wait for them), since what they hold is no longer noted, and a later sync of
+   * other files let the segments they stand for go unsynced.
+   */
+  readonly #unsynced = new Set<number>();
   /** Bytes of every side file. */
   bytes = 0;
 
@@ -121,9 +130,27 @@ export class SettledSpans {
     this.bytes += bytes.length;
   }
 
-  /** fsync of these segments' side files, now (a repair's: rare, and it deletes at once). */
+  /** Whether a side file's sync failed and has not been made since: deletions wait for it (JournalWriter.deleteSegments). */
+  get hasUnsynced(): boolean {
+    return this.#unsynced.size > 0;
+  }
+
+  /** These segments' side files and those whose sync failed, still on disk. */
+  #toSync(segments: readonly number[]): number[] {
+    return [...new Set([...segments, ...this.#unsynced])].filter((segment) => this.#files.has(segment));
+  }
+
+  /** fsync of these segments' side files (and any whose sync failed), now (a repair's: rare, and it deletes at once). */
   syncNow(segments: readonly number[]): void {
-    for (const segment of segments) syncPathNow(settledPath(this.#writerDir, segment));
+    for (const segment of this.#toSync(segments)) {
+      try {
+        syncPathNow(settledPath(this.#writerDir, segment));
+        this.#unsynced.delete(segment);
+      } catch (error) {
+        this.#unsynced.add(segment);
+        throw error;
+      }
+    }
     if (this.#created) {
       this.#created = false;
       try {
@@ -134,26 +161,37 @@ export class SettledSpans {
     }
   }
 
-  /** fsync of these segments' side files, on the thread pool; `done` gets the first error. */
+  /**
+   * fsync of these segments' side files (and any whose sync failed), one after another on
+   * the thread pool, as the writer's other syncs (GroupCommit.ts); `done` gets the first error.
+   */
   sync(segments: readonly number[], done: (error: NodeJS.ErrnoException | null) => void): void {
+    const files = this.#toSync(segments);
     // A new file's name is in its directory: synced as well, or a power loss could keep the
     // deletions that follow and lose the file.
-    const paths = segments.map((segment) => settledPath(this.#writerDir, segment));
-    if (this.#created) paths.push(this.#writerDir);
+    const syncDirectory = this.#created;
     this.#created = false;
     let first: NodeJS.ErrnoException | null = null;
-    // One after another: one thread of the pool, as the writer's other syncs (GroupCommit.ts).
+    const syncPath = (path: string, then: (error: NodeJS.ErrnoException | null) => void): void =>
+      openForSync(openFile, path, (error, fd) => {
+        if (error !== null) return then(error);
+        fsync(fd, (syncError) => close(fd, () => then(syncError)));
+      });
     const next = (at: number): void => {
-      const path = paths[at];
-      if (path === undefined) return done(first);
-      const settle = (error: NodeJS.ErrnoException | null): void => {
+      const segment = files[at];
+      if (segment === undefined) {
+        if (!syncDirectory) return done(first);
         // Not every filesystem lets a directory be synced (as for a rotation's).
-        if (path !== this.#writerDir) first ??= error;
+        return syncPath(this.#writerDir, () => done(first));
+      }
+      syncPath(settledPath(this.#writerDir, segment), (error) => {
+        // Deleted meanwhile (its segment went, or a repair forgot it): nothing left to sync.
+        if (error === null || error.code === 'ENOENT') this.#unsynced.delete(segment);
+        else {
+          this.#unsynced.add(segment);
+          first ??= error;
+        }
         next(at + 1);
-      };
-      open(path, 'r', (error, fd) => {
-        if (error !== null) return settle(error);
-        fsync(fd, (syncError) => close(fd, () => settle(syncError)));
       });
     };
     next(0);
@@ -166,6 +204,7 @@ export class SettledSpans {
    */
   forget(segment: number): number {
     this.#noted.delete(segment);
+    this.#unsynced.delete(segment);
     const bytes = this.#files.get(segment);
     if (bytes === undefined) return 0;
     this.#files.delete(segment);

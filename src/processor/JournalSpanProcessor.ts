@@ -590,7 +590,6 @@ export class JournalSpanProcessor implements SpanProcessor {
       // Drained or not, nothing may call export() from here on: the exporter shuts down next.
       this.stopController.abort();
     }
-    this.signsOfLife.stop();
     this.journalFull.close();
     // Crash records whose END was not committed stand (stats().crashRecordsWritten, the metrics' last report).
     this.shutdownCrashRecords.settle(this.journal?.settled ?? Number.POSITIVE_INFINITY);
@@ -617,7 +616,8 @@ export class JournalSpanProcessor implements SpanProcessor {
       // Under 'host', synced on the thread pool while the deadline allows. Past it, what is
       // left stays with the pool (said): synced on the application's thread, a disk whose
       // syncs took 1.5 s stalled its event loop for 99 s at shutdown (bench/slow-disk.mjs).
-      let synced = this.options.durability !== 'host';
+      // Not for a journal close() removes (everything committed, no span open): it syncs nothing.
+      let synced = this.options.durability !== 'host' || this.journal.removedAtClose;
       if (!synced) {
         const journal = this.journal;
         await settleWithin(
@@ -627,6 +627,9 @@ export class JournalSpanProcessor implements SpanProcessor {
       }
       this.journal.close({ syncHere: synced });
     }
+    // Only now: an exit during that wait still writes and syncs its PROCESS_EXIT record, and
+    // gives back a mapped segment's preallocated room.
+    this.signsOfLife.stop();
     const closing = Promise.all([
       Promise.resolve()
         // Optional here as forceFlush is: the options ask only for export().

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { TracerProvider as BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
-import { SYNC_BACKLOG_SEGMENTS } from '../../src/journal/GroupCommit.js';
+import { SYNC_BACKLOG_MILLIS } from '../../src/journal/GroupCommit.js';
 import { JournalWriter, OPEN_SPANS_CARRIED_PER_TURN } from '../../src/journal/JournalWriter.js';
 import type { JournalWriterOptions } from '../../src/journal/JournalWriter.js';
 import type { SegmentFileSystem } from '../../src/journal/segmentFile/SegmentFile.js';
@@ -938,16 +938,21 @@ describe("durability 'host': a rotation syncs the closed segment on the thread p
     writer.close({ removeIfDone: false });
   });
 
-  test('a backlog of closed segments waiting for their sync is said once, and its end', async () => {
+  test('closed segments waiting for their sync past SYNC_BACKLOG_MILLIS are said once, and the end of that backlog', async () => {
     const lines: string[] = [];
     const note = (message: string) => lines.push(message);
     diag.setLogger({ error: note, warn: note, info: note, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.INFO, suppressOverrideMessage: true });
     try {
       const fs = new HeldDisk();
       const writer = writerIn(tempDir(), { fs, durability: 'host', maxSegmentBytes: 2048, groupCommitMillis: 60_000 });
-      startAndEnd(writer, makeSpans(60));
-      expect(writer.currentSegment).toBeGreaterThan(SYNC_BACKLOG_SEGMENTS + 2);
+      const spans = makeSpans(60);
+      startAndEnd(writer, spans.slice(0, 30));
+      expect(writer.currentSegment).toBeGreaterThan(4);
       const backlog = () => lines.filter((line) => line.includes('wait for their sync'));
+      // Many queued at once, behind one sync: not yet a backlog.
+      expect(backlog()).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, SYNC_BACKLOG_MILLIS + 100));
+      startAndEnd(writer, spans.slice(30));
       expect(backlog()).toHaveLength(1);
       expect(backlog()[0]).toContain(writer.writerDir);
       const caughtUp = () => lines.some((line) => line.includes('caught up'));
